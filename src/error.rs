@@ -1,0 +1,499 @@
+//! Error policy.
+//!
+//! * Inside the core, [`Error`] keeps detail (server codes, SQLite messages, key-store reasons)
+//!   for logs and tests. It never holds personal data or secrets: values travel as bound SQL
+//!   parameters and are never formatted into messages.
+//! * At the FFI boundary each domain has one small public enum ([`SetupError`],
+//!   [`EnrollmentError`], [`PasscodeError`], [`AuthError`]). Every variant carries an
+//!   [`ErrorDetail`]: a stable code (`auth.locked_out`) plus a Vietnamese and an English message,
+//!   so shells can show text without a translation table and match on codes without parsing.
+//! * Codes are API: once shipped, a code is never renamed or reused.
+
+use crate::platform::KeyStoreError;
+
+/// A stable code with its message in both languages.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `auth.locked_out`.
+    pub code: String,
+    /// Message for the citizen in Vietnamese.
+    pub message_vi: String,
+    /// Message for the citizen in English.
+    pub message_en: String,
+}
+
+/// One invalid input field.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct FieldError {
+    /// The field name as in the API (`cccd`, `date_of_birth`, `phone`, `passcode`).
+    pub field: String,
+    /// Stable code, e.g. `cccd.province`.
+    pub code: String,
+    /// Vietnamese message.
+    pub message_vi: String,
+    /// English message.
+    pub message_en: String,
+}
+
+impl FieldError {
+    pub(crate) fn new(field: &str, msg: Msg) -> Self {
+        FieldError {
+            field: field.to_string(),
+            code: msg.code().to_string(),
+            message_vi: msg.vi().to_string(),
+            message_en: msg.en().to_string(),
+        }
+    }
+}
+
+/// Network failure classes, so a shell can tell "you are offline" from "the server is down".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum NetworkErrorKind {
+    /// No connection could be made (no network, DNS failure, connection refused).
+    Offline,
+    /// The server did not answer in time.
+    Timeout,
+    /// TLS failed: unknown CA, wrong host name, pin mismatch, protocol error.
+    Tls,
+    /// The URL is not HTTPS (only loopback may be plain HTTP, and only when allowed).
+    InsecureUrl,
+    /// The server answered with a 5xx or an unexpected status.
+    Server,
+    /// The server's answer could not be understood (malformed, oversized, wrong audience).
+    Protocol,
+}
+
+macro_rules! messages {
+    ($( $name:ident => $code:literal, $vi:literal, $en:literal; )*) => {
+        /// Every user-visible message, with its stable code.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Msg { $( #[doc = $en] $name, )* }
+        impl Msg {
+            /// Stable code.
+            pub fn code(self) -> &'static str { match self { $( Msg::$name => $code, )* } }
+            /// Vietnamese text.
+            pub fn vi(self) -> &'static str { match self { $( Msg::$name => $vi, )* } }
+            /// English text.
+            pub fn en(self) -> &'static str { match self { $( Msg::$name => $en, )* } }
+            /// All messages (for the catalogue test).
+            pub fn all() -> &'static [Msg] { &[ $( Msg::$name, )* ] }
+        }
+    };
+}
+
+messages! {
+    CccdFormat => "cccd.format", "Số định danh cá nhân phải gồm đúng 12 chữ số.", "The personal identification number must be exactly 12 digits.";
+    CccdProvince => "cccd.province", "Mã tỉnh (3 chữ số đầu) của số định danh không hợp lệ.", "The province code (first 3 digits) of the number is not valid.";
+    CccdCentury => "cccd.century", "Chữ số thế kỷ và giới tính không khớp với năm sinh.", "The century-and-sex digit does not match the year of birth.";
+    CccdBirthYear => "cccd.birth_year", "Hai chữ số năm sinh trong số định danh không khớp với ngày sinh.", "The two birth-year digits in the number do not match the date of birth.";
+    DobInvalid => "dob.invalid", "Ngày sinh không hợp lệ (định dạng NNNN-TT-NN).", "The date of birth is not valid (format YYYY-MM-DD).";
+    DobInFuture => "dob.future", "Ngày sinh không thể ở tương lai.", "The date of birth cannot be in the future.";
+    PhoneFormat => "phone.format", "Số điện thoại di động không hợp lệ.", "The mobile phone number is not valid.";
+    PasscodeFormat => "passcode.format", "Mã bảo vệ phải gồm đúng 6 chữ số.", "The passcode must be exactly 6 digits.";
+    PasscodeWeak => "passcode.weak", "Mã bảo vệ quá dễ đoán (ví dụ 123456, 111111).", "The passcode is too easy to guess (for example 123456, 111111).";
+    PasscodeSame => "passcode.same", "Mã bảo vệ mới phải khác mã hiện tại.", "The new passcode must differ from the current one.";
+    InvalidInput => "input.invalid", "Thông tin nhập vào chưa hợp lệ.", "Some of the information entered is not valid.";
+    NoMatch => "enrollment.no_match", "Không tìm thấy công dân khớp với thông tin đã nhập.", "No citizen matches the information entered.";
+    NoPendingEnrollment => "enrollment.no_pending", "Chưa có yêu cầu đăng ký nào đang chờ mã OTP.", "There is no enrollment waiting for an OTP.";
+    AlreadyEnrolled => "enrollment.already_enrolled", "Thiết bị này đã được đăng ký.", "This device is already enrolled.";
+    OtpInvalid => "otp.invalid", "Mã OTP không đúng.", "The OTP is not correct.";
+    OtpExpired => "otp.expired", "Mã OTP đã hết hạn. Vui lòng yêu cầu mã mới.", "The OTP has expired. Please request a new one.";
+    OtpAttemptsExceeded => "otp.attempts_exceeded", "Nhập sai OTP quá nhiều lần. Vui lòng bắt đầu lại.", "Too many wrong OTPs. Please start again.";
+    NotEnrolled => "auth.not_enrolled", "Thiết bị chưa được đăng ký tài khoản.", "This device is not enrolled.";
+    PasscodeIncorrect => "auth.passcode_incorrect", "Mã bảo vệ không đúng.", "The passcode is not correct.";
+    LockedOut => "auth.locked_out", "Nhập sai mã bảo vệ nhiều lần. Vui lòng thử lại sau.", "Too many wrong passcodes. Please try again later.";
+    Wiped => "auth.wiped", "Nhập sai mã bảo vệ quá nhiều lần. Dữ liệu trên thiết bị đã bị xoá, vui lòng đăng ký lại.", "Too many wrong passcodes. The data on this device was erased; please enroll again.";
+    NotLoggedIn => "auth.not_logged_in", "Bạn chưa đăng nhập.", "You are not logged in.";
+    SessionExpired => "auth.session_expired", "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.", "Your session has expired. Please log in again.";
+    SessionRevoked => "auth.session_revoked", "Phiên đăng nhập đã bị thu hồi vì lý do an toàn. Vui lòng đăng nhập lại.", "Your session was revoked for your safety. Please log in again.";
+    DeviceInactive => "auth.device_inactive", "Thiết bị này không còn được dùng cho tài khoản (đã bị thay thế hoặc thu hồi).", "This device is no longer active for the account (replaced or revoked).";
+    AccountLocked => "auth.account_locked", "Tài khoản tạm khoá do có quá nhiều lần xác thực thất bại.", "The account is locked after too many failed attempts.";
+    Rejected => "auth.rejected", "Máy chủ từ chối yêu cầu xác thực.", "The server refused the authentication request.";
+    NoPendingReset => "passcode.no_pending_reset", "Chưa có yêu cầu đặt lại mã bảo vệ nào.", "There is no passcode reset waiting for an OTP.";
+    KeyStore => "keystore.failure", "Kho khoá an toàn của thiết bị báo lỗi.", "The device's secure key store reported an error.";
+    KeyInvalidated => "keystore.key_invalidated", "Khoá của thiết bị không còn dùng được (ví dụ sinh trắc học đã thay đổi). Vui lòng đăng ký lại.", "The device key can no longer be used (for example, biometrics changed). Please enroll again.";
+    UserCancelled => "keystore.user_cancelled", "Bạn đã huỷ xác thực.", "You cancelled the verification.";
+    Offline => "network.offline", "Không có kết nối mạng.", "There is no network connection.";
+    Timeout => "network.timeout", "Máy chủ không phản hồi kịp thời.", "The server did not answer in time.";
+    Tls => "network.tls", "Không thể thiết lập kết nối an toàn tới máy chủ.", "A secure connection to the server could not be established.";
+    InsecureUrl => "network.insecure_url", "Chỉ cho phép kết nối HTTPS.", "Only HTTPS connections are allowed.";
+    ServerError => "network.server", "Máy chủ đang gặp sự cố. Vui lòng thử lại sau.", "The server has a problem. Please try again later.";
+    ProtocolError => "network.protocol", "Máy chủ trả về dữ liệu không hợp lệ.", "The server sent an answer that is not valid.";
+    RateLimited => "network.rate_limited", "Quá nhiều yêu cầu. Vui lòng thử lại sau.", "Too many requests. Please try again later.";
+    Storage => "storage.failure", "Lỗi lưu trữ dữ liệu trên thiết bị.", "A storage error occurred on this device.";
+    DataKeyUnavailable => "storage.data_key_unavailable", "Không mở được khoá dữ liệu của thiết bị (có thể do khôi phục từ bản sao lưu). Cần đăng ký lại.", "The device's data key cannot be opened (perhaps restored from a backup). Enroll again.";
+    InvalidConfig => "setup.invalid_config", "Cấu hình ứng dụng không hợp lệ.", "The app configuration is not valid.";
+    Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
+}
+
+impl Msg {
+    /// The public detail record.
+    pub fn detail(self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code().to_string(),
+            message_vi: self.vi().to_string(),
+            message_en: self.en().to_string(),
+        }
+    }
+}
+
+/// A network failure with internal detail (never shown to the citizen).
+#[derive(Debug, Clone)]
+pub struct NetError {
+    /// Class.
+    pub kind: NetworkErrorKind,
+    /// Internal detail for logs; no personal data.
+    pub detail: String,
+}
+
+/// The core's internal error: rich, for logs and tests.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input validation failed.
+    #[error("invalid input: {0:?}")]
+    Fields(Vec<FieldError>),
+    /// A domain condition with no extra data.
+    #[error("{}", .0.code())]
+    Domain(Msg),
+    /// Wrong passcode.
+    #[error("passcode incorrect ({before_lockout} before lockout, {before_wipe} before wipe)")]
+    PasscodeIncorrect {
+        /// Free attempts left before a delay.
+        before_lockout: u32,
+        /// Attempts left before the local data is wiped.
+        before_wipe: u32,
+    },
+    /// Passcode locked for a while.
+    #[error("locked out for {0} s")]
+    LockedOut(u64),
+    /// OTP rejected.
+    #[error("{}: {attempts_left} left", msg.code())]
+    Otp {
+        /// Which OTP condition.
+        msg: Msg,
+        /// Attempts left.
+        attempts_left: u32,
+    },
+    /// Device no longer active.
+    #[error("device {0}")]
+    DeviceInactive(String),
+    /// Transport.
+    #[error("network {:?}: {}", .0.kind, .0.detail)]
+    Net(NetError),
+    /// The server refused with a code the core maps to no domain condition.
+    #[error("server refused: {status} {code}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// Server error code.
+        code: String,
+    },
+    /// SQLite or file system.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// Platform key store.
+    #[error("key store: {0}")]
+    KeyStore(#[from] KeyStoreError),
+    /// Data key wrapping or field decryption.
+    #[error("crypto: {0}")]
+    Crypto(String),
+    /// Bad configuration.
+    #[error("config: {0}")]
+    Config(String),
+}
+
+/// Internal result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Storage(e.to_string())
+    }
+}
+
+impl From<NetError> for Error {
+    fn from(e: NetError) -> Self {
+        Error::Net(e)
+    }
+}
+
+fn net_msg(kind: NetworkErrorKind) -> Msg {
+    match kind {
+        NetworkErrorKind::Offline => Msg::Offline,
+        NetworkErrorKind::Timeout => Msg::Timeout,
+        NetworkErrorKind::Tls => Msg::Tls,
+        NetworkErrorKind::InsecureUrl => Msg::InsecureUrl,
+        NetworkErrorKind::Server => Msg::ServerError,
+        NetworkErrorKind::Protocol => Msg::ProtocolError,
+    }
+}
+
+fn keystore_msg(e: &KeyStoreError) -> Msg {
+    match e {
+        KeyStoreError::KeyInvalidated { .. } => Msg::KeyInvalidated,
+        KeyStoreError::UserCancelled { .. } => Msg::UserCancelled,
+        _ => Msg::KeyStore,
+    }
+}
+
+/// Errors of constructing [`crate::CitizenCore`].
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum SetupError {
+    /// The configuration is invalid (bad URL, PEM, pins, data directory).
+    #[error("{}", detail.code)]
+    InvalidConfig { detail: ErrorDetail },
+    /// The database could not be opened or migrated.
+    #[error("{}", detail.code)]
+    Storage { detail: ErrorDetail },
+    /// The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
+    #[error("{}", detail.code)]
+    DataKeyUnavailable { detail: ErrorDetail },
+}
+
+impl From<Error> for SetupError {
+    fn from(e: Error) -> Self {
+        tracing::warn!(error = %e, "setup failed");
+        match e {
+            Error::Config(_) | Error::Fields(_) => SetupError::InvalidConfig { detail: Msg::InvalidConfig.detail() },
+            Error::Crypto(_) | Error::KeyStore(_) | Error::Domain(Msg::DataKeyUnavailable) => {
+                SetupError::DataKeyUnavailable { detail: Msg::DataKeyUnavailable.detail() }
+            }
+            _ => SetupError::Storage { detail: Msg::Storage.detail() },
+        }
+    }
+}
+
+/// Errors of enrollment.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum EnrollmentError {
+    /// One or more fields are invalid; nothing was sent.
+    #[error("{}", detail.code)]
+    InvalidInput { detail: ErrorDetail, fields: Vec<FieldError> },
+    /// No citizen in the register matches.
+    #[error("{}", detail.code)]
+    NoMatch { detail: ErrorDetail },
+    /// No enrollment is waiting for an OTP.
+    #[error("{}", detail.code)]
+    NoPendingEnrollment { detail: ErrorDetail },
+    /// Wrong OTP.
+    #[error("{}", detail.code)]
+    OtpInvalid { detail: ErrorDetail, attempts_left: u32 },
+    /// OTP expired.
+    #[error("{}", detail.code)]
+    OtpExpired { detail: ErrorDetail },
+    /// Too many wrong OTPs.
+    #[error("{}", detail.code)]
+    OtpAttemptsExceeded { detail: ErrorDetail },
+    /// This device is already enrolled.
+    #[error("{}", detail.code)]
+    AlreadyEnrolled { detail: ErrorDetail },
+    /// The account is locked server-side.
+    #[error("{}", detail.code)]
+    AccountLocked { detail: ErrorDetail },
+    /// The platform key store failed or the user cancelled.
+    #[error("{}", detail.code)]
+    KeyStore { detail: ErrorDetail },
+    /// Transport failure.
+    #[error("{}", detail.code)]
+    Network { detail: ErrorDetail, kind: NetworkErrorKind },
+    /// The server refused for another reason.
+    #[error("{}", detail.code)]
+    Rejected { detail: ErrorDetail },
+    /// Local storage failed.
+    #[error("{}", detail.code)]
+    Storage { detail: ErrorDetail },
+}
+
+impl From<Error> for EnrollmentError {
+    fn from(e: Error) -> Self {
+        tracing::info!(error = %e, "enrollment error");
+        match e {
+            Error::Fields(fields) => EnrollmentError::InvalidInput { detail: Msg::InvalidInput.detail(), fields },
+            Error::Domain(m @ Msg::NoMatch) => EnrollmentError::NoMatch { detail: m.detail() },
+            Error::Domain(m @ Msg::NoPendingEnrollment) => EnrollmentError::NoPendingEnrollment { detail: m.detail() },
+            Error::Domain(m @ Msg::AlreadyEnrolled) => EnrollmentError::AlreadyEnrolled { detail: m.detail() },
+            Error::Domain(m @ Msg::AccountLocked) => EnrollmentError::AccountLocked { detail: m.detail() },
+            Error::Domain(m @ Msg::OtpExpired) => EnrollmentError::OtpExpired { detail: m.detail() },
+            Error::Domain(m @ Msg::OtpAttemptsExceeded) => EnrollmentError::OtpAttemptsExceeded { detail: m.detail() },
+            Error::Otp { msg: Msg::OtpInvalid, attempts_left } => {
+                EnrollmentError::OtpInvalid { detail: Msg::OtpInvalid.detail(), attempts_left }
+            }
+            Error::Otp { msg: m @ Msg::OtpExpired, .. } => EnrollmentError::OtpExpired { detail: m.detail() },
+            Error::Otp { msg, .. } => EnrollmentError::OtpAttemptsExceeded { detail: msg.detail() },
+            Error::KeyStore(k) => EnrollmentError::KeyStore { detail: keystore_msg(&k).detail() },
+            Error::Net(n) => EnrollmentError::Network { detail: net_msg(n.kind).detail(), kind: n.kind },
+            Error::Storage(_) | Error::Crypto(_) => EnrollmentError::Storage { detail: Msg::Storage.detail() },
+            Error::Domain(m) => EnrollmentError::Rejected { detail: m.detail() },
+            _ => EnrollmentError::Rejected { detail: Msg::Rejected.detail() },
+        }
+    }
+}
+
+/// Errors of the passcode: change, reset, status.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum PasscodeError {
+    /// The new passcode is not acceptable.
+    #[error("{}", detail.code)]
+    InvalidFormat { detail: ErrorDetail, fields: Vec<FieldError> },
+    /// Wrong passcode.
+    #[error("{}", detail.code)]
+    Incorrect { detail: ErrorDetail, attempts_before_lockout: u32, attempts_before_wipe: u32 },
+    /// Too many wrong passcodes; wait.
+    #[error("{}", detail.code)]
+    LockedOut { detail: ErrorDetail, retry_after_secs: u64 },
+    /// Too many wrong passcodes; the local account was erased.
+    #[error("{}", detail.code)]
+    Wiped { detail: ErrorDetail },
+    /// No account on this device.
+    #[error("{}", detail.code)]
+    NotEnrolled { detail: ErrorDetail },
+    /// No reset waiting for an OTP.
+    #[error("{}", detail.code)]
+    NoPendingReset { detail: ErrorDetail },
+    /// Wrong OTP.
+    #[error("{}", detail.code)]
+    OtpInvalid { detail: ErrorDetail, attempts_left: u32 },
+    /// OTP expired or too many wrong OTPs.
+    #[error("{}", detail.code)]
+    OtpRejected { detail: ErrorDetail },
+    /// This device was replaced or revoked.
+    #[error("{}", detail.code)]
+    DeviceInactive { detail: ErrorDetail },
+    /// Key store failure.
+    #[error("{}", detail.code)]
+    KeyStore { detail: ErrorDetail },
+    /// Transport failure.
+    #[error("{}", detail.code)]
+    Network { detail: ErrorDetail, kind: NetworkErrorKind },
+    /// The server refused for another reason.
+    #[error("{}", detail.code)]
+    Rejected { detail: ErrorDetail },
+    /// Local storage failed.
+    #[error("{}", detail.code)]
+    Storage { detail: ErrorDetail },
+}
+
+impl From<Error> for PasscodeError {
+    fn from(e: Error) -> Self {
+        tracing::info!(error = %e, "passcode error");
+        match e {
+            Error::Fields(fields) => PasscodeError::InvalidFormat { detail: Msg::InvalidInput.detail(), fields },
+            Error::PasscodeIncorrect { before_lockout, before_wipe } => PasscodeError::Incorrect {
+                detail: Msg::PasscodeIncorrect.detail(),
+                attempts_before_lockout: before_lockout,
+                attempts_before_wipe: before_wipe,
+            },
+            Error::LockedOut(s) => PasscodeError::LockedOut { detail: Msg::LockedOut.detail(), retry_after_secs: s },
+            Error::Domain(m @ Msg::Wiped) => PasscodeError::Wiped { detail: m.detail() },
+            Error::Domain(m @ Msg::NotEnrolled) => PasscodeError::NotEnrolled { detail: m.detail() },
+            Error::Domain(m @ Msg::NoPendingReset) => PasscodeError::NoPendingReset { detail: m.detail() },
+            Error::Domain(m @ (Msg::OtpExpired | Msg::OtpAttemptsExceeded)) => {
+                PasscodeError::OtpRejected { detail: m.detail() }
+            }
+            Error::Otp { msg: Msg::OtpInvalid, attempts_left } => {
+                PasscodeError::OtpInvalid { detail: Msg::OtpInvalid.detail(), attempts_left }
+            }
+            Error::Otp { msg, .. } => PasscodeError::OtpRejected { detail: msg.detail() },
+            Error::DeviceInactive(_) => PasscodeError::DeviceInactive { detail: Msg::DeviceInactive.detail() },
+            Error::KeyStore(k) => PasscodeError::KeyStore { detail: keystore_msg(&k).detail() },
+            Error::Net(n) => PasscodeError::Network { detail: net_msg(n.kind).detail(), kind: n.kind },
+            Error::Storage(_) | Error::Crypto(_) => PasscodeError::Storage { detail: Msg::Storage.detail() },
+            Error::Domain(m) => PasscodeError::Rejected { detail: m.detail() },
+            _ => PasscodeError::Rejected { detail: Msg::Rejected.detail() },
+        }
+    }
+}
+
+/// Errors of login, sessions and device management.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum AuthError {
+    /// No account on this device.
+    #[error("{}", detail.code)]
+    NotEnrolled { detail: ErrorDetail },
+    /// Wrong passcode.
+    #[error("{}", detail.code)]
+    PasscodeIncorrect { detail: ErrorDetail, attempts_before_lockout: u32, attempts_before_wipe: u32 },
+    /// Too many wrong passcodes; wait.
+    #[error("{}", detail.code)]
+    LockedOut { detail: ErrorDetail, retry_after_secs: u64 },
+    /// Too many wrong passcodes; the local account was erased.
+    #[error("{}", detail.code)]
+    Wiped { detail: ErrorDetail },
+    /// No session; log in first.
+    #[error("{}", detail.code)]
+    NotLoggedIn { detail: ErrorDetail },
+    /// The session reached its idle or absolute timeout, or was ended.
+    #[error("{}", detail.code)]
+    SessionExpired { detail: ErrorDetail },
+    /// A refresh token was reused: the server revoked the whole session.
+    #[error("{}", detail.code)]
+    SessionRevoked { detail: ErrorDetail },
+    /// This device was replaced, transferred or revoked (`status` says which).
+    #[error("{}", detail.code)]
+    DeviceInactive { detail: ErrorDetail, status: String },
+    /// The account is locked server-side.
+    #[error("{}", detail.code)]
+    AccountLocked { detail: ErrorDetail },
+    /// The server refused the signed request.
+    #[error("{}", detail.code)]
+    Rejected { detail: ErrorDetail },
+    /// Key store failure, cancellation or invalidated key.
+    #[error("{}", detail.code)]
+    KeyStore { detail: ErrorDetail },
+    /// Transport failure.
+    #[error("{}", detail.code)]
+    Network { detail: ErrorDetail, kind: NetworkErrorKind },
+    /// Local storage failed.
+    #[error("{}", detail.code)]
+    Storage { detail: ErrorDetail },
+}
+
+impl From<Error> for AuthError {
+    fn from(e: Error) -> Self {
+        tracing::info!(error = %e, "auth error");
+        match e {
+            Error::PasscodeIncorrect { before_lockout, before_wipe } => AuthError::PasscodeIncorrect {
+                detail: Msg::PasscodeIncorrect.detail(),
+                attempts_before_lockout: before_lockout,
+                attempts_before_wipe: before_wipe,
+            },
+            Error::LockedOut(s) => AuthError::LockedOut { detail: Msg::LockedOut.detail(), retry_after_secs: s },
+            Error::Domain(m @ Msg::Wiped) => AuthError::Wiped { detail: m.detail() },
+            Error::Domain(m @ Msg::NotEnrolled) => AuthError::NotEnrolled { detail: m.detail() },
+            Error::Domain(m @ Msg::NotLoggedIn) => AuthError::NotLoggedIn { detail: m.detail() },
+            Error::Domain(m @ Msg::SessionExpired) => AuthError::SessionExpired { detail: m.detail() },
+            Error::Domain(m @ Msg::SessionRevoked) => AuthError::SessionRevoked { detail: m.detail() },
+            Error::Domain(m @ Msg::AccountLocked) => AuthError::AccountLocked { detail: m.detail() },
+            Error::DeviceInactive(status) => AuthError::DeviceInactive { detail: Msg::DeviceInactive.detail(), status },
+            Error::KeyStore(k) => AuthError::KeyStore { detail: keystore_msg(&k).detail() },
+            Error::Net(n) => AuthError::Network { detail: net_msg(n.kind).detail(), kind: n.kind },
+            Error::Storage(_) | Error::Crypto(_) => AuthError::Storage { detail: Msg::Storage.detail() },
+            Error::Fields(_) => AuthError::Rejected { detail: Msg::InvalidInput.detail() },
+            Error::Domain(m) => AuthError::Rejected { detail: m.detail() },
+            _ => AuthError::Rejected { detail: Msg::Rejected.detail() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_codes_are_unique_and_both_languages_present() {
+        let mut seen = std::collections::HashSet::new();
+        for m in Msg::all() {
+            assert!(seen.insert(m.code()), "duplicate code {}", m.code());
+            assert!(!m.vi().is_empty() && !m.en().is_empty());
+            assert_ne!(m.vi(), m.en(), "{} not translated", m.code());
+        }
+    }
+
+    #[test]
+    fn public_errors_keep_internal_detail_out() {
+        let e: AuthError = Error::Storage("disk I/O error at /secret/path".into()).into();
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("/secret/path"), "{shown}");
+        assert!(shown.contains("storage.failure"));
+    }
+}

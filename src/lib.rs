@@ -1,0 +1,17 @@
+//! citizen-core: the Rust core of the digital-citizen app.
+//!
+//! See `ARCHITECTURE.md` for where each concern lives. In short: domain logic is sans-I/O
+//! ([`cccd`], [`protocol`], `passcode`, `session`), I/O sits at the edges (`net`, `store`), and
+//! the UniFFI façade (`facade`) is a thin layer of small wrappers.
+
+uniffi::setup_scaffolding!();
+
+pub mod cccd;
+pub mod clock;
+pub mod crypto;
+pub mod error;
+pub mod platform;
+pub mod protocol;
+
+pub use error::{AuthError, EnrollmentError, ErrorDetail, FieldError, NetworkErrorKind, PasscodeError, SetupError};
+pub use platform::{DataKeyWrapper, DeviceKeyStore, DeviceSignature, KeyOptions, KeyStoreError, KeyWrapError, SignatureFormat};

@@ -1,0 +1,34 @@
+//! `DataKeyWrapper`: a non-exportable platform key (Android Keystore AES-GCM, iOS Keychain)
+//! that wraps the core's 32-byte data key. The data key exists on disk only wrapped, so a copy of
+//! the database is useless without the phone that made it.
+
+/// Errors a data-key wrapper reports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum KeyWrapError {
+    /// The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
+    #[error("wrapping key unavailable")]
+    KeyUnavailable { reason: String },
+    /// The wrapped blob does not open under the wrapping key.
+    #[error("unwrap failed")]
+    UnwrapFailed { reason: String },
+    /// Anything else.
+    #[error("wrap failure")]
+    Failure { reason: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for KeyWrapError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        KeyWrapError::Failure { reason: format!("unexpected callback error: {}", e.reason) }
+    }
+}
+
+/// Wraps and unwraps the core's data key with a platform key that never leaves the platform.
+#[uniffi::export(foreign)]
+pub trait DataKeyWrapper: Send + Sync {
+    /// Encrypt (wrap) the 32-byte `data_key` under the platform key `key_alias`, creating that
+    /// key on first use. Returns an opaque blob the core stores.
+    fn wrap(&self, key_alias: String, data_key: Vec<u8>) -> Result<Vec<u8>, KeyWrapError>;
+
+    /// Decrypt (unwrap) a blob made by `wrap` and return the 32-byte data key.
+    fn unwrap(&self, key_alias: String, wrapped: Vec<u8>) -> Result<Vec<u8>, KeyWrapError>;
+}

@@ -1,0 +1,1 @@
+//! Rust key stores for desktop, kiosk and tests.
