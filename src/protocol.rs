@@ -139,6 +139,13 @@ pub const PATH_RESET_COMPLETE: &str = "/v1/passcode-reset/complete";
 /// `GET /v1/health`
 pub const PATH_HEALTH: &str = "/v1/health";
 
+/// Format of an SPKI pin: standard base64 (with padding) of SHA-256 over the DER
+/// SubjectPublicKeyInfo, as in HPKP; an optional `sha256/` prefix is accepted.
+pub fn spki_pin(spki_der: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(spki_der))
+}
+
 /// Body of `POST /v1/enrollment/start`.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct EnrollStartRequest {
@@ -369,6 +376,9 @@ pub struct ErrorBody {
     /// Seconds to wait before retrying, where relevant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// The device's status, with `device_inactive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_status: Option<String>,
 }
 
 /// Stable server error codes.
