@@ -96,6 +96,7 @@ messages! {
     NoMatch => "enrollment.no_match", "Không tìm thấy công dân khớp với thông tin đã nhập.", "No citizen matches the information entered.";
     NoPendingEnrollment => "enrollment.no_pending", "Chưa có yêu cầu đăng ký nào đang chờ mã OTP.", "There is no enrollment waiting for an OTP.";
     AlreadyEnrolled => "enrollment.already_enrolled", "Thiết bị này đã được đăng ký.", "This device is already enrolled.";
+    OtpFormat => "otp.format", "Mã OTP phải gồm 6 chữ số.", "The OTP must be 6 digits.";
     OtpInvalid => "otp.invalid", "Mã OTP không đúng.", "The OTP is not correct.";
     OtpExpired => "otp.expired", "Mã OTP đã hết hạn. Vui lòng yêu cầu mã mới.", "The OTP has expired. Please request a new one.";
     OtpAttemptsExceeded => "otp.attempts_exceeded", "Nhập sai OTP quá nhiều lần. Vui lòng bắt đầu lại.", "Too many wrong OTPs. Please start again.";

@@ -6,12 +6,19 @@
 
 uniffi::setup_scaffolding!();
 
+mod account;
 pub mod cccd;
 pub mod clock;
 pub mod crypto;
 pub mod error;
+mod facade;
 pub mod platform;
 pub mod protocol;
 
 pub use error::{AuthError, EnrollmentError, ErrorDetail, FieldError, NetworkErrorKind, PasscodeError, SetupError};
 pub use platform::{DataKeyWrapper, DeviceKeyStore, DeviceSignature, KeyOptions, KeyStoreError, KeyWrapError, SignatureFormat};
+pub mod net;
+pub mod passcode;
+pub mod store;
+
+pub use facade::*;

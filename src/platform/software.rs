@@ -1,1 +1,365 @@
-//! Rust key stores for desktop, kiosk and tests.
+//! Rust implementations of the platform traits, for the desktop/kiosk shell and for tests.
+//!
+//! * [`SoftwareKeyStore`] and [`SoftwareKeyWrapper`]: private keys and the wrapped data key are
+//!   sealed on disk with AES-256-GCM under a key derived with Argon2id from a local secret.
+//!   They report themselves as **not** hardware-backed: a copy of the key directory plus the
+//!   local secret is a copy of the keys. On a kiosk the local secret should come from the OS
+//!   (TPM, keyring); [`load_or_create_local_secret`] keeps it in a 0600 file as the fallback.
+//! * [`MemoryKeyStore`] and [`MemoryKeyWrapper`]: in-memory, for tests; they can simulate key
+//!   invalidation and DER or raw signatures.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use zeroize::Zeroizing;
+
+use super::{DataKeyWrapper, DeviceKeyStore, DeviceSignature, KeyOptions, KeyStoreError, KeyWrapError, SignatureFormat};
+use crate::crypto::{random_array, sec1_uncompressed, SecretKey};
+
+/// Argon2id parameters (OWASP's minimum: 19 MiB, 2 passes, 1 lane).
+const ARGON2_M_KIB: u32 = 19 * 1024;
+const ARGON2_T: u32 = 2;
+const ARGON2_P: u32 = 1;
+
+fn io_fail(what: &str, e: std::io::Error) -> KeyStoreError {
+    KeyStoreError::Failure { reason: format!("{what}: {}", e.kind()) }
+}
+
+/// Write a file atomically: temp file, fsync, rename, fsync the directory.
+fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = open_private(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn open_private(path: &Path) -> std::io::Result<fs::File> {
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// Read the desktop local secret from `path`, creating 32 random bytes (mode 0600) on first use.
+pub fn load_or_create_local_secret(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(b) if b.len() == 32 => Ok(Zeroizing::new(b)),
+        Ok(_) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "local secret has the wrong length")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            let secret: [u8; 32] = random_array();
+            write_atomic(path, &secret)?;
+            Ok(Zeroizing::new(secret.to_vec()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Derive the master sealing key from the local secret with Argon2id, salt kept in `dir`.
+fn derive_master(dir: &Path, local_secret: &[u8]) -> std::io::Result<SecretKey> {
+    fs::create_dir_all(dir)?;
+    let salt_path = dir.join("software-keys.salt");
+    let salt = match fs::read(&salt_path) {
+        Ok(s) if s.len() == 16 => s,
+        Ok(_) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "bad salt")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let s: [u8; 16] = random_array();
+            write_atomic(&salt_path, &s)?;
+            s.to_vec()
+        }
+        Err(e) => return Err(e),
+    };
+    let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, Some(32)).expect("valid Argon2 parameters");
+    let mut out = Zeroizing::new([0u8; 32]);
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(local_secret, &salt, out.as_mut())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "argon2"))?;
+    Ok(SecretKey::from_slice(out.as_ref()).expect("32 bytes"))
+}
+
+/// Open both software platform pieces from one local secret (one Argon2id run).
+pub fn open_software_platform(
+    dir: &Path,
+    local_secret: &[u8],
+) -> std::io::Result<(SoftwareKeyStore, SoftwareKeyWrapper)> {
+    let master = derive_master(dir, local_secret)?;
+    Ok((
+        SoftwareKeyStore { dir: dir.to_path_buf(), seal: master.derive("software-key-store") },
+        SoftwareKeyWrapper { seal: master.derive("software-data-key-wrapper") },
+    ))
+}
+
+/// Private keys sealed on disk under an Argon2id-derived key. Not hardware-backed.
+pub struct SoftwareKeyStore {
+    dir: PathBuf,
+    seal: SecretKey,
+}
+
+impl SoftwareKeyStore {
+    fn path(&self, alias: &str) -> PathBuf {
+        self.dir.join(format!("{}.p256", &crate::protocol::sha256_hex(alias.as_bytes())[..32]))
+    }
+    fn aad(alias: &str) -> Vec<u8> {
+        format!("citizen-core/software-key/v1|{alias}").into_bytes()
+    }
+    fn load(&self, alias: &str) -> Result<SigningKey, KeyStoreError> {
+        let sealed = match fs::read(self.path(alias)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(KeyStoreError::KeyNotFound { reason: "no such alias".into() })
+            }
+            Err(e) => return Err(io_fail("read key", e)),
+        };
+        let scalar = self
+            .seal
+            .open(&Self::aad(alias), &sealed)
+            .ok_or(KeyStoreError::KeyInvalidated { reason: "sealed key does not open".into() })?;
+        SigningKey::from_slice(&scalar).map_err(|_| KeyStoreError::Failure { reason: "bad key".into() })
+    }
+}
+
+impl DeviceKeyStore for SoftwareKeyStore {
+    fn create_key(&self, alias: String, _options: KeyOptions) -> Result<Vec<u8>, KeyStoreError> {
+        let sk = SigningKey::random(&mut rand_core::OsRng);
+        let scalar: Zeroizing<[u8; 32]> = Zeroizing::new(sk.to_bytes().into());
+        let sealed = self.seal.seal(&Self::aad(&alias), &scalar[..]);
+        write_atomic(&self.path(&alias), &sealed).map_err(|e| io_fail("write key", e))?;
+        Ok(sec1_uncompressed(&VerifyingKey::from(&sk)))
+    }
+    fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, KeyStoreError> {
+        let sk = self.load(&alias)?;
+        let sig: Signature = sk.sign(&message);
+        // DER, like Android Keystore and the Secure Enclave.
+        Ok(DeviceSignature { bytes: sig.to_der().as_bytes().to_vec(), format: SignatureFormat::Der })
+    }
+    fn public_key(&self, alias: String) -> Result<Vec<u8>, KeyStoreError> {
+        Ok(sec1_uncompressed(&VerifyingKey::from(&self.load(&alias)?)))
+    }
+    fn delete_key(&self, alias: String) -> Result<(), KeyStoreError> {
+        match fs::remove_file(self.path(&alias)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_fail("delete key", e)),
+        }
+    }
+    fn is_hardware_backed(&self, _alias: String) -> Result<bool, KeyStoreError> {
+        Ok(false)
+    }
+    fn attestation_chain(&self, _alias: String) -> Result<Vec<Vec<u8>>, KeyStoreError> {
+        Ok(vec![])
+    }
+}
+
+/// Wraps the data key under an Argon2id-derived key. Not hardware-backed.
+pub struct SoftwareKeyWrapper {
+    seal: SecretKey,
+}
+
+impl DataKeyWrapper for SoftwareKeyWrapper {
+    fn wrap(&self, key_alias: String, data_key: Vec<u8>) -> Result<Vec<u8>, KeyWrapError> {
+        let data_key = Zeroizing::new(data_key);
+        Ok(self.seal.seal(key_alias.as_bytes(), &data_key))
+    }
+    fn unwrap(&self, key_alias: String, wrapped: Vec<u8>) -> Result<Vec<u8>, KeyWrapError> {
+        self.seal
+            .open(key_alias.as_bytes(), &wrapped)
+            .map(|k| k.to_vec())
+            .ok_or(KeyWrapError::UnwrapFailed { reason: "wrapped key does not open".into() })
+    }
+}
+
+/// In-memory key store for tests. Keys vanish with the value.
+#[derive(Default)]
+pub struct MemoryKeyStore {
+    keys: Mutex<HashMap<String, SigningKey>>,
+    invalidated: Mutex<Vec<String>>,
+    raw: std::sync::atomic::AtomicBool,
+    signatures: std::sync::atomic::AtomicUsize,
+}
+
+impl MemoryKeyStore {
+    /// An empty store that returns DER signatures.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Return raw `r||s` signatures instead of DER.
+    pub fn use_raw_signatures(&self, raw: bool) {
+        self.raw.store(raw, std::sync::atomic::Ordering::SeqCst);
+    }
+    /// Simulate the platform invalidating a key (biometrics changed).
+    pub fn invalidate(&self, alias: &str) {
+        self.invalidated.lock().unwrap().push(alias.to_string());
+    }
+    /// Number of signatures made.
+    pub fn signature_count(&self) -> usize {
+        self.signatures.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Number of keys held.
+    pub fn key_count(&self) -> usize {
+        self.keys.lock().unwrap().len()
+    }
+    fn key(&self, alias: &str) -> Result<SigningKey, KeyStoreError> {
+        if self.invalidated.lock().unwrap().iter().any(|a| a == alias) {
+            return Err(KeyStoreError::KeyInvalidated { reason: "simulated".into() });
+        }
+        self.keys
+            .lock()
+            .unwrap()
+            .get(alias)
+            .cloned()
+            .ok_or(KeyStoreError::KeyNotFound { reason: "no such alias".into() })
+    }
+}
+
+impl DeviceKeyStore for MemoryKeyStore {
+    fn create_key(&self, alias: String, _options: KeyOptions) -> Result<Vec<u8>, KeyStoreError> {
+        let sk = SigningKey::random(&mut rand_core::OsRng);
+        let pk = sec1_uncompressed(&VerifyingKey::from(&sk));
+        self.invalidated.lock().unwrap().retain(|a| a != &alias);
+        self.keys.lock().unwrap().insert(alias, sk);
+        Ok(pk)
+    }
+    fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, KeyStoreError> {
+        let sig: Signature = self.key(&alias)?.sign(&message);
+        self.signatures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(if self.raw.load(std::sync::atomic::Ordering::SeqCst) {
+            DeviceSignature { bytes: sig.to_bytes().to_vec(), format: SignatureFormat::Raw }
+        } else {
+            DeviceSignature { bytes: sig.to_der().as_bytes().to_vec(), format: SignatureFormat::Der }
+        })
+    }
+    fn public_key(&self, alias: String) -> Result<Vec<u8>, KeyStoreError> {
+        Ok(sec1_uncompressed(&VerifyingKey::from(&self.key(&alias)?)))
+    }
+    fn delete_key(&self, alias: String) -> Result<(), KeyStoreError> {
+        self.keys.lock().unwrap().remove(&alias);
+        Ok(())
+    }
+    fn is_hardware_backed(&self, _alias: String) -> Result<bool, KeyStoreError> {
+        Ok(false)
+    }
+    fn attestation_chain(&self, _alias: String) -> Result<Vec<Vec<u8>>, KeyStoreError> {
+        Ok(vec![])
+    }
+}
+
+/// In-memory data-key wrapper for tests (AES-256-GCM under a random key).
+pub struct MemoryKeyWrapper {
+    key: SecretKey,
+}
+
+impl Default for MemoryKeyWrapper {
+    fn default() -> Self {
+        MemoryKeyWrapper { key: SecretKey::generate() }
+    }
+}
+
+impl MemoryKeyWrapper {
+    /// A wrapper with a fresh random key.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl DataKeyWrapper for MemoryKeyWrapper {
+    fn wrap(&self, key_alias: String, data_key: Vec<u8>) -> Result<Vec<u8>, KeyWrapError> {
+        let data_key = Zeroizing::new(data_key);
+        Ok(self.key.seal(key_alias.as_bytes(), &data_key))
+    }
+    fn unwrap(&self, key_alias: String, wrapped: Vec<u8>) -> Result<Vec<u8>, KeyWrapError> {
+        self.key
+            .open(key_alias.as_bytes(), &wrapped)
+            .map(|k| k.to_vec())
+            .ok_or(KeyWrapError::UnwrapFailed { reason: "wrapped key does not open".into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::verify_device_signature;
+
+    fn opts() -> KeyOptions {
+        KeyOptions { require_user_authentication: false, prefer_strongbox: true, attestation_challenge: vec![] }
+    }
+
+    #[test]
+    fn software_store_seals_keys_and_reopens_with_the_same_secret_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ks, _) = open_software_platform(dir.path(), b"local secret").unwrap();
+        let pk = ks.create_key("device".into(), opts()).unwrap();
+        let sig = ks.sign("device".into(), b"msg".to_vec()).unwrap();
+        assert_eq!(sig.format, SignatureFormat::Der);
+        verify_device_signature(&pk, b"msg", &sig).unwrap();
+        assert!(!ks.is_hardware_backed("device".into()).unwrap());
+
+        // The private scalar is not on disk in clear.
+        let sk_files: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "p256"))
+            .collect();
+        assert_eq!(sk_files.len(), 1);
+
+        let (again, _) = open_software_platform(dir.path(), b"local secret").unwrap();
+        assert_eq!(again.public_key("device".into()).unwrap(), pk);
+        let (wrong, _) = open_software_platform(dir.path(), b"other secret").unwrap();
+        assert!(matches!(wrong.sign("device".into(), b"m".to_vec()), Err(KeyStoreError::KeyInvalidated { .. })));
+
+        ks.delete_key("device".into()).unwrap();
+        ks.delete_key("device".into()).unwrap();
+        assert!(matches!(ks.public_key("device".into()), Err(KeyStoreError::KeyNotFound { .. })));
+    }
+
+    #[test]
+    fn software_wrapper_round_trips_and_binds_alias() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, w) = open_software_platform(dir.path(), b"s").unwrap();
+        let blob = w.wrap("data".into(), vec![9; 32]).unwrap();
+        assert_eq!(w.unwrap("data".into(), blob.clone()).unwrap(), vec![9; 32]);
+        assert!(w.unwrap("other".into(), blob).is_err());
+    }
+
+    #[test]
+    fn local_secret_is_created_once_with_private_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/device.secret");
+        let a = load_or_create_local_secret(&p).unwrap();
+        let b = load_or_create_local_secret(&p).unwrap();
+        assert_eq!(*a, *b);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn memory_store_simulates_invalidation() {
+        let ks = MemoryKeyStore::new();
+        ks.create_key("a".into(), opts()).unwrap();
+        ks.invalidate("a");
+        assert!(matches!(ks.sign("a".into(), vec![]), Err(KeyStoreError::KeyInvalidated { .. })));
+    }
+}

@@ -1,0 +1,71 @@
+"""Wrong passcodes: the countdown, the lockout, and that the lockout outlives the process."""
+
+import pytest
+
+import citizen_core as cc
+from conftest import CITIZENS, PASSCODE, WRONG_PASSCODE, assert_detail, enroll, run
+
+CITIZEN = CITIZENS["lockout"]
+FREE_ATTEMPTS = 5
+WIPE_AFTER = 10
+
+
+def test_wrong_passcode_counts_down_then_locks_out_across_restarts(server, device):
+    core = device.open()
+    enroll(core, server, CITIZEN)
+    status = core.passcode_status()
+    assert status.failed_attempts == 0
+    assert status.attempts_before_lockout == FREE_ATTEMPTS
+    assert status.locked_until is None
+
+    # Five wrong passcodes: PasscodeIncorrect, counting down to the lockout.
+    left = []
+    for attempt in range(1, FREE_ATTEMPTS + 1):
+        with pytest.raises(cc.AuthError.PasscodeIncorrect) as err:
+            run(core.login(WRONG_PASSCODE))
+        e = err.value
+        assert_detail(e.detail, "auth.passcode_incorrect")
+        assert e.attempts_before_wipe == WIPE_AFTER - attempt
+        left.append(e.attempts_before_lockout)
+    assert left == [4, 3, 2, 1, 0]
+
+    # Now locked: even the right passcode is refused, and not counted as a failure.
+    with pytest.raises(cc.AuthError.LockedOut) as err:
+        run(core.login(WRONG_PASSCODE))
+    assert err.value.retry_after_secs > 0
+    assert_detail(err.value.detail, "auth.locked_out")
+    with pytest.raises(cc.AuthError.LockedOut) as err:
+        run(core.login(PASSCODE))
+    assert 0 < err.value.retry_after_secs <= 60
+
+    status = core.passcode_status()
+    assert status.failed_attempts == FREE_ATTEMPTS
+    assert status.attempts_before_lockout == 0
+    assert status.attempts_before_wipe == WIPE_AFTER - FREE_ATTEMPTS
+    assert status.locked_until is not None
+
+    # The app is killed and started again: the lockout is on disk, not in memory.
+    del core
+    core = device.open()
+    with pytest.raises(cc.AuthError.LockedOut) as err:
+        run(core.login(PASSCODE))
+    assert err.value.retry_after_secs > 0
+    assert core.passcode_status().failed_attempts == FREE_ATTEMPTS
+
+    # change_passcode (sync) is behind the same lock.
+    with pytest.raises(cc.PasscodeError.LockedOut) as perr:
+        core.change_passcode(PASSCODE, "135792")
+    assert perr.value.retry_after_secs > 0
+    assert_detail(perr.value.detail, "auth.locked_out")
+
+
+def test_data_dir_needs_the_same_wrapping_key(server, device, tmp_path):
+    """A copy of the data directory opened with another key wrapper (another phone) fails."""
+    from platform_impl import SoftwareDataKeyWrapper
+
+    core = device.open()
+    core.status()
+    del core
+    with pytest.raises(cc.SetupError.DataKeyUnavailable) as err:
+        cc.CitizenCore(device.config, device.key_store, SoftwareDataKeyWrapper())
+    assert_detail(err.value.detail, "storage.data_key_unavailable")

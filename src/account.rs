@@ -1,0 +1,522 @@
+//! The account flows: enrollment, passcode, login, session refresh, devices.
+//!
+//! This is the engine behind the façade. It owns the store, the HTTP client and the platform key
+//! store, and composes the pure pieces (`cccd`, `passcode`, `protocol`) with them. Every method
+//! returns the internal [`Error`]; the façade maps it to the public error of its domain.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::cccd::{self, Date};
+use crate::clock::SharedClock;
+use crate::crypto;
+use crate::error::{Error, FieldError, Msg, NetError, NetworkErrorKind, Result};
+use crate::net::Net;
+use crate::passcode::{self, Gate};
+use crate::platform::{DeviceKeyStore, KeyOptions, KeyStoreError};
+use crate::protocol::*;
+use crate::store::{AccountRow, Identity, PasscodeRow, SessionRow, Store, Tokens};
+
+/// Refresh the access token when it has less than this many seconds left.
+const REFRESH_MARGIN_SECS: i64 = 30;
+
+const PENDING_ENROLLMENT: &str = "enrollment";
+const PENDING_RESET: &str = "passcode_reset";
+
+/// A pending enrollment (sealed in the store).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PendingEnrollment {
+    pub identity: Identity,
+    pub device_id: String,
+    pub masked_phone: String,
+    pub has_active_device: bool,
+}
+
+/// A pending passcode reset.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PendingReset {
+    pub masked_phone: String,
+}
+
+/// What enrollment produced.
+pub(crate) struct Enrolled {
+    pub account_id: String,
+    pub device_id: String,
+    pub hardware_backed: bool,
+    pub replaced_device_id: Option<String>,
+    pub transfer_approved: bool,
+}
+
+/// The engine.
+pub(crate) struct Account {
+    pub store: Store,
+    pub net: Net,
+    pub keys: Arc<dyn DeviceKeyStore>,
+    pub clock: SharedClock,
+    pub platform: String,
+    pub device_label: String,
+    refresh_lock: tokio::sync::Mutex<()>,
+}
+
+/// Run a (possibly blocking: biometric prompt) key-store call off the async executor.
+async fn keystore<T: Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, KeyStoreError> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| Error::KeyStore(KeyStoreError::Failure { reason: "key store call panicked".into() }))?
+        .map_err(Error::KeyStore)
+}
+
+fn key_alias(device_id: &str) -> String {
+    format!("citizen-core.device.{device_id}")
+}
+
+impl Account {
+    pub fn new(store: Store, net: Net, keys: Arc<dyn DeviceKeyStore>, clock: SharedClock, platform: String, device_label: String) -> Self {
+        Account { store, net, keys, clock, platform, device_label, refresh_lock: tokio::sync::Mutex::new(()) }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The account, which must exist and be active.
+    pub fn active_account(&self) -> Result<AccountRow> {
+        let acc = self.store.account()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
+        if let Some(status) = &acc.inactive_status {
+            return Err(Error::DeviceInactive(status.clone()));
+        }
+        Ok(acc)
+    }
+
+    /// Remember a server's "device inactive" answer locally, then pass the error on.
+    fn note_inactive<T>(&self, r: Result<T>) -> Result<T> {
+        if let Err(Error::DeviceInactive(status)) = &r {
+            if let Err(e) = self.store.mark_inactive(status) {
+                tracing::warn!(error = %e, "could not record inactive device");
+            }
+        }
+        r
+    }
+
+    // ---- signing -------------------------------------------------------------------------
+
+    /// Sign a statement with the device key: the counter is committed first, the key store's
+    /// signature is normalised and verified against the known public key before it is sent.
+    async fn sign(&self, alias: &str, public_key: &[u8], statement: Statement) -> Result<SignedStatement> {
+        let message = statement.canonical_bytes();
+        let (ks, a, m) = (self.keys.clone(), alias.to_string(), message.clone());
+        let sig = keystore(move || ks.sign(a, m)).await?;
+        let sig = crypto::verify_device_signature(public_key, &message, &sig).map_err(|e| {
+            Error::KeyStore(KeyStoreError::Failure { reason: format!("key store signature refused: {e}") })
+        })?;
+        Ok(SignedStatement { statement, signature: crypto::b64(&sig.to_bytes()) })
+    }
+
+    async fn sign_for(&self, acc: &AccountRow, purpose: Purpose, nonce: String, subject: String) -> Result<SignedStatement> {
+        let counter = self.store.next_counter()?;
+        let st = Statement {
+            purpose,
+            audience: self.net.audience().to_string(),
+            nonce,
+            device_id: acc.device_id.clone(),
+            counter,
+            issued_at: self.now(),
+            subject,
+        };
+        self.sign(&acc.key_alias, &acc.public_key, st).await
+    }
+
+    /// Fetch a nonce for `purpose` and check the server signs for the audience we expect.
+    async fn challenge(&self, acc: &AccountRow, purpose: Purpose) -> Result<String> {
+        let r: ChallengeResponse = self
+            .note_inactive(self.net.post(PATH_CHALLENGE, &ChallengeRequest { device_id: acc.device_id.clone(), purpose }, None).await)?;
+        if r.audience != self.net.audience() {
+            return Err(Error::Net(NetError {
+                kind: NetworkErrorKind::Protocol,
+                detail: "challenge for another audience".into(),
+            }));
+        }
+        Ok(r.nonce)
+    }
+
+    // ---- enrollment ----------------------------------------------------------------------
+
+    /// Validate enrollment input; returns normalised (cccd, dob, phone) or every field error.
+    pub fn validate_enrollment(&self, cccd_no: &str, dob: &str, phone: &str) -> std::result::Result<Identity, Vec<FieldError>> {
+        let mut errors = cccd::validate_identity(cccd_no.trim(), dob.trim(), Date::from_unix_vn(self.now()));
+        let phone = cccd::normalize_phone(phone).map_err(|e| errors.push(e)).ok();
+        match phone {
+            Some(phone) if errors.is_empty() => {
+                Ok(Identity { cccd: cccd_no.trim().to_string(), date_of_birth: dob.trim().to_string(), phone })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    pub async fn start_enrollment(&self, cccd_no: &str, dob: &str, phone: &str) -> Result<(EnrollStartResponse, String)> {
+        if let Some(acc) = self.store.account()? {
+            if acc.inactive_status.is_none() {
+                return Err(Error::Domain(Msg::AlreadyEnrolled));
+            }
+        }
+        let identity = self.validate_enrollment(cccd_no, dob, phone).map_err(Error::Fields)?;
+        let req = EnrollStartRequest {
+            cccd: identity.cccd.clone(),
+            date_of_birth: identity.date_of_birth.clone(),
+            phone: identity.phone.clone(),
+        };
+        let resp: EnrollStartResponse = self.net.post(PATH_ENROLL_START, &req, None).await?;
+        let device_id = uuid::Uuid::new_v4().to_string();
+        self.store.put_pending(
+            PENDING_ENROLLMENT,
+            &resp.enrollment_id,
+            resp.otp_expires_at,
+            &PendingEnrollment {
+                identity,
+                device_id: device_id.clone(),
+                masked_phone: resp.masked_phone.clone(),
+                has_active_device: resp.has_active_device,
+            },
+        )?;
+        Ok((resp, device_id))
+    }
+
+    pub async fn complete_enrollment(&self, otp: &str, new_passcode: &str, options: KeyOptions) -> Result<Enrolled> {
+        let (enrollment_id, _exp, pending): (String, i64, PendingEnrollment) =
+            self.store.pending(PENDING_ENROLLMENT)?.ok_or(Error::Domain(Msg::NoPendingEnrollment))?;
+        let mut fields = vec![];
+        if otp.len() != 6 || !otp.bytes().all(|c| c.is_ascii_digit()) {
+            fields.push(FieldError::new("otp", Msg::OtpFormat));
+        }
+        if let Err(Error::Fields(f)) = passcode::validate_new(new_passcode, Some(&pending.identity.date_of_birth)) {
+            fields.extend(f);
+        }
+        if !fields.is_empty() {
+            return Err(Error::Fields(fields));
+        }
+
+        // The device key: created in the platform key store, never seen by the core.
+        let alias = key_alias(&pending.device_id);
+        let (ks, a) = (self.keys.clone(), alias.clone());
+        let public_key = keystore(move || ks.create_key(a, options)).await?;
+        let vk = crypto::parse_public_key(&public_key)
+            .map_err(|_| Error::KeyStore(KeyStoreError::Failure { reason: "key store returned an invalid public key".into() }))?;
+        let public_key = crypto::sec1_uncompressed(&vk);
+        let (ks, a) = (self.keys.clone(), alias.clone());
+        let hardware_backed = keystore(move || ks.is_hardware_backed(a)).await?;
+        let (ks, a) = (self.keys.clone(), alias.clone());
+        let attestation = keystore(move || ks.attestation_chain(a)).await?;
+
+        let proof = self
+            .sign(
+                &alias,
+                &public_key,
+                Statement {
+                    purpose: Purpose::Enroll,
+                    audience: self.net.audience().to_string(),
+                    nonce: enrollment_id.clone(),
+                    device_id: pending.device_id.clone(),
+                    counter: 1,
+                    issued_at: self.now(),
+                    subject: String::new(),
+                },
+            )
+            .await?;
+        let req = EnrollCompleteRequest {
+            enrollment_id,
+            otp: otp.to_string(),
+            device: DeviceRegistration {
+                device_id: pending.device_id.clone(),
+                public_key: crypto::b64(&public_key),
+                hardware_backed,
+                attestation_chain: attestation.iter().map(|c| crypto::b64(c)).collect(),
+                platform: self.platform.clone(),
+                label: self.device_label.clone(),
+            },
+            proof,
+        };
+        let resp: EnrollCompleteResponse = match self.net.post(PATH_ENROLL_COMPLETE, &req, None).await {
+            Ok(r) => r,
+            Err(e) => {
+                // A dead enrollment cannot be retried: drop it and the unused key.
+                if matches!(
+                    e,
+                    Error::Domain(Msg::OtpExpired | Msg::OtpAttemptsExceeded | Msg::NoPendingEnrollment)
+                ) {
+                    self.store.delete_pending(PENDING_ENROLLMENT)?;
+                    let (ks, a) = (self.keys.clone(), alias.clone());
+                    let _ = keystore(move || ks.delete_key(a)).await;
+                }
+                return Err(e);
+            }
+        };
+
+        let old = self.store.account()?;
+        let verifier_key = self.store.derive_key(passcode::VERIFIER_KEY_INFO);
+        let (salt, verifier) = passcode::make_verifier(&verifier_key, new_passcode);
+        self.store.save_enrollment(
+            &AccountRow {
+                account_id: resp.account_id.clone(),
+                device_id: pending.device_id.clone(),
+                key_alias: alias,
+                public_key,
+                hardware_backed,
+                counter: 1,
+                enrolled_at: self.now(),
+                inactive_status: None,
+            },
+            &pending.identity,
+            &PasscodeRow { salt, verifier, failed: 0, locked_until: None },
+        )?;
+        if let Some(old) = old {
+            let (ks, a) = (self.keys.clone(), old.key_alias);
+            let _ = keystore(move || ks.delete_key(a)).await;
+        }
+        Ok(Enrolled {
+            account_id: resp.account_id,
+            device_id: pending.device_id,
+            hardware_backed,
+            replaced_device_id: resp.replaced_device_id,
+            transfer_approved: resp.transfer_approved,
+        })
+    }
+
+    // ---- passcode ------------------------------------------------------------------------
+
+    /// Check the passcode under the lockout policy. The failure is committed before the
+    /// comparison is acted on; a kill at any point never loses a failed attempt.
+    pub async fn verify_passcode(&self, candidate: &str) -> Result<()> {
+        if candidate.len() != 6 || !candidate.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(Error::Fields(vec![FieldError::new("passcode", Msg::PasscodeFormat)]));
+        }
+        let row = self.store.passcode()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
+        match passcode::gate(row.failed, row.locked_until, self.now()) {
+            Gate::Wipe => {
+                self.wipe().await?;
+                Err(Error::Domain(Msg::Wiped))
+            }
+            Gate::Locked(secs) => Err(Error::LockedOut(secs)),
+            Gate::Proceed { failed, locked_until } => {
+                self.store.set_passcode_failures(failed, locked_until)?;
+                let key = self.store.derive_key(passcode::VERIFIER_KEY_INFO);
+                if passcode::matches(&key, &row.salt, &row.verifier, candidate) {
+                    self.store.set_passcode_failures(0, None)?;
+                    Ok(())
+                } else if failed >= passcode::WIPE_AFTER {
+                    tracing::warn!("passcode: wipe threshold reached");
+                    self.wipe().await?;
+                    Err(Error::Domain(Msg::Wiped))
+                } else {
+                    tracing::info!(failed, "passcode: failed attempt");
+                    Err(passcode::failure_error(failed))
+                }
+            }
+        }
+    }
+
+    pub async fn change_passcode(&self, old: &str, new: &str) -> Result<()> {
+        self.verify_passcode(old).await?;
+        if old == new {
+            return Err(Error::Fields(vec![FieldError::new("passcode", Msg::PasscodeSame)]));
+        }
+        let dob = self.store.identity()?.map(|i| i.date_of_birth.clone());
+        passcode::validate_new(new, dob.as_deref())?;
+        self.set_passcode(new)
+    }
+
+    fn set_passcode(&self, new: &str) -> Result<()> {
+        let key = self.store.derive_key(passcode::VERIFIER_KEY_INFO);
+        let (salt, verifier) = passcode::make_verifier(&key, new);
+        self.store.set_passcode(&PasscodeRow { salt, verifier, failed: 0, locked_until: None })
+    }
+
+    pub async fn start_passcode_reset(&self) -> Result<ResetStartResponse> {
+        let acc = self.active_account()?;
+        let r: ResetStartResponse = self
+            .note_inactive(self.net.post(PATH_RESET_START, &ResetStartRequest { device_id: acc.device_id }, None).await)?;
+        self.store.put_pending(PENDING_RESET, &r.reset_id, r.otp_expires_at, &PendingReset { masked_phone: r.masked_phone.clone() })?;
+        Ok(r)
+    }
+
+    pub async fn complete_passcode_reset(&self, otp: &str, new: &str) -> Result<()> {
+        let acc = self.active_account()?;
+        let (reset_id, _exp, _p): (String, i64, PendingReset) =
+            self.store.pending(PENDING_RESET)?.ok_or(Error::Domain(Msg::NoPendingReset))?;
+        let dob = self.store.identity()?.map(|i| i.date_of_birth.clone());
+        let mut fields = vec![];
+        if otp.len() != 6 || !otp.bytes().all(|c| c.is_ascii_digit()) {
+            fields.push(FieldError::new("otp", Msg::OtpFormat));
+        }
+        if let Err(Error::Fields(f)) = passcode::validate_new(new, dob.as_deref()) {
+            fields.extend(f);
+        }
+        if !fields.is_empty() {
+            return Err(Error::Fields(fields));
+        }
+        let signed = self.sign_for(&acc, Purpose::PasscodeReset, reset_id.clone(), String::new()).await?;
+        let r: Result<crate::protocol::Ok> = self
+            .net
+            .post(PATH_RESET_COMPLETE, &ResetCompleteRequest { reset_id, otp: otp.to_string(), signed }, None)
+            .await;
+        match self.note_inactive(r) {
+            Ok(_) => {}
+            Err(Error::Domain(Msg::NoPendingEnrollment)) => {
+                self.store.delete_pending(PENDING_RESET)?;
+                return Err(Error::Domain(Msg::NoPendingReset));
+            }
+            Err(e @ Error::Domain(Msg::OtpExpired | Msg::OtpAttemptsExceeded)) => {
+                self.store.delete_pending(PENDING_RESET)?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+        self.set_passcode(new)?;
+        self.store.delete_pending(PENDING_RESET)?;
+        Ok(())
+    }
+
+    // ---- login and session ---------------------------------------------------------------
+
+    fn save_tokens(&self, t: TokenResponse) -> Result<SessionRow> {
+        let row = SessionRow {
+            session_id: t.session_id.clone(),
+            tokens: Tokens { access_token: t.access_token.clone(), refresh_token: t.refresh_token.clone() },
+            access_expires_at: t.access_expires_at,
+            idle_expires_at: t.idle_expires_at,
+            absolute_expires_at: t.absolute_expires_at,
+        };
+        // `t` holds copies of the tokens; wipe them.
+        let TokenResponse { access_token, refresh_token, .. } = t;
+        drop(Zeroizing::new(access_token));
+        drop(Zeroizing::new(refresh_token));
+        self.store.save_session(&row)?;
+        Ok(row)
+    }
+
+    pub async fn login(&self, passcode_in: &str) -> Result<SessionRow> {
+        let acc = self.active_account()?;
+        self.verify_passcode(passcode_in).await?;
+        let nonce = self.challenge(&acc, Purpose::Login).await?;
+        let signed = self.sign_for(&acc, Purpose::Login, nonce, String::new()).await?;
+        let t: TokenResponse = self.note_inactive(self.net.post(PATH_LOGIN, &LoginRequest { signed }, None).await)?;
+        self.save_tokens(t)
+    }
+
+    /// Rotate the refresh token. Callers hold `refresh_lock`.
+    async fn rotate(&self, current: &SessionRow) -> Result<SessionRow> {
+        let req = RefreshRequest { refresh_token: current.tokens.refresh_token.clone() };
+        let r: Result<TokenResponse> = self.net.post(PATH_REFRESH, &req, None).await;
+        drop(Zeroizing::new(req.refresh_token.clone()));
+        match self.note_inactive(r) {
+            Ok(t) => self.save_tokens(t),
+            Err(e @ Error::Domain(Msg::SessionExpired | Msg::SessionRevoked)) => {
+                self.store.clear_session()?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Force a refresh (single-flight with automatic refreshes).
+    pub async fn refresh(&self) -> Result<SessionRow> {
+        self.active_account()?;
+        let before = self.store.session()?.ok_or(Error::Domain(Msg::NotLoggedIn))?;
+        let _g = self.refresh_lock.lock().await;
+        let s = self.store.session()?.ok_or(Error::Domain(Msg::NotLoggedIn))?;
+        if s.tokens.refresh_token != before.tokens.refresh_token {
+            // Someone refreshed while we waited: that refresh is ours too.
+            return Ok(s);
+        }
+        self.rotate(&s).await
+    }
+
+    /// A valid access token, refreshing at most once across concurrent callers.
+    pub async fn access_token(&self) -> Result<Zeroizing<String>> {
+        self.active_account()?;
+        let fresh = |s: &SessionRow, now: i64| s.access_expires_at - REFRESH_MARGIN_SECS > now;
+        let s = self.store.session()?.ok_or(Error::Domain(Msg::NotLoggedIn))?;
+        let now = self.now();
+        if now >= s.absolute_expires_at {
+            self.store.clear_session()?;
+            return Err(Error::Domain(Msg::SessionExpired));
+        }
+        if fresh(&s, now) {
+            return Ok(Zeroizing::new(s.tokens.access_token.clone()));
+        }
+        let _g = self.refresh_lock.lock().await;
+        let s = self.store.session()?.ok_or(Error::Domain(Msg::NotLoggedIn))?;
+        if fresh(&s, self.now()) {
+            return Ok(Zeroizing::new(s.tokens.access_token.clone()));
+        }
+        let s = self.rotate(&s).await?;
+        Ok(Zeroizing::new(s.tokens.access_token.clone()))
+    }
+
+    pub async fn logout(&self) -> Result<()> {
+        let Some(s) = self.store.session()? else { return Ok(()) };
+        self.store.clear_session()?;
+        let req = LogoutRequest { refresh_token: Some(s.tokens.refresh_token.clone()) };
+        let r: Result<crate::protocol::Ok> = self.net.post(PATH_LOGOUT, &req, Some(&s.tokens.access_token)).await;
+        if let Err(e) = r {
+            // The session is gone on this device either way; the server's copy expires with it.
+            tracing::info!(error = %e, "logout not confirmed by the server");
+        }
+        Ok(())
+    }
+
+    pub async fn list_devices(&self) -> Result<Vec<DeviceDto>> {
+        let token = self.access_token().await?;
+        let r: DevicesResponse = self.note_inactive(self.net.get(PATH_DEVICES, Some(&token)).await)?;
+        Ok(r.devices)
+    }
+
+    pub async fn revoke_device(&self, device_id: &str, passcode_in: &str) -> Result<()> {
+        let acc = self.active_account()?;
+        self.verify_passcode(passcode_in).await?;
+        let token = self.access_token().await?;
+        let nonce = self.challenge(&acc, Purpose::RevokeDevice).await?;
+        let signed = self.sign_for(&acc, Purpose::RevokeDevice, nonce, device_id.to_string()).await?;
+        let _: crate::protocol::Ok =
+            self.note_inactive(self.net.post(PATH_DEVICE_REVOKE, &RevokeDeviceRequest { signed }, Some(&token)).await)?;
+        if device_id == acc.device_id {
+            self.store.mark_inactive("revoked")?;
+        }
+        Ok(())
+    }
+
+    pub async fn approve_transfer(&self, enrollment_id: &str, passcode_in: &str) -> Result<()> {
+        let acc = self.active_account()?;
+        self.verify_passcode(passcode_in).await?;
+        let token = self.access_token().await?;
+        let nonce = self.challenge(&acc, Purpose::Transfer).await?;
+        let signed = self.sign_for(&acc, Purpose::Transfer, nonce, enrollment_id.to_string()).await?;
+        let _: crate::protocol::Ok = self
+            .note_inactive(self.net.post(PATH_TRANSFER_APPROVAL, &TransferApprovalRequest { signed }, Some(&token)).await)?;
+        Ok(())
+    }
+
+    pub async fn device_status(&self) -> Result<DeviceStatusResponse> {
+        let acc = self.store.account()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
+        let r: DeviceStatusResponse =
+            self.net.post(PATH_DEVICE_STATUS, &DeviceStatusRequest { device_id: acc.device_id }, None).await?;
+        if r.status != "active" && acc.inactive_status.as_deref() != Some(r.status.as_str()) {
+            self.store.mark_inactive(&r.status)?;
+        }
+        Ok(r)
+    }
+
+    /// Erase the local account and its device key (the data key stays; it protects nothing now).
+    pub async fn wipe(&self) -> Result<()> {
+        if let Some(acc) = self.store.account()? {
+            let (ks, a) = (self.keys.clone(), acc.key_alias);
+            if let Err(e) = keystore(move || ks.delete_key(a)).await {
+                tracing::warn!(error = %e, "could not delete the device key");
+            }
+        }
+        self.store.wipe_account()
+    }
+}

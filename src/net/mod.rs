@@ -1,0 +1,283 @@
+//! HTTPS to the e-government backend: one reqwest client over rustls (ring), JSON bodies.
+//!
+//! * Only `https://` URLs; plain `http://` only to a loopback host and only when the
+//!   configuration allows it (development). The check runs before any socket is opened.
+//! * No redirects (a redirect could leave the pinned host), bounded response size, explicit
+//!   connect and request timeouts.
+//! * Retries only for idempotent calls (GET), only for failures before any answer (offline,
+//!   timeout), at most twice with growing backoff.
+//! * Failures are classified ([`NetworkErrorKind`]) so the citizen is told "offline" vs "server
+//!   problem" vs "insecure connection", and server refusals become domain errors by their code.
+
+pub mod tls;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::error::{Error, Msg, NetError, NetworkErrorKind, Result};
+use crate::protocol::{codes, ErrorBody};
+
+/// Largest response body the core accepts.
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// Network settings.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// Base URL of the server.
+    pub base_url: String,
+    /// PEM trust anchors (empty: platform roots).
+    pub trust_anchors_pem: Vec<String>,
+    /// SPKI pins (empty: no pinning; else ≥ 2).
+    pub spki_pins: Vec<String>,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+    /// Allow `http://` to loopback hosts (development only).
+    pub allow_insecure_loopback: bool,
+    /// `vi` or `en`, sent as Accept-Language.
+    pub language: &'static str,
+}
+
+fn net(kind: NetworkErrorKind, detail: impl Into<String>) -> Error {
+    Error::Net(NetError { kind, detail: detail.into() })
+}
+
+/// Refuse anything but HTTPS (or loopback HTTP when allowed).
+pub fn check_url(url: &Url, allow_insecure_loopback: bool) -> Result<()> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_loopback && is_loopback(url) => Ok(()),
+        _ => Err(net(NetworkErrorKind::InsecureUrl, format!("scheme {} refused", url.scheme()))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Classify a transport error by walking its source chain.
+fn classify(e: &reqwest::Error) -> NetworkErrorKind {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return NetworkErrorKind::Tls;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()) {
+                return NetworkErrorKind::Tls;
+            }
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return NetworkErrorKind::Timeout;
+            }
+        }
+        src = s.source();
+    }
+    if e.is_timeout() {
+        NetworkErrorKind::Timeout
+    } else if e.is_decode() || e.is_body() {
+        NetworkErrorKind::Protocol
+    } else {
+        NetworkErrorKind::Offline
+    }
+}
+
+/// Turn a server refusal into the core's error.
+pub fn server_error(status: StatusCode, body: &[u8]) -> Error {
+    let Ok(b) = serde_json::from_slice::<ErrorBody>(body) else {
+        return if status.is_server_error() {
+            net(NetworkErrorKind::Server, format!("HTTP {status}"))
+        } else {
+            net(NetworkErrorKind::Protocol, format!("HTTP {status} without an error body"))
+        };
+    };
+    match b.code.as_str() {
+        codes::NO_MATCH => Error::Domain(Msg::NoMatch),
+        codes::UNKNOWN_ENROLLMENT => Error::Domain(Msg::NoPendingEnrollment),
+        codes::OTP_INVALID => Error::Otp { msg: Msg::OtpInvalid, attempts_left: b.attempts_left.unwrap_or(0) },
+        codes::OTP_EXPIRED => Error::Domain(Msg::OtpExpired),
+        codes::OTP_ATTEMPTS_EXCEEDED => Error::Domain(Msg::OtpAttemptsExceeded),
+        codes::DEVICE_INACTIVE => Error::DeviceInactive(b.device_status.unwrap_or_else(|| "inactive".into())),
+        codes::UNKNOWN_DEVICE => Error::DeviceInactive("unknown".into()),
+        codes::ACCOUNT_LOCKED => Error::Domain(Msg::AccountLocked),
+        codes::TOKEN_INVALID | codes::SESSION_EXPIRED => Error::Domain(Msg::SessionExpired),
+        codes::REFRESH_REUSED => Error::Domain(Msg::SessionRevoked),
+        codes::RATE_LIMITED => Error::Domain(Msg::RateLimited),
+        _ if status.is_server_error() => net(NetworkErrorKind::Server, format!("HTTP {status} {}", b.code)),
+        code => Error::Server { status: status.as_u16(), code: code.to_string() },
+    }
+}
+
+/// The HTTP client of the core.
+pub struct Net {
+    client: reqwest::Client,
+    base: Url,
+    audience: String,
+    allow_insecure_loopback: bool,
+    language: &'static str,
+}
+
+impl Net {
+    /// Build the client; fails on an invalid URL, PEM or pin set.
+    pub fn new(cfg: &NetConfig) -> Result<Net> {
+        let base = Url::parse(cfg.base_url.trim_end_matches('/'))
+            .map_err(|_| Error::Config("server_base_url is not a URL".into()))?;
+        if base.cannot_be_a_base() || base.host().is_none() {
+            return Err(Error::Config("server_base_url has no host".into()));
+        }
+        let tls = tls::client_config(&cfg.trust_anchors_pem, &cfg.spki_pins)?;
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .https_only(!cfg.allow_insecure_loopback)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            .user_agent(concat!("citizen-core/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("http client: {e}")))?;
+        let audience = base.origin().ascii_serialization();
+        Ok(Net { client, base, audience, allow_insecure_loopback: cfg.allow_insecure_loopback, language: cfg.language })
+    }
+
+    /// The audience the device signs for: the origin of the base URL.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    fn url(&self, path: &str) -> Result<Url> {
+        let mut u = self.base.clone();
+        let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
+        u.set_path(&joined);
+        check_url(&u, self.allow_insecure_loopback)?;
+        Ok(u)
+    }
+
+    async fn once(&self, method: Method, url: Url, body: Option<&[u8]>, bearer: Option<&str>) -> Result<Vec<u8>> {
+        let mut req = self
+            .client
+            .request(method, url)
+            .header("accept", "application/json")
+            .header("accept-language", self.language);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_vec());
+        }
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        let mut resp = req.send().await.map_err(|e| {
+            let kind = classify(&e);
+            net(kind, format!("{kind:?}: {}", e.without_url()))
+        })?;
+        let status = resp.status();
+        if resp.content_length().is_some_and(|n| n as usize > MAX_RESPONSE_BYTES) {
+            return Err(net(NetworkErrorKind::Protocol, "response too large"));
+        }
+        let mut buf = Vec::new();
+        while let Some(chunk) =
+            resp.chunk().await.map_err(|e| net(classify(&e), format!("reading body: {}", e.without_url())))?
+        {
+            if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(net(NetworkErrorKind::Protocol, "response too large"));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        if status.is_success() {
+            Ok(buf)
+        } else {
+            Err(server_error(status, &buf))
+        }
+    }
+
+    async fn call<Resp: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        bearer: Option<&str>,
+    ) -> Result<Resp> {
+        let url = self.url(path)?;
+        let idempotent = method == Method::GET;
+        let mut attempt = 0;
+        let bytes = loop {
+            match self.once(method.clone(), url.clone(), body.as_deref(), bearer).await {
+                Err(Error::Net(NetError { kind: NetworkErrorKind::Offline | NetworkErrorKind::Timeout, .. }))
+                    if idempotent && attempt < 2 =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * 3u64.pow(attempt - 1))).await;
+                }
+                r => break r?,
+            }
+        };
+        serde_json::from_slice(&bytes).map_err(|e| net(NetworkErrorKind::Protocol, format!("{path}: {e}")))
+    }
+
+    /// POST a JSON body (never retried).
+    pub async fn post<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+        bearer: Option<&str>,
+    ) -> Result<Resp> {
+        let body = zeroize::Zeroizing::new(serde_json::to_vec(body).map_err(|e| Error::Config(e.to_string()))?);
+        self.call(Method::POST, path, Some(body.to_vec()), bearer).await
+    }
+
+    /// GET (idempotent: retried on transport failures).
+    pub async fn get<Resp: DeserializeOwned>(&self, path: &str, bearer: Option<&str>) -> Result<Resp> {
+        self.call(Method::GET, path, None, bearer).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_allowed_loopback_http() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(check_url(&u("https://id.example.gov.vn/x"), false).is_ok());
+        for (url, allow) in [
+            ("http://id.example.gov.vn/", true),
+            ("http://127.0.0.1:8080/", false),
+            ("http://10.0.0.1/", true),
+            ("ftp://127.0.0.1/", true),
+        ] {
+            assert!(
+                matches!(check_url(&u(url), allow), Err(Error::Net(NetError { kind: NetworkErrorKind::InsecureUrl, .. }))),
+                "{url}"
+            );
+        }
+        assert!(check_url(&u("http://127.0.0.1:8080/"), true).is_ok());
+        assert!(check_url(&u("http://localhost/"), true).is_ok());
+        assert!(check_url(&u("http://[::1]/"), true).is_ok());
+    }
+
+    #[test]
+    fn server_codes_become_domain_errors() {
+        let body = |code: &str| serde_json::to_vec(&serde_json::json!({"code": code, "message": "m", "attempts_left": 2, "device_status": "replaced"})).unwrap();
+        assert!(matches!(server_error(StatusCode::NOT_FOUND, &body("no_match")), Error::Domain(Msg::NoMatch)));
+        assert!(matches!(
+            server_error(StatusCode::UNAUTHORIZED, &body("otp_invalid")),
+            Error::Otp { msg: Msg::OtpInvalid, attempts_left: 2 }
+        ));
+        assert!(matches!(server_error(StatusCode::FORBIDDEN, &body("device_inactive")), Error::DeviceInactive(s) if s == "replaced"));
+        assert!(matches!(server_error(StatusCode::UNAUTHORIZED, &body("refresh_reused")), Error::Domain(Msg::SessionRevoked)));
+        assert!(matches!(server_error(StatusCode::UNAUTHORIZED, &body("counter_replay")), Error::Server { status: 401, .. }));
+        assert!(matches!(
+            server_error(StatusCode::BAD_GATEWAY, b"<html>"),
+            Error::Net(NetError { kind: NetworkErrorKind::Server, .. })
+        ));
+        assert!(matches!(
+            server_error(StatusCode::BAD_REQUEST, b"<html>"),
+            Error::Net(NetError { kind: NetworkErrorKind::Protocol, .. })
+        ));
+    }
+}
