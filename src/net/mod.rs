@@ -71,11 +71,14 @@ fn classify(e: &reqwest::Error) -> NetworkErrorKind {
             return NetworkErrorKind::Tls;
         }
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()) {
-                return NetworkErrorKind::Tls;
-            }
             if io.kind() == std::io::ErrorKind::TimedOut {
                 return NetworkErrorKind::Timeout;
+            }
+            // hyper-rustls nests the rustls error inside custom io::Errors, whose `source()`
+            // skips the wrapped error itself.
+            if let Some(inner) = io.get_ref() {
+                src = Some(inner as &(dyn std::error::Error + 'static));
+                continue;
             }
         }
         src = s.source();

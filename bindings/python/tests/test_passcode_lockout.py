@@ -54,7 +54,7 @@ def test_wrong_passcode_counts_down_then_locks_out_across_restarts(server, devic
 
     # change_passcode (sync) is behind the same lock.
     with pytest.raises(cc.PasscodeError.LockedOut) as perr:
-        core.change_passcode(PASSCODE, "135792")
+        run(core.change_passcode(PASSCODE, "135792"))
     assert perr.value.retry_after_secs > 0
     assert_detail(perr.value.detail, "auth.locked_out")
 

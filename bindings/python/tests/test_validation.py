@@ -36,9 +36,13 @@ def test_every_invalid_field_is_reported(offline_core):
 
 
 def test_validate_enrollment_is_synchronous_and_pure(offline_core):
-    assert offline_core.validate_enrollment("001090000001", "1990-01-15", "+84900000001") == []
-    errors = offline_core.validate_enrollment("001090000001", "1995-01-15", "+84900000001")
+    ok = cc.EnrollmentInput(cccd="001090000001", date_of_birth="1990-01-15", phone="0900000001")
+    assert offline_core.validate_enrollment(ok) == []
+    bad = cc.EnrollmentInput(cccd="001090000001", date_of_birth="1995-01-15", phone="+84900000001")
+    errors = offline_core.validate_enrollment(bad)
     assert [(f.field, f.code) for f in errors] == [("cccd", "cccd.birth_year")]
+    # The same check as a free function, usable before any core exists.
+    assert cc.validate_enrollment_input(bad) == errors
 
 
 def test_network_failure_is_classified(offline_core):

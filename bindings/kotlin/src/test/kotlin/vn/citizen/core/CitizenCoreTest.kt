@@ -89,7 +89,7 @@ class CitizenCoreTest {
             }
             assertDetail(e.detail, "input.invalid")
             assertEquals(listOf("cccd" to "cccd.format"), e.fields.map { it.field to it.code })
-            assertEquals(emptyList<FieldError>(), core.validateEnrollment(CITIZEN_5.cccd, CITIZEN_5.dob, CITIZEN_5.phone))
+            assertEquals(emptyList<FieldError>(), core.validateEnrollment(EnrollmentInput(CITIZEN_5.cccd, CITIZEN_5.dob, CITIZEN_5.phone)))
         }
     }
 
