@@ -1,1 +1,188 @@
-pub fn x(){}
+//! `citizen-server`: the reference e-government backend of citizen-core.
+//!
+//! It holds a (fictitious) population register, enrolls devices after an OTP and a
+//! proof of possession of the device key, keeps one active device per account, logs devices in
+//! by challenge–response over the shared wire protocol (`citizen_core::protocol`), and issues
+//! short ES256 access tokens with rotating refresh tokens.
+//!
+//! The server runs in-process for tests and the CLI demo: [`start`] returns a
+//! [`RunningServer`] with the bound address, the audience, and the trust anchor and SPKI pins a
+//! client needs. Time comes from an injectable clock so tests advance it instead of sleeping.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use citizen_core::crypto::SecretKey;
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod handlers;
+pub mod otp;
+pub mod pki;
+pub mod register;
+pub mod tokens;
+pub mod verify;
+
+pub use config::{Limits, ServerConfig, ServerError, TlsSource};
+pub use db::AuditEvent;
+pub use otp::{FileOtpOutbox, LogOtpSender, MemoryOtpOutbox, OtpSender};
+
+use api::AppState;
+
+/// A server accepting connections. Dropping it stops the server abruptly; prefer
+/// [`RunningServer::shutdown`].
+pub struct RunningServer {
+    /// The bound socket address (the real port when 0 was asked).
+    pub addr: SocketAddr,
+    /// What devices sign for; also the access-token issuer.
+    pub audience: String,
+    /// Where clients connect: `https://{ip}:{port}`.
+    pub base_url: String,
+    /// Trust anchor for clients (dev CA, or the configured chain).
+    pub ca_cert_pem: String,
+    /// Path of that PEM on disk.
+    pub ca_cert_path: PathBuf,
+    /// SPKI pin of the serving key.
+    pub spki_pin: String,
+    /// SPKI pin of the standby key (for rotation).
+    pub backup_spki_pin: String,
+    state: Arc<AppState>,
+    handle: axum_server::Handle<SocketAddr>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// Stop accepting connections, let in-flight requests finish (up to 5 s), and wait.
+    pub async fn shutdown(mut self) {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(5)));
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("server stopped with an error: {e}"),
+                Err(e) => tracing::error!("server task failed: {e}"),
+            }
+        }
+    }
+
+    /// Wait until the server stops by itself (it only does on a fatal error).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        match self.task.take() {
+            Some(t) => t.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.state.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The audit log, oldest first (for tests and operators).
+    pub fn audit_events(&self) -> Vec<AuditEvent> {
+        db::audit_events(&self.db()).unwrap_or_default()
+    }
+
+    /// A device's status (`active`, `replaced`, `transferred`, `revoked`), if known.
+    pub fn device_status(&self, device_id: &str) -> Option<String> {
+        verify::load_device(&self.db(), device_id).ok().flatten().map(|d| d.status)
+    }
+
+    /// Whether an account is locked after too many failures (`None` if unknown).
+    pub fn account_locked(&self, account_id: &str) -> Option<bool> {
+        self.db()
+            .query_row("SELECT locked_at IS NOT NULL FROM accounts WHERE account_id = ?1", [account_id], |r| r.get(0))
+            .ok()
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.state.limits
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            self.handle.shutdown();
+        }
+    }
+}
+
+fn check_limits(l: &Limits) -> Result<(), ServerError> {
+    let bad = |m: &str| Err(ServerError::Config(m.into()));
+    if l.max_consecutive_failures == 0 || l.max_consecutive_failures > 100 {
+        return bad("max_consecutive_failures must be in 1..=100");
+    }
+    if l.otp_max_attempts == 0 || l.enroll_per_hour == 0 {
+        return bad("otp_max_attempts and enroll_per_hour must be at least 1");
+    }
+    if [l.otp_ttl_secs, l.nonce_ttl_secs, l.access_ttl_secs, l.session_idle_secs, l.session_absolute_secs]
+        .iter()
+        .any(|v| *v <= 0)
+    {
+        return bad("durations must be positive");
+    }
+    Ok(())
+}
+
+/// Bind, load or create state (database, keys, PKI), and start serving HTTPS in the
+/// background on the current Tokio runtime.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    check_limits(&config.limits)?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let tls = pki::load(&config.tls, &config.data_dir.join("pki"))?;
+
+    let listener = std::net::TcpListener::bind(config.listen)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let host = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let base_url = format!("https://{}", SocketAddr::new(host, addr.port()));
+    let audience = match &config.public_url {
+        Some(u) if u.trim_end_matches('/').is_empty() => return Err(ServerError::Config("empty public URL".into())),
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => base_url.clone(),
+    };
+
+    let conn = db::open(&config.data_dir.join("citizen-server.db"))?;
+    let secret = SecretKey::from_slice(&db::meta_secret(&conn, "server_secret")?)
+        .ok_or_else(|| ServerError::Config("corrupt server secret".into()))?;
+    let tokens = tokens::TokenKeys::load_or_create(&config.data_dir.join("token-signing-key.pem"), &audience)?;
+    let state = Arc::new(AppState {
+        db: Mutex::new(conn),
+        clock: config.clock,
+        limits: config.limits,
+        audience: audience.clone(),
+        otp_sender: config.otp_sender,
+        secret,
+        tokens,
+    });
+
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let server = axum_server::tls_rustls::from_tcp_rustls(
+        listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(tls.server_config),
+    )?
+    .handle(handle.clone());
+    let app = handlers::router(state.clone());
+    let task = tokio::spawn(async move { server.serve(app.into_make_service()).await });
+    tracing::info!(%addr, %audience, "citizen-server listening");
+
+    Ok(RunningServer {
+        addr,
+        audience,
+        base_url,
+        ca_cert_pem: tls.ca_cert_pem,
+        ca_cert_path: tls.ca_cert_path,
+        spki_pin: tls.spki_pin,
+        backup_spki_pin: tls.backup_spki_pin,
+        state,
+        handle,
+        task: Some(task),
+    })
+}

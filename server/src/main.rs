@@ -1,1 +1,118 @@
-fn main(){}
+//! `citizen-server` command line: run the reference backend.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser;
+use citizen_server::{FileOtpOutbox, Limits, LogOtpSender, OtpSender, ServerConfig, TlsSource};
+
+/// Reference e-government backend of citizen-core (fictitious population register).
+#[derive(Parser, Debug)]
+#[command(name = "citizen-server", version)]
+struct Args {
+    /// Address to listen on (port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Directory for the database, keys and dev PKI.
+    #[arg(long, default_value = "citizen-server-data")]
+    data_dir: PathBuf,
+    /// Public origin devices sign for (default: https://{listen-ip}:{port}).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Certificate chain PEM (leaf first); without it a development PKI is generated.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// Private key PEM for --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Extra host name for the generated development certificate (repeatable).
+    #[arg(long = "hostname")]
+    hostnames: Vec<String>,
+    /// DEVELOPMENT ONLY: append every OTP (in clear) to this JSON-lines file.
+    #[arg(long)]
+    dev_otp_file: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+
+    let otp_sender: Arc<dyn OtpSender> = match &args.dev_otp_file {
+        Some(p) => {
+            eprintln!("WARNING: --dev-otp-file writes one-time passwords in clear to {}. Development and tests only.", p.display());
+            Arc::new(FileOtpOutbox::new(p))
+        }
+        None => Arc::new(LogOtpSender),
+    };
+    let tls = match (args.cert, args.key) {
+        (Some(cert_pem), Some(key_pem)) => TlsSource::Files { cert_pem, key_pem },
+        _ => TlsSource::Generate { hostnames: args.hostnames },
+    };
+    let config = ServerConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        public_url: args.public_url,
+        tls,
+        otp_sender,
+        clock: Arc::new(citizen_core::clock::SystemClock),
+        limits: Limits::default(),
+    };
+    let server = match citizen_server::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("citizen-server: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let ca_path = std::fs::canonicalize(&server.ca_cert_path).unwrap_or(server.ca_cert_path.clone());
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "CITIZEN_SERVER_READY base_url={} audience={} ca={} pin={} backup_pin={}",
+            server.base_url,
+            server.audience,
+            ca_path.display(),
+            server.spki_pin,
+            server.backup_spki_pin
+        );
+        let _ = out.flush();
+    }
+    eprintln!("citizen-server listening on {} (audience {})", server.base_url, server.audience);
+    eprintln!("trust anchor: {}", ca_path.display());
+    eprintln!("SPKI pins: primary {} backup {}", server.spki_pin, server.backup_spki_pin);
+
+    shutdown_signal().await;
+    eprintln!("citizen-server: shutting down");
+    server.shutdown().await;
+    std::process::ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,166 @@
+//! HTTP plumbing shared by every handler: the application state, the JSON error type, a JSON
+//! extractor whose rejections are protocol errors (never axum's plain-text bodies), and the
+//! helper that runs database work on a blocking thread.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use citizen_core::clock::SharedClock;
+use citizen_core::crypto::SecretKey;
+use citizen_core::protocol::{codes, ErrorBody};
+use rusqlite::Connection;
+use serde::de::DeserializeOwned;
+
+use crate::config::Limits;
+use crate::otp::OtpSender;
+use crate::tokens::TokenKeys;
+
+/// Shared state of a running server.
+pub struct AppState {
+    /// The one database connection.
+    pub db: Mutex<Connection>,
+    /// Time source.
+    pub clock: SharedClock,
+    /// Security limits.
+    pub limits: Limits,
+    /// This server's audience (what devices sign for, and the token issuer).
+    pub audience: String,
+    /// OTP delivery.
+    pub otp_sender: Arc<dyn OtpSender>,
+    /// Server secret for OTP and rate-limit key hashing.
+    pub secret: SecretKey,
+    /// Access-token keys.
+    pub tokens: TokenKeys,
+}
+
+impl AppState {
+    /// Now, by the configured clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+/// An error answer: HTTP status plus the protocol's [`ErrorBody`].
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// JSON body.
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    /// An error with a stable code and an English message free of personal data.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                code: code.into(),
+                message: message.into(),
+                attempts_left: None,
+                retry_after: None,
+                device_status: None,
+            },
+        }
+    }
+    /// 400 invalid_request.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, message)
+    }
+    /// 500 internal.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, "internal error")
+    }
+    /// 403 device_inactive carrying the device's status.
+    pub fn device_inactive(status: &str) -> Self {
+        let mut e = Self::new(StatusCode::FORBIDDEN, codes::DEVICE_INACTIVE, "device is no longer active");
+        e.body.device_status = Some(status.to_string());
+        e
+    }
+    /// Attach the remaining OTP attempts.
+    pub fn with_attempts_left(mut self, n: u32) -> Self {
+        self.body.attempts_left = Some(n);
+        self
+    }
+    /// Attach a retry delay.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.body.retry_after = Some(secs);
+        self
+    }
+    /// The error code.
+    pub fn code(&self) -> &str {
+        &self.body.code
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        tracing::error!("database error: {e}");
+        ApiError::internal()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, Json(self.body.clone())).into_response();
+        if let Some(secs) = self.body.retry_after {
+            if let Ok(v) = secs.to_string().parse() {
+                resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `Json<T>` whose rejections become `invalid_request` (413 when the body is too large).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(json_rejection(rej)),
+        }
+    }
+}
+
+fn json_rejection(rej: JsonRejection) -> ApiError {
+    if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::INVALID_REQUEST, "request body too large");
+    }
+    let msg = match rej {
+        JsonRejection::MissingJsonContentType(_) => "expected Content-Type: application/json",
+        JsonRejection::JsonSyntaxError(_) => "malformed JSON",
+        JsonRejection::JsonDataError(_) => "JSON does not match the expected shape",
+        _ => "unreadable request body",
+    };
+    ApiError::invalid(msg)
+}
+
+/// Run `f` with the database on a blocking thread (SQLite calls, fsync and ECDSA verification
+/// must not stall the async workers).
+pub async fn blocking<T, F>(state: &Arc<AppState>, f: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
+{
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = state.db.lock().unwrap_or_else(|e| e.into_inner());
+        f(&state, &mut conn)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!("handler task failed: {e}");
+        ApiError::internal()
+    })?
+}

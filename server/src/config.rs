@@ -1,0 +1,102 @@
+//! Server configuration: where to listen, where state lives, how TLS is obtained, how OTPs
+//! leave the building, which clock to trust and the security limits.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use citizen_core::clock::SharedClock;
+
+use crate::otp::OtpSender;
+
+/// Everything [`crate::start`] needs. There is no global state: tests run many servers side by
+/// side, each with its own data directory and clock.
+pub struct ServerConfig {
+    /// Address to bind; port 0 picks a free port (see [`crate::RunningServer::addr`]).
+    pub listen: SocketAddr,
+    /// Holds the SQLite database, the token-signing key, the server secret and the dev PKI.
+    pub data_dir: PathBuf,
+    /// The audience devices sign for. Default: `https://{listen-ip}:{bound-port}`.
+    pub public_url: Option<String>,
+    /// Where the TLS certificate comes from.
+    pub tls: TlsSource,
+    /// How one-time passwords reach the citizen.
+    pub otp_sender: Arc<dyn OtpSender>,
+    /// Source of time for every expiry decision (tests pass a `ManualClock`).
+    pub clock: SharedClock,
+    /// Security limits.
+    pub limits: Limits,
+}
+
+/// Origin of the serving certificate.
+#[derive(Clone, Debug)]
+pub enum TlsSource {
+    /// Generate (once, persisted in `data_dir/pki`) a development CA and a leaf certificate for
+    /// `localhost`, `127.0.0.1`, `::1` and these extra host names. Development only: clients
+    /// must be given the CA explicitly ([`crate::RunningServer::ca_cert_pem`]).
+    Generate {
+        /// Extra DNS names or IP addresses for the leaf certificate.
+        hostnames: Vec<String>,
+    },
+    /// Serve an existing certificate chain (leaf first) and its private key, both PEM files.
+    Files {
+        /// Certificate chain PEM, leaf first.
+        cert_pem: PathBuf,
+        /// PKCS#8, SEC1 or PKCS#1 private key PEM.
+        key_pem: PathBuf,
+    },
+}
+
+/// Security limits. Durations are in seconds because every comparison is made against the
+/// injectable clock's Unix seconds.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Lifetime of an OTP.
+    pub otp_ttl_secs: i64,
+    /// Wrong OTPs allowed before the enrollment/reset is dead.
+    pub otp_max_attempts: u32,
+    /// Lifetime of a challenge nonce.
+    pub nonce_ttl_secs: i64,
+    /// Lifetime of an access token.
+    pub access_ttl_secs: i64,
+    /// A session ends if not used for this long.
+    pub session_idle_secs: i64,
+    /// A session ends this long after login whatever happens.
+    pub session_absolute_secs: i64,
+    /// Consecutive signed-statement failures that lock an account (must stay ≤ 100).
+    pub max_consecutive_failures: u32,
+    /// Enrollment starts allowed per CCCD number per hour.
+    pub enroll_per_hour: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            otp_ttl_secs: 300,
+            otp_max_attempts: 5,
+            nonce_ttl_secs: 60,
+            access_ttl_secs: 300,
+            session_idle_secs: 3600,
+            session_absolute_secs: 86_400,
+            max_consecutive_failures: 100,
+            enroll_per_hour: 5,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// File system or socket failure.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Database failure.
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// Certificate or key problem.
+    #[error("TLS/PKI error: {0}")]
+    Pki(String),
+    /// Inconsistent configuration.
+    #[error("configuration error: {0}")]
+    Config(String),
+}

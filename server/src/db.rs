@@ -1,0 +1,206 @@
+//! SQLite storage: opening, pragmas, schema migrations (by `user_version`) and the audit log.
+//!
+//! One connection behind a mutex: every request's database work is short and runs on a
+//! blocking thread while holding the lock, which also makes each request's read-check-write
+//! sequence atomic with respect to other requests.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::config::ServerError;
+
+/// Schema migrations; index + 1 is the `user_version` after applying it.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE citizens (
+    id                INTEGER PRIMARY KEY,
+    cccd              TEXT NOT NULL UNIQUE,
+    full_name         TEXT NOT NULL,
+    date_of_birth     TEXT NOT NULL,
+    sex               TEXT NOT NULL CHECK (sex IN ('male', 'female')),
+    phone             TEXT NOT NULL,
+    nationality       TEXT NOT NULL,
+    ethnicity         TEXT NOT NULL,
+    permanent_address TEXT NOT NULL
+);
+CREATE TABLE accounts (
+    account_id           TEXT PRIMARY KEY,
+    citizen_id           INTEGER NOT NULL UNIQUE REFERENCES citizens(id),
+    created_at           INTEGER NOT NULL,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    locked_at            INTEGER
+);
+CREATE TABLE enrollments (
+    enrollment_id     TEXT PRIMARY KEY,
+    citizen_id        INTEGER NOT NULL REFERENCES citizens(id),
+    otp_hash          BLOB NOT NULL,
+    otp_expires_at    INTEGER NOT NULL,
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    created_at        INTEGER NOT NULL,
+    consumed_at       INTEGER,
+    approved_by_device TEXT
+);
+CREATE TABLE devices (
+    device_id         TEXT PRIMARY KEY,
+    account_id        TEXT NOT NULL REFERENCES accounts(account_id),
+    public_key        BLOB NOT NULL,
+    hardware_backed   INTEGER NOT NULL,
+    attestation_chain TEXT NOT NULL,
+    platform          TEXT NOT NULL,
+    label             TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('active', 'replaced', 'transferred', 'revoked')),
+    status_changed_at INTEGER NOT NULL,
+    last_counter      INTEGER NOT NULL,
+    enrolled_at       INTEGER NOT NULL,
+    last_login_at     INTEGER
+);
+CREATE INDEX devices_account ON devices(account_id);
+CREATE UNIQUE INDEX one_active_device ON devices(account_id) WHERE status = 'active';
+CREATE TABLE nonces (
+    nonce      TEXT PRIMARY KEY,
+    device_id  TEXT NOT NULL REFERENCES devices(device_id),
+    purpose    TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+    session_id          TEXT PRIMARY KEY,
+    account_id          TEXT NOT NULL REFERENCES accounts(account_id),
+    device_id           TEXT NOT NULL REFERENCES devices(device_id),
+    created_at          INTEGER NOT NULL,
+    idle_expires_at     INTEGER NOT NULL,
+    absolute_expires_at INTEGER NOT NULL,
+    revoked_at          INTEGER,
+    revoke_reason       TEXT
+);
+CREATE INDEX sessions_device ON sessions(device_id);
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(session_id),
+    created_at INTEGER NOT NULL,
+    used_at    INTEGER
+);
+CREATE TABLE passcode_resets (
+    reset_id       TEXT PRIMARY KEY,
+    device_id      TEXT NOT NULL REFERENCES devices(device_id),
+    otp_hash       BLOB NOT NULL,
+    otp_expires_at INTEGER NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    created_at     INTEGER NOT NULL,
+    consumed_at    INTEGER
+);
+CREATE TABLE rate_events (
+    key TEXT NOT NULL,
+    at  INTEGER NOT NULL
+);
+CREATE INDEX rate_events_key ON rate_events(key, at);
+CREATE TABLE audit_log (
+    id         INTEGER PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    event      TEXT NOT NULL,
+    outcome    TEXT NOT NULL,
+    account_id TEXT,
+    device_id  TEXT
+);
+"#];
+
+/// Open (creating if needed) the database and bring its schema up to date.
+pub fn open(path: &Path) -> Result<Connection, ServerError> {
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    migrate(&mut conn)?;
+    crate::register::seed(&conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), ServerError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version as usize > MIGRATIONS.len() {
+        return Err(ServerError::Config(format!(
+            "database schema version {version} is newer than this server ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// A random secret stored in `meta` under `key`, created on first use.
+pub fn meta_secret(conn: &Connection, key: &str) -> rusqlite::Result<Vec<u8>> {
+    if let Some(v) = conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()? {
+        return Ok(v);
+    }
+    let v = citizen_core::crypto::random_array::<32>().to_vec();
+    conn.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![key, v])?;
+    Ok(v)
+}
+
+/// One audit record. Carries no personal data: no CCCD number, phone, OTP, nonce or token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Unix seconds.
+    pub at: i64,
+    /// What happened (`enroll_start`, `login`, `refresh_reuse`, …).
+    pub event: String,
+    /// `ok` or an error code from `protocol::codes`.
+    pub outcome: String,
+    /// Opaque account id, when known.
+    pub account_id: Option<String>,
+    /// Device id, when known.
+    pub device_id: Option<String>,
+}
+
+/// Append to the audit log and mirror it to tracing.
+pub fn audit(conn: &Connection, at: i64, event: &str, outcome: &str, account_id: Option<&str>, device_id: Option<&str>) {
+    tracing::info!(event, outcome, account = account_id.unwrap_or("-"), device = device_id.unwrap_or("-"), "audit");
+    if let Err(e) = conn.execute(
+        "INSERT INTO audit_log (at, event, outcome, account_id, device_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![at, event, outcome, account_id, device_id],
+    ) {
+        tracing::error!("audit write failed: {e}");
+    }
+}
+
+/// The whole audit log, oldest first.
+pub fn audit_events(conn: &Connection) -> rusqlite::Result<Vec<AuditEvent>> {
+    let mut st = conn.prepare("SELECT at, event, outcome, account_id, device_id FROM audit_log ORDER BY id")?;
+    let rows = st.query_map([], |r| {
+        Ok(AuditEvent { at: r.get(0)?, event: r.get(1)?, outcome: r.get(2)?, account_id: r.get(3)?, device_id: r.get(4)? })
+    })?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_seed_is_idempotent() {
+        let dir = std::env::temp_dir().join(format!("db-{}", citizen_core::crypto::random_b64url(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.db");
+        let c = open(&p).unwrap();
+        let s1 = meta_secret(&c, "k").unwrap();
+        drop(c);
+        let c = open(&p).unwrap();
+        let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let n: i64 = c.query_row("SELECT COUNT(*) FROM citizens", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 8);
+        assert_eq!(meta_secret(&c, "k").unwrap(), s1);
+        let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(mode.to_lowercase(), "wal");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,219 @@
+//! Challenge–response login, rotating refresh tokens with reuse detection, bearer
+//! authentication and logout.
+
+use axum::http::StatusCode;
+use citizen_core::crypto::random_b64url;
+use citizen_core::protocol::{codes, ChallengeRequest, ChallengeResponse, LoginRequest, LogoutRequest, Purpose, RefreshRequest, TokenResponse};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::api::{ApiError, ApiResult, AppState};
+use crate::db::audit;
+use crate::tokens::refresh_hash;
+use crate::verify::{load_device, verify_signed, NonceRule};
+
+fn token_invalid() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, codes::TOKEN_INVALID, "missing, malformed or expired token")
+}
+
+fn session_expired() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, codes::SESSION_EXPIRED, "session ended; log in again")
+}
+
+/// `POST /v1/auth/challenge`.
+pub fn challenge(s: &AppState, conn: &mut Connection, req: &ChallengeRequest) -> ApiResult<ChallengeResponse> {
+    let now = s.now();
+    if !matches!(req.purpose, Purpose::Login | Purpose::RevokeDevice | Purpose::Transfer) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::PURPOSE_MISMATCH, "no challenge for this purpose"));
+    }
+    let dev = load_device(conn, &req.device_id)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_DEVICE, "unknown device"))?;
+    if dev.status != "active" {
+        return Err(ApiError::device_inactive(&dev.status));
+    }
+    // Housekeeping: forget nonces long expired (recently expired ones still answer nonce_expired).
+    conn.execute("DELETE FROM nonces WHERE expires_at < ?1", [now - 86_400])?;
+    let nonce = random_b64url(32);
+    let expires_at = now + s.limits.nonce_ttl_secs;
+    conn.execute(
+        "INSERT INTO nonces (nonce, device_id, purpose, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        params![nonce, dev.device_id, req.purpose.as_str(), expires_at],
+    )?;
+    Ok(ChallengeResponse { nonce, audience: s.audience.clone(), expires_at })
+}
+
+/// `POST /v1/auth/login`.
+pub fn login(s: &AppState, conn: &mut Connection, req: &LoginRequest) -> ApiResult<TokenResponse> {
+    let dev = verify_signed(s, conn, &req.signed, Purpose::Login, NonceRule::Challenge)?;
+    let now = s.now();
+    let tx = conn.transaction()?;
+    let session_id = random_b64url(16);
+    let idle = (now + s.limits.session_idle_secs).min(now + s.limits.session_absolute_secs);
+    let absolute = now + s.limits.session_absolute_secs;
+    tx.execute(
+        "INSERT INTO sessions (session_id, account_id, device_id, created_at, idle_expires_at, absolute_expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![session_id, dev.account_id, dev.device_id, now, idle, absolute],
+    )?;
+    let refresh_token = random_b64url(32);
+    tx.execute(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
+        params![refresh_hash(&refresh_token), session_id, now],
+    )?;
+    tx.execute("UPDATE devices SET last_login_at = ?2 WHERE device_id = ?1", params![dev.device_id, now])?;
+    audit(&tx, now, "login", "ok", Some(&dev.account_id), Some(&dev.device_id));
+    tx.commit()?;
+    Ok(TokenResponse {
+        access_token: s.tokens.issue(&dev.account_id, &session_id, &dev.device_id, now, s.limits.access_ttl_secs),
+        access_expires_at: now + s.limits.access_ttl_secs,
+        refresh_token,
+        session_id,
+        idle_expires_at: idle,
+        absolute_expires_at: absolute,
+    })
+}
+
+/// End a session (all its refresh tokens die with it).
+pub fn revoke_session(conn: &Connection, session_id: &str, reason: &str, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 WHERE session_id = ?1 AND revoked_at IS NULL",
+        params![session_id, now, reason],
+    )?;
+    Ok(())
+}
+
+struct SessionRow {
+    session_id: String,
+    account_id: String,
+    device_id: String,
+    idle_expires_at: i64,
+    absolute_expires_at: i64,
+    revoked: bool,
+}
+
+const SESSION_COLS: &str = "s.session_id, s.account_id, s.device_id, s.idle_expires_at, s.absolute_expires_at, s.revoked_at";
+
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        session_id: r.get(0)?,
+        account_id: r.get(1)?,
+        device_id: r.get(2)?,
+        idle_expires_at: r.get(3)?,
+        absolute_expires_at: r.get(4)?,
+        revoked: r.get::<_, Option<i64>>(5)?.is_some(),
+    })
+}
+
+/// `POST /v1/auth/refresh`: rotate. A token presented twice revokes its whole family.
+pub fn refresh(s: &AppState, conn: &mut Connection, req: &RefreshRequest) -> ApiResult<TokenResponse> {
+    let now = s.now();
+    let hash = refresh_hash(&req.refresh_token);
+    let tx = conn.transaction()?;
+    let found = tx
+        .query_row(
+            &format!("SELECT {SESSION_COLS}, r.used_at FROM refresh_tokens r JOIN sessions s USING (session_id) WHERE r.token_hash = ?1"),
+            [&hash],
+            |r| Ok((session_row(r)?, r.get::<_, Option<i64>>(6)?)),
+        )
+        .optional()?;
+    let (sess, used_at) = found.ok_or_else(token_invalid)?;
+    if used_at.is_some() {
+        revoke_session(&tx, &sess.session_id, "refresh_reuse", now)?;
+        audit(&tx, now, "refresh_reuse", codes::REFRESH_REUSED, Some(&sess.account_id), Some(&sess.device_id));
+        tx.commit()?;
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, codes::REFRESH_REUSED, "refresh token reused; session revoked"));
+    }
+    if sess.revoked {
+        return Err(session_expired());
+    }
+    if now >= sess.idle_expires_at || now >= sess.absolute_expires_at {
+        revoke_session(&tx, &sess.session_id, "expired", now)?;
+        tx.commit()?;
+        return Err(session_expired());
+    }
+    let dev = load_device(&tx, &sess.device_id)?.ok_or_else(ApiError::internal)?;
+    if dev.status != "active" {
+        return Err(ApiError::device_inactive(&dev.status));
+    }
+    tx.execute("UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1", params![hash, now])?;
+    let refresh_token = random_b64url(32);
+    tx.execute(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
+        params![refresh_hash(&refresh_token), sess.session_id, now],
+    )?;
+    let idle = (now + s.limits.session_idle_secs).min(sess.absolute_expires_at);
+    tx.execute("UPDATE sessions SET idle_expires_at = ?2 WHERE session_id = ?1", params![sess.session_id, idle])?;
+    audit(&tx, now, "refresh", "ok", Some(&sess.account_id), Some(&sess.device_id));
+    tx.commit()?;
+    Ok(TokenResponse {
+        access_token: s.tokens.issue(&sess.account_id, &sess.session_id, &sess.device_id, now, s.limits.access_ttl_secs),
+        access_expires_at: now + s.limits.access_ttl_secs,
+        refresh_token,
+        session_id: sess.session_id,
+        idle_expires_at: idle,
+        absolute_expires_at: sess.absolute_expires_at,
+    })
+}
+
+/// Who a valid bearer token speaks for.
+#[derive(Clone, Debug)]
+pub struct Bearer {
+    /// Account.
+    pub account_id: String,
+    /// Device the session was opened on.
+    pub device_id: String,
+    /// Session.
+    pub session_id: String,
+}
+
+/// Check a bearer token: signature, issuer, audience, expiry, live session, active device.
+/// Counts as session activity (idle deadline moves, capped by the absolute one).
+pub fn authenticate(s: &AppState, conn: &Connection, token: Option<&str>) -> ApiResult<Bearer> {
+    let now = s.now();
+    let claims = token.and_then(|t| s.tokens.verify(t, now)).ok_or_else(token_invalid)?;
+    let sess = conn
+        .query_row(&format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.session_id = ?1"), [&claims.sid], session_row)
+        .optional()?
+        .ok_or_else(token_invalid)?;
+    if sess.account_id != claims.sub || sess.device_id != claims.did {
+        return Err(token_invalid());
+    }
+    if sess.revoked {
+        return Err(session_expired());
+    }
+    if now >= sess.idle_expires_at || now >= sess.absolute_expires_at {
+        revoke_session(conn, &sess.session_id, "expired", now)?;
+        return Err(session_expired());
+    }
+    let dev = load_device(conn, &sess.device_id)?.ok_or_else(ApiError::internal)?;
+    if dev.status != "active" {
+        return Err(ApiError::device_inactive(&dev.status));
+    }
+    let idle = (now + s.limits.session_idle_secs).min(sess.absolute_expires_at);
+    conn.execute("UPDATE sessions SET idle_expires_at = ?2 WHERE session_id = ?1", params![sess.session_id, idle])?;
+    Ok(Bearer { account_id: sess.account_id, device_id: sess.device_id, session_id: sess.session_id })
+}
+
+/// `POST /v1/auth/logout`.
+pub fn logout(s: &AppState, conn: &mut Connection, token: Option<&str>, req: &LogoutRequest) -> ApiResult<citizen_core::protocol::Ok> {
+    let now = s.now();
+    let b = authenticate(s, conn, token)?;
+    let tx = conn.transaction()?;
+    revoke_session(&tx, &b.session_id, "logout", now)?;
+    if let Some(rt) = &req.refresh_token {
+        let other: Option<(String, String)> = tx
+            .query_row(
+                "SELECT s.session_id, s.account_id FROM refresh_tokens r JOIN sessions s USING (session_id) WHERE r.token_hash = ?1",
+                [refresh_hash(rt)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((sid, acc)) = other {
+            if acc == b.account_id {
+                revoke_session(&tx, &sid, "logout", now)?;
+            }
+        }
+    }
+    audit(&tx, now, "logout", "ok", Some(&b.account_id), Some(&b.device_id));
+    tx.commit()?;
+    Ok(citizen_core::protocol::Ok { ok: true })
+}

@@ -1,0 +1,131 @@
+//! Access tokens (ES256 JWTs via `jsonwebtoken`) and refresh-token hashing.
+//!
+//! The signing key is a P-256 key persisted in the data directory, so tokens survive a
+//! restart. Expiry is checked against the injectable clock, not the system time, so tests can
+//! move time.
+
+use std::path::Path;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use p256::ecdsa::{SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::ServerError;
+
+/// The `aud` claim of every access token: the API, as opposed to the signing audience.
+pub const ACCESS_AUDIENCE: &str = "citizen-api";
+
+/// Claims of an access token.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer: the server audience.
+    pub iss: String,
+    /// Opaque account id.
+    pub sub: String,
+    /// Always [`ACCESS_AUDIENCE`].
+    pub aud: String,
+    /// Session id.
+    pub sid: String,
+    /// Device id.
+    pub did: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Expiry.
+    pub exp: i64,
+    /// Token id.
+    pub jti: String,
+}
+
+/// Issues and verifies access tokens.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    issuer: String,
+}
+
+impl TokenKeys {
+    /// Load the key from `path`, generating it on first start.
+    pub fn load_or_create(path: &Path, issuer: &str) -> Result<Self, ServerError> {
+        let err = |e: &dyn std::fmt::Display| ServerError::Pki(format!("token key: {e}"));
+        let sk = if path.exists() {
+            let pem = std::fs::read_to_string(path)?;
+            SigningKey::from_pkcs8_pem(&pem).map_err(|e| err(&e))?
+        } else {
+            let sk = SigningKey::from_slice(&citizen_core::crypto::random_array::<32>()).map_err(|e| err(&e))?;
+            let pem = sk.to_pkcs8_pem(LineEnding::LF).map_err(|e| err(&e))?;
+            crate::pki::write_private(path, pem.as_bytes())?;
+            sk
+        };
+        let priv_pem = sk.to_pkcs8_pem(LineEnding::LF).map_err(|e| err(&e))?;
+        let pub_pem = VerifyingKey::from(&sk).to_public_key_pem(LineEnding::LF).map_err(|e| err(&e))?;
+        Ok(TokenKeys {
+            encoding: EncodingKey::from_ec_pem(priv_pem.as_bytes()).map_err(|e| err(&e))?,
+            decoding: DecodingKey::from_ec_pem(pub_pem.as_bytes()).map_err(|e| err(&e))?,
+            issuer: issuer.to_string(),
+        })
+    }
+
+    /// Sign an access token.
+    pub fn issue(&self, account_id: &str, session_id: &str, device_id: &str, now: i64, ttl: i64) -> String {
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: account_id.into(),
+            aud: ACCESS_AUDIENCE.into(),
+            sid: session_id.into(),
+            did: device_id.into(),
+            iat: now,
+            exp: now + ttl,
+            jti: citizen_core::crypto::random_b64url(16),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &self.encoding)
+            .expect("ES256 signing with a valid key cannot fail")
+    }
+
+    /// Verify signature, algorithm, issuer and audience, then expiry against `now`.
+    pub fn verify(&self, token: &str, now: i64) -> Option<Claims> {
+        let mut v = Validation::new(Algorithm::ES256);
+        v.set_issuer(&[&self.issuer]);
+        v.set_audience(&[ACCESS_AUDIENCE]);
+        // Expiry is checked below against the server clock (which tests can move).
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        v.required_spec_claims = ["exp", "iss", "aud", "sub"].iter().map(|s| s.to_string()).collect();
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).ok()?;
+        (data.claims.exp > now).then_some(data.claims)
+    }
+}
+
+/// What the database stores for a refresh token: SHA-256 hex.
+pub fn refresh_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_verify_and_reject_tampering_expiry_and_other_issuers() {
+        let dir = std::env::temp_dir().join(format!("tok-{}", citizen_core::crypto::random_b64url(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let k = TokenKeys::load_or_create(&dir.join("k.pem"), "https://a").unwrap();
+        let t = k.issue("acc", "sid", "dev", 1000, 300);
+        let c = k.verify(&t, 1100).unwrap();
+        assert_eq!((c.sub.as_str(), c.sid.as_str(), c.did.as_str(), c.exp), ("acc", "sid", "dev", 1300));
+        assert!(k.verify(&t, 1300).is_none(), "expired");
+        let mut bad = t.clone();
+        bad.pop();
+        bad.push(if t.ends_with('A') { 'B' } else { 'A' });
+        assert!(k.verify(&bad, 1100).is_none(), "tampered");
+        // Same key reloaded, different issuer: refused.
+        let other = TokenKeys::load_or_create(&dir.join("k.pem"), "https://b").unwrap();
+        assert!(other.verify(&t, 1100).is_none());
+        // Same key reloaded, same issuer: accepted (survives restart).
+        let again = TokenKeys::load_or_create(&dir.join("k.pem"), "https://a").unwrap();
+        assert!(again.verify(&t, 1100).is_some());
+        assert_eq!(refresh_hash("x").len(), 64);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

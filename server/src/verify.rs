@@ -1,0 +1,299 @@
+//! The security checks every state-changing request goes through: signed statements (one
+//! shared path for login, revoke, transfer approval and passcode reset; a sibling for the
+//! enrollment proof), OTP checks, rate limits and the per-account failure lock.
+
+use axum::http::StatusCode;
+use citizen_core::crypto;
+use citizen_core::protocol::{codes, Purpose, SignedStatement, MAX_CLOCK_SKEW_SECS};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::api::{ApiError, ApiResult, AppState};
+use crate::db::audit;
+use crate::otp::{ct_eq, hash_otp};
+
+/// A device as stored.
+#[derive(Clone, Debug)]
+pub struct DeviceRow {
+    /// Device id.
+    pub device_id: String,
+    /// Owning account.
+    pub account_id: String,
+    /// SEC1 uncompressed public key.
+    pub public_key: Vec<u8>,
+    /// `active`, `replaced`, `transferred`, `revoked`.
+    pub status: String,
+    /// Unix seconds of the last status change.
+    pub status_changed_at: i64,
+    /// Highest counter seen.
+    pub last_counter: i64,
+}
+
+/// Load a device by id.
+pub fn load_device(conn: &Connection, device_id: &str) -> rusqlite::Result<Option<DeviceRow>> {
+    conn.query_row(
+        "SELECT device_id, account_id, public_key, status, status_changed_at, last_counter
+           FROM devices WHERE device_id = ?1",
+        [device_id],
+        |r| {
+            Ok(DeviceRow {
+                device_id: r.get(0)?,
+                account_id: r.get(1)?,
+                public_key: r.get(2)?,
+                status: r.get(3)?,
+                status_changed_at: r.get(4)?,
+                last_counter: r.get(5)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Where the statement's nonce must come from.
+#[derive(Clone, Copy, Debug)]
+pub enum NonceRule<'a> {
+    /// A challenge issued by `auth/challenge` for this device and purpose (single-use).
+    Challenge,
+    /// A fixed value (the reset id for passcode reset).
+    Fixed(&'a str),
+}
+
+fn unauthorized(code: &str, msg: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, msg)
+}
+
+fn check_audience(state: &AppState, audience: &str) -> ApiResult<()> {
+    if audience != state.audience {
+        return Err(unauthorized(codes::AUDIENCE_MISMATCH, "statement is for another server"));
+    }
+    Ok(())
+}
+
+fn check_skew(state: &AppState, issued_at: i64) -> ApiResult<()> {
+    if issued_at.abs_diff(state.now()) > MAX_CLOCK_SKEW_SECS as u64 {
+        return Err(unauthorized(codes::CLOCK_SKEW, "issued_at too far from server time"));
+    }
+    Ok(())
+}
+
+fn check_signature(public_key: &[u8], signed: &SignedStatement) -> ApiResult<()> {
+    match crypto::verify_wire_signature(public_key, &signed.statement.canonical_bytes(), &signed.signature) {
+        Ok(()) => Ok(()),
+        Err(crypto::SigError::InvalidKey) => Err(ApiError::invalid("invalid public key")),
+        Err(_) => Err(unauthorized(codes::SIGNATURE_INVALID, "signature does not verify")),
+    }
+}
+
+/// Verify a signed statement from an enrolled device. On success the device's counter has
+/// advanced and the account's failure count is reset; on failure (after the device is known)
+/// the failure count grows and may lock the account. A challenge nonce is consumed on first
+/// presentation whatever the outcome.
+pub fn verify_signed(
+    state: &AppState,
+    conn: &Connection,
+    signed: &SignedStatement,
+    expected: Purpose,
+    nonce_rule: NonceRule<'_>,
+) -> ApiResult<DeviceRow> {
+    let device = load_device(conn, &signed.statement.device_id)?;
+    let result = verify_inner(state, conn, signed, expected, nonce_rule, device.as_ref());
+    let now = state.now();
+    match (&result, &device) {
+        (Ok(_), Some(d)) => {
+            conn.execute("UPDATE accounts SET consecutive_failures = 0 WHERE account_id = ?1", [&d.account_id])?;
+        }
+        (Err(e), Some(d)) => {
+            audit(conn, now, &format!("verify_{}", expected.as_str()), e.code(), Some(&d.account_id), Some(&d.device_id));
+            if !matches!(e.code(), codes::ACCOUNT_LOCKED | codes::DEVICE_INACTIVE | codes::INTERNAL) {
+                record_failure(state, conn, &d.account_id)?;
+            }
+        }
+        (Err(e), None) => audit(conn, now, &format!("verify_{}", expected.as_str()), e.code(), None, None),
+        (Ok(_), None) => unreachable!("verification cannot succeed without a device"),
+    }
+    result.map(|_| device.expect("checked"))
+}
+
+fn verify_inner(
+    state: &AppState,
+    conn: &Connection,
+    signed: &SignedStatement,
+    expected: Purpose,
+    nonce_rule: NonceRule<'_>,
+    device: Option<&DeviceRow>,
+) -> ApiResult<()> {
+    let st = &signed.statement;
+    let now = state.now();
+    if st.purpose != expected {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::PURPOSE_MISMATCH, "statement purpose does not fit this endpoint"));
+    }
+    check_audience(state, &st.audience)?;
+    let device = device.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_DEVICE, "unknown device"))?;
+    if device.status != "active" {
+        return Err(ApiError::device_inactive(&device.status));
+    }
+    let locked: Option<i64> =
+        conn.query_row("SELECT locked_at FROM accounts WHERE account_id = ?1", [&device.account_id], |r| r.get(0))?;
+    if locked.is_some() {
+        return Err(ApiError::new(StatusCode::LOCKED, codes::ACCOUNT_LOCKED, "account locked after too many failures"));
+    }
+    match nonce_rule {
+        NonceRule::Challenge => {
+            // Consumed here, before any other check, in its own committed statement.
+            let row: Option<(String, String, i64)> = conn
+                .query_row(
+                    "DELETE FROM nonces WHERE nonce = ?1 RETURNING device_id, purpose, expires_at",
+                    [&st.nonce],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let (nonce_device, nonce_purpose, expires_at) =
+                row.ok_or_else(|| unauthorized(codes::NONCE_INVALID, "unknown or used nonce"))?;
+            if nonce_device != device.device_id {
+                return Err(unauthorized(codes::NONCE_INVALID, "nonce was issued to another device"));
+            }
+            if nonce_purpose != expected.as_str() {
+                return Err(ApiError::new(StatusCode::UNAUTHORIZED, codes::PURPOSE_MISMATCH, "nonce was issued for another purpose"));
+            }
+            if now >= expires_at {
+                return Err(unauthorized(codes::NONCE_EXPIRED, "nonce expired"));
+            }
+        }
+        NonceRule::Fixed(expected_nonce) => {
+            if st.nonce != expected_nonce {
+                return Err(unauthorized(codes::NONCE_INVALID, "nonce does not match"));
+            }
+        }
+    }
+    check_skew(state, st.issued_at)?;
+    check_signature(&device.public_key, signed)?;
+    let counter = i64::try_from(st.counter).map_err(|_| ApiError::invalid("counter out of range"))?;
+    let updated = conn.execute(
+        "UPDATE devices SET last_counter = ?2 WHERE device_id = ?1 AND last_counter < ?2",
+        params![device.device_id, counter],
+    )?;
+    if updated != 1 {
+        return Err(unauthorized(codes::COUNTER_REPLAY, "counter not above the last one seen"));
+    }
+    Ok(())
+}
+
+fn record_failure(state: &AppState, conn: &Connection, account_id: &str) -> ApiResult<()> {
+    let failures: i64 = conn.query_row(
+        "UPDATE accounts SET consecutive_failures = consecutive_failures + 1 WHERE account_id = ?1
+         RETURNING consecutive_failures",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    if failures >= state.limits.max_consecutive_failures as i64 {
+        let n = conn.execute(
+            "UPDATE accounts SET locked_at = ?2 WHERE account_id = ?1 AND locked_at IS NULL",
+            params![account_id, state.now()],
+        )?;
+        if n == 1 {
+            audit(conn, state.now(), "account_locked", codes::ACCOUNT_LOCKED, Some(account_id), None);
+        }
+    }
+    Ok(())
+}
+
+/// Check the enrollment proof of possession; returns the SEC1 public key to store.
+pub fn verify_enroll_proof(
+    state: &AppState,
+    signed: &SignedStatement,
+    enrollment_id: &str,
+    device_id: &str,
+    public_key_b64: &str,
+) -> ApiResult<Vec<u8>> {
+    let st = &signed.statement;
+    if st.purpose != Purpose::Enroll {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::PURPOSE_MISMATCH, "proof must have purpose enroll"));
+    }
+    check_audience(state, &st.audience)?;
+    if st.nonce != enrollment_id {
+        return Err(unauthorized(codes::NONCE_INVALID, "proof nonce must be the enrollment id"));
+    }
+    if st.device_id != device_id {
+        return Err(ApiError::invalid("proof device id differs from the registered device"));
+    }
+    check_skew(state, st.issued_at)?;
+    if st.counter < 1 || i64::try_from(st.counter).is_err() {
+        return Err(ApiError::invalid("proof counter must be at least 1"));
+    }
+    let raw = crypto::unb64(public_key_b64).ok_or_else(|| ApiError::invalid("public key is not base64url"))?;
+    let key = crypto::parse_public_key(&raw).map_err(|_| ApiError::invalid("invalid public key"))?;
+    let sec1 = crypto::sec1_uncompressed(&key);
+    check_signature(&sec1, signed)?;
+    Ok(sec1)
+}
+
+/// An OTP-protected pending operation (enrollment or passcode reset).
+pub struct OtpRow {
+    /// Stored HMAC.
+    pub otp_hash: Vec<u8>,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Wrong attempts so far.
+    pub attempts: u32,
+    /// Already completed.
+    pub consumed: bool,
+}
+
+/// Which table an [`OtpRow`] lives in.
+#[derive(Clone, Copy)]
+pub enum OtpTable {
+    /// `enrollments`
+    Enrollment,
+    /// `passcode_resets`
+    Reset,
+}
+
+/// Apply the OTP rules: consumed → unknown; too many attempts → dead; expired; wrong →
+/// count the attempt (the attempt that reaches the limit already answers "exceeded").
+pub fn check_otp(state: &AppState, conn: &Connection, table: OtpTable, id: &str, row: &OtpRow, otp: &str) -> ApiResult<()> {
+    let max = state.limits.otp_max_attempts;
+    if row.consumed {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_ENROLLMENT, "unknown or finished request"));
+    }
+    let exceeded = || {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::OTP_ATTEMPTS_EXCEEDED, "too many wrong codes; start again")
+            .with_attempts_left(0)
+    };
+    if row.attempts >= max {
+        return Err(exceeded());
+    }
+    if state.now() >= row.expires_at {
+        return Err(ApiError::new(StatusCode::GONE, codes::OTP_EXPIRED, "code expired; start again"));
+    }
+    if ct_eq(&hash_otp(&state.secret, id, otp), &row.otp_hash) {
+        return Ok(());
+    }
+    let sql = match table {
+        OtpTable::Enrollment => "UPDATE enrollments SET attempts = attempts + 1 WHERE enrollment_id = ?1",
+        OtpTable::Reset => "UPDATE passcode_resets SET attempts = attempts + 1 WHERE reset_id = ?1",
+    };
+    conn.execute(sql, [id])?;
+    let attempts = row.attempts + 1;
+    if attempts >= max {
+        return Err(exceeded());
+    }
+    Err(unauthorized(codes::OTP_INVALID, "wrong code").with_attempts_left(max - attempts))
+}
+
+/// Allow at most `limit` events per `window` seconds for `key` (hashed with the server secret,
+/// so the table never holds a CCCD number). Records the event when allowed.
+pub fn rate_limit(state: &AppState, conn: &Connection, key: &str, limit: u32, window: i64) -> ApiResult<()> {
+    let now = state.now();
+    let hashed = crypto::b64(&state.secret.hmac(&[b"rate/v1", key.as_bytes()]));
+    conn.execute("DELETE FROM rate_events WHERE at <= ?1", [now - window])?;
+    let (count, oldest): (i64, Option<i64>) = conn.query_row(
+        "SELECT COUNT(*), MIN(at) FROM rate_events WHERE key = ?1 AND at > ?2",
+        params![hashed, now - window],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if count >= limit as i64 {
+        let retry = (oldest.unwrap_or(now) + window - now).max(1) as u64;
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED, "too many requests").with_retry_after(retry));
+    }
+    conn.execute("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![hashed, now])?;
+    Ok(())
+}
