@@ -69,7 +69,7 @@ gen() { # language out-dir
     # --no-format: ktlint/swiftformat, when installed, would otherwise reformat the output and
     # make it depend on the machine.
     "$cargo" run -q -p uniffi-bindgen -- generate --no-format \
-        --library "$lib" --language "$1" --out-dir "$2"
+        --library "$lib" --language "$1" --out-dir "$2" >/dev/null
 }
 
 gen kotlin "$tmp/$kotlin_dir"

@@ -279,6 +279,13 @@ impl CitizenCore {
         self.account.store.path().to_path_buf()
     }
 
+    /// The stored session tokens (access, refresh). Test support only: lets the project's leak
+    /// scans know what to look for.
+    #[cfg(feature = "test-support")]
+    pub fn session_tokens(&self) -> Option<(String, String)> {
+        self.account.store.session().ok().flatten().map(|s| (s.tokens.access_token.clone(), s.tokens.refresh_token.clone()))
+    }
+
     /// A valid access token for other Rust components (refreshing if needed). Never exported.
     pub async fn access_token(&self) -> Result<zeroize::Zeroizing<String>, AuthError> {
         Ok(self.account.access_token().await?)

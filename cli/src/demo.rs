@@ -1,0 +1,134 @@
+//! `citizen demo`: the whole foundation story against an in-process reference server on
+//! loopback with a fresh certificate: enroll → set passcode → login → refresh → list devices →
+//! logout. Each step is printed with its duration; any failure stops the demo with an error.
+//!
+//! Nothing personal is printed: the CCCD number and phone appear masked, tokens never.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use citizen_core::clock::SystemClock;
+use citizen_core::{CitizenCore, EnrollmentInput, KeyOptions};
+use citizen_server::{Limits, MemoryOtpOutbox, ServerConfig, TlsSource};
+
+use crate::{desktop_config, mask, open_core, DEMO_CITIZEN};
+
+/// A failed demo step.
+#[derive(Debug)]
+pub struct DemoError {
+    /// Which step.
+    pub step: &'static str,
+    /// What went wrong (public error codes only).
+    pub reason: String,
+}
+
+impl std::fmt::Display for DemoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step '{}' failed: {}", self.step, self.reason)
+    }
+}
+
+/// The demo passcode (fictitious, not a weak pattern).
+pub const DEMO_PASSCODE: &str = "482916";
+
+/// Run the demo. `data_dir` gets `server/` and `core/`. `observe` is called after every step
+/// with the step's name and the core (tests use it to collect what must not leak).
+pub async fn run(
+    data_dir: &Path,
+    out: &mut dyn Write,
+    observe: &mut dyn FnMut(&str, &CitizenCore),
+) -> Result<(), DemoError> {
+    let fail = |step: &'static str| move |e: &dyn std::fmt::Display| DemoError { step, reason: e.to_string() };
+    macro_rules! step {
+        ($name:literal, $body:expr) => {{
+            let t = Instant::now();
+            let r = $body;
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            match r {
+                Ok(v) => {
+                    let _ = writeln!(out, "  ✓ {:<26} {:>8.1} ms", $name, ms);
+                    v
+                }
+                Err(e) => {
+                    let _ = writeln!(out, "  ✗ {:<26} {:>8.1} ms  {}", $name, ms, e);
+                    return Err(fail($name)(&e));
+                }
+            }
+        }};
+    }
+
+    let _ = writeln!(out, "citizen-core demo — dữ liệu: {}", data_dir.display());
+    let outbox = Arc::new(MemoryOtpOutbox::new());
+    let server = step!(
+        "server.start",
+        citizen_server::start(ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("loopback address"),
+            data_dir: data_dir.join("server"),
+            public_url: None,
+            tls: TlsSource::Generate { hostnames: vec![] },
+            otp_sender: outbox.clone(),
+            clock: Arc::new(SystemClock),
+            limits: Limits::default(),
+        })
+        .await
+    );
+    let _ = writeln!(out, "    máy chủ {} (pin {}, pin dự phòng {})", server.base_url, server.spki_pin, server.backup_spki_pin);
+
+    let config = desktop_config(
+        &server.base_url,
+        &data_dir.join("core").to_string_lossy(),
+        vec![server.ca_cert_pem.clone()],
+        vec![server.spki_pin.clone(), server.backup_spki_pin.clone()],
+    );
+    let core = step!("core.open", open_core(config));
+    observe("core.open", &core);
+    // A demo always starts from a clean device.
+    step!("core.reset_device", core.reset_device().await);
+
+    let (cccd, dob, phone) = DEMO_CITIZEN;
+    let _ = writeln!(out, "    công dân (hư cấu): CCCD {}, sinh {}", mask(cccd), &dob[..4]);
+    let ticket = step!(
+        "enroll.start",
+        core.start_enrollment(EnrollmentInput { cccd: cccd.into(), date_of_birth: dob.into(), phone: phone.into() })
+            .await
+    );
+    let _ = writeln!(out, "    OTP đã gửi tới {}", ticket.masked_phone);
+    observe("enroll.start", &core);
+    let otp = step!(
+        "enroll.read_otp",
+        outbox.last_otp(&ticket.enrollment_id).ok_or("no OTP in the dev outbox")
+    );
+    let outcome = step!(
+        "enroll.complete+passcode",
+        core.complete_enrollment(
+            otp,
+            DEMO_PASSCODE.into(),
+            KeyOptions { require_user_authentication: true, prefer_strongbox: true, attestation_challenge: vec![] },
+        )
+        .await
+    );
+    let _ = writeln!(
+        out,
+        "    thiết bị {} (khoá phần cứng: {})",
+        outcome.device_id,
+        if outcome.hardware_backed { "có" } else { "không — khoá phần mềm trên máy tính" }
+    );
+    observe("enroll.complete", &core);
+    let session = step!("login", core.login(DEMO_PASSCODE.into()).await);
+    observe("login", &core);
+    let _ = writeln!(out, "    phiên {} hết hạn tuyệt đối lúc {}", mask(&session.session_id), session.absolute_expires_at);
+    step!("refresh", core.refresh_session().await);
+    observe("refresh", &core);
+    let devices = step!("devices.list", core.list_devices().await);
+    for d in &devices {
+        let _ = writeln!(out, "    • {} {} [{}]{}", d.label, d.platform, d.status, if d.is_this_device { " (thiết bị này)" } else { "" });
+    }
+    observe("devices.list", &core);
+    step!("logout", core.logout().await);
+    observe("logout", &core);
+    step!("server.stop", Ok::<_, std::convert::Infallible>(server.shutdown().await));
+    let _ = writeln!(out, "Hoàn tất: mọi bước thành công.");
+    Ok(())
+}

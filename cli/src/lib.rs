@@ -1,0 +1,31 @@
+//! `citizen`, the desktop/kiosk shell of citizen-core. The binary is a thin argument parser;
+//! the demo lives here so tests can run it in-process and watch every step.
+
+pub mod demo;
+
+use citizen_core::{CitizenCore, CoreConfig, Locale};
+
+/// Fictitious citizen the demo enrolls (seeded in the reference server's register).
+pub const DEMO_CITIZEN: (&str, &str, &str) = ("001090000001", "1990-01-15", "+84900000001");
+
+/// A core configuration for a desktop shell talking to `base_url`.
+pub fn desktop_config(base_url: &str, data_dir: &str, ca_pems: Vec<String>, pins: Vec<String>) -> CoreConfig {
+    let mut c = citizen_core::default_core_config(base_url.to_string(), data_dir.to_string());
+    c.trust_anchors_pem = ca_pems;
+    c.spki_pins = pins;
+    c.locale = Locale::Vi;
+    c.platform = "desktop".into();
+    c.device_label = "citizen CLI".into();
+    c
+}
+
+/// Open the desktop core (software key store under the data dir).
+pub fn open_core(config: CoreConfig) -> Result<std::sync::Arc<CitizenCore>, citizen_core::SetupError> {
+    CitizenCore::new_desktop(config)
+}
+
+/// Mask all but the last three characters (for printing identifiers of personal data).
+pub fn mask(s: &str) -> String {
+    let n = s.chars().count();
+    s.chars().enumerate().map(|(i, c)| if i + 3 < n { '•' } else { c }).collect()
+}
