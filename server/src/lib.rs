@@ -9,6 +9,8 @@
 //! [`RunningServer`] with the bound address, the audience, and the trust anchor and SPKI pins a
 //! client needs. Time comes from an injectable clock so tests advance it instead of sleeping.
 
+#![warn(missing_docs)]
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

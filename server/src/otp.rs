@@ -22,7 +22,13 @@ pub trait OtpSender: Send + Sync {
 /// Keeps OTPs in memory so in-process tests can read them back.
 #[derive(Default)]
 pub struct MemoryOtpOutbox {
-    inner: Mutex<(HashMap<String, String>, Option<(String, String)>)>,
+    inner: Mutex<Outbox>,
+}
+
+#[derive(Default)]
+struct Outbox {
+    by_reference: HashMap<String, String>,
+    latest: Option<(String, String)>,
 }
 
 impl MemoryOtpOutbox {
@@ -32,19 +38,19 @@ impl MemoryOtpOutbox {
     }
     /// The OTP last sent for `reference`.
     pub fn last_otp(&self, reference: &str) -> Option<String> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).0.get(reference).cloned()
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).by_reference.get(reference).cloned()
     }
     /// The most recent `(reference, otp)`.
     pub fn latest(&self) -> Option<(String, String)> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).1.clone()
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).latest.clone()
     }
 }
 
 impl OtpSender for MemoryOtpOutbox {
     fn send(&self, _to_e164: &str, reference: &str, otp: &str) {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.0.insert(reference.to_string(), otp.to_string());
-        g.1 = Some((reference.to_string(), otp.to_string()));
+        g.by_reference.insert(reference.to_string(), otp.to_string());
+        g.latest = Some((reference.to_string(), otp.to_string()));
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -108,7 +110,20 @@ async fn refresh(State(s): S, ApiJson(req): ApiJson<p::RefreshRequest>) -> ApiRe
     blocking(&s, move |s, c| audited(s, c, "refresh", |s, c| auth::refresh(s, c, &req))).await.map(Json)
 }
 
-async fn logout(State(s): S, headers: HeaderMap, ApiJson(req): ApiJson<p::LogoutRequest>) -> ApiResult<Json<p::Ok>> {
+/// Logout's body is optional: an empty body means "this bearer's session".
+async fn logout(State(s): S, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<p::Ok>> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, p::codes::INVALID_REQUEST, "request body too large")
+        } else {
+            ApiError::invalid("unreadable request body")
+        }
+    })?;
+    let req: p::LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        p::LogoutRequest { refresh_token: None }
+    } else {
+        serde_json::from_slice(&body).map_err(|_| ApiError::invalid("malformed JSON"))?
+    };
     let token = bearer(&headers);
     blocking(&s, move |s, c| audited(s, c, "logout", |s, c| auth::logout(s, c, token.as_deref(), &req))).await.map(Json)
 }
