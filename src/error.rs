@@ -476,6 +476,30 @@ impl From<Error> for AuthError {
     }
 }
 
+/// Access to the [`ErrorDetail`] every public error variant carries (Rust callers: CLI, tests).
+pub trait PublicError: std::error::Error {
+    /// The code and messages.
+    fn detail(&self) -> &ErrorDetail;
+}
+
+macro_rules! impl_public_error {
+    ($ty:ident: $($v:ident),+ $(,)?) => {
+        impl PublicError for $ty {
+            fn detail(&self) -> &ErrorDetail {
+                match self { $( $ty::$v { detail, .. } => detail, )+ }
+            }
+        }
+    };
+}
+
+impl_public_error!(SetupError: InvalidConfig, Storage, DataKeyUnavailable);
+impl_public_error!(EnrollmentError: InvalidInput, NoMatch, NoPendingEnrollment, OtpInvalid, OtpExpired,
+    OtpAttemptsExceeded, AlreadyEnrolled, AccountLocked, KeyStore, Network, Rejected, Storage);
+impl_public_error!(PasscodeError: InvalidFormat, Incorrect, LockedOut, Wiped, NotEnrolled, NoPendingReset, OtpInvalid,
+    OtpRejected, DeviceInactive, KeyStore, Network, Rejected, Storage);
+impl_public_error!(AuthError: NotEnrolled, PasscodeIncorrect, LockedOut, Wiped, NotLoggedIn, SessionExpired,
+    SessionRevoked, DeviceInactive, AccountLocked, Rejected, KeyStore, Network, Storage);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -445,6 +445,13 @@ impl CitizenCore {
         Ok(DeviceStatusInfo { status: r.status, changed_at: r.changed_at })
     }
 
+    /// Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+    /// login: failures are counted and persisted, delays escalate, the 10th failure erases.
+    pub async fn verify_passcode(&self, passcode: String) -> Result<(), PasscodeError> {
+        let passcode = zeroize::Zeroizing::new(passcode);
+        Ok(self.account.verify_passcode(&passcode).await?)
+    }
+
     /// Change the passcode (the old one counts as an attempt).
     pub async fn change_passcode(&self, old_passcode: String, new_passcode: String) -> Result<(), PasscodeError> {
         let (old, new) = (zeroize::Zeroizing::new(old_passcode), zeroize::Zeroizing::new(new_passcode));
