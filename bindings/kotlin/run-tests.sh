@@ -22,8 +22,8 @@ prefetch() {
     # Output is shown only on failure.
     local log
     log="$(mktemp)"
-    if ! { "$mvn" -B org.apache.maven.plugins:maven-dependency-plugin:3.8.1:go-offline \
-           && "$mvn" -B test -Dtest=JcaPlatformTest; } >"$log" 2>&1; then
+    if ! { "$mvn" -B -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.8.1:go-offline \
+           && "$mvn" -B -Dstyle.color=never test -Dtest=JcaPlatformTest; } >"$log" 2>&1; then
         cat "$log" >&2
         rm -f "$log"
         echo "run-tests.sh: Maven prefetch failed" >&2
@@ -41,7 +41,7 @@ if [[ "${CITIZEN_MVN_OFFLINE:-0}" != 1 ]]; then
     prefetch
 fi
 
-args=(-o -q -B test)
+args=(-o -q -B -Dstyle.color=never test)
 if [[ -n "${CITIZEN_SERVER_BIN:-}" ]]; then
     args+=("-Dcitizen.server.bin=$CITIZEN_SERVER_BIN")
 fi
@@ -49,4 +49,22 @@ if [[ ! -f "$here/../native/libcitizen_core.so" ]]; then
     echo "run-tests.sh: bindings/native/libcitizen_core.so is missing: run bindings/generate.sh first" >&2
     exit 1
 fi
-exec "$mvn" "${args[@]}"
+rm -rf "$here/target/surefire-reports"
+status=0
+"$mvn" "${args[@]}" || status=$?
+
+# `mvn -q` prints nothing on success: summarise the surefire reports so a log shows what ran.
+python3 - "$here/target/surefire-reports" <<'PY' || true
+import glob, sys, xml.etree.ElementTree as ET
+total = failures = errors = skipped = 0
+for path in glob.glob(sys.argv[1] + "/TEST-*.xml"):
+    suite = ET.parse(path).getroot()
+    total += int(suite.get("tests", 0))
+    failures += int(suite.get("failures", 0))
+    errors += int(suite.get("errors", 0))
+    skipped += int(suite.get("skipped", 0))
+failed = failures + errors
+print(f"Tests run: {total}, Failures: {failures}, Errors: {errors}, Skipped: {skipped}")
+print(f"kotlin: {total - failed - skipped} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+PY
+exit "$status"

@@ -193,11 +193,11 @@ async fn second_enrollment_replaces_the_first_device() {
     assert_eq!(b["device_status"], "replaced");
     let (st, b) = h.post(p::PATH_DEVICE_STATUS, json!({"device_id": a.id}), None).await;
     assert_eq!((st, b["status"].as_str()), (200, Some("replaced")));
-    // A's session died with it.
+    // A's session died with it, and A is told why.
     let (st, b) = h.refresh(tokens_a["refresh_token"].as_str().unwrap()).await;
-    assert_eq!((st, b["code"].as_str()), (401, Some("session_expired")));
-    let (st, _) = h.get(p::PATH_DEVICES, tokens_a["access_token"].as_str()).await;
-    assert_eq!(st, 401);
+    assert_eq!((st, b["code"].as_str(), b["device_status"].as_str()), (403, Some("device_inactive"), Some("replaced")));
+    let (st, b) = h.get(p::PATH_DEVICES, tokens_a["access_token"].as_str()).await;
+    assert_eq!((st, b["code"].as_str()), (403, Some("device_inactive")));
 
     let tokens_b = h.login(&mut bdev).await;
     let (st, b) = h.get(p::PATH_DEVICES, tokens_b["access_token"].as_str()).await;

@@ -139,8 +139,8 @@ async fn revoked_device_cannot_log_in() {
     let s = dev.sign(&h, Purpose::Login, "any", "");
     let (st, b) = h.login_signed(&s).await;
     assert_eq!((st, b["code"].as_str()), (403, Some("device_inactive")));
-    let (st, _) = h.refresh(t["refresh_token"].as_str().unwrap()).await;
-    assert_eq!(st, 401);
+    let (st, b) = h.refresh(t["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((st, b["device_status"].as_str()), (403, Some("revoked")));
     let (st, b) = h.post(p::PATH_DEVICE_STATUS, json!({"device_id": "unknown"}), None).await;
     assert_eq!((st, b["code"].as_str()), (404, Some("unknown_device")));
 }

@@ -561,6 +561,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 19049:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 61029:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_constructor_citizencore_new() != 40473:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 24315:
@@ -664,6 +666,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_status.restype = ctyp
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_new.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_new.restype = ctypes.c_uint16
@@ -786,6 +791,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment.argtype
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new.argtypes = (
     _UniffiRustBuffer,
     ctypes.c_uint64,
@@ -4176,6 +4186,12 @@ class CitizenCoreProtocol(typing.Protocol):
         Validate enrollment input without a network call.
 """
         raise NotImplementedError
+    async def verify_passcode(self, passcode: str) -> None:
+        """
+        Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+        login: failures are counted and persisted, delays escalate, the 10th failure erases.
+"""
+        raise NotImplementedError
 
 class CitizenCore(CitizenCoreProtocol):
     """
@@ -4560,6 +4576,27 @@ class CitizenCore(CitizenCoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def verify_passcode(self, passcode: str) -> None:
+        """
+        Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+        login: failures are counted and persisted, delays escalate, the 10th failure erases.
+"""
+        
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
 
 
 

@@ -699,6 +699,12 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
      */
     func validateEnrollment(input: EnrollmentInput)  -> [FieldError]
     
+    /**
+     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     */
+    func verifyPasscode(passcode: String) async throws 
+    
 }
 /**
  * The core. One per app process; cheap to share.
@@ -1074,6 +1080,26 @@ open func validateEnrollment(input: EnrollmentInput) -> [FieldError]  {
         FfiConverterTypeEnrollmentInput_lower(input),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     */
+open func verifyPasscode(passcode: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_verify_passcode(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypePasscodeError_lift
+        )
 }
     
 
@@ -4855,6 +4881,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 19049) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 61029) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507) {

@@ -423,6 +423,11 @@ RustBuffer uniffi_citizen_core_fn_method_citizencore_status(uint64_t ptr, RustCa
 RustBuffer uniffi_citizen_core_fn_method_citizencore_validate_enrollment(uint64_t ptr, RustBuffer input, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_VERIFY_PASSCODE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_VERIFY_PASSCODE
+uint64_t uniffi_citizen_core_fn_method_citizencore_verify_passcode(uint64_t ptr, RustBuffer passcode
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_DATAKEYWRAPPER
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_DATAKEYWRAPPER
 uint64_t uniffi_citizen_core_fn_clone_datakeywrapper(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -868,6 +873,12 @@ uint16_t uniffi_citizen_core_checksum_method_citizencore_status(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_VALIDATE_ENROLLMENT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_VALIDATE_ENROLLMENT
 uint16_t uniffi_citizen_core_checksum_method_citizencore_validate_enrollment(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_VERIFY_PASSCODE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_VERIFY_PASSCODE
+uint16_t uniffi_citizen_core_checksum_method_citizencore_verify_passcode(void
     
 );
 #endif

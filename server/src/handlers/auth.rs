@@ -122,6 +122,12 @@ pub fn refresh(s: &AppState, conn: &mut Connection, req: &RefreshRequest) -> Api
         tx.commit()?;
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, codes::REFRESH_REUSED, "refresh token reused; session revoked"));
     }
+    // A deactivated device learns why its session ended (replaced, transferred, revoked)
+    // before it is told the session ended.
+    let dev = load_device(&tx, &sess.device_id)?.ok_or_else(ApiError::internal)?;
+    if dev.status != "active" {
+        return Err(ApiError::device_inactive(&dev.status));
+    }
     if sess.revoked {
         return Err(session_expired());
     }
@@ -129,10 +135,6 @@ pub fn refresh(s: &AppState, conn: &mut Connection, req: &RefreshRequest) -> Api
         revoke_session(&tx, &sess.session_id, "expired", now)?;
         tx.commit()?;
         return Err(session_expired());
-    }
-    let dev = load_device(&tx, &sess.device_id)?.ok_or_else(ApiError::internal)?;
-    if dev.status != "active" {
-        return Err(ApiError::device_inactive(&dev.status));
     }
     tx.execute("UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1", params![hash, now])?;
     let refresh_token = random_b64url(32);
@@ -177,16 +179,17 @@ pub fn authenticate(s: &AppState, conn: &Connection, token: Option<&str>) -> Api
     if sess.account_id != claims.sub || sess.device_id != claims.did {
         return Err(token_invalid());
     }
+    // The token is authentic: a deactivated device learns why before anything else.
+    let dev = load_device(conn, &sess.device_id)?.ok_or_else(ApiError::internal)?;
+    if dev.status != "active" {
+        return Err(ApiError::device_inactive(&dev.status));
+    }
     if sess.revoked {
         return Err(session_expired());
     }
     if now >= sess.idle_expires_at || now >= sess.absolute_expires_at {
         revoke_session(conn, &sess.session_id, "expired", now)?;
         return Err(session_expired());
-    }
-    let dev = load_device(conn, &sess.device_id)?.ok_or_else(ApiError::internal)?;
-    if dev.status != "active" {
-        return Err(ApiError::device_inactive(&dev.status));
     }
     let idle = (now + s.limits.session_idle_secs).min(sess.absolute_expires_at);
     conn.execute("UPDATE sessions SET idle_expires_at = ?2 WHERE session_id = ?1", params![sess.session_id, idle])?;

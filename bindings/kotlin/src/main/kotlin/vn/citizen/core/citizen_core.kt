@@ -797,6 +797,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_validate_enrollment(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_verify_passcode(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_wrap(
     ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_unwrap(
@@ -879,6 +881,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizencore_validate_enrollment(`ptr`: Long,`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_clone_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1611,6 +1615,12 @@ public interface CitizenCoreInterface {
      */
     fun `validateEnrollment`(`input`: EnrollmentInput): List<FieldError>
     
+    /**
+     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     */
+    suspend fun `verifyPasscode`(`passcode`: kotlin.String)
+    
     companion object
 }
 
@@ -2121,6 +2131,33 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     )
     }
     
+
+    
+    /**
+     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     */
+    @Throws(PasscodeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyPasscode`(`passcode`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        PasscodeException.ErrorHandler,
+    )
+    }
 
     
 
