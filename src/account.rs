@@ -15,7 +15,7 @@ use crate::crypto;
 use crate::error::{Error, FieldError, Msg, NetError, NetworkErrorKind, Result};
 use crate::net::Net;
 use crate::passcode::{self, Gate};
-use crate::platform::{DeviceKeyStore, KeyOptions, KeyStoreError};
+use crate::platform::{DeviceKeyStore, KeyOptions, DeviceKeyStoreError};
 use crate::protocol::*;
 use crate::store::{AccountRow, Identity, PasscodeRow, SessionRow, Store, Tokens};
 
@@ -62,11 +62,11 @@ pub(crate) struct Account {
 
 /// Run a (possibly blocking: biometric prompt) key-store call off the async executor.
 async fn keystore<T: Send + 'static>(
-    f: impl FnOnce() -> std::result::Result<T, KeyStoreError> + Send + 'static,
+    f: impl FnOnce() -> std::result::Result<T, DeviceKeyStoreError> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|_| Error::KeyStore(KeyStoreError::Failure { reason: "key store call panicked".into() }))?
+        .map_err(|_| Error::KeyStore(DeviceKeyStoreError::Failure { reason: "key store call panicked".into() }))?
         .map_err(Error::KeyStore)
 }
 
@@ -111,7 +111,7 @@ impl Account {
         let (ks, a, m) = (self.keys.clone(), alias.to_string(), message.clone());
         let sig = keystore(move || ks.sign(a, m)).await?;
         let sig = crypto::verify_device_signature(public_key, &message, &sig).map_err(|e| {
-            Error::KeyStore(KeyStoreError::Failure { reason: format!("key store signature refused: {e}") })
+            Error::KeyStore(DeviceKeyStoreError::Failure { reason: format!("key store signature refused: {e}") })
         })?;
         Ok(SignedStatement { statement, signature: crypto::b64(&sig.to_bytes()) })
     }
@@ -204,7 +204,7 @@ impl Account {
         let (ks, a) = (self.keys.clone(), alias.clone());
         let public_key = keystore(move || ks.create_key(a, options)).await?;
         let vk = crypto::parse_public_key(&public_key)
-            .map_err(|_| Error::KeyStore(KeyStoreError::Failure { reason: "key store returned an invalid public key".into() }))?;
+            .map_err(|_| Error::KeyStore(DeviceKeyStoreError::Failure { reason: "key store returned an invalid public key".into() }))?;
         let public_key = crypto::sec1_uncompressed(&vk);
         let (ks, a) = (self.keys.clone(), alias.clone());
         let hardware_backed = keystore(move || ks.is_hardware_backed(a)).await?;

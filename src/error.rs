@@ -9,7 +9,7 @@
 //!   so shells can show text without a translation table and match on codes without parsing.
 //! * Codes are API: once shipped, a code is never renamed or reused.
 
-use crate::platform::KeyStoreError;
+use crate::platform::DeviceKeyStoreError;
 
 /// A stable code with its message in both languages.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -194,7 +194,7 @@ pub enum Error {
     Storage(String),
     /// Platform key store.
     #[error("key store: {0}")]
-    KeyStore(#[from] KeyStoreError),
+    KeyStore(#[from] DeviceKeyStoreError),
     /// Data key wrapping or field decryption.
     #[error("crypto: {0}")]
     Crypto(String),
@@ -229,10 +229,10 @@ fn net_msg(kind: NetworkErrorKind) -> Msg {
     }
 }
 
-fn keystore_msg(e: &KeyStoreError) -> Msg {
+fn keystore_msg(e: &DeviceKeyStoreError) -> Msg {
     match e {
-        KeyStoreError::KeyInvalidated { .. } => Msg::KeyInvalidated,
-        KeyStoreError::UserCancelled { .. } => Msg::UserCancelled,
+        DeviceKeyStoreError::KeyInvalidated { .. } => Msg::KeyInvalidated,
+        DeviceKeyStoreError::UserCancelled { .. } => Msg::UserCancelled,
         _ => Msg::KeyStore,
     }
 }
@@ -431,7 +431,7 @@ pub enum AuthError {
     SessionRevoked { detail: ErrorDetail },
     /// This device was replaced, transferred or revoked (`status` says which).
     #[error("{}", detail.code)]
-    DeviceInactive { detail: ErrorDetail, status: String },
+    DeviceInactive { detail: ErrorDetail, status: crate::DeviceStatus },
     /// The account is locked server-side.
     #[error("{}", detail.code)]
     AccountLocked { detail: ErrorDetail },
@@ -465,7 +465,10 @@ impl From<Error> for AuthError {
             Error::Domain(m @ Msg::SessionExpired) => AuthError::SessionExpired { detail: m.detail() },
             Error::Domain(m @ Msg::SessionRevoked) => AuthError::SessionRevoked { detail: m.detail() },
             Error::Domain(m @ Msg::AccountLocked) => AuthError::AccountLocked { detail: m.detail() },
-            Error::DeviceInactive(status) => AuthError::DeviceInactive { detail: Msg::DeviceInactive.detail(), status },
+            Error::DeviceInactive(status) => AuthError::DeviceInactive {
+                detail: Msg::DeviceInactive.detail(),
+                status: crate::DeviceStatus::from_wire(&status),
+            },
             Error::KeyStore(k) => AuthError::KeyStore { detail: keystore_msg(&k).detail() },
             Error::Net(n) => AuthError::Network { detail: net_msg(n.kind).detail(), kind: n.kind },
             Error::Storage(_) | Error::Crypto(_) => AuthError::Storage { detail: Msg::Storage.detail() },

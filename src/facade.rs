@@ -159,8 +159,8 @@ pub struct DeviceInfo {
     pub platform: String,
     /// Whether its key is hardware-backed (as claimed at enrollment).
     pub hardware_backed: bool,
-    /// `active`, `replaced`, `transferred`, `revoked`.
-    pub status: String,
+    /// Its status.
+    pub status: DeviceStatus,
     /// Unix seconds.
     pub enrolled_at: i64,
     /// Unix seconds.
@@ -172,8 +172,8 @@ pub struct DeviceInfo {
 /// The server's view of this device.
 #[derive(Clone, Debug, uniffi::Record)]
 pub struct DeviceStatusInfo {
-    /// `active`, `replaced`, `transferred`, `revoked`.
-    pub status: String,
+    /// Status.
+    pub status: DeviceStatus,
     /// Unix seconds.
     pub changed_at: i64,
 }
@@ -202,6 +202,34 @@ pub struct PasscodeResetTicket {
     pub otp_expires_at: i64,
 }
 
+/// The server's status of a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum DeviceStatus {
+    /// The account's one active device.
+    Active,
+    /// Deactivated by a newer enrollment without approval.
+    Replaced,
+    /// Deactivated by a newer enrollment this device approved.
+    Transferred,
+    /// Revoked by the citizen.
+    Revoked,
+    /// The server does not know the device (or sent a status this version does not know).
+    Unknown,
+}
+
+impl DeviceStatus {
+    /// Parse the wire name.
+    pub fn from_wire(s: &str) -> DeviceStatus {
+        match s {
+            "active" => DeviceStatus::Active,
+            "replaced" => DeviceStatus::Replaced,
+            "transferred" => DeviceStatus::Transferred,
+            "revoked" => DeviceStatus::Revoked,
+            _ => DeviceStatus::Unknown,
+        }
+    }
+}
+
 /// Where the device stands.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
 pub enum EnrollmentState {
@@ -211,8 +239,8 @@ pub enum EnrollmentState {
     AwaitingOtp,
     /// Enrolled and active.
     Enrolled,
-    /// The server deactivated this device (`replaced`, `transferred`, `revoked`).
-    Deactivated { status: String },
+    /// The server deactivated this device.
+    Deactivated { status: DeviceStatus },
 }
 
 /// A snapshot of the core's state, for the shell's first screen.
@@ -331,7 +359,7 @@ impl CitizenCore {
         let now = self.account.clock.now();
         let enrollment = match &acc {
             Some(a) if a.inactive_status.is_some() => {
-                EnrollmentState::Deactivated { status: a.inactive_status.clone().unwrap_or_default() }
+                EnrollmentState::Deactivated { status: DeviceStatus::from_wire(a.inactive_status.as_deref().unwrap_or("")) }
             }
             Some(_) => EnrollmentState::Enrolled,
             None if pending => EnrollmentState::AwaitingOtp,
@@ -417,7 +445,7 @@ impl CitizenCore {
                 label: d.label,
                 platform: d.platform,
                 hardware_backed: d.hardware_backed,
-                status: d.status,
+                status: DeviceStatus::from_wire(&d.status),
                 enrolled_at: d.enrolled_at,
                 last_login_at: d.last_login_at,
             })
@@ -442,7 +470,7 @@ impl CitizenCore {
     /// learns it here (and its session is dropped).
     pub async fn check_device_status(&self) -> Result<DeviceStatusInfo, AuthError> {
         let r = self.account.device_status().await?;
-        Ok(DeviceStatusInfo { status: r.status, changed_at: r.changed_at })
+        Ok(DeviceStatusInfo { status: DeviceStatus::from_wire(&r.status), changed_at: r.changed_at })
     }
 
     /// Check the passcode locally (e.g. to unlock the app), under the same lockout policy as

@@ -16,7 +16,7 @@ pub mod platform;
 pub mod protocol;
 
 pub use error::{AuthError, EnrollmentError, ErrorDetail, FieldError, NetworkErrorKind, PasscodeError, SetupError};
-pub use platform::{DataKeyWrapper, DeviceKeyStore, DeviceSignature, KeyOptions, KeyStoreError, KeyWrapError, SignatureFormat};
+pub use platform::{DataKeyWrapper, DeviceKeyStore, DeviceSignature, KeyOptions, DeviceKeyStoreError, KeyWrapError, SignatureFormat};
 pub mod net;
 pub mod passcode;
 pub mod store;

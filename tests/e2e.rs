@@ -9,7 +9,7 @@ use citizen_core::clock::{Clock, ManualClock};
 use citizen_core::error::PublicError;
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::{
-    default_core_config, AuthError, CitizenCore, DataKeyWrapper, EnrollmentError, EnrollmentInput, EnrollmentState,
+    default_core_config, AuthError, DeviceStatus, CitizenCore, DataKeyWrapper, EnrollmentError, EnrollmentInput, EnrollmentState,
     KeyOptions, NetworkErrorKind, PasscodeError, SetupError,
 };
 use citizen_server::{Limits, MemoryOtpOutbox, RunningServer, ServerConfig, TlsSource};
@@ -135,7 +135,7 @@ async fn enroll_login_refresh_devices_logout_with_nothing_sensitive_on_disk() {
 
     let devices = d.core.list_devices().await.unwrap();
     assert_eq!(devices.len(), 1);
-    assert!(devices[0].is_this_device && devices[0].status == "active");
+    assert!(devices[0].is_this_device && devices[0].status == DeviceStatus::Active);
     assert_eq!(env.server.device_status(&outcome.device_id).as_deref(), Some("active"));
 
     d.core.logout().await.unwrap();
@@ -358,16 +358,16 @@ async fn a_new_device_replaces_the_old_one_which_learns_it() {
 
     // The old device's session is dead and it learns why.
     let e = old.core.list_devices().await.unwrap_err();
-    assert!(matches!(&e, AuthError::DeviceInactive { status, .. } if status == "replaced"), "{e:?}");
-    assert_eq!(old.core.status().unwrap().enrollment, EnrollmentState::Deactivated { status: "replaced".into() });
-    assert_eq!(old.core.check_device_status().await.unwrap().status, "replaced");
+    assert!(matches!(&e, AuthError::DeviceInactive { status: DeviceStatus::Replaced, .. }), "{e:?}");
+    assert_eq!(old.core.status().unwrap().enrollment, EnrollmentState::Deactivated { status: DeviceStatus::Replaced });
+    assert_eq!(old.core.check_device_status().await.unwrap().status, DeviceStatus::Replaced);
     assert!(matches!(old.core.login(PASS.into()).await, Err(AuthError::DeviceInactive { .. })));
     // It may enroll again (which replaces the other one in turn).
     assert!(old.core.start_enrollment(input(A)).await.is_ok());
 
     new.core.login("739201".into()).await.unwrap();
     let devices = new.core.list_devices().await.unwrap();
-    assert_eq!(devices.iter().filter(|d| d.status == "active").count(), 1);
+    assert_eq!(devices.iter().filter(|d| d.status == DeviceStatus::Active).count(), 1);
 }
 
 #[tokio::test]
@@ -387,8 +387,8 @@ async fn an_approved_transfer_marks_the_old_device_transferred() {
     let otp = env.outbox.last_otp(&t.enrollment_id).unwrap();
     let outcome = new.core.complete_enrollment(otp, "739201".into(), opts()).await.unwrap();
     assert!(outcome.transfer_approved);
-    assert_eq!(old.core.check_device_status().await.unwrap().status, "transferred");
-    assert_eq!(old.core.status().unwrap().enrollment, EnrollmentState::Deactivated { status: "transferred".into() });
+    assert_eq!(old.core.check_device_status().await.unwrap().status, DeviceStatus::Transferred);
+    assert_eq!(old.core.status().unwrap().enrollment, EnrollmentState::Deactivated { status: DeviceStatus::Transferred });
 }
 
 #[tokio::test]
@@ -400,7 +400,7 @@ async fn a_revoked_device_cannot_log_in() {
     d.core.revoke_device(o.device_id.clone(), PASS.into()).await.unwrap();
     assert_eq!(env.server.device_status(&o.device_id).as_deref(), Some("revoked"));
     let e = d.core.login(PASS.into()).await.unwrap_err();
-    assert!(matches!(&e, AuthError::DeviceInactive { status, .. } if status == "revoked"), "{e:?}");
+    assert!(matches!(&e, AuthError::DeviceInactive { status: DeviceStatus::Revoked, .. }), "{e:?}");
 }
 
 #[tokio::test]

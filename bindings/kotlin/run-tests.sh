@@ -52,7 +52,7 @@ fi
 rm -rf "$here/target/surefire-reports"
 status=0
 # (Maven 3.8 prints stray ANSI resets with -q even in batch mode; strip them.)
-"$mvn" "${args[@]}" | sed -u 's/\x1b\[0m//g' || status=$?
+"$mvn" "${args[@]}" 2>&1 | sed -u 's/\x1b\[0m//g' || status=$?
 
 # `mvn -q` prints nothing on success: summarise the surefire reports so a log shows what ran.
 python3 - "$here/target/surefire-reports" <<'PY' || true

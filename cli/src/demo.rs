@@ -123,7 +123,7 @@ pub async fn run(
     observe("refresh", &core);
     let devices = step!("devices.list", core.list_devices().await);
     for d in &devices {
-        let _ = writeln!(out, "    • {} {} [{}]{}", d.label, d.platform, d.status, if d.is_this_device { " (thiết bị này)" } else { "" });
+        let _ = writeln!(out, "    • {} {} [{:?}]{}", d.label, d.platform, d.status, if d.is_this_device { " (thiết bị này)" } else { "" });
     }
     observe("devices.list", &core);
     step!("logout", core.logout().await);

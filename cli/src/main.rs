@@ -197,7 +197,7 @@ async fn run(cli: Cli) -> ExitCode {
                     EnrollmentState::NotEnrolled => "not_enrolled".to_string(),
                     EnrollmentState::AwaitingOtp => "awaiting_otp".to_string(),
                     EnrollmentState::Enrolled => "enrolled".to_string(),
-                    EnrollmentState::Deactivated { status } => format!("deactivated:{status}"),
+                    EnrollmentState::Deactivated { status } => format!("deactivated:{status:?}").to_lowercase(),
                 };
                 println!(
                     "enrollment={state} device={} hardware_backed={} logged_in={}",
@@ -263,7 +263,7 @@ async fn run(cli: Cli) -> ExitCode {
             Ok(ds) => {
                 for d in ds {
                     println!(
-                        "{} {} {} status={} hardware_backed={}{}",
+                        "{} {} {} status={:?} hardware_backed={}{}",
                         d.device_id,
                         d.platform,
                         d.label,
@@ -298,7 +298,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::DeviceStatus => match core.check_device_status().await {
             Ok(s) => {
-                println!("status={} changed_at={}", s.status, s.changed_at);
+                println!("status={:?} changed_at={}", s.status, s.changed_at);
                 ExitCode::SUCCESS
             }
             Err(e) => auth_exit(&e),

@@ -34,7 +34,7 @@ pub struct DeviceSignature {
 
 /// Errors a key store reports. Shells map their platform exceptions onto these.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-pub enum KeyStoreError {
+pub enum DeviceKeyStoreError {
     /// No key under this alias.
     #[error("key not found")]
     KeyNotFound { reason: String },
@@ -56,9 +56,9 @@ pub enum KeyStoreError {
     Failure { reason: String },
 }
 
-impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
+impl From<uniffi::UnexpectedUniFFICallbackError> for DeviceKeyStoreError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        KeyStoreError::Failure { reason: format!("unexpected callback error: {}", e.reason) }
+        DeviceKeyStoreError::Failure { reason: format!("unexpected callback error: {}", e.reason) }
     }
 }
 
@@ -71,21 +71,21 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
 pub trait DeviceKeyStore: Send + Sync {
     /// Create a new P-256 signing key under `alias` (replacing any key there) and return its
     /// public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
-    fn create_key(&self, alias: String, options: KeyOptions) -> Result<Vec<u8>, KeyStoreError>;
+    fn create_key(&self, alias: String, options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError>;
 
     /// Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
-    fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, KeyStoreError>;
+    fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, DeviceKeyStoreError>;
 
     /// The public key of `alias`, in either encoding accepted by `create_key`.
-    fn public_key(&self, alias: String) -> Result<Vec<u8>, KeyStoreError>;
+    fn public_key(&self, alias: String) -> Result<Vec<u8>, DeviceKeyStoreError>;
 
     /// Delete the key. Deleting a missing key is not an error.
-    fn delete_key(&self, alias: String) -> Result<(), KeyStoreError>;
+    fn delete_key(&self, alias: String) -> Result<(), DeviceKeyStoreError>;
 
     /// Whether the key lives in secure hardware (TEE, StrongBox, Secure Enclave).
-    fn is_hardware_backed(&self, alias: String) -> Result<bool, KeyStoreError>;
+    fn is_hardware_backed(&self, alias: String) -> Result<bool, DeviceKeyStoreError>;
 
     /// The key's attestation certificate chain (DER, leaf first), empty when the platform has
     /// none. Passed to the server unchanged.
-    fn attestation_chain(&self, alias: String) -> Result<Vec<Vec<u8>>, KeyStoreError>;
+    fn attestation_chain(&self, alias: String) -> Result<Vec<Vec<u8>>, DeviceKeyStoreError>;
 }

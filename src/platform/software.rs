@@ -19,7 +19,7 @@ use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
-use super::{DataKeyWrapper, DeviceKeyStore, DeviceSignature, KeyOptions, KeyStoreError, KeyWrapError, SignatureFormat};
+use super::{DataKeyWrapper, DeviceKeyStore, DeviceSignature, KeyOptions, DeviceKeyStoreError, KeyWrapError, SignatureFormat};
 use crate::crypto::{random_array, sec1_uncompressed, SecretKey};
 
 /// Argon2id parameters (OWASP's minimum: 19 MiB, 2 passes, 1 lane).
@@ -27,8 +27,8 @@ const ARGON2_M_KIB: u32 = 19 * 1024;
 const ARGON2_T: u32 = 2;
 const ARGON2_P: u32 = 1;
 
-fn io_fail(what: &str, e: std::io::Error) -> KeyStoreError {
-    KeyStoreError::Failure { reason: format!("{what}: {}", e.kind()) }
+fn io_fail(what: &str, e: std::io::Error) -> DeviceKeyStoreError {
+    DeviceKeyStoreError::Failure { reason: format!("{what}: {}", e.kind()) }
 }
 
 /// Write a file atomically: temp file, fsync, rename, fsync the directory.
@@ -123,50 +123,50 @@ impl SoftwareKeyStore {
     fn aad(alias: &str) -> Vec<u8> {
         format!("citizen-core/software-key/v1|{alias}").into_bytes()
     }
-    fn load(&self, alias: &str) -> Result<SigningKey, KeyStoreError> {
+    fn load(&self, alias: &str) -> Result<SigningKey, DeviceKeyStoreError> {
         let sealed = match fs::read(self.path(alias)) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(KeyStoreError::KeyNotFound { reason: "no such alias".into() })
+                return Err(DeviceKeyStoreError::KeyNotFound { reason: "no such alias".into() })
             }
             Err(e) => return Err(io_fail("read key", e)),
         };
         let scalar = self
             .seal
             .open(&Self::aad(alias), &sealed)
-            .ok_or(KeyStoreError::KeyInvalidated { reason: "sealed key does not open".into() })?;
-        SigningKey::from_slice(&scalar).map_err(|_| KeyStoreError::Failure { reason: "bad key".into() })
+            .ok_or(DeviceKeyStoreError::KeyInvalidated { reason: "sealed key does not open".into() })?;
+        SigningKey::from_slice(&scalar).map_err(|_| DeviceKeyStoreError::Failure { reason: "bad key".into() })
     }
 }
 
 impl DeviceKeyStore for SoftwareKeyStore {
-    fn create_key(&self, alias: String, _options: KeyOptions) -> Result<Vec<u8>, KeyStoreError> {
+    fn create_key(&self, alias: String, _options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError> {
         let sk = SigningKey::random(&mut rand_core::OsRng);
         let scalar: Zeroizing<[u8; 32]> = Zeroizing::new(sk.to_bytes().into());
         let sealed = self.seal.seal(&Self::aad(&alias), &scalar[..]);
         write_atomic(&self.path(&alias), &sealed).map_err(|e| io_fail("write key", e))?;
         Ok(sec1_uncompressed(&VerifyingKey::from(&sk)))
     }
-    fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, KeyStoreError> {
+    fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, DeviceKeyStoreError> {
         let sk = self.load(&alias)?;
         let sig: Signature = sk.sign(&message);
         // DER, like Android Keystore and the Secure Enclave.
         Ok(DeviceSignature { bytes: sig.to_der().as_bytes().to_vec(), format: SignatureFormat::Der })
     }
-    fn public_key(&self, alias: String) -> Result<Vec<u8>, KeyStoreError> {
+    fn public_key(&self, alias: String) -> Result<Vec<u8>, DeviceKeyStoreError> {
         Ok(sec1_uncompressed(&VerifyingKey::from(&self.load(&alias)?)))
     }
-    fn delete_key(&self, alias: String) -> Result<(), KeyStoreError> {
+    fn delete_key(&self, alias: String) -> Result<(), DeviceKeyStoreError> {
         match fs::remove_file(self.path(&alias)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_fail("delete key", e)),
         }
     }
-    fn is_hardware_backed(&self, _alias: String) -> Result<bool, KeyStoreError> {
+    fn is_hardware_backed(&self, _alias: String) -> Result<bool, DeviceKeyStoreError> {
         Ok(false)
     }
-    fn attestation_chain(&self, _alias: String) -> Result<Vec<Vec<u8>>, KeyStoreError> {
+    fn attestation_chain(&self, _alias: String) -> Result<Vec<Vec<u8>>, DeviceKeyStoreError> {
         Ok(vec![])
     }
 }
@@ -219,28 +219,28 @@ impl MemoryKeyStore {
     pub fn key_count(&self) -> usize {
         self.keys.lock().unwrap().len()
     }
-    fn key(&self, alias: &str) -> Result<SigningKey, KeyStoreError> {
+    fn key(&self, alias: &str) -> Result<SigningKey, DeviceKeyStoreError> {
         if self.invalidated.lock().unwrap().iter().any(|a| a == alias) {
-            return Err(KeyStoreError::KeyInvalidated { reason: "simulated".into() });
+            return Err(DeviceKeyStoreError::KeyInvalidated { reason: "simulated".into() });
         }
         self.keys
             .lock()
             .unwrap()
             .get(alias)
             .cloned()
-            .ok_or(KeyStoreError::KeyNotFound { reason: "no such alias".into() })
+            .ok_or(DeviceKeyStoreError::KeyNotFound { reason: "no such alias".into() })
     }
 }
 
 impl DeviceKeyStore for MemoryKeyStore {
-    fn create_key(&self, alias: String, _options: KeyOptions) -> Result<Vec<u8>, KeyStoreError> {
+    fn create_key(&self, alias: String, _options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError> {
         let sk = SigningKey::random(&mut rand_core::OsRng);
         let pk = sec1_uncompressed(&VerifyingKey::from(&sk));
         self.invalidated.lock().unwrap().retain(|a| a != &alias);
         self.keys.lock().unwrap().insert(alias, sk);
         Ok(pk)
     }
-    fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, KeyStoreError> {
+    fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, DeviceKeyStoreError> {
         let sig: Signature = self.key(&alias)?.sign(&message);
         self.signatures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(if self.raw.load(std::sync::atomic::Ordering::SeqCst) {
@@ -249,17 +249,17 @@ impl DeviceKeyStore for MemoryKeyStore {
             DeviceSignature { bytes: sig.to_der().as_bytes().to_vec(), format: SignatureFormat::Der }
         })
     }
-    fn public_key(&self, alias: String) -> Result<Vec<u8>, KeyStoreError> {
+    fn public_key(&self, alias: String) -> Result<Vec<u8>, DeviceKeyStoreError> {
         Ok(sec1_uncompressed(&VerifyingKey::from(&self.key(&alias)?)))
     }
-    fn delete_key(&self, alias: String) -> Result<(), KeyStoreError> {
+    fn delete_key(&self, alias: String) -> Result<(), DeviceKeyStoreError> {
         self.keys.lock().unwrap().remove(&alias);
         Ok(())
     }
-    fn is_hardware_backed(&self, _alias: String) -> Result<bool, KeyStoreError> {
+    fn is_hardware_backed(&self, _alias: String) -> Result<bool, DeviceKeyStoreError> {
         Ok(false)
     }
-    fn attestation_chain(&self, _alias: String) -> Result<Vec<Vec<u8>>, KeyStoreError> {
+    fn attestation_chain(&self, _alias: String) -> Result<Vec<Vec<u8>>, DeviceKeyStoreError> {
         Ok(vec![])
     }
 }
@@ -325,11 +325,11 @@ mod tests {
         let (again, _) = open_software_platform(dir.path(), b"local secret").unwrap();
         assert_eq!(again.public_key("device".into()).unwrap(), pk);
         let (wrong, _) = open_software_platform(dir.path(), b"other secret").unwrap();
-        assert!(matches!(wrong.sign("device".into(), b"m".to_vec()), Err(KeyStoreError::KeyInvalidated { .. })));
+        assert!(matches!(wrong.sign("device".into(), b"m".to_vec()), Err(DeviceKeyStoreError::KeyInvalidated { .. })));
 
         ks.delete_key("device".into()).unwrap();
         ks.delete_key("device".into()).unwrap();
-        assert!(matches!(ks.public_key("device".into()), Err(KeyStoreError::KeyNotFound { .. })));
+        assert!(matches!(ks.public_key("device".into()), Err(DeviceKeyStoreError::KeyNotFound { .. })));
     }
 
     #[test]
@@ -360,6 +360,6 @@ mod tests {
         let ks = MemoryKeyStore::new();
         ks.create_key("a".into(), opts()).unwrap();
         ks.invalidate("a");
-        assert!(matches!(ks.sign("a".into(), vec![]), Err(KeyStoreError::KeyInvalidated { .. })));
+        assert!(matches!(ks.sign("a".into(), vec![]), Err(DeviceKeyStoreError::KeyInvalidated { .. })));
     }
 }

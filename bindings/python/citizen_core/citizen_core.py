@@ -571,17 +571,17 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_unwrap() != 64546:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 24147:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 31947:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_sign() != 19330:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_sign() != 16281:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_public_key() != 42319:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_public_key() != 49425:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_delete_key() != 43986:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_delete_key() != 27618:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed() != 57564:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed() != 22187:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 42258:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -1479,6 +1479,88 @@ class _UniffiFfiConverterTypeCoreConfig(_UniffiConverterRustBuffer):
 
 
 
+class DeviceStatus(enum.Enum):
+    """
+    The server's status of a device.
+"""
+    
+    ACTIVE = 0
+    """
+    The account's one active device.
+"""
+    
+    REPLACED = 1
+    """
+    Deactivated by a newer enrollment without approval.
+"""
+    
+    TRANSFERRED = 2
+    """
+    Deactivated by a newer enrollment this device approved.
+"""
+    
+    REVOKED = 3
+    """
+    Revoked by the citizen.
+"""
+    
+    UNKNOWN = 4
+    """
+    The server does not know the device (or sent a status this version does not know).
+"""
+    
+
+
+class _UniffiFfiConverterTypeDeviceStatus(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return DeviceStatus.ACTIVE
+        if variant == 2:
+            return DeviceStatus.REPLACED
+        if variant == 3:
+            return DeviceStatus.TRANSFERRED
+        if variant == 4:
+            return DeviceStatus.REVOKED
+        if variant == 5:
+            return DeviceStatus.UNKNOWN
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == DeviceStatus.ACTIVE:
+            return
+        if value == DeviceStatus.REPLACED:
+            return
+        if value == DeviceStatus.TRANSFERRED:
+            return
+        if value == DeviceStatus.REVOKED:
+            return
+        if value == DeviceStatus.UNKNOWN:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == DeviceStatus.ACTIVE:
+            buf.write_i32(1)
+        if value == DeviceStatus.REPLACED:
+            buf.write_i32(2)
+        if value == DeviceStatus.TRANSFERRED:
+            buf.write_i32(3)
+        if value == DeviceStatus.REVOKED:
+            buf.write_i32(4)
+        if value == DeviceStatus.UNKNOWN:
+            buf.write_i32(5)
+
+
+
+
+
+
+
+
 class EnrollmentState:
     """
     Where the device stands.
@@ -1556,10 +1638,10 @@ class EnrollmentState:
     @dataclass
     class DEACTIVATED:
         """
-        The server deactivated this device (`replaced`, `transferred`, `revoked`).
+        The server deactivated this device.
 """
         
-        def __init__(self, status:str):
+        def __init__(self, status:DeviceStatus):
             self.status = status
             
             
@@ -1628,7 +1710,7 @@ class _UniffiFfiConverterTypeEnrollmentState(_UniffiConverterRustBuffer):
             )
         if variant == 4:
             return EnrollmentState.DEACTIVATED(
-                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterTypeDeviceStatus.read(buf),
             )
         raise InternalError("Raw enum value doesn't match any cases")
 
@@ -1641,7 +1723,7 @@ class _UniffiFfiConverterTypeEnrollmentState(_UniffiConverterRustBuffer):
         if value.is_ENROLLED():
             return
         if value.is_DEACTIVATED():
-            _UniffiFfiConverterString.check_lower(value.status)
+            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
             return
         raise ValueError(value)
 
@@ -1655,7 +1737,7 @@ class _UniffiFfiConverterTypeEnrollmentState(_UniffiConverterRustBuffer):
             buf.write_i32(3)
         if value.is_DEACTIVATED():
             buf.write_i32(4)
-            _UniffiFfiConverterString.write(value.status, buf)
+            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
 
 
 
@@ -1784,7 +1866,7 @@ class DeviceInfo:
     """
     One device of the account.
 """
-    def __init__(self, *, device_id:str, label:str, platform:str, hardware_backed:bool, status:str, enrolled_at:int, last_login_at:typing.Optional[int], is_this_device:bool):
+    def __init__(self, *, device_id:str, label:str, platform:str, hardware_backed:bool, status:DeviceStatus, enrolled_at:int, last_login_at:typing.Optional[int], is_this_device:bool):
         self.device_id = device_id
         self.label = label
         self.platform = platform
@@ -1826,7 +1908,7 @@ class _UniffiFfiConverterTypeDeviceInfo(_UniffiConverterRustBuffer):
             label=_UniffiFfiConverterString.read(buf),
             platform=_UniffiFfiConverterString.read(buf),
             hardware_backed=_UniffiFfiConverterBoolean.read(buf),
-            status=_UniffiFfiConverterString.read(buf),
+            status=_UniffiFfiConverterTypeDeviceStatus.read(buf),
             enrolled_at=_UniffiFfiConverterInt64.read(buf),
             last_login_at=_UniffiFfiConverterOptionalInt64.read(buf),
             is_this_device=_UniffiFfiConverterBoolean.read(buf),
@@ -1838,7 +1920,7 @@ class _UniffiFfiConverterTypeDeviceInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.label)
         _UniffiFfiConverterString.check_lower(value.platform)
         _UniffiFfiConverterBoolean.check_lower(value.hardware_backed)
-        _UniffiFfiConverterString.check_lower(value.status)
+        _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
         _UniffiFfiConverterInt64.check_lower(value.enrolled_at)
         _UniffiFfiConverterOptionalInt64.check_lower(value.last_login_at)
         _UniffiFfiConverterBoolean.check_lower(value.is_this_device)
@@ -1849,7 +1931,7 @@ class _UniffiFfiConverterTypeDeviceInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.label, buf)
         _UniffiFfiConverterString.write(value.platform, buf)
         _UniffiFfiConverterBoolean.write(value.hardware_backed, buf)
-        _UniffiFfiConverterString.write(value.status, buf)
+        _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
         _UniffiFfiConverterInt64.write(value.enrolled_at, buf)
         _UniffiFfiConverterOptionalInt64.write(value.last_login_at, buf)
         _UniffiFfiConverterBoolean.write(value.is_this_device, buf)
@@ -1967,7 +2049,7 @@ class DeviceStatusInfo:
     """
     The server's view of this device.
 """
-    def __init__(self, *, status:str, changed_at:int):
+    def __init__(self, *, status:DeviceStatus, changed_at:int):
         self.status = status
         self.changed_at = changed_at
         
@@ -1987,18 +2069,18 @@ class _UniffiFfiConverterTypeDeviceStatusInfo(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         return DeviceStatusInfo(
-            status=_UniffiFfiConverterString.read(buf),
+            status=_UniffiFfiConverterTypeDeviceStatus.read(buf),
             changed_at=_UniffiFfiConverterInt64.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.status)
+        _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
         _UniffiFfiConverterInt64.check_lower(value.changed_at)
 
     @staticmethod
     def write(value, buf):
-        _UniffiFfiConverterString.write(value.status, buf)
+        _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
         _UniffiFfiConverterInt64.write(value.changed_at, buf)
 
 @dataclass
@@ -2804,7 +2886,7 @@ class _UniffiFfiConverterTypeAuthError(_UniffiConverterRustBuffer):
         if variant == 8:
             return AuthError.DeviceInactive(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterTypeDeviceStatus.read(buf),
             )
         if variant == 9:
             return AuthError.AccountLocked(
@@ -2857,7 +2939,7 @@ class _UniffiFfiConverterTypeAuthError(_UniffiConverterRustBuffer):
             return
         if isinstance(value, AuthError.DeviceInactive):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterString.check_lower(value.status)
+            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
             return
         if isinstance(value, AuthError.AccountLocked):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
@@ -2905,7 +2987,7 @@ class _UniffiFfiConverterTypeAuthError(_UniffiConverterRustBuffer):
         if isinstance(value, AuthError.DeviceInactive):
             buf.write_i32(8)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterString.write(value.status, buf)
+            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
         if isinstance(value, AuthError.AccountLocked):
             buf.write_i32(9)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
@@ -2922,6 +3004,189 @@ class _UniffiFfiConverterTypeAuthError(_UniffiConverterRustBuffer):
         if isinstance(value, AuthError.Storage):
             buf.write_i32(13)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+
+
+
+# DeviceKeyStoreError
+# We want to define each variant as a nested class that's also a subclass,
+# which is tricky in Python.  To accomplish this we're going to create each
+# class separately, then manually add the child classes to the base class's
+# __dict__.  All of this happens in dummy class to avoid polluting the module
+# namespace.
+class DeviceKeyStoreError(Exception):
+    """
+    Errors a key store reports. Shells map their platform exceptions onto these.
+"""
+    pass
+
+_UniffiTempDeviceKeyStoreError = DeviceKeyStoreError
+
+class DeviceKeyStoreError:  # type: ignore
+    """
+    Errors a key store reports. Shells map their platform exceptions onto these.
+"""
+    
+    class KeyNotFound(_UniffiTempDeviceKeyStoreError):
+        """
+        No key under this alias.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "DeviceKeyStoreError.KeyNotFound({})".format(str(self))
+    _UniffiTempDeviceKeyStoreError.KeyNotFound = KeyNotFound # type: ignore
+    class KeyInvalidated(_UniffiTempDeviceKeyStoreError):
+        """
+        The key was permanently invalidated (Android `KeyPermanentlyInvalidatedException`,
+        iOS biometry set changed). The core must start re-binding (re-enrollment).
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "DeviceKeyStoreError.KeyInvalidated({})".format(str(self))
+    _UniffiTempDeviceKeyStoreError.KeyInvalidated = KeyInvalidated # type: ignore
+    class UserCancelled(_UniffiTempDeviceKeyStoreError):
+        """
+        The citizen cancelled the biometric/credential prompt.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "DeviceKeyStoreError.UserCancelled({})".format(str(self))
+    _UniffiTempDeviceKeyStoreError.UserCancelled = UserCancelled # type: ignore
+    class AuthenticationFailed(_UniffiTempDeviceKeyStoreError):
+        """
+        User verification failed or is not set up on the device.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "DeviceKeyStoreError.AuthenticationFailed({})".format(str(self))
+    _UniffiTempDeviceKeyStoreError.AuthenticationFailed = AuthenticationFailed # type: ignore
+    class Unavailable(_UniffiTempDeviceKeyStoreError):
+        """
+        The secure hardware is unavailable or busy.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "DeviceKeyStoreError.Unavailable({})".format(str(self))
+    _UniffiTempDeviceKeyStoreError.Unavailable = Unavailable # type: ignore
+    class Failure(_UniffiTempDeviceKeyStoreError):
+        """
+        Anything else.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "DeviceKeyStoreError.Failure({})".format(str(self))
+    _UniffiTempDeviceKeyStoreError.Failure = Failure # type: ignore
+
+DeviceKeyStoreError = _UniffiTempDeviceKeyStoreError # type: ignore
+del _UniffiTempDeviceKeyStoreError
+
+
+class _UniffiFfiConverterTypeDeviceKeyStoreError(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return DeviceKeyStoreError.KeyNotFound(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 2:
+            return DeviceKeyStoreError.KeyInvalidated(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 3:
+            return DeviceKeyStoreError.UserCancelled(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 4:
+            return DeviceKeyStoreError.AuthenticationFailed(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 5:
+            return DeviceKeyStoreError.Unavailable(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 6:
+            return DeviceKeyStoreError.Failure(
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if isinstance(value, DeviceKeyStoreError.KeyNotFound):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, DeviceKeyStoreError.KeyInvalidated):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, DeviceKeyStoreError.UserCancelled):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, DeviceKeyStoreError.AuthenticationFailed):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, DeviceKeyStoreError.Unavailable):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, DeviceKeyStoreError.Failure):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+
+    @staticmethod
+    def write(value, buf):
+        if isinstance(value, DeviceKeyStoreError.KeyNotFound):
+            buf.write_i32(1)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, DeviceKeyStoreError.KeyInvalidated):
+            buf.write_i32(2)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, DeviceKeyStoreError.UserCancelled):
+            buf.write_i32(3)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, DeviceKeyStoreError.AuthenticationFailed):
+            buf.write_i32(4)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, DeviceKeyStoreError.Unavailable):
+            buf.write_i32(5)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, DeviceKeyStoreError.Failure):
+            buf.write_i32(6)
+            _UniffiFfiConverterString.write(value.reason, buf)
 
 class _UniffiFfiConverterSequenceTypeFieldError(_UniffiConverterRustBuffer):
     @classmethod
@@ -3286,189 +3551,6 @@ class _UniffiFfiConverterTypeEnrollmentError(_UniffiConverterRustBuffer):
         if isinstance(value, EnrollmentError.Storage):
             buf.write_i32(12)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
-
-
-# KeyStoreError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class KeyStoreError(Exception):
-    """
-    Errors a key store reports. Shells map their platform exceptions onto these.
-"""
-    pass
-
-_UniffiTempKeyStoreError = KeyStoreError
-
-class KeyStoreError:  # type: ignore
-    """
-    Errors a key store reports. Shells map their platform exceptions onto these.
-"""
-    
-    class KeyNotFound(_UniffiTempKeyStoreError):
-        """
-        No key under this alias.
-"""
-        
-        def __init__(self, reason):
-            super().__init__(", ".join([
-                "reason={!r}".format(reason),
-            ]))
-            self.reason = reason
-
-        def __repr__(self):
-            return "KeyStoreError.KeyNotFound({})".format(str(self))
-    _UniffiTempKeyStoreError.KeyNotFound = KeyNotFound # type: ignore
-    class KeyInvalidated(_UniffiTempKeyStoreError):
-        """
-        The key was permanently invalidated (Android `KeyPermanentlyInvalidatedException`,
-        iOS biometry set changed). The core must start re-binding (re-enrollment).
-"""
-        
-        def __init__(self, reason):
-            super().__init__(", ".join([
-                "reason={!r}".format(reason),
-            ]))
-            self.reason = reason
-
-        def __repr__(self):
-            return "KeyStoreError.KeyInvalidated({})".format(str(self))
-    _UniffiTempKeyStoreError.KeyInvalidated = KeyInvalidated # type: ignore
-    class UserCancelled(_UniffiTempKeyStoreError):
-        """
-        The citizen cancelled the biometric/credential prompt.
-"""
-        
-        def __init__(self, reason):
-            super().__init__(", ".join([
-                "reason={!r}".format(reason),
-            ]))
-            self.reason = reason
-
-        def __repr__(self):
-            return "KeyStoreError.UserCancelled({})".format(str(self))
-    _UniffiTempKeyStoreError.UserCancelled = UserCancelled # type: ignore
-    class AuthenticationFailed(_UniffiTempKeyStoreError):
-        """
-        User verification failed or is not set up on the device.
-"""
-        
-        def __init__(self, reason):
-            super().__init__(", ".join([
-                "reason={!r}".format(reason),
-            ]))
-            self.reason = reason
-
-        def __repr__(self):
-            return "KeyStoreError.AuthenticationFailed({})".format(str(self))
-    _UniffiTempKeyStoreError.AuthenticationFailed = AuthenticationFailed # type: ignore
-    class Unavailable(_UniffiTempKeyStoreError):
-        """
-        The secure hardware is unavailable or busy.
-"""
-        
-        def __init__(self, reason):
-            super().__init__(", ".join([
-                "reason={!r}".format(reason),
-            ]))
-            self.reason = reason
-
-        def __repr__(self):
-            return "KeyStoreError.Unavailable({})".format(str(self))
-    _UniffiTempKeyStoreError.Unavailable = Unavailable # type: ignore
-    class Failure(_UniffiTempKeyStoreError):
-        """
-        Anything else.
-"""
-        
-        def __init__(self, reason):
-            super().__init__(", ".join([
-                "reason={!r}".format(reason),
-            ]))
-            self.reason = reason
-
-        def __repr__(self):
-            return "KeyStoreError.Failure({})".format(str(self))
-    _UniffiTempKeyStoreError.Failure = Failure # type: ignore
-
-KeyStoreError = _UniffiTempKeyStoreError # type: ignore
-del _UniffiTempKeyStoreError
-
-
-class _UniffiFfiConverterTypeKeyStoreError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return KeyStoreError.KeyNotFound(
-                _UniffiFfiConverterString.read(buf),
-            )
-        if variant == 2:
-            return KeyStoreError.KeyInvalidated(
-                _UniffiFfiConverterString.read(buf),
-            )
-        if variant == 3:
-            return KeyStoreError.UserCancelled(
-                _UniffiFfiConverterString.read(buf),
-            )
-        if variant == 4:
-            return KeyStoreError.AuthenticationFailed(
-                _UniffiFfiConverterString.read(buf),
-            )
-        if variant == 5:
-            return KeyStoreError.Unavailable(
-                _UniffiFfiConverterString.read(buf),
-            )
-        if variant == 6:
-            return KeyStoreError.Failure(
-                _UniffiFfiConverterString.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, KeyStoreError.KeyNotFound):
-            _UniffiFfiConverterString.check_lower(value.reason)
-            return
-        if isinstance(value, KeyStoreError.KeyInvalidated):
-            _UniffiFfiConverterString.check_lower(value.reason)
-            return
-        if isinstance(value, KeyStoreError.UserCancelled):
-            _UniffiFfiConverterString.check_lower(value.reason)
-            return
-        if isinstance(value, KeyStoreError.AuthenticationFailed):
-            _UniffiFfiConverterString.check_lower(value.reason)
-            return
-        if isinstance(value, KeyStoreError.Unavailable):
-            _UniffiFfiConverterString.check_lower(value.reason)
-            return
-        if isinstance(value, KeyStoreError.Failure):
-            _UniffiFfiConverterString.check_lower(value.reason)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, KeyStoreError.KeyNotFound):
-            buf.write_i32(1)
-            _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, KeyStoreError.KeyInvalidated):
-            buf.write_i32(2)
-            _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, KeyStoreError.UserCancelled):
-            buf.write_i32(3)
-            _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, KeyStoreError.AuthenticationFailed):
-            buf.write_i32(4)
-            _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, KeyStoreError.Unavailable):
-            buf.write_i32(5)
-            _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, KeyStoreError.Failure):
-            buf.write_i32(6)
-            _UniffiFfiConverterString.write(value.reason, buf)
 
 
 
@@ -4938,7 +5020,7 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
             _UniffiFfiConverterTypeKeyOptions.lower(options),
         )
         _uniffi_lift_return = _UniffiFfiConverterBytes.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeKeyStoreError
+        _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key,
@@ -4959,7 +5041,7 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
             _UniffiFfiConverterBytes.lower(message),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDeviceSignature.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeKeyStoreError
+        _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign,
@@ -4977,7 +5059,7 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
             _UniffiFfiConverterString.lower(alias),
         )
         _uniffi_lift_return = _UniffiFfiConverterBytes.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeKeyStoreError
+        _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_public_key,
@@ -4995,7 +5077,7 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
             _UniffiFfiConverterString.lower(alias),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeKeyStoreError
+        _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_delete_key,
@@ -5013,7 +5095,7 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
             _UniffiFfiConverterString.lower(alias),
         )
         _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeKeyStoreError
+        _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_is_hardware_backed,
@@ -5032,7 +5114,7 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
             _UniffiFfiConverterString.lower(alias),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceBytes.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeKeyStoreError
+        _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_attestation_chain,
@@ -5066,8 +5148,8 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
                 uniffi_call_status_ptr.contents,
                 make_call,
                 write_return_value,
-                KeyStoreError,
-                _UniffiFfiConverterTypeKeyStoreError.lower,
+                DeviceKeyStoreError,
+                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD1
@@ -5089,8 +5171,8 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
                 uniffi_call_status_ptr.contents,
                 make_call,
                 write_return_value,
-                KeyStoreError,
-                _UniffiFfiConverterTypeKeyStoreError.lower,
+                DeviceKeyStoreError,
+                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD2
@@ -5111,8 +5193,8 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
                 uniffi_call_status_ptr.contents,
                 make_call,
                 write_return_value,
-                KeyStoreError,
-                _UniffiFfiConverterTypeKeyStoreError.lower,
+                DeviceKeyStoreError,
+                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD3
@@ -5132,8 +5214,8 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
                 uniffi_call_status_ptr.contents,
                 make_call,
                 write_return_value,
-                KeyStoreError,
-                _UniffiFfiConverterTypeKeyStoreError.lower,
+                DeviceKeyStoreError,
+                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD4
@@ -5154,8 +5236,8 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
                 uniffi_call_status_ptr.contents,
                 make_call,
                 write_return_value,
-                KeyStoreError,
-                _UniffiFfiConverterTypeKeyStoreError.lower,
+                DeviceKeyStoreError,
+                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD5
@@ -5176,8 +5258,8 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
                 uniffi_call_status_ptr.contents,
                 make_call,
                 write_return_value,
-                KeyStoreError,
-                _UniffiFfiConverterTypeKeyStoreError.lower,
+                DeviceKeyStoreError,
+                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_DEVICE_KEY_STORE
@@ -5282,12 +5364,13 @@ def validate_enrollment_input(input: EnrollmentInput) -> typing.List[FieldError]
 __all__ = [
     "InternalError",
     "Locale",
+    "DeviceStatus",
     "EnrollmentState",
     "SignatureFormat",
     "NetworkErrorKind",
     "AuthError",
+    "DeviceKeyStoreError",
     "EnrollmentError",
-    "KeyStoreError",
     "KeyWrapError",
     "PasscodeError",
     "SetupError",

@@ -22,7 +22,7 @@ from citizen_core import (
     DeviceKeyStore,
     DeviceSignature,
     KeyOptions,
-    KeyStoreError,
+    DeviceKeyStoreError,
     KeyWrapError,
     SignatureFormat,
 )
@@ -46,7 +46,7 @@ class SoftwareDeviceKeyStore(DeviceKeyStore):
         with self._lock:
             key = self._keys.get(alias)
         if key is None:
-            raise KeyStoreError.KeyNotFound(reason=f"no key under alias {alias!r}")
+            raise DeviceKeyStoreError.KeyNotFound(reason=f"no key under alias {alias!r}")
         return key
 
     def create_key(self, alias: str, options: KeyOptions) -> bytes:

@@ -22,7 +22,9 @@ def test_old_device_approves_transfer_to_new_device(server, device, tmp_path):
     cccd, dob, phone = CITIZEN
     ticket = run(new.start_enrollment(cc.EnrollmentInput(cccd=cccd, date_of_birth=dob, phone=phone)))
     assert ticket.has_active_device
-    assert new.status().enrollment == cc.EnrollmentState.AWAITING_OTP
+    # Enums with data are classes per variant in Python: compare with an instance, or use is_*().
+    assert new.status().enrollment == cc.EnrollmentState.AWAITING_OTP()
+    assert new.status().enrollment.is_awaiting_otp()
 
     # The citizen reads the enrollment id on the new phone and approves on the old one.
     run(old.approve_device_transfer(ticket.enrollment_id, PASSCODE))
@@ -36,19 +38,19 @@ def test_old_device_approves_transfer_to_new_device(server, device, tmp_path):
     )
     assert outcome.transfer_approved
     assert outcome.replaced_device_id == old_outcome.device_id
-    assert new.status().enrollment == cc.EnrollmentState.ENROLLED
+    assert new.status().enrollment == cc.EnrollmentState.ENROLLED()
 
     # The old phone learns it was transferred and can no longer log in.
-    assert run(old.check_device_status()).status == "transferred"
-    assert old.status().enrollment == cc.EnrollmentState.DEACTIVATED(status="transferred")
+    assert run(old.check_device_status()).status == cc.DeviceStatus.TRANSFERRED
+    assert old.status().enrollment == cc.EnrollmentState.DEACTIVATED(status=cc.DeviceStatus.TRANSFERRED)
     with pytest.raises(cc.AuthError.DeviceInactive) as err:
         run(old.login(PASSCODE))
-    assert err.value.status == "transferred"
+    assert err.value.status == cc.DeviceStatus.TRANSFERRED
     assert_detail(err.value.detail, "auth.device_inactive")
 
     run(new.login(PASSCODE))
     devices = {d.device_id: d for d in run(new.list_devices())}
     assert devices[outcome.device_id].is_this_device
-    assert devices[outcome.device_id].status == "active"
+    assert devices[outcome.device_id].status == cc.DeviceStatus.ACTIVE
     if old_outcome.device_id in devices:
-        assert devices[old_outcome.device_id].status == "transferred"
+        assert devices[old_outcome.device_id].status == cc.DeviceStatus.TRANSFERRED

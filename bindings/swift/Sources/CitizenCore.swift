@@ -1522,7 +1522,7 @@ open class DeviceKeyStoreImpl: DeviceKeyStore, @unchecked Sendable {
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
 open func createKey(alias: String, options: KeyOptions)throws  -> Data  {
-    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeKeyStoreError_lift) {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_method_devicekeystore_create_key(
             self.uniffiCloneHandle(),
@@ -1536,7 +1536,7 @@ open func createKey(alias: String, options: KeyOptions)throws  -> Data  {
      * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
      */
 open func sign(alias: String, message: Data)throws  -> DeviceSignature  {
-    return try  FfiConverterTypeDeviceSignature_lift(try rustCallWithError(FfiConverterTypeKeyStoreError_lift) {
+    return try  FfiConverterTypeDeviceSignature_lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_method_devicekeystore_sign(
             self.uniffiCloneHandle(),
@@ -1550,7 +1550,7 @@ open func sign(alias: String, message: Data)throws  -> DeviceSignature  {
      * The public key of `alias`, in either encoding accepted by `create_key`.
      */
 open func publicKey(alias: String)throws  -> Data  {
-    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeKeyStoreError_lift) {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_method_devicekeystore_public_key(
             self.uniffiCloneHandle(),
@@ -1562,7 +1562,7 @@ open func publicKey(alias: String)throws  -> Data  {
     /**
      * Delete the key. Deleting a missing key is not an error.
      */
-open func deleteKey(alias: String)throws   {try rustCallWithError(FfiConverterTypeKeyStoreError_lift) {
+open func deleteKey(alias: String)throws   {try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_method_devicekeystore_delete_key(
             self.uniffiCloneHandle(),
@@ -1575,7 +1575,7 @@ open func deleteKey(alias: String)throws   {try rustCallWithError(FfiConverterTy
      * Whether the key lives in secure hardware (TEE, StrongBox, Secure Enclave).
      */
 open func isHardwareBacked(alias: String)throws  -> Bool  {
-    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeKeyStoreError_lift) {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_method_devicekeystore_is_hardware_backed(
             self.uniffiCloneHandle(),
@@ -1589,7 +1589,7 @@ open func isHardwareBacked(alias: String)throws  -> Bool  {
      * none. Passed to the server unchanged.
      */
 open func attestationChain(alias: String)throws  -> [Data]  {
-    return try  FfiConverterSequenceData.lift(try rustCallWithError(FfiConverterTypeKeyStoreError_lift) {
+    return try  FfiConverterSequenceData.lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(
             self.uniffiCloneHandle(),
@@ -1650,7 +1650,7 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeKeyStoreError_lower
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
             )
         },
         sign: { (
@@ -1677,7 +1677,7 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeKeyStoreError_lower
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
             )
         },
         publicKey: { (
@@ -1702,7 +1702,7 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeKeyStoreError_lower
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
             )
         },
         deleteKey: { (
@@ -1727,7 +1727,7 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeKeyStoreError_lower
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
             )
         },
         isHardwareBacked: { (
@@ -1752,7 +1752,7 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeKeyStoreError_lower
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
             )
         },
         attestationChain: { (
@@ -1777,7 +1777,7 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeKeyStoreError_lower
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
             )
         }
     )
@@ -2126,9 +2126,9 @@ public struct DeviceInfo: Equatable, Hashable {
      */
     public let hardwareBacked: Bool
     /**
-     * `active`, `replaced`, `transferred`, `revoked`.
+     * Its status.
      */
-    public let status: String
+    public let status: DeviceStatus
     /**
      * Unix seconds.
      */
@@ -2158,8 +2158,8 @@ public struct DeviceInfo: Equatable, Hashable {
          * Whether its key is hardware-backed (as claimed at enrollment).
          */hardwareBacked: Bool, 
         /**
-         * `active`, `replaced`, `transferred`, `revoked`.
-         */status: String, 
+         * Its status.
+         */status: DeviceStatus, 
         /**
          * Unix seconds.
          */enrolledAt: Int64, 
@@ -2199,7 +2199,7 @@ public struct FfiConverterTypeDeviceInfo: FfiConverterRustBuffer {
                 label: FfiConverterString.read(from: &buf), 
                 platform: FfiConverterString.read(from: &buf), 
                 hardwareBacked: FfiConverterBool.read(from: &buf), 
-                status: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeDeviceStatus.read(from: &buf), 
                 enrolledAt: FfiConverterInt64.read(from: &buf), 
                 lastLoginAt: FfiConverterOptionInt64.read(from: &buf), 
                 isThisDevice: FfiConverterBool.read(from: &buf)
@@ -2211,7 +2211,7 @@ public struct FfiConverterTypeDeviceInfo: FfiConverterRustBuffer {
         FfiConverterString.write(value.label, into: &buf)
         FfiConverterString.write(value.platform, into: &buf)
         FfiConverterBool.write(value.hardwareBacked, into: &buf)
-        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterTypeDeviceStatus.write(value.status, into: &buf)
         FfiConverterInt64.write(value.enrolledAt, into: &buf)
         FfiConverterOptionInt64.write(value.lastLoginAt, into: &buf)
         FfiConverterBool.write(value.isThisDevice, into: &buf)
@@ -2308,9 +2308,9 @@ public func FfiConverterTypeDeviceSignature_lower(_ value: DeviceSignature) -> R
  */
 public struct DeviceStatusInfo: Equatable, Hashable {
     /**
-     * `active`, `replaced`, `transferred`, `revoked`.
+     * Status.
      */
-    public let status: String
+    public let status: DeviceStatus
     /**
      * Unix seconds.
      */
@@ -2320,8 +2320,8 @@ public struct DeviceStatusInfo: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * `active`, `replaced`, `transferred`, `revoked`.
-         */status: String, 
+         * Status.
+         */status: DeviceStatus, 
         /**
          * Unix seconds.
          */changedAt: Int64) {
@@ -2345,13 +2345,13 @@ public struct FfiConverterTypeDeviceStatusInfo: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeviceStatusInfo {
         return
             try DeviceStatusInfo(
-                status: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeDeviceStatus.read(from: &buf), 
                 changedAt: FfiConverterInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: DeviceStatusInfo, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterTypeDeviceStatus.write(value.status, into: &buf)
         FfiConverterInt64.write(value.changedAt, into: &buf)
     }
 }
@@ -3191,7 +3191,7 @@ enum AuthError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * This device was replaced, transferred or revoked (`status` says which).
      */
-    case DeviceInactive(detail: ErrorDetail, status: String
+    case DeviceInactive(detail: ErrorDetail, status: DeviceStatus
     )
     /**
      * The account is locked server-side.
@@ -3273,7 +3273,7 @@ public struct FfiConverterTypeAuthError: FfiConverterRustBuffer {
             )
         case 8: return .DeviceInactive(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            status: try FfiConverterString.read(from: &buf)
+            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
             )
         case 9: return .AccountLocked(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
@@ -3344,7 +3344,7 @@ public struct FfiConverterTypeAuthError: FfiConverterRustBuffer {
         case let .DeviceInactive(detail,status):
             writeInt(&buf, Int32(8))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterString.write(status, into: &buf)
+            FfiConverterTypeDeviceStatus.write(status, into: &buf)
             
         
         case let .AccountLocked(detail):
@@ -3390,6 +3390,258 @@ public func FfiConverterTypeAuthError_lift(_ buf: RustBuffer) throws -> AuthErro
 public func FfiConverterTypeAuthError_lower(_ value: AuthError) -> RustBuffer {
     return FfiConverterTypeAuthError.lower(value)
 }
+
+
+/**
+ * Errors a key store reports. Shells map their platform exceptions onto these.
+ */
+public 
+enum DeviceKeyStoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * No key under this alias.
+     */
+    case KeyNotFound(reason: String
+    )
+    /**
+     * The key was permanently invalidated (Android `KeyPermanentlyInvalidatedException`,
+     * iOS biometry set changed). The core must start re-binding (re-enrollment).
+     */
+    case KeyInvalidated(reason: String
+    )
+    /**
+     * The citizen cancelled the biometric/credential prompt.
+     */
+    case UserCancelled(reason: String
+    )
+    /**
+     * User verification failed or is not set up on the device.
+     */
+    case AuthenticationFailed(reason: String
+    )
+    /**
+     * The secure hardware is unavailable or busy.
+     */
+    case Unavailable(reason: String
+    )
+    /**
+     * Anything else.
+     */
+    case Failure(reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension DeviceKeyStoreError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeviceKeyStoreError: FfiConverterRustBuffer {
+    typealias SwiftType = DeviceKeyStoreError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeviceKeyStoreError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .KeyNotFound(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .KeyInvalidated(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .UserCancelled(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .AuthenticationFailed(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 5: return .Unavailable(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 6: return .Failure(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DeviceKeyStoreError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .KeyNotFound(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .KeyInvalidated(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .UserCancelled(reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .AuthenticationFailed(reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Unavailable(reason):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Failure(reason):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceKeyStoreError_lift(_ buf: RustBuffer) throws -> DeviceKeyStoreError {
+    return try FfiConverterTypeDeviceKeyStoreError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceKeyStoreError_lower(_ value: DeviceKeyStoreError) -> RustBuffer {
+    return FfiConverterTypeDeviceKeyStoreError.lower(value)
+}
+
+
+/**
+ * The server's status of a device.
+ */
+
+public enum DeviceStatus: Equatable, Hashable {
+    
+    /**
+     * The account's one active device.
+     */
+    case active
+    /**
+     * Deactivated by a newer enrollment without approval.
+     */
+    case replaced
+    /**
+     * Deactivated by a newer enrollment this device approved.
+     */
+    case transferred
+    /**
+     * Revoked by the citizen.
+     */
+    case revoked
+    /**
+     * The server does not know the device (or sent a status this version does not know).
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DeviceStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeviceStatus: FfiConverterRustBuffer {
+    typealias SwiftType = DeviceStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeviceStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .active
+        
+        case 2: return .replaced
+        
+        case 3: return .transferred
+        
+        case 4: return .revoked
+        
+        case 5: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DeviceStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .active:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .replaced:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .transferred:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .revoked:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceStatus_lift(_ buf: RustBuffer) throws -> DeviceStatus {
+    return try FfiConverterTypeDeviceStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceStatus_lower(_ value: DeviceStatus) -> RustBuffer {
+    return FfiConverterTypeDeviceStatus.lower(value)
+}
+
 
 
 /**
@@ -3641,9 +3893,9 @@ public enum EnrollmentState: Equatable, Hashable {
      */
     case enrolled
     /**
-     * The server deactivated this device (`replaced`, `transferred`, `revoked`).
+     * The server deactivated this device.
      */
-    case deactivated(status: String
+    case deactivated(status: DeviceStatus
     )
 
 
@@ -3672,7 +3924,7 @@ public struct FfiConverterTypeEnrollmentState: FfiConverterRustBuffer {
         
         case 3: return .enrolled
         
-        case 4: return .deactivated(status: try FfiConverterString.read(from: &buf)
+        case 4: return .deactivated(status: try FfiConverterTypeDeviceStatus.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -3697,7 +3949,7 @@ public struct FfiConverterTypeEnrollmentState: FfiConverterRustBuffer {
         
         case let .deactivated(status):
             writeInt(&buf, Int32(4))
-            FfiConverterString.write(status, into: &buf)
+            FfiConverterTypeDeviceStatus.write(status, into: &buf)
             
         }
     }
@@ -3718,153 +3970,6 @@ public func FfiConverterTypeEnrollmentState_lower(_ value: EnrollmentState) -> R
     return FfiConverterTypeEnrollmentState.lower(value)
 }
 
-
-
-/**
- * Errors a key store reports. Shells map their platform exceptions onto these.
- */
-public 
-enum KeyStoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * No key under this alias.
-     */
-    case KeyNotFound(reason: String
-    )
-    /**
-     * The key was permanently invalidated (Android `KeyPermanentlyInvalidatedException`,
-     * iOS biometry set changed). The core must start re-binding (re-enrollment).
-     */
-    case KeyInvalidated(reason: String
-    )
-    /**
-     * The citizen cancelled the biometric/credential prompt.
-     */
-    case UserCancelled(reason: String
-    )
-    /**
-     * User verification failed or is not set up on the device.
-     */
-    case AuthenticationFailed(reason: String
-    )
-    /**
-     * The secure hardware is unavailable or busy.
-     */
-    case Unavailable(reason: String
-    )
-    /**
-     * Anything else.
-     */
-    case Failure(reason: String
-    )
-
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension KeyStoreError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeKeyStoreError: FfiConverterRustBuffer {
-    typealias SwiftType = KeyStoreError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyStoreError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .KeyNotFound(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 2: return .KeyInvalidated(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 3: return .UserCancelled(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 4: return .AuthenticationFailed(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 5: return .Unavailable(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 6: return .Failure(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: KeyStoreError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .KeyNotFound(reason):
-            writeInt(&buf, Int32(1))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .KeyInvalidated(reason):
-            writeInt(&buf, Int32(2))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .UserCancelled(reason):
-            writeInt(&buf, Int32(3))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .AuthenticationFailed(reason):
-            writeInt(&buf, Int32(4))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Unavailable(reason):
-            writeInt(&buf, Int32(5))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Failure(reason):
-            writeInt(&buf, Int32(6))
-            FfiConverterString.write(reason, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeKeyStoreError_lift(_ buf: RustBuffer) throws -> KeyStoreError {
-    return try FfiConverterTypeKeyStoreError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeKeyStoreError_lower(_ value: KeyStoreError) -> RustBuffer {
-    return FfiConverterTypeKeyStoreError.lower(value)
-}
 
 
 /**
@@ -4892,22 +4997,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_datakeywrapper_unwrap() != 64546) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 24147) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 31947) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_sign() != 19330) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_sign() != 16281) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_public_key() != 42319) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_public_key() != 49425) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_delete_key() != 43986) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_delete_key() != 27618) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed() != 57564) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed() != 22187) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 42258) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_constructor_citizencore_new() != 40473) {

@@ -2843,10 +2843,10 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-    @Throws(KeyStoreException::class)override fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions): kotlin.ByteArray {
+    @Throws(DeviceKeyStoreException::class)override fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions): kotlin.ByteArray {
             return FfiConverterByteArray.lift(
     callWithHandle {
-    uniffiRustCallWithError(KeyStoreException) { _status ->
+    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key(
         it,
         
@@ -2862,10 +2862,10 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
     /**
      * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
      */
-    @Throws(KeyStoreException::class)override fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray): DeviceSignature {
+    @Throws(DeviceKeyStoreException::class)override fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray): DeviceSignature {
             return FfiConverterTypeDeviceSignature.lift(
     callWithHandle {
-    uniffiRustCallWithError(KeyStoreException) { _status ->
+    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign(
         it,
         
@@ -2881,10 +2881,10 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
     /**
      * The public key of `alias`, in either encoding accepted by `create_key`.
      */
-    @Throws(KeyStoreException::class)override fun `publicKey`(`alias`: kotlin.String): kotlin.ByteArray {
+    @Throws(DeviceKeyStoreException::class)override fun `publicKey`(`alias`: kotlin.String): kotlin.ByteArray {
             return FfiConverterByteArray.lift(
     callWithHandle {
-    uniffiRustCallWithError(KeyStoreException) { _status ->
+    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_public_key(
         it,
         
@@ -2899,10 +2899,10 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
     /**
      * Delete the key. Deleting a missing key is not an error.
      */
-    @Throws(KeyStoreException::class)override fun `deleteKey`(`alias`: kotlin.String)
+    @Throws(DeviceKeyStoreException::class)override fun `deleteKey`(`alias`: kotlin.String)
         = 
     callWithHandle {
-    uniffiRustCallWithError(KeyStoreException) { _status ->
+    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_delete_key(
         it,
         
@@ -2916,10 +2916,10 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
     /**
      * Whether the key lives in secure hardware (TEE, StrongBox, Secure Enclave).
      */
-    @Throws(KeyStoreException::class)override fun `isHardwareBacked`(`alias`: kotlin.String): kotlin.Boolean {
+    @Throws(DeviceKeyStoreException::class)override fun `isHardwareBacked`(`alias`: kotlin.String): kotlin.Boolean {
             return FfiConverterBoolean.lift(
     callWithHandle {
-    uniffiRustCallWithError(KeyStoreException) { _status ->
+    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_is_hardware_backed(
         it,
         
@@ -2935,10 +2935,10 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
      * The key's attestation certificate chain (DER, leaf first), empty when the platform has
      * none. Passed to the server unchanged.
      */
-    @Throws(KeyStoreException::class)override fun `attestationChain`(`alias`: kotlin.String): List<kotlin.ByteArray> {
+    @Throws(DeviceKeyStoreException::class)override fun `attestationChain`(`alias`: kotlin.String): List<kotlin.ByteArray> {
             return FfiConverterSequenceByteArray.lift(
     callWithHandle {
-    uniffiRustCallWithError(KeyStoreException) { _status ->
+    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(
         it,
         
@@ -2981,7 +2981,7 @@ internal object uniffiCallbackInterfaceDeviceKeyStore {
                 uniffiCallStatus,
                 makeCall,
                 writeReturn,
-                { e: KeyStoreException -> FfiConverterTypeKeyStoreError.lower(e) }
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
             )
         }
     }
@@ -2999,7 +2999,7 @@ internal object uniffiCallbackInterfaceDeviceKeyStore {
                 uniffiCallStatus,
                 makeCall,
                 writeReturn,
-                { e: KeyStoreException -> FfiConverterTypeKeyStoreError.lower(e) }
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
             )
         }
     }
@@ -3016,7 +3016,7 @@ internal object uniffiCallbackInterfaceDeviceKeyStore {
                 uniffiCallStatus,
                 makeCall,
                 writeReturn,
-                { e: KeyStoreException -> FfiConverterTypeKeyStoreError.lower(e) }
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
             )
         }
     }
@@ -3033,7 +3033,7 @@ internal object uniffiCallbackInterfaceDeviceKeyStore {
                 uniffiCallStatus,
                 makeCall,
                 writeReturn,
-                { e: KeyStoreException -> FfiConverterTypeKeyStoreError.lower(e) }
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
             )
         }
     }
@@ -3050,7 +3050,7 @@ internal object uniffiCallbackInterfaceDeviceKeyStore {
                 uniffiCallStatus,
                 makeCall,
                 writeReturn,
-                { e: KeyStoreException -> FfiConverterTypeKeyStoreError.lower(e) }
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
             )
         }
     }
@@ -3067,7 +3067,7 @@ internal object uniffiCallbackInterfaceDeviceKeyStore {
                 uniffiCallStatus,
                 makeCall,
                 writeReturn,
-                { e: KeyStoreException -> FfiConverterTypeKeyStoreError.lower(e) }
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
             )
         }
     }
@@ -3349,9 +3349,9 @@ data class DeviceInfo (
     val `hardwareBacked`: kotlin.Boolean
     , 
     /**
-     * `active`, `replaced`, `transferred`, `revoked`.
+     * Its status.
      */
-    val `status`: kotlin.String
+    val `status`: DeviceStatus
     , 
     /**
      * Unix seconds.
@@ -3387,7 +3387,7 @@ public object FfiConverterTypeDeviceInfo: FfiConverterRustBuffer<DeviceInfo> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeDeviceStatus.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterBoolean.read(buf),
@@ -3399,7 +3399,7 @@ public object FfiConverterTypeDeviceInfo: FfiConverterRustBuffer<DeviceInfo> {
             FfiConverterString.allocationSize(value.`label`) +
             FfiConverterString.allocationSize(value.`platform`) +
             FfiConverterBoolean.allocationSize(value.`hardwareBacked`) +
-            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterTypeDeviceStatus.allocationSize(value.`status`) +
             FfiConverterLong.allocationSize(value.`enrolledAt`) +
             FfiConverterOptionalLong.allocationSize(value.`lastLoginAt`) +
             FfiConverterBoolean.allocationSize(value.`isThisDevice`)
@@ -3410,7 +3410,7 @@ public object FfiConverterTypeDeviceInfo: FfiConverterRustBuffer<DeviceInfo> {
             FfiConverterString.write(value.`label`, buf)
             FfiConverterString.write(value.`platform`, buf)
             FfiConverterBoolean.write(value.`hardwareBacked`, buf)
-            FfiConverterString.write(value.`status`, buf)
+            FfiConverterTypeDeviceStatus.write(value.`status`, buf)
             FfiConverterLong.write(value.`enrolledAt`, buf)
             FfiConverterOptionalLong.write(value.`lastLoginAt`, buf)
             FfiConverterBoolean.write(value.`isThisDevice`, buf)
@@ -3471,9 +3471,9 @@ public object FfiConverterTypeDeviceSignature: FfiConverterRustBuffer<DeviceSign
  */
 data class DeviceStatusInfo (
     /**
-     * `active`, `replaced`, `transferred`, `revoked`.
+     * Status.
      */
-    val `status`: kotlin.String
+    val `status`: DeviceStatus
     , 
     /**
      * Unix seconds.
@@ -3495,18 +3495,18 @@ data class DeviceStatusInfo (
 public object FfiConverterTypeDeviceStatusInfo: FfiConverterRustBuffer<DeviceStatusInfo> {
     override fun read(buf: ByteBuffer): DeviceStatusInfo {
         return DeviceStatusInfo(
-            FfiConverterString.read(buf),
+            FfiConverterTypeDeviceStatus.read(buf),
             FfiConverterLong.read(buf),
         )
     }
 
     override fun allocationSize(value: DeviceStatusInfo) = (
-            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterTypeDeviceStatus.allocationSize(value.`status`) +
             FfiConverterLong.allocationSize(value.`changedAt`)
     )
 
     override fun write(value: DeviceStatusInfo, buf: ByteBuffer) {
-            FfiConverterString.write(value.`status`, buf)
+            FfiConverterTypeDeviceStatus.write(value.`status`, buf)
             FfiConverterLong.write(value.`changedAt`, buf)
     }
 }
@@ -4154,7 +4154,7 @@ sealed class AuthException: kotlin.Exception() {
         
         val `detail`: ErrorDetail, 
         
-        val `status`: kotlin.String
+        val `status`: DeviceStatus
         ) : AuthException() {
         override val message
             get() = "detail=${ `detail` }, status=${ `status` }"
@@ -4262,7 +4262,7 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
                 )
             8 -> AuthException.DeviceInactive(
                 FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterString.read(buf),
+                FfiConverterTypeDeviceStatus.read(buf),
                 )
             9 -> AuthException.AccountLocked(
                 FfiConverterTypeErrorDetail.read(buf),
@@ -4328,7 +4328,7 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterString.allocationSize(value.`status`)
+                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
             )
             is AuthException.AccountLocked -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -4402,7 +4402,7 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
             is AuthException.DeviceInactive -> {
                 buf.putInt(8)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterString.write(value.`status`, buf)
+                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
                 Unit
             }
             is AuthException.AccountLocked -> {
@@ -4435,6 +4435,252 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
     }
 
 }
+
+
+
+
+
+/**
+ * Errors a key store reports. Shells map their platform exceptions onto these.
+ */
+sealed class DeviceKeyStoreException: kotlin.Exception() {
+    
+    /**
+     * No key under this alias.
+     */
+    class KeyNotFound(
+        
+        val `reason`: kotlin.String
+        ) : DeviceKeyStoreException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The key was permanently invalidated (Android `KeyPermanentlyInvalidatedException`,
+     * iOS biometry set changed). The core must start re-binding (re-enrollment).
+     */
+    class KeyInvalidated(
+        
+        val `reason`: kotlin.String
+        ) : DeviceKeyStoreException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The citizen cancelled the biometric/credential prompt.
+     */
+    class UserCancelled(
+        
+        val `reason`: kotlin.String
+        ) : DeviceKeyStoreException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * User verification failed or is not set up on the device.
+     */
+    class AuthenticationFailed(
+        
+        val `reason`: kotlin.String
+        ) : DeviceKeyStoreException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The secure hardware is unavailable or busy.
+     */
+    class Unavailable(
+        
+        val `reason`: kotlin.String
+        ) : DeviceKeyStoreException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * Anything else.
+     */
+    class Failure(
+        
+        val `reason`: kotlin.String
+        ) : DeviceKeyStoreException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<DeviceKeyStoreException> {
+        override fun lift(error_buf: RustBuffer.ByValue): DeviceKeyStoreException = FfiConverterTypeDeviceKeyStoreError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeviceKeyStoreError : FfiConverterRustBuffer<DeviceKeyStoreException> {
+    override fun read(buf: ByteBuffer): DeviceKeyStoreException {
+        
+
+        return when(buf.getInt()) {
+            1 -> DeviceKeyStoreException.KeyNotFound(
+                FfiConverterString.read(buf),
+                )
+            2 -> DeviceKeyStoreException.KeyInvalidated(
+                FfiConverterString.read(buf),
+                )
+            3 -> DeviceKeyStoreException.UserCancelled(
+                FfiConverterString.read(buf),
+                )
+            4 -> DeviceKeyStoreException.AuthenticationFailed(
+                FfiConverterString.read(buf),
+                )
+            5 -> DeviceKeyStoreException.Unavailable(
+                FfiConverterString.read(buf),
+                )
+            6 -> DeviceKeyStoreException.Failure(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: DeviceKeyStoreException): ULong {
+        return when(value) {
+            is DeviceKeyStoreException.KeyNotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DeviceKeyStoreException.KeyInvalidated -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DeviceKeyStoreException.UserCancelled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DeviceKeyStoreException.AuthenticationFailed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DeviceKeyStoreException.Unavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DeviceKeyStoreException.Failure -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: DeviceKeyStoreException, buf: ByteBuffer) {
+        when(value) {
+            is DeviceKeyStoreException.KeyNotFound -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DeviceKeyStoreException.KeyInvalidated -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DeviceKeyStoreException.UserCancelled -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DeviceKeyStoreException.AuthenticationFailed -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DeviceKeyStoreException.Unavailable -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DeviceKeyStoreException.Failure -> {
+                buf.putInt(6)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
+/**
+ * The server's status of a device.
+ */
+
+enum class DeviceStatus {
+    
+    /**
+     * The account's one active device.
+     */
+    ACTIVE,
+    /**
+     * Deactivated by a newer enrollment without approval.
+     */
+    REPLACED,
+    /**
+     * Deactivated by a newer enrollment this device approved.
+     */
+    TRANSFERRED,
+    /**
+     * Revoked by the citizen.
+     */
+    REVOKED,
+    /**
+     * The server does not know the device (or sent a status this version does not know).
+     */
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeviceStatus: FfiConverterRustBuffer<DeviceStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        DeviceStatus.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: DeviceStatus) = 4UL
+
+    override fun write(value: DeviceStatus, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -4809,10 +5055,10 @@ sealed class EnrollmentState {
     
     
     /**
-     * The server deactivated this device (`replaced`, `transferred`, `revoked`).
+     * The server deactivated this device.
      */
     data class Deactivated(
-        val `status`: kotlin.String) : EnrollmentState()
+        val `status`: vn.citizen.core.DeviceStatus) : EnrollmentState()
         
     {
         
@@ -4840,7 +5086,7 @@ public object FfiConverterTypeEnrollmentState : FfiConverterRustBuffer<Enrollmen
             2 -> EnrollmentState.AwaitingOtp
             3 -> EnrollmentState.Enrolled
             4 -> EnrollmentState.Deactivated(
-                FfiConverterString.read(buf),
+                FfiConverterTypeDeviceStatus.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -4869,7 +5115,7 @@ public object FfiConverterTypeEnrollmentState : FfiConverterRustBuffer<Enrollmen
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterString.allocationSize(value.`status`)
+                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
             )
         }
     }
@@ -4890,7 +5136,7 @@ public object FfiConverterTypeEnrollmentState : FfiConverterRustBuffer<Enrollmen
             }
             is EnrollmentState.Deactivated -> {
                 buf.putInt(4)
-                FfiConverterString.write(value.`status`, buf)
+                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -4898,195 +5144,6 @@ public object FfiConverterTypeEnrollmentState : FfiConverterRustBuffer<Enrollmen
 }
 
 
-
-
-
-
-
-/**
- * Errors a key store reports. Shells map their platform exceptions onto these.
- */
-sealed class KeyStoreException: kotlin.Exception() {
-    
-    /**
-     * No key under this alias.
-     */
-    class KeyNotFound(
-        
-        val `reason`: kotlin.String
-        ) : KeyStoreException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-    /**
-     * The key was permanently invalidated (Android `KeyPermanentlyInvalidatedException`,
-     * iOS biometry set changed). The core must start re-binding (re-enrollment).
-     */
-    class KeyInvalidated(
-        
-        val `reason`: kotlin.String
-        ) : KeyStoreException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-    /**
-     * The citizen cancelled the biometric/credential prompt.
-     */
-    class UserCancelled(
-        
-        val `reason`: kotlin.String
-        ) : KeyStoreException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-    /**
-     * User verification failed or is not set up on the device.
-     */
-    class AuthenticationFailed(
-        
-        val `reason`: kotlin.String
-        ) : KeyStoreException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-    /**
-     * The secure hardware is unavailable or busy.
-     */
-    class Unavailable(
-        
-        val `reason`: kotlin.String
-        ) : KeyStoreException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-    /**
-     * Anything else.
-     */
-    class Failure(
-        
-        val `reason`: kotlin.String
-        ) : KeyStoreException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<KeyStoreException> {
-        override fun lift(error_buf: RustBuffer.ByValue): KeyStoreException = FfiConverterTypeKeyStoreError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeKeyStoreError : FfiConverterRustBuffer<KeyStoreException> {
-    override fun read(buf: ByteBuffer): KeyStoreException {
-        
-
-        return when(buf.getInt()) {
-            1 -> KeyStoreException.KeyNotFound(
-                FfiConverterString.read(buf),
-                )
-            2 -> KeyStoreException.KeyInvalidated(
-                FfiConverterString.read(buf),
-                )
-            3 -> KeyStoreException.UserCancelled(
-                FfiConverterString.read(buf),
-                )
-            4 -> KeyStoreException.AuthenticationFailed(
-                FfiConverterString.read(buf),
-                )
-            5 -> KeyStoreException.Unavailable(
-                FfiConverterString.read(buf),
-                )
-            6 -> KeyStoreException.Failure(
-                FfiConverterString.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: KeyStoreException): ULong {
-        return when(value) {
-            is KeyStoreException.KeyNotFound -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is KeyStoreException.KeyInvalidated -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is KeyStoreException.UserCancelled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is KeyStoreException.AuthenticationFailed -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is KeyStoreException.Unavailable -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is KeyStoreException.Failure -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-        }
-    }
-
-    override fun write(value: KeyStoreException, buf: ByteBuffer) {
-        when(value) {
-            is KeyStoreException.KeyNotFound -> {
-                buf.putInt(1)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is KeyStoreException.KeyInvalidated -> {
-                buf.putInt(2)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is KeyStoreException.UserCancelled -> {
-                buf.putInt(3)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is KeyStoreException.AuthenticationFailed -> {
-                buf.putInt(4)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is KeyStoreException.Unavailable -> {
-                buf.putInt(5)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is KeyStoreException.Failure -> {
-                buf.putInt(6)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
 
 
 

@@ -26,7 +26,7 @@ class JcaDeviceKeyStore : DeviceKeyStore {
     val calls: MutableList<String> = CopyOnWriteArrayList()
 
     private fun key(alias: String): KeyPair =
-        keys[alias] ?: throw KeyStoreException.KeyNotFound("no key under alias $alias")
+        keys[alias] ?: throw DeviceKeyStoreException.KeyNotFound("no key under alias $alias")
 
     override fun createKey(alias: String, options: KeyOptions): ByteArray {
         calls += "createKey"

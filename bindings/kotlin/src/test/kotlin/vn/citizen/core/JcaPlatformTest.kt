@@ -35,7 +35,7 @@ class JcaPlatformTest {
 
         store.deleteKey("device")
         store.deleteKey("device") // deleting a missing key is not an error
-        assertThrows<KeyStoreException.KeyNotFound> { store.sign("device", message) }
+        assertThrows<DeviceKeyStoreException.KeyNotFound> { store.sign("device", message) }
     }
 
     @Test
