@@ -43,7 +43,8 @@ fn construction(c: &mut Criterion) {
             || tempfile::tempdir().unwrap(),
             |dir| {
                 let cfg = default_core_config("https://127.0.0.1:1".into(), dir.path().to_string_lossy().into_owned());
-                let core = CitizenCore::new(cfg, Arc::new(MemoryKeyStore::new()), Arc::new(MemoryKeyWrapper::new())).unwrap();
+                let core =
+                    CitizenCore::new(cfg, Arc::new(MemoryKeyStore::new()), Arc::new(MemoryKeyWrapper::new())).unwrap();
                 (core, dir)
             },
             criterion::BatchSize::PerIteration,
@@ -76,7 +77,8 @@ fn login_round_trip(c: &mut Criterion) {
     let mut cfg = default_core_config(server.base_url.clone(), dir.path().join("core").to_string_lossy().into_owned());
     cfg.trust_anchors_pem = vec![server.ca_cert_pem.clone()];
     cfg.spki_pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
-    let core = CitizenCore::new(cfg.clone(), Arc::new(MemoryKeyStore::new()), Arc::new(MemoryKeyWrapper::new())).unwrap();
+    let core =
+        CitizenCore::new(cfg.clone(), Arc::new(MemoryKeyStore::new()), Arc::new(MemoryKeyWrapper::new())).unwrap();
     rt.block_on(async {
         let t = core
             .start_enrollment(EnrollmentInput {
@@ -102,7 +104,8 @@ fn login_round_trip(c: &mut Criterion) {
     .unwrap();
     let mut g = c.benchmark_group("loopback_tls");
     g.bench_function("bare_https_get (warm connection)", |b| {
-        b.to_async(&rt).iter(|| async { net.get::<serde_json::Value>(citizen_core::protocol::PATH_HEALTH, None).await.unwrap() })
+        b.to_async(&rt)
+            .iter(|| async { net.get::<serde_json::Value>(citizen_core::protocol::PATH_HEALTH, None).await.unwrap() })
     });
     g.bench_function("login (passcode + challenge + sign + login)", |b| {
         b.to_async(&rt).iter(|| async { core.login("482916".into()).await.unwrap() })

@@ -15,7 +15,7 @@ use crate::crypto;
 use crate::error::{Error, FieldError, Msg, NetError, NetworkErrorKind, Result};
 use crate::net::Net;
 use crate::passcode::{self, Gate};
-use crate::platform::{DeviceKeyStore, KeyOptions, DeviceKeyStoreError};
+use crate::platform::{DeviceKeyStore, DeviceKeyStoreError, KeyOptions};
 use crate::protocol::*;
 use crate::store::{AccountRow, Identity, PasscodeRow, SessionRow, Store, Tokens};
 
@@ -75,7 +75,14 @@ fn key_alias(device_id: &str) -> String {
 }
 
 impl Account {
-    pub fn new(store: Store, net: Net, keys: Arc<dyn DeviceKeyStore>, clock: SharedClock, platform: String, device_label: String) -> Self {
+    pub fn new(
+        store: Store,
+        net: Net,
+        keys: Arc<dyn DeviceKeyStore>,
+        clock: SharedClock,
+        platform: String,
+        device_label: String,
+    ) -> Self {
         Account { store, net, keys, clock, platform, device_label, refresh_lock: tokio::sync::Mutex::new(()) }
     }
 
@@ -116,7 +123,13 @@ impl Account {
         Ok(SignedStatement { statement, signature: crypto::b64(&sig.to_bytes()) })
     }
 
-    async fn sign_for(&self, acc: &AccountRow, purpose: Purpose, nonce: String, subject: String) -> Result<SignedStatement> {
+    async fn sign_for(
+        &self,
+        acc: &AccountRow,
+        purpose: Purpose,
+        nonce: String,
+        subject: String,
+    ) -> Result<SignedStatement> {
         let counter = self.store.next_counter()?;
         let st = Statement {
             purpose,
@@ -132,8 +145,9 @@ impl Account {
 
     /// Fetch a nonce for `purpose` and check the server signs for the audience we expect.
     async fn challenge(&self, acc: &AccountRow, purpose: Purpose) -> Result<String> {
-        let r: ChallengeResponse = self
-            .note_inactive(self.net.post(PATH_CHALLENGE, &ChallengeRequest { device_id: acc.device_id.clone(), purpose }, None).await)?;
+        let r: ChallengeResponse = self.note_inactive(
+            self.net.post(PATH_CHALLENGE, &ChallengeRequest { device_id: acc.device_id.clone(), purpose }, None).await,
+        )?;
         if r.audience != self.net.audience() {
             return Err(Error::Net(NetError {
                 kind: NetworkErrorKind::Protocol,
@@ -146,7 +160,12 @@ impl Account {
     // ---- enrollment ----------------------------------------------------------------------
 
     /// Validate enrollment input; returns normalised (cccd, dob, phone) or every field error.
-    pub fn validate_enrollment(&self, cccd_no: &str, dob: &str, phone: &str) -> std::result::Result<Identity, Vec<FieldError>> {
+    pub fn validate_enrollment(
+        &self,
+        cccd_no: &str,
+        dob: &str,
+        phone: &str,
+    ) -> std::result::Result<Identity, Vec<FieldError>> {
         let mut errors = cccd::validate_identity(cccd_no.trim(), dob.trim(), Date::from_unix_vn(self.now()));
         let phone = cccd::normalize_phone(phone).map_err(|e| errors.push(e)).ok();
         match phone {
@@ -157,7 +176,12 @@ impl Account {
         }
     }
 
-    pub async fn start_enrollment(&self, cccd_no: &str, dob: &str, phone: &str) -> Result<(EnrollStartResponse, String)> {
+    pub async fn start_enrollment(
+        &self,
+        cccd_no: &str,
+        dob: &str,
+        phone: &str,
+    ) -> Result<(EnrollStartResponse, String)> {
         if let Some(acc) = self.store.account()? {
             if acc.inactive_status.is_none() {
                 return Err(Error::Domain(Msg::AlreadyEnrolled));
@@ -203,8 +227,9 @@ impl Account {
         let alias = key_alias(&pending.device_id);
         let (ks, a) = (self.keys.clone(), alias.clone());
         let public_key = keystore(move || ks.create_key(a, options)).await?;
-        let vk = crypto::parse_public_key(&public_key)
-            .map_err(|_| Error::KeyStore(DeviceKeyStoreError::Failure { reason: "key store returned an invalid public key".into() }))?;
+        let vk = crypto::parse_public_key(&public_key).map_err(|_| {
+            Error::KeyStore(DeviceKeyStoreError::Failure { reason: "key store returned an invalid public key".into() })
+        })?;
         let public_key = crypto::sec1_uncompressed(&vk);
         let (ks, a) = (self.keys.clone(), alias.clone());
         let hardware_backed = keystore(move || ks.is_hardware_backed(a)).await?;
@@ -243,10 +268,7 @@ impl Account {
             Ok(r) => r,
             Err(e) => {
                 // A dead enrollment cannot be retried: drop it and the unused key.
-                if matches!(
-                    e,
-                    Error::Domain(Msg::OtpExpired | Msg::OtpAttemptsExceeded | Msg::NoPendingEnrollment)
-                ) {
+                if matches!(e, Error::Domain(Msg::OtpExpired | Msg::OtpAttemptsExceeded | Msg::NoPendingEnrollment)) {
                     self.store.delete_pending(PENDING_ENROLLMENT)?;
                     let (ks, a) = (self.keys.clone(), alias.clone());
                     let _ = keystore(move || ks.delete_key(a)).await;
@@ -336,9 +358,15 @@ impl Account {
 
     pub async fn start_passcode_reset(&self) -> Result<ResetStartResponse> {
         let acc = self.active_account()?;
-        let r: ResetStartResponse = self
-            .note_inactive(self.net.post(PATH_RESET_START, &ResetStartRequest { device_id: acc.device_id }, None).await)?;
-        self.store.put_pending(PENDING_RESET, &r.reset_id, r.otp_expires_at, &PendingReset { masked_phone: r.masked_phone.clone() })?;
+        let r: ResetStartResponse = self.note_inactive(
+            self.net.post(PATH_RESET_START, &ResetStartRequest { device_id: acc.device_id }, None).await,
+        )?;
+        self.store.put_pending(
+            PENDING_RESET,
+            &r.reset_id,
+            r.otp_expires_at,
+            &PendingReset { masked_phone: r.masked_phone.clone() },
+        )?;
         Ok(r)
     }
 
@@ -494,8 +522,9 @@ impl Account {
         let token = self.access_token().await?;
         let nonce = self.challenge(&acc, Purpose::Transfer).await?;
         let signed = self.sign_for(&acc, Purpose::Transfer, nonce, enrollment_id.to_string()).await?;
-        let _: crate::protocol::Ok = self
-            .note_inactive(self.net.post(PATH_TRANSFER_APPROVAL, &TransferApprovalRequest { signed }, Some(&token)).await)?;
+        let _: crate::protocol::Ok = self.note_inactive(
+            self.net.post(PATH_TRANSFER_APPROVAL, &TransferApprovalRequest { signed }, Some(&token)).await,
+        )?;
         Ok(())
     }
 

@@ -273,7 +273,8 @@ mod tests {
 
     #[test]
     fn invalid_numbers_have_field_codes() {
-        let table: &[(&str, &str, &[(&str, &str)])] = &[
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let table: &[Case] = &[
             ("00109000012", "1990-05-17", &[("cccd", "cccd.format")]),
             ("0010900001234", "1990-05-17", &[("cccd", "cccd.format")]),
             ("00109000012a", "1990-05-17", &[("cccd", "cccd.format")]),
@@ -288,16 +289,11 @@ mod tests {
             ("001090000123", "1990-02-30", &[("date_of_birth", "dob.invalid")]),
             ("001090000123", "17/05/1990", &[("date_of_birth", "dob.invalid")]),
             ("001090000123", "2027-01-01", &[("date_of_birth", "dob.future")]),
-            (
-                "1",
-                "x",
-                &[("date_of_birth", "dob.invalid"), ("cccd", "cccd.format")],
-            ),
+            ("1", "x", &[("date_of_birth", "dob.invalid"), ("cccd", "cccd.format")]),
         ];
         for (num, dob, want) in table {
             let got = codes(&validate_identity(num, dob, TODAY));
-            let want: Vec<(String, String)> =
-                want.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect();
+            let want: Vec<(String, String)> = want.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect();
             assert_eq!(got, want, "{num} {dob}");
         }
     }

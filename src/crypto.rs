@@ -116,8 +116,7 @@ pub fn verify_device_signature(
 /// Verify a wire signature (base64url raw `r||s`) against a SEC1 public key.
 pub fn verify_wire_signature(public_key: &[u8], message: &[u8], sig_b64: &str) -> Result<(), SigError> {
     let bytes = unb64(sig_b64).ok_or(SigError::InvalidEncoding)?;
-    verify_device_signature(public_key, message, &DeviceSignature { bytes, format: SignatureFormat::Raw })
-        .map(|_| ())
+    verify_device_signature(public_key, message, &DeviceSignature { bytes, format: SignatureFormat::Raw }).map(|_| ())
 }
 
 /// A 32-byte symmetric key that is wiped on drop and never printed.

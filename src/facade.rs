@@ -297,9 +297,7 @@ impl CitizenCore {
             },
         })?;
         let store = Store::open(&PathBuf::from(&config.data_dir), &key_wrapper)?;
-        Ok(CitizenCore {
-            account: Account::new(store, net, key_store, clock, config.platform, config.device_label),
-        })
+        Ok(CitizenCore { account: Account::new(store, net, key_store, clock, config.platform, config.device_label) })
     }
 
     /// Path of the database file (diagnostics, tests).
@@ -311,7 +309,12 @@ impl CitizenCore {
     /// scans know what to look for.
     #[cfg(feature = "test-support")]
     pub fn session_tokens(&self) -> Option<(String, String)> {
-        self.account.store.session().ok().flatten().map(|s| (s.tokens.access_token.clone(), s.tokens.refresh_token.clone()))
+        self.account
+            .store
+            .session()
+            .ok()
+            .flatten()
+            .map(|s| (s.tokens.access_token.clone(), s.tokens.refresh_token.clone()))
     }
 
     /// A valid access token for other Rust components (refreshing if needed). Never exported.
@@ -349,18 +352,13 @@ impl CitizenCore {
     /// The state of this device: enrollment, session.
     pub fn status(&self) -> Result<CoreStatus, AuthError> {
         let acc = self.account.store.account().map_err(AuthError::from)?;
-        let pending = self
-            .account
-            .store
-            .pending::<serde_json::Value>("enrollment")
-            .map_err(AuthError::from)?
-            .is_some();
+        let pending = self.account.store.pending::<serde_json::Value>("enrollment").map_err(AuthError::from)?.is_some();
         let session = self.account.store.session().map_err(AuthError::from)?;
         let now = self.account.clock.now();
         let enrollment = match &acc {
-            Some(a) if a.inactive_status.is_some() => {
-                EnrollmentState::Deactivated { status: DeviceStatus::from_wire(a.inactive_status.as_deref().unwrap_or("")) }
-            }
+            Some(a) if a.inactive_status.is_some() => EnrollmentState::Deactivated {
+                status: DeviceStatus::from_wire(a.inactive_status.as_deref().unwrap_or("")),
+            },
             Some(_) => EnrollmentState::Enrolled,
             None if pending => EnrollmentState::AwaitingOtp,
             None => EnrollmentState::NotEnrolled,

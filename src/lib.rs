@@ -16,7 +16,9 @@ pub mod platform;
 pub mod protocol;
 
 pub use error::{AuthError, EnrollmentError, ErrorDetail, FieldError, NetworkErrorKind, PasscodeError, SetupError};
-pub use platform::{DataKeyWrapper, DeviceKeyStore, DeviceSignature, KeyOptions, DeviceKeyStoreError, KeyWrapError, SignatureFormat};
+pub use platform::{
+    DataKeyWrapper, DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, KeyWrapError, SignatureFormat,
+};
 pub mod net;
 pub mod passcode;
 pub mod store;

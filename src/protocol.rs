@@ -80,9 +80,7 @@ impl Statement {
             &issued_at,
             self.subject.as_bytes(),
         ];
-        let mut out = Vec::with_capacity(
-            STATEMENT_TAG.len() + fields.iter().map(|f| f.len() + 4).sum::<usize>() + 4,
-        );
+        let mut out = Vec::with_capacity(STATEMENT_TAG.len() + fields.iter().map(|f| f.len() + 4).sum::<usize>() + 4);
         out.extend_from_slice(&(STATEMENT_TAG.len() as u32).to_be_bytes());
         out.extend_from_slice(STATEMENT_TAG);
         for f in fields {

@@ -254,7 +254,8 @@ impl Store {
     }
 
     fn open_json<T: DeserializeOwned>(&self, label: &str, sealed: &[u8]) -> Result<T> {
-        let plain = self.data_key.open(label.as_bytes(), sealed).ok_or(Error::Crypto(format!("{label} does not open")))?;
+        let plain =
+            self.data_key.open(label.as_bytes(), sealed).ok_or(Error::Crypto(format!("{label} does not open")))?;
         serde_json::from_slice(&plain).map_err(|e| Error::Crypto(format!("{label}: {e}")))
     }
 
@@ -513,9 +514,17 @@ mod tests {
         let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
         {
             let s = open(dir.path(), &w);
-            let id = Identity { cccd: "001090000001".into(), date_of_birth: "1990-01-15".into(), phone: "+84900000001".into() };
-            s.save_enrollment(&account(), &id, &PasscodeRow { salt: vec![1], verifier: vec![2], failed: 0, locked_until: None })
-                .unwrap();
+            let id = Identity {
+                cccd: "001090000001".into(),
+                date_of_birth: "1990-01-15".into(),
+                phone: "+84900000001".into(),
+            };
+            s.save_enrollment(
+                &account(),
+                &id,
+                &PasscodeRow { salt: vec![1], verifier: vec![2], failed: 0, locked_until: None },
+            )
+            .unwrap();
             s.save_session(&SessionRow {
                 session_id: "sid".into(),
                 tokens: Tokens { access_token: "ACCESS-CANARY".into(), refresh_token: "REFRESH-CANARY".into() },

@@ -9,8 +9,8 @@ use citizen_core::clock::{Clock, ManualClock};
 use citizen_core::error::PublicError;
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::{
-    default_core_config, AuthError, DeviceStatus, CitizenCore, DataKeyWrapper, EnrollmentError, EnrollmentInput, EnrollmentState,
-    KeyOptions, NetworkErrorKind, PasscodeError, SetupError,
+    default_core_config, AuthError, CitizenCore, DataKeyWrapper, DeviceStatus, EnrollmentError, EnrollmentInput,
+    EnrollmentState, KeyOptions, NetworkErrorKind, PasscodeError, SetupError,
 };
 use citizen_server::{Limits, MemoryOtpOutbox, RunningServer, ServerConfig, TlsSource};
 
@@ -63,14 +63,15 @@ impl Env {
         let dir = self.root.join(name);
         let keys = Arc::new(MemoryKeyStore::new());
         let wrapper = Arc::new(MemoryKeyWrapper::new());
-        let core = CitizenCore::with_clock(self.config(&dir), keys.clone(), wrapper.clone(), self.clock.clone()).unwrap();
+        let core =
+            CitizenCore::with_clock(self.config(&dir), keys.clone(), wrapper.clone(), self.clock.clone()).unwrap();
         Device { core, keys, wrapper, dir }
     }
 
     /// The same device after an app restart (same key store, wrapper and data dir).
     fn reopen(&self, d: &Device) -> Device {
-        let core =
-            CitizenCore::with_clock(self.config(&d.dir), d.keys.clone(), d.wrapper.clone(), self.clock.clone()).unwrap();
+        let core = CitizenCore::with_clock(self.config(&d.dir), d.keys.clone(), d.wrapper.clone(), self.clock.clone())
+            .unwrap();
         Device { core, keys: d.keys.clone(), wrapper: d.wrapper.clone(), dir: d.dir.clone() }
     }
 
@@ -301,7 +302,9 @@ async fn reuse_of_an_old_refresh_token_revokes_the_session() {
 
     // An attacker replays the stolen, already-rotated token.
     let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(citizen_core::net::tls::client_config(&[env.server.ca_cert_pem.clone()], &[]).unwrap())
+        .tls_backend_preconfigured(
+            citizen_core::net::tls::client_config(std::slice::from_ref(&env.server.ca_cert_pem), &[]).unwrap(),
+        )
         .build()
         .unwrap();
     let r = client
@@ -388,7 +391,10 @@ async fn an_approved_transfer_marks_the_old_device_transferred() {
     let outcome = new.core.complete_enrollment(otp, "739201".into(), opts()).await.unwrap();
     assert!(outcome.transfer_approved);
     assert_eq!(old.core.check_device_status().await.unwrap().status, DeviceStatus::Transferred);
-    assert_eq!(old.core.status().unwrap().enrollment, EnrollmentState::Deactivated { status: DeviceStatus::Transferred });
+    assert_eq!(
+        old.core.status().unwrap().enrollment,
+        EnrollmentState::Deactivated { status: DeviceStatus::Transferred }
+    );
 }
 
 #[tokio::test]
@@ -408,7 +414,10 @@ async fn passcode_change_and_otp_reset() {
     let env = env().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
-    assert!(matches!(d.core.change_passcode("111112".into(), "739201".into()).await, Err(PasscodeError::Incorrect { .. })));
+    assert!(matches!(
+        d.core.change_passcode("111112".into(), "739201".into()).await,
+        Err(PasscodeError::Incorrect { .. })
+    ));
     assert!(matches!(
         d.core.change_passcode(PASS.into(), PASS.into()).await,
         Err(PasscodeError::InvalidFormat { fields, .. }) if fields[0].code == "passcode.same"

@@ -40,7 +40,10 @@ fn leaf(pki: &Pki, names: &[&str]) -> (Vec<CertificateDer<'static>>, PrivateKeyD
 }
 
 /// A TLS server that counts the application bytes it receives and answers one JSON body.
-async fn tls_server(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> (SocketAddr, Arc<AtomicUsize>) {
+async fn tls_server(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> (SocketAddr, Arc<AtomicUsize>) {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -158,7 +161,8 @@ async fn pin_mismatch_is_refused_before_any_request_byte() {
     let pki = ca();
     let (chain, key, _) = leaf(&pki, &["localhost", "127.0.0.1"]);
     let (addr, received) = tls_server(chain, key).await;
-    let n = net(format!("https://127.0.0.1:{}", addr.port()), vec![pki.ca_pem.clone()], vec![random_pin(), random_pin()]);
+    let n =
+        net(format!("https://127.0.0.1:{}", addr.port()), vec![pki.ca_pem.clone()], vec![random_pin(), random_pin()]);
     assert_kind(health(&n).await, NetworkErrorKind::Tls);
     assert_eq!(received.load(Ordering::SeqCst), 0);
 }

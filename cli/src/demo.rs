@@ -74,7 +74,11 @@ pub async fn run(
         })
         .await
     );
-    let _ = writeln!(out, "    máy chủ {} (pin {}, pin dự phòng {})", server.base_url, server.spki_pin, server.backup_spki_pin);
+    let _ = writeln!(
+        out,
+        "    máy chủ {} (pin {}, pin dự phòng {})",
+        server.base_url, server.spki_pin, server.backup_spki_pin
+    );
 
     let config = desktop_config(
         &server.base_url,
@@ -96,10 +100,7 @@ pub async fn run(
     );
     let _ = writeln!(out, "    OTP đã gửi tới {}", ticket.masked_phone);
     observe("enroll.start", &core);
-    let otp = step!(
-        "enroll.read_otp",
-        outbox.last_otp(&ticket.enrollment_id).ok_or("no OTP in the dev outbox")
-    );
+    let otp = step!("enroll.read_otp", outbox.last_otp(&ticket.enrollment_id).ok_or("no OTP in the dev outbox"));
     let outcome = step!(
         "enroll.complete+passcode",
         core.complete_enrollment(
@@ -118,17 +119,27 @@ pub async fn run(
     observe("enroll.complete", &core);
     let session = step!("login", core.login(DEMO_PASSCODE.into()).await);
     observe("login", &core);
-    let _ = writeln!(out, "    phiên {} hết hạn tuyệt đối lúc {}", mask(&session.session_id), session.absolute_expires_at);
+    let _ =
+        writeln!(out, "    phiên {} hết hạn tuyệt đối lúc {}", mask(&session.session_id), session.absolute_expires_at);
     step!("refresh", core.refresh_session().await);
     observe("refresh", &core);
     let devices = step!("devices.list", core.list_devices().await);
     for d in &devices {
-        let _ = writeln!(out, "    • {} {} [{:?}]{}", d.label, d.platform, d.status, if d.is_this_device { " (thiết bị này)" } else { "" });
+        let _ = writeln!(
+            out,
+            "    • {} {} [{:?}]{}",
+            d.label,
+            d.platform,
+            d.status,
+            if d.is_this_device { " (thiết bị này)" } else { "" }
+        );
     }
     observe("devices.list", &core);
     step!("logout", core.logout().await);
     observe("logout", &core);
-    step!("server.stop", Ok::<_, std::convert::Infallible>(server.shutdown().await));
+    let t = Instant::now();
+    server.shutdown().await;
+    let _ = writeln!(out, "  ✓ {:<26} {:>8.1} ms", "server.stop", t.elapsed().as_secs_f64() * 1000.0);
     let _ = writeln!(out, "Hoàn tất: mọi bước thành công.");
     Ok(())
 }

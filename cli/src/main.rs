@@ -161,7 +161,11 @@ fn enroll_exit(e: &EnrollmentError) -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     if let Command::Demo { data_dir } = &cli.command {
         let dir = data_dir.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("citizen-demo-{}-{}", std::process::id(), citizen_core::crypto::random_b64url(4)))
+            std::env::temp_dir().join(format!(
+                "citizen-demo-{}-{}",
+                std::process::id(),
+                citizen_core::crypto::random_b64url(4)
+            ))
         });
         let mut out = std::io::stdout();
         return match citizen_cli::demo::run(&dir, &mut out, &mut |_, _| {}).await {
@@ -212,7 +216,10 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Enroll { step: EnrollStep::Start { cccd, dob, phone } } => {
             match core.start_enrollment(EnrollmentInput { cccd, date_of_birth: dob, phone }).await {
                 Ok(t) => {
-                    println!("enrollment_id={} otp_sent_to={} expires_at={}", t.enrollment_id, t.masked_phone, t.otp_expires_at);
+                    println!(
+                        "enrollment_id={} otp_sent_to={} expires_at={}",
+                        t.enrollment_id, t.masked_phone, t.otp_expires_at
+                    );
                     if t.has_active_device {
                         println!("note: the account has an active device; it will be replaced unless it approves the transfer");
                     }
@@ -223,7 +230,8 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Enroll { step: EnrollStep::Complete { otp } } => {
             let pass = secret("CITIZEN_NEW_PASSCODE", "Mã bảo vệ mới (6 chữ số) / new passcode");
-            let opts = KeyOptions { require_user_authentication: true, prefer_strongbox: true, attestation_challenge: vec![] };
+            let opts =
+                KeyOptions { require_user_authentication: true, prefer_strongbox: true, attestation_challenge: vec![] };
             match core.complete_enrollment(otp, pass.to_string(), opts).await {
                 Ok(o) => {
                     println!("device_id={} hardware_backed={}", o.device_id, o.hardware_backed);
@@ -368,9 +376,7 @@ async fn run(cli: Cli) -> ExitCode {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CITIZEN_LOG").unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CITIZEN_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();

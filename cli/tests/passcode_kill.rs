@@ -39,16 +39,21 @@ async fn lockout_survives_kill_9() {
     let data = dir.path().join("core").to_string_lossy().into_owned();
     let pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
     {
-        let core = open_core(desktop_config(&server.base_url, &data, vec![server.ca_cert_pem.clone()], pins.clone())).unwrap();
+        let core =
+            open_core(desktop_config(&server.base_url, &data, vec![server.ca_cert_pem.clone()], pins.clone())).unwrap();
         let (cccd, dob, phone) = DEMO_CITIZEN;
         let t = core
             .start_enrollment(EnrollmentInput { cccd: cccd.into(), date_of_birth: dob.into(), phone: phone.into() })
             .await
             .unwrap();
         let otp = outbox.last_otp(&t.enrollment_id).unwrap();
-        core.complete_enrollment(otp, PASS.into(), KeyOptions { require_user_authentication: false, prefer_strongbox: false, attestation_challenge: vec![] })
-            .await
-            .unwrap();
+        core.complete_enrollment(
+            otp,
+            PASS.into(),
+            KeyOptions { require_user_authentication: false, prefer_strongbox: false, attestation_challenge: vec![] },
+        )
+        .await
+        .unwrap();
     }
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &server.ca_cert_pem).unwrap();

@@ -162,7 +162,14 @@ pub struct AuditEvent {
 }
 
 /// Append to the audit log and mirror it to tracing.
-pub fn audit(conn: &Connection, at: i64, event: &str, outcome: &str, account_id: Option<&str>, device_id: Option<&str>) {
+pub fn audit(
+    conn: &Connection,
+    at: i64,
+    event: &str,
+    outcome: &str,
+    account_id: Option<&str>,
+    device_id: Option<&str>,
+) {
     tracing::info!(event, outcome, account = account_id.unwrap_or("-"), device = device_id.unwrap_or("-"), "audit");
     if let Err(e) = conn.execute(
         "INSERT INTO audit_log (at, event, outcome, account_id, device_id) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -176,7 +183,13 @@ pub fn audit(conn: &Connection, at: i64, event: &str, outcome: &str, account_id:
 pub fn audit_events(conn: &Connection) -> rusqlite::Result<Vec<AuditEvent>> {
     let mut st = conn.prepare("SELECT at, event, outcome, account_id, device_id FROM audit_log ORDER BY id")?;
     let rows = st.query_map([], |r| {
-        Ok(AuditEvent { at: r.get(0)?, event: r.get(1)?, outcome: r.get(2)?, account_id: r.get(3)?, device_id: r.get(4)? })
+        Ok(AuditEvent {
+            at: r.get(0)?,
+            event: r.get(1)?,
+            outcome: r.get(2)?,
+            account_id: r.get(3)?,
+            device_id: r.get(4)?,
+        })
     })?;
     rows.collect()
 }

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Parser;
 use citizen_server::{FileOtpOutbox, Limits, LogOtpSender, OtpSender, ServerConfig, TlsSource};
+use clap::Parser;
 
 /// Reference e-government backend of citizen-core (fictitious population register).
 #[derive(Parser, Debug)]
@@ -40,15 +40,16 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
 
     let otp_sender: Arc<dyn OtpSender> = match &args.dev_otp_file {
         Some(p) => {
-            eprintln!("WARNING: --dev-otp-file writes one-time passwords in clear to {}. Development and tests only.", p.display());
+            eprintln!(
+                "WARNING: --dev-otp-file writes one-time passwords in clear to {}. Development and tests only.",
+                p.display()
+            );
             Arc::new(FileOtpOutbox::new(p))
         }
         None => Arc::new(LogOtpSender),

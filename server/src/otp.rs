@@ -72,15 +72,11 @@ impl OtpSender for FileOtpOutbox {
     fn send(&self, to_e164: &str, reference: &str, otp: &str) {
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let line = serde_json::json!({ "reference": reference, "to": mask_phone(to_e164), "otp": otp });
-        let res = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .and_then(|mut f| {
-                writeln!(f, "{line}")?;
-                f.flush()?;
-                f.sync_data()
-            });
+        let res = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).and_then(|mut f| {
+            writeln!(f, "{line}")?;
+            f.flush()?;
+            f.sync_data()
+        });
         if let Err(e) = res {
             tracing::error!("dev OTP file write failed: {e}");
         }

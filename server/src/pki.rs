@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PublicKeyData, PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    PublicKeyData, PKCS_ECDSA_P256_SHA256,
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -126,9 +126,8 @@ pub fn load(source: &TlsSource, dir: &Path) -> Result<TlsMaterial, ServerError> 
         }
     };
 
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(pki_err)?;
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(chain_pem.as_bytes()).collect::<Result<_, _>>().map_err(pki_err)?;
     let leaf = certs.first().ok_or_else(|| ServerError::Pki("certificate chain is empty".into()))?;
     let (_, parsed) = x509_parser::parse_x509_certificate(leaf).map_err(pki_err)?;
     let spki_pin = citizen_core::protocol::spki_pin(parsed.tbs_certificate.subject_pki.raw);
@@ -143,13 +142,7 @@ pub fn load(source: &TlsSource, dir: &Path) -> Result<TlsMaterial, ServerError> 
         .map_err(pki_err)?;
     server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
 
-    Ok(TlsMaterial {
-        server_config: Arc::new(server_config),
-        ca_cert_pem,
-        ca_cert_path,
-        spki_pin,
-        backup_spki_pin,
-    })
+    Ok(TlsMaterial { server_config: Arc::new(server_config), ca_cert_pem, ca_cert_path, spki_pin, backup_spki_pin })
 }
 
 #[cfg(test)]
@@ -176,11 +169,8 @@ mod tests {
         let names = format!("{:?}", san.value.general_names);
         assert!(names.contains("id.dev.example") && names.contains("localhost"), "{names}");
         // Files mode reuses the same chain.
-        let d = load(
-            &TlsSource::Files { cert_pem: dir.join("leaf.pem"), key_pem: dir.join("leaf-key.pem") },
-            &dir,
-        )
-        .unwrap();
+        let d = load(&TlsSource::Files { cert_pem: dir.join("leaf.pem"), key_pem: dir.join("leaf-key.pem") }, &dir)
+            .unwrap();
         assert_eq!(d.spki_pin, a.spki_pin);
         let _ = std::fs::remove_dir_all(dir);
     }

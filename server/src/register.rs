@@ -24,14 +24,70 @@ pub struct SeedCitizen {
 
 /// The seed data. Client-side tests rely on these exact records.
 pub const SEED: &[SeedCitizen] = &[
-    SeedCitizen { cccd: "001090000001", full_name: "Nguyễn Văn Mẫu", date_of_birth: "1990-01-15", sex: "male", phone: "+84900000001", permanent_address: "Số 1 Phố Thử Nghiệm, Phường Mẫu, Quận Ví Dụ, Hà Nội (địa chỉ giả định)" },
-    SeedCitizen { cccd: "079195000002", full_name: "Trần Thị Thử Nghiệm", date_of_birth: "1995-06-30", sex: "female", phone: "+84900000002", permanent_address: "Số 2 Đường Giả Lập, Phường Mẫu, Quận 1, TP. Hồ Chí Minh (địa chỉ giả định)" },
-    SeedCitizen { cccd: "048200000003", full_name: "Lê Minh Kiểm Thử", date_of_birth: "2000-12-01", sex: "male", phone: "+84900000003", permanent_address: "Số 3 Đường Kiểm Thử, Phường Ví Dụ, Quận Hải Châu, Đà Nẵng (địa chỉ giả định)" },
-    SeedCitizen { cccd: "031187000004", full_name: "Phạm Thị Giả Định", date_of_birth: "1987-09-09", sex: "female", phone: "+84900000004", permanent_address: "Số 4 Phố Giả Định, Phường Mẫu, Quận Ngô Quyền, Hải Phòng (địa chỉ giả định)" },
-    SeedCitizen { cccd: "092301000005", full_name: "Hoàng Thị Ví Dụ", date_of_birth: "2001-07-20", sex: "female", phone: "+84900000005", permanent_address: "Số 5 Đường Ví Dụ, Phường Mẫu, Quận Ninh Kiều, Cần Thơ (địa chỉ giả định)" },
-    SeedCitizen { cccd: "036076000006", full_name: "Đỗ Văn Minh Hoạ", date_of_birth: "1976-11-11", sex: "male", phone: "+84900000006", permanent_address: "Số 6 Đường Minh Hoạ, Phường Mẫu, TP. Nam Định, Nam Định (địa chỉ giả định)" },
-    SeedCitizen { cccd: "001090000007", full_name: "Vũ Văn Dữ Liệu", date_of_birth: "1990-02-02", sex: "male", phone: "+84900000007", permanent_address: "Số 7 Phố Dữ Liệu, Phường Mẫu, Quận Ví Dụ, Hà Nội (địa chỉ giả định)" },
-    SeedCitizen { cccd: "001190000008", full_name: "Bùi Thị Mô Phỏng", date_of_birth: "1990-03-03", sex: "female", phone: "+84900000008", permanent_address: "Số 8 Phố Mô Phỏng, Phường Mẫu, Quận Ví Dụ, Hà Nội (địa chỉ giả định)" },
+    SeedCitizen {
+        cccd: "001090000001",
+        full_name: "Nguyễn Văn Mẫu",
+        date_of_birth: "1990-01-15",
+        sex: "male",
+        phone: "+84900000001",
+        permanent_address: "Số 1 Phố Thử Nghiệm, Phường Mẫu, Quận Ví Dụ, Hà Nội (địa chỉ giả định)",
+    },
+    SeedCitizen {
+        cccd: "079195000002",
+        full_name: "Trần Thị Thử Nghiệm",
+        date_of_birth: "1995-06-30",
+        sex: "female",
+        phone: "+84900000002",
+        permanent_address: "Số 2 Đường Giả Lập, Phường Mẫu, Quận 1, TP. Hồ Chí Minh (địa chỉ giả định)",
+    },
+    SeedCitizen {
+        cccd: "048200000003",
+        full_name: "Lê Minh Kiểm Thử",
+        date_of_birth: "2000-12-01",
+        sex: "male",
+        phone: "+84900000003",
+        permanent_address: "Số 3 Đường Kiểm Thử, Phường Ví Dụ, Quận Hải Châu, Đà Nẵng (địa chỉ giả định)",
+    },
+    SeedCitizen {
+        cccd: "031187000004",
+        full_name: "Phạm Thị Giả Định",
+        date_of_birth: "1987-09-09",
+        sex: "female",
+        phone: "+84900000004",
+        permanent_address: "Số 4 Phố Giả Định, Phường Mẫu, Quận Ngô Quyền, Hải Phòng (địa chỉ giả định)",
+    },
+    SeedCitizen {
+        cccd: "092301000005",
+        full_name: "Hoàng Thị Ví Dụ",
+        date_of_birth: "2001-07-20",
+        sex: "female",
+        phone: "+84900000005",
+        permanent_address: "Số 5 Đường Ví Dụ, Phường Mẫu, Quận Ninh Kiều, Cần Thơ (địa chỉ giả định)",
+    },
+    SeedCitizen {
+        cccd: "036076000006",
+        full_name: "Đỗ Văn Minh Hoạ",
+        date_of_birth: "1976-11-11",
+        sex: "male",
+        phone: "+84900000006",
+        permanent_address: "Số 6 Đường Minh Hoạ, Phường Mẫu, TP. Nam Định, Nam Định (địa chỉ giả định)",
+    },
+    SeedCitizen {
+        cccd: "001090000007",
+        full_name: "Vũ Văn Dữ Liệu",
+        date_of_birth: "1990-02-02",
+        sex: "male",
+        phone: "+84900000007",
+        permanent_address: "Số 7 Phố Dữ Liệu, Phường Mẫu, Quận Ví Dụ, Hà Nội (địa chỉ giả định)",
+    },
+    SeedCitizen {
+        cccd: "001190000008",
+        full_name: "Bùi Thị Mô Phỏng",
+        date_of_birth: "1990-03-03",
+        sex: "female",
+        phone: "+84900000008",
+        permanent_address: "Số 8 Phố Mô Phỏng, Phường Mẫu, Quận Ví Dụ, Hà Nội (địa chỉ giả định)",
+    },
 ];
 
 /// Insert the seed citizens that are not there yet.

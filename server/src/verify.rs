@@ -102,7 +102,14 @@ pub fn verify_signed(
             conn.execute("UPDATE accounts SET consecutive_failures = 0 WHERE account_id = ?1", [&d.account_id])?;
         }
         (Err(e), Some(d)) => {
-            audit(conn, now, &format!("verify_{}", expected.as_str()), e.code(), Some(&d.account_id), Some(&d.device_id));
+            audit(
+                conn,
+                now,
+                &format!("verify_{}", expected.as_str()),
+                e.code(),
+                Some(&d.account_id),
+                Some(&d.device_id),
+            );
             if !matches!(e.code(), codes::ACCOUNT_LOCKED | codes::DEVICE_INACTIVE | codes::INTERNAL) {
                 record_failure(state, conn, &d.account_id)?;
             }
@@ -124,7 +131,11 @@ fn verify_inner(
     let st = &signed.statement;
     let now = state.now();
     if st.purpose != expected {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::PURPOSE_MISMATCH, "statement purpose does not fit this endpoint"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::PURPOSE_MISMATCH,
+            "statement purpose does not fit this endpoint",
+        ));
     }
     check_audience(state, &st.audience)?;
     let device = device.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_DEVICE, "unknown device"))?;
@@ -152,7 +163,11 @@ fn verify_inner(
                 return Err(unauthorized(codes::NONCE_INVALID, "nonce was issued to another device"));
             }
             if nonce_purpose != expected.as_str() {
-                return Err(ApiError::new(StatusCode::UNAUTHORIZED, codes::PURPOSE_MISMATCH, "nonce was issued for another purpose"));
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    codes::PURPOSE_MISMATCH,
+                    "nonce was issued for another purpose",
+                ));
             }
             if now >= expires_at {
                 return Err(unauthorized(codes::NONCE_EXPIRED, "nonce expired"));
@@ -249,7 +264,14 @@ pub enum OtpTable {
 
 /// Apply the OTP rules: consumed → unknown; too many attempts → dead; expired; wrong →
 /// count the attempt (the attempt that reaches the limit already answers "exceeded").
-pub fn check_otp(state: &AppState, conn: &Connection, table: OtpTable, id: &str, row: &OtpRow, otp: &str) -> ApiResult<()> {
+pub fn check_otp(
+    state: &AppState,
+    conn: &Connection,
+    table: OtpTable,
+    id: &str,
+    row: &OtpRow,
+    otp: &str,
+) -> ApiResult<()> {
     let max = state.limits.otp_max_attempts;
     if row.consumed {
         return Err(ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_ENROLLMENT, "unknown or finished request"));
@@ -292,7 +314,8 @@ pub fn rate_limit(state: &AppState, conn: &Connection, key: &str, limit: u32, wi
     )?;
     if count >= limit as i64 {
         let retry = (oldest.unwrap_or(now) + window - now).max(1) as u64;
-        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED, "too many requests").with_retry_after(retry));
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED, "too many requests")
+            .with_retry_after(retry));
     }
     conn.execute("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![hashed, now])?;
     Ok(())

@@ -56,9 +56,8 @@ async fn happy_path_enroll_login_devices_refresh_logout() {
     let reset_id = r["reset_id"].as_str().unwrap().to_string();
     let reset_otp = h.outbox.last_otp(&reset_id).unwrap();
     let signed = dev.sign(&h, Purpose::PasscodeReset, &reset_id, "");
-    let (st, b) = h
-        .post(p::PATH_RESET_COMPLETE, json!({"reset_id": reset_id, "otp": reset_otp, "signed": signed}), None)
-        .await;
+    let (st, b) =
+        h.post(p::PATH_RESET_COMPLETE, json!({"reset_id": reset_id, "otp": reset_otp, "signed": signed}), None).await;
     assert_eq!((st, b), (200, json!({"ok": true})));
 
     // The audit log holds no personal data or secrets.

@@ -92,8 +92,13 @@ async fn bearer_tokens_are_checked() {
     assert_eq!(h.get(p::PATH_DEVICES, Some(&tampered)).await.0, 401);
     // Logout accepts an empty body.
     let t2 = h.login(&mut dev).await;
-    let r = h.http.post(format!("{}{}", h.server.base_url, p::PATH_LOGOUT))
-        .bearer_auth(t2["access_token"].as_str().unwrap()).send().await.unwrap();
+    let r = h
+        .http
+        .post(format!("{}{}", h.server.base_url, p::PATH_LOGOUT))
+        .bearer_auth(t2["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(h.get(p::PATH_DEVICES, t2["access_token"].as_str()).await.0, 401);
     // Access tokens live 300 s.

@@ -254,7 +254,10 @@ mod tests {
             ("ftp://127.0.0.1/", true),
         ] {
             assert!(
-                matches!(check_url(&u(url), allow), Err(Error::Net(NetError { kind: NetworkErrorKind::InsecureUrl, .. }))),
+                matches!(
+                    check_url(&u(url), allow),
+                    Err(Error::Net(NetError { kind: NetworkErrorKind::InsecureUrl, .. }))
+                ),
                 "{url}"
             );
         }
@@ -265,15 +268,28 @@ mod tests {
 
     #[test]
     fn server_codes_become_domain_errors() {
-        let body = |code: &str| serde_json::to_vec(&serde_json::json!({"code": code, "message": "m", "attempts_left": 2, "device_status": "replaced"})).unwrap();
+        let body = |code: &str| {
+            serde_json::to_vec(
+                &serde_json::json!({"code": code, "message": "m", "attempts_left": 2, "device_status": "replaced"}),
+            )
+            .unwrap()
+        };
         assert!(matches!(server_error(StatusCode::NOT_FOUND, &body("no_match")), Error::Domain(Msg::NoMatch)));
         assert!(matches!(
             server_error(StatusCode::UNAUTHORIZED, &body("otp_invalid")),
             Error::Otp { msg: Msg::OtpInvalid, attempts_left: 2 }
         ));
-        assert!(matches!(server_error(StatusCode::FORBIDDEN, &body("device_inactive")), Error::DeviceInactive(s) if s == "replaced"));
-        assert!(matches!(server_error(StatusCode::UNAUTHORIZED, &body("refresh_reused")), Error::Domain(Msg::SessionRevoked)));
-        assert!(matches!(server_error(StatusCode::UNAUTHORIZED, &body("counter_replay")), Error::Server { status: 401, .. }));
+        assert!(
+            matches!(server_error(StatusCode::FORBIDDEN, &body("device_inactive")), Error::DeviceInactive(s) if s == "replaced")
+        );
+        assert!(matches!(
+            server_error(StatusCode::UNAUTHORIZED, &body("refresh_reused")),
+            Error::Domain(Msg::SessionRevoked)
+        ));
+        assert!(matches!(
+            server_error(StatusCode::UNAUTHORIZED, &body("counter_replay")),
+            Error::Server { status: 401, .. }
+        ));
         assert!(matches!(
             server_error(StatusCode::BAD_GATEWAY, b"<html>"),
             Error::Net(NetError { kind: NetworkErrorKind::Server, .. })

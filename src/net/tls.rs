@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(parse_pin(&pin).unwrap(), parse_pin(&format!("sha256/{pin}")).unwrap());
         assert!(parse_pin("not base64!").is_err());
         assert!(parse_pin("AAAA").is_err());
-        assert!(matches!(client_config(&[], &[pin.clone()]), Err(Error::Config(_))));
+        assert!(matches!(client_config(&[], std::slice::from_ref(&pin)), Err(Error::Config(_))));
     }
 
     #[test]

@@ -6,4 +6,4 @@ mod device_key_store;
 pub mod software;
 
 pub use data_key_wrapper::{DataKeyWrapper, KeyWrapError};
-pub use device_key_store::{DeviceKeyStore, DeviceSignature, KeyOptions, DeviceKeyStoreError, SignatureFormat};
+pub use device_key_store::{DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, SignatureFormat};

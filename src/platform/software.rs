@@ -19,7 +19,9 @@ use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
-use super::{DataKeyWrapper, DeviceKeyStore, DeviceSignature, KeyOptions, DeviceKeyStoreError, KeyWrapError, SignatureFormat};
+use super::{
+    DataKeyWrapper, DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, KeyWrapError, SignatureFormat,
+};
 use crate::crypto::{random_array, sec1_uncompressed, SecretKey};
 
 /// Argon2id parameters (OWASP's minimum: 19 MiB, 2 passes, 1 lane).

@@ -3,7 +3,9 @@
 
 use axum::http::StatusCode;
 use citizen_core::crypto::random_b64url;
-use citizen_core::protocol::{codes, ChallengeRequest, ChallengeResponse, LoginRequest, LogoutRequest, Purpose, RefreshRequest, TokenResponse};
+use citizen_core::protocol::{
+    codes, ChallengeRequest, ChallengeResponse, LoginRequest, LogoutRequest, Purpose, RefreshRequest, TokenResponse,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
@@ -90,7 +92,8 @@ struct SessionRow {
     revoked: bool,
 }
 
-const SESSION_COLS: &str = "s.session_id, s.account_id, s.device_id, s.idle_expires_at, s.absolute_expires_at, s.revoked_at";
+const SESSION_COLS: &str =
+    "s.session_id, s.account_id, s.device_id, s.idle_expires_at, s.absolute_expires_at, s.revoked_at";
 
 fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
@@ -120,7 +123,11 @@ pub fn refresh(s: &AppState, conn: &mut Connection, req: &RefreshRequest) -> Api
         revoke_session(&tx, &sess.session_id, "refresh_reuse", now)?;
         audit(&tx, now, "refresh_reuse", codes::REFRESH_REUSED, Some(&sess.account_id), Some(&sess.device_id));
         tx.commit()?;
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, codes::REFRESH_REUSED, "refresh token reused; session revoked"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            codes::REFRESH_REUSED,
+            "refresh token reused; session revoked",
+        ));
     }
     // A deactivated device learns why its session ended (replaced, transferred, revoked)
     // before it is told the session ended.
@@ -147,7 +154,13 @@ pub fn refresh(s: &AppState, conn: &mut Connection, req: &RefreshRequest) -> Api
     audit(&tx, now, "refresh", "ok", Some(&sess.account_id), Some(&sess.device_id));
     tx.commit()?;
     Ok(TokenResponse {
-        access_token: s.tokens.issue(&sess.account_id, &sess.session_id, &sess.device_id, now, s.limits.access_ttl_secs),
+        access_token: s.tokens.issue(
+            &sess.account_id,
+            &sess.session_id,
+            &sess.device_id,
+            now,
+            s.limits.access_ttl_secs,
+        ),
         access_expires_at: now + s.limits.access_ttl_secs,
         refresh_token,
         session_id: sess.session_id,
@@ -173,7 +186,11 @@ pub fn authenticate(s: &AppState, conn: &Connection, token: Option<&str>) -> Api
     let now = s.now();
     let claims = token.and_then(|t| s.tokens.verify(t, now)).ok_or_else(token_invalid)?;
     let sess = conn
-        .query_row(&format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.session_id = ?1"), [&claims.sid], session_row)
+        .query_row(
+            &format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.session_id = ?1"),
+            [&claims.sid],
+            session_row,
+        )
         .optional()?
         .ok_or_else(token_invalid)?;
     if sess.account_id != claims.sub || sess.device_id != claims.did {
@@ -197,7 +214,12 @@ pub fn authenticate(s: &AppState, conn: &Connection, token: Option<&str>) -> Api
 }
 
 /// `POST /v1/auth/logout`.
-pub fn logout(s: &AppState, conn: &mut Connection, token: Option<&str>, req: &LogoutRequest) -> ApiResult<citizen_core::protocol::Ok> {
+pub fn logout(
+    s: &AppState,
+    conn: &mut Connection,
+    token: Option<&str>,
+    req: &LogoutRequest,
+) -> ApiResult<citizen_core::protocol::Ok> {
     let now = s.now();
     let b = authenticate(s, conn, token)?;
     let tx = conn.transaction()?;

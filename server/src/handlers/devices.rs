@@ -61,7 +61,12 @@ fn bearer_signs(b: &Bearer, device_id: &str) -> ApiResult<()> {
 }
 
 /// `POST /v1/devices/revoke`.
-pub fn revoke(s: &AppState, conn: &mut Connection, token: Option<&str>, req: &RevokeDeviceRequest) -> ApiResult<OkBody> {
+pub fn revoke(
+    s: &AppState,
+    conn: &mut Connection,
+    token: Option<&str>,
+    req: &RevokeDeviceRequest,
+) -> ApiResult<OkBody> {
     let b = authenticate(s, conn, token)?;
     bearer_signs(&b, &req.signed.statement.device_id)?;
     verify_signed(s, conn, &req.signed, Purpose::RevokeDevice, NonceRule::Challenge)?;
@@ -107,7 +112,11 @@ pub fn transfer_approval(
         )
         .optional()?;
     if pending.is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_ENROLLMENT, "no pending enrollment to approve"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            codes::UNKNOWN_ENROLLMENT,
+            "no pending enrollment to approve",
+        ));
     }
     conn.execute(
         "UPDATE enrollments SET approved_by_device = ?2 WHERE enrollment_id = ?1",

@@ -4,7 +4,9 @@
 use axum::http::StatusCode;
 use citizen_core::cccd::{mask_phone, normalize_phone, validate_identity, Date};
 use citizen_core::crypto::{random_b64url, unb64};
-use citizen_core::protocol::{codes, EnrollCompleteRequest, EnrollCompleteResponse, EnrollStartRequest, EnrollStartResponse};
+use citizen_core::protocol::{
+    codes, EnrollCompleteRequest, EnrollCompleteResponse, EnrollStartRequest, EnrollStartResponse,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
@@ -52,7 +54,12 @@ pub fn start(s: &AppState, conn: &mut Connection, req: &EnrollStartRequest) -> A
     };
     s.otp_sender.send(&phone, &enrollment_id, &otp);
     audit(conn, now, "enroll_start", "ok", account_id.as_deref(), None);
-    Ok(EnrollStartResponse { enrollment_id, masked_phone: mask_phone(&phone), otp_expires_at: expires_at, has_active_device })
+    Ok(EnrollStartResponse {
+        enrollment_id,
+        masked_phone: mask_phone(&phone),
+        otp_expires_at: expires_at,
+        has_active_device,
+    })
 }
 
 fn validate_registration(req: &EnrollCompleteRequest) -> ApiResult<()> {
@@ -97,7 +104,8 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
     })?;
     check_otp(s, conn, OtpTable::Enrollment, &req.enrollment_id, &otp_row, &req.otp)?;
     validate_registration(req)?;
-    let public_key = verify_enroll_proof(s, &req.proof, &req.enrollment_id, &req.device.device_id, &req.device.public_key)?;
+    let public_key =
+        verify_enroll_proof(s, &req.proof, &req.enrollment_id, &req.device.device_id, &req.device.public_key)?;
     if load_device(conn, &req.device.device_id)?.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, codes::DEVICE_EXISTS, "device id already registered"));
     }
@@ -110,12 +118,17 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
         Some(a) => a,
         None => {
             let a = uuid::Uuid::new_v4().to_string();
-            tx.execute("INSERT INTO accounts (account_id, citizen_id, created_at) VALUES (?1, ?2, ?3)", params![a, citizen_id, now])?;
+            tx.execute(
+                "INSERT INTO accounts (account_id, citizen_id, created_at) VALUES (?1, ?2, ?3)",
+                params![a, citizen_id, now],
+            )?;
             a
         }
     };
     let old: Option<String> = tx
-        .query_row("SELECT device_id FROM devices WHERE account_id = ?1 AND status = 'active'", [&account_id], |r| r.get(0))
+        .query_row("SELECT device_id FROM devices WHERE account_id = ?1 AND status = 'active'", [&account_id], |r| {
+            r.get(0)
+        })
         .optional()?;
     let transfer_approved = old.is_some() && old == approved_by;
     if let Some(old_id) = &old {
@@ -137,5 +150,10 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
     tx.execute("UPDATE accounts SET consecutive_failures = 0, locked_at = NULL WHERE account_id = ?1", [&account_id])?;
     audit(&tx, now, "enroll_complete", "ok", Some(&account_id), Some(&d.device_id));
     tx.commit()?;
-    Ok(EnrollCompleteResponse { account_id, device_id: d.device_id.clone(), replaced_device_id: old, transfer_approved })
+    Ok(EnrollCompleteResponse {
+        account_id,
+        device_id: d.device_id.clone(),
+        replaced_device_id: old,
+        transfer_approved,
+    })
 }

@@ -87,7 +87,10 @@ async fn health() -> Json<p::Ok> {
     Json(p::Ok { ok: true })
 }
 
-async fn enroll_start(State(s): S, ApiJson(req): ApiJson<p::EnrollStartRequest>) -> ApiResult<Json<p::EnrollStartResponse>> {
+async fn enroll_start(
+    State(s): S,
+    ApiJson(req): ApiJson<p::EnrollStartRequest>,
+) -> ApiResult<Json<p::EnrollStartResponse>> {
     blocking(&s, move |s, c| audited(s, c, "enroll_start", |s, c| enrollment::start(s, c, &req))).await.map(Json)
 }
 
@@ -144,7 +147,10 @@ async fn revoke_device(
         .map(Json)
 }
 
-async fn device_status(State(s): S, ApiJson(req): ApiJson<p::DeviceStatusRequest>) -> ApiResult<Json<p::DeviceStatusResponse>> {
+async fn device_status(
+    State(s): S,
+    ApiJson(req): ApiJson<p::DeviceStatusRequest>,
+) -> ApiResult<Json<p::DeviceStatusResponse>> {
     blocking(&s, move |s, c| audited(s, c, "device_status", |s, c| devices::status(s, c, &req))).await.map(Json)
 }
 
@@ -161,7 +167,10 @@ async fn transfer_approval(
     .map(Json)
 }
 
-async fn reset_start(State(s): S, ApiJson(req): ApiJson<p::ResetStartRequest>) -> ApiResult<Json<p::ResetStartResponse>> {
+async fn reset_start(
+    State(s): S,
+    ApiJson(req): ApiJson<p::ResetStartRequest>,
+) -> ApiResult<Json<p::ResetStartResponse>> {
     blocking(&s, move |s, c| audited(s, c, "passcode_reset_start", |s, c| reset::start(s, c, &req))).await.map(Json)
 }
 

@@ -5,7 +5,9 @@
 use axum::http::StatusCode;
 use citizen_core::cccd::mask_phone;
 use citizen_core::crypto::random_b64url;
-use citizen_core::protocol::{codes, Ok as OkBody, Purpose, ResetCompleteRequest, ResetStartRequest, ResetStartResponse};
+use citizen_core::protocol::{
+    codes, Ok as OkBody, Purpose, ResetCompleteRequest, ResetStartRequest, ResetStartResponse,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
@@ -58,8 +60,8 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &ResetCompleteRequest)
             },
         )
         .optional()?;
-    let (device_id, otp_row) =
-        row.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_ENROLLMENT, "unknown or finished reset"))?;
+    let (device_id, otp_row) = row
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_ENROLLMENT, "unknown or finished reset"))?;
     check_otp(s, conn, OtpTable::Reset, &req.reset_id, &otp_row, &req.otp)?;
     if req.signed.statement.device_id != device_id {
         return Err(ApiError::invalid("statement must be signed by the device being reset"));

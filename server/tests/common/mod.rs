@@ -107,7 +107,13 @@ impl Harness {
         self.enroll_complete_with(enrollment_id, otp, dev, proof).await
     }
 
-    pub async fn enroll_complete_with(&self, enrollment_id: &str, otp: &str, dev: &Device, proof: SignedStatement) -> (u16, Value) {
+    pub async fn enroll_complete_with(
+        &self,
+        enrollment_id: &str,
+        otp: &str,
+        dev: &Device,
+        proof: SignedStatement,
+    ) -> (u16, Value) {
         self.post(
             p::PATH_ENROLL_COMPLETE,
             json!({"enrollment_id": enrollment_id, "otp": otp, "device": dev.registration(), "proof": proof}),

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Build the shipped library profile (release: opt-level z, fat LTO, 1 codegen unit, stripped,
+# panic=unwind) and report the size of each artifact, next to the unstripped profile the
+# bindings are generated from.
+#
+#   scripts/size.sh            host target
+#   scripts/size.sh --target aarch64-linux-android   (needs that target and its linker)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target_args=()
+if [[ "${1:-}" == "--target" ]]; then target_args=(--target "$2"); fi
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+sub="${2:+$2/}"
+cargo build -q -p citizen-core --release "${target_args[@]}"
+cargo build -q -p citizen-core --profile release-unstripped "${target_args[@]}"
+size_of() { stat -c %s "$1"; }
+printf '%-44s %12s\n' artifact bytes
+for p in release release-unstripped; do
+    for f in libcitizen_core.so libcitizen_core.a; do
+        path="$target_dir/$sub$p/$f"
+        [[ -f "$path" ]] && printf '%-44s %12d\n' "$p/$f" "$(size_of "$path")"
+    done
+done
+so="$target_dir/${sub}release/libcitizen_core.so"
+if command -v gzip >/dev/null; then
+    printf '%-44s %12d\n' "release/libcitizen_core.so (gzip -9)" "$(gzip -9 -c "$so" | wc -c)"
+fi
