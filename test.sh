@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The full test command of citizen-core: installs what it needs, then runs
+#   1. the Rust workspace tests (core unit tests, Wycheproof, TLS, end-to-end against the
+#      reference server, server tests, CLI demo leak scan and kill -9 lockout test),
+#   2. the bindings: drift check of the committed Kotlin/Swift/Python bindings, pytest and the
+#      Kotlin/JVM suite through Maven, each against a reference server they start.
+# Exit status 0 only if everything passed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+say() { echo "== $* ($(date +%T))"; }
+
+say "install: Python test packages"
+python3 -m pip install -q --disable-pip-version-check -r bindings/requirements.txt
+
+if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
+    say "rust: fmt + clippy"
+    cargo fmt --all -- --check
+    cargo clippy -q --workspace --all-targets -- -D warnings
+else
+    say "rust: rustfmt/clippy not installed on this machine; skipped"
+fi
+
+say "rust: tests"
+cargo test -q --workspace 2>&1 | tee /tmp/citizen-cargo-test.log
+rust_passed=$(grep -Eo '[0-9]+ passed' /tmp/citizen-cargo-test.log | awk '{s+=$1} END {print s+0}')
+rust_failed=$(grep -Eo '[0-9]+ failed' /tmp/citizen-cargo-test.log | awk '{s+=$1} END {print s+0}')
+
+say "bindings: drift check, pytest, Kotlin/JVM"
+# Bindings come from the unstripped debug build here (same UniFFI metadata as release-unstripped,
+# checked by generate.sh); the shipped profile is measured by scripts/size.sh.
+CITIZEN_BINDINGS_PROFILE="${CITIZEN_BINDINGS_PROFILE:-debug}" bindings/test.sh
+
+say "done: rust ${rust_passed} passed, ${rust_failed} failed; bindings passed"
