@@ -10,7 +10,7 @@ use citizen_core::crypto::{sec1_uncompressed, verify_device_signature};
 use citizen_core::net::{Net, NetConfig};
 use citizen_core::platform::software::{open_software_platform, MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::{default_core_config, CitizenCore, DeviceKeyStore, EnrollmentInput, KeyOptions};
-use citizen_server::{Limits, MemoryOtpOutbox, ServerConfig, TlsSource};
+use citizen_server::{MemoryOtpOutbox, ServerConfig};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn opts() -> KeyOptions {
@@ -64,15 +64,11 @@ fn login_round_trip(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Arc::new(MemoryOtpOutbox::new());
     let server = rt
-        .block_on(citizen_server::start(ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().join("server"),
-            public_url: None,
-            tls: TlsSource::Generate { hostnames: vec![] },
-            otp_sender: outbox.clone(),
-            clock: Arc::new(SystemClock),
-            limits: Limits::default(),
-        }))
+        .block_on(citizen_server::start(ServerConfig::loopback_dev(
+            dir.path().join("server"),
+            outbox.clone(),
+            Arc::new(SystemClock),
+        )))
         .unwrap();
     let mut cfg = default_core_config(server.base_url.clone(), dir.path().join("core").to_string_lossy().into_owned());
     cfg.trust_anchors_pem = vec![server.ca_cert_pem.clone()];

@@ -12,7 +12,7 @@ use citizen_core::{
     default_core_config, AuthError, CitizenCore, DataKeyWrapper, DeviceStatus, EnrollmentError, EnrollmentInput,
     EnrollmentState, KeyOptions, NetworkErrorKind, PasscodeError, SetupError,
 };
-use citizen_server::{Limits, MemoryOtpOutbox, RunningServer, ServerConfig, TlsSource};
+use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
 
 const PASS: &str = "482916";
 
@@ -28,17 +28,10 @@ async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Arc::new(MemoryOtpOutbox::new());
     let clock = ManualClock::new();
-    let server = citizen_server::start(ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("server"),
-        public_url: None,
-        tls: TlsSource::Generate { hostnames: vec![] },
-        otp_sender: outbox.clone(),
-        clock: clock.clone(),
-        limits: Limits::default(),
-    })
-    .await
-    .unwrap();
+    let server =
+        citizen_server::start(ServerConfig::loopback_dev(dir.path().join("server"), outbox.clone(), clock.clone()))
+            .await
+            .unwrap();
     Env { server, outbox, clock, root: dir.path().to_path_buf(), _dir: dir }
 }
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use citizen_core::clock::SystemClock;
 use citizen_core::{CitizenCore, EnrollmentInput, KeyOptions};
-use citizen_server::{Limits, MemoryOtpOutbox, ServerConfig, TlsSource};
+use citizen_server::{MemoryOtpOutbox, ServerConfig};
 
 use crate::{desktop_config, mask, open_core, DEMO_CITIZEN};
 
@@ -63,15 +63,11 @@ pub async fn run(
     let outbox = Arc::new(MemoryOtpOutbox::new());
     let server = step!(
         "server.start",
-        citizen_server::start(ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("loopback address"),
-            data_dir: data_dir.join("server"),
-            public_url: None,
-            tls: TlsSource::Generate { hostnames: vec![] },
-            otp_sender: outbox.clone(),
-            clock: Arc::new(SystemClock),
-            limits: Limits::default(),
-        })
+        citizen_server::start(ServerConfig::loopback_dev(
+            data_dir.join("server"),
+            outbox.clone(),
+            Arc::new(SystemClock)
+        ))
         .await
     );
     let _ = writeln!(

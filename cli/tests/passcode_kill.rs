@@ -11,7 +11,7 @@ use std::time::Duration;
 use citizen_cli::{desktop_config, open_core, DEMO_CITIZEN};
 use citizen_core::clock::SystemClock;
 use citizen_core::{EnrollmentInput, KeyOptions};
-use citizen_server::{Limits, MemoryOtpOutbox, ServerConfig, TlsSource};
+use citizen_server::{MemoryOtpOutbox, ServerConfig};
 
 const PASS: &str = "482916";
 
@@ -25,15 +25,11 @@ fn failed(base: &str, data: &str, ca: &str, pins: &[String]) -> (u32, Option<i64
 async fn lockout_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Arc::new(MemoryOtpOutbox::new());
-    let server = citizen_server::start(ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("server"),
-        public_url: None,
-        tls: TlsSource::Generate { hostnames: vec![] },
-        otp_sender: outbox.clone(),
-        clock: Arc::new(SystemClock),
-        limits: Limits::default(),
-    })
+    let server = citizen_server::start(ServerConfig::loopback_dev(
+        dir.path().join("server"),
+        outbox.clone(),
+        Arc::new(SystemClock),
+    ))
     .await
     .unwrap();
     let data = dir.path().join("core").to_string_lossy().into_owned();

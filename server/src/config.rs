@@ -28,6 +28,22 @@ pub struct ServerConfig {
     pub limits: Limits,
 }
 
+impl ServerConfig {
+    /// A development server on `127.0.0.1` with a free port, a generated dev PKI, default
+    /// limits and the given OTP sender and clock — what the demo, tests and benchmarks use.
+    pub fn loopback_dev(data_dir: PathBuf, otp_sender: Arc<dyn OtpSender>, clock: SharedClock) -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            public_url: None,
+            tls: TlsSource::Generate { hostnames: vec![] },
+            otp_sender,
+            clock,
+            limits: Limits::default(),
+        }
+    }
+}
+
 /// Origin of the serving certificate.
 #[derive(Clone, Debug)]
 pub enum TlsSource {
