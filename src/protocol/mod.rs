@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod services;
+
 /// Domain-separation tag that starts every signed statement. A signature made for this
 /// protocol can never be replayed as a signature over some other structure.
 pub const STATEMENT_TAG: &[u8] = b"CITIZEN-CORE/STATEMENT/V1";
@@ -30,6 +32,10 @@ pub enum Purpose {
     RevokeDevice,
     /// Reset a forgotten passcode after an OTP (nonce = reset id).
     PasscodeReset,
+    /// Submit a public-service request (nonce = submission id, subject = payload digest).
+    /// Signed when the citizen submits, possibly offline; counted on its own counter so that
+    /// logins between enqueue and delivery do not invalidate queued submissions.
+    Submit,
 }
 
 impl Purpose {
@@ -41,6 +47,7 @@ impl Purpose {
             Purpose::Transfer => "transfer",
             Purpose::RevokeDevice => "revoke_device",
             Purpose::PasscodeReset => "passcode_reset",
+            Purpose::Submit => "submit",
         }
     }
 }
