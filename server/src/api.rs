@@ -33,8 +33,12 @@ pub struct AppState {
     pub otp_sender: Arc<dyn OtpSender>,
     /// Server secret for OTP and rate-limit key hashing.
     pub secret: SecretKey,
-    /// Access-token keys.
+    /// Access-token and receipt keys.
     pub tokens: TokenKeys,
+    /// Secret of the officials' API (`X-Official-Token`).
+    pub official_token: String,
+    /// Injected faults for submissions (tests).
+    pub faults: crate::fault::FaultQueue,
 }
 
 impl AppState {

@@ -11,7 +11,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::config::ServerError;
 
 /// Schema migrations; index + 1 is the `user_version` after applying it.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -105,6 +106,61 @@ CREATE TABLE audit_log (
     account_id TEXT,
     device_id  TEXT
 );
+"#, r#"
+-- v2: full register records, public-service submissions, cases and their events.
+ALTER TABLE citizens ADD COLUMN religion TEXT NOT NULL DEFAULT 'Không';
+ALTER TABLE citizens ADD COLUMN place_of_origin TEXT NOT NULL DEFAULT '';
+ALTER TABLE citizens ADD COLUMN permanent_residence TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE citizens ADD COLUMN current_residence TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE citizens ADD COLUMN household_head_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE citizens ADD COLUMN relationship_to_head TEXT NOT NULL DEFAULT '';
+ALTER TABLE citizens ADD COLUMN email TEXT;
+ALTER TABLE citizens ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN last_submit_counter INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE cases (
+    case_number       TEXT PRIMARY KEY,
+    account_id        TEXT NOT NULL REFERENCES accounts(account_id),
+    submission_id     TEXT NOT NULL,
+    procedure_id      TEXT NOT NULL,
+    procedure_version INTEGER NOT NULL,
+    status            TEXT NOT NULL,
+    received_at       INTEGER NOT NULL,
+    due_date          TEXT NOT NULL,
+    updated_at        INTEGER NOT NULL
+);
+CREATE INDEX cases_account ON cases(account_id);
+CREATE TABLE submissions (
+    submission_id  TEXT PRIMARY KEY,
+    account_id     TEXT NOT NULL REFERENCES accounts(account_id),
+    device_id      TEXT NOT NULL REFERENCES devices(device_id),
+    payload_sha256 TEXT NOT NULL,
+    payload        TEXT NOT NULL,
+    case_number    TEXT NOT NULL REFERENCES cases(case_number),
+    http_status    INTEGER NOT NULL,
+    response       TEXT NOT NULL,
+    created_at     INTEGER NOT NULL
+);
+CREATE TABLE submission_attachments (
+    submission_id TEXT NOT NULL REFERENCES submissions(submission_id),
+    key           TEXT NOT NULL,
+    file_name     TEXT NOT NULL,
+    mime_type     TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,
+    data          BLOB NOT NULL,
+    PRIMARY KEY (submission_id, key)
+);
+CREATE TABLE case_events (
+    seq                   INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_number           TEXT NOT NULL REFERENCES cases(case_number),
+    account_id            TEXT NOT NULL,
+    status                TEXT NOT NULL,
+    note_vi               TEXT,
+    note_en               TEXT,
+    requested_attachments TEXT NOT NULL DEFAULT '[]',
+    at                    INTEGER NOT NULL
+);
+CREATE INDEX case_events_account ON case_events(account_id, seq);
 "#];
 
 /// Open (creating if needed) the database and bring its schema up to date.

@@ -18,9 +18,12 @@ use std::time::Duration;
 
 use citizen_core::crypto::SecretKey;
 
+pub mod admin;
 pub mod api;
+pub mod catalogue;
 pub mod config;
 pub mod db;
+pub mod fault;
 pub mod handlers;
 pub mod otp;
 pub mod pki;
@@ -30,6 +33,7 @@ pub mod verify;
 
 pub use config::{Limits, ServerConfig, ServerError, TlsSource};
 pub use db::AuditEvent;
+pub use fault::Fault;
 pub use otp::{FileOtpOutbox, LogOtpSender, MemoryOtpOutbox, OtpSender};
 
 use api::AppState;
@@ -51,6 +55,10 @@ pub struct RunningServer {
     pub spki_pin: String,
     /// SPKI pin of the standby key (for rotation).
     pub backup_spki_pin: String,
+    /// Secret of the officials' API (header `X-Official-Token`), generated at first start.
+    pub official_token: String,
+    /// Where that secret is stored (`<data_dir>/official-token`, mode 0600).
+    pub official_token_path: PathBuf,
     state: Arc<AppState>,
     handle: axum_server::Handle<SocketAddr>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -98,6 +106,49 @@ impl RunningServer {
             .ok()
     }
 
+    /// Number of cases.
+    pub fn case_count(&self) -> usize {
+        self.db().query_row("SELECT COUNT(*) FROM cases", [], |r| r.get::<_, i64>(0)).unwrap_or(0) as usize
+    }
+
+    /// Number of cases opened by this submission id (0 or 1; a supplement opens none).
+    pub fn cases_for_submission(&self, submission_id: &str) -> usize {
+        self.db()
+            .query_row("SELECT COUNT(*) FROM cases WHERE submission_id = ?1", [submission_id], |r| r.get::<_, i64>(0))
+            .unwrap_or(0) as usize
+    }
+
+    /// Whether a submission with this id is stored (new case or supplement).
+    pub fn submission_stored(&self, submission_id: &str) -> bool {
+        self.db()
+            .query_row("SELECT 1 FROM submissions WHERE submission_id = ?1", [submission_id], |_| Ok(()))
+            .is_ok()
+    }
+
+    /// A case's status.
+    pub fn case_status(&self, case_number: &str) -> Option<citizen_core::protocol::services::CaseStatusDto> {
+        let s: String = self
+            .db()
+            .query_row("SELECT status FROM cases WHERE case_number = ?1", [case_number], |r| r.get(0))
+            .ok()?;
+        handlers::services::parse_status(&s)
+    }
+
+    /// Apply `f` to the next submission request (replaces any queued faults; `None` clears).
+    pub fn set_fault(&self, f: Option<Fault>) {
+        self.state.faults.set(f.into_iter().collect());
+    }
+
+    /// Apply these faults, in order, to the next submission requests (one each).
+    pub fn set_faults(&self, faults: Vec<Fault>) {
+        self.state.faults.set(faults);
+    }
+
+    /// Queued faults not yet applied.
+    pub fn pending_faults(&self) -> usize {
+        self.state.faults.pending()
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.state.limits
@@ -129,6 +180,19 @@ fn check_limits(l: &Limits) -> Result<(), ServerError> {
     Ok(())
 }
 
+fn load_or_create_official_token(path: &std::path::Path) -> Result<String, ServerError> {
+    if path.exists() {
+        let t = std::fs::read_to_string(path)?.trim().to_string();
+        if t.len() < 32 {
+            return Err(ServerError::Config(format!("official token in {} is too short", path.display())));
+        }
+        return Ok(t);
+    }
+    let t = citizen_core::crypto::random_b64url(32);
+    pki::write_private(path, t.as_bytes())?;
+    Ok(t)
+}
+
 /// Bind, load or create state (database, keys, PKI), and start serving HTTPS in the
 /// background on the current Tokio runtime.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
@@ -155,6 +219,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let secret = SecretKey::from_slice(&db::meta_secret(&conn, "server_secret")?)
         .ok_or_else(|| ServerError::Config("corrupt server secret".into()))?;
     let tokens = tokens::TokenKeys::load_or_create(&config.data_dir.join("token-signing-key.pem"), &audience)?;
+    let official_token_path = config.data_dir.join("official-token");
+    let official_token = load_or_create_official_token(&official_token_path)?;
     let state = Arc::new(AppState {
         db: Mutex::new(conn),
         clock: config.clock,
@@ -163,6 +229,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         otp_sender: config.otp_sender,
         secret,
         tokens,
+        official_token: official_token.clone(),
+        faults: Default::default(),
     });
 
     let handle = axum_server::Handle::<SocketAddr>::new();
@@ -183,6 +251,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         ca_cert_path: tls.ca_cert_path,
         spki_pin: tls.spki_pin,
         backup_spki_pin: tls.backup_spki_pin,
+        official_token,
+        official_token_path,
         state,
         handle,
         task: Some(task),

@@ -90,6 +90,7 @@ async fn main() -> std::process::ExitCode {
     }
     eprintln!("citizen-server listening on {} (audience {})", server.base_url, server.audience);
     eprintln!("trust anchor: {}", ca_path.display());
+    eprintln!("officials' API token: {}", server.official_token_path.display());
     eprintln!("SPKI pins: primary {} backup {}", server.spki_pin, server.backup_spki_pin);
 
     shutdown_signal().await;

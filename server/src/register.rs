@@ -4,6 +4,7 @@
 //! seeds a handful of clearly fake records (names such as "Mẫu", "Thử Nghiệm" mean "sample",
 //! "test") so that clients have something to enroll against.
 
+use citizen_core::protocol::services::{AddressDto, CitizenProfileDto};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// One fictitious citizen.
@@ -90,7 +91,152 @@ pub const SEED: &[SeedCitizen] = &[
     },
 ];
 
-/// Insert the seed citizens that are not there yet.
+/// A fictitious address (commune codes are placeholders, see [`crate::admin`]).
+pub struct SeedAddress {
+    /// Clearly fictitious street address.
+    pub detail: &'static str,
+    /// Commune/ward code.
+    pub commune_code: &'static str,
+    /// Commune/ward name.
+    pub commune_name: &'static str,
+    /// Post-2025 province code.
+    pub province_code: &'static str,
+}
+
+impl SeedAddress {
+    fn dto(&self) -> AddressDto {
+        AddressDto {
+            detail: self.detail.into(),
+            commune_code: self.commune_code.into(),
+            commune_name: self.commune_name.into(),
+            province_code: self.province_code.into(),
+            province_name: crate::admin::province_name(self.province_code).unwrap_or_default().into(),
+        }
+    }
+}
+
+/// The rest of a seed citizen's record (schema v2), by CCCD number.
+pub struct SeedProfile {
+    /// Which citizen.
+    pub cccd: &'static str,
+    /// Dân tộc.
+    pub ethnicity: &'static str,
+    /// Tôn giáo.
+    pub religion: &'static str,
+    /// Quê quán (post-2025 names).
+    pub place_of_origin: &'static str,
+    /// Nơi thường trú.
+    pub permanent: SeedAddress,
+    /// Nơi ở hiện tại; `None` = same as permanent.
+    pub current: Option<SeedAddress>,
+    /// Chủ hộ; `None` = the citizen is the head.
+    pub household_head: Option<(&'static str, &'static str)>,
+    /// Optional e-mail.
+    pub email: Option<&'static str>,
+}
+
+const fn addr(
+    detail: &'static str,
+    commune_code: &'static str,
+    commune_name: &'static str,
+    province_code: &'static str,
+) -> SeedAddress {
+    SeedAddress { detail, commune_code, commune_name, province_code }
+}
+
+/// When the v2 records were last "changed" (2025-07-01, the reorganisation's effective date).
+pub const PROFILE_UPDATED_AT: i64 = 1_751_302_800;
+
+/// Full records of the seed citizens. Client-side tests rely on these values.
+pub const SEED_PROFILES: &[SeedProfile] = &[
+    SeedProfile {
+        cccd: "001090000001",
+        ethnicity: "Kinh",
+        religion: "Không",
+        place_of_origin: "Xã Đông Anh, Thành phố Hà Nội",
+        permanent: addr("Số 1 Đường Thử Nghiệm", "00070", "Phường Hoàn Kiếm", "01"),
+        current: None,
+        household_head: None,
+        email: Some("nguyen.van.mau@example.vn"),
+    },
+    SeedProfile {
+        cccd: "079195000002",
+        ethnicity: "Kinh",
+        religion: "Phật giáo",
+        place_of_origin: "Phường Sài Gòn, Thành phố Hồ Chí Minh",
+        permanent: addr("Số 2 Đường Giả Lập", "26734", "Phường Sài Gòn", "79"),
+        current: Some(addr("Số 12 Ngõ Thử Nghiệm", "00004", "Phường Ba Đình", "01")),
+        household_head: Some(("Trần Văn Chủ Hộ", "Con")),
+        email: None,
+    },
+    SeedProfile {
+        cccd: "048200000003",
+        ethnicity: "Kinh",
+        religion: "Công giáo",
+        place_of_origin: "Phường Hải Châu, Thành phố Đà Nẵng",
+        permanent: addr("Số 3 Đường Kiểm Thử", "20194", "Phường Hải Châu", "48"),
+        current: None,
+        household_head: Some(("Lê Văn Thử", "Con")),
+        email: Some("le.minh.kiem.thu@example.vn"),
+    },
+    SeedProfile {
+        cccd: "031187000004",
+        ethnicity: "Tày",
+        religion: "Không",
+        place_of_origin: "Xã Thử Nghiệm, Tỉnh Lạng Sơn",
+        permanent: addr("Số 4 Phố Giả Định", "11311", "Phường Ngô Quyền", "31"),
+        current: None,
+        household_head: Some(("Nguyễn Văn Giả Định", "Vợ")),
+        email: None,
+    },
+    SeedProfile {
+        cccd: "092301000005",
+        ethnicity: "Khmer",
+        religion: "Phật giáo",
+        place_of_origin: "Phường Ninh Kiều, Thành phố Cần Thơ",
+        permanent: addr("Số 5 Đường Ví Dụ", "31117", "Phường Ninh Kiều", "92"),
+        current: None,
+        household_head: None,
+        email: Some("hoang.thi.vi.du@example.vn"),
+    },
+    SeedProfile {
+        cccd: "036076000006",
+        ethnicity: "Mường",
+        religion: "Công giáo",
+        place_of_origin: "Phường Nam Định, Tỉnh Ninh Bình",
+        permanent: addr("Số 6 Đường Minh Hoạ", "13669", "Phường Nam Định", "37"),
+        current: None,
+        household_head: None,
+        email: None,
+    },
+    SeedProfile {
+        cccd: "001090000007",
+        ethnicity: "Kinh",
+        religion: "Không",
+        place_of_origin: "Xã Đông Anh, Thành phố Hà Nội",
+        permanent: addr("Số 7 Phố Dữ Liệu", "00454", "Xã Đông Anh", "01"),
+        current: Some(addr("Số 17 Đường Thử Nghiệm", "19774", "Phường Thuận Hóa", "46")),
+        household_head: Some(("Vũ Văn Chủ", "Con")),
+        email: None,
+    },
+    SeedProfile {
+        cccd: "001190000008",
+        ethnicity: "Kinh",
+        religion: "Không",
+        place_of_origin: "Phường Ba Đình, Thành phố Hà Nội",
+        permanent: addr("Số 8 Phố Mô Phỏng", "00004", "Phường Ba Đình", "01"),
+        current: None,
+        household_head: Some(("Bùi Văn Mô", "Con")),
+        email: Some("bui.thi.mo.phong@example.vn"),
+    },
+];
+
+fn format_address(a: &AddressDto) -> String {
+    format!("{}, {}, {} (địa chỉ giả định)", a.detail, a.commune_name, a.province_name)
+}
+
+/// Insert the seed citizens that are not there yet, and complete the records of schema v1
+/// (filled once: a record with `updated_at = 0` has never had its v2 fields).
 pub fn seed(conn: &Connection) -> rusqlite::Result<()> {
     for c in SEED {
         conn.execute(
@@ -100,7 +246,69 @@ pub fn seed(conn: &Connection) -> rusqlite::Result<()> {
             params![c.cccd, c.full_name, c.date_of_birth, c.sex, c.phone, c.permanent_address],
         )?;
     }
+    for p in SEED_PROFILES {
+        let permanent = p.permanent.dto();
+        let current = p.current.as_ref().map(SeedAddress::dto).unwrap_or_else(|| permanent.clone());
+        let full_name: Option<String> =
+            conn.query_row("SELECT full_name FROM citizens WHERE cccd = ?1", [p.cccd], |r| r.get(0)).optional()?;
+        let Some(full_name) = full_name else { continue };
+        let (head, relation) = p.household_head.map(|(h, r)| (h.to_string(), r)).unwrap_or((full_name, "Chủ hộ"));
+        conn.execute(
+            "UPDATE citizens SET ethnicity = ?2, religion = ?3, place_of_origin = ?4, permanent_residence = ?5,
+                    current_residence = ?6, household_head_name = ?7, relationship_to_head = ?8, email = ?9,
+                    permanent_address = ?10, updated_at = ?11
+              WHERE cccd = ?1 AND updated_at = 0",
+            params![
+                p.cccd,
+                p.ethnicity,
+                p.religion,
+                p.place_of_origin,
+                serde_json::to_string(&permanent).expect("address serialises"),
+                serde_json::to_string(&current).expect("address serialises"),
+                head,
+                relation,
+                p.email,
+                format_address(&permanent),
+                PROFILE_UPDATED_AT,
+            ],
+        )?;
+    }
     Ok(())
+}
+
+/// The register's record of a citizen, by account.
+pub fn profile_of_account(conn: &Connection, account_id: &str) -> rusqlite::Result<Option<CitizenProfileDto>> {
+    conn.query_row(
+        "SELECT c.full_name, c.date_of_birth, c.sex, c.cccd, c.nationality, c.ethnicity, c.religion,
+                c.place_of_origin, c.permanent_residence, c.current_residence, c.household_head_name,
+                c.relationship_to_head, c.phone, c.email, c.updated_at
+           FROM citizens c JOIN accounts a ON a.citizen_id = c.id WHERE a.account_id = ?1",
+        [account_id],
+        |r| {
+            let address = |i: usize| -> rusqlite::Result<AddressDto> {
+                let s: String = r.get(i)?;
+                Ok(serde_json::from_str(&s).unwrap_or_default())
+            };
+            Ok(CitizenProfileDto {
+                full_name: r.get(0)?,
+                date_of_birth: r.get(1)?,
+                sex: r.get(2)?,
+                cccd: r.get(3)?,
+                nationality: r.get(4)?,
+                ethnicity: r.get(5)?,
+                religion: r.get(6)?,
+                place_of_origin: r.get(7)?,
+                permanent_residence: address(8)?,
+                current_residence: address(9)?,
+                household_head_name: r.get(10)?,
+                relationship_to_head: r.get(11)?,
+                phone: r.get(12)?,
+                email: r.get(13)?,
+                updated_at: r.get(14)?,
+            })
+        },
+    )
+    .optional()
 }
 
 /// Find a citizen by exact (CCCD, date of birth, normalised phone); returns the row id.
@@ -135,6 +343,19 @@ mod tests {
                 citizen_core::cccd::Sex::Female => "female",
             };
             assert_eq!(sex, c.sex, "{}", c.cccd);
+        }
+    }
+
+    #[test]
+    fn every_seed_citizen_has_a_full_profile() {
+        assert_eq!(SEED_PROFILES.len(), SEED.len());
+        for p in SEED_PROFILES {
+            assert!(SEED.iter().any(|c| c.cccd == p.cccd));
+            for a in std::iter::once(&p.permanent).chain(p.current.as_ref()) {
+                assert!(crate::admin::province_name(a.province_code).is_some(), "{}", a.province_code);
+                assert!(crate::admin::is_commune_code(a.commune_code));
+                assert!(a.detail.contains("Thử Nghiệm") || a.detail.starts_with("Số "));
+            }
         }
     }
 }

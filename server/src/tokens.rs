@@ -43,6 +43,8 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     issuer: String,
+    jwk: serde_json::Value,
+    kid: String,
 }
 
 impl TokenKeys {
@@ -60,11 +62,45 @@ impl TokenKeys {
         };
         let priv_pem = sk.to_pkcs8_pem(LineEnding::LF).map_err(|e| err(&e))?;
         let pub_pem = VerifyingKey::from(&sk).to_public_key_pem(LineEnding::LF).map_err(|e| err(&e))?;
+        let point = VerifyingKey::from(&sk).to_encoded_point(false);
+        let (x, y) = (
+            citizen_core::crypto::b64(point.x().expect("uncompressed point")),
+            citizen_core::crypto::b64(point.y().expect("uncompressed point")),
+        );
+        // RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order.
+        let thumb = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        let kid = citizen_core::crypto::b64(&Sha256::digest(thumb.as_bytes()));
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": "ES256"
+        });
         Ok(TokenKeys {
             encoding: EncodingKey::from_ec_pem(priv_pem.as_bytes()).map_err(|e| err(&e))?,
             decoding: DecodingKey::from_ec_pem(pub_pem.as_bytes()).map_err(|e| err(&e))?,
             issuer: issuer.to_string(),
+            jwk,
+            kid,
         })
+    }
+
+    /// The public key as a JWK (with `kid`, `use`, `alg`).
+    pub fn jwk(&self) -> &serde_json::Value {
+        &self.jwk
+    }
+
+    /// Key id (RFC 7638 thumbprint), in the `kid` header of everything this key signs.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    fn header(&self) -> Header {
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some(self.kid.clone());
+        h
+    }
+
+    /// Sign any claims (receipts) as a compact JWS with this key.
+    pub fn sign<T: Serialize>(&self, claims: &T) -> String {
+        jsonwebtoken::encode(&self.header(), claims, &self.encoding).expect("ES256 signing with a valid key cannot fail")
     }
 
     /// Sign an access token.
@@ -79,8 +115,7 @@ impl TokenKeys {
             exp: now + ttl,
             jti: citizen_core::crypto::random_b64url(16),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &self.encoding)
-            .expect("ES256 signing with a valid key cannot fail")
+        self.sign(&claims)
     }
 
     /// Verify signature, algorithm, issuer and audience, then expiry against `now`.

@@ -61,7 +61,8 @@ fn unauthorized(code: &str, msg: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, msg)
 }
 
-fn check_audience(state: &AppState, audience: &str) -> ApiResult<()> {
+/// The statement is for this server.
+pub fn check_audience(state: &AppState, audience: &str) -> ApiResult<()> {
     if audience != state.audience {
         return Err(unauthorized(codes::AUDIENCE_MISMATCH, "statement is for another server"));
     }
@@ -75,7 +76,8 @@ fn check_skew(state: &AppState, issued_at: i64) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_signature(public_key: &[u8], signed: &SignedStatement) -> ApiResult<()> {
+/// Verify the signature of a statement with a stored device key (no other check).
+pub fn check_signature(public_key: &[u8], signed: &SignedStatement) -> ApiResult<()> {
     match crypto::verify_wire_signature(public_key, &signed.statement.canonical_bytes(), &signed.signature) {
         Ok(()) => Ok(()),
         Err(crypto::SigError::InvalidKey) => Err(ApiError::invalid("invalid public key")),
@@ -94,8 +96,32 @@ pub fn verify_signed(
     expected: Purpose,
     nonce_rule: NonceRule<'_>,
 ) -> ApiResult<DeviceRow> {
+    verify_signed_ext(state, conn, signed, expected, nonce_rule, None, CounterKind::Login)
+}
+
+/// Which per-device counter a statement advances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CounterKind {
+    /// `last_counter`: login, revoke, transfer, passcode reset.
+    Login,
+    /// `last_submit_counter`: submissions (signed possibly long before delivery, so logins in
+    /// between must not invalidate them).
+    Submit,
+}
+
+/// [`verify_signed`] with an expected subject and a choice of counter. A subject mismatch is
+/// reported as `signature_invalid` (the device did not sign this content).
+pub fn verify_signed_ext(
+    state: &AppState,
+    conn: &Connection,
+    signed: &SignedStatement,
+    expected: Purpose,
+    nonce_rule: NonceRule<'_>,
+    expected_subject: Option<&str>,
+    counter_kind: CounterKind,
+) -> ApiResult<DeviceRow> {
     let device = load_device(conn, &signed.statement.device_id)?;
-    let result = verify_inner(state, conn, signed, expected, nonce_rule, device.as_ref());
+    let result = verify_inner(state, conn, signed, expected, nonce_rule, device.as_ref(), expected_subject, counter_kind);
     let now = state.now();
     match (&result, &device) {
         (Ok(_), Some(d)) => {
@@ -127,6 +153,8 @@ fn verify_inner(
     expected: Purpose,
     nonce_rule: NonceRule<'_>,
     device: Option<&DeviceRow>,
+    expected_subject: Option<&str>,
+    counter_kind: CounterKind,
 ) -> ApiResult<()> {
     let st = &signed.statement;
     let now = state.now();
@@ -180,12 +208,18 @@ fn verify_inner(
         }
     }
     check_skew(state, st.issued_at)?;
+    if expected_subject.is_some_and(|subj| subj != st.subject) {
+        return Err(unauthorized(codes::SIGNATURE_INVALID, "statement subject does not match the signed content"));
+    }
     check_signature(&device.public_key, signed)?;
     let counter = i64::try_from(st.counter).map_err(|_| ApiError::invalid("counter out of range"))?;
-    let updated = conn.execute(
-        "UPDATE devices SET last_counter = ?2 WHERE device_id = ?1 AND last_counter < ?2",
-        params![device.device_id, counter],
-    )?;
+    let sql = match counter_kind {
+        CounterKind::Login => "UPDATE devices SET last_counter = ?2 WHERE device_id = ?1 AND last_counter < ?2",
+        CounterKind::Submit => {
+            "UPDATE devices SET last_submit_counter = ?2 WHERE device_id = ?1 AND last_submit_counter < ?2"
+        }
+    };
+    let updated = conn.execute(sql, params![device.device_id, counter])?;
     if updated != 1 {
         return Err(unauthorized(codes::COUNTER_REPLAY, "counter not above the last one seen"));
     }

@@ -7,10 +7,12 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::extract::Query;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use citizen_core::protocol as p;
+use citizen_core::protocol::services as ps;
 use rusqlite::Connection;
 
 use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
@@ -20,9 +22,14 @@ pub mod auth;
 pub mod devices;
 pub mod enrollment;
 pub mod reset;
+pub mod services;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest accepted submission body (attachments travel base64url inside).
+pub const MAX_SUBMISSION_BYTES: usize = 12 * 1024 * 1024;
+/// Header carrying the officials' API secret.
+pub const OFFICIAL_TOKEN_HEADER: &str = "x-official-token";
 
 type S = State<Arc<AppState>>;
 
@@ -62,6 +69,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(p::PATH_TRANSFER_APPROVAL, post(transfer_approval))
         .route(p::PATH_RESET_START, post(reset_start))
         .route(p::PATH_RESET_COMPLETE, post(reset_complete))
+        .route(ps::PATH_PROFILE, get(profile))
+        .route(ps::PATH_PROCEDURES, get(procedures))
+        .route(ps::PATH_KEYS, get(keys))
+        .route(ps::PATH_SUBMISSIONS, post(submit).layer(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES)))
+        .route(ps::PATH_CASE_EVENTS, get(case_events))
+        .route(ps::PATH_OFFICIAL_TRANSITION, post(official_transition))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -69,9 +82,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Answers carry tokens and personal data: never cache them.
+/// Answers carry tokens and personal data: never cache them (unless the handler chose a
+/// policy, as the public catalogue and keys do).
 async fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !resp.headers().contains_key(header::CACHE_CONTROL) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     resp
 }
 
@@ -178,4 +194,97 @@ async fn reset_complete(State(s): S, ApiJson(req): ApiJson<p::ResetCompleteReque
     blocking(&s, move |s, c| audited(s, c, "passcode_reset_complete", |s, c| reset::complete(s, c, &req)))
         .await
         .map(Json)
+}
+
+async fn profile(State(s): S, headers: HeaderMap) -> ApiResult<Json<ps::CitizenProfileDto>> {
+    let token = bearer(&headers);
+    blocking(&s, move |s, c| audited(s, c, "profile", |s, c| services::profile(s, c, token.as_deref()))).await.map(Json)
+}
+
+/// The catalogue with a strong ETag; `If-None-Match` (a list, `W/` tags compared weakly, or
+/// `*`) matching it answers 304 with an empty body.
+async fn procedures(headers: HeaderMap) -> Response {
+    let etag = crate::catalogue::etag();
+    let cache = [(header::ETAG, etag), (header::CACHE_CONTROL, "no-cache")];
+    let matches = headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.split(',').map(|t| t.trim()).any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+    });
+    if matches {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (StatusCode::OK, cache, [(header::CONTENT_TYPE, "application/json")], crate::catalogue::catalogue_json())
+        .into_response()
+}
+
+async fn keys(State(s): S) -> Response {
+    ([(header::CACHE_CONTROL, "no-cache")], Json(services::keys(&s))).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct EventsQuery {
+    #[serde(default)]
+    after: i64,
+}
+
+async fn case_events(
+    State(s): S,
+    headers: HeaderMap,
+    q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<ps::CaseEventsResponse>> {
+    let Query(q) = q.map_err(|_| ApiError::invalid("after must be an integer"))?;
+    let token = bearer(&headers);
+    blocking(&s, move |s, c| audited(s, c, "case_events", |s, c| services::events(s, c, token.as_deref(), q.after)))
+        .await
+        .map(Json)
+}
+
+async fn official_transition(
+    State(s): S,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<ps::CaseEventDto>> {
+    let given = headers.get(OFFICIAL_TOKEN_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    if !crate::otp::ct_eq(given, s.official_token.as_bytes()) {
+        let s2 = s.clone();
+        let _ = blocking(&s2, |s, c| {
+            audit(c, s.now(), "case_transition", ps::codes::OFFICIAL_UNAUTHORIZED, None, None);
+            Ok(())
+        })
+        .await;
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, ps::codes::OFFICIAL_UNAUTHORIZED, "missing or wrong officials' token"));
+    }
+    let body = body.map_err(|_| ApiError::invalid("unreadable request body"))?;
+    let req: ps::TransitionRequest =
+        serde_json::from_slice(&body).map_err(|_| ApiError::invalid("JSON does not match the expected shape"))?;
+    blocking(&s, move |s, c| services::transition(s, c, &req)).await.map(Json)
+}
+
+/// `POST /v1/submissions`, with the fault-injection hook (see [`crate::fault`]).
+async fn submit(State(s): S, headers: HeaderMap, ApiJson(req): ApiJson<ps::SubmissionRequest>) -> Response {
+    use crate::fault::{drop_connection, Fault};
+    let fault = s.faults.next();
+    match fault {
+        Some(Fault::DropBeforeHandling) => drop_connection(),
+        Some(Fault::Status500) => return ApiError::internal().into_response(),
+        Some(Fault::Status503RetryAfter(secs)) => {
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, p::codes::INTERNAL, "service temporarily unavailable")
+                .with_retry_after(secs)
+                .into_response()
+        }
+        Some(Fault::Delay(ms)) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+        _ => {}
+    }
+    let key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_string));
+    let key = match key {
+        Some(Err(_)) => return ApiError::invalid("Idempotency-Key is not ASCII").into_response(),
+        Some(Ok(k)) => Some(k),
+        None => None,
+    };
+    let result = blocking(&s, move |s, c| services::submit(s, c, key.as_deref(), &req)).await;
+    match (fault, result) {
+        (Some(Fault::FailAfterCommit), Ok(_)) => drop_connection(),
+        (Some(Fault::CommitThen500), Ok(_)) => ApiError::internal().into_response(),
+        (_, Ok((status, body))) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        (_, Err(e)) => e.into_response(),
+    }
 }
