@@ -19,7 +19,8 @@ pub mod protocol;
 
 pub use error::{AuthError, EnrollmentError, ErrorDetail, FieldError, NetworkErrorKind, PasscodeError, SetupError};
 pub use platform::{
-    DataKeyWrapper, DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, KeyWrapError, SignatureFormat,
+    DataKeyWrapper, DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, KeyWrapError, ObserverError,
+    OutboxObserver, SignatureFormat,
 };
 pub mod net;
 pub mod passcode;

@@ -163,8 +163,13 @@ impl Net {
 
     fn url(&self, path: &str) -> Result<Url> {
         let mut u = self.base.clone();
+        let (path, query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
         let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
         u.set_path(&joined);
+        u.set_query(query);
         check_url(&u, self.allow_insecure_loopback)?;
         Ok(u)
     }
