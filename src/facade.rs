@@ -317,6 +317,11 @@ impl CitizenCore {
             .map(|s| (s.tokens.access_token.clone(), s.tokens.refresh_token.clone()))
     }
 
+    /// `PRAGMA integrity_check` of the database (`"ok"` when sound). Rust-only: crash tests.
+    pub fn database_integrity_check(&self) -> Result<String, SetupError> {
+        Ok(self.account.store.integrity_check()?)
+    }
+
     /// A valid access token for other Rust components (refreshing if needed). Never exported.
     pub async fn access_token(&self) -> Result<zeroize::Zeroizing<String>, AuthError> {
         Ok(self.account.access_token().await?)
