@@ -64,8 +64,10 @@ impl Build for FieldSpec {
         self
     }
     fn opts(mut self, o: &[(&str, &str, &str)]) -> Self {
-        self.options =
-            o.iter().map(|(v, vi, en)| OptionSpec { value: (*v).into(), label_vi: (*vi).into(), label_en: (*en).into() }).collect();
+        self.options = o
+            .iter()
+            .map(|(v, vi, en)| OptionSpec { value: (*v).into(), label_vi: (*vi).into(), label_en: (*en).into() })
+            .collect();
         self
     }
     fn vis(mut self, field: &str, any_of: &[&str]) -> Self {
@@ -103,14 +105,7 @@ fn applicant(with_sex: bool) -> Vec<FieldSpec> {
         );
     }
     v.push(locked("cccd", "Số định danh cá nhân", "Personal identification number", FieldKind::Cccd, "cccd"));
-    v.extend(address(
-        "permanent",
-        "Nơi thường trú",
-        "Permanent residence",
-        Some("permanent_residence"),
-        true,
-        None,
-    ));
+    v.extend(address("permanent", "Nơi thường trú", "Permanent residence", Some("permanent_residence"), true, None));
     v
 }
 
@@ -126,9 +121,14 @@ fn address(
     let pk = format!("{prefix}_province");
     let mut v = vec![
         field(&pk, &format!("{vi}: Tỉnh/Thành phố"), &format!("{en}: province"), FieldKind::Province).req(),
-        field(&format!("{prefix}_commune"), &format!("{vi}: Xã/Phường"), &format!("{en}: commune/ward"), FieldKind::Commune)
-            .req()
-            .province(&pk),
+        field(
+            &format!("{prefix}_commune"),
+            &format!("{vi}: Xã/Phường"),
+            &format!("{en}: commune/ward"),
+            FieldKind::Commune,
+        )
+        .req()
+        .province(&pk),
         field(
             &format!("{prefix}_detail"),
             &format!("{vi}: Số nhà, đường, thôn/tổ"),
@@ -195,7 +195,14 @@ fn residence_notification() -> ProcedureDto {
         locked("host_cccd", "Chủ cơ sở lưu trú: số định danh", "Host: identification number", FieldKind::Cccd, "cccd"),
         locked("host_phone", "Chủ cơ sở lưu trú: số điện thoại", "Host: phone", FieldKind::Phone, "phone"),
     ];
-    fields.extend(address("lodging", "Địa chỉ cơ sở lưu trú", "Lodging address", Some("current_residence"), false, None));
+    fields.extend(address(
+        "lodging",
+        "Địa chỉ cơ sở lưu trú",
+        "Lodging address",
+        Some("current_residence"),
+        false,
+        None,
+    ));
     let mut guests = field("guests", "Người lưu trú", "Guests", FieldKind::Group).req();
     guests.min_items = Some(1);
     guests.max_items = Some(20);
@@ -239,11 +246,13 @@ fn temporary_residence() -> ProcedureDto {
     let mut fields = applicant(true);
     fields.extend(address("new", "Nơi đăng ký tạm trú", "Temporary residence address", None, false, None));
     fields.extend(from_to(730));
-    fields.push(field("housing_basis", "Chỗ ở hợp pháp", "Legal basis of the dwelling", FieldKind::Select).req().opts(&[
-        ("owner", "Nhà thuộc sở hữu của người đăng ký", "Owned by the applicant"),
-        ("rent", "Thuê nhà", "Rented"),
-        ("borrow", "Mượn, ở nhờ", "Borrowed / staying with someone"),
-    ]));
+    fields.push(field("housing_basis", "Chỗ ở hợp pháp", "Legal basis of the dwelling", FieldKind::Select).req().opts(
+        &[
+            ("owner", "Nhà thuộc sở hữu của người đăng ký", "Owned by the applicant"),
+            ("rent", "Thuê nhà", "Rented"),
+            ("borrow", "Mượn, ở nhờ", "Borrowed / staying with someone"),
+        ],
+    ));
     fields.extend(phone_email());
     ProcedureDto {
         id: "temporary-residence".into(),

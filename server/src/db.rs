@@ -106,7 +106,8 @@ CREATE TABLE audit_log (
     account_id TEXT,
     device_id  TEXT
 );
-"#, r#"
+"#,
+    r#"
 -- v2: full register records, public-service submissions, cases and their events.
 ALTER TABLE citizens ADD COLUMN religion TEXT NOT NULL DEFAULT 'Không';
 ALTER TABLE citizens ADD COLUMN place_of_origin TEXT NOT NULL DEFAULT '';
@@ -161,7 +162,8 @@ CREATE TABLE case_events (
     at                    INTEGER NOT NULL
 );
 CREATE INDEX case_events_account ON case_events(account_id, seq);
-"#];
+"#,
+];
 
 /// Open (creating if needed) the database and bring its schema up to date.
 pub fn open(path: &Path) -> Result<Connection, ServerError> {

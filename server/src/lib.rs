@@ -120,17 +120,13 @@ impl RunningServer {
 
     /// Whether a submission with this id is stored (new case or supplement).
     pub fn submission_stored(&self, submission_id: &str) -> bool {
-        self.db()
-            .query_row("SELECT 1 FROM submissions WHERE submission_id = ?1", [submission_id], |_| Ok(()))
-            .is_ok()
+        self.db().query_row("SELECT 1 FROM submissions WHERE submission_id = ?1", [submission_id], |_| Ok(())).is_ok()
     }
 
     /// A case's status.
     pub fn case_status(&self, case_number: &str) -> Option<citizen_core::protocol::services::CaseStatusDto> {
-        let s: String = self
-            .db()
-            .query_row("SELECT status FROM cases WHERE case_number = ?1", [case_number], |r| r.get(0))
-            .ok()?;
+        let s: String =
+            self.db().query_row("SELECT status FROM cases WHERE case_number = ?1", [case_number], |r| r.get(0)).ok()?;
         handlers::services::parse_status(&s)
     }
 

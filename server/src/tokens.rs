@@ -100,7 +100,8 @@ impl TokenKeys {
 
     /// Sign any claims (receipts) as a compact JWS with this key.
     pub fn sign<T: Serialize>(&self, claims: &T) -> String {
-        jsonwebtoken::encode(&self.header(), claims, &self.encoding).expect("ES256 signing with a valid key cannot fail")
+        jsonwebtoken::encode(&self.header(), claims, &self.encoding)
+            .expect("ES256 signing with a valid key cannot fail")
     }
 
     /// Sign an access token.

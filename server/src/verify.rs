@@ -121,7 +121,8 @@ pub fn verify_signed_ext(
     counter_kind: CounterKind,
 ) -> ApiResult<DeviceRow> {
     let device = load_device(conn, &signed.statement.device_id)?;
-    let result = verify_inner(state, conn, signed, expected, nonce_rule, device.as_ref(), expected_subject, counter_kind);
+    let result =
+        verify_inner(state, conn, signed, expected, nonce_rule, device.as_ref(), expected_subject, counter_kind);
     let now = state.now();
     match (&result, &device) {
         (Ok(_), Some(d)) => {
@@ -146,6 +147,7 @@ pub fn verify_signed_ext(
     result.map(|_| device.expect("checked"))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn verify_inner(
     state: &AppState,
     conn: &Connection,

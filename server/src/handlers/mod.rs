@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::Query;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::extract::Query;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -206,9 +206,11 @@ async fn profile(State(s): S, headers: HeaderMap) -> ApiResult<Json<ps::CitizenP
 async fn procedures(headers: HeaderMap) -> Response {
     let etag = crate::catalogue::etag();
     let cache = [(header::ETAG, etag), (header::CACHE_CONTROL, "no-cache")];
-    let matches = headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).any(|v| {
-        v.split(',').map(|t| t.trim()).any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
-    });
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').map(|t| t.trim()).any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag));
     if matches {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
@@ -251,7 +253,11 @@ async fn official_transition(
             Ok(())
         })
         .await;
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, ps::codes::OFFICIAL_UNAUTHORIZED, "missing or wrong officials' token"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ps::codes::OFFICIAL_UNAUTHORIZED,
+            "missing or wrong officials' token",
+        ));
     }
     let body = body.map_err(|_| ApiError::invalid("unreadable request body"))?;
     let req: ps::TransitionRequest =
@@ -267,9 +273,13 @@ async fn submit(State(s): S, headers: HeaderMap, ApiJson(req): ApiJson<ps::Submi
         Some(Fault::DropBeforeHandling) => drop_connection(),
         Some(Fault::Status500) => return ApiError::internal().into_response(),
         Some(Fault::Status503RetryAfter(secs)) => {
-            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, p::codes::INTERNAL, "service temporarily unavailable")
-                .with_retry_after(secs)
-                .into_response()
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                p::codes::INTERNAL,
+                "service temporarily unavailable",
+            )
+            .with_retry_after(secs)
+            .into_response()
         }
         Some(Fault::Delay(ms)) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
         _ => {}

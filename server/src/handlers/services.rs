@@ -181,11 +181,8 @@ fn validate_fields(
         match raw.filter(|v| !v.trim().is_empty()) {
             None if f.required => errs.push(path),
             None => {}
-            Some(v) => {
-                if !value_ok(f, v, prefix, values, today) {
-                    errs.push(path)
-                }
-            }
+            Some(v) if !value_ok(f, v, prefix, values, today) => errs.push(path),
+            Some(_) => {}
         }
     }
 }
@@ -202,7 +199,9 @@ pub fn validate_form(
     for k in values.keys() {
         let top = k.split('.').next().unwrap_or_default();
         let known = proc_.fields.iter().any(|f| {
-            f.key == top && (k == top || (f.kind == FieldKind::Group && f.fields.iter().any(|s| k.ends_with(&format!(".{}", s.key)))))
+            f.key == top
+                && (k == top
+                    || (f.kind == FieldKind::Group && f.fields.iter().any(|s| k.ends_with(&format!(".{}", s.key)))))
         });
         if !known || (k != top && k.split('.').count() != 3) {
             errs.push(k.clone());
@@ -257,7 +256,8 @@ fn check_attachments<'a>(
     }
     if require_visible {
         for spec in &proc_.attachments {
-            if spec.required && visible(&spec.visible_if, "", &req.payload.values) && !seen.contains(spec.key.as_str()) {
+            if spec.required && visible(&spec.visible_if, "", &req.payload.values) && !seen.contains(spec.key.as_str())
+            {
                 return Err(bad(&spec.key, "required"));
             }
         }
@@ -328,8 +328,9 @@ pub fn events(s: &AppState, conn: &mut Connection, token: Option<&str>, after: i
         "SELECT {EVENT_COLS} FROM case_events e JOIN cases c USING (case_number)
           WHERE e.account_id = ?1 AND e.seq > ?2 ORDER BY e.seq LIMIT ?3"
     ))?;
-    let mut events =
-        st.query_map(params![b.account_id, after, EVENTS_PAGE as i64 + 1], event_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut events = st
+        .query_map(params![b.account_id, after, EVENTS_PAGE as i64 + 1], event_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     let more = events.len() > EVENTS_PAGE;
     events.truncate(EVENTS_PAGE);
     let next_after = events.last().map_or(after, |e| e.seq);
@@ -441,7 +442,14 @@ pub fn submit(
         let dev = load_device(&tx, &device_id)?.ok_or_else(ApiError::internal)?;
         if st.device_id != device_id || st.subject != digest || st.nonce != sid || st.purpose != Purpose::Submit {
             drop(tx);
-            audit(conn, now, "submission_replay", citizen_core::protocol::codes::SIGNATURE_INVALID, Some(&account_id), Some(&device_id));
+            audit(
+                conn,
+                now,
+                "submission_replay",
+                citizen_core::protocol::codes::SIGNATURE_INVALID,
+                Some(&account_id),
+                Some(&device_id),
+            );
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 citizen_core::protocol::codes::SIGNATURE_INVALID,
@@ -456,7 +464,15 @@ pub fn submit(
 
     // 2. The device signature: purpose submit, nonce = submission id, subject = payload digest,
     //    the device's submit counter. Failures are committed (failure count, audit).
-    let dev = match verify_signed_ext(s, &tx, &req.signed, Purpose::Submit, NonceRule::Fixed(sid), Some(&digest), CounterKind::Submit) {
+    let dev = match verify_signed_ext(
+        s,
+        &tx,
+        &req.signed,
+        Purpose::Submit,
+        NonceRule::Fixed(sid),
+        Some(&digest),
+        CounterKind::Submit,
+    ) {
         Ok(d) => d,
         Err(e) => {
             tx.commit()?;
@@ -501,11 +517,10 @@ fn create(
                 return Err(unprocessable(sc::FORM_INVALID, format!("fields: {}", errs.join(", "))));
             }
             let prefix = format!("HS-{:02}{:02}{:02}-", today.year % 100, today.month, today.day);
-            let n: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM cases WHERE substr(case_number, 1, 10) = ?1",
-                [&prefix],
-                |r| r.get(0),
-            )?;
+            let n: i64 =
+                tx.query_row("SELECT COUNT(*) FROM cases WHERE substr(case_number, 1, 10) = ?1", [&prefix], |r| {
+                    r.get(0)
+                })?;
             let case_number = format!("{prefix}{:06}", n + 1);
             let due = fmt_date(add_days(today, proc_.processing_days as i64));
             tx.execute(
@@ -600,8 +615,9 @@ fn store(
         received_at: now,
         due_date: due_date.into(),
     };
-    let body = serde_json::to_string(&SubmissionResponse { receipt: s.tokens.sign(&claims), case_number: case_number.into() })
-        .expect("response serialises");
+    let body =
+        serde_json::to_string(&SubmissionResponse { receipt: s.tokens.sign(&claims), case_number: case_number.into() })
+            .expect("response serialises");
     tx.execute(
         "INSERT INTO submissions (submission_id, account_id, device_id, payload_sha256, payload, case_number,
                                   http_status, response, created_at)
