@@ -549,6 +549,29 @@ async fn officials_move_cases_and_citizens_see_events() {
 }
 
 #[tokio::test]
+async fn events_are_paged_by_200() {
+    let h = start().await;
+    let mut c = citizen(&h, C1).await;
+    let (st, b) = submit_body(&h, &c.request(&h, &id_card_payload(), &BTreeMap::new())).await;
+    assert_eq!(st, 201, "{b}");
+    let case = b["case_number"].as_str().unwrap().to_string();
+    let tok = h.server.official_token.clone();
+    assert_eq!(transition(&h, &tok, &case, "processing", json!({})).await.0, 200);
+    // processing ⇄ needs_supplement (an official may take the request back): 2 + 200 events.
+    for i in 0..200 {
+        let to = if i % 2 == 0 { "needs_supplement" } else { "processing" };
+        assert_eq!(transition(&h, &tok, &case, to, json!({})).await.0, 200);
+    }
+    let (_, page1) = h.get(ps::PATH_CASE_EVENTS, Some(&c.access)).await;
+    assert_eq!((page1["events"].as_array().unwrap().len(), page1["more"].as_bool()), (200, Some(true)));
+    let after = page1["next_after"].as_i64().unwrap();
+    assert_eq!(page1["events"][199]["seq"].as_i64(), Some(after));
+    let (_, page2) = h.get(&format!("{}?after={after}", ps::PATH_CASE_EVENTS), Some(&c.access)).await;
+    assert_eq!((page2["events"].as_array().unwrap().len(), page2["more"].as_bool()), (2, Some(false)));
+    assert_eq!(page2["events"][1]["status"], "processing");
+}
+
+#[tokio::test]
 async fn supplement_flow() {
     let h = start().await;
     let mut c = citizen(&h, C1).await;
