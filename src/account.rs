@@ -58,6 +58,7 @@ pub(crate) struct Account {
     pub platform: String,
     pub device_label: String,
     refresh_lock: tokio::sync::Mutex<()>,
+    pub(crate) services: crate::services::flows::ServicesState,
 }
 
 /// Run a (possibly blocking: biometric prompt) key-store call off the async executor.
@@ -83,10 +84,19 @@ impl Account {
         platform: String,
         device_label: String,
     ) -> Self {
-        Account { store, net, keys, clock, platform, device_label, refresh_lock: tokio::sync::Mutex::new(()) }
+        Account {
+            store,
+            net,
+            keys,
+            clock,
+            platform,
+            device_label,
+            refresh_lock: tokio::sync::Mutex::new(()),
+            services: Default::default(),
+        }
     }
 
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.clock.now()
     }
 
@@ -113,7 +123,12 @@ impl Account {
 
     /// Sign a statement with the device key: the counter is committed first, the key store's
     /// signature is normalised and verified against the known public key before it is sent.
-    async fn sign(&self, alias: &str, public_key: &[u8], statement: Statement) -> Result<SignedStatement> {
+    pub(crate) async fn sign_statement(
+        &self,
+        alias: &str,
+        public_key: &[u8],
+        statement: Statement,
+    ) -> Result<SignedStatement> {
         let message = statement.canonical_bytes();
         let (ks, a, m) = (self.keys.clone(), alias.to_string(), message.clone());
         let sig = keystore(move || ks.sign(a, m)).await?;
@@ -140,7 +155,7 @@ impl Account {
             issued_at: self.now(),
             subject,
         };
-        self.sign(&acc.key_alias, &acc.public_key, st).await
+        self.sign_statement(&acc.key_alias, &acc.public_key, st).await
     }
 
     /// Fetch a nonce for `purpose` and check the server signs for the audience we expect.
@@ -152,6 +167,7 @@ impl Account {
             return Err(Error::Net(NetError {
                 kind: NetworkErrorKind::Protocol,
                 detail: "challenge for another audience".into(),
+                retry_after: None,
             }));
         }
         Ok(r.nonce)
@@ -237,7 +253,7 @@ impl Account {
         let attestation = keystore(move || ks.attestation_chain(a)).await?;
 
         let proof = self
-            .sign(
+            .sign_statement(
                 &alias,
                 &public_key,
                 Statement {

@@ -117,6 +117,18 @@ impl Date {
         Some(Date { year, month, day })
     }
 
+    /// Days since 1970-01-01 (negative before).
+    pub fn days_since_epoch(self) -> i64 {
+        // Howard Hinnant's days-from-civil algorithm.
+        let y = if self.month <= 2 { self.year as i64 - 1 } else { self.year as i64 };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let m = self.month as i64;
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + self.day as i64 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
     /// The civil date of a Unix timestamp (UTC+7, Vietnam time).
     pub fn from_unix_vn(secs: i64) -> Date {
         let days = (secs + 7 * 3600).div_euclid(86_400);
@@ -315,6 +327,18 @@ mod tests {
             assert_eq!(normalize_phone(bad).unwrap_err().code, "phone.format", "{bad}");
         }
         assert_eq!(mask_phone("+84912345678"), "+84 ••• ••• 678");
+    }
+
+    #[test]
+    fn days_round_trip() {
+        for d in [
+            Date { year: 1970, month: 1, day: 1 },
+            Date { year: 2000, month: 2, day: 29 },
+            Date { year: 2026, month: 11, day: 29 },
+        ] {
+            assert_eq!(civil_from_days(d.days_since_epoch()), d);
+        }
+        assert_eq!(Date { year: 1970, month: 1, day: 2 }.days_since_epoch(), 1);
     }
 
     #[test]

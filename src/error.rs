@@ -37,8 +37,12 @@ pub struct FieldError {
 
 impl FieldError {
     pub(crate) fn new(field: &str, msg: Msg) -> Self {
+        Self::at(field.to_string(), msg)
+    }
+
+    pub(crate) fn at(field: String, msg: Msg) -> Self {
         FieldError {
-            field: field.to_string(),
+            field,
             code: msg.code().to_string(),
             message_vi: msg.vi().to_string(),
             message_en: msg.en().to_string(),
@@ -123,6 +127,38 @@ messages! {
     RateLimited => "network.rate_limited", "Quá nhiều yêu cầu. Vui lòng thử lại sau.", "Too many requests. Please try again later.";
     Storage => "storage.failure", "Lỗi lưu trữ dữ liệu trên thiết bị.", "A storage error occurred on this device.";
     DataKeyUnavailable => "storage.data_key_unavailable", "Không mở được khoá dữ liệu của thiết bị (có thể do khôi phục từ bản sao lưu). Cần đăng ký lại.", "The device's data key cannot be opened (perhaps restored from a backup). Enroll again.";
+    FieldRequired => "field.required", "Trường này là bắt buộc.", "This field is required.";
+    FieldUnknown => "field.unknown", "Biểu mẫu không có trường này.", "The form has no such field.";
+    FieldLocked => "field.locked", "Trường này lấy từ Cơ sở dữ liệu quốc gia về dân cư và không thể sửa.", "This field comes from the national population database and cannot be changed.";
+    TooShort => "text.too_short", "Nội dung quá ngắn.", "The text is too short.";
+    TooLong => "text.too_long", "Nội dung quá dài.", "The text is too long.";
+    DateInvalid => "date.invalid", "Ngày không hợp lệ (định dạng NNNN-TT-NN).", "The date is not valid (format YYYY-MM-DD).";
+    DateInPast => "date.past", "Ngày không được ở quá khứ.", "The date cannot be in the past.";
+    DateInFuture => "date.future", "Ngày không được ở tương lai.", "The date cannot be in the future.";
+    DateBeforeStart => "date.before_start", "Ngày kết thúc phải sau hoặc bằng ngày bắt đầu.", "The end date must be on or after the start date.";
+    DateRangeTooLong => "date.range_too_long", "Khoảng thời gian vượt quá mức cho phép.", "The period is longer than allowed.";
+    EmailFormat => "email.format", "Địa chỉ thư điện tử không hợp lệ.", "The e-mail address is not valid.";
+    SelectInvalid => "select.invalid", "Lựa chọn không hợp lệ.", "The choice is not valid.";
+    ProvinceUnknown => "province.unknown", "Tỉnh/thành phố không có trong danh mục (34 tỉnh, thành từ 2025).", "The province is not in the list (34 provinces since 2025).";
+    CommuneUnknown => "commune.unknown", "Xã/phường không có trong danh mục.", "The commune or ward is not in the list.";
+    CommuneWrongProvince => "commune.wrong_province", "Xã/phường không thuộc tỉnh/thành phố đã chọn.", "The commune or ward is not in the chosen province.";
+    NumberInvalid => "number.invalid", "Giá trị phải là số nguyên không âm.", "The value must be a non-negative whole number.";
+    BooleanInvalid => "boolean.invalid", "Giá trị phải là có hoặc không.", "The value must be yes or no.";
+    GroupTooFew => "group.too_few", "Cần thêm mục.", "More items are needed.";
+    GroupTooMany => "group.too_many", "Quá nhiều mục.", "There are too many items.";
+    AttachmentRequired => "attachment.required", "Thiếu giấy tờ đính kèm bắt buộc.", "A required attachment is missing.";
+    AttachmentTooLarge => "attachment.too_large", "Tệp đính kèm quá lớn.", "The attachment is too large.";
+    AttachmentType => "attachment.type", "Loại tệp đính kèm không được chấp nhận.", "This type of attachment is not accepted.";
+    AttachmentUnknown => "attachment.unknown", "Thủ tục không có loại giấy tờ này.", "The procedure has no such attachment.";
+    AttachmentUnreadable => "attachment.unreadable", "Không đọc được tệp đính kèm.", "The attachment file cannot be read.";
+    DraftNotEditable => "draft.not_editable", "Hồ sơ đã nộp, không thể sửa.", "The request was already submitted and cannot be changed.";
+    UnknownDraft => "draft.unknown", "Không tìm thấy hồ sơ nháp.", "The draft was not found.";
+    UnknownProcedure => "procedure.unknown", "Không tìm thấy thủ tục.", "The procedure was not found.";
+    ProfileMissing => "profile.missing", "Chưa có thông tin công dân trên thiết bị. Vui lòng đăng nhập và đồng bộ.", "The citizen's record is not on this device yet. Please log in and sync.";
+    CatalogueMissing => "catalogue.missing", "Chưa có danh mục thủ tục trên thiết bị. Vui lòng kết nối mạng để tải.", "The procedure catalogue is not on this device yet. Please connect to download it.";
+    UnknownCase => "case.unknown", "Không tìm thấy hồ sơ.", "The case was not found.";
+    CaseNotAwaitingSupplement => "case.not_awaiting_supplement", "Hồ sơ không ở trạng thái chờ bổ sung.", "The case is not waiting for a supplement.";
+    ReceiptInvalid => "receipt.invalid", "Biên nhận của máy chủ không hợp lệ; hồ sơ vẫn được giữ để gửi lại.", "The server's receipt is not valid; the request is kept and will be sent again.";
     InvalidConfig => "setup.invalid_config", "Cấu hình ứng dụng không hợp lệ.", "The app configuration is not valid.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
@@ -145,6 +181,8 @@ pub struct NetError {
     pub kind: NetworkErrorKind,
     /// Internal detail for logs; no personal data.
     pub detail: String,
+    /// Seconds the server asked to wait (`Retry-After`), if it did.
+    pub retry_after: Option<u64>,
 }
 
 /// The core's internal error: rich, for logs and tests.
@@ -201,6 +239,9 @@ pub enum Error {
     /// Bad configuration.
     #[error("config: {0}")]
     Config(String),
+    /// The server's receipt does not verify (transient: the item is kept and resent).
+    #[error("receipt: {0}")]
+    BadReceipt(String),
 }
 
 /// Internal result.

@@ -261,7 +261,7 @@ pub struct CoreStatus {
 /// The core. One per app process; cheap to share.
 #[derive(uniffi::Object)]
 pub struct CitizenCore {
-    account: Account,
+    pub(crate) account: Account,
 }
 
 impl CitizenCore {

@@ -7,11 +7,13 @@
 uniffi::setup_scaffolding!();
 
 mod account;
+pub mod admin_units;
 pub mod cccd;
 pub mod clock;
 pub mod crypto;
 pub mod error;
 mod facade;
+mod facade_services;
 pub mod platform;
 pub mod protocol;
 
@@ -21,6 +23,8 @@ pub use platform::{
 };
 pub mod net;
 pub mod passcode;
+pub mod services;
 pub mod store;
 
 pub use facade::*;
+pub use facade_services::*;

@@ -65,6 +65,69 @@ const MIGRATIONS: &[&str] = &[
         payload BLOB NOT NULL
     );
     "#,
+    // v2: public-service requests.
+    r#"
+    ALTER TABLE account ADD COLUMN submit_counter INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE profile (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        data BLOB NOT NULL,
+        fetched_at INTEGER NOT NULL
+    );
+    CREATE TABLE catalogue (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        etag TEXT,
+        data BLOB NOT NULL,
+        fetched_at INTEGER NOT NULL
+    );
+    CREATE TABLE drafts (
+        draft_id TEXT PRIMARY KEY,
+        procedure_id TEXT NOT NULL,
+        procedure_version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        content BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE draft_files (
+        draft_id TEXT NOT NULL REFERENCES drafts(draft_id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (draft_id, key)
+    );
+    CREATE TABLE outbox (
+        submission_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL UNIQUE,
+        draft_id TEXT NOT NULL,
+        procedure_id TEXT NOT NULL,
+        payload_sha256 TEXT NOT NULL,
+        state TEXT NOT NULL,
+        request BLOB NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        not_before INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        case_number TEXT,
+        receipt TEXT,
+        queued_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE cases (
+        case_number TEXT PRIMARY KEY,
+        submission_id TEXT NOT NULL,
+        procedure_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        note BLOB,
+        requested_attachments TEXT NOT NULL DEFAULT '[]',
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE case_events (
+        seq INTEGER PRIMARY KEY,
+        case_number TEXT NOT NULL,
+        status TEXT NOT NULL,
+        event BLOB NOT NULL,
+        at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The enrolled account as stored.
@@ -243,20 +306,30 @@ impl Store {
         self.data_key.derive(info)
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back).
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn seal_json<T: Serialize>(&self, label: &str, value: &T) -> Result<Vec<u8>> {
+    pub(crate) fn seal_json<T: Serialize>(&self, label: &str, value: &T) -> Result<Vec<u8>> {
         let json = Zeroizing::new(serde_json::to_vec(value).map_err(|e| Error::Crypto(e.to_string()))?);
         Ok(self.data_key.seal(label.as_bytes(), &json))
     }
 
-    fn open_json<T: DeserializeOwned>(&self, label: &str, sealed: &[u8]) -> Result<T> {
+    pub(crate) fn open_json<T: DeserializeOwned>(&self, label: &str, sealed: &[u8]) -> Result<T> {
         let plain =
             self.data_key.open(label.as_bytes(), sealed).ok_or(Error::Crypto(format!("{label} does not open")))?;
         serde_json::from_slice(&plain).map_err(|e| Error::Crypto(format!("{label}: {e}")))
+    }
+
+    /// Seal raw bytes under the data key (files).
+    pub(crate) fn data_key_seal(&self, label: &str, data: &[u8]) -> Vec<u8> {
+        self.data_key.seal(label.as_bytes(), data)
+    }
+
+    /// Open raw bytes sealed by [`Store::data_key_seal`].
+    pub(crate) fn data_key_open(&self, label: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        self.data_key.open(label.as_bytes(), sealed).map(|z| z.to_vec())
     }
 
     /// Run pragmas back for tests and diagnostics: (journal_mode, synchronous, secure_delete, temp_store).
@@ -354,11 +427,23 @@ impl Store {
         Ok(())
     }
 
-    /// Erase the account, passcode, session and pending operations (the data key stays).
+    /// Erase the account, passcode, session, pending operations and everything personal of the
+    /// services (profile, drafts, outbox, cases). The data key and the public catalogue stay.
     pub fn wipe_account(&self) -> Result<()> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for t in ["account", "passcode", "session", "pending"] {
+        for t in [
+            "account",
+            "passcode",
+            "session",
+            "pending",
+            "profile",
+            "draft_files",
+            "drafts",
+            "outbox",
+            "cases",
+            "case_events",
+        ] {
             tx.execute(&format!("DELETE FROM {t}"), [])?;
         }
         tx.commit()?;

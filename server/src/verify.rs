@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use citizen_core::crypto;
-use citizen_core::protocol::{codes, Purpose, SignedStatement, MAX_CLOCK_SKEW_SECS};
+use citizen_core::protocol::{codes, Purpose, SignedStatement, MAX_CLOCK_SKEW_SECS, MAX_SUBMISSION_AGE_SECS};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
@@ -72,6 +72,17 @@ pub fn check_audience(state: &AppState, audience: &str) -> ApiResult<()> {
 fn check_skew(state: &AppState, issued_at: i64) -> ApiResult<()> {
     if issued_at.abs_diff(state.now()) > MAX_CLOCK_SKEW_SECS as u64 {
         return Err(unauthorized(codes::CLOCK_SKEW, "issued_at too far from server time"));
+    }
+    Ok(())
+}
+
+/// A submission is signed when the citizen submits — possibly offline, hours or days before it
+/// is delivered — so it may be old (up to [`MAX_SUBMISSION_AGE_SECS`]) but never from the future.
+/// Replay is prevented by the nonce (the submission id, unique) and the submit counter.
+fn check_submission_age(state: &AppState, issued_at: i64) -> ApiResult<()> {
+    let now = state.now();
+    if issued_at > now + MAX_CLOCK_SKEW_SECS || now - issued_at > MAX_SUBMISSION_AGE_SECS {
+        return Err(unauthorized(codes::CLOCK_SKEW, "submission signed too long ago or in the future"));
     }
     Ok(())
 }
@@ -209,7 +220,11 @@ fn verify_inner(
             }
         }
     }
-    check_skew(state, st.issued_at)?;
+    if st.purpose == Purpose::Submit {
+        check_submission_age(state, st.issued_at)?;
+    } else {
+        check_skew(state, st.issued_at)?;
+    }
     if expected_subject.is_some_and(|subj| subj != st.subject) {
         return Err(unauthorized(codes::SIGNATURE_INVALID, "statement subject does not match the signed content"));
     }

@@ -42,7 +42,7 @@ pub struct NetConfig {
 }
 
 fn net(kind: NetworkErrorKind, detail: impl Into<String>) -> Error {
-    Error::Net(NetError { kind, detail: detail.into() })
+    Error::Net(NetError { kind, detail: detail.into(), retry_after: None })
 }
 
 /// Refuse anything but HTTPS (or loopback HTTP when allowed).
@@ -92,11 +92,14 @@ fn classify(e: &reqwest::Error) -> NetworkErrorKind {
     }
 }
 
-/// Turn a server refusal into the core's error.
-pub fn server_error(status: StatusCode, body: &[u8]) -> Error {
-    let Ok(b) = serde_json::from_slice::<ErrorBody>(body) else {
-        return if status.is_server_error() {
-            net(NetworkErrorKind::Server, format!("HTTP {status}"))
+/// Turn a server refusal into the core's error. `retry_after` is the `Retry-After` header
+/// (seconds), which wins over the body's field.
+pub fn server_error(status: StatusCode, body: &[u8], retry_after: Option<u64>) -> Error {
+    let parsed = serde_json::from_slice::<ErrorBody>(body).ok();
+    let retry_after = retry_after.or(parsed.as_ref().and_then(|b| b.retry_after));
+    let Some(b) = parsed else {
+        return if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            Error::Net(NetError { kind: NetworkErrorKind::Server, detail: format!("HTTP {status}"), retry_after })
         } else {
             net(NetworkErrorKind::Protocol, format!("HTTP {status} without an error body"))
         };
@@ -113,7 +116,11 @@ pub fn server_error(status: StatusCode, body: &[u8]) -> Error {
         codes::TOKEN_INVALID | codes::SESSION_EXPIRED => Error::Domain(Msg::SessionExpired),
         codes::REFRESH_REUSED => Error::Domain(Msg::SessionRevoked),
         codes::RATE_LIMITED => Error::Domain(Msg::RateLimited),
-        _ if status.is_server_error() => net(NetworkErrorKind::Server, format!("HTTP {status} {}", b.code)),
+        _ if status.is_server_error() => Error::Net(NetError {
+            kind: NetworkErrorKind::Server,
+            detail: format!("HTTP {status} {}", b.code),
+            retry_after,
+        }),
         code => Error::Server { status: status.as_u16(), code: code.to_string() },
     }
 }
@@ -162,7 +169,14 @@ impl Net {
         Ok(u)
     }
 
-    async fn once(&self, method: Method, url: Url, body: Option<&[u8]>, bearer: Option<&str>) -> Result<Vec<u8>> {
+    async fn once(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&[u8]>,
+        bearer: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<u8>> {
         let mut req = self
             .client
             .request(method, url)
@@ -174,11 +188,19 @@ impl Net {
         if let Some(t) = bearer {
             req = req.bearer_auth(t);
         }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         let mut resp = req.send().await.map_err(|e| {
             let kind = classify(&e);
             net(kind, format!("{kind:?}: {}", e.without_url()))
         })?;
         let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         if resp.content_length().is_some_and(|n| n as usize > MAX_RESPONSE_BYTES) {
             return Err(net(NetworkErrorKind::Protocol, "response too large"));
         }
@@ -194,7 +216,7 @@ impl Net {
         if status.is_success() {
             Ok(buf)
         } else {
-            Err(server_error(status, &buf))
+            Err(server_error(status, &buf, retry_after))
         }
     }
 
@@ -204,12 +226,13 @@ impl Net {
         path: &str,
         body: Option<Vec<u8>>,
         bearer: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> Result<Resp> {
         let url = self.url(path)?;
         let idempotent = method == Method::GET;
         let mut attempt = 0;
         let bytes = loop {
-            match self.once(method.clone(), url.clone(), body.as_deref(), bearer).await {
+            match self.once(method.clone(), url.clone(), body.as_deref(), bearer, headers).await {
                 Err(Error::Net(NetError { kind: NetworkErrorKind::Offline | NetworkErrorKind::Timeout, .. }))
                     if idempotent && attempt < 2 =>
                 {
@@ -230,12 +253,61 @@ impl Net {
         bearer: Option<&str>,
     ) -> Result<Resp> {
         let body = zeroize::Zeroizing::new(serde_json::to_vec(body).map_err(|e| Error::Config(e.to_string()))?);
-        self.call(Method::POST, path, Some(body.to_vec()), bearer).await
+        self.call(Method::POST, path, Some(body.to_vec()), bearer, &[]).await
+    }
+
+    /// POST with an `Idempotency-Key` (the server deduplicates on it; the caller may resend).
+    pub async fn post_idempotent<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+        idempotency_key: &str,
+    ) -> Result<Resp> {
+        let body = zeroize::Zeroizing::new(serde_json::to_vec(body).map_err(|e| Error::Config(e.to_string()))?);
+        self.call(Method::POST, path, Some(body.to_vec()), None, &[("idempotency-key", idempotency_key)]).await
+    }
+
+    /// Conditional GET: `Ok(None)` when the server answers 304 to `If-None-Match: etag`.
+    /// Returns the body and the new ETag.
+    pub async fn get_if_changed<Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<(Resp, Option<String>)>> {
+        let url = self.url(path)?;
+        let mut req =
+            self.client.get(url).header("accept", "application/json").header("accept-language", self.language);
+        if let Some(e) = etag {
+            req = req.header(reqwest::header::IF_NONE_MATCH, e);
+        }
+        let mut resp = req.send().await.map_err(|e| {
+            let kind = classify(&e);
+            net(kind, format!("{kind:?}: {}", e.without_url()))
+        })?;
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        let status = resp.status();
+        let new_etag = resp.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let mut buf = Vec::new();
+        while let Some(chunk) =
+            resp.chunk().await.map_err(|e| net(classify(&e), format!("reading body: {}", e.without_url())))?
+        {
+            if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(net(NetworkErrorKind::Protocol, "response too large"));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        if !status.is_success() {
+            return Err(server_error(status, &buf, None));
+        }
+        let body = serde_json::from_slice(&buf).map_err(|e| net(NetworkErrorKind::Protocol, format!("{path}: {e}")))?;
+        Ok(Some((body, new_etag)))
     }
 
     /// GET (idempotent: retried on transport failures).
     pub async fn get<Resp: DeserializeOwned>(&self, path: &str, bearer: Option<&str>) -> Result<Resp> {
-        self.call(Method::GET, path, None, bearer).await
+        self.call(Method::GET, path, None, bearer, &[]).await
     }
 }
 
@@ -274,28 +346,28 @@ mod tests {
             )
             .unwrap()
         };
-        assert!(matches!(server_error(StatusCode::NOT_FOUND, &body("no_match")), Error::Domain(Msg::NoMatch)));
+        assert!(matches!(server_error(StatusCode::NOT_FOUND, &body("no_match"), None), Error::Domain(Msg::NoMatch)));
         assert!(matches!(
-            server_error(StatusCode::UNAUTHORIZED, &body("otp_invalid")),
+            server_error(StatusCode::UNAUTHORIZED, &body("otp_invalid"), None),
             Error::Otp { msg: Msg::OtpInvalid, attempts_left: 2 }
         ));
         assert!(
-            matches!(server_error(StatusCode::FORBIDDEN, &body("device_inactive")), Error::DeviceInactive(s) if s == "replaced")
+            matches!(server_error(StatusCode::FORBIDDEN, &body("device_inactive"), None), Error::DeviceInactive(s) if s == "replaced")
         );
         assert!(matches!(
-            server_error(StatusCode::UNAUTHORIZED, &body("refresh_reused")),
+            server_error(StatusCode::UNAUTHORIZED, &body("refresh_reused"), None),
             Error::Domain(Msg::SessionRevoked)
         ));
         assert!(matches!(
-            server_error(StatusCode::UNAUTHORIZED, &body("counter_replay")),
+            server_error(StatusCode::UNAUTHORIZED, &body("counter_replay"), None),
             Error::Server { status: 401, .. }
         ));
         assert!(matches!(
-            server_error(StatusCode::BAD_GATEWAY, b"<html>"),
-            Error::Net(NetError { kind: NetworkErrorKind::Server, .. })
+            server_error(StatusCode::BAD_GATEWAY, b"<html>", Some(7)),
+            Error::Net(NetError { kind: NetworkErrorKind::Server, retry_after: Some(7), .. })
         ));
         assert!(matches!(
-            server_error(StatusCode::BAD_REQUEST, b"<html>"),
+            server_error(StatusCode::BAD_REQUEST, b"<html>", None),
             Error::Net(NetError { kind: NetworkErrorKind::Protocol, .. })
         ));
     }

@@ -17,6 +17,9 @@ pub const STATEMENT_TAG: &[u8] = b"CITIZEN-CORE/STATEMENT/V1";
 /// Maximum clock skew (seconds) the server accepts between `issued_at` and its own clock.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
+/// Oldest signed submission the server accepts (a queued submission may wait offline this long).
+pub const MAX_SUBMISSION_AGE_SECS: i64 = 30 * 24 * 3600;
+
 /// Every purpose a device key may sign for. The server checks that the purpose of a statement
 /// matches the endpoint it was sent to, so a login signature cannot revoke a device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -525,19 +525,43 @@ def _uniffi_check_contract_api_version(lib):
         raise InternalError("UniFFI contract version mismatch: try cleaning and rebuilding your project")
 
 def _uniffi_check_api_checksums(lib):
+    if lib.uniffi_citizen_core_checksum_func_communes() != 51203:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_default_core_config() != 38738:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_func_provinces() != 2092:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_validate_enrollment_input() != 37411:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 3696:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 46162:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 1830:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_attach_file() != 63105:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_cases() != 19246:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_change_passcode() != 4752:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_check_device_status() != 8240:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer() != 65398:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_complete_enrollment() != 65251:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset() != 59497:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_create_draft() != 3761:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft() != 10369:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_delete_draft() != 5414:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_draft() != 1500:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_drafts() != 15484:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_list_devices() != 46836:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -545,19 +569,45 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_logout() != 5898:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_outbox() != 62251:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_passcode_status() != 22405:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_procedures() != 4205:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_profile() != 26102:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue() != 21375:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile() != 30742:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_session() != 52752:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment() != 26601:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_remove_group_item() != 18057:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_reset_device() != 51543:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_revoke_device() != 13129:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_set_field() != 32845:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 37355:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment() != 57713:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset() != 22078:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_status() != 62135:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_submit_draft() != 51930:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_sync_cases() != 18112:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox() != 38934:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 48195:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 19049:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -582,6 +632,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed() != 22187:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 41836:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -612,27 +664,63 @@ _UniffiLib.ffi_citizen_core_rustbuffer_reserve.restype = _UniffiRustBuffer
 _UniffiLib.ffi_citizen_core_uniffi_contract_version.argtypes = (
 )
 _UniffiLib.ffi_citizen_core_uniffi_contract_version.restype = ctypes.c_uint32
+_UniffiLib.uniffi_citizen_core_checksum_func_communes.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_communes.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_default_core_config.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_default_core_config.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_func_provinces.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_provinces.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_validate_enrollment_input.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_validate_enrollment_input.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_add_group_item.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_add_group_item.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_file.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_file.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_cases.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_cases.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_change_passcode.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_change_passcode.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_check_device_status.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_check_device_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_enrollment.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_enrollment.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_delete_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_delete_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_drafts.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_drafts.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.restype = ctypes.c_uint16
@@ -642,18 +730,45 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_login.restype = ctype
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_logout.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_logout.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_outbox.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_outbox.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_passcode_status.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_passcode_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_procedures.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_procedures.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_profile.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_profile.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_session.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_session.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_group_item.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_group_item.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_reset_device.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_reset_device.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_revoke_device.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_revoke_device.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_field.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_field.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment.restype = ctypes.c_uint16
@@ -663,6 +778,18 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset.
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_status.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_submit_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_submit_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_cases.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_cases.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_draft.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment.restype = ctypes.c_uint16
@@ -699,23 +826,66 @@ _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed
 _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_fn_func_communes.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_func_communes.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_func_default_core_config.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_default_core_config.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_func_provinces.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_func_provinces.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_func_validate_enrollment_input.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_validate_enrollment_input.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item.restype = ctypes.c_uint32
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_change_passcode.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -726,6 +896,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_check_device_status.argtype
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_check_device_status.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer.restype = None
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_enrollment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -739,6 +914,35 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset.arg
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices.argtypes = (
     ctypes.c_uint64,
 )
@@ -752,15 +956,53 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_passcode_status.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_passcode_status.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_session.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_session.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint32,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_reset_device.argtypes = (
     ctypes.c_uint64,
 )
@@ -771,6 +1013,20 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer.restype = None
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_enrollment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -785,6 +1041,26 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_status.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_status.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -860,6 +1136,12 @@ _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_attestation_chain.argtyp
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_attestation_chain.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_citizencore.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -890,6 +1172,16 @@ _UniffiLib.uniffi_citizen_core_fn_free_devicekeystore.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_devicekeystore.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.restype = None
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -948,6 +1240,23 @@ _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_devicekeystore.argtypes =
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreDeviceKeyStore),
 )
 _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_devicekeystore.restype = None
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_OBSERVER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_OBSERVER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_OBSERVER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCitizenCoreOutboxObserver(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_OBSERVER),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_OBSERVER),
+        ("on_outbox_item", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_OBSERVER_METHOD0),
+    ]
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreOutboxObserver),
+)
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver.restype = None
 _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_int8,
 )
 _UniffiLib.ffi_citizen_core_rust_future_poll_u8.argtypes = (
@@ -1281,6 +1590,136 @@ class _UniffiFfiConverterString:
             builder.write(value.encode("utf-8"))
             return builder.finalize()
 
+@dataclass
+class AddressDto:
+    """
+    An address as the register keeps it.
+"""
+    def __init__(self, *, detail:str, commune_code:str, commune_name:str, province_code:str, province_name:str):
+        self.detail = detail
+        self.commune_code = commune_code
+        self.commune_name = commune_name
+        self.province_code = province_code
+        self.province_name = province_name
+        
+        
+
+    
+    def __str__(self):
+        return "AddressDto(detail={}, commune_code={}, commune_name={}, province_code={}, province_name={})".format(self.detail, self.commune_code, self.commune_name, self.province_code, self.province_name)
+    def __eq__(self, other):
+        if self.detail != other.detail:
+            return False
+        if self.commune_code != other.commune_code:
+            return False
+        if self.commune_name != other.commune_name:
+            return False
+        if self.province_code != other.province_code:
+            return False
+        if self.province_name != other.province_name:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAddressDto(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AddressDto(
+            detail=_UniffiFfiConverterString.read(buf),
+            commune_code=_UniffiFfiConverterString.read(buf),
+            commune_name=_UniffiFfiConverterString.read(buf),
+            province_code=_UniffiFfiConverterString.read(buf),
+            province_name=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.detail)
+        _UniffiFfiConverterString.check_lower(value.commune_code)
+        _UniffiFfiConverterString.check_lower(value.commune_name)
+        _UniffiFfiConverterString.check_lower(value.province_code)
+        _UniffiFfiConverterString.check_lower(value.province_name)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.detail, buf)
+        _UniffiFfiConverterString.write(value.commune_code, buf)
+        _UniffiFfiConverterString.write(value.commune_name, buf)
+        _UniffiFfiConverterString.write(value.province_code, buf)
+        _UniffiFfiConverterString.write(value.province_name, buf)
+
+@dataclass
+class AdminUnit:
+    """
+    An administrative unit.
+"""
+    def __init__(self, *, code:str, name:str):
+        self.code = code
+        self.name = name
+        
+        
+
+    
+    def __str__(self):
+        return "AdminUnit(code={}, name={})".format(self.code, self.name)
+    def __eq__(self, other):
+        if self.code != other.code:
+            return False
+        if self.name != other.name:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAdminUnit(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AdminUnit(
+            code=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.code)
+        _UniffiFfiConverterString.check_lower(value.name)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.code, buf)
+        _UniffiFfiConverterString.write(value.name, buf)
+
+class _UniffiFfiConverterBoolean:
+    @classmethod
+    def check_lower(cls, value):
+        return not not value
+
+    @classmethod
+    def lower(cls, value):
+        return 1 if value else 0
+
+    @staticmethod
+    def lift(value):
+        return value != 0
+
+    @classmethod
+    def read(cls, buf):
+        return cls.lift(buf.read_u8())
+
+    @classmethod
+    def write(cls, value, buf):
+        buf.write_u8(value)
+
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**64
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u64(value)
+
 class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -1303,6 +1742,543 @@ class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
         return [
             _UniffiFfiConverterString.read(buf) for i in range(count)
         ]
+
+@dataclass
+class Condition:
+    """
+    Show a field only when another field has one of some values.
+"""
+    def __init__(self, *, field:str, any_of:typing.List[str]):
+        self.field = field
+        self.any_of = any_of
+        
+        
+
+    
+    def __str__(self):
+        return "Condition(field={}, any_of={})".format(self.field, self.any_of)
+    def __eq__(self, other):
+        if self.field != other.field:
+            return False
+        if self.any_of != other.any_of:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCondition(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Condition(
+            field=_UniffiFfiConverterString.read(buf),
+            any_of=_UniffiFfiConverterSequenceString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.field)
+        _UniffiFfiConverterSequenceString.check_lower(value.any_of)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.field, buf)
+        _UniffiFfiConverterSequenceString.write(value.any_of, buf)
+
+class _UniffiFfiConverterOptionalTypeCondition(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeCondition.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeCondition.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeCondition.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class AttachmentSpec:
+    """
+    An attachment a procedure wants.
+"""
+    def __init__(self, *, key:str, label_vi:str, label_en:str, required:bool, max_bytes:int, mime_types:typing.List[str], visible_if:typing.Optional[Condition]):
+        self.key = key
+        self.label_vi = label_vi
+        self.label_en = label_en
+        self.required = required
+        self.max_bytes = max_bytes
+        self.mime_types = mime_types
+        self.visible_if = visible_if
+        
+        
+
+    
+    def __str__(self):
+        return "AttachmentSpec(key={}, label_vi={}, label_en={}, required={}, max_bytes={}, mime_types={}, visible_if={})".format(self.key, self.label_vi, self.label_en, self.required, self.max_bytes, self.mime_types, self.visible_if)
+    def __eq__(self, other):
+        if self.key != other.key:
+            return False
+        if self.label_vi != other.label_vi:
+            return False
+        if self.label_en != other.label_en:
+            return False
+        if self.required != other.required:
+            return False
+        if self.max_bytes != other.max_bytes:
+            return False
+        if self.mime_types != other.mime_types:
+            return False
+        if self.visible_if != other.visible_if:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAttachmentSpec(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AttachmentSpec(
+            key=_UniffiFfiConverterString.read(buf),
+            label_vi=_UniffiFfiConverterString.read(buf),
+            label_en=_UniffiFfiConverterString.read(buf),
+            required=_UniffiFfiConverterBoolean.read(buf),
+            max_bytes=_UniffiFfiConverterUInt64.read(buf),
+            mime_types=_UniffiFfiConverterSequenceString.read(buf),
+            visible_if=_UniffiFfiConverterOptionalTypeCondition.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.key)
+        _UniffiFfiConverterString.check_lower(value.label_vi)
+        _UniffiFfiConverterString.check_lower(value.label_en)
+        _UniffiFfiConverterBoolean.check_lower(value.required)
+        _UniffiFfiConverterUInt64.check_lower(value.max_bytes)
+        _UniffiFfiConverterSequenceString.check_lower(value.mime_types)
+        _UniffiFfiConverterOptionalTypeCondition.check_lower(value.visible_if)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.key, buf)
+        _UniffiFfiConverterString.write(value.label_vi, buf)
+        _UniffiFfiConverterString.write(value.label_en, buf)
+        _UniffiFfiConverterBoolean.write(value.required, buf)
+        _UniffiFfiConverterUInt64.write(value.max_bytes, buf)
+        _UniffiFfiConverterSequenceString.write(value.mime_types, buf)
+        _UniffiFfiConverterOptionalTypeCondition.write(value.visible_if, buf)
+
+class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "i64"
+    VALUE_MIN = -2**63
+    VALUE_MAX = 2**63
+
+    @staticmethod
+    def read(buf):
+        return buf.read_i64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i64(value)
+
+
+
+
+
+
+class CaseStatusDto(enum.Enum):
+    """
+    Case states.
+"""
+    
+    RECEIVED = 0
+    """
+    Tiếp nhận.
+"""
+    
+    PROCESSING = 1
+    """
+    Đang xử lý.
+"""
+    
+    NEEDS_SUPPLEMENT = 2
+    """
+    Yêu cầu bổ sung hồ sơ.
+"""
+    
+    APPROVED = 3
+    """
+    Đã duyệt.
+"""
+    
+    REJECTED = 4
+    """
+    Từ chối (with reason).
+"""
+    
+    COMPLETED = 5
+    """
+    Hoàn thành (result delivered).
+"""
+    
+
+
+class _UniffiFfiConverterTypeCaseStatusDto(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return CaseStatusDto.RECEIVED
+        if variant == 2:
+            return CaseStatusDto.PROCESSING
+        if variant == 3:
+            return CaseStatusDto.NEEDS_SUPPLEMENT
+        if variant == 4:
+            return CaseStatusDto.APPROVED
+        if variant == 5:
+            return CaseStatusDto.REJECTED
+        if variant == 6:
+            return CaseStatusDto.COMPLETED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == CaseStatusDto.RECEIVED:
+            return
+        if value == CaseStatusDto.PROCESSING:
+            return
+        if value == CaseStatusDto.NEEDS_SUPPLEMENT:
+            return
+        if value == CaseStatusDto.APPROVED:
+            return
+        if value == CaseStatusDto.REJECTED:
+            return
+        if value == CaseStatusDto.COMPLETED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == CaseStatusDto.RECEIVED:
+            buf.write_i32(1)
+        if value == CaseStatusDto.PROCESSING:
+            buf.write_i32(2)
+        if value == CaseStatusDto.NEEDS_SUPPLEMENT:
+            buf.write_i32(3)
+        if value == CaseStatusDto.APPROVED:
+            buf.write_i32(4)
+        if value == CaseStatusDto.REJECTED:
+            buf.write_i32(5)
+        if value == CaseStatusDto.COMPLETED:
+            buf.write_i32(6)
+
+
+
+class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterString.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterString.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterString.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class CaseEventDto:
+    """
+    One event of a case (also the citizen's notification feed).
+"""
+    def __init__(self, *, seq:int, case_number:str, submission_id:str, procedure_id:str, status:CaseStatusDto, note_vi:typing.Optional[str], note_en:typing.Optional[str], requested_attachments:typing.List[str], at:int):
+        self.seq = seq
+        self.case_number = case_number
+        self.submission_id = submission_id
+        self.procedure_id = procedure_id
+        self.status = status
+        self.note_vi = note_vi
+        self.note_en = note_en
+        self.requested_attachments = requested_attachments
+        self.at = at
+        
+        
+
+    
+    def __str__(self):
+        return "CaseEventDto(seq={}, case_number={}, submission_id={}, procedure_id={}, status={}, note_vi={}, note_en={}, requested_attachments={}, at={})".format(self.seq, self.case_number, self.submission_id, self.procedure_id, self.status, self.note_vi, self.note_en, self.requested_attachments, self.at)
+    def __eq__(self, other):
+        if self.seq != other.seq:
+            return False
+        if self.case_number != other.case_number:
+            return False
+        if self.submission_id != other.submission_id:
+            return False
+        if self.procedure_id != other.procedure_id:
+            return False
+        if self.status != other.status:
+            return False
+        if self.note_vi != other.note_vi:
+            return False
+        if self.note_en != other.note_en:
+            return False
+        if self.requested_attachments != other.requested_attachments:
+            return False
+        if self.at != other.at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCaseEventDto(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CaseEventDto(
+            seq=_UniffiFfiConverterInt64.read(buf),
+            case_number=_UniffiFfiConverterString.read(buf),
+            submission_id=_UniffiFfiConverterString.read(buf),
+            procedure_id=_UniffiFfiConverterString.read(buf),
+            status=_UniffiFfiConverterTypeCaseStatusDto.read(buf),
+            note_vi=_UniffiFfiConverterOptionalString.read(buf),
+            note_en=_UniffiFfiConverterOptionalString.read(buf),
+            requested_attachments=_UniffiFfiConverterSequenceString.read(buf),
+            at=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterInt64.check_lower(value.seq)
+        _UniffiFfiConverterString.check_lower(value.case_number)
+        _UniffiFfiConverterString.check_lower(value.submission_id)
+        _UniffiFfiConverterString.check_lower(value.procedure_id)
+        _UniffiFfiConverterTypeCaseStatusDto.check_lower(value.status)
+        _UniffiFfiConverterOptionalString.check_lower(value.note_vi)
+        _UniffiFfiConverterOptionalString.check_lower(value.note_en)
+        _UniffiFfiConverterSequenceString.check_lower(value.requested_attachments)
+        _UniffiFfiConverterInt64.check_lower(value.at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterInt64.write(value.seq, buf)
+        _UniffiFfiConverterString.write(value.case_number, buf)
+        _UniffiFfiConverterString.write(value.submission_id, buf)
+        _UniffiFfiConverterString.write(value.procedure_id, buf)
+        _UniffiFfiConverterTypeCaseStatusDto.write(value.status, buf)
+        _UniffiFfiConverterOptionalString.write(value.note_vi, buf)
+        _UniffiFfiConverterOptionalString.write(value.note_en, buf)
+        _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
+        _UniffiFfiConverterInt64.write(value.at, buf)
+
+@dataclass
+class CaseInfo:
+    """
+    A case (hồ sơ) and its latest status.
+"""
+    def __init__(self, *, case_number:str, submission_id:str, procedure_id:str, status:CaseStatusDto, note_vi:typing.Optional[str], note_en:typing.Optional[str], requested_attachments:typing.List[str], updated_at:int):
+        self.case_number = case_number
+        self.submission_id = submission_id
+        self.procedure_id = procedure_id
+        self.status = status
+        self.note_vi = note_vi
+        self.note_en = note_en
+        self.requested_attachments = requested_attachments
+        self.updated_at = updated_at
+        
+        
+
+    
+    def __str__(self):
+        return "CaseInfo(case_number={}, submission_id={}, procedure_id={}, status={}, note_vi={}, note_en={}, requested_attachments={}, updated_at={})".format(self.case_number, self.submission_id, self.procedure_id, self.status, self.note_vi, self.note_en, self.requested_attachments, self.updated_at)
+    def __eq__(self, other):
+        if self.case_number != other.case_number:
+            return False
+        if self.submission_id != other.submission_id:
+            return False
+        if self.procedure_id != other.procedure_id:
+            return False
+        if self.status != other.status:
+            return False
+        if self.note_vi != other.note_vi:
+            return False
+        if self.note_en != other.note_en:
+            return False
+        if self.requested_attachments != other.requested_attachments:
+            return False
+        if self.updated_at != other.updated_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCaseInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CaseInfo(
+            case_number=_UniffiFfiConverterString.read(buf),
+            submission_id=_UniffiFfiConverterString.read(buf),
+            procedure_id=_UniffiFfiConverterString.read(buf),
+            status=_UniffiFfiConverterTypeCaseStatusDto.read(buf),
+            note_vi=_UniffiFfiConverterOptionalString.read(buf),
+            note_en=_UniffiFfiConverterOptionalString.read(buf),
+            requested_attachments=_UniffiFfiConverterSequenceString.read(buf),
+            updated_at=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.case_number)
+        _UniffiFfiConverterString.check_lower(value.submission_id)
+        _UniffiFfiConverterString.check_lower(value.procedure_id)
+        _UniffiFfiConverterTypeCaseStatusDto.check_lower(value.status)
+        _UniffiFfiConverterOptionalString.check_lower(value.note_vi)
+        _UniffiFfiConverterOptionalString.check_lower(value.note_en)
+        _UniffiFfiConverterSequenceString.check_lower(value.requested_attachments)
+        _UniffiFfiConverterInt64.check_lower(value.updated_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.case_number, buf)
+        _UniffiFfiConverterString.write(value.submission_id, buf)
+        _UniffiFfiConverterString.write(value.procedure_id, buf)
+        _UniffiFfiConverterTypeCaseStatusDto.write(value.status, buf)
+        _UniffiFfiConverterOptionalString.write(value.note_vi, buf)
+        _UniffiFfiConverterOptionalString.write(value.note_en, buf)
+        _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
+        _UniffiFfiConverterInt64.write(value.updated_at, buf)
+
+@dataclass
+class CitizenProfileDto:
+    """
+    The citizen's record (answer to `GET /v1/citizen/profile`).
+"""
+    def __init__(self, *, full_name:str, date_of_birth:str, sex:str, cccd:str, nationality:str, ethnicity:str, religion:str, place_of_origin:str, permanent_residence:AddressDto, current_residence:AddressDto, household_head_name:str, relationship_to_head:str, phone:str, email:typing.Optional[str], updated_at:int):
+        self.full_name = full_name
+        self.date_of_birth = date_of_birth
+        self.sex = sex
+        self.cccd = cccd
+        self.nationality = nationality
+        self.ethnicity = ethnicity
+        self.religion = religion
+        self.place_of_origin = place_of_origin
+        self.permanent_residence = permanent_residence
+        self.current_residence = current_residence
+        self.household_head_name = household_head_name
+        self.relationship_to_head = relationship_to_head
+        self.phone = phone
+        self.email = email
+        self.updated_at = updated_at
+        
+        
+
+    
+    def __str__(self):
+        return "CitizenProfileDto(full_name={}, date_of_birth={}, sex={}, cccd={}, nationality={}, ethnicity={}, religion={}, place_of_origin={}, permanent_residence={}, current_residence={}, household_head_name={}, relationship_to_head={}, phone={}, email={}, updated_at={})".format(self.full_name, self.date_of_birth, self.sex, self.cccd, self.nationality, self.ethnicity, self.religion, self.place_of_origin, self.permanent_residence, self.current_residence, self.household_head_name, self.relationship_to_head, self.phone, self.email, self.updated_at)
+    def __eq__(self, other):
+        if self.full_name != other.full_name:
+            return False
+        if self.date_of_birth != other.date_of_birth:
+            return False
+        if self.sex != other.sex:
+            return False
+        if self.cccd != other.cccd:
+            return False
+        if self.nationality != other.nationality:
+            return False
+        if self.ethnicity != other.ethnicity:
+            return False
+        if self.religion != other.religion:
+            return False
+        if self.place_of_origin != other.place_of_origin:
+            return False
+        if self.permanent_residence != other.permanent_residence:
+            return False
+        if self.current_residence != other.current_residence:
+            return False
+        if self.household_head_name != other.household_head_name:
+            return False
+        if self.relationship_to_head != other.relationship_to_head:
+            return False
+        if self.phone != other.phone:
+            return False
+        if self.email != other.email:
+            return False
+        if self.updated_at != other.updated_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCitizenProfileDto(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CitizenProfileDto(
+            full_name=_UniffiFfiConverterString.read(buf),
+            date_of_birth=_UniffiFfiConverterString.read(buf),
+            sex=_UniffiFfiConverterString.read(buf),
+            cccd=_UniffiFfiConverterString.read(buf),
+            nationality=_UniffiFfiConverterString.read(buf),
+            ethnicity=_UniffiFfiConverterString.read(buf),
+            religion=_UniffiFfiConverterString.read(buf),
+            place_of_origin=_UniffiFfiConverterString.read(buf),
+            permanent_residence=_UniffiFfiConverterTypeAddressDto.read(buf),
+            current_residence=_UniffiFfiConverterTypeAddressDto.read(buf),
+            household_head_name=_UniffiFfiConverterString.read(buf),
+            relationship_to_head=_UniffiFfiConverterString.read(buf),
+            phone=_UniffiFfiConverterString.read(buf),
+            email=_UniffiFfiConverterOptionalString.read(buf),
+            updated_at=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.full_name)
+        _UniffiFfiConverterString.check_lower(value.date_of_birth)
+        _UniffiFfiConverterString.check_lower(value.sex)
+        _UniffiFfiConverterString.check_lower(value.cccd)
+        _UniffiFfiConverterString.check_lower(value.nationality)
+        _UniffiFfiConverterString.check_lower(value.ethnicity)
+        _UniffiFfiConverterString.check_lower(value.religion)
+        _UniffiFfiConverterString.check_lower(value.place_of_origin)
+        _UniffiFfiConverterTypeAddressDto.check_lower(value.permanent_residence)
+        _UniffiFfiConverterTypeAddressDto.check_lower(value.current_residence)
+        _UniffiFfiConverterString.check_lower(value.household_head_name)
+        _UniffiFfiConverterString.check_lower(value.relationship_to_head)
+        _UniffiFfiConverterString.check_lower(value.phone)
+        _UniffiFfiConverterOptionalString.check_lower(value.email)
+        _UniffiFfiConverterInt64.check_lower(value.updated_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.full_name, buf)
+        _UniffiFfiConverterString.write(value.date_of_birth, buf)
+        _UniffiFfiConverterString.write(value.sex, buf)
+        _UniffiFfiConverterString.write(value.cccd, buf)
+        _UniffiFfiConverterString.write(value.nationality, buf)
+        _UniffiFfiConverterString.write(value.ethnicity, buf)
+        _UniffiFfiConverterString.write(value.religion, buf)
+        _UniffiFfiConverterString.write(value.place_of_origin, buf)
+        _UniffiFfiConverterTypeAddressDto.write(value.permanent_residence, buf)
+        _UniffiFfiConverterTypeAddressDto.write(value.current_residence, buf)
+        _UniffiFfiConverterString.write(value.household_head_name, buf)
+        _UniffiFfiConverterString.write(value.relationship_to_head, buf)
+        _UniffiFfiConverterString.write(value.phone, buf)
+        _UniffiFfiConverterOptionalString.write(value.email, buf)
+        _UniffiFfiConverterInt64.write(value.updated_at, buf)
 
 
 
@@ -1352,40 +2328,6 @@ class _UniffiFfiConverterTypeLocale(_UniffiConverterRustBuffer):
             buf.write_i32(2)
 
 
-
-class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u64"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**64
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u64(value)
-
-class _UniffiFfiConverterBoolean:
-    @classmethod
-    def check_lower(cls, value):
-        return not not value
-
-    @classmethod
-    def lower(cls, value):
-        return 1 if value else 0
-
-    @staticmethod
-    def lift(value):
-        return value != 0
-
-    @classmethod
-    def read(cls, buf):
-        return cls.lift(buf.read_u8())
-
-    @classmethod
-    def write(cls, value, buf):
-        buf.write_u8(value)
 
 @dataclass
 class CoreConfig:
@@ -1741,44 +2683,6 @@ class _UniffiFfiConverterTypeEnrollmentState(_UniffiConverterRustBuffer):
 
 
 
-class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterString.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterString.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterString.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
-class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "i64"
-    VALUE_MIN = -2**63
-    VALUE_MAX = 2**63
-
-    @staticmethod
-    def read(buf):
-        return buf.read_i64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_i64(value)
-
 class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -1860,6 +2764,95 @@ class _UniffiFfiConverterTypeCoreStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.hardware_backed, buf)
         _UniffiFfiConverterBoolean.write(value.logged_in, buf)
         _UniffiFfiConverterOptionalInt64.write(value.session_expires_at, buf)
+
+class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u32"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**32
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u32()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u32(value)
+
+class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt32.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt32.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt32.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class DateRule:
+    """
+    Date constraints.
+"""
+    def __init__(self, *, not_in_past:bool, not_in_future:bool, not_before_field:typing.Optional[str], max_days_after:typing.Optional[int]):
+        self.not_in_past = not_in_past
+        self.not_in_future = not_in_future
+        self.not_before_field = not_before_field
+        self.max_days_after = max_days_after
+        
+        
+
+    
+    def __str__(self):
+        return "DateRule(not_in_past={}, not_in_future={}, not_before_field={}, max_days_after={})".format(self.not_in_past, self.not_in_future, self.not_before_field, self.max_days_after)
+    def __eq__(self, other):
+        if self.not_in_past != other.not_in_past:
+            return False
+        if self.not_in_future != other.not_in_future:
+            return False
+        if self.not_before_field != other.not_before_field:
+            return False
+        if self.max_days_after != other.max_days_after:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDateRule(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DateRule(
+            not_in_past=_UniffiFfiConverterBoolean.read(buf),
+            not_in_future=_UniffiFfiConverterBoolean.read(buf),
+            not_before_field=_UniffiFfiConverterOptionalString.read(buf),
+            max_days_after=_UniffiFfiConverterOptionalUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterBoolean.check_lower(value.not_in_past)
+        _UniffiFfiConverterBoolean.check_lower(value.not_in_future)
+        _UniffiFfiConverterOptionalString.check_lower(value.not_before_field)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.max_days_after)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterBoolean.write(value.not_in_past, buf)
+        _UniffiFfiConverterBoolean.write(value.not_in_future, buf)
+        _UniffiFfiConverterOptionalString.write(value.not_before_field, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.max_days_after, buf)
 
 @dataclass
 class DeviceInfo:
@@ -2082,6 +3075,290 @@ class _UniffiFfiConverterTypeDeviceStatusInfo(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
         _UniffiFfiConverterInt64.write(value.changed_at, buf)
+
+
+
+
+
+
+class DraftStatus(enum.Enum):
+    """
+    Draft states.
+"""
+    
+    EDITING = 0
+    """
+    Editable.
+"""
+    
+    SUBMITTED = 1
+    """
+    Submitted (in the outbox or delivered); read-only.
+"""
+    
+
+
+class _UniffiFfiConverterTypeDraftStatus(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return DraftStatus.EDITING
+        if variant == 2:
+            return DraftStatus.SUBMITTED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == DraftStatus.EDITING:
+            return
+        if value == DraftStatus.SUBMITTED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == DraftStatus.EDITING:
+            buf.write_i32(1)
+        if value == DraftStatus.SUBMITTED:
+            buf.write_i32(2)
+
+
+
+class _UniffiFfiConverterMapStringString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, items):
+        for (key, value) in items.items():
+            _UniffiFfiConverterString.check_lower(key)
+            _UniffiFfiConverterString.check_lower(value)
+
+    @classmethod
+    def write(cls, items, buf):
+        buf.write_i32(len(items))
+        for (key, value) in items.items():
+            _UniffiFfiConverterString.write(key, buf)
+            _UniffiFfiConverterString.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative map size")
+
+        # It would be nice to use a dict comprehension,
+        # but in Python 3.7 and before the evaluation order is not according to spec,
+        # so we we're reading the value before the key.
+        # This loop makes the order explicit: first reading the key, then the value.
+        d = {}
+        for i in range(count):
+            key = _UniffiFfiConverterString.read(buf)
+            val = _UniffiFfiConverterString.read(buf)
+            d[key] = val
+        return d
+
+class _UniffiFfiConverterMapStringUInt32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, items):
+        for (key, value) in items.items():
+            _UniffiFfiConverterString.check_lower(key)
+            _UniffiFfiConverterUInt32.check_lower(value)
+
+    @classmethod
+    def write(cls, items, buf):
+        buf.write_i32(len(items))
+        for (key, value) in items.items():
+            _UniffiFfiConverterString.write(key, buf)
+            _UniffiFfiConverterUInt32.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative map size")
+
+        # It would be nice to use a dict comprehension,
+        # but in Python 3.7 and before the evaluation order is not according to spec,
+        # so we we're reading the value before the key.
+        # This loop makes the order explicit: first reading the key, then the value.
+        d = {}
+        for i in range(count):
+            key = _UniffiFfiConverterString.read(buf)
+            val = _UniffiFfiConverterUInt32.read(buf)
+            d[key] = val
+        return d
+
+@dataclass
+class DraftAttachment:
+    """
+    An attachment of a draft.
+"""
+    def __init__(self, *, key:str, file_name:str, mime_type:str, size:int, sha256:str):
+        self.key = key
+        self.file_name = file_name
+        self.mime_type = mime_type
+        self.size = size
+        self.sha256 = sha256
+        
+        
+
+    
+    def __str__(self):
+        return "DraftAttachment(key={}, file_name={}, mime_type={}, size={}, sha256={})".format(self.key, self.file_name, self.mime_type, self.size, self.sha256)
+    def __eq__(self, other):
+        if self.key != other.key:
+            return False
+        if self.file_name != other.file_name:
+            return False
+        if self.mime_type != other.mime_type:
+            return False
+        if self.size != other.size:
+            return False
+        if self.sha256 != other.sha256:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDraftAttachment(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DraftAttachment(
+            key=_UniffiFfiConverterString.read(buf),
+            file_name=_UniffiFfiConverterString.read(buf),
+            mime_type=_UniffiFfiConverterString.read(buf),
+            size=_UniffiFfiConverterUInt64.read(buf),
+            sha256=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.key)
+        _UniffiFfiConverterString.check_lower(value.file_name)
+        _UniffiFfiConverterString.check_lower(value.mime_type)
+        _UniffiFfiConverterUInt64.check_lower(value.size)
+        _UniffiFfiConverterString.check_lower(value.sha256)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.key, buf)
+        _UniffiFfiConverterString.write(value.file_name, buf)
+        _UniffiFfiConverterString.write(value.mime_type, buf)
+        _UniffiFfiConverterUInt64.write(value.size, buf)
+        _UniffiFfiConverterString.write(value.sha256, buf)
+
+class _UniffiFfiConverterSequenceTypeDraftAttachment(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDraftAttachment.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDraftAttachment.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDraftAttachment.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class Draft:
+    """
+    A form being filled.
+"""
+    def __init__(self, *, draft_id:str, procedure_id:str, procedure_version:int, status:DraftStatus, values:dict[str, str], locked_fields:typing.List[str], group_items:dict[str, int], attachments:typing.List[DraftAttachment], supplements_case:typing.Optional[str], requested_attachments:typing.List[str], updated_at:int):
+        self.draft_id = draft_id
+        self.procedure_id = procedure_id
+        self.procedure_version = procedure_version
+        self.status = status
+        self.values = values
+        self.locked_fields = locked_fields
+        self.group_items = group_items
+        self.attachments = attachments
+        self.supplements_case = supplements_case
+        self.requested_attachments = requested_attachments
+        self.updated_at = updated_at
+        
+        
+
+    
+    def __str__(self):
+        return "Draft(draft_id={}, procedure_id={}, procedure_version={}, status={}, values={}, locked_fields={}, group_items={}, attachments={}, supplements_case={}, requested_attachments={}, updated_at={})".format(self.draft_id, self.procedure_id, self.procedure_version, self.status, self.values, self.locked_fields, self.group_items, self.attachments, self.supplements_case, self.requested_attachments, self.updated_at)
+    def __eq__(self, other):
+        if self.draft_id != other.draft_id:
+            return False
+        if self.procedure_id != other.procedure_id:
+            return False
+        if self.procedure_version != other.procedure_version:
+            return False
+        if self.status != other.status:
+            return False
+        if self.values != other.values:
+            return False
+        if self.locked_fields != other.locked_fields:
+            return False
+        if self.group_items != other.group_items:
+            return False
+        if self.attachments != other.attachments:
+            return False
+        if self.supplements_case != other.supplements_case:
+            return False
+        if self.requested_attachments != other.requested_attachments:
+            return False
+        if self.updated_at != other.updated_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDraft(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Draft(
+            draft_id=_UniffiFfiConverterString.read(buf),
+            procedure_id=_UniffiFfiConverterString.read(buf),
+            procedure_version=_UniffiFfiConverterUInt32.read(buf),
+            status=_UniffiFfiConverterTypeDraftStatus.read(buf),
+            values=_UniffiFfiConverterMapStringString.read(buf),
+            locked_fields=_UniffiFfiConverterSequenceString.read(buf),
+            group_items=_UniffiFfiConverterMapStringUInt32.read(buf),
+            attachments=_UniffiFfiConverterSequenceTypeDraftAttachment.read(buf),
+            supplements_case=_UniffiFfiConverterOptionalString.read(buf),
+            requested_attachments=_UniffiFfiConverterSequenceString.read(buf),
+            updated_at=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.draft_id)
+        _UniffiFfiConverterString.check_lower(value.procedure_id)
+        _UniffiFfiConverterUInt32.check_lower(value.procedure_version)
+        _UniffiFfiConverterTypeDraftStatus.check_lower(value.status)
+        _UniffiFfiConverterMapStringString.check_lower(value.values)
+        _UniffiFfiConverterSequenceString.check_lower(value.locked_fields)
+        _UniffiFfiConverterMapStringUInt32.check_lower(value.group_items)
+        _UniffiFfiConverterSequenceTypeDraftAttachment.check_lower(value.attachments)
+        _UniffiFfiConverterOptionalString.check_lower(value.supplements_case)
+        _UniffiFfiConverterSequenceString.check_lower(value.requested_attachments)
+        _UniffiFfiConverterInt64.check_lower(value.updated_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.draft_id, buf)
+        _UniffiFfiConverterString.write(value.procedure_id, buf)
+        _UniffiFfiConverterUInt32.write(value.procedure_version, buf)
+        _UniffiFfiConverterTypeDraftStatus.write(value.status, buf)
+        _UniffiFfiConverterMapStringString.write(value.values, buf)
+        _UniffiFfiConverterSequenceString.write(value.locked_fields, buf)
+        _UniffiFfiConverterMapStringUInt32.write(value.group_items, buf)
+        _UniffiFfiConverterSequenceTypeDraftAttachment.write(value.attachments, buf)
+        _UniffiFfiConverterOptionalString.write(value.supplements_case, buf)
+        _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
+        _UniffiFfiConverterInt64.write(value.updated_at, buf)
 
 @dataclass
 class EnrollmentInput:
@@ -2332,6 +3609,509 @@ class _UniffiFfiConverterTypeFieldError(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.message_vi, buf)
         _UniffiFfiConverterString.write(value.message_en, buf)
 
+
+
+
+
+
+class FieldKind(enum.Enum):
+    """
+    Kinds of eForm fields.
+"""
+    
+    TEXT = 0
+    """
+    One line of text.
+"""
+    
+    MULTILINE = 1
+    """
+    Several lines.
+"""
+    
+    DATE = 2
+    """
+    `YYYY-MM-DD`.
+"""
+    
+    PHONE = 3
+    """
+    Vietnamese mobile number.
+"""
+    
+    CCCD = 4
+    """
+    12-digit CCCD number (same rules as enrollment).
+"""
+    
+    EMAIL = 5
+    """
+    E-mail address.
+"""
+    
+    SELECT = 6
+    """
+    One of `options`.
+"""
+    
+    PROVINCE = 7
+    """
+    A province code from the bundled 2025 list (34 provinces).
+"""
+    
+    COMMUNE = 8
+    """
+    A commune/ward code of the province in field `province_field`.
+"""
+    
+    NUMBER = 9
+    """
+    Non-negative integer.
+"""
+    
+    BOOLEAN = 10
+    """
+    `true` / `false`.
+"""
+    
+    GROUP = 11
+    """
+    A repeated group of `fields` (values at paths `key.<index>.<subkey>`).
+"""
+    
+
+
+class _UniffiFfiConverterTypeFieldKind(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return FieldKind.TEXT
+        if variant == 2:
+            return FieldKind.MULTILINE
+        if variant == 3:
+            return FieldKind.DATE
+        if variant == 4:
+            return FieldKind.PHONE
+        if variant == 5:
+            return FieldKind.CCCD
+        if variant == 6:
+            return FieldKind.EMAIL
+        if variant == 7:
+            return FieldKind.SELECT
+        if variant == 8:
+            return FieldKind.PROVINCE
+        if variant == 9:
+            return FieldKind.COMMUNE
+        if variant == 10:
+            return FieldKind.NUMBER
+        if variant == 11:
+            return FieldKind.BOOLEAN
+        if variant == 12:
+            return FieldKind.GROUP
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == FieldKind.TEXT:
+            return
+        if value == FieldKind.MULTILINE:
+            return
+        if value == FieldKind.DATE:
+            return
+        if value == FieldKind.PHONE:
+            return
+        if value == FieldKind.CCCD:
+            return
+        if value == FieldKind.EMAIL:
+            return
+        if value == FieldKind.SELECT:
+            return
+        if value == FieldKind.PROVINCE:
+            return
+        if value == FieldKind.COMMUNE:
+            return
+        if value == FieldKind.NUMBER:
+            return
+        if value == FieldKind.BOOLEAN:
+            return
+        if value == FieldKind.GROUP:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == FieldKind.TEXT:
+            buf.write_i32(1)
+        if value == FieldKind.MULTILINE:
+            buf.write_i32(2)
+        if value == FieldKind.DATE:
+            buf.write_i32(3)
+        if value == FieldKind.PHONE:
+            buf.write_i32(4)
+        if value == FieldKind.CCCD:
+            buf.write_i32(5)
+        if value == FieldKind.EMAIL:
+            buf.write_i32(6)
+        if value == FieldKind.SELECT:
+            buf.write_i32(7)
+        if value == FieldKind.PROVINCE:
+            buf.write_i32(8)
+        if value == FieldKind.COMMUNE:
+            buf.write_i32(9)
+        if value == FieldKind.NUMBER:
+            buf.write_i32(10)
+        if value == FieldKind.BOOLEAN:
+            buf.write_i32(11)
+        if value == FieldKind.GROUP:
+            buf.write_i32(12)
+
+
+
+@dataclass
+class OptionSpec:
+    """
+    An option of a select field.
+"""
+    def __init__(self, *, value:str, label_vi:str, label_en:str):
+        self.value = value
+        self.label_vi = label_vi
+        self.label_en = label_en
+        
+        
+
+    
+    def __str__(self):
+        return "OptionSpec(value={}, label_vi={}, label_en={})".format(self.value, self.label_vi, self.label_en)
+    def __eq__(self, other):
+        if self.value != other.value:
+            return False
+        if self.label_vi != other.label_vi:
+            return False
+        if self.label_en != other.label_en:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOptionSpec(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OptionSpec(
+            value=_UniffiFfiConverterString.read(buf),
+            label_vi=_UniffiFfiConverterString.read(buf),
+            label_en=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.value)
+        _UniffiFfiConverterString.check_lower(value.label_vi)
+        _UniffiFfiConverterString.check_lower(value.label_en)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.value, buf)
+        _UniffiFfiConverterString.write(value.label_vi, buf)
+        _UniffiFfiConverterString.write(value.label_en, buf)
+
+class _UniffiFfiConverterSequenceTypeOptionSpec(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeOptionSpec.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeOptionSpec.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeOptionSpec.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterOptionalTypeDateRule(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeDateRule.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeDateRule.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeDateRule.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class FormItemField:
+    """
+    A field of an item of a repeated group.
+"""
+    def __init__(self, *, key:str, label_vi:str, label_en:str, kind:FieldKind, required:bool, autofill:typing.Optional[str], locked:bool, min_length:typing.Optional[int], max_length:typing.Optional[int], options:typing.List[OptionSpec], visible_if:typing.Optional[Condition], date_rule:typing.Optional[DateRule], province_field:typing.Optional[str]):
+        self.key = key
+        self.label_vi = label_vi
+        self.label_en = label_en
+        self.kind = kind
+        self.required = required
+        self.autofill = autofill
+        self.locked = locked
+        self.min_length = min_length
+        self.max_length = max_length
+        self.options = options
+        self.visible_if = visible_if
+        self.date_rule = date_rule
+        self.province_field = province_field
+        
+        
+
+    
+    def __str__(self):
+        return "FormItemField(key={}, label_vi={}, label_en={}, kind={}, required={}, autofill={}, locked={}, min_length={}, max_length={}, options={}, visible_if={}, date_rule={}, province_field={})".format(self.key, self.label_vi, self.label_en, self.kind, self.required, self.autofill, self.locked, self.min_length, self.max_length, self.options, self.visible_if, self.date_rule, self.province_field)
+    def __eq__(self, other):
+        if self.key != other.key:
+            return False
+        if self.label_vi != other.label_vi:
+            return False
+        if self.label_en != other.label_en:
+            return False
+        if self.kind != other.kind:
+            return False
+        if self.required != other.required:
+            return False
+        if self.autofill != other.autofill:
+            return False
+        if self.locked != other.locked:
+            return False
+        if self.min_length != other.min_length:
+            return False
+        if self.max_length != other.max_length:
+            return False
+        if self.options != other.options:
+            return False
+        if self.visible_if != other.visible_if:
+            return False
+        if self.date_rule != other.date_rule:
+            return False
+        if self.province_field != other.province_field:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeFormItemField(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return FormItemField(
+            key=_UniffiFfiConverterString.read(buf),
+            label_vi=_UniffiFfiConverterString.read(buf),
+            label_en=_UniffiFfiConverterString.read(buf),
+            kind=_UniffiFfiConverterTypeFieldKind.read(buf),
+            required=_UniffiFfiConverterBoolean.read(buf),
+            autofill=_UniffiFfiConverterOptionalString.read(buf),
+            locked=_UniffiFfiConverterBoolean.read(buf),
+            min_length=_UniffiFfiConverterOptionalUInt32.read(buf),
+            max_length=_UniffiFfiConverterOptionalUInt32.read(buf),
+            options=_UniffiFfiConverterSequenceTypeOptionSpec.read(buf),
+            visible_if=_UniffiFfiConverterOptionalTypeCondition.read(buf),
+            date_rule=_UniffiFfiConverterOptionalTypeDateRule.read(buf),
+            province_field=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.key)
+        _UniffiFfiConverterString.check_lower(value.label_vi)
+        _UniffiFfiConverterString.check_lower(value.label_en)
+        _UniffiFfiConverterTypeFieldKind.check_lower(value.kind)
+        _UniffiFfiConverterBoolean.check_lower(value.required)
+        _UniffiFfiConverterOptionalString.check_lower(value.autofill)
+        _UniffiFfiConverterBoolean.check_lower(value.locked)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.min_length)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.max_length)
+        _UniffiFfiConverterSequenceTypeOptionSpec.check_lower(value.options)
+        _UniffiFfiConverterOptionalTypeCondition.check_lower(value.visible_if)
+        _UniffiFfiConverterOptionalTypeDateRule.check_lower(value.date_rule)
+        _UniffiFfiConverterOptionalString.check_lower(value.province_field)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.key, buf)
+        _UniffiFfiConverterString.write(value.label_vi, buf)
+        _UniffiFfiConverterString.write(value.label_en, buf)
+        _UniffiFfiConverterTypeFieldKind.write(value.kind, buf)
+        _UniffiFfiConverterBoolean.write(value.required, buf)
+        _UniffiFfiConverterOptionalString.write(value.autofill, buf)
+        _UniffiFfiConverterBoolean.write(value.locked, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.min_length, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.max_length, buf)
+        _UniffiFfiConverterSequenceTypeOptionSpec.write(value.options, buf)
+        _UniffiFfiConverterOptionalTypeCondition.write(value.visible_if, buf)
+        _UniffiFfiConverterOptionalTypeDateRule.write(value.date_rule, buf)
+        _UniffiFfiConverterOptionalString.write(value.province_field, buf)
+
+class _UniffiFfiConverterSequenceTypeFormItemField(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeFormItemField.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeFormItemField.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeFormItemField.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class FormField:
+    """
+    A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`.
+"""
+    def __init__(self, *, key:str, label_vi:str, label_en:str, kind:FieldKind, required:bool, autofill:typing.Optional[str], locked:bool, min_length:typing.Optional[int], max_length:typing.Optional[int], options:typing.List[OptionSpec], visible_if:typing.Optional[Condition], date_rule:typing.Optional[DateRule], province_field:typing.Optional[str], item_fields:typing.List[FormItemField], min_items:typing.Optional[int], max_items:typing.Optional[int]):
+        self.key = key
+        self.label_vi = label_vi
+        self.label_en = label_en
+        self.kind = kind
+        self.required = required
+        self.autofill = autofill
+        self.locked = locked
+        self.min_length = min_length
+        self.max_length = max_length
+        self.options = options
+        self.visible_if = visible_if
+        self.date_rule = date_rule
+        self.province_field = province_field
+        self.item_fields = item_fields
+        self.min_items = min_items
+        self.max_items = max_items
+        
+        
+
+    
+    def __str__(self):
+        return "FormField(key={}, label_vi={}, label_en={}, kind={}, required={}, autofill={}, locked={}, min_length={}, max_length={}, options={}, visible_if={}, date_rule={}, province_field={}, item_fields={}, min_items={}, max_items={})".format(self.key, self.label_vi, self.label_en, self.kind, self.required, self.autofill, self.locked, self.min_length, self.max_length, self.options, self.visible_if, self.date_rule, self.province_field, self.item_fields, self.min_items, self.max_items)
+    def __eq__(self, other):
+        if self.key != other.key:
+            return False
+        if self.label_vi != other.label_vi:
+            return False
+        if self.label_en != other.label_en:
+            return False
+        if self.kind != other.kind:
+            return False
+        if self.required != other.required:
+            return False
+        if self.autofill != other.autofill:
+            return False
+        if self.locked != other.locked:
+            return False
+        if self.min_length != other.min_length:
+            return False
+        if self.max_length != other.max_length:
+            return False
+        if self.options != other.options:
+            return False
+        if self.visible_if != other.visible_if:
+            return False
+        if self.date_rule != other.date_rule:
+            return False
+        if self.province_field != other.province_field:
+            return False
+        if self.item_fields != other.item_fields:
+            return False
+        if self.min_items != other.min_items:
+            return False
+        if self.max_items != other.max_items:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeFormField(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return FormField(
+            key=_UniffiFfiConverterString.read(buf),
+            label_vi=_UniffiFfiConverterString.read(buf),
+            label_en=_UniffiFfiConverterString.read(buf),
+            kind=_UniffiFfiConverterTypeFieldKind.read(buf),
+            required=_UniffiFfiConverterBoolean.read(buf),
+            autofill=_UniffiFfiConverterOptionalString.read(buf),
+            locked=_UniffiFfiConverterBoolean.read(buf),
+            min_length=_UniffiFfiConverterOptionalUInt32.read(buf),
+            max_length=_UniffiFfiConverterOptionalUInt32.read(buf),
+            options=_UniffiFfiConverterSequenceTypeOptionSpec.read(buf),
+            visible_if=_UniffiFfiConverterOptionalTypeCondition.read(buf),
+            date_rule=_UniffiFfiConverterOptionalTypeDateRule.read(buf),
+            province_field=_UniffiFfiConverterOptionalString.read(buf),
+            item_fields=_UniffiFfiConverterSequenceTypeFormItemField.read(buf),
+            min_items=_UniffiFfiConverterOptionalUInt32.read(buf),
+            max_items=_UniffiFfiConverterOptionalUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.key)
+        _UniffiFfiConverterString.check_lower(value.label_vi)
+        _UniffiFfiConverterString.check_lower(value.label_en)
+        _UniffiFfiConverterTypeFieldKind.check_lower(value.kind)
+        _UniffiFfiConverterBoolean.check_lower(value.required)
+        _UniffiFfiConverterOptionalString.check_lower(value.autofill)
+        _UniffiFfiConverterBoolean.check_lower(value.locked)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.min_length)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.max_length)
+        _UniffiFfiConverterSequenceTypeOptionSpec.check_lower(value.options)
+        _UniffiFfiConverterOptionalTypeCondition.check_lower(value.visible_if)
+        _UniffiFfiConverterOptionalTypeDateRule.check_lower(value.date_rule)
+        _UniffiFfiConverterOptionalString.check_lower(value.province_field)
+        _UniffiFfiConverterSequenceTypeFormItemField.check_lower(value.item_fields)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.min_items)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.max_items)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.key, buf)
+        _UniffiFfiConverterString.write(value.label_vi, buf)
+        _UniffiFfiConverterString.write(value.label_en, buf)
+        _UniffiFfiConverterTypeFieldKind.write(value.kind, buf)
+        _UniffiFfiConverterBoolean.write(value.required, buf)
+        _UniffiFfiConverterOptionalString.write(value.autofill, buf)
+        _UniffiFfiConverterBoolean.write(value.locked, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.min_length, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.max_length, buf)
+        _UniffiFfiConverterSequenceTypeOptionSpec.write(value.options, buf)
+        _UniffiFfiConverterOptionalTypeCondition.write(value.visible_if, buf)
+        _UniffiFfiConverterOptionalTypeDateRule.write(value.date_rule, buf)
+        _UniffiFfiConverterOptionalString.write(value.province_field, buf)
+        _UniffiFfiConverterSequenceTypeFormItemField.write(value.item_fields, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.min_items, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.max_items, buf)
+
 @dataclass
 class KeyOptions:
     """
@@ -2377,6 +4157,252 @@ class _UniffiFfiConverterTypeKeyOptions(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.prefer_strongbox, buf)
         _UniffiFfiConverterBytes.write(value.attestation_challenge, buf)
 
+
+
+
+
+
+class OutboxState(enum.Enum):
+    """
+    Outbox states.
+"""
+    
+    QUEUED = 0
+    """
+    Waiting to be sent.
+"""
+    
+    SENDING = 1
+    """
+    Being sent.
+"""
+    
+    DELIVERED = 2
+    """
+    Accepted; the receipt verified; a case exists.
+"""
+    
+    REJECTED = 3
+    """
+    Refused for good (`last_error` says why).
+"""
+    
+
+
+class _UniffiFfiConverterTypeOutboxState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return OutboxState.QUEUED
+        if variant == 2:
+            return OutboxState.SENDING
+        if variant == 3:
+            return OutboxState.DELIVERED
+        if variant == 4:
+            return OutboxState.REJECTED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == OutboxState.QUEUED:
+            return
+        if value == OutboxState.SENDING:
+            return
+        if value == OutboxState.DELIVERED:
+            return
+        if value == OutboxState.REJECTED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == OutboxState.QUEUED:
+            buf.write_i32(1)
+        if value == OutboxState.SENDING:
+            buf.write_i32(2)
+        if value == OutboxState.DELIVERED:
+            buf.write_i32(3)
+        if value == OutboxState.REJECTED:
+            buf.write_i32(4)
+
+
+
+class _UniffiFfiConverterOptionalTypeErrorDetail(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeErrorDetail.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeErrorDetail.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class OutboxItem:
+    """
+    A submission in the outbox (the citizen's local receipt until the server's arrives).
+"""
+    def __init__(self, *, submission_id:str, draft_id:str, procedure_id:str, payload_sha256:str, state:OutboxState, attempts:int, next_attempt_at:typing.Optional[int], last_error:typing.Optional[ErrorDetail], case_number:typing.Optional[str], receipt:typing.Optional[str], queued_at:int, updated_at:int):
+        self.submission_id = submission_id
+        self.draft_id = draft_id
+        self.procedure_id = procedure_id
+        self.payload_sha256 = payload_sha256
+        self.state = state
+        self.attempts = attempts
+        self.next_attempt_at = next_attempt_at
+        self.last_error = last_error
+        self.case_number = case_number
+        self.receipt = receipt
+        self.queued_at = queued_at
+        self.updated_at = updated_at
+        
+        
+
+    
+    def __str__(self):
+        return "OutboxItem(submission_id={}, draft_id={}, procedure_id={}, payload_sha256={}, state={}, attempts={}, next_attempt_at={}, last_error={}, case_number={}, receipt={}, queued_at={}, updated_at={})".format(self.submission_id, self.draft_id, self.procedure_id, self.payload_sha256, self.state, self.attempts, self.next_attempt_at, self.last_error, self.case_number, self.receipt, self.queued_at, self.updated_at)
+    def __eq__(self, other):
+        if self.submission_id != other.submission_id:
+            return False
+        if self.draft_id != other.draft_id:
+            return False
+        if self.procedure_id != other.procedure_id:
+            return False
+        if self.payload_sha256 != other.payload_sha256:
+            return False
+        if self.state != other.state:
+            return False
+        if self.attempts != other.attempts:
+            return False
+        if self.next_attempt_at != other.next_attempt_at:
+            return False
+        if self.last_error != other.last_error:
+            return False
+        if self.case_number != other.case_number:
+            return False
+        if self.receipt != other.receipt:
+            return False
+        if self.queued_at != other.queued_at:
+            return False
+        if self.updated_at != other.updated_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOutboxItem(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OutboxItem(
+            submission_id=_UniffiFfiConverterString.read(buf),
+            draft_id=_UniffiFfiConverterString.read(buf),
+            procedure_id=_UniffiFfiConverterString.read(buf),
+            payload_sha256=_UniffiFfiConverterString.read(buf),
+            state=_UniffiFfiConverterTypeOutboxState.read(buf),
+            attempts=_UniffiFfiConverterUInt32.read(buf),
+            next_attempt_at=_UniffiFfiConverterOptionalInt64.read(buf),
+            last_error=_UniffiFfiConverterOptionalTypeErrorDetail.read(buf),
+            case_number=_UniffiFfiConverterOptionalString.read(buf),
+            receipt=_UniffiFfiConverterOptionalString.read(buf),
+            queued_at=_UniffiFfiConverterInt64.read(buf),
+            updated_at=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.submission_id)
+        _UniffiFfiConverterString.check_lower(value.draft_id)
+        _UniffiFfiConverterString.check_lower(value.procedure_id)
+        _UniffiFfiConverterString.check_lower(value.payload_sha256)
+        _UniffiFfiConverterTypeOutboxState.check_lower(value.state)
+        _UniffiFfiConverterUInt32.check_lower(value.attempts)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.next_attempt_at)
+        _UniffiFfiConverterOptionalTypeErrorDetail.check_lower(value.last_error)
+        _UniffiFfiConverterOptionalString.check_lower(value.case_number)
+        _UniffiFfiConverterOptionalString.check_lower(value.receipt)
+        _UniffiFfiConverterInt64.check_lower(value.queued_at)
+        _UniffiFfiConverterInt64.check_lower(value.updated_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.submission_id, buf)
+        _UniffiFfiConverterString.write(value.draft_id, buf)
+        _UniffiFfiConverterString.write(value.procedure_id, buf)
+        _UniffiFfiConverterString.write(value.payload_sha256, buf)
+        _UniffiFfiConverterTypeOutboxState.write(value.state, buf)
+        _UniffiFfiConverterUInt32.write(value.attempts, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.next_attempt_at, buf)
+        _UniffiFfiConverterOptionalTypeErrorDetail.write(value.last_error, buf)
+        _UniffiFfiConverterOptionalString.write(value.case_number, buf)
+        _UniffiFfiConverterOptionalString.write(value.receipt, buf)
+        _UniffiFfiConverterInt64.write(value.queued_at, buf)
+        _UniffiFfiConverterInt64.write(value.updated_at, buf)
+
+@dataclass
+class OutboxSyncReport:
+    """
+    What a sync run did.
+"""
+    def __init__(self, *, delivered:int, rejected:int, remaining:int, last_error:typing.Optional[ErrorDetail]):
+        self.delivered = delivered
+        self.rejected = rejected
+        self.remaining = remaining
+        self.last_error = last_error
+        
+        
+
+    
+    def __str__(self):
+        return "OutboxSyncReport(delivered={}, rejected={}, remaining={}, last_error={})".format(self.delivered, self.rejected, self.remaining, self.last_error)
+    def __eq__(self, other):
+        if self.delivered != other.delivered:
+            return False
+        if self.rejected != other.rejected:
+            return False
+        if self.remaining != other.remaining:
+            return False
+        if self.last_error != other.last_error:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOutboxSyncReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OutboxSyncReport(
+            delivered=_UniffiFfiConverterUInt32.read(buf),
+            rejected=_UniffiFfiConverterUInt32.read(buf),
+            remaining=_UniffiFfiConverterUInt32.read(buf),
+            last_error=_UniffiFfiConverterOptionalTypeErrorDetail.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt32.check_lower(value.delivered)
+        _UniffiFfiConverterUInt32.check_lower(value.rejected)
+        _UniffiFfiConverterUInt32.check_lower(value.remaining)
+        _UniffiFfiConverterOptionalTypeErrorDetail.check_lower(value.last_error)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt32.write(value.delivered, buf)
+        _UniffiFfiConverterUInt32.write(value.rejected, buf)
+        _UniffiFfiConverterUInt32.write(value.remaining, buf)
+        _UniffiFfiConverterOptionalTypeErrorDetail.write(value.last_error, buf)
+
 @dataclass
 class PasscodeResetTicket:
     """
@@ -2421,19 +4447,6 @@ class _UniffiFfiConverterTypePasscodeResetTicket(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.reset_id, buf)
         _UniffiFfiConverterString.write(value.masked_phone, buf)
         _UniffiFfiConverterInt64.write(value.otp_expires_at, buf)
-
-class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u32"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**32
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u32()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u32(value)
 
 @dataclass
 class PasscodeStatus:
@@ -2485,6 +4498,145 @@ class _UniffiFfiConverterTypePasscodeStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
         _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
         _UniffiFfiConverterOptionalInt64.write(value.locked_until, buf)
+
+class _UniffiFfiConverterSequenceTypeFormField(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeFormField.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeFormField.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeFormField.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterSequenceTypeAttachmentSpec(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeAttachmentSpec.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeAttachmentSpec.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeAttachmentSpec.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class Procedure:
+    """
+    A public-service procedure with its form.
+"""
+    def __init__(self, *, id:str, version:int, code:str, name_vi:str, name_en:str, agency_vi:str, agency_en:str, fee_vnd:int, processing_days:int, fields:typing.List[FormField], attachments:typing.List[AttachmentSpec]):
+        self.id = id
+        self.version = version
+        self.code = code
+        self.name_vi = name_vi
+        self.name_en = name_en
+        self.agency_vi = agency_vi
+        self.agency_en = agency_en
+        self.fee_vnd = fee_vnd
+        self.processing_days = processing_days
+        self.fields = fields
+        self.attachments = attachments
+        
+        
+
+    
+    def __str__(self):
+        return "Procedure(id={}, version={}, code={}, name_vi={}, name_en={}, agency_vi={}, agency_en={}, fee_vnd={}, processing_days={}, fields={}, attachments={})".format(self.id, self.version, self.code, self.name_vi, self.name_en, self.agency_vi, self.agency_en, self.fee_vnd, self.processing_days, self.fields, self.attachments)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.version != other.version:
+            return False
+        if self.code != other.code:
+            return False
+        if self.name_vi != other.name_vi:
+            return False
+        if self.name_en != other.name_en:
+            return False
+        if self.agency_vi != other.agency_vi:
+            return False
+        if self.agency_en != other.agency_en:
+            return False
+        if self.fee_vnd != other.fee_vnd:
+            return False
+        if self.processing_days != other.processing_days:
+            return False
+        if self.fields != other.fields:
+            return False
+        if self.attachments != other.attachments:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeProcedure(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Procedure(
+            id=_UniffiFfiConverterString.read(buf),
+            version=_UniffiFfiConverterUInt32.read(buf),
+            code=_UniffiFfiConverterString.read(buf),
+            name_vi=_UniffiFfiConverterString.read(buf),
+            name_en=_UniffiFfiConverterString.read(buf),
+            agency_vi=_UniffiFfiConverterString.read(buf),
+            agency_en=_UniffiFfiConverterString.read(buf),
+            fee_vnd=_UniffiFfiConverterUInt64.read(buf),
+            processing_days=_UniffiFfiConverterUInt32.read(buf),
+            fields=_UniffiFfiConverterSequenceTypeFormField.read(buf),
+            attachments=_UniffiFfiConverterSequenceTypeAttachmentSpec.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterUInt32.check_lower(value.version)
+        _UniffiFfiConverterString.check_lower(value.code)
+        _UniffiFfiConverterString.check_lower(value.name_vi)
+        _UniffiFfiConverterString.check_lower(value.name_en)
+        _UniffiFfiConverterString.check_lower(value.agency_vi)
+        _UniffiFfiConverterString.check_lower(value.agency_en)
+        _UniffiFfiConverterUInt64.check_lower(value.fee_vnd)
+        _UniffiFfiConverterUInt32.check_lower(value.processing_days)
+        _UniffiFfiConverterSequenceTypeFormField.check_lower(value.fields)
+        _UniffiFfiConverterSequenceTypeAttachmentSpec.check_lower(value.attachments)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterUInt32.write(value.version, buf)
+        _UniffiFfiConverterString.write(value.code, buf)
+        _UniffiFfiConverterString.write(value.name_vi, buf)
+        _UniffiFfiConverterString.write(value.name_en, buf)
+        _UniffiFfiConverterString.write(value.agency_vi, buf)
+        _UniffiFfiConverterString.write(value.agency_en, buf)
+        _UniffiFfiConverterUInt64.write(value.fee_vnd, buf)
+        _UniffiFfiConverterUInt32.write(value.processing_days, buf)
+        _UniffiFfiConverterSequenceTypeFormField.write(value.fields, buf)
+        _UniffiFfiConverterSequenceTypeAttachmentSpec.write(value.attachments, buf)
 
 @dataclass
 class SessionInfo:
@@ -3664,6 +5816,70 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
 
 
 
+# ObserverError
+# We want to define each variant as a nested class that's also a subclass,
+# which is tricky in Python.  To accomplish this we're going to create each
+# class separately, then manually add the child classes to the base class's
+# __dict__.  All of this happens in dummy class to avoid polluting the module
+# namespace.
+class ObserverError(Exception):
+    """
+    Errors an observer reports (they are logged and otherwise ignored: an observer can never
+    stop a delivery).
+"""
+    pass
+
+_UniffiTempObserverError = ObserverError
+
+class ObserverError:  # type: ignore
+    """
+    Errors an observer reports (they are logged and otherwise ignored: an observer can never
+    stop a delivery).
+"""
+    
+    class Failed(_UniffiTempObserverError):
+        """
+        The observer failed.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ObserverError.Failed({})".format(str(self))
+    _UniffiTempObserverError.Failed = Failed # type: ignore
+
+ObserverError = _UniffiTempObserverError # type: ignore
+del _UniffiTempObserverError
+
+
+class _UniffiFfiConverterTypeObserverError(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ObserverError.Failed(
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if isinstance(value, ObserverError.Failed):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+
+    @staticmethod
+    def write(value, buf):
+        if isinstance(value, ObserverError.Failed):
+            buf.write_i32(1)
+            _UniffiFfiConverterString.write(value.reason, buf)
+
+
+
 # PasscodeError
 # We want to define each variant as a nested class that's also a subclass,
 # which is tricky in Python.  To accomplish this we're going to create each
@@ -4044,6 +6260,434 @@ class _UniffiFfiConverterTypePasscodeError(_UniffiConverterRustBuffer):
 
 
 
+# ServiceError
+# We want to define each variant as a nested class that's also a subclass,
+# which is tricky in Python.  To accomplish this we're going to create each
+# class separately, then manually add the child classes to the base class's
+# __dict__.  All of this happens in dummy class to avoid polluting the module
+# namespace.
+class ServiceError(Exception):
+    """
+    Errors of the public-service requests.
+"""
+    pass
+
+_UniffiTempServiceError = ServiceError
+
+class ServiceError:  # type: ignore
+    """
+    Errors of the public-service requests.
+"""
+    
+    class InvalidForm(_UniffiTempServiceError):
+        """
+        The form has errors (every field at once), or an edit was refused (`field.locked`, …).
+"""
+        
+        def __init__(self, detail, fields):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "fields={!r}".format(fields),
+            ]))
+            self.detail = detail
+            self.fields = fields
+
+        def __repr__(self):
+            return "ServiceError.InvalidForm({})".format(str(self))
+    _UniffiTempServiceError.InvalidForm = InvalidForm # type: ignore
+    class NotEnrolled(_UniffiTempServiceError):
+        """
+        No account on this device.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ServiceError.NotEnrolled({})".format(str(self))
+    _UniffiTempServiceError.NotEnrolled = NotEnrolled # type: ignore
+    class NotLoggedIn(_UniffiTempServiceError):
+        """
+        Not logged in, or the session ended: log in again.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ServiceError.NotLoggedIn({})".format(str(self))
+    _UniffiTempServiceError.NotLoggedIn = NotLoggedIn # type: ignore
+    class NotSynced(_UniffiTempServiceError):
+        """
+        The citizen's record or the catalogue is not on the device yet (sync first).
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ServiceError.NotSynced({})".format(str(self))
+    _UniffiTempServiceError.NotSynced = NotSynced # type: ignore
+    class NotFound(_UniffiTempServiceError):
+        """
+        Unknown procedure, draft or case.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ServiceError.NotFound({})".format(str(self))
+    _UniffiTempServiceError.NotFound = NotFound # type: ignore
+    class WrongState(_UniffiTempServiceError):
+        """
+        The draft was submitted already, or the case is not waiting for a supplement.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ServiceError.WrongState({})".format(str(self))
+    _UniffiTempServiceError.WrongState = WrongState # type: ignore
+    class PasscodeIncorrect(_UniffiTempServiceError):
+        """
+        Wrong passcode when signing the submission.
+"""
+        
+        def __init__(self, detail, attempts_before_lockout, attempts_before_wipe):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "attempts_before_lockout={!r}".format(attempts_before_lockout),
+                "attempts_before_wipe={!r}".format(attempts_before_wipe),
+            ]))
+            self.detail = detail
+            self.attempts_before_lockout = attempts_before_lockout
+            self.attempts_before_wipe = attempts_before_wipe
+
+        def __repr__(self):
+            return "ServiceError.PasscodeIncorrect({})".format(str(self))
+    _UniffiTempServiceError.PasscodeIncorrect = PasscodeIncorrect # type: ignore
+    class LockedOut(_UniffiTempServiceError):
+        """
+        Too many wrong passcodes; wait.
+"""
+        
+        def __init__(self, detail, retry_after_secs):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "retry_after_secs={!r}".format(retry_after_secs),
+            ]))
+            self.detail = detail
+            self.retry_after_secs = retry_after_secs
+
+        def __repr__(self):
+            return "ServiceError.LockedOut({})".format(str(self))
+    _UniffiTempServiceError.LockedOut = LockedOut # type: ignore
+    class Wiped(_UniffiTempServiceError):
+        """
+        Too many wrong passcodes; the local account was erased.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ServiceError.Wiped({})".format(str(self))
+    _UniffiTempServiceError.Wiped = Wiped # type: ignore
+    class DeviceInactive(_UniffiTempServiceError):
+        """
+        This device was replaced or revoked.
+"""
+        
+        def __init__(self, detail, status):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "status={!r}".format(status),
+            ]))
+            self.detail = detail
+            self.status = status
+
+        def __repr__(self):
+            return "ServiceError.DeviceInactive({})".format(str(self))
+    _UniffiTempServiceError.DeviceInactive = DeviceInactive # type: ignore
+    class KeyStore(_UniffiTempServiceError):
+        """
+        Key store failure.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ServiceError.KeyStore({})".format(str(self))
+    _UniffiTempServiceError.KeyStore = KeyStore # type: ignore
+    class Network(_UniffiTempServiceError):
+        """
+        Transport failure (the request, if queued, stays queued).
+"""
+        
+        def __init__(self, detail, kind):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "kind={!r}".format(kind),
+            ]))
+            self.detail = detail
+            self.kind = kind
+
+        def __repr__(self):
+            return "ServiceError.Network({})".format(str(self))
+    _UniffiTempServiceError.Network = Network # type: ignore
+    class BadServerResponse(_UniffiTempServiceError):
+        """
+        The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ServiceError.BadServerResponse({})".format(str(self))
+    _UniffiTempServiceError.BadServerResponse = BadServerResponse # type: ignore
+    class Rejected(_UniffiTempServiceError):
+        """
+        The server refused.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ServiceError.Rejected({})".format(str(self))
+    _UniffiTempServiceError.Rejected = Rejected # type: ignore
+    class Storage(_UniffiTempServiceError):
+        """
+        Local storage failed.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ServiceError.Storage({})".format(str(self))
+    _UniffiTempServiceError.Storage = Storage # type: ignore
+
+ServiceError = _UniffiTempServiceError # type: ignore
+del _UniffiTempServiceError
+
+
+class _UniffiFfiConverterTypeServiceError(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ServiceError.InvalidForm(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterSequenceTypeFieldError.read(buf),
+            )
+        if variant == 2:
+            return ServiceError.NotEnrolled(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 3:
+            return ServiceError.NotLoggedIn(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 4:
+            return ServiceError.NotSynced(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 5:
+            return ServiceError.NotFound(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 6:
+            return ServiceError.WrongState(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 7:
+            return ServiceError.PasscodeIncorrect(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterUInt32.read(buf),
+                _UniffiFfiConverterUInt32.read(buf),
+            )
+        if variant == 8:
+            return ServiceError.LockedOut(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 9:
+            return ServiceError.Wiped(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 10:
+            return ServiceError.DeviceInactive(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterTypeDeviceStatus.read(buf),
+            )
+        if variant == 11:
+            return ServiceError.KeyStore(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 12:
+            return ServiceError.Network(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
+            )
+        if variant == 13:
+            return ServiceError.BadServerResponse(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 14:
+            return ServiceError.Rejected(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 15:
+            return ServiceError.Storage(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if isinstance(value, ServiceError.InvalidForm):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterSequenceTypeFieldError.check_lower(value.fields)
+            return
+        if isinstance(value, ServiceError.NotEnrolled):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ServiceError.NotLoggedIn):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ServiceError.NotSynced):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ServiceError.NotFound):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ServiceError.WrongState):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ServiceError.PasscodeIncorrect):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
+            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
+            return
+        if isinstance(value, ServiceError.LockedOut):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterUInt64.check_lower(value.retry_after_secs)
+            return
+        if isinstance(value, ServiceError.Wiped):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ServiceError.DeviceInactive):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
+            return
+        if isinstance(value, ServiceError.KeyStore):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ServiceError.Network):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
+            return
+        if isinstance(value, ServiceError.BadServerResponse):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ServiceError.Rejected):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ServiceError.Storage):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+
+    @staticmethod
+    def write(value, buf):
+        if isinstance(value, ServiceError.InvalidForm):
+            buf.write_i32(1)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterSequenceTypeFieldError.write(value.fields, buf)
+        if isinstance(value, ServiceError.NotEnrolled):
+            buf.write_i32(2)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ServiceError.NotLoggedIn):
+            buf.write_i32(3)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ServiceError.NotSynced):
+            buf.write_i32(4)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ServiceError.NotFound):
+            buf.write_i32(5)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ServiceError.WrongState):
+            buf.write_i32(6)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ServiceError.PasscodeIncorrect):
+            buf.write_i32(7)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
+            _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
+        if isinstance(value, ServiceError.LockedOut):
+            buf.write_i32(8)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterUInt64.write(value.retry_after_secs, buf)
+        if isinstance(value, ServiceError.Wiped):
+            buf.write_i32(9)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ServiceError.DeviceInactive):
+            buf.write_i32(10)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
+        if isinstance(value, ServiceError.KeyStore):
+            buf.write_i32(11)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ServiceError.Network):
+            buf.write_i32(12)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
+        if isinstance(value, ServiceError.BadServerResponse):
+            buf.write_i32(13)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ServiceError.Rejected):
+            buf.write_i32(14)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ServiceError.Storage):
+            buf.write_i32(15)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+
+
+
 # SetupError
 # We want to define each variant as a nested class that's also a subclass,
 # which is tricky in Python.  To accomplish this we're going to create each
@@ -4152,6 +6796,52 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
             buf.write_i32(3)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
 
+class _UniffiFfiConverterSequenceTypeCaseInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeCaseInfo.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeCaseInfo.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeCaseInfo.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterSequenceTypeDraft(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDraft.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDraft.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDraft.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -4175,17 +6865,250 @@ class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeDeviceInfo.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterSequenceTypeOutboxItem(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeOutboxItem.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeOutboxItem.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeOutboxItem.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterSequenceTypeProcedure(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeProcedure.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeProcedure.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeProcedure.read(buf) for i in range(count)
+        ]
+
+
+class OutboxObserver():
+    """
+    Receives outbox progress. Called from a background thread; keep it short and hop to the UI
+    thread yourself.
+"""
+    
+    def on_outbox_item(self, item: OutboxItem) -> None:
+        """
+        An item changed.
+"""
+        raise NotImplementedError
+
+class OutboxObserverImpl(OutboxObserver):
+    """
+    Receives outbox progress. Called from a background thread; keep it short and hop to the UI
+    thread yourself.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_outboxobserver, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def on_outbox_item(self, item: OutboxItem) -> None:
+        """
+        An item changed.
+"""
+        
+        _UniffiFfiConverterTypeOutboxItem.check_lower(item)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeOutboxItem.lower(item),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeObserverError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplOutboxObserverImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_OBSERVER_METHOD0
+    def on_outbox_item(
+            uniffi_handle,
+            item,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeOutboxObserver._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterTypeOutboxItem.lift(item), )
+            uniffi_method = uniffi_obj.on_outbox_item
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                ObserverError,
+                _UniffiFfiConverterTypeObserverError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_OBSERVER
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeOutboxObserver._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_OBSERVER
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeOutboxObserver._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreOutboxObserver(
+        _uniffi_free,
+        _uniffi_clone,
+        on_outbox_item,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeOutboxObserver:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return OutboxObserverImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeOutboxObserver._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: OutboxObserver):
+        if not isinstance(value, OutboxObserver):
+            raise TypeError("Expected OutboxObserver subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: OutboxObserver):
+         if isinstance(value, OutboxObserverImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeOutboxObserver._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: OutboxObserver, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterSequenceTypeCaseEventDto(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeCaseEventDto.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeCaseEventDto.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeCaseEventDto.read(buf) for i in range(count)
+        ]
+
 
 class CitizenCoreProtocol(typing.Protocol):
     """
     The core. One per app process; cheap to share.
 """
     
+    def add_group_item(self, draft_id: str,group: str) -> int:
+        """
+        Add an item to a repeated group; returns the new item's index.
+"""
+        raise NotImplementedError
     async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
         """
         On the old device: approve handing the account to a new device whose enrollment id the
         citizen reads from the new device. The old device is then marked `transferred`, not
         `replaced`.
+"""
+        raise NotImplementedError
+    def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
+        """
+        Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+"""
+        raise NotImplementedError
+    def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
+        """
+        Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+"""
+        raise NotImplementedError
+    def cases(self, ) -> typing.List[CaseInfo]:
+        """
+        The citizen's cases with their latest status (offline).
 """
         raise NotImplementedError
     async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
@@ -4199,6 +7122,11 @@ class CitizenCoreProtocol(typing.Protocol):
         learns it here (and its session is dropped).
 """
         raise NotImplementedError
+    def clear_outbox_observer(self, ) -> None:
+        """
+        Stop outbox callbacks.
+"""
+        raise NotImplementedError
     async def complete_enrollment(self, otp: str,passcode: str,key_options: KeyOptions) -> EnrollmentOutcome:
         """
         Step 2 of enrollment: with the OTP, create the device key in the platform key store,
@@ -4209,6 +7137,32 @@ class CitizenCoreProtocol(typing.Protocol):
         """
         Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
         passcode; clears the failure count and any lock.
+"""
+        raise NotImplementedError
+    def create_draft(self, procedure_id: str) -> Draft:
+        """
+        A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+"""
+        raise NotImplementedError
+    def create_supplement_draft(self, case_number: str) -> Draft:
+        """
+        A draft answering a supplement request of `case_number`: the original values, the
+        requested attachments required. Submit it like any draft.
+"""
+        raise NotImplementedError
+    def delete_draft(self, draft_id: str) -> None:
+        """
+        Delete an editable draft.
+"""
+        raise NotImplementedError
+    def draft(self, draft_id: str) -> Draft:
+        """
+        A draft by id.
+"""
+        raise NotImplementedError
+    def drafts(self, ) -> typing.List[Draft]:
+        """
+        All drafts, newest first (editing and submitted).
 """
         raise NotImplementedError
     async def list_devices(self, ) -> typing.List[DeviceInfo]:
@@ -4227,14 +7181,51 @@ class CitizenCoreProtocol(typing.Protocol):
         End the session here and at the server.
 """
         raise NotImplementedError
+    def outbox(self, ) -> typing.List[OutboxItem]:
+        """
+        The outbox, in queue order.
+"""
+        raise NotImplementedError
     def passcode_status(self, ) -> PasscodeStatus:
         """
         Failures and lock of the passcode.
 """
         raise NotImplementedError
+    def procedures(self, ) -> typing.List[Procedure]:
+        """
+        The cached catalogue (offline).
+"""
+        raise NotImplementedError
+    def profile(self, ) -> CitizenProfileDto:
+        """
+        The stored record (offline).
+"""
+        raise NotImplementedError
+    async def refresh_catalogue(self, ) -> bool:
+        """
+        Download the procedure catalogue if it changed (conditional request). Returns whether it
+        changed. Works without login.
+"""
+        raise NotImplementedError
+    async def refresh_profile(self, ) -> CitizenProfileDto:
+        """
+        Fetch the citizen's record from the population register (needs a session) and store it
+        encrypted.
+"""
+        raise NotImplementedError
     async def refresh_session(self, ) -> SessionInfo:
         """
         Rotate the refresh token now (the core also does this by itself when needed).
+"""
+        raise NotImplementedError
+    def remove_attachment(self, draft_id: str,key: str) -> Draft:
+        """
+        Remove an attachment.
+"""
+        raise NotImplementedError
+    def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
+        """
+        Remove an item of a repeated group (later items move down).
 """
         raise NotImplementedError
     async def reset_device(self, ) -> None:
@@ -4245,6 +7236,17 @@ class CitizenCoreProtocol(typing.Protocol):
     async def revoke_device(self, device_id: str,passcode: str) -> None:
         """
         Revoke one of the account's devices (needs the passcode again).
+"""
+        raise NotImplementedError
+    def set_field(self, draft_id: str,path: str,value: str) -> Draft:
+        """
+        Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
+        fields are refused with `field.locked`.
+"""
+        raise NotImplementedError
+    def set_outbox_observer(self, observer: OutboxObserver) -> None:
+        """
+        Receive outbox progress callbacks (replaces any previous observer).
 """
         raise NotImplementedError
     async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
@@ -4261,6 +7263,29 @@ class CitizenCoreProtocol(typing.Protocol):
     def status(self, ) -> CoreStatus:
         """
         The state of this device: enrollment, session.
+"""
+        raise NotImplementedError
+    async def submit_draft(self, draft_id: str,passcode: str) -> OutboxItem:
+        """
+        Submit: validate, confirm with the passcode, sign with the device key and put the request
+        in the durable outbox in the same transaction that marks the draft submitted. Returns at
+        once (works offline); delivery starts in the background.
+"""
+        raise NotImplementedError
+    async def sync_cases(self, ) -> typing.List[CaseEventDto]:
+        """
+        Fetch new case events (status changes, supplement requests) and return them.
+"""
+        raise NotImplementedError
+    async def sync_outbox(self, ) -> OutboxSyncReport:
+        """
+        Deliver what is queued now (call when connectivity returns or the citizen asks).
+        Ignores the core's own backoff, honours the server's Retry-After.
+"""
+        raise NotImplementedError
+    def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
+        """
+        Validate without submitting: every field error at once (empty = valid).
 """
         raise NotImplementedError
     def validate_enrollment(self, input: EnrollmentInput) -> typing.List[FieldError]:
@@ -4343,6 +7368,27 @@ class CitizenCore(CitizenCoreProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    def add_group_item(self, draft_id: str,group: str) -> int:
+        """
+        Add an item to a repeated group; returns the new item's index.
+"""
+        
+        _UniffiFfiConverterString.check_lower(draft_id)
+
+        _UniffiFfiConverterString.check_lower(group)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(draft_id),
+            _UniffiFfiConverterString.lower(group),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
         """
         On the old device: approve handing the account to a new device whose enrollment id the
@@ -4368,6 +7414,78 @@ class CitizenCore(CitizenCoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
+        """
+        Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+"""
+        
+        _UniffiFfiConverterString.check_lower(draft_id)
+
+        _UniffiFfiConverterString.check_lower(key)
+
+        _UniffiFfiConverterString.check_lower(file_name)
+
+        _UniffiFfiConverterString.check_lower(mime_type)
+
+        _UniffiFfiConverterBytes.check_lower(data)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(draft_id),
+            _UniffiFfiConverterString.lower(key),
+            _UniffiFfiConverterString.lower(file_name),
+            _UniffiFfiConverterString.lower(mime_type),
+            _UniffiFfiConverterBytes.lower(data),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
+        """
+        Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(draft_id)
+
+        _UniffiFfiConverterString.check_lower(key)
+
+        _UniffiFfiConverterString.check_lower(path)
+
+        _UniffiFfiConverterString.check_lower(mime_type)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(draft_id),
+            _UniffiFfiConverterString.lower(key),
+            _UniffiFfiConverterString.lower(path),
+            _UniffiFfiConverterString.lower(mime_type),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def cases(self, ) -> typing.List[CaseInfo]:
+        """
+        The citizen's cases with their latest status (offline).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
         """
         Change the passcode (the old one counts as an attempt).
@@ -4409,6 +7527,21 @@ class CitizenCore(CitizenCoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def clear_outbox_observer(self, ) -> None:
+        """
+        Stop outbox callbacks.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def complete_enrollment(self, otp: str,passcode: str,key_options: KeyOptions) -> EnrollmentOutcome:
         """
         Step 2 of enrollment: with the OTP, create the device key in the platform key store,
@@ -4460,6 +7593,94 @@ class CitizenCore(CitizenCoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def create_draft(self, procedure_id: str) -> Draft:
+        """
+        A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+"""
+        
+        _UniffiFfiConverterString.check_lower(procedure_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(procedure_id),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def create_supplement_draft(self, case_number: str) -> Draft:
+        """
+        A draft answering a supplement request of `case_number`: the original values, the
+        requested attachments required. Submit it like any draft.
+"""
+        
+        _UniffiFfiConverterString.check_lower(case_number)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(case_number),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def delete_draft(self, draft_id: str) -> None:
+        """
+        Delete an editable draft.
+"""
+        
+        _UniffiFfiConverterString.check_lower(draft_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(draft_id),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def draft(self, draft_id: str) -> Draft:
+        """
+        A draft by id.
+"""
+        
+        _UniffiFfiConverterString.check_lower(draft_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(draft_id),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def drafts(self, ) -> typing.List[Draft]:
+        """
+        All drafts, newest first (editing and submitted).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def list_devices(self, ) -> typing.List[DeviceInfo]:
         """
         The account's devices.
@@ -4515,6 +7736,21 @@ class CitizenCore(CitizenCoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def outbox(self, ) -> typing.List[OutboxItem]:
+        """
+        The outbox, in queue order.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeOutboxItem.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def passcode_status(self, ) -> PasscodeStatus:
         """
         Failures and lock of the passcode.
@@ -4530,6 +7766,72 @@ class CitizenCore(CitizenCoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def procedures(self, ) -> typing.List[Procedure]:
+        """
+        The cached catalogue (offline).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeProcedure.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def profile(self, ) -> CitizenProfileDto:
+        """
+        The stored record (offline).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfileDto.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def refresh_catalogue(self, ) -> bool:
+        """
+        Download the procedure catalogue if it changed (conditional request). Returns whether it
+        changed. Works without login.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_i8,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_i8,
+            _UniffiLib.ffi_citizen_core_rust_future_free_i8,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def refresh_profile(self, ) -> CitizenProfileDto:
+        """
+        Fetch the citizen's record from the population register (needs a session) and store it
+        encrypted.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfileDto.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def refresh_session(self, ) -> SessionInfo:
         """
         Rotate the refresh token now (the core also does this by itself when needed).
@@ -4547,6 +7849,51 @@ class CitizenCore(CitizenCoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def remove_attachment(self, draft_id: str,key: str) -> Draft:
+        """
+        Remove an attachment.
+"""
+        
+        _UniffiFfiConverterString.check_lower(draft_id)
+
+        _UniffiFfiConverterString.check_lower(key)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(draft_id),
+            _UniffiFfiConverterString.lower(key),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
+        """
+        Remove an item of a repeated group (later items move down).
+"""
+        
+        _UniffiFfiConverterString.check_lower(draft_id)
+
+        _UniffiFfiConverterString.check_lower(group)
+
+        _UniffiFfiConverterUInt32.check_lower(index)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(draft_id),
+            _UniffiFfiConverterString.lower(group),
+            _UniffiFfiConverterUInt32.lower(index),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def reset_device(self, ) -> None:
         """
         Erase the account from this device: device key, tokens, personal data.
@@ -4587,6 +7934,49 @@ class CitizenCore(CitizenCoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def set_field(self, draft_id: str,path: str,value: str) -> Draft:
+        """
+        Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
+        fields are refused with `field.locked`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(draft_id)
+
+        _UniffiFfiConverterString.check_lower(path)
+
+        _UniffiFfiConverterString.check_lower(value)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(draft_id),
+            _UniffiFfiConverterString.lower(path),
+            _UniffiFfiConverterString.lower(value),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def set_outbox_observer(self, observer: OutboxObserver) -> None:
+        """
+        Receive outbox progress callbacks (replaces any previous observer).
+"""
+        
+        _UniffiFfiConverterTypeOutboxObserver.check_lower(observer)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeOutboxObserver.lower(observer),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
         """
         Step 1 of enrollment: the number, date of birth and phone are validated locally, then
@@ -4637,6 +8027,84 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_citizen_core_fn_method_citizencore_status,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def submit_draft(self, draft_id: str,passcode: str) -> OutboxItem:
+        """
+        Submit: validate, confirm with the passcode, sign with the device key and put the request
+        in the durable outbox in the same transaction that marks the draft submitted. Returns at
+        once (works offline); delivery starts in the background.
+"""
+        
+        _UniffiFfiConverterString.check_lower(draft_id)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(draft_id),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeOutboxItem.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def sync_cases(self, ) -> typing.List[CaseEventDto]:
+        """
+        Fetch new case events (status changes, supplement requests) and return them.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseEventDto.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def sync_outbox(self, ) -> OutboxSyncReport:
+        """
+        Deliver what is queued now (call when connectivity returns or the citizen asks).
+        Ignores the core's own backoff, honours the server's Retry-After.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeOutboxSyncReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
+        """
+        Validate without submitting: every field error at once (empty = valid).
+"""
+        
+        _UniffiFfiConverterString.check_lower(draft_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(draft_id),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeFieldError.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -5322,6 +8790,46 @@ class _UniffiFfiConverterTypeDeviceKeyStore:
     @classmethod
     def write(cls, value: DeviceKeyStore, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterSequenceTypeAdminUnit(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeAdminUnit.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeAdminUnit.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeAdminUnit.read(buf) for i in range(count)
+        ]
+def communes(province_code: str) -> typing.List[AdminUnit]:
+    """
+    The communes/wards of a province (bundled list).
+"""
+    
+    _UniffiFfiConverterString.check_lower(province_code)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(province_code),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterSequenceTypeAdminUnit.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_citizen_core_fn_func_communes,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def default_core_config(server_base_url: str,data_dir: str) -> CoreConfig:
     """
     A configuration with safe defaults: platform roots, no pins, Vietnamese, 10 s connect and
@@ -5340,6 +8848,20 @@ def default_core_config(server_base_url: str,data_dir: str) -> CoreConfig:
     _uniffi_ffi_result = _uniffi_rust_call_with_error(
         _uniffi_error_converter,
         _UniffiLib.uniffi_citizen_core_fn_func_default_core_config,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def provinces() -> typing.List[AdminUnit]:
+    """
+    The bundled list of the 34 provinces (code, name) after the 2025 reorganisation.
+"""
+    _uniffi_lowered_args = (
+    )
+    _uniffi_lift_return = _UniffiFfiConverterSequenceTypeAdminUnit.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_citizen_core_fn_func_provinces,
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
@@ -5363,33 +8885,59 @@ def validate_enrollment_input(input: EnrollmentInput) -> typing.List[FieldError]
 
 __all__ = [
     "InternalError",
+    "CaseStatusDto",
     "Locale",
     "DeviceStatus",
     "EnrollmentState",
     "SignatureFormat",
+    "DraftStatus",
+    "FieldKind",
+    "OutboxState",
     "NetworkErrorKind",
     "AuthError",
     "DeviceKeyStoreError",
     "EnrollmentError",
     "KeyWrapError",
+    "ObserverError",
     "PasscodeError",
+    "ServiceError",
     "SetupError",
+    "AddressDto",
+    "AdminUnit",
+    "Condition",
+    "AttachmentSpec",
+    "CaseEventDto",
+    "CaseInfo",
+    "CitizenProfileDto",
     "CoreConfig",
     "CoreStatus",
+    "DateRule",
     "DeviceInfo",
     "DeviceSignature",
     "DeviceStatusInfo",
+    "DraftAttachment",
+    "Draft",
     "EnrollmentInput",
     "EnrollmentOutcome",
     "EnrollmentTicket",
     "ErrorDetail",
     "FieldError",
+    "OptionSpec",
+    "FormItemField",
+    "FormField",
     "KeyOptions",
+    "OutboxItem",
+    "OutboxSyncReport",
     "PasscodeResetTicket",
     "PasscodeStatus",
+    "Procedure",
     "SessionInfo",
+    "communes",
     "default_core_config",
+    "provinces",
     "validate_enrollment_input",
+    "OutboxObserverImpl",
+    "OutboxObserver",
     "CitizenCore",
     "CitizenCoreProtocol",
     "DataKeyWrapperImpl",

@@ -705,6 +705,128 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
      */
     func verifyPasscode(passcode: String) async throws 
     
+    /**
+     * Add an item to a repeated group; returns the new item's index.
+     */
+    func addGroupItem(draftId: String, group: String) throws  -> UInt32
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     */
+    func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data) throws  -> Draft
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+     */
+    func attachFile(draftId: String, key: String, path: String, mimeType: String) throws  -> Draft
+    
+    /**
+     * The citizen's cases with their latest status (offline).
+     */
+    func cases() throws  -> [CaseInfo]
+    
+    /**
+     * Stop outbox callbacks.
+     */
+    func clearOutboxObserver() 
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     */
+    func createDraft(procedureId: String) throws  -> Draft
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft.
+     */
+    func createSupplementDraft(caseNumber: String) throws  -> Draft
+    
+    /**
+     * Delete an editable draft.
+     */
+    func deleteDraft(draftId: String) throws 
+    
+    /**
+     * A draft by id.
+     */
+    func draft(draftId: String) throws  -> Draft
+    
+    /**
+     * All drafts, newest first (editing and submitted).
+     */
+    func drafts() throws  -> [Draft]
+    
+    /**
+     * The outbox, in queue order.
+     */
+    func outbox() throws  -> [OutboxItem]
+    
+    /**
+     * The cached catalogue (offline).
+     */
+    func procedures() throws  -> [Procedure]
+    
+    /**
+     * The stored record (offline).
+     */
+    func profile() throws  -> CitizenProfileDto
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login.
+     */
+    func refreshCatalogue() async throws  -> Bool
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted.
+     */
+    func refreshProfile() async throws  -> CitizenProfileDto
+    
+    /**
+     * Remove an attachment.
+     */
+    func removeAttachment(draftId: String, key: String) throws  -> Draft
+    
+    /**
+     * Remove an item of a repeated group (later items move down).
+     */
+    func removeGroupItem(draftId: String, group: String, index: UInt32) throws  -> Draft
+    
+    /**
+     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
+     * fields are refused with `field.locked`.
+     */
+    func setField(draftId: String, path: String, value: String) throws  -> Draft
+    
+    /**
+     * Receive outbox progress callbacks (replaces any previous observer).
+     */
+    func setOutboxObserver(observer: OutboxObserver) 
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background.
+     */
+    func submitDraft(draftId: String, passcode: String) async throws  -> OutboxItem
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them.
+     */
+    func syncCases() async throws  -> [CaseEventDto]
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After.
+     */
+    func syncOutbox() async throws  -> OutboxSyncReport
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid).
+     */
+    func validateDraft(draftId: String) throws  -> [FieldError]
+    
 }
 /**
  * The core. One per app process; cheap to share.
@@ -1100,6 +1222,346 @@ open func verifyPasscode(passcode: String)async throws   {
             liftFunc: { $0 },
             errorHandler: FfiConverterTypePasscodeError_lift
         )
+}
+    
+    /**
+     * Add an item to a repeated group; returns the new item's index.
+     */
+open func addGroupItem(draftId: String, group: String)throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_add_group_item(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(draftId),
+        FfiConverterString.lower(group),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     */
+open func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data)throws  -> Draft  {
+    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_attach_bytes(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(draftId),
+        FfiConverterString.lower(key),
+        FfiConverterString.lower(fileName),
+        FfiConverterString.lower(mimeType),
+        FfiConverterData.lower(data),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+     */
+open func attachFile(draftId: String, key: String, path: String, mimeType: String)throws  -> Draft  {
+    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_attach_file(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(draftId),
+        FfiConverterString.lower(key),
+        FfiConverterString.lower(path),
+        FfiConverterString.lower(mimeType),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The citizen's cases with their latest status (offline).
+     */
+open func cases()throws  -> [CaseInfo]  {
+    return try  FfiConverterSequenceTypeCaseInfo.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_cases(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Stop outbox callbacks.
+     */
+open func clearOutboxObserver()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     */
+open func createDraft(procedureId: String)throws  -> Draft  {
+    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_create_draft(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(procedureId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft.
+     */
+open func createSupplementDraft(caseNumber: String)throws  -> Draft  {
+    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_create_supplement_draft(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseNumber),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Delete an editable draft.
+     */
+open func deleteDraft(draftId: String)throws   {try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_delete_draft(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(draftId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A draft by id.
+     */
+open func draft(draftId: String)throws  -> Draft  {
+    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_draft(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(draftId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * All drafts, newest first (editing and submitted).
+     */
+open func drafts()throws  -> [Draft]  {
+    return try  FfiConverterSequenceTypeDraft.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_drafts(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The outbox, in queue order.
+     */
+open func outbox()throws  -> [OutboxItem]  {
+    return try  FfiConverterSequenceTypeOutboxItem.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_outbox(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The cached catalogue (offline).
+     */
+open func procedures()throws  -> [Procedure]  {
+    return try  FfiConverterSequenceTypeProcedure.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_procedures(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The stored record (offline).
+     */
+open func profile()throws  -> CitizenProfileDto  {
+    return try  FfiConverterTypeCitizenProfileDto_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_profile(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login.
+     */
+open func refreshCatalogue()async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_i8,
+            completeFunc: ffi_citizen_core_rust_future_complete_i8,
+            freeFunc: ffi_citizen_core_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted.
+     */
+open func refreshProfile()async throws  -> CitizenProfileDto  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_refresh_profile(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCitizenProfileDto_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Remove an attachment.
+     */
+open func removeAttachment(draftId: String, key: String)throws  -> Draft  {
+    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_remove_attachment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(draftId),
+        FfiConverterString.lower(key),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Remove an item of a repeated group (later items move down).
+     */
+open func removeGroupItem(draftId: String, group: String, index: UInt32)throws  -> Draft  {
+    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_remove_group_item(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(draftId),
+        FfiConverterString.lower(group),
+        FfiConverterUInt32.lower(index),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
+     * fields are refused with `field.locked`.
+     */
+open func setField(draftId: String, path: String, value: String)throws  -> Draft  {
+    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_set_field(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(draftId),
+        FfiConverterString.lower(path),
+        FfiConverterString.lower(value),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Receive outbox progress callbacks (replaces any previous observer).
+     */
+open func setOutboxObserver(observer: OutboxObserver)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_set_outbox_observer(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeOutboxObserver_lower(observer),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background.
+     */
+open func submitDraft(draftId: String, passcode: String)async throws  -> OutboxItem  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_submit_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOutboxItem_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them.
+     */
+open func syncCases()async throws  -> [CaseEventDto]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_sync_cases(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeCaseEventDto.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After.
+     */
+open func syncOutbox()async throws  -> OutboxSyncReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_sync_outbox(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOutboxSyncReport_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid).
+     */
+open func validateDraft(draftId: String)throws  -> [FieldError]  {
+    return try  FfiConverterSequenceTypeFieldError.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_validate_draft(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(draftId),uniffiCallStatus
+    )
+})
 }
     
 
@@ -1857,6 +2319,988 @@ public func FfiConverterTypeDeviceKeyStore_lower(_ value: DeviceKeyStore) -> UIn
 
 
 
+
+
+/**
+ * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
+ * thread yourself.
+ */
+public protocol OutboxObserver: AnyObject, Sendable {
+    
+    /**
+     * An item changed.
+     */
+    func onOutboxItem(item: OutboxItem) throws 
+    
+}
+/**
+ * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
+ * thread yourself.
+ */
+open class OutboxObserverImpl: OutboxObserver, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_outboxobserver(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_outboxobserver(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * An item changed.
+     */
+open func onOutboxItem(item: OutboxItem)throws   {try rustCallWithError(FfiConverterTypeObserverError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeOutboxItem_lower(item),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceOutboxObserver {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceOutboxObserver = UniffiVTableCallbackInterfaceOutboxObserver(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeOutboxObserver.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface OutboxObserver: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeOutboxObserver.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface OutboxObserver: handle missing in uniffiClone")
+            }
+        },
+        onOutboxItem: { (
+            uniffiHandle: UInt64,
+            item: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeOutboxObserver.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.onOutboxItem(
+                     item: try FfiConverterTypeOutboxItem_lift(item)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeObserverError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceOutboxObserver> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceOutboxObserver>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitOutboxObserver() {
+    uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(UniffiCallbackInterfaceOutboxObserver.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOutboxObserver: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<OutboxObserver>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = OutboxObserver
+
+    public static func lift(_ handle: UInt64) throws -> OutboxObserver {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return OutboxObserverImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: OutboxObserver) -> UInt64 {
+         if let rustImpl = value as? OutboxObserverImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxObserver {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: OutboxObserver, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxObserver_lift(_ handle: UInt64) throws -> OutboxObserver {
+    return try FfiConverterTypeOutboxObserver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxObserver_lower(_ value: OutboxObserver) -> UInt64 {
+    return FfiConverterTypeOutboxObserver.lower(value)
+}
+
+
+
+
+/**
+ * An address as the register keeps it.
+ */
+public struct AddressDto: Equatable, Hashable {
+    /**
+     * House number, street, hamlet (số nhà, đường, thôn/tổ).
+     */
+    public let detail: String
+    /**
+     * Commune/ward code (mã xã/phường) after the 2025 reorganisation.
+     */
+    public let communeCode: String
+    /**
+     * Commune/ward name.
+     */
+    public let communeName: String
+    /**
+     * Province code (mã tỉnh) after the 2025 reorganisation (34 provinces).
+     */
+    public let provinceCode: String
+    /**
+     * Province name.
+     */
+    public let provinceName: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * House number, street, hamlet (số nhà, đường, thôn/tổ).
+         */detail: String, 
+        /**
+         * Commune/ward code (mã xã/phường) after the 2025 reorganisation.
+         */communeCode: String, 
+        /**
+         * Commune/ward name.
+         */communeName: String, 
+        /**
+         * Province code (mã tỉnh) after the 2025 reorganisation (34 provinces).
+         */provinceCode: String, 
+        /**
+         * Province name.
+         */provinceName: String) {
+        self.detail = detail
+        self.communeCode = communeCode
+        self.communeName = communeName
+        self.provinceCode = provinceCode
+        self.provinceName = provinceName
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AddressDto: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAddressDto: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AddressDto {
+        return
+            try AddressDto(
+                detail: FfiConverterString.read(from: &buf), 
+                communeCode: FfiConverterString.read(from: &buf), 
+                communeName: FfiConverterString.read(from: &buf), 
+                provinceCode: FfiConverterString.read(from: &buf), 
+                provinceName: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AddressDto, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.detail, into: &buf)
+        FfiConverterString.write(value.communeCode, into: &buf)
+        FfiConverterString.write(value.communeName, into: &buf)
+        FfiConverterString.write(value.provinceCode, into: &buf)
+        FfiConverterString.write(value.provinceName, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAddressDto_lift(_ buf: RustBuffer) throws -> AddressDto {
+    return try FfiConverterTypeAddressDto.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAddressDto_lower(_ value: AddressDto) -> RustBuffer {
+    return FfiConverterTypeAddressDto.lower(value)
+}
+
+
+/**
+ * An administrative unit.
+ */
+public struct AdminUnit: Equatable, Hashable {
+    public let code: String
+    public let name: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, name: String) {
+        self.code = code
+        self.name = name
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AdminUnit: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAdminUnit: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AdminUnit {
+        return
+            try AdminUnit(
+                code: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AdminUnit, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdminUnit_lift(_ buf: RustBuffer) throws -> AdminUnit {
+    return try FfiConverterTypeAdminUnit.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdminUnit_lower(_ value: AdminUnit) -> RustBuffer {
+    return FfiConverterTypeAdminUnit.lower(value)
+}
+
+
+/**
+ * An attachment a procedure wants.
+ */
+public struct AttachmentSpec: Equatable, Hashable {
+    /**
+     * Stable key.
+     */
+    public let key: String
+    /**
+     * Vietnamese label.
+     */
+    public let labelVi: String
+    /**
+     * English label.
+     */
+    public let labelEn: String
+    /**
+     * Must be attached (when visible).
+     */
+    public let required: Bool
+    /**
+     * Largest accepted size.
+     */
+    public let maxBytes: UInt64
+    /**
+     * Accepted MIME types (`application/pdf`, `image/jpeg`, `image/png`).
+     */
+    public let mimeTypes: [String]
+    /**
+     * Visibility condition.
+     */
+    public let visibleIf: Condition?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stable key.
+         */key: String, 
+        /**
+         * Vietnamese label.
+         */labelVi: String, 
+        /**
+         * English label.
+         */labelEn: String, 
+        /**
+         * Must be attached (when visible).
+         */required: Bool, 
+        /**
+         * Largest accepted size.
+         */maxBytes: UInt64, 
+        /**
+         * Accepted MIME types (`application/pdf`, `image/jpeg`, `image/png`).
+         */mimeTypes: [String], 
+        /**
+         * Visibility condition.
+         */visibleIf: Condition?) {
+        self.key = key
+        self.labelVi = labelVi
+        self.labelEn = labelEn
+        self.required = required
+        self.maxBytes = maxBytes
+        self.mimeTypes = mimeTypes
+        self.visibleIf = visibleIf
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AttachmentSpec: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttachmentSpec: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AttachmentSpec {
+        return
+            try AttachmentSpec(
+                key: FfiConverterString.read(from: &buf), 
+                labelVi: FfiConverterString.read(from: &buf), 
+                labelEn: FfiConverterString.read(from: &buf), 
+                required: FfiConverterBool.read(from: &buf), 
+                maxBytes: FfiConverterUInt64.read(from: &buf), 
+                mimeTypes: FfiConverterSequenceString.read(from: &buf), 
+                visibleIf: FfiConverterOptionTypeCondition.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AttachmentSpec, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.key, into: &buf)
+        FfiConverterString.write(value.labelVi, into: &buf)
+        FfiConverterString.write(value.labelEn, into: &buf)
+        FfiConverterBool.write(value.required, into: &buf)
+        FfiConverterUInt64.write(value.maxBytes, into: &buf)
+        FfiConverterSequenceString.write(value.mimeTypes, into: &buf)
+        FfiConverterOptionTypeCondition.write(value.visibleIf, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentSpec_lift(_ buf: RustBuffer) throws -> AttachmentSpec {
+    return try FfiConverterTypeAttachmentSpec.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentSpec_lower(_ value: AttachmentSpec) -> RustBuffer {
+    return FfiConverterTypeAttachmentSpec.lower(value)
+}
+
+
+/**
+ * One event of a case (also the citizen's notification feed).
+ */
+public struct CaseEventDto: Equatable, Hashable {
+    /**
+     * Monotonic sequence number (the cursor).
+     */
+    public let seq: Int64
+    /**
+     * Case number.
+     */
+    public let caseNumber: String
+    /**
+     * Submission that opened the case.
+     */
+    public let submissionId: String
+    /**
+     * Procedure id.
+     */
+    public let procedureId: String
+    /**
+     * New status.
+     */
+    public let status: CaseStatusDto
+    /**
+     * Reason or note (Vietnamese), e.g. for rejection or a supplement request.
+     */
+    public let noteVi: String?
+    /**
+     * Reason or note (English).
+     */
+    public let noteEn: String?
+    /**
+     * For `needs_supplement`: the attachment keys requested.
+     */
+    public let requestedAttachments: [String]
+    /**
+     * Unix seconds.
+     */
+    public let at: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Monotonic sequence number (the cursor).
+         */seq: Int64, 
+        /**
+         * Case number.
+         */caseNumber: String, 
+        /**
+         * Submission that opened the case.
+         */submissionId: String, 
+        /**
+         * Procedure id.
+         */procedureId: String, 
+        /**
+         * New status.
+         */status: CaseStatusDto, 
+        /**
+         * Reason or note (Vietnamese), e.g. for rejection or a supplement request.
+         */noteVi: String?, 
+        /**
+         * Reason or note (English).
+         */noteEn: String?, 
+        /**
+         * For `needs_supplement`: the attachment keys requested.
+         */requestedAttachments: [String], 
+        /**
+         * Unix seconds.
+         */at: Int64) {
+        self.seq = seq
+        self.caseNumber = caseNumber
+        self.submissionId = submissionId
+        self.procedureId = procedureId
+        self.status = status
+        self.noteVi = noteVi
+        self.noteEn = noteEn
+        self.requestedAttachments = requestedAttachments
+        self.at = at
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CaseEventDto: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCaseEventDto: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseEventDto {
+        return
+            try CaseEventDto(
+                seq: FfiConverterInt64.read(from: &buf), 
+                caseNumber: FfiConverterString.read(from: &buf), 
+                submissionId: FfiConverterString.read(from: &buf), 
+                procedureId: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeCaseStatusDto.read(from: &buf), 
+                noteVi: FfiConverterOptionString.read(from: &buf), 
+                noteEn: FfiConverterOptionString.read(from: &buf), 
+                requestedAttachments: FfiConverterSequenceString.read(from: &buf), 
+                at: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CaseEventDto, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.seq, into: &buf)
+        FfiConverterString.write(value.caseNumber, into: &buf)
+        FfiConverterString.write(value.submissionId, into: &buf)
+        FfiConverterString.write(value.procedureId, into: &buf)
+        FfiConverterTypeCaseStatusDto.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.noteVi, into: &buf)
+        FfiConverterOptionString.write(value.noteEn, into: &buf)
+        FfiConverterSequenceString.write(value.requestedAttachments, into: &buf)
+        FfiConverterInt64.write(value.at, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseEventDto_lift(_ buf: RustBuffer) throws -> CaseEventDto {
+    return try FfiConverterTypeCaseEventDto.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseEventDto_lower(_ value: CaseEventDto) -> RustBuffer {
+    return FfiConverterTypeCaseEventDto.lower(value)
+}
+
+
+/**
+ * A case (hồ sơ) and its latest status.
+ */
+public struct CaseInfo: Equatable, Hashable {
+    public let caseNumber: String
+    public let submissionId: String
+    public let procedureId: String
+    public let status: CaseStatusDto
+    public let noteVi: String?
+    public let noteEn: String?
+    /**
+     * For `NeedsSupplement`: the attachments requested.
+     */
+    public let requestedAttachments: [String]
+    public let updatedAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(caseNumber: String, submissionId: String, procedureId: String, status: CaseStatusDto, noteVi: String?, noteEn: String?, 
+        /**
+         * For `NeedsSupplement`: the attachments requested.
+         */requestedAttachments: [String], updatedAt: Int64) {
+        self.caseNumber = caseNumber
+        self.submissionId = submissionId
+        self.procedureId = procedureId
+        self.status = status
+        self.noteVi = noteVi
+        self.noteEn = noteEn
+        self.requestedAttachments = requestedAttachments
+        self.updatedAt = updatedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CaseInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCaseInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseInfo {
+        return
+            try CaseInfo(
+                caseNumber: FfiConverterString.read(from: &buf), 
+                submissionId: FfiConverterString.read(from: &buf), 
+                procedureId: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeCaseStatusDto.read(from: &buf), 
+                noteVi: FfiConverterOptionString.read(from: &buf), 
+                noteEn: FfiConverterOptionString.read(from: &buf), 
+                requestedAttachments: FfiConverterSequenceString.read(from: &buf), 
+                updatedAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CaseInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.caseNumber, into: &buf)
+        FfiConverterString.write(value.submissionId, into: &buf)
+        FfiConverterString.write(value.procedureId, into: &buf)
+        FfiConverterTypeCaseStatusDto.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.noteVi, into: &buf)
+        FfiConverterOptionString.write(value.noteEn, into: &buf)
+        FfiConverterSequenceString.write(value.requestedAttachments, into: &buf)
+        FfiConverterInt64.write(value.updatedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseInfo_lift(_ buf: RustBuffer) throws -> CaseInfo {
+    return try FfiConverterTypeCaseInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseInfo_lower(_ value: CaseInfo) -> RustBuffer {
+    return FfiConverterTypeCaseInfo.lower(value)
+}
+
+
+/**
+ * The citizen's record (answer to `GET /v1/citizen/profile`).
+ */
+public struct CitizenProfileDto: Equatable, Hashable {
+    /**
+     * Họ và tên.
+     */
+    public let fullName: String
+    /**
+     * `YYYY-MM-DD`.
+     */
+    public let dateOfBirth: String
+    /**
+     * `male` | `female`.
+     */
+    public let sex: String
+    /**
+     * Số định danh cá nhân (CCCD number).
+     */
+    public let cccd: String
+    /**
+     * Quốc tịch.
+     */
+    public let nationality: String
+    /**
+     * Dân tộc.
+     */
+    public let ethnicity: String
+    /**
+     * Tôn giáo (`Không` when none).
+     */
+    public let religion: String
+    /**
+     * Quê quán.
+     */
+    public let placeOfOrigin: String
+    /**
+     * Nơi thường trú.
+     */
+    public let permanentResidence: AddressDto
+    /**
+     * Nơi ở hiện tại.
+     */
+    public let currentResidence: AddressDto
+    /**
+     * Chủ hộ.
+     */
+    public let householdHeadName: String
+    /**
+     * Quan hệ với chủ hộ (`Chủ hộ`, `Con`, `Vợ`, …).
+     */
+    public let relationshipToHead: String
+    /**
+     * E.164.
+     */
+    public let phone: String
+    /**
+     * Optional e-mail.
+     */
+    public let email: String?
+    /**
+     * Unix seconds of the record's last change.
+     */
+    public let updatedAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Họ và tên.
+         */fullName: String, 
+        /**
+         * `YYYY-MM-DD`.
+         */dateOfBirth: String, 
+        /**
+         * `male` | `female`.
+         */sex: String, 
+        /**
+         * Số định danh cá nhân (CCCD number).
+         */cccd: String, 
+        /**
+         * Quốc tịch.
+         */nationality: String, 
+        /**
+         * Dân tộc.
+         */ethnicity: String, 
+        /**
+         * Tôn giáo (`Không` when none).
+         */religion: String, 
+        /**
+         * Quê quán.
+         */placeOfOrigin: String, 
+        /**
+         * Nơi thường trú.
+         */permanentResidence: AddressDto, 
+        /**
+         * Nơi ở hiện tại.
+         */currentResidence: AddressDto, 
+        /**
+         * Chủ hộ.
+         */householdHeadName: String, 
+        /**
+         * Quan hệ với chủ hộ (`Chủ hộ`, `Con`, `Vợ`, …).
+         */relationshipToHead: String, 
+        /**
+         * E.164.
+         */phone: String, 
+        /**
+         * Optional e-mail.
+         */email: String?, 
+        /**
+         * Unix seconds of the record's last change.
+         */updatedAt: Int64) {
+        self.fullName = fullName
+        self.dateOfBirth = dateOfBirth
+        self.sex = sex
+        self.cccd = cccd
+        self.nationality = nationality
+        self.ethnicity = ethnicity
+        self.religion = religion
+        self.placeOfOrigin = placeOfOrigin
+        self.permanentResidence = permanentResidence
+        self.currentResidence = currentResidence
+        self.householdHeadName = householdHeadName
+        self.relationshipToHead = relationshipToHead
+        self.phone = phone
+        self.email = email
+        self.updatedAt = updatedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CitizenProfileDto: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCitizenProfileDto: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CitizenProfileDto {
+        return
+            try CitizenProfileDto(
+                fullName: FfiConverterString.read(from: &buf), 
+                dateOfBirth: FfiConverterString.read(from: &buf), 
+                sex: FfiConverterString.read(from: &buf), 
+                cccd: FfiConverterString.read(from: &buf), 
+                nationality: FfiConverterString.read(from: &buf), 
+                ethnicity: FfiConverterString.read(from: &buf), 
+                religion: FfiConverterString.read(from: &buf), 
+                placeOfOrigin: FfiConverterString.read(from: &buf), 
+                permanentResidence: FfiConverterTypeAddressDto.read(from: &buf), 
+                currentResidence: FfiConverterTypeAddressDto.read(from: &buf), 
+                householdHeadName: FfiConverterString.read(from: &buf), 
+                relationshipToHead: FfiConverterString.read(from: &buf), 
+                phone: FfiConverterString.read(from: &buf), 
+                email: FfiConverterOptionString.read(from: &buf), 
+                updatedAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CitizenProfileDto, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.fullName, into: &buf)
+        FfiConverterString.write(value.dateOfBirth, into: &buf)
+        FfiConverterString.write(value.sex, into: &buf)
+        FfiConverterString.write(value.cccd, into: &buf)
+        FfiConverterString.write(value.nationality, into: &buf)
+        FfiConverterString.write(value.ethnicity, into: &buf)
+        FfiConverterString.write(value.religion, into: &buf)
+        FfiConverterString.write(value.placeOfOrigin, into: &buf)
+        FfiConverterTypeAddressDto.write(value.permanentResidence, into: &buf)
+        FfiConverterTypeAddressDto.write(value.currentResidence, into: &buf)
+        FfiConverterString.write(value.householdHeadName, into: &buf)
+        FfiConverterString.write(value.relationshipToHead, into: &buf)
+        FfiConverterString.write(value.phone, into: &buf)
+        FfiConverterOptionString.write(value.email, into: &buf)
+        FfiConverterInt64.write(value.updatedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCitizenProfileDto_lift(_ buf: RustBuffer) throws -> CitizenProfileDto {
+    return try FfiConverterTypeCitizenProfileDto.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCitizenProfileDto_lower(_ value: CitizenProfileDto) -> RustBuffer {
+    return FfiConverterTypeCitizenProfileDto.lower(value)
+}
+
+
+/**
+ * Show a field only when another field has one of some values.
+ */
+public struct Condition: Equatable, Hashable {
+    /**
+     * Key of the controlling field (same level).
+     */
+    public let field: String
+    /**
+     * The field is visible when the controlling value is one of these.
+     */
+    public let anyOf: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Key of the controlling field (same level).
+         */field: String, 
+        /**
+         * The field is visible when the controlling value is one of these.
+         */anyOf: [String]) {
+        self.field = field
+        self.anyOf = anyOf
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Condition: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCondition: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Condition {
+        return
+            try Condition(
+                field: FfiConverterString.read(from: &buf), 
+                anyOf: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Condition, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.field, into: &buf)
+        FfiConverterSequenceString.write(value.anyOf, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCondition_lift(_ buf: RustBuffer) throws -> Condition {
+    return try FfiConverterTypeCondition.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCondition_lower(_ value: Condition) -> RustBuffer {
+    return FfiConverterTypeCondition.lower(value)
+}
+
+
 /**
  * Everything the core needs to start.
  */
@@ -2102,6 +3546,95 @@ public func FfiConverterTypeCoreStatus_lift(_ buf: RustBuffer) throws -> CoreSta
 #endif
 public func FfiConverterTypeCoreStatus_lower(_ value: CoreStatus) -> RustBuffer {
     return FfiConverterTypeCoreStatus.lower(value)
+}
+
+
+/**
+ * Date constraints.
+ */
+public struct DateRule: Equatable, Hashable {
+    /**
+     * Refuse dates before today (Vietnam time).
+     */
+    public let notInPast: Bool
+    /**
+     * Refuse dates after today.
+     */
+    public let notInFuture: Bool
+    /**
+     * This date must be on or after the date in that field (from ≤ to).
+     */
+    public let notBeforeField: String?
+    /**
+     * At most this many days after `not_before_field`.
+     */
+    public let maxDaysAfter: UInt32?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Refuse dates before today (Vietnam time).
+         */notInPast: Bool, 
+        /**
+         * Refuse dates after today.
+         */notInFuture: Bool, 
+        /**
+         * This date must be on or after the date in that field (from ≤ to).
+         */notBeforeField: String?, 
+        /**
+         * At most this many days after `not_before_field`.
+         */maxDaysAfter: UInt32?) {
+        self.notInPast = notInPast
+        self.notInFuture = notInFuture
+        self.notBeforeField = notBeforeField
+        self.maxDaysAfter = maxDaysAfter
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DateRule: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDateRule: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DateRule {
+        return
+            try DateRule(
+                notInPast: FfiConverterBool.read(from: &buf), 
+                notInFuture: FfiConverterBool.read(from: &buf), 
+                notBeforeField: FfiConverterOptionString.read(from: &buf), 
+                maxDaysAfter: FfiConverterOptionUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DateRule, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.notInPast, into: &buf)
+        FfiConverterBool.write(value.notInFuture, into: &buf)
+        FfiConverterOptionString.write(value.notBeforeField, into: &buf)
+        FfiConverterOptionUInt32.write(value.maxDaysAfter, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDateRule_lift(_ buf: RustBuffer) throws -> DateRule {
+    return try FfiConverterTypeDateRule.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDateRule_lower(_ value: DateRule) -> RustBuffer {
+    return FfiConverterTypeDateRule.lower(value)
 }
 
 
@@ -2369,6 +3902,204 @@ public func FfiConverterTypeDeviceStatusInfo_lift(_ buf: RustBuffer) throws -> D
 #endif
 public func FfiConverterTypeDeviceStatusInfo_lower(_ value: DeviceStatusInfo) -> RustBuffer {
     return FfiConverterTypeDeviceStatusInfo.lower(value)
+}
+
+
+/**
+ * A form being filled.
+ */
+public struct Draft: Equatable, Hashable {
+    public let draftId: String
+    public let procedureId: String
+    public let procedureVersion: UInt32
+    public let status: DraftStatus
+    /**
+     * Values by path.
+     */
+    public let values: [String: String]
+    /**
+     * Paths filled from the register that cannot be changed.
+     */
+    public let lockedFields: [String]
+    /**
+     * Number of items per group.
+     */
+    public let groupItems: [String: UInt32]
+    public let attachments: [DraftAttachment]
+    /**
+     * The case this draft supplements.
+     */
+    public let supplementsCase: String?
+    /**
+     * Attachments an official asked for.
+     */
+    public let requestedAttachments: [String]
+    public let updatedAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(draftId: String, procedureId: String, procedureVersion: UInt32, status: DraftStatus, 
+        /**
+         * Values by path.
+         */values: [String: String], 
+        /**
+         * Paths filled from the register that cannot be changed.
+         */lockedFields: [String], 
+        /**
+         * Number of items per group.
+         */groupItems: [String: UInt32], attachments: [DraftAttachment], 
+        /**
+         * The case this draft supplements.
+         */supplementsCase: String?, 
+        /**
+         * Attachments an official asked for.
+         */requestedAttachments: [String], updatedAt: Int64) {
+        self.draftId = draftId
+        self.procedureId = procedureId
+        self.procedureVersion = procedureVersion
+        self.status = status
+        self.values = values
+        self.lockedFields = lockedFields
+        self.groupItems = groupItems
+        self.attachments = attachments
+        self.supplementsCase = supplementsCase
+        self.requestedAttachments = requestedAttachments
+        self.updatedAt = updatedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Draft: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDraft: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Draft {
+        return
+            try Draft(
+                draftId: FfiConverterString.read(from: &buf), 
+                procedureId: FfiConverterString.read(from: &buf), 
+                procedureVersion: FfiConverterUInt32.read(from: &buf), 
+                status: FfiConverterTypeDraftStatus.read(from: &buf), 
+                values: FfiConverterDictionaryStringString.read(from: &buf), 
+                lockedFields: FfiConverterSequenceString.read(from: &buf), 
+                groupItems: FfiConverterDictionaryStringUInt32.read(from: &buf), 
+                attachments: FfiConverterSequenceTypeDraftAttachment.read(from: &buf), 
+                supplementsCase: FfiConverterOptionString.read(from: &buf), 
+                requestedAttachments: FfiConverterSequenceString.read(from: &buf), 
+                updatedAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Draft, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.draftId, into: &buf)
+        FfiConverterString.write(value.procedureId, into: &buf)
+        FfiConverterUInt32.write(value.procedureVersion, into: &buf)
+        FfiConverterTypeDraftStatus.write(value.status, into: &buf)
+        FfiConverterDictionaryStringString.write(value.values, into: &buf)
+        FfiConverterSequenceString.write(value.lockedFields, into: &buf)
+        FfiConverterDictionaryStringUInt32.write(value.groupItems, into: &buf)
+        FfiConverterSequenceTypeDraftAttachment.write(value.attachments, into: &buf)
+        FfiConverterOptionString.write(value.supplementsCase, into: &buf)
+        FfiConverterSequenceString.write(value.requestedAttachments, into: &buf)
+        FfiConverterInt64.write(value.updatedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDraft_lift(_ buf: RustBuffer) throws -> Draft {
+    return try FfiConverterTypeDraft.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDraft_lower(_ value: Draft) -> RustBuffer {
+    return FfiConverterTypeDraft.lower(value)
+}
+
+
+/**
+ * An attachment of a draft.
+ */
+public struct DraftAttachment: Equatable, Hashable {
+    public let key: String
+    public let fileName: String
+    public let mimeType: String
+    public let size: UInt64
+    /**
+     * SHA-256 (hex), bound into the signed submission.
+     */
+    public let sha256: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(key: String, fileName: String, mimeType: String, size: UInt64, 
+        /**
+         * SHA-256 (hex), bound into the signed submission.
+         */sha256: String) {
+        self.key = key
+        self.fileName = fileName
+        self.mimeType = mimeType
+        self.size = size
+        self.sha256 = sha256
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DraftAttachment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDraftAttachment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DraftAttachment {
+        return
+            try DraftAttachment(
+                key: FfiConverterString.read(from: &buf), 
+                fileName: FfiConverterString.read(from: &buf), 
+                mimeType: FfiConverterString.read(from: &buf), 
+                size: FfiConverterUInt64.read(from: &buf), 
+                sha256: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DraftAttachment, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.key, into: &buf)
+        FfiConverterString.write(value.fileName, into: &buf)
+        FfiConverterString.write(value.mimeType, into: &buf)
+        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterString.write(value.sha256, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDraftAttachment_lift(_ buf: RustBuffer) throws -> DraftAttachment {
+    return try FfiConverterTypeDraftAttachment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDraftAttachment_lower(_ value: DraftAttachment) -> RustBuffer {
+    return FfiConverterTypeDraftAttachment.lower(value)
 }
 
 
@@ -2810,6 +4541,316 @@ public func FfiConverterTypeFieldError_lower(_ value: FieldError) -> RustBuffer 
 
 
 /**
+ * A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`.
+ */
+public struct FormField: Equatable, Hashable {
+    /**
+     * Stable key.
+     */
+    public let key: String
+    /**
+     * Vietnamese label.
+     */
+    public let labelVi: String
+    /**
+     * English label.
+     */
+    public let labelEn: String
+    /**
+     * Kind of value.
+     */
+    public let kind: FieldKind
+    /**
+     * Must be filled when visible.
+     */
+    public let required: Bool
+    /**
+     * Profile attribute that fills it.
+     */
+    public let autofill: String?
+    /**
+     * Auto-filled from the register and not editable.
+     */
+    public let locked: Bool
+    /**
+     * Minimum text length.
+     */
+    public let minLength: UInt32?
+    /**
+     * Maximum text length.
+     */
+    public let maxLength: UInt32?
+    /**
+     * Options of a select.
+     */
+    public let options: [OptionSpec]
+    /**
+     * Shown only when this holds.
+     */
+    public let visibleIf: Condition?
+    /**
+     * Date constraints.
+     */
+    public let dateRule: DateRule?
+    /**
+     * For a commune: its province field.
+     */
+    public let provinceField: String?
+    /**
+     * For a group: the fields of each item.
+     */
+    public let itemFields: [FormItemField]
+    /**
+     * For a group: fewest items.
+     */
+    public let minItems: UInt32?
+    /**
+     * For a group: most items.
+     */
+    public let maxItems: UInt32?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stable key.
+         */key: String, 
+        /**
+         * Vietnamese label.
+         */labelVi: String, 
+        /**
+         * English label.
+         */labelEn: String, 
+        /**
+         * Kind of value.
+         */kind: FieldKind, 
+        /**
+         * Must be filled when visible.
+         */required: Bool, 
+        /**
+         * Profile attribute that fills it.
+         */autofill: String?, 
+        /**
+         * Auto-filled from the register and not editable.
+         */locked: Bool, 
+        /**
+         * Minimum text length.
+         */minLength: UInt32?, 
+        /**
+         * Maximum text length.
+         */maxLength: UInt32?, 
+        /**
+         * Options of a select.
+         */options: [OptionSpec], 
+        /**
+         * Shown only when this holds.
+         */visibleIf: Condition?, 
+        /**
+         * Date constraints.
+         */dateRule: DateRule?, 
+        /**
+         * For a commune: its province field.
+         */provinceField: String?, 
+        /**
+         * For a group: the fields of each item.
+         */itemFields: [FormItemField], 
+        /**
+         * For a group: fewest items.
+         */minItems: UInt32?, 
+        /**
+         * For a group: most items.
+         */maxItems: UInt32?) {
+        self.key = key
+        self.labelVi = labelVi
+        self.labelEn = labelEn
+        self.kind = kind
+        self.required = required
+        self.autofill = autofill
+        self.locked = locked
+        self.minLength = minLength
+        self.maxLength = maxLength
+        self.options = options
+        self.visibleIf = visibleIf
+        self.dateRule = dateRule
+        self.provinceField = provinceField
+        self.itemFields = itemFields
+        self.minItems = minItems
+        self.maxItems = maxItems
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FormField: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFormField: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FormField {
+        return
+            try FormField(
+                key: FfiConverterString.read(from: &buf), 
+                labelVi: FfiConverterString.read(from: &buf), 
+                labelEn: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeFieldKind.read(from: &buf), 
+                required: FfiConverterBool.read(from: &buf), 
+                autofill: FfiConverterOptionString.read(from: &buf), 
+                locked: FfiConverterBool.read(from: &buf), 
+                minLength: FfiConverterOptionUInt32.read(from: &buf), 
+                maxLength: FfiConverterOptionUInt32.read(from: &buf), 
+                options: FfiConverterSequenceTypeOptionSpec.read(from: &buf), 
+                visibleIf: FfiConverterOptionTypeCondition.read(from: &buf), 
+                dateRule: FfiConverterOptionTypeDateRule.read(from: &buf), 
+                provinceField: FfiConverterOptionString.read(from: &buf), 
+                itemFields: FfiConverterSequenceTypeFormItemField.read(from: &buf), 
+                minItems: FfiConverterOptionUInt32.read(from: &buf), 
+                maxItems: FfiConverterOptionUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FormField, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.key, into: &buf)
+        FfiConverterString.write(value.labelVi, into: &buf)
+        FfiConverterString.write(value.labelEn, into: &buf)
+        FfiConverterTypeFieldKind.write(value.kind, into: &buf)
+        FfiConverterBool.write(value.required, into: &buf)
+        FfiConverterOptionString.write(value.autofill, into: &buf)
+        FfiConverterBool.write(value.locked, into: &buf)
+        FfiConverterOptionUInt32.write(value.minLength, into: &buf)
+        FfiConverterOptionUInt32.write(value.maxLength, into: &buf)
+        FfiConverterSequenceTypeOptionSpec.write(value.options, into: &buf)
+        FfiConverterOptionTypeCondition.write(value.visibleIf, into: &buf)
+        FfiConverterOptionTypeDateRule.write(value.dateRule, into: &buf)
+        FfiConverterOptionString.write(value.provinceField, into: &buf)
+        FfiConverterSequenceTypeFormItemField.write(value.itemFields, into: &buf)
+        FfiConverterOptionUInt32.write(value.minItems, into: &buf)
+        FfiConverterOptionUInt32.write(value.maxItems, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFormField_lift(_ buf: RustBuffer) throws -> FormField {
+    return try FfiConverterTypeFormField.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFormField_lower(_ value: FormField) -> RustBuffer {
+    return FfiConverterTypeFormField.lower(value)
+}
+
+
+/**
+ * A field of an item of a repeated group.
+ */
+public struct FormItemField: Equatable, Hashable {
+    public let key: String
+    public let labelVi: String
+    public let labelEn: String
+    public let kind: FieldKind
+    public let required: Bool
+    public let autofill: String?
+    public let locked: Bool
+    public let minLength: UInt32?
+    public let maxLength: UInt32?
+    public let options: [OptionSpec]
+    public let visibleIf: Condition?
+    public let dateRule: DateRule?
+    public let provinceField: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(key: String, labelVi: String, labelEn: String, kind: FieldKind, required: Bool, autofill: String?, locked: Bool, minLength: UInt32?, maxLength: UInt32?, options: [OptionSpec], visibleIf: Condition?, dateRule: DateRule?, provinceField: String?) {
+        self.key = key
+        self.labelVi = labelVi
+        self.labelEn = labelEn
+        self.kind = kind
+        self.required = required
+        self.autofill = autofill
+        self.locked = locked
+        self.minLength = minLength
+        self.maxLength = maxLength
+        self.options = options
+        self.visibleIf = visibleIf
+        self.dateRule = dateRule
+        self.provinceField = provinceField
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FormItemField: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFormItemField: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FormItemField {
+        return
+            try FormItemField(
+                key: FfiConverterString.read(from: &buf), 
+                labelVi: FfiConverterString.read(from: &buf), 
+                labelEn: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeFieldKind.read(from: &buf), 
+                required: FfiConverterBool.read(from: &buf), 
+                autofill: FfiConverterOptionString.read(from: &buf), 
+                locked: FfiConverterBool.read(from: &buf), 
+                minLength: FfiConverterOptionUInt32.read(from: &buf), 
+                maxLength: FfiConverterOptionUInt32.read(from: &buf), 
+                options: FfiConverterSequenceTypeOptionSpec.read(from: &buf), 
+                visibleIf: FfiConverterOptionTypeCondition.read(from: &buf), 
+                dateRule: FfiConverterOptionTypeDateRule.read(from: &buf), 
+                provinceField: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FormItemField, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.key, into: &buf)
+        FfiConverterString.write(value.labelVi, into: &buf)
+        FfiConverterString.write(value.labelEn, into: &buf)
+        FfiConverterTypeFieldKind.write(value.kind, into: &buf)
+        FfiConverterBool.write(value.required, into: &buf)
+        FfiConverterOptionString.write(value.autofill, into: &buf)
+        FfiConverterBool.write(value.locked, into: &buf)
+        FfiConverterOptionUInt32.write(value.minLength, into: &buf)
+        FfiConverterOptionUInt32.write(value.maxLength, into: &buf)
+        FfiConverterSequenceTypeOptionSpec.write(value.options, into: &buf)
+        FfiConverterOptionTypeCondition.write(value.visibleIf, into: &buf)
+        FfiConverterOptionTypeDateRule.write(value.dateRule, into: &buf)
+        FfiConverterOptionString.write(value.provinceField, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFormItemField_lift(_ buf: RustBuffer) throws -> FormItemField {
+    return try FfiConverterTypeFormItemField.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFormItemField_lower(_ value: FormItemField) -> RustBuffer {
+    return FfiConverterTypeFormItemField.lower(value)
+}
+
+
+/**
  * How a new device key is created.
  */
 public struct KeyOptions: Equatable, Hashable {
@@ -2885,6 +4926,295 @@ public func FfiConverterTypeKeyOptions_lift(_ buf: RustBuffer) throws -> KeyOpti
 #endif
 public func FfiConverterTypeKeyOptions_lower(_ value: KeyOptions) -> RustBuffer {
     return FfiConverterTypeKeyOptions.lower(value)
+}
+
+
+/**
+ * An option of a select field.
+ */
+public struct OptionSpec: Equatable, Hashable {
+    /**
+     * Stored value.
+     */
+    public let value: String
+    /**
+     * Vietnamese label.
+     */
+    public let labelVi: String
+    /**
+     * English label.
+     */
+    public let labelEn: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stored value.
+         */value: String, 
+        /**
+         * Vietnamese label.
+         */labelVi: String, 
+        /**
+         * English label.
+         */labelEn: String) {
+        self.value = value
+        self.labelVi = labelVi
+        self.labelEn = labelEn
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OptionSpec: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOptionSpec: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OptionSpec {
+        return
+            try OptionSpec(
+                value: FfiConverterString.read(from: &buf), 
+                labelVi: FfiConverterString.read(from: &buf), 
+                labelEn: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OptionSpec, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.value, into: &buf)
+        FfiConverterString.write(value.labelVi, into: &buf)
+        FfiConverterString.write(value.labelEn, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOptionSpec_lift(_ buf: RustBuffer) throws -> OptionSpec {
+    return try FfiConverterTypeOptionSpec.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOptionSpec_lower(_ value: OptionSpec) -> RustBuffer {
+    return FfiConverterTypeOptionSpec.lower(value)
+}
+
+
+/**
+ * A submission in the outbox (the citizen's local receipt until the server's arrives).
+ */
+public struct OutboxItem: Equatable, Hashable {
+    /**
+     * Also the Idempotency-Key.
+     */
+    public let submissionId: String
+    public let draftId: String
+    public let procedureId: String
+    /**
+     * SHA-256 of the signed payload (hex).
+     */
+    public let payloadSha256: String
+    public let state: OutboxState
+    public let attempts: UInt32
+    /**
+     * Unix seconds of the next automatic attempt, while queued.
+     */
+    public let nextAttemptAt: Int64?
+    /**
+     * Why the last attempt failed, or why it was rejected.
+     */
+    public let lastError: ErrorDetail?
+    /**
+     * Case number (mã hồ sơ), once delivered.
+     */
+    public let caseNumber: String?
+    /**
+     * The server's signed receipt (compact JWS), once delivered.
+     */
+    public let receipt: String?
+    public let queuedAt: Int64
+    public let updatedAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Also the Idempotency-Key.
+         */submissionId: String, draftId: String, procedureId: String, 
+        /**
+         * SHA-256 of the signed payload (hex).
+         */payloadSha256: String, state: OutboxState, attempts: UInt32, 
+        /**
+         * Unix seconds of the next automatic attempt, while queued.
+         */nextAttemptAt: Int64?, 
+        /**
+         * Why the last attempt failed, or why it was rejected.
+         */lastError: ErrorDetail?, 
+        /**
+         * Case number (mã hồ sơ), once delivered.
+         */caseNumber: String?, 
+        /**
+         * The server's signed receipt (compact JWS), once delivered.
+         */receipt: String?, queuedAt: Int64, updatedAt: Int64) {
+        self.submissionId = submissionId
+        self.draftId = draftId
+        self.procedureId = procedureId
+        self.payloadSha256 = payloadSha256
+        self.state = state
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.lastError = lastError
+        self.caseNumber = caseNumber
+        self.receipt = receipt
+        self.queuedAt = queuedAt
+        self.updatedAt = updatedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OutboxItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOutboxItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxItem {
+        return
+            try OutboxItem(
+                submissionId: FfiConverterString.read(from: &buf), 
+                draftId: FfiConverterString.read(from: &buf), 
+                procedureId: FfiConverterString.read(from: &buf), 
+                payloadSha256: FfiConverterString.read(from: &buf), 
+                state: FfiConverterTypeOutboxState.read(from: &buf), 
+                attempts: FfiConverterUInt32.read(from: &buf), 
+                nextAttemptAt: FfiConverterOptionInt64.read(from: &buf), 
+                lastError: FfiConverterOptionTypeErrorDetail.read(from: &buf), 
+                caseNumber: FfiConverterOptionString.read(from: &buf), 
+                receipt: FfiConverterOptionString.read(from: &buf), 
+                queuedAt: FfiConverterInt64.read(from: &buf), 
+                updatedAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OutboxItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.submissionId, into: &buf)
+        FfiConverterString.write(value.draftId, into: &buf)
+        FfiConverterString.write(value.procedureId, into: &buf)
+        FfiConverterString.write(value.payloadSha256, into: &buf)
+        FfiConverterTypeOutboxState.write(value.state, into: &buf)
+        FfiConverterUInt32.write(value.attempts, into: &buf)
+        FfiConverterOptionInt64.write(value.nextAttemptAt, into: &buf)
+        FfiConverterOptionTypeErrorDetail.write(value.lastError, into: &buf)
+        FfiConverterOptionString.write(value.caseNumber, into: &buf)
+        FfiConverterOptionString.write(value.receipt, into: &buf)
+        FfiConverterInt64.write(value.queuedAt, into: &buf)
+        FfiConverterInt64.write(value.updatedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxItem_lift(_ buf: RustBuffer) throws -> OutboxItem {
+    return try FfiConverterTypeOutboxItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxItem_lower(_ value: OutboxItem) -> RustBuffer {
+    return FfiConverterTypeOutboxItem.lower(value)
+}
+
+
+/**
+ * What a sync run did.
+ */
+public struct OutboxSyncReport: Equatable, Hashable {
+    public let delivered: UInt32
+    public let rejected: UInt32
+    /**
+     * Still queued.
+     */
+    public let remaining: UInt32
+    /**
+     * Why the run stopped early, if it did.
+     */
+    public let lastError: ErrorDetail?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(delivered: UInt32, rejected: UInt32, 
+        /**
+         * Still queued.
+         */remaining: UInt32, 
+        /**
+         * Why the run stopped early, if it did.
+         */lastError: ErrorDetail?) {
+        self.delivered = delivered
+        self.rejected = rejected
+        self.remaining = remaining
+        self.lastError = lastError
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OutboxSyncReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOutboxSyncReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxSyncReport {
+        return
+            try OutboxSyncReport(
+                delivered: FfiConverterUInt32.read(from: &buf), 
+                rejected: FfiConverterUInt32.read(from: &buf), 
+                remaining: FfiConverterUInt32.read(from: &buf), 
+                lastError: FfiConverterOptionTypeErrorDetail.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OutboxSyncReport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.delivered, into: &buf)
+        FfiConverterUInt32.write(value.rejected, into: &buf)
+        FfiConverterUInt32.write(value.remaining, into: &buf)
+        FfiConverterOptionTypeErrorDetail.write(value.lastError, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxSyncReport_lift(_ buf: RustBuffer) throws -> OutboxSyncReport {
+    return try FfiConverterTypeOutboxSyncReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxSyncReport_lower(_ value: OutboxSyncReport) -> RustBuffer {
+    return FfiConverterTypeOutboxSyncReport.lower(value)
 }
 
 
@@ -3053,6 +5383,99 @@ public func FfiConverterTypePasscodeStatus_lift(_ buf: RustBuffer) throws -> Pas
 #endif
 public func FfiConverterTypePasscodeStatus_lower(_ value: PasscodeStatus) -> RustBuffer {
     return FfiConverterTypePasscodeStatus.lower(value)
+}
+
+
+/**
+ * A public-service procedure with its form.
+ */
+public struct Procedure: Equatable, Hashable {
+    public let id: String
+    public let version: UInt32
+    public let code: String
+    public let nameVi: String
+    public let nameEn: String
+    public let agencyVi: String
+    public let agencyEn: String
+    public let feeVnd: UInt64
+    public let processingDays: UInt32
+    public let fields: [FormField]
+    public let attachments: [AttachmentSpec]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, version: UInt32, code: String, nameVi: String, nameEn: String, agencyVi: String, agencyEn: String, feeVnd: UInt64, processingDays: UInt32, fields: [FormField], attachments: [AttachmentSpec]) {
+        self.id = id
+        self.version = version
+        self.code = code
+        self.nameVi = nameVi
+        self.nameEn = nameEn
+        self.agencyVi = agencyVi
+        self.agencyEn = agencyEn
+        self.feeVnd = feeVnd
+        self.processingDays = processingDays
+        self.fields = fields
+        self.attachments = attachments
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Procedure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProcedure: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Procedure {
+        return
+            try Procedure(
+                id: FfiConverterString.read(from: &buf), 
+                version: FfiConverterUInt32.read(from: &buf), 
+                code: FfiConverterString.read(from: &buf), 
+                nameVi: FfiConverterString.read(from: &buf), 
+                nameEn: FfiConverterString.read(from: &buf), 
+                agencyVi: FfiConverterString.read(from: &buf), 
+                agencyEn: FfiConverterString.read(from: &buf), 
+                feeVnd: FfiConverterUInt64.read(from: &buf), 
+                processingDays: FfiConverterUInt32.read(from: &buf), 
+                fields: FfiConverterSequenceTypeFormField.read(from: &buf), 
+                attachments: FfiConverterSequenceTypeAttachmentSpec.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Procedure, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterUInt32.write(value.version, into: &buf)
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.nameVi, into: &buf)
+        FfiConverterString.write(value.nameEn, into: &buf)
+        FfiConverterString.write(value.agencyVi, into: &buf)
+        FfiConverterString.write(value.agencyEn, into: &buf)
+        FfiConverterUInt64.write(value.feeVnd, into: &buf)
+        FfiConverterUInt32.write(value.processingDays, into: &buf)
+        FfiConverterSequenceTypeFormField.write(value.fields, into: &buf)
+        FfiConverterSequenceTypeAttachmentSpec.write(value.attachments, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProcedure_lift(_ buf: RustBuffer) throws -> Procedure {
+    return try FfiConverterTypeProcedure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProcedure_lower(_ value: Procedure) -> RustBuffer {
+    return FfiConverterTypeProcedure.lower(value)
 }
 
 
@@ -3393,6 +5816,121 @@ public func FfiConverterTypeAuthError_lower(_ value: AuthError) -> RustBuffer {
 
 
 /**
+ * Case states.
+ */
+
+public enum CaseStatusDto: Equatable, Hashable {
+    
+    /**
+     * Tiếp nhận.
+     */
+    case received
+    /**
+     * Đang xử lý.
+     */
+    case processing
+    /**
+     * Yêu cầu bổ sung hồ sơ.
+     */
+    case needsSupplement
+    /**
+     * Đã duyệt.
+     */
+    case approved
+    /**
+     * Từ chối (with reason).
+     */
+    case rejected
+    /**
+     * Hoàn thành (result delivered).
+     */
+    case completed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CaseStatusDto: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCaseStatusDto: FfiConverterRustBuffer {
+    typealias SwiftType = CaseStatusDto
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseStatusDto {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .received
+        
+        case 2: return .processing
+        
+        case 3: return .needsSupplement
+        
+        case 4: return .approved
+        
+        case 5: return .rejected
+        
+        case 6: return .completed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CaseStatusDto, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .received:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .processing:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .needsSupplement:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .approved:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .rejected:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .completed:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseStatusDto_lift(_ buf: RustBuffer) throws -> CaseStatusDto {
+    return try FfiConverterTypeCaseStatusDto.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseStatusDto_lower(_ value: CaseStatusDto) -> RustBuffer {
+    return FfiConverterTypeCaseStatusDto.lower(value)
+}
+
+
+
+/**
  * Errors a key store reports. Shells map their platform exceptions onto these.
  */
 public 
@@ -3640,6 +6178,81 @@ public func FfiConverterTypeDeviceStatus_lift(_ buf: RustBuffer) throws -> Devic
 #endif
 public func FfiConverterTypeDeviceStatus_lower(_ value: DeviceStatus) -> RustBuffer {
     return FfiConverterTypeDeviceStatus.lower(value)
+}
+
+
+
+/**
+ * Draft states.
+ */
+
+public enum DraftStatus: Equatable, Hashable {
+    
+    /**
+     * Editable.
+     */
+    case editing
+    /**
+     * Submitted (in the outbox or delivered); read-only.
+     */
+    case submitted
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DraftStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDraftStatus: FfiConverterRustBuffer {
+    typealias SwiftType = DraftStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DraftStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .editing
+        
+        case 2: return .submitted
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DraftStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .editing:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .submitted:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDraftStatus_lift(_ buf: RustBuffer) throws -> DraftStatus {
+    return try FfiConverterTypeDraftStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDraftStatus_lower(_ value: DraftStatus) -> RustBuffer {
+    return FfiConverterTypeDraftStatus.lower(value)
 }
 
 
@@ -3973,6 +6586,181 @@ public func FfiConverterTypeEnrollmentState_lower(_ value: EnrollmentState) -> R
 
 
 /**
+ * Kinds of eForm fields.
+ */
+
+public enum FieldKind: Equatable, Hashable {
+    
+    /**
+     * One line of text.
+     */
+    case text
+    /**
+     * Several lines.
+     */
+    case multiline
+    /**
+     * `YYYY-MM-DD`.
+     */
+    case date
+    /**
+     * Vietnamese mobile number.
+     */
+    case phone
+    /**
+     * 12-digit CCCD number (same rules as enrollment).
+     */
+    case cccd
+    /**
+     * E-mail address.
+     */
+    case email
+    /**
+     * One of `options`.
+     */
+    case select
+    /**
+     * A province code from the bundled 2025 list (34 provinces).
+     */
+    case province
+    /**
+     * A commune/ward code of the province in field `province_field`.
+     */
+    case commune
+    /**
+     * Non-negative integer.
+     */
+    case number
+    /**
+     * `true` / `false`.
+     */
+    case boolean
+    /**
+     * A repeated group of `fields` (values at paths `key.<index>.<subkey>`).
+     */
+    case group
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FieldKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFieldKind: FfiConverterRustBuffer {
+    typealias SwiftType = FieldKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FieldKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .text
+        
+        case 2: return .multiline
+        
+        case 3: return .date
+        
+        case 4: return .phone
+        
+        case 5: return .cccd
+        
+        case 6: return .email
+        
+        case 7: return .select
+        
+        case 8: return .province
+        
+        case 9: return .commune
+        
+        case 10: return .number
+        
+        case 11: return .boolean
+        
+        case 12: return .group
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FieldKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .text:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .multiline:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .date:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .phone:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .cccd:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .email:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .select:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .province:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .commune:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .number:
+            writeInt(&buf, Int32(10))
+        
+        
+        case .boolean:
+            writeInt(&buf, Int32(11))
+        
+        
+        case .group:
+            writeInt(&buf, Int32(12))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldKind_lift(_ buf: RustBuffer) throws -> FieldKind {
+    return try FfiConverterTypeFieldKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldKind_lower(_ value: FieldKind) -> RustBuffer {
+    return FfiConverterTypeFieldKind.lower(value)
+}
+
+
+
+/**
  * Errors a data-key wrapper reports.
  */
 public 
@@ -4270,6 +7058,183 @@ public func FfiConverterTypeNetworkErrorKind_lower(_ value: NetworkErrorKind) ->
 
 
 /**
+ * Errors an observer reports (they are logged and otherwise ignored: an observer can never
+ * stop a delivery).
+ */
+public 
+enum ObserverError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The observer failed.
+     */
+    case Failed(reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension ObserverError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeObserverError: FfiConverterRustBuffer {
+    typealias SwiftType = ObserverError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ObserverError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Failed(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ObserverError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Failed(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObserverError_lift(_ buf: RustBuffer) throws -> ObserverError {
+    return try FfiConverterTypeObserverError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObserverError_lower(_ value: ObserverError) -> RustBuffer {
+    return FfiConverterTypeObserverError.lower(value)
+}
+
+
+/**
+ * Outbox states.
+ */
+
+public enum OutboxState: Equatable, Hashable {
+    
+    /**
+     * Waiting to be sent.
+     */
+    case queued
+    /**
+     * Being sent.
+     */
+    case sending
+    /**
+     * Accepted; the receipt verified; a case exists.
+     */
+    case delivered
+    /**
+     * Refused for good (`last_error` says why).
+     */
+    case rejected
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension OutboxState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOutboxState: FfiConverterRustBuffer {
+    typealias SwiftType = OutboxState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .queued
+        
+        case 2: return .sending
+        
+        case 3: return .delivered
+        
+        case 4: return .rejected
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: OutboxState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .queued:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .sending:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .delivered:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .rejected:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxState_lift(_ buf: RustBuffer) throws -> OutboxState {
+    return try FfiConverterTypeOutboxState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxState_lower(_ value: OutboxState) -> RustBuffer {
+    return FfiConverterTypeOutboxState.lower(value)
+}
+
+
+
+/**
  * Errors of the passcode: change, reset, status.
  */
 public 
@@ -4519,6 +7484,281 @@ public func FfiConverterTypePasscodeError_lower(_ value: PasscodeError) -> RustB
 
 
 /**
+ * Errors of the public-service requests.
+ */
+public 
+enum ServiceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The form has errors (every field at once), or an edit was refused (`field.locked`, …).
+     */
+    case InvalidForm(detail: ErrorDetail, fields: [FieldError]
+    )
+    /**
+     * No account on this device.
+     */
+    case NotEnrolled(detail: ErrorDetail
+    )
+    /**
+     * Not logged in, or the session ended: log in again.
+     */
+    case NotLoggedIn(detail: ErrorDetail
+    )
+    /**
+     * The citizen's record or the catalogue is not on the device yet (sync first).
+     */
+    case NotSynced(detail: ErrorDetail
+    )
+    /**
+     * Unknown procedure, draft or case.
+     */
+    case NotFound(detail: ErrorDetail
+    )
+    /**
+     * The draft was submitted already, or the case is not waiting for a supplement.
+     */
+    case WrongState(detail: ErrorDetail
+    )
+    /**
+     * Wrong passcode when signing the submission.
+     */
+    case PasscodeIncorrect(detail: ErrorDetail, attemptsBeforeLockout: UInt32, attemptsBeforeWipe: UInt32
+    )
+    /**
+     * Too many wrong passcodes; wait.
+     */
+    case LockedOut(detail: ErrorDetail, retryAfterSecs: UInt64
+    )
+    /**
+     * Too many wrong passcodes; the local account was erased.
+     */
+    case Wiped(detail: ErrorDetail
+    )
+    /**
+     * This device was replaced or revoked.
+     */
+    case DeviceInactive(detail: ErrorDetail, status: DeviceStatus
+    )
+    /**
+     * Key store failure.
+     */
+    case KeyStore(detail: ErrorDetail
+    )
+    /**
+     * Transport failure (the request, if queued, stays queued).
+     */
+    case Network(detail: ErrorDetail, kind: NetworkErrorKind
+    )
+    /**
+     * The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
+     */
+    case BadServerResponse(detail: ErrorDetail
+    )
+    /**
+     * The server refused.
+     */
+    case Rejected(detail: ErrorDetail
+    )
+    /**
+     * Local storage failed.
+     */
+    case Storage(detail: ErrorDetail
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension ServiceError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeServiceError: FfiConverterRustBuffer {
+    typealias SwiftType = ServiceError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ServiceError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .InvalidForm(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            fields: try FfiConverterSequenceTypeFieldError.read(from: &buf)
+            )
+        case 2: return .NotEnrolled(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 3: return .NotLoggedIn(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 4: return .NotSynced(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 5: return .NotFound(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 6: return .WrongState(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 7: return .PasscodeIncorrect(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            attemptsBeforeLockout: try FfiConverterUInt32.read(from: &buf), 
+            attemptsBeforeWipe: try FfiConverterUInt32.read(from: &buf)
+            )
+        case 8: return .LockedOut(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 9: return .Wiped(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 10: return .DeviceInactive(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
+            )
+        case 11: return .KeyStore(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 12: return .Network(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
+            )
+        case 13: return .BadServerResponse(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 14: return .Rejected(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 15: return .Storage(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ServiceError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .InvalidForm(detail,fields):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterSequenceTypeFieldError.write(fields, into: &buf)
+            
+        
+        case let .NotEnrolled(detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .NotLoggedIn(detail):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .NotSynced(detail):
+            writeInt(&buf, Int32(4))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .NotFound(detail):
+            writeInt(&buf, Int32(5))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .WrongState(detail):
+            writeInt(&buf, Int32(6))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .PasscodeIncorrect(detail,attemptsBeforeLockout,attemptsBeforeWipe):
+            writeInt(&buf, Int32(7))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterUInt32.write(attemptsBeforeLockout, into: &buf)
+            FfiConverterUInt32.write(attemptsBeforeWipe, into: &buf)
+            
+        
+        case let .LockedOut(detail,retryAfterSecs):
+            writeInt(&buf, Int32(8))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterUInt64.write(retryAfterSecs, into: &buf)
+            
+        
+        case let .Wiped(detail):
+            writeInt(&buf, Int32(9))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .DeviceInactive(detail,status):
+            writeInt(&buf, Int32(10))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeDeviceStatus.write(status, into: &buf)
+            
+        
+        case let .KeyStore(detail):
+            writeInt(&buf, Int32(11))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .Network(detail,kind):
+            writeInt(&buf, Int32(12))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
+            
+        
+        case let .BadServerResponse(detail):
+            writeInt(&buf, Int32(13))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .Rejected(detail):
+            writeInt(&buf, Int32(14))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .Storage(detail):
+            writeInt(&buf, Int32(15))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServiceError_lift(_ buf: RustBuffer) throws -> ServiceError {
+    return try FfiConverterTypeServiceError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServiceError_lower(_ value: ServiceError) -> RustBuffer {
+    return FfiConverterTypeServiceError.lower(value)
+}
+
+
+/**
  * Errors of constructing [`crate::CitizenCore`].
  */
 public 
@@ -4702,6 +7942,30 @@ public func FfiConverterTypeSignatureFormat_lower(_ value: SignatureFormat) -> R
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
     typealias SwiftType = Int64?
 
@@ -4742,6 +8006,78 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeCondition: FfiConverterRustBuffer {
+    typealias SwiftType = Condition?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCondition.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCondition.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeDateRule: FfiConverterRustBuffer {
+    typealias SwiftType = DateRule?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDateRule.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDateRule.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeErrorDetail: FfiConverterRustBuffer {
+    typealias SwiftType = ErrorDetail?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeErrorDetail.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeErrorDetail.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4800,6 +8136,106 @@ fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeAdminUnit: FfiConverterRustBuffer {
+    typealias SwiftType = [AdminUnit]
+
+    public static func write(_ value: [AdminUnit], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAdminUnit.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AdminUnit] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AdminUnit]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAdminUnit.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAttachmentSpec: FfiConverterRustBuffer {
+    typealias SwiftType = [AttachmentSpec]
+
+    public static func write(_ value: [AttachmentSpec], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAttachmentSpec.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AttachmentSpec] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AttachmentSpec]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAttachmentSpec.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeCaseEventDto: FfiConverterRustBuffer {
+    typealias SwiftType = [CaseEventDto]
+
+    public static func write(_ value: [CaseEventDto], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCaseEventDto.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CaseEventDto] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CaseEventDto]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCaseEventDto.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeCaseInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [CaseInfo]
+
+    public static func write(_ value: [CaseInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCaseInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CaseInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CaseInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCaseInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer {
     typealias SwiftType = [DeviceInfo]
 
@@ -4817,6 +8253,56 @@ fileprivate struct FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDeviceInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDraft: FfiConverterRustBuffer {
+    typealias SwiftType = [Draft]
+
+    public static func write(_ value: [Draft], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDraft.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Draft] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Draft]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDraft.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDraftAttachment: FfiConverterRustBuffer {
+    typealias SwiftType = [DraftAttachment]
+
+    public static func write(_ value: [DraftAttachment], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDraftAttachment.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DraftAttachment] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DraftAttachment]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDraftAttachment.read(from: &buf))
         }
         return seq
     }
@@ -4844,6 +8330,183 @@ fileprivate struct FfiConverterSequenceTypeFieldError: FfiConverterRustBuffer {
             seq.append(try FfiConverterTypeFieldError.read(from: &buf))
         }
         return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFormField: FfiConverterRustBuffer {
+    typealias SwiftType = [FormField]
+
+    public static func write(_ value: [FormField], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFormField.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FormField] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FormField]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFormField.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFormItemField: FfiConverterRustBuffer {
+    typealias SwiftType = [FormItemField]
+
+    public static func write(_ value: [FormItemField], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFormItemField.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FormItemField] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FormItemField]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFormItemField.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeOptionSpec: FfiConverterRustBuffer {
+    typealias SwiftType = [OptionSpec]
+
+    public static func write(_ value: [OptionSpec], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOptionSpec.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OptionSpec] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OptionSpec]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOptionSpec.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeOutboxItem: FfiConverterRustBuffer {
+    typealias SwiftType = [OutboxItem]
+
+    public static func write(_ value: [OutboxItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOutboxItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OutboxItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OutboxItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOutboxItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeProcedure: FfiConverterRustBuffer {
+    typealias SwiftType = [Procedure]
+
+    public static func write(_ value: [Procedure], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeProcedure.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Procedure] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Procedure]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeProcedure.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringUInt32: FfiConverterRustBuffer {
+    public static func write(_ value: [String: UInt32], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterUInt32.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: UInt32] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: UInt32]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterUInt32.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringString: FfiConverterRustBuffer {
+    public static func write(_ value: [String: String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterString.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: String] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: String]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterString.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
     }
 }
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
@@ -4918,6 +8581,27 @@ public func validateEnrollmentInput(input: EnrollmentInput) -> [FieldError]  {
     )
 })
 }
+/**
+ * The communes/wards of a province (bundled list).
+ */
+public func communes(provinceCode: String) -> [AdminUnit]  {
+    return try!  FfiConverterSequenceTypeAdminUnit.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_communes(
+        FfiConverterString.lower(provinceCode),uniffiCallStatus
+    )
+})
+}
+/**
+ * The bundled list of the 34 provinces (code, name) after the 2025 reorganisation.
+ */
+public func provinces() -> [AdminUnit]  {
+    return try!  FfiConverterSequenceTypeAdminUnit.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_provinces(uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -4938,6 +8622,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_validate_enrollment_input() != 37411) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_func_communes() != 51203) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_func_provinces() != 2092) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 46162) {
@@ -4991,6 +8681,75 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 61029) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 3696) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 1830) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_attach_file() != 63105) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_cases() != 19246) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer() != 65398) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_create_draft() != 3761) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft() != 10369) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_delete_draft() != 5414) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_draft() != 1500) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_drafts() != 15484) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_outbox() != 62251) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_procedures() != 4205) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_profile() != 26102) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue() != 21375) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_refresh_profile() != 30742) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_remove_attachment() != 26601) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_remove_group_item() != 18057) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_set_field() != 32845) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 37355) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_submit_draft() != 51930) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_sync_cases() != 18112) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_sync_outbox() != 38934) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 48195) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5015,6 +8774,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 41836) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_constructor_citizencore_new() != 40473) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5024,6 +8786,7 @@ private let initializationResult: InitializationResult = {
 
     uniffiCallbackInitDataKeyWrapper()
     uniffiCallbackInitDeviceKeyStore()
+    uniffiCallbackInitOutboxObserver()
     return InitializationResult.ok
 }()
 

@@ -681,6 +681,9 @@ internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod4 : com.sun.jna.Ca
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod5 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceOutboxObserverMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "wrap", "unwrap")
 internal open class UniffiVTableCallbackInterfaceDataKeyWrapper(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -737,6 +740,25 @@ internal open class UniffiVTableCallbackInterfaceDeviceKeyStore(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onOutboxItem")
+internal open class UniffiVTableCallbackInterfaceOutboxObserver(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
+    ): UniffiVTableCallbackInterfaceOutboxObserver(`uniffiFree`,`uniffiClone`,`onOutboxItem`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceOutboxObserver) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onOutboxItem` = other.`onOutboxItem`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -764,6 +786,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_func_default_core_config(
     ): Int
     external fun uniffi_citizen_core_checksum_func_validate_enrollment_input(
+    ): Int
+    external fun uniffi_citizen_core_checksum_func_communes(
+    ): Int
+    external fun uniffi_citizen_core_checksum_func_provinces(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer(
     ): Int
@@ -799,6 +825,52 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_verify_passcode(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_add_group_item(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_attach_bytes(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_attach_file(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_cases(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_create_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_delete_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_drafts(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_outbox(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_procedures(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_profile(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_profile(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_remove_attachment(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_remove_group_item(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_set_field(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_submit_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_sync_cases(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_sync_outbox(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_validate_draft(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_wrap(
     ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_unwrap(
@@ -814,6 +886,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed(
     ): Int
     external fun uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(
     ): Int
     external fun uniffi_citizen_core_checksum_constructor_citizencore_new(
     ): Int
@@ -837,6 +911,7 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "citizen_core"))
         uniffiCallbackInterfaceDataKeyWrapper.register(this)
         uniffiCallbackInterfaceDeviceKeyStore.register(this)
+        uniffiCallbackInterfaceOutboxObserver.register(this)
         
     }
 
@@ -883,6 +958,52 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizencore_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_add_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_citizen_core_fn_method_citizencore_attach_bytes(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`fileName`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_attach_file(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_cases(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_citizencore_create_draft(`ptr`: Long,`procedureId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_create_supplement_draft(`ptr`: Long,`caseNumber`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_delete_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_citizencore_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_drafts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_outbox(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_procedures(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_profile(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_refresh_profile(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_remove_attachment(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_remove_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,`index`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_set_field(`ptr`: Long,`draftId`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_set_outbox_observer(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_citizencore_submit_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_sync_cases(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_sync_outbox(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_validate_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_clone_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -911,9 +1032,21 @@ internal object UniffiLib {
     ): Byte
     external fun uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_clone_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(`vtable`: UniffiVTableCallbackInterfaceOutboxObserver,
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(`ptr`: Long,`item`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_citizen_core_fn_func_default_core_config(`serverBaseUrl`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_validate_enrollment_input(`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_communes(`provinceCode`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_provinces(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_citizen_core_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1621,6 +1754,128 @@ public interface CitizenCoreInterface {
      */
     suspend fun `verifyPasscode`(`passcode`: kotlin.String)
     
+    /**
+     * Add an item to a repeated group; returns the new item's index.
+     */
+    fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     */
+    fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray): Draft
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+     */
+    fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String): Draft
+    
+    /**
+     * The citizen's cases with their latest status (offline).
+     */
+    fun `cases`(): List<CaseInfo>
+    
+    /**
+     * Stop outbox callbacks.
+     */
+    fun `clearOutboxObserver`()
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     */
+    fun `createDraft`(`procedureId`: kotlin.String): Draft
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft.
+     */
+    fun `createSupplementDraft`(`caseNumber`: kotlin.String): Draft
+    
+    /**
+     * Delete an editable draft.
+     */
+    fun `deleteDraft`(`draftId`: kotlin.String)
+    
+    /**
+     * A draft by id.
+     */
+    fun `draft`(`draftId`: kotlin.String): Draft
+    
+    /**
+     * All drafts, newest first (editing and submitted).
+     */
+    fun `drafts`(): List<Draft>
+    
+    /**
+     * The outbox, in queue order.
+     */
+    fun `outbox`(): List<OutboxItem>
+    
+    /**
+     * The cached catalogue (offline).
+     */
+    fun `procedures`(): List<Procedure>
+    
+    /**
+     * The stored record (offline).
+     */
+    fun `profile`(): CitizenProfileDto
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login.
+     */
+    suspend fun `refreshCatalogue`(): kotlin.Boolean
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted.
+     */
+    suspend fun `refreshProfile`(): CitizenProfileDto
+    
+    /**
+     * Remove an attachment.
+     */
+    fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String): Draft
+    
+    /**
+     * Remove an item of a repeated group (later items move down).
+     */
+    fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt): Draft
+    
+    /**
+     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
+     * fields are refused with `field.locked`.
+     */
+    fun `setField`(`draftId`: kotlin.String, `path`: kotlin.String, `value`: kotlin.String): Draft
+    
+    /**
+     * Receive outbox progress callbacks (replaces any previous observer).
+     */
+    fun `setOutboxObserver`(`observer`: OutboxObserver)
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background.
+     */
+    suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String): OutboxItem
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them.
+     */
+    suspend fun `syncCases`(): List<CaseEventDto>
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After.
+     */
+    suspend fun `syncOutbox`(): OutboxSyncReport
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid).
+     */
+    fun `validateDraft`(`draftId`: kotlin.String): List<FieldError>
+    
     companion object
 }
 
@@ -2158,6 +2413,461 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
         PasscodeException.ErrorHandler,
     )
     }
+
+    
+    /**
+     * Add an item to a repeated group; returns the new item's index.
+     */
+    @Throws(ServiceException::class)override fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item(
+        it,
+        
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`group`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     */
+    @Throws(ServiceException::class)override fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray): Draft {
+            return FfiConverterTypeDraft.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes(
+        it,
+        
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`key`),
+        FfiConverterString.lower(`fileName`),
+        FfiConverterString.lower(`mimeType`),
+        FfiConverterByteArray.lower(`data`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+     */
+    @Throws(ServiceException::class)override fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String): Draft {
+            return FfiConverterTypeDraft.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file(
+        it,
+        
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`key`),
+        FfiConverterString.lower(`path`),
+        FfiConverterString.lower(`mimeType`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The citizen's cases with their latest status (offline).
+     */
+    @Throws(ServiceException::class)override fun `cases`(): List<CaseInfo> {
+            return FfiConverterSequenceTypeCaseInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Stop outbox callbacks.
+     */override fun `clearOutboxObserver`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     */
+    @Throws(ServiceException::class)override fun `createDraft`(`procedureId`: kotlin.String): Draft {
+            return FfiConverterTypeDraft.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft(
+        it,
+        
+        FfiConverterString.lower(`procedureId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft.
+     */
+    @Throws(ServiceException::class)override fun `createSupplementDraft`(`caseNumber`: kotlin.String): Draft {
+            return FfiConverterTypeDraft.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft(
+        it,
+        
+        FfiConverterString.lower(`caseNumber`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Delete an editable draft.
+     */
+    @Throws(ServiceException::class)override fun `deleteDraft`(`draftId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft(
+        it,
+        
+        FfiConverterString.lower(`draftId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A draft by id.
+     */
+    @Throws(ServiceException::class)override fun `draft`(`draftId`: kotlin.String): Draft {
+            return FfiConverterTypeDraft.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft(
+        it,
+        
+        FfiConverterString.lower(`draftId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * All drafts, newest first (editing and submitted).
+     */
+    @Throws(ServiceException::class)override fun `drafts`(): List<Draft> {
+            return FfiConverterSequenceTypeDraft.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The outbox, in queue order.
+     */
+    @Throws(ServiceException::class)override fun `outbox`(): List<OutboxItem> {
+            return FfiConverterSequenceTypeOutboxItem.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The cached catalogue (offline).
+     */
+    @Throws(ServiceException::class)override fun `procedures`(): List<Procedure> {
+            return FfiConverterSequenceTypeProcedure.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The stored record (offline).
+     */
+    @Throws(ServiceException::class)override fun `profile`(): CitizenProfileDto {
+            return FfiConverterTypeCitizenProfileDto.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login.
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshCatalogue`() : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted.
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshProfile`() : CitizenProfileDto {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCitizenProfileDto.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Remove an attachment.
+     */
+    @Throws(ServiceException::class)override fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String): Draft {
+            return FfiConverterTypeDraft.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment(
+        it,
+        
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`key`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Remove an item of a repeated group (later items move down).
+     */
+    @Throws(ServiceException::class)override fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt): Draft {
+            return FfiConverterTypeDraft.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item(
+        it,
+        
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`group`),
+        FfiConverterUInt.lower(`index`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
+     * fields are refused with `field.locked`.
+     */
+    @Throws(ServiceException::class)override fun `setField`(`draftId`: kotlin.String, `path`: kotlin.String, `value`: kotlin.String): Draft {
+            return FfiConverterTypeDraft.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field(
+        it,
+        
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`path`),
+        FfiConverterString.lower(`value`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Receive outbox progress callbacks (replaces any previous observer).
+     */override fun `setOutboxObserver`(`observer`: OutboxObserver)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer(
+        it,
+        
+        FfiConverterTypeOutboxObserver.lower(`observer`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background.
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String) : OutboxItem {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOutboxItem.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them.
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncCases`() : List<CaseEventDto> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeCaseEventDto.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After.
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncOutbox`() : OutboxSyncReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOutboxSyncReport.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid).
+     */
+    @Throws(ServiceException::class)override fun `validateDraft`(`draftId`: kotlin.String): List<FieldError> {
+            return FfiConverterSequenceTypeFieldError.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft(
+        it,
+        
+        FfiConverterString.lower(`draftId`),_status)
+}
+    }
+    )
+    }
+    
 
     
 
@@ -3141,6 +3851,911 @@ public object FfiConverterTypeDeviceKeyStore: FfiConverter<DeviceKeyStore, Long>
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
+ * thread yourself.
+ */
+public interface OutboxObserver {
+    
+    /**
+     * An item changed.
+     */
+    fun `onOutboxItem`(`item`: OutboxItem)
+    
+    companion object
+}
+
+/**
+ * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
+ * thread yourself.
+ */
+open class OutboxObserverImpl: Disposable, AutoCloseable, OutboxObserver
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_outboxobserver(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver(handle, status)
+        }
+    }
+
+    
+    /**
+     * An item changed.
+     */
+    @Throws(ObserverException::class)override fun `onOutboxItem`(`item`: OutboxItem)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(ObserverException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(
+        it,
+        
+        FfiConverterTypeOutboxItem.lower(`item`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceOutboxObserver {
+    internal object `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0 {
+        override fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeOutboxObserver.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onOutboxItem`(
+                    FfiConverterTypeOutboxItem.lift(`item`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ObserverException -> FfiConverterTypeObserverError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeOutboxObserver.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeOutboxObserver.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceOutboxObserver.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onOutboxItem`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOutboxObserver: FfiConverter<OutboxObserver, Long> {
+    internal val handleMap = UniffiHandleMap<OutboxObserver>()
+
+    override fun lower(value: OutboxObserver): Long {
+        if (value is OutboxObserverImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): OutboxObserver {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return OutboxObserverImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): OutboxObserver {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: OutboxObserver) = 8UL
+
+    override fun write(value: OutboxObserver, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * An address as the register keeps it.
+ */
+data class AddressDto (
+    /**
+     * House number, street, hamlet (số nhà, đường, thôn/tổ).
+     */
+    val `detail`: kotlin.String
+    , 
+    /**
+     * Commune/ward code (mã xã/phường) after the 2025 reorganisation.
+     */
+    val `communeCode`: kotlin.String
+    , 
+    /**
+     * Commune/ward name.
+     */
+    val `communeName`: kotlin.String
+    , 
+    /**
+     * Province code (mã tỉnh) after the 2025 reorganisation (34 provinces).
+     */
+    val `provinceCode`: kotlin.String
+    , 
+    /**
+     * Province name.
+     */
+    val `provinceName`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAddressDto: FfiConverterRustBuffer<AddressDto> {
+    override fun read(buf: ByteBuffer): AddressDto {
+        return AddressDto(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AddressDto) = (
+            FfiConverterString.allocationSize(value.`detail`) +
+            FfiConverterString.allocationSize(value.`communeCode`) +
+            FfiConverterString.allocationSize(value.`communeName`) +
+            FfiConverterString.allocationSize(value.`provinceCode`) +
+            FfiConverterString.allocationSize(value.`provinceName`)
+    )
+
+    override fun write(value: AddressDto, buf: ByteBuffer) {
+            FfiConverterString.write(value.`detail`, buf)
+            FfiConverterString.write(value.`communeCode`, buf)
+            FfiConverterString.write(value.`communeName`, buf)
+            FfiConverterString.write(value.`provinceCode`, buf)
+            FfiConverterString.write(value.`provinceName`, buf)
+    }
+}
+
+
+
+/**
+ * An administrative unit.
+ */
+data class AdminUnit (
+    val `code`: kotlin.String
+    , 
+    val `name`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAdminUnit: FfiConverterRustBuffer<AdminUnit> {
+    override fun read(buf: ByteBuffer): AdminUnit {
+        return AdminUnit(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AdminUnit) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`name`)
+    )
+
+    override fun write(value: AdminUnit, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`name`, buf)
+    }
+}
+
+
+
+/**
+ * An attachment a procedure wants.
+ */
+data class AttachmentSpec (
+    /**
+     * Stable key.
+     */
+    val `key`: kotlin.String
+    , 
+    /**
+     * Vietnamese label.
+     */
+    val `labelVi`: kotlin.String
+    , 
+    /**
+     * English label.
+     */
+    val `labelEn`: kotlin.String
+    , 
+    /**
+     * Must be attached (when visible).
+     */
+    val `required`: kotlin.Boolean
+    , 
+    /**
+     * Largest accepted size.
+     */
+    val `maxBytes`: kotlin.ULong
+    , 
+    /**
+     * Accepted MIME types (`application/pdf`, `image/jpeg`, `image/png`).
+     */
+    val `mimeTypes`: List<kotlin.String>
+    , 
+    /**
+     * Visibility condition.
+     */
+    val `visibleIf`: Condition?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAttachmentSpec: FfiConverterRustBuffer<AttachmentSpec> {
+    override fun read(buf: ByteBuffer): AttachmentSpec {
+        return AttachmentSpec(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalTypeCondition.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AttachmentSpec) = (
+            FfiConverterString.allocationSize(value.`key`) +
+            FfiConverterString.allocationSize(value.`labelVi`) +
+            FfiConverterString.allocationSize(value.`labelEn`) +
+            FfiConverterBoolean.allocationSize(value.`required`) +
+            FfiConverterULong.allocationSize(value.`maxBytes`) +
+            FfiConverterSequenceString.allocationSize(value.`mimeTypes`) +
+            FfiConverterOptionalTypeCondition.allocationSize(value.`visibleIf`)
+    )
+
+    override fun write(value: AttachmentSpec, buf: ByteBuffer) {
+            FfiConverterString.write(value.`key`, buf)
+            FfiConverterString.write(value.`labelVi`, buf)
+            FfiConverterString.write(value.`labelEn`, buf)
+            FfiConverterBoolean.write(value.`required`, buf)
+            FfiConverterULong.write(value.`maxBytes`, buf)
+            FfiConverterSequenceString.write(value.`mimeTypes`, buf)
+            FfiConverterOptionalTypeCondition.write(value.`visibleIf`, buf)
+    }
+}
+
+
+
+/**
+ * One event of a case (also the citizen's notification feed).
+ */
+data class CaseEventDto (
+    /**
+     * Monotonic sequence number (the cursor).
+     */
+    val `seq`: kotlin.Long
+    , 
+    /**
+     * Case number.
+     */
+    val `caseNumber`: kotlin.String
+    , 
+    /**
+     * Submission that opened the case.
+     */
+    val `submissionId`: kotlin.String
+    , 
+    /**
+     * Procedure id.
+     */
+    val `procedureId`: kotlin.String
+    , 
+    /**
+     * New status.
+     */
+    val `status`: CaseStatusDto
+    , 
+    /**
+     * Reason or note (Vietnamese), e.g. for rejection or a supplement request.
+     */
+    val `noteVi`: kotlin.String?
+    , 
+    /**
+     * Reason or note (English).
+     */
+    val `noteEn`: kotlin.String?
+    , 
+    /**
+     * For `needs_supplement`: the attachment keys requested.
+     */
+    val `requestedAttachments`: List<kotlin.String>
+    , 
+    /**
+     * Unix seconds.
+     */
+    val `at`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCaseEventDto: FfiConverterRustBuffer<CaseEventDto> {
+    override fun read(buf: ByteBuffer): CaseEventDto {
+        return CaseEventDto(
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeCaseStatusDto.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CaseEventDto) = (
+            FfiConverterLong.allocationSize(value.`seq`) +
+            FfiConverterString.allocationSize(value.`caseNumber`) +
+            FfiConverterString.allocationSize(value.`submissionId`) +
+            FfiConverterString.allocationSize(value.`procedureId`) +
+            FfiConverterTypeCaseStatusDto.allocationSize(value.`status`) +
+            FfiConverterOptionalString.allocationSize(value.`noteVi`) +
+            FfiConverterOptionalString.allocationSize(value.`noteEn`) +
+            FfiConverterSequenceString.allocationSize(value.`requestedAttachments`) +
+            FfiConverterLong.allocationSize(value.`at`)
+    )
+
+    override fun write(value: CaseEventDto, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`seq`, buf)
+            FfiConverterString.write(value.`caseNumber`, buf)
+            FfiConverterString.write(value.`submissionId`, buf)
+            FfiConverterString.write(value.`procedureId`, buf)
+            FfiConverterTypeCaseStatusDto.write(value.`status`, buf)
+            FfiConverterOptionalString.write(value.`noteVi`, buf)
+            FfiConverterOptionalString.write(value.`noteEn`, buf)
+            FfiConverterSequenceString.write(value.`requestedAttachments`, buf)
+            FfiConverterLong.write(value.`at`, buf)
+    }
+}
+
+
+
+/**
+ * A case (hồ sơ) and its latest status.
+ */
+data class CaseInfo (
+    val `caseNumber`: kotlin.String
+    , 
+    val `submissionId`: kotlin.String
+    , 
+    val `procedureId`: kotlin.String
+    , 
+    val `status`: CaseStatusDto
+    , 
+    val `noteVi`: kotlin.String?
+    , 
+    val `noteEn`: kotlin.String?
+    , 
+    /**
+     * For `NeedsSupplement`: the attachments requested.
+     */
+    val `requestedAttachments`: List<kotlin.String>
+    , 
+    val `updatedAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCaseInfo: FfiConverterRustBuffer<CaseInfo> {
+    override fun read(buf: ByteBuffer): CaseInfo {
+        return CaseInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeCaseStatusDto.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CaseInfo) = (
+            FfiConverterString.allocationSize(value.`caseNumber`) +
+            FfiConverterString.allocationSize(value.`submissionId`) +
+            FfiConverterString.allocationSize(value.`procedureId`) +
+            FfiConverterTypeCaseStatusDto.allocationSize(value.`status`) +
+            FfiConverterOptionalString.allocationSize(value.`noteVi`) +
+            FfiConverterOptionalString.allocationSize(value.`noteEn`) +
+            FfiConverterSequenceString.allocationSize(value.`requestedAttachments`) +
+            FfiConverterLong.allocationSize(value.`updatedAt`)
+    )
+
+    override fun write(value: CaseInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`caseNumber`, buf)
+            FfiConverterString.write(value.`submissionId`, buf)
+            FfiConverterString.write(value.`procedureId`, buf)
+            FfiConverterTypeCaseStatusDto.write(value.`status`, buf)
+            FfiConverterOptionalString.write(value.`noteVi`, buf)
+            FfiConverterOptionalString.write(value.`noteEn`, buf)
+            FfiConverterSequenceString.write(value.`requestedAttachments`, buf)
+            FfiConverterLong.write(value.`updatedAt`, buf)
+    }
+}
+
+
+
+/**
+ * The citizen's record (answer to `GET /v1/citizen/profile`).
+ */
+data class CitizenProfileDto (
+    /**
+     * Họ và tên.
+     */
+    val `fullName`: kotlin.String
+    , 
+    /**
+     * `YYYY-MM-DD`.
+     */
+    val `dateOfBirth`: kotlin.String
+    , 
+    /**
+     * `male` | `female`.
+     */
+    val `sex`: kotlin.String
+    , 
+    /**
+     * Số định danh cá nhân (CCCD number).
+     */
+    val `cccd`: kotlin.String
+    , 
+    /**
+     * Quốc tịch.
+     */
+    val `nationality`: kotlin.String
+    , 
+    /**
+     * Dân tộc.
+     */
+    val `ethnicity`: kotlin.String
+    , 
+    /**
+     * Tôn giáo (`Không` when none).
+     */
+    val `religion`: kotlin.String
+    , 
+    /**
+     * Quê quán.
+     */
+    val `placeOfOrigin`: kotlin.String
+    , 
+    /**
+     * Nơi thường trú.
+     */
+    val `permanentResidence`: AddressDto
+    , 
+    /**
+     * Nơi ở hiện tại.
+     */
+    val `currentResidence`: AddressDto
+    , 
+    /**
+     * Chủ hộ.
+     */
+    val `householdHeadName`: kotlin.String
+    , 
+    /**
+     * Quan hệ với chủ hộ (`Chủ hộ`, `Con`, `Vợ`, …).
+     */
+    val `relationshipToHead`: kotlin.String
+    , 
+    /**
+     * E.164.
+     */
+    val `phone`: kotlin.String
+    , 
+    /**
+     * Optional e-mail.
+     */
+    val `email`: kotlin.String?
+    , 
+    /**
+     * Unix seconds of the record's last change.
+     */
+    val `updatedAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCitizenProfileDto: FfiConverterRustBuffer<CitizenProfileDto> {
+    override fun read(buf: ByteBuffer): CitizenProfileDto {
+        return CitizenProfileDto(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeAddressDto.read(buf),
+            FfiConverterTypeAddressDto.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CitizenProfileDto) = (
+            FfiConverterString.allocationSize(value.`fullName`) +
+            FfiConverterString.allocationSize(value.`dateOfBirth`) +
+            FfiConverterString.allocationSize(value.`sex`) +
+            FfiConverterString.allocationSize(value.`cccd`) +
+            FfiConverterString.allocationSize(value.`nationality`) +
+            FfiConverterString.allocationSize(value.`ethnicity`) +
+            FfiConverterString.allocationSize(value.`religion`) +
+            FfiConverterString.allocationSize(value.`placeOfOrigin`) +
+            FfiConverterTypeAddressDto.allocationSize(value.`permanentResidence`) +
+            FfiConverterTypeAddressDto.allocationSize(value.`currentResidence`) +
+            FfiConverterString.allocationSize(value.`householdHeadName`) +
+            FfiConverterString.allocationSize(value.`relationshipToHead`) +
+            FfiConverterString.allocationSize(value.`phone`) +
+            FfiConverterOptionalString.allocationSize(value.`email`) +
+            FfiConverterLong.allocationSize(value.`updatedAt`)
+    )
+
+    override fun write(value: CitizenProfileDto, buf: ByteBuffer) {
+            FfiConverterString.write(value.`fullName`, buf)
+            FfiConverterString.write(value.`dateOfBirth`, buf)
+            FfiConverterString.write(value.`sex`, buf)
+            FfiConverterString.write(value.`cccd`, buf)
+            FfiConverterString.write(value.`nationality`, buf)
+            FfiConverterString.write(value.`ethnicity`, buf)
+            FfiConverterString.write(value.`religion`, buf)
+            FfiConverterString.write(value.`placeOfOrigin`, buf)
+            FfiConverterTypeAddressDto.write(value.`permanentResidence`, buf)
+            FfiConverterTypeAddressDto.write(value.`currentResidence`, buf)
+            FfiConverterString.write(value.`householdHeadName`, buf)
+            FfiConverterString.write(value.`relationshipToHead`, buf)
+            FfiConverterString.write(value.`phone`, buf)
+            FfiConverterOptionalString.write(value.`email`, buf)
+            FfiConverterLong.write(value.`updatedAt`, buf)
+    }
+}
+
+
+
+/**
+ * Show a field only when another field has one of some values.
+ */
+data class Condition (
+    /**
+     * Key of the controlling field (same level).
+     */
+    val `field`: kotlin.String
+    , 
+    /**
+     * The field is visible when the controlling value is one of these.
+     */
+    val `anyOf`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCondition: FfiConverterRustBuffer<Condition> {
+    override fun read(buf: ByteBuffer): Condition {
+        return Condition(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Condition) = (
+            FfiConverterString.allocationSize(value.`field`) +
+            FfiConverterSequenceString.allocationSize(value.`anyOf`)
+    )
+
+    override fun write(value: Condition, buf: ByteBuffer) {
+            FfiConverterString.write(value.`field`, buf)
+            FfiConverterSequenceString.write(value.`anyOf`, buf)
+    }
+}
+
+
 
 /**
  * Everything the core needs to start.
@@ -3319,6 +4934,69 @@ public object FfiConverterTypeCoreStatus: FfiConverterRustBuffer<CoreStatus> {
             FfiConverterBoolean.write(value.`hardwareBacked`, buf)
             FfiConverterBoolean.write(value.`loggedIn`, buf)
             FfiConverterOptionalLong.write(value.`sessionExpiresAt`, buf)
+    }
+}
+
+
+
+/**
+ * Date constraints.
+ */
+data class DateRule (
+    /**
+     * Refuse dates before today (Vietnam time).
+     */
+    val `notInPast`: kotlin.Boolean
+    , 
+    /**
+     * Refuse dates after today.
+     */
+    val `notInFuture`: kotlin.Boolean
+    , 
+    /**
+     * This date must be on or after the date in that field (from ≤ to).
+     */
+    val `notBeforeField`: kotlin.String?
+    , 
+    /**
+     * At most this many days after `not_before_field`.
+     */
+    val `maxDaysAfter`: kotlin.UInt?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDateRule: FfiConverterRustBuffer<DateRule> {
+    override fun read(buf: ByteBuffer): DateRule {
+        return DateRule(
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DateRule) = (
+            FfiConverterBoolean.allocationSize(value.`notInPast`) +
+            FfiConverterBoolean.allocationSize(value.`notInFuture`) +
+            FfiConverterOptionalString.allocationSize(value.`notBeforeField`) +
+            FfiConverterOptionalUInt.allocationSize(value.`maxDaysAfter`)
+    )
+
+    override fun write(value: DateRule, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`notInPast`, buf)
+            FfiConverterBoolean.write(value.`notInFuture`, buf)
+            FfiConverterOptionalString.write(value.`notBeforeField`, buf)
+            FfiConverterOptionalUInt.write(value.`maxDaysAfter`, buf)
     }
 }
 
@@ -3508,6 +5186,166 @@ public object FfiConverterTypeDeviceStatusInfo: FfiConverterRustBuffer<DeviceSta
     override fun write(value: DeviceStatusInfo, buf: ByteBuffer) {
             FfiConverterTypeDeviceStatus.write(value.`status`, buf)
             FfiConverterLong.write(value.`changedAt`, buf)
+    }
+}
+
+
+
+/**
+ * A form being filled.
+ */
+data class Draft (
+    val `draftId`: kotlin.String
+    , 
+    val `procedureId`: kotlin.String
+    , 
+    val `procedureVersion`: kotlin.UInt
+    , 
+    val `status`: DraftStatus
+    , 
+    /**
+     * Values by path.
+     */
+    val `values`: Map<kotlin.String, kotlin.String>
+    , 
+    /**
+     * Paths filled from the register that cannot be changed.
+     */
+    val `lockedFields`: List<kotlin.String>
+    , 
+    /**
+     * Number of items per group.
+     */
+    val `groupItems`: Map<kotlin.String, kotlin.UInt>
+    , 
+    val `attachments`: List<DraftAttachment>
+    , 
+    /**
+     * The case this draft supplements.
+     */
+    val `supplementsCase`: kotlin.String?
+    , 
+    /**
+     * Attachments an official asked for.
+     */
+    val `requestedAttachments`: List<kotlin.String>
+    , 
+    val `updatedAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDraft: FfiConverterRustBuffer<Draft> {
+    override fun read(buf: ByteBuffer): Draft {
+        return Draft(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeDraftStatus.read(buf),
+            FfiConverterMapStringString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterMapStringUInt.read(buf),
+            FfiConverterSequenceTypeDraftAttachment.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Draft) = (
+            FfiConverterString.allocationSize(value.`draftId`) +
+            FfiConverterString.allocationSize(value.`procedureId`) +
+            FfiConverterUInt.allocationSize(value.`procedureVersion`) +
+            FfiConverterTypeDraftStatus.allocationSize(value.`status`) +
+            FfiConverterMapStringString.allocationSize(value.`values`) +
+            FfiConverterSequenceString.allocationSize(value.`lockedFields`) +
+            FfiConverterMapStringUInt.allocationSize(value.`groupItems`) +
+            FfiConverterSequenceTypeDraftAttachment.allocationSize(value.`attachments`) +
+            FfiConverterOptionalString.allocationSize(value.`supplementsCase`) +
+            FfiConverterSequenceString.allocationSize(value.`requestedAttachments`) +
+            FfiConverterLong.allocationSize(value.`updatedAt`)
+    )
+
+    override fun write(value: Draft, buf: ByteBuffer) {
+            FfiConverterString.write(value.`draftId`, buf)
+            FfiConverterString.write(value.`procedureId`, buf)
+            FfiConverterUInt.write(value.`procedureVersion`, buf)
+            FfiConverterTypeDraftStatus.write(value.`status`, buf)
+            FfiConverterMapStringString.write(value.`values`, buf)
+            FfiConverterSequenceString.write(value.`lockedFields`, buf)
+            FfiConverterMapStringUInt.write(value.`groupItems`, buf)
+            FfiConverterSequenceTypeDraftAttachment.write(value.`attachments`, buf)
+            FfiConverterOptionalString.write(value.`supplementsCase`, buf)
+            FfiConverterSequenceString.write(value.`requestedAttachments`, buf)
+            FfiConverterLong.write(value.`updatedAt`, buf)
+    }
+}
+
+
+
+/**
+ * An attachment of a draft.
+ */
+data class DraftAttachment (
+    val `key`: kotlin.String
+    , 
+    val `fileName`: kotlin.String
+    , 
+    val `mimeType`: kotlin.String
+    , 
+    val `size`: kotlin.ULong
+    , 
+    /**
+     * SHA-256 (hex), bound into the signed submission.
+     */
+    val `sha256`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDraftAttachment: FfiConverterRustBuffer<DraftAttachment> {
+    override fun read(buf: ByteBuffer): DraftAttachment {
+        return DraftAttachment(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DraftAttachment) = (
+            FfiConverterString.allocationSize(value.`key`) +
+            FfiConverterString.allocationSize(value.`fileName`) +
+            FfiConverterString.allocationSize(value.`mimeType`) +
+            FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterString.allocationSize(value.`sha256`)
+    )
+
+    override fun write(value: DraftAttachment, buf: ByteBuffer) {
+            FfiConverterString.write(value.`key`, buf)
+            FfiConverterString.write(value.`fileName`, buf)
+            FfiConverterString.write(value.`mimeType`, buf)
+            FfiConverterULong.write(value.`size`, buf)
+            FfiConverterString.write(value.`sha256`, buf)
     }
 }
 
@@ -3822,6 +5660,261 @@ public object FfiConverterTypeFieldError: FfiConverterRustBuffer<FieldError> {
 
 
 /**
+ * A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`.
+ */
+data class FormField (
+    /**
+     * Stable key.
+     */
+    val `key`: kotlin.String
+    , 
+    /**
+     * Vietnamese label.
+     */
+    val `labelVi`: kotlin.String
+    , 
+    /**
+     * English label.
+     */
+    val `labelEn`: kotlin.String
+    , 
+    /**
+     * Kind of value.
+     */
+    val `kind`: FieldKind
+    , 
+    /**
+     * Must be filled when visible.
+     */
+    val `required`: kotlin.Boolean
+    , 
+    /**
+     * Profile attribute that fills it.
+     */
+    val `autofill`: kotlin.String?
+    , 
+    /**
+     * Auto-filled from the register and not editable.
+     */
+    val `locked`: kotlin.Boolean
+    , 
+    /**
+     * Minimum text length.
+     */
+    val `minLength`: kotlin.UInt?
+    , 
+    /**
+     * Maximum text length.
+     */
+    val `maxLength`: kotlin.UInt?
+    , 
+    /**
+     * Options of a select.
+     */
+    val `options`: List<OptionSpec>
+    , 
+    /**
+     * Shown only when this holds.
+     */
+    val `visibleIf`: Condition?
+    , 
+    /**
+     * Date constraints.
+     */
+    val `dateRule`: DateRule?
+    , 
+    /**
+     * For a commune: its province field.
+     */
+    val `provinceField`: kotlin.String?
+    , 
+    /**
+     * For a group: the fields of each item.
+     */
+    val `itemFields`: List<FormItemField>
+    , 
+    /**
+     * For a group: fewest items.
+     */
+    val `minItems`: kotlin.UInt?
+    , 
+    /**
+     * For a group: most items.
+     */
+    val `maxItems`: kotlin.UInt?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFormField: FfiConverterRustBuffer<FormField> {
+    override fun read(buf: ByteBuffer): FormField {
+        return FormField(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeFieldKind.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterSequenceTypeOptionSpec.read(buf),
+            FfiConverterOptionalTypeCondition.read(buf),
+            FfiConverterOptionalTypeDateRule.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeFormItemField.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FormField) = (
+            FfiConverterString.allocationSize(value.`key`) +
+            FfiConverterString.allocationSize(value.`labelVi`) +
+            FfiConverterString.allocationSize(value.`labelEn`) +
+            FfiConverterTypeFieldKind.allocationSize(value.`kind`) +
+            FfiConverterBoolean.allocationSize(value.`required`) +
+            FfiConverterOptionalString.allocationSize(value.`autofill`) +
+            FfiConverterBoolean.allocationSize(value.`locked`) +
+            FfiConverterOptionalUInt.allocationSize(value.`minLength`) +
+            FfiConverterOptionalUInt.allocationSize(value.`maxLength`) +
+            FfiConverterSequenceTypeOptionSpec.allocationSize(value.`options`) +
+            FfiConverterOptionalTypeCondition.allocationSize(value.`visibleIf`) +
+            FfiConverterOptionalTypeDateRule.allocationSize(value.`dateRule`) +
+            FfiConverterOptionalString.allocationSize(value.`provinceField`) +
+            FfiConverterSequenceTypeFormItemField.allocationSize(value.`itemFields`) +
+            FfiConverterOptionalUInt.allocationSize(value.`minItems`) +
+            FfiConverterOptionalUInt.allocationSize(value.`maxItems`)
+    )
+
+    override fun write(value: FormField, buf: ByteBuffer) {
+            FfiConverterString.write(value.`key`, buf)
+            FfiConverterString.write(value.`labelVi`, buf)
+            FfiConverterString.write(value.`labelEn`, buf)
+            FfiConverterTypeFieldKind.write(value.`kind`, buf)
+            FfiConverterBoolean.write(value.`required`, buf)
+            FfiConverterOptionalString.write(value.`autofill`, buf)
+            FfiConverterBoolean.write(value.`locked`, buf)
+            FfiConverterOptionalUInt.write(value.`minLength`, buf)
+            FfiConverterOptionalUInt.write(value.`maxLength`, buf)
+            FfiConverterSequenceTypeOptionSpec.write(value.`options`, buf)
+            FfiConverterOptionalTypeCondition.write(value.`visibleIf`, buf)
+            FfiConverterOptionalTypeDateRule.write(value.`dateRule`, buf)
+            FfiConverterOptionalString.write(value.`provinceField`, buf)
+            FfiConverterSequenceTypeFormItemField.write(value.`itemFields`, buf)
+            FfiConverterOptionalUInt.write(value.`minItems`, buf)
+            FfiConverterOptionalUInt.write(value.`maxItems`, buf)
+    }
+}
+
+
+
+/**
+ * A field of an item of a repeated group.
+ */
+data class FormItemField (
+    val `key`: kotlin.String
+    , 
+    val `labelVi`: kotlin.String
+    , 
+    val `labelEn`: kotlin.String
+    , 
+    val `kind`: FieldKind
+    , 
+    val `required`: kotlin.Boolean
+    , 
+    val `autofill`: kotlin.String?
+    , 
+    val `locked`: kotlin.Boolean
+    , 
+    val `minLength`: kotlin.UInt?
+    , 
+    val `maxLength`: kotlin.UInt?
+    , 
+    val `options`: List<OptionSpec>
+    , 
+    val `visibleIf`: Condition?
+    , 
+    val `dateRule`: DateRule?
+    , 
+    val `provinceField`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFormItemField: FfiConverterRustBuffer<FormItemField> {
+    override fun read(buf: ByteBuffer): FormItemField {
+        return FormItemField(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeFieldKind.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterSequenceTypeOptionSpec.read(buf),
+            FfiConverterOptionalTypeCondition.read(buf),
+            FfiConverterOptionalTypeDateRule.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FormItemField) = (
+            FfiConverterString.allocationSize(value.`key`) +
+            FfiConverterString.allocationSize(value.`labelVi`) +
+            FfiConverterString.allocationSize(value.`labelEn`) +
+            FfiConverterTypeFieldKind.allocationSize(value.`kind`) +
+            FfiConverterBoolean.allocationSize(value.`required`) +
+            FfiConverterOptionalString.allocationSize(value.`autofill`) +
+            FfiConverterBoolean.allocationSize(value.`locked`) +
+            FfiConverterOptionalUInt.allocationSize(value.`minLength`) +
+            FfiConverterOptionalUInt.allocationSize(value.`maxLength`) +
+            FfiConverterSequenceTypeOptionSpec.allocationSize(value.`options`) +
+            FfiConverterOptionalTypeCondition.allocationSize(value.`visibleIf`) +
+            FfiConverterOptionalTypeDateRule.allocationSize(value.`dateRule`) +
+            FfiConverterOptionalString.allocationSize(value.`provinceField`)
+    )
+
+    override fun write(value: FormItemField, buf: ByteBuffer) {
+            FfiConverterString.write(value.`key`, buf)
+            FfiConverterString.write(value.`labelVi`, buf)
+            FfiConverterString.write(value.`labelEn`, buf)
+            FfiConverterTypeFieldKind.write(value.`kind`, buf)
+            FfiConverterBoolean.write(value.`required`, buf)
+            FfiConverterOptionalString.write(value.`autofill`, buf)
+            FfiConverterBoolean.write(value.`locked`, buf)
+            FfiConverterOptionalUInt.write(value.`minLength`, buf)
+            FfiConverterOptionalUInt.write(value.`maxLength`, buf)
+            FfiConverterSequenceTypeOptionSpec.write(value.`options`, buf)
+            FfiConverterOptionalTypeCondition.write(value.`visibleIf`, buf)
+            FfiConverterOptionalTypeDateRule.write(value.`dateRule`, buf)
+            FfiConverterOptionalString.write(value.`provinceField`, buf)
+    }
+}
+
+
+
+/**
  * How a new device key is created.
  */
 data class KeyOptions (
@@ -3871,6 +5964,227 @@ public object FfiConverterTypeKeyOptions: FfiConverterRustBuffer<KeyOptions> {
             FfiConverterBoolean.write(value.`requireUserAuthentication`, buf)
             FfiConverterBoolean.write(value.`preferStrongbox`, buf)
             FfiConverterByteArray.write(value.`attestationChallenge`, buf)
+    }
+}
+
+
+
+/**
+ * An option of a select field.
+ */
+data class OptionSpec (
+    /**
+     * Stored value.
+     */
+    val `value`: kotlin.String
+    , 
+    /**
+     * Vietnamese label.
+     */
+    val `labelVi`: kotlin.String
+    , 
+    /**
+     * English label.
+     */
+    val `labelEn`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOptionSpec: FfiConverterRustBuffer<OptionSpec> {
+    override fun read(buf: ByteBuffer): OptionSpec {
+        return OptionSpec(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OptionSpec) = (
+            FfiConverterString.allocationSize(value.`value`) +
+            FfiConverterString.allocationSize(value.`labelVi`) +
+            FfiConverterString.allocationSize(value.`labelEn`)
+    )
+
+    override fun write(value: OptionSpec, buf: ByteBuffer) {
+            FfiConverterString.write(value.`value`, buf)
+            FfiConverterString.write(value.`labelVi`, buf)
+            FfiConverterString.write(value.`labelEn`, buf)
+    }
+}
+
+
+
+/**
+ * A submission in the outbox (the citizen's local receipt until the server's arrives).
+ */
+data class OutboxItem (
+    /**
+     * Also the Idempotency-Key.
+     */
+    val `submissionId`: kotlin.String
+    , 
+    val `draftId`: kotlin.String
+    , 
+    val `procedureId`: kotlin.String
+    , 
+    /**
+     * SHA-256 of the signed payload (hex).
+     */
+    val `payloadSha256`: kotlin.String
+    , 
+    val `state`: OutboxState
+    , 
+    val `attempts`: kotlin.UInt
+    , 
+    /**
+     * Unix seconds of the next automatic attempt, while queued.
+     */
+    val `nextAttemptAt`: kotlin.Long?
+    , 
+    /**
+     * Why the last attempt failed, or why it was rejected.
+     */
+    val `lastError`: ErrorDetail?
+    , 
+    /**
+     * Case number (mã hồ sơ), once delivered.
+     */
+    val `caseNumber`: kotlin.String?
+    , 
+    /**
+     * The server's signed receipt (compact JWS), once delivered.
+     */
+    val `receipt`: kotlin.String?
+    , 
+    val `queuedAt`: kotlin.Long
+    , 
+    val `updatedAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOutboxItem: FfiConverterRustBuffer<OutboxItem> {
+    override fun read(buf: ByteBuffer): OutboxItem {
+        return OutboxItem(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeOutboxState.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalTypeErrorDetail.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OutboxItem) = (
+            FfiConverterString.allocationSize(value.`submissionId`) +
+            FfiConverterString.allocationSize(value.`draftId`) +
+            FfiConverterString.allocationSize(value.`procedureId`) +
+            FfiConverterString.allocationSize(value.`payloadSha256`) +
+            FfiConverterTypeOutboxState.allocationSize(value.`state`) +
+            FfiConverterUInt.allocationSize(value.`attempts`) +
+            FfiConverterOptionalLong.allocationSize(value.`nextAttemptAt`) +
+            FfiConverterOptionalTypeErrorDetail.allocationSize(value.`lastError`) +
+            FfiConverterOptionalString.allocationSize(value.`caseNumber`) +
+            FfiConverterOptionalString.allocationSize(value.`receipt`) +
+            FfiConverterLong.allocationSize(value.`queuedAt`) +
+            FfiConverterLong.allocationSize(value.`updatedAt`)
+    )
+
+    override fun write(value: OutboxItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`submissionId`, buf)
+            FfiConverterString.write(value.`draftId`, buf)
+            FfiConverterString.write(value.`procedureId`, buf)
+            FfiConverterString.write(value.`payloadSha256`, buf)
+            FfiConverterTypeOutboxState.write(value.`state`, buf)
+            FfiConverterUInt.write(value.`attempts`, buf)
+            FfiConverterOptionalLong.write(value.`nextAttemptAt`, buf)
+            FfiConverterOptionalTypeErrorDetail.write(value.`lastError`, buf)
+            FfiConverterOptionalString.write(value.`caseNumber`, buf)
+            FfiConverterOptionalString.write(value.`receipt`, buf)
+            FfiConverterLong.write(value.`queuedAt`, buf)
+            FfiConverterLong.write(value.`updatedAt`, buf)
+    }
+}
+
+
+
+/**
+ * What a sync run did.
+ */
+data class OutboxSyncReport (
+    val `delivered`: kotlin.UInt
+    , 
+    val `rejected`: kotlin.UInt
+    , 
+    /**
+     * Still queued.
+     */
+    val `remaining`: kotlin.UInt
+    , 
+    /**
+     * Why the run stopped early, if it did.
+     */
+    val `lastError`: ErrorDetail?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOutboxSyncReport: FfiConverterRustBuffer<OutboxSyncReport> {
+    override fun read(buf: ByteBuffer): OutboxSyncReport {
+        return OutboxSyncReport(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalTypeErrorDetail.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OutboxSyncReport) = (
+            FfiConverterUInt.allocationSize(value.`delivered`) +
+            FfiConverterUInt.allocationSize(value.`rejected`) +
+            FfiConverterUInt.allocationSize(value.`remaining`) +
+            FfiConverterOptionalTypeErrorDetail.allocationSize(value.`lastError`)
+    )
+
+    override fun write(value: OutboxSyncReport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`delivered`, buf)
+            FfiConverterUInt.write(value.`rejected`, buf)
+            FfiConverterUInt.write(value.`remaining`, buf)
+            FfiConverterOptionalTypeErrorDetail.write(value.`lastError`, buf)
     }
 }
 
@@ -3989,6 +6303,92 @@ public object FfiConverterTypePasscodeStatus: FfiConverterRustBuffer<PasscodeSta
             FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
             FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
             FfiConverterOptionalLong.write(value.`lockedUntil`, buf)
+    }
+}
+
+
+
+/**
+ * A public-service procedure with its form.
+ */
+data class Procedure (
+    val `id`: kotlin.String
+    , 
+    val `version`: kotlin.UInt
+    , 
+    val `code`: kotlin.String
+    , 
+    val `nameVi`: kotlin.String
+    , 
+    val `nameEn`: kotlin.String
+    , 
+    val `agencyVi`: kotlin.String
+    , 
+    val `agencyEn`: kotlin.String
+    , 
+    val `feeVnd`: kotlin.ULong
+    , 
+    val `processingDays`: kotlin.UInt
+    , 
+    val `fields`: List<FormField>
+    , 
+    val `attachments`: List<AttachmentSpec>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProcedure: FfiConverterRustBuffer<Procedure> {
+    override fun read(buf: ByteBuffer): Procedure {
+        return Procedure(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterSequenceTypeFormField.read(buf),
+            FfiConverterSequenceTypeAttachmentSpec.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Procedure) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterUInt.allocationSize(value.`version`) +
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`nameVi`) +
+            FfiConverterString.allocationSize(value.`nameEn`) +
+            FfiConverterString.allocationSize(value.`agencyVi`) +
+            FfiConverterString.allocationSize(value.`agencyEn`) +
+            FfiConverterULong.allocationSize(value.`feeVnd`) +
+            FfiConverterUInt.allocationSize(value.`processingDays`) +
+            FfiConverterSequenceTypeFormField.allocationSize(value.`fields`) +
+            FfiConverterSequenceTypeAttachmentSpec.allocationSize(value.`attachments`)
+    )
+
+    override fun write(value: Procedure, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterUInt.write(value.`version`, buf)
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`nameVi`, buf)
+            FfiConverterString.write(value.`nameEn`, buf)
+            FfiConverterString.write(value.`agencyVi`, buf)
+            FfiConverterString.write(value.`agencyEn`, buf)
+            FfiConverterULong.write(value.`feeVnd`, buf)
+            FfiConverterUInt.write(value.`processingDays`, buf)
+            FfiConverterSequenceTypeFormField.write(value.`fields`, buf)
+            FfiConverterSequenceTypeAttachmentSpec.write(value.`attachments`, buf)
     }
 }
 
@@ -4438,6 +6838,67 @@ public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> 
 
 
 
+/**
+ * Case states.
+ */
+
+enum class CaseStatusDto {
+    
+    /**
+     * Tiếp nhận.
+     */
+    RECEIVED,
+    /**
+     * Đang xử lý.
+     */
+    PROCESSING,
+    /**
+     * Yêu cầu bổ sung hồ sơ.
+     */
+    NEEDS_SUPPLEMENT,
+    /**
+     * Đã duyệt.
+     */
+    APPROVED,
+    /**
+     * Từ chối (with reason).
+     */
+    REJECTED,
+    /**
+     * Hoàn thành (result delivered).
+     */
+    COMPLETED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCaseStatusDto: FfiConverterRustBuffer<CaseStatusDto> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        CaseStatusDto.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: CaseStatusDto) = 4UL
+
+    override fun write(value: CaseStatusDto, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -4676,6 +7137,51 @@ public object FfiConverterTypeDeviceStatus: FfiConverterRustBuffer<DeviceStatus>
     override fun allocationSize(value: DeviceStatus) = 4UL
 
     override fun write(value: DeviceStatus, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Draft states.
+ */
+
+enum class DraftStatus {
+    
+    /**
+     * Editable.
+     */
+    EDITING,
+    /**
+     * Submitted (in the outbox or delivered); read-only.
+     */
+    SUBMITTED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDraftStatus: FfiConverterRustBuffer<DraftStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        DraftStatus.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: DraftStatus) = 4UL
+
+    override fun write(value: DraftStatus, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -5147,6 +7653,91 @@ public object FfiConverterTypeEnrollmentState : FfiConverterRustBuffer<Enrollmen
 
 
 
+/**
+ * Kinds of eForm fields.
+ */
+
+enum class FieldKind {
+    
+    /**
+     * One line of text.
+     */
+    TEXT,
+    /**
+     * Several lines.
+     */
+    MULTILINE,
+    /**
+     * `YYYY-MM-DD`.
+     */
+    DATE,
+    /**
+     * Vietnamese mobile number.
+     */
+    PHONE,
+    /**
+     * 12-digit CCCD number (same rules as enrollment).
+     */
+    CCCD,
+    /**
+     * E-mail address.
+     */
+    EMAIL,
+    /**
+     * One of `options`.
+     */
+    SELECT,
+    /**
+     * A province code from the bundled 2025 list (34 provinces).
+     */
+    PROVINCE,
+    /**
+     * A commune/ward code of the province in field `province_field`.
+     */
+    COMMUNE,
+    /**
+     * Non-negative integer.
+     */
+    NUMBER,
+    /**
+     * `true` / `false`.
+     */
+    BOOLEAN,
+    /**
+     * A repeated group of `fields` (values at paths `key.<index>.<subkey>`).
+     */
+    GROUP;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFieldKind: FfiConverterRustBuffer<FieldKind> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        FieldKind.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: FieldKind) = 4UL
+
+    override fun write(value: FieldKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -5361,6 +7952,128 @@ public object FfiConverterTypeNetworkErrorKind: FfiConverterRustBuffer<NetworkEr
     override fun allocationSize(value: NetworkErrorKind) = 4UL
 
     override fun write(value: NetworkErrorKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+
+/**
+ * Errors an observer reports (they are logged and otherwise ignored: an observer can never
+ * stop a delivery).
+ */
+sealed class ObserverException: kotlin.Exception() {
+    
+    /**
+     * The observer failed.
+     */
+    class Failed(
+        
+        val `reason`: kotlin.String
+        ) : ObserverException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ObserverException> {
+        override fun lift(error_buf: RustBuffer.ByValue): ObserverException = FfiConverterTypeObserverError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeObserverError : FfiConverterRustBuffer<ObserverException> {
+    override fun read(buf: ByteBuffer): ObserverException {
+        
+
+        return when(buf.getInt()) {
+            1 -> ObserverException.Failed(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ObserverException): ULong {
+        return when(value) {
+            is ObserverException.Failed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: ObserverException, buf: ByteBuffer) {
+        when(value) {
+            is ObserverException.Failed -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
+/**
+ * Outbox states.
+ */
+
+enum class OutboxState {
+    
+    /**
+     * Waiting to be sent.
+     */
+    QUEUED,
+    /**
+     * Being sent.
+     */
+    SENDING,
+    /**
+     * Accepted; the receipt verified; a case exists.
+     */
+    DELIVERED,
+    /**
+     * Refused for good (`last_error` says why).
+     */
+    REJECTED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOutboxState: FfiConverterRustBuffer<OutboxState> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        OutboxState.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: OutboxState) = 4UL
+
+    override fun write(value: OutboxState, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -5758,6 +8471,440 @@ public object FfiConverterTypePasscodeError : FfiConverterRustBuffer<PasscodeExc
 
 
 /**
+ * Errors of the public-service requests.
+ */
+sealed class ServiceException: kotlin.Exception() {
+    
+    /**
+     * The form has errors (every field at once), or an edit was refused (`field.locked`, …).
+     */
+    class InvalidForm(
+        
+        val `detail`: ErrorDetail, 
+        
+        val `fields`: List<FieldError>
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }, fields=${ `fields` }"
+    }
+    
+    /**
+     * No account on this device.
+     */
+    class NotEnrolled(
+        
+        val `detail`: ErrorDetail
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Not logged in, or the session ended: log in again.
+     */
+    class NotLoggedIn(
+        
+        val `detail`: ErrorDetail
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The citizen's record or the catalogue is not on the device yet (sync first).
+     */
+    class NotSynced(
+        
+        val `detail`: ErrorDetail
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Unknown procedure, draft or case.
+     */
+    class NotFound(
+        
+        val `detail`: ErrorDetail
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The draft was submitted already, or the case is not waiting for a supplement.
+     */
+    class WrongState(
+        
+        val `detail`: ErrorDetail
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Wrong passcode when signing the submission.
+     */
+    class PasscodeIncorrect(
+        
+        val `detail`: ErrorDetail, 
+        
+        val `attemptsBeforeLockout`: kotlin.UInt, 
+        
+        val `attemptsBeforeWipe`: kotlin.UInt
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }, attemptsBeforeLockout=${ `attemptsBeforeLockout` }, attemptsBeforeWipe=${ `attemptsBeforeWipe` }"
+    }
+    
+    /**
+     * Too many wrong passcodes; wait.
+     */
+    class LockedOut(
+        
+        val `detail`: ErrorDetail, 
+        
+        val `retryAfterSecs`: kotlin.ULong
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }, retryAfterSecs=${ `retryAfterSecs` }"
+    }
+    
+    /**
+     * Too many wrong passcodes; the local account was erased.
+     */
+    class Wiped(
+        
+        val `detail`: ErrorDetail
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * This device was replaced or revoked.
+     */
+    class DeviceInactive(
+        
+        val `detail`: ErrorDetail, 
+        
+        val `status`: DeviceStatus
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }, status=${ `status` }"
+    }
+    
+    /**
+     * Key store failure.
+     */
+    class KeyStore(
+        
+        val `detail`: ErrorDetail
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Transport failure (the request, if queued, stays queued).
+     */
+    class Network(
+        
+        val `detail`: ErrorDetail, 
+        
+        val `kind`: NetworkErrorKind
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }, kind=${ `kind` }"
+    }
+    
+    /**
+     * The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
+     */
+    class BadServerResponse(
+        
+        val `detail`: ErrorDetail
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The server refused.
+     */
+    class Rejected(
+        
+        val `detail`: ErrorDetail
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Local storage failed.
+     */
+    class Storage(
+        
+        val `detail`: ErrorDetail
+        ) : ServiceException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ServiceException> {
+        override fun lift(error_buf: RustBuffer.ByValue): ServiceException = FfiConverterTypeServiceError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeServiceError : FfiConverterRustBuffer<ServiceException> {
+    override fun read(buf: ByteBuffer): ServiceException {
+        
+
+        return when(buf.getInt()) {
+            1 -> ServiceException.InvalidForm(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterSequenceTypeFieldError.read(buf),
+                )
+            2 -> ServiceException.NotEnrolled(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            3 -> ServiceException.NotLoggedIn(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            4 -> ServiceException.NotSynced(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            5 -> ServiceException.NotFound(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            6 -> ServiceException.WrongState(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            7 -> ServiceException.PasscodeIncorrect(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterUInt.read(buf),
+                )
+            8 -> ServiceException.LockedOut(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            9 -> ServiceException.Wiped(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            10 -> ServiceException.DeviceInactive(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterTypeDeviceStatus.read(buf),
+                )
+            11 -> ServiceException.KeyStore(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            12 -> ServiceException.Network(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterTypeNetworkErrorKind.read(buf),
+                )
+            13 -> ServiceException.BadServerResponse(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            14 -> ServiceException.Rejected(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            15 -> ServiceException.Storage(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ServiceException): ULong {
+        return when(value) {
+            is ServiceException.InvalidForm -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterSequenceTypeFieldError.allocationSize(value.`fields`)
+            )
+            is ServiceException.NotEnrolled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ServiceException.NotLoggedIn -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ServiceException.NotSynced -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ServiceException.NotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ServiceException.WrongState -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ServiceException.PasscodeIncorrect -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`)
+                + FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`)
+            )
+            is ServiceException.LockedOut -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterULong.allocationSize(value.`retryAfterSecs`)
+            )
+            is ServiceException.Wiped -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ServiceException.DeviceInactive -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
+            )
+            is ServiceException.KeyStore -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ServiceException.Network -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
+            )
+            is ServiceException.BadServerResponse -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ServiceException.Rejected -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ServiceException.Storage -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: ServiceException, buf: ByteBuffer) {
+        when(value) {
+            is ServiceException.InvalidForm -> {
+                buf.putInt(1)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterSequenceTypeFieldError.write(value.`fields`, buf)
+                Unit
+            }
+            is ServiceException.NotEnrolled -> {
+                buf.putInt(2)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ServiceException.NotLoggedIn -> {
+                buf.putInt(3)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ServiceException.NotSynced -> {
+                buf.putInt(4)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ServiceException.NotFound -> {
+                buf.putInt(5)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ServiceException.WrongState -> {
+                buf.putInt(6)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ServiceException.PasscodeIncorrect -> {
+                buf.putInt(7)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
+                FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
+                Unit
+            }
+            is ServiceException.LockedOut -> {
+                buf.putInt(8)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterULong.write(value.`retryAfterSecs`, buf)
+                Unit
+            }
+            is ServiceException.Wiped -> {
+                buf.putInt(9)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ServiceException.DeviceInactive -> {
+                buf.putInt(10)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
+                Unit
+            }
+            is ServiceException.KeyStore -> {
+                buf.putInt(11)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ServiceException.Network -> {
+                buf.putInt(12)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
+                Unit
+            }
+            is ServiceException.BadServerResponse -> {
+                buf.putInt(13)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ServiceException.Rejected -> {
+                buf.putInt(14)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ServiceException.Storage -> {
+                buf.putInt(15)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
+
+
+/**
  * Errors of constructing [`crate::CitizenCore`].
  */
 sealed class SetupException: kotlin.Exception() {
@@ -5920,6 +9067,38 @@ public object FfiConverterTypeSignatureFormat: FfiConverterRustBuffer<SignatureF
 /**
  * @suppress
  */
+public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
+    override fun read(buf: ByteBuffer): kotlin.UInt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UInt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
     override fun read(buf: ByteBuffer): kotlin.Long? {
         if (buf.get().toInt() == 0) {
@@ -5974,6 +9153,102 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeCondition: FfiConverterRustBuffer<Condition?> {
+    override fun read(buf: ByteBuffer): Condition? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCondition.read(buf)
+    }
+
+    override fun allocationSize(value: Condition?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCondition.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Condition?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCondition.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeDateRule: FfiConverterRustBuffer<DateRule?> {
+    override fun read(buf: ByteBuffer): DateRule? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeDateRule.read(buf)
+    }
+
+    override fun allocationSize(value: DateRule?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeDateRule.allocationSize(value)
+        }
+    }
+
+    override fun write(value: DateRule?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeDateRule.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeErrorDetail: FfiConverterRustBuffer<ErrorDetail?> {
+    override fun read(buf: ByteBuffer): ErrorDetail? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeErrorDetail.read(buf)
+    }
+
+    override fun allocationSize(value: ErrorDetail?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeErrorDetail.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ErrorDetail?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeErrorDetail.write(value, buf)
         }
     }
 }
@@ -6040,6 +9315,118 @@ public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeAdminUnit: FfiConverterRustBuffer<List<AdminUnit>> {
+    override fun read(buf: ByteBuffer): List<AdminUnit> {
+        val len = buf.getInt()
+        return List<AdminUnit>(len) {
+            FfiConverterTypeAdminUnit.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AdminUnit>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAdminUnit.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AdminUnit>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAdminUnit.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAttachmentSpec: FfiConverterRustBuffer<List<AttachmentSpec>> {
+    override fun read(buf: ByteBuffer): List<AttachmentSpec> {
+        val len = buf.getInt()
+        return List<AttachmentSpec>(len) {
+            FfiConverterTypeAttachmentSpec.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AttachmentSpec>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAttachmentSpec.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AttachmentSpec>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAttachmentSpec.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeCaseEventDto: FfiConverterRustBuffer<List<CaseEventDto>> {
+    override fun read(buf: ByteBuffer): List<CaseEventDto> {
+        val len = buf.getInt()
+        return List<CaseEventDto>(len) {
+            FfiConverterTypeCaseEventDto.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CaseEventDto>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCaseEventDto.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CaseEventDto>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCaseEventDto.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeCaseInfo: FfiConverterRustBuffer<List<CaseInfo>> {
+    override fun read(buf: ByteBuffer): List<CaseInfo> {
+        val len = buf.getInt()
+        return List<CaseInfo>(len) {
+            FfiConverterTypeCaseInfo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CaseInfo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCaseInfo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CaseInfo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCaseInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer<List<DeviceInfo>> {
     override fun read(buf: ByteBuffer): List<DeviceInfo> {
         val len = buf.getInt()
@@ -6068,6 +9455,62 @@ public object FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer<List<De
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeDraft: FfiConverterRustBuffer<List<Draft>> {
+    override fun read(buf: ByteBuffer): List<Draft> {
+        val len = buf.getInt()
+        return List<Draft>(len) {
+            FfiConverterTypeDraft.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Draft>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDraft.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Draft>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDraft.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDraftAttachment: FfiConverterRustBuffer<List<DraftAttachment>> {
+    override fun read(buf: ByteBuffer): List<DraftAttachment> {
+        val len = buf.getInt()
+        return List<DraftAttachment>(len) {
+            FfiConverterTypeDraftAttachment.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DraftAttachment>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDraftAttachment.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DraftAttachment>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDraftAttachment.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeFieldError: FfiConverterRustBuffer<List<FieldError>> {
     override fun read(buf: ByteBuffer): List<FieldError> {
         val len = buf.getInt()
@@ -6086,6 +9529,224 @@ public object FfiConverterSequenceTypeFieldError: FfiConverterRustBuffer<List<Fi
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeFieldError.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFormField: FfiConverterRustBuffer<List<FormField>> {
+    override fun read(buf: ByteBuffer): List<FormField> {
+        val len = buf.getInt()
+        return List<FormField>(len) {
+            FfiConverterTypeFormField.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FormField>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFormField.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FormField>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFormField.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFormItemField: FfiConverterRustBuffer<List<FormItemField>> {
+    override fun read(buf: ByteBuffer): List<FormItemField> {
+        val len = buf.getInt()
+        return List<FormItemField>(len) {
+            FfiConverterTypeFormItemField.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FormItemField>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFormItemField.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FormItemField>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFormItemField.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOptionSpec: FfiConverterRustBuffer<List<OptionSpec>> {
+    override fun read(buf: ByteBuffer): List<OptionSpec> {
+        val len = buf.getInt()
+        return List<OptionSpec>(len) {
+            FfiConverterTypeOptionSpec.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<OptionSpec>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOptionSpec.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<OptionSpec>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOptionSpec.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOutboxItem: FfiConverterRustBuffer<List<OutboxItem>> {
+    override fun read(buf: ByteBuffer): List<OutboxItem> {
+        val len = buf.getInt()
+        return List<OutboxItem>(len) {
+            FfiConverterTypeOutboxItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<OutboxItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOutboxItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<OutboxItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOutboxItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeProcedure: FfiConverterRustBuffer<List<Procedure>> {
+    override fun read(buf: ByteBuffer): List<Procedure> {
+        val len = buf.getInt()
+        return List<Procedure>(len) {
+            FfiConverterTypeProcedure.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Procedure>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeProcedure.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Procedure>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeProcedure.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterMapStringUInt: FfiConverterRustBuffer<Map<kotlin.String, kotlin.UInt>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.UInt> {
+        val len = buf.getInt()
+        return buildMap<kotlin.String, kotlin.UInt>(len) {
+            repeat(len) {
+                val k = FfiConverterString.read(buf)
+                val v = FfiConverterUInt.read(buf)
+                this[k] = v
+            }
+        }
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, kotlin.UInt>): ULong {
+        val spaceForMapSize = 4UL
+        val spaceForChildren = value.map { (k, v) ->
+            FfiConverterString.allocationSize(k) +
+            FfiConverterUInt.allocationSize(v)
+        }.sum()
+        return spaceForMapSize + spaceForChildren
+    }
+
+    override fun write(value: Map<kotlin.String, kotlin.UInt>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        // The parens on `(k, v)` here ensure we're calling the right method,
+        // which is important for compatibility with older android devices.
+        // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
+        value.forEach { (k, v) ->
+            FfiConverterString.write(k, buf)
+            FfiConverterUInt.write(v, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.String, kotlin.String>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.String> {
+        val len = buf.getInt()
+        return buildMap<kotlin.String, kotlin.String>(len) {
+            repeat(len) {
+                val k = FfiConverterString.read(buf)
+                val v = FfiConverterString.read(buf)
+                this[k] = v
+            }
+        }
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, kotlin.String>): ULong {
+        val spaceForMapSize = 4UL
+        val spaceForChildren = value.map { (k, v) ->
+            FfiConverterString.allocationSize(k) +
+            FfiConverterString.allocationSize(v)
+        }.sum()
+        return spaceForMapSize + spaceForChildren
+    }
+
+    override fun write(value: Map<kotlin.String, kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        // The parens on `(k, v)` here ensure we're calling the right method,
+        // which is important for compatibility with older android devices.
+        // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
+        value.forEach { (k, v) ->
+            FfiConverterString.write(k, buf)
+            FfiConverterString.write(v, buf)
         }
     }
 }
@@ -6122,6 +9783,33 @@ public object FfiConverterSequenceTypeFieldError: FfiConverterRustBuffer<List<Fi
     
         
         FfiConverterTypeEnrollmentInput.lower(`input`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The communes/wards of a province (bundled list).
+         */ fun `communes`(`provinceCode`: kotlin.String): List<AdminUnit> {
+            return FfiConverterSequenceTypeAdminUnit.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_communes(
+    
+        
+        FfiConverterString.lower(`provinceCode`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The bundled list of the 34 provinces (code, name) after the 2025 reorganisation.
+         */ fun `provinces`(): List<AdminUnit> {
+            return FfiConverterSequenceTypeAdminUnit.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_provinces(
+    
+        _status)
 }
     )
     }

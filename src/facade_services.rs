@@ -1,0 +1,636 @@
+//! UniFFI façade of the public-service requests: catalogue, profile, drafts, submission,
+//! outbox, cases. Thin wrappers over [`crate::services::flows`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorDetail, FieldError, Msg, NetworkErrorKind, PublicError};
+use crate::platform::OutboxObserver;
+use crate::protocol::services::{
+    AttachmentSpec, CaseEventDto, CaseStatusDto, CitizenProfileDto, Condition, DateRule, FieldKind, FieldSpec,
+    OptionSpec, ProcedureDto,
+};
+use crate::services::storage::{CaseRow, DraftRow, OutboxRow};
+use crate::{CitizenCore, DeviceStatus};
+
+/// Errors of the public-service requests.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum ServiceError {
+    /// The form has errors (every field at once), or an edit was refused (`field.locked`, …).
+    #[error("{}", detail.code)]
+    InvalidForm { detail: ErrorDetail, fields: Vec<FieldError> },
+    /// No account on this device.
+    #[error("{}", detail.code)]
+    NotEnrolled { detail: ErrorDetail },
+    /// Not logged in, or the session ended: log in again.
+    #[error("{}", detail.code)]
+    NotLoggedIn { detail: ErrorDetail },
+    /// The citizen's record or the catalogue is not on the device yet (sync first).
+    #[error("{}", detail.code)]
+    NotSynced { detail: ErrorDetail },
+    /// Unknown procedure, draft or case.
+    #[error("{}", detail.code)]
+    NotFound { detail: ErrorDetail },
+    /// The draft was submitted already, or the case is not waiting for a supplement.
+    #[error("{}", detail.code)]
+    WrongState { detail: ErrorDetail },
+    /// Wrong passcode when signing the submission.
+    #[error("{}", detail.code)]
+    PasscodeIncorrect { detail: ErrorDetail, attempts_before_lockout: u32, attempts_before_wipe: u32 },
+    /// Too many wrong passcodes; wait.
+    #[error("{}", detail.code)]
+    LockedOut { detail: ErrorDetail, retry_after_secs: u64 },
+    /// Too many wrong passcodes; the local account was erased.
+    #[error("{}", detail.code)]
+    Wiped { detail: ErrorDetail },
+    /// This device was replaced or revoked.
+    #[error("{}", detail.code)]
+    DeviceInactive { detail: ErrorDetail, status: DeviceStatus },
+    /// Key store failure.
+    #[error("{}", detail.code)]
+    KeyStore { detail: ErrorDetail },
+    /// Transport failure (the request, if queued, stays queued).
+    #[error("{}", detail.code)]
+    Network { detail: ErrorDetail, kind: NetworkErrorKind },
+    /// The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
+    #[error("{}", detail.code)]
+    BadServerResponse { detail: ErrorDetail },
+    /// The server refused.
+    #[error("{}", detail.code)]
+    Rejected { detail: ErrorDetail },
+    /// Local storage failed.
+    #[error("{}", detail.code)]
+    Storage { detail: ErrorDetail },
+}
+
+impl From<Error> for ServiceError {
+    fn from(e: Error) -> Self {
+        tracing::info!(error = %e, "service error");
+        match e {
+            Error::Fields(fields) => ServiceError::InvalidForm { detail: Msg::InvalidInput.detail(), fields },
+            Error::PasscodeIncorrect { before_lockout, before_wipe } => ServiceError::PasscodeIncorrect {
+                detail: Msg::PasscodeIncorrect.detail(),
+                attempts_before_lockout: before_lockout,
+                attempts_before_wipe: before_wipe,
+            },
+            Error::LockedOut(s) => ServiceError::LockedOut { detail: Msg::LockedOut.detail(), retry_after_secs: s },
+            Error::Domain(m @ Msg::Wiped) => ServiceError::Wiped { detail: m.detail() },
+            Error::Domain(m @ Msg::NotEnrolled) => ServiceError::NotEnrolled { detail: m.detail() },
+            Error::Domain(m @ (Msg::NotLoggedIn | Msg::SessionExpired | Msg::SessionRevoked)) => {
+                ServiceError::NotLoggedIn { detail: m.detail() }
+            }
+            Error::Domain(m @ (Msg::ProfileMissing | Msg::CatalogueMissing)) => {
+                ServiceError::NotSynced { detail: m.detail() }
+            }
+            Error::Domain(m @ (Msg::UnknownProcedure | Msg::UnknownDraft | Msg::UnknownCase)) => {
+                ServiceError::NotFound { detail: m.detail() }
+            }
+            Error::Domain(m @ (Msg::DraftNotEditable | Msg::CaseNotAwaitingSupplement)) => {
+                ServiceError::WrongState { detail: m.detail() }
+            }
+            Error::DeviceInactive(s) => ServiceError::DeviceInactive {
+                detail: Msg::DeviceInactive.detail(),
+                status: DeviceStatus::from_wire(&s),
+            },
+            Error::KeyStore(_) => ServiceError::KeyStore { detail: Msg::KeyStore.detail() },
+            Error::BadReceipt(_) => ServiceError::BadServerResponse { detail: Msg::ReceiptInvalid.detail() },
+            Error::Net(n) if n.kind == NetworkErrorKind::Protocol => {
+                ServiceError::BadServerResponse { detail: Msg::ProtocolError.detail() }
+            }
+            Error::Net(n) => {
+                let detail = Msg::all()
+                    .iter()
+                    .find(|m| m.code() == crate::services::flows::error_code(&Error::Net(n.clone())))
+                    .map(|m| m.detail())
+                    .unwrap_or_else(|| Msg::Offline.detail());
+                ServiceError::Network { detail, kind: n.kind }
+            }
+            Error::Storage(_) | Error::Crypto(_) => ServiceError::Storage { detail: Msg::Storage.detail() },
+            Error::Domain(m) => ServiceError::Rejected { detail: m.detail() },
+            _ => ServiceError::Rejected { detail: Msg::Rejected.detail() },
+        }
+    }
+}
+
+impl PublicError for ServiceError {
+    fn detail(&self) -> &ErrorDetail {
+        use ServiceError::*;
+        match self {
+            InvalidForm { detail, .. }
+            | NotEnrolled { detail }
+            | NotLoggedIn { detail }
+            | NotSynced { detail }
+            | NotFound { detail }
+            | WrongState { detail }
+            | PasscodeIncorrect { detail, .. }
+            | LockedOut { detail, .. }
+            | Wiped { detail }
+            | DeviceInactive { detail, .. }
+            | KeyStore { detail }
+            | Network { detail, .. }
+            | BadServerResponse { detail }
+            | Rejected { detail }
+            | Storage { detail } => detail,
+        }
+    }
+}
+
+/// A field of an item of a repeated group.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct FormItemField {
+    pub key: String,
+    pub label_vi: String,
+    pub label_en: String,
+    pub kind: FieldKind,
+    pub required: bool,
+    pub autofill: Option<String>,
+    pub locked: bool,
+    pub min_length: Option<u32>,
+    pub max_length: Option<u32>,
+    pub options: Vec<OptionSpec>,
+    pub visible_if: Option<Condition>,
+    pub date_rule: Option<DateRule>,
+    pub province_field: Option<String>,
+}
+
+/// A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct FormField {
+    /// Stable key.
+    pub key: String,
+    /// Vietnamese label.
+    pub label_vi: String,
+    /// English label.
+    pub label_en: String,
+    /// Kind of value.
+    pub kind: FieldKind,
+    /// Must be filled when visible.
+    pub required: bool,
+    /// Profile attribute that fills it.
+    pub autofill: Option<String>,
+    /// Auto-filled from the register and not editable.
+    pub locked: bool,
+    /// Minimum text length.
+    pub min_length: Option<u32>,
+    /// Maximum text length.
+    pub max_length: Option<u32>,
+    /// Options of a select.
+    pub options: Vec<OptionSpec>,
+    /// Shown only when this holds.
+    pub visible_if: Option<Condition>,
+    /// Date constraints.
+    pub date_rule: Option<DateRule>,
+    /// For a commune: its province field.
+    pub province_field: Option<String>,
+    /// For a group: the fields of each item.
+    pub item_fields: Vec<FormItemField>,
+    /// For a group: fewest items.
+    pub min_items: Option<u32>,
+    /// For a group: most items.
+    pub max_items: Option<u32>,
+}
+
+/// A public-service procedure with its form.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Procedure {
+    pub id: String,
+    pub version: u32,
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub agency_vi: String,
+    pub agency_en: String,
+    pub fee_vnd: u64,
+    pub processing_days: u32,
+    pub fields: Vec<FormField>,
+    pub attachments: Vec<AttachmentSpec>,
+}
+
+fn item_field(f: &FieldSpec) -> FormItemField {
+    FormItemField {
+        key: f.key.clone(),
+        label_vi: f.label_vi.clone(),
+        label_en: f.label_en.clone(),
+        kind: f.kind,
+        required: f.required,
+        autofill: f.autofill.clone(),
+        locked: f.locked,
+        min_length: f.min_length,
+        max_length: f.max_length,
+        options: f.options.clone(),
+        visible_if: f.visible_if.clone(),
+        date_rule: f.date_rule.clone(),
+        province_field: f.province_field.clone(),
+    }
+}
+
+impl From<&ProcedureDto> for Procedure {
+    fn from(p: &ProcedureDto) -> Self {
+        Procedure {
+            id: p.id.clone(),
+            version: p.version,
+            code: p.code.clone(),
+            name_vi: p.name_vi.clone(),
+            name_en: p.name_en.clone(),
+            agency_vi: p.agency_vi.clone(),
+            agency_en: p.agency_en.clone(),
+            fee_vnd: p.fee_vnd,
+            processing_days: p.processing_days,
+            fields: p
+                .fields
+                .iter()
+                .map(|f| {
+                    let i = item_field(f);
+                    FormField {
+                        key: i.key,
+                        label_vi: i.label_vi,
+                        label_en: i.label_en,
+                        kind: i.kind,
+                        required: i.required,
+                        autofill: i.autofill,
+                        locked: i.locked,
+                        min_length: i.min_length,
+                        max_length: i.max_length,
+                        options: i.options,
+                        visible_if: i.visible_if,
+                        date_rule: i.date_rule,
+                        province_field: i.province_field,
+                        item_fields: f.fields.iter().map(item_field).collect(),
+                        min_items: f.min_items,
+                        max_items: f.max_items,
+                    }
+                })
+                .collect(),
+            attachments: p.attachments.clone(),
+        }
+    }
+}
+
+/// Draft states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum DraftStatus {
+    /// Editable.
+    Editing,
+    /// Submitted (in the outbox or delivered); read-only.
+    Submitted,
+}
+
+/// An attachment of a draft.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct DraftAttachment {
+    pub key: String,
+    pub file_name: String,
+    pub mime_type: String,
+    pub size: u64,
+    /// SHA-256 (hex), bound into the signed submission.
+    pub sha256: String,
+}
+
+/// A form being filled.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Draft {
+    pub draft_id: String,
+    pub procedure_id: String,
+    pub procedure_version: u32,
+    pub status: DraftStatus,
+    /// Values by path.
+    pub values: HashMap<String, String>,
+    /// Paths filled from the register that cannot be changed.
+    pub locked_fields: Vec<String>,
+    /// Number of items per group.
+    pub group_items: HashMap<String, u32>,
+    pub attachments: Vec<DraftAttachment>,
+    /// The case this draft supplements.
+    pub supplements_case: Option<String>,
+    /// Attachments an official asked for.
+    pub requested_attachments: Vec<String>,
+    pub updated_at: i64,
+}
+
+fn draft(r: DraftRow) -> Draft {
+    Draft {
+        status: if r.status == crate::services::flows::EDITING { DraftStatus::Editing } else { DraftStatus::Submitted },
+        values: r.content.values.into_iter().collect(),
+        locked_fields: r.content.locked.into_iter().collect(),
+        group_items: r.content.group_items.into_iter().collect(),
+        attachments: r
+            .content
+            .attachments
+            .into_values()
+            .map(|a| DraftAttachment {
+                key: a.key,
+                file_name: a.file_name,
+                mime_type: a.mime_type,
+                size: a.size,
+                sha256: a.sha256,
+            })
+            .collect(),
+        supplements_case: r.content.supplements_case,
+        requested_attachments: r.content.required_attachments.into_iter().collect(),
+        draft_id: r.draft_id,
+        procedure_id: r.procedure_id,
+        procedure_version: r.procedure_version,
+        updated_at: r.updated_at,
+    }
+}
+
+/// Outbox states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum OutboxState {
+    /// Waiting to be sent.
+    Queued,
+    /// Being sent.
+    Sending,
+    /// Accepted; the receipt verified; a case exists.
+    Delivered,
+    /// Refused for good (`last_error` says why).
+    Rejected,
+}
+
+/// A submission in the outbox (the citizen's local receipt until the server's arrives).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct OutboxItem {
+    /// Also the Idempotency-Key.
+    pub submission_id: String,
+    pub draft_id: String,
+    pub procedure_id: String,
+    /// SHA-256 of the signed payload (hex).
+    pub payload_sha256: String,
+    pub state: OutboxState,
+    pub attempts: u32,
+    /// Unix seconds of the next automatic attempt, while queued.
+    pub next_attempt_at: Option<i64>,
+    /// Why the last attempt failed, or why it was rejected.
+    pub last_error: Option<ErrorDetail>,
+    /// Case number (mã hồ sơ), once delivered.
+    pub case_number: Option<String>,
+    /// The server's signed receipt (compact JWS), once delivered.
+    pub receipt: Option<String>,
+    pub queued_at: i64,
+    pub updated_at: i64,
+}
+
+fn detail_of_code(code: &str) -> ErrorDetail {
+    Msg::all().iter().find(|m| m.code() == code).map(|m| m.detail()).unwrap_or_else(|| ErrorDetail {
+        code: format!("server.{code}"),
+        message_vi: format!("Máy chủ từ chối hồ sơ ({code})."),
+        message_en: format!("The server refused the request ({code})."),
+    })
+}
+
+pub(crate) fn outbox_item(r: &OutboxRow) -> OutboxItem {
+    let state = match r.state.as_str() {
+        "sending" => OutboxState::Sending,
+        "delivered" => OutboxState::Delivered,
+        "rejected" => OutboxState::Rejected,
+        _ => OutboxState::Queued,
+    };
+    OutboxItem {
+        submission_id: r.submission_id.clone(),
+        draft_id: r.draft_id.clone(),
+        procedure_id: r.procedure_id.clone(),
+        payload_sha256: r.payload_sha256.clone(),
+        state,
+        attempts: r.attempts,
+        next_attempt_at: (state == OutboxState::Queued).then_some(r.next_attempt_at.max(r.not_before)),
+        last_error: r.last_error.as_deref().map(detail_of_code),
+        case_number: r.case_number.clone(),
+        receipt: r.receipt.clone(),
+        queued_at: r.queued_at,
+        updated_at: r.updated_at,
+    }
+}
+
+/// What a sync run did.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct OutboxSyncReport {
+    pub delivered: u32,
+    pub rejected: u32,
+    /// Still queued.
+    pub remaining: u32,
+    /// Why the run stopped early, if it did.
+    pub last_error: Option<ErrorDetail>,
+}
+
+/// A case (hồ sơ) and its latest status.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct CaseInfo {
+    pub case_number: String,
+    pub submission_id: String,
+    pub procedure_id: String,
+    pub status: CaseStatusDto,
+    pub note_vi: Option<String>,
+    pub note_en: Option<String>,
+    /// For `NeedsSupplement`: the attachments requested.
+    pub requested_attachments: Vec<String>,
+    pub updated_at: i64,
+}
+
+fn case_info(c: CaseRow) -> CaseInfo {
+    let status = serde_json::from_value(serde_json::Value::String(c.status)).unwrap_or(CaseStatusDto::Received);
+    let (note_vi, note_en) = c.note.unwrap_or((None, None));
+    CaseInfo {
+        case_number: c.case_number,
+        submission_id: c.submission_id,
+        procedure_id: c.procedure_id,
+        status,
+        note_vi,
+        note_en,
+        requested_attachments: c.requested_attachments,
+        updated_at: c.updated_at,
+    }
+}
+
+/// Read a file for attaching, refusing anything over `limit` bytes before reading it whole.
+fn read_limited(path: &str, limit: u64) -> Result<Vec<u8>, Error> {
+    let unreadable = || Error::Fields(vec![FieldError::new("attachment", Msg::AttachmentUnreadable)]);
+    let meta = std::fs::metadata(path).map_err(|_| unreadable())?;
+    if !meta.is_file() {
+        return Err(unreadable());
+    }
+    if meta.len() > limit {
+        return Err(Error::Fields(vec![FieldError::new("attachment", Msg::AttachmentTooLarge)]));
+    }
+    std::fs::read(path).map_err(|_| unreadable())
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl CitizenCore {
+    /// Download the procedure catalogue if it changed (conditional request). Returns whether it
+    /// changed. Works without login.
+    pub async fn refresh_catalogue(&self) -> Result<bool, ServiceError> {
+        Ok(self.account.refresh_catalogue().await?)
+    }
+
+    /// The cached catalogue (offline).
+    pub fn procedures(&self) -> Result<Vec<Procedure>, ServiceError> {
+        Ok(self.account.catalogue()?.procedures.iter().map(Procedure::from).collect())
+    }
+
+    /// Fetch the citizen's record from the population register (needs a session) and store it
+    /// encrypted.
+    pub async fn refresh_profile(&self) -> Result<CitizenProfileDto, ServiceError> {
+        Ok(self.account.refresh_profile().await?)
+    }
+
+    /// The stored record (offline).
+    pub fn profile(&self) -> Result<CitizenProfileDto, ServiceError> {
+        Ok(self.account.cached_profile()?)
+    }
+
+    /// A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+    pub fn create_draft(&self, procedure_id: String) -> Result<Draft, ServiceError> {
+        Ok(draft(self.account.create_draft(&procedure_id)?))
+    }
+
+    /// A draft by id.
+    pub fn draft(&self, draft_id: String) -> Result<Draft, ServiceError> {
+        Ok(draft(self.account.draft(&draft_id)?))
+    }
+
+    /// All drafts, newest first (editing and submitted).
+    pub fn drafts(&self) -> Result<Vec<Draft>, ServiceError> {
+        let ids = self.account.store.draft_ids().map_err(ServiceError::from)?;
+        ids.iter().map(|id| Ok(draft(self.account.draft(id)?))).collect()
+    }
+
+    /// Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
+    /// fields are refused with `field.locked`.
+    pub fn set_field(&self, draft_id: String, path: String, value: String) -> Result<Draft, ServiceError> {
+        let (row, ()) =
+            self.account.edit_draft(&draft_id, |p, d| crate::services::eform::set_value(p, d, &path, &value))?;
+        Ok(draft(row))
+    }
+
+    /// Add an item to a repeated group; returns the new item's index.
+    pub fn add_group_item(&self, draft_id: String, group: String) -> Result<u32, ServiceError> {
+        Ok(self.account.edit_draft(&draft_id, |p, d| crate::services::eform::add_group_item(p, d, &group))?.1)
+    }
+
+    /// Remove an item of a repeated group (later items move down).
+    pub fn remove_group_item(&self, draft_id: String, group: String, index: u32) -> Result<Draft, ServiceError> {
+        let (row, ()) = self
+            .account
+            .edit_draft(&draft_id, |p, d| crate::services::eform::remove_group_item(p, d, &group, index))?;
+        Ok(draft(row))
+    }
+
+    /// Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+    pub fn attach_bytes(
+        &self,
+        draft_id: String,
+        key: String,
+        file_name: String,
+        mime_type: String,
+        data: Vec<u8>,
+    ) -> Result<Draft, ServiceError> {
+        Ok(draft(self.account.attach(&draft_id, &key, &file_name, &mime_type, data)?))
+    }
+
+    /// Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+    pub fn attach_file(
+        &self,
+        draft_id: String,
+        key: String,
+        path: String,
+        mime_type: String,
+    ) -> Result<Draft, ServiceError> {
+        let data = read_limited(&path, 32 << 20)?;
+        Ok(draft(self.account.attach(&draft_id, &key, &path, &mime_type, data)?))
+    }
+
+    /// Remove an attachment.
+    pub fn remove_attachment(&self, draft_id: String, key: String) -> Result<Draft, ServiceError> {
+        Ok(draft(self.account.detach(&draft_id, &key)?))
+    }
+
+    /// Validate without submitting: every field error at once (empty = valid).
+    pub fn validate_draft(&self, draft_id: String) -> Result<Vec<FieldError>, ServiceError> {
+        Ok(self.account.validate_draft(&draft_id)?)
+    }
+
+    /// Delete an editable draft.
+    pub fn delete_draft(&self, draft_id: String) -> Result<(), ServiceError> {
+        Ok(self.account.store.delete_draft(&draft_id)?)
+    }
+
+    /// Submit: validate, confirm with the passcode, sign with the device key and put the request
+    /// in the durable outbox in the same transaction that marks the draft submitted. Returns at
+    /// once (works offline); delivery starts in the background.
+    pub async fn submit_draft(self: Arc<Self>, draft_id: String, passcode: String) -> Result<OutboxItem, ServiceError> {
+        let passcode = zeroize::Zeroizing::new(passcode);
+        let row = self.account.submit(&draft_id, &passcode).await?;
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.account.sync_outbox(false).await {
+                tracing::info!(error = %e, "background delivery");
+            }
+        });
+        Ok(outbox_item(&row))
+    }
+
+    /// The outbox, in queue order.
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>, ServiceError> {
+        Ok(self.account.store.outbox().map_err(ServiceError::from)?.iter().map(outbox_item).collect())
+    }
+
+    /// Deliver what is queued now (call when connectivity returns or the citizen asks).
+    /// Ignores the core's own backoff, honours the server's Retry-After.
+    pub async fn sync_outbox(&self) -> Result<OutboxSyncReport, ServiceError> {
+        let r = self.account.sync_outbox(true).await?;
+        Ok(OutboxSyncReport {
+            delivered: r.delivered,
+            rejected: r.rejected,
+            remaining: r.remaining,
+            last_error: r.last_error.map(|e| ServiceError::from(e).detail().clone()),
+        })
+    }
+
+    /// Receive outbox progress callbacks (replaces any previous observer).
+    pub fn set_outbox_observer(&self, observer: Arc<dyn OutboxObserver>) {
+        self.account.set_observer(Some(observer));
+    }
+
+    /// Stop outbox callbacks.
+    pub fn clear_outbox_observer(&self) {
+        self.account.set_observer(None);
+    }
+
+    /// Fetch new case events (status changes, supplement requests) and return them.
+    pub async fn sync_cases(&self) -> Result<Vec<CaseEventDto>, ServiceError> {
+        Ok(self.account.sync_cases().await?)
+    }
+
+    /// The citizen's cases with their latest status (offline).
+    pub fn cases(&self) -> Result<Vec<CaseInfo>, ServiceError> {
+        Ok(self.account.store.cases().map_err(ServiceError::from)?.into_iter().map(case_info).collect())
+    }
+
+    /// A draft answering a supplement request of `case_number`: the original values, the
+    /// requested attachments required. Submit it like any draft.
+    pub fn create_supplement_draft(&self, case_number: String) -> Result<Draft, ServiceError> {
+        Ok(draft(self.account.supplement_draft(&case_number)?))
+    }
+}
+
+/// The bundled list of the 34 provinces (code, name) after the 2025 reorganisation.
+#[uniffi::export]
+pub fn provinces() -> Vec<AdminUnit> {
+    crate::admin_units::provinces().iter().map(|p| AdminUnit { code: p.code.into(), name: p.name.into() }).collect()
+}
+
+/// The communes/wards of a province (bundled list).
+#[uniffi::export]
+pub fn communes(province_code: String) -> Vec<AdminUnit> {
+    crate::admin_units::communes_of(&province_code)
+        .iter()
+        .map(|c| AdminUnit { code: c.code.into(), name: c.name.into() })
+        .collect()
+}
+
+/// An administrative unit.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct AdminUnit {
+    pub code: String,
+    pub name: String,
+}

@@ -1,0 +1,410 @@
+//! The public-service flows on top of the account engine: profile and catalogue sync, drafts,
+//! submission into the durable outbox, delivery, case sync and supplements.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+use super::eform::{self, DraftAttachmentMeta, DraftContent, EditError};
+use super::outbox::{self, Disposition};
+use super::storage::{DraftRow, OutboxRow, DELIVERED, REJECTED};
+use crate::account::Account;
+use crate::cccd::Date;
+use crate::crypto;
+use crate::error::{Error, FieldError, Msg, Result};
+use crate::platform::OutboxObserver;
+use crate::protocol::services::*;
+use crate::protocol::{Purpose, Statement};
+
+/// Draft states.
+pub const EDITING: &str = "editing";
+/// Draft submitted (read-only).
+pub const SUBMITTED: &str = "submitted";
+
+/// What one delivery run did.
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    pub delivered: u32,
+    pub rejected: u32,
+    pub remaining: u32,
+    pub last_error: Option<Error>,
+}
+
+/// Mutable state of the services (locks, observer, key cache).
+#[derive(Default)]
+pub struct ServicesState {
+    /// Serialises submit: counter reservation → signing → enqueue, so queue order is counter order.
+    submit_lock: tokio::sync::Mutex<()>,
+    /// One sender at a time.
+    sender_lock: tokio::sync::Mutex<()>,
+    observer: std::sync::Mutex<Option<Arc<dyn OutboxObserver>>>,
+    server_keys: std::sync::Mutex<Vec<jsonwebtoken::jwk::Jwk>>,
+}
+
+fn edit(e: EditError) -> Error {
+    Error::Fields(vec![e.0])
+}
+
+impl Account {
+    fn today(&self) -> Date {
+        Date::from_unix_vn(self.now())
+    }
+
+    /// Install (or remove) the outbox observer.
+    pub fn set_observer(&self, o: Option<Arc<dyn OutboxObserver>>) {
+        *self.services.observer.lock().unwrap_or_else(|p| p.into_inner()) = o;
+    }
+
+    fn notify(&self, id: &str) {
+        let obs = self.services.observer.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let (Some(obs), Ok(Some(row))) = (obs, self.store.outbox_item(id)) {
+            if let Err(e) = obs.on_outbox_item(crate::facade_services::outbox_item(&row)) {
+                tracing::info!(error = %e, "outbox observer failed");
+            }
+        }
+    }
+
+    // ---- profile and catalogue -----------------------------------------------------------
+
+    pub async fn refresh_profile(&self) -> Result<CitizenProfileDto> {
+        let token = self.access_token().await?;
+        let p: CitizenProfileDto = self.net.get(PATH_PROFILE, Some(&token)).await?;
+        self.store.save_profile(&p, self.now())?;
+        Ok(p)
+    }
+
+    pub fn cached_profile(&self) -> Result<CitizenProfileDto> {
+        Ok(self.store.profile()?.ok_or(Error::Domain(Msg::ProfileMissing))?.0)
+    }
+
+    /// Fetch the catalogue if it changed (ETag); returns whether it changed.
+    pub async fn refresh_catalogue(&self) -> Result<bool> {
+        let etag = self.store.catalogue()?.and_then(|(_, e, _)| e);
+        match self.net.get_if_changed::<CatalogueDto>(PATH_PROCEDURES, etag.as_deref()).await? {
+            None => {
+                self.store.touch_catalogue(self.now())?;
+                Ok(false)
+            }
+            Some((c, etag)) => {
+                self.store.save_catalogue(&c, etag.as_deref(), self.now())?;
+                Ok(true)
+            }
+        }
+    }
+
+    pub fn catalogue(&self) -> Result<CatalogueDto> {
+        Ok(self.store.catalogue()?.ok_or(Error::Domain(Msg::CatalogueMissing))?.0)
+    }
+
+    fn procedure(&self, id: &str, version: Option<u32>) -> Result<ProcedureDto> {
+        self.catalogue()?
+            .procedures
+            .into_iter()
+            .find(|p| p.id == id && version.is_none_or(|v| v == p.version))
+            .ok_or(Error::Domain(Msg::UnknownProcedure))
+    }
+
+    // ---- drafts --------------------------------------------------------------------------
+
+    pub fn create_draft(&self, procedure_id: &str) -> Result<DraftRow> {
+        self.active_account()?;
+        let procedure = self.procedure(procedure_id, None)?;
+        let profile = self.cached_profile()?;
+        let row = DraftRow {
+            draft_id: uuid::Uuid::new_v4().to_string(),
+            procedure_id: procedure.id.clone(),
+            procedure_version: procedure.version,
+            status: EDITING.into(),
+            content: eform::new_draft(&procedure, &profile),
+            updated_at: self.now(),
+        };
+        self.store.save_draft(&row, self.now())?;
+        Ok(row)
+    }
+
+    pub fn draft(&self, id: &str) -> Result<DraftRow> {
+        self.store.draft(id)?.ok_or(Error::Domain(Msg::UnknownDraft))
+    }
+
+    /// Apply an edit to an editable draft and save it.
+    pub fn edit_draft<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&ProcedureDto, &mut DraftContent) -> std::result::Result<T, EditError>,
+    ) -> Result<(DraftRow, T)> {
+        let mut row = self.draft(id)?;
+        if row.status != EDITING {
+            return Err(Error::Domain(Msg::DraftNotEditable));
+        }
+        let procedure = self.procedure(&row.procedure_id, Some(row.procedure_version))?;
+        let out = f(&procedure, &mut row.content).map_err(edit)?;
+        row.updated_at = self.now();
+        self.store.save_draft(&row, row.updated_at)?;
+        Ok((row, out))
+    }
+
+    /// Attach bytes to a draft (checked against the procedure's size and type limits).
+    pub fn attach(&self, id: &str, key: &str, file_name: &str, mime_type: &str, data: Vec<u8>) -> Result<DraftRow> {
+        let data = zeroize::Zeroizing::new(data);
+        let file_name = std::path::Path::new(file_name)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "attachment".into());
+        let meta = DraftAttachmentMeta {
+            key: key.to_string(),
+            file_name,
+            mime_type: mime_type.to_string(),
+            size: data.len() as u64,
+            sha256: crate::protocol::sha256_hex(&data),
+        };
+        let (row, ()) = self.edit_draft(id, |p, d| {
+            eform::check_attachment(p, &meta)?;
+            d.attachments.insert(meta.key.clone(), meta.clone());
+            Ok(())
+        })?;
+        self.store.save_draft_file(id, key, &data)?;
+        Ok(row)
+    }
+
+    pub fn detach(&self, id: &str, key: &str) -> Result<DraftRow> {
+        let (row, ()) = self.edit_draft(id, |_, d| {
+            d.attachments.remove(key);
+            Ok(())
+        })?;
+        self.store.delete_draft_file(id, key)?;
+        Ok(row)
+    }
+
+    pub fn validate_draft(&self, id: &str) -> Result<Vec<FieldError>> {
+        let row = self.draft(id)?;
+        let procedure = self.procedure(&row.procedure_id, Some(row.procedure_version))?;
+        Ok(eform::validate(&procedure, &row.content, self.today()))
+    }
+
+    /// A draft that answers a supplement request: the original values, and the requested
+    /// attachments made required.
+    pub fn supplement_draft(&self, case_number: &str) -> Result<DraftRow> {
+        let case = self
+            .store
+            .cases()?
+            .into_iter()
+            .find(|c| c.case_number == case_number)
+            .ok_or(Error::Domain(Msg::UnknownCase))?;
+        if case.status != "needs_supplement" {
+            return Err(Error::Domain(Msg::CaseNotAwaitingSupplement));
+        }
+        let original = self.store.outbox_request(&case.submission_id)?;
+        let procedure = self
+            .procedure(&original.payload.procedure_id, Some(original.payload.procedure_version))
+            .or_else(|_| self.procedure(&original.payload.procedure_id, None))?;
+        let profile = self.cached_profile()?;
+        let mut content = eform::new_draft(&procedure, &profile);
+        for (path, value) in &original.payload.values {
+            if let Some((group, rest)) = path.split_once('.') {
+                if let Some(i) = rest.split('.').next().and_then(|i| i.parse::<u32>().ok()) {
+                    let n = content.group_items.entry(group.to_string()).or_insert(0);
+                    *n = (*n).max(i + 1);
+                }
+            }
+            if !content.locked.contains(path) {
+                content.values.insert(path.clone(), value.clone());
+            }
+        }
+        content.supplements_case = Some(case.case_number.clone());
+        content.required_attachments = case.requested_attachments.iter().cloned().collect();
+        let row = DraftRow {
+            draft_id: uuid::Uuid::new_v4().to_string(),
+            procedure_id: procedure.id.clone(),
+            procedure_version: procedure.version,
+            status: EDITING.into(),
+            content,
+            updated_at: self.now(),
+        };
+        self.store.save_draft(&row, self.now())?;
+        Ok(row)
+    }
+
+    // ---- submission ----------------------------------------------------------------------
+
+    /// Validate, sign and enqueue. Returns the queued item at once; delivery is separate.
+    pub async fn submit(&self, draft_id: &str, passcode_in: &str) -> Result<OutboxRow> {
+        let acc = self.active_account()?;
+        let row = self.draft(draft_id)?;
+        if row.status != EDITING {
+            return Err(Error::Domain(Msg::DraftNotEditable));
+        }
+        let procedure = self.procedure(&row.procedure_id, Some(row.procedure_version))?;
+        let errors = eform::validate(&procedure, &row.content, self.today());
+        if !errors.is_empty() {
+            return Err(Error::Fields(errors));
+        }
+        self.verify_passcode(passcode_in).await?;
+
+        let _serial = self.services.submit_lock.lock().await;
+        let submission_id = uuid::Uuid::new_v4().to_string();
+        let payload = eform::payload(&procedure, &row.content, &submission_id);
+        let mut attachment_data = BTreeMap::new();
+        for a in &payload.attachments {
+            let data = self.store.draft_file(draft_id, &a.key)?.ok_or(Error::Domain(Msg::AttachmentUnreadable))?;
+            attachment_data.insert(a.key.clone(), crypto::b64(&data));
+        }
+        let counter = self.store.next_submit_counter()?;
+        let statement = Statement {
+            purpose: Purpose::Submit,
+            audience: self.net.audience().to_string(),
+            nonce: submission_id.clone(),
+            device_id: acc.device_id.clone(),
+            counter,
+            issued_at: self.now(),
+            subject: payload.digest_hex(),
+        };
+        let signed = self.sign_statement(&acc.key_alias, &acc.public_key, statement).await?;
+        let req = SubmissionRequest { payload, signed, attachment_data };
+        self.store.enqueue(&req, counter, draft_id, self.now())?;
+        drop(_serial);
+        self.notify(&submission_id);
+        self.store.outbox_item(&submission_id)?.ok_or(Error::Storage("queued item vanished".into()))
+    }
+
+    // ---- delivery ------------------------------------------------------------------------
+
+    async fn server_key(&self, kid: &str) -> Result<jsonwebtoken::jwk::Jwk> {
+        let cached =
+            |keys: &Vec<jsonwebtoken::jwk::Jwk>| keys.iter().find(|k| k.common.key_id.as_deref() == Some(kid)).cloned();
+        if let Some(k) = cached(&self.services.server_keys.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(k);
+        }
+        let r: KeysResponse = self.net.get(PATH_KEYS, None).await?;
+        let keys: Vec<jsonwebtoken::jwk::Jwk> =
+            r.keys.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
+        let found = cached(&keys);
+        *self.services.server_keys.lock().unwrap_or_else(|p| p.into_inner()) = keys;
+        found.ok_or_else(|| Error::BadReceipt("receipt signed by an unknown key".into()))
+    }
+
+    /// Check the server's receipt: ES256 by a key of `/v1/keys`, issued by our audience, for
+    /// exactly this submission and payload.
+    pub async fn verify_receipt(
+        &self,
+        resp: &SubmissionResponse,
+        payload: &SubmissionPayload,
+    ) -> Result<ReceiptClaims> {
+        let header =
+            jsonwebtoken::decode_header(&resp.receipt).map_err(|_| Error::BadReceipt("receipt is not a JWS".into()))?;
+        if header.alg != Algorithm::ES256 {
+            return Err(Error::BadReceipt("receipt algorithm".into()));
+        }
+        let kid = header.kid.ok_or_else(|| Error::BadReceipt("receipt without key id".into()))?;
+        let jwk = self.server_key(&kid).await?;
+        let key = DecodingKey::from_jwk(&jwk).map_err(|_| Error::BadReceipt("server key unusable".into()))?;
+        let mut v = Validation::new(Algorithm::ES256);
+        v.required_spec_claims.clear();
+        v.validate_exp = false;
+        v.validate_aud = false;
+        let claims = jsonwebtoken::decode::<ReceiptClaims>(&resp.receipt, &key, &v)
+            .map_err(|_| Error::BadReceipt("receipt signature does not verify".into()))?
+            .claims;
+        if claims.iss != self.net.audience()
+            || claims.submission_id != payload.submission_id
+            || claims.payload_sha256 != payload.digest_hex()
+            || claims.procedure_id != payload.procedure_id
+            || claims.case_number != resp.case_number
+        {
+            return Err(Error::BadReceipt("receipt is for something else".into()));
+        }
+        Ok(claims)
+    }
+
+    /// Deliver queued submissions in order until the queue is empty or a transient failure
+    /// stops it. `explicit` (the shell asked: connectivity came back, the citizen pulled to
+    /// refresh) ignores our own backoff but still honours the server's Retry-After.
+    pub async fn sync_outbox(&self, explicit: bool) -> Result<SyncReport> {
+        let _sender = match self.services.sender_lock.try_lock() {
+            Ok(g) => g,
+            Err(_) if explicit => self.services.sender_lock.lock().await,
+            Err(_) => return Ok(SyncReport::default()),
+        };
+        let mut report = SyncReport::default();
+        while let Some(item) = self.store.outbox_head()? {
+            let now = self.now();
+            if item.not_before > now || (!explicit && item.next_attempt_at > now) {
+                break;
+            }
+            let id = item.submission_id.clone();
+            self.store.outbox_mark_sending(&id, now)?;
+            self.notify(&id);
+            let req = self.store.outbox_request(&id)?;
+            let result = match self.net.post_idempotent::<_, SubmissionResponse>(PATH_SUBMISSIONS, &req, &id).await {
+                Ok(resp) => self.verify_receipt(&resp, &req.payload).await.map(|_| resp),
+                Err(e) => Err(e),
+            };
+            let now = self.now();
+            match result {
+                Ok(resp) => {
+                    self.store.outbox_delivered(&item, &resp.case_number, &resp.receipt, now)?;
+                    report.delivered += 1;
+                }
+                Err(e) => match outbox::classify(&e) {
+                    Disposition::Reject { code } => {
+                        tracing::info!(code = %code, "submission rejected");
+                        self.store.outbox_rejected(&id, &code, now)?;
+                        report.rejected += 1;
+                    }
+                    Disposition::Retry { retry_after } => {
+                        let jitter = crypto::random_array::<1>()[0] as f64 / 256.0;
+                        let (next, not_before) = outbox::next_attempt(now, item.attempts + 1, retry_after, jitter);
+                        self.store.outbox_retry(&id, next, not_before, error_code(&e), now)?;
+                        self.notify(&id);
+                        report.last_error = Some(e);
+                        break;
+                    }
+                },
+            }
+            self.notify(&id);
+        }
+        report.remaining =
+            self.store.outbox()?.iter().filter(|r| r.state != DELIVERED && r.state != REJECTED).count() as u32;
+        Ok(report)
+    }
+
+    // ---- cases ---------------------------------------------------------------------------
+
+    /// Fetch case events after the local cursor; returns the new ones.
+    pub async fn sync_cases(&self) -> Result<Vec<CaseEventDto>> {
+        let token = self.access_token().await?;
+        let mut all = vec![];
+        loop {
+            let after = self.store.case_cursor()?;
+            let r: CaseEventsResponse =
+                self.net.get(&format!("{PATH_CASE_EVENTS}?after={after}"), Some(&token)).await?;
+            if r.events.iter().any(|e| e.seq <= after) {
+                return Err(outbox::bad_answer("case events not after the cursor"));
+            }
+            self.store.apply_case_events(&r.events, self.now())?;
+            let done = !r.more || r.events.is_empty();
+            all.extend(r.events);
+            if done {
+                break;
+            }
+        }
+        Ok(all)
+    }
+}
+
+/// The stable code stored with a failed attempt.
+pub fn error_code(e: &Error) -> &'static str {
+    match e {
+        Error::BadReceipt(_) => Msg::ReceiptInvalid.code(),
+        Error::Net(n) => match n.kind {
+            crate::error::NetworkErrorKind::Offline => Msg::Offline.code(),
+            crate::error::NetworkErrorKind::Timeout => Msg::Timeout.code(),
+            crate::error::NetworkErrorKind::Tls => Msg::Tls.code(),
+            crate::error::NetworkErrorKind::InsecureUrl => Msg::InsecureUrl.code(),
+            crate::error::NetworkErrorKind::Server => Msg::ServerError.code(),
+            crate::error::NetworkErrorKind::Protocol => Msg::ProtocolError.code(),
+        },
+        Error::Domain(m) => m.code(),
+        _ => Msg::Internal.code(),
+    }
+}
