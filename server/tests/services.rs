@@ -99,7 +99,7 @@ fn temp_residence_payload(h: &Harness, doc: &[u8]) -> (SubmissionPayload, BTreeM
     let mut v = applicant_c1();
     v.extend([
         ("new_province", "79"),
-        ("new_commune", "26734"),
+        ("new_commune", "26740"),
         ("new_detail", "Số 9 Đường Thử Nghiệm"),
         ("from_date", from.as_str()),
         ("to_date", to.as_str()),
@@ -357,6 +357,36 @@ async fn submit_counter_is_separate_and_must_increase() {
 }
 
 #[tokio::test]
+async fn queued_submissions_may_be_old_but_not_from_the_future() {
+    let h = start().await;
+    let mut c = citizen(&h, C1).await;
+    let mut send = |p: &SubmissionPayload, issued_at: i64| {
+        c.submit_counter += 1;
+        let signed = c.dev.sign_statement(Statement {
+            purpose: Purpose::Submit,
+            audience: h.server.audience.clone(),
+            nonce: p.submission_id.clone(),
+            device_id: c.dev.id.clone(),
+            counter: c.submit_counter,
+            issued_at,
+            subject: p.digest_hex(),
+        });
+        json!({"payload": p, "signed": signed})
+    };
+    // Filled and signed two days ago, offline, starting that day: date rules use the signing day.
+    let mut p = residence_payload(&h);
+    p.values.insert("from_date".into(), day(&h, -2));
+    let body = send(&p, h.now() - 2 * 86_400);
+    let (st, b) = submit_body(&h, &body).await;
+    assert_eq!(st, 201, "{b}");
+    let body = send(&residence_payload(&h), h.now() - 31 * 86_400);
+    assert_eq!(submit_body(&h, &body).await.1["code"], "clock_skew");
+    let body = send(&residence_payload(&h), h.now() + 3600);
+    assert_eq!(submit_body(&h, &body).await.1["code"], "clock_skew");
+    assert_eq!(h.server.case_count(), 1);
+}
+
+#[tokio::test]
 async fn subject_must_be_the_payload_digest() {
     let h = start().await;
     let mut c = citizen(&h, C1).await;
@@ -456,6 +486,16 @@ async fn form_is_validated_server_side() {
     assert_eq!(st, 422);
     let msg = b["message"].as_str().unwrap();
     assert!(msg.contains("to_date") && msg.contains("guests"), "{msg}");
+
+    // A commune of another province; an unknown province.
+    let mut p = residence_payload(&h);
+    p.values.insert("lodging_commune".into(), "26740".into());
+    let (st, b) = submit_body(&h, &c.request(&h, &p, &BTreeMap::new())).await;
+    assert_eq!((st, b["message"].as_str()), (422, Some("fields: lodging_commune")));
+    let mut p = residence_payload(&h);
+    p.values.insert("lodging_province".into(), "02".into());
+    let (st, b) = submit_body(&h, &c.request(&h, &p, &BTreeMap::new())).await;
+    assert_eq!((st, b["message"].as_str()), (422, Some("fields: lodging_commune, lodging_province")));
 
     // Unknown procedure version.
     let mut p = residence_payload(&h);
