@@ -274,4 +274,39 @@ mod tests {
         assert_eq!(mode.to_lowercase(), "wal");
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    #[test]
+    fn v1_database_is_upgraded_in_place() {
+        let dir = std::env::temp_dir().join(format!("db-{}", citizen_core::crypto::random_b64url(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.db");
+        {
+            // A database as the previous server left it: schema v1, v1 seed, one account.
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            for s in crate::register::SEED {
+                c.execute(
+                    "INSERT INTO citizens (cccd, full_name, date_of_birth, sex, phone, nationality, ethnicity, permanent_address)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'Việt Nam', 'Kinh', ?6)",
+                    params![s.cccd, s.full_name, s.date_of_birth, s.sex, s.phone, s.permanent_address],
+                )
+                .unwrap();
+            }
+            c.execute("INSERT INTO accounts (account_id, citizen_id, created_at) VALUES ('acc', 1, 0)", []).unwrap();
+        }
+        let c = open(&p).unwrap();
+        let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let profile = crate::register::profile_of_account(&c, "acc").unwrap().unwrap();
+        assert_eq!(profile.cccd, "001090000001");
+        assert_eq!(profile.permanent_residence.province_code, "01");
+        assert_eq!(profile.place_of_origin, "Xã Đông Anh, Thành phố Hà Nội");
+        assert_eq!(profile.updated_at, crate::register::PROFILE_UPDATED_AT);
+        let n: i64 = c.query_row("SELECT COUNT(*) FROM citizens WHERE updated_at = 0", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+        let counter: i64 = c.query_row("SELECT COUNT(last_submit_counter) FROM devices", [], |r| r.get(0)).unwrap();
+        assert_eq!(counter, 0);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -91,7 +91,8 @@ pub const SEED: &[SeedCitizen] = &[
     },
 ];
 
-/// A fictitious address (commune codes are placeholders, see [`crate::admin`]).
+/// A fictitious address (street and number invented; commune and province are real post-2025
+/// units from [`citizen_core::admin_units`]).
 pub struct SeedAddress {
     /// Clearly fictitious street address.
     pub detail: &'static str,
@@ -144,8 +145,10 @@ const fn addr(
     SeedAddress { detail, commune_code, commune_name, province_code }
 }
 
-/// When the v2 records were last "changed" (2025-07-01, the reorganisation's effective date).
-pub const PROFILE_UPDATED_AT: i64 = 1_751_302_800;
+/// When the seed records were last "changed" (2025-07-02, the day after the reorganisation took
+/// effect). Also the seed revision: a stored seed record older than this is refreshed at start
+/// (the first revision used placeholder commune codes), a newer one is left alone.
+pub const PROFILE_UPDATED_AT: i64 = 1_751_389_200;
 
 /// Full records of the seed citizens. Client-side tests rely on these values.
 pub const SEED_PROFILES: &[SeedProfile] = &[
@@ -164,7 +167,7 @@ pub const SEED_PROFILES: &[SeedProfile] = &[
         ethnicity: "Kinh",
         religion: "Phật giáo",
         place_of_origin: "Phường Sài Gòn, Thành phố Hồ Chí Minh",
-        permanent: addr("Số 2 Đường Giả Lập", "26734", "Phường Sài Gòn", "79"),
+        permanent: addr("Số 2 Đường Giả Lập", "26740", "Phường Sài Gòn", "79"),
         current: Some(addr("Số 12 Ngõ Thử Nghiệm", "00004", "Phường Ba Đình", "01")),
         household_head: Some(("Trần Văn Chủ Hộ", "Con")),
         email: None,
@@ -174,7 +177,7 @@ pub const SEED_PROFILES: &[SeedProfile] = &[
         ethnicity: "Kinh",
         religion: "Công giáo",
         place_of_origin: "Phường Hải Châu, Thành phố Đà Nẵng",
-        permanent: addr("Số 3 Đường Kiểm Thử", "20194", "Phường Hải Châu", "48"),
+        permanent: addr("Số 3 Đường Kiểm Thử", "20242", "Phường Hải Châu", "48"),
         current: None,
         household_head: Some(("Lê Văn Thử", "Con")),
         email: Some("le.minh.kiem.thu@example.vn"),
@@ -184,7 +187,7 @@ pub const SEED_PROFILES: &[SeedProfile] = &[
         ethnicity: "Tày",
         religion: "Không",
         place_of_origin: "Xã Thử Nghiệm, Tỉnh Lạng Sơn",
-        permanent: addr("Số 4 Phố Giả Định", "11311", "Phường Ngô Quyền", "31"),
+        permanent: addr("Số 4 Phố Giả Định", "11329", "Phường Ngô Quyền", "31"),
         current: None,
         household_head: Some(("Nguyễn Văn Giả Định", "Vợ")),
         email: None,
@@ -194,7 +197,7 @@ pub const SEED_PROFILES: &[SeedProfile] = &[
         ethnicity: "Khmer",
         religion: "Phật giáo",
         place_of_origin: "Phường Ninh Kiều, Thành phố Cần Thơ",
-        permanent: addr("Số 5 Đường Ví Dụ", "31117", "Phường Ninh Kiều", "92"),
+        permanent: addr("Số 5 Đường Ví Dụ", "31135", "Phường Ninh Kiều", "92"),
         current: None,
         household_head: None,
         email: Some("hoang.thi.vi.du@example.vn"),
@@ -215,7 +218,7 @@ pub const SEED_PROFILES: &[SeedProfile] = &[
         religion: "Không",
         place_of_origin: "Xã Đông Anh, Thành phố Hà Nội",
         permanent: addr("Số 7 Phố Dữ Liệu", "00454", "Xã Đông Anh", "01"),
-        current: Some(addr("Số 17 Đường Thử Nghiệm", "19774", "Phường Thuận Hóa", "46")),
+        current: Some(addr("Số 17 Đường Thử Nghiệm", "19789", "Phường Thuận Hóa", "46")),
         household_head: Some(("Vũ Văn Chủ", "Con")),
         email: None,
     },
@@ -235,8 +238,8 @@ fn format_address(a: &AddressDto) -> String {
     format!("{}, {}, {} (địa chỉ giả định)", a.detail, a.commune_name, a.province_name)
 }
 
-/// Insert the seed citizens that are not there yet, and complete the records of schema v1
-/// (filled once: a record with `updated_at = 0` has never had its v2 fields).
+/// Insert the seed citizens that are not there yet, and complete (or refresh) the records whose
+/// `updated_at` is older than [`PROFILE_UPDATED_AT`] (0 = a schema-v1 record without v2 fields).
 pub fn seed(conn: &Connection) -> rusqlite::Result<()> {
     for c in SEED {
         conn.execute(
@@ -257,7 +260,7 @@ pub fn seed(conn: &Connection) -> rusqlite::Result<()> {
             "UPDATE citizens SET ethnicity = ?2, religion = ?3, place_of_origin = ?4, permanent_residence = ?5,
                     current_residence = ?6, household_head_name = ?7, relationship_to_head = ?8, email = ?9,
                     permanent_address = ?10, updated_at = ?11
-              WHERE cccd = ?1 AND updated_at = 0",
+              WHERE cccd = ?1 AND updated_at < ?11",
             params![
                 p.cccd,
                 p.ethnicity,
@@ -353,7 +356,8 @@ mod tests {
             assert!(SEED.iter().any(|c| c.cccd == p.cccd));
             for a in std::iter::once(&p.permanent).chain(p.current.as_ref()) {
                 assert!(crate::admin::province_name(a.province_code).is_some(), "{}", a.province_code);
-                assert!(crate::admin::is_commune_code(a.commune_code));
+                assert!(crate::admin::commune_in_province(a.commune_code, a.province_code), "{}", a.commune_code);
+                assert_eq!(crate::admin::commune_name(a.commune_code), Some(a.commune_name));
                 assert!(a.detail.contains("Thử Nghiệm") || a.detail.starts_with("Số "));
             }
         }

@@ -158,6 +158,7 @@ pub fn verify_signed_ext(
     result.map(|_| device.expect("checked"))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn verify_inner(
     state: &AppState,
     conn: &Connection,

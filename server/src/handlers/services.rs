@@ -124,10 +124,10 @@ fn value_ok(f: &FieldSpec, v: &str, prefix: &str, values: &BTreeMap<String, Stri
         FieldKind::Email => email_ok(v),
         FieldKind::Select => f.options.iter().any(|o| o.value == v),
         FieldKind::Province => crate::admin::province_name(v).is_some(),
-        FieldKind::Commune => {
-            crate::admin::is_commune_code(v)
-                && f.province_field.as_ref().is_none_or(|pf| values.contains_key(&format!("{prefix}{pf}")))
-        }
+        FieldKind::Commune => match f.province_field.as_ref() {
+            Some(pf) => values.get(&format!("{prefix}{pf}")).is_some_and(|p| crate::admin::commune_in_province(v, p)),
+            None => crate::admin::commune_name(v).is_some(),
+        },
         FieldKind::Number => !v.is_empty() && v.len() <= 18 && v.bytes().all(|b| b.is_ascii_digit()),
         FieldKind::Boolean => v == "true" || v == "false",
         FieldKind::Group => false,
@@ -181,11 +181,8 @@ fn validate_fields(
         match raw.filter(|v| !v.trim().is_empty()) {
             None if f.required => errs.push(path),
             None => {}
-            Some(v) => {
-                if !value_ok(f, v, prefix, values, today) {
-                    errs.push(path)
-                }
-            }
+            Some(v) if !value_ok(f, v, prefix, values, today) => errs.push(path),
+            Some(_) => {}
         }
     }
 }
@@ -515,7 +512,10 @@ fn create(
         None => {
             let files = check_attachments(proc_, req, true)?;
             let profile = crate::register::profile_of_account(tx, &dev.account_id)?.ok_or_else(ApiError::internal)?;
-            let errs = validate_form(proc_, &p.values, &profile, today);
+            // Date rules refer to the day the citizen signed (a queued submission may arrive days
+            // later, see MAX_SUBMISSION_AGE_SECS); the case itself is dated on receipt.
+            let signed_on = Date::from_unix_vn(req.signed.statement.issued_at);
+            let errs = validate_form(proc_, &p.values, &profile, signed_on);
             if !errs.is_empty() {
                 return Err(unprocessable(sc::FORM_INVALID, format!("fields: {}", errs.join(", "))));
             }
