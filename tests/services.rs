@@ -18,6 +18,8 @@ use citizen_server::{Fault, MemoryOtpOutbox, RunningServer, ServerConfig};
 const PASS: &str = "482916";
 const A: (&str, &str, &str) = ("001090000001", "1990-01-15", "+84900000001");
 
+type Platform = (Arc<MemoryKeyStore>, Arc<MemoryKeyWrapper>);
+
 struct Env {
     server: Option<RunningServer>,
     addr: std::net::SocketAddr,
@@ -28,7 +30,7 @@ struct Env {
     ca: String,
     pins: Vec<String>,
     official_token: String,
-    platforms: Mutex<std::collections::HashMap<String, (Arc<MemoryKeyStore>, Arc<MemoryKeyWrapper>)>>,
+    platforms: Mutex<std::collections::HashMap<String, Platform>>,
 }
 
 impl Env {
