@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use citizen_core::clock::SystemClock;
+use citizen_core::clock::{Clock, SystemClock};
+use citizen_core::protocol::services::CaseStatusDto;
 use citizen_core::{CitizenCore, EnrollmentInput, KeyOptions};
 use citizen_server::{MemoryOtpOutbox, ServerConfig};
 
@@ -131,6 +132,80 @@ pub async fn run(
         );
     }
     observe("devices.list", &core);
+
+    // Public services: the catalogue and the citizen's record, a residence notification filled
+    // from the register, submitted while the network is down, delivered when it is back.
+    step!("services.catalogue", core.refresh_catalogue().await);
+    let profile = step!("services.profile", core.refresh_profile().await);
+    let _ = writeln!(
+        out,
+        "    hồ sơ công dân: {} trường, lưu mã hoá trên thiết bị",
+        [&profile.full_name, &profile.place_of_origin, &profile.permanent_residence.detail].len() + 11
+    );
+    let draft = step!("services.draft (auto-fill)", core.create_draft("residence-notification".into()));
+    let _ = writeln!(
+        out,
+        "    {} trường lấy từ CSDL dân cư, {} trường bị khoá",
+        draft.values.len(),
+        draft.locked_fields.len()
+    );
+    step!("services.fill", crate::services::fill_residence_notification(&core, &draft.draft_id, SystemClock.now()));
+    observe("services.fill", &core);
+    let addr = server.addr;
+    let official_token = server.official_token.clone();
+    let t = Instant::now();
+    server.shutdown().await;
+    let _ = writeln!(out, "  ✓ {:<26} {:>8.1} ms  (mất mạng)", "network.down", t.elapsed().as_secs_f64() * 1000.0);
+    let item = step!(
+        "services.submit (offline)",
+        core.clone().submit_draft(draft.draft_id.clone(), DEMO_PASSCODE.into()).await
+    );
+    let _ = writeln!(out, "    biên nhận tạm: {:?}, mã băm {}…", item.state, &item.payload_sha256[..16]);
+    let report = step!("services.sync (offline)", core.sync_outbox().await);
+    let _ = writeln!(
+        out,
+        "    còn chờ gửi: {} ({})",
+        report.remaining,
+        report.last_error.map(|e| e.message_vi).unwrap_or_default()
+    );
+    let mut cfg = ServerConfig::loopback_dev(data_dir.join("server"), outbox.clone(), Arc::new(SystemClock));
+    cfg.listen = addr;
+    let server = step!("network.up (server restart)", citizen_server::start(cfg).await);
+    let report = step!("services.sync (online)", core.sync_outbox().await);
+    let delivered = core.outbox().ok().and_then(|o| o.into_iter().find(|i| i.submission_id == item.submission_id));
+    let case_number = step!(
+        "services.receipt",
+        delivered
+            .filter(|i| report.delivered == 1 && i.receipt.is_some())
+            .and_then(|i| i.case_number)
+            .ok_or("the submission was not delivered")
+    );
+    let _ = writeln!(out, "    mã hồ sơ {case_number}; biên nhận có chữ ký máy chủ đã được kiểm tra");
+    for to in [CaseStatusDto::Processing, CaseStatusDto::Approved] {
+        step!(
+            "official.transition",
+            crate::services::official_transition(
+                &server.base_url,
+                &server.ca_cert_pem,
+                &official_token,
+                &case_number,
+                to
+            )
+            .await
+        );
+    }
+    step!("services.sync_cases", core.sync_cases().await);
+    let case = step!(
+        "services.case_status",
+        core.cases()
+            .map_err(|e| e.to_string())
+            .and_then(|cs| cs.into_iter().find(|c| c.case_number == case_number).ok_or_else(|| "case missing".into()))
+    );
+    let _ = writeln!(out, "    trạng thái hồ sơ {}: {:?}", case.case_number, case.status);
+    if case.status != CaseStatusDto::Approved {
+        return Err(DemoError { step: "services.case_status", reason: format!("{:?}", case.status) });
+    }
+    observe("services.case", &core);
     step!("logout", core.logout().await);
     observe("logout", &core);
     let t = Instant::now();

@@ -72,6 +72,38 @@ enum Command {
     },
     /// Erase the account from this device.
     ResetDevice,
+    /// Public-service requests.
+    Services {
+        #[command(subcommand)]
+        op: ServicesOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServicesOp {
+    /// List the procedures (refreshing the catalogue when online).
+    List,
+    /// Show a procedure's form.
+    Show { procedure: String },
+    /// Create a draft auto-filled from the register, set values and attach files.
+    Fill {
+        procedure: String,
+        /// `path=value` (repeatable), e.g. `guests.0.full_name=Khách` or `from_date=2026-12-01`.
+        #[arg(long = "set")]
+        set: Vec<String>,
+        /// `key=file:mime` (repeatable), e.g. `housing_proof=hop-dong.pdf:application/pdf`.
+        #[arg(long = "attach")]
+        attach: Vec<String>,
+        /// Add this many extra items to a group first: `guests=2`.
+        #[arg(long = "items")]
+        items: Vec<String>,
+    },
+    /// Submit a draft (passcode from CITIZEN_PASSCODE or stdin); it is queued and sent.
+    Submit { draft_id: String },
+    /// The outbox and the cases.
+    Status,
+    /// Deliver queued submissions and fetch case updates.
+    Sync,
 }
 
 #[derive(Subcommand)]
@@ -364,6 +396,7 @@ async fn run(cli: Cli) -> ExitCode {
                 }
             }
         },
+        Command::Services { op } => services(core, op).await,
         Command::ResetDevice => match core.reset_device().await {
             Ok(()) => {
                 println!("device_reset");
@@ -372,6 +405,196 @@ async fn run(cli: Cli) -> ExitCode {
             Err(e) => auth_exit(&e),
         },
     }
+}
+
+async fn services(core: std::sync::Arc<CitizenCore>, op: ServicesOp) -> ExitCode {
+    match op {
+        ServicesOp::List => {
+            if let Err(e) = core.refresh_catalogue().await {
+                eprintln!("(offline: {}; showing the saved catalogue)", e.detail().message_en);
+            }
+            match core.procedures() {
+                Ok(ps) => {
+                    for p in ps {
+                        println!(
+                            "{:<24} v{} {} — {} VND, {} ngày — {}",
+                            p.id, p.version, p.name_vi, p.fee_vnd, p.processing_days, p.agency_vi
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => report(&e),
+            }
+        }
+        ServicesOp::Show { procedure } => {
+            let _ = core.refresh_catalogue().await;
+            let Some(p) = core.procedures().ok().and_then(|ps| ps.into_iter().find(|p| p.id == procedure)) else {
+                eprintln!("unknown procedure {procedure}");
+                return ExitCode::from(1);
+            };
+            println!("{} / {} (v{})", p.name_vi, p.name_en, p.version);
+            for f in &p.fields {
+                println!(
+                    "  {:<22} {:<10} {}{}{}",
+                    f.key,
+                    format!("{:?}", f.kind).to_lowercase(),
+                    f.label_vi,
+                    if f.required { " *" } else { "" },
+                    if f.locked {
+                        " [CSDL dân cư, khoá]"
+                    } else if f.autofill.is_some() {
+                        " [tự điền]"
+                    } else {
+                        ""
+                    }
+                );
+                for i in &f.item_fields {
+                    println!(
+                        "    {}.<n>.{:<14} {:<10} {}{}",
+                        f.key,
+                        i.key,
+                        format!("{:?}", i.kind).to_lowercase(),
+                        i.label_vi,
+                        if i.required { " *" } else { "" }
+                    );
+                }
+            }
+            for a in &p.attachments {
+                println!(
+                    "  📎 {:<19} {} ({}; ≤ {} bytes){}",
+                    a.key,
+                    a.label_vi,
+                    a.mime_types.join(", "),
+                    a.max_bytes,
+                    if a.required { " *" } else { "" }
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        ServicesOp::Fill { procedure, set, attach, items } => {
+            if core.status().map(|s| s.logged_in).unwrap_or(false) {
+                let _ = core.refresh_profile().await;
+            }
+            let _ = core.refresh_catalogue().await;
+            let d = match core.create_draft(procedure) {
+                Ok(d) => d,
+                Err(e) => return report(&e),
+            };
+            for spec in items {
+                let (group, n) = spec.split_once('=').unwrap_or((&spec, "1"));
+                for _ in 0..n.parse::<u32>().unwrap_or(1) {
+                    if let Err(e) = core.add_group_item(d.draft_id.clone(), group.into()) {
+                        return report(&e);
+                    }
+                }
+            }
+            for kv in set {
+                let Some((k, v)) = kv.split_once('=') else {
+                    eprintln!("--set expects path=value");
+                    return ExitCode::from(2);
+                };
+                if let Err(e) = core.set_field(d.draft_id.clone(), k.into(), v.into()) {
+                    return service_exit(&e);
+                }
+            }
+            for a in attach {
+                let Some((k, rest)) = a.split_once('=') else {
+                    eprintln!("--attach expects key=file:mime");
+                    return ExitCode::from(2);
+                };
+                let (file, mime) = rest.rsplit_once(':').unwrap_or((rest, "application/pdf"));
+                if let Err(e) = core.attach_file(d.draft_id.clone(), k.into(), file.into(), mime.into()) {
+                    return service_exit(&e);
+                }
+            }
+            println!("draft_id={}", d.draft_id);
+            match core.validate_draft(d.draft_id) {
+                Ok(errors) if errors.is_empty() => {
+                    println!("valid");
+                    ExitCode::SUCCESS
+                }
+                Ok(errors) => {
+                    for f in errors {
+                        println!("  {} [{}]: {} / {}", f.field, f.code, f.message_vi, f.message_en);
+                    }
+                    ExitCode::from(3)
+                }
+                Err(e) => report(&e),
+            }
+        }
+        ServicesOp::Submit { draft_id } => {
+            let pass = secret("CITIZEN_PASSCODE", "Mã bảo vệ / passcode");
+            match core.clone().submit_draft(draft_id, pass.to_string()).await {
+                Ok(item) => {
+                    println!("queued submission_id={} sha256={}", item.submission_id, item.payload_sha256);
+                    match core.sync_outbox().await {
+                        Ok(r) => println!("delivered={} remaining={}", r.delivered, r.remaining),
+                        Err(e) => eprintln!("sync: {}", e.detail().message_en),
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => service_exit(&e),
+            }
+        }
+        ServicesOp::Status => {
+            let _ = core.sync_cases().await;
+            match (core.outbox(), core.cases()) {
+                (Ok(items), Ok(cases)) => {
+                    for i in items {
+                        println!(
+                            "outbox {} {} {:?} attempts={} case={}{}",
+                            i.submission_id,
+                            i.procedure_id,
+                            i.state,
+                            i.attempts,
+                            i.case_number.unwrap_or_else(|| "-".into()),
+                            i.last_error.map(|e| format!(" ({})", e.code)).unwrap_or_default()
+                        );
+                    }
+                    for c in cases {
+                        println!(
+                            "case {} {} {:?}{}",
+                            c.case_number,
+                            c.procedure_id,
+                            c.status,
+                            c.note_vi.map(|n| format!(" — {n}")).unwrap_or_default()
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                (Err(e), _) | (_, Err(e)) => report(&e),
+            }
+        }
+        ServicesOp::Sync => {
+            let r = match core.sync_outbox().await {
+                Ok(r) => r,
+                Err(e) => return report(&e),
+            };
+            println!("delivered={} rejected={} remaining={}", r.delivered, r.rejected, r.remaining);
+            if let Some(e) = r.last_error {
+                println!("stopped: [{}] {}", e.code, e.message_en);
+            }
+            match core.sync_cases().await {
+                Ok(events) => {
+                    for e in events {
+                        println!("case {} → {:?}", e.case_number, e.status);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => report(&e),
+            }
+        }
+    }
+}
+
+fn service_exit(e: &citizen_core::ServiceError) -> ExitCode {
+    report(e);
+    if let citizen_core::ServiceError::InvalidForm { fields, .. } = e {
+        for f in fields {
+            eprintln!("  {} [{}]: {} / {}", f.field, f.code, f.message_vi, f.message_en);
+        }
+    }
+    ExitCode::from(1)
 }
 
 fn main() -> ExitCode {

@@ -37,7 +37,16 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 fn needles(tokens: &[String]) -> Vec<String> {
     let (cccd, _, phone) = DEMO_CITIZEN;
-    let mut n = vec![cccd.to_string(), phone.to_string(), phone.replace("+84", "0"), DEMO_PASSCODE.to_string()];
+    let mut n = vec![
+        cccd.to_string(),
+        phone.to_string(),
+        phone.replace("+84", "0"),
+        DEMO_PASSCODE.to_string(),
+        // The register's name of the demo citizen, and the guest of the residence notification.
+        "Nguyễn Văn Mẫu".to_string(),
+        "Khách Thử Nghiệm".to_string(),
+        "079195000002".to_string(),
+    ];
     n.extend(tokens.iter().cloned());
     n
 }
@@ -71,7 +80,20 @@ async fn demo_succeeds_and_leaks_nothing() {
     })
     .await
     .unwrap();
-    assert_eq!(steps, ["core.open", "enroll.start", "enroll.complete", "login", "refresh", "devices.list", "logout"]);
+    assert_eq!(
+        steps,
+        [
+            "core.open",
+            "enroll.start",
+            "enroll.complete",
+            "login",
+            "refresh",
+            "devices.list",
+            "services.fill",
+            "services.case",
+            "logout"
+        ]
+    );
     tokens.sort();
     tokens.dedup();
     assert!(tokens.len() >= 4, "the scan must know the tokens of login and refresh: {}", tokens.len());

@@ -1,0 +1,61 @@
+//! Helpers of the `services` subcommands and the demo.
+
+use citizen_core::cccd::Date;
+use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
+use citizen_core::{CitizenCore, ServiceError};
+
+/// `YYYY-MM-DD`, `days` after the Vietnam date of `now`.
+pub fn day(now: i64, days: i64) -> String {
+    let d = Date::from_unix_vn(now + days * 86_400);
+    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+}
+
+/// Fill the editable fields of a residence notification with a fictitious guest staying from
+/// tomorrow for four nights (the host and the address come from the register).
+pub fn fill_residence_notification(core: &CitizenCore, draft_id: &str, now: i64) -> Result<(), ServiceError> {
+    let from = day(now, 1);
+    let to = day(now, 5);
+    for (path, value) in [
+        ("guests.0.full_name", "Khách Thử Nghiệm"),
+        ("guests.0.cccd", "079195000002"),
+        ("guests.0.date_of_birth", "1995-06-30"),
+        ("guests.0.relationship", "ban_be"),
+        ("reason", "du_lich"),
+        ("from_date", from.as_str()),
+        ("to_date", to.as_str()),
+    ] {
+        core.set_field(draft_id.into(), path.into(), value.into())?;
+    }
+    Ok(())
+}
+
+/// Move a case through the officials' API of the reference server (demo and tests only).
+pub async fn official_transition(
+    base_url: &str,
+    ca_pem: &str,
+    token: &str,
+    case_number: &str,
+    to: CaseStatusDto,
+) -> Result<(), String> {
+    let tls = citizen_core::net::tls::client_config(&[ca_pem.to_string()], &[]).map_err(|e| e.to_string())?;
+    let client = reqwest::Client::builder().tls_backend_preconfigured(tls).build().map_err(|e| e.to_string())?;
+    let body = TransitionRequest {
+        case_number: case_number.into(),
+        to,
+        note_vi: Some("Cán bộ tiếp nhận đã xử lý (demo)".into()),
+        note_en: Some("Processed by the official (demo)".into()),
+        requested_attachments: vec![],
+    };
+    let r = client
+        .post(format!("{base_url}{PATH_OFFICIAL_TRANSITION}"))
+        .header("x-official-token", token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    if r.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("officials' API answered {}", r.status()))
+    }
+}
