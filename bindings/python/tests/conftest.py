@@ -38,7 +38,8 @@ CITIZENS = {
     "lockout": ("079195000002", "1995-06-30", "+84900000002"),
     "passcode": ("048200000003", "2000-12-01", "+84900000003"),
     "spare_4": ("031187000004", "1987-09-09", "+84900000004"),
-    # 5 and 6 are used by the Kotlin suite, 7 and 8 are left free.
+    "services": ("001090000007", "1990-02-02", "+84900000007"),
+    # 5, 6 and 8 are used by the Kotlin suite.
 }
 
 PASSCODE = "246810"
@@ -100,17 +101,17 @@ def _parse_ready(line: str) -> dict[str, str]:
     return fields
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Server:
+def start_server(data_dir: Path, listen: str = "127.0.0.1:0") -> Server:
+    """Start the reference server on `listen` with its state in `data_dir`; wait for READY."""
     binary = Path(os.environ.get("CITIZEN_SERVER_BIN", REPO / "target" / "debug" / "citizen-server"))
     if not binary.is_file():
         pytest.fail(f"{binary} not found: run `cargo build -p citizen-server` first (bindings/test.sh does)")
-    data_dir = tmp_path_factory.mktemp("server-data")
+    data_dir.mkdir(parents=True, exist_ok=True)
     otp_file = data_dir / "otp.jsonl"
     log_path = data_dir / "server.log"
-    log = open(log_path, "w", encoding="utf-8")
+    log = open(log_path, "a", encoding="utf-8")
     proc = subprocess.Popen(
-        [str(binary), "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), "--dev-otp-file", str(otp_file)],
+        [str(binary), "--listen", listen, "--data-dir", str(data_dir), "--dev-otp-file", str(otp_file)],
         stdout=subprocess.PIPE,
         stderr=log,
         stdin=subprocess.DEVNULL,
@@ -147,8 +148,8 @@ def server(tmp_path_factory) -> Server:
             ready = _parse_ready(line)
         elif line:
             seen.append(line)
-
-    srv = Server(
+    log.close()
+    return Server(
         base_url=ready["base_url"],
         audience=ready["audience"],
         ca_pem=Path(ready["ca"]).read_text(encoding="ascii"),
@@ -158,14 +159,23 @@ def server(tmp_path_factory) -> Server:
         data_dir=data_dir,
         process=proc,
     )
-    yield srv
-    proc.terminate()
+
+
+def stop_server(srv: Server) -> None:
+    """Stop a server started by `start_server` (SIGTERM, then SIGKILL)."""
+    srv.process.terminate()
     try:
-        proc.wait(timeout=10)
+        srv.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+        srv.process.kill()
+        srv.process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    srv = start_server(tmp_path_factory.mktemp("server-data"))
+    yield srv
+    stop_server(srv)
 
 
 def core_config(server: Server, data_dir: Path, base_url: str | None = None) -> cc.CoreConfig:

@@ -1,0 +1,134 @@
+"""Public-service requests through the Python bindings: a residence notification filled from
+the register, submitted while the server is down, delivered once it is back, approved by an
+official, and seen approved by the citizen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import ssl
+import tempfile
+import threading
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import citizen_core as cc
+import pytest
+from conftest import CITIZENS, PASSCODE, Device, assert_detail, core_config, enroll, run, start_server, stop_server
+from platform_impl import SoftwareDataKeyWrapper, SoftwareDeviceKeyStore
+
+
+class Recorder(cc.OutboxObserver):
+    """An outbox observer implemented in Python."""
+
+    def __init__(self):
+        self.states = []
+        self.lock = threading.Lock()
+
+    def on_outbox_item(self, item):
+        with self.lock:
+            self.states.append(item.state)
+
+
+def official(server, token: str, case_number: str, to: str) -> int:
+    ctx = ssl.create_default_context(cadata=server.ca_pem)
+    body = json.dumps({"case_number": case_number, "to": to, "note_vi": "Đã duyệt", "note_en": "Approved"}).encode()
+    req = urllib.request.Request(
+        server.base_url + "/v1/official/cases/transition",
+        data=body,
+        method="POST",
+        headers={"content-type": "application/json", "x-official-token": token},
+    )
+    with urllib.request.urlopen(req, context=ctx) as r:
+        return r.status
+
+
+def vn_day(days: int) -> str:
+    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=7)))
+    return (now + dt.timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    srv = start_server(tmp_path / "server")
+    yield srv
+    if srv.process.poll() is None:
+        stop_server(srv)
+
+
+def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
+    srv = own_server
+    device = Device(tmp_path / "phone", SoftwareDeviceKeyStore(), SoftwareDataKeyWrapper(), core_config(srv, tmp_path / "phone"))
+    core = device.open()
+    enroll(core, srv, CITIZENS["services"])
+    run(core.login(PASSCODE))
+    assert run(core.refresh_catalogue()) is True
+    assert run(core.refresh_catalogue()) is False  # 304: unchanged
+    profile = run(core.refresh_profile())
+    assert profile.cccd == CITIZENS["services"][0]
+
+    draft = core.create_draft("residence-notification")
+    assert draft.values["host_full_name"] == profile.full_name
+    assert draft.values["host_cccd"] == profile.cccd
+    assert "host_cccd" in draft.locked_fields
+    with pytest.raises(cc.ServiceError.InvalidForm) as locked:
+        core.set_field(draft.draft_id, "host_cccd", "001090000001")
+    assert locked.value.fields[0].code == "field.locked"
+    assert_detail(locked.value.detail, "input.invalid")
+
+    for path, value in [
+        ("guests.0.full_name", "Khách Thử Nghiệm"),
+        ("guests.0.cccd", "079195000002"),
+        ("guests.0.relationship", "ban_be"),
+        ("reason", "du_lich"),
+        ("from_date", vn_day(1)),
+        ("to_date", vn_day(5)),
+    ]:
+        core.set_field(draft.draft_id, path, value)
+    assert core.validate_draft(draft.draft_id) == []
+
+    # The network goes away; the citizen submits anyway.
+    port = urlparse(srv.base_url).port
+    stop_server(srv)
+    recorder = Recorder()
+    core.set_outbox_observer(recorder)
+    item = run(core.submit_draft(draft.draft_id, PASSCODE))
+    assert item.state == cc.OutboxState.QUEUED
+    report = run(core.sync_outbox())
+    assert (report.delivered, report.remaining) == (0, 1)
+    assert_detail(report.last_error, "network.offline")
+
+    # App restart while offline: the queued request is still there.
+    del core
+    core = device.open()
+    core.set_outbox_observer(recorder)
+    assert [i.submission_id for i in core.outbox()] == [item.submission_id]
+
+    # The server is back on the same address.
+    srv2 = start_server(srv.data_dir, listen=f"127.0.0.1:{port}")
+    try:
+        report = run(core.sync_outbox())
+        assert (report.delivered, report.remaining) == (1, 0), report
+        delivered = core.outbox()[0]
+        assert delivered.state == cc.OutboxState.DELIVERED
+        assert delivered.receipt.count(".") == 2
+        assert cc.OutboxState.SENDING in recorder.states and cc.OutboxState.DELIVERED in recorder.states
+
+        token = (srv.data_dir / "official-token").read_text().strip()
+        assert official(srv2, token, delivered.case_number, "processing") == 200
+        assert official(srv2, token, delivered.case_number, "approved") == 200
+        events = run(core.sync_cases())
+        assert any(e.status == cc.CaseStatusDto.APPROVED for e in events)
+        case = next(c for c in core.cases() if c.case_number == delivered.case_number)
+        assert case.status == cc.CaseStatusDto.APPROVED
+    finally:
+        stop_server(srv2)
+
+
+def test_admin_units_are_bundled():
+    provinces = cc.provinces()
+    assert len(provinces) == 34
+    assert any(p.code == "01" for p in provinces)
+    assert any(c.code == "00004" for c in cc.communes("01"))
+    assert cc.communes("02") == []
