@@ -9,6 +9,9 @@ import java.util.concurrent.TimeUnit
 /**
  * The reference server as a subprocess (built beforehand with `cargo build -p citizen-server`;
  * its path comes from the `citizen.server.bin` system property that the POM sets).
+ *
+ * [close] stops it; [restart] starts a new one on the same address and data directory (same
+ * database, PKI and officials' token), to play "the network went away and came back".
  */
 class TestServer private constructor(
     private val process: Process,
@@ -18,7 +21,24 @@ class TestServer private constructor(
     val pin: String,
     val backupPin: String,
     private val otpFile: Path,
+    /** The server's data directory (database, dev PKI, `official-token`, log). */
+    val dataDir: Path,
 ) : AutoCloseable {
+
+    /** The port it listens on (from [baseUrl]). */
+    val port: Int get() = java.net.URI(baseUrl).port
+
+    /** The officials' API secret (header `X-Official-Token`), written at first start. */
+    fun officialToken(): String = Files.readString(dataDir.resolve("official-token")).trim()
+
+    /** Whether the process is still running. */
+    val isRunning: Boolean get() = process.isAlive
+
+    /** A new server on the same address and data directory; stop this one ([close]) first. */
+    fun restart(): TestServer {
+        check(!process.isAlive) { "close() the running server before restarting it" }
+        return start(dataDir, listen = "127.0.0.1:$port")
+    }
 
     /** The newest OTP the server sent for [reference] (an enrollment or reset id). */
     fun otpFor(reference: String, timeoutMs: Long = 10_000): String {
@@ -53,15 +73,22 @@ class TestServer private constructor(
     companion object {
         private const val READY = "CITIZEN_SERVER_READY "
 
-        fun start(): TestServer {
+        /**
+         * Start a server on [listen] (port 0 = any free port) with [dataDir] (a new temporary
+         * directory by default; an existing one is reused: same database, PKI and token).
+         */
+        fun start(
+            dataDir: Path = Files.createTempDirectory("citizen-server-"),
+            listen: String = "127.0.0.1:0",
+        ): TestServer {
             val binary = File(System.getProperty("citizen.server.bin") ?: error("citizen.server.bin is not set"))
             check(binary.canExecute()) { "$binary not found: run `cargo build -p citizen-server` first (bindings/test.sh does)" }
-            val dataDir = Files.createTempDirectory("citizen-server-")
+            Files.createDirectories(dataDir)
             val otpFile = dataDir.resolve("otp.jsonl")
             val process = ProcessBuilder(
-                binary.path, "--listen", "127.0.0.1:0", "--data-dir", dataDir.toString(),
+                binary.path, "--listen", listen, "--data-dir", dataDir.toString(),
                 "--dev-otp-file", otpFile.toString(),
-            ).redirectError(dataDir.resolve("server.log").toFile()).start()
+            ).redirectError(ProcessBuilder.Redirect.appendTo(dataDir.resolve("server.log").toFile())).start()
             process.outputStream.close()
 
             val lines = LinkedBlockingQueue<String>()
@@ -92,6 +119,7 @@ class TestServer private constructor(
                     pin = field("pin"),
                     backupPin = field("backup_pin"),
                     otpFile = otpFile,
+                    dataDir = dataDir,
                 )
             }
         }
