@@ -95,6 +95,11 @@ fn classify(e: &reqwest::Error) -> NetworkErrorKind {
 /// Turn a server refusal into the core's error. `retry_after` is the `Retry-After` header
 /// (seconds), which wins over the body's field.
 pub fn server_error(status: StatusCode, body: &[u8], retry_after: Option<u64>) -> Error {
+    if !status.is_client_error() && !status.is_server_error() {
+        // A redirect (never followed) or any other unexpected status is not a refusal: the
+        // request may even have been processed. Transient, so nothing queued is dropped.
+        return net(NetworkErrorKind::Protocol, format!("unexpected HTTP {status}"));
+    }
     let parsed = serde_json::from_slice::<ErrorBody>(body).ok();
     let retry_after = retry_after.or(parsed.as_ref().and_then(|b| b.retry_after));
     let Some(b) = parsed else {
@@ -370,6 +375,11 @@ mod tests {
         assert!(matches!(
             server_error(StatusCode::BAD_GATEWAY, b"<html>", Some(7)),
             Error::Net(NetError { kind: NetworkErrorKind::Server, retry_after: Some(7), .. })
+        ));
+        let moved = serde_json::to_vec(&serde_json::json!({"code": "form_invalid", "message": "moved"})).unwrap();
+        assert!(matches!(
+            server_error(StatusCode::TEMPORARY_REDIRECT, &moved, None),
+            Error::Net(NetError { kind: NetworkErrorKind::Protocol, .. })
         ));
         assert!(matches!(
             server_error(StatusCode::BAD_REQUEST, b"<html>", None),

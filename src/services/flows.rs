@@ -269,11 +269,14 @@ impl Account {
 
     // ---- delivery ------------------------------------------------------------------------
 
-    async fn server_key(&self, kid: &str) -> Result<jsonwebtoken::jwk::Jwk> {
+    /// The server key `kid`: from the cache unless `refetch`, else from `/v1/keys`.
+    async fn server_key(&self, kid: &str, refetch: bool) -> Result<jsonwebtoken::jwk::Jwk> {
         let cached =
             |keys: &Vec<jsonwebtoken::jwk::Jwk>| keys.iter().find(|k| k.common.key_id.as_deref() == Some(kid)).cloned();
-        if let Some(k) = cached(&self.services.server_keys.lock().unwrap_or_else(|p| p.into_inner())) {
-            return Ok(k);
+        if !refetch {
+            if let Some(k) = cached(&self.services.server_keys.lock().unwrap_or_else(|p| p.into_inner())) {
+                return Ok(k);
+            }
         }
         let r: KeysResponse = self.net.get(PATH_KEYS, None).await?;
         let keys: Vec<jsonwebtoken::jwk::Jwk> =
@@ -296,15 +299,25 @@ impl Account {
             return Err(Error::BadReceipt("receipt algorithm".into()));
         }
         let kid = header.kid.ok_or_else(|| Error::BadReceipt("receipt without key id".into()))?;
-        let jwk = self.server_key(&kid).await?;
-        let key = DecodingKey::from_jwk(&jwk).map_err(|_| Error::BadReceipt("server key unusable".into()))?;
         let mut v = Validation::new(Algorithm::ES256);
         v.required_spec_claims.clear();
         v.validate_exp = false;
         v.validate_aud = false;
-        let claims = jsonwebtoken::decode::<ReceiptClaims>(&resp.receipt, &key, &v)
-            .map_err(|_| Error::BadReceipt("receipt signature does not verify".into()))?
-            .claims;
+        // A cached key that does not verify may be stale (rotation) or may have come from a bad
+        // answer: fetch the key set once more before calling the receipt bad.
+        let mut claims = None;
+        for refetch in [false, true] {
+            let jwk = self.server_key(&kid, refetch).await?;
+            let key = DecodingKey::from_jwk(&jwk).map_err(|_| Error::BadReceipt("server key unusable".into()));
+            if let Ok(data) = key.and_then(|key| {
+                jsonwebtoken::decode::<ReceiptClaims>(&resp.receipt, &key, &v)
+                    .map_err(|_| Error::BadReceipt("receipt signature does not verify".into()))
+            }) {
+                claims = Some(data.claims);
+                break;
+            }
+        }
+        let claims = claims.ok_or_else(|| Error::BadReceipt("receipt signature does not verify".into()))?;
         if claims.iss != self.net.audience()
             || claims.submission_id != payload.submission_id
             || claims.payload_sha256 != payload.digest_hex()
