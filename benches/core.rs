@@ -9,7 +9,7 @@ use citizen_core::clock::SystemClock;
 use citizen_core::crypto::{sec1_uncompressed, verify_device_signature};
 use citizen_core::net::{Net, NetConfig};
 use citizen_core::platform::software::{open_software_platform, MemoryKeyStore, MemoryKeyWrapper};
-use citizen_core::{default_core_config, CitizenCore, DeviceKeyStore, EnrollmentInput, KeyOptions};
+use citizen_core::{default_core_config, CitizenCore, DeviceKeyStore, KeyOptions};
 use citizen_server::{MemoryOtpOutbox, ServerConfig};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -76,17 +76,7 @@ fn login_round_trip(c: &mut Criterion) {
     let core =
         CitizenCore::new(cfg.clone(), Arc::new(MemoryKeyStore::new()), Arc::new(MemoryKeyWrapper::new())).unwrap();
     rt.block_on(async {
-        let t = core
-            .start_enrollment(EnrollmentInput {
-                cccd: "001090000001".into(),
-                date_of_birth: "1990-01-15".into(),
-                phone: "+84900000001".into(),
-            })
-            .await
-            .unwrap();
-        let otp = outbox.last_otp(&t.enrollment_id).unwrap();
-        core.complete_enrollment(otp, "482916".into(), opts()).await.unwrap();
-        core.login("482916".into()).await.unwrap();
+        citizen_server::testing::enroll_and_login(&core, &outbox, citizen_server::testing::CITIZEN_1, "482916").await;
     });
     let net = Net::new(&NetConfig {
         base_url: server.base_url.clone(),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::activity::ActivityKind;
 use crate::cccd::{self, Date};
 use crate::clock::SharedClock;
 use crate::crypto;
@@ -314,6 +315,12 @@ impl Account {
             let (ks, a) = (self.keys.clone(), old.key_alias);
             let _ = keystore(move || ks.delete_key(a)).await;
         }
+        let summary = match &resp.replaced_device_id {
+            Some(old) if resp.transfer_approved => format!("device={} transferred_from={old}", pending.device_id),
+            Some(old) => format!("device={} replaced={old}", pending.device_id),
+            None => format!("device={}", pending.device_id),
+        };
+        self.log_activity(ActivityKind::Enrollment, summary).await;
         Ok(Enrolled {
             account_id: resp.account_id,
             device_id: pending.device_id,
@@ -350,6 +357,9 @@ impl Account {
                     Err(Error::Domain(Msg::Wiped))
                 } else {
                     tracing::info!(failed, "passcode: failed attempt");
+                    if locked_until.is_some() {
+                        self.log_activity(ActivityKind::Lockout, format!("failed_attempts={failed}")).await;
+                    }
                     Err(passcode::failure_error(failed))
                 }
             }
@@ -363,7 +373,9 @@ impl Account {
         }
         let dob = self.store.identity()?.map(|i| i.date_of_birth.clone());
         passcode::validate_new(new, dob.as_deref())?;
-        self.set_passcode(new)
+        self.set_passcode(new)?;
+        self.log_activity(ActivityKind::PasscodeChange, "changed".into()).await;
+        Ok(())
     }
 
     fn set_passcode(&self, new: &str) -> Result<()> {
@@ -420,6 +432,7 @@ impl Account {
         }
         self.set_passcode(new)?;
         self.store.delete_pending(PENDING_RESET)?;
+        self.log_activity(ActivityKind::PasscodeChange, "reset_with_otp".into()).await;
         Ok(())
     }
 
@@ -447,7 +460,9 @@ impl Account {
         let nonce = self.challenge(&acc, Purpose::Login).await?;
         let signed = self.sign_for(&acc, Purpose::Login, nonce, String::new()).await?;
         let t: TokenResponse = self.note_inactive(self.net.post(PATH_LOGIN, &LoginRequest { signed }, None).await)?;
-        self.save_tokens(t)
+        let row = self.save_tokens(t)?;
+        self.log_activity(ActivityKind::Login, "challenge_response".into()).await;
+        Ok(row)
     }
 
     /// Rotate the refresh token. Callers hold `refresh_lock`.
@@ -503,6 +518,7 @@ impl Account {
     pub async fn logout(&self) -> Result<()> {
         let Some(s) = self.store.session()? else { return Ok(()) };
         self.store.clear_session()?;
+        self.log_activity(ActivityKind::Logout, String::new()).await;
         let req = LogoutRequest { refresh_token: Some(s.tokens.refresh_token.clone()) };
         let r: Result<crate::protocol::Ok> = self.net.post(PATH_LOGOUT, &req, Some(&s.tokens.access_token)).await;
         if let Err(e) = r {
@@ -526,6 +542,7 @@ impl Account {
         let signed = self.sign_for(&acc, Purpose::RevokeDevice, nonce, device_id.to_string()).await?;
         let _: crate::protocol::Ok =
             self.note_inactive(self.net.post(PATH_DEVICE_REVOKE, &RevokeDeviceRequest { signed }, Some(&token)).await)?;
+        self.log_activity(ActivityKind::DeviceChange, format!("revoked={device_id}")).await;
         if device_id == acc.device_id {
             self.store.mark_inactive("revoked")?;
         }
@@ -541,6 +558,7 @@ impl Account {
         let _: crate::protocol::Ok = self.note_inactive(
             self.net.post(PATH_TRANSFER_APPROVAL, &TransferApprovalRequest { signed }, Some(&token)).await,
         )?;
+        self.log_activity(ActivityKind::DeviceChange, format!("transfer_approved={enrollment_id}")).await;
         Ok(())
     }
 

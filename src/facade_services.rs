@@ -613,6 +613,56 @@ impl CitizenCore {
     }
 }
 
+/// The result of verifying an activity log.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ActivityLogReport {
+    /// Entries checked.
+    pub entries: u32,
+    /// Server anchors checked.
+    pub anchors: u32,
+    /// Every problem found (empty = intact).
+    pub problems: Vec<crate::activity::LogProblem>,
+    /// No problem found. Note: entries appended after the last anchor can be dropped without
+    /// trace by whoever controls the device; anchoring often keeps that window small.
+    pub intact: bool,
+}
+
+fn report((entries, anchors, problems): (usize, usize, Vec<crate::activity::LogProblem>)) -> ActivityLogReport {
+    ActivityLogReport { entries: entries as u32, anchors: anchors as u32, intact: problems.is_empty(), problems }
+}
+
+/// Verify an exported activity log (JSON from `export_activity_log`) with the public keys it
+/// carries: the device's for entries, the server's for anchors. Anyone can run this.
+#[uniffi::export]
+pub fn verify_activity_log_export(json: String) -> Result<ActivityLogReport, ServiceError> {
+    Ok(report(crate::services::activity_flows::verify_export(&json)?))
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl CitizenCore {
+    /// The activity log: every enrollment, login, submission, device and passcode change and
+    /// lockout on this device, oldest first.
+    pub fn activity_log(&self) -> Result<Vec<crate::activity::ActivityEntry>, ServiceError> {
+        Ok(self.account.activity_entries()?.into_iter().filter_map(|(_, e)| e).collect())
+    }
+
+    /// Verify the log: hashes, links, order, counters, device signatures, server anchors.
+    pub fn verify_activity_log(&self) -> Result<ActivityLogReport, ServiceError> {
+        Ok(report(self.account.verify_activity()?))
+    }
+
+    /// The log as JSON that anyone can verify (`verify_activity_log_export`).
+    pub fn export_activity_log(&self) -> Result<String, ServiceError> {
+        let x = self.account.export_activity()?;
+        serde_json::to_string_pretty(&x).map_err(|e| ServiceError::from(Error::Storage(e.to_string())))
+    }
+
+    /// Anchor the head of the log at the server now (also done on every `sync_cases`).
+    pub async fn anchor_activity_log(&self) -> Result<Option<crate::activity::ActivityAnchor>, ServiceError> {
+        Ok(self.account.anchor_activity().await?)
+    }
+}
+
 /// The bundled list of the 34 provinces (code, name) after the 2025 reorganisation.
 #[uniffi::export]
 pub fn provinces() -> Vec<AdminUnit> {

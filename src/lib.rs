@@ -7,6 +7,7 @@
 uniffi::setup_scaffolding!();
 
 mod account;
+pub mod activity;
 pub mod admin_units;
 pub mod cccd;
 pub mod clock;

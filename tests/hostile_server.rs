@@ -19,9 +19,7 @@ use citizen_core::cccd::Date;
 use citizen_core::clock::{Clock, SystemClock};
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
-use citizen_core::{
-    default_core_config, CitizenCore, EnrollmentInput, KeyOptions, OutboxItem, OutboxState, ServiceError,
-};
+use citizen_core::{default_core_config, CitizenCore, OutboxItem, OutboxState, ServiceError};
 use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -268,20 +266,7 @@ impl Env {
             keys,
             wrapper,
         };
-        let t = env
-            .core
-            .start_enrollment(EnrollmentInput {
-                cccd: "001090000001".into(),
-                date_of_birth: "1990-01-15".into(),
-                phone: "+84900000001".into(),
-            })
-            .await
-            .unwrap();
-        let code = otp.last_otp(&t.enrollment_id).unwrap();
-        let opts =
-            KeyOptions { require_user_authentication: false, prefer_strongbox: false, attestation_challenge: vec![] };
-        env.core.complete_enrollment(code, PASS.into(), opts).await.unwrap();
-        env.core.login(PASS.into()).await.unwrap();
+        citizen_server::testing::enroll_and_login(&env.core, &otp, citizen_server::testing::CITIZEN_1, PASS).await;
         assert!(env.core.refresh_catalogue().await.unwrap());
         env.core.refresh_profile().await.unwrap();
         env.restart(); // a fresh core: no server keys cached yet

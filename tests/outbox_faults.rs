@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use citizen_core::cccd::Date;
 use citizen_core::clock::{Clock, ManualClock};
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
-use citizen_core::{default_core_config, CitizenCore, EnrollmentInput, KeyOptions, OutboxItem, OutboxState};
+use citizen_core::{default_core_config, CitizenCore, OutboxItem, OutboxState};
 use citizen_server::{Fault, MemoryOtpOutbox, RunningServer, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -209,19 +209,7 @@ impl Env {
             clock.clone(),
         )
         .unwrap();
-        let t = core
-            .start_enrollment(EnrollmentInput {
-                cccd: "001090000001".into(),
-                date_of_birth: "1990-01-15".into(),
-                phone: "+84900000001".into(),
-            })
-            .await
-            .unwrap();
-        let code = otp.last_otp(&t.enrollment_id).unwrap();
-        let opts =
-            KeyOptions { require_user_authentication: false, prefer_strongbox: false, attestation_challenge: vec![] };
-        core.complete_enrollment(code, PASS.into(), opts).await.unwrap();
-        core.login(PASS.into()).await.unwrap();
+        citizen_server::testing::enroll_and_login(&core, &otp, citizen_server::testing::CITIZEN_1, PASS).await;
         assert!(core.refresh_catalogue().await.unwrap());
         core.refresh_profile().await.unwrap();
         Env { relay, server, clock, core, _dir: dir }

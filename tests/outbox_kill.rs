@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use citizen_core::clock::SystemClock;
-use citizen_core::{default_core_config, CitizenCore, CoreConfig, DraftStatus, EnrollmentInput, KeyOptions, Locale};
+use citizen_core::{default_core_config, CitizenCore, CoreConfig, DraftStatus, Locale};
 use citizen_core::{OutboxItem, OutboxState};
 use citizen_server::{MemoryOtpOutbox, ServerConfig};
 
@@ -57,16 +57,20 @@ fn worker_path() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|d| d.parent()).expect("test binary under target/<profile>/deps");
     let p = profile_dir.join("examples").join(format!("outbox_worker{}", std::env::consts::EXE_SUFFIX));
-    // A plain `cargo test` builds examples; `cargo test --test outbox_kill` does not, so build it
-    // (a no-op when it is up to date).
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "citizen-core", "--example", "outbox_worker"]);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
+    // `cargo test` (as the test command runs it) builds examples before running tests, so the
+    // worker is there. Only when it is missing (`cargo test --test outbox_kill` alone) build it
+    // here: building while other test binaries run would rewrite shared artifacts under them.
+    // After changing the worker, run `cargo test --example outbox_worker --test outbox_kill`.
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", "citizen-core", "--example", "outbox_worker"]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("run cargo");
+        assert!(status.success(), "building the outbox_worker example failed");
     }
-    let status = cmd.current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("run cargo");
-    assert!(status.success(), "building the outbox_worker example failed");
     assert!(p.exists(), "{} is missing", p.display());
     p
 }
@@ -176,22 +180,7 @@ fn acknowledged_submissions_survive_kill_9() {
     {
         let core = CitizenCore::new_desktop(cfg.clone()).unwrap();
         rt.block_on(async {
-            let t = core
-                .start_enrollment(EnrollmentInput {
-                    cccd: "001090000001".into(),
-                    date_of_birth: "1990-01-15".into(),
-                    phone: "+84900000001".into(),
-                })
-                .await
-                .unwrap();
-            let code = otp.last_otp(&t.enrollment_id).unwrap();
-            let opts = KeyOptions {
-                require_user_authentication: false,
-                prefer_strongbox: false,
-                attestation_challenge: vec![],
-            };
-            core.complete_enrollment(code, PASS.into(), opts).await.unwrap();
-            core.login(PASS.into()).await.unwrap();
+            citizen_server::testing::enroll_and_login(&core, &otp, citizen_server::testing::CITIZEN_1, PASS).await;
             assert!(core.refresh_catalogue().await.unwrap());
             core.refresh_profile().await.unwrap();
         });

@@ -10,8 +10,8 @@ use citizen_core::clock::{Clock, ManualClock};
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
 use citizen_core::{
-    default_core_config, CitizenCore, DraftStatus, EnrollmentInput, KeyOptions, NetworkErrorKind, ObserverError,
-    OutboxItem, OutboxObserver, OutboxState, ServiceError,
+    default_core_config, CitizenCore, DraftStatus, NetworkErrorKind, ObserverError, OutboxItem, OutboxObserver,
+    OutboxState, ServiceError,
 };
 use citizen_server::{Fault, MemoryOtpOutbox, RunningServer, ServerConfig};
 
@@ -91,19 +91,7 @@ impl Env {
     /// Enroll, log in, fetch catalogue and profile.
     async fn ready_core(&self, name: &str, who: (&str, &str, &str)) -> Arc<CitizenCore> {
         let core = self.core(name);
-        let t = core
-            .start_enrollment(EnrollmentInput { cccd: who.0.into(), date_of_birth: who.1.into(), phone: who.2.into() })
-            .await
-            .unwrap();
-        let otp = self.outbox.last_otp(&t.enrollment_id).unwrap();
-        core.complete_enrollment(
-            otp,
-            PASS.into(),
-            KeyOptions { require_user_authentication: false, prefer_strongbox: false, attestation_challenge: vec![] },
-        )
-        .await
-        .unwrap();
-        core.login(PASS.into()).await.unwrap();
+        citizen_server::testing::enroll_and_login(&core, &self.outbox, who, PASS).await;
         assert!(core.refresh_catalogue().await.unwrap());
         core.refresh_profile().await.unwrap();
         core

@@ -206,6 +206,17 @@ pub async fn run(
         return Err(DemoError { step: "services.case_status", reason: format!("{:?}", case.status) });
     }
     observe("services.case", &core);
+    let log = step!("log.verify", core.verify_activity_log());
+    let _ = writeln!(
+        out,
+        "    nhật ký hoạt động: {} mục, {} mốc máy chủ ký xác nhận, toàn vẹn: {}",
+        log.entries,
+        log.anchors,
+        if log.intact { "có" } else { "KHÔNG" }
+    );
+    if !log.intact || log.anchors == 0 {
+        return Err(DemoError { step: "log.verify", reason: format!("{:?}", log.problems) });
+    }
     step!("logout", core.logout().await);
     observe("logout", &core);
     let t = Instant::now();

@@ -72,11 +72,35 @@ enum Command {
     },
     /// Erase the account from this device.
     ResetDevice,
+    /// The activity log: every use of the citizen's identity on this device.
+    Log {
+        #[command(subcommand)]
+        op: LogOp,
+    },
     /// Public-service requests.
     Services {
         #[command(subcommand)]
         op: ServicesOp,
     },
+}
+
+#[derive(Subcommand)]
+enum LogOp {
+    /// List the entries.
+    List,
+    /// Verify this device's log, or an exported file (exit 0 intact, 5 tampered).
+    Verify {
+        /// An exported log to verify instead of the local one.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Export the log as JSON (stdout, or --out FILE).
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Anchor the head at the server now.
+    Anchor,
 }
 
 #[derive(Subcommand)]
@@ -397,12 +421,88 @@ async fn run(cli: Cli) -> ExitCode {
             }
         },
         Command::Services { op } => services(core, op).await,
+        Command::Log { op } => log(core, op).await,
         Command::ResetDevice => match core.reset_device().await {
             Ok(()) => {
                 println!("device_reset");
                 ExitCode::SUCCESS
             }
             Err(e) => auth_exit(&e),
+        },
+    }
+}
+
+fn print_report(r: &citizen_core::ActivityLogReport) -> ExitCode {
+    println!("entries={} anchors={} intact={}", r.entries, r.anchors, r.intact);
+    for p in &r.problems {
+        println!("  problem: {p:?}");
+    }
+    if r.intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(5)
+    }
+}
+
+async fn log(core: std::sync::Arc<CitizenCore>, op: LogOp) -> ExitCode {
+    match op {
+        LogOp::List => match core.activity_log() {
+            Ok(entries) => {
+                for e in entries {
+                    println!(
+                        "{:>4} {} {:?} {} counter={} {}…",
+                        e.seq,
+                        e.at,
+                        e.kind,
+                        e.summary,
+                        e.counter,
+                        &e.hash[..12]
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => report(&e),
+        },
+        LogOp::Verify { file: Some(path) } => match std::fs::read_to_string(&path) {
+            Ok(json) => match citizen_core::verify_activity_log_export(json) {
+                Ok(r) => print_report(&r),
+                Err(e) => report(&e),
+            },
+            Err(e) => {
+                eprintln!("cannot read {}: {e}", path.display());
+                ExitCode::from(1)
+            }
+        },
+        LogOp::Verify { file: None } => match core.verify_activity_log() {
+            Ok(r) => print_report(&r),
+            Err(e) => report(&e),
+        },
+        LogOp::Export { out } => match core.export_activity_log() {
+            Ok(json) => match out {
+                Some(p) => match std::fs::write(&p, json) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("cannot write {}: {e}", p.display());
+                        ExitCode::from(1)
+                    }
+                },
+                None => {
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+            },
+            Err(e) => report(&e),
+        },
+        LogOp::Anchor => match core.anchor_activity_log().await {
+            Ok(Some(a)) => {
+                println!("anchored seq={} at={}", a.seq, a.anchored_at);
+                ExitCode::SUCCESS
+            }
+            Ok(None) => {
+                println!("nothing new to anchor");
+                ExitCode::SUCCESS
+            }
+            Err(e) => report(&e),
         },
     }
 }

@@ -163,6 +163,16 @@ CREATE TABLE case_events (
 );
 CREATE INDEX case_events_account ON case_events(account_id, seq);
 "#,
+    // Activity-log anchors: the heads devices asked the server to countersign.
+    r#"
+CREATE TABLE activity_anchors (
+    device_id   TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    hash        TEXT NOT NULL,
+    anchored_at INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+"#,
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.

@@ -28,6 +28,7 @@ pub mod handlers;
 pub mod otp;
 pub mod pki;
 pub mod register;
+pub mod testing;
 pub mod tokens;
 pub mod verify;
 

@@ -39,6 +39,8 @@ pub enum Purpose {
     /// Signed when the citizen submits, possibly offline; counted on its own counter so that
     /// logins between enqueue and delivery do not invalidate queued submissions.
     Submit,
+    /// An activity-log entry or an anchor of the log's head (nonce = entry/head hash).
+    Activity,
 }
 
 impl Purpose {
@@ -51,6 +53,7 @@ impl Purpose {
             Purpose::RevokeDevice => "revoke_device",
             Purpose::PasscodeReset => "passcode_reset",
             Purpose::Submit => "submit",
+            Purpose::Activity => "activity",
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct ServicesState {
     sender_lock: tokio::sync::Mutex<()>,
     observer: std::sync::Mutex<Option<Arc<dyn OutboxObserver>>>,
     server_keys: std::sync::Mutex<Vec<jsonwebtoken::jwk::Jwk>>,
+    /// Serialises activity-log appends (sequence and hash chain).
+    pub(crate) activity_lock: tokio::sync::Mutex<()>,
 }
 
 fn edit(e: EditError) -> Error {
@@ -264,6 +266,11 @@ impl Account {
         self.store.enqueue(&req, counter, draft_id, self.now())?;
         drop(_serial);
         self.notify(&submission_id);
+        self.log_activity(
+            crate::activity::ActivityKind::Submission,
+            format!("procedure={} submission={submission_id}", row.procedure_id),
+        )
+        .await;
         self.store.outbox_item(&submission_id)?.ok_or(Error::Storage("queued item vanished".into()))
     }
 
@@ -274,16 +281,39 @@ impl Account {
         let cached =
             |keys: &Vec<jsonwebtoken::jwk::Jwk>| keys.iter().find(|k| k.common.key_id.as_deref() == Some(kid)).cloned();
         if !refetch {
-            if let Some(k) = cached(&self.services.server_keys.lock().unwrap_or_else(|p| p.into_inner())) {
+            if let Some(k) = cached(&self.cached_server_keys()) {
                 return Ok(k);
             }
         }
         let r: KeysResponse = self.net.get(PATH_KEYS, None).await?;
+        if let Err(e) = self.store.save_server_keys(&r.keys) {
+            tracing::warn!(error = %e, "could not keep the server keys");
+        }
         let keys: Vec<jsonwebtoken::jwk::Jwk> =
             r.keys.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
         let found = cached(&keys);
         *self.services.server_keys.lock().unwrap_or_else(|p| p.into_inner()) = keys;
         found.ok_or_else(|| Error::BadReceipt("receipt signed by an unknown key".into()))
+    }
+
+    /// Fetch the key set again (after an unknown or non-verifying key id).
+    pub(crate) async fn server_key_refresh(&self, kid: &str) -> Result<jsonwebtoken::jwk::Jwk> {
+        self.server_key(kid, true).await
+    }
+
+    /// The server keys known (memory, else the store).
+    pub(crate) fn cached_server_keys(&self) -> Vec<jsonwebtoken::jwk::Jwk> {
+        let mut mem = self.services.server_keys.lock().unwrap_or_else(|p| p.into_inner());
+        if mem.is_empty() {
+            *mem = self
+                .store
+                .server_keys()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| serde_json::from_value(v).ok())
+                .collect();
+        }
+        mem.clone()
     }
 
     /// Check the server's receipt: ES256 by a key of `/v1/keys`, issued by our audience, for
@@ -357,6 +387,11 @@ impl Account {
                 Ok(resp) => {
                     self.store.outbox_delivered(&item, &resp.case_number, &resp.receipt, now)?;
                     report.delivered += 1;
+                    self.log_activity(
+                        crate::activity::ActivityKind::SubmissionDelivered,
+                        format!("submission={id} case={}", resp.case_number),
+                    )
+                    .await;
                 }
                 Err(e) => match outbox::classify(&e) {
                     Disposition::Reject { code } => {
@@ -400,6 +435,10 @@ impl Account {
             if done {
                 break;
             }
+        }
+        // Periodic anchoring of the activity log rides on this periodic sync (best effort).
+        if let Err(e) = self.anchor_activity().await {
+            tracing::info!(error = %e, "activity log not anchored");
         }
         Ok(all)
     }

@@ -403,3 +403,62 @@ impl Store {
         Ok(self.conn().query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 }
+
+// ---- activity log ---------------------------------------------------------------------------
+
+impl Store {
+    /// Append an entry (its sequence must be the next one; enforced by the primary key).
+    pub fn append_activity(&self, e: &crate::activity::ActivityEntry) -> Result<()> {
+        let sealed = self.seal_json(&format!("activity_log.{}", e.seq), e)?;
+        self.conn().execute("INSERT INTO activity_log (seq, entry) VALUES (?1, ?2)", params![e.seq as i64, sealed])?;
+        Ok(())
+    }
+
+    /// The entries in sequence order; an entry that does not open (tampered at rest) is `None`.
+    pub fn activity(&self) -> Result<Vec<(u64, Option<crate::activity::ActivityEntry>)>> {
+        let rows: Vec<(i64, Vec<u8>)> = {
+            let c = self.conn();
+            let mut st = c.prepare("SELECT seq, entry FROM activity_log ORDER BY seq")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(seq, sealed)| (seq as u64, self.open_json(&format!("activity_log.{seq}"), &sealed).ok()))
+            .collect())
+    }
+
+    /// (seq, hash) of the last entry.
+    pub fn activity_head(&self) -> Result<Option<(u64, String)>> {
+        Ok(self.activity()?.into_iter().last().and_then(|(seq, e)| e.map(|e| (seq, e.hash))))
+    }
+
+    pub fn save_anchor(&self, a: &crate::activity::ActivityAnchor) -> Result<()> {
+        let json = serde_json::to_string(a).map_err(|e| Error::Storage(e.to_string()))?;
+        self.conn().execute(
+            "INSERT OR REPLACE INTO activity_anchors (seq, anchor) VALUES (?1, ?2)",
+            params![a.seq as i64, json],
+        )?;
+        Ok(())
+    }
+
+    pub fn anchors(&self) -> Result<Vec<crate::activity::ActivityAnchor>> {
+        let c = self.conn();
+        let mut st = c.prepare("SELECT anchor FROM activity_anchors ORDER BY seq")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows.into_iter().filter_map(|j| serde_json::from_str(&j).ok()).collect())
+    }
+
+    /// The server's public keys (JWKS entries), kept so receipts and anchors verify offline.
+    pub fn save_server_keys(&self, keys: &[serde_json::Value]) -> Result<()> {
+        let json = serde_json::to_vec(keys).map_err(|e| Error::Storage(e.to_string()))?;
+        self.conn().execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('server_keys', ?1)", params![json])?;
+        Ok(())
+    }
+
+    pub fn server_keys(&self) -> Result<Vec<serde_json::Value>> {
+        let v: Option<Vec<u8>> =
+            self.conn().query_row("SELECT value FROM meta WHERE name = 'server_keys'", [], |r| r.get(0)).optional()?;
+        Ok(v.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default())
+    }
+}

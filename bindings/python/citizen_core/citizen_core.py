@@ -533,7 +533,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_validate_enrollment_input() != 37411:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 64222:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_activity_log() != 29103:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 3696:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 50276:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 46162:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -562,6 +568,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_citizencore_draft() != 1500:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_drafts() != 15484:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log() != 26597:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_list_devices() != 46836:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -610,6 +618,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 48195:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 19049:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 6115:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 61029:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -676,9 +686,18 @@ _UniffiLib.uniffi_citizen_core_checksum_func_provinces.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_validate_enrollment_input.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_validate_enrollment_input.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_add_group_item.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_add_group_item.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer.restype = ctypes.c_uint16
@@ -721,6 +740,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_draft.restype = ctype
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_drafts.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_drafts.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.restype = ctypes.c_uint16
@@ -793,6 +815,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_draft.restyp
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode.restype = ctypes.c_uint16
@@ -849,6 +874,16 @@ _UniffiLib.uniffi_citizen_core_fn_func_validate_enrollment_input.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_validate_enrollment_input.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -856,6 +891,10 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item.restype = ctypes.c_uint32
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -943,6 +982,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices.argtypes = (
     ctypes.c_uint64,
 )
@@ -1067,6 +1111,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment.argtype
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1558,6 +1607,19 @@ async def _uniffi_rust_call_async(rust_future, ffi_poll, ffi_complete, ffi_free,
 # Public interface members begin here.
 
 
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**64
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u64(value)
+
 class _UniffiFfiConverterString:
     @staticmethod
     def check_lower(value):
@@ -1589,6 +1651,794 @@ class _UniffiFfiConverterString:
         with _UniffiRustBuffer.alloc_with_builder() as builder:
             builder.write(value.encode("utf-8"))
             return builder.finalize()
+
+class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "i64"
+    VALUE_MIN = -2**63
+    VALUE_MAX = 2**63
+
+    @staticmethod
+    def read(buf):
+        return buf.read_i64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i64(value)
+
+@dataclass
+class ActivityAnchor:
+    """
+    A server countersignature of a head.
+"""
+    def __init__(self, *, seq:int, hash:str, anchored_at:int, countersignature:str):
+        self.seq = seq
+        self.hash = hash
+        self.anchored_at = anchored_at
+        self.countersignature = countersignature
+        
+        
+
+    
+    def __str__(self):
+        return "ActivityAnchor(seq={}, hash={}, anchored_at={}, countersignature={})".format(self.seq, self.hash, self.anchored_at, self.countersignature)
+    def __eq__(self, other):
+        if self.seq != other.seq:
+            return False
+        if self.hash != other.hash:
+            return False
+        if self.anchored_at != other.anchored_at:
+            return False
+        if self.countersignature != other.countersignature:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeActivityAnchor(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ActivityAnchor(
+            seq=_UniffiFfiConverterUInt64.read(buf),
+            hash=_UniffiFfiConverterString.read(buf),
+            anchored_at=_UniffiFfiConverterInt64.read(buf),
+            countersignature=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.seq)
+        _UniffiFfiConverterString.check_lower(value.hash)
+        _UniffiFfiConverterInt64.check_lower(value.anchored_at)
+        _UniffiFfiConverterString.check_lower(value.countersignature)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.seq, buf)
+        _UniffiFfiConverterString.write(value.hash, buf)
+        _UniffiFfiConverterInt64.write(value.anchored_at, buf)
+        _UniffiFfiConverterString.write(value.countersignature, buf)
+
+
+
+
+
+
+class ActivityKind(enum.Enum):
+    """
+    What happened.
+"""
+    
+    ENROLLMENT = 0
+    """
+    This device was enrolled.
+"""
+    
+    LOGIN = 1
+    """
+    Logged in.
+"""
+    
+    LOGOUT = 2
+    """
+    Logged out.
+"""
+    
+    SUBMISSION = 3
+    """
+    A public-service request was submitted (queued).
+"""
+    
+    SUBMISSION_DELIVERED = 4
+    """
+    A submission was delivered and a case opened.
+"""
+    
+    DEVICE_CHANGE = 5
+    """
+    A device of the account was revoked, or a transfer approved.
+"""
+    
+    PASSCODE_CHANGE = 6
+    """
+    The passcode was changed or reset.
+"""
+    
+    LOCKOUT = 7
+    """
+    Too many wrong passcodes: locked.
+"""
+    
+    QR_APPROVAL = 8
+    """
+    A QR login was approved (issue 4, QR login).
+"""
+    
+    QR_DENIAL = 9
+    """
+    A QR login was denied.
+"""
+    
+    DATA_SHARE = 10
+    """
+    Identity data was shared with a relying party.
+"""
+    
+
+
+class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ActivityKind.ENROLLMENT
+        if variant == 2:
+            return ActivityKind.LOGIN
+        if variant == 3:
+            return ActivityKind.LOGOUT
+        if variant == 4:
+            return ActivityKind.SUBMISSION
+        if variant == 5:
+            return ActivityKind.SUBMISSION_DELIVERED
+        if variant == 6:
+            return ActivityKind.DEVICE_CHANGE
+        if variant == 7:
+            return ActivityKind.PASSCODE_CHANGE
+        if variant == 8:
+            return ActivityKind.LOCKOUT
+        if variant == 9:
+            return ActivityKind.QR_APPROVAL
+        if variant == 10:
+            return ActivityKind.QR_DENIAL
+        if variant == 11:
+            return ActivityKind.DATA_SHARE
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ActivityKind.ENROLLMENT:
+            return
+        if value == ActivityKind.LOGIN:
+            return
+        if value == ActivityKind.LOGOUT:
+            return
+        if value == ActivityKind.SUBMISSION:
+            return
+        if value == ActivityKind.SUBMISSION_DELIVERED:
+            return
+        if value == ActivityKind.DEVICE_CHANGE:
+            return
+        if value == ActivityKind.PASSCODE_CHANGE:
+            return
+        if value == ActivityKind.LOCKOUT:
+            return
+        if value == ActivityKind.QR_APPROVAL:
+            return
+        if value == ActivityKind.QR_DENIAL:
+            return
+        if value == ActivityKind.DATA_SHARE:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ActivityKind.ENROLLMENT:
+            buf.write_i32(1)
+        if value == ActivityKind.LOGIN:
+            buf.write_i32(2)
+        if value == ActivityKind.LOGOUT:
+            buf.write_i32(3)
+        if value == ActivityKind.SUBMISSION:
+            buf.write_i32(4)
+        if value == ActivityKind.SUBMISSION_DELIVERED:
+            buf.write_i32(5)
+        if value == ActivityKind.DEVICE_CHANGE:
+            buf.write_i32(6)
+        if value == ActivityKind.PASSCODE_CHANGE:
+            buf.write_i32(7)
+        if value == ActivityKind.LOCKOUT:
+            buf.write_i32(8)
+        if value == ActivityKind.QR_APPROVAL:
+            buf.write_i32(9)
+        if value == ActivityKind.QR_DENIAL:
+            buf.write_i32(10)
+        if value == ActivityKind.DATA_SHARE:
+            buf.write_i32(11)
+
+
+
+@dataclass
+class ActivityEntry:
+    """
+    One entry of the log.
+"""
+    def __init__(self, *, seq:int, at:int, kind:ActivityKind, summary:str, prev_hash:str, counter:int, hash:str, signature:str):
+        self.seq = seq
+        self.at = at
+        self.kind = kind
+        self.summary = summary
+        self.prev_hash = prev_hash
+        self.counter = counter
+        self.hash = hash
+        self.signature = signature
+        
+        
+
+    
+    def __str__(self):
+        return "ActivityEntry(seq={}, at={}, kind={}, summary={}, prev_hash={}, counter={}, hash={}, signature={})".format(self.seq, self.at, self.kind, self.summary, self.prev_hash, self.counter, self.hash, self.signature)
+    def __eq__(self, other):
+        if self.seq != other.seq:
+            return False
+        if self.at != other.at:
+            return False
+        if self.kind != other.kind:
+            return False
+        if self.summary != other.summary:
+            return False
+        if self.prev_hash != other.prev_hash:
+            return False
+        if self.counter != other.counter:
+            return False
+        if self.hash != other.hash:
+            return False
+        if self.signature != other.signature:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeActivityEntry(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ActivityEntry(
+            seq=_UniffiFfiConverterUInt64.read(buf),
+            at=_UniffiFfiConverterInt64.read(buf),
+            kind=_UniffiFfiConverterTypeActivityKind.read(buf),
+            summary=_UniffiFfiConverterString.read(buf),
+            prev_hash=_UniffiFfiConverterString.read(buf),
+            counter=_UniffiFfiConverterUInt64.read(buf),
+            hash=_UniffiFfiConverterString.read(buf),
+            signature=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.seq)
+        _UniffiFfiConverterInt64.check_lower(value.at)
+        _UniffiFfiConverterTypeActivityKind.check_lower(value.kind)
+        _UniffiFfiConverterString.check_lower(value.summary)
+        _UniffiFfiConverterString.check_lower(value.prev_hash)
+        _UniffiFfiConverterUInt64.check_lower(value.counter)
+        _UniffiFfiConverterString.check_lower(value.hash)
+        _UniffiFfiConverterString.check_lower(value.signature)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.seq, buf)
+        _UniffiFfiConverterInt64.write(value.at, buf)
+        _UniffiFfiConverterTypeActivityKind.write(value.kind, buf)
+        _UniffiFfiConverterString.write(value.summary, buf)
+        _UniffiFfiConverterString.write(value.prev_hash, buf)
+        _UniffiFfiConverterUInt64.write(value.counter, buf)
+        _UniffiFfiConverterString.write(value.hash, buf)
+        _UniffiFfiConverterString.write(value.signature, buf)
+
+class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u32"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**32
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u32()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u32(value)
+
+
+
+
+
+
+class LogProblem:
+    """
+    Ways a log can be broken.
+"""
+    def __init__(self):
+        raise RuntimeError("LogProblem cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class CHANGED_ENTRY:
+        """
+        An entry's content does not match its hash (changed).
+"""
+        
+        def __init__(self, seq:int):
+            self.seq = seq
+            
+            
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "LogProblem.CHANGED_ENTRY(seq={})".format(self.seq)
+        def __eq__(self, other):
+            if not isinstance(other, LogProblem):
+                return NotImplemented
+            if not other.is_CHANGED_ENTRY():
+                return False
+            if self.seq != other.seq:
+                return False
+            return True
+
+    @dataclass
+    class BAD_SIGNATURE:
+        """
+        An entry's signature does not verify.
+"""
+        
+        def __init__(self, seq:int):
+            self.seq = seq
+            
+            
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "LogProblem.BAD_SIGNATURE(seq={})".format(self.seq)
+        def __eq__(self, other):
+            if not isinstance(other, LogProblem):
+                return NotImplemented
+            if not other.is_BAD_SIGNATURE():
+                return False
+            if self.seq != other.seq:
+                return False
+            return True
+
+    @dataclass
+    class GAP:
+        """
+        A sequence number is missing or out of place (removed or reordered).
+"""
+        
+        def __init__(self, expected_seq:int, found_seq:int):
+            self.expected_seq = expected_seq
+            
+            
+            self.found_seq = found_seq
+            
+            
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "LogProblem.GAP(expected_seq={}, found_seq={})".format(self.expected_seq, self.found_seq)
+        def __eq__(self, other):
+            if not isinstance(other, LogProblem):
+                return NotImplemented
+            if not other.is_GAP():
+                return False
+            if self.expected_seq != other.expected_seq:
+                return False
+            if self.found_seq != other.found_seq:
+                return False
+            return True
+
+    @dataclass
+    class BROKEN_LINK:
+        """
+        An entry does not link to the previous one (removed, inserted or reordered).
+"""
+        
+        def __init__(self, seq:int):
+            self.seq = seq
+            
+            
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "LogProblem.BROKEN_LINK(seq={})".format(self.seq)
+        def __eq__(self, other):
+            if not isinstance(other, LogProblem):
+                return NotImplemented
+            if not other.is_BROKEN_LINK():
+                return False
+            if self.seq != other.seq:
+                return False
+            return True
+
+    @dataclass
+    class COUNTER_NOT_INCREASING:
+        """
+        Counters must increase along the log.
+"""
+        
+        def __init__(self, seq:int):
+            self.seq = seq
+            
+            
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "LogProblem.COUNTER_NOT_INCREASING(seq={})".format(self.seq)
+        def __eq__(self, other):
+            if not isinstance(other, LogProblem):
+                return NotImplemented
+            if not other.is_COUNTER_NOT_INCREASING():
+                return False
+            if self.seq != other.seq:
+                return False
+            return True
+
+    @dataclass
+    class TRUNCATED:
+        """
+        The log ends before an anchored entry (truncated).
+"""
+        
+        def __init__(self, anchored_seq:int, last_seq:int):
+            self.anchored_seq = anchored_seq
+            
+            
+            self.last_seq = last_seq
+            
+            
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "LogProblem.TRUNCATED(anchored_seq={}, last_seq={})".format(self.anchored_seq, self.last_seq)
+        def __eq__(self, other):
+            if not isinstance(other, LogProblem):
+                return NotImplemented
+            if not other.is_TRUNCATED():
+                return False
+            if self.anchored_seq != other.anchored_seq:
+                return False
+            if self.last_seq != other.last_seq:
+                return False
+            return True
+
+    @dataclass
+    class ANCHOR_MISMATCH:
+        """
+        An anchored entry's hash differs from the anchor (rewritten history).
+"""
+        
+        def __init__(self, seq:int):
+            self.seq = seq
+            
+            
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "LogProblem.ANCHOR_MISMATCH(seq={})".format(self.seq)
+        def __eq__(self, other):
+            if not isinstance(other, LogProblem):
+                return NotImplemented
+            if not other.is_ANCHOR_MISMATCH():
+                return False
+            if self.seq != other.seq:
+                return False
+            return True
+
+    @dataclass
+    class BAD_ANCHOR:
+        """
+        An anchor's countersignature does not verify.
+"""
+        
+        def __init__(self, seq:int):
+            self.seq = seq
+            
+            
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "LogProblem.BAD_ANCHOR(seq={})".format(self.seq)
+        def __eq__(self, other):
+            if not isinstance(other, LogProblem):
+                return NotImplemented
+            if not other.is_BAD_ANCHOR():
+                return False
+            if self.seq != other.seq:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_CHANGED_ENTRY(self) -> bool:
+        return isinstance(self, LogProblem.CHANGED_ENTRY)
+    def is_changed_entry(self) -> bool:
+        return isinstance(self, LogProblem.CHANGED_ENTRY)
+    def is_BAD_SIGNATURE(self) -> bool:
+        return isinstance(self, LogProblem.BAD_SIGNATURE)
+    def is_bad_signature(self) -> bool:
+        return isinstance(self, LogProblem.BAD_SIGNATURE)
+    def is_GAP(self) -> bool:
+        return isinstance(self, LogProblem.GAP)
+    def is_gap(self) -> bool:
+        return isinstance(self, LogProblem.GAP)
+    def is_BROKEN_LINK(self) -> bool:
+        return isinstance(self, LogProblem.BROKEN_LINK)
+    def is_broken_link(self) -> bool:
+        return isinstance(self, LogProblem.BROKEN_LINK)
+    def is_COUNTER_NOT_INCREASING(self) -> bool:
+        return isinstance(self, LogProblem.COUNTER_NOT_INCREASING)
+    def is_counter_not_increasing(self) -> bool:
+        return isinstance(self, LogProblem.COUNTER_NOT_INCREASING)
+    def is_TRUNCATED(self) -> bool:
+        return isinstance(self, LogProblem.TRUNCATED)
+    def is_truncated(self) -> bool:
+        return isinstance(self, LogProblem.TRUNCATED)
+    def is_ANCHOR_MISMATCH(self) -> bool:
+        return isinstance(self, LogProblem.ANCHOR_MISMATCH)
+    def is_anchor_mismatch(self) -> bool:
+        return isinstance(self, LogProblem.ANCHOR_MISMATCH)
+    def is_BAD_ANCHOR(self) -> bool:
+        return isinstance(self, LogProblem.BAD_ANCHOR)
+    def is_bad_anchor(self) -> bool:
+        return isinstance(self, LogProblem.BAD_ANCHOR)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+LogProblem.CHANGED_ENTRY = type("LogProblem.CHANGED_ENTRY", (LogProblem.CHANGED_ENTRY, LogProblem,), {})  # type: ignore
+LogProblem.BAD_SIGNATURE = type("LogProblem.BAD_SIGNATURE", (LogProblem.BAD_SIGNATURE, LogProblem,), {})  # type: ignore
+LogProblem.GAP = type("LogProblem.GAP", (LogProblem.GAP, LogProblem,), {})  # type: ignore
+LogProblem.BROKEN_LINK = type("LogProblem.BROKEN_LINK", (LogProblem.BROKEN_LINK, LogProblem,), {})  # type: ignore
+LogProblem.COUNTER_NOT_INCREASING = type("LogProblem.COUNTER_NOT_INCREASING", (LogProblem.COUNTER_NOT_INCREASING, LogProblem,), {})  # type: ignore
+LogProblem.TRUNCATED = type("LogProblem.TRUNCATED", (LogProblem.TRUNCATED, LogProblem,), {})  # type: ignore
+LogProblem.ANCHOR_MISMATCH = type("LogProblem.ANCHOR_MISMATCH", (LogProblem.ANCHOR_MISMATCH, LogProblem,), {})  # type: ignore
+LogProblem.BAD_ANCHOR = type("LogProblem.BAD_ANCHOR", (LogProblem.BAD_ANCHOR, LogProblem,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeLogProblem(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return LogProblem.CHANGED_ENTRY(
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 2:
+            return LogProblem.BAD_SIGNATURE(
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 3:
+            return LogProblem.GAP(
+                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 4:
+            return LogProblem.BROKEN_LINK(
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 5:
+            return LogProblem.COUNTER_NOT_INCREASING(
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 6:
+            return LogProblem.TRUNCATED(
+                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 7:
+            return LogProblem.ANCHOR_MISMATCH(
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 8:
+            return LogProblem.BAD_ANCHOR(
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_CHANGED_ENTRY():
+            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            return
+        if value.is_BAD_SIGNATURE():
+            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            return
+        if value.is_GAP():
+            _UniffiFfiConverterUInt64.check_lower(value.expected_seq)
+            _UniffiFfiConverterUInt64.check_lower(value.found_seq)
+            return
+        if value.is_BROKEN_LINK():
+            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            return
+        if value.is_COUNTER_NOT_INCREASING():
+            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            return
+        if value.is_TRUNCATED():
+            _UniffiFfiConverterUInt64.check_lower(value.anchored_seq)
+            _UniffiFfiConverterUInt64.check_lower(value.last_seq)
+            return
+        if value.is_ANCHOR_MISMATCH():
+            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            return
+        if value.is_BAD_ANCHOR():
+            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_CHANGED_ENTRY():
+            buf.write_i32(1)
+            _UniffiFfiConverterUInt64.write(value.seq, buf)
+        if value.is_BAD_SIGNATURE():
+            buf.write_i32(2)
+            _UniffiFfiConverterUInt64.write(value.seq, buf)
+        if value.is_GAP():
+            buf.write_i32(3)
+            _UniffiFfiConverterUInt64.write(value.expected_seq, buf)
+            _UniffiFfiConverterUInt64.write(value.found_seq, buf)
+        if value.is_BROKEN_LINK():
+            buf.write_i32(4)
+            _UniffiFfiConverterUInt64.write(value.seq, buf)
+        if value.is_COUNTER_NOT_INCREASING():
+            buf.write_i32(5)
+            _UniffiFfiConverterUInt64.write(value.seq, buf)
+        if value.is_TRUNCATED():
+            buf.write_i32(6)
+            _UniffiFfiConverterUInt64.write(value.anchored_seq, buf)
+            _UniffiFfiConverterUInt64.write(value.last_seq, buf)
+        if value.is_ANCHOR_MISMATCH():
+            buf.write_i32(7)
+            _UniffiFfiConverterUInt64.write(value.seq, buf)
+        if value.is_BAD_ANCHOR():
+            buf.write_i32(8)
+            _UniffiFfiConverterUInt64.write(value.seq, buf)
+
+
+
+class _UniffiFfiConverterSequenceTypeLogProblem(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeLogProblem.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeLogProblem.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeLogProblem.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterBoolean:
+    @classmethod
+    def check_lower(cls, value):
+        return not not value
+
+    @classmethod
+    def lower(cls, value):
+        return 1 if value else 0
+
+    @staticmethod
+    def lift(value):
+        return value != 0
+
+    @classmethod
+    def read(cls, buf):
+        return cls.lift(buf.read_u8())
+
+    @classmethod
+    def write(cls, value, buf):
+        buf.write_u8(value)
+
+@dataclass
+class ActivityLogReport:
+    """
+    The result of verifying an activity log.
+"""
+    def __init__(self, *, entries:int, anchors:int, problems:typing.List[LogProblem], intact:bool):
+        self.entries = entries
+        self.anchors = anchors
+        self.problems = problems
+        self.intact = intact
+        
+        
+
+    
+    def __str__(self):
+        return "ActivityLogReport(entries={}, anchors={}, problems={}, intact={})".format(self.entries, self.anchors, self.problems, self.intact)
+    def __eq__(self, other):
+        if self.entries != other.entries:
+            return False
+        if self.anchors != other.anchors:
+            return False
+        if self.problems != other.problems:
+            return False
+        if self.intact != other.intact:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeActivityLogReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ActivityLogReport(
+            entries=_UniffiFfiConverterUInt32.read(buf),
+            anchors=_UniffiFfiConverterUInt32.read(buf),
+            problems=_UniffiFfiConverterSequenceTypeLogProblem.read(buf),
+            intact=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt32.check_lower(value.entries)
+        _UniffiFfiConverterUInt32.check_lower(value.anchors)
+        _UniffiFfiConverterSequenceTypeLogProblem.check_lower(value.problems)
+        _UniffiFfiConverterBoolean.check_lower(value.intact)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt32.write(value.entries, buf)
+        _UniffiFfiConverterUInt32.write(value.anchors, buf)
+        _UniffiFfiConverterSequenceTypeLogProblem.write(value.problems, buf)
+        _UniffiFfiConverterBoolean.write(value.intact, buf)
 
 @dataclass
 class AddressDto:
@@ -1685,40 +2535,6 @@ class _UniffiFfiConverterTypeAdminUnit(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterString.write(value.code, buf)
         _UniffiFfiConverterString.write(value.name, buf)
-
-class _UniffiFfiConverterBoolean:
-    @classmethod
-    def check_lower(cls, value):
-        return not not value
-
-    @classmethod
-    def lower(cls, value):
-        return 1 if value else 0
-
-    @staticmethod
-    def lift(value):
-        return value != 0
-
-    @classmethod
-    def read(cls, buf):
-        return cls.lift(buf.read_u8())
-
-    @classmethod
-    def write(cls, value, buf):
-        buf.write_u8(value)
-
-class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u64"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**64
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u64(value)
 
 class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
     @classmethod
@@ -1875,19 +2691,6 @@ class _UniffiFfiConverterTypeAttachmentSpec(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.max_bytes, buf)
         _UniffiFfiConverterSequenceString.write(value.mime_types, buf)
         _UniffiFfiConverterOptionalTypeCondition.write(value.visible_if, buf)
-
-class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "i64"
-    VALUE_MIN = -2**63
-    VALUE_MAX = 2**63
-
-    @staticmethod
-    def read(buf):
-        return buf.read_i64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_i64(value)
 
 
 
@@ -2764,19 +3567,6 @@ class _UniffiFfiConverterTypeCoreStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.hardware_backed, buf)
         _UniffiFfiConverterBoolean.write(value.logged_in, buf)
         _UniffiFfiConverterOptionalInt64.write(value.session_expires_at, buf)
-
-class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u32"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**32
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u32()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u32(value)
 
 class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
     @classmethod
@@ -6796,6 +7586,54 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
             buf.write_i32(3)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
 
+class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeActivityEntry.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeActivityEntry.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeActivityEntry.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterOptionalTypeActivityAnchor(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeActivityAnchor.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeActivityAnchor.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeActivityAnchor.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 class _UniffiFfiConverterSequenceTypeCaseInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -7084,9 +7922,20 @@ class CitizenCoreProtocol(typing.Protocol):
     The core. One per app process; cheap to share.
 """
     
+    def activity_log(self, ) -> typing.List[ActivityEntry]:
+        """
+        The activity log: every enrollment, login, submission, device and passcode change and
+        lockout on this device, oldest first.
+"""
+        raise NotImplementedError
     def add_group_item(self, draft_id: str,group: str) -> int:
         """
         Add an item to a repeated group; returns the new item's index.
+"""
+        raise NotImplementedError
+    async def anchor_activity_log(self, ) -> typing.Optional[ActivityAnchor]:
+        """
+        Anchor the head of the log at the server now (also done on every `sync_cases`).
 """
         raise NotImplementedError
     async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
@@ -7163,6 +8012,11 @@ class CitizenCoreProtocol(typing.Protocol):
     def drafts(self, ) -> typing.List[Draft]:
         """
         All drafts, newest first (editing and submitted).
+"""
+        raise NotImplementedError
+    def export_activity_log(self, ) -> str:
+        """
+        The log as JSON that anyone can verify (`verify_activity_log_export`).
 """
         raise NotImplementedError
     async def list_devices(self, ) -> typing.List[DeviceInfo]:
@@ -7293,6 +8147,11 @@ class CitizenCoreProtocol(typing.Protocol):
         Validate enrollment input without a network call.
 """
         raise NotImplementedError
+    def verify_activity_log(self, ) -> ActivityLogReport:
+        """
+        Verify the log: hashes, links, order, counters, device signatures, server anchors.
+"""
+        raise NotImplementedError
     async def verify_passcode(self, passcode: str) -> None:
         """
         Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
@@ -7368,6 +8227,22 @@ class CitizenCore(CitizenCoreProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    def activity_log(self, ) -> typing.List[ActivityEntry]:
+        """
+        The activity log: every enrollment, login, submission, device and passcode change and
+        lockout on this device, oldest first.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeActivityEntry.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def add_group_item(self, draft_id: str,group: str) -> int:
         """
         Add an item to a repeated group; returns the new item's index.
@@ -7389,6 +8264,23 @@ class CitizenCore(CitizenCoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def anchor_activity_log(self, ) -> typing.Optional[ActivityAnchor]:
+        """
+        Anchor the head of the log at the server now (also done on every `sync_cases`).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeActivityAnchor.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
         """
         On the old device: approve handing the account to a new device whose enrollment id the
@@ -7678,6 +8570,21 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def export_activity_log(self, ) -> str:
+        """
+        The log as JSON that anyone can verify (`verify_activity_log_export`).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -8123,6 +9030,21 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def verify_activity_log(self, ) -> ActivityLogReport:
+        """
+        Verify the log: hashes, links, order, counters, device signatures, server anchors.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeActivityLogReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -8882,9 +9804,29 @@ def validate_enrollment_input(input: EnrollmentInput) -> typing.List[FieldError]
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def verify_activity_log_export(json: str) -> ActivityLogReport:
+    """
+    Verify an exported activity log (JSON from `export_activity_log`) with the public keys it
+    carries: the device's for entries, the server's for anchors. Anyone can run this.
+"""
+    
+    _UniffiFfiConverterString.check_lower(json)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(json),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypeActivityLogReport.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 
 __all__ = [
     "InternalError",
+    "ActivityKind",
+    "LogProblem",
     "CaseStatusDto",
     "Locale",
     "DeviceStatus",
@@ -8902,6 +9844,9 @@ __all__ = [
     "PasscodeError",
     "ServiceError",
     "SetupError",
+    "ActivityAnchor",
+    "ActivityEntry",
+    "ActivityLogReport",
     "AddressDto",
     "AdminUnit",
     "Condition",
@@ -8936,6 +9881,7 @@ __all__ = [
     "default_core_config",
     "provinces",
     "validate_enrollment_input",
+    "verify_activity_log_export",
     "OutboxObserverImpl",
     "OutboxObserver",
     "CitizenCore",

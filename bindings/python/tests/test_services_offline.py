@@ -122,6 +122,19 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
         assert any(e.status == cc.CaseStatusDto.APPROVED for e in events)
         case = next(c for c in core.cases() if c.case_number == delivered.case_number)
         assert case.status == cc.CaseStatusDto.APPROVED
+
+        # Every use of the identity is in the citizen's own signed, anchored log.
+        kinds = [e.kind for e in core.activity_log()]
+        assert kinds[:2] == [cc.ActivityKind.ENROLLMENT, cc.ActivityKind.LOGIN]
+        assert cc.ActivityKind.SUBMISSION in kinds and cc.ActivityKind.SUBMISSION_DELIVERED in kinds
+        report = core.verify_activity_log()
+        assert report.intact and report.anchors >= 1, report
+        exported = json.loads(core.export_activity_log())
+        assert cc.verify_activity_log_export(json.dumps(exported)).intact
+        exported["entries"][0]["summary"] = "tampered"
+        tampered = cc.verify_activity_log_export(json.dumps(exported))
+        assert not tampered.intact
+        assert any(isinstance(p, cc.LogProblem.CHANGED_ENTRY) for p in tampered.problems)
     finally:
         stop_server(srv2)
 

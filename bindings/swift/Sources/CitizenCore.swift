@@ -706,9 +706,20 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
     func verifyPasscode(passcode: String) async throws 
     
     /**
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first.
+     */
+    func activityLog() throws  -> [ActivityEntry]
+    
+    /**
      * Add an item to a repeated group; returns the new item's index.
      */
     func addGroupItem(draftId: String, group: String) throws  -> UInt32
+    
+    /**
+     * Anchor the head of the log at the server now (also done on every `sync_cases`).
+     */
+    func anchorActivityLog() async throws  -> ActivityAnchor?
     
     /**
      * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
@@ -755,6 +766,11 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
      * All drafts, newest first (editing and submitted).
      */
     func drafts() throws  -> [Draft]
+    
+    /**
+     * The log as JSON that anyone can verify (`verify_activity_log_export`).
+     */
+    func exportActivityLog() throws  -> String
     
     /**
      * The outbox, in queue order.
@@ -826,6 +842,11 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
      * Validate without submitting: every field error at once (empty = valid).
      */
     func validateDraft(draftId: String) throws  -> [FieldError]
+    
+    /**
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors.
+     */
+    func verifyActivityLog() throws  -> ActivityLogReport
     
 }
 /**
@@ -1225,6 +1246,19 @@ open func verifyPasscode(passcode: String)async throws   {
 }
     
     /**
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first.
+     */
+open func activityLog()throws  -> [ActivityEntry]  {
+    return try  FfiConverterSequenceTypeActivityEntry.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_activity_log(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Add an item to a repeated group; returns the new item's index.
      */
 open func addGroupItem(draftId: String, group: String)throws  -> UInt32  {
@@ -1236,6 +1270,25 @@ open func addGroupItem(draftId: String, group: String)throws  -> UInt32  {
         FfiConverterString.lower(group),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Anchor the head of the log at the server now (also done on every `sync_cases`).
+     */
+open func anchorActivityLog()async throws  -> ActivityAnchor?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeActivityAnchor.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
 }
     
     /**
@@ -1353,6 +1406,18 @@ open func drafts()throws  -> [Draft]  {
     return try  FfiConverterSequenceTypeDraft.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_method_citizencore_drafts(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The log as JSON that anyone can verify (`verify_activity_log_export`).
+     */
+open func exportActivityLog()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_export_activity_log(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1560,6 +1625,18 @@ open func validateDraft(draftId: String)throws  -> [FieldError]  {
     uniffi_citizen_core_fn_method_citizencore_validate_draft(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(draftId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors.
+     */
+open func verifyActivityLog()throws  -> ActivityLogReport  {
+    return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_verify_activity_log(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -2530,6 +2607,315 @@ public func FfiConverterTypeOutboxObserver_lower(_ value: OutboxObserver) -> UIn
 }
 
 
+
+
+/**
+ * A server countersignature of a head.
+ */
+public struct ActivityAnchor: Equatable, Hashable {
+    /**
+     * Anchored sequence number.
+     */
+    public let seq: UInt64
+    /**
+     * Anchored hash.
+     */
+    public let hash: String
+    /**
+     * Unix seconds.
+     */
+    public let anchoredAt: Int64
+    /**
+     * Compact JWS (ES256) by the server over `{iss, device_id, seq, hash, anchored_at}`.
+     */
+    public let countersignature: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Anchored sequence number.
+         */seq: UInt64, 
+        /**
+         * Anchored hash.
+         */hash: String, 
+        /**
+         * Unix seconds.
+         */anchoredAt: Int64, 
+        /**
+         * Compact JWS (ES256) by the server over `{iss, device_id, seq, hash, anchored_at}`.
+         */countersignature: String) {
+        self.seq = seq
+        self.hash = hash
+        self.anchoredAt = anchoredAt
+        self.countersignature = countersignature
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ActivityAnchor: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeActivityAnchor: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityAnchor {
+        return
+            try ActivityAnchor(
+                seq: FfiConverterUInt64.read(from: &buf), 
+                hash: FfiConverterString.read(from: &buf), 
+                anchoredAt: FfiConverterInt64.read(from: &buf), 
+                countersignature: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ActivityAnchor, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.seq, into: &buf)
+        FfiConverterString.write(value.hash, into: &buf)
+        FfiConverterInt64.write(value.anchoredAt, into: &buf)
+        FfiConverterString.write(value.countersignature, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityAnchor_lift(_ buf: RustBuffer) throws -> ActivityAnchor {
+    return try FfiConverterTypeActivityAnchor.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityAnchor_lower(_ value: ActivityAnchor) -> RustBuffer {
+    return FfiConverterTypeActivityAnchor.lower(value)
+}
+
+
+/**
+ * One entry of the log.
+ */
+public struct ActivityEntry: Equatable, Hashable {
+    /**
+     * 1, 2, 3, … without gaps.
+     */
+    public let seq: UInt64
+    /**
+     * Unix seconds.
+     */
+    public let at: Int64
+    /**
+     * What happened.
+     */
+    public let kind: ActivityKind
+    /**
+     * Short, non-personal summary (procedure id, case number, device id).
+     */
+    public let summary: String
+    /**
+     * Hash of the previous entry (hex), [`GENESIS`] for the first.
+     */
+    public let prevHash: String
+    /**
+     * The device counter value used to sign it.
+     */
+    public let counter: UInt64
+    /**
+     * Hash of this entry (hex).
+     */
+    public let hash: String
+    /**
+     * Device signature (base64url raw r||s) over the statement binding `hash`.
+     */
+    public let signature: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 1, 2, 3, … without gaps.
+         */seq: UInt64, 
+        /**
+         * Unix seconds.
+         */at: Int64, 
+        /**
+         * What happened.
+         */kind: ActivityKind, 
+        /**
+         * Short, non-personal summary (procedure id, case number, device id).
+         */summary: String, 
+        /**
+         * Hash of the previous entry (hex), [`GENESIS`] for the first.
+         */prevHash: String, 
+        /**
+         * The device counter value used to sign it.
+         */counter: UInt64, 
+        /**
+         * Hash of this entry (hex).
+         */hash: String, 
+        /**
+         * Device signature (base64url raw r||s) over the statement binding `hash`.
+         */signature: String) {
+        self.seq = seq
+        self.at = at
+        self.kind = kind
+        self.summary = summary
+        self.prevHash = prevHash
+        self.counter = counter
+        self.hash = hash
+        self.signature = signature
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ActivityEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeActivityEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityEntry {
+        return
+            try ActivityEntry(
+                seq: FfiConverterUInt64.read(from: &buf), 
+                at: FfiConverterInt64.read(from: &buf), 
+                kind: FfiConverterTypeActivityKind.read(from: &buf), 
+                summary: FfiConverterString.read(from: &buf), 
+                prevHash: FfiConverterString.read(from: &buf), 
+                counter: FfiConverterUInt64.read(from: &buf), 
+                hash: FfiConverterString.read(from: &buf), 
+                signature: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ActivityEntry, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.seq, into: &buf)
+        FfiConverterInt64.write(value.at, into: &buf)
+        FfiConverterTypeActivityKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.summary, into: &buf)
+        FfiConverterString.write(value.prevHash, into: &buf)
+        FfiConverterUInt64.write(value.counter, into: &buf)
+        FfiConverterString.write(value.hash, into: &buf)
+        FfiConverterString.write(value.signature, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityEntry_lift(_ buf: RustBuffer) throws -> ActivityEntry {
+    return try FfiConverterTypeActivityEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityEntry_lower(_ value: ActivityEntry) -> RustBuffer {
+    return FfiConverterTypeActivityEntry.lower(value)
+}
+
+
+/**
+ * The result of verifying an activity log.
+ */
+public struct ActivityLogReport: Equatable, Hashable {
+    /**
+     * Entries checked.
+     */
+    public let entries: UInt32
+    /**
+     * Server anchors checked.
+     */
+    public let anchors: UInt32
+    /**
+     * Every problem found (empty = intact).
+     */
+    public let problems: [LogProblem]
+    /**
+     * No problem found. Note: entries appended after the last anchor can be dropped without
+     * trace by whoever controls the device; anchoring often keeps that window small.
+     */
+    public let intact: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Entries checked.
+         */entries: UInt32, 
+        /**
+         * Server anchors checked.
+         */anchors: UInt32, 
+        /**
+         * Every problem found (empty = intact).
+         */problems: [LogProblem], 
+        /**
+         * No problem found. Note: entries appended after the last anchor can be dropped without
+         * trace by whoever controls the device; anchoring often keeps that window small.
+         */intact: Bool) {
+        self.entries = entries
+        self.anchors = anchors
+        self.problems = problems
+        self.intact = intact
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ActivityLogReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeActivityLogReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityLogReport {
+        return
+            try ActivityLogReport(
+                entries: FfiConverterUInt32.read(from: &buf), 
+                anchors: FfiConverterUInt32.read(from: &buf), 
+                problems: FfiConverterSequenceTypeLogProblem.read(from: &buf), 
+                intact: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ActivityLogReport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.entries, into: &buf)
+        FfiConverterUInt32.write(value.anchors, into: &buf)
+        FfiConverterSequenceTypeLogProblem.write(value.problems, into: &buf)
+        FfiConverterBool.write(value.intact, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityLogReport_lift(_ buf: RustBuffer) throws -> ActivityLogReport {
+    return try FfiConverterTypeActivityLogReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityLogReport_lower(_ value: ActivityLogReport) -> RustBuffer {
+    return FfiConverterTypeActivityLogReport.lower(value)
+}
 
 
 /**
@@ -5569,6 +5955,171 @@ public func FfiConverterTypeSessionInfo_lower(_ value: SessionInfo) -> RustBuffe
 
 
 /**
+ * What happened.
+ */
+
+public enum ActivityKind: Equatable, Hashable {
+    
+    /**
+     * This device was enrolled.
+     */
+    case enrollment
+    /**
+     * Logged in.
+     */
+    case login
+    /**
+     * Logged out.
+     */
+    case logout
+    /**
+     * A public-service request was submitted (queued).
+     */
+    case submission
+    /**
+     * A submission was delivered and a case opened.
+     */
+    case submissionDelivered
+    /**
+     * A device of the account was revoked, or a transfer approved.
+     */
+    case deviceChange
+    /**
+     * The passcode was changed or reset.
+     */
+    case passcodeChange
+    /**
+     * Too many wrong passcodes: locked.
+     */
+    case lockout
+    /**
+     * A QR login was approved (issue 4, QR login).
+     */
+    case qrApproval
+    /**
+     * A QR login was denied.
+     */
+    case qrDenial
+    /**
+     * Identity data was shared with a relying party.
+     */
+    case dataShare
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ActivityKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeActivityKind: FfiConverterRustBuffer {
+    typealias SwiftType = ActivityKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .enrollment
+        
+        case 2: return .login
+        
+        case 3: return .logout
+        
+        case 4: return .submission
+        
+        case 5: return .submissionDelivered
+        
+        case 6: return .deviceChange
+        
+        case 7: return .passcodeChange
+        
+        case 8: return .lockout
+        
+        case 9: return .qrApproval
+        
+        case 10: return .qrDenial
+        
+        case 11: return .dataShare
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ActivityKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .enrollment:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .login:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .logout:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .submission:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .submissionDelivered:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .deviceChange:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .passcodeChange:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .lockout:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .qrApproval:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .qrDenial:
+            writeInt(&buf, Int32(10))
+        
+        
+        case .dataShare:
+            writeInt(&buf, Int32(11))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityKind_lift(_ buf: RustBuffer) throws -> ActivityKind {
+    return try FfiConverterTypeActivityKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityKind_lower(_ value: ActivityKind) -> RustBuffer {
+    return FfiConverterTypeActivityKind.lower(value)
+}
+
+
+
+/**
  * Errors of login, sessions and device management.
  */
 public 
@@ -6943,6 +7494,167 @@ public func FfiConverterTypeLocale_lower(_ value: Locale) -> RustBuffer {
 
 
 /**
+ * Ways a log can be broken.
+ */
+
+public enum LogProblem: Equatable, Hashable {
+    
+    /**
+     * An entry's content does not match its hash (changed).
+     */
+    case changedEntry(seq: UInt64
+    )
+    /**
+     * An entry's signature does not verify.
+     */
+    case badSignature(seq: UInt64
+    )
+    /**
+     * A sequence number is missing or out of place (removed or reordered).
+     */
+    case gap(expectedSeq: UInt64, foundSeq: UInt64
+    )
+    /**
+     * An entry does not link to the previous one (removed, inserted or reordered).
+     */
+    case brokenLink(seq: UInt64
+    )
+    /**
+     * Counters must increase along the log.
+     */
+    case counterNotIncreasing(seq: UInt64
+    )
+    /**
+     * The log ends before an anchored entry (truncated).
+     */
+    case truncated(anchoredSeq: UInt64, lastSeq: UInt64
+    )
+    /**
+     * An anchored entry's hash differs from the anchor (rewritten history).
+     */
+    case anchorMismatch(seq: UInt64
+    )
+    /**
+     * An anchor's countersignature does not verify.
+     */
+    case badAnchor(seq: UInt64
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LogProblem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogProblem: FfiConverterRustBuffer {
+    typealias SwiftType = LogProblem
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogProblem {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .changedEntry(seq: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 2: return .badSignature(seq: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 3: return .gap(expectedSeq: try FfiConverterUInt64.read(from: &buf), foundSeq: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 4: return .brokenLink(seq: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 5: return .counterNotIncreasing(seq: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 6: return .truncated(anchoredSeq: try FfiConverterUInt64.read(from: &buf), lastSeq: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 7: return .anchorMismatch(seq: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 8: return .badAnchor(seq: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LogProblem, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .changedEntry(seq):
+            writeInt(&buf, Int32(1))
+            FfiConverterUInt64.write(seq, into: &buf)
+            
+        
+        case let .badSignature(seq):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt64.write(seq, into: &buf)
+            
+        
+        case let .gap(expectedSeq,foundSeq):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt64.write(expectedSeq, into: &buf)
+            FfiConverterUInt64.write(foundSeq, into: &buf)
+            
+        
+        case let .brokenLink(seq):
+            writeInt(&buf, Int32(4))
+            FfiConverterUInt64.write(seq, into: &buf)
+            
+        
+        case let .counterNotIncreasing(seq):
+            writeInt(&buf, Int32(5))
+            FfiConverterUInt64.write(seq, into: &buf)
+            
+        
+        case let .truncated(anchoredSeq,lastSeq):
+            writeInt(&buf, Int32(6))
+            FfiConverterUInt64.write(anchoredSeq, into: &buf)
+            FfiConverterUInt64.write(lastSeq, into: &buf)
+            
+        
+        case let .anchorMismatch(seq):
+            writeInt(&buf, Int32(7))
+            FfiConverterUInt64.write(seq, into: &buf)
+            
+        
+        case let .badAnchor(seq):
+            writeInt(&buf, Int32(8))
+            FfiConverterUInt64.write(seq, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogProblem_lift(_ buf: RustBuffer) throws -> LogProblem {
+    return try FfiConverterTypeLogProblem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogProblem_lower(_ value: LogProblem) -> RustBuffer {
+    return FfiConverterTypeLogProblem.lower(value)
+}
+
+
+
+/**
  * Network failure classes, so a shell can tell "you are offline" from "the server is down".
  */
 
@@ -8014,6 +8726,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeActivityAnchor: FfiConverterRustBuffer {
+    typealias SwiftType = ActivityAnchor?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeActivityAnchor.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeActivityAnchor.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeCondition: FfiConverterRustBuffer {
     typealias SwiftType = Condition?
 
@@ -8128,6 +8864,31 @@ fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterData.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeActivityEntry: FfiConverterRustBuffer {
+    typealias SwiftType = [ActivityEntry]
+
+    public static func write(_ value: [ActivityEntry], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeActivityEntry.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ActivityEntry] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ActivityEntry]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeActivityEntry.read(from: &buf))
         }
         return seq
     }
@@ -8461,6 +9222,31 @@ fileprivate struct FfiConverterSequenceTypeProcedure: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeLogProblem: FfiConverterRustBuffer {
+    typealias SwiftType = [LogProblem]
+
+    public static func write(_ value: [LogProblem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLogProblem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LogProblem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LogProblem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLogProblem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterDictionaryStringUInt32: FfiConverterRustBuffer {
     public static func write(_ value: [String: UInt32], into buf: inout [UInt8]) {
         let len = Int32(value.count)
@@ -8602,6 +9388,18 @@ public func provinces() -> [AdminUnit]  {
     )
 })
 }
+/**
+ * Verify an exported activity log (JSON from `export_activity_log`) with the public keys it
+ * carries: the device's for entries, the server's for anchors. Anyone can run this.
+ */
+public func verifyActivityLogExport(json: String)throws  -> ActivityLogReport  {
+    return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_verify_activity_log_export(
+        FfiConverterString.lower(json),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -8628,6 +9426,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_provinces() != 2092) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 64222) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 46162) {
@@ -8681,7 +9482,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 61029) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_citizencore_activity_log() != 29103) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 3696) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 50276) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 1830) {
@@ -8709,6 +9516,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_drafts() != 15484) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_export_activity_log() != 26597) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_outbox() != 62251) {
@@ -8748,6 +9558,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 48195) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 6115) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507) {

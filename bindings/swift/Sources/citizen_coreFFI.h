@@ -444,9 +444,19 @@ RustBuffer uniffi_citizen_core_fn_method_citizencore_validate_enrollment(uint64_
 uint64_t uniffi_citizen_core_fn_method_citizencore_verify_passcode(uint64_t ptr, RustBuffer passcode
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_ACTIVITY_LOG
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_ACTIVITY_LOG
+RustBuffer uniffi_citizen_core_fn_method_citizencore_activity_log(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_ADD_GROUP_ITEM
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_ADD_GROUP_ITEM
 uint32_t uniffi_citizen_core_fn_method_citizencore_add_group_item(uint64_t ptr, RustBuffer draft_id, RustBuffer group, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_ANCHOR_ACTIVITY_LOG
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_ANCHOR_ACTIVITY_LOG
+uint64_t uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_ATTACH_BYTES
@@ -492,6 +502,11 @@ RustBuffer uniffi_citizen_core_fn_method_citizencore_draft(uint64_t ptr, RustBuf
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_DRAFTS
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_DRAFTS
 RustBuffer uniffi_citizen_core_fn_method_citizencore_drafts(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_EXPORT_ACTIVITY_LOG
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_EXPORT_ACTIVITY_LOG
+RustBuffer uniffi_citizen_core_fn_method_citizencore_export_activity_log(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_OUTBOX
@@ -557,6 +572,11 @@ uint64_t uniffi_citizen_core_fn_method_citizencore_sync_outbox(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_VALIDATE_DRAFT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_VALIDATE_DRAFT
 RustBuffer uniffi_citizen_core_fn_method_citizencore_validate_draft(uint64_t ptr, RustBuffer draft_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_VERIFY_ACTIVITY_LOG
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_VERIFY_ACTIVITY_LOG
+RustBuffer uniffi_citizen_core_fn_method_citizencore_verify_activity_log(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_DATAKEYWRAPPER
@@ -668,6 +688,11 @@ RustBuffer uniffi_citizen_core_fn_func_communes(RustBuffer province_code, RustCa
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_PROVINCES
 RustBuffer uniffi_citizen_core_fn_func_provinces(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_VERIFY_ACTIVITY_LOG_EXPORT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_VERIFY_ACTIVITY_LOG_EXPORT
+RustBuffer uniffi_citizen_core_fn_func_verify_activity_log_export(RustBuffer json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_CITIZEN_CORE_RUSTBUFFER_ALLOC
@@ -954,6 +979,12 @@ uint16_t uniffi_citizen_core_checksum_func_provinces(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_VERIFY_ACTIVITY_LOG_EXPORT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_VERIFY_ACTIVITY_LOG_EXPORT
+uint16_t uniffi_citizen_core_checksum_func_verify_activity_log_export(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_APPROVE_DEVICE_TRANSFER
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_APPROVE_DEVICE_TRANSFER
 uint16_t uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer(void
@@ -1056,9 +1087,21 @@ uint16_t uniffi_citizen_core_checksum_method_citizencore_verify_passcode(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_ACTIVITY_LOG
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_ACTIVITY_LOG
+uint16_t uniffi_citizen_core_checksum_method_citizencore_activity_log(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_ADD_GROUP_ITEM
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_ADD_GROUP_ITEM
 uint16_t uniffi_citizen_core_checksum_method_citizencore_add_group_item(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_ANCHOR_ACTIVITY_LOG
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_ANCHOR_ACTIVITY_LOG
+uint16_t uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log(void
     
 );
 #endif
@@ -1113,6 +1156,12 @@ uint16_t uniffi_citizen_core_checksum_method_citizencore_draft(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_DRAFTS
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_DRAFTS
 uint16_t uniffi_citizen_core_checksum_method_citizencore_drafts(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_EXPORT_ACTIVITY_LOG
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_EXPORT_ACTIVITY_LOG
+uint16_t uniffi_citizen_core_checksum_method_citizencore_export_activity_log(void
     
 );
 #endif
@@ -1191,6 +1240,12 @@ uint16_t uniffi_citizen_core_checksum_method_citizencore_sync_outbox(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_VALIDATE_DRAFT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_VALIDATE_DRAFT
 uint16_t uniffi_citizen_core_checksum_method_citizencore_validate_draft(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_VERIFY_ACTIVITY_LOG
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_VERIFY_ACTIVITY_LOG
+uint16_t uniffi_citizen_core_checksum_method_citizencore_verify_activity_log(void
     
 );
 #endif

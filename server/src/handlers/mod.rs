@@ -18,6 +18,7 @@ use rusqlite::Connection;
 use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
 use crate::db::audit;
 
+pub mod activity;
 pub mod auth;
 pub mod devices;
 pub mod enrollment;
@@ -75,6 +76,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(ps::PATH_SUBMISSIONS, post(submit).layer(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES)))
         .route(ps::PATH_CASE_EVENTS, get(case_events))
         .route(ps::PATH_OFFICIAL_TRANSITION, post(official_transition))
+        .route(citizen_core::activity::PATH_ANCHOR, post(activity_anchor))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -188,6 +190,13 @@ async fn reset_start(
     ApiJson(req): ApiJson<p::ResetStartRequest>,
 ) -> ApiResult<Json<p::ResetStartResponse>> {
     blocking(&s, move |s, c| audited(s, c, "passcode_reset_start", |s, c| reset::start(s, c, &req))).await.map(Json)
+}
+
+async fn activity_anchor(
+    State(s): S,
+    ApiJson(req): ApiJson<citizen_core::activity::AnchorRequest>,
+) -> ApiResult<Json<citizen_core::activity::ActivityAnchor>> {
+    blocking(&s, move |s, c| audited(s, c, "activity_anchor", |s, c| activity::anchor(s, c, &req))).await.map(Json)
 }
 
 async fn reset_complete(State(s): S, ApiJson(req): ApiJson<p::ResetCompleteRequest>) -> ApiResult<Json<p::Ok>> {

@@ -791,6 +791,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_func_provinces(
     ): Int
+    external fun uniffi_citizen_core_checksum_func_verify_activity_log_export(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_change_passcode(
@@ -825,7 +827,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_verify_passcode(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_activity_log(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_add_group_item(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_attach_bytes(
     ): Int
@@ -844,6 +850,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_citizencore_draft(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_drafts(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_export_activity_log(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_outbox(
     ): Int
@@ -870,6 +878,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_citizencore_sync_outbox(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_validate_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_verify_activity_log(
     ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_wrap(
     ): Int
@@ -958,8 +968,12 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizencore_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizencore_add_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
+    external fun uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(`ptr`: Long,
+    ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_attach_bytes(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`fileName`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizencore_attach_file(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -977,6 +991,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_citizencore_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizencore_drafts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_export_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizencore_outbox(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1003,6 +1019,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_citizencore_sync_outbox(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_validate_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_verify_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_clone_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1047,6 +1065,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_func_communes(`provinceCode`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_provinces(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_verify_activity_log_export(`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_citizen_core_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1755,9 +1775,20 @@ public interface CitizenCoreInterface {
     suspend fun `verifyPasscode`(`passcode`: kotlin.String)
     
     /**
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first.
+     */
+    fun `activityLog`(): List<ActivityEntry>
+    
+    /**
      * Add an item to a repeated group; returns the new item's index.
      */
     fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt
+    
+    /**
+     * Anchor the head of the log at the server now (also done on every `sync_cases`).
+     */
+    suspend fun `anchorActivityLog`(): ActivityAnchor?
     
     /**
      * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
@@ -1804,6 +1835,11 @@ public interface CitizenCoreInterface {
      * All drafts, newest first (editing and submitted).
      */
     fun `drafts`(): List<Draft>
+    
+    /**
+     * The log as JSON that anyone can verify (`verify_activity_log_export`).
+     */
+    fun `exportActivityLog`(): kotlin.String
     
     /**
      * The outbox, in queue order.
@@ -1875,6 +1911,11 @@ public interface CitizenCoreInterface {
      * Validate without submitting: every field error at once (empty = valid).
      */
     fun `validateDraft`(`draftId`: kotlin.String): List<FieldError>
+    
+    /**
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors.
+     */
+    fun `verifyActivityLog`(): ActivityLogReport
     
     companion object
 }
@@ -2416,6 +2457,24 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first.
+     */
+    @Throws(ServiceException::class)override fun `activityLog`(): List<ActivityEntry> {
+            return FfiConverterSequenceTypeActivityEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Add an item to a repeated group; returns the new item's index.
      */
     @Throws(ServiceException::class)override fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt {
@@ -2432,6 +2491,30 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     )
     }
     
+
+    
+    /**
+     * Anchor the head of the log at the server now (also done on every `sync_cases`).
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `anchorActivityLog`() : ActivityAnchor? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeActivityAnchor.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
 
     
     /**
@@ -2589,6 +2672,23 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     callWithHandle {
     uniffiRustCallWithError(ServiceException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The log as JSON that anyone can verify (`verify_activity_log_export`).
+     */
+    @Throws(ServiceException::class)override fun `exportActivityLog`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log(
         it,
         _status)
 }
@@ -2863,6 +2963,23 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
         it,
         
         FfiConverterString.lower(`draftId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors.
+     */
+    @Throws(ServiceException::class)override fun `verifyActivityLog`(): ActivityLogReport {
+            return FfiConverterTypeActivityLogReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log(
+        it,
+        _status)
 }
     }
     )
@@ -4178,6 +4295,228 @@ public object FfiConverterTypeOutboxObserver: FfiConverter<OutboxObserver, Long>
 
     override fun write(value: OutboxObserver, buf: ByteBuffer) {
         buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * A server countersignature of a head.
+ */
+data class ActivityAnchor (
+    /**
+     * Anchored sequence number.
+     */
+    val `seq`: kotlin.ULong
+    , 
+    /**
+     * Anchored hash.
+     */
+    val `hash`: kotlin.String
+    , 
+    /**
+     * Unix seconds.
+     */
+    val `anchoredAt`: kotlin.Long
+    , 
+    /**
+     * Compact JWS (ES256) by the server over `{iss, device_id, seq, hash, anchored_at}`.
+     */
+    val `countersignature`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeActivityAnchor: FfiConverterRustBuffer<ActivityAnchor> {
+    override fun read(buf: ByteBuffer): ActivityAnchor {
+        return ActivityAnchor(
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ActivityAnchor) = (
+            FfiConverterULong.allocationSize(value.`seq`) +
+            FfiConverterString.allocationSize(value.`hash`) +
+            FfiConverterLong.allocationSize(value.`anchoredAt`) +
+            FfiConverterString.allocationSize(value.`countersignature`)
+    )
+
+    override fun write(value: ActivityAnchor, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`seq`, buf)
+            FfiConverterString.write(value.`hash`, buf)
+            FfiConverterLong.write(value.`anchoredAt`, buf)
+            FfiConverterString.write(value.`countersignature`, buf)
+    }
+}
+
+
+
+/**
+ * One entry of the log.
+ */
+data class ActivityEntry (
+    /**
+     * 1, 2, 3, … without gaps.
+     */
+    val `seq`: kotlin.ULong
+    , 
+    /**
+     * Unix seconds.
+     */
+    val `at`: kotlin.Long
+    , 
+    /**
+     * What happened.
+     */
+    val `kind`: ActivityKind
+    , 
+    /**
+     * Short, non-personal summary (procedure id, case number, device id).
+     */
+    val `summary`: kotlin.String
+    , 
+    /**
+     * Hash of the previous entry (hex), [`GENESIS`] for the first.
+     */
+    val `prevHash`: kotlin.String
+    , 
+    /**
+     * The device counter value used to sign it.
+     */
+    val `counter`: kotlin.ULong
+    , 
+    /**
+     * Hash of this entry (hex).
+     */
+    val `hash`: kotlin.String
+    , 
+    /**
+     * Device signature (base64url raw r||s) over the statement binding `hash`.
+     */
+    val `signature`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeActivityEntry: FfiConverterRustBuffer<ActivityEntry> {
+    override fun read(buf: ByteBuffer): ActivityEntry {
+        return ActivityEntry(
+            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeActivityKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ActivityEntry) = (
+            FfiConverterULong.allocationSize(value.`seq`) +
+            FfiConverterLong.allocationSize(value.`at`) +
+            FfiConverterTypeActivityKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`summary`) +
+            FfiConverterString.allocationSize(value.`prevHash`) +
+            FfiConverterULong.allocationSize(value.`counter`) +
+            FfiConverterString.allocationSize(value.`hash`) +
+            FfiConverterString.allocationSize(value.`signature`)
+    )
+
+    override fun write(value: ActivityEntry, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`seq`, buf)
+            FfiConverterLong.write(value.`at`, buf)
+            FfiConverterTypeActivityKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`summary`, buf)
+            FfiConverterString.write(value.`prevHash`, buf)
+            FfiConverterULong.write(value.`counter`, buf)
+            FfiConverterString.write(value.`hash`, buf)
+            FfiConverterString.write(value.`signature`, buf)
+    }
+}
+
+
+
+/**
+ * The result of verifying an activity log.
+ */
+data class ActivityLogReport (
+    /**
+     * Entries checked.
+     */
+    val `entries`: kotlin.UInt
+    , 
+    /**
+     * Server anchors checked.
+     */
+    val `anchors`: kotlin.UInt
+    , 
+    /**
+     * Every problem found (empty = intact).
+     */
+    val `problems`: List<LogProblem>
+    , 
+    /**
+     * No problem found. Note: entries appended after the last anchor can be dropped without
+     * trace by whoever controls the device; anchoring often keeps that window small.
+     */
+    val `intact`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeActivityLogReport: FfiConverterRustBuffer<ActivityLogReport> {
+    override fun read(buf: ByteBuffer): ActivityLogReport {
+        return ActivityLogReport(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterSequenceTypeLogProblem.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ActivityLogReport) = (
+            FfiConverterUInt.allocationSize(value.`entries`) +
+            FfiConverterUInt.allocationSize(value.`anchors`) +
+            FfiConverterSequenceTypeLogProblem.allocationSize(value.`problems`) +
+            FfiConverterBoolean.allocationSize(value.`intact`)
+    )
+
+    override fun write(value: ActivityLogReport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`entries`, buf)
+            FfiConverterUInt.write(value.`anchors`, buf)
+            FfiConverterSequenceTypeLogProblem.write(value.`problems`, buf)
+            FfiConverterBoolean.write(value.`intact`, buf)
     }
 }
 
@@ -6457,6 +6796,87 @@ public object FfiConverterTypeSessionInfo: FfiConverterRustBuffer<SessionInfo> {
 
 
 
+/**
+ * What happened.
+ */
+
+enum class ActivityKind {
+    
+    /**
+     * This device was enrolled.
+     */
+    ENROLLMENT,
+    /**
+     * Logged in.
+     */
+    LOGIN,
+    /**
+     * Logged out.
+     */
+    LOGOUT,
+    /**
+     * A public-service request was submitted (queued).
+     */
+    SUBMISSION,
+    /**
+     * A submission was delivered and a case opened.
+     */
+    SUBMISSION_DELIVERED,
+    /**
+     * A device of the account was revoked, or a transfer approved.
+     */
+    DEVICE_CHANGE,
+    /**
+     * The passcode was changed or reset.
+     */
+    PASSCODE_CHANGE,
+    /**
+     * Too many wrong passcodes: locked.
+     */
+    LOCKOUT,
+    /**
+     * A QR login was approved (issue 4, QR login).
+     */
+    QR_APPROVAL,
+    /**
+     * A QR login was denied.
+     */
+    QR_DENIAL,
+    /**
+     * Identity data was shared with a relying party.
+     */
+    DATA_SHARE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeActivityKind: FfiConverterRustBuffer<ActivityKind> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        ActivityKind.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ActivityKind) = 4UL
+
+    override fun write(value: ActivityKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -7900,6 +8320,268 @@ public object FfiConverterTypeLocale: FfiConverterRustBuffer<Locale> {
 
 
 /**
+ * Ways a log can be broken.
+ */
+sealed class LogProblem {
+    
+    /**
+     * An entry's content does not match its hash (changed).
+     */
+    data class ChangedEntry(
+        val `seq`: kotlin.ULong) : LogProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An entry's signature does not verify.
+     */
+    data class BadSignature(
+        val `seq`: kotlin.ULong) : LogProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A sequence number is missing or out of place (removed or reordered).
+     */
+    data class Gap(
+        val `expectedSeq`: kotlin.ULong, 
+        val `foundSeq`: kotlin.ULong) : LogProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An entry does not link to the previous one (removed, inserted or reordered).
+     */
+    data class BrokenLink(
+        val `seq`: kotlin.ULong) : LogProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Counters must increase along the log.
+     */
+    data class CounterNotIncreasing(
+        val `seq`: kotlin.ULong) : LogProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The log ends before an anchored entry (truncated).
+     */
+    data class Truncated(
+        val `anchoredSeq`: kotlin.ULong, 
+        val `lastSeq`: kotlin.ULong) : LogProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An anchored entry's hash differs from the anchor (rewritten history).
+     */
+    data class AnchorMismatch(
+        val `seq`: kotlin.ULong) : LogProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An anchor's countersignature does not verify.
+     */
+    data class BadAnchor(
+        val `seq`: kotlin.ULong) : LogProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogProblem : FfiConverterRustBuffer<LogProblem>{
+    override fun read(buf: ByteBuffer): LogProblem {
+        return when(buf.getInt()) {
+            1 -> LogProblem.ChangedEntry(
+                FfiConverterULong.read(buf),
+                )
+            2 -> LogProblem.BadSignature(
+                FfiConverterULong.read(buf),
+                )
+            3 -> LogProblem.Gap(
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            4 -> LogProblem.BrokenLink(
+                FfiConverterULong.read(buf),
+                )
+            5 -> LogProblem.CounterNotIncreasing(
+                FfiConverterULong.read(buf),
+                )
+            6 -> LogProblem.Truncated(
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            7 -> LogProblem.AnchorMismatch(
+                FfiConverterULong.read(buf),
+                )
+            8 -> LogProblem.BadAnchor(
+                FfiConverterULong.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: LogProblem): ULong = when(value) {
+        is LogProblem.ChangedEntry -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`seq`)
+            )
+        }
+        is LogProblem.BadSignature -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`seq`)
+            )
+        }
+        is LogProblem.Gap -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`expectedSeq`)
+                + FfiConverterULong.allocationSize(value.`foundSeq`)
+            )
+        }
+        is LogProblem.BrokenLink -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`seq`)
+            )
+        }
+        is LogProblem.CounterNotIncreasing -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`seq`)
+            )
+        }
+        is LogProblem.Truncated -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`anchoredSeq`)
+                + FfiConverterULong.allocationSize(value.`lastSeq`)
+            )
+        }
+        is LogProblem.AnchorMismatch -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`seq`)
+            )
+        }
+        is LogProblem.BadAnchor -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`seq`)
+            )
+        }
+    }
+
+    override fun write(value: LogProblem, buf: ByteBuffer) {
+        when(value) {
+            is LogProblem.ChangedEntry -> {
+                buf.putInt(1)
+                FfiConverterULong.write(value.`seq`, buf)
+                Unit
+            }
+            is LogProblem.BadSignature -> {
+                buf.putInt(2)
+                FfiConverterULong.write(value.`seq`, buf)
+                Unit
+            }
+            is LogProblem.Gap -> {
+                buf.putInt(3)
+                FfiConverterULong.write(value.`expectedSeq`, buf)
+                FfiConverterULong.write(value.`foundSeq`, buf)
+                Unit
+            }
+            is LogProblem.BrokenLink -> {
+                buf.putInt(4)
+                FfiConverterULong.write(value.`seq`, buf)
+                Unit
+            }
+            is LogProblem.CounterNotIncreasing -> {
+                buf.putInt(5)
+                FfiConverterULong.write(value.`seq`, buf)
+                Unit
+            }
+            is LogProblem.Truncated -> {
+                buf.putInt(6)
+                FfiConverterULong.write(value.`anchoredSeq`, buf)
+                FfiConverterULong.write(value.`lastSeq`, buf)
+                Unit
+            }
+            is LogProblem.AnchorMismatch -> {
+                buf.putInt(7)
+                FfiConverterULong.write(value.`seq`, buf)
+                Unit
+            }
+            is LogProblem.BadAnchor -> {
+                buf.putInt(8)
+                FfiConverterULong.write(value.`seq`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * Network failure classes, so a shell can tell "you are offline" from "the server is down".
  */
 
@@ -9163,6 +9845,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeActivityAnchor: FfiConverterRustBuffer<ActivityAnchor?> {
+    override fun read(buf: ByteBuffer): ActivityAnchor? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeActivityAnchor.read(buf)
+    }
+
+    override fun allocationSize(value: ActivityAnchor?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeActivityAnchor.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ActivityAnchor?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeActivityAnchor.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeCondition: FfiConverterRustBuffer<Condition?> {
     override fun read(buf: ByteBuffer): Condition? {
         if (buf.get().toInt() == 0) {
@@ -9305,6 +10019,34 @@ public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterByteArray.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeActivityEntry: FfiConverterRustBuffer<List<ActivityEntry>> {
+    override fun read(buf: ByteBuffer): List<ActivityEntry> {
+        val len = buf.getInt()
+        return List<ActivityEntry>(len) {
+            FfiConverterTypeActivityEntry.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ActivityEntry>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeActivityEntry.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ActivityEntry>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeActivityEntry.write(it, buf)
         }
     }
 }
@@ -9679,6 +10421,34 @@ public object FfiConverterSequenceTypeProcedure: FfiConverterRustBuffer<List<Pro
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeLogProblem: FfiConverterRustBuffer<List<LogProblem>> {
+    override fun read(buf: ByteBuffer): List<LogProblem> {
+        val len = buf.getInt()
+        return List<LogProblem>(len) {
+            FfiConverterTypeLogProblem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LogProblem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLogProblem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LogProblem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLogProblem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterMapStringUInt: FfiConverterRustBuffer<Map<kotlin.String, kotlin.UInt>> {
     override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.UInt> {
         val len = buf.getInt()
@@ -9810,6 +10580,22 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     UniffiLib.uniffi_citizen_core_fn_func_provinces(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * Verify an exported activity log (JSON from `export_activity_log`) with the public keys it
+         * carries: the device's for entries, the server's for anchors. Anyone can run this.
+         */
+    @Throws(ServiceException::class) fun `verifyActivityLogExport`(`json`: kotlin.String): ActivityLogReport {
+            return FfiConverterTypeActivityLogReport.lift(
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export(
+    
+        
+        FfiConverterString.lower(`json`),_status)
 }
     )
     }

@@ -1,0 +1,62 @@
+//! `POST /v1/activity/anchor`: a device asks the server to countersign the head of its activity
+//! log. The server verifies the device's statement (purpose `activity`, nonce = head hash,
+//! subject = `anchor:<seq>`, counter increasing), keeps the anchor, and answers an ES256
+//! countersignature. Anchors only move forward: a lower or equal sequence with another hash is
+//! refused (a device cannot rewrite anchored history).
+
+use axum::http::StatusCode;
+use citizen_core::activity::{ActivityAnchor, AnchorClaims, AnchorRequest};
+use citizen_core::protocol::Purpose;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::api::{ApiError, ApiResult, AppState};
+use crate::db::audit;
+use crate::verify::{verify_signed, NonceRule};
+
+/// Verify, store and countersign a head.
+pub fn anchor(s: &AppState, conn: &mut Connection, req: &AnchorRequest) -> ApiResult<ActivityAnchor> {
+    let st = &req.signed.statement;
+    if st.subject != format!("anchor:{}", req.seq) || req.hash.len() != 64 || req.seq == 0 {
+        return Err(ApiError::invalid("anchor subject, hash or sequence malformed"));
+    }
+    let tx = conn.transaction()?;
+    let dev = verify_signed(s, &tx, &req.signed, Purpose::Activity, NonceRule::Fixed(&req.hash))?;
+    let seq = i64::try_from(req.seq).map_err(|_| ApiError::invalid("sequence out of range"))?;
+    let latest: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, hash FROM activity_anchors WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1",
+            params![dev.device_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((last_seq, last_hash)) = latest {
+        if seq < last_seq || (seq == last_seq && last_hash != req.hash) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "anchor_conflict",
+                "the log would rewrite anchored history",
+            ));
+        }
+    }
+    let now = s.now();
+    tx.execute(
+        "INSERT INTO activity_anchors (device_id, seq, hash, anchored_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (device_id, seq) DO NOTHING",
+        params![dev.device_id, seq, req.hash, now],
+    )?;
+    audit(&tx, now, "activity_anchor", "ok", Some(&dev.account_id), Some(&dev.device_id));
+    tx.commit()?;
+    let claims = AnchorClaims {
+        iss: s.audience.clone(),
+        device_id: dev.device_id,
+        seq: req.seq,
+        hash: req.hash.clone(),
+        anchored_at: now,
+    };
+    Ok(ActivityAnchor {
+        seq: req.seq,
+        hash: req.hash.clone(),
+        anchored_at: now,
+        countersignature: s.tokens.sign(&claims),
+    })
+}
