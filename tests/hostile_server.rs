@@ -291,6 +291,14 @@ impl Env {
         self.core = Self::open(&self.dir, &self.base_url, &self.proxy_ca, &self.keys, &self.wrapper);
     }
 
+    /// Restart with no server key known: the core keeps fetched keys in its database (so
+    /// receipts and anchors verify offline); remove them as a fresh install would not have them.
+    fn restart_without_server_keys(&mut self) {
+        self.restart();
+        let db = rusqlite::Connection::open(self.dir.path().join("device").join("citizen-core.db")).unwrap();
+        db.execute("DELETE FROM meta WHERE name = 'server_keys'", []).unwrap();
+    }
+
     fn day(offset: i64) -> String {
         let d = Date::from_unix_vn(SystemClock.now() + offset * 86_400);
         format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
@@ -408,7 +416,7 @@ async fn hostile_submission_answers_are_refused_and_nothing_is_lost() {
         ("keys: wrong types", r#"{"keys": 5}"#.to_string(), protocol),
         ("keys: unusable entries", r#"{"keys": [1, "x", {"kty": "EC", "crv": "P-256", "x": "!!"}]}"#.into(), receipt),
     ] {
-        env.restart();
+        env.restart_without_server_keys();
         env.proxy.set(move |m, p, a| if m == "GET" && p == "/v1/keys" { Answer::json(200, keys.clone()) } else { a });
         env.hostile_submission(name, want).await;
     }

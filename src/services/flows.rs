@@ -263,15 +263,34 @@ impl Account {
         };
         let signed = self.sign_statement(&acc.key_alias, &acc.public_key, statement).await?;
         let req = SubmissionRequest { payload, signed, attachment_data };
-        self.store.enqueue(&req, counter, draft_id, self.now())?;
+        let now = self.now();
+        self.store.enqueue(&req, counter, draft_id, now)?;
         drop(_serial);
+        // The local receipt is the item exactly as queued (a delivery already running may move
+        // it on at once, so it is not read back).
+        let queued = OutboxRow {
+            submission_id: submission_id.clone(),
+            seq: counter as i64,
+            draft_id: draft_id.to_string(),
+            procedure_id: req.payload.procedure_id.clone(),
+            payload_sha256: req.payload.digest_hex(),
+            state: super::storage::QUEUED.to_string(),
+            attempts: 0,
+            next_attempt_at: now,
+            not_before: 0,
+            last_error: None,
+            case_number: None,
+            receipt: None,
+            queued_at: now,
+            updated_at: now,
+        };
         self.notify(&submission_id);
         self.log_activity(
             crate::activity::ActivityKind::Submission,
             format!("procedure={} submission={submission_id}", row.procedure_id),
         )
         .await;
-        self.store.outbox_item(&submission_id)?.ok_or(Error::Storage("queued item vanished".into()))
+        Ok(queued)
     }
 
     // ---- delivery ------------------------------------------------------------------------

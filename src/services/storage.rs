@@ -430,7 +430,17 @@ impl Store {
 
     /// (seq, hash) of the last entry.
     pub fn activity_head(&self) -> Result<Option<(u64, String)>> {
-        Ok(self.activity()?.into_iter().last().and_then(|(seq, e)| e.map(|e| (seq, e.hash))))
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn()
+            .query_row("SELECT seq, entry FROM activity_log ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        row.map(|(seq, sealed)| {
+            let e: crate::activity::ActivityEntry = self.open_json(&format!("activity_log.{seq}"), &sealed)?;
+            Ok((seq as u64, e.hash))
+        })
+        .transpose()
     }
 
     pub fn save_anchor(&self, a: &crate::activity::ActivityAnchor) -> Result<()> {
