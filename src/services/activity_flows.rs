@@ -60,13 +60,18 @@ pub fn verify_export(json: &str) -> Result<(usize, usize, Vec<LogProblem>)> {
     let x: ActivityExport = serde_json::from_str(json).map_err(|e| {
         Error::Fields(vec![crate::error::FieldError::at(format!("export: {}", e.classify() as u8), Msg::InvalidInput)])
     })?;
+    Ok(verify_parsed(&x))
+}
+
+/// Verify a parsed export with the keys it carries.
+fn verify_parsed(x: &ActivityExport) -> (usize, usize, Vec<LogProblem>) {
     let pk = crate::crypto::unb64(&x.device_public_key).unwrap_or_default();
     let keys: Vec<jsonwebtoken::jwk::Jwk> =
         x.server_keys.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect();
     let problems = activity::verify(&x.entries, &x.anchors, &x.audience, &x.device_id, &pk, &|a| {
         anchor_verifies(a, &keys, &x.audience, &x.device_id)
     });
-    Ok((x.entries.len(), x.anchors.len(), problems))
+    (x.entries.len(), x.anchors.len(), problems)
 }
 
 impl Account {
@@ -137,27 +142,31 @@ impl Account {
 
     /// The export of the log.
     pub fn export_activity(&self) -> Result<ActivityExport> {
+        Ok(self.export_from(self.store.activity()?)?.0)
+    }
+
+    /// Build the export from stored rows; also returns the sequence numbers that did not open.
+    fn export_from(&self, raw: Vec<(u64, Option<ActivityEntry>)>) -> Result<(ActivityExport, Vec<u64>)> {
         let acc = self.store.account()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
-        Ok(ActivityExport {
+        let unreadable = raw.iter().filter(|(_, e)| e.is_none()).map(|(seq, _)| *seq).collect();
+        let export = ActivityExport {
             version: 1,
             audience: self.net.audience().to_string(),
             device_id: acc.device_id,
             device_public_key: crate::crypto::b64(&acc.public_key),
             server_keys: self.store.server_keys()?,
-            entries: self.store.activity()?.into_iter().filter_map(|(_, e)| e).collect(),
+            entries: raw.into_iter().filter_map(|(_, e)| e).collect(),
             anchors: self.store.anchors()?,
-        })
+        };
+        Ok((export, unreadable))
     }
 
     /// Verify the local log (entries that do not open count as changed).
     pub fn verify_activity(&self) -> Result<(usize, usize, Vec<LogProblem>)> {
-        let raw = self.store.activity()?;
-        let mut problems: Vec<LogProblem> =
-            raw.iter().filter(|(_, e)| e.is_none()).map(|(seq, _)| LogProblem::ChangedEntry { seq: *seq }).collect();
-        let export = self.export_activity()?;
-        let json = serde_json::to_string(&export).map_err(|e| Error::Storage(e.to_string()))?;
-        let (n, a, p) = verify_export(&json)?;
-        problems.extend(p);
-        Ok((n.max(raw.len()), a, problems))
+        let (export, unreadable) = self.export_from(self.store.activity()?)?;
+        let (n, a, found) = verify_parsed(&export);
+        let mut problems: Vec<LogProblem> = unreadable.iter().map(|&seq| LogProblem::ChangedEntry { seq }).collect();
+        problems.extend(found);
+        Ok((n + unreadable.len(), a, problems))
     }
 }
