@@ -39,6 +39,8 @@ pub struct AppState {
     pub official_token: String,
     /// Injected faults for submissions (tests).
     pub faults: crate::fault::FaultQueue,
+    /// Registered relying parties.
+    pub registry: crate::registry::Registry,
 }
 
 impl AppState {

@@ -28,6 +28,7 @@ pub mod handlers;
 pub mod otp;
 pub mod pki;
 pub mod register;
+pub mod registry;
 pub mod testing;
 pub mod tokens;
 pub mod verify;
@@ -218,6 +219,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let tokens = tokens::TokenKeys::load_or_create(&config.data_dir.join("token-signing-key.pem"), &audience)?;
     let official_token_path = config.data_dir.join("official-token");
     let official_token = load_or_create_official_token(&official_token_path)?;
+    let registry = registry::Registry::demo(&config.data_dir, &base_url)?;
     let state = Arc::new(AppState {
         db: Mutex::new(conn),
         clock: config.clock,
@@ -228,6 +230,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         tokens,
         official_token: official_token.clone(),
         faults: Default::default(),
+        registry,
     });
 
     let handle = axum_server::Handle::<SocketAddr>::new();

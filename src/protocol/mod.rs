@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod rp;
 pub mod services;
 
 /// Domain-separation tag that starts every signed statement. A signature made for this
@@ -41,6 +42,11 @@ pub enum Purpose {
     Submit,
     /// An activity-log entry or an anchor of the log's head (nonce = entry/head hash).
     Activity,
+    /// Consent to a relying party: approve a QR login (subject `receipt:<digest>`), deny it
+    /// (subject `deny:<session id>`), or sign a data-share receipt. Nonce = the RP's nonce.
+    Consent,
+    /// Ask for the PID credential bound to this device key (nonce from a challenge).
+    Credential,
 }
 
 impl Purpose {
@@ -54,6 +60,8 @@ impl Purpose {
             Purpose::PasscodeReset => "passcode_reset",
             Purpose::Submit => "submit",
             Purpose::Activity => "activity",
+            Purpose::Consent => "consent",
+            Purpose::Credential => "credential",
         }
     }
 }

@@ -77,6 +77,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(ps::PATH_CASE_EVENTS, get(case_events))
         .route(ps::PATH_OFFICIAL_TRANSITION, post(official_transition))
         .route(citizen_core::activity::PATH_ANCHOR, post(activity_anchor))
+        .route(citizen_core::protocol::rp::PATH_REGISTRY, get(relying_parties))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -229,6 +230,13 @@ async fn procedures(headers: HeaderMap) -> Response {
 
 async fn keys(State(s): S) -> Response {
     ([(header::CACHE_CONTROL, "no-cache")], Json(services::keys(&s))).into_response()
+}
+
+/// `GET /v1/relying-parties`: the registry, signed by the server key.
+async fn relying_parties(State(s): S) -> Response {
+    let doc = s.registry.signed_document(&s.tokens, &s.audience, s.now());
+    ([(header::CACHE_CONTROL, "no-cache")], Json(citizen_core::protocol::rp::RegistryResponse { registry: doc }))
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]
