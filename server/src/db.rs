@@ -173,6 +173,54 @@ CREATE TABLE activity_anchors (
     PRIMARY KEY (device_id, seq)
 );
 "#,
+    // Relying parties (issue 4). Each helper-owned table may gain columns here until released.
+    // QR login sessions (handlers/qr.rs).
+    r#"
+CREATE TABLE qr_sessions (
+    session_id        TEXT PRIMARY KEY,
+    rp_id             TEXT NOT NULL,
+    origin            TEXT NOT NULL,
+    nonce             TEXT NOT NULL,
+    claims            TEXT NOT NULL,
+    same_device       INTEGER NOT NULL,
+    redirect_uri      TEXT,
+    request           BLOB NOT NULL,
+    secret            BLOB NOT NULL,
+    poll_token_hash   TEXT NOT NULL,
+    issued_at         INTEGER NOT NULL,
+    expires_at        INTEGER NOT NULL,
+    state             TEXT NOT NULL,
+    account_id        TEXT,
+    device_id         TEXT,
+    verification_code TEXT,
+    decided_at        INTEGER,
+    id_token          TEXT
+);
+-- Receipts the server countersigned (QR logins and data shares); no claim values, only names.
+CREATE TABLE consent_receipts (
+    receipt_id       TEXT PRIMARY KEY,
+    account_id       TEXT NOT NULL,
+    device_id        TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    rp_id            TEXT NOT NULL,
+    digest           TEXT NOT NULL,
+    counter          INTEGER NOT NULL,
+    countersigned_at INTEGER NOT NULL
+);
+-- The demo bank's verifier state (an RP's own database in real life): issued share requests,
+-- each answerable once.
+CREATE TABLE rp_share_requests (
+    request_id  TEXT PRIMARY KEY,
+    rp_id       TEXT NOT NULL,
+    nonce       TEXT NOT NULL,
+    required    TEXT NOT NULL,
+    optional    TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    answered_at INTEGER,
+    result      TEXT
+);
+"#,
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.
