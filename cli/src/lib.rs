@@ -2,6 +2,7 @@
 //! the demo lives here so tests can run it in-process and watch every step.
 
 pub mod demo;
+pub mod relying_party;
 pub mod services;
 
 use citizen_core::{CitizenCore, CoreConfig, Locale};

@@ -89,6 +89,30 @@ pub const SEED: &[SeedCitizen] = &[
         phone: "+84900000008",
         permanent_address: "Số 8 Phố Mô Phỏng, Phường Mẫu, Quận Ví Dụ, Hà Nội (địa chỉ giả định)",
     },
+    SeedCitizen {
+        cccd: "079088000009",
+        full_name: "Trịnh Văn Trình Duyệt",
+        date_of_birth: "1988-04-04",
+        sex: "male",
+        phone: "+84900000009",
+        permanent_address: "Số 9 Đường Trình Duyệt, Phường Sài Gòn, TP. Hồ Chí Minh (địa chỉ giả định)",
+    },
+    SeedCitizen {
+        cccd: "048199000010",
+        full_name: "Đặng Thị Chia Sẻ",
+        date_of_birth: "1999-05-05",
+        sex: "female",
+        phone: "+84900000010",
+        permanent_address: "Số 10 Đường Chia Sẻ, Phường Hải Châu, Đà Nẵng (địa chỉ giả định)",
+    },
+    SeedCitizen {
+        cccd: "001305000011",
+        full_name: "Ngô Thị Đồng Ý",
+        date_of_birth: "2005-10-10",
+        sex: "female",
+        phone: "+84900000011",
+        permanent_address: "Số 11 Phố Đồng Ý, Phường Hoàn Kiếm, Hà Nội (địa chỉ giả định)",
+    },
 ];
 
 /// A fictitious address (street and number invented; commune and province are real post-2025
@@ -231,6 +255,36 @@ pub const SEED_PROFILES: &[SeedProfile] = &[
         current: None,
         household_head: Some(("Bùi Văn Mô", "Con")),
         email: Some("bui.thi.mo.phong@example.vn"),
+    },
+    SeedProfile {
+        cccd: "079088000009",
+        ethnicity: "Kinh",
+        religion: "Không",
+        place_of_origin: "Phường Sài Gòn, Thành phố Hồ Chí Minh",
+        permanent: addr("Số 9 Đường Trình Duyệt", "26740", "Phường Sài Gòn", "79"),
+        current: None,
+        household_head: None,
+        email: None,
+    },
+    SeedProfile {
+        cccd: "048199000010",
+        ethnicity: "Kinh",
+        religion: "Không",
+        place_of_origin: "Phường Hải Châu, Thành phố Đà Nẵng",
+        permanent: addr("Số 10 Đường Chia Sẻ", "20242", "Phường Hải Châu", "48"),
+        current: None,
+        household_head: None,
+        email: Some("dang.thi.chia.se@example.vn"),
+    },
+    SeedProfile {
+        cccd: "001305000011",
+        ethnicity: "Kinh",
+        religion: "Không",
+        place_of_origin: "Phường Hoàn Kiếm, Thành phố Hà Nội",
+        permanent: addr("Số 11 Phố Đồng Ý", "00070", "Phường Hoàn Kiếm", "01"),
+        current: None,
+        household_head: Some(("Ngô Văn Chủ", "Con")),
+        email: None,
     },
 ];
 
