@@ -11,12 +11,17 @@ pub mod activity;
 pub mod admin_units;
 pub mod cccd;
 pub mod clock;
+pub mod consent;
 pub mod crypto;
 pub mod error;
 mod facade;
+mod facade_consent;
 mod facade_services;
+mod facade_share;
 pub mod platform;
 pub mod protocol;
+pub mod sdjwt;
+mod share;
 
 pub use error::{AuthError, EnrollmentError, ErrorDetail, FieldError, NetworkErrorKind, PasscodeError, SetupError};
 pub use platform::{
@@ -29,4 +34,6 @@ pub mod services;
 pub mod store;
 
 pub use facade::*;
+pub use facade_consent::*;
 pub use facade_services::*;
+pub use facade_share::*;

@@ -139,6 +139,32 @@ const MIGRATIONS: &[&str] = &[
         anchor TEXT NOT NULL
     );
     "#,
+    // v4: relying parties, consent receipts, the PID credential, scanned login requests.
+    r#"
+    CREATE TABLE rp_registry (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        jws TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        fetched_at INTEGER NOT NULL
+    );
+    CREATE TABLE consent_receipts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        receipt_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        receipt BLOB NOT NULL,
+        issued_at INTEGER NOT NULL
+    );
+    CREATE TABLE credentials (
+        kind TEXT PRIMARY KEY,
+        sd_jwt BLOB NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE qr_pending (
+        session_id TEXT PRIMARY KEY,
+        request BLOB NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The enrolled account as stored.
@@ -439,7 +465,8 @@ impl Store {
     }
 
     /// Erase the account, passcode, session, pending operations and everything personal of the
-    /// services (profile, drafts, outbox, cases). The data key and the public catalogue stay.
+    /// services (profile, drafts, outbox, cases) and of consent (receipts, credential, pending
+    /// login requests). The data key, the public catalogue and the RP registry stay.
     pub fn wipe_account(&self) -> Result<()> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -454,6 +481,9 @@ impl Store {
             "outbox",
             "cases",
             "case_events",
+            "consent_receipts",
+            "credentials",
+            "qr_pending",
         ] {
             tx.execute(&format!("DELETE FROM {t}"), [])?;
         }

@@ -1,6 +1,7 @@
-//! `citizen demo`: the whole foundation story against an in-process reference server on
-//! loopback with a fresh certificate: enroll → set passcode → login → refresh → list devices →
-//! logout. Each step is printed with its duration; any failure stops the demo with an error.
+//! `citizen demo`: the whole story against an in-process reference server on loopback with a
+//! fresh certificate: enroll → set passcode → login → refresh → list devices → a public-service
+//! request submitted offline and approved → QR login to the portal → a selective share with a
+//! bank → consent receipts → the activity log verified → logout. Each step is printed with its duration; any failure stops the demo with an error.
 //!
 //! Nothing personal is printed: the CCCD number and phone appear masked, tokens never.
 
@@ -206,6 +207,98 @@ pub async fn run(
         return Err(DemoError { step: "services.case_status", reason: format!("{:?}", case.status) });
     }
     observe("services.case", &core);
+
+    // QR login to the public-service portal: the portal shows an animated code, the citizen
+    // scans it, picks the verification code the portal shows, and approves with the passcode.
+    let (base, ca) = (server.base_url.clone(), server.ca_cert_pem.clone());
+    let portal = step!("portal.open (QR)", crate::relying_party::portal_open(&base, &ca).await);
+    let view = step!("portal.show_frame", crate::relying_party::portal_view(&base, &ca, &portal).await);
+    let frame = step!("portal.frame", view.frame.ok_or("the portal shows no QR code"));
+    let _ = writeln!(out, "    mã QR ({} ký tự, đổi mỗi 2 giây): {}…", frame.len(), &frame[..24.min(frame.len())]);
+    let request = step!("qr.scan", core.scan_login_code(frame).await);
+    let _ = writeln!(
+        out,
+        "    {} ({}) xin: {}",
+        request.relying_party_name_vi,
+        request.origin,
+        request.claims.iter().map(|c| c.label_vi.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    let shown = step!("portal.shows_code", crate::relying_party::portal_view(&base, &ca, &portal).await);
+    let code = step!(
+        "qr.pick_code",
+        shown.verification_code.filter(|c| request.code_choices.contains(c)).ok_or("the portal's code is not offered")
+    );
+    let _ = writeln!(out, "    mã xác nhận trên cổng: {code}; điện thoại đưa ra {:?}", request.code_choices);
+    let approval =
+        step!("qr.approve", core.approve_login(request.session_id.clone(), code, DEMO_PASSCODE.into()).await);
+    observe("qr.approve", &core);
+    let logged_in = step!("portal.poll", crate::relying_party::portal_view(&base, &ca, &portal).await);
+    let name = step!(
+        "portal.logged_in",
+        logged_in.citizen_name.filter(|_| logged_in.state == "approved").ok_or("the portal did not log the citizen in")
+    );
+    let _ = writeln!(
+        out,
+        "    cổng đã kiểm tra mã thông báo định danh và đăng nhập: {} (biên nhận {})",
+        mask(&name),
+        approval.receipt.receipt_id
+    );
+
+    // eKYC: the bank asks for required and optional data; the citizen adds only the phone.
+    let jws = step!("bank.request", crate::relying_party::bank_request(&base, &ca).await);
+    let share = step!("share.open", core.open_share_request(jws).await);
+    let _ = writeln!(
+        out,
+        "    {} — mục đích: {} — lưu {} ngày\n    bắt buộc: {}\n    tuỳ chọn: {}",
+        share.relying_party_name_vi,
+        share.purpose_vi,
+        share.retention_days,
+        share.required.iter().map(|c| c.label_vi.as_str()).collect::<Vec<_>>().join(", "),
+        share.optional.iter().map(|c| c.label_vi.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    let outcome = step!(
+        "share.selective (SD-JWT)",
+        core.share_data(share.request_id.clone(), vec!["phone".into()], DEMO_PASSCODE.into()).await
+    );
+    observe("share", &core);
+    if !outcome.relying_party_accepted {
+        return Err(DemoError { step: "share.selective (SD-JWT)", reason: "the bank refused".into() });
+    }
+    let _ = writeln!(
+        out,
+        "    đã chia sẻ {} trường, ngân hàng kiểm tra được; không chia sẻ: {}",
+        outcome.disclosed_claims.len(),
+        share
+            .optional
+            .iter()
+            .filter(|c| !outcome.disclosed_claims.contains(&c.name))
+            .map(|c| c.label_vi.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let receipts = step!("receipts.list", core.list_receipts());
+    for r in &receipts {
+        let _ = writeln!(
+            out,
+            "    • {} — {} — {} — {} trường — lưu {} ngày",
+            match r.kind {
+                citizen_core::ConsentKind::QrLogin => "Đăng nhập bằng mã QR",
+                citizen_core::ConsentKind::DataShare => "Chia sẻ dữ liệu",
+            },
+            r.relying_party_name,
+            r.purpose,
+            r.claims.len(),
+            r.retention_days
+        );
+    }
+    let export = step!("receipts.export", core.export_receipts());
+    let verified = step!("receipts.verify", citizen_core::verify_receipt_export(export, None));
+    let _ = writeln!(out, "    {verified} biên nhận đồng ý: chữ ký thiết bị và chữ ký đối ứng của máy chủ hợp lệ");
+    if verified < 2 {
+        return Err(DemoError { step: "receipts.verify", reason: format!("{verified} receipts") });
+    }
+
+    step!("log.anchor", core.anchor_activity_log().await);
     let log = step!("log.verify", core.verify_activity_log());
     let _ = writeln!(
         out,

@@ -77,6 +77,26 @@ enum Command {
         #[command(subcommand)]
         op: LogOp,
     },
+    /// Log in to a web portal by its QR code (or a `citizenid://login?p=…` link).
+    Qr {
+        #[command(subcommand)]
+        op: QrOp,
+    },
+    /// Consent receipts of QR logins and data shares (default: list).
+    Receipts {
+        #[command(subcommand)]
+        op: Option<ReceiptsOp>,
+    },
+    /// Share identity data with a relying party (eKYC): open its signed request (the JWS or a
+    /// `citizenid://share?request=…` link), show who asks, why and what, then share the required
+    /// claims plus the optional ones named with `--with`.
+    Share {
+        /// The share request (JWS) or deep link.
+        request: String,
+        /// Optional claims to add, comma-separated (e.g. `phone,permanent_address`).
+        #[arg(long = "with", value_delimiter = ',')]
+        with: Vec<String>,
+    },
     /// Public-service requests.
     Services {
         #[command(subcommand)]
@@ -101,6 +121,45 @@ enum LogOp {
     },
     /// Anchor the head at the server now.
     Anchor,
+}
+
+#[derive(Subcommand)]
+enum QrOp {
+    /// Check a scanned code (offline against the signed registry, then at the server) and show
+    /// who asks, on which site, for what, and the three codes to pick from.
+    Scan {
+        /// The frame text (`CZQR1:…`) or a `citizenid://login?p=…` link.
+        frame: String,
+    },
+    /// Approve with the code the site shows (passcode from CITIZEN_PASSCODE or stdin).
+    Approve {
+        session_id: String,
+        /// The two-digit code shown on the site.
+        #[arg(long)]
+        code: String,
+    },
+    /// Decline.
+    Deny { session_id: String },
+}
+
+#[derive(Subcommand)]
+enum ReceiptsOp {
+    /// List the receipts, newest first.
+    List,
+    /// Export the receipts as JSON (stdout, or --out FILE).
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify an exported file (exit 0 valid, 5 not valid).
+    Verify {
+        #[arg(long)]
+        file: PathBuf,
+        /// A JWK file of the server key to trust (e.g. from `/v1/keys`); without it the file
+        /// is only checked against the key it carries.
+        #[arg(long)]
+        server_key: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -422,6 +481,9 @@ async fn run(cli: Cli) -> ExitCode {
         },
         Command::Services { op } => services(core, op).await,
         Command::Log { op } => log(core, op).await,
+        Command::Qr { op } => qr(core, op).await,
+        Command::Receipts { op } => receipts(core, op.unwrap_or(ReceiptsOp::List)),
+        Command::Share { request, with } => share(core, request, with).await,
         Command::ResetDevice => match core.reset_device().await {
             Ok(()) => {
                 println!("device_reset");
@@ -684,6 +746,167 @@ async fn services(core: std::sync::Arc<CitizenCore>, op: ServicesOp) -> ExitCode
                 Err(e) => report(&e),
             }
         }
+    }
+}
+
+fn consent_exit(e: &citizen_core::ConsentError) -> ExitCode {
+    use citizen_core::ConsentError as C;
+    report(e);
+    match e {
+        C::PasscodeIncorrect { .. } => ExitCode::from(2),
+        C::LockedOut { .. } => ExitCode::from(3),
+        C::Wiped { .. } => ExitCode::from(4),
+        _ => ExitCode::from(1),
+    }
+}
+
+fn print_receipt(r: &citizen_core::ReceiptInfo) {
+    println!(
+        "{} {} {:?} rp={} \"{}\" origin={} purpose={} claims={} retention_days={}",
+        r.issued_at,
+        r.receipt_id,
+        r.kind,
+        r.relying_party_id,
+        r.relying_party_name,
+        r.origin,
+        r.purpose,
+        r.claims.join(","),
+        r.retention_days
+    );
+}
+
+async fn qr(core: std::sync::Arc<CitizenCore>, op: QrOp) -> ExitCode {
+    match op {
+        QrOp::Scan { frame } => {
+            let r = if frame.trim_start().starts_with("citizenid:") {
+                core.open_login_link(frame).await
+            } else {
+                core.scan_login_code(frame).await
+            };
+            match r {
+                Ok(i) => {
+                    println!("session_id={}", i.session_id);
+                    println!(
+                        "relying_party={} {} / {}",
+                        i.relying_party_id, i.relying_party_name_vi, i.relying_party_name_en
+                    );
+                    println!("origin={}", i.origin);
+                    for c in &i.claims {
+                        println!("claim {} — {} / {}", c.name, c.label_vi, c.label_en);
+                    }
+                    println!("code_choices={}", i.code_choices.join(" "));
+                    println!("expires_at={} same_device={}", i.expires_at, i.same_device);
+                    println!("Chọn mã đang hiển thị trên trang web / pick the code the website shows: citizen qr approve {} --code NN", i.session_id);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => consent_exit(&e),
+            }
+        }
+        QrOp::Approve { session_id, code } => {
+            let pass = secret("CITIZEN_PASSCODE", "Mã bảo vệ / passcode");
+            match core.approve_login(session_id, code, pass.to_string()).await {
+                Ok(a) => {
+                    println!("approved");
+                    print_receipt(&a.receipt);
+                    if let Some(u) = a.redirect_url {
+                        println!("redirect_url={u}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => consent_exit(&e),
+            }
+        }
+        QrOp::Deny { session_id } => match core.deny_login(session_id).await {
+            Ok(()) => {
+                println!("denied");
+                ExitCode::SUCCESS
+            }
+            Err(e) => consent_exit(&e),
+        },
+    }
+}
+
+fn receipts(core: std::sync::Arc<CitizenCore>, op: ReceiptsOp) -> ExitCode {
+    match op {
+        ReceiptsOp::List => match core.list_receipts() {
+            Ok(rs) => {
+                for r in &rs {
+                    print_receipt(r);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => consent_exit(&e),
+        },
+        ReceiptsOp::Export { out } => match core.export_receipts() {
+            Ok(json) => match out {
+                Some(p) => match std::fs::write(&p, json) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("cannot write {}: {e}", p.display());
+                        ExitCode::from(1)
+                    }
+                },
+                None => {
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+            },
+            Err(e) => consent_exit(&e),
+        },
+        ReceiptsOp::Verify { file, server_key } => {
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p).map_err(|e| {
+                    eprintln!("cannot read {}: {e}", p.display());
+                    ExitCode::from(1)
+                })
+            };
+            let json = match read(&file) {
+                Ok(j) => j,
+                Err(c) => return c,
+            };
+            let key = match server_key.as_ref().map(read).transpose() {
+                Ok(k) => k,
+                Err(c) => return c,
+            };
+            match citizen_core::verify_receipt_export(json, key) {
+                Ok(n) => {
+                    println!("receipts={n} valid=true");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    report(&e);
+                    println!("valid=false");
+                    ExitCode::from(5)
+                }
+            }
+        }
+    }
+}
+
+async fn share(core: std::sync::Arc<CitizenCore>, request: String, with: Vec<String>) -> ExitCode {
+    let info = match core.open_share_request(request).await {
+        Ok(i) => i,
+        Err(e) => return consent_exit(&e),
+    };
+    println!("request_id={}", info.request_id);
+    println!("relying_party={} {} / {}", info.relying_party_id, info.relying_party_name_vi, info.relying_party_name_en);
+    println!("purpose={} — {} / {}", info.purpose, info.purpose_vi, info.purpose_en);
+    println!("retention_days={} expires_at={}", info.retention_days, info.expires_at);
+    for c in &info.required {
+        println!("required {} — {} / {}", c.name, c.label_vi, c.label_en);
+    }
+    for c in &info.optional {
+        let chosen = if with.contains(&c.name) { " [chọn / chosen]" } else { "" };
+        println!("optional {} — {} / {}{chosen}", c.name, c.label_vi, c.label_en);
+    }
+    let pass = secret("CITIZEN_PASSCODE", "Mã bảo vệ / passcode");
+    match core.share_data(info.request_id, with, pass.to_string()).await {
+        Ok(o) => {
+            println!("shared={} accepted={}", o.disclosed_claims.join(","), o.relying_party_accepted);
+            print_receipt(&o.receipt);
+            ExitCode::SUCCESS
+        }
+        Err(e) => consent_exit(&e),
     }
 }
 

@@ -46,6 +46,9 @@ fn needles(tokens: &[String]) -> Vec<String> {
         "Nguyễn Văn Mẫu".to_string(),
         "Khách Thử Nghiệm".to_string(),
         "079195000002".to_string(),
+        // The address the citizen chose not to share with the bank (and the register's detail).
+        "Số 1 Đường Thử Nghiệm".to_string(),
+        "1990-01-15".to_string(),
     ];
     n.extend(tokens.iter().cloned());
     n
@@ -91,6 +94,8 @@ async fn demo_succeeds_and_leaks_nothing() {
             "devices.list",
             "services.fill",
             "services.case",
+            "qr.approve",
+            "share",
             "logout"
         ]
     );

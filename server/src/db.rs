@@ -326,7 +326,7 @@ mod tests {
         let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(v as usize, MIGRATIONS.len());
         let n: i64 = c.query_row("SELECT COUNT(*) FROM citizens", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 8);
+        assert_eq!(n, crate::register::SEED.len() as i64);
         assert_eq!(meta_secret(&c, "k").unwrap(), s1);
         let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
         assert_eq!(mode.to_lowercase(), "wal");

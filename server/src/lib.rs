@@ -23,10 +23,13 @@ pub mod api;
 pub mod catalogue;
 pub mod config;
 pub mod db;
+pub mod demo_bank;
 pub mod fault;
 pub mod handlers;
 pub mod otp;
 pub mod pki;
+pub mod portal;
+pub mod receipts;
 pub mod register;
 pub mod registry;
 pub mod testing;
@@ -150,6 +153,17 @@ impl RunningServer {
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.state.limits
+    }
+
+    /// State of a QR login session (`pending`, `scanned`, `approved`, `denied`, `cancelled`), if
+    /// known. The id is the base64url session id.
+    pub fn qr_session_state(&self, session_id: &str) -> Option<String> {
+        handlers::qr::session_state(&self.db(), session_id)
+    }
+
+    /// Number of consent receipts the server countersigned.
+    pub fn consent_receipt_count(&self) -> usize {
+        self.db().query_row("SELECT COUNT(*) FROM consent_receipts", [], |r| r.get::<_, i64>(0)).unwrap_or(0) as usize
     }
 }
 

@@ -104,6 +104,14 @@ impl TokenKeys {
             .expect("ES256 signing with a valid key cannot fail")
     }
 
+    /// Raw ES256 signature (`r‖s`, 64 bytes) of a JWS signing input, for JWS this module does
+    /// not encode itself (the SD-JWT credential, whose encoding `sd-jwt-payload` owns).
+    pub fn sign_raw(&self, signing_input: &[u8]) -> Vec<u8> {
+        let sig = jsonwebtoken::crypto::sign(signing_input, &self.encoding, Algorithm::ES256)
+            .expect("ES256 signing with a valid key cannot fail");
+        citizen_core::crypto::unb64(&sig).expect("jsonwebtoken returns base64url")
+    }
+
     /// Sign an access token.
     pub fn issue(&self, account_id: &str, session_id: &str, device_id: &str, now: i64, ttl: i64) -> String {
         let claims = Claims {

@@ -17,6 +17,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::error::{Error, Msg, NetError, NetworkErrorKind, Result};
+use crate::protocol::rp::codes as rp;
 use crate::protocol::{codes, ErrorBody};
 
 /// Largest response body the core accepts.
@@ -121,6 +122,22 @@ pub fn server_error(status: StatusCode, body: &[u8], retry_after: Option<u64>) -
         codes::TOKEN_INVALID | codes::SESSION_EXPIRED => Error::Domain(Msg::SessionExpired),
         codes::REFRESH_REUSED => Error::Domain(Msg::SessionRevoked),
         codes::RATE_LIMITED => Error::Domain(Msg::RateLimited),
+        rp::QR_UNKNOWN_SESSION => Error::Domain(Msg::ConsentUnknownSession),
+        rp::QR_FRAME_STALE => Error::Domain(Msg::ConsentFrameStale),
+        rp::QR_FRAME_FORGED => Error::Domain(Msg::ConsentFrameForged),
+        rp::QR_EXPIRED => Error::Domain(Msg::ConsentRequestExpired),
+        rp::QR_ALREADY_SCANNED => Error::Domain(Msg::ConsentAlreadyScanned),
+        rp::QR_ALREADY_DECIDED => Error::Domain(Msg::ConsentAlreadyDecided),
+        rp::QR_SESSION_MISMATCH => Error::Domain(Msg::ConsentSessionMismatch),
+        rp::CLAIMS_CHANGED => Error::Domain(Msg::ConsentClaimsChanged),
+        rp::QR_WRONG_CODE => Error::Domain(Msg::ConsentWrongCode),
+        rp::RP_SIGNATURE_INVALID => Error::Domain(Msg::ConsentRpSignatureInvalid),
+        rp::RP_UNKNOWN => Error::Domain(Msg::ConsentRpUnknown),
+        rp::ORIGIN_UNREGISTERED => Error::Domain(Msg::ConsentOriginUnregistered),
+        rp::CLAIM_NOT_ALLOWED => Error::Domain(Msg::ConsentClaimNotAllowed),
+        rp::PRESENTATION_INVALID => Error::Domain(Msg::ConsentPresentationRejected),
+        rp::PRESENTATION_REPLAYED => Error::Domain(Msg::ConsentPresentationReplayed),
+        rp::PRESENTATION_WRONG_AUDIENCE => Error::Domain(Msg::ConsentPresentationWrongAudience),
         _ if status.is_server_error() => Error::Net(NetError {
             kind: NetworkErrorKind::Server,
             detail: format!("HTTP {status} {}", b.code),
@@ -164,6 +181,12 @@ impl Net {
     /// The audience the device signs for: the origin of the base URL.
     pub fn audience(&self) -> &str {
         &self.audience
+    }
+
+    /// The configured base URL. The share flow reaches a relying party through this pinned
+    /// client only when its response URI lies under this URL (the hosted demo relying parties).
+    pub fn base_url(&self) -> &Url {
+        &self.base
     }
 
     fn url(&self, path: &str) -> Result<Url> {
@@ -371,6 +394,18 @@ mod tests {
         assert!(matches!(
             server_error(StatusCode::UNAUTHORIZED, &body("counter_replay"), None),
             Error::Server { status: 401, .. }
+        ));
+        assert!(matches!(
+            server_error(StatusCode::CONFLICT, &body("qr_already_decided"), None),
+            Error::Domain(Msg::ConsentAlreadyDecided)
+        ));
+        assert!(matches!(
+            server_error(StatusCode::GONE, &body("qr_expired"), None),
+            Error::Domain(Msg::ConsentRequestExpired)
+        ));
+        assert!(matches!(
+            server_error(StatusCode::BAD_REQUEST, &body("presentation_invalid"), None),
+            Error::Domain(Msg::ConsentPresentationRejected)
         ));
         assert!(matches!(
             server_error(StatusCode::BAD_GATEWAY, b"<html>", Some(7)),

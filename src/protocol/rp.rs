@@ -310,7 +310,10 @@ impl LoginRequest {
         if !valid_origin(&self.origin) {
             return Err(QrParseError::InvalidField("origin"));
         }
-        if self.expires_at <= self.issued_at || self.expires_at - self.issued_at > QR_MAX_LIFETIME_SECS {
+        // Checked: both times come from the wire, and `i64::MAX - (-1)` must not panic (found
+        // by the fuzz target).
+        let lifetime = self.expires_at.checked_sub(self.issued_at);
+        if self.expires_at <= self.issued_at || lifetime.is_none_or(|l| l > QR_MAX_LIFETIME_SECS) {
             return Err(QrParseError::InvalidField("expires_at"));
         }
         if self.issued_at <= 0 {
@@ -970,6 +973,14 @@ mod tests {
         bad(|r| r.claims.push("full_name".into()), "claims");
         bad(|r| r.expires_at = r.issued_at + QR_MAX_LIFETIME_SECS + 1, "expires_at");
         bad(|r| r.expires_at = r.issued_at, "expires_at");
+        // Far apart enough that `expires_at - issued_at` overflows (fuzz finding): refused, no panic.
+        bad(
+            |r| {
+                r.issued_at = -0x2000_0000_0000_0000;
+                r.expires_at = i64::MAX - 1;
+            },
+            "expires_at",
+        );
         assert!(valid_origin("http://127.0.0.1:8443"));
         assert!(valid_origin("https://id.example.gov.vn"));
     }

@@ -535,6 +535,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 64222:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 62827:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_activity_log() != 29103:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 3696:
@@ -542,6 +544,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 50276:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 46162:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_approve_login() != 64742:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 1830:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -565,17 +569,29 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_delete_draft() != 5414:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_deny_login() != 56051:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_draft() != 1500:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_drafts() != 15484:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log() != 26597:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 55248:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 1822:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_list_devices() != 46836:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 8184:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_login() != 9322:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_logout() != 5898:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_open_login_link() != 23343:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_open_share_request() != 5877:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_outbox() != 62251:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -589,6 +605,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile() != 30742:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties() != 59325:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_session() != 52752:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment() != 26601:
@@ -599,9 +617,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_revoke_device() != 13129:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_scan_login_code() != 55317:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_set_field() != 32845:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 37355:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_share_data() != 8235:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment() != 57713:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -689,6 +711,9 @@ _UniffiLib.uniffi_citizen_core_checksum_func_validate_enrollment_input.restype =
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.restype = ctypes.c_uint16
@@ -701,6 +726,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log.r
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_login.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_login.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes.restype = ctypes.c_uint16
@@ -734,6 +762,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_dra
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_delete_draft.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_delete_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_deny_login.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_deny_login.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_draft.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_draft.restype = ctypes.c_uint16
@@ -743,15 +774,30 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_drafts.restype = ctyp
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_receipts.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_receipts.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_receipts.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_receipts.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_login.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_login.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_logout.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_logout.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_login_link.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_login_link.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_share_request.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_share_request.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_outbox.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_outbox.restype = ctypes.c_uint16
@@ -770,6 +816,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue.res
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_session.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_session.restype = ctypes.c_uint16
@@ -785,12 +834,18 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_reset_device.restype 
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_revoke_device.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_revoke_device.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_scan_login_code.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_scan_login_code.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_field.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_field.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_share_data.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_share_data.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment.restype = ctypes.c_uint16
@@ -879,6 +934,12 @@ _UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.argtypes = (
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.restype = ctypes.c_uint32
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -901,6 +962,13 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer.arg
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -971,6 +1039,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -987,10 +1060,24 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log.argtype
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_login.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1000,6 +1087,16 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1028,6 +1125,10 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile.argtypes = 
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_session.argtypes = (
     ctypes.c_uint64,
 )
@@ -1057,6 +1158,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1071,6 +1177,13 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer.argtype
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_enrollment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -3083,6 +3196,57 @@ class _UniffiFfiConverterTypeCitizenProfileDto(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.email, buf)
         _UniffiFfiConverterInt64.write(value.updated_at, buf)
 
+@dataclass
+class ClaimRequest:
+    """
+    A claim a relying party asks for, with the labels the citizen sees.
+"""
+    def __init__(self, *, name:str, label_vi:str, label_en:str, required:bool):
+        self.name = name
+        self.label_vi = label_vi
+        self.label_en = label_en
+        self.required = required
+        
+        
+
+    
+    def __str__(self):
+        return "ClaimRequest(name={}, label_vi={}, label_en={}, required={})".format(self.name, self.label_vi, self.label_en, self.required)
+    def __eq__(self, other):
+        if self.name != other.name:
+            return False
+        if self.label_vi != other.label_vi:
+            return False
+        if self.label_en != other.label_en:
+            return False
+        if self.required != other.required:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeClaimRequest(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ClaimRequest(
+            name=_UniffiFfiConverterString.read(buf),
+            label_vi=_UniffiFfiConverterString.read(buf),
+            label_en=_UniffiFfiConverterString.read(buf),
+            required=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterString.check_lower(value.label_vi)
+        _UniffiFfiConverterString.check_lower(value.label_en)
+        _UniffiFfiConverterBoolean.check_lower(value.required)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterString.write(value.label_vi, buf)
+        _UniffiFfiConverterString.write(value.label_en, buf)
+        _UniffiFfiConverterBoolean.write(value.required, buf)
+
 
 
 
@@ -4952,6 +5116,280 @@ class _UniffiFfiConverterTypeKeyOptions(_UniffiConverterRustBuffer):
 
 
 
+class ConsentKind(enum.Enum):
+    """
+    What a receipt records.
+"""
+    
+    QR_LOGIN = 0
+    """
+    Login to a portal by QR code or deep link.
+"""
+    
+    DATA_SHARE = 1
+    """
+    Selective sharing of identity data.
+"""
+    
+
+
+class _UniffiFfiConverterTypeConsentKind(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ConsentKind.QR_LOGIN
+        if variant == 2:
+            return ConsentKind.DATA_SHARE
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ConsentKind.QR_LOGIN:
+            return
+        if value == ConsentKind.DATA_SHARE:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ConsentKind.QR_LOGIN:
+            buf.write_i32(1)
+        if value == ConsentKind.DATA_SHARE:
+            buf.write_i32(2)
+
+
+
+@dataclass
+class ReceiptInfo:
+    """
+    A stored consent receipt: with whom, what, why, for how long, when.
+"""
+    def __init__(self, *, receipt_id:str, kind:ConsentKind, relying_party_id:str, relying_party_name:str, origin:str, purpose:str, claims:typing.List[str], retention_days:int, issued_at:int):
+        self.receipt_id = receipt_id
+        self.kind = kind
+        self.relying_party_id = relying_party_id
+        self.relying_party_name = relying_party_name
+        self.origin = origin
+        self.purpose = purpose
+        self.claims = claims
+        self.retention_days = retention_days
+        self.issued_at = issued_at
+        
+        
+
+    
+    def __str__(self):
+        return "ReceiptInfo(receipt_id={}, kind={}, relying_party_id={}, relying_party_name={}, origin={}, purpose={}, claims={}, retention_days={}, issued_at={})".format(self.receipt_id, self.kind, self.relying_party_id, self.relying_party_name, self.origin, self.purpose, self.claims, self.retention_days, self.issued_at)
+    def __eq__(self, other):
+        if self.receipt_id != other.receipt_id:
+            return False
+        if self.kind != other.kind:
+            return False
+        if self.relying_party_id != other.relying_party_id:
+            return False
+        if self.relying_party_name != other.relying_party_name:
+            return False
+        if self.origin != other.origin:
+            return False
+        if self.purpose != other.purpose:
+            return False
+        if self.claims != other.claims:
+            return False
+        if self.retention_days != other.retention_days:
+            return False
+        if self.issued_at != other.issued_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ReceiptInfo(
+            receipt_id=_UniffiFfiConverterString.read(buf),
+            kind=_UniffiFfiConverterTypeConsentKind.read(buf),
+            relying_party_id=_UniffiFfiConverterString.read(buf),
+            relying_party_name=_UniffiFfiConverterString.read(buf),
+            origin=_UniffiFfiConverterString.read(buf),
+            purpose=_UniffiFfiConverterString.read(buf),
+            claims=_UniffiFfiConverterSequenceString.read(buf),
+            retention_days=_UniffiFfiConverterUInt32.read(buf),
+            issued_at=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.receipt_id)
+        _UniffiFfiConverterTypeConsentKind.check_lower(value.kind)
+        _UniffiFfiConverterString.check_lower(value.relying_party_id)
+        _UniffiFfiConverterString.check_lower(value.relying_party_name)
+        _UniffiFfiConverterString.check_lower(value.origin)
+        _UniffiFfiConverterString.check_lower(value.purpose)
+        _UniffiFfiConverterSequenceString.check_lower(value.claims)
+        _UniffiFfiConverterUInt32.check_lower(value.retention_days)
+        _UniffiFfiConverterInt64.check_lower(value.issued_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.receipt_id, buf)
+        _UniffiFfiConverterTypeConsentKind.write(value.kind, buf)
+        _UniffiFfiConverterString.write(value.relying_party_id, buf)
+        _UniffiFfiConverterString.write(value.relying_party_name, buf)
+        _UniffiFfiConverterString.write(value.origin, buf)
+        _UniffiFfiConverterString.write(value.purpose, buf)
+        _UniffiFfiConverterSequenceString.write(value.claims, buf)
+        _UniffiFfiConverterUInt32.write(value.retention_days, buf)
+        _UniffiFfiConverterInt64.write(value.issued_at, buf)
+
+@dataclass
+class LoginApproval:
+    """
+    The result of an approved login.
+"""
+    def __init__(self, *, receipt:ReceiptInfo, redirect_url:typing.Optional[str]):
+        self.receipt = receipt
+        self.redirect_url = redirect_url
+        
+        
+
+    
+    def __str__(self):
+        return "LoginApproval(receipt={}, redirect_url={})".format(self.receipt, self.redirect_url)
+    def __eq__(self, other):
+        if self.receipt != other.receipt:
+            return False
+        if self.redirect_url != other.redirect_url:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeLoginApproval(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return LoginApproval(
+            receipt=_UniffiFfiConverterTypeReceiptInfo.read(buf),
+            redirect_url=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeReceiptInfo.check_lower(value.receipt)
+        _UniffiFfiConverterOptionalString.check_lower(value.redirect_url)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeReceiptInfo.write(value.receipt, buf)
+        _UniffiFfiConverterOptionalString.write(value.redirect_url, buf)
+
+class _UniffiFfiConverterSequenceTypeClaimRequest(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeClaimRequest.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeClaimRequest.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeClaimRequest.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class LoginRequestInfo:
+    """
+    A verified login request, shown to the citizen before they approve: who asks (names from the
+    signed registry, not from the code), on which site, for what, and the codes to pick from.
+"""
+    def __init__(self, *, session_id:str, relying_party_id:str, relying_party_name_vi:str, relying_party_name_en:str, origin:str, claims:typing.List[ClaimRequest], code_choices:typing.List[str], expires_at:int, same_device:bool):
+        self.session_id = session_id
+        self.relying_party_id = relying_party_id
+        self.relying_party_name_vi = relying_party_name_vi
+        self.relying_party_name_en = relying_party_name_en
+        self.origin = origin
+        self.claims = claims
+        self.code_choices = code_choices
+        self.expires_at = expires_at
+        self.same_device = same_device
+        
+        
+
+    
+    def __str__(self):
+        return "LoginRequestInfo(session_id={}, relying_party_id={}, relying_party_name_vi={}, relying_party_name_en={}, origin={}, claims={}, code_choices={}, expires_at={}, same_device={})".format(self.session_id, self.relying_party_id, self.relying_party_name_vi, self.relying_party_name_en, self.origin, self.claims, self.code_choices, self.expires_at, self.same_device)
+    def __eq__(self, other):
+        if self.session_id != other.session_id:
+            return False
+        if self.relying_party_id != other.relying_party_id:
+            return False
+        if self.relying_party_name_vi != other.relying_party_name_vi:
+            return False
+        if self.relying_party_name_en != other.relying_party_name_en:
+            return False
+        if self.origin != other.origin:
+            return False
+        if self.claims != other.claims:
+            return False
+        if self.code_choices != other.code_choices:
+            return False
+        if self.expires_at != other.expires_at:
+            return False
+        if self.same_device != other.same_device:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeLoginRequestInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return LoginRequestInfo(
+            session_id=_UniffiFfiConverterString.read(buf),
+            relying_party_id=_UniffiFfiConverterString.read(buf),
+            relying_party_name_vi=_UniffiFfiConverterString.read(buf),
+            relying_party_name_en=_UniffiFfiConverterString.read(buf),
+            origin=_UniffiFfiConverterString.read(buf),
+            claims=_UniffiFfiConverterSequenceTypeClaimRequest.read(buf),
+            code_choices=_UniffiFfiConverterSequenceString.read(buf),
+            expires_at=_UniffiFfiConverterInt64.read(buf),
+            same_device=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.session_id)
+        _UniffiFfiConverterString.check_lower(value.relying_party_id)
+        _UniffiFfiConverterString.check_lower(value.relying_party_name_vi)
+        _UniffiFfiConverterString.check_lower(value.relying_party_name_en)
+        _UniffiFfiConverterString.check_lower(value.origin)
+        _UniffiFfiConverterSequenceTypeClaimRequest.check_lower(value.claims)
+        _UniffiFfiConverterSequenceString.check_lower(value.code_choices)
+        _UniffiFfiConverterInt64.check_lower(value.expires_at)
+        _UniffiFfiConverterBoolean.check_lower(value.same_device)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.session_id, buf)
+        _UniffiFfiConverterString.write(value.relying_party_id, buf)
+        _UniffiFfiConverterString.write(value.relying_party_name_vi, buf)
+        _UniffiFfiConverterString.write(value.relying_party_name_en, buf)
+        _UniffiFfiConverterString.write(value.origin, buf)
+        _UniffiFfiConverterSequenceTypeClaimRequest.write(value.claims, buf)
+        _UniffiFfiConverterSequenceString.write(value.code_choices, buf)
+        _UniffiFfiConverterInt64.write(value.expires_at, buf)
+        _UniffiFfiConverterBoolean.write(value.same_device, buf)
+
+
+
+
+
+
 class OutboxState(enum.Enum):
     """
     Outbox states.
@@ -5479,6 +5917,145 @@ class _UniffiFfiConverterTypeSessionInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt64.write(value.idle_expires_at, buf)
         _UniffiFfiConverterInt64.write(value.absolute_expires_at, buf)
 
+@dataclass
+class ShareOutcome:
+    """
+    The result of a share.
+"""
+    def __init__(self, *, receipt:ReceiptInfo, disclosed_claims:typing.List[str], relying_party_accepted:bool):
+        self.receipt = receipt
+        self.disclosed_claims = disclosed_claims
+        self.relying_party_accepted = relying_party_accepted
+        
+        
+
+    
+    def __str__(self):
+        return "ShareOutcome(receipt={}, disclosed_claims={}, relying_party_accepted={})".format(self.receipt, self.disclosed_claims, self.relying_party_accepted)
+    def __eq__(self, other):
+        if self.receipt != other.receipt:
+            return False
+        if self.disclosed_claims != other.disclosed_claims:
+            return False
+        if self.relying_party_accepted != other.relying_party_accepted:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeShareOutcome(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ShareOutcome(
+            receipt=_UniffiFfiConverterTypeReceiptInfo.read(buf),
+            disclosed_claims=_UniffiFfiConverterSequenceString.read(buf),
+            relying_party_accepted=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeReceiptInfo.check_lower(value.receipt)
+        _UniffiFfiConverterSequenceString.check_lower(value.disclosed_claims)
+        _UniffiFfiConverterBoolean.check_lower(value.relying_party_accepted)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeReceiptInfo.write(value.receipt, buf)
+        _UniffiFfiConverterSequenceString.write(value.disclosed_claims, buf)
+        _UniffiFfiConverterBoolean.write(value.relying_party_accepted, buf)
+
+@dataclass
+class ShareRequestInfo:
+    """
+    A verified share request, shown to the citizen before they decide: who asks (names from the
+    signed registry), why, for how long they keep the data, what they need and what is optional.
+"""
+    def __init__(self, *, request_id:str, relying_party_id:str, relying_party_name_vi:str, relying_party_name_en:str, purpose:str, purpose_vi:str, purpose_en:str, retention_days:int, required:typing.List[ClaimRequest], optional:typing.List[ClaimRequest], expires_at:int):
+        self.request_id = request_id
+        self.relying_party_id = relying_party_id
+        self.relying_party_name_vi = relying_party_name_vi
+        self.relying_party_name_en = relying_party_name_en
+        self.purpose = purpose
+        self.purpose_vi = purpose_vi
+        self.purpose_en = purpose_en
+        self.retention_days = retention_days
+        self.required = required
+        self.optional = optional
+        self.expires_at = expires_at
+        
+        
+
+    
+    def __str__(self):
+        return "ShareRequestInfo(request_id={}, relying_party_id={}, relying_party_name_vi={}, relying_party_name_en={}, purpose={}, purpose_vi={}, purpose_en={}, retention_days={}, required={}, optional={}, expires_at={})".format(self.request_id, self.relying_party_id, self.relying_party_name_vi, self.relying_party_name_en, self.purpose, self.purpose_vi, self.purpose_en, self.retention_days, self.required, self.optional, self.expires_at)
+    def __eq__(self, other):
+        if self.request_id != other.request_id:
+            return False
+        if self.relying_party_id != other.relying_party_id:
+            return False
+        if self.relying_party_name_vi != other.relying_party_name_vi:
+            return False
+        if self.relying_party_name_en != other.relying_party_name_en:
+            return False
+        if self.purpose != other.purpose:
+            return False
+        if self.purpose_vi != other.purpose_vi:
+            return False
+        if self.purpose_en != other.purpose_en:
+            return False
+        if self.retention_days != other.retention_days:
+            return False
+        if self.required != other.required:
+            return False
+        if self.optional != other.optional:
+            return False
+        if self.expires_at != other.expires_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeShareRequestInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ShareRequestInfo(
+            request_id=_UniffiFfiConverterString.read(buf),
+            relying_party_id=_UniffiFfiConverterString.read(buf),
+            relying_party_name_vi=_UniffiFfiConverterString.read(buf),
+            relying_party_name_en=_UniffiFfiConverterString.read(buf),
+            purpose=_UniffiFfiConverterString.read(buf),
+            purpose_vi=_UniffiFfiConverterString.read(buf),
+            purpose_en=_UniffiFfiConverterString.read(buf),
+            retention_days=_UniffiFfiConverterUInt32.read(buf),
+            required=_UniffiFfiConverterSequenceTypeClaimRequest.read(buf),
+            optional=_UniffiFfiConverterSequenceTypeClaimRequest.read(buf),
+            expires_at=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.request_id)
+        _UniffiFfiConverterString.check_lower(value.relying_party_id)
+        _UniffiFfiConverterString.check_lower(value.relying_party_name_vi)
+        _UniffiFfiConverterString.check_lower(value.relying_party_name_en)
+        _UniffiFfiConverterString.check_lower(value.purpose)
+        _UniffiFfiConverterString.check_lower(value.purpose_vi)
+        _UniffiFfiConverterString.check_lower(value.purpose_en)
+        _UniffiFfiConverterUInt32.check_lower(value.retention_days)
+        _UniffiFfiConverterSequenceTypeClaimRequest.check_lower(value.required)
+        _UniffiFfiConverterSequenceTypeClaimRequest.check_lower(value.optional)
+        _UniffiFfiConverterInt64.check_lower(value.expires_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.request_id, buf)
+        _UniffiFfiConverterString.write(value.relying_party_id, buf)
+        _UniffiFfiConverterString.write(value.relying_party_name_vi, buf)
+        _UniffiFfiConverterString.write(value.relying_party_name_en, buf)
+        _UniffiFfiConverterString.write(value.purpose, buf)
+        _UniffiFfiConverterString.write(value.purpose_vi, buf)
+        _UniffiFfiConverterString.write(value.purpose_en, buf)
+        _UniffiFfiConverterUInt32.write(value.retention_days, buf)
+        _UniffiFfiConverterSequenceTypeClaimRequest.write(value.required, buf)
+        _UniffiFfiConverterSequenceTypeClaimRequest.write(value.optional, buf)
+        _UniffiFfiConverterInt64.write(value.expires_at, buf)
+
 
 
 
@@ -5945,6 +6522,460 @@ class _UniffiFfiConverterTypeAuthError(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
         if isinstance(value, AuthError.Storage):
             buf.write_i32(13)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+
+
+
+# ConsentError
+# We want to define each variant as a nested class that's also a subclass,
+# which is tricky in Python.  To accomplish this we're going to create each
+# class separately, then manually add the child classes to the base class's
+# __dict__.  All of this happens in dummy class to avoid polluting the module
+# namespace.
+class ConsentError(Exception):
+    """
+    Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
+    (`consent.frame_stale`, …) and the message in both languages.
+"""
+    pass
+
+_UniffiTempConsentError = ConsentError
+
+class ConsentError:  # type: ignore
+    """
+    Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
+    (`consent.frame_stale`, …) and the message in both languages.
+"""
+    
+    class InvalidCode(_UniffiTempConsentError):
+        """
+        What was scanned or opened is not a valid login code, link or request (too long, wrong
+        version, malformed), or a local input was refused (passcode format).
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.InvalidCode({})".format(str(self))
+    _UniffiTempConsentError.InvalidCode = InvalidCode # type: ignore
+    class RelyingPartyRejected(_UniffiTempConsentError):
+        """
+        The relying party failed a check against the signed registry: unknown, bad signature,
+        unregistered origin or redirect, a claim or purpose it may not ask for. Likely a fake site.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.RelyingPartyRejected({})".format(str(self))
+    _UniffiTempConsentError.RelyingPartyRejected = RelyingPartyRejected # type: ignore
+    class Expired(_UniffiTempConsentError):
+        """
+        The request or the scanned frame is too old (scan the code on the screen again).
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.Expired({})".format(str(self))
+    _UniffiTempConsentError.Expired = Expired # type: ignore
+    class NotFound(_UniffiTempConsentError):
+        """
+        No such login session or share request (or it was already answered on this device), or
+        no credential on the device.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.NotFound({})".format(str(self))
+    _UniffiTempConsentError.NotFound = NotFound # type: ignore
+    class Refused(_UniffiTempConsentError):
+        """
+        The server or the relying party refused (already scanned or decided, wrong verification
+        code, mismatched approval, presentation refused).
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.Refused({})".format(str(self))
+    _UniffiTempConsentError.Refused = Refused # type: ignore
+    class ReceiptInvalid(_UniffiTempConsentError):
+        """
+        A receipt export did not verify: changed content, bad device signature, bad server
+        countersignature, or another server key than the pinned one.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.ReceiptInvalid({})".format(str(self))
+    _UniffiTempConsentError.ReceiptInvalid = ReceiptInvalid # type: ignore
+    class NotEnrolled(_UniffiTempConsentError):
+        """
+        No account on this device.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.NotEnrolled({})".format(str(self))
+    _UniffiTempConsentError.NotEnrolled = NotEnrolled # type: ignore
+    class NotLoggedIn(_UniffiTempConsentError):
+        """
+        Not logged in, or the session ended: log in again.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.NotLoggedIn({})".format(str(self))
+    _UniffiTempConsentError.NotLoggedIn = NotLoggedIn # type: ignore
+    class PasscodeIncorrect(_UniffiTempConsentError):
+        """
+        Wrong passcode.
+"""
+        
+        def __init__(self, detail, attempts_before_lockout, attempts_before_wipe):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "attempts_before_lockout={!r}".format(attempts_before_lockout),
+                "attempts_before_wipe={!r}".format(attempts_before_wipe),
+            ]))
+            self.detail = detail
+            self.attempts_before_lockout = attempts_before_lockout
+            self.attempts_before_wipe = attempts_before_wipe
+
+        def __repr__(self):
+            return "ConsentError.PasscodeIncorrect({})".format(str(self))
+    _UniffiTempConsentError.PasscodeIncorrect = PasscodeIncorrect # type: ignore
+    class LockedOut(_UniffiTempConsentError):
+        """
+        Too many wrong passcodes; wait.
+"""
+        
+        def __init__(self, detail, retry_after_secs):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "retry_after_secs={!r}".format(retry_after_secs),
+            ]))
+            self.detail = detail
+            self.retry_after_secs = retry_after_secs
+
+        def __repr__(self):
+            return "ConsentError.LockedOut({})".format(str(self))
+    _UniffiTempConsentError.LockedOut = LockedOut # type: ignore
+    class Wiped(_UniffiTempConsentError):
+        """
+        Too many wrong passcodes; the local account was erased.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.Wiped({})".format(str(self))
+    _UniffiTempConsentError.Wiped = Wiped # type: ignore
+    class DeviceInactive(_UniffiTempConsentError):
+        """
+        This device was replaced or revoked.
+"""
+        
+        def __init__(self, detail, status):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "status={!r}".format(status),
+            ]))
+            self.detail = detail
+            self.status = status
+
+        def __repr__(self):
+            return "ConsentError.DeviceInactive({})".format(str(self))
+    _UniffiTempConsentError.DeviceInactive = DeviceInactive # type: ignore
+    class KeyStore(_UniffiTempConsentError):
+        """
+        Key store failure, cancellation or invalidated key.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.KeyStore({})".format(str(self))
+    _UniffiTempConsentError.KeyStore = KeyStore # type: ignore
+    class Network(_UniffiTempConsentError):
+        """
+        Transport failure.
+"""
+        
+        def __init__(self, detail, kind):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "kind={!r}".format(kind),
+            ]))
+            self.detail = detail
+            self.kind = kind
+
+        def __repr__(self):
+            return "ConsentError.Network({})".format(str(self))
+    _UniffiTempConsentError.Network = Network # type: ignore
+    class BadServerResponse(_UniffiTempConsentError):
+        """
+        The server's answer did not verify (registry, countersignature, malformed data).
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.BadServerResponse({})".format(str(self))
+    _UniffiTempConsentError.BadServerResponse = BadServerResponse # type: ignore
+    class Internal(_UniffiTempConsentError):
+        """
+        Local storage or another unexpected failure.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ConsentError.Internal({})".format(str(self))
+    _UniffiTempConsentError.Internal = Internal # type: ignore
+
+ConsentError = _UniffiTempConsentError # type: ignore
+del _UniffiTempConsentError
+
+
+class _UniffiFfiConverterTypeConsentError(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ConsentError.InvalidCode(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 2:
+            return ConsentError.RelyingPartyRejected(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 3:
+            return ConsentError.Expired(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 4:
+            return ConsentError.NotFound(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 5:
+            return ConsentError.Refused(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 6:
+            return ConsentError.ReceiptInvalid(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 7:
+            return ConsentError.NotEnrolled(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 8:
+            return ConsentError.NotLoggedIn(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 9:
+            return ConsentError.PasscodeIncorrect(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterUInt32.read(buf),
+                _UniffiFfiConverterUInt32.read(buf),
+            )
+        if variant == 10:
+            return ConsentError.LockedOut(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 11:
+            return ConsentError.Wiped(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 12:
+            return ConsentError.DeviceInactive(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterTypeDeviceStatus.read(buf),
+            )
+        if variant == 13:
+            return ConsentError.KeyStore(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 14:
+            return ConsentError.Network(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
+            )
+        if variant == 15:
+            return ConsentError.BadServerResponse(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 16:
+            return ConsentError.Internal(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if isinstance(value, ConsentError.InvalidCode):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ConsentError.RelyingPartyRejected):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ConsentError.Expired):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ConsentError.NotFound):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ConsentError.Refused):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ConsentError.ReceiptInvalid):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ConsentError.NotEnrolled):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ConsentError.NotLoggedIn):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ConsentError.PasscodeIncorrect):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
+            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
+            return
+        if isinstance(value, ConsentError.LockedOut):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterUInt64.check_lower(value.retry_after_secs)
+            return
+        if isinstance(value, ConsentError.Wiped):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ConsentError.DeviceInactive):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
+            return
+        if isinstance(value, ConsentError.KeyStore):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ConsentError.Network):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
+            return
+        if isinstance(value, ConsentError.BadServerResponse):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ConsentError.Internal):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+
+    @staticmethod
+    def write(value, buf):
+        if isinstance(value, ConsentError.InvalidCode):
+            buf.write_i32(1)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ConsentError.RelyingPartyRejected):
+            buf.write_i32(2)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ConsentError.Expired):
+            buf.write_i32(3)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ConsentError.NotFound):
+            buf.write_i32(4)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ConsentError.Refused):
+            buf.write_i32(5)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ConsentError.ReceiptInvalid):
+            buf.write_i32(6)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ConsentError.NotEnrolled):
+            buf.write_i32(7)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ConsentError.NotLoggedIn):
+            buf.write_i32(8)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ConsentError.PasscodeIncorrect):
+            buf.write_i32(9)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
+            _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
+        if isinstance(value, ConsentError.LockedOut):
+            buf.write_i32(10)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterUInt64.write(value.retry_after_secs, buf)
+        if isinstance(value, ConsentError.Wiped):
+            buf.write_i32(11)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ConsentError.DeviceInactive):
+            buf.write_i32(12)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
+        if isinstance(value, ConsentError.KeyStore):
+            buf.write_i32(13)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ConsentError.Network):
+            buf.write_i32(14)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
+        if isinstance(value, ConsentError.BadServerResponse):
+            buf.write_i32(15)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ConsentError.Internal):
+            buf.write_i32(16)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
 
 
@@ -7703,6 +8734,29 @@ class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeDeviceInfo.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterSequenceTypeReceiptInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeReceiptInfo.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeReceiptInfo.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeReceiptInfo.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterSequenceTypeOutboxItem(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -7945,6 +8999,13 @@ class CitizenCoreProtocol(typing.Protocol):
         `replaced`.
 """
         raise NotImplementedError
+    async def approve_login(self, session_id: str,verification_code: str,passcode: str) -> LoginApproval:
+        """
+        Approve a scanned login with the code the site shows and the passcode: the device signs
+        a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+        the server countersigns it. The receipt is verified and stored.
+"""
+        raise NotImplementedError
     def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
         """
         Attach bytes (checked against the procedure's size and type limits; stored encrypted).
@@ -8004,6 +9065,11 @@ class CitizenCoreProtocol(typing.Protocol):
         Delete an editable draft.
 """
         raise NotImplementedError
+    async def deny_login(self, session_id: str) -> None:
+        """
+        Decline a scanned login (signed, so the portal learns it at once).
+"""
+        raise NotImplementedError
     def draft(self, draft_id: str) -> Draft:
         """
         A draft by id.
@@ -8019,9 +9085,27 @@ class CitizenCoreProtocol(typing.Protocol):
         The log as JSON that anyone can verify (`verify_activity_log_export`).
 """
         raise NotImplementedError
+    def export_receipts(self, ) -> str:
+        """
+        The receipts as JSON anyone can verify with the device's and the server's public keys
+        (`verify_receipt_export`).
+"""
+        raise NotImplementedError
+    async def fetch_credential(self, ) -> None:
+        """
+        Fetch the identity credential the device presents from (an SD-JWT bound to the device
+        key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+        calls this itself when the credential is missing or about to expire.
+"""
+        raise NotImplementedError
     async def list_devices(self, ) -> typing.List[DeviceInfo]:
         """
         The account's devices.
+"""
+        raise NotImplementedError
+    def list_receipts(self, ) -> typing.List[ReceiptInfo]:
+        """
+        The consent receipts on this device, newest first.
 """
         raise NotImplementedError
     async def login(self, passcode: str) -> SessionInfo:
@@ -8033,6 +9117,20 @@ class CitizenCoreProtocol(typing.Protocol):
     async def logout(self, ) -> None:
         """
         End the session here and at the server.
+"""
+        raise NotImplementedError
+    async def open_login_link(self, url: str) -> LoginRequestInfo:
+        """
+        Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+        as [`CitizenCore::scan_login_code`].
+"""
+        raise NotImplementedError
+    async def open_share_request(self, request: str) -> ShareRequestInfo:
+        """
+        Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+        Checked on the device against the signed registry before anything is shown: registered
+        party, its signature, a registered purpose, only claims it may ask for, the answer going
+        to one of its registered origins, not expired.
 """
         raise NotImplementedError
     def outbox(self, ) -> typing.List[OutboxItem]:
@@ -8067,6 +9165,12 @@ class CitizenCoreProtocol(typing.Protocol):
         encrypted.
 """
         raise NotImplementedError
+    async def refresh_relying_parties(self, ) -> int:
+        """
+        Fetch the registry of relying parties, verify the server's signature, and cache it (login
+        codes are then checked offline). Returns how many relying parties it lists.
+"""
+        raise NotImplementedError
     async def refresh_session(self, ) -> SessionInfo:
         """
         Rotate the refresh token now (the core also does this by itself when needed).
@@ -8092,6 +9196,14 @@ class CitizenCoreProtocol(typing.Protocol):
         Revoke one of the account's devices (needs the passcode again).
 """
         raise NotImplementedError
+    async def scan_login_code(self, frame: str) -> LoginRequestInfo:
+        """
+        Scan a login QR code. Everything that can be checked on the device is checked before any
+        network call: strict parse, relying party in the signed registry, its signature, the
+        origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+        forged frame) and answers the verification-code choices.
+"""
+        raise NotImplementedError
     def set_field(self, draft_id: str,path: str,value: str) -> Draft:
         """
         Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
@@ -8101,6 +9213,14 @@ class CitizenCoreProtocol(typing.Protocol):
     def set_outbox_observer(self, observer: OutboxObserver) -> None:
         """
         Receive outbox progress callbacks (replaces any previous observer).
+"""
+        raise NotImplementedError
+    async def share_data(self, request_id: str,optional_claims: typing.List[str],passcode: str) -> ShareOutcome:
+        """
+        Share the required claims plus `optional_claims` (each must be one the request offers)
+        after the passcode: the presentation reveals nothing else and is bound to this relying
+        party and request by the device key; a consent receipt is signed, countersigned and
+        stored, and the share is recorded in the activity log before the data is sent.
 """
         raise NotImplementedError
     async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
@@ -8303,6 +9423,34 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
             _UniffiLib.ffi_citizen_core_rust_future_complete_void,
             _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def approve_login(self, session_id: str,verification_code: str,passcode: str) -> LoginApproval:
+        """
+        Approve a scanned login with the code the site shows and the passcode: the device signs
+        a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+        the server countersigns it. The receipt is verified and stored.
+"""
+        
+        _UniffiFfiConverterString.check_lower(session_id)
+
+        _UniffiFfiConverterString.check_lower(verification_code)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(session_id),
+            _UniffiFfiConverterString.lower(verification_code),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeLoginApproval.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -8540,6 +9688,26 @@ class CitizenCore(CitizenCoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def deny_login(self, session_id: str) -> None:
+        """
+        Decline a scanned login (signed, so the portal learns it at once).
+"""
+        
+        _UniffiFfiConverterString.check_lower(session_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(session_id),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     def draft(self, draft_id: str) -> Draft:
         """
         A draft by id.
@@ -8588,6 +9756,41 @@ class CitizenCore(CitizenCoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def export_receipts(self, ) -> str:
+        """
+        The receipts as JSON anyone can verify with the device's and the server's public keys
+        (`verify_receipt_export`).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def fetch_credential(self, ) -> None:
+        """
+        Fetch the identity credential the device presents from (an SD-JWT bound to the device
+        key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+        calls this itself when the credential is missing or about to expire.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def list_devices(self, ) -> typing.List[DeviceInfo]:
         """
         The account's devices.
@@ -8605,6 +9808,21 @@ class CitizenCore(CitizenCoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def list_receipts(self, ) -> typing.List[ReceiptInfo]:
+        """
+        The consent receipts on this device, newest first.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeReceiptInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def login(self, passcode: str) -> SessionInfo:
         """
         Log in: check the passcode (with lockout), then sign the server's challenge with the
@@ -8640,6 +9858,50 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
             _UniffiLib.ffi_citizen_core_rust_future_complete_void,
             _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def open_login_link(self, url: str) -> LoginRequestInfo:
+        """
+        Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+        as [`CitizenCore::scan_login_code`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(url)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(url),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def open_share_request(self, request: str) -> ShareRequestInfo:
+        """
+        Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+        Checked on the device against the signed registry before anything is shown: registered
+        party, its signature, a registered purpose, only claims it may ask for, the answer going
+        to one of its registered origins, not expired.
+"""
+        
+        _UniffiFfiConverterString.check_lower(request)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(request),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeShareRequestInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -8736,6 +9998,24 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def refresh_relying_parties(self, ) -> int:
+        """
+        Fetch the registry of relying parties, verify the server's signature, and cache it (login
+        codes are then checked offline). Returns how many relying parties it lists.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u32,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -8841,6 +10121,29 @@ class CitizenCore(CitizenCoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def scan_login_code(self, frame: str) -> LoginRequestInfo:
+        """
+        Scan a login QR code. Everything that can be checked on the device is checked before any
+        network call: strict parse, relying party in the signed registry, its signature, the
+        origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+        forged frame) and answers the verification-code choices.
+"""
+        
+        _UniffiFfiConverterString.check_lower(frame)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(frame),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     def set_field(self, draft_id: str,path: str,value: str) -> Draft:
         """
         Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
@@ -8884,6 +10187,35 @@ class CitizenCore(CitizenCoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def share_data(self, request_id: str,optional_claims: typing.List[str],passcode: str) -> ShareOutcome:
+        """
+        Share the required claims plus `optional_claims` (each must be one the request offers)
+        after the passcode: the presentation reveals nothing else and is bound to this relying
+        party and request by the device key; a consent receipt is signed, countersigned and
+        stored, and the share is recorded in the activity log before the data is sent.
+"""
+        
+        _UniffiFfiConverterString.check_lower(request_id)
+
+        _UniffiFfiConverterSequenceString.check_lower(optional_claims)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(request_id),
+            _UniffiFfiConverterSequenceString.lower(optional_claims),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeShareOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
         """
         Step 1 of enrollment: the number, date of birth and phone are validated locally, then
@@ -9822,6 +11154,30 @@ def verify_activity_log_export(json: str) -> ActivityLogReport:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def verify_receipt_export(json: str,server_key_jwk: typing.Optional[str]) -> int:
+    """
+    Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
+    digest and statement, the device signature with the key it embeds, and the server's
+    countersignature with the server key it embeds. With `server_key_jwk` (a JWK the verifier
+    trusts, e.g. from the server's `/v1/keys`), the embedded key must be that one — without it
+    the check only proves the file is self-consistent. Returns the number of receipts verified.
+"""
+    
+    _UniffiFfiConverterString.check_lower(json)
+
+    _UniffiFfiConverterOptionalString.check_lower(server_key_jwk)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(json),
+        _UniffiFfiConverterOptionalString.lower(server_key_jwk),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 
 __all__ = [
     "InternalError",
@@ -9834,9 +11190,11 @@ __all__ = [
     "SignatureFormat",
     "DraftStatus",
     "FieldKind",
+    "ConsentKind",
     "OutboxState",
     "NetworkErrorKind",
     "AuthError",
+    "ConsentError",
     "DeviceKeyStoreError",
     "EnrollmentError",
     "KeyWrapError",
@@ -9854,6 +11212,7 @@ __all__ = [
     "CaseEventDto",
     "CaseInfo",
     "CitizenProfileDto",
+    "ClaimRequest",
     "CoreConfig",
     "CoreStatus",
     "DateRule",
@@ -9871,17 +11230,23 @@ __all__ = [
     "FormItemField",
     "FormField",
     "KeyOptions",
+    "ReceiptInfo",
+    "LoginApproval",
+    "LoginRequestInfo",
     "OutboxItem",
     "OutboxSyncReport",
     "PasscodeResetTicket",
     "PasscodeStatus",
     "Procedure",
     "SessionInfo",
+    "ShareOutcome",
+    "ShareRequestInfo",
     "communes",
     "default_core_config",
     "provinces",
     "validate_enrollment_input",
     "verify_activity_log_export",
+    "verify_receipt_export",
     "OutboxObserverImpl",
     "OutboxObserver",
     "CitizenCore",

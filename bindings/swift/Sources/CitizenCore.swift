@@ -706,6 +706,49 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
     func verifyPasscode(passcode: String) async throws 
     
     /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored.
+     */
+    func approveLogin(sessionId: String, verificationCode: String, passcode: String) async throws  -> LoginApproval
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once).
+     */
+    func denyLogin(sessionId: String) async throws 
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`).
+     */
+    func exportReceipts() throws  -> String
+    
+    /**
+     * The consent receipts on this device, newest first.
+     */
+    func listReceipts() throws  -> [ReceiptInfo]
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`CitizenCore::scan_login_code`].
+     */
+    func openLoginLink(url: String) async throws  -> LoginRequestInfo
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists.
+     */
+    func refreshRelyingParties() async throws  -> UInt32
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices.
+     */
+    func scanLoginCode(frame: String) async throws  -> LoginRequestInfo
+    
+    /**
      * The activity log: every enrollment, login, submission, device and passcode change and
      * lockout on this device, oldest first.
      */
@@ -847,6 +890,29 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
      * Verify the log: hashes, links, order, counters, device signatures, server anchors.
      */
     func verifyActivityLog() throws  -> ActivityLogReport
+    
+    /**
+     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
+     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+     * calls this itself when the credential is missing or about to expire.
+     */
+    func fetchCredential() async throws 
+    
+    /**
+     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+     * Checked on the device against the signed registry before anything is shown: registered
+     * party, its signature, a registered purpose, only claims it may ask for, the answer going
+     * to one of its registered origins, not expired.
+     */
+    func openShareRequest(request: String) async throws  -> ShareRequestInfo
+    
+    /**
+     * Share the required claims plus `optional_claims` (each must be one the request offers)
+     * after the passcode: the presentation reveals nothing else and is bound to this relying
+     * party and request by the device key; a consent receipt is signed, countersigned and
+     * stored, and the share is recorded in the activity log before the data is sent.
+     */
+    func shareData(requestId: String, optionalClaims: [String], passcode: String) async throws  -> ShareOutcome
     
 }
 /**
@@ -1246,6 +1312,133 @@ open func verifyPasscode(passcode: String)async throws   {
 }
     
     /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored.
+     */
+open func approveLogin(sessionId: String, verificationCode: String, passcode: String)async throws  -> LoginApproval  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_approve_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId),FfiConverterString.lower(verificationCode),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginApproval_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once).
+     */
+open func denyLogin(sessionId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_deny_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`).
+     */
+open func exportReceipts()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_export_receipts(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The consent receipts on this device, newest first.
+     */
+open func listReceipts()throws  -> [ReceiptInfo]  {
+    return try  FfiConverterSequenceTypeReceiptInfo.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_list_receipts(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`CitizenCore::scan_login_code`].
+     */
+open func openLoginLink(url: String)async throws  -> LoginRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_open_login_link(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(url)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists.
+     */
+open func refreshRelyingParties()async throws  -> UInt32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u32,
+            completeFunc: ffi_citizen_core_rust_future_complete_u32,
+            freeFunc: ffi_citizen_core_rust_future_free_u32,
+            liftFunc: FfiConverterUInt32.lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices.
+     */
+open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_scan_login_code(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(frame)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
      * The activity log: every enrollment, login, submission, device and passcode change and
      * lockout on this device, oldest first.
      */
@@ -1639,6 +1832,71 @@ open func verifyActivityLog()throws  -> ActivityLogReport  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
+     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+     * calls this itself when the credential is missing or about to expire.
+     */
+open func fetchCredential()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_fetch_credential(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+     * Checked on the device against the signed registry before anything is shown: registered
+     * party, its signature, a registered purpose, only claims it may ask for, the answer going
+     * to one of its registered origins, not expired.
+     */
+open func openShareRequest(request: String)async throws  -> ShareRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_open_share_request(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(request)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeShareRequestInfo_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Share the required claims plus `optional_claims` (each must be one the request offers)
+     * after the passcode: the presentation reveals nothing else and is bound to this relying
+     * party and request by the device key; a consent receipt is signed, countersigned and
+     * stored, and the share is recorded in the activity log before the data is sent.
+     */
+open func shareData(requestId: String, optionalClaims: [String], passcode: String)async throws  -> ShareOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_share_data(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(requestId),FfiConverterSequenceString.lower(optionalClaims),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeShareOutcome_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
 }
     
 
@@ -3619,6 +3877,95 @@ public func FfiConverterTypeCitizenProfileDto_lower(_ value: CitizenProfileDto) 
 
 
 /**
+ * A claim a relying party asks for, with the labels the citizen sees.
+ */
+public struct ClaimRequest: Equatable, Hashable {
+    /**
+     * Wire name (`full_name`, `birthdate`, …).
+     */
+    public let name: String
+    /**
+     * Vietnamese label.
+     */
+    public let labelVi: String
+    /**
+     * English label.
+     */
+    public let labelEn: String
+    /**
+     * Whether the relying party cannot proceed without it (always true for a login).
+     */
+    public let required: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Wire name (`full_name`, `birthdate`, …).
+         */name: String, 
+        /**
+         * Vietnamese label.
+         */labelVi: String, 
+        /**
+         * English label.
+         */labelEn: String, 
+        /**
+         * Whether the relying party cannot proceed without it (always true for a login).
+         */required: Bool) {
+        self.name = name
+        self.labelVi = labelVi
+        self.labelEn = labelEn
+        self.required = required
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ClaimRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClaimRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClaimRequest {
+        return
+            try ClaimRequest(
+                name: FfiConverterString.read(from: &buf), 
+                labelVi: FfiConverterString.read(from: &buf), 
+                labelEn: FfiConverterString.read(from: &buf), 
+                required: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ClaimRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.labelVi, into: &buf)
+        FfiConverterString.write(value.labelEn, into: &buf)
+        FfiConverterBool.write(value.required, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClaimRequest_lift(_ buf: RustBuffer) throws -> ClaimRequest {
+    return try FfiConverterTypeClaimRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClaimRequest_lower(_ value: ClaimRequest) -> RustBuffer {
+    return FfiConverterTypeClaimRequest.lower(value)
+}
+
+
+/**
  * Show a field only when another field has one of some values.
  */
 public struct Condition: Equatable, Hashable {
@@ -5316,6 +5663,217 @@ public func FfiConverterTypeKeyOptions_lower(_ value: KeyOptions) -> RustBuffer 
 
 
 /**
+ * The result of an approved login.
+ */
+public struct LoginApproval: Equatable, Hashable {
+    /**
+     * The consent receipt (signed by the device, countersigned by the server, stored).
+     */
+    public let receipt: ReceiptInfo
+    /**
+     * Same-device flow: where to send the citizen next (a registered redirect URI carrying the
+     * ID token). `None` for a QR code on another screen.
+     */
+    public let redirectUrl: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The consent receipt (signed by the device, countersigned by the server, stored).
+         */receipt: ReceiptInfo, 
+        /**
+         * Same-device flow: where to send the citizen next (a registered redirect URI carrying the
+         * ID token). `None` for a QR code on another screen.
+         */redirectUrl: String?) {
+        self.receipt = receipt
+        self.redirectUrl = redirectUrl
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LoginApproval: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLoginApproval: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LoginApproval {
+        return
+            try LoginApproval(
+                receipt: FfiConverterTypeReceiptInfo.read(from: &buf), 
+                redirectUrl: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LoginApproval, into buf: inout [UInt8]) {
+        FfiConverterTypeReceiptInfo.write(value.receipt, into: &buf)
+        FfiConverterOptionString.write(value.redirectUrl, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoginApproval_lift(_ buf: RustBuffer) throws -> LoginApproval {
+    return try FfiConverterTypeLoginApproval.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoginApproval_lower(_ value: LoginApproval) -> RustBuffer {
+    return FfiConverterTypeLoginApproval.lower(value)
+}
+
+
+/**
+ * A verified login request, shown to the citizen before they approve: who asks (names from the
+ * signed registry, not from the code), on which site, for what, and the codes to pick from.
+ */
+public struct LoginRequestInfo: Equatable, Hashable {
+    /**
+     * Login session id (base64url); pass it to `approve_login` / `deny_login`.
+     */
+    public let sessionId: String
+    /**
+     * Registered relying-party id.
+     */
+    public let relyingPartyId: String
+    /**
+     * Registered Vietnamese name.
+     */
+    public let relyingPartyNameVi: String
+    /**
+     * Registered English name.
+     */
+    public let relyingPartyNameEn: String
+    /**
+     * The site the code is shown on (registered for the relying party).
+     */
+    public let origin: String
+    /**
+     * The data released on approval.
+     */
+    public let claims: [ClaimRequest]
+    /**
+     * Three two-digit codes; the citizen picks the one the site shows.
+     */
+    public let codeChoices: [String]
+    /**
+     * Unix seconds.
+     */
+    public let expiresAt: Int64
+    /**
+     * Opened by a deep link on this device (the answer goes back to the relying party's app).
+     */
+    public let sameDevice: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Login session id (base64url); pass it to `approve_login` / `deny_login`.
+         */sessionId: String, 
+        /**
+         * Registered relying-party id.
+         */relyingPartyId: String, 
+        /**
+         * Registered Vietnamese name.
+         */relyingPartyNameVi: String, 
+        /**
+         * Registered English name.
+         */relyingPartyNameEn: String, 
+        /**
+         * The site the code is shown on (registered for the relying party).
+         */origin: String, 
+        /**
+         * The data released on approval.
+         */claims: [ClaimRequest], 
+        /**
+         * Three two-digit codes; the citizen picks the one the site shows.
+         */codeChoices: [String], 
+        /**
+         * Unix seconds.
+         */expiresAt: Int64, 
+        /**
+         * Opened by a deep link on this device (the answer goes back to the relying party's app).
+         */sameDevice: Bool) {
+        self.sessionId = sessionId
+        self.relyingPartyId = relyingPartyId
+        self.relyingPartyNameVi = relyingPartyNameVi
+        self.relyingPartyNameEn = relyingPartyNameEn
+        self.origin = origin
+        self.claims = claims
+        self.codeChoices = codeChoices
+        self.expiresAt = expiresAt
+        self.sameDevice = sameDevice
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LoginRequestInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLoginRequestInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LoginRequestInfo {
+        return
+            try LoginRequestInfo(
+                sessionId: FfiConverterString.read(from: &buf), 
+                relyingPartyId: FfiConverterString.read(from: &buf), 
+                relyingPartyNameVi: FfiConverterString.read(from: &buf), 
+                relyingPartyNameEn: FfiConverterString.read(from: &buf), 
+                origin: FfiConverterString.read(from: &buf), 
+                claims: FfiConverterSequenceTypeClaimRequest.read(from: &buf), 
+                codeChoices: FfiConverterSequenceString.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf), 
+                sameDevice: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LoginRequestInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.sessionId, into: &buf)
+        FfiConverterString.write(value.relyingPartyId, into: &buf)
+        FfiConverterString.write(value.relyingPartyNameVi, into: &buf)
+        FfiConverterString.write(value.relyingPartyNameEn, into: &buf)
+        FfiConverterString.write(value.origin, into: &buf)
+        FfiConverterSequenceTypeClaimRequest.write(value.claims, into: &buf)
+        FfiConverterSequenceString.write(value.codeChoices, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+        FfiConverterBool.write(value.sameDevice, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoginRequestInfo_lift(_ buf: RustBuffer) throws -> LoginRequestInfo {
+    return try FfiConverterTypeLoginRequestInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoginRequestInfo_lower(_ value: LoginRequestInfo) -> RustBuffer {
+    return FfiConverterTypeLoginRequestInfo.lower(value)
+}
+
+
+/**
  * An option of a select field.
  */
 public struct OptionSpec: Equatable, Hashable {
@@ -5866,6 +6424,145 @@ public func FfiConverterTypeProcedure_lower(_ value: Procedure) -> RustBuffer {
 
 
 /**
+ * A stored consent receipt: with whom, what, why, for how long, when.
+ */
+public struct ReceiptInfo: Equatable, Hashable {
+    /**
+     * Receipt id (UUID).
+     */
+    public let receiptId: String
+    /**
+     * Login or data share.
+     */
+    public let kind: ConsentKind
+    /**
+     * Relying-party id.
+     */
+    public let relyingPartyId: String
+    /**
+     * Its registered (Vietnamese) name at the time.
+     */
+    public let relyingPartyName: String
+    /**
+     * The origin (login) or response origin (share).
+     */
+    public let origin: String
+    /**
+     * `login` or the relying party's purpose code.
+     */
+    public let purpose: String
+    /**
+     * Exactly the released claims.
+     */
+    public let claims: [String]
+    /**
+     * Days the relying party may keep the data (0: the session only).
+     */
+    public let retentionDays: UInt32
+    /**
+     * Unix seconds.
+     */
+    public let issuedAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Receipt id (UUID).
+         */receiptId: String, 
+        /**
+         * Login or data share.
+         */kind: ConsentKind, 
+        /**
+         * Relying-party id.
+         */relyingPartyId: String, 
+        /**
+         * Its registered (Vietnamese) name at the time.
+         */relyingPartyName: String, 
+        /**
+         * The origin (login) or response origin (share).
+         */origin: String, 
+        /**
+         * `login` or the relying party's purpose code.
+         */purpose: String, 
+        /**
+         * Exactly the released claims.
+         */claims: [String], 
+        /**
+         * Days the relying party may keep the data (0: the session only).
+         */retentionDays: UInt32, 
+        /**
+         * Unix seconds.
+         */issuedAt: Int64) {
+        self.receiptId = receiptId
+        self.kind = kind
+        self.relyingPartyId = relyingPartyId
+        self.relyingPartyName = relyingPartyName
+        self.origin = origin
+        self.purpose = purpose
+        self.claims = claims
+        self.retentionDays = retentionDays
+        self.issuedAt = issuedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReceiptInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReceiptInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReceiptInfo {
+        return
+            try ReceiptInfo(
+                receiptId: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeConsentKind.read(from: &buf), 
+                relyingPartyId: FfiConverterString.read(from: &buf), 
+                relyingPartyName: FfiConverterString.read(from: &buf), 
+                origin: FfiConverterString.read(from: &buf), 
+                purpose: FfiConverterString.read(from: &buf), 
+                claims: FfiConverterSequenceString.read(from: &buf), 
+                retentionDays: FfiConverterUInt32.read(from: &buf), 
+                issuedAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReceiptInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.receiptId, into: &buf)
+        FfiConverterTypeConsentKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.relyingPartyId, into: &buf)
+        FfiConverterString.write(value.relyingPartyName, into: &buf)
+        FfiConverterString.write(value.origin, into: &buf)
+        FfiConverterString.write(value.purpose, into: &buf)
+        FfiConverterSequenceString.write(value.claims, into: &buf)
+        FfiConverterUInt32.write(value.retentionDays, into: &buf)
+        FfiConverterInt64.write(value.issuedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiptInfo_lift(_ buf: RustBuffer) throws -> ReceiptInfo {
+    return try FfiConverterTypeReceiptInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiptInfo_lower(_ value: ReceiptInfo) -> RustBuffer {
+    return FfiConverterTypeReceiptInfo.lower(value)
+}
+
+
+/**
  * A logged-in session (no tokens: they never leave the core).
  */
 public struct SessionInfo: Equatable, Hashable {
@@ -5951,6 +6648,245 @@ public func FfiConverterTypeSessionInfo_lift(_ buf: RustBuffer) throws -> Sessio
 #endif
 public func FfiConverterTypeSessionInfo_lower(_ value: SessionInfo) -> RustBuffer {
     return FfiConverterTypeSessionInfo.lower(value)
+}
+
+
+/**
+ * The result of a share.
+ */
+public struct ShareOutcome: Equatable, Hashable {
+    /**
+     * The consent receipt (signed by the device, countersigned by the server, stored).
+     */
+    public let receipt: ReceiptInfo
+    /**
+     * Exactly the claims revealed, sorted.
+     */
+    public let disclosedClaims: [String]
+    /**
+     * Whether the relying party verified the presentation.
+     */
+    public let relyingPartyAccepted: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The consent receipt (signed by the device, countersigned by the server, stored).
+         */receipt: ReceiptInfo, 
+        /**
+         * Exactly the claims revealed, sorted.
+         */disclosedClaims: [String], 
+        /**
+         * Whether the relying party verified the presentation.
+         */relyingPartyAccepted: Bool) {
+        self.receipt = receipt
+        self.disclosedClaims = disclosedClaims
+        self.relyingPartyAccepted = relyingPartyAccepted
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ShareOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeShareOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ShareOutcome {
+        return
+            try ShareOutcome(
+                receipt: FfiConverterTypeReceiptInfo.read(from: &buf), 
+                disclosedClaims: FfiConverterSequenceString.read(from: &buf), 
+                relyingPartyAccepted: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ShareOutcome, into buf: inout [UInt8]) {
+        FfiConverterTypeReceiptInfo.write(value.receipt, into: &buf)
+        FfiConverterSequenceString.write(value.disclosedClaims, into: &buf)
+        FfiConverterBool.write(value.relyingPartyAccepted, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareOutcome_lift(_ buf: RustBuffer) throws -> ShareOutcome {
+    return try FfiConverterTypeShareOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareOutcome_lower(_ value: ShareOutcome) -> RustBuffer {
+    return FfiConverterTypeShareOutcome.lower(value)
+}
+
+
+/**
+ * A verified share request, shown to the citizen before they decide: who asks (names from the
+ * signed registry), why, for how long they keep the data, what they need and what is optional.
+ */
+public struct ShareRequestInfo: Equatable, Hashable {
+    /**
+     * Request id; pass it to `share_data`.
+     */
+    public let requestId: String
+    /**
+     * Registered relying-party id.
+     */
+    public let relyingPartyId: String
+    /**
+     * Registered Vietnamese name.
+     */
+    public let relyingPartyNameVi: String
+    /**
+     * Registered English name.
+     */
+    public let relyingPartyNameEn: String
+    /**
+     * Registered purpose code (`account_opening`, …).
+     */
+    public let purpose: String
+    /**
+     * The relying party's own explanation, in Vietnamese.
+     */
+    public let purposeVi: String
+    /**
+     * The relying party's own explanation, in English.
+     */
+    public let purposeEn: String
+    /**
+     * Days the relying party will keep the data.
+     */
+    public let retentionDays: UInt32
+    /**
+     * Claims it cannot proceed without (always shared).
+     */
+    public let required: [ClaimRequest]
+    /**
+     * Claims the citizen may add.
+     */
+    public let optional: [ClaimRequest]
+    /**
+     * Unix seconds.
+     */
+    public let expiresAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Request id; pass it to `share_data`.
+         */requestId: String, 
+        /**
+         * Registered relying-party id.
+         */relyingPartyId: String, 
+        /**
+         * Registered Vietnamese name.
+         */relyingPartyNameVi: String, 
+        /**
+         * Registered English name.
+         */relyingPartyNameEn: String, 
+        /**
+         * Registered purpose code (`account_opening`, …).
+         */purpose: String, 
+        /**
+         * The relying party's own explanation, in Vietnamese.
+         */purposeVi: String, 
+        /**
+         * The relying party's own explanation, in English.
+         */purposeEn: String, 
+        /**
+         * Days the relying party will keep the data.
+         */retentionDays: UInt32, 
+        /**
+         * Claims it cannot proceed without (always shared).
+         */required: [ClaimRequest], 
+        /**
+         * Claims the citizen may add.
+         */optional: [ClaimRequest], 
+        /**
+         * Unix seconds.
+         */expiresAt: Int64) {
+        self.requestId = requestId
+        self.relyingPartyId = relyingPartyId
+        self.relyingPartyNameVi = relyingPartyNameVi
+        self.relyingPartyNameEn = relyingPartyNameEn
+        self.purpose = purpose
+        self.purposeVi = purposeVi
+        self.purposeEn = purposeEn
+        self.retentionDays = retentionDays
+        self.required = required
+        self.optional = optional
+        self.expiresAt = expiresAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ShareRequestInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeShareRequestInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ShareRequestInfo {
+        return
+            try ShareRequestInfo(
+                requestId: FfiConverterString.read(from: &buf), 
+                relyingPartyId: FfiConverterString.read(from: &buf), 
+                relyingPartyNameVi: FfiConverterString.read(from: &buf), 
+                relyingPartyNameEn: FfiConverterString.read(from: &buf), 
+                purpose: FfiConverterString.read(from: &buf), 
+                purposeVi: FfiConverterString.read(from: &buf), 
+                purposeEn: FfiConverterString.read(from: &buf), 
+                retentionDays: FfiConverterUInt32.read(from: &buf), 
+                required: FfiConverterSequenceTypeClaimRequest.read(from: &buf), 
+                optional: FfiConverterSequenceTypeClaimRequest.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ShareRequestInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.requestId, into: &buf)
+        FfiConverterString.write(value.relyingPartyId, into: &buf)
+        FfiConverterString.write(value.relyingPartyNameVi, into: &buf)
+        FfiConverterString.write(value.relyingPartyNameEn, into: &buf)
+        FfiConverterString.write(value.purpose, into: &buf)
+        FfiConverterString.write(value.purposeVi, into: &buf)
+        FfiConverterString.write(value.purposeEn, into: &buf)
+        FfiConverterUInt32.write(value.retentionDays, into: &buf)
+        FfiConverterSequenceTypeClaimRequest.write(value.required, into: &buf)
+        FfiConverterSequenceTypeClaimRequest.write(value.optional, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareRequestInfo_lift(_ buf: RustBuffer) throws -> ShareRequestInfo {
+    return try FfiConverterTypeShareRequestInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareRequestInfo_lower(_ value: ShareRequestInfo) -> RustBuffer {
+    return FfiConverterTypeShareRequestInfo.lower(value)
 }
 
 
@@ -6477,6 +7413,373 @@ public func FfiConverterTypeCaseStatusDto_lift(_ buf: RustBuffer) throws -> Case
 #endif
 public func FfiConverterTypeCaseStatusDto_lower(_ value: CaseStatusDto) -> RustBuffer {
     return FfiConverterTypeCaseStatusDto.lower(value)
+}
+
+
+
+/**
+ * Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
+ * (`consent.frame_stale`, …) and the message in both languages.
+ */
+public 
+enum ConsentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * What was scanned or opened is not a valid login code, link or request (too long, wrong
+     * version, malformed), or a local input was refused (passcode format).
+     */
+    case InvalidCode(detail: ErrorDetail
+    )
+    /**
+     * The relying party failed a check against the signed registry: unknown, bad signature,
+     * unregistered origin or redirect, a claim or purpose it may not ask for. Likely a fake site.
+     */
+    case RelyingPartyRejected(detail: ErrorDetail
+    )
+    /**
+     * The request or the scanned frame is too old (scan the code on the screen again).
+     */
+    case Expired(detail: ErrorDetail
+    )
+    /**
+     * No such login session or share request (or it was already answered on this device), or
+     * no credential on the device.
+     */
+    case NotFound(detail: ErrorDetail
+    )
+    /**
+     * The server or the relying party refused (already scanned or decided, wrong verification
+     * code, mismatched approval, presentation refused).
+     */
+    case Refused(detail: ErrorDetail
+    )
+    /**
+     * A receipt export did not verify: changed content, bad device signature, bad server
+     * countersignature, or another server key than the pinned one.
+     */
+    case ReceiptInvalid(detail: ErrorDetail
+    )
+    /**
+     * No account on this device.
+     */
+    case NotEnrolled(detail: ErrorDetail
+    )
+    /**
+     * Not logged in, or the session ended: log in again.
+     */
+    case NotLoggedIn(detail: ErrorDetail
+    )
+    /**
+     * Wrong passcode.
+     */
+    case PasscodeIncorrect(detail: ErrorDetail, attemptsBeforeLockout: UInt32, attemptsBeforeWipe: UInt32
+    )
+    /**
+     * Too many wrong passcodes; wait.
+     */
+    case LockedOut(detail: ErrorDetail, retryAfterSecs: UInt64
+    )
+    /**
+     * Too many wrong passcodes; the local account was erased.
+     */
+    case Wiped(detail: ErrorDetail
+    )
+    /**
+     * This device was replaced or revoked.
+     */
+    case DeviceInactive(detail: ErrorDetail, status: DeviceStatus
+    )
+    /**
+     * Key store failure, cancellation or invalidated key.
+     */
+    case KeyStore(detail: ErrorDetail
+    )
+    /**
+     * Transport failure.
+     */
+    case Network(detail: ErrorDetail, kind: NetworkErrorKind
+    )
+    /**
+     * The server's answer did not verify (registry, countersignature, malformed data).
+     */
+    case BadServerResponse(detail: ErrorDetail
+    )
+    /**
+     * Local storage or another unexpected failure.
+     */
+    case Internal(detail: ErrorDetail
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension ConsentError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConsentError: FfiConverterRustBuffer {
+    typealias SwiftType = ConsentError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConsentError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .InvalidCode(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 2: return .RelyingPartyRejected(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 3: return .Expired(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 4: return .NotFound(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 5: return .Refused(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 6: return .ReceiptInvalid(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 7: return .NotEnrolled(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 8: return .NotLoggedIn(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 9: return .PasscodeIncorrect(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            attemptsBeforeLockout: try FfiConverterUInt32.read(from: &buf), 
+            attemptsBeforeWipe: try FfiConverterUInt32.read(from: &buf)
+            )
+        case 10: return .LockedOut(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 11: return .Wiped(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 12: return .DeviceInactive(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
+            )
+        case 13: return .KeyStore(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 14: return .Network(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
+            )
+        case 15: return .BadServerResponse(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 16: return .Internal(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConsentError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .InvalidCode(detail):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .RelyingPartyRejected(detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .Expired(detail):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .NotFound(detail):
+            writeInt(&buf, Int32(4))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .Refused(detail):
+            writeInt(&buf, Int32(5))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .ReceiptInvalid(detail):
+            writeInt(&buf, Int32(6))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .NotEnrolled(detail):
+            writeInt(&buf, Int32(7))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .NotLoggedIn(detail):
+            writeInt(&buf, Int32(8))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .PasscodeIncorrect(detail,attemptsBeforeLockout,attemptsBeforeWipe):
+            writeInt(&buf, Int32(9))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterUInt32.write(attemptsBeforeLockout, into: &buf)
+            FfiConverterUInt32.write(attemptsBeforeWipe, into: &buf)
+            
+        
+        case let .LockedOut(detail,retryAfterSecs):
+            writeInt(&buf, Int32(10))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterUInt64.write(retryAfterSecs, into: &buf)
+            
+        
+        case let .Wiped(detail):
+            writeInt(&buf, Int32(11))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .DeviceInactive(detail,status):
+            writeInt(&buf, Int32(12))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeDeviceStatus.write(status, into: &buf)
+            
+        
+        case let .KeyStore(detail):
+            writeInt(&buf, Int32(13))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .Network(detail,kind):
+            writeInt(&buf, Int32(14))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
+            
+        
+        case let .BadServerResponse(detail):
+            writeInt(&buf, Int32(15))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .Internal(detail):
+            writeInt(&buf, Int32(16))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentError_lift(_ buf: RustBuffer) throws -> ConsentError {
+    return try FfiConverterTypeConsentError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentError_lower(_ value: ConsentError) -> RustBuffer {
+    return FfiConverterTypeConsentError.lower(value)
+}
+
+
+/**
+ * What a receipt records.
+ */
+
+public enum ConsentKind: Equatable, Hashable {
+    
+    /**
+     * Login to a portal by QR code or deep link.
+     */
+    case qrLogin
+    /**
+     * Selective sharing of identity data.
+     */
+    case dataShare
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConsentKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConsentKind: FfiConverterRustBuffer {
+    typealias SwiftType = ConsentKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConsentKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .qrLogin
+        
+        case 2: return .dataShare
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConsentKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .qrLogin:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .dataShare:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentKind_lift(_ buf: RustBuffer) throws -> ConsentKind {
+    return try FfiConverterTypeConsentKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentKind_lower(_ value: ConsentKind) -> RustBuffer {
+    return FfiConverterTypeConsentKind.lower(value)
 }
 
 
@@ -8997,6 +10300,31 @@ fileprivate struct FfiConverterSequenceTypeCaseInfo: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeClaimRequest: FfiConverterRustBuffer {
+    typealias SwiftType = [ClaimRequest]
+
+    public static func write(_ value: [ClaimRequest], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeClaimRequest.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ClaimRequest] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ClaimRequest]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeClaimRequest.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer {
     typealias SwiftType = [DeviceInfo]
 
@@ -9222,6 +10550,31 @@ fileprivate struct FfiConverterSequenceTypeProcedure: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeReceiptInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [ReceiptInfo]
+
+    public static func write(_ value: [ReceiptInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReceiptInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReceiptInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReceiptInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReceiptInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeLogProblem: FfiConverterRustBuffer {
     typealias SwiftType = [LogProblem]
 
@@ -9368,6 +10721,22 @@ public func validateEnrollmentInput(input: EnrollmentInput) -> [FieldError]  {
 })
 }
 /**
+ * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
+ * digest and statement, the device signature with the key it embeds, and the server's
+ * countersignature with the server key it embeds. With `server_key_jwk` (a JWK the verifier
+ * trusts, e.g. from the server's `/v1/keys`), the embedded key must be that one — without it
+ * the check only proves the file is self-consistent. Returns the number of receipts verified.
+ */
+public func verifyReceiptExport(json: String, serverKeyJwk: String?)throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_verify_receipt_export(
+        FfiConverterString.lower(json),
+        FfiConverterOptionString.lower(serverKeyJwk),uniffiCallStatus
+    )
+})
+}
+/**
  * The communes/wards of a province (bundled list).
  */
 public func communes(provinceCode: String) -> [AdminUnit]  {
@@ -9420,6 +10789,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_validate_enrollment_input() != 37411) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 62827) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_communes() != 51203) {
@@ -9480,6 +10852,27 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 61029) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_approve_login() != 64742) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_deny_login() != 56051) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 55248) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 8184) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_open_login_link() != 23343) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties() != 59325) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_scan_login_code() != 55317) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_activity_log() != 29103) {
@@ -9561,6 +10954,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 6115) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 1822) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_open_share_request() != 5877) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_share_data() != 8235) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507) {

@@ -24,7 +24,7 @@ fn session_expired() -> ApiError {
 /// `POST /v1/auth/challenge`.
 pub fn challenge(s: &AppState, conn: &mut Connection, req: &ChallengeRequest) -> ApiResult<ChallengeResponse> {
     let now = s.now();
-    if !matches!(req.purpose, Purpose::Login | Purpose::RevokeDevice | Purpose::Transfer) {
+    if !matches!(req.purpose, Purpose::Login | Purpose::RevokeDevice | Purpose::Transfer | Purpose::Credential) {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::PURPOSE_MISMATCH, "no challenge for this purpose"));
     }
     let dev = load_device(conn, &req.device_id)?

@@ -20,8 +20,10 @@ use crate::db::audit;
 
 pub mod activity;
 pub mod auth;
+pub mod credentials;
 pub mod devices;
 pub mod enrollment;
+pub mod qr;
 pub mod reset;
 pub mod services;
 
@@ -78,6 +80,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(ps::PATH_OFFICIAL_TRANSITION, post(official_transition))
         .route(citizen_core::activity::PATH_ANCHOR, post(activity_anchor))
         .route(citizen_core::protocol::rp::PATH_REGISTRY, get(relying_parties))
+        // QR login (server side) and the hosted demo portal.
+        .merge(qr::routes())
+        .merge(crate::portal::routes())
+        // PID credential, data-share receipts, and the hosted demo bank (eKYC verifier).
+        .merge(credentials::routes())
+        .merge(crate::demo_bank::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -787,6 +787,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_func_validate_enrollment_input(
     ): Int
+    external fun uniffi_citizen_core_checksum_func_verify_receipt_export(
+    ): Int
     external fun uniffi_citizen_core_checksum_func_communes(
     ): Int
     external fun uniffi_citizen_core_checksum_func_provinces(
@@ -826,6 +828,20 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_citizencore_validate_enrollment(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_verify_passcode(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_approve_login(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_deny_login(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_export_receipts(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_list_receipts(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_open_login_link(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_scan_login_code(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_activity_log(
     ): Int
@@ -880,6 +896,12 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_citizencore_validate_draft(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_verify_activity_log(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_fetch_credential(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_open_share_request(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_share_data(
     ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_wrap(
     ): Int
@@ -968,6 +990,20 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizencore_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_approve_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,`verificationCode`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_deny_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_export_receipts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_list_receipts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_open_login_link(`ptr`: Long,`url`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_scan_login_code(`ptr`: Long,`frame`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizencore_add_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1022,6 +1058,12 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizencore_verify_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_fetch_credential(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_open_share_request(`ptr`: Long,`request`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_share_data(`ptr`: Long,`requestId`: RustBuffer.ByValue,`optionalClaims`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_clone_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1062,6 +1104,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_validate_enrollment_input(`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_verify_receipt_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_citizen_core_fn_func_communes(`provinceCode`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_provinces(uniffi_out_err: UniffiRustCallStatus, 
@@ -1775,6 +1819,49 @@ public interface CitizenCoreInterface {
     suspend fun `verifyPasscode`(`passcode`: kotlin.String)
     
     /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored.
+     */
+    suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String): LoginApproval
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once).
+     */
+    suspend fun `denyLogin`(`sessionId`: kotlin.String)
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`).
+     */
+    fun `exportReceipts`(): kotlin.String
+    
+    /**
+     * The consent receipts on this device, newest first.
+     */
+    fun `listReceipts`(): List<ReceiptInfo>
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`CitizenCore::scan_login_code`].
+     */
+    suspend fun `openLoginLink`(`url`: kotlin.String): LoginRequestInfo
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists.
+     */
+    suspend fun `refreshRelyingParties`(): kotlin.UInt
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices.
+     */
+    suspend fun `scanLoginCode`(`frame`: kotlin.String): LoginRequestInfo
+    
+    /**
      * The activity log: every enrollment, login, submission, device and passcode change and
      * lockout on this device, oldest first.
      */
@@ -1916,6 +2003,29 @@ public interface CitizenCoreInterface {
      * Verify the log: hashes, links, order, counters, device signatures, server anchors.
      */
     fun `verifyActivityLog`(): ActivityLogReport
+    
+    /**
+     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
+     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+     * calls this itself when the credential is missing or about to expire.
+     */
+    suspend fun `fetchCredential`()
+    
+    /**
+     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+     * Checked on the device against the signed registry before anything is shown: registered
+     * party, its signature, a registered purpose, only claims it may ask for, the answer going
+     * to one of its registered origins, not expired.
+     */
+    suspend fun `openShareRequest`(`request`: kotlin.String): ShareRequestInfo
+    
+    /**
+     * Share the required claims plus `optional_claims` (each must be one the request offers)
+     * after the passcode: the presentation reveals nothing else and is bound to this relying
+     * party and request by the device key; a consent receipt is signed, countersigned and
+     * stored, and the share is recorded in the activity log before the data is sent.
+     */
+    suspend fun `shareData`(`requestId`: kotlin.String, `optionalClaims`: List<kotlin.String>, `passcode`: kotlin.String): ShareOutcome
     
     companion object
 }
@@ -2457,6 +2567,175 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored.
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String) : LoginApproval {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`sessionId`),
+        FfiConverterString.lower(`verificationCode`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginApproval.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once).
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `denyLogin`(`sessionId`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`sessionId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`).
+     */
+    @Throws(ConsentException::class)override fun `exportReceipts`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ConsentException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The consent receipts on this device, newest first.
+     */
+    @Throws(ConsentException::class)override fun `listReceipts`(): List<ReceiptInfo> {
+            return FfiConverterSequenceTypeReceiptInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ConsentException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`CitizenCore::scan_login_code`].
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `openLoginLink`(`url`: kotlin.String) : LoginRequestInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`url`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginRequestInfo.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists.
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshRelyingParties`() : kotlin.UInt {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
+        // lift function
+        { FfiConverterUInt.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices.
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `scanLoginCode`(`frame`: kotlin.String) : LoginRequestInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`frame`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginRequestInfo.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * The activity log: every enrollment, login, submission, device and passcode change and
      * lockout on this device, oldest first.
      */
@@ -2985,6 +3264,91 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     )
     }
     
+
+    
+    /**
+     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
+     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+     * calls this itself when the credential is missing or about to expire.
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `fetchCredential`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+     * Checked on the device against the signed registry before anything is shown: registered
+     * party, its signature, a registered purpose, only claims it may ask for, the answer going
+     * to one of its registered origins, not expired.
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `openShareRequest`(`request`: kotlin.String) : ShareRequestInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`request`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeShareRequestInfo.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Share the required claims plus `optional_claims` (each must be one the request offers)
+     * after the passcode: the presentation reveals nothing else and is bound to this relying
+     * party and request by the device key; a consent receipt is signed, countersigned and
+     * stored, and the share is recorded in the activity log before the data is sent.
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `shareData`(`requestId`: kotlin.String, `optionalClaims`: List<kotlin.String>, `passcode`: kotlin.String) : ShareOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`requestId`),
+        FfiConverterSequenceString.lower(`optionalClaims`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeShareOutcome.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
 
     
 
@@ -5050,6 +5414,69 @@ public object FfiConverterTypeCitizenProfileDto: FfiConverterRustBuffer<CitizenP
 
 
 /**
+ * A claim a relying party asks for, with the labels the citizen sees.
+ */
+data class ClaimRequest (
+    /**
+     * Wire name (`full_name`, `birthdate`, …).
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * Vietnamese label.
+     */
+    val `labelVi`: kotlin.String
+    , 
+    /**
+     * English label.
+     */
+    val `labelEn`: kotlin.String
+    , 
+    /**
+     * Whether the relying party cannot proceed without it (always true for a login).
+     */
+    val `required`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClaimRequest: FfiConverterRustBuffer<ClaimRequest> {
+    override fun read(buf: ByteBuffer): ClaimRequest {
+        return ClaimRequest(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ClaimRequest) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`labelVi`) +
+            FfiConverterString.allocationSize(value.`labelEn`) +
+            FfiConverterBoolean.allocationSize(value.`required`)
+    )
+
+    override fun write(value: ClaimRequest, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`labelVi`, buf)
+            FfiConverterString.write(value.`labelEn`, buf)
+            FfiConverterBoolean.write(value.`required`, buf)
+    }
+}
+
+
+
+/**
  * Show a field only when another field has one of some values.
  */
 data class Condition (
@@ -6309,6 +6736,158 @@ public object FfiConverterTypeKeyOptions: FfiConverterRustBuffer<KeyOptions> {
 
 
 /**
+ * The result of an approved login.
+ */
+data class LoginApproval (
+    /**
+     * The consent receipt (signed by the device, countersigned by the server, stored).
+     */
+    val `receipt`: ReceiptInfo
+    , 
+    /**
+     * Same-device flow: where to send the citizen next (a registered redirect URI carrying the
+     * ID token). `None` for a QR code on another screen.
+     */
+    val `redirectUrl`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLoginApproval: FfiConverterRustBuffer<LoginApproval> {
+    override fun read(buf: ByteBuffer): LoginApproval {
+        return LoginApproval(
+            FfiConverterTypeReceiptInfo.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LoginApproval) = (
+            FfiConverterTypeReceiptInfo.allocationSize(value.`receipt`) +
+            FfiConverterOptionalString.allocationSize(value.`redirectUrl`)
+    )
+
+    override fun write(value: LoginApproval, buf: ByteBuffer) {
+            FfiConverterTypeReceiptInfo.write(value.`receipt`, buf)
+            FfiConverterOptionalString.write(value.`redirectUrl`, buf)
+    }
+}
+
+
+
+/**
+ * A verified login request, shown to the citizen before they approve: who asks (names from the
+ * signed registry, not from the code), on which site, for what, and the codes to pick from.
+ */
+data class LoginRequestInfo (
+    /**
+     * Login session id (base64url); pass it to `approve_login` / `deny_login`.
+     */
+    val `sessionId`: kotlin.String
+    , 
+    /**
+     * Registered relying-party id.
+     */
+    val `relyingPartyId`: kotlin.String
+    , 
+    /**
+     * Registered Vietnamese name.
+     */
+    val `relyingPartyNameVi`: kotlin.String
+    , 
+    /**
+     * Registered English name.
+     */
+    val `relyingPartyNameEn`: kotlin.String
+    , 
+    /**
+     * The site the code is shown on (registered for the relying party).
+     */
+    val `origin`: kotlin.String
+    , 
+    /**
+     * The data released on approval.
+     */
+    val `claims`: List<ClaimRequest>
+    , 
+    /**
+     * Three two-digit codes; the citizen picks the one the site shows.
+     */
+    val `codeChoices`: List<kotlin.String>
+    , 
+    /**
+     * Unix seconds.
+     */
+    val `expiresAt`: kotlin.Long
+    , 
+    /**
+     * Opened by a deep link on this device (the answer goes back to the relying party's app).
+     */
+    val `sameDevice`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLoginRequestInfo: FfiConverterRustBuffer<LoginRequestInfo> {
+    override fun read(buf: ByteBuffer): LoginRequestInfo {
+        return LoginRequestInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeClaimRequest.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LoginRequestInfo) = (
+            FfiConverterString.allocationSize(value.`sessionId`) +
+            FfiConverterString.allocationSize(value.`relyingPartyId`) +
+            FfiConverterString.allocationSize(value.`relyingPartyNameVi`) +
+            FfiConverterString.allocationSize(value.`relyingPartyNameEn`) +
+            FfiConverterString.allocationSize(value.`origin`) +
+            FfiConverterSequenceTypeClaimRequest.allocationSize(value.`claims`) +
+            FfiConverterSequenceString.allocationSize(value.`codeChoices`) +
+            FfiConverterLong.allocationSize(value.`expiresAt`) +
+            FfiConverterBoolean.allocationSize(value.`sameDevice`)
+    )
+
+    override fun write(value: LoginRequestInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`sessionId`, buf)
+            FfiConverterString.write(value.`relyingPartyId`, buf)
+            FfiConverterString.write(value.`relyingPartyNameVi`, buf)
+            FfiConverterString.write(value.`relyingPartyNameEn`, buf)
+            FfiConverterString.write(value.`origin`, buf)
+            FfiConverterSequenceTypeClaimRequest.write(value.`claims`, buf)
+            FfiConverterSequenceString.write(value.`codeChoices`, buf)
+            FfiConverterLong.write(value.`expiresAt`, buf)
+            FfiConverterBoolean.write(value.`sameDevice`, buf)
+    }
+}
+
+
+
+/**
  * An option of a select field.
  */
 data class OptionSpec (
@@ -6734,6 +7313,109 @@ public object FfiConverterTypeProcedure: FfiConverterRustBuffer<Procedure> {
 
 
 /**
+ * A stored consent receipt: with whom, what, why, for how long, when.
+ */
+data class ReceiptInfo (
+    /**
+     * Receipt id (UUID).
+     */
+    val `receiptId`: kotlin.String
+    , 
+    /**
+     * Login or data share.
+     */
+    val `kind`: ConsentKind
+    , 
+    /**
+     * Relying-party id.
+     */
+    val `relyingPartyId`: kotlin.String
+    , 
+    /**
+     * Its registered (Vietnamese) name at the time.
+     */
+    val `relyingPartyName`: kotlin.String
+    , 
+    /**
+     * The origin (login) or response origin (share).
+     */
+    val `origin`: kotlin.String
+    , 
+    /**
+     * `login` or the relying party's purpose code.
+     */
+    val `purpose`: kotlin.String
+    , 
+    /**
+     * Exactly the released claims.
+     */
+    val `claims`: List<kotlin.String>
+    , 
+    /**
+     * Days the relying party may keep the data (0: the session only).
+     */
+    val `retentionDays`: kotlin.UInt
+    , 
+    /**
+     * Unix seconds.
+     */
+    val `issuedAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
+    override fun read(buf: ByteBuffer): ReceiptInfo {
+        return ReceiptInfo(
+            FfiConverterString.read(buf),
+            FfiConverterTypeConsentKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReceiptInfo) = (
+            FfiConverterString.allocationSize(value.`receiptId`) +
+            FfiConverterTypeConsentKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`relyingPartyId`) +
+            FfiConverterString.allocationSize(value.`relyingPartyName`) +
+            FfiConverterString.allocationSize(value.`origin`) +
+            FfiConverterString.allocationSize(value.`purpose`) +
+            FfiConverterSequenceString.allocationSize(value.`claims`) +
+            FfiConverterUInt.allocationSize(value.`retentionDays`) +
+            FfiConverterLong.allocationSize(value.`issuedAt`)
+    )
+
+    override fun write(value: ReceiptInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`receiptId`, buf)
+            FfiConverterTypeConsentKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`relyingPartyId`, buf)
+            FfiConverterString.write(value.`relyingPartyName`, buf)
+            FfiConverterString.write(value.`origin`, buf)
+            FfiConverterString.write(value.`purpose`, buf)
+            FfiConverterSequenceString.write(value.`claims`, buf)
+            FfiConverterUInt.write(value.`retentionDays`, buf)
+            FfiConverterLong.write(value.`issuedAt`, buf)
+    }
+}
+
+
+
+/**
  * A logged-in session (no tokens: they never leave the core).
  */
 data class SessionInfo (
@@ -6791,6 +7473,181 @@ public object FfiConverterTypeSessionInfo: FfiConverterRustBuffer<SessionInfo> {
             FfiConverterLong.write(value.`accessExpiresAt`, buf)
             FfiConverterLong.write(value.`idleExpiresAt`, buf)
             FfiConverterLong.write(value.`absoluteExpiresAt`, buf)
+    }
+}
+
+
+
+/**
+ * The result of a share.
+ */
+data class ShareOutcome (
+    /**
+     * The consent receipt (signed by the device, countersigned by the server, stored).
+     */
+    val `receipt`: ReceiptInfo
+    , 
+    /**
+     * Exactly the claims revealed, sorted.
+     */
+    val `disclosedClaims`: List<kotlin.String>
+    , 
+    /**
+     * Whether the relying party verified the presentation.
+     */
+    val `relyingPartyAccepted`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeShareOutcome: FfiConverterRustBuffer<ShareOutcome> {
+    override fun read(buf: ByteBuffer): ShareOutcome {
+        return ShareOutcome(
+            FfiConverterTypeReceiptInfo.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ShareOutcome) = (
+            FfiConverterTypeReceiptInfo.allocationSize(value.`receipt`) +
+            FfiConverterSequenceString.allocationSize(value.`disclosedClaims`) +
+            FfiConverterBoolean.allocationSize(value.`relyingPartyAccepted`)
+    )
+
+    override fun write(value: ShareOutcome, buf: ByteBuffer) {
+            FfiConverterTypeReceiptInfo.write(value.`receipt`, buf)
+            FfiConverterSequenceString.write(value.`disclosedClaims`, buf)
+            FfiConverterBoolean.write(value.`relyingPartyAccepted`, buf)
+    }
+}
+
+
+
+/**
+ * A verified share request, shown to the citizen before they decide: who asks (names from the
+ * signed registry), why, for how long they keep the data, what they need and what is optional.
+ */
+data class ShareRequestInfo (
+    /**
+     * Request id; pass it to `share_data`.
+     */
+    val `requestId`: kotlin.String
+    , 
+    /**
+     * Registered relying-party id.
+     */
+    val `relyingPartyId`: kotlin.String
+    , 
+    /**
+     * Registered Vietnamese name.
+     */
+    val `relyingPartyNameVi`: kotlin.String
+    , 
+    /**
+     * Registered English name.
+     */
+    val `relyingPartyNameEn`: kotlin.String
+    , 
+    /**
+     * Registered purpose code (`account_opening`, …).
+     */
+    val `purpose`: kotlin.String
+    , 
+    /**
+     * The relying party's own explanation, in Vietnamese.
+     */
+    val `purposeVi`: kotlin.String
+    , 
+    /**
+     * The relying party's own explanation, in English.
+     */
+    val `purposeEn`: kotlin.String
+    , 
+    /**
+     * Days the relying party will keep the data.
+     */
+    val `retentionDays`: kotlin.UInt
+    , 
+    /**
+     * Claims it cannot proceed without (always shared).
+     */
+    val `required`: List<ClaimRequest>
+    , 
+    /**
+     * Claims the citizen may add.
+     */
+    val `optional`: List<ClaimRequest>
+    , 
+    /**
+     * Unix seconds.
+     */
+    val `expiresAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeShareRequestInfo: FfiConverterRustBuffer<ShareRequestInfo> {
+    override fun read(buf: ByteBuffer): ShareRequestInfo {
+        return ShareRequestInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterSequenceTypeClaimRequest.read(buf),
+            FfiConverterSequenceTypeClaimRequest.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ShareRequestInfo) = (
+            FfiConverterString.allocationSize(value.`requestId`) +
+            FfiConverterString.allocationSize(value.`relyingPartyId`) +
+            FfiConverterString.allocationSize(value.`relyingPartyNameVi`) +
+            FfiConverterString.allocationSize(value.`relyingPartyNameEn`) +
+            FfiConverterString.allocationSize(value.`purpose`) +
+            FfiConverterString.allocationSize(value.`purposeVi`) +
+            FfiConverterString.allocationSize(value.`purposeEn`) +
+            FfiConverterUInt.allocationSize(value.`retentionDays`) +
+            FfiConverterSequenceTypeClaimRequest.allocationSize(value.`required`) +
+            FfiConverterSequenceTypeClaimRequest.allocationSize(value.`optional`) +
+            FfiConverterLong.allocationSize(value.`expiresAt`)
+    )
+
+    override fun write(value: ShareRequestInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`requestId`, buf)
+            FfiConverterString.write(value.`relyingPartyId`, buf)
+            FfiConverterString.write(value.`relyingPartyNameVi`, buf)
+            FfiConverterString.write(value.`relyingPartyNameEn`, buf)
+            FfiConverterString.write(value.`purpose`, buf)
+            FfiConverterString.write(value.`purposeVi`, buf)
+            FfiConverterString.write(value.`purposeEn`, buf)
+            FfiConverterUInt.write(value.`retentionDays`, buf)
+            FfiConverterSequenceTypeClaimRequest.write(value.`required`, buf)
+            FfiConverterSequenceTypeClaimRequest.write(value.`optional`, buf)
+            FfiConverterLong.write(value.`expiresAt`, buf)
     }
 }
 
@@ -7311,6 +8168,510 @@ public object FfiConverterTypeCaseStatusDto: FfiConverterRustBuffer<CaseStatusDt
     override fun allocationSize(value: CaseStatusDto) = 4UL
 
     override fun write(value: CaseStatusDto, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+
+/**
+ * Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
+ * (`consent.frame_stale`, …) and the message in both languages.
+ */
+sealed class ConsentException: kotlin.Exception() {
+    
+    /**
+     * What was scanned or opened is not a valid login code, link or request (too long, wrong
+     * version, malformed), or a local input was refused (passcode format).
+     */
+    class InvalidCode(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The relying party failed a check against the signed registry: unknown, bad signature,
+     * unregistered origin or redirect, a claim or purpose it may not ask for. Likely a fake site.
+     */
+    class RelyingPartyRejected(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The request or the scanned frame is too old (scan the code on the screen again).
+     */
+    class Expired(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * No such login session or share request (or it was already answered on this device), or
+     * no credential on the device.
+     */
+    class NotFound(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The server or the relying party refused (already scanned or decided, wrong verification
+     * code, mismatched approval, presentation refused).
+     */
+    class Refused(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * A receipt export did not verify: changed content, bad device signature, bad server
+     * countersignature, or another server key than the pinned one.
+     */
+    class ReceiptInvalid(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * No account on this device.
+     */
+    class NotEnrolled(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Not logged in, or the session ended: log in again.
+     */
+    class NotLoggedIn(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Wrong passcode.
+     */
+    class PasscodeIncorrect(
+        
+        val `detail`: ErrorDetail, 
+        
+        val `attemptsBeforeLockout`: kotlin.UInt, 
+        
+        val `attemptsBeforeWipe`: kotlin.UInt
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }, attemptsBeforeLockout=${ `attemptsBeforeLockout` }, attemptsBeforeWipe=${ `attemptsBeforeWipe` }"
+    }
+    
+    /**
+     * Too many wrong passcodes; wait.
+     */
+    class LockedOut(
+        
+        val `detail`: ErrorDetail, 
+        
+        val `retryAfterSecs`: kotlin.ULong
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }, retryAfterSecs=${ `retryAfterSecs` }"
+    }
+    
+    /**
+     * Too many wrong passcodes; the local account was erased.
+     */
+    class Wiped(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * This device was replaced or revoked.
+     */
+    class DeviceInactive(
+        
+        val `detail`: ErrorDetail, 
+        
+        val `status`: DeviceStatus
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }, status=${ `status` }"
+    }
+    
+    /**
+     * Key store failure, cancellation or invalidated key.
+     */
+    class KeyStore(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Transport failure.
+     */
+    class Network(
+        
+        val `detail`: ErrorDetail, 
+        
+        val `kind`: NetworkErrorKind
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }, kind=${ `kind` }"
+    }
+    
+    /**
+     * The server's answer did not verify (registry, countersignature, malformed data).
+     */
+    class BadServerResponse(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Local storage or another unexpected failure.
+     */
+    class Internal(
+        
+        val `detail`: ErrorDetail
+        ) : ConsentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ConsentException> {
+        override fun lift(error_buf: RustBuffer.ByValue): ConsentException = FfiConverterTypeConsentError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConsentError : FfiConverterRustBuffer<ConsentException> {
+    override fun read(buf: ByteBuffer): ConsentException {
+        
+
+        return when(buf.getInt()) {
+            1 -> ConsentException.InvalidCode(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            2 -> ConsentException.RelyingPartyRejected(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            3 -> ConsentException.Expired(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            4 -> ConsentException.NotFound(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            5 -> ConsentException.Refused(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            6 -> ConsentException.ReceiptInvalid(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            7 -> ConsentException.NotEnrolled(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            8 -> ConsentException.NotLoggedIn(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            9 -> ConsentException.PasscodeIncorrect(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterUInt.read(buf),
+                )
+            10 -> ConsentException.LockedOut(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            11 -> ConsentException.Wiped(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            12 -> ConsentException.DeviceInactive(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterTypeDeviceStatus.read(buf),
+                )
+            13 -> ConsentException.KeyStore(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            14 -> ConsentException.Network(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterTypeNetworkErrorKind.read(buf),
+                )
+            15 -> ConsentException.BadServerResponse(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            16 -> ConsentException.Internal(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ConsentException): ULong {
+        return when(value) {
+            is ConsentException.InvalidCode -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ConsentException.RelyingPartyRejected -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ConsentException.Expired -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ConsentException.NotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ConsentException.Refused -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ConsentException.ReceiptInvalid -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ConsentException.NotEnrolled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ConsentException.NotLoggedIn -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ConsentException.PasscodeIncorrect -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`)
+                + FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`)
+            )
+            is ConsentException.LockedOut -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterULong.allocationSize(value.`retryAfterSecs`)
+            )
+            is ConsentException.Wiped -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ConsentException.DeviceInactive -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
+            )
+            is ConsentException.KeyStore -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ConsentException.Network -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
+            )
+            is ConsentException.BadServerResponse -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ConsentException.Internal -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: ConsentException, buf: ByteBuffer) {
+        when(value) {
+            is ConsentException.InvalidCode -> {
+                buf.putInt(1)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ConsentException.RelyingPartyRejected -> {
+                buf.putInt(2)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ConsentException.Expired -> {
+                buf.putInt(3)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ConsentException.NotFound -> {
+                buf.putInt(4)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ConsentException.Refused -> {
+                buf.putInt(5)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ConsentException.ReceiptInvalid -> {
+                buf.putInt(6)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ConsentException.NotEnrolled -> {
+                buf.putInt(7)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ConsentException.NotLoggedIn -> {
+                buf.putInt(8)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ConsentException.PasscodeIncorrect -> {
+                buf.putInt(9)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
+                FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
+                Unit
+            }
+            is ConsentException.LockedOut -> {
+                buf.putInt(10)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterULong.write(value.`retryAfterSecs`, buf)
+                Unit
+            }
+            is ConsentException.Wiped -> {
+                buf.putInt(11)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ConsentException.DeviceInactive -> {
+                buf.putInt(12)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
+                Unit
+            }
+            is ConsentException.KeyStore -> {
+                buf.putInt(13)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ConsentException.Network -> {
+                buf.putInt(14)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
+                Unit
+            }
+            is ConsentException.BadServerResponse -> {
+                buf.putInt(15)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ConsentException.Internal -> {
+                buf.putInt(16)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
+/**
+ * What a receipt records.
+ */
+
+enum class ConsentKind {
+    
+    /**
+     * Login to a portal by QR code or deep link.
+     */
+    QR_LOGIN,
+    /**
+     * Selective sharing of identity data.
+     */
+    DATA_SHARE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConsentKind: FfiConverterRustBuffer<ConsentKind> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        ConsentKind.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ConsentKind) = 4UL
+
+    override fun write(value: ConsentKind, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -10169,6 +11530,34 @@ public object FfiConverterSequenceTypeCaseInfo: FfiConverterRustBuffer<List<Case
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeClaimRequest: FfiConverterRustBuffer<List<ClaimRequest>> {
+    override fun read(buf: ByteBuffer): List<ClaimRequest> {
+        val len = buf.getInt()
+        return List<ClaimRequest>(len) {
+            FfiConverterTypeClaimRequest.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ClaimRequest>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeClaimRequest.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ClaimRequest>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeClaimRequest.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer<List<DeviceInfo>> {
     override fun read(buf: ByteBuffer): List<DeviceInfo> {
         val len = buf.getInt()
@@ -10421,6 +11810,34 @@ public object FfiConverterSequenceTypeProcedure: FfiConverterRustBuffer<List<Pro
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeReceiptInfo: FfiConverterRustBuffer<List<ReceiptInfo>> {
+    override fun read(buf: ByteBuffer): List<ReceiptInfo> {
+        val len = buf.getInt()
+        return List<ReceiptInfo>(len) {
+            FfiConverterTypeReceiptInfo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReceiptInfo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReceiptInfo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReceiptInfo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReceiptInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeLogProblem: FfiConverterRustBuffer<List<LogProblem>> {
     override fun read(buf: ByteBuffer): List<LogProblem> {
         val len = buf.getInt()
@@ -10553,6 +11970,26 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     
         
         FfiConverterTypeEnrollmentInput.lower(`input`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
+         * digest and statement, the device signature with the key it embeds, and the server's
+         * countersignature with the server key it embeds. With `server_key_jwk` (a JWK the verifier
+         * trusts, e.g. from the server's `/v1/keys`), the embedded key must be that one — without it
+         * the check only proves the file is self-consistent. Returns the number of receipts verified.
+         */
+    @Throws(ConsentException::class) fun `verifyReceiptExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String?): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    uniffiRustCallWithError(ConsentException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export(
+    
+        
+        FfiConverterString.lower(`json`),
+        FfiConverterOptionalString.lower(`serverKeyJwk`),_status)
 }
     )
     }

@@ -1,0 +1,122 @@
+"""QR login to the demo portal and a selective share with the demo bank, through the Python
+bindings: scan → verification code → approve; the bank asks for required and optional claims,
+the citizen adds one optional claim; both uses leave countersigned receipts that verify."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.request
+
+import citizen_core as cc
+import pytest
+from conftest import CITIZENS, PASSCODE, WRONG_PASSCODE, assert_detail, enroll, run
+
+CITIZEN = ("048199000010", "1999-05-05", "+84900000010")
+
+
+def call(server, method: str, path: str, body: dict | None = None) -> dict:
+    ctx = ssl.create_default_context(cadata=server.ca_pem)
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(server.base_url + path, data=data, method=method, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, context=ctx) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture
+def citizen(server, device):
+    assert CITIZEN not in CITIZENS.values()
+    core = device.open()
+    enroll(core, server, CITIZEN)
+    run(core.login(PASSCODE))
+    return core
+
+
+def test_qr_login_scan_pick_code_approve(server, citizen):
+    core = citizen
+    portal = call(server, "POST", "/portal/api/sessions", {})
+    status = call(server, "GET", f"/portal/api/sessions/{portal['handle']}")
+    assert status["state"] == "pending" and status["frame"].startswith("CZQR1:")
+
+    request = run(core.scan_login_code(status["frame"]))
+    assert request.relying_party_id == "dvc-demo"
+    assert request.origin == server.base_url
+    assert "Cổng Dịch vụ công" in request.relying_party_name_vi
+    assert {c.name for c in request.claims} == {"full_name", "birthdate", "cccd_number"}
+    assert all(c.label_vi and c.label_en for c in request.claims)
+    assert len(request.code_choices) == 3 and len(set(request.code_choices)) == 3
+
+    shown = call(server, "GET", f"/portal/api/sessions/{portal['handle']}")
+    assert shown["state"] == "scanned"
+    code = shown["verification_code"]
+    assert code in request.code_choices
+
+    # A wrong passcode neither approves nor loses the pending request.
+    with pytest.raises(cc.ConsentError.PasscodeIncorrect) as wrong:
+        run(core.approve_login(request.session_id, code, WRONG_PASSCODE))
+    assert_detail(wrong.value.detail, "auth.passcode_incorrect")
+
+    approval = run(core.approve_login(request.session_id, code, PASSCODE))
+    assert approval.receipt.kind == cc.ConsentKind.QR_LOGIN
+    assert approval.receipt.relying_party_id == "dvc-demo"
+    assert sorted(approval.receipt.claims) == ["birthdate", "cccd_number", "full_name"]
+    assert approval.redirect_url is None
+
+    done = call(server, "GET", f"/portal/api/sessions/{portal['handle']}")
+    assert done["state"] == "approved"
+    assert done["citizen"]["full_name"] == "Đặng Thị Chia Sẻ"
+
+    # The same frame cannot log anyone in again.
+    with pytest.raises(cc.ConsentError) as again:
+        run(core.scan_login_code(status["frame"]))
+    assert again.value.detail.code in ("consent.frame_stale", "consent.already_scanned", "consent.request_expired")
+
+    kinds = [e.kind for e in core.activity_log()]
+    assert cc.ActivityKind.QR_APPROVAL in kinds
+
+
+def test_scanner_refuses_garbage_with_stable_codes(citizen):
+    core = citizen
+    cases = {
+        "consent.qr_not_login_code": "https://example.com/login",
+        "consent.qr_too_long": "CZQR1:" + "A" * 2000,
+        "consent.qr_malformed": "CZQR1:Q1oB",  # magic and version, then nothing
+    }
+    for code, text in cases.items():
+        with pytest.raises(cc.ConsentError.InvalidCode) as e:
+            run(core.scan_login_code(text))
+        assert_detail(e.value.detail, code)
+
+
+def test_selective_share_with_the_bank(server, citizen):
+    core = citizen
+    jws = call(server, "POST", "/rp/bank-demo/requests", {})["request"]
+    request = run(core.open_share_request(jws))
+    assert request.relying_party_id == "bank-demo"
+    assert request.purpose == "account_opening"
+    assert request.retention_days > 0
+    required = {c.name for c in request.required}
+    optional = {c.name for c in request.optional}
+    assert {"full_name", "birthdate", "cccd_number"} <= required
+    assert "phone" in optional and "permanent_address" in optional
+
+    outcome = run(core.share_data(request.request_id, ["phone"], PASSCODE))
+    assert outcome.relying_party_accepted
+    assert set(outcome.disclosed_claims) == required | {"phone"}
+    assert "permanent_address" not in outcome.disclosed_claims
+    assert outcome.receipt.kind == cc.ConsentKind.DATA_SHARE
+    assert outcome.receipt.retention_days == request.retention_days
+
+    # The same request cannot be answered twice.
+    with pytest.raises(cc.ConsentError):
+        run(core.share_data(request.request_id, ["phone"], PASSCODE))
+
+    receipts = core.list_receipts()
+    assert outcome.receipt.receipt_id in [r.receipt_id for r in receipts]
+    exported = core.export_receipts()
+    assert cc.verify_receipt_export(exported, None) == len(receipts)
+    tampered = json.loads(exported)
+    tampered["receipts"][-1]["receipt"]["claims"].append("permanent_address")
+    with pytest.raises(cc.ConsentError) as e:
+        cc.verify_receipt_export(json.dumps(tampered), None)
+    assert e.value.detail.code.startswith("consent.")

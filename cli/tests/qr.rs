@@ -1,0 +1,129 @@
+//! `citizen qr` and `citizen receipts` against a running server: the demo portal opens a login
+//! session, the CLI scans its frame, approves with the code the portal shows, the portal sees
+//! the citizen logged in; the receipt is listed, exported, verified, and a tampered export is
+//! reported (exit 5) with its code.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use citizen_cli::{desktop_config, open_core, DEMO_CITIZEN};
+use citizen_core::clock::SystemClock;
+use citizen_core::net::{Net, NetConfig};
+use citizen_core::{EnrollmentInput, KeyOptions};
+use citizen_server::{MemoryOtpOutbox, ServerConfig};
+use serde_json::{json, Value};
+
+const PASS: &str = "482916";
+
+fn run(args: &[&str], base: &str, data: &str, ca: &Path, pins: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_citizen"))
+        .args(["--server", base, "--data-dir", data, "--ca"])
+        .arg(ca)
+        .args(["--pin", &pins[0], "--pin", &pins[1]])
+        .args(args)
+        .env("CITIZEN_PASSCODE", PASS)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scan_approve_list_export_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Arc::new(MemoryOtpOutbox::new());
+    let server = citizen_server::start(ServerConfig::loopback_dev(
+        dir.path().join("server"),
+        outbox.clone(),
+        Arc::new(SystemClock),
+    ))
+    .await
+    .unwrap();
+    let data = dir.path().join("core").to_string_lossy().into_owned();
+    let pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
+    {
+        let core =
+            open_core(desktop_config(&server.base_url, &data, vec![server.ca_cert_pem.clone()], pins.clone())).unwrap();
+        let (cccd, dob, phone) = DEMO_CITIZEN;
+        let t = core
+            .start_enrollment(EnrollmentInput { cccd: cccd.into(), date_of_birth: dob.into(), phone: phone.into() })
+            .await
+            .unwrap();
+        let otp = outbox.last_otp(&t.enrollment_id).unwrap();
+        let opts =
+            KeyOptions { require_user_authentication: false, prefer_strongbox: false, attestation_challenge: vec![] };
+        core.complete_enrollment(otp, PASS.into(), opts).await.unwrap();
+        core.login(PASS.into()).await.unwrap();
+    }
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &server.ca_cert_pem).unwrap();
+    let cli = |args: &[&str]| run(args, &server.base_url, &data, &ca, &pins);
+
+    // The demo portal (the relying party's page backend) opens a session.
+    let portal = Net::new(&NetConfig {
+        base_url: server.base_url.clone(),
+        trust_anchors_pem: vec![server.ca_cert_pem.clone()],
+        spki_pins: vec![],
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(10),
+        allow_insecure_loopback: false,
+        language: "vi",
+    })
+    .unwrap();
+    let created: Value = portal.post("/portal/api/sessions", &json!({"same_device": false}), None).await.unwrap();
+    let poll_path = format!("/portal/api/sessions/{}", created["handle"].as_str().unwrap());
+    let status: Value = portal.get(&poll_path, None).await.unwrap();
+    let frame = status["frame"].as_str().unwrap().to_string();
+
+    let bad = cli(&["qr", "scan", "CZQR1:AAAA"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("consent.qr_not_login_code"));
+
+    let scanned = cli(&["qr", "scan", &frame]);
+    assert!(scanned.status.success(), "{}", String::from_utf8_lossy(&scanned.stderr));
+    let out = stdout(&scanned);
+    assert!(out.contains("Cổng Dịch vụ công (bản thử nghiệm)"), "{out}");
+    assert!(out.contains(&format!("origin={}", server.base_url)), "{out}");
+    assert!(out.contains("claim full_name — Họ, chữ đệm và tên / Full name"), "{out}");
+    let session_id = out.lines().find_map(|l| l.strip_prefix("session_id=")).unwrap().to_string();
+    let choices: Vec<String> =
+        out.lines().find_map(|l| l.strip_prefix("code_choices=")).unwrap().split(' ').map(str::to_string).collect();
+    assert_eq!(choices.len(), 3);
+
+    let status: Value = portal.get(&poll_path, None).await.unwrap();
+    let shown = status["verification_code"].as_str().unwrap().to_string();
+    assert!(choices.contains(&shown));
+    let approved = cli(&["qr", "approve", &session_id, "--code", &shown]);
+    assert!(approved.status.success(), "{}", String::from_utf8_lossy(&approved.stderr));
+    assert!(stdout(&approved).starts_with("approved"));
+
+    // The portal verified the ID token and shows who logged in.
+    let status: Value = portal.get(&poll_path, None).await.unwrap();
+    assert_eq!(status["state"], "approved");
+    assert!(status["citizen"]["full_name"].as_str().is_some_and(|n| !n.is_empty()), "{status}");
+
+    let listed = stdout(&cli(&["receipts"]));
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("rp=dvc-demo") && listed.contains("purpose=login"), "{listed}");
+
+    let export = dir.path().join("receipts.json");
+    assert!(cli(&["receipts", "export", "--out", export.to_str().unwrap()]).status.success());
+    let verified = cli(&["receipts", "verify", "--file", export.to_str().unwrap()]);
+    assert!(verified.status.success());
+    assert!(stdout(&verified).contains("receipts=1 valid=true"));
+
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    v["receipts"][0]["receipt"]["rp_name"] = "Ngân hàng khác".into();
+    std::fs::write(&export, v.to_string()).unwrap();
+    let tampered = cli(&["receipts", "verify", "--file", export.to_str().unwrap()]);
+    assert_eq!(tampered.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&tampered.stderr).contains("consent.receipt_tampered"));
+
+    let denied = cli(&["qr", "deny", &session_id]);
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("consent.unknown_session"));
+    server.shutdown().await;
+}

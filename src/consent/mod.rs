@@ -1,0 +1,56 @@
+//! Consent: the signed registry of relying parties, QR login (scan, approve, deny) and consent
+//! receipts (store, export, verification). The wire formats live in [`crate::protocol::rp`];
+//! the UniFFI façade in `facade_consent.rs`.
+//!
+//! Everything the device can check itself is checked before it talks to the server: a login
+//! code from a fake portal is refused offline, with a code that says why.
+
+pub mod qr;
+pub mod receipts;
+pub mod registry;
+pub mod storage;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::de::DeserializeOwned;
+
+/// Decode an ES256 JWS with `key`, without the library's time and audience checks (callers check
+/// those fields themselves, against the core's clock). `None` when it does not verify.
+pub(crate) fn decode_es256<T: DeserializeOwned>(jws: &str, key: &jsonwebtoken::jwk::Jwk) -> Option<T> {
+    let header = jsonwebtoken::decode_header(jws).ok()?;
+    if header.alg != Algorithm::ES256 {
+        return None;
+    }
+    let key = DecodingKey::from_jwk(key).ok()?;
+    let mut v = Validation::new(Algorithm::ES256);
+    v.required_spec_claims.clear();
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
+    jsonwebtoken::decode::<T>(jws, &key, &v).ok().map(|d| d.claims)
+}
+
+/// The `kid` of a compact JWS header.
+pub(crate) fn jws_kid(jws: &str) -> Option<String> {
+    jsonwebtoken::decode_header(jws).ok()?.kid
+}
+
+impl crate::account::Account {
+    /// Decode a JWS signed by the server's token key: the cached key set first, then (unknown
+    /// or non-verifying key id: rotation) the key set fetched again. `None` when it does not
+    /// verify with the server's keys.
+    pub(crate) async fn decode_server_jws<T: DeserializeOwned>(&self, jws: &str) -> Option<T> {
+        let kid = jws_kid(jws)?;
+        let by_kid =
+            |keys: Vec<jsonwebtoken::jwk::Jwk>| keys.into_iter().find(|k| k.common.key_id.as_deref() == Some(&kid));
+        if let Some(claims) = by_kid(self.cached_server_keys()).and_then(|k| decode_es256(jws, &k)) {
+            return Some(claims);
+        }
+        let key = self.server_key_refresh(&kid).await.ok()?;
+        decode_es256(jws, &key)
+    }
+
+    /// The cached server key with this id, if any.
+    pub(crate) fn server_jwk(&self, kid: &str) -> Option<jsonwebtoken::jwk::Jwk> {
+        self.cached_server_keys().into_iter().find(|k| k.common.key_id.as_deref() == Some(kid))
+    }
+}

@@ -1,0 +1,106 @@
+//! UniFFI façade of consent-based data sharing (eKYC): open a relying party's signed share
+//! request, show what it asks and why, share only what the citizen picks. Thin wrappers over
+//! [`crate::share`]; errors are [`ConsentError`] (shared with QR login).
+
+use crate::facade_consent::{ClaimRequest, ConsentError, ReceiptInfo};
+use crate::share::{labelled, receipt_info};
+use crate::CitizenCore;
+
+/// A verified share request, shown to the citizen before they decide: who asks (names from the
+/// signed registry), why, for how long they keep the data, what they need and what is optional.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ShareRequestInfo {
+    /// Request id; pass it to `share_data`.
+    pub request_id: String,
+    /// Registered relying-party id.
+    pub relying_party_id: String,
+    /// Registered Vietnamese name.
+    pub relying_party_name_vi: String,
+    /// Registered English name.
+    pub relying_party_name_en: String,
+    /// Registered purpose code (`account_opening`, …).
+    pub purpose: String,
+    /// The relying party's own explanation, in Vietnamese.
+    pub purpose_vi: String,
+    /// The relying party's own explanation, in English.
+    pub purpose_en: String,
+    /// Days the relying party will keep the data.
+    pub retention_days: u32,
+    /// Claims it cannot proceed without (always shared).
+    pub required: Vec<ClaimRequest>,
+    /// Claims the citizen may add.
+    pub optional: Vec<ClaimRequest>,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// The result of a share.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ShareOutcome {
+    /// The consent receipt (signed by the device, countersigned by the server, stored).
+    pub receipt: ReceiptInfo,
+    /// Exactly the claims revealed, sorted.
+    pub disclosed_claims: Vec<String>,
+    /// Whether the relying party verified the presentation.
+    pub relying_party_accepted: bool,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl CitizenCore {
+    /// Fetch the identity credential the device presents from (an SD-JWT bound to the device
+    /// key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+    /// calls this itself when the credential is missing or about to expire.
+    pub async fn fetch_credential(&self) -> Result<(), ConsentError> {
+        Ok(self.account.fetch_credential().await?)
+    }
+
+    /// Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+    /// Checked on the device against the signed registry before anything is shown: registered
+    /// party, its signature, a registered purpose, only claims it may ask for, the answer going
+    /// to one of its registered origins, not expired.
+    pub async fn open_share_request(&self, request: String) -> Result<ShareRequestInfo, ConsentError> {
+        let p = self.account.open_share_request(&request).await?;
+        Ok(ShareRequestInfo {
+            request_id: p.claims.request_id.clone(),
+            relying_party_id: p.rp.id.clone(),
+            relying_party_name_vi: p.rp.name_vi.clone(),
+            relying_party_name_en: p.rp.name_en.clone(),
+            purpose: p.claims.purpose.clone(),
+            purpose_vi: p.claims.purpose_vi.clone(),
+            purpose_en: p.claims.purpose_en.clone(),
+            retention_days: p.claims.retention_days,
+            required: labelled(&p.claims.required, true),
+            optional: labelled(&p.claims.optional, false),
+            expires_at: p.claims.exp,
+        })
+    }
+
+    /// Share the required claims plus `optional_claims` (each must be one the request offers)
+    /// after the passcode: the presentation reveals nothing else and is bound to this relying
+    /// party and request by the device key; a consent receipt is signed, countersigned and
+    /// stored, and the share is recorded in the activity log before the data is sent.
+    pub async fn share_data(
+        &self,
+        request_id: String,
+        optional_claims: Vec<String>,
+        passcode: String,
+    ) -> Result<ShareOutcome, ConsentError> {
+        let passcode = zeroize::Zeroizing::new(passcode);
+        let s = self.account.share_data(&request_id, &optional_claims, &passcode).await?;
+        Ok(ShareOutcome {
+            receipt: receipt_info(&s.receipt),
+            disclosed_claims: s.disclosed,
+            relying_party_accepted: s.accepted,
+        })
+    }
+}
+
+#[cfg(feature = "test-support")]
+impl CitizenCore {
+    /// The last presentation this device sent (test support only: tests replay it and search it
+    /// for undisclosed values). Never compiled into the shipped library.
+    pub fn test_last_presentation(&self) -> Option<String> {
+        let acc = self.account.store.account().ok().flatten()?;
+        crate::share::last_presentation(&acc.device_id)
+    }
+}

@@ -1,0 +1,385 @@
+//! QR login end to end against the in-process reference server over pinned TLS: a relying
+//! party (the test, holding the demo portal's registered key) opens login sessions, the core
+//! scans, approves or denies, and the RP's poll sees the outcome. Every refusal asserts its own
+//! stable `consent.*` code. Server and core share one [`ManualClock`], so stale frames and
+//! expiry are tested by moving time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use citizen_core::activity::ActivityKind;
+use citizen_core::clock::{Clock, ManualClock};
+use citizen_core::crypto::{b64, random_array};
+use citizen_core::error::PublicError;
+use citizen_core::net::{Net, NetConfig};
+use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
+use citizen_core::protocol::rp::{
+    ConsentReceipt, Decision, LoginRequest, QrDecisionRequest, QrDecisionResponse, QrFrame, QrSessionCreate,
+    QrSessionCreated, QrSessionState, QrSessionStatus, ReceiptKind, SignedLoginRequest, PATH_QR_DECISION,
+    PATH_QR_SESSIONS, PATH_QR_SESSION_PREFIX, QR_PREFIX,
+};
+use citizen_core::protocol::services::{KeysResponse, PATH_KEYS};
+use citizen_core::{default_core_config, verify_receipt_export, CitizenCore, ConsentError, ConsentKind};
+use citizen_server::testing::{enroll_and_login, CITIZEN_1};
+use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use p256::pkcs8::DecodePrivateKey;
+
+const PASS: &str = "482916";
+const PORTAL: &str = "dvc-demo";
+
+struct Env {
+    server: RunningServer,
+    clock: Arc<ManualClock>,
+    core: Arc<CitizenCore>,
+    /// The test's own client, standing in for the portal backend.
+    rp: Net,
+    rp_key: SigningKey,
+    _dir: tempfile::TempDir,
+}
+
+/// A login session the "portal" opened.
+struct Session {
+    request: LoginRequest,
+    created: QrSessionCreated,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let otp = Arc::new(MemoryOtpOutbox::new());
+    let clock = ManualClock::new();
+    let server =
+        citizen_server::start(ServerConfig::loopback_dev(dir.path().join("server"), otp.clone(), clock.clone()))
+            .await
+            .unwrap();
+    let mut cfg = default_core_config(server.base_url.clone(), dir.path().join("core").to_string_lossy().into());
+    cfg.trust_anchors_pem = vec![server.ca_cert_pem.clone()];
+    cfg.spki_pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
+    let core =
+        CitizenCore::with_clock(cfg, Arc::new(MemoryKeyStore::new()), Arc::new(MemoryKeyWrapper::new()), clock.clone())
+            .unwrap();
+    enroll_and_login(&core, &otp, CITIZEN_1, PASS).await;
+    let rp = Net::new(&NetConfig {
+        base_url: server.base_url.clone(),
+        trust_anchors_pem: vec![server.ca_cert_pem.clone()],
+        spki_pins: vec![],
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(10),
+        allow_insecure_loopback: false,
+        language: "vi",
+    })
+    .unwrap();
+    let pem = std::fs::read_to_string(dir.path().join("server/rp-keys").join(format!("{PORTAL}.pem"))).unwrap();
+    let rp_key = SigningKey::from_pkcs8_pem(&pem).unwrap();
+    Env { server, clock, core, rp, rp_key, _dir: dir }
+}
+
+fn sign(request: LoginRequest, key: &SigningKey) -> SignedLoginRequest {
+    let sig: Signature = key.sign(&request.signing_input());
+    SignedLoginRequest { request, rp_signature: sig.to_bytes().into() }
+}
+
+fn code(e: &ConsentError) -> &str {
+    &e.detail().code
+}
+
+impl Env {
+    fn request(&self, same_device: bool) -> LoginRequest {
+        let now = self.clock.now();
+        LoginRequest {
+            same_device,
+            session_id: random_array(),
+            nonce: random_array(),
+            issued_at: now,
+            expires_at: now + 120,
+            rp_id: PORTAL.into(),
+            origin: self.server.base_url.clone(),
+            claims: vec!["full_name".into(), "birthdate".into()],
+        }
+    }
+
+    fn callback(&self) -> String {
+        format!("{}/portal/callback", self.server.base_url)
+    }
+
+    async fn open(&self, same_device: bool) -> Session {
+        let request = self.request(same_device);
+        let body = QrSessionCreate {
+            request: b64(&sign(request.clone(), &self.rp_key).to_bytes()),
+            redirect_uri: same_device.then(|| self.callback()),
+        };
+        let created: QrSessionCreated = self.rp.post(PATH_QR_SESSIONS, &body, None).await.unwrap();
+        Session { request, created }
+    }
+
+    async fn poll(&self, s: &Session) -> QrSessionStatus {
+        let path = format!("{PATH_QR_SESSION_PREFIX}{}?poll_token={}", s.created.session_id, s.created.poll_token);
+        self.rp.get(&path, None).await.unwrap()
+    }
+
+    async fn frame(&self, s: &Session) -> String {
+        self.poll(s).await.frame.expect("pending sessions show a frame")
+    }
+
+    /// A decision built by hand (as a hostile or replaying client would), signed by the device.
+    async fn post_decision(
+        &self,
+        session_id: &str,
+        receipt: &ConsentReceipt,
+        code: &str,
+    ) -> Result<QrDecisionResponse, ConsentError> {
+        let signed = self
+            .core
+            .sign_consent_for_test(receipt.nonce.clone(), receipt.statement_subject(), receipt.issued_at)
+            .await?;
+        let req = QrDecisionRequest {
+            session_id: session_id.to_string(),
+            decision: Decision::Approve,
+            verification_code: Some(code.to_string()),
+            receipt: Some(receipt.clone()),
+            signed,
+        };
+        self.post_raw(&req).await
+    }
+
+    async fn post_raw(&self, req: &QrDecisionRequest) -> Result<QrDecisionResponse, ConsentError> {
+        let token = self.core.access_token().await.unwrap();
+        self.rp.post(PATH_QR_DECISION, req, Some(&token)).await.map_err(ConsentError::from)
+    }
+
+    fn receipt(&self, s: &Session) -> ConsentReceipt {
+        let mut claims = s.request.claims.clone();
+        claims.sort();
+        ConsentReceipt {
+            receipt_id: uuid::Uuid::new_v4().to_string(),
+            kind: ReceiptKind::QrLogin,
+            rp_id: PORTAL.into(),
+            rp_name: "Cổng Dịch vụ công (bản thử nghiệm)".into(),
+            origin: self.server.base_url.clone(),
+            purpose: "login".into(),
+            claims,
+            retention_days: 0,
+            request_id: s.created.session_id.clone(),
+            nonce: s.request.nonce_b64(),
+            device_id: self.core.status().unwrap().device_id.unwrap(),
+            issued_at: self.clock.now(),
+        }
+    }
+
+    async fn server_jwk(&self) -> String {
+        let keys: KeysResponse = self.rp.get(PATH_KEYS, None).await.unwrap();
+        keys.keys[0].to_string()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scan_approve_receipt_and_id_token() {
+    let env = env().await;
+    assert_eq!(env.core.refresh_relying_parties().await.unwrap(), 2);
+    let s = env.open(false).await;
+    let info = env.core.scan_login_code(env.frame(&s).await).await.unwrap();
+    assert_eq!(info.session_id, s.created.session_id);
+    assert_eq!(info.relying_party_id, PORTAL);
+    assert_eq!(info.relying_party_name_vi, "Cổng Dịch vụ công (bản thử nghiệm)");
+    assert_eq!(info.origin, env.server.base_url);
+    assert_eq!(info.claims.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["full_name", "birthdate"]);
+    assert_eq!(info.claims[1].label_vi, "Ngày sinh");
+    assert!(!info.same_device);
+    assert_eq!(info.code_choices.len(), 3);
+
+    let status = env.poll(&s).await;
+    assert_eq!(status.state, QrSessionState::Scanned);
+    let shown = status.verification_code.expect("the portal shows the code");
+    assert!(info.code_choices.contains(&shown));
+
+    // A wrong passcode is refused before anything is signed or sent.
+    let e = env.core.approve_login(s.created.session_id.clone(), shown.clone(), "111112".into()).await.unwrap_err();
+    assert_eq!(code(&e), "auth.passcode_incorrect");
+    let approval = env.core.approve_login(s.created.session_id.clone(), shown, PASS.into()).await.unwrap();
+    assert_eq!(approval.redirect_url, None);
+    assert_eq!(approval.receipt.kind, ConsentKind::QrLogin);
+    assert_eq!(approval.receipt.claims, ["birthdate", "full_name"]);
+
+    let status = env.poll(&s).await;
+    assert_eq!(status.state, QrSessionState::Approved);
+    let id_token = status.id_token.expect("the portal gets the ID token");
+    let payload: serde_json::Value =
+        serde_json::from_slice(&citizen_core::crypto::unb64(id_token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(payload["aud"], PORTAL);
+    assert_eq!(payload["nonce"], s.request.nonce_b64());
+
+    let receipts = env.core.list_receipts().unwrap();
+    assert_eq!(receipts, vec![approval.receipt.clone()]);
+    let kinds: Vec<ActivityKind> = env.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.last(), Some(&ActivityKind::QrApproval));
+
+    // The export verifies with the server's published key; a changed claim does not.
+    let json = env.core.export_receipts().unwrap();
+    let pinned = env.server_jwk().await;
+    assert_eq!(verify_receipt_export(json.clone(), Some(pinned.clone())).unwrap(), 1);
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["receipts"][0]["receipt"]["claims"] = serde_json::json!(["birthdate", "cccd_number", "full_name"]);
+    let e = verify_receipt_export(v.to_string(), Some(pinned.clone())).unwrap_err();
+    assert_eq!(code(&e), "consent.receipt_tampered");
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["receipts"][0]["countersignature"] = v["receipts"][0]["device_statement"]["signature"].clone();
+    let e = verify_receipt_export(v.to_string(), Some(pinned)).unwrap_err();
+    assert_eq!(code(&e), "consent.countersignature_invalid");
+
+    // The same approval again: the session is decided, and the core no longer holds it.
+    let e = env.core.approve_login(s.created.session_id.clone(), "00".into(), PASS.into()).await.unwrap_err();
+    assert_eq!(code(&e), "consent.unknown_session");
+    env.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replayed_other_session_and_changed_claims_are_refused_by_the_server() {
+    let env = env().await;
+    // Replay: the exact same decision posted twice.
+    let a = env.open(false).await;
+    env.core.scan_login_code(env.frame(&a).await).await.unwrap();
+    let shown = env.poll(&a).await.verification_code.unwrap();
+    let receipt = env.receipt(&a);
+    let signed = env
+        .core
+        .sign_consent_for_test(receipt.nonce.clone(), receipt.statement_subject(), receipt.issued_at)
+        .await
+        .unwrap();
+    let req = QrDecisionRequest {
+        session_id: a.created.session_id.clone(),
+        decision: Decision::Approve,
+        verification_code: Some(shown.clone()),
+        receipt: Some(receipt),
+        signed,
+    };
+    assert!(env.post_raw(&req).await.unwrap().countersignature.is_some());
+    assert_eq!(code(&env.post_raw(&req).await.unwrap_err()), "consent.already_decided");
+    // The core's own approval of the decided session gets the same code, and forgets it.
+    let e = env.core.approve_login(a.created.session_id.clone(), shown, PASS.into()).await.unwrap_err();
+    assert_eq!(code(&e), "consent.already_decided");
+    let e = env.core.deny_login(a.created.session_id.clone()).await.unwrap_err();
+    assert_eq!(code(&e), "consent.unknown_session");
+
+    // An approval bound to session B posted for session C.
+    let b = env.open(false).await;
+    let c = env.open(false).await;
+    env.core.scan_login_code(env.frame(&b).await).await.unwrap();
+    env.core.scan_login_code(env.frame(&c).await).await.unwrap();
+    let shown_c = env.poll(&c).await.verification_code.unwrap();
+    let e = env.post_decision(&c.created.session_id, &env.receipt(&b), &shown_c).await.unwrap_err();
+    assert_eq!(code(&e), "consent.session_mismatch");
+
+    // Claims changed after consent: the receipt releases fewer claims than were asked.
+    let mut changed = env.receipt(&c);
+    changed.claims = vec!["full_name".into()];
+    let e = env.post_decision(&c.created.session_id, &changed, &shown_c).await.unwrap_err();
+    assert_eq!(code(&e), "consent.claims_changed");
+    let mut more = env.receipt(&c);
+    more.claims.push("phone".into());
+    more.claims.sort();
+    let e = env.post_decision(&c.created.session_id, &more, &shown_c).await.unwrap_err();
+    assert_eq!(code(&e), "consent.claims_changed");
+    // Nothing of that was approved: the real approval still works.
+    env.core.approve_login(c.created.session_id.clone(), shown_c, PASS.into()).await.unwrap();
+
+    // A wrong verification code cancels the session.
+    let d = env.open(false).await;
+    let info = env.core.scan_login_code(env.frame(&d).await).await.unwrap();
+    let shown = env.poll(&d).await.verification_code.unwrap();
+    let wrong = info.code_choices.iter().find(|c| **c != shown).unwrap().clone();
+    let e = env.core.approve_login(d.created.session_id.clone(), "7".into(), PASS.into()).await.unwrap_err();
+    assert_eq!(code(&e), "consent.wrong_code", "a code that was not offered is refused locally");
+    let e = env.core.approve_login(d.created.session_id.clone(), wrong, PASS.into()).await.unwrap_err();
+    assert_eq!(code(&e), "consent.wrong_code");
+    assert_eq!(env.poll(&d).await.state, QrSessionState::Cancelled);
+    env.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fake_stale_and_malformed_codes_are_refused_before_approval() {
+    let env = env().await;
+    let scan = |t: String| async { env.core.scan_login_code(t).await.unwrap_err() };
+
+    // Overlong payload and random bytes: refused by the parser.
+    assert_eq!(code(&scan(format!("{QR_PREFIX}{}", "A".repeat(2000))).await), "consent.qr_too_long");
+    let noise: Vec<u8> = (0..300).map(|i| (i * 37 + 11) as u8).collect();
+    assert_eq!(code(&scan(format!("{QR_PREFIX}{}", b64(&noise))).await), "consent.qr_not_login_code");
+    assert_eq!(code(&scan(b64(&random_array::<200>())).await), "consent.qr_not_login_code");
+    let bytes = QrFrame::parse(&env.frame(&env.open(false).await).await).unwrap().to_bytes();
+    let truncated = format!("{QR_PREFIX}{}", b64(&bytes[..bytes.len() - 1]));
+    assert_eq!(code(&scan(truncated).await), "consent.qr_malformed");
+
+    // A frame signed by a key that is not the portal's (a fake portal).
+    let fake = SigningKey::from_slice(&random_array::<32>()).unwrap();
+    let frame = QrFrame::new(sign(env.request(false), &fake), 0, b"secret").to_text();
+    assert_eq!(code(&scan(frame).await), "consent.rp_signature_invalid");
+    // The portal's key, but shown on an origin not registered for it.
+    let mut r = env.request(false);
+    r.origin = "https://dichvucong-gov.example".into();
+    let frame = QrFrame::new(sign(r, &env.rp_key), 0, b"secret").to_text();
+    assert_eq!(code(&scan(frame).await), "consent.origin_unregistered");
+    // A claim the portal is not registered for.
+    let mut r = env.request(false);
+    r.claims.push("permanent_address".into());
+    let frame = QrFrame::new(sign(r, &env.rp_key), 0, b"secret").to_text();
+    assert_eq!(code(&scan(frame).await), "consent.claim_not_allowed");
+    // An RP that is not in the registry.
+    let mut r = env.request(false);
+    r.rp_id = "nobody".into();
+    let frame = QrFrame::new(sign(r, &env.rp_key), 0, b"secret").to_text();
+    assert_eq!(code(&scan(frame).await), "consent.rp_unknown");
+    // A genuine request with a MAC the server did not make.
+    let s = env.open(false).await;
+    let frame = QrFrame::new(sign(s.request.clone(), &env.rp_key), 0, b"guessed").to_text();
+    assert_eq!(code(&scan(frame).await), "consent.frame_forged");
+
+    // A photo of the code forwarded to someone else: stale by the time it is scanned.
+    let s = env.open(false).await;
+    let photo = env.frame(&s).await;
+    env.clock.advance(8);
+    assert_eq!(code(&scan(photo).await), "consent.frame_stale");
+    // A fresh frame of the same session still works…
+    let fresh = env.frame(&s).await;
+    env.core.scan_login_code(fresh.clone()).await.unwrap();
+    // …once: the session is bound to this device now.
+    assert_eq!(code(&scan(fresh).await), "consent.already_scanned");
+    // Expired by the core's own clock: refused offline.
+    let s = env.open(false).await;
+    let frame = env.frame(&s).await;
+    env.clock.advance(121);
+    assert_eq!(code(&scan(frame).await), "consent.request_expired");
+    env.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deny_and_same_device_link() {
+    let env = env().await;
+    let s = env.open(false).await;
+    env.core.scan_login_code(env.frame(&s).await).await.unwrap();
+    env.core.deny_login(s.created.session_id.clone()).await.unwrap();
+    let status = env.poll(&s).await;
+    assert_eq!(status.state, QrSessionState::Denied);
+    assert!(status.id_token.is_none());
+    assert!(env.core.list_receipts().unwrap().is_empty(), "a denial yields no receipt");
+    let kinds: Vec<ActivityKind> = env.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.last(), Some(&ActivityKind::QrDenial));
+    let e = env.core.approve_login(s.created.session_id.clone(), "00".into(), PASS.into()).await.unwrap_err();
+    assert_eq!(code(&e), "consent.unknown_session");
+
+    // Same device: the RP's app opens a deep link and gets the ID token back in the redirect.
+    let s = env.open(true).await;
+    let frame = env.frame(&s).await;
+    let link =
+        format!("citizenid://login?p={}", url::form_urlencoded::byte_serialize(frame.as_bytes()).collect::<String>());
+    let info = env.core.open_login_link(link).await.unwrap();
+    assert!(info.same_device);
+    let shown = env.poll(&s).await.verification_code.unwrap();
+    let approval = env.core.approve_login(info.session_id, shown, PASS.into()).await.unwrap();
+    let url = approval.redirect_url.expect("same-device approval redirects");
+    assert!(url.starts_with(&format!("{}#id_token=", env.callback())), "{url}");
+    let e = env.core.open_login_link("citizenid://share?p=x".into()).await.unwrap_err();
+    assert_eq!(code(&e), "consent.qr_not_login_code");
+    assert_eq!(env.core.list_receipts().unwrap().len(), 1);
+    env.server.shutdown().await;
+}
