@@ -3,7 +3,11 @@
 #   1. the Rust workspace tests (core unit tests, Wycheproof, TLS, end-to-end against the
 #      reference server, server tests, CLI demo leak scan and kill -9 lockout test),
 #   2. the bindings: drift check of the committed Kotlin/Swift/Python bindings, pytest and the
-#      Kotlin/JVM suite through Maven, each against a reference server they start.
+#      Kotlin/JVM suite through Maven, each against a reference server they start;
+#   3. the browser end-to-end test: headless Chromium (Debian's, installed when missing) logs in
+#      to the demo portal by QR code, approved through the Python bindings (tests/browser);
+#   4. 20 s of cargo-fuzz on the QR frame parser when a nightly toolchain is available (skipped,
+#      and said so, when it is not; fuzz/run.sh).
 # Exit status 0 only if everything passed.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,7 +15,7 @@ cd "$(dirname "$0")"
 say() { echo "== $* ($(date +%T))"; }
 
 say "install: Python test packages"
-python3 -m pip install -q --disable-pip-version-check -r bindings/requirements.txt
+python3 -m pip install -q --disable-pip-version-check -r bindings/requirements.txt -r tests/browser/requirements.txt
 
 if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
     say "rust: fmt + clippy"
@@ -31,4 +35,11 @@ say "bindings: drift check, pytest, Kotlin/JVM"
 # checked by generate.sh); the shipped profile is measured by scripts/size.sh.
 CITIZEN_BINDINGS_PROFILE="${CITIZEN_BINDINGS_PROFILE:-debug}" bindings/test.sh
 
-say "done: rust ${rust_passed} passed, ${rust_failed} failed; bindings passed"
+say "browser: headless Chromium logs in to the demo portal by QR code"
+tests/browser/run.sh
+
+say "fuzz: QR frame parser (cargo-fuzz, ${CITIZEN_FUZZ_SECONDS:-20} s)"
+fuzz/run.sh | tee /tmp/citizen-fuzz.log
+fuzz_summary=$(grep -E '^fuzz: (qr_frame|SKIPPED)' /tmp/citizen-fuzz.log | tail -n 1)
+
+say "done: rust ${rust_passed} passed, ${rust_failed} failed; bindings and browser passed; ${fuzz_summary}"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The fuzz step of the project's test command: run the QR frame parser's cargo-fuzz target for a
+# few seconds when a nightly toolchain is available, and say so plainly when it is not.
+#
+#   fuzz/run.sh              CITIZEN_FUZZ_SECONDS (default 20) of fuzzing after the build;
+#                            CITIZEN_FUZZ_TOOLCHAIN (default nightly) names the toolchain
+#
+# - No `cargo +nightly`: prints "fuzz: SKIPPED (...)" and exits 0 (not a failure).
+# - cargo-fuzz missing: installs the pinned version with `cargo install --locked`; if that fails
+#   (no registry), prints "fuzz: SKIPPED (...)" and exits 0.
+# - Otherwise builds and runs `cargo +nightly fuzz run qr_frame`; a crash, a failed assertion or a
+#   build error fails the step. New corpus entries go to a temporary directory (the checked-in
+#   seeds in fuzz/seeds/qr_frame are only read); a crash reproducer is left in
+#   fuzz/artifacts/qr_frame/ (git-ignored).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here/.."
+
+CARGO_FUZZ_VERSION=0.13.2
+seconds="${CITIZEN_FUZZ_SECONDS:-20}"
+toolchain="${CITIZEN_FUZZ_TOOLCHAIN:-nightly}"
+
+skip() {
+    echo "fuzz: SKIPPED ($*); the QR frame parser was not fuzzed in this run (not a failure)"
+    exit 0
+}
+
+# RUSTUP_AUTO_INSTALL=0: probing must not start a toolchain download.
+if ! nightly="$(RUSTUP_AUTO_INSTALL=0 cargo "+$toolchain" --version 2>/dev/null)"; then
+    skip "no nightly Rust toolchain: 'cargo +$toolchain --version' failed; install one with 'rustup toolchain install nightly'"
+fi
+echo "fuzz: using $nightly"
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    start=$SECONDS
+    if ! cargo install -q cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked; then
+        skip "cargo-fuzz is not installed and 'cargo install cargo-fuzz --version $CARGO_FUZZ_VERSION --locked' failed"
+    fi
+    echo "fuzz: installed cargo-fuzz in $((SECONDS - start)) s"
+fi
+echo "fuzz: using $(cargo fuzz --version)"
+
+start=$SECONDS
+cargo "+$toolchain" fuzz build --debug-assertions qr_frame
+echo "fuzz: built the qr_frame target in $((SECONDS - start)) s"
+
+corpus="$(mktemp -d "${TMPDIR:-/tmp}/citizen-fuzz-corpus.XXXXXX")"
+log="$corpus.log"
+trap 'rm -rf "$corpus" "$log"' EXIT
+status=0
+cargo "+$toolchain" fuzz run --debug-assertions qr_frame "$corpus" fuzz/seeds/qr_frame -- \
+    -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1 || status=$?
+if (( status )); then
+    tail -n 80 "$log"
+    echo "fuzz: FAILED: qr_frame found a crash or a failed assertion (exit $status); reproducer in fuzz/artifacts/qr_frame/"
+    exit 1
+fi
+runs="$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 executions in \2 s/p' "$log" | tail -n 1)"
+cov="$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 || true)"
+echo "fuzz: qr_frame: ${runs:-? executions} without a crash (${cov:-cov: ?}, $(ls "$corpus" | wc -l) new corpus entries)"
