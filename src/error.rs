@@ -170,6 +170,7 @@ messages! {
     ConsentClaimNotAllowed => "consent.claim_not_allowed", "Đơn vị yêu cầu thông tin mà họ không được phép nhận.", "The party asks for information it is not allowed to receive.";
     ConsentRequestExpired => "consent.request_expired", "Yêu cầu đã hết hạn. Vui lòng quét lại mã trên trang web.", "The request has expired. Please scan the code on the website again.";
     ConsentUnknownSession => "consent.unknown_session", "Không tìm thấy yêu cầu đăng nhập.", "The login request was not found.";
+    ConsentUnknownShareRequest => "consent.unknown_share_request", "Không tìm thấy yêu cầu chia sẻ dữ liệu (có thể đã được trả lời hoặc đã mở một yêu cầu khác).", "The data-sharing request was not found (it may have been answered, or another request was opened).";
     ConsentFrameStale => "consent.frame_stale", "Mã QR đã cũ (có thể là ảnh chụp được gửi lại). Hãy quét trực tiếp mã trên màn hình.", "The code is out of date (perhaps a forwarded photo). Scan the code on the screen directly.";
     ConsentFrameForged => "consent.frame_forged", "Mã QR không do cổng thông tin tạo ra.", "The code was not made by the portal.";
     ConsentAlreadyScanned => "consent.already_scanned", "Mã đăng nhập này đã được quét bởi thiết bị khác.", "This login code was already scanned by another device.";

@@ -81,7 +81,9 @@ fn consent_variant(m: Msg) -> Option<fn(ErrorDetail) -> ConsentError> {
         | ConsentClaimNotAllowed
         | ConsentPurposeNotRegistered => |detail| ConsentError::RelyingPartyRejected { detail },
         ConsentRequestExpired | ConsentFrameStale => |detail| ConsentError::Expired { detail },
-        ConsentUnknownSession | ConsentNoCredential => |detail| ConsentError::NotFound { detail },
+        ConsentUnknownSession | ConsentUnknownShareRequest | ConsentNoCredential => {
+            |detail| ConsentError::NotFound { detail }
+        }
         ConsentFrameForged
         | ConsentAlreadyScanned
         | ConsentAlreadyDecided

@@ -306,9 +306,9 @@ impl Account {
     pub(crate) async fn share_data(&self, request_id: &str, optional: &[String], passcode_in: &str) -> Result<Shared> {
         let acc = self.active_account()?;
         let (reference, _exp, p): (String, i64, PendingShare) =
-            self.store.pending(PENDING_SHARE)?.ok_or(Error::Domain(Msg::ConsentUnknownSession))?;
+            self.store.pending(PENDING_SHARE)?.ok_or(Error::Domain(Msg::ConsentUnknownShareRequest))?;
         if reference != request_id {
-            return Err(Error::Domain(Msg::ConsentUnknownSession));
+            return Err(Error::Domain(Msg::ConsentUnknownShareRequest));
         }
         if self.now() >= p.claims.exp {
             self.store.delete_pending(PENDING_SHARE)?;

@@ -36,7 +36,16 @@ struct Env {
     /// The test's own client, standing in for the portal backend.
     rp: Net,
     rp_key: SigningKey,
+    /// What it takes to open the core again on the same "phone" (app restart).
+    reopen: Reopen,
     _dir: tempfile::TempDir,
+}
+
+#[derive(Clone)]
+struct Reopen {
+    cfg: citizen_core::CoreConfig,
+    keys: Arc<MemoryKeyStore>,
+    wrapper: Arc<MemoryKeyWrapper>,
 }
 
 /// A login session the "portal" opened.
@@ -56,9 +65,9 @@ async fn env() -> Env {
     let mut cfg = default_core_config(server.base_url.clone(), dir.path().join("core").to_string_lossy().into());
     cfg.trust_anchors_pem = vec![server.ca_cert_pem.clone()];
     cfg.spki_pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
-    let core =
-        CitizenCore::with_clock(cfg, Arc::new(MemoryKeyStore::new()), Arc::new(MemoryKeyWrapper::new()), clock.clone())
-            .unwrap();
+    let reopen = Reopen { cfg, keys: Arc::new(MemoryKeyStore::new()), wrapper: Arc::new(MemoryKeyWrapper::new()) };
+    let core = CitizenCore::with_clock(reopen.cfg.clone(), reopen.keys.clone(), reopen.wrapper.clone(), clock.clone())
+        .unwrap();
     enroll_and_login(&core, &otp, CITIZEN_1, PASS).await;
     let rp = Net::new(&NetConfig {
         base_url: server.base_url.clone(),
@@ -72,7 +81,7 @@ async fn env() -> Env {
     .unwrap();
     let pem = std::fs::read_to_string(dir.path().join("server/rp-keys").join(format!("{PORTAL}.pem"))).unwrap();
     let rp_key = SigningKey::from_pkcs8_pem(&pem).unwrap();
-    Env { server, clock, core, rp, rp_key, _dir: dir }
+    Env { server, clock, core, rp, rp_key, reopen, _dir: dir }
 }
 
 fn sign(request: LoginRequest, key: &SigningKey) -> SignedLoginRequest {
@@ -381,5 +390,63 @@ async fn deny_and_same_device_link() {
     let e = env.core.open_login_link("citizenid://share?p=x".into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.qr_not_login_code");
     assert_eq!(env.core.list_receipts().unwrap().len(), 1);
+    env.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotated_portal_key_is_picked_up_by_one_registry_recheck() {
+    let Env { server, clock, core, rp, rp_key: old_key, reopen, _dir } = env().await;
+    core.refresh_relying_parties().await.unwrap();
+    // The portal rotates its key: the registry the server signs now carries the new one.
+    let addr = server.addr;
+    server.shutdown().await;
+    let key_file = _dir.path().join("server/rp-keys").join(format!("{PORTAL}.pem"));
+    std::fs::remove_file(&key_file).unwrap();
+    let mut cfg =
+        ServerConfig::loopback_dev(_dir.path().join("server"), Arc::new(MemoryOtpOutbox::new()), clock.clone());
+    cfg.listen = addr;
+    let server = citizen_server::start(cfg).await.unwrap();
+    let rp_key = SigningKey::from_pkcs8_pem(&std::fs::read_to_string(&key_file).unwrap()).unwrap();
+    assert_ne!(rp_key.verifying_key(), old_key.verifying_key());
+    let env = Env { server, clock, core, rp, rp_key, reopen, _dir };
+
+    // Just fetched: the cached registry is trusted and the new signature refused (no fetch
+    // storm from hostile codes).
+    let frame = env.frame(&env.open(false).await).await;
+    assert_eq!(code(&env.core.scan_login_code(frame).await.unwrap_err()), "consent.rp_signature_invalid");
+
+    // Once the cache is older than the recheck floor, one fetch picks up the new key.
+    env.clock.advance(citizen_core::consent::qr::REGISTRY_RECHECK_AFTER_SECS + 1);
+    let frame = env.frame(&env.open(false).await).await;
+    let info = env.core.scan_login_code(frame).await.unwrap();
+    assert_eq!(info.relying_party_id, PORTAL);
+
+    // A key that is in no registry stays refused after the recheck too.
+    env.clock.advance(citizen_core::consent::qr::REGISTRY_RECHECK_AFTER_SECS + 1);
+    let fake = SigningKey::from_slice(&random_array::<32>()).unwrap();
+    let frame = QrFrame::new(sign(env.request(false), &fake), 0, b"secret").to_text();
+    assert_eq!(code(&env.core.scan_login_code(frame).await.unwrap_err()), "consent.rp_signature_invalid");
+    env.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scanned_login_survives_an_app_restart() {
+    let env = env().await;
+    let s = env.open(false).await;
+    let info = env.core.scan_login_code(env.frame(&s).await).await.unwrap();
+    let shown = env.poll(&s).await.verification_code.unwrap();
+    // The app is killed after the scan and opened again.
+    let Env { server, clock, core, rp, rp_key, reopen, _dir } = env;
+    drop(core);
+    let core = CitizenCore::with_clock(reopen.cfg.clone(), reopen.keys.clone(), reopen.wrapper.clone(), clock.clone())
+        .unwrap();
+    let env = Env { server, clock, core, rp, rp_key, reopen, _dir };
+    let approval = env.core.approve_login(info.session_id.clone(), shown, PASS.into()).await.unwrap();
+    assert_eq!(approval.receipt.relying_party_id, PORTAL);
+    assert_eq!(env.poll(&s).await.state, QrSessionState::Approved);
+    assert_eq!(env.core.list_receipts().unwrap().len(), 1);
+    // Answered: the pending request is gone.
+    let e = env.core.deny_login(info.session_id).await.unwrap_err();
+    assert_eq!(code(&e), "consent.unknown_session");
     env.server.shutdown().await;
 }

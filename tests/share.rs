@@ -253,6 +253,7 @@ async fn bad_share_requests_are_refused_on_the_device_each_with_its_code() {
     assert!(matches!(e, ConsentError::PasscodeIncorrect { .. }), "{e:?}");
     let e = core.share_data("another".into(), vec![], PASS.into()).await.unwrap_err();
     assert!(matches!(e, ConsentError::NotFound { .. }), "{e:?}");
+    assert_eq!(code(&e), "consent.unknown_share_request");
     env.clock.advance(req.exp - req.iat);
     let e = core.share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.request_expired");

@@ -351,6 +351,7 @@ main{max-width:560px;margin:24px auto;background:#fff;border-radius:8px;padding:
 #code{font-size:2rem;text-align:center;font-weight:700;letter-spacing:.1em}
 #who{font-size:1.1rem;text-align:center;font-weight:600}
 dl{display:grid;grid-template-columns:auto 1fr;gap:4px 12px}
+[hidden]{display:none!important}
 .actions{text-align:center;margin-top:16px}
 button{font-size:1rem;padding:8px 16px;border-radius:6px;border:1px solid #b71c1c;background:#fff;color:#b71c1c;cursor:pointer}
 button.primary{background:#b71c1c;color:#fff}

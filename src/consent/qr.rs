@@ -14,6 +14,10 @@ use crate::protocol::rp::{
     QR_MAX_TEXT,
 };
 
+/// A cached registry at least this old (seconds) is fetched again once when a login code fails the
+/// registry checks (key rotation, newly registered origin).
+pub const REGISTRY_RECHECK_AFTER_SECS: i64 = 300;
+
 /// Scheme and host of the same-device deep link `citizenid://login?p=<frame>`.
 pub const LOGIN_LINK_PREFIX: &str = "citizenid://login";
 
@@ -148,7 +152,10 @@ impl Account {
         self.active_account()?;
         let req = &frame.signed.request;
         let rp = self.relying_party(&req.rp_id).await?;
-        check_request(&frame.signed, &rp, self.now())?;
+        let rp = match check_request(&frame.signed, &rp, self.now()) {
+            Ok(()) => rp,
+            Err(e) => self.recheck_with_fresh_registry(&frame.signed, rp, e).await?,
+        };
 
         let token = self.access_token().await?;
         let r: QrScanResponse =
@@ -168,6 +175,46 @@ impl Account {
         };
         self.store.save_qr_pending(&pending.session_id, &pending, pending.expires_at, self.now())?;
         Ok(pending.info())
+    }
+
+    /// A registered RP may have rotated its key, or registered an origin or a claim, since the
+    /// cached registry was fetched. When the cached copy is older than
+    /// [`REGISTRY_RECHECK_AFTER_SECS`], fetch it once more and check again against the fresh
+    /// entry; otherwise (or if the fetch fails, or nothing changed) the original refusal stands.
+    /// The age floor keeps a stream of hostile codes from turning into a stream of fetches.
+    async fn recheck_with_fresh_registry(
+        &self,
+        signed: &SignedLoginRequest,
+        cached: RelyingPartyEntry,
+        refusal: Error,
+    ) -> Result<RelyingPartyEntry> {
+        let retryable = matches!(
+            refusal,
+            Error::Domain(
+                Msg::ConsentRpSignatureInvalid | Msg::ConsentOriginUnregistered | Msg::ConsentClaimNotAllowed
+            )
+        );
+        let old_enough = self
+            .store
+            .registry()?
+            .is_some_and(|(_, _, fetched_at)| self.now() - fetched_at >= REGISTRY_RECHECK_AFTER_SECS);
+        if !retryable || !old_enough {
+            return Err(refusal);
+        }
+        let fresh = match self.refresh_registry().await {
+            Ok(c) => c.relying_parties.into_iter().find(|r| r.id == cached.id),
+            Err(e) => {
+                tracing::info!(error = %e, "registry refresh after a refused login code failed");
+                None
+            }
+        };
+        match fresh {
+            Some(rp) if rp != cached => {
+                check_request(signed, &rp, self.now())?;
+                Ok(rp)
+            }
+            _ => Err(refusal),
+        }
     }
 
     fn pending_login(&self, session_id: &str) -> Result<PendingLogin> {
