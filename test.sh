@@ -4,9 +4,12 @@
 #      reference server, server tests, CLI demo leak scan and kill -9 lockout test),
 #   2. the bindings: drift check of the committed Kotlin/Swift/Python bindings, pytest and the
 #      Kotlin/JVM suite through Maven, each against a reference server they start;
-#   3. the browser end-to-end test: headless Chromium (Debian's, installed when missing) logs in
+#   3. the Android shell's JVM part: view models and keystore-adapter logic tested with JUnit
+#      against the host library and the reference server, the keystore adapters compiled against
+#      Robolectric's android-all (android/jvm); the iOS shell's static checks (ios/check.sh);
+#   4. the browser end-to-end test: headless Chromium (Debian's, installed when missing) logs in
 #      to the demo portal by QR code, approved through the Python bindings (tests/browser);
-#   4. 20 s of cargo-fuzz on the QR frame parser when a nightly toolchain is available (skipped,
+#   5. 20 s of cargo-fuzz on the QR frame parser when a nightly toolchain is available (skipped,
 #      and said so, when it is not; fuzz/run.sh).
 # Exit status 0 only if everything passed.
 set -euo pipefail
@@ -35,11 +38,23 @@ say "bindings: drift check, pytest, Kotlin/JVM"
 # checked by generate.sh); the shipped profile is measured by scripts/size.sh.
 CITIZEN_BINDINGS_PROFILE="${CITIZEN_BINDINGS_PROFILE:-debug}" bindings/test.sh
 
+say "android: view models + KeystoreSupport (JUnit), keystore adapters compiled against android-all"
+android/jvm/run-tests.sh
+
 say "browser: headless Chromium logs in to the demo portal by QR code"
 tests/browser/run.sh
+
+say "ios: static checks of the Swift shell (no Swift toolchain here: call signatures vs the generated bindings, strings, scripts)"
+if ! command -v shellcheck >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
+    (export DEBIAN_FRONTEND=noninteractive
+     apt-get install -y -qq shellcheck >/dev/null 2>&1 \
+         || { apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null; }) \
+        || echo "shellcheck could not be installed; ios/check.sh runs bash -n only"
+fi
+ios/check.sh
 
 say "fuzz: QR frame parser (cargo-fuzz, ${CITIZEN_FUZZ_SECONDS:-20} s)"
 fuzz/run.sh | tee /tmp/citizen-fuzz.log
 fuzz_summary=$(grep -E '^fuzz: (qr_frame|SKIPPED)' /tmp/citizen-fuzz.log | tail -n 1)
 
-say "done: rust ${rust_passed} passed, ${rust_failed} failed; bindings and browser passed; ${fuzz_summary}"
+say "done: rust ${rust_passed} passed, ${rust_failed} failed; bindings, android/jvm, ios checks and browser passed; ${fuzz_summary}"

@@ -1,0 +1,78 @@
+package vn.citizen.android.app
+
+import android.os.Bundle
+import androidx.activity.ComponentActivity
+import androidx.activity.compose.BackHandler
+import androidx.activity.compose.setContent
+import androidx.activity.viewModels
+import androidx.compose.foundation.layout.Arrangement
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.fillMaxSize
+import androidx.compose.foundation.layout.padding
+import androidx.compose.material3.Button
+import androidx.compose.material3.CircularProgressIndicator
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.Surface
+import androidx.compose.material3.Text
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.saveable.rememberSaveable
+import androidx.compose.runtime.setValue
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.unit.dp
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import vn.citizen.android.app.ui.ActivityScreen
+import vn.citizen.android.app.ui.DevicesScreen
+import vn.citizen.android.app.ui.EnrollmentScreen
+import vn.citizen.android.app.ui.HomeScreen
+import vn.citizen.android.app.ui.LoginScreen
+import vn.citizen.android.app.ui.QrApproveScreen
+import vn.citizen.android.app.ui.QrScanScreen
+import vn.citizen.android.app.ui.ServicesScreen
+import vn.citizen.android.app.ui.ShareScreen
+
+/** The app's destinations (a small app: state-driven navigation, no navigation library). */
+enum class Screen { ENROLL, LOGIN, HOME, DEVICES, SERVICES, QR_SCAN, QR_APPROVE, SHARE, ACTIVITY }
+
+class MainActivity : ComponentActivity() {
+    private val model: AppModel by viewModels()
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        setContent {
+            MaterialTheme {
+                Surface(Modifier.fillMaxSize()) { App(model) }
+            }
+        }
+    }
+}
+
+@Composable
+fun App(model: AppModel) {
+    val coreState by model.coreState.collectAsStateWithLifecycle()
+    when (val s = coreState) {
+        AppModel.CoreState.Opening -> CircularProgressIndicator(Modifier.padding(32.dp))
+        is AppModel.CoreState.Failed -> Column(Modifier.padding(24.dp), verticalArrangement = Arrangement.spacedBy(16.dp)) {
+            Text(s.error.message)
+            if (s.dataKeyLost) Button(onClick = { model.resetAndReopen() }) { Text("Đăng ký lại / Enroll again") }
+        }
+        is AppModel.CoreState.Ready -> {
+            var screen by rememberSaveable { mutableStateOf(if (s.enrolled) Screen.LOGIN else Screen.ENROLL) }
+            val go: (Screen) -> Unit = { screen = it }
+            BackHandler(enabled = screen !in setOf(Screen.ENROLL, Screen.LOGIN, Screen.HOME)) { screen = Screen.HOME }
+            val f = s.flows
+            when (screen) {
+                Screen.ENROLL -> EnrollmentScreen(f.enrollment, model::launch) { go(Screen.LOGIN) }
+                Screen.LOGIN -> LoginScreen(f.login, model::launch) { go(Screen.HOME) }
+                Screen.HOME -> HomeScreen(go) { model.launch { if (f.login.logout()) go(Screen.LOGIN) } }
+                Screen.DEVICES -> DevicesScreen(f.devices, model::launch)
+                Screen.SERVICES -> ServicesScreen(f.services, model::launch)
+                Screen.QR_SCAN -> QrScanScreen(f.qr, model::launch) { go(Screen.QR_APPROVE) }
+                Screen.QR_APPROVE -> QrApproveScreen(f.qr, model::launch) { f.qr.reset(); go(Screen.HOME) }
+                Screen.SHARE -> ShareScreen(f.share, model::launch) { f.share.reset(); go(Screen.HOME) }
+                Screen.ACTIVITY -> ActivityScreen(f.activity, model::launch)
+            }
+        }
+    }
+}

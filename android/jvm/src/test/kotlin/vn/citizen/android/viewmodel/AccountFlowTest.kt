@@ -1,0 +1,126 @@
+package vn.citizen.android.viewmodel
+
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+import org.junit.jupiter.api.io.TempDir
+import vn.citizen.core.EnrollmentInput
+import vn.citizen.core.Locale
+import vn.citizen.core.TestServer
+import java.nio.file.Path
+import java.time.Instant
+
+/** Enrollment, login/logout, devices and the passcode lockout, through the view models. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class AccountFlowTest {
+    private lateinit var server: TestServer
+
+    @BeforeAll
+    fun startServer() {
+        server = TestServer.start()
+    }
+
+    @AfterAll
+    fun stopServer() {
+        if (::server.isInitialized) server.close()
+    }
+
+    @Test
+    fun `enroll, login, list devices, logout`(@TempDir dir: Path) = runBlocking {
+        openCore(server, dir).use { core ->
+            // Invalid details are refused offline, with per-field errors in the UI locale.
+            val enrollment = EnrollmentViewModel(core, TEST_KEY_OPTIONS, Locale.EN)
+            assertFalse(enrollment.start(EnrollmentInput(cccd = "12345", dateOfBirth = "1990-01-15", phone = "+84900000001")))
+            val invalid = enrollment.state.value.error ?: error("no error for an invalid CCCD")
+            assertEquals(listOf("cccd"), invalid.fields.map { it.field })
+            assertEquals(EnrollmentViewModel.Step.DETAILS, enrollment.state.value.step)
+
+            // A wrong OTP sends the citizen back to the OTP step with the core's error.
+            assertTrue(enrollment.start(Citizens.C1.input))
+            val ticket = enrollment.state.value.ticket ?: error("no ticket")
+            assertTrue(ticket.maskedPhone.endsWith("001"), ticket.maskedPhone)
+            assertFalse(ticket.hasActiveDevice)
+            val otp = server.otpFor(ticket.enrollmentId)
+            assertTrue(enrollment.enterOtp(if (otp == "000000") "111111" else "000000"))
+            assertFalse(enrollment.complete(PASSCODE, PASSCODE))
+            assertEquals(EnrollmentViewModel.Step.OTP, enrollment.state.value.step)
+            val otpError = enrollment.state.value.error ?: error("no OTP error")
+            assertEquals("otp.invalid", otpError.code)
+            assertTrue(enrollment.enterOtp(otp))
+            assertFalse(enrollment.complete(PASSCODE, "135790"))
+            assertEquals("passcode.mismatch", enrollment.state.value.error?.code)
+            assertTrue(enrollment.complete(PASSCODE, PASSCODE), enrollment.state.value.error.toString())
+            val outcome = enrollment.state.value.outcome ?: error("no outcome")
+            assertEquals(EnrollmentViewModel.Step.DONE, enrollment.state.value.step)
+            assertFalse(outcome.hardwareBacked)
+
+            val login = LoginViewModel(core, Locale.EN)
+            login.refresh()
+            assertFalse(login.state.value.loggedIn)
+            assertEquals(5u, login.state.value.attemptsBeforeLockout)
+            assertTrue(login.login(PASSCODE), login.state.value.error.toString())
+            assertTrue(login.state.value.loggedIn)
+            assertNotNull(login.state.value.session)
+
+            val devices = DevicesViewModel(core, Locale.EN)
+            assertTrue(devices.refresh(), devices.state.value.error.toString())
+            val mine = devices.state.value.devices.single()
+            assertEquals(outcome.deviceId, mine.deviceId)
+            assertTrue(mine.isThisDevice)
+
+            assertTrue(login.logout())
+            assertFalse(login.state.value.loggedIn)
+            assertNull(login.state.value.session)
+            // Logged out: the devices screen shows the core's error, in English here.
+            assertFalse(devices.refresh())
+            val notLoggedIn = devices.state.value.error ?: error("no error after logout")
+            assertEquals("auth.not_logged_in", notLoggedIn.code)
+            assertTrue(notLoggedIn.message.isNotBlank())
+        }
+    }
+
+    @Test
+    fun `wrong passcodes count down, then lock out with a retry-after`(@TempDir dir: Path) = runBlocking {
+        openCore(server, dir).use { core ->
+            enrollThroughViewModel(server, core, Citizens.C2)
+            val vi = LoginViewModel(core, Locale.VI)
+            val en = LoginViewModel(core, Locale.EN)
+            vi.refresh()
+            val left = (1..5).map {
+                assertFalse(vi.login(WRONG_PASSCODE))
+                val s = vi.state.value
+                assertEquals("auth.passcode_incorrect", s.error?.code)
+                assertFalse(s.loggedIn)
+                s.attemptsBeforeLockout
+            }
+            assertEquals(listOf(4u, 3u, 2u, 1u, 0u), left)
+            assertTrue(vi.state.value.lockedOut, vi.state.value.toString())
+
+            // Even the right passcode is refused while locked; the message follows the locale.
+            assertFalse(en.login(PASSCODE))
+            val locked = en.state.value
+            assertEquals("auth.locked_out", locked.error?.code)
+            assertTrue((locked.retryAfterSecs ?: 0) > 0, locked.toString())
+            val until = locked.lockedUntil ?: error("no lockedUntil")
+            assertTrue(until > Instant.now().epochSecond, "lockedUntil $until is not in the future")
+            assertFalse(locked.loggedIn)
+
+            assertFalse(vi.login(PASSCODE))
+            val viMessage = vi.state.value.error?.message
+            assertTrue(viMessage != null && viMessage != locked.error?.message, "VI and EN messages should differ: $viMessage")
+
+            // A fresh view model (app restart) reads the lock back from the core.
+            val restarted = LoginViewModel(core, Locale.VI)
+            restarted.refresh()
+            assertTrue(restarted.state.value.lockedOut)
+            assertEquals(0u, restarted.state.value.attemptsBeforeLockout)
+        }
+    }
+}

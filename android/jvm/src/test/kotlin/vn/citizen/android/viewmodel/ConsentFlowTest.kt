@@ -1,0 +1,103 @@
+package vn.citizen.android.viewmodel
+
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.io.TempDir
+import vn.citizen.core.ActivityKind
+import vn.citizen.core.ConsentKind
+import vn.citizen.core.Locale
+import vn.citizen.core.TestServer
+import vn.citizen.core.verifyReceiptExport
+import java.nio.file.Path
+
+/**
+ * QR login to the demo portal through [QrLoginViewModel] (portal session opened with
+ * `POST /portal/api/sessions`, frame and verification code read with
+ * `GET /portal/api/sessions/{handle}`), a selective share with the demo bank through
+ * [ShareViewModel], then both receipts and the activity log through [ActivityViewModel].
+ */
+class ConsentFlowTest {
+
+    @Test
+    fun `QR approval with the portal's code, a selective share, receipts and the activity log`(
+        @TempDir serverDir: Path,
+        @TempDir phoneDir: Path,
+    ) = runBlocking {
+        TestServer.start(serverDir).use { server ->
+            openCore(server, phoneDir).use { core ->
+                enrollThroughViewModel(server, core, Citizens.C11)
+                assertTrue(LoginViewModel(core).login(PASSCODE))
+                val http = ServerHttp(server)
+
+                // Garbage in the scanner: the core's error, nothing under review.
+                val qr = QrLoginViewModel(core, Locale.EN)
+                assertFalse(qr.scan("not a code"))
+                assertEquals("consent.qr_not_login_code", qr.state.value.error?.code)
+                assertEquals(QrLoginViewModel.Stage.SCANNING, qr.state.value.stage)
+
+                // The portal shows a QR code; the phone scans it.
+                val handle = ServerHttp.field(http.call("POST", "/portal/api/sessions", "{}"), "handle")
+                val frame = ServerHttp.field(http.call("GET", "/portal/api/sessions/$handle"), "frame")
+                assertTrue(qr.scan(frame), qr.state.value.error.toString())
+                val review = qr.state.value
+                assertEquals(QrLoginViewModel.Stage.REVIEW, review.stage)
+                assertNull(review.error)
+                val request = review.request ?: error("no request")
+                assertEquals("dvc-demo", request.relyingPartyId)
+                assertEquals(server.baseUrl, request.origin)
+                assertNotNull(review.relyingPartyName(Locale.EN))
+                assertEquals(3, request.codeChoices.toSet().size)
+                // Later frames of the animated code are ignored while the citizen reviews.
+                assertFalse(qr.scan(frame))
+
+                // The citizen picks the code the portal shows, and approves.
+                val shown = ServerHttp.field(http.call("GET", "/portal/api/sessions/$handle"), "verification_code")
+                assertTrue(shown in request.codeChoices, "$shown not in ${request.codeChoices}")
+                qr.chooseCode(shown)
+                assertTrue(qr.approve(PASSCODE), qr.state.value.error.toString())
+                assertEquals(QrLoginViewModel.Stage.APPROVED, qr.state.value.stage)
+                assertEquals(ConsentKind.QR_LOGIN, qr.state.value.approval?.receipt?.kind)
+                val portal = http.call("GET", "/portal/api/sessions/$handle")
+                assertEquals("approved", ServerHttp.field(portal, "state"))
+                assertTrue(portal.contains("Ngô Thị Đồng Ý"), portal)
+                qr.reset()
+                assertEquals(QrLoginViewModel.Stage.SCANNING, qr.state.value.stage)
+
+                // The bank asks; the citizen adds the phone, not the address.
+                val share = ShareViewModel(core, Locale.VI)
+                val jws = ServerHttp.field(http.call("POST", "/rp/bank-demo/requests", "{}"), "request")
+                assertTrue(share.open(jws), share.state.value.error.toString())
+                val shareRequest = share.state.value.request ?: error("no share request")
+                assertEquals("bank-demo", shareRequest.relyingPartyId)
+                share.toggleOptional("phone")
+                share.toggleOptional("permanent_address")
+                share.toggleOptional("permanent_address")
+                share.toggleOptional("not-offered") // ignored
+                assertEquals(setOf("phone"), share.state.value.selectedOptional)
+                assertTrue(share.share(PASSCODE), share.state.value.error.toString())
+                val outcome = share.state.value.outcome ?: error("no outcome")
+                assertTrue(outcome.relyingPartyAccepted)
+                assertEquals(shareRequest.required.map { it.name }.toSet() + "phone", outcome.disclosedClaims.toSet())
+
+                // Receipts and the activity log.
+                val activity = ActivityViewModel(core, Locale.VI)
+                assertTrue(activity.refresh(), activity.state.value.error.toString())
+                val s = activity.state.value
+                assertEquals(setOf(ConsentKind.QR_LOGIN, ConsentKind.DATA_SHARE), s.receipts.map { it.kind }.toSet())
+                val kinds = s.entries.map { it.kind }.toSet()
+                assertTrue(kinds.containsAll(listOf(ActivityKind.ENROLLMENT, ActivityKind.LOGIN, ActivityKind.QR_APPROVAL, ActivityKind.DATA_SHARE)), kinds.toString())
+                assertEquals(s.entries.sortedByDescending { it.seq }, s.entries)
+                assertTrue(activity.anchor(), activity.state.value.error.toString())
+                assertTrue(activity.verify(), activity.state.value.report.toString())
+                assertEquals(s.entries.size.toUInt(), activity.state.value.report?.entries)
+                val export = activity.exportReceipts() ?: error("no export")
+                assertEquals(s.receipts.size.toUInt(), verifyReceiptExport(export, null))
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+// The Android shell of citizen-core. Modules:
+//   :bindings   the generated Kotlin bindings (../bindings/kotlin/src/main/kotlin), plain Kotlin/JVM
+//   :core       Android library: :bindings + JNA (@aar) + libcitizen_core.so for each ABI (cargo-ndk)
+//               + consumer ProGuard rules
+//   :keystore   Android library: AndroidKeystoreDeviceKeyStore, AndroidKeystoreDataKeyWrapper,
+//               KeystoreSupport (pure Kotlin), Authenticator
+//   :viewmodel  plain Kotlin/JVM: the flow view models over the bindings (no Android types)
+//   :app        Jetpack Compose app
+pluginManagement {
+    repositories {
+        google()
+        mavenCentral()
+        gradlePluginPortal()
+    }
+}
+dependencyResolutionManagement {
+    repositoriesMode.set(RepositoriesMode.FAIL_ON_PROJECT_REPOS)
+    repositories {
+        google()
+        mavenCentral()
+    }
+}
+
+rootProject.name = "citizen-android"
+include(":bindings", ":core", ":keystore", ":viewmodel", ":app")

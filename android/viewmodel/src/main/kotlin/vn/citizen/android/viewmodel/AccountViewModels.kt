@@ -1,0 +1,202 @@
+package vn.citizen.android.viewmodel
+
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import vn.citizen.core.AuthException
+import vn.citizen.core.CitizenCoreInterface
+import vn.citizen.core.DeviceInfo
+import vn.citizen.core.EnrollmentException
+import vn.citizen.core.EnrollmentInput
+import vn.citizen.core.EnrollmentOutcome
+import vn.citizen.core.EnrollmentTicket
+import vn.citizen.core.KeyOptions
+import vn.citizen.core.Locale
+import vn.citizen.core.SessionInfo
+
+/**
+ * Enrollment: citizen details (CCCD, date of birth, phone) → OTP sent to the registered phone →
+ * a new 6-digit passcode → the device key is created (in the phone's secure hardware, with
+ * [keyOptions]) and registered.
+ */
+class EnrollmentViewModel(
+    private val core: CitizenCoreInterface,
+    private val keyOptions: KeyOptions,
+    locale: Locale = Locale.VI,
+    io: CoroutineDispatcher = Dispatchers.IO,
+) : FlowViewModel<EnrollmentViewModel.State>(State(), locale, io) {
+
+    enum class Step { DETAILS, OTP, PASSCODE, DONE }
+
+    data class State(
+        val step: Step = Step.DETAILS,
+        val input: EnrollmentInput? = null,
+        /** After [start]: where the OTP went (masked) and whether another phone is active. */
+        val ticket: EnrollmentTicket? = null,
+        val otp: String = "",
+        val outcome: EnrollmentOutcome? = null,
+        val busy: Boolean = false,
+        val error: UiError? = null,
+    )
+
+    private fun State.busy(b: Boolean) = copy(busy = b)
+
+    /** Check the details offline, then ask the server to send the OTP. */
+    suspend fun start(input: EnrollmentInput): Boolean {
+        val local = blocking { core.validateEnrollment(input) }
+        if (local.isNotEmpty()) {
+            update { it.copy(input = input, error = invalidInput(local.map { f -> f.toUi(locale) })) }
+            return false
+        }
+        val ticket = attempt({ s, b -> s.busy(b) }, { s, _, e -> s.copy(error = e) }) {
+            core.startEnrollment(input)
+        } ?: return false
+        update { it.copy(step = Step.OTP, input = input, ticket = ticket, otp = "", error = null) }
+        return true
+    }
+
+    /** Send a new OTP for the same details. */
+    suspend fun resendOtp(): Boolean = current.input?.let { start(it) } ?: false
+
+    /** The OTP the citizen typed; checked by the server together with the passcode in [complete]. */
+    fun enterOtp(otp: String): Boolean {
+        val trimmed = otp.trim()
+        if (trimmed.isEmpty() || !trimmed.all(Char::isDigit)) {
+            update { it.copy(error = localError("otp.format", "Mã OTP chỉ gồm chữ số.", "The OTP is digits only.")) }
+            return false
+        }
+        update { it.copy(step = Step.PASSCODE, otp = trimmed, error = null) }
+        return true
+    }
+
+    /** Set the passcode (typed twice) and finish: creates and registers the device key. */
+    suspend fun complete(passcode: String, confirmation: String): Boolean {
+        if (passcode != confirmation) {
+            update {
+                it.copy(error = localError("passcode.mismatch", "Hai mã khóa không khớp.", "The two passcodes do not match."))
+            }
+            return false
+        }
+        val otp = current.otp
+        val outcome = attempt({ s, b -> s.busy(b) }, { s, t, e ->
+            // A wrong or expired OTP sends the citizen back to the OTP step.
+            val back = t is EnrollmentException.OtpInvalid || t is EnrollmentException.OtpExpired ||
+                t is EnrollmentException.OtpAttemptsExceeded || t is EnrollmentException.NoPendingEnrollment
+            s.copy(error = e, step = if (back) Step.OTP else s.step)
+        }) {
+            core.completeEnrollment(otp, passcode, keyOptions)
+        } ?: return false
+        update { it.copy(step = Step.DONE, outcome = outcome, otp = "", error = null) }
+        return true
+    }
+
+    private fun invalidInput(fields: List<UiFieldError>) = UiError(
+        code = "input.invalid",
+        message = if (locale == Locale.VI) "Thông tin chưa hợp lệ." else "Some details are not valid.",
+        fields = fields,
+    )
+
+    private fun localError(code: String, vi: String, en: String) = UiError(code, if (locale == Locale.VI) vi else en)
+}
+
+/**
+ * Passcode login and logout, with the lockout state (attempts left, locked until / retry after)
+ * read back from the core after every attempt, so it is right after an app restart too.
+ */
+class LoginViewModel(
+    private val core: CitizenCoreInterface,
+    locale: Locale = Locale.VI,
+    io: CoroutineDispatcher = Dispatchers.IO,
+) : FlowViewModel<LoginViewModel.State>(State(), locale, io) {
+
+    data class State(
+        val loggedIn: Boolean = false,
+        val session: SessionInfo? = null,
+        val attemptsBeforeLockout: UInt? = null,
+        val attemptsBeforeWipe: UInt? = null,
+        /** Unix seconds until which the passcode is refused, while locked out. */
+        val lockedUntil: Long? = null,
+        /** From the last refusal: seconds to wait before the next attempt. */
+        val retryAfterSecs: Long? = null,
+        /** Too many failures: the local account was wiped; the citizen must enroll again. */
+        val wiped: Boolean = false,
+        val busy: Boolean = false,
+        val error: UiError? = null,
+    ) {
+        val lockedOut: Boolean get() = lockedUntil != null
+    }
+
+    /** Reload the lockout and session state from the core (app start, screen resume). */
+    suspend fun refresh() {
+        val (status, passcode) = blocking { core.status() to core.passcodeStatus() }
+        update {
+            it.copy(
+                loggedIn = status.loggedIn,
+                attemptsBeforeLockout = passcode.attemptsBeforeLockout,
+                attemptsBeforeWipe = passcode.attemptsBeforeWipe,
+                lockedUntil = passcode.lockedUntil,
+                retryAfterSecs = if (passcode.lockedUntil == null) null else it.retryAfterSecs,
+            )
+        }
+    }
+
+    suspend fun login(passcode: String): Boolean {
+        val session = attempt({ s, b -> s.copy(busy = b) }, { s, t, e ->
+            when (t) {
+                is AuthException.PasscodeIncorrect -> s.copy(
+                    error = e, attemptsBeforeLockout = t.attemptsBeforeLockout, attemptsBeforeWipe = t.attemptsBeforeWipe,
+                )
+                is AuthException.LockedOut -> s.copy(error = e, retryAfterSecs = t.retryAfterSecs.toLong())
+                is AuthException.Wiped -> s.copy(error = e, wiped = true, loggedIn = false, session = null)
+                else -> s.copy(error = e)
+            }
+        }) {
+            core.login(passcode)
+        }
+        if (session != null) update { it.copy(loggedIn = true, session = session, error = null, retryAfterSecs = null) }
+        refreshQuietly()
+        return session != null
+    }
+
+    suspend fun logout(): Boolean {
+        val ok = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.logout() } != null
+        if (ok) update { it.copy(loggedIn = false, session = null, error = null) }
+        return ok
+    }
+
+    private suspend fun refreshQuietly() {
+        try {
+            refresh()
+        } catch (e: kotlinx.coroutines.CancellationException) {
+            throw e
+        } catch (e: Exception) {
+            // The state keeps what the refusal said; the next refresh tries again.
+        }
+    }
+}
+
+/** The citizen's devices (this phone marked), and revoking another one with the passcode. */
+class DevicesViewModel(
+    private val core: CitizenCoreInterface,
+    locale: Locale = Locale.VI,
+    io: CoroutineDispatcher = Dispatchers.IO,
+) : FlowViewModel<DevicesViewModel.State>(State(), locale, io) {
+
+    data class State(
+        val devices: List<DeviceInfo> = emptyList(),
+        val busy: Boolean = false,
+        val error: UiError? = null,
+    )
+
+    suspend fun refresh(): Boolean {
+        val devices = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.listDevices() }
+            ?: return false
+        update { it.copy(devices = devices, error = null) }
+        return true
+    }
+
+    suspend fun revoke(deviceId: String, passcode: String): Boolean {
+        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.revokeDevice(deviceId, passcode) }
+            ?: return false
+        return refresh()
+    }
+}

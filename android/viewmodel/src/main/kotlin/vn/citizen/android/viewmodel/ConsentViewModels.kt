@@ -1,0 +1,187 @@
+package vn.citizen.android.viewmodel
+
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import vn.citizen.core.ActivityAnchor
+import vn.citizen.core.ActivityEntry
+import vn.citizen.core.ActivityLogReport
+import vn.citizen.core.CitizenCoreInterface
+import vn.citizen.core.LoginApproval
+import vn.citizen.core.LoginRequestInfo
+import vn.citizen.core.Locale
+import vn.citizen.core.ReceiptInfo
+import vn.citizen.core.ShareOutcome
+import vn.citizen.core.ShareRequestInfo
+
+/**
+ * QR login to a web portal: scan (the core checks the frame, the relying party's signature and
+ * origin before anything is shown) → the verified portal, the claims it asks for and three
+ * verification codes → the citizen picks the code the portal shows and approves with the
+ * passcode (a signed consent receipt), or denies.
+ */
+class QrLoginViewModel(
+    private val core: CitizenCoreInterface,
+    locale: Locale = Locale.VI,
+    io: CoroutineDispatcher = Dispatchers.IO,
+) : FlowViewModel<QrLoginViewModel.State>(State(), locale, io) {
+
+    enum class Stage { SCANNING, REVIEW, APPROVED, DENIED }
+
+    data class State(
+        val stage: Stage = Stage.SCANNING,
+        val request: LoginRequestInfo? = null,
+        /** The code the citizen picked among [LoginRequestInfo.codeChoices]. */
+        val chosenCode: String? = null,
+        val approval: LoginApproval? = null,
+        val busy: Boolean = false,
+        val error: UiError? = null,
+    ) {
+        /** The portal's name in the UI locale (verified against the signed registry). */
+        fun relyingPartyName(locale: Locale): String? =
+            request?.let { if (locale == Locale.VI) it.relyingPartyNameVi else it.relyingPartyNameEn }
+    }
+
+    /**
+     * A frame from the scanner (the text of the QR code). While a request is under review,
+     * further frames of the animated code are ignored.
+     */
+    suspend fun scan(frame: String): Boolean {
+        if (current.stage == Stage.REVIEW || current.busy) return false
+        val request = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.scanLoginCode(frame) }
+            ?: return false
+        update { it.copy(stage = Stage.REVIEW, request = request, chosenCode = null, approval = null, error = null) }
+        return true
+    }
+
+    /** A same-device login link (`openLoginLink`) instead of a scanned code. */
+    suspend fun openLink(url: String): Boolean {
+        val request = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.openLoginLink(url) }
+            ?: return false
+        update { it.copy(stage = Stage.REVIEW, request = request, chosenCode = null, approval = null, error = null) }
+        return true
+    }
+
+    fun chooseCode(code: String) = update { it.copy(chosenCode = code) }
+
+    /** Approve with the chosen code and the passcode. A wrong code is refused by the server. */
+    suspend fun approve(passcode: String): Boolean {
+        val request = current.request ?: return false
+        val code = current.chosenCode ?: return false
+        val approval = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
+            core.approveLogin(request.sessionId, code, passcode)
+        } ?: return false
+        update { it.copy(stage = Stage.APPROVED, approval = approval, error = null) }
+        return true
+    }
+
+    suspend fun deny(): Boolean {
+        val request = current.request ?: return false
+        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.denyLogin(request.sessionId) }
+            ?: return false
+        update { it.copy(stage = Stage.DENIED, error = null) }
+        return true
+    }
+
+    /** Back to the scanner. */
+    fun reset() = update { State() }
+}
+
+/**
+ * Consent-based data sharing (eKYC): open a relying party's signed request → required claims
+ * (always shared) and optional ones the citizen picks → share with the passcode (a selective
+ * SD-JWT presentation bound to the device key, and a countersigned receipt).
+ */
+class ShareViewModel(
+    private val core: CitizenCoreInterface,
+    locale: Locale = Locale.VI,
+    io: CoroutineDispatcher = Dispatchers.IO,
+) : FlowViewModel<ShareViewModel.State>(State(), locale, io) {
+
+    data class State(
+        val request: ShareRequestInfo? = null,
+        /** Optional claims the citizen picked (none by default). */
+        val selectedOptional: Set<String> = emptySet(),
+        val outcome: ShareOutcome? = null,
+        val busy: Boolean = false,
+        val error: UiError? = null,
+    )
+
+    suspend fun open(request: String): Boolean {
+        val info = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.openShareRequest(request) }
+            ?: return false
+        update { State(request = info) }
+        return true
+    }
+
+    fun toggleOptional(claim: String) = update { s ->
+        if (s.request?.optional?.none { it.name == claim } != false) return@update s
+        s.copy(selectedOptional = if (claim in s.selectedOptional) s.selectedOptional - claim else s.selectedOptional + claim)
+    }
+
+    suspend fun share(passcode: String): Boolean {
+        val request = current.request ?: return false
+        val picked = current.selectedOptional.toList()
+        val outcome = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
+            core.shareData(request.requestId, picked, passcode)
+        } ?: return false
+        update { it.copy(outcome = outcome, error = null) }
+        return true
+    }
+
+    fun reset() = update { State() }
+}
+
+/**
+ * The citizen's activity log (every use of the identity, hash-chained, signed by the device key
+ * and anchored at the server) and consent receipts (QR logins, data shares).
+ */
+class ActivityViewModel(
+    private val core: CitizenCoreInterface,
+    locale: Locale = Locale.VI,
+    io: CoroutineDispatcher = Dispatchers.IO,
+) : FlowViewModel<ActivityViewModel.State>(State(), locale, io) {
+
+    data class State(
+        /** Newest first. */
+        val entries: List<ActivityEntry> = emptyList(),
+        val receipts: List<ReceiptInfo> = emptyList(),
+        val report: ActivityLogReport? = null,
+        val lastAnchor: ActivityAnchor? = null,
+        val busy: Boolean = false,
+        val error: UiError? = null,
+    )
+
+    suspend fun refresh(): Boolean {
+        val loaded = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
+            blocking { core.activityLog().sortedByDescending { it.seq } to core.listReceipts() }
+        } ?: return false
+        update { it.copy(entries = loaded.first, receipts = loaded.second, error = null) }
+        return true
+    }
+
+    /** Check the chain, signatures and anchors locally. */
+    suspend fun verify(): Boolean {
+        val report = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
+            blocking { core.verifyActivityLog() }
+        } ?: return false
+        update { it.copy(report = report) }
+        return report.intact
+    }
+
+    /** Anchor the log's head at the server now (also done on every case sync). */
+    suspend fun anchor(): Boolean {
+        val anchored = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
+            listOf(core.anchorActivityLog())
+        } ?: return false
+        update { s -> s.copy(lastAnchor = anchored.single() ?: s.lastAnchor, error = null) }
+        return true
+    }
+
+    /** The receipts as a JSON document the citizen can keep or hand over (verifiable offline). */
+    suspend fun exportReceipts(): String? =
+        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { blocking { core.exportReceipts() } }
+
+    /** The activity log as a JSON document (verifiable with `citizen log verify --file`). */
+    suspend fun exportLog(): String? =
+        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { blocking { core.exportActivityLog() } }
+}

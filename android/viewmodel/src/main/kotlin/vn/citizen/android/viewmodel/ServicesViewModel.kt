@@ -1,0 +1,149 @@
+package vn.citizen.android.viewmodel
+
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import vn.citizen.core.CaseInfo
+import vn.citizen.core.CitizenCoreInterface
+import vn.citizen.core.Draft
+import vn.citizen.core.Locale
+import vn.citizen.core.OutboxItem
+import vn.citizen.core.OutboxSyncReport
+import vn.citizen.core.Procedure
+import vn.citizen.core.ServiceException
+
+/**
+ * Public services: catalogue → a draft auto-filled (and locked) from the population register →
+ * the citizen fills the rest → offline validation → submit (signed, queued in the durable
+ * outbox) → delivery → case status. Works offline from the catalogue download on: a submission
+ * made without network is delivered by a later [sync].
+ */
+class ServicesViewModel(
+    private val core: CitizenCoreInterface,
+    locale: Locale = Locale.VI,
+    io: CoroutineDispatcher = Dispatchers.IO,
+) : FlowViewModel<ServicesViewModel.State>(State(), locale, io) {
+
+    data class State(
+        val procedures: List<Procedure> = emptyList(),
+        /** The procedure of the open draft (its form: fields, options, rules). */
+        val procedure: Procedure? = null,
+        val draft: Draft? = null,
+        /** Validation problems of the open draft, by field path. */
+        val fieldErrors: List<UiFieldError> = emptyList(),
+        /** The item the last [submit] queued. */
+        val submitted: OutboxItem? = null,
+        val outbox: List<OutboxItem> = emptyList(),
+        val cases: List<CaseInfo> = emptyList(),
+        val lastSync: OutboxSyncReport? = null,
+        val busy: Boolean = false,
+        val error: UiError? = null,
+    ) {
+        fun fieldError(path: String): UiFieldError? = fieldErrors.firstOrNull { it.field == path }
+    }
+
+    private fun fail(s: State, t: Throwable, e: UiError): State =
+        s.copy(error = e, fieldErrors = if (t is ServiceException.InvalidForm) e.fields else s.fieldErrors)
+
+    /**
+     * Refresh the catalogue (conditional download) and the citizen's register record, which
+     * auto-fill needs; offline, the stored catalogue is shown and the error kept in the state.
+     */
+    suspend fun loadCatalogue(): Boolean {
+        val ok = attempt({ s, b -> s.copy(busy = b) }, ::fail) {
+            core.refreshCatalogue()
+            core.refreshProfile()
+        } != null
+        val procedures = blocking { core.procedures() }
+        update { it.copy(procedures = procedures, error = if (ok) null else it.error) }
+        return ok
+    }
+
+    /** Start a new draft of [procedureId], auto-filled from the register. */
+    suspend fun open(procedureId: String): Boolean {
+        val draft = attempt({ s, b -> s.copy(busy = b) }, ::fail) { blocking { core.createDraft(procedureId) } } ?: return false
+        val procedure = current.procedures.firstOrNull { it.id == procedureId }
+            ?: blocking { core.procedures() }.firstOrNull { it.id == procedureId }
+        update { it.copy(procedure = procedure, draft = draft, fieldErrors = emptyList(), submitted = null, error = null) }
+        return true
+    }
+
+    /** Reopen a stored draft (drafts survive app restarts). */
+    suspend fun resume(draftId: String): Boolean {
+        val draft = attempt({ s, b -> s.copy(busy = b) }, ::fail) { blocking { core.draft(draftId) } } ?: return false
+        val procedure = blocking { core.procedures() }.firstOrNull { it.id == draft.procedureId }
+        update { it.copy(procedure = procedure, draft = draft, fieldErrors = emptyList(), error = null) }
+        return true
+    }
+
+    /**
+     * Set one field (`path` as the core names it, e.g. `reason` or `guests.0.cccd`). A locked
+     * (register) field or a malformed value is refused with a field error; the draft keeps its value.
+     */
+    suspend fun setField(path: String, value: String): Boolean {
+        val draftId = current.draft?.draftId ?: return false
+        val draft = attempt({ s, b -> s.copy(busy = b) }, ::fail) { blocking { core.setField(draftId, path, value) } }
+            ?: return false
+        update { s -> s.copy(draft = draft, fieldErrors = s.fieldErrors.filterNot { it.field == path }, error = null) }
+        return true
+    }
+
+    /** Add an item to a repeating group (e.g. one more guest); returns its index. */
+    suspend fun addGroupItem(group: String): UInt? {
+        val draftId = current.draft?.draftId ?: return null
+        val index = attempt({ s, b -> s.copy(busy = b) }, ::fail) { blocking { core.addGroupItem(draftId, group) } } ?: return null
+        val draft = blocking { core.draft(draftId) }
+        update { it.copy(draft = draft) }
+        return index
+    }
+
+    /** Validate the whole draft offline; true when it can be submitted. */
+    suspend fun validate(): Boolean {
+        val draftId = current.draft?.draftId ?: return false
+        val problems = attempt({ s, b -> s.copy(busy = b) }, ::fail) { blocking { core.validateDraft(draftId) } } ?: return false
+        update { it.copy(fieldErrors = problems.map { p -> p.toUi(locale) }) }
+        return problems.isEmpty()
+    }
+
+    /**
+     * Sign and queue the draft (the passcode authorises the signature), then try to deliver at
+     * once. Queued is success: without network the item waits in the outbox for [sync].
+     */
+    suspend fun submit(passcode: String): Boolean {
+        val draftId = current.draft?.draftId ?: return false
+        if (!validate()) return false
+        val item = attempt({ s, b -> s.copy(busy = b) }, ::fail) { core.submitDraft(draftId, passcode) } ?: return false
+        val draft = blocking { core.draft(draftId) }
+        update { it.copy(submitted = item, draft = draft, error = null) }
+        sync()
+        return true
+    }
+
+    /**
+     * Deliver what the outbox holds and fetch case updates; the outbox and case lists are
+     * reloaded from the core either way (they are local).
+     */
+    suspend fun sync(): Boolean {
+        val report = attempt({ s, b -> s.copy(busy = b) }, ::fail) {
+            val report = core.syncOutbox()
+            try {
+                core.syncCases()
+            } catch (e: ServiceException.Network) {
+                // Offline: the delivery report below already says so.
+            }
+            report
+        }
+        val (outbox, cases) = blocking { core.outbox() to core.cases() }
+        update { s ->
+            s.copy(
+                lastSync = report ?: s.lastSync,
+                outbox = outbox,
+                cases = cases,
+                submitted = s.submitted?.let { sub -> outbox.firstOrNull { it.submissionId == sub.submissionId } ?: sub },
+            )
+        }
+        return report != null
+    }
+
+    /** Close the form (the draft stays stored until deleted). */
+    fun close() = update { it.copy(procedure = null, draft = null, fieldErrors = emptyList(), error = null) }
+}

@@ -1,0 +1,211 @@
+import CitizenCore
+import CitizenCoreKit
+import Foundation
+import UIKit
+
+/// Opens the core once per process with the iOS platform adapters.
+enum CoreFactory {
+    /// `CitizenServerBaseURL` from Info.plist (set in project.yml per configuration).
+    static var serverBaseUrl: String {
+        Bundle.main.object(forInfoDictionaryKey: "CitizenServerBaseURL") as? String ?? "https://localhost:8443"
+    }
+
+    @MainActor
+    static func open() throws -> CitizenCore {
+        let dataDir = try DataDirectory.prepare()
+        let reason = NSLocalizedString("biometric.reason", comment: "Face ID / Touch ID prompt")
+        #if targetEnvironment(simulator)
+        let keyStore = SecureEnclaveDeviceKeyStore(promptReason: reason, allowSoftwareFallback: true)
+        #else
+        let keyStore = SecureEnclaveDeviceKeyStore(promptReason: reason)
+        #endif
+        // Debug builds may trust the reference server's development CA (Resources/dev-ca.pem,
+        // git-ignored); release builds use the platform roots only.
+        var trustAnchors: [String] = []
+        #if DEBUG
+        if let url = Bundle.main.url(forResource: "dev-ca", withExtension: "pem"),
+           let pem = try? String(contentsOf: url, encoding: .utf8) {
+            trustAnchors = [pem]
+        }
+        #endif
+        let config = CoreConfig(
+            serverBaseUrl: serverBaseUrl,
+            dataDir: dataDir,
+            trustAnchorsPem: trustAnchors,
+            spkiPins: [],
+            locale: AppLocale.isVietnamese ? .vi : .en,
+            connectTimeoutMs: 10_000,
+            requestTimeoutMs: 30_000,
+            allowInsecureLoopback: false,
+            deviceLabel: UIDevice.current.model, // "iPhone": no personal data (not the device name)
+            platform: "ios"
+        )
+        return try CitizenCore(config: config, keyStore: keyStore, keyWrapper: KeychainDataKeyWrapper())
+    }
+}
+
+/// Opens the core at launch; if that fails (e.g. the data key did not survive a restore onto
+/// another phone), offers to erase the local data and start again.
+@MainActor
+final class Launcher: ObservableObject {
+    enum State {
+        case ready(AppModel)
+        case failed(UiError)
+    }
+
+    @Published private(set) var state: State
+
+    init() {
+        state = Self.launch()
+    }
+
+    private static func launch() -> State {
+        do {
+            return .ready(AppModel(core: try CoreFactory.open()))
+        } catch {
+            return .failed(CoreFailure(error).uiError)
+        }
+    }
+
+    /// Erase the core's data directory and the data-key wrapping key, then open a fresh core.
+    func eraseAndRetry() {
+        if let directory = try? DataDirectory.prepareURL() {
+            try? FileManager.default.removeItem(at: directory)
+        }
+        // The core wraps its data key under this alias (`DATA_KEY_ALIAS` in src/store.rs).
+        try? KeychainDataKeyWrapper().deleteKey(alias: "citizen-core.data-key.v1")
+        state = Self.launch()
+    }
+}
+
+/// Which part of the app is shown, from the core's status; owns the view models.
+@MainActor
+final class AppModel: ObservableObject {
+    enum Screen: Equatable {
+        case enrollment
+        case login
+        case home
+    }
+
+    enum Tab: Hashable {
+        case services
+        case qr
+        case devices
+        case activity
+    }
+
+    @Published private(set) var screen: Screen = .login
+    @Published var tab: Tab = .services
+    /// A deep link waiting for login (`citizenid://login?...` or `citizenid://share?...`).
+    @Published private(set) var pendingLink: URL?
+
+    let core: CitizenCoreProtocol
+    let enrollment: EnrollmentViewModel
+    let login: LoginViewModel
+    let devices: DevicesViewModel
+    let services: ServicesViewModel
+    let qrLogin: QrLoginViewModel
+    let share: ShareViewModel
+    let activity: ActivityViewModel
+
+    /// The view models take the protocol, so previews and tests can pass a fake core.
+    init(core: CitizenCoreProtocol) {
+        self.core = core
+        enrollment = EnrollmentViewModel(core: core)
+        login = LoginViewModel(core: core)
+        devices = DevicesViewModel(core: core)
+        services = ServicesViewModel(core: core)
+        qrLogin = QrLoginViewModel(core: core)
+        share = ShareViewModel(core: core)
+        activity = ActivityViewModel(core: core)
+        for events in [enrollment.events, login.events, devices.events, services.events,
+                       qrLogin.events, share.events, activity.events] {
+            events.handler = { [weak self] event in self?.handle(event) }
+        }
+        refresh()
+    }
+
+    /// Route from the core's status.
+    func refresh() {
+        do {
+            let status = try core.status()
+            switch status.enrollment {
+            case .notEnrolled, .awaitingOtp:
+                screen = .enrollment
+            case .deactivated:
+                // Replaced, transferred or revoked: the login screen offers to enroll again.
+                login.accountLost(nil)
+                screen = .login
+            case .enrolled:
+                screen = status.loggedIn ? .home : .login
+            }
+        } catch {
+            handle(.failure(CoreFailure(error)))
+        }
+        if screen == .home, let link = pendingLink {
+            pendingLink = nil
+            open(link)
+        }
+    }
+
+    /// An event of a view model; failures that end the session or the account change the screen.
+    func handle(_ event: AppEvents.Event) {
+        switch event {
+        case .enrolled, .loggedIn:
+            refresh()
+        case .loggedOut:
+            screen = .login
+        case .reset:
+            enrollment.restart()
+            screen = .enrollment
+        case let .failure(failure):
+            switch failure.kind {
+            case .other:
+                break
+            case .needsLogin:
+                screen = .login
+            case .needsEnrollment:
+                // The login screen explains it and offers "enroll again" (resetDevice first).
+                login.accountLost(failure)
+                screen = .login
+            }
+        }
+    }
+
+    /// `citizenid://login?p=…` (same-device login) and `citizenid://share?request=…`.
+    func open(_ url: URL) {
+        guard url.scheme == "citizenid" else { return }
+        guard screen == .home else {
+            pendingLink = url
+            return
+        }
+        switch url.host {
+        case "login":
+            tab = .qr
+            Task { await qrLogin.openLink(url.absoluteString) }
+        case "share":
+            Task { await share.open(url.absoluteString) }
+        default:
+            break
+        }
+    }
+}
+
+/// What a view model tells the app (handled by `AppModel`): events that change the screen.
+/// The view models know no UI types; this is their only way out.
+@MainActor
+final class AppEvents {
+    enum Event {
+        case failure(CoreFailure)
+        case enrolled
+        case loggedIn
+        case loggedOut
+        case reset
+    }
+
+    var handler: ((Event) -> Void)?
+
+    func send(_ event: Event) {
+        handler?(event)
+    }
+}

@@ -1,0 +1,23 @@
+import SwiftUI
+
+@main
+struct CitizenApp: App {
+    @StateObject private var launcher = Launcher()
+
+    var body: some Scene {
+        WindowGroup {
+            switch launcher.state {
+            case let .ready(model):
+                RootView(model: model)
+                    .onOpenURL { model.open($0) }
+            case let .failed(error):
+                LaunchFailedView(error: error) { launcher.eraseAndRetry() }
+            }
+        }
+    }
+}
+
+/// The app's language for texts that come from the core in both languages.
+func localized(vi: String, en: String) -> String {
+    AppLocale.isVietnamese ? vi : en
+}

@@ -1,0 +1,119 @@
+import CitizenCore
+import Foundation
+
+/// Enrollment: identity (CCCD number, date of birth, phone) → OTP → passcode. Mirrors the Kotlin
+/// `EnrollmentViewModel`.
+@MainActor
+final class EnrollmentViewModel: ObservableObject {
+    enum Step: Equatable {
+        case identity
+        case otp
+        case passcode
+        case done
+    }
+
+    struct UiState: Equatable {
+        var step: Step = .identity
+        var busy = false
+        var input: EnrollmentInput?
+        var ticket: EnrollmentTicket?
+        var outcome: EnrollmentOutcome?
+        var fieldErrors: [FieldError] = []
+        var otpAttemptsLeft: UInt32?
+        var error: UiError?
+    }
+
+    @Published private(set) var state = UiState()
+    let events = AppEvents()
+    private let core: CitizenCoreProtocol
+    private var otp = ""
+
+    init(core: CitizenCoreProtocol) {
+        self.core = core
+    }
+
+    /// Step 1: checked on the device first, then matched against the population register, which
+    /// sends the OTP.
+    func start(input: EnrollmentInput) async {
+        let localErrors = core.validateEnrollment(input: input)
+        guard localErrors.isEmpty else {
+            state.fieldErrors = localErrors
+            return
+        }
+        state.busy = true
+        defer { state.busy = false }
+        do {
+            let ticket = try await core.startEnrollment(input: input)
+            state = UiState(step: .otp, input: input, ticket: ticket)
+        } catch {
+            fail(error)
+        }
+    }
+
+    /// Ask for a new OTP with the same details.
+    func resendOtp() async {
+        guard let input = state.input else { return }
+        await start(input: input)
+    }
+
+    /// Step 2: the OTP is checked by the server together with the passcode (next step).
+    func enterOtp(_ code: String) {
+        let code = code.trimmingCharacters(in: .whitespaces)
+        guard code.count == 6, code.allSatisfy(\.isASCIIDigit) else {
+            state.error = .local("otp.format", vi: "Mã OTP phải gồm 6 chữ số.", en: "The OTP must be 6 digits.")
+            return
+        }
+        otp = code
+        state.error = nil
+        state.step = .passcode
+    }
+
+    /// Step 3: create the device key in the Secure Enclave (Face ID / Touch ID bound), prove it to
+    /// the server with the OTP, and set the passcode.
+    func complete(passcode: String, confirmation: String) async {
+        guard passcode == confirmation else {
+            state.error = .local("passcode.mismatch", vi: "Hai mã bảo vệ không khớp.", en: "The passcodes do not match.")
+            return
+        }
+        state.busy = true
+        defer { state.busy = false }
+        do {
+            let options = KeyOptions(requireUserAuthentication: true, preferStrongbox: true, attestationChallenge: Data())
+            let outcome = try await core.completeEnrollment(otp: otp, passcode: passcode, keyOptions: options)
+            state.outcome = outcome
+            state.error = nil
+            state.step = .done
+        } catch let error as EnrollmentError {
+            let failure = CoreFailure(error)
+            if case .OtpInvalid = error {
+                state.step = .otp // wrong OTP: enter it again
+            }
+            state.otpAttemptsLeft = failure.otpAttemptsLeft
+            state.fieldErrors = failure.fields
+            state.error = failure.uiError
+        } catch {
+            fail(error)
+        }
+    }
+
+    /// The citizen saw the outcome and goes on to the passcode screen.
+    func finish() {
+        events.send(.enrolled)
+    }
+
+    func restart() {
+        otp = ""
+        state = UiState()
+    }
+
+    /// Shown on this screen; enrollment failures never change the screen.
+    private func fail(_ error: Error) {
+        let failure = CoreFailure(error)
+        state.fieldErrors = failure.fields
+        state.error = failure.uiError
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

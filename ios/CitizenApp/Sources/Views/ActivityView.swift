@@ -1,0 +1,47 @@
+import CitizenCore
+import SwiftUI
+
+/// The activity log (verify on the device, anchor at the server, export) and consent receipts.
+struct ActivityView: View {
+    @ObservedObject var viewModel: ActivityViewModel
+
+    var body: some View {
+        List {
+            Section {
+                Button("activity.verify") { viewModel.verify() }
+                Button("activity.anchor") { Task { await viewModel.anchor() } }
+                if let report = viewModel.state.report {
+                    Label(report.intact ? LocalizedStringKey("activity.intact") : LocalizedStringKey("activity.tampered"),
+                          systemImage: report.intact ? "checkmark.seal" : "exclamationmark.octagon")
+                    Text(verbatim: "\(report.entries) · \(report.anchors)").font(.caption)
+                }
+                if let log = viewModel.state.logExport {
+                    ShareLink("activity.export", item: log)
+                }
+            }
+            Section("activity.log") {
+                ForEach(viewModel.state.entries, id: \.seq) { entry in
+                    VStack(alignment: .leading) {
+                        Text(entry.summary)
+                        Text(Date(timeIntervalSince1970: TimeInterval(entry.at)), style: .date).font(.caption)
+                    }
+                }
+            }
+            Section("activity.receipts") {
+                ForEach(viewModel.state.receipts, id: \.receiptId) { receipt in
+                    VStack(alignment: .leading) {
+                        Text(receipt.relyingPartyName)
+                        Text(receipt.claims.joined(separator: ", ")).font(.caption)
+                        Text(Date(timeIntervalSince1970: TimeInterval(receipt.issuedAt)), style: .date).font(.caption2)
+                    }
+                }
+                if let json = viewModel.state.receiptsExport {
+                    ShareLink("activity.receipts.export", item: json)
+                }
+            }
+            ErrorText(error: viewModel.state.error)
+        }
+        .navigationTitle("tab.activity")
+        .onAppear { viewModel.refresh() }
+    }
+}

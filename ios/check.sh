@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# What can be checked of ios/ without a Swift toolchain (Linux CI). It is NOT a compile:
+#   1. build-xcframework.sh passes `bash -n` and, when installed, shellcheck;
+#   2. every `core.<method>(labels…)` call in the Swift sources names a method of the generated
+#      `CitizenCoreProtocol` (bindings/swift/Sources/CitizenCore.swift) with the same argument
+#      labels, and uses `await` exactly for the async ones;
+#   3. every localization key the app uses exists in both Localizable.strings (vi, en), and the
+#      two files have the same keys.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+bash -n "$here/build-xcframework.sh"
+if command -v shellcheck >/dev/null 2>&1; then
+    shellcheck "$here/build-xcframework.sh" "$here/check.sh"
+else
+    echo "ios/check.sh: shellcheck not installed; only 'bash -n' was run" >&2
+fi
+
+python3 - "$root" <<'PY'
+import glob, re, sys
+
+root = sys.argv[1]
+generated = open(f"{root}/bindings/swift/Sources/CitizenCore.swift", encoding="utf-8").read()
+protocol = generated[generated.index("public protocol CitizenCoreProtocol"):generated.index("open class CitizenCore:")]
+methods = {}
+for m in re.finditer(r"func (\w+)\(([^)]*)\)\s*(async)?", protocol):
+    methods[m.group(1)] = ([a.split(":")[0].strip() for a in m.group(2).split(",") if a.strip()], bool(m.group(3)))
+
+problems = []
+sources = sorted(glob.glob(f"{root}/ios/**/*.swift", recursive=True))
+sources = [s for s in sources if not s.endswith("/Sources/CitizenCore/CitizenCore.swift")]
+calls = 0
+for path in sources:
+    text = open(path, encoding="utf-8").read()
+    for m in re.finditer(r"\bcore\.(\w+)\(((?:[^()]|\([^()]*\))*)\)", text):
+        calls += 1
+        name, args = m.group(1), m.group(2)
+        where = f"{path[len(root) + 1:]}:{text.count(chr(10), 0, m.start()) + 1}"
+        if name not in methods:
+            problems.append(f"{where}: CitizenCoreProtocol has no method {name}")
+            continue
+        labels = re.findall(r"(?:^|,)\s*(\w+):", args)
+        expected, is_async = methods[name]
+        if labels != expected:
+            problems.append(f"{where}: {name}({', '.join(labels)}:) but the bindings say {name}({', '.join(expected)}:)")
+        line = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
+        if ("await" in line) != is_async:
+            problems.append(f"{where}: {name} is {'async' if is_async else 'not async'}")
+
+app = f"{root}/ios/CitizenApp"
+keys = {}
+for lang in ("vi", "en"):
+    strings = open(f"{app}/Resources/{lang}.lproj/Localizable.strings", encoding="utf-8").read()
+    keys[lang] = set(re.findall(r'^"([^"]+)" = "(?:[^"\\]|\\.)*";$', strings, re.M))
+if keys["vi"] != keys["en"]:
+    problems.append(f"Localizable.strings differ: {sorted(keys['vi'] ^ keys['en'])}")
+key_use = re.compile(
+    r'(?:Text|Label|Button|Section|TextField|SecureField|Link|ShareLink|Picker|navigationTitle|'
+    r'NSLocalizedString|LocalizedStringKey|title:|return)\(?\s*"([a-z]+(?:\.[a-z]+)+(?: %(?:lld|@))?)"')
+for path in glob.glob(f"{app}/Sources/**/*.swift", recursive=True):
+    for key in key_use.findall(open(path, encoding="utf-8").read()):
+        if key not in keys["vi"]:
+            problems.append(f"{path[len(root) + 1:]}: localization key {key!r} is missing")
+
+if problems:
+    print("ios/check.sh: FAILED", *problems, sep="\n  ", file=sys.stderr)
+    sys.exit(1)
+print(f"ios/check.sh: {calls} core calls match the generated Swift API; vi/en strings complete "
+      f"({len(keys['vi'])} keys). No Swift was compiled.", file=sys.stderr)
+PY
