@@ -3,7 +3,7 @@
 #   1. build-xcframework.sh passes `bash -n` and, when installed, shellcheck;
 #   2. every `core.<method>(labels…)` call in the Swift sources names a method of the generated
 #      `CitizenCoreProtocol` (bindings/swift/Sources/CitizenCore.swift) with the same argument
-#      labels, and uses `await` exactly for the async ones;
+#      labels, uses `await` exactly for the async ones and `try` on the throwing ones;
 #   3. every localization key the app uses exists in both Localizable.strings (vi, en), and the
 #      two files have the same keys.
 set -euo pipefail
@@ -25,8 +25,9 @@ root = sys.argv[1]
 generated = open(f"{root}/bindings/swift/Sources/CitizenCore.swift", encoding="utf-8").read()
 protocol = generated[generated.index("public protocol CitizenCoreProtocol"):generated.index("open class CitizenCore:")]
 methods = {}
-for m in re.finditer(r"func (\w+)\(([^)]*)\)\s*(async)?", protocol):
-    methods[m.group(1)] = ([a.split(":")[0].strip() for a in m.group(2).split(",") if a.strip()], bool(m.group(3)))
+for m in re.finditer(r"func (\w+)\(([^)]*)\)\s*(async)?\s*(throws)?", protocol):
+    methods[m.group(1)] = ([a.split(":")[0].strip() for a in m.group(2).split(",") if a.strip()],
+                           bool(m.group(3)), bool(m.group(4)))
 
 problems = []
 sources = sorted(glob.glob(f"{root}/ios/**/*.swift", recursive=True))
@@ -42,12 +43,16 @@ for path in sources:
             problems.append(f"{where}: CitizenCoreProtocol has no method {name}")
             continue
         labels = re.findall(r"(?:^|,)\s*(\w+):", args)
-        expected, is_async = methods[name]
+        expected, is_async, throws = methods[name]
         if labels != expected:
             problems.append(f"{where}: {name}({', '.join(labels)}:) but the bindings say {name}({', '.join(expected)}:)")
         line = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
         if ("await" in line) != is_async:
             problems.append(f"{where}: {name} is {'async' if is_async else 'not async'}")
+        # A throwing call needs `try` (`try?`/`try!`) before it on its line; a `try` before a
+        # non-throwing one only warns, so only the missing case is reported.
+        if throws and not re.search(r"\btry\b", line):
+            problems.append(f"{where}: {name} throws: `try` is missing")
 
 app = f"{root}/ios/CitizenApp"
 keys = {}
@@ -67,6 +72,6 @@ for path in glob.glob(f"{app}/Sources/**/*.swift", recursive=True):
 if problems:
     print("ios/check.sh: FAILED", *problems, sep="\n  ", file=sys.stderr)
     sys.exit(1)
-print(f"ios/check.sh: {calls} core calls match the generated Swift API; vi/en strings complete "
+print(f"ios/check.sh: {calls} core calls match the generated Swift API (names, labels, await, try); vi/en strings complete "
       f"({len(keys['vi'])} keys). No Swift was compiled.", file=sys.stderr)
 PY

@@ -53,7 +53,9 @@ if [[ ! -f "$root/bindings/native/libcitizen_core.so" ]]; then
     echo "android/jvm/run-tests.sh: bindings/native/libcitizen_core.so is missing: run bindings/generate.sh first" >&2
     exit 1
 fi
-args=(-o -q -B -Dstyle.color=never test)
+# `clean`: the Kotlin plugin's staleness check recompiles only changed files, so a changed
+# signature (e.g. a default parameter) left callers compiled against the old one (NoSuchMethodError).
+args=(-o -q -B -Dstyle.color=never clean test)
 if [[ -n "${CITIZEN_SERVER_BIN:-}" ]]; then
     args+=("-Dcitizen.server.bin=$CITIZEN_SERVER_BIN")
 fi

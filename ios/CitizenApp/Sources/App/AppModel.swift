@@ -97,7 +97,7 @@ final class AppModel: ObservableObject {
     @Published private(set) var screen: Screen = .login
     @Published var tab: Tab = .services
     /// A deep link waiting for login (`citizenid://login?...` or `citizenid://share?...`).
-    @Published private(set) var pendingLink: URL?
+    @Published private(set) var pendingLink: DeepLink?
 
     let core: CitizenCoreProtocol
     let enrollment: EnrollmentViewModel
@@ -144,7 +144,7 @@ final class AppModel: ObservableObject {
         }
         if screen == .home, let link = pendingLink {
             pendingLink = nil
-            open(link)
+            route(link)
         }
     }
 
@@ -158,6 +158,9 @@ final class AppModel: ObservableObject {
         case .reset:
             enrollment.restart()
             screen = .enrollment
+        case let .openURL(url):
+            // Only what DeepLink.browserRedirect let through (https; loopback http in Debug).
+            UIApplication.shared.open(url)
         case let .failure(failure):
             switch failure.kind {
             case .other:
@@ -172,21 +175,24 @@ final class AppModel: ObservableObject {
         }
     }
 
-    /// `citizenid://login?p=…` (same-device login) and `citizenid://share?request=…`.
+    /// `.onOpenURL`: `citizenid://login?p=…` (same-device login) and `citizenid://share?request=…`;
+    /// anything else is ignored. Opened at once when logged in, else kept until the login.
     func open(_ url: URL) {
-        guard url.scheme == "citizenid" else { return }
+        guard let link = DeepLink.parse(url) else { return }
         guard screen == .home else {
-            pendingLink = url
+            pendingLink = link
             return
         }
-        switch url.host {
-        case "login":
+        route(link)
+    }
+
+    private func route(_ link: DeepLink) {
+        switch link {
+        case let .login(url):
             tab = .qr
-            Task { await qrLogin.openLink(url.absoluteString) }
-        case "share":
-            Task { await share.open(url.absoluteString) }
-        default:
-            break
+            Task { await qrLogin.openLink(url) }
+        case let .share(url):
+            Task { await share.open(url) }
         }
     }
 }
@@ -201,6 +207,8 @@ final class AppEvents {
         case loggedIn
         case loggedOut
         case reset
+        /// Open in the browser (or the relying party's app): a same-device login's redirect.
+        case openURL(URL)
     }
 
     var handler: ((Event) -> Void)?

@@ -46,7 +46,10 @@ final class ActivityViewModel: ObservableObject {
         state.busy = true
         defer { state.busy = false }
         do {
-            state.lastAnchor = try await core.anchorActivityLog()
+            // Nil when there was nothing new to anchor: keep the last one (as the Kotlin twin).
+            if let anchor = try await core.anchorActivityLog() {
+                state.lastAnchor = anchor
+            }
             state.error = nil
             refresh()
         } catch {

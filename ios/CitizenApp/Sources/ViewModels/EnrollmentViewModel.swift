@@ -75,18 +75,28 @@ final class EnrollmentViewModel: ObservableObject {
             state.error = .local("passcode.mismatch", vi: "Hai mã bảo vệ không khớp.", en: "The passcodes do not match.")
             return
         }
+        guard let ticket = state.ticket else {
+            // No OTP was asked for in this flow (e.g. the app was restarted): start again.
+            state.step = .identity
+            state.error = .local("enrollment.not_started", vi: "Hãy nhập lại thông tin để nhận mã OTP.",
+                                 en: "Enter your details again to get an OTP.")
+            return
+        }
         state.busy = true
         defer { state.busy = false }
         do {
-            let options = KeyOptions(requireUserAuthentication: true, preferStrongbox: true, attestationChallenge: Data())
+            let options = keyOptionsFor(ticket: ticket)
             let outcome = try await core.completeEnrollment(otp: otp, passcode: passcode, keyOptions: options)
             state.outcome = outcome
             state.error = nil
             state.step = .done
         } catch let error as EnrollmentError {
             let failure = CoreFailure(error)
-            if case .OtpInvalid = error {
-                state.step = .otp // wrong OTP: enter it again
+            switch error {
+            case .OtpInvalid, .OtpExpired, .OtpAttemptsExceeded, .NoPendingEnrollment:
+                state.step = .otp // enter it again, or ask for a new one (as the Kotlin twin)
+            default:
+                break
             }
             state.otpAttemptsLeft = failure.otpAttemptsLeft
             state.fieldErrors = failure.fields
@@ -94,6 +104,16 @@ final class EnrollmentViewModel: ObservableObject {
         } catch {
             fail(error)
         }
+    }
+
+    /// The options for the device key of `ticket`'s enrollment: Secure Enclave, Face ID / Touch ID
+    /// bound, and the UTF-8 bytes of the enrollment id as the attestation challenge (as the Kotlin
+    /// `EnrollmentViewModel.keyOptionsFor`). Secure Enclave keys have no attestation chain, so on
+    /// iOS the challenge is unused; it is passed so both shells bind a key to its enrollment the
+    /// same way (Android sets it on the key, and the chain then names this enrollment).
+    func keyOptionsFor(ticket: EnrollmentTicket) -> KeyOptions {
+        KeyOptions(requireUserAuthentication: true, preferStrongbox: true,
+                   attestationChallenge: Data(ticket.enrollmentId.utf8))
     }
 
     /// The citizen saw the outcome and goes on to the passcode screen.

@@ -20,6 +20,13 @@ final class QrLoginViewModel: ObservableObject {
         var relyingPartyName: String? {
             request.map { AppLocale.isVietnamese ? $0.relyingPartyNameVi : $0.relyingPartyNameEn }
         }
+
+        /// After a same-device approval: the relying party's redirect (carrying the ID token) if
+        /// it may be opened (`DeepLink.browserRedirect`: https, or loopback http in Debug). Nil for
+        /// a QR code approved for another screen, which has no redirect.
+        func redirectToOpen(allowLoopbackHttp: Bool) -> URL? {
+            DeepLink.browserRedirect(approval?.redirectUrl, allowLoopbackHttp: allowLoopbackHttp)
+        }
     }
 
     @Published private(set) var state = UiState()
@@ -36,8 +43,10 @@ final class QrLoginViewModel: ObservableObject {
         await run { self.state.request = try await self.core.scanLoginCode(frame: frame) }
     }
 
-    /// Same-device flow: `citizenid://login?p=…`.
+    /// Same-device flow: `citizenid://login?p=…` (see `DeepLink`); the core makes the same checks
+    /// as for a scan. Replaces whatever was on this flow; then `chooseCode` and `approve`.
     func openLink(_ url: String) async {
+        guard !state.busy else { return }
         reset()
         await run { self.state.request = try await self.core.openLoginLink(url: url) }
     }
@@ -52,6 +61,10 @@ final class QrLoginViewModel: ObservableObject {
         await run {
             self.state.approval = try await self.core.approveLogin(
                 sessionId: request.sessionId, verificationCode: code, passcode: passcode)
+        }
+        // Same-device login: back to the relying party in the browser (AppModel opens it).
+        if let redirect = state.redirectToOpen(allowLoopbackHttp: DeepLink.allowLoopbackHttp) {
+            events.send(.openURL(redirect))
         }
     }
 

@@ -75,8 +75,8 @@ struct QrLoginView: View {
         VStack(spacing: 12) {
             Label("qr.approved", systemImage: "checkmark.shield")
             Text(approval.receipt.relyingPartyName)
-            if let redirect = approval.redirectUrl.flatMap({ URL(string: $0) }) {
-                // Same-device login: back to the relying party's app or site.
+            if let redirect = viewModel.state.redirectToOpen(allowLoopbackHttp: DeepLink.allowLoopbackHttp) {
+                // Same-device login: opened at once after the approval; again from here.
                 Link("qr.return", destination: redirect)
             }
             Button("qr.scan.again") { viewModel.reset() }

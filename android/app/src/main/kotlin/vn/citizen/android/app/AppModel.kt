@@ -7,10 +7,12 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.getAndUpdate
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 import vn.citizen.android.viewmodel.ActivityViewModel
 import vn.citizen.android.viewmodel.CoreErrors
+import vn.citizen.android.viewmodel.DeepLink
 import vn.citizen.android.viewmodel.DevicesViewModel
 import vn.citizen.android.viewmodel.EnrollmentViewModel
 import vn.citizen.android.viewmodel.LoginViewModel
@@ -26,7 +28,11 @@ import vn.citizen.core.SetupException
 
 /** The flow view models of one opened core (see android/viewmodel). */
 class Flows(val core: CitizenCore, locale: Locale) {
-    /** Device keys: StrongBox when present, user-authentication-bound (biometric or credential). */
+    /**
+     * Device keys: StrongBox when present, user-authentication-bound (biometric or credential).
+     * The attestation challenge is filled in per enrollment (`EnrollmentViewModel.keyOptionsFor`:
+     * the enrollment id).
+     */
     private val keyOptions = KeyOptions(requireUserAuthentication = true, preferStrongbox = true, attestationChallenge = byteArrayOf())
     val enrollment = EnrollmentViewModel(core, keyOptions, locale)
     val login = LoginViewModel(core, locale)
@@ -68,6 +74,19 @@ class AppModel(application: Application) : AndroidViewModel(application) {
             CoreState.Failed(CoreErrors.toUi(e, app.locale), dataKeyLost = e is SetupException.DataKeyUnavailable)
         }
     }
+
+    private val links = MutableStateFlow<DeepLink?>(null)
+
+    /** A same-device link waiting to be opened (after login when needed); the newest wins. */
+    val pendingLink: StateFlow<DeepLink?> = links.asStateFlow()
+
+    /** From MainActivity's intent: kept if it is a `citizenid` login or share link, else ignored. */
+    fun receiveLink(url: String?) {
+        url?.let(DeepLink::parse)?.let { links.value = it }
+    }
+
+    /** The pending link, at most once. */
+    fun takeLink(): DeepLink? = links.getAndUpdate { null }
 
     /** Run a view-model action (they are suspend functions) in this model's scope. */
     fun launch(action: suspend () -> Unit) {

@@ -1,5 +1,6 @@
 package vn.citizen.android.app
 
+import android.content.Intent
 import android.os.Bundle
 import androidx.activity.ComponentActivity
 import androidx.activity.compose.BackHandler
@@ -15,6 +16,7 @@ import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.Surface
 import androidx.compose.material3.Text
 import androidx.compose.runtime.Composable
+import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.saveable.rememberSaveable
@@ -31,20 +33,42 @@ import vn.citizen.android.app.ui.QrApproveScreen
 import vn.citizen.android.app.ui.QrScanScreen
 import vn.citizen.android.app.ui.ServicesScreen
 import vn.citizen.android.app.ui.ShareScreen
+import vn.citizen.android.viewmodel.DeepLink
 
 /** The app's destinations (a small app: state-driven navigation, no navigation library). */
 enum class Screen { ENROLL, LOGIN, HOME, DEVICES, SERVICES, QR_SCAN, QR_APPROVE, SHARE, ACTIVITY }
 
+/**
+ * The one activity (`launchMode="singleTop"`). Besides the launcher it is opened with the
+ * same-device links `citizenid://login?p=…` and `citizenid://share?request=…` (the manifest's
+ * VIEW/BROWSABLE intent filter): in [onCreate] when the link started it, in [onNewIntent] when
+ * the app was already on top. The link is handed to [AppModel.receiveLink]; [App] opens it once
+ * the citizen is logged in.
+ */
 class MainActivity : ComponentActivity() {
     private val model: AppModel by viewModels()
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
+        // Not again after a configuration change (the model kept it), nor when the task is
+        // reopened from Recents (the old link would be re-delivered).
+        val fromHistory = (intent.flags and Intent.FLAG_ACTIVITY_LAUNCHED_FROM_HISTORY) != 0
+        if (savedInstanceState == null && !fromHistory) handleLink(intent)
         setContent {
             MaterialTheme {
                 Surface(Modifier.fillMaxSize()) { App(model) }
             }
         }
+    }
+
+    override fun onNewIntent(intent: Intent) {
+        super.onNewIntent(intent)
+        setIntent(intent)
+        handleLink(intent)
+    }
+
+    private fun handleLink(intent: Intent?) {
+        if (intent?.action == Intent.ACTION_VIEW) model.receiveLink(intent.dataString)
     }
 }
 
@@ -62,6 +86,27 @@ fun App(model: AppModel) {
             val go: (Screen) -> Unit = { screen = it }
             BackHandler(enabled = screen !in setOf(Screen.ENROLL, Screen.LOGIN, Screen.HOME)) { screen = Screen.HOME }
             val f = s.flows
+            // A same-device link (MainActivity): opened once the citizen is logged in. The
+            // action runs in the model's scope, so taking the link (a key change) does not
+            // cancel it.
+            val link by model.pendingLink.collectAsStateWithLifecycle()
+            val login by f.login.state.collectAsStateWithLifecycle()
+            LaunchedEffect(link, login.loggedIn) {
+                if (!login.loggedIn) return@LaunchedEffect
+                val taken = model.takeLink() ?: return@LaunchedEffect
+                model.launch {
+                    when (taken) {
+                        is DeepLink.Login -> {
+                            f.qr.openLink(taken.url)
+                            go(Screen.QR_APPROVE) // the request, or the core's error
+                        }
+                        is DeepLink.Share -> {
+                            f.share.open(taken.url)
+                            go(Screen.SHARE)
+                        }
+                    }
+                }
+            }
             when (screen) {
                 Screen.ENROLL -> EnrollmentScreen(f.enrollment, model::launch) { go(Screen.LOGIN) }
                 Screen.LOGIN -> LoginScreen(f.login, model::launch) { go(Screen.HOME) }

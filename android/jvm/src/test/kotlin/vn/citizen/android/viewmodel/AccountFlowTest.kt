@@ -2,6 +2,7 @@ package vn.citizen.android.viewmodel
 
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotNull
@@ -34,7 +35,8 @@ class AccountFlowTest {
 
     @Test
     fun `enroll, login, list devices, logout`(@TempDir dir: Path) = runBlocking {
-        openCore(server, dir).use { core ->
+        val keyStore = RecordingDeviceKeyStore()
+        openCore(server, dir, keyStore = keyStore).use { core ->
             // Invalid details are refused offline, with per-field errors in the UI locale.
             val enrollment = EnrollmentViewModel(core, TEST_KEY_OPTIONS, Locale.EN)
             assertFalse(enrollment.start(EnrollmentInput(cccd = "12345", dateOfBirth = "1990-01-15", phone = "+84900000001")))
@@ -48,6 +50,9 @@ class AccountFlowTest {
             assertTrue(ticket.maskedPhone.endsWith("001"), ticket.maskedPhone)
             assertFalse(ticket.hasActiveDevice)
             val otp = server.otpFor(ticket.enrollmentId)
+            assertFalse(enrollment.enterOtp("12345"))
+            assertEquals("otp.format", enrollment.state.value.error?.code)
+            assertEquals(EnrollmentViewModel.Step.OTP, enrollment.state.value.step)
             assertTrue(enrollment.enterOtp(if (otp == "000000") "111111" else "000000"))
             assertFalse(enrollment.complete(PASSCODE, PASSCODE))
             assertEquals(EnrollmentViewModel.Step.OTP, enrollment.state.value.step)
@@ -59,6 +64,18 @@ class AccountFlowTest {
             assertTrue(enrollment.complete(PASSCODE, PASSCODE), enrollment.state.value.error.toString())
             val outcome = enrollment.state.value.outcome ?: error("no outcome")
             assertEquals(EnrollmentViewModel.Step.DONE, enrollment.state.value.step)
+
+            // The device key's attestation is bound to this enrollment: the challenge is the
+            // enrollment id (UTF-8), the rest of the options as given.
+            val expected = enrollment.keyOptionsFor(ticket)
+            assertArrayEquals(ticket.enrollmentId.toByteArray(Charsets.UTF_8), expected.attestationChallenge)
+            assertEquals(TEST_KEY_OPTIONS.requireUserAuthentication, expected.requireUserAuthentication)
+            assertEquals(TEST_KEY_OPTIONS.preferStrongbox, expected.preferStrongbox)
+            val used = keyStore.created.last()
+            assertArrayEquals(expected.attestationChallenge, used.attestationChallenge)
+            assertEquals(expected.requireUserAuthentication, used.requireUserAuthentication)
+            assertEquals(expected.preferStrongbox, used.preferStrongbox)
+            assertTrue(keyStore.created.all { it.attestationChallenge.contentEquals(expected.attestationChallenge) })
             assertFalse(outcome.hardwareBacked)
 
             val login = LoginViewModel(core, Locale.EN)

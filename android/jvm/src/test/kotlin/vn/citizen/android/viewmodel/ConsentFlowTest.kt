@@ -100,4 +100,91 @@ class ConsentFlowTest {
             }
         }
     }
+
+    /**
+     * Same-device login: the portal page asks for a same-device session and opens the app with
+     * `citizenid://login?p=<frame>` (`deep_link` of `POST /portal/api/sessions`); the app routes
+     * it ([DeepLink]) to [QrLoginViewModel.openLink], the citizen picks the portal's code and
+     * approves, and the app sends the browser to the portal's registered callback with the ID
+     * token in the fragment. Then the demo bank's `citizenid://share?request=<jws>` link.
+     */
+    @Test
+    fun `same-device login and share links`(@TempDir serverDir: Path, @TempDir phoneDir: Path) = runBlocking {
+        TestServer.start(serverDir).use { server ->
+            openCore(server, phoneDir).use { core ->
+                enrollThroughViewModel(server, core, Citizens.C11)
+                assertTrue(LoginViewModel(core).login(PASSCODE))
+                val http = ServerHttp(server)
+
+                val created = http.call("POST", "/portal/api/sessions", """{"same_device": true}""")
+                val handle = ServerHttp.field(created, "handle")
+                val link = ServerHttp.field(created, "deep_link")
+                assertTrue(link.startsWith("citizenid://login?p="), link)
+                val target = DeepLink.parse(link)
+                assertEquals(DeepLink.Login(link), target)
+
+                val qr = QrLoginViewModel(core, Locale.EN)
+                assertTrue(qr.openLink(target!!.url), qr.state.value.error.toString())
+                val review = qr.state.value
+                assertEquals(QrLoginViewModel.Stage.REVIEW, review.stage)
+                val request = review.request ?: error("no request")
+                assertEquals("dvc-demo", request.relyingPartyId)
+                assertEquals(server.baseUrl, request.origin)
+                assertNull(review.redirectToOpen(allowLoopbackHttp = false))
+
+                val shown = ServerHttp.field(http.call("GET", "/portal/api/sessions/$handle"), "verification_code")
+                assertTrue(shown in request.codeChoices, "$shown not in ${request.codeChoices}")
+                qr.chooseCode(shown)
+                assertTrue(qr.approve(PASSCODE), qr.state.value.error.toString())
+                val approved = qr.state.value
+                assertEquals(QrLoginViewModel.Stage.APPROVED, approved.stage)
+                assertEquals(ConsentKind.QR_LOGIN, approved.approval?.receipt?.kind)
+                val redirect = approved.approval?.redirectUrl ?: error("no redirect for a same-device login")
+                val callback = "${server.baseUrl}/portal/callback#"
+                assertTrue(redirect.startsWith(callback), "$redirect does not start with $callback")
+                assertTrue(redirect.contains("id_token="), redirect)
+                // The test server is https: opened in release builds too.
+                assertTrue(server.baseUrl.startsWith("https://"), server.baseUrl)
+                assertEquals(redirect, approved.redirectToOpen(allowLoopbackHttp = false))
+
+                // A garbled link: the core's error, nothing under review.
+                val broken = QrLoginViewModel(core, Locale.EN)
+                assertFalse(broken.openLink("citizenid://login?p=not-a-frame"))
+                assertEquals(QrLoginViewModel.Stage.SCANNING, broken.state.value.stage)
+                assertNotNull(broken.state.value.error)
+
+                // The bank's same-device share link opens like the bare request.
+                val shareLink = ServerHttp.field(http.call("POST", "/rp/bank-demo/requests", "{}"), "link")
+                val shareTarget = DeepLink.parse(shareLink)
+                assertEquals(DeepLink.Share(shareLink), shareTarget)
+                val share = ShareViewModel(core, Locale.VI)
+                assertTrue(share.open(shareTarget!!.url), share.state.value.error.toString())
+                assertEquals("bank-demo", share.state.value.request?.relyingPartyId)
+                assertTrue(share.share(PASSCODE), share.state.value.error.toString())
+                assertTrue(share.state.value.outcome?.relyingPartyAccepted == true)
+            }
+        }
+    }
+
+    @Test
+    fun `deep links are routed by scheme and host, only https or debug loopback http redirects open`() {
+        assertEquals(DeepLink.Login("citizenid://login?p=abc"), DeepLink.parse("citizenid://login?p=abc"))
+        assertEquals(DeepLink.Share("CITIZENID://share?request=a.b.c"), DeepLink.parse("CITIZENID://share?request=a.b.c"))
+        for (bad in listOf("citizenid://other?p=1", "https://login?p=1", "citizenid:login?p=1", "citizenid://login?p=%zz x", "", "login")) {
+            assertNull(DeepLink.parse(bad), bad)
+        }
+
+        val https = "https://dichvucong.example.gov.vn/portal/callback#id_token=x&session_id=y"
+        assertEquals(https, DeepLink.browserRedirect(https, allowLoopbackHttp = false))
+        for (loopback in listOf("http://127.0.0.1:8443/portal/callback#x", "http://localhost/cb", "http://[::1]:8080/cb")) {
+            assertEquals(loopback, DeepLink.browserRedirect(loopback, allowLoopbackHttp = true), loopback)
+            assertNull(DeepLink.browserRedirect(loopback, allowLoopbackHttp = false), loopback)
+        }
+        for (bad in listOf(
+            null, "", "http://example.com/cb", "http://10.0.2.2:8443/cb", "javascript:alert(1)", "citizenid://login?p=1",
+            "file:///etc/passwd", "intent://x#Intent;end", "https:///nohost", "/portal/callback", "data:text/html,x",
+        )) {
+            assertNull(DeepLink.browserRedirect(bad, allowLoopbackHttp = true), bad.toString())
+        }
+    }
 }

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import vn.citizen.core.CitizenCore
+import vn.citizen.core.DeviceKeyStore
 import vn.citizen.core.EnrollmentInput
 import vn.citizen.core.JcaDataKeyWrapper
 import vn.citizen.core.JcaDeviceKeyStore
@@ -46,8 +47,22 @@ const val WRONG_PASSCODE = "975310"
 /** Software keys, no prompt: what the JVM can do; the Android keystore is not available here. */
 val TEST_KEY_OPTIONS = KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf())
 
-fun openCore(server: TestServer, dir: Path, locale: Locale = Locale.VI): CitizenCore =
-    CitizenCore(server.config(dir).copy(locale = locale), JcaDeviceKeyStore(), JcaDataKeyWrapper())
+fun openCore(
+    server: TestServer,
+    dir: Path,
+    locale: Locale = Locale.VI,
+    keyStore: DeviceKeyStore = JcaDeviceKeyStore(),
+): CitizenCore = CitizenCore(server.config(dir).copy(locale = locale), keyStore, JcaDataKeyWrapper())
+
+/** The fixture key store, remembering the [KeyOptions] of every `createKey` the core made. */
+class RecordingDeviceKeyStore(private val inner: DeviceKeyStore = JcaDeviceKeyStore()) : DeviceKeyStore by inner {
+    val created = java.util.Collections.synchronizedList(mutableListOf<KeyOptions>())
+
+    override fun createKey(alias: String, options: KeyOptions): ByteArray {
+        created += options
+        return inner.createKey(alias, options)
+    }
+}
 
 /** Enroll [citizen] through [EnrollmentViewModel] (details → OTP → passcode twice). */
 suspend fun enrollThroughViewModel(server: TestServer, core: CitizenCore, citizen: Citizen, locale: Locale = Locale.VI) {

@@ -4,6 +4,7 @@ import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import vn.citizen.core.AuthException
 import vn.citizen.core.CitizenCoreInterface
+import vn.citizen.core.CoreStatus
 import vn.citizen.core.DeviceInfo
 import vn.citizen.core.EnrollmentException
 import vn.citizen.core.EnrollmentInput
@@ -11,12 +12,13 @@ import vn.citizen.core.EnrollmentOutcome
 import vn.citizen.core.EnrollmentTicket
 import vn.citizen.core.KeyOptions
 import vn.citizen.core.Locale
+import vn.citizen.core.PasscodeStatus
 import vn.citizen.core.SessionInfo
 
 /**
  * Enrollment: citizen details (CCCD, date of birth, phone) → OTP sent to the registered phone →
  * a new 6-digit passcode → the device key is created (in the phone's secure hardware, with
- * [keyOptions]) and registered.
+ * [keyOptions] bound to this enrollment by [keyOptionsFor]) and registered.
  */
 class EnrollmentViewModel(
     private val core: CitizenCoreInterface,
@@ -60,8 +62,8 @@ class EnrollmentViewModel(
     /** The OTP the citizen typed; checked by the server together with the passcode in [complete]. */
     fun enterOtp(otp: String): Boolean {
         val trimmed = otp.trim()
-        if (trimmed.isEmpty() || !trimmed.all(Char::isDigit)) {
-            update { it.copy(error = localError("otp.format", "Mã OTP chỉ gồm chữ số.", "The OTP is digits only.")) }
+        if (trimmed.length != 6 || !trimmed.all { it in '0'..'9' }) {
+            update { it.copy(error = localError("otp.format", "Mã OTP phải gồm 6 chữ số.", "The OTP must be 6 digits.")) }
             return false
         }
         update { it.copy(step = Step.PASSCODE, otp = trimmed, error = null) }
@@ -76,18 +78,41 @@ class EnrollmentViewModel(
             }
             return false
         }
+        val ticket = current.ticket ?: run {
+            // No OTP was asked for in this flow (e.g. the app was restarted): start again.
+            update {
+                it.copy(
+                    step = Step.DETAILS,
+                    error = localError("enrollment.not_started", "Hãy nhập lại thông tin để nhận mã OTP.", "Enter your details again to get an OTP."),
+                )
+            }
+            return false
+        }
         val otp = current.otp
+        val options = keyOptionsFor(ticket)
         val outcome = attempt({ s, b -> s.busy(b) }, { s, t, e ->
             // A wrong or expired OTP sends the citizen back to the OTP step.
             val back = t is EnrollmentException.OtpInvalid || t is EnrollmentException.OtpExpired ||
                 t is EnrollmentException.OtpAttemptsExceeded || t is EnrollmentException.NoPendingEnrollment
             s.copy(error = e, step = if (back) Step.OTP else s.step)
         }) {
-            core.completeEnrollment(otp, passcode, keyOptions)
+            core.completeEnrollment(otp, passcode, options)
         } ?: return false
         update { it.copy(step = Step.DONE, outcome = outcome, otp = "", error = null) }
         return true
     }
+
+    /**
+     * The options for the device key of [ticket]'s enrollment: [keyOptions] with the UTF-8 bytes
+     * of the enrollment id as the key-attestation challenge. On Android the challenge is set on
+     * the new key (`setAttestationChallenge`), so the attestation certificate chain the core sends
+     * with `/v1/enrollment/complete` names this enrollment and cannot be replayed from another
+     * one. The server stores the chain unverified for now; the challenge is what makes it
+     * verifiable against this enrollment later. (iOS: Secure Enclave keys have no attestation;
+     * the option is passed all the same.)
+     */
+    fun keyOptionsFor(ticket: EnrollmentTicket): KeyOptions =
+        keyOptions.copy(attestationChallenge = ticket.enrollmentId.toByteArray(Charsets.UTF_8))
 
     private fun invalidInput(fields: List<UiFieldError>) = UiError(
         code = "input.invalid",
@@ -125,9 +150,20 @@ class LoginViewModel(
         val lockedOut: Boolean get() = lockedUntil != null
     }
 
-    /** Reload the lockout and session state from the core (app start, screen resume). */
-    suspend fun refresh() {
-        val (status, passcode) = blocking { core.status() to core.passcodeStatus() }
+    /**
+     * Reload the lockout and session state from the core (app start, screen resume). A failure
+     * (e.g. storage) goes into the state, never out of the coroutine (screens call this from a
+     * `LaunchedEffect`, where an exception would crash the app).
+     */
+    suspend fun refresh(): Boolean {
+        val loaded = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
+            blocking { core.status() to core.passcodeStatus() }
+        } ?: return false
+        apply(loaded.first, loaded.second)
+        return true
+    }
+
+    private fun apply(status: CoreStatus, passcode: PasscodeStatus) {
         update {
             it.copy(
                 loggedIn = status.loggedIn,
@@ -163,9 +199,11 @@ class LoginViewModel(
         return ok
     }
 
+    /** After a login attempt: reload without replacing the attempt's error. */
     private suspend fun refreshQuietly() {
         try {
-            refresh()
+            val (status, passcode) = blocking { core.status() to core.passcodeStatus() }
+            apply(status, passcode)
         } catch (e: kotlinx.coroutines.CancellationException) {
             throw e
         } catch (e: Exception) {

@@ -39,6 +39,15 @@ class QrLoginViewModel(
         /** The portal's name in the UI locale (verified against the signed registry). */
         fun relyingPartyName(locale: Locale): String? =
             request?.let { if (locale == Locale.VI) it.relyingPartyNameVi else it.relyingPartyNameEn }
+
+        /**
+         * After a same-device approval: the relying party's redirect (carrying the ID token) to
+         * open in the browser, if it may be opened ([DeepLink.browserRedirect]: https, or
+         * loopback http when [allowLoopbackHttp], i.e. in debug builds). Null for a QR code
+         * approved for another screen, which has no redirect.
+         */
+        fun redirectToOpen(allowLoopbackHttp: Boolean): String? =
+            if (stage == Stage.APPROVED) DeepLink.browserRedirect(approval?.redirectUrl, allowLoopbackHttp) else null
     }
 
     /**
@@ -53,8 +62,15 @@ class QrLoginViewModel(
         return true
     }
 
-    /** A same-device login link (`openLoginLink`) instead of a scanned code. */
+    /**
+     * A same-device login link `citizenid://login?p=<frame>` (the app was opened with it; see
+     * [DeepLink]) instead of a scanned code: the core's `openLoginLink` makes the same checks as
+     * for a scan. Replaces whatever was on this flow; then [chooseCode] and [approve] as for a
+     * scan, and [State.redirectToOpen] sends the citizen back to the relying party.
+     */
     suspend fun openLink(url: String): Boolean {
+        if (current.busy) return false
+        reset()
         val request = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.openLoginLink(url) }
             ?: return false
         update { it.copy(stage = Stage.REVIEW, request = request, chosenCode = null, approval = null, error = null) }
@@ -106,7 +122,10 @@ class ShareViewModel(
         val error: UiError? = null,
     )
 
+    /** A relying party's request: the JWS itself or a `citizenid://share?request=<jws>` link. */
     suspend fun open(request: String): Boolean {
+        if (current.busy) return false
+        reset()
         val info = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.openShareRequest(request) }
             ?: return false
         update { State(request = info) }
@@ -120,7 +139,8 @@ class ShareViewModel(
 
     suspend fun share(passcode: String): Boolean {
         val request = current.request ?: return false
-        val picked = current.selectedOptional.toList()
+        // In the request's order, and only claims it offers (as the iOS twin).
+        val picked = request.optional.map { it.name }.filter { it in current.selectedOptional }
         val outcome = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
             core.shareData(request.requestId, picked, passcode)
         } ?: return false

@@ -1,7 +1,11 @@
 package vn.citizen.android.app.ui
 
 import android.Manifest
+import android.content.ActivityNotFoundException
+import android.content.Context
+import android.content.Intent
 import android.content.pm.PackageManager
+import android.net.Uri
 import androidx.activity.compose.rememberLauncherForActivityResult
 import androidx.activity.result.contract.ActivityResultContracts
 import androidx.camera.core.CameraSelector
@@ -22,6 +26,7 @@ import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
+import androidx.compose.runtime.saveable.rememberSaveable
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.platform.LocalContext
@@ -37,6 +42,7 @@ import com.google.zxing.NotFoundException
 import com.google.zxing.PlanarYUVLuminanceSource
 import com.google.zxing.common.HybridBinarizer
 import com.google.zxing.qrcode.QRCodeReader
+import vn.citizen.android.app.BuildConfig
 import vn.citizen.android.viewmodel.QrLoginViewModel
 import java.util.concurrent.Executors
 
@@ -120,10 +126,30 @@ private class QrFrameReader {
 @Composable
 fun QrApproveScreen(vm: QrLoginViewModel, launch: Launch, onDone: () -> Unit) {
     val s by vm.state.collectAsStateWithLifecycle()
+    val context = LocalContext.current
     val request = s.request
     if (request == null) {
-        LaunchedEffect(Unit) { onDone() }
+        val error = s.error
+        if (error == null) {
+            LaunchedEffect(Unit) { onDone() }
+        } else {
+            // A same-device link the core refused: say why.
+            ScreenColumn("Đăng nhập bằng QR / QR login", s.busy, error) {
+                Button(onClick = onDone) { Text("Xong / Done") }
+            }
+        }
         return
+    }
+    // Same-device login: back to the relying party (its registered redirect with the ID token),
+    // in the browser, once; https only (loopback http too in debug builds).
+    val redirect = s.redirectToOpen(allowLoopbackHttp = BuildConfig.DEBUG)
+    // Once per approval, not again after a rotation.
+    var redirected by rememberSaveable(s.approval?.receipt?.receiptId) { mutableStateOf(false) }
+    LaunchedEffect(redirect) {
+        if (redirect != null && !redirected) {
+            redirected = true
+            openInBrowser(context, redirect)
+        }
     }
     var passcode by remember { mutableStateOf("") }
     ScreenColumn("Đăng nhập bằng QR / QR login", s.busy, s.error) {
@@ -133,6 +159,11 @@ fun QrApproveScreen(vm: QrLoginViewModel, launch: Launch, onDone: () -> Unit) {
         when (s.stage) {
             QrLoginViewModel.Stage.APPROVED -> {
                 Text("Đã đồng ý. Biên nhận đã được lưu. / Approved; the receipt is saved.")
+                if (redirect != null) {
+                    OutlinedButton(onClick = { openInBrowser(context, redirect) }, modifier = Modifier.fillMaxWidth()) {
+                        Text("Quay lại trang web / Back to the website")
+                    }
+                }
                 Button(onClick = onDone) { Text("Xong / Done") }
             }
             QrLoginViewModel.Stage.DENIED -> {
@@ -157,5 +188,14 @@ fun QrApproveScreen(vm: QrLoginViewModel, launch: Launch, onDone: () -> Unit) {
                 }
             }
         }
+    }
+}
+
+/** ACTION_VIEW in the browser (or the relying party's app for a verified App Link). */
+private fun openInBrowser(context: Context, url: String) {
+    try {
+        context.startActivity(Intent(Intent.ACTION_VIEW, Uri.parse(url)).addCategory(Intent.CATEGORY_BROWSABLE))
+    } catch (e: ActivityNotFoundException) {
+        // No browser: the approval stands; the website learns it by polling.
     }
 }
