@@ -33,6 +33,11 @@ android {
         sourceCompatibility = JavaVersion.VERSION_17
         targetCompatibility = JavaVersion.VERSION_17
     }
+    packaging {
+        // The APK's packaging decides (not :core's): .so files stored uncompressed and
+        // 16 KB-aligned (AGP 8.5.1+), loaded in place. Also the default for minSdk >= 23.
+        jniLibs.useLegacyPackaging = false
+    }
 }
 
 kotlin {

@@ -30,8 +30,10 @@ final class ServicesViewModel: ObservableObject {
 
     init(core: CitizenCoreProtocol) {
         self.core = core
+        // The Task takes its own weak capture: reading the outer closure's `self` (a captured
+        // var) inside the Task is an error since Swift 5.10.
         core.setOutboxObserver(observer: OutboxForwarder { [weak self] item in
-            Task { @MainActor in self?.outboxChanged(item) }
+            Task { @MainActor [weak self] in self?.outboxChanged(item) }
         })
     }
 

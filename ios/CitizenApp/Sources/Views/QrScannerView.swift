@@ -30,7 +30,7 @@ final class QrScannerController: UIViewController, AVCaptureMetadataOutputObject
         view.backgroundColor = .black
         AVCaptureDevice.requestAccess(for: .video) { [weak self] granted in
             guard granted else { return }
-            DispatchQueue.main.async { self?.configure() }
+            DispatchQueue.main.async { [weak self] in self?.configure() }
         }
     }
 

@@ -20,6 +20,7 @@ import vn.citizen.android.viewmodel.QrLoginViewModel
 import vn.citizen.android.viewmodel.ServicesViewModel
 import vn.citizen.android.viewmodel.ShareViewModel
 import vn.citizen.android.viewmodel.UiError
+import vn.citizen.core.AuthException
 import vn.citizen.core.CitizenCore
 import vn.citizen.core.EnrollmentState
 import vn.citizen.core.KeyOptions
@@ -72,6 +73,9 @@ class AppModel(application: Application) : AndroidViewModel(application) {
             CoreState.Ready(Flows(core, app.locale), enrolled)
         } catch (e: SetupException) {
             CoreState.Failed(CoreErrors.toUi(e, app.locale), dataKeyLost = e is SetupException.DataKeyUnavailable)
+        } catch (e: AuthException) {
+            // status() reads the database (AuthException.Storage): shown, not a crash at launch.
+            CoreState.Failed(CoreErrors.toUi(e, app.locale), dataKeyLost = false)
         }
     }
 

@@ -74,13 +74,22 @@ private fun QrCamera(onText: (String) -> Unit) {
     val context = LocalContext.current
     val lifecycleOwner = LocalLifecycleOwner.current
     val analysisExecutor = remember { Executors.newSingleThreadExecutor() }
-    DisposableEffect(Unit) { onDispose { analysisExecutor.shutdown() } }
+    val providerFuture = remember { ProcessCameraProvider.getInstance(context) }
+    // Leaving the scanner closes the camera (the use cases are bound to the activity's
+    // lifecycle, which outlives this screen) before the analyzer's executor goes away.
+    DisposableEffect(Unit) {
+        onDispose {
+            if (providerFuture.isDone) runCatching { providerFuture.get() }.getOrNull()?.unbindAll()
+            analysisExecutor.shutdown()
+        }
+    }
     AndroidView(
         modifier = Modifier.fillMaxWidth().height(360.dp),
         factory = { ctx ->
             val view = PreviewView(ctx)
-            val providerFuture = ProcessCameraProvider.getInstance(ctx)
             providerFuture.addListener({
+                // Both run on the main thread: a provider ready after the screen left is not bound.
+                if (analysisExecutor.isShutdown) return@addListener
                 val provider = providerFuture.get()
                 val preview = Preview.Builder().build().also { it.setSurfaceProvider(view.surfaceProvider) }
                 val analysis = ImageAnalysis.Builder()
