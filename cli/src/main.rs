@@ -540,19 +540,7 @@ async fn log(core: std::sync::Arc<CitizenCore>, op: LogOp) -> ExitCode {
             Err(e) => report(&e),
         },
         LogOp::Export { out } => match core.export_activity_log() {
-            Ok(json) => match out {
-                Some(p) => match std::fs::write(&p, json) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("cannot write {}: {e}", p.display());
-                        ExitCode::from(1)
-                    }
-                },
-                None => {
-                    println!("{json}");
-                    ExitCode::SUCCESS
-                }
-            },
+            Ok(json) => write_out(out.as_deref(), &json),
             Err(e) => report(&e),
         },
         LogOp::Anchor => match core.anchor_activity_log().await {
@@ -838,19 +826,7 @@ fn receipts(core: std::sync::Arc<CitizenCore>, op: ReceiptsOp) -> ExitCode {
             Err(e) => consent_exit(&e),
         },
         ReceiptsOp::Export { out } => match core.export_receipts() {
-            Ok(json) => match out {
-                Some(p) => match std::fs::write(&p, json) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("cannot write {}: {e}", p.display());
-                        ExitCode::from(1)
-                    }
-                },
-                None => {
-                    println!("{json}");
-                    ExitCode::SUCCESS
-                }
-            },
+            Ok(json) => write_out(out.as_deref(), &json),
             Err(e) => consent_exit(&e),
         },
         ReceiptsOp::Verify { file, server_key } => {
@@ -929,4 +905,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     rt.block_on(run(cli))
+}
+
+/// Write an export to `out`, or to stdout when no file is given.
+fn write_out(out: Option<&std::path::Path>, json: &str) -> ExitCode {
+    match out {
+        Some(p) => match std::fs::write(p, json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cannot write {}: {e}", p.display());
+                ExitCode::from(1)
+            }
+        },
+        None => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+    }
 }
