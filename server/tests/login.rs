@@ -16,12 +16,16 @@ async fn happy_path_enroll_login_devices_refresh_logout() {
     let h = start().await;
     let mut dev = Device::new();
     let acc = h.enroll(C1, &mut dev).await;
+    // The harness clock follows the system clock (plus test offsets), so the login may land in
+    // either second around the call.
+    let before = h.now();
     let t = h.login(&mut dev).await;
     let access = t["access_token"].as_str().unwrap();
-    let now = h.now();
-    assert_eq!(t["access_expires_at"].as_i64().unwrap(), now + 300);
-    assert_eq!(t["idle_expires_at"].as_i64().unwrap(), now + 3600);
-    assert_eq!(t["absolute_expires_at"].as_i64().unwrap(), now + 86_400);
+    let after = h.now();
+    let issued = t["access_expires_at"].as_i64().unwrap() - 300;
+    assert!((before..=after).contains(&issued), "{before} ≤ {issued} ≤ {after}");
+    assert_eq!(t["idle_expires_at"].as_i64().unwrap(), issued + 3600);
+    assert_eq!(t["absolute_expires_at"].as_i64().unwrap(), issued + 86_400);
     let claims = jwt_claims(access);
     assert_eq!(claims["sub"], acc.as_str());
     assert_eq!(claims["aud"], "citizen-api");
@@ -34,7 +38,7 @@ async fn happy_path_enroll_login_devices_refresh_logout() {
     assert_eq!(st, 200, "{b}");
     let d = &b["devices"][0];
     assert_eq!((d["device_id"].as_str(), d["status"].as_str()), (Some(dev.id.as_str()), Some("active")));
-    assert_eq!(d["last_login_at"].as_i64(), Some(now));
+    assert_eq!(d["last_login_at"].as_i64(), Some(issued));
 
     let (st, t2) = h.refresh(t["refresh_token"].as_str().unwrap()).await;
     assert_eq!(st, 200, "{t2}");
