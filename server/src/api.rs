@@ -2,10 +2,13 @@
 //! extractor whose rejections are protocol errors (never axum's plain-text bodies), and the
 //! helper that runs database work on a blocking thread.
 
+use std::cell::Cell;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{ConnectInfo, FromRequest, Request};
+use axum::middleware::Next;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -152,6 +155,40 @@ fn json_rejection(rej: JsonRejection) -> ApiError {
     ApiError::invalid(msg)
 }
 
+tokio::task_local! {
+    /// The client address of the request this task serves (set by [`with_client_addr`]).
+    static CLIENT: Option<IpAddr>;
+}
+
+thread_local! {
+    /// The same, on the blocking thread running that request's database work ([`blocking`]).
+    static BLOCKING_CLIENT: Cell<Option<IpAddr>> = const { Cell::new(None) };
+}
+
+/// Middleware: remember the peer address (`ConnectInfo`, when the server was started with it)
+/// for the request's task, so the failure throttle can key on it without every handler
+/// passing it down ([`client_ip`]).
+pub async fn with_client_addr(req: Request, next: Next) -> Response {
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    CLIENT.scope(ip, next.run(req)).await
+}
+
+/// The client address of the request whose database work runs on this thread (inside
+/// [`blocking`]); `None` outside a request or without connect info.
+pub fn client_ip() -> Option<IpAddr> {
+    BLOCKING_CLIENT.with(Cell::get)
+}
+
+/// Clears [`BLOCKING_CLIENT`] when the blocking closure ends, even by panic (the blocking
+/// pool reuses threads).
+struct ClientGuard;
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        BLOCKING_CLIENT.with(|c| c.set(None));
+    }
+}
+
 /// Run `f` with the database on a blocking thread (SQLite calls, fsync and ECDSA verification
 /// must not stall the async workers).
 pub async fn blocking<T, F>(state: &Arc<AppState>, f: F) -> ApiResult<T>
@@ -160,7 +197,10 @@ where
     F: FnOnce(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
 {
     let state = state.clone();
+    let client = CLIENT.try_with(|c| *c).ok().flatten();
     tokio::task::spawn_blocking(move || {
+        BLOCKING_CLIENT.with(|c| c.set(client));
+        let _guard = ClientGuard;
         let mut conn = state.db.lock().unwrap_or_else(|e| e.into_inner());
         f(&state, &mut conn)
     })

@@ -79,8 +79,14 @@ pub struct Limits {
     pub session_idle_secs: i64,
     /// A session ends this long after login whatever happens.
     pub session_absolute_secs: i64,
-    /// Consecutive signed-statement failures that lock an account (must stay ≤ 100).
-    pub max_consecutive_failures: u32,
+    /// Failed signed-statement verifications naming one device that are answered before the
+    /// device's signed requests are throttled (429 with `Retry-After`) for the rest of the
+    /// window. Failures never lock an account (ARCHITECTURE.md, decision 16).
+    pub failures_per_device: u32,
+    /// The same, per client address (IPv4 address, IPv6 /64).
+    pub failures_per_address: u32,
+    /// Length of the failure-throttle window.
+    pub failure_window_secs: i64,
     /// Enrollment starts allowed per CCCD number per hour.
     pub enroll_per_hour: u32,
 }
@@ -94,7 +100,9 @@ impl Default for Limits {
             access_ttl_secs: 300,
             session_idle_secs: 3600,
             session_absolute_secs: 86_400,
-            max_consecutive_failures: 100,
+            failures_per_device: 20,
+            failures_per_address: 50,
+            failure_window_secs: 60,
             enroll_per_hour: 5,
         }
     }

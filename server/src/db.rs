@@ -221,6 +221,13 @@ CREATE TABLE rp_share_requests (
     result      TEXT
 );
 "#,
+    // v5 (issue 9): anti-replay windows (verify::accept_counter). Bit i marks `highest − i` as
+    // used. Existing devices, and every new device, start with all 64 bits set: counters at or
+    // below the stored highest are treated as used, as the strict policy did.
+    r#"
+ALTER TABLE devices ADD COLUMN counter_window INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE devices ADD COLUMN submit_counter_window INTEGER NOT NULL DEFAULT -1;
+"#,
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.

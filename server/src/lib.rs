@@ -104,7 +104,7 @@ impl RunningServer {
         verify::load_device(&self.db(), device_id).ok().flatten().map(|d| d.status)
     }
 
-    /// Whether an account is locked after too many failures (`None` if unknown).
+    /// Whether an account is locked by an official (`None` if unknown).
     pub fn account_locked(&self, account_id: &str) -> Option<bool> {
         self.db()
             .query_row("SELECT locked_at IS NOT NULL FROM accounts WHERE account_id = ?1", [account_id], |r| r.get(0))
@@ -177,13 +177,23 @@ impl Drop for RunningServer {
 
 fn check_limits(l: &Limits) -> Result<(), ServerError> {
     let bad = |m: &str| Err(ServerError::Config(m.into()));
-    if l.max_consecutive_failures == 0 || l.max_consecutive_failures > 100 {
-        return bad("max_consecutive_failures must be in 1..=100");
+    if l.failures_per_device == 0 || l.failures_per_address == 0 {
+        return bad("failures_per_device and failures_per_address must be at least 1");
+    }
+    if l.failure_window_secs > 3600 {
+        return bad("failure_window_secs must be at most 3600 (a throttle, not a lock)");
     }
     if l.otp_max_attempts == 0 || l.enroll_per_hour == 0 {
         return bad("otp_max_attempts and enroll_per_hour must be at least 1");
     }
-    if [l.otp_ttl_secs, l.nonce_ttl_secs, l.access_ttl_secs, l.session_idle_secs, l.session_absolute_secs]
+    if [
+        l.otp_ttl_secs,
+        l.nonce_ttl_secs,
+        l.access_ttl_secs,
+        l.session_idle_secs,
+        l.session_absolute_secs,
+        l.failure_window_secs,
+    ]
         .iter()
         .any(|v| *v <= 0)
     {
@@ -254,7 +264,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     )?
     .handle(handle.clone());
     let app = handlers::router(state.clone());
-    let task = tokio::spawn(async move { server.serve(app.into_make_service()).await });
+    // Connect info: the failure throttle keys on the client address (verify.rs).
+    let task =
+        tokio::spawn(async move { server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await });
     tracing::info!(%addr, %audience, "citizen-server listening");
 
     Ok(RunningServer {

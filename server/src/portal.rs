@@ -175,7 +175,7 @@ fn start_login(
     };
     let sig: p256::ecdsa::Signature = key.sign(&request.signing_input());
     let mut rp_signature = [0u8; 64];
-    rp_signature.copy_from_slice(&sig.to_bytes());
+    rp_signature.copy_from_slice(&citizen_core::crypto::low_s(sig).to_bytes());
     let nonce = request.nonce_b64();
     let signed = SignedLoginRequest { request, rp_signature };
     let created = qr::create_session(s, conn, &QrSessionCreate { request: b64(&signed.to_bytes()), redirect_uri })?;
@@ -185,6 +185,10 @@ fn start_login(
 /// Verify an ID token as the portal must: ES256 with the server's key, issuer, audience
 /// `dvc-demo`, the session's nonce and id, not expired by the server clock.
 pub fn verify_id_token(s: &AppState, token: &str, nonce: &str, session_id: &str) -> Option<IdTokenClaims> {
+    // jsonwebtoken accepts both ECDSA twins; only the low-S one is the server's (issue 9).
+    if !citizen_core::crypto::jws_signature_is_low_s(token) {
+        return None;
+    }
     let jwk = s.tokens.jwk();
     let key = DecodingKey::from_ec_components(jwk["x"].as_str()?, jwk["y"].as_str()?).ok()?;
     let mut v = Validation::new(Algorithm::ES256);

@@ -98,10 +98,12 @@ impl TokenKeys {
         h
     }
 
-    /// Sign any claims (receipts) as a compact JWS with this key.
+    /// Sign any claims (receipts) as a compact JWS with this key. The signature is put into
+    /// low-S form: every verifier (this server's, the core's) refuses the high-S twin.
     pub fn sign<T: Serialize>(&self, claims: &T) -> String {
-        jsonwebtoken::encode(&self.header(), claims, &self.encoding)
-            .expect("ES256 signing with a valid key cannot fail")
+        let jws = jsonwebtoken::encode(&self.header(), claims, &self.encoding)
+            .expect("ES256 signing with a valid key cannot fail");
+        citizen_core::crypto::low_s_jws(&jws)
     }
 
     /// Raw ES256 signature (`r‖s`, 64 bytes) of a JWS signing input, for JWS this module does
@@ -109,7 +111,9 @@ impl TokenKeys {
     pub fn sign_raw(&self, signing_input: &[u8]) -> Vec<u8> {
         let sig = jsonwebtoken::crypto::sign(signing_input, &self.encoding, Algorithm::ES256)
             .expect("ES256 signing with a valid key cannot fail");
-        citizen_core::crypto::unb64(&sig).expect("jsonwebtoken returns base64url")
+        let raw = citizen_core::crypto::unb64(&sig).expect("jsonwebtoken returns base64url");
+        let sig = p256::ecdsa::Signature::from_slice(&raw).expect("jsonwebtoken returns raw r||s");
+        citizen_core::crypto::low_s(sig).to_bytes().to_vec()
     }
 
     /// Sign an access token.
@@ -127,8 +131,12 @@ impl TokenKeys {
         self.sign(&claims)
     }
 
-    /// Verify signature, algorithm, issuer and audience, then expiry against `now`.
+    /// Verify signature (low-S only: `jsonwebtoken` alone accepts both ECDSA twins), algorithm,
+    /// issuer and audience, then expiry against `now`.
     pub fn verify(&self, token: &str, now: i64) -> Option<Claims> {
+        if !citizen_core::crypto::jws_signature_is_low_s(token) {
+            return None;
+        }
         let mut v = Validation::new(Algorithm::ES256);
         v.set_issuer(&[&self.issuer]);
         v.set_audience(&[ACCESS_AUDIENCE]);

@@ -1,6 +1,12 @@
 //! The security checks every state-changing request goes through: signed statements (one
 //! shared path for login, revoke, transfer approval and passcode reset; a sibling for the
-//! enrollment proof), OTP checks, rate limits and the per-account failure lock.
+//! enrollment proof), OTP checks, rate limits, the failure throttle and the anti-replay window.
+//!
+//! Lockout policy (ARCHITECTURE.md, decision 16): a failed signature verification never locks an
+//! account — a signature cannot be guessed, and device ids are public. Failures are audited with
+//! the device they name and throttled per device and per client address (429 with
+//! `Retry-After`). Counter policy (decision 17): each counter is accepted once within a window of
+//! [`COUNTER_WINDOW`] below the highest seen, so overlapping operations of one device succeed.
 
 use axum::http::StatusCode;
 use citizen_core::crypto;
@@ -97,9 +103,12 @@ pub fn check_signature(public_key: &[u8], signed: &SignedStatement) -> ApiResult
 }
 
 /// Verify a signed statement from an enrolled device. On success the device's counter has
-/// advanced and the account's failure count is reset; on failure (after the device is known)
-/// the failure count grows and may lock the account. A challenge nonce is consumed on first
-/// presentation whatever the outcome.
+/// been accepted and the account's failure count is reset. On failure the attempt is audited
+/// with the device it names and recorded for the failure throttle (per device, per client
+/// address); a failure on a nonce the server issued to that device, at the signature check, is
+/// also counted on the account. Nothing here locks an account. A challenge nonce is consumed on
+/// first presentation whatever the outcome. Callers that run this inside a transaction must
+/// commit it on failure, or the failure is forgotten.
 pub fn verify_signed(
     state: &AppState,
     conn: &Connection,
@@ -131,31 +140,58 @@ pub fn verify_signed_ext(
     expected_subject: Option<&str>,
     counter_kind: CounterKind,
 ) -> ApiResult<DeviceRow> {
-    let device = load_device(conn, &signed.statement.device_id)?;
-    let result =
-        verify_inner(state, conn, signed, expected, nonce_rule, device.as_ref(), expected_subject, counter_kind);
     let now = state.now();
+    let event = format!("verify_{}", expected.as_str());
+    let device = load_device(conn, &signed.statement.device_id)?;
+    let ids = |d: &Option<DeviceRow>| d.as_ref().map(|d| (d.account_id.clone(), d.device_id.clone())).unzip();
+    let (account_id, device_id): (Option<String>, Option<String>) = ids(&device);
+    let keys = throttle_keys(state, device_id.as_deref());
+    // Throttled: refuse before any signature or nonce work (and without consuming the nonce).
+    if let Err(e) = check_throttle(state, conn, &keys) {
+        audit(conn, now, &event, e.code(), account_id.as_deref(), device_id.as_deref());
+        return Err(e);
+    }
+    let mut issued_nonce_reached_signature = false;
+    let result = verify_inner(
+        state,
+        conn,
+        signed,
+        expected,
+        nonce_rule,
+        device.as_ref(),
+        expected_subject,
+        counter_kind,
+        &mut issued_nonce_reached_signature,
+    );
     match (&result, &device) {
         (Ok(_), Some(d)) => {
             conn.execute("UPDATE accounts SET consecutive_failures = 0 WHERE account_id = ?1", [&d.account_id])?;
         }
-        (Err(e), Some(d)) => {
-            audit(
-                conn,
-                now,
-                &format!("verify_{}", expected.as_str()),
-                e.code(),
-                Some(&d.account_id),
-                Some(&d.device_id),
-            );
+        (Err(e), d) => {
+            audit(conn, now, &event, e.code(), account_id.as_deref(), device_id.as_deref());
             if !matches!(e.code(), codes::ACCOUNT_LOCKED | codes::DEVICE_INACTIVE | codes::INTERNAL) {
-                record_failure(state, conn, &d.account_id)?;
+                record_throttle(state, conn, &keys)?;
+                if let (Some(d), true) = (d, issued_nonce_reached_signature && e.code() == codes::SIGNATURE_INVALID) {
+                    conn.execute(
+                        "UPDATE accounts SET consecutive_failures = consecutive_failures + 1 WHERE account_id = ?1",
+                        [&d.account_id],
+                    )?;
+                }
             }
         }
-        (Err(e), None) => audit(conn, now, &format!("verify_{}", expected.as_str()), e.code(), None, None),
         (Ok(_), None) => unreachable!("verification cannot succeed without a device"),
     }
     result.map(|_| device.expect("checked"))
+}
+
+/// Refuse with 423 `account_locked` when an official locked the account (decision 7).
+pub fn check_not_locked(conn: &Connection, account_id: &str) -> ApiResult<()> {
+    let locked: Option<i64> =
+        conn.query_row("SELECT locked_at FROM accounts WHERE account_id = ?1", [account_id], |r| r.get(0))?;
+    if locked.is_some() {
+        return Err(ApiError::new(StatusCode::LOCKED, codes::ACCOUNT_LOCKED, "account locked"));
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -168,6 +204,7 @@ fn verify_inner(
     device: Option<&DeviceRow>,
     expected_subject: Option<&str>,
     counter_kind: CounterKind,
+    issued_nonce_reached_signature: &mut bool,
 ) -> ApiResult<()> {
     let st = &signed.statement;
     let now = state.now();
@@ -183,12 +220,8 @@ fn verify_inner(
     if device.status != "active" {
         return Err(ApiError::device_inactive(&device.status));
     }
-    let locked: Option<i64> =
-        conn.query_row("SELECT locked_at FROM accounts WHERE account_id = ?1", [&device.account_id], |r| r.get(0))?;
-    if locked.is_some() {
-        return Err(ApiError::new(StatusCode::LOCKED, codes::ACCOUNT_LOCKED, "account locked after too many failures"));
-    }
-    match nonce_rule {
+    check_not_locked(conn, &device.account_id)?;
+    let issued = match nonce_rule {
         NonceRule::Challenge => {
             // Consumed here, before any other check, in its own committed statement.
             let row: Option<(String, String, i64)> = conn
@@ -213,51 +246,142 @@ fn verify_inner(
             if now >= expires_at {
                 return Err(unauthorized(codes::NONCE_EXPIRED, "nonce expired"));
             }
+            true
         }
         NonceRule::Fixed(expected_nonce) => {
             if st.nonce != expected_nonce {
                 return Err(unauthorized(codes::NONCE_INVALID, "nonce does not match"));
             }
+            false
         }
-    }
+    };
     if st.purpose == Purpose::Submit {
         check_submission_age(state, st.issued_at)?;
     } else {
         check_skew(state, st.issued_at)?;
     }
+    *issued_nonce_reached_signature = issued;
     if expected_subject.is_some_and(|subj| subj != st.subject) {
         return Err(unauthorized(codes::SIGNATURE_INVALID, "statement subject does not match the signed content"));
     }
     check_signature(&device.public_key, signed)?;
-    let counter = i64::try_from(st.counter).map_err(|_| ApiError::invalid("counter out of range"))?;
-    let sql = match counter_kind {
-        CounterKind::Login => "UPDATE devices SET last_counter = ?2 WHERE device_id = ?1 AND last_counter < ?2",
-        CounterKind::Submit => {
-            "UPDATE devices SET last_submit_counter = ?2 WHERE device_id = ?1 AND last_submit_counter < ?2"
-        }
+    *issued_nonce_reached_signature = false;
+    accept_device_counter(conn, &device.device_id, counter_kind, st.counter)
+}
+
+/// Width of the anti-replay window: how far below the highest counter seen an unseen counter is
+/// still accepted (ARCHITECTURE.md, decision 17; IPsec and WireGuard use 64 and more).
+pub const COUNTER_WINDOW: u64 = 64;
+
+/// The anti-replay window as a pure function. `highest` is the highest counter accepted so far,
+/// `seen` a bitmap of the counters `highest − i` already accepted (bit `i`, bit 0 = `highest`).
+/// Returns the new `(highest, seen)` when `counter` is accepted — above `highest − 64` and not
+/// yet seen — or `None` for a replay or a counter too old to tell.
+pub fn accept_counter(highest: u64, seen: u64, counter: u64) -> Option<(u64, u64)> {
+    if counter > highest {
+        let shift = counter - highest;
+        let moved = if shift >= COUNTER_WINDOW { 0 } else { seen << shift };
+        return Some((counter, moved | 1));
+    }
+    let age = highest - counter;
+    if age >= COUNTER_WINDOW {
+        return None;
+    }
+    let bit = 1u64 << age;
+    (seen & bit == 0).then_some((highest, seen | bit))
+}
+
+/// Accept `counter` for the device's login or submit counter, once, by compare-and-swap on the
+/// stored (highest, bitmap) pair: two requests racing for the same counter cannot both win,
+/// even with several connections (the server's single connection already serialises them).
+fn accept_device_counter(conn: &Connection, device_id: &str, kind: CounterKind, counter: u64) -> ApiResult<()> {
+    let replay = || unauthorized(codes::COUNTER_REPLAY, "counter already used or too old");
+    i64::try_from(counter).map_err(|_| ApiError::invalid("counter out of range"))?;
+    let (col, wcol) = match kind {
+        CounterKind::Login => ("last_counter", "counter_window"),
+        CounterKind::Submit => ("last_submit_counter", "submit_counter_window"),
     };
-    let updated = conn.execute(sql, params![device.device_id, counter])?;
+    let (highest, seen): (i64, i64) =
+        conn.query_row(&format!("SELECT {col}, {wcol} FROM devices WHERE device_id = ?1"), [device_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (new_highest, new_seen) = accept_counter(highest.max(0) as u64, seen as u64, counter).ok_or_else(replay)?;
+    let updated = conn.execute(
+        &format!(
+            "UPDATE devices SET {col} = ?2, {wcol} = ?3 WHERE device_id = ?1 AND {col} = ?4 AND {wcol} = ?5"
+        ),
+        params![device_id, new_highest as i64, new_seen as i64, highest, seen],
+    )?;
     if updated != 1 {
-        return Err(unauthorized(codes::COUNTER_REPLAY, "counter not above the last one seen"));
+        return Err(replay());
     }
     Ok(())
 }
 
-fn record_failure(state: &AppState, conn: &Connection, account_id: &str) -> ApiResult<()> {
-    let failures: i64 = conn.query_row(
-        "UPDATE accounts SET consecutive_failures = consecutive_failures + 1 WHERE account_id = ?1
-         RETURNING consecutive_failures",
-        [account_id],
-        |r| r.get(0),
-    )?;
-    if failures >= state.limits.max_consecutive_failures as i64 {
-        let n = conn.execute(
-            "UPDATE accounts SET locked_at = ?2 WHERE account_id = ?1 AND locked_at IS NULL",
-            params![account_id, state.now()],
+/// One key of the failure throttle and its limit.
+struct ThrottleKey {
+    key: String,
+    limit: u32,
+}
+
+/// The client address as a throttle key: IPv4 whole, IPv6 by its /64 (one subscriber's prefix).
+fn address_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => format!("fail-addr:{v4}"),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("fail-addr:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("fail-addr:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+fn throttle_keys(state: &AppState, device_id: Option<&str>) -> Vec<ThrottleKey> {
+    let mut keys = Vec::with_capacity(2);
+    if let Some(d) = device_id {
+        keys.push(ThrottleKey { key: format!("fail-device:{d}"), limit: state.limits.failures_per_device });
+    }
+    if let Some(ip) = crate::api::client_ip() {
+        keys.push(ThrottleKey { key: address_key(ip), limit: state.limits.failures_per_address });
+    }
+    keys
+}
+
+fn hashed_key(state: &AppState, key: &str) -> String {
+    crypto::b64(&state.secret.hmac(&[b"rate/v1", key.as_bytes()]))
+}
+
+/// 429 `rate_limited` (with `Retry-After`) when any key has reached its limit of failures in
+/// the last `failure_window_secs`.
+fn check_throttle(state: &AppState, conn: &Connection, keys: &[ThrottleKey]) -> ApiResult<()> {
+    let (now, window) = (state.now(), state.limits.failure_window_secs);
+    for k in keys {
+        let hashed = hashed_key(state, &k.key);
+        conn.execute("DELETE FROM rate_events WHERE key = ?1 AND at <= ?2", params![hashed, now - window])?;
+        let (count, oldest): (i64, Option<i64>) = conn.query_row(
+            "SELECT COUNT(*), MIN(at) FROM rate_events WHERE key = ?1 AND at > ?2",
+            params![hashed, now - window],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        if n == 1 {
-            audit(conn, state.now(), "account_locked", codes::ACCOUNT_LOCKED, Some(account_id), None);
+        if count >= k.limit as i64 {
+            let retry = (oldest.unwrap_or(now) + window - now).max(1) as u64;
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                codes::RATE_LIMITED,
+                "too many failed verifications; try again later",
+            )
+            .with_retry_after(retry));
         }
+    }
+    Ok(())
+}
+
+fn record_throttle(state: &AppState, conn: &Connection, keys: &[ThrottleKey]) -> ApiResult<()> {
+    let now = state.now();
+    for k in keys {
+        conn.execute("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![hashed_key(state, &k.key), now])?;
     }
     Ok(())
 }
@@ -370,4 +494,45 @@ pub fn rate_limit(state: &AppState, conn: &Connection, key: &str, limit: u32, wi
     }
     conn.execute("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![hashed, now])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Apply counters in order; `true` for each accepted.
+    fn run(start: (u64, u64), counters: &[u64]) -> Vec<bool> {
+        let mut w = start;
+        counters
+            .iter()
+            .map(|&c| match accept_counter(w.0, w.1, c) {
+                Some(n) => {
+                    w = n;
+                    true
+                }
+                None => false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn anti_replay_window() {
+        // A fresh device (enrolled with counter 1, every bit set): nothing at or below 1.
+        assert_eq!(run((1, u64::MAX), &[1, 0, 2, 2]), [false, false, true, false]);
+        // Out of order once each, replays refused.
+        assert_eq!(run((1, u64::MAX), &[5, 3, 4, 2, 3, 5, 4]), [true, true, true, true, false, false, false]);
+        // The window's edge: 64 below the highest is too old, 63 below is fine (once).
+        assert_eq!(run((100, 1), &[36, 37, 37, 99]), [false, true, false, true]);
+        // A jump of 64 or more forgets the old bitmap; counters just below the new highest work.
+        assert_eq!(run((100, u64::MAX), &[164, 100, 101, 163, 164]), [true, false, true, true, false]);
+        assert_eq!(run((100, u64::MAX), &[1_000_000, 999_999, 1_000_000]), [true, true, false]);
+        // Every counter in a shuffled block of 64 is accepted exactly once.
+        let mut block: Vec<u64> = (1_001..=1_064).collect();
+        block.reverse();
+        block.swap(3, 40);
+        let once = run((1_000, u64::MAX), &block);
+        assert!(once.iter().all(|&ok| ok));
+        let twice = run((1_000, u64::MAX), &[block.clone(), block].concat());
+        assert_eq!(twice.iter().filter(|&&ok| ok).count(), 64);
+    }
 }

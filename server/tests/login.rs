@@ -180,40 +180,50 @@ async fn bad_login(h: &Harness, dev: &mut Device) {
 }
 
 #[tokio::test]
-async fn account_locks_after_consecutive_failures() {
-    assert!(Limits::default().max_consecutive_failures <= 100);
-    let h = start_with(Limits { max_consecutive_failures: 3, ..Limits::default() }).await;
+async fn failed_signatures_are_throttled_never_locked() {
+    // Issue 9: a signature cannot be guessed, so failures throttle (429 + Retry-After) for a
+    // short window and never lock the account.
+    let h = start_with(Limits { failures_per_device: 3, failure_window_secs: 30, ..Limits::default() }).await;
     let mut dev = Device::new();
     let acc = h.enroll(C3, &mut dev).await;
-    // Two failures, then a success resets the count.
     bad_login(&h, &mut dev).await;
     bad_login(&h, &mut dev).await;
-    h.login(&mut dev).await;
     bad_login(&h, &mut dev).await;
-    bad_login(&h, &mut dev).await;
-    assert_eq!(h.server.account_locked(&acc), Some(false));
-    bad_login(&h, &mut dev).await;
-    assert_eq!(h.server.account_locked(&acc), Some(true));
-    // Now even a valid login is refused.
+    // The window is full: even the genuine device waits (the throttle cannot tell it apart),
+    // and its nonce is not consumed by the refusal.
     let n = h.nonce(&dev, Purpose::Login).await;
     let s = dev.sign(&h, Purpose::Login, &n, "");
-    let (st, b) = h.login_signed(&s).await;
-    assert_eq!((st, b["code"].as_str()), (423, Some("account_locked")));
-    assert!(h.server.audit_events().iter().any(|e| e.event == "account_locked"));
+    let resp = h.http.post(format!("{}{}", h.server.base_url, p::PATH_LOGIN)).json(&json!({"signed": s})).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry: i64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+    let b: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(b["code"], "rate_limited");
+    assert_eq!(h.server.account_locked(&acc), Some(false));
+    assert!(!h.server.audit_events().iter().any(|e| e.event == "account_locked"));
+    h.clock.advance(retry);
+    assert_eq!(h.login_signed(&s).await.0, 200, "same nonce, after the window");
 
-    // Limits above 100 are refused.
-    let dir = tempfile::tempdir().unwrap();
-    let r = citizen_server::start(citizen_server::ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        public_url: None,
-        tls: citizen_server::TlsSource::Generate { hostnames: vec![] },
-        otp_sender: std::sync::Arc::new(citizen_server::MemoryOtpOutbox::new()),
-        clock: citizen_core::clock::ManualClock::new(),
-        limits: Limits { max_consecutive_failures: 101, ..Limits::default() },
-    })
-    .await;
-    assert!(r.is_err());
+    // Limits are validated: a zero limit or a window longer than an hour is refused.
+    for limits in [
+        Limits { failures_per_device: 0, ..Limits::default() },
+        Limits { failures_per_address: 0, ..Limits::default() },
+        Limits { failure_window_secs: 3601, ..Limits::default() },
+        Limits { failure_window_secs: 0, ..Limits::default() },
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = citizen_server::start(citizen_server::ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            public_url: None,
+            tls: citizen_server::TlsSource::Generate { hostnames: vec![] },
+            otp_sender: std::sync::Arc::new(citizen_server::MemoryOtpOutbox::new()),
+            clock: citizen_core::clock::ManualClock::new(),
+            limits,
+        })
+        .await;
+        assert!(r.is_err());
+    }
 }
 
 #[tokio::test]

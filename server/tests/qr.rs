@@ -40,7 +40,7 @@ fn login_request(h: &Harness, claims: &[&str], lifetime: i64) -> LoginRequest {
 fn sign_request(key: &SigningKey, request: LoginRequest) -> SignedLoginRequest {
     let sig: Signature = key.sign(&request.signing_input());
     let mut rp_signature = [0u8; 64];
-    rp_signature.copy_from_slice(&sig.to_bytes());
+    rp_signature.copy_from_slice(&citizen_core::crypto::low_s(sig).to_bytes());
     SignedLoginRequest { request, rp_signature }
 }
 

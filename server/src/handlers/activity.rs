@@ -20,7 +20,15 @@ pub fn anchor(s: &AppState, conn: &mut Connection, req: &AnchorRequest) -> ApiRe
         return Err(ApiError::invalid("anchor subject, hash or sequence malformed"));
     }
     let tx = conn.transaction()?;
-    let dev = verify_signed(s, &tx, &req.signed, Purpose::Activity, NonceRule::Fixed(&req.hash))?;
+    // A failed verification is committed (audit row naming the device, failure throttle): rolled
+    // back with the transaction, forged anchors were neither counted nor attributed (issue 9).
+    let dev = match verify_signed(s, &tx, &req.signed, Purpose::Activity, NonceRule::Fixed(&req.hash)) {
+        Ok(d) => d,
+        Err(e) => {
+            tx.commit()?;
+            return Err(e);
+        }
+    };
     let seq = i64::try_from(req.seq).map_err(|_| ApiError::invalid("sequence out of range"))?;
     let latest: Option<(i64, String)> = tx
         .query_row(

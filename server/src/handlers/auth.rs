@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
 use crate::tokens::refresh_hash;
-use crate::verify::{load_device, verify_signed, NonceRule};
+use crate::verify::{check_not_locked, load_device, verify_signed, NonceRule};
 
 fn token_invalid() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, codes::TOKEN_INVALID, "missing, malformed or expired token")
@@ -135,6 +135,8 @@ pub fn refresh(s: &AppState, conn: &mut Connection, req: &RefreshRequest) -> Api
     if dev.status != "active" {
         return Err(ApiError::device_inactive(&dev.status));
     }
+    // The lock ended the session already; say why.
+    check_not_locked(&tx, &sess.account_id)?;
     if sess.revoked {
         return Err(session_expired());
     }
@@ -169,6 +171,56 @@ pub fn refresh(s: &AppState, conn: &mut Connection, req: &RefreshRequest) -> Api
     })
 }
 
+/// Body of `POST /v1/official/accounts/lock` (officials' API).
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct AccountLockRequest {
+    /// The citizen's CCCD number (officials identify citizens by it).
+    pub cccd: String,
+    /// `true` locks, `false` unlocks.
+    pub locked: bool,
+}
+
+/// Lock or unlock an account by an official's decision (ARCHITECTURE.md, decisions 7 and 16).
+/// Locking ends every session of the account at once, so its access and refresh tokens are
+/// refused from then on, and drops its devices' outstanding nonces; unlocking does not revive
+/// them (the citizen logs in again).
+pub fn set_account_lock(s: &AppState, conn: &mut Connection, req: &AccountLockRequest) -> ApiResult<citizen_core::protocol::Ok> {
+    let now = s.now();
+    let tx = conn.transaction()?;
+    let account_id: String = tx
+        .query_row(
+            "SELECT a.account_id FROM accounts a JOIN citizens c ON c.id = a.citizen_id WHERE c.cccd = ?1",
+            [&req.cccd],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, codes::NO_MATCH, "no account for this citizen"))?;
+    if req.locked {
+        tx.execute(
+            "UPDATE accounts SET locked_at = COALESCE(locked_at, ?2) WHERE account_id = ?1",
+            params![account_id, now],
+        )?;
+        tx.execute(
+            "UPDATE sessions SET revoked_at = ?2, revoke_reason = 'account_locked'
+              WHERE account_id = ?1 AND revoked_at IS NULL",
+            params![account_id, now],
+        )?;
+        tx.execute(
+            "DELETE FROM nonces WHERE device_id IN (SELECT device_id FROM devices WHERE account_id = ?1)",
+            [&account_id],
+        )?;
+        audit(&tx, now, "account_locked", "ok", Some(&account_id), None);
+    } else {
+        tx.execute(
+            "UPDATE accounts SET locked_at = NULL, consecutive_failures = 0 WHERE account_id = ?1",
+            [&account_id],
+        )?;
+        audit(&tx, now, "account_unlocked", "ok", Some(&account_id), None);
+    }
+    tx.commit()?;
+    Ok(citizen_core::protocol::Ok { ok: true })
+}
+
 /// Who a valid bearer token speaks for.
 #[derive(Clone, Debug)]
 pub struct Bearer {
@@ -180,7 +232,8 @@ pub struct Bearer {
     pub session_id: String,
 }
 
-/// Check a bearer token: signature, issuer, audience, expiry, live session, active device.
+/// Check a bearer token: signature, issuer, audience, expiry, live session, active device,
+/// unlocked account.
 /// Counts as session activity (idle deadline moves, capped by the absolute one).
 pub fn authenticate(s: &AppState, conn: &Connection, token: Option<&str>) -> ApiResult<Bearer> {
     let now = s.now();
@@ -201,6 +254,7 @@ pub fn authenticate(s: &AppState, conn: &Connection, token: Option<&str>) -> Api
     if dev.status != "active" {
         return Err(ApiError::device_inactive(&dev.status));
     }
+    check_not_locked(conn, &sess.account_id)?;
     if sess.revoked {
         return Err(session_expired());
     }

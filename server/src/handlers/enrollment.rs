@@ -146,8 +146,8 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
         params![d.device_id, account_id, public_key, d.hardware_backed, chain, d.platform, d.label, now, counter],
     )?;
     tx.execute("UPDATE enrollments SET consumed_at = ?2 WHERE enrollment_id = ?1", params![req.enrollment_id, now])?;
-    // A fresh OTP-verified enrollment is the recovery path for a locked account.
-    tx.execute("UPDATE accounts SET consecutive_failures = 0, locked_at = NULL WHERE account_id = ?1", [&account_id])?;
+    // A lock is an official's decision (ARCHITECTURE.md, decision 7): re-enrolling does not lift it.
+    tx.execute("UPDATE accounts SET consecutive_failures = 0 WHERE account_id = ?1", [&account_id])?;
     audit(&tx, now, "enroll_complete", "ok", Some(&account_id), Some(&d.device_id));
     tx.commit()?;
     Ok(EnrollCompleteResponse {

@@ -33,6 +33,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_SUBMISSION_BYTES: usize = 12 * 1024 * 1024;
 /// Header carrying the officials' API secret.
 pub const OFFICIAL_TOKEN_HEADER: &str = "x-official-token";
+/// Officials' API: lock or unlock a citizen's account ([`auth::set_account_lock`]).
+pub const PATH_OFFICIAL_ACCOUNT_LOCK: &str = "/v1/official/accounts/lock";
 
 type S = State<Arc<AppState>>;
 
@@ -78,6 +80,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(ps::PATH_SUBMISSIONS, post(submit).layer(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES)))
         .route(ps::PATH_CASE_EVENTS, get(case_events))
         .route(ps::PATH_OFFICIAL_TRANSITION, post(official_transition))
+        .route(PATH_OFFICIAL_ACCOUNT_LOCK, post(official_account_lock))
         .route(citizen_core::activity::PATH_ANCHOR, post(activity_anchor))
         .route(citizen_core::protocol::rp::PATH_REGISTRY, get(relying_parties))
         // QR login (server side) and the hosted demo portal.
@@ -90,6 +93,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(no_store))
+        .layer(axum::middleware::from_fn(crate::api::with_client_addr))
         .with_state(state)
 }
 
@@ -265,16 +269,12 @@ async fn case_events(
         .map(Json)
 }
 
-async fn official_transition(
-    State(s): S,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<ps::CaseEventDto>> {
+/// The officials' token must be present and right (constant-time); a refusal is audited.
+async fn check_official(s: &Arc<AppState>, headers: &HeaderMap, event: &'static str) -> ApiResult<()> {
     let given = headers.get(OFFICIAL_TOKEN_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
     if !crate::otp::ct_eq(given, s.official_token.as_bytes()) {
-        let s2 = s.clone();
-        let _ = blocking(&s2, |s, c| {
-            audit(c, s.now(), "case_transition", ps::codes::OFFICIAL_UNAUTHORIZED, None, None);
+        let _ = blocking(s, move |s, c| {
+            audit(c, s.now(), event, ps::codes::OFFICIAL_UNAUTHORIZED, None, None);
             Ok(())
         })
         .await;
@@ -284,6 +284,27 @@ async fn official_transition(
             "missing or wrong officials' token",
         ));
     }
+    Ok(())
+}
+
+async fn official_account_lock(
+    State(s): S,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<p::Ok>> {
+    check_official(&s, &headers, "account_lock").await?;
+    let body = body.map_err(|_| ApiError::invalid("unreadable request body"))?;
+    let req: auth::AccountLockRequest =
+        serde_json::from_slice(&body).map_err(|_| ApiError::invalid("JSON does not match the expected shape"))?;
+    blocking(&s, move |s, c| audited(s, c, "account_lock", |s, c| auth::set_account_lock(s, c, &req))).await.map(Json)
+}
+
+async fn official_transition(
+    State(s): S,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<ps::CaseEventDto>> {
+    check_official(&s, &headers, "case_transition").await?;
     let body = body.map_err(|_| ApiError::invalid("unreadable request body"))?;
     let req: ps::TransitionRequest =
         serde_json::from_slice(&body).map_err(|_| ApiError::invalid("JSON does not match the expected shape"))?;

@@ -28,6 +28,12 @@ pub struct Harness {
 }
 
 pub fn client_for(ca_pem: &str) -> reqwest::Client {
+    client_bound(ca_pem, None)
+}
+
+/// A client whose connections leave from `local` (e.g. 127.0.0.2: another client address on
+/// loopback).
+pub fn client_bound(ca_pem: &str, local: Option<std::net::IpAddr>) -> reqwest::Client {
     use rustls_pki_types::pem::PemObject;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();
@@ -39,7 +45,7 @@ pub fn client_for(ca_pem: &str) -> reqwest::Client {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    reqwest::Client::builder().tls_backend_preconfigured(cfg).build().unwrap()
+    reqwest::Client::builder().tls_backend_preconfigured(cfg).local_address(local).build().unwrap()
 }
 
 pub async fn start() -> Harness {
@@ -83,6 +89,22 @@ impl Harness {
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body {status}: {text}")))
+    }
+
+    /// POST returning the headers too (for `Retry-After`).
+    pub async fn post_full(&self, path: &str, body: Value, bearer: Option<&str>) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut rb = self.http.post(format!("{}{}", self.server.base_url, path)).json(&body);
+        if let Some(t) = bearer {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(id) = body["payload"]["submission_id"].as_str() {
+            rb = rb.header("Idempotency-Key", id);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        (status, headers, serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body {status}: {text}")))
     }
 
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
@@ -205,6 +227,6 @@ impl Device {
 
     pub fn sign_statement(&self, st: Statement) -> SignedStatement {
         let sig: Signature = self.key.sign(&st.canonical_bytes());
-        SignedStatement { statement: st, signature: b64(&sig.to_bytes()) }
+        SignedStatement { statement: st, signature: b64(&citizen_core::crypto::low_s(sig).to_bytes()) }
     }
 }
