@@ -239,7 +239,7 @@ mod tests {
                 signature: String::new(),
             };
             let sig: Signature = sk.sign(&entry_statement(AUD, DEV, &e).canonical_bytes());
-            e.signature = crypto::b64(&sig.to_bytes());
+            e.signature = crypto::b64(&crypto::low_s(sig).to_bytes());
             prev = e.hash.clone();
             out.push(e);
         }

@@ -1,10 +1,15 @@
 //! Cryptographic building blocks, each small and tested next to its code.
 //!
 //! * P-256 public keys in either encoding a key store produces (SEC1 point, SPKI DER).
-//! * Signature normalisation: DER or raw `r||s` → one canonical [`p256::ecdsa::Signature`], then
-//!   verification. The core verifies every signature a key store returns before sending it, so a
-//!   broken or malicious key store cannot make the core send garbage; the server runs the same
-//!   function.
+//! * Signature normalisation: DER or raw `r||s` → one canonical [`p256::ecdsa::Signature`] in
+//!   low-S form, then verification. The core verifies every signature a key store returns before
+//!   sending it, so a broken or malicious key store cannot make the core send garbage.
+//! * Low-S: every ECDSA signature this project *receives* (device statements on the server,
+//!   server JWS and relying-party signatures on the device) must have `s ≤ n/2`. ECDSA accepts
+//!   both `(r, s)` and its twin `(r, n − s)`; refusing the high twin makes each signed message
+//!   have exactly one valid encoding, so nothing keyed on signature bytes (dedup, audit, replay
+//!   caches) can be fooled by a re-encoded copy. Our own signers emit low-S ([`low_s`],
+//!   [`low_s_jws`]).
 //! * Field encryption: AES-256-GCM with a random 96-bit nonce and associated data that names the
 //!   field, so a ciphertext cannot be moved to another column and still open.
 //! * Randomness: only the OS CSPRNG (`getrandom`).
@@ -37,6 +42,10 @@ pub enum SigError {
     /// The signature does not verify.
     #[error("signature does not verify")]
     Mismatch,
+    /// The signature is the high-S twin (`s > n/2`) of a valid signature: refused so that every
+    /// signed message has one encoding only.
+    #[error("signature is not in low-S form")]
+    HighS,
 }
 
 /// Fill a fresh array from the OS CSPRNG.
@@ -83,21 +92,59 @@ pub fn sec1_uncompressed(key: &VerifyingKey) -> Vec<u8> {
 
 /// Normalise a key-store signature to a canonical P-256 signature. DER must be strict DER
 /// (no BER long forms, no padding, no trailing bytes); raw must be exactly 64 bytes. Zero or
-/// out-of-range `r`/`s` are refused in both.
+/// out-of-range `r`/`s` are refused in both. A high `s` is replaced by `n − s` (platform key
+/// stores — Android Keystore, the Secure Enclave — emit either twin; receivers accept low-S
+/// only).
 pub fn normalize_signature(sig: &DeviceSignature) -> Result<Signature, SigError> {
-    match sig.format {
-        SignatureFormat::Der => Signature::from_der(&sig.bytes).map_err(|_| SigError::InvalidEncoding),
+    let parsed = match sig.format {
+        SignatureFormat::Der => Signature::from_der(&sig.bytes).map_err(|_| SigError::InvalidEncoding)?,
         SignatureFormat::Raw => {
             if sig.bytes.len() != 64 {
                 return Err(SigError::InvalidEncoding);
             }
-            Signature::from_slice(&sig.bytes).map_err(|_| SigError::InvalidEncoding)
+            Signature::from_slice(&sig.bytes).map_err(|_| SigError::InvalidEncoding)?
         }
+    };
+    Ok(low_s(parsed))
+}
+
+/// The low-S form of a signature (`s` replaced by `n − s` when `s > n/2`). Every signer of this
+/// project passes its signatures through this before they leave.
+pub fn low_s(sig: Signature) -> Signature {
+    sig.normalize_s().unwrap_or(sig)
+}
+
+/// Whether `s ≤ n/2`.
+pub fn is_low_s(sig: &Signature) -> bool {
+    sig.normalize_s().is_none()
+}
+
+/// A compact ES256 JWS with its signature put into low-S form (unchanged if it is not a
+/// well-formed ES256 JWS). For JWS produced by `jsonwebtoken`, whose signer does not normalise.
+pub fn low_s_jws(jws: &str) -> String {
+    let Some((input, sig)) = jws.rsplit_once('.') else { return jws.to_string() };
+    match unb64(sig).and_then(|b| Signature::from_slice(&b).ok()) {
+        Some(s) => format!("{input}.{}", b64(&low_s(s).to_bytes())),
+        None => jws.to_string(),
     }
 }
 
-/// Verify ECDSA P-256/SHA-256 of `message` (the verifier hashes).
+/// Whether a compact JWS carries a well-formed raw ES256 signature (64 bytes, `r`, `s` in
+/// range) in low-S form. `jsonwebtoken` accepts both twins, so every ES256 verification that
+/// goes through it also asks this.
+pub fn jws_signature_is_low_s(jws: &str) -> bool {
+    jws.rsplit_once('.')
+        .and_then(|(_, sig)| unb64(sig))
+        .and_then(|b| Signature::from_slice(&b).ok())
+        .is_some_and(|s| is_low_s(&s))
+}
+
+/// Verify ECDSA P-256/SHA-256 of `message` (the verifier hashes). High-S signatures are
+/// refused ([`SigError::HighS`]).
 pub fn verify(key: &VerifyingKey, message: &[u8], sig: &Signature) -> Result<(), SigError> {
+    if !is_low_s(sig) {
+        return Err(SigError::HighS);
+    }
     key.verify(message, sig).map_err(|_| SigError::Mismatch)
 }
 
@@ -113,10 +160,16 @@ pub fn verify_device_signature(
     Ok(sig)
 }
 
-/// Verify a wire signature (base64url raw `r||s`) against a SEC1 public key.
+/// Verify a received wire signature (base64url raw `r||s`) against a SEC1 public key. Unlike
+/// [`verify_device_signature`] nothing is normalised: a high-S signature is refused.
 pub fn verify_wire_signature(public_key: &[u8], message: &[u8], sig_b64: &str) -> Result<(), SigError> {
     let bytes = unb64(sig_b64).ok_or(SigError::InvalidEncoding)?;
-    verify_device_signature(public_key, message, &DeviceSignature { bytes, format: SignatureFormat::Raw }).map(|_| ())
+    if bytes.len() != 64 {
+        return Err(SigError::InvalidEncoding);
+    }
+    let key = parse_public_key(public_key)?;
+    let sig = Signature::from_slice(&bytes).map_err(|_| SigError::InvalidEncoding)?;
+    verify(&key, message, &sig)
 }
 
 /// A 32-byte symmetric key that is wiped on drop and never printed.
@@ -206,8 +259,8 @@ mod tests {
         let pk = sec1_uncompressed(&vk);
         let der = DeviceSignature { bytes: sig.to_der().as_bytes().to_vec(), format: SignatureFormat::Der };
         let raw = DeviceSignature { bytes: sig.to_bytes().to_vec(), format: SignatureFormat::Raw };
-        assert_eq!(verify_device_signature(&pk, msg, &der).unwrap(), sig);
-        assert_eq!(verify_device_signature(&pk, msg, &raw).unwrap(), sig);
+        assert_eq!(verify_device_signature(&pk, msg, &der).unwrap(), low_s(sig));
+        assert_eq!(verify_device_signature(&pk, msg, &raw).unwrap(), low_s(sig));
         // SPKI-encoded key works too.
         use p256::pkcs8::EncodePublicKey;
         let spki = vk.to_public_key_der().unwrap();
@@ -224,6 +277,43 @@ mod tests {
         assert_eq!(verify_device_signature(&pk, msg, &long), Err(SigError::InvalidEncoding));
         assert_eq!(parse_public_key(&[4u8; 65]).unwrap_err(), SigError::InvalidKey);
         assert_eq!(parse_public_key(&[]).unwrap_err(), SigError::InvalidKey);
+    }
+
+    /// The twin `(r, n − s)` of a signature: valid ECDSA, the other `s`.
+    fn twin(sig: &Signature) -> Signature {
+        let (r, s) = sig.split_scalars();
+        Signature::from_scalars(r, -s).unwrap()
+    }
+
+    #[test]
+    fn high_s_twins_are_refused_on_receipt_and_normalised_from_key_stores() {
+        let sk = key();
+        let pk = sec1_uncompressed(&VerifyingKey::from(&sk));
+        for i in 0..8u8 {
+            let msg = [b'm', i];
+            let sig: Signature = sk.sign(&msg);
+            let (low, high) = if is_low_s(&sig) { (sig, twin(&sig)) } else { (twin(&sig), sig) };
+            assert!(is_low_s(&low) && !is_low_s(&high));
+            // Both twins are mathematically valid ECDSA…
+            assert!(VerifyingKey::from(&sk).verify(&msg, &high).is_ok());
+            // …but a received high-S signature is refused, the low one accepted.
+            assert_eq!(verify_wire_signature(&pk, &msg, &b64(&high.to_bytes())), Err(SigError::HighS));
+            assert_eq!(verify_wire_signature(&pk, &msg, &b64(&low.to_bytes())), Ok(()));
+            // A key store's high-S signature (raw or DER) is normalised, not refused.
+            for ds in [
+                DeviceSignature { bytes: high.to_bytes().to_vec(), format: SignatureFormat::Raw },
+                DeviceSignature { bytes: high.to_der().as_bytes().to_vec(), format: SignatureFormat::Der },
+            ] {
+                assert_eq!(verify_device_signature(&pk, &msg, &ds).unwrap(), low);
+            }
+            // JWS: the signature segment is checked and normalised the same way.
+            let jws_high = format!("h.p.{}", b64(&high.to_bytes()));
+            assert!(!jws_signature_is_low_s(&jws_high));
+            assert!(jws_signature_is_low_s(&low_s_jws(&jws_high)));
+            assert_eq!(low_s_jws(&jws_high), format!("h.p.{}", b64(&low.to_bytes())));
+        }
+        assert!(!jws_signature_is_low_s("h.p.AA"));
+        assert!(!jws_signature_is_low_s("no-dots"));
     }
 
     #[test]

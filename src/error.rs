@@ -112,7 +112,7 @@ messages! {
     SessionExpired => "auth.session_expired", "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.", "Your session has expired. Please log in again.";
     SessionRevoked => "auth.session_revoked", "Phiên đăng nhập đã bị thu hồi vì lý do an toàn. Vui lòng đăng nhập lại.", "Your session was revoked for your safety. Please log in again.";
     DeviceInactive => "auth.device_inactive", "Thiết bị này không còn được dùng cho tài khoản (đã bị thay thế hoặc thu hồi).", "This device is no longer active for the account (replaced or revoked).";
-    AccountLocked => "auth.account_locked", "Tài khoản tạm khoá do có quá nhiều lần xác thực thất bại.", "The account is locked after too many failed attempts.";
+    AccountLocked => "auth.account_locked", "Tài khoản đang bị khoá theo quyết định của cơ quan quản lý. Vui lòng liên hệ cơ quan cấp tài khoản.", "The account is locked by a decision of the authority. Please contact the office that issued it.";
     Rejected => "auth.rejected", "Máy chủ từ chối yêu cầu xác thực.", "The server refused the authentication request.";
     NoPendingReset => "passcode.no_pending_reset", "Chưa có yêu cầu đặt lại mã bảo vệ nào.", "There is no passcode reset waiting for an OTP.";
     KeyStore => "keystore.failure", "Kho khoá an toàn của thiết bị báo lỗi.", "The device's secure key store reported an error.";

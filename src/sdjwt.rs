@@ -22,7 +22,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use jsonwebtoken::{Algorithm, DecodingKey};
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use sd_jwt_payload::{Hasher, JwsSigner, KeyBindingJwt, RequiredKeyBinding, SdJwt, SdJwtBuilder};
 use serde_json::{Map, Value};
@@ -173,7 +173,7 @@ impl P256JwsSigner {
         }
         let input = jws_signing_input(&h, payload);
         let sig: Signature = self.key.sign(input.as_bytes());
-        format!("{input}.{}", b64(&sig.to_bytes()))
+        format!("{input}.{}", b64(&crate::crypto::low_s(sig).to_bytes()))
     }
 }
 
@@ -243,7 +243,8 @@ pub fn verify_es256_jws(jws: &str, key: &VerifyingKey) -> Option<VerifiedJws> {
         return None;
     }
     let sig = Signature::from_slice(&unb64(s)?).ok()?;
-    key.verify(format!("{h}.{p}").as_bytes(), &sig).ok()?;
+    // Low-S enforced (crate::crypto::verify refuses the high twin).
+    crate::crypto::verify(key, format!("{h}.{p}").as_bytes(), &sig).ok()?;
     Some(VerifiedJws { header, payload: unb64(p)? })
 }
 
@@ -441,7 +442,9 @@ fn es256_verifies(j: &Jws<'_>, key: &DecodingKey) -> Result<bool, PresentationEr
     if j.header.get("alg").and_then(Value::as_str) != Some(ALG) {
         return Err(PresentationError::UnsupportedAlgorithm);
     }
-    Ok(jsonwebtoken::crypto::verify(j.signature, j.input.as_bytes(), key, Algorithm::ES256).unwrap_or(false))
+    // jsonwebtoken accepts both ECDSA twins; the high-S one is refused here.
+    let low_s = crate::crypto::jws_signature_is_low_s(&format!(".{}", j.signature));
+    Ok(low_s && jsonwebtoken::crypto::verify(j.signature, j.input.as_bytes(), key, Algorithm::ES256).unwrap_or(false))
 }
 
 /// Verify a presentation as a relying party: issuer signature (ES256), `typ`, `vct`, `iss`,

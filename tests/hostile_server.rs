@@ -378,7 +378,23 @@ fn resigned(
     let (kid, mut claims) = receipt_parts(real.bytes());
     edit(&mut claims);
     let header = jsonwebtoken::Header { alg, kid: Some(kid), ..Default::default() };
-    v["receipt"] = jsonwebtoken::encode(&header, &claims, key).unwrap().into();
+    v["receipt"] = citizen_core::crypto::low_s_jws(&jsonwebtoken::encode(&header, &claims, key).unwrap()).into();
+    Answer::json(real.status, serde_json::to_vec(&v).unwrap())
+}
+
+/// The same answer with the receipt's ES256 signature replaced by its high-S twin.
+fn high_s_twin(real: Answer) -> Answer {
+    if real.status >= 300 {
+        return real;
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(real.bytes()).unwrap();
+    let receipt = v["receipt"].as_str().unwrap().to_string();
+    let (input, sig) = receipt.rsplit_once('.').unwrap();
+    let sig = p256::ecdsa::Signature::from_slice(&b64d(sig)).unwrap();
+    assert!(citizen_core::crypto::is_low_s(&sig), "the server signs low-S");
+    let (r, s) = sig.split_scalars();
+    let twin = p256::ecdsa::Signature::from_scalars(r, -s).unwrap();
+    v["receipt"] = format!("{input}.{}", citizen_core::crypto::b64(&twin.to_bytes())).into();
     Answer::json(real.status, serde_json::to_vec(&v).unwrap())
 }
 
@@ -455,6 +471,11 @@ async fn hostile_submission_answers_are_refused_and_nothing_is_lost() {
     let (fk, _, _) = foreign_key();
     env.proxy.set(on_submissions(move |a| resigned(a, &fk, jsonwebtoken::Algorithm::ES256, |_| {})));
     env.hostile_submission("receipt signed by another key under the same kid", receipt).await;
+
+    // The high-S twin (r, n − s) of the genuine receipt: valid ECDSA, but not what the server
+    // signs; jsonwebtoken alone would accept it (issue 9).
+    env.proxy.set(on_submissions(high_s_twin));
+    env.hostile_submission("high-S twin of the genuine receipt", receipt).await;
 
     // Signed by the real key, but about something else.
     type ClaimEdit = fn(&mut serde_json::Value);

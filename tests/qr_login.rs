@@ -86,7 +86,7 @@ async fn env() -> Env {
 
 fn sign(request: LoginRequest, key: &SigningKey) -> SignedLoginRequest {
     let sig: Signature = key.sign(&request.signing_input());
-    SignedLoginRequest { request, rp_signature: sig.to_bytes().into() }
+    SignedLoginRequest { request, rp_signature: citizen_core::crypto::low_s(sig).to_bytes().into() }
 }
 
 fn code(e: &ConsentError) -> &str {

@@ -194,8 +194,8 @@ fn check_limits(l: &Limits) -> Result<(), ServerError> {
         l.session_absolute_secs,
         l.failure_window_secs,
     ]
-        .iter()
-        .any(|v| *v <= 0)
+    .iter()
+    .any(|v| *v <= 0)
     {
         return bad("durations must be positive");
     }
@@ -265,8 +265,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     .handle(handle.clone());
     let app = handlers::router(state.clone());
     // Connect info: the failure throttle keys on the client address (verify.rs).
-    let task =
-        tokio::spawn(async move { server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await });
+    let task = tokio::spawn(async move { server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await });
     tracing::info!(%addr, %audience, "citizen-server listening");
 
     Ok(RunningServer {

@@ -307,9 +307,7 @@ fn accept_device_counter(conn: &Connection, device_id: &str, kind: CounterKind, 
         })?;
     let (new_highest, new_seen) = accept_counter(highest.max(0) as u64, seen as u64, counter).ok_or_else(replay)?;
     let updated = conn.execute(
-        &format!(
-            "UPDATE devices SET {col} = ?2, {wcol} = ?3 WHERE device_id = ?1 AND {col} = ?4 AND {wcol} = ?5"
-        ),
+        &format!("UPDATE devices SET {col} = ?2, {wcol} = ?3 WHERE device_id = ?1 AND {col} = ?4 AND {wcol} = ?5"),
         params![device_id, new_highest as i64, new_seen as i64, highest, seen],
     )?;
     if updated != 1 {

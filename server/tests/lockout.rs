@@ -40,7 +40,13 @@ fn forged_login(h: &Harness, dev: &Device) -> Value {
 
 /// Send `n` forged requests; every answer is the forgery's own refusal or 429 `rate_limited`
 /// with a Retry-After. Returns (refusals, throttled, largest Retry-After).
-async fn flood(h: &Harness, n: usize, path: &str, refusal: &str, body: impl Fn(&Harness, usize) -> Value) -> (usize, usize, i64) {
+async fn flood(
+    h: &Harness,
+    n: usize,
+    path: &str,
+    refusal: &str,
+    body: impl Fn(&Harness, usize) -> Value,
+) -> (usize, usize, i64) {
     let (mut refused, mut throttled, mut wait) = (0, 0, 0);
     for i in 0..n {
         let (st, headers, b) = h.post_full(path, body(h, i), None).await;
@@ -143,7 +149,12 @@ async fn the_throttle_keys_on_the_client_address_and_on_the_device() {
     let mut throttled = 0;
     for _ in 0..60 {
         let ghost = Device::new();
-        let r = other.post(format!("{}{}", h.server.base_url, p::PATH_LOGIN)).json(&forged_login(&h, &ghost)).send().await.unwrap();
+        let r = other
+            .post(format!("{}{}", h.server.base_url, p::PATH_LOGIN))
+            .json(&forged_login(&h, &ghost))
+            .send()
+            .await
+            .unwrap();
         if r.status().as_u16() == 429 {
             assert!(r.headers().contains_key(reqwest::header::RETRY_AFTER));
             throttled += 1;
@@ -157,7 +168,12 @@ async fn the_throttle_keys_on_the_client_address_and_on_the_device() {
     // window) instead: then the genuine client waits out the window too (429, never a lock).
     h.clock.advance(61);
     for _ in 0..20 {
-        let r = other.post(format!("{}{}", h.server.base_url, p::PATH_LOGIN)).json(&forged_login(&h, &dev)).send().await.unwrap();
+        let r = other
+            .post(format!("{}{}", h.server.base_url, p::PATH_LOGIN))
+            .json(&forged_login(&h, &dev))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 401);
     }
     let n = h.nonce(&dev, Purpose::Login).await;
@@ -282,7 +298,11 @@ async fn an_official_lock_ends_the_sessions_and_refuses_the_old_tokens() {
     let s = dev.sign(&h, Purpose::Login, &n, "");
     let (st, b) = h.login_signed(&s).await;
     assert_eq!((st, b["code"].as_str()), (423, Some("account_locked")));
-    assert!(h.server.audit_events().iter().any(|e| e.event == "account_locked" && e.account_id.as_deref() == Some(&acc)));
+    assert!(h
+        .server
+        .audit_events()
+        .iter()
+        .any(|e| e.event == "account_locked" && e.account_id.as_deref() == Some(&acc)));
 
     // Unlocking does not revive the old session: the citizen logs in again.
     let (st, _) = lock(&h, C8.0, false).await;

@@ -193,7 +193,13 @@ async fn failed_signatures_are_throttled_never_locked() {
     // and its nonce is not consumed by the refusal.
     let n = h.nonce(&dev, Purpose::Login).await;
     let s = dev.sign(&h, Purpose::Login, &n, "");
-    let resp = h.http.post(format!("{}{}", h.server.base_url, p::PATH_LOGIN)).json(&json!({"signed": s})).send().await.unwrap();
+    let resp = h
+        .http
+        .post(format!("{}{}", h.server.base_url, p::PATH_LOGIN))
+        .json(&json!({"signed": s}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 429);
     let retry: i64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=30).contains(&retry), "{retry}");

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 /// those fields themselves, against the core's clock). `None` when it does not verify.
 pub(crate) fn decode_es256<T: DeserializeOwned>(jws: &str, key: &jsonwebtoken::jwk::Jwk) -> Option<T> {
     let header = jsonwebtoken::decode_header(jws).ok()?;
-    if header.alg != Algorithm::ES256 {
+    if header.alg != Algorithm::ES256 || !crate::crypto::jws_signature_is_low_s(jws) {
         return None;
     }
     let key = DecodingKey::from_jwk(key).ok()?;

@@ -360,7 +360,7 @@ mod tests {
         };
         f(&mut request);
         let sig: Signature = key.sign(&request.signing_input());
-        SignedLoginRequest { request, rp_signature: sig.to_bytes().into() }
+        SignedLoginRequest { request, rp_signature: crate::crypto::low_s(sig).to_bytes().into() }
     }
 
     fn code(r: Result<()>) -> &'static str {

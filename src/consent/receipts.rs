@@ -184,7 +184,7 @@ mod tests {
             subject: receipt.statement_subject(),
         };
         let sig: Signature = device.sign(&statement.canonical_bytes());
-        let st = SignedStatement { statement, signature: crypto::b64(&sig.to_bytes()) };
+        let st = SignedStatement { statement, signature: crypto::b64(&crypto::low_s(sig).to_bytes()) };
         let (jwk, enc) = server();
         let claims = ReceiptCountersignClaims {
             iss: AUD.into(),
@@ -197,7 +197,7 @@ mod tests {
         };
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         header.kid = Some("k1".into());
-        let cs = jsonwebtoken::encode(&header, &claims, &enc).unwrap();
+        let cs = crypto::low_s_jws(&jsonwebtoken::encode(&header, &claims, &enc).unwrap());
         let r = SignedReceipt {
             receipt,
             device_statement: st,
@@ -254,7 +254,7 @@ mod tests {
         // Re-signed with another device key: the countersignature names the old signature.
         let other = SigningKey::from_slice(&[9u8; 32]).unwrap();
         let sig: Signature = other.sign(&forged.device_statement.statement.canonical_bytes());
-        forged.device_statement.signature = crypto::b64(&sig.to_bytes());
+        forged.device_statement.signature = crypto::b64(&crypto::low_s(sig).to_bytes());
         forged.device_public_key = crypto::b64(&crypto::sec1_uncompressed(&VerifyingKey::from(&other)));
         assert_eq!(code(verify_export(&export_json(&forged, &jwk), None)), "consent.countersignature_invalid");
         // A broken countersignature.

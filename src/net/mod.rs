@@ -411,6 +411,18 @@ mod tests {
             server_error(StatusCode::BAD_GATEWAY, b"<html>", Some(7)),
             Error::Net(NetError { kind: NetworkErrorKind::Server, retry_after: Some(7), .. })
         ));
+        // A throttled request (issue 9: 429 rate_limited with Retry-After) is transient and
+        // never destructive: not a device status, the outbox keeps the item.
+        let throttled = server_error(StatusCode::TOO_MANY_REQUESTS, &body("rate_limited"), Some(30));
+        assert!(matches!(throttled, Error::Domain(Msg::RateLimited)));
+        assert!(matches!(
+            crate::services::outbox::classify(&throttled),
+            crate::services::outbox::Disposition::Retry { .. }
+        ));
+        assert!(matches!(
+            crate::error::AuthError::from(throttled),
+            crate::error::AuthError::Rejected { detail } if detail.code == "network.rate_limited"
+        ));
         let moved = serde_json::to_vec(&serde_json::json!({"code": "form_invalid", "message": "moved"})).unwrap();
         assert!(matches!(
             server_error(StatusCode::TEMPORARY_REDIRECT, &moved, None),

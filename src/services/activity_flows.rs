@@ -31,7 +31,8 @@ pub struct ActivityExport {
 /// Check an anchor's countersignature against a key set.
 pub fn anchor_verifies(a: &ActivityAnchor, keys: &[jsonwebtoken::jwk::Jwk], audience: &str, device_id: &str) -> bool {
     let Ok(header) = jsonwebtoken::decode_header(&a.countersignature) else { return false };
-    if header.alg != Algorithm::ES256 {
+    // Low-S (issue 9): jsonwebtoken accepts both ECDSA twins.
+    if header.alg != Algorithm::ES256 || !crate::crypto::jws_signature_is_low_s(&a.countersignature) {
         return false;
     }
     let Some(jwk) = keys.iter().find(|k| k.common.key_id.is_some() && k.common.key_id == header.kid) else {

@@ -347,6 +347,10 @@ impl Account {
         if header.alg != Algorithm::ES256 {
             return Err(Error::BadReceipt("receipt algorithm".into()));
         }
+        // jsonwebtoken accepts both ECDSA twins; only the low-S one is the server's.
+        if !crate::crypto::jws_signature_is_low_s(&resp.receipt) {
+            return Err(Error::BadReceipt("receipt signature is not in low-S form".into()));
+        }
         let kid = header.kid.ok_or_else(|| Error::BadReceipt("receipt without key id".into()))?;
         let mut v = Validation::new(Algorithm::ES256);
         v.required_spec_claims.clear();

@@ -184,7 +184,11 @@ pub struct AccountLockRequest {
 /// Locking ends every session of the account at once, so its access and refresh tokens are
 /// refused from then on, and drops its devices' outstanding nonces; unlocking does not revive
 /// them (the citizen logs in again).
-pub fn set_account_lock(s: &AppState, conn: &mut Connection, req: &AccountLockRequest) -> ApiResult<citizen_core::protocol::Ok> {
+pub fn set_account_lock(
+    s: &AppState,
+    conn: &mut Connection,
+    req: &AccountLockRequest,
+) -> ApiResult<citizen_core::protocol::Ok> {
     let now = s.now();
     let tx = conn.transaction()?;
     let account_id: String = tx

@@ -92,7 +92,12 @@ impl Harness {
     }
 
     /// POST returning the headers too (for `Retry-After`).
-    pub async fn post_full(&self, path: &str, body: Value, bearer: Option<&str>) -> (u16, reqwest::header::HeaderMap, Value) {
+    pub async fn post_full(
+        &self,
+        path: &str,
+        body: Value,
+        bearer: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let mut rb = self.http.post(format!("{}{}", self.server.base_url, path)).json(&body);
         if let Some(t) = bearer {
             rb = rb.bearer_auth(t);
