@@ -83,6 +83,62 @@ pub struct Limits {
     pub max_consecutive_failures: u32,
     /// Enrollment starts allowed per CCCD number per hour.
     pub enroll_per_hour: u32,
+    /// Load shedding (ARCHITECTURE.md, "Load shedding"): connection timeouts, in-flight caps, body
+    /// limits and per-client quotas of anonymous state.
+    pub shed: ShedLimits,
+}
+
+/// What an anonymous client may cost the server: every value bounds memory, sockets or worker
+/// time that a client can hold without having authenticated. Defaults are production values.
+#[derive(Clone, Debug)]
+pub struct ShedLimits {
+    /// A TLS handshake must finish within this many seconds.
+    pub tls_handshake_timeout_secs: u64,
+    /// A request's headers must arrive within this many seconds of the connection becoming
+    /// ready for one — after the handshake and between keep-alive requests, so it is also the
+    /// idle timeout of a connection.
+    pub header_read_timeout_secs: u64,
+    /// A whole request (body upload and handling) must finish within this many seconds (408).
+    pub request_timeout_secs: u64,
+    /// Requests in flight across the server; beyond, 503 with `Retry-After` at once (no queue).
+    pub max_in_flight: usize,
+    /// Body limit of every route except submissions (enforced while the body streams in).
+    pub max_body_bytes: usize,
+    /// Body limit of `POST /v1/submissions` (attachments travel base64url inside: a 5 MiB
+    /// document is about 6.7 MiB).
+    pub max_submission_bytes: usize,
+    /// Submission bodies in flight across the server (each may hold `max_submission_bytes` and
+    /// its parsed copy); further ones wait for a slot within the request timeout.
+    pub submissions_in_flight: usize,
+    /// Submission bodies in flight per client address (beyond: 429).
+    pub submissions_per_client: usize,
+    /// Live demo-portal login sessions one client address may hold (beyond: 429).
+    pub portal_sessions_per_client: usize,
+    /// Live demo-portal login sessions in all (beyond: 503), a memory bound.
+    pub portal_sessions_total: usize,
+    /// Unexpired, unanswered demo-bank share requests one client address may hold (429).
+    pub bank_requests_per_client: usize,
+    /// Unexpired, unanswered demo-bank share requests stored in all (503).
+    pub bank_requests_total: usize,
+}
+
+impl Default for ShedLimits {
+    fn default() -> Self {
+        ShedLimits {
+            tls_handshake_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 120,
+            max_in_flight: 256,
+            max_body_bytes: crate::handlers::MAX_BODY_BYTES,
+            max_submission_bytes: crate::handlers::MAX_SUBMISSION_BYTES,
+            submissions_in_flight: 4,
+            submissions_per_client: 2,
+            portal_sessions_per_client: 20,
+            portal_sessions_total: 10_000,
+            bank_requests_per_client: 20,
+            bank_requests_total: 10_000,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -96,6 +152,7 @@ impl Default for Limits {
             session_absolute_secs: 86_400,
             max_consecutive_failures: 100,
             enroll_per_hour: 5,
+            shed: ShedLimits::default(),
         }
     }
 }
