@@ -191,6 +191,10 @@ impl ClientQuota {
 /// timeout). Memory held by bodies is then bounded by `global × max_submission_bytes` (and the
 /// parsed copy), whoever sends them.
 pub struct BodyAdmission {
+    /// A body announced (`Content-Length`) at most this large is admitted like any other
+    /// route's: hyper reads no more than announced, so it cannot grow, and a small honest
+    /// submission does not queue behind large uploads.
+    small_bytes: u64,
     per_client: usize,
     in_flight: Mutex<HashMap<ClientKey, usize>>,
     global: Arc<Semaphore>,
@@ -214,8 +218,13 @@ impl Drop for ClientSlot<'_> {
 }
 
 impl BodyAdmission {
-    fn new(per_client: usize, global: usize) -> Self {
-        BodyAdmission { per_client, in_flight: Mutex::new(HashMap::new()), global: Arc::new(Semaphore::new(global)) }
+    fn new(small_bytes: usize, per_client: usize, global: usize) -> Self {
+        BodyAdmission {
+            small_bytes: small_bytes as u64,
+            per_client,
+            in_flight: Mutex::new(HashMap::new()),
+            global: Arc::new(Semaphore::new(global)),
+        }
     }
 
     fn client_slot(&self, client: ClientKey) -> Option<ClientSlot<'_>> {
@@ -235,7 +244,9 @@ fn is_large_body(req: &Request) -> bool {
 }
 
 async fn admit_large_bodies(State(adm): State<Arc<BodyAdmission>>, req: Request, next: Next) -> Response {
-    if !is_large_body(&req) {
+    let announced =
+        req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if !is_large_body(&req) || announced.is_some_and(|n| n <= adm.small_bytes) {
         return next.run(req).await;
     }
     let client = client_of(req.extensions());
@@ -271,8 +282,11 @@ async fn timeout_body(resp: Response) -> Response {
 /// Wrap the router with the request-level limits: from the outside, a global in-flight cap that
 /// sheds (503 + `Retry-After`), a whole-request timeout (408) and large-body admission.
 pub fn layers(router: Router, limits: &ShedLimits) -> Router {
-    let admission =
-        Arc::new(BodyAdmission::new(limits.submissions_per_client.max(1), limits.submissions_in_flight.max(1)));
+    let admission = Arc::new(BodyAdmission::new(
+        limits.max_body_bytes,
+        limits.submissions_per_client.max(1),
+        limits.submissions_in_flight.max(1),
+    ));
     router
         .layer(axum::middleware::from_fn_with_state(admission, admit_large_bodies))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -326,7 +340,7 @@ mod tests {
 
     #[test]
     fn body_admission_counts_per_client_and_releases() {
-        let adm = BodyAdmission::new(2, 4);
+        let adm = BodyAdmission::new(1024, 2, 4);
         let a = ip("192.0.2.1");
         let s1 = adm.client_slot(a).unwrap();
         let _s2 = adm.client_slot(a).unwrap();

@@ -250,3 +250,32 @@ async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
     assert!(text.starts_with("HTTP/1.1 408"), "closed={closed}: {text}");
     assert!(text.contains("\"code\""), "a JSON error body: {text}");
 }
+
+#[tokio::test]
+async fn beyond_the_in_flight_cap_requests_are_shed_at_once() {
+    let limits = citizen_server::Limits {
+        shed: citizen_server::ShedLimits { max_in_flight: 2, ..Default::default() },
+        ..Default::default()
+    };
+    let h = start_with(limits).await;
+    // Two uploads whose bodies never finish hold both slots.
+    let _a = start_upload(&h, FLOODER, 1024 * 1024).await;
+    let _b = start_upload(&h, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)), 1024 * 1024).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = h.http.get(format!("{}/v1/health", h.server.base_url)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["code"], "rate_limited");
+    // Once they are gone, requests are served again.
+    drop((_a, _b));
+    let mut st = 0;
+    for _ in 0..50 {
+        st = h.http.get(format!("{}/v1/health", h.server.base_url)).send().await.unwrap().status().as_u16();
+        if st == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(st, 200);
+}
