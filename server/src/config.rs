@@ -16,7 +16,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Holds the SQLite database, the token-signing key, the server secret and the dev PKI.
     pub data_dir: PathBuf,
-    /// The audience devices sign for. Default: `https://{listen-ip}:{bound-port}`.
+    /// The public origin (`https://host[:port]`) behind which the server is reached: the
+    /// audience devices sign for, and the base of every URL the server shows (the demo RPs'
+    /// origins, redirect and response URIs). Default: `https://{listen-ip}:{bound-port}`.
     pub public_url: Option<String>,
     /// Where the TLS certificate comes from.
     pub tls: TlsSource,

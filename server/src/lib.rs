@@ -227,6 +227,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => base_url.clone(),
     };
+    // The public URL is an origin: devices sign for it and the demo RPs' origins, redirect and
+    // response URIs are built on it, so a path or a query would make them all wrong.
+    if !citizen_core::protocol::rp::valid_origin(&audience) {
+        return Err(ServerError::Config(format!(
+            "public URL must be an https origin (https://host[:port]): {audience}"
+        )));
+    }
 
     let conn = db::open(&config.data_dir.join("citizen-server.db"))?;
     let secret = SecretKey::from_slice(&db::meta_secret(&conn, "server_secret")?)

@@ -17,20 +17,34 @@ fn payload<T: serde::de::DeserializeOwned>(jws: &str) -> T {
     serde_json::from_slice(&citizen_core::crypto::unb64(p).unwrap()).unwrap()
 }
 
-#[tokio::test]
-async fn every_external_url_comes_from_the_public_url() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = citizen_server::start(ServerConfig {
+fn config(dir: &tempfile::TempDir, public_url: &str) -> ServerConfig {
+    ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
-        public_url: Some(format!("{PUBLIC}/")),
+        public_url: Some(public_url.to_string()),
         tls: TlsSource::Generate { hostnames: vec![] },
         otp_sender: Arc::new(MemoryOtpOutbox::new()),
         clock: ManualClock::new(),
         limits: Limits::default(),
-    })
-    .await
-    .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_public_url_that_is_not_an_origin_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["https://dichvucong.example.vn/citizen", "http://dichvucong.example.vn", "dichvucong.example.vn"] {
+        match citizen_server::start(config(&dir, bad)).await {
+            Err(citizen_server::ServerError::Config(m)) => assert!(m.contains("origin"), "{m}"),
+            Err(e) => panic!("{bad}: {e}"),
+            Ok(_) => panic!("{bad} accepted"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_external_url_comes_from_the_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = citizen_server::start(config(&dir, &format!("{PUBLIC}/"))).await.unwrap();
     assert_eq!(server.audience, PUBLIC);
     assert_ne!(server.base_url, PUBLIC);
     let http = common::client_for(&server.ca_cert_pem);
