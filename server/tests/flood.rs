@@ -29,7 +29,6 @@ const PORTAL_SESSIONS: usize = 10_000;
 const IDLE_CONNECTIONS: usize = 200;
 const BIG_BODIES: usize = 32;
 const BIG_BODY_BYTES: usize = 11 * 1024 * 1024;
-const MIB: f64 = 1024.0 * 1024.0;
 
 struct Server {
     child: Child,
@@ -328,7 +327,7 @@ fn big_body() -> (String, Vec<u8>) {
             "device_id": "flood", "counter": 1, "issued_at": now(), "subject": ""}, "signature": "AA"},
     }))
     .unwrap();
-    let mut body = head[..head.len() - 1].as_bytes().to_vec();
+    let mut body = head.as_bytes()[..head.len() - 1].to_vec();
     body.extend_from_slice(b",\"attachment_data\":{\"a\":\"");
     body.resize(BIG_BODY_BYTES - 3, b'A');
     body.extend_from_slice(b"\"}}");

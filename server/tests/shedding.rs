@@ -123,7 +123,7 @@ async fn portal_flood_from_one_address_leaves_sessions_for_the_others() {
     assert_eq!(st, 429, "the flooder, not everyone, is refused: {body} after {ok} sessions");
     assert_eq!(body["code"], "rate_limited");
     let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
-    assert!(secs >= 1 && secs <= 480, "{secs}");
+    assert!((1..=480).contains(&secs), "{secs}");
     assert_eq!(ok, h.server.limits().shed.portal_sessions_per_client);
     // An honest visitor from another address still gets a session; the flooder still does not.
     let (st, b) = h.post("/portal/api/sessions", json!({}), None).await;
