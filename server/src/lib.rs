@@ -190,6 +190,24 @@ fn check_limits(l: &Limits) -> Result<(), ServerError> {
     {
         return bad("durations must be positive");
     }
+    let sh = &l.shed;
+    if [sh.tls_handshake_timeout_secs, sh.header_read_timeout_secs, sh.request_timeout_secs].contains(&0) {
+        return bad("connection and request timeouts must be positive");
+    }
+    let counts = [
+        sh.max_in_flight,
+        sh.max_body_bytes,
+        sh.max_submission_bytes,
+        sh.submissions_in_flight,
+        sh.submissions_per_client,
+        sh.portal_sessions_per_client,
+        sh.portal_sessions_total,
+        sh.bank_requests_per_client,
+        sh.bank_requests_total,
+    ];
+    if counts.contains(&0) {
+        return bad("load-shedding limits must be at least 1");
+    }
     Ok(())
 }
 

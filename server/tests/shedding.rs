@@ -279,3 +279,22 @@ async fn beyond_the_in_flight_cap_requests_are_shed_at_once() {
     }
     assert_eq!(st, 200);
 }
+
+#[tokio::test]
+async fn zero_load_shedding_limits_are_refused_at_start() {
+    use citizen_server::{Limits, ShedLimits};
+    let zeroed: [fn(&mut ShedLimits); 3] =
+        [|s| s.header_read_timeout_secs = 0, |s| s.max_in_flight = 0, |s| s.portal_sessions_per_client = 0];
+    for zero in zeroed {
+        let mut shed = ShedLimits::default();
+        zero(&mut shed);
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = citizen_server::ServerConfig::loopback_dev(
+            dir.path().to_path_buf(),
+            Arc::new(citizen_server::MemoryOtpOutbox::new()),
+            citizen_core::clock::ManualClock::new(),
+        );
+        cfg.limits = Limits { shed, ..Limits::default() };
+        assert!(matches!(citizen_server::start(cfg).await, Err(citizen_server::ServerError::Config(_))));
+    }
+}
