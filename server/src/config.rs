@@ -102,6 +102,10 @@ pub struct ShedLimits {
     pub header_read_timeout_secs: u64,
     /// A whole request (body upload and handling) must finish within this many seconds (408).
     pub request_timeout_secs: u64,
+    /// Read buffer of a connection (hyper's `max_buf_size`, at least 8 KiB), so also the largest
+    /// request head (request line and headers; 431 beyond): a client sending headers slowly
+    /// holds at most this much memory per connection. Bodies stream through it in chunks.
+    pub max_header_bytes: usize,
     /// Requests in flight across the server; beyond, 503 with `Retry-After` at once (no queue).
     pub max_in_flight: usize,
     /// Body limit of every route except submissions (enforced while the body streams in).
@@ -130,6 +134,7 @@ impl Default for ShedLimits {
             tls_handshake_timeout_secs: 10,
             header_read_timeout_secs: 10,
             request_timeout_secs: 120,
+            max_header_bytes: 16 * 1024,
             max_in_flight: 256,
             max_body_bytes: crate::handlers::MAX_BODY_BYTES,
             max_submission_bytes: crate::handlers::MAX_SUBMISSION_BYTES,

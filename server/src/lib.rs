@@ -196,6 +196,7 @@ fn check_limits(l: &Limits) -> Result<(), ServerError> {
     }
     let counts = [
         sh.max_in_flight,
+        sh.max_header_bytes,
         sh.max_body_bytes,
         sh.max_submission_bytes,
         sh.submissions_in_flight,
@@ -287,7 +288,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // header-read timeout starts whenever the connection waits for a request, so it is also
     // the idle timeout of a kept-alive connection.
     let mut server = axum_server::from_tcp(listener)?.acceptor(acceptor).handle(handle.clone()).http1_only();
-    server.http_builder().http1().header_read_timeout(Duration::from_secs(shed.header_read_timeout_secs));
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(Duration::from_secs(shed.header_read_timeout_secs))
+        .max_buf_size(shed.max_header_bytes.max(8192));
     let app = shed::layers(handlers::router(state.clone()), shed);
     let task = tokio::spawn(async move { server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await });
     tracing::info!(%addr, %audience, "citizen-server listening");

@@ -298,3 +298,19 @@ async fn zero_load_shedding_limits_are_refused_at_start() {
         assert!(matches!(citizen_server::start(cfg).await, Err(citizen_server::ServerError::Config(_))));
     }
 }
+
+#[tokio::test]
+async fn an_oversized_request_head_is_refused() {
+    let h = start().await;
+    let mut s = tls_from(&h, FLOODER).await;
+    let filler = "a".repeat(h.server.limits().shed.max_header_bytes + 1024);
+    s.write_all(format!("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: {filler}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    s.flush().await.unwrap();
+    let (closed, text) = closed_within(&mut s, Duration::from_secs(20)).await;
+    assert!(closed && text.starts_with("HTTP/1.1 431"), "closed={closed}: {text}");
+    // A normal request still passes.
+    let (st, _) = h.get("/v1/health", None).await;
+    assert_eq!(st, 200);
+}
