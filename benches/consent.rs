@@ -62,13 +62,15 @@ fn env() -> Env {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let otp = Arc::new(MemoryOtpOutbox::new());
-    let server = rt
-        .block_on(citizen_server::start(ServerConfig::loopback_dev(
-            dir.path().join("server"),
-            otp.clone(),
-            Arc::new(SystemClock),
-        )))
-        .unwrap();
+    let mut server_cfg = ServerConfig::loopback_dev(dir.path().join("server"), otp.clone(), Arc::new(SystemClock));
+    // Every iteration opens a portal session or a bank request from one address: lift the
+    // per-client quotas that would otherwise (rightly) refuse this as a flood.
+    let shed = &mut server_cfg.limits.shed;
+    shed.portal_sessions_per_client = 1_000_000;
+    shed.portal_sessions_total = 1_000_000;
+    shed.bank_requests_per_client = 1_000_000;
+    shed.bank_requests_total = 1_000_000;
+    let server = rt.block_on(citizen_server::start(server_cfg)).unwrap();
     let mut cfg = default_core_config(server.base_url.clone(), dir.path().join("core").to_string_lossy().into_owned());
     cfg.trust_anchors_pem = vec![server.ca_cert_pem.clone()];
     cfg.spki_pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];

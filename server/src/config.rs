@@ -16,7 +16,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Holds the SQLite database, the token-signing key, the server secret and the dev PKI.
     pub data_dir: PathBuf,
-    /// The audience devices sign for. Default: `https://{listen-ip}:{bound-port}`.
+    /// The public origin (`https://host[:port]`) behind which the server is reached: the
+    /// audience devices sign for, and the base of every URL the server shows (the demo RPs'
+    /// origins, redirect and response URIs). Default: `https://{listen-ip}:{bound-port}`.
     pub public_url: Option<String>,
     /// Where the TLS certificate comes from.
     pub tls: TlsSource,
@@ -89,6 +91,67 @@ pub struct Limits {
     pub failure_window_secs: i64,
     /// Enrollment starts allowed per CCCD number per hour.
     pub enroll_per_hour: u32,
+    /// Load shedding (ARCHITECTURE.md, "Load shedding"): connection timeouts, in-flight caps, body
+    /// limits and per-client quotas of anonymous state.
+    pub shed: ShedLimits,
+}
+
+/// What an anonymous client may cost the server: every value bounds memory, sockets or worker
+/// time that a client can hold without having authenticated. Defaults are production values.
+#[derive(Clone, Debug)]
+pub struct ShedLimits {
+    /// A TLS handshake must finish within this many seconds.
+    pub tls_handshake_timeout_secs: u64,
+    /// A request's headers must arrive within this many seconds of the connection becoming
+    /// ready for one — after the handshake and between keep-alive requests, so it is also the
+    /// idle timeout of a connection.
+    pub header_read_timeout_secs: u64,
+    /// A whole request (body upload and handling) must finish within this many seconds (408).
+    pub request_timeout_secs: u64,
+    /// Read buffer of a connection (hyper's `max_buf_size`, at least 8 KiB), so also the largest
+    /// request head (request line and headers; 431 beyond): a client sending headers slowly
+    /// holds at most this much memory per connection. Bodies stream through it in chunks.
+    pub max_header_bytes: usize,
+    /// Requests in flight across the server; beyond, 503 with `Retry-After` at once (no queue).
+    pub max_in_flight: usize,
+    /// Body limit of every route except submissions (enforced while the body streams in).
+    pub max_body_bytes: usize,
+    /// Body limit of `POST /v1/submissions` (attachments travel base64url inside: a 5 MiB
+    /// document is about 6.7 MiB).
+    pub max_submission_bytes: usize,
+    /// Submission bodies in flight across the server (each may hold `max_submission_bytes` and
+    /// its parsed copy); further ones wait for a slot within the request timeout.
+    pub submissions_in_flight: usize,
+    /// Submission bodies in flight per client address (beyond: 429).
+    pub submissions_per_client: usize,
+    /// Live demo-portal login sessions one client address may hold (beyond: 429).
+    pub portal_sessions_per_client: usize,
+    /// Live demo-portal login sessions in all (beyond: 503), a memory bound.
+    pub portal_sessions_total: usize,
+    /// Unexpired, unanswered demo-bank share requests one client address may hold (429).
+    pub bank_requests_per_client: usize,
+    /// Unexpired, unanswered demo-bank share requests stored in all (503).
+    pub bank_requests_total: usize,
+}
+
+impl Default for ShedLimits {
+    fn default() -> Self {
+        ShedLimits {
+            tls_handshake_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 120,
+            max_header_bytes: 16 * 1024,
+            max_in_flight: 256,
+            max_body_bytes: crate::handlers::MAX_BODY_BYTES,
+            max_submission_bytes: crate::handlers::MAX_SUBMISSION_BYTES,
+            submissions_in_flight: 4,
+            submissions_per_client: 2,
+            portal_sessions_per_client: 20,
+            portal_sessions_total: 10_000,
+            bank_requests_per_client: 20,
+            bank_requests_total: 10_000,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -104,6 +167,7 @@ impl Default for Limits {
             failures_per_address: 50,
             failure_window_secs: 60,
             enroll_per_hour: 5,
+            shed: ShedLimits::default(),
         }
     }
 }

@@ -17,15 +17,20 @@
 //! * `GET /rp/bank-demo`: a tiny Vietnamese page with the last verified result (claim names and
 //!   time only: the page is public, the data stays in the bank's records).
 //!
-//! The rows live in `rp_share_requests` (in real life: the bank's own database).
+//! The rows live in `rp_share_requests` (in real life: the bank's own database). Anyone may ask
+//! for a request, so each client address may hold only a few unanswered, unexpired ones
+//! ([`crate::shed::ClientQuota`], 429 beyond), all clients together a bounded number (503), and
+//! unanswered requests are deleted once expired: a flood neither grows the table nor turns the
+//! other customers away.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use citizen_core::crypto::random_b64url;
 use citizen_core::protocol::rp::{
@@ -39,6 +44,7 @@ use serde_json::{Map, Value};
 use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
 use crate::db::audit;
 use crate::registry::{DEMO_BANK_ID, DEMO_BANK_PATH};
+use crate::shed::{ClientAddr, ClientQuota};
 
 /// Purpose code of the bank's requests.
 pub const PURPOSE: &str = "account_opening";
@@ -117,6 +123,12 @@ pub fn create_request(
     header.insert("typ".into(), SHARE_REQUEST_TYP.into());
     let jws = sdjwt::P256JwsSigner::new(key, Some(DEMO_BANK_ID.into())).sign_compact(&header, &payload);
     let json = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialise");
+    // Expired unanswered requests can no longer be answered: they go (the answered ones are the
+    // bank's records).
+    conn.execute(
+        "DELETE FROM rp_share_requests WHERE rp_id = ?1 AND answered_at IS NULL AND expires_at <= ?2",
+        params![DEMO_BANK_ID, now],
+    )?;
     conn.execute(
         "INSERT INTO rp_share_requests (request_id, rp_id, nonce, required, optional, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -238,20 +250,34 @@ pub fn last_result(conn: &Connection) -> rusqlite::Result<Option<(Vec<String>, i
 
 type S = State<Arc<AppState>>;
 
+/// Per-client quota of live share requests (sized from the limits on first use).
+#[derive(Default)]
+pub struct BankQuota(OnceLock<ClientQuota>);
+
 /// The demo bank's routes (merged into the server router).
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route(DEMO_BANK_PATH, get(page))
         .route(&format!("{DEMO_BANK_PATH}/requests"), post(http_request))
         .route(&format!("{DEMO_BANK_PATH}/presentations"), post(http_presentation))
+        .layer(Extension(Arc::new(BankQuota::default())))
 }
 
-async fn http_request(State(s): S, body: Bytes) -> ApiResult<Json<NewShareRequestResponse>> {
+async fn http_request(
+    State(s): S,
+    Extension(quota): Extension<Arc<BankQuota>>,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> ApiResult<Json<NewShareRequestResponse>> {
     let req: NewShareRequest = if body.iter().all(u8::is_ascii_whitespace) {
         NewShareRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|_| ApiError::invalid("malformed JSON"))?
     };
+    let l = &s.limits.shed;
+    let quota = quota.0.get_or_init(|| ClientQuota::new(l.bank_requests_per_client, l.bank_requests_total));
+    let now = s.now();
+    quota.acquire(client, now, now + REQUEST_TTL_SECS).map_err(|r| r.into_error("share requests"))?;
     blocking(&s, move |s, c| create_request(s, c, &req)).await.map(Json)
 }
 

@@ -32,11 +32,12 @@ pub mod portal;
 pub mod receipts;
 pub mod register;
 pub mod registry;
+pub mod shed;
 pub mod testing;
 pub mod tokens;
 pub mod verify;
 
-pub use config::{Limits, ServerConfig, ServerError, TlsSource};
+pub use config::{Limits, ServerConfig, ServerError, ShedLimits, TlsSource};
 pub use db::AuditEvent;
 pub use fault::Fault;
 pub use otp::{FileOtpOutbox, LogOtpSender, MemoryOtpOutbox, OtpSender};
@@ -199,6 +200,25 @@ fn check_limits(l: &Limits) -> Result<(), ServerError> {
     {
         return bad("durations must be positive");
     }
+    let sh = &l.shed;
+    if [sh.tls_handshake_timeout_secs, sh.header_read_timeout_secs, sh.request_timeout_secs].contains(&0) {
+        return bad("connection and request timeouts must be positive");
+    }
+    let counts = [
+        sh.max_in_flight,
+        sh.max_header_bytes,
+        sh.max_body_bytes,
+        sh.max_submission_bytes,
+        sh.submissions_in_flight,
+        sh.submissions_per_client,
+        sh.portal_sessions_per_client,
+        sh.portal_sessions_total,
+        sh.bank_requests_per_client,
+        sh.bank_requests_total,
+    ];
+    if counts.contains(&0) {
+        return bad("load-shedding limits must be at least 1");
+    }
     Ok(())
 }
 
@@ -236,6 +256,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => base_url.clone(),
     };
+    // The public URL is an origin: devices sign for it and the demo RPs' origins, redirect and
+    // response URIs are built on it, so a path or a query would make them all wrong.
+    if !citizen_core::protocol::rp::valid_origin(&audience) {
+        return Err(ServerError::Config(format!(
+            "public URL must be an https origin (https://host[:port]): {audience}"
+        )));
+    }
 
     let conn = db::open(&config.data_dir.join("citizen-server.db"))?;
     let secret = SecretKey::from_slice(&db::meta_secret(&conn, "server_secret")?)
@@ -243,7 +270,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let tokens = tokens::TokenKeys::load_or_create(&config.data_dir.join("token-signing-key.pem"), &audience)?;
     let official_token_path = config.data_dir.join("official-token");
     let official_token = load_or_create_official_token(&official_token_path)?;
-    let registry = registry::Registry::demo(&config.data_dir, &base_url)?;
+    // Every externally visible URL of the hosted demo RPs (origins, redirect and response URIs)
+    // comes from the public URL, like the audience: behind a proxy the listen address is not
+    // what browsers and phones see.
+    let registry = registry::Registry::demo(&config.data_dir, &audience)?;
     let state = Arc::new(AppState {
         db: Mutex::new(conn),
         clock: config.clock,
@@ -258,12 +288,22 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     });
 
     let handle = axum_server::Handle::<SocketAddr>::new();
-    let server = axum_server::tls_rustls::from_tcp_rustls(
-        listener,
-        axum_server::tls_rustls::RustlsConfig::from_config(tls.server_config),
-    )?
-    .handle(handle.clone());
-    let app = handlers::router(state.clone());
+    let shed = &state.limits.shed;
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(axum_server::tls_rustls::RustlsConfig::from_config(
+        tls.server_config,
+    ))
+    .handshake_timeout(Duration::from_secs(shed.tls_handshake_timeout_secs));
+    // HTTP/1.1 only (the TLS config offers only `http/1.1` by ALPN; this also refuses HTTP/2 by
+    // prior knowledge, whose connections the HTTP/1 header-read timeout would not cover). The
+    // header-read timeout starts whenever the connection waits for a request, so it is also
+    // the idle timeout of a kept-alive connection.
+    let mut server = axum_server::from_tcp(listener)?.acceptor(acceptor).handle(handle.clone()).http1_only();
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(Duration::from_secs(shed.header_read_timeout_secs))
+        .max_buf_size(shed.max_header_bytes.max(8192));
+    let app = shed::layers(handlers::router(state.clone()), shed);
     // Connect info: the failure throttle keys on the client address (verify.rs).
     let task = tokio::spawn(async move { server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await });
     tracing::info!(%addr, %audience, "citizen-server listening");

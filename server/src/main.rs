@@ -18,7 +18,8 @@ struct Args {
     /// Directory for the database, keys and dev PKI.
     #[arg(long, default_value = "citizen-server-data")]
     data_dir: PathBuf,
-    /// Public origin devices sign for (default: https://{listen-ip}:{port}).
+    /// Public origin (https://host[:port]) behind a proxy: what devices sign for and the base of
+    /// every URL the server shows (default: https://{listen-ip}:{port}).
     #[arg(long)]
     public_url: Option<String>,
     /// Certificate chain PEM (leaf first); without it a development PKI is generated.

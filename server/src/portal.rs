@@ -17,7 +17,7 @@
 //! `POST /portal/api/sessions`, `GET /portal/api/sessions/{handle}`, `POST /portal/api/callback`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -34,13 +34,12 @@ use serde::{Deserialize, Serialize};
 use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
 use crate::handlers::qr;
 use crate::registry::{DEMO_PORTAL_ID, DEMO_PORTAL_PATH};
+use crate::shed::{ClientAddr, ClientQuota};
 
 /// Claims the portal asks for.
 pub const PORTAL_CLAIMS: &[&str] = &["full_name", "birthdate", "cccd_number"];
 /// Lifetime of a portal login session.
 pub const PORTAL_SESSION_SECS: i64 = 180;
-/// Most live portal sessions kept in memory (a bound on what anonymous visitors can allocate).
-const MAX_PORTAL_SESSIONS: usize = 10_000;
 
 /// What the portal backend remembers about one login attempt (never sent to the page).
 struct PortalSession {
@@ -48,17 +47,27 @@ struct PortalSession {
     poll_token: String,
     nonce: String,
     expires_at: i64,
+    /// The ID token was accepted by the callback: a second presentation is a replay.
+    token_used: bool,
 }
 
-/// The portal backend's memory: handle → session.
+/// The portal backend's memory: handle → session, and the per-client quota of live sessions
+/// (anonymous visitors create them; see [`crate::shed::ClientQuota`]).
 #[derive(Default)]
 pub struct PortalStore {
     sessions: Mutex<HashMap<String, PortalSession>>,
+    quota: OnceLock<ClientQuota>,
 }
 
 impl PortalStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PortalSession>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The quota, sized from the limits on first use (the store is made before the state).
+    fn quota(&self, s: &AppState) -> &ClientQuota {
+        let l = &s.limits.shed;
+        self.quota.get_or_init(|| ClientQuota::new(l.portal_sessions_per_client, l.portal_sessions_total))
     }
 }
 
@@ -232,17 +241,16 @@ fn unknown_handle() -> ApiError {
 async fn new_session(
     State(s): S,
     Extension(store): Store,
+    ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<NewSession>,
 ) -> ApiResult<Json<NewSessionResponse>> {
     let now = s.now();
-    {
-        let mut m = store.lock();
-        m.retain(|_, p| p.expires_at + qr::ID_TOKEN_TTL_SECS > now);
-        if m.len() >= MAX_PORTAL_SESSIONS {
-            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, codes::RATE_LIMITED, "too many login sessions")
-                .with_retry_after(30));
-        }
-    }
+    // A session is kept until its ID token could no longer be presented. The quota holds each
+    // client to its own share of the live sessions, so one address cannot fill the table and
+    // turn every citizen away (it gets 429; the others still get sessions).
+    let kept_until = now + PORTAL_SESSION_SECS + qr::ID_TOKEN_TTL_SECS;
+    store.quota(&s).acquire(client, now, kept_until).map_err(|r| r.into_error("login sessions"))?;
+    store.lock().retain(|_, p| p.expires_at + qr::ID_TOKEN_TTL_SECS > now);
     let same_device = req.same_device;
     let (created, nonce, first) = blocking(&s, move |s, c| {
         let (created, nonce) = start_login(s, c, same_device)?;
@@ -263,6 +271,7 @@ async fn new_session(
             poll_token: created.poll_token,
             nonce,
             expires_at: created.expires_at,
+            token_used: false,
         },
     );
     Ok(Json(resp))
@@ -305,6 +314,20 @@ async fn callback_verify(
         p.nonce.clone()
     };
     let claims = verify_id_token(&s, &req.id_token, &nonce, &req.session_id).ok_or_else(id_token_rejected)?;
+    // One login per ID token: a token read from a leaked URL, history or log must not log in
+    // again. Marked under the lock, so two concurrent presentations cannot both pass.
+    {
+        let mut m = store.lock();
+        let p = m.values_mut().find(|p| p.session_id == req.session_id).ok_or_else(unknown_handle)?;
+        if p.token_used {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                citizen_core::protocol::rp::codes::PRESENTATION_REPLAYED,
+                "this ID token was already used",
+            ));
+        }
+        p.token_used = true;
+    }
     Ok(Json(citizen_of(&claims)))
 }
 

@@ -599,3 +599,35 @@ async fn portal_same_device_flow_redirects_to_the_callback() {
         h.post("/portal/api/callback", json!({"session_id": "other", "id_token": frag["id_token"]}), None).await;
     assert_eq!(st, 404);
 }
+
+#[tokio::test]
+async fn portal_callback_accepts_an_id_token_once() {
+    let h = start().await;
+    let mut c = citizen(&h).await;
+    let (st, b) = h.post("/portal/api/sessions", json!({"same_device": true}), None).await;
+    assert_eq!(st, 200, "{b}");
+    let created: NewSessionResponse = serde_json::from_value(b).unwrap();
+    let encoded = created.deep_link.unwrap().strip_prefix("citizenid://login?p=").unwrap().to_string();
+    let f: String = url::form_urlencoded::parse(format!("p={encoded}").as_bytes()).next().unwrap().1.into_owned();
+    let parsed = QrFrame::parse(&f).unwrap();
+    let (st, b) = scan(&h, &c, &f).await;
+    assert_eq!(st, 200, "{b}");
+    let (_, p) = h.get(&format!("/portal/api/sessions/{}", created.handle), None).await;
+    let code = p["verification_code"].as_str().unwrap().to_string();
+    let s = Session { req: parsed.signed.request.clone(), poll_token: String::new() };
+    let r = receipt(&h, &c, &s);
+    let signed = sign_receipt(&h, &mut c, &r);
+    let (st, b) = decide(&h, &c, approval(&s.id(), &code, &r, &signed)).await;
+    assert_eq!(st, 200, "{b}");
+    let redirect = b["redirect_url"].as_str().unwrap();
+    let frag: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(redirect.split_once('#').unwrap().1.as_bytes()).into_owned().collect();
+    let body = json!({"session_id": s.id(), "id_token": frag["id_token"]});
+    let (st, b) = h.post("/portal/api/callback", body.clone(), None).await;
+    assert_eq!(st, 200, "{b}");
+    // The same token again (a leaked URL, a replayed request): refused, whatever the order.
+    for _ in 0..2 {
+        let (st, b) = h.post("/portal/api/callback", body.clone(), None).await;
+        assert_eq!((st, code_of(&b)), (409, Some(rp::codes::PRESENTATION_REPLAYED)), "{b}");
+    }
+}

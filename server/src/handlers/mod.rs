@@ -27,9 +27,10 @@ pub mod qr;
 pub mod reset;
 pub mod services;
 
-/// Largest accepted request body.
+/// Default largest accepted request body ([`crate::ShedLimits::max_body_bytes`]).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Largest accepted submission body (attachments travel base64url inside).
+/// Default largest accepted submission body (attachments travel base64url inside;
+/// [`crate::ShedLimits::max_submission_bytes`]).
 pub const MAX_SUBMISSION_BYTES: usize = 12 * 1024 * 1024;
 /// Header carrying the officials' API secret.
 pub const OFFICIAL_TOKEN_HEADER: &str = "x-official-token";
@@ -60,6 +61,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 
 /// The full router.
 pub fn router(state: Arc<AppState>) -> Router {
+    let (max_body, max_submission) = (state.limits.shed.max_body_bytes, state.limits.shed.max_submission_bytes);
     Router::new()
         .route(p::PATH_HEALTH, get(health))
         .route(p::PATH_ENROLL_START, post(enroll_start))
@@ -77,7 +79,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(ps::PATH_PROFILE, get(profile))
         .route(ps::PATH_PROCEDURES, get(procedures))
         .route(ps::PATH_KEYS, get(keys))
-        .route(ps::PATH_SUBMISSIONS, post(submit).layer(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES)))
+        .route(ps::PATH_SUBMISSIONS, post(submit).layer(DefaultBodyLimit::max(max_submission)))
         .route(ps::PATH_CASE_EVENTS, get(case_events))
         .route(ps::PATH_OFFICIAL_TRANSITION, post(official_transition))
         .route(PATH_OFFICIAL_ACCOUNT_LOCK, post(official_account_lock))
@@ -91,7 +93,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::demo_bank::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::map_response(no_store))
         .layer(axum::middleware::from_fn(crate::api::with_client_addr))
         .with_state(state)
