@@ -280,6 +280,8 @@ async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
         nonce: req.nonce.clone(),
         device_id: device_id.clone(),
         issued_at: now,
+        chain_seq: 0,
+        prev_digest: String::new(),
     };
     let counter = std::sync::atomic::AtomicU64::new(1000);
     // Sign `r` with the device key (as the core would) and ask for the countersignature.
