@@ -616,6 +616,22 @@ mod tests {
         assert!(matches!(disclosure_set(&c, &["cccd_number".into()]), Err(Error::Domain(Msg::ConsentClaimNotOffered))));
     }
 
+    /// Issue 9 item 16: what each way a delivery can fail says about the data reaching the RP.
+    #[test]
+    fn delivery_outcomes_tell_not_sent_from_refused_from_unknown() {
+        let net = |kind| Err(Error::Net(NetError { kind, detail: String::new(), retry_after: None }));
+        let ok = |verified| Ok(PresentationResult { verified, claims: Map::new() });
+        assert_eq!(delivery_status(&ok(true)), DeliveryStatus::Delivered);
+        assert_eq!(delivery_status(&ok(false)), DeliveryStatus::Refused);
+        for kind in [NetworkErrorKind::Offline, NetworkErrorKind::Tls, NetworkErrorKind::InsecureUrl] {
+            assert_eq!(delivery_status(&net(kind)), DeliveryStatus::NotDelivered, "{kind:?}");
+        }
+        assert_eq!(delivery_status(&net(NetworkErrorKind::Timeout)), DeliveryStatus::Unknown);
+        assert_eq!(delivery_status(&net(NetworkErrorKind::Protocol)), DeliveryStatus::Unknown);
+        assert_eq!(delivery_status(&net(NetworkErrorKind::Server)), DeliveryStatus::Refused);
+        assert_eq!(delivery_status(&Err(Error::Domain(Msg::ConsentPresentationRejected))), DeliveryStatus::Refused);
+    }
+
     #[test]
     fn links_carry_exactly_one_request() {
         assert_eq!(request_from_input(" a.b.c ").unwrap(), "a.b.c");

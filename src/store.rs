@@ -827,6 +827,79 @@ mod tests {
         assert!(open(dir.path(), &w).identity().unwrap().is_some());
     }
 
+    /// The v5 (integrity) migration on a v4 database holding an account, clear anchors and
+    /// receipts: anchors come out sealed, the marks name the highest anchor, older receipts stay
+    /// readable (unchained) and the chain starts at 1.
+    #[test]
+    fn upgrade_from_v4_seals_anchors_and_sets_the_marks() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        let anchor = |seq: u64| crate::activity::ActivityAnchor {
+            seq,
+            hash: format!("{seq:064}"),
+            anchored_at: 7,
+            countersignature: "cs".into(),
+        };
+        let legacy: crate::protocol::rp::SignedReceipt = serde_json::from_value(serde_json::json!({
+            "receipt": {"receipt_id": "r-old", "kind": "qr_login", "rp_id": "dvc-demo", "rp_name": "Cổng",
+                "origin": "https://id.example", "purpose": "login", "claims": ["full_name"], "retention_days": 0,
+                "request_id": "s", "nonce": "n", "device_id": "dev", "issued_at": 5},
+            "device_statement": {"statement": {"purpose": "consent", "audience": "https://id.example", "nonce": "n",
+                "device_id": "dev", "counter": 3, "issued_at": 5, "subject": "receipt:x"}, "signature": "s"},
+            "device_public_key": "k", "countersignature": "c"
+        }))
+        .unwrap();
+        {
+            let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            Store::configure(&conn).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in MIGRATIONS {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 4).unwrap();
+            tx.commit().unwrap();
+            let key = Store::load_data_key(&conn, &w).unwrap();
+            conn.execute(
+                "INSERT INTO account (id, account_id, device_id, key_alias, public_key, hardware_backed, counter, \
+                 enrolled_at, identity) VALUES (1, 'acc', 'dev', 'alias', X'04', 0, 9, 1, X'00')",
+                [],
+            )
+            .unwrap();
+            for seq in [2u64, 5] {
+                conn.execute(
+                    "INSERT INTO activity_anchors (seq, anchor) VALUES (?1, ?2)",
+                    params![seq as i64, serde_json::to_string(&anchor(seq)).unwrap()],
+                )
+                .unwrap();
+            }
+            let sealed = key.seal(b"consent_receipts.r-old", &serde_json::to_vec(&legacy).unwrap());
+            conn.execute(
+                "INSERT INTO consent_receipts (receipt_id, kind, receipt, issued_at) VALUES ('r-old', 'qr_login', ?1, 5)",
+                params![sealed],
+            )
+            .unwrap();
+        }
+        let s = open(dir.path(), &w);
+        let v: i64 = s.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v as usize, SCHEMA_INTEGRITY);
+        assert_eq!(s.anchors().unwrap(), vec![anchor(2), anchor(5)]);
+        let clear: i64 =
+            s.conn().query_row("SELECT count(*) FROM activity_anchors WHERE anchor != ''", [], |r| r.get(0)).unwrap();
+        assert_eq!(clear, 0, "no anchor left in clear");
+        let m = s.integrity_marks().unwrap().unwrap();
+        assert_eq!(
+            (m.anchor_seq, m.anchor_hash.as_str(), m.receipt_seq, m.damaged),
+            (5, anchor(5).hash.as_str(), 0, false)
+        );
+        let rows = s.receipt_rows().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].chain_seq, rows[0].receipt.as_ref()), (None, Some(&legacy)));
+        assert_eq!(s.next_receipt_link().unwrap(), (1, crate::protocol::rp::RECEIPT_CHAIN_GENESIS.to_string()));
+        drop(s);
+        // Opening again does not run it twice.
+        assert_eq!(open(dir.path(), &w).anchors().unwrap().len(), 2);
+    }
+
     #[test]
     fn counter_needs_an_account() {
         let dir = tempfile::tempdir().unwrap();
