@@ -340,7 +340,7 @@ impl Account {
         let presentation = Zeroizing::new(presentation);
 
         // The receipt, signed and countersigned.
-        let (_chain, chain_seq, prev_digest) = self.receipt_chain().await?;
+        let (chain_guard, chain_seq, prev_digest) = self.receipt_chain().await?;
         let receipt = ConsentReceipt {
             receipt_id: uuid::Uuid::new_v4().to_string(),
             kind: ReceiptKind::DataShare,
@@ -374,7 +374,7 @@ impl Account {
             delivery: None,
         };
         self.store_receipt(&stored, &head)?;
-        drop(_chain);
+        drop(chain_guard);
         self.store.delete_pending(PENDING_SHARE)?;
 
         #[cfg(feature = "test-support")]

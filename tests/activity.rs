@@ -18,7 +18,13 @@ const PASS: &str = "482916";
 /// The server's published key (JWK JSON), fetched over the pinned connection: what a verifier
 /// trusts independently of the file it checks.
 async fn server_jwk(server: &RunningServer) -> String {
-    let net = Net::new(&NetConfig {
+    let keys: KeysResponse = net(server).get(PATH_KEYS, None).await.unwrap();
+    keys.keys[0].to_string()
+}
+
+/// A plain client of the server (no device).
+fn net(server: &RunningServer) -> Net {
+    Net::new(&NetConfig {
         base_url: server.base_url.clone(),
         trust_anchors_pem: vec![server.ca_cert_pem.clone()],
         spki_pins: vec![],
@@ -27,9 +33,7 @@ async fn server_jwk(server: &RunningServer) -> String {
         allow_insecure_loopback: false,
         language: "vi",
     })
-    .unwrap();
-    let keys: KeysResponse = net.get(PATH_KEYS, None).await.unwrap();
-    keys.keys[0].to_string()
+    .unwrap()
 }
 
 struct Env {
@@ -315,6 +319,13 @@ async fn truncation_below_the_servers_latest_anchor_is_detected_online() {
     db.execute("DELETE FROM activity_anchors", []).unwrap();
     db.execute("DELETE FROM activity_log WHERE seq > 2", []).unwrap();
     db.execute("UPDATE account SET integrity = ?1", [marks_before]).unwrap();
+    // The server answers its latest anchor only to the device's own session.
+    let anonymous = net(&env.server).get::<activity::LatestAnchorResponse>(activity::PATH_ANCHOR, None).await;
+    assert!(anonymous.is_err(), "{anonymous:?}");
+    let token = env.core.access_token().await.unwrap();
+    let latest: activity::LatestAnchorResponse =
+        net(&env.server).get(activity::PATH_ANCHOR, Some(token.as_str())).await.unwrap();
+    assert_eq!(latest.anchor.map(|a| a.seq), Some(4));
     // Offline, nothing on the device tells (the documented limit of a restored copy).
     assert!(env.core.verify_activity_log().unwrap().intact);
     // Online: the server's anchor comes back and the truncation shows.

@@ -499,10 +499,7 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 fn print_report(r: &citizen_core::ActivityLogReport) -> ExitCode {
-    println!(
-        "entries={} anchors={} anchored_seq={} intact={}",
-        r.entries, r.anchors, r.anchored_seq, r.intact
-    );
+    println!("entries={} anchors={} anchored_seq={} intact={}", r.entries, r.anchors, r.anchored_seq, r.intact);
     println!("device_id={} device_public_key={}", r.device_id, r.device_public_key);
     for p in &r.problems {
         println!("  problem: {p:?}");

@@ -248,7 +248,7 @@ impl Account {
 
         let mut claims = p.claims.clone();
         claims.sort();
-        let (_chain, chain_seq, prev_digest) = self.receipt_chain().await?;
+        let (_chain_guard, chain_seq, prev_digest) = self.receipt_chain().await?;
         let receipt = ConsentReceipt {
             receipt_id: uuid::Uuid::new_v4().to_string(),
             kind: ReceiptKind::QrLogin,
