@@ -105,8 +105,18 @@ pub struct AnchorRequest {
     pub signed: crate::protocol::SignedStatement,
 }
 
-/// Path of the anchor endpoint.
+/// Path of the anchor endpoint: `POST` anchors a head; `GET` (bearer token) answers the
+/// server's latest anchor of the token's device, so the device can see a log truncated below
+/// it even when its own anchor rows were deleted.
 pub const PATH_ANCHOR: &str = "/v1/activity/anchor";
+
+/// Answer of `GET /v1/activity/anchor`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LatestAnchorResponse {
+    /// The highest anchor the server holds for the device, countersigned again; `None` when it
+    /// holds none.
+    pub anchor: Option<ActivityAnchor>,
+}
 
 /// Canonical hash of an entry's content (everything but `hash` and `signature`).
 pub fn entry_hash(seq: u64, at: i64, kind: ActivityKind, summary: &str, prev_hash: &str, counter: u64) -> String {
@@ -159,6 +169,11 @@ pub enum LogProblem {
     AnchorMismatch { seq: u64 },
     /// An anchor's countersignature does not verify.
     BadAnchor { seq: u64 },
+    /// The device stored an anchor up to `anchored_seq` that is no longer there (anchor rows
+    /// deleted).
+    AnchorRemoved { anchored_seq: u64 },
+    /// The device's sealed record of its anchors is missing or does not open (edited at rest).
+    AnchorRecordDamaged,
 }
 
 /// Verify a log: hashes, links, sequence, counters, signatures (with `public_key`, SEC1) and

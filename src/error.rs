@@ -190,6 +190,12 @@ messages! {
     ConsentReceiptTampered => "consent.receipt_tampered", "Nội dung biên nhận đã bị thay đổi.", "The receipt content was changed.";
     ConsentReceiptSignatureInvalid => "consent.receipt_signature_invalid", "Chữ ký của thiết bị trên biên nhận không hợp lệ.", "The device signature on the receipt is not valid.";
     ConsentCountersignatureInvalid => "consent.countersignature_invalid", "Chữ ký xác nhận của máy chủ trên biên nhận không hợp lệ.", "The server's countersignature on the receipt is not valid.";
+    ConsentReceiptChainBroken => "consent.receipt_chain_broken", "Danh sách biên nhận bị thiếu, bị xoá hoặc bị đảo thứ tự.", "Receipts are missing, deleted or out of order.";
+    ConsentReceiptsTruncated => "consent.receipts_truncated", "Danh sách biên nhận bị cắt bớt: thiếu các biên nhận mới nhất.", "The receipt list was cut short: the newest receipts are missing.";
+    ConsentDeliveryInvalid => "consent.delivery_invalid", "Bản ghi kết quả gửi dữ liệu trên biên nhận không hợp lệ.", "The delivery record on a receipt is not valid.";
+    ConsentReceiptDamaged => "consent.receipt_damaged", "Một biên nhận trên thiết bị bị hỏng và không đọc được.", "A receipt on this device is damaged and cannot be read.";
+    ConsentReceiptMissing => "consent.receipt_missing", "Một biên nhận đã bị xoá khỏi thiết bị.", "A receipt was deleted from this device.";
+    ActivityServerKeyInvalid => "activity.server_key_invalid", "Khoá máy chủ được cung cấp để kiểm tra nhật ký không hợp lệ.", "The server key given to check the log is not valid.";
     InvalidConfig => "setup.invalid_config", "Cấu hình ứng dụng không hợp lệ.", "The app configuration is not valid.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }

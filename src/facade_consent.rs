@@ -2,7 +2,7 @@
 //! records shared with data sharing (`facade_share.rs`). Thin wrappers over [`crate::consent`].
 
 use crate::error::{Error, ErrorDetail, Msg, NetworkErrorKind, PublicError};
-use crate::protocol::rp::{ReceiptKind, SignedReceipt};
+use crate::protocol::rp::{DeliveryStatus, ReceiptKind, SignedReceipt};
 use crate::{CitizenCore, DeviceStatus};
 
 /// Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
@@ -93,9 +93,12 @@ fn consent_variant(m: Msg) -> Option<fn(ErrorDetail) -> ConsentError> {
         | ConsentPresentationRejected
         | ConsentPresentationReplayed
         | ConsentPresentationWrongAudience => |detail| ConsentError::Refused { detail },
-        ConsentServerKeyMismatch | ConsentReceiptTampered | ConsentReceiptSignatureInvalid => {
-            |detail| ConsentError::ReceiptInvalid { detail }
-        }
+        ConsentServerKeyMismatch
+        | ConsentReceiptTampered
+        | ConsentReceiptSignatureInvalid
+        | ConsentReceiptChainBroken
+        | ConsentReceiptsTruncated
+        | ConsentDeliveryInvalid => |detail| ConsentError::ReceiptInvalid { detail },
         ConsentRegistryInvalid | ConsentCountersignatureInvalid | ReceiptInvalid | ProtocolError => {
             |detail| ConsentError::BadServerResponse { detail }
         }
@@ -260,6 +263,25 @@ pub enum ConsentKind {
     QrLogin,
     /// Selective sharing of identity data.
     DataShare,
+    /// A receipt that is missing from the device (only on a `damage` marker).
+    Unknown,
+}
+
+/// What became of a data share's presentation (recorded and signed by the device after the
+/// attempt to deliver it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum ShareDelivery {
+    /// Not a data share (a login), or a damage marker.
+    NotApplicable,
+    /// The relying party received and accepted the data.
+    Delivered,
+    /// The relying party received the data and refused it.
+    Refused,
+    /// The data never left the device (no connection to the relying party).
+    NotDelivered,
+    /// The data was sent but no answer came (or the app stopped while sending): it may have
+    /// reached the relying party.
+    Unknown,
 }
 
 /// A stored consent receipt: with whom, what, why, for how long, when.
@@ -283,12 +305,34 @@ pub struct ReceiptInfo {
     pub retention_days: u32,
     /// Unix seconds.
     pub issued_at: i64,
+    /// Position in the device's receipt chain (1, 2, 3, …; 0 for a receipt made before
+    /// receipts were chained).
+    pub sequence: u64,
+    /// Data shares: whether the data reached the relying party.
+    pub delivery: ShareDelivery,
+    /// Set on a marker for a receipt the device cannot show: `consent.receipt_damaged` (the
+    /// stored row does not open) or `consent.receipt_missing` (a receipt of the chain was
+    /// deleted). The other fields of a marker hold what is still known (id, kind, time).
+    pub damage: Option<ErrorDetail>,
 }
 
 impl From<&SignedReceipt> for ReceiptInfo {
     fn from(s: &SignedReceipt) -> Self {
         let r = &s.receipt;
+        let delivery = match (r.kind, &s.delivery) {
+            (ReceiptKind::QrLogin, _) => ShareDelivery::NotApplicable,
+            (ReceiptKind::DataShare, None) => ShareDelivery::Unknown,
+            (ReceiptKind::DataShare, Some(d)) => match d.status {
+                DeliveryStatus::Delivered => ShareDelivery::Delivered,
+                DeliveryStatus::Refused => ShareDelivery::Refused,
+                DeliveryStatus::NotDelivered => ShareDelivery::NotDelivered,
+                DeliveryStatus::Unknown => ShareDelivery::Unknown,
+            },
+        };
         ReceiptInfo {
+            sequence: r.chain_seq,
+            delivery,
+            damage: None,
             receipt_id: r.receipt_id.clone(),
             kind: match r.kind {
                 ReceiptKind::QrLogin => ConsentKind::QrLogin,
@@ -306,10 +350,12 @@ impl From<&SignedReceipt> for ReceiptInfo {
 }
 
 /// Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
-/// digest and statement, the device signature with the key it embeds, and the server's
-/// countersignature with the server key it embeds. With `server_key_jwk` (a JWK the verifier
-/// trusts, e.g. from the server's `/v1/keys`), the embedded key must be that one — without it
-/// the check only proves the file is self-consistent. Returns the number of receipts verified.
+/// digest and statement, the device signature with the key it embeds, the server's
+/// countersignature with the server key it embeds, each delivery record, and the chain: no
+/// receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
+/// `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
+/// the server's `/v1/keys`), the embedded key must be that one — without it the check only
+/// proves the file is self-consistent. Returns the number of receipts verified.
 #[uniffi::export]
 pub fn verify_receipt_export(json: String, server_key_jwk: Option<String>) -> Result<u32, ConsentError> {
     Ok(crate::consent::receipts::verify_export(&json, server_key_jwk.as_deref())?)
@@ -356,11 +402,11 @@ impl CitizenCore {
         Ok(self.account.deny_login(&session_id).await?)
     }
 
-    /// The consent receipts on this device, newest first.
+    /// The consent receipts on this device, newest first. A stored receipt that cannot be read
+    /// is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+    /// from the chain as one with `consent.receipt_missing`; the others are listed as usual.
     pub fn list_receipts(&self) -> Result<Vec<ReceiptInfo>, ConsentError> {
-        let mut all: Vec<ReceiptInfo> = self.account.store.receipts()?.iter().map(ReceiptInfo::from).collect();
-        all.reverse();
-        Ok(all)
+        Ok(self.account.receipt_list()?)
     }
 
     /// The receipts as JSON anyone can verify with the device's and the server's public keys

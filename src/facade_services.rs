@@ -637,19 +637,41 @@ pub struct ActivityLogReport {
     /// Every problem found (empty = intact).
     pub problems: Vec<crate::activity::LogProblem>,
     /// No problem found. Note: entries appended after the last anchor can be dropped without
-    /// trace by whoever controls the device; anchoring often keeps that window small.
+    /// trace by whoever controls the device; anchoring often keeps that window small, and
+    /// `anchored_seq` says how far the verified anchors reach.
     pub intact: bool,
+    /// Highest sequence covered by an anchor whose countersignature verified with the trusted
+    /// server key (0 = none: nothing in the log is vouched for by the server).
+    pub anchored_seq: u64,
+    /// The device the log claims to be from.
+    pub device_id: String,
+    /// The device key (SEC1, base64url) the entry signatures were checked with — the key the
+    /// file carries. `intact` only says the log is consistent with this key: compare it with the
+    /// key of the device you expect (e.g. from the server's device registry).
+    pub device_public_key: String,
 }
 
-fn report((entries, anchors, problems): (usize, usize, Vec<crate::activity::LogProblem>)) -> ActivityLogReport {
-    ActivityLogReport { entries: entries as u32, anchors: anchors as u32, intact: problems.is_empty(), problems }
+fn report(c: crate::services::activity_flows::LogCheck) -> ActivityLogReport {
+    ActivityLogReport {
+        entries: c.entries as u32,
+        anchors: c.anchors as u32,
+        intact: c.problems.is_empty(),
+        problems: c.problems,
+        anchored_seq: c.anchored_seq,
+        device_id: c.device_id,
+        device_public_key: c.device_public_key,
+    }
 }
 
-/// Verify an exported activity log (JSON from `export_activity_log`) with the public keys it
-/// carries: the device's for entries, the server's for anchors. Anyone can run this.
+/// Verify an exported activity log (JSON from `export_activity_log`) against the server key the
+/// verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
+/// independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
+/// Server keys inside the file are ignored — a forger can put any key there. The entries are
+/// checked with the device key the file carries; the report names it (`device_public_key`) so
+/// the caller can compare it with the device it expects. Anyone can run this.
 #[uniffi::export]
-pub fn verify_activity_log_export(json: String) -> Result<ActivityLogReport, ServiceError> {
-    Ok(report(crate::services::activity_flows::verify_export(&json)?))
+pub fn verify_activity_log_export(json: String, server_key_jwk: String) -> Result<ActivityLogReport, ServiceError> {
+    Ok(report(crate::services::activity_flows::verify_export(&json, &server_key_jwk)?))
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -660,7 +682,11 @@ impl CitizenCore {
         Ok(self.account.activity_entries()?.into_iter().filter_map(|(_, e)| e).collect())
     }
 
-    /// Verify the log: hashes, links, order, counters, device signatures, server anchors.
+    /// Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+    /// the server keys fetched over the pinned connection), and that no anchor the device stored
+    /// was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
+    /// `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
+    /// below it is reported even when the local anchors were removed.
     pub fn verify_activity_log(&self) -> Result<ActivityLogReport, ServiceError> {
         Ok(report(self.account.verify_activity()?))
     }
@@ -671,7 +697,9 @@ impl CitizenCore {
         serde_json::to_string_pretty(&x).map_err(|e| ServiceError::from(Error::Storage(e.to_string())))
     }
 
-    /// Anchor the head of the log at the server now (also done on every `sync_cases`).
+    /// Anchor the head of the log at the server now (also done on every `sync_cases`). When
+    /// logged in, first fetches the server's latest anchor of this device and keeps it if the
+    /// device did not hold it.
     pub async fn anchor_activity_log(&self) -> Result<Option<crate::activity::ActivityAnchor>, ServiceError> {
         Ok(self.account.anchor_activity().await?)
     }

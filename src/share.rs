@@ -13,8 +13,12 @@
 //!    required and the chosen optional claims, with a key-binding JWT (audience = RP id, the
 //!    request nonce, time, device counter) signed inside the platform key store — the private key
 //!    never leaves it. A `data_share` consent receipt is signed, countersigned by the server
-//!    (which checks it against the RP's signed request), verified and stored; the activity log
-//!    records the share; then the presentation goes to the RP's response URI.
+//!    (which checks it against the RP's signed request), verified and stored; then the
+//!    presentation goes to the RP's response URI. What became of it — delivered, refused by the
+//!    RP, not delivered (no connection), unknown (sent, no answer) — is then signed by the device
+//!    onto the receipt and written to the activity log. The countersignature attests the
+//!    citizen's consent and what was released to whom; it is not a claim that the RP received
+//!    it (the server cannot know). A receipt without an outcome reads as unknown.
 
 use std::sync::{Arc, Mutex};
 
@@ -30,12 +34,14 @@ use crate::error::{Error, Msg, NetError, NetworkErrorKind, Result};
 use crate::facade_consent::{ClaimRequest, ReceiptInfo};
 use crate::platform::{DeviceKeyStore, DeviceKeyStoreError};
 use crate::protocol::rp::{
-    claim_info, ConsentReceipt, CredentialRequest, CredentialResponse, PresentationResult, PresentationSubmission,
-    ReceiptCountersignRequest, ReceiptCountersignResponse, ReceiptKind, RelyingPartyEntry, ShareRequestClaims,
-    SignedReceipt, PATH_CREDENTIAL, PATH_RECEIPTS, SHARE_REQUEST_TYP,
+    claim_info, delivery_subject, ConsentReceipt, CredentialRequest, CredentialResponse, DeliveryRecord,
+    DeliveryStatus, PresentationResult, PresentationSubmission, ReceiptCountersignRequest, ReceiptCountersignResponse,
+    ReceiptKind, RelyingPartyEntry, ShareRequestClaims, SignedReceipt, PATH_CREDENTIAL, PATH_RECEIPTS,
+    SHARE_REQUEST_TYP,
 };
 use crate::protocol::{sha256_hex, ChallengeRequest, ChallengeResponse, Purpose, Statement, PATH_CHALLENGE};
 use crate::sdjwt::{self, SdJwtError};
+use crate::store::AccountRow;
 
 /// Kind under which the PID credential is stored.
 pub const CREDENTIAL_PID: &str = "pid";
@@ -334,6 +340,7 @@ impl Account {
         let presentation = Zeroizing::new(presentation);
 
         // The receipt, signed and countersigned.
+        let (chain_guard, chain_seq, prev_digest) = self.receipt_chain().await?;
         let receipt = ConsentReceipt {
             receipt_id: uuid::Uuid::new_v4().to_string(),
             kind: ReceiptKind::DataShare,
@@ -347,8 +354,11 @@ impl Account {
             nonce: p.claims.nonce.clone(),
             device_id: acc.device_id.clone(),
             issued_at: self.now(),
+            chain_seq,
+            prev_digest,
         };
         let signed = self.sign_consent(&acc, &receipt.nonce, receipt.statement_subject(), receipt.issued_at).await?;
+        let head = self.sign_receipt_head(&acc, &receipt).await?;
         let req = ReceiptCountersignRequest {
             receipt: receipt.clone(),
             signed: signed.clone(),
@@ -356,19 +366,16 @@ impl Account {
         };
         let resp: ReceiptCountersignResponse = self.net.post(PATH_RECEIPTS, &req, Some(&token)).await?;
         self.check_countersignature(&receipt, &signed, &resp.countersignature).await?;
-        let stored = SignedReceipt {
+        let mut stored = SignedReceipt {
             receipt,
             device_statement: signed,
             device_public_key: crypto::b64(&acc.public_key),
             countersignature: resp.countersignature,
+            delivery: None,
         };
-        self.store_receipt(&stored)?;
+        self.store_receipt(&stored, &head)?;
+        drop(chain_guard);
         self.store.delete_pending(PENDING_SHARE)?;
-        self.log_activity(
-            ActivityKind::DataShare,
-            format!("rp={} receipt={} claims={}", stored.receipt.rp_id, stored.receipt.receipt_id, disclosed.join(",")),
-        )
-        .await;
 
         #[cfg(feature = "test-support")]
         {
@@ -377,9 +384,47 @@ impl Account {
         }
         let submission =
             PresentationSubmission { request_id: p.claims.request_id.clone(), presentation: presentation.to_string() };
-        let result = self.submit_presentation(&p.claims.response_uri, &submission).await?;
+        let result = self.submit_presentation(&p.claims.response_uri, &submission).await;
         drop(Zeroizing::new(submission.presentation));
+
+        // Record what became of it: on the receipt (signed by the device) and in the log. Until
+        // this point the stored receipt has no outcome, which reads as "unknown" (a kill while
+        // sending leaves exactly that, and it is the truth).
+        let status = delivery_status(&result);
+        stored.delivery = self.sign_delivery(&acc, &stored.receipt, status).await;
+        if let Err(e) = self.store.update_receipt(&stored) {
+            tracing::warn!(error = %e, "delivery outcome not recorded on the receipt");
+        }
+        self.log_activity(
+            ActivityKind::DataShare,
+            format!(
+                "rp={} receipt={} claims={} delivery={}",
+                stored.receipt.rp_id,
+                stored.receipt.receipt_id,
+                disclosed.join(","),
+                status.as_str()
+            ),
+        )
+        .await;
+        let result = result?;
         Ok(Shared { receipt: stored, disclosed, accepted: result.verified })
+    }
+
+    /// The device's signed record of a delivery outcome; `None` (read as unknown) when the key
+    /// store fails.
+    async fn sign_delivery(
+        &self,
+        acc: &AccountRow,
+        receipt: &ConsentReceipt,
+        status: DeliveryStatus,
+    ) -> Option<DeliveryRecord> {
+        match self.sign_consent(acc, &receipt.nonce, delivery_subject(receipt, status), self.now()).await {
+            Ok(signed) => Some(DeliveryRecord { status, signed }),
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery outcome not signed");
+                None
+            }
+        }
     }
 
     /// POST the presentation to the relying party's response URI.
@@ -431,6 +476,30 @@ async fn third_party_post(uri: &str, body: &PresentationSubmission) -> Result<Pr
         return Err(crate::net::server_error(status, &bytes, None));
     }
     serde_json::from_slice(&bytes).map_err(|_| bad_answer("relying party answer malformed"))
+}
+
+/// What an attempt to deliver a presentation tells about the data reaching the relying party:
+/// a success with `verified` is delivered; any answer of the relying party (a refusal, a 4xx or
+/// 5xx, `verified: false`) means it received the data and refused it; a failure to connect
+/// (offline, TLS, refused, a URL not allowed) means nothing left the device; a timeout or a
+/// malformed answer means it was sent and may have arrived.
+pub(crate) fn delivery_status(r: &Result<PresentationResult>) -> DeliveryStatus {
+    match r {
+        Ok(p) if p.verified => DeliveryStatus::Delivered,
+        Ok(_) => DeliveryStatus::Refused,
+        Err(Error::Net(n)) => match n.kind {
+            NetworkErrorKind::Offline | NetworkErrorKind::Tls | NetworkErrorKind::InsecureUrl => {
+                DeliveryStatus::NotDelivered
+            }
+            NetworkErrorKind::Server => DeliveryStatus::Refused,
+            NetworkErrorKind::Timeout | NetworkErrorKind::Protocol => DeliveryStatus::Unknown,
+        },
+        // The relying party answered with an error body (presentation refused, replayed, …).
+        Err(Error::Domain(_)) | Err(Error::Server { .. }) => DeliveryStatus::Refused,
+        // Refused locally before sending (bad URI, client configuration).
+        Err(Error::Config(_)) | Err(Error::Fields(_)) => DeliveryStatus::NotDelivered,
+        Err(_) => DeliveryStatus::Unknown,
+    }
 }
 
 /// Labelled claims for the citizen.
@@ -545,6 +614,22 @@ mod tests {
         assert_eq!(disclosure_set(&c, &[]).unwrap(), ["birthdate", "full_name"]);
         assert_eq!(disclosure_set(&c, &["phone".into(), "phone".into()]).unwrap(), ["birthdate", "full_name", "phone"]);
         assert!(matches!(disclosure_set(&c, &["cccd_number".into()]), Err(Error::Domain(Msg::ConsentClaimNotOffered))));
+    }
+
+    /// Issue 9 item 16: what each way a delivery can fail says about the data reaching the RP.
+    #[test]
+    fn delivery_outcomes_tell_not_sent_from_refused_from_unknown() {
+        let net = |kind| Err(Error::Net(NetError { kind, detail: String::new(), retry_after: None }));
+        let ok = |verified| Ok(PresentationResult { verified, claims: Map::new() });
+        assert_eq!(delivery_status(&ok(true)), DeliveryStatus::Delivered);
+        assert_eq!(delivery_status(&ok(false)), DeliveryStatus::Refused);
+        for kind in [NetworkErrorKind::Offline, NetworkErrorKind::Tls, NetworkErrorKind::InsecureUrl] {
+            assert_eq!(delivery_status(&net(kind)), DeliveryStatus::NotDelivered, "{kind:?}");
+        }
+        assert_eq!(delivery_status(&net(NetworkErrorKind::Timeout)), DeliveryStatus::Unknown);
+        assert_eq!(delivery_status(&net(NetworkErrorKind::Protocol)), DeliveryStatus::Unknown);
+        assert_eq!(delivery_status(&net(NetworkErrorKind::Server)), DeliveryStatus::Refused);
+        assert_eq!(delivery_status(&Err(Error::Domain(Msg::ConsentPresentationRejected))), DeliveryStatus::Refused);
     }
 
     #[test]

@@ -167,6 +167,54 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// Schema version of the keyed migration below (the lead may renumber it at merge; it only
+/// assumes v4 before it).
+pub const SCHEMA_INTEGRITY: usize = 5;
+
+/// v5: integrity of the activity log and the receipts against deleted rows (issue 9).
+/// * `account.integrity`: sealed [`IntegrityMarks`] — the highest anchor and the last chained
+///   receipt the device has stored. Deleting anchor or receipt rows no longer goes unnoticed:
+///   the marks still name them. The marks live in the account row, so removing them means
+///   editing the row that holds the account itself; a NULL or unopenable value is reported.
+/// * `activity_anchors.sealed`: anchors sealed like the entries (the clear `anchor` column is
+///   emptied by the migration).
+/// * `consent_receipts.chain_seq`: the receipt's position in the chain (NULL for receipts made
+///   before chaining).
+///
+/// Sealing needs the data key, so this migration runs after the key is unwrapped, in one
+/// transaction with its SQL ([`Store::migrate_keyed`]).
+const MIGRATION_INTEGRITY: &str = r#"
+    ALTER TABLE account ADD COLUMN integrity BLOB;
+    ALTER TABLE activity_anchors ADD COLUMN sealed BLOB;
+    ALTER TABLE consent_receipts ADD COLUMN chain_seq INTEGER;
+"#;
+
+/// What the device has stored that a later deletion of rows must not hide (sealed in the
+/// account row, label [`MARKS_LABEL`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrityMarks {
+    /// Highest anchor stored (0 = none).
+    pub anchor_seq: u64,
+    /// Its hash.
+    pub anchor_hash: String,
+    /// Last chained receipt stored (0 = none).
+    pub receipt_seq: u64,
+    /// Its digest.
+    pub receipt_digest: String,
+    /// The device's signed head of the receipt chain (`receipts:<seq>:<digest>`).
+    pub receipt_head: Option<crate::protocol::SignedStatement>,
+    /// The marks were found missing or damaged once: kept so the problem stays reported.
+    #[serde(default)]
+    pub damaged: bool,
+}
+
+/// Associated data of the sealed marks.
+const MARKS_LABEL: &str = "account.integrity";
+
+/// Tables whose rows are bound to one enrollment's device key (signed by it, or naming it).
+pub const KEY_BOUND_TABLES: [&str; 5] =
+    ["activity_log", "activity_anchors", "consent_receipts", "credentials", "qr_pending"];
+
 /// The enrolled account as stored.
 #[derive(Clone, Debug)]
 pub struct AccountRow {
@@ -273,6 +321,7 @@ impl Store {
         Self::configure(&conn)?;
         Self::migrate(&mut conn)?;
         let data_key = Self::load_data_key(&conn, wrapper)?;
+        Self::migrate_keyed(&mut conn, &data_key)?;
         Ok(Store { conn: Mutex::new(conn), data_key, path })
     }
 
@@ -290,7 +339,7 @@ impl Store {
 
     fn migrate(conn: &mut Connection) -> Result<()> {
         let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-        if version > MIGRATIONS.len() {
+        if version > SCHEMA_INTEGRITY {
             return Err(Error::Storage(format!("database schema {version} is newer than this app")));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
@@ -299,6 +348,37 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
+        Ok(())
+    }
+
+    /// The v5 migration: its SQL, then the clear anchors sealed and the marks of an existing
+    /// account set from what is stored, in one transaction (a kill leaves v4 or a complete v5).
+    fn migrate_keyed(conn: &mut Connection, key: &SecretKey) -> Result<()> {
+        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+        if version >= SCHEMA_INTEGRITY {
+            return Ok(());
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(MIGRATION_INTEGRITY)?;
+        let anchors: Vec<(i64, String)> = {
+            let mut st = tx.prepare("SELECT seq, anchor FROM activity_anchors ORDER BY seq")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        let mut marks = IntegrityMarks::default();
+        for (seq, json) in anchors {
+            let sealed = key.seal(format!("activity_anchors.{seq}").as_bytes(), json.as_bytes());
+            tx.execute("UPDATE activity_anchors SET sealed = ?2, anchor = '' WHERE seq = ?1", params![seq, sealed])?;
+            if let Ok(a) = serde_json::from_str::<crate::activity::ActivityAnchor>(&json) {
+                if a.seq >= marks.anchor_seq {
+                    (marks.anchor_seq, marks.anchor_hash) = (a.seq, a.hash);
+                }
+            }
+        }
+        let json = serde_json::to_vec(&marks).map_err(|e| Error::Storage(e.to_string()))?;
+        tx.execute("UPDATE account SET integrity = ?1 WHERE id = 1", params![key.seal(MARKS_LABEL.as_bytes(), &json)])?;
+        tx.pragma_update(None, "user_version", SCHEMA_INTEGRITY as i64)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -414,17 +494,24 @@ impl Store {
     }
 
     /// Store a new enrollment: account, identity and passcode verifier in one transaction, and
-    /// drop any pending enrollment and old session.
+    /// drop any pending enrollment and old session. Everything bound to a previous enrollment's
+    /// device key goes too ([`KEY_BOUND_TABLES`]): its key is deleted, so its log could never be
+    /// extended or verified against the new key, and its receipts and credential name a device
+    /// that is no longer this one.
     pub fn save_enrollment(&self, account: &AccountRow, identity: &Identity, passcode: &PasscodeRow) -> Result<()> {
         let identity = self.seal_json("account.identity", identity)?;
+        let marks = self.seal_json(MARKS_LABEL, &IntegrityMarks::default())?;
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM account", [])?;
         tx.execute("DELETE FROM session", [])?;
         tx.execute("DELETE FROM pending", [])?;
+        for t in KEY_BOUND_TABLES {
+            tx.execute(&format!("DELETE FROM {t}"), [])?;
+        }
         tx.execute(
             "INSERT INTO account (id, account_id, device_id, key_alias, public_key, hardware_backed, counter, \
-             enrolled_at, inactive_status, identity) VALUES (1, ?1, ?2, ?3, ?8, ?4, ?5, ?6, NULL, ?7)",
+             enrolled_at, inactive_status, identity, integrity) VALUES (1, ?1, ?2, ?3, ?8, ?4, ?5, ?6, NULL, ?7, ?9)",
             params![
                 account.account_id,
                 account.device_id,
@@ -433,7 +520,8 @@ impl Store {
                 account.counter as i64,
                 account.enrolled_at,
                 identity,
-                account.public_key
+                account.public_key,
+                marks
             ],
         )?;
         tx.execute(
@@ -464,9 +552,17 @@ impl Store {
         Ok(())
     }
 
-    /// Erase the account, passcode, session, pending operations and everything personal of the
-    /// services (profile, drafts, outbox, cases) and of consent (receipts, credential, pending
-    /// login requests). The data key, the public catalogue and the RP registry stay.
+    /// Erase the account, passcode, session, pending operations, everything personal of the
+    /// services (profile, drafts, outbox, cases) and everything bound to the device key
+    /// ([`KEY_BOUND_TABLES`]: the activity log and its anchors, consent receipts, the credential,
+    /// pending login requests). The data key, the public catalogue, the RP registry and the
+    /// server's public keys stay.
+    ///
+    /// Why the activity log goes: a wipe deletes the device key, so the entries can neither be
+    /// extended nor checked against the next enrollment's key (they would read as tampering
+    /// forever), and a wipe after ten wrong passcodes means someone else may hold the phone: the
+    /// log (procedures, case numbers, relying parties) must not stay readable to them. The server
+    /// keeps its anchors of the old device, and its receipts and audit trail, for the citizen.
     pub fn wipe_account(&self) -> Result<()> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -481,16 +577,53 @@ impl Store {
             "outbox",
             "cases",
             "case_events",
-            "consent_receipts",
-            "credentials",
-            "qr_pending",
-        ] {
+        ]
+        .into_iter()
+        .chain(KEY_BOUND_TABLES)
+        {
             tx.execute(&format!("DELETE FROM {t}"), [])?;
         }
         tx.commit()?;
         drop(c);
         // Move the erased pages out of the WAL as well.
         let _ = self.conn().execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+        Ok(())
+    }
+
+    // ---- integrity marks -------------------------------------------------------------------
+
+    /// The sealed marks: `Ok(None)` without an account; `Some(marks)` with `damaged` set when the
+    /// marks are missing or do not open (rows were edited).
+    pub fn integrity_marks(&self) -> Result<Option<IntegrityMarks>> {
+        let row: Option<Option<Vec<u8>>> =
+            self.conn().query_row("SELECT integrity FROM account WHERE id = 1", [], |r| r.get(0)).optional()?;
+        Ok(row.map(|sealed| Self::open_marks(&self.data_key, sealed.as_deref())))
+    }
+
+    fn open_marks(key: &SecretKey, sealed: Option<&[u8]>) -> IntegrityMarks {
+        sealed
+            .and_then(|s| key.open(MARKS_LABEL.as_bytes(), s))
+            .and_then(|plain| serde_json::from_slice(&plain).ok())
+            .unwrap_or(IntegrityMarks { damaged: true, ..Default::default() })
+    }
+
+    /// Read, change and write the marks inside `tx` (the caller's row change commits with them).
+    pub(crate) fn update_marks(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        f: impl FnOnce(&mut IntegrityMarks),
+    ) -> Result<()> {
+        let sealed: Option<Vec<u8>> = tx
+            .query_row("SELECT integrity FROM account WHERE id = 1", [], |r| r.get(0))
+            .optional()?
+            .ok_or(Error::Domain(Msg::NotEnrolled))?;
+        let mut m = Self::open_marks(&self.data_key, sealed.as_deref());
+        f(&mut m);
+        let json = Zeroizing::new(serde_json::to_vec(&m).map_err(|e| Error::Storage(e.to_string()))?);
+        tx.execute(
+            "UPDATE account SET integrity = ?1 WHERE id = 1",
+            params![self.data_key.seal(MARKS_LABEL.as_bytes(), &json)],
+        )?;
         Ok(())
     }
 
@@ -631,7 +764,7 @@ mod tests {
         let s = open(dir.path(), &w);
         assert_eq!(s.pragmas().unwrap(), ("wal".to_string(), 2, 1, 2));
         let v: i64 = s.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v as usize, MIGRATIONS.len());
+        assert_eq!(v as usize, SCHEMA_INTEGRITY);
     }
 
     #[test]
@@ -692,6 +825,79 @@ mod tests {
         assert!(matches!(Store::open(dir.path(), &other), Err(Error::Domain(Msg::DataKeyUnavailable))));
         // The original wrapper still opens everything.
         assert!(open(dir.path(), &w).identity().unwrap().is_some());
+    }
+
+    /// The v5 (integrity) migration on a v4 database holding an account, clear anchors and
+    /// receipts: anchors come out sealed, the marks name the highest anchor, older receipts stay
+    /// readable (unchained) and the chain starts at 1.
+    #[test]
+    fn upgrade_from_v4_seals_anchors_and_sets_the_marks() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        let anchor = |seq: u64| crate::activity::ActivityAnchor {
+            seq,
+            hash: format!("{seq:064}"),
+            anchored_at: 7,
+            countersignature: "cs".into(),
+        };
+        let legacy: crate::protocol::rp::SignedReceipt = serde_json::from_value(serde_json::json!({
+            "receipt": {"receipt_id": "r-old", "kind": "qr_login", "rp_id": "dvc-demo", "rp_name": "Cổng",
+                "origin": "https://id.example", "purpose": "login", "claims": ["full_name"], "retention_days": 0,
+                "request_id": "s", "nonce": "n", "device_id": "dev", "issued_at": 5},
+            "device_statement": {"statement": {"purpose": "consent", "audience": "https://id.example", "nonce": "n",
+                "device_id": "dev", "counter": 3, "issued_at": 5, "subject": "receipt:x"}, "signature": "s"},
+            "device_public_key": "k", "countersignature": "c"
+        }))
+        .unwrap();
+        {
+            let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            Store::configure(&conn).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..4] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 4).unwrap();
+            tx.commit().unwrap();
+            let key = Store::load_data_key(&conn, &w).unwrap();
+            conn.execute(
+                "INSERT INTO account (id, account_id, device_id, key_alias, public_key, hardware_backed, counter, \
+                 enrolled_at, identity) VALUES (1, 'acc', 'dev', 'alias', X'04', 0, 9, 1, X'00')",
+                [],
+            )
+            .unwrap();
+            for seq in [2u64, 5] {
+                conn.execute(
+                    "INSERT INTO activity_anchors (seq, anchor) VALUES (?1, ?2)",
+                    params![seq as i64, serde_json::to_string(&anchor(seq)).unwrap()],
+                )
+                .unwrap();
+            }
+            let sealed = key.seal(b"consent_receipts.r-old", &serde_json::to_vec(&legacy).unwrap());
+            conn.execute(
+                "INSERT INTO consent_receipts (receipt_id, kind, receipt, issued_at) VALUES ('r-old', 'qr_login', ?1, 5)",
+                params![sealed],
+            )
+            .unwrap();
+        }
+        let s = open(dir.path(), &w);
+        let v: i64 = s.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v as usize, SCHEMA_INTEGRITY);
+        assert_eq!(s.anchors().unwrap(), vec![anchor(2), anchor(5)]);
+        let clear: i64 =
+            s.conn().query_row("SELECT count(*) FROM activity_anchors WHERE anchor != ''", [], |r| r.get(0)).unwrap();
+        assert_eq!(clear, 0, "no anchor left in clear");
+        let m = s.integrity_marks().unwrap().unwrap();
+        assert_eq!(
+            (m.anchor_seq, m.anchor_hash.as_str(), m.receipt_seq, m.damaged),
+            (5, anchor(5).hash.as_str(), 0, false)
+        );
+        let rows = s.receipt_rows().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].chain_seq, rows[0].receipt.as_ref()), (None, Some(&legacy)));
+        assert_eq!(s.next_receipt_link().unwrap(), (1, crate::protocol::rp::RECEIPT_CHAIN_GENESIS.to_string()));
+        drop(s);
+        // Opening again does not run it twice.
+        assert_eq!(open(dir.path(), &w).anchors().unwrap().len(), 2);
     }
 
     #[test]

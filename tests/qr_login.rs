@@ -173,6 +173,8 @@ impl Env {
             nonce: s.request.nonce_b64(),
             device_id: self.core.status().unwrap().device_id.unwrap(),
             issued_at: self.clock.now(),
+            chain_seq: 0,
+            prev_digest: String::new(),
         }
     }
 

@@ -280,6 +280,8 @@ async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
         nonce: req.nonce.clone(),
         device_id: device_id.clone(),
         issued_at: now,
+        chain_seq: 0,
+        prev_digest: String::new(),
     };
     let counter = std::sync::atomic::AtomicU64::new(1000);
     // Sign `r` with the device key (as the core would) and ask for the countersignature.
@@ -367,4 +369,160 @@ async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
     // The same receipt again (even freshly signed) gets no second countersignature.
     assert_eq!(refused(post(receipt, jws).await).0, 409);
     assert_eq!(env.server.consent_receipt_count(), 1);
+}
+
+impl Env {
+    /// The server's published key (JWK JSON), as a verifier obtains it independently.
+    async fn server_jwk(&self) -> String {
+        let v: Value = self.http.get(self.url("/v1/keys")).send().await.unwrap().json().await.unwrap();
+        v["keys"][0].to_string()
+    }
+
+    /// A second connection to the device database (the attacker with file access).
+    fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.dir.path().join("dev").join(citizen_core::store::DB_FILE)).unwrap()
+    }
+
+    /// One complete share with the demo bank.
+    async fn share_once(&self, core: &CitizenCore) -> citizen_core::ShareOutcome {
+        let (_, _, link) = self.bank_request().await;
+        let info = core.open_share_request(link).await.unwrap();
+        core.share_data(info.request_id, vec![], PASS.into()).await.unwrap()
+    }
+}
+
+fn export_code(json: String, pinned: &str) -> String {
+    match citizen_core::verify_receipt_export(json, Some(pinned.to_string())) {
+        Ok(n) => format!("ok:{n}"),
+        Err(e) => code(&e),
+    }
+}
+
+/// Issue 9 item 10: receipts used to bind no count, order or chain — removing, reordering or
+/// cutting off receipts in an export still verified, and deleting a row on the device went
+/// unnoticed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_are_chained_so_removal_reordering_and_truncation_are_detected() {
+    let env = Env::new().await;
+    let core = env.core().await;
+    for _ in 0..3 {
+        let out = env.share_once(&core).await;
+        assert_eq!(out.receipt.delivery, citizen_core::ShareDelivery::Delivered);
+    }
+    let pinned = env.server_jwk().await;
+    let json = core.export_receipts().unwrap();
+    assert_eq!(export_code(json.clone(), &pinned), "ok:3");
+    let seqs: Vec<u64> = core.list_receipts().unwrap().iter().map(|r| r.sequence).collect();
+    assert_eq!(seqs, [3, 2, 1], "newest first");
+
+    let tamper = |f: &dyn Fn(&mut Value)| {
+        let mut v: Value = serde_json::from_str(&json).unwrap();
+        f(&mut v);
+        export_code(v.to_string(), &pinned)
+    };
+    let receipts = |v: &mut Value| v["receipts"].as_array_mut().unwrap().clone();
+    assert_eq!(
+        tamper(&|v| {
+            v["receipts"].as_array_mut().unwrap().remove(1);
+        }),
+        "consent.receipt_chain_broken"
+    );
+    assert_eq!(tamper(&|v| v["receipts"].as_array_mut().unwrap().swap(0, 1)), "consent.receipt_chain_broken");
+    assert_eq!(
+        tamper(&|v| {
+            v["receipts"].as_array_mut().unwrap().remove(0);
+        }),
+        "consent.receipt_chain_broken"
+    );
+    assert_eq!(
+        tamper(&|v| {
+            v["receipts"].as_array_mut().unwrap().truncate(2);
+        }),
+        "consent.receipts_truncated"
+    );
+    assert_eq!(
+        tamper(&|v| {
+            v.as_object_mut().unwrap().remove("head");
+        }),
+        "consent.receipts_truncated"
+    );
+    // Cut and the head of a shorter chain put back: a head from elsewhere does not fit either.
+    assert_eq!(
+        tamper(&|v| {
+            let r = receipts(v);
+            v["receipts"] = json!([r[0]]);
+        }),
+        "consent.receipts_truncated"
+    );
+
+    // On the device: the newest row deleted. The list shows it missing; the export no longer
+    // verifies.
+    env.db().execute("DELETE FROM consent_receipts WHERE chain_seq = 3", []).unwrap();
+    let list = core.list_receipts().unwrap();
+    assert_eq!(list.len(), 3, "{list:?}");
+    let missing: Vec<(u64, String)> =
+        list.iter().filter_map(|r| r.damage.as_ref().map(|d| (r.sequence, d.code.clone()))).collect();
+    assert_eq!(missing, [(3, "consent.receipt_missing".to_string())]);
+    assert_eq!(export_code(core.export_receipts().unwrap(), &pinned), "consent.receipts_truncated");
+    // A middle row deleted as well.
+    env.db().execute("DELETE FROM consent_receipts WHERE chain_seq = 2", []).unwrap();
+    let missing: Vec<u64> =
+        core.list_receipts().unwrap().iter().filter(|r| r.damage.is_some()).map(|r| r.sequence).collect();
+    assert_eq!(missing, [3, 2]);
+    // The next receipt continues the chain after the missing ones, and the gap stays visible.
+    env.share_once(&core).await;
+    assert_eq!(export_code(core.export_receipts().unwrap(), &pinned), "consent.receipt_chain_broken");
+}
+
+/// Issue 9 item 11: one corrupt sealed receipt row used to make `list_receipts` and
+/// `export_receipts` fail with `internal`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_receipt_row_is_reported_and_the_others_stay_readable() {
+    let env = Env::new().await;
+    let core = env.core().await;
+    let first = env.share_once(&core).await;
+    let second = env.share_once(&core).await;
+    env.db()
+        .execute("UPDATE consent_receipts SET receipt = X'00112233' WHERE receipt_id = ?1", [&first.receipt.receipt_id])
+        .unwrap();
+    let list = core.list_receipts().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0], second.receipt);
+    let damaged = &list[1];
+    assert_eq!(damaged.damage.as_ref().map(|d| d.code.as_str()), Some("consent.receipt_damaged"));
+    assert_eq!(
+        (damaged.receipt_id.as_str(), damaged.kind, damaged.sequence),
+        (first.receipt.receipt_id.as_str(), ConsentKind::DataShare, 1)
+    );
+    let json = core.export_receipts().unwrap();
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["receipts"].as_array().unwrap().len(), 1, "the readable receipt is exported");
+    assert_eq!(export_code(json, &env.server_jwk().await), "consent.receipt_chain_broken");
+}
+
+/// Issue 9 item 16: a share whose presentation the relying party refuses used to leave a
+/// countersigned receipt saying the data was shared, and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_the_relying_party_refuses_leaves_a_receipt_that_says_so() {
+    let env = Env::new().await;
+    let core = env.core().await;
+    // A request the bank signed but does not hold: its verifier refuses the presentation.
+    let (_, mut req, _) = env.bank_request().await;
+    req.request_id = "the-bank-does-not-know-this".into();
+    let info = core.open_share_request(sign_request(env.rp_key("bank-demo"), "bank-demo", &req)).await.unwrap();
+    let e = core.share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
+    assert!(matches!(e, ConsentError::Refused { .. }), "{e:?}");
+    let list = core.list_receipts().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].delivery, citizen_core::ShareDelivery::Refused);
+    let log = core.activity_log().unwrap();
+    let entry = log.iter().find(|e| e.kind == ActivityKind::DataShare).expect("the share is logged");
+    assert!(entry.summary.ends_with("delivery=refused"), "{}", entry.summary);
+    // The outcome is signed by the device: it verifies, and changing it does not.
+    let pinned = env.server_jwk().await;
+    let json = core.export_receipts().unwrap();
+    assert_eq!(export_code(json.clone(), &pinned), "ok:1");
+    let mut v: Value = serde_json::from_str(&json).unwrap();
+    v["receipts"][0]["delivery"]["status"] = "delivered".into();
+    assert_eq!(export_code(v.to_string(), &pinned), "consent.delivery_invalid");
 }

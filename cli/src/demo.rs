@@ -280,15 +280,24 @@ pub async fn run(
     for r in &receipts {
         let _ = writeln!(
             out,
-            "    • {} — {} — {} — {} trường — lưu {} ngày",
+            "    • #{} {} — {} — {} — {} trường — lưu {} ngày{}",
+            r.sequence,
             match r.kind {
                 citizen_core::ConsentKind::QrLogin => "Đăng nhập bằng mã QR",
                 citizen_core::ConsentKind::DataShare => "Chia sẻ dữ liệu",
+                citizen_core::ConsentKind::Unknown => "Biên nhận không đọc được",
             },
             r.relying_party_name,
             r.purpose,
             r.claims.len(),
-            r.retention_days
+            r.retention_days,
+            match r.delivery {
+                citizen_core::ShareDelivery::Delivered => " — đã gửi đến đơn vị nhận",
+                citizen_core::ShareDelivery::Refused => " — đơn vị nhận từ chối",
+                citizen_core::ShareDelivery::NotDelivered => " — chưa gửi được",
+                citizen_core::ShareDelivery::Unknown => " — không rõ đã đến đơn vị nhận chưa",
+                citizen_core::ShareDelivery::NotApplicable => "",
+            }
         );
     }
     let export = step!("receipts.export", core.export_receipts());

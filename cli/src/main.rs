@@ -113,6 +113,10 @@ enum LogOp {
         /// An exported log to verify instead of the local one.
         #[arg(long)]
         file: Option<PathBuf>,
+        /// With --file (required): the server key to trust, a JWK or the JWKS of `/v1/keys`
+        /// obtained independently of the file. Keys inside the file are never trusted.
+        #[arg(long)]
+        server_key: Option<PathBuf>,
     },
     /// Export the log as JSON (stdout, or --out FILE).
     Export {
@@ -495,7 +499,8 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 fn print_report(r: &citizen_core::ActivityLogReport) -> ExitCode {
-    println!("entries={} anchors={} intact={}", r.entries, r.anchors, r.intact);
+    println!("entries={} anchors={} anchored_seq={} intact={}", r.entries, r.anchors, r.anchored_seq, r.intact);
+    println!("device_id={} device_public_key={}", r.device_id, r.device_public_key);
     for p in &r.problems {
         println!("  problem: {p:?}");
     }
@@ -525,17 +530,27 @@ async fn log(core: std::sync::Arc<CitizenCore>, op: LogOp) -> ExitCode {
             }
             Err(e) => report(&e),
         },
-        LogOp::Verify { file: Some(path) } => match std::fs::read_to_string(&path) {
-            Ok(json) => match citizen_core::verify_activity_log_export(json) {
+        LogOp::Verify { file: Some(path), server_key } => {
+            let Some(key_path) = server_key else {
+                eprintln!("--server-key FILE is required with --file (the server key to trust, e.g. from /v1/keys)");
+                return ExitCode::from(1);
+            };
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p).map_err(|e| {
+                    eprintln!("cannot read {}: {e}", p.display());
+                    ExitCode::from(1)
+                })
+            };
+            let (json, key) = match (read(&path), read(&key_path)) {
+                (Ok(j), Ok(k)) => (j, k),
+                (Err(c), _) | (_, Err(c)) => return c,
+            };
+            match citizen_core::verify_activity_log_export(json, key) {
                 Ok(r) => print_report(&r),
                 Err(e) => report(&e),
-            },
-            Err(e) => {
-                eprintln!("cannot read {}: {e}", path.display());
-                ExitCode::from(1)
             }
-        },
-        LogOp::Verify { file: None } => match core.verify_activity_log() {
+        }
+        LogOp::Verify { file: None, .. } => match core.verify_activity_log() {
             Ok(r) => print_report(&r),
             Err(e) => report(&e),
         },
@@ -749,8 +764,13 @@ fn consent_exit(e: &citizen_core::ConsentError) -> ExitCode {
 }
 
 fn print_receipt(r: &citizen_core::ReceiptInfo) {
+    if let Some(d) = &r.damage {
+        println!("#{} {} {} {:?} DAMAGED {} — {}", r.sequence, r.issued_at, r.receipt_id, r.kind, d.code, d.message_en);
+        return;
+    }
     println!(
-        "{} {} {:?} rp={} \"{}\" origin={} purpose={} claims={} retention_days={}",
+        "#{} {} {} {:?} rp={} \"{}\" origin={} purpose={} claims={} retention_days={} delivery={:?}",
+        r.sequence,
         r.issued_at,
         r.receipt_id,
         r.kind,
@@ -759,7 +779,8 @@ fn print_receipt(r: &citizen_core::ReceiptInfo) {
         r.origin,
         r.purpose,
         r.claims.join(","),
-        r.retention_days
+        r.retention_days,
+        r.delivery
     );
 }
 

@@ -123,6 +123,18 @@ async fn scan_approve_list_export_verify() {
     assert_eq!(tampered.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&tampered.stderr).contains("consent.receipt_tampered"));
 
+    // The activity log export verifies only against a server key given separately.
+    let log = dir.path().join("log.json");
+    assert!(cli(&["log", "export", "--out", log.to_str().unwrap()]).status.success());
+    let keys = dir.path().join("keys.json");
+    let published: Value = portal.get("/v1/keys", None).await.unwrap();
+    std::fs::write(&keys, published.to_string()).unwrap();
+    let without_key = cli(&["log", "verify", "--file", log.to_str().unwrap()]);
+    assert_eq!(without_key.status.code(), Some(1), "--server-key is required with --file");
+    let checked = cli(&["log", "verify", "--file", log.to_str().unwrap(), "--server-key", keys.to_str().unwrap()]);
+    assert!(checked.status.success(), "{}", stdout(&checked));
+    assert!(stdout(&checked).contains("intact=true") && stdout(&checked).contains("device_public_key="));
+
     let denied = cli(&["qr", "deny", &session_id]);
     assert!(String::from_utf8_lossy(&denied.stderr).contains("consent.unknown_session"));
     server.shutdown().await;

@@ -113,6 +113,8 @@ fn receipt(h: &Harness, c: &Citizen, s: &Session) -> ConsentReceipt {
         nonce: s.req.nonce_b64(),
         device_id: c.dev.id.clone(),
         issued_at: h.now(),
+        chain_seq: 0,
+        prev_digest: String::new(),
     }
 }
 

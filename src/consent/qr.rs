@@ -248,6 +248,7 @@ impl Account {
 
         let mut claims = p.claims.clone();
         claims.sort();
+        let (_chain_guard, chain_seq, prev_digest) = self.receipt_chain().await?;
         let receipt = ConsentReceipt {
             receipt_id: uuid::Uuid::new_v4().to_string(),
             kind: ReceiptKind::QrLogin,
@@ -261,8 +262,11 @@ impl Account {
             nonce: p.nonce.clone(),
             device_id: acc.device_id.clone(),
             issued_at: self.now(),
+            chain_seq,
+            prev_digest,
         };
         let signed = self.sign_consent(&acc, &receipt.nonce, receipt.statement_subject(), receipt.issued_at).await?;
+        let head = self.sign_receipt_head(&acc, &receipt).await?;
         let req = QrDecisionRequest {
             session_id: p.session_id.clone(),
             decision: Decision::Approve,
@@ -280,8 +284,9 @@ impl Account {
             device_statement: signed,
             device_public_key: crypto::b64(&acc.public_key),
             countersignature: cs,
+            delivery: None,
         };
-        self.store_receipt(&stored)?;
+        self.store_receipt(&stored, &head)?;
         self.store.delete_qr_pending(session_id)?;
         self.log_activity(
             ActivityKind::QrApproval,

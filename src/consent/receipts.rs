@@ -7,11 +7,23 @@
 //! server's ES256 countersignature verifies with the server key and names the same receipt id,
 //! digest, device, device signature and counter. Changing any field of the receipt breaks (1);
 //! changing the statement breaks (2); swapping in another key and signature breaks (3).
+//!
+//! Receipts are chained (issue 9): each carries its sequence number and the previous receipt's
+//! digest, both inside the digest, so the device signature and the server countersignature
+//! cover them. A verifier therefore sees a removed or reordered receipt (a gap or a broken
+//! link). The end of the chain is covered by the device's signed head (`receipts:<seq>:<digest>`,
+//! signed with each new receipt and kept in the sealed integrity marks), so cutting receipts off
+//! the end of an export is seen too. On the device, the marks name the last receipt: a deleted
+//! row shows up as a missing receipt in `list_receipts`.
 
 use crate::account::Account;
 use crate::crypto;
 use crate::error::{Error, Msg, Result};
-use crate::protocol::rp::{ConsentReceipt, ReceiptCountersignClaims, ReceiptExport, SignedReceipt};
+use crate::facade_consent::{ConsentKind, ReceiptInfo, ShareDelivery};
+use crate::protocol::rp::{
+    delivery_subject, receipt_head_subject, ConsentReceipt, ReceiptCountersignClaims, ReceiptExport, SignedReceipt,
+    RECEIPT_CHAIN_GENESIS,
+};
 use crate::protocol::{Purpose, SignedStatement, Statement};
 use crate::store::AccountRow;
 
@@ -46,6 +58,54 @@ pub fn verify_signed_receipt(r: &SignedReceipt, server_key: &jsonwebtoken::jwk::
     if !countersignature_matches(&c, &r.receipt, &r.device_statement) {
         return Err(Error::Domain(Msg::ConsentCountersignatureInvalid));
     }
+    if let Some(d) = &r.delivery {
+        let s = &d.signed.statement;
+        if s.subject != delivery_subject(&r.receipt, d.status)
+            || s.purpose != Purpose::Consent
+            || s.nonce != r.receipt.nonce
+            || s.device_id != r.receipt.device_id
+            || crypto::verify_wire_signature(&pk, &s.canonical_bytes(), &d.signed.signature).is_err()
+        {
+            return Err(Error::Domain(Msg::ConsentDeliveryInvalid));
+        }
+    }
+    Ok(())
+}
+
+/// Check the order of receipts and the head (pure): unchained receipts (made before chaining)
+/// first, then the chain 1, 2, 3, … each linking to the previous digest, and a head signed by
+/// the device of the last receipt naming exactly the last sequence and digest.
+pub fn verify_chain(receipts: &[SignedReceipt], head: Option<&SignedStatement>) -> Result<()> {
+    let broken = || Error::Domain(Msg::ConsentReceiptChainBroken);
+    let chained: Vec<&SignedReceipt> = receipts.iter().skip_while(|r| r.receipt.chain_seq == 0).collect();
+    let mut prev = RECEIPT_CHAIN_GENESIS.to_string();
+    for (i, r) in chained.iter().enumerate() {
+        if r.receipt.chain_seq != i as u64 + 1 || r.receipt.prev_digest != prev {
+            return Err(broken());
+        }
+        prev = r.receipt.digest();
+    }
+    let Some(last) = chained.last() else {
+        // No chained receipt: a head would claim receipts that are not there.
+        return match head {
+            None => Ok(()),
+            Some(_) => Err(Error::Domain(Msg::ConsentReceiptsTruncated)),
+        };
+    };
+    let head = head.ok_or(Error::Domain(Msg::ConsentReceiptsTruncated))?;
+    let st = &head.statement;
+    let pk = crypto::unb64(&last.device_public_key).ok_or(Error::Domain(Msg::ConsentReceiptSignatureInvalid))?;
+    if st.purpose != Purpose::Consent
+        || st.device_id != last.receipt.device_id
+        || crypto::verify_wire_signature(&pk, &st.canonical_bytes(), &head.signature).is_err()
+    {
+        return Err(Error::Domain(Msg::ConsentReceiptsTruncated));
+    }
+    if st.subject != receipt_head_subject(last.receipt.chain_seq, &prev) || st.nonce != prev {
+        // A valid head naming another end: receipts were cut off (or the head is from another
+        // export).
+        return Err(Error::Domain(Msg::ConsentReceiptsTruncated));
+    }
     Ok(())
 }
 
@@ -58,6 +118,7 @@ pub fn verify_export(json: &str, pinned_server_jwk: Option<&str>) -> Result<u32>
         return Err(invalid());
     }
     if x.receipts.is_empty() && x.server_key.is_null() && pinned_server_jwk.is_none() {
+        verify_chain(&[], x.head.as_ref())?;
         return Ok(0);
     }
     let key: jsonwebtoken::jwk::Jwk = serde_json::from_value(x.server_key.clone()).map_err(|_| invalid())?;
@@ -70,6 +131,7 @@ pub fn verify_export(json: &str, pinned_server_jwk: Option<&str>) -> Result<u32>
     for r in &x.receipts {
         verify_signed_receipt(r, &key)?;
     }
+    verify_chain(&x.receipts, x.head.as_ref())?;
     Ok(x.receipts.len() as u32)
 }
 
@@ -115,22 +177,98 @@ impl Account {
         Ok(())
     }
 
-    /// Store a receipt whose countersignature was checked (QR logins here; data shares in the
-    /// share flow).
-    pub(crate) fn store_receipt(&self, r: &SignedReceipt) -> Result<()> {
-        self.store.save_receipt(r)
+    /// The chain position of the next receipt: take the returned guard first and hold it until
+    /// the receipt is stored (two receipts in flight would claim the same sequence).
+    pub(crate) async fn receipt_chain(&self) -> Result<(tokio::sync::MutexGuard<'_, ()>, u64, String)> {
+        let guard = self.services.receipt_lock.lock().await;
+        let (seq, prev) = self.store.next_receipt_link()?;
+        Ok((guard, seq, prev))
     }
 
-    /// The export: receipts oldest first, with the server key that countersigned the newest.
+    /// Sign the head of the chain as it will be once `receipt` is stored. Signed before the
+    /// receipt is sent for countersigning, so a key-store failure cannot leave a countersigned
+    /// receipt unstored; an unused head is simply dropped.
+    pub(crate) async fn sign_receipt_head(
+        &self,
+        acc: &AccountRow,
+        receipt: &ConsentReceipt,
+    ) -> Result<SignedStatement> {
+        let digest = receipt.digest();
+        let subject = receipt_head_subject(receipt.chain_seq, &digest);
+        self.sign_consent(acc, &digest, subject, receipt.issued_at).await
+    }
+
+    /// Store a receipt whose countersignature was checked, with its chain head.
+    pub(crate) fn store_receipt(&self, r: &SignedReceipt, head: &SignedStatement) -> Result<()> {
+        self.store.save_receipt(r, Some(head))
+    }
+
+    /// The receipts for the citizen, newest first, with markers for damaged rows and for
+    /// receipts of the chain that are no longer stored (gaps, or the end named by the marks).
+    pub(crate) fn receipt_list(&self) -> Result<Vec<ReceiptInfo>> {
+        let rows = self.store.receipt_rows()?;
+        let marks = self.store.integrity_marks()?.unwrap_or_default();
+        let marker = |receipt_id: String, kind: ConsentKind, issued_at: i64, sequence: u64, m: Msg| ReceiptInfo {
+            receipt_id,
+            kind,
+            relying_party_id: String::new(),
+            relying_party_name: String::new(),
+            origin: String::new(),
+            purpose: String::new(),
+            claims: vec![],
+            retention_days: 0,
+            issued_at,
+            sequence,
+            delivery: ShareDelivery::NotApplicable,
+            damage: Some(m.detail()),
+        };
+        let mut out = vec![];
+        let mut present = std::collections::BTreeSet::new();
+        for row in rows {
+            present.extend(row.chain_seq);
+            match &row.receipt {
+                Some(r) => out.push(ReceiptInfo::from(r)),
+                None => {
+                    let kind = match row.kind.as_str() {
+                        "qr_login" => ConsentKind::QrLogin,
+                        "data_share" => ConsentKind::DataShare,
+                        _ => ConsentKind::Unknown,
+                    };
+                    out.push(marker(
+                        row.receipt_id,
+                        kind,
+                        row.issued_at,
+                        row.chain_seq.unwrap_or(0),
+                        Msg::ConsentReceiptDamaged,
+                    ));
+                }
+            }
+        }
+        let last = present.last().copied().unwrap_or(0).max(marks.receipt_seq);
+        for seq in (1..=last).filter(|s| !present.contains(s)) {
+            out.push(marker(String::new(), ConsentKind::Unknown, 0, seq, Msg::ConsentReceiptMissing));
+        }
+        if marks.damaged {
+            // The marks themselves were removed or changed: what was deleted cannot be told.
+            out.push(marker(String::new(), ConsentKind::Unknown, 0, 0, Msg::ConsentReceiptMissing));
+        }
+        out.sort_by_key(|r| std::cmp::Reverse((r.sequence, r.issued_at)));
+        Ok(out)
+    }
+
+    /// The export: receipts oldest first, with the server key that countersigned the newest and
+    /// the device's signed head of the chain. Rows that do not open are left out (the chain then
+    /// shows the gap: `list_receipts` reports them).
     pub fn export_receipts(&self) -> Result<ReceiptExport> {
         let receipts = self.store.receipts()?;
+        let head = self.store.integrity_marks()?.and_then(|m| m.receipt_head);
         let kid = receipts.last().and_then(|r| super::jws_kid(&r.countersignature));
         let key = match kid {
             Some(kid) => self.server_jwk(&kid),
             None => self.cached_server_keys().into_iter().next(),
         };
         let server_key = key.map(|k| serde_json::to_value(k).unwrap_or_default()).unwrap_or_default();
-        Ok(ReceiptExport { format: EXPORT_FORMAT, server_key, receipts })
+        Ok(ReceiptExport { format: EXPORT_FORMAT, server_key, receipts, head })
     }
 }
 
@@ -173,6 +311,8 @@ mod tests {
             nonce: "nonce".into(),
             device_id: "dev-1".into(),
             issued_at: 1_780_000_000,
+            chain_seq: 0,
+            prev_digest: String::new(),
         };
         let statement = Statement {
             purpose: Purpose::Consent,
@@ -203,12 +343,14 @@ mod tests {
             device_statement: st,
             device_public_key: crypto::b64(&crypto::sec1_uncompressed(&VerifyingKey::from(&device))),
             countersignature: cs,
+            delivery: None,
         };
         (r, jwk)
     }
 
     fn export_json(r: &SignedReceipt, jwk: &jsonwebtoken::jwk::Jwk) -> String {
         serde_json::to_string(&ReceiptExport {
+            head: None,
             format: 1,
             server_key: serde_json::to_value(jwk).unwrap(),
             receipts: vec![r.clone()],

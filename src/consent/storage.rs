@@ -2,12 +2,30 @@
 //! scanned login requests waiting for the citizen's decision (sealed, so approval survives an
 //! app restart).
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::error::Result;
-use crate::protocol::rp::SignedReceipt;
+use crate::error::{Error, Msg, Result};
+use crate::protocol::rp::{SignedReceipt, RECEIPT_CHAIN_GENESIS};
+use crate::protocol::SignedStatement;
 use crate::store::Store;
+
+/// A stored receipt row.
+#[derive(Clone, Debug)]
+pub struct ReceiptRow {
+    /// Row order (insertion).
+    pub row: i64,
+    /// Receipt id (clear column).
+    pub receipt_id: String,
+    /// Kind (clear column: `qr_login`, `data_share`).
+    pub kind: String,
+    /// Unix seconds (clear column).
+    pub issued_at: i64,
+    /// Position in the chain (`None`: an unchained receipt from before chaining).
+    pub chain_seq: Option<u64>,
+    /// The receipt; `None` when the sealed row does not open.
+    pub receipt: Option<SignedReceipt>,
+}
 
 impl Store {
     // ---- registry ------------------------------------------------------------------------
@@ -33,25 +51,95 @@ impl Store {
 
     // ---- receipts ------------------------------------------------------------------------
 
-    /// Append a receipt (sealed; the receipt id is bound as associated data).
-    pub fn save_receipt(&self, r: &SignedReceipt) -> Result<()> {
+    /// Append a receipt (sealed; the receipt id is bound as associated data). A chained receipt
+    /// must be the next of the chain; its sequence, digest and the device's signed `head` of the
+    /// chain go into the integrity marks in the same transaction, so deleting the row later is
+    /// detected (the marks still name it).
+    pub fn save_receipt(&self, r: &SignedReceipt, head: Option<&SignedStatement>) -> Result<()> {
         let sealed = self.seal_json(&format!("consent_receipts.{}", r.receipt.receipt_id), r)?;
-        self.conn().execute(
-            "INSERT INTO consent_receipts (receipt_id, kind, receipt, issued_at) VALUES (?1, ?2, ?3, ?4)",
-            params![r.receipt.receipt_id, r.receipt.kind.as_str(), sealed, r.receipt.issued_at],
+        let chain_seq = r.receipt.chain_seq;
+        let mut c = self.conn();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO consent_receipts (receipt_id, kind, receipt, issued_at, chain_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                r.receipt.receipt_id,
+                r.receipt.kind.as_str(),
+                sealed,
+                r.receipt.issued_at,
+                (chain_seq > 0).then_some(chain_seq as i64)
+            ],
         )?;
+        if chain_seq > 0 {
+            let mut next = true;
+            self.update_marks(&tx, |m| {
+                next = m.receipt_seq + 1 == chain_seq;
+                m.receipt_seq = chain_seq;
+                m.receipt_digest = r.receipt.digest();
+                m.receipt_head = head.cloned();
+            })?;
+            if !next {
+                return Err(Error::Storage("receipt out of chain order".into()));
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
-    /// Every receipt, oldest first.
-    pub fn receipts(&self) -> Result<Vec<SignedReceipt>> {
-        let rows: Vec<(String, Vec<u8>)> = {
+    /// The next link of the receipt chain: (sequence, previous digest).
+    pub fn next_receipt_link(&self) -> Result<(u64, String)> {
+        let m = self.integrity_marks()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
+        Ok(if m.receipt_seq == 0 {
+            (1, RECEIPT_CHAIN_GENESIS.to_string())
+        } else {
+            (m.receipt_seq + 1, m.receipt_digest)
+        })
+    }
+
+    /// Replace a stored receipt's content (same id; used to add the delivery outcome).
+    pub fn update_receipt(&self, r: &SignedReceipt) -> Result<()> {
+        let sealed = self.seal_json(&format!("consent_receipts.{}", r.receipt.receipt_id), r)?;
+        let n = self.conn().execute(
+            "UPDATE consent_receipts SET receipt = ?2 WHERE receipt_id = ?1",
+            params![r.receipt.receipt_id, sealed],
+        )?;
+        if n != 1 {
+            return Err(Error::Storage("receipt to update not found".into()));
+        }
+        Ok(())
+    }
+
+    /// Every receipt row, oldest first; a row that does not open (damaged or tampered at rest)
+    /// is kept with `receipt: None` so the others stay readable.
+    pub fn receipt_rows(&self) -> Result<Vec<ReceiptRow>> {
+        type Raw = (i64, String, String, i64, Option<i64>, Vec<u8>);
+        let rows: Vec<Raw> = {
             let c = self.conn();
-            let mut st = c.prepare("SELECT receipt_id, receipt FROM consent_receipts ORDER BY seq")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut st = c.prepare(
+                "SELECT seq, receipt_id, kind, issued_at, chain_seq, receipt FROM consent_receipts ORDER BY seq",
+            )?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
-        rows.into_iter().map(|(id, sealed)| self.open_json(&format!("consent_receipts.{id}"), &sealed)).collect()
+        Ok(rows
+            .into_iter()
+            .map(|(row, receipt_id, kind, issued_at, chain_seq, sealed)| {
+                let receipt: Option<SignedReceipt> = self
+                    .open_json(&format!("consent_receipts.{receipt_id}"), &sealed)
+                    .ok()
+                    .filter(|r: &SignedReceipt| {
+                        r.receipt.receipt_id == receipt_id && chain_seq.unwrap_or(0) as u64 == r.receipt.chain_seq
+                    });
+                ReceiptRow { row, receipt_id, kind, issued_at, chain_seq: chain_seq.map(|s| s as u64), receipt }
+            })
+            .collect())
+    }
+
+    /// Every receipt that opens, oldest first.
+    pub fn receipts(&self) -> Result<Vec<SignedReceipt>> {
+        Ok(self.receipt_rows()?.into_iter().filter_map(|r| r.receipt).collect())
     }
 
     // ---- credentials ---------------------------------------------------------------------
@@ -143,6 +231,8 @@ mod tests {
             nonce: "n".into(),
             device_id: "d".into(),
             issued_at: 1,
+            chain_seq: 0,
+            prev_digest: String::new(),
         };
         let statement = Statement {
             purpose: Purpose::Consent,
@@ -158,6 +248,7 @@ mod tests {
             device_statement: SignedStatement { statement, signature: "s".into() },
             device_public_key: "k".into(),
             countersignature: "c".into(),
+            delivery: None,
         }
     }
 
@@ -167,9 +258,9 @@ mod tests {
         let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
         {
             let s = Store::open(dir.path(), &w).unwrap();
-            s.save_receipt(&receipt("r1")).unwrap();
-            s.save_receipt(&receipt("r2")).unwrap();
-            assert!(s.save_receipt(&receipt("r1")).is_err(), "receipt ids are unique");
+            s.save_receipt(&receipt("r1"), None).unwrap();
+            s.save_receipt(&receipt("r2"), None).unwrap();
+            assert!(s.save_receipt(&receipt("r1"), None).is_err(), "receipt ids are unique");
             s.save_qr_pending("sess", &"PENDING-CANARY".to_string(), 100, 50).unwrap();
             s.save_qr_pending("old", &"x".to_string(), 10, 50).unwrap();
             s.save_credential("pid", &"SDJWT-CANARY".to_string(), 99).unwrap();

@@ -89,6 +89,8 @@ pub const REQUEST_TAG: &[u8] = b"CITIZEN-CORE/RP-LOGIN-REQUEST/V1";
 pub const FRAME_TAG: &[u8] = b"CITIZEN-CORE/QR-FRAME/V1";
 /// Domain separation of receipt digests.
 pub const RECEIPT_TAG: &[u8] = b"CITIZEN-CORE/CONSENT-RECEIPT/V1";
+/// Domain tag of a chained receipt's digest.
+pub const RECEIPT_TAG_V2: &[u8] = b"CITIZEN-CORE/CONSENT-RECEIPT/V2";
 /// `vct` of the PID credential.
 pub const PID_VCT: &str = "urn:vn:citizen:pid:1";
 /// `typ` of the RP's share-request JWS.
@@ -693,7 +695,23 @@ pub struct ConsentReceipt {
     pub device_id: String,
     /// Unix seconds of consent.
     pub issued_at: i64,
+    /// Position in the device's receipt chain: 1, 2, 3, … without gaps (0 = a receipt made
+    /// before receipts were chained). Bound by the digest, hence by the device signature and the
+    /// server's countersignature.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub chain_seq: u64,
+    /// Digest of the previous receipt in the chain ([`RECEIPT_CHAIN_GENESIS`] for the first).
+    /// Empty for unchained (older) receipts.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prev_digest: String,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `prev_digest` of the first receipt of a chain.
+pub const RECEIPT_CHAIN_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn put_field(out: &mut Vec<u8>, f: &[u8]) {
     out.extend_from_slice(&(f.len() as u32).to_be_bytes());
@@ -701,10 +719,12 @@ fn put_field(out: &mut Vec<u8>, f: &[u8]) {
 }
 
 impl ConsentReceipt {
-    /// Injective encoding: tag and every field length-prefixed, claims counted.
+    /// Injective encoding: tag and every field length-prefixed, claims counted. A chained
+    /// receipt (`chain_seq` > 0) uses the V2 tag and appends its sequence and the previous
+    /// digest; an unchained one encodes exactly as before, so older receipts keep their digest.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
-        put_field(&mut out, RECEIPT_TAG);
+        put_field(&mut out, if self.chain_seq > 0 { RECEIPT_TAG_V2 } else { RECEIPT_TAG });
         put_field(&mut out, self.receipt_id.as_bytes());
         put_field(&mut out, self.kind.as_str().as_bytes());
         put_field(&mut out, self.rp_id.as_bytes());
@@ -720,6 +740,10 @@ impl ConsentReceipt {
         put_field(&mut out, self.nonce.as_bytes());
         put_field(&mut out, self.device_id.as_bytes());
         put_field(&mut out, &self.issued_at.to_be_bytes());
+        if self.chain_seq > 0 {
+            put_field(&mut out, &self.chain_seq.to_be_bytes());
+            put_field(&mut out, self.prev_digest.as_bytes());
+        }
         out
     }
 
@@ -784,6 +808,56 @@ pub struct SignedReceipt {
     pub device_public_key: String,
     /// The server's countersignature (JWS).
     pub countersignature: String,
+    /// Data shares: what became of the presentation, signed by the device once known. Absent
+    /// while unknown (e.g. the app was killed while sending) and for logins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryRecord>,
+}
+
+/// What became of a data share's presentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// The relying party received and accepted the presentation.
+    Delivered,
+    /// The relying party received the presentation and refused it (it did see the data).
+    Refused,
+    /// No connection to the relying party: the presentation never left the device.
+    NotDelivered,
+    /// Sent, but no answer (timeout, connection lost): it may have reached the relying party.
+    Unknown,
+}
+
+impl DeliveryStatus {
+    /// Stable wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Refused => "refused",
+            DeliveryStatus::NotDelivered => "not_delivered",
+            DeliveryStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// The device's signed record of a delivery outcome: a consent statement (nonce = the receipt's
+/// nonce) whose subject is [`delivery_subject`], so it names exactly one receipt and one status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    /// The outcome.
+    pub status: DeliveryStatus,
+    /// The device statement (its `issued_at` is the time of the outcome).
+    pub signed: SignedStatement,
+}
+
+/// Subject of the statement recording a delivery outcome.
+pub fn delivery_subject(receipt: &ConsentReceipt, status: DeliveryStatus) -> String {
+    format!("delivery:{}:{}", status.as_str(), receipt.digest())
+}
+
+/// Subject of the device's signed head of the receipt chain.
+pub fn receipt_head_subject(seq: u64, digest: &str) -> String {
+    format!("receipts:{seq}:{digest}")
 }
 
 /// Export format of receipts.
@@ -795,6 +869,10 @@ pub struct ReceiptExport {
     pub server_key: serde_json::Value,
     /// The receipts, oldest first.
     pub receipts: Vec<SignedReceipt>,
+    /// The device's signed head of the chain (`receipts:<last seq>:<last digest>`): removing
+    /// receipts from the end of an export breaks it. Absent when no receipt is chained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<SignedStatement>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1024,6 +1102,8 @@ mod tests {
             nonce: "n".into(),
             device_id: "d".into(),
             issued_at: 1,
+            chain_seq: 0,
+            prev_digest: String::new(),
         };
         let d = r.digest();
         let mut c = r.clone();
@@ -1040,5 +1120,19 @@ mod tests {
         c.claims = vec!["birthdatefull_name".into()];
         assert_ne!(c.digest(), d);
         assert_eq!(r.statement_subject(), format!("receipt:{d}"));
+        // Chained: the sequence and the previous digest are bound too (and the tag changes).
+        let mut c1 = r.clone();
+        c1.chain_seq = 1;
+        c1.prev_digest = RECEIPT_CHAIN_GENESIS.into();
+        assert_ne!(c1.digest(), d);
+        let mut c2 = c1.clone();
+        c2.chain_seq = 2;
+        assert_ne!(c2.digest(), c1.digest());
+        let mut c3 = c1.clone();
+        c3.prev_digest = d.clone();
+        assert_ne!(c3.digest(), c1.digest());
+        // An unchained receipt serialises without the chain fields (older digests stay valid).
+        let json = serde_json::to_value(&r).unwrap();
+        assert!(json.get("chain_seq").is_none() && json.get("prev_digest").is_none());
     }
 }

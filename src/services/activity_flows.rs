@@ -56,23 +56,63 @@ pub fn anchor_verifies(a: &ActivityAnchor, keys: &[jsonwebtoken::jwk::Jwk], audi
     }
 }
 
-/// Verify an export on its own (no device, no network).
-pub fn verify_export(json: &str) -> Result<(usize, usize, Vec<LogProblem>)> {
+/// What verifying a log found, and with which keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogCheck {
+    /// Entries checked.
+    pub entries: usize,
+    /// Anchors checked.
+    pub anchors: usize,
+    /// Highest anchor whose countersignature verified (0 = none).
+    pub anchored_seq: u64,
+    /// The device the entries claim.
+    pub device_id: String,
+    /// The device key the entry signatures were checked with (SEC1, base64url).
+    pub device_public_key: String,
+    /// Every problem found.
+    pub problems: Vec<LogProblem>,
+}
+
+/// The trusted server keys from a JWK or a JWKS (`{"keys": [...]}`) given by the verifier.
+pub fn pinned_keys(json: &str) -> Result<Vec<jsonwebtoken::jwk::Jwk>> {
+    let bad = || Error::Domain(Msg::ActivityServerKeyInvalid);
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|_| bad())?;
+    let keys: Vec<jsonwebtoken::jwk::Jwk> = match v.get("keys") {
+        Some(list) => serde_json::from_value(list.clone()).map_err(|_| bad())?,
+        None => vec![serde_json::from_value(v).map_err(|_| bad())?],
+    };
+    if keys.is_empty() || keys.iter().any(|k| k.common.key_id.is_none() || DecodingKey::from_jwk(k).is_err()) {
+        return Err(bad());
+    }
+    Ok(keys)
+}
+
+/// Verify an export on its own (no device, no network) against the server key(s) the verifier
+/// trusts (`pinned_server_jwk`, a JWK or JWKS obtained independently, e.g. from `/v1/keys` over
+/// a pinned connection). The keys the file carries are **not** trusted: a forger can put any key
+/// there. The entries are checked with the device key the file carries, and the result names
+/// that key, so the caller compares it with the device it expects.
+pub fn verify_export(json: &str, pinned_server_jwk: &str) -> Result<LogCheck> {
+    let keys = pinned_keys(pinned_server_jwk)?;
     let x: ActivityExport = serde_json::from_str(json).map_err(|e| {
         Error::Fields(vec![crate::error::FieldError::at(format!("export: {}", e.classify() as u8), Msg::InvalidInput)])
     })?;
-    Ok(verify_parsed(&x))
+    Ok(verify_parsed(&x, &keys))
 }
 
-/// Verify a parsed export with the keys it carries.
-fn verify_parsed(x: &ActivityExport) -> (usize, usize, Vec<LogProblem>) {
+/// Verify a parsed export with the given server keys.
+fn verify_parsed(x: &ActivityExport, keys: &[jsonwebtoken::jwk::Jwk]) -> LogCheck {
     let pk = crate::crypto::unb64(&x.device_public_key).unwrap_or_default();
-    let keys: Vec<jsonwebtoken::jwk::Jwk> =
-        x.server_keys.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect();
-    let problems = activity::verify(&x.entries, &x.anchors, &x.audience, &x.device_id, &pk, &|a| {
-        anchor_verifies(a, &keys, &x.audience, &x.device_id)
-    });
-    (x.entries.len(), x.anchors.len(), problems)
+    let ok = |a: &ActivityAnchor| anchor_verifies(a, keys, &x.audience, &x.device_id);
+    let problems = activity::verify(&x.entries, &x.anchors, &x.audience, &x.device_id, &pk, &ok);
+    LogCheck {
+        entries: x.entries.len(),
+        anchors: x.anchors.len(),
+        anchored_seq: x.anchors.iter().filter(|a| ok(a)).map(|a| a.seq).max().unwrap_or(0),
+        device_id: x.device_id.clone(),
+        device_public_key: x.device_public_key.clone(),
+        problems,
+    }
 }
 
 impl Account {
@@ -99,11 +139,50 @@ impl Account {
         Ok(entry)
     }
 
-    /// Ask the server to countersign the head (no-op when it already did).
+    /// Check a countersignature from the server, fetching its keys once if the kid is new.
+    async fn anchor_checks(&self, anchor: &ActivityAnchor, device_id: &str) -> bool {
+        let kid = jsonwebtoken::decode_header(&anchor.countersignature).ok().and_then(|h| h.kid).unwrap_or_default();
+        if anchor_verifies(anchor, &self.cached_server_keys(), self.net.audience(), device_id) {
+            return true;
+        }
+        let _ = self.server_key_refresh(&kid).await;
+        anchor_verifies(anchor, &self.cached_server_keys(), self.net.audience(), device_id)
+    }
+
+    /// Fetch the server's latest anchor of this device (needs a session) and keep it when the
+    /// device does not hold it: a log truncated below it, even with the local anchor rows
+    /// deleted, then reads as truncated. Returns it.
+    async fn sync_server_anchor(&self, device_id: &str) -> Result<Option<ActivityAnchor>> {
+        let token = self.access_token().await?;
+        let r: activity::LatestAnchorResponse = self.net.get(activity::PATH_ANCHOR, Some(&token)).await?;
+        let Some(anchor) = r.anchor else { return Ok(None) };
+        if !self.anchor_checks(&anchor, device_id).await {
+            return Err(Error::BadReceipt("latest anchor countersignature does not verify".into()));
+        }
+        let held = self.store.anchors()?.iter().any(|a| a.seq == anchor.seq && a.hash == anchor.hash);
+        if !held {
+            tracing::warn!(seq = anchor.seq, "the server holds an anchor this device did not have");
+            self.store.save_anchor(&anchor)?;
+        }
+        Ok(Some(anchor))
+    }
+
+    /// Ask the server to countersign the head (no-op when it already did). First, when logged
+    /// in, the server's latest anchor is fetched and kept (see [`Account::sync_server_anchor`]);
+    /// a head at or below it is not sent (the server refuses to rewrite anchored history, and
+    /// verification already reports the problem).
     pub async fn anchor_activity(&self) -> Result<Option<ActivityAnchor>> {
         let acc = self.active_account()?;
+        let server_latest = match self.sync_server_anchor(&acc.device_id).await {
+            Ok(a) => a,
+            Err(Error::Domain(Msg::NotLoggedIn | Msg::SessionExpired | Msg::SessionRevoked)) => None,
+            Err(e) => return Err(e),
+        };
         let Some((seq, hash)) = self.store.activity_head()? else { return Ok(None) };
         if self.store.anchors()?.iter().any(|a| a.seq == seq) {
+            return Ok(None);
+        }
+        if server_latest.is_some_and(|a| a.seq >= seq) {
             return Ok(None);
         }
         let counter = self.store.next_counter()?;
@@ -123,13 +202,7 @@ impl Account {
             return Err(crate::services::outbox::bad_answer("anchor for another head"));
         }
         // Verify the countersignature before keeping it (fetching the server keys if needed).
-        let kid = jsonwebtoken::decode_header(&anchor.countersignature).ok().and_then(|h| h.kid).unwrap_or_default();
-        let mut ok = anchor_verifies(&anchor, &self.cached_server_keys(), self.net.audience(), &acc.device_id);
-        if !ok {
-            let _ = self.server_key_refresh(&kid).await;
-            ok = anchor_verifies(&anchor, &self.cached_server_keys(), self.net.audience(), &acc.device_id);
-        }
-        if !ok {
+        if !self.anchor_checks(&anchor, &acc.device_id).await {
             return Err(Error::BadReceipt("anchor countersignature does not verify".into()));
         }
         self.store.save_anchor(&anchor)?;
@@ -162,12 +235,39 @@ impl Account {
         Ok((export, unreadable))
     }
 
-    /// Verify the local log (entries that do not open count as changed).
-    pub fn verify_activity(&self) -> Result<(usize, usize, Vec<LogProblem>)> {
+    /// Verify the local log with the server keys the device fetched over its pinned connection:
+    /// entries that do not open count as changed, anchor rows that do not open as bad anchors,
+    /// and the sealed marks must still find the highest anchor the device stored (deleted anchor
+    /// rows) and the log must reach it (truncation).
+    pub fn verify_activity(&self) -> Result<LogCheck> {
         let (export, unreadable) = self.export_from(self.store.activity()?)?;
-        let (n, a, found) = verify_parsed(&export);
+        let keys: Vec<jsonwebtoken::jwk::Jwk> =
+            export.server_keys.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect();
+        let mut check = verify_parsed(&export, &keys);
         let mut problems: Vec<LogProblem> = unreadable.iter().map(|&seq| LogProblem::ChangedEntry { seq }).collect();
-        problems.extend(found);
-        Ok((n + unreadable.len(), a, problems))
+        problems.append(&mut check.problems);
+        for (seq, a) in self.store.anchor_rows()? {
+            if a.is_none() {
+                problems.push(LogProblem::BadAnchor { seq });
+            }
+        }
+        let marks = self.store.integrity_marks()?.unwrap_or_default();
+        if marks.damaged {
+            problems.push(LogProblem::AnchorRecordDamaged);
+        } else if marks.anchor_seq > 0 {
+            let held = export.anchors.iter().any(|a| a.seq == marks.anchor_seq && a.hash == marks.anchor_hash);
+            if !held {
+                problems.push(LogProblem::AnchorRemoved { anchored_seq: marks.anchor_seq });
+            }
+            let last_seq =
+                export.entries.last().map(|e| e.seq).unwrap_or(0).max(unreadable.iter().copied().max().unwrap_or(0));
+            let truncated = LogProblem::Truncated { anchored_seq: marks.anchor_seq, last_seq };
+            if marks.anchor_seq > last_seq && !problems.contains(&truncated) {
+                problems.push(truncated);
+            }
+        }
+        check.entries += unreadable.len();
+        check.problems = problems;
+        Ok(check)
     }
 }

@@ -42,6 +42,8 @@ pub struct ServicesState {
     server_keys: std::sync::Mutex<Vec<jsonwebtoken::jwk::Jwk>>,
     /// Serialises activity-log appends (sequence and hash chain).
     pub(crate) activity_lock: tokio::sync::Mutex<()>,
+    /// Serialises consent receipts from sequence reservation to storage (the receipt chain).
+    pub(crate) receipt_lock: tokio::sync::Mutex<()>,
 }
 
 fn edit(e: EditError) -> Error {

@@ -443,20 +443,47 @@ impl Store {
         .transpose()
     }
 
+    /// Keep an anchor (sealed like the entries) and raise the anchor mark in the same
+    /// transaction, so deleting anchor rows later is detected.
     pub fn save_anchor(&self, a: &crate::activity::ActivityAnchor) -> Result<()> {
-        let json = serde_json::to_string(a).map_err(|e| Error::Storage(e.to_string()))?;
-        self.conn().execute(
-            "INSERT OR REPLACE INTO activity_anchors (seq, anchor) VALUES (?1, ?2)",
-            params![a.seq as i64, json],
+        let sealed = self.seal_json(&format!("activity_anchors.{}", a.seq), a)?;
+        let mut c = self.conn();
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO activity_anchors (seq, anchor, sealed) VALUES (?1, '', ?2)",
+            params![a.seq as i64, sealed],
         )?;
+        self.update_marks(&tx, |m| {
+            if a.seq >= m.anchor_seq {
+                (m.anchor_seq, m.anchor_hash) = (a.seq, a.hash.clone());
+            }
+        })?;
+        tx.commit()?;
         Ok(())
     }
 
+    /// Stored anchors in sequence order; `None` where a row does not open (tampered at rest).
+    pub fn anchor_rows(&self) -> Result<Vec<(u64, Option<crate::activity::ActivityAnchor>)>> {
+        let rows: Vec<(i64, Option<Vec<u8>>)> = {
+            let c = self.conn();
+            let mut st = c.prepare("SELECT seq, sealed FROM activity_anchors ORDER BY seq")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(seq, sealed)| {
+                let a: Option<crate::activity::ActivityAnchor> = sealed
+                    .and_then(|s| self.open_json(&format!("activity_anchors.{seq}"), &s).ok())
+                    .filter(|a: &crate::activity::ActivityAnchor| a.seq == seq as u64);
+                (seq as u64, a)
+            })
+            .collect())
+    }
+
+    /// The anchors that open.
     pub fn anchors(&self) -> Result<Vec<crate::activity::ActivityAnchor>> {
-        let c = self.conn();
-        let mut st = c.prepare("SELECT anchor FROM activity_anchors ORDER BY seq")?;
-        let rows = st.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows.into_iter().filter_map(|j| serde_json::from_str(&j).ok()).collect())
+        Ok(self.anchor_rows()?.into_iter().filter_map(|(_, a)| a).collect())
     }
 
     /// The server's public keys (JWKS entries), kept so receipts and anchors verify offline.

@@ -533,15 +533,15 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_validate_enrollment_input() != 37411:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 64222:
+    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 26828:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 62827:
+    if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 36885:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_activity_log() != 29103:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 3696:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 50276:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 22699:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 46162:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -583,7 +583,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_list_devices() != 46836:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 8184:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 58471:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_login() != 9322:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -641,7 +641,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 19049:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 6115:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 9574:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 61029:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -930,6 +930,7 @@ _UniffiLib.uniffi_citizen_core_fn_func_validate_enrollment_input.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_fn_func_validate_enrollment_input.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export.argtypes = (
+    _UniffiRustBuffer,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -2304,6 +2305,56 @@ class LogProblem:
                 return False
             return True
 
+    @dataclass
+    class ANCHOR_REMOVED:
+        """
+        The device stored an anchor up to `anchored_seq` that is no longer there (anchor rows
+        deleted).
+"""
+        
+        def __init__(self, anchored_seq:int):
+            self.anchored_seq = anchored_seq
+            
+            
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "LogProblem.ANCHOR_REMOVED(anchored_seq={})".format(self.anchored_seq)
+        def __eq__(self, other):
+            if not isinstance(other, LogProblem):
+                return NotImplemented
+            if not other.is_ANCHOR_REMOVED():
+                return False
+            if self.anchored_seq != other.anchored_seq:
+                return False
+            return True
+
+    @dataclass
+    class ANCHOR_RECORD_DAMAGED:
+        """
+        The device's sealed record of its anchors is missing or does not open (edited at rest).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "LogProblem.ANCHOR_RECORD_DAMAGED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, LogProblem):
+                return NotImplemented
+            if not other.is_ANCHOR_RECORD_DAMAGED():
+                return False
+            return True
+
     
 
     # For each variant, we have `is_NAME` and `is_name` methods for easily checking
@@ -2340,6 +2391,14 @@ class LogProblem:
         return isinstance(self, LogProblem.BAD_ANCHOR)
     def is_bad_anchor(self) -> bool:
         return isinstance(self, LogProblem.BAD_ANCHOR)
+    def is_ANCHOR_REMOVED(self) -> bool:
+        return isinstance(self, LogProblem.ANCHOR_REMOVED)
+    def is_anchor_removed(self) -> bool:
+        return isinstance(self, LogProblem.ANCHOR_REMOVED)
+    def is_ANCHOR_RECORD_DAMAGED(self) -> bool:
+        return isinstance(self, LogProblem.ANCHOR_RECORD_DAMAGED)
+    def is_anchor_record_damaged(self) -> bool:
+        return isinstance(self, LogProblem.ANCHOR_RECORD_DAMAGED)
     
 
 # Now, a little trick - we make each nested variant class be a subclass of the main
@@ -2353,6 +2412,8 @@ LogProblem.COUNTER_NOT_INCREASING = type("LogProblem.COUNTER_NOT_INCREASING", (L
 LogProblem.TRUNCATED = type("LogProblem.TRUNCATED", (LogProblem.TRUNCATED, LogProblem,), {})  # type: ignore
 LogProblem.ANCHOR_MISMATCH = type("LogProblem.ANCHOR_MISMATCH", (LogProblem.ANCHOR_MISMATCH, LogProblem,), {})  # type: ignore
 LogProblem.BAD_ANCHOR = type("LogProblem.BAD_ANCHOR", (LogProblem.BAD_ANCHOR, LogProblem,), {})  # type: ignore
+LogProblem.ANCHOR_REMOVED = type("LogProblem.ANCHOR_REMOVED", (LogProblem.ANCHOR_REMOVED, LogProblem,), {})  # type: ignore
+LogProblem.ANCHOR_RECORD_DAMAGED = type("LogProblem.ANCHOR_RECORD_DAMAGED", (LogProblem.ANCHOR_RECORD_DAMAGED, LogProblem,), {})  # type: ignore
 
 
 
@@ -2395,6 +2456,13 @@ class _UniffiFfiConverterTypeLogProblem(_UniffiConverterRustBuffer):
             return LogProblem.BAD_ANCHOR(
                 _UniffiFfiConverterUInt64.read(buf),
             )
+        if variant == 9:
+            return LogProblem.ANCHOR_REMOVED(
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 10:
+            return LogProblem.ANCHOR_RECORD_DAMAGED(
+            )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -2424,6 +2492,11 @@ class _UniffiFfiConverterTypeLogProblem(_UniffiConverterRustBuffer):
             return
         if value.is_BAD_ANCHOR():
             _UniffiFfiConverterUInt64.check_lower(value.seq)
+            return
+        if value.is_ANCHOR_REMOVED():
+            _UniffiFfiConverterUInt64.check_lower(value.anchored_seq)
+            return
+        if value.is_ANCHOR_RECORD_DAMAGED():
             return
         raise ValueError(value)
 
@@ -2455,6 +2528,11 @@ class _UniffiFfiConverterTypeLogProblem(_UniffiConverterRustBuffer):
         if value.is_BAD_ANCHOR():
             buf.write_i32(8)
             _UniffiFfiConverterUInt64.write(value.seq, buf)
+        if value.is_ANCHOR_REMOVED():
+            buf.write_i32(9)
+            _UniffiFfiConverterUInt64.write(value.anchored_seq, buf)
+        if value.is_ANCHOR_RECORD_DAMAGED():
+            buf.write_i32(10)
 
 
 
@@ -2507,17 +2585,20 @@ class ActivityLogReport:
     """
     The result of verifying an activity log.
 """
-    def __init__(self, *, entries:int, anchors:int, problems:typing.List[LogProblem], intact:bool):
+    def __init__(self, *, entries:int, anchors:int, problems:typing.List[LogProblem], intact:bool, anchored_seq:int, device_id:str, device_public_key:str):
         self.entries = entries
         self.anchors = anchors
         self.problems = problems
         self.intact = intact
+        self.anchored_seq = anchored_seq
+        self.device_id = device_id
+        self.device_public_key = device_public_key
         
         
 
     
     def __str__(self):
-        return "ActivityLogReport(entries={}, anchors={}, problems={}, intact={})".format(self.entries, self.anchors, self.problems, self.intact)
+        return "ActivityLogReport(entries={}, anchors={}, problems={}, intact={}, anchored_seq={}, device_id={}, device_public_key={})".format(self.entries, self.anchors, self.problems, self.intact, self.anchored_seq, self.device_id, self.device_public_key)
     def __eq__(self, other):
         if self.entries != other.entries:
             return False
@@ -2526,6 +2607,12 @@ class ActivityLogReport:
         if self.problems != other.problems:
             return False
         if self.intact != other.intact:
+            return False
+        if self.anchored_seq != other.anchored_seq:
+            return False
+        if self.device_id != other.device_id:
+            return False
+        if self.device_public_key != other.device_public_key:
             return False
         return True
 
@@ -2537,6 +2624,9 @@ class _UniffiFfiConverterTypeActivityLogReport(_UniffiConverterRustBuffer):
             anchors=_UniffiFfiConverterUInt32.read(buf),
             problems=_UniffiFfiConverterSequenceTypeLogProblem.read(buf),
             intact=_UniffiFfiConverterBoolean.read(buf),
+            anchored_seq=_UniffiFfiConverterUInt64.read(buf),
+            device_id=_UniffiFfiConverterString.read(buf),
+            device_public_key=_UniffiFfiConverterString.read(buf),
         )
 
     @staticmethod
@@ -2545,6 +2635,9 @@ class _UniffiFfiConverterTypeActivityLogReport(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.check_lower(value.anchors)
         _UniffiFfiConverterSequenceTypeLogProblem.check_lower(value.problems)
         _UniffiFfiConverterBoolean.check_lower(value.intact)
+        _UniffiFfiConverterUInt64.check_lower(value.anchored_seq)
+        _UniffiFfiConverterString.check_lower(value.device_id)
+        _UniffiFfiConverterString.check_lower(value.device_public_key)
 
     @staticmethod
     def write(value, buf):
@@ -2552,6 +2645,9 @@ class _UniffiFfiConverterTypeActivityLogReport(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.write(value.anchors, buf)
         _UniffiFfiConverterSequenceTypeLogProblem.write(value.problems, buf)
         _UniffiFfiConverterBoolean.write(value.intact, buf)
+        _UniffiFfiConverterUInt64.write(value.anchored_seq, buf)
+        _UniffiFfiConverterString.write(value.device_id, buf)
+        _UniffiFfiConverterString.write(value.device_public_key, buf)
 
 @dataclass
 class AddressDto:
@@ -5131,6 +5227,11 @@ class ConsentKind(enum.Enum):
     Selective sharing of identity data.
 """
     
+    UNKNOWN = 2
+    """
+    A receipt that is missing from the device (only on a `damage` marker).
+"""
+    
 
 
 class _UniffiFfiConverterTypeConsentKind(_UniffiConverterRustBuffer):
@@ -5141,6 +5242,8 @@ class _UniffiFfiConverterTypeConsentKind(_UniffiConverterRustBuffer):
             return ConsentKind.QR_LOGIN
         if variant == 2:
             return ConsentKind.DATA_SHARE
+        if variant == 3:
+            return ConsentKind.UNKNOWN
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -5148,6 +5251,8 @@ class _UniffiFfiConverterTypeConsentKind(_UniffiConverterRustBuffer):
         if value == ConsentKind.QR_LOGIN:
             return
         if value == ConsentKind.DATA_SHARE:
+            return
+        if value == ConsentKind.UNKNOWN:
             return
         raise ValueError(value)
 
@@ -5157,15 +5262,126 @@ class _UniffiFfiConverterTypeConsentKind(_UniffiConverterRustBuffer):
             buf.write_i32(1)
         if value == ConsentKind.DATA_SHARE:
             buf.write_i32(2)
+        if value == ConsentKind.UNKNOWN:
+            buf.write_i32(3)
 
 
+
+
+
+
+
+
+class ShareDelivery(enum.Enum):
+    """
+    What became of a data share's presentation (recorded and signed by the device after the
+    attempt to deliver it).
+"""
+    
+    NOT_APPLICABLE = 0
+    """
+    Not a data share (a login), or a damage marker.
+"""
+    
+    DELIVERED = 1
+    """
+    The relying party received and accepted the data.
+"""
+    
+    REFUSED = 2
+    """
+    The relying party received the data and refused it.
+"""
+    
+    NOT_DELIVERED = 3
+    """
+    The data never left the device (no connection to the relying party).
+"""
+    
+    UNKNOWN = 4
+    """
+    The data was sent but no answer came (or the app stopped while sending): it may have
+    reached the relying party.
+"""
+    
+
+
+class _UniffiFfiConverterTypeShareDelivery(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ShareDelivery.NOT_APPLICABLE
+        if variant == 2:
+            return ShareDelivery.DELIVERED
+        if variant == 3:
+            return ShareDelivery.REFUSED
+        if variant == 4:
+            return ShareDelivery.NOT_DELIVERED
+        if variant == 5:
+            return ShareDelivery.UNKNOWN
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ShareDelivery.NOT_APPLICABLE:
+            return
+        if value == ShareDelivery.DELIVERED:
+            return
+        if value == ShareDelivery.REFUSED:
+            return
+        if value == ShareDelivery.NOT_DELIVERED:
+            return
+        if value == ShareDelivery.UNKNOWN:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ShareDelivery.NOT_APPLICABLE:
+            buf.write_i32(1)
+        if value == ShareDelivery.DELIVERED:
+            buf.write_i32(2)
+        if value == ShareDelivery.REFUSED:
+            buf.write_i32(3)
+        if value == ShareDelivery.NOT_DELIVERED:
+            buf.write_i32(4)
+        if value == ShareDelivery.UNKNOWN:
+            buf.write_i32(5)
+
+
+
+class _UniffiFfiConverterOptionalTypeErrorDetail(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeErrorDetail.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeErrorDetail.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
 
 @dataclass
 class ReceiptInfo:
     """
     A stored consent receipt: with whom, what, why, for how long, when.
 """
-    def __init__(self, *, receipt_id:str, kind:ConsentKind, relying_party_id:str, relying_party_name:str, origin:str, purpose:str, claims:typing.List[str], retention_days:int, issued_at:int):
+    def __init__(self, *, receipt_id:str, kind:ConsentKind, relying_party_id:str, relying_party_name:str, origin:str, purpose:str, claims:typing.List[str], retention_days:int, issued_at:int, sequence:int, delivery:ShareDelivery, damage:typing.Optional[ErrorDetail]):
         self.receipt_id = receipt_id
         self.kind = kind
         self.relying_party_id = relying_party_id
@@ -5175,12 +5391,15 @@ class ReceiptInfo:
         self.claims = claims
         self.retention_days = retention_days
         self.issued_at = issued_at
+        self.sequence = sequence
+        self.delivery = delivery
+        self.damage = damage
         
         
 
     
     def __str__(self):
-        return "ReceiptInfo(receipt_id={}, kind={}, relying_party_id={}, relying_party_name={}, origin={}, purpose={}, claims={}, retention_days={}, issued_at={})".format(self.receipt_id, self.kind, self.relying_party_id, self.relying_party_name, self.origin, self.purpose, self.claims, self.retention_days, self.issued_at)
+        return "ReceiptInfo(receipt_id={}, kind={}, relying_party_id={}, relying_party_name={}, origin={}, purpose={}, claims={}, retention_days={}, issued_at={}, sequence={}, delivery={}, damage={})".format(self.receipt_id, self.kind, self.relying_party_id, self.relying_party_name, self.origin, self.purpose, self.claims, self.retention_days, self.issued_at, self.sequence, self.delivery, self.damage)
     def __eq__(self, other):
         if self.receipt_id != other.receipt_id:
             return False
@@ -5200,6 +5419,12 @@ class ReceiptInfo:
             return False
         if self.issued_at != other.issued_at:
             return False
+        if self.sequence != other.sequence:
+            return False
+        if self.delivery != other.delivery:
+            return False
+        if self.damage != other.damage:
+            return False
         return True
 
 class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
@@ -5215,6 +5440,9 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
             claims=_UniffiFfiConverterSequenceString.read(buf),
             retention_days=_UniffiFfiConverterUInt32.read(buf),
             issued_at=_UniffiFfiConverterInt64.read(buf),
+            sequence=_UniffiFfiConverterUInt64.read(buf),
+            delivery=_UniffiFfiConverterTypeShareDelivery.read(buf),
+            damage=_UniffiFfiConverterOptionalTypeErrorDetail.read(buf),
         )
 
     @staticmethod
@@ -5228,6 +5456,9 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.check_lower(value.claims)
         _UniffiFfiConverterUInt32.check_lower(value.retention_days)
         _UniffiFfiConverterInt64.check_lower(value.issued_at)
+        _UniffiFfiConverterUInt64.check_lower(value.sequence)
+        _UniffiFfiConverterTypeShareDelivery.check_lower(value.delivery)
+        _UniffiFfiConverterOptionalTypeErrorDetail.check_lower(value.damage)
 
     @staticmethod
     def write(value, buf):
@@ -5240,6 +5471,9 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.claims, buf)
         _UniffiFfiConverterUInt32.write(value.retention_days, buf)
         _UniffiFfiConverterInt64.write(value.issued_at, buf)
+        _UniffiFfiConverterUInt64.write(value.sequence, buf)
+        _UniffiFfiConverterTypeShareDelivery.write(value.delivery, buf)
+        _UniffiFfiConverterOptionalTypeErrorDetail.write(value.damage, buf)
 
 @dataclass
 class LoginApproval:
@@ -5455,31 +5689,6 @@ class _UniffiFfiConverterTypeOutboxState(_UniffiConverterRustBuffer):
             buf.write_i32(4)
 
 
-
-class _UniffiFfiConverterOptionalTypeErrorDetail(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterTypeErrorDetail.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterTypeErrorDetail.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
 
 @dataclass
 class OutboxItem:
@@ -8989,7 +9198,9 @@ class CitizenCoreProtocol(typing.Protocol):
         raise NotImplementedError
     async def anchor_activity_log(self, ) -> typing.Optional[ActivityAnchor]:
         """
-        Anchor the head of the log at the server now (also done on every `sync_cases`).
+        Anchor the head of the log at the server now (also done on every `sync_cases`). When
+        logged in, first fetches the server's latest anchor of this device and keeps it if the
+        device did not hold it.
 """
         raise NotImplementedError
     async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
@@ -9105,7 +9316,9 @@ class CitizenCoreProtocol(typing.Protocol):
         raise NotImplementedError
     def list_receipts(self, ) -> typing.List[ReceiptInfo]:
         """
-        The consent receipts on this device, newest first.
+        The consent receipts on this device, newest first. A stored receipt that cannot be read
+        is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+        from the chain as one with `consent.receipt_missing`; the others are listed as usual.
 """
         raise NotImplementedError
     async def login(self, passcode: str) -> SessionInfo:
@@ -9269,7 +9482,11 @@ class CitizenCoreProtocol(typing.Protocol):
         raise NotImplementedError
     def verify_activity_log(self, ) -> ActivityLogReport:
         """
-        Verify the log: hashes, links, order, counters, device signatures, server anchors.
+        Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+        the server keys fetched over the pinned connection), and that no anchor the device stored
+        was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
+        `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
+        below it is reported even when the local anchors were removed.
 """
         raise NotImplementedError
     async def verify_passcode(self, passcode: str) -> None:
@@ -9386,7 +9603,9 @@ class CitizenCore(CitizenCoreProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     async def anchor_activity_log(self, ) -> typing.Optional[ActivityAnchor]:
         """
-        Anchor the head of the log at the server now (also done on every `sync_cases`).
+        Anchor the head of the log at the server now (also done on every `sync_cases`). When
+        logged in, first fetches the server's latest anchor of this device and keeps it if the
+        device did not hold it.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -9810,7 +10029,9 @@ class CitizenCore(CitizenCoreProtocol):
         )
     def list_receipts(self, ) -> typing.List[ReceiptInfo]:
         """
-        The consent receipts on this device, newest first.
+        The consent receipts on this device, newest first. A stored receipt that cannot be read
+        is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+        from the chain as one with `consent.receipt_missing`; the others are listed as usual.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -10367,7 +10588,11 @@ class CitizenCore(CitizenCoreProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     def verify_activity_log(self, ) -> ActivityLogReport:
         """
-        Verify the log: hashes, links, order, counters, device signatures, server anchors.
+        Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+        the server keys fetched over the pinned connection), and that no anchor the device stored
+        was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
+        `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
+        below it is reported even when the local anchors were removed.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -11136,15 +11361,22 @@ def validate_enrollment_input(input: EnrollmentInput) -> typing.List[FieldError]
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
-def verify_activity_log_export(json: str) -> ActivityLogReport:
+def verify_activity_log_export(json: str,server_key_jwk: str) -> ActivityLogReport:
     """
-    Verify an exported activity log (JSON from `export_activity_log`) with the public keys it
-    carries: the device's for entries, the server's for anchors. Anyone can run this.
+    Verify an exported activity log (JSON from `export_activity_log`) against the server key the
+    verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
+    independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
+    Server keys inside the file are ignored — a forger can put any key there. The entries are
+    checked with the device key the file carries; the report names it (`device_public_key`) so
+    the caller can compare it with the device it expects. Anyone can run this.
 """
     
     _UniffiFfiConverterString.check_lower(json)
+
+    _UniffiFfiConverterString.check_lower(server_key_jwk)
     _uniffi_lowered_args = (
         _UniffiFfiConverterString.lower(json),
+        _UniffiFfiConverterString.lower(server_key_jwk),
     )
     _uniffi_lift_return = _UniffiFfiConverterTypeActivityLogReport.lift
     _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
@@ -11157,10 +11389,12 @@ def verify_activity_log_export(json: str) -> ActivityLogReport:
 def verify_receipt_export(json: str,server_key_jwk: typing.Optional[str]) -> int:
     """
     Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
-    digest and statement, the device signature with the key it embeds, and the server's
-    countersignature with the server key it embeds. With `server_key_jwk` (a JWK the verifier
-    trusts, e.g. from the server's `/v1/keys`), the embedded key must be that one — without it
-    the check only proves the file is self-consistent. Returns the number of receipts verified.
+    digest and statement, the device signature with the key it embeds, the server's
+    countersignature with the server key it embeds, each delivery record, and the chain: no
+    receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
+    `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
+    the server's `/v1/keys`), the embedded key must be that one — without it the check only
+    proves the file is self-consistent. Returns the number of receipts verified.
 """
     
     _UniffiFfiConverterString.check_lower(json)
@@ -11191,6 +11425,7 @@ __all__ = [
     "DraftStatus",
     "FieldKind",
     "ConsentKind",
+    "ShareDelivery",
     "OutboxState",
     "NetworkErrorKind",
     "AuthError",

@@ -120,3 +120,80 @@ def test_selective_share_with_the_bank(server, citizen):
     with pytest.raises(cc.ConsentError) as e:
         cc.verify_receipt_export(json.dumps(tampered), None)
     assert e.value.detail.code.startswith("consent.")
+
+
+def server_jwk(server) -> str:
+    """The server's published key (JWK), the one a verifier trusts."""
+    return json.dumps(call(server, "GET", "/v1/keys")["keys"][0])
+
+
+def share_once(server, core):
+    request = run(core.open_share_request(call(server, "POST", "/rp/bank-demo/requests")["request"]))
+    return run(core.share_data(request.request_id, [], PASSCODE))
+
+
+def test_activity_export_forged_with_its_own_keys_is_refused_with_a_pinned_key(server, citizen):
+    """Issue 9: an export verifies against the key the verifier trusts, never the keys inside it."""
+    core = citizen
+    assert run(core.anchor_activity_log()) is not None
+    exported = json.loads(core.export_activity_log())
+    pinned = server_jwk(server)
+    genuine = cc.verify_activity_log_export(json.dumps(exported), pinned)
+    assert genuine.intact and genuine.anchored_seq == len(exported["entries"])
+    assert genuine.device_public_key == exported["device_public_key"]
+    # The anchor re-signed by a key of the forger's, placed in the file's server_keys.
+    from cryptography.hazmat.primitives.asymmetric import ec
+    import base64
+
+    forged_key = ec.generate_private_key(ec.SECP256R1())
+    numbers = forged_key.public_key().public_numbers()
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    exported["server_keys"] = [{
+        "kty": "EC", "crv": "P-256", "kid": "forged", "alg": "ES256", "use": "sig",
+        "x": b64(numbers.x.to_bytes(32, "big")), "y": b64(numbers.y.to_bytes(32, "big")),
+    }]
+    header, payload, _ = exported["anchors"][0]["countersignature"].split(".")
+    header = b64(json.dumps({"alg": "ES256", "kid": "forged"}).encode())
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    der = forged_key.sign(f"{header}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    exported["anchors"][0]["countersignature"] = f"{header}.{payload}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    report = cc.verify_activity_log_export(json.dumps(exported), pinned)
+    assert not report.intact and report.anchored_seq == 0
+    assert any(isinstance(p, cc.LogProblem.BAD_ANCHOR) for p in report.problems)
+    with pytest.raises(cc.ServiceError) as e:
+        cc.verify_activity_log_export(json.dumps(exported), "not a key")
+    assert_detail(e.value.detail, "activity.server_key_invalid")
+
+
+def test_damaged_receipt_row_is_listed_as_damaged_and_receipt_chain_is_checked(server, citizen, device):
+    """Issue 9: a corrupt receipt row is reported, not an internal error; receipts are chained."""
+    import sqlite3
+
+    core = citizen
+    first = share_once(server, core)
+    second = share_once(server, core)
+    assert (first.receipt.sequence, second.receipt.sequence) == (1, 2)
+    assert first.receipt.delivery == cc.ShareDelivery.DELIVERED and first.receipt.damage is None
+    exported = core.export_receipts()
+    pinned = server_jwk(server)
+    assert cc.verify_receipt_export(exported, pinned) == 2
+    cut = json.loads(exported)
+    cut["receipts"].pop()
+    with pytest.raises(cc.ConsentError.ReceiptInvalid) as e:
+        cc.verify_receipt_export(json.dumps(cut), pinned)
+    assert_detail(e.value.detail, "consent.receipts_truncated")
+
+    db = sqlite3.connect(device.data_dir / "citizen-core.db")
+    db.execute("UPDATE consent_receipts SET receipt = x'00' WHERE receipt_id = ?", (first.receipt.receipt_id,))
+    db.commit()
+    db.close()
+    listed = core.list_receipts()
+    assert [r.receipt_id for r in listed] == [second.receipt.receipt_id, first.receipt.receipt_id]
+    assert listed[0] == second.receipt
+    assert_detail(listed[1].damage, "consent.receipt_damaged")
+    with pytest.raises(cc.ConsentError.ReceiptInvalid) as e:
+        cc.verify_receipt_export(core.export_receipts(), pinned)
+    assert_detail(e.value.detail, "consent.receipt_chain_broken")

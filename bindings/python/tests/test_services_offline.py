@@ -44,6 +44,14 @@ def official(server, token: str, case_number: str, to: str) -> int:
         return r.status
 
 
+def server_keys(server) -> str:
+    """The server's published key set (`/v1/keys`), fetched over TLS with the dev CA: the key a
+    verifier trusts independently of the file it checks."""
+    ctx = ssl.create_default_context(cadata=server.ca_pem)
+    with urllib.request.urlopen(server.base_url + "/v1/keys", context=ctx) as r:
+        return r.read().decode()
+
+
 def vn_day(days: int) -> str:
     now = dt.datetime.now(dt.timezone(dt.timedelta(hours=7)))
     return (now + dt.timedelta(days=days)).strftime("%Y-%m-%d")
@@ -130,9 +138,10 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
         report = core.verify_activity_log()
         assert report.intact and report.anchors >= 1, report
         exported = json.loads(core.export_activity_log())
-        assert cc.verify_activity_log_export(json.dumps(exported)).intact
+        pinned = server_keys(srv2)
+        assert cc.verify_activity_log_export(json.dumps(exported), pinned).intact
         exported["entries"][0]["summary"] = "tampered"
-        tampered = cc.verify_activity_log_export(json.dumps(exported))
+        tampered = cc.verify_activity_log_export(json.dumps(exported), pinned)
         assert not tampered.intact
         assert any(isinstance(p, cc.LogProblem.CHANGED_ENTRY) for p in tampered.problems)
     finally:

@@ -724,7 +724,9 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
     func exportReceipts() throws  -> String
     
     /**
-     * The consent receipts on this device, newest first.
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
      */
     func listReceipts() throws  -> [ReceiptInfo]
     
@@ -760,7 +762,9 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
     func addGroupItem(draftId: String, group: String) throws  -> UInt32
     
     /**
-     * Anchor the head of the log at the server now (also done on every `sync_cases`).
+     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
+     * logged in, first fetches the server's latest anchor of this device and keeps it if the
+     * device did not hold it.
      */
     func anchorActivityLog() async throws  -> ActivityAnchor?
     
@@ -887,7 +891,11 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
     func validateDraft(draftId: String) throws  -> [FieldError]
     
     /**
-     * Verify the log: hashes, links, order, counters, device signatures, server anchors.
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+     * the server keys fetched over the pinned connection), and that no anchor the device stored
+     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
+     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
+     * below it is reported even when the local anchors were removed.
      */
     func verifyActivityLog() throws  -> ActivityLogReport
     
@@ -1365,7 +1373,9 @@ open func exportReceipts()throws  -> String  {
 }
     
     /**
-     * The consent receipts on this device, newest first.
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
      */
 open func listReceipts()throws  -> [ReceiptInfo]  {
     return try  FfiConverterSequenceTypeReceiptInfo.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
@@ -1466,7 +1476,9 @@ open func addGroupItem(draftId: String, group: String)throws  -> UInt32  {
 }
     
     /**
-     * Anchor the head of the log at the server now (also done on every `sync_cases`).
+     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
+     * logged in, first fetches the server's latest anchor of this device and keeps it if the
+     * device did not hold it.
      */
 open func anchorActivityLog()async throws  -> ActivityAnchor?  {
     return
@@ -1823,7 +1835,11 @@ open func validateDraft(draftId: String)throws  -> [FieldError]  {
 }
     
     /**
-     * Verify the log: hashes, links, order, counters, device signatures, server anchors.
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+     * the server keys fetched over the pinned connection), and that no anchor the device stored
+     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
+     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
+     * below it is reported even when the local anchors were removed.
      */
 open func verifyActivityLog()throws  -> ActivityLogReport  {
     return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
@@ -3103,9 +3119,25 @@ public struct ActivityLogReport: Equatable, Hashable {
     public let problems: [LogProblem]
     /**
      * No problem found. Note: entries appended after the last anchor can be dropped without
-     * trace by whoever controls the device; anchoring often keeps that window small.
+     * trace by whoever controls the device; anchoring often keeps that window small, and
+     * `anchored_seq` says how far the verified anchors reach.
      */
     public let intact: Bool
+    /**
+     * Highest sequence covered by an anchor whose countersignature verified with the trusted
+     * server key (0 = none: nothing in the log is vouched for by the server).
+     */
+    public let anchoredSeq: UInt64
+    /**
+     * The device the log claims to be from.
+     */
+    public let deviceId: String
+    /**
+     * The device key (SEC1, base64url) the entry signatures were checked with — the key the
+     * file carries. `intact` only says the log is consistent with this key: compare it with the
+     * key of the device you expect (e.g. from the server's device registry).
+     */
+    public let devicePublicKey: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3121,12 +3153,28 @@ public struct ActivityLogReport: Equatable, Hashable {
          */problems: [LogProblem], 
         /**
          * No problem found. Note: entries appended after the last anchor can be dropped without
-         * trace by whoever controls the device; anchoring often keeps that window small.
-         */intact: Bool) {
+         * trace by whoever controls the device; anchoring often keeps that window small, and
+         * `anchored_seq` says how far the verified anchors reach.
+         */intact: Bool, 
+        /**
+         * Highest sequence covered by an anchor whose countersignature verified with the trusted
+         * server key (0 = none: nothing in the log is vouched for by the server).
+         */anchoredSeq: UInt64, 
+        /**
+         * The device the log claims to be from.
+         */deviceId: String, 
+        /**
+         * The device key (SEC1, base64url) the entry signatures were checked with — the key the
+         * file carries. `intact` only says the log is consistent with this key: compare it with the
+         * key of the device you expect (e.g. from the server's device registry).
+         */devicePublicKey: String) {
         self.entries = entries
         self.anchors = anchors
         self.problems = problems
         self.intact = intact
+        self.anchoredSeq = anchoredSeq
+        self.deviceId = deviceId
+        self.devicePublicKey = devicePublicKey
     }
 
     
@@ -3148,7 +3196,10 @@ public struct FfiConverterTypeActivityLogReport: FfiConverterRustBuffer {
                 entries: FfiConverterUInt32.read(from: &buf), 
                 anchors: FfiConverterUInt32.read(from: &buf), 
                 problems: FfiConverterSequenceTypeLogProblem.read(from: &buf), 
-                intact: FfiConverterBool.read(from: &buf)
+                intact: FfiConverterBool.read(from: &buf), 
+                anchoredSeq: FfiConverterUInt64.read(from: &buf), 
+                deviceId: FfiConverterString.read(from: &buf), 
+                devicePublicKey: FfiConverterString.read(from: &buf)
         )
     }
 
@@ -3157,6 +3208,9 @@ public struct FfiConverterTypeActivityLogReport: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.anchors, into: &buf)
         FfiConverterSequenceTypeLogProblem.write(value.problems, into: &buf)
         FfiConverterBool.write(value.intact, into: &buf)
+        FfiConverterUInt64.write(value.anchoredSeq, into: &buf)
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterString.write(value.devicePublicKey, into: &buf)
     }
 }
 
@@ -6463,6 +6517,21 @@ public struct ReceiptInfo: Equatable, Hashable {
      * Unix seconds.
      */
     public let issuedAt: Int64
+    /**
+     * Position in the device's receipt chain (1, 2, 3, …; 0 for a receipt made before
+     * receipts were chained).
+     */
+    public let sequence: UInt64
+    /**
+     * Data shares: whether the data reached the relying party.
+     */
+    public let delivery: ShareDelivery
+    /**
+     * Set on a marker for a receipt the device cannot show: `consent.receipt_damaged` (the
+     * stored row does not open) or `consent.receipt_missing` (a receipt of the chain was
+     * deleted). The other fields of a marker hold what is still known (id, kind, time).
+     */
+    public let damage: ErrorDetail?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6493,7 +6562,19 @@ public struct ReceiptInfo: Equatable, Hashable {
          */retentionDays: UInt32, 
         /**
          * Unix seconds.
-         */issuedAt: Int64) {
+         */issuedAt: Int64, 
+        /**
+         * Position in the device's receipt chain (1, 2, 3, …; 0 for a receipt made before
+         * receipts were chained).
+         */sequence: UInt64, 
+        /**
+         * Data shares: whether the data reached the relying party.
+         */delivery: ShareDelivery, 
+        /**
+         * Set on a marker for a receipt the device cannot show: `consent.receipt_damaged` (the
+         * stored row does not open) or `consent.receipt_missing` (a receipt of the chain was
+         * deleted). The other fields of a marker hold what is still known (id, kind, time).
+         */damage: ErrorDetail?) {
         self.receiptId = receiptId
         self.kind = kind
         self.relyingPartyId = relyingPartyId
@@ -6503,6 +6584,9 @@ public struct ReceiptInfo: Equatable, Hashable {
         self.claims = claims
         self.retentionDays = retentionDays
         self.issuedAt = issuedAt
+        self.sequence = sequence
+        self.delivery = delivery
+        self.damage = damage
     }
 
     
@@ -6529,7 +6613,10 @@ public struct FfiConverterTypeReceiptInfo: FfiConverterRustBuffer {
                 purpose: FfiConverterString.read(from: &buf), 
                 claims: FfiConverterSequenceString.read(from: &buf), 
                 retentionDays: FfiConverterUInt32.read(from: &buf), 
-                issuedAt: FfiConverterInt64.read(from: &buf)
+                issuedAt: FfiConverterInt64.read(from: &buf), 
+                sequence: FfiConverterUInt64.read(from: &buf), 
+                delivery: FfiConverterTypeShareDelivery.read(from: &buf), 
+                damage: FfiConverterOptionTypeErrorDetail.read(from: &buf)
         )
     }
 
@@ -6543,6 +6630,9 @@ public struct FfiConverterTypeReceiptInfo: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.claims, into: &buf)
         FfiConverterUInt32.write(value.retentionDays, into: &buf)
         FfiConverterInt64.write(value.issuedAt, into: &buf)
+        FfiConverterUInt64.write(value.sequence, into: &buf)
+        FfiConverterTypeShareDelivery.write(value.delivery, into: &buf)
+        FfiConverterOptionTypeErrorDetail.write(value.damage, into: &buf)
     }
 }
 
@@ -7723,6 +7813,10 @@ public enum ConsentKind: Equatable, Hashable {
      * Selective sharing of identity data.
      */
     case dataShare
+    /**
+     * A receipt that is missing from the device (only on a `damage` marker).
+     */
+    case unknown
 
 
 
@@ -7748,6 +7842,8 @@ public struct FfiConverterTypeConsentKind: FfiConverterRustBuffer {
         
         case 2: return .dataShare
         
+        case 3: return .unknown
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -7762,6 +7858,10 @@ public struct FfiConverterTypeConsentKind: FfiConverterRustBuffer {
         
         case .dataShare:
             writeInt(&buf, Int32(2))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(3))
         
         }
     }
@@ -8842,6 +8942,16 @@ public enum LogProblem: Equatable, Hashable {
      */
     case badAnchor(seq: UInt64
     )
+    /**
+     * The device stored an anchor up to `anchored_seq` that is no longer there (anchor rows
+     * deleted).
+     */
+    case anchorRemoved(anchoredSeq: UInt64
+    )
+    /**
+     * The device's sealed record of its anchors is missing or does not open (edited at rest).
+     */
+    case anchorRecordDamaged
 
 
 
@@ -8886,6 +8996,11 @@ public struct FfiConverterTypeLogProblem: FfiConverterRustBuffer {
         
         case 8: return .badAnchor(seq: try FfiConverterUInt64.read(from: &buf)
         )
+        
+        case 9: return .anchorRemoved(anchoredSeq: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 10: return .anchorRecordDamaged
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -8936,6 +9051,15 @@ public struct FfiConverterTypeLogProblem: FfiConverterRustBuffer {
             writeInt(&buf, Int32(8))
             FfiConverterUInt64.write(seq, into: &buf)
             
+        
+        case let .anchorRemoved(anchoredSeq):
+            writeInt(&buf, Int32(9))
+            FfiConverterUInt64.write(anchoredSeq, into: &buf)
+            
+        
+        case .anchorRecordDamaged:
+            writeInt(&buf, Int32(10))
+        
         }
     }
 }
@@ -9881,6 +10005,113 @@ public func FfiConverterTypeSetupError_lower(_ value: SetupError) -> RustBuffer 
 
 
 /**
+ * What became of a data share's presentation (recorded and signed by the device after the
+ * attempt to deliver it).
+ */
+
+public enum ShareDelivery: Equatable, Hashable {
+    
+    /**
+     * Not a data share (a login), or a damage marker.
+     */
+    case notApplicable
+    /**
+     * The relying party received and accepted the data.
+     */
+    case delivered
+    /**
+     * The relying party received the data and refused it.
+     */
+    case refused
+    /**
+     * The data never left the device (no connection to the relying party).
+     */
+    case notDelivered
+    /**
+     * The data was sent but no answer came (or the app stopped while sending): it may have
+     * reached the relying party.
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ShareDelivery: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeShareDelivery: FfiConverterRustBuffer {
+    typealias SwiftType = ShareDelivery
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ShareDelivery {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .notApplicable
+        
+        case 2: return .delivered
+        
+        case 3: return .refused
+        
+        case 4: return .notDelivered
+        
+        case 5: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ShareDelivery, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .notApplicable:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .delivered:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .refused:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .notDelivered:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareDelivery_lift(_ buf: RustBuffer) throws -> ShareDelivery {
+    return try FfiConverterTypeShareDelivery.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareDelivery_lower(_ value: ShareDelivery) -> RustBuffer {
+    return FfiConverterTypeShareDelivery.lower(value)
+}
+
+
+
+/**
  * Encoding of a signature returned by a key store.
  */
 
@@ -10722,10 +10953,12 @@ public func validateEnrollmentInput(input: EnrollmentInput) -> [FieldError]  {
 }
 /**
  * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
- * digest and statement, the device signature with the key it embeds, and the server's
- * countersignature with the server key it embeds. With `server_key_jwk` (a JWK the verifier
- * trusts, e.g. from the server's `/v1/keys`), the embedded key must be that one — without it
- * the check only proves the file is self-consistent. Returns the number of receipts verified.
+ * digest and statement, the device signature with the key it embeds, the server's
+ * countersignature with the server key it embeds, each delivery record, and the chain: no
+ * receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
+ * `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
+ * the server's `/v1/keys`), the embedded key must be that one — without it the check only
+ * proves the file is self-consistent. Returns the number of receipts verified.
  */
 public func verifyReceiptExport(json: String, serverKeyJwk: String?)throws  -> UInt32  {
     return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
@@ -10758,14 +10991,19 @@ public func provinces() -> [AdminUnit]  {
 })
 }
 /**
- * Verify an exported activity log (JSON from `export_activity_log`) with the public keys it
- * carries: the device's for entries, the server's for anchors. Anyone can run this.
+ * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
+ * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
+ * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
+ * Server keys inside the file are ignored — a forger can put any key there. The entries are
+ * checked with the device key the file carries; the report names it (`device_public_key`) so
+ * the caller can compare it with the device it expects. Anyone can run this.
  */
-public func verifyActivityLogExport(json: String)throws  -> ActivityLogReport  {
+public func verifyActivityLogExport(json: String, serverKeyJwk: String)throws  -> ActivityLogReport  {
     return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_func_verify_activity_log_export(
-        FfiConverterString.lower(json),uniffiCallStatus
+        FfiConverterString.lower(json),
+        FfiConverterString.lower(serverKeyJwk),uniffiCallStatus
     )
 })
 }
@@ -10791,7 +11029,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_func_validate_enrollment_input() != 37411) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 62827) {
+    if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 36885) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_communes() != 51203) {
@@ -10800,7 +11038,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_func_provinces() != 2092) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 64222) {
+    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 26828) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 46162) {
@@ -10863,7 +11101,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 55248) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 8184) {
+    if (uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 58471) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_open_login_link() != 23343) {
@@ -10881,7 +11119,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 3696) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 50276) {
+    if (uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 22699) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 1830) {
@@ -10953,7 +11191,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 48195) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 6115) {
+    if (uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 9574) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 1822) {

@@ -747,7 +747,7 @@ RustBuffer uniffi_citizen_core_fn_func_provinces(RustCallStatus *_Nonnull out_st
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_VERIFY_ACTIVITY_LOG_EXPORT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_VERIFY_ACTIVITY_LOG_EXPORT
-RustBuffer uniffi_citizen_core_fn_func_verify_activity_log_export(RustBuffer json, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_citizen_core_fn_func_verify_activity_log_export(RustBuffer json, RustBuffer server_key_jwk, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_CITIZEN_CORE_RUSTBUFFER_ALLOC

@@ -3,9 +3,14 @@
 //! subject = `anchor:<seq>`, counter increasing), keeps the anchor, and answers an ES256
 //! countersignature. Anchors only move forward: a lower or equal sequence with another hash is
 //! refused (a device cannot rewrite anchored history).
+//!
+//! `GET /v1/activity/anchor` (bearer token) answers the latest anchor of the token's device,
+//! countersigned again with its original time, so a device whose log and local anchors were cut
+//! back (a restored backup, rows deleted at rest) learns what the server holds and reports the
+//! truncation.
 
 use axum::http::StatusCode;
-use citizen_core::activity::{ActivityAnchor, AnchorClaims, AnchorRequest};
+use citizen_core::activity::{ActivityAnchor, AnchorClaims, AnchorRequest, LatestAnchorResponse};
 use citizen_core::protocol::Purpose;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -67,4 +72,33 @@ pub fn anchor(s: &AppState, conn: &mut Connection, req: &AnchorRequest) -> ApiRe
         anchored_at: now,
         countersignature: s.tokens.sign(&claims),
     })
+}
+
+/// `GET /v1/activity/anchor`: the latest anchor of the bearer's device (a read; nothing is
+/// counted or changed).
+pub fn latest(s: &AppState, conn: &mut Connection, token: Option<&str>) -> ApiResult<LatestAnchorResponse> {
+    let b = crate::handlers::auth::authenticate(s, conn, token)?;
+    let row: Option<(i64, String, i64)> = conn
+        .query_row(
+            "SELECT seq, hash, anchored_at FROM activity_anchors WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1",
+            params![b.device_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let anchor = row.map(|(seq, hash, anchored_at)| {
+        let claims = AnchorClaims {
+            iss: s.audience.clone(),
+            device_id: b.device_id.clone(),
+            seq: seq as u64,
+            hash,
+            anchored_at,
+        };
+        ActivityAnchor {
+            seq: claims.seq,
+            hash: claims.hash.clone(),
+            anchored_at,
+            countersignature: s.tokens.sign(&claims),
+        }
+    });
+    Ok(LatestAnchorResponse { anchor })
 }

@@ -83,7 +83,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(ps::PATH_CASE_EVENTS, get(case_events))
         .route(ps::PATH_OFFICIAL_TRANSITION, post(official_transition))
         .route(PATH_OFFICIAL_ACCOUNT_LOCK, post(official_account_lock))
-        .route(citizen_core::activity::PATH_ANCHOR, post(activity_anchor))
+        .route(citizen_core::activity::PATH_ANCHOR, post(activity_anchor).get(activity_latest_anchor))
         .route(citizen_core::protocol::rp::PATH_REGISTRY, get(relying_parties))
         // QR login (server side) and the hosted demo portal.
         .merge(qr::routes())
@@ -212,6 +212,16 @@ async fn activity_anchor(
     ApiJson(req): ApiJson<citizen_core::activity::AnchorRequest>,
 ) -> ApiResult<Json<citizen_core::activity::ActivityAnchor>> {
     blocking(&s, move |s, c| audited(s, c, "activity_anchor", |s, c| activity::anchor(s, c, &req))).await.map(Json)
+}
+
+async fn activity_latest_anchor(
+    State(s): S,
+    headers: HeaderMap,
+) -> ApiResult<Json<citizen_core::activity::LatestAnchorResponse>> {
+    let token = bearer(&headers);
+    blocking(&s, move |s, c| audited(s, c, "activity_anchor_latest", |s, c| activity::latest(s, c, token.as_deref())))
+        .await
+        .map(Json)
 }
 
 async fn reset_complete(State(s): S, ApiJson(req): ApiJson<p::ResetCompleteRequest>) -> ApiResult<Json<p::Ok>> {

@@ -28,11 +28,23 @@ struct ActivityView: View {
                 }
             }
             Section("activity.receipts") {
-                ForEach(viewModel.state.receipts, id: \.receiptId) { receipt in
+                // Markers for damaged or deleted receipts share an empty id: index by position.
+                ForEach(Array(viewModel.state.receipts.enumerated()), id: \.offset) { _, receipt in
                     VStack(alignment: .leading) {
-                        Text(receipt.relyingPartyName)
-                        Text(receipt.claims.joined(separator: ", ")).font(.caption)
-                        Text(Date(timeIntervalSince1970: TimeInterval(receipt.issuedAt)), style: .date).font(.caption2)
+                        if receipt.damage != nil {
+                            Text("activity.receipt.damaged \(Int64(receipt.sequence))")
+                        } else {
+                            Text(receipt.relyingPartyName)
+                            Text(receipt.claims.joined(separator: ", ")).font(.caption)
+                            Text(Date(timeIntervalSince1970: TimeInterval(receipt.issuedAt)), style: .date).font(.caption2)
+                            switch receipt.delivery {
+                            case .delivered: Text("activity.receipt.delivered").font(.caption2)
+                            case .refused: Text("activity.receipt.refused").font(.caption2)
+                            case .notDelivered: Text("activity.receipt.not_delivered").font(.caption2)
+                            case .unknown: Text("activity.receipt.delivery_unknown").font(.caption2)
+                            case .notApplicable: EmptyView()
+                            }
+                        }
                     }
                 }
                 if let json = viewModel.state.receiptsExport {

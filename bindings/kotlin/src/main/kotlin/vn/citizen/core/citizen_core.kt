@@ -1110,7 +1110,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_provinces(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_func_verify_activity_log_export(`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_func_verify_activity_log_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_citizen_core_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1837,7 +1837,9 @@ public interface CitizenCoreInterface {
     fun `exportReceipts`(): kotlin.String
     
     /**
-     * The consent receipts on this device, newest first.
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
      */
     fun `listReceipts`(): List<ReceiptInfo>
     
@@ -1873,7 +1875,9 @@ public interface CitizenCoreInterface {
     fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt
     
     /**
-     * Anchor the head of the log at the server now (also done on every `sync_cases`).
+     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
+     * logged in, first fetches the server's latest anchor of this device and keeps it if the
+     * device did not hold it.
      */
     suspend fun `anchorActivityLog`(): ActivityAnchor?
     
@@ -2000,7 +2004,11 @@ public interface CitizenCoreInterface {
     fun `validateDraft`(`draftId`: kotlin.String): List<FieldError>
     
     /**
-     * Verify the log: hashes, links, order, counters, device signatures, server anchors.
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+     * the server keys fetched over the pinned connection), and that no anchor the device stored
+     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
+     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
+     * below it is reported even when the local anchors were removed.
      */
     fun `verifyActivityLog`(): ActivityLogReport
     
@@ -2640,7 +2648,9 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * The consent receipts on this device, newest first.
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
      */
     @Throws(ConsentException::class)override fun `listReceipts`(): List<ReceiptInfo> {
             return FfiConverterSequenceTypeReceiptInfo.lift(
@@ -2773,7 +2783,9 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * Anchor the head of the log at the server now (also done on every `sync_cases`).
+     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
+     * logged in, first fetches the server's latest anchor of this device and keeps it if the
+     * device did not hold it.
      */
     @Throws(ServiceException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -3250,7 +3262,11 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * Verify the log: hashes, links, order, counters, device signatures, server anchors.
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+     * the server keys fetched over the pinned connection), and that no anchor the device stored
+     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
+     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
+     * below it is reported even when the local anchors were removed.
      */
     @Throws(ServiceException::class)override fun `verifyActivityLog`(): ActivityLogReport {
             return FfiConverterTypeActivityLogReport.lift(
@@ -4843,9 +4859,28 @@ data class ActivityLogReport (
     , 
     /**
      * No problem found. Note: entries appended after the last anchor can be dropped without
-     * trace by whoever controls the device; anchoring often keeps that window small.
+     * trace by whoever controls the device; anchoring often keeps that window small, and
+     * `anchored_seq` says how far the verified anchors reach.
      */
     val `intact`: kotlin.Boolean
+    , 
+    /**
+     * Highest sequence covered by an anchor whose countersignature verified with the trusted
+     * server key (0 = none: nothing in the log is vouched for by the server).
+     */
+    val `anchoredSeq`: kotlin.ULong
+    , 
+    /**
+     * The device the log claims to be from.
+     */
+    val `deviceId`: kotlin.String
+    , 
+    /**
+     * The device key (SEC1, base64url) the entry signatures were checked with — the key the
+     * file carries. `intact` only says the log is consistent with this key: compare it with the
+     * key of the device you expect (e.g. from the server's device registry).
+     */
+    val `devicePublicKey`: kotlin.String
     
 ){
     
@@ -4866,6 +4901,9 @@ public object FfiConverterTypeActivityLogReport: FfiConverterRustBuffer<Activity
             FfiConverterUInt.read(buf),
             FfiConverterSequenceTypeLogProblem.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
         )
     }
 
@@ -4873,7 +4911,10 @@ public object FfiConverterTypeActivityLogReport: FfiConverterRustBuffer<Activity
             FfiConverterUInt.allocationSize(value.`entries`) +
             FfiConverterUInt.allocationSize(value.`anchors`) +
             FfiConverterSequenceTypeLogProblem.allocationSize(value.`problems`) +
-            FfiConverterBoolean.allocationSize(value.`intact`)
+            FfiConverterBoolean.allocationSize(value.`intact`) +
+            FfiConverterULong.allocationSize(value.`anchoredSeq`) +
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterString.allocationSize(value.`devicePublicKey`)
     )
 
     override fun write(value: ActivityLogReport, buf: ByteBuffer) {
@@ -4881,6 +4922,9 @@ public object FfiConverterTypeActivityLogReport: FfiConverterRustBuffer<Activity
             FfiConverterUInt.write(value.`anchors`, buf)
             FfiConverterSequenceTypeLogProblem.write(value.`problems`, buf)
             FfiConverterBoolean.write(value.`intact`, buf)
+            FfiConverterULong.write(value.`anchoredSeq`, buf)
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterString.write(value.`devicePublicKey`, buf)
     }
 }
 
@@ -7360,6 +7404,24 @@ data class ReceiptInfo (
      * Unix seconds.
      */
     val `issuedAt`: kotlin.Long
+    , 
+    /**
+     * Position in the device's receipt chain (1, 2, 3, …; 0 for a receipt made before
+     * receipts were chained).
+     */
+    val `sequence`: kotlin.ULong
+    , 
+    /**
+     * Data shares: whether the data reached the relying party.
+     */
+    val `delivery`: ShareDelivery
+    , 
+    /**
+     * Set on a marker for a receipt the device cannot show: `consent.receipt_damaged` (the
+     * stored row does not open) or `consent.receipt_missing` (a receipt of the chain was
+     * deleted). The other fields of a marker hold what is still known (id, kind, time).
+     */
+    val `damage`: ErrorDetail?
     
 ){
     
@@ -7385,6 +7447,9 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterSequenceString.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTypeShareDelivery.read(buf),
+            FfiConverterOptionalTypeErrorDetail.read(buf),
         )
     }
 
@@ -7397,7 +7462,10 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterString.allocationSize(value.`purpose`) +
             FfiConverterSequenceString.allocationSize(value.`claims`) +
             FfiConverterUInt.allocationSize(value.`retentionDays`) +
-            FfiConverterLong.allocationSize(value.`issuedAt`)
+            FfiConverterLong.allocationSize(value.`issuedAt`) +
+            FfiConverterULong.allocationSize(value.`sequence`) +
+            FfiConverterTypeShareDelivery.allocationSize(value.`delivery`) +
+            FfiConverterOptionalTypeErrorDetail.allocationSize(value.`damage`)
     )
 
     override fun write(value: ReceiptInfo, buf: ByteBuffer) {
@@ -7410,6 +7478,9 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterSequenceString.write(value.`claims`, buf)
             FfiConverterUInt.write(value.`retentionDays`, buf)
             FfiConverterLong.write(value.`issuedAt`, buf)
+            FfiConverterULong.write(value.`sequence`, buf)
+            FfiConverterTypeShareDelivery.write(value.`delivery`, buf)
+            FfiConverterOptionalTypeErrorDetail.write(value.`damage`, buf)
     }
 }
 
@@ -8648,7 +8719,11 @@ enum class ConsentKind {
     /**
      * Selective sharing of identity data.
      */
-    DATA_SHARE;
+    DATA_SHARE,
+    /**
+     * A receipt that is missing from the device (only on a `damage` marker).
+     */
+    UNKNOWN;
 
     
 
@@ -9783,6 +9858,25 @@ sealed class LogProblem {
         companion object
     }
     
+    /**
+     * The device stored an anchor up to `anchored_seq` that is no longer there (anchor rows
+     * deleted).
+     */
+    data class AnchorRemoved(
+        val `anchoredSeq`: kotlin.ULong) : LogProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The device's sealed record of its anchors is missing or does not open (edited at rest).
+     */
+    object AnchorRecordDamaged : LogProblem()
+    
+    
 
     
 
@@ -9825,6 +9919,10 @@ public object FfiConverterTypeLogProblem : FfiConverterRustBuffer<LogProblem>{
             8 -> LogProblem.BadAnchor(
                 FfiConverterULong.read(buf),
                 )
+            9 -> LogProblem.AnchorRemoved(
+                FfiConverterULong.read(buf),
+                )
+            10 -> LogProblem.AnchorRecordDamaged
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
@@ -9888,6 +9986,19 @@ public object FfiConverterTypeLogProblem : FfiConverterRustBuffer<LogProblem>{
                 + FfiConverterULong.allocationSize(value.`seq`)
             )
         }
+        is LogProblem.AnchorRemoved -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`anchoredSeq`)
+            )
+        }
+        is LogProblem.AnchorRecordDamaged -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
     }
 
     override fun write(value: LogProblem, buf: ByteBuffer) {
@@ -9932,6 +10043,15 @@ public object FfiConverterTypeLogProblem : FfiConverterRustBuffer<LogProblem>{
             is LogProblem.BadAnchor -> {
                 buf.putInt(8)
                 FfiConverterULong.write(value.`seq`, buf)
+                Unit
+            }
+            is LogProblem.AnchorRemoved -> {
+                buf.putInt(9)
+                FfiConverterULong.write(value.`anchoredSeq`, buf)
+                Unit
+            }
+            is LogProblem.AnchorRecordDamaged -> {
+                buf.putInt(10)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -11062,6 +11182,65 @@ public object FfiConverterTypeSetupError : FfiConverterRustBuffer<SetupException
 
 
 /**
+ * What became of a data share's presentation (recorded and signed by the device after the
+ * attempt to deliver it).
+ */
+
+enum class ShareDelivery {
+    
+    /**
+     * Not a data share (a login), or a damage marker.
+     */
+    NOT_APPLICABLE,
+    /**
+     * The relying party received and accepted the data.
+     */
+    DELIVERED,
+    /**
+     * The relying party received the data and refused it.
+     */
+    REFUSED,
+    /**
+     * The data never left the device (no connection to the relying party).
+     */
+    NOT_DELIVERED,
+    /**
+     * The data was sent but no answer came (or the app stopped while sending): it may have
+     * reached the relying party.
+     */
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeShareDelivery: FfiConverterRustBuffer<ShareDelivery> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        ShareDelivery.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ShareDelivery) = 4UL
+
+    override fun write(value: ShareDelivery, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Encoding of a signature returned by a key store.
  */
 
@@ -11977,10 +12156,12 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
 
         /**
          * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
-         * digest and statement, the device signature with the key it embeds, and the server's
-         * countersignature with the server key it embeds. With `server_key_jwk` (a JWK the verifier
-         * trusts, e.g. from the server's `/v1/keys`), the embedded key must be that one — without it
-         * the check only proves the file is self-consistent. Returns the number of receipts verified.
+         * digest and statement, the device signature with the key it embeds, the server's
+         * countersignature with the server key it embeds, each delivery record, and the chain: no
+         * receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
+         * `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
+         * the server's `/v1/keys`), the embedded key must be that one — without it the check only
+         * proves the file is self-consistent. Returns the number of receipts verified.
          */
     @Throws(ConsentException::class) fun `verifyReceiptExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String?): kotlin.UInt {
             return FfiConverterUInt.lift(
@@ -12023,16 +12204,21 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     
 
         /**
-         * Verify an exported activity log (JSON from `export_activity_log`) with the public keys it
-         * carries: the device's for entries, the server's for anchors. Anyone can run this.
+         * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
+         * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
+         * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
+         * Server keys inside the file are ignored — a forger can put any key there. The entries are
+         * checked with the device key the file carries; the report names it (`device_public_key`) so
+         * the caller can compare it with the device it expects. Anyone can run this.
          */
-    @Throws(ServiceException::class) fun `verifyActivityLogExport`(`json`: kotlin.String): ActivityLogReport {
+    @Throws(ServiceException::class) fun `verifyActivityLogExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String): ActivityLogReport {
             return FfiConverterTypeActivityLogReport.lift(
     uniffiRustCallWithError(ServiceException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export(
     
         
-        FfiConverterString.lower(`json`),_status)
+        FfiConverterString.lower(`json`),
+        FfiConverterString.lower(`serverKeyJwk`),_status)
 }
     )
     }

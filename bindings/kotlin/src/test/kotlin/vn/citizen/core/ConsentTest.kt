@@ -76,6 +76,10 @@ class ConsentTest {
                 // Receipts: both uses, export verifies with the two public keys.
                 val receipts = core.listReceipts()
                 assertEquals(setOf(ConsentKind.QR_LOGIN, ConsentKind.DATA_SHARE), receipts.map { it.kind }.toSet())
+                // Chained (newest first), none damaged; the share says it reached the bank.
+                assertEquals(listOf(2UL, 1UL), receipts.map { it.sequence })
+                assertTrue(receipts.all { it.damage == null })
+                assertEquals(ShareDelivery.DELIVERED, outcome.receipt.delivery)
                 assertEquals(receipts.size.toUInt(), verifyReceiptExport(core.exportReceipts(), null))
             }
         }

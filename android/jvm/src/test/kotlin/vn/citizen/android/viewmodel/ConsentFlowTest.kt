@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import vn.citizen.core.ActivityKind
 import vn.citizen.core.ConsentKind
+import vn.citizen.core.ShareDelivery
 import vn.citizen.core.Locale
 import vn.citizen.core.TestServer
 import vn.citizen.core.verifyReceiptExport
@@ -89,6 +90,7 @@ class ConsentFlowTest {
                 assertTrue(activity.refresh(), activity.state.value.error.toString())
                 val s = activity.state.value
                 assertEquals(setOf(ConsentKind.QR_LOGIN, ConsentKind.DATA_SHARE), s.receipts.map { it.kind }.toSet())
+                assertEquals(ShareDelivery.DELIVERED, s.receipts.single { it.kind == ConsentKind.DATA_SHARE }.delivery)
                 val kinds = s.entries.map { it.kind }.toSet()
                 assertTrue(kinds.containsAll(listOf(ActivityKind.ENROLLMENT, ActivityKind.LOGIN, ActivityKind.QR_APPROVAL, ActivityKind.DATA_SHARE)), kinds.toString())
                 assertEquals(s.entries.sortedByDescending { it.seq }, s.entries)

@@ -17,6 +17,7 @@ import androidx.compose.ui.Modifier
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import vn.citizen.android.viewmodel.ActivityViewModel
 import vn.citizen.android.viewmodel.ShareViewModel
+import vn.citizen.core.ShareDelivery
 
 /** A relying party's request (pasted, or from a link): required claims, optional ones to pick. */
 @Composable
@@ -73,8 +74,21 @@ fun ActivityScreen(vm: ActivityViewModel, launch: Launch) {
         Text("Biên nhận / Receipts")
         s.receipts.forEach { r ->
             Card(Modifier.fillMaxWidth()) {
-                Text("${r.kind} · ${r.relyingPartyName} · ${formatTime(r.issuedAt)}")
-                Text(r.claims.joinToString())
+                val damage = r.damage
+                if (damage != null) {
+                    // A receipt the device can no longer show (damaged or deleted row).
+                    Text("#${r.sequence} ${damage.messageVi} / ${damage.messageEn}")
+                } else {
+                    Text("#${r.sequence} ${r.kind} · ${r.relyingPartyName} · ${formatTime(r.issuedAt)}")
+                    Text(r.claims.joinToString())
+                    when (r.delivery) {
+                        ShareDelivery.DELIVERED -> Text("Đã gửi đến đơn vị nhận / Delivered")
+                        ShareDelivery.REFUSED -> Text("Đơn vị nhận đã từ chối / Refused by the recipient")
+                        ShareDelivery.NOT_DELIVERED -> Text("Chưa gửi được / Not delivered")
+                        ShareDelivery.UNKNOWN -> Text("Không rõ đã đến đơn vị nhận chưa / Delivery unknown")
+                        ShareDelivery.NOT_APPLICABLE -> {}
+                    }
+                }
             }
         }
         Text("Hoạt động / Entries")
