@@ -20,6 +20,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::SecretKey;
 use crate::error::{Error, Msg, Result};
+use crate::passcode::{self, Gate};
 use crate::platform::DataKeyWrapper;
 
 /// File name of the database inside the data directory.
@@ -267,8 +268,18 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) the database in `dir` and unwrap the data key.
     pub fn open(dir: &Path, wrapper: &Arc<dyn DataKeyWrapper>) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Storage(format!("create data dir: {}", e.kind())))?;
+        crate::datadir::create_private_dir(dir).map_err(|e| Error::Storage(format!("create data dir: {}", e.kind())))?;
         let path = dir.join(DB_FILE);
+        // The database is created 0600 by us before SQLite opens it (SQLite would use 0644 less
+        // the umask); SQLite then gives `-wal` and `-shm` the same mode. Files of an older
+        // version are tightened.
+        crate::datadir::open_private_file(&path).map_err(|e| Error::Storage(format!("create db: {}", e.kind())))?;
+        for side in ["-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(side);
+            crate::datadir::restrict(Path::new(&p))
+                .map_err(|e| Error::Storage(format!("db permissions: {}", e.kind())))?;
+        }
         let mut conn = Connection::open(&path)?;
         Self::configure(&conn)?;
         Self::migrate(&mut conn)?;
@@ -511,11 +522,61 @@ impl Store {
             .optional()?)
     }
 
-    /// Persist the failure count and lock (committed before the passcode is compared).
-    pub fn set_passcode_failures(&self, failed: u32, locked_until: Option<i64>) -> Result<()> {
+    /// Reserve one passcode attempt under the lockout policy, committed before the passcode is
+    /// compared: the failure count is incremented by the database itself
+    /// (`failed = failed + 1 … RETURNING failed`) inside one write transaction, and the gate is
+    /// decided on the value it returns. A read of the count followed by a write of `read + 1`
+    /// lost attempts when several ran at once (each read the same count); here every attempt
+    /// that proceeds to a comparison has its own count, across threads and processes alike.
+    ///
+    /// Returns the gate and, when it is [`Gate::Proceed`], the verifier to compare against;
+    /// `None` when no passcode is set (not enrolled).
+    pub fn reserve_passcode_attempt(&self, now: i64) -> Result<Option<(Gate, Option<PasscodeRow>)>> {
+        let mut c = self.conn();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let reserved: Option<(i64, Vec<u8>, Vec<u8>)> = tx
+            .query_row(
+                "UPDATE passcode SET failed = failed + 1 \
+                 WHERE id = 1 AND failed < ?1 AND (locked_until IS NULL OR locked_until <= ?2) \
+                 RETURNING failed, salt, verifier",
+                params![passcode::WIPE_AFTER as i64, now],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let out = match reserved {
+            Some((failed, salt, verifier)) => {
+                let failed = failed as u32;
+                let delay = passcode::lockout_secs(failed);
+                // The lock that applies if this attempt fails, committed with the count.
+                let locked_until = (delay > 0).then_some(now + delay as i64);
+                tx.execute("UPDATE passcode SET locked_until = ?1 WHERE id = 1", params![locked_until])?;
+                let row = PasscodeRow { salt, verifier, failed, locked_until };
+                Some((Gate::Proceed { failed, locked_until }, Some(row)))
+            }
+            None => {
+                // Not reserved: locked, at the wipe threshold, or no passcode at all.
+                let state: Option<(i64, Option<i64>)> = tx
+                    .query_row("SELECT failed, locked_until FROM passcode WHERE id = 1", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                state.map(|(failed, locked_until)| (passcode::gate(failed as u32, locked_until, now), None))
+            }
+        };
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// A correct passcode for the attempt that reserved `reserved`: the failures up to and
+    /// including that reservation are cleared; failures reserved after it (only possible if
+    /// attempts overlapped) are kept, as is their lock.
+    pub fn passcode_succeeded(&self, reserved: u32) -> Result<()> {
         self.conn().execute(
-            "UPDATE passcode SET failed = ?1, locked_until = ?2 WHERE id = 1",
-            params![failed as i64, locked_until],
+            "UPDATE passcode SET \
+               locked_until = CASE WHEN failed <= ?1 THEN NULL ELSE locked_until END, \
+               failed = MAX(failed - ?1, 0) \
+             WHERE id = 1",
+            params![reserved as i64],
         )?;
         Ok(())
     }
