@@ -34,7 +34,7 @@ pub struct CoreConfig {
     pub data_dir: String,
     /// PEM certificates to trust instead of the platform roots; empty = platform roots.
     pub trust_anchors_pem: Vec<String>,
-    /// SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two.
+    /// SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two distinct pins (a repeated pin is refused).
     pub spki_pins: Vec<String>,
     /// Language sent to the server.
     pub locale: Locale,
