@@ -61,6 +61,8 @@ pub(crate) struct Account {
     refresh_lock: tokio::sync::Mutex<()>,
     /// Serialises passcode attempts (see [`Account::verify_passcode`]).
     passcode_lock: tokio::sync::Mutex<()>,
+    /// Registry fetches attempted (diagnostics and the project's tests).
+    pub(crate) registry_fetches: std::sync::atomic::AtomicU64,
     pub(crate) services: crate::services::flows::ServicesState,
 }
 
@@ -96,6 +98,7 @@ impl Account {
             device_label,
             refresh_lock: tokio::sync::Mutex::new(()),
             passcode_lock: tokio::sync::Mutex::new(()),
+            registry_fetches: Default::default(),
             services: Default::default(),
         }
     }

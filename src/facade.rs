@@ -331,6 +331,13 @@ impl CitizenCore {
             .map(|s| (s.tokens.access_token.clone(), s.tokens.refresh_token.clone()))
     }
 
+    /// How many registry fetches this core has attempted. Test support only: lets the
+    /// project's tests prove that hostile login codes do not turn into fetches.
+    #[cfg(feature = "test-support")]
+    pub fn registry_fetch_count(&self) -> u64 {
+        self.account.registry_fetches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// `PRAGMA integrity_check` of the database (`"ok"` when sound). Rust-only: crash tests.
     pub fn database_integrity_check(&self) -> Result<String, SetupError> {
         Ok(self.account.store.integrity_check()?)

@@ -268,7 +268,8 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) the database in `dir` and unwrap the data key.
     pub fn open(dir: &Path, wrapper: &Arc<dyn DataKeyWrapper>) -> Result<Store> {
-        crate::datadir::create_private_dir(dir).map_err(|e| Error::Storage(format!("create data dir: {}", e.kind())))?;
+        crate::datadir::create_private_dir(dir)
+            .map_err(|e| Error::Storage(format!("create data dir: {}", e.kind())))?;
         let path = dir.join(DB_FILE);
         // The database is created 0600 by us before SQLite opens it (SQLite would use 0644 less
         // the umask); SQLite then gives `-wal` and `-shm` the same mode. Files of an older

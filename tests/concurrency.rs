@@ -40,8 +40,8 @@ async fn env() -> Env {
     let data_dir = dir.path().join("core");
     let keys = Arc::new(MemoryKeyStore::new());
     let wrapper = Arc::new(MemoryKeyWrapper::new());
-    let core = CitizenCore::with_clock(config(&server, &data_dir), keys.clone(), wrapper.clone(), clock.clone())
-        .unwrap();
+    let core =
+        CitizenCore::with_clock(config(&server, &data_dir), keys.clone(), wrapper.clone(), clock.clone()).unwrap();
     enroll(&core, &otp, CITIZEN_1, PASS).await;
     Env { server, clock, core, keys, wrapper, data_dir, _dir: dir }
 }

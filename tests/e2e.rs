@@ -66,7 +66,8 @@ impl Env {
     fn reopen(&self, d: Device) -> Device {
         let Device { core, keys, wrapper, dir } = d;
         drop(core);
-        let core = CitizenCore::with_clock(self.config(&dir), keys.clone(), wrapper.clone(), self.clock.clone()).unwrap();
+        let core =
+            CitizenCore::with_clock(self.config(&dir), keys.clone(), wrapper.clone(), self.clock.clone()).unwrap();
         Device { core, keys, wrapper, dir }
     }
 
