@@ -756,6 +756,31 @@ mod tests {
         assert!(open(dir.path(), &w).identity().unwrap().is_some());
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn data_directory_is_0700_and_database_files_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        let s = open(&data, &w);
+        s.save_enrollment(
+            &account(),
+            &Identity { cccd: "x".into(), date_of_birth: "y".into(), phone: "z".into() },
+            &PasscodeRow { salt: vec![1], verifier: vec![2], failed: 0, locked_until: None },
+        )
+        .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700, "data directory");
+        let mut files = 0;
+        for e in std::fs::read_dir(&data).unwrap() {
+            let p = e.unwrap().path();
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+            files += 1;
+        }
+        assert!(files >= 3, "db, -wal and -shm expected");
+    }
+
     #[test]
     fn counter_needs_an_account() {
         let dir = tempfile::tempdir().unwrap();
