@@ -166,6 +166,15 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     "#,
+    // v5: which services the citizen used is sealed: the outbox's procedure id, case number and
+    // receipt, and the identifying fields of cases, go into a sealed `meta` column (cases and
+    // case events are keyed by a keyed hash of the case number). Sealing the rows v4 wrote in
+    // clear needs the data key, so it runs after the key is loaded
+    // (`Store::seal_v4_service_rows`), not here.
+    r#"
+    ALTER TABLE outbox ADD COLUMN meta BLOB;
+    ALTER TABLE cases ADD COLUMN meta BLOB;
+    "#,
 ];
 
 /// The enrolled account as stored.
@@ -285,7 +294,9 @@ impl Store {
         Self::configure(&conn)?;
         Self::migrate(&mut conn)?;
         let data_key = Self::load_data_key(&conn, wrapper)?;
-        Ok(Store { conn: Mutex::new(conn), data_key, path })
+        let store = Store { conn: Mutex::new(conn), data_key, path };
+        store.seal_v4_service_rows()?;
+        Ok(store)
     }
 
     fn configure(conn: &Connection) -> Result<()> {
