@@ -793,6 +793,45 @@ mod tests {
     }
 
     #[test]
+    fn passcode_reservations_are_atomic_and_a_success_keeps_later_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        let s = open(dir.path(), &w);
+        assert!(s.reserve_passcode_attempt(0).unwrap().is_none(), "no passcode: not enrolled");
+        s.save_enrollment(
+            &account(),
+            &Identity { cccd: "x".into(), date_of_birth: "y".into(), phone: "z".into() },
+            &PasscodeRow { salt: vec![1], verifier: vec![2], failed: 0, locked_until: None },
+        )
+        .unwrap();
+        let failed = |g: Option<(Gate, Option<PasscodeRow>)>| match g.unwrap() {
+            (Gate::Proceed { failed, .. }, Some(row)) => {
+                assert_eq!((row.failed, row.verifier), (failed, vec![2]));
+                failed
+            }
+            other => panic!("{other:?}"),
+        };
+        // Two overlapping attempts (as from two processes) get distinct counts; the first one's
+        // success clears its own reservation and what came before, not the later failure.
+        assert_eq!(failed(s.reserve_passcode_attempt(0).unwrap()), 1);
+        assert_eq!(failed(s.reserve_passcode_attempt(0).unwrap()), 2);
+        s.passcode_succeeded(1).unwrap();
+        assert_eq!(s.passcode().unwrap().unwrap().failed, 1);
+        s.passcode_succeeded(2).unwrap();
+        assert_eq!(s.passcode().unwrap().unwrap().failed, 0);
+        // The fifth reservation commits the lock with the count; the next attempt is refused
+        // without being counted, and after the wipe threshold nothing proceeds.
+        for n in 1..=passcode::FREE_ATTEMPTS {
+            assert_eq!(failed(s.reserve_passcode_attempt(100).unwrap()), n);
+        }
+        assert_eq!(s.passcode().unwrap().unwrap().locked_until, Some(160));
+        assert!(matches!(s.reserve_passcode_attempt(159).unwrap(), Some((Gate::Locked(1), None))));
+        assert_eq!(s.passcode().unwrap().unwrap().failed, passcode::FREE_ATTEMPTS);
+        s.conn().execute("UPDATE passcode SET failed = ?1, locked_until = NULL", [passcode::WIPE_AFTER]).unwrap();
+        assert!(matches!(s.reserve_passcode_attempt(10_000).unwrap(), Some((Gate::Wipe, None))));
+    }
+
+    #[test]
     fn counter_needs_an_account() {
         let dir = tempfile::tempdir().unwrap();
         let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
