@@ -59,6 +59,10 @@ pub(crate) struct Account {
     pub platform: String,
     pub device_label: String,
     refresh_lock: tokio::sync::Mutex<()>,
+    /// Serialises passcode attempts (see [`Account::verify_passcode`]).
+    passcode_lock: tokio::sync::Mutex<()>,
+    /// Registry fetches attempted (diagnostics and the project's tests).
+    pub(crate) registry_fetches: std::sync::atomic::AtomicU64,
     pub(crate) services: crate::services::flows::ServicesState,
 }
 
@@ -93,6 +97,8 @@ impl Account {
             platform,
             device_label,
             refresh_lock: tokio::sync::Mutex::new(()),
+            passcode_lock: tokio::sync::Mutex::new(()),
+            registry_fetches: Default::default(),
             services: Default::default(),
         }
     }
@@ -334,22 +340,29 @@ impl Account {
 
     /// Check the passcode under the lockout policy. The failure is committed before the
     /// comparison is acted on; a kill at any point never loses a failed attempt.
+    ///
+    /// Attempts are serialised by `passcode_lock` and each one reserves its failure with an
+    /// atomic increment in the database ([`Store::reserve_passcode_attempt`]). Both are needed:
+    /// the atomic increment alone counts every attempt, but overlapping *correct* attempts would
+    /// then hold several reservations at once and the fifth would impose a lockout on the
+    /// citizen; serialising them makes each success clear the count before the next attempt
+    /// reserves. The comparison is one HMAC, so the lock costs nothing noticeable.
     pub async fn verify_passcode(&self, candidate: &str) -> Result<()> {
         if candidate.len() != 6 || !candidate.bytes().all(|c| c.is_ascii_digit()) {
             return Err(Error::Fields(vec![FieldError::new("passcode", Msg::PasscodeFormat)]));
         }
-        let row = self.store.passcode()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
-        match passcode::gate(row.failed, row.locked_until, self.now()) {
-            Gate::Wipe => {
+        let _serial = self.passcode_lock.lock().await;
+        let (gate, row) = self.store.reserve_passcode_attempt(self.now())?.ok_or(Error::Domain(Msg::NotEnrolled))?;
+        match (gate, row) {
+            (Gate::Wipe, _) => {
                 self.wipe().await?;
                 Err(Error::Domain(Msg::Wiped))
             }
-            Gate::Locked(secs) => Err(Error::LockedOut(secs)),
-            Gate::Proceed { failed, locked_until } => {
-                self.store.set_passcode_failures(failed, locked_until)?;
+            (Gate::Locked(secs), _) => Err(Error::LockedOut(secs)),
+            (Gate::Proceed { failed, locked_until }, Some(row)) => {
                 let key = self.store.derive_key(passcode::VERIFIER_KEY_INFO);
                 if passcode::matches(&key, &row.salt, &row.verifier, candidate) {
-                    self.store.set_passcode_failures(0, None)?;
+                    self.store.passcode_succeeded(failed)?;
                     Ok(())
                 } else if failed >= passcode::WIPE_AFTER {
                     tracing::warn!("passcode: wipe threshold reached");
@@ -363,6 +376,7 @@ impl Account {
                     Err(passcode::failure_error(failed))
                 }
             }
+            (Gate::Proceed { .. }, None) => Err(Error::Storage("passcode reservation without a verifier".into())),
         }
     }
 

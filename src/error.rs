@@ -127,6 +127,7 @@ messages! {
     RateLimited => "network.rate_limited", "Quá nhiều yêu cầu. Vui lòng thử lại sau.", "Too many requests. Please try again later.";
     Storage => "storage.failure", "Lỗi lưu trữ dữ liệu trên thiết bị.", "A storage error occurred on this device.";
     DataKeyUnavailable => "storage.data_key_unavailable", "Không mở được khoá dữ liệu của thiết bị (có thể do khôi phục từ bản sao lưu). Cần đăng ký lại.", "The device's data key cannot be opened (perhaps restored from a backup). Enroll again.";
+    AlreadyOpen => "storage.already_open", "Dữ liệu của ứng dụng đang được một phiên khác sử dụng. Hãy đóng phiên đó rồi thử lại.", "The app's data is in use by another instance. Close it and try again.";
     FieldRequired => "field.required", "Trường này là bắt buộc.", "This field is required.";
     FieldUnknown => "field.unknown", "Biểu mẫu không có trường này.", "The form has no such field.";
     FieldLocked => "field.locked", "Trường này lấy từ Cơ sở dữ liệu quốc gia về dân cư và không thể sửa.", "This field comes from the national population database and cannot be changed.";
@@ -327,6 +328,10 @@ pub enum SetupError {
     /// The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
     #[error("{}", detail.code)]
     DataKeyUnavailable { detail: ErrorDetail },
+    /// Another `CitizenCore` (in this process or another) has the data directory open; only one
+    /// may at a time (`storage.already_open`). Close or drop the other one first.
+    #[error("{}", detail.code)]
+    AlreadyOpen { detail: ErrorDetail },
 }
 
 impl From<Error> for SetupError {
@@ -337,6 +342,7 @@ impl From<Error> for SetupError {
             Error::Crypto(_) | Error::KeyStore(_) | Error::Domain(Msg::DataKeyUnavailable) => {
                 SetupError::DataKeyUnavailable { detail: Msg::DataKeyUnavailable.detail() }
             }
+            Error::Domain(Msg::AlreadyOpen) => SetupError::AlreadyOpen { detail: Msg::AlreadyOpen.detail() },
             _ => SetupError::Storage { detail: Msg::Storage.detail() },
         }
     }
@@ -573,7 +579,7 @@ macro_rules! impl_public_error {
     };
 }
 
-impl_public_error!(SetupError: InvalidConfig, Storage, DataKeyUnavailable);
+impl_public_error!(SetupError: InvalidConfig, Storage, DataKeyUnavailable, AlreadyOpen);
 impl_public_error!(EnrollmentError: InvalidInput, NoMatch, NoPendingEnrollment, OtpInvalid, OtpExpired,
     OtpAttemptsExceeded, AlreadyEnrolled, AccountLocked, KeyStore, Network, Rejected, Storage);
 impl_public_error!(PasscodeError: InvalidFormat, Incorrect, LockedOut, Wiped, NotEnrolled, NoPendingReset, OtpInvalid,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::account::Account;
 use crate::clock::{SharedClock, SystemClock};
+use crate::datadir::DataDirLock;
 use crate::error::{AuthError, EnrollmentError, Error, FieldError, PasscodeError, SetupError};
 use crate::net::{Net, NetConfig};
 use crate::platform::{software, DataKeyWrapper, DeviceKeyStore, KeyOptions};
@@ -33,7 +34,7 @@ pub struct CoreConfig {
     pub data_dir: String,
     /// PEM certificates to trust instead of the platform roots; empty = platform roots.
     pub trust_anchors_pem: Vec<String>,
-    /// SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two.
+    /// SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two distinct pins (a repeated pin is refused).
     pub spki_pins: Vec<String>,
     /// Language sent to the server.
     pub locale: Locale,
@@ -262,6 +263,8 @@ pub struct CoreStatus {
 #[derive(uniffi::Object)]
 pub struct CitizenCore {
     pub(crate) account: Account,
+    /// Exclusive hold on the data directory for the life of this object (see [`crate::datadir`]).
+    _dir_lock: DataDirLock,
 }
 
 impl CitizenCore {
@@ -272,7 +275,17 @@ impl CitizenCore {
         key_wrapper: Arc<dyn DataKeyWrapper>,
         clock: SharedClock,
     ) -> Result<Arc<Self>, SetupError> {
-        Ok(Arc::new(Self::build(config, key_store, key_wrapper, clock)?))
+        let lock = Self::lock_dir(&config)?;
+        Ok(Arc::new(Self::build(config, key_store, key_wrapper, clock, lock)?))
+    }
+
+    /// Take the data directory's lock (creating the directory `0700`); every constructor does
+    /// this first, before it reads or creates anything in the directory.
+    fn lock_dir(config: &CoreConfig) -> Result<DataDirLock, Error> {
+        if config.data_dir.trim().is_empty() {
+            return Err(Error::Config("data_dir is empty".into()));
+        }
+        DataDirLock::acquire(&PathBuf::from(&config.data_dir))
     }
 
     fn build(
@@ -280,10 +293,8 @@ impl CitizenCore {
         key_store: Arc<dyn DeviceKeyStore>,
         key_wrapper: Arc<dyn DataKeyWrapper>,
         clock: SharedClock,
+        lock: DataDirLock,
     ) -> Result<Self, Error> {
-        if config.data_dir.trim().is_empty() {
-            return Err(Error::Config("data_dir is empty".into()));
-        }
         let net = Net::new(&NetConfig {
             base_url: config.server_base_url.clone(),
             trust_anchors_pem: config.trust_anchors_pem.clone(),
@@ -297,7 +308,10 @@ impl CitizenCore {
             },
         })?;
         let store = Store::open(&PathBuf::from(&config.data_dir), &key_wrapper)?;
-        Ok(CitizenCore { account: Account::new(store, net, key_store, clock, config.platform, config.device_label) })
+        Ok(CitizenCore {
+            account: Account::new(store, net, key_store, clock, config.platform, config.device_label),
+            _dir_lock: lock,
+        })
     }
 
     /// Path of the database file (diagnostics, tests).
@@ -317,6 +331,13 @@ impl CitizenCore {
             .map(|s| (s.tokens.access_token.clone(), s.tokens.refresh_token.clone()))
     }
 
+    /// How many registry fetches this core has attempted. Test support only: lets the
+    /// project's tests prove that hostile login codes do not turn into fetches.
+    #[cfg(feature = "test-support")]
+    pub fn registry_fetch_count(&self) -> u64 {
+        self.account.registry_fetches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// `PRAGMA integrity_check` of the database (`"ok"` when sound). Rust-only: crash tests.
     pub fn database_integrity_check(&self) -> Result<String, SetupError> {
         Ok(self.account.store.integrity_check()?)
@@ -331,7 +352,9 @@ impl CitizenCore {
 #[uniffi::export(async_runtime = "tokio")]
 impl CitizenCore {
     /// Open the core: database (created and migrated if needed), data key (unwrapped by
-    /// `key_wrapper`) and the HTTPS client. No network call is made.
+    /// `key_wrapper`) and the HTTPS client. No network call is made. One core per data
+    /// directory: while this object lives, another open of the same directory fails with
+    /// `SetupError::AlreadyOpen` (`storage.already_open`).
     #[uniffi::constructor]
     pub fn new(
         config: CoreConfig,
@@ -344,14 +367,17 @@ impl CitizenCore {
     /// Open the core for a desktop or kiosk: device keys and the data key are sealed in
     /// `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
     /// (mode 0600). Not hardware-backed; phones use [`CitizenCore::new`] with their key stores.
+    /// Like `new`, refuses a data directory another core holds (`storage.already_open`).
     #[uniffi::constructor]
     pub fn new_desktop(config: CoreConfig) -> Result<Arc<Self>, SetupError> {
         let dir = PathBuf::from(&config.data_dir);
+        // The lock first: the key files below are read and created under it.
+        let lock = Self::lock_dir(&config)?;
         let secret = software::load_or_create_local_secret(&dir.join("device.secret"))
             .map_err(|e| SetupError::from(Error::Storage(format!("local secret: {}", e.kind()))))?;
         let (ks, kw) = software::open_software_platform(&dir.join("keys"), &secret)
             .map_err(|e| SetupError::from(Error::Storage(format!("software keys: {}", e.kind()))))?;
-        Self::new(config, Arc::new(ks), Arc::new(kw))
+        Ok(Arc::new(Self::build(config, Arc::new(ks), Arc::new(kw), Arc::new(SystemClock), lock)?))
     }
 
     /// The state of this device: enrollment, session.

@@ -13,6 +13,7 @@ pub mod cccd;
 pub mod clock;
 pub mod consent;
 pub mod crypto;
+pub mod datadir;
 pub mod error;
 mod facade;
 mod facade_consent;

@@ -459,8 +459,9 @@ async fn third_party_post(uri: &str, body: &PresentationSubmission) -> Result<Pr
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| Error::Config(format!("http client: {e}")))?;
+    // The same classification as the core's own client: a TLS failure is `Tls`, not `Offline`.
     let net_err = |e: reqwest::Error| {
-        let kind = if e.is_timeout() { NetworkErrorKind::Timeout } else { NetworkErrorKind::Offline };
+        let kind = crate::net::classify(&e);
         Error::Net(NetError { kind, detail: format!("relying party: {}", e.without_url()), retry_after: None })
     };
     let resp = client.post(url).json(body).send().await.map_err(net_err)?;
@@ -640,5 +641,69 @@ mod tests {
             assert!(matches!(request_from_input(bad), Err(Error::Domain(Msg::ConsentShareRequestInvalid))), "{bad}");
         }
         assert!(request_from_input(&"a".repeat(MAX_REQUEST_LEN + 1)).is_err());
+    }
+}
+
+/// Issue 9, item 17: the post to a relying party reports TLS, refused/offline and timeout
+/// failures as the core's own client does (kept apart from the share-flow tests above).
+#[cfg(test)]
+mod third_party_post_errors {
+    use super::*;
+    use std::sync::Arc;
+
+    fn body() -> PresentationSubmission {
+        PresentationSubmission { request_id: "r1".into(), presentation: "x~y~".into() }
+    }
+
+    fn kind(r: Result<PresentationResult>) -> NetworkErrorKind {
+        match r {
+            Err(Error::Net(n)) => n.kind,
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+
+    /// A TLS server whose self-signed certificate no platform trusts.
+    async fn untrusted_tls_server() -> std::net::SocketAddr {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let der =
+            rustls_pki_types::PrivateKeyDer::Pkcs8(rustls_pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let config = rustls::ServerConfig::builder_with_provider(crate::net::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], der)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _ = acceptor.accept(tcp).await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_certificate_is_tls_not_offline() {
+        let addr = untrusted_tls_server().await;
+        let r = third_party_post(&format!("https://localhost:{}/rp/presentations", addr.port()), &body()).await;
+        assert_eq!(kind(r), NetworkErrorKind::Tls);
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_offline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let r = third_party_post(&format!("https://localhost:{port}/rp/presentations"), &body()).await;
+        assert_eq!(kind(r), NetworkErrorKind::Offline);
     }
 }

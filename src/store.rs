@@ -20,6 +20,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::SecretKey;
 use crate::error::{Error, Msg, Result};
+use crate::passcode::{self, Gate};
 use crate::platform::DataKeyWrapper;
 
 /// File name of the database inside the data directory.
@@ -165,13 +166,22 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     "#,
+    // v5: which services the citizen used is sealed: the outbox's procedure id, case number and
+    // receipt, and the identifying fields of cases, go into a sealed `meta` column (cases and
+    // case events are keyed by a keyed hash of the case number). Sealing the rows v4 wrote in
+    // clear needs the data key, so it runs after the key is loaded
+    // (`Store::seal_v4_service_rows`), not here.
+    r#"
+    ALTER TABLE outbox ADD COLUMN meta BLOB;
+    ALTER TABLE cases ADD COLUMN meta BLOB;
+    "#,
 ];
 
-/// Schema version of the keyed migration below (the lead may renumber it at merge; it only
-/// assumes v4 before it).
-pub const SCHEMA_INTEGRITY: usize = 5;
+/// Schema version of the keyed migration below: it runs after every plain migration in
+/// [`MIGRATIONS`] (v1–v5) once the data key is loaded.
+pub const SCHEMA_INTEGRITY: usize = 6;
 
-/// v5: integrity of the activity log and the receipts against deleted rows (issue 9).
+/// v6: integrity of the activity log and the receipts against deleted rows (issue 9).
 /// * `account.integrity`: sealed [`IntegrityMarks`] — the highest anchor and the last chained
 ///   receipt the device has stored. Deleting anchor or receipt rows no longer goes unnoticed:
 ///   the marks still name them. The marks live in the account row, so removing them means
@@ -315,14 +325,27 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) the database in `dir` and unwrap the data key.
     pub fn open(dir: &Path, wrapper: &Arc<dyn DataKeyWrapper>) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Storage(format!("create data dir: {}", e.kind())))?;
+        crate::datadir::create_private_dir(dir)
+            .map_err(|e| Error::Storage(format!("create data dir: {}", e.kind())))?;
         let path = dir.join(DB_FILE);
+        // The database is created 0600 by us before SQLite opens it (SQLite would use 0644 less
+        // the umask); SQLite then gives `-wal` and `-shm` the same mode. Files of an older
+        // version are tightened.
+        crate::datadir::open_private_file(&path).map_err(|e| Error::Storage(format!("create db: {}", e.kind())))?;
+        for side in ["-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(side);
+            crate::datadir::restrict(Path::new(&p))
+                .map_err(|e| Error::Storage(format!("db permissions: {}", e.kind())))?;
+        }
         let mut conn = Connection::open(&path)?;
         Self::configure(&conn)?;
         Self::migrate(&mut conn)?;
         let data_key = Self::load_data_key(&conn, wrapper)?;
         Self::migrate_keyed(&mut conn, &data_key)?;
-        Ok(Store { conn: Mutex::new(conn), data_key, path })
+        let store = Store { conn: Mutex::new(conn), data_key, path };
+        store.seal_v4_service_rows()?;
+        Ok(store)
     }
 
     fn configure(conn: &Connection) -> Result<()> {
@@ -351,8 +374,8 @@ impl Store {
         Ok(())
     }
 
-    /// The v5 migration: its SQL, then the clear anchors sealed and the marks of an existing
-    /// account set from what is stored, in one transaction (a kill leaves v4 or a complete v5).
+    /// The v6 migration: its SQL, then the clear anchors sealed and the marks of an existing
+    /// account set from what is stored, in one transaction (a kill leaves v5 or a complete v6).
     fn migrate_keyed(conn: &mut Connection, key: &SecretKey) -> Result<()> {
         let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
         if version >= SCHEMA_INTEGRITY {
@@ -644,11 +667,61 @@ impl Store {
             .optional()?)
     }
 
-    /// Persist the failure count and lock (committed before the passcode is compared).
-    pub fn set_passcode_failures(&self, failed: u32, locked_until: Option<i64>) -> Result<()> {
+    /// Reserve one passcode attempt under the lockout policy, committed before the passcode is
+    /// compared: the failure count is incremented by the database itself
+    /// (`failed = failed + 1 … RETURNING failed`) inside one write transaction, and the gate is
+    /// decided on the value it returns. A read of the count followed by a write of `read + 1`
+    /// lost attempts when several ran at once (each read the same count); here every attempt
+    /// that proceeds to a comparison has its own count, across threads and processes alike.
+    ///
+    /// Returns the gate and, when it is [`Gate::Proceed`], the verifier to compare against;
+    /// `None` when no passcode is set (not enrolled).
+    pub fn reserve_passcode_attempt(&self, now: i64) -> Result<Option<(Gate, Option<PasscodeRow>)>> {
+        let mut c = self.conn();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let reserved: Option<(i64, Vec<u8>, Vec<u8>)> = tx
+            .query_row(
+                "UPDATE passcode SET failed = failed + 1 \
+                 WHERE id = 1 AND failed < ?1 AND (locked_until IS NULL OR locked_until <= ?2) \
+                 RETURNING failed, salt, verifier",
+                params![passcode::WIPE_AFTER as i64, now],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let out = match reserved {
+            Some((failed, salt, verifier)) => {
+                let failed = failed as u32;
+                let delay = passcode::lockout_secs(failed);
+                // The lock that applies if this attempt fails, committed with the count.
+                let locked_until = (delay > 0).then_some(now + delay as i64);
+                tx.execute("UPDATE passcode SET locked_until = ?1 WHERE id = 1", params![locked_until])?;
+                let row = PasscodeRow { salt, verifier, failed, locked_until };
+                Some((Gate::Proceed { failed, locked_until }, Some(row)))
+            }
+            None => {
+                // Not reserved: locked, at the wipe threshold, or no passcode at all.
+                let state: Option<(i64, Option<i64>)> = tx
+                    .query_row("SELECT failed, locked_until FROM passcode WHERE id = 1", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                state.map(|(failed, locked_until)| (passcode::gate(failed as u32, locked_until, now), None))
+            }
+        };
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// A correct passcode for the attempt that reserved `reserved`: the failures up to and
+    /// including that reservation are cleared; failures reserved after it (only possible if
+    /// attempts overlapped) are kept, as is their lock.
+    pub fn passcode_succeeded(&self, reserved: u32) -> Result<()> {
         self.conn().execute(
-            "UPDATE passcode SET failed = ?1, locked_until = ?2 WHERE id = 1",
-            params![failed as i64, locked_until],
+            "UPDATE passcode SET \
+               locked_until = CASE WHEN failed <= ?1 THEN NULL ELSE locked_until END, \
+               failed = MAX(failed - ?1, 0) \
+             WHERE id = 1",
+            params![reserved as i64],
         )?;
         Ok(())
     }
@@ -827,7 +900,7 @@ mod tests {
         assert!(open(dir.path(), &w).identity().unwrap().is_some());
     }
 
-    /// The v5 (integrity) migration on a v4 database holding an account, clear anchors and
+    /// The v5 and v6 (integrity) migrations on a v4 database holding an account, clear anchors and
     /// receipts: anchors come out sealed, the marks name the highest anchor, older receipts stay
     /// readable (unchained) and the chain starts at 1.
     #[test]
@@ -898,6 +971,70 @@ mod tests {
         drop(s);
         // Opening again does not run it twice.
         assert_eq!(open(dir.path(), &w).anchors().unwrap().len(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn data_directory_is_0700_and_database_files_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        let s = open(&data, &w);
+        s.save_enrollment(
+            &account(),
+            &Identity { cccd: "x".into(), date_of_birth: "y".into(), phone: "z".into() },
+            &PasscodeRow { salt: vec![1], verifier: vec![2], failed: 0, locked_until: None },
+        )
+        .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700, "data directory");
+        let mut files = 0;
+        for e in std::fs::read_dir(&data).unwrap() {
+            let p = e.unwrap().path();
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+            files += 1;
+        }
+        assert!(files >= 3, "db, -wal and -shm expected");
+    }
+
+    #[test]
+    fn passcode_reservations_are_atomic_and_a_success_keeps_later_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        let s = open(dir.path(), &w);
+        assert!(s.reserve_passcode_attempt(0).unwrap().is_none(), "no passcode: not enrolled");
+        s.save_enrollment(
+            &account(),
+            &Identity { cccd: "x".into(), date_of_birth: "y".into(), phone: "z".into() },
+            &PasscodeRow { salt: vec![1], verifier: vec![2], failed: 0, locked_until: None },
+        )
+        .unwrap();
+        let failed = |g: Option<(Gate, Option<PasscodeRow>)>| match g.unwrap() {
+            (Gate::Proceed { failed, .. }, Some(row)) => {
+                assert_eq!((row.failed, row.verifier), (failed, vec![2]));
+                failed
+            }
+            other => panic!("{other:?}"),
+        };
+        // Two overlapping attempts (as from two processes) get distinct counts; the first one's
+        // success clears its own reservation and what came before, not the later failure.
+        assert_eq!(failed(s.reserve_passcode_attempt(0).unwrap()), 1);
+        assert_eq!(failed(s.reserve_passcode_attempt(0).unwrap()), 2);
+        s.passcode_succeeded(1).unwrap();
+        assert_eq!(s.passcode().unwrap().unwrap().failed, 1);
+        s.passcode_succeeded(2).unwrap();
+        assert_eq!(s.passcode().unwrap().unwrap().failed, 0);
+        // The fifth reservation commits the lock with the count; the next attempt is refused
+        // without being counted, and after the wipe threshold nothing proceeds.
+        for n in 1..=passcode::FREE_ATTEMPTS {
+            assert_eq!(failed(s.reserve_passcode_attempt(100).unwrap()), n);
+        }
+        assert_eq!(s.passcode().unwrap().unwrap().locked_until, Some(160));
+        assert!(matches!(s.reserve_passcode_attempt(159).unwrap(), Some((Gate::Locked(1), None))));
+        assert_eq!(s.passcode().unwrap().unwrap().failed, passcode::FREE_ATTEMPTS);
+        s.conn().execute("UPDATE passcode SET failed = ?1, locked_until = NULL", [passcode::WIPE_AFTER]).unwrap();
+        assert!(matches!(s.reserve_passcode_attempt(10_000).unwrap(), Some((Gate::Wipe, None))));
     }
 
     #[test]

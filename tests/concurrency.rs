@@ -1,78 +1,185 @@
-//! Issue 9 item 7: overlapping signed operations through the public `CitizenCore` API. The core
-//! reserves a counter before signing, so requests reach the server out of counter order; the
-//! server's anti-replay window accepts each unseen counter once (ARCHITECTURE.md, counter policy).
+//! Concurrent use of one core (issue 9, items 6 and 14): simultaneous passcode attempts through
+//! the public `CitizenCore` API, each counted exactly once under the lockout schedule, and a
+//! second `CitizenCore` on the same data directory refused while the first is alive.
+//! Server and core share one [`ManualClock`]; tasks start together behind a barrier on a
+//! multi-threaded runtime, so the attempts really overlap.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use citizen_core::clock::ManualClock;
+use citizen_core::error::PublicError;
+use citizen_core::passcode::{FREE_ATTEMPTS, WIPE_AFTER};
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
-use citizen_core::{default_core_config, CitizenCore};
+use citizen_core::{default_core_config, AuthError, CitizenCore, CoreConfig, EnrollmentState, PasscodeError};
+use citizen_server::testing::{enroll, CITIZEN_1};
 use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
 
 const PASS: &str = "482916";
-const WHO: (&str, &str, &str) = ("001090000001", "1990-01-15", "0900000001");
+const WRONG: &str = "111112";
+const PARALLEL: usize = 8;
 
 struct Env {
     server: RunningServer,
+    clock: Arc<ManualClock>,
     core: Arc<CitizenCore>,
+    keys: Arc<MemoryKeyStore>,
+    wrapper: Arc<MemoryKeyWrapper>,
+    data_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let outbox = Arc::new(MemoryOtpOutbox::new());
+    let otp = Arc::new(MemoryOtpOutbox::new());
     let clock = ManualClock::new();
     let server =
-        citizen_server::start(ServerConfig::loopback_dev(dir.path().join("server"), outbox.clone(), clock.clone()))
+        citizen_server::start(ServerConfig::loopback_dev(dir.path().join("server"), otp.clone(), clock.clone()))
             .await
             .unwrap();
-    let mut c = default_core_config(server.base_url.clone(), dir.path().join("dev").to_string_lossy().into_owned());
+    let data_dir = dir.path().join("core");
+    let keys = Arc::new(MemoryKeyStore::new());
+    let wrapper = Arc::new(MemoryKeyWrapper::new());
+    let core =
+        CitizenCore::with_clock(config(&server, &data_dir), keys.clone(), wrapper.clone(), clock.clone()).unwrap();
+    enroll(&core, &otp, CITIZEN_1, PASS).await;
+    Env { server, clock, core, keys, wrapper, data_dir, _dir: dir }
+}
+
+fn config(server: &RunningServer, dir: &Path) -> CoreConfig {
+    let mut c = default_core_config(server.base_url.clone(), dir.to_string_lossy().into_owned());
     c.trust_anchors_pem = vec![server.ca_cert_pem.clone()];
     c.spki_pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
-    c.platform = "test".into();
-    c.device_label = "test device".into();
-    let core =
-        CitizenCore::with_clock(c, Arc::new(MemoryKeyStore::new()), Arc::new(MemoryKeyWrapper::new()), clock).unwrap();
-    citizen_server::testing::enroll_and_login(&core, &outbox, WHO, PASS).await;
-    Env { server, core, _dir: dir }
+    c
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn eight_concurrent_logins_all_succeed() {
-    let e = env().await;
-    for round in 0..5 {
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..8 {
-            let core = e.core.clone();
-            set.spawn(async move { core.login(PASS.into()).await });
+/// Run `PARALLEL` copies of `f` at once (released together by a barrier) and collect the results.
+async fn burst<T, F, Fut>(core: &Arc<CitizenCore>, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Arc<CitizenCore>) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(PARALLEL));
+    let tasks: Vec<_> = (0..PARALLEL)
+        .map(|_| {
+            let (b, fut) = (barrier.clone(), f(core.clone()));
+            tokio::spawn(async move {
+                b.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    let mut out = vec![];
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+type Attempt = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), PasscodeError>> + Send>>;
+
+fn verify(passcode: &'static str) -> impl Fn(Arc<CitizenCore>) -> Attempt {
+    move |core| Box::pin(async move { core.verify_passcode(passcode.into()).await })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn simultaneous_wrong_passcodes_are_each_counted_once() {
+    let env = env().await;
+    let results = burst(&env.core, verify(WRONG)).await;
+    let mut incorrect: Vec<u32> = vec![];
+    let mut locked = 0;
+    for r in &results {
+        match r {
+            Err(PasscodeError::Incorrect { attempts_before_wipe, .. }) => incorrect.push(*attempts_before_wipe),
+            Err(PasscodeError::LockedOut { .. }) => locked += 1,
+            other => panic!("{other:?}"),
         }
-        let mut failures = Vec::new();
-        while let Some(r) = set.join_next().await {
-            if let Err(err) = r.unwrap() {
-                failures.push(format!("{err:?}"));
+    }
+    let failed = env.core.passcode_status().unwrap().failed_attempts;
+    // Every answer `incorrect` is a failure on disk, and the lockout stops the burst at the
+    // schedule's free attempts: 5 counted, countdown 9..5, the rest refused without a comparison.
+    assert_eq!(failed as usize, incorrect.len(), "answers {results:?} but {failed} failures stored");
+    assert_eq!(failed, FREE_ATTEMPTS, "{results:?}");
+    incorrect.sort_unstable();
+    assert_eq!(incorrect, (WIPE_AFTER - FREE_ATTEMPTS..WIPE_AFTER).collect::<Vec<_>>());
+    assert_eq!(locked, PARALLEL - FREE_ATTEMPTS as usize);
+    env.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn bursts_of_wrong_passcodes_wipe_after_exactly_the_schedule() {
+    let env = env().await;
+    let mut incorrect = 0u32;
+    let mut wiped = 0u32;
+    let mut rounds = 0;
+    while env.core.status().unwrap().enrollment == EnrollmentState::Enrolled {
+        rounds += 1;
+        assert!(rounds <= 2 * WIPE_AFTER, "no wipe after {rounds} bursts, {incorrect} incorrect");
+        for r in burst(&env.core, verify(WRONG)).await {
+            match r {
+                Err(PasscodeError::Incorrect { .. }) => incorrect += 1,
+                Err(PasscodeError::Wiped { .. }) => wiped += 1,
+                Err(PasscodeError::LockedOut { .. } | PasscodeError::NotEnrolled { .. }) => {}
+                other => panic!("{other:?}"),
             }
         }
-        assert!(failures.is_empty(), "round {round}: {} of 8 logins failed: {failures:?}", failures.len());
+        // Wait out whatever lock the burst left.
+        env.clock.advance(3_601);
     }
-    assert!(!e.server.audit_events().iter().any(|a| a.outcome == "counter_replay"));
+    // The 10th consecutive failure erases: 9 answers `incorrect`, one answers `wiped`.
+    assert_eq!((incorrect, wiped), (WIPE_AFTER - 1, 1));
+    assert_eq!(env.keys.key_count(), 0);
+    env.server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn login_anchor_and_sync_overlap_without_refusals() {
-    let e = env().await;
-    for round in 0..5 {
-        let (a, b, c, d) = (e.core.clone(), e.core.clone(), e.core.clone(), e.core.clone());
-        let (login, anchor, sync, login2) = tokio::join!(
-            tokio::spawn(async move { a.login(PASS.into()).await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
-            tokio::spawn(async move { b.anchor_activity_log().await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
-            tokio::spawn(async move { c.sync_cases().await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
-            tokio::spawn(async move { d.login(PASS.into()).await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
-        );
-        for (what, r) in [("login", login), ("anchor", anchor), ("sync", sync), ("login2", login2)] {
-            assert!(r.as_ref().unwrap().is_ok(), "round {round}: {what} failed: {r:?}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn simultaneous_correct_passcodes_never_lock_out() {
+    let env = env().await;
+    for round in 0..40 {
+        for r in burst(&env.core, verify(PASS)).await {
+            if let Err(e) = r {
+                panic!("round {round}: correct passcode refused: {}", e.detail().code);
+            }
         }
+        assert_eq!(env.core.passcode_status().unwrap().failed_attempts, 0);
     }
-    assert!(!e.server.audit_events().iter().any(|a| a.outcome == "counter_replay"));
-    let report = e.core.verify_activity_log().unwrap();
-    assert!(report.intact, "activity log after overlapping operations: {:?}", report.problems);
+    // Logins too (each also signs a challenge; the passcode gate is the same).
+    for r in burst(&env.core, |core| async move { core.login(PASS.into()).await.map(|_| ()) }).await {
+        assert!(!matches!(r, Err(AuthError::LockedOut { .. } | AuthError::PasscodeIncorrect { .. })), "{r:?}");
+    }
+    assert_eq!(env.core.passcode_status().unwrap().failed_attempts, 0);
+    env.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_second_core_on_the_same_data_directory_is_refused_until_the_first_is_dropped() {
+    let env = env().await;
+    let open = || {
+        CitizenCore::with_clock(
+            config(&env.server, &env.data_dir),
+            env.keys.clone(),
+            env.wrapper.clone(),
+            env.clock.clone(),
+        )
+    };
+    let e = open().err().expect("a second core on the same directory must be refused");
+    assert_eq!(e.detail().code, "storage.already_open");
+    assert!(matches!(e, citizen_core::SetupError::AlreadyOpen { .. }), "{e:?}");
+    // The desktop constructor takes the same lock.
+    let desktop = CitizenCore::new_desktop(config(&env.server, &env.data_dir));
+    assert!(matches!(desktop, Err(citizen_core::SetupError::AlreadyOpen { .. })));
+    // The first core is unaffected.
+    assert_eq!(env.core.status().unwrap().enrollment, EnrollmentState::Enrolled);
+
+    // After the first is dropped the directory opens again, with everything in it.
+    let Env { server, clock, core, keys, wrapper, data_dir, _dir, .. } = env;
+    drop(core);
+    let core = CitizenCore::with_clock(config(&server, &data_dir), keys, wrapper, clock).unwrap();
+    assert_eq!(core.status().unwrap().enrollment, EnrollmentState::Enrolled);
+    core.verify_passcode(PASS.into()).await.unwrap();
+    // The lock is per directory: another directory opens alongside.
+    let other = CitizenCore::new_desktop(config(&server, &_dir.path().join("other"))).unwrap();
+    assert_eq!(other.status().unwrap().enrollment, EnrollmentState::NotEnrolled);
+    server.shutdown().await;
 }

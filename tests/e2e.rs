@@ -61,11 +61,14 @@ impl Env {
         Device { core, keys, wrapper, dir }
     }
 
-    /// The same device after an app restart (same key store, wrapper and data dir).
-    fn reopen(&self, d: &Device) -> Device {
-        let core = CitizenCore::with_clock(self.config(&d.dir), d.keys.clone(), d.wrapper.clone(), self.clock.clone())
-            .unwrap();
-        Device { core, keys: d.keys.clone(), wrapper: d.wrapper.clone(), dir: d.dir.clone() }
+    /// The same device after an app restart (same key store, wrapper and data dir): the old
+    /// core is closed first, as only one core may hold a data directory.
+    fn reopen(&self, d: Device) -> Device {
+        let Device { core, keys, wrapper, dir } = d;
+        drop(core);
+        let core =
+            CitizenCore::with_clock(self.config(&dir), keys.clone(), wrapper.clone(), self.clock.clone()).unwrap();
+        Device { core, keys, wrapper, dir }
     }
 
     async fn enroll(&self, d: &Device, who: (&str, &str, &str)) -> citizen_core::EnrollmentOutcome {
@@ -228,7 +231,7 @@ async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
         other => panic!("{other:?}"),
     }
     // An app restart changes nothing.
-    let d = env.reopen(&d);
+    let d = env.reopen(d);
     assert!(matches!(d.core.login(PASS.into()).await, Err(AuthError::LockedOut { .. })));
     let st = d.core.passcode_status().unwrap();
     assert_eq!((st.failed_attempts, st.attempts_before_wipe), (5, 5));
@@ -461,11 +464,13 @@ async fn the_data_key_opens_only_with_its_wrapper_and_nothing_is_lost() {
     let d = env.device("a");
     env.enroll(&d, A).await;
     let other: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
-    let e = CitizenCore::with_clock(env.config(&d.dir), d.keys.clone(), other, env.clock.clone()).err().unwrap();
+    let Device { core, keys, wrapper, dir } = d;
+    drop(core);
+    let e = CitizenCore::with_clock(env.config(&dir), keys.clone(), other, env.clock.clone()).err().unwrap();
     assert!(matches!(e, SetupError::DataKeyUnavailable { .. }), "{e:?}");
     // The right wrapper still opens everything.
-    let d = env.reopen(&d);
-    d.core.login(PASS.into()).await.unwrap();
+    let core = CitizenCore::with_clock(env.config(&dir), keys, wrapper, env.clock.clone()).unwrap();
+    core.login(PASS.into()).await.unwrap();
 }
 
 #[tokio::test]

@@ -256,7 +256,7 @@ impl Env {
         spawn_proxy(listener, tls, server.base_url.clone(), server.ca_cert_pem.clone(), proxy.clone());
         let keys = Arc::new(MemoryKeyStore::new());
         let wrapper = Arc::new(MemoryKeyWrapper::new());
-        let mut env = Env {
+        let env = Env {
             core: Self::open(&dir, &base_url, &proxy_ca, &keys, &wrapper),
             server,
             proxy,
@@ -269,8 +269,7 @@ impl Env {
         citizen_server::testing::enroll_and_login(&env.core, &otp, citizen_server::testing::CITIZEN_1, PASS).await;
         assert!(env.core.refresh_catalogue().await.unwrap());
         env.core.refresh_profile().await.unwrap();
-        env.restart(); // a fresh core: no server keys cached yet
-        env
+        env.restart() // a fresh core: no server keys cached yet
     }
 
     fn open(
@@ -286,17 +285,22 @@ impl Env {
         CitizenCore::new(c, keys.clone(), wrapper.clone()).unwrap()
     }
 
-    /// App restart (same data, same key store): the in-memory key cache is gone.
-    fn restart(&mut self) {
-        self.core = Self::open(&self.dir, &self.base_url, &self.proxy_ca, &self.keys, &self.wrapper);
+    /// App restart (same data, same key store): the in-memory key cache is gone. The old core is
+    /// closed first: only one core may hold a data directory.
+    fn restart(self) -> Env {
+        let Env { server, proxy, dir, base_url, proxy_ca, keys, wrapper, core } = self;
+        drop(core);
+        let core = Self::open(&dir, &base_url, &proxy_ca, &keys, &wrapper);
+        Env { server, proxy, dir, base_url, proxy_ca, keys, wrapper, core }
     }
 
     /// Restart with no server key known: the core keeps fetched keys in its database (so
     /// receipts and anchors verify offline); remove them as a fresh install would not have them.
-    fn restart_without_server_keys(&mut self) {
-        self.restart();
-        let db = rusqlite::Connection::open(self.dir.path().join("device").join("citizen-core.db")).unwrap();
+    fn restart_without_server_keys(self) -> Env {
+        let env = self.restart();
+        let db = rusqlite::Connection::open(env.dir.path().join("device").join("citizen-core.db")).unwrap();
         db.execute("DELETE FROM meta WHERE name = 'server_keys'", []).unwrap();
+        env
     }
 
     fn day(offset: i64) -> String {
@@ -432,7 +436,7 @@ async fn hostile_submission_answers_are_refused_and_nothing_is_lost() {
         ("keys: wrong types", r#"{"keys": 5}"#.to_string(), protocol),
         ("keys: unusable entries", r#"{"keys": [1, "x", {"kty": "EC", "crv": "P-256", "x": "!!"}]}"#.into(), receipt),
     ] {
-        env.restart_without_server_keys();
+        env = env.restart_without_server_keys();
         env.proxy.set(move |m, p, a| if m == "GET" && p == "/v1/keys" { Answer::json(200, keys.clone()) } else { a });
         env.hostile_submission(name, want).await;
     }

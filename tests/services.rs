@@ -275,6 +275,20 @@ async fn offline_submission_is_delivered_later_and_the_case_is_approved() {
     let case = core.cases().unwrap().into_iter().find(|c| c.case_number == case_number).unwrap();
     assert_eq!(case.status, CaseStatusDto::Approved);
     assert_eq!(case.note_en.as_deref(), Some("Official's note"));
+
+    // At rest (issue 9, item 15): the receipt (procedure, case number, due date) and the case
+    // number are sealed, in the database and its WAL alike.
+    let receipt = core.outbox().unwrap()[0].receipt.clone().unwrap();
+    drop(core);
+    let payload = receipt.split('.').nth(1).unwrap();
+    for (what, needle) in [("case number", case_number.as_str()), ("receipt", payload)] {
+        let dir = env.dir.path().join("a");
+        let found = std::fs::read_dir(&dir).unwrap().any(|e| {
+            let b = std::fs::read(e.unwrap().path()).unwrap_or_default();
+            b.windows(needle.len()).any(|w| w == needle.as_bytes())
+        });
+        assert!(!found, "{what} found in clear under {}", dir.display());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

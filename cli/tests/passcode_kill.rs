@@ -114,5 +114,22 @@ async fn lockout_survives_kill_9() {
     assert!(until.is_some());
     assert_eq!(verify(PASS).wait().unwrap().code(), Some(3), "locked even for the right passcode");
     let _ = locked;
+
+    // One core per data directory (issue 9, item 14): while this process holds it, the CLI is
+    // refused with the stable code, and counts nothing; the SIGKILLs above left no stale lock.
+    let held =
+        open_core(desktop_config(&server.base_url, &data, vec![server.ca_cert_pem.clone()], pins.clone())).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_citizen"))
+        .args(["--server", &server.base_url, "--data-dir", &data, "--ca"])
+        .arg(&ca_file)
+        .args(["--pin", &pins[0], "--pin", &pins[1], "passcode", "verify"])
+        .env("CITIZEN_PASSCODE", "111112")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[storage.already_open]"), "{stderr}");
+    assert_eq!(held.passcode_status().unwrap().failed_attempts, 5);
+    drop(held);
     server.shutdown().await;
 }

@@ -246,6 +246,8 @@ impl Citizen {
             nonce: req.nonce_b64(),
             device_id: self.dev.id.clone(),
             issued_at: now(),
+            chain_seq: 0,
+            prev_digest: String::new(),
         };
         let signed = self.statement(Purpose::Consent, &receipt.nonce, &receipt.statement_subject());
         let body = json!({"session_id": req.session_id_b64(), "decision": "approve", "verification_code": code,

@@ -14,9 +14,7 @@ use crate::protocol::rp::{
     QR_MAX_TEXT,
 };
 
-/// A cached registry at least this old (seconds) is fetched again once when a login code fails the
-/// registry checks (key rotation, newly registered origin).
-pub const REGISTRY_RECHECK_AFTER_SECS: i64 = 300;
+pub use super::registry::REGISTRY_RECHECK_AFTER_SECS;
 
 /// Scheme and host of the same-device deep link `citizenid://login?p=<frame>`.
 pub const LOGIN_LINK_PREFIX: &str = "citizenid://login";
@@ -194,11 +192,7 @@ impl Account {
                 Msg::ConsentRpSignatureInvalid | Msg::ConsentOriginUnregistered | Msg::ConsentClaimNotAllowed
             )
         );
-        let old_enough = self
-            .store
-            .registry()?
-            .is_some_and(|(_, _, fetched_at)| self.now() - fetched_at >= REGISTRY_RECHECK_AFTER_SECS);
-        if !retryable || !old_enough {
+        if !retryable || !self.registry_old_enough_for_recheck()? {
             return Err(refusal);
         }
         let fresh = match self.refresh_registry().await {

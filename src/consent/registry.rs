@@ -6,11 +6,19 @@
 //! Rules: the issuer must be our server, the document unexpired by the core's clock, and its
 //! version never lower than the cached one (an old document replayed by a network attacker
 //! cannot bring back a removed relying party). The cache is refreshed when it is older than
-//! [`REGISTRY_MAX_AGE_SECS`] or when an RP id is unknown (once).
+//! [`REGISTRY_MAX_AGE_SECS`], and once more when an RP id is unknown or a code fails the registry
+//! checks — but only if the cached copy is at least [`REGISTRY_RECHECK_AFTER_SECS`] old. That age
+//! floor is what keeps a stream of hostile codes (random, well-formed, unregistered `rp_id`s)
+//! from becoming a stream of fetches: at most one per floor period, however many codes.
 
 use crate::account::Account;
 use crate::error::{Error, Msg, Result};
 use crate::protocol::rp::{RegistryClaims, RegistryResponse, RelyingPartyEntry, PATH_REGISTRY, REGISTRY_MAX_AGE_SECS};
+
+/// A cached registry at least this old (seconds) is fetched again once when a code names an
+/// unknown relying party or fails the registry checks (newly registered party, key rotation,
+/// newly registered origin). Younger copies are trusted as they are.
+pub const REGISTRY_RECHECK_AFTER_SECS: i64 = 300;
 
 /// Check the claims of a verified registry document (pure).
 pub fn check_claims(c: &RegistryClaims, issuer: &str, now: i64, cached_version: Option<u64>) -> Result<()> {
@@ -26,6 +34,7 @@ pub fn check_claims(c: &RegistryClaims, issuer: &str, now: i64, cached_version: 
 impl Account {
     /// Fetch, verify and cache the registry.
     pub async fn refresh_registry(&self) -> Result<RegistryClaims> {
+        self.registry_fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let r: RegistryResponse = self.net.get(PATH_REGISTRY, None).await?;
         let claims: RegistryClaims =
             self.decode_server_jws(&r.registry).await.ok_or(Error::Domain(Msg::ConsentRegistryInvalid))?;
@@ -47,8 +56,18 @@ impl Account {
         Ok(claims.filter(|c| c.version == version && check_claims(c, self.net.audience(), now, None).is_ok()))
     }
 
+    /// Whether the cached registry is old enough ([`REGISTRY_RECHECK_AFTER_SECS`]) to be fetched
+    /// again because of a code it cannot vouch for.
+    pub(crate) fn registry_old_enough_for_recheck(&self) -> Result<bool> {
+        Ok(self
+            .store
+            .registry()?
+            .is_some_and(|(_, _, fetched_at)| self.now() - fetched_at >= REGISTRY_RECHECK_AFTER_SECS))
+    }
+
     /// A registered relying party, refreshing the registry once when the id is unknown (a newly
-    /// registered party); `consent.rp_unknown` if it is still not there.
+    /// registered party) and the cached copy is past the recheck floor; `consent.rp_unknown` if
+    /// it is still not there.
     pub(crate) async fn relying_party(&self, id: &str) -> Result<RelyingPartyEntry> {
         let find = |c: RegistryClaims| c.relying_parties.into_iter().find(|r| r.id == id);
         let cached = self.cached_registry()?;
@@ -60,7 +79,7 @@ impl Account {
         if let Some(rp) = find(reg) {
             return Ok(rp);
         }
-        if !fetched_now {
+        if !fetched_now && self.registry_old_enough_for_recheck()? {
             if let Some(rp) = find(self.refresh_registry().await?) {
                 return Ok(rp);
             }

@@ -64,8 +64,10 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Classify a transport error by walking its source chain.
-fn classify(e: &reqwest::Error) -> NetworkErrorKind {
+/// Classify a transport error by walking its source chain: TLS (any rustls error, however
+/// deeply wrapped), timeout, malformed answer, else offline (no route, DNS, refused). Used for
+/// the core's own server and for posts to relying parties alike.
+pub(crate) fn classify(e: &reqwest::Error) -> NetworkErrorKind {
     let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = src {
         if s.downcast_ref::<rustls::Error>().is_some() {

@@ -99,13 +99,19 @@ impl ServerCertVerifier for PinnedVerifier {
 ///
 /// * `trust_anchors_pem`: PEM certificates to trust *instead of* the platform roots (for a
 ///   government PKI). Empty: the platform's verifier and roots.
-/// * `pins`: SPKI pins; empty disables pinning, otherwise at least two (primary + backup).
+/// * `pins`: SPKI pins; empty disables pinning, otherwise at least two distinct keys (primary +
+///   backup); a repeated pin is refused.
 pub fn client_config(trust_anchors_pem: &[String], pins: &[String]) -> Result<ClientConfig, Error> {
     let provider = provider();
     if pins.len() == 1 {
         return Err(Error::Config("an SPKI pin set needs a backup pin (at least two pins)".into()));
     }
     let pins = pins.iter().map(|p| parse_pin(p)).collect::<Result<Vec<_>, _>>()?;
+    // Compared as digests, so `sha256/X` and `X` are the same pin. A repeated pin would pass
+    // the count above while giving no backup at all.
+    if pins.iter().enumerate().any(|(i, p)| pins[..i].contains(p)) {
+        return Err(Error::Config("an SPKI pin is repeated; the backup pin must be a different key".into()));
+    }
     let inner: Arc<dyn ServerCertVerifier> = if trust_anchors_pem.is_empty() {
         Arc::new(
             rustls_platform_verifier::Verifier::new(provider.clone())
@@ -149,6 +155,22 @@ mod tests {
         assert!(parse_pin("not base64!").is_err());
         assert!(parse_pin("AAAA").is_err());
         assert!(matches!(client_config(&[], std::slice::from_ref(&pin)), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn a_repeated_pin_is_not_a_backup() {
+        let pin = crate::protocol::spki_pin(b"spki");
+        let other = crate::protocol::spki_pin(b"other spki");
+        assert!(client_config(&[], &[pin.clone(), other.clone()]).is_ok());
+        // The same key twice, also in its other spelling, is one pin, not a primary and a backup.
+        for twice in [vec![pin.clone(), pin.clone()], vec![pin.clone(), format!("sha256/{pin}")]] {
+            match client_config(&[], &twice) {
+                Err(Error::Config(m)) => assert!(m.contains("repeated"), "{m}"),
+                other => panic!("{twice:?} accepted: {:?}", other.map(|_| ())),
+            }
+        }
+        // Three pins with one repeated: refused too (the set must say what it means).
+        assert!(matches!(client_config(&[], &[pin.clone(), other, pin]), Err(Error::Config(_))));
     }
 
     #[test]

@@ -1,8 +1,16 @@
 //! Storage of the services: profile, catalogue, drafts and their files, outbox, cases.
 //! Personal data (profile, draft content and files, queued requests, case notes) is sealed per
 //! field like the rest of the store; the catalogue is public and kept in clear.
+//!
+//! Which services the citizen used is personal too: the submission receipt (procedure, case
+//! number, due date), the procedure id and case number of each outbox item and each case are
+//! sealed in a `meta` column (schema v5). Cases and case events are keyed by a keyed hash of the
+//! case number ([`Store::case_key`]) so that upserts still find their row without the number
+//! being stored in clear. Rows written in clear by schema v4 are sealed once, right after the
+//! data key is loaded ([`Store::seal_v4_service_rows`]).
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
 
 use super::eform::DraftContent;
 use crate::error::{Error, Msg, Result};
@@ -60,25 +68,57 @@ pub struct CaseRow {
 }
 
 const OUTBOX_COLS: &str = "submission_id, seq, draft_id, procedure_id, payload_sha256, state, attempts, \
-    next_attempt_at, not_before, last_error, case_number, receipt, queued_at, updated_at";
+    next_attempt_at, not_before, last_error, case_number, receipt, queued_at, updated_at, meta";
 
-fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
-    Ok(OutboxRow {
-        submission_id: r.get(0)?,
-        seq: r.get(1)?,
-        draft_id: r.get(2)?,
-        procedure_id: r.get(3)?,
-        payload_sha256: r.get(4)?,
-        state: r.get(5)?,
-        attempts: r.get::<_, i64>(6)? as u32,
-        next_attempt_at: r.get(7)?,
-        not_before: r.get(8)?,
-        last_error: r.get(9)?,
-        case_number: r.get(10)?,
-        receipt: r.get(11)?,
-        queued_at: r.get(12)?,
-        updated_at: r.get(13)?,
-    })
+/// What an outbox row reveals about the citizen's use of services, sealed in `outbox.meta`.
+#[derive(Serialize, Deserialize)]
+struct OutboxMeta {
+    procedure_id: String,
+    case_number: Option<String>,
+    receipt: Option<String>,
+}
+
+/// The identifying fields of a case, sealed in `cases.meta`.
+#[derive(Serialize, Deserialize)]
+struct CaseMeta {
+    case_number: String,
+    submission_id: String,
+    procedure_id: String,
+}
+
+/// Name in `meta` of the flag that the v4 clear rows were sealed (see [`Store::seal_v4_service_rows`]).
+const SEALED_V5_FLAG: &str = "services_sealed_v5";
+/// HKDF label of the key of [`Store::case_key`].
+const CASE_KEY_INFO: &str = "cases.key/v1";
+
+fn outbox_meta_label(id: &str) -> String {
+    format!("outbox.meta.{id}")
+}
+
+fn case_meta_label(key: &str) -> String {
+    format!("cases.meta.{key}")
+}
+
+fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OutboxRow, Option<Vec<u8>>)> {
+    Ok((
+        OutboxRow {
+            submission_id: r.get(0)?,
+            seq: r.get(1)?,
+            draft_id: r.get(2)?,
+            procedure_id: r.get(3)?,
+            payload_sha256: r.get(4)?,
+            state: r.get(5)?,
+            attempts: r.get::<_, i64>(6)? as u32,
+            next_attempt_at: r.get(7)?,
+            not_before: r.get(8)?,
+            last_error: r.get(9)?,
+            case_number: r.get(10)?,
+            receipt: r.get(11)?,
+            queued_at: r.get(12)?,
+            updated_at: r.get(13)?,
+        },
+        r.get(14)?,
+    ))
 }
 
 impl Store {
@@ -247,40 +287,55 @@ impl Store {
         if n != 1 {
             return Err(Error::Domain(Msg::DraftNotEditable));
         }
+        let meta = self.seal_json(
+            &outbox_meta_label(id),
+            &OutboxMeta { procedure_id: req.payload.procedure_id.clone(), case_number: None, receipt: None },
+        )?;
         tx.execute(
             "INSERT INTO outbox (submission_id, seq, draft_id, procedure_id, payload_sha256, state, request, attempts,
-             next_attempt_at, not_before, queued_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, 0, ?7, 0, ?7, ?7)",
-            params![id, seq as i64, draft_id, req.payload.procedure_id, req.payload.digest_hex(), sealed, now],
+             next_attempt_at, not_before, queued_at, updated_at, meta)
+             VALUES (?1, ?2, ?3, '', ?4, 'queued', ?5, 0, ?6, 0, ?6, ?6, ?7)",
+            params![id, seq as i64, draft_id, req.payload.digest_hex(), sealed, now, meta],
         )?;
         tx.commit()?;
         Ok(())
     }
 
+    /// Rows of `SELECT {OUTBOX_COLS} …`, their sealed fields opened.
+    fn outbox_query(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<OutboxRow>> {
+        let raw = {
+            let c = self.conn();
+            let mut st = c.prepare(sql)?;
+            let rows = st.query_map(p, outbox_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        raw.into_iter()
+            .map(|(mut row, meta)| {
+                if let Some(sealed) = meta {
+                    let m: OutboxMeta = self.open_json(&outbox_meta_label(&row.submission_id), &sealed)?;
+                    (row.procedure_id, row.case_number, row.receipt) = (m.procedure_id, m.case_number, m.receipt);
+                }
+                Ok(row)
+            })
+            .collect()
+    }
+
     pub fn outbox(&self) -> Result<Vec<OutboxRow>> {
-        let c = self.conn();
-        let mut st = c.prepare(&format!("SELECT {OUTBOX_COLS} FROM outbox ORDER BY seq"))?;
-        let rows = st.query_map([], outbox_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.outbox_query(&format!("SELECT {OUTBOX_COLS} FROM outbox ORDER BY seq"), [])
     }
 
     pub fn outbox_item(&self, id: &str) -> Result<Option<OutboxRow>> {
-        Ok(self
-            .conn()
-            .query_row(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE submission_id = ?1"), params![id], outbox_row)
-            .optional()?)
+        Ok(self.outbox_query(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE submission_id = ?1"), params![id])?.pop())
     }
 
     /// The next item to deliver: lowest sequence not yet delivered or rejected.
     pub fn outbox_head(&self) -> Result<Option<OutboxRow>> {
         Ok(self
-            .conn()
-            .query_row(
+            .outbox_query(
                 &format!("SELECT {OUTBOX_COLS} FROM outbox WHERE state IN ('queued', 'sending') ORDER BY seq LIMIT 1"),
                 [],
-                outbox_row,
-            )
-            .optional()?)
+            )?
+            .pop())
     }
 
     pub fn outbox_request(&self, id: &str) -> Result<SubmissionRequest> {
@@ -314,21 +369,107 @@ impl Store {
         Ok(())
     }
 
-    /// Mark delivered and open the local case — one transaction.
+    /// Mark delivered and open the local case — one transaction. The case number and the
+    /// receipt are sealed with the procedure id; the case row is keyed by [`Store::case_key`].
     pub fn outbox_delivered(&self, row: &OutboxRow, case_number: &str, receipt: &str, now: i64) -> Result<()> {
+        let meta = self.seal_json(
+            &outbox_meta_label(&row.submission_id),
+            &OutboxMeta {
+                procedure_id: row.procedure_id.clone(),
+                case_number: Some(case_number.to_string()),
+                receipt: Some(receipt.to_string()),
+            },
+        )?;
+        let key = self.case_key(case_number);
+        let case_meta = self.seal_json(
+            &case_meta_label(&key),
+            &CaseMeta {
+                case_number: case_number.to_string(),
+                submission_id: row.submission_id.clone(),
+                procedure_id: row.procedure_id.clone(),
+            },
+        )?;
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
-            "UPDATE outbox SET state = 'delivered', case_number = ?2, receipt = ?3, last_error = NULL, updated_at = ?4
-             WHERE submission_id = ?1",
-            params![row.submission_id, case_number, receipt, now],
+            "UPDATE outbox SET state = 'delivered', procedure_id = '', case_number = NULL, receipt = NULL, meta = ?2,
+             last_error = NULL, updated_at = ?3 WHERE submission_id = ?1",
+            params![row.submission_id, meta, now],
         )?;
         tx.execute(
-            "INSERT INTO cases (case_number, submission_id, procedure_id, status, updated_at)
-             VALUES (?1, ?2, ?3, 'received', ?4) ON CONFLICT (case_number) DO NOTHING",
-            params![case_number, row.submission_id, row.procedure_id, now],
+            "INSERT INTO cases (case_number, submission_id, procedure_id, status, updated_at, meta)
+             VALUES (?1, '', '', 'received', ?2, ?3) ON CONFLICT (case_number) DO NOTHING",
+            params![key, now, case_meta],
         )?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// The key under which a case and its events are stored: HMAC of the case number under a
+    /// sub-key of the data key (hex). Stable, so upserts find their row; says nothing without
+    /// the data key.
+    pub(crate) fn case_key(&self, case_number: &str) -> String {
+        self.derive_key(CASE_KEY_INFO).hmac(&[case_number.as_bytes()]).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Seal the service rows a schema-v4 database holds in clear (outbox procedure id, case
+    /// number and receipt; case numbers, submission and procedure ids of cases and case events).
+    /// Runs at every open once the data key is loaded; a flag in `meta`, written in the same
+    /// transaction, makes it run once. The old clear pages are overwritten (`secure_delete`) and
+    /// moved out of the WAL by a checkpoint.
+    pub(crate) fn seal_v4_service_rows(&self) -> Result<()> {
+        let done: bool =
+            self.conn()
+                .query_row("SELECT COUNT(*) > 0 FROM meta WHERE name = ?1", params![SEALED_V5_FLAG], |r| r.get(0))?;
+        if done {
+            return Ok(());
+        }
+        let mut c = self.conn();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let outbox: Vec<(String, String, Option<String>, Option<String>)> = {
+            let mut st =
+                tx.prepare("SELECT submission_id, procedure_id, case_number, receipt FROM outbox WHERE meta IS NULL")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (id, procedure_id, case_number, receipt) in outbox {
+            let meta = self.seal_json(&outbox_meta_label(&id), &OutboxMeta { procedure_id, case_number, receipt })?;
+            tx.execute(
+                "UPDATE outbox SET procedure_id = '', case_number = NULL, receipt = NULL, meta = ?2 WHERE submission_id = ?1",
+                params![id, meta],
+            )?;
+        }
+        let cases: Vec<(String, String, String)> = {
+            let mut st = tx.prepare("SELECT case_number, submission_id, procedure_id FROM cases WHERE meta IS NULL")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (case_number, submission_id, procedure_id) in cases {
+            let key = self.case_key(&case_number);
+            let meta = self.seal_json(
+                &case_meta_label(&key),
+                &CaseMeta { case_number: case_number.clone(), submission_id, procedure_id },
+            )?;
+            tx.execute(
+                "UPDATE cases SET case_number = ?2, submission_id = '', procedure_id = '', meta = ?3 WHERE case_number = ?1",
+                params![case_number, key, meta],
+            )?;
+        }
+        let events: Vec<(i64, String)> = {
+            let mut st = tx.prepare("SELECT seq, case_number FROM case_events")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (seq, case_number) in events {
+            tx.execute(
+                "UPDATE case_events SET case_number = ?2 WHERE seq = ?1",
+                params![seq, self.case_key(&case_number)],
+            )?;
+        }
+        tx.execute("INSERT INTO meta (name, value) VALUES (?1, x'01')", params![SEALED_V5_FLAG])?;
+        tx.commit()?;
+        drop(c);
+        let _ = self.conn().execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
         Ok(())
     }
 
@@ -347,10 +488,11 @@ impl Store {
             let sealed = self.seal_json(&label, e)?;
             let status =
                 serde_json::to_value(e.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let key = self.case_key(&e.case_number);
             let inserted = tx.execute(
                 "INSERT INTO case_events (seq, case_number, status, event, at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (seq) DO NOTHING",
-                params![e.seq, e.case_number, status, sealed, e.at],
+                params![e.seq, key, status, sealed, e.at],
             )?;
             if inserted == 0 {
                 continue;
@@ -358,11 +500,19 @@ impl Store {
             let note =
                 self.seal_json(&format!("cases.note.{}", e.case_number), &(e.note_vi.clone(), e.note_en.clone()))?;
             let requested = serde_json::to_string(&e.requested_attachments).unwrap_or_else(|_| "[]".into());
+            let meta = self.seal_json(
+                &case_meta_label(&key),
+                &CaseMeta {
+                    case_number: e.case_number.clone(),
+                    submission_id: e.submission_id.clone(),
+                    procedure_id: e.procedure_id.clone(),
+                },
+            )?;
             tx.execute(
-                "INSERT INTO cases (case_number, submission_id, procedure_id, status, note, requested_attachments, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (case_number) DO UPDATE SET status = ?4, note = ?5, requested_attachments = ?6, updated_at = ?7",
-                params![e.case_number, e.submission_id, e.procedure_id, status, note, requested, now],
+                "INSERT INTO cases (case_number, submission_id, procedure_id, status, note, requested_attachments, updated_at, meta)
+                 VALUES (?1, '', '', ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (case_number) DO UPDATE SET status = ?2, note = ?3, requested_attachments = ?4, updated_at = ?5",
+                params![key, status, note, requested, now, meta],
             )?;
         }
         tx.commit()?;
@@ -370,20 +520,30 @@ impl Store {
     }
 
     pub fn cases(&self) -> Result<Vec<CaseRow>> {
-        type Raw = (String, String, String, String, Option<Vec<u8>>, String, i64);
+        type Raw = (String, String, String, String, Option<Vec<u8>>, String, i64, Option<Vec<u8>>);
         let rows: Vec<Raw> = {
             let c = self.conn();
             let mut st = c.prepare(
-                "SELECT case_number, submission_id, procedure_id, status, note, requested_attachments, updated_at
-                 FROM cases ORDER BY updated_at DESC, case_number",
+                "SELECT case_number, submission_id, procedure_id, status, note, requested_attachments, updated_at, meta
+                 FROM cases",
             )?;
             let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
-        rows.into_iter()
-            .map(|(case_number, submission_id, procedure_id, status, note, requested, updated_at)| {
+        let mut cases = rows
+            .into_iter()
+            .map(|(key, submission_id, procedure_id, status, note, requested, updated_at, meta)| {
+                let (case_number, submission_id, procedure_id) = match meta {
+                    Some(sealed) => {
+                        let m: CaseMeta = self.open_json(&case_meta_label(&key), &sealed)?;
+                        (m.case_number, m.submission_id, m.procedure_id)
+                    }
+                    None => (key, submission_id, procedure_id),
+                };
                 let note = note.map(|n| self.open_json(&format!("cases.note.{case_number}"), &n)).transpose()?;
                 Ok(CaseRow {
                     case_number,
@@ -395,7 +555,9 @@ impl Store {
                     updated_at,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        cases.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.case_number.cmp(&b.case_number)));
+        Ok(cases)
     }
 
     /// Integrity check (tests and diagnostics).
@@ -497,5 +659,124 @@ impl Store {
         let v: Option<Vec<u8>> =
             self.conn().query_row("SELECT value FROM meta WHERE name = 'server_keys'", [], |r| r.get(0)).optional()?;
         Ok(v.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default())
+    }
+}
+
+/// Issue 9, item 15: schema v5 seals the service rows; a v4 database with clear rows upgrades.
+#[cfg(test)]
+mod v5_sealing {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::platform::software::MemoryKeyWrapper;
+    use crate::platform::DataKeyWrapper;
+    use crate::protocol::services::CaseStatusDto;
+
+    const PROCEDURE: &str = "proc-canary-tam-tru";
+    const CASE: &str = "CASE-CANARY-20310042";
+    const RECEIPT: &str = "eyJhbGciOiJFUzI1NiJ9.receipt-canary-due-2031-12-24.c2ln";
+
+    fn files_contain(dir: &Path, needle: &str) -> bool {
+        std::fs::read_dir(dir).unwrap().any(|e| {
+            let b = std::fs::read(e.unwrap().path()).unwrap_or_default();
+            b.windows(needle.len()).any(|w| w == needle.as_bytes())
+        })
+    }
+
+    /// Turn a freshly created (v6) database into what schema v4 left: no `meta` columns (v5), no
+    /// integrity columns (v6), no sealing flag, `user_version` 4, and a delivered submission
+    /// with its case in clear.
+    fn make_v4_with_clear_receipt(s: &Store) {
+        let note = s.seal_json(&format!("cases.note.{CASE}"), &(Some("Ghi chú".to_string()), None::<String>)).unwrap();
+        let c = s.conn();
+        c.execute_batch(&format!(
+            "ALTER TABLE outbox DROP COLUMN meta; ALTER TABLE cases DROP COLUMN meta;
+             ALTER TABLE account DROP COLUMN integrity; ALTER TABLE activity_anchors DROP COLUMN sealed;
+             ALTER TABLE consent_receipts DROP COLUMN chain_seq;
+             DELETE FROM meta WHERE name = '{SEALED_V5_FLAG}'; PRAGMA user_version = 4;"
+        ))
+        .unwrap();
+        c.execute(
+            "INSERT INTO outbox (submission_id, seq, draft_id, procedure_id, payload_sha256, state, request, attempts,
+             next_attempt_at, not_before, case_number, receipt, queued_at, updated_at)
+             VALUES ('sub-1', 1, 'draft-1', ?1, 'abc', 'delivered', x'00', 1, 0, 0, ?2, ?3, 10, 20)",
+            params![PROCEDURE, CASE, RECEIPT],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO cases (case_number, submission_id, procedure_id, status, note, requested_attachments, updated_at)
+             VALUES (?1, 'sub-1', ?2, 'received', ?3, '[]', 20)",
+            params![CASE, PROCEDURE, note],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO case_events (seq, case_number, status, event, at) VALUES (1, ?1, 'received', x'00', 20)",
+            params![CASE],
+        )
+        .unwrap();
+    }
+
+    fn check(s: &Store) {
+        let o = s.outbox().unwrap();
+        assert_eq!(o.len(), 1);
+        assert_eq!(o[0].procedure_id, PROCEDURE);
+        assert_eq!(o[0].case_number.as_deref(), Some(CASE));
+        assert_eq!(o[0].receipt.as_deref(), Some(RECEIPT));
+        assert_eq!(s.outbox_item("sub-1").unwrap().unwrap().receipt.as_deref(), Some(RECEIPT));
+        let cases = s.cases().unwrap();
+        assert_eq!(cases.len(), 1);
+        assert_eq!((cases[0].case_number.as_str(), cases[0].submission_id.as_str()), (CASE, "sub-1"));
+        assert_eq!(cases[0].procedure_id, PROCEDURE);
+        assert_eq!(cases[0].note, Some((Some("Ghi chú".to_string()), None)));
+    }
+
+    #[test]
+    fn a_v4_database_with_a_clear_receipt_is_sealed_on_upgrade_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        {
+            let s = Store::open(dir.path(), &w).unwrap();
+            make_v4_with_clear_receipt(&s);
+        }
+        // The test really starts from clear rows.
+        for canary in [PROCEDURE, CASE, RECEIPT] {
+            assert!(files_contain(dir.path(), canary), "{canary} not in the v4 files");
+        }
+
+        let s = Store::open(dir.path(), &w).unwrap();
+        let v: i64 = s.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert!(v >= 5);
+        check(&s);
+        drop(s);
+        // Idempotent: a second open changes nothing.
+        let s = Store::open(dir.path(), &w).unwrap();
+        check(&s);
+
+        // New events for the case still find its (re-keyed) row, and a new delivery is sealed.
+        let event = CaseEventDto {
+            seq: 2,
+            case_number: CASE.into(),
+            submission_id: "sub-1".into(),
+            procedure_id: PROCEDURE.into(),
+            status: CaseStatusDto::Processing,
+            note_vi: None,
+            note_en: None,
+            requested_attachments: vec![],
+            at: 30,
+        };
+        s.apply_case_events(&[event], 30).unwrap();
+        let cases = s.cases().unwrap();
+        assert_eq!((cases.len(), cases[0].case_number.as_str(), cases[0].status.as_str()), (1, CASE, "processing"));
+        let row = s.outbox().unwrap().remove(0);
+        s.outbox_delivered(&OutboxRow { submission_id: "sub-2".into(), ..row }, "CASE-CANARY-20310043", "r2", 40)
+            .unwrap();
+        assert_eq!(s.cases().unwrap().len(), 2);
+        drop(s);
+
+        // At rest: none of it in the database or its WAL.
+        for canary in [PROCEDURE, CASE, RECEIPT, "CASE-CANARY-20310043", "due-2031-12-24"] {
+            assert!(!files_contain(dir.path(), canary), "{canary} found in clear");
+        }
     }
 }

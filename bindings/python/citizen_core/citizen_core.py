@@ -645,9 +645,9 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 61029:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new() != 40473:
+    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new() != 57018:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 24315:
+    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 28163:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -8779,6 +8779,21 @@ class SetupError:  # type: ignore
         def __repr__(self):
             return "SetupError.DataKeyUnavailable({})".format(str(self))
     _UniffiTempSetupError.DataKeyUnavailable = DataKeyUnavailable # type: ignore
+    class AlreadyOpen(_UniffiTempSetupError):
+        """
+        Another `CitizenCore` (in this process or another) has the data directory open; only one
+        may at a time (`storage.already_open`). Close or drop the other one first.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "SetupError.AlreadyOpen({})".format(str(self))
+    _UniffiTempSetupError.AlreadyOpen = AlreadyOpen # type: ignore
 
 SetupError = _UniffiTempSetupError # type: ignore
 del _UniffiTempSetupError
@@ -8800,6 +8815,10 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
             return SetupError.DataKeyUnavailable(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
+        if variant == 4:
+            return SetupError.AlreadyOpen(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -8813,6 +8832,9 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
         if isinstance(value, SetupError.DataKeyUnavailable):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             return
+        if isinstance(value, SetupError.AlreadyOpen):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
 
     @staticmethod
     def write(value, buf):
@@ -8824,6 +8846,9 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
         if isinstance(value, SetupError.DataKeyUnavailable):
             buf.write_i32(3)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, SetupError.AlreadyOpen):
+            buf.write_i32(4)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
 
 class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
@@ -9505,7 +9530,9 @@ class CitizenCore(CitizenCoreProtocol):
     def __init__(self, config: CoreConfig,key_store: DeviceKeyStore,key_wrapper: DataKeyWrapper):
         """
         Open the core: database (created and migrated if needed), data key (unwrapped by
-        `key_wrapper`) and the HTTPS client. No network call is made.
+        `key_wrapper`) and the HTTPS client. No network call is made. One core per data
+        directory: while this object lives, another open of the same directory fails with
+        `SetupError::AlreadyOpen` (`storage.already_open`).
 """
         
         _UniffiFfiConverterTypeCoreConfig.check_lower(config)
@@ -9532,6 +9559,7 @@ class CitizenCore(CitizenCoreProtocol):
         Open the core for a desktop or kiosk: device keys and the data key are sealed in
         `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
         (mode 0600). Not hardware-backed; phones use [`CitizenCore::new`] with their key stores.
+        Like `new`, refuses a data directory another core holds (`storage.already_open`).
 """
         
         _UniffiFfiConverterTypeCoreConfig.check_lower(config)

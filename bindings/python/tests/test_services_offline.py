@@ -5,6 +5,7 @@ official, and seen approved by the citizen."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import ssl
 import tempfile
@@ -107,8 +108,10 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
     assert (report.delivered, report.remaining) == (0, 1)
     assert_detail(report.last_error, "network.offline")
 
-    # App restart while offline: the queued request is still there.
-    del core
+    # App restart while offline: the queued request is still there. Only one core may hold the
+    # data directory: every reference to the old one goes first (`locked` holds a traceback).
+    del core, locked
+    gc.collect()
     core = device.open()
     core.set_outbox_observer(recorder)
     assert [i.submission_id for i in core.outbox()] == [item.submission_id]

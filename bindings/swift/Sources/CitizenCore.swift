@@ -967,7 +967,9 @@ open class CitizenCore: CitizenCoreProtocol, @unchecked Sendable {
     }
     /**
      * Open the core: database (created and migrated if needed), data key (unwrapped by
-     * `key_wrapper`) and the HTTPS client. No network call is made.
+     * `key_wrapper`) and the HTTPS client. No network call is made. One core per data
+     * directory: while this object lives, another open of the same directory fails with
+     * `SetupError::AlreadyOpen` (`storage.already_open`).
      */
 public convenience init(config: CoreConfig, keyStore: DeviceKeyStore, keyWrapper: DataKeyWrapper)throws  {
     let handle =
@@ -996,6 +998,7 @@ public convenience init(config: CoreConfig, keyStore: DeviceKeyStore, keyWrapper
      * Open the core for a desktop or kiosk: device keys and the data key are sealed in
      * `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
      * (mode 0600). Not hardware-backed; phones use [`CitizenCore::new`] with their key stores.
+     * Like `new`, refuses a data directory another core holds (`storage.already_open`).
      */
 public static func newDesktop(config: CoreConfig)throws  -> CitizenCore  {
     return try  FfiConverterTypeCitizenCore_lift(try rustCallWithError(FfiConverterTypeSetupError_lift) {
@@ -4105,7 +4108,7 @@ public struct CoreConfig: Equatable, Hashable {
      */
     public let trustAnchorsPem: [String]
     /**
-     * SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two.
+     * SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two distinct pins (a repeated pin is refused).
      */
     public let spkiPins: [String]
     /**
@@ -4146,7 +4149,7 @@ public struct CoreConfig: Equatable, Hashable {
          * PEM certificates to trust instead of the platform roots; empty = platform roots.
          */trustAnchorsPem: [String], 
         /**
-         * SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two.
+         * SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two distinct pins (a repeated pin is refused).
          */spkiPins: [String], 
         /**
          * Language sent to the server.
@@ -9920,6 +9923,12 @@ enum SetupError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case DataKeyUnavailable(detail: ErrorDetail
     )
+    /**
+     * Another `CitizenCore` (in this process or another) has the data directory open; only one
+     * may at a time (`storage.already_open`). Close or drop the other one first.
+     */
+    case AlreadyOpen(detail: ErrorDetail
+    )
 
     
 
@@ -9958,6 +9967,9 @@ public struct FfiConverterTypeSetupError: FfiConverterRustBuffer {
         case 3: return .DataKeyUnavailable(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
+        case 4: return .AlreadyOpen(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -9982,6 +9994,11 @@ public struct FfiConverterTypeSetupError: FfiConverterRustBuffer {
         
         case let .DataKeyUnavailable(detail):
             writeInt(&buf, Int32(3))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .AlreadyOpen(detail):
+            writeInt(&buf, Int32(4))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         }
@@ -11230,10 +11247,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 41836) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_constructor_citizencore_new() != 40473) {
+    if (uniffi_citizen_core_checksum_constructor_citizencore_new() != 57018) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 24315) {
+    if (uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 28163) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -153,7 +153,7 @@ struct CoreFailure: Equatable {
             switch error {
             case let .DataKeyUnavailable(detail):
                 self.init(detail: detail, kind: .needsEnrollment)
-            case let .InvalidConfig(detail), let .Storage(detail):
+            case let .InvalidConfig(detail), let .Storage(detail), let .AlreadyOpen(detail):
                 self.init(detail: detail)
             }
         default:

@@ -2067,7 +2067,9 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     }
     /**
      * Open the core: database (created and migrated if needed), data key (unwrapped by
-     * `key_wrapper`) and the HTTPS client. No network call is made.
+     * `key_wrapper`) and the HTTPS client. No network call is made. One core per data
+     * directory: while this object lives, another open of the same directory fails with
+     * `SetupError::AlreadyOpen` (`storage.already_open`).
      */
     constructor(`config`: CoreConfig, `keyStore`: DeviceKeyStore, `keyWrapper`: DataKeyWrapper) :
         this(UniffiWithHandle, 
@@ -3378,6 +3380,7 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
      * Open the core for a desktop or kiosk: device keys and the data key are sealed in
      * `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
      * (mode 0600). Not hardware-backed; phones use [`CitizenCore::new`] with their key stores.
+     * Like `new`, refuses a data directory another core holds (`storage.already_open`).
      */
     @Throws(SetupException::class) fun `newDesktop`(`config`: CoreConfig): CitizenCore {
             return FfiConverterTypeCitizenCore.lift(
@@ -5587,7 +5590,7 @@ data class CoreConfig (
     val `trustAnchorsPem`: List<kotlin.String>
     , 
     /**
-     * SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two.
+     * SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two distinct pins (a repeated pin is refused).
      */
     val `spkiPins`: List<kotlin.String>
     , 
@@ -11105,6 +11108,18 @@ sealed class SetupException: kotlin.Exception() {
             get() = "detail=${ `detail` }"
     }
     
+    /**
+     * Another `CitizenCore` (in this process or another) has the data directory open; only one
+     * may at a time (`storage.already_open`). Close or drop the other one first.
+     */
+    class AlreadyOpen(
+        
+        val `detail`: ErrorDetail
+        ) : SetupException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
 
     
 
@@ -11133,6 +11148,9 @@ public object FfiConverterTypeSetupError : FfiConverterRustBuffer<SetupException
             3 -> SetupException.DataKeyUnavailable(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
+            4 -> SetupException.AlreadyOpen(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
     }
@@ -11154,6 +11172,11 @@ public object FfiConverterTypeSetupError : FfiConverterRustBuffer<SetupException
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
             )
+            is SetupException.AlreadyOpen -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
         }
     }
 
@@ -11171,6 +11194,11 @@ public object FfiConverterTypeSetupError : FfiConverterRustBuffer<SetupException
             }
             is SetupException.DataKeyUnavailable -> {
                 buf.putInt(3)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is SetupException.AlreadyOpen -> {
+                buf.putInt(4)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }

@@ -69,6 +69,7 @@ object CoreErrors {
         is SetupException.InvalidConfig -> e.detail
         is SetupException.Storage -> e.detail
         is SetupException.DataKeyUnavailable -> e.detail
+        is SetupException.AlreadyOpen -> e.detail
     }
 
     private fun detailOf(e: EnrollmentException): ErrorDetail = when (e) {
