@@ -4,9 +4,9 @@
 //!   `secure_delete` (deleted secrets are overwritten, not left in free pages), `temp_store=MEMORY`
 //!   (no temp files; Android has no usable temp dir), foreign keys on.
 //! * Schema migrations are keyed by `PRAGMA user_version` and run in one transaction each; each
-//!   version is a `.sql` file under `src/store/schema/` ([`migrations`] explains how to add one).
+//!   version is a `.sql` file under `src/store/schema/` (`migrations.rs` explains how to add one).
 //!   A database of a newer version is refused untouched (`storage.schema_newer`).
-//! * State columns are typed ([`rows`]): Rust enums with `ToSql`/`FromSql`, so the SQL binds
+//! * State columns are typed (`rows.rs`): Rust enums with `ToSql`/`FromSql`, so the SQL binds
 //!   them instead of repeating string literals, and an unknown stored value is a storage error.
 //! * The 32-byte data key is generated once, stored only wrapped by the platform
 //!   [`DataKeyWrapper`], and unwrapped into a zeroizing [`SecretKey`] at open. Personal data and
@@ -907,6 +907,37 @@ mod tests {
             matches!(e, crate::SetupError::Storage { ref detail } if detail.code == "storage.schema_newer"),
             "{e:?}"
         );
+    }
+
+    /// A state this build does not know (written by a newer app or edited at rest) is a storage
+    /// error naming the column — before, the façade turned any unknown outbox state into
+    /// "queued" and any unknown case status into "received".
+    #[test]
+    fn an_unknown_stored_state_is_a_storage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        let s = open(dir.path(), &w);
+        s.conn()
+            .execute(
+                "INSERT INTO outbox (submission_id, seq, draft_id, procedure_id, payload_sha256, state, request, \
+                 next_attempt_at, queued_at, updated_at) VALUES ('sub-1', 1, 'd', '', 'abc', 'archived', X'00', 0, 0, 0)",
+                [],
+            )
+            .unwrap();
+        match s.outbox() {
+            Err(Error::Storage(m)) => assert!(m.contains("outbox.state") && m.contains("archived"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // The worker selects by the known pending states: a row in an unknown state is not sent.
+        assert!(matches!(s.outbox_head(), Ok(None)));
+        s.conn()
+            .execute(
+                "INSERT INTO cases (case_number, submission_id, procedure_id, status, updated_at) \
+                 VALUES ('k', 's', 'p', 'escalated', 0)",
+                [],
+            )
+            .unwrap();
+        assert!(matches!(s.cases(), Err(Error::Storage(m)) if m.contains("escalated")));
     }
 
     #[test]
