@@ -91,7 +91,7 @@ fn refuse_newer(version: i64) -> Result<()> {
 /// bytes only: SQLite is not involved, so nothing (journal mode, `-wal`/`-shm` files, a
 /// checkpoint) can change the file before the refusal. A missing or short file passes (it is
 /// new). The header can lag behind a `-wal` file a newer app left uncheckpointed; that case is
-/// caught after opening by [`check_version`].
+/// caught after opening by [`check_version`] (the caller turns checkpoint-on-close off first).
 pub(crate) fn refuse_newer_file(path: &Path) -> Result<()> {
     use std::io::Read;
     let mut header = [0u8; 64];

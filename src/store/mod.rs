@@ -18,6 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
@@ -186,9 +187,13 @@ impl Store {
                 .map_err(|e| Error::Storage(format!("db permissions: {}", e.kind())))?;
         }
         let mut conn = Connection::open(&path)?;
-        // Checked again through SQLite (a `-wal` file can hold a newer header), before the
-        // journal mode is set: that pragma writes.
+        // Checked again through SQLite (a `-wal` file a newer app left can hold a newer header),
+        // before the journal mode is set: that pragma writes. Until the version is known good the
+        // connection must not checkpoint on close, or a refusal would fold the newer app's WAL
+        // into the database.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         migrations::check_version(&conn)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
         Self::configure(&conn)?;
         migrations::migrate(&mut conn)?;
         let data_key = Self::load_data_key(&conn, wrapper)?;
@@ -907,6 +912,34 @@ mod tests {
             matches!(e, crate::SetupError::Storage { ref detail } if detail.code == "storage.schema_newer"),
             "{e:?}"
         );
+    }
+
+    /// The newer app was killed before it checkpointed: its `user_version` is only in the `-wal`
+    /// file (the main file's header still says ours). The refusal comes from SQLite then, and
+    /// closing that connection must not checkpoint the newer app's WAL into the database: the
+    /// database and the `-wal` stay byte-identical (the `-shm` is a rebuildable index).
+    #[test]
+    fn a_newer_schema_only_in_the_wal_is_refused_and_not_checkpointed() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        drop(open(dir.path(), &w));
+        {
+            let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            c.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).unwrap();
+            c.pragma_update(None, "user_version", (SCHEMA_INTEGRITY + 1) as i64).unwrap();
+        }
+        let wal = format!("{DB_FILE}-wal");
+        let kept = |m: std::collections::BTreeMap<String, Vec<u8>>| {
+            m.into_iter().filter(|(k, _)| k == DB_FILE || *k == wal).collect::<Vec<_>>()
+        };
+        let before = kept(dir_bytes(dir.path()));
+        assert_eq!(before.len(), 2, "database and its -wal");
+        match Store::open(dir.path(), &w) {
+            Err(Error::Domain(Msg::SchemaNewer)) => {}
+            Err(e) => panic!("wrong error: {e:?}"),
+            Ok(_) => panic!("a newer schema was opened"),
+        }
+        assert!(kept(dir_bytes(dir.path())) == before, "the newer app's WAL was checkpointed or changed");
     }
 
     /// A state this build does not know (written by a newer app or edited at rest) is a storage
