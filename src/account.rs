@@ -18,13 +18,14 @@ use crate::net::Net;
 use crate::passcode::{self, Gate};
 use crate::platform::{DeviceKeyStore, DeviceKeyStoreError, KeyOptions};
 use crate::protocol::*;
+use crate::store::rows::{PendingKind, PendingRow};
 use crate::store::{AccountRow, Identity, PasscodeRow, SessionRow, Store, Tokens};
 
 /// Refresh the access token when it has less than this many seconds left.
 const REFRESH_MARGIN_SECS: i64 = 30;
 
-const PENDING_ENROLLMENT: &str = "enrollment";
-const PENDING_RESET: &str = "passcode_reset";
+const PENDING_ENROLLMENT: PendingKind = PendingKind::Enrollment;
+const PENDING_RESET: PendingKind = PendingKind::PasscodeReset;
 
 /// A pending enrollment (sealed in the store).
 #[derive(Serialize, Deserialize)]
@@ -233,7 +234,7 @@ impl Account {
     }
 
     pub async fn complete_enrollment(&self, otp: &str, new_passcode: &str, options: KeyOptions) -> Result<Enrolled> {
-        let (enrollment_id, _exp, pending): (String, i64, PendingEnrollment) =
+        let PendingRow::<PendingEnrollment> { reference: enrollment_id, payload: pending, .. } =
             self.store.pending(PENDING_ENROLLMENT)?.ok_or(Error::Domain(Msg::NoPendingEnrollment))?;
         let mut fields = vec![];
         if otp.len() != 6 || !otp.bytes().all(|c| c.is_ascii_digit()) {
@@ -414,7 +415,7 @@ impl Account {
 
     pub async fn complete_passcode_reset(&self, otp: &str, new: &str) -> Result<()> {
         let acc = self.active_account()?;
-        let (reset_id, _exp, _p): (String, i64, PendingReset) =
+        let PendingRow::<PendingReset> { reference: reset_id, .. } =
             self.store.pending(PENDING_RESET)?.ok_or(Error::Domain(Msg::NoPendingReset))?;
         let dob = self.store.identity()?.map(|i| i.date_of_birth.clone());
         let mut fields = vec![];

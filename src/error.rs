@@ -127,6 +127,7 @@ messages! {
     RateLimited => "network.rate_limited", "Quá nhiều yêu cầu. Vui lòng thử lại sau.", "Too many requests. Please try again later.";
     Storage => "storage.failure", "Lỗi lưu trữ dữ liệu trên thiết bị.", "A storage error occurred on this device.";
     DataKeyUnavailable => "storage.data_key_unavailable", "Không mở được khoá dữ liệu của thiết bị (có thể do khôi phục từ bản sao lưu). Cần đăng ký lại.", "The device's data key cannot be opened (perhaps restored from a backup). Enroll again.";
+    SchemaNewer => "storage.schema_newer", "Dữ liệu trên thiết bị do một phiên bản ứng dụng mới hơn tạo ra. Vui lòng cập nhật ứng dụng.", "The data on this device was written by a newer version of the app. Please update the app.";
     AlreadyOpen => "storage.already_open", "Dữ liệu của ứng dụng đang được một phiên khác sử dụng. Hãy đóng phiên đó rồi thử lại.", "The app's data is in use by another instance. Close it and try again.";
     FieldRequired => "field.required", "Trường này là bắt buộc.", "This field is required.";
     FieldUnknown => "field.unknown", "Biểu mẫu không có trường này.", "The form has no such field.";
@@ -343,6 +344,7 @@ impl From<Error> for SetupError {
                 SetupError::DataKeyUnavailable { detail: Msg::DataKeyUnavailable.detail() }
             }
             Error::Domain(Msg::AlreadyOpen) => SetupError::AlreadyOpen { detail: Msg::AlreadyOpen.detail() },
+            Error::Domain(Msg::SchemaNewer) => SetupError::Storage { detail: Msg::SchemaNewer.detail() },
             _ => SetupError::Storage { detail: Msg::Storage.detail() },
         }
     }

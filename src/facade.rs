@@ -383,7 +383,12 @@ impl CitizenCore {
     /// The state of this device: enrollment, session.
     pub fn status(&self) -> Result<CoreStatus, AuthError> {
         let acc = self.account.store.account().map_err(AuthError::from)?;
-        let pending = self.account.store.pending::<serde_json::Value>("enrollment").map_err(AuthError::from)?.is_some();
+        let pending = self
+            .account
+            .store
+            .pending::<serde_json::Value>(crate::store::rows::PendingKind::Enrollment)
+            .map_err(AuthError::from)?
+            .is_some();
         let session = self.account.store.session().map_err(AuthError::from)?;
         let now = self.account.clock.now();
         let enrollment = match &acc {

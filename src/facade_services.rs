@@ -323,7 +323,10 @@ pub struct Draft {
 
 fn draft(r: DraftRow) -> Draft {
     Draft {
-        status: if r.status == crate::services::flows::EDITING { DraftStatus::Editing } else { DraftStatus::Submitted },
+        status: match r.status {
+            crate::store::rows::DraftStatus::Editing => DraftStatus::Editing,
+            crate::store::rows::DraftStatus::Submitted => DraftStatus::Submitted,
+        },
         values: r.content.values.into_iter().collect(),
         locked_fields: r.content.locked.into_iter().collect(),
         group_items: r.content.group_items.into_iter().collect(),
@@ -393,11 +396,12 @@ fn detail_of_code(code: &str) -> ErrorDetail {
 }
 
 pub(crate) fn outbox_item(r: &OutboxRow) -> OutboxItem {
-    let state = match r.state.as_str() {
-        "sending" => OutboxState::Sending,
-        "delivered" => OutboxState::Delivered,
-        "rejected" => OutboxState::Rejected,
-        _ => OutboxState::Queued,
+    use crate::store::rows::OutboxState as Stored;
+    let state = match r.state {
+        Stored::Queued => OutboxState::Queued,
+        Stored::Sending => OutboxState::Sending,
+        Stored::Delivered => OutboxState::Delivered,
+        Stored::Rejected => OutboxState::Rejected,
     };
     OutboxItem {
         submission_id: r.submission_id.clone(),
@@ -441,7 +445,7 @@ pub struct CaseInfo {
 }
 
 fn case_info(c: CaseRow) -> CaseInfo {
-    let status = serde_json::from_value(serde_json::Value::String(c.status)).unwrap_or(CaseStatusDto::Received);
+    let status = c.status;
     let (note_vi, note_en) = c.note.unwrap_or((None, None));
     CaseInfo {
         case_number: c.case_number,
@@ -679,7 +683,7 @@ impl CitizenCore {
     /// The activity log: every enrollment, login, submission, device and passcode change and
     /// lockout on this device, oldest first.
     pub fn activity_log(&self) -> Result<Vec<crate::activity::ActivityEntry>, ServiceError> {
-        Ok(self.account.activity_entries()?.into_iter().filter_map(|(_, e)| e).collect())
+        Ok(self.account.activity_entries()?.into_iter().filter_map(|r| r.entry).collect())
     }
 
     /// Verify the log: hashes, links, order, counters, device signatures, server anchors (with

@@ -41,12 +41,13 @@ use crate::protocol::rp::{
 };
 use crate::protocol::{sha256_hex, ChallengeRequest, ChallengeResponse, Purpose, Statement, PATH_CHALLENGE};
 use crate::sdjwt::{self, SdJwtError};
+use crate::store::rows::{CredentialKind, CredentialRow, PendingKind, PendingRow};
 use crate::store::AccountRow;
 
 /// Kind under which the PID credential is stored.
-pub const CREDENTIAL_PID: &str = "pid";
+const CREDENTIAL_PID: CredentialKind = CredentialKind::Pid;
 /// Pending-operation kind of the share request the citizen is looking at.
-const PENDING_SHARE: &str = "share_request";
+const PENDING_SHARE: PendingKind = PendingKind::ShareRequest;
 /// Scheme and host of the same-device deep link.
 pub const SHARE_LINK_PREFIX: &str = "citizenid://share";
 /// Longest share request (JWS or link) accepted, checked before any decoding.
@@ -281,15 +282,14 @@ impl Account {
 
     /// The stored credential, fetched first when missing or about to expire.
     async fn pid_credential(&self) -> Result<String> {
-        let fresh = |c: Option<(String, i64)>, now: i64| {
-            c.filter(|(_, exp)| exp.saturating_sub(CREDENTIAL_RENEW_MARGIN_SECS) > now)
+        let fresh = |c: Option<CredentialRow<String>>, now: i64| {
+            c.filter(|c| c.expires_at.saturating_sub(CREDENTIAL_RENEW_MARGIN_SECS) > now).map(|c| c.credential)
         };
-        if let Some((c, _)) = fresh(self.store.credential::<String>(CREDENTIAL_PID)?, self.now()) {
+        if let Some(c) = fresh(self.store.credential::<String>(CREDENTIAL_PID)?, self.now()) {
             return Ok(c);
         }
         self.fetch_credential().await?;
         fresh(self.store.credential::<String>(CREDENTIAL_PID)?, self.now())
-            .map(|(c, _)| c)
             .ok_or(Error::Domain(Msg::ConsentNoCredential))
     }
 
@@ -311,7 +311,7 @@ impl Account {
     /// Share: passcode, presentation, countersigned receipt, activity entry, submission.
     pub(crate) async fn share_data(&self, request_id: &str, optional: &[String], passcode_in: &str) -> Result<Shared> {
         let acc = self.active_account()?;
-        let (reference, _exp, p): (String, i64, PendingShare) =
+        let PendingRow::<PendingShare> { reference, payload: p, .. } =
             self.store.pending(PENDING_SHARE)?.ok_or(Error::Domain(Msg::ConsentUnknownShareRequest))?;
         if reference != request_id {
             return Err(Error::Domain(Msg::ConsentUnknownShareRequest));

@@ -21,8 +21,8 @@ use crate::crypto;
 use crate::error::{Error, Msg, Result};
 use crate::facade_consent::{ConsentKind, ReceiptInfo, ShareDelivery};
 use crate::protocol::rp::{
-    delivery_subject, receipt_head_subject, ConsentReceipt, ReceiptCountersignClaims, ReceiptExport, SignedReceipt,
-    RECEIPT_CHAIN_GENESIS,
+    delivery_subject, receipt_head_subject, ConsentReceipt, ReceiptCountersignClaims, ReceiptExport, ReceiptKind,
+    SignedReceipt, RECEIPT_CHAIN_GENESIS,
 };
 use crate::protocol::{Purpose, SignedStatement, Statement};
 use crate::store::AccountRow;
@@ -229,10 +229,10 @@ impl Account {
             match &row.receipt {
                 Some(r) => out.push(ReceiptInfo::from(r)),
                 None => {
-                    let kind = match row.kind.as_str() {
-                        "qr_login" => ConsentKind::QrLogin,
-                        "data_share" => ConsentKind::DataShare,
-                        _ => ConsentKind::Unknown,
+                    let kind = match row.kind {
+                        Some(ReceiptKind::QrLogin) => ConsentKind::QrLogin,
+                        Some(ReceiptKind::DataShare) => ConsentKind::DataShare,
+                        None => ConsentKind::Unknown,
                     };
                     out.push(marker(
                         row.receipt_id,

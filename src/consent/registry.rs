@@ -38,7 +38,7 @@ impl Account {
         let r: RegistryResponse = self.net.get(PATH_REGISTRY, None).await?;
         let claims: RegistryClaims =
             self.decode_server_jws(&r.registry).await.ok_or(Error::Domain(Msg::ConsentRegistryInvalid))?;
-        let cached = self.store.registry()?.map(|(_, v, _)| v);
+        let cached = self.store.registry()?.map(|r| r.version);
         check_claims(&claims, self.net.audience(), self.now(), cached)?;
         self.store.save_registry(&r.registry, claims.version, self.now())?;
         Ok(claims)
@@ -46,7 +46,9 @@ impl Account {
 
     /// The cached registry if it still verifies with the cached server keys and is fresh.
     fn cached_registry(&self) -> Result<Option<RegistryClaims>> {
-        let Some((jws, version, fetched_at)) = self.store.registry()? else { return Ok(None) };
+        let Some(crate::store::rows::RegistryRow { jws, version, fetched_at }) = self.store.registry()? else {
+            return Ok(None);
+        };
         let now = self.now();
         if now - fetched_at > REGISTRY_MAX_AGE_SECS {
             return Ok(None);
@@ -59,10 +61,7 @@ impl Account {
     /// Whether the cached registry is old enough ([`REGISTRY_RECHECK_AFTER_SECS`]) to be fetched
     /// again because of a code it cannot vouch for.
     pub(crate) fn registry_old_enough_for_recheck(&self) -> Result<bool> {
-        Ok(self
-            .store
-            .registry()?
-            .is_some_and(|(_, _, fetched_at)| self.now() - fetched_at >= REGISTRY_RECHECK_AFTER_SECS))
+        Ok(self.store.registry()?.is_some_and(|r| self.now() - r.fetched_at >= REGISTRY_RECHECK_AFTER_SECS))
     }
 
     /// A registered relying party, refreshing the registry once when the id is unknown (a newly

@@ -6,32 +6,33 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::error::{Error, Msg, Result};
-use crate::protocol::rp::{SignedReceipt, RECEIPT_CHAIN_GENESIS};
+use crate::protocol::rp::{ReceiptKind, SignedReceipt, RECEIPT_CHAIN_GENESIS};
 use crate::protocol::SignedStatement;
+use crate::store::rows::{CredentialKind, CredentialRow, RegistryRow, WireText};
 use crate::store::Store;
 
 /// A stored receipt row.
 #[derive(Clone, Debug)]
-pub struct ReceiptRow {
-    /// Row order (insertion).
-    pub row: i64,
+pub(crate) struct ReceiptRow {
     /// Receipt id (clear column).
-    pub receipt_id: String,
-    /// Kind (clear column: `qr_login`, `data_share`).
-    pub kind: String,
+    pub(crate) receipt_id: String,
+    /// Kind (clear column: `qr_login`, `data_share`). `None` for a value this build does not
+    /// know: unlike the other state columns this one is read leniently, because the receipt list
+    /// shows a damaged row as a marker (with its id and date) rather than failing as a whole.
+    pub(crate) kind: Option<ReceiptKind>,
     /// Unix seconds (clear column).
-    pub issued_at: i64,
+    pub(crate) issued_at: i64,
     /// Position in the chain (`None`: an unchained receipt from before chaining).
-    pub chain_seq: Option<u64>,
+    pub(crate) chain_seq: Option<u64>,
     /// The receipt; `None` when the sealed row does not open.
-    pub receipt: Option<SignedReceipt>,
+    pub(crate) receipt: Option<SignedReceipt>,
 }
 
 impl Store {
     // ---- registry ------------------------------------------------------------------------
 
     /// Replace the cached registry document (a server-signed JWS, public data).
-    pub fn save_registry(&self, jws: &str, version: u64, fetched_at: i64) -> Result<()> {
+    pub(crate) fn save_registry(&self, jws: &str, version: u64, fetched_at: i64) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO rp_registry (id, jws, version, fetched_at) VALUES (1, ?1, ?2, ?3)",
             params![jws, version as i64, fetched_at],
@@ -39,12 +40,12 @@ impl Store {
         Ok(())
     }
 
-    /// The cached registry: (JWS, version, fetched_at).
-    pub fn registry(&self) -> Result<Option<(String, u64, i64)>> {
+    /// The cached registry.
+    pub(crate) fn registry(&self) -> Result<Option<RegistryRow>> {
         Ok(self
             .conn()
             .query_row("SELECT jws, version, fetched_at FROM rp_registry WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
+                Ok(RegistryRow { jws: r.get(0)?, version: r.get::<_, i64>(1)? as u64, fetched_at: r.get(2)? })
             })
             .optional()?)
     }
@@ -55,7 +56,7 @@ impl Store {
     /// must be the next of the chain; its sequence, digest and the device's signed `head` of the
     /// chain go into the integrity marks in the same transaction, so deleting the row later is
     /// detected (the marks still name it).
-    pub fn save_receipt(&self, r: &SignedReceipt, head: Option<&SignedStatement>) -> Result<()> {
+    pub(crate) fn save_receipt(&self, r: &SignedReceipt, head: Option<&SignedStatement>) -> Result<()> {
         let sealed = self.seal_json(&format!("consent_receipts.{}", r.receipt.receipt_id), r)?;
         let chain_seq = r.receipt.chain_seq;
         let mut c = self.conn();
@@ -64,7 +65,7 @@ impl Store {
             "INSERT INTO consent_receipts (receipt_id, kind, receipt, issued_at, chain_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 r.receipt.receipt_id,
-                r.receipt.kind.as_str(),
+                WireText(r.receipt.kind),
                 sealed,
                 r.receipt.issued_at,
                 (chain_seq > 0).then_some(chain_seq as i64)
@@ -87,7 +88,7 @@ impl Store {
     }
 
     /// The next link of the receipt chain: (sequence, previous digest).
-    pub fn next_receipt_link(&self) -> Result<(u64, String)> {
+    pub(crate) fn next_receipt_link(&self) -> Result<(u64, String)> {
         let m = self.integrity_marks()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
         Ok(if m.receipt_seq == 0 {
             (1, RECEIPT_CHAIN_GENESIS.to_string())
@@ -97,7 +98,7 @@ impl Store {
     }
 
     /// Replace a stored receipt's content (same id; used to add the delivery outcome).
-    pub fn update_receipt(&self, r: &SignedReceipt) -> Result<()> {
+    pub(crate) fn update_receipt(&self, r: &SignedReceipt) -> Result<()> {
         let sealed = self.seal_json(&format!("consent_receipts.{}", r.receipt.receipt_id), r)?;
         let n = self.conn().execute(
             "UPDATE consent_receipts SET receipt = ?2 WHERE receipt_id = ?1",
@@ -111,42 +112,47 @@ impl Store {
 
     /// Every receipt row, oldest first; a row that does not open (damaged or tampered at rest)
     /// is kept with `receipt: None` so the others stay readable.
-    pub fn receipt_rows(&self) -> Result<Vec<ReceiptRow>> {
-        type Raw = (i64, String, String, i64, Option<i64>, Vec<u8>);
+    pub(crate) fn receipt_rows(&self) -> Result<Vec<ReceiptRow>> {
+        type Raw = (String, Option<WireText<ReceiptKind>>, i64, Option<i64>, Vec<u8>);
         let rows: Vec<Raw> = {
             let c = self.conn();
-            let mut st = c.prepare(
-                "SELECT seq, receipt_id, kind, issued_at, chain_seq, receipt FROM consent_receipts ORDER BY seq",
-            )?;
+            let mut st =
+                c.prepare("SELECT receipt_id, kind, issued_at, chain_seq, receipt FROM consent_receipts ORDER BY seq")?;
             let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1).ok(), r.get(2)?, r.get(3)?, r.get(4)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
         Ok(rows
             .into_iter()
-            .map(|(row, receipt_id, kind, issued_at, chain_seq, sealed)| {
+            .map(|(receipt_id, kind, issued_at, chain_seq, sealed)| {
                 let receipt: Option<SignedReceipt> = self
                     .open_json(&format!("consent_receipts.{receipt_id}"), &sealed)
                     .ok()
                     .filter(|r: &SignedReceipt| {
                         r.receipt.receipt_id == receipt_id && chain_seq.unwrap_or(0) as u64 == r.receipt.chain_seq
                     });
-                ReceiptRow { row, receipt_id, kind, issued_at, chain_seq: chain_seq.map(|s| s as u64), receipt }
+                let kind = kind.map(|k| k.0);
+                ReceiptRow { receipt_id, kind, issued_at, chain_seq: chain_seq.map(|s| s as u64), receipt }
             })
             .collect())
     }
 
     /// Every receipt that opens, oldest first.
-    pub fn receipts(&self) -> Result<Vec<SignedReceipt>> {
+    pub(crate) fn receipts(&self) -> Result<Vec<SignedReceipt>> {
         Ok(self.receipt_rows()?.into_iter().filter_map(|r| r.receipt).collect())
     }
 
     // ---- credentials ---------------------------------------------------------------------
 
-    /// Store (replace) a credential of `kind` (e.g. `pid`), sealed.
-    pub fn save_credential<T: Serialize>(&self, kind: &str, credential: &T, expires_at: i64) -> Result<()> {
-        let sealed = self.seal_json(&format!("credentials.{kind}"), credential)?;
+    /// Store (replace) a credential of `kind`, sealed.
+    pub(crate) fn save_credential<T: Serialize>(
+        &self,
+        kind: CredentialKind,
+        credential: &T,
+        expires_at: i64,
+    ) -> Result<()> {
+        let sealed = self.seal_json(&format!("credentials.{}", kind.as_str()), credential)?;
         self.conn().execute(
             "INSERT OR REPLACE INTO credentials (kind, sd_jwt, expires_at) VALUES (?1, ?2, ?3)",
             params![kind, sealed, expires_at],
@@ -155,26 +161,26 @@ impl Store {
     }
 
     /// The credential of `kind` with its expiry.
-    pub fn credential<T: DeserializeOwned>(&self, kind: &str) -> Result<Option<(T, i64)>> {
+    pub(crate) fn credential<T: DeserializeOwned>(&self, kind: CredentialKind) -> Result<Option<CredentialRow<T>>> {
         let row: Option<(Vec<u8>, i64)> = self
             .conn()
             .query_row("SELECT sd_jwt, expires_at FROM credentials WHERE kind = ?1", params![kind], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
-        row.map(|(sealed, exp)| Ok((self.open_json(&format!("credentials.{kind}"), &sealed)?, exp))).transpose()
-    }
-
-    /// Forget the credential of `kind`.
-    pub fn delete_credential(&self, kind: &str) -> Result<()> {
-        self.conn().execute("DELETE FROM credentials WHERE kind = ?1", params![kind])?;
-        Ok(())
+        row.map(|(sealed, expires_at)| {
+            Ok(CredentialRow {
+                credential: self.open_json(&format!("credentials.{}", kind.as_str()), &sealed)?,
+                expires_at,
+            })
+        })
+        .transpose()
     }
 
     // ---- scanned login requests ----------------------------------------------------------
 
     /// Keep a scanned login request until the citizen decides (expired ones are dropped here).
-    pub fn save_qr_pending<T: Serialize>(
+    pub(crate) fn save_qr_pending<T: Serialize>(
         &self,
         session_id: &str,
         pending: &T,
@@ -192,7 +198,7 @@ impl Store {
     }
 
     /// A scanned login request by session id.
-    pub fn qr_pending<T: DeserializeOwned>(&self, session_id: &str) -> Result<Option<T>> {
+    pub(crate) fn qr_pending<T: DeserializeOwned>(&self, session_id: &str) -> Result<Option<T>> {
         let sealed: Option<Vec<u8>> = self
             .conn()
             .query_row("SELECT request FROM qr_pending WHERE session_id = ?1", params![session_id], |r| r.get(0))
@@ -201,7 +207,7 @@ impl Store {
     }
 
     /// Drop a scanned login request (decided, refused or expired).
-    pub fn delete_qr_pending(&self, session_id: &str) -> Result<()> {
+    pub(crate) fn delete_qr_pending(&self, session_id: &str) -> Result<()> {
         self.conn().execute("DELETE FROM qr_pending WHERE session_id = ?1", params![session_id])?;
         Ok(())
     }
@@ -215,6 +221,7 @@ mod tests {
     use crate::platform::DataKeyWrapper;
     use crate::protocol::rp::{ConsentReceipt, ReceiptKind, SignedReceipt};
     use crate::protocol::{Purpose, SignedStatement, Statement};
+    use crate::store::rows::{CredentialKind, CredentialRow, RegistryRow};
     use crate::store::Store;
 
     fn receipt(id: &str) -> SignedReceipt {
@@ -263,22 +270,25 @@ mod tests {
             assert!(s.save_receipt(&receipt("r1"), None).is_err(), "receipt ids are unique");
             s.save_qr_pending("sess", &"PENDING-CANARY".to_string(), 100, 50).unwrap();
             s.save_qr_pending("old", &"x".to_string(), 10, 50).unwrap();
-            s.save_credential("pid", &"SDJWT-CANARY".to_string(), 99).unwrap();
+            s.save_credential(CredentialKind::Pid, &"SDJWT-CANARY".to_string(), 99).unwrap();
             s.save_registry("jws", 3, 7).unwrap();
         }
         let s = Store::open(dir.path(), &w).unwrap();
         let ids: Vec<String> = s.receipts().unwrap().into_iter().map(|r| r.receipt.receipt_id).collect();
         assert_eq!(ids, ["r1", "r2"]);
         assert_eq!(s.qr_pending::<String>("sess").unwrap().as_deref(), Some("PENDING-CANARY"));
-        assert_eq!(s.credential::<String>("pid").unwrap(), Some(("SDJWT-CANARY".to_string(), 99)));
-        assert_eq!(s.registry().unwrap(), Some(("jws".to_string(), 3, 7)));
+        assert_eq!(
+            s.credential::<String>(CredentialKind::Pid).unwrap(),
+            Some(CredentialRow { credential: "SDJWT-CANARY".to_string(), expires_at: 99 })
+        );
+        assert_eq!(s.registry().unwrap(), Some(RegistryRow { jws: "jws".to_string(), version: 3, fetched_at: 7 }));
         // Saving another pending request drops the expired ones.
         s.save_qr_pending("new", &"y".to_string(), 200, 60).unwrap();
         assert!(s.qr_pending::<String>("old").unwrap().is_none());
         s.delete_qr_pending("sess").unwrap();
         assert!(s.qr_pending::<String>("sess").unwrap().is_none());
         s.wipe_account().unwrap();
-        assert!(s.receipts().unwrap().is_empty() && s.credential::<String>("pid").unwrap().is_none());
+        assert!(s.receipts().unwrap().is_empty() && s.credential::<String>(CredentialKind::Pid).unwrap().is_none());
         assert!(s.registry().unwrap().is_some(), "the public registry stays");
         drop(s);
         let mut all = vec![];

@@ -8,6 +8,7 @@ use crate::account::Account;
 use crate::activity::{self, ActivityAnchor, ActivityEntry, ActivityKind, AnchorClaims, AnchorRequest, LogProblem};
 use crate::error::{Error, Msg, Result};
 use crate::protocol::{Purpose, Statement};
+use crate::store::rows::{ActivityHead, ActivityRow, AnchorRow};
 
 /// A self-contained export anyone can verify with the device's and the server's public keys.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -127,7 +128,8 @@ impl Account {
     async fn try_log_activity(&self, kind: ActivityKind, summary: String) -> Result<ActivityEntry> {
         let acc = self.store.account()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
         let _serial = self.services.activity_lock.lock().await;
-        let (last_seq, prev_hash) = self.store.activity_head()?.unwrap_or((0, activity::GENESIS.to_string()));
+        let (last_seq, prev_hash) =
+            self.store.activity_head()?.map(|h| (h.seq, h.hash)).unwrap_or((0, activity::GENESIS.to_string()));
         let seq = last_seq + 1;
         let counter = self.store.next_counter()?;
         let at = self.now();
@@ -178,7 +180,7 @@ impl Account {
             Err(Error::Domain(Msg::NotLoggedIn | Msg::SessionExpired | Msg::SessionRevoked)) => None,
             Err(e) => return Err(e),
         };
-        let Some((seq, hash)) = self.store.activity_head()? else { return Ok(None) };
+        let Some(ActivityHead { seq, hash }) = self.store.activity_head()? else { return Ok(None) };
         if self.store.anchors()?.iter().any(|a| a.seq == seq) {
             return Ok(None);
         }
@@ -210,7 +212,7 @@ impl Account {
     }
 
     /// Entries; `None` where a stored entry does not open (tampered at rest).
-    pub fn activity_entries(&self) -> Result<Vec<(u64, Option<ActivityEntry>)>> {
+    pub(crate) fn activity_entries(&self) -> Result<Vec<ActivityRow>> {
         self.store.activity()
     }
 
@@ -220,16 +222,16 @@ impl Account {
     }
 
     /// Build the export from stored rows; also returns the sequence numbers that did not open.
-    fn export_from(&self, raw: Vec<(u64, Option<ActivityEntry>)>) -> Result<(ActivityExport, Vec<u64>)> {
+    fn export_from(&self, raw: Vec<ActivityRow>) -> Result<(ActivityExport, Vec<u64>)> {
         let acc = self.store.account()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
-        let unreadable = raw.iter().filter(|(_, e)| e.is_none()).map(|(seq, _)| *seq).collect();
+        let unreadable = raw.iter().filter(|r| r.entry.is_none()).map(|r| r.seq).collect();
         let export = ActivityExport {
             version: 1,
             audience: self.net.audience().to_string(),
             device_id: acc.device_id,
             device_public_key: crate::crypto::b64(&acc.public_key),
             server_keys: self.store.server_keys()?,
-            entries: raw.into_iter().filter_map(|(_, e)| e).collect(),
+            entries: raw.into_iter().filter_map(|r| r.entry).collect(),
             anchors: self.store.anchors()?,
         };
         Ok((export, unreadable))
@@ -246,8 +248,8 @@ impl Account {
         let mut check = verify_parsed(&export, &keys);
         let mut problems: Vec<LogProblem> = unreadable.iter().map(|&seq| LogProblem::ChangedEntry { seq }).collect();
         problems.append(&mut check.problems);
-        for (seq, a) in self.store.anchor_rows()? {
-            if a.is_none() {
+        for AnchorRow { seq, anchor } in self.store.anchor_rows()? {
+            if anchor.is_none() {
                 problems.push(LogProblem::BadAnchor { seq });
             }
         }

@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::eform::{self, DraftAttachmentMeta, DraftContent, EditError};
 use super::outbox::{self, Disposition};
-use super::storage::{DraftRow, OutboxRow, DELIVERED, REJECTED};
+use super::storage::{DraftRow, OutboxRow};
 use crate::account::Account;
 use crate::cccd::Date;
 use crate::crypto;
@@ -16,11 +16,7 @@ use crate::error::{Error, FieldError, Msg, Result};
 use crate::platform::OutboxObserver;
 use crate::protocol::services::*;
 use crate::protocol::{Purpose, Statement};
-
-/// Draft states.
-pub const EDITING: &str = "editing";
-/// Draft submitted (read-only).
-pub const SUBMITTED: &str = "submitted";
+use crate::store::rows::{DraftStatus, OutboxState};
 
 /// What one delivery run did.
 #[derive(Debug, Default)]
@@ -79,12 +75,12 @@ impl Account {
     }
 
     pub fn cached_profile(&self) -> Result<CitizenProfileDto> {
-        Ok(self.store.profile()?.ok_or(Error::Domain(Msg::ProfileMissing))?.0)
+        Ok(self.store.profile()?.ok_or(Error::Domain(Msg::ProfileMissing))?.value)
     }
 
     /// Fetch the catalogue if it changed (ETag); returns whether it changed.
     pub async fn refresh_catalogue(&self) -> Result<bool> {
-        let etag = self.store.catalogue()?.and_then(|(_, e, _)| e);
+        let etag = self.store.catalogue()?.and_then(|c| c.etag);
         match self.net.get_if_changed::<CatalogueDto>(PATH_PROCEDURES, etag.as_deref()).await? {
             None => {
                 self.store.touch_catalogue(self.now())?;
@@ -98,7 +94,7 @@ impl Account {
     }
 
     pub fn catalogue(&self) -> Result<CatalogueDto> {
-        Ok(self.store.catalogue()?.ok_or(Error::Domain(Msg::CatalogueMissing))?.0)
+        Ok(self.store.catalogue()?.ok_or(Error::Domain(Msg::CatalogueMissing))?.catalogue)
     }
 
     fn procedure(&self, id: &str, version: Option<u32>) -> Result<ProcedureDto> {
@@ -119,7 +115,7 @@ impl Account {
             draft_id: uuid::Uuid::new_v4().to_string(),
             procedure_id: procedure.id.clone(),
             procedure_version: procedure.version,
-            status: EDITING.into(),
+            status: DraftStatus::Editing,
             content: eform::new_draft(&procedure, &profile),
             updated_at: self.now(),
         };
@@ -138,7 +134,7 @@ impl Account {
         f: impl FnOnce(&ProcedureDto, &mut DraftContent) -> std::result::Result<T, EditError>,
     ) -> Result<(DraftRow, T)> {
         let mut row = self.draft(id)?;
-        if row.status != EDITING {
+        if row.status != DraftStatus::Editing {
             return Err(Error::Domain(Msg::DraftNotEditable));
         }
         let procedure = self.procedure(&row.procedure_id, Some(row.procedure_version))?;
@@ -195,7 +191,7 @@ impl Account {
             .into_iter()
             .find(|c| c.case_number == case_number)
             .ok_or(Error::Domain(Msg::UnknownCase))?;
-        if case.status != "needs_supplement" {
+        if case.status != CaseStatusDto::NeedsSupplement {
             return Err(Error::Domain(Msg::CaseNotAwaitingSupplement));
         }
         let original = self.store.outbox_request(&case.submission_id)?;
@@ -221,7 +217,7 @@ impl Account {
             draft_id: uuid::Uuid::new_v4().to_string(),
             procedure_id: procedure.id.clone(),
             procedure_version: procedure.version,
-            status: EDITING.into(),
+            status: DraftStatus::Editing,
             content,
             updated_at: self.now(),
         };
@@ -235,7 +231,7 @@ impl Account {
     pub async fn submit(&self, draft_id: &str, passcode_in: &str) -> Result<OutboxRow> {
         let acc = self.active_account()?;
         let row = self.draft(draft_id)?;
-        if row.status != EDITING {
+        if row.status != DraftStatus::Editing {
             return Err(Error::Domain(Msg::DraftNotEditable));
         }
         let procedure = self.procedure(&row.procedure_id, Some(row.procedure_version))?;
@@ -276,7 +272,7 @@ impl Account {
             draft_id: draft_id.to_string(),
             procedure_id: req.payload.procedure_id.clone(),
             payload_sha256: req.payload.digest_hex(),
-            state: super::storage::QUEUED.to_string(),
+            state: OutboxState::Queued,
             attempts: 0,
             next_attempt_at: now,
             not_before: 0,
@@ -436,8 +432,7 @@ impl Account {
             }
             self.notify(&id);
         }
-        report.remaining =
-            self.store.outbox()?.iter().filter(|r| r.state != DELIVERED && r.state != REJECTED).count() as u32;
+        report.remaining = self.store.outbox()?.iter().filter(|r| r.state.is_pending()).count() as u32;
         Ok(report)
     }
 

@@ -14,57 +14,66 @@ use serde::{Deserialize, Serialize};
 
 use super::eform::DraftContent;
 use crate::error::{Error, Msg, Result};
-use crate::protocol::services::{CaseEventDto, CatalogueDto, CitizenProfileDto, SubmissionRequest};
+use crate::protocol::services::{CaseEventDto, CaseStatusDto, CatalogueDto, CitizenProfileDto, SubmissionRequest};
+use crate::store::rows::{
+    ActivityHead, ActivityRow, AnchorRow, CatalogueRow, DraftStatus, Fetched, OutboxState, WireText,
+};
 use crate::store::Store;
 
-/// Outbox states (stored as text).
-pub const QUEUED: &str = "queued";
-/// Being sent (a crash leaves it here; it is resent, idempotently).
-pub const SENDING: &str = "sending";
-/// The server accepted it and its receipt verified.
-pub const DELIVERED: &str = "delivered";
-/// The server refused it for good.
-pub const REJECTED: &str = "rejected";
-
 /// A stored draft.
-pub struct DraftRow {
-    pub draft_id: String,
-    pub procedure_id: String,
-    pub procedure_version: u32,
-    pub status: String,
-    pub content: DraftContent,
-    pub updated_at: i64,
+pub(crate) struct DraftRow {
+    pub(crate) draft_id: String,
+    pub(crate) procedure_id: String,
+    pub(crate) procedure_version: u32,
+    pub(crate) status: DraftStatus,
+    pub(crate) content: DraftContent,
+    pub(crate) updated_at: i64,
 }
 
 /// A stored outbox item (without the request body).
 #[derive(Clone, Debug)]
-pub struct OutboxRow {
-    pub submission_id: String,
-    pub seq: i64,
-    pub draft_id: String,
-    pub procedure_id: String,
-    pub payload_sha256: String,
-    pub state: String,
-    pub attempts: u32,
-    pub next_attempt_at: i64,
-    pub not_before: i64,
-    pub last_error: Option<String>,
-    pub case_number: Option<String>,
-    pub receipt: Option<String>,
-    pub queued_at: i64,
-    pub updated_at: i64,
+pub(crate) struct OutboxRow {
+    pub(crate) submission_id: String,
+    /// Delivery order (read for diagnostics and tests; the queue orders by it in SQL).
+    #[allow(dead_code)]
+    pub(crate) seq: i64,
+    pub(crate) draft_id: String,
+    pub(crate) procedure_id: String,
+    pub(crate) payload_sha256: String,
+    pub(crate) state: OutboxState,
+    pub(crate) attempts: u32,
+    pub(crate) next_attempt_at: i64,
+    pub(crate) not_before: i64,
+    pub(crate) last_error: Option<String>,
+    pub(crate) case_number: Option<String>,
+    pub(crate) receipt: Option<String>,
+    pub(crate) queued_at: i64,
+    pub(crate) updated_at: i64,
 }
 
 /// A stored case.
 #[derive(Clone, Debug)]
-pub struct CaseRow {
-    pub case_number: String,
-    pub submission_id: String,
-    pub procedure_id: String,
-    pub status: String,
-    pub note: Option<(Option<String>, Option<String>)>,
-    pub requested_attachments: Vec<String>,
-    pub updated_at: i64,
+pub(crate) struct CaseRow {
+    pub(crate) case_number: String,
+    pub(crate) submission_id: String,
+    pub(crate) procedure_id: String,
+    pub(crate) status: CaseStatusDto,
+    pub(crate) note: Option<(Option<String>, Option<String>)>,
+    pub(crate) requested_attachments: Vec<String>,
+    pub(crate) updated_at: i64,
+}
+
+/// A `cases` row as stored: identifying fields sealed in `meta` (v5) or, before the v4 rows are
+/// sealed, in clear.
+struct RawCase {
+    key: String,
+    submission_id: String,
+    procedure_id: String,
+    status: CaseStatusDto,
+    note: Option<Vec<u8>>,
+    requested_attachments: String,
+    updated_at: i64,
+    meta: Option<Vec<u8>>,
 }
 
 const OUTBOX_COLS: &str = "submission_id, seq, draft_id, procedure_id, payload_sha256, state, attempts, \
@@ -124,7 +133,7 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OutboxRow, Option<Vec<
 impl Store {
     // ---- profile and catalogue -----------------------------------------------------------
 
-    pub fn save_profile(&self, p: &CitizenProfileDto, now: i64) -> Result<()> {
+    pub(crate) fn save_profile(&self, p: &CitizenProfileDto, now: i64) -> Result<()> {
         let sealed = self.seal_json("profile", p)?;
         self.conn().execute(
             "INSERT OR REPLACE INTO profile (id, data, fetched_at) VALUES (1, ?1, ?2)",
@@ -133,15 +142,17 @@ impl Store {
         Ok(())
     }
 
-    pub fn profile(&self) -> Result<Option<(CitizenProfileDto, i64)>> {
-        let row: Option<(Vec<u8>, i64)> = self
+    pub(crate) fn profile(&self) -> Result<Option<Fetched<CitizenProfileDto>>> {
+        let row: Option<Fetched<Vec<u8>>> = self
             .conn()
-            .query_row("SELECT data, fetched_at FROM profile WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT data, fetched_at FROM profile WHERE id = 1", [], |r| {
+                Ok(Fetched { value: r.get(0)?, fetched_at: r.get(1)? })
+            })
             .optional()?;
-        row.map(|(d, t)| Ok((self.open_json("profile", &d)?, t))).transpose()
+        row.map(|f| Ok(Fetched { value: self.open_json("profile", &f.value)?, fetched_at: f.fetched_at })).transpose()
     }
 
-    pub fn save_catalogue(&self, c: &CatalogueDto, etag: Option<&str>, now: i64) -> Result<()> {
+    pub(crate) fn save_catalogue(&self, c: &CatalogueDto, etag: Option<&str>, now: i64) -> Result<()> {
         let json = serde_json::to_vec(c).map_err(|e| Error::Storage(e.to_string()))?;
         self.conn().execute(
             "INSERT OR REPLACE INTO catalogue (id, etag, data, fetched_at) VALUES (1, ?1, ?2, ?3)",
@@ -150,22 +161,22 @@ impl Store {
         Ok(())
     }
 
-    pub fn touch_catalogue(&self, now: i64) -> Result<()> {
+    pub(crate) fn touch_catalogue(&self, now: i64) -> Result<()> {
         self.conn().execute("UPDATE catalogue SET fetched_at = ?1 WHERE id = 1", params![now])?;
         Ok(())
     }
 
-    /// (catalogue, etag, fetched_at)
-    pub fn catalogue(&self) -> Result<Option<(CatalogueDto, Option<String>, i64)>> {
+    /// The cached catalogue (public, in clear).
+    pub(crate) fn catalogue(&self) -> Result<Option<CatalogueRow>> {
         let row: Option<(Option<String>, Vec<u8>, i64)> = self
             .conn()
             .query_row("SELECT etag, data, fetched_at FROM catalogue WHERE id = 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
-        row.map(|(etag, data, t)| {
-            let c = serde_json::from_slice(&data).map_err(|e| Error::Storage(format!("catalogue: {e}")))?;
-            Ok((c, etag, t))
+        row.map(|(etag, data, fetched_at)| {
+            let catalogue = serde_json::from_slice(&data).map_err(|e| Error::Storage(format!("catalogue: {e}")))?;
+            Ok(CatalogueRow { catalogue, etag, fetched_at })
         })
         .transpose()
     }
@@ -176,7 +187,7 @@ impl Store {
         format!("drafts.content.{id}")
     }
 
-    pub fn save_draft(&self, d: &DraftRow, now: i64) -> Result<()> {
+    pub(crate) fn save_draft(&self, d: &DraftRow, now: i64) -> Result<()> {
         let sealed = self.seal_json(&Self::draft_label(&d.draft_id), &d.content)?;
         self.conn().execute(
             "INSERT INTO drafts (draft_id, procedure_id, procedure_version, status, content, created_at, updated_at)
@@ -187,8 +198,8 @@ impl Store {
         Ok(())
     }
 
-    pub fn draft(&self, id: &str) -> Result<Option<DraftRow>> {
-        let row: Option<(String, String, u32, String, Vec<u8>, i64)> = self
+    pub(crate) fn draft(&self, id: &str) -> Result<Option<DraftRow>> {
+        let row: Option<(String, String, u32, DraftStatus, Vec<u8>, i64)> = self
             .conn()
             .query_row(
                 "SELECT draft_id, procedure_id, procedure_version, status, content, updated_at FROM drafts WHERE draft_id = ?1",
@@ -203,18 +214,18 @@ impl Store {
         .transpose()
     }
 
-    pub fn draft_ids(&self) -> Result<Vec<String>> {
+    pub(crate) fn draft_ids(&self) -> Result<Vec<String>> {
         let c = self.conn();
         let mut st = c.prepare("SELECT draft_id FROM drafts ORDER BY updated_at DESC, draft_id")?;
         let ids = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(ids)
     }
 
-    pub fn delete_draft(&self, id: &str) -> Result<()> {
+    pub(crate) fn delete_draft(&self, id: &str) -> Result<()> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM draft_files WHERE draft_id = ?1", params![id])?;
-        tx.execute("DELETE FROM drafts WHERE draft_id = ?1 AND status = 'editing'", params![id])?;
+        tx.execute("DELETE FROM drafts WHERE draft_id = ?1 AND status = ?2", params![id, DraftStatus::Editing])?;
         tx.commit()?;
         Ok(())
     }
@@ -223,7 +234,7 @@ impl Store {
         format!("draft_files.{draft}.{key}")
     }
 
-    pub fn save_draft_file(&self, draft: &str, key: &str, data: &[u8]) -> Result<()> {
+    pub(crate) fn save_draft_file(&self, draft: &str, key: &str, data: &[u8]) -> Result<()> {
         let sealed = self.data_key_seal(&Self::file_label(draft, key), data);
         self.conn().execute(
             "INSERT OR REPLACE INTO draft_files (draft_id, key, data) VALUES (?1, ?2, ?3)",
@@ -232,7 +243,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn draft_file(&self, draft: &str, key: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn draft_file(&self, draft: &str, key: &str) -> Result<Option<Vec<u8>>> {
         let sealed: Option<Vec<u8>> = self
             .conn()
             .query_row("SELECT data FROM draft_files WHERE draft_id = ?1 AND key = ?2", params![draft, key], |r| {
@@ -247,7 +258,7 @@ impl Store {
             .transpose()
     }
 
-    pub fn delete_draft_file(&self, draft: &str, key: &str) -> Result<()> {
+    pub(crate) fn delete_draft_file(&self, draft: &str, key: &str) -> Result<()> {
         self.conn().execute("DELETE FROM draft_files WHERE draft_id = ?1 AND key = ?2", params![draft, key])?;
         Ok(())
     }
@@ -255,7 +266,7 @@ impl Store {
     // ---- outbox --------------------------------------------------------------------------
 
     /// Reserve the next submit counter (committed before signing; gaps are harmless).
-    pub fn next_submit_counter(&self) -> Result<u64> {
+    pub(crate) fn next_submit_counter(&self) -> Result<u64> {
         let v: i64 = self
             .conn()
             .query_row(
@@ -275,14 +286,14 @@ impl Store {
     /// Enqueue a signed request and mark its draft submitted — one transaction, so a draft is
     /// never both editable and queued, and a queued request never exists without its draft
     /// being marked.
-    pub fn enqueue(&self, req: &SubmissionRequest, seq: u64, draft_id: &str, now: i64) -> Result<()> {
+    pub(crate) fn enqueue(&self, req: &SubmissionRequest, seq: u64, draft_id: &str, now: i64) -> Result<()> {
         let id = &req.payload.submission_id;
         let sealed = self.seal_json(&Self::request_label(id), req)?;
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute(
-            "UPDATE drafts SET status = 'submitted', updated_at = ?2 WHERE draft_id = ?1 AND status = 'editing'",
-            params![draft_id, now],
+            "UPDATE drafts SET status = ?3, updated_at = ?2 WHERE draft_id = ?1 AND status = ?4",
+            params![draft_id, now, DraftStatus::Submitted, DraftStatus::Editing],
         )?;
         if n != 1 {
             return Err(Error::Domain(Msg::DraftNotEditable));
@@ -294,8 +305,8 @@ impl Store {
         tx.execute(
             "INSERT INTO outbox (submission_id, seq, draft_id, procedure_id, payload_sha256, state, request, attempts,
              next_attempt_at, not_before, queued_at, updated_at, meta)
-             VALUES (?1, ?2, ?3, '', ?4, 'queued', ?5, 0, ?6, 0, ?6, ?6, ?7)",
-            params![id, seq as i64, draft_id, req.payload.digest_hex(), sealed, now, meta],
+             VALUES (?1, ?2, ?3, '', ?4, ?8, ?5, 0, ?6, 0, ?6, ?6, ?7)",
+            params![id, seq as i64, draft_id, req.payload.digest_hex(), sealed, now, meta, OutboxState::Queued],
         )?;
         tx.commit()?;
         Ok(())
@@ -320,58 +331,58 @@ impl Store {
             .collect()
     }
 
-    pub fn outbox(&self) -> Result<Vec<OutboxRow>> {
+    pub(crate) fn outbox(&self) -> Result<Vec<OutboxRow>> {
         self.outbox_query(&format!("SELECT {OUTBOX_COLS} FROM outbox ORDER BY seq"), [])
     }
 
-    pub fn outbox_item(&self, id: &str) -> Result<Option<OutboxRow>> {
+    pub(crate) fn outbox_item(&self, id: &str) -> Result<Option<OutboxRow>> {
         Ok(self.outbox_query(&format!("SELECT {OUTBOX_COLS} FROM outbox WHERE submission_id = ?1"), params![id])?.pop())
     }
 
     /// The next item to deliver: lowest sequence not yet delivered or rejected.
-    pub fn outbox_head(&self) -> Result<Option<OutboxRow>> {
+    pub(crate) fn outbox_head(&self) -> Result<Option<OutboxRow>> {
         Ok(self
             .outbox_query(
-                &format!("SELECT {OUTBOX_COLS} FROM outbox WHERE state IN ('queued', 'sending') ORDER BY seq LIMIT 1"),
-                [],
+                &format!("SELECT {OUTBOX_COLS} FROM outbox WHERE state IN (?1, ?2) ORDER BY seq LIMIT 1"),
+                params![OutboxState::Queued, OutboxState::Sending],
             )?
             .pop())
     }
 
-    pub fn outbox_request(&self, id: &str) -> Result<SubmissionRequest> {
+    pub(crate) fn outbox_request(&self, id: &str) -> Result<SubmissionRequest> {
         let sealed: Vec<u8> =
             self.conn().query_row("SELECT request FROM outbox WHERE submission_id = ?1", params![id], |r| r.get(0))?;
         self.open_json(&Self::request_label(id), &sealed)
     }
 
-    pub fn outbox_mark_sending(&self, id: &str, now: i64) -> Result<()> {
+    pub(crate) fn outbox_mark_sending(&self, id: &str, now: i64) -> Result<()> {
         self.conn().execute(
-            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?2 WHERE submission_id = ?1",
-            params![id, now],
+            "UPDATE outbox SET state = ?3, attempts = attempts + 1, updated_at = ?2 WHERE submission_id = ?1",
+            params![id, now, OutboxState::Sending],
         )?;
         Ok(())
     }
 
-    pub fn outbox_retry(&self, id: &str, next: i64, not_before: i64, error: &str, now: i64) -> Result<()> {
+    pub(crate) fn outbox_retry(&self, id: &str, next: i64, not_before: i64, error: &str, now: i64) -> Result<()> {
         self.conn().execute(
-            "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, not_before = ?3, last_error = ?4, updated_at = ?5
+            "UPDATE outbox SET state = ?6, next_attempt_at = ?2, not_before = ?3, last_error = ?4, updated_at = ?5
              WHERE submission_id = ?1",
-            params![id, next, not_before, error, now],
+            params![id, next, not_before, error, now, OutboxState::Queued],
         )?;
         Ok(())
     }
 
-    pub fn outbox_rejected(&self, id: &str, code: &str, now: i64) -> Result<()> {
+    pub(crate) fn outbox_rejected(&self, id: &str, code: &str, now: i64) -> Result<()> {
         self.conn().execute(
-            "UPDATE outbox SET state = 'rejected', last_error = ?2, updated_at = ?3 WHERE submission_id = ?1",
-            params![id, code, now],
+            "UPDATE outbox SET state = ?4, last_error = ?2, updated_at = ?3 WHERE submission_id = ?1",
+            params![id, code, now, OutboxState::Rejected],
         )?;
         Ok(())
     }
 
     /// Mark delivered and open the local case — one transaction. The case number and the
     /// receipt are sealed with the procedure id; the case row is keyed by [`Store::case_key`].
-    pub fn outbox_delivered(&self, row: &OutboxRow, case_number: &str, receipt: &str, now: i64) -> Result<()> {
+    pub(crate) fn outbox_delivered(&self, row: &OutboxRow, case_number: &str, receipt: &str, now: i64) -> Result<()> {
         let meta = self.seal_json(
             &outbox_meta_label(&row.submission_id),
             &OutboxMeta {
@@ -392,14 +403,14 @@ impl Store {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
-            "UPDATE outbox SET state = 'delivered', procedure_id = '', case_number = NULL, receipt = NULL, meta = ?2,
+            "UPDATE outbox SET state = ?4, procedure_id = '', case_number = NULL, receipt = NULL, meta = ?2,
              last_error = NULL, updated_at = ?3 WHERE submission_id = ?1",
-            params![row.submission_id, meta, now],
+            params![row.submission_id, meta, now, OutboxState::Delivered],
         )?;
         tx.execute(
             "INSERT INTO cases (case_number, submission_id, procedure_id, status, updated_at, meta)
-             VALUES (?1, '', '', 'received', ?2, ?3) ON CONFLICT (case_number) DO NOTHING",
-            params![key, now, case_meta],
+             VALUES (?1, '', '', ?4, ?2, ?3) ON CONFLICT (case_number) DO NOTHING",
+            params![key, now, case_meta, WireText(CaseStatusDto::Received)],
         )?;
         tx.commit()?;
         Ok(())
@@ -475,19 +486,18 @@ impl Store {
 
     // ---- cases ---------------------------------------------------------------------------
 
-    pub fn case_cursor(&self) -> Result<i64> {
+    pub(crate) fn case_cursor(&self) -> Result<i64> {
         Ok(self.conn().query_row("SELECT COALESCE(MAX(seq), 0) FROM case_events", [], |r| r.get(0))?)
     }
 
     /// Apply events from the server (idempotent by sequence number).
-    pub fn apply_case_events(&self, events: &[CaseEventDto], now: i64) -> Result<()> {
+    pub(crate) fn apply_case_events(&self, events: &[CaseEventDto], now: i64) -> Result<()> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for e in events {
             let label = format!("case_events.{}", e.seq);
             let sealed = self.seal_json(&label, e)?;
-            let status =
-                serde_json::to_value(e.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let status = WireText(e.status);
             let key = self.case_key(&e.case_number);
             let inserted = tx.execute(
                 "INSERT INTO case_events (seq, case_number, status, event, at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -519,9 +529,8 @@ impl Store {
         Ok(())
     }
 
-    pub fn cases(&self) -> Result<Vec<CaseRow>> {
-        type Raw = (String, String, String, String, Option<Vec<u8>>, String, i64, Option<Vec<u8>>);
-        let rows: Vec<Raw> = {
+    pub(crate) fn cases(&self) -> Result<Vec<CaseRow>> {
+        let rows: Vec<RawCase> = {
             let c = self.conn();
             let mut st = c.prepare(
                 "SELECT case_number, submission_id, procedure_id, status, note, requested_attachments, updated_at, meta
@@ -529,30 +538,39 @@ impl Store {
             )?;
             let rows = st
                 .query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+                    Ok(RawCase {
+                        key: r.get(0)?,
+                        submission_id: r.get(1)?,
+                        procedure_id: r.get(2)?,
+                        status: r.get::<_, WireText<CaseStatusDto>>(3)?.0,
+                        note: r.get(4)?,
+                        requested_attachments: r.get(5)?,
+                        updated_at: r.get(6)?,
+                        meta: r.get(7)?,
+                    })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
         let mut cases = rows
             .into_iter()
-            .map(|(key, submission_id, procedure_id, status, note, requested, updated_at, meta)| {
-                let (case_number, submission_id, procedure_id) = match meta {
+            .map(|raw| {
+                let (case_number, submission_id, procedure_id) = match raw.meta {
                     Some(sealed) => {
-                        let m: CaseMeta = self.open_json(&case_meta_label(&key), &sealed)?;
+                        let m: CaseMeta = self.open_json(&case_meta_label(&raw.key), &sealed)?;
                         (m.case_number, m.submission_id, m.procedure_id)
                     }
-                    None => (key, submission_id, procedure_id),
+                    None => (raw.key, raw.submission_id, raw.procedure_id),
                 };
-                let note = note.map(|n| self.open_json(&format!("cases.note.{case_number}"), &n)).transpose()?;
+                let note = raw.note.map(|n| self.open_json(&format!("cases.note.{case_number}"), &n)).transpose()?;
                 Ok(CaseRow {
                     case_number,
                     submission_id,
                     procedure_id,
-                    status,
+                    status: raw.status,
                     note,
-                    requested_attachments: serde_json::from_str(&requested).unwrap_or_default(),
-                    updated_at,
+                    requested_attachments: serde_json::from_str(&raw.requested_attachments).unwrap_or_default(),
+                    updated_at: raw.updated_at,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -561,7 +579,7 @@ impl Store {
     }
 
     /// Integrity check (tests and diagnostics).
-    pub fn integrity_check(&self) -> Result<String> {
+    pub(crate) fn integrity_check(&self) -> Result<String> {
         Ok(self.conn().query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 }
@@ -570,14 +588,14 @@ impl Store {
 
 impl Store {
     /// Append an entry (its sequence must be the next one; enforced by the primary key).
-    pub fn append_activity(&self, e: &crate::activity::ActivityEntry) -> Result<()> {
+    pub(crate) fn append_activity(&self, e: &crate::activity::ActivityEntry) -> Result<()> {
         let sealed = self.seal_json(&format!("activity_log.{}", e.seq), e)?;
         self.conn().execute("INSERT INTO activity_log (seq, entry) VALUES (?1, ?2)", params![e.seq as i64, sealed])?;
         Ok(())
     }
 
     /// The entries in sequence order; an entry that does not open (tampered at rest) is `None`.
-    pub fn activity(&self) -> Result<Vec<(u64, Option<crate::activity::ActivityEntry>)>> {
+    pub(crate) fn activity(&self) -> Result<Vec<ActivityRow>> {
         let rows: Vec<(i64, Vec<u8>)> = {
             let c = self.conn();
             let mut st = c.prepare("SELECT seq, entry FROM activity_log ORDER BY seq")?;
@@ -586,12 +604,15 @@ impl Store {
         };
         Ok(rows
             .into_iter()
-            .map(|(seq, sealed)| (seq as u64, self.open_json(&format!("activity_log.{seq}"), &sealed).ok()))
+            .map(|(seq, sealed)| ActivityRow {
+                seq: seq as u64,
+                entry: self.open_json(&format!("activity_log.{seq}"), &sealed).ok(),
+            })
             .collect())
     }
 
-    /// (seq, hash) of the last entry.
-    pub fn activity_head(&self) -> Result<Option<(u64, String)>> {
+    /// The last entry's sequence and hash.
+    pub(crate) fn activity_head(&self) -> Result<Option<ActivityHead>> {
         let row: Option<(i64, Vec<u8>)> = self
             .conn()
             .query_row("SELECT seq, entry FROM activity_log ORDER BY seq DESC LIMIT 1", [], |r| {
@@ -600,14 +621,14 @@ impl Store {
             .optional()?;
         row.map(|(seq, sealed)| {
             let e: crate::activity::ActivityEntry = self.open_json(&format!("activity_log.{seq}"), &sealed)?;
-            Ok((seq as u64, e.hash))
+            Ok(ActivityHead { seq: seq as u64, hash: e.hash })
         })
         .transpose()
     }
 
     /// Keep an anchor (sealed like the entries) and raise the anchor mark in the same
     /// transaction, so deleting anchor rows later is detected.
-    pub fn save_anchor(&self, a: &crate::activity::ActivityAnchor) -> Result<()> {
+    pub(crate) fn save_anchor(&self, a: &crate::activity::ActivityAnchor) -> Result<()> {
         let sealed = self.seal_json(&format!("activity_anchors.{}", a.seq), a)?;
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -625,7 +646,7 @@ impl Store {
     }
 
     /// Stored anchors in sequence order; `None` where a row does not open (tampered at rest).
-    pub fn anchor_rows(&self) -> Result<Vec<(u64, Option<crate::activity::ActivityAnchor>)>> {
+    pub(crate) fn anchor_rows(&self) -> Result<Vec<AnchorRow>> {
         let rows: Vec<(i64, Option<Vec<u8>>)> = {
             let c = self.conn();
             let mut st = c.prepare("SELECT seq, sealed FROM activity_anchors ORDER BY seq")?;
@@ -638,24 +659,24 @@ impl Store {
                 let a: Option<crate::activity::ActivityAnchor> = sealed
                     .and_then(|s| self.open_json(&format!("activity_anchors.{seq}"), &s).ok())
                     .filter(|a: &crate::activity::ActivityAnchor| a.seq == seq as u64);
-                (seq as u64, a)
+                AnchorRow { seq: seq as u64, anchor: a }
             })
             .collect())
     }
 
     /// The anchors that open.
-    pub fn anchors(&self) -> Result<Vec<crate::activity::ActivityAnchor>> {
-        Ok(self.anchor_rows()?.into_iter().filter_map(|(_, a)| a).collect())
+    pub(crate) fn anchors(&self) -> Result<Vec<crate::activity::ActivityAnchor>> {
+        Ok(self.anchor_rows()?.into_iter().filter_map(|r| r.anchor).collect())
     }
 
     /// The server's public keys (JWKS entries), kept so receipts and anchors verify offline.
-    pub fn save_server_keys(&self, keys: &[serde_json::Value]) -> Result<()> {
+    pub(crate) fn save_server_keys(&self, keys: &[serde_json::Value]) -> Result<()> {
         let json = serde_json::to_vec(keys).map_err(|e| Error::Storage(e.to_string()))?;
         self.conn().execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('server_keys', ?1)", params![json])?;
         Ok(())
     }
 
-    pub fn server_keys(&self) -> Result<Vec<serde_json::Value>> {
+    pub(crate) fn server_keys(&self) -> Result<Vec<serde_json::Value>> {
         let v: Option<Vec<u8>> =
             self.conn().query_row("SELECT value FROM meta WHERE name = 'server_keys'", [], |r| r.get(0)).optional()?;
         Ok(v.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default())
@@ -767,7 +788,7 @@ mod v5_sealing {
         };
         s.apply_case_events(&[event], 30).unwrap();
         let cases = s.cases().unwrap();
-        assert_eq!((cases.len(), cases[0].case_number.as_str(), cases[0].status.as_str()), (1, CASE, "processing"));
+        assert_eq!((cases.len(), cases[0].case_number.as_str(), cases[0].status), (1, CASE, CaseStatusDto::Processing));
         let row = s.outbox().unwrap().remove(0);
         s.outbox_delivered(&OutboxRow { submission_id: "sub-2".into(), ..row }, "CASE-CANARY-20310043", "r2", 40)
             .unwrap();

@@ -3,7 +3,11 @@
 //! * Pragmas: WAL with `synchronous=FULL` (a commit survives power loss, not only an app kill),
 //!   `secure_delete` (deleted secrets are overwritten, not left in free pages), `temp_store=MEMORY`
 //!   (no temp files; Android has no usable temp dir), foreign keys on.
-//! * Schema migrations are keyed by `PRAGMA user_version` and run in one transaction each.
+//! * Schema migrations are keyed by `PRAGMA user_version` and run in one transaction each; each
+//!   version is a `.sql` file under `src/store/schema/` (`migrations.rs` explains how to add one).
+//!   A database of a newer version is refused untouched (`storage.schema_newer`).
+//! * State columns are typed (`rows.rs`): Rust enums with `ToSql`/`FromSql`, so the SQL binds
+//!   them instead of repeating string literals, and an unknown stored value is a storage error.
 //! * The 32-byte data key is generated once, stored only wrapped by the platform
 //!   [`DataKeyWrapper`], and unwrapped into a zeroizing [`SecretKey`] at open. Personal data and
 //!   tokens are sealed with AES-256-GCM; the associated data names the column, so a sealed
@@ -14,6 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
@@ -23,238 +28,79 @@ use crate::error::{Error, Msg, Result};
 use crate::passcode::{self, Gate};
 use crate::platform::DataKeyWrapper;
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod fixtures;
+mod migrations;
+pub(crate) mod rows;
+
+#[cfg(any(test, feature = "test-support"))]
+use migrations::MIGRATIONS;
+#[cfg(feature = "test-support")]
+pub use migrations::PAUSE_IN_MIGRATION_ENV;
+pub use migrations::{CURRENT_VERSION, SCHEMA_INTEGRITY};
+use rows::{PendingKind, PendingRow};
+
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "citizen-core.db";
 /// Alias of the platform key that wraps the data key.
 pub const DATA_KEY_ALIAS: &str = "citizen-core.data-key.v1";
 
-const MIGRATIONS: &[&str] = &[
-    // v1: foundation.
-    r#"
-    CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-    CREATE TABLE account (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        account_id TEXT NOT NULL,
-        device_id TEXT NOT NULL,
-        key_alias TEXT NOT NULL,
-        public_key BLOB NOT NULL,
-        hardware_backed INTEGER NOT NULL,
-        counter INTEGER NOT NULL,
-        enrolled_at INTEGER NOT NULL,
-        inactive_status TEXT,
-        identity BLOB NOT NULL
-    );
-    CREATE TABLE passcode (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        salt BLOB NOT NULL,
-        verifier BLOB NOT NULL,
-        failed INTEGER NOT NULL DEFAULT 0,
-        locked_until INTEGER
-    );
-    CREATE TABLE session (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        session_id TEXT NOT NULL,
-        tokens BLOB NOT NULL,
-        access_expires_at INTEGER NOT NULL,
-        idle_expires_at INTEGER NOT NULL,
-        absolute_expires_at INTEGER NOT NULL
-    );
-    CREATE TABLE pending (
-        kind TEXT PRIMARY KEY,
-        reference TEXT NOT NULL,
-        expires_at INTEGER NOT NULL,
-        payload BLOB NOT NULL
-    );
-    "#,
-    // v2: public-service requests.
-    r#"
-    ALTER TABLE account ADD COLUMN submit_counter INTEGER NOT NULL DEFAULT 0;
-    CREATE TABLE profile (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        data BLOB NOT NULL,
-        fetched_at INTEGER NOT NULL
-    );
-    CREATE TABLE catalogue (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        etag TEXT,
-        data BLOB NOT NULL,
-        fetched_at INTEGER NOT NULL
-    );
-    CREATE TABLE drafts (
-        draft_id TEXT PRIMARY KEY,
-        procedure_id TEXT NOT NULL,
-        procedure_version INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        content BLOB NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-    );
-    CREATE TABLE draft_files (
-        draft_id TEXT NOT NULL REFERENCES drafts(draft_id) ON DELETE CASCADE,
-        key TEXT NOT NULL,
-        data BLOB NOT NULL,
-        PRIMARY KEY (draft_id, key)
-    );
-    CREATE TABLE outbox (
-        submission_id TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL UNIQUE,
-        draft_id TEXT NOT NULL,
-        procedure_id TEXT NOT NULL,
-        payload_sha256 TEXT NOT NULL,
-        state TEXT NOT NULL,
-        request BLOB NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at INTEGER NOT NULL,
-        not_before INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        case_number TEXT,
-        receipt TEXT,
-        queued_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-    );
-    CREATE TABLE cases (
-        case_number TEXT PRIMARY KEY,
-        submission_id TEXT NOT NULL,
-        procedure_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        note BLOB,
-        requested_attachments TEXT NOT NULL DEFAULT '[]',
-        updated_at INTEGER NOT NULL
-    );
-    CREATE TABLE case_events (
-        seq INTEGER PRIMARY KEY,
-        case_number TEXT NOT NULL,
-        status TEXT NOT NULL,
-        event BLOB NOT NULL,
-        at INTEGER NOT NULL
-    );
-    "#,
-    // v3: the activity log (entries sealed; anchors are server countersignatures).
-    r#"
-    CREATE TABLE activity_log (
-        seq INTEGER PRIMARY KEY,
-        entry BLOB NOT NULL
-    );
-    CREATE TABLE activity_anchors (
-        seq INTEGER PRIMARY KEY,
-        anchor TEXT NOT NULL
-    );
-    "#,
-    // v4: relying parties, consent receipts, the PID credential, scanned login requests.
-    r#"
-    CREATE TABLE rp_registry (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        jws TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        fetched_at INTEGER NOT NULL
-    );
-    CREATE TABLE consent_receipts (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        receipt_id TEXT NOT NULL UNIQUE,
-        kind TEXT NOT NULL,
-        receipt BLOB NOT NULL,
-        issued_at INTEGER NOT NULL
-    );
-    CREATE TABLE credentials (
-        kind TEXT PRIMARY KEY,
-        sd_jwt BLOB NOT NULL,
-        expires_at INTEGER NOT NULL
-    );
-    CREATE TABLE qr_pending (
-        session_id TEXT PRIMARY KEY,
-        request BLOB NOT NULL,
-        expires_at INTEGER NOT NULL
-    );
-    "#,
-    // v5: which services the citizen used is sealed: the outbox's procedure id, case number and
-    // receipt, and the identifying fields of cases, go into a sealed `meta` column (cases and
-    // case events are keyed by a keyed hash of the case number). Sealing the rows v4 wrote in
-    // clear needs the data key, so it runs after the key is loaded
-    // (`Store::seal_v4_service_rows`), not here.
-    r#"
-    ALTER TABLE outbox ADD COLUMN meta BLOB;
-    ALTER TABLE cases ADD COLUMN meta BLOB;
-    "#,
-];
-
-/// Schema version of the keyed migration below: it runs after every plain migration in
-/// [`MIGRATIONS`] (v1–v5) once the data key is loaded.
-pub const SCHEMA_INTEGRITY: usize = 6;
-
-/// v6: integrity of the activity log and the receipts against deleted rows (issue 9).
-/// * `account.integrity`: sealed [`IntegrityMarks`] — the highest anchor and the last chained
-///   receipt the device has stored. Deleting anchor or receipt rows no longer goes unnoticed:
-///   the marks still name them. The marks live in the account row, so removing them means
-///   editing the row that holds the account itself; a NULL or unopenable value is reported.
-/// * `activity_anchors.sealed`: anchors sealed like the entries (the clear `anchor` column is
-///   emptied by the migration).
-/// * `consent_receipts.chain_seq`: the receipt's position in the chain (NULL for receipts made
-///   before chaining).
-///
-/// Sealing needs the data key, so this migration runs after the key is unwrapped, in one
-/// transaction with its SQL ([`Store::migrate_keyed`]).
-const MIGRATION_INTEGRITY: &str = r#"
-    ALTER TABLE account ADD COLUMN integrity BLOB;
-    ALTER TABLE activity_anchors ADD COLUMN sealed BLOB;
-    ALTER TABLE consent_receipts ADD COLUMN chain_seq INTEGER;
-"#;
-
 /// What the device has stored that a later deletion of rows must not hide (sealed in the
 /// account row, label [`MARKS_LABEL`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IntegrityMarks {
+pub(crate) struct IntegrityMarks {
     /// Highest anchor stored (0 = none).
-    pub anchor_seq: u64,
+    pub(crate) anchor_seq: u64,
     /// Its hash.
-    pub anchor_hash: String,
+    pub(crate) anchor_hash: String,
     /// Last chained receipt stored (0 = none).
-    pub receipt_seq: u64,
+    pub(crate) receipt_seq: u64,
     /// Its digest.
-    pub receipt_digest: String,
+    pub(crate) receipt_digest: String,
     /// The device's signed head of the receipt chain (`receipts:<seq>:<digest>`).
-    pub receipt_head: Option<crate::protocol::SignedStatement>,
+    pub(crate) receipt_head: Option<crate::protocol::SignedStatement>,
     /// The marks were found missing or damaged once: kept so the problem stays reported.
     #[serde(default)]
-    pub damaged: bool,
+    pub(crate) damaged: bool,
 }
 
 /// Associated data of the sealed marks.
 const MARKS_LABEL: &str = "account.integrity";
 
 /// Tables whose rows are bound to one enrollment's device key (signed by it, or naming it).
-pub const KEY_BOUND_TABLES: [&str; 5] =
+pub(crate) const KEY_BOUND_TABLES: [&str; 5] =
     ["activity_log", "activity_anchors", "consent_receipts", "credentials", "qr_pending"];
 
 /// The enrolled account as stored.
 #[derive(Clone, Debug)]
-pub struct AccountRow {
+pub(crate) struct AccountRow {
     /// Server account id (opaque).
-    pub account_id: String,
+    pub(crate) account_id: String,
     /// This device's id.
-    pub device_id: String,
+    pub(crate) device_id: String,
     /// Alias of the device key in the platform key store.
-    pub key_alias: String,
+    pub(crate) key_alias: String,
     /// SEC1 public key of the device key (verifies every signature before it is sent).
-    pub public_key: Vec<u8>,
+    pub(crate) public_key: Vec<u8>,
     /// Key store's claim.
-    pub hardware_backed: bool,
+    pub(crate) hardware_backed: bool,
     /// Last counter handed out.
-    pub counter: u64,
+    pub(crate) counter: u64,
     /// Unix seconds.
-    pub enrolled_at: i64,
+    pub(crate) enrolled_at: i64,
     /// `replaced`, `transferred`, `revoked` once the server says so.
-    pub inactive_status: Option<String>,
+    pub(crate) inactive_status: Option<String>,
 }
 
 /// The citizen's identity as entered at enrollment (sealed at rest).
 #[derive(Clone, Serialize, Deserialize)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// CCCD number.
-    pub cccd: String,
+    pub(crate) cccd: String,
     /// `YYYY-MM-DD`.
-    pub date_of_birth: String,
+    pub(crate) date_of_birth: String,
     /// E.164.
-    pub phone: String,
+    pub(crate) phone: String,
 }
 
 impl Drop for Identity {
@@ -267,24 +113,24 @@ impl Drop for Identity {
 
 /// Passcode verifier state.
 #[derive(Clone, Debug)]
-pub struct PasscodeRow {
+pub(crate) struct PasscodeRow {
     /// Random salt.
-    pub salt: Vec<u8>,
+    pub(crate) salt: Vec<u8>,
     /// HMAC verifier.
-    pub verifier: Vec<u8>,
+    pub(crate) verifier: Vec<u8>,
     /// Consecutive failures.
-    pub failed: u32,
+    pub(crate) failed: u32,
     /// Unix seconds.
-    pub locked_until: Option<i64>,
+    pub(crate) locked_until: Option<i64>,
 }
 
 /// Session tokens (sealed at rest, zeroized in memory).
 #[derive(Clone, Serialize, Deserialize)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     /// Bearer token.
-    pub access_token: String,
+    pub(crate) access_token: String,
     /// Rotating refresh token.
-    pub refresh_token: String,
+    pub(crate) refresh_token: String,
 }
 
 impl Drop for Tokens {
@@ -302,21 +148,21 @@ impl std::fmt::Debug for Tokens {
 
 /// A stored session.
 #[derive(Clone, Debug)]
-pub struct SessionRow {
+pub(crate) struct SessionRow {
     /// Session (token family) id.
-    pub session_id: String,
+    pub(crate) session_id: String,
     /// Tokens.
-    pub tokens: Tokens,
+    pub(crate) tokens: Tokens,
     /// Unix seconds.
-    pub access_expires_at: i64,
+    pub(crate) access_expires_at: i64,
     /// Unix seconds.
-    pub idle_expires_at: i64,
+    pub(crate) idle_expires_at: i64,
     /// Unix seconds.
-    pub absolute_expires_at: i64,
+    pub(crate) absolute_expires_at: i64,
 }
 
 /// The database plus the unwrapped data key.
-pub struct Store {
+pub(crate) struct Store {
     conn: Mutex<Connection>,
     data_key: SecretKey,
     path: PathBuf,
@@ -324,10 +170,12 @@ pub struct Store {
 
 impl Store {
     /// Open (creating if needed) the database in `dir` and unwrap the data key.
-    pub fn open(dir: &Path, wrapper: &Arc<dyn DataKeyWrapper>) -> Result<Store> {
+    pub(crate) fn open(dir: &Path, wrapper: &Arc<dyn DataKeyWrapper>) -> Result<Store> {
         crate::datadir::create_private_dir(dir)
             .map_err(|e| Error::Storage(format!("create data dir: {}", e.kind())))?;
         let path = dir.join(DB_FILE);
+        // A newer app's database is refused before anything (even SQLite) touches the file.
+        migrations::refuse_newer_file(&path)?;
         // The database is created 0600 by us before SQLite opens it (SQLite would use 0644 less
         // the umask); SQLite then gives `-wal` and `-shm` the same mode. Files of an older
         // version are tightened.
@@ -339,10 +187,17 @@ impl Store {
                 .map_err(|e| Error::Storage(format!("db permissions: {}", e.kind())))?;
         }
         let mut conn = Connection::open(&path)?;
+        // Checked again through SQLite (a `-wal` file a newer app left can hold a newer header),
+        // before the journal mode is set: that pragma writes. Until the version is known good the
+        // connection must not checkpoint on close, or a refusal would fold the newer app's WAL
+        // into the database.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        migrations::check_version(&conn)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
         Self::configure(&conn)?;
-        Self::migrate(&mut conn)?;
+        migrations::migrate(&mut conn)?;
         let data_key = Self::load_data_key(&conn, wrapper)?;
-        Self::migrate_keyed(&mut conn, &data_key)?;
+        migrations::migrate_keyed(&mut conn, &data_key)?;
         let store = Store { conn: Mutex::new(conn), data_key, path };
         store.seal_v4_service_rows()?;
         Ok(store)
@@ -357,51 +212,6 @@ impl Store {
             "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY; \
              PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
         )?;
-        Ok(())
-    }
-
-    fn migrate(conn: &mut Connection) -> Result<()> {
-        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-        if version > SCHEMA_INTEGRITY {
-            return Err(Error::Storage(format!("database schema {version} is newer than this app")));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
-        }
-        Ok(())
-    }
-
-    /// The v6 migration: its SQL, then the clear anchors sealed and the marks of an existing
-    /// account set from what is stored, in one transaction (a kill leaves v5 or a complete v6).
-    fn migrate_keyed(conn: &mut Connection, key: &SecretKey) -> Result<()> {
-        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-        if version >= SCHEMA_INTEGRITY {
-            return Ok(());
-        }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(MIGRATION_INTEGRITY)?;
-        let anchors: Vec<(i64, String)> = {
-            let mut st = tx.prepare("SELECT seq, anchor FROM activity_anchors ORDER BY seq")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
-            rows
-        };
-        let mut marks = IntegrityMarks::default();
-        for (seq, json) in anchors {
-            let sealed = key.seal(format!("activity_anchors.{seq}").as_bytes(), json.as_bytes());
-            tx.execute("UPDATE activity_anchors SET sealed = ?2, anchor = '' WHERE seq = ?1", params![seq, sealed])?;
-            if let Ok(a) = serde_json::from_str::<crate::activity::ActivityAnchor>(&json) {
-                if a.seq >= marks.anchor_seq {
-                    (marks.anchor_seq, marks.anchor_hash) = (a.seq, a.hash);
-                }
-            }
-        }
-        let json = serde_json::to_vec(&marks).map_err(|e| Error::Storage(e.to_string()))?;
-        tx.execute("UPDATE account SET integrity = ?1 WHERE id = 1", params![key.seal(MARKS_LABEL.as_bytes(), &json)])?;
-        tx.pragma_update(None, "user_version", SCHEMA_INTEGRITY as i64)?;
-        tx.commit()?;
         Ok(())
     }
 
@@ -437,12 +247,12 @@ impl Store {
     }
 
     /// Path of the database file.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// A sub-key of the data key for a named purpose (e.g. the passcode verifier).
-    pub fn derive_key(&self, info: &str) -> SecretKey {
+    pub(crate) fn derive_key(&self, info: &str) -> SecretKey {
         self.data_key.derive(info)
     }
 
@@ -473,7 +283,8 @@ impl Store {
     }
 
     /// Run pragmas back for tests and diagnostics: (journal_mode, synchronous, secure_delete, temp_store).
-    pub fn pragmas(&self) -> Result<(String, i64, i64, i64)> {
+    #[cfg(test)]
+    pub(crate) fn pragmas(&self) -> Result<(String, i64, i64, i64)> {
         let c = self.conn();
         Ok((
             c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
@@ -486,7 +297,7 @@ impl Store {
     // ---- account -------------------------------------------------------------------------
 
     /// The enrolled account, if any.
-    pub fn account(&self) -> Result<Option<AccountRow>> {
+    pub(crate) fn account(&self) -> Result<Option<AccountRow>> {
         Ok(self
             .conn()
             .query_row(
@@ -510,7 +321,7 @@ impl Store {
     }
 
     /// The identity entered at enrollment.
-    pub fn identity(&self) -> Result<Option<Identity>> {
+    pub(crate) fn identity(&self) -> Result<Option<Identity>> {
         let sealed: Option<Vec<u8>> =
             self.conn().query_row("SELECT identity FROM account WHERE id = 1", [], |r| r.get(0)).optional()?;
         sealed.map(|s| self.open_json("account.identity", &s)).transpose()
@@ -521,7 +332,12 @@ impl Store {
     /// device key goes too ([`KEY_BOUND_TABLES`]): its key is deleted, so its log could never be
     /// extended or verified against the new key, and its receipts and credential name a device
     /// that is no longer this one.
-    pub fn save_enrollment(&self, account: &AccountRow, identity: &Identity, passcode: &PasscodeRow) -> Result<()> {
+    pub(crate) fn save_enrollment(
+        &self,
+        account: &AccountRow,
+        identity: &Identity,
+        passcode: &PasscodeRow,
+    ) -> Result<()> {
         let identity = self.seal_json("account.identity", identity)?;
         let marks = self.seal_json(MARKS_LABEL, &IntegrityMarks::default())?;
         let mut c = self.conn();
@@ -556,7 +372,7 @@ impl Store {
     }
 
     /// Hand out the next counter value, committed before it is used.
-    pub fn next_counter(&self) -> Result<u64> {
+    pub(crate) fn next_counter(&self) -> Result<u64> {
         let c = self.conn();
         let v: i64 = c
             .query_row("UPDATE account SET counter = counter + 1 WHERE id = 1 RETURNING counter", [], |r| r.get(0))
@@ -566,7 +382,7 @@ impl Store {
     }
 
     /// Record that the server no longer accepts this device; drops the session.
-    pub fn mark_inactive(&self, status: &str) -> Result<()> {
+    pub(crate) fn mark_inactive(&self, status: &str) -> Result<()> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("UPDATE account SET inactive_status = ?1 WHERE id = 1", params![status])?;
@@ -586,7 +402,7 @@ impl Store {
     /// forever), and a wipe after ten wrong passcodes means someone else may hold the phone: the
     /// log (procedures, case numbers, relying parties) must not stay readable to them. The server
     /// keeps its anchors of the old device, and its receipts and audit trail, for the citizen.
-    pub fn wipe_account(&self) -> Result<()> {
+    pub(crate) fn wipe_account(&self) -> Result<()> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for t in [
@@ -617,7 +433,7 @@ impl Store {
 
     /// The sealed marks: `Ok(None)` without an account; `Some(marks)` with `damaged` set when the
     /// marks are missing or do not open (rows were edited).
-    pub fn integrity_marks(&self) -> Result<Option<IntegrityMarks>> {
+    pub(crate) fn integrity_marks(&self) -> Result<Option<IntegrityMarks>> {
         let row: Option<Option<Vec<u8>>> =
             self.conn().query_row("SELECT integrity FROM account WHERE id = 1", [], |r| r.get(0)).optional()?;
         Ok(row.map(|sealed| Self::open_marks(&self.data_key, sealed.as_deref())))
@@ -653,7 +469,7 @@ impl Store {
     // ---- passcode ------------------------------------------------------------------------
 
     /// Passcode state.
-    pub fn passcode(&self) -> Result<Option<PasscodeRow>> {
+    pub(crate) fn passcode(&self) -> Result<Option<PasscodeRow>> {
         Ok(self
             .conn()
             .query_row("SELECT salt, verifier, failed, locked_until FROM passcode WHERE id = 1", [], |r| {
@@ -676,7 +492,7 @@ impl Store {
     ///
     /// Returns the gate and, when it is [`Gate::Proceed`], the verifier to compare against;
     /// `None` when no passcode is set (not enrolled).
-    pub fn reserve_passcode_attempt(&self, now: i64) -> Result<Option<(Gate, Option<PasscodeRow>)>> {
+    pub(crate) fn reserve_passcode_attempt(&self, now: i64) -> Result<Option<(Gate, Option<PasscodeRow>)>> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let reserved: Option<(i64, Vec<u8>, Vec<u8>)> = tx
@@ -715,7 +531,7 @@ impl Store {
     /// A correct passcode for the attempt that reserved `reserved`: the failures up to and
     /// including that reservation are cleared; failures reserved after it (only possible if
     /// attempts overlapped) are kept, as is their lock.
-    pub fn passcode_succeeded(&self, reserved: u32) -> Result<()> {
+    pub(crate) fn passcode_succeeded(&self, reserved: u32) -> Result<()> {
         self.conn().execute(
             "UPDATE passcode SET \
                locked_until = CASE WHEN failed <= ?1 THEN NULL ELSE locked_until END, \
@@ -727,7 +543,7 @@ impl Store {
     }
 
     /// Replace the verifier and clear failures.
-    pub fn set_passcode(&self, row: &PasscodeRow) -> Result<()> {
+    pub(crate) fn set_passcode(&self, row: &PasscodeRow) -> Result<()> {
         self.conn().execute(
             "UPDATE passcode SET salt = ?1, verifier = ?2, failed = 0, locked_until = NULL WHERE id = 1",
             params![row.salt, row.verifier],
@@ -738,7 +554,7 @@ impl Store {
     // ---- session -------------------------------------------------------------------------
 
     /// The stored session.
-    pub fn session(&self) -> Result<Option<SessionRow>> {
+    pub(crate) fn session(&self) -> Result<Option<SessionRow>> {
         let row: Option<(String, Vec<u8>, i64, i64, i64)> = self
             .conn()
             .query_row(
@@ -761,7 +577,7 @@ impl Store {
     }
 
     /// Store (replace) the session.
-    pub fn save_session(&self, s: &SessionRow) -> Result<()> {
+    pub(crate) fn save_session(&self, s: &SessionRow) -> Result<()> {
         let sealed = self.seal_json("session.tokens", &s.tokens)?;
         self.conn().execute(
             "INSERT OR REPLACE INTO session (id, session_id, tokens, access_expires_at, idle_expires_at, \
@@ -772,7 +588,7 @@ impl Store {
     }
 
     /// Forget the session.
-    pub fn clear_session(&self) -> Result<()> {
+    pub(crate) fn clear_session(&self) -> Result<()> {
         self.conn().execute("DELETE FROM session", [])?;
         Ok(())
     }
@@ -780,8 +596,14 @@ impl Store {
     // ---- pending operations (enrollment, passcode reset) ---------------------------------
 
     /// Store a pending operation of `kind` with a sealed payload.
-    pub fn put_pending<T: Serialize>(&self, kind: &str, reference: &str, expires_at: i64, payload: &T) -> Result<()> {
-        let sealed = self.seal_json(&format!("pending.{kind}"), payload)?;
+    pub(crate) fn put_pending<T: Serialize>(
+        &self,
+        kind: PendingKind,
+        reference: &str,
+        expires_at: i64,
+        payload: &T,
+    ) -> Result<()> {
+        let sealed = self.seal_json(&format!("pending.{}", kind.as_str()), payload)?;
         self.conn().execute(
             "INSERT OR REPLACE INTO pending (kind, reference, expires_at, payload) VALUES (?1, ?2, ?3, ?4)",
             params![kind, reference, expires_at, sealed],
@@ -789,20 +611,26 @@ impl Store {
         Ok(())
     }
 
-    /// A pending operation: (reference, expires_at, payload).
-    pub fn pending<T: DeserializeOwned>(&self, kind: &str) -> Result<Option<(String, i64, T)>> {
+    /// A pending operation of `kind`.
+    pub(crate) fn pending<T: DeserializeOwned>(&self, kind: PendingKind) -> Result<Option<PendingRow<T>>> {
         let row: Option<(String, i64, Vec<u8>)> = self
             .conn()
             .query_row("SELECT reference, expires_at, payload FROM pending WHERE kind = ?1", params![kind], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
-        row.map(|(reference, exp, sealed)| Ok((reference, exp, self.open_json(&format!("pending.{kind}"), &sealed)?)))
-            .transpose()
+        row.map(|(reference, expires_at, sealed)| {
+            Ok(PendingRow {
+                reference,
+                expires_at,
+                payload: self.open_json(&format!("pending.{}", kind.as_str()), &sealed)?,
+            })
+        })
+        .transpose()
     }
 
     /// Drop a pending operation.
-    pub fn delete_pending(&self, kind: &str) -> Result<()> {
+    pub(crate) fn delete_pending(&self, kind: PendingKind) -> Result<()> {
         self.conn().execute("DELETE FROM pending WHERE kind = ?1", params![kind])?;
         Ok(())
     }
@@ -1035,6 +863,114 @@ mod tests {
         assert_eq!(s.passcode().unwrap().unwrap().failed, passcode::FREE_ATTEMPTS);
         s.conn().execute("UPDATE passcode SET failed = ?1, locked_until = NULL", [passcode::WIPE_AFTER]).unwrap();
         assert!(matches!(s.reserve_passcode_attempt(10_000).unwrap(), Some((Gate::Wipe, None))));
+    }
+
+    /// Every file of the data directory, by name.
+    fn dir_bytes(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
+            })
+            .collect()
+    }
+
+    /// A database written by a newer app (here: `user_version` one past ours, left by that app in
+    /// rollback-journal mode) is refused with `storage.schema_newer` and not touched: same files,
+    /// same bytes, no `-wal`/`-shm` created — the newer app must find it as it left it.
+    #[test]
+    fn a_newer_schema_is_refused_and_left_byte_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        let s = open(dir.path(), &w);
+        s.save_enrollment(
+            &account(),
+            &Identity { cccd: "x".into(), date_of_birth: "y".into(), phone: "z".into() },
+            &PasscodeRow { salt: vec![1], verifier: vec![2], failed: 0, locked_until: None },
+        )
+        .unwrap();
+        drop(s);
+        {
+            let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            let mode: String = c.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0)).unwrap();
+            assert_eq!(mode, "delete");
+            c.pragma_update(None, "user_version", (SCHEMA_INTEGRITY + 1) as i64).unwrap();
+        }
+        let before = dir_bytes(dir.path());
+        assert_eq!(before.keys().collect::<Vec<_>>(), [DB_FILE]);
+        for _ in 0..2 {
+            match Store::open(dir.path(), &w) {
+                Err(Error::Domain(Msg::SchemaNewer)) => {}
+                Err(e) => panic!("wrong error: {e:?}"),
+                Ok(_) => panic!("a newer schema was opened"),
+            }
+            assert!(dir_bytes(dir.path()) == before, "the newer database was changed");
+        }
+        let e = crate::SetupError::from(Error::Domain(Msg::SchemaNewer));
+        assert!(
+            matches!(e, crate::SetupError::Storage { ref detail } if detail.code == "storage.schema_newer"),
+            "{e:?}"
+        );
+    }
+
+    /// The newer app was killed before it checkpointed: its `user_version` is only in the `-wal`
+    /// file (the main file's header still says ours). The refusal comes from SQLite then, and
+    /// closing that connection must not checkpoint the newer app's WAL into the database: the
+    /// database and the `-wal` stay byte-identical (the `-shm` is a rebuildable index).
+    #[test]
+    fn a_newer_schema_only_in_the_wal_is_refused_and_not_checkpointed() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        drop(open(dir.path(), &w));
+        {
+            let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            c.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).unwrap();
+            c.pragma_update(None, "user_version", (SCHEMA_INTEGRITY + 1) as i64).unwrap();
+        }
+        let wal = format!("{DB_FILE}-wal");
+        let kept = |m: std::collections::BTreeMap<String, Vec<u8>>| {
+            m.into_iter().filter(|(k, _)| k == DB_FILE || *k == wal).collect::<Vec<_>>()
+        };
+        let before = kept(dir_bytes(dir.path()));
+        assert_eq!(before.len(), 2, "database and its -wal");
+        match Store::open(dir.path(), &w) {
+            Err(Error::Domain(Msg::SchemaNewer)) => {}
+            Err(e) => panic!("wrong error: {e:?}"),
+            Ok(_) => panic!("a newer schema was opened"),
+        }
+        assert!(kept(dir_bytes(dir.path())) == before, "the newer app's WAL was checkpointed or changed");
+    }
+
+    /// A state this build does not know (written by a newer app or edited at rest) is a storage
+    /// error naming the column — before, the façade turned any unknown outbox state into
+    /// "queued" and any unknown case status into "received".
+    #[test]
+    fn an_unknown_stored_state_is_a_storage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        let s = open(dir.path(), &w);
+        s.conn()
+            .execute(
+                "INSERT INTO outbox (submission_id, seq, draft_id, procedure_id, payload_sha256, state, request, \
+                 next_attempt_at, queued_at, updated_at) VALUES ('sub-1', 1, 'd', '', 'abc', 'archived', X'00', 0, 0, 0)",
+                [],
+            )
+            .unwrap();
+        match s.outbox() {
+            Err(Error::Storage(m)) => assert!(m.contains("outbox.state") && m.contains("archived"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // The worker selects by the known pending states: a row in an unknown state is not sent.
+        assert!(matches!(s.outbox_head(), Ok(None)));
+        s.conn()
+            .execute(
+                "INSERT INTO cases (case_number, submission_id, procedure_id, status, updated_at) \
+                 VALUES ('k', 's', 'p', 'escalated', 0)",
+                [],
+            )
+            .unwrap();
+        assert!(matches!(s.cases(), Err(Error::Storage(m)) if m.contains("escalated")));
     }
 
     #[test]
