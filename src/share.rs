@@ -31,7 +31,7 @@ use crate::account::Account;
 use crate::activity::ActivityKind;
 use crate::crypto;
 use crate::error::{Error, Msg, NetError, NetworkErrorKind, Result};
-use crate::facade_consent::{ClaimRequest, ReceiptInfo};
+use crate::ffi::{ClaimRequest, ReceiptInfo};
 use crate::platform::{DeviceKeyStore, DeviceKeyStoreError};
 use crate::protocol::rp::{
     claim_info, delivery_subject, ConsentReceipt, CredentialRequest, CredentialResponse, DeliveryRecord,

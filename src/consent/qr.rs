@@ -7,7 +7,7 @@ use crate::account::Account;
 use crate::activity::ActivityKind;
 use crate::crypto;
 use crate::error::{Error, Msg, Result};
-use crate::facade_consent::{ClaimRequest, LoginApproval, LoginRequestInfo, ReceiptInfo};
+use crate::ffi::{ClaimRequest, LoginApproval, LoginRequestInfo, ReceiptInfo};
 use crate::protocol::rp::{
     ConsentReceipt, Decision, QrDecisionRequest, QrDecisionResponse, QrFrame, QrParseError, QrScanRequest,
     QrScanResponse, ReceiptKind, RelyingPartyEntry, SignedLoginRequest, SignedReceipt, PATH_QR_DECISION, PATH_QR_SCAN,

@@ -19,7 +19,7 @@
 use crate::account::Account;
 use crate::crypto;
 use crate::error::{Error, Msg, Result};
-use crate::facade_consent::{ConsentKind, ReceiptInfo, ShareDelivery};
+use crate::ffi::{ConsentKind, ReceiptInfo, ShareDelivery};
 use crate::protocol::rp::{
     delivery_subject, receipt_head_subject, ConsentReceipt, ReceiptCountersignClaims, ReceiptExport, SignedReceipt,
     RECEIPT_CHAIN_GENESIS,

@@ -63,7 +63,7 @@ impl Account {
     fn notify(&self, id: &str) {
         let obs = self.services.observer.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let (Some(obs), Ok(Some(row))) = (obs, self.store.outbox_item(id)) {
-            if let Err(e) = obs.on_outbox_item(crate::facade_services::outbox_item(&row)) {
+            if let Err(e) = obs.on_outbox_item(crate::ffi::outbox_item(&row)) {
                 tracing::info!(error = %e, "outbox observer failed");
             }
         }

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::errors::{AuthError, EnrollmentError, PasscodeError, SetupError};
 use crate::account::Account;
 use crate::clock::{SharedClock, SystemClock};
 use crate::datadir::DataDirLock;
-use crate::error::{AuthError, EnrollmentError, Error, FieldError, PasscodeError, SetupError};
+use crate::error::{Error, FieldError};
 use crate::net::{Net, NetConfig};
 use crate::platform::{software, DataKeyWrapper, DeviceKeyStore, KeyOptions};
 use crate::store::{SessionRow, Store};
@@ -374,9 +375,9 @@ impl CitizenCore {
         // The lock first: the key files below are read and created under it.
         let lock = Self::lock_dir(&config)?;
         let secret = software::load_or_create_local_secret(&dir.join("device.secret"))
-            .map_err(|e| SetupError::from(Error::Storage(format!("local secret: {}", e.kind()))))?;
+            .map_err(|e| SetupError::from(Error::io("local secret", e)))?;
         let (ks, kw) = software::open_software_platform(&dir.join("keys"), &secret)
-            .map_err(|e| SetupError::from(Error::Storage(format!("software keys: {}", e.kind()))))?;
+            .map_err(|e| SetupError::from(Error::io("software keys", e)))?;
         Ok(Arc::new(Self::build(config, Arc::new(ks), Arc::new(kw), Arc::new(SystemClock), lock)?))
     }
 

@@ -4,136 +4,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::error::{Error, ErrorDetail, FieldError, Msg, NetworkErrorKind, PublicError};
+use super::errors::ServiceError;
+use crate::error::{Error, ErrorDetail, FieldError, Msg, PublicError};
 use crate::platform::OutboxObserver;
 use crate::protocol::services::{
     AttachmentSpec, CaseEventDto, CaseStatusDto, CitizenProfileDto, Condition, DateRule, FieldKind, FieldSpec,
     OptionSpec, ProcedureDto,
 };
 use crate::services::storage::{CaseRow, DraftRow, OutboxRow};
-use crate::{CitizenCore, DeviceStatus};
-
-/// Errors of the public-service requests.
-#[derive(Debug, thiserror::Error, uniffi::Error)]
-pub enum ServiceError {
-    /// The form has errors (every field at once), or an edit was refused (`field.locked`, …).
-    #[error("{}", detail.code)]
-    InvalidForm { detail: ErrorDetail, fields: Vec<FieldError> },
-    /// No account on this device.
-    #[error("{}", detail.code)]
-    NotEnrolled { detail: ErrorDetail },
-    /// Not logged in, or the session ended: log in again.
-    #[error("{}", detail.code)]
-    NotLoggedIn { detail: ErrorDetail },
-    /// The citizen's record or the catalogue is not on the device yet (sync first).
-    #[error("{}", detail.code)]
-    NotSynced { detail: ErrorDetail },
-    /// Unknown procedure, draft or case.
-    #[error("{}", detail.code)]
-    NotFound { detail: ErrorDetail },
-    /// The draft was submitted already, or the case is not waiting for a supplement.
-    #[error("{}", detail.code)]
-    WrongState { detail: ErrorDetail },
-    /// Wrong passcode when signing the submission.
-    #[error("{}", detail.code)]
-    PasscodeIncorrect { detail: ErrorDetail, attempts_before_lockout: u32, attempts_before_wipe: u32 },
-    /// Too many wrong passcodes; wait.
-    #[error("{}", detail.code)]
-    LockedOut { detail: ErrorDetail, retry_after_secs: u64 },
-    /// Too many wrong passcodes; the local account was erased.
-    #[error("{}", detail.code)]
-    Wiped { detail: ErrorDetail },
-    /// This device was replaced or revoked.
-    #[error("{}", detail.code)]
-    DeviceInactive { detail: ErrorDetail, status: DeviceStatus },
-    /// Key store failure.
-    #[error("{}", detail.code)]
-    KeyStore { detail: ErrorDetail },
-    /// Transport failure (the request, if queued, stays queued).
-    #[error("{}", detail.code)]
-    Network { detail: ErrorDetail, kind: NetworkErrorKind },
-    /// The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
-    #[error("{}", detail.code)]
-    BadServerResponse { detail: ErrorDetail },
-    /// The server refused.
-    #[error("{}", detail.code)]
-    Rejected { detail: ErrorDetail },
-    /// Local storage failed.
-    #[error("{}", detail.code)]
-    Storage { detail: ErrorDetail },
-}
-
-impl From<Error> for ServiceError {
-    fn from(e: Error) -> Self {
-        tracing::info!(error = %e, "service error");
-        match e {
-            Error::Fields(fields) => ServiceError::InvalidForm { detail: Msg::InvalidInput.detail(), fields },
-            Error::PasscodeIncorrect { before_lockout, before_wipe } => ServiceError::PasscodeIncorrect {
-                detail: Msg::PasscodeIncorrect.detail(),
-                attempts_before_lockout: before_lockout,
-                attempts_before_wipe: before_wipe,
-            },
-            Error::LockedOut(s) => ServiceError::LockedOut { detail: Msg::LockedOut.detail(), retry_after_secs: s },
-            Error::Domain(m @ Msg::Wiped) => ServiceError::Wiped { detail: m.detail() },
-            Error::Domain(m @ Msg::NotEnrolled) => ServiceError::NotEnrolled { detail: m.detail() },
-            Error::Domain(m @ (Msg::NotLoggedIn | Msg::SessionExpired | Msg::SessionRevoked)) => {
-                ServiceError::NotLoggedIn { detail: m.detail() }
-            }
-            Error::Domain(m @ (Msg::ProfileMissing | Msg::CatalogueMissing)) => {
-                ServiceError::NotSynced { detail: m.detail() }
-            }
-            Error::Domain(m @ (Msg::UnknownProcedure | Msg::UnknownDraft | Msg::UnknownCase)) => {
-                ServiceError::NotFound { detail: m.detail() }
-            }
-            Error::Domain(m @ (Msg::DraftNotEditable | Msg::CaseNotAwaitingSupplement)) => {
-                ServiceError::WrongState { detail: m.detail() }
-            }
-            Error::DeviceInactive(s) => ServiceError::DeviceInactive {
-                detail: Msg::DeviceInactive.detail(),
-                status: DeviceStatus::from_wire(&s),
-            },
-            Error::KeyStore(_) => ServiceError::KeyStore { detail: Msg::KeyStore.detail() },
-            Error::BadReceipt(_) => ServiceError::BadServerResponse { detail: Msg::ReceiptInvalid.detail() },
-            Error::Net(n) if n.kind == NetworkErrorKind::Protocol => {
-                ServiceError::BadServerResponse { detail: Msg::ProtocolError.detail() }
-            }
-            Error::Net(n) => {
-                let detail = Msg::all()
-                    .iter()
-                    .find(|m| m.code() == crate::services::flows::error_code(&Error::Net(n.clone())))
-                    .map(|m| m.detail())
-                    .unwrap_or_else(|| Msg::Offline.detail());
-                ServiceError::Network { detail, kind: n.kind }
-            }
-            Error::Storage(_) | Error::Crypto(_) => ServiceError::Storage { detail: Msg::Storage.detail() },
-            Error::Domain(m) => ServiceError::Rejected { detail: m.detail() },
-            _ => ServiceError::Rejected { detail: Msg::Rejected.detail() },
-        }
-    }
-}
-
-impl PublicError for ServiceError {
-    fn detail(&self) -> &ErrorDetail {
-        use ServiceError::*;
-        match self {
-            InvalidForm { detail, .. }
-            | NotEnrolled { detail }
-            | NotLoggedIn { detail }
-            | NotSynced { detail }
-            | NotFound { detail }
-            | WrongState { detail }
-            | PasscodeIncorrect { detail, .. }
-            | LockedOut { detail, .. }
-            | Wiped { detail }
-            | DeviceInactive { detail, .. }
-            | KeyStore { detail }
-            | Network { detail, .. }
-            | BadServerResponse { detail }
-            | Rejected { detail }
-            | Storage { detail } => detail,
-        }
-    }
-}
+use crate::CitizenCore;
 
 /// A field of an item of a repeated group.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -694,7 +573,7 @@ impl CitizenCore {
     /// The log as JSON that anyone can verify (`verify_activity_log_export`).
     pub fn export_activity_log(&self) -> Result<String, ServiceError> {
         let x = self.account.export_activity()?;
-        serde_json::to_string_pretty(&x).map_err(|e| ServiceError::from(Error::Storage(e.to_string())))
+        serde_json::to_string_pretty(&x).map_err(|e| ServiceError::from(Error::from(e)))
     }
 
     /// Anchor the head of the log at the server now (also done on every `sync_cases`). When

@@ -2,7 +2,8 @@
 //! request, show what it asks and why, share only what the citizen picks. Thin wrappers over
 //! [`crate::share`]; errors are [`ConsentError`] (shared with QR login).
 
-use crate::facade_consent::{ClaimRequest, ConsentError, ReceiptInfo};
+use super::consent::{ClaimRequest, ReceiptInfo};
+use super::errors::ConsentError;
 use crate::share::{labelled, receipt_info};
 use crate::CitizenCore;
 
