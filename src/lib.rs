@@ -24,8 +24,7 @@ mod share;
 
 pub use error::{ErrorDetail, FieldError, NetworkErrorKind, PublicError};
 pub use platform::{
-    DataKeyWrapper, DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, KeyWrapError, ObserverError,
-    OutboxObserver, SignatureFormat,
+    DataKeyWrapper, DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, KeyWrapError, SignatureFormat,
 };
 pub mod net;
 pub mod passcode;

@@ -2,6 +2,8 @@
 //! records shared with data sharing (`ffi/share.rs`). Thin wrappers over [`crate::consent`].
 
 use super::errors::ConsentError;
+use crate::consent::qr::PendingLogin;
+use crate::consent::receipts::ReceiptEntry;
 use crate::error::{Error, ErrorDetail};
 use crate::protocol::rp::{DeliveryStatus, ReceiptKind, SignedReceipt};
 use crate::CitizenCore;
@@ -127,6 +129,48 @@ pub struct ReceiptInfo {
     pub damage: Option<ErrorDetail>,
 }
 
+impl From<&PendingLogin> for LoginRequestInfo {
+    fn from(p: &PendingLogin) -> Self {
+        LoginRequestInfo {
+            session_id: p.session_id.clone(),
+            relying_party_id: p.rp.id.clone(),
+            relying_party_name_vi: p.rp.name_vi.clone(),
+            relying_party_name_en: p.rp.name_en.clone(),
+            origin: p.origin.clone(),
+            claims: p.claims.iter().map(|c| ClaimRequest::of(c, true)).collect(),
+            code_choices: p.code_choices.clone(),
+            expires_at: p.expires_at,
+            same_device: p.same_device,
+        }
+    }
+}
+
+impl From<&ReceiptEntry> for ReceiptInfo {
+    fn from(e: &ReceiptEntry) -> Self {
+        match e {
+            ReceiptEntry::Stored(r) => ReceiptInfo::from(r.as_ref()),
+            ReceiptEntry::Marker { receipt_id, kind, issued_at, sequence, damage } => ReceiptInfo {
+                receipt_id: receipt_id.clone(),
+                kind: match kind {
+                    Some(ReceiptKind::QrLogin) => ConsentKind::QrLogin,
+                    Some(ReceiptKind::DataShare) => ConsentKind::DataShare,
+                    None => ConsentKind::Unknown,
+                },
+                relying_party_id: String::new(),
+                relying_party_name: String::new(),
+                origin: String::new(),
+                purpose: String::new(),
+                claims: vec![],
+                retention_days: 0,
+                issued_at: *issued_at,
+                sequence: *sequence,
+                delivery: ShareDelivery::NotApplicable,
+                damage: Some(damage.detail()),
+            },
+        }
+    }
+}
+
 impl From<&SignedReceipt> for ReceiptInfo {
     fn from(s: &SignedReceipt) -> Self {
         let r = &s.receipt;
@@ -185,14 +229,14 @@ impl CitizenCore {
     /// origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
     /// forged frame) and answers the verification-code choices.
     pub async fn scan_login_code(&self, frame: String) -> Result<LoginRequestInfo, ConsentError> {
-        Ok(self.account.scan_login(&frame).await?)
+        Ok(LoginRequestInfo::from(&self.account.scan_login(&frame).await?))
     }
 
     /// Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
     /// as [`CitizenCore::scan_login_code`].
     pub async fn open_login_link(&self, url: String) -> Result<LoginRequestInfo, ConsentError> {
         let frame = crate::consent::qr::frame_from_link(&url)?;
-        Ok(self.account.scan_login(&frame).await?)
+        Ok(LoginRequestInfo::from(&self.account.scan_login(&frame).await?))
     }
 
     /// Approve a scanned login with the code the site shows and the passcode: the device signs
@@ -205,7 +249,8 @@ impl CitizenCore {
         passcode: String,
     ) -> Result<LoginApproval, ConsentError> {
         let passcode = zeroize::Zeroizing::new(passcode);
-        Ok(self.account.approve_login(&session_id, &verification_code, &passcode).await?)
+        let a = self.account.approve_login(&session_id, &verification_code, &passcode).await?;
+        Ok(LoginApproval { receipt: ReceiptInfo::from(&a.receipt), redirect_url: a.redirect_url })
     }
 
     /// Decline a scanned login (signed, so the portal learns it at once).
@@ -217,7 +262,7 @@ impl CitizenCore {
     /// is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
     /// from the chain as one with `consent.receipt_missing`; the others are listed as usual.
     pub fn list_receipts(&self) -> Result<Vec<ReceiptInfo>, ConsentError> {
-        Ok(self.account.receipt_list()?)
+        Ok(self.account.receipt_list()?.iter().map(ReceiptInfo::from).collect())
     }
 
     /// The receipts as JSON anyone can verify with the device's and the server's public keys

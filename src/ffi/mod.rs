@@ -5,17 +5,20 @@
 //! into their public forms (`From<&domain::X> for ffi::X` lives here only).
 //!
 //! The one documented exception is the platform traits in `crate::platform` (`DeviceKeyStore`,
-//! `DataKeyWrapper`, `OutboxObserver`): they are ports the engine owns and calls, so they are
-//! declared next to the engine and exported from there.
+//! `DataKeyWrapper`): they are ports the engine owns and calls, so they are declared next to the
+//! engine and exported from there. The outbox observer is not a port: the engine publishes
+//! outbox events (`services::flows::OutboxListener`) and `services.rs` forwards them to it.
 
 mod consent;
 mod errors;
 mod facade;
+mod outbox_observer;
 mod services;
 mod share;
 
 pub use consent::*;
 pub use errors::*;
 pub use facade::*;
+pub use outbox_observer::{ObserverError, OutboxObserver};
 pub use services::*;
 pub use share::*;

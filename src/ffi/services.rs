@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::errors::ServiceError;
+use super::outbox_observer::OutboxObserver;
 use crate::error::{Error, ErrorDetail, FieldError, Msg, PublicError};
-use crate::platform::OutboxObserver;
 use crate::protocol::services::{
     AttachmentSpec, CaseEventDto, CaseStatusDto, CitizenProfileDto, Condition, DateRule, FieldKind, FieldSpec,
     OptionSpec, ProcedureDto,
@@ -271,7 +271,7 @@ fn detail_of_code(code: &str) -> ErrorDetail {
     })
 }
 
-pub(crate) fn outbox_item(r: &OutboxRow) -> OutboxItem {
+fn outbox_item(r: &OutboxRow) -> OutboxItem {
     let state = match r.state.as_str() {
         "sending" => OutboxState::Sending,
         "delivered" => OutboxState::Delivered,
@@ -481,12 +481,18 @@ impl CitizenCore {
 
     /// Receive outbox progress callbacks (replaces any previous observer).
     pub fn set_outbox_observer(&self, observer: Arc<dyn OutboxObserver>) {
-        self.account.set_observer(Some(observer));
+        // The engine's outbox events, forwarded to the shell; an observer can never stop a
+        // delivery, so its failures are logged and otherwise ignored.
+        self.account.set_outbox_listener(Some(Arc::new(move |row: &OutboxRow| {
+            if let Err(e) = observer.on_outbox_item(outbox_item(row)) {
+                tracing::info!(error = %e, "outbox observer failed");
+            }
+        })));
     }
 
     /// Stop outbox callbacks.
     pub fn clear_outbox_observer(&self) {
-        self.account.set_observer(None);
+        self.account.set_outbox_listener(None);
     }
 
     /// Fetch new case events (status changes, supplement requests) and return them.

@@ -4,7 +4,6 @@
 
 use super::consent::{ClaimRequest, ReceiptInfo};
 use super::errors::ConsentError;
-use crate::share::{labelled, receipt_info};
 use crate::CitizenCore;
 
 /// A verified share request, shown to the citizen before they decide: who asks (names from the
@@ -89,7 +88,7 @@ impl CitizenCore {
         let passcode = zeroize::Zeroizing::new(passcode);
         let s = self.account.share_data(&request_id, &optional_claims, &passcode).await?;
         Ok(ShareOutcome {
-            receipt: receipt_info(&s.receipt),
+            receipt: ReceiptInfo::from(&s.receipt),
             disclosed_claims: s.disclosed,
             relying_party_accepted: s.accepted,
         })
@@ -104,4 +103,9 @@ impl CitizenCore {
         let acc = self.account.store.account().ok().flatten()?;
         crate::share::last_presentation(&acc.device_id)
     }
+}
+
+/// Labelled claims for the citizen.
+fn labelled(names: &[String], required: bool) -> Vec<ClaimRequest> {
+    names.iter().map(|n| ClaimRequest::of(n, required)).collect()
 }

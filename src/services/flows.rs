@@ -13,7 +13,6 @@ use crate::account::Account;
 use crate::cccd::Date;
 use crate::crypto;
 use crate::error::{Error, FieldError, Msg, Result};
-use crate::platform::OutboxObserver;
 use crate::protocol::services::*;
 use crate::protocol::{Purpose, Statement};
 
@@ -38,13 +37,19 @@ pub struct ServicesState {
     submit_lock: tokio::sync::Mutex<()>,
     /// One sender at a time.
     sender_lock: tokio::sync::Mutex<()>,
-    observer: std::sync::Mutex<Option<Arc<dyn OutboxObserver>>>,
+    listener: std::sync::Mutex<Option<OutboxListener>>,
     server_keys: std::sync::Mutex<Vec<jsonwebtoken::jwk::Jwk>>,
     /// Serialises activity-log appends (sequence and hash chain).
     pub(crate) activity_lock: tokio::sync::Mutex<()>,
     /// Serialises consent receipts from sequence reservation to storage (the receipt chain).
     pub(crate) receipt_lock: tokio::sync::Mutex<()>,
 }
+
+/// The engine's outbox event stream: called with the item after every state change (queued →
+/// sending → delivered / rejected, or back to queued), synchronously, so a subscriber has seen
+/// every change of a call before the call returns. The FFI layer subscribes and forwards each
+/// event to the shell's `OutboxObserver`; the engine knows nothing of the shell.
+pub(crate) type OutboxListener = Arc<dyn Fn(&OutboxRow) + Send + Sync>;
 
 fn edit(e: EditError) -> Error {
     Error::Fields(vec![e.0])
@@ -55,17 +60,15 @@ impl Account {
         Date::from_unix_vn(self.now())
     }
 
-    /// Install (or remove) the outbox observer.
-    pub fn set_observer(&self, o: Option<Arc<dyn OutboxObserver>>) {
-        *self.services.observer.lock().unwrap_or_else(|p| p.into_inner()) = o;
+    /// Subscribe to the outbox events (replacing any subscriber), or unsubscribe with `None`.
+    pub(crate) fn set_outbox_listener(&self, l: Option<OutboxListener>) {
+        *self.services.listener.lock().unwrap_or_else(|p| p.into_inner()) = l;
     }
 
     fn notify(&self, id: &str) {
-        let obs = self.services.observer.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let (Some(obs), Ok(Some(row))) = (obs, self.store.outbox_item(id)) {
-            if let Err(e) = obs.on_outbox_item(crate::ffi::outbox_item(&row)) {
-                tracing::info!(error = %e, "outbox observer failed");
-            }
+        let listener = self.services.listener.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let (Some(listener), Ok(Some(row))) = (listener, self.store.outbox_item(id)) {
+            listener(&row);
         }
     }
 
