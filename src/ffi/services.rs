@@ -334,19 +334,6 @@ fn case_info(c: CaseRow) -> CaseInfo {
     }
 }
 
-/// Read a file for attaching, refusing anything over `limit` bytes before reading it whole.
-fn read_limited(path: &str, limit: u64) -> Result<Vec<u8>, Error> {
-    let unreadable = || Error::Fields(vec![FieldError::new("attachment", Msg::AttachmentUnreadable)]);
-    let meta = std::fs::metadata(path).map_err(|_| unreadable())?;
-    if !meta.is_file() {
-        return Err(unreadable());
-    }
-    if meta.len() > limit {
-        return Err(Error::Fields(vec![FieldError::new("attachment", Msg::AttachmentTooLarge)]));
-    }
-    std::fs::read(path).map_err(|_| unreadable())
-}
-
 #[uniffi::export(async_runtime = "tokio")]
 impl CitizenCore {
     /// Download the procedure catalogue if it changed (conditional request). Returns whether it
@@ -383,8 +370,7 @@ impl CitizenCore {
 
     /// All drafts, newest first (editing and submitted).
     pub fn drafts(&self) -> Result<Vec<Draft>, ServiceError> {
-        let ids = self.account.store.draft_ids().map_err(ServiceError::from)?;
-        ids.iter().map(|id| Ok(draft(self.account.draft(id)?))).collect()
+        Ok(self.account.drafts()?.into_iter().map(draft).collect())
     }
 
     /// Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
@@ -428,8 +414,7 @@ impl CitizenCore {
         path: String,
         mime_type: String,
     ) -> Result<Draft, ServiceError> {
-        let data = read_limited(&path, 32 << 20)?;
-        Ok(draft(self.account.attach(&draft_id, &key, &path, &mime_type, data)?))
+        Ok(draft(self.account.attach_file(&draft_id, &key, &path, &mime_type)?))
     }
 
     /// Remove an attachment.
@@ -444,7 +429,7 @@ impl CitizenCore {
 
     /// Delete an editable draft.
     pub fn delete_draft(&self, draft_id: String) -> Result<(), ServiceError> {
-        Ok(self.account.store.delete_draft(&draft_id)?)
+        Ok(self.account.delete_draft(&draft_id)?)
     }
 
     /// Submit: validate, confirm with the passcode, sign with the device key and put the request
@@ -452,19 +437,13 @@ impl CitizenCore {
     /// once (works offline); delivery starts in the background.
     pub async fn submit_draft(self: Arc<Self>, draft_id: String, passcode: String) -> Result<OutboxItem, ServiceError> {
         let passcode = zeroize::Zeroizing::new(passcode);
-        let row = self.account.submit(&draft_id, &passcode).await?;
-        let me = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = me.account.sync_outbox(false).await {
-                tracing::info!(error = %e, "background delivery");
-            }
-        });
+        let row = self.account.submit_and_deliver(&draft_id, &passcode).await?;
         Ok(outbox_item(&row))
     }
 
     /// The outbox, in queue order.
     pub fn outbox(&self) -> Result<Vec<OutboxItem>, ServiceError> {
-        Ok(self.account.store.outbox().map_err(ServiceError::from)?.iter().map(outbox_item).collect())
+        Ok(self.account.outbox_items()?.iter().map(outbox_item).collect())
     }
 
     /// Deliver what is queued now (call when connectivity returns or the citizen asks).
@@ -502,7 +481,7 @@ impl CitizenCore {
 
     /// The citizen's cases with their latest status (offline).
     pub fn cases(&self) -> Result<Vec<CaseInfo>, ServiceError> {
-        Ok(self.account.store.cases().map_err(ServiceError::from)?.into_iter().map(case_info).collect())
+        Ok(self.account.case_list()?.into_iter().map(case_info).collect())
     }
 
     /// A draft answering a supplement request of `case_number`: the original values, the

@@ -100,8 +100,8 @@ impl CitizenCore {
     /// The last presentation this device sent (test support only: tests replay it and search it
     /// for undisclosed values). Never compiled into the shipped library.
     pub fn test_last_presentation(&self) -> Option<String> {
-        let acc = self.account.store.account().ok().flatten()?;
-        crate::share::last_presentation(&acc.device_id)
+        let device_id = self.account.this_device_id().ok().flatten()?;
+        crate::share::last_presentation(&device_id)
     }
 }
 

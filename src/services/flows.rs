@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::eform::{self, DraftAttachmentMeta, DraftContent, EditError};
 use super::outbox::{self, Disposition};
-use super::storage::{DraftRow, OutboxRow, DELIVERED, REJECTED};
+use super::storage::{CaseRow, DraftRow, OutboxRow, DELIVERED, REJECTED};
 use crate::account::Account;
 use crate::cccd::Date;
 use crate::crypto;
@@ -51,6 +51,22 @@ pub struct ServicesState {
 /// event to the shell's `OutboxObserver`; the engine knows nothing of the shell.
 pub(crate) type OutboxListener = Arc<dyn Fn(&OutboxRow) + Send + Sync>;
 
+/// The largest file `attach_file` reads (the procedure's own limit is checked after).
+const ATTACH_FILE_LIMIT: u64 = 32 << 20;
+
+/// Read a file for attaching, refusing anything over `limit` bytes before reading it whole.
+fn read_limited(path: &str, limit: u64) -> Result<Vec<u8>> {
+    let unreadable = || Error::Fields(vec![FieldError::new("attachment", Msg::AttachmentUnreadable)]);
+    let meta = std::fs::metadata(path).map_err(|_| unreadable())?;
+    if !meta.is_file() {
+        return Err(unreadable());
+    }
+    if meta.len() > limit {
+        return Err(Error::Fields(vec![FieldError::new("attachment", Msg::AttachmentTooLarge)]));
+    }
+    std::fs::read(path).map_err(|_| unreadable())
+}
+
 fn edit(e: EditError) -> Error {
     Error::Fields(vec![e.0])
 }
@@ -70,6 +86,46 @@ impl Account {
         if let (Some(listener), Ok(Some(row))) = (listener, self.store.outbox_item(id)) {
             listener(&row);
         }
+    }
+
+    /// All drafts, newest first.
+    pub(crate) fn drafts(&self) -> Result<Vec<DraftRow>> {
+        self.store.draft_ids()?.iter().map(|id| self.draft(id)).collect()
+    }
+
+    /// Delete an editable draft.
+    pub(crate) fn delete_draft(&self, id: &str) -> Result<()> {
+        self.store.delete_draft(id)
+    }
+
+    /// The outbox, in queue order.
+    pub(crate) fn outbox_items(&self) -> Result<Vec<OutboxRow>> {
+        self.store.outbox()
+    }
+
+    /// The cases, as last synced.
+    pub(crate) fn case_list(&self) -> Result<Vec<CaseRow>> {
+        self.store.cases()
+    }
+
+    /// Attach a file by path: refused over `ATTACH_FILE_LIMIT` bytes before it is read whole,
+    /// then stored like [`Account::attach`] (the path is the file name shown).
+    pub(crate) fn attach_file(&self, id: &str, key: &str, path: &str, mime_type: &str) -> Result<DraftRow> {
+        let data = read_limited(path, ATTACH_FILE_LIMIT)?;
+        self.attach(id, key, path, mime_type, data)
+    }
+
+    /// Submit (see [`Account::submit`]), then start delivering in the background without waiting
+    /// for it: the call returns as soon as the request is durably queued, and works offline.
+    pub(crate) async fn submit_and_deliver(self: &Arc<Self>, draft_id: &str, passcode_in: &str) -> Result<OutboxRow> {
+        let row = self.submit(draft_id, passcode_in).await?;
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = me.sync_outbox(false).await {
+                tracing::info!(error = %e, "background delivery");
+            }
+        });
+        Ok(row)
     }
 
     // ---- profile and catalogue -----------------------------------------------------------
