@@ -11268,7 +11268,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_citizencore_set_field() != 63850) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 44164) {
+    if (uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 35614) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_submit_draft() != 53074) {
@@ -11295,6 +11295,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_citizencore_share_data() != 38991) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11317,9 +11320,6 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 53059) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_constructor_citizencore_new() != 32401) {

@@ -243,6 +243,13 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_OBSERVER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_OBSERVER_METHOD0
+typedef void (*UniffiCallbackInterfaceOutboxObserverMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_KEY_WRAPPER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_KEY_WRAPPER_METHOD0
 typedef void (*UniffiCallbackInterfaceDataKeyWrapperMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
@@ -299,11 +306,13 @@ typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod5)(uint64_t, RustBuffe
     );
 
 #endif
-#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_OBSERVER_METHOD0
-#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_OBSERVER_METHOD0
-typedef void (*UniffiCallbackInterfaceOutboxObserverMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
-        RustCallStatus *_Nonnull uniffiCallStatus
-    );
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_OBSERVER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_OBSERVER
+typedef struct UniffiVTableCallbackInterfaceOutboxObserver {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceOutboxObserverMethod0 _Nonnull onOutboxItem;
+} UniffiVTableCallbackInterfaceOutboxObserver;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DATA_KEY_WRAPPER
@@ -328,15 +337,6 @@ typedef struct UniffiVTableCallbackInterfaceDeviceKeyStore {
     UniffiCallbackInterfaceDeviceKeyStoreMethod4 _Nonnull isHardwareBacked;
     UniffiCallbackInterfaceDeviceKeyStoreMethod5 _Nonnull attestationChain;
 } UniffiVTableCallbackInterfaceDeviceKeyStore;
-
-#endif
-#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_OBSERVER
-#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_OBSERVER
-typedef struct UniffiVTableCallbackInterfaceOutboxObserver {
-    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
-    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
-    UniffiCallbackInterfaceOutboxObserverMethod0 _Nonnull onOutboxItem;
-} UniffiVTableCallbackInterfaceOutboxObserver;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CITIZENCORE
@@ -629,6 +629,26 @@ uint64_t uniffi_citizen_core_fn_method_citizencore_open_share_request(uint64_t p
 uint64_t uniffi_citizen_core_fn_method_citizencore_share_data(uint64_t ptr, RustBuffer request_id, RustBuffer optional_claims, RustBuffer passcode
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_OUTBOXOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_OUTBOXOBSERVER
+uint64_t uniffi_citizen_core_fn_clone_outboxobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_OUTBOXOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_OUTBOXOBSERVER
+void uniffi_citizen_core_fn_free_outboxobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_OUTBOXOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_OUTBOXOBSERVER
+void uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(const UniffiVTableCallbackInterfaceOutboxObserver* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
+void uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(uint64_t ptr, RustBuffer item, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_DATAKEYWRAPPER
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_DATAKEYWRAPPER
 uint64_t uniffi_citizen_core_fn_clone_datakeywrapper(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -697,26 +717,6 @@ int8_t uniffi_citizen_core_fn_method_devicekeystore_is_hardware_backed(uint64_t 
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_ATTESTATION_CHAIN
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_ATTESTATION_CHAIN
 RustBuffer uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(uint64_t ptr, RustBuffer alias, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_OUTBOXOBSERVER
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_OUTBOXOBSERVER
-uint64_t uniffi_citizen_core_fn_clone_outboxobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_OUTBOXOBSERVER
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_OUTBOXOBSERVER
-void uniffi_citizen_core_fn_free_outboxobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_OUTBOXOBSERVER
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_OUTBOXOBSERVER
-void uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(const UniffiVTableCallbackInterfaceOutboxObserver* _Nonnull vtable
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
-void uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(uint64_t ptr, RustBuffer item, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_AUTHERROR_DETAIL
@@ -1400,6 +1400,12 @@ uint16_t uniffi_citizen_core_checksum_method_citizencore_share_data(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
+uint16_t uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_DATAKEYWRAPPER_WRAP
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_DATAKEYWRAPPER_WRAP
 uint16_t uniffi_citizen_core_checksum_method_datakeywrapper_wrap(void
@@ -1445,12 +1451,6 @@ uint16_t uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed(v
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_DEVICEKEYSTORE_ATTESTATION_CHAIN
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_DEVICEKEYSTORE_ATTESTATION_CHAIN
 uint16_t uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
-uint16_t uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(void
     
 );
 #endif

@@ -657,6 +657,9 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceOutboxObserverMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceDataKeyWrapperMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`dataKey`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -681,8 +684,24 @@ internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod4 : com.sun.jna.Ca
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod5 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
-internal interface UniffiCallbackInterfaceOutboxObserverMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onOutboxItem")
+internal open class UniffiVTableCallbackInterfaceOutboxObserver(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
+    ): UniffiVTableCallbackInterfaceOutboxObserver(`uniffiFree`,`uniffiClone`,`onOutboxItem`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceOutboxObserver) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onOutboxItem` = other.`onOutboxItem`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "wrap", "unwrap")
 internal open class UniffiVTableCallbackInterfaceDataKeyWrapper(
@@ -737,25 +756,6 @@ internal open class UniffiVTableCallbackInterfaceDeviceKeyStore(
         `deleteKey` = other.`deleteKey`
         `isHardwareBacked` = other.`isHardwareBacked`
         `attestationChain` = other.`attestationChain`
-    }
-
-}
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onOutboxItem")
-internal open class UniffiVTableCallbackInterfaceOutboxObserver(
-    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-    @JvmField internal var `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
-) : Structure() {
-    class UniffiByValue(
-        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-        `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
-    ): UniffiVTableCallbackInterfaceOutboxObserver(`uniffiFree`,`uniffiClone`,`onOutboxItem`,), Structure.ByValue
-
-   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceOutboxObserver) {
-        `uniffiFree` = other.`uniffiFree`
-        `uniffiClone` = other.`uniffiClone`
-        `onOutboxItem` = other.`onOutboxItem`
     }
 
 }
@@ -903,6 +903,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_share_data(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_wrap(
     ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_unwrap(
@@ -918,8 +920,6 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed(
     ): Int
     external fun uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(
     ): Int
     external fun uniffi_citizen_core_checksum_constructor_citizencore_new(
     ): Int
@@ -1064,6 +1064,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_share_data(`ptr`: Long,`requestId`: RustBuffer.ByValue,`optionalClaims`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_clone_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(`vtable`: UniffiVTableCallbackInterfaceOutboxObserver,
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(`ptr`: Long,`item`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_citizen_core_fn_clone_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1092,14 +1100,6 @@ internal object UniffiLib {
     ): Byte
     external fun uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_clone_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_citizen_core_fn_free_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(`vtable`: UniffiVTableCallbackInterfaceOutboxObserver,
-    ): Unit
-    external fun uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(`ptr`: Long,`item`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
     external fun uniffi_citizen_core_fn_method_autherror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_consenterror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
