@@ -1,9 +1,11 @@
 //! citizen-core: the Rust core of the digital-citizen app.
 //!
 //! See `ARCHITECTURE.md` for where each concern lives. In short: domain logic is sans-I/O
-//! ([`cccd`], [`protocol`], `passcode`, `session`), I/O sits at the edges (`net`, `store`), and
-//! the UniFFI layer (`ffi`) is a thin layer of small wrappers
-//! that nothing else imports from.
+//! ([`cccd`], [`protocol`], [`passcode`], [`crypto`], [`activity`], [`sdjwt`]), I/O sits at the
+//! edges (`net`, `store`), the flows compose them (`account`, [`services`], [`consent`],
+//! `share`), and the UniFFI layer (`ffi`) is a thin layer of small wrappers that nothing else
+//! imports from (the platform traits in [`platform`] are the one exception: ports the engine
+//! owns).
 
 uniffi::setup_scaffolding!();
 
