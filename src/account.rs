@@ -81,6 +81,28 @@ fn key_alias(device_id: &str) -> String {
     format!("citizen-core.device.{device_id}")
 }
 
+/// Where this device stands, read from the store in one place (the FFI's `status()`).
+pub(crate) struct DeviceState {
+    /// The enrolled account, if any (with its inactive status).
+    pub account: Option<AccountRow>,
+    /// An enrollment is waiting for its OTP.
+    pub awaiting_otp: bool,
+    /// The absolute expiry of the stored session, if it is not past it.
+    pub session_expires_at: Option<i64>,
+}
+
+/// Passcode failures and lock, with what is left before a delay and before the wipe.
+pub(crate) struct PasscodeState {
+    /// Consecutive failures.
+    pub failed: u32,
+    /// Failures left before a delay.
+    pub before_lockout: u32,
+    /// Failures left before the local account is erased.
+    pub before_wipe: u32,
+    /// Unix seconds until which attempts are refused, if still locked.
+    pub locked_until: Option<i64>,
+}
+
 impl Account {
     pub fn new(
         store: Store,
@@ -125,6 +147,48 @@ impl Account {
             }
         }
         r
+    }
+
+    /// The device's enrollment and session state (no network call).
+    pub(crate) fn device_state(&self) -> Result<DeviceState> {
+        let account = self.store.account()?;
+        let awaiting_otp = self.store.pending::<serde_json::Value>(PENDING_ENROLLMENT)?.is_some();
+        let now = self.now();
+        let session_expires_at = self.store.session()?.map(|s| s.absolute_expires_at).filter(|&t| t > now);
+        Ok(DeviceState { account, awaiting_otp, session_expires_at })
+    }
+
+    /// This device's id, once enrolled.
+    pub(crate) fn this_device_id(&self) -> Result<Option<String>> {
+        Ok(self.store.account()?.map(|a| a.device_id))
+    }
+
+    /// Passcode failures and lock (`auth.not_enrolled` without an account).
+    pub(crate) fn passcode_state(&self) -> Result<PasscodeState> {
+        let row = self.store.passcode()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
+        let now = self.now();
+        Ok(PasscodeState {
+            failed: row.failed,
+            before_lockout: passcode::FREE_ATTEMPTS.saturating_sub(row.failed),
+            before_wipe: passcode::WIPE_AFTER.saturating_sub(row.failed),
+            locked_until: row.locked_until.filter(|&u| u > now),
+        })
+    }
+
+    /// Path of the database file (diagnostics, tests).
+    pub(crate) fn database_path(&self) -> std::path::PathBuf {
+        self.store.path().to_path_buf()
+    }
+
+    /// `PRAGMA integrity_check` of the database.
+    pub(crate) fn database_integrity_check(&self) -> Result<String> {
+        self.store.integrity_check()
+    }
+
+    /// The stored session tokens (access, refresh). Test support only.
+    #[cfg(feature = "test-support")]
+    pub(crate) fn session_tokens(&self) -> Option<(String, String)> {
+        self.store.session().ok().flatten().map(|s| (s.tokens.access_token.clone(), s.tokens.refresh_token.clone()))
     }
 
     // ---- signing -------------------------------------------------------------------------

@@ -73,9 +73,8 @@ impl DataDirLock {
     /// Create the directory (private) if needed and take its lock, or fail with
     /// `storage.already_open` if another core holds it.
     pub(crate) fn acquire(dir: &Path) -> Result<DataDirLock> {
-        create_private_dir(dir).map_err(|e| Error::Storage(format!("create data dir: {}", e.kind())))?;
-        let file = open_private_file(&dir.join(LOCK_FILE))
-            .map_err(|e| Error::Storage(format!("open lock file: {}", e.kind())))?;
+        create_private_dir(dir).map_err(|e| Error::io("create data dir", e))?;
+        let file = open_private_file(&dir.join(LOCK_FILE)).map_err(|e| Error::io("open lock file", e))?;
         lock_exclusive(&file)?;
         Ok(DataDirLock { _file: file })
     }
@@ -87,7 +86,7 @@ fn lock_exclusive(file: &File) -> Result<()> {
     match flock(file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(()),
         Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(Error::Domain(Msg::AlreadyOpen)),
-        Err(e) => Err(Error::Storage(format!("lock data dir: {}", e.kind()))),
+        Err(e) => Err(Error::io("lock data dir", e.into())),
     }
 }
 
@@ -97,7 +96,7 @@ fn lock_exclusive(file: &File) -> Result<()> {
     match file.try_lock() {
         Ok(()) => Ok(()),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::Domain(Msg::AlreadyOpen)),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::Storage(format!("lock data dir: {}", e.kind()))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io("lock data dir", e)),
     }
 }
 

@@ -1,8 +1,11 @@
 //! citizen-core: the Rust core of the digital-citizen app.
 //!
 //! See `ARCHITECTURE.md` for where each concern lives. In short: domain logic is sans-I/O
-//! ([`cccd`], [`protocol`], `passcode`, `session`), I/O sits at the edges (`net`, `store`), and
-//! the UniFFI façade (`facade`) is a thin layer of small wrappers.
+//! ([`cccd`], [`protocol`], [`passcode`], [`crypto`], [`activity`], [`sdjwt`]), I/O sits at the
+//! edges (`net`, `store`), the flows compose them (`account`, [`services`], [`consent`],
+//! `share`), and the UniFFI layer (`ffi`) is a thin layer of small wrappers that nothing else
+//! imports from (the platform traits in [`platform`] are the one exception: ports the engine
+//! owns).
 
 uniffi::setup_scaffolding!();
 
@@ -15,26 +18,19 @@ pub mod consent;
 pub mod crypto;
 pub mod datadir;
 pub mod error;
-mod facade;
-mod facade_consent;
-mod facade_services;
-mod facade_share;
+mod ffi;
 pub mod platform;
 pub mod protocol;
 pub mod sdjwt;
 mod share;
 
-pub use error::{AuthError, EnrollmentError, ErrorDetail, FieldError, NetworkErrorKind, PasscodeError, SetupError};
+pub use error::{ErrorDetail, FieldError, NetworkErrorKind, PublicError};
 pub use platform::{
-    DataKeyWrapper, DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, KeyWrapError, ObserverError,
-    OutboxObserver, SignatureFormat,
+    DataKeyWrapper, DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, KeyWrapError, SignatureFormat,
 };
 pub mod net;
 pub mod passcode;
 pub mod services;
 pub mod store;
 
-pub use facade::*;
-pub use facade_consent::*;
-pub use facade_services::*;
-pub use facade_share::*;
+pub use ffi::*;

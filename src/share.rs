@@ -31,7 +31,6 @@ use crate::account::Account;
 use crate::activity::ActivityKind;
 use crate::crypto;
 use crate::error::{Error, Msg, NetError, NetworkErrorKind, Result};
-use crate::facade_consent::{ClaimRequest, ReceiptInfo};
 use crate::platform::{DeviceKeyStore, DeviceKeyStoreError};
 use crate::protocol::rp::{
     claim_info, delivery_subject, ConsentReceipt, CredentialRequest, CredentialResponse, DeliveryRecord,
@@ -501,16 +500,6 @@ pub(crate) fn delivery_status(r: &Result<PresentationResult>) -> DeliveryStatus 
         Err(Error::Config(_)) | Err(Error::Fields(_)) => DeliveryStatus::NotDelivered,
         Err(_) => DeliveryStatus::Unknown,
     }
-}
-
-/// Labelled claims for the citizen.
-pub(crate) fn labelled(names: &[String], required: bool) -> Vec<ClaimRequest> {
-    names.iter().map(|n| ClaimRequest::of(n, required)).collect()
-}
-
-/// The receipt as the shell sees it.
-pub(crate) fn receipt_info(r: &SignedReceipt) -> ReceiptInfo {
-    ReceiptInfo::from(r)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Consent: the signed registry of relying parties, QR login (scan, approve, deny) and consent
 //! receipts (store, export, verification). The wire formats live in [`crate::protocol::rp`];
-//! the UniFFI façade in `facade_consent.rs`.
+//! the UniFFI layer in `ffi/consent.rs`.
 //!
 //! Everything the device can check itself is checked before it talks to the server: a login
 //! code from a fake portal is refused offline, with a code that says why.

@@ -7,7 +7,6 @@ use crate::account::Account;
 use crate::activity::ActivityKind;
 use crate::crypto;
 use crate::error::{Error, Msg, Result};
-use crate::facade_consent::{ClaimRequest, LoginApproval, LoginRequestInfo, ReceiptInfo};
 use crate::protocol::rp::{
     ConsentReceipt, Decision, QrDecisionRequest, QrDecisionResponse, QrFrame, QrParseError, QrScanRequest,
     QrScanResponse, ReceiptKind, RelyingPartyEntry, SignedLoginRequest, SignedReceipt, PATH_QR_DECISION, PATH_QR_SCAN,
@@ -111,20 +110,12 @@ pub(crate) struct PendingLogin {
     pub expires_at: i64,
 }
 
-impl PendingLogin {
-    fn info(&self) -> LoginRequestInfo {
-        LoginRequestInfo {
-            session_id: self.session_id.clone(),
-            relying_party_id: self.rp.id.clone(),
-            relying_party_name_vi: self.rp.name_vi.clone(),
-            relying_party_name_en: self.rp.name_en.clone(),
-            origin: self.origin.clone(),
-            claims: self.claims.iter().map(|c| ClaimRequest::of(c, true)).collect(),
-            code_choices: self.code_choices.clone(),
-            expires_at: self.expires_at,
-            same_device: self.same_device,
-        }
-    }
+/// An approved login: the stored receipt and, for a same-device login, where to go next.
+pub(crate) struct Approval {
+    /// The receipt, signed, countersigned and stored.
+    pub receipt: SignedReceipt,
+    /// The portal's redirect (same-device logins, checked against the registry).
+    pub redirect_url: Option<String>,
 }
 
 /// Server refusals after which the scanned request is dead (answered, cancelled, expired).
@@ -145,7 +136,7 @@ fn ends_request(e: &Error) -> bool {
 
 impl Account {
     /// Scan a frame: every offline check first, then `POST /v1/qr/scan`.
-    pub async fn scan_login(&self, text: &str) -> Result<LoginRequestInfo> {
+    pub(crate) async fn scan_login(&self, text: &str) -> Result<PendingLogin> {
         let frame = parse_frame(text.trim())?;
         self.active_account()?;
         let req = &frame.signed.request;
@@ -172,7 +163,7 @@ impl Account {
             expires_at: req.expires_at,
         };
         self.store.save_qr_pending(&pending.session_id, &pending, pending.expires_at, self.now())?;
-        Ok(pending.info())
+        Ok(pending)
     }
 
     /// A registered RP may have rotated its key, or registered an origin or a claim, since the
@@ -228,7 +219,7 @@ impl Account {
     }
 
     /// Approve: passcode, signed receipt, decision, verified countersignature, stored receipt.
-    pub async fn approve_login(&self, session_id: &str, code: &str, passcode_in: &str) -> Result<LoginApproval> {
+    pub(crate) async fn approve_login(&self, session_id: &str, code: &str, passcode_in: &str) -> Result<Approval> {
         let p = self.pending_login(session_id)?;
         let acc = self.active_account()?;
         if !p.code_choices.iter().any(|c| c == code) {
@@ -296,7 +287,7 @@ impl Account {
             }
             _ => None,
         };
-        Ok(LoginApproval { receipt: ReceiptInfo::from(&stored), redirect_url })
+        Ok(Approval { receipt: stored, redirect_url })
     }
 
     /// Deny: a signed `deny:<session id>` so the portal learns it at once.

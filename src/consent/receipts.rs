@@ -19,7 +19,6 @@
 use crate::account::Account;
 use crate::crypto;
 use crate::error::{Error, Msg, Result};
-use crate::facade_consent::{ConsentKind, ReceiptInfo, ShareDelivery};
 use crate::protocol::rp::{
     delivery_subject, receipt_head_subject, ConsentReceipt, ReceiptCountersignClaims, ReceiptExport, ReceiptKind,
     SignedReceipt, RECEIPT_CHAIN_GENESIS,
@@ -135,6 +134,36 @@ pub fn verify_export(json: &str, pinned_server_jwk: Option<&str>) -> Result<u32>
     Ok(x.receipts.len() as u32)
 }
 
+/// One line of the receipt list: a stored receipt, or a marker for a receipt that is damaged
+/// (its row does not open) or missing from the chain.
+pub(crate) enum ReceiptEntry {
+    /// A receipt that opened.
+    Stored(Box<SignedReceipt>),
+    /// A damaged or missing receipt; what is known of it.
+    Marker {
+        /// Its id (empty when missing).
+        receipt_id: String,
+        /// Its kind, when the row says.
+        kind: Option<ReceiptKind>,
+        /// Unix seconds (0 when missing).
+        issued_at: i64,
+        /// Its chain sequence (0 when unknown).
+        sequence: u64,
+        /// `consent.receipt_damaged` or `consent.receipt_missing`.
+        damage: Msg,
+    },
+}
+
+impl ReceiptEntry {
+    /// Sort key, newest first when reversed: (sequence, issued at).
+    fn order(&self) -> (u64, i64) {
+        match self {
+            ReceiptEntry::Stored(r) => (r.receipt.chain_seq, r.receipt.issued_at),
+            ReceiptEntry::Marker { sequence, issued_at, .. } => (*sequence, *issued_at),
+        }
+    }
+}
+
 impl Account {
     /// Sign a consent statement (purpose `consent`) with the device key and the next counter.
     /// Used for QR approvals and denials and for data-share receipts.
@@ -205,35 +234,20 @@ impl Account {
 
     /// The receipts for the citizen, newest first, with markers for damaged rows and for
     /// receipts of the chain that are no longer stored (gaps, or the end named by the marks).
-    pub(crate) fn receipt_list(&self) -> Result<Vec<ReceiptInfo>> {
+    pub(crate) fn receipt_list(&self) -> Result<Vec<ReceiptEntry>> {
         let rows = self.store.receipt_rows()?;
         let marks = self.store.integrity_marks()?.unwrap_or_default();
-        let marker = |receipt_id: String, kind: ConsentKind, issued_at: i64, sequence: u64, m: Msg| ReceiptInfo {
-            receipt_id,
-            kind,
-            relying_party_id: String::new(),
-            relying_party_name: String::new(),
-            origin: String::new(),
-            purpose: String::new(),
-            claims: vec![],
-            retention_days: 0,
-            issued_at,
-            sequence,
-            delivery: ShareDelivery::NotApplicable,
-            damage: Some(m.detail()),
+        let marker = |receipt_id: String, kind: Option<ReceiptKind>, issued_at: i64, sequence: u64, m: Msg| {
+            ReceiptEntry::Marker { receipt_id, kind, issued_at, sequence, damage: m }
         };
         let mut out = vec![];
         let mut present = std::collections::BTreeSet::new();
         for row in rows {
             present.extend(row.chain_seq);
             match &row.receipt {
-                Some(r) => out.push(ReceiptInfo::from(r)),
+                Some(r) => out.push(ReceiptEntry::Stored(Box::new(r.clone()))),
                 None => {
-                    let kind = match row.kind {
-                        Some(ReceiptKind::QrLogin) => ConsentKind::QrLogin,
-                        Some(ReceiptKind::DataShare) => ConsentKind::DataShare,
-                        None => ConsentKind::Unknown,
-                    };
+                    let kind = row.kind;
                     out.push(marker(
                         row.receipt_id,
                         kind,
@@ -246,13 +260,13 @@ impl Account {
         }
         let last = present.last().copied().unwrap_or(0).max(marks.receipt_seq);
         for seq in (1..=last).filter(|s| !present.contains(s)) {
-            out.push(marker(String::new(), ConsentKind::Unknown, 0, seq, Msg::ConsentReceiptMissing));
+            out.push(marker(String::new(), None, 0, seq, Msg::ConsentReceiptMissing));
         }
         if marks.damaged {
             // The marks themselves were removed or changed: what was deleted cannot be told.
-            out.push(marker(String::new(), ConsentKind::Unknown, 0, 0, Msg::ConsentReceiptMissing));
+            out.push(marker(String::new(), None, 0, 0, Msg::ConsentReceiptMissing));
         }
-        out.sort_by_key(|r| std::cmp::Reverse((r.sequence, r.issued_at)));
+        out.sort_by_key(|r| std::cmp::Reverse(r.order()));
         Ok(out)
     }
 

@@ -1,11 +1,11 @@
-//! Platform traits: what the shells implement (one file per trait), and the Rust
-//! implementations used by the desktop/kiosk shell and by tests.
+//! Platform traits: the ports the engine owns and the shells implement (one file per trait),
+//! and the Rust implementations used by the desktop/kiosk shell and by tests. These are the one
+//! place outside `src/ffi/` with UniFFI exports: the engine calls them. (The outbox observer is
+//! not a port: the engine publishes outbox events and `src/ffi/` forwards them to it.)
 
 mod data_key_wrapper;
 mod device_key_store;
-mod outbox_observer;
 pub mod software;
 
 pub use data_key_wrapper::{DataKeyWrapper, KeyWrapError};
 pub use device_key_store::{DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, SignatureFormat};
-pub use outbox_observer::{ObserverError, OutboxObserver};

@@ -8,12 +8,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::eform::{self, DraftAttachmentMeta, DraftContent, EditError};
 use super::outbox::{self, Disposition};
-use super::storage::{DraftRow, OutboxRow};
+use super::storage::{CaseRow, DraftRow, OutboxRow};
 use crate::account::Account;
 use crate::cccd::Date;
 use crate::crypto;
 use crate::error::{Error, FieldError, Msg, Result};
-use crate::platform::OutboxObserver;
 use crate::protocol::services::*;
 use crate::protocol::{Purpose, Statement};
 use crate::store::rows::{DraftStatus, OutboxState};
@@ -34,12 +33,34 @@ pub struct ServicesState {
     submit_lock: tokio::sync::Mutex<()>,
     /// One sender at a time.
     sender_lock: tokio::sync::Mutex<()>,
-    observer: std::sync::Mutex<Option<Arc<dyn OutboxObserver>>>,
+    listener: std::sync::Mutex<Option<OutboxListener>>,
     server_keys: std::sync::Mutex<Vec<jsonwebtoken::jwk::Jwk>>,
     /// Serialises activity-log appends (sequence and hash chain).
     pub(crate) activity_lock: tokio::sync::Mutex<()>,
     /// Serialises consent receipts from sequence reservation to storage (the receipt chain).
     pub(crate) receipt_lock: tokio::sync::Mutex<()>,
+}
+
+/// The engine's outbox event stream: called with the item after every state change (queued →
+/// sending → delivered / rejected, or back to queued), synchronously, so a subscriber has seen
+/// every change of a call before the call returns. The FFI layer subscribes and forwards each
+/// event to the shell's `OutboxObserver`; the engine knows nothing of the shell.
+pub(crate) type OutboxListener = Arc<dyn Fn(&OutboxRow) + Send + Sync>;
+
+/// The largest file `attach_file` reads (the procedure's own limit is checked after).
+const ATTACH_FILE_LIMIT: u64 = 32 << 20;
+
+/// Read a file for attaching, refusing anything over `limit` bytes before reading it whole.
+fn read_limited(path: &str, limit: u64) -> Result<Vec<u8>> {
+    let unreadable = || Error::Fields(vec![FieldError::new("attachment", Msg::AttachmentUnreadable)]);
+    let meta = std::fs::metadata(path).map_err(|_| unreadable())?;
+    if !meta.is_file() {
+        return Err(unreadable());
+    }
+    if meta.len() > limit {
+        return Err(Error::Fields(vec![FieldError::new("attachment", Msg::AttachmentTooLarge)]));
+    }
+    std::fs::read(path).map_err(|_| unreadable())
 }
 
 fn edit(e: EditError) -> Error {
@@ -51,18 +72,56 @@ impl Account {
         Date::from_unix_vn(self.now())
     }
 
-    /// Install (or remove) the outbox observer.
-    pub fn set_observer(&self, o: Option<Arc<dyn OutboxObserver>>) {
-        *self.services.observer.lock().unwrap_or_else(|p| p.into_inner()) = o;
+    /// Subscribe to the outbox events (replacing any subscriber), or unsubscribe with `None`.
+    pub(crate) fn set_outbox_listener(&self, l: Option<OutboxListener>) {
+        *self.services.listener.lock().unwrap_or_else(|p| p.into_inner()) = l;
     }
 
     fn notify(&self, id: &str) {
-        let obs = self.services.observer.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let (Some(obs), Ok(Some(row))) = (obs, self.store.outbox_item(id)) {
-            if let Err(e) = obs.on_outbox_item(crate::facade_services::outbox_item(&row)) {
-                tracing::info!(error = %e, "outbox observer failed");
-            }
+        let listener = self.services.listener.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let (Some(listener), Ok(Some(row))) = (listener, self.store.outbox_item(id)) {
+            listener(&row);
         }
+    }
+
+    /// All drafts, newest first.
+    pub(crate) fn drafts(&self) -> Result<Vec<DraftRow>> {
+        self.store.draft_ids()?.iter().map(|id| self.draft(id)).collect()
+    }
+
+    /// Delete an editable draft.
+    pub(crate) fn delete_draft(&self, id: &str) -> Result<()> {
+        self.store.delete_draft(id)
+    }
+
+    /// The outbox, in queue order.
+    pub(crate) fn outbox_items(&self) -> Result<Vec<OutboxRow>> {
+        self.store.outbox()
+    }
+
+    /// The cases, as last synced.
+    pub(crate) fn case_list(&self) -> Result<Vec<CaseRow>> {
+        self.store.cases()
+    }
+
+    /// Attach a file by path: refused over `ATTACH_FILE_LIMIT` bytes before it is read whole,
+    /// then stored like [`Account::attach`] (the path is the file name shown).
+    pub(crate) fn attach_file(&self, id: &str, key: &str, path: &str, mime_type: &str) -> Result<DraftRow> {
+        let data = read_limited(path, ATTACH_FILE_LIMIT)?;
+        self.attach(id, key, path, mime_type, data)
+    }
+
+    /// Submit (see [`Account::submit`]), then start delivering in the background without waiting
+    /// for it: the call returns as soon as the request is durably queued, and works offline.
+    pub(crate) async fn submit_and_deliver(self: &Arc<Self>, draft_id: &str, passcode_in: &str) -> Result<OutboxRow> {
+        let row = self.submit(draft_id, passcode_in).await?;
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = me.sync_outbox(false).await {
+                tracing::info!(error = %e, "background delivery");
+            }
+        });
+        Ok(row)
     }
 
     // ---- profile and catalogue -----------------------------------------------------------

@@ -525,129 +525,129 @@ def _uniffi_check_contract_api_version(lib):
         raise InternalError("UniFFI contract version mismatch: try cleaning and rebuilding your project")
 
 def _uniffi_check_api_checksums(lib):
-    if lib.uniffi_citizen_core_checksum_func_communes() != 51203:
+    if lib.uniffi_citizen_core_checksum_func_communes() != 54429:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_default_core_config() != 38738:
+    if lib.uniffi_citizen_core_checksum_func_default_core_config() != 6264:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_provinces() != 2092:
+    if lib.uniffi_citizen_core_checksum_func_provinces() != 55146:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_validate_enrollment_input() != 37411:
+    if lib.uniffi_citizen_core_checksum_func_validate_enrollment_input() != 50441:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 26828:
+    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59538:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 36885:
+    if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 41004:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_activity_log() != 29103:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_activity_log() != 50989:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 3696:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 34714:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 22699:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 55862:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 46162:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 32431:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_approve_login() != 64742:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_approve_login() != 2944:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 1830:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 47403:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_attach_file() != 63105:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_attach_file() != 63158:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_cases() != 19246:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_cases() != 33753:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_change_passcode() != 4752:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_change_passcode() != 42129:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_check_device_status() != 8240:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_check_device_status() != 11899:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer() != 65398:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer() != 11893:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_complete_enrollment() != 65251:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_complete_enrollment() != 34733:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset() != 59497:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset() != 38407:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_create_draft() != 3761:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_create_draft() != 64881:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft() != 10369:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft() != 48601:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_delete_draft() != 5414:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_delete_draft() != 24263:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_deny_login() != 56051:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_deny_login() != 2642:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_draft() != 1500:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_draft() != 22870:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_drafts() != 15484:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_drafts() != 6472:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log() != 26597:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log() != 55512:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 55248:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 47870:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 1822:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 6210:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_list_devices() != 46836:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_list_devices() != 27737:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 58471:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 10560:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_login() != 9322:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_login() != 8687:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_logout() != 5898:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_logout() != 25627:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_open_login_link() != 23343:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_open_login_link() != 2532:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_open_share_request() != 5877:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_open_share_request() != 6850:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_outbox() != 62251:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_outbox() != 59195:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_passcode_status() != 22405:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_passcode_status() != 28322:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_procedures() != 4205:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_procedures() != 47450:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_profile() != 26102:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_profile() != 22433:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue() != 21375:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue() != 19955:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile() != 30742:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile() != 53251:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties() != 59325:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties() != 8011:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_session() != 52752:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_session() != 47370:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment() != 26601:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment() != 37254:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_remove_group_item() != 18057:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_remove_group_item() != 37774:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_reset_device() != 51543:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_reset_device() != 61688:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_revoke_device() != 13129:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_revoke_device() != 61014:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_scan_login_code() != 55317:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_scan_login_code() != 55543:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_set_field() != 32845:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_set_field() != 63850:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 37355:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 35614:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_share_data() != 8235:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_share_data() != 38991:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment() != 57713:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment() != 56310:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset() != 22078:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset() != 4223:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_status() != 62135:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_status() != 25400:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_submit_draft() != 51930:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_submit_draft() != 53074:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_sync_cases() != 18112:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_sync_cases() != 12694:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox() != 38934:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox() != 47172:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 48195:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 20310:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 19049:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 2394:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 9574:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 25221:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 61029:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 21881:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new() != 57018:
+    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new() != 32401:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 28163:
+    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 8007:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -665,7 +665,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 41836:
+    if lib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -1305,6 +1305,36 @@ _UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item.argtypes 
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_autherror_detail.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_autherror_detail.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_clone_citizencore.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -6392,6 +6422,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.NotEnrolled({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.NotEnrolled = NotEnrolled # type: ignore
     class PasscodeIncorrect(_UniffiTempAuthError):
         """
@@ -6410,6 +6455,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.PasscodeIncorrect({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.PasscodeIncorrect = PasscodeIncorrect # type: ignore
     class LockedOut(_UniffiTempAuthError):
         """
@@ -6426,6 +6486,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.LockedOut({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.LockedOut = LockedOut # type: ignore
     class Wiped(_UniffiTempAuthError):
         """
@@ -6440,6 +6515,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.Wiped({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.Wiped = Wiped # type: ignore
     class NotLoggedIn(_UniffiTempAuthError):
         """
@@ -6454,6 +6544,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.NotLoggedIn({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.NotLoggedIn = NotLoggedIn # type: ignore
     class SessionExpired(_UniffiTempAuthError):
         """
@@ -6468,6 +6573,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.SessionExpired({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.SessionExpired = SessionExpired # type: ignore
     class SessionRevoked(_UniffiTempAuthError):
         """
@@ -6482,6 +6602,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.SessionRevoked({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.SessionRevoked = SessionRevoked # type: ignore
     class DeviceInactive(_UniffiTempAuthError):
         """
@@ -6498,6 +6633,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.DeviceInactive({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.DeviceInactive = DeviceInactive # type: ignore
     class AccountLocked(_UniffiTempAuthError):
         """
@@ -6512,6 +6662,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.AccountLocked({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.AccountLocked = AccountLocked # type: ignore
     class Rejected(_UniffiTempAuthError):
         """
@@ -6526,6 +6691,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.Rejected({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.Rejected = Rejected # type: ignore
     class KeyStore(_UniffiTempAuthError):
         """
@@ -6540,6 +6720,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.KeyStore({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.KeyStore = KeyStore # type: ignore
     class Network(_UniffiTempAuthError):
         """
@@ -6556,6 +6751,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.Network({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.Network = Network # type: ignore
     class Storage(_UniffiTempAuthError):
         """
@@ -6570,6 +6780,21 @@ class AuthError:  # type: ignore
 
         def __repr__(self):
             return "AuthError.Storage({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeAuthError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempAuthError.Storage = Storage # type: ignore
 
 AuthError = _UniffiTempAuthError # type: ignore
@@ -6770,6 +6995,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.InvalidCode({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.InvalidCode = InvalidCode # type: ignore
     class RelyingPartyRejected(_UniffiTempConsentError):
         """
@@ -6785,6 +7025,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.RelyingPartyRejected({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.RelyingPartyRejected = RelyingPartyRejected # type: ignore
     class Expired(_UniffiTempConsentError):
         """
@@ -6799,6 +7054,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.Expired({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.Expired = Expired # type: ignore
     class NotFound(_UniffiTempConsentError):
         """
@@ -6814,6 +7084,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.NotFound({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.NotFound = NotFound # type: ignore
     class Refused(_UniffiTempConsentError):
         """
@@ -6829,6 +7114,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.Refused({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.Refused = Refused # type: ignore
     class ReceiptInvalid(_UniffiTempConsentError):
         """
@@ -6844,6 +7144,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.ReceiptInvalid({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.ReceiptInvalid = ReceiptInvalid # type: ignore
     class NotEnrolled(_UniffiTempConsentError):
         """
@@ -6858,6 +7173,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.NotEnrolled({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.NotEnrolled = NotEnrolled # type: ignore
     class NotLoggedIn(_UniffiTempConsentError):
         """
@@ -6872,6 +7202,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.NotLoggedIn({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.NotLoggedIn = NotLoggedIn # type: ignore
     class PasscodeIncorrect(_UniffiTempConsentError):
         """
@@ -6890,6 +7235,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.PasscodeIncorrect({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.PasscodeIncorrect = PasscodeIncorrect # type: ignore
     class LockedOut(_UniffiTempConsentError):
         """
@@ -6906,6 +7266,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.LockedOut({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.LockedOut = LockedOut # type: ignore
     class Wiped(_UniffiTempConsentError):
         """
@@ -6920,6 +7295,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.Wiped({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.Wiped = Wiped # type: ignore
     class DeviceInactive(_UniffiTempConsentError):
         """
@@ -6936,6 +7326,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.DeviceInactive({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.DeviceInactive = DeviceInactive # type: ignore
     class KeyStore(_UniffiTempConsentError):
         """
@@ -6950,6 +7355,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.KeyStore({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.KeyStore = KeyStore # type: ignore
     class Network(_UniffiTempConsentError):
         """
@@ -6966,6 +7386,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.Network({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.Network = Network # type: ignore
     class BadServerResponse(_UniffiTempConsentError):
         """
@@ -6980,6 +7415,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.BadServerResponse({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.BadServerResponse = BadServerResponse # type: ignore
     class Internal(_UniffiTempConsentError):
         """
@@ -6994,6 +7444,21 @@ class ConsentError:  # type: ignore
 
         def __repr__(self):
             return "ConsentError.Internal({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeConsentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempConsentError.Internal = Internal # type: ignore
 
 ConsentError = _UniffiTempConsentError # type: ignore
@@ -7429,6 +7894,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.InvalidInput({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.InvalidInput = InvalidInput # type: ignore
     class NoMatch(_UniffiTempEnrollmentError):
         """
@@ -7443,6 +7923,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.NoMatch({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.NoMatch = NoMatch # type: ignore
     class NoPendingEnrollment(_UniffiTempEnrollmentError):
         """
@@ -7457,6 +7952,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.NoPendingEnrollment({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.NoPendingEnrollment = NoPendingEnrollment # type: ignore
     class OtpInvalid(_UniffiTempEnrollmentError):
         """
@@ -7473,6 +7983,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.OtpInvalid({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.OtpInvalid = OtpInvalid # type: ignore
     class OtpExpired(_UniffiTempEnrollmentError):
         """
@@ -7487,6 +8012,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.OtpExpired({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.OtpExpired = OtpExpired # type: ignore
     class OtpAttemptsExceeded(_UniffiTempEnrollmentError):
         """
@@ -7501,6 +8041,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.OtpAttemptsExceeded({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.OtpAttemptsExceeded = OtpAttemptsExceeded # type: ignore
     class AlreadyEnrolled(_UniffiTempEnrollmentError):
         """
@@ -7515,6 +8070,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.AlreadyEnrolled({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.AlreadyEnrolled = AlreadyEnrolled # type: ignore
     class AccountLocked(_UniffiTempEnrollmentError):
         """
@@ -7529,6 +8099,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.AccountLocked({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.AccountLocked = AccountLocked # type: ignore
     class KeyStore(_UniffiTempEnrollmentError):
         """
@@ -7543,6 +8128,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.KeyStore({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.KeyStore = KeyStore # type: ignore
     class Network(_UniffiTempEnrollmentError):
         """
@@ -7559,6 +8159,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.Network({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.Network = Network # type: ignore
     class Rejected(_UniffiTempEnrollmentError):
         """
@@ -7573,6 +8188,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.Rejected({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.Rejected = Rejected # type: ignore
     class Storage(_UniffiTempEnrollmentError):
         """
@@ -7587,6 +8217,21 @@ class EnrollmentError:  # type: ignore
 
         def __repr__(self):
             return "EnrollmentError.Storage({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeEnrollmentError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempEnrollmentError.Storage = Storage # type: ignore
 
 EnrollmentError = _UniffiTempEnrollmentError # type: ignore
@@ -7944,6 +8589,21 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.InvalidFormat({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.InvalidFormat = InvalidFormat # type: ignore
     class Incorrect(_UniffiTempPasscodeError):
         """
@@ -7962,6 +8622,21 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.Incorrect({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.Incorrect = Incorrect # type: ignore
     class LockedOut(_UniffiTempPasscodeError):
         """
@@ -7978,6 +8653,21 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.LockedOut({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.LockedOut = LockedOut # type: ignore
     class Wiped(_UniffiTempPasscodeError):
         """
@@ -7992,6 +8682,21 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.Wiped({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.Wiped = Wiped # type: ignore
     class NotEnrolled(_UniffiTempPasscodeError):
         """
@@ -8006,6 +8711,21 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.NotEnrolled({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.NotEnrolled = NotEnrolled # type: ignore
     class NoPendingReset(_UniffiTempPasscodeError):
         """
@@ -8020,6 +8740,21 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.NoPendingReset({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.NoPendingReset = NoPendingReset # type: ignore
     class OtpInvalid(_UniffiTempPasscodeError):
         """
@@ -8036,6 +8771,21 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.OtpInvalid({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.OtpInvalid = OtpInvalid # type: ignore
     class OtpRejected(_UniffiTempPasscodeError):
         """
@@ -8050,24 +8800,56 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.OtpRejected({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.OtpRejected = OtpRejected # type: ignore
     class DeviceInactive(_UniffiTempPasscodeError):
         """
-        This device was replaced or revoked.
+        This device was replaced, transferred or revoked (`status` says which).
 """
         
-        def __init__(self, detail):
+        def __init__(self, detail, status):
             super().__init__(", ".join([
                 "detail={!r}".format(detail),
+                "status={!r}".format(status),
             ]))
             self.detail = detail
+            self.status = status
 
         def __repr__(self):
             return "PasscodeError.DeviceInactive({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.DeviceInactive = DeviceInactive # type: ignore
     class KeyStore(_UniffiTempPasscodeError):
         """
-        Key store failure.
+        Key store failure, cancellation or invalidated key.
 """
         
         def __init__(self, detail):
@@ -8078,6 +8860,21 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.KeyStore({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.KeyStore = KeyStore # type: ignore
     class Network(_UniffiTempPasscodeError):
         """
@@ -8094,6 +8891,21 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.Network({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.Network = Network # type: ignore
     class Rejected(_UniffiTempPasscodeError):
         """
@@ -8108,6 +8920,21 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.Rejected({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.Rejected = Rejected # type: ignore
     class Storage(_UniffiTempPasscodeError):
         """
@@ -8122,6 +8949,21 @@ class PasscodeError:  # type: ignore
 
         def __repr__(self):
             return "PasscodeError.Storage({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypePasscodeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempPasscodeError.Storage = Storage # type: ignore
 
 PasscodeError = _UniffiTempPasscodeError # type: ignore
@@ -8172,6 +9014,7 @@ class _UniffiFfiConverterTypePasscodeError(_UniffiConverterRustBuffer):
         if variant == 9:
             return PasscodeError.DeviceInactive(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterTypeDeviceStatus.read(buf),
             )
         if variant == 10:
             return PasscodeError.KeyStore(
@@ -8225,6 +9068,7 @@ class _UniffiFfiConverterTypePasscodeError(_UniffiConverterRustBuffer):
             return
         if isinstance(value, PasscodeError.DeviceInactive):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
             return
         if isinstance(value, PasscodeError.KeyStore):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
@@ -8274,6 +9118,7 @@ class _UniffiFfiConverterTypePasscodeError(_UniffiConverterRustBuffer):
         if isinstance(value, PasscodeError.DeviceInactive):
             buf.write_i32(9)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
         if isinstance(value, PasscodeError.KeyStore):
             buf.write_i32(10)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
@@ -8324,6 +9169,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.InvalidForm({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.InvalidForm = InvalidForm # type: ignore
     class NotEnrolled(_UniffiTempServiceError):
         """
@@ -8338,6 +9198,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.NotEnrolled({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.NotEnrolled = NotEnrolled # type: ignore
     class NotLoggedIn(_UniffiTempServiceError):
         """
@@ -8352,6 +9227,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.NotLoggedIn({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.NotLoggedIn = NotLoggedIn # type: ignore
     class NotSynced(_UniffiTempServiceError):
         """
@@ -8366,6 +9256,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.NotSynced({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.NotSynced = NotSynced # type: ignore
     class NotFound(_UniffiTempServiceError):
         """
@@ -8380,6 +9285,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.NotFound({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.NotFound = NotFound # type: ignore
     class WrongState(_UniffiTempServiceError):
         """
@@ -8394,6 +9314,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.WrongState({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.WrongState = WrongState # type: ignore
     class PasscodeIncorrect(_UniffiTempServiceError):
         """
@@ -8412,6 +9347,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.PasscodeIncorrect({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.PasscodeIncorrect = PasscodeIncorrect # type: ignore
     class LockedOut(_UniffiTempServiceError):
         """
@@ -8428,6 +9378,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.LockedOut({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.LockedOut = LockedOut # type: ignore
     class Wiped(_UniffiTempServiceError):
         """
@@ -8442,6 +9407,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.Wiped({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.Wiped = Wiped # type: ignore
     class DeviceInactive(_UniffiTempServiceError):
         """
@@ -8458,10 +9438,26 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.DeviceInactive({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.DeviceInactive = DeviceInactive # type: ignore
     class KeyStore(_UniffiTempServiceError):
         """
-        Key store failure.
+        Key store failure, cancellation or invalidated key (`keystore.key_invalidated`: enroll
+        again).
 """
         
         def __init__(self, detail):
@@ -8472,6 +9468,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.KeyStore({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.KeyStore = KeyStore # type: ignore
     class Network(_UniffiTempServiceError):
         """
@@ -8488,6 +9499,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.Network({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.Network = Network # type: ignore
     class BadServerResponse(_UniffiTempServiceError):
         """
@@ -8502,6 +9528,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.BadServerResponse({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.BadServerResponse = BadServerResponse # type: ignore
     class Rejected(_UniffiTempServiceError):
         """
@@ -8516,6 +9557,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.Rejected({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.Rejected = Rejected # type: ignore
     class Storage(_UniffiTempServiceError):
         """
@@ -8530,6 +9586,21 @@ class ServiceError:  # type: ignore
 
         def __repr__(self):
             return "ServiceError.Storage({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeServiceError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempServiceError.Storage = Storage # type: ignore
 
 ServiceError = _UniffiTempServiceError # type: ignore
@@ -8750,6 +9821,21 @@ class SetupError:  # type: ignore
 
         def __repr__(self):
             return "SetupError.InvalidConfig({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeSetupError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempSetupError.InvalidConfig = InvalidConfig # type: ignore
     class Storage(_UniffiTempSetupError):
         """
@@ -8764,6 +9850,21 @@ class SetupError:  # type: ignore
 
         def __repr__(self):
             return "SetupError.Storage({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeSetupError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempSetupError.Storage = Storage # type: ignore
     class DataKeyUnavailable(_UniffiTempSetupError):
         """
@@ -8778,6 +9879,21 @@ class SetupError:  # type: ignore
 
         def __repr__(self):
             return "SetupError.DataKeyUnavailable({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeSetupError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempSetupError.DataKeyUnavailable = DataKeyUnavailable # type: ignore
     class AlreadyOpen(_UniffiTempSetupError):
         """
@@ -8793,6 +9909,21 @@ class SetupError:  # type: ignore
 
         def __repr__(self):
             return "SetupError.AlreadyOpen({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeSetupError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempSetupError.AlreadyOpen = AlreadyOpen # type: ignore
 
 SetupError = _UniffiTempSetupError # type: ignore

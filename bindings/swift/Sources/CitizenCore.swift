@@ -613,6 +613,51 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 public protocol CitizenCoreProtocol: AnyObject, Sendable {
     
     /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored.
+     */
+    func approveLogin(sessionId: String, verificationCode: String, passcode: String) async throws  -> LoginApproval
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once).
+     */
+    func denyLogin(sessionId: String) async throws 
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`).
+     */
+    func exportReceipts() throws  -> String
+    
+    /**
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     */
+    func listReceipts() throws  -> [ReceiptInfo]
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`CitizenCore::scan_login_code`].
+     */
+    func openLoginLink(url: String) async throws  -> LoginRequestInfo
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists.
+     */
+    func refreshRelyingParties() async throws  -> UInt32
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices.
+     */
+    func scanLoginCode(frame: String) async throws  -> LoginRequestInfo
+    
+    /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
      * `replaced`.
@@ -704,51 +749,6 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
      * login: failures are counted and persisted, delays escalate, the 10th failure erases.
      */
     func verifyPasscode(passcode: String) async throws 
-    
-    /**
-     * Approve a scanned login with the code the site shows and the passcode: the device signs
-     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
-     */
-    func approveLogin(sessionId: String, verificationCode: String, passcode: String) async throws  -> LoginApproval
-    
-    /**
-     * Decline a scanned login (signed, so the portal learns it at once).
-     */
-    func denyLogin(sessionId: String) async throws 
-    
-    /**
-     * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
-     */
-    func exportReceipts() throws  -> String
-    
-    /**
-     * The consent receipts on this device, newest first. A stored receipt that cannot be read
-     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     */
-    func listReceipts() throws  -> [ReceiptInfo]
-    
-    /**
-     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
-     */
-    func openLoginLink(url: String) async throws  -> LoginRequestInfo
-    
-    /**
-     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
-     */
-    func refreshRelyingParties() async throws  -> UInt32
-    
-    /**
-     * Scan a login QR code. Everything that can be checked on the device is checked before any
-     * network call: strict parse, relying party in the signed registry, its signature, the
-     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
-     */
-    func scanLoginCode(frame: String) async throws  -> LoginRequestInfo
     
     /**
      * The activity log: every enrollment, login, submission, device and passcode change and
@@ -1010,6 +1010,135 @@ public static func newDesktop(config: CoreConfig)throws  -> CitizenCore  {
 }
     
 
+    
+    /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored.
+     */
+open func approveLogin(sessionId: String, verificationCode: String, passcode: String)async throws  -> LoginApproval  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_approve_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId),FfiConverterString.lower(verificationCode),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginApproval_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once).
+     */
+open func denyLogin(sessionId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_deny_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`).
+     */
+open func exportReceipts()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_export_receipts(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     */
+open func listReceipts()throws  -> [ReceiptInfo]  {
+    return try  FfiConverterSequenceTypeReceiptInfo.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_list_receipts(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`CitizenCore::scan_login_code`].
+     */
+open func openLoginLink(url: String)async throws  -> LoginRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_open_login_link(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(url)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists.
+     */
+open func refreshRelyingParties()async throws  -> UInt32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u32,
+            completeFunc: ffi_citizen_core_rust_future_complete_u32,
+            freeFunc: ffi_citizen_core_rust_future_free_u32,
+            liftFunc: FfiConverterUInt32.lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices.
+     */
+open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_scan_login_code(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(frame)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
     
     /**
      * On the old device: approve handing the account to a new device whose enrollment id the
@@ -1319,135 +1448,6 @@ open func verifyPasscode(passcode: String)async throws   {
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
             errorHandler: FfiConverterTypePasscodeError_lift
-        )
-}
-    
-    /**
-     * Approve a scanned login with the code the site shows and the passcode: the device signs
-     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
-     */
-open func approveLogin(sessionId: String, verificationCode: String, passcode: String)async throws  -> LoginApproval  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_approve_login(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId),FfiConverterString.lower(verificationCode),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeLoginApproval_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * Decline a scanned login (signed, so the portal learns it at once).
-     */
-open func denyLogin(sessionId: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_deny_login(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
-     */
-open func exportReceipts()throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_export_receipts(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The consent receipts on this device, newest first. A stored receipt that cannot be read
-     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     */
-open func listReceipts()throws  -> [ReceiptInfo]  {
-    return try  FfiConverterSequenceTypeReceiptInfo.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_list_receipts(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
-     */
-open func openLoginLink(url: String)async throws  -> LoginRequestInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_open_login_link(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(url)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
-     */
-open func refreshRelyingParties()async throws  -> UInt32  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_u32,
-            completeFunc: ffi_citizen_core_rust_future_complete_u32,
-            freeFunc: ffi_citizen_core_rust_future_free_u32,
-            liftFunc: FfiConverterUInt32.lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * Scan a login QR code. Everything that can be checked on the device is checked before any
-     * network call: strict parse, relying party in the signed registry, its signature, the
-     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
-     */
-open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_scan_login_code(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(frame)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
         )
 }
     
@@ -7223,6 +7223,18 @@ enum AuthError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     )
 
     
+    /**
+     * The stable code and the messages in Vietnamese and English, whatever the variant.
+     */
+public func detail() -> ErrorDetail  {
+    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_autherror_detail(
+            FfiConverterTypeAuthError_lower(self),uniffiCallStatus
+    )
+})
+}
+    
 
     
 
@@ -7605,6 +7617,18 @@ enum ConsentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Internal(detail: ErrorDetail
     )
 
+    
+    /**
+     * The stable code and the messages in Vietnamese and English, whatever the variant.
+     */
+public func detail() -> ErrorDetail  {
+    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_consenterror_detail(
+            FfiConverterTypeConsentError_lower(self),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -8283,6 +8307,18 @@ enum EnrollmentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedErro
     case Storage(detail: ErrorDetail
     )
 
+    
+    /**
+     * The stable code and the messages in Vietnamese and English, whatever the variant.
+     */
+public func detail() -> ErrorDetail  {
+    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_enrollmenterror_detail(
+            FfiConverterTypeEnrollmentError_lower(self),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -9425,12 +9461,12 @@ enum PasscodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case OtpRejected(detail: ErrorDetail
     )
     /**
-     * This device was replaced or revoked.
+     * This device was replaced, transferred or revoked (`status` says which).
      */
-    case DeviceInactive(detail: ErrorDetail
+    case DeviceInactive(detail: ErrorDetail, status: DeviceStatus
     )
     /**
-     * Key store failure.
+     * Key store failure, cancellation or invalidated key.
      */
     case KeyStore(detail: ErrorDetail
     )
@@ -9450,6 +9486,18 @@ enum PasscodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case Storage(detail: ErrorDetail
     )
 
+    
+    /**
+     * The stable code and the messages in Vietnamese and English, whatever the variant.
+     */
+public func detail() -> ErrorDetail  {
+    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_passcodeerror_detail(
+            FfiConverterTypePasscodeError_lower(self),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -9508,7 +9556,8 @@ public struct FfiConverterTypePasscodeError: FfiConverterRustBuffer {
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
         case 9: return .DeviceInactive(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
             )
         case 10: return .KeyStore(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
@@ -9580,9 +9629,10 @@ public struct FfiConverterTypePasscodeError: FfiConverterRustBuffer {
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         
-        case let .DeviceInactive(detail):
+        case let .DeviceInactive(detail,status):
             writeInt(&buf, Int32(9))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeDeviceStatus.write(status, into: &buf)
             
         
         case let .KeyStore(detail):
@@ -9684,7 +9734,8 @@ enum ServiceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case DeviceInactive(detail: ErrorDetail, status: DeviceStatus
     )
     /**
-     * Key store failure.
+     * Key store failure, cancellation or invalidated key (`keystore.key_invalidated`: enroll
+     * again).
      */
     case KeyStore(detail: ErrorDetail
     )
@@ -9709,6 +9760,18 @@ enum ServiceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Storage(detail: ErrorDetail
     )
 
+    
+    /**
+     * The stable code and the messages in Vietnamese and English, whatever the variant.
+     */
+public func detail() -> ErrorDetail  {
+    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_serviceerror_detail(
+            FfiConverterTypeServiceError_lower(self),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -9930,6 +9993,18 @@ enum SetupError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case AlreadyOpen(detail: ErrorDetail
     )
 
+    
+    /**
+     * The stable code and the messages in Vietnamese and English, whatever the variant.
+     */
+public func detail() -> ErrorDetail  {
+    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_setuperror_detail(
+            FfiConverterTypeSetupError_lower(self),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -10945,6 +11020,24 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
+ * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
+ * digest and statement, the device signature with the key it embeds, the server's
+ * countersignature with the server key it embeds, each delivery record, and the chain: no
+ * receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
+ * `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
+ * the server's `/v1/keys`), the embedded key must be that one — without it the check only
+ * proves the file is self-consistent. Returns the number of receipts verified.
+ */
+public func verifyReceiptExport(json: String, serverKeyJwk: String?)throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_verify_receipt_export(
+        FfiConverterString.lower(json),
+        FfiConverterOptionString.lower(serverKeyJwk),uniffiCallStatus
+    )
+})
+}
+/**
  * A configuration with safe defaults: platform roots, no pins, Vietnamese, 10 s connect and
  * 30 s request timeouts, HTTPS only.
  */
@@ -10965,24 +11058,6 @@ public func validateEnrollmentInput(input: EnrollmentInput) -> [FieldError]  {
         uniffiCallStatus in
     uniffi_citizen_core_fn_func_validate_enrollment_input(
         FfiConverterTypeEnrollmentInput_lower(input),uniffiCallStatus
-    )
-})
-}
-/**
- * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
- * digest and statement, the device signature with the key it embeds, the server's
- * countersignature with the server key it embeds, each delivery record, and the chain: no
- * receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
- * `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
- * the server's `/v1/keys`), the embedded key must be that one — without it the check only
- * proves the file is self-consistent. Returns the number of receipts verified.
- */
-public func verifyReceiptExport(json: String, serverKeyJwk: String?)throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_func_verify_receipt_export(
-        FfiConverterString.lower(json),
-        FfiConverterOptionString.lower(serverKeyJwk),uniffiCallStatus
     )
 })
 }
@@ -11040,184 +11115,187 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_citizen_core_checksum_func_default_core_config() != 38738) {
+    if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 41004) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_validate_enrollment_input() != 37411) {
+    if (uniffi_citizen_core_checksum_func_default_core_config() != 6264) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 36885) {
+    if (uniffi_citizen_core_checksum_func_validate_enrollment_input() != 50441) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_communes() != 51203) {
+    if (uniffi_citizen_core_checksum_func_communes() != 54429) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_provinces() != 2092) {
+    if (uniffi_citizen_core_checksum_func_provinces() != 55146) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 26828) {
+    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59538) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 46162) {
+    if (uniffi_citizen_core_checksum_method_citizencore_approve_login() != 2944) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_change_passcode() != 4752) {
+    if (uniffi_citizen_core_checksum_method_citizencore_deny_login() != 2642) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_check_device_status() != 8240) {
+    if (uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 47870) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_complete_enrollment() != 65251) {
+    if (uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 10560) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset() != 59497) {
+    if (uniffi_citizen_core_checksum_method_citizencore_open_login_link() != 2532) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_list_devices() != 46836) {
+    if (uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties() != 8011) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_login() != 9322) {
+    if (uniffi_citizen_core_checksum_method_citizencore_scan_login_code() != 55543) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_logout() != 5898) {
+    if (uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 32431) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_passcode_status() != 22405) {
+    if (uniffi_citizen_core_checksum_method_citizencore_change_passcode() != 42129) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_session() != 52752) {
+    if (uniffi_citizen_core_checksum_method_citizencore_check_device_status() != 11899) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_reset_device() != 51543) {
+    if (uniffi_citizen_core_checksum_method_citizencore_complete_enrollment() != 34733) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_revoke_device() != 13129) {
+    if (uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset() != 38407) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_start_enrollment() != 57713) {
+    if (uniffi_citizen_core_checksum_method_citizencore_list_devices() != 27737) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset() != 22078) {
+    if (uniffi_citizen_core_checksum_method_citizencore_login() != 8687) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_status() != 62135) {
+    if (uniffi_citizen_core_checksum_method_citizencore_logout() != 25627) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 19049) {
+    if (uniffi_citizen_core_checksum_method_citizencore_passcode_status() != 28322) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 61029) {
+    if (uniffi_citizen_core_checksum_method_citizencore_refresh_session() != 47370) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_approve_login() != 64742) {
+    if (uniffi_citizen_core_checksum_method_citizencore_reset_device() != 61688) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_deny_login() != 56051) {
+    if (uniffi_citizen_core_checksum_method_citizencore_revoke_device() != 61014) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 55248) {
+    if (uniffi_citizen_core_checksum_method_citizencore_start_enrollment() != 56310) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 58471) {
+    if (uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset() != 4223) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_open_login_link() != 23343) {
+    if (uniffi_citizen_core_checksum_method_citizencore_status() != 25400) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties() != 59325) {
+    if (uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 2394) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_scan_login_code() != 55317) {
+    if (uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 21881) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_activity_log() != 29103) {
+    if (uniffi_citizen_core_checksum_method_citizencore_activity_log() != 50989) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 3696) {
+    if (uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 34714) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 22699) {
+    if (uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 55862) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 1830) {
+    if (uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 47403) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_attach_file() != 63105) {
+    if (uniffi_citizen_core_checksum_method_citizencore_attach_file() != 63158) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_cases() != 19246) {
+    if (uniffi_citizen_core_checksum_method_citizencore_cases() != 33753) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer() != 65398) {
+    if (uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer() != 11893) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_create_draft() != 3761) {
+    if (uniffi_citizen_core_checksum_method_citizencore_create_draft() != 64881) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft() != 10369) {
+    if (uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft() != 48601) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_delete_draft() != 5414) {
+    if (uniffi_citizen_core_checksum_method_citizencore_delete_draft() != 24263) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_draft() != 1500) {
+    if (uniffi_citizen_core_checksum_method_citizencore_draft() != 22870) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_drafts() != 15484) {
+    if (uniffi_citizen_core_checksum_method_citizencore_drafts() != 6472) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_export_activity_log() != 26597) {
+    if (uniffi_citizen_core_checksum_method_citizencore_export_activity_log() != 55512) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_outbox() != 62251) {
+    if (uniffi_citizen_core_checksum_method_citizencore_outbox() != 59195) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_procedures() != 4205) {
+    if (uniffi_citizen_core_checksum_method_citizencore_procedures() != 47450) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_profile() != 26102) {
+    if (uniffi_citizen_core_checksum_method_citizencore_profile() != 22433) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue() != 21375) {
+    if (uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue() != 19955) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_profile() != 30742) {
+    if (uniffi_citizen_core_checksum_method_citizencore_refresh_profile() != 53251) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_remove_attachment() != 26601) {
+    if (uniffi_citizen_core_checksum_method_citizencore_remove_attachment() != 37254) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_remove_group_item() != 18057) {
+    if (uniffi_citizen_core_checksum_method_citizencore_remove_group_item() != 37774) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_set_field() != 32845) {
+    if (uniffi_citizen_core_checksum_method_citizencore_set_field() != 63850) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 37355) {
+    if (uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 35614) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_submit_draft() != 51930) {
+    if (uniffi_citizen_core_checksum_method_citizencore_submit_draft() != 53074) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_sync_cases() != 18112) {
+    if (uniffi_citizen_core_checksum_method_citizencore_sync_cases() != 12694) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_sync_outbox() != 38934) {
+    if (uniffi_citizen_core_checksum_method_citizencore_sync_outbox() != 47172) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 48195) {
+    if (uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 20310) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 9574) {
+    if (uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 25221) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 1822) {
+    if (uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 6210) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_open_share_request() != 5877) {
+    if (uniffi_citizen_core_checksum_method_citizencore_open_share_request() != 6850) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_share_data() != 8235) {
+    if (uniffi_citizen_core_checksum_method_citizencore_share_data() != 38991) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507) {
@@ -11244,13 +11322,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 41836) {
+    if (uniffi_citizen_core_checksum_constructor_citizencore_new() != 32401) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_constructor_citizencore_new() != 57018) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 28163) {
+    if (uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 8007) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -27,8 +27,9 @@ struct UiError: Equatable, Identifiable {
     }
 }
 
-/// Any error of a core call, flattened: the `ErrorDetail` plus the extras the screens use.
-/// One switch per error enum of the bindings, so a new case fails the build here.
+/// Any error of a core call, flattened: the `ErrorDetail` plus the extras the screens use. The
+/// detail comes from the core's exported `detail()` (every error enum has it), so no switch over
+/// variants lives here; what the app does next is decided by the stable code.
 struct CoreFailure: Equatable {
     enum Kind: Equatable {
         case other
@@ -51,116 +52,60 @@ struct CoreFailure: Equatable {
     var uiError: UiError { UiError(detail) }
 
     static let keyInvalidatedCode = "keystore.key_invalidated"
+    static let needsLoginCodes: Set<String> = ["auth.not_logged_in", "auth.session_expired", "auth.session_revoked"]
+    static let needsEnrollmentCodes: Set<String> = [
+        "auth.not_enrolled", "auth.wiped", "auth.device_inactive", "storage.data_key_unavailable", keyInvalidatedCode,
+    ]
 
     init(detail: ErrorDetail, kind: Kind = .other) {
         self.detail = detail
-        self.kind = detail.code == Self.keyInvalidatedCode ? .needsEnrollment : kind
+        if Self.needsEnrollmentCodes.contains(detail.code) {
+            self.kind = .needsEnrollment
+        } else if Self.needsLoginCodes.contains(detail.code) {
+            self.kind = .needsLogin
+        } else {
+            self.kind = kind
+        }
     }
 
-    // swiftlint:disable:next cyclomatic_complexity function_body_length
-    init(_ error: Error) {
+    /// The core's detail of `error`, or nil for an error that is not the core's.
+    static func coreDetail(_ error: Error) -> ErrorDetail? {
         switch error {
-        case let error as AuthError:
-            switch error {
-            case let .PasscodeIncorrect(detail, lockout, wipe):
-                self.init(detail: detail)
-                attemptsBeforeLockout = lockout
-                attemptsBeforeWipe = wipe
-            case let .LockedOut(detail, retryAfter):
-                self.init(detail: detail)
-                retryAfterSecs = retryAfter
-            case let .NotLoggedIn(detail), let .SessionExpired(detail), let .SessionRevoked(detail):
-                self.init(detail: detail, kind: .needsLogin)
-            case let .NotEnrolled(detail), let .Wiped(detail), let .DeviceInactive(detail, _):
-                self.init(detail: detail, kind: .needsEnrollment)
-            case let .AccountLocked(detail), let .Rejected(detail), let .KeyStore(detail), let .Network(detail, _),
-                 let .Storage(detail):
-                self.init(detail: detail)
-            }
-        case let error as ConsentError:
-            switch error {
-            case let .PasscodeIncorrect(detail, lockout, wipe):
-                self.init(detail: detail)
-                attemptsBeforeLockout = lockout
-                attemptsBeforeWipe = wipe
-            case let .LockedOut(detail, retryAfter):
-                self.init(detail: detail)
-                retryAfterSecs = retryAfter
-            case let .NotLoggedIn(detail):
-                self.init(detail: detail, kind: .needsLogin)
-            case let .NotEnrolled(detail), let .Wiped(detail), let .DeviceInactive(detail, _):
-                self.init(detail: detail, kind: .needsEnrollment)
-            case let .InvalidCode(detail), let .RelyingPartyRejected(detail), let .Expired(detail),
-                 let .NotFound(detail), let .Refused(detail), let .ReceiptInvalid(detail), let .KeyStore(detail),
-                 let .Network(detail, _), let .BadServerResponse(detail), let .Internal(detail):
-                self.init(detail: detail)
-            }
-        case let error as EnrollmentError:
-            switch error {
-            case let .InvalidInput(detail, fields):
-                self.init(detail: detail)
-                self.fields = fields
-            case let .OtpInvalid(detail, attemptsLeft):
-                self.init(detail: detail)
-                otpAttemptsLeft = attemptsLeft
-            case let .NoMatch(detail), let .NoPendingEnrollment(detail), let .OtpExpired(detail),
-                 let .OtpAttemptsExceeded(detail), let .AlreadyEnrolled(detail), let .AccountLocked(detail),
-                 let .KeyStore(detail), let .Network(detail, _), let .Rejected(detail), let .Storage(detail):
-                self.init(detail: detail)
-            }
-        case let error as PasscodeError:
-            switch error {
-            case let .InvalidFormat(detail, fields):
-                self.init(detail: detail)
-                self.fields = fields
-            case let .Incorrect(detail, lockout, wipe):
-                self.init(detail: detail)
-                attemptsBeforeLockout = lockout
-                attemptsBeforeWipe = wipe
-            case let .LockedOut(detail, retryAfter):
-                self.init(detail: detail)
-                retryAfterSecs = retryAfter
-            case let .OtpInvalid(detail, attemptsLeft):
-                self.init(detail: detail)
-                otpAttemptsLeft = attemptsLeft
-            case let .Wiped(detail), let .NotEnrolled(detail), let .DeviceInactive(detail):
-                self.init(detail: detail, kind: .needsEnrollment)
-            case let .NoPendingReset(detail), let .OtpRejected(detail), let .KeyStore(detail),
-                 let .Network(detail, _), let .Rejected(detail), let .Storage(detail):
-                self.init(detail: detail)
-            }
-        case let error as ServiceError:
-            switch error {
-            case let .InvalidForm(detail, fields):
-                self.init(detail: detail)
-                self.fields = fields
-            case let .PasscodeIncorrect(detail, lockout, wipe):
-                self.init(detail: detail)
-                attemptsBeforeLockout = lockout
-                attemptsBeforeWipe = wipe
-            case let .LockedOut(detail, retryAfter):
-                self.init(detail: detail)
-                retryAfterSecs = retryAfter
-            case let .NotLoggedIn(detail):
-                self.init(detail: detail, kind: .needsLogin)
-            case let .NotEnrolled(detail), let .Wiped(detail), let .DeviceInactive(detail, _):
-                self.init(detail: detail, kind: .needsEnrollment)
-            case let .NotSynced(detail), let .NotFound(detail), let .WrongState(detail), let .KeyStore(detail),
-                 let .Network(detail, _), let .BadServerResponse(detail), let .Rejected(detail), let .Storage(detail):
-                self.init(detail: detail)
-            }
-        case let error as SetupError:
-            switch error {
-            case let .DataKeyUnavailable(detail):
-                self.init(detail: detail, kind: .needsEnrollment)
-            case let .InvalidConfig(detail), let .Storage(detail), let .AlreadyOpen(detail):
-                self.init(detail: detail)
-            }
-        default:
+        case let error as AuthError: return error.detail()
+        case let error as ConsentError: return error.detail()
+        case let error as EnrollmentError: return error.detail()
+        case let error as PasscodeError: return error.detail()
+        case let error as ServiceError: return error.detail()
+        case let error as SetupError: return error.detail()
+        default: return nil
+        }
+    }
+
+    init(_ error: Error) {
+        guard let detail = Self.coreDetail(error) else {
             self.init(detail: ErrorDetail(
                 code: "app.unexpected",
                 messageVi: "Đã xảy ra lỗi không mong muốn.",
                 messageEn: "Something unexpected went wrong."))
+            return
+        }
+        self.init(detail: detail)
+        // The extras some variants carry.
+        switch error {
+        case let AuthError.PasscodeIncorrect(_, lockout, wipe), let ConsentError.PasscodeIncorrect(_, lockout, wipe),
+             let ServiceError.PasscodeIncorrect(_, lockout, wipe), let PasscodeError.Incorrect(_, lockout, wipe):
+            attemptsBeforeLockout = lockout
+            attemptsBeforeWipe = wipe
+        case let AuthError.LockedOut(_, retryAfter), let ConsentError.LockedOut(_, retryAfter),
+             let ServiceError.LockedOut(_, retryAfter), let PasscodeError.LockedOut(_, retryAfter):
+            retryAfterSecs = retryAfter
+        case let EnrollmentError.InvalidInput(_, fields), let PasscodeError.InvalidFormat(_, fields),
+             let ServiceError.InvalidForm(_, fields):
+            self.fields = fields
+        case let EnrollmentError.OtpInvalid(_, attemptsLeft), let PasscodeError.OtpInvalid(_, attemptsLeft):
+            otpAttemptsLeft = attemptsLeft
+        default:
+            break
         }
     }
 }

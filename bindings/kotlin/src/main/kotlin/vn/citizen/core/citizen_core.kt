@@ -657,6 +657,9 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceOutboxObserverMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceDataKeyWrapperMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`dataKey`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -681,8 +684,24 @@ internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod4 : com.sun.jna.Ca
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod5 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
-internal interface UniffiCallbackInterfaceOutboxObserverMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onOutboxItem")
+internal open class UniffiVTableCallbackInterfaceOutboxObserver(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
+    ): UniffiVTableCallbackInterfaceOutboxObserver(`uniffiFree`,`uniffiClone`,`onOutboxItem`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceOutboxObserver) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onOutboxItem` = other.`onOutboxItem`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "wrap", "unwrap")
 internal open class UniffiVTableCallbackInterfaceDataKeyWrapper(
@@ -740,25 +759,6 @@ internal open class UniffiVTableCallbackInterfaceDeviceKeyStore(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onOutboxItem")
-internal open class UniffiVTableCallbackInterfaceOutboxObserver(
-    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-    @JvmField internal var `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
-) : Structure() {
-    class UniffiByValue(
-        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-        `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
-    ): UniffiVTableCallbackInterfaceOutboxObserver(`uniffiFree`,`uniffiClone`,`onOutboxItem`,), Structure.ByValue
-
-   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceOutboxObserver) {
-        `uniffiFree` = other.`uniffiFree`
-        `uniffiClone` = other.`uniffiClone`
-        `onOutboxItem` = other.`onOutboxItem`
-    }
-
-}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -783,17 +783,31 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_citizen_core_checksum_func_verify_receipt_export(
+    ): Int
     external fun uniffi_citizen_core_checksum_func_default_core_config(
     ): Int
     external fun uniffi_citizen_core_checksum_func_validate_enrollment_input(
-    ): Int
-    external fun uniffi_citizen_core_checksum_func_verify_receipt_export(
     ): Int
     external fun uniffi_citizen_core_checksum_func_communes(
     ): Int
     external fun uniffi_citizen_core_checksum_func_provinces(
     ): Int
     external fun uniffi_citizen_core_checksum_func_verify_activity_log_export(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_approve_login(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_deny_login(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_export_receipts(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_list_receipts(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_open_login_link(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_scan_login_code(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer(
     ): Int
@@ -828,20 +842,6 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_citizencore_validate_enrollment(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_verify_passcode(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_approve_login(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_deny_login(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_export_receipts(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_list_receipts(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_open_login_link(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_scan_login_code(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_activity_log(
     ): Int
@@ -903,6 +903,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_share_data(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_wrap(
     ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_unwrap(
@@ -918,8 +920,6 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed(
     ): Int
     external fun uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(
     ): Int
     external fun uniffi_citizen_core_checksum_constructor_citizencore_new(
     ): Int
@@ -956,6 +956,20 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_constructor_citizencore_new_desktop(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_approve_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,`verificationCode`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_deny_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_export_receipts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_list_receipts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_citizencore_open_login_link(`ptr`: Long,`url`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_scan_login_code(`ptr`: Long,`frame`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_approve_device_transfer(`ptr`: Long,`enrollmentId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_change_passcode(`ptr`: Long,`oldPasscode`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
@@ -989,20 +1003,6 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_citizencore_validate_enrollment(`ptr`: Long,`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizencore_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_approve_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,`verificationCode`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_deny_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_export_receipts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_list_receipts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_open_login_link(`ptr`: Long,`url`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_scan_login_code(`ptr`: Long,`frame`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1064,6 +1064,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_share_data(`ptr`: Long,`requestId`: RustBuffer.ByValue,`optionalClaims`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_clone_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(`vtable`: UniffiVTableCallbackInterfaceOutboxObserver,
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(`ptr`: Long,`item`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_citizen_core_fn_clone_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1092,20 +1100,24 @@ internal object UniffiLib {
     ): Byte
     external fun uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_clone_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_citizen_core_fn_free_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(`vtable`: UniffiVTableCallbackInterfaceOutboxObserver,
-    ): Unit
-    external fun uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(`ptr`: Long,`item`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
+    external fun uniffi_citizen_core_fn_method_autherror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_consenterror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_enrollmenterror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_passcodeerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_serviceerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_setuperror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_verify_receipt_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_citizen_core_fn_func_default_core_config(`serverBaseUrl`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_validate_enrollment_input(`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_func_verify_receipt_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
     external fun uniffi_citizen_core_fn_func_communes(`provinceCode`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_provinces(uniffi_out_err: UniffiRustCallStatus, 
@@ -1726,6 +1738,51 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 public interface CitizenCoreInterface {
     
     /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored.
+     */
+    suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String): LoginApproval
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once).
+     */
+    suspend fun `denyLogin`(`sessionId`: kotlin.String)
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`).
+     */
+    fun `exportReceipts`(): kotlin.String
+    
+    /**
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     */
+    fun `listReceipts`(): List<ReceiptInfo>
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`CitizenCore::scan_login_code`].
+     */
+    suspend fun `openLoginLink`(`url`: kotlin.String): LoginRequestInfo
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists.
+     */
+    suspend fun `refreshRelyingParties`(): kotlin.UInt
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices.
+     */
+    suspend fun `scanLoginCode`(`frame`: kotlin.String): LoginRequestInfo
+    
+    /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
      * `replaced`.
@@ -1817,51 +1874,6 @@ public interface CitizenCoreInterface {
      * login: failures are counted and persisted, delays escalate, the 10th failure erases.
      */
     suspend fun `verifyPasscode`(`passcode`: kotlin.String)
-    
-    /**
-     * Approve a scanned login with the code the site shows and the passcode: the device signs
-     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
-     */
-    suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String): LoginApproval
-    
-    /**
-     * Decline a scanned login (signed, so the portal learns it at once).
-     */
-    suspend fun `denyLogin`(`sessionId`: kotlin.String)
-    
-    /**
-     * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
-     */
-    fun `exportReceipts`(): kotlin.String
-    
-    /**
-     * The consent receipts on this device, newest first. A stored receipt that cannot be read
-     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     */
-    fun `listReceipts`(): List<ReceiptInfo>
-    
-    /**
-     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
-     */
-    suspend fun `openLoginLink`(`url`: kotlin.String): LoginRequestInfo
-    
-    /**
-     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
-     */
-    suspend fun `refreshRelyingParties`(): kotlin.UInt
-    
-    /**
-     * Scan a login QR code. Everything that can be checked on the device is checked before any
-     * network call: strict parse, relying party in the signed registry, its signature, the
-     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
-     */
-    suspend fun `scanLoginCode`(`frame`: kotlin.String): LoginRequestInfo
     
     /**
      * The activity log: every enrollment, login, submission, device and passcode change and
@@ -2157,6 +2169,177 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_citizen_core_fn_clone_citizencore(handle, status)
         }
+    }
+
+    
+    /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored.
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String) : LoginApproval {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`sessionId`),
+        FfiConverterString.lower(`verificationCode`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginApproval.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once).
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `denyLogin`(`sessionId`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`sessionId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`).
+     */
+    @Throws(ConsentException::class)override fun `exportReceipts`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ConsentException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     */
+    @Throws(ConsentException::class)override fun `listReceipts`(): List<ReceiptInfo> {
+            return FfiConverterSequenceTypeReceiptInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ConsentException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`CitizenCore::scan_login_code`].
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `openLoginLink`(`url`: kotlin.String) : LoginRequestInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`url`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginRequestInfo.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists.
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshRelyingParties`() : kotlin.UInt {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
+        // lift function
+        { FfiConverterUInt.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices.
+     */
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `scanLoginCode`(`frame`: kotlin.String) : LoginRequestInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`frame`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginRequestInfo.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
+    )
     }
 
     
@@ -2572,177 +2755,6 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
         
         // Error FFI converter
         PasscodeException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Approve a scanned login with the code the site shows and the passcode: the device signs
-     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
-     */
-    @Throws(ConsentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String) : LoginApproval {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`sessionId`),
-        FfiConverterString.lower(`verificationCode`),
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeLoginApproval.lift(it) },
-        // Error FFI converter
-        ConsentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Decline a scanned login (signed, so the portal learns it at once).
-     */
-    @Throws(ConsentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `denyLogin`(`sessionId`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`sessionId`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        ConsentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
-     */
-    @Throws(ConsentException::class)override fun `exportReceipts`(): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ConsentException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The consent receipts on this device, newest first. A stored receipt that cannot be read
-     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     */
-    @Throws(ConsentException::class)override fun `listReceipts`(): List<ReceiptInfo> {
-            return FfiConverterSequenceTypeReceiptInfo.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ConsentException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
-     */
-    @Throws(ConsentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `openLoginLink`(`url`: kotlin.String) : LoginRequestInfo {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`url`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeLoginRequestInfo.lift(it) },
-        // Error FFI converter
-        ConsentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
-     */
-    @Throws(ConsentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `refreshRelyingParties`() : kotlin.UInt {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u32(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u32(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
-        // lift function
-        { FfiConverterUInt.lift(it) },
-        // Error FFI converter
-        ConsentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Scan a login QR code. Everything that can be checked on the device is checked before any
-     * network call: strict parse, relying party in the signed registry, its signature, the
-     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
-     */
-    @Throws(ConsentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `scanLoginCode`(`frame`: kotlin.String) : LoginRequestInfo {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`frame`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeLoginRequestInfo.lift(it) },
-        // Error FFI converter
-        ConsentException.ErrorHandler,
     )
     }
 
@@ -7970,6 +7982,19 @@ sealed class AuthException: kotlin.Exception() {
     
 
     
+        /**
+         * The stable code and the messages in Vietnamese and English, whatever the variant.
+         */ fun `detail`(): ErrorDetail {
+            return FfiConverterTypeErrorDetail.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_autherror_detail(FfiConverterTypeAuthError.lower(this),
+        _status)
+}
+    )
+    }
+    
+
+    
 
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<AuthException> {
@@ -8447,6 +8472,19 @@ sealed class ConsentException: kotlin.Exception() {
         ) : ConsentException() {
         override val message
             get() = "detail=${ `detail` }"
+    }
+    
+
+    
+        /**
+         * The stable code and the messages in Vietnamese and English, whatever the variant.
+         */ fun `detail`(): ErrorDetail {
+            return FfiConverterTypeErrorDetail.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail(FfiConverterTypeConsentError.lower(this),
+        _status)
+}
+    )
     }
     
 
@@ -9192,6 +9230,19 @@ sealed class EnrollmentException: kotlin.Exception() {
         ) : EnrollmentException() {
         override val message
             get() = "detail=${ `detail` }"
+    }
+    
+
+    
+        /**
+         * The stable code and the messages in Vietnamese and English, whatever the variant.
+         */ fun `detail`(): ErrorDetail {
+            return FfiConverterTypeErrorDetail.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail(FfiConverterTypeEnrollmentError.lower(this),
+        _status)
+}
+    )
     }
     
 
@@ -10354,18 +10405,20 @@ sealed class PasscodeException: kotlin.Exception() {
     }
     
     /**
-     * This device was replaced or revoked.
+     * This device was replaced, transferred or revoked (`status` says which).
      */
     class DeviceInactive(
         
-        val `detail`: ErrorDetail
+        val `detail`: ErrorDetail, 
+        
+        val `status`: DeviceStatus
         ) : PasscodeException() {
         override val message
-            get() = "detail=${ `detail` }"
+            get() = "detail=${ `detail` }, status=${ `status` }"
     }
     
     /**
-     * Key store failure.
+     * Key store failure, cancellation or invalidated key.
      */
     class KeyStore(
         
@@ -10408,6 +10461,19 @@ sealed class PasscodeException: kotlin.Exception() {
         ) : PasscodeException() {
         override val message
             get() = "detail=${ `detail` }"
+    }
+    
+
+    
+        /**
+         * The stable code and the messages in Vietnamese and English, whatever the variant.
+         */ fun `detail`(): ErrorDetail {
+            return FfiConverterTypeErrorDetail.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail(FfiConverterTypePasscodeError.lower(this),
+        _status)
+}
+    )
     }
     
 
@@ -10460,6 +10526,7 @@ public object FfiConverterTypePasscodeError : FfiConverterRustBuffer<PasscodeExc
                 )
             9 -> PasscodeException.DeviceInactive(
                 FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterTypeDeviceStatus.read(buf),
                 )
             10 -> PasscodeException.KeyStore(
                 FfiConverterTypeErrorDetail.read(buf),
@@ -10529,6 +10596,7 @@ public object FfiConverterTypePasscodeError : FfiConverterRustBuffer<PasscodeExc
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
             )
             is PasscodeException.KeyStore -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -10604,6 +10672,7 @@ public object FfiConverterTypePasscodeError : FfiConverterRustBuffer<PasscodeExc
             is PasscodeException.DeviceInactive -> {
                 buf.putInt(9)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
                 Unit
             }
             is PasscodeException.KeyStore -> {
@@ -10762,7 +10831,8 @@ sealed class ServiceException: kotlin.Exception() {
     }
     
     /**
-     * Key store failure.
+     * Key store failure, cancellation or invalidated key (`keystore.key_invalidated`: enroll
+     * again).
      */
     class KeyStore(
         
@@ -10816,6 +10886,19 @@ sealed class ServiceException: kotlin.Exception() {
         ) : ServiceException() {
         override val message
             get() = "detail=${ `detail` }"
+    }
+    
+
+    
+        /**
+         * The stable code and the messages in Vietnamese and English, whatever the variant.
+         */ fun `detail`(): ErrorDetail {
+            return FfiConverterTypeErrorDetail.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail(FfiConverterTypeServiceError.lower(this),
+        _status)
+}
+    )
     }
     
 
@@ -11118,6 +11201,19 @@ sealed class SetupException: kotlin.Exception() {
         ) : SetupException() {
         override val message
             get() = "detail=${ `detail` }"
+    }
+    
+
+    
+        /**
+         * The stable code and the messages in Vietnamese and English, whatever the variant.
+         */ fun `detail`(): ErrorDetail {
+            return FfiConverterTypeErrorDetail.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail(FfiConverterTypeSetupError.lower(this),
+        _status)
+}
+    )
     }
     
 
@@ -12153,6 +12249,28 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
 
 
         /**
+         * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
+         * digest and statement, the device signature with the key it embeds, the server's
+         * countersignature with the server key it embeds, each delivery record, and the chain: no
+         * receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
+         * `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
+         * the server's `/v1/keys`), the embedded key must be that one — without it the check only
+         * proves the file is self-consistent. Returns the number of receipts verified.
+         */
+    @Throws(ConsentException::class) fun `verifyReceiptExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String?): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    uniffiRustCallWithError(ConsentException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export(
+    
+        
+        FfiConverterString.lower(`json`),
+        FfiConverterOptionalString.lower(`serverKeyJwk`),_status)
+}
+    )
+    }
+    
+
+        /**
          * A configuration with safe defaults: platform roots, no pins, Vietnamese, 10 s connect and
          * 30 s request timeouts, HTTPS only.
          */ fun `defaultCoreConfig`(`serverBaseUrl`: kotlin.String, `dataDir`: kotlin.String): CoreConfig {
@@ -12177,28 +12295,6 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     
         
         FfiConverterTypeEnrollmentInput.lower(`input`),_status)
-}
-    )
-    }
-    
-
-        /**
-         * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
-         * digest and statement, the device signature with the key it embeds, the server's
-         * countersignature with the server key it embeds, each delivery record, and the chain: no
-         * receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
-         * `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
-         * the server's `/v1/keys`), the embedded key must be that one — without it the check only
-         * proves the file is self-consistent. Returns the number of receipts verified.
-         */
-    @Throws(ConsentException::class) fun `verifyReceiptExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String?): kotlin.UInt {
-            return FfiConverterUInt.lift(
-    uniffiRustCallWithError(ConsentException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export(
-    
-        
-        FfiConverterString.lower(`json`),
-        FfiConverterOptionalString.lower(`serverKeyJwk`),_status)
 }
     )
     }

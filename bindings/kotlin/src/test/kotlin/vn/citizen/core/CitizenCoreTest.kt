@@ -77,6 +77,9 @@ class CitizenCoreTest {
             core.logout()
             val e = assertThrows<AuthException.NotLoggedIn> { runBlocking { core.listDevices() } }
             assertDetail(e.detail, "auth.not_logged_in")
+            // Every error class exports `detail()`: the shell needs no per-variant mapping.
+            val any: AuthException = e
+            assertEquals(e.detail, any.detail())
         }
     }
 
@@ -88,6 +91,7 @@ class CitizenCoreTest {
                 runBlocking { core.startEnrollment(EnrollmentInput(cccd = "12345", dateOfBirth = "1990-01-15", phone = "+84900000005")) }
             }
             assertDetail(e.detail, "input.invalid")
+            assertEquals(e.detail, (e as EnrollmentException).detail())
             assertEquals(listOf("cccd" to "cccd.format"), e.fields.map { it.field to it.code })
             assertEquals(emptyList<FieldError>(), core.validateEnrollment(EnrollmentInput(CITIZEN_5.cccd, CITIZEN_5.dob, CITIZEN_5.phone)))
         }

@@ -1,199 +1,12 @@
 //! UniFFI façade of consent: QR login to web portals, consent receipts, and the error and
-//! records shared with data sharing (`facade_share.rs`). Thin wrappers over [`crate::consent`].
+//! records shared with data sharing (`ffi/share.rs`). Thin wrappers over [`crate::consent`].
 
-use crate::error::{Error, ErrorDetail, Msg, NetworkErrorKind, PublicError};
+use super::errors::ConsentError;
+use crate::consent::qr::PendingLogin;
+use crate::consent::receipts::ReceiptEntry;
+use crate::error::{Error, ErrorDetail};
 use crate::protocol::rp::{DeliveryStatus, ReceiptKind, SignedReceipt};
-use crate::{CitizenCore, DeviceStatus};
-
-/// Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
-/// (`consent.frame_stale`, …) and the message in both languages.
-#[derive(Debug, thiserror::Error, uniffi::Error)]
-pub enum ConsentError {
-    /// What was scanned or opened is not a valid login code, link or request (too long, wrong
-    /// version, malformed), or a local input was refused (passcode format).
-    #[error("{}", detail.code)]
-    InvalidCode { detail: ErrorDetail },
-    /// The relying party failed a check against the signed registry: unknown, bad signature,
-    /// unregistered origin or redirect, a claim or purpose it may not ask for. Likely a fake site.
-    #[error("{}", detail.code)]
-    RelyingPartyRejected { detail: ErrorDetail },
-    /// The request or the scanned frame is too old (scan the code on the screen again).
-    #[error("{}", detail.code)]
-    Expired { detail: ErrorDetail },
-    /// No such login session or share request (or it was already answered on this device), or
-    /// no credential on the device.
-    #[error("{}", detail.code)]
-    NotFound { detail: ErrorDetail },
-    /// The server or the relying party refused (already scanned or decided, wrong verification
-    /// code, mismatched approval, presentation refused).
-    #[error("{}", detail.code)]
-    Refused { detail: ErrorDetail },
-    /// A receipt export did not verify: changed content, bad device signature, bad server
-    /// countersignature, or another server key than the pinned one.
-    #[error("{}", detail.code)]
-    ReceiptInvalid { detail: ErrorDetail },
-    /// No account on this device.
-    #[error("{}", detail.code)]
-    NotEnrolled { detail: ErrorDetail },
-    /// Not logged in, or the session ended: log in again.
-    #[error("{}", detail.code)]
-    NotLoggedIn { detail: ErrorDetail },
-    /// Wrong passcode.
-    #[error("{}", detail.code)]
-    PasscodeIncorrect { detail: ErrorDetail, attempts_before_lockout: u32, attempts_before_wipe: u32 },
-    /// Too many wrong passcodes; wait.
-    #[error("{}", detail.code)]
-    LockedOut { detail: ErrorDetail, retry_after_secs: u64 },
-    /// Too many wrong passcodes; the local account was erased.
-    #[error("{}", detail.code)]
-    Wiped { detail: ErrorDetail },
-    /// This device was replaced or revoked.
-    #[error("{}", detail.code)]
-    DeviceInactive { detail: ErrorDetail, status: DeviceStatus },
-    /// Key store failure, cancellation or invalidated key.
-    #[error("{}", detail.code)]
-    KeyStore { detail: ErrorDetail },
-    /// Transport failure.
-    #[error("{}", detail.code)]
-    Network { detail: ErrorDetail, kind: NetworkErrorKind },
-    /// The server's answer did not verify (registry, countersignature, malformed data).
-    #[error("{}", detail.code)]
-    BadServerResponse { detail: ErrorDetail },
-    /// Local storage or another unexpected failure.
-    #[error("{}", detail.code)]
-    Internal { detail: ErrorDetail },
-}
-
-/// Which public variant a consent message belongs to.
-fn consent_variant(m: Msg) -> Option<fn(ErrorDetail) -> ConsentError> {
-    use Msg::*;
-    Some(match m {
-        ConsentQrNotLoginCode
-        | ConsentQrTooLong
-        | ConsentQrVersion
-        | ConsentQrMalformed
-        | ConsentShareRequestInvalid
-        | ConsentClaimNotOffered
-        | ConsentExportInvalid => |detail| ConsentError::InvalidCode { detail },
-        ConsentRpUnknown
-        | ConsentRpSignatureInvalid
-        | ConsentOriginUnregistered
-        | ConsentClaimNotAllowed
-        | ConsentPurposeNotRegistered => |detail| ConsentError::RelyingPartyRejected { detail },
-        ConsentRequestExpired | ConsentFrameStale => |detail| ConsentError::Expired { detail },
-        ConsentUnknownSession | ConsentUnknownShareRequest | ConsentNoCredential => {
-            |detail| ConsentError::NotFound { detail }
-        }
-        ConsentFrameForged
-        | ConsentAlreadyScanned
-        | ConsentAlreadyDecided
-        | ConsentSessionMismatch
-        | ConsentClaimsChanged
-        | ConsentWrongCode
-        | ConsentPresentationRejected
-        | ConsentPresentationReplayed
-        | ConsentPresentationWrongAudience => |detail| ConsentError::Refused { detail },
-        ConsentServerKeyMismatch
-        | ConsentReceiptTampered
-        | ConsentReceiptSignatureInvalid
-        | ConsentReceiptChainBroken
-        | ConsentReceiptsTruncated
-        | ConsentDeliveryInvalid => |detail| ConsentError::ReceiptInvalid { detail },
-        ConsentRegistryInvalid | ConsentCountersignatureInvalid | ReceiptInvalid | ProtocolError => {
-            |detail| ConsentError::BadServerResponse { detail }
-        }
-        _ => return None,
-    })
-}
-
-impl From<Error> for ConsentError {
-    fn from(e: Error) -> Self {
-        tracing::info!(error = %e, "consent error");
-        match e {
-            Error::Domain(m) if consent_variant(m).is_some() => consent_variant(m).expect("checked")(m.detail()),
-            Error::Fields(fields) => {
-                let detail = fields
-                    .first()
-                    .map(|f| ErrorDetail {
-                        code: f.code.clone(),
-                        message_vi: f.message_vi.clone(),
-                        message_en: f.message_en.clone(),
-                    })
-                    .unwrap_or_else(|| Msg::InvalidInput.detail());
-                ConsentError::InvalidCode { detail }
-            }
-            Error::PasscodeIncorrect { before_lockout, before_wipe } => ConsentError::PasscodeIncorrect {
-                detail: Msg::PasscodeIncorrect.detail(),
-                attempts_before_lockout: before_lockout,
-                attempts_before_wipe: before_wipe,
-            },
-            Error::LockedOut(s) => ConsentError::LockedOut { detail: Msg::LockedOut.detail(), retry_after_secs: s },
-            Error::Domain(m @ Msg::Wiped) => ConsentError::Wiped { detail: m.detail() },
-            Error::Domain(m @ Msg::NotEnrolled) => ConsentError::NotEnrolled { detail: m.detail() },
-            Error::Domain(m @ (Msg::NotLoggedIn | Msg::SessionExpired | Msg::SessionRevoked)) => {
-                ConsentError::NotLoggedIn { detail: m.detail() }
-            }
-            Error::DeviceInactive(s) => ConsentError::DeviceInactive {
-                detail: Msg::DeviceInactive.detail(),
-                status: DeviceStatus::from_wire(&s),
-            },
-            Error::KeyStore(k) => ConsentError::KeyStore {
-                detail: match k {
-                    crate::DeviceKeyStoreError::KeyInvalidated { .. } => Msg::KeyInvalidated.detail(),
-                    crate::DeviceKeyStoreError::UserCancelled { .. } => Msg::UserCancelled.detail(),
-                    _ => Msg::KeyStore.detail(),
-                },
-            },
-            Error::BadReceipt(_) => {
-                ConsentError::BadServerResponse { detail: Msg::ConsentCountersignatureInvalid.detail() }
-            }
-            Error::Net(n) if n.kind == NetworkErrorKind::Protocol => {
-                ConsentError::BadServerResponse { detail: Msg::ProtocolError.detail() }
-            }
-            Error::Net(n) => ConsentError::Network {
-                detail: Msg::all()
-                    .iter()
-                    .find(|m| m.code() == crate::services::flows::error_code(&Error::Net(n.clone())))
-                    .map(|m| m.detail())
-                    .unwrap_or_else(|| Msg::Offline.detail()),
-                kind: n.kind,
-            },
-            Error::Domain(m) => ConsentError::Refused { detail: m.detail() },
-            Error::Server { code, .. } => ConsentError::Refused {
-                detail: ErrorDetail {
-                    code: format!("server.{code}"),
-                    message_vi: format!("Máy chủ từ chối yêu cầu ({code})."),
-                    message_en: format!("The server refused the request ({code})."),
-                },
-            },
-            _ => ConsentError::Internal { detail: Msg::Internal.detail() },
-        }
-    }
-}
-
-impl PublicError for ConsentError {
-    fn detail(&self) -> &ErrorDetail {
-        use ConsentError::*;
-        match self {
-            InvalidCode { detail }
-            | RelyingPartyRejected { detail }
-            | Expired { detail }
-            | NotFound { detail }
-            | Refused { detail }
-            | ReceiptInvalid { detail }
-            | NotEnrolled { detail }
-            | NotLoggedIn { detail }
-            | PasscodeIncorrect { detail, .. }
-            | LockedOut { detail, .. }
-            | Wiped { detail }
-            | DeviceInactive { detail, .. }
-            | KeyStore { detail }
-            | Network { detail, .. }
-            | BadServerResponse { detail }
-            | Internal { detail } => detail,
-        }
-    }
-}
+use crate::CitizenCore;
 
 /// A claim a relying party asks for, with the labels the citizen sees.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -316,6 +129,48 @@ pub struct ReceiptInfo {
     pub damage: Option<ErrorDetail>,
 }
 
+impl From<&PendingLogin> for LoginRequestInfo {
+    fn from(p: &PendingLogin) -> Self {
+        LoginRequestInfo {
+            session_id: p.session_id.clone(),
+            relying_party_id: p.rp.id.clone(),
+            relying_party_name_vi: p.rp.name_vi.clone(),
+            relying_party_name_en: p.rp.name_en.clone(),
+            origin: p.origin.clone(),
+            claims: p.claims.iter().map(|c| ClaimRequest::of(c, true)).collect(),
+            code_choices: p.code_choices.clone(),
+            expires_at: p.expires_at,
+            same_device: p.same_device,
+        }
+    }
+}
+
+impl From<&ReceiptEntry> for ReceiptInfo {
+    fn from(e: &ReceiptEntry) -> Self {
+        match e {
+            ReceiptEntry::Stored(r) => ReceiptInfo::from(r.as_ref()),
+            ReceiptEntry::Marker { receipt_id, kind, issued_at, sequence, damage } => ReceiptInfo {
+                receipt_id: receipt_id.clone(),
+                kind: match kind {
+                    Some(ReceiptKind::QrLogin) => ConsentKind::QrLogin,
+                    Some(ReceiptKind::DataShare) => ConsentKind::DataShare,
+                    None => ConsentKind::Unknown,
+                },
+                relying_party_id: String::new(),
+                relying_party_name: String::new(),
+                origin: String::new(),
+                purpose: String::new(),
+                claims: vec![],
+                retention_days: 0,
+                issued_at: *issued_at,
+                sequence: *sequence,
+                delivery: ShareDelivery::NotApplicable,
+                damage: Some(damage.detail()),
+            },
+        }
+    }
+}
+
 impl From<&SignedReceipt> for ReceiptInfo {
     fn from(s: &SignedReceipt) -> Self {
         let r = &s.receipt;
@@ -374,14 +229,14 @@ impl CitizenCore {
     /// origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
     /// forged frame) and answers the verification-code choices.
     pub async fn scan_login_code(&self, frame: String) -> Result<LoginRequestInfo, ConsentError> {
-        Ok(self.account.scan_login(&frame).await?)
+        Ok(LoginRequestInfo::from(&self.account.scan_login(&frame).await?))
     }
 
     /// Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
     /// as [`CitizenCore::scan_login_code`].
     pub async fn open_login_link(&self, url: String) -> Result<LoginRequestInfo, ConsentError> {
         let frame = crate::consent::qr::frame_from_link(&url)?;
-        Ok(self.account.scan_login(&frame).await?)
+        Ok(LoginRequestInfo::from(&self.account.scan_login(&frame).await?))
     }
 
     /// Approve a scanned login with the code the site shows and the passcode: the device signs
@@ -394,7 +249,8 @@ impl CitizenCore {
         passcode: String,
     ) -> Result<LoginApproval, ConsentError> {
         let passcode = zeroize::Zeroizing::new(passcode);
-        Ok(self.account.approve_login(&session_id, &verification_code, &passcode).await?)
+        let a = self.account.approve_login(&session_id, &verification_code, &passcode).await?;
+        Ok(LoginApproval { receipt: ReceiptInfo::from(&a.receipt), redirect_url: a.redirect_url })
     }
 
     /// Decline a scanned login (signed, so the portal learns it at once).
@@ -406,14 +262,14 @@ impl CitizenCore {
     /// is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
     /// from the chain as one with `consent.receipt_missing`; the others are listed as usual.
     pub fn list_receipts(&self) -> Result<Vec<ReceiptInfo>, ConsentError> {
-        Ok(self.account.receipt_list()?)
+        Ok(self.account.receipt_list()?.iter().map(ReceiptInfo::from).collect())
     }
 
     /// The receipts as JSON anyone can verify with the device's and the server's public keys
     /// (`verify_receipt_export`).
     pub fn export_receipts(&self) -> Result<String, ConsentError> {
         let x = self.account.export_receipts()?;
-        serde_json::to_string_pretty(&x).map_err(|e| ConsentError::from(Error::Storage(e.to_string())))
+        serde_json::to_string_pretty(&x).map_err(|e| ConsentError::from(Error::from(e)))
     }
 }
 

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::errors::{AuthError, EnrollmentError, PasscodeError, SetupError};
 use crate::account::Account;
 use crate::clock::{SharedClock, SystemClock};
 use crate::datadir::DataDirLock;
-use crate::error::{AuthError, EnrollmentError, Error, FieldError, PasscodeError, SetupError};
+use crate::error::{Error, FieldError};
 use crate::net::{Net, NetConfig};
 use crate::platform::{software, DataKeyWrapper, DeviceKeyStore, KeyOptions};
 use crate::store::{SessionRow, Store};
@@ -262,7 +263,7 @@ pub struct CoreStatus {
 /// The core. One per app process; cheap to share.
 #[derive(uniffi::Object)]
 pub struct CitizenCore {
-    pub(crate) account: Account,
+    pub(crate) account: Arc<Account>,
     /// Exclusive hold on the data directory for the life of this object (see [`crate::datadir`]).
     _dir_lock: DataDirLock,
 }
@@ -309,26 +310,21 @@ impl CitizenCore {
         })?;
         let store = Store::open(&PathBuf::from(&config.data_dir), &key_wrapper)?;
         Ok(CitizenCore {
-            account: Account::new(store, net, key_store, clock, config.platform, config.device_label),
+            account: Arc::new(Account::new(store, net, key_store, clock, config.platform, config.device_label)),
             _dir_lock: lock,
         })
     }
 
     /// Path of the database file (diagnostics, tests).
     pub fn database_path(&self) -> PathBuf {
-        self.account.store.path().to_path_buf()
+        self.account.database_path()
     }
 
     /// The stored session tokens (access, refresh). Test support only: lets the project's leak
     /// scans know what to look for.
     #[cfg(feature = "test-support")]
     pub fn session_tokens(&self) -> Option<(String, String)> {
-        self.account
-            .store
-            .session()
-            .ok()
-            .flatten()
-            .map(|s| (s.tokens.access_token.clone(), s.tokens.refresh_token.clone()))
+        self.account.session_tokens()
     }
 
     /// How many registry fetches this core has attempted. Test support only: lets the
@@ -340,7 +336,7 @@ impl CitizenCore {
 
     /// `PRAGMA integrity_check` of the database (`"ok"` when sound). Rust-only: crash tests.
     pub fn database_integrity_check(&self) -> Result<String, SetupError> {
-        Ok(self.account.store.integrity_check()?)
+        Ok(self.account.database_integrity_check()?)
     }
 
     /// A valid access token for other Rust components (refreshing if needed). Never exported.
@@ -374,35 +370,27 @@ impl CitizenCore {
         // The lock first: the key files below are read and created under it.
         let lock = Self::lock_dir(&config)?;
         let secret = software::load_or_create_local_secret(&dir.join("device.secret"))
-            .map_err(|e| SetupError::from(Error::Storage(format!("local secret: {}", e.kind()))))?;
+            .map_err(|e| SetupError::from(Error::io("local secret", e)))?;
         let (ks, kw) = software::open_software_platform(&dir.join("keys"), &secret)
-            .map_err(|e| SetupError::from(Error::Storage(format!("software keys: {}", e.kind()))))?;
+            .map_err(|e| SetupError::from(Error::io("software keys", e)))?;
         Ok(Arc::new(Self::build(config, Arc::new(ks), Arc::new(kw), Arc::new(SystemClock), lock)?))
     }
 
     /// The state of this device: enrollment, session.
     pub fn status(&self) -> Result<CoreStatus, AuthError> {
-        let acc = self.account.store.account().map_err(AuthError::from)?;
-        let pending = self
-            .account
-            .store
-            .pending::<serde_json::Value>(crate::store::rows::PendingKind::Enrollment)
-            .map_err(AuthError::from)?
-            .is_some();
-        let session = self.account.store.session().map_err(AuthError::from)?;
-        let now = self.account.clock.now();
+        let state = self.account.device_state()?;
+        let acc = state.account;
         let enrollment = match &acc {
             Some(a) if a.inactive_status.is_some() => EnrollmentState::Deactivated {
                 status: DeviceStatus::from_wire(a.inactive_status.as_deref().unwrap_or("")),
             },
             Some(_) => EnrollmentState::Enrolled,
-            None if pending => EnrollmentState::AwaitingOtp,
+            None if state.awaiting_otp => EnrollmentState::AwaitingOtp,
             None => EnrollmentState::NotEnrolled,
         };
-        let live = session.filter(|s| s.absolute_expires_at > now);
         Ok(CoreStatus {
-            logged_in: live.is_some() && matches!(enrollment, EnrollmentState::Enrolled),
-            session_expires_at: live.map(|s| s.absolute_expires_at),
+            logged_in: state.session_expires_at.is_some() && matches!(enrollment, EnrollmentState::Enrolled),
+            session_expires_at: state.session_expires_at,
             enrollment,
             device_id: acc.as_ref().map(|a| a.device_id.clone()),
             hardware_backed: acc.is_some_and(|a| a.hardware_backed),
@@ -467,7 +455,7 @@ impl CitizenCore {
 
     /// The account's devices.
     pub async fn list_devices(&self) -> Result<Vec<DeviceInfo>, AuthError> {
-        let me = self.account.store.account().map_err(AuthError::from)?.map(|a| a.device_id);
+        let me = self.account.this_device_id()?;
         Ok(self
             .account
             .list_devices()
@@ -522,18 +510,12 @@ impl CitizenCore {
 
     /// Failures and lock of the passcode.
     pub fn passcode_status(&self) -> Result<PasscodeStatus, PasscodeError> {
-        let row = self
-            .account
-            .store
-            .passcode()
-            .map_err(PasscodeError::from)?
-            .ok_or_else(|| PasscodeError::from(Error::Domain(crate::error::Msg::NotEnrolled)))?;
-        let now = self.account.clock.now();
+        let s = self.account.passcode_state()?;
         Ok(PasscodeStatus {
-            failed_attempts: row.failed,
-            attempts_before_lockout: crate::passcode::FREE_ATTEMPTS.saturating_sub(row.failed),
-            attempts_before_wipe: crate::passcode::WIPE_AFTER.saturating_sub(row.failed),
-            locked_until: row.locked_until.filter(|&u| u > now),
+            failed_attempts: s.failed,
+            attempts_before_lockout: s.before_lockout,
+            attempts_before_wipe: s.before_wipe,
+            locked_until: s.locked_until,
         })
     }
 

@@ -4,136 +4,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::error::{Error, ErrorDetail, FieldError, Msg, NetworkErrorKind, PublicError};
-use crate::platform::OutboxObserver;
+use super::errors::ServiceError;
+use super::outbox_observer::OutboxObserver;
+use crate::error::{Error, ErrorDetail, FieldError, Msg, PublicError};
 use crate::protocol::services::{
     AttachmentSpec, CaseEventDto, CaseStatusDto, CitizenProfileDto, Condition, DateRule, FieldKind, FieldSpec,
     OptionSpec, ProcedureDto,
 };
 use crate::services::storage::{CaseRow, DraftRow, OutboxRow};
-use crate::{CitizenCore, DeviceStatus};
-
-/// Errors of the public-service requests.
-#[derive(Debug, thiserror::Error, uniffi::Error)]
-pub enum ServiceError {
-    /// The form has errors (every field at once), or an edit was refused (`field.locked`, …).
-    #[error("{}", detail.code)]
-    InvalidForm { detail: ErrorDetail, fields: Vec<FieldError> },
-    /// No account on this device.
-    #[error("{}", detail.code)]
-    NotEnrolled { detail: ErrorDetail },
-    /// Not logged in, or the session ended: log in again.
-    #[error("{}", detail.code)]
-    NotLoggedIn { detail: ErrorDetail },
-    /// The citizen's record or the catalogue is not on the device yet (sync first).
-    #[error("{}", detail.code)]
-    NotSynced { detail: ErrorDetail },
-    /// Unknown procedure, draft or case.
-    #[error("{}", detail.code)]
-    NotFound { detail: ErrorDetail },
-    /// The draft was submitted already, or the case is not waiting for a supplement.
-    #[error("{}", detail.code)]
-    WrongState { detail: ErrorDetail },
-    /// Wrong passcode when signing the submission.
-    #[error("{}", detail.code)]
-    PasscodeIncorrect { detail: ErrorDetail, attempts_before_lockout: u32, attempts_before_wipe: u32 },
-    /// Too many wrong passcodes; wait.
-    #[error("{}", detail.code)]
-    LockedOut { detail: ErrorDetail, retry_after_secs: u64 },
-    /// Too many wrong passcodes; the local account was erased.
-    #[error("{}", detail.code)]
-    Wiped { detail: ErrorDetail },
-    /// This device was replaced or revoked.
-    #[error("{}", detail.code)]
-    DeviceInactive { detail: ErrorDetail, status: DeviceStatus },
-    /// Key store failure.
-    #[error("{}", detail.code)]
-    KeyStore { detail: ErrorDetail },
-    /// Transport failure (the request, if queued, stays queued).
-    #[error("{}", detail.code)]
-    Network { detail: ErrorDetail, kind: NetworkErrorKind },
-    /// The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
-    #[error("{}", detail.code)]
-    BadServerResponse { detail: ErrorDetail },
-    /// The server refused.
-    #[error("{}", detail.code)]
-    Rejected { detail: ErrorDetail },
-    /// Local storage failed.
-    #[error("{}", detail.code)]
-    Storage { detail: ErrorDetail },
-}
-
-impl From<Error> for ServiceError {
-    fn from(e: Error) -> Self {
-        tracing::info!(error = %e, "service error");
-        match e {
-            Error::Fields(fields) => ServiceError::InvalidForm { detail: Msg::InvalidInput.detail(), fields },
-            Error::PasscodeIncorrect { before_lockout, before_wipe } => ServiceError::PasscodeIncorrect {
-                detail: Msg::PasscodeIncorrect.detail(),
-                attempts_before_lockout: before_lockout,
-                attempts_before_wipe: before_wipe,
-            },
-            Error::LockedOut(s) => ServiceError::LockedOut { detail: Msg::LockedOut.detail(), retry_after_secs: s },
-            Error::Domain(m @ Msg::Wiped) => ServiceError::Wiped { detail: m.detail() },
-            Error::Domain(m @ Msg::NotEnrolled) => ServiceError::NotEnrolled { detail: m.detail() },
-            Error::Domain(m @ (Msg::NotLoggedIn | Msg::SessionExpired | Msg::SessionRevoked)) => {
-                ServiceError::NotLoggedIn { detail: m.detail() }
-            }
-            Error::Domain(m @ (Msg::ProfileMissing | Msg::CatalogueMissing)) => {
-                ServiceError::NotSynced { detail: m.detail() }
-            }
-            Error::Domain(m @ (Msg::UnknownProcedure | Msg::UnknownDraft | Msg::UnknownCase)) => {
-                ServiceError::NotFound { detail: m.detail() }
-            }
-            Error::Domain(m @ (Msg::DraftNotEditable | Msg::CaseNotAwaitingSupplement)) => {
-                ServiceError::WrongState { detail: m.detail() }
-            }
-            Error::DeviceInactive(s) => ServiceError::DeviceInactive {
-                detail: Msg::DeviceInactive.detail(),
-                status: DeviceStatus::from_wire(&s),
-            },
-            Error::KeyStore(_) => ServiceError::KeyStore { detail: Msg::KeyStore.detail() },
-            Error::BadReceipt(_) => ServiceError::BadServerResponse { detail: Msg::ReceiptInvalid.detail() },
-            Error::Net(n) if n.kind == NetworkErrorKind::Protocol => {
-                ServiceError::BadServerResponse { detail: Msg::ProtocolError.detail() }
-            }
-            Error::Net(n) => {
-                let detail = Msg::all()
-                    .iter()
-                    .find(|m| m.code() == crate::services::flows::error_code(&Error::Net(n.clone())))
-                    .map(|m| m.detail())
-                    .unwrap_or_else(|| Msg::Offline.detail());
-                ServiceError::Network { detail, kind: n.kind }
-            }
-            Error::Storage(_) | Error::Crypto(_) => ServiceError::Storage { detail: Msg::Storage.detail() },
-            Error::Domain(m) => ServiceError::Rejected { detail: m.detail() },
-            _ => ServiceError::Rejected { detail: Msg::Rejected.detail() },
-        }
-    }
-}
-
-impl PublicError for ServiceError {
-    fn detail(&self) -> &ErrorDetail {
-        use ServiceError::*;
-        match self {
-            InvalidForm { detail, .. }
-            | NotEnrolled { detail }
-            | NotLoggedIn { detail }
-            | NotSynced { detail }
-            | NotFound { detail }
-            | WrongState { detail }
-            | PasscodeIncorrect { detail, .. }
-            | LockedOut { detail, .. }
-            | Wiped { detail }
-            | DeviceInactive { detail, .. }
-            | KeyStore { detail }
-            | Network { detail, .. }
-            | BadServerResponse { detail }
-            | Rejected { detail }
-            | Storage { detail } => detail,
-        }
-    }
-}
+use crate::CitizenCore;
 
 /// A field of an item of a repeated group.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -395,7 +274,7 @@ fn detail_of_code(code: &str) -> ErrorDetail {
     })
 }
 
-pub(crate) fn outbox_item(r: &OutboxRow) -> OutboxItem {
+fn outbox_item(r: &OutboxRow) -> OutboxItem {
     use crate::store::rows::OutboxState as Stored;
     let state = match r.state {
         Stored::Queued => OutboxState::Queued,
@@ -459,19 +338,6 @@ fn case_info(c: CaseRow) -> CaseInfo {
     }
 }
 
-/// Read a file for attaching, refusing anything over `limit` bytes before reading it whole.
-fn read_limited(path: &str, limit: u64) -> Result<Vec<u8>, Error> {
-    let unreadable = || Error::Fields(vec![FieldError::new("attachment", Msg::AttachmentUnreadable)]);
-    let meta = std::fs::metadata(path).map_err(|_| unreadable())?;
-    if !meta.is_file() {
-        return Err(unreadable());
-    }
-    if meta.len() > limit {
-        return Err(Error::Fields(vec![FieldError::new("attachment", Msg::AttachmentTooLarge)]));
-    }
-    std::fs::read(path).map_err(|_| unreadable())
-}
-
 #[uniffi::export(async_runtime = "tokio")]
 impl CitizenCore {
     /// Download the procedure catalogue if it changed (conditional request). Returns whether it
@@ -508,8 +374,7 @@ impl CitizenCore {
 
     /// All drafts, newest first (editing and submitted).
     pub fn drafts(&self) -> Result<Vec<Draft>, ServiceError> {
-        let ids = self.account.store.draft_ids().map_err(ServiceError::from)?;
-        ids.iter().map(|id| Ok(draft(self.account.draft(id)?))).collect()
+        Ok(self.account.drafts()?.into_iter().map(draft).collect())
     }
 
     /// Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
@@ -553,8 +418,7 @@ impl CitizenCore {
         path: String,
         mime_type: String,
     ) -> Result<Draft, ServiceError> {
-        let data = read_limited(&path, 32 << 20)?;
-        Ok(draft(self.account.attach(&draft_id, &key, &path, &mime_type, data)?))
+        Ok(draft(self.account.attach_file(&draft_id, &key, &path, &mime_type)?))
     }
 
     /// Remove an attachment.
@@ -569,7 +433,7 @@ impl CitizenCore {
 
     /// Delete an editable draft.
     pub fn delete_draft(&self, draft_id: String) -> Result<(), ServiceError> {
-        Ok(self.account.store.delete_draft(&draft_id)?)
+        Ok(self.account.delete_draft(&draft_id)?)
     }
 
     /// Submit: validate, confirm with the passcode, sign with the device key and put the request
@@ -577,19 +441,13 @@ impl CitizenCore {
     /// once (works offline); delivery starts in the background.
     pub async fn submit_draft(self: Arc<Self>, draft_id: String, passcode: String) -> Result<OutboxItem, ServiceError> {
         let passcode = zeroize::Zeroizing::new(passcode);
-        let row = self.account.submit(&draft_id, &passcode).await?;
-        let me = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = me.account.sync_outbox(false).await {
-                tracing::info!(error = %e, "background delivery");
-            }
-        });
+        let row = self.account.submit_and_deliver(&draft_id, &passcode).await?;
         Ok(outbox_item(&row))
     }
 
     /// The outbox, in queue order.
     pub fn outbox(&self) -> Result<Vec<OutboxItem>, ServiceError> {
-        Ok(self.account.store.outbox().map_err(ServiceError::from)?.iter().map(outbox_item).collect())
+        Ok(self.account.outbox_items()?.iter().map(outbox_item).collect())
     }
 
     /// Deliver what is queued now (call when connectivity returns or the citizen asks).
@@ -606,12 +464,18 @@ impl CitizenCore {
 
     /// Receive outbox progress callbacks (replaces any previous observer).
     pub fn set_outbox_observer(&self, observer: Arc<dyn OutboxObserver>) {
-        self.account.set_observer(Some(observer));
+        // The engine's outbox events, forwarded to the shell; an observer can never stop a
+        // delivery, so its failures are logged and otherwise ignored.
+        self.account.set_outbox_listener(Some(Arc::new(move |row: &OutboxRow| {
+            if let Err(e) = observer.on_outbox_item(outbox_item(row)) {
+                tracing::info!(error = %e, "outbox observer failed");
+            }
+        })));
     }
 
     /// Stop outbox callbacks.
     pub fn clear_outbox_observer(&self) {
-        self.account.set_observer(None);
+        self.account.set_outbox_listener(None);
     }
 
     /// Fetch new case events (status changes, supplement requests) and return them.
@@ -621,7 +485,7 @@ impl CitizenCore {
 
     /// The citizen's cases with their latest status (offline).
     pub fn cases(&self) -> Result<Vec<CaseInfo>, ServiceError> {
-        Ok(self.account.store.cases().map_err(ServiceError::from)?.into_iter().map(case_info).collect())
+        Ok(self.account.case_list()?.into_iter().map(case_info).collect())
     }
 
     /// A draft answering a supplement request of `case_number`: the original values, the
@@ -698,7 +562,7 @@ impl CitizenCore {
     /// The log as JSON that anyone can verify (`verify_activity_log_export`).
     pub fn export_activity_log(&self) -> Result<String, ServiceError> {
         let x = self.account.export_activity()?;
-        serde_json::to_string_pretty(&x).map_err(|e| ServiceError::from(Error::Storage(e.to_string())))
+        serde_json::to_string_pretty(&x).map_err(|e| ServiceError::from(Error::from(e)))
     }
 
     /// Anchor the head of the log at the server now (also done on every `sync_cases`). When

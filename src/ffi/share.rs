@@ -2,8 +2,8 @@
 //! request, show what it asks and why, share only what the citizen picks. Thin wrappers over
 //! [`crate::share`]; errors are [`ConsentError`] (shared with QR login).
 
-use crate::facade_consent::{ClaimRequest, ConsentError, ReceiptInfo};
-use crate::share::{labelled, receipt_info};
+use super::consent::{ClaimRequest, ReceiptInfo};
+use super::errors::ConsentError;
 use crate::CitizenCore;
 
 /// A verified share request, shown to the citizen before they decide: who asks (names from the
@@ -88,7 +88,7 @@ impl CitizenCore {
         let passcode = zeroize::Zeroizing::new(passcode);
         let s = self.account.share_data(&request_id, &optional_claims, &passcode).await?;
         Ok(ShareOutcome {
-            receipt: receipt_info(&s.receipt),
+            receipt: ReceiptInfo::from(&s.receipt),
             disclosed_claims: s.disclosed,
             relying_party_accepted: s.accepted,
         })
@@ -100,7 +100,12 @@ impl CitizenCore {
     /// The last presentation this device sent (test support only: tests replay it and search it
     /// for undisclosed values). Never compiled into the shipped library.
     pub fn test_last_presentation(&self) -> Option<String> {
-        let acc = self.account.store.account().ok().flatten()?;
-        crate::share::last_presentation(&acc.device_id)
+        let device_id = self.account.this_device_id().ok().flatten()?;
+        crate::share::last_presentation(&device_id)
     }
+}
+
+/// Labelled claims for the citizen.
+fn labelled(names: &[String], required: bool) -> Vec<ClaimRequest> {
+    names.iter().map(|n| ClaimRequest::of(n, required)).collect()
 }

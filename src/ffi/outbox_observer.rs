@@ -22,5 +22,5 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for ObserverError {
 #[uniffi::export(foreign)]
 pub trait OutboxObserver: Send + Sync {
     /// An item changed.
-    fn on_outbox_item(&self, item: crate::OutboxItem) -> Result<(), ObserverError>;
+    fn on_outbox_item(&self, item: super::services::OutboxItem) -> Result<(), ObserverError>;
 }

@@ -1,0 +1,24 @@
+//! The FFI layer: everything UniFFI exports — the [`CitizenCore`] object and its methods, the
+//! records and enums they take and return, and the public errors — lives here, and nothing
+//! outside this module imports from it. Each method is a small wrapper: it calls the engine
+//! (`crate::account` and the feature modules) and converts domain types and the internal error
+//! into their public forms (`From<&domain::X> for ffi::X` lives here only).
+//!
+//! The one documented exception is the platform traits in `crate::platform` (`DeviceKeyStore`,
+//! `DataKeyWrapper`): they are ports the engine owns and calls, so they are declared next to the
+//! engine and exported from there. The outbox observer is not a port: the engine publishes
+//! outbox events (`services::flows::OutboxListener`) and `services.rs` forwards them to it.
+
+mod consent;
+mod errors;
+mod facade;
+mod outbox_observer;
+mod services;
+mod share;
+
+pub use consent::*;
+pub use errors::*;
+pub use facade::*;
+pub use outbox_observer::{ObserverError, OutboxObserver};
+pub use services::*;
+pub use share::*;
