@@ -1,16 +1,18 @@
 //! citizen-core: the Rust core of the digital-citizen app.
 //!
-//! See `ARCHITECTURE.md` for where each concern lives. In short: domain logic is sans-I/O
-//! ([`cccd`], [`protocol`], `passcode`, `session`), I/O sits at the edges (`net`, `store`), and
-//! the UniFFI façade (`facade`) is a thin layer of small wrappers.
+//! See `ARCHITECTURE.md` for where each concern lives. In short: the wire protocol and the pure
+//! domain rules live in the sans-I/O `citizen-protocol` crate, re-exported here under their old
+//! paths ([`protocol`], [`cccd`], [`activity`], [`sdjwt`], [`admin_units`], [`clock`], the
+//! primitives of [`crypto`] and the message catalogue of [`error`]); I/O sits at the edges
+//! (`net`, `store`), and the UniFFI façade (`facade`) is a thin layer of small wrappers.
 
 uniffi::setup_scaffolding!();
 
 mod account;
-pub mod activity;
-pub mod admin_units;
-pub mod cccd;
-pub mod clock;
+pub use citizen_protocol::activity;
+pub use citizen_protocol::admin_units;
+pub use citizen_protocol::cccd;
+pub use citizen_protocol::clock;
 pub mod consent;
 pub mod crypto;
 pub mod datadir;
@@ -20,8 +22,9 @@ mod facade_consent;
 mod facade_services;
 mod facade_share;
 pub mod platform;
-pub mod protocol;
-pub mod sdjwt;
+pub use citizen_protocol::protocol;
+pub use citizen_protocol::sdjwt;
+mod protocol_ffi;
 mod share;
 
 pub use error::{AuthError, EnrollmentError, ErrorDetail, FieldError, NetworkErrorKind, PasscodeError, SetupError};

@@ -17,7 +17,7 @@ use crate::protocol::{Purpose, Statement};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, uniffi::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityKind {
     /// This device was enrolled.
@@ -45,7 +45,7 @@ pub enum ActivityKind {
 }
 
 /// One entry of the log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityEntry {
     /// 1, 2, 3, … without gaps.
     pub seq: u64,
@@ -66,7 +66,7 @@ pub struct ActivityEntry {
 }
 
 /// A server countersignature of a head.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityAnchor {
     /// Anchored sequence number.
     pub seq: u64,
@@ -151,27 +151,58 @@ pub fn entry_statement(audience: &str, device_id: &str, e: &ActivityEntry) -> St
 }
 
 /// Ways a log can be broken.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LogProblem {
     /// An entry's content does not match its hash (changed).
-    ChangedEntry { seq: u64 },
+    ChangedEntry {
+        /// The changed entry.
+        seq: u64,
+    },
     /// An entry's signature does not verify.
-    BadSignature { seq: u64 },
+    BadSignature {
+        /// The entry whose signature fails.
+        seq: u64,
+    },
     /// A sequence number is missing or out of place (removed or reordered).
-    Gap { expected_seq: u64, found_seq: u64 },
+    Gap {
+        /// The sequence number due at this place.
+        expected_seq: u64,
+        /// The one found there.
+        found_seq: u64,
+    },
     /// An entry does not link to the previous one (removed, inserted or reordered).
-    BrokenLink { seq: u64 },
+    BrokenLink {
+        /// The entry whose `prev_hash` does not match.
+        seq: u64,
+    },
     /// Counters must increase along the log.
-    CounterNotIncreasing { seq: u64 },
+    CounterNotIncreasing {
+        /// The entry whose counter is not above the previous one.
+        seq: u64,
+    },
     /// The log ends before an anchored entry (truncated).
-    Truncated { anchored_seq: u64, last_seq: u64 },
+    Truncated {
+        /// The anchored sequence number.
+        anchored_seq: u64,
+        /// The last sequence number of the log.
+        last_seq: u64,
+    },
     /// An anchored entry's hash differs from the anchor (rewritten history).
-    AnchorMismatch { seq: u64 },
+    AnchorMismatch {
+        /// The anchored entry.
+        seq: u64,
+    },
     /// An anchor's countersignature does not verify.
-    BadAnchor { seq: u64 },
+    BadAnchor {
+        /// The anchor's sequence number.
+        seq: u64,
+    },
     /// The device stored an anchor up to `anchored_seq` that is no longer there (anchor rows
     /// deleted).
-    AnchorRemoved { anchored_seq: u64 },
+    AnchorRemoved {
+        /// The highest anchored sequence number the device recorded.
+        anchored_seq: u64,
+    },
     /// The device's sealed record of its anchors is missing or does not open (edited at rest).
     AnchorRecordDamaged,
 }
