@@ -78,6 +78,11 @@ pub const PATH_RECEIPTS: &str = "/v1/consent/receipts";
 
 // Limits and tags
 
+/// Longest accepted origin (bytes): what the frame's one-byte length prefix can state. A
+/// DNS name (≤ 253 bytes) with scheme and port can be longer; such an origin is refused at
+/// validation rather than truncated by the encoder.
+pub const MAX_ORIGIN_LEN: usize = 255;
+
 /// Text prefix of a login QR frame (also the `p` parameter of the same-device deep link).
 pub const QR_PREFIX: &str = "CZQR1:";
 /// Longest frame text accepted, checked before any decoding.

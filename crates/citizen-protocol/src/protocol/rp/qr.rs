@@ -29,6 +29,22 @@ pub enum QrParseError {
     InvalidField(&'static str),
 }
 
+/// Why a login request or frame could not be encoded: a length-prefixed field longer than its
+/// one-byte prefix can state. The encoder refuses instead of truncating (writing `len as u8`
+/// would shift every later field and sign or show a different request). A request that passed
+/// [`LoginRequest::validate`] always encodes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// `field` (or, for `claims`, their count) is longer than `max`.
+    #[error("field {field} is longer than its length prefix allows ({max})")]
+    FieldTooLong {
+        /// The field's wire name.
+        field: &'static str,
+        /// The largest length its prefix can state.
+        max: usize,
+    },
+}
+
 /// The unsigned content of a login request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginRequest {
@@ -70,10 +86,16 @@ pub struct QrFrame {
     pub mac: [u8; 16],
 }
 
-fn put_str8(out: &mut Vec<u8>, s: &str) {
-    debug_assert!(s.len() <= 255);
-    out.push(s.len() as u8);
+/// One length byte then the bytes of `s`; refused when `s` is longer than 255 bytes.
+fn put_str8(out: &mut Vec<u8>, field: &'static str, s: &str) -> Result<(), EncodeError> {
+    out.push(len_u8(field, s.len())?);
     out.extend_from_slice(s.as_bytes());
+    Ok(())
+}
+
+/// `len` as a one-byte length prefix of `field`.
+fn len_u8(field: &'static str, len: usize) -> Result<u8, EncodeError> {
+    u8::try_from(len).map_err(|_| EncodeError::FieldTooLong { field, max: usize::from(u8::MAX) })
 }
 
 struct Reader<'a> {
@@ -115,7 +137,11 @@ pub fn valid_rp_id(id: &str) -> bool {
 
 /// Whether `origin` is a serialised web origin: `https://host[:port]`, or `http://` for a
 /// loopback host (development). No path, query, fragment or credentials.
+/// At most [`MAX_ORIGIN_LEN`] bytes, so that it fits the frame's one-byte length prefix.
 pub fn valid_origin(origin: &str) -> bool {
+    if origin.len() > MAX_ORIGIN_LEN {
+        return false;
+    }
     let Ok(u) = url::Url::parse(origin) else { return false };
     let loopback = matches!(u.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
         || matches!(u.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
@@ -153,9 +179,9 @@ impl LoginRequest {
         Ok(())
     }
 
-    /// Binary encoding (magic, version, flags, fields). Panics only on values `validate`
-    /// refuses (strings over 255 bytes), which the constructors never produce.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// Binary encoding (magic, version, flags, fields). Fails only on values `validate`
+    /// refuses: a string over 255 bytes or more than 255 claims ([`EncodeError`]).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(QR_MAGIC);
         out.push(QR_VERSION);
@@ -164,20 +190,20 @@ impl LoginRequest {
         out.extend_from_slice(&self.nonce);
         out.extend_from_slice(&self.issued_at.to_be_bytes());
         out.extend_from_slice(&self.expires_at.to_be_bytes());
-        put_str8(&mut out, &self.rp_id);
-        put_str8(&mut out, &self.origin);
-        out.push(self.claims.len() as u8);
+        put_str8(&mut out, "rp_id", &self.rp_id)?;
+        put_str8(&mut out, "origin", &self.origin)?;
+        out.push(len_u8("claims", self.claims.len())?);
         for c in &self.claims {
-            put_str8(&mut out, c);
+            put_str8(&mut out, "claims", c)?;
         }
-        out
+        Ok(out)
     }
 
     /// The bytes the RP signs.
-    pub fn signing_input(&self) -> Vec<u8> {
+    pub fn signing_input(&self) -> Result<Vec<u8>, EncodeError> {
         let mut m = REQUEST_TAG.to_vec();
-        m.extend_from_slice(&self.to_bytes());
-        m
+        m.extend_from_slice(&self.to_bytes()?);
+        Ok(m)
     }
 
     /// Session id as base64url (the form used in JSON bodies and URLs).
@@ -233,10 +259,10 @@ impl LoginRequest {
 
 impl SignedLoginRequest {
     /// Binary encoding: request then signature.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = self.request.to_bytes();
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut out = self.request.to_bytes()?;
         out.extend_from_slice(&self.rp_signature);
-        out
+        Ok(out)
     }
 
     /// Strict parse of [`SignedLoginRequest::to_bytes`] (no trailing bytes).
@@ -253,13 +279,11 @@ impl SignedLoginRequest {
         Ok(SignedLoginRequest { request, rp_signature })
     }
 
-    /// Verify the RP's signature with its registered key (SEC1 bytes).
+    /// Verify the RP's signature with its registered key (SEC1 bytes). A request that cannot be
+    /// encoded was signed by no one: [`SigError::Mismatch`](crate::crypto::SigError::Mismatch).
     pub fn verify_rp_signature(&self, rp_public_key: &[u8]) -> Result<(), crate::crypto::SigError> {
-        crate::crypto::verify_wire_signature(
-            rp_public_key,
-            &self.request.signing_input(),
-            &crate::crypto::b64(&self.rp_signature),
-        )
+        let input = self.request.signing_input().map_err(|_| crate::crypto::SigError::Mismatch)?;
+        crate::crypto::verify_wire_signature(rp_public_key, &input, &crate::crypto::b64(&self.rp_signature))
     }
 }
 
@@ -271,22 +295,22 @@ pub fn step_at(issued_at: i64, now: i64) -> u32 {
 
 impl QrFrame {
     /// Make the frame for `step` under `session_secret`.
-    pub fn new(signed: SignedLoginRequest, step: u32, session_secret: &[u8]) -> QrFrame {
-        let mac = frame_mac(session_secret, &signed.to_bytes(), step);
-        QrFrame { signed, step, mac }
+    pub fn new(signed: SignedLoginRequest, step: u32, session_secret: &[u8]) -> Result<QrFrame, EncodeError> {
+        let mac = frame_mac(session_secret, &signed.to_bytes()?, step);
+        Ok(QrFrame { signed, step, mac })
     }
 
     /// Binary encoding.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = self.signed.to_bytes();
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut out = self.signed.to_bytes()?;
         out.extend_from_slice(&self.step.to_be_bytes());
         out.extend_from_slice(&self.mac);
-        out
+        Ok(out)
     }
 
     /// The text shown in the QR code: [`QR_PREFIX`] then base64url.
-    pub fn to_text(&self) -> String {
-        format!("{QR_PREFIX}{}", crate::crypto::b64(&self.to_bytes()))
+    pub fn to_text(&self) -> Result<String, EncodeError> {
+        Ok(format!("{QR_PREFIX}{}", crate::crypto::b64(&self.to_bytes()?)))
     }
 
     /// Strict parse of the QR text. Checks size first, then prefix, canonical base64url, magic,
@@ -310,9 +334,11 @@ impl QrFrame {
     }
 
     /// Constant-time check of the MAC under `session_secret`.
+    /// A frame that cannot be encoded has no valid MAC.
     pub fn verify_mac(&self, session_secret: &[u8]) -> bool {
+        let Ok(signed) = self.signed.to_bytes() else { return false };
         // Truncated comparison through the hmac crate's constant-time verifier.
-        frame_hmac(session_secret, &self.signed.to_bytes(), self.step).verify_truncated_left(&self.mac).is_ok()
+        frame_hmac(session_secret, &signed, self.step).verify_truncated_left(&self.mac).is_ok()
     }
 }
 
@@ -347,13 +373,13 @@ mod tests {
     }
 
     fn frame() -> QrFrame {
-        QrFrame::new(SignedLoginRequest { request: request(), rp_signature: [3; 64] }, 5, b"secret")
+        QrFrame::new(SignedLoginRequest { request: request(), rp_signature: [3; 64] }, 5, b"secret").unwrap()
     }
 
     #[test]
     fn frame_round_trips_and_fits_a_qr_code() {
         let f = frame();
-        let text = f.to_text();
+        let text = f.to_text().unwrap();
         assert!(text.len() < 400, "{}", text.len());
         assert_eq!(QrFrame::parse(&text).unwrap(), f);
         assert!(f.verify_mac(b"secret"));
@@ -366,7 +392,7 @@ mod tests {
     #[test]
     fn parser_is_strict() {
         let f = frame();
-        let bytes = f.to_bytes();
+        let bytes = f.to_bytes().unwrap();
         let enc = |b: &[u8]| format!("{QR_PREFIX}{}", crate::crypto::b64(b));
         let mut trailing = bytes.clone();
         trailing.push(0);
@@ -389,8 +415,8 @@ mod tests {
         let bad = |f: fn(&mut LoginRequest), field| {
             let mut r = request();
             f(&mut r);
-            let fr = QrFrame::new(SignedLoginRequest { request: r, rp_signature: [0; 64] }, 0, b"k");
-            assert_eq!(QrFrame::parse(&fr.to_text()), Err(QrParseError::InvalidField(field)));
+            let fr = QrFrame::new(SignedLoginRequest { request: r, rp_signature: [0; 64] }, 0, b"k").unwrap();
+            assert_eq!(QrFrame::parse(&fr.to_text().unwrap()), Err(QrParseError::InvalidField(field)));
         };
         bad(|r| r.origin = "http://evil.example".into(), "origin");
         bad(|r| r.origin = "https://a.example/path".into(), "origin");
@@ -409,6 +435,60 @@ mod tests {
         );
         assert!(valid_origin("http://127.0.0.1:8443"));
         assert!(valid_origin("https://id.example.gov.vn"));
+    }
+
+    /// `https://<labels of at most 60 letters>.vn` of exactly `len` bytes (a DNS-valid host).
+    fn origin_of_len(len: usize) -> String {
+        let mut host_len = len - "https://".len() - ".vn".len();
+        let mut labels = vec![];
+        while host_len > 0 {
+            let n = host_len.min(60);
+            // Never leave a remainder of one byte that would need an empty label.
+            let n = if host_len - n == 1 { n - 1 } else { n };
+            labels.push("b".repeat(n));
+            host_len -= n;
+            host_len = host_len.saturating_sub(1); // the dot before the next label
+        }
+        let o = format!("https://{}.vn", labels.join("."));
+        assert_eq!(o.len(), len);
+        o
+    }
+
+    #[test]
+    fn an_over_long_origin_is_refused_at_validation() {
+        let longest = origin_of_len(MAX_ORIGIN_LEN);
+        assert!(valid_origin(&longest));
+        assert_eq!(LoginRequest { origin: longest, ..request() }.validate(), Ok(()));
+        // One byte more: the URL is fine (host under 253 bytes), but it cannot be a str8 field.
+        let origin = origin_of_len(MAX_ORIGIN_LEN + 1);
+        assert!(url::Url::parse(&origin).is_ok());
+        assert!(!valid_origin(&origin));
+        let r = LoginRequest { origin, ..request() };
+        assert_eq!(r.validate(), Err(QrParseError::InvalidField("origin")));
+    }
+
+    #[test]
+    fn over_long_fields_are_refused_by_the_encoder_not_truncated() {
+        // Requests that skipped validation: the encoder refuses them with a typed error (in a
+        // release build too) instead of writing `len as u8` and shifting every later field.
+        let too_long = |field| EncodeError::FieldTooLong { field, max: 255 };
+        let r = LoginRequest { origin: origin_of_len(300), ..request() };
+        assert_eq!(r.to_bytes(), Err(too_long("origin")));
+        assert_eq!(r.signing_input(), Err(too_long("origin")));
+        let signed = SignedLoginRequest { request: r, rp_signature: [0; 64] };
+        assert_eq!(signed.to_bytes(), Err(too_long("origin")));
+        assert_eq!(QrFrame::new(signed.clone(), 0, b"k").map(|_| ()), Err(too_long("origin")));
+        assert!(signed.verify_rp_signature(&[4; 65]).is_err());
+        let r = LoginRequest { rp_id: "a".repeat(256), ..request() };
+        assert_eq!(r.to_bytes(), Err(too_long("rp_id")));
+        let r = LoginRequest { claims: vec!["x".repeat(256)], ..request() };
+        assert_eq!(r.to_bytes(), Err(too_long("claims")));
+        let r = LoginRequest { claims: vec!["sex".into(); 256], ..request() };
+        assert_eq!(r.to_bytes(), Err(too_long("claims")));
+        // At the limit the fields encode (and the parser's validation, not the encoder, refuses
+        // what is out of domain).
+        let r = LoginRequest { rp_id: "a".repeat(255), claims: vec!["sex".into(); 255], ..request() };
+        assert!(r.to_bytes().is_ok());
     }
 
     #[test]
