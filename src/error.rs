@@ -13,6 +13,38 @@ use crate::platform::DeviceKeyStoreError;
 
 pub use citizen_protocol::messages::{ErrorDetail, FieldError, Msg};
 
+// UniFFI declarations of the protocol crate's two catalogue records that the core
+// exports. `citizen-protocol` has no UniFFI dependency, so their foreign-language interface is
+// declared here with `#[uniffi::remote(..)]`: the definitions mirror the protocol crate's (same
+// fields in the same order, which the compiler checks; the docstrings here are the ones the
+// bindings carry) and generate the FFI code for this crate's UniFFI tag. They sit in the module
+// the types were defined in before the split (UniFFI's checksums include it), so the bindings are
+// unchanged and stay in the one `citizen_core` module.
+
+/// A stable code with its message in both languages.
+#[uniffi::remote(Record)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `auth.locked_out`.
+    pub code: String,
+    /// Message for the citizen in Vietnamese.
+    pub message_vi: String,
+    /// Message for the citizen in English.
+    pub message_en: String,
+}
+
+/// One invalid input field.
+#[uniffi::remote(Record)]
+pub struct FieldError {
+    /// The field name as in the API (`cccd`, `date_of_birth`, `phone`, `passcode`).
+    pub field: String,
+    /// Stable code, e.g. `cccd.province`.
+    pub code: String,
+    /// Vietnamese message.
+    pub message_vi: String,
+    /// English message.
+    pub message_en: String,
+}
+
 /// Network failure classes, so a shell can tell "you are offline" from "the server is down".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
 pub enum NetworkErrorKind {

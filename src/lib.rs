@@ -9,7 +9,7 @@
 uniffi::setup_scaffolding!();
 
 mod account;
-pub use citizen_protocol::activity;
+pub mod activity;
 pub use citizen_protocol::admin_units;
 pub use citizen_protocol::cccd;
 pub use citizen_protocol::clock;
@@ -22,9 +22,8 @@ mod facade_consent;
 mod facade_services;
 mod facade_share;
 pub mod platform;
-pub use citizen_protocol::protocol;
+pub mod protocol;
 pub use citizen_protocol::sdjwt;
-mod protocol_ffi;
 mod share;
 
 pub use error::{AuthError, EnrollmentError, ErrorDetail, FieldError, NetworkErrorKind, PasscodeError, SetupError};
