@@ -23,7 +23,7 @@ pub struct CredentialResponse {
 }
 
 /// Claims of an RP's share request (JWS ES256 by the RP's registered key, `typ`
-/// [`SHARE_REQUEST_TYP`], `kid` = RP id).
+/// [`SHARE_REQUEST_TYP`](super::SHARE_REQUEST_TYP), `kid` = RP id).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShareRequestClaims {
     /// The RP id.
