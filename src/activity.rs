@@ -1,24 +1,19 @@
-//! The citizen's activity log: a record of every use of their identity that they hold
-//! themselves and can check. Sans-I/O: entry encoding, hashing, and verification.
-//!
-//! Each entry carries a sequence number, a time, a kind, a short summary without personal data,
-//! the hash of the previous entry and a value of the device's monotonic counter. Its hash binds
-//! all of that; the device key signs the hash (statement purpose `activity`, nonce = entry hash).
-//! Heads are anchored at the server, which countersigns them (ES256), so truncating the log
-//! below an anchor is detected too.
+//! The activity log's hash chain and verification, from the sans-I/O protocol crate
+//! ([`citizen_protocol::activity`]), re-exported under its old path, with the UniFFI
+//! declarations of its records and enums.
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+pub use citizen_protocol::activity::*;
 
-use crate::crypto;
-use crate::protocol::{Purpose, Statement};
-
-/// Hash of the (virtual) entry before the first one.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+// UniFFI declarations of the protocol crate's activity-log records and enums that the core
+// exports. `citizen-protocol` has no UniFFI dependency, so their foreign-language interface is
+// declared here with `#[uniffi::remote(..)]`: the definitions mirror the protocol crate's (same
+// fields in the same order, which the compiler checks; the docstrings here are the ones the
+// bindings carry) and generate the FFI code for this crate's UniFFI tag. They sit in the module
+// the types were defined in before the split (UniFFI's checksums include it), so the bindings are
+// unchanged and stay in the one `citizen_core` module.
 
 /// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, uniffi::Enum)]
-#[serde(rename_all = "snake_case")]
+#[uniffi::remote(Enum)]
 pub enum ActivityKind {
     /// This device was enrolled.
     Enrollment,
@@ -45,7 +40,7 @@ pub enum ActivityKind {
 }
 
 /// One entry of the log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct ActivityEntry {
     /// 1, 2, 3, … without gaps.
     pub seq: u64,
@@ -66,7 +61,7 @@ pub struct ActivityEntry {
 }
 
 /// A server countersignature of a head.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct ActivityAnchor {
     /// Anchored sequence number.
     pub seq: u64,
@@ -78,80 +73,8 @@ pub struct ActivityAnchor {
     pub countersignature: String,
 }
 
-/// Claims of an anchor countersignature.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AnchorClaims {
-    /// Server audience.
-    pub iss: String,
-    /// Device.
-    pub device_id: String,
-    /// Sequence.
-    pub seq: u64,
-    /// Hash.
-    pub hash: String,
-    /// Unix seconds.
-    pub anchored_at: i64,
-}
-
-/// `POST /v1/activity/anchor` body: the head, signed by the device (purpose `activity`,
-/// nonce = head hash, subject = `anchor:<seq>`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AnchorRequest {
-    /// Head sequence.
-    pub seq: u64,
-    /// Head hash.
-    pub hash: String,
-    /// Signed statement.
-    pub signed: crate::protocol::SignedStatement,
-}
-
-/// Path of the anchor endpoint: `POST` anchors a head; `GET` (bearer token) answers the
-/// server's latest anchor of the token's device, so the device can see a log truncated below
-/// it even when its own anchor rows were deleted.
-pub const PATH_ANCHOR: &str = "/v1/activity/anchor";
-
-/// Answer of `GET /v1/activity/anchor`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct LatestAnchorResponse {
-    /// The highest anchor the server holds for the device, countersigned again; `None` when it
-    /// holds none.
-    pub anchor: Option<ActivityAnchor>,
-}
-
-/// Canonical hash of an entry's content (everything but `hash` and `signature`).
-pub fn entry_hash(seq: u64, at: i64, kind: ActivityKind, summary: &str, prev_hash: &str, counter: u64) -> String {
-    let kind = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    let mut h = Sha256::new();
-    for part in [
-        b"CITIZEN-CORE/ACTIVITY/V1".as_slice(),
-        &seq.to_be_bytes(),
-        &at.to_be_bytes(),
-        kind.as_bytes(),
-        summary.as_bytes(),
-        prev_hash.as_bytes(),
-        &counter.to_be_bytes(),
-    ] {
-        h.update((part.len() as u32).to_be_bytes());
-        h.update(part);
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The statement a device signs for an entry.
-pub fn entry_statement(audience: &str, device_id: &str, e: &ActivityEntry) -> Statement {
-    Statement {
-        purpose: Purpose::Activity,
-        audience: audience.to_string(),
-        nonce: e.hash.clone(),
-        device_id: device_id.to_string(),
-        counter: e.counter,
-        issued_at: e.at,
-        subject: format!("entry:{}", e.seq),
-    }
-}
-
 /// Ways a log can be broken.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum LogProblem {
     /// An entry's content does not match its hash (changed).
     ChangedEntry { seq: u64 },
@@ -174,153 +97,4 @@ pub enum LogProblem {
     AnchorRemoved { anchored_seq: u64 },
     /// The device's sealed record of its anchors is missing or does not open (edited at rest).
     AnchorRecordDamaged,
-}
-
-/// Verify a log: hashes, links, sequence, counters, signatures (with `public_key`, SEC1) and
-/// anchors (`anchor_ok` checks a countersignature). Returns every problem found, in order.
-pub fn verify(
-    entries: &[ActivityEntry],
-    anchors: &[ActivityAnchor],
-    audience: &str,
-    device_id: &str,
-    public_key: &[u8],
-    anchor_ok: &dyn Fn(&ActivityAnchor) -> bool,
-) -> Vec<LogProblem> {
-    let mut problems = vec![];
-    let mut prev_hash = GENESIS.to_string();
-    let mut prev_counter = 0u64;
-    for (i, e) in entries.iter().enumerate() {
-        let expected = i as u64 + 1;
-        if e.seq != expected {
-            problems.push(LogProblem::Gap { expected_seq: expected, found_seq: e.seq });
-        }
-        if entry_hash(e.seq, e.at, e.kind, &e.summary, &e.prev_hash, e.counter) != e.hash {
-            problems.push(LogProblem::ChangedEntry { seq: e.seq });
-        }
-        if e.prev_hash != prev_hash {
-            problems.push(LogProblem::BrokenLink { seq: e.seq });
-        }
-        if e.counter <= prev_counter {
-            problems.push(LogProblem::CounterNotIncreasing { seq: e.seq });
-        }
-        let st = entry_statement(audience, device_id, e);
-        if crypto::verify_wire_signature(public_key, &st.canonical_bytes(), &e.signature).is_err() {
-            problems.push(LogProblem::BadSignature { seq: e.seq });
-        }
-        prev_hash = e.hash.clone();
-        prev_counter = e.counter;
-    }
-    let last_seq = entries.last().map(|e| e.seq).unwrap_or(0);
-    for a in anchors {
-        if !anchor_ok(a) {
-            problems.push(LogProblem::BadAnchor { seq: a.seq });
-            continue;
-        }
-        if a.seq > last_seq {
-            problems.push(LogProblem::Truncated { anchored_seq: a.seq, last_seq });
-        } else if entries.iter().find(|e| e.seq == a.seq).is_none_or(|e| e.hash != a.hash) {
-            problems.push(LogProblem::AnchorMismatch { seq: a.seq });
-        }
-    }
-    problems
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use p256::ecdsa::signature::Signer;
-    use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-
-    const AUD: &str = "https://id.example";
-    const DEV: &str = "dev-1";
-
-    fn log(n: u64) -> (Vec<ActivityEntry>, Vec<u8>) {
-        let sk = SigningKey::from_slice(&[3u8; 32]).unwrap();
-        let pk = crypto::sec1_uncompressed(&VerifyingKey::from(&sk));
-        let mut prev = GENESIS.to_string();
-        let mut out = vec![];
-        for seq in 1..=n {
-            let (at, kind, summary, counter) =
-                (1_700_000_000 + seq as i64, ActivityKind::Login, format!("#{seq}"), seq * 2);
-            let hash = entry_hash(seq, at, kind, &summary, &prev, counter);
-            let mut e = ActivityEntry {
-                seq,
-                at,
-                kind,
-                summary,
-                prev_hash: prev.clone(),
-                counter,
-                hash,
-                signature: String::new(),
-            };
-            let sig: Signature = sk.sign(&entry_statement(AUD, DEV, &e).canonical_bytes());
-            e.signature = crypto::b64(&crypto::low_s(sig).to_bytes());
-            prev = e.hash.clone();
-            out.push(e);
-        }
-        (out, pk)
-    }
-
-    fn anchor(e: &ActivityEntry) -> ActivityAnchor {
-        ActivityAnchor { seq: e.seq, hash: e.hash.clone(), anchored_at: 0, countersignature: "ok".into() }
-    }
-
-    fn check(entries: &[ActivityEntry], anchors: &[ActivityAnchor], pk: &[u8]) -> Vec<LogProblem> {
-        verify(entries, anchors, AUD, DEV, pk, &|a| a.countersignature == "ok")
-    }
-
-    #[test]
-    fn a_clean_log_verifies() {
-        let (l, pk) = log(5);
-        assert_eq!(check(&l, &[anchor(&l[2])], &pk), vec![]);
-        assert_eq!(check(&[], &[], &pk), vec![]);
-    }
-
-    #[test]
-    fn every_kind_of_tampering_is_detected() {
-        let (l, pk) = log(5);
-        // Changed.
-        let mut t = l.clone();
-        t[1].summary = "#x".into();
-        assert!(check(&t, &[], &pk).contains(&LogProblem::ChangedEntry { seq: 2 }));
-        // Changed and re-hashed: the signature no longer matches.
-        t[1].hash = entry_hash(2, t[1].at, t[1].kind, &t[1].summary, &t[1].prev_hash, t[1].counter);
-        let p = check(&t, &[], &pk);
-        assert!(
-            p.contains(&LogProblem::BadSignature { seq: 2 }) && p.contains(&LogProblem::BrokenLink { seq: 3 }),
-            "{p:?}"
-        );
-        // Removed.
-        let mut t = l.clone();
-        t.remove(2);
-        let p = check(&t, &[], &pk);
-        assert!(
-            p.contains(&LogProblem::Gap { expected_seq: 3, found_seq: 4 })
-                && p.contains(&LogProblem::BrokenLink { seq: 4 }),
-            "{p:?}"
-        );
-        // Reordered.
-        let mut t = l.clone();
-        t.swap(1, 2);
-        let p = check(&t, &[], &pk);
-        assert!(
-            p.contains(&LogProblem::BrokenLink { seq: 3 }) && p.iter().any(|x| matches!(x, LogProblem::Gap { .. })),
-            "{p:?}"
-        );
-        // Truncated below the last anchor.
-        let t = l[..3].to_vec();
-        assert_eq!(check(&t, &[anchor(&l[4])], &pk), vec![LogProblem::Truncated { anchored_seq: 5, last_seq: 3 }]);
-        // Truncated above the last anchor is not detectable by design (say so in the API docs).
-        assert_eq!(check(&t, &[anchor(&l[1])], &pk), vec![]);
-        // History rewritten under an anchor, a forged anchor.
-        let mut a = anchor(&l[1]);
-        a.hash = l[0].hash.clone();
-        assert_eq!(check(&l, &[a], &pk), vec![LogProblem::AnchorMismatch { seq: 2 }]);
-        let mut a = anchor(&l[1]);
-        a.countersignature = "forged".into();
-        assert_eq!(check(&l, &[a], &pk), vec![LogProblem::BadAnchor { seq: 2 }]);
-        // Another device's key.
-        let other = crypto::sec1_uncompressed(&VerifyingKey::from(&SigningKey::from_slice(&[4u8; 32]).unwrap()));
-        assert_eq!(check(&l, &[], &other).len(), 5);
-    }
 }

@@ -16,8 +16,18 @@
 
 use crate::platform::DeviceKeyStoreError;
 
+pub use citizen_protocol::messages::{ErrorDetail, FieldError, Msg};
+
+// UniFFI declarations of the protocol crate's two catalogue records that the core
+// exports. `citizen-protocol` has no UniFFI dependency, so their foreign-language interface is
+// declared here with `#[uniffi::remote(..)]`: the definitions mirror the protocol crate's (same
+// fields in the same order, which the compiler checks; the docstrings here are the ones the
+// bindings carry) and generate the FFI code for this crate's UniFFI tag. They sit in the module
+// the types were defined in before the split (UniFFI's checksums include it), so the bindings are
+// unchanged and stay in the one `citizen_core` module.
+
 /// A stable code with its message in both languages.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct ErrorDetail {
     /// Stable machine-readable code, e.g. `auth.locked_out`.
     pub code: String,
@@ -28,7 +38,7 @@ pub struct ErrorDetail {
 }
 
 /// One invalid input field.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct FieldError {
     /// The field name as in the API (`cccd`, `date_of_birth`, `phone`, `passcode`).
     pub field: String,
@@ -38,21 +48,6 @@ pub struct FieldError {
     pub message_vi: String,
     /// English message.
     pub message_en: String,
-}
-
-impl FieldError {
-    pub(crate) fn new(field: &str, msg: Msg) -> Self {
-        Self::at(field.to_string(), msg)
-    }
-
-    pub(crate) fn at(field: String, msg: Msg) -> Self {
-        FieldError {
-            field,
-            code: msg.code().to_string(),
-            message_vi: msg.vi().to_string(),
-            message_en: msg.en().to_string(),
-        }
-    }
 }
 
 /// Network failure classes, so a shell can tell "you are offline" from "the server is down".
@@ -70,152 +65,6 @@ pub enum NetworkErrorKind {
     Server,
     /// The server's answer could not be understood (malformed, oversized, wrong audience).
     Protocol,
-}
-
-macro_rules! messages {
-    ($( $name:ident => $code:literal, $vi:literal, $en:literal; )*) => {
-        /// Every user-visible message, with its stable code.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum Msg { $( #[doc = $en] $name, )* }
-        impl Msg {
-            /// Stable code.
-            pub fn code(self) -> &'static str { match self { $( Msg::$name => $code, )* } }
-            /// Vietnamese text.
-            pub fn vi(self) -> &'static str { match self { $( Msg::$name => $vi, )* } }
-            /// English text.
-            pub fn en(self) -> &'static str { match self { $( Msg::$name => $en, )* } }
-            /// All messages (for the catalogue test).
-            pub fn all() -> &'static [Msg] { &[ $( Msg::$name, )* ] }
-        }
-    };
-}
-
-messages! {
-    CccdFormat => "cccd.format", "Số định danh cá nhân phải gồm đúng 12 chữ số.", "The personal identification number must be exactly 12 digits.";
-    CccdProvince => "cccd.province", "Mã tỉnh (3 chữ số đầu) của số định danh không hợp lệ.", "The province code (first 3 digits) of the number is not valid.";
-    CccdCentury => "cccd.century", "Chữ số thế kỷ và giới tính không khớp với năm sinh.", "The century-and-sex digit does not match the year of birth.";
-    CccdBirthYear => "cccd.birth_year", "Hai chữ số năm sinh trong số định danh không khớp với ngày sinh.", "The two birth-year digits in the number do not match the date of birth.";
-    DobInvalid => "dob.invalid", "Ngày sinh không hợp lệ (định dạng NNNN-TT-NN).", "The date of birth is not valid (format YYYY-MM-DD).";
-    DobInFuture => "dob.future", "Ngày sinh không thể ở tương lai.", "The date of birth cannot be in the future.";
-    PhoneFormat => "phone.format", "Số điện thoại di động không hợp lệ.", "The mobile phone number is not valid.";
-    PasscodeFormat => "passcode.format", "Mã bảo vệ phải gồm đúng 6 chữ số.", "The passcode must be exactly 6 digits.";
-    PasscodeWeak => "passcode.weak", "Mã bảo vệ quá dễ đoán (ví dụ 123456, 111111).", "The passcode is too easy to guess (for example 123456, 111111).";
-    PasscodeSame => "passcode.same", "Mã bảo vệ mới phải khác mã hiện tại.", "The new passcode must differ from the current one.";
-    InvalidInput => "input.invalid", "Thông tin nhập vào chưa hợp lệ.", "Some of the information entered is not valid.";
-    NoMatch => "enrollment.no_match", "Không tìm thấy công dân khớp với thông tin đã nhập.", "No citizen matches the information entered.";
-    NoPendingEnrollment => "enrollment.no_pending", "Chưa có yêu cầu đăng ký nào đang chờ mã OTP.", "There is no enrollment waiting for an OTP.";
-    AlreadyEnrolled => "enrollment.already_enrolled", "Thiết bị này đã được đăng ký.", "This device is already enrolled.";
-    OtpFormat => "otp.format", "Mã OTP phải gồm 6 chữ số.", "The OTP must be 6 digits.";
-    OtpInvalid => "otp.invalid", "Mã OTP không đúng.", "The OTP is not correct.";
-    OtpExpired => "otp.expired", "Mã OTP đã hết hạn. Vui lòng yêu cầu mã mới.", "The OTP has expired. Please request a new one.";
-    OtpAttemptsExceeded => "otp.attempts_exceeded", "Nhập sai OTP quá nhiều lần. Vui lòng bắt đầu lại.", "Too many wrong OTPs. Please start again.";
-    NotEnrolled => "auth.not_enrolled", "Thiết bị chưa được đăng ký tài khoản.", "This device is not enrolled.";
-    PasscodeIncorrect => "auth.passcode_incorrect", "Mã bảo vệ không đúng.", "The passcode is not correct.";
-    LockedOut => "auth.locked_out", "Nhập sai mã bảo vệ nhiều lần. Vui lòng thử lại sau.", "Too many wrong passcodes. Please try again later.";
-    Wiped => "auth.wiped", "Nhập sai mã bảo vệ quá nhiều lần. Dữ liệu trên thiết bị đã bị xoá, vui lòng đăng ký lại.", "Too many wrong passcodes. The data on this device was erased; please enroll again.";
-    NotLoggedIn => "auth.not_logged_in", "Bạn chưa đăng nhập.", "You are not logged in.";
-    SessionExpired => "auth.session_expired", "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.", "Your session has expired. Please log in again.";
-    SessionRevoked => "auth.session_revoked", "Phiên đăng nhập đã bị thu hồi vì lý do an toàn. Vui lòng đăng nhập lại.", "Your session was revoked for your safety. Please log in again.";
-    DeviceInactive => "auth.device_inactive", "Thiết bị này không còn được dùng cho tài khoản (đã bị thay thế hoặc thu hồi).", "This device is no longer active for the account (replaced or revoked).";
-    AccountLocked => "auth.account_locked", "Tài khoản đang bị khoá theo quyết định của cơ quan quản lý. Vui lòng liên hệ cơ quan cấp tài khoản.", "The account is locked by a decision of the authority. Please contact the office that issued it.";
-    Rejected => "auth.rejected", "Máy chủ từ chối yêu cầu xác thực.", "The server refused the authentication request.";
-    NoPendingReset => "passcode.no_pending_reset", "Chưa có yêu cầu đặt lại mã bảo vệ nào.", "There is no passcode reset waiting for an OTP.";
-    KeyStore => "keystore.failure", "Kho khoá an toàn của thiết bị báo lỗi.", "The device's secure key store reported an error.";
-    KeyInvalidated => "keystore.key_invalidated", "Khoá của thiết bị không còn dùng được (ví dụ sinh trắc học đã thay đổi). Vui lòng đăng ký lại.", "The device key can no longer be used (for example, biometrics changed). Please enroll again.";
-    UserCancelled => "keystore.user_cancelled", "Bạn đã huỷ xác thực.", "You cancelled the verification.";
-    Offline => "network.offline", "Không có kết nối mạng.", "There is no network connection.";
-    Timeout => "network.timeout", "Máy chủ không phản hồi kịp thời.", "The server did not answer in time.";
-    Tls => "network.tls", "Không thể thiết lập kết nối an toàn tới máy chủ.", "A secure connection to the server could not be established.";
-    InsecureUrl => "network.insecure_url", "Chỉ cho phép kết nối HTTPS.", "Only HTTPS connections are allowed.";
-    ServerError => "network.server", "Máy chủ đang gặp sự cố. Vui lòng thử lại sau.", "The server has a problem. Please try again later.";
-    ProtocolError => "network.protocol", "Máy chủ trả về dữ liệu không hợp lệ.", "The server sent an answer that is not valid.";
-    RateLimited => "network.rate_limited", "Quá nhiều yêu cầu. Vui lòng thử lại sau.", "Too many requests. Please try again later.";
-    Storage => "storage.failure", "Lỗi lưu trữ dữ liệu trên thiết bị.", "A storage error occurred on this device.";
-    DataKeyUnavailable => "storage.data_key_unavailable", "Không mở được khoá dữ liệu của thiết bị (có thể do khôi phục từ bản sao lưu). Cần đăng ký lại.", "The device's data key cannot be opened (perhaps restored from a backup). Enroll again.";
-    SchemaNewer => "storage.schema_newer", "Dữ liệu trên thiết bị do một phiên bản ứng dụng mới hơn tạo ra. Vui lòng cập nhật ứng dụng.", "The data on this device was written by a newer version of the app. Please update the app.";
-    AlreadyOpen => "storage.already_open", "Dữ liệu của ứng dụng đang được một phiên khác sử dụng. Hãy đóng phiên đó rồi thử lại.", "The app's data is in use by another instance. Close it and try again.";
-    FieldRequired => "field.required", "Trường này là bắt buộc.", "This field is required.";
-    FieldUnknown => "field.unknown", "Biểu mẫu không có trường này.", "The form has no such field.";
-    FieldLocked => "field.locked", "Trường này lấy từ Cơ sở dữ liệu quốc gia về dân cư và không thể sửa.", "This field comes from the national population database and cannot be changed.";
-    TooShort => "text.too_short", "Nội dung quá ngắn.", "The text is too short.";
-    TooLong => "text.too_long", "Nội dung quá dài.", "The text is too long.";
-    DateInvalid => "date.invalid", "Ngày không hợp lệ (định dạng NNNN-TT-NN).", "The date is not valid (format YYYY-MM-DD).";
-    DateInPast => "date.past", "Ngày không được ở quá khứ.", "The date cannot be in the past.";
-    DateInFuture => "date.future", "Ngày không được ở tương lai.", "The date cannot be in the future.";
-    DateBeforeStart => "date.before_start", "Ngày kết thúc phải sau hoặc bằng ngày bắt đầu.", "The end date must be on or after the start date.";
-    DateRangeTooLong => "date.range_too_long", "Khoảng thời gian vượt quá mức cho phép.", "The period is longer than allowed.";
-    EmailFormat => "email.format", "Địa chỉ thư điện tử không hợp lệ.", "The e-mail address is not valid.";
-    SelectInvalid => "select.invalid", "Lựa chọn không hợp lệ.", "The choice is not valid.";
-    ProvinceUnknown => "province.unknown", "Tỉnh/thành phố không có trong danh mục (34 tỉnh, thành từ 2025).", "The province is not in the list (34 provinces since 2025).";
-    CommuneUnknown => "commune.unknown", "Xã/phường không có trong danh mục.", "The commune or ward is not in the list.";
-    CommuneWrongProvince => "commune.wrong_province", "Xã/phường không thuộc tỉnh/thành phố đã chọn.", "The commune or ward is not in the chosen province.";
-    NumberInvalid => "number.invalid", "Giá trị phải là số nguyên không âm.", "The value must be a non-negative whole number.";
-    BooleanInvalid => "boolean.invalid", "Giá trị phải là có hoặc không.", "The value must be yes or no.";
-    GroupTooFew => "group.too_few", "Cần thêm mục.", "More items are needed.";
-    GroupTooMany => "group.too_many", "Quá nhiều mục.", "There are too many items.";
-    AttachmentRequired => "attachment.required", "Thiếu giấy tờ đính kèm bắt buộc.", "A required attachment is missing.";
-    AttachmentTooLarge => "attachment.too_large", "Tệp đính kèm quá lớn.", "The attachment is too large.";
-    AttachmentType => "attachment.type", "Loại tệp đính kèm không được chấp nhận.", "This type of attachment is not accepted.";
-    AttachmentUnknown => "attachment.unknown", "Thủ tục không có loại giấy tờ này.", "The procedure has no such attachment.";
-    AttachmentUnreadable => "attachment.unreadable", "Không đọc được tệp đính kèm.", "The attachment file cannot be read.";
-    DraftNotEditable => "draft.not_editable", "Hồ sơ đã nộp, không thể sửa.", "The request was already submitted and cannot be changed.";
-    UnknownDraft => "draft.unknown", "Không tìm thấy hồ sơ nháp.", "The draft was not found.";
-    UnknownProcedure => "procedure.unknown", "Không tìm thấy thủ tục.", "The procedure was not found.";
-    ProfileMissing => "profile.missing", "Chưa có thông tin công dân trên thiết bị. Vui lòng đăng nhập và đồng bộ.", "The citizen's record is not on this device yet. Please log in and sync.";
-    CatalogueMissing => "catalogue.missing", "Chưa có danh mục thủ tục trên thiết bị. Vui lòng kết nối mạng để tải.", "The procedure catalogue is not on this device yet. Please connect to download it.";
-    UnknownCase => "case.unknown", "Không tìm thấy hồ sơ.", "The case was not found.";
-    CaseNotAwaitingSupplement => "case.not_awaiting_supplement", "Hồ sơ không ở trạng thái chờ bổ sung.", "The case is not waiting for a supplement.";
-    ReceiptInvalid => "receipt.invalid", "Biên nhận của máy chủ không hợp lệ; hồ sơ vẫn được giữ để gửi lại.", "The server's receipt is not valid; the request is kept and will be sent again.";
-    ConsentQrNotLoginCode => "consent.qr_not_login_code", "Đây không phải mã QR đăng nhập của ứng dụng công dân.", "This is not a citizen app login code.";
-    ConsentQrTooLong => "consent.qr_too_long", "Mã QR quá dài, không phải mã đăng nhập hợp lệ.", "The code is too long to be a valid login code.";
-    ConsentQrVersion => "consent.qr_version", "Mã đăng nhập thuộc phiên bản mới hơn. Vui lòng cập nhật ứng dụng.", "The login code is of a newer version. Please update the app.";
-    ConsentQrMalformed => "consent.qr_malformed", "Mã đăng nhập bị hỏng hoặc không hợp lệ.", "The login code is damaged or not valid.";
-    ConsentRegistryInvalid => "consent.registry_invalid", "Danh sách đơn vị được phép kết nối không hợp lệ.", "The list of registered relying parties is not valid.";
-    ConsentRpUnknown => "consent.rp_unknown", "Đơn vị yêu cầu không có trong danh sách được phép kết nối.", "The requesting party is not registered.";
-    ConsentRpSignatureInvalid => "consent.rp_signature_invalid", "Chữ ký của đơn vị yêu cầu không hợp lệ. Có thể là trang giả mạo.", "The requesting party's signature is not valid. The site may be fake.";
-    ConsentOriginUnregistered => "consent.origin_unregistered", "Địa chỉ trang web không được đăng ký cho đơn vị này. Có thể là trang giả mạo.", "The web address is not registered for this party. The site may be fake.";
-    ConsentClaimNotAllowed => "consent.claim_not_allowed", "Đơn vị yêu cầu thông tin mà họ không được phép nhận.", "The party asks for information it is not allowed to receive.";
-    ConsentRequestExpired => "consent.request_expired", "Yêu cầu đã hết hạn. Vui lòng quét lại mã trên trang web.", "The request has expired. Please scan the code on the website again.";
-    ConsentUnknownSession => "consent.unknown_session", "Không tìm thấy yêu cầu đăng nhập.", "The login request was not found.";
-    ConsentUnknownShareRequest => "consent.unknown_share_request", "Không tìm thấy yêu cầu chia sẻ dữ liệu (có thể đã được trả lời hoặc đã mở một yêu cầu khác).", "The data-sharing request was not found (it may have been answered, or another request was opened).";
-    ConsentFrameStale => "consent.frame_stale", "Mã QR đã cũ (có thể là ảnh chụp được gửi lại). Hãy quét trực tiếp mã trên màn hình.", "The code is out of date (perhaps a forwarded photo). Scan the code on the screen directly.";
-    ConsentFrameForged => "consent.frame_forged", "Mã QR không do cổng thông tin tạo ra.", "The code was not made by the portal.";
-    ConsentAlreadyScanned => "consent.already_scanned", "Mã đăng nhập này đã được quét bởi thiết bị khác.", "This login code was already scanned by another device.";
-    ConsentAlreadyDecided => "consent.already_decided", "Yêu cầu đăng nhập này đã được xử lý.", "This login request was already answered.";
-    ConsentSessionMismatch => "consent.session_mismatch", "Xác nhận không khớp với yêu cầu đăng nhập.", "The approval does not match the login request.";
-    ConsentClaimsChanged => "consent.claims_changed", "Thông tin được chia sẻ khác với thông tin đã yêu cầu.", "The shared information differs from what was requested.";
-    ConsentWrongCode => "consent.wrong_code", "Mã xác nhận không khớp với mã trên trang web. Yêu cầu đã bị huỷ.", "The verification code does not match the one on the website. The request was cancelled.";
-    ConsentNoCredential => "consent.no_credential", "Chưa có chứng thư định danh trên thiết bị. Vui lòng kết nối mạng và thử lại.", "The identity credential is not on this device yet. Please connect and try again.";
-    ConsentPresentationRejected => "consent.presentation_rejected", "Đơn vị nhận không chấp nhận dữ liệu được chia sẻ.", "The receiving party did not accept the shared data.";
-    ConsentPresentationReplayed => "consent.presentation_replayed", "Dữ liệu này đã được gửi trước đó; không thể gửi lại.", "This data was already sent; it cannot be sent again.";
-    ConsentPresentationWrongAudience => "consent.presentation_wrong_audience", "Dữ liệu được chia sẻ dành cho một đơn vị khác.", "The shared data was meant for another party.";
-    ConsentPurposeNotRegistered => "consent.purpose_not_registered", "Đơn vị không được đăng ký cho mục đích này.", "The party is not registered for this purpose.";
-    ConsentShareRequestInvalid => "consent.share_request_invalid", "Yêu cầu chia sẻ dữ liệu không hợp lệ.", "The data-sharing request is not valid.";
-    ConsentClaimNotOffered => "consent.claim_not_offered", "Thông tin được chọn không nằm trong yêu cầu.", "A chosen item is not part of the request.";
-    ConsentExportInvalid => "consent.export_invalid", "Tệp biên nhận không đúng định dạng.", "The receipt file is not in the expected format.";
-    ConsentServerKeyMismatch => "consent.server_key_mismatch", "Khoá của máy chủ trong tệp khác với khoá đã biết.", "The server key in the file differs from the known one.";
-    ConsentReceiptTampered => "consent.receipt_tampered", "Nội dung biên nhận đã bị thay đổi.", "The receipt content was changed.";
-    ConsentReceiptSignatureInvalid => "consent.receipt_signature_invalid", "Chữ ký của thiết bị trên biên nhận không hợp lệ.", "The device signature on the receipt is not valid.";
-    ConsentCountersignatureInvalid => "consent.countersignature_invalid", "Chữ ký xác nhận của máy chủ trên biên nhận không hợp lệ.", "The server's countersignature on the receipt is not valid.";
-    ConsentReceiptChainBroken => "consent.receipt_chain_broken", "Danh sách biên nhận bị thiếu, bị xoá hoặc bị đảo thứ tự.", "Receipts are missing, deleted or out of order.";
-    ConsentReceiptsTruncated => "consent.receipts_truncated", "Danh sách biên nhận bị cắt bớt: thiếu các biên nhận mới nhất.", "The receipt list was cut short: the newest receipts are missing.";
-    ConsentDeliveryInvalid => "consent.delivery_invalid", "Bản ghi kết quả gửi dữ liệu trên biên nhận không hợp lệ.", "The delivery record on a receipt is not valid.";
-    ConsentReceiptDamaged => "consent.receipt_damaged", "Một biên nhận trên thiết bị bị hỏng và không đọc được.", "A receipt on this device is damaged and cannot be read.";
-    ConsentReceiptMissing => "consent.receipt_missing", "Một biên nhận đã bị xoá khỏi thiết bị.", "A receipt was deleted from this device.";
-    ActivityServerKeyInvalid => "activity.server_key_invalid", "Khoá máy chủ được cung cấp để kiểm tra nhật ký không hợp lệ.", "The server key given to check the log is not valid.";
-    InvalidConfig => "setup.invalid_config", "Cấu hình ứng dụng không hợp lệ.", "The app configuration is not valid.";
-    Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
-}
-
-impl Msg {
-    /// The public detail record.
-    pub fn detail(self) -> ErrorDetail {
-        ErrorDetail {
-            code: self.code().to_string(),
-            message_vi: self.vi().to_string(),
-            message_en: self.en().to_string(),
-        }
-    }
 }
 
 /// A network failure with internal detail (never shown to the citizen).
@@ -394,16 +243,6 @@ pub trait PublicError: std::error::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn catalogue_codes_are_unique_and_both_languages_present() {
-        let mut seen = std::collections::HashSet::new();
-        for m in Msg::all() {
-            assert!(seen.insert(m.code()), "duplicate code {}", m.code());
-            assert!(!m.vi().is_empty() && !m.en().is_empty());
-            assert_ne!(m.vi(), m.en(), "{} not translated", m.code());
-        }
-    }
 
     #[test]
     fn sources_are_kept_but_json_values_never_reach_display_or_debug() {

@@ -1,19 +1,20 @@
 //! citizen-core: the Rust core of the digital-citizen app.
 //!
-//! See `ARCHITECTURE.md` for where each concern lives. In short: domain logic is sans-I/O
-//! ([`cccd`], [`protocol`], [`passcode`], [`crypto`], [`activity`], [`sdjwt`]), I/O sits at the
-//! edges (`net`, `store`), the flows compose them (`account`, [`services`], [`consent`],
-//! `share`), and the UniFFI layer (`ffi`) is a thin layer of small wrappers that nothing else
-//! imports from (the platform traits in [`platform`] are the one exception: ports the engine
-//! owns).
+//! See `ARCHITECTURE.md` for where each concern lives. In short: the wire protocol and the pure
+//! domain rules live in the sans-I/O `citizen-protocol` crate, re-exported here under their old
+//! paths ([`protocol`], [`cccd`], [`activity`], [`sdjwt`], [`admin_units`], [`clock`], the
+//! primitives of [`crypto`] and the message catalogue of [`error`]); I/O sits at the edges
+//! (`net`, `store`), the flows compose them (`account`, [`services`], [`consent`], `share`), and
+//! the UniFFI layer (`ffi`) is a thin layer of small wrappers that nothing else imports from (the
+//! platform traits in [`platform`] are the one exception: ports the engine owns).
 
 uniffi::setup_scaffolding!();
 
 mod account;
 pub mod activity;
-pub mod admin_units;
-pub mod cccd;
-pub mod clock;
+pub use citizen_protocol::admin_units;
+pub use citizen_protocol::cccd;
+pub use citizen_protocol::clock;
 pub mod consent;
 pub mod crypto;
 pub mod datadir;
@@ -21,7 +22,7 @@ pub mod error;
 mod ffi;
 pub mod platform;
 pub mod protocol;
-pub mod sdjwt;
+pub use citizen_protocol::sdjwt;
 mod share;
 
 pub use error::{ErrorDetail, FieldError, NetworkErrorKind, PublicError};

@@ -151,9 +151,9 @@ async fn an_invalidated_key_at_qr_approval_says_key_invalidated() {
         origin: env.server.base_url.clone(),
         claims: vec!["full_name".into()],
     };
-    let sig: Signature = rp_key.sign(&request.signing_input());
+    let sig: Signature = rp_key.sign(&request.signing_input().unwrap());
     let signed = SignedLoginRequest { request, rp_signature: citizen_core::crypto::low_s(sig).to_bytes().into() };
-    let body = QrSessionCreate { request: b64(&signed.to_bytes()), redirect_uri: None };
+    let body = QrSessionCreate { request: b64(&signed.to_bytes().unwrap()), redirect_uri: None };
     let created: QrSessionCreated = env.rp.post(PATH_QR_SESSIONS, &body, None).await.unwrap();
     let poll = format!("{PATH_QR_SESSION_PREFIX}{}?poll_token={}", created.session_id, created.poll_token);
     let status: QrSessionStatus = env.rp.get(&poll, None).await.unwrap();

@@ -85,7 +85,7 @@ async fn env() -> Env {
 }
 
 fn sign(request: LoginRequest, key: &SigningKey) -> SignedLoginRequest {
-    let sig: Signature = key.sign(&request.signing_input());
+    let sig: Signature = key.sign(&request.signing_input().unwrap());
     SignedLoginRequest { request, rp_signature: citizen_core::crypto::low_s(sig).to_bytes().into() }
 }
 
@@ -115,7 +115,7 @@ impl Env {
     async fn open(&self, same_device: bool) -> Session {
         let request = self.request(same_device);
         let body = QrSessionCreate {
-            request: b64(&sign(request.clone(), &self.rp_key).to_bytes()),
+            request: b64(&sign(request.clone(), &self.rp_key).to_bytes().unwrap()),
             redirect_uri: same_device.then(|| self.callback()),
         };
         let created: QrSessionCreated = self.rp.post(PATH_QR_SESSIONS, &body, None).await.unwrap();
@@ -317,32 +317,32 @@ async fn fake_stale_and_malformed_codes_are_refused_before_approval() {
     let noise: Vec<u8> = (0..300).map(|i| (i * 37 + 11) as u8).collect();
     assert_eq!(code(&scan(format!("{QR_PREFIX}{}", b64(&noise))).await), "consent.qr_not_login_code");
     assert_eq!(code(&scan(b64(&random_array::<200>())).await), "consent.qr_not_login_code");
-    let bytes = QrFrame::parse(&env.frame(&env.open(false).await).await).unwrap().to_bytes();
+    let bytes = QrFrame::parse(&env.frame(&env.open(false).await).await).unwrap().to_bytes().unwrap();
     let truncated = format!("{QR_PREFIX}{}", b64(&bytes[..bytes.len() - 1]));
     assert_eq!(code(&scan(truncated).await), "consent.qr_malformed");
 
     // A frame signed by a key that is not the portal's (a fake portal).
     let fake = SigningKey::from_slice(&random_array::<32>()).unwrap();
-    let frame = QrFrame::new(sign(env.request(false), &fake), 0, b"secret").to_text();
+    let frame = QrFrame::new(sign(env.request(false), &fake), 0, b"secret").unwrap().to_text().unwrap();
     assert_eq!(code(&scan(frame).await), "consent.rp_signature_invalid");
     // The portal's key, but shown on an origin not registered for it.
     let mut r = env.request(false);
     r.origin = "https://dichvucong-gov.example".into();
-    let frame = QrFrame::new(sign(r, &env.rp_key), 0, b"secret").to_text();
+    let frame = QrFrame::new(sign(r, &env.rp_key), 0, b"secret").unwrap().to_text().unwrap();
     assert_eq!(code(&scan(frame).await), "consent.origin_unregistered");
     // A claim the portal is not registered for.
     let mut r = env.request(false);
     r.claims.push("permanent_address".into());
-    let frame = QrFrame::new(sign(r, &env.rp_key), 0, b"secret").to_text();
+    let frame = QrFrame::new(sign(r, &env.rp_key), 0, b"secret").unwrap().to_text().unwrap();
     assert_eq!(code(&scan(frame).await), "consent.claim_not_allowed");
     // An RP that is not in the registry.
     let mut r = env.request(false);
     r.rp_id = "nobody".into();
-    let frame = QrFrame::new(sign(r, &env.rp_key), 0, b"secret").to_text();
+    let frame = QrFrame::new(sign(r, &env.rp_key), 0, b"secret").unwrap().to_text().unwrap();
     assert_eq!(code(&scan(frame).await), "consent.rp_unknown");
     // A genuine request with a MAC the server did not make.
     let s = env.open(false).await;
-    let frame = QrFrame::new(sign(s.request.clone(), &env.rp_key), 0, b"guessed").to_text();
+    let frame = QrFrame::new(sign(s.request.clone(), &env.rp_key), 0, b"guessed").unwrap().to_text().unwrap();
     assert_eq!(code(&scan(frame).await), "consent.frame_forged");
 
     // A photo of the code forwarded to someone else: stale by the time it is scanned.
@@ -426,7 +426,7 @@ async fn rotated_portal_key_is_picked_up_by_one_registry_recheck() {
     // A key that is in no registry stays refused after the recheck too.
     env.clock.advance(citizen_core::consent::qr::REGISTRY_RECHECK_AFTER_SECS + 1);
     let fake = SigningKey::from_slice(&random_array::<32>()).unwrap();
-    let frame = QrFrame::new(sign(env.request(false), &fake), 0, b"secret").to_text();
+    let frame = QrFrame::new(sign(env.request(false), &fake), 0, b"secret").unwrap().to_text().unwrap();
     assert_eq!(code(&env.core.scan_login_code(frame).await.unwrap_err()), "consent.rp_signature_invalid");
     env.server.shutdown().await;
 }

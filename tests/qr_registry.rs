@@ -33,8 +33,11 @@ fn unknown_rp_frame(clock: &ManualClock, origin: &str, key: &SigningKey) -> Stri
         origin: origin.into(),
         claims: vec!["full_name".into()],
     };
-    let sig: Signature = key.sign(&request.signing_input());
-    QrFrame::new(SignedLoginRequest { request, rp_signature: sig.to_bytes().into() }, 0, b"secret").to_text()
+    let sig: Signature = key.sign(&request.signing_input().unwrap());
+    QrFrame::new(SignedLoginRequest { request, rp_signature: sig.to_bytes().into() }, 0, b"secret")
+        .unwrap()
+        .to_text()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write the seed corpus of the `qr_frame` fuzz target into seeds/qr_frame/ (checked in).
 
-Fictitious frames in the layout documented in src/protocol/rp.rs: the demo relying parties of
-the reference server, made-up session ids, nonces, signatures and MACs (the parser checks none of
+Fictitious frames in the layout documented in crates/citizen-protocol/src/protocol/rp/mod.rs: the
+demo relying parties of the reference server, made-up session ids, nonces, signatures and MACs (the parser checks none of
 them cryptographically). Each frame is written twice: as the scanned text `CZQR1:<base64url>` and
 as the raw binary frame, since the target feeds its input to the parser both ways. A few
 near-misses (trailing byte, truncated, unknown version, bad flags) give the fuzzer the edges.

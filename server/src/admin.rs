@@ -1,8 +1,8 @@
 //! Administrative units after the 2025 reorganisation (34 provinces, two-level local
 //! government: province → commune/ward): a thin layer over the core's bundled official list,
-//! [`citizen_core::admin_units`], so the server and the device validate the same codes.
+//! [`citizen_protocol::admin_units`], so the server and the device validate the same codes.
 
-use citizen_core::admin_units;
+use citizen_protocol::admin_units;
 
 /// Official name of a post-2025 province code.
 pub fn province_name(code: &str) -> Option<&'static str> {
@@ -23,7 +23,7 @@ pub fn commune_in_province(commune_code: &str, province_code: &str) -> bool {
 mod tests {
     #[test]
     fn thirty_four_provinces() {
-        assert_eq!(citizen_core::admin_units::provinces().len(), 34);
+        assert_eq!(citizen_protocol::admin_units::provinces().len(), 34);
         assert_eq!(super::province_name("46"), Some("Thành phố Huế"));
         assert!(super::commune_in_province("00070", "01"));
         assert!(!super::commune_in_province("00070", "79"));

@@ -12,9 +12,9 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use citizen_core::clock::SharedClock;
-use citizen_core::crypto::SecretKey;
-use citizen_core::protocol::{codes, ErrorBody};
+use citizen_protocol::clock::SharedClock;
+use citizen_protocol::crypto::SecretKey;
+use citizen_protocol::protocol::{codes, ErrorBody};
 use rusqlite::Connection;
 use serde::de::DeserializeOwned;
 
@@ -40,7 +40,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Secret of the officials' API (`X-Official-Token`).
     pub official_token: String,
-    /// Injected faults for submissions (tests).
+    /// Injected faults for submissions (tests; feature `fault`).
+    #[cfg(feature = "fault")]
     pub faults: crate::fault::FaultQueue,
     /// Registered relying parties.
     pub registry: crate::registry::Registry,

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use citizen_core::protocol::services::{
+use citizen_protocol::protocol::services::{
     AttachmentSpec, CatalogueDto, Condition, DateRule, FieldKind, FieldSpec, OptionSpec, ProcedureDto,
 };
 
@@ -364,7 +364,7 @@ fn compiled() -> &'static Compiled {
             procedures: vec![residence_notification(), temporary_residence(), temporary_absence(), id_card_reissue()],
         };
         let json = serde_json::to_vec(&catalogue).expect("catalogue serialises");
-        let etag = format!("\"{}\"", citizen_core::protocol::sha256_hex(&json));
+        let etag = format!("\"{}\"", citizen_protocol::protocol::sha256_hex(&json));
         Compiled { catalogue, json, etag }
     })
 }
@@ -392,7 +392,7 @@ pub fn procedure(id: &str, version: u32) -> Option<&'static ProcedureDto> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use citizen_core::protocol::services::CitizenProfileDto;
+    use citizen_protocol::protocol::services::CitizenProfileDto;
 
     fn all_fields(f: &[FieldSpec]) -> Vec<&FieldSpec> {
         f.iter().flat_map(|x| std::iter::once(x).chain(all_fields(&x.fields))).collect()

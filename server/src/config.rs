@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use citizen_core::clock::SharedClock;
+use citizen_protocol::clock::SharedClock;
 
 use crate::otp::OtpSender;
 

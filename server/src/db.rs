@@ -264,7 +264,7 @@ pub fn meta_secret(conn: &Connection, key: &str) -> rusqlite::Result<Vec<u8>> {
     if let Some(v) = conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()? {
         return Ok(v);
     }
-    let v = citizen_core::crypto::random_array::<32>().to_vec();
+    let v = citizen_protocol::crypto::random_array::<32>().to_vec();
     conn.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![key, v])?;
     Ok(v)
 }
@@ -323,7 +323,7 @@ mod tests {
 
     #[test]
     fn migrations_apply_once_and_seed_is_idempotent() {
-        let dir = std::env::temp_dir().join(format!("db-{}", citizen_core::crypto::random_b64url(6)));
+        let dir = std::env::temp_dir().join(format!("db-{}", citizen_protocol::crypto::random_b64url(6)));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("t.db");
         let c = open(&p).unwrap();
@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn v1_database_is_upgraded_in_place() {
-        let dir = std::env::temp_dir().join(format!("db-{}", citizen_core::crypto::random_b64url(6)));
+        let dir = std::env::temp_dir().join(format!("db-{}", citizen_protocol::crypto::random_b64url(6)));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("t.db");
         {

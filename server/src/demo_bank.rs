@@ -32,11 +32,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Extension;
 use axum::{Json, Router};
-use citizen_core::crypto::random_b64url;
-use citizen_core::protocol::rp::{
+use citizen_protocol::crypto::random_b64url;
+use citizen_protocol::protocol::rp::{
     claim_info, codes as rc, PresentationResult, PresentationSubmission, ShareRequestClaims, SHARE_REQUEST_TYP,
 };
-use citizen_core::sdjwt::{self, PresentationCheck, PresentationError};
+use citizen_protocol::sdjwt::{self, PresentationCheck, PresentationError};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

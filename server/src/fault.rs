@@ -2,9 +2,18 @@
 //! answers). Deterministic: a FIFO queue; each submission request whose body parsed as a
 //! submission takes the next fault from the front (none left = normal handling). Other
 //! endpoints are never affected.
+//!
+//! Behind the `fault` feature (enabled by the `testing` feature and by this crate's and the
+//! core's tests): the shipped server has no fault queue and no hook.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use citizen_protocol::protocol as p;
+
+use crate::api::{ApiError, AppState};
 
 /// What happens to one submission request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,4 +58,37 @@ impl FaultQueue {
 /// printed; the server keeps serving other connections.
 pub fn drop_connection() -> ! {
     std::panic::resume_unwind(Box::new("fault injection: connection dropped"))
+}
+
+/// The hook before a submission is handled: takes the next fault and applies what happens
+/// before processing. `Err` is the answer to send instead of processing; `Ok` carries the fault
+/// for [`after_handling`].
+pub async fn before_handling(s: &AppState) -> Result<Option<Fault>, Response> {
+    let fault = s.faults.next();
+    match fault {
+        Some(Fault::DropBeforeHandling) => drop_connection(),
+        Some(Fault::Status500) => return Err(ApiError::internal().into_response()),
+        Some(Fault::Status503RetryAfter(secs)) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                p::codes::INTERNAL,
+                "service temporarily unavailable",
+            )
+            .with_retry_after(secs)
+            .into_response())
+        }
+        Some(Fault::Delay(ms)) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+        _ => {}
+    }
+    Ok(fault)
+}
+
+/// The hook after a submission was handled (`committed`: it succeeded): the answer to send
+/// instead of the real one, if the fault says so.
+pub fn after_handling(fault: Option<Fault>, committed: bool) -> Option<Response> {
+    match (fault, committed) {
+        (Some(Fault::FailAfterCommit), true) => drop_connection(),
+        (Some(Fault::CommitThen500), true) => Some(ApiError::internal().into_response()),
+        _ => None,
+    }
 }

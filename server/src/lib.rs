@@ -2,7 +2,7 @@
 //!
 //! It holds a (fictitious) population register, enrolls devices after an OTP and a
 //! proof of possession of the device key, keeps one active device per account, logs devices in
-//! by challenge–response over the shared wire protocol (`citizen_core::protocol`), and issues
+//! by challenge–response over the shared wire protocol (`citizen_protocol::protocol`), and issues
 //! short ES256 access tokens with rotating refresh tokens.
 //!
 //! The server runs in-process for tests and the CLI demo: [`start`] returns a
@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use citizen_core::crypto::SecretKey;
+use citizen_protocol::crypto::SecretKey;
 
 pub mod admin;
 pub mod api;
@@ -24,6 +24,7 @@ pub mod catalogue;
 pub mod config;
 pub mod db;
 pub mod demo_bank;
+#[cfg(feature = "fault")]
 pub mod fault;
 pub mod handlers;
 pub mod otp;
@@ -33,12 +34,14 @@ pub mod receipts;
 pub mod register;
 pub mod registry;
 pub mod shed;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod tokens;
 pub mod verify;
 
 pub use config::{Limits, ServerConfig, ServerError, ShedLimits, TlsSource};
 pub use db::AuditEvent;
+#[cfg(feature = "fault")]
 pub use fault::Fault;
 pub use otp::{FileOtpOutbox, LogOtpSender, MemoryOtpOutbox, OtpSender};
 
@@ -130,23 +133,26 @@ impl RunningServer {
     }
 
     /// A case's status.
-    pub fn case_status(&self, case_number: &str) -> Option<citizen_core::protocol::services::CaseStatusDto> {
+    pub fn case_status(&self, case_number: &str) -> Option<citizen_protocol::protocol::services::CaseStatusDto> {
         let s: String =
             self.db().query_row("SELECT status FROM cases WHERE case_number = ?1", [case_number], |r| r.get(0)).ok()?;
         handlers::services::parse_status(&s)
     }
 
     /// Apply `f` to the next submission request (replaces any queued faults; `None` clears).
+    #[cfg(feature = "fault")]
     pub fn set_fault(&self, f: Option<Fault>) {
         self.state.faults.set(f.into_iter().collect());
     }
 
     /// Apply these faults, in order, to the next submission requests (one each).
+    #[cfg(feature = "fault")]
     pub fn set_faults(&self, faults: Vec<Fault>) {
         self.state.faults.set(faults);
     }
 
     /// Queued faults not yet applied.
+    #[cfg(feature = "fault")]
     pub fn pending_faults(&self) -> usize {
         self.state.faults.pending()
     }
@@ -230,7 +236,7 @@ fn load_or_create_official_token(path: &std::path::Path) -> Result<String, Serve
         }
         return Ok(t);
     }
-    let t = citizen_core::crypto::random_b64url(32);
+    let t = citizen_protocol::crypto::random_b64url(32);
     pki::write_private(path, t.as_bytes())?;
     Ok(t)
 }
@@ -258,7 +264,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     };
     // The public URL is an origin: devices sign for it and the demo RPs' origins, redirect and
     // response URIs are built on it, so a path or a query would make them all wrong.
-    if !citizen_core::protocol::rp::valid_origin(&audience) {
+    if !citizen_protocol::protocol::rp::valid_origin(&audience) {
         return Err(ServerError::Config(format!(
             "public URL must be an https origin (https://host[:port]): {audience}"
         )));
@@ -283,6 +289,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         secret,
         tokens,
         official_token: official_token.clone(),
+        #[cfg(feature = "fault")]
         faults: Default::default(),
         registry,
     });

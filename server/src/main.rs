@@ -65,7 +65,7 @@ async fn main() -> std::process::ExitCode {
         public_url: args.public_url,
         tls,
         otp_sender,
-        clock: Arc::new(citizen_core::clock::SystemClock),
+        clock: Arc::new(citizen_protocol::clock::SystemClock),
         limits: Limits::default(),
     };
     let server = match citizen_server::start(config).await {

@@ -9,8 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use citizen_core::cccd::mask_phone;
-use citizen_core::crypto::{random_array, SecretKey};
+use citizen_protocol::cccd::mask_phone;
+use citizen_protocol::crypto::{random_array, SecretKey};
 
 /// Delivers an OTP to a phone. `reference` is the enrollment or reset id the OTP belongs to.
 pub trait OtpSender: Send + Sync {
@@ -141,7 +141,7 @@ mod tests {
         m.send("+84900000002", "r2", "222222");
         assert_eq!(m.last_otp("r1").as_deref(), Some("111111"));
         assert_eq!(m.latest(), Some(("r2".into(), "222222".into())));
-        let dir = std::env::temp_dir().join(format!("otp-{}", citizen_core::crypto::random_b64url(6)));
+        let dir = std::env::temp_dir().join(format!("otp-{}", citizen_protocol::crypto::random_b64url(6)));
         std::fs::create_dir_all(&dir).unwrap();
         let f = FileOtpOutbox::new(dir.join("otp.jsonl"));
         f.send("+84900000678", "ref", "654321");

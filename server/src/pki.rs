@@ -87,7 +87,7 @@ pub fn load(source: &TlsSource, dir: &Path) -> Result<TlsMaterial, ServerError> 
     let _ = rustls::crypto::ring::default_provider().install_default();
     std::fs::create_dir_all(dir)?;
     let (backup_key, _) = load_or_generate_key(&dir.join("backup-key.pem"))?;
-    let backup_spki_pin = citizen_core::protocol::spki_pin(&backup_key.subject_public_key_info());
+    let backup_spki_pin = citizen_protocol::protocol::spki_pin(&backup_key.subject_public_key_info());
 
     let (chain_pem, key_pem, ca_cert_pem, ca_cert_path) = match source {
         TlsSource::Generate { hostnames } => {
@@ -130,7 +130,7 @@ pub fn load(source: &TlsSource, dir: &Path) -> Result<TlsMaterial, ServerError> 
         CertificateDer::pem_slice_iter(chain_pem.as_bytes()).collect::<Result<_, _>>().map_err(pki_err)?;
     let leaf = certs.first().ok_or_else(|| ServerError::Pki("certificate chain is empty".into()))?;
     let (_, parsed) = x509_parser::parse_x509_certificate(leaf).map_err(pki_err)?;
-    let spki_pin = citizen_core::protocol::spki_pin(parsed.tbs_certificate.subject_pki.raw);
+    let spki_pin = citizen_protocol::protocol::spki_pin(parsed.tbs_certificate.subject_pki.raw);
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(pki_err)?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn dev_pki_is_persisted_and_pins_are_stable() {
-        let dir = std::env::temp_dir().join(format!("pki-{}", citizen_core::crypto::random_b64url(6)));
+        let dir = std::env::temp_dir().join(format!("pki-{}", citizen_protocol::crypto::random_b64url(6)));
         let a = load(&TlsSource::Generate { hostnames: vec![] }, &dir).unwrap();
         let b = load(&TlsSource::Generate { hostnames: vec![] }, &dir).unwrap();
         assert_eq!(a.spki_pin, b.spki_pin);

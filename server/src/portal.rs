@@ -24,9 +24,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use citizen_core::crypto::{b64, random_array, random_b64url};
-use citizen_core::protocol::codes;
-use citizen_core::protocol::rp::{IdTokenClaims, LoginRequest, QrSessionCreate, QrSessionState, SignedLoginRequest};
+use citizen_protocol::crypto::{b64, random_array, random_b64url};
+use citizen_protocol::protocol::codes;
+use citizen_protocol::protocol::rp::{
+    IdTokenClaims, LoginRequest, QrSessionCreate, QrSessionState, SignedLoginRequest,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use p256::ecdsa::signature::Signer;
 use serde::{Deserialize, Serialize};
@@ -166,7 +168,7 @@ fn start_login(
     s: &AppState,
     conn: &mut rusqlite::Connection,
     same_device: bool,
-) -> ApiResult<(citizen_core::protocol::rp::QrSessionCreated, String)> {
+) -> ApiResult<(citizen_protocol::protocol::rp::QrSessionCreated, String)> {
     let rp = s.registry.get(DEMO_PORTAL_ID).ok_or_else(ApiError::internal)?;
     let key = rp.signing_key.as_ref().ok_or_else(ApiError::internal)?;
     let origin = rp.entry.origins.first().ok_or_else(ApiError::internal)?.clone();
@@ -182,12 +184,16 @@ fn start_login(
         origin,
         claims: PORTAL_CLAIMS.iter().map(|c| c.to_string()).collect(),
     };
-    let sig: p256::ecdsa::Signature = key.sign(&request.signing_input());
+    let sig: p256::ecdsa::Signature = key.sign(&request.signing_input().map_err(|_| ApiError::internal())?);
     let mut rp_signature = [0u8; 64];
-    rp_signature.copy_from_slice(&citizen_core::crypto::low_s(sig).to_bytes());
+    rp_signature.copy_from_slice(&citizen_protocol::crypto::low_s(sig).to_bytes());
     let nonce = request.nonce_b64();
     let signed = SignedLoginRequest { request, rp_signature };
-    let created = qr::create_session(s, conn, &QrSessionCreate { request: b64(&signed.to_bytes()), redirect_uri })?;
+    let created = qr::create_session(
+        s,
+        conn,
+        &QrSessionCreate { request: b64(&signed.to_bytes().map_err(|_| ApiError::internal())?), redirect_uri },
+    )?;
     Ok((created, nonce))
 }
 
@@ -195,7 +201,7 @@ fn start_login(
 /// `dvc-demo`, the session's nonce and id, not expired by the server clock.
 pub fn verify_id_token(s: &AppState, token: &str, nonce: &str, session_id: &str) -> Option<IdTokenClaims> {
     // jsonwebtoken accepts both ECDSA twins; only the low-S one is the server's (issue 9).
-    if !citizen_core::crypto::jws_signature_is_low_s(token) {
+    if !citizen_protocol::crypto::jws_signature_is_low_s(token) {
         return None;
     }
     let jwk = s.tokens.jwk();
@@ -233,7 +239,7 @@ fn id_token_rejected() -> ApiError {
 fn unknown_handle() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        citizen_core::protocol::rp::codes::QR_UNKNOWN_SESSION,
+        citizen_protocol::protocol::rp::codes::QR_UNKNOWN_SESSION,
         "unknown portal session",
     )
 }
@@ -322,7 +328,7 @@ async fn callback_verify(
         if p.token_used {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                citizen_core::protocol::rp::codes::PRESENTATION_REPLAYED,
+                citizen_protocol::protocol::rp::codes::PRESENTATION_REPLAYED,
                 "this ID token was already used",
             ));
         }

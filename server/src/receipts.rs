@@ -11,9 +11,9 @@
 //! register says.
 
 use axum::http::StatusCode;
-use citizen_core::cccd::Date;
-use citizen_core::protocol::rp::{ConsentReceipt, ReceiptCountersignClaims};
-use citizen_core::protocol::{codes, SignedStatement};
+use citizen_protocol::cccd::Date;
+use citizen_protocol::protocol::rp::{ConsentReceipt, ReceiptCountersignClaims};
+use citizen_protocol::protocol::{codes, SignedStatement};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
@@ -113,7 +113,7 @@ pub fn claim_values(conn: &Connection, account_id: &str, claims: &[String], now:
             _ => {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
-                    citizen_core::protocol::rp::codes::CLAIM_NOT_ALLOWED,
+                    citizen_protocol::protocol::rp::codes::CLAIM_NOT_ALLOWED,
                     "unknown claim",
                 ))
             }
@@ -126,7 +126,7 @@ pub fn claim_values(conn: &Connection, account_id: &str, claims: &[String], now:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use citizen_core::protocol::rp::CLAIMS;
+    use citizen_protocol::protocol::rp::CLAIMS;
 
     #[test]
     fn adulthood_turns_on_the_eighteenth_birthday() {

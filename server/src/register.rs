@@ -4,7 +4,7 @@
 //! seeds a handful of clearly fake records (names such as "Mẫu", "Thử Nghiệm" mean "sample",
 //! "test") so that clients have something to enroll against.
 
-use citizen_core::protocol::services::{AddressDto, CitizenProfileDto};
+use citizen_protocol::protocol::services::{AddressDto, CitizenProfileDto};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// One fictitious citizen.
@@ -116,7 +116,7 @@ pub const SEED: &[SeedCitizen] = &[
 ];
 
 /// A fictitious address (street and number invented; commune and province are real post-2025
-/// units from [`citizen_core::admin_units`]).
+/// units from [`citizen_protocol::admin_units`]).
 pub struct SeedAddress {
     /// Clearly fictitious street address.
     pub detail: &'static str,
@@ -386,7 +386,7 @@ pub fn phone_of(conn: &Connection, citizen_id: i64) -> rusqlite::Result<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use citizen_core::cccd::{normalize_phone, validate_identity, Date};
+    use citizen_protocol::cccd::{normalize_phone, validate_identity, Date};
 
     #[test]
     fn seed_records_are_valid_identities() {
@@ -394,10 +394,10 @@ mod tests {
         for c in SEED {
             assert!(validate_identity(c.cccd, c.date_of_birth, today).is_empty(), "{}", c.cccd);
             assert_eq!(normalize_phone(c.phone).unwrap(), c.phone);
-            let info = citizen_core::cccd::parse_cccd(c.cccd).unwrap();
+            let info = citizen_protocol::cccd::parse_cccd(c.cccd).unwrap();
             let sex = match info.sex {
-                citizen_core::cccd::Sex::Male => "male",
-                citizen_core::cccd::Sex::Female => "female",
+                citizen_protocol::cccd::Sex::Male => "male",
+                citizen_protocol::cccd::Sex::Female => "female",
             };
             assert_eq!(sex, c.sex, "{}", c.cccd);
         }

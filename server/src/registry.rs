@@ -10,12 +10,12 @@
 //! since the demo pages are served from it.
 //!
 //! Devices receive the registry as a JWS signed by the server's key
-//! ([`citizen_core::protocol::rp::RegistryClaims`]) and check RPs offline against it.
+//! ([`citizen_protocol::protocol::rp::RegistryClaims`]) and check RPs offline against it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use citizen_core::protocol::rp::{RegistryClaims, RelyingPartyEntry};
+use citizen_protocol::protocol::rp::{RegistryClaims, RelyingPartyEntry};
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 
@@ -81,7 +81,7 @@ fn load_or_create_key(path: &Path) -> Result<SigningKey, ServerError> {
         let pem = std::fs::read_to_string(path)?;
         return SigningKey::from_pkcs8_pem(&pem).map_err(|e| err(&e));
     }
-    let sk = SigningKey::from_slice(&citizen_core::crypto::random_array::<32>()).map_err(|e| err(&e))?;
+    let sk = SigningKey::from_slice(&citizen_protocol::crypto::random_array::<32>()).map_err(|e| err(&e))?;
     let pem = sk.to_pkcs8_pem(LineEnding::LF).map_err(|e| err(&e))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -147,12 +147,12 @@ impl Registry {
         let verifying_key = match &signing_key {
             Some(sk) => {
                 let vk = VerifyingKey::from(sk);
-                entry.public_key = citizen_core::crypto::b64(&citizen_core::crypto::sec1_uncompressed(&vk));
+                entry.public_key = citizen_protocol::crypto::b64(&citizen_protocol::crypto::sec1_uncompressed(&vk));
                 vk
             }
             None => {
-                let bytes = citizen_core::crypto::unb64(&entry.public_key).expect("registered key is base64url");
-                citizen_core::crypto::parse_public_key(&bytes).expect("registered key is a P-256 point")
+                let bytes = citizen_protocol::crypto::unb64(&entry.public_key).expect("registered key is base64url");
+                citizen_protocol::crypto::parse_public_key(&bytes).expect("registered key is a P-256 point")
             }
         };
         self.version += 1;
@@ -195,9 +195,9 @@ mod tests {
         assert_ne!(pa.entry.public_key, a.get(DEMO_BANK_ID).unwrap().entry.public_key);
         assert!(pa.has_origin("https://127.0.0.1:1") && !pa.has_origin("https://127.0.0.1:2"));
         for rp in a.all() {
-            assert!(citizen_core::protocol::rp::valid_rp_id(&rp.entry.id));
-            assert!(rp.entry.origins.iter().all(|o| citizen_core::protocol::rp::valid_origin(o)));
-            assert!(rp.entry.claims.iter().all(|c| citizen_core::protocol::rp::claim_info(c).is_some()));
+            assert!(citizen_protocol::protocol::rp::valid_rp_id(&rp.entry.id));
+            assert!(rp.entry.origins.iter().all(|o| citizen_protocol::protocol::rp::valid_origin(o)));
+            assert!(rp.entry.claims.iter().all(|c| citizen_protocol::protocol::rp::claim_info(c).is_some()));
         }
         assert!(a.get("nobody").is_none());
     }

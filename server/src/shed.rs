@@ -26,7 +26,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{BoxError, Router};
-use citizen_core::protocol::codes;
+use citizen_protocol::protocol::codes;
 use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 
@@ -240,7 +240,7 @@ impl BodyAdmission {
 
 /// Routes whose bodies may be large (everything else is capped at `max_body_bytes`).
 fn is_large_body(req: &Request) -> bool {
-    req.method() == Method::POST && req.uri().path() == citizen_core::protocol::services::PATH_SUBMISSIONS
+    req.method() == Method::POST && req.uri().path() == citizen_protocol::protocol::services::PATH_SUBMISSIONS
 }
 
 async fn admit_large_bodies(State(adm): State<Arc<BodyAdmission>>, req: Request, next: Next) -> Response {

@@ -55,7 +55,7 @@ impl TokenKeys {
             let pem = std::fs::read_to_string(path)?;
             SigningKey::from_pkcs8_pem(&pem).map_err(|e| err(&e))?
         } else {
-            let sk = SigningKey::from_slice(&citizen_core::crypto::random_array::<32>()).map_err(|e| err(&e))?;
+            let sk = SigningKey::from_slice(&citizen_protocol::crypto::random_array::<32>()).map_err(|e| err(&e))?;
             let pem = sk.to_pkcs8_pem(LineEnding::LF).map_err(|e| err(&e))?;
             crate::pki::write_private(path, pem.as_bytes())?;
             sk
@@ -64,12 +64,12 @@ impl TokenKeys {
         let pub_pem = VerifyingKey::from(&sk).to_public_key_pem(LineEnding::LF).map_err(|e| err(&e))?;
         let point = VerifyingKey::from(&sk).to_encoded_point(false);
         let (x, y) = (
-            citizen_core::crypto::b64(point.x().expect("uncompressed point")),
-            citizen_core::crypto::b64(point.y().expect("uncompressed point")),
+            citizen_protocol::crypto::b64(point.x().expect("uncompressed point")),
+            citizen_protocol::crypto::b64(point.y().expect("uncompressed point")),
         );
         // RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order.
         let thumb = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let kid = citizen_core::crypto::b64(&Sha256::digest(thumb.as_bytes()));
+        let kid = citizen_protocol::crypto::b64(&Sha256::digest(thumb.as_bytes()));
         let jwk = serde_json::json!({
             "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": "ES256"
         });
@@ -103,7 +103,7 @@ impl TokenKeys {
     pub fn sign<T: Serialize>(&self, claims: &T) -> String {
         let jws = jsonwebtoken::encode(&self.header(), claims, &self.encoding)
             .expect("ES256 signing with a valid key cannot fail");
-        citizen_core::crypto::low_s_jws(&jws)
+        citizen_protocol::crypto::low_s_jws(&jws)
     }
 
     /// Raw ES256 signature (`r‖s`, 64 bytes) of a JWS signing input, for JWS this module does
@@ -111,9 +111,9 @@ impl TokenKeys {
     pub fn sign_raw(&self, signing_input: &[u8]) -> Vec<u8> {
         let sig = jsonwebtoken::crypto::sign(signing_input, &self.encoding, Algorithm::ES256)
             .expect("ES256 signing with a valid key cannot fail");
-        let raw = citizen_core::crypto::unb64(&sig).expect("jsonwebtoken returns base64url");
+        let raw = citizen_protocol::crypto::unb64(&sig).expect("jsonwebtoken returns base64url");
         let sig = p256::ecdsa::Signature::from_slice(&raw).expect("jsonwebtoken returns raw r||s");
-        citizen_core::crypto::low_s(sig).to_bytes().to_vec()
+        citizen_protocol::crypto::low_s(sig).to_bytes().to_vec()
     }
 
     /// Sign an access token.
@@ -126,7 +126,7 @@ impl TokenKeys {
             did: device_id.into(),
             iat: now,
             exp: now + ttl,
-            jti: citizen_core::crypto::random_b64url(16),
+            jti: citizen_protocol::crypto::random_b64url(16),
         };
         self.sign(&claims)
     }
@@ -134,7 +134,7 @@ impl TokenKeys {
     /// Verify signature (low-S only: `jsonwebtoken` alone accepts both ECDSA twins), algorithm,
     /// issuer and audience, then expiry against `now`.
     pub fn verify(&self, token: &str, now: i64) -> Option<Claims> {
-        if !citizen_core::crypto::jws_signature_is_low_s(token) {
+        if !citizen_protocol::crypto::jws_signature_is_low_s(token) {
             return None;
         }
         let mut v = Validation::new(Algorithm::ES256);
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn tokens_verify_and_reject_tampering_expiry_and_other_issuers() {
-        let dir = std::env::temp_dir().join(format!("tok-{}", citizen_core::crypto::random_b64url(6)));
+        let dir = std::env::temp_dir().join(format!("tok-{}", citizen_protocol::crypto::random_b64url(6)));
         std::fs::create_dir_all(&dir).unwrap();
         let k = TokenKeys::load_or_create(&dir.join("k.pem"), "https://a").unwrap();
         let t = k.issue("acc", "sid", "dev", 1000, 300);

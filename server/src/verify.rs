@@ -9,8 +9,8 @@
 //! [`COUNTER_WINDOW`] below the highest seen, so overlapping operations of one device succeed.
 
 use axum::http::StatusCode;
-use citizen_core::crypto;
-use citizen_core::protocol::{codes, Purpose, SignedStatement, MAX_CLOCK_SKEW_SECS, MAX_SUBMISSION_AGE_SECS};
+use citizen_protocol::crypto;
+use citizen_protocol::protocol::{codes, Purpose, SignedStatement, MAX_CLOCK_SKEW_SECS, MAX_SUBMISSION_AGE_SECS};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};

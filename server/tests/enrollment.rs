@@ -1,7 +1,7 @@
 //! Enrollment: register matching, OTP rules, proof of possession, one active device.
 mod common;
 
-use citizen_core::protocol::{self as p, Purpose};
+use citizen_protocol::protocol::{self as p, Purpose};
 use common::*;
 use serde_json::json;
 

@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use citizen_core::protocol::rp::{self, ConsentReceipt, QrFrame, ReceiptKind};
-use citizen_core::protocol::services::SubmissionPayload;
-use citizen_core::protocol::{self as p, Purpose, SignedStatement, Statement};
+use citizen_protocol::protocol::rp::{self, ConsentReceipt, QrFrame, ReceiptKind};
+use citizen_protocol::protocol::services::SubmissionPayload;
+use citizen_protocol::protocol::{self as p, Purpose, SignedStatement, Statement};
 use common::{Device, C1};
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;

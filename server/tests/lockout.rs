@@ -3,10 +3,10 @@
 //! twins are refused, and the anti-replay window accepts overlapping signed operations.
 mod common;
 
-use citizen_core::activity::PATH_ANCHOR;
-use citizen_core::crypto::{b64, unb64};
-use citizen_core::protocol::services::{self as ps, SubmissionPayload};
-use citizen_core::protocol::{self as p, Purpose, SignedStatement, Statement};
+use citizen_protocol::activity::PATH_ANCHOR;
+use citizen_protocol::crypto::{b64, unb64};
+use citizen_protocol::protocol::services::{self as ps, SubmissionPayload};
+use citizen_protocol::protocol::{self as p, Purpose, SignedStatement, Statement};
 use common::*;
 use p256::ecdsa::Signature;
 use serde_json::{json, Value};

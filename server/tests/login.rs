@@ -1,14 +1,14 @@
 //! Challenge–response login and the shared signed-statement checks.
 mod common;
 
-use citizen_core::protocol::{self as p, Purpose};
+use citizen_protocol::protocol::{self as p, Purpose};
 use citizen_server::Limits;
 use common::*;
 use serde_json::json;
 
 fn jwt_claims(token: &str) -> serde_json::Value {
     let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&citizen_core::crypto::unb64(payload).unwrap()).unwrap()
+    serde_json::from_slice(&citizen_protocol::crypto::unb64(payload).unwrap()).unwrap()
 }
 
 #[tokio::test]
@@ -224,7 +224,7 @@ async fn failed_signatures_are_throttled_never_locked() {
             public_url: None,
             tls: citizen_server::TlsSource::Generate { hostnames: vec![] },
             otp_sender: std::sync::Arc::new(citizen_server::MemoryOtpOutbox::new()),
-            clock: citizen_core::clock::ManualClock::new(),
+            clock: citizen_protocol::clock::ManualClock::new(),
             limits,
         })
         .await;

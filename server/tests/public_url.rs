@@ -4,8 +4,8 @@ mod common;
 
 use std::sync::Arc;
 
-use citizen_core::clock::ManualClock;
-use citizen_core::protocol::rp::{QrFrame, RegistryClaims, ShareRequestClaims};
+use citizen_protocol::clock::ManualClock;
+use citizen_protocol::protocol::rp::{QrFrame, RegistryClaims, ShareRequestClaims};
 use citizen_server::{Limits, MemoryOtpOutbox, ServerConfig, TlsSource};
 use serde_json::{json, Value};
 
@@ -14,7 +14,7 @@ const PUBLIC: &str = "https://dichvucong.example.vn";
 /// The payload of a compact JWS (signature not checked: the URLs are what is tested here).
 fn payload<T: serde::de::DeserializeOwned>(jws: &str) -> T {
     let p = jws.split('.').nth(1).unwrap();
-    serde_json::from_slice(&citizen_core::crypto::unb64(p).unwrap()).unwrap()
+    serde_json::from_slice(&citizen_protocol::crypto::unb64(p).unwrap()).unwrap()
 }
 
 fn config(dir: &tempfile::TempDir, public_url: &str) -> ServerConfig {

@@ -3,12 +3,12 @@
 //! consent receipt, the ID token, and the hosted demo portal.
 mod common;
 
-use citizen_core::crypto::{b64, random_array};
-use citizen_core::protocol::rp::{
+use citizen_protocol::crypto::{b64, random_array};
+use citizen_protocol::protocol::rp::{
     self, ConsentReceipt, IdTokenClaims, LoginRequest, QrFrame, ReceiptCountersignClaims, ReceiptKind,
     SignedLoginRequest, QR_MAX_FRAME_AGE_STEPS, QR_STEP_SECS,
 };
-use citizen_core::protocol::{Purpose, SignedStatement};
+use citizen_protocol::protocol::{Purpose, SignedStatement};
 use citizen_server::portal::{NewSessionResponse, PortalCitizen, PortalStatus, PORTAL_TITLE};
 use citizen_server::registry::{DEMO_BANK_ID, DEMO_PORTAL_ID};
 use common::*;
@@ -38,14 +38,19 @@ fn login_request(h: &Harness, claims: &[&str], lifetime: i64) -> LoginRequest {
 }
 
 fn sign_request(key: &SigningKey, request: LoginRequest) -> SignedLoginRequest {
-    let sig: Signature = key.sign(&request.signing_input());
+    let sig: Signature = key.sign(&request.signing_input().unwrap());
     let mut rp_signature = [0u8; 64];
-    rp_signature.copy_from_slice(&citizen_core::crypto::low_s(sig).to_bytes());
+    rp_signature.copy_from_slice(&citizen_protocol::crypto::low_s(sig).to_bytes());
     SignedLoginRequest { request, rp_signature }
 }
 
 async fn create_raw(h: &Harness, signed: &SignedLoginRequest, redirect_uri: Option<&str>) -> (u16, Value) {
-    h.post(rp::PATH_QR_SESSIONS, json!({"request": b64(&signed.to_bytes()), "redirect_uri": redirect_uri}), None).await
+    h.post(
+        rp::PATH_QR_SESSIONS,
+        json!({"request": b64(&signed.to_bytes().unwrap()), "redirect_uri": redirect_uri}),
+        None,
+    )
+    .await
 }
 
 /// A created session: the request as signed and the poll token.
@@ -147,7 +152,7 @@ async fn scanned(h: &Harness, c: &Citizen, claims: &[&str]) -> (Session, String,
 
 /// Verify a JWS with the server key from `GET /v1/keys` (and `aud`, when given).
 async fn decode<T: serde::de::DeserializeOwned>(h: &Harness, jws: &str, aud: Option<&str>) -> T {
-    let (st, keys) = h.get(citizen_core::protocol::services::PATH_KEYS, None).await;
+    let (st, keys) = h.get(citizen_protocol::protocol::services::PATH_KEYS, None).await;
     assert_eq!(st, 200);
     let jwk = &keys["keys"][0];
     let key =
@@ -282,16 +287,16 @@ async fn forged_frame_mac_is_refused() {
     let s = create(&h, &["full_name"], 120).await;
     let mut f = QrFrame::parse(&frame(&h, &s).await).unwrap();
     f.mac[0] ^= 1;
-    let (st, b) = scan(&h, &c, &f.to_text()).await;
+    let (st, b) = scan(&h, &c, &f.to_text().unwrap()).await;
     assert_eq!((st, code_of(&b)), (403, Some(rp::codes::QR_FRAME_FORGED)));
     // A frame made with another secret for the same request is forged too.
-    let other = QrFrame::new(f.signed.clone(), f.step, b"guessed secret");
-    let (st, b) = scan(&h, &c, &other.to_text()).await;
+    let other = QrFrame::new(f.signed.clone(), f.step, b"guessed secret").unwrap();
+    let (st, b) = scan(&h, &c, &other.to_text().unwrap()).await;
     assert_eq!((st, code_of(&b)), (403, Some(rp::codes::QR_FRAME_FORGED)));
     // An unknown session.
     let mut unknown = f.signed.clone();
     unknown.request.session_id = [0; 16];
-    let (st, b) = scan(&h, &c, &QrFrame::new(unknown, 0, b"k").to_text()).await;
+    let (st, b) = scan(&h, &c, &QrFrame::new(unknown, 0, b"k").unwrap().to_text().unwrap()).await;
     assert_eq!((st, code_of(&b)), (404, Some(rp::codes::QR_UNKNOWN_SESSION)));
     assert_eq!(h.server.qr_session_state(&s.id()).as_deref(), Some("pending"));
 }
@@ -405,7 +410,7 @@ async fn replayed_statement_counter_is_refused() {
     let (s, code, _) = scanned(&h, &c, &["full_name"]).await;
     let r = receipt(&h, &c, &s);
     // A statement signed with an old counter (the login's) does not pass.
-    let old = c.dev.sign_statement(citizen_core::protocol::Statement {
+    let old = c.dev.sign_statement(citizen_protocol::protocol::Statement {
         purpose: Purpose::Consent,
         audience: h.server.audience.clone(),
         nonce: r.nonce.clone(),

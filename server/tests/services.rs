@@ -4,9 +4,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use citizen_core::cccd::Date;
-use citizen_core::protocol::services::{self as ps, AttachmentRef, SubmissionPayload};
-use citizen_core::protocol::{sha256_hex, Purpose, SignedStatement, Statement};
+use citizen_protocol::cccd::Date;
+use citizen_protocol::protocol::services::{self as ps, AttachmentRef, SubmissionPayload};
+use citizen_protocol::protocol::{sha256_hex, Purpose, SignedStatement, Statement};
 use citizen_server::Fault;
 use common::*;
 use serde_json::{json, Value};
@@ -89,7 +89,7 @@ fn attachment(key: &str, mime: &str, data: &[u8]) -> (AttachmentRef, String) {
             size: data.len() as u64,
             sha256: sha256_hex(data),
         },
-        citizen_core::crypto::b64(data),
+        citizen_protocol::crypto::b64(data),
     )
 }
 

@@ -2,7 +2,7 @@
 //! device revocation, persistence across restarts.
 mod common;
 
-use citizen_core::protocol::{self as p, Purpose};
+use citizen_protocol::protocol::{self as p, Purpose};
 use citizen_server::Limits;
 use common::*;
 use serde_json::json;

@@ -292,7 +292,7 @@ async fn zero_load_shedding_limits_are_refused_at_start() {
         let mut cfg = citizen_server::ServerConfig::loopback_dev(
             dir.path().to_path_buf(),
             Arc::new(citizen_server::MemoryOtpOutbox::new()),
-            citizen_core::clock::ManualClock::new(),
+            citizen_protocol::clock::ManualClock::new(),
         );
         cfg.limits = Limits { shed, ..Limits::default() };
         assert!(matches!(citizen_server::start(cfg).await, Err(citizen_server::ServerError::Config(_))));

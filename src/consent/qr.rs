@@ -349,7 +349,7 @@ mod tests {
             claims: vec!["full_name".into()],
         };
         f(&mut request);
-        let sig: Signature = key.sign(&request.signing_input());
+        let sig: Signature = key.sign(&request.signing_input().unwrap());
         SignedLoginRequest { request, rp_signature: crate::crypto::low_s(sig).to_bytes().into() }
     }
 
@@ -387,13 +387,13 @@ mod tests {
         assert_eq!(c("https://example.com/login"), "consent.qr_not_login_code");
         assert_eq!(c(&format!("{QR_PREFIX}{}", crypto::b64(&[0x43, 0x5a, 9]))), "consent.qr_version");
         assert_eq!(c(&format!("{QR_PREFIX}{}", crypto::b64(&[0x43, 0x5a, 1, 0, 1]))), "consent.qr_malformed");
-        let f = QrFrame::new(signed(|_| {}, &rp_key()), 0, b"k");
-        assert_eq!(c(&f.to_text()), "ok");
+        let f = QrFrame::new(signed(|_| {}, &rp_key()), 0, b"k").unwrap();
+        assert_eq!(c(&f.to_text().unwrap()), "ok");
     }
 
     #[test]
     fn deep_links_carry_exactly_one_frame() {
-        let f = QrFrame::new(signed(|_| {}, &rp_key()), 0, b"k").to_text();
+        let f = QrFrame::new(signed(|_| {}, &rp_key()), 0, b"k").unwrap().to_text().unwrap();
         let enc: String = url::form_urlencoded::byte_serialize(f.as_bytes()).collect();
         assert_eq!(frame_from_link(&format!("citizenid://login?p={enc}")).unwrap(), f);
         for bad in [

@@ -33,12 +33,13 @@ CITIZEN = ("079088000009", "1988-04-04", "+84900000009")
 FULL_NAME = "Trịnh Văn Trình Duyệt"
 
 PAGE_TIMEOUT_S = 20
-QR_STEP_SECS = 2  # src/protocol/rp.rs QR_STEP_SECS
-QR_MAX_FRAME_AGE_STEPS = 2  # src/protocol/rp.rs QR_MAX_FRAME_AGE_STEPS
+QR_STEP_SECS = 2  # crates/citizen-protocol/src/protocol/rp/mod.rs QR_STEP_SECS
+QR_MAX_FRAME_AGE_STEPS = 2  # crates/citizen-protocol/src/protocol/rp/mod.rs QR_MAX_FRAME_AGE_STEPS
 
 
 def frame_timing(frame: str) -> tuple[int, int]:
-    """(issued_at, step) of a frame, from the binary layout documented in src/protocol/rp.rs."""
+    """(issued_at, step) of a frame, from the binary layout documented in
+    crates/citizen-protocol/src/protocol/rp/mod.rs."""
     body = frame.removeprefix("CZQR1:")
     raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     issued_at = struct.unpack(">q", raw[36:44])[0]  # after magic, version, flags, session id, nonce

@@ -10,8 +10,8 @@
 //! truncation.
 
 use axum::http::StatusCode;
-use citizen_core::activity::{ActivityAnchor, AnchorClaims, AnchorRequest, LatestAnchorResponse};
-use citizen_core::protocol::Purpose;
+use citizen_protocol::activity::{ActivityAnchor, AnchorClaims, AnchorRequest, LatestAnchorResponse};
+use citizen_protocol::protocol::Purpose;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};

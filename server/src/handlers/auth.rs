@@ -2,8 +2,8 @@
 //! authentication and logout.
 
 use axum::http::StatusCode;
-use citizen_core::crypto::random_b64url;
-use citizen_core::protocol::{
+use citizen_protocol::crypto::random_b64url;
+use citizen_protocol::protocol::{
     codes, ChallengeRequest, ChallengeResponse, LoginRequest, LogoutRequest, Purpose, RefreshRequest, TokenResponse,
 };
 use rusqlite::{params, Connection, OptionalExtension};
@@ -188,7 +188,7 @@ pub fn set_account_lock(
     s: &AppState,
     conn: &mut Connection,
     req: &AccountLockRequest,
-) -> ApiResult<citizen_core::protocol::Ok> {
+) -> ApiResult<citizen_protocol::protocol::Ok> {
     let now = s.now();
     let tx = conn.transaction()?;
     let account_id: String = tx
@@ -222,7 +222,7 @@ pub fn set_account_lock(
         audit(&tx, now, "account_unlocked", "ok", Some(&account_id), None);
     }
     tx.commit()?;
-    Ok(citizen_core::protocol::Ok { ok: true })
+    Ok(citizen_protocol::protocol::Ok { ok: true })
 }
 
 /// Who a valid bearer token speaks for.
@@ -277,7 +277,7 @@ pub fn logout(
     conn: &mut Connection,
     token: Option<&str>,
     req: &LogoutRequest,
-) -> ApiResult<citizen_core::protocol::Ok> {
+) -> ApiResult<citizen_protocol::protocol::Ok> {
     let now = s.now();
     let b = authenticate(s, conn, token)?;
     let tx = conn.transaction()?;
@@ -298,5 +298,5 @@ pub fn logout(
     }
     audit(&tx, now, "logout", "ok", Some(&b.account_id), Some(&b.device_id));
     tx.commit()?;
-    Ok(citizen_core::protocol::Ok { ok: true })
+    Ok(citizen_protocol::protocol::Ok { ok: true })
 }

@@ -20,12 +20,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use citizen_core::protocol::rp::{
+use citizen_protocol::protocol::rp::{
     self, codes as rc, CredentialRequest, CredentialResponse, ReceiptCountersignRequest, ReceiptCountersignResponse,
     ReceiptKind, ShareRequestClaims, CLAIMS, SHARE_REQUEST_TYP,
 };
-use citizen_core::protocol::{codes, sha256_hex, Purpose};
-use citizen_core::sdjwt;
+use citizen_protocol::protocol::{codes, sha256_hex, Purpose};
+use citizen_protocol::sdjwt;
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 

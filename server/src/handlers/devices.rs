@@ -1,7 +1,7 @@
 //! The device registry: list, status, revoke, and approval of a hand-over to a new device.
 
 use axum::http::StatusCode;
-use citizen_core::protocol::{
+use citizen_protocol::protocol::{
     codes, DeviceDto, DeviceStatusRequest, DeviceStatusResponse, DevicesResponse, Ok as OkBody, Purpose,
     RevokeDeviceRequest, TransferApprovalRequest,
 };

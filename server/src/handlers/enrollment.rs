@@ -2,9 +2,9 @@
 //! possession of the new device key, and make that device the account's one active device.
 
 use axum::http::StatusCode;
-use citizen_core::cccd::{mask_phone, normalize_phone, validate_identity, Date};
-use citizen_core::crypto::{random_b64url, unb64};
-use citizen_core::protocol::{
+use citizen_protocol::cccd::{mask_phone, normalize_phone, validate_identity, Date};
+use citizen_protocol::crypto::{random_b64url, unb64};
+use citizen_protocol::protocol::{
     codes, EnrollCompleteRequest, EnrollCompleteResponse, EnrollStartRequest, EnrollStartResponse,
 };
 use rusqlite::{params, Connection, OptionalExtension};

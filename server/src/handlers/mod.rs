@@ -11,8 +11,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use citizen_core::protocol as p;
-use citizen_core::protocol::services as ps;
+use citizen_protocol::protocol as p;
+use citizen_protocol::protocol::services as ps;
 use rusqlite::Connection;
 
 use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
@@ -83,8 +83,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(ps::PATH_CASE_EVENTS, get(case_events))
         .route(ps::PATH_OFFICIAL_TRANSITION, post(official_transition))
         .route(PATH_OFFICIAL_ACCOUNT_LOCK, post(official_account_lock))
-        .route(citizen_core::activity::PATH_ANCHOR, post(activity_anchor).get(activity_latest_anchor))
-        .route(citizen_core::protocol::rp::PATH_REGISTRY, get(relying_parties))
+        .route(citizen_protocol::activity::PATH_ANCHOR, post(activity_anchor).get(activity_latest_anchor))
+        .route(citizen_protocol::protocol::rp::PATH_REGISTRY, get(relying_parties))
         // QR login (server side) and the hosted demo portal.
         .merge(qr::routes())
         .merge(crate::portal::routes())
@@ -209,15 +209,15 @@ async fn reset_start(
 
 async fn activity_anchor(
     State(s): S,
-    ApiJson(req): ApiJson<citizen_core::activity::AnchorRequest>,
-) -> ApiResult<Json<citizen_core::activity::ActivityAnchor>> {
+    ApiJson(req): ApiJson<citizen_protocol::activity::AnchorRequest>,
+) -> ApiResult<Json<citizen_protocol::activity::ActivityAnchor>> {
     blocking(&s, move |s, c| audited(s, c, "activity_anchor", |s, c| activity::anchor(s, c, &req))).await.map(Json)
 }
 
 async fn activity_latest_anchor(
     State(s): S,
     headers: HeaderMap,
-) -> ApiResult<Json<citizen_core::activity::LatestAnchorResponse>> {
+) -> ApiResult<Json<citizen_protocol::activity::LatestAnchorResponse>> {
     let token = bearer(&headers);
     blocking(&s, move |s, c| audited(s, c, "activity_anchor_latest", |s, c| activity::latest(s, c, token.as_deref())))
         .await
@@ -259,7 +259,7 @@ async fn keys(State(s): S) -> Response {
 /// `GET /v1/relying-parties`: the registry, signed by the server key.
 async fn relying_parties(State(s): S) -> Response {
     let doc = s.registry.signed_document(&s.tokens, &s.audience, s.now());
-    ([(header::CACHE_CONTROL, "no-cache")], Json(citizen_core::protocol::rp::RegistryResponse { registry: doc }))
+    ([(header::CACHE_CONTROL, "no-cache")], Json(citizen_protocol::protocol::rp::RegistryResponse { registry: doc }))
         .into_response()
 }
 
@@ -323,25 +323,13 @@ async fn official_transition(
     blocking(&s, move |s, c| services::transition(s, c, &req)).await.map(Json)
 }
 
-/// `POST /v1/submissions`, with the fault-injection hook (see [`crate::fault`]).
+/// `POST /v1/submissions`, with the fault-injection hook (feature `fault`, see `crate::fault`).
 async fn submit(State(s): S, headers: HeaderMap, ApiJson(req): ApiJson<ps::SubmissionRequest>) -> Response {
-    use crate::fault::{drop_connection, Fault};
-    let fault = s.faults.next();
-    match fault {
-        Some(Fault::DropBeforeHandling) => drop_connection(),
-        Some(Fault::Status500) => return ApiError::internal().into_response(),
-        Some(Fault::Status503RetryAfter(secs)) => {
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                p::codes::INTERNAL,
-                "service temporarily unavailable",
-            )
-            .with_retry_after(secs)
-            .into_response()
-        }
-        Some(Fault::Delay(ms)) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
-        _ => {}
-    }
+    #[cfg(feature = "fault")]
+    let fault = match crate::fault::before_handling(&s).await {
+        Ok(fault) => fault,
+        Err(response) => return response,
+    };
     let key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_string));
     let key = match key {
         Some(Err(_)) => return ApiError::invalid("Idempotency-Key is not ASCII").into_response(),
@@ -349,10 +337,12 @@ async fn submit(State(s): S, headers: HeaderMap, ApiJson(req): ApiJson<ps::Submi
         None => None,
     };
     let result = blocking(&s, move |s, c| services::submit(s, c, key.as_deref(), &req)).await;
-    match (fault, result) {
-        (Some(Fault::FailAfterCommit), Ok(_)) => drop_connection(),
-        (Some(Fault::CommitThen500), Ok(_)) => ApiError::internal().into_response(),
-        (_, Ok((status, body))) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        (_, Err(e)) => e.into_response(),
+    #[cfg(feature = "fault")]
+    if let Some(response) = crate::fault::after_handling(fault, result.is_ok()) {
+        return response;
+    }
+    match result {
+        Ok((status, body)) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => e.into_response(),
     }
 }

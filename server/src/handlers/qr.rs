@@ -24,13 +24,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use citizen_core::crypto::{b64, random_array, random_b64url, unb64};
-use citizen_core::protocol::rp::{
+use citizen_protocol::crypto::{b64, random_array, random_b64url, unb64};
+use citizen_protocol::protocol::rp::{
     self, codes as rc, step_at, Decision, IdTokenClaims, QrDecisionRequest, QrDecisionResponse, QrFrame, QrScanRequest,
     QrScanResponse, QrSessionCreate, QrSessionCreated, QrSessionState, QrSessionStatus, ReceiptKind,
     SignedLoginRequest, QR_MAX_FRAME_AGE_STEPS, QR_STEP_SECS,
 };
-use citizen_core::protocol::{codes, Purpose, MAX_CLOCK_SKEW_SECS};
+use citizen_protocol::protocol::{codes, Purpose, MAX_CLOCK_SKEW_SECS};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::auth::authenticate;
@@ -159,7 +159,7 @@ pub fn create_session(s: &AppState, conn: &mut Connection, req: &QrSessionCreate
         .registry
         .get(&r.rp_id)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, rc::RP_UNKNOWN, "relying party not registered"))?;
-    let rp_key = citizen_core::crypto::sec1_uncompressed(&rp.verifying_key);
+    let rp_key = citizen_protocol::crypto::sec1_uncompressed(&rp.verifying_key);
     if signed.verify_rp_signature(&rp_key).is_err() {
         return Err(err(StatusCode::UNAUTHORIZED, rc::RP_SIGNATURE_INVALID, "relying-party signature does not verify"));
     }
@@ -206,7 +206,9 @@ pub fn create_session(s: &AppState, conn: &mut Connection, req: &QrSessionCreate
             serde_json::to_string(&r.claims).expect("strings serialise"),
             r.same_device,
             redirect_uri,
-            signed.to_bytes(),
+            // The strict parse above accepted only the canonical encoding: these are the bytes
+            // `signed.to_bytes()` would give.
+            bytes,
             random_array::<32>().to_vec(),
             refresh_hash(&poll_token),
             r.issued_at,
@@ -223,7 +225,9 @@ pub fn create_session(s: &AppState, conn: &mut Connection, req: &QrSessionCreate
 
 fn frame_text(row: &SessionRow, now: i64) -> ApiResult<String> {
     let signed = SignedLoginRequest::from_bytes(&row.request).map_err(|_| ApiError::internal())?;
-    Ok(QrFrame::new(signed, step_at(row.issued_at, now), &row.secret).to_text())
+    QrFrame::new(signed, step_at(row.issued_at, now), &row.secret)
+        .and_then(|frame| frame.to_text())
+        .map_err(|_| ApiError::internal())
 }
 
 /// `GET /v1/qr/sessions/{id}?poll_token=`: where the session is. An unknown session and a wrong
@@ -291,7 +295,7 @@ pub fn scan(
     let b = authenticate(s, conn, token)?;
     let frame = QrFrame::parse(&req.frame).map_err(|_| ApiError::invalid("not a valid login code"))?;
     let row = load(conn, &frame.signed.request.session_id_b64())?.ok_or_else(unknown_session)?;
-    if row.request != frame.signed.to_bytes() || !frame.verify_mac(&row.secret) {
+    if !frame.signed.to_bytes().is_ok_and(|b| b == row.request) || !frame.verify_mac(&row.secret) {
         return Err(err(StatusCode::FORBIDDEN, rc::QR_FRAME_FORGED, "frame authentication failed"));
     }
     let now = s.now();

@@ -3,9 +3,9 @@
 //! device then re-wraps its local data under a new passcode.
 
 use axum::http::StatusCode;
-use citizen_core::cccd::mask_phone;
-use citizen_core::crypto::random_b64url;
-use citizen_core::protocol::{
+use citizen_protocol::cccd::mask_phone;
+use citizen_protocol::crypto::random_b64url;
+use citizen_protocol::protocol::{
     codes, Ok as OkBody, Purpose, ResetCompleteRequest, ResetStartRequest, ResetStartResponse,
 };
 use rusqlite::{params, Connection, OptionalExtension};

@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::http::StatusCode;
-use citizen_core::cccd::{normalize_phone, parse_cccd, Date};
-use citizen_core::protocol::services::{
+use citizen_protocol::cccd::{normalize_phone, parse_cccd, Date};
+use citizen_protocol::protocol::services::{
     codes as sc, AttachmentRef, CaseEventDto, CaseEventsResponse, CaseStatusDto, CitizenProfileDto, Condition,
     FieldKind, FieldSpec, KeysResponse, ProcedureDto, ReceiptClaims, SubmissionRequest, SubmissionResponse,
     TransitionRequest,
 };
-use citizen_core::protocol::{sha256_hex, Purpose};
+use citizen_protocol::protocol::{sha256_hex, Purpose};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::api::{ApiError, ApiResult, AppState};
@@ -242,7 +242,7 @@ fn check_attachments<'a>(
             return Err(bad(&r.key, "too large"));
         }
         let b64 = req.attachment_data.get(&r.key).ok_or_else(|| bad(&r.key, "content missing"))?;
-        let data = citizen_core::crypto::unb64(b64).ok_or_else(|| bad(&r.key, "content is not base64url"))?;
+        let data = citizen_protocol::crypto::unb64(b64).ok_or_else(|| bad(&r.key, "content is not base64url"))?;
         if data.len() as u64 != r.size {
             return Err(bad(&r.key, "size does not match the content"));
         }
@@ -415,7 +415,7 @@ pub fn submit(
         Some(_) => None,
     };
     if let Some(msg) = key_err {
-        audit(conn, now, "submission", citizen_core::protocol::codes::INVALID_REQUEST, None, None);
+        audit(conn, now, "submission", citizen_protocol::protocol::codes::INVALID_REQUEST, None, None);
         return Err(ApiError::invalid(msg));
     }
     let digest = req.payload.digest_hex();
@@ -446,13 +446,13 @@ pub fn submit(
                 conn,
                 now,
                 "submission_replay",
-                citizen_core::protocol::codes::SIGNATURE_INVALID,
+                citizen_protocol::protocol::codes::SIGNATURE_INVALID,
                 Some(&account_id),
                 Some(&device_id),
             );
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                citizen_core::protocol::codes::SIGNATURE_INVALID,
+                citizen_protocol::protocol::codes::SIGNATURE_INVALID,
                 "replay is not signed by the original device over this payload",
             ));
         }

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use citizen_core::clock::{Clock, ManualClock};
-use citizen_core::crypto::b64;
-use citizen_core::protocol::{self as p, Purpose, SignedStatement, Statement};
+use citizen_protocol::clock::{Clock, ManualClock};
+use citizen_protocol::crypto::b64;
+use citizen_protocol::protocol::{self as p, Purpose, SignedStatement, Statement};
 use citizen_server::{Limits, MemoryOtpOutbox, RunningServer, ServerConfig, TlsSource};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -199,7 +199,7 @@ impl Device {
     pub fn new() -> Self {
         Device {
             id: uuid::Uuid::new_v4().to_string(),
-            key: SigningKey::from_slice(&citizen_core::crypto::random_array::<32>()).unwrap(),
+            key: SigningKey::from_slice(&citizen_protocol::crypto::random_array::<32>()).unwrap(),
             counter: 0,
         }
     }
@@ -232,6 +232,6 @@ impl Device {
 
     pub fn sign_statement(&self, st: Statement) -> SignedStatement {
         let sig: Signature = self.key.sign(&st.canonical_bytes());
-        SignedStatement { statement: st, signature: b64(&citizen_core::crypto::low_s(sig).to_bytes()) }
+        SignedStatement { statement: st, signature: b64(&citizen_protocol::crypto::low_s(sig).to_bytes()) }
     }
 }

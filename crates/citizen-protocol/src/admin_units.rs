@@ -23,7 +23,7 @@
 //! for a commune (`"00004"`). No trimming, no padding: normalise user input before calling.
 //!
 //! ```
-//! use citizen_core::admin_units;
+//! use citizen_protocol::admin_units;
 //! assert_eq!(admin_units::province("01").unwrap().name, "Thành phố Hà Nội");
 //! assert!(admin_units::commune_in_province("00004", "01")); // Phường Ba Đình
 //! ```

@@ -7,7 +7,7 @@
 //! `PPP` province code of birth registration · `G` century-and-sex digit · `YY` last two digits
 //! of the birth year · six random digits.
 
-use crate::error::{FieldError, Msg};
+use crate::messages::{FieldError, Msg};
 
 /// Province codes of birth registration (the 63 codes of Circular 07/2016/TT-BCA). Cards keep the
 /// code of the province of birth registration, so the 2025 merger into 34 provinces does not

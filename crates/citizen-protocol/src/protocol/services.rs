@@ -26,7 +26,7 @@ pub const PATH_CASE_EVENTS: &str = "/v1/cases/events";
 pub const PATH_OFFICIAL_TRANSITION: &str = "/v1/official/cases/transition";
 
 /// An address as the register keeps it.
-#[derive(uniffi::Record, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressDto {
     /// House number, street, hamlet (số nhà, đường, thôn/tổ).
     pub detail: String,
@@ -41,7 +41,7 @@ pub struct AddressDto {
 }
 
 /// The citizen's record (answer to `GET /v1/citizen/profile`).
-#[derive(uniffi::Record, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CitizenProfileDto {
     /// Họ và tên.
     pub full_name: String,
@@ -113,7 +113,7 @@ impl CitizenProfileDto {
 }
 
 /// Kinds of eForm fields.
-#[derive(uniffi::Enum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     /// One line of text.
@@ -143,7 +143,7 @@ pub enum FieldKind {
 }
 
 /// An option of a select field.
-#[derive(uniffi::Record, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OptionSpec {
     /// Stored value.
     pub value: String,
@@ -154,7 +154,7 @@ pub struct OptionSpec {
 }
 
 /// Show a field only when another field has one of some values.
-#[derive(uniffi::Record, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
     /// Key of the controlling field (same level).
     pub field: String,
@@ -163,7 +163,7 @@ pub struct Condition {
 }
 
 /// Date constraints.
-#[derive(uniffi::Record, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DateRule {
     /// Refuse dates before today (Vietnam time).
     #[serde(default)]
@@ -229,7 +229,7 @@ pub struct FieldSpec {
 }
 
 /// An attachment a procedure wants.
-#[derive(uniffi::Record, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttachmentSpec {
     /// Stable key.
     pub key: String,
@@ -381,7 +381,7 @@ pub struct KeysResponse {
 }
 
 /// Case states.
-#[derive(uniffi::Enum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseStatusDto {
     /// Tiếp nhận.
@@ -417,7 +417,7 @@ impl CaseStatusDto {
 }
 
 /// One event of a case (also the citizen's notification feed).
-#[derive(uniffi::Record, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseEventDto {
     /// Monotonic sequence number (the cursor).
     pub seq: i64,
