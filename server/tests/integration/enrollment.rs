@@ -1,8 +1,7 @@
 //! Enrollment: register matching, OTP rules, proof of possession, one active device.
-mod common;
 
+use crate::common::*;
 use citizen_core::protocol::{self as p, Purpose};
-use common::*;
 use serde_json::json;
 
 #[tokio::test]

@@ -1,14 +1,13 @@
 //! Public services: profile, catalogue, signed submissions with receipts and idempotency, cases,
 //! the officials' API, case events and fault injection.
-mod common;
 
 use std::collections::BTreeMap;
 
+use crate::common::*;
 use citizen_core::cccd::Date;
 use citizen_core::protocol::services::{self as ps, AttachmentRef, SubmissionPayload};
 use citizen_core::protocol::{sha256_hex, Purpose, SignedStatement, Statement};
 use citizen_server::Fault;
-use common::*;
 use serde_json::{json, Value};
 
 const OFFICIAL: &str = "x-official-token";

@@ -1,10 +1,9 @@
 //! Sessions: bearer checks, refresh rotation and reuse detection, idle and absolute timeouts,
 //! device revocation, persistence across restarts.
-mod common;
 
+use crate::common::*;
 use citizen_core::protocol::{self as p, Purpose};
 use citizen_server::Limits;
-use common::*;
 use serde_json::json;
 
 #[tokio::test]

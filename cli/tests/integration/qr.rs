@@ -3,29 +3,16 @@
 //! the citizen logged in; the receipt is listed, exported, verified, and a tampered export is
 //! reported (exit 5) with its code.
 
-use std::path::Path;
-use std::process::{Command, Output};
-use std::sync::Arc;
+use std::process::Output;
 use std::time::Duration;
 
-use citizen_cli::{desktop_config, open_core, DEMO_CITIZEN};
-use citizen_core::clock::SystemClock;
 use citizen_core::net::{Net, NetConfig};
-use citizen_core::{EnrollmentInput, KeyOptions};
-use citizen_server::{MemoryOtpOutbox, ServerConfig};
 use serde_json::{json, Value};
 
-const PASS: &str = "482916";
+use crate::env::{Env, PASS};
 
-fn run(args: &[&str], base: &str, data: &str, ca: &Path, pins: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_citizen"))
-        .args(["--server", base, "--data-dir", data, "--ca"])
-        .arg(ca)
-        .args(["--pin", &pins[0], "--pin", &pins[1]])
-        .args(args)
-        .env("CITIZEN_PASSCODE", PASS)
-        .output()
-        .unwrap()
+fn run(env: &Env, args: &[&str]) -> Output {
+    env.citizen().args(args).env("CITIZEN_PASSCODE", PASS).output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -34,34 +21,9 @@ fn stdout(o: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scan_approve_list_export_verify() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = Arc::new(MemoryOtpOutbox::new());
-    let server = citizen_server::start(ServerConfig::loopback_dev(
-        dir.path().join("server"),
-        outbox.clone(),
-        Arc::new(SystemClock),
-    ))
-    .await
-    .unwrap();
-    let data = dir.path().join("core").to_string_lossy().into_owned();
-    let pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
-    {
-        let core =
-            open_core(desktop_config(&server.base_url, &data, vec![server.ca_cert_pem.clone()], pins.clone())).unwrap();
-        let (cccd, dob, phone) = DEMO_CITIZEN;
-        let t = core
-            .start_enrollment(EnrollmentInput { cccd: cccd.into(), date_of_birth: dob.into(), phone: phone.into() })
-            .await
-            .unwrap();
-        let otp = outbox.last_otp(&t.enrollment_id).unwrap();
-        let opts =
-            KeyOptions { require_user_authentication: false, prefer_strongbox: false, attestation_challenge: vec![] };
-        core.complete_enrollment(otp, PASS.into(), opts).await.unwrap();
-        core.login(PASS.into()).await.unwrap();
-    }
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &server.ca_cert_pem).unwrap();
-    let cli = |args: &[&str]| run(args, &server.base_url, &data, &ca, &pins);
+    let env = Env::enrolled(true).await;
+    let (server, dir) = (&env.server, &env.dir);
+    let cli = |args: &[&str]| run(&env, args);
 
     // The demo portal (the relying party's page backend) opens a session.
     let portal = Net::new(&NetConfig {
@@ -137,5 +99,5 @@ async fn scan_approve_list_export_verify() {
 
     let denied = cli(&["qr", "deny", &session_id]);
     assert!(String::from_utf8_lossy(&denied.stderr).contains("consent.unknown_session"));
-    server.shutdown().await;
+    env.server.shutdown().await;
 }

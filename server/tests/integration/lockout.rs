@@ -1,13 +1,12 @@
 //! Issue 9: nobody can lock a citizen out with public identifiers (device ids are not secret),
 //! failed anchors are counted and attributed, a lock by an official ends the sessions, high-S
 //! twins are refused, and the anti-replay window accepts overlapping signed operations.
-mod common;
 
+use crate::common::*;
 use citizen_core::activity::PATH_ANCHOR;
 use citizen_core::crypto::{b64, unb64};
 use citizen_core::protocol::services::{self as ps, SubmissionPayload};
 use citizen_core::protocol::{self as p, Purpose, SignedStatement, Statement};
-use common::*;
 use p256::ecdsa::Signature;
 use serde_json::{json, Value};
 

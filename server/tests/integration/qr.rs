@@ -1,8 +1,8 @@
 //! QR login, server side: session creation checked against the registry, the animated frame
 //! (MAC, staleness, expiry), scan binding, the verification code, approve/deny with a signed
 //! consent receipt, the ID token, and the hosted demo portal.
-mod common;
 
+use crate::common::*;
 use citizen_core::crypto::{b64, random_array};
 use citizen_core::protocol::rp::{
     self, ConsentReceipt, IdTokenClaims, LoginRequest, QrFrame, ReceiptCountersignClaims, ReceiptKind,
@@ -11,7 +11,6 @@ use citizen_core::protocol::rp::{
 use citizen_core::protocol::{Purpose, SignedStatement};
 use citizen_server::portal::{NewSessionResponse, PortalCitizen, PortalStatus, PORTAL_TITLE};
 use citizen_server::registry::{DEMO_BANK_ID, DEMO_PORTAL_ID};
-use common::*;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::pkcs8::DecodePrivateKey;

@@ -58,9 +58,9 @@ fn worker_path() -> std::path::PathBuf {
     let profile_dir = exe.parent().and_then(|d| d.parent()).expect("test binary under target/<profile>/deps");
     let p = profile_dir.join("examples").join(format!("outbox_worker{}", std::env::consts::EXE_SUFFIX));
     // `cargo test` (as the test command runs it) builds examples before running tests, so the
-    // worker is there. Only when it is missing (`cargo test --test outbox_kill` alone) build it
+    // worker is there. Only when it is missing (`cargo test --test integration outbox_kill` alone) build it
     // here: building while other test binaries run would rewrite shared artifacts under them.
-    // After changing the worker, run `cargo test --example outbox_worker --test outbox_kill`.
+    // After changing the worker, run `cargo test --example outbox_worker --test integration outbox_kill`.
     if !p.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
         let mut cmd = Command::new(cargo);

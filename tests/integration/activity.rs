@@ -237,6 +237,7 @@ async fn a_forged_export_with_its_own_keys_is_refused_with_the_pinned_server_key
         e.prev_hash = prev.clone();
         e.hash = activity::entry_hash(e.seq, e.at, e.kind, &e.summary, &e.prev_hash, e.counter);
         let sig: p256::ecdsa::Signature = device.sign(&activity::entry_statement(&aud, &dev, e).canonical_bytes());
+        let sig = sig.normalize_s().unwrap_or(sig);
         e.signature = citizen_core::crypto::b64(&sig.to_bytes());
         prev = e.hash.clone();
     }

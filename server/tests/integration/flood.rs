@@ -7,7 +7,6 @@
 //! The flood comes from other loopback addresses (127.0.0.2; the large bodies from 16 addresses
 //! 127.0.0.10–25, two each, so that the global admission limit, not the per-client one, is what
 //! bounds them); the citizen connects from 127.0.0.1.
-mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
@@ -17,10 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{Device, C1};
 use citizen_core::protocol::rp::{self, ConsentReceipt, QrFrame, ReceiptKind};
 use citizen_core::protocol::services::SubmissionPayload;
 use citizen_core::protocol::{self as p, Purpose, SignedStatement, Statement};
-use common::{Device, C1};
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
 

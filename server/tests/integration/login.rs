@@ -1,9 +1,8 @@
 //! Challenge–response login and the shared signed-statement checks.
-mod common;
 
+use crate::common::*;
 use citizen_core::protocol::{self as p, Purpose};
 use citizen_server::Limits;
-use common::*;
 use serde_json::json;
 
 fn jwt_claims(token: &str) -> serde_json::Value {

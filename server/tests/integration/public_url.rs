@@ -1,6 +1,6 @@
 //! A server behind a proxy: `--public-url` differs from the listen address, and every URL a
 //! browser or a phone sees comes from the public URL.
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

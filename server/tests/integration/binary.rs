@@ -1,5 +1,5 @@
 //! The `citizen-server` binary: READY line, dev OTP file, clean shutdown on SIGTERM.
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

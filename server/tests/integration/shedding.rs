@@ -1,14 +1,13 @@
 //! Load shedding: per-client quotas of anonymous state (demo portal sessions, demo-bank share
 //! requests), connection timeouts, admission of large bodies. The flooder sends from
 //! 127.0.0.2, the honest client from 127.0.0.1 (both loopback on Linux).
-mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
