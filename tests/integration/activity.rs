@@ -4,68 +4,49 @@
 use std::sync::Arc;
 
 use citizen_core::activity::{self, ActivityAnchor, ActivityKind, AnchorClaims, LogProblem};
-use citizen_core::clock::ManualClock;
-use citizen_core::net::{Net, NetConfig};
-use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::protocol::services::{KeysResponse, PATH_KEYS};
-use citizen_core::{default_core_config, verify_activity_log_export, CitizenCore, PasscodeError};
+use citizen_core::{verify_activity_log_export, CitizenCore, PasscodeError};
 use citizen_server::testing::{enroll_and_login, CITIZEN_1};
-use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
 use p256::ecdsa::signature::Signer;
 
-const PASS: &str = "482916";
+use crate::env::{Env, PASS};
 
 /// The server's published key (JWK JSON), fetched over the pinned connection: what a verifier
 /// trusts independently of the file it checks.
-async fn server_jwk(server: &RunningServer) -> String {
-    let keys: KeysResponse = net(server).get(PATH_KEYS, None).await.unwrap();
+async fn server_jwk(env: &Env) -> String {
+    let keys: KeysResponse = env.net().get(PATH_KEYS, None).await.unwrap();
     keys.keys[0].to_string()
 }
 
-/// A plain client of the server (no device).
-fn net(server: &RunningServer) -> Net {
-    Net::new(&NetConfig {
-        base_url: server.base_url.clone(),
-        trust_anchors_pem: vec![server.ca_cert_pem.clone()],
-        spki_pins: vec![],
-        connect_timeout: std::time::Duration::from_secs(5),
-        request_timeout: std::time::Duration::from_secs(10),
-        allow_insecure_loopback: false,
-        language: "vi",
-    })
-    .unwrap()
-}
-
-struct Env {
-    server: RunningServer,
-    otp: Arc<MemoryOtpOutbox>,
-    clock: Arc<ManualClock>,
+/// The shared environment with one enrolled, logged-in device.
+struct Activity {
+    env: Env,
     core: Arc<CitizenCore>,
-    dir: tempfile::TempDir,
 }
 
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let otp = Arc::new(MemoryOtpOutbox::new());
-    let clock = ManualClock::new();
-    let server =
-        citizen_server::start(ServerConfig::loopback_dev(dir.path().join("server"), otp.clone(), clock.clone()))
-            .await
-            .unwrap();
-    let mut cfg = default_core_config(server.base_url.clone(), dir.path().join("core").to_string_lossy().into());
-    cfg.trust_anchors_pem = vec![server.ca_cert_pem.clone()];
-    cfg.spki_pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
-    let core =
-        CitizenCore::with_clock(cfg, Arc::new(MemoryKeyStore::new()), Arc::new(MemoryKeyWrapper::new()), clock.clone())
-            .unwrap();
-    enroll_and_login(&core, &otp, CITIZEN_1, PASS).await;
-    Env { server, otp, clock, core, dir }
+impl std::ops::Deref for Activity {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
 }
 
-impl Env {
+impl std::ops::DerefMut for Activity {
+    fn deref_mut(&mut self) -> &mut Env {
+        &mut self.env
+    }
+}
+
+async fn env() -> Activity {
+    let env = Env::new().await;
+    let core = env.enrolled("core", CITIZEN_1).await.core;
+    Activity { env, core }
+}
+
+impl Activity {
     /// A second connection to the device database (the attacker with file access).
     fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.dir.path().join("core").join(citizen_core::store::DB_FILE)).unwrap()
+        self.env.db("core")
     }
 
     /// A few more entries (a passcode change and back).
@@ -77,20 +58,8 @@ impl Env {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn flows_are_logged_anchored_and_tampering_is_detected() {
-    let dir = tempfile::tempdir().unwrap();
-    let otp = Arc::new(MemoryOtpOutbox::new());
-    let clock = ManualClock::new();
-    let server =
-        citizen_server::start(ServerConfig::loopback_dev(dir.path().join("server"), otp.clone(), clock.clone()))
-            .await
-            .unwrap();
-    let mut cfg = default_core_config(server.base_url.clone(), dir.path().join("core").to_string_lossy().into());
-    cfg.trust_anchors_pem = vec![server.ca_cert_pem.clone()];
-    cfg.spki_pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
-    let core =
-        CitizenCore::with_clock(cfg, Arc::new(MemoryKeyStore::new()), Arc::new(MemoryKeyWrapper::new()), clock.clone())
-            .unwrap();
-    enroll_and_login(&core, &otp, CITIZEN_1, PASS).await;
+    let mut env = env().await;
+    let (core, clock) = (env.core.clone(), env.clock.clone());
     core.change_passcode(PASS.into(), "739201".into()).await.unwrap();
     for _ in 0..5 {
         let _ = core.verify_passcode("111112".into()).await;
@@ -114,7 +83,7 @@ async fn flows_are_logged_anchored_and_tampering_is_detected() {
 
     // The export verifies on its own.
     let json = core.export_activity_log().unwrap();
-    let pinned = server_jwk(&server).await;
+    let pinned = server_jwk(&env).await;
     let r = verify_activity_log_export(json.clone(), pinned.clone()).unwrap();
     assert!(r.intact && r.entries == 4 && r.anchors == 1 && r.anchored_seq == 4, "{r:?}");
 
@@ -160,14 +129,14 @@ async fn flows_are_logged_anchored_and_tampering_is_detected() {
     core.sync_cases().await.unwrap();
     let r = core.verify_activity_log().unwrap();
     assert!(r.intact && r.anchors == 2, "{r:?}");
-    server.shutdown().await;
+    env.stop().await;
 }
 
 /// Issue 9 item 8: after the lockout wipe the log of the deleted key is gone, and the next
 /// enrollment's log verifies intact (it used to report ten problems forever).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lockout_wipe_erases_the_log_and_the_next_enrollment_starts_an_intact_one() {
-    let env = env().await;
+    let mut env = env().await;
     env.more_entries().await;
     env.core.anchor_activity_log().await.unwrap().expect("anchored");
     assert!(env.core.activity_log().unwrap().len() >= 4);
@@ -200,7 +169,7 @@ async fn a_lockout_wipe_erases_the_log_and_the_next_enrollment_starts_an_intact_
     env.core.anchor_activity_log().await.unwrap().expect("the new device anchors from 2");
     let r = env.core.verify_activity_log().unwrap();
     assert!(r.intact && r.anchored_seq == 2, "{r:?}");
-    env.server.shutdown().await;
+    env.stop().await;
 }
 
 /// Sign `claims` as an ES256 JWS with `key` under `kid`.
@@ -218,11 +187,11 @@ fn es256(key: &p256::SecretKey, kid: &str, claims: &AnchorClaims) -> String {
 /// report names the (forged) device key it checked the entries with.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_forged_export_with_its_own_keys_is_refused_with_the_pinned_server_key() {
-    let env = env().await;
+    let mut env = env().await;
     env.more_entries().await;
     env.core.anchor_activity_log().await.unwrap().expect("anchored");
     let json = env.core.export_activity_log().unwrap();
-    let pinned = server_jwk(&env.server).await;
+    let pinned = server_jwk(&env).await;
     let genuine = verify_activity_log_export(json.clone(), pinned.clone()).unwrap();
     assert!(genuine.intact && genuine.anchored_seq == 4, "{genuine:?}");
 
@@ -274,7 +243,7 @@ async fn a_forged_export_with_its_own_keys_is_refused_with_the_pinned_server_key
     x["anchors"] = serde_json::json!([]);
     let r = verify_activity_log_export(x.to_string(), pinned).unwrap();
     assert_eq!((r.anchored_seq, r.device_public_key == genuine.device_public_key), (0, false));
-    env.server.shutdown().await;
+    env.stop().await;
 }
 
 fn point_of(k: &p256::ecdsa::SigningKey) -> Vec<u8> {
@@ -285,7 +254,7 @@ fn point_of(k: &p256::ecdsa::SigningKey) -> Vec<u8> {
 /// used to verify intact.
 #[tokio::test(flavor = "multi_thread")]
 async fn deleted_anchor_rows_and_a_truncated_log_are_detected_on_the_device() {
-    let env = env().await;
+    let mut env = env().await;
     env.more_entries().await;
     env.core.anchor_activity_log().await.unwrap().expect("anchored at 4");
     let db = env.db();
@@ -304,7 +273,7 @@ async fn deleted_anchor_rows_and_a_truncated_log_are_detected_on_the_device() {
     // Removing the sealed record of the anchors is seen too.
     db.execute("UPDATE account SET integrity = NULL", []).unwrap();
     assert!(env.core.verify_activity_log().unwrap().problems.contains(&LogProblem::AnchorRecordDamaged));
-    env.server.shutdown().await;
+    env.stop().await;
 }
 
 /// Issue 9 item 9: a log cut back below the server's latest anchor together with everything
@@ -312,7 +281,7 @@ async fn deleted_anchor_rows_and_a_truncated_log_are_detected_on_the_device() {
 /// the device is online: it fetches the server's latest anchor.
 #[tokio::test(flavor = "multi_thread")]
 async fn truncation_below_the_servers_latest_anchor_is_detected_online() {
-    let env = env().await;
+    let mut env = env().await;
     let db = env.db();
     let marks_before: Vec<u8> = db.query_row("SELECT integrity FROM account", [], |r| r.get(0)).unwrap();
     env.more_entries().await;
@@ -321,11 +290,11 @@ async fn truncation_below_the_servers_latest_anchor_is_detected_online() {
     db.execute("DELETE FROM activity_log WHERE seq > 2", []).unwrap();
     db.execute("UPDATE account SET integrity = ?1", [marks_before]).unwrap();
     // The server answers its latest anchor only to the device's own session.
-    let anonymous = net(&env.server).get::<activity::LatestAnchorResponse>(activity::PATH_ANCHOR, None).await;
+    let anonymous = env.net().get::<activity::LatestAnchorResponse>(activity::PATH_ANCHOR, None).await;
     assert!(anonymous.is_err(), "{anonymous:?}");
     let token = env.core.access_token().await.unwrap();
     let latest: activity::LatestAnchorResponse =
-        net(&env.server).get(activity::PATH_ANCHOR, Some(token.as_str())).await.unwrap();
+        env.net().get(activity::PATH_ANCHOR, Some(token.as_str())).await.unwrap();
     assert_eq!(latest.anchor.map(|a| a.seq), Some(4));
     // Offline, nothing on the device tells (the documented limit of a restored copy).
     assert!(env.core.verify_activity_log().unwrap().intact);
@@ -333,5 +302,5 @@ async fn truncation_below_the_servers_latest_anchor_is_detected_online() {
     assert_eq!(env.core.anchor_activity_log().await.unwrap(), None, "nothing is anchored below the server's anchor");
     let r = env.core.verify_activity_log().unwrap();
     assert!(r.problems.contains(&LogProblem::Truncated { anchored_seq: 4, last_seq: 2 }), "{:?}", r.problems);
-    env.server.shutdown().await;
+    env.stop().await;
 }

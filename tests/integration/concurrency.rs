@@ -4,53 +4,45 @@
 //! Server and core share one [`ManualClock`]; tasks start together behind a barrier on a
 //! multi-threaded runtime, so the attempts really overlap.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use citizen_core::clock::ManualClock;
 use citizen_core::error::PublicError;
 use citizen_core::passcode::{FREE_ATTEMPTS, WIPE_AFTER};
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
-use citizen_core::{default_core_config, AuthError, CitizenCore, CoreConfig, EnrollmentState, PasscodeError};
+use citizen_core::{AuthError, CitizenCore, EnrollmentState, PasscodeError};
 use citizen_server::testing::{enroll, CITIZEN_1};
-use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
 
-const PASS: &str = "482916";
+use crate::env::{Device, Env, PASS};
+
 const WRONG: &str = "111112";
 const PARALLEL: usize = 8;
 
-struct Env {
-    server: RunningServer,
-    clock: Arc<ManualClock>,
+/// The shared environment with one enrolled device (not logged in).
+struct Concurrency {
+    env: Env,
     core: Arc<CitizenCore>,
     keys: Arc<MemoryKeyStore>,
     wrapper: Arc<MemoryKeyWrapper>,
-    data_dir: PathBuf,
-    _dir: tempfile::TempDir,
 }
 
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let otp = Arc::new(MemoryOtpOutbox::new());
-    let clock = ManualClock::new();
-    let server =
-        citizen_server::start(ServerConfig::loopback_dev(dir.path().join("server"), otp.clone(), clock.clone()))
-            .await
-            .unwrap();
-    let data_dir = dir.path().join("core");
-    let keys = Arc::new(MemoryKeyStore::new());
-    let wrapper = Arc::new(MemoryKeyWrapper::new());
-    let core =
-        CitizenCore::with_clock(config(&server, &data_dir), keys.clone(), wrapper.clone(), clock.clone()).unwrap();
-    enroll(&core, &otp, CITIZEN_1, PASS).await;
-    Env { server, clock, core, keys, wrapper, data_dir, _dir: dir }
+impl std::ops::Deref for Concurrency {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
 }
 
-fn config(server: &RunningServer, dir: &Path) -> CoreConfig {
-    let mut c = default_core_config(server.base_url.clone(), dir.to_string_lossy().into_owned());
-    c.trust_anchors_pem = vec![server.ca_cert_pem.clone()];
-    c.spki_pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
-    c
+impl std::ops::DerefMut for Concurrency {
+    fn deref_mut(&mut self) -> &mut Env {
+        &mut self.env
+    }
+}
+
+async fn env() -> Concurrency {
+    let env = Env::new().await;
+    let Device { core, keys, wrapper, .. } = env.device("core");
+    enroll(&core, &env.otp, CITIZEN_1, PASS).await;
+    Concurrency { env, core, keys, wrapper }
 }
 
 /// Run `PARALLEL` copies of `f` at once (released together by a barrier) and collect the results.
@@ -85,7 +77,7 @@ fn verify(passcode: &'static str) -> impl Fn(Arc<CitizenCore>) -> Attempt {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn simultaneous_wrong_passcodes_are_each_counted_once() {
-    let env = env().await;
+    let mut env = env().await;
     let results = burst(&env.core, verify(WRONG)).await;
     let mut incorrect: Vec<u32> = vec![];
     let mut locked = 0;
@@ -104,12 +96,12 @@ async fn simultaneous_wrong_passcodes_are_each_counted_once() {
     incorrect.sort_unstable();
     assert_eq!(incorrect, (WIPE_AFTER - FREE_ATTEMPTS..WIPE_AFTER).collect::<Vec<_>>());
     assert_eq!(locked, PARALLEL - FREE_ATTEMPTS as usize);
-    env.server.shutdown().await;
+    env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn bursts_of_wrong_passcodes_wipe_after_exactly_the_schedule() {
-    let env = env().await;
+    let mut env = env().await;
     let mut incorrect = 0u32;
     let mut wiped = 0u32;
     let mut rounds = 0;
@@ -130,12 +122,12 @@ async fn bursts_of_wrong_passcodes_wipe_after_exactly_the_schedule() {
     // The 10th consecutive failure erases: 9 answers `incorrect`, one answers `wiped`.
     assert_eq!((incorrect, wiped), (WIPE_AFTER - 1, 1));
     assert_eq!(env.keys.key_count(), 0);
-    env.server.shutdown().await;
+    env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn simultaneous_correct_passcodes_never_lock_out() {
-    let env = env().await;
+    let mut env = env().await;
     for round in 0..40 {
         for r in burst(&env.core, verify(PASS)).await {
             if let Err(e) = r {
@@ -149,37 +141,30 @@ async fn simultaneous_correct_passcodes_never_lock_out() {
         assert!(!matches!(r, Err(AuthError::LockedOut { .. } | AuthError::PasscodeIncorrect { .. })), "{r:?}");
     }
     assert_eq!(env.core.passcode_status().unwrap().failed_attempts, 0);
-    env.server.shutdown().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn a_second_core_on_the_same_data_directory_is_refused_until_the_first_is_dropped() {
     let env = env().await;
-    let open = || {
-        CitizenCore::with_clock(
-            config(&env.server, &env.data_dir),
-            env.keys.clone(),
-            env.wrapper.clone(),
-            env.clock.clone(),
-        )
-    };
+    let open = || CitizenCore::with_clock(env.config("core"), env.keys.clone(), env.wrapper.clone(), env.clock.clone());
     let e = open().err().expect("a second core on the same directory must be refused");
     assert_eq!(e.detail().code, "storage.already_open");
     assert!(matches!(e, citizen_core::SetupError::AlreadyOpen { .. }), "{e:?}");
     // The desktop constructor takes the same lock.
-    let desktop = CitizenCore::new_desktop(config(&env.server, &env.data_dir));
+    let desktop = CitizenCore::new_desktop(env.config("core"));
     assert!(matches!(desktop, Err(citizen_core::SetupError::AlreadyOpen { .. })));
     // The first core is unaffected.
     assert_eq!(env.core.status().unwrap().enrollment, EnrollmentState::Enrolled);
 
     // After the first is dropped the directory opens again, with everything in it.
-    let Env { server, clock, core, keys, wrapper, data_dir, _dir, .. } = env;
+    let Concurrency { mut env, core, keys, wrapper } = env;
     drop(core);
-    let core = CitizenCore::with_clock(config(&server, &data_dir), keys, wrapper, clock).unwrap();
+    let core = CitizenCore::with_clock(env.config("core"), keys, wrapper, env.clock.clone()).unwrap();
     assert_eq!(core.status().unwrap().enrollment, EnrollmentState::Enrolled);
     core.verify_passcode(PASS.into()).await.unwrap();
     // The lock is per directory: another directory opens alongside.
-    let other = CitizenCore::new_desktop(config(&server, &_dir.path().join("other"))).unwrap();
+    let other = CitizenCore::new_desktop(env.config("other")).unwrap();
     assert_eq!(other.status().unwrap().enrollment, EnrollmentState::NotEnrolled);
-    server.shutdown().await;
+    env.stop().await;
 }

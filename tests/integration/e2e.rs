@@ -1,80 +1,19 @@
 //! The core against the real reference server over loopback TLS with pinning: every account
-//! flow of the foundation, positive and negative. Server and core share one [`ManualClock`], so
+//! flow of the foundation, positive and negative. Server and core share one `ManualClock`, so
 //! lockouts and timeouts are tested by moving time, never by sleeping.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use citizen_core::clock::{Clock, ManualClock};
+use citizen_core::clock::Clock;
 use citizen_core::error::PublicError;
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::{
     default_core_config, AuthError, CitizenCore, DataKeyWrapper, DeviceStatus, EnrollmentError, EnrollmentInput,
     EnrollmentState, KeyOptions, NetworkErrorKind, PasscodeError, SetupError,
 };
-use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
 
-const PASS: &str = "482916";
-
-struct Env {
-    server: RunningServer,
-    outbox: Arc<MemoryOtpOutbox>,
-    clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
-    root: std::path::PathBuf,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = Arc::new(MemoryOtpOutbox::new());
-    let clock = ManualClock::new();
-    let server =
-        citizen_server::start(ServerConfig::loopback_dev(dir.path().join("server"), outbox.clone(), clock.clone()))
-            .await
-            .unwrap();
-    Env { server, outbox, clock, root: dir.path().to_path_buf(), _dir: dir }
-}
-
-struct Device {
-    core: Arc<CitizenCore>,
-    keys: Arc<MemoryKeyStore>,
-    wrapper: Arc<MemoryKeyWrapper>,
-    dir: std::path::PathBuf,
-}
-
-impl Env {
-    fn config(&self, dir: &Path) -> citizen_core::CoreConfig {
-        let mut c = default_core_config(self.server.base_url.clone(), dir.to_string_lossy().into_owned());
-        c.trust_anchors_pem = vec![self.server.ca_cert_pem.clone()];
-        c.spki_pins = vec![self.server.spki_pin.clone(), self.server.backup_spki_pin.clone()];
-        c.platform = "test".into();
-        c.device_label = "test device".into();
-        c
-    }
-
-    fn device(&self, name: &str) -> Device {
-        let dir = self.root.join(name);
-        let keys = Arc::new(MemoryKeyStore::new());
-        let wrapper = Arc::new(MemoryKeyWrapper::new());
-        let core =
-            CitizenCore::with_clock(self.config(&dir), keys.clone(), wrapper.clone(), self.clock.clone()).unwrap();
-        Device { core, keys, wrapper, dir }
-    }
-
-    /// The same device after an app restart (same key store, wrapper and data dir): the old
-    /// core is closed first, as only one core may hold a data directory.
-    fn reopen(&self, d: Device) -> Device {
-        let Device { core, keys, wrapper, dir } = d;
-        drop(core);
-        let core =
-            CitizenCore::with_clock(self.config(&dir), keys.clone(), wrapper.clone(), self.clock.clone()).unwrap();
-        Device { core, keys, wrapper, dir }
-    }
-
-    async fn enroll(&self, d: &Device, who: (&str, &str, &str)) -> citizen_core::EnrollmentOutcome {
-        citizen_server::testing::enroll(&d.core, &self.outbox, who, PASS).await
-    }
-}
+use crate::env::{Device, Env, PASS};
 
 fn input(who: (&str, &str, &str)) -> EnrollmentInput {
     EnrollmentInput { cccd: who.0.into(), date_of_birth: who.1.into(), phone: who.2.into() }
@@ -103,14 +42,14 @@ fn files_contain(dir: &Path, needle: &[u8]) -> bool {
 
 #[tokio::test]
 async fn enroll_login_refresh_devices_logout_with_nothing_sensitive_on_disk() {
-    let env = env().await;
+    let env = Env::new().await;
     let d = env.device("a");
     assert_eq!(d.core.status().unwrap().enrollment, EnrollmentState::NotEnrolled);
     let t = d.core.start_enrollment(input(A)).await.unwrap();
     assert_eq!(t.masked_phone, "+84 ••• ••• 001");
     assert!(!t.has_active_device);
     assert_eq!(d.core.status().unwrap().enrollment, EnrollmentState::AwaitingOtp);
-    let otp = env.outbox.last_otp(&t.enrollment_id).unwrap();
+    let otp = env.otp.last_otp(&t.enrollment_id).unwrap();
     let outcome = d.core.complete_enrollment(otp, PASS.into(), opts()).await.unwrap();
     assert!(!outcome.hardware_backed);
     assert_eq!(outcome.replaced_device_id, None);
@@ -131,7 +70,7 @@ async fn enroll_login_refresh_devices_logout_with_nothing_sensitive_on_disk() {
     let devices = d.core.list_devices().await.unwrap();
     assert_eq!(devices.len(), 1);
     assert!(devices[0].is_this_device && devices[0].status == DeviceStatus::Active);
-    assert_eq!(env.server.device_status(&outcome.device_id).as_deref(), Some("active"));
+    assert_eq!(env.server().device_status(&outcome.device_id).as_deref(), Some("active"));
 
     d.core.logout().await.unwrap();
     assert!(!d.core.status().unwrap().logged_in);
@@ -140,7 +79,7 @@ async fn enroll_login_refresh_devices_logout_with_nothing_sensitive_on_disk() {
     // Nothing sensitive in clear anywhere in the core's data directory (db, WAL, SHM).
     drop(d);
     for needle in [A.0, "+84900000001", "0900000001", PASS, &access1, &refresh1, &access2, &refresh2] {
-        assert!(!files_contain(&env.root.join("a"), needle.as_bytes()), "found a secret in clear");
+        assert!(!files_contain(&env.dir.path().join("a"), needle.as_bytes()), "found a secret in clear");
     }
 }
 
@@ -181,7 +120,7 @@ async fn invalid_enrollment_input_is_refused_before_any_network_call() {
 
 #[tokio::test]
 async fn no_match_and_wrong_otp_until_the_limit() {
-    let env = env().await;
+    let env = Env::new().await;
     let d = env.device("a");
     // Right number, wrong date of birth (still structurally valid).
     let e = d.core.start_enrollment(input(("001090000001", "1990-01-16", "0900000001"))).await.unwrap_err();
@@ -212,7 +151,7 @@ async fn no_match_and_wrong_otp_until_the_limit() {
 
 #[tokio::test]
 async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
-    let env = env().await;
+    let env = Env::new().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
     for left in (0..5).rev() {
@@ -255,7 +194,7 @@ async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
 
 #[tokio::test]
 async fn a_correct_passcode_clears_failures() {
-    let env = env().await;
+    let env = Env::new().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
     for _ in 0..3 {
@@ -268,7 +207,7 @@ async fn a_correct_passcode_clears_failures() {
 
 #[tokio::test]
 async fn refresh_is_automatic_and_single_flight() {
-    let env = env().await;
+    let env = Env::new().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
     d.core.login(PASS.into()).await.unwrap();
@@ -280,14 +219,14 @@ async fn refresh_is_automatic_and_single_flight() {
     for c in calls {
         assert_eq!(c.await.unwrap().unwrap().len(), 1);
     }
-    let refreshes = env.server.audit_events().iter().filter(|e| e.event == "refresh" && e.outcome == "ok").count();
+    let refreshes = env.server().audit_events().iter().filter(|e| e.event == "refresh" && e.outcome == "ok").count();
     assert_eq!(refreshes, 1, "exactly one refresh for eight concurrent calls");
-    assert!(!env.server.audit_events().iter().any(|e| e.event == "refresh_reuse"));
+    assert!(!env.server().audit_events().iter().any(|e| e.event == "refresh_reuse"));
 }
 
 #[tokio::test]
 async fn reuse_of_an_old_refresh_token_revokes_the_session() {
-    let env = env().await;
+    let env = Env::new().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
     d.core.login(PASS.into()).await.unwrap();
@@ -297,12 +236,12 @@ async fn reuse_of_an_old_refresh_token_revokes_the_session() {
     // An attacker replays the stolen, already-rotated token.
     let client = reqwest::Client::builder()
         .tls_backend_preconfigured(
-            citizen_core::net::tls::client_config(std::slice::from_ref(&env.server.ca_cert_pem), &[]).unwrap(),
+            citizen_core::net::tls::client_config(std::slice::from_ref(&env.server().ca_cert_pem), &[]).unwrap(),
         )
         .build()
         .unwrap();
     let r = client
-        .post(format!("{}/v1/auth/refresh", env.server.base_url))
+        .post(format!("{}/v1/auth/refresh", env.server().base_url))
         .json(&serde_json::json!({ "refresh_token": old_refresh }))
         .send()
         .await
@@ -318,7 +257,7 @@ async fn reuse_of_an_old_refresh_token_revokes_the_session() {
 
 #[tokio::test]
 async fn sessions_end_at_idle_and_absolute_timeouts() {
-    let env = env().await;
+    let env = Env::new().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
     d.core.login(PASS.into()).await.unwrap();
@@ -340,7 +279,7 @@ async fn sessions_end_at_idle_and_absolute_timeouts() {
 
 #[tokio::test]
 async fn a_new_device_replaces_the_old_one_which_learns_it() {
-    let env = env().await;
+    let env = Env::new().await;
     let old = env.device("old");
     let first = env.enroll(&old, A).await;
     old.core.login(PASS.into()).await.unwrap();
@@ -348,7 +287,7 @@ async fn a_new_device_replaces_the_old_one_which_learns_it() {
     let new = env.device("new");
     let t = new.core.start_enrollment(input(A)).await.unwrap();
     assert!(t.has_active_device);
-    let otp = env.outbox.last_otp(&t.enrollment_id).unwrap();
+    let otp = env.otp.last_otp(&t.enrollment_id).unwrap();
     let second = new.core.complete_enrollment(otp, "739201".into(), opts()).await.unwrap();
     assert_eq!(second.replaced_device_id.as_deref(), Some(first.device_id.as_str()));
     assert!(!second.transfer_approved);
@@ -369,7 +308,7 @@ async fn a_new_device_replaces_the_old_one_which_learns_it() {
 
 #[tokio::test]
 async fn an_approved_transfer_marks_the_old_device_transferred() {
-    let env = env().await;
+    let env = Env::new().await;
     let old = env.device("old");
     env.enroll(&old, B).await;
     old.core.login(PASS.into()).await.unwrap();
@@ -381,7 +320,7 @@ async fn an_approved_transfer_marks_the_old_device_transferred() {
         Err(AuthError::PasscodeIncorrect { .. })
     ));
     old.core.approve_device_transfer(t.enrollment_id.clone(), PASS.into()).await.unwrap();
-    let otp = env.outbox.last_otp(&t.enrollment_id).unwrap();
+    let otp = env.otp.last_otp(&t.enrollment_id).unwrap();
     let outcome = new.core.complete_enrollment(otp, "739201".into(), opts()).await.unwrap();
     assert!(outcome.transfer_approved);
     assert_eq!(old.core.check_device_status().await.unwrap().status, DeviceStatus::Transferred);
@@ -393,19 +332,19 @@ async fn an_approved_transfer_marks_the_old_device_transferred() {
 
 #[tokio::test]
 async fn a_revoked_device_cannot_log_in() {
-    let env = env().await;
+    let env = Env::new().await;
     let d = env.device("a");
     let o = env.enroll(&d, A).await;
     d.core.login(PASS.into()).await.unwrap();
     d.core.revoke_device(o.device_id.clone(), PASS.into()).await.unwrap();
-    assert_eq!(env.server.device_status(&o.device_id).as_deref(), Some("revoked"));
+    assert_eq!(env.server().device_status(&o.device_id).as_deref(), Some("revoked"));
     let e = d.core.login(PASS.into()).await.unwrap_err();
     assert!(matches!(&e, AuthError::DeviceInactive { status: DeviceStatus::Revoked, .. }), "{e:?}");
 }
 
 #[tokio::test]
 async fn passcode_change_and_otp_reset() {
-    let env = env().await;
+    let env = Env::new().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
     assert!(matches!(
@@ -439,7 +378,7 @@ async fn passcode_change_and_otp_reset() {
         Err(PasscodeError::OtpInvalid { attempts_left, .. }) => assert_eq!(attempts_left, 4),
         other => panic!("{other:?}"),
     }
-    let otp = env.outbox.last_otp(&t.reset_id).unwrap();
+    let otp = env.otp.last_otp(&t.reset_id).unwrap();
     d.core.complete_passcode_reset(otp, "905172".into()).await.unwrap();
     assert_eq!(d.core.passcode_status().unwrap().failed_attempts, 0);
     d.core.login("905172".into()).await.unwrap();
@@ -447,7 +386,7 @@ async fn passcode_change_and_otp_reset() {
 
 #[tokio::test]
 async fn key_store_failures_are_distinct_errors_and_raw_signatures_work() {
-    let env = env().await;
+    let env = Env::new().await;
     let d = env.device("a");
     let o = env.enroll(&d, A).await;
     d.keys.use_raw_signatures(true);
@@ -460,16 +399,16 @@ async fn key_store_failures_are_distinct_errors_and_raw_signatures_work() {
 
 #[tokio::test]
 async fn the_data_key_opens_only_with_its_wrapper_and_nothing_is_lost() {
-    let env = env().await;
+    let env = Env::new().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
     let other: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
-    let Device { core, keys, wrapper, dir } = d;
+    let Device { core, keys, wrapper, config, .. } = d;
     drop(core);
-    let e = CitizenCore::with_clock(env.config(&dir), keys.clone(), other, env.clock.clone()).err().unwrap();
+    let e = CitizenCore::with_clock(config.clone(), keys.clone(), other, env.clock.clone()).err().unwrap();
     assert!(matches!(e, SetupError::DataKeyUnavailable { .. }), "{e:?}");
     // The right wrapper still opens everything.
-    let core = CitizenCore::with_clock(env.config(&dir), keys, wrapper, env.clock.clone()).unwrap();
+    let core = CitizenCore::with_clock(config, keys, wrapper, env.clock.clone()).unwrap();
     core.login(PASS.into()).await.unwrap();
 }
 

@@ -15,17 +15,15 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use citizen_core::cccd::Date;
-use citizen_core::clock::{Clock, SystemClock};
+use citizen_core::clock::SystemClock;
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
 use citizen_core::{default_core_config, CitizenCore, OutboxItem, OutboxState, ServiceError};
-use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const PASS: &str = "482916";
+use crate::env::{submit_residence, Env, PASS};
 
 // ---- the proxy ---------------------------------------------------------------------------------
 
@@ -231,10 +229,11 @@ fn spawn_proxy(
 
 // ---- environment -------------------------------------------------------------------------------
 
-struct Env {
-    server: RunningServer,
+/// The shared environment's server on the real clock behind the hostile proxy (the server's
+/// public URL is the proxy's origin), and one enrolled device that trusts only the proxy's CA.
+struct Hostile {
+    env: Env,
     proxy: Arc<ProxyState>,
-    dir: tempfile::TempDir,
     base_url: String,
     proxy_ca: String,
     keys: Arc<MemoryKeyStore>,
@@ -242,34 +241,40 @@ struct Env {
     core: Arc<CitizenCore>,
 }
 
-impl Env {
-    async fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
+impl std::ops::Deref for Hostile {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+impl Hostile {
+    async fn new() -> Hostile {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let otp = Arc::new(MemoryOtpOutbox::new());
-        let mut cfg = ServerConfig::loopback_dev(dir.path().join("server"), otp.clone(), Arc::new(SystemClock));
-        cfg.public_url = Some(base_url.clone()); // the audience is the origin the device talks to
-        let server = citizen_server::start(cfg).await.unwrap();
+        let env = Env::with_server(|cfg| {
+            cfg.clock = Arc::new(SystemClock);
+            cfg.public_url = Some(base_url.clone()); // the audience is the origin the device talks to
+        })
+        .await;
         let (proxy_ca, tls) = proxy_tls();
         let proxy = Arc::new(ProxyState::default());
-        spawn_proxy(listener, tls, server.base_url.clone(), server.ca_cert_pem.clone(), proxy.clone());
+        spawn_proxy(listener, tls, env.server().base_url.clone(), env.server().ca_cert_pem.clone(), proxy.clone());
         let keys = Arc::new(MemoryKeyStore::new());
         let wrapper = Arc::new(MemoryKeyWrapper::new());
-        let env = Env {
-            core: Self::open(&dir, &base_url, &proxy_ca, &keys, &wrapper),
-            server,
+        let h = Hostile {
+            core: Self::open(&env.dir, &base_url, &proxy_ca, &keys, &wrapper),
+            env,
             proxy,
-            dir,
             base_url,
             proxy_ca,
             keys,
             wrapper,
         };
-        citizen_server::testing::enroll_and_login(&env.core, &otp, citizen_server::testing::CITIZEN_1, PASS).await;
-        assert!(env.core.refresh_catalogue().await.unwrap());
-        env.core.refresh_profile().await.unwrap();
-        env.restart() // a fresh core: no server keys cached yet
+        citizen_server::testing::enroll_and_login(&h.core, &h.otp, citizen_server::testing::CITIZEN_1, PASS).await;
+        assert!(h.core.refresh_catalogue().await.unwrap());
+        h.core.refresh_profile().await.unwrap();
+        h.restart() // a fresh core: no server keys cached yet
     }
 
     fn open(
@@ -287,40 +292,24 @@ impl Env {
 
     /// App restart (same data, same key store): the in-memory key cache is gone. The old core is
     /// closed first: only one core may hold a data directory.
-    fn restart(self) -> Env {
-        let Env { server, proxy, dir, base_url, proxy_ca, keys, wrapper, core } = self;
+    fn restart(self) -> Hostile {
+        let Hostile { env, proxy, base_url, proxy_ca, keys, wrapper, core } = self;
         drop(core);
-        let core = Self::open(&dir, &base_url, &proxy_ca, &keys, &wrapper);
-        Env { server, proxy, dir, base_url, proxy_ca, keys, wrapper, core }
+        let core = Self::open(&env.dir, &base_url, &proxy_ca, &keys, &wrapper);
+        Hostile { env, proxy, base_url, proxy_ca, keys, wrapper, core }
     }
 
     /// Restart with no server key known: the core keeps fetched keys in its database (so
     /// receipts and anchors verify offline); remove them as a fresh install would not have them.
-    fn restart_without_server_keys(self) -> Env {
+    fn restart_without_server_keys(self) -> Hostile {
         let env = self.restart();
         let db = rusqlite::Connection::open(env.dir.path().join("device").join("citizen-core.db")).unwrap();
         db.execute("DELETE FROM meta WHERE name = 'server_keys'", []).unwrap();
         env
     }
 
-    fn day(offset: i64) -> String {
-        let d = Date::from_unix_vn(SystemClock.now() + offset * 86_400);
-        format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
-    }
-
     async fn submit(&self) -> OutboxItem {
-        let id = self.core.create_draft("residence-notification".into()).unwrap().draft_id;
-        for (path, value) in [
-            ("guests.0.full_name", "Khách Thử Nghiệm".to_string()),
-            ("guests.0.cccd", "079195000002".to_string()),
-            ("guests.0.relationship", "ban_be".to_string()),
-            ("reason", "du_lich".to_string()),
-            ("from_date", Self::day(1)),
-            ("to_date", Self::day(5)),
-        ] {
-            self.core.set_field(id.clone(), path.into(), value).unwrap();
-        }
-        self.core.clone().submit_draft(id, PASS.into()).await.unwrap()
+        submit_residence(&self.core, &SystemClock).await
     }
 
     fn item(&self, id: &str) -> OutboxItem {
@@ -344,7 +333,7 @@ impl Env {
         assert_eq!(r.remaining, 0, "{name}: delivered once the server behaves: {r:?}");
         let it = self.item(&item.submission_id);
         assert_eq!(it.state, OutboxState::Delivered, "{name}");
-        assert_eq!(self.server.cases_for_submission(&item.submission_id), 1, "{name}: exactly one case");
+        assert_eq!(self.server().cases_for_submission(&item.submission_id), 1, "{name}: exactly one case");
         it
     }
 
@@ -425,7 +414,7 @@ fn on_submissions(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_submission_answers_are_refused_and_nothing_is_lost() {
-    let mut env = Env::new().await;
+    let mut env = Hostile::new().await;
     let protocol = "network.protocol";
     let receipt = "receipt.invalid";
 
@@ -519,7 +508,7 @@ async fn hostile_submission_answers_are_refused_and_nothing_is_lost() {
     env.hostile_submission("302 redirect", protocol).await;
     assert_eq!(env.proxy.hits("/v1/elsewhere"), redirects, "the redirect was not followed");
 
-    assert_eq!(env.server.case_count(), env.core.outbox().unwrap().len(), "no duplicate, no loss");
+    assert_eq!(env.server().case_count(), env.core.outbox().unwrap().len(), "no duplicate, no loss");
 }
 
 /// A redirect whose body happens to look like an error body must not end the submission either:
@@ -531,7 +520,7 @@ async fn hostile_submission_answers_are_refused_and_nothing_is_lost() {
 /// `rejected`, although here the server (behind the proxy) had accepted it and opened a case.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_with_an_error_body_is_not_a_rejection() {
-    let env = Env::new().await;
+    let env = Hostile::new().await;
     env.proxy.set(on_submissions(|_| Answer {
         status: 307,
         headers: vec![("content-type".into(), "application/json".into())],
@@ -545,7 +534,7 @@ async fn a_redirect_with_an_error_body_is_not_a_rejection() {
         OutboxState::Rejected,
         "a 307 rejected the submission ({:?}) while the server holds {} case(s) for it",
         it.last_error.map(|e| e.code),
-        env.server.cases_for_submission(&item.submission_id)
+        env.server().cases_for_submission(&item.submission_id)
     );
 }
 
@@ -558,7 +547,7 @@ async fn a_redirect_with_an_error_body_is_not_a_rejection() {
 /// (the item stays queued: no loss, but no delivery either).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_key_set_does_not_block_delivery_once_the_server_behaves() {
-    let env = Env::new().await; // fresh core: no keys cached
+    let env = Hostile::new().await; // fresh core: no keys cached
     let (_, x, y) = foreign_key();
     env.proxy.set(move |m, p, a| {
         if m == "GET" && p == "/v1/keys" {
@@ -577,7 +566,7 @@ async fn a_bad_key_set_does_not_block_delivery_once_the_server_behaves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_catalogue_and_case_events_keep_the_cache_intact() {
-    let env = Env::new().await;
+    let env = Hostile::new().await;
     let before = env.core.procedures().unwrap();
     assert_eq!(before.len(), 4);
 
@@ -646,10 +635,10 @@ async fn hostile_catalogue_and_case_events_keep_the_cache_intact() {
     assert_eq!(case.status, CaseStatusDto::Processing);
 }
 
-async fn official(env: &Env, case_number: &str, to: CaseStatusDto) {
+async fn official(env: &Hostile, case_number: &str, to: CaseStatusDto) {
     let client = reqwest::Client::builder()
         .tls_backend_preconfigured(
-            citizen_core::net::tls::client_config(std::slice::from_ref(&env.server.ca_cert_pem), &[]).unwrap(),
+            citizen_core::net::tls::client_config(std::slice::from_ref(&env.server().ca_cert_pem), &[]).unwrap(),
         )
         .build()
         .unwrap();
@@ -661,8 +650,8 @@ async fn official(env: &Env, case_number: &str, to: CaseStatusDto) {
         requested_attachments: vec![],
     };
     let status = client
-        .post(format!("{}{PATH_OFFICIAL_TRANSITION}", env.server.base_url))
-        .header("x-official-token", &env.server.official_token)
+        .post(format!("{}{PATH_OFFICIAL_TRANSITION}", env.server().base_url))
+        .header("x-official-token", &env.server().official_token)
         .json(&body)
         .send()
         .await

@@ -20,35 +20,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use citizen_core::cccd::Date;
-use citizen_core::clock::{Clock, ManualClock};
-use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
-use citizen_core::{default_core_config, CitizenCore, OutboxItem, OutboxState};
-use citizen_server::{Fault, MemoryOtpOutbox, RunningServer, ServerConfig};
+use citizen_core::{CitizenCore, OutboxItem, OutboxState};
+use citizen_server::Fault;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const PASS: &str = "482916";
+use crate::env::{submit_residence, Env, Rng, PASS};
+
 /// The core's whole-request timeout in this test.
 const REQUEST_TIMEOUT_MS: u64 = 600;
 /// A server delay, or a relay hold, longer than the client's timeout.
 const TIMEOUT_DELAY_MS: u64 = 900;
 /// Submissions per batch (queued, then driven to delivery).
 const BATCH: usize = 100;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 /// Fault kinds, for the plan and the statistics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -177,63 +160,42 @@ fn spawn_relay(listener: tokio::net::TcpListener, upstream: std::net::SocketAddr
     });
 }
 
-struct Env {
+/// The shared environment behind a TCP relay (the server's public URL is the relay's origin), and
+/// one enrolled, logged-in device that talks to the relay with a short request timeout.
+struct Faults {
+    env: Env,
     relay: Arc<Relay>,
-    server: RunningServer,
-    clock: Arc<ManualClock>,
     core: Arc<CitizenCore>,
-    _dir: tempfile::TempDir,
 }
 
-impl Env {
-    async fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let otp = Arc::new(MemoryOtpOutbox::new());
-        let clock = ManualClock::new();
+impl std::ops::Deref for Faults {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+impl Faults {
+    async fn new() -> Faults {
         // The core talks to the relay; the server's audience is the relay's origin.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let mut cfg = ServerConfig::loopback_dev(dir.path().join("server"), otp.clone(), clock.clone());
-        cfg.public_url = Some(base_url.clone());
-        let server = citizen_server::start(cfg).await.unwrap();
+        let env = Env::with_server(|cfg| cfg.public_url = Some(base_url.clone())).await;
         let relay = Arc::new(Relay::default());
-        spawn_relay(listener, server.addr, relay.clone());
-        let mut c = default_core_config(base_url, dir.path().join("core").to_string_lossy().into());
-        c.trust_anchors_pem = vec![server.ca_cert_pem.clone()];
-        c.spki_pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
+        spawn_relay(listener, env.server().addr, relay.clone());
+        let mut c = env.config("core");
+        c.server_base_url = base_url;
         c.request_timeout_ms = REQUEST_TIMEOUT_MS;
-        let core = CitizenCore::with_clock(
-            c,
-            Arc::new(MemoryKeyStore::new()),
-            Arc::new(MemoryKeyWrapper::new()),
-            clock.clone(),
-        )
-        .unwrap();
-        citizen_server::testing::enroll_and_login(&core, &otp, citizen_server::testing::CITIZEN_1, PASS).await;
+        let core = env.device_with("core", c).core;
+        citizen_server::testing::enroll_and_login(&core, &env.otp, citizen_server::testing::CITIZEN_1, PASS).await;
         assert!(core.refresh_catalogue().await.unwrap());
         core.refresh_profile().await.unwrap();
-        Env { relay, server, clock, core, _dir: dir }
-    }
-
-    fn day(&self, offset: i64) -> String {
-        let d = Date::from_unix_vn(self.clock.now() + offset * 86_400);
-        format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+        Faults { env, relay, core }
     }
 
     /// Create, fill and submit a residence notification; returns the queued item.
     async fn submit(&self) -> OutboxItem {
-        let id = self.core.create_draft("residence-notification".into()).unwrap().draft_id;
-        for (path, value) in [
-            ("guests.0.full_name", "Khách Thử Nghiệm".to_string()),
-            ("guests.0.cccd", "079195000002".to_string()),
-            ("guests.0.relationship", "ban_be".to_string()),
-            ("reason", "du_lich".to_string()),
-            ("from_date", self.day(1)),
-            ("to_date", self.day(5)),
-        ] {
-            self.core.set_field(id.clone(), path.into(), value).unwrap();
-        }
-        self.core.clone().submit_draft(id, PASS.into()).await.unwrap()
+        submit_residence(&self.core, &*self.clock).await
     }
 
     fn item(&self, id: &str) -> OutboxItem {
@@ -262,8 +224,8 @@ impl Env {
 
 /// The client times out after the server committed (the relay holds the answer): the item stays
 /// queued, the server holds the case; the resend gets the original answer, one case.
-async fn timeout_after_commit(env: &Env) -> String {
-    assert_eq!(env.server.pending_faults(), 0);
+async fn timeout_after_commit(env: &Faults) -> String {
+    assert_eq!(env.server().pending_faults(), 0);
     env.relay.hold_ms.store(TIMEOUT_DELAY_MS, Ordering::SeqCst);
     let item = env.submit().await;
     // The delivery started by `submit_draft` times out.
@@ -277,13 +239,13 @@ async fn timeout_after_commit(env: &Env) -> String {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     assert_eq!(it.last_error.as_ref().map(|e| e.code.as_str()), Some("network.timeout"), "{it:?}");
-    assert!(env.server.submission_stored(&item.submission_id), "the server committed before the client gave up");
-    assert_eq!(env.server.cases_for_submission(&item.submission_id), 1);
+    assert!(env.server().submission_stored(&item.submission_id), "the server committed before the client gave up");
+    assert_eq!(env.server().cases_for_submission(&item.submission_id), 1);
     let r = env.core.sync_outbox().await.unwrap();
     assert_eq!((r.delivered, r.remaining), (1, 0), "{:?}", r.last_error);
     let it = env.item(&item.submission_id);
     assert_eq!((it.state, it.attempts), (OutboxState::Delivered, 2));
-    assert_eq!(env.server.cases_for_submission(&item.submission_id), 1);
+    assert_eq!(env.server().cases_for_submission(&item.submission_id), 1);
     item.submission_id
 }
 
@@ -298,7 +260,7 @@ async fn every_submission_is_delivered_exactly_once_whatever_the_network_does() 
         .unwrap_or_else(|| u64::from_le_bytes(citizen_core::crypto::random_array::<8>()));
     println!("outbox_faults: submissions={total} seed={seed} (replay: CITIZEN_FAULT_SUBMISSIONS={total} CITIZEN_FAULT_SEED={seed})");
     let mut rng = Rng(seed);
-    let env = Env::new().await;
+    let env = Faults::new().await;
     let mut after_commit = vec![];
 
     let mut planned: Vec<(String, Plan)> = Vec::with_capacity(total);
@@ -311,8 +273,8 @@ async fn every_submission_is_delivered_exactly_once_whatever_the_network_does() 
         // About one client timeout per batch (each costs a real second).
         let timeout_at = rng.below(n as u64) as usize;
         let plans: Vec<Plan> = (0..n).map(|i| Plan::random(&mut rng, i == timeout_at)).collect();
-        assert_eq!(env.server.pending_faults(), 0);
-        env.server.set_faults(plans.iter().flat_map(Plan::faults).collect());
+        assert_eq!(env.server().pending_faults(), 0);
+        env.server().set_faults(plans.iter().flat_map(Plan::faults).collect());
         // Submit the batch; the background delivery started by each submit already meets faults.
         let t = Instant::now();
         for plan in plans {
@@ -326,7 +288,7 @@ async fn every_submission_is_delivered_exactly_once_whatever_the_network_does() 
         drain_time += t.elapsed();
         rounds += r;
         timeouts += to;
-        assert_eq!(env.server.pending_faults(), 0, "each request consumed exactly one planned fault");
+        assert_eq!(env.server().pending_faults(), 0, "each request consumed exactly one planned fault");
         done += n;
     }
 
@@ -340,7 +302,7 @@ async fn every_submission_is_delivered_exactly_once_whatever_the_network_does() 
         let it = &items[id];
         assert_eq!(it.state, OutboxState::Delivered, "{id}: {it:?}");
         assert!(it.case_number.is_some() && it.receipt.is_some() && it.last_error.is_none(), "{it:?}");
-        assert_eq!(env.server.cases_for_submission(id), 1, "{id}: exactly one case");
+        assert_eq!(env.server().cases_for_submission(id), 1, "{id}: exactly one case");
         assert_eq!(it.attempts, plan.attempts(), "{id}: attempts vs planned faults {:?}", plan.failing);
         if plan.failing.is_empty() {
             clean += 1;
@@ -358,10 +320,10 @@ async fn every_submission_is_delivered_exactly_once_whatever_the_network_does() 
         max_attempts = max_attempts.max(it.attempts);
     }
     for id in &after_commit {
-        assert_eq!(env.server.cases_for_submission(id), 1);
+        assert_eq!(env.server().cases_for_submission(id), 1);
     }
     kinds.insert(Kind::ClientTimeoutAfterCommit, after_commit.len());
-    assert_eq!(env.server.case_count(), total + after_commit.len(), "no loss, no duplicate");
+    assert_eq!(env.server().case_count(), total + after_commit.len(), "no loss, no duplicate");
     let distinct: std::collections::BTreeSet<_> = items.values().filter_map(|i| i.case_number.clone()).collect();
     assert_eq!(distinct.len(), total + after_commit.len());
 

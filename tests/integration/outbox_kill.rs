@@ -30,24 +30,9 @@ use citizen_core::{default_core_config, CitizenCore, CoreConfig, DraftStatus, Lo
 use citizen_core::{OutboxItem, OutboxState};
 use citizen_server::{MemoryOtpOutbox, ServerConfig};
 
-const PASS: &str = "482916";
+use crate::env::{Rng, PASS};
 
 /// splitmix64: small, seedable, good enough to pick kill moments.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }

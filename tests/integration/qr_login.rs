@@ -1,51 +1,51 @@
 //! QR login end to end against the in-process reference server over pinned TLS: a relying
 //! party (the test, holding the demo portal's registered key) opens login sessions, the core
 //! scans, approves or denies, and the RP's poll sees the outcome. Every refusal asserts its own
-//! stable `consent.*` code. Server and core share one [`ManualClock`], so stale frames and
+//! stable `consent.*` code. Server and core share one `ManualClock`, so stale frames and
 //! expiry are tested by moving time.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use citizen_core::activity::ActivityKind;
-use citizen_core::clock::{Clock, ManualClock};
+use citizen_core::clock::Clock;
 use citizen_core::crypto::{b64, random_array};
 use citizen_core::error::PublicError;
-use citizen_core::net::{Net, NetConfig};
-use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
+use citizen_core::net::Net;
 use citizen_core::protocol::rp::{
     ConsentReceipt, Decision, LoginRequest, QrDecisionRequest, QrDecisionResponse, QrFrame, QrSessionCreate,
     QrSessionCreated, QrSessionState, QrSessionStatus, ReceiptKind, SignedLoginRequest, PATH_QR_DECISION,
     PATH_QR_SESSIONS, PATH_QR_SESSION_PREFIX, QR_PREFIX,
 };
 use citizen_core::protocol::services::{KeysResponse, PATH_KEYS};
-use citizen_core::{default_core_config, verify_receipt_export, CitizenCore, ConsentError, ConsentKind};
-use citizen_server::testing::{enroll_and_login, CITIZEN_1};
-use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
+use citizen_core::{verify_receipt_export, CitizenCore, ConsentError, ConsentKind};
+use citizen_server::testing::CITIZEN_1;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
-use p256::pkcs8::DecodePrivateKey;
 
-const PASS: &str = "482916";
+use crate::env::{Env, PASS};
+
 const PORTAL: &str = "dvc-demo";
 
-struct Env {
-    server: RunningServer,
-    clock: Arc<ManualClock>,
+/// The shared environment with one enrolled, logged-in device and the portal backend.
+struct QrLogin {
+    env: Env,
     core: Arc<CitizenCore>,
     /// The test's own client, standing in for the portal backend.
     rp: Net,
     rp_key: SigningKey,
-    /// What it takes to open the core again on the same "phone" (app restart).
-    reopen: Reopen,
-    _dir: tempfile::TempDir,
 }
 
-#[derive(Clone)]
-struct Reopen {
-    cfg: citizen_core::CoreConfig,
-    keys: Arc<MemoryKeyStore>,
-    wrapper: Arc<MemoryKeyWrapper>,
+impl std::ops::Deref for QrLogin {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+impl std::ops::DerefMut for QrLogin {
+    fn deref_mut(&mut self) -> &mut Env {
+        &mut self.env
+    }
 }
 
 /// A login session the "portal" opened.
@@ -54,34 +54,11 @@ struct Session {
     created: QrSessionCreated,
 }
 
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let otp = Arc::new(MemoryOtpOutbox::new());
-    let clock = ManualClock::new();
-    let server =
-        citizen_server::start(ServerConfig::loopback_dev(dir.path().join("server"), otp.clone(), clock.clone()))
-            .await
-            .unwrap();
-    let mut cfg = default_core_config(server.base_url.clone(), dir.path().join("core").to_string_lossy().into());
-    cfg.trust_anchors_pem = vec![server.ca_cert_pem.clone()];
-    cfg.spki_pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
-    let reopen = Reopen { cfg, keys: Arc::new(MemoryKeyStore::new()), wrapper: Arc::new(MemoryKeyWrapper::new()) };
-    let core = CitizenCore::with_clock(reopen.cfg.clone(), reopen.keys.clone(), reopen.wrapper.clone(), clock.clone())
-        .unwrap();
-    enroll_and_login(&core, &otp, CITIZEN_1, PASS).await;
-    let rp = Net::new(&NetConfig {
-        base_url: server.base_url.clone(),
-        trust_anchors_pem: vec![server.ca_cert_pem.clone()],
-        spki_pins: vec![],
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(10),
-        allow_insecure_loopback: false,
-        language: "vi",
-    })
-    .unwrap();
-    let pem = std::fs::read_to_string(dir.path().join("server/rp-keys").join(format!("{PORTAL}.pem"))).unwrap();
-    let rp_key = SigningKey::from_pkcs8_pem(&pem).unwrap();
-    Env { server, clock, core, rp, rp_key, reopen, _dir: dir }
+async fn env() -> QrLogin {
+    let env = Env::new().await;
+    let core = env.enrolled("core", CITIZEN_1).await.core;
+    let (rp, rp_key) = (env.net(), env.rp_key(PORTAL));
+    QrLogin { env, core, rp, rp_key }
 }
 
 fn sign(request: LoginRequest, key: &SigningKey) -> SignedLoginRequest {
@@ -93,7 +70,7 @@ fn code(e: &ConsentError) -> &str {
     &e.detail().code
 }
 
-impl Env {
+impl QrLogin {
     fn request(&self, same_device: bool) -> LoginRequest {
         let now = self.clock.now();
         LoginRequest {
@@ -103,13 +80,13 @@ impl Env {
             issued_at: now,
             expires_at: now + 120,
             rp_id: PORTAL.into(),
-            origin: self.server.base_url.clone(),
+            origin: self.server().base_url.clone(),
             claims: vec!["full_name".into(), "birthdate".into()],
         }
     }
 
     fn callback(&self) -> String {
-        format!("{}/portal/callback", self.server.base_url)
+        format!("{}/portal/callback", self.server().base_url)
     }
 
     async fn open(&self, same_device: bool) -> Session {
@@ -165,7 +142,7 @@ impl Env {
             kind: ReceiptKind::QrLogin,
             rp_id: PORTAL.into(),
             rp_name: "Cổng Dịch vụ công (bản thử nghiệm)".into(),
-            origin: self.server.base_url.clone(),
+            origin: self.server().base_url.clone(),
             purpose: "login".into(),
             claims,
             retention_days: 0,
@@ -186,14 +163,14 @@ impl Env {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scan_approve_receipt_and_id_token() {
-    let env = env().await;
+    let mut env = env().await;
     assert_eq!(env.core.refresh_relying_parties().await.unwrap(), 2);
     let s = env.open(false).await;
     let info = env.core.scan_login_code(env.frame(&s).await).await.unwrap();
     assert_eq!(info.session_id, s.created.session_id);
     assert_eq!(info.relying_party_id, PORTAL);
     assert_eq!(info.relying_party_name_vi, "Cổng Dịch vụ công (bản thử nghiệm)");
-    assert_eq!(info.origin, env.server.base_url);
+    assert_eq!(info.origin, env.server().base_url);
     assert_eq!(info.claims.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["full_name", "birthdate"]);
     assert_eq!(info.claims[1].label_vi, "Ngày sinh");
     assert!(!info.same_device);
@@ -241,12 +218,12 @@ async fn scan_approve_receipt_and_id_token() {
     // The same approval again: the session is decided, and the core no longer holds it.
     let e = env.core.approve_login(s.created.session_id.clone(), "00".into(), PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.unknown_session");
-    env.server.shutdown().await;
+    env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replayed_other_session_and_changed_claims_are_refused_by_the_server() {
-    let env = env().await;
+    let mut env = env().await;
     // Replay: the exact same decision posted twice.
     let a = env.open(false).await;
     env.core.scan_login_code(env.frame(&a).await).await.unwrap();
@@ -304,12 +281,12 @@ async fn replayed_other_session_and_changed_claims_are_refused_by_the_server() {
     let e = env.core.approve_login(d.created.session_id.clone(), wrong, PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.wrong_code");
     assert_eq!(env.poll(&d).await.state, QrSessionState::Cancelled);
-    env.server.shutdown().await;
+    env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fake_stale_and_malformed_codes_are_refused_before_approval() {
-    let env = env().await;
+    let mut env = env().await;
     let scan = |t: String| async { env.core.scan_login_code(t).await.unwrap_err() };
 
     // Overlong payload and random bytes: refused by the parser.
@@ -360,12 +337,12 @@ async fn fake_stale_and_malformed_codes_are_refused_before_approval() {
     let frame = env.frame(&s).await;
     env.clock.advance(121);
     assert_eq!(code(&scan(frame).await), "consent.request_expired");
-    env.server.shutdown().await;
+    env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deny_and_same_device_link() {
-    let env = env().await;
+    let mut env = env().await;
     let s = env.open(false).await;
     env.core.scan_login_code(env.frame(&s).await).await.unwrap();
     env.core.deny_login(s.created.session_id.clone()).await.unwrap();
@@ -392,25 +369,20 @@ async fn deny_and_same_device_link() {
     let e = env.core.open_login_link("citizenid://share?p=x".into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.qr_not_login_code");
     assert_eq!(env.core.list_receipts().unwrap().len(), 1);
-    env.server.shutdown().await;
+    env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotated_portal_key_is_picked_up_by_one_registry_recheck() {
-    let Env { server, clock, core, rp, rp_key: old_key, reopen, _dir } = env().await;
-    core.refresh_relying_parties().await.unwrap();
+    let mut env = env().await;
+    env.core.refresh_relying_parties().await.unwrap();
     // The portal rotates its key: the registry the server signs now carries the new one.
-    let addr = server.addr;
-    server.shutdown().await;
-    let key_file = _dir.path().join("server/rp-keys").join(format!("{PORTAL}.pem"));
-    std::fs::remove_file(&key_file).unwrap();
-    let mut cfg =
-        ServerConfig::loopback_dev(_dir.path().join("server"), Arc::new(MemoryOtpOutbox::new()), clock.clone());
-    cfg.listen = addr;
-    let server = citizen_server::start(cfg).await.unwrap();
-    let rp_key = SigningKey::from_pkcs8_pem(&std::fs::read_to_string(&key_file).unwrap()).unwrap();
-    assert_ne!(rp_key.verifying_key(), old_key.verifying_key());
-    let env = Env { server, clock, core, rp, rp_key, reopen, _dir };
+    env.stop().await;
+    std::fs::remove_file(env.dir.path().join("server/rp-keys").join(format!("{PORTAL}.pem"))).unwrap();
+    env.restart().await;
+    let rp_key = env.env.rp_key(PORTAL);
+    assert_ne!(rp_key.verifying_key(), env.rp_key.verifying_key());
+    env.rp_key = rp_key;
 
     // Just fetched: the cached registry is trusted and the new signature refused (no fetch
     // storm from hostile codes).
@@ -428,7 +400,7 @@ async fn rotated_portal_key_is_picked_up_by_one_registry_recheck() {
     let fake = SigningKey::from_slice(&random_array::<32>()).unwrap();
     let frame = QrFrame::new(sign(env.request(false), &fake), 0, b"secret").to_text();
     assert_eq!(code(&env.core.scan_login_code(frame).await.unwrap_err()), "consent.rp_signature_invalid");
-    env.server.shutdown().await;
+    env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -438,11 +410,10 @@ async fn a_scanned_login_survives_an_app_restart() {
     let info = env.core.scan_login_code(env.frame(&s).await).await.unwrap();
     let shown = env.poll(&s).await.verification_code.unwrap();
     // The app is killed after the scan and opened again.
-    let Env { server, clock, core, rp, rp_key, reopen, _dir } = env;
+    let QrLogin { env, core, rp, rp_key } = env;
     drop(core);
-    let core = CitizenCore::with_clock(reopen.cfg.clone(), reopen.keys.clone(), reopen.wrapper.clone(), clock.clone())
-        .unwrap();
-    let env = Env { server, clock, core, rp, rp_key, reopen, _dir };
+    let core = env.device("core").core;
+    let mut env = QrLogin { env, core, rp, rp_key };
     let approval = env.core.approve_login(info.session_id.clone(), shown, PASS.into()).await.unwrap();
     assert_eq!(approval.receipt.relying_party_id, PORTAL);
     assert_eq!(env.poll(&s).await.state, QrSessionState::Approved);
@@ -450,5 +421,5 @@ async fn a_scanned_login_survives_an_app_restart() {
     // Answered: the pending request is gone.
     let e = env.core.deny_login(info.session_id).await.unwrap_err();
     assert_eq!(code(&e), "consent.unknown_session");
-    env.server.shutdown().await;
+    env.stop().await;
 }

@@ -5,102 +5,48 @@
 
 use std::sync::{Arc, Mutex};
 
-use citizen_core::cccd::Date;
-use citizen_core::clock::{Clock, ManualClock};
-use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
+use citizen_core::clock::Clock;
 use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
 use citizen_core::{
-    default_core_config, CitizenCore, DraftStatus, NetworkErrorKind, ObserverError, OutboxItem, OutboxObserver,
-    OutboxState, ServiceError,
+    CitizenCore, DraftStatus, NetworkErrorKind, ObserverError, OutboxItem, OutboxObserver, OutboxState, ServiceError,
 };
-use citizen_server::{Fault, MemoryOtpOutbox, RunningServer, ServerConfig};
+use citizen_server::Fault;
 
-const PASS: &str = "482916";
+use crate::env::{day, fill_residence, Env, PASS};
+
 const A: (&str, &str, &str) = ("001090000001", "1990-01-15", "+84900000001");
 
-type Platform = (Arc<MemoryKeyStore>, Arc<MemoryKeyWrapper>);
-
-struct Env {
-    server: Option<RunningServer>,
-    addr: std::net::SocketAddr,
-    outbox: Arc<MemoryOtpOutbox>,
-    clock: Arc<ManualClock>,
-    dir: tempfile::TempDir,
-    base_url: String,
-    ca: String,
-    pins: Vec<String>,
-    official_token: String,
-    platforms: Mutex<std::collections::HashMap<String, Platform>>,
+/// What the services tests add to the shared environment.
+trait Services {
+    /// The core of device `name` (5 s request timeout); the same name gets the same key store
+    /// and wrapper, so calling it again is an app restart.
+    fn core(&self, name: &str) -> Arc<CitizenCore>;
+    /// Enroll, log in, fetch catalogue and profile.
+    async fn ready_core(&self, name: &str, who: (&str, &str, &str)) -> Arc<CitizenCore>;
+    /// An official moves a case (the officials' API); the HTTP status.
+    async fn official(&self, case_number: &str, to: CaseStatusDto, requested: Vec<String>) -> u16;
 }
 
-impl Env {
-    async fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Arc::new(MemoryOtpOutbox::new());
-        let clock = ManualClock::new();
-        let server =
-            citizen_server::start(ServerConfig::loopback_dev(dir.path().join("server"), outbox.clone(), clock.clone()))
-                .await
-                .unwrap();
-        Env {
-            addr: server.addr,
-            base_url: server.base_url.clone(),
-            ca: server.ca_cert_pem.clone(),
-            pins: vec![server.spki_pin.clone(), server.backup_spki_pin.clone()],
-            official_token: server.official_token.clone(),
-            server: Some(server),
-            platforms: Default::default(),
-            outbox,
-            clock,
-            dir,
-        }
-    }
-
-    fn server(&self) -> &RunningServer {
-        self.server.as_ref().expect("server running")
-    }
-
-    async fn stop(&mut self) {
-        self.server.take().unwrap().shutdown().await;
-    }
-
-    async fn restart(&mut self) {
-        let mut cfg =
-            ServerConfig::loopback_dev(self.dir.path().join("server"), self.outbox.clone(), self.clock.clone());
-        cfg.listen = self.addr;
-        self.server = Some(citizen_server::start(cfg).await.unwrap());
-    }
-
-    /// The core of device `name`; the same name gets the same key store and wrapper, so calling
-    /// it again is an app restart.
+impl Services for Env {
     fn core(&self, name: &str) -> Arc<CitizenCore> {
-        let mut c = default_core_config(self.base_url.clone(), self.dir.path().join(name).to_string_lossy().into());
-        c.trust_anchors_pem = vec![self.ca.clone()];
-        c.spki_pins = self.pins.clone();
+        let mut c = self.config(name);
         c.request_timeout_ms = 5_000;
-        let (keys, wrapper) = self
-            .platforms
-            .lock()
-            .unwrap()
-            .entry(name.to_string())
-            .or_insert_with(|| (Arc::new(MemoryKeyStore::new()), Arc::new(MemoryKeyWrapper::new())))
-            .clone();
-        CitizenCore::with_clock(c, keys, wrapper, self.clock.clone()).unwrap()
+        self.device_with(name, c).core
     }
 
-    /// Enroll, log in, fetch catalogue and profile.
     async fn ready_core(&self, name: &str, who: (&str, &str, &str)) -> Arc<CitizenCore> {
         let core = self.core(name);
-        citizen_server::testing::enroll_and_login(&core, &self.outbox, who, PASS).await;
+        citizen_server::testing::enroll_and_login(&core, &self.otp, who, PASS).await;
         assert!(core.refresh_catalogue().await.unwrap());
         core.refresh_profile().await.unwrap();
         core
     }
 
     async fn official(&self, case_number: &str, to: CaseStatusDto, requested: Vec<String>) -> u16 {
+        let server = self.server();
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(
-                citizen_core::net::tls::client_config(std::slice::from_ref(&self.ca), &[]).unwrap(),
+                citizen_core::net::tls::client_config(std::slice::from_ref(&server.ca_cert_pem), &[]).unwrap(),
             )
             .build()
             .unwrap();
@@ -112,8 +58,8 @@ impl Env {
             requested_attachments: requested,
         };
         client
-            .post(format!("{}{PATH_OFFICIAL_TRANSITION}", self.base_url))
-            .header("x-official-token", &self.official_token)
+            .post(format!("{}{PATH_OFFICIAL_TRANSITION}", server.base_url))
+            .header("x-official-token", &server.official_token)
             .json(&body)
             .send()
             .await
@@ -121,25 +67,6 @@ impl Env {
             .status()
             .as_u16()
     }
-
-    fn day(&self, offset: i64) -> String {
-        let d = Date::from_unix_vn(self.clock.now() + offset * 86_400);
-        format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
-    }
-}
-
-/// Fill a residence notification's editable fields.
-fn fill_residence(env: &Env, core: &CitizenCore, draft_id: &str) {
-    for (path, value) in [
-        ("guests.0.full_name", "Khách Thử Nghiệm"),
-        ("guests.0.cccd", "079195000002"),
-        ("guests.0.relationship", "ban_be"),
-        ("reason", "du_lich"),
-    ] {
-        core.set_field(draft_id.into(), path.into(), value.into()).unwrap();
-    }
-    core.set_field(draft_id.into(), "from_date".into(), env.day(1)).unwrap();
-    core.set_field(draft_id.into(), "to_date".into(), env.day(5)).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -227,7 +154,7 @@ async fn offline_submission_is_delivered_later_and_the_case_is_approved() {
 
     env.stop().await; // the network is gone
     let draft = core.create_draft("residence-notification".into()).unwrap();
-    fill_residence(&env, &core, &draft.draft_id);
+    fill_residence(&core, &draft.draft_id, &*env.clock);
     assert_eq!(core.validate_draft(draft.draft_id.clone()).unwrap(), vec![]);
     let item = core.clone().submit_draft(draft.draft_id.clone(), PASS.into()).await.unwrap();
     assert_eq!(item.state, OutboxState::Queued);
@@ -305,8 +232,8 @@ async fn a_supplement_request_is_answered_through_the_outbox() {
     ] {
         core.set_field(id.clone(), k.into(), v.into()).unwrap();
     }
-    core.set_field(id.clone(), "from_date".into(), env.day(2)).unwrap();
-    core.set_field(id.clone(), "to_date".into(), env.day(200)).unwrap();
+    core.set_field(id.clone(), "from_date".into(), day(&*env.clock, 2)).unwrap();
+    core.set_field(id.clone(), "to_date".into(), day(&*env.clock, 200)).unwrap();
     let missing: Vec<String> =
         core.validate_draft(id.clone()).unwrap().into_iter().map(|e| format!("{}:{}", e.field, e.code)).collect();
     assert_eq!(missing, ["housing_proof:attachment.required"]);
@@ -374,7 +301,7 @@ async fn lost_answers_are_replayed_idempotently_and_retry_after_is_honoured() {
     let core = env.ready_core("a", A).await;
     let submit = |core: Arc<CitizenCore>| {
         let d = core.create_draft("residence-notification".into()).unwrap();
-        fill_residence(&env, &core, &d.draft_id);
+        fill_residence(&core, &d.draft_id, &*env.clock);
         d.draft_id
     };
     // The server commits, then the answer is lost.
@@ -422,7 +349,7 @@ async fn a_definite_rejection_ends_the_item_and_says_why() {
     let old = env.ready_core("old", A).await;
     env.stop().await;
     let d = old.create_draft("residence-notification".into()).unwrap();
-    fill_residence(&env, &old, &d.draft_id);
+    fill_residence(&old, &d.draft_id, &*env.clock);
     let item = old.clone().submit_draft(d.draft_id, PASS.into()).await.unwrap();
     // The delivery attempt made while offline has finished (the item waits in backoff).
     assert_eq!(old.sync_outbox().await.unwrap().remaining, 1);
@@ -451,7 +378,7 @@ async fn submission_needs_the_passcode_and_a_valid_form() {
         }
         other => panic!("{other:?}"),
     }
-    fill_residence(&env, &core, &d.draft_id);
+    fill_residence(&core, &d.draft_id, &*env.clock);
     assert!(matches!(
         core.clone().submit_draft(d.draft_id.clone(), "111112".into()).await.unwrap_err(),
         ServiceError::PasscodeIncorrect { .. }

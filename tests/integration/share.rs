@@ -6,10 +6,9 @@
 use std::sync::Arc;
 
 use citizen_core::activity::ActivityKind;
-use citizen_core::clock::ManualClock;
 use citizen_core::crypto::{b64, unb64};
 use citizen_core::error::PublicError;
-use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
+use citizen_core::platform::software::MemoryKeyStore;
 use citizen_core::protocol::rp::{
     ConsentReceipt, PresentationSubmission, ReceiptCountersignClaims, ReceiptCountersignRequest, ReceiptKind,
     ShareRequestClaims, PATH_RECEIPTS, SHARE_REQUEST_TYP,
@@ -17,42 +16,40 @@ use citizen_core::protocol::rp::{
 use citizen_core::protocol::{Purpose, SignedStatement, Statement};
 use citizen_core::sdjwt::{self, PresentationCheck, PresentationError};
 use citizen_core::DeviceKeyStore;
-use citizen_core::{default_core_config, CitizenCore, ConsentError, ConsentKind};
-use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
-use p256::pkcs8::DecodePrivateKey;
+use citizen_core::{CitizenCore, ConsentError, ConsentKind};
 use serde_json::{json, Map, Value};
 
-const PASS: &str = "482916";
+use crate::env::{Device, Env, PASS};
+
 /// The register's sharing test citizen (fictitious).
 const WHO: (&str, &str, &str) = ("048199000010", "1999-05-05", "+84900000010");
 const FULL_NAME: &str = "Đặng Thị Chia Sẻ";
 /// Values of claims the tests never disclose.
 const HIDDEN: &[&str] = &["Số 10 Đường Chia Sẻ", "Thành phố Đà Nẵng", "female", "Việt Nam"];
 
-struct Env {
-    server: RunningServer,
-    outbox: Arc<MemoryOtpOutbox>,
-    clock: Arc<ManualClock>,
-    dir: tempfile::TempDir,
+/// The shared environment and an HTTPS client of the demo bank.
+struct Share {
+    env: Env,
     http: reqwest::Client,
 }
 
-impl Env {
-    async fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Arc::new(MemoryOtpOutbox::new());
-        let clock = ManualClock::new();
-        let server =
-            citizen_server::start(ServerConfig::loopback_dev(dir.path().join("server"), outbox.clone(), clock.clone()))
-                .await
-                .unwrap();
+impl std::ops::Deref for Share {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+impl Share {
+    async fn new() -> Share {
+        let env = Env::new().await;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(
-                citizen_core::net::tls::client_config(std::slice::from_ref(&server.ca_cert_pem), &[]).unwrap(),
+                citizen_core::net::tls::client_config(std::slice::from_ref(&env.server().ca_cert_pem), &[]).unwrap(),
             )
             .build()
             .unwrap();
-        Env { server, outbox, clock, dir, http }
+        Share { env, http }
     }
 
     async fn core(&self) -> Arc<CitizenCore> {
@@ -61,19 +58,13 @@ impl Env {
 
     /// An enrolled, logged-in core, its key store and its device id.
     async fn core_with_keys(&self) -> (Arc<CitizenCore>, Arc<MemoryKeyStore>, String) {
-        let mut c =
-            default_core_config(self.server.base_url.clone(), self.dir.path().join("dev").to_string_lossy().into());
-        c.trust_anchors_pem = vec![self.server.ca_cert_pem.clone()];
-        c.spki_pins = vec![self.server.spki_pin.clone(), self.server.backup_spki_pin.clone()];
-        let keys = Arc::new(MemoryKeyStore::new());
-        let core =
-            CitizenCore::with_clock(c, keys.clone(), Arc::new(MemoryKeyWrapper::new()), self.clock.clone()).unwrap();
-        let out = citizen_server::testing::enroll_and_login(&core, &self.outbox, WHO, PASS).await;
+        let Device { core, keys, .. } = self.device("dev");
+        let out = citizen_server::testing::enroll_and_login(&core, &self.otp, WHO, PASS).await;
         (core, keys, out.device_id)
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.base_url)
+        format!("{}{path}", self.server().base_url)
     }
 
     /// A fresh request from the demo bank: (JWS, claims, deep link).
@@ -95,12 +86,6 @@ impl Env {
         let v: Value = self.http.get(self.url("/v1/keys")).send().await.unwrap().json().await.unwrap();
         let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(v["keys"][0].clone()).unwrap();
         jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap()
-    }
-
-    /// A hosted RP's private key (the tests play a misbehaving relying party with it).
-    fn rp_key(&self, id: &str) -> p256::ecdsa::SigningKey {
-        let pem = std::fs::read_to_string(self.dir.path().join("server/rp-keys").join(format!("{id}.pem"))).unwrap();
-        p256::ecdsa::SigningKey::from_pkcs8_pem(&pem).unwrap()
     }
 }
 
@@ -130,7 +115,7 @@ fn code(e: &ConsentError) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn selective_share_reveals_only_chosen_claims_and_cannot_be_replayed() {
-    let env = Env::new().await;
+    let env = Share::new().await;
     let core = env.core().await;
     let (_jws, req, link) = env.bank_request().await;
 
@@ -150,7 +135,7 @@ async fn selective_share_reveals_only_chosen_claims_and_cannot_be_replayed() {
     assert_eq!(out.receipt.kind, ConsentKind::DataShare);
     assert_eq!(out.receipt.claims, out.disclosed_claims);
     assert_eq!((out.receipt.retention_days, out.receipt.purpose.as_str()), (1825, "account_opening"));
-    assert_eq!(out.receipt.origin, env.server.base_url);
+    assert_eq!(out.receipt.origin, env.server().base_url);
 
     // Undisclosed values are nowhere in the presentation, raw or decoded.
     let p = core.test_last_presentation().expect("the presentation sent");
@@ -166,7 +151,7 @@ async fn selective_share_reveals_only_chosen_claims_and_cannot_be_replayed() {
     let nonce = req.nonce.clone();
     let check = |aud: &'static str| PresentationCheck {
         issuer_key: &key,
-        issuer: &env.server.audience,
+        issuer: &env.server().audience,
         audience: aud,
         nonce: &nonce,
         now: citizen_core::clock::Clock::now(env.clock.as_ref()),
@@ -200,7 +185,7 @@ async fn selective_share_reveals_only_chosen_claims_and_cannot_be_replayed() {
     assert_eq!((e, e.code()), (PresentationError::BadDisclosure, "presentation_invalid"));
 
     // The receipt: countersigned by the server, listed, exportable; the share is in the log.
-    assert_eq!(env.server.consent_receipt_count(), 1);
+    assert_eq!(env.server().consent_receipt_count(), 1);
     let receipts = core.list_receipts().unwrap();
     assert_eq!(receipts.len(), 1);
     assert_eq!(receipts[0], out.receipt);
@@ -215,7 +200,7 @@ async fn selective_share_reveals_only_chosen_claims_and_cannot_be_replayed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_share_requests_are_refused_on_the_device_each_with_its_code() {
-    let env = Env::new().await;
+    let env = Share::new().await;
     let core = env.core().await;
     let (_jws, req, _link) = env.bank_request().await;
     let bank = env.rp_key("bank-demo");
@@ -257,12 +242,12 @@ async fn bad_share_requests_are_refused_on_the_device_each_with_its_code() {
     env.clock.advance(req.exp - req.iat);
     let e = core.share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.request_expired");
-    assert_eq!(env.server.consent_receipt_count(), 0, "nothing was shared");
+    assert_eq!(env.server().consent_receipt_count(), 0, "nothing was shared");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
-    let env = Env::new().await;
+    let env = Share::new().await;
     let (core, keys, device_id) = env.core_with_keys().await;
     let token = core.access_token().await.unwrap().to_string();
     let (jws, req, _) = env.bank_request().await;
@@ -272,7 +257,7 @@ async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
         kind: ReceiptKind::DataShare,
         rp_id: "bank-demo".into(),
         rp_name: "Ngân hàng TMCP Thử Nghiệm".into(),
-        origin: env.server.base_url.clone(),
+        origin: env.server().base_url.clone(),
         purpose: "account_opening".into(),
         claims: vec!["birthdate".into(), "cccd_number".into(), "full_name".into()],
         retention_days: 1825,
@@ -288,7 +273,7 @@ async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
     let post = |r: ConsentReceipt, share_request: String| {
         let statement = Statement {
             purpose: Purpose::Consent,
-            audience: env.server.audience.clone(),
+            audience: env.server().audience.clone(),
             nonce: r.nonce.clone(),
             device_id: device_id.clone(),
             counter: counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
@@ -324,7 +309,7 @@ async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
     assert_eq!(refused(post(other, jws.clone()).await), (409, "qr_session_mismatch".into()));
     let forged = sign_request(env.rp_key("dvc-demo"), "bank-demo", &req);
     assert_eq!(refused(post(receipt.clone(), forged).await), (403, "rp_signature_invalid".into()));
-    assert_eq!(env.server.consent_receipt_count(), 0);
+    assert_eq!(env.server().consent_receipt_count(), 0);
 
     let (status, _, v) = post(receipt.clone(), jws.clone()).await;
     assert_eq!(status, 200, "{v}");
@@ -332,7 +317,7 @@ async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
     let claims: ReceiptCountersignClaims =
         serde_json::from_slice(&unb64(cs.split('.').nth(1).unwrap()).unwrap()).unwrap();
     assert_eq!((claims.receipt_id, claims.receipt_digest), (receipt.receipt_id.clone(), receipt.digest()));
-    assert_eq!(env.server.consent_receipt_count(), 1);
+    assert_eq!(env.server().consent_receipt_count(), 1);
     // A credential is issued only for the key the statement names.
     let ch: Value = env
         .http
@@ -346,7 +331,7 @@ async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
         .unwrap();
     let statement = Statement {
         purpose: Purpose::Credential,
-        audience: env.server.audience.clone(),
+        audience: env.server().audience.clone(),
         nonce: ch["nonce"].as_str().unwrap().into(),
         device_id: device_id.clone(),
         counter: 5000,
@@ -368,10 +353,10 @@ async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], "signature_invalid");
     // The same receipt again (even freshly signed) gets no second countersignature.
     assert_eq!(refused(post(receipt, jws).await).0, 409);
-    assert_eq!(env.server.consent_receipt_count(), 1);
+    assert_eq!(env.server().consent_receipt_count(), 1);
 }
 
-impl Env {
+impl Share {
     /// The server's published key (JWK JSON), as a verifier obtains it independently.
     async fn server_jwk(&self) -> String {
         let v: Value = self.http.get(self.url("/v1/keys")).send().await.unwrap().json().await.unwrap();
@@ -380,7 +365,7 @@ impl Env {
 
     /// A second connection to the device database (the attacker with file access).
     fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.dir.path().join("dev").join(citizen_core::store::DB_FILE)).unwrap()
+        self.env.db("dev")
     }
 
     /// One complete share with the demo bank.
@@ -403,7 +388,7 @@ fn export_code(json: String, pinned: &str) -> String {
 /// unnoticed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_are_chained_so_removal_reordering_and_truncation_are_detected() {
-    let env = Env::new().await;
+    let env = Share::new().await;
     let core = env.core().await;
     for _ in 0..3 {
         let out = env.share_once(&core).await;
@@ -478,7 +463,7 @@ async fn receipts_are_chained_so_removal_reordering_and_truncation_are_detected(
 /// `export_receipts` fail with `internal`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_receipt_row_is_reported_and_the_others_stay_readable() {
-    let env = Env::new().await;
+    let env = Share::new().await;
     let core = env.core().await;
     let first = env.share_once(&core).await;
     let second = env.share_once(&core).await;
@@ -504,7 +489,7 @@ async fn a_damaged_receipt_row_is_reported_and_the_others_stay_readable() {
 /// countersigned receipt saying the data was shared, and nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_share_the_relying_party_refuses_leaves_a_receipt_that_says_so() {
-    let env = Env::new().await;
+    let env = Share::new().await;
     let core = env.core().await;
     // A request the bank signed but does not hold: its verifier refuses the presentation.
     let (_, mut req, _) = env.bank_request().await;

@@ -5,5 +5,6 @@
 mod env;
 
 mod demo;
+mod exit_codes;
 mod passcode_kill;
 mod qr;

@@ -34,6 +34,11 @@ pub fn client_for(ca_pem: &str) -> reqwest::Client {
 /// A client whose connections leave from `local` (e.g. 127.0.0.2: another client address on
 /// loopback).
 pub fn client_bound(ca_pem: &str, local: Option<std::net::IpAddr>) -> reqwest::Client {
+    client_builder(ca_pem, local).build().unwrap()
+}
+
+/// The builder of [`client_bound`], for a test that adds its own settings (e.g. a timeout).
+pub fn client_builder(ca_pem: &str, local: Option<std::net::IpAddr>) -> reqwest::ClientBuilder {
     use rustls_pki_types::pem::PemObject;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();
@@ -45,7 +50,7 @@ pub fn client_bound(ca_pem: &str, local: Option<std::net::IpAddr>) -> reqwest::C
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    reqwest::Client::builder().tls_backend_preconfigured(cfg).local_address(local).build().unwrap()
+    reqwest::Client::builder().tls_backend_preconfigured(cfg).local_address(local)
 }
 
 pub async fn start() -> Harness {

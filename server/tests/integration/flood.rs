@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::{Device, C1};
+use crate::common::{self, Device, C1};
 use citizen_core::protocol::rp::{self, ConsentReceipt, QrFrame, ReceiptKind};
 use citizen_core::protocol::services::SubmissionPayload;
 use citizen_core::protocol::{self as p, Purpose, SignedStatement, Statement};
@@ -112,23 +112,7 @@ fn now() -> i64 {
 }
 
 fn client_from(ca_pem: &str, local: IpAddr) -> reqwest::Client {
-    use rustls_pki_types::pem::PemObject;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(cfg)
-        .local_address(local)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
+    common::client_builder(ca_pem, Some(local)).timeout(Duration::from_secs(60)).build().unwrap()
 }
 
 /// The honest citizen: an enrolled device with its counters and access token.

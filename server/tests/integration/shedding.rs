@@ -15,18 +15,7 @@ const FLOODER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
 /// An HTTPS client trusting the dev CA that connects from `local`.
 fn client_from(ca_pem: &str, local: IpAddr) -> reqwest::Client {
-    use rustls_pki_types::pem::PemObject;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder().tls_backend_preconfigured(cfg).local_address(local).build().unwrap()
+    client_bound(ca_pem, Some(local))
 }
 
 fn tls_connector(ca_pem: &str) -> tokio_rustls::TlsConnector {
