@@ -1,4 +1,4 @@
-//! Worker process of the kill -9 durability test (`tests/outbox_kill.rs`).
+//! Worker process of the kill -9 durability test (`tests/integration/outbox_kill.rs`).
 //!
 //! Opens an enrolled desktop core on an existing data directory and loops: create a
 //! residence-notification draft → fill it → `submit_draft` → print `ACK <submission_id>` (flushed:

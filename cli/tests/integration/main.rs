@@ -1,0 +1,10 @@
+//! The CLI's integration tests, one binary: the demo in-process and as the `citizen` binary, QR
+//! login and receipts through the binary, and the passcode lockout across SIGKILL. The binary is
+//! `CARGO_BIN_EXE_citizen`, which cargo builds before this target.
+
+mod env;
+
+mod demo;
+mod exit_codes;
+mod passcode_kill;
+mod qr;

@@ -1,0 +1,20 @@
+//! The server's integration tests, one binary (as matrix-rust-sdk does): one link of the server
+//! and the core instead of one per file, and one shared harness ([`common`]: an in-process server
+//! on loopback with a manual clock, an HTTPS client, a software device). Run one group with
+//! `cargo test -p citizen-server --test integration login::`.
+//!
+//! `binary` and `flood` run the `citizen-server` binary itself (`CARGO_BIN_EXE_citizen-server`,
+//! which cargo builds before this target).
+
+mod common;
+
+mod binary;
+mod enrollment;
+mod flood;
+mod lockout;
+mod login;
+mod public_url;
+mod qr;
+mod services;
+mod sessions;
+mod shedding;

@@ -1,0 +1,170 @@
+//! Concurrent use of one core (issue 9, items 6 and 14): simultaneous passcode attempts through
+//! the public `CitizenCore` API, each counted exactly once under the lockout schedule, and a
+//! second `CitizenCore` on the same data directory refused while the first is alive.
+//! Server and core share one [`ManualClock`]; tasks start together behind a barrier on a
+//! multi-threaded runtime, so the attempts really overlap.
+
+use std::sync::Arc;
+
+use citizen_core::error::PublicError;
+use citizen_core::passcode::{FREE_ATTEMPTS, WIPE_AFTER};
+use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
+use citizen_core::{AuthError, CitizenCore, EnrollmentState, PasscodeError};
+use citizen_server::testing::{enroll, CITIZEN_1};
+
+use crate::env::{Device, Env, PASS};
+
+const WRONG: &str = "111112";
+const PARALLEL: usize = 8;
+
+/// The shared environment with one enrolled device (not logged in).
+struct Concurrency {
+    env: Env,
+    core: Arc<CitizenCore>,
+    keys: Arc<MemoryKeyStore>,
+    wrapper: Arc<MemoryKeyWrapper>,
+}
+
+impl std::ops::Deref for Concurrency {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+impl std::ops::DerefMut for Concurrency {
+    fn deref_mut(&mut self) -> &mut Env {
+        &mut self.env
+    }
+}
+
+async fn env() -> Concurrency {
+    let env = Env::new().await;
+    let Device { core, keys, wrapper, .. } = env.device("core");
+    enroll(&core, &env.otp, CITIZEN_1, PASS).await;
+    Concurrency { env, core, keys, wrapper }
+}
+
+/// Run `PARALLEL` copies of `f` at once (released together by a barrier) and collect the results.
+async fn burst<T, F, Fut>(core: &Arc<CitizenCore>, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Arc<CitizenCore>) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(PARALLEL));
+    let tasks: Vec<_> = (0..PARALLEL)
+        .map(|_| {
+            let (b, fut) = (barrier.clone(), f(core.clone()));
+            tokio::spawn(async move {
+                b.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    let mut out = vec![];
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+type Attempt = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), PasscodeError>> + Send>>;
+
+fn verify(passcode: &'static str) -> impl Fn(Arc<CitizenCore>) -> Attempt {
+    move |core| Box::pin(async move { core.verify_passcode(passcode.into()).await })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn simultaneous_wrong_passcodes_are_each_counted_once() {
+    let mut env = env().await;
+    let results = burst(&env.core, verify(WRONG)).await;
+    let mut incorrect: Vec<u32> = vec![];
+    let mut locked = 0;
+    for r in &results {
+        match r {
+            Err(PasscodeError::Incorrect { attempts_before_wipe, .. }) => incorrect.push(*attempts_before_wipe),
+            Err(PasscodeError::LockedOut { .. }) => locked += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    let failed = env.core.passcode_status().unwrap().failed_attempts;
+    // Every answer `incorrect` is a failure on disk, and the lockout stops the burst at the
+    // schedule's free attempts: 5 counted, countdown 9..5, the rest refused without a comparison.
+    assert_eq!(failed as usize, incorrect.len(), "answers {results:?} but {failed} failures stored");
+    assert_eq!(failed, FREE_ATTEMPTS, "{results:?}");
+    incorrect.sort_unstable();
+    assert_eq!(incorrect, (WIPE_AFTER - FREE_ATTEMPTS..WIPE_AFTER).collect::<Vec<_>>());
+    assert_eq!(locked, PARALLEL - FREE_ATTEMPTS as usize);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn bursts_of_wrong_passcodes_wipe_after_exactly_the_schedule() {
+    let mut env = env().await;
+    let mut incorrect = 0u32;
+    let mut wiped = 0u32;
+    let mut rounds = 0;
+    while env.core.status().unwrap().enrollment == EnrollmentState::Enrolled {
+        rounds += 1;
+        assert!(rounds <= 2 * WIPE_AFTER, "no wipe after {rounds} bursts, {incorrect} incorrect");
+        for r in burst(&env.core, verify(WRONG)).await {
+            match r {
+                Err(PasscodeError::Incorrect { .. }) => incorrect += 1,
+                Err(PasscodeError::Wiped { .. }) => wiped += 1,
+                Err(PasscodeError::LockedOut { .. } | PasscodeError::NotEnrolled { .. }) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        // Wait out whatever lock the burst left.
+        env.clock.advance(3_601);
+    }
+    // The 10th consecutive failure erases: 9 answers `incorrect`, one answers `wiped`.
+    assert_eq!((incorrect, wiped), (WIPE_AFTER - 1, 1));
+    assert_eq!(env.keys.key_count(), 0);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn simultaneous_correct_passcodes_never_lock_out() {
+    let mut env = env().await;
+    for round in 0..40 {
+        for r in burst(&env.core, verify(PASS)).await {
+            if let Err(e) = r {
+                panic!("round {round}: correct passcode refused: {}", e.detail().code);
+            }
+        }
+        assert_eq!(env.core.passcode_status().unwrap().failed_attempts, 0);
+    }
+    // Logins too (each also signs a challenge; the passcode gate is the same).
+    for r in burst(&env.core, |core| async move { core.login(PASS.into()).await.map(|_| ()) }).await {
+        assert!(!matches!(r, Err(AuthError::LockedOut { .. } | AuthError::PasscodeIncorrect { .. })), "{r:?}");
+    }
+    assert_eq!(env.core.passcode_status().unwrap().failed_attempts, 0);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_core_on_the_same_data_directory_is_refused_until_the_first_is_dropped() {
+    let env = env().await;
+    let open = || CitizenCore::with_clock(env.config("core"), env.keys.clone(), env.wrapper.clone(), env.clock.clone());
+    let e = open().err().expect("a second core on the same directory must be refused");
+    assert_eq!(e.detail().code, "storage.already_open");
+    assert!(matches!(e, citizen_core::SetupError::AlreadyOpen { .. }), "{e:?}");
+    // The desktop constructor takes the same lock.
+    let desktop = CitizenCore::new_desktop(env.config("core"));
+    assert!(matches!(desktop, Err(citizen_core::SetupError::AlreadyOpen { .. })));
+    // The first core is unaffected.
+    assert_eq!(env.core.status().unwrap().enrollment, EnrollmentState::Enrolled);
+
+    // After the first is dropped the directory opens again, with everything in it.
+    let Concurrency { mut env, core, keys, wrapper } = env;
+    drop(core);
+    let core = CitizenCore::with_clock(env.config("core"), keys, wrapper, env.clock.clone()).unwrap();
+    assert_eq!(core.status().unwrap().enrollment, EnrollmentState::Enrolled);
+    core.verify_passcode(PASS.into()).await.unwrap();
+    // The lock is per directory: another directory opens alongside.
+    let other = CitizenCore::new_desktop(env.config("other")).unwrap();
+    assert_eq!(other.status().unwrap().enrollment, EnrollmentState::NotEnrolled);
+    env.stop().await;
+}

@@ -1,0 +1,27 @@
+//! The core's integration tests, one binary (as matrix-rust-sdk does): the core and the
+//! reference server are linked once instead of once per file, and they share one environment
+//! ([`env`]: the server on loopback TLS, an OTP outbox, one manual clock, devices with in-memory
+//! key stores). Each module keeps what only it needs as a small extension of `Env` (a relay, a
+//! hostile proxy, the portal's key, the demo bank's client). Run one group with
+//! `cargo test -p citizen-core --test integration e2e::`. `tls` and `wycheproof` need no server.
+//!
+//! `outbox_kill` runs the `outbox_worker` example as a child process (built on demand when a
+//! plain `cargo test --test integration` did not build examples).
+
+mod env;
+
+mod activity;
+mod concurrency;
+mod e2e;
+mod ffi_errors;
+mod hostile_server;
+mod migration_kill;
+mod outbox_faults;
+mod outbox_kill;
+mod qr_login;
+mod qr_registry;
+mod services;
+mod share;
+mod signed_overlap;
+mod tls;
+mod wycheproof;
