@@ -1,4 +1,4 @@
-//! Worker process of the interrupted-migration test (`tests/migration_kill.rs`).
+//! Worker process of the interrupted-migration test (`tests/integration/migration_kill.rs`).
 //!
 //! Opens a fixture database (written by `citizen_core::store::fixtures::write`) with the current
 //! code, which migrates it, and reads every record back. With `CITIZEN_TEST_PAUSE_IN_MIGRATION=<v>`
