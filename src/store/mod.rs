@@ -958,7 +958,10 @@ mod tests {
             )
             .unwrap();
         match s.outbox() {
-            Err(Error::Storage(m)) => assert!(m.contains("outbox.state") && m.contains("archived"), "{m}"),
+            Err(e) => {
+                let u = rows::unknown_value(&e).unwrap_or_else(|| panic!("{e:?}"));
+                assert_eq!((u.column, u.value.as_str()), ("outbox.state", "archived"));
+            }
             other => panic!("{other:?}"),
         }
         // The worker selects by the known pending states: a row in an unknown state is not sent.
@@ -970,7 +973,8 @@ mod tests {
                 [],
             )
             .unwrap();
-        assert!(matches!(s.cases(), Err(Error::Storage(m)) if m.contains("escalated")));
+        let e = s.cases().expect_err("an unknown case status is an error");
+        assert_eq!(rows::unknown_value(&e).map(|u| u.value.as_str()), Some("escalated"), "{e:?}");
     }
 
     #[test]

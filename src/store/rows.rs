@@ -22,6 +22,17 @@ pub(crate) struct UnknownValue {
     pub(crate) value: String,
 }
 
+/// The [`UnknownValue`] inside a core error, if that is what it is: the internal error keeps
+/// SQLite's conversion failure as its source (see `crate::error::Error::Sqlite`), so callers and
+/// tests can tell "a state this build does not know" from other storage failures.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn unknown_value(e: &crate::error::Error) -> Option<&UnknownValue> {
+    match e {
+        crate::error::Error::Sqlite(rusqlite::Error::FromSqlConversionFailure(_, _, src)) => src.downcast_ref(),
+        _ => None,
+    }
+}
+
 /// A text-backed enum: each variant has one stored spelling.
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident in $column:literal { $($(#[$vm:meta])* $variant:ident = $text:literal,)+ }) => {
@@ -248,9 +259,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // Through the crate's error: a storage error, not a panic.
+        // Through the crate's error: a storage error that keeps the typed source, not a panic.
         let e: crate::error::Error = e.into();
-        assert!(matches!(e, crate::error::Error::Storage(ref m) if m.contains("archived")), "{e:?}");
+        let u = unknown_value(&e).expect("typed source kept");
+        assert_eq!((u.column, u.value.as_str()), ("outbox.state", "archived"), "{e:?}");
 
         c.execute("UPDATE t SET v = ?1", [WireText(CaseStatusDto::NeedsSupplement)]).unwrap();
         let raw: String = c.query_row("SELECT v FROM t", [], |r| r.get(0)).unwrap();
