@@ -31,6 +31,7 @@
 //!
 //! Run: `cargo bench -p citizen-core --bench consent` (add `-- --measurement-time 3
 //! --warm-up-time 1` for a quick run).
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)] // test code
 
 use std::path::PathBuf;
 use std::sync::Arc;

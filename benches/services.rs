@@ -16,6 +16,7 @@
 //!
 //! Run: `cargo bench -p citizen-core --bench services` (add `-- --measurement-time 2
 //! --warm-up-time 1` for a quick run).
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)] // test code
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

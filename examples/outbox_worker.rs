@@ -9,6 +9,7 @@
 //!
 //! Output lines: `READY` (core open), `ACK <id>`, `SYNC <delivered> <remaining>`, `DONE`, and
 //! `ERR <what>` (then exit code 3) on anything unexpected.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)] // test code
 
 use std::io::Write;
 

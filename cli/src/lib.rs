@@ -1,5 +1,6 @@
 //! `citizen`, the desktop/kiosk shell of citizen-core. The binary is a thin argument parser;
 //! the demo lives here so tests can run it in-process and watch every step.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod demo;
 pub mod relying_party;

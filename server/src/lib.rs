@@ -10,6 +10,7 @@
 //! client needs. Time comes from an injectable clock so tests advance it instead of sleeping.
 
 #![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;

@@ -1,4 +1,5 @@
 //! `citizen-server` command line: run the reference backend.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -17,6 +17,8 @@
 //! * [`clock`]: injectable time. [`messages`]: the message catalogue (codes, vi/en texts).
 
 #![forbid(unsafe_code)]
+// Stricter than the workspace table: this crate was already clean, keep it so without `-D warnings`.
+#![deny(missing_docs, unreachable_pub)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod activity;

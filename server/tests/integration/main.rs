@@ -5,6 +5,7 @@
 //!
 //! `binary` and `flood` run the `citizen-server` binary itself (`CARGO_BIN_EXE_citizen-server`,
 //! which cargo builds before this target).
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)] // test code
 
 mod common;
 
