@@ -297,7 +297,12 @@ impl Account {
         Ok((resp, device_id))
     }
 
-    pub(crate) async fn complete_enrollment(&self, otp: &str, new_passcode: &str, options: KeyOptions) -> Result<Enrolled> {
+    pub(crate) async fn complete_enrollment(
+        &self,
+        otp: &str,
+        new_passcode: &str,
+        options: KeyOptions,
+    ) -> Result<Enrolled> {
         let PendingRow::<PendingEnrollment> { reference: enrollment_id, payload: pending, .. } =
             self.store.pending(PENDING_ENROLLMENT)?.ok_or(Error::Domain(Msg::NoPendingEnrollment))?;
         let mut fields = vec![];

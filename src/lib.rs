@@ -9,7 +9,10 @@
 //! platform traits in [`platform`] are the one exception: ports the engine owns).
 
 #![warn(missing_docs)]
-#![cfg_attr(test, allow(clippy::unwrap_used))]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)
+)]
 
 uniffi::setup_scaffolding!();
 

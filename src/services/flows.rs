@@ -204,7 +204,14 @@ impl Account {
     }
 
     /// Attach bytes to a draft (checked against the procedure's size and type limits).
-    pub(crate) fn attach(&self, id: &str, key: &str, file_name: &str, mime_type: &str, data: Vec<u8>) -> Result<DraftRow> {
+    pub(crate) fn attach(
+        &self,
+        id: &str,
+        key: &str,
+        file_name: &str,
+        mime_type: &str,
+        data: Vec<u8>,
+    ) -> Result<DraftRow> {
         let data = zeroize::Zeroizing::new(data);
         let file_name = std::path::Path::new(file_name)
             .file_name()
