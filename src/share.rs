@@ -224,7 +224,7 @@ static LAST_PRESENTATION: Mutex<Option<(String, String)>> = Mutex::new(None);
 /// The last presentation sent by the device `device_id` in this process (test support only: the
 /// tests replay it and search it for undisclosed values).
 #[cfg(feature = "test-support")]
-pub fn last_presentation(device_id: &str) -> Option<String> {
+pub(crate) fn last_presentation(device_id: &str) -> Option<String> {
     let g = LAST_PRESENTATION.lock().unwrap_or_else(|p| p.into_inner());
     g.as_ref().filter(|(d, _)| d == device_id).map(|(_, p)| p.clone())
 }

@@ -20,9 +20,13 @@ use crate::store::rows::{DraftStatus, OutboxState};
 /// What one delivery run did.
 #[derive(Debug, Default)]
 pub struct SyncReport {
+    /// Submissions delivered.
     pub delivered: u32,
+    /// Submissions rejected.
     pub rejected: u32,
+    /// Submissions still queued.
     pub remaining: u32,
+    /// Why the run stopped early, if it did.
     pub last_error: Option<Error>,
 }
 

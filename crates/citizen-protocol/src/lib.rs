@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 // Stricter than the workspace table: this crate was already clean, keep it so without `-D warnings`.
 #![deny(missing_docs, unreachable_pub)]
+#![deny(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)
