@@ -2,6 +2,14 @@
 //! interesting outputs are ratios (login round trip vs a bare HTTPS GET on the same connection).
 //!
 //! Run: `cargo bench -p citizen-core --bench core`
+// Test code: may unwrap, cast freely, and share helpers across modules with plain `pub`.
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 use std::sync::Arc;
 

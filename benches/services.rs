@@ -16,6 +16,14 @@
 //!
 //! Run: `cargo bench -p citizen-core --bench services` (add `-- --measurement-time 2
 //! --warm-up-time 1` for a quick run).
+// Test code: may unwrap, cast freely, and share helpers across modules with plain `pub`.
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

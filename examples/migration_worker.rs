@@ -8,6 +8,14 @@
 //! Usage: `migration_worker <data_dir> <fixture_version>`
 //!
 //! Output lines: `PAUSED <v>`, or `OPENED <version>` when it ran through, or `ERR <what>` (exit 3).
+// Test code: may unwrap, cast freely, and share helpers across modules with plain `pub`.
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 use std::io::Write;
 use std::path::Path;

@@ -9,6 +9,14 @@
 //!
 //! Output lines: `READY` (core open), `ACK <id>`, `SYNC <delivered> <remaining>`, `DONE`, and
 //! `ERR <what>` (then exit code 3) on anything unexpected.
+// Test code: may unwrap, cast freely, and share helpers across modules with plain `pub`.
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 use std::io::Write;
 

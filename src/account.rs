@@ -104,7 +104,7 @@ pub(crate) struct PasscodeState {
 }
 
 impl Account {
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         net: Net,
         keys: Arc<dyn DeviceKeyStore>,
@@ -131,7 +131,7 @@ impl Account {
     }
 
     /// The account, which must exist and be active.
-    pub fn active_account(&self) -> Result<AccountRow> {
+    pub(crate) fn active_account(&self) -> Result<AccountRow> {
         let acc = self.store.account()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
         if let Some(status) = &acc.inactive_status {
             return Err(Error::DeviceInactive(status.clone()));
@@ -248,7 +248,7 @@ impl Account {
     // ---- enrollment ----------------------------------------------------------------------
 
     /// Validate enrollment input; returns normalised (cccd, dob, phone) or every field error.
-    pub fn validate_enrollment(
+    pub(crate) fn validate_enrollment(
         &self,
         cccd_no: &str,
         dob: &str,
@@ -264,7 +264,7 @@ impl Account {
         }
     }
 
-    pub async fn start_enrollment(
+    pub(crate) async fn start_enrollment(
         &self,
         cccd_no: &str,
         dob: &str,
@@ -297,7 +297,12 @@ impl Account {
         Ok((resp, device_id))
     }
 
-    pub async fn complete_enrollment(&self, otp: &str, new_passcode: &str, options: KeyOptions) -> Result<Enrolled> {
+    pub(crate) async fn complete_enrollment(
+        &self,
+        otp: &str,
+        new_passcode: &str,
+        options: KeyOptions,
+    ) -> Result<Enrolled> {
         let PendingRow::<PendingEnrollment> { reference: enrollment_id, payload: pending, .. } =
             self.store.pending(PENDING_ENROLLMENT)?.ok_or(Error::Domain(Msg::NoPendingEnrollment))?;
         let mut fields = vec![];
@@ -412,7 +417,7 @@ impl Account {
     /// then hold several reservations at once and the fifth would impose a lockout on the
     /// citizen; serialising them makes each success clear the count before the next attempt
     /// reserves. The comparison is one HMAC, so the lock costs nothing noticeable.
-    pub async fn verify_passcode(&self, candidate: &str) -> Result<()> {
+    pub(crate) async fn verify_passcode(&self, candidate: &str) -> Result<()> {
         if candidate.len() != 6 || !candidate.bytes().all(|c| c.is_ascii_digit()) {
             return Err(Error::Fields(vec![FieldError::new("passcode", Msg::PasscodeFormat)]));
         }
@@ -445,7 +450,7 @@ impl Account {
         }
     }
 
-    pub async fn change_passcode(&self, old: &str, new: &str) -> Result<()> {
+    pub(crate) async fn change_passcode(&self, old: &str, new: &str) -> Result<()> {
         self.verify_passcode(old).await?;
         if old == new {
             return Err(Error::Fields(vec![FieldError::new("passcode", Msg::PasscodeSame)]));
@@ -463,7 +468,7 @@ impl Account {
         self.store.set_passcode(&PasscodeRow { salt, verifier, failed: 0, locked_until: None })
     }
 
-    pub async fn start_passcode_reset(&self) -> Result<ResetStartResponse> {
+    pub(crate) async fn start_passcode_reset(&self) -> Result<ResetStartResponse> {
         let acc = self.active_account()?;
         let r: ResetStartResponse = self.note_inactive(
             self.net.post(PATH_RESET_START, &ResetStartRequest { device_id: acc.device_id }, None).await,
@@ -477,7 +482,7 @@ impl Account {
         Ok(r)
     }
 
-    pub async fn complete_passcode_reset(&self, otp: &str, new: &str) -> Result<()> {
+    pub(crate) async fn complete_passcode_reset(&self, otp: &str, new: &str) -> Result<()> {
         let acc = self.active_account()?;
         let PendingRow::<PendingReset> { reference: reset_id, .. } =
             self.store.pending(PENDING_RESET)?.ok_or(Error::Domain(Msg::NoPendingReset))?;
@@ -533,7 +538,7 @@ impl Account {
         Ok(row)
     }
 
-    pub async fn login(&self, passcode_in: &str) -> Result<SessionRow> {
+    pub(crate) async fn login(&self, passcode_in: &str) -> Result<SessionRow> {
         let acc = self.active_account()?;
         self.verify_passcode(passcode_in).await?;
         let nonce = self.challenge(&acc, Purpose::Login).await?;
@@ -560,7 +565,7 @@ impl Account {
     }
 
     /// Force a refresh (single-flight with automatic refreshes).
-    pub async fn refresh(&self) -> Result<SessionRow> {
+    pub(crate) async fn refresh(&self) -> Result<SessionRow> {
         self.active_account()?;
         let before = self.store.session()?.ok_or(Error::Domain(Msg::NotLoggedIn))?;
         let _g = self.refresh_lock.lock().await;
@@ -573,7 +578,7 @@ impl Account {
     }
 
     /// A valid access token, refreshing at most once across concurrent callers.
-    pub async fn access_token(&self) -> Result<Zeroizing<String>> {
+    pub(crate) async fn access_token(&self) -> Result<Zeroizing<String>> {
         self.active_account()?;
         let fresh = |s: &SessionRow, now: i64| s.access_expires_at - REFRESH_MARGIN_SECS > now;
         let s = self.store.session()?.ok_or(Error::Domain(Msg::NotLoggedIn))?;
@@ -594,7 +599,7 @@ impl Account {
         Ok(Zeroizing::new(s.tokens.access_token.clone()))
     }
 
-    pub async fn logout(&self) -> Result<()> {
+    pub(crate) async fn logout(&self) -> Result<()> {
         let Some(s) = self.store.session()? else { return Ok(()) };
         self.store.clear_session()?;
         self.log_activity(ActivityKind::Logout, String::new()).await;
@@ -607,13 +612,13 @@ impl Account {
         Ok(())
     }
 
-    pub async fn list_devices(&self) -> Result<Vec<DeviceDto>> {
+    pub(crate) async fn list_devices(&self) -> Result<Vec<DeviceDto>> {
         let token = self.access_token().await?;
         let r: DevicesResponse = self.note_inactive(self.net.get(PATH_DEVICES, Some(&token)).await)?;
         Ok(r.devices)
     }
 
-    pub async fn revoke_device(&self, device_id: &str, passcode_in: &str) -> Result<()> {
+    pub(crate) async fn revoke_device(&self, device_id: &str, passcode_in: &str) -> Result<()> {
         let acc = self.active_account()?;
         self.verify_passcode(passcode_in).await?;
         let token = self.access_token().await?;
@@ -628,7 +633,7 @@ impl Account {
         Ok(())
     }
 
-    pub async fn approve_transfer(&self, enrollment_id: &str, passcode_in: &str) -> Result<()> {
+    pub(crate) async fn approve_transfer(&self, enrollment_id: &str, passcode_in: &str) -> Result<()> {
         let acc = self.active_account()?;
         self.verify_passcode(passcode_in).await?;
         let token = self.access_token().await?;
@@ -641,7 +646,7 @@ impl Account {
         Ok(())
     }
 
-    pub async fn device_status(&self) -> Result<DeviceStatusResponse> {
+    pub(crate) async fn device_status(&self) -> Result<DeviceStatusResponse> {
         let acc = self.store.account()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
         let r: DeviceStatusResponse =
             self.net.post(PATH_DEVICE_STATUS, &DeviceStatusRequest { device_id: acc.device_id }, None).await?;
@@ -652,7 +657,7 @@ impl Account {
     }
 
     /// Erase the local account and its device key (the data key stays; it protects nothing now).
-    pub async fn wipe(&self) -> Result<()> {
+    pub(crate) async fn wipe(&self) -> Result<()> {
         if let Some(acc) = self.store.account()? {
             let (ks, a) = (self.keys.clone(), acc.key_alias);
             if let Err(e) = keystore(move || ks.delete_key(a)).await {

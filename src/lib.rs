@@ -8,6 +8,12 @@
 //! the UniFFI layer (`ffi`) is a thin layer of small wrappers that nothing else imports from (the
 //! platform traits in [`platform`] are the one exception: ports the engine owns).
 
+#![warn(missing_docs)]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)
+)]
+
 uniffi::setup_scaffolding!();
 
 mod account;

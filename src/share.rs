@@ -48,11 +48,11 @@ const CREDENTIAL_PID: CredentialKind = CredentialKind::Pid;
 /// Pending-operation kind of the share request the citizen is looking at.
 const PENDING_SHARE: PendingKind = PendingKind::ShareRequest;
 /// Scheme and host of the same-device deep link.
-pub const SHARE_LINK_PREFIX: &str = "citizenid://share";
+pub(crate) const SHARE_LINK_PREFIX: &str = "citizenid://share";
 /// Longest share request (JWS or link) accepted, checked before any decoding.
-pub const MAX_REQUEST_LEN: usize = 8 * 1024;
+pub(crate) const MAX_REQUEST_LEN: usize = 8 * 1024;
 /// Longest lifetime a share request may claim.
-pub const MAX_REQUEST_LIFETIME_SECS: i64 = 24 * 3600;
+pub(crate) const MAX_REQUEST_LIFETIME_SECS: i64 = 24 * 3600;
 /// A credential this close to expiry is fetched again before sharing.
 const CREDENTIAL_RENEW_MARGIN_SECS: i64 = 24 * 3600;
 
@@ -81,7 +81,7 @@ fn invalid() -> Error {
 }
 
 /// The JWS carried by `input`: the JWS itself or a `citizenid://share?request=<jws>` link.
-pub fn request_from_input(input: &str) -> Result<String> {
+pub(crate) fn request_from_input(input: &str) -> Result<String> {
     let input = input.trim();
     if input.len() > MAX_REQUEST_LEN {
         return Err(invalid());
@@ -108,7 +108,7 @@ pub fn request_from_input(input: &str) -> Result<String> {
 /// signature and `typ`, issuer = registered id, registered purpose, claims known, distinct and
 /// allowed, response URI on a registered origin, lifetime, expiry by the core's clock. Returns
 /// the claims and the response origin.
-pub fn check_share_request(jws: &str, rp: &RelyingPartyEntry, now: i64) -> Result<(ShareRequestClaims, String)> {
+pub(crate) fn check_share_request(jws: &str, rp: &RelyingPartyEntry, now: i64) -> Result<(ShareRequestClaims, String)> {
     let key = crypto::unb64(&rp.public_key)
         .and_then(|k| crypto::parse_public_key(&k).ok())
         .ok_or(Error::Domain(Msg::ConsentRegistryInvalid))?;
@@ -151,7 +151,7 @@ pub fn check_share_request(jws: &str, rp: &RelyingPartyEntry, now: i64) -> Resul
 
 /// The claims to disclose: every required one plus the chosen optional ones, sorted. A choice
 /// the request did not offer is refused (`consent.claim_not_offered`).
-pub fn disclosure_set(req: &ShareRequestClaims, chosen: &[String]) -> Result<Vec<String>> {
+pub(crate) fn disclosure_set(req: &ShareRequestClaims, chosen: &[String]) -> Result<Vec<String>> {
     let mut out = req.required.clone();
     for c in chosen {
         if !req.optional.contains(c) {
@@ -178,12 +178,12 @@ pub(crate) struct DeviceJwsSigner {
 }
 
 impl DeviceJwsSigner {
-    pub fn new(keys: Arc<dyn DeviceKeyStore>, alias: String, public_key: Vec<u8>) -> Self {
+    pub(crate) fn new(keys: Arc<dyn DeviceKeyStore>, alias: String, public_key: Vec<u8>) -> Self {
         DeviceJwsSigner { keys, alias, public_key, error: Mutex::new(None) }
     }
 
     /// The key-store error behind a failed signature, if that was the cause.
-    pub fn take_error(&self) -> Option<DeviceKeyStoreError> {
+    pub(crate) fn take_error(&self) -> Option<DeviceKeyStoreError> {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
@@ -224,7 +224,7 @@ static LAST_PRESENTATION: Mutex<Option<(String, String)>> = Mutex::new(None);
 /// The last presentation sent by the device `device_id` in this process (test support only: the
 /// tests replay it and search it for undisclosed values).
 #[cfg(feature = "test-support")]
-pub fn last_presentation(device_id: &str) -> Option<String> {
+pub(crate) fn last_presentation(device_id: &str) -> Option<String> {
     let g = LAST_PRESENTATION.lock().unwrap_or_else(|p| p.into_inner());
     g.as_ref().filter(|(d, _)| d == device_id).map(|(_, p)| p.clone())
 }
@@ -235,7 +235,7 @@ fn bad_answer(detail: &str) -> Error {
 
 impl Account {
     /// Fetch the PID credential, check it and store it sealed.
-    pub async fn fetch_credential(&self) -> Result<()> {
+    pub(crate) async fn fetch_credential(&self) -> Result<()> {
         let acc = self.active_account()?;
         let token = self.access_token().await?;
         let ch: ChallengeResponse = self

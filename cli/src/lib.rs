@@ -1,5 +1,9 @@
 //! `citizen`, the desktop/kiosk shell of citizen-core. The binary is a thin argument parser;
 //! the demo lives here so tests can run it in-process and watch every step.
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)
+)]
 
 pub mod demo;
 pub mod relying_party;

@@ -7,6 +7,10 @@
 //!
 //! This file holds the argument definitions and the dispatch; each command group lives in
 //! `commands/`, and every error leaves through the one mapping in `commands/exit.rs`.
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)
+)]
 
 mod commands;
 

@@ -1,4 +1,8 @@
 //! `citizen-server` command line: run the reference backend.
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)
+)]
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -291,7 +291,7 @@ impl Account {
     }
 
     /// Deny: a signed `deny:<session id>` so the portal learns it at once.
-    pub async fn deny_login(&self, session_id: &str) -> Result<()> {
+    pub(crate) async fn deny_login(&self, session_id: &str) -> Result<()> {
         let p = self.pending_login(session_id)?;
         let acc = self.active_account()?;
         let token = self.access_token().await?;

@@ -273,7 +273,7 @@ impl Account {
     /// The export: receipts oldest first, with the server key that countersigned the newest and
     /// the device's signed head of the chain. Rows that do not open are left out (the chain then
     /// shows the gap: `list_receipts` reports them).
-    pub fn export_receipts(&self) -> Result<ReceiptExport> {
+    pub(crate) fn export_receipts(&self) -> Result<ReceiptExport> {
         let receipts = self.store.receipts()?;
         let head = self.store.integrity_marks()?.and_then(|m| m.receipt_head);
         let kid = receipts.last().and_then(|r| super::jws_kid(&r.countersignature));

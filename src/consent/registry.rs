@@ -33,7 +33,7 @@ pub fn check_claims(c: &RegistryClaims, issuer: &str, now: i64, cached_version: 
 
 impl Account {
     /// Fetch, verify and cache the registry.
-    pub async fn refresh_registry(&self) -> Result<RegistryClaims> {
+    pub(crate) async fn refresh_registry(&self) -> Result<RegistryClaims> {
         self.registry_fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let r: RegistryResponse = self.net.get(PATH_REGISTRY, None).await?;
         let claims: RegistryClaims =

@@ -2,6 +2,8 @@
 //! scanned login requests waiting for the citizen's decision (sealed, so approval survives an
 //! app restart).
 
+#![warn(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -35,7 +37,7 @@ impl Store {
     pub(crate) fn save_registry(&self, jws: &str, version: u64, fetched_at: i64) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO rp_registry (id, jws, version, fetched_at) VALUES (1, ?1, ?2, ?3)",
-            params![jws, version as i64, fetched_at],
+            params![jws, version, fetched_at],
         )?;
         Ok(())
     }
@@ -45,7 +47,7 @@ impl Store {
         Ok(self
             .conn()
             .query_row("SELECT jws, version, fetched_at FROM rp_registry WHERE id = 1", [], |r| {
-                Ok(RegistryRow { jws: r.get(0)?, version: r.get::<_, i64>(1)? as u64, fetched_at: r.get(2)? })
+                Ok(RegistryRow { jws: r.get(0)?, version: r.get(1)?, fetched_at: r.get(2)? })
             })
             .optional()?)
     }
@@ -68,7 +70,7 @@ impl Store {
                 WireText(r.receipt.kind),
                 sealed,
                 r.receipt.issued_at,
-                (chain_seq > 0).then_some(chain_seq as i64)
+                (chain_seq > 0).then_some(chain_seq)
             ],
         )?;
         if chain_seq > 0 {
@@ -113,7 +115,7 @@ impl Store {
     /// Every receipt row, oldest first; a row that does not open (damaged or tampered at rest)
     /// is kept with `receipt: None` so the others stay readable.
     pub(crate) fn receipt_rows(&self) -> Result<Vec<ReceiptRow>> {
-        type Raw = (String, Option<WireText<ReceiptKind>>, i64, Option<i64>, Vec<u8>);
+        type Raw = (String, Option<WireText<ReceiptKind>>, i64, Option<u64>, Vec<u8>);
         let rows: Vec<Raw> = {
             let c = self.conn();
             let mut st =
@@ -130,10 +132,10 @@ impl Store {
                     .open_json(&format!("consent_receipts.{receipt_id}"), &sealed)
                     .ok()
                     .filter(|r: &SignedReceipt| {
-                        r.receipt.receipt_id == receipt_id && chain_seq.unwrap_or(0) as u64 == r.receipt.chain_seq
+                        r.receipt.receipt_id == receipt_id && chain_seq.unwrap_or(0) == r.receipt.chain_seq
                     });
                 let kind = kind.map(|k| k.0);
-                ReceiptRow { receipt_id, kind, issued_at, chain_seq: chain_seq.map(|s| s as u64), receipt }
+                ReceiptRow { receipt_id, kind, issued_at, chain_seq, receipt }
             })
             .collect())
     }
@@ -214,6 +216,7 @@ impl Store {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 mod tests {
     use std::sync::Arc;
 

@@ -124,7 +124,14 @@ macro_rules! public_error {
             $(
                 $(#[$vmeta])*
                 #[error("{}", detail.code)]
-                $var { detail: ErrorDetail, $($field: $fty),* },
+                $var {
+                    /// Stable code and Vietnamese/English messages (`ErrorDetail`).
+                    detail: ErrorDetail,
+                    $(
+                        /// Data of this condition, described in the variant's documentation.
+                        $field: $fty
+                    ),*
+                },
             )*
         }
 

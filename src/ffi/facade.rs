@@ -242,7 +242,10 @@ pub enum EnrollmentState {
     /// Enrolled and active.
     Enrolled,
     /// The server deactivated this device.
-    Deactivated { status: DeviceStatus },
+    Deactivated {
+        /// The server's status of this device.
+        status: DeviceStatus,
+    },
 }
 
 /// A snapshot of the core's state, for the shell's first screen.

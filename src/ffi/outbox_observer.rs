@@ -8,7 +8,10 @@
 pub enum ObserverError {
     /// The observer failed.
     #[error("observer failed")]
-    Failed { reason: String },
+    Failed {
+        /// What went wrong (logged, never shown).
+        reason: String,
+    },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for ObserverError {

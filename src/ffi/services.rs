@@ -17,18 +17,31 @@ use crate::CitizenCore;
 /// A field of an item of a repeated group.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct FormItemField {
+    /// Key of the field within its item (the path is `group[i].key`).
     pub key: String,
+    /// Label in Vietnamese.
     pub label_vi: String,
+    /// Label in English.
     pub label_en: String,
+    /// Input kind (text, date, choice, …).
     pub kind: FieldKind,
+    /// Whether a value is required.
     pub required: bool,
+    /// Register attribute the field is filled from, if any.
     pub autofill: Option<String>,
+    /// Whether an autofilled value cannot be changed.
     pub locked: bool,
+    /// Minimum length in characters.
     pub min_length: Option<u32>,
+    /// Maximum length in characters.
     pub max_length: Option<u32>,
+    /// Choices of a choice field.
     pub options: Vec<OptionSpec>,
+    /// Shown (and validated) only while this condition holds.
     pub visible_if: Option<Condition>,
+    /// Rule a date value must satisfy.
     pub date_rule: Option<DateRule>,
+    /// For a commune field: the key of the province field it depends on.
     pub province_field: Option<String>,
 }
 
@@ -72,16 +85,27 @@ pub struct FormField {
 /// A public-service procedure with its form.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct Procedure {
+    /// Procedure identifier.
     pub id: String,
+    /// Form version, bound into the signed submission.
     pub version: u32,
+    /// Official procedure code.
     pub code: String,
+    /// Name in Vietnamese.
     pub name_vi: String,
+    /// Name in English.
     pub name_en: String,
+    /// Responsible agency in Vietnamese.
     pub agency_vi: String,
+    /// Responsible agency in English.
     pub agency_en: String,
+    /// Fee in đồng.
     pub fee_vnd: u64,
+    /// Statutory processing time in working days.
     pub processing_days: u32,
+    /// The form fields.
     pub fields: Vec<FormField>,
+    /// Attachments the procedure accepts.
     pub attachments: Vec<AttachmentSpec>,
 }
 
@@ -171,9 +195,13 @@ pub enum DraftStatus {
 /// An attachment of a draft.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct DraftAttachment {
+    /// Attachment slot (an `AttachmentSpec` key).
     pub key: String,
+    /// File name as chosen by the citizen.
     pub file_name: String,
+    /// MIME type.
     pub mime_type: String,
+    /// Size in bytes.
     pub size: u64,
     /// SHA-256 (hex), bound into the signed submission.
     pub sha256: String,
@@ -182,9 +210,13 @@ pub struct DraftAttachment {
 /// A form being filled.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct Draft {
+    /// Draft identifier.
     pub draft_id: String,
+    /// Procedure this draft is for.
     pub procedure_id: String,
+    /// Form version the draft was started with.
     pub procedure_version: u32,
+    /// Editing or submitted.
     pub status: DraftStatus,
     /// Values by path.
     pub values: HashMap<String, String>,
@@ -192,11 +224,13 @@ pub struct Draft {
     pub locked_fields: Vec<String>,
     /// Number of items per group.
     pub group_items: HashMap<String, u32>,
+    /// Attached files.
     pub attachments: Vec<DraftAttachment>,
     /// The case this draft supplements.
     pub supplements_case: Option<String>,
     /// Attachments an official asked for.
     pub requested_attachments: Vec<String>,
+    /// Unix seconds of the last change.
     pub updated_at: i64,
 }
 
@@ -248,11 +282,15 @@ pub enum OutboxState {
 pub struct OutboxItem {
     /// Also the Idempotency-Key.
     pub submission_id: String,
+    /// Draft this submission was made from.
     pub draft_id: String,
+    /// Procedure submitted.
     pub procedure_id: String,
     /// SHA-256 of the signed payload (hex).
     pub payload_sha256: String,
+    /// Delivery state.
     pub state: OutboxState,
+    /// Delivery attempts so far.
     pub attempts: u32,
     /// Unix seconds of the next automatic attempt, while queued.
     pub next_attempt_at: Option<i64>,
@@ -262,7 +300,9 @@ pub struct OutboxItem {
     pub case_number: Option<String>,
     /// The server's signed receipt (compact JWS), once delivered.
     pub receipt: Option<String>,
+    /// Unix seconds when it was queued.
     pub queued_at: i64,
+    /// Unix seconds of the last state change.
     pub updated_at: i64,
 }
 
@@ -301,7 +341,9 @@ fn outbox_item(r: &OutboxRow) -> OutboxItem {
 /// What a sync run did.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct OutboxSyncReport {
+    /// Submissions delivered in this run.
     pub delivered: u32,
+    /// Submissions the server rejected in this run.
     pub rejected: u32,
     /// Still queued.
     pub remaining: u32,
@@ -312,14 +354,21 @@ pub struct OutboxSyncReport {
 /// A case (hồ sơ) and its latest status.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct CaseInfo {
+    /// Case number (mã hồ sơ).
     pub case_number: String,
+    /// The submission that opened the case.
     pub submission_id: String,
+    /// Procedure of the case.
     pub procedure_id: String,
+    /// Latest status.
     pub status: CaseStatusDto,
+    /// Official's note in Vietnamese, if any.
     pub note_vi: Option<String>,
+    /// Official's note in English, if any.
     pub note_en: Option<String>,
     /// For `NeedsSupplement`: the attachments requested.
     pub requested_attachments: Vec<String>,
+    /// Unix seconds of the latest status.
     pub updated_at: i64,
 }
 
@@ -591,6 +640,8 @@ pub fn communes(province_code: String) -> Vec<AdminUnit> {
 /// An administrative unit.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct AdminUnit {
+    /// Official unit code.
     pub code: String,
+    /// Official name (Vietnamese).
     pub name: String,
 }

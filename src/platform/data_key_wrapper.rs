@@ -7,13 +7,22 @@
 pub enum KeyWrapError {
     /// The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
     #[error("wrapping key unavailable")]
-    KeyUnavailable { reason: String },
+    KeyUnavailable {
+        /// What the platform reported (for logs; never shown to the user).
+        reason: String,
+    },
     /// The wrapped blob does not open under the wrapping key.
     #[error("unwrap failed")]
-    UnwrapFailed { reason: String },
+    UnwrapFailed {
+        /// What the platform reported (for logs; never shown to the user).
+        reason: String,
+    },
     /// Anything else.
     #[error("wrap failure")]
-    Failure { reason: String },
+    Failure {
+        /// What the platform reported (for logs; never shown to the user).
+        reason: String,
+    },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for KeyWrapError {

@@ -37,23 +37,41 @@ pub struct DeviceSignature {
 pub enum DeviceKeyStoreError {
     /// No key under this alias.
     #[error("key not found")]
-    KeyNotFound { reason: String },
+    KeyNotFound {
+        /// What the platform reported (for logs; never shown to the user).
+        reason: String,
+    },
     /// The key was permanently invalidated (Android `KeyPermanentlyInvalidatedException`,
     /// iOS biometry set changed). The core must start re-binding (re-enrollment).
     #[error("key invalidated")]
-    KeyInvalidated { reason: String },
+    KeyInvalidated {
+        /// What the platform reported (for logs; never shown to the user).
+        reason: String,
+    },
     /// The citizen cancelled the biometric/credential prompt.
     #[error("user cancelled")]
-    UserCancelled { reason: String },
+    UserCancelled {
+        /// What the platform reported (for logs; never shown to the user).
+        reason: String,
+    },
     /// User verification failed or is not set up on the device.
     #[error("authentication failed")]
-    AuthenticationFailed { reason: String },
+    AuthenticationFailed {
+        /// What the platform reported (for logs; never shown to the user).
+        reason: String,
+    },
     /// The secure hardware is unavailable or busy.
     #[error("unavailable")]
-    Unavailable { reason: String },
+    Unavailable {
+        /// What the platform reported (for logs; never shown to the user).
+        reason: String,
+    },
     /// Anything else.
     #[error("key store failure")]
-    Failure { reason: String },
+    Failure {
+        /// What the platform reported (for logs; never shown to the user).
+        reason: String,
+    },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for DeviceKeyStoreError {

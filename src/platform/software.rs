@@ -211,7 +211,7 @@ impl MemoryKeyStore {
     }
     /// Simulate the platform invalidating a key (biometrics changed).
     pub fn invalidate(&self, alias: &str) {
-        self.invalidated.lock().unwrap().push(alias.to_string());
+        self.invalidated.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(alias.to_string());
     }
     /// Number of signatures made.
     pub fn signature_count(&self) -> usize {
@@ -219,15 +219,15 @@ impl MemoryKeyStore {
     }
     /// Number of keys held.
     pub fn key_count(&self) -> usize {
-        self.keys.lock().unwrap().len()
+        self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
     }
     fn key(&self, alias: &str) -> Result<SigningKey, DeviceKeyStoreError> {
-        if self.invalidated.lock().unwrap().iter().any(|a| a == alias) {
+        if self.invalidated.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|a| a == alias) {
             return Err(DeviceKeyStoreError::KeyInvalidated { reason: "simulated".into() });
         }
         self.keys
             .lock()
-            .unwrap()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(alias)
             .cloned()
             .ok_or(DeviceKeyStoreError::KeyNotFound { reason: "no such alias".into() })
@@ -238,8 +238,8 @@ impl DeviceKeyStore for MemoryKeyStore {
     fn create_key(&self, alias: String, _options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError> {
         let sk = SigningKey::random(&mut rand_core::OsRng);
         let pk = sec1_uncompressed(&VerifyingKey::from(&sk));
-        self.invalidated.lock().unwrap().retain(|a| a != &alias);
-        self.keys.lock().unwrap().insert(alias, sk);
+        self.invalidated.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|a| a != &alias);
+        self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(alias, sk);
         Ok(pk)
     }
     fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, DeviceKeyStoreError> {
@@ -255,7 +255,7 @@ impl DeviceKeyStore for MemoryKeyStore {
         Ok(sec1_uncompressed(&VerifyingKey::from(&self.key(&alias)?)))
     }
     fn delete_key(&self, alias: String) -> Result<(), DeviceKeyStoreError> {
-        self.keys.lock().unwrap().remove(&alias);
+        self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&alias);
         Ok(())
     }
     fn is_hardware_backed(&self, _alias: String) -> Result<bool, DeviceKeyStoreError> {

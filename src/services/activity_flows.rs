@@ -119,7 +119,7 @@ fn verify_parsed(x: &ActivityExport, keys: &[jsonwebtoken::jwk::Jwk]) -> LogChec
 impl Account {
     /// Append an entry, signed with the device key. Best effort: the operation it records has
     /// already happened, so a failure here is logged, never returned.
-    pub async fn log_activity(&self, kind: ActivityKind, summary: String) {
+    pub(crate) async fn log_activity(&self, kind: ActivityKind, summary: String) {
         if let Err(e) = self.try_log_activity(kind, summary).await {
             tracing::warn!(error = %e, ?kind, "activity entry not recorded");
         }
@@ -173,7 +173,7 @@ impl Account {
     /// in, the server's latest anchor is fetched and kept (see [`Account::sync_server_anchor`]);
     /// a head at or below it is not sent (the server refuses to rewrite anchored history, and
     /// verification already reports the problem).
-    pub async fn anchor_activity(&self) -> Result<Option<ActivityAnchor>> {
+    pub(crate) async fn anchor_activity(&self) -> Result<Option<ActivityAnchor>> {
         let acc = self.active_account()?;
         let server_latest = match self.sync_server_anchor(&acc.device_id).await {
             Ok(a) => a,
@@ -217,7 +217,7 @@ impl Account {
     }
 
     /// The export of the log.
-    pub fn export_activity(&self) -> Result<ActivityExport> {
+    pub(crate) fn export_activity(&self) -> Result<ActivityExport> {
         Ok(self.export_from(self.store.activity()?)?.0)
     }
 
@@ -241,7 +241,7 @@ impl Account {
     /// entries that do not open count as changed, anchor rows that do not open as bad anchors,
     /// and the sealed marks must still find the highest anchor the device stored (deleted anchor
     /// rows) and the log must reach it (truncation).
-    pub fn verify_activity(&self) -> Result<LogCheck> {
+    pub(crate) fn verify_activity(&self) -> Result<LogCheck> {
         let (export, unreadable) = self.export_from(self.store.activity()?)?;
         let keys: Vec<jsonwebtoken::jwk::Jwk> =
             export.server_keys.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect();

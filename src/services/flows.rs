@@ -20,9 +20,13 @@ use crate::store::rows::{DraftStatus, OutboxState};
 /// What one delivery run did.
 #[derive(Debug, Default)]
 pub struct SyncReport {
+    /// Submissions delivered.
     pub delivered: u32,
+    /// Submissions rejected.
     pub rejected: u32,
+    /// Submissions still queued.
     pub remaining: u32,
+    /// Why the run stopped early, if it did.
     pub last_error: Option<Error>,
 }
 
@@ -126,19 +130,19 @@ impl Account {
 
     // ---- profile and catalogue -----------------------------------------------------------
 
-    pub async fn refresh_profile(&self) -> Result<CitizenProfileDto> {
+    pub(crate) async fn refresh_profile(&self) -> Result<CitizenProfileDto> {
         let token = self.access_token().await?;
         let p: CitizenProfileDto = self.net.get(PATH_PROFILE, Some(&token)).await?;
         self.store.save_profile(&p, self.now())?;
         Ok(p)
     }
 
-    pub fn cached_profile(&self) -> Result<CitizenProfileDto> {
+    pub(crate) fn cached_profile(&self) -> Result<CitizenProfileDto> {
         Ok(self.store.profile()?.ok_or(Error::Domain(Msg::ProfileMissing))?.value)
     }
 
     /// Fetch the catalogue if it changed (ETag); returns whether it changed.
-    pub async fn refresh_catalogue(&self) -> Result<bool> {
+    pub(crate) async fn refresh_catalogue(&self) -> Result<bool> {
         let etag = self.store.catalogue()?.and_then(|c| c.etag);
         match self.net.get_if_changed::<CatalogueDto>(PATH_PROCEDURES, etag.as_deref()).await? {
             None => {
@@ -152,7 +156,7 @@ impl Account {
         }
     }
 
-    pub fn catalogue(&self) -> Result<CatalogueDto> {
+    pub(crate) fn catalogue(&self) -> Result<CatalogueDto> {
         Ok(self.store.catalogue()?.ok_or(Error::Domain(Msg::CatalogueMissing))?.catalogue)
     }
 
@@ -166,7 +170,7 @@ impl Account {
 
     // ---- drafts --------------------------------------------------------------------------
 
-    pub fn create_draft(&self, procedure_id: &str) -> Result<DraftRow> {
+    pub(crate) fn create_draft(&self, procedure_id: &str) -> Result<DraftRow> {
         self.active_account()?;
         let procedure = self.procedure(procedure_id, None)?;
         let profile = self.cached_profile()?;
@@ -182,12 +186,12 @@ impl Account {
         Ok(row)
     }
 
-    pub fn draft(&self, id: &str) -> Result<DraftRow> {
+    pub(crate) fn draft(&self, id: &str) -> Result<DraftRow> {
         self.store.draft(id)?.ok_or(Error::Domain(Msg::UnknownDraft))
     }
 
     /// Apply an edit to an editable draft and save it.
-    pub fn edit_draft<T>(
+    pub(crate) fn edit_draft<T>(
         &self,
         id: &str,
         f: impl FnOnce(&ProcedureDto, &mut DraftContent) -> std::result::Result<T, EditError>,
@@ -204,7 +208,14 @@ impl Account {
     }
 
     /// Attach bytes to a draft (checked against the procedure's size and type limits).
-    pub fn attach(&self, id: &str, key: &str, file_name: &str, mime_type: &str, data: Vec<u8>) -> Result<DraftRow> {
+    pub(crate) fn attach(
+        &self,
+        id: &str,
+        key: &str,
+        file_name: &str,
+        mime_type: &str,
+        data: Vec<u8>,
+    ) -> Result<DraftRow> {
         let data = zeroize::Zeroizing::new(data);
         let file_name = std::path::Path::new(file_name)
             .file_name()
@@ -226,7 +237,7 @@ impl Account {
         Ok(row)
     }
 
-    pub fn detach(&self, id: &str, key: &str) -> Result<DraftRow> {
+    pub(crate) fn detach(&self, id: &str, key: &str) -> Result<DraftRow> {
         let (row, ()) = self.edit_draft(id, |_, d| {
             d.attachments.remove(key);
             Ok(())
@@ -235,7 +246,7 @@ impl Account {
         Ok(row)
     }
 
-    pub fn validate_draft(&self, id: &str) -> Result<Vec<FieldError>> {
+    pub(crate) fn validate_draft(&self, id: &str) -> Result<Vec<FieldError>> {
         let row = self.draft(id)?;
         let procedure = self.procedure(&row.procedure_id, Some(row.procedure_version))?;
         Ok(eform::validate(&procedure, &row.content, self.today()))
@@ -243,7 +254,7 @@ impl Account {
 
     /// A draft that answers a supplement request: the original values, and the requested
     /// attachments made required.
-    pub fn supplement_draft(&self, case_number: &str) -> Result<DraftRow> {
+    pub(crate) fn supplement_draft(&self, case_number: &str) -> Result<DraftRow> {
         let case = self
             .store
             .cases()?
@@ -287,7 +298,7 @@ impl Account {
     // ---- submission ----------------------------------------------------------------------
 
     /// Validate, sign and enqueue. Returns the queued item at once; delivery is separate.
-    pub async fn submit(&self, draft_id: &str, passcode_in: &str) -> Result<OutboxRow> {
+    pub(crate) async fn submit(&self, draft_id: &str, passcode_in: &str) -> Result<OutboxRow> {
         let acc = self.active_account()?;
         let row = self.draft(draft_id)?;
         if row.status != DraftStatus::Editing {
@@ -394,7 +405,7 @@ impl Account {
 
     /// Check the server's receipt: ES256 by a key of `/v1/keys`, issued by our audience, for
     /// exactly this submission and payload.
-    pub async fn verify_receipt(
+    pub(crate) async fn verify_receipt(
         &self,
         resp: &SubmissionResponse,
         payload: &SubmissionPayload,
@@ -442,7 +453,7 @@ impl Account {
     /// Deliver queued submissions in order until the queue is empty or a transient failure
     /// stops it. `explicit` (the shell asked: connectivity came back, the citizen pulled to
     /// refresh) ignores our own backoff but still honours the server's Retry-After.
-    pub async fn sync_outbox(&self, explicit: bool) -> Result<SyncReport> {
+    pub(crate) async fn sync_outbox(&self, explicit: bool) -> Result<SyncReport> {
         let _sender = match self.services.sender_lock.try_lock() {
             Ok(g) => g,
             Err(_) if explicit => self.services.sender_lock.lock().await,
@@ -498,7 +509,7 @@ impl Account {
     // ---- cases ---------------------------------------------------------------------------
 
     /// Fetch case events after the local cursor; returns the new ones.
-    pub async fn sync_cases(&self) -> Result<Vec<CaseEventDto>> {
+    pub(crate) async fn sync_cases(&self) -> Result<Vec<CaseEventDto>> {
         let token = self.access_token().await?;
         let mut all = vec![];
         loop {

@@ -9,6 +9,8 @@
 //! being stored in clear. Rows written in clear by schema v4 are sealed once, right after the
 //! data key is loaded ([`Store::seal_v4_service_rows`]).
 
+#![warn(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
@@ -117,7 +119,7 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OutboxRow, Option<Vec<
             procedure_id: r.get(3)?,
             payload_sha256: r.get(4)?,
             state: r.get(5)?,
-            attempts: r.get::<_, i64>(6)? as u32,
+            attempts: r.get(6)?,
             next_attempt_at: r.get(7)?,
             not_before: r.get(8)?,
             last_error: r.get(9)?,
@@ -267,7 +269,7 @@ impl Store {
 
     /// Reserve the next submit counter (committed before signing; gaps are harmless).
     pub(crate) fn next_submit_counter(&self) -> Result<u64> {
-        let v: i64 = self
+        let v: u64 = self
             .conn()
             .query_row(
                 "UPDATE account SET submit_counter = submit_counter + 1 WHERE id = 1 RETURNING submit_counter",
@@ -276,7 +278,7 @@ impl Store {
             )
             .optional()?
             .ok_or(Error::Domain(Msg::NotEnrolled))?;
-        Ok(v as u64)
+        Ok(v)
     }
 
     fn request_label(id: &str) -> String {
@@ -306,7 +308,7 @@ impl Store {
             "INSERT INTO outbox (submission_id, seq, draft_id, procedure_id, payload_sha256, state, request, attempts,
              next_attempt_at, not_before, queued_at, updated_at, meta)
              VALUES (?1, ?2, ?3, '', ?4, ?8, ?5, 0, ?6, 0, ?6, ?6, ?7)",
-            params![id, seq as i64, draft_id, req.payload.digest_hex(), sealed, now, meta, OutboxState::Queued],
+            params![id, seq, draft_id, req.payload.digest_hex(), sealed, now, meta, OutboxState::Queued],
         )?;
         tx.commit()?;
         Ok(())
@@ -590,13 +592,13 @@ impl Store {
     /// Append an entry (its sequence must be the next one; enforced by the primary key).
     pub(crate) fn append_activity(&self, e: &crate::activity::ActivityEntry) -> Result<()> {
         let sealed = self.seal_json(&format!("activity_log.{}", e.seq), e)?;
-        self.conn().execute("INSERT INTO activity_log (seq, entry) VALUES (?1, ?2)", params![e.seq as i64, sealed])?;
+        self.conn().execute("INSERT INTO activity_log (seq, entry) VALUES (?1, ?2)", params![e.seq, sealed])?;
         Ok(())
     }
 
     /// The entries in sequence order; an entry that does not open (tampered at rest) is `None`.
     pub(crate) fn activity(&self) -> Result<Vec<ActivityRow>> {
-        let rows: Vec<(i64, Vec<u8>)> = {
+        let rows: Vec<(u64, Vec<u8>)> = {
             let c = self.conn();
             let mut st = c.prepare("SELECT seq, entry FROM activity_log ORDER BY seq")?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -605,7 +607,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(seq, sealed)| ActivityRow {
-                seq: seq as u64,
+                seq,
                 entry: self.open_json(&format!("activity_log.{seq}"), &sealed).ok(),
             })
             .collect())
@@ -613,7 +615,7 @@ impl Store {
 
     /// The last entry's sequence and hash.
     pub(crate) fn activity_head(&self) -> Result<Option<ActivityHead>> {
-        let row: Option<(i64, Vec<u8>)> = self
+        let row: Option<(u64, Vec<u8>)> = self
             .conn()
             .query_row("SELECT seq, entry FROM activity_log ORDER BY seq DESC LIMIT 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -621,7 +623,7 @@ impl Store {
             .optional()?;
         row.map(|(seq, sealed)| {
             let e: crate::activity::ActivityEntry = self.open_json(&format!("activity_log.{seq}"), &sealed)?;
-            Ok(ActivityHead { seq: seq as u64, hash: e.hash })
+            Ok(ActivityHead { seq, hash: e.hash })
         })
         .transpose()
     }
@@ -634,7 +636,7 @@ impl Store {
         let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT OR REPLACE INTO activity_anchors (seq, anchor, sealed) VALUES (?1, '', ?2)",
-            params![a.seq as i64, sealed],
+            params![a.seq, sealed],
         )?;
         self.update_marks(&tx, |m| {
             if a.seq >= m.anchor_seq {
@@ -647,7 +649,7 @@ impl Store {
 
     /// Stored anchors in sequence order; `None` where a row does not open (tampered at rest).
     pub(crate) fn anchor_rows(&self) -> Result<Vec<AnchorRow>> {
-        let rows: Vec<(i64, Option<Vec<u8>>)> = {
+        let rows: Vec<(u64, Option<Vec<u8>>)> = {
             let c = self.conn();
             let mut st = c.prepare("SELECT seq, sealed FROM activity_anchors ORDER BY seq")?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -658,8 +660,8 @@ impl Store {
             .map(|(seq, sealed)| {
                 let a: Option<crate::activity::ActivityAnchor> = sealed
                     .and_then(|s| self.open_json(&format!("activity_anchors.{seq}"), &s).ok())
-                    .filter(|a: &crate::activity::ActivityAnchor| a.seq == seq as u64);
-                AnchorRow { seq: seq as u64, anchor: a }
+                    .filter(|a: &crate::activity::ActivityAnchor| a.seq == seq);
+                AnchorRow { seq, anchor: a }
             })
             .collect())
     }
@@ -685,6 +687,7 @@ impl Store {
 
 /// Issue 9, item 15: schema v5 seals the service rows; a v4 database with clear rows upgrades.
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 mod v5_sealing {
     use std::path::Path;
     use std::sync::Arc;

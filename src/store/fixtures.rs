@@ -11,6 +11,9 @@
 //! The data key is wrapped by [`FixedKeyWrapper`], so a second process (the interrupted-
 //! migration test's worker) opens the same database.
 
+// Test fixtures (feature `test-support`, never shipped): sizes and versions are small constants.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+
 use std::path::Path;
 use std::sync::Arc;
 

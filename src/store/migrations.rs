@@ -22,6 +22,8 @@
 //! (`every_old_version_upgrades_with_every_record_readable`) covers it. Never edit a shipped
 //! `.sql` file: databases in the field are at that version already.
 
+#![warn(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+
 use std::path::Path;
 
 use rusqlite::{params, Connection, TransactionBehavior};
@@ -79,12 +81,15 @@ fn pause_point(version: usize) {
     let _ = version;
 }
 
-fn refuse_newer(version: i64) -> Result<()> {
-    if version < 0 || version as usize > CURRENT_VERSION {
-        tracing::warn!(version, supported = CURRENT_VERSION, "database schema is newer than this app");
-        return Err(Error::Domain(Msg::SchemaNewer));
+/// The version as a `usize`, or the refusal (a negative `user_version` is refused like a newer one).
+fn refuse_newer(version: i64) -> Result<usize> {
+    match usize::try_from(version) {
+        Ok(v) if v <= CURRENT_VERSION => Ok(v),
+        _ => {
+            tracing::warn!(version, supported = CURRENT_VERSION, "database schema is newer than this app");
+            Err(Error::Domain(Msg::SchemaNewer))
+        }
     }
-    Ok(())
 }
 
 /// Refuse a database file whose header says it is newer than this build, reading the header
@@ -99,15 +104,14 @@ pub(crate) fn refuse_newer_file(path: &Path) -> Result<()> {
     if f.read_exact(&mut header).is_err() || &header[..16] != b"SQLite format 3\0" {
         return Ok(());
     }
-    refuse_newer(i64::from(u32::from_be_bytes([header[60], header[61], header[62], header[63]])))
+    refuse_newer(i64::from(u32::from_be_bytes([header[60], header[61], header[62], header[63]]))).map(|_| ())
 }
 
 /// The database's `user_version`, refused if newer than this build. Run before any pragma that
 /// writes (the journal mode).
 pub(crate) fn check_version(conn: &Connection) -> Result<usize> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    refuse_newer(version)?;
-    Ok(version as usize)
+    refuse_newer(version)
 }
 
 /// Run the plain migrations the database has not had, one transaction each.
@@ -116,7 +120,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
         pause_point(i + 1);
         tx.commit()?;
     }
@@ -148,13 +152,14 @@ pub(crate) fn migrate_keyed(conn: &mut Connection, key: &SecretKey) -> Result<()
     }
     let json = serde_json::to_vec(&marks).map_err(|e| Error::Storage(e.to_string()))?;
     tx.execute("UPDATE account SET integrity = ?1 WHERE id = 1", params![key.seal(MARKS_LABEL.as_bytes(), &json)])?;
-    tx.pragma_update(None, "user_version", SCHEMA_INTEGRITY as i64)?;
+    tx.pragma_update(None, "user_version", SCHEMA_INTEGRITY)?;
     pause_point(SCHEMA_INTEGRITY);
     tx.commit()?;
     Ok(())
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 mod tests {
     use super::*;
     use crate::store::fixtures;

@@ -15,6 +15,8 @@
 //! * Counters and passcode failures are committed *before* the operation they guard, so a kill
 //!   can never hand out a counter twice or forget a failed attempt.
 
+#![warn(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -311,7 +313,7 @@ impl Store {
                         key_alias: r.get(2)?,
                         public_key: r.get(3)?,
                         hardware_backed: r.get(4)?,
-                        counter: r.get::<_, i64>(5)? as u64,
+                        counter: r.get(5)?,
                         enrolled_at: r.get(6)?,
                         inactive_status: r.get(7)?,
                     })
@@ -356,7 +358,7 @@ impl Store {
                 account.device_id,
                 account.key_alias,
                 account.hardware_backed,
-                account.counter as i64,
+                account.counter,
                 account.enrolled_at,
                 identity,
                 account.public_key,
@@ -374,11 +376,11 @@ impl Store {
     /// Hand out the next counter value, committed before it is used.
     pub(crate) fn next_counter(&self) -> Result<u64> {
         let c = self.conn();
-        let v: i64 = c
+        let v: u64 = c
             .query_row("UPDATE account SET counter = counter + 1 WHERE id = 1 RETURNING counter", [], |r| r.get(0))
             .optional()?
             .ok_or(Error::Domain(Msg::NotEnrolled))?;
-        Ok(v as u64)
+        Ok(v)
     }
 
     /// Record that the server no longer accepts this device; drops the session.
@@ -473,12 +475,7 @@ impl Store {
         Ok(self
             .conn()
             .query_row("SELECT salt, verifier, failed, locked_until FROM passcode WHERE id = 1", [], |r| {
-                Ok(PasscodeRow {
-                    salt: r.get(0)?,
-                    verifier: r.get(1)?,
-                    failed: r.get::<_, i64>(2)? as u32,
-                    locked_until: r.get(3)?,
-                })
+                Ok(PasscodeRow { salt: r.get(0)?, verifier: r.get(1)?, failed: r.get(2)?, locked_until: r.get(3)? })
             })
             .optional()?)
     }
@@ -495,33 +492,32 @@ impl Store {
     pub(crate) fn reserve_passcode_attempt(&self, now: i64) -> Result<Option<(Gate, Option<PasscodeRow>)>> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let reserved: Option<(i64, Vec<u8>, Vec<u8>)> = tx
+        let reserved: Option<(u32, Vec<u8>, Vec<u8>)> = tx
             .query_row(
                 "UPDATE passcode SET failed = failed + 1 \
                  WHERE id = 1 AND failed < ?1 AND (locked_until IS NULL OR locked_until <= ?2) \
                  RETURNING failed, salt, verifier",
-                params![passcode::WIPE_AFTER as i64, now],
+                params![passcode::WIPE_AFTER, now],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
         let out = match reserved {
             Some((failed, salt, verifier)) => {
-                let failed = failed as u32;
                 let delay = passcode::lockout_secs(failed);
                 // The lock that applies if this attempt fails, committed with the count.
-                let locked_until = (delay > 0).then_some(now + delay as i64);
+                let locked_until = (delay > 0).then_some(now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)));
                 tx.execute("UPDATE passcode SET locked_until = ?1 WHERE id = 1", params![locked_until])?;
                 let row = PasscodeRow { salt, verifier, failed, locked_until };
                 Some((Gate::Proceed { failed, locked_until }, Some(row)))
             }
             None => {
                 // Not reserved: locked, at the wipe threshold, or no passcode at all.
-                let state: Option<(i64, Option<i64>)> = tx
+                let state: Option<(u32, Option<i64>)> = tx
                     .query_row("SELECT failed, locked_until FROM passcode WHERE id = 1", [], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })
                     .optional()?;
-                state.map(|(failed, locked_until)| (passcode::gate(failed as u32, locked_until, now), None))
+                state.map(|(failed, locked_until)| (passcode::gate(failed, locked_until, now), None))
             }
         };
         tx.commit()?;
@@ -637,6 +633,7 @@ impl Store {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 mod tests {
     use super::*;
     use crate::platform::software::MemoryKeyWrapper;

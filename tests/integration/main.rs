@@ -7,6 +7,14 @@
 //!
 //! `outbox_kill` runs the `outbox_worker` example as a child process (built on demand when a
 //! plain `cargo test --test integration` did not build examples).
+// Test code: may unwrap, cast freely, and share helpers across modules with plain `pub`.
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 mod env;
 

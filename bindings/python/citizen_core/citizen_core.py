@@ -3679,7 +3679,10 @@ class EnrollmentState:
         def __init__(self, status:DeviceStatus):
             self.status = status
             
-            
+            """
+        The server's status of this device.
+"""
+        
             pass
 
     

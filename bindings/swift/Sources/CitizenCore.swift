@@ -3336,12 +3336,24 @@ public func FfiConverterTypeAddressDto_lower(_ value: AddressDto) -> RustBuffer 
  * An administrative unit.
  */
 public struct AdminUnit: Equatable, Hashable {
+    /**
+     * Official unit code.
+     */
     public let code: String
+    /**
+     * Official name (Vietnamese).
+     */
     public let name: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(code: String, name: String) {
+    public init(
+        /**
+         * Official unit code.
+         */code: String, 
+        /**
+         * Official name (Vietnamese).
+         */name: String) {
         self.code = code
         self.name = name
     }
@@ -3651,24 +3663,66 @@ public func FfiConverterTypeCaseEventDto_lower(_ value: CaseEventDto) -> RustBuf
  * A case (hồ sơ) and its latest status.
  */
 public struct CaseInfo: Equatable, Hashable {
+    /**
+     * Case number (mã hồ sơ).
+     */
     public let caseNumber: String
+    /**
+     * The submission that opened the case.
+     */
     public let submissionId: String
+    /**
+     * Procedure of the case.
+     */
     public let procedureId: String
+    /**
+     * Latest status.
+     */
     public let status: CaseStatusDto
+    /**
+     * Official's note in Vietnamese, if any.
+     */
     public let noteVi: String?
+    /**
+     * Official's note in English, if any.
+     */
     public let noteEn: String?
     /**
      * For `NeedsSupplement`: the attachments requested.
      */
     public let requestedAttachments: [String]
+    /**
+     * Unix seconds of the latest status.
+     */
     public let updatedAt: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(caseNumber: String, submissionId: String, procedureId: String, status: CaseStatusDto, noteVi: String?, noteEn: String?, 
+    public init(
+        /**
+         * Case number (mã hồ sơ).
+         */caseNumber: String, 
+        /**
+         * The submission that opened the case.
+         */submissionId: String, 
+        /**
+         * Procedure of the case.
+         */procedureId: String, 
+        /**
+         * Latest status.
+         */status: CaseStatusDto, 
+        /**
+         * Official's note in Vietnamese, if any.
+         */noteVi: String?, 
+        /**
+         * Official's note in English, if any.
+         */noteEn: String?, 
         /**
          * For `NeedsSupplement`: the attachments requested.
-         */requestedAttachments: [String], updatedAt: Int64) {
+         */requestedAttachments: [String], 
+        /**
+         * Unix seconds of the latest status.
+         */updatedAt: Int64) {
         self.caseNumber = caseNumber
         self.submissionId = submissionId
         self.procedureId = procedureId
@@ -4699,9 +4753,21 @@ public func FfiConverterTypeDeviceStatusInfo_lower(_ value: DeviceStatusInfo) ->
  * A form being filled.
  */
 public struct Draft: Equatable, Hashable {
+    /**
+     * Draft identifier.
+     */
     public let draftId: String
+    /**
+     * Procedure this draft is for.
+     */
     public let procedureId: String
+    /**
+     * Form version the draft was started with.
+     */
     public let procedureVersion: UInt32
+    /**
+     * Editing or submitted.
+     */
     public let status: DraftStatus
     /**
      * Values by path.
@@ -4715,6 +4781,9 @@ public struct Draft: Equatable, Hashable {
      * Number of items per group.
      */
     public let groupItems: [String: UInt32]
+    /**
+     * Attached files.
+     */
     public let attachments: [DraftAttachment]
     /**
      * The case this draft supplements.
@@ -4724,11 +4793,26 @@ public struct Draft: Equatable, Hashable {
      * Attachments an official asked for.
      */
     public let requestedAttachments: [String]
+    /**
+     * Unix seconds of the last change.
+     */
     public let updatedAt: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(draftId: String, procedureId: String, procedureVersion: UInt32, status: DraftStatus, 
+    public init(
+        /**
+         * Draft identifier.
+         */draftId: String, 
+        /**
+         * Procedure this draft is for.
+         */procedureId: String, 
+        /**
+         * Form version the draft was started with.
+         */procedureVersion: UInt32, 
+        /**
+         * Editing or submitted.
+         */status: DraftStatus, 
         /**
          * Values by path.
          */values: [String: String], 
@@ -4737,13 +4821,19 @@ public struct Draft: Equatable, Hashable {
          */lockedFields: [String], 
         /**
          * Number of items per group.
-         */groupItems: [String: UInt32], attachments: [DraftAttachment], 
+         */groupItems: [String: UInt32], 
+        /**
+         * Attached files.
+         */attachments: [DraftAttachment], 
         /**
          * The case this draft supplements.
          */supplementsCase: String?, 
         /**
          * Attachments an official asked for.
-         */requestedAttachments: [String], updatedAt: Int64) {
+         */requestedAttachments: [String], 
+        /**
+         * Unix seconds of the last change.
+         */updatedAt: Int64) {
         self.draftId = draftId
         self.procedureId = procedureId
         self.procedureVersion = procedureVersion
@@ -4822,9 +4912,21 @@ public func FfiConverterTypeDraft_lower(_ value: Draft) -> RustBuffer {
  * An attachment of a draft.
  */
 public struct DraftAttachment: Equatable, Hashable {
+    /**
+     * Attachment slot (an `AttachmentSpec` key).
+     */
     public let key: String
+    /**
+     * File name as chosen by the citizen.
+     */
     public let fileName: String
+    /**
+     * MIME type.
+     */
     public let mimeType: String
+    /**
+     * Size in bytes.
+     */
     public let size: UInt64
     /**
      * SHA-256 (hex), bound into the signed submission.
@@ -4833,7 +4935,19 @@ public struct DraftAttachment: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(key: String, fileName: String, mimeType: String, size: UInt64, 
+    public init(
+        /**
+         * Attachment slot (an `AttachmentSpec` key).
+         */key: String, 
+        /**
+         * File name as chosen by the citizen.
+         */fileName: String, 
+        /**
+         * MIME type.
+         */mimeType: String, 
+        /**
+         * Size in bytes.
+         */size: UInt64, 
         /**
          * SHA-256 (hex), bound into the signed submission.
          */sha256: String) {
@@ -5543,23 +5657,101 @@ public func FfiConverterTypeFormField_lower(_ value: FormField) -> RustBuffer {
  * A field of an item of a repeated group.
  */
 public struct FormItemField: Equatable, Hashable {
+    /**
+     * Key of the field within its item (the path is `group[i].key`).
+     */
     public let key: String
+    /**
+     * Label in Vietnamese.
+     */
     public let labelVi: String
+    /**
+     * Label in English.
+     */
     public let labelEn: String
+    /**
+     * Input kind (text, date, choice, …).
+     */
     public let kind: FieldKind
+    /**
+     * Whether a value is required.
+     */
     public let required: Bool
+    /**
+     * Register attribute the field is filled from, if any.
+     */
     public let autofill: String?
+    /**
+     * Whether an autofilled value cannot be changed.
+     */
     public let locked: Bool
+    /**
+     * Minimum length in characters.
+     */
     public let minLength: UInt32?
+    /**
+     * Maximum length in characters.
+     */
     public let maxLength: UInt32?
+    /**
+     * Choices of a choice field.
+     */
     public let options: [OptionSpec]
+    /**
+     * Shown (and validated) only while this condition holds.
+     */
     public let visibleIf: Condition?
+    /**
+     * Rule a date value must satisfy.
+     */
     public let dateRule: DateRule?
+    /**
+     * For a commune field: the key of the province field it depends on.
+     */
     public let provinceField: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(key: String, labelVi: String, labelEn: String, kind: FieldKind, required: Bool, autofill: String?, locked: Bool, minLength: UInt32?, maxLength: UInt32?, options: [OptionSpec], visibleIf: Condition?, dateRule: DateRule?, provinceField: String?) {
+    public init(
+        /**
+         * Key of the field within its item (the path is `group[i].key`).
+         */key: String, 
+        /**
+         * Label in Vietnamese.
+         */labelVi: String, 
+        /**
+         * Label in English.
+         */labelEn: String, 
+        /**
+         * Input kind (text, date, choice, …).
+         */kind: FieldKind, 
+        /**
+         * Whether a value is required.
+         */required: Bool, 
+        /**
+         * Register attribute the field is filled from, if any.
+         */autofill: String?, 
+        /**
+         * Whether an autofilled value cannot be changed.
+         */locked: Bool, 
+        /**
+         * Minimum length in characters.
+         */minLength: UInt32?, 
+        /**
+         * Maximum length in characters.
+         */maxLength: UInt32?, 
+        /**
+         * Choices of a choice field.
+         */options: [OptionSpec], 
+        /**
+         * Shown (and validated) only while this condition holds.
+         */visibleIf: Condition?, 
+        /**
+         * Rule a date value must satisfy.
+         */dateRule: DateRule?, 
+        /**
+         * For a commune field: the key of the province field it depends on.
+         */provinceField: String?) {
         self.key = key
         self.labelVi = labelVi
         self.labelEn = labelEn
@@ -6017,13 +6209,25 @@ public struct OutboxItem: Equatable, Hashable {
      * Also the Idempotency-Key.
      */
     public let submissionId: String
+    /**
+     * Draft this submission was made from.
+     */
     public let draftId: String
+    /**
+     * Procedure submitted.
+     */
     public let procedureId: String
     /**
      * SHA-256 of the signed payload (hex).
      */
     public let payloadSha256: String
+    /**
+     * Delivery state.
+     */
     public let state: OutboxState
+    /**
+     * Delivery attempts so far.
+     */
     public let attempts: UInt32
     /**
      * Unix seconds of the next automatic attempt, while queued.
@@ -6041,7 +6245,13 @@ public struct OutboxItem: Equatable, Hashable {
      * The server's signed receipt (compact JWS), once delivered.
      */
     public let receipt: String?
+    /**
+     * Unix seconds when it was queued.
+     */
     public let queuedAt: Int64
+    /**
+     * Unix seconds of the last state change.
+     */
     public let updatedAt: Int64
 
     // Default memberwise initializers are never public by default, so we
@@ -6049,10 +6259,22 @@ public struct OutboxItem: Equatable, Hashable {
     public init(
         /**
          * Also the Idempotency-Key.
-         */submissionId: String, draftId: String, procedureId: String, 
+         */submissionId: String, 
+        /**
+         * Draft this submission was made from.
+         */draftId: String, 
+        /**
+         * Procedure submitted.
+         */procedureId: String, 
         /**
          * SHA-256 of the signed payload (hex).
-         */payloadSha256: String, state: OutboxState, attempts: UInt32, 
+         */payloadSha256: String, 
+        /**
+         * Delivery state.
+         */state: OutboxState, 
+        /**
+         * Delivery attempts so far.
+         */attempts: UInt32, 
         /**
          * Unix seconds of the next automatic attempt, while queued.
          */nextAttemptAt: Int64?, 
@@ -6064,7 +6286,13 @@ public struct OutboxItem: Equatable, Hashable {
          */caseNumber: String?, 
         /**
          * The server's signed receipt (compact JWS), once delivered.
-         */receipt: String?, queuedAt: Int64, updatedAt: Int64) {
+         */receipt: String?, 
+        /**
+         * Unix seconds when it was queued.
+         */queuedAt: Int64, 
+        /**
+         * Unix seconds of the last state change.
+         */updatedAt: Int64) {
         self.submissionId = submissionId
         self.draftId = draftId
         self.procedureId = procedureId
@@ -6146,7 +6374,13 @@ public func FfiConverterTypeOutboxItem_lower(_ value: OutboxItem) -> RustBuffer 
  * What a sync run did.
  */
 public struct OutboxSyncReport: Equatable, Hashable {
+    /**
+     * Submissions delivered in this run.
+     */
     public let delivered: UInt32
+    /**
+     * Submissions the server rejected in this run.
+     */
     public let rejected: UInt32
     /**
      * Still queued.
@@ -6159,7 +6393,13 @@ public struct OutboxSyncReport: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(delivered: UInt32, rejected: UInt32, 
+    public init(
+        /**
+         * Submissions delivered in this run.
+         */delivered: UInt32, 
+        /**
+         * Submissions the server rejected in this run.
+         */rejected: UInt32, 
         /**
          * Still queued.
          */remaining: UInt32, 
@@ -6391,21 +6631,87 @@ public func FfiConverterTypePasscodeStatus_lower(_ value: PasscodeStatus) -> Rus
  * A public-service procedure with its form.
  */
 public struct Procedure: Equatable, Hashable {
+    /**
+     * Procedure identifier.
+     */
     public let id: String
+    /**
+     * Form version, bound into the signed submission.
+     */
     public let version: UInt32
+    /**
+     * Official procedure code.
+     */
     public let code: String
+    /**
+     * Name in Vietnamese.
+     */
     public let nameVi: String
+    /**
+     * Name in English.
+     */
     public let nameEn: String
+    /**
+     * Responsible agency in Vietnamese.
+     */
     public let agencyVi: String
+    /**
+     * Responsible agency in English.
+     */
     public let agencyEn: String
+    /**
+     * Fee in đồng.
+     */
     public let feeVnd: UInt64
+    /**
+     * Statutory processing time in working days.
+     */
     public let processingDays: UInt32
+    /**
+     * The form fields.
+     */
     public let fields: [FormField]
+    /**
+     * Attachments the procedure accepts.
+     */
     public let attachments: [AttachmentSpec]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, version: UInt32, code: String, nameVi: String, nameEn: String, agencyVi: String, agencyEn: String, feeVnd: UInt64, processingDays: UInt32, fields: [FormField], attachments: [AttachmentSpec]) {
+    public init(
+        /**
+         * Procedure identifier.
+         */id: String, 
+        /**
+         * Form version, bound into the signed submission.
+         */version: UInt32, 
+        /**
+         * Official procedure code.
+         */code: String, 
+        /**
+         * Name in Vietnamese.
+         */nameVi: String, 
+        /**
+         * Name in English.
+         */nameEn: String, 
+        /**
+         * Responsible agency in Vietnamese.
+         */agencyVi: String, 
+        /**
+         * Responsible agency in English.
+         */agencyEn: String, 
+        /**
+         * Fee in đồng.
+         */feeVnd: UInt64, 
+        /**
+         * Statutory processing time in working days.
+         */processingDays: UInt32, 
+        /**
+         * The form fields.
+         */fields: [FormField], 
+        /**
+         * Attachments the procedure accepts.
+         */attachments: [AttachmentSpec]) {
         self.id = id
         self.version = version
         self.code = code
@@ -7159,67 +7465,121 @@ enum AuthError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * No account on this device.
      */
-    case NotEnrolled(detail: ErrorDetail
+    case NotEnrolled(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Wrong passcode.
      */
-    case PasscodeIncorrect(detail: ErrorDetail, attemptsBeforeLockout: UInt32, attemptsBeforeWipe: UInt32
+    case PasscodeIncorrect(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */attemptsBeforeLockout: UInt32, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */attemptsBeforeWipe: UInt32
     )
     /**
      * Too many wrong passcodes; wait.
      */
-    case LockedOut(detail: ErrorDetail, retryAfterSecs: UInt64
+    case LockedOut(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */retryAfterSecs: UInt64
     )
     /**
      * Too many wrong passcodes; the local account was erased.
      */
-    case Wiped(detail: ErrorDetail
+    case Wiped(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * No session; log in first.
      */
-    case NotLoggedIn(detail: ErrorDetail
+    case NotLoggedIn(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The session reached its idle or absolute timeout, or was ended.
      */
-    case SessionExpired(detail: ErrorDetail
+    case SessionExpired(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * A refresh token was reused: the server revoked the whole session.
      */
-    case SessionRevoked(detail: ErrorDetail
+    case SessionRevoked(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * This device was replaced, transferred or revoked (`status` says which).
      */
-    case DeviceInactive(detail: ErrorDetail, status: DeviceStatus
+    case DeviceInactive(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */status: DeviceStatus
     )
     /**
      * The account is locked server-side.
      */
-    case AccountLocked(detail: ErrorDetail
+    case AccountLocked(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The server refused the signed request.
      */
-    case Rejected(detail: ErrorDetail
+    case Rejected(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Key store failure, cancellation or invalidated key.
      */
-    case KeyStore(detail: ErrorDetail
+    case KeyStore(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Transport failure.
      */
-    case Network(detail: ErrorDetail, kind: NetworkErrorKind
+    case Network(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */kind: NetworkErrorKind
     )
     /**
      * Local storage failed.
      */
-    case Storage(detail: ErrorDetail
+    case Storage(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
 
     
@@ -7535,86 +7895,149 @@ enum ConsentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      * What was scanned or opened is not a valid login code, link or request (too long, wrong
      * version, malformed), or a local input was refused (passcode format).
      */
-    case InvalidCode(detail: ErrorDetail
+    case InvalidCode(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The relying party failed a check against the signed registry: unknown, bad signature,
      * unregistered origin or redirect, a claim or purpose it may not ask for. Likely a fake site.
      */
-    case RelyingPartyRejected(detail: ErrorDetail
+    case RelyingPartyRejected(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The request or the scanned frame is too old (scan the code on the screen again).
      */
-    case Expired(detail: ErrorDetail
+    case Expired(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * No such login session or share request (or it was already answered on this device), or
      * no credential on the device.
      */
-    case NotFound(detail: ErrorDetail
+    case NotFound(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The server or the relying party refused (already scanned or decided, wrong verification
      * code, mismatched approval, presentation refused).
      */
-    case Refused(detail: ErrorDetail
+    case Refused(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * A receipt export did not verify: changed content, bad device signature, bad server
      * countersignature, or another server key than the pinned one.
      */
-    case ReceiptInvalid(detail: ErrorDetail
+    case ReceiptInvalid(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * No account on this device.
      */
-    case NotEnrolled(detail: ErrorDetail
+    case NotEnrolled(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Not logged in, or the session ended: log in again.
      */
-    case NotLoggedIn(detail: ErrorDetail
+    case NotLoggedIn(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Wrong passcode.
      */
-    case PasscodeIncorrect(detail: ErrorDetail, attemptsBeforeLockout: UInt32, attemptsBeforeWipe: UInt32
+    case PasscodeIncorrect(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */attemptsBeforeLockout: UInt32, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */attemptsBeforeWipe: UInt32
     )
     /**
      * Too many wrong passcodes; wait.
      */
-    case LockedOut(detail: ErrorDetail, retryAfterSecs: UInt64
+    case LockedOut(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */retryAfterSecs: UInt64
     )
     /**
      * Too many wrong passcodes; the local account was erased.
      */
-    case Wiped(detail: ErrorDetail
+    case Wiped(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * This device was replaced or revoked.
      */
-    case DeviceInactive(detail: ErrorDetail, status: DeviceStatus
+    case DeviceInactive(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */status: DeviceStatus
     )
     /**
      * Key store failure, cancellation or invalidated key.
      */
-    case KeyStore(detail: ErrorDetail
+    case KeyStore(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Transport failure.
      */
-    case Network(detail: ErrorDetail, kind: NetworkErrorKind
+    case Network(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */kind: NetworkErrorKind
     )
     /**
      * The server's answer did not verify (registry, countersignature, malformed data).
      */
-    case BadServerResponse(detail: ErrorDetail
+    case BadServerResponse(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Local storage or another unexpected failure.
      */
-    case Internal(detail: ErrorDetail
+    case Internal(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
 
     
@@ -7922,33 +8345,51 @@ enum DeviceKeyStoreError: Swift.Error, Equatable, Hashable, Foundation.Localized
     /**
      * No key under this alias.
      */
-    case KeyNotFound(reason: String
+    case KeyNotFound(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
     )
     /**
      * The key was permanently invalidated (Android `KeyPermanentlyInvalidatedException`,
      * iOS biometry set changed). The core must start re-binding (re-enrollment).
      */
-    case KeyInvalidated(reason: String
+    case KeyInvalidated(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
     )
     /**
      * The citizen cancelled the biometric/credential prompt.
      */
-    case UserCancelled(reason: String
+    case UserCancelled(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
     )
     /**
      * User verification failed or is not set up on the device.
      */
-    case AuthenticationFailed(reason: String
+    case AuthenticationFailed(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
     )
     /**
      * The secure hardware is unavailable or busy.
      */
-    case Unavailable(reason: String
+    case Unavailable(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
     )
     /**
      * Anything else.
      */
-    case Failure(reason: String
+    case Failure(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
     )
 
     
@@ -8249,62 +8690,107 @@ enum EnrollmentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedErro
     /**
      * One or more fields are invalid; nothing was sent.
      */
-    case InvalidInput(detail: ErrorDetail, fields: [FieldError]
+    case InvalidInput(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */fields: [FieldError]
     )
     /**
      * No citizen in the register matches.
      */
-    case NoMatch(detail: ErrorDetail
+    case NoMatch(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * No enrollment is waiting for an OTP.
      */
-    case NoPendingEnrollment(detail: ErrorDetail
+    case NoPendingEnrollment(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Wrong OTP.
      */
-    case OtpInvalid(detail: ErrorDetail, attemptsLeft: UInt32
+    case OtpInvalid(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */attemptsLeft: UInt32
     )
     /**
      * OTP expired.
      */
-    case OtpExpired(detail: ErrorDetail
+    case OtpExpired(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Too many wrong OTPs.
      */
-    case OtpAttemptsExceeded(detail: ErrorDetail
+    case OtpAttemptsExceeded(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * This device is already enrolled.
      */
-    case AlreadyEnrolled(detail: ErrorDetail
+    case AlreadyEnrolled(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The account is locked server-side.
      */
-    case AccountLocked(detail: ErrorDetail
+    case AccountLocked(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The platform key store failed or the user cancelled.
      */
-    case KeyStore(detail: ErrorDetail
+    case KeyStore(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Transport failure.
      */
-    case Network(detail: ErrorDetail, kind: NetworkErrorKind
+    case Network(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */kind: NetworkErrorKind
     )
     /**
      * The server refused for another reason.
      */
-    case Rejected(detail: ErrorDetail
+    case Rejected(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Local storage failed.
      */
-    case Storage(detail: ErrorDetail
+    case Storage(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
 
     
@@ -8501,7 +8987,10 @@ public enum EnrollmentState: Equatable, Hashable {
     /**
      * The server deactivated this device.
      */
-    case deactivated(status: DeviceStatus
+    case deactivated(
+        /**
+         * The server's status of this device.
+         */status: DeviceStatus
     )
 
 
@@ -8764,17 +9253,26 @@ enum KeyWrapError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
      */
-    case KeyUnavailable(reason: String
+    case KeyUnavailable(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
     )
     /**
      * The wrapped blob does not open under the wrapping key.
      */
-    case UnwrapFailed(reason: String
+    case UnwrapFailed(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
     )
     /**
      * Anything else.
      */
-    case Failure(reason: String
+    case Failure(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
     )
 
     
@@ -9247,7 +9745,10 @@ enum ObserverError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     /**
      * The observer failed.
      */
-    case Failed(reason: String
+    case Failed(
+        /**
+         * What went wrong (logged, never shown).
+         */reason: String
     )
 
     
@@ -9423,67 +9924,127 @@ enum PasscodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     /**
      * The new passcode is not acceptable.
      */
-    case InvalidFormat(detail: ErrorDetail, fields: [FieldError]
+    case InvalidFormat(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */fields: [FieldError]
     )
     /**
      * Wrong passcode.
      */
-    case Incorrect(detail: ErrorDetail, attemptsBeforeLockout: UInt32, attemptsBeforeWipe: UInt32
+    case Incorrect(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */attemptsBeforeLockout: UInt32, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */attemptsBeforeWipe: UInt32
     )
     /**
      * Too many wrong passcodes; wait.
      */
-    case LockedOut(detail: ErrorDetail, retryAfterSecs: UInt64
+    case LockedOut(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */retryAfterSecs: UInt64
     )
     /**
      * Too many wrong passcodes; the local account was erased.
      */
-    case Wiped(detail: ErrorDetail
+    case Wiped(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * No account on this device.
      */
-    case NotEnrolled(detail: ErrorDetail
+    case NotEnrolled(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * No reset waiting for an OTP.
      */
-    case NoPendingReset(detail: ErrorDetail
+    case NoPendingReset(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Wrong OTP.
      */
-    case OtpInvalid(detail: ErrorDetail, attemptsLeft: UInt32
+    case OtpInvalid(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */attemptsLeft: UInt32
     )
     /**
      * OTP expired or too many wrong OTPs.
      */
-    case OtpRejected(detail: ErrorDetail
+    case OtpRejected(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * This device was replaced, transferred or revoked (`status` says which).
      */
-    case DeviceInactive(detail: ErrorDetail, status: DeviceStatus
+    case DeviceInactive(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */status: DeviceStatus
     )
     /**
      * Key store failure, cancellation or invalidated key.
      */
-    case KeyStore(detail: ErrorDetail
+    case KeyStore(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Transport failure.
      */
-    case Network(detail: ErrorDetail, kind: NetworkErrorKind
+    case Network(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */kind: NetworkErrorKind
     )
     /**
      * The server refused for another reason.
      */
-    case Rejected(detail: ErrorDetail
+    case Rejected(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Local storage failed.
      */
-    case Storage(detail: ErrorDetail
+    case Storage(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
 
     
@@ -9686,78 +10247,141 @@ enum ServiceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The form has errors (every field at once), or an edit was refused (`field.locked`, …).
      */
-    case InvalidForm(detail: ErrorDetail, fields: [FieldError]
+    case InvalidForm(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */fields: [FieldError]
     )
     /**
      * No account on this device.
      */
-    case NotEnrolled(detail: ErrorDetail
+    case NotEnrolled(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Not logged in, or the session ended: log in again.
      */
-    case NotLoggedIn(detail: ErrorDetail
+    case NotLoggedIn(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The citizen's record or the catalogue is not on the device yet (sync first).
      */
-    case NotSynced(detail: ErrorDetail
+    case NotSynced(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Unknown procedure, draft or case.
      */
-    case NotFound(detail: ErrorDetail
+    case NotFound(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The draft was submitted already, or the case is not waiting for a supplement.
      */
-    case WrongState(detail: ErrorDetail
+    case WrongState(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Wrong passcode when signing the submission.
      */
-    case PasscodeIncorrect(detail: ErrorDetail, attemptsBeforeLockout: UInt32, attemptsBeforeWipe: UInt32
+    case PasscodeIncorrect(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */attemptsBeforeLockout: UInt32, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */attemptsBeforeWipe: UInt32
     )
     /**
      * Too many wrong passcodes; wait.
      */
-    case LockedOut(detail: ErrorDetail, retryAfterSecs: UInt64
+    case LockedOut(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */retryAfterSecs: UInt64
     )
     /**
      * Too many wrong passcodes; the local account was erased.
      */
-    case Wiped(detail: ErrorDetail
+    case Wiped(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * This device was replaced or revoked.
      */
-    case DeviceInactive(detail: ErrorDetail, status: DeviceStatus
+    case DeviceInactive(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */status: DeviceStatus
     )
     /**
      * Key store failure, cancellation or invalidated key (`keystore.key_invalidated`: enroll
      * again).
      */
-    case KeyStore(detail: ErrorDetail
+    case KeyStore(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Transport failure (the request, if queued, stays queued).
      */
-    case Network(detail: ErrorDetail, kind: NetworkErrorKind
+    case Network(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail, 
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */kind: NetworkErrorKind
     )
     /**
      * The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
      */
-    case BadServerResponse(detail: ErrorDetail
+    case BadServerResponse(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The server refused.
      */
-    case Rejected(detail: ErrorDetail
+    case Rejected(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Local storage failed.
      */
-    case Storage(detail: ErrorDetail
+    case Storage(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
 
     
@@ -9974,23 +10598,35 @@ enum SetupError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The configuration is invalid (bad URL, PEM, pins, data directory).
      */
-    case InvalidConfig(detail: ErrorDetail
+    case InvalidConfig(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The database could not be opened or migrated.
      */
-    case Storage(detail: ErrorDetail
+    case Storage(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
      */
-    case DataKeyUnavailable(detail: ErrorDetail
+    case DataKeyUnavailable(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
     /**
      * Another `CitizenCore` (in this process or another) has the data directory open; only one
      * may at a time (`storage.already_open`). Close or drop the other one first.
      */
-    case AlreadyOpen(detail: ErrorDetail
+    case AlreadyOpen(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
     )
 
     

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Run the demo in `data_dir` (default: a new temporary directory).
-pub async fn run(data_dir: Option<PathBuf>) -> ExitCode {
+pub(crate) async fn run(data_dir: Option<PathBuf>) -> ExitCode {
     let dir = data_dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!(
             "citizen-demo-{}-{}",

@@ -7,7 +7,7 @@ use citizen_core::CitizenCore;
 use super::{finish, passcode};
 
 /// `devices`: list the account's devices.
-pub async fn list(core: &CitizenCore) -> ExitCode {
+pub(crate) async fn list(core: &CitizenCore) -> ExitCode {
     finish(core.list_devices().await, |ds| {
         for d in ds {
             println!(
@@ -24,18 +24,18 @@ pub async fn list(core: &CitizenCore) -> ExitCode {
 }
 
 /// `revoke-device ID`: revoke one of the account's devices (passcode).
-pub async fn revoke(core: &CitizenCore, device_id: String) -> ExitCode {
+pub(crate) async fn revoke(core: &CitizenCore, device_id: String) -> ExitCode {
     let pass = passcode();
     finish(core.revoke_device(device_id, pass.to_string()).await, |()| println!("revoked"))
 }
 
 /// `approve-transfer ID`: on the old device, approve the transfer to a new one (passcode).
-pub async fn approve_transfer(core: &CitizenCore, enrollment_id: String) -> ExitCode {
+pub(crate) async fn approve_transfer(core: &CitizenCore, enrollment_id: String) -> ExitCode {
     let pass = passcode();
     finish(core.approve_device_transfer(enrollment_id, pass.to_string()).await, |()| println!("transfer_approved"))
 }
 
 /// `device-status`: ask the server whether this device is still active.
-pub async fn status(core: &CitizenCore) -> ExitCode {
+pub(crate) async fn status(core: &CitizenCore) -> ExitCode {
     finish(core.check_device_status().await, |s| println!("status={:?} changed_at={}", s.status, s.changed_at))
 }

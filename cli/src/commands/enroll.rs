@@ -7,7 +7,7 @@ use citizen_core::{CitizenCore, EnrollmentInput, KeyOptions};
 use super::{finish, secret, NEW_PASSCODE_VAR};
 
 /// `enroll start`: validate the input and ask the register for an OTP.
-pub async fn start(core: &CitizenCore, input: EnrollmentInput) -> ExitCode {
+pub(crate) async fn start(core: &CitizenCore, input: EnrollmentInput) -> ExitCode {
     finish(core.start_enrollment(input).await, |t| {
         println!("enrollment_id={} otp_sent_to={} expires_at={}", t.enrollment_id, t.masked_phone, t.otp_expires_at);
         if t.has_active_device {
@@ -17,7 +17,7 @@ pub async fn start(core: &CitizenCore, input: EnrollmentInput) -> ExitCode {
 }
 
 /// `enroll complete`: finish with the OTP and set the passcode (`CITIZEN_NEW_PASSCODE` or stdin).
-pub async fn complete(core: &CitizenCore, otp: String) -> ExitCode {
+pub(crate) async fn complete(core: &CitizenCore, otp: String) -> ExitCode {
     let pass = secret(NEW_PASSCODE_VAR, "Mã bảo vệ mới (6 chữ số) / new passcode");
     let opts = KeyOptions { require_user_authentication: true, prefer_strongbox: true, attestation_challenge: vec![] };
     finish(core.complete_enrollment(otp, pass.to_string(), opts).await, |o| {

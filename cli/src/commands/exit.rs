@@ -11,11 +11,11 @@ use citizen_core::error::{FieldError, PublicError};
 use citizen_core::{AuthError, ConsentError, EnrollmentError, PasscodeError, ServiceError, SetupError};
 
 /// Exit status of every error whose code is not in [`STATUS_BY_CODE`].
-pub const FAILURE: u8 = 1;
+pub(crate) const FAILURE: u8 = 1;
 
 /// Error codes with their own exit status. Shared by every error enum of the core (the codes are
 /// the catalogue's, see `src/error.rs`).
-pub const STATUS_BY_CODE: &[(&str, u8)] = &[
+pub(crate) const STATUS_BY_CODE: &[(&str, u8)] = &[
     // The passcode was wrong; attempts remain.
     ("auth.passcode_incorrect", 2),
     // Too many wrong passcodes: locked for a while.
@@ -25,13 +25,13 @@ pub const STATUS_BY_CODE: &[(&str, u8)] = &[
 ];
 
 /// The exit status for an error code.
-pub fn status(code: &str) -> u8 {
+pub(crate) fn status(code: &str) -> u8 {
     STATUS_BY_CODE.iter().find(|(c, _)| *c == code).map_or(FAILURE, |(_, s)| *s)
 }
 
 /// A public error of the core as the CLI reports it: code and messages, and the invalid fields
 /// when the error lists them.
-pub trait CliError: PublicError {
+pub(crate) trait CliError: PublicError {
     /// The invalid fields, printed one per line after the message.
     fn fields(&self) -> &[FieldError] {
         &[]
@@ -63,21 +63,21 @@ impl CliError for ServiceError {
 
 /// Print `e` on stderr (`lỗi [code]: …` and `error [code]: …`, then its invalid fields) and
 /// return its exit status.
-pub fn fail(e: &dyn CliError) -> ExitCode {
+pub(crate) fn fail(e: &dyn CliError) -> ExitCode {
     print(e);
     ExitCode::from(status(&e.detail().code))
 }
 
 /// Print `e` on stderr as [`fail`] does, for commands whose exit status says something else
 /// (e.g. `receipts verify`: 5, not valid).
-pub fn print(e: &dyn CliError) {
+pub(crate) fn print(e: &dyn CliError) {
     let d = e.detail();
     eprintln!("lỗi [{}]: {}\nerror [{}]: {}", d.code, d.message_vi, d.code, d.message_en);
     print_fields(e.fields());
 }
 
 /// Print invalid fields, one per line, on stderr.
-pub fn print_fields(fields: &[FieldError]) {
+pub(crate) fn print_fields(fields: &[FieldError]) {
     for f in fields {
         eprintln!("  {} [{}]: {} / {}", f.field, f.code, f.message_vi, f.message_en);
     }
@@ -85,7 +85,7 @@ pub fn print_fields(fields: &[FieldError]) {
 
 /// A failure outside the core (a file that cannot be read, a malformed argument): the message
 /// on stderr, exit 1.
-pub fn other(message: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn other(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("{message}");
     ExitCode::from(FAILURE)
 }

@@ -11,7 +11,7 @@ use crate::LogOp;
 const TAMPERED: u8 = 5;
 
 /// Run a log operation.
-pub async fn run(core: &CitizenCore, op: LogOp) -> ExitCode {
+pub(crate) async fn run(core: &CitizenCore, op: LogOp) -> ExitCode {
     match op {
         LogOp::List => finish(core.activity_log(), |entries| {
             for e in entries {

@@ -2,17 +2,17 @@
 //! arguments, prints its result on stdout and returns the exit status; errors go through the one
 //! mapping in [`exit`].
 
-pub mod account;
-pub mod demo;
-pub mod devices;
-pub mod enroll;
-pub mod exit;
-pub mod log;
-pub mod passcode;
-pub mod qr;
-pub mod receipts;
-pub mod services;
-pub mod share;
+pub(crate) mod account;
+pub(crate) mod demo;
+pub(crate) mod devices;
+pub(crate) mod enroll;
+pub(crate) mod exit;
+pub(crate) mod log;
+pub(crate) mod passcode;
+pub(crate) mod qr;
+pub(crate) mod receipts;
+pub(crate) mod services;
+pub(crate) mod share;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -21,15 +21,15 @@ use std::process::ExitCode;
 use zeroize::Zeroizing;
 
 /// Environment variable of the current passcode.
-pub const PASSCODE_VAR: &str = "CITIZEN_PASSCODE";
+pub(crate) const PASSCODE_VAR: &str = "CITIZEN_PASSCODE";
 /// Environment variable of a new passcode.
-pub const NEW_PASSCODE_VAR: &str = "CITIZEN_NEW_PASSCODE";
+pub(crate) const NEW_PASSCODE_VAR: &str = "CITIZEN_NEW_PASSCODE";
 /// Prompt for the current passcode.
-pub const PASSCODE_PROMPT: &str = "Mã bảo vệ / passcode";
+pub(crate) const PASSCODE_PROMPT: &str = "Mã bảo vệ / passcode";
 
 /// A secret from the environment variable `var`, or else read from stdin after `prompt` —
 /// never from the command line, which other users can see in the process list.
-pub fn secret(var: &str, prompt: &str) -> Zeroizing<String> {
+pub(crate) fn secret(var: &str, prompt: &str) -> Zeroizing<String> {
     if let Ok(v) = std::env::var(var) {
         return Zeroizing::new(v);
     }
@@ -41,13 +41,13 @@ pub fn secret(var: &str, prompt: &str) -> Zeroizing<String> {
 }
 
 /// The current passcode (`CITIZEN_PASSCODE` or stdin).
-pub fn passcode() -> Zeroizing<String> {
+pub(crate) fn passcode() -> Zeroizing<String> {
     secret(PASSCODE_VAR, PASSCODE_PROMPT)
 }
 
 /// Print a command's result with `print` and exit 0, or report its error through the one
 /// mapping ([`exit::fail`]).
-pub fn finish<T, E: exit::CliError>(result: Result<T, E>, print: impl FnOnce(T)) -> ExitCode {
+pub(crate) fn finish<T, E: exit::CliError>(result: Result<T, E>, print: impl FnOnce(T)) -> ExitCode {
     match result {
         Ok(v) => {
             print(v);
@@ -58,18 +58,18 @@ pub fn finish<T, E: exit::CliError>(result: Result<T, E>, print: impl FnOnce(T))
 }
 
 /// Print `line` and exit 0: the common ending of a command that succeeded.
-pub fn done(line: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn done(line: impl std::fmt::Display) -> ExitCode {
     println!("{line}");
     ExitCode::SUCCESS
 }
 
 /// A file's text, or the exit status after saying why it cannot be read.
-pub fn read(path: &PathBuf) -> Result<String, ExitCode> {
+pub(crate) fn read(path: &PathBuf) -> Result<String, ExitCode> {
     std::fs::read_to_string(path).map_err(|e| exit::other(format!("cannot read {}: {e}", path.display())))
 }
 
 /// Write an export to `out`, or to stdout when no file is given.
-pub fn write_out(out: Option<&Path>, json: &str) -> ExitCode {
+pub(crate) fn write_out(out: Option<&Path>, json: &str) -> ExitCode {
     match out {
         Some(p) => match std::fs::write(p, json) {
             Ok(()) => ExitCode::SUCCESS,

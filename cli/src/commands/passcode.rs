@@ -8,7 +8,7 @@ use super::{finish, passcode, secret, NEW_PASSCODE_VAR, PASSCODE_VAR};
 use crate::PasscodeOp;
 
 /// Run a passcode operation.
-pub async fn run(core: &CitizenCore, op: PasscodeOp) -> ExitCode {
+pub(crate) async fn run(core: &CitizenCore, op: PasscodeOp) -> ExitCode {
     match op {
         PasscodeOp::Verify => {
             let pass = passcode();

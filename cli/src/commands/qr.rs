@@ -9,7 +9,7 @@ use super::{finish, passcode};
 use crate::QrOp;
 
 /// Run a QR login operation.
-pub async fn run(core: &CitizenCore, op: QrOp) -> ExitCode {
+pub(crate) async fn run(core: &CitizenCore, op: QrOp) -> ExitCode {
     match op {
         QrOp::Scan { frame } => {
             let r = if frame.trim_start().starts_with("citizenid:") {

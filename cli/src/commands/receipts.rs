@@ -11,7 +11,7 @@ use crate::ReceiptsOp;
 const NOT_VALID: u8 = 5;
 
 /// Run a receipts operation.
-pub fn run(core: &CitizenCore, op: ReceiptsOp) -> ExitCode {
+pub(crate) fn run(core: &CitizenCore, op: ReceiptsOp) -> ExitCode {
     match op {
         ReceiptsOp::List => finish(core.list_receipts(), |rs| {
             for r in &rs {
@@ -44,7 +44,7 @@ pub fn run(core: &CitizenCore, op: ReceiptsOp) -> ExitCode {
 }
 
 /// One receipt on one line (or what is damaged about it).
-pub fn print_receipt(r: &ReceiptInfo) {
+pub(crate) fn print_receipt(r: &ReceiptInfo) {
     if let Some(d) = &r.damage {
         println!("#{} {} {} {:?} DAMAGED {} — {}", r.sequence, r.issued_at, r.receipt_id, r.kind, d.code, d.message_en);
         return;

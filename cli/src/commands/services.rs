@@ -15,7 +15,7 @@ const FORM_INCOMPLETE: u8 = 3;
 const BAD_ARGUMENT: u8 = 2;
 
 /// Run a services operation.
-pub async fn run(core: Arc<CitizenCore>, op: ServicesOp) -> ExitCode {
+pub(crate) async fn run(core: Arc<CitizenCore>, op: ServicesOp) -> ExitCode {
     match op {
         ServicesOp::List => list(&core).await,
         ServicesOp::Show { procedure } => show(&core, &procedure).await,

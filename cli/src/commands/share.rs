@@ -9,7 +9,7 @@ use super::{exit, finish, passcode};
 
 /// Open the signed request, show who asks, why and what, then share the required claims plus
 /// the optional ones in `with`.
-pub async fn run(core: &CitizenCore, request: String, with: Vec<String>) -> ExitCode {
+pub(crate) async fn run(core: &CitizenCore, request: String, with: Vec<String>) -> ExitCode {
     let info = match core.open_share_request(request).await {
         Ok(i) => i,
         Err(e) => return exit::fail(&e),

@@ -131,7 +131,7 @@ pub fn entry_hash(seq: u64, at: i64, kind: ActivityKind, summary: &str, prev_has
         prev_hash.as_bytes(),
         &counter.to_be_bytes(),
     ] {
-        h.update((part.len() as u32).to_be_bytes());
+        h.update(crate::crypto::len_prefix(part.len()));
         h.update(part);
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()

@@ -108,7 +108,7 @@ impl Date {
             }
             part.parse().ok()
         };
-        let year = digits(0..4)? as i32;
+        let year = i32::try_from(digits(0..4)?).ok()?;
         let month = digits(5..7)?;
         let day = digits(8..10)?;
         if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
@@ -146,6 +146,9 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 }
 
 // Howard Hinnant's days-to-civil algorithm.
+// Casts: day ∈ 1..=31 and month ∈ 1..=12 by construction; the year fits an i32 for any i64 day
+// count a clock can produce (±5.8 million years).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 fn civil_from_days(z: i64) -> Date {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);

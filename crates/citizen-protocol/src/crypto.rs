@@ -205,12 +205,12 @@ impl SecretKey {
         hk.expand(info.as_bytes(), out.as_mut()).expect("32 bytes is a valid HKDF length");
         SecretKey(out)
     }
-    /// HMAC-SHA-256 under this key.
+    /// HMAC-SHA-256 under this key (every part length-prefixed, see [`len_prefix`]).
     pub fn hmac(&self, parts: &[&[u8]]) -> [u8; 32] {
         use hmac::{Hmac, Mac};
         let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.0.as_ref()).expect("any key length");
         for p in parts {
-            mac.update(&(p.len() as u32).to_be_bytes());
+            mac.update(&len_prefix(p.len()));
             mac.update(p);
         }
         mac.finalize().into_bytes().into()
@@ -247,6 +247,17 @@ impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretKey(<redacted>)")
     }
+}
+
+/// The 4-byte big-endian length prefix of the injective encodings (signed statement, receipt,
+/// activity chain, HMAC inputs).
+///
+/// Panics rather than truncating if `len` does not fit in a `u32`: a silently truncated prefix
+/// would let two different inputs encode the same. Every caller encodes in-memory fields that are
+/// bounded at validation (request bodies and records are capped far below 4 GiB), so this is an
+/// invariant, not an input error.
+pub fn len_prefix(len: usize) -> [u8; 4] {
+    u32::try_from(len).expect("length-prefixed field bounded far below 4 GiB").to_be_bytes()
 }
 
 #[cfg(test)]

@@ -5,6 +5,14 @@
 //!
 //! `binary` and `flood` run the `citizen-server` binary itself (`CARGO_BIN_EXE_citizen-server`,
 //! which cargo builds before this target).
+// Test code: may unwrap, cast freely, and share helpers across modules with plain `pub`.
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 mod common;
 

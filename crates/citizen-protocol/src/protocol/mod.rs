@@ -102,10 +102,10 @@ impl Statement {
             self.subject.as_bytes(),
         ];
         let mut out = Vec::with_capacity(STATEMENT_TAG.len() + fields.iter().map(|f| f.len() + 4).sum::<usize>() + 4);
-        out.extend_from_slice(&(STATEMENT_TAG.len() as u32).to_be_bytes());
+        out.extend_from_slice(&crate::crypto::len_prefix(STATEMENT_TAG.len()));
         out.extend_from_slice(STATEMENT_TAG);
         for f in fields {
-            out.extend_from_slice(&(f.len() as u32).to_be_bytes());
+            out.extend_from_slice(&crate::crypto::len_prefix(f.len()));
             out.extend_from_slice(f);
         }
         out

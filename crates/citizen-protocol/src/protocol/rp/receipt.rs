@@ -72,7 +72,7 @@ fn is_zero(n: &u64) -> bool {
 pub const RECEIPT_CHAIN_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn put_field(out: &mut Vec<u8>, f: &[u8]) {
-    out.extend_from_slice(&(f.len() as u32).to_be_bytes());
+    out.extend_from_slice(&crate::crypto::len_prefix(f.len()));
     out.extend_from_slice(f);
 }
 
@@ -89,7 +89,7 @@ impl ConsentReceipt {
         put_field(&mut out, self.rp_name.as_bytes());
         put_field(&mut out, self.origin.as_bytes());
         put_field(&mut out, self.purpose.as_bytes());
-        out.extend_from_slice(&(self.claims.len() as u32).to_be_bytes());
+        out.extend_from_slice(&crate::crypto::len_prefix(self.claims.len()));
         for c in &self.claims {
             put_field(&mut out, c.as_bytes());
         }

@@ -5020,8 +5020,14 @@ public object FfiConverterTypeAddressDto: FfiConverterRustBuffer<AddressDto> {
  * An administrative unit.
  */
 data class AdminUnit (
+    /**
+     * Official unit code.
+     */
     val `code`: kotlin.String
     , 
+    /**
+     * Official name (Vietnamese).
+     */
     val `name`: kotlin.String
     
 ){
@@ -5251,16 +5257,34 @@ public object FfiConverterTypeCaseEventDto: FfiConverterRustBuffer<CaseEventDto>
  * A case (hồ sơ) and its latest status.
  */
 data class CaseInfo (
+    /**
+     * Case number (mã hồ sơ).
+     */
     val `caseNumber`: kotlin.String
     , 
+    /**
+     * The submission that opened the case.
+     */
     val `submissionId`: kotlin.String
     , 
+    /**
+     * Procedure of the case.
+     */
     val `procedureId`: kotlin.String
     , 
+    /**
+     * Latest status.
+     */
     val `status`: CaseStatusDto
     , 
+    /**
+     * Official's note in Vietnamese, if any.
+     */
     val `noteVi`: kotlin.String?
     , 
+    /**
+     * Official's note in English, if any.
+     */
     val `noteEn`: kotlin.String?
     , 
     /**
@@ -5268,6 +5292,9 @@ data class CaseInfo (
      */
     val `requestedAttachments`: List<kotlin.String>
     , 
+    /**
+     * Unix seconds of the latest status.
+     */
     val `updatedAt`: kotlin.Long
     
 ){
@@ -6020,12 +6047,24 @@ public object FfiConverterTypeDeviceStatusInfo: FfiConverterRustBuffer<DeviceSta
  * A form being filled.
  */
 data class Draft (
+    /**
+     * Draft identifier.
+     */
     val `draftId`: kotlin.String
     , 
+    /**
+     * Procedure this draft is for.
+     */
     val `procedureId`: kotlin.String
     , 
+    /**
+     * Form version the draft was started with.
+     */
     val `procedureVersion`: kotlin.UInt
     , 
+    /**
+     * Editing or submitted.
+     */
     val `status`: DraftStatus
     , 
     /**
@@ -6043,6 +6082,9 @@ data class Draft (
      */
     val `groupItems`: Map<kotlin.String, kotlin.UInt>
     , 
+    /**
+     * Attached files.
+     */
     val `attachments`: List<DraftAttachment>
     , 
     /**
@@ -6055,6 +6097,9 @@ data class Draft (
      */
     val `requestedAttachments`: List<kotlin.String>
     , 
+    /**
+     * Unix seconds of the last change.
+     */
     val `updatedAt`: kotlin.Long
     
 ){
@@ -6121,12 +6166,24 @@ public object FfiConverterTypeDraft: FfiConverterRustBuffer<Draft> {
  * An attachment of a draft.
  */
 data class DraftAttachment (
+    /**
+     * Attachment slot (an `AttachmentSpec` key).
+     */
     val `key`: kotlin.String
     , 
+    /**
+     * File name as chosen by the citizen.
+     */
     val `fileName`: kotlin.String
     , 
+    /**
+     * MIME type.
+     */
     val `mimeType`: kotlin.String
     , 
+    /**
+     * Size in bytes.
+     */
     val `size`: kotlin.ULong
     , 
     /**
@@ -6647,30 +6704,69 @@ public object FfiConverterTypeFormField: FfiConverterRustBuffer<FormField> {
  * A field of an item of a repeated group.
  */
 data class FormItemField (
+    /**
+     * Key of the field within its item (the path is `group[i].key`).
+     */
     val `key`: kotlin.String
     , 
+    /**
+     * Label in Vietnamese.
+     */
     val `labelVi`: kotlin.String
     , 
+    /**
+     * Label in English.
+     */
     val `labelEn`: kotlin.String
     , 
+    /**
+     * Input kind (text, date, choice, …).
+     */
     val `kind`: FieldKind
     , 
+    /**
+     * Whether a value is required.
+     */
     val `required`: kotlin.Boolean
     , 
+    /**
+     * Register attribute the field is filled from, if any.
+     */
     val `autofill`: kotlin.String?
     , 
+    /**
+     * Whether an autofilled value cannot be changed.
+     */
     val `locked`: kotlin.Boolean
     , 
+    /**
+     * Minimum length in characters.
+     */
     val `minLength`: kotlin.UInt?
     , 
+    /**
+     * Maximum length in characters.
+     */
     val `maxLength`: kotlin.UInt?
     , 
+    /**
+     * Choices of a choice field.
+     */
     val `options`: List<OptionSpec>
     , 
+    /**
+     * Shown (and validated) only while this condition holds.
+     */
     val `visibleIf`: Condition?
     , 
+    /**
+     * Rule a date value must satisfy.
+     */
     val `dateRule`: DateRule?
     , 
+    /**
+     * For a commune field: the key of the province field it depends on.
+     */
     val `provinceField`: kotlin.String?
     
 ){
@@ -7010,8 +7106,14 @@ data class OutboxItem (
      */
     val `submissionId`: kotlin.String
     , 
+    /**
+     * Draft this submission was made from.
+     */
     val `draftId`: kotlin.String
     , 
+    /**
+     * Procedure submitted.
+     */
     val `procedureId`: kotlin.String
     , 
     /**
@@ -7019,8 +7121,14 @@ data class OutboxItem (
      */
     val `payloadSha256`: kotlin.String
     , 
+    /**
+     * Delivery state.
+     */
     val `state`: OutboxState
     , 
+    /**
+     * Delivery attempts so far.
+     */
     val `attempts`: kotlin.UInt
     , 
     /**
@@ -7043,8 +7151,14 @@ data class OutboxItem (
      */
     val `receipt`: kotlin.String?
     , 
+    /**
+     * Unix seconds when it was queued.
+     */
     val `queuedAt`: kotlin.Long
     , 
+    /**
+     * Unix seconds of the last state change.
+     */
     val `updatedAt`: kotlin.Long
     
 ){
@@ -7114,8 +7228,14 @@ public object FfiConverterTypeOutboxItem: FfiConverterRustBuffer<OutboxItem> {
  * What a sync run did.
  */
 data class OutboxSyncReport (
+    /**
+     * Submissions delivered in this run.
+     */
     val `delivered`: kotlin.UInt
     , 
+    /**
+     * Submissions the server rejected in this run.
+     */
     val `rejected`: kotlin.UInt
     , 
     /**
@@ -7289,26 +7409,59 @@ public object FfiConverterTypePasscodeStatus: FfiConverterRustBuffer<PasscodeSta
  * A public-service procedure with its form.
  */
 data class Procedure (
+    /**
+     * Procedure identifier.
+     */
     val `id`: kotlin.String
     , 
+    /**
+     * Form version, bound into the signed submission.
+     */
     val `version`: kotlin.UInt
     , 
+    /**
+     * Official procedure code.
+     */
     val `code`: kotlin.String
     , 
+    /**
+     * Name in Vietnamese.
+     */
     val `nameVi`: kotlin.String
     , 
+    /**
+     * Name in English.
+     */
     val `nameEn`: kotlin.String
     , 
+    /**
+     * Responsible agency in Vietnamese.
+     */
     val `agencyVi`: kotlin.String
     , 
+    /**
+     * Responsible agency in English.
+     */
     val `agencyEn`: kotlin.String
     , 
+    /**
+     * Fee in đồng.
+     */
     val `feeVnd`: kotlin.ULong
     , 
+    /**
+     * Statutory processing time in working days.
+     */
     val `processingDays`: kotlin.UInt
     , 
+    /**
+     * The form fields.
+     */
     val `fields`: List<FormField>
     , 
+    /**
+     * Attachments the procedure accepts.
+     */
     val `attachments`: List<AttachmentSpec>
     
 ){
@@ -7832,6 +7985,9 @@ sealed class AuthException: kotlin.Exception() {
      */
     class NotEnrolled(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : AuthException() {
         override val message
@@ -7843,10 +7999,19 @@ sealed class AuthException: kotlin.Exception() {
      */
     class PasscodeIncorrect(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `attemptsBeforeLockout`: kotlin.UInt, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `attemptsBeforeWipe`: kotlin.UInt
         ) : AuthException() {
         override val message
@@ -7858,8 +8023,14 @@ sealed class AuthException: kotlin.Exception() {
      */
     class LockedOut(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `retryAfterSecs`: kotlin.ULong
         ) : AuthException() {
         override val message
@@ -7871,6 +8042,9 @@ sealed class AuthException: kotlin.Exception() {
      */
     class Wiped(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : AuthException() {
         override val message
@@ -7882,6 +8056,9 @@ sealed class AuthException: kotlin.Exception() {
      */
     class NotLoggedIn(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : AuthException() {
         override val message
@@ -7893,6 +8070,9 @@ sealed class AuthException: kotlin.Exception() {
      */
     class SessionExpired(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : AuthException() {
         override val message
@@ -7904,6 +8084,9 @@ sealed class AuthException: kotlin.Exception() {
      */
     class SessionRevoked(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : AuthException() {
         override val message
@@ -7915,8 +8098,14 @@ sealed class AuthException: kotlin.Exception() {
      */
     class DeviceInactive(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `status`: DeviceStatus
         ) : AuthException() {
         override val message
@@ -7928,6 +8117,9 @@ sealed class AuthException: kotlin.Exception() {
      */
     class AccountLocked(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : AuthException() {
         override val message
@@ -7939,6 +8131,9 @@ sealed class AuthException: kotlin.Exception() {
      */
     class Rejected(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : AuthException() {
         override val message
@@ -7950,6 +8145,9 @@ sealed class AuthException: kotlin.Exception() {
      */
     class KeyStore(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : AuthException() {
         override val message
@@ -7961,8 +8159,14 @@ sealed class AuthException: kotlin.Exception() {
      */
     class Network(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `kind`: NetworkErrorKind
         ) : AuthException() {
         override val message
@@ -7974,6 +8178,9 @@ sealed class AuthException: kotlin.Exception() {
      */
     class Storage(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : AuthException() {
         override val message
@@ -8289,6 +8496,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class InvalidCode(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8301,6 +8511,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class RelyingPartyRejected(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8312,6 +8525,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class Expired(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8324,6 +8540,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class NotFound(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8336,6 +8555,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class Refused(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8348,6 +8570,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class ReceiptInvalid(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8359,6 +8584,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class NotEnrolled(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8370,6 +8598,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class NotLoggedIn(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8381,10 +8612,19 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class PasscodeIncorrect(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `attemptsBeforeLockout`: kotlin.UInt, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `attemptsBeforeWipe`: kotlin.UInt
         ) : ConsentException() {
         override val message
@@ -8396,8 +8636,14 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class LockedOut(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `retryAfterSecs`: kotlin.ULong
         ) : ConsentException() {
         override val message
@@ -8409,6 +8655,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class Wiped(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8420,8 +8669,14 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class DeviceInactive(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `status`: DeviceStatus
         ) : ConsentException() {
         override val message
@@ -8433,6 +8688,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class KeyStore(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8444,8 +8702,14 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class Network(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `kind`: NetworkErrorKind
         ) : ConsentException() {
         override val message
@@ -8457,6 +8721,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class BadServerResponse(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8468,6 +8735,9 @@ sealed class ConsentException: kotlin.Exception() {
      */
     class Internal(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ConsentException() {
         override val message
@@ -8808,6 +9078,9 @@ sealed class DeviceKeyStoreException: kotlin.Exception() {
      */
     class KeyNotFound(
         
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
         val `reason`: kotlin.String
         ) : DeviceKeyStoreException() {
         override val message
@@ -8820,6 +9093,9 @@ sealed class DeviceKeyStoreException: kotlin.Exception() {
      */
     class KeyInvalidated(
         
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
         val `reason`: kotlin.String
         ) : DeviceKeyStoreException() {
         override val message
@@ -8831,6 +9107,9 @@ sealed class DeviceKeyStoreException: kotlin.Exception() {
      */
     class UserCancelled(
         
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
         val `reason`: kotlin.String
         ) : DeviceKeyStoreException() {
         override val message
@@ -8842,6 +9121,9 @@ sealed class DeviceKeyStoreException: kotlin.Exception() {
      */
     class AuthenticationFailed(
         
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
         val `reason`: kotlin.String
         ) : DeviceKeyStoreException() {
         override val message
@@ -8853,6 +9135,9 @@ sealed class DeviceKeyStoreException: kotlin.Exception() {
      */
     class Unavailable(
         
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
         val `reason`: kotlin.String
         ) : DeviceKeyStoreException() {
         override val message
@@ -8864,6 +9149,9 @@ sealed class DeviceKeyStoreException: kotlin.Exception() {
      */
     class Failure(
         
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
         val `reason`: kotlin.String
         ) : DeviceKeyStoreException() {
         override val message
@@ -9099,8 +9387,14 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class InvalidInput(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `fields`: List<FieldError>
         ) : EnrollmentException() {
         override val message
@@ -9112,6 +9406,9 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class NoMatch(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : EnrollmentException() {
         override val message
@@ -9123,6 +9420,9 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class NoPendingEnrollment(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : EnrollmentException() {
         override val message
@@ -9134,8 +9434,14 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class OtpInvalid(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `attemptsLeft`: kotlin.UInt
         ) : EnrollmentException() {
         override val message
@@ -9147,6 +9453,9 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class OtpExpired(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : EnrollmentException() {
         override val message
@@ -9158,6 +9467,9 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class OtpAttemptsExceeded(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : EnrollmentException() {
         override val message
@@ -9169,6 +9481,9 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class AlreadyEnrolled(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : EnrollmentException() {
         override val message
@@ -9180,6 +9495,9 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class AccountLocked(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : EnrollmentException() {
         override val message
@@ -9191,6 +9509,9 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class KeyStore(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : EnrollmentException() {
         override val message
@@ -9202,8 +9523,14 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class Network(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `kind`: NetworkErrorKind
         ) : EnrollmentException() {
         override val message
@@ -9215,6 +9542,9 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class Rejected(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : EnrollmentException() {
         override val message
@@ -9226,6 +9556,9 @@ sealed class EnrollmentException: kotlin.Exception() {
      */
     class Storage(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : EnrollmentException() {
         override val message
@@ -9474,6 +9807,9 @@ sealed class EnrollmentState {
      * The server deactivated this device.
      */
     data class Deactivated(
+        /**
+         * The server's status of this device.
+         */
         val `status`: vn.citizen.core.DeviceStatus) : EnrollmentState()
         
     {
@@ -9660,6 +9996,9 @@ sealed class KeyWrapException: kotlin.Exception() {
      */
     class KeyUnavailable(
         
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
         val `reason`: kotlin.String
         ) : KeyWrapException() {
         override val message
@@ -9671,6 +10010,9 @@ sealed class KeyWrapException: kotlin.Exception() {
      */
     class UnwrapFailed(
         
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
         val `reason`: kotlin.String
         ) : KeyWrapException() {
         override val message
@@ -9682,6 +10024,9 @@ sealed class KeyWrapException: kotlin.Exception() {
      */
     class Failure(
         
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
         val `reason`: kotlin.String
         ) : KeyWrapException() {
         override val message
@@ -10190,6 +10535,9 @@ sealed class ObserverException: kotlin.Exception() {
      */
     class Failed(
         
+        /**
+         * What went wrong (logged, never shown).
+         */
         val `reason`: kotlin.String
         ) : ObserverException() {
         override val message
@@ -10311,8 +10659,14 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class InvalidFormat(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `fields`: List<FieldError>
         ) : PasscodeException() {
         override val message
@@ -10324,10 +10678,19 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class Incorrect(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `attemptsBeforeLockout`: kotlin.UInt, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `attemptsBeforeWipe`: kotlin.UInt
         ) : PasscodeException() {
         override val message
@@ -10339,8 +10702,14 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class LockedOut(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `retryAfterSecs`: kotlin.ULong
         ) : PasscodeException() {
         override val message
@@ -10352,6 +10721,9 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class Wiped(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : PasscodeException() {
         override val message
@@ -10363,6 +10735,9 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class NotEnrolled(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : PasscodeException() {
         override val message
@@ -10374,6 +10749,9 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class NoPendingReset(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : PasscodeException() {
         override val message
@@ -10385,8 +10763,14 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class OtpInvalid(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `attemptsLeft`: kotlin.UInt
         ) : PasscodeException() {
         override val message
@@ -10398,6 +10782,9 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class OtpRejected(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : PasscodeException() {
         override val message
@@ -10409,8 +10796,14 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class DeviceInactive(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `status`: DeviceStatus
         ) : PasscodeException() {
         override val message
@@ -10422,6 +10815,9 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class KeyStore(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : PasscodeException() {
         override val message
@@ -10433,8 +10829,14 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class Network(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `kind`: NetworkErrorKind
         ) : PasscodeException() {
         override val message
@@ -10446,6 +10848,9 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class Rejected(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : PasscodeException() {
         override val message
@@ -10457,6 +10862,9 @@ sealed class PasscodeException: kotlin.Exception() {
      */
     class Storage(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : PasscodeException() {
         override val message
@@ -10715,8 +11123,14 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class InvalidForm(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `fields`: List<FieldError>
         ) : ServiceException() {
         override val message
@@ -10728,6 +11142,9 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class NotEnrolled(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ServiceException() {
         override val message
@@ -10739,6 +11156,9 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class NotLoggedIn(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ServiceException() {
         override val message
@@ -10750,6 +11170,9 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class NotSynced(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ServiceException() {
         override val message
@@ -10761,6 +11184,9 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class NotFound(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ServiceException() {
         override val message
@@ -10772,6 +11198,9 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class WrongState(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ServiceException() {
         override val message
@@ -10783,10 +11212,19 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class PasscodeIncorrect(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `attemptsBeforeLockout`: kotlin.UInt, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `attemptsBeforeWipe`: kotlin.UInt
         ) : ServiceException() {
         override val message
@@ -10798,8 +11236,14 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class LockedOut(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `retryAfterSecs`: kotlin.ULong
         ) : ServiceException() {
         override val message
@@ -10811,6 +11255,9 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class Wiped(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ServiceException() {
         override val message
@@ -10822,8 +11269,14 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class DeviceInactive(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `status`: DeviceStatus
         ) : ServiceException() {
         override val message
@@ -10836,6 +11289,9 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class KeyStore(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ServiceException() {
         override val message
@@ -10847,8 +11303,14 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class Network(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail, 
         
+        /**
+         * Data of this condition, described in the variant's documentation.
+         */
         val `kind`: NetworkErrorKind
         ) : ServiceException() {
         override val message
@@ -10860,6 +11322,9 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class BadServerResponse(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ServiceException() {
         override val message
@@ -10871,6 +11336,9 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class Rejected(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ServiceException() {
         override val message
@@ -10882,6 +11350,9 @@ sealed class ServiceException: kotlin.Exception() {
      */
     class Storage(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : ServiceException() {
         override val message
@@ -11163,6 +11634,9 @@ sealed class SetupException: kotlin.Exception() {
      */
     class InvalidConfig(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : SetupException() {
         override val message
@@ -11174,6 +11648,9 @@ sealed class SetupException: kotlin.Exception() {
      */
     class Storage(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : SetupException() {
         override val message
@@ -11185,6 +11662,9 @@ sealed class SetupException: kotlin.Exception() {
      */
     class DataKeyUnavailable(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : SetupException() {
         override val message
@@ -11197,6 +11677,9 @@ sealed class SetupException: kotlin.Exception() {
      */
     class AlreadyOpen(
         
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
         val `detail`: ErrorDetail
         ) : SetupException() {
         override val message
