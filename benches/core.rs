@@ -17,6 +17,7 @@ use citizen_core::clock::SystemClock;
 use citizen_core::crypto::{sec1_uncompressed, verify_device_signature};
 use citizen_core::net::{Net, NetConfig};
 use citizen_core::platform::software::{open_software_platform, MemoryKeyStore, MemoryKeyWrapper};
+use citizen_core::platform::{SignPurpose, SignRequest};
 use citizen_core::{default_core_config, CitizenCore, DeviceKeyStore, KeyOptions};
 use citizen_server::{MemoryOtpOutbox, ServerConfig};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -25,20 +26,27 @@ fn opts() -> KeyOptions {
     KeyOptions { require_user_authentication: false, prefer_strongbox: false, attestation_challenge: vec![] }
 }
 
+fn req() -> SignRequest {
+    SignRequest { purpose: SignPurpose::Login, user_initiated: true }
+}
+
 fn crypto(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let msg = vec![7u8; 200];
     let mem = MemoryKeyStore::new();
-    let pk = mem.create_key("k".into(), opts()).unwrap();
-    c.bench_function("sign/memory_key_store", |b| b.iter(|| mem.sign("k".into(), msg.clone()).unwrap()));
+    let pk = rt.block_on(mem.create_key("k".into(), opts())).unwrap();
+    c.bench_function("sign/memory_key_store", |b| {
+        b.iter(|| rt.block_on(mem.sign("k".into(), msg.clone(), req())).unwrap())
+    });
 
     let dir = tempfile::tempdir().unwrap();
     let (soft, _) = open_software_platform(dir.path(), b"bench secret").unwrap();
-    soft.create_key("k".into(), opts()).unwrap();
+    rt.block_on(soft.create_key("k".into(), opts())).unwrap();
     c.bench_function("sign/software_key_store (unseal + sign)", |b| {
-        b.iter(|| soft.sign("k".into(), msg.clone()).unwrap())
+        b.iter(|| rt.block_on(soft.sign("k".into(), msg.clone(), req())).unwrap())
     });
 
-    let sig = mem.sign("k".into(), msg.clone()).unwrap();
+    let sig = rt.block_on(mem.sign("k".into(), msg.clone(), req())).unwrap();
     c.bench_function("verify/der (normalise + verify)", |b| {
         b.iter(|| verify_device_signature(&pk, &msg, &sig).unwrap())
     });

@@ -16,10 +16,10 @@ use crate::crypto;
 use crate::error::{Error, FieldError, Msg, NetError, NetworkErrorKind, Result};
 use crate::net::Net;
 use crate::passcode::{self, Gate};
-use crate::platform::{DeviceKeyStore, DeviceKeyStoreError, KeyOptions};
+use crate::platform::{DeviceKeyStore, DeviceKeyStoreError, KeyOptions, SignPurpose, SignRequest};
 use crate::protocol::*;
 use crate::store::rows::{PendingKind, PendingRow};
-use crate::store::{AccountRow, Identity, PasscodeRow, SessionRow, Store, Tokens};
+use crate::store::{AccountRow, BookkeepingKey, Identity, PasscodeRow, SessionRow, Store, Tokens};
 
 /// Refresh the access token when it has less than this many seconds left.
 const REFRESH_MARGIN_SECS: i64 = 30;
@@ -79,6 +79,33 @@ async fn keystore<T: Send + 'static>(
 
 fn key_alias(device_id: &str) -> String {
     format!("citizen-core.device.{device_id}")
+}
+
+/// Alias of the bookkeeping key that goes with the device key `device_alias` (decision 26b).
+pub(crate) fn bookkeeping_alias(device_alias: &str) -> String {
+    format!("{device_alias}.bookkeeping")
+}
+
+/// What the key store is told about a signature of `st`.
+pub(crate) fn sign_request(st: &Statement, user_initiated: bool) -> SignRequest {
+    let purpose = match st.purpose {
+        Purpose::Enroll => SignPurpose::Enroll,
+        Purpose::Login => SignPurpose::Login,
+        Purpose::Transfer | Purpose::RevokeDevice => SignPurpose::DeviceManagement,
+        Purpose::PasscodeReset => SignPurpose::PasscodeReset,
+        Purpose::Submit => SignPurpose::Submit,
+        Purpose::Activity if st.subject.starts_with("anchor:") => SignPurpose::ActivityAnchor,
+        Purpose::Activity => SignPurpose::ActivityEntry,
+        Purpose::Consent => SignPurpose::Consent,
+        Purpose::Credential => SignPurpose::Credential,
+    };
+    SignRequest { purpose, user_initiated }
+}
+
+/// The bookkeeping key is created like the device key but without user authentication: it
+/// signs in the background and must never show a prompt.
+fn bookkeeping_options(device: &KeyOptions) -> KeyOptions {
+    KeyOptions { require_user_authentication: false, ..device.clone() }
 }
 
 /// Where this device stands, read from the store in one place (the FFI's `status()`).
@@ -193,21 +220,88 @@ impl Account {
 
     // ---- signing -------------------------------------------------------------------------
 
-    /// Sign a statement with the device key: the counter is committed first, the key store's
-    /// signature is normalised and verified against the known public key before it is sent.
+    /// Sign a statement with the device key, for an operation the citizen initiated (the key
+    /// store may prompt): the counter is committed first, the key store's signature is
+    /// normalised and verified against the known public key before it is sent.
     pub(crate) async fn sign_statement(
         &self,
         alias: &str,
         public_key: &[u8],
         statement: Statement,
     ) -> Result<SignedStatement> {
+        let request = sign_request(&statement, true);
+        self.sign_with(alias, public_key, statement, request).await
+    }
+
+    /// Sign a bookkeeping statement (activity entry or anchor) with the bookkeeping key, never
+    /// prompting (`user_initiated = false`). Refuses any other purpose: the server would too.
+    pub(crate) async fn sign_bookkeeping(&self, key: &BookkeepingKey, statement: Statement) -> Result<SignedStatement> {
+        if !crate::protocol::bookkeeping_may_sign(statement.purpose) {
+            return Err(Error::KeyStore(DeviceKeyStoreError::Failure {
+                reason: format!("the bookkeeping key may not sign {}", statement.purpose.as_str()),
+            }));
+        }
+        let request = sign_request(&statement, false);
+        self.sign_with(&key.alias, &key.public_key, statement, request).await
+    }
+
+    async fn sign_with(
+        &self,
+        alias: &str,
+        public_key: &[u8],
+        statement: Statement,
+        request: SignRequest,
+    ) -> Result<SignedStatement> {
         let message = statement.canonical_bytes();
-        let (ks, a, m) = (self.keys.clone(), alias.to_string(), message.clone());
-        let sig = keystore(move || ks.sign(a, m)).await?;
+        // Awaited in place: dropping this future (the caller's coroutine or task was cancelled)
+        // cancels the foreign call and with it any prompt.
+        let sig = self.keys.sign(alias.to_string(), message.clone(), request).await.map_err(Error::KeyStore)?;
         let sig = crypto::verify_device_signature(public_key, &message, &sig).map_err(|e| {
             Error::KeyStore(DeviceKeyStoreError::Failure { reason: format!("key store signature refused: {e}") })
         })?;
         Ok(SignedStatement { statement, signature: crypto::b64(&sig.to_bytes()) })
+    }
+
+    /// Create a bookkeeping key for the device key `device_alias` (replacing any), SEC1.
+    async fn create_bookkeeping_key(&self, device_alias: &str, options: &KeyOptions) -> Result<BookkeepingKey> {
+        let alias = bookkeeping_alias(device_alias);
+        let public_key =
+            self.keys.create_key(alias.clone(), bookkeeping_options(options)).await.map_err(Error::KeyStore)?;
+        let vk = crypto::parse_public_key(&public_key).map_err(|_| {
+            Error::KeyStore(DeviceKeyStoreError::Failure { reason: "key store returned an invalid public key".into() })
+        })?;
+        Ok(BookkeepingKey { alias, public_key: crypto::sec1_uncompressed(&vk), endorsement: None })
+    }
+
+    /// For an account without a registered bookkeeping key (enrolled before v7, or its record was
+    /// lost): the key to register in the next user-initiated signature, created now if needed
+    /// (no prompt: it has no user authentication) and remembered unregistered. `None` when the
+    /// key store cannot make one: the signature then goes ahead without it.
+    async fn bookkeeping_to_register(&self, acc: &AccountRow) -> Option<BookkeepingKey> {
+        match self.store.bookkeeping_key() {
+            Ok(Some(k)) if k.registered() => return None,
+            Ok(Some(k)) => return Some(k),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "bookkeeping key record unreadable");
+                return None;
+            }
+        }
+        let options =
+            KeyOptions { require_user_authentication: false, prefer_strongbox: true, attestation_challenge: vec![] };
+        match self.create_bookkeeping_key(&acc.key_alias, &options).await {
+            Ok(k) => {
+                if let Err(e) = self.store.set_bookkeeping_key(&k) {
+                    tracing::warn!(error = %e, "could not record the bookkeeping key");
+                    return None;
+                }
+                Some(k)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not create the bookkeeping key");
+                None
+            }
+        }
     }
 
     async fn sign_for(
@@ -318,8 +412,7 @@ impl Account {
 
         // The device key: created in the platform key store, never seen by the core.
         let alias = key_alias(&pending.device_id);
-        let (ks, a) = (self.keys.clone(), alias.clone());
-        let public_key = keystore(move || ks.create_key(a, options)).await?;
+        let public_key = self.keys.create_key(alias.clone(), options.clone()).await.map_err(Error::KeyStore)?;
         let vk = crypto::parse_public_key(&public_key).map_err(|_| {
             Error::KeyStore(DeviceKeyStoreError::Failure { reason: "key store returned an invalid public key".into() })
         })?;
@@ -328,6 +421,9 @@ impl Account {
         let hardware_backed = keystore(move || ks.is_hardware_backed(a)).await?;
         let (ks, a) = (self.keys.clone(), alias.clone());
         let attestation = keystore(move || ks.attestation_chain(a)).await?;
+        // The bookkeeping key (no user authentication): registered by the proof's subject, which
+        // the device key signs.
+        let mut bookkeeping = self.create_bookkeeping_key(&alias, &options).await?;
 
         let proof = self
             .sign_statement(
@@ -340,10 +436,11 @@ impl Account {
                     device_id: pending.device_id.clone(),
                     counter: 1,
                     issued_at: self.now(),
-                    subject: String::new(),
+                    subject: crate::protocol::bookkeeping_subject(&bookkeeping.public_key),
                 },
             )
             .await?;
+        bookkeeping.endorsement = Some(proof.clone());
         let req = EnrollCompleteRequest {
             enrollment_id,
             otp: otp.to_string(),
@@ -363,8 +460,10 @@ impl Account {
                 // A dead enrollment cannot be retried: drop it and the unused key.
                 if matches!(e, Error::Domain(Msg::OtpExpired | Msg::OtpAttemptsExceeded | Msg::NoPendingEnrollment)) {
                     self.store.delete_pending(PENDING_ENROLLMENT)?;
-                    let (ks, a) = (self.keys.clone(), alias.clone());
-                    let _ = keystore(move || ks.delete_key(a)).await;
+                    for a in [alias.clone(), bookkeeping.alias.clone()] {
+                        let ks = self.keys.clone();
+                        let _ = keystore(move || ks.delete_key(a)).await;
+                    }
                 }
                 return Err(e);
             }
@@ -387,9 +486,9 @@ impl Account {
             &pending.identity,
             &PasscodeRow { salt, verifier, failed: 0, locked_until: None },
         )?;
+        self.store.set_bookkeeping_key(&bookkeeping)?;
         if let Some(old) = old {
-            let (ks, a) = (self.keys.clone(), old.key_alias);
-            let _ = keystore(move || ks.delete_key(a)).await;
+            self.delete_device_keys(&old.key_alias).await;
         }
         let summary = match &resp.replaced_device_id {
             Some(old) if resp.transfer_approved => format!("device={} transferred_from={old}", pending.device_id),
@@ -542,9 +641,21 @@ impl Account {
         let acc = self.active_account()?;
         self.verify_passcode(passcode_in).await?;
         let nonce = self.challenge(&acc, Purpose::Login).await?;
-        let signed = self.sign_for(&acc, Purpose::Login, nonce, String::new()).await?;
+        // An account enrolled before bookkeeping keys registers one with this login (decision
+        // 26b): the device key signs its public key in the subject.
+        let register = self.bookkeeping_to_register(&acc).await;
+        let subject =
+            register.as_ref().map(|k| crate::protocol::bookkeeping_subject(&k.public_key)).unwrap_or_default();
+        let signed = self.sign_for(&acc, Purpose::Login, nonce, subject).await?;
+        let endorsement = signed.clone();
         let t: TokenResponse = self.note_inactive(self.net.post(PATH_LOGIN, &LoginRequest { signed }, None).await)?;
         let row = self.save_tokens(t)?;
+        if let Some(mut k) = register {
+            k.endorsement = Some(endorsement);
+            if let Err(e) = self.store.set_bookkeeping_key(&k) {
+                tracing::warn!(error = %e, "could not record the registered bookkeeping key");
+            }
+        }
         self.log_activity(ActivityKind::Login, "challenge_response".into()).await;
         Ok(row)
     }
@@ -656,13 +767,20 @@ impl Account {
         Ok(r)
     }
 
-    /// Erase the local account and its device key (the data key stays; it protects nothing now).
+    /// Delete a device key and its bookkeeping key (best effort).
+    async fn delete_device_keys(&self, device_alias: &str) {
+        for a in [device_alias.to_string(), bookkeeping_alias(device_alias)] {
+            let ks = self.keys.clone();
+            if let Err(e) = keystore(move || ks.delete_key(a)).await {
+                tracing::warn!(error = %e, "could not delete a device key");
+            }
+        }
+    }
+
+    /// Erase the local account and its device keys (the data key stays; it protects nothing now).
     pub(crate) async fn wipe(&self) -> Result<()> {
         if let Some(acc) = self.store.account()? {
-            let (ks, a) = (self.keys.clone(), acc.key_alias);
-            if let Err(e) = keystore(move || ks.delete_key(a)).await {
-                tracing::warn!(error = %e, "could not delete the device key");
-            }
+            self.delete_device_keys(&acc.key_alias).await;
         }
         self.store.wipe_account()
     }

@@ -146,6 +146,17 @@ pub enum Error {
     /// Data key wrapping or field decryption.
     #[error("crypto: {0}")]
     Crypto(String),
+    /// The data key cannot be unwrapped *for now*: the device is locked (iOS
+    /// `errSecInteractionNotAllowed`), the key needs a recent authentication (Android
+    /// `UserNotAuthenticatedException`) or the key store is busy. Retry later; never offer to
+    /// erase (`storage.data_key_locked`). Nothing was written.
+    #[error("data key temporarily locked")]
+    DataKeyLocked,
+    /// The data key is gone for good: the wrapping key was deleted or permanently invalidated,
+    /// or the wrapped blob does not open (restored onto another device). The local data cannot
+    /// be read again; the citizen enrolls again (`storage.data_key_lost`).
+    #[error("data key lost")]
+    DataKeyLost,
     /// Bad configuration.
     #[error("config: {0}")]
     Config(String),

@@ -206,11 +206,11 @@ impl sd_jwt_payload::JwsSigner for DeviceJwsSigner {
             return Err(SdJwtError::Signer("only ES256 is supported".into()));
         }
         let input = sdjwt::jws_signing_input(header, payload);
-        let (ks, alias, msg) = (self.keys.clone(), self.alias.clone(), input.clone().into_bytes());
-        let sig = tokio::task::spawn_blocking(move || ks.sign(alias, msg))
-            .await
-            .map_err(|_| self.fail(DeviceKeyStoreError::Failure { reason: "key store call panicked".into() }))?
-            .map_err(|e| self.fail(e))?;
+        // The key-binding JWT of a data share the citizen approved.
+        let request =
+            crate::platform::SignRequest { purpose: crate::platform::SignPurpose::Consent, user_initiated: true };
+        let sig =
+            self.keys.sign(self.alias.clone(), input.clone().into_bytes(), request).await.map_err(|e| self.fail(e))?;
         let sig = crypto::verify_device_signature(&self.public_key, input.as_bytes(), &sig).map_err(|e| {
             self.fail(DeviceKeyStoreError::Failure { reason: format!("key store signature refused: {e}") })
         })?;

@@ -228,6 +228,15 @@ CREATE TABLE rp_share_requests (
 ALTER TABLE devices ADD COLUMN counter_window INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE devices ADD COLUMN submit_counter_window INTEGER NOT NULL DEFAULT -1;
 "#,
+    // v6 (issue 11, decision 26b): the device's bookkeeping key (no user authentication on the
+    // phone), registered by a statement the device key signed (enrollment proof or login), and
+    // accepted for activity anchors only, with its own anti-replay counter so that it can never
+    // move the device key's window. NULL for devices enrolled before (until their next login).
+    r#"
+ALTER TABLE devices ADD COLUMN bookkeeping_public_key BLOB;
+ALTER TABLE devices ADD COLUMN bookkeeping_counter INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN bookkeeping_counter_window INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.

@@ -10,7 +10,9 @@
 
 use axum::http::StatusCode;
 use citizen_protocol::crypto;
-use citizen_protocol::protocol::{codes, Purpose, SignedStatement, MAX_CLOCK_SKEW_SECS, MAX_SUBMISSION_AGE_SECS};
+use citizen_protocol::protocol::{
+    bookkeeping_may_sign, codes, Purpose, SignedStatement, MAX_CLOCK_SKEW_SECS, MAX_SUBMISSION_AGE_SECS,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
@@ -32,12 +34,14 @@ pub struct DeviceRow {
     pub status_changed_at: i64,
     /// Highest counter seen.
     pub last_counter: i64,
+    /// The bookkeeping key (SEC1), once registered: it may sign activity anchors, nothing else.
+    pub bookkeeping_public_key: Option<Vec<u8>>,
 }
 
 /// Load a device by id.
 pub fn load_device(conn: &Connection, device_id: &str) -> rusqlite::Result<Option<DeviceRow>> {
     conn.query_row(
-        "SELECT device_id, account_id, public_key, status, status_changed_at, last_counter
+        "SELECT device_id, account_id, public_key, status, status_changed_at, last_counter, bookkeeping_public_key
            FROM devices WHERE device_id = ?1",
         [device_id],
         |r| {
@@ -48,6 +52,7 @@ pub fn load_device(conn: &Connection, device_id: &str) -> rusqlite::Result<Optio
                 status: r.get(3)?,
                 status_changed_at: r.get(4)?,
                 last_counter: r.get(5)?,
+                bookkeeping_public_key: r.get(6)?,
             })
         },
     )
@@ -127,6 +132,10 @@ pub enum CounterKind {
     /// `last_submit_counter`: submissions (signed possibly long before delivery, so logins in
     /// between must not invalidate them).
     Submit,
+    /// `bookkeeping_counter`: statements signed by the bookkeeping key (decision 26b). Its own
+    /// window, so a key that needs no user authentication cannot push the device key's counter
+    /// out of reach.
+    Bookkeeping,
 }
 
 /// [`verify_signed`] with an expected subject and a choice of counter. A subject mismatch is
@@ -264,9 +273,32 @@ fn verify_inner(
     if expected_subject.is_some_and(|subj| subj != st.subject) {
         return Err(unauthorized(codes::SIGNATURE_INVALID, "statement subject does not match the signed content"));
     }
-    check_signature(&device.public_key, signed)?;
+    let counter_kind = match check_signature(&device.public_key, signed) {
+        Ok(()) => counter_kind,
+        // The bookkeeping key may sign bookkeeping statements (activity anchors) and nothing
+        // else: for any other purpose the device key's failure stands.
+        Err(e) => match &device.bookkeeping_public_key {
+            Some(bk) if bookkeeping_may_sign(st.purpose) => {
+                check_signature(bk, signed).map_err(|_| e)?;
+                CounterKind::Bookkeeping
+            }
+            _ => return Err(e),
+        },
+    };
     *issued_nonce_reached_signature = false;
     accept_device_counter(conn, &device.device_id, counter_kind, st.counter)
+}
+
+/// The bookkeeping key a device-key statement registers (`bookkeeping_key:<key>` subject of an
+/// enrollment proof or a login), stored for the device. An empty subject registers nothing; any
+/// other subject is refused.
+pub fn bookkeeping_key_of(subject: &str) -> ApiResult<Option<Vec<u8>>> {
+    if subject.is_empty() {
+        return Ok(None);
+    }
+    citizen_protocol::protocol::bookkeeping_key_from_subject(subject)
+        .map(Some)
+        .ok_or_else(|| ApiError::invalid("statement subject is not a valid bookkeeping key registration"))
 }
 
 /// Width of the anti-replay window: how far below the highest counter seen an unseen counter is
@@ -300,6 +332,7 @@ fn accept_device_counter(conn: &Connection, device_id: &str, kind: CounterKind, 
     let (col, wcol) = match kind {
         CounterKind::Login => ("last_counter", "counter_window"),
         CounterKind::Submit => ("last_submit_counter", "submit_counter_window"),
+        CounterKind::Bookkeeping => ("bookkeeping_counter", "bookkeeping_counter_window"),
     };
     let (highest, seen): (i64, i64) =
         conn.query_row(&format!("SELECT {col}, {wcol} FROM devices WHERE device_id = ?1"), [device_id], |r| {

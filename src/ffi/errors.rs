@@ -86,6 +86,9 @@ pub(crate) fn classify(e: Error) -> Shared {
         Error::Sqlite(_) | Error::Io { .. } | Error::Json(_) | Error::Storage(_) | Error::Crypto(_) => {
             Shared::Storage { detail: Msg::Storage.detail() }
         }
+        // Locked (retry, never erase) and lost (re-enroll) keep their own codes in every domain.
+        Error::DataKeyLocked => Shared::Storage { detail: Msg::DataKeyLocked.detail() },
+        Error::DataKeyLost => Shared::Storage { detail: Msg::DataKeyLost.detail() },
         Error::Domain(m) => Shared::Rejected { detail: m.detail() },
         Error::Otp { .. } | Error::Server { .. } | Error::Config(_) | Error::BadReceipt(_) => Shared::Other,
     }
@@ -178,8 +181,12 @@ public_error! {
         InvalidConfig {},
         /// The database could not be opened or migrated.
         Storage {} = Storage,
-        /// The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
-        DataKeyUnavailable {},
+        /// The data key cannot be unwrapped **for now** (device locked, key store busy): retry
+        /// later (`storage.data_key_locked`). The local data is intact: never offer to erase it.
+        DataKeyLocked {},
+        /// The data key is gone for good (e.g. restored from a backup on another device, wrapping
+        /// key deleted or invalidated): enroll again (`storage.data_key_lost`).
+        DataKeyLost {},
         /// Another `CitizenCore` (in this process or another) has the data directory open; only one
         /// may at a time (`storage.already_open`). Close or drop the other one first.
         AlreadyOpen {},
@@ -187,8 +194,9 @@ public_error! {
     domain |e| {
         match e {
             Error::Config(_) | Error::Fields(_) => return Self::InvalidConfig { detail: Msg::InvalidConfig.detail() },
-            Error::Crypto(_) | Error::KeyStore(_) | Error::Domain(Msg::DataKeyUnavailable) => {
-                return Self::DataKeyUnavailable { detail: Msg::DataKeyUnavailable.detail() }
+            Error::DataKeyLocked => return Self::DataKeyLocked { detail: Msg::DataKeyLocked.detail() },
+            Error::Crypto(_) | Error::KeyStore(_) | Error::DataKeyLost => {
+                return Self::DataKeyLost { detail: Msg::DataKeyLost.detail() }
             }
             Error::Domain(Msg::AlreadyOpen) => return Self::AlreadyOpen { detail: Msg::AlreadyOpen.detail() },
             Error::Domain(Msg::SchemaNewer) => return Self::Storage { detail: Msg::SchemaNewer.detail() },
@@ -549,7 +557,21 @@ mod tests {
         assert!(codes(&failed).iter().all(|c| c == "keystore.failure"), "{:?}", codes(&failed));
         assert!(matches!(ServiceError::from(invalidated()), ServiceError::KeyStore { .. }));
         // Setup has no key-store variant: a key-store failure there means the data key is gone.
-        assert!(matches!(SetupError::from(invalidated()), SetupError::DataKeyUnavailable { .. }));
+        assert!(matches!(SetupError::from(invalidated()), SetupError::DataKeyLost { .. }));
+    }
+
+    /// A temporarily locked data key and a lost one stay apart, with their own codes, in setup
+    /// and in every other domain (issue 11, item 8).
+    #[test]
+    fn a_locked_data_key_is_not_a_lost_one() {
+        let e = SetupError::from(Error::DataKeyLocked);
+        assert!(matches!(e, SetupError::DataKeyLocked { .. }), "{e:?}");
+        assert_eq!(e.error_detail().code, "storage.data_key_locked");
+        let e = SetupError::from(Error::DataKeyLost);
+        assert!(matches!(e, SetupError::DataKeyLost { .. }), "{e:?}");
+        assert_eq!(e.error_detail().code, "storage.data_key_lost");
+        assert_eq!(ServiceError::from(Error::DataKeyLocked).error_detail().code, "storage.data_key_locked");
+        assert_eq!(AuthError::from(Error::DataKeyLost).error_detail().code, "storage.data_key_lost");
     }
 
     #[test]

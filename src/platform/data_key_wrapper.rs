@@ -5,19 +5,30 @@
 /// Errors a data-key wrapper reports.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum KeyWrapError {
-    /// The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
+    /// The wrapping key is gone or permanently invalidated (app reinstalled, restored from
+    /// backup, keystore reset): the data key is **lost** (`storage.data_key_lost`, re-enroll).
     #[error("wrapping key unavailable")]
     KeyUnavailable {
         /// What the platform reported (for logs; never shown to the user).
         reason: String,
     },
-    /// The wrapped blob does not open under the wrapping key.
+    /// The wrapped blob does not open under the wrapping key: the data key is **lost**.
     #[error("unwrap failed")]
     UnwrapFailed {
         /// What the platform reported (for logs; never shown to the user).
         reason: String,
     },
-    /// Anything else.
+    /// The wrapping key exists but cannot be used **right now**: the device is locked (iOS
+    /// `errSecInteractionNotAllowed`), the key needs a recent user authentication (Android
+    /// `UserNotAuthenticatedException`), or the key store is busy. The core reports
+    /// `storage.data_key_locked` (retry later), never "lost", and touches nothing.
+    #[error("wrapping key temporarily unavailable")]
+    TemporarilyUnavailable {
+        /// What the platform reported (for logs; never shown to the user).
+        reason: String,
+    },
+    /// Anything else. Treated like [`KeyWrapError::TemporarilyUnavailable`] when unwrapping
+    /// (an unexplained failure must never lead to erasing the citizen's data).
     #[error("wrap failure")]
     Failure {
         /// What the platform reported (for logs; never shown to the user).

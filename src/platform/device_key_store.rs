@@ -32,6 +32,52 @@ pub struct DeviceSignature {
     pub format: SignatureFormat,
 }
 
+/// Why the core asks for a signature: the shell may word its prompt after it (and must not show
+/// one when the key was created without user authentication).
+///
+/// Mirrors the purposes of the signed statement (`citizen_protocol::protocol::Purpose`), with the
+/// activity-log purpose split into its two uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum SignPurpose {
+    /// Proof of possession of a new device key during enrollment.
+    Enroll,
+    /// Challenge–response login.
+    Login,
+    /// Submitting a public-service request.
+    Submit,
+    /// Consent to a relying party: approve or deny a QR login, share identity data.
+    Consent,
+    /// Asking for the identity credential bound to this device.
+    Credential,
+    /// An activity-log entry (bookkeeping: signed with the bookkeeping key, never prompts).
+    ActivityEntry,
+    /// Anchoring the activity log's head at the server (bookkeeping: never prompts).
+    ActivityAnchor,
+    /// Managing the account's devices: revoke one, approve a transfer.
+    DeviceManagement,
+    /// Resetting a forgotten passcode after an OTP.
+    PasscodeReset,
+}
+
+impl SignPurpose {
+    /// Whether this purpose is bookkeeping (signed with the bookkeeping key, without a prompt).
+    pub fn is_bookkeeping(self) -> bool {
+        matches!(self, SignPurpose::ActivityEntry | SignPurpose::ActivityAnchor)
+    }
+}
+
+/// What a signature is for, handed to [`DeviceKeyStore::sign`] with the bytes.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SignRequest {
+    /// Why the core signs.
+    pub purpose: SignPurpose,
+    /// `true` when the citizen just asked for this operation (a prompt is expected); `false` for
+    /// background bookkeeping (log entries, anchors), which the core signs only with the
+    /// bookkeeping key, created without user authentication: a shell must never show a prompt
+    /// for it and should fail rather than prompt if the key unexpectedly requires one.
+    pub user_initiated: bool,
+}
+
 /// Errors a key store reports. Shells map their platform exceptions onto these.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum DeviceKeyStoreError {
@@ -84,15 +130,35 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for DeviceKeyStoreError {
 /// (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
 /// in Rust ([`crate::platform::software`]).
 ///
-/// Methods may block (a biometric prompt); the core calls them off its async executor.
+/// `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+/// (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+/// Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+/// future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+/// a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+/// implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+/// are quick and synchronous; the core calls them off its async executor.
+///
+/// Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+/// required, every user-initiated statement) and the *bookkeeping key* (alias
+/// `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+/// anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+/// signature is for.
 #[uniffi::export(foreign)]
+#[async_trait::async_trait]
 pub trait DeviceKeyStore: Send + Sync {
     /// Create a new P-256 signing key under `alias` (replacing any key there) and return its
     /// public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
-    fn create_key(&self, alias: String, options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError>;
+    async fn create_key(&self, alias: String, options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError>;
 
-    /// Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
-    fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, DeviceKeyStoreError>;
+    /// Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+    /// a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+    /// drops the call (see the trait documentation).
+    async fn sign(
+        &self,
+        alias: String,
+        message: Vec<u8>,
+        request: SignRequest,
+    ) -> Result<DeviceSignature, DeviceKeyStoreError>;
 
     /// The public key of `alias`, in either encoding accepted by `create_key`.
     fn public_key(&self, alias: String) -> Result<Vec<u8>, DeviceKeyStoreError>;

@@ -8,4 +8,6 @@ mod device_key_store;
 pub mod software;
 
 pub use data_key_wrapper::{DataKeyWrapper, KeyWrapError};
-pub use device_key_store::{DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, SignatureFormat};
+pub use device_key_store::{
+    DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, SignPurpose, SignRequest, SignatureFormat,
+};

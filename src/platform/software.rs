@@ -20,7 +20,8 @@ use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
 use super::{
-    DataKeyWrapper, DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, KeyWrapError, SignatureFormat,
+    DataKeyWrapper, DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, KeyWrapError, SignRequest,
+    SignatureFormat,
 };
 use crate::crypto::{random_array, sec1_uncompressed, SecretKey};
 
@@ -141,15 +142,22 @@ impl SoftwareKeyStore {
     }
 }
 
+#[async_trait::async_trait]
 impl DeviceKeyStore for SoftwareKeyStore {
-    fn create_key(&self, alias: String, _options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError> {
+    async fn create_key(&self, alias: String, _options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError> {
         let sk = SigningKey::random(&mut rand_core::OsRng);
         let scalar: Zeroizing<[u8; 32]> = Zeroizing::new(sk.to_bytes().into());
         let sealed = self.seal.seal(&Self::aad(&alias), &scalar[..]);
         write_atomic(&self.path(&alias), &sealed).map_err(|e| io_fail("write key", e))?;
         Ok(sec1_uncompressed(&VerifyingKey::from(&sk)))
     }
-    fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, DeviceKeyStoreError> {
+    async fn sign(
+        &self,
+        alias: String,
+        message: Vec<u8>,
+        _request: SignRequest,
+    ) -> Result<DeviceSignature, DeviceKeyStoreError> {
+        // No user verification on a desktop: the CLI asks for the passcode instead.
         let sk = self.load(&alias)?;
         let sig: Signature = sk.sign(&message);
         // DER, like Android Keystore and the Secure Enclave.
@@ -192,12 +200,27 @@ impl DataKeyWrapper for SoftwareKeyWrapper {
 }
 
 /// In-memory key store for tests. Keys vanish with the value.
+///
+/// It behaves like a phone's key store for what the tests count: a signature with a key created
+/// with `require_user_authentication` is one **prompt** ([`MemoryKeyStore::prompt_count`]), a
+/// signature with a key created without it is silent. It also records every [`SignRequest`] and
+/// can be told to fail signatures with one alias (a busy or locked key store).
 #[derive(Default)]
 pub struct MemoryKeyStore {
     keys: Mutex<HashMap<String, SigningKey>>,
+    /// Aliases whose key requires user authentication (each signature prompts).
+    user_auth: Mutex<Vec<String>>,
     invalidated: Mutex<Vec<String>>,
+    /// Aliases whose signatures fail with `Unavailable` (simulated busy hardware).
+    failing: Mutex<Vec<String>>,
+    requests: Mutex<Vec<(String, SignRequest)>>,
     raw: std::sync::atomic::AtomicBool,
     signatures: std::sync::atomic::AtomicUsize,
+    prompts: std::sync::atomic::AtomicUsize,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl MemoryKeyStore {
@@ -212,6 +235,29 @@ impl MemoryKeyStore {
     /// Simulate the platform invalidating a key (biometrics changed).
     pub fn invalidate(&self, alias: &str) {
         self.invalidated.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(alias.to_string());
+    }
+    /// Number of user prompts shown: signatures made with a key that requires user
+    /// authentication (a biometric prompt on a phone).
+    pub fn prompt_count(&self) -> usize {
+        self.prompts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Every signature request so far, with its alias, in order.
+    pub fn sign_requests(&self) -> Vec<(String, SignRequest)> {
+        locked(&self.requests).clone()
+    }
+    /// Make signatures with `alias` fail with `Unavailable` (`true`) or work again (`false`).
+    pub fn fail_signing(&self, alias: &str, fail: bool) {
+        let mut f = locked(&self.failing);
+        f.retain(|a| a != alias);
+        if fail {
+            f.push(alias.to_string());
+        }
+    }
+    /// The aliases held.
+    pub fn aliases(&self) -> Vec<String> {
+        let mut a: Vec<String> = locked(&self.keys).keys().cloned().collect();
+        a.sort();
+        a
     }
     /// Number of signatures made.
     pub fn signature_count(&self) -> usize {
@@ -234,16 +280,35 @@ impl MemoryKeyStore {
     }
 }
 
+#[async_trait::async_trait]
 impl DeviceKeyStore for MemoryKeyStore {
-    fn create_key(&self, alias: String, _options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError> {
+    async fn create_key(&self, alias: String, options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError> {
         let sk = SigningKey::random(&mut rand_core::OsRng);
         let pk = sec1_uncompressed(&VerifyingKey::from(&sk));
-        self.invalidated.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|a| a != &alias);
-        self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(alias, sk);
+        locked(&self.invalidated).retain(|a| a != &alias);
+        let mut ua = locked(&self.user_auth);
+        ua.retain(|a| a != &alias);
+        if options.require_user_authentication {
+            ua.push(alias.clone());
+        }
+        locked(&self.keys).insert(alias, sk);
         Ok(pk)
     }
-    fn sign(&self, alias: String, message: Vec<u8>) -> Result<DeviceSignature, DeviceKeyStoreError> {
-        let sig: Signature = self.key(&alias)?.sign(&message);
+    async fn sign(
+        &self,
+        alias: String,
+        message: Vec<u8>,
+        request: SignRequest,
+    ) -> Result<DeviceSignature, DeviceKeyStoreError> {
+        locked(&self.requests).push((alias.clone(), request));
+        let key = self.key(&alias)?;
+        if locked(&self.user_auth).contains(&alias) {
+            self.prompts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        if locked(&self.failing).contains(&alias) {
+            return Err(DeviceKeyStoreError::Unavailable { reason: "simulated busy key store".into() });
+        }
+        let sig: Signature = key.sign(&message);
         self.signatures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(if self.raw.load(std::sync::atomic::Ordering::SeqCst) {
             DeviceSignature { bytes: sig.to_bytes().to_vec(), format: SignatureFormat::Raw }
@@ -255,7 +320,8 @@ impl DeviceKeyStore for MemoryKeyStore {
         Ok(sec1_uncompressed(&VerifyingKey::from(&self.key(&alias)?)))
     }
     fn delete_key(&self, alias: String) -> Result<(), DeviceKeyStoreError> {
-        self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&alias);
+        locked(&self.keys).remove(&alias);
+        locked(&self.user_auth).retain(|a| a != &alias);
         Ok(())
     }
     fn is_hardware_backed(&self, _alias: String) -> Result<bool, DeviceKeyStoreError> {
@@ -266,14 +332,17 @@ impl DeviceKeyStore for MemoryKeyStore {
     }
 }
 
-/// In-memory data-key wrapper for tests (AES-256-GCM under a random key).
+/// In-memory data-key wrapper for tests (AES-256-GCM under a random key). It can simulate a
+/// locked device ([`MemoryKeyWrapper::set_locked`]): unwrapping then fails with
+/// `TemporarilyUnavailable`, as iOS does before first unlock.
 pub struct MemoryKeyWrapper {
     key: SecretKey,
+    locked: std::sync::atomic::AtomicBool,
 }
 
 impl Default for MemoryKeyWrapper {
     fn default() -> Self {
-        MemoryKeyWrapper { key: SecretKey::generate() }
+        MemoryKeyWrapper { key: SecretKey::generate(), locked: Default::default() }
     }
 }
 
@@ -282,14 +351,26 @@ impl MemoryKeyWrapper {
     pub fn new() -> Self {
         Self::default()
     }
+    /// Simulate the device being locked (`true`) or unlocked again (`false`).
+    pub fn set_locked(&self, locked: bool) {
+        self.locked.store(locked, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn check_unlocked(&self) -> Result<(), KeyWrapError> {
+        if self.locked.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(KeyWrapError::TemporarilyUnavailable { reason: "simulated locked device".into() });
+        }
+        Ok(())
+    }
 }
 
 impl DataKeyWrapper for MemoryKeyWrapper {
     fn wrap(&self, key_alias: String, data_key: Vec<u8>) -> Result<Vec<u8>, KeyWrapError> {
+        self.check_unlocked()?;
         let data_key = Zeroizing::new(data_key);
         Ok(self.key.seal(key_alias.as_bytes(), &data_key))
     }
     fn unwrap(&self, key_alias: String, wrapped: Vec<u8>) -> Result<Vec<u8>, KeyWrapError> {
+        self.check_unlocked()?;
         self.key
             .open(key_alias.as_bytes(), &wrapped)
             .map(|k| k.to_vec())
@@ -301,6 +382,15 @@ impl DataKeyWrapper for MemoryKeyWrapper {
 mod tests {
     use super::*;
     use crate::crypto::verify_device_signature;
+    use crate::platform::SignPurpose;
+
+    fn req(purpose: SignPurpose, user_initiated: bool) -> SignRequest {
+        SignRequest { purpose, user_initiated }
+    }
+
+    fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
 
     fn opts() -> KeyOptions {
         KeyOptions { require_user_authentication: false, prefer_strongbox: true, attestation_challenge: vec![] }
@@ -310,8 +400,8 @@ mod tests {
     fn software_store_seals_keys_and_reopens_with_the_same_secret_only() {
         let dir = tempfile::tempdir().unwrap();
         let (ks, _) = open_software_platform(dir.path(), b"local secret").unwrap();
-        let pk = ks.create_key("device".into(), opts()).unwrap();
-        let sig = ks.sign("device".into(), b"msg".to_vec()).unwrap();
+        let pk = block(ks.create_key("device".into(), opts())).unwrap();
+        let sig = block(ks.sign("device".into(), b"msg".to_vec(), req(SignPurpose::Login, true))).unwrap();
         assert_eq!(sig.format, SignatureFormat::Der);
         verify_device_signature(&pk, b"msg", &sig).unwrap();
         assert!(!ks.is_hardware_backed("device".into()).unwrap());
@@ -327,7 +417,10 @@ mod tests {
         let (again, _) = open_software_platform(dir.path(), b"local secret").unwrap();
         assert_eq!(again.public_key("device".into()).unwrap(), pk);
         let (wrong, _) = open_software_platform(dir.path(), b"other secret").unwrap();
-        assert!(matches!(wrong.sign("device".into(), b"m".to_vec()), Err(DeviceKeyStoreError::KeyInvalidated { .. })));
+        assert!(matches!(
+            block(wrong.sign("device".into(), b"m".to_vec(), req(SignPurpose::Login, true))),
+            Err(DeviceKeyStoreError::KeyInvalidated { .. })
+        ));
 
         ks.delete_key("device".into()).unwrap();
         ks.delete_key("device".into()).unwrap();
@@ -360,8 +453,42 @@ mod tests {
     #[test]
     fn memory_store_simulates_invalidation() {
         let ks = MemoryKeyStore::new();
-        ks.create_key("a".into(), opts()).unwrap();
+        block(ks.create_key("a".into(), opts())).unwrap();
         ks.invalidate("a");
-        assert!(matches!(ks.sign("a".into(), vec![]), Err(DeviceKeyStoreError::KeyInvalidated { .. })));
+        assert!(matches!(
+            block(ks.sign("a".into(), vec![], req(SignPurpose::Login, true))),
+            Err(DeviceKeyStoreError::KeyInvalidated { .. })
+        ));
+    }
+
+    /// A signature with a key that requires user authentication is one prompt; a key created
+    /// without it signs silently. Every request is recorded with its purpose.
+    #[test]
+    fn memory_store_counts_prompts_per_user_authenticated_signature() {
+        let ks = MemoryKeyStore::new();
+        let auth = KeyOptions { require_user_authentication: true, ..opts() };
+        block(ks.create_key("main".into(), auth)).unwrap();
+        block(ks.create_key("main.bookkeeping".into(), opts())).unwrap();
+        block(ks.sign("main".into(), b"a".to_vec(), req(SignPurpose::Submit, true))).unwrap();
+        assert_eq!(ks.prompt_count(), 1);
+        block(ks.sign("main.bookkeeping".into(), b"b".to_vec(), req(SignPurpose::ActivityEntry, false))).unwrap();
+        block(ks.sign("main.bookkeeping".into(), b"c".to_vec(), req(SignPurpose::ActivityAnchor, false))).unwrap();
+        assert_eq!(ks.prompt_count(), 1);
+        block(ks.sign("main".into(), b"d".to_vec(), req(SignPurpose::Login, true))).unwrap();
+        assert_eq!(ks.prompt_count(), 2);
+        assert_eq!(ks.signature_count(), 4);
+        let purposes: Vec<SignPurpose> = ks.sign_requests().into_iter().map(|(_, r)| r.purpose).collect();
+        assert_eq!(
+            purposes,
+            [SignPurpose::Submit, SignPurpose::ActivityEntry, SignPurpose::ActivityAnchor, SignPurpose::Login]
+        );
+        // A simulated busy key store fails the signature (and still counts the prompt it showed).
+        ks.fail_signing("main.bookkeeping", true);
+        assert!(matches!(
+            block(ks.sign("main.bookkeeping".into(), vec![], req(SignPurpose::ActivityEntry, false))),
+            Err(DeviceKeyStoreError::Unavailable { .. })
+        ));
+        ks.fail_signing("main.bookkeeping", false);
+        block(ks.sign("main.bookkeeping".into(), vec![], req(SignPurpose::ActivityEntry, false))).unwrap();
     }
 }

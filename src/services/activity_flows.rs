@@ -9,6 +9,7 @@ use crate::activity::{self, ActivityAnchor, ActivityEntry, ActivityKind, AnchorC
 use crate::error::{Error, Msg, Result};
 use crate::protocol::{Purpose, Statement};
 use crate::store::rows::{ActivityHead, ActivityRow, AnchorRow};
+use crate::store::PendingActivity;
 
 /// A self-contained export anyone can verify with the device's and the server's public keys.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -27,6 +28,15 @@ pub struct ActivityExport {
     pub entries: Vec<ActivityEntry>,
     /// Anchors.
     pub anchors: Vec<ActivityAnchor>,
+    /// The bookkeeping key (SEC1, base64url) that signs entries since decision 26b; absent in
+    /// exports of devices without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bookkeeping_public_key: Option<String>,
+    /// The statement by which the device key registered the bookkeeping key (enrollment proof or
+    /// login): a verifier accepts the bookkeeping key only if it verifies with
+    /// `device_public_key` and names that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bookkeeping_endorsement: Option<crate::protocol::SignedStatement>,
 }
 
 /// Check an anchor's countersignature against a key set.
@@ -105,7 +115,17 @@ pub fn verify_export(json: &str, pinned_server_jwk: &str) -> Result<LogCheck> {
 fn verify_parsed(x: &ActivityExport, keys: &[jsonwebtoken::jwk::Jwk]) -> LogCheck {
     let pk = crate::crypto::unb64(&x.device_public_key).unwrap_or_default();
     let ok = |a: &ActivityAnchor| anchor_verifies(a, keys, &x.audience, &x.device_id);
-    let problems = activity::verify(&x.entries, &x.anchors, &x.audience, &x.device_id, &pk, &ok);
+    // The bookkeeping key counts only if the device key vouched for it, and it is the key named.
+    let bookkeeping = x
+        .bookkeeping_endorsement
+        .as_ref()
+        .and_then(|e| activity::endorsed_bookkeeping_key(&pk, &x.audience, &x.device_id, e))
+        .filter(|k| x.bookkeeping_public_key.as_deref() == Some(crate::crypto::b64(k).as_str()));
+    let mut entry_keys: Vec<&[u8]> = vec![&pk];
+    if let Some(k) = &bookkeeping {
+        entry_keys.push(k);
+    }
+    let problems = activity::verify_with_keys(&x.entries, &x.anchors, &x.audience, &x.device_id, &entry_keys, &ok);
     LogCheck {
         entries: x.entries.len(),
         anchors: x.anchors.len(),
@@ -117,28 +137,65 @@ fn verify_parsed(x: &ActivityExport, keys: &[jsonwebtoken::jwk::Jwk]) -> LogChec
 }
 
 impl Account {
-    /// Append an entry, signed with the device key. Best effort: the operation it records has
-    /// already happened, so a failure here is logged, never returned.
+    /// Record an entry. The operation it records has already happened, so nothing is returned:
+    /// the entry is committed to the waiting queue first (sealed), then signed with the
+    /// bookkeeping key and appended to the log — no prompt, ever (decision 26b). When it cannot
+    /// be signed yet (no registered bookkeeping key: an account enrolled before v7 until its
+    /// next login; or the key store failed) it stays queued and is signed by the next
+    /// [`Account::flush_activity`] (the next entry, the next anchor or case sync), never dropped.
     pub(crate) async fn log_activity(&self, kind: ActivityKind, summary: String) {
-        if let Err(e) = self.try_log_activity(kind, summary).await {
+        match self.store.account() {
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, ?kind, "activity entry not recorded");
+                return;
+            }
+        }
+        if let Err(e) = self.store.queue_activity(&PendingActivity { kind, summary, at: self.now() }) {
             tracing::warn!(error = %e, ?kind, "activity entry not recorded");
+            return;
+        }
+        if let Err(e) = self.flush_activity().await {
+            tracing::info!(error = %e, ?kind, "activity entries kept waiting for their signature");
         }
     }
 
-    async fn try_log_activity(&self, kind: ActivityKind, summary: String) -> Result<ActivityEntry> {
-        let acc = self.store.account()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
+    /// Sign and append the waiting entries, in order, with the bookkeeping key. Returns how many
+    /// were appended; stops at the first failure (the rest keep waiting). Nothing happens until
+    /// the bookkeeping key is registered at the server.
+    pub(crate) async fn flush_activity(&self) -> Result<usize> {
+        let Some(acc) = self.store.account()? else { return Ok(0) };
+        let Some(key) = self.store.bookkeeping_key()?.filter(|k| k.registered()) else { return Ok(0) };
         let _serial = self.services.activity_lock.lock().await;
-        let (last_seq, prev_hash) =
-            self.store.activity_head()?.map(|h| (h.seq, h.hash)).unwrap_or((0, activity::GENESIS.to_string()));
-        let seq = last_seq + 1;
-        let counter = self.store.next_counter()?;
-        let at = self.now();
-        let hash = activity::entry_hash(seq, at, kind, &summary, &prev_hash, counter);
-        let mut entry = ActivityEntry { seq, at, kind, summary, prev_hash, counter, hash, signature: String::new() };
-        let st = activity::entry_statement(self.net.audience(), &acc.device_id, &entry);
-        entry.signature = self.sign_statement(&acc.key_alias, &acc.public_key, st).await?.signature;
-        self.store.append_activity(&entry)?;
-        Ok(entry)
+        let mut appended = 0;
+        for (id, pending) in self.store.pending_activity()? {
+            let Some(p) = pending else {
+                tracing::warn!(id, "a waiting activity entry does not open (edited at rest); dropped");
+                self.store.drop_pending_activity(id)?;
+                continue;
+            };
+            let (last_seq, prev_hash) =
+                self.store.activity_head()?.map(|h| (h.seq, h.hash)).unwrap_or((0, activity::GENESIS.to_string()));
+            let seq = last_seq + 1;
+            let counter = self.store.next_counter()?;
+            let hash = activity::entry_hash(seq, p.at, p.kind, &p.summary, &prev_hash, counter);
+            let mut entry = ActivityEntry {
+                seq,
+                at: p.at,
+                kind: p.kind,
+                summary: p.summary,
+                prev_hash,
+                counter,
+                hash,
+                signature: String::new(),
+            };
+            let st = activity::entry_statement(self.net.audience(), &acc.device_id, &entry);
+            entry.signature = self.sign_bookkeeping(&key, st).await?.signature;
+            self.store.commit_pending_activity(id, &entry)?;
+            appended += 1;
+        }
+        Ok(appended)
     }
 
     /// Check a countersignature from the server, fetching its keys once if the kid is new.
@@ -173,8 +230,17 @@ impl Account {
     /// in, the server's latest anchor is fetched and kept (see [`Account::sync_server_anchor`]);
     /// a head at or below it is not sent (the server refuses to rewrite anchored history, and
     /// verification already reports the problem).
+    ///
+    /// Anchors are bookkeeping: signed with the bookkeeping key, never with a prompt. Waiting
+    /// entries are appended first; without a registered bookkeeping key nothing is anchored
+    /// (the next login registers one).
     pub(crate) async fn anchor_activity(&self) -> Result<Option<ActivityAnchor>> {
         let acc = self.active_account()?;
+        self.flush_activity().await?;
+        let Some(key) = self.store.bookkeeping_key()?.filter(|k| k.registered()) else {
+            tracing::info!("activity log not anchored: no registered bookkeeping key yet");
+            return Ok(None);
+        };
         let server_latest = match self.sync_server_anchor(&acc.device_id).await {
             Ok(a) => a,
             Err(Error::Domain(Msg::NotLoggedIn | Msg::SessionExpired | Msg::SessionRevoked)) => None,
@@ -197,7 +263,7 @@ impl Account {
             issued_at: self.now(),
             subject: format!("anchor:{seq}"),
         };
-        let signed = self.sign_statement(&acc.key_alias, &acc.public_key, st).await?;
+        let signed = self.sign_bookkeeping(&key, st).await?;
         let anchor: ActivityAnchor =
             self.net.post(activity::PATH_ANCHOR, &AnchorRequest { seq, hash: hash.clone(), signed }, None).await?;
         if anchor.seq != seq || anchor.hash != hash {
@@ -225,6 +291,7 @@ impl Account {
     fn export_from(&self, raw: Vec<ActivityRow>) -> Result<(ActivityExport, Vec<u64>)> {
         let acc = self.store.account()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
         let unreadable = raw.iter().filter(|r| r.entry.is_none()).map(|r| r.seq).collect();
+        let bookkeeping = self.store.bookkeeping_key()?.filter(|k| k.registered());
         let export = ActivityExport {
             version: 1,
             audience: self.net.audience().to_string(),
@@ -233,6 +300,8 @@ impl Account {
             server_keys: self.store.server_keys()?,
             entries: raw.into_iter().filter_map(|r| r.entry).collect(),
             anchors: self.store.anchors()?,
+            bookkeeping_public_key: bookkeeping.as_ref().map(|k| crate::crypto::b64(&k.public_key)),
+            bookkeeping_endorsement: bookkeeping.and_then(|k| k.endorsement),
         };
         Ok((export, unreadable))
     }

@@ -589,13 +589,6 @@ impl Store {
 // ---- activity log ---------------------------------------------------------------------------
 
 impl Store {
-    /// Append an entry (its sequence must be the next one; enforced by the primary key).
-    pub(crate) fn append_activity(&self, e: &crate::activity::ActivityEntry) -> Result<()> {
-        let sealed = self.seal_json(&format!("activity_log.{}", e.seq), e)?;
-        self.conn().execute("INSERT INTO activity_log (seq, entry) VALUES (?1, ?2)", params![e.seq, sealed])?;
-        Ok(())
-    }
-
     /// The entries in sequence order; an entry that does not open (tampered at rest) is `None`.
     pub(crate) fn activity(&self) -> Result<Vec<ActivityRow>> {
         let rows: Vec<(u64, Vec<u8>)> = {
@@ -708,8 +701,8 @@ mod v5_sealing {
         })
     }
 
-    /// Turn a freshly created (v6) database into what schema v4 left: no `meta` columns (v5), no
-    /// integrity columns (v6), no sealing flag, `user_version` 4, and a delivered submission
+    /// Turn a freshly created (v7) database into what schema v4 left: no `meta` columns (v5), no
+    /// integrity columns (v6), no bookkeeping column and waiting table (v7), no sealing flag, `user_version` 4, and a delivered submission
     /// with its case in clear.
     fn make_v4_with_clear_receipt(s: &Store) {
         let note = s.seal_json(&format!("cases.note.{CASE}"), &(Some("Ghi chú".to_string()), None::<String>)).unwrap();
@@ -718,6 +711,7 @@ mod v5_sealing {
             "ALTER TABLE outbox DROP COLUMN meta; ALTER TABLE cases DROP COLUMN meta;
              ALTER TABLE account DROP COLUMN integrity; ALTER TABLE activity_anchors DROP COLUMN sealed;
              ALTER TABLE consent_receipts DROP COLUMN chain_seq;
+             ALTER TABLE account DROP COLUMN bookkeeping; DROP TABLE activity_pending;
              DELETE FROM meta WHERE name = '{SEALED_V5_FLAG}'; PRAGMA user_version = 4;"
         ))
         .unwrap();

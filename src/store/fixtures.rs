@@ -90,9 +90,9 @@ fn migrate_to(conn: &mut Connection, version: usize) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// Write a populated database of schema `version` (1–5) into `dir`.
+/// Write a populated database of schema `version` (1–6) into `dir`.
 pub fn write(dir: &Path, version: usize) -> crate::error::Result<()> {
-    assert!((1..=MIGRATIONS.len()).contains(&version), "fixture version {version}");
+    assert!((1..=super::SCHEMA_INTEGRITY).contains(&version), "fixture version {version}");
     std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::Storage(e.to_string()))?;
     let mut c = Connection::open(dir.join(DB_FILE))?;
     Store::configure(&c)?;
@@ -166,6 +166,16 @@ pub fn write(dir: &Path, version: usize) -> crate::error::Result<()> {
     if version >= 5 {
         migrate_to(&mut c, 5)?;
     }
+    if version >= 6 {
+        // v6 is the keyed migration as it shipped (v7 did not change it).
+        super::migrations::migrate_keyed(&mut c, &key)?;
+        for seq in [3u64] {
+            c.execute(
+                "INSERT INTO activity_log (seq, entry) VALUES (?1, ?2)",
+                params![seq as i64, seal(&key, &format!("activity_log.{seq}"), &entry(seq))],
+            )?;
+        }
+    }
     Ok(())
 }
 
@@ -219,9 +229,10 @@ pub fn verify(dir: &Path, version: usize) -> Result<usize, String> {
         check(s.case_cursor().map_err(e("case cursor"))? == 1, "case cursor")?;
     }
     if version >= 3 {
+        let n = if version >= 6 { 3 } else { 2 };
         let a = s.activity().map_err(e("activity"))?;
-        check(a.len() == 2 && a.iter().all(|r| r.entry.is_some()), "activity")?;
-        check(s.activity_head().map_err(e("head"))?.map(|h| h.seq) == Some(2), "activity head")?;
+        check(a.len() == n && a.iter().all(|r| r.entry.is_some()), "activity")?;
+        check(s.activity_head().map_err(e("head"))?.map(|h| h.seq) == Some(n as u64), "activity head")?;
         let anchors = s.anchors().map_err(e("anchors"))?;
         check(anchors.len() == 1 && anchors[0].seq == 1, "anchors")?;
         check(marks.anchor_seq == 1, "anchor mark")?;
@@ -233,6 +244,9 @@ pub fn verify(dir: &Path, version: usize) -> Result<usize, String> {
         let cred = s.credential::<String>(CredentialKind::Pid).map_err(e("credential"))?.ok_or("no credential")?;
         check(cred.credential == "fixture-sd-jwt" && cred.expires_at == 99, "credential")?;
     }
+    // v7: an account enrolled before it has no bookkeeping key and nothing waiting yet.
+    check(s.bookkeeping_key().map_err(e("bookkeeping key"))?.is_none(), "bookkeeping key")?;
+    check(s.pending_activity().map_err(e("pending activity"))?.is_empty(), "pending activity")?;
     let (v, ok) = {
         let c = s.conn();
         let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;

@@ -9,6 +9,8 @@
 //! * v6 ([`SCHEMA_INTEGRITY`]) is *keyed*: besides its SQL it seals the clear anchors and sets
 //!   the integrity marks, which needs the data key, so it runs once the key is unwrapped
 //!   ([`migrate_keyed`]).
+//! * v7 and later are plain SQL again ([`LATE_MIGRATIONS`], [`migrate_late`]) and run after the
+//!   keyed step.
 //! * Each version runs in one `IMMEDIATE` transaction together with the `user_version` bump: a
 //!   kill (or power loss: `synchronous=FULL`) in the middle leaves the previous version, intact,
 //!   and the next open runs the migration again.
@@ -46,8 +48,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 /// in [`MIGRATIONS`] (v1–v5) once the data key is loaded.
 pub const SCHEMA_INTEGRITY: usize = 6;
 
+/// The plain migrations after the keyed one, in order: index `i` brings a database from version
+/// `SCHEMA_INTEGRITY + i` to `SCHEMA_INTEGRITY + i + 1`. v7: the bookkeeping key and the
+/// activity entries waiting for it (issue 11, decision 26b).
+pub(crate) const LATE_MIGRATIONS: &[&str] = &[include_str!("schema/v7.sql")];
+
 /// The version this build writes and reads; a database above it is refused.
-pub const CURRENT_VERSION: usize = SCHEMA_INTEGRITY;
+pub const CURRENT_VERSION: usize = SCHEMA_INTEGRITY + LATE_MIGRATIONS.len();
 
 /// v6: integrity of the activity log and the receipts against deleted rows (issue 9).
 /// * `account.integrity`: sealed [`IntegrityMarks`] — the highest anchor and the last chained
@@ -158,6 +165,23 @@ pub(crate) fn migrate_keyed(conn: &mut Connection, key: &SecretKey) -> Result<()
     Ok(())
 }
 
+/// Run the plain migrations after the keyed one ([`LATE_MIGRATIONS`]), one transaction each.
+pub(crate) fn migrate_late(conn: &mut Connection) -> Result<()> {
+    let version = check_version(conn)?;
+    for (i, sql) in LATE_MIGRATIONS.iter().enumerate() {
+        let target = SCHEMA_INTEGRITY + i + 1;
+        if version >= target {
+            continue;
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", target)?;
+        pause_point(target);
+        tx.commit()?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 mod tests {
@@ -176,7 +200,7 @@ mod tests {
     /// still readable, and the identifiers v2–v4 kept in clear are sealed afterwards.
     #[test]
     fn every_old_version_upgrades_with_every_record_readable() {
-        for version in 1..=MIGRATIONS.len() {
+        for version in 1..CURRENT_VERSION {
             let dir = tempfile::tempdir().unwrap();
             fixtures::write(dir.path(), version).unwrap();
             assert_eq!(fixtures::raw_state(dir.path()).unwrap(), (version, "ok".to_string()));
@@ -199,9 +223,9 @@ mod tests {
         let path = dir.path().join(super::super::DB_FILE);
         refuse_newer_file(&path).unwrap();
         let c = Connection::open(&path).unwrap();
-        c.execute_batch("CREATE TABLE t (x); PRAGMA user_version = 6;").unwrap();
+        c.execute_batch("CREATE TABLE t (x); PRAGMA user_version = 7;").unwrap();
         refuse_newer_file(&path).unwrap();
-        c.pragma_update(None, "user_version", 7).unwrap();
+        c.pragma_update(None, "user_version", 8).unwrap();
         drop(c);
         assert!(matches!(refuse_newer_file(&path), Err(Error::Domain(Msg::SchemaNewer))));
     }

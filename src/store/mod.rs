@@ -28,13 +28,15 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::crypto::SecretKey;
 use crate::error::{Error, Msg, Result};
 use crate::passcode::{self, Gate};
-use crate::platform::DataKeyWrapper;
+use crate::platform::{DataKeyWrapper, KeyWrapError};
 
+mod bookkeeping;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixtures;
 mod migrations;
 pub(crate) mod rows;
 
+pub(crate) use bookkeeping::{BookkeepingKey, PendingActivity};
 #[cfg(any(test, feature = "test-support"))]
 use migrations::MIGRATIONS;
 #[cfg(feature = "test-support")]
@@ -70,8 +72,8 @@ pub(crate) struct IntegrityMarks {
 const MARKS_LABEL: &str = "account.integrity";
 
 /// Tables whose rows are bound to one enrollment's device key (signed by it, or naming it).
-pub(crate) const KEY_BOUND_TABLES: [&str; 5] =
-    ["activity_log", "activity_anchors", "consent_receipts", "credentials", "qr_pending"];
+pub(crate) const KEY_BOUND_TABLES: [&str; 6] =
+    ["activity_log", "activity_anchors", "activity_pending", "consent_receipts", "credentials", "qr_pending"];
 
 /// The enrolled account as stored.
 #[derive(Clone, Debug)]
@@ -163,6 +165,17 @@ pub(crate) struct SessionRow {
     pub(crate) absolute_expires_at: i64,
 }
 
+/// Locked (retry later) or lost (re-enroll): what an unwrap failure means for the citizen. Only
+/// a wrapper that says the key is gone or the blob does not open makes it "lost"; "locked" and
+/// any unexplained failure keep the data and ask to retry, so a shell never offers to erase an
+/// account because the phone was locked (issue 11, item 8).
+fn data_key_error(e: &KeyWrapError) -> Error {
+    match e {
+        KeyWrapError::KeyUnavailable { .. } | KeyWrapError::UnwrapFailed { .. } => Error::DataKeyLost,
+        KeyWrapError::TemporarilyUnavailable { .. } | KeyWrapError::Failure { .. } => Error::DataKeyLocked,
+    }
+}
+
 /// The database plus the unwrapped data key.
 pub(crate) struct Store {
     conn: Mutex<Connection>,
@@ -200,6 +213,7 @@ impl Store {
         migrations::migrate(&mut conn)?;
         let data_key = Self::load_data_key(&conn, wrapper)?;
         migrations::migrate_keyed(&mut conn, &data_key)?;
+        migrations::migrate_late(&mut conn)?;
         let store = Store { conn: Mutex::new(conn), data_key, path };
         store.seal_v4_service_rows()?;
         Ok(store)
@@ -224,15 +238,16 @@ impl Store {
             Some(w) => {
                 let raw = Zeroizing::new(wrapper.unwrap(DATA_KEY_ALIAS.to_string(), w).map_err(|e| {
                     tracing::warn!(error = %e, "data key unwrap failed");
-                    Error::Domain(Msg::DataKeyUnavailable)
+                    data_key_error(&e)
                 })?);
-                SecretKey::from_slice(&raw).ok_or(Error::Domain(Msg::DataKeyUnavailable))
+                SecretKey::from_slice(&raw).ok_or(Error::DataKeyLost)
             }
             None => {
                 let key = SecretKey::generate();
-                let w = wrapper
-                    .wrap(DATA_KEY_ALIAS.to_string(), key.expose().to_vec())
-                    .map_err(|e| Error::Crypto(format!("wrap data key: {e}")))?;
+                let w = wrapper.wrap(DATA_KEY_ALIAS.to_string(), key.expose().to_vec()).map_err(|e| match e {
+                    KeyWrapError::TemporarilyUnavailable { .. } => Error::DataKeyLocked,
+                    e => Error::Crypto(format!("wrap data key: {e}")),
+                })?;
                 // Prove the wrapper round-trips before relying on it.
                 let back = Zeroizing::new(
                     wrapper
@@ -662,7 +677,7 @@ mod tests {
         let s = open(dir.path(), &w);
         assert_eq!(s.pragmas().unwrap(), ("wal".to_string(), 2, 1, 2));
         let v: i64 = s.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v as usize, SCHEMA_INTEGRITY);
+        assert_eq!(v as usize, CURRENT_VERSION);
     }
 
     #[test]
@@ -720,7 +735,7 @@ mod tests {
         .unwrap();
         drop(s);
         let other: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
-        assert!(matches!(Store::open(dir.path(), &other), Err(Error::Domain(Msg::DataKeyUnavailable))));
+        assert!(matches!(Store::open(dir.path(), &other), Err(Error::DataKeyLost)));
         // The original wrapper still opens everything.
         assert!(open(dir.path(), &w).identity().unwrap().is_some());
     }
@@ -779,7 +794,7 @@ mod tests {
         }
         let s = open(dir.path(), &w);
         let v: i64 = s.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v as usize, SCHEMA_INTEGRITY);
+        assert_eq!(v as usize, CURRENT_VERSION);
         assert_eq!(s.anchors().unwrap(), vec![anchor(2), anchor(5)]);
         let clear: i64 =
             s.conn().query_row("SELECT count(*) FROM activity_anchors WHERE anchor != ''", [], |r| r.get(0)).unwrap();
@@ -892,7 +907,7 @@ mod tests {
             let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
             let mode: String = c.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0)).unwrap();
             assert_eq!(mode, "delete");
-            c.pragma_update(None, "user_version", (SCHEMA_INTEGRITY + 1) as i64).unwrap();
+            c.pragma_update(None, "user_version", (CURRENT_VERSION + 1) as i64).unwrap();
         }
         let before = dir_bytes(dir.path());
         assert_eq!(before.keys().collect::<Vec<_>>(), [DB_FILE]);
@@ -923,7 +938,7 @@ mod tests {
         {
             let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
             c.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).unwrap();
-            c.pragma_update(None, "user_version", (SCHEMA_INTEGRITY + 1) as i64).unwrap();
+            c.pragma_update(None, "user_version", (CURRENT_VERSION + 1) as i64).unwrap();
         }
         let wal = format!("{DB_FILE}-wal");
         let kept = |m: std::collections::BTreeMap<String, Vec<u8>>| {

@@ -406,10 +406,48 @@ async fn the_data_key_opens_only_with_its_wrapper_and_nothing_is_lost() {
     let Device { core, keys, wrapper, config, .. } = d;
     drop(core);
     let e = CitizenCore::with_clock(config.clone(), keys.clone(), other, env.clock.clone()).err().unwrap();
-    assert!(matches!(e, SetupError::DataKeyUnavailable { .. }), "{e:?}");
+    assert!(matches!(e, SetupError::DataKeyLost { .. }), "{e:?}");
+    assert_eq!(e.detail().code, "storage.data_key_lost");
     // The right wrapper still opens everything.
     let core = CitizenCore::with_clock(config, keys, wrapper, env.clock.clone()).unwrap();
     core.login(PASS.into()).await.unwrap();
+}
+
+/// Issue 11 item 8: a wrapper that reports "temporarily unavailable" (device locked, key store
+/// busy) yields `storage.data_key_locked` — not "lost", which shells answer with an erase — and
+/// leaves the database untouched: once unlocked, the same data opens and the session is there.
+#[tokio::test]
+async fn a_locked_data_key_is_reported_as_locked_and_the_data_opens_later() {
+    let env = Env::new().await;
+    let d = env.device("a");
+    env.enroll(&d, A).await;
+    d.core.login(PASS.into()).await.unwrap();
+    let before = d.core.activity_log().unwrap();
+    let Device { core, keys, wrapper, config, .. } = d;
+    drop(core);
+    let files = |dir: &str| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file() && !p.to_string_lossy().ends_with(".lock"))
+            .map(|p| (p.to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let snapshot = files(&config.data_dir);
+    wrapper.set_locked(true);
+    for _ in 0..3 {
+        let e =
+            CitizenCore::with_clock(config.clone(), keys.clone(), wrapper.clone(), env.clock.clone()).err().unwrap();
+        assert!(matches!(e, SetupError::DataKeyLocked { .. }), "{e:?}");
+        assert_eq!(e.detail().code, "storage.data_key_locked");
+    }
+    assert!(files(&config.data_dir) == snapshot, "a locked data key changed files in the data directory");
+    wrapper.set_locked(false);
+    let core = CitizenCore::with_clock(config, keys, wrapper, env.clock.clone()).unwrap();
+    assert_eq!(core.activity_log().unwrap(), before);
+    assert!(core.status().unwrap().logged_in, "still logged in");
 }
 
 #[tokio::test]

@@ -216,3 +216,18 @@ impl Rng {
         self.next() % n.max(1)
     }
 }
+
+/// The value of a future that completes without waiting (the in-memory key store's calls), from
+/// synchronous test code.
+pub fn ready<T>(f: impl std::future::Future<Output = T>) -> T {
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the future waits"),
+    }
+}
+
+/// A signature request for test code signing with a device's key directly.
+pub fn user_request(purpose: citizen_core::platform::SignPurpose) -> citizen_core::platform::SignRequest {
+    citizen_core::platform::SignRequest { purpose, user_initiated: true }
+}

@@ -127,7 +127,12 @@ async fn an_invalidated_key_at_activity_anchoring_says_key_invalidated() {
     let env = Env::new().await;
     let d = env.device("a", CITIZEN).await;
     assert!(!d.core.activity_log().unwrap().is_empty(), "enrollment and login were logged");
+    // Anchors are signed with the bookkeeping key (decision 26b): the device key's invalidation
+    // (a changed biometric set) does not stop them; the bookkeeping key's own does.
     d.invalidate_key();
+    assert!(d.core.anchor_activity_log().await.unwrap().is_some());
+    d.keys.invalidate(&format!("citizen-core.device.{}.bookkeeping", d.device_id));
+    d.core.change_passcode(PASS.into(), "739201".into()).await.unwrap();
     let e = d.core.anchor_activity_log().await.unwrap_err();
     assert!(matches!(e, ServiceError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, INVALIDATED);

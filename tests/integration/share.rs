@@ -280,7 +280,12 @@ async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
             issued_at: now,
             subject: r.statement_subject(),
         };
-        let sig = keys.sign(format!("citizen-core.device.{device_id}"), statement.canonical_bytes()).unwrap();
+        let sig = crate::env::ready(keys.sign(
+            format!("citizen-core.device.{device_id}"),
+            statement.canonical_bytes(),
+            crate::env::user_request(citizen_core::platform::SignPurpose::Consent),
+        ))
+        .unwrap();
         let signature = b64(&citizen_core::crypto::normalize_signature(&sig).unwrap().to_bytes());
         let body =
             ReceiptCountersignRequest { receipt: r, signed: SignedStatement { statement, signature }, share_request };
@@ -338,7 +343,12 @@ async fn the_server_countersigns_only_receipts_that_match_the_signed_request() {
         issued_at: now,
         subject: format!("pid:{}", "0".repeat(64)),
     };
-    let sig = keys.sign(format!("citizen-core.device.{device_id}"), statement.canonical_bytes()).unwrap();
+    let sig = crate::env::ready(keys.sign(
+        format!("citizen-core.device.{device_id}"),
+        statement.canonical_bytes(),
+        crate::env::user_request(citizen_core::platform::SignPurpose::Credential),
+    ))
+    .unwrap();
     let signature = b64(&citizen_core::crypto::normalize_signature(&sig).unwrap().to_bytes());
     let body = citizen_core::protocol::rp::CredentialRequest { signed: SignedStatement { statement, signature } };
     let resp = env

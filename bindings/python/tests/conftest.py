@@ -47,9 +47,23 @@ OTHER_PASSCODE = "135792"
 WRONG_PASSCODE = "975310"
 
 
+# One event loop, on its own thread, for the whole session. The key store's `sign` and
+# `create_key` are async foreign methods: the core may call them from its own worker threads (a
+# background delivery logs an entry), where Python has no running loop, so UniFFI is told which
+# loop runs them; the core's own futures must then be awaited on that same loop too.
+_LOOP = asyncio.new_event_loop()
+threading.Thread(target=_LOOP.run_forever, name="uniffi-loop", daemon=True).start()
+cc.uniffi_set_event_loop(_LOOP)
+
+
 def run(coro):
-    """Run one of the core's async methods to completion."""
-    return asyncio.run(coro)
+    """Run one of the core's async methods to completion (on the shared loop; thread-safe)."""
+    return asyncio.run_coroutine_threadsafe(coro, _LOOP).result()
+
+
+def submit(coro):
+    """Start one of the core's async methods on the shared loop; returns a concurrent Future."""
+    return asyncio.run_coroutine_threadsafe(coro, _LOOP)
 
 
 @dataclasses.dataclass

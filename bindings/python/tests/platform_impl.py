@@ -1,8 +1,12 @@
 """Python implementations of the core's platform traits, as a desktop shell would write them.
 
 * `SoftwareDeviceKeyStore`: P-256 keys from the `cryptography` package, kept in memory by alias.
-  `create_key` returns the SEC1 uncompressed point; `sign` returns a DER ECDSA signature.
+  `create_key` returns the SEC1 uncompressed point; `sign` returns a DER ECDSA signature. Both
+  are `async def` (the trait's blocking methods are async foreign methods). Like a phone, it
+  counts a **prompt** for every signature with a key created with `require_user_authentication`
+  and records every `SignRequest`; `fail_signing(alias)` simulates a busy key store.
 * `SoftwareDataKeyWrapper`: AES-256-GCM under a random in-memory key; blob = nonce || ciphertext.
+  `locked = True` simulates a locked device (`KeyWrapError.TemporarilyUnavailable`).
 
 Neither is hardware-backed: they exist to exercise the FFI surface, not to protect keys.
 """
@@ -25,6 +29,7 @@ from citizen_core import (
     DeviceKeyStoreError,
     KeyWrapError,
     SignatureFormat,
+    SignRequest,
 )
 
 
@@ -39,8 +44,12 @@ class SoftwareDeviceKeyStore(DeviceKeyStore):
 
     def __init__(self) -> None:
         self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self._user_auth: set[str] = set()
+        self._failing: set[str] = set()
         self._lock = threading.Lock()
         self.calls: list[tuple[str, str]] = []  # (method, alias), for assertions
+        self.requests: list[tuple[str, SignRequest]] = []  # (alias, request) of every sign
+        self.prompts = 0  # signatures with a user-authentication key: a prompt on a phone
 
     def _key(self, alias: str) -> ec.EllipticCurvePrivateKey:
         with self._lock:
@@ -49,18 +58,29 @@ class SoftwareDeviceKeyStore(DeviceKeyStore):
             raise DeviceKeyStoreError.KeyNotFound(reason=f"no key under alias {alias!r}")
         return key
 
-    def create_key(self, alias: str, options: KeyOptions) -> bytes:
+    async def create_key(self, alias: str, options: KeyOptions) -> bytes:
         self.calls.append(("create_key", alias))
         key = ec.generate_private_key(ec.SECP256R1())
         with self._lock:
             self._keys[alias] = key
+            if options.require_user_authentication:
+                self._user_auth.add(alias)
+            else:
+                self._user_auth.discard(alias)
         point = _sec1_point(key.public_key())
         assert len(point) == 65 and point[0] == 0x04
         return point
 
-    def sign(self, alias: str, message: bytes) -> DeviceSignature:
+    async def sign(self, alias: str, message: bytes, request: SignRequest) -> DeviceSignature:
         self.calls.append(("sign", alias))
         key = self._key(alias)
+        with self._lock:
+            self.requests.append((alias, request))
+            if alias in self._user_auth:
+                self.prompts += 1
+            failing = alias in self._failing
+        if failing:
+            raise DeviceKeyStoreError.Unavailable(reason="simulated busy key store")
         der = key.sign(bytes(message), ec.ECDSA(hashes.SHA256()))
         return DeviceSignature(bytes=der, format=SignatureFormat.DER)
 
@@ -82,6 +102,10 @@ class SoftwareDeviceKeyStore(DeviceKeyStore):
         return []
 
     # Test helpers (not part of the trait).
+    def fail_signing(self, alias: str, fail: bool = True) -> None:
+        with self._lock:
+            (self._failing.add if fail else self._failing.discard)(alias)
+
     def aliases(self) -> list[str]:
         with self._lock:
             return sorted(self._keys)
@@ -106,6 +130,7 @@ class SoftwareDataKeyWrapper(DataKeyWrapper):
     def __init__(self) -> None:
         self._keys: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self.locked = False  # simulate a locked device: unwrap fails "temporarily unavailable"
 
     def _aead(self, key_alias: str, create: bool) -> AESGCM:
         with self._lock:
@@ -123,6 +148,8 @@ class SoftwareDataKeyWrapper(DataKeyWrapper):
         return nonce + aead.encrypt(nonce, bytes(data_key), key_alias.encode())
 
     def unwrap(self, key_alias: str, wrapped: bytes) -> bytes:
+        if self.locked:
+            raise KeyWrapError.TemporarilyUnavailable(reason="simulated locked device")
         aead = self._aead(key_alias, create=False)
         wrapped = bytes(wrapped)
         if len(wrapped) < self.NONCE_LEN + 16:

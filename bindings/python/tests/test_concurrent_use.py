@@ -7,14 +7,13 @@
   while the first is alive, and works once the first is gone.
 """
 
-import asyncio
 import gc
 import threading
 
 import pytest
 
 import citizen_core as cc
-from conftest import CITIZENS, PASSCODE, WRONG_PASSCODE, assert_detail, enroll
+from conftest import CITIZENS, PASSCODE, WRONG_PASSCODE, assert_detail, enroll, run
 
 CITIZEN = CITIZENS["spare_4"]
 FREE_ATTEMPTS = 5
@@ -30,7 +29,7 @@ def burst(core, passcode):
     def attempt(i):
         barrier.wait()
         try:
-            asyncio.run(core.verify_passcode(passcode))
+            run(core.verify_passcode(passcode))
             results[i] = None
         except cc.PasscodeError as e:  # noqa: PERF203
             results[i] = e

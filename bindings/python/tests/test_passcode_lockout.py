@@ -71,6 +71,6 @@ def test_data_dir_needs_the_same_wrapping_key(server, device, tmp_path):
     core = device.open()
     core.status()
     del core
-    with pytest.raises(cc.SetupError.DataKeyUnavailable) as err:
+    with pytest.raises(cc.SetupError.DataKeyLost) as err:
         cc.CitizenCore(device.config, device.key_store, SoftwareDataKeyWrapper())
-    assert_detail(err.value.detail, "storage.data_key_unavailable")
+    assert_detail(err.value.detail, "storage.data_key_lost")

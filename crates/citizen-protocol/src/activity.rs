@@ -217,6 +217,40 @@ pub fn verify(
     public_key: &[u8],
     anchor_ok: &dyn Fn(&ActivityAnchor) -> bool,
 ) -> Vec<LogProblem> {
+    verify_with_keys(entries, anchors, audience, device_id, &[public_key], anchor_ok)
+}
+
+/// The device key signed a statement registering a bookkeeping key for `device_id` and
+/// `audience` (the enrollment proof or a login, see
+/// [`crate::protocol::BOOKKEEPING_SUBJECT_PREFIX`]): the bookkeeping key it names (SEC1), which
+/// may then sign the log's entries. `None` when the endorsement does not verify.
+pub fn endorsed_bookkeeping_key(
+    device_public_key: &[u8],
+    audience: &str,
+    device_id: &str,
+    endorsement: &crate::protocol::SignedStatement,
+) -> Option<Vec<u8>> {
+    let st = &endorsement.statement;
+    if st.audience != audience
+        || st.device_id != device_id
+        || !matches!(st.purpose, Purpose::Enroll | Purpose::Login)
+        || crypto::verify_wire_signature(device_public_key, &st.canonical_bytes(), &endorsement.signature).is_err()
+    {
+        return None;
+    }
+    crate::protocol::bookkeeping_key_from_subject(&st.subject)
+}
+
+/// [`verify`] where an entry's signature may come from any of `public_keys` (the device key and
+/// the bookkeeping key it endorsed, decision 26b).
+pub fn verify_with_keys(
+    entries: &[ActivityEntry],
+    anchors: &[ActivityAnchor],
+    audience: &str,
+    device_id: &str,
+    public_keys: &[&[u8]],
+    anchor_ok: &dyn Fn(&ActivityAnchor) -> bool,
+) -> Vec<LogProblem> {
     let mut problems = vec![];
     let mut prev_hash = GENESIS.to_string();
     let mut prev_counter = 0u64;
@@ -235,7 +269,8 @@ pub fn verify(
             problems.push(LogProblem::CounterNotIncreasing { seq: e.seq });
         }
         let st = entry_statement(audience, device_id, e);
-        if crypto::verify_wire_signature(public_key, &st.canonical_bytes(), &e.signature).is_err() {
+        let bytes = st.canonical_bytes();
+        if !public_keys.iter().any(|k| crypto::verify_wire_signature(k, &bytes, &e.signature).is_ok()) {
             problems.push(LogProblem::BadSignature { seq: e.seq });
         }
         prev_hash = e.hash.clone();
@@ -353,5 +388,39 @@ mod tests {
         // Another device's key.
         let other = crypto::sec1_uncompressed(&VerifyingKey::from(&SigningKey::from_slice(&[4u8; 32]).unwrap()));
         assert_eq!(check(&l, &[], &other).len(), 5);
+    }
+
+    /// Entries signed by a bookkeeping key verify once the device key endorsed it, and only then.
+    #[test]
+    fn a_bookkeeping_key_counts_only_when_the_device_key_endorsed_it() {
+        use crate::protocol::{bookkeeping_subject, SignedStatement};
+        let (l, bk_pk) = log(3); // signed by the key [3; 32]: here the bookkeeping key
+        let device = SigningKey::from_slice(&[5u8; 32]).unwrap();
+        let device_pk = crypto::sec1_uncompressed(&VerifyingKey::from(&device));
+        let endorse = |signer: &SigningKey, purpose: Purpose, device_id: &str| {
+            let st = Statement {
+                purpose,
+                audience: AUD.into(),
+                nonce: "n".into(),
+                device_id: device_id.into(),
+                counter: 1,
+                issued_at: 0,
+                subject: bookkeeping_subject(&bk_pk),
+            };
+            let sig: Signature = signer.sign(&st.canonical_bytes());
+            SignedStatement { statement: st, signature: crypto::b64(&crypto::low_s(sig).to_bytes()) }
+        };
+        let good = endorse(&device, Purpose::Login, DEV);
+        assert_eq!(endorsed_bookkeeping_key(&device_pk, AUD, DEV, &good), Some(bk_pk.clone()));
+        let keys: [&[u8]; 2] = [&device_pk, &bk_pk];
+        assert_eq!(verify_with_keys(&l, &[], AUD, DEV, &keys, &|_| true), vec![]);
+        // Without the bookkeeping key every entry is refused.
+        assert_eq!(verify_with_keys(&l, &[], AUD, DEV, &[&device_pk], &|_| true).len(), 3);
+        // Endorsed by another key, for another device, or with a purpose that cannot endorse.
+        let stranger = SigningKey::from_slice(&[6u8; 32]).unwrap();
+        assert_eq!(endorsed_bookkeeping_key(&device_pk, AUD, DEV, &endorse(&stranger, Purpose::Login, DEV)), None);
+        assert_eq!(endorsed_bookkeeping_key(&device_pk, AUD, DEV, &endorse(&device, Purpose::Login, "dev-2")), None);
+        assert_eq!(endorsed_bookkeeping_key(&device_pk, AUD, DEV, &endorse(&device, Purpose::Activity, DEV)), None);
+        assert_eq!(endorsed_bookkeeping_key(&device_pk, "https://other", DEV, &good), None);
     }
 }

@@ -107,7 +107,8 @@ messages! {
     ProtocolError => "network.protocol", "Máy chủ trả về dữ liệu không hợp lệ.", "The server sent an answer that is not valid.";
     RateLimited => "network.rate_limited", "Quá nhiều yêu cầu. Vui lòng thử lại sau.", "Too many requests. Please try again later.";
     Storage => "storage.failure", "Lỗi lưu trữ dữ liệu trên thiết bị.", "A storage error occurred on this device.";
-    DataKeyUnavailable => "storage.data_key_unavailable", "Không mở được khoá dữ liệu của thiết bị (có thể do khôi phục từ bản sao lưu). Cần đăng ký lại.", "The device's data key cannot be opened (perhaps restored from a backup). Enroll again.";
+    DataKeyLocked => "storage.data_key_locked", "Chưa mở được dữ liệu vì thiết bị đang khoá hoặc kho khoá đang bận. Hãy mở khoá thiết bị rồi thử lại; dữ liệu của bạn vẫn còn nguyên.", "Your data cannot be opened while the device is locked or its key store is busy. Unlock the device and try again; your data is intact.";
+    DataKeyLost => "storage.data_key_lost", "Khoá dữ liệu của thiết bị không còn (ví dụ ứng dụng được khôi phục từ bản sao lưu sang máy khác). Cần đăng ký lại.", "The device's data key is gone (for example, the app was restored from a backup onto another phone). Enroll again.";
     SchemaNewer => "storage.schema_newer", "Dữ liệu trên thiết bị do một phiên bản ứng dụng mới hơn tạo ra. Vui lòng cập nhật ứng dụng.", "The data on this device was written by a newer version of the app. Please update the app.";
     AlreadyOpen => "storage.already_open", "Dữ liệu của ứng dụng đang được một phiên khác sử dụng. Hãy đóng phiên đó rồi thử lại.", "The app's data is in use by another instance. Close it and try again.";
     FieldRequired => "field.required", "Trường này là bắt buộc.", "This field is required.";

@@ -45,9 +45,18 @@ pub fn challenge(s: &AppState, conn: &mut Connection, req: &ChallengeRequest) ->
 
 /// `POST /v1/auth/login`.
 pub fn login(s: &AppState, conn: &mut Connection, req: &LoginRequest) -> ApiResult<TokenResponse> {
+    // A subject that is not a bookkeeping-key registration is refused before the signature check
+    // (nothing is consumed or counted for a malformed request).
+    let bookkeeping_key = crate::verify::bookkeeping_key_of(&req.signed.statement.subject)?;
     let dev = verify_signed(s, conn, &req.signed, Purpose::Login, NonceRule::Challenge)?;
     let now = s.now();
     let tx = conn.transaction()?;
+    if let Some(key) = bookkeeping_key {
+        // A device enrolled before bookkeeping keys (or whose key was lost) registers one with
+        // a login: the device key signed it (decision 26b).
+        tx.execute("UPDATE devices SET bookkeeping_public_key = ?2 WHERE device_id = ?1", params![dev.device_id, key])?;
+        audit(&tx, now, "bookkeeping_key_registered", "ok", Some(&dev.account_id), Some(&dev.device_id));
+    }
     let session_id = random_b64url(16);
     let idle = (now + s.limits.session_idle_secs).min(now + s.limits.session_absolute_secs);
     let absolute = now + s.limits.session_absolute_secs;

@@ -106,6 +106,8 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
     validate_registration(req)?;
     let public_key =
         verify_enroll_proof(s, &req.proof, &req.enrollment_id, &req.device.device_id, &req.device.public_key)?;
+    // The proof's subject registers the bookkeeping key (decision 26b); the proof signs it.
+    let bookkeeping_key = crate::verify::bookkeeping_key_of(&req.proof.statement.subject)?;
     if load_device(conn, &req.device.device_id)?.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, codes::DEVICE_EXISTS, "device id already registered"));
     }
@@ -141,9 +143,20 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
     let counter = req.proof.statement.counter as i64;
     tx.execute(
         "INSERT INTO devices (device_id, account_id, public_key, hardware_backed, attestation_chain, platform, label,
-                              status, status_changed_at, last_counter, enrolled_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?9, ?8)",
-        params![d.device_id, account_id, public_key, d.hardware_backed, chain, d.platform, d.label, now, counter],
+                              status, status_changed_at, last_counter, enrolled_at, bookkeeping_public_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?9, ?8, ?10)",
+        params![
+            d.device_id,
+            account_id,
+            public_key,
+            d.hardware_backed,
+            chain,
+            d.platform,
+            d.label,
+            now,
+            counter,
+            bookkeeping_key
+        ],
     )?;
     tx.execute("UPDATE enrollments SET consumed_at = ?2 WHERE enrollment_id = ?1", params![req.enrollment_id, now])?;
     // A lock is an official's decision (ARCHITECTURE.md, decision 7): re-enrolling does not lift it.

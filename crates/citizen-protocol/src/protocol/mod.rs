@@ -66,6 +66,34 @@ impl Purpose {
     }
 }
 
+/// Prefix of the statement subject that registers a device's **bookkeeping key** (ARCHITECTURE.md,
+/// decision 26b): `bookkeeping_key:<base64url SEC1 public key>`. The device key signs it in the
+/// enrollment proof or, for a device enrolled before bookkeeping keys, in its next login; the
+/// server then accepts that key for [`Purpose::Activity`] (log anchors) and nothing else, and a
+/// verifier of an activity-log export accepts entries it signed once the device key vouched for
+/// it this way.
+pub const BOOKKEEPING_SUBJECT_PREFIX: &str = "bookkeeping_key:";
+
+/// The subject that registers `public_key` (SEC1) as the device's bookkeeping key.
+pub fn bookkeeping_subject(public_key: &[u8]) -> String {
+    format!("{BOOKKEEPING_SUBJECT_PREFIX}{}", crate::crypto::b64(public_key))
+}
+
+/// The bookkeeping key a subject registers (SEC1 uncompressed), if it is such a subject with a
+/// valid P-256 key.
+pub fn bookkeeping_key_from_subject(subject: &str) -> Option<Vec<u8>> {
+    let raw = crate::crypto::unb64(subject.strip_prefix(BOOKKEEPING_SUBJECT_PREFIX)?)?;
+    let key = crate::crypto::parse_public_key(&raw).ok()?;
+    Some(crate::crypto::sec1_uncompressed(&key))
+}
+
+/// The purposes a statement signed by the bookkeeping key may have: activity-log entries and
+/// anchors. Everything else (login, submit, consent, credential, device management, passcode
+/// reset, enrollment) needs the device key, whose use the citizen confirms.
+pub fn bookkeeping_may_sign(purpose: Purpose) -> bool {
+    matches!(purpose, Purpose::Activity)
+}
+
 /// What a device signs. Every field is bound by the signature through [`Statement::canonical_bytes`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Statement {
