@@ -17,6 +17,7 @@
 mod common;
 
 mod binary;
+mod bookkeeping;
 mod enrollment;
 mod flood;
 mod lockout;

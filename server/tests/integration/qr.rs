@@ -637,3 +637,28 @@ async fn portal_callback_accepts_an_id_token_once() {
         assert_eq!((st, code_of(&b)), (409, Some(rp::codes::PRESENTATION_REPLAYED)), "{b}");
     }
 }
+
+/// Issue 11 (decision 26b): consent (a QR login approval) signed by the registered bookkeeping
+/// key is refused; the device key's approval of the same session goes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approval_signed_by_the_bookkeeping_key_is_refused() {
+    let h = start().await;
+    let mut c = citizen(&h).await;
+    let bk = SigningKey::from_slice(&citizen_protocol::crypto::random_array::<32>()).unwrap();
+    let nonce = h.nonce(&c.dev, Purpose::Login).await;
+    let subject =
+        citizen_protocol::protocol::bookkeeping_subject(bk.verifying_key().to_encoded_point(false).as_bytes());
+    let (st, b) = h.login_signed(&c.dev.sign(&h, Purpose::Login, &nonce, &subject)).await;
+    assert_eq!(st, 200, "{b}");
+    let (s, code, _) = scanned(&h, &c, &["full_name"]).await;
+    let r = receipt(&h, &c, &s);
+    let device_key = std::mem::replace(&mut c.dev.key, bk);
+    let signed = sign_receipt(&h, &mut c, &r);
+    let (st, b) = decide(&h, &c, approval(&s.id(), &code, &r, &signed)).await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("signature_invalid")), "{b}");
+    assert_eq!(h.server.consent_receipt_count(), 0);
+    c.dev.key = device_key;
+    let signed = sign_receipt(&h, &mut c, &r);
+    let (st, b) = decide(&h, &c, approval(&s.id(), &code, &r, &signed)).await;
+    assert_eq!(st, 200, "{b}");
+}

@@ -756,3 +756,24 @@ async fn faults_behave_as_documented() {
     h.server.set_fault(None);
     assert_eq!(h.server.pending_faults(), 0);
 }
+
+/// Issue 11 (decision 26b): the bookkeeping key, once registered, still cannot sign a submission
+/// (only activity anchors); the device key's submission of the same payload goes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_submission_signed_by_the_bookkeeping_key_is_refused() {
+    let h = start().await;
+    let mut c = citizen(&h, C1).await;
+    let bk = p256::ecdsa::SigningKey::from_slice(&citizen_protocol::crypto::random_array::<32>()).unwrap();
+    let nonce = h.nonce(&c.dev, Purpose::Login).await;
+    let subject =
+        citizen_protocol::protocol::bookkeeping_subject(bk.verifying_key().to_encoded_point(false).as_bytes());
+    let (st, b) = h.login_signed(&c.dev.sign(&h, Purpose::Login, &nonce, &subject)).await;
+    assert_eq!(st, 200, "{b}");
+    let p = residence_payload(&h);
+    let device_key = std::mem::replace(&mut c.dev.key, bk);
+    let (st, b) = submit_body(&h, &c.request(&h, &p, &BTreeMap::new())).await;
+    assert_eq!((st, b["code"].as_str()), (401, Some("signature_invalid")), "{b}");
+    c.dev.key = device_key;
+    let (st, b) = submit_body(&h, &c.request(&h, &p, &BTreeMap::new())).await;
+    assert_eq!(st, 201, "{b}");
+}
