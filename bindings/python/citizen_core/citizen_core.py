@@ -653,9 +653,9 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_unwrap() != 64546:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 31947:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 33160:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_sign() != 16281:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_sign() != 22426:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_public_key() != 49425:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -1265,16 +1265,15 @@ _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
+    _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_public_key.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1396,11 +1395,23 @@ _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_datakeywrapper.argtypes =
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreDataKeyWrapper),
 )
 _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_datakeywrapper.restype = None
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
-    ctypes.POINTER(_UniffiRustCallStatus),
+class _UniffiForeignFutureResultRustBuffer(ctypes.Structure):
+    _fields_ = [
+        ("return_value", _UniffiRustBuffer),
+        ("call_status", _UniffiRustCallStatus),
+    ]
+_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiForeignFutureResultRustBuffer,
 )
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
-    ctypes.POINTER(_UniffiRustCallStatus),
+_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiForeignFutureDroppedCallbackStruct(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_uint64),
+        ("free", _UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK),
+    ]
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
 )
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1747,6 +1758,68 @@ async def _uniffi_rust_call_async(rust_future, ffi_poll, ffi_complete, ffi_free,
         )
     finally:
         ffi_free(rust_future)
+def _uniffi_trait_interface_call_async(make_call, uniffi_out_dropped_callback, handle_success, handle_error):
+    async def make_call_and_call_callback():
+        # Note: it's important we call either `handle_success` or `handle_error` exactly once.  Each
+        # call consumes an Arc reference, which means there should be no possibility of a double
+        # call.  The following code is structured so that will will never call both `handle_success`
+        # and `handle_error`, even in the face of weird exceptions.
+        #
+        # In extreme circumstances we may not call either, for example if we fail to make the ctypes
+        # call to `handle_success`.  This means we will leak the Arc reference, which is better than
+        # double-freeing it.
+        try:
+            call_result = await make_call()
+        except Exception as e:
+            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            handle_error(
+                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
+                _UniffiFfiConverterString.lower(repr(e)),
+            )
+        else:
+            handle_success(call_result)
+    eventloop = _uniffi_get_event_loop()
+    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
+    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
+    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
+
+def _uniffi_trait_interface_call_async_with_error(make_call, uniffi_out_dropped_callback, handle_success, handle_error, error_type, lower_error):
+    async def make_call_and_call_callback():
+        # See the note in _uniffi_trait_interface_call_async for details on `handle_success` and
+        # `handle_error`.
+        try:
+            try:
+                call_result = await make_call()
+            except error_type as e:
+                handle_error(
+                    _UniffiRustCallStatus.CALL_ERROR,
+                    lower_error(e),
+                )
+            else:
+                handle_success(call_result)
+        except Exception as e:
+            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            handle_error(
+                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
+                _UniffiFfiConverterString.lower(repr(e)),
+            )
+    eventloop = _uniffi_get_event_loop()
+    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
+    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
+    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
+
+_UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = _UniffiHandleMap()
+
+@_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK
+def _uniffi_future_dropped_callback(handle):
+    (eventloop, task) = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle)
+    eventloop.call_soon(_uniffi_cancel_task, task)
+
+def _uniffi_cancel_task(task):
+    if not task.done():
+        task.cancel()
 
 # Public interface members begin here.
 
@@ -6303,6 +6376,175 @@ class _UniffiFfiConverterTypeShareRequestInfo(_UniffiConverterRustBuffer):
 
 
 
+class SignPurpose(enum.Enum):
+    """
+    Why the core asks for a signature: the shell may word its prompt after it (and must not show
+    one when the key was created without user authentication).
+
+    Mirrors the purposes of the signed statement (`citizen_protocol::protocol::Purpose`), with the
+    activity-log purpose split into its two uses.
+"""
+    
+    ENROLL = 0
+    """
+    Proof of possession of a new device key during enrollment.
+"""
+    
+    LOGIN = 1
+    """
+    Challenge–response login.
+"""
+    
+    SUBMIT = 2
+    """
+    Submitting a public-service request.
+"""
+    
+    CONSENT = 3
+    """
+    Consent to a relying party: approve or deny a QR login, share identity data.
+"""
+    
+    CREDENTIAL = 4
+    """
+    Asking for the identity credential bound to this device.
+"""
+    
+    ACTIVITY_ENTRY = 5
+    """
+    An activity-log entry (bookkeeping: signed with the bookkeeping key, never prompts).
+"""
+    
+    ACTIVITY_ANCHOR = 6
+    """
+    Anchoring the activity log's head at the server (bookkeeping: never prompts).
+"""
+    
+    DEVICE_MANAGEMENT = 7
+    """
+    Managing the account's devices: revoke one, approve a transfer.
+"""
+    
+    PASSCODE_RESET = 8
+    """
+    Resetting a forgotten passcode after an OTP.
+"""
+    
+
+
+class _UniffiFfiConverterTypeSignPurpose(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return SignPurpose.ENROLL
+        if variant == 2:
+            return SignPurpose.LOGIN
+        if variant == 3:
+            return SignPurpose.SUBMIT
+        if variant == 4:
+            return SignPurpose.CONSENT
+        if variant == 5:
+            return SignPurpose.CREDENTIAL
+        if variant == 6:
+            return SignPurpose.ACTIVITY_ENTRY
+        if variant == 7:
+            return SignPurpose.ACTIVITY_ANCHOR
+        if variant == 8:
+            return SignPurpose.DEVICE_MANAGEMENT
+        if variant == 9:
+            return SignPurpose.PASSCODE_RESET
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == SignPurpose.ENROLL:
+            return
+        if value == SignPurpose.LOGIN:
+            return
+        if value == SignPurpose.SUBMIT:
+            return
+        if value == SignPurpose.CONSENT:
+            return
+        if value == SignPurpose.CREDENTIAL:
+            return
+        if value == SignPurpose.ACTIVITY_ENTRY:
+            return
+        if value == SignPurpose.ACTIVITY_ANCHOR:
+            return
+        if value == SignPurpose.DEVICE_MANAGEMENT:
+            return
+        if value == SignPurpose.PASSCODE_RESET:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == SignPurpose.ENROLL:
+            buf.write_i32(1)
+        if value == SignPurpose.LOGIN:
+            buf.write_i32(2)
+        if value == SignPurpose.SUBMIT:
+            buf.write_i32(3)
+        if value == SignPurpose.CONSENT:
+            buf.write_i32(4)
+        if value == SignPurpose.CREDENTIAL:
+            buf.write_i32(5)
+        if value == SignPurpose.ACTIVITY_ENTRY:
+            buf.write_i32(6)
+        if value == SignPurpose.ACTIVITY_ANCHOR:
+            buf.write_i32(7)
+        if value == SignPurpose.DEVICE_MANAGEMENT:
+            buf.write_i32(8)
+        if value == SignPurpose.PASSCODE_RESET:
+            buf.write_i32(9)
+
+
+
+@dataclass
+class SignRequest:
+    """
+    What a signature is for, handed to [`DeviceKeyStore::sign`] with the bytes.
+"""
+    def __init__(self, *, purpose:SignPurpose, user_initiated:bool):
+        self.purpose = purpose
+        self.user_initiated = user_initiated
+        
+        
+
+    
+    def __str__(self):
+        return "SignRequest(purpose={}, user_initiated={})".format(self.purpose, self.user_initiated)
+    def __eq__(self, other):
+        if self.purpose != other.purpose:
+            return False
+        if self.user_initiated != other.user_initiated:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeSignRequest(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return SignRequest(
+            purpose=_UniffiFfiConverterTypeSignPurpose.read(buf),
+            user_initiated=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeSignPurpose.check_lower(value.purpose)
+        _UniffiFfiConverterBoolean.check_lower(value.user_initiated)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeSignPurpose.write(value.purpose, buf)
+        _UniffiFfiConverterBoolean.write(value.user_initiated, buf)
+
+
+
+
+
+
 class NetworkErrorKind(enum.Enum):
     """
     Network failure classes, so a shell can tell "you are offline" from "the server is down".
@@ -8405,7 +8647,8 @@ class KeyWrapError:  # type: ignore
     
     class KeyUnavailable(_UniffiTempKeyWrapError):
         """
-        The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
+        The wrapping key is gone or permanently invalidated (app reinstalled, restored from
+        backup, keystore reset): the data key is **lost** (`storage.data_key_lost`, re-enroll).
 """
         
         def __init__(self, reason):
@@ -8419,7 +8662,7 @@ class KeyWrapError:  # type: ignore
     _UniffiTempKeyWrapError.KeyUnavailable = KeyUnavailable # type: ignore
     class UnwrapFailed(_UniffiTempKeyWrapError):
         """
-        The wrapped blob does not open under the wrapping key.
+        The wrapped blob does not open under the wrapping key: the data key is **lost**.
 """
         
         def __init__(self, reason):
@@ -8431,9 +8674,27 @@ class KeyWrapError:  # type: ignore
         def __repr__(self):
             return "KeyWrapError.UnwrapFailed({})".format(str(self))
     _UniffiTempKeyWrapError.UnwrapFailed = UnwrapFailed # type: ignore
+    class TemporarilyUnavailable(_UniffiTempKeyWrapError):
+        """
+        The wrapping key exists but cannot be used **right now**: the device is locked (iOS
+        `errSecInteractionNotAllowed`), the key needs a recent user authentication (Android
+        `UserNotAuthenticatedException`), or the key store is busy. The core reports
+        `storage.data_key_locked` (retry later), never "lost", and touches nothing.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "KeyWrapError.TemporarilyUnavailable({})".format(str(self))
+    _UniffiTempKeyWrapError.TemporarilyUnavailable = TemporarilyUnavailable # type: ignore
     class Failure(_UniffiTempKeyWrapError):
         """
-        Anything else.
+        Anything else. Treated like [`KeyWrapError::TemporarilyUnavailable`] when unwrapping
+        (an unexplained failure must never lead to erasing the citizen's data).
 """
         
         def __init__(self, reason):
@@ -8463,6 +8724,10 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 3:
+            return KeyWrapError.TemporarilyUnavailable(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 4:
             return KeyWrapError.Failure(
                 _UniffiFfiConverterString.read(buf),
             )
@@ -8474,6 +8739,9 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
             _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, KeyWrapError.UnwrapFailed):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, KeyWrapError.TemporarilyUnavailable):
             _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, KeyWrapError.Failure):
@@ -8488,8 +8756,11 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
         if isinstance(value, KeyWrapError.UnwrapFailed):
             buf.write_i32(2)
             _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, KeyWrapError.Failure):
+        if isinstance(value, KeyWrapError.TemporarilyUnavailable):
             buf.write_i32(3)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, KeyWrapError.Failure):
+            buf.write_i32(4)
             _UniffiFfiConverterString.write(value.reason, buf)
 
 
@@ -9869,9 +10140,10 @@ class SetupError:  # type: ignore
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempSetupError.Storage = Storage # type: ignore
-    class DataKeyUnavailable(_UniffiTempSetupError):
+    class DataKeyLocked(_UniffiTempSetupError):
         """
-        The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
+        The data key cannot be unwrapped **for now** (device locked, key store busy): retry
+        later (`storage.data_key_locked`). The local data is intact: never offer to erase it.
 """
         
         def __init__(self, detail):
@@ -9881,7 +10153,7 @@ class SetupError:  # type: ignore
             self.detail = detail
 
         def __repr__(self):
-            return "SetupError.DataKeyUnavailable({})".format(str(self))
+            return "SetupError.DataKeyLocked({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
@@ -9897,7 +10169,37 @@ class SetupError:  # type: ignore
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempSetupError.DataKeyUnavailable = DataKeyUnavailable # type: ignore
+    _UniffiTempSetupError.DataKeyLocked = DataKeyLocked # type: ignore
+    class DataKeyLost(_UniffiTempSetupError):
+        """
+        The data key is gone for good (e.g. restored from a backup on another device, wrapping
+        key deleted or invalidated): enroll again (`storage.data_key_lost`).
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "SetupError.DataKeyLost({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeSetupError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempSetupError.DataKeyLost = DataKeyLost # type: ignore
     class AlreadyOpen(_UniffiTempSetupError):
         """
         Another `CitizenCore` (in this process or another) has the data directory open; only one
@@ -9946,10 +10248,14 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
         if variant == 3:
-            return SetupError.DataKeyUnavailable(
+            return SetupError.DataKeyLocked(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
         if variant == 4:
+            return SetupError.DataKeyLost(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 5:
             return SetupError.AlreadyOpen(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
@@ -9963,7 +10269,10 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
         if isinstance(value, SetupError.Storage):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             return
-        if isinstance(value, SetupError.DataKeyUnavailable):
+        if isinstance(value, SetupError.DataKeyLocked):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, SetupError.DataKeyLost):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             return
         if isinstance(value, SetupError.AlreadyOpen):
@@ -9978,11 +10287,14 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
         if isinstance(value, SetupError.Storage):
             buf.write_i32(2)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, SetupError.DataKeyUnavailable):
+        if isinstance(value, SetupError.DataKeyLocked):
             buf.write_i32(3)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, SetupError.AlreadyOpen):
+        if isinstance(value, SetupError.DataKeyLost):
             buf.write_i32(4)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, SetupError.AlreadyOpen):
+            buf.write_i32(5)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
 
 class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
@@ -12047,18 +12359,32 @@ class DeviceKeyStore():
     (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
     in Rust ([`crate::platform::software`]).
 
-    Methods may block (a biometric prompt); the core calls them off its async executor.
+    `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+    (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+    Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+    future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+    a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+    implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+    are quick and synchronous; the core calls them off its async executor.
+
+    Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+    required, every user-initiated statement) and the *bookkeeping key* (alias
+    `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+    anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+    signature is for.
 """
     
-    def create_key(self, alias: str,options: KeyOptions) -> bytes:
+    async def create_key(self, alias: str,options: KeyOptions) -> bytes:
         """
         Create a new P-256 signing key under `alias` (replacing any key there) and return its
         public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
 """
         raise NotImplementedError
-    def sign(self, alias: str,message: bytes) -> DeviceSignature:
+    async def sign(self, alias: str,message: bytes,request: SignRequest) -> DeviceSignature:
         """
-        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+        a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+        drops the call (see the trait documentation).
 """
         raise NotImplementedError
     def public_key(self, alias: str) -> bytes:
@@ -12089,7 +12415,19 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
     (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
     in Rust ([`crate::platform::software`]).
 
-    Methods may block (a biometric prompt); the core calls them off its async executor.
+    `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+    (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+    Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+    future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+    a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+    implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+    are quick and synchronous; the core calls them off its async executor.
+
+    Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+    required, every user-initiated statement) and the *bookkeeping key* (alias
+    `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+    anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+    signature is for.
 """
     
     _handle: ctypes.c_uint64
@@ -12114,7 +12452,7 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
-    def create_key(self, alias: str,options: KeyOptions) -> bytes:
+    async def create_key(self, alias: str,options: KeyOptions) -> bytes:
         """
         Create a new P-256 signing key under `alias` (replacing any key there) and return its
         public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
@@ -12130,33 +12468,42 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
         )
         _uniffi_lift_return = _UniffiFfiConverterBytes.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def sign(self, alias: str,message: bytes) -> DeviceSignature:
+    async def sign(self, alias: str,message: bytes,request: SignRequest) -> DeviceSignature:
         """
-        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+        a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+        drops the call (see the trait documentation).
 """
         
         _UniffiFfiConverterString.check_lower(alias)
 
         _UniffiFfiConverterBytes.check_lower(message)
+
+        _UniffiFfiConverterTypeSignRequest.check_lower(request)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(alias),
             _UniffiFfiConverterBytes.lower(message),
+            _UniffiFfiConverterTypeSignRequest.lower(request),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDeviceSignature.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
     def public_key(self, alias: str) -> bytes:
         """
         The public key of `alias`, in either encoding accepted by `create_key`.
@@ -12243,22 +12590,39 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
             uniffi_handle,
             alias,
             options,
-            uniffi_out_return,
-            uniffi_call_status_ptr,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
         ):
         uniffi_obj = _UniffiFfiConverterTypeDeviceKeyStore._handle_map.get(uniffi_handle)
         def make_call():
             uniffi_args = (_UniffiFfiConverterString.lift(alias), _UniffiFfiConverterTypeKeyOptions.lift(options), )
             uniffi_method = uniffi_obj.create_key
             return uniffi_method(*uniffi_args)
-        def write_return_value(v):
-            uniffi_out_return[0] = _UniffiFfiConverterBytes.lower(v)
-        _uniffi_trait_interface_call_with_error(
-                uniffi_call_status_ptr.contents,
-                make_call,
-                write_return_value,
-                DeviceKeyStoreError,
-                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiFfiConverterBytes.lower(return_value),
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiRustBuffer.default(),
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async_with_error(
+            make_call,
+            uniffi_out_dropped_callback,
+            handle_success,
+            handle_error,
+            DeviceKeyStoreError,
+            _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD1
@@ -12266,22 +12630,40 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
             uniffi_handle,
             alias,
             message,
-            uniffi_out_return,
-            uniffi_call_status_ptr,
+            request,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
         ):
         uniffi_obj = _UniffiFfiConverterTypeDeviceKeyStore._handle_map.get(uniffi_handle)
         def make_call():
-            uniffi_args = (_UniffiFfiConverterString.lift(alias), _UniffiFfiConverterBytes.lift(message), )
+            uniffi_args = (_UniffiFfiConverterString.lift(alias), _UniffiFfiConverterBytes.lift(message), _UniffiFfiConverterTypeSignRequest.lift(request), )
             uniffi_method = uniffi_obj.sign
             return uniffi_method(*uniffi_args)
-        def write_return_value(v):
-            uniffi_out_return[0] = _UniffiFfiConverterTypeDeviceSignature.lower(v)
-        _uniffi_trait_interface_call_with_error(
-                uniffi_call_status_ptr.contents,
-                make_call,
-                write_return_value,
-                DeviceKeyStoreError,
-                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiFfiConverterTypeDeviceSignature.lower(return_value),
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiRustBuffer.default(),
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async_with_error(
+            make_call,
+            uniffi_out_dropped_callback,
+            handle_success,
+            handle_error,
+            DeviceKeyStoreError,
+            _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD2
@@ -12589,6 +12971,7 @@ __all__ = [
     "ConsentKind",
     "ShareDelivery",
     "OutboxState",
+    "SignPurpose",
     "NetworkErrorKind",
     "AuthError",
     "ConsentError",
@@ -12638,6 +13021,7 @@ __all__ = [
     "SessionInfo",
     "ShareOutcome",
     "ShareRequestInfo",
+    "SignRequest",
     "communes",
     "default_core_config",
     "provinces",

@@ -26,6 +26,7 @@ REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE))  # platform_impl
 
 import citizen_core as cc  # noqa: E402
+import citizen_core.citizen_core as _generated  # noqa: E402  (uniffi_set_event_loop is not in __all__)
 from platform_impl import SoftwareDataKeyWrapper, SoftwareDeviceKeyStore  # noqa: E402
 
 READY_PREFIX = "CITIZEN_SERVER_READY "
@@ -53,7 +54,7 @@ WRONG_PASSCODE = "975310"
 # loop runs them; the core's own futures must then be awaited on that same loop too.
 _LOOP = asyncio.new_event_loop()
 threading.Thread(target=_LOOP.run_forever, name="uniffi-loop", daemon=True).start()
-cc.uniffi_set_event_loop(_LOOP)
+_generated.uniffi_set_event_loop(_LOOP)
 
 
 def run(coro):

@@ -2236,7 +2236,19 @@ public func FfiConverterTypeDataKeyWrapper_lower(_ value: DataKeyWrapper) -> UIn
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * Methods may block (a biometric prompt); the core calls them off its async executor.
+ * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+ * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+ * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+ * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+ * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+ * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+ * are quick and synchronous; the core calls them off its async executor.
+ *
+ * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * required, every user-initiated statement) and the *bookkeeping key* (alias
+ * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+ * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+ * signature is for.
  */
 public protocol DeviceKeyStore: AnyObject, Sendable {
     
@@ -2244,12 +2256,14 @@ public protocol DeviceKeyStore: AnyObject, Sendable {
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-    func createKey(alias: String, options: KeyOptions) throws  -> Data
+    func createKey(alias: String, options: KeyOptions) async throws  -> Data
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+     * drops the call (see the trait documentation).
      */
-    func sign(alias: String, message: Data) throws  -> DeviceSignature
+    func sign(alias: String, message: Data, request: SignRequest) async throws  -> DeviceSignature
     
     /**
      * The public key of `alias`, in either encoding accepted by `create_key`.
@@ -2278,7 +2292,19 @@ public protocol DeviceKeyStore: AnyObject, Sendable {
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * Methods may block (a biometric prompt); the core calls them off its async executor.
+ * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+ * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+ * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+ * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+ * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+ * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+ * are quick and synchronous; the core calls them off its async executor.
+ *
+ * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * required, every user-initiated statement) and the *bookkeeping key* (alias
+ * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+ * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+ * signature is for.
  */
 open class DeviceKeyStoreImpl: DeviceKeyStore, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -2337,29 +2363,41 @@ open class DeviceKeyStoreImpl: DeviceKeyStore, @unchecked Sendable {
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-open func createKey(alias: String, options: KeyOptions)throws  -> Data  {
-    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_devicekeystore_create_key(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(alias),
-        FfiConverterTypeKeyOptions_lower(options),uniffiCallStatus
-    )
-})
+open func createKey(alias: String, options: KeyOptions)async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_devicekeystore_create_key(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(alias),FfiConverterTypeKeyOptions_lower(options)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeDeviceKeyStoreError_lift
+        )
 }
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+     * drops the call (see the trait documentation).
      */
-open func sign(alias: String, message: Data)throws  -> DeviceSignature  {
-    return try  FfiConverterTypeDeviceSignature_lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_devicekeystore_sign(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(alias),
-        FfiConverterData.lower(message),uniffiCallStatus
-    )
-})
+open func sign(alias: String, message: Data, request: SignRequest)async throws  -> DeviceSignature  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_devicekeystore_sign(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(alias),FfiConverterData.lower(message),FfiConverterTypeSignRequest_lower(request)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDeviceSignature_lift,
+            errorHandler: FfiConverterTypeDeviceKeyStoreError_lift
+        )
 }
     
     /**
@@ -2446,54 +2484,92 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
             uniffiHandle: UInt64,
             alias: RustBuffer,
             options: RustBuffer,
-            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
-            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
         ) in
             let makeCall = {
-                () throws -> Data in
+                () async throws -> Data in
                 guard let uniffiObj = try? FfiConverterTypeDeviceKeyStore.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return try uniffiObj.createKey(
+                return try await uniffiObj.createKey(
                      alias: try FfiConverterString.lift(alias),
                      options: try FfiConverterTypeKeyOptions_lift(options)
                 )
             }
 
-            
-            let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
-            uniffiTraitInterfaceCallWithError(
-                callStatus: uniffiCallStatus,
+            let uniffiHandleSuccess = { (returnValue: Data) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterData.lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
                 makeCall: makeCall,
-                writeReturn: writeReturn,
-                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower,
+                droppedCallback: uniffiOutDroppedCallback
             )
         },
         sign: { (
             uniffiHandle: UInt64,
             alias: RustBuffer,
             message: RustBuffer,
-            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
-            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+            request: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
         ) in
             let makeCall = {
-                () throws -> DeviceSignature in
+                () async throws -> DeviceSignature in
                 guard let uniffiObj = try? FfiConverterTypeDeviceKeyStore.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return try uniffiObj.sign(
+                return try await uniffiObj.sign(
                      alias: try FfiConverterString.lift(alias),
-                     message: try FfiConverterData.lift(message)
+                     message: try FfiConverterData.lift(message),
+                     request: try FfiConverterTypeSignRequest_lift(request)
                 )
             }
 
-            
-            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeDeviceSignature_lower($0) }
-            uniffiTraitInterfaceCallWithError(
-                callStatus: uniffiCallStatus,
+            let uniffiHandleSuccess = { (returnValue: DeviceSignature) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterTypeDeviceSignature_lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
                 makeCall: makeCall,
-                writeReturn: writeReturn,
-                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower,
+                droppedCallback: uniffiOutDroppedCallback
             )
         },
         publicKey: { (
@@ -7290,6 +7366,81 @@ public func FfiConverterTypeShareRequestInfo_lower(_ value: ShareRequestInfo) ->
 
 
 /**
+ * What a signature is for, handed to [`DeviceKeyStore::sign`] with the bytes.
+ */
+public struct SignRequest: Equatable, Hashable {
+    /**
+     * Why the core signs.
+     */
+    public let purpose: SignPurpose
+    /**
+     * `true` when the citizen just asked for this operation (a prompt is expected); `false` for
+     * background bookkeeping (log entries, anchors), which the core signs only with the
+     * bookkeeping key, created without user authentication: a shell must never show a prompt
+     * for it and should fail rather than prompt if the key unexpectedly requires one.
+     */
+    public let userInitiated: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Why the core signs.
+         */purpose: SignPurpose, 
+        /**
+         * `true` when the citizen just asked for this operation (a prompt is expected); `false` for
+         * background bookkeeping (log entries, anchors), which the core signs only with the
+         * bookkeeping key, created without user authentication: a shell must never show a prompt
+         * for it and should fail rather than prompt if the key unexpectedly requires one.
+         */userInitiated: Bool) {
+        self.purpose = purpose
+        self.userInitiated = userInitiated
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignRequest {
+        return
+            try SignRequest(
+                purpose: FfiConverterTypeSignPurpose.read(from: &buf), 
+                userInitiated: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignRequest, into buf: inout [UInt8]) {
+        FfiConverterTypeSignPurpose.write(value.purpose, into: &buf)
+        FfiConverterBool.write(value.userInitiated, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignRequest_lift(_ buf: RustBuffer) throws -> SignRequest {
+    return try FfiConverterTypeSignRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignRequest_lower(_ value: SignRequest) -> RustBuffer {
+    return FfiConverterTypeSignRequest.lower(value)
+}
+
+
+/**
  * What happened.
  */
 
@@ -9251,7 +9402,8 @@ enum KeyWrapError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
     
     /**
-     * The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
+     * The wrapping key is gone or permanently invalidated (app reinstalled, restored from
+     * backup, keystore reset): the data key is **lost** (`storage.data_key_lost`, re-enroll).
      */
     case KeyUnavailable(
         /**
@@ -9259,7 +9411,7 @@ enum KeyWrapError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
-     * The wrapped blob does not open under the wrapping key.
+     * The wrapped blob does not open under the wrapping key: the data key is **lost**.
      */
     case UnwrapFailed(
         /**
@@ -9267,7 +9419,19 @@ enum KeyWrapError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
-     * Anything else.
+     * The wrapping key exists but cannot be used **right now**: the device is locked (iOS
+     * `errSecInteractionNotAllowed`), the key needs a recent user authentication (Android
+     * `UserNotAuthenticatedException`), or the key store is busy. The core reports
+     * `storage.data_key_locked` (retry later), never "lost", and touches nothing.
+     */
+    case TemporarilyUnavailable(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+    /**
+     * Anything else. Treated like [`KeyWrapError::TemporarilyUnavailable`] when unwrapping
+     * (an unexplained failure must never lead to erasing the citizen's data).
      */
     case Failure(
         /**
@@ -9309,7 +9473,10 @@ public struct FfiConverterTypeKeyWrapError: FfiConverterRustBuffer {
         case 2: return .UnwrapFailed(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 3: return .Failure(
+        case 3: return .TemporarilyUnavailable(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .Failure(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -9334,8 +9501,13 @@ public struct FfiConverterTypeKeyWrapError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Failure(reason):
+        case let .TemporarilyUnavailable(reason):
             writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Failure(reason):
+            writeInt(&buf, Int32(4))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -10612,9 +10784,19 @@ enum SetupError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */detail: ErrorDetail
     )
     /**
-     * The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
+     * The data key cannot be unwrapped **for now** (device locked, key store busy): retry
+     * later (`storage.data_key_locked`). The local data is intact: never offer to erase it.
      */
-    case DataKeyUnavailable(
+    case DataKeyLocked(
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */detail: ErrorDetail
+    )
+    /**
+     * The data key is gone for good (e.g. restored from a backup on another device, wrapping
+     * key deleted or invalidated): enroll again (`storage.data_key_lost`).
+     */
+    case DataKeyLost(
         /**
          * Stable code and Vietnamese/English messages (`ErrorDetail`).
          */detail: ErrorDetail
@@ -10675,10 +10857,13 @@ public struct FfiConverterTypeSetupError: FfiConverterRustBuffer {
         case 2: return .Storage(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
-        case 3: return .DataKeyUnavailable(
+        case 3: return .DataKeyLocked(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
-        case 4: return .AlreadyOpen(
+        case 4: return .DataKeyLost(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 5: return .AlreadyOpen(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
 
@@ -10703,13 +10888,18 @@ public struct FfiConverterTypeSetupError: FfiConverterRustBuffer {
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         
-        case let .DataKeyUnavailable(detail):
+        case let .DataKeyLocked(detail):
             writeInt(&buf, Int32(3))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         
-        case let .AlreadyOpen(detail):
+        case let .DataKeyLost(detail):
             writeInt(&buf, Int32(4))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .AlreadyOpen(detail):
+            writeInt(&buf, Int32(5))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         }
@@ -10835,6 +11025,155 @@ public func FfiConverterTypeShareDelivery_lift(_ buf: RustBuffer) throws -> Shar
 #endif
 public func FfiConverterTypeShareDelivery_lower(_ value: ShareDelivery) -> RustBuffer {
     return FfiConverterTypeShareDelivery.lower(value)
+}
+
+
+
+/**
+ * Why the core asks for a signature: the shell may word its prompt after it (and must not show
+ * one when the key was created without user authentication).
+ *
+ * Mirrors the purposes of the signed statement (`citizen_protocol::protocol::Purpose`), with the
+ * activity-log purpose split into its two uses.
+ */
+
+public enum SignPurpose: Equatable, Hashable {
+    
+    /**
+     * Proof of possession of a new device key during enrollment.
+     */
+    case enroll
+    /**
+     * Challenge–response login.
+     */
+    case login
+    /**
+     * Submitting a public-service request.
+     */
+    case submit
+    /**
+     * Consent to a relying party: approve or deny a QR login, share identity data.
+     */
+    case consent
+    /**
+     * Asking for the identity credential bound to this device.
+     */
+    case credential
+    /**
+     * An activity-log entry (bookkeeping: signed with the bookkeeping key, never prompts).
+     */
+    case activityEntry
+    /**
+     * Anchoring the activity log's head at the server (bookkeeping: never prompts).
+     */
+    case activityAnchor
+    /**
+     * Managing the account's devices: revoke one, approve a transfer.
+     */
+    case deviceManagement
+    /**
+     * Resetting a forgotten passcode after an OTP.
+     */
+    case passcodeReset
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SignPurpose: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignPurpose: FfiConverterRustBuffer {
+    typealias SwiftType = SignPurpose
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignPurpose {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .enroll
+        
+        case 2: return .login
+        
+        case 3: return .submit
+        
+        case 4: return .consent
+        
+        case 5: return .credential
+        
+        case 6: return .activityEntry
+        
+        case 7: return .activityAnchor
+        
+        case 8: return .deviceManagement
+        
+        case 9: return .passcodeReset
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SignPurpose, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .enroll:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .login:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .submit:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .consent:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .credential:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .activityEntry:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .activityAnchor:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .deviceManagement:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .passcodeReset:
+            writeInt(&buf, Int32(9))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignPurpose_lift(_ buf: RustBuffer) throws -> SignPurpose {
+    return try FfiConverterTypeSignPurpose.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignPurpose_lower(_ value: SignPurpose) -> RustBuffer {
+    return FfiConverterTypeSignPurpose.lower(value)
 }
 
 
@@ -11655,6 +11994,96 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
+private func uniffiTraitInterfaceCallAsync<T>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
+        // call consumes an Arc reference, which means there should be no possibility of a double
+        // call.  The following code is structured so that will will never call both `handleSuccess`
+        // and `handleError`, even in the face of weird errors.
+        //
+        // On platforms that need extra machinery to make C-ABI calls, like JNA or ctypes, it's
+        // possible that we fail to make either call.  However, it doesn't seem like this is
+        // possible on Swift since swift can just make the C call directly.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+private func uniffiTraitInterfaceCallAsyncWithError<T, E>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    lowerError: @escaping (E) -> RustBuffer,
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
+        // `handleError`.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch let error as E {
+            handleError(CALL_ERROR, lowerError(error))
+            return
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+// Borrow the callback handle map implementation to store foreign future handles
+// TODO: consolidate the handle-map code (https://github.com/mozilla/uniffi-rs/pull/1823)
+fileprivate let UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = UniffiHandleMap<UniffiForeignFutureTask>()
+
+// Protocol for tasks that handle foreign futures.
+//
+// Defining a protocol allows all tasks to be stored in the same handle map.  This can't be done
+// with the task object itself, since has generic parameters.
+fileprivate protocol UniffiForeignFutureTask {
+    func cancel()
+}
+
+extension Task: UniffiForeignFutureTask {}
+
+private func uniffiForeignFutureDroppedCallback(handle: UInt64) {
+    do {
+        let task = try UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle: handle)
+        // Set the cancellation flag on the task.  If it's still running, the code can check the
+        // cancellation flag or call `Task.checkCancellation()`.  If the task has completed, this is
+        // a no-op.
+        task.cancel()
+    } catch {
+        print("uniffiForeignFutureDroppedCallback: handle missing from handlemap")
+    }
+}
+
+// For testing
+public func uniffiForeignFutureHandleCountCitizenCore() -> Int {
+    UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.count
+}
 /**
  * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
  * digest and statement, the device signature with the key it embeds, the server's
@@ -11940,10 +12369,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_datakeywrapper_unwrap() != 64546) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 31947) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 33160) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_sign() != 16281) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_sign() != 22426) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_devicekeystore_public_key() != 49425) {

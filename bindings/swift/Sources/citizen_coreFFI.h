@@ -266,15 +266,13 @@ typedef void (*UniffiCallbackInterfaceDataKeyWrapperMethod1)(uint64_t, RustBuffe
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD0
-typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
-        RustCallStatus *_Nonnull uniffiCallStatus
+typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod0)(uint64_t, RustBuffer, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
     );
 
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD1
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD1
-typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod1)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
-        RustCallStatus *_Nonnull uniffiCallStatus
+typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod1)(uint64_t, RustBuffer, RustBuffer, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
     );
 
 #endif
@@ -691,12 +689,12 @@ void uniffi_citizen_core_fn_init_callback_vtable_devicekeystore(const UniffiVTab
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_CREATE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_CREATE_KEY
-RustBuffer uniffi_citizen_core_fn_method_devicekeystore_create_key(uint64_t ptr, RustBuffer alias, RustBuffer options, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_citizen_core_fn_method_devicekeystore_create_key(uint64_t ptr, RustBuffer alias, RustBuffer options
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_SIGN
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_SIGN
-RustBuffer uniffi_citizen_core_fn_method_devicekeystore_sign(uint64_t ptr, RustBuffer alias, RustBuffer message, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_citizen_core_fn_method_devicekeystore_sign(uint64_t ptr, RustBuffer alias, RustBuffer message, RustBuffer request
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_PUBLIC_KEY

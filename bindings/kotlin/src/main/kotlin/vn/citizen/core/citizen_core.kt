@@ -667,10 +667,10 @@ internal interface UniffiCallbackInterfaceDataKeyWrapperMethod1 : com.sun.jna.Ca
     fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`wrapped`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
 }
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod1 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
 }
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
@@ -1088,10 +1088,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_citizen_core_fn_init_callback_vtable_devicekeystore(`vtable`: UniffiVTableCallbackInterfaceDeviceKeyStore,
     ): Unit
-    external fun uniffi_citizen_core_fn_method_devicekeystore_create_key(`ptr`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_devicekeystore_sign(`ptr`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_devicekeystore_create_key(`ptr`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_devicekeystore_sign(`ptr`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_devicekeystore_public_key(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_devicekeystore_delete_key(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1293,6 +1293,95 @@ internal suspend fun<T, F, E: kotlin.Exception> uniffiRustCallAsync(
         freeFunc(rustFuture)
     }
 }
+internal inline fun<T> uniffiTraitInterfaceCallAsync(
+    crossinline makeCall: suspend () -> T,
+    crossinline handleSuccess: (T) -> Unit,
+    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
+    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
+) {
+    // Using `GlobalScope` is labeled as a "delicate API" and generally discouraged in Kotlin programs, since it breaks structured concurrency.
+    // However, our parent task is a Rust future, so we're going to need to break structure concurrency in any case.
+    //
+    // Uniffi does its best to support structured concurrency across the FFI.
+    // If the Rust future is dropped, `uniffiForeignFutureDroppedCallbackImpl` is called, which will cancel the Kotlin coroutine if it's still running.
+    @OptIn(DelicateCoroutinesApi::class)
+    val job = GlobalScope.launch coroutineBlock@ {
+        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
+        // call consumes an Arc reference, which means there should be no possibility of a double
+        // call.  The following code is structured so that will will never call both `handleSuccess`
+        // and `handleError`, even in the face of weird exceptions.
+        //
+        // In extreme circumstances we may not call either, for example if we fail to make the JNA
+        // call to `handleSuccess`.  This means we will leak the Arc reference, which is better than
+        // double-freeing it.
+        val callResult = try {
+            makeCall()
+        } catch(e: kotlin.Exception) {
+            handleError(
+                UniffiRustCallStatus.create(
+                    UNIFFI_CALL_UNEXPECTED_ERROR,
+                    FfiConverterString.lower(e.toString()),
+                )
+            )
+            return@coroutineBlock
+        }
+        handleSuccess(callResult)
+    }
+    val handle = uniffiForeignFutureHandleMap.insert(job)
+    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
+}
+
+internal inline fun<T, reified E: Throwable> uniffiTraitInterfaceCallAsyncWithError(
+    crossinline makeCall: suspend () -> T,
+    crossinline handleSuccess: (T) -> Unit,
+    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
+    crossinline lowerError: (E) -> RustBuffer.ByValue,
+    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
+) {
+    // See uniffiTraitInterfaceCallAsync for details on `DelicateCoroutinesApi`
+    @OptIn(DelicateCoroutinesApi::class)
+    val job = GlobalScope.launch coroutineBlock@ {
+        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
+        // `handleError`.
+        val callResult = try {
+            makeCall()
+        } catch(e: kotlin.Exception) {
+            if (e is E) {
+                handleError(
+                    UniffiRustCallStatus.create(
+                        UNIFFI_CALL_ERROR,
+                        lowerError(e),
+                    )
+                )
+            } else {
+                handleError(
+                    UniffiRustCallStatus.create(
+                        UNIFFI_CALL_UNEXPECTED_ERROR,
+                        FfiConverterString.lower(e.toString()),
+                    )
+                )
+            }
+            return@coroutineBlock
+        }
+        handleSuccess(callResult)
+    }
+    val handle = uniffiForeignFutureHandleMap.insert(job)
+    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
+}
+
+internal val uniffiForeignFutureHandleMap = UniffiHandleMap<Job>()
+
+internal object uniffiForeignFutureDroppedCallbackImpl: UniffiForeignFutureDroppedCallback {
+    override fun callback(handle: Long) {
+        val job = uniffiForeignFutureHandleMap.remove(handle)
+        if (!job.isCompleted) {
+            job.cancel()
+        }
+    }
+}
+
+// For testing
+public fun uniffiForeignFutureHandleCount() = uniffiForeignFutureHandleMap.size
 
 // Public interface members begin here.
 
@@ -3913,7 +4002,19 @@ public object FfiConverterTypeDataKeyWrapper: FfiConverter<DataKeyWrapper, Long>
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * Methods may block (a biometric prompt); the core calls them off its async executor.
+ * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+ * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+ * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+ * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+ * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+ * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+ * are quick and synchronous; the core calls them off its async executor.
+ *
+ * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * required, every user-initiated statement) and the *bookkeeping key* (alias
+ * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+ * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+ * signature is for.
  */
 public interface DeviceKeyStore {
     
@@ -3921,12 +4022,14 @@ public interface DeviceKeyStore {
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-    fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions): kotlin.ByteArray
+    suspend fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions): kotlin.ByteArray
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+     * drops the call (see the trait documentation).
      */
-    fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray): DeviceSignature
+    suspend fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray, `request`: SignRequest): DeviceSignature
     
     /**
      * The public key of `alias`, in either encoding accepted by `create_key`.
@@ -3957,7 +4060,19 @@ public interface DeviceKeyStore {
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * Methods may block (a biometric prompt); the core calls them off its async executor.
+ * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+ * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+ * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+ * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+ * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+ * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+ * are quick and synchronous; the core calls them off its async executor.
+ *
+ * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * required, every user-initiated statement) and the *bookkeeping key* (alias
+ * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+ * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+ * signature is for.
  */
 open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
 {
@@ -4065,39 +4180,56 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-    @Throws(DeviceKeyStoreException::class)override fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions): kotlin.ByteArray {
-            return FfiConverterByteArray.lift(
-    callWithHandle {
-    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key(
-        it,
-        
+    @Throws(DeviceKeyStoreException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions) : kotlin.ByteArray {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key(
+                uniffiHandle,
+                
         FfiConverterString.lower(`alias`),
-        FfiConverterTypeKeyOptions.lower(`options`),_status)
-}
-    }
+        FfiConverterTypeKeyOptions.lower(`options`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        DeviceKeyStoreException.ErrorHandler,
     )
     }
-    
 
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+     * drops the call (see the trait documentation).
      */
-    @Throws(DeviceKeyStoreException::class)override fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray): DeviceSignature {
-            return FfiConverterTypeDeviceSignature.lift(
-    callWithHandle {
-    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign(
-        it,
-        
+    @Throws(DeviceKeyStoreException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray, `request`: SignRequest) : DeviceSignature {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign(
+                uniffiHandle,
+                
         FfiConverterString.lower(`alias`),
-        FfiConverterByteArray.lower(`message`),_status)
-}
-    }
+        FfiConverterByteArray.lower(`message`),
+        FfiConverterTypeSignRequest.lower(`request`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDeviceSignature.lift(it) },
+        // Error FFI converter
+        DeviceKeyStoreException.ErrorHandler,
     )
     }
-    
 
     
     /**
@@ -4190,38 +4322,73 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
 // Put the implementation in an object so we don't pollute the top-level namespace
 internal object uniffiCallbackInterfaceDeviceKeyStore {
     internal object `createKey`: UniffiCallbackInterfaceDeviceKeyStoreMethod0 {
-        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
             val uniffiObj = FfiConverterTypeDeviceKeyStore.handleMap.get(uniffiHandle)
-            val makeCall = { ->
+            val makeCall = suspend { ->
                 uniffiObj.`createKey`(
                     FfiConverterString.lift(`alias`),
                     FfiConverterTypeKeyOptions.lift(`options`),
                 )
             }
-            val writeReturn = { value: kotlin.ByteArray -> uniffiOutReturn.setValue(FfiConverterByteArray.lower(value)) }
-            uniffiTraitInterfaceCallWithError(
-                uniffiCallStatus,
+            val uniffiHandleSuccess = { returnValue: kotlin.ByteArray ->
+                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                    FfiConverterByteArray.lower(returnValue),
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                        RustBuffer.ByValue(),
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
                 makeCall,
-                writeReturn,
-                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) },
+                uniffiOutDroppedCallback
             )
         }
     }
     internal object `sign`: UniffiCallbackInterfaceDeviceKeyStoreMethod1 {
-        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
             val uniffiObj = FfiConverterTypeDeviceKeyStore.handleMap.get(uniffiHandle)
-            val makeCall = { ->
+            val makeCall = suspend { ->
                 uniffiObj.`sign`(
                     FfiConverterString.lift(`alias`),
                     FfiConverterByteArray.lift(`message`),
+                    FfiConverterTypeSignRequest.lift(`request`),
                 )
             }
-            val writeReturn = { value: DeviceSignature -> uniffiOutReturn.setValue(FfiConverterTypeDeviceSignature.lower(value)) }
-            uniffiTraitInterfaceCallWithError(
-                uniffiCallStatus,
+            val uniffiHandleSuccess = { returnValue: DeviceSignature ->
+                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                    FfiConverterTypeDeviceSignature.lower(returnValue),
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                        RustBuffer.ByValue(),
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
                 makeCall,
-                writeReturn,
-                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) },
+                uniffiOutDroppedCallback
             )
         }
     }
@@ -7893,6 +8060,56 @@ public object FfiConverterTypeShareRequestInfo: FfiConverterRustBuffer<ShareRequ
 
 
 /**
+ * What a signature is for, handed to [`DeviceKeyStore::sign`] with the bytes.
+ */
+data class SignRequest (
+    /**
+     * Why the core signs.
+     */
+    val `purpose`: SignPurpose
+    , 
+    /**
+     * `true` when the citizen just asked for this operation (a prompt is expected); `false` for
+     * background bookkeeping (log entries, anchors), which the core signs only with the
+     * bookkeeping key, created without user authentication: a shell must never show a prompt
+     * for it and should fail rather than prompt if the key unexpectedly requires one.
+     */
+    val `userInitiated`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignRequest: FfiConverterRustBuffer<SignRequest> {
+    override fun read(buf: ByteBuffer): SignRequest {
+        return SignRequest(
+            FfiConverterTypeSignPurpose.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SignRequest) = (
+            FfiConverterTypeSignPurpose.allocationSize(value.`purpose`) +
+            FfiConverterBoolean.allocationSize(value.`userInitiated`)
+    )
+
+    override fun write(value: SignRequest, buf: ByteBuffer) {
+            FfiConverterTypeSignPurpose.write(value.`purpose`, buf)
+            FfiConverterBoolean.write(value.`userInitiated`, buf)
+    }
+}
+
+
+
+/**
  * What happened.
  */
 
@@ -9992,7 +10209,8 @@ public object FfiConverterTypeFieldKind: FfiConverterRustBuffer<FieldKind> {
 sealed class KeyWrapException: kotlin.Exception() {
     
     /**
-     * The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
+     * The wrapping key is gone or permanently invalidated (app reinstalled, restored from
+     * backup, keystore reset): the data key is **lost** (`storage.data_key_lost`, re-enroll).
      */
     class KeyUnavailable(
         
@@ -10006,7 +10224,7 @@ sealed class KeyWrapException: kotlin.Exception() {
     }
     
     /**
-     * The wrapped blob does not open under the wrapping key.
+     * The wrapped blob does not open under the wrapping key: the data key is **lost**.
      */
     class UnwrapFailed(
         
@@ -10020,7 +10238,25 @@ sealed class KeyWrapException: kotlin.Exception() {
     }
     
     /**
-     * Anything else.
+     * The wrapping key exists but cannot be used **right now**: the device is locked (iOS
+     * `errSecInteractionNotAllowed`), the key needs a recent user authentication (Android
+     * `UserNotAuthenticatedException`), or the key store is busy. The core reports
+     * `storage.data_key_locked` (retry later), never "lost", and touches nothing.
+     */
+    class TemporarilyUnavailable(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : KeyWrapException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * Anything else. Treated like [`KeyWrapError::TemporarilyUnavailable`] when unwrapping
+     * (an unexplained failure must never lead to erasing the citizen's data).
      */
     class Failure(
         
@@ -10058,7 +10294,10 @@ public object FfiConverterTypeKeyWrapError : FfiConverterRustBuffer<KeyWrapExcep
             2 -> KeyWrapException.UnwrapFailed(
                 FfiConverterString.read(buf),
                 )
-            3 -> KeyWrapException.Failure(
+            3 -> KeyWrapException.TemporarilyUnavailable(
+                FfiConverterString.read(buf),
+                )
+            4 -> KeyWrapException.Failure(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -10073,6 +10312,11 @@ public object FfiConverterTypeKeyWrapError : FfiConverterRustBuffer<KeyWrapExcep
                 + FfiConverterString.allocationSize(value.`reason`)
             )
             is KeyWrapException.UnwrapFailed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is KeyWrapException.TemporarilyUnavailable -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -10097,8 +10341,13 @@ public object FfiConverterTypeKeyWrapError : FfiConverterRustBuffer<KeyWrapExcep
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is KeyWrapException.Failure -> {
+            is KeyWrapException.TemporarilyUnavailable -> {
                 buf.putInt(3)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is KeyWrapException.Failure -> {
+                buf.putInt(4)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -11658,9 +11907,25 @@ sealed class SetupException: kotlin.Exception() {
     }
     
     /**
-     * The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
+     * The data key cannot be unwrapped **for now** (device locked, key store busy): retry
+     * later (`storage.data_key_locked`). The local data is intact: never offer to erase it.
      */
-    class DataKeyUnavailable(
+    class DataKeyLocked(
+        
+        /**
+         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         */
+        val `detail`: ErrorDetail
+        ) : SetupException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The data key is gone for good (e.g. restored from a backup on another device, wrapping
+     * key deleted or invalidated): enroll again (`storage.data_key_lost`).
+     */
+    class DataKeyLost(
         
         /**
          * Stable code and Vietnamese/English messages (`ErrorDetail`).
@@ -11724,10 +11989,13 @@ public object FfiConverterTypeSetupError : FfiConverterRustBuffer<SetupException
             2 -> SetupException.Storage(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
-            3 -> SetupException.DataKeyUnavailable(
+            3 -> SetupException.DataKeyLocked(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
-            4 -> SetupException.AlreadyOpen(
+            4 -> SetupException.DataKeyLost(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            5 -> SetupException.AlreadyOpen(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -11746,7 +12014,12 @@ public object FfiConverterTypeSetupError : FfiConverterRustBuffer<SetupException
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
             )
-            is SetupException.DataKeyUnavailable -> (
+            is SetupException.DataKeyLocked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is SetupException.DataKeyLost -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
@@ -11771,13 +12044,18 @@ public object FfiConverterTypeSetupError : FfiConverterRustBuffer<SetupException
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is SetupException.DataKeyUnavailable -> {
+            is SetupException.DataKeyLocked -> {
                 buf.putInt(3)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is SetupException.AlreadyOpen -> {
+            is SetupException.DataKeyLost -> {
                 buf.putInt(4)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is SetupException.AlreadyOpen -> {
+                buf.putInt(5)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
@@ -11839,6 +12117,83 @@ public object FfiConverterTypeShareDelivery: FfiConverterRustBuffer<ShareDeliver
     override fun allocationSize(value: ShareDelivery) = 4UL
 
     override fun write(value: ShareDelivery, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Why the core asks for a signature: the shell may word its prompt after it (and must not show
+ * one when the key was created without user authentication).
+ *
+ * Mirrors the purposes of the signed statement (`citizen_protocol::protocol::Purpose`), with the
+ * activity-log purpose split into its two uses.
+ */
+
+enum class SignPurpose {
+    
+    /**
+     * Proof of possession of a new device key during enrollment.
+     */
+    ENROLL,
+    /**
+     * Challenge–response login.
+     */
+    LOGIN,
+    /**
+     * Submitting a public-service request.
+     */
+    SUBMIT,
+    /**
+     * Consent to a relying party: approve or deny a QR login, share identity data.
+     */
+    CONSENT,
+    /**
+     * Asking for the identity credential bound to this device.
+     */
+    CREDENTIAL,
+    /**
+     * An activity-log entry (bookkeeping: signed with the bookkeeping key, never prompts).
+     */
+    ACTIVITY_ENTRY,
+    /**
+     * Anchoring the activity log's head at the server (bookkeeping: never prompts).
+     */
+    ACTIVITY_ANCHOR,
+    /**
+     * Managing the account's devices: revoke one, approve a transfer.
+     */
+    DEVICE_MANAGEMENT,
+    /**
+     * Resetting a forgotten passcode after an OTP.
+     */
+    PASSCODE_RESET;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignPurpose: FfiConverterRustBuffer<SignPurpose> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        SignPurpose.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SignPurpose) = 4UL
+
+    override fun write(value: SignPurpose, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
