@@ -45,10 +45,10 @@ pub fn challenge(s: &AppState, conn: &mut Connection, req: &ChallengeRequest) ->
 
 /// `POST /v1/auth/login`.
 pub fn login(s: &AppState, conn: &mut Connection, req: &LoginRequest) -> ApiResult<TokenResponse> {
-    // A subject that is not a bookkeeping-key registration is refused before the signature check
-    // (nothing is consumed or counted for a malformed request).
-    let bookkeeping_key = crate::verify::bookkeeping_key_of(&req.signed.statement.subject)?;
     let dev = verify_signed(s, conn, &req.signed, Purpose::Login, NonceRule::Challenge)?;
+    // The subject, which the device key signed, may register a bookkeeping key; anything else
+    // there is refused (after the signature check, so a tampered subject stays a bad signature).
+    let bookkeeping_key = crate::verify::bookkeeping_key_of(&req.signed.statement.subject)?;
     let now = s.now();
     let tx = conn.transaction()?;
     if let Some(key) = bookkeeping_key {

@@ -129,7 +129,7 @@ async fn a_device_without_a_bookkeeping_key_registers_one_with_a_login() {
     let mut book = signing_with(&dev, &bk);
     refused_as_bad_signature("anchor before registration", anchor(&h, &mut book, 1, 10).await);
 
-    // A malformed registration is refused before anything is consumed.
+    // A malformed registration (signed by the device key) is refused: no session.
     let nonce = h.nonce(&dev, Purpose::Login).await;
     let signed = dev.sign(&h, Purpose::Login, &nonce, "bookkeeping_key:AAAA");
     assert_eq!(h.login_signed(&signed).await.0, 400);

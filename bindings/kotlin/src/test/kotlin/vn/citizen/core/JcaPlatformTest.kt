@@ -19,13 +19,14 @@ class JcaPlatformTest {
     private val options = KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf())
 
     @Test
-    fun `key store signs with DER ECDSA P-256 and exports SPKI`() {
+    fun `key store signs with DER ECDSA P-256 and exports SPKI`() = kotlinx.coroutines.runBlocking {
         val store = JcaDeviceKeyStore()
+        val request = SignRequest(purpose = SignPurpose.LOGIN, userInitiated = true)
         val spki = store.createKey("device", options)
         assertArrayEquals(spki, store.publicKey("device"))
         val publicKey = KeyFactory.getInstance("EC").generatePublic(X509EncodedKeySpec(spki))
         val message = "challenge".toByteArray()
-        val signature = store.sign("device", message)
+        val signature = store.sign("device", message, request)
         assertEquals(SignatureFormat.DER, signature.format)
         assertEquals(0x30, signature.bytes[0].toInt())
         val verifier = Signature.getInstance("SHA256withECDSA").apply { initVerify(publicKey); update(message) }
@@ -35,7 +36,13 @@ class JcaPlatformTest {
 
         store.deleteKey("device")
         store.deleteKey("device") // deleting a missing key is not an error
-        assertThrows<DeviceKeyStoreException.KeyNotFound> { store.sign("device", message) }
+        try {
+            store.sign("device", message, request)
+            throw AssertionError("signed with a deleted key")
+        } catch (e: DeviceKeyStoreException.KeyNotFound) {
+            // expected
+        }
+        assertEquals(0, store.prompts, "a key without user authentication never prompts")
     }
 
     @Test

@@ -18,29 +18,51 @@ import javax.crypto.spec.GCMParameterSpec
  * memory by alias, `SHA256withECDSA` signatures (DER). The public key is handed over as the X.509
  * SubjectPublicKeyInfo DER that `PublicKey.encoded` gives (the core accepts SPKI or SEC1).
  *
+ * `createKey` and `sign` are `suspend` (async foreign methods). Like a phone, the store counts a
+ * **prompt** ([prompts]) for every signature with a key created with `requireUserAuthentication`
+ * and records every [SignRequest] ([requests]); [failSigning] simulates a busy key store.
+ *
  * The Android shell does the same with the AndroidKeyStore provider, where the private key never
  * leaves the TEE/StrongBox.
  */
-class JcaDeviceKeyStore : DeviceKeyStore {
+open class JcaDeviceKeyStore : DeviceKeyStore {
     private val keys = ConcurrentHashMap<String, KeyPair>()
+    private val userAuth = ConcurrentHashMap.newKeySet<String>()
+    private val failing = ConcurrentHashMap.newKeySet<String>()
     val calls: MutableList<String> = CopyOnWriteArrayList()
+    /** Every signature request, with its alias, in order. */
+    val requests: MutableList<Pair<String, SignRequest>> = CopyOnWriteArrayList()
+    private val promptCount = java.util.concurrent.atomic.AtomicInteger()
+
+    /** Signatures made with a user-authentication key: each is a biometric prompt on a phone. */
+    val prompts: Int get() = promptCount.get()
+
+    /** Make signatures with [alias] fail with `Unavailable` (or work again). */
+    fun failSigning(alias: String, fail: Boolean = true) {
+        if (fail) failing += alias else failing -= alias
+    }
 
     private fun key(alias: String): KeyPair =
         keys[alias] ?: throw DeviceKeyStoreException.KeyNotFound("no key under alias $alias")
 
-    override fun createKey(alias: String, options: KeyOptions): ByteArray {
+    override suspend fun createKey(alias: String, options: KeyOptions): ByteArray {
         calls += "createKey"
         val generator = KeyPairGenerator.getInstance("EC")
         generator.initialize(ECGenParameterSpec("secp256r1"), SecureRandom())
         val pair = generator.generateKeyPair()
         keys[alias] = pair
+        if (options.requireUserAuthentication) userAuth += alias else userAuth -= alias
         return pair.public.encoded // SPKI DER
     }
 
-    override fun sign(alias: String, message: ByteArray): DeviceSignature {
+    override suspend fun sign(alias: String, message: ByteArray, request: SignRequest): DeviceSignature {
         calls += "sign"
+        requests += alias to request
+        val pair = key(alias)
+        if (alias in userAuth) promptCount.incrementAndGet()
+        if (alias in failing) throw DeviceKeyStoreException.Unavailable("simulated busy key store")
         val signer = Signature.getInstance("SHA256withECDSA")
-        signer.initSign(key(alias).private)
+        signer.initSign(pair.private)
         signer.update(message)
         return DeviceSignature(bytes = signer.sign(), format = SignatureFormat.DER)
     }
@@ -50,6 +72,7 @@ class JcaDeviceKeyStore : DeviceKeyStore {
     override fun deleteKey(alias: String) {
         calls += "deleteKey"
         keys.remove(alias)
+        userAuth -= alias
     }
 
     override fun isHardwareBacked(alias: String): Boolean {
@@ -73,6 +96,9 @@ class JcaDataKeyWrapper : DataKeyWrapper {
     private val keys = ConcurrentHashMap<String, SecretKey>()
     private val random = SecureRandom()
 
+    /** Simulate a locked device: unwrapping fails with `TemporarilyUnavailable`. */
+    @Volatile var locked = false
+
     private fun key(alias: String, create: Boolean): SecretKey =
         if (create) {
             keys.computeIfAbsent(alias) { KeyGenerator.getInstance("AES").apply { init(256, random) }.generateKey() }
@@ -89,6 +115,7 @@ class JcaDataKeyWrapper : DataKeyWrapper {
     }
 
     override fun unwrap(keyAlias: String, wrapped: ByteArray): ByteArray {
+        if (locked) throw KeyWrapException.TemporarilyUnavailable("simulated locked device")
         val key = key(keyAlias, create = false)
         if (wrapped.size < NONCE_LEN + TAG_BITS / 8) throw KeyWrapException.UnwrapFailed("blob too short")
         val cipher = Cipher.getInstance("AES/GCM/NoPadding")
