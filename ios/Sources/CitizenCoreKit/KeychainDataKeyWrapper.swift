@@ -12,7 +12,11 @@ import Security
 /// the same layout as the Kotlin `AndroidKeystoreDataKeyWrapper`.
 ///
 /// A restore onto another phone brings the database but not this key (ThisDeviceOnly), so the
-/// core reports `DataKeyUnavailable` and the citizen enrolls again — by design.
+/// core reports `DataKeyLost` (`storage.data_key_lost`) and the citizen enrolls again — by
+/// design. A *locked* device (`errSecInteractionNotAllowed`: the item is
+/// `WhenUnlockedThisDeviceOnly`, e.g. a background launch before the first unlock) is
+/// `TemporarilyUnavailable`: the core reports `DataKeyLocked` (`storage.data_key_locked`), the
+/// app retries once the device is unlocked and never offers to erase.
 public final class KeychainDataKeyWrapper: DataKeyWrapper {
     private let service: String
 
@@ -80,10 +84,8 @@ public final class KeychainDataKeyWrapper: DataKeyWrapper {
             return SymmetricKey(data: bytes)
         case errSecItemNotFound:
             return nil
-        case errSecInteractionNotAllowed:
-            throw KeyWrapError.KeyUnavailable(reason: "the device is locked")
         default:
-            throw KeyWrapError.Failure(reason: "SecItemCopyMatching: OSStatus \(status)")
+            throw KeystoreSupport.keyWrapError(status: status, operation: "SecItemCopyMatching")
         }
     }
 

@@ -162,6 +162,20 @@ public enum KeystoreSupport {
         }
     }
 
+    /// Map a Keychain `OSStatus` from reading the data-key wrapping key onto the core's
+    /// `KeyWrapError`: a locked device (`errSecInteractionNotAllowed`) or busy Keychain is
+    /// `TemporarilyUnavailable` — the data is intact, retry after unlock (`storage.data_key_locked`),
+    /// never "lost"; anything else is a `Failure` (the core treats it as locked too).
+    public static func keyWrapError(status: OSStatus, operation: String) -> KeyWrapError {
+        let reason = "\(operation): OSStatus \(status)"
+        switch status {
+        case errSecInteractionNotAllowed, errSecNotAvailable:
+            return .TemporarilyUnavailable(reason: reason)
+        default:
+            return .Failure(reason: reason)
+        }
+    }
+
     /// Map a `CFError` returned by `SecKeyCreateRandomKey`, `SecKeyCreateSignature` and friends.
     public static func deviceKeyStoreError(_ error: Unmanaged<CFError>?, markerExists: Bool) -> DeviceKeyStoreError {
         guard let error = error?.takeRetainedValue() else {

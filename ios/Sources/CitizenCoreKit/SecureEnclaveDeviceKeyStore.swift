@@ -20,23 +20,62 @@ import Security
 /// A non-secret marker (generic password, same alias) records that a key was created, so a key
 /// the Keychain no longer finds is reported as invalidated rather than never created.
 ///
-/// The methods block while the biometric prompt is up; the core calls them off its executor,
-/// never on the main thread.
+/// `createKey` and `sign` are `async` (the core's async foreign methods): the Security framework
+/// work runs on a global queue, never on the main thread or a cooperative thread. **Cancellation:**
+/// when the core drops the call, UniFFI cancels the Swift `Task` running `sign`; the
+/// cancellation handler invalidates the `LAContext`, which dismisses a Face ID / Touch ID prompt
+/// that is up (the signature then fails as cancelled; the core has stopped waiting anyway).
+///
+/// Bookkeeping (activity-log entries and anchors, ARCHITECTURE.md decision 26b) is signed with
+/// the bookkeeping key, created without `.biometryCurrentSet`; for such a request
+/// (`userInitiated == false`) the context has `interactionNotAllowed`, so a key that would need
+/// a prompt fails instead of surprising the citizen.
 public final class SecureEnclaveDeviceKeyStore: DeviceKeyStore {
-    private let promptReason: String
+    private let promptReason: @Sendable (SignPurpose) -> String
     private let allowSoftwareFallback: Bool
 
     /// - Parameters:
-    ///   - promptReason: shown in the Face ID / Touch ID prompt (localized by the app).
+    ///   - promptReason: shown in the Face ID / Touch ID prompt for a signature of this purpose
+    ///     (localized by the app).
     ///   - allowSoftwareFallback: where there is no Secure Enclave (the simulator), create an
     ///     ordinary Keychain key instead, reported as not hardware-backed. Never set in a release
     ///     build: the app passes `true` only under `#if targetEnvironment(simulator)`.
-    public init(promptReason: String, allowSoftwareFallback: Bool = false) {
+    public init(promptReason: @escaping @Sendable (SignPurpose) -> String, allowSoftwareFallback: Bool = false) {
         self.promptReason = promptReason
         self.allowSoftwareFallback = allowSoftwareFallback
     }
 
-    public func createKey(alias: String, options: KeyOptions) throws -> Data {
+    public func createKey(alias: String, options: KeyOptions) async throws -> Data {
+        try await Self.offMainThread { try self.createKeyNow(alias: alias, options: options) }
+    }
+
+    public func sign(alias: String, message: Data, request: SignRequest) async throws -> DeviceSignature {
+        let context = LAContext()
+        context.localizedReason = promptReason(request.purpose)
+        if !request.userInitiated {
+            context.interactionNotAllowed = true
+        }
+        return try await withTaskCancellationHandler {
+            try Task.checkCancellation()
+            return try await Self.offMainThread {
+                try self.signNow(alias: alias, message: message, context: context)
+            }
+        } onCancel: {
+            // The core dropped the call: dismiss the prompt if it is up.
+            context.invalidate()
+        }
+    }
+
+    /// Run blocking Security framework work on a global queue and await it.
+    private static func offMainThread<T>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(with: Result { try work() })
+            }
+        }
+    }
+
+    private func createKeyNow(alias: String, options: KeyOptions) throws -> Data {
         try deleteKey(alias: alias)
         let useEnclave = SecureEnclave.isAvailable
         if !useEnclave && !allowSoftwareFallback {
@@ -83,9 +122,7 @@ public final class SecureEnclaveDeviceKeyStore: DeviceKeyStore {
         return try externalPublicKey(of: privateKey, alias: alias)
     }
 
-    public func sign(alias: String, message: Data) throws -> DeviceSignature {
-        let context = LAContext()
-        context.localizedReason = promptReason
+    private func signNow(alias: String, message: Data, context: LAContext) throws -> DeviceSignature {
         let key = try privateKey(alias: alias, context: context)
         let algorithm = SecKeyAlgorithm.ecdsaSignatureMessageX962SHA256
         guard SecKeyIsAlgorithmSupported(key, .sign, algorithm) else {

@@ -61,6 +61,14 @@ final class KeystoreSupportTests: XCTestCase {
         XCTAssertEqual(mapped("SomeOtherDomain", 1), .Failure(reason: reason("SomeOtherDomain", 1)))
     }
 
+    /// Issue 11: a locked device is "temporarily unavailable" (retry), never "key gone" (erase).
+    func testALockedKeychainIsTemporarilyUnavailableNotLost() {
+        XCTAssertEqual(KeystoreSupport.keyWrapError(status: errSecInteractionNotAllowed, operation: "read"),
+                       .TemporarilyUnavailable(reason: "read: OSStatus \(errSecInteractionNotAllowed)"))
+        XCTAssertEqual(KeystoreSupport.keyWrapError(status: errSecParam, operation: "read"),
+                       .Failure(reason: "read: OSStatus \(errSecParam)"))
+    }
+
     func testKeyTagsAreNamespacedPerAlias() {
         XCTAssertEqual(KeystoreSupport.deviceKeyTag(alias: "citizen-core.device.d1"),
                        Data("vn.citizen.core.device-key.citizen-core.device.d1".utf8))

@@ -15,9 +15,9 @@ enum CoreFactory {
         let dataDir = try DataDirectory.prepare()
         let reason = NSLocalizedString("biometric.reason", comment: "Face ID / Touch ID prompt")
         #if targetEnvironment(simulator)
-        let keyStore = SecureEnclaveDeviceKeyStore(promptReason: reason, allowSoftwareFallback: true)
+        let keyStore = SecureEnclaveDeviceKeyStore(promptReason: { _ in reason }, allowSoftwareFallback: true)
         #else
-        let keyStore = SecureEnclaveDeviceKeyStore(promptReason: reason)
+        let keyStore = SecureEnclaveDeviceKeyStore(promptReason: { _ in reason })
         #endif
         // Debug builds may trust the reference server's development CA (Resources/dev-ca.pem,
         // git-ignored); release builds use the platform roots only.

@@ -54,7 +54,7 @@ struct CoreFailure: Equatable {
     static let keyInvalidatedCode = "keystore.key_invalidated"
     static let needsLoginCodes: Set<String> = ["auth.not_logged_in", "auth.session_expired", "auth.session_revoked"]
     static let needsEnrollmentCodes: Set<String> = [
-        "auth.not_enrolled", "auth.wiped", "auth.device_inactive", "storage.data_key_unavailable", keyInvalidatedCode,
+        "auth.not_enrolled", "auth.wiped", "auth.device_inactive", "storage.data_key_lost", keyInvalidatedCode,
     ]
 
     init(detail: ErrorDetail, kind: Kind = .other) {

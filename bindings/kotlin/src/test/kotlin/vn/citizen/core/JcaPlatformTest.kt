@@ -19,7 +19,7 @@ class JcaPlatformTest {
     private val options = KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf())
 
     @Test
-    fun `key store signs with DER ECDSA P-256 and exports SPKI`() = kotlinx.coroutines.runBlocking {
+    fun `key store signs with DER ECDSA P-256 and exports SPKI`() = kotlinx.coroutines.runBlocking<Unit> {
         val store = JcaDeviceKeyStore()
         val request = SignRequest(purpose = SignPurpose.LOGIN, userInitiated = true)
         val spki = store.createKey("device", options)

@@ -56,7 +56,7 @@ class KeyStorePromptsTest {
     }
 
     @Test
-    fun `a submit and a background sync prompt exactly once`(@TempDir serverDir: Path, @TempDir phoneDir: Path) = runBlocking {
+    fun `a submit and a background sync prompt exactly once`(@TempDir serverDir: Path, @TempDir phoneDir: Path) = runBlocking<Unit> {
         TestServer.start(serverDir).use { server ->
             val keyStore = JcaDeviceKeyStore()
             CitizenCore(server.config(phoneDir), keyStore, JcaDataKeyWrapper()).use { core ->
@@ -98,7 +98,7 @@ class KeyStorePromptsTest {
     }
 
     @Test
-    fun `cancelling the caller cancels a pending signature`(@TempDir serverDir: Path, @TempDir phoneDir: Path) = runBlocking {
+    fun `cancelling the caller cancels a pending signature`(@TempDir serverDir: Path, @TempDir phoneDir: Path) = runBlocking<Unit> {
         TestServer.start(serverDir).use { server ->
             val keyStore = HangingKeyStore()
             CitizenCore(server.config(phoneDir), keyStore, JcaDataKeyWrapper()).use { core ->
@@ -121,7 +121,7 @@ class KeyStorePromptsTest {
     }
 
     @Test
-    fun `a locked data key is reported as locked and the data opens later`(@TempDir serverDir: Path, @TempDir phoneDir: Path) = runBlocking {
+    fun `a locked data key is reported as locked and the data opens later`(@TempDir serverDir: Path, @TempDir phoneDir: Path) = runBlocking<Unit> {
         TestServer.start(serverDir).use { server ->
             val keyStore = JcaDeviceKeyStore()
             val wrapper = JcaDataKeyWrapper()

@@ -54,7 +54,11 @@ class AppModel(application: Application) : AndroidViewModel(application) {
     sealed interface CoreState {
         data object Opening : CoreState
         data class Ready(val flows: Flows, val enrolled: Boolean) : CoreState
-        /** [dataKeyLost]: restored or keystore reset; the only way on is to reset and re-enroll. */
+        /**
+         * [dataKeyLost]: restored or keystore reset; the only way on is to reset and re-enroll.
+         * A *locked* data key (`SetupException.DataKeyLocked`: device locked, keystore busy) is
+         * not lost: the error is shown and the app opens again later; erasing is never offered.
+         */
         data class Failed(val error: UiError, val dataKeyLost: Boolean) : CoreState
     }
 
@@ -72,7 +76,7 @@ class AppModel(application: Application) : AndroidViewModel(application) {
             val enrolled = core.status().enrollment is EnrollmentState.Enrolled
             CoreState.Ready(Flows(core, app.locale), enrolled)
         } catch (e: SetupException) {
-            CoreState.Failed(CoreErrors.toUi(e, app.locale), dataKeyLost = e is SetupException.DataKeyUnavailable)
+            CoreState.Failed(CoreErrors.toUi(e, app.locale), dataKeyLost = e is SetupException.DataKeyLost)
         } catch (e: AuthException) {
             // status() reads the database (AuthException.Storage): shown, not a crash at launch.
             CoreState.Failed(CoreErrors.toUi(e, app.locale), dataKeyLost = false)
@@ -97,7 +101,7 @@ class AppModel(application: Application) : AndroidViewModel(application) {
         viewModelScope.launch { action() }
     }
 
-    /** After DataKeyUnavailable: forget the local data and start over with enrollment. */
+    /** After DataKeyLost (never after DataKeyLocked): forget the local data and re-enroll. */
     fun resetAndReopen() = viewModelScope.launch {
         (mutableCore.value as? CoreState.Ready)?.flows?.core?.close()
         withContext(Dispatchers.IO) { app.resetLocalData() }

@@ -48,7 +48,7 @@ class CitizenApplication : Application() {
     }
 
     /**
-     * Open the core. Throws the core's SetupException, e.g. DataKeyUnavailable after a restore
+     * Open the core. Throws the core's SetupException, e.g. DataKeyLost after a restore
      * onto a phone without the wrapping key (the caller offers re-enrollment: [resetLocalData]).
      */
     fun openCore(): CitizenCore {

@@ -71,7 +71,8 @@ class AccountFlowTest {
             assertArrayEquals(ticket.enrollmentId.toByteArray(Charsets.UTF_8), expected.attestationChallenge)
             assertEquals(TEST_KEY_OPTIONS.requireUserAuthentication, expected.requireUserAuthentication)
             assertEquals(TEST_KEY_OPTIONS.preferStrongbox, expected.preferStrongbox)
-            val used = keyStore.created.last()
+            // The device key (the first key made; the second is the bookkeeping key, decision 26b).
+            val used = keyStore.created.first()
             assertArrayEquals(expected.attestationChallenge, used.attestationChallenge)
             assertEquals(expected.requireUserAuthentication, used.requireUserAuthentication)
             assertEquals(expected.preferStrongbox, used.preferStrongbox)

@@ -58,7 +58,7 @@ fun openCore(
 class RecordingDeviceKeyStore(private val inner: DeviceKeyStore = JcaDeviceKeyStore()) : DeviceKeyStore by inner {
     val created = java.util.Collections.synchronizedList(mutableListOf<KeyOptions>())
 
-    override fun createKey(alias: String, options: KeyOptions): ByteArray {
+    override suspend fun createKey(alias: String, options: KeyOptions): ByteArray {
         created += options
         return inner.createKey(alias, options)
     }

@@ -8,9 +8,13 @@ import android.security.keystore.KeyInfo
 import android.security.keystore.KeyProperties
 import android.security.keystore.StrongBoxUnavailableException
 import android.security.keystore.UserNotAuthenticatedException
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
 import vn.citizen.core.DeviceKeyStore
+import vn.citizen.core.DeviceKeyStoreException
 import vn.citizen.core.DeviceSignature
 import vn.citizen.core.KeyOptions
+import vn.citizen.core.SignRequest
 import java.security.KeyFactory
 import java.security.KeyPairGenerator
 import java.security.KeyStore
@@ -23,18 +27,23 @@ import java.security.spec.ECGenParameterSpec
  * in StrongBox when asked for and present, otherwise in the TEE.
  *
  * - **User authentication.** With `require_user_authentication` the key is usable only after
- *   the citizen passes a strong biometric or the device credential ([authenticator]). The core
- *   signs one activity-log entry per operation (ARCHITECTURE.md, decision 11), so a per-use key
- *   would mean several prompts for one tap: keys get a validity window of
- *   [authValiditySeconds] (default 30 s) after each prompt. `authValiditySeconds = 0` makes
- *   every signature prompt (the `Signature` is then passed to the prompt as its CryptoObject).
+ *   the citizen passes a strong biometric or the device credential ([authenticator]). Keys get a
+ *   validity window of [authValiditySeconds] (default 30 s) after each prompt;
+ *   `authValiditySeconds = 0` makes every signature prompt (the `Signature` is then passed to
+ *   the prompt as its CryptoObject). Activity-log entries and anchors are signed with the
+ *   **bookkeeping key** (`<device alias>.bookkeeping`, created without user authentication,
+ *   ARCHITECTURE.md decision 26b): `SignRequest.userInitiated == false`, and this adapter never
+ *   prompts for such a request — a key that would need a prompt fails with `AuthenticationFailed`.
+ * - **Async and cancellable.** `createKey` and `sign` are `suspend` and run the Keystore work on
+ *   `Dispatchers.IO`; when the core drops the call (the citizen left the screen, the operation
+ *   was cancelled) the coroutine is cancelled and the [authenticator] dismisses its prompt.
  * - **Attestation.** A non-empty `attestation_challenge` is set on the key; the certificate
  *   chain (leaf first) is what [attestationChain] returns and the core sends to the server.
  * - **Invalidation.** When biometrics change or the lock screen is removed the Keystore throws
  *   `KeyPermanentlyInvalidatedException`; [KeystoreSupport] reports it as
  *   `DeviceKeyStoreException.KeyInvalidated`, so the core starts re-binding (re-enrollment).
  *
- * Methods block (key generation, the prompt); the core calls them off its executor.
+ * The synchronous methods are quick Keystore reads; the core calls them off its executor.
  */
 class AndroidKeystoreDeviceKeyStore(
     context: Context,
@@ -45,7 +54,11 @@ class AndroidKeystoreDeviceKeyStore(
 
     private fun keyStore(): KeyStore = KeyStore.getInstance(ANDROID_KEYSTORE).apply { load(null) }
 
-    override fun createKey(alias: String, options: KeyOptions): ByteArray = KeystoreSupport.deviceKeyStore("createKey") {
+    override suspend fun createKey(alias: String, options: KeyOptions): ByteArray = withContext(Dispatchers.IO) {
+        KeystoreSupport.deviceKeyStore("createKey") { generateKey(alias, options) }
+    }
+
+    private fun generateKey(alias: String, options: KeyOptions): ByteArray {
         val ksAlias = KeystoreSupport.keystoreAlias(alias)
         val keyStore = keyStore()
         if (keyStore.containsAlias(ksAlias)) keyStore.deleteEntry(ksAlias)
@@ -56,22 +69,33 @@ class AndroidKeystoreDeviceKeyStore(
             // Advertised but refused (busy, or the parameters are not supported there): TEE.
             generate(spec(ksAlias, options, strongBox = false))
         }
-        pair.public.encoded // X.509 SubjectPublicKeyInfo DER
+        return pair.public.encoded // X.509 SubjectPublicKeyInfo DER
     }
 
-    override fun sign(alias: String, message: ByteArray): DeviceSignature = KeystoreSupport.deviceKeyStore("sign") {
-        val key = privateKey(alias)
-        val signature = Signature.getInstance(SIGNATURE_ALGORITHM)
-        try {
-            signature.initSign(key)
-        } catch (e: UserNotAuthenticatedException) {
-            // Time-bound key whose window has passed: one prompt, then retry once.
-            authenticator.authenticate(null, "sign")
-            signature.initSign(key)
+    override suspend fun sign(alias: String, message: ByteArray, request: SignRequest): DeviceSignature =
+        withContext(Dispatchers.IO) {
+            KeystoreSupport.deviceKeyStore("sign") {
+                val key = privateKey(alias)
+                val signature = Signature.getInstance(SIGNATURE_ALGORITHM)
+                try {
+                    signature.initSign(key)
+                } catch (e: UserNotAuthenticatedException) {
+                    // Time-bound key whose window has passed: one prompt, then retry once.
+                    promptFor(request, null)
+                    signature.initSign(key)
+                }
+                if (isPerUseAuthKey(key)) promptFor(request, signature)
+                signature.update(message)
+                KeystoreSupport.derSignature(signature.sign())
+            }
         }
-        if (isPerUseAuthKey(key)) authenticator.authenticate(signature, "sign")
-        signature.update(message)
-        KeystoreSupport.derSignature(signature.sign())
+
+    /** Prompt for a user-initiated signature; background bookkeeping must never show one. */
+    private suspend fun promptFor(request: SignRequest, signature: Signature?) {
+        if (!request.userInitiated) {
+            throw DeviceKeyStoreException.AuthenticationFailed("${request.purpose}: a background signature would need a prompt")
+        }
+        authenticator.authenticate(signature, request)
     }
 
     override fun publicKey(alias: String): ByteArray = KeystoreSupport.deviceKeyStore("publicKey") {

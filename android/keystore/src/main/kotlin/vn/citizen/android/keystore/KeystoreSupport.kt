@@ -181,9 +181,11 @@ object KeystoreSupport {
 
     /**
      * A platform exception as the core's [KeyWrapException]: the wrapping key gone or invalidated
-     * → [KeyWrapException.KeyUnavailable] (the core reports `SetupError.DataKeyUnavailable` and
-     * the citizen re-enrolls); a blob that does not authenticate → [KeyWrapException.UnwrapFailed];
-     * anything else → [KeyWrapException.Failure].
+     * → [KeyWrapException.KeyUnavailable] (the core reports `storage.data_key_lost` and the
+     * citizen re-enrolls); a blob that does not authenticate → [KeyWrapException.UnwrapFailed];
+     * the key usable but not right now — `UserNotAuthenticatedException` (a key bound to a recent
+     * unlock), keystore busy → [KeyWrapException.TemporarilyUnavailable] (`storage.data_key_locked`:
+     * retry, never erase); anything else → [KeyWrapException.Failure] (also treated as locked).
      */
     fun toKeyWrapException(error: Throwable, operation: String): KeyWrapException {
         if (error is KeyWrapException) return error
@@ -195,14 +197,23 @@ object KeystoreSupport {
                     it.isA(AndroidExceptions.UNRECOVERABLE_KEY)
             } -> KeyWrapException.KeyUnavailable(reason)
             chain.any { it.isA(AndroidExceptions.AEAD_BAD_TAG) || it is MalformedBlobException } -> KeyWrapException.UnwrapFailed(reason)
+            chain.any {
+                it.isA(AndroidExceptions.USER_NOT_AUTHENTICATED) || it.isA(AndroidExceptions.BACKEND_BUSY)
+            } -> KeyWrapException.TemporarilyUnavailable(reason)
             else -> KeyWrapException.Failure(reason)
         }
     }
 
-    /** Run [block], mapping whatever it throws with [toDeviceKeyStoreException]. */
+    /**
+     * Run [block], mapping whatever it throws with [toDeviceKeyStoreException] — except a
+     * coroutine's `CancellationException`, which passes through so that cancellation stays
+     * cancellation (the core dropped the call).
+     */
     inline fun <T> deviceKeyStore(operation: String, block: () -> T): T =
         try {
             block()
+        } catch (e: kotlinx.coroutines.CancellationException) {
+            throw e
         } catch (e: Exception) {
             throw toDeviceKeyStoreException(e, operation)
         }

@@ -165,6 +165,16 @@ class KeystoreSupportTest {
         assertTrue(map(MalformedBlobException("short")) is KeyWrapException.UnwrapFailed)
         assertTrue(map(ProviderException("keystore down")) is KeyWrapException.Failure)
         assertThrows<KeyWrapException.KeyUnavailable> { KeystoreSupport.keyWrapper("unwrap") { throw KeyNotFoundException("data") } }
+        // Locked, not lost (issue 11): a key bound to a recent unlock, or a busy keystore.
+        assertTrue(map(UserNotAuthenticatedException()) is KeyWrapException.TemporarilyUnavailable)
+        assertTrue(map(InvalidKeyException(UserNotAuthenticatedException())) is KeyWrapException.TemporarilyUnavailable)
+    }
+
+    @Test
+    fun `cancellation passes through the key store mapping`() {
+        assertThrows<kotlinx.coroutines.CancellationException> {
+            KeystoreSupport.deviceKeyStore("sign") { throw kotlinx.coroutines.CancellationException("dropped") }
+        }
     }
 
     @Test

@@ -7,19 +7,25 @@ import android.os.Build
 import android.os.CancellationSignal
 import android.os.Handler
 import android.os.Looper
+import kotlinx.coroutines.suspendCancellableCoroutine
+import kotlinx.coroutines.withTimeoutOrNull
 import vn.citizen.android.keystore.AuthenticationCancelledException
 import vn.citizen.android.keystore.AuthenticationFailedException
 import vn.citizen.android.keystore.Authenticator
+import vn.citizen.core.SignPurpose
+import vn.citizen.core.SignRequest
 import java.security.Signature
-import java.util.concurrent.CompletableFuture
-import java.util.concurrent.ExecutionException
-import java.util.concurrent.TimeUnit
+import kotlin.coroutines.resume
+import kotlin.coroutines.resumeWithException
 
 /**
  * [Authenticator] on the framework `android.hardware.biometrics.BiometricPrompt`: a strong
- * biometric or the device credential (PIN, pattern, password). Called by the key store adapter
- * on the core's key-store thread; shows the prompt on the main thread and blocks until the
- * citizen answers (or 2 minutes pass).
+ * biometric or the device credential (PIN, pattern, password). Shows the prompt on the main
+ * thread and suspends until the citizen answers (or 2 minutes pass). **Cancelling the calling
+ * coroutine dismisses the prompt** through its `CancellationSignal`: the core cancels the
+ * key store's `sign` when the operation that asked for it is dropped (issue 11).
+ *
+ * The prompt says why, from the core's `SignRequest.purpose` (log in, submit, share, …).
  *
  * Framework classes only (no R, no androidx), so android/jvm compiles it against android-all.
  *
@@ -32,55 +38,72 @@ class BiometricPromptAuthenticator(
 ) : Authenticator {
     private val main = Handler(Looper.getMainLooper())
 
-    override fun authenticate(signature: Signature?, reason: String) {
-        check(Looper.myLooper() != Looper.getMainLooper()) { "the key store must not be used on the main thread" }
+    override suspend fun authenticate(signature: Signature?, request: SignRequest) {
         val activity = currentActivity() ?: throw AuthenticationFailedException("no activity to show the prompt")
-        val result = CompletableFuture<Unit>()
-        val cancel = CancellationSignal()
-        main.post {
-            val builder = BiometricPrompt.Builder(activity)
-                .setTitle(activity.applicationInfo.loadLabel(activity.packageManager))
-                .setSubtitle(if (vietnamese()) "Xác nhận danh tính để ký ($reason)" else "Confirm it is you to sign ($reason)")
-            when {
-                Build.VERSION.SDK_INT >= Build.VERSION_CODES.R -> builder.setAllowedAuthenticators(
-                    BiometricManager.Authenticators.BIOMETRIC_STRONG or BiometricManager.Authenticators.DEVICE_CREDENTIAL,
-                )
-                Build.VERSION.SDK_INT == Build.VERSION_CODES.Q -> {
-                    @Suppress("DEPRECATION")
-                    builder.setDeviceCredentialAllowed(true)
-                }
-                else -> builder.setNegativeButton(if (vietnamese()) "Hủy" else "Cancel", activity.mainExecutor) { _, _ ->
-                    result.completeExceptionally(AuthenticationCancelledException())
-                }
-            }
-            val callback = object : BiometricPrompt.AuthenticationCallback() {
-                override fun onAuthenticationSucceeded(r: BiometricPrompt.AuthenticationResult) {
-                    result.complete(Unit)
-                }
-                override fun onAuthenticationError(errorCode: Int, errString: CharSequence) {
-                    val cancelled = errorCode == BiometricPrompt.BIOMETRIC_ERROR_USER_CANCELED ||
-                        errorCode == BiometricPrompt.BIOMETRIC_ERROR_CANCELED
-                    result.completeExceptionally(
-                        if (cancelled) AuthenticationCancelledException(errString.toString())
-                        else AuthenticationFailedException("biometric error $errorCode: $errString"),
+        val answered = withTimeoutOrNull(PROMPT_TIMEOUT_MS) { prompt(activity, signature, request) }
+        if (answered == null) throw AuthenticationFailedException("prompt timed out")
+    }
+
+    private suspend fun prompt(activity: Activity, signature: Signature?, request: SignRequest): Unit =
+        suspendCancellableCoroutine { cont ->
+            val cancel = CancellationSignal()
+            // Cancelled caller (or the timeout): dismiss the prompt.
+            cont.invokeOnCancellation { main.post { cancel.cancel() } }
+            main.post {
+                if (!cont.isActive) return@post
+                val builder = BiometricPrompt.Builder(activity)
+                    .setTitle(activity.applicationInfo.loadLabel(activity.packageManager))
+                    .setSubtitle(subtitle(request.purpose, vietnamese()))
+                when {
+                    Build.VERSION.SDK_INT >= Build.VERSION_CODES.R -> builder.setAllowedAuthenticators(
+                        BiometricManager.Authenticators.BIOMETRIC_STRONG or BiometricManager.Authenticators.DEVICE_CREDENTIAL,
                     )
+                    Build.VERSION.SDK_INT == Build.VERSION_CODES.Q -> {
+                        @Suppress("DEPRECATION")
+                        builder.setDeviceCredentialAllowed(true)
+                    }
+                    else -> builder.setNegativeButton(if (vietnamese()) "Hủy" else "Cancel", activity.mainExecutor) { _, _ ->
+                        if (cont.isActive) cont.resumeWithException(AuthenticationCancelledException())
+                    }
                 }
-                // onAuthenticationFailed (one unrecognised finger) keeps the prompt open.
-            }
-            val executor = activity.mainExecutor
-            if (signature != null) {
-                builder.build().authenticate(BiometricPrompt.CryptoObject(signature), cancel, executor, callback)
-            } else {
-                builder.build().authenticate(cancel, executor, callback)
+                val callback = object : BiometricPrompt.AuthenticationCallback() {
+                    override fun onAuthenticationSucceeded(r: BiometricPrompt.AuthenticationResult) {
+                        if (cont.isActive) cont.resume(Unit)
+                    }
+                    override fun onAuthenticationError(errorCode: Int, errString: CharSequence) {
+                        if (!cont.isActive) return // dismissed because the caller was cancelled
+                        val cancelled = errorCode == BiometricPrompt.BIOMETRIC_ERROR_USER_CANCELED ||
+                            errorCode == BiometricPrompt.BIOMETRIC_ERROR_CANCELED
+                        cont.resumeWithException(
+                            if (cancelled) AuthenticationCancelledException(errString.toString())
+                            else AuthenticationFailedException("biometric error $errorCode: $errString"),
+                        )
+                    }
+                    // onAuthenticationFailed (one unrecognised finger) keeps the prompt open.
+                }
+                val executor = activity.mainExecutor
+                if (signature != null) {
+                    builder.build().authenticate(BiometricPrompt.CryptoObject(signature), cancel, executor, callback)
+                } else {
+                    builder.build().authenticate(cancel, executor, callback)
+                }
             }
         }
-        try {
-            result.get(2, TimeUnit.MINUTES)
-        } catch (e: ExecutionException) {
-            throw e.cause ?: e
-        } catch (e: java.util.concurrent.TimeoutException) {
-            cancel.cancel()
-            throw AuthenticationFailedException("prompt timed out")
+
+    private companion object {
+        const val PROMPT_TIMEOUT_MS = 120_000L
+
+        /** Why the key is used, in the prompt's words. */
+        fun subtitle(purpose: SignPurpose, vi: Boolean): String = when (purpose) {
+            SignPurpose.ENROLL -> if (vi) "Xác nhận để đăng ký thiết bị" else "Confirm to enroll this device"
+            SignPurpose.LOGIN -> if (vi) "Xác nhận để đăng nhập" else "Confirm to log in"
+            SignPurpose.SUBMIT -> if (vi) "Xác nhận để nộp hồ sơ" else "Confirm to submit your request"
+            SignPurpose.CONSENT -> if (vi) "Xác nhận để đồng ý chia sẻ" else "Confirm to give your consent"
+            SignPurpose.CREDENTIAL -> if (vi) "Xác nhận để nhận giấy tờ điện tử" else "Confirm to receive your credential"
+            SignPurpose.DEVICE_MANAGEMENT -> if (vi) "Xác nhận để quản lý thiết bị" else "Confirm to manage your devices"
+            SignPurpose.PASSCODE_RESET -> if (vi) "Xác nhận để đặt lại mã bảo vệ" else "Confirm to reset your passcode"
+            // Bookkeeping uses a key without user authentication and never reaches a prompt.
+            SignPurpose.ACTIVITY_ENTRY, SignPurpose.ACTIVITY_ANCHOR -> if (vi) "Xác nhận danh tính" else "Confirm it is you"
         }
     }
 }
