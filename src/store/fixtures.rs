@@ -169,12 +169,11 @@ pub fn write(dir: &Path, version: usize) -> crate::error::Result<()> {
     if version >= 6 {
         // v6 is the keyed migration as it shipped (v7 did not change it).
         super::migrations::migrate_keyed(&mut c, &key)?;
-        for seq in [3u64] {
-            c.execute(
-                "INSERT INTO activity_log (seq, entry) VALUES (?1, ?2)",
-                params![seq as i64, seal(&key, &format!("activity_log.{seq}"), &entry(seq))],
-            )?;
-        }
+        // An entry written at v6 (after the keyed step sealed the anchors).
+        c.execute(
+            "INSERT INTO activity_log (seq, entry) VALUES (3, ?1)",
+            params![seal(&key, "activity_log.3", &entry(3))],
+        )?;
     }
     Ok(())
 }
