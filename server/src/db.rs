@@ -383,4 +383,41 @@ mod tests {
         assert_eq!(counter, 0);
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    /// v6 (issue 11): a device of a v5 database keeps its key, counters and windows and has no
+    /// bookkeeping key (it registers one with its next login), its bookkeeping window empty.
+    #[test]
+    fn v5_devices_upgrade_without_a_bookkeeping_key() {
+        let dir = std::env::temp_dir().join(format!("db-{}", citizen_protocol::crypto::random_b64url(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            for sql in &MIGRATIONS[..5] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 5).unwrap();
+            c.pragma_update(None, "foreign_keys", false).unwrap(); // no register seed needed here
+            c.execute("INSERT INTO accounts (account_id, citizen_id, created_at) VALUES ('acc', 1, 0)", []).unwrap();
+            c.execute(
+                "INSERT INTO devices (device_id, account_id, public_key, hardware_backed, attestation_chain, platform,
+                                      label, status, status_changed_at, last_counter, enrolled_at)
+                 VALUES ('dev', 'acc', X'04', 1, '[]', 'android', 'phone', 'active', 0, 41, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let c = open(&p).unwrap();
+        let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let dev = crate::verify::load_device(&c, "dev").unwrap().unwrap();
+        assert_eq!((dev.public_key, dev.last_counter, dev.bookkeeping_public_key), (vec![4], 41, None));
+        let (counter, window): (i64, i64) = c
+            .query_row("SELECT bookkeeping_counter, bookkeeping_counter_window FROM devices", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((counter, window), (0, 0));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
