@@ -242,7 +242,19 @@ impl Account {
             }));
         }
         let request = sign_request(&statement, false);
-        self.sign_with(&key.alias, &key.public_key, statement, request).await
+        let r = self.sign_with(&key.alias, &key.public_key, statement, request).await;
+        if let Err(Error::KeyStore(
+            DeviceKeyStoreError::KeyInvalidated { .. } | DeviceKeyStoreError::KeyNotFound { .. },
+        )) = &r
+        {
+            // Gone for good: the next login registers a new one; entries wait until then.
+            tracing::warn!("the bookkeeping key is gone; a new one is registered at the next login");
+            let lost = BookkeepingKey { lost: true, ..key.clone() };
+            if let Err(e) = self.store.set_bookkeeping_key(&lost) {
+                tracing::warn!(error = %e, "could not record the lost bookkeeping key");
+            }
+        }
+        r
     }
 
     async fn sign_with(
@@ -270,27 +282,37 @@ impl Account {
         let vk = crypto::parse_public_key(&public_key).map_err(|_| {
             Error::KeyStore(DeviceKeyStoreError::Failure { reason: "key store returned an invalid public key".into() })
         })?;
-        Ok(BookkeepingKey { alias, public_key: crypto::sec1_uncompressed(&vk), endorsement: None })
+        Ok(BookkeepingKey {
+            alias,
+            public_key: crypto::sec1_uncompressed(&vk),
+            endorsement: None,
+            lost: false,
+            retired: vec![],
+        })
     }
 
-    /// For an account without a registered bookkeeping key (enrolled before v7, or its record was
-    /// lost): the key to register in the next user-initiated signature, created now if needed
-    /// (no prompt: it has no user authentication) and remembered unregistered. `None` when the
-    /// key store cannot make one: the signature then goes ahead without it.
+    /// For an account without a usable registered bookkeeping key (enrolled before v7, its record
+    /// unreadable, or the key store lost the key): the key to register in the next user-initiated
+    /// signature, created now if needed (no prompt: it has no user authentication) and
+    /// remembered unregistered; a lost key's registration is kept as retired (older entries were
+    /// signed with it). `None` when the key store cannot make one: the signature then goes ahead
+    /// without it.
     async fn bookkeeping_to_register(&self, acc: &AccountRow) -> Option<BookkeepingKey> {
-        match self.store.bookkeeping_key() {
+        let retired = match self.store.bookkeeping_key() {
             Ok(Some(k)) if k.registered() => return None,
-            Ok(Some(k)) => return Some(k),
-            Ok(None) => {}
+            Ok(Some(k)) if !k.lost => return Some(k),
+            Ok(Some(k)) => k.endorsed_keys(),
+            Ok(None) => vec![],
             Err(e) => {
                 tracing::warn!(error = %e, "bookkeeping key record unreadable");
                 return None;
             }
-        }
+        };
         let options =
             KeyOptions { require_user_authentication: false, prefer_strongbox: true, attestation_challenge: vec![] };
         match self.create_bookkeeping_key(&acc.key_alias, &options).await {
             Ok(k) => {
+                let k = BookkeepingKey { retired, ..k };
                 if let Err(e) = self.store.set_bookkeeping_key(&k) {
                     tracing::warn!(error = %e, "could not record the bookkeeping key");
                     return None;

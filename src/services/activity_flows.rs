@@ -28,15 +28,21 @@ pub struct ActivityExport {
     pub entries: Vec<ActivityEntry>,
     /// Anchors.
     pub anchors: Vec<ActivityAnchor>,
-    /// The bookkeeping key (SEC1, base64url) that signs entries since decision 26b; absent in
-    /// exports of devices without one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bookkeeping_public_key: Option<String>,
-    /// The statement by which the device key registered the bookkeeping key (enrollment proof or
-    /// login): a verifier accepts the bookkeeping key only if it verifies with
-    /// `device_public_key` and names that key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bookkeeping_endorsement: Option<crate::protocol::SignedStatement>,
+    /// The bookkeeping keys that sign entries since decision 26b (oldest first; more than one
+    /// when a lost key was replaced), each with the statement by which the device key registered
+    /// it; empty in exports of devices without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bookkeeping_keys: Vec<ExportedBookkeepingKey>,
+}
+
+/// A bookkeeping key in an export: a verifier accepts it only if `endorsement` verifies with the
+/// export's `device_public_key` and names this key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExportedBookkeepingKey {
+    /// SEC1, base64url.
+    pub public_key: String,
+    /// The enrollment proof or login statement, signed by the device key, that registered it.
+    pub endorsement: crate::protocol::SignedStatement,
 }
 
 /// Check an anchor's countersignature against a key set.
@@ -115,16 +121,17 @@ pub fn verify_export(json: &str, pinned_server_jwk: &str) -> Result<LogCheck> {
 fn verify_parsed(x: &ActivityExport, keys: &[jsonwebtoken::jwk::Jwk]) -> LogCheck {
     let pk = crate::crypto::unb64(&x.device_public_key).unwrap_or_default();
     let ok = |a: &ActivityAnchor| anchor_verifies(a, keys, &x.audience, &x.device_id);
-    // The bookkeeping key counts only if the device key vouched for it, and it is the key named.
-    let bookkeeping = x
-        .bookkeeping_endorsement
-        .as_ref()
-        .and_then(|e| activity::endorsed_bookkeeping_key(&pk, &x.audience, &x.device_id, e))
-        .filter(|k| x.bookkeeping_public_key.as_deref() == Some(crate::crypto::b64(k).as_str()));
+    // A bookkeeping key counts only if the device key vouched for it, and it is the key named.
+    let bookkeeping: Vec<Vec<u8>> = x
+        .bookkeeping_keys
+        .iter()
+        .filter_map(|b| {
+            activity::endorsed_bookkeeping_key(&pk, &x.audience, &x.device_id, &b.endorsement)
+                .filter(|k| crate::crypto::b64(k) == b.public_key)
+        })
+        .collect();
     let mut entry_keys: Vec<&[u8]> = vec![&pk];
-    if let Some(k) = &bookkeeping {
-        entry_keys.push(k);
-    }
+    entry_keys.extend(bookkeeping.iter().map(Vec::as_slice));
     let problems = activity::verify_with_keys(&x.entries, &x.anchors, &x.audience, &x.device_id, &entry_keys, &ok);
     LogCheck {
         entries: x.entries.len(),
@@ -291,7 +298,7 @@ impl Account {
     fn export_from(&self, raw: Vec<ActivityRow>) -> Result<(ActivityExport, Vec<u64>)> {
         let acc = self.store.account()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
         let unreadable = raw.iter().filter(|r| r.entry.is_none()).map(|r| r.seq).collect();
-        let bookkeeping = self.store.bookkeeping_key()?.filter(|k| k.registered());
+        let bookkeeping = self.store.bookkeeping_key()?;
         let export = ActivityExport {
             version: 1,
             audience: self.net.audience().to_string(),
@@ -300,8 +307,15 @@ impl Account {
             server_keys: self.store.server_keys()?,
             entries: raw.into_iter().filter_map(|r| r.entry).collect(),
             anchors: self.store.anchors()?,
-            bookkeeping_public_key: bookkeeping.as_ref().map(|k| crate::crypto::b64(&k.public_key)),
-            bookkeeping_endorsement: bookkeeping.and_then(|k| k.endorsement),
+            bookkeeping_keys: bookkeeping
+                .map(|k| k.endorsed_keys())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| ExportedBookkeepingKey {
+                    public_key: crate::crypto::b64(&k.public_key),
+                    endorsement: k.endorsement,
+                })
+                .collect(),
         };
         Ok((export, unreadable))
     }

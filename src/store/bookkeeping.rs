@@ -28,12 +28,37 @@ pub(crate) struct BookkeepingKey {
     /// proof or a login), once the server accepted it; `None` until then. Exported with the log
     /// so a verifier can check the device key vouched for the bookkeeping key.
     pub(crate) endorsement: Option<SignedStatement>,
+    /// The key store reported the key gone or invalidated: the next login registers a new one.
+    #[serde(default)]
+    pub(crate) lost: bool,
+    /// Earlier registered bookkeeping keys (replaced after they were lost): the log's older
+    /// entries were signed with them, so the export keeps them with their endorsements.
+    #[serde(default)]
+    pub(crate) retired: Vec<EndorsedKey>,
+}
+
+/// A bookkeeping public key with the device-key statement that registered it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct EndorsedKey {
+    /// SEC1 uncompressed public key.
+    pub(crate) public_key: Vec<u8>,
+    /// Enrollment proof or login statement naming it.
+    pub(crate) endorsement: SignedStatement,
 }
 
 impl BookkeepingKey {
-    /// Registered at the server: it may sign.
+    /// Registered at the server and usable: it may sign.
     pub(crate) fn registered(&self) -> bool {
-        self.endorsement.is_some()
+        self.endorsement.is_some() && !self.lost
+    }
+
+    /// Every registered bookkeeping key of this enrollment, oldest first (for exports).
+    pub(crate) fn endorsed_keys(&self) -> Vec<EndorsedKey> {
+        let mut keys = self.retired.clone();
+        if let Some(e) = &self.endorsement {
+            keys.push(EndorsedKey { public_key: self.public_key.clone(), endorsement: e.clone() });
+        }
+        keys
     }
 }
 

@@ -87,15 +87,47 @@ async fn a_submit_and_a_background_sync_prompt_exactly_once() {
     let pinned = server_jwk(&env).await;
     let r = verify_activity_log_export(json.clone(), pinned.clone()).unwrap();
     assert!(r.intact && r.anchored_seq == 4, "{r:?}");
-    // Without the endorsement the bookkeeping key's entries do not count.
+    // Without the endorsed key the bookkeeping key's entries do not count.
     let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    v.as_object_mut().unwrap().remove("bookkeeping_endorsement");
+    v.as_object_mut().unwrap().remove("bookkeeping_keys");
     let r = verify_activity_log_export(v.to_string(), pinned.clone()).unwrap();
     assert_eq!(r.problems.len(), 4, "{r:?}");
-    // Nor with the endorsement of another key.
+    // Nor with another key under that endorsement.
     let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    v["bookkeeping_public_key"] = v["device_public_key"].clone();
+    v["bookkeeping_keys"][0]["public_key"] = v["device_public_key"].clone();
     assert!(!verify_activity_log_export(v.to_string(), pinned).unwrap().intact);
+}
+
+/// The key store loses the bookkeeping key (invalidated, deleted): entries wait (no prompt, not
+/// dropped), the next login registers a new key, and the log — signed by both keys — verifies,
+/// on the device and as an export.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_bookkeeping_key_is_replaced_at_the_next_login() {
+    let env = Env::new().await;
+    let d = env.device("phone");
+    enroll_phone(&env, &d).await;
+    let old = d.keys.aliases().into_iter().find(|a| a.ends_with(".bookkeeping")).unwrap();
+    d.keys.invalidate(&old);
+    let prompts = d.keys.prompt_count();
+    d.core.change_passcode(PASS.into(), "739201".into()).await.unwrap();
+    // Found lost when the entry was to be signed: recorded, so anchoring waits too.
+    assert!(d.core.anchor_activity_log().await.unwrap().is_none(), "the lost key cannot anchor");
+    assert_eq!(d.core.activity_log().unwrap().len(), 2, "the entry waits");
+
+    d.core.login("739201".into()).await.unwrap();
+    assert_eq!(d.keys.prompt_count(), prompts + 1, "the login's prompt only");
+    let kinds: Vec<ActivityKind> = d.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [ActivityKind::Enrollment, ActivityKind::Login, ActivityKind::PasscodeChange, ActivityKind::Login]
+    );
+    assert_eq!(d.core.anchor_activity_log().await.unwrap().expect("anchored").seq, 4);
+    assert!(d.core.verify_activity_log().unwrap().intact);
+    let json = d.core.export_activity_log().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["bookkeeping_keys"].as_array().unwrap().len(), 2, "the old and the new key");
+    let r = verify_activity_log_export(json, server_jwk(&env).await).unwrap();
+    assert!(r.intact, "{r:?}");
 }
 
 /// A bookkeeping signature that fails (busy hardware) leaves the entry waiting; the next

@@ -131,8 +131,8 @@ async fn an_invalidated_key_at_activity_anchoring_says_key_invalidated() {
     // (a changed biometric set) does not stop them; the bookkeeping key's own does.
     d.invalidate_key();
     assert!(d.core.anchor_activity_log().await.unwrap().is_some());
-    d.keys.invalidate(&format!("citizen-core.device.{}.bookkeeping", d.device_id));
     d.core.change_passcode(PASS.into(), "739201".into()).await.unwrap();
+    d.keys.invalidate(&format!("citizen-core.device.{}.bookkeeping", d.device_id));
     let e = d.core.anchor_activity_log().await.unwrap_err();
     assert!(matches!(e, ServiceError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, INVALIDATED);
