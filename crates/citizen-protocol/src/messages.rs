@@ -77,6 +77,23 @@ messages! {
     PasscodeFormat => "passcode.format", "Mã bảo vệ phải gồm đúng 6 chữ số.", "The passcode must be exactly 6 digits.";
     PasscodeWeak => "passcode.weak", "Mã bảo vệ quá dễ đoán (ví dụ 123456, 111111).", "The passcode is too easy to guess (for example 123456, 111111).";
     PasscodeSame => "passcode.same", "Mã bảo vệ mới phải khác mã hiện tại.", "The new passcode must differ from the current one.";
+    // The chip-based CCCD (issue 12, crate citizen-chip).
+    ChipAccessDenied => "chip.access_denied", "Thẻ từ chối mã CAN hoặc thông tin MRZ. Hãy kiểm tra 6 chữ số CAN in trên thẻ.", "The card refused the CAN or the MRZ data. Check the 6-digit CAN printed on the card.";
+    ChipAccessKeyFormat => "chip.access_key_format", "Mã CAN phải gồm 6 chữ số; số thẻ, ngày sinh và ngày hết hạn phải đúng định dạng.", "The CAN must be 6 digits; the card number, date of birth and expiry date must be well formed.";
+    ChipCardRemoved => "chip.card_removed", "Mất kết nối với thẻ. Hãy giữ thẻ áp sát vào thiết bị và thử lại.", "The connection to the card was lost. Hold the card against the device and try again.";
+    ChipSecureMessaging => "chip.secure_messaging", "Kênh bảo mật với thẻ bị lỗi (sai mã xác thực). Hãy đọc lại thẻ.", "The secure channel to the card failed (bad authentication code). Read the card again.";
+    ChipMalformedTlv => "chip.malformed_tlv", "Dữ liệu trên thẻ có cấu trúc không hợp lệ.", "The data on the card has an invalid structure.";
+    ChipMalformedSod => "chip.malformed_sod", "Dữ liệu bảo mật (EF.SOD) trên thẻ không hợp lệ.", "The card's security object (EF.SOD) is not valid.";
+    ChipMalformedCertificate => "chip.malformed_certificate", "Chứng thư số trên thẻ không hợp lệ hoặc không được hỗ trợ.", "A certificate on the card is not valid or not supported.";
+    ChipMalformedDg13 => "chip.malformed_dg13", "Thông tin nhân thân (DG13) trên thẻ không hợp lệ.", "The personal record (DG13) on the card is not valid.";
+    ChipMalformedDataGroup => "chip.malformed_data_group", "Một nhóm dữ liệu trên thẻ không hợp lệ.", "A data group on the card is not valid.";
+    ChipHashMismatch => "chip.hash_mismatch", "Dữ liệu trên thẻ không khớp với chữ ký của cơ quan cấp: thẻ có thể đã bị sửa đổi.", "The card's data does not match the issuer's signature: the card may have been altered.";
+    ChipSodSignature => "chip.sod_signature", "Chữ ký của cơ quan cấp trên thẻ không hợp lệ.", "The issuer's signature on the card is not valid.";
+    ChipSignerUntrusted => "chip.signer_untrusted", "Thẻ không do cơ quan cấp được tin cậy ký.", "The card was not signed by a trusted issuing authority.";
+    ChipSignerExpired => "chip.signer_expired", "Chứng thư của cơ quan ký thẻ đã hết hạn hoặc chưa có hiệu lực.", "The certificate of the card's signer has expired or is not yet valid.";
+    ChipUnsupportedProtocol => "chip.unsupported_protocol", "Thẻ dùng giao thức hoặc đường cong chưa được hỗ trợ.", "The card uses a protocol or curve that is not supported.";
+    ChipNotGenuine => "chip.not_genuine", "Không xác thực được chip của thẻ: thẻ có thể là bản sao.", "The card's chip could not be authenticated: the card may be a copy.";
+    ChipProtocol => "chip.protocol", "Thẻ trả lời không đúng giao thức. Hãy thử lại.", "The card answered outside the protocol. Please try again.";
     InvalidInput => "input.invalid", "Thông tin nhập vào chưa hợp lệ.", "Some of the information entered is not valid.";
     NoMatch => "enrollment.no_match", "Không tìm thấy công dân khớp với thông tin đã nhập.", "No citizen matches the information entered.";
     NoPendingEnrollment => "enrollment.no_pending", "Chưa có yêu cầu đăng ký nào đang chờ mã OTP.", "There is no enrollment waiting for an OTP.";
