@@ -291,3 +291,167 @@ mod tests {
         assert!(Curve::BrainpoolP256r1.decode_point(&g).is_err(), "P-256 generator is not on brainpool");
     }
 }
+
+/// ICAO 9303 Part 12 wants EC keys in CSCA/DS certificates (and chips often put them in DG14 and
+/// DG15) with *explicit* domain parameters, which generic X.509 libraries refuse. This maps
+/// either form to a [`Curve`]: a named-curve OID, or `ECParameters` whose prime, coefficients,
+/// generator and order equal a supported curve's.
+pub fn curve_from_parameters(params: &[u8]) -> Result<Curve> {
+    let bad = ChipError::MalformedCertificate("EC domain parameters");
+    let (t, _) = crate::tlv::parse_one(params).map_err(|_| bad.clone())?;
+    if t.tag == 0x06 {
+        let oid = crate::oid::from_der(t.value).ok_or(bad.clone())?;
+        return Curve::from_oid(&oid).ok_or(ChipError::MalformedCertificate("unsupported named curve"));
+    }
+    if t.tag != 0x30 {
+        return Err(bad);
+    }
+    let parts = t.children().map_err(|_| bad.clone())?;
+    let get = |i: usize, tag: u32| -> Result<&[u8]> {
+        parts.get(i).filter(|p| p.tag == tag).map(|p| p.value).ok_or(ChipError::MalformedCertificate("EC domain parameters"))
+    };
+    let field = crate::tlv::parse_all(get(1, 0x30)?).map_err(|_| bad.clone())?;
+    let curve_seq = crate::tlv::parse_all(get(2, 0x30)?).map_err(|_| bad.clone())?;
+    let base = get(3, 0x04)?;
+    let order = crate::tlv::uint_value(get(4, 0x02)?);
+    let (Some(field_type), Some(prime)) = (field.first(), field.get(1)) else { return Err(bad) };
+    if field_type.tag != 0x06 || crate::oid::from_der(field_type.value) != Some(crate::oid::PRIME_FIELD) {
+        return Err(ChipError::MalformedCertificate("EC field is not a prime field"));
+    }
+    let (Some(a), Some(b)) = (curve_seq.first(), curve_seq.get(1)) else { return Err(bad) };
+    let norm = |v: &[u8]| -> Vec<u8> { crate::tlv::uint_value(v).to_vec() };
+    let hexu = |s: &str| -> Vec<u8> { norm(&crate::unhex(s).unwrap_or_default()) };
+    for curve in [Curve::BrainpoolP256r1, Curve::P256] {
+        let d = curve.domain();
+        if norm(crate::tlv::uint_value(prime.value)) == hexu(d.p)
+            && norm(a.value) == hexu(d.a)
+            && norm(b.value) == hexu(d.b)
+            && norm(order) == hexu(d.n)
+        {
+            // The base point, compressed or not, must be the curve's generator.
+            let g = curve.decode_point(base).map_err(|_| bad.clone())?;
+            if g != curve.generator() {
+                return Err(ChipError::MalformedCertificate("EC generator differs from the named curve's"));
+            }
+            return Ok(curve);
+        }
+    }
+    Err(ChipError::MalformedCertificate("unsupported explicit EC domain parameters"))
+}
+
+/// DER `ECParameters` with explicit domain parameters (what ICAO Part 12 asks certificates to carry).
+pub fn explicit_parameters(curve: Curve) -> Vec<u8> {
+    use crate::tlv::{der_uint, encode};
+    let d = curve.domain();
+    let h = |s: &str| crate::unhex(s).unwrap_or_default();
+    let field = [encode(0x06, crate::oid::der(&crate::oid::PRIME_FIELD)), der_uint(&h(d.p))].concat();
+    let coeffs = [encode(0x04, &h(d.a)), encode(0x04, &h(d.b))].concat();
+    let base = curve.generator().encode();
+    encode(
+        0x30,
+        &[der_uint(&[1]), encode(0x30, &field), encode(0x30, &coeffs), encode(0x04, &base), der_uint(&h(d.n)), der_uint(&[1])].concat(),
+    )
+}
+
+/// An EC `SubjectPublicKeyInfo`: the curve (named or explicit) and the SEC1 point.
+pub fn parse_ec_spki(spki: &[u8]) -> Result<(Curve, Vec<u8>)> {
+    let bad = ChipError::MalformedCertificate("subject public key info");
+    let seq = crate::tlv::parse_single(spki, 0x30).map_err(|_| bad.clone())?;
+    let parts = seq.children().map_err(|_| bad.clone())?;
+    let (Some(alg), Some(key)) = (parts.first(), parts.get(1)) else { return Err(bad) };
+    if alg.tag != 0x30 || key.tag != 0x03 {
+        return Err(bad);
+    }
+    let alg_parts = alg.children().map_err(|_| bad.clone())?;
+    let (Some(alg_oid), Some(params)) = (alg_parts.first(), alg_parts.get(1)) else { return Err(bad) };
+    if crate::oid::from_der(alg_oid.value) != Some(crate::oid::EC_PUBLIC_KEY) {
+        return Err(ChipError::MalformedCertificate("not an EC public key (RSA is not supported)"));
+    }
+    let curve = curve_from_parameters(params.raw)?;
+    let point = key.value.strip_prefix(&[0u8]).ok_or(bad)?;
+    curve.decode_point(point).map_err(|_| ChipError::MalformedCertificate("public key not on its curve"))?;
+    Ok((curve, point.to_vec()))
+}
+
+/// Encode an EC `SubjectPublicKeyInfo`, with explicit or named parameters.
+pub fn ec_spki(curve: Curve, point: &[u8], explicit: bool) -> Vec<u8> {
+    use crate::tlv::encode;
+    let params = if explicit { explicit_parameters(curve) } else { encode(0x06, crate::oid::der(&curve.oid())) };
+    let alg = encode(0x30, &[encode(0x06, crate::oid::der(&crate::oid::EC_PUBLIC_KEY)), params].concat());
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(point);
+    encode(0x30, &[alg, encode(0x03, &bits)].concat())
+}
+
+/// DER `SEQUENCE { INTEGER r, INTEGER s }` to plain 32-byte r ‖ s.
+pub fn der_to_plain(sig: &[u8]) -> Option<Vec<u8>> {
+    let seq = crate::tlv::parse_single(sig, 0x30).ok()?;
+    let parts = seq.children().ok()?;
+    if parts.len() != 2 || parts.iter().any(|p| p.tag != 0x02) {
+        return None;
+    }
+    let mut out = vec![0u8; 64];
+    for (i, p) in parts.iter().enumerate() {
+        let v = crate::tlv::uint_value(p.value);
+        if v.len() > 32 {
+            return None;
+        }
+        out[i * 32 + 32 - v.len()..(i + 1) * 32].copy_from_slice(v);
+    }
+    Some(out)
+}
+
+/// Verify an ECDSA signature over a prehash (already hashed message) with a SEC1 public key.
+/// `signature` is plain r‖s (`der = false`) or DER (`der = true`).
+pub fn verify_prehash(curve: Curve, public_key: &[u8], prehash: &[u8], signature: &[u8], der: bool) -> bool {
+    use ecdsa::signature::hazmat::PrehashVerifier;
+    fn run<C>(pk: &[u8], prehash: &[u8], sig: &[u8], der: bool) -> bool
+    where
+        C: ecdsa::EcdsaCurve + CurveArithmetic,
+        ecdsa::VerifyingKey<C>: PrehashVerifier<ecdsa::Signature<C>>,
+        AffinePoint<C>: FromSec1Point<C> + ToSec1Point<C>,
+        FieldBytesSize<C>: ModulusSize,
+    {
+        let Ok(vk) = ecdsa::VerifyingKey::<C>::from_sec1_bytes(pk) else { return false };
+        let plain;
+        let sig = if der {
+            match der_to_plain(sig) {
+                Some(p) => {
+                    plain = p;
+                    &plain[..]
+                }
+                None => return false,
+            }
+        } else {
+            sig
+        };
+        let Ok(sig) = ecdsa::Signature::<C>::from_slice(sig) else { return false };
+        vk.verify_prehash(prehash, &sig).is_ok()
+    }
+    match curve {
+        Curve::BrainpoolP256r1 => run::<bp256::BrainpoolP256r1>(public_key, prehash, signature, der),
+        Curve::P256 => run::<p256::NistP256>(public_key, prehash, signature, der),
+    }
+}
+
+#[cfg(test)]
+mod param_tests {
+    use super::*;
+
+    #[test]
+    fn explicit_parameters_map_to_named_curves() {
+        for curve in [Curve::BrainpoolP256r1, Curve::P256] {
+            assert_eq!(curve_from_parameters(&explicit_parameters(curve)).unwrap(), curve);
+            let pk = curve.generator().encode();
+            for explicit in [true, false] {
+                assert_eq!(parse_ec_spki(&ec_spki(curve, &pk, explicit)).unwrap(), (curve, pk.clone()));
+            }
+        }
+        // A changed coefficient is refused.
+        let mut p = explicit_parameters(Curve::P256);
+        let pos = p.len() - 40;
+        p[pos] ^= 1;
+        assert!(curve_from_parameters(&p).is_err());
+        assert!(parse_ec_spki(&[0x30, 0x00]).is_err());
+    }
+}
