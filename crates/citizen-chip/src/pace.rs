@@ -213,8 +213,8 @@ impl Pace {
         match std::mem::replace(&mut self.stage, Stage::Finished) {
             Stage::SetAt => {
                 if resp.sw != SW_OK {
-                    // 63Cx here: a blocked/suspended password reference.
-                    if resp.sw & 0xFF00 == 0x6300 {
+                    // 63Cx / 6983 here: a suspended or blocked password reference.
+                    if resp.sw & 0xFF00 == 0x6300 || resp.sw == 0x6983 {
                         return Err(denied(resp));
                     }
                     return Err(ChipError::UnexpectedStatus { step: "PACE MSE:Set AT", sw: resp.sw });
