@@ -99,7 +99,8 @@ impl Bac {
                 if resp.sw != SW_OK {
                     return Err(ChipError::AccessDenied { sw: resp.sw, tries_left: tries_left(resp.sw) });
                 }
-                let r = open_cryptogram(&self.seed[..], &resp.data).map_err(|_| ChipError::AccessDenied { sw: resp.sw, tries_left: None })?;
+                let r = open_cryptogram(&self.seed[..], &resp.data)
+                    .map_err(|_| ChipError::AccessDenied { sw: resp.sw, tries_left: None })?;
                 if r[..8] != rnd_ic || r[8..16] != self.rnd_ifd {
                     return Err(ChipError::AccessDenied { sw: resp.sw, tries_left: None });
                 }
@@ -140,12 +141,11 @@ mod tests {
         assert_eq!(hex(&bac.first_command().encode()), "0084000008");
         let step = bac.on_response(&Response::new(unhex("4608F91988702212").unwrap(), 0x9000)).unwrap();
         let BacStep::Send(ext) = step else { panic!("EXTERNAL AUTHENTICATE expected") };
-        assert_eq!(
-            hex(&ext.data),
-            "72c29c2371cc9bdb65b779b8e8d37b29ecc154aa56a8799fae2f498f76ed92f25f1448eea8ad90a7"
-        );
+        assert_eq!(hex(&ext.data), "72c29c2371cc9bdb65b779b8e8d37b29ecc154aa56a8799fae2f498f76ed92f25f1448eea8ad90a7");
         let resp = unhex("46B9342A41396CD7386BF5803104D7CEDC122B9132139BAF2EEDC94EE178534F2F2D235D074D7449").unwrap();
-        let BacStep::Done(mut sm) = bac.on_response(&Response::new(resp, 0x9000)).unwrap() else { panic!("done expected") };
+        let BacStep::Done(mut sm) = bac.on_response(&Response::new(resp, 0x9000)).unwrap() else {
+            panic!("done expected")
+        };
         // The App. D.4 SELECT EF.COM under the derived keys and SSC 887022120C06C226.
         let wrapped = sm.wrap(&Command::new(0, 0xA4, 2, 0x0C).with_data(vec![1, 0x1E])).unwrap();
         assert_eq!(hex(&wrapped.encode()), "0ca4020c158709016375432908c044f68e08bf8b92d635ff24f800");

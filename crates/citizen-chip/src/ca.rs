@@ -27,7 +27,8 @@ impl std::fmt::Debug for ChipAuthentication {
 
 /// Prepare chip authentication from DG14 (which passive authentication must later confirm).
 pub fn prepare(dg14: &Dg14, rng: &mut dyn RandomSource) -> Result<ChipAuthentication> {
-    let (curve, chip_key, key_id) = dg14.ca_key.clone().ok_or(ChipError::UnsupportedProtocol("DG14 has no chip authentication key"))?;
+    let (curve, chip_key, key_id) =
+        dg14.ca_key.clone().ok_or(ChipError::UnsupportedProtocol("DG14 has no chip authentication key"))?;
     let (protocol, cipher, _) = dg14.ca.unwrap_or((oid::CA_ECDH_3DES, Cipher::Tdes, None));
     let sk: SecretScalar = curve.random_secret(rng);
     let pk = curve.generator().mul(&sk)?.encode();

@@ -3,7 +3,9 @@
 //! 8 bytes, and ISO/IEC 9797-1 padding method 2.
 
 use aes::{Aes128, Aes192, Aes256};
-use cbc::cipher::{Block, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit};
+use cbc::cipher::{
+    Block, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit,
+};
 use cmac::{Cmac, Mac};
 use des::{Des, TdesEde2};
 

@@ -6,7 +6,9 @@
 use elliptic_curve::group::{Curve as _, Group};
 use elliptic_curve::point::AffineCoordinates;
 use elliptic_curve::sec1::{FromSec1Point, ModulusSize, ToSec1Point};
-use elliptic_curve::{AffinePoint, CurveArithmetic, FieldBytesSize, NonZeroScalar, PrimeField, ProjectivePoint, PublicKey, Scalar};
+use elliptic_curve::{
+    AffinePoint, CurveArithmetic, FieldBytesSize, NonZeroScalar, PrimeField, ProjectivePoint, PublicKey, Scalar,
+};
 use zeroize::Zeroizing;
 
 use crate::error::{ChipError, Result};
@@ -211,7 +213,9 @@ impl Curve {
             (Curve::BrainpoolP256r1, Point::Bp(h)) => {
                 Point::Bp(bp256::r1::ProjectivePoint::generator() * scalar_from::<bp256::BrainpoolP256r1>(nonce)? + h)
             }
-            (Curve::P256, Point::P(h)) => Point::P(p256::ProjectivePoint::generator() * scalar_from::<p256::NistP256>(nonce)? + h),
+            (Curve::P256, Point::P(h)) => {
+                Point::P(p256::ProjectivePoint::generator() * scalar_from::<p256::NistP256>(nonce)? + h)
+            }
             _ => return Err(ChipError::Protocol("points on different curves")),
         };
         if g.is_identity() {
@@ -308,7 +312,11 @@ pub fn curve_from_parameters(params: &[u8]) -> Result<Curve> {
     }
     let parts = t.children().map_err(|_| bad.clone())?;
     let get = |i: usize, tag: u32| -> Result<&[u8]> {
-        parts.get(i).filter(|p| p.tag == tag).map(|p| p.value).ok_or(ChipError::MalformedCertificate("EC domain parameters"))
+        parts
+            .get(i)
+            .filter(|p| p.tag == tag)
+            .map(|p| p.value)
+            .ok_or(ChipError::MalformedCertificate("EC domain parameters"))
     };
     let field = crate::tlv::parse_all(get(1, 0x30)?).map_err(|_| bad.clone())?;
     let curve_seq = crate::tlv::parse_all(get(2, 0x30)?).map_err(|_| bad.clone())?;
@@ -349,7 +357,15 @@ pub fn explicit_parameters(curve: Curve) -> Vec<u8> {
     let base = curve.generator().encode();
     encode(
         0x30,
-        &[der_uint(&[1]), encode(0x30, &field), encode(0x30, &coeffs), encode(0x04, &base), der_uint(&h(d.n)), der_uint(&[1])].concat(),
+        &[
+            der_uint(&[1]),
+            encode(0x30, &field),
+            encode(0x30, &coeffs),
+            encode(0x04, &base),
+            der_uint(&h(d.n)),
+            der_uint(&[1]),
+        ]
+        .concat(),
     )
 }
 

@@ -93,7 +93,8 @@ pub struct Com {
 pub fn parse_com(bytes: &[u8]) -> Result<Com> {
     let bad = |_| ChipError::MalformedDataGroup("EF.COM");
     let com = tlv::parse_single(bytes, 0x60).map_err(bad)?;
-    let version = com.child(0x5F01).map_err(bad)?.map(|t| String::from_utf8_lossy(t.value).into_owned()).unwrap_or_default();
+    let version =
+        com.child(0x5F01).map_err(bad)?.map(|t| String::from_utf8_lossy(t.value).into_owned()).unwrap_or_default();
     let list = com.child(0x5C).map_err(bad)?.ok_or(ChipError::MalformedDataGroup("EF.COM without a tag list"))?;
     let data_groups = list.value.iter().filter_map(|t| dg_of_tag(u32::from(*t))).collect();
     Ok(Com { lds_version: version, data_groups })
@@ -168,7 +169,11 @@ pub fn build_td1(id_number: &str, date_of_birth: &str, sex: char, date_of_expiry
     }
     let doc = &id_number[3..];
     let line1 = format!("IDVNM{doc}{}{}", check_digit(doc)?, fill(id_number, 15));
-    let line2_head = format!("{date_of_birth}{}{sex}{date_of_expiry}{}VNM", check_digit(date_of_birth)?, check_digit(date_of_expiry)?);
+    let line2_head = format!(
+        "{date_of_birth}{}{sex}{date_of_expiry}{}VNM",
+        check_digit(date_of_birth)?,
+        check_digit(date_of_expiry)?
+    );
     let optional2 = fill("", 11);
     let composite = format!("{}{}{}{}", &line1[5..30], &line2_head[0..7], &line2_head[8..15], optional2);
     let line2 = format!("{line2_head}{optional2}{}", check_digit(&composite)?);
@@ -315,7 +320,9 @@ pub fn build_dg13(fields: &[(u8, Vec<&str>)]) -> Vec<u8> {
         let value = if values.len() == 1 { encoded.concat() } else { tlv::encode(0x30, &encoded.concat()) };
         items.push(tlv::encode(0x30, &[tlv::der_uint(&[*n]), value].concat()));
     }
-    let body = [tlv::der_uint(&[1]), tlv::encode(0x06, oid::der(&oid::UTF8_CHARSET)), tlv::encode(0x31, &items.concat())].concat();
+    let body =
+        [tlv::der_uint(&[1]), tlv::encode(0x06, oid::der(&oid::UTF8_CHARSET)), tlv::encode(0x31, &items.concat())]
+            .concat();
     tlv::encode(0x6D, &tlv::encode(0x30, &body))
 }
 
@@ -357,7 +364,8 @@ pub fn parse_dg14(bytes: &[u8]) -> Result<Dg14> {
             }
         } else if p == oid::PK_ECDH {
             if out.ca_key.is_none() {
-                let (curve, point) = parse_ec_spki(&info.required).map_err(|_| ChipError::MalformedDataGroup("DG14 key"))?;
+                let (curve, point) =
+                    parse_ec_spki(&info.required).map_err(|_| ChipError::MalformedDataGroup("DG14 key"))?;
                 out.ca_key = Some((curve, point, key_id(&info.optional)?));
             }
         } else if p == oid::AA {

@@ -109,12 +109,16 @@ pub fn parse_sod(bytes: &[u8]) -> Result<Sod> {
     }
     let econtent_any = sd.encap_content_info.econtent.as_ref().ok_or(ChipError::MalformedSod("no content"))?;
     // eContent is an OCTET STRING holding the DER LDSSecurityObject.
-    let econtent = der::asn1::OctetString::from_der(&econtent_any.to_der().map_err(sod_err)?).map_err(sod_err)?.as_bytes().to_vec();
+    let econtent = der::asn1::OctetString::from_der(&econtent_any.to_der().map_err(sod_err)?)
+        .map_err(sod_err)?
+        .as_bytes()
+        .to_vec();
     let (hash_alg, dg_hashes) = parse_lds_security_object(&econtent)?;
 
     let signer_infos: Vec<_> = sd.signer_infos.0.iter().collect();
     let [si] = signer_infos.as_slice() else { return Err(ChipError::MalformedSod("expected exactly one signer")) };
-    let digest_alg = HashAlg::from_oid(&si.digest_alg.oid).ok_or(ChipError::MalformedSod("unsupported digest algorithm"))?;
+    let digest_alg =
+        HashAlg::from_oid(&si.digest_alg.oid).ok_or(ChipError::MalformedSod("unsupported digest algorithm"))?;
     let (signed_attrs, message_digest) = match &si.signed_attrs {
         Some(attrs) => {
             let mut md = None;
@@ -176,9 +180,12 @@ pub fn parse_lds_security_object(bytes: &[u8]) -> Result<(HashAlg, BTreeMap<u8, 
     let bad = |_| ChipError::MalformedSod("LDS security object");
     let seq = tlv::parse_single(bytes, 0x30).map_err(bad)?;
     let parts = seq.children().map_err(bad)?;
-    let (Some(alg), Some(list)) = (parts.get(1), parts.get(2)) else { return Err(ChipError::MalformedSod("LDS security object")) };
+    let (Some(alg), Some(list)) = (parts.get(1), parts.get(2)) else {
+        return Err(ChipError::MalformedSod("LDS security object"));
+    };
     let alg_oid = alg.children().map_err(bad)?.first().filter(|t| t.tag == 0x06).and_then(|t| oid::from_der(t.value));
-    let hash_alg = alg_oid.as_ref().and_then(HashAlg::from_oid).ok_or(ChipError::MalformedSod("unsupported hash algorithm"))?;
+    let hash_alg =
+        alg_oid.as_ref().and_then(HashAlg::from_oid).ok_or(ChipError::MalformedSod("unsupported hash algorithm"))?;
     let mut hashes = BTreeMap::new();
     for entry in list.children().map_err(bad)? {
         let kv = entry.children().map_err(bad)?;
@@ -186,7 +193,8 @@ pub fn parse_lds_security_object(bytes: &[u8]) -> Result<(HashAlg, BTreeMap<u8, 
         if n.tag != 0x02 || h.tag != 0x04 {
             return Err(ChipError::MalformedSod("data group hash entry"));
         }
-        let dg = u8::try_from(tlv::small_uint(n.value).map_err(bad)?).map_err(|_| ChipError::MalformedSod("data group number"))?;
+        let dg = u8::try_from(tlv::small_uint(n.value).map_err(bad)?)
+            .map_err(|_| ChipError::MalformedSod("data group number"))?;
         if !(1..=16).contains(&dg) || hashes.insert(dg, h.value.to_vec()).is_some() {
             return Err(ChipError::MalformedSod("data group number"));
         }
@@ -218,7 +226,8 @@ pub struct CertParts {
 /// Decode a certificate: structure checked by `x509-cert`, parts taken from the bytes as read.
 pub fn parse_certificate(der_bytes: &[u8]) -> Result<CertParts> {
     let bad = |_| ChipError::MalformedCertificate("certificate structure");
-    let cert = x509_cert::Certificate::from_der(der_bytes).map_err(|_| ChipError::MalformedCertificate("certificate structure"))?;
+    let cert = x509_cert::Certificate::from_der(der_bytes)
+        .map_err(|_| ChipError::MalformedCertificate("certificate structure"))?;
     let validity = cert.tbs_certificate().validity();
     let not_before = validity.not_before.to_unix_duration().as_secs();
     let not_after = validity.not_after.to_unix_duration().as_secs();
@@ -232,9 +241,23 @@ pub fn parse_certificate(der_bytes: &[u8]) -> Result<CertParts> {
     let issuer = get(2)?.raw.to_vec();
     let subject = get(4)?.raw.to_vec();
     let key = parse_ec_spki(get(5)?.raw)?;
-    let alg_oid = alg.children().map_err(bad)?.first().and_then(|t| oid::from_der(t.value)).ok_or(ChipError::MalformedCertificate("signature algorithm"))?;
+    let alg_oid = alg
+        .children()
+        .map_err(bad)?
+        .first()
+        .and_then(|t| oid::from_der(t.value))
+        .ok_or(ChipError::MalformedCertificate("signature algorithm"))?;
     let signature = sig.value.strip_prefix(&[0u8]).ok_or(ChipError::MalformedCertificate("signature bits"))?.to_vec();
-    Ok(CertParts { tbs: tbs.raw.to_vec(), issuer, subject, key, not_before, not_after, signature_alg: alg_oid, signature })
+    Ok(CertParts {
+        tbs: tbs.raw.to_vec(),
+        issuer,
+        subject,
+        key,
+        not_before,
+        not_after,
+        signature_alg: alg_oid,
+        signature,
+    })
 }
 
 /// The configured country signing CAs (DER certificates). For the CCCD this is the Vietnamese
@@ -277,7 +300,12 @@ fn verify_cert_signature(cert: &CertParts, issuer_key: &(Curve, Vec<u8>)) -> boo
 
 /// Check EF.SOD against the data groups read (`number → bytes as read`) and the trust list, at
 /// `now` (Unix seconds). Order: data-group hashes, SOD signature, chain and validity.
-pub fn verify(sod: &Sod, data_groups: &BTreeMap<u8, Vec<u8>>, trust: &TrustList, now: u64) -> Result<PassiveAuthReport> {
+pub fn verify(
+    sod: &Sod,
+    data_groups: &BTreeMap<u8, Vec<u8>>,
+    trust: &TrustList,
+    now: u64,
+) -> Result<PassiveAuthReport> {
     let mut verified = Vec::new();
     for (dg, bytes) in data_groups {
         let expected = sod.dg_hashes.get(dg).ok_or(ChipError::HashMismatch { dg: *dg })?;
@@ -317,5 +345,9 @@ pub fn verify(sod: &Sod, data_groups: &BTreeMap<u8, Vec<u8>>, trust: &TrustList,
             return Err(ChipError::SignerExpired);
         }
     }
-    Ok(PassiveAuthReport { verified_data_groups: verified, signer_certificate: sod.signer_certificate.clone(), csca_certificate: csca_der.clone() })
+    Ok(PassiveAuthReport {
+        verified_data_groups: verified,
+        signer_certificate: sod.signer_certificate.clone(),
+        csca_certificate: csca_der.clone(),
+    })
 }

@@ -20,7 +20,8 @@ use crate::{oid, tlv, RandomSource};
 /// EF.CardAccess as observed on CCCDs (hard-coded by several Vietnamese apps): TA v1, CA
 /// ECDH-AES-128, PACE-ECDH-GM-AES-128 on brainpoolP256r1. The last fallback when the chip
 /// answers neither the SFI read nor SELECT of EF.CardAccess.
-pub const CCCD_CARD_ACCESS: &str = "3134300d060804007f0007020202020101300f060a04007f000702020302020201013012060a04007f0007020204020202010202010d";
+pub const CCCD_CARD_ACCESS: &str =
+    "3134300d060804007f0007020202020101300f060a04007f000702020302020201013012060a04007f0007020204020202010202010d";
 
 /// One entry of a SecurityInfos set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +76,8 @@ impl PaceParams {
             p if p == oid::PACE_ECDH_GM_AES256 => Cipher::Aes256,
             _ => return Err(ChipError::UnsupportedProtocol("PACE mapping or key agreement")),
         };
-        let curve = Curve::from_parameter_id(parameter_id).ok_or(ChipError::UnsupportedProtocol("PACE domain parameters"))?;
+        let curve =
+            Curve::from_parameter_id(parameter_id).ok_or(ChipError::UnsupportedProtocol("PACE domain parameters"))?;
         Ok(PaceParams { protocol, cipher, curve })
     }
 }
@@ -199,7 +201,12 @@ fn denied(resp: &Response) -> ChipError {
 impl Pace {
     /// Prepare PACE with `key` (CAN or MRZ).
     pub fn new(params: PaceParams, key: &AccessKey) -> Result<Self> {
-        Ok(Pace { params, k_pi: password_key(key, params.cipher)?, key_reference: key.pace_reference(), stage: Stage::SetAt })
+        Ok(Pace {
+            params,
+            k_pi: password_key(key, params.cipher)?,
+            key_reference: key.pace_reference(),
+            stage: Stage::SetAt,
+        })
     }
 
     /// MSE:Set AT.
@@ -300,7 +307,11 @@ mod tests {
         let opts = pace_options(&unhex(CCCD_CARD_ACCESS).unwrap()).unwrap();
         assert_eq!(
             opts,
-            vec![PaceParams { protocol: oid::PACE_ECDH_GM_AES128, cipher: Cipher::Aes128, curve: Curve::BrainpoolP256r1 }]
+            vec![PaceParams {
+                protocol: oid::PACE_ECDH_GM_AES128,
+                cipher: Cipher::Aes128,
+                curve: Curve::BrainpoolP256r1
+            }]
         );
         let infos = parse_security_infos(&unhex(CCCD_CARD_ACCESS).unwrap()).unwrap();
         assert_eq!(infos.len(), 3);
@@ -336,7 +347,8 @@ mod tests {
         let ok = |data: &str| Response::new(unhex(data).unwrap(), 0x9000);
         let PaceStep::Send(c) = pace.on_response(&ok(""), &mut rng).unwrap() else { panic!() };
         assert_eq!(hex(&c.encode()), "10860000027c0000");
-        let PaceStep::Send(c) = pace.on_response(&ok("7C12801095A3A016522EE98D01E76CB6B98B42C3"), &mut rng).unwrap() else {
+        let PaceStep::Send(c) = pace.on_response(&ok("7C12801095A3A016522EE98D01E76CB6B98B42C3"), &mut rng).unwrap()
+        else {
             panic!()
         };
         assert_eq!(
@@ -344,7 +356,9 @@ mod tests {
             "10860000457c438141047acf3efc982ec45565a4b155129efbc74650dcbfa6362d896fc70262e0c2cc5e\
              544552dcb6725218799115b55c9baa6d9f6bc3a9618e70c25af71777a9c4922d00"
         );
-        let PaceStep::Send(c) = pace.on_response(&ok(&format!("7C438241{PK_MAP_IC}")), &mut rng).unwrap() else { panic!() };
+        let PaceStep::Send(c) = pace.on_response(&ok(&format!("7C438241{PK_MAP_IC}")), &mut rng).unwrap() else {
+            panic!()
+        };
         assert_eq!(
             hex(&c.encode()),
             "10860000457c438341042db7a64c0355044ec9df190514c625cba2cea48754887122f3a5ef0d5edd301c\
@@ -352,7 +366,9 @@ mod tests {
         );
         let PaceStep::Send(c) = pace.on_response(&ok(&format!("7C438441{PK_IC}")), &mut rng).unwrap() else { panic!() };
         assert_eq!(hex(&c.encode()), "008600000c7c0a8508c2b0bd78d94ba86600");
-        let PaceStep::Done(_sm) = pace.on_response(&ok("7C0A86083ABB9674BCE93C08"), &mut rng).unwrap() else { panic!() };
+        let PaceStep::Done(_sm) = pace.on_response(&ok("7C0A86083ABB9674BCE93C08"), &mut rng).unwrap() else {
+            panic!()
+        };
     }
 
     #[test]
@@ -370,7 +386,9 @@ mod tests {
         assert_eq!(hex(&s), "3f00c4d39d153f2b2a214a078d899b22");
         // Mapped generator.
         let curve = Curve::BrainpoolP256r1;
-        let sk_map = curve.secret_from_bytes(&unhex("7F4EF07B9EA82FD78AD689B38D0BC78CF21F249D953BC46F4C6E19259C010F99").unwrap()).unwrap();
+        let sk_map = curve
+            .secret_from_bytes(&unhex("7F4EF07B9EA82FD78AD689B38D0BC78CF21F249D953BC46F4C6E19259C010F99").unwrap())
+            .unwrap();
         let h = curve.decode_point(&unhex(PK_MAP_IC).unwrap()).unwrap().mul(&sk_map).unwrap();
         let g = curve.map_generator(&s, &h).unwrap().encode();
         assert_eq!(
@@ -384,7 +402,8 @@ mod tests {
         let key = AccessKey::can("654321").unwrap();
         let params = pace_options(&unhex(CCCD_CARD_ACCESS).unwrap()).unwrap()[0];
         let mut pace = Pace::new(params, &key).unwrap();
-        pace.stage = Stage::Tokens { channel: SecureChannel::from_secret(Cipher::Aes128, &[1; 32]).unwrap(), expected: [0; 8] };
+        pace.stage =
+            Stage::Tokens { channel: SecureChannel::from_secret(Cipher::Aes128, &[1; 32]).unwrap(), expected: [0; 8] };
         let r = pace.on_response(&Response::new(vec![], 0x63C2), &mut Script(vec![]));
         assert_eq!(r.unwrap_err(), ChipError::AccessDenied { sw: 0x63C2, tries_left: Some(2) });
     }

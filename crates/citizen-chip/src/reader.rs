@@ -54,7 +54,11 @@ pub struct ReaderConfig {
 
 impl std::fmt::Debug for ReaderConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ReaderConfig(max_response_len {}, read_dg2 {}, <key redacted>)", self.max_response_len, self.read_dg2)
+        write!(
+            f,
+            "ReaderConfig(max_response_len {}, read_dg2 {}, <key redacted>)",
+            self.max_response_len, self.read_dg2
+        )
     }
 }
 
@@ -342,7 +346,7 @@ impl Reader {
         let resp = self.receive(bytes)?;
         match std::mem::replace(&mut self.phase, Phase::Finished) {
             Phase::CardAccessSfi => {
-                if resp.is_ok() && !resp.data.is_empty() {
+                if (resp.is_ok() || resp.sw == 0x6282) && !resp.data.is_empty() {
                     return self.card_access_read(resp.data);
                 }
                 self.phase = Phase::CardAccessSelect;
@@ -356,7 +360,7 @@ impl Reader {
                 self.card_access_fallback()
             }
             Phase::CardAccessRead => {
-                if resp.is_ok() && !resp.data.is_empty() {
+                if (resp.is_ok() || resp.sw == 0x6282) && !resp.data.is_empty() {
                     return self.card_access_read(resp.data);
                 }
                 self.card_access_fallback()
@@ -594,8 +598,11 @@ impl Reader {
         let sod = pa::parse_sod(get(File::Sod)?)?;
         let mrz = lds::parse_dg1(get(File::Dg(1))?)?;
         let dg13 = self.files.get(&File::Dg(13)).map(|b| lds::parse_dg13(b)).transpose()?;
-        let dgs: BTreeMap<u8, Vec<u8>> =
-            self.files.iter().filter_map(|(f, b)| if let File::Dg(n) = f { Some((*n, b.clone())) } else { None }).collect();
+        let dgs: BTreeMap<u8, Vec<u8>> = self
+            .files
+            .iter()
+            .filter_map(|(f, b)| if let File::Dg(n) = f { Some((*n, b.clone())) } else { None })
+            .collect();
         let passive_auth = pa::verify(&sod, &dgs, &self.config.trust, self.config.now)?;
         let readout = ChipReadout {
             access: self.access.ok_or(ChipError::Protocol("no access protocol"))?,

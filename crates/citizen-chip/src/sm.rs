@@ -152,7 +152,14 @@ impl SecureChannel {
         let cc = self.mac(&m)?;
         dos.extend_from_slice(&tlv::encode(0x8E, &cc));
         let extended = cmd.is_extended() || dos.len() > 255;
-        Ok(Command { cla, ins: cmd.ins, p1: cmd.p1, p2: cmd.p2, data: dos, le: Some(if extended { 65536 } else { 256 }) })
+        Ok(Command {
+            cla,
+            ins: cmd.ins,
+            p1: cmd.p1,
+            p2: cmd.p2,
+            data: dos,
+            le: Some(if extended { 65536 } else { 256 }),
+        })
     }
 
     /// Check and open a protected response (reader side). The MAC over DO'87' ‖ DO'99' is
@@ -292,7 +299,9 @@ mod tests {
         let wrapped = sm.wrap(&Command::new(0x00, 0xB0, 0x00, 0x00).with_le(4)).unwrap();
         assert_eq!(hex(&wrapped.encode()), "0cb000000d9701048e08ed6705417e96ba5500");
         let r = sm
-            .unwrap(&Response::parse(&unhex("8709019FF0EC34F9922651990290008E08AD55CC17140B2DED9000").unwrap()).unwrap())
+            .unwrap(
+                &Response::parse(&unhex("8709019FF0EC34F9922651990290008E08AD55CC17140B2DED9000").unwrap()).unwrap(),
+            )
             .unwrap();
         assert_eq!(hex(&r.data), "60145f01");
         // READ BINARY 18 bytes at offset 4

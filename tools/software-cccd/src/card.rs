@@ -68,8 +68,8 @@ impl Default for CardOptions {
 enum PaceState {
     Idle,
     SetAt { params: PaceParams, reference: u8 },
-    Nonce { params: PaceParams, reference: u8, s: Vec<u8> },
-    Mapped { params: PaceParams, reference: u8, g: Point },
+    Nonce { params: PaceParams, s: Vec<u8> },
+    Mapped { params: PaceParams, g: Point },
     Agreed { params: PaceParams, k: Vec<u8>, pk_ic: Vec<u8>, pk_ifd: Vec<u8> },
 }
 
@@ -145,15 +145,32 @@ impl SoftwareCard {
             files.insert(FID_CARD_ACCESS, encode(0x31, &card_access.concat()));
         }
 
-        let mrz = build_td1(citizen.id_number, &yymmdd(citizen.date_of_birth), citizen.mrz_sex(), &yymmdd(citizen.date_of_expiry), citizen.mrz_name)
-            .unwrap_or_default();
+        let mrz = build_td1(
+            citizen.id_number,
+            &yymmdd(citizen.date_of_birth),
+            citizen.mrz_sex(),
+            &yymmdd(citizen.date_of_expiry),
+            citizen.mrz_name,
+        )
+        .unwrap_or_default();
         let mut dgs: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
         dgs.insert(1, encode(0x61, &encode(0x5F1F, mrz.as_bytes())));
-        let face = encode(0x7F61, &[der_uint(&[1]), encode(0x7F60, &[encode(0xA1, &encode(0x80, &[1, 1])), encode(0x5F2E, &fake_jpeg(options.face_bytes))].concat())].concat());
+        let face = encode(
+            0x7F61,
+            &[
+                der_uint(&[1]),
+                encode(
+                    0x7F60,
+                    &[encode(0xA1, &encode(0x80, &[1, 1])), encode(0x5F2E, &fake_jpeg(options.face_bytes))].concat(),
+                ),
+            ]
+            .concat(),
+        );
         dgs.insert(2, encode(0x75, &face));
         dgs.insert(3, encode(0x63, &encode(0x7F61, &der_uint(&[0]))));
         let fields = citizen.dg13_fields();
-        let field_refs: Vec<(u8, Vec<&str>)> = fields.iter().map(|(n, v)| (*n, v.iter().map(String::as_str).collect())).collect();
+        let field_refs: Vec<(u8, Vec<&str>)> =
+            fields.iter().map(|(n, v)| (*n, v.iter().map(String::as_str).collect())).collect();
         dgs.insert(13, build_dg13(&field_refs));
         if let Some(k) = &ca_key {
             let mut infos = vec![
@@ -164,7 +181,8 @@ impl SoftwareCard {
                 infos.push(security_info(&pace_oid(), &[der_uint(&[2]), der_uint(&[curve.parameter_id()])]));
             }
             if aa_key.is_some() {
-                infos.push(security_info(&oid::AA, &[der_uint(&[1]), encode(0x06, oid::der(&oid::ECDSA_PLAIN_SHA256))]));
+                infos
+                    .push(security_info(&oid::AA, &[der_uint(&[1]), encode(0x06, oid::der(&oid::ECDSA_PLAIN_SHA256))]));
             }
             dgs.insert(14, encode(0x6E, &encode(0x31, &infos.concat())));
         }
@@ -434,7 +452,8 @@ impl SoftwareCard {
         let le = cmd.le.unwrap_or(256);
         let end = (offset + le).min(content.len());
         let data = content[offset..end].to_vec();
-        if end - offset < le {
+        // Le = 00 (256 / 65536) means "all available": short data is then no warning.
+        if end - offset < le && le != 256 && le != 65536 {
             Response::new(data, SW_EOF)
         } else {
             ok(data)
@@ -452,7 +471,9 @@ impl SoftwareCard {
                     return sw(SW_BLOCKED);
                 }
                 let Some(protocol) = find(0x80).and_then(|o| oid::from_der(&o)) else { return sw(SW_WRONG_DATA) };
-                let Ok(params) = PaceParams::new(protocol, find(0x84).and_then(|v| v.first().copied()).map(u32::from).unwrap_or(0)) else {
+                let Ok(params) =
+                    PaceParams::new(protocol, find(0x84).and_then(|v| v.first().copied()).map(u32::from).unwrap_or(0))
+                else {
                     return sw(SW_WRONG_DATA);
                 };
                 if params.curve != curve || protocol != pace_oid() {
@@ -507,19 +528,19 @@ impl SoftwareCard {
                 let Some(key) = self.password(reference) else { return sw(SW_CONDITIONS) };
                 let Ok(k_pi) = password_key(&key, params.cipher) else { return sw(SW_CONDITIONS) };
                 let Ok(z) = encrypt_nonce(&k_pi, params.cipher, &s) else { return sw(SW_CONDITIONS) };
-                self.pace = PaceState::Nonce { params, reference, s };
+                self.pace = PaceState::Nonce { params, s };
                 Some(encode(0x80, &z))
             }
-            PaceState::Nonce { params, reference, s } => (|| {
+            PaceState::Nonce { params, s } => (|| {
                 let pk_map_ifd = params.curve.decode_point(&value(0x81)?).ok()?;
                 let sk = params.curve.random_secret(&mut self.rng);
                 let pk_map_ic = params.curve.generator().mul(&sk).ok()?;
                 let h = pk_map_ifd.mul(&sk).ok()?;
                 let g = params.curve.map_generator(&s, &h).ok()?;
-                self.pace = PaceState::Mapped { params, reference, g };
+                self.pace = PaceState::Mapped { params, g };
                 Some(encode(0x82, &pk_map_ic.encode()))
             })(),
-            PaceState::Mapped { params, reference: _, g } => (|| {
+            PaceState::Mapped { params, g } => (|| {
                 let pk_ifd_bytes = value(0x83)?;
                 let pk_ifd = params.curve.decode_point(&pk_ifd_bytes).ok()?;
                 let sk: SecretScalar = params.curve.random_secret(&mut self.rng);
@@ -540,7 +561,9 @@ impl SoftwareCard {
                     self.tries_left = self.tries_left.saturating_sub(1);
                     return sw(0x63C0 | u16::from(self.tries_left));
                 }
-                let Ok(t_ic) = auth_token(params.cipher, &ks_mac, &params.protocol, &pk_ifd) else { return sw(SW_CONDITIONS) };
+                let Ok(t_ic) = auth_token(params.cipher, &ks_mac, &params.protocol, &pk_ifd) else {
+                    return sw(SW_CONDITIONS);
+                };
                 let Ok(channel) = SecureChannel::from_secret(params.cipher, &k) else { return sw(SW_CONDITIONS) };
                 self.tries_left = WRONG_PASSWORD_TRIES;
                 // The response goes out in plain; SM starts with the next command.

@@ -82,7 +82,10 @@ pub fn certificate(
     ];
     if is_ca {
         let bc = encode(0x30, &encode(0x01, &[0xFF]));
-        let ext = encode(0x30, &[encode(0x06, oid::der(&oid::BASIC_CONSTRAINTS)), encode(0x01, &[0xFF]), encode(0x04, &bc)].concat());
+        let ext = encode(
+            0x30,
+            &[encode(0x06, oid::der(&oid::BASIC_CONSTRAINTS)), encode(0x01, &[0xFF]), encode(0x04, &bc)].concat(),
+        );
         tbs.push(encode(0xA3, &encode(0x30, &ext)));
     }
     let tbs = encode(0x30, &tbs.concat());
@@ -130,7 +133,9 @@ impl TestPki {
             .map(|(n, bytes)| encode(0x30, &[der_uint(&[*n]), encode(0x04, &Sha256::digest(bytes))].concat()))
             .collect();
         let lds = encode(0x30, &[der_uint(&[0]), sha256.clone(), encode(0x30, &hashes.concat())].concat());
-        let attr = |o: &const_oid::ObjectIdentifier, v: Vec<u8>| encode(0x30, &[encode(0x06, oid::der(o)), encode(0x31, &v)].concat());
+        let attr = |o: &const_oid::ObjectIdentifier, v: Vec<u8>| {
+            encode(0x30, &[encode(0x06, oid::der(o)), encode(0x31, &v)].concat())
+        };
         let mut attrs = vec![
             attr(&oid::ATTR_CONTENT_TYPE, encode(0x06, oid::der(&oid::LDS_SECURITY_OBJECT))),
             attr(&oid::ATTR_MESSAGE_DIGEST, encode(0x04, &Sha256::digest(&lds))),
@@ -141,14 +146,27 @@ impl TestPki {
         let sid = encode(0x30, &[self.ds_issuer.clone(), der_uint(&self.ds_serial.to_be_bytes())].concat());
         let signer_info = encode(
             0x30,
-            &[der_uint(&[1]), sid, sha256.clone(), encode(0xA0, &attrs), alg(&oid::ECDSA_SHA256), encode(0x04, &signature)].concat(),
+            &[
+                der_uint(&[1]),
+                sid,
+                sha256.clone(),
+                encode(0xA0, &attrs),
+                alg(&oid::ECDSA_SHA256),
+                encode(0x04, &signature),
+            ]
+            .concat(),
         );
-        let encap = encode(0x30, &[encode(0x06, oid::der(&oid::LDS_SECURITY_OBJECT)), encode(0xA0, &encode(0x04, &lds))].concat());
+        let encap = encode(
+            0x30,
+            &[encode(0x06, oid::der(&oid::LDS_SECURITY_OBJECT)), encode(0xA0, &encode(0x04, &lds))].concat(),
+        );
         let signed_data = encode(
             0x30,
-            &[der_uint(&[3]), encode(0x31, &sha256), encap, encode(0xA0, &self.ds), encode(0x31, &signer_info)].concat(),
+            &[der_uint(&[3]), encode(0x31, &sha256), encap, encode(0xA0, &self.ds), encode(0x31, &signer_info)]
+                .concat(),
         );
-        let content_info = encode(0x30, &[encode(0x06, oid::der(&oid::SIGNED_DATA)), encode(0xA0, &signed_data)].concat());
+        let content_info =
+            encode(0x30, &[encode(0x06, oid::der(&oid::SIGNED_DATA)), encode(0xA0, &signed_data)].concat());
         encode(0x77, &content_info)
     }
 }
