@@ -400,3 +400,22 @@ fn progress_reports_steps_and_bytes() {
     assert!(steps.contains(&Step::ReadFile(File::Dg(13))));
     assert!(steps.contains(&Step::ActiveAuthentication));
 }
+
+#[test]
+fn full_read_figures() {
+    // The benchmark: one full read without DG2 (PACE + SM + EF.COM, SOD, DG1, DG13, DG14,
+    // DG15 + CA + AA + PA) with short APDUs. Deterministic sizes, so the counts are exact.
+    let pki = TestPki::default_test();
+    let mut card = SoftwareCard::new(&CITIZENS[0], &pki, CardOptions::default());
+    let mut cfg = config(can_key(&card), &pki);
+    cfg.read_dg2 = false;
+    let out = read(&mut card, cfg).unwrap();
+    let s = out.stats;
+    println!(
+        "full read (short APDUs, no DG2): {} APDUs, {} bytes sent, {} bytes received, {} file bytes",
+        s.apdus, s.bytes_sent, s.bytes_received, s.file_bytes
+    );
+    assert_eq!(s.apdus, 36);
+    assert_eq!(s.file_bytes, 2432);
+    assert_eq!(card.apdu_count(), 36, "the card answered every APDU the reader counted");
+}
