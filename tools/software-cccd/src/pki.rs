@@ -136,7 +136,7 @@ impl TestPki {
         let attr = |o: &const_oid::ObjectIdentifier, v: Vec<u8>| {
             encode(0x30, &[encode(0x06, oid::der(o)), encode(0x31, &v)].concat())
         };
-        let mut attrs = vec![
+        let mut attrs = [
             attr(&oid::ATTR_CONTENT_TYPE, encode(0x06, oid::der(&oid::LDS_SECURITY_OBJECT))),
             attr(&oid::ATTR_MESSAGE_DIGEST, encode(0x04, &Sha256::digest(&lds))),
         ];
