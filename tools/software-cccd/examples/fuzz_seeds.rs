@@ -21,7 +21,14 @@ fn main() {
     let pki = TestPki::default_test();
     let card = SoftwareCard::new(&CITIZENS[0], &pki, CardOptions { face_bytes: 200, ..CardOptions::default() });
     let tlv_dir = root.join("chip_tlv_dg13");
-    for (fid, name) in [([1, 0x1C], "card_access"), ([1, 0x1E], "com"), ([1, 1], "dg1"), ([1, 0x0D], "dg13"), ([1, 0x0E], "dg14"), ([1, 0x0F], "dg15")] {
+    for (fid, name) in [
+        ([1, 0x1C], "card_access"),
+        ([1, 0x1E], "com"),
+        ([1, 1], "dg1"),
+        ([1, 0x0D], "dg13"),
+        ([1, 0x0E], "dg14"),
+        ([1, 0x0F], "dg15"),
+    ] {
         write(&tlv_dir, &format!("{name}.bin"), card.file(fid).unwrap());
     }
     let sod_dir = root.join("chip_sod");

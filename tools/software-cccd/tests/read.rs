@@ -419,3 +419,60 @@ fn full_read_figures() {
     assert_eq!(s.file_bytes, 2432);
     assert_eq!(card.apdu_count(), 36, "the card answered every APDU the reader counted");
 }
+
+#[test]
+fn a_forged_sod_signature_is_refused() {
+    let pki = TestPki::default_test();
+    let mut card = SoftwareCard::new(&CITIZENS[0], &pki, CardOptions::default());
+    let mut sod = card.file([0x01, 0x1D]).unwrap().to_vec();
+    let last = sod.len() - 1; // the last byte of the signature's s
+    sod[last] ^= 0x01;
+    card.set_file([0x01, 0x1D], sod);
+    let err = {
+        let cfg = config(can_key(&card), &pki);
+        read(&mut card, cfg)
+    }
+    .unwrap_err();
+    assert_eq!(err, ChipError::SodSignatureInvalid);
+    assert_eq!(err.code(), "chip.sod_signature");
+}
+
+#[test]
+fn the_card_guards_its_files_like_a_cccd() {
+    use citizen_chip::apdu::Response;
+    let pki = TestPki::default_test();
+    let mut card = SoftwareCard::new(&CITIZENS[0], &pki, CardOptions::default());
+    card.power_on();
+    let sw = |card: &mut SoftwareCard, apdu: &str| {
+        Response::parse(&card.process(&citizen_chip::unhex(apdu).unwrap())).unwrap().sw
+    };
+    // SELECT MF answers 6D00 on the CCCD (the iOS trap).
+    assert_eq!(sw(&mut card, "00A4000C023F00"), 0x6D00);
+    // EF.CardAccess is public.
+    assert_eq!(sw(&mut card, "00B09C0000"), 0x9000);
+    // Nothing else is readable before PACE/BAC.
+    assert_eq!(sw(&mut card, "00A4040C07A0000002471001"), 0x9000);
+    assert_eq!(sw(&mut card, "00A4020C02011E"), 0x9000);
+    assert_eq!(sw(&mut card, "00B0000004"), 0x6982);
+    assert_eq!(sw(&mut card, "00B0830004"), 0x6982, "DG3 by SFI");
+    // A removed card answers nothing until it is powered on again.
+    card.remove();
+    assert!(card.process(&[0x00, 0xB0, 0x9C, 0x00, 0x00]).is_empty());
+    card.power_on();
+    assert_eq!(sw(&mut card, "00B09C0000"), 0x9000);
+    assert_eq!(card.atr()[0], 0x3B);
+}
+
+#[test]
+fn dg3_stays_unreadable_even_after_pace() {
+    let pki = TestPki::default_test();
+    let mut card = SoftwareCard::new(&CITIZENS[0], &pki, CardOptions::default());
+    let out = {
+        let cfg = config(can_key(&card), &pki);
+        read(&mut card, cfg)
+    }
+    .unwrap();
+    // EF.COM lists DG3 and EF.SOD hashes it, but the reader never asks for it.
+    assert!(citizen_chip::lds::parse_com(&out.files[&File::Com]).unwrap().data_groups.contains(&3));
+    assert!(!out.files.contains_key(&File::Dg(3)));
+}
