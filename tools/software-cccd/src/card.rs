@@ -299,6 +299,11 @@ impl SoftwareCard {
         self.files.insert(fid, bytes);
     }
 
+    /// Delete a file (a chip that hides EF.CardAccess, a card without DG13…).
+    pub fn remove_file(&mut self, fid: [u8; 2]) {
+        self.files.remove(&fid);
+    }
+
     /// A file's content.
     pub fn file(&self, fid: [u8; 2]) -> Option<&[u8]> {
         self.files.get(&fid).map(Vec::as_slice)

@@ -476,3 +476,18 @@ fn dg3_stays_unreadable_even_after_pace() {
     assert!(citizen_chip::lds::parse_com(&out.files[&File::Com]).unwrap().data_groups.contains(&3));
     assert!(!out.files.contains_key(&File::Dg(3)));
 }
+
+#[test]
+fn without_ef_card_access_the_can_uses_the_known_cccd_parameters() {
+    let pki = TestPki::default_test();
+    let mut card = SoftwareCard::new(&CITIZENS[1], &pki, CardOptions::default());
+    card.remove_file([0x01, 0x1C]);
+    let out = {
+        let cfg = config(can_key(&card), &pki);
+        read(&mut card, cfg)
+    }
+    .unwrap();
+    assert_eq!(out.access, AccessProtocol::Pace(Curve::BrainpoolP256r1));
+    assert_eq!(out.card_access, citizen_chip::unhex(citizen_chip::pace::CCCD_CARD_ACCESS));
+    assert_full_verified_read(&card, &out);
+}
