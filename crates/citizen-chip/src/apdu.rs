@@ -112,6 +112,7 @@ impl Command {
                     return Err(ChipError::Protocol("Lc does not match the command length"));
                 }
             }
+            2 => return Err(ChipError::Protocol("truncated extended length")),
             3 => {
                 let le = usize::from(u16::from_be_bytes([body[1], body[2]]));
                 cmd.le = Some(if le == 0 { 65536 } else { le });
@@ -213,6 +214,9 @@ mod tests {
         assert!(Command::decode(&[0, 0xA4, 0]).is_err());
         assert!(Command::decode(&[0, 0xA4, 0, 0, 5, 1, 2]).is_err());
         assert!(Command::decode(&[0, 0xA4, 0, 0, 0, 0, 5, 1]).is_err());
+        // Found by the chip_sm_unwrap fuzz target: a two-byte body starting with 00 (neither a
+        // short Le nor a complete extended length) panicked on an index.
+        assert!(Command::decode(&[0x87, 0x87, 0x74, 0x87, 0x00, 0xA7]).is_err());
         assert!(Response::parse(&[0x90]).is_err());
         let r = Response::parse(&[1, 2, 0x90, 0x00]).unwrap();
         assert!(r.is_ok() && r.data == vec![1, 2]);
