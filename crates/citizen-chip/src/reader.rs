@@ -236,6 +236,8 @@ impl std::fmt::Debug for Reader {
 }
 
 const REQUIRED: [File; 3] = [File::Com, File::Sod, File::Dg(1)];
+/// The largest offset READ BINARY B0 can address in P1-P2.
+const MAX_EVEN_OFFSET: usize = 0x7FFF;
 
 impl Reader {
     /// A reader for one read.
@@ -334,11 +336,19 @@ impl Reader {
         }
     }
 
-    fn chunk_len(&self) -> usize {
-        if self.config.max_response_len > 256 {
+    /// File bytes per READ BINARY: 0xDF with short APDUs (as JMRTD: the SM-wrapped answer then
+    /// fits 256 bytes), less 8 for B1's DO'53' header; with extended length what the transport
+    /// carries less room for the SM objects.
+    fn chunk_len(&self, odd: bool) -> usize {
+        let base = if self.config.max_response_len > 256 {
             (self.config.max_response_len.min(65536) - 64).max(0xDF)
         } else {
             0xDF
+        };
+        if odd {
+            base - 8
+        } else {
+            base
         }
     }
 
@@ -520,13 +530,16 @@ impl Reader {
                     }
                     return Err(ChipError::UnexpectedStatus { step: "READ BINARY", sw: resp.sw });
                 }
-                let expected = total.map(|t| (t - offset).min(self.chunk_len())).unwrap_or(8);
-                if resp.data.len() > expected {
-                    return Err(ChipError::Protocol("READ BINARY returned more than asked"));
+                let odd = offset > MAX_EVEN_OFFSET;
+                let expected = total.map(|t| (t - offset).min(self.chunk_len(odd))).unwrap_or(8);
+                // READ BINARY B1 answers with the data inside DO'53'.
+                let data = if odd { tlv::parse_single(&resp.data, 0x53)?.value.to_vec() } else { resp.data };
+                if data.len() > expected || data.is_empty() {
+                    return Err(ChipError::Protocol("READ BINARY returned more than asked, or nothing"));
                 }
-                self.stats.file_bytes += resp.data.len();
-                buf.extend_from_slice(&resp.data);
-                let offset = offset + resp.data.len();
+                self.stats.file_bytes += data.len();
+                buf.extend_from_slice(&data);
+                let offset = offset + data.len();
                 let total = match total {
                     Some(t) => t,
                     None => {
@@ -541,13 +554,20 @@ impl Reader {
                     buf.truncate(total);
                     return self.file_done(file, buf);
                 }
-                if offset > 0x7FFF {
-                    return Err(ChipError::Protocol("file larger than READ BINARY offsets reach (32 KiB)"));
-                }
-                let le = (total - offset).min(self.chunk_len());
-                let [hi, lo] = (offset as u16).to_be_bytes();
+                let odd = offset > MAX_EVEN_OFFSET;
+                let le = (total - offset).min(self.chunk_len(odd));
+                let cmd = if odd {
+                    // Beyond 32 KiB the offset no longer fits P1-P2: odd INS with DO'54'.
+                    let bytes = (offset as u32).to_be_bytes();
+                    let off = if offset > 0xFFFF { &bytes[1..] } else { &bytes[2..] };
+                    let expected = tlv::encode(0x53, &vec![0; le]).len();
+                    Command::new(0x00, 0xB1, 0x00, 0x00).with_data(tlv::encode(0x54, off)).with_le(expected)
+                } else {
+                    let [hi, lo] = (offset as u16).to_be_bytes();
+                    Command::new(0x00, 0xB0, hi, lo).with_le(le)
+                };
                 self.phase = Phase::File { file, stage: FileStage::Read { offset, total: Some(total), buf } };
-                self.send(Command::new(0x00, 0xB0, hi, lo).with_le(le))
+                self.send(cmd)
             }
         }
     }

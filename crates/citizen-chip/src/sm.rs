@@ -140,9 +140,15 @@ impl SecureChannel {
         let header = pad(&[cla, cmd.ins, cmd.p1, cmd.p2], self.block());
         let mut dos = Vec::new();
         if !cmd.data.is_empty() {
-            let mut v = vec![0x01];
-            v.extend_from_slice(&self.encrypt(&cmd.data)?);
-            dos.extend_from_slice(&tlv::encode(0x87, &v));
+            // Odd INS (e.g. READ BINARY B1 with an offset object) carries its data BER-TLV
+            // encoded: DO'85' without the padding-content indicator; even INS uses DO'87'.
+            if cmd.ins & 1 == 1 {
+                dos.extend_from_slice(&tlv::encode(0x85, &self.encrypt(&cmd.data)?));
+            } else {
+                let mut v = vec![0x01];
+                v.extend_from_slice(&self.encrypt(&cmd.data)?);
+                dos.extend_from_slice(&tlv::encode(0x87, &v));
+            }
         }
         if let Some(le) = cmd.le {
             dos.extend_from_slice(&tlv::encode(0x97, &Self::le_bytes(le, cmd.is_extended())));
@@ -223,7 +229,10 @@ impl SecureChannel {
         let (mut do87, mut do97, mut do8e) = (None, None, None);
         for d in &dos {
             match d.tag {
-                0x87 if do87.is_none() && do97.is_none() && do8e.is_none() => {
+                0x87 | 0x85 if do87.is_none() && do97.is_none() && do8e.is_none() => {
+                    if (d.tag == 0x85) != (cmd.ins & 1 == 1) {
+                        return Err(ChipError::SecureMessaging("DO'85'/'87' does not match the instruction"));
+                    }
                     do87 = Some(d.value);
                     m.extend_from_slice(d.raw);
                 }
@@ -240,6 +249,7 @@ impl SecureChannel {
             return Err(ChipError::SecureMessaging("command MAC does not verify"));
         }
         let data = match do87 {
+            Some(v) if cmd.ins & 1 == 1 => self.decrypt(v)?,
             Some([0x01, rest @ ..]) => self.decrypt(rest)?,
             Some(_) => return Err(ChipError::SecureMessaging("DO'87' without padding indicator 01")),
             None => Vec::new(),
@@ -351,8 +361,13 @@ mod tests {
         for cipher in [Cipher::Aes128, Cipher::Aes192, Cipher::Aes256, Cipher::Tdes] {
             let mut reader = SecureChannel::from_secret(cipher, &secret).unwrap();
             let mut card = SecureChannel::from_secret(cipher, &secret).unwrap();
-            for (data, le) in [(vec![], Some(4)), (vec![1, 2, 3], None), (vec![5; 300], Some(1000))] {
-                let cmd = Command { cla: 0, ins: 0xB0, p1: 0, p2: 0, data: data.clone(), le };
+            for (ins, data, le) in [
+                (0xB0, vec![], Some(4)),
+                (0xB0, vec![1, 2, 3], None),
+                (0xB0, vec![5; 300], Some(1000)),
+                (0xB1, vec![0x54, 2, 0x80, 0], Some(223)),
+            ] {
+                let cmd = Command { cla: 0, ins, p1: 0, p2: 0, data: data.clone(), le };
                 let wire = reader.wrap(&cmd).unwrap().encode();
                 let got = card.unwrap_command(&Command::decode(&wire).unwrap()).unwrap();
                 assert_eq!(got, cmd);

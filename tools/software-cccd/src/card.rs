@@ -392,6 +392,7 @@ impl SoftwareCard {
         match cmd.ins {
             0xA4 => self.select(cmd),
             0xB0 => self.read_binary(cmd),
+            0xB1 => self.read_binary_odd(cmd),
             0x22 => self.manage_security_environment(cmd),
             0x86 => self.general_authenticate(cmd),
             0x84 => self.get_challenge(cmd),
@@ -463,6 +464,34 @@ impl SoftwareCard {
         } else {
             ok(data)
         }
+    }
+
+    /// READ BINARY with odd INS: the offset in DO'54', the data returned in DO'53'.
+    fn read_binary_odd(&mut self, cmd: &Command) -> Response {
+        let Ok(off) = tlv::parse_single(&cmd.data, 0x54) else { return sw(SW_WRONG_DATA) };
+        if off.value.is_empty() || off.value.len() > 3 {
+            return sw(SW_WRONG_DATA);
+        }
+        let offset = off.value.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b));
+        let Some(fid) = self.selected else { return sw(SW_CONDITIONS) };
+        let Some(content) = self.files.get(&fid) else { return sw(SW_NOT_FOUND) };
+        if fid != FID_CARD_ACCESS && (self.sm.is_none() || fid == [0x01, 0x03]) {
+            return sw(SW_SECURITY);
+        }
+        if offset > content.len() {
+            return sw(SW_WRONG_P1P2);
+        }
+        let le = cmd.le.unwrap_or(256);
+        // The largest n whose DO'53' encoding fits Le.
+        let n = if le <= 129 {
+            le.saturating_sub(2)
+        } else if le <= 258 {
+            le - 3
+        } else {
+            le - 4
+        };
+        let end = (offset + n).min(content.len());
+        ok(encode(0x53, &content[offset..end]))
     }
 
     fn manage_security_environment(&mut self, cmd: &Command) -> Response {

@@ -491,3 +491,17 @@ fn without_ef_card_access_the_can_uses_the_known_cccd_parameters() {
     assert_eq!(out.card_access, citizen_chip::unhex(citizen_chip::pace::CCCD_CARD_ACCESS));
     assert_full_verified_read(&card, &out);
 }
+
+#[test]
+fn a_face_image_beyond_32_kib_is_read_with_odd_ins() {
+    let pki = TestPki::default_test();
+    let options = CardOptions { face_bytes: 40_000, ..CardOptions::default() };
+    let mut card = SoftwareCard::new(&CITIZENS[0], &pki, options);
+    for max in [256, 65536] {
+        let mut cfg = config(can_key(&card), &pki);
+        cfg.max_response_len = max;
+        let out = read(&mut card, cfg).unwrap();
+        assert!(out.files[&File::Dg(2)].len() > 40_000);
+        assert_full_verified_read(&card, &out);
+    }
+}
