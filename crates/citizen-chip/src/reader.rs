@@ -305,17 +305,25 @@ impl Reader {
     pub fn on_response(&mut self, bytes: &[u8]) -> Result<Action> {
         let result = self.step(bytes);
         if result.is_err() {
-            self.phase = Phase::Finished;
-            self.sm = None;
+            self.abort();
         }
         result
     }
 
     /// The driver's transport failed (tag lost, reader unplugged): the read ends, retryably.
     pub fn on_transport_error(&mut self) -> ChipError {
+        self.abort();
+        ChipError::CardRemoved
+    }
+
+    /// End the read and drop everything read so far: nothing is kept half-way.
+    fn abort(&mut self) {
         self.phase = Phase::Finished;
         self.sm = None;
-        ChipError::CardRemoved
+        self.tasks.clear();
+        self.files.clear();
+        self.card_access = None;
+        self.active_auth = None;
     }
 
     fn receive(&mut self, bytes: &[u8]) -> Result<Response> {
