@@ -63,8 +63,8 @@ pcsc_start() {
         sudo pcscd --foreground >"$log" 2>&1 &
     fi
     local launcher=$!
-    local i
-    for i in $(seq 1 50); do
+    local _
+    for _ in $(seq 1 50); do
         pcsc_running && break
         if ! kill -0 "$launcher" 2>/dev/null; then
             echo "pcsc: pcscd exited at start; its log ($log):" >&2
