@@ -18,7 +18,7 @@ pub mod probe;
 
 use std::fmt::Display;
 use std::io::{self, ErrorKind};
-use std::net::ToSocketAddrs;
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 pub use probe::ProbeCard;
@@ -90,10 +90,69 @@ impl vpicc::VSmartCard for Vpcd<'_> {
     }
 }
 
-/// Connect to vpcd at `addr`, retrying until `connect_timeout` has passed (pcscd may still be
-/// starting), then serve `card` until vpcd closes the connection (pcscd stopped): `Ok(())`.
-///
-/// `on_connected` runs once the TCP connection stands (the binary prints its ready line there).
+/// A TCP connection to vpcd: the card is "in the reader" while it stands.
+#[derive(Debug)]
+pub struct VpcdConnection {
+    stream: TcpStream,
+}
+
+/// Takes the card out of the reader from another thread (shuts the connection down).
+#[derive(Debug)]
+pub struct Remover {
+    stream: TcpStream,
+}
+
+impl Remover {
+    /// Remove the card: pcscd sees it leave, an exchange in flight fails as "card removed", and
+    /// [`VpcdConnection::serve`] returns `Ok(())`.
+    pub fn remove(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+impl VpcdConnection {
+    /// Connect to vpcd at `addr`, retrying until `connect_timeout` has passed (pcscd may still
+    /// be starting).
+    pub fn connect<A>(addr: A, connect_timeout: Duration) -> io::Result<Self>
+    where
+        A: ToSocketAddrs + Display + Copy,
+    {
+        let deadline = Instant::now() + connect_timeout;
+        loop {
+            match TcpStream::connect(addr) {
+                Ok(stream) => return Ok(VpcdConnection { stream }),
+                Err(e) if Instant::now() < deadline && e.kind() == ErrorKind::ConnectionRefused => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("cannot connect to vpcd at {addr} (is pcscd with vsmartcard-vpcd running?): {e}"),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// A handle that removes the card from another thread.
+    pub fn remover(&self) -> io::Result<Remover> {
+        Ok(Remover { stream: self.stream.try_clone()? })
+    }
+
+    /// Serve `card` until vpcd closes the connection (pcscd stopped) or a [`Remover`] removes
+    /// the card: `Ok(())`. A malformed vpcd message is an error.
+    pub fn serve(self, card: &mut dyn VirtualCard) -> io::Result<()> {
+        let atr = card.atr();
+        let mut adapter = Vpcd { card, atr };
+        match vpicc::Connection::from(self.stream).run(&mut adapter) {
+            Err(e) if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// Connect to vpcd at `addr` (see [`VpcdConnection::connect`]), call `on_connected` (the
+/// binary prints its ready line there), and serve `card` until the connection ends.
 pub fn serve<A>(
     card: &mut dyn VirtualCard,
     addr: A,
@@ -103,26 +162,49 @@ pub fn serve<A>(
 where
     A: ToSocketAddrs + Display + Copy,
 {
-    let deadline = Instant::now() + connect_timeout;
-    let connection = loop {
-        match vpicc::connect_socket(addr) {
-            Ok(c) => break c,
-            Err(e) if Instant::now() < deadline && e.kind() == ErrorKind::ConnectionRefused => {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot connect to vpcd at {addr} (is pcscd with vsmartcard-vpcd running?): {e}"),
-                ))
-            }
-        }
-    };
+    let connection = VpcdConnection::connect(addr, connect_timeout)?;
     on_connected();
-    let atr = card.atr();
-    let mut adapter = Vpcd { card, atr };
-    match connection.run(&mut adapter) {
-        Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(()),
-        other => other,
+    connection.serve(card)
+}
+
+/// A card served on a background thread (tests: a card placed on the reader for one test).
+/// Dropping it removes the card and waits for the thread.
+#[derive(Debug)]
+pub struct CardInReader {
+    remover: Remover,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl CardInReader {
+    /// Connect to vpcd at `addr` and serve `card` on a new thread.
+    pub fn place<A>(mut card: Box<dyn VirtualCard + Send>, addr: A, connect_timeout: Duration) -> io::Result<Self>
+    where
+        A: ToSocketAddrs + Display + Copy,
+    {
+        let connection = VpcdConnection::connect(addr, connect_timeout)?;
+        let remover = connection.remover()?;
+        let thread = std::thread::spawn(move || connection.serve(card.as_mut()));
+        Ok(CardInReader { remover, thread: Some(thread) })
+    }
+
+    /// Take the card out of the reader (also mid-exchange) and return how serving ended.
+    pub fn remove(mut self) -> io::Result<()> {
+        self.remover.remove();
+        self.join()
+    }
+
+    fn join(&mut self) -> io::Result<()> {
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the card thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for CardInReader {
+    fn drop(&mut self) {
+        self.remover.remove();
+        let _ = self.join();
     }
 }

@@ -106,3 +106,17 @@ fn gives_up_when_nothing_listens() {
     let err = virtual_card::serve(&mut card, addr, Duration::ZERO, || panic!("must not connect")).unwrap_err();
     assert!(err.to_string().contains("is pcscd with vsmartcard-vpcd running?"), "{err}");
 }
+
+#[test]
+fn a_card_in_the_reader_is_removed_on_request() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let placed = virtual_card::CardInReader::place(Box::new(ProbeCard::new()), addr, Duration::from_secs(5)).unwrap();
+    let (mut s, _) = listener.accept().unwrap();
+    send(&mut s, &[4]);
+    assert_eq!(recv(&mut s), [0x3B, 0x80, 0x80, 0x01, 0x01]);
+    placed.remove().unwrap();
+    // vpcd's side sees the connection end: the card left the reader.
+    let mut buf = [0u8; 2];
+    assert_eq!(s.read(&mut buf).unwrap(), 0);
+}
