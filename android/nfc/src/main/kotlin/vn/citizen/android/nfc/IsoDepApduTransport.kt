@@ -85,9 +85,11 @@ class IsoDepApduTransport(
     }
 
     override suspend fun transceive(command: ByteArray): ByteArray = coroutineScope {
-        val exchange = async(dispatcher) { exchange(command) }
+        // The child returns its failure as a value: after a cancellation the blocked call ends
+        // with an IOException (the tag was closed), which must not replace the cancellation.
+        val exchange = async(dispatcher) { runCatching { exchange(command) } }
         try {
-            exchange.await()
+            exchange.await().getOrThrow()
         } catch (e: CancellationException) {
             // Our caller was cancelled (await is cancellable): abort the blocked transceive.
             runCatching { tag.close() }
