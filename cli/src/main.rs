@@ -108,6 +108,34 @@ enum Command {
         #[command(subcommand)]
         op: ServicesOp,
     },
+    /// The chip of the ID card through a PC/SC reader (kiosk).
+    Chip {
+        #[command(subcommand)]
+        op: ChipOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChipOp {
+    /// List the PC/SC readers and whether each holds a card.
+    Readers,
+    /// Read what the chip announces before access control (EF.CardAccess: the PACE protocol and
+    /// its domain parameters) and select the eMRTD application. Needs no CAN.
+    Probe {
+        /// The reader's PC/SC name (default: the first reader holding a card).
+        #[arg(long)]
+        reader: Option<String>,
+        /// Seconds to wait for a card to be placed on the reader.
+        #[arg(long, default_value_t = 10)]
+        wait: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Use extended-length APDUs even though the reader does not report support for them
+        /// (PC/SC `SCARD_ATTR_MAXINPUT`; vpcd and some contactless readers report nothing).
+        #[arg(long)]
+        extended_length: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -240,6 +268,16 @@ async fn run(cli: Cli) -> ExitCode {
     if let Command::Demo { data_dir } = cli.command {
         return commands::demo::run(data_dir).await;
     }
+    // The card reader needs no core (no data directory, no server).
+    if let Command::Chip { op } = cli.command {
+        return match op {
+            ChipOp::Readers => commands::chip::readers(),
+            ChipOp::Probe { reader, wait, json, extended_length } => {
+                let extended = extended_length.then_some(true);
+                commands::chip::probe(reader, std::time::Duration::from_secs(wait), extended, json)
+            }
+        };
+    }
     let mut pems = vec![];
     for p in &cli.ca {
         match commands::read(p) {
@@ -255,7 +293,7 @@ async fn run(cli: Cli) -> ExitCode {
 
     use commands::{account, devices, enroll};
     match cli.command {
-        Command::Demo { .. } => unreachable!("handled above"),
+        Command::Demo { .. } | Command::Chip { .. } => unreachable!("handled above"),
         Command::Status => account::status(&core),
         Command::Enroll { step: EnrollStep::Start { cccd, dob, phone } } => {
             enroll::start(&core, EnrollmentInput { cccd, date_of_birth: dob, phone }).await

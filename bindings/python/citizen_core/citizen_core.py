@@ -537,6 +537,12 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 41004:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_apdutransport_transceive() != 63525:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length() != 2937:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_activity_log() != 50989:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 34714:
@@ -714,6 +720,15 @@ _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.restype 
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_transceive.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_transceive.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.restype = ctypes.c_uint16
@@ -941,6 +956,21 @@ _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.restype = ctypes.c_uint32
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length.restype = ctypes.c_uint32
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.restype = ctypes.c_int8
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1335,6 +1365,16 @@ _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_apdutransport.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_apdutransport.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_citizencore.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1375,6 +1415,44 @@ _UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.restype = None
+class _UniffiForeignFutureResultRustBuffer(ctypes.Structure):
+    _fields_ = [
+        ("return_value", _UniffiRustBuffer),
+        ("call_status", _UniffiRustCallStatus),
+    ]
+_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiForeignFutureResultRustBuffer,
+)
+_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiForeignFutureDroppedCallbackStruct(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_uint64),
+        ("free", _UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK),
+    ]
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_uint32),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_int8),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCitizenCoreApduTransport(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT),
+        ("transceive", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0),
+        ("max_apdu_length", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1),
+        ("supports_extended_length", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2),
+    ]
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreApduTransport),
+)
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.restype = None
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -1747,6 +1825,68 @@ async def _uniffi_rust_call_async(rust_future, ffi_poll, ffi_complete, ffi_free,
         )
     finally:
         ffi_free(rust_future)
+def _uniffi_trait_interface_call_async(make_call, uniffi_out_dropped_callback, handle_success, handle_error):
+    async def make_call_and_call_callback():
+        # Note: it's important we call either `handle_success` or `handle_error` exactly once.  Each
+        # call consumes an Arc reference, which means there should be no possibility of a double
+        # call.  The following code is structured so that will will never call both `handle_success`
+        # and `handle_error`, even in the face of weird exceptions.
+        #
+        # In extreme circumstances we may not call either, for example if we fail to make the ctypes
+        # call to `handle_success`.  This means we will leak the Arc reference, which is better than
+        # double-freeing it.
+        try:
+            call_result = await make_call()
+        except Exception as e:
+            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            handle_error(
+                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
+                _UniffiFfiConverterString.lower(repr(e)),
+            )
+        else:
+            handle_success(call_result)
+    eventloop = _uniffi_get_event_loop()
+    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
+    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
+    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
+
+def _uniffi_trait_interface_call_async_with_error(make_call, uniffi_out_dropped_callback, handle_success, handle_error, error_type, lower_error):
+    async def make_call_and_call_callback():
+        # See the note in _uniffi_trait_interface_call_async for details on `handle_success` and
+        # `handle_error`.
+        try:
+            try:
+                call_result = await make_call()
+            except error_type as e:
+                handle_error(
+                    _UniffiRustCallStatus.CALL_ERROR,
+                    lower_error(e),
+                )
+            else:
+                handle_success(call_result)
+        except Exception as e:
+            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            handle_error(
+                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
+                _UniffiFfiConverterString.lower(repr(e)),
+            )
+    eventloop = _uniffi_get_event_loop()
+    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
+    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
+    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
+
+_UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = _UniffiHandleMap()
+
+@_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK
+def _uniffi_future_dropped_callback(handle):
+    (eventloop, task) = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle)
+    eventloop.call_soon(_uniffi_cancel_task, task)
+
+def _uniffi_cancel_task(task):
+    if not task.done():
+        task.cancel()
 
 # Public interface members begin here.
 
@@ -6300,6 +6440,149 @@ class _UniffiFfiConverterTypeShareRequestInfo(_UniffiConverterRustBuffer):
 
 
 
+# ApduTransportError
+# We want to define each variant as a nested class that's also a subclass,
+# which is tricky in Python.  To accomplish this we're going to create each
+# class separately, then manually add the child classes to the base class's
+# __dict__.  All of this happens in dummy class to avoid polluting the module
+# namespace.
+class ApduTransportError(Exception):
+    """
+    Why an exchange with the card failed. Shells map their platform exceptions onto these; the
+    `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
+    personal data once decrypted).
+"""
+    pass
+
+_UniffiTempApduTransportError = ApduTransportError
+
+class ApduTransportError:  # type: ignore
+    """
+    Why an exchange with the card failed. Shells map their platform exceptions onto these; the
+    `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
+    personal data once decrypted).
+"""
+    
+    class CardRemoved(_UniffiTempApduTransportError):
+        """
+        The card left the field or the reader (Android `TagLostException`, iOS "tag connection
+        lost", PC/SC `SCARD_W_REMOVED_CARD`/`SCARD_W_RESET_CARD`). Retryable: the citizen holds the
+        card again and the reader restarts the session from SELECT (secure-messaging keys are not
+        reused across a removal).
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.CardRemoved({})".format(str(self))
+    _UniffiTempApduTransportError.CardRemoved = CardRemoved # type: ignore
+    class Timeout(_UniffiTempApduTransportError):
+        """
+        The card did not answer in time (the transport's timeout, e.g. `IsoDep.setTimeout`).
+        Retryable once; a chip that keeps timing out is reported to the citizen.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.Timeout({})".format(str(self))
+    _UniffiTempApduTransportError.Timeout = Timeout # type: ignore
+    class Cancelled(_UniffiTempApduTransportError):
+        """
+        The exchange was cancelled (the future was dropped, the session invalidated, or the
+        citizen dismissed the system NFC sheet). Not an error to report; not retried.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.Cancelled({})".format(str(self))
+    _UniffiTempApduTransportError.Cancelled = Cancelled # type: ignore
+    class Other(_UniffiTempApduTransportError):
+        """
+        Anything else (no reader, I/O failure, an APDU the transport cannot carry).
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.Other({})".format(str(self))
+    _UniffiTempApduTransportError.Other = Other # type: ignore
+
+ApduTransportError = _UniffiTempApduTransportError # type: ignore
+del _UniffiTempApduTransportError
+
+
+class _UniffiFfiConverterTypeApduTransportError(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ApduTransportError.CardRemoved(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 2:
+            return ApduTransportError.Timeout(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 3:
+            return ApduTransportError.Cancelled(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 4:
+            return ApduTransportError.Other(
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if isinstance(value, ApduTransportError.CardRemoved):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, ApduTransportError.Timeout):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, ApduTransportError.Cancelled):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, ApduTransportError.Other):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+
+    @staticmethod
+    def write(value, buf):
+        if isinstance(value, ApduTransportError.CardRemoved):
+            buf.write_i32(1)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, ApduTransportError.Timeout):
+            buf.write_i32(2)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, ApduTransportError.Cancelled):
+            buf.write_i32(3)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, ApduTransportError.Other):
+            buf.write_i32(4)
+            _UniffiFfiConverterString.write(value.reason, buf)
+
+
+
 
 
 
@@ -9985,6 +10268,266 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
             buf.write_i32(4)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
 
+
+class ApduTransport():
+    """
+    A connection to one card, able to exchange APDUs. Implemented by the shells
+    (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+
+    One transport serves one card session; the core sends one APDU at a time (never two
+    `transceive` calls in flight on the same transport).
+"""
+    
+    async def transceive(self, command: bytes) -> bytes:
+        """
+        Send one command APDU (header, optional Lc and data, optional Le; short or extended
+        encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+        Dropping the returned future cancels the exchange (see the module documentation).
+"""
+        raise NotImplementedError
+    def max_apdu_length(self, ) -> int:
+        """
+        The largest command APDU the transport can carry, in bytes (Android
+        `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+"""
+        raise NotImplementedError
+    def supports_extended_length(self, ) -> bool:
+        """
+        Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+        `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+        commands of at most 256 bytes each.
+"""
+        raise NotImplementedError
+
+class ApduTransportImpl(ApduTransport):
+    """
+    A connection to one card, able to exchange APDUs. Implemented by the shells
+    (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+
+    One transport serves one card session; the core sends one APDU at a time (never two
+    `transceive` calls in flight on the same transport).
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_apdutransport, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def transceive(self, command: bytes) -> bytes:
+        """
+        Send one command APDU (header, optional Lc and data, optional Le; short or extended
+        encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+        Dropping the returned future cancels the exchange (see the module documentation).
+"""
+        
+        _UniffiFfiConverterBytes.check_lower(command)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBytes.lower(command),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBytes.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeApduTransportError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def max_apdu_length(self, ) -> int:
+        """
+        The largest command APDU the transport can carry, in bytes (Android
+        `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def supports_extended_length(self, ) -> bool:
+        """
+        Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+        `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+        commands of at most 256 bytes each.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplApduTransportImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0
+    def transceive(
+            uniffi_handle,
+            command,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterBytes.lift(command), )
+            uniffi_method = uniffi_obj.transceive
+            return uniffi_method(*uniffi_args)
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiFfiConverterBytes.lower(return_value),
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiRustBuffer.default(),
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async_with_error(
+            make_call,
+            uniffi_out_dropped_callback,
+            handle_success,
+            handle_error,
+            ApduTransportError,
+            _UniffiFfiConverterTypeApduTransportError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1
+    def max_apdu_length(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.max_apdu_length
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterUInt32.lower(v)
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2
+    def supports_extended_length(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.supports_extended_length
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterBoolean.lower(v)
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeApduTransport._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeApduTransport._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreApduTransport(
+        _uniffi_free,
+        _uniffi_clone,
+        transceive,
+        max_apdu_length,
+        supports_extended_length,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeApduTransport:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return ApduTransportImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeApduTransport._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: ApduTransport):
+        if not isinstance(value, ApduTransport):
+            raise TypeError("Expected ApduTransport subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ApduTransport):
+         if isinstance(value, ApduTransportImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeApduTransport._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ApduTransport, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
 class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -12589,6 +13132,7 @@ __all__ = [
     "ConsentKind",
     "ShareDelivery",
     "OutboxState",
+    "ApduTransportError",
     "NetworkErrorKind",
     "AuthError",
     "ConsentError",
@@ -12644,6 +13188,8 @@ __all__ = [
     "validate_enrollment_input",
     "verify_activity_log_export",
     "verify_receipt_export",
+    "ApduTransportImpl",
+    "ApduTransport",
     "OutboxObserverImpl",
     "OutboxObserver",
     "CitizenCore",

@@ -3,6 +3,7 @@
 //! mapping in [`exit`].
 
 pub(crate) mod account;
+pub(crate) mod chip;
 pub(crate) mod demo;
 pub(crate) mod devices;
 pub(crate) mod enroll;

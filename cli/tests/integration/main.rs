@@ -11,7 +11,9 @@
 )]
 
 mod env;
+mod vpcd;
 
+mod chip;
 mod demo;
 mod exit_codes;
 mod passcode_kill;

@@ -196,6 +196,12 @@ messages! {
     ConsentReceiptDamaged => "consent.receipt_damaged", "Một biên nhận trên thiết bị bị hỏng và không đọc được.", "A receipt on this device is damaged and cannot be read.";
     ConsentReceiptMissing => "consent.receipt_missing", "Một biên nhận đã bị xoá khỏi thiết bị.", "A receipt was deleted from this device.";
     ActivityServerKeyInvalid => "activity.server_key_invalid", "Khoá máy chủ được cung cấp để kiểm tra nhật ký không hợp lệ.", "The server key given to check the log is not valid.";
+    PcscUnavailable => "pcsc.unavailable", "Không kết nối được dịch vụ đầu đọc thẻ (pcscd chưa chạy).", "The smart-card reader service is not reachable (pcscd is not running).";
+    PcscNoReader => "pcsc.no_reader", "Không tìm thấy đầu đọc thẻ nào.", "No card reader was found.";
+    PcscReaderNotFound => "pcsc.reader_not_found", "Không có đầu đọc thẻ mang tên đã cho.", "There is no card reader with that name.";
+    PcscNoCard => "pcsc.no_card", "Chưa có thẻ trên đầu đọc. Hãy đặt thẻ căn cước lên đầu đọc rồi thử lại.", "There is no card on the reader. Place the ID card on the reader and try again.";
+    PcscCardRemoved => "pcsc.card_removed", "Thẻ đã bị nhấc khỏi đầu đọc giữa chừng. Hãy đặt lại thẻ rồi thử lại.", "The card was removed from the reader during the read. Place it again and try again.";
+    PcscFailure => "pcsc.failure", "Đầu đọc thẻ báo lỗi.", "The card reader reported an error.";
     InvalidConfig => "setup.invalid_config", "Cấu hình ứng dụng không hợp lệ.", "The app configuration is not valid.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }

@@ -1,0 +1,210 @@
+//! A software smart card served to a real `pcscd` through vsmartcard's `vpcd` driver.
+//!
+//! Debian's `vsmartcard-vpcd` adds virtual readers to `pcscd` ("Virtual PCD 00 00" on TCP port
+//! 35963, "Virtual PCD 00 01" on 35964). Whatever connects to that port *is the card*: `pcscd`
+//! sends it power and ATR requests and every APDU a PC/SC client transmits. This crate is that
+//! card end: it serves any [`VirtualCard`] over the vpcd protocol (through the `vpicc` crate), so
+//! the chip reader of `citizen chip` and an independent reader (JMRTD through
+//! `javax.smartcardio`) talk to our software card exactly as to a card in a USB reader
+//! (ARCHITECTURE.md, decision 26e).
+//!
+//! A card is a plain `process(command) -> response` object. To serve another card (the software
+//! CCCD), implement [`VirtualCard`] for it and add it to [`card_by_name`].
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod apdu;
+pub mod probe;
+
+use std::fmt::Display;
+use std::io::{self, ErrorKind};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+pub use probe::ProbeCard;
+
+/// Host where `pcscd`'s vpcd driver listens.
+pub const VPCD_HOST: &str = "127.0.0.1";
+/// TCP port of the first vpcd reader ("Virtual PCD 00 00"); the second one is on `+1`.
+pub const VPCD_PORT: u16 = 35963;
+/// Reader name `pcscd` gives the first vpcd slot.
+pub const VPCD_READER: &str = "Virtual PCD 00 00";
+
+/// The names [`card_by_name`] knows, for the binary's help text.
+pub const CARD_NAMES: &[&str] = &["probe"];
+
+/// A smart card in software: the card side of the APDU exchange.
+///
+/// The same shape as the software CCCD of `tools/software-cccd` (`SoftwareCard`), so serving it
+/// is a four-line `impl`.
+pub trait VirtualCard {
+    /// The answer to reset the reader reports (ISO 7816-3; contactless cards get the PC/SC
+    /// part 3 form `3B 8x 80 01 …`).
+    fn atr(&self) -> Vec<u8>;
+    /// The card enters the field (or is powered in a contact reader): a fresh session.
+    fn power_on(&mut self);
+    /// The card leaves the field: everything volatile (selected files, session keys) is lost.
+    fn power_off(&mut self);
+    /// Answer one command APDU; the response ends with SW1 SW2.
+    fn process(&mut self, command_apdu: &[u8]) -> Vec<u8>;
+}
+
+/// The cards the `virtual-card` binary can serve, by name.
+pub fn card_by_name(name: &str) -> Option<Box<dyn VirtualCard + Send>> {
+    match name {
+        "probe" => Some(Box::new(ProbeCard::new())),
+        _ => None,
+    }
+}
+
+/// Presents a [`VirtualCard`] to `vpicc`, which drives the vpcd protocol (2-byte big-endian
+/// length-prefixed messages; a 1-byte message is a control: 0 power off, 1 power on, 2 reset,
+/// 4 get ATR; anything longer is an APDU).
+struct Vpcd<'a> {
+    card: &'a mut dyn VirtualCard,
+    atr: Vec<u8>,
+}
+
+impl vpicc::VSmartCard for Vpcd<'_> {
+    fn atr(&self) -> &[u8] {
+        &self.atr
+    }
+
+    fn power_on(&mut self) {
+        self.card.power_on();
+        self.atr = self.card.atr();
+    }
+
+    fn power_off(&mut self) {
+        self.card.power_off();
+    }
+
+    fn reset(&mut self) {
+        self.card.power_off();
+        self.card.power_on();
+        self.atr = self.card.atr();
+    }
+
+    fn execute(&mut self, msg: &[u8]) -> Vec<u8> {
+        self.card.process(msg)
+    }
+}
+
+/// A TCP connection to vpcd: the card is "in the reader" while it stands.
+#[derive(Debug)]
+pub struct VpcdConnection {
+    stream: TcpStream,
+}
+
+/// Takes the card out of the reader from another thread (shuts the connection down).
+#[derive(Debug)]
+pub struct Remover {
+    stream: TcpStream,
+}
+
+impl Remover {
+    /// Remove the card: pcscd sees it leave, an exchange in flight fails as "card removed", and
+    /// [`VpcdConnection::serve`] returns `Ok(())`.
+    pub fn remove(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+impl VpcdConnection {
+    /// Connect to vpcd at `addr`, retrying until `connect_timeout` has passed (pcscd may still
+    /// be starting).
+    pub fn connect<A>(addr: A, connect_timeout: Duration) -> io::Result<Self>
+    where
+        A: ToSocketAddrs + Display + Copy,
+    {
+        let deadline = Instant::now() + connect_timeout;
+        loop {
+            match TcpStream::connect(addr) {
+                Ok(stream) => return Ok(VpcdConnection { stream }),
+                Err(e) if Instant::now() < deadline && e.kind() == ErrorKind::ConnectionRefused => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("cannot connect to vpcd at {addr} (is pcscd with vsmartcard-vpcd running?): {e}"),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// A handle that removes the card from another thread.
+    pub fn remover(&self) -> io::Result<Remover> {
+        Ok(Remover { stream: self.stream.try_clone()? })
+    }
+
+    /// Serve `card` until vpcd closes the connection (pcscd stopped) or a [`Remover`] removes
+    /// the card: `Ok(())`. A malformed vpcd message is an error.
+    pub fn serve(self, card: &mut dyn VirtualCard) -> io::Result<()> {
+        let atr = card.atr();
+        let mut adapter = Vpcd { card, atr };
+        match vpicc::Connection::from(self.stream).run(&mut adapter) {
+            Err(e) if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// Connect to vpcd at `addr` (see [`VpcdConnection::connect`]), call `on_connected` (the
+/// binary prints its ready line there), and serve `card` until the connection ends.
+pub fn serve<A>(
+    card: &mut dyn VirtualCard,
+    addr: A,
+    connect_timeout: Duration,
+    on_connected: impl FnOnce(),
+) -> io::Result<()>
+where
+    A: ToSocketAddrs + Display + Copy,
+{
+    let connection = VpcdConnection::connect(addr, connect_timeout)?;
+    on_connected();
+    connection.serve(card)
+}
+
+/// A card served on a background thread (tests: a card placed on the reader for one test).
+/// Dropping it removes the card and waits for the thread.
+#[derive(Debug)]
+pub struct CardInReader {
+    remover: Remover,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl CardInReader {
+    /// Connect to vpcd at `addr` and serve `card` on a new thread.
+    pub fn place<A>(mut card: Box<dyn VirtualCard + Send>, addr: A, connect_timeout: Duration) -> io::Result<Self>
+    where
+        A: ToSocketAddrs + Display + Copy,
+    {
+        let connection = VpcdConnection::connect(addr, connect_timeout)?;
+        let remover = connection.remover()?;
+        let thread = std::thread::spawn(move || connection.serve(card.as_mut()));
+        Ok(CardInReader { remover, thread: Some(thread) })
+    }
+
+    /// Take the card out of the reader (also mid-exchange) and return how serving ended.
+    pub fn remove(mut self) -> io::Result<()> {
+        self.remover.remove();
+        self.join()
+    }
+
+    fn join(&mut self) -> io::Result<()> {
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the card thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for CardInReader {
+    fn drop(&mut self) {
+        self.remover.remove();
+        let _ = self.join();
+    }
+}
