@@ -14,6 +14,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod apdu;
+pub mod cccd;
 pub mod probe;
 
 use std::fmt::Display;
@@ -31,12 +32,11 @@ pub const VPCD_PORT: u16 = 35963;
 pub const VPCD_READER: &str = "Virtual PCD 00 00";
 
 /// The names [`card_by_name`] knows, for the binary's help text.
-pub const CARD_NAMES: &[&str] = &["probe"];
+pub const CARD_NAMES: &[&str] = &["probe", "cccd"];
 
 /// A smart card in software: the card side of the APDU exchange.
 ///
-/// The same shape as the software CCCD of `tools/software-cccd` (`SoftwareCard`), so serving it
-/// is a four-line `impl`.
+/// The software CCCD of `tools/software-cccd` (`SoftwareCard`) implements it in [`cccd`].
 pub trait VirtualCard {
     /// The answer to reset the reader reports (ISO 7816-3; contactless cards get the PC/SC
     /// part 3 form `3B 8x 80 01 …`).
@@ -53,6 +53,7 @@ pub trait VirtualCard {
 pub fn card_by_name(name: &str) -> Option<Box<dyn VirtualCard + Send>> {
     match name {
         "probe" => Some(Box::new(ProbeCard::new())),
+        "cccd" => Some(Box::new(cccd::cccd_card(&cccd::CccdOptions::default())?)),
         _ => None,
     }
 }
@@ -177,12 +178,30 @@ pub struct CardInReader {
 
 impl CardInReader {
     /// Connect to vpcd at `addr` and serve `card` on a new thread.
-    pub fn place<A>(mut card: Box<dyn VirtualCard + Send>, addr: A, connect_timeout: Duration) -> io::Result<Self>
+    pub fn place<A>(card: Box<dyn VirtualCard + Send>, addr: A, connect_timeout: Duration) -> io::Result<Self>
+    where
+        A: ToSocketAddrs + Display + Copy,
+    {
+        Self::place_removing_after(card, None, addr, connect_timeout)
+    }
+
+    /// As [`CardInReader::place`]; with `Some(n)` the card leaves the reader after answering
+    /// `n` APDUs ([`cccd::RemovingAfter`]: a card pulled away mid-read).
+    pub fn place_removing_after<A>(
+        card: Box<dyn VirtualCard + Send>,
+        remove_after: Option<usize>,
+        addr: A,
+        connect_timeout: Duration,
+    ) -> io::Result<Self>
     where
         A: ToSocketAddrs + Display + Copy,
     {
         let connection = VpcdConnection::connect(addr, connect_timeout)?;
         let remover = connection.remover()?;
+        let mut card: Box<dyn VirtualCard + Send> = match remove_after {
+            Some(n) => Box::new(cccd::RemovingAfter::new(card, n, connection.remover()?)),
+            None => card,
+        };
         let thread = std::thread::spawn(move || connection.serve(card.as_mut()));
         Ok(CardInReader { remover, thread: Some(thread) })
     }
