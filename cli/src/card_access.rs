@@ -1,11 +1,14 @@
-//! EF.CardAccess as far as `citizen chip probe` needs it: the list of SecurityInfos (BSI TR-03110
+//! EF.CardAccess as `citizen chip probe` reports it: the list of SecurityInfos (BSI TR-03110
 //! part 3, A.1) with each protocol OID, its version and, for PACE, the standardized domain
 //! parameter id.
 //!
-//! A deliberately small BER-TLV reader: the full, fuzzed parser lives in the chip crate of
-//! issue 12 (`crates/citizen-chip`), which replaces this module once it lands.
+//! The parsing is the chip crate's (`citizen_chip::pace::parse_security_infos`, the fuzzed
+//! BER-TLV reader the full read uses); this module only turns its SecurityInfos into the
+//! integers and names the probe prints.
 
 use std::fmt;
+
+use citizen_chip::tlv;
 
 /// One SecurityInfo: `SEQUENCE { protocol OBJECT IDENTIFIER, requiredData ANY, optionalData ANY
 /// OPTIONAL }`, with the integers `citizen chip probe` reports.
@@ -19,9 +22,9 @@ pub struct SecurityInfo {
     pub parameter_id: Option<u64>,
 }
 
-/// Why EF.CardAccess could not be read as a set of SecurityInfos.
+/// Why EF.CardAccess could not be read as a set of SecurityInfos (the chip crate's reason).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CardAccessError(&'static str);
+pub struct CardAccessError(pub citizen_chip::ChipError);
 
 impl fmt::Display for CardAccessError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -34,43 +37,30 @@ impl std::error::Error for CardAccessError {}
 /// `id-PACE` (BSI TR-03110): `bsi-de protocols(2) smartcard(2) 4`.
 pub const ID_PACE: &str = "0.4.0.127.0.7.2.2.4";
 
+/// An INTEGER TLV's value, `None` when the TLV is not an INTEGER.
+fn integer(raw: &[u8]) -> Result<Option<u64>, CardAccessError> {
+    let t = tlv::parse_single(raw, 0x02).ok();
+    t.map(|t| tlv::small_uint(t.value).map(u64::from)).transpose().map_err(CardAccessError)
+}
+
 /// Parse EF.CardAccess (`SET OF SecurityInfo`). Unknown protocols are kept; anything that is not
-/// well-formed DER-ish TLV is an error.
+/// well-formed BER-TLV is an error.
 pub fn parse(bytes: &[u8]) -> Result<Vec<SecurityInfo>, CardAccessError> {
-    let (tag, set, rest) = tlv(bytes)?;
-    if tag != 0x31 {
-        return Err(CardAccessError("not a SET"));
-    }
-    if !rest.is_empty() {
-        return Err(CardAccessError("bytes after the SET"));
-    }
-    let mut infos = vec![];
-    let mut items = set;
-    while !items.is_empty() {
-        let (tag, seq, rest) = tlv(items)?;
-        items = rest;
-        if tag != 0x30 {
-            return Err(CardAccessError("a SecurityInfo is not a SEQUENCE"));
-        }
-        let (tag, oid, mut fields) = tlv(seq)?;
-        if tag != 0x06 {
-            return Err(CardAccessError("a SecurityInfo does not start with an OID"));
-        }
-        let protocol = dotted(oid)?;
-        let mut integers = vec![];
-        while !fields.is_empty() {
-            let (tag, value, rest) = tlv(fields)?;
-            fields = rest;
-            integers.push(if tag == 0x02 { Some(unsigned(value)?) } else { None });
-        }
-        let version = integers.first().copied().flatten();
+    let infos = citizen_chip::pace::parse_security_infos(bytes).map_err(CardAccessError)?;
+    let mut out = vec![];
+    for info in infos {
+        let protocol = info.protocol.to_string();
+        let version = integer(&info.required)?;
         // PACEInfo's protocol names a cipher suite (id-PACE.<mapping>.<suite>); a
         // PACEDomainParameterInfo (id-PACE.<mapping>) carries an AlgorithmIdentifier instead.
         let is_pace_info = protocol.starts_with(&format!("{ID_PACE}.")) && protocol.split('.').count() == 11;
-        let parameter_id = if is_pace_info { integers.get(1).copied().flatten() } else { None };
-        infos.push(SecurityInfo { protocol, version, parameter_id });
+        let parameter_id = match (&info.optional, is_pace_info) {
+            (Some(raw), true) => integer(raw)?,
+            _ => None,
+        };
+        out.push(SecurityInfo { protocol, version, parameter_id });
     }
-    Ok(infos)
+    Ok(out)
 }
 
 /// The name of a protocol OID of the eMRTD world, when known.
@@ -111,70 +101,6 @@ pub fn parameter_name(id: u64) -> Option<&'static str> {
         18 => "NIST P-521",
         _ => return None,
     })
-}
-
-/// One TLV: (tag, value, rest). Single-byte tags only (all of EF.CardAccess's), definite lengths.
-fn tlv(b: &[u8]) -> Result<(u8, &[u8], &[u8]), CardAccessError> {
-    let (&tag, b) = b.split_first().ok_or(CardAccessError("truncated tag"))?;
-    if tag & 0x1F == 0x1F {
-        return Err(CardAccessError("multi-byte tag"));
-    }
-    let (&first, b) = b.split_first().ok_or(CardAccessError("truncated length"))?;
-    let (len, b) = match first {
-        0..=0x7F => (usize::from(first), b),
-        0x81..=0x83 => {
-            let n = usize::from(first & 0x7F);
-            if b.len() < n {
-                return Err(CardAccessError("truncated length"));
-            }
-            (b[..n].iter().fold(0usize, |acc, &x| (acc << 8) | usize::from(x)), &b[n..])
-        }
-        _ => return Err(CardAccessError("indefinite or oversized length")),
-    };
-    if b.len() < len {
-        return Err(CardAccessError("value shorter than its length"));
-    }
-    Ok((tag, &b[..len], &b[len..]))
-}
-
-/// An OID's content octets, dotted.
-fn dotted(oid: &[u8]) -> Result<String, CardAccessError> {
-    if oid.is_empty() || oid.last().is_some_and(|b| b & 0x80 != 0) {
-        return Err(CardAccessError("bad OID"));
-    }
-    let mut arcs: Vec<u64> = vec![];
-    let mut acc: u64 = 0;
-    for &b in oid {
-        if acc > (u64::MAX >> 7) {
-            return Err(CardAccessError("OID arc too large"));
-        }
-        acc = (acc << 7) | u64::from(b & 0x7F);
-        if b & 0x80 == 0 {
-            if arcs.is_empty() {
-                let first = (acc / 40).min(2);
-                arcs.extend([first, acc - first * 40]);
-            } else {
-                arcs.push(acc);
-            }
-            acc = 0;
-        }
-    }
-    Ok(arcs.iter().map(u64::to_string).collect::<Vec<_>>().join("."))
-}
-
-/// A non-negative INTEGER of at most 8 significant bytes.
-fn unsigned(v: &[u8]) -> Result<u64, CardAccessError> {
-    match v {
-        [] => Err(CardAccessError("empty INTEGER")),
-        [first, ..] if first & 0x80 != 0 => Err(CardAccessError("negative INTEGER")),
-        _ => {
-            let v = if v.len() > 1 && v[0] == 0 { &v[1..] } else { v };
-            if v.len() > 8 {
-                return Err(CardAccessError("INTEGER too large"));
-            }
-            Ok(v.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -228,7 +154,7 @@ mod tests {
             (hex("3108300606012A0201FF"), "negative INTEGER"),
             (hex("3110300E06012A0209010000000000000000"), "INTEGER too large"),
         ] {
-            assert_eq!(parse(&bytes), Err(CardAccessError(why)), "{}", why);
+            assert!(parse(&bytes).is_err(), "{why}");
         }
     }
 }

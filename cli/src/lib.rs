@@ -6,6 +6,7 @@
 )]
 
 pub mod card_access;
+pub mod chip_read;
 pub mod demo;
 pub mod pcsc_transport;
 pub mod relying_party;

@@ -136,6 +136,46 @@ enum ChipOp {
         #[arg(long)]
         extended_length: bool,
     },
+    /// Read and verify the chip: PACE with the CAN (or PACE/BAC with the MRZ data), secure
+    /// messaging, EF.COM, EF.SOD, DG1, DG13, DG14 + chip authentication, DG15 + active
+    /// authentication, passive authentication against the CSCA trust list. Prints the verified
+    /// record (the ID number masked unless --show), the results and each step's duration.
+    Read {
+        /// The 6 digits printed on the card (CAN).
+        #[arg(long, required_unless_present = "mrz", conflicts_with = "mrz")]
+        can: Option<String>,
+        /// MRZ data instead of the CAN: `NUMBER,YYMMDD,YYMMDD` (document number or the 12-digit
+        /// ID number, date of birth, date of expiry). PACE with the MRZ, or BAC when the card has
+        /// no PACE.
+        #[arg(long, visible_alias = "bac")]
+        mrz: Option<String>,
+        /// CSCA certificate(s) to trust (DER or PEM; repeatable). The software card's test CSCA:
+        /// `virtual-card export-csca FILE`.
+        #[arg(long = "csca", required = true)]
+        csca: Vec<PathBuf>,
+        /// The reader's PC/SC name (default: the first reader holding a card).
+        #[arg(long)]
+        reader: Option<String>,
+        /// Seconds to wait for a card to be placed on the reader.
+        #[arg(long, default_value_t = 10)]
+        wait: u64,
+        /// Show the ID numbers in full.
+        #[arg(long)]
+        show: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also read DG2 (the face image, the largest file).
+        #[arg(long)]
+        face: bool,
+        /// Write every file as read to this directory (`DG1.bin`, `EF.SOD.bin`, …), to compare
+        /// with another reader. Personal data: for test cards.
+        #[arg(long)]
+        dump: Option<PathBuf>,
+        /// Use extended-length APDUs even though the reader does not report support for them.
+        #[arg(long)]
+        extended_length: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -275,6 +315,20 @@ async fn run(cli: Cli) -> ExitCode {
             ChipOp::Probe { reader, wait, json, extended_length } => {
                 let extended = extended_length.then_some(true);
                 commands::chip::probe(reader, std::time::Duration::from_secs(wait), extended, json)
+            }
+            ChipOp::Read { can, mrz, csca, reader, wait, show, json, face, dump, extended_length } => {
+                commands::chip::read(commands::chip::ReadArgs {
+                    can,
+                    mrz,
+                    csca,
+                    reader,
+                    wait: std::time::Duration::from_secs(wait),
+                    show,
+                    json,
+                    face,
+                    dump,
+                    extended_length: extended_length.then_some(true),
+                })
             }
         };
     }

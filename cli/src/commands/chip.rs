@@ -2,11 +2,17 @@
 //!
 //! `readers` lists the readers; `probe` connects to the card, reads EF.CardAccess (by SFI, else
 //! SELECT by FID then READ BINARY) and selects the eMRTD application: what the chip announces
-//! before any access control, so it needs neither CAN nor MRZ. The full read (`chip read`,
-//! PACE/BAC, secure messaging, passive authentication) comes with the chip crate of issue 12.
+//! before any access control, so it needs neither CAN nor MRZ. `read` is the full verified read
+//! (the chip crate's reader over [`PcscTransport`], see [`citizen_cli::chip_read`]).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use citizen_chip::kdf::AccessKey;
+use citizen_chip::reader::ReaderConfig;
+use citizen_chip::ChipError;
+use citizen_cli::chip_read::{self, ChipRead};
 
 use citizen_cli::card_access::{self, SecurityInfo, ID_PACE};
 use citizen_cli::pcsc_transport::{self, PcscError, PcscTransport};
@@ -233,4 +239,200 @@ fn probe_json(p: &Probe) -> String {
         "emrtd_selected": p.emrtd_sw == [0x90, 0x00],
     })
     .to_string()
+}
+
+/// A failed chip read: the catalogue entry of the chip crate's error (`chip.*`).
+#[derive(Debug)]
+pub(crate) struct ChipFailure(ErrorDetail, ChipError);
+
+impl From<ChipError> for ChipFailure {
+    fn from(e: ChipError) -> Self {
+        ChipFailure(e.msg().detail(), e)
+    }
+}
+impl std::fmt::Display for ChipFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.0.message_en, self.1)
+    }
+}
+impl std::error::Error for ChipFailure {}
+impl PublicError for ChipFailure {
+    fn detail(&self) -> &ErrorDetail {
+        &self.0
+    }
+}
+impl CliError for ChipFailure {}
+
+/// Report a failed read: the catalogue lines, then the reader's own wording (a step and a status
+/// word, never a key or personal data) and whether trying again can help.
+pub(crate) fn fail_chip(e: ChipError) -> ExitCode {
+    let retry = e.is_retryable();
+    let e = ChipFailure::from(e);
+    let code = exit::fail(&e);
+    eprintln!("chip: {}", e.1);
+    if let ChipError::AccessDenied { tries_left: Some(n), .. } = e.1 {
+        eprintln!("chip: {n} attempt(s) left");
+    }
+    if retry {
+        eprintln!("chip: retryable: place the card again and repeat the read");
+    }
+    code
+}
+
+/// `citizen chip read`'s options.
+pub(crate) struct ReadArgs {
+    pub(crate) can: Option<String>,
+    pub(crate) mrz: Option<String>,
+    pub(crate) csca: Vec<PathBuf>,
+    pub(crate) reader: Option<String>,
+    pub(crate) wait: Duration,
+    pub(crate) show: bool,
+    pub(crate) json: bool,
+    pub(crate) face: bool,
+    pub(crate) dump: Option<PathBuf>,
+    pub(crate) extended_length: Option<bool>,
+}
+
+/// The access key from `--can` or `--mrz NUMBER,YYMMDD,YYMMDD`.
+pub(crate) fn access_key(can: Option<&str>, mrz: Option<&str>) -> Result<AccessKey, ChipError> {
+    match (can, mrz) {
+        (Some(can), _) => AccessKey::can(can),
+        (None, Some(mrz)) => {
+            let parts: Vec<&str> = mrz.split(',').map(str::trim).collect();
+            let [number, dob, expiry] = parts[..] else {
+                return Err(ChipError::AccessKeyFormat("--mrz takes NUMBER,YYMMDD,YYMMDD"));
+            };
+            if number.len() == 12 {
+                AccessKey::cccd_mrz(number, dob, expiry)
+            } else {
+                AccessKey::mrz(number, dob, expiry)
+            }
+        }
+        (None, None) => Err(ChipError::AccessKeyFormat("give --can or --mrz")),
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `citizen chip read`: connect, read and verify, print.
+pub(crate) fn read(args: ReadArgs) -> ExitCode {
+    let key = match access_key(args.can.as_deref(), args.mrz.as_deref()) {
+        Ok(k) => k,
+        Err(e) => return fail_chip(e),
+    };
+    let trust = match chip_read::load_trust_list(&args.csca) {
+        Ok(t) => t,
+        Err(e) => return exit::other(e),
+    };
+    let transport = match PcscTransport::connect(args.reader.as_deref(), args.wait, args.extended_length) {
+        Ok(t) => t,
+        Err(e) => {
+            if let PcscError::Failure(_, why) = &e {
+                eprintln!("pc/sc: {why}");
+            }
+            return exit::fail(&e);
+        }
+    };
+    // Room for the SM wrapping around a response: a short APDU carries 256 data bytes.
+    let max_response_len = if transport.supports_extended_length() {
+        usize::try_from(transport.max_apdu_length()).unwrap_or(261).saturating_sub(5)
+    } else {
+        256
+    };
+    let config = ReaderConfig {
+        access_key: key,
+        max_response_len,
+        read_dg2: args.face,
+        trust,
+        now: now(),
+        aa_challenge: Some(chip_read::random_challenge()),
+    };
+    let result = chip_read::read(config, |apdu| transport.transmit(apdu).map_err(|_| ChipError::CardRemoved));
+    let read = match result {
+        Ok(r) => r,
+        Err(e) => return fail_chip(e),
+    };
+    if let Some(dir) = &args.dump {
+        if let Err(e) = chip_read::dump(&read.readout, dir) {
+            return exit::other(format!("{}: {e}", dir.display()));
+        }
+    }
+    if args.json {
+        println!("{}", read_json(transport.reader(), &read, args.show));
+    } else {
+        print_read(transport.reader(), &read, args.show);
+    }
+    ExitCode::SUCCESS
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+/// The text a kiosk operator reads: the record, the verification results, the timings.
+pub(crate) fn print_read(reader: &str, read: &ChipRead, show: bool) {
+    let r = &read.readout;
+    println!("reader: {reader}");
+    println!("access: {}", chip_read::access_name(r.access));
+    for (k, v) in chip_read::record(r, show) {
+        println!("  {k}: {v}");
+    }
+    let dgs: Vec<String> = r.passive_auth.verified_data_groups.iter().map(|n| format!("DG{n}")).collect();
+    println!("passive authentication: verified ({}; document signer chains to a trusted CSCA)", dgs.join(", "));
+    println!("chip authentication: {}", chip_read::chip_auth_name(r.chip_auth));
+    println!(
+        "active authentication: {}",
+        if r.active_auth.is_some() { "verified (signature over a fresh challenge)" } else { "not performed" }
+    );
+    for s in &read.steps {
+        println!(
+            "  step {:<24} {:>3} APDUs  core {:>8.2} ms  transport {:>8.2} ms",
+            s.step,
+            s.apdus,
+            ms(s.core),
+            ms(s.transport)
+        );
+    }
+    let st = r.stats;
+    println!(
+        "total: {} APDUs, {} bytes sent, {} bytes received, {} file bytes; core {:.2} ms, transport {:.2} ms",
+        st.apdus,
+        st.bytes_sent,
+        st.bytes_received,
+        st.file_bytes,
+        ms(read.core),
+        ms(read.transport)
+    );
+}
+
+pub(crate) fn read_json(reader: &str, read: &ChipRead, show: bool) -> serde_json::Value {
+    let r = &read.readout;
+    let steps: Vec<_> = read
+        .steps
+        .iter()
+        .map(|s| serde_json::json!({"step": s.step, "apdus": s.apdus, "core_ms": ms(s.core), "transport_ms": ms(s.transport)}))
+        .collect();
+    serde_json::json!({
+        "reader": reader,
+        "access": chip_read::access_name(r.access),
+        "record": chip_read::record(r, show),
+        "files": chip_read::file_names(r),
+        "passive_authentication": {
+            "result": "verified",
+            "data_groups": r.passive_auth.verified_data_groups,
+        },
+        "chip_authentication": chip_read::chip_auth_name(r.chip_auth),
+        "active_authentication": if r.active_auth.is_some() { "verified" } else { "not performed" },
+        "steps": steps,
+        "stats": {
+            "apdus": r.stats.apdus,
+            "bytes_sent": r.stats.bytes_sent,
+            "bytes_received": r.stats.bytes_received,
+            "file_bytes": r.stats.file_bytes,
+        },
+        "core_ms": ms(read.core),
+        "transport_ms": ms(read.transport),
+    })
 }
