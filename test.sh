@@ -8,7 +8,8 @@
 #      against the host library and the reference server, the keystore adapters compiled against
 #      Robolectric's android-all (android/jvm); the iOS shell's static checks (ios/check.sh);
 #   3b. the JMRTD cross-check (issue 12): JMRTD reads the software card through javax.smartcardio on
-#      the running pcscd + vpcd and agrees with `citizen chip probe` (tools/jmrtd-check; pcscd is
+#      the running pcscd + vpcd (PACE-CAN and BAC) and agrees with `citizen chip probe`/`chip read` on
+#      the bytes read and the passive-authentication verdict (tools/jmrtd-check; pcscd is
 #      started by .ci/run, skipped and said so when it is not running outside CI);
 #   4. the browser end-to-end test: headless Chromium (Debian's, installed when missing) logs in
 #      to the demo portal by QR code, approved through the Python bindings (tests/browser);
@@ -44,7 +45,7 @@ CITIZEN_BINDINGS_PROFILE="${CITIZEN_BINDINGS_PROFILE:-debug}" bindings/test.sh
 say "android: view models + KeystoreSupport (JUnit), keystore adapters compiled against android-all"
 android/jvm/run-tests.sh
 
-say "jmrtd: JMRTD (javax.smartcardio) reads the virtual card through pcscd and agrees with citizen chip probe"
+say "jmrtd: JMRTD (javax.smartcardio) reads the software CCCD through pcscd (PACE-CAN, BAC) and agrees with citizen chip probe/read on bytes and passive authentication"
 tools/jmrtd-check/run.sh
 
 say "browser: headless Chromium logs in to the demo portal by QR code"

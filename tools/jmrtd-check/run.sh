@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The JMRTD cross-check (issue 12, item 4): JMRTD reads the software card through
+# The JMRTD cross-check (issue 12, item 4): JMRTD reads the software cards through
 # javax.smartcardio on the running pcscd (vpcd reader "Virtual PCD 00 00") and must agree with
-# `citizen chip probe`. The JUnit test places the card itself (target/debug/virtual-card).
+# `citizen chip probe` (EF.CardAccess) and `citizen chip read` (PACE-CAN and BAC: the bytes of
+# EF.COM, EF.SOD, DG1, DG13, DG14, DG15 and the passive-authentication verdict, also for a card
+# with a tampered DG13). The JUnit tests place the cards themselves (target/debug/virtual-card).
+# The side-by-side figures of one full read land in target/chip-read-figures.txt
+# (-Dfigures.repetitions=N through MVN_ARGS; default 3).
 #
 #   tools/jmrtd-check/run.sh
 #
@@ -33,7 +37,7 @@ if [[ -z "$library" ]]; then
     exit 1
 fi
 
-args=(-q -B -Dstyle.color=never test
+args=(-q -B -Dstyle.color=never test ${MVN_ARGS:-}
       "-Dvirtual.card.bin=$target/debug/virtual-card"
       "-Dcitizen.cli.bin=$target/debug/citizen"
       "-Dpcsclite.library=$library")

@@ -121,7 +121,12 @@ impl VpcdConnection {
         let deadline = Instant::now() + connect_timeout;
         loop {
             match TcpStream::connect(addr) {
-                Ok(stream) => return Ok(VpcdConnection { stream }),
+                Ok(stream) => {
+                    // Every message is written as a 2-byte length then the body: without
+                    // TCP_NODELAY the body may wait for the ACK of the length (Nagle).
+                    stream.set_nodelay(true)?;
+                    return Ok(VpcdConnection { stream });
+                }
                 Err(e) if Instant::now() < deadline && e.kind() == ErrorKind::ConnectionRefused => {
                     std::thread::sleep(Duration::from_millis(100));
                 }

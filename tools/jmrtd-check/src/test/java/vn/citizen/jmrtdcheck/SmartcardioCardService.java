@@ -20,6 +20,9 @@ final class SmartcardioCardService extends CardService {
     private Card card;
     private CardChannel channel;
     private int apdus;
+    private long bytesSent;
+    private long bytesReceived;
+    private long transportNanos;
 
     SmartcardioCardService(CardTerminal terminal) {
         this.terminal = terminal;
@@ -44,7 +47,16 @@ final class SmartcardioCardService extends CardService {
     public ResponseAPDU transmit(CommandAPDU command) throws CardServiceException {
         try {
             apdus++;
-            return new ResponseAPDU(channel.transmit(new javax.smartcardio.CommandAPDU(command.getBytes())).getBytes());
+            byte[] c = command.getBytes();
+            long start = System.nanoTime();
+            byte[] r = channel.transmit(new javax.smartcardio.CommandAPDU(c)).getBytes();
+            transportNanos += System.nanoTime() - start;
+            if (System.getenv("CITIZEN_APDU_TRACE") != null) {
+                System.err.println("> " + java.util.HexFormat.of().formatHex(c) + "\n< " + java.util.HexFormat.of().formatHex(r));
+            }
+            bytesSent += c.length;
+            bytesReceived += r.length;
+            return new ResponseAPDU(r);
         } catch (CardException e) {
             throw new CardServiceException("transmit: " + e, e);
         }
@@ -76,5 +88,20 @@ final class SmartcardioCardService extends CardService {
     /** Command APDUs sent so far (for the side-by-side figures). */
     int apduCount() {
         return apdus;
+    }
+
+    /** Bytes of command APDUs sent so far. */
+    long bytesSent() {
+        return bytesSent;
+    }
+
+    /** Bytes of response APDUs (with status words) received so far. */
+    long bytesReceived() {
+        return bytesReceived;
+    }
+
+    /** Time spent in {@code transmit} (pcscd, vpcd, the card) so far, in nanoseconds. */
+    long transportNanos() {
+        return transportNanos;
     }
 }

@@ -19,9 +19,13 @@ final class VirtualCardProcess implements AutoCloseable {
         this.process = process;
     }
 
-    /** Start {@code virtual-card --port PORT CARD} and wait for its "serving" line. */
-    static VirtualCardProcess place(String binary, int port, String card) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(binary, "--port", Integer.toString(port), card)
+    /** Start {@code virtual-card --port PORT CARD [OPTIONS…]} and wait for its "serving" line. */
+    static VirtualCardProcess place(String binary, int port, String card, String... options)
+            throws IOException, InterruptedException {
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(binary, "--port", Integer.toString(port)));
+        command.addAll(java.util.List.of(options));
+        command.add(card);
+        Process p = new ProcessBuilder(command)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .start();
         BufferedReader err = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8));
