@@ -220,3 +220,55 @@ pub fn dump(readout: &ChipReadout, dir: &Path) -> std::io::Result<()> {
 pub fn file_names(readout: &ChipReadout) -> Vec<String> {
     readout.files.keys().map(|f: &File| f.name()).collect()
 }
+
+/// Overwrite everything the read holds about the citizen (files as read, DG13's values and raw
+/// bytes, the MRZ) before dropping it: the kiosk's session end.
+pub fn wipe(mut read: ChipRead) {
+    use zeroize::Zeroize;
+    for bytes in read.readout.files.values_mut() {
+        bytes.zeroize();
+    }
+    if let Some(ca) = read.readout.card_access.as_mut() {
+        ca.zeroize();
+    }
+    if let Some(dg13) = read.readout.dg13.as_mut() {
+        for field in dg13.fields.values_mut() {
+            field.raw.zeroize();
+            for v in &mut field.values {
+                v.zeroize();
+            }
+        }
+    }
+    for line in &mut read.readout.mrz.lines {
+        line.zeroize();
+    }
+    if let Some(aa) = read.readout.active_auth.as_mut() {
+        aa.signature.zeroize();
+    }
+}
+
+/// DG13's `DD/MM/YYYY` as `YYYY-MM-DD` (the eForm's dates), when it has that form.
+pub fn iso_date(dmy: &str) -> Option<String> {
+    let p: Vec<&str> = dmy.trim().split('/').collect();
+    match p[..] {
+        [d, m, y]
+            if d.len() == 2 && m.len() == 2 && y.len() == 4 && dmy.bytes().all(|b| b.is_ascii_digit() || b == b'/') =>
+        {
+            Some(format!("{y}-{m}-{d}"))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dg13_dates_become_iso_dates_and_anything_else_is_refused() {
+        assert_eq!(iso_date("30/06/1995").as_deref(), Some("1995-06-30"));
+        assert_eq!(iso_date("1995-06-30"), None);
+        assert_eq!(iso_date("3/6/1995"), None);
+        assert_eq!(iso_date("ab/cd/efgh"), None);
+    }
+}

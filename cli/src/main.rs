@@ -113,6 +113,45 @@ enum Command {
         #[command(subcommand)]
         op: ChipOp,
     },
+    /// The one-stop counter: forms filled from the citizen's chip ID card.
+    Kiosk {
+        #[command(subcommand)]
+        op: KioskOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum KioskOp {
+    /// Read and verify the card on the counter's reader, show the fields it will copy and ask
+    /// for the citizen's consent, fill a residence notification (the card holder as the guest
+    /// of the logged-in host), submit it through the outbox (passcode: CITIZEN_PASSCODE or
+    /// stdin), and wipe the chip data. Exit 9 when the citizen does not consent.
+    ChipForm {
+        /// The 6 digits printed on the card (CAN), typed by the citizen.
+        #[arg(long)]
+        can: String,
+        /// CSCA certificate(s) to trust (DER or PEM; repeatable).
+        #[arg(long = "csca", required = true)]
+        csca: Vec<PathBuf>,
+        /// The reader's PC/SC name (default: the first reader holding a card).
+        #[arg(long)]
+        reader: Option<String>,
+        /// Seconds to wait for the card.
+        #[arg(long, default_value_t = 10)]
+        wait: u64,
+        /// The citizen consented on the counter's screen (otherwise asked on stdin).
+        #[arg(long)]
+        yes: bool,
+        /// The guest's relationship to the host (form code).
+        #[arg(long, default_value = "ban_be")]
+        relationship: String,
+        /// The reason of the stay (form code).
+        #[arg(long, default_value = "du_lich")]
+        reason: String,
+        /// Nights of the stay, from tomorrow.
+        #[arg(long, default_value_t = 4)]
+        nights: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -362,6 +401,19 @@ async fn run(cli: Cli) -> ExitCode {
         Command::DeviceStatus => devices::status(&core).await,
         Command::Passcode { op } => commands::passcode::run(&core, op).await,
         Command::Services { op } => commands::services::run(core, op).await,
+        Command::Kiosk { op: KioskOp::ChipForm { can, csca, reader, wait, yes, relationship, reason, nights } } => {
+            let args = commands::kiosk::ChipFormArgs {
+                can,
+                csca,
+                reader,
+                wait: std::time::Duration::from_secs(wait),
+                yes,
+                relationship,
+                reason,
+                nights,
+            };
+            commands::kiosk::chip_form(core, args).await
+        }
         Command::Log { op } => commands::log::run(&core, op).await,
         Command::Qr { op } => commands::qr::run(&core, op).await,
         Command::Receipts { op } => commands::receipts::run(&core, op.unwrap_or(ReceiptsOp::List)),

@@ -16,5 +16,6 @@ mod vpcd;
 mod chip;
 mod demo;
 mod exit_codes;
+mod kiosk;
 mod passcode_kill;
 mod qr;
