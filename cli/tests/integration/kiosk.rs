@@ -78,12 +78,13 @@ fn status(env: &Env) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kiosk_fills_a_form_from_the_chip_with_consent_submits_it_and_leaves_nothing_behind() {
+    // The server and the enrolled host first: no lock is held across an await.
+    let env = Env::enrolled(true).await;
     let Some(_slot) =
         vpcd::reader_or_skip("kiosk_fills_a_form_from_the_chip_with_consent_submits_it_and_leaves_nothing_behind")
     else {
         return;
     };
-    let env = Env::enrolled(true).await;
     let csca = env.dir.path().join("csca.der");
     std::fs::write(&csca, virtual_card::cccd::test_csca()).unwrap();
     let _card = OnReader::place(guest_card, None);
@@ -124,10 +125,10 @@ async fn kiosk_fills_a_form_from_the_chip_with_consent_submits_it_and_leaves_not
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kiosk_refuses_an_untrusted_card_and_fills_nothing() {
+    let env = Env::enrolled(true).await;
     let Some(_slot) = vpcd::reader_or_skip("kiosk_refuses_an_untrusted_card_and_fills_nothing") else {
         return;
     };
-    let env = Env::enrolled(true).await;
     let other = env.dir.path().join("other.der");
     let pki = software_cccd::TestPki::generate(
         "another country",
