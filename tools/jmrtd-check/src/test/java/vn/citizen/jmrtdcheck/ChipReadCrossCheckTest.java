@@ -296,12 +296,12 @@ class ChipReadCrossCheckTest {
             OurRead ours = readWithCitizen("--can", CAN);
             assertEquals(0, ours.status(), ours.stderr());
             lastOurs = ours.stdout();
-            double core = Double.parseDouble(CardAccessCrossCheckTest.jsonValue(lastOurs, "core_ms"));
-            double transport = Double.parseDouble(CardAccessCrossCheckTest.jsonValue(lastOurs, "transport_ms"));
+            double core = Double.parseDouble(topLevel(lastOurs, "core_ms"));
+            double transport = Double.parseDouble(topLevel(lastOurs, "transport_ms"));
             oTotal.add(core + transport);
             oCore.add(core);
         }
-        String stats = CardAccessCrossCheckTest.jsonValue(lastOurs, "stats");
+        String stats = topLevel(lastOurs, "stats");
         String text = String.format(
                 "full read (PACE-CAN brainpoolP256r1, SM, EF.COM, DG14 + CA, EF.SOD, DG1, DG13, DG15, PA) through pcscd + vpcd, %d repetitions%n"
                         + "  citizen chip read: %s; read time min %.1f / median %.1f ms, core (excl. transport) min %.1f / median %.1f ms (+ active authentication)%n"
@@ -310,6 +310,30 @@ class ChipReadCrossCheckTest {
                 last.bytesReceived(), min(jTotal), median(jTotal), min(jCore), median(jCore));
         System.out.print(text);
         Files.writeString(work.resolve("../chip-read-figures.txt").normalize(), text, StandardCharsets.UTF_8);
+    }
+
+    /** The raw value of a key of the outermost object only (the per-step objects of
+     *  {@code citizen chip read --json} repeat {@code core_ms} and {@code transport_ms}). */
+    static String topLevel(String json, String key) throws IOException {
+        String marker = "\"" + key + "\":";
+        int depth = 0;
+        boolean inString = false;
+        for (int i = 0; i < json.length(); i++) {
+            char c = json.charAt(i);
+            if (c == '\\' && inString) {
+                i++;
+            } else if (c == '"') {
+                if (!inString && depth == 1 && json.startsWith(marker, i)) {
+                    return CardAccessCrossCheckTest.jsonValue("{" + json.substring(i), key);
+                }
+                inString = !inString;
+            } else if (!inString && (c == '{' || c == '[')) {
+                depth++;
+            } else if (!inString && (c == '}' || c == ']')) {
+                depth--;
+            }
+        }
+        throw new IOException("no top-level " + key + " in " + json);
     }
 
     static double min(List<Double> v) {
