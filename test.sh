@@ -7,6 +7,10 @@
 #   3. the Android shell's JVM part: view models and keystore-adapter logic tested with JUnit
 #      against the host library and the reference server, the keystore adapters compiled against
 #      Robolectric's android-all (android/jvm); the iOS shell's static checks (ios/check.sh);
+#   3b. the JMRTD cross-check (issue 12): JMRTD reads the software card through javax.smartcardio on
+#      the running pcscd + vpcd (PACE-CAN and BAC) and agrees with `citizen chip probe`/`chip read` on
+#      the bytes read and the passive-authentication verdict (tools/jmrtd-check; pcscd is
+#      started by .ci/run, skipped and said so when it is not running outside CI);
 #   4. the browser end-to-end test: headless Chromium (Debian's, installed when missing) logs in
 #      to the demo portal by QR code, approved through the Python bindings (tests/browser);
 #   5. 20 s of cargo-fuzz on the QR frame parser when a nightly toolchain is available (skipped,
@@ -41,6 +45,9 @@ CITIZEN_BINDINGS_PROFILE="${CITIZEN_BINDINGS_PROFILE:-debug}" bindings/test.sh
 say "android: view models + KeystoreSupport (JUnit), keystore adapters compiled against android-all"
 android/jvm/run-tests.sh
 
+say "jmrtd: JMRTD (javax.smartcardio) reads the software CCCD through pcscd (PACE-CAN, BAC) and agrees with citizen chip probe/read on bytes and passive authentication"
+tools/jmrtd-check/run.sh
+
 say "browser: headless Chromium logs in to the demo portal by QR code"
 tests/browser/run.sh
 
@@ -57,4 +64,4 @@ say "fuzz: QR frame parser (cargo-fuzz, ${CITIZEN_FUZZ_SECONDS:-20} s)"
 fuzz/run.sh | tee /tmp/citizen-fuzz.log
 fuzz_summary=$(grep -E '^fuzz: (qr_frame|SKIPPED)' /tmp/citizen-fuzz.log | tail -n 1)
 
-say "done: rust ${rust_passed} passed, ${rust_failed} failed; bindings, android/jvm, ios checks and browser passed; ${fuzz_summary}"
+say "done: rust ${rust_passed} passed, ${rust_failed} failed; bindings, android/jvm, jmrtd, ios checks and browser passed; ${fuzz_summary}"

@@ -4,6 +4,7 @@
 //               + consumer ProGuard rules
 //   :keystore   Android library: AndroidKeystoreDeviceKeyStore, AndroidKeystoreDataKeyWrapper,
 //               KeystoreSupport (pure Kotlin), Authenticator
+//   :nfc        Android library: IsoDepApduTransport (the core's ApduTransport over IsoDep)
 //   :viewmodel  plain Kotlin/JVM: the flow view models over the bindings (no Android types)
 //   :app        Jetpack Compose app
 pluginManagement {
@@ -22,4 +23,4 @@ dependencyResolutionManagement {
 }
 
 rootProject.name = "citizen-android"
-include(":bindings", ":core", ":keystore", ":viewmodel", ":app")
+include(":bindings", ":core", ":keystore", ":nfc", ":viewmodel", ":app")

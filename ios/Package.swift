@@ -10,7 +10,7 @@
 //                    by `./build-xcframework.sh` from `bindings/swift/Sources/`, which stays the
 //                    single source of truth (the copy is git-ignored; never edit it).
 //   CitizenCoreKit   hand-written: SecureEnclaveDeviceKeyStore, KeychainDataKeyWrapper,
-//                    KeystoreSupport, DataDirectory.
+//                    KeystoreSupport, DataDirectory, NfcIso7816ApduTransport (CoreNFC).
 //
 // Run `./build-xcframework.sh` once (on a Mac with Xcode) before opening the package: until then
 // the binary target and the generated Swift are missing.
@@ -49,6 +49,7 @@ let package = Package(
                 .linkedFramework("LocalAuthentication"),
                 .linkedFramework("CryptoTokenKit"),
                 .linkedFramework("CryptoKit"),
+                .linkedFramework("CoreNFC"),
             ]
         ),
         .testTarget(

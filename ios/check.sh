@@ -5,7 +5,12 @@
 #      `CitizenCoreProtocol` (bindings/swift/Sources/CitizenCore.swift) with the same argument
 #      labels, uses `await` exactly for the async ones and `try` on the throwing ones;
 #   3. every localization key the app uses exists in both Localizable.strings (vi, en), and the
-#      two files have the same keys.
+#      two files have the same keys;
+#   4. the chip reader's configuration (issue 12): the eMRTD AID A0000002471001 in the Info.plist
+#      select-identifiers of CitizenApp/project.yml, the NFC tag-reading entitlement, the NFC usage
+#      text in both InfoPlist.strings;
+#   5. every hand-written class that adopts the generated `ApduTransport` protocol implements each
+#      of its methods with the generated labels, async/throws and return type.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -69,9 +74,51 @@ for path in glob.glob(f"{app}/Sources/**/*.swift", recursive=True):
         if key not in keys["vi"]:
             problems.append(f"{path[len(root) + 1:]}: localization key {key!r} is missing")
 
+# 4. NFC configuration of the app (the generated Info.plist and entitlements come from project.yml).
+project = open(f"{app}/project.yml", encoding="utf-8").read()
+if not re.search(r"^\s*com\.apple\.developer\.nfc\.readersession\.iso7816\.select-identifiers:\s*\[[^]]*\bA0000002471001\b", project, re.M):
+    problems.append("CitizenApp/project.yml: the eMRTD AID A0000002471001 is not in "
+                    "com.apple.developer.nfc.readersession.iso7816.select-identifiers")
+if not re.search(r"^\s*com\.apple\.developer\.nfc\.readersession\.formats:\s*\[[^]]*\bTAG\b", project, re.M):
+    problems.append("CitizenApp/project.yml: the entitlement com.apple.developer.nfc.readersession.formats [TAG] is missing")
+if not re.search(r"^\s*NFCReaderUsageDescription:\s*\S", project, re.M):
+    problems.append("CitizenApp/project.yml: NFCReaderUsageDescription is missing")
+for lang in ("vi", "en"):
+    info = open(f"{app}/Resources/{lang}.lproj/InfoPlist.strings", encoding="utf-8").read()
+    if not re.search(r'^"NFCReaderUsageDescription" = "[^"]+";$', info, re.M):
+        problems.append(f"Resources/{lang}.lproj/InfoPlist.strings: NFCReaderUsageDescription is missing")
+
+# 5. Adopters of the generated foreign protocols checked here: same methods as the bindings.
+signature = re.compile(r"func (\w+)\(([^)]*)\)\s*(async)?\s*(throws)?\s*(?:->\s*([\w.\[\]?]+))?")
+def methods_of(text):
+    found = {}
+    for m in signature.finditer(text):
+        labels = [a.split(":")[0].strip().split()[-1] for a in m.group(2).split(",") if a.strip()]
+        found[m.group(1)] = (labels, bool(m.group(3)), bool(m.group(4)), m.group(5) or "Void")
+    return found
+adopters = 0
+for proto in ("ApduTransport",):
+    start = generated.index(f"public protocol {proto}:")
+    wanted = methods_of(generated[start:generated.index("\n}", start)])
+    for path in sources:
+        text = open(path, encoding="utf-8").read()
+        for cls in re.finditer(r"(?:public\s+)?(?:final\s+)?class\s+(\w+)\s*:[^{]*\b" + proto + r"\b[^{]*\{", text):
+            adopters += 1
+            body = text[cls.end():]
+            have = methods_of(body)
+            for name, sig in wanted.items():
+                where = f"{path[len(root) + 1:]}: {cls.group(1)}"
+                if name not in have:
+                    problems.append(f"{where} does not implement {proto}.{name}")
+                elif have[name] != sig:
+                    problems.append(f"{where}.{name} is {have[name]}, the bindings say {sig}")
+if adopters == 0:
+    problems.append("no class adopts ApduTransport (ios/Sources/CitizenCoreKit/NfcIso7816ApduTransport.swift)")
+
 if problems:
     print("ios/check.sh: FAILED", *problems, sep="\n  ", file=sys.stderr)
     sys.exit(1)
 print(f"ios/check.sh: {calls} core calls match the generated Swift API (names, labels, await, try); vi/en strings complete "
-      f"({len(keys['vi'])} keys). No Swift was compiled.", file=sys.stderr)
+      f"({len(keys['vi'])} keys); NFC AID, entitlement and usage text present; {adopters} ApduTransport adopter(s) match the "
+      f"bindings. No Swift was compiled.", file=sys.stderr)
 PY

@@ -47,6 +47,7 @@ kotlin {
 dependencies {
     implementation(project(":core"))
     implementation(project(":keystore"))
+    implementation(project(":nfc"))
     implementation(project(":viewmodel"))
 
     implementation(platform(libs.androidx.compose.bom))

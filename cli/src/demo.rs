@@ -1,6 +1,7 @@
 //! `citizen demo`: the whole story against an in-process reference server on loopback with a
 //! fresh certificate: enroll → set passcode → login → refresh → list devices → a public-service
-//! request submitted offline and approved → QR login to the portal → a selective share with a
+//! request submitted offline and approved → the chip of the card read and verified (in-process
+//! software CCCD) → QR login to the portal → a selective share with a
 //! bank → consent receipts → the activity log verified → logout. Each step is printed with its duration; any failure stops the demo with an error.
 //!
 //! Nothing personal is printed: the CCCD number and phone appear masked, tokens never.
@@ -16,6 +17,37 @@ use citizen_core::{CitizenCore, EnrollmentInput, KeyOptions};
 use citizen_server::{MemoryOtpOutbox, ServerConfig};
 
 use crate::{desktop_config, mask, open_core, DEMO_CITIZEN};
+
+/// One chip read of the demo citizen's software CCCD, in process (no reader needed), trusting
+/// only the software card's test CSCA.
+fn demo_chip_read() -> Result<crate::chip_read::ChipRead, citizen_chip::ChipError> {
+    use citizen_chip::kdf::AccessKey;
+    use citizen_chip::pa::TrustList;
+    use citizen_chip::reader::ReaderConfig;
+    let pki = software_cccd::TestPki::default_test();
+    let citizen = software_cccd::CITIZENS
+        .iter()
+        .find(|c| c.id_number == DEMO_CITIZEN.0)
+        .ok_or(citizen_chip::ChipError::Protocol("no software card for the demo citizen"))?;
+    let mut card = software_cccd::SoftwareCard::new(citizen, &pki, software_cccd::CardOptions::default());
+    card.power_on();
+    let config = ReaderConfig {
+        access_key: AccessKey::can(citizen.can())?,
+        max_response_len: 256,
+        read_dg2: false,
+        trust: TrustList::new(vec![pki.csca])?,
+        now: u64::try_from(SystemClock.now()).unwrap_or(0),
+        aa_challenge: Some(crate::chip_read::random_challenge()),
+    };
+    crate::chip_read::read(config, |apdu| {
+        let answer = card.process(apdu);
+        if answer.is_empty() {
+            Err(citizen_chip::ChipError::CardRemoved)
+        } else {
+            Ok(answer)
+        }
+    })
+}
 
 /// A failed demo step.
 #[derive(Debug)]
@@ -133,6 +165,35 @@ pub async fn run(
         );
     }
     observe("devices.list", &core);
+
+    // The chip of the card (issue 12): the in-process software CCCD of the same fictitious
+    // citizen, read with the CAN and verified (passive, chip and active authentication) by the
+    // reader `citizen chip read` runs over PC/SC. Nothing of the record is printed or stored.
+    let chip = step!("chip.read (PACE-CAN, software CCCD)", demo_chip_read());
+    let chip_number = chip.readout.dg13.as_ref().and_then(|d| d.get(citizen_chip::lds::dg13_field::ID_NUMBER));
+    if chip_number != Some(DEMO_CITIZEN.0) {
+        return Err(DemoError { step: "chip.read", reason: "the chip holds another citizen's number".into() });
+    }
+    let dgs: Vec<String> = chip.readout.passive_auth.verified_data_groups.iter().map(|n| format!("DG{n}")).collect();
+    let _ = writeln!(
+        out,
+        "    {} · số định danh {} · PA ✓ ({}) · CA {} · AA {}",
+        crate::chip_read::access_name(chip.readout.access),
+        mask(DEMO_CITIZEN.0),
+        dgs.join(", "),
+        if chip.readout.chip_auth == citizen_chip::reader::ChipAuthStatus::Verified { "✓" } else { "–" },
+        if chip.readout.active_auth.is_some() { "✓" } else { "–" },
+    );
+    let _ = writeln!(
+        out,
+        "    {} APDU, {} B gửi, {} B nhận; thời gian lõi {:.1} ms",
+        chip.readout.stats.apdus,
+        chip.readout.stats.bytes_sent,
+        chip.readout.stats.bytes_received,
+        chip.core.as_secs_f64() * 1000.0
+    );
+    drop(chip);
+    observe("chip.read", &core);
 
     // Public services: the catalogue and the citizen's record, a residence notification filled
     // from the register, submitted while the network is down, delivered when it is back.

@@ -5,7 +5,10 @@
     allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)
 )]
 
+pub mod card_access;
+pub mod chip_read;
 pub mod demo;
+pub mod pcsc_transport;
 pub mod relying_party;
 pub mod services;
 

@@ -108,6 +108,113 @@ enum Command {
         #[command(subcommand)]
         op: ServicesOp,
     },
+    /// The chip of the ID card through a PC/SC reader (kiosk).
+    Chip {
+        #[command(subcommand)]
+        op: ChipOp,
+    },
+    /// The one-stop counter: forms filled from the citizen's chip ID card.
+    Kiosk {
+        #[command(subcommand)]
+        op: KioskOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum KioskOp {
+    /// Read and verify the card on the counter's reader, show the fields it will copy and ask
+    /// for the citizen's consent, fill a residence notification (the card holder as the guest
+    /// of the logged-in host), submit it through the outbox (passcode: CITIZEN_PASSCODE or
+    /// stdin), and wipe the chip data. Exit 9 when the citizen does not consent.
+    ChipForm {
+        /// The 6 digits printed on the card (CAN), typed by the citizen.
+        #[arg(long)]
+        can: String,
+        /// CSCA certificate(s) to trust (DER or PEM; repeatable).
+        #[arg(long = "csca", required = true)]
+        csca: Vec<PathBuf>,
+        /// The reader's PC/SC name (default: the first reader holding a card).
+        #[arg(long)]
+        reader: Option<String>,
+        /// Seconds to wait for the card.
+        #[arg(long, default_value_t = 10)]
+        wait: u64,
+        /// The citizen consented on the counter's screen (otherwise asked on stdin).
+        #[arg(long)]
+        yes: bool,
+        /// The guest's relationship to the host (form code).
+        #[arg(long, default_value = "ban_be")]
+        relationship: String,
+        /// The reason of the stay (form code).
+        #[arg(long, default_value = "du_lich")]
+        reason: String,
+        /// Nights of the stay, from tomorrow.
+        #[arg(long, default_value_t = 4)]
+        nights: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChipOp {
+    /// List the PC/SC readers and whether each holds a card.
+    Readers,
+    /// Read what the chip announces before access control (EF.CardAccess: the PACE protocol and
+    /// its domain parameters) and select the eMRTD application. Needs no CAN.
+    Probe {
+        /// The reader's PC/SC name (default: the first reader holding a card).
+        #[arg(long)]
+        reader: Option<String>,
+        /// Seconds to wait for a card to be placed on the reader.
+        #[arg(long, default_value_t = 10)]
+        wait: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Use extended-length APDUs even though the reader does not report support for them
+        /// (PC/SC `SCARD_ATTR_MAXINPUT`; vpcd and some contactless readers report nothing).
+        #[arg(long)]
+        extended_length: bool,
+    },
+    /// Read and verify the chip: PACE with the CAN (or PACE/BAC with the MRZ data), secure
+    /// messaging, EF.COM, EF.SOD, DG1, DG13, DG14 + chip authentication, DG15 + active
+    /// authentication, passive authentication against the CSCA trust list. Prints the verified
+    /// record (the ID number masked unless --show), the results and each step's duration.
+    Read {
+        /// The 6 digits printed on the card (CAN).
+        #[arg(long, required_unless_present = "mrz", conflicts_with = "mrz")]
+        can: Option<String>,
+        /// MRZ data instead of the CAN: `NUMBER,YYMMDD,YYMMDD` (document number or the 12-digit
+        /// ID number, date of birth, date of expiry). PACE with the MRZ, or BAC when the card has
+        /// no PACE.
+        #[arg(long, visible_alias = "bac")]
+        mrz: Option<String>,
+        /// CSCA certificate(s) to trust (DER or PEM; repeatable). The software card's test CSCA:
+        /// `virtual-card export-csca FILE`.
+        #[arg(long = "csca", required = true)]
+        csca: Vec<PathBuf>,
+        /// The reader's PC/SC name (default: the first reader holding a card).
+        #[arg(long)]
+        reader: Option<String>,
+        /// Seconds to wait for a card to be placed on the reader.
+        #[arg(long, default_value_t = 10)]
+        wait: u64,
+        /// Show the ID numbers in full.
+        #[arg(long)]
+        show: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also read DG2 (the face image, the largest file).
+        #[arg(long)]
+        face: bool,
+        /// Write every file as read to this directory (`DG1.bin`, `EF.SOD.bin`, …), to compare
+        /// with another reader. Personal data: for test cards.
+        #[arg(long)]
+        dump: Option<PathBuf>,
+        /// Use extended-length APDUs even though the reader does not report support for them.
+        #[arg(long)]
+        extended_length: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -240,6 +347,30 @@ async fn run(cli: Cli) -> ExitCode {
     if let Command::Demo { data_dir } = cli.command {
         return commands::demo::run(data_dir).await;
     }
+    // The card reader needs no core (no data directory, no server).
+    if let Command::Chip { op } = cli.command {
+        return match op {
+            ChipOp::Readers => commands::chip::readers(),
+            ChipOp::Probe { reader, wait, json, extended_length } => {
+                let extended = extended_length.then_some(true);
+                commands::chip::probe(reader, std::time::Duration::from_secs(wait), extended, json)
+            }
+            ChipOp::Read { can, mrz, csca, reader, wait, show, json, face, dump, extended_length } => {
+                commands::chip::read(commands::chip::ReadArgs {
+                    can,
+                    mrz,
+                    csca,
+                    reader,
+                    wait: std::time::Duration::from_secs(wait),
+                    show,
+                    json,
+                    face,
+                    dump,
+                    extended_length: extended_length.then_some(true),
+                })
+            }
+        };
+    }
     let mut pems = vec![];
     for p in &cli.ca {
         match commands::read(p) {
@@ -255,7 +386,7 @@ async fn run(cli: Cli) -> ExitCode {
 
     use commands::{account, devices, enroll};
     match cli.command {
-        Command::Demo { .. } => unreachable!("handled above"),
+        Command::Demo { .. } | Command::Chip { .. } => unreachable!("handled above"),
         Command::Status => account::status(&core),
         Command::Enroll { step: EnrollStep::Start { cccd, dob, phone } } => {
             enroll::start(&core, EnrollmentInput { cccd, date_of_birth: dob, phone }).await
@@ -270,6 +401,19 @@ async fn run(cli: Cli) -> ExitCode {
         Command::DeviceStatus => devices::status(&core).await,
         Command::Passcode { op } => commands::passcode::run(&core, op).await,
         Command::Services { op } => commands::services::run(core, op).await,
+        Command::Kiosk { op: KioskOp::ChipForm { can, csca, reader, wait, yes, relationship, reason, nights } } => {
+            let args = commands::kiosk::ChipFormArgs {
+                can,
+                csca,
+                reader,
+                wait: std::time::Duration::from_secs(wait),
+                yes,
+                relationship,
+                reason,
+                nights,
+            };
+            commands::kiosk::chip_form(core, args).await
+        }
         Command::Log { op } => commands::log::run(&core, op).await,
         Command::Qr { op } => commands::qr::run(&core, op).await,
         Command::Receipts { op } => commands::receipts::run(&core, op.unwrap_or(ReceiptsOp::List)),

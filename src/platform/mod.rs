@@ -3,10 +3,12 @@
 //! place outside `src/ffi/` with UniFFI exports: the engine calls them. (The outbox observer is
 //! not a port: the engine publishes outbox events and `src/ffi/` forwards them to it.)
 
+mod apdu_transport;
 mod data_key_wrapper;
 mod device_key_store;
 pub mod software;
 
+pub use apdu_transport::{ApduTransport, ApduTransportError};
 pub use data_key_wrapper::{DataKeyWrapper, KeyWrapError};
 pub use device_key_store::{
     DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, SignPurpose, SignRequest, SignatureFormat,

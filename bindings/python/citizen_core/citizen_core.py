@@ -537,6 +537,12 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 41004:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_apdutransport_transceive() != 63525:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length() != 2937:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_activity_log() != 50989:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 34714:
@@ -653,9 +659,9 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_unwrap() != 64546:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 33160:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 31947:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_sign() != 22426:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_sign() != 16281:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_public_key() != 49425:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -714,6 +720,15 @@ _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.restype 
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_transceive.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_transceive.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.restype = ctypes.c_uint16
@@ -941,6 +956,21 @@ _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.restype = ctypes.c_uint32
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length.restype = ctypes.c_uint32
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.restype = ctypes.c_int8
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1265,15 +1295,16 @@ _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
-    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_public_key.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1334,6 +1365,16 @@ _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_apdutransport.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_apdutransport.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_citizencore.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1374,6 +1415,44 @@ _UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.restype = None
+class _UniffiForeignFutureResultRustBuffer(ctypes.Structure):
+    _fields_ = [
+        ("return_value", _UniffiRustBuffer),
+        ("call_status", _UniffiRustCallStatus),
+    ]
+_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiForeignFutureResultRustBuffer,
+)
+_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiForeignFutureDroppedCallbackStruct(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_uint64),
+        ("free", _UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK),
+    ]
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_uint32),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_int8),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCitizenCoreApduTransport(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT),
+        ("transceive", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0),
+        ("max_apdu_length", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1),
+        ("supports_extended_length", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2),
+    ]
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreApduTransport),
+)
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.restype = None
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -1395,23 +1474,11 @@ _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_datakeywrapper.argtypes =
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreDataKeyWrapper),
 )
 _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_datakeywrapper.restype = None
-class _UniffiForeignFutureResultRustBuffer(ctypes.Structure):
-    _fields_ = [
-        ("return_value", _UniffiRustBuffer),
-        ("call_status", _UniffiRustCallStatus),
-    ]
-_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiForeignFutureResultRustBuffer,
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
+    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
-)
-class _UniffiForeignFutureDroppedCallbackStruct(ctypes.Structure):
-    _fields_ = [
-        ("handle", ctypes.c_uint64),
-        ("free", _UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK),
-    ]
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
-)
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
+    ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -6373,172 +6440,146 @@ class _UniffiFfiConverterTypeShareRequestInfo(_UniffiConverterRustBuffer):
 
 
 
+# ApduTransportError
+# We want to define each variant as a nested class that's also a subclass,
+# which is tricky in Python.  To accomplish this we're going to create each
+# class separately, then manually add the child classes to the base class's
+# __dict__.  All of this happens in dummy class to avoid polluting the module
+# namespace.
+class ApduTransportError(Exception):
+    """
+    Why an exchange with the card failed. Shells map their platform exceptions onto these; the
+    `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
+    personal data once decrypted).
+"""
+    pass
+
+_UniffiTempApduTransportError = ApduTransportError
+
+class ApduTransportError:  # type: ignore
+    """
+    Why an exchange with the card failed. Shells map their platform exceptions onto these; the
+    `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
+    personal data once decrypted).
+"""
+    
+    class CardRemoved(_UniffiTempApduTransportError):
+        """
+        The card left the field or the reader (Android `TagLostException`, iOS "tag connection
+        lost", PC/SC `SCARD_W_REMOVED_CARD`/`SCARD_W_RESET_CARD`). Retryable: the citizen holds the
+        card again and the reader restarts the session from SELECT (secure-messaging keys are not
+        reused across a removal).
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.CardRemoved({})".format(str(self))
+    _UniffiTempApduTransportError.CardRemoved = CardRemoved # type: ignore
+    class Timeout(_UniffiTempApduTransportError):
+        """
+        The card did not answer in time (the transport's timeout, e.g. `IsoDep.setTimeout`).
+        Retryable once; a chip that keeps timing out is reported to the citizen.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.Timeout({})".format(str(self))
+    _UniffiTempApduTransportError.Timeout = Timeout # type: ignore
+    class Cancelled(_UniffiTempApduTransportError):
+        """
+        The exchange was cancelled (the future was dropped, the session invalidated, or the
+        citizen dismissed the system NFC sheet). Not an error to report; not retried.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.Cancelled({})".format(str(self))
+    _UniffiTempApduTransportError.Cancelled = Cancelled # type: ignore
+    class Other(_UniffiTempApduTransportError):
+        """
+        Anything else (no reader, I/O failure, an APDU the transport cannot carry).
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.Other({})".format(str(self))
+    _UniffiTempApduTransportError.Other = Other # type: ignore
+
+ApduTransportError = _UniffiTempApduTransportError # type: ignore
+del _UniffiTempApduTransportError
 
 
-
-class SignPurpose(enum.Enum):
-    """
-    Why the core asks for a signature: the shell may word its prompt after it (and must not show
-    one when the key was created without user authentication).
-
-    Mirrors the purposes of the signed statement (`citizen_protocol::protocol::Purpose`), with the
-    activity-log purpose split into its two uses.
-"""
-    
-    ENROLL = 0
-    """
-    Proof of possession of a new device key during enrollment.
-"""
-    
-    LOGIN = 1
-    """
-    Challenge–response login.
-"""
-    
-    SUBMIT = 2
-    """
-    Submitting a public-service request.
-"""
-    
-    CONSENT = 3
-    """
-    Consent to a relying party: approve or deny a QR login, share identity data.
-"""
-    
-    CREDENTIAL = 4
-    """
-    Asking for the identity credential bound to this device.
-"""
-    
-    ACTIVITY_ENTRY = 5
-    """
-    An activity-log entry (bookkeeping: signed with the bookkeeping key, never prompts).
-"""
-    
-    ACTIVITY_ANCHOR = 6
-    """
-    Anchoring the activity log's head at the server (bookkeeping: never prompts).
-"""
-    
-    DEVICE_MANAGEMENT = 7
-    """
-    Managing the account's devices: revoke one, approve a transfer.
-"""
-    
-    PASSCODE_RESET = 8
-    """
-    Resetting a forgotten passcode after an OTP.
-"""
-    
-
-
-class _UniffiFfiConverterTypeSignPurpose(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeApduTransportError(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         variant = buf.read_i32()
         if variant == 1:
-            return SignPurpose.ENROLL
+            return ApduTransportError.CardRemoved(
+                _UniffiFfiConverterString.read(buf),
+            )
         if variant == 2:
-            return SignPurpose.LOGIN
+            return ApduTransportError.Timeout(
+                _UniffiFfiConverterString.read(buf),
+            )
         if variant == 3:
-            return SignPurpose.SUBMIT
+            return ApduTransportError.Cancelled(
+                _UniffiFfiConverterString.read(buf),
+            )
         if variant == 4:
-            return SignPurpose.CONSENT
-        if variant == 5:
-            return SignPurpose.CREDENTIAL
-        if variant == 6:
-            return SignPurpose.ACTIVITY_ENTRY
-        if variant == 7:
-            return SignPurpose.ACTIVITY_ANCHOR
-        if variant == 8:
-            return SignPurpose.DEVICE_MANAGEMENT
-        if variant == 9:
-            return SignPurpose.PASSCODE_RESET
+            return ApduTransportError.Other(
+                _UniffiFfiConverterString.read(buf),
+            )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
     def check_lower(value):
-        if value == SignPurpose.ENROLL:
+        if isinstance(value, ApduTransportError.CardRemoved):
+            _UniffiFfiConverterString.check_lower(value.reason)
             return
-        if value == SignPurpose.LOGIN:
+        if isinstance(value, ApduTransportError.Timeout):
+            _UniffiFfiConverterString.check_lower(value.reason)
             return
-        if value == SignPurpose.SUBMIT:
+        if isinstance(value, ApduTransportError.Cancelled):
+            _UniffiFfiConverterString.check_lower(value.reason)
             return
-        if value == SignPurpose.CONSENT:
+        if isinstance(value, ApduTransportError.Other):
+            _UniffiFfiConverterString.check_lower(value.reason)
             return
-        if value == SignPurpose.CREDENTIAL:
-            return
-        if value == SignPurpose.ACTIVITY_ENTRY:
-            return
-        if value == SignPurpose.ACTIVITY_ANCHOR:
-            return
-        if value == SignPurpose.DEVICE_MANAGEMENT:
-            return
-        if value == SignPurpose.PASSCODE_RESET:
-            return
-        raise ValueError(value)
 
     @staticmethod
     def write(value, buf):
-        if value == SignPurpose.ENROLL:
+        if isinstance(value, ApduTransportError.CardRemoved):
             buf.write_i32(1)
-        if value == SignPurpose.LOGIN:
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, ApduTransportError.Timeout):
             buf.write_i32(2)
-        if value == SignPurpose.SUBMIT:
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, ApduTransportError.Cancelled):
             buf.write_i32(3)
-        if value == SignPurpose.CONSENT:
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, ApduTransportError.Other):
             buf.write_i32(4)
-        if value == SignPurpose.CREDENTIAL:
-            buf.write_i32(5)
-        if value == SignPurpose.ACTIVITY_ENTRY:
-            buf.write_i32(6)
-        if value == SignPurpose.ACTIVITY_ANCHOR:
-            buf.write_i32(7)
-        if value == SignPurpose.DEVICE_MANAGEMENT:
-            buf.write_i32(8)
-        if value == SignPurpose.PASSCODE_RESET:
-            buf.write_i32(9)
-
-
-
-@dataclass
-class SignRequest:
-    """
-    What a signature is for, handed to [`DeviceKeyStore::sign`] with the bytes.
-"""
-    def __init__(self, *, purpose:SignPurpose, user_initiated:bool):
-        self.purpose = purpose
-        self.user_initiated = user_initiated
-        
-        
-
-    
-    def __str__(self):
-        return "SignRequest(purpose={}, user_initiated={})".format(self.purpose, self.user_initiated)
-    def __eq__(self, other):
-        if self.purpose != other.purpose:
-            return False
-        if self.user_initiated != other.user_initiated:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeSignRequest(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return SignRequest(
-            purpose=_UniffiFfiConverterTypeSignPurpose.read(buf),
-            user_initiated=_UniffiFfiConverterBoolean.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterTypeSignPurpose.check_lower(value.purpose)
-        _UniffiFfiConverterBoolean.check_lower(value.user_initiated)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterTypeSignPurpose.write(value.purpose, buf)
-        _UniffiFfiConverterBoolean.write(value.user_initiated, buf)
+            _UniffiFfiConverterString.write(value.reason, buf)
 
 
 
@@ -8647,8 +8688,7 @@ class KeyWrapError:  # type: ignore
     
     class KeyUnavailable(_UniffiTempKeyWrapError):
         """
-        The wrapping key is gone or permanently invalidated (app reinstalled, restored from
-        backup, keystore reset): the data key is **lost** (`storage.data_key_lost`, re-enroll).
+        The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
 """
         
         def __init__(self, reason):
@@ -8662,7 +8702,7 @@ class KeyWrapError:  # type: ignore
     _UniffiTempKeyWrapError.KeyUnavailable = KeyUnavailable # type: ignore
     class UnwrapFailed(_UniffiTempKeyWrapError):
         """
-        The wrapped blob does not open under the wrapping key: the data key is **lost**.
+        The wrapped blob does not open under the wrapping key.
 """
         
         def __init__(self, reason):
@@ -8674,27 +8714,9 @@ class KeyWrapError:  # type: ignore
         def __repr__(self):
             return "KeyWrapError.UnwrapFailed({})".format(str(self))
     _UniffiTempKeyWrapError.UnwrapFailed = UnwrapFailed # type: ignore
-    class TemporarilyUnavailable(_UniffiTempKeyWrapError):
-        """
-        The wrapping key exists but cannot be used **right now**: the device is locked (iOS
-        `errSecInteractionNotAllowed`), the key needs a recent user authentication (Android
-        `UserNotAuthenticatedException`), or the key store is busy. The core reports
-        `storage.data_key_locked` (retry later), never "lost", and touches nothing.
-"""
-        
-        def __init__(self, reason):
-            super().__init__(", ".join([
-                "reason={!r}".format(reason),
-            ]))
-            self.reason = reason
-
-        def __repr__(self):
-            return "KeyWrapError.TemporarilyUnavailable({})".format(str(self))
-    _UniffiTempKeyWrapError.TemporarilyUnavailable = TemporarilyUnavailable # type: ignore
     class Failure(_UniffiTempKeyWrapError):
         """
-        Anything else. Treated like [`KeyWrapError::TemporarilyUnavailable`] when unwrapping
-        (an unexplained failure must never lead to erasing the citizen's data).
+        Anything else.
 """
         
         def __init__(self, reason):
@@ -8724,10 +8746,6 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 3:
-            return KeyWrapError.TemporarilyUnavailable(
-                _UniffiFfiConverterString.read(buf),
-            )
-        if variant == 4:
             return KeyWrapError.Failure(
                 _UniffiFfiConverterString.read(buf),
             )
@@ -8739,9 +8757,6 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
             _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, KeyWrapError.UnwrapFailed):
-            _UniffiFfiConverterString.check_lower(value.reason)
-            return
-        if isinstance(value, KeyWrapError.TemporarilyUnavailable):
             _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, KeyWrapError.Failure):
@@ -8756,11 +8771,8 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
         if isinstance(value, KeyWrapError.UnwrapFailed):
             buf.write_i32(2)
             _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, KeyWrapError.TemporarilyUnavailable):
-            buf.write_i32(3)
-            _UniffiFfiConverterString.write(value.reason, buf)
         if isinstance(value, KeyWrapError.Failure):
-            buf.write_i32(4)
+            buf.write_i32(3)
             _UniffiFfiConverterString.write(value.reason, buf)
 
 
@@ -10140,10 +10152,9 @@ class SetupError:  # type: ignore
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempSetupError.Storage = Storage # type: ignore
-    class DataKeyLocked(_UniffiTempSetupError):
+    class DataKeyUnavailable(_UniffiTempSetupError):
         """
-        The data key cannot be unwrapped **for now** (device locked, key store busy): retry
-        later (`storage.data_key_locked`). The local data is intact: never offer to erase it.
+        The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
 """
         
         def __init__(self, detail):
@@ -10153,7 +10164,7 @@ class SetupError:  # type: ignore
             self.detail = detail
 
         def __repr__(self):
-            return "SetupError.DataKeyLocked({})".format(str(self))
+            return "SetupError.DataKeyUnavailable({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
@@ -10169,37 +10180,7 @@ class SetupError:  # type: ignore
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempSetupError.DataKeyLocked = DataKeyLocked # type: ignore
-    class DataKeyLost(_UniffiTempSetupError):
-        """
-        The data key is gone for good (e.g. restored from a backup on another device, wrapping
-        key deleted or invalidated): enroll again (`storage.data_key_lost`).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "SetupError.DataKeyLost({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeSetupError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempSetupError.DataKeyLost = DataKeyLost # type: ignore
+    _UniffiTempSetupError.DataKeyUnavailable = DataKeyUnavailable # type: ignore
     class AlreadyOpen(_UniffiTempSetupError):
         """
         Another `CitizenCore` (in this process or another) has the data directory open; only one
@@ -10248,14 +10229,10 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
         if variant == 3:
-            return SetupError.DataKeyLocked(
+            return SetupError.DataKeyUnavailable(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
         if variant == 4:
-            return SetupError.DataKeyLost(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 5:
             return SetupError.AlreadyOpen(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
@@ -10269,10 +10246,7 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
         if isinstance(value, SetupError.Storage):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             return
-        if isinstance(value, SetupError.DataKeyLocked):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, SetupError.DataKeyLost):
+        if isinstance(value, SetupError.DataKeyUnavailable):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             return
         if isinstance(value, SetupError.AlreadyOpen):
@@ -10287,15 +10261,272 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
         if isinstance(value, SetupError.Storage):
             buf.write_i32(2)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, SetupError.DataKeyLocked):
+        if isinstance(value, SetupError.DataKeyUnavailable):
             buf.write_i32(3)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, SetupError.DataKeyLost):
+        if isinstance(value, SetupError.AlreadyOpen):
             buf.write_i32(4)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, SetupError.AlreadyOpen):
-            buf.write_i32(5)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+
+
+class ApduTransport():
+    """
+    A connection to one card, able to exchange APDUs. Implemented by the shells
+    (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+
+    One transport serves one card session; the core sends one APDU at a time (never two
+    `transceive` calls in flight on the same transport).
+"""
+    
+    async def transceive(self, command: bytes) -> bytes:
+        """
+        Send one command APDU (header, optional Lc and data, optional Le; short or extended
+        encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+        Dropping the returned future cancels the exchange (see the module documentation).
+"""
+        raise NotImplementedError
+    def max_apdu_length(self, ) -> int:
+        """
+        The largest command APDU the transport can carry, in bytes (Android
+        `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+"""
+        raise NotImplementedError
+    def supports_extended_length(self, ) -> bool:
+        """
+        Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+        `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+        commands of at most 256 bytes each.
+"""
+        raise NotImplementedError
+
+class ApduTransportImpl(ApduTransport):
+    """
+    A connection to one card, able to exchange APDUs. Implemented by the shells
+    (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+
+    One transport serves one card session; the core sends one APDU at a time (never two
+    `transceive` calls in flight on the same transport).
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_apdutransport, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def transceive(self, command: bytes) -> bytes:
+        """
+        Send one command APDU (header, optional Lc and data, optional Le; short or extended
+        encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+        Dropping the returned future cancels the exchange (see the module documentation).
+"""
+        
+        _UniffiFfiConverterBytes.check_lower(command)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBytes.lower(command),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBytes.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeApduTransportError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def max_apdu_length(self, ) -> int:
+        """
+        The largest command APDU the transport can carry, in bytes (Android
+        `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def supports_extended_length(self, ) -> bool:
+        """
+        Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+        `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+        commands of at most 256 bytes each.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplApduTransportImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0
+    def transceive(
+            uniffi_handle,
+            command,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterBytes.lift(command), )
+            uniffi_method = uniffi_obj.transceive
+            return uniffi_method(*uniffi_args)
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiFfiConverterBytes.lower(return_value),
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiRustBuffer.default(),
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async_with_error(
+            make_call,
+            uniffi_out_dropped_callback,
+            handle_success,
+            handle_error,
+            ApduTransportError,
+            _UniffiFfiConverterTypeApduTransportError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1
+    def max_apdu_length(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.max_apdu_length
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterUInt32.lower(v)
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2
+    def supports_extended_length(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.supports_extended_length
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterBoolean.lower(v)
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeApduTransport._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeApduTransport._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreApduTransport(
+        _uniffi_free,
+        _uniffi_clone,
+        transceive,
+        max_apdu_length,
+        supports_extended_length,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeApduTransport:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return ApduTransportImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeApduTransport._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: ApduTransport):
+        if not isinstance(value, ApduTransport):
+            raise TypeError("Expected ApduTransport subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ApduTransport):
+         if isinstance(value, ApduTransportImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeApduTransport._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ApduTransport, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
 
 class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
     @classmethod
@@ -12359,32 +12590,18 @@ class DeviceKeyStore():
     (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
     in Rust ([`crate::platform::software`]).
 
-    `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
-    (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
-    Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
-    future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
-    a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
-    implementation should invalidate its `LAContext` in a cancellation handler). The other methods
-    are quick and synchronous; the core calls them off its async executor.
-
-    Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
-    required, every user-initiated statement) and the *bookkeeping key* (alias
-    `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
-    anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
-    signature is for.
+    Methods may block (a biometric prompt); the core calls them off its async executor.
 """
     
-    async def create_key(self, alias: str,options: KeyOptions) -> bytes:
+    def create_key(self, alias: str,options: KeyOptions) -> bytes:
         """
         Create a new P-256 signing key under `alias` (replacing any key there) and return its
         public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
 """
         raise NotImplementedError
-    async def sign(self, alias: str,message: bytes,request: SignRequest) -> DeviceSignature:
+    def sign(self, alias: str,message: bytes) -> DeviceSignature:
         """
-        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
-        a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
-        drops the call (see the trait documentation).
+        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
 """
         raise NotImplementedError
     def public_key(self, alias: str) -> bytes:
@@ -12415,19 +12632,7 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
     (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
     in Rust ([`crate::platform::software`]).
 
-    `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
-    (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
-    Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
-    future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
-    a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
-    implementation should invalidate its `LAContext` in a cancellation handler). The other methods
-    are quick and synchronous; the core calls them off its async executor.
-
-    Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
-    required, every user-initiated statement) and the *bookkeeping key* (alias
-    `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
-    anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
-    signature is for.
+    Methods may block (a biometric prompt); the core calls them off its async executor.
 """
     
     _handle: ctypes.c_uint64
@@ -12452,7 +12657,7 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
-    async def create_key(self, alias: str,options: KeyOptions) -> bytes:
+    def create_key(self, alias: str,options: KeyOptions) -> bytes:
         """
         Create a new P-256 signing key under `alias` (replacing any key there) and return its
         public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
@@ -12468,42 +12673,33 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
         )
         _uniffi_lift_return = _UniffiFfiConverterBytes.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key,
+            *_uniffi_lowered_args,
         )
-    async def sign(self, alias: str,message: bytes,request: SignRequest) -> DeviceSignature:
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def sign(self, alias: str,message: bytes) -> DeviceSignature:
         """
-        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
-        a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
-        drops the call (see the trait documentation).
+        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
 """
         
         _UniffiFfiConverterString.check_lower(alias)
 
         _UniffiFfiConverterBytes.check_lower(message)
-
-        _UniffiFfiConverterTypeSignRequest.check_lower(request)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(alias),
             _UniffiFfiConverterBytes.lower(message),
-            _UniffiFfiConverterTypeSignRequest.lower(request),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDeviceSignature.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign,
+            *_uniffi_lowered_args,
         )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def public_key(self, alias: str) -> bytes:
         """
         The public key of `alias`, in either encoding accepted by `create_key`.
@@ -12590,39 +12786,22 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
             uniffi_handle,
             alias,
             options,
-            uniffi_future_callback,
-            uniffi_callback_data,
-            uniffi_out_dropped_callback,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
         ):
         uniffi_obj = _UniffiFfiConverterTypeDeviceKeyStore._handle_map.get(uniffi_handle)
         def make_call():
             uniffi_args = (_UniffiFfiConverterString.lift(alias), _UniffiFfiConverterTypeKeyOptions.lift(options), )
             uniffi_method = uniffi_obj.create_key
             return uniffi_method(*uniffi_args)
-        def handle_success(return_value):
-            uniffi_future_callback(
-                uniffi_callback_data,
-                _UniffiForeignFutureResultRustBuffer(
-                    _UniffiFfiConverterBytes.lower(return_value),
-                    _UniffiRustCallStatus.default()
-                )
-            )
-
-        def handle_error(status_code, rust_buffer):
-            uniffi_future_callback(
-                uniffi_callback_data,
-                _UniffiForeignFutureResultRustBuffer(
-                    _UniffiRustBuffer.default(),
-                    _UniffiRustCallStatus(status_code, rust_buffer),
-                )
-            )
-        _uniffi_trait_interface_call_async_with_error(
-            make_call,
-            uniffi_out_dropped_callback,
-            handle_success,
-            handle_error,
-            DeviceKeyStoreError,
-            _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterBytes.lower(v)
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                DeviceKeyStoreError,
+                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD1
@@ -12630,40 +12809,22 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
             uniffi_handle,
             alias,
             message,
-            request,
-            uniffi_future_callback,
-            uniffi_callback_data,
-            uniffi_out_dropped_callback,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
         ):
         uniffi_obj = _UniffiFfiConverterTypeDeviceKeyStore._handle_map.get(uniffi_handle)
         def make_call():
-            uniffi_args = (_UniffiFfiConverterString.lift(alias), _UniffiFfiConverterBytes.lift(message), _UniffiFfiConverterTypeSignRequest.lift(request), )
+            uniffi_args = (_UniffiFfiConverterString.lift(alias), _UniffiFfiConverterBytes.lift(message), )
             uniffi_method = uniffi_obj.sign
             return uniffi_method(*uniffi_args)
-        def handle_success(return_value):
-            uniffi_future_callback(
-                uniffi_callback_data,
-                _UniffiForeignFutureResultRustBuffer(
-                    _UniffiFfiConverterTypeDeviceSignature.lower(return_value),
-                    _UniffiRustCallStatus.default()
-                )
-            )
-
-        def handle_error(status_code, rust_buffer):
-            uniffi_future_callback(
-                uniffi_callback_data,
-                _UniffiForeignFutureResultRustBuffer(
-                    _UniffiRustBuffer.default(),
-                    _UniffiRustCallStatus(status_code, rust_buffer),
-                )
-            )
-        _uniffi_trait_interface_call_async_with_error(
-            make_call,
-            uniffi_out_dropped_callback,
-            handle_success,
-            handle_error,
-            DeviceKeyStoreError,
-            _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterTypeDeviceSignature.lower(v)
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                DeviceKeyStoreError,
+                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD2
@@ -12971,7 +13132,7 @@ __all__ = [
     "ConsentKind",
     "ShareDelivery",
     "OutboxState",
-    "SignPurpose",
+    "ApduTransportError",
     "NetworkErrorKind",
     "AuthError",
     "ConsentError",
@@ -13021,13 +13182,14 @@ __all__ = [
     "SessionInfo",
     "ShareOutcome",
     "ShareRequestInfo",
-    "SignRequest",
     "communes",
     "default_core_config",
     "provinces",
     "validate_enrollment_input",
     "verify_activity_log_export",
     "verify_receipt_export",
+    "ApduTransportImpl",
+    "ApduTransport",
     "OutboxObserverImpl",
     "OutboxObserver",
     "CitizenCore",

@@ -608,6 +608,338 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * A connection to one card, able to exchange APDUs. Implemented by the shells
+ * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+ *
+ * One transport serves one card session; the core sends one APDU at a time (never two
+ * `transceive` calls in flight on the same transport).
+ */
+public protocol ApduTransport: AnyObject, Sendable {
+    
+    /**
+     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
+     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+     * Dropping the returned future cancels the exchange (see the module documentation).
+     */
+    func transceive(command: Data) async throws  -> Data
+    
+    /**
+     * The largest command APDU the transport can carry, in bytes (Android
+     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+     */
+    func maxApduLength()  -> UInt32
+    
+    /**
+     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+     * commands of at most 256 bytes each.
+     */
+    func supportsExtendedLength()  -> Bool
+    
+}
+/**
+ * A connection to one card, able to exchange APDUs. Implemented by the shells
+ * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+ *
+ * One transport serves one card session; the core sends one APDU at a time (never two
+ * `transceive` calls in flight on the same transport).
+ */
+open class ApduTransportImpl: ApduTransport, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_apdutransport(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_apdutransport(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
+     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+     * Dropping the returned future cancels the exchange (see the module documentation).
+     */
+open func transceive(command: Data)async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_apdutransport_transceive(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(command)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeApduTransportError_lift
+        )
+}
+    
+    /**
+     * The largest command APDU the transport can carry, in bytes (Android
+     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+     */
+open func maxApduLength() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+     * commands of at most 256 bytes each.
+     */
+open func supportsExtendedLength() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_apdutransport_supports_extended_length(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceApduTransport {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceApduTransport = UniffiVTableCallbackInterfaceApduTransport(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeApduTransport.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ApduTransport: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeApduTransport.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ApduTransport: handle missing in uniffiClone")
+            }
+        },
+        transceive: { (
+            uniffiHandle: UInt64,
+            command: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeApduTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.transceive(
+                     command: try FfiConverterData.lift(command)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: Data) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterData.lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeApduTransportError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        },
+        maxApduLength: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<UInt32>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> UInt32 in
+                guard let uniffiObj = try? FfiConverterTypeApduTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.maxApduLength(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterUInt32.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        supportsExtendedLength: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<Int8>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Bool in
+                guard let uniffiObj = try? FfiConverterTypeApduTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.supportsExtendedLength(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterBool.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceApduTransport> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceApduTransport>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitApduTransport() {
+    uniffi_citizen_core_fn_init_callback_vtable_apdutransport(UniffiCallbackInterfaceApduTransport.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApduTransport: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ApduTransport>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ApduTransport
+
+    public static func lift(_ handle: UInt64) throws -> ApduTransport {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ApduTransportImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ApduTransport) -> UInt64 {
+         if let rustImpl = value as? ApduTransportImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApduTransport {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ApduTransport, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApduTransport_lift(_ handle: UInt64) throws -> ApduTransport {
+    return try FfiConverterTypeApduTransport.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApduTransport_lower(_ value: ApduTransport) -> UInt64 {
+    return FfiConverterTypeApduTransport.lower(value)
+}
+
+
+
+
+
+
+/**
  * The core. One per app process; cheap to share.
  */
 public protocol CitizenCoreProtocol: AnyObject, Sendable {
@@ -7606,6 +7938,145 @@ public func FfiConverterTypeActivityKind_lower(_ value: ActivityKind) -> RustBuf
 
 
 /**
+ * Why an exchange with the card failed. Shells map their platform exceptions onto these; the
+ * `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
+ * personal data once decrypted).
+ */
+public 
+enum ApduTransportError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The card left the field or the reader (Android `TagLostException`, iOS "tag connection
+     * lost", PC/SC `SCARD_W_REMOVED_CARD`/`SCARD_W_RESET_CARD`). Retryable: the citizen holds the
+     * card again and the reader restarts the session from SELECT (secure-messaging keys are not
+     * reused across a removal).
+     */
+    case CardRemoved(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+    /**
+     * The card did not answer in time (the transport's timeout, e.g. `IsoDep.setTimeout`).
+     * Retryable once; a chip that keeps timing out is reported to the citizen.
+     */
+    case Timeout(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+    /**
+     * The exchange was cancelled (the future was dropped, the session invalidated, or the
+     * citizen dismissed the system NFC sheet). Not an error to report; not retried.
+     */
+    case Cancelled(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+    /**
+     * Anything else (no reader, I/O failure, an APDU the transport cannot carry).
+     */
+    case Other(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension ApduTransportError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApduTransportError: FfiConverterRustBuffer {
+    typealias SwiftType = ApduTransportError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApduTransportError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .CardRemoved(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .Timeout(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .Cancelled(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .Other(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ApduTransportError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .CardRemoved(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Timeout(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Cancelled(reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Other(reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApduTransportError_lift(_ buf: RustBuffer) throws -> ApduTransportError {
+    return try FfiConverterTypeApduTransportError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApduTransportError_lower(_ value: ApduTransportError) -> RustBuffer {
+    return FfiConverterTypeApduTransportError.lower(value)
+}
+
+
+/**
  * Errors of login, sessions and device management.
  */
 public 
@@ -12363,6 +12834,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_apdutransport_transceive() != 63525) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length() != 2937) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -12394,6 +12874,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitApduTransport()
     uniffiCallbackInitDataKeyWrapper()
     uniffiCallbackInitDeviceKeyStore()
     uniffiCallbackInitOutboxObserver()

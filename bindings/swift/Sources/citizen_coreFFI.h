@@ -250,6 +250,26 @@ typedef void (*UniffiCallbackInterfaceOutboxObserverMethod0)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD0
+typedef void (*UniffiCallbackInterfaceApduTransportMethod0)(uint64_t, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD1
+typedef void (*UniffiCallbackInterfaceApduTransportMethod1)(uint64_t, uint32_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD2
+typedef void (*UniffiCallbackInterfaceApduTransportMethod2)(uint64_t, int8_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_KEY_WRAPPER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_KEY_WRAPPER_METHOD0
 typedef void (*UniffiCallbackInterfaceDataKeyWrapperMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
@@ -311,6 +331,17 @@ typedef struct UniffiVTableCallbackInterfaceOutboxObserver {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceOutboxObserverMethod0 _Nonnull onOutboxItem;
 } UniffiVTableCallbackInterfaceOutboxObserver;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_APDU_TRANSPORT
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_APDU_TRANSPORT
+typedef struct UniffiVTableCallbackInterfaceApduTransport {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceApduTransportMethod0 _Nonnull transceive;
+    UniffiCallbackInterfaceApduTransportMethod1 _Nonnull maxApduLength;
+    UniffiCallbackInterfaceApduTransportMethod2 _Nonnull supportsExtendedLength;
+} UniffiVTableCallbackInterfaceApduTransport;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DATA_KEY_WRAPPER
@@ -645,6 +676,36 @@ void uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(const UniffiVTab
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
 void uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(uint64_t ptr, RustBuffer item, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_APDUTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_APDUTRANSPORT
+uint64_t uniffi_citizen_core_fn_clone_apdutransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_APDUTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_APDUTRANSPORT
+void uniffi_citizen_core_fn_free_apdutransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_APDUTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_APDUTRANSPORT
+void uniffi_citizen_core_fn_init_callback_vtable_apdutransport(const UniffiVTableCallbackInterfaceApduTransport* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_TRANSCEIVE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_TRANSCEIVE
+uint64_t uniffi_citizen_core_fn_method_apdutransport_transceive(uint64_t ptr, RustBuffer command
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_MAX_APDU_LENGTH
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_MAX_APDU_LENGTH
+uint32_t uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_SUPPORTS_EXTENDED_LENGTH
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_SUPPORTS_EXTENDED_LENGTH
+int8_t uniffi_citizen_core_fn_method_apdutransport_supports_extended_length(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_DATAKEYWRAPPER
@@ -1401,6 +1462,24 @@ uint16_t uniffi_citizen_core_checksum_method_citizencore_share_data(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
 uint16_t uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_TRANSCEIVE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_TRANSCEIVE
+uint16_t uniffi_citizen_core_checksum_method_apdutransport_transceive(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_MAX_APDU_LENGTH
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_MAX_APDU_LENGTH
+uint16_t uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_SUPPORTS_EXTENDED_LENGTH
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_SUPPORTS_EXTENDED_LENGTH
+uint16_t uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length(void
     
 );
 #endif

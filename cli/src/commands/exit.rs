@@ -22,6 +22,20 @@ pub(crate) const STATUS_BY_CODE: &[(&str, u8)] = &[
     ("auth.locked_out", 3),
     // Too many wrong passcodes: the device's data was erased.
     ("auth.wiped", 4),
+    // (5: `receipts verify` / `log verify`: not valid.)
+    // The chip refused the CAN or the MRZ data.
+    ("chip.access_denied", 6),
+    // The card left the reader or the secure channel broke: place it again and retry.
+    ("chip.card_removed", 7),
+    ("chip.secure_messaging", 7),
+    ("pcsc.card_removed", 7),
+    // The chip's data or the chip itself failed verification (passive, chip or active
+    // authentication): altered data, an untrusted or expired signer, a clone.
+    ("chip.hash_mismatch", 8),
+    ("chip.sod_signature", 8),
+    ("chip.signer_untrusted", 8),
+    ("chip.signer_expired", 8),
+    ("chip.not_genuine", 8),
 ];
 
 /// The exit status for an error code.
@@ -106,6 +120,24 @@ mod tests {
         assert_eq!(status("auth.wiped"), 4);
         assert_eq!(status("network.offline"), FAILURE);
         assert_eq!(status(""), FAILURE);
+    }
+
+    #[test]
+    fn chip_outcomes_exit_by_kind_wrong_key_retry_or_not_verified() {
+        use citizen_chip::ChipError;
+        assert_eq!(status(ChipError::AccessDenied { sw: 0x63C2, tries_left: Some(2) }.code()), 6);
+        assert_eq!(status(ChipError::CardRemoved.code()), 7);
+        assert_eq!(status(ChipError::SecureMessaging("x").code()), 7);
+        for e in [
+            ChipError::HashMismatch { dg: 13 },
+            ChipError::SodSignatureInvalid,
+            ChipError::SignerUntrusted,
+            ChipError::SignerExpired,
+            ChipError::ChipNotGenuine("x"),
+        ] {
+            assert_eq!(status(e.code()), 8, "{e:?}");
+        }
+        assert_eq!(status(ChipError::MalformedDg13("x").code()), FAILURE);
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! mapping in [`exit`].
 
 pub(crate) mod account;
+pub(crate) mod chip;
 pub(crate) mod demo;
 pub(crate) mod devices;
 pub(crate) mod enroll;
 pub(crate) mod exit;
+pub(crate) mod kiosk;
 pub(crate) mod log;
 pub(crate) mod passcode;
 pub(crate) mod qr;

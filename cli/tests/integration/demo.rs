@@ -92,6 +92,7 @@ async fn demo_succeeds_and_leaks_nothing() {
             "login",
             "refresh",
             "devices.list",
+            "chip.read",
             "services.fill",
             "services.case",
             "qr.approve",
@@ -105,6 +106,8 @@ async fn demo_succeeds_and_leaks_nothing() {
 
     let printed_s = String::from_utf8(printed.clone()).unwrap();
     assert!(printed_s.contains("✓ login") && printed_s.contains("✓ logout"), "{printed_s}");
+    assert!(printed_s.contains("✓ chip.read (PACE-CAN, software CCCD)"), "{printed_s}");
+    assert!(printed_s.contains("PA ✓ (DG1, DG13, DG14, DG15) · CA ✓ · AA ✓"), "{printed_s}");
     let needles = needles(&tokens);
     assert_clean("the demo output", &printed, &needles);
     let log_bytes = logs.0.lock().unwrap().clone();

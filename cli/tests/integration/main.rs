@@ -11,8 +11,11 @@
 )]
 
 mod env;
+mod vpcd;
 
+mod chip;
 mod demo;
 mod exit_codes;
+mod kiosk;
 mod passcode_kill;
 mod qr;

@@ -77,6 +77,23 @@ messages! {
     PasscodeFormat => "passcode.format", "Mã bảo vệ phải gồm đúng 6 chữ số.", "The passcode must be exactly 6 digits.";
     PasscodeWeak => "passcode.weak", "Mã bảo vệ quá dễ đoán (ví dụ 123456, 111111).", "The passcode is too easy to guess (for example 123456, 111111).";
     PasscodeSame => "passcode.same", "Mã bảo vệ mới phải khác mã hiện tại.", "The new passcode must differ from the current one.";
+    // The chip-based CCCD (issue 12, crate citizen-chip).
+    ChipAccessDenied => "chip.access_denied", "Thẻ từ chối mã CAN hoặc thông tin MRZ. Hãy kiểm tra 6 chữ số CAN in trên thẻ.", "The card refused the CAN or the MRZ data. Check the 6-digit CAN printed on the card.";
+    ChipAccessKeyFormat => "chip.access_key_format", "Mã CAN phải gồm 6 chữ số; số thẻ, ngày sinh và ngày hết hạn phải đúng định dạng.", "The CAN must be 6 digits; the card number, date of birth and expiry date must be well formed.";
+    ChipCardRemoved => "chip.card_removed", "Mất kết nối với thẻ. Hãy giữ thẻ áp sát vào thiết bị và thử lại.", "The connection to the card was lost. Hold the card against the device and try again.";
+    ChipSecureMessaging => "chip.secure_messaging", "Kênh bảo mật với thẻ bị lỗi (sai mã xác thực). Hãy đọc lại thẻ.", "The secure channel to the card failed (bad authentication code). Read the card again.";
+    ChipMalformedTlv => "chip.malformed_tlv", "Dữ liệu trên thẻ có cấu trúc không hợp lệ.", "The data on the card has an invalid structure.";
+    ChipMalformedSod => "chip.malformed_sod", "Dữ liệu bảo mật (EF.SOD) trên thẻ không hợp lệ.", "The card's security object (EF.SOD) is not valid.";
+    ChipMalformedCertificate => "chip.malformed_certificate", "Chứng thư số trên thẻ không hợp lệ hoặc không được hỗ trợ.", "A certificate on the card is not valid or not supported.";
+    ChipMalformedDg13 => "chip.malformed_dg13", "Thông tin nhân thân (DG13) trên thẻ không hợp lệ.", "The personal record (DG13) on the card is not valid.";
+    ChipMalformedDataGroup => "chip.malformed_data_group", "Một nhóm dữ liệu trên thẻ không hợp lệ.", "A data group on the card is not valid.";
+    ChipHashMismatch => "chip.hash_mismatch", "Dữ liệu trên thẻ không khớp với chữ ký của cơ quan cấp: thẻ có thể đã bị sửa đổi.", "The card's data does not match the issuer's signature: the card may have been altered.";
+    ChipSodSignature => "chip.sod_signature", "Chữ ký của cơ quan cấp trên thẻ không hợp lệ.", "The issuer's signature on the card is not valid.";
+    ChipSignerUntrusted => "chip.signer_untrusted", "Thẻ không do cơ quan cấp được tin cậy ký.", "The card was not signed by a trusted issuing authority.";
+    ChipSignerExpired => "chip.signer_expired", "Chứng thư của cơ quan ký thẻ đã hết hạn hoặc chưa có hiệu lực.", "The certificate of the card's signer has expired or is not yet valid.";
+    ChipUnsupportedProtocol => "chip.unsupported_protocol", "Thẻ dùng giao thức hoặc đường cong chưa được hỗ trợ.", "The card uses a protocol or curve that is not supported.";
+    ChipNotGenuine => "chip.not_genuine", "Không xác thực được chip của thẻ: thẻ có thể là bản sao.", "The card's chip could not be authenticated: the card may be a copy.";
+    ChipProtocol => "chip.protocol", "Thẻ trả lời không đúng giao thức. Hãy thử lại.", "The card answered outside the protocol. Please try again.";
     InvalidInput => "input.invalid", "Thông tin nhập vào chưa hợp lệ.", "Some of the information entered is not valid.";
     NoMatch => "enrollment.no_match", "Không tìm thấy công dân khớp với thông tin đã nhập.", "No citizen matches the information entered.";
     NoPendingEnrollment => "enrollment.no_pending", "Chưa có yêu cầu đăng ký nào đang chờ mã OTP.", "There is no enrollment waiting for an OTP.";
@@ -180,6 +197,12 @@ messages! {
     ConsentReceiptDamaged => "consent.receipt_damaged", "Một biên nhận trên thiết bị bị hỏng và không đọc được.", "A receipt on this device is damaged and cannot be read.";
     ConsentReceiptMissing => "consent.receipt_missing", "Một biên nhận đã bị xoá khỏi thiết bị.", "A receipt was deleted from this device.";
     ActivityServerKeyInvalid => "activity.server_key_invalid", "Khoá máy chủ được cung cấp để kiểm tra nhật ký không hợp lệ.", "The server key given to check the log is not valid.";
+    PcscUnavailable => "pcsc.unavailable", "Không kết nối được dịch vụ đầu đọc thẻ (pcscd chưa chạy).", "The smart-card reader service is not reachable (pcscd is not running).";
+    PcscNoReader => "pcsc.no_reader", "Không tìm thấy đầu đọc thẻ nào.", "No card reader was found.";
+    PcscReaderNotFound => "pcsc.reader_not_found", "Không có đầu đọc thẻ mang tên đã cho.", "There is no card reader with that name.";
+    PcscNoCard => "pcsc.no_card", "Chưa có thẻ trên đầu đọc. Hãy đặt thẻ căn cước lên đầu đọc rồi thử lại.", "There is no card on the reader. Place the ID card on the reader and try again.";
+    PcscCardRemoved => "pcsc.card_removed", "Thẻ đã bị nhấc khỏi đầu đọc giữa chừng. Hãy đặt lại thẻ rồi thử lại.", "The card was removed from the reader during the read. Place it again and try again.";
+    PcscFailure => "pcsc.failure", "Đầu đọc thẻ báo lỗi.", "The card reader reported an error.";
     InvalidConfig => "setup.invalid_config", "Cấu hình ứng dụng không hợp lệ.", "The app configuration is not valid.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }

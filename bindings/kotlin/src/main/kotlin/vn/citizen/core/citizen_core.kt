@@ -660,6 +660,15 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceOutboxObserverMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceApduTransportMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`command`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+}
+internal interface UniffiCallbackInterfaceApduTransportMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: IntByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceApduTransportMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceDataKeyWrapperMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`dataKey`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -700,6 +709,31 @@ internal open class UniffiVTableCallbackInterfaceOutboxObserver(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onOutboxItem` = other.`onOutboxItem`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "transceive", "maxApduLength", "supportsExtendedLength")
+internal open class UniffiVTableCallbackInterfaceApduTransport(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `transceive`: UniffiCallbackInterfaceApduTransportMethod0? = null,
+    @JvmField internal var `maxApduLength`: UniffiCallbackInterfaceApduTransportMethod1? = null,
+    @JvmField internal var `supportsExtendedLength`: UniffiCallbackInterfaceApduTransportMethod2? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `transceive`: UniffiCallbackInterfaceApduTransportMethod0? = null,
+        `maxApduLength`: UniffiCallbackInterfaceApduTransportMethod1? = null,
+        `supportsExtendedLength`: UniffiCallbackInterfaceApduTransportMethod2? = null,
+    ): UniffiVTableCallbackInterfaceApduTransport(`uniffiFree`,`uniffiClone`,`transceive`,`maxApduLength`,`supportsExtendedLength`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceApduTransport) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `transceive` = other.`transceive`
+        `maxApduLength` = other.`maxApduLength`
+        `supportsExtendedLength` = other.`supportsExtendedLength`
     }
 
 }
@@ -905,6 +939,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_apdutransport_transceive(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_wrap(
     ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_unwrap(
@@ -941,6 +981,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "citizen_core"))
+        uniffiCallbackInterfaceApduTransport.register(this)
         uniffiCallbackInterfaceDataKeyWrapper.register(this)
         uniffiCallbackInterfaceDeviceKeyStore.register(this)
         uniffiCallbackInterfaceOutboxObserver.register(this)
@@ -1072,6 +1113,18 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(`ptr`: Long,`item`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_citizen_core_fn_clone_apdutransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_apdutransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_init_callback_vtable_apdutransport(`vtable`: UniffiVTableCallbackInterfaceApduTransport,
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_apdutransport_transceive(`ptr`: Long,`command`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_citizen_core_fn_method_apdutransport_supports_extended_length(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_citizen_core_fn_clone_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1722,6 +1775,444 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A connection to one card, able to exchange APDUs. Implemented by the shells
+ * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+ *
+ * One transport serves one card session; the core sends one APDU at a time (never two
+ * `transceive` calls in flight on the same transport).
+ */
+public interface ApduTransport {
+    
+    /**
+     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
+     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+     * Dropping the returned future cancels the exchange (see the module documentation).
+     */
+    suspend fun `transceive`(`command`: kotlin.ByteArray): kotlin.ByteArray
+    
+    /**
+     * The largest command APDU the transport can carry, in bytes (Android
+     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+     */
+    fun `maxApduLength`(): kotlin.UInt
+    
+    /**
+     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+     * commands of at most 256 bytes each.
+     */
+    fun `supportsExtendedLength`(): kotlin.Boolean
+    
+    companion object
+}
+
+/**
+ * A connection to one card, able to exchange APDUs. Implemented by the shells
+ * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+ *
+ * One transport serves one card session; the core sends one APDU at a time (never two
+ * `transceive` calls in flight on the same transport).
+ */
+open class ApduTransportImpl: Disposable, AutoCloseable, ApduTransport
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_apdutransport(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_apdutransport(handle, status)
+        }
+    }
+
+    
+    /**
+     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
+     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+     * Dropping the returned future cancels the exchange (see the module documentation).
+     */
+    @Throws(ApduTransportException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `transceive`(`command`: kotlin.ByteArray) : kotlin.ByteArray {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive(
+                uniffiHandle,
+                
+        FfiConverterByteArray.lower(`command`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        ApduTransportException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The largest command APDU the transport can carry, in bytes (Android
+     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+     */override fun `maxApduLength`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+     * commands of at most 256 bytes each.
+     */override fun `supportsExtendedLength`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceApduTransport {
+    internal object `transceive`: UniffiCallbackInterfaceApduTransportMethod0 {
+        override fun callback(`uniffiHandle`: Long,`command`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
+            val uniffiObj = FfiConverterTypeApduTransport.handleMap.get(uniffiHandle)
+            val makeCall = suspend { ->
+                uniffiObj.`transceive`(
+                    FfiConverterByteArray.lift(`command`),
+                )
+            }
+            val uniffiHandleSuccess = { returnValue: kotlin.ByteArray ->
+                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                    FfiConverterByteArray.lower(returnValue),
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                        RustBuffer.ByValue(),
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall,
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: ApduTransportException -> FfiConverterTypeApduTransportError.lower(e) },
+                uniffiOutDroppedCallback
+            )
+        }
+    }
+    internal object `maxApduLength`: UniffiCallbackInterfaceApduTransportMethod1 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: IntByReference,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeApduTransport.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`maxApduLength`(
+                )
+            }
+            val writeReturn = { value: kotlin.UInt -> uniffiOutReturn.setValue(FfiConverterUInt.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `supportsExtendedLength`: UniffiCallbackInterfaceApduTransportMethod2 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeApduTransport.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`supportsExtendedLength`(
+                )
+            }
+            val writeReturn = { value: kotlin.Boolean -> uniffiOutReturn.setValue(FfiConverterBoolean.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeApduTransport.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeApduTransport.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceApduTransport.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `transceive`,
+        `maxApduLength`,
+        `supportsExtendedLength`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApduTransport: FfiConverter<ApduTransport, Long> {
+    internal val handleMap = UniffiHandleMap<ApduTransport>()
+
+    override fun lower(value: ApduTransport): Long {
+        if (value is ApduTransportImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ApduTransport {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ApduTransportImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ApduTransport {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ApduTransport) = 8UL
+
+    override fun write(value: ApduTransport, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -8187,6 +8678,165 @@ public object FfiConverterTypeActivityKind: FfiConverterRustBuffer<ActivityKind>
 }
 
 
+
+
+
+
+
+/**
+ * Why an exchange with the card failed. Shells map their platform exceptions onto these; the
+ * `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
+ * personal data once decrypted).
+ */
+sealed class ApduTransportException: kotlin.Exception() {
+    
+    /**
+     * The card left the field or the reader (Android `TagLostException`, iOS "tag connection
+     * lost", PC/SC `SCARD_W_REMOVED_CARD`/`SCARD_W_RESET_CARD`). Retryable: the citizen holds the
+     * card again and the reader restarts the session from SELECT (secure-messaging keys are not
+     * reused across a removal).
+     */
+    class CardRemoved(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : ApduTransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The card did not answer in time (the transport's timeout, e.g. `IsoDep.setTimeout`).
+     * Retryable once; a chip that keeps timing out is reported to the citizen.
+     */
+    class Timeout(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : ApduTransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The exchange was cancelled (the future was dropped, the session invalidated, or the
+     * citizen dismissed the system NFC sheet). Not an error to report; not retried.
+     */
+    class Cancelled(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : ApduTransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * Anything else (no reader, I/O failure, an APDU the transport cannot carry).
+     */
+    class Other(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : ApduTransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ApduTransportException> {
+        override fun lift(error_buf: RustBuffer.ByValue): ApduTransportException = FfiConverterTypeApduTransportError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApduTransportError : FfiConverterRustBuffer<ApduTransportException> {
+    override fun read(buf: ByteBuffer): ApduTransportException {
+        
+
+        return when(buf.getInt()) {
+            1 -> ApduTransportException.CardRemoved(
+                FfiConverterString.read(buf),
+                )
+            2 -> ApduTransportException.Timeout(
+                FfiConverterString.read(buf),
+                )
+            3 -> ApduTransportException.Cancelled(
+                FfiConverterString.read(buf),
+                )
+            4 -> ApduTransportException.Other(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ApduTransportException): ULong {
+        return when(value) {
+            is ApduTransportException.CardRemoved -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is ApduTransportException.Timeout -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is ApduTransportException.Cancelled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is ApduTransportException.Other -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: ApduTransportException, buf: ByteBuffer) {
+        when(value) {
+            is ApduTransportException.CardRemoved -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is ApduTransportException.Timeout -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is ApduTransportException.Cancelled -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is ApduTransportException.Other -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
 
 
 
