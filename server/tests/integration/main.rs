@@ -17,6 +17,7 @@
 mod common;
 
 mod binary;
+mod chip;
 mod enrollment;
 mod flood;
 mod lockout;
