@@ -19,6 +19,7 @@
 mod env;
 
 mod activity;
+mod chip;
 mod concurrency;
 mod e2e;
 mod ffi_errors;
