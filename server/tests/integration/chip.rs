@@ -95,7 +95,11 @@ impl Chip {
         self.upload_signed(&signed, ev).await
     }
 
-    async fn upload_signed(&self, signed: &citizen_protocol::protocol::SignedStatement, ev: &ChipEvidence) -> (u16, Value) {
+    async fn upload_signed(
+        &self,
+        signed: &citizen_protocol::protocol::SignedStatement,
+        ev: &ChipEvidence,
+    ) -> (u16, Value) {
         self.h.post(PATH_CHIP_UPGRADE, json!({"signed": signed, "evidence": ev}), Some(&self.token)).await
     }
 
