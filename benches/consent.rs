@@ -179,7 +179,7 @@ fn local_credential(rt: &tokio::runtime::Runtime) -> (String, jsonwebtoken::Deco
     let issuer = "https://127.0.0.1:8443".to_string();
     let now = SystemClock.now();
     let signer = P256JwsSigner::new(issuer_key, Some("bench-issuer".into()));
-    let sd_jwt = rt.block_on(sdjwt::issue_pid(&claims, &holder_jwk, &issuer, now, now + 86_400, &signer)).unwrap();
+    let sd_jwt = rt.block_on(sdjwt::issue_pid(&claims, &holder_jwk, &issuer, now, now + 86_400, 1, &signer)).unwrap();
     (sd_jwt, decoding, issuer, P256JwsSigner::new(holder_key, None))
 }
 

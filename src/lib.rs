@@ -18,6 +18,7 @@ uniffi::setup_scaffolding!();
 
 mod account;
 pub mod activity;
+mod chip;
 pub use citizen_protocol::admin_units;
 pub use citizen_protocol::cccd;
 pub use citizen_protocol::clock;

@@ -519,6 +519,7 @@ mod tests {
             public_key: crypto::b64(&crypto::sec1_uncompressed(&p256::ecdsa::VerifyingKey::from(key))),
             claims: vec!["full_name".into(), "birthdate".into(), "permanent_address".into(), "phone".into()],
             purposes: vec!["account_opening".into()],
+            min_level: 1,
         }
     }
 

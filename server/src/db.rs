@@ -237,6 +237,22 @@ ALTER TABLE devices ADD COLUMN bookkeeping_public_key BLOB;
 ALTER TABLE devices ADD COLUMN bookkeeping_counter INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN bookkeeping_counter_window INTEGER NOT NULL DEFAULT 0;
 "#,
+    // v7 (issue 12, decision 26f): identity level from the chip. Every existing account is level
+    // 1. One row per accepted chip proof, keyed by the server nonce it answered (a replayed
+    // proof is recognised before anything else), keeping only fingerprints: the document
+    // signer certificate's and DG15's SHA-256, never the chip's personal data.
+    r#"
+ALTER TABLE accounts ADD COLUMN level INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE accounts ADD COLUMN level_upgraded_at INTEGER;
+CREATE TABLE chip_verifications (
+    nonce          TEXT PRIMARY KEY,
+    account_id     TEXT NOT NULL REFERENCES accounts(account_id),
+    device_id      TEXT NOT NULL,
+    signer_sha256  TEXT NOT NULL,
+    dg15_sha256    TEXT NOT NULL,
+    verified_at    INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.

@@ -284,6 +284,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // comes from the public URL, like the audience: behind a proxy the listen address is not
     // what browsers and phones see.
     let registry = registry::Registry::demo(&config.data_dir, &audience)?;
+    let chip_trust = handlers::chip::load_trust(&config.data_dir)?;
     let state = Arc::new(AppState {
         db: Mutex::new(conn),
         clock: config.clock,
@@ -296,6 +297,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         #[cfg(feature = "fault")]
         faults: Default::default(),
         registry,
+        chip_trust,
     });
 
     let handle = axum_server::Handle::<SocketAddr>::new();

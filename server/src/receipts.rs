@@ -45,6 +45,11 @@ pub fn countersign_receipt(
     if uuid::Uuid::parse_str(&receipt.receipt_id).is_err() {
         return Err(ApiError::invalid("receipt id must be a UUID"));
     }
+    // An RP may require a level-2 account (verified from the chip): refused before anything is
+    // recorded, so neither an ID token nor a countersigned share exists for a lower account.
+    if let Some(rp) = s.registry.get(&receipt.rp_id) {
+        crate::handlers::chip::require_level(conn, account_id, rp.entry.min_level)?;
+    }
     let counter = i64::try_from(st.counter).map_err(|_| ApiError::invalid("counter out of range"))?;
     let now = s.now();
     let inserted = conn.execute(

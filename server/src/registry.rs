@@ -26,6 +26,8 @@ use crate::tokens::TokenKeys;
 pub const DEMO_PORTAL_ID: &str = "dvc-demo";
 /// Id of the demo bank (eKYC data sharing).
 pub const DEMO_BANK_ID: &str = "bank-demo";
+/// Id of the demo RP that requires a level-2 account (decision 26f).
+pub const DEMO_LEVEL2_ID: &str = "securities-demo";
 /// Path of the demo portal page (also its redirect target).
 pub const DEMO_PORTAL_PATH: &str = "/portal";
 /// Path prefix of the demo bank.
@@ -111,6 +113,7 @@ impl Registry {
                 public_key: String::new(),
                 claims: strings(&["full_name", "birthdate", "cccd_number", "sex", "phone"]),
                 purposes: strings(&["login"]),
+                min_level: 1,
             },
             Some(portal_key),
         );
@@ -135,8 +138,26 @@ impl Registry {
                     "age_over_18",
                 ]),
                 purposes: strings(&["login", "account_opening"]),
+                min_level: 1,
             },
             Some(bank_key),
+        );
+        // A demo RP that accepts only level-2 accounts (verified from the chip, decision 26f):
+        // a brokerage opening accounts remotely. No hosted pages; tests sign its requests.
+        let l2_key = load_or_create_key(&keys.join(format!("{DEMO_LEVEL2_ID}.pem")))?;
+        reg.insert(
+            RelyingPartyEntry {
+                id: DEMO_LEVEL2_ID.into(),
+                name_vi: "Công ty Chứng khoán Thử Nghiệm (yêu cầu mức 2)".into(),
+                name_en: "Demo Securities Company (level 2 required)".into(),
+                origins: vec![origin.to_string()],
+                redirect_uris: vec![],
+                public_key: String::new(),
+                claims: strings(&["full_name", "birthdate", "cccd_number"]),
+                purposes: strings(&["login", "account_opening"]),
+                min_level: citizen_protocol::protocol::chip::LEVEL_CHIP,
+            },
+            Some(l2_key),
         );
         Ok(reg)
     }

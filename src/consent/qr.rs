@@ -334,6 +334,7 @@ mod tests {
             public_key: crypto::b64(&crypto::sec1_uncompressed(&VerifyingKey::from(&rp_key()))),
             claims: vec!["full_name".into(), "birthdate".into()],
             purposes: vec!["login".into()],
+            min_level: 1,
         }
     }
 

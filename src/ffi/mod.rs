@@ -9,6 +9,7 @@
 //! engine and exported from there. The outbox observer is not a port: the engine publishes
 //! outbox events (`services::flows::OutboxListener`) and `services.rs` forwards them to it.
 
+mod chip;
 mod consent;
 mod errors;
 mod facade;
@@ -16,6 +17,7 @@ mod outbox_observer;
 mod services;
 mod share;
 
+pub use chip::*;
 pub use consent::*;
 pub use errors::*;
 pub use facade::*;

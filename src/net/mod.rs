@@ -140,6 +140,14 @@ pub fn server_error(status: StatusCode, body: &[u8], retry_after: Option<u64>) -
         rp::PRESENTATION_INVALID => Error::Domain(Msg::ConsentPresentationRejected),
         rp::PRESENTATION_REPLAYED => Error::Domain(Msg::ConsentPresentationReplayed),
         rp::PRESENTATION_WRONG_AUDIENCE => Error::Domain(Msg::ConsentPresentationWrongAudience),
+        // Refusals of a chip upgrade and of a relying party's level requirement carry catalogue
+        // codes themselves (decision 26f).
+        code if code.starts_with("chip.") || code == Msg::LevelRequired.code() => {
+            match Msg::all().iter().find(|m| m.code() == code) {
+                Some(m) => Error::Domain(*m),
+                None => Error::Server { status: status.as_u16(), code: code.to_string() },
+            }
+        }
         _ if status.is_server_error() => Error::Net(NetError {
             kind: NetworkErrorKind::Server,
             detail: format!("HTTP {status} {}", b.code),

@@ -20,6 +20,7 @@ mod env;
 
 mod activity;
 mod bookkeeping;
+mod chip;
 mod concurrency;
 mod e2e;
 mod ffi_errors;

@@ -164,7 +164,8 @@ impl QrLogin {
 #[tokio::test(flavor = "multi_thread")]
 async fn scan_approve_receipt_and_id_token() {
     let mut env = env().await;
-    assert_eq!(env.core.refresh_relying_parties().await.unwrap(), 2);
+    // The demo portal, the demo bank and the level-2 demo RP (decision 26f).
+    assert_eq!(env.core.refresh_relying_parties().await.unwrap(), 3);
     let s = env.open(false).await;
     let info = env.core.scan_login_code(env.frame(&s).await).await.unwrap();
     assert_eq!(info.session_id, s.created.session_id);

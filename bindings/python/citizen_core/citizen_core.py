@@ -543,6 +543,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_chipreadobserver_on_progress() != 44030:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_activity_log() != 50989:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 34714:
@@ -586,6 +588,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 47870:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 6210:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_identity_level() != 51983:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_list_devices() != 27737:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -642,6 +646,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_citizencore_sync_cases() != 12694:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox() != 47172:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_upgrade_level_with_chip() != 46597:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 20310:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -729,6 +735,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length.res
 _UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_chipreadobserver_on_progress.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_chipreadobserver_on_progress.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.restype = ctypes.c_uint16
@@ -795,6 +804,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_receipts.resty
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_identity_level.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_identity_level.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.restype = ctypes.c_uint16
@@ -879,6 +891,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_cases.restype = 
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_upgrade_level_with_chip.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_upgrade_level_with_chip.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_draft.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_draft.restype = ctypes.c_uint16
@@ -971,6 +986,14 @@ _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.restype = ctypes.c_int8
+_UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    ctypes.c_uint32,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress.restype = None
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1100,6 +1123,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential.argtypes =
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_identity_level.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_identity_level.restype = ctypes.c_uint8
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices.argtypes = (
     ctypes.c_uint64,
 )
@@ -1243,6 +1271,13 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1340,6 +1375,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1375,6 +1415,16 @@ _UniffiLib.uniffi_citizen_core_fn_free_apdutransport.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_apdutransport.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_citizencore.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1453,6 +1503,23 @@ _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.argtypes = 
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreApduTransport),
 )
 _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.restype = None
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_CHIP_READ_OBSERVER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_uint64,ctypes.c_uint32,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_CHIP_READ_OBSERVER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_CHIP_READ_OBSERVER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCitizenCoreChipReadObserver(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_CHIP_READ_OBSERVER),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_CHIP_READ_OBSERVER),
+        ("on_progress", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_CHIP_READ_OBSERVER_METHOD0),
+    ]
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreChipReadObserver),
+)
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver.restype = None
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -2065,6 +2132,11 @@ class ActivityKind(enum.Enum):
     Identity data was shared with a relying party.
 """
     
+    LEVEL_UPGRADE = 11
+    """
+    The account was raised to identity level 2 from the card's chip (decision 26f).
+"""
+    
 
 
 class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
@@ -2093,6 +2165,8 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
             return ActivityKind.QR_DENIAL
         if variant == 11:
             return ActivityKind.DATA_SHARE
+        if variant == 12:
+            return ActivityKind.LEVEL_UPGRADE
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -2118,6 +2192,8 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
         if value == ActivityKind.QR_DENIAL:
             return
         if value == ActivityKind.DATA_SHARE:
+            return
+        if value == ActivityKind.LEVEL_UPGRADE:
             return
         raise ValueError(value)
 
@@ -2145,6 +2221,8 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
             buf.write_i32(10)
         if value == ActivityKind.DATA_SHARE:
             buf.write_i32(11)
+        if value == ActivityKind.LEVEL_UPGRADE:
+            buf.write_i32(12)
 
 
 
@@ -3344,6 +3422,76 @@ class _UniffiFfiConverterTypeCaseInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.note_en, buf)
         _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
         _UniffiFfiConverterInt64.write(value.updated_at, buf)
+
+class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u8"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**8
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u8()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u8(value)
+
+@dataclass
+class ChipUpgradeOutcome:
+    """
+    The result of a successful upgrade.
+"""
+    def __init__(self, *, level:int, upgraded_at:int, apdus:int, bytes_read:int, credential_refreshed:bool):
+        self.level = level
+        self.upgraded_at = upgraded_at
+        self.apdus = apdus
+        self.bytes_read = bytes_read
+        self.credential_refreshed = credential_refreshed
+        
+        
+
+    
+    def __str__(self):
+        return "ChipUpgradeOutcome(level={}, upgraded_at={}, apdus={}, bytes_read={}, credential_refreshed={})".format(self.level, self.upgraded_at, self.apdus, self.bytes_read, self.credential_refreshed)
+    def __eq__(self, other):
+        if self.level != other.level:
+            return False
+        if self.upgraded_at != other.upgraded_at:
+            return False
+        if self.apdus != other.apdus:
+            return False
+        if self.bytes_read != other.bytes_read:
+            return False
+        if self.credential_refreshed != other.credential_refreshed:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeChipUpgradeOutcome(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ChipUpgradeOutcome(
+            level=_UniffiFfiConverterUInt8.read(buf),
+            upgraded_at=_UniffiFfiConverterInt64.read(buf),
+            apdus=_UniffiFfiConverterUInt32.read(buf),
+            bytes_read=_UniffiFfiConverterUInt64.read(buf),
+            credential_refreshed=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt8.check_lower(value.level)
+        _UniffiFfiConverterInt64.check_lower(value.upgraded_at)
+        _UniffiFfiConverterUInt32.check_lower(value.apdus)
+        _UniffiFfiConverterUInt64.check_lower(value.bytes_read)
+        _UniffiFfiConverterBoolean.check_lower(value.credential_refreshed)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt8.write(value.level, buf)
+        _UniffiFfiConverterInt64.write(value.upgraded_at, buf)
+        _UniffiFfiConverterUInt32.write(value.apdus, buf)
+        _UniffiFfiConverterUInt64.write(value.bytes_read, buf)
+        _UniffiFfiConverterBoolean.write(value.credential_refreshed, buf)
 
 @dataclass
 class CitizenProfileDto:
@@ -7246,6 +7394,851 @@ class _UniffiFfiConverterTypeAuthError(_UniffiConverterRustBuffer):
 
 
 
+
+
+
+class ChipAccessKey:
+    """
+    How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
+"""
+    def __init__(self):
+        raise RuntimeError("ChipAccessKey cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class CAN:
+        """
+        The 6-digit card access number printed on the front of the card.
+"""
+        
+        def __init__(self, can:str):
+            self.can = can
+            
+            """
+        Six digits.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipAccessKey.CAN(can={})".format(self.can)
+        def __eq__(self, other):
+            if not isinstance(other, ChipAccessKey):
+                return NotImplemented
+            if not other.is_CAN():
+                return False
+            if self.can != other.can:
+                return False
+            return True
+
+    @dataclass
+    class MRZ:
+        """
+        The machine-readable-zone data: the 12-digit ID number, date of birth and date of expiry
+        (`YYMMDD` each), as printed on the back of the card.
+"""
+        
+        def __init__(self, id_number:str, date_of_birth:str, date_of_expiry:str):
+            self.id_number = id_number
+            
+            """
+        The 12-digit personal number.
+"""
+        
+            self.date_of_birth = date_of_birth
+            
+            """
+        `YYMMDD`.
+"""
+        
+            self.date_of_expiry = date_of_expiry
+            
+            """
+        `YYMMDD`.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipAccessKey.MRZ(id_number={}, date_of_birth={}, date_of_expiry={})".format(self.id_number, self.date_of_birth, self.date_of_expiry)
+        def __eq__(self, other):
+            if not isinstance(other, ChipAccessKey):
+                return NotImplemented
+            if not other.is_MRZ():
+                return False
+            if self.id_number != other.id_number:
+                return False
+            if self.date_of_birth != other.date_of_birth:
+                return False
+            if self.date_of_expiry != other.date_of_expiry:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_CAN(self) -> bool:
+        return isinstance(self, ChipAccessKey.CAN)
+    def is_can(self) -> bool:
+        return isinstance(self, ChipAccessKey.CAN)
+    def is_MRZ(self) -> bool:
+        return isinstance(self, ChipAccessKey.MRZ)
+    def is_mrz(self) -> bool:
+        return isinstance(self, ChipAccessKey.MRZ)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+ChipAccessKey.CAN = type("ChipAccessKey.CAN", (ChipAccessKey.CAN, ChipAccessKey,), {})  # type: ignore
+ChipAccessKey.MRZ = type("ChipAccessKey.MRZ", (ChipAccessKey.MRZ, ChipAccessKey,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeChipAccessKey(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ChipAccessKey.CAN(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 2:
+            return ChipAccessKey.MRZ(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_CAN():
+            _UniffiFfiConverterString.check_lower(value.can)
+            return
+        if value.is_MRZ():
+            _UniffiFfiConverterString.check_lower(value.id_number)
+            _UniffiFfiConverterString.check_lower(value.date_of_birth)
+            _UniffiFfiConverterString.check_lower(value.date_of_expiry)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_CAN():
+            buf.write_i32(1)
+            _UniffiFfiConverterString.write(value.can, buf)
+        if value.is_MRZ():
+            buf.write_i32(2)
+            _UniffiFfiConverterString.write(value.id_number, buf)
+            _UniffiFfiConverterString.write(value.date_of_birth, buf)
+            _UniffiFfiConverterString.write(value.date_of_expiry, buf)
+
+
+
+
+
+
+
+
+class ChipReadStep:
+    """
+    The step a chip read is in, for a progress display.
+"""
+    def __init__(self):
+        raise RuntimeError("ChipReadStep cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class CARD_ACCESS:
+        """
+        Reading the card's access parameters (EF.CardAccess).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.CARD_ACCESS()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_CARD_ACCESS():
+                return False
+            return True
+
+    @dataclass
+    class PACE:
+        """
+        Opening the secure channel with the CAN or MRZ (PACE).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.PACE()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_PACE():
+                return False
+            return True
+
+    @dataclass
+    class BAC:
+        """
+        Opening the secure channel with the MRZ (BAC, older cards).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.BAC()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_BAC():
+                return False
+            return True
+
+    @dataclass
+    class SELECT_APPLICATION:
+        """
+        Selecting the ID application.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.SELECT_APPLICATION()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_SELECT_APPLICATION():
+                return False
+            return True
+
+    @dataclass
+    class READ_FILE:
+        """
+        Reading a file (`EF.COM`, `EF.SOD`, `DG1`, …).
+"""
+        
+        def __init__(self, name:str):
+            self.name = name
+            
+            """
+        The file's name.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.READ_FILE(name={})".format(self.name)
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_READ_FILE():
+                return False
+            if self.name != other.name:
+                return False
+            return True
+
+    @dataclass
+    class CHIP_AUTHENTICATION:
+        """
+        Chip authentication (the chip proves its key to the phone).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.CHIP_AUTHENTICATION()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_CHIP_AUTHENTICATION():
+                return False
+            return True
+
+    @dataclass
+    class ACTIVE_AUTHENTICATION:
+        """
+        Active authentication (the chip signs the server's challenge).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.ACTIVE_AUTHENTICATION()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_ACTIVE_AUTHENTICATION():
+                return False
+            return True
+
+    @dataclass
+    class DONE:
+        """
+        The read is complete.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.DONE()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_DONE():
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_CARD_ACCESS(self) -> bool:
+        return isinstance(self, ChipReadStep.CARD_ACCESS)
+    def is_card_access(self) -> bool:
+        return isinstance(self, ChipReadStep.CARD_ACCESS)
+    def is_PACE(self) -> bool:
+        return isinstance(self, ChipReadStep.PACE)
+    def is_pace(self) -> bool:
+        return isinstance(self, ChipReadStep.PACE)
+    def is_BAC(self) -> bool:
+        return isinstance(self, ChipReadStep.BAC)
+    def is_bac(self) -> bool:
+        return isinstance(self, ChipReadStep.BAC)
+    def is_SELECT_APPLICATION(self) -> bool:
+        return isinstance(self, ChipReadStep.SELECT_APPLICATION)
+    def is_select_application(self) -> bool:
+        return isinstance(self, ChipReadStep.SELECT_APPLICATION)
+    def is_READ_FILE(self) -> bool:
+        return isinstance(self, ChipReadStep.READ_FILE)
+    def is_read_file(self) -> bool:
+        return isinstance(self, ChipReadStep.READ_FILE)
+    def is_CHIP_AUTHENTICATION(self) -> bool:
+        return isinstance(self, ChipReadStep.CHIP_AUTHENTICATION)
+    def is_chip_authentication(self) -> bool:
+        return isinstance(self, ChipReadStep.CHIP_AUTHENTICATION)
+    def is_ACTIVE_AUTHENTICATION(self) -> bool:
+        return isinstance(self, ChipReadStep.ACTIVE_AUTHENTICATION)
+    def is_active_authentication(self) -> bool:
+        return isinstance(self, ChipReadStep.ACTIVE_AUTHENTICATION)
+    def is_DONE(self) -> bool:
+        return isinstance(self, ChipReadStep.DONE)
+    def is_done(self) -> bool:
+        return isinstance(self, ChipReadStep.DONE)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+ChipReadStep.CARD_ACCESS = type("ChipReadStep.CARD_ACCESS", (ChipReadStep.CARD_ACCESS, ChipReadStep,), {})  # type: ignore
+ChipReadStep.PACE = type("ChipReadStep.PACE", (ChipReadStep.PACE, ChipReadStep,), {})  # type: ignore
+ChipReadStep.BAC = type("ChipReadStep.BAC", (ChipReadStep.BAC, ChipReadStep,), {})  # type: ignore
+ChipReadStep.SELECT_APPLICATION = type("ChipReadStep.SELECT_APPLICATION", (ChipReadStep.SELECT_APPLICATION, ChipReadStep,), {})  # type: ignore
+ChipReadStep.READ_FILE = type("ChipReadStep.READ_FILE", (ChipReadStep.READ_FILE, ChipReadStep,), {})  # type: ignore
+ChipReadStep.CHIP_AUTHENTICATION = type("ChipReadStep.CHIP_AUTHENTICATION", (ChipReadStep.CHIP_AUTHENTICATION, ChipReadStep,), {})  # type: ignore
+ChipReadStep.ACTIVE_AUTHENTICATION = type("ChipReadStep.ACTIVE_AUTHENTICATION", (ChipReadStep.ACTIVE_AUTHENTICATION, ChipReadStep,), {})  # type: ignore
+ChipReadStep.DONE = type("ChipReadStep.DONE", (ChipReadStep.DONE, ChipReadStep,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeChipReadStep(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ChipReadStep.CARD_ACCESS(
+            )
+        if variant == 2:
+            return ChipReadStep.PACE(
+            )
+        if variant == 3:
+            return ChipReadStep.BAC(
+            )
+        if variant == 4:
+            return ChipReadStep.SELECT_APPLICATION(
+            )
+        if variant == 5:
+            return ChipReadStep.READ_FILE(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 6:
+            return ChipReadStep.CHIP_AUTHENTICATION(
+            )
+        if variant == 7:
+            return ChipReadStep.ACTIVE_AUTHENTICATION(
+            )
+        if variant == 8:
+            return ChipReadStep.DONE(
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_CARD_ACCESS():
+            return
+        if value.is_PACE():
+            return
+        if value.is_BAC():
+            return
+        if value.is_SELECT_APPLICATION():
+            return
+        if value.is_READ_FILE():
+            _UniffiFfiConverterString.check_lower(value.name)
+            return
+        if value.is_CHIP_AUTHENTICATION():
+            return
+        if value.is_ACTIVE_AUTHENTICATION():
+            return
+        if value.is_DONE():
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_CARD_ACCESS():
+            buf.write_i32(1)
+        if value.is_PACE():
+            buf.write_i32(2)
+        if value.is_BAC():
+            buf.write_i32(3)
+        if value.is_SELECT_APPLICATION():
+            buf.write_i32(4)
+        if value.is_READ_FILE():
+            buf.write_i32(5)
+            _UniffiFfiConverterString.write(value.name, buf)
+        if value.is_CHIP_AUTHENTICATION():
+            buf.write_i32(6)
+        if value.is_ACTIVE_AUTHENTICATION():
+            buf.write_i32(7)
+        if value.is_DONE():
+            buf.write_i32(8)
+
+
+
+
+
+# ChipUpgradeError
+# We want to define each variant as a nested class that's also a subclass,
+# which is tricky in Python.  To accomplish this we're going to create each
+# class separately, then manually add the child classes to the base class's
+# __dict__.  All of this happens in dummy class to avoid polluting the module
+# namespace.
+class ChipUpgradeError(Exception):
+    """
+    Errors of the chip upgrade. Every variant carries a stable code and the message in
+    Vietnamese and English.
+"""
+    pass
+
+_UniffiTempChipUpgradeError = ChipUpgradeError
+
+class ChipUpgradeError:  # type: ignore
+    """
+    Errors of the chip upgrade. Every variant carries a stable code and the message in
+    Vietnamese and English.
+"""
+    
+    class Card(_UniffiTempChipUpgradeError):
+        """
+        The card read failed on the device: wrong CAN or MRZ data (`chip.access_denied`), card
+        removed (`chip.card_removed`, retryable), secure-messaging failure, malformed data, a
+        data group that does not match the issuer's signature, an untrusted or expired signer, a
+        chip that failed authentication (`chip.not_genuine`: a copy), an unsupported protocol.
+"""
+        
+        def __init__(self, detail, retryable):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "retryable={!r}".format(retryable),
+            ]))
+            self.detail = detail
+            self.retryable = retryable
+
+        def __repr__(self):
+            return "ChipUpgradeError.Card({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempChipUpgradeError.Card = Card # type: ignore
+    class Refused(_UniffiTempChipUpgradeError):
+        """
+        The server refused the card: untrusted signer, altered data, clone, another citizen's
+        card (`chip.other_citizen`), data that differ from the register (`chip.record_mismatch`),
+        a replayed or expired proof, a card without active authentication.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ChipUpgradeError.Refused({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempChipUpgradeError.Refused = Refused # type: ignore
+    class Cancelled(_UniffiTempChipUpgradeError):
+        """
+        The citizen dismissed the NFC sheet (the exchange was cancelled); nothing happened.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ChipUpgradeError.Cancelled({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempChipUpgradeError.Cancelled = Cancelled # type: ignore
+    class NotEnrolled(_UniffiTempChipUpgradeError):
+        """
+        No account on this device.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ChipUpgradeError.NotEnrolled({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempChipUpgradeError.NotEnrolled = NotEnrolled # type: ignore
+    class NotLoggedIn(_UniffiTempChipUpgradeError):
+        """
+        Not logged in, or the session ended: log in again.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ChipUpgradeError.NotLoggedIn({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempChipUpgradeError.NotLoggedIn = NotLoggedIn # type: ignore
+    class Network(_UniffiTempChipUpgradeError):
+        """
+        Transport failure towards the server.
+"""
+        
+        def __init__(self, detail, kind):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "kind={!r}".format(kind),
+            ]))
+            self.detail = detail
+            self.kind = kind
+
+        def __repr__(self):
+            return "ChipUpgradeError.Network({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempChipUpgradeError.Network = Network # type: ignore
+    class KeyStore(_UniffiTempChipUpgradeError):
+        """
+        Key store failure, cancellation or invalidated key.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ChipUpgradeError.KeyStore({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempChipUpgradeError.KeyStore = KeyStore # type: ignore
+    class Internal(_UniffiTempChipUpgradeError):
+        """
+        Anything else (device inactive, storage, an unknown server answer).
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "ChipUpgradeError.Internal({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempChipUpgradeError.Internal = Internal # type: ignore
+
+ChipUpgradeError = _UniffiTempChipUpgradeError # type: ignore
+del _UniffiTempChipUpgradeError
+
+
+class _UniffiFfiConverterTypeChipUpgradeError(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ChipUpgradeError.Card(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterBoolean.read(buf),
+            )
+        if variant == 2:
+            return ChipUpgradeError.Refused(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 3:
+            return ChipUpgradeError.Cancelled(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 4:
+            return ChipUpgradeError.NotEnrolled(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 5:
+            return ChipUpgradeError.NotLoggedIn(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 6:
+            return ChipUpgradeError.Network(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
+            )
+        if variant == 7:
+            return ChipUpgradeError.KeyStore(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 8:
+            return ChipUpgradeError.Internal(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if isinstance(value, ChipUpgradeError.Card):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterBoolean.check_lower(value.retryable)
+            return
+        if isinstance(value, ChipUpgradeError.Refused):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ChipUpgradeError.Cancelled):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ChipUpgradeError.NotEnrolled):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ChipUpgradeError.NotLoggedIn):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ChipUpgradeError.Network):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
+            return
+        if isinstance(value, ChipUpgradeError.KeyStore):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, ChipUpgradeError.Internal):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+
+    @staticmethod
+    def write(value, buf):
+        if isinstance(value, ChipUpgradeError.Card):
+            buf.write_i32(1)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterBoolean.write(value.retryable, buf)
+        if isinstance(value, ChipUpgradeError.Refused):
+            buf.write_i32(2)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ChipUpgradeError.Cancelled):
+            buf.write_i32(3)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ChipUpgradeError.NotEnrolled):
+            buf.write_i32(4)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ChipUpgradeError.NotLoggedIn):
+            buf.write_i32(5)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ChipUpgradeError.Network):
+            buf.write_i32(6)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
+        if isinstance(value, ChipUpgradeError.KeyStore):
+            buf.write_i32(7)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, ChipUpgradeError.Internal):
+            buf.write_i32(8)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+
+
+
 # ConsentError
 # We want to define each variant as a nested class that's also a subclass,
 # which is tricky in Python.  To accomplish this we're going to create each
@@ -10528,6 +11521,156 @@ class _UniffiFfiConverterTypeApduTransport:
     def write(cls, value: ApduTransport, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+
+class ChipReadObserver():
+    """
+    Receives the progress of a chip read (called after each answer of the card, on a core
+    thread: post to the UI thread yourself; return quickly).
+"""
+    
+    def on_progress(self, step: ChipReadStep,bytes_read: int,apdus: int) -> None:
+        """
+        The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+"""
+        raise NotImplementedError
+
+class ChipReadObserverImpl(ChipReadObserver):
+    """
+    Receives the progress of a chip read (called after each answer of the card, on a core
+    thread: post to the UI thread yourself; return quickly).
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def on_progress(self, step: ChipReadStep,bytes_read: int,apdus: int) -> None:
+        """
+        The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+"""
+        
+        _UniffiFfiConverterTypeChipReadStep.check_lower(step)
+
+        _UniffiFfiConverterUInt64.check_lower(bytes_read)
+
+        _UniffiFfiConverterUInt32.check_lower(apdus)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeChipReadStep.lower(step),
+            _UniffiFfiConverterUInt64.lower(bytes_read),
+            _UniffiFfiConverterUInt32.lower(apdus),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplChipReadObserverImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_CHIP_READ_OBSERVER_METHOD0
+    def on_progress(
+            uniffi_handle,
+            step,
+            bytes_read,
+            apdus,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeChipReadObserver._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterTypeChipReadStep.lift(step), _UniffiFfiConverterUInt64.lift(bytes_read), _UniffiFfiConverterUInt32.lift(apdus), )
+            uniffi_method = uniffi_obj.on_progress
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_CHIP_READ_OBSERVER
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeChipReadObserver._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_CHIP_READ_OBSERVER
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeChipReadObserver._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreChipReadObserver(
+        _uniffi_free,
+        _uniffi_clone,
+        on_progress,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeChipReadObserver:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return ChipReadObserverImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeChipReadObserver._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: ChipReadObserver):
+        if not isinstance(value, ChipReadObserver):
+            raise TypeError("Expected ChipReadObserver subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ChipReadObserver):
+         if isinstance(value, ChipReadObserverImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeChipReadObserver._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ChipReadObserver, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
 class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -10881,6 +12024,31 @@ class _UniffiFfiConverterSequenceTypeCaseEventDto(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeCaseEventDto.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterOptionalTypeChipReadObserver(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeChipReadObserver.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeChipReadObserver.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeChipReadObserver.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 
 class CitizenCoreProtocol(typing.Protocol):
     """
@@ -11009,6 +12177,12 @@ class CitizenCoreProtocol(typing.Protocol):
         Fetch the identity credential the device presents from (an SD-JWT bound to the device
         key, every personal claim selectively disclosable) and keep it sealed. `share_data`
         calls this itself when the credential is missing or about to expire.
+"""
+        raise NotImplementedError
+    def identity_level(self, ) -> int:
+        """
+        The identity level the device's credential states: 1 (enrolled with number, birth date
+        and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
 """
         raise NotImplementedError
     async def list_devices(self, ) -> typing.List[DeviceInfo]:
@@ -11170,6 +12344,17 @@ class CitizenCoreProtocol(typing.Protocol):
         """
         Deliver what is queued now (call when connectivity returns or the citizen asks).
         Ignores the core's own backoff, honours the server's Retry-After.
+"""
+        raise NotImplementedError
+    async def upgrade_level_with_chip(self, transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> ChipUpgradeOutcome:
+        """
+        Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+        core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+        MRZ, passive, chip and active authentication; the face image is not read), and uploads
+        the signed evidence; the server checks the issuer's signature, that the chip signed its
+        challenge (a copied card cannot) and that the card is the account holder's. Needs a
+        logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+        device afterwards except the new identity credential and an activity-log entry.
 """
         raise NotImplementedError
     def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
@@ -11715,6 +12900,22 @@ class CitizenCore(CitizenCoreProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def identity_level(self, ) -> int:
+        """
+        The identity level the device's credential states: 1 (enrolled with number, birth date
+        and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt8.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeChipUpgradeError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_identity_level,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def list_devices(self, ) -> typing.List[DeviceInfo]:
         """
         The account's devices.
@@ -12249,6 +13450,38 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def upgrade_level_with_chip(self, transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> ChipUpgradeOutcome:
+        """
+        Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+        core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+        MRZ, passive, chip and active authentication; the face image is not read), and uploads
+        the signed evidence; the server checks the issuer's signature, that the chip signed its
+        challenge (a copied card cannot) and that the card is the account holder's. Needs a
+        logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+        device afterwards except the new identity credential and an activity-log entry.
+"""
+        
+        _UniffiFfiConverterTypeApduTransport.check_lower(transport)
+
+        _UniffiFfiConverterTypeChipAccessKey.check_lower(key)
+
+        _UniffiFfiConverterOptionalTypeChipReadObserver.check_lower(observer)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeApduTransport.lower(transport),
+            _UniffiFfiConverterTypeChipAccessKey.lower(key),
+            _UniffiFfiConverterOptionalTypeChipReadObserver.lower(observer),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeChipUpgradeOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeChipUpgradeError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -13135,6 +14368,9 @@ __all__ = [
     "ApduTransportError",
     "NetworkErrorKind",
     "AuthError",
+    "ChipAccessKey",
+    "ChipReadStep",
+    "ChipUpgradeError",
     "ConsentError",
     "DeviceKeyStoreError",
     "EnrollmentError",
@@ -13152,6 +14388,7 @@ __all__ = [
     "AttachmentSpec",
     "CaseEventDto",
     "CaseInfo",
+    "ChipUpgradeOutcome",
     "CitizenProfileDto",
     "ClaimRequest",
     "CoreConfig",
@@ -13190,6 +14427,8 @@ __all__ = [
     "verify_receipt_export",
     "ApduTransportImpl",
     "ApduTransport",
+    "ChipReadObserverImpl",
+    "ChipReadObserver",
     "OutboxObserverImpl",
     "OutboxObserver",
     "CitizenCore",

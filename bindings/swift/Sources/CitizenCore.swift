@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -940,9 +956,244 @@ public func FfiConverterTypeApduTransport_lower(_ value: ApduTransport) -> UInt6
 
 
 /**
+ * Receives the progress of a chip read (called after each answer of the card, on a core
+ * thread: post to the UI thread yourself; return quickly).
+ */
+public protocol ChipReadObserver: AnyObject, Sendable {
+    
+    /**
+     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+     */
+    func onProgress(step: ChipReadStep, bytesRead: UInt64, apdus: UInt32) 
+    
+}
+/**
+ * Receives the progress of a chip read (called after each answer of the card, on a core
+ * thread: post to the UI thread yourself; return quickly).
+ */
+open class ChipReadObserverImpl: ChipReadObserver, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_chipreadobserver(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_chipreadobserver(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+     */
+open func onProgress(step: ChipReadStep, bytesRead: UInt64, apdus: UInt32)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_chipreadobserver_on_progress(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeChipReadStep_lower(step),
+        FfiConverterUInt64.lower(bytesRead),
+        FfiConverterUInt32.lower(apdus),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceChipReadObserver {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceChipReadObserver = UniffiVTableCallbackInterfaceChipReadObserver(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeChipReadObserver.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ChipReadObserver: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeChipReadObserver.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ChipReadObserver: handle missing in uniffiClone")
+            }
+        },
+        onProgress: { (
+            uniffiHandle: UInt64,
+            step: RustBuffer,
+            bytesRead: UInt64,
+            apdus: UInt32,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeChipReadObserver.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onProgress(
+                     step: try FfiConverterTypeChipReadStep_lift(step),
+                     bytesRead: try FfiConverterUInt64.lift(bytesRead),
+                     apdus: try FfiConverterUInt32.lift(apdus)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceChipReadObserver> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceChipReadObserver>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitChipReadObserver() {
+    uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(UniffiCallbackInterfaceChipReadObserver.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChipReadObserver: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ChipReadObserver>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ChipReadObserver
+
+    public static func lift(_ handle: UInt64) throws -> ChipReadObserver {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ChipReadObserverImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ChipReadObserver) -> UInt64 {
+         if let rustImpl = value as? ChipReadObserverImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipReadObserver {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ChipReadObserver, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipReadObserver_lift(_ handle: UInt64) throws -> ChipReadObserver {
+    return try FfiConverterTypeChipReadObserver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipReadObserver_lower(_ value: ChipReadObserver) -> UInt64 {
+    return FfiConverterTypeChipReadObserver.lower(value)
+}
+
+
+
+
+
+
+/**
  * The core. One per app process; cheap to share.
  */
 public protocol CitizenCoreProtocol: AnyObject, Sendable {
+    
+    /**
+     * The identity level the device's credential states: 1 (enrolled with number, birth date
+     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+     */
+    func identityLevel() throws  -> UInt8
+    
+    /**
+     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
+     * the signed evidence; the server checks the issuer's signature, that the chip signed its
+     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
+     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+     * device afterwards except the new identity credential and an activity-log entry.
+     */
+    func upgradeLevelWithChip(transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?) async throws  -> ChipUpgradeOutcome
     
     /**
      * Approve a scanned login with the code the site shows and the passcode: the device signs
@@ -1342,6 +1593,44 @@ public static func newDesktop(config: CoreConfig)throws  -> CitizenCore  {
 }
     
 
+    
+    /**
+     * The identity level the device's credential states: 1 (enrolled with number, birth date
+     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+     */
+open func identityLevel()throws  -> UInt8  {
+    return try  FfiConverterUInt8.lift(try rustCallWithError(FfiConverterTypeChipUpgradeError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_identity_level(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
+     * the signed evidence; the server checks the issuer's signature, that the chip signed its
+     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
+     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+     * device afterwards except the new identity credential and an activity-log entry.
+     */
+open func upgradeLevelWithChip(transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?)async throws  -> ChipUpgradeOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip(
+                        self.uniffiCloneHandle(),FfiConverterTypeApduTransport_lower(transport),FfiConverterTypeChipAccessKey_lower(key),FfiConverterOptionTypeChipReadObserver.lower(observer)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeChipUpgradeOutcome_lift,
+            errorHandler: FfiConverterTypeChipUpgradeError_lift
+        )
+}
     
     /**
      * Approve a scanned login with the code the site shows and the passcode: the device signs
@@ -4193,6 +4482,107 @@ public func FfiConverterTypeCaseInfo_lift(_ buf: RustBuffer) throws -> CaseInfo 
 #endif
 public func FfiConverterTypeCaseInfo_lower(_ value: CaseInfo) -> RustBuffer {
     return FfiConverterTypeCaseInfo.lower(value)
+}
+
+
+/**
+ * The result of a successful upgrade.
+ */
+public struct ChipUpgradeOutcome: Equatable, Hashable {
+    /**
+     * The account's identity level now (2).
+     */
+    public let level: UInt8
+    /**
+     * Unix seconds (server time).
+     */
+    public let upgradedAt: Int64
+    /**
+     * Commands exchanged with the card.
+     */
+    public let apdus: UInt32
+    /**
+     * Bytes of file content read.
+     */
+    public let bytesRead: UInt64
+    /**
+     * Whether the identity credential stating the new level is already on the device (when
+     * false, the next data share fetches it).
+     */
+    public let credentialRefreshed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The account's identity level now (2).
+         */level: UInt8, 
+        /**
+         * Unix seconds (server time).
+         */upgradedAt: Int64, 
+        /**
+         * Commands exchanged with the card.
+         */apdus: UInt32, 
+        /**
+         * Bytes of file content read.
+         */bytesRead: UInt64, 
+        /**
+         * Whether the identity credential stating the new level is already on the device (when
+         * false, the next data share fetches it).
+         */credentialRefreshed: Bool) {
+        self.level = level
+        self.upgradedAt = upgradedAt
+        self.apdus = apdus
+        self.bytesRead = bytesRead
+        self.credentialRefreshed = credentialRefreshed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChipUpgradeOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChipUpgradeOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipUpgradeOutcome {
+        return
+            try ChipUpgradeOutcome(
+                level: FfiConverterUInt8.read(from: &buf), 
+                upgradedAt: FfiConverterInt64.read(from: &buf), 
+                apdus: FfiConverterUInt32.read(from: &buf), 
+                bytesRead: FfiConverterUInt64.read(from: &buf), 
+                credentialRefreshed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChipUpgradeOutcome, into buf: inout [UInt8]) {
+        FfiConverterUInt8.write(value.level, into: &buf)
+        FfiConverterInt64.write(value.upgradedAt, into: &buf)
+        FfiConverterUInt32.write(value.apdus, into: &buf)
+        FfiConverterUInt64.write(value.bytesRead, into: &buf)
+        FfiConverterBool.write(value.credentialRefreshed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipUpgradeOutcome_lift(_ buf: RustBuffer) throws -> ChipUpgradeOutcome {
+    return try FfiConverterTypeChipUpgradeOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipUpgradeOutcome_lower(_ value: ChipUpgradeOutcome) -> RustBuffer {
+    return FfiConverterTypeChipUpgradeOutcome.lower(value)
 }
 
 
@@ -7822,6 +8212,10 @@ public enum ActivityKind: Equatable, Hashable {
      * Identity data was shared with a relying party.
      */
     case dataShare
+    /**
+     * The account was raised to identity level 2 from the card's chip (decision 26f).
+     */
+    case levelUpgrade
 
 
 
@@ -7864,6 +8258,8 @@ public struct FfiConverterTypeActivityKind: FfiConverterRustBuffer {
         case 10: return .qrDenial
         
         case 11: return .dataShare
+        
+        case 12: return .levelUpgrade
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -7915,6 +8311,10 @@ public struct FfiConverterTypeActivityKind: FfiConverterRustBuffer {
         
         case .dataShare:
             writeInt(&buf, Int32(11))
+        
+        
+        case .levelUpgrade:
+            writeInt(&buf, Int32(12))
         
         }
     }
@@ -8502,6 +8902,467 @@ public func FfiConverterTypeCaseStatusDto_lower(_ value: CaseStatusDto) -> RustB
     return FfiConverterTypeCaseStatusDto.lower(value)
 }
 
+
+
+/**
+ * How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
+ */
+
+public enum ChipAccessKey: Equatable, Hashable {
+    
+    /**
+     * The 6-digit card access number printed on the front of the card.
+     */
+    case can(
+        /**
+         * Six digits.
+         */can: String
+    )
+    /**
+     * The machine-readable-zone data: the 12-digit ID number, date of birth and date of expiry
+     * (`YYMMDD` each), as printed on the back of the card.
+     */
+    case mrz(
+        /**
+         * The 12-digit personal number.
+         */idNumber: String, 
+        /**
+         * `YYMMDD`.
+         */dateOfBirth: String, 
+        /**
+         * `YYMMDD`.
+         */dateOfExpiry: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ChipAccessKey: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChipAccessKey: FfiConverterRustBuffer {
+    typealias SwiftType = ChipAccessKey
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipAccessKey {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .can(can: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .mrz(idNumber: try FfiConverterString.read(from: &buf), dateOfBirth: try FfiConverterString.read(from: &buf), dateOfExpiry: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ChipAccessKey, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .can(can):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(can, into: &buf)
+            
+        
+        case let .mrz(idNumber,dateOfBirth,dateOfExpiry):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(idNumber, into: &buf)
+            FfiConverterString.write(dateOfBirth, into: &buf)
+            FfiConverterString.write(dateOfExpiry, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipAccessKey_lift(_ buf: RustBuffer) throws -> ChipAccessKey {
+    return try FfiConverterTypeChipAccessKey.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipAccessKey_lower(_ value: ChipAccessKey) -> RustBuffer {
+    return FfiConverterTypeChipAccessKey.lower(value)
+}
+
+
+
+/**
+ * The step a chip read is in, for a progress display.
+ */
+
+public enum ChipReadStep: Equatable, Hashable {
+    
+    /**
+     * Reading the card's access parameters (EF.CardAccess).
+     */
+    case cardAccess
+    /**
+     * Opening the secure channel with the CAN or MRZ (PACE).
+     */
+    case pace
+    /**
+     * Opening the secure channel with the MRZ (BAC, older cards).
+     */
+    case bac
+    /**
+     * Selecting the ID application.
+     */
+    case selectApplication
+    /**
+     * Reading a file (`EF.COM`, `EF.SOD`, `DG1`, …).
+     */
+    case readFile(
+        /**
+         * The file's name.
+         */name: String
+    )
+    /**
+     * Chip authentication (the chip proves its key to the phone).
+     */
+    case chipAuthentication
+    /**
+     * Active authentication (the chip signs the server's challenge).
+     */
+    case activeAuthentication
+    /**
+     * The read is complete.
+     */
+    case done
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ChipReadStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChipReadStep: FfiConverterRustBuffer {
+    typealias SwiftType = ChipReadStep
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipReadStep {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .cardAccess
+        
+        case 2: return .pace
+        
+        case 3: return .bac
+        
+        case 4: return .selectApplication
+        
+        case 5: return .readFile(name: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 6: return .chipAuthentication
+        
+        case 7: return .activeAuthentication
+        
+        case 8: return .done
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ChipReadStep, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .cardAccess:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .pace:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .bac:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .selectApplication:
+            writeInt(&buf, Int32(4))
+        
+        
+        case let .readFile(name):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(name, into: &buf)
+            
+        
+        case .chipAuthentication:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .activeAuthentication:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .done:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipReadStep_lift(_ buf: RustBuffer) throws -> ChipReadStep {
+    return try FfiConverterTypeChipReadStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipReadStep_lower(_ value: ChipReadStep) -> RustBuffer {
+    return FfiConverterTypeChipReadStep.lower(value)
+}
+
+
+
+/**
+ * Errors of the chip upgrade. Every variant carries a stable code and the message in
+ * Vietnamese and English.
+ */
+public 
+enum ChipUpgradeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The card read failed on the device: wrong CAN or MRZ data (`chip.access_denied`), card
+     * removed (`chip.card_removed`, retryable), secure-messaging failure, malformed data, a
+     * data group that does not match the issuer's signature, an untrusted or expired signer, a
+     * chip that failed authentication (`chip.not_genuine`: a copy), an unsupported protocol.
+     */
+    case Card(
+        /**
+         * Stable code and messages.
+         */detail: ErrorDetail, 
+        /**
+         * Whether holding the card still and trying again may succeed.
+         */retryable: Bool
+    )
+    /**
+     * The server refused the card: untrusted signer, altered data, clone, another citizen's
+     * card (`chip.other_citizen`), data that differ from the register (`chip.record_mismatch`),
+     * a replayed or expired proof, a card without active authentication.
+     */
+    case Refused(
+        /**
+         * Stable code and messages.
+         */detail: ErrorDetail
+    )
+    /**
+     * The citizen dismissed the NFC sheet (the exchange was cancelled); nothing happened.
+     */
+    case Cancelled(
+        /**
+         * Stable code and messages.
+         */detail: ErrorDetail
+    )
+    /**
+     * No account on this device.
+     */
+    case NotEnrolled(
+        /**
+         * Stable code and messages.
+         */detail: ErrorDetail
+    )
+    /**
+     * Not logged in, or the session ended: log in again.
+     */
+    case NotLoggedIn(
+        /**
+         * Stable code and messages.
+         */detail: ErrorDetail
+    )
+    /**
+     * Transport failure towards the server.
+     */
+    case Network(
+        /**
+         * Stable code and messages.
+         */detail: ErrorDetail, 
+        /**
+         * What kind of failure.
+         */kind: NetworkErrorKind
+    )
+    /**
+     * Key store failure, cancellation or invalidated key.
+     */
+    case KeyStore(
+        /**
+         * Stable code and messages.
+         */detail: ErrorDetail
+    )
+    /**
+     * Anything else (device inactive, storage, an unknown server answer).
+     */
+    case Internal(
+        /**
+         * Stable code and messages.
+         */detail: ErrorDetail
+    )
+
+    
+    /**
+     * The stable code and the messages in Vietnamese and English, whatever the variant.
+     */
+public func detail() -> ErrorDetail  {
+    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_chipupgradeerror_detail(
+            FfiConverterTypeChipUpgradeError_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension ChipUpgradeError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChipUpgradeError: FfiConverterRustBuffer {
+    typealias SwiftType = ChipUpgradeError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipUpgradeError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Card(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            retryable: try FfiConverterBool.read(from: &buf)
+            )
+        case 2: return .Refused(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 3: return .Cancelled(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 4: return .NotEnrolled(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 5: return .NotLoggedIn(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 6: return .Network(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
+            )
+        case 7: return .KeyStore(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 8: return .Internal(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ChipUpgradeError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Card(detail,retryable):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterBool.write(retryable, into: &buf)
+            
+        
+        case let .Refused(detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .Cancelled(detail):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .NotEnrolled(detail):
+            writeInt(&buf, Int32(4))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .NotLoggedIn(detail):
+            writeInt(&buf, Int32(5))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .Network(detail,kind):
+            writeInt(&buf, Int32(6))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
+            
+        
+        case let .KeyStore(detail):
+            writeInt(&buf, Int32(7))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .Internal(detail):
+            writeInt(&buf, Int32(8))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipUpgradeError_lift(_ buf: RustBuffer) throws -> ChipUpgradeError {
+    return try FfiConverterTypeChipUpgradeError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipUpgradeError_lower(_ value: ChipUpgradeError) -> RustBuffer {
+    return FfiConverterTypeChipUpgradeError.lower(value)
+}
 
 
 /**
@@ -11798,6 +12659,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeChipReadObserver: FfiConverterRustBuffer {
+    typealias SwiftType = ChipReadObserver?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeChipReadObserver.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeChipReadObserver.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeActivityAnchor: FfiConverterRustBuffer {
     typealias SwiftType = ActivityAnchor?
 
@@ -12669,6 +13554,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59538) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_chipreadobserver_on_progress() != 44030) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_identity_level() != 51983) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_upgrade_level_with_chip() != 46597) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_citizencore_approve_login() != 2944) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -12875,6 +13769,7 @@ private let initializationResult: InitializationResult = {
     }
 
     uniffiCallbackInitApduTransport()
+    uniffiCallbackInitChipReadObserver()
     uniffiCallbackInitDataKeyWrapper()
     uniffiCallbackInitDeviceKeyStore()
     uniffiCallbackInitOutboxObserver()

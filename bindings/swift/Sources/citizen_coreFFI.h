@@ -243,6 +243,13 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CHIP_READ_OBSERVER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CHIP_READ_OBSERVER_METHOD0
+typedef void (*UniffiCallbackInterfaceChipReadObserverMethod0)(uint64_t, RustBuffer, uint64_t, uint32_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_OBSERVER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_OBSERVER_METHOD0
 typedef void (*UniffiCallbackInterfaceOutboxObserverMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -324,6 +331,15 @@ typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod5)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CHIP_READ_OBSERVER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CHIP_READ_OBSERVER
+typedef struct UniffiVTableCallbackInterfaceChipReadObserver {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceChipReadObserverMethod0 _Nonnull onProgress;
+} UniffiVTableCallbackInterfaceChipReadObserver;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_OBSERVER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_OBSERVER
 typedef struct UniffiVTableCallbackInterfaceOutboxObserver {
@@ -368,6 +384,26 @@ typedef struct UniffiVTableCallbackInterfaceDeviceKeyStore {
 } UniffiVTableCallbackInterfaceDeviceKeyStore;
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CHIPREADOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CHIPREADOBSERVER
+uint64_t uniffi_citizen_core_fn_clone_chipreadobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_CHIPREADOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_CHIPREADOBSERVER
+void uniffi_citizen_core_fn_free_chipreadobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_CHIPREADOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_CHIPREADOBSERVER
+void uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(const UniffiVTableCallbackInterfaceChipReadObserver* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPREADOBSERVER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPREADOBSERVER_ON_PROGRESS
+void uniffi_citizen_core_fn_method_chipreadobserver_on_progress(uint64_t ptr, RustBuffer step, uint64_t bytes_read, uint32_t apdus, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CITIZENCORE
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CITIZENCORE
 uint64_t uniffi_citizen_core_fn_clone_citizencore(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -386,6 +422,16 @@ uint64_t uniffi_citizen_core_fn_constructor_citizencore_new(RustBuffer config, u
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CONSTRUCTOR_CITIZENCORE_NEW_DESKTOP
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CONSTRUCTOR_CITIZENCORE_NEW_DESKTOP
 uint64_t uniffi_citizen_core_fn_constructor_citizencore_new_desktop(RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_IDENTITY_LEVEL
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_IDENTITY_LEVEL
+uint8_t uniffi_citizen_core_fn_method_citizencore_identity_level(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_UPGRADE_LEVEL_WITH_CHIP
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_UPGRADE_LEVEL_WITH_CHIP
+uint64_t uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip(uint64_t ptr, uint64_t transport, RustBuffer key, RustBuffer observer
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_APPROVE_LOGIN
@@ -778,6 +824,11 @@ int8_t uniffi_citizen_core_fn_method_devicekeystore_is_hardware_backed(uint64_t 
 RustBuffer uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(uint64_t ptr, RustBuffer alias, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPUPGRADEERROR_DETAIL
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPUPGRADEERROR_DETAIL
+RustBuffer uniffi_citizen_core_fn_method_chipupgradeerror_detail(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_AUTHERROR_DETAIL
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_AUTHERROR_DETAIL
 RustBuffer uniffi_citizen_core_fn_method_autherror_detail(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -1132,6 +1183,24 @@ uint16_t uniffi_citizen_core_checksum_func_provinces(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_VERIFY_ACTIVITY_LOG_EXPORT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_VERIFY_ACTIVITY_LOG_EXPORT
 uint16_t uniffi_citizen_core_checksum_func_verify_activity_log_export(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CHIPREADOBSERVER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CHIPREADOBSERVER_ON_PROGRESS
+uint16_t uniffi_citizen_core_checksum_method_chipreadobserver_on_progress(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_IDENTITY_LEVEL
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_IDENTITY_LEVEL
+uint16_t uniffi_citizen_core_checksum_method_citizencore_identity_level(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_UPGRADE_LEVEL_WITH_CHIP
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_UPGRADE_LEVEL_WITH_CHIP
+uint16_t uniffi_citizen_core_checksum_method_citizencore_upgrade_level_with_chip(void
     
 );
 #endif

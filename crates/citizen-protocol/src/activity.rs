@@ -42,6 +42,8 @@ pub enum ActivityKind {
     QrDenial,
     /// Identity data was shared with a relying party.
     DataShare,
+    /// The account was raised to identity level 2 from the card's chip (decision 26f).
+    LevelUpgrade,
 }
 
 /// One entry of the log.

@@ -94,6 +94,12 @@ messages! {
     ChipUnsupportedProtocol => "chip.unsupported_protocol", "Thẻ dùng giao thức hoặc đường cong chưa được hỗ trợ.", "The card uses a protocol or curve that is not supported.";
     ChipNotGenuine => "chip.not_genuine", "Không xác thực được chip của thẻ: thẻ có thể là bản sao.", "The card's chip could not be authenticated: the card may be a copy.";
     ChipProtocol => "chip.protocol", "Thẻ trả lời không đúng giao thức. Hãy thử lại.", "The card answered outside the protocol. Please try again.";
+    ChipOtherCitizen => "chip.other_citizen", "Thẻ này thuộc về một công dân khác, không phải chủ tài khoản.", "This card belongs to another citizen, not to the account holder.";
+    ChipRecordMismatch => "chip.record_mismatch", "Thông tin trên chip không khớp với dữ liệu dân cư của tài khoản.", "The data on the chip does not match the account's population-register record.";
+    ChipProofReplayed => "chip.proof_replayed", "Kết quả đọc thẻ này đã được dùng; hãy đọc lại thẻ.", "This card read was already used; read the card again.";
+    ChipProofInvalid => "chip.proof_invalid", "Bằng chứng đọc thẻ không hợp lệ hoặc đã hết hạn; hãy đọc lại thẻ.", "The card-read proof is not valid or has expired; read the card again.";
+    ChipNoActiveAuthentication => "chip.no_active_authentication", "Thẻ không hỗ trợ xác thực chủ động nên không thể dùng để nâng mức định danh.", "The card does not support active authentication, so it cannot raise the identity level.";
+    LevelRequired => "level.required", "Dịch vụ này yêu cầu tài khoản định danh mức 2. Hãy xác thực bằng thẻ căn cước gắn chip.", "This service requires a level-2 identity account. Verify with your chip-based ID card.";
     InvalidInput => "input.invalid", "Thông tin nhập vào chưa hợp lệ.", "Some of the information entered is not valid.";
     NoMatch => "enrollment.no_match", "Không tìm thấy công dân khớp với thông tin đã nhập.", "No citizen matches the information entered.";
     NoPendingEnrollment => "enrollment.no_pending", "Chưa có yêu cầu đăng ký nào đang chờ mã OTP.", "There is no enrollment waiting for an OTP.";

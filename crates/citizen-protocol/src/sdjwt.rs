@@ -296,6 +296,7 @@ pub async fn issue_pid<S: JwsSigner>(
     issuer: &str,
     iat: i64,
     exp: i64,
+    level: u8,
     signer: &S,
 ) -> Result<String, SdJwtError> {
     let mut object = Map::new();
@@ -303,6 +304,9 @@ pub async fn issue_pid<S: JwsSigner>(
     object.insert("iat".into(), iat.into());
     object.insert("exp".into(), exp.into());
     object.insert("vct".into(), PID_VCT.into());
+    // The identity level (1 or 2, decision 26f) is about the credential, not the citizen's
+    // data: always visible, never a disclosure.
+    object.insert(PID_LEVEL_CLAIM.into(), level.into());
     let mut paths = Vec::with_capacity(claims.len());
     for (k, v) in claims {
         paths.push(pointer(k)?);
@@ -333,7 +337,12 @@ pub struct CredentialInfo {
     pub holder_jwk: Map<String, Value>,
     /// Expiry (Unix seconds).
     pub expires_at: i64,
+    /// Identity level the issuer vouched for (`level`; 1 when absent).
+    pub level: u8,
 }
+
+/// The always-visible PID claim carrying the account's identity level (1 or 2).
+pub const PID_LEVEL_CLAIM: &str = "level";
 
 /// Read a credential's disclosable claim names, `cnf.jwk` and `exp` (no signature check: the
 /// holder reads its own credential, whose signature it checked on receipt).
@@ -344,7 +353,13 @@ pub fn inspect(sd_jwt: &str) -> Result<CredentialInfo, SdJwtError> {
         return Err(SdJwtError::Malformed("no cnf.jwk"));
     };
     let expires_at = sd.claims().get("exp").and_then(Value::as_i64).ok_or(SdJwtError::Malformed("no exp"))?;
-    Ok(CredentialInfo { claims, holder_jwk, expires_at })
+    let level = sd
+        .claims()
+        .get(PID_LEVEL_CLAIM)
+        .map(|v| v.as_u64().and_then(|l| u8::try_from(l).ok()).ok_or(SdJwtError::Malformed("level")))
+        .transpose()?
+        .unwrap_or(1);
+    Ok(CredentialInfo { claims, holder_jwk, expires_at, level })
 }
 
 /// Present `sd_jwt` revealing only the claims in `disclose` (every other disclosure is dropped),
@@ -580,7 +595,7 @@ mod tests {
     fn credential() -> String {
         let jwk = jwk_from_public_key(&crate::crypto::sec1_uncompressed(&VerifyingKey::from(&device_key()))).unwrap();
         let signer = P256JwsSigner::new(issuer_key(), Some("k1".into()));
-        block_on(issue_pid(&claims(), &jwk, ISS, NOW - 10, NOW + 365 * 86400, &signer)).unwrap()
+        block_on(issue_pid(&claims(), &jwk, ISS, NOW - 10, NOW + 365 * 86400, 1, &signer)).unwrap()
     }
 
     fn presentation(disclose: &[&str], aud: &str, nonce: &str) -> String {
@@ -741,7 +756,7 @@ mod tests {
         let mut c = claims();
         c.insert("iss".into(), "x".into());
         let jwk = jwk_from_public_key(&crate::crypto::sec1_uncompressed(&VerifyingKey::from(&device_key()))).unwrap();
-        let r = block_on(issue_pid(&c, &jwk, ISS, NOW, NOW + 1, &signer));
+        let r = block_on(issue_pid(&c, &jwk, ISS, NOW, NOW + 1, 1, &signer));
         assert_eq!(r.unwrap_err(), SdJwtError::UnknownClaim("iss".into()));
     }
 

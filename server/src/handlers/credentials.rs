@@ -51,6 +51,8 @@ pub struct PidInput {
     pub device_jwk: Map<String, Value>,
     /// Issue time.
     pub iat: i64,
+    /// The account's identity level (1, or 2 after a chip upgrade).
+    pub level: u8,
 }
 
 /// Check the request for a credential (bearer, statement, subject) and read the register.
@@ -90,16 +92,17 @@ pub fn prepare_pid(
     let names: Vec<String> = CLAIMS.iter().map(|c| c.name.to_string()).collect();
     let claims = crate::receipts::claim_values(&tx, &dev.account_id, &names, now)?;
     let device_jwk = sdjwt::jwk_from_public_key(&dev.public_key).ok_or_else(ApiError::internal)?;
+    let level = super::chip::account_level(&tx, &dev.account_id)?;
     audit(&tx, now, "credential_pid", "ok", Some(&dev.account_id), Some(&dev.device_id));
     tx.commit()?;
-    Ok(PidInput { claims, device_jwk, iat: now })
+    Ok(PidInput { claims, device_jwk, iat: now, level })
 }
 
 /// Sign the credential with the server's token key (`kid` in the header, `iss` = audience).
 pub async fn sign_pid(s: &AppState, input: PidInput) -> ApiResult<CredentialResponse> {
     let signer = sdjwt::RawJwsSigner::new(|m: &[u8]| Ok(s.tokens.sign_raw(m)), Some(s.tokens.kid().to_string()));
     let exp = input.iat + PID_TTL_SECS;
-    let sd_jwt = sdjwt::issue_pid(&input.claims, &input.device_jwk, &s.audience, input.iat, exp, &signer)
+    let sd_jwt = sdjwt::issue_pid(&input.claims, &input.device_jwk, &s.audience, input.iat, exp, input.level, &signer)
         .await
         .map_err(|e| {
             tracing::error!("credential issuance failed: {e}");

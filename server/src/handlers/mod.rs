@@ -20,6 +20,7 @@ use crate::db::audit;
 
 pub mod activity;
 pub mod auth;
+pub mod chip;
 pub mod credentials;
 pub mod devices;
 pub mod enrollment;
@@ -90,6 +91,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::portal::routes())
         // PID credential, data-share receipts, and the hosted demo bank (eKYC verifier).
         .merge(credentials::routes())
+        // Level 2 from the chip (decision 26f).
+        .merge(chip::routes())
         .merge(crate::demo_bank::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

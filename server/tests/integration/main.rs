@@ -18,6 +18,7 @@ mod common;
 
 mod binary;
 mod bookkeeping;
+mod chip;
 mod enrollment;
 mod flood;
 mod lockout;

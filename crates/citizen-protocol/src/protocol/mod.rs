@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod chip;
 pub mod rp;
 pub mod services;
 
@@ -47,6 +48,9 @@ pub enum Purpose {
     Consent,
     /// Ask for the PID credential bound to this device key (nonce from a challenge).
     Credential,
+    /// Upload a verified chip read to raise the account to level 2 (nonce from a chip
+    /// challenge, subject `chip:<digest of the uploaded files>`; see [`chip`]).
+    Chip,
 }
 
 impl Purpose {
@@ -62,6 +66,7 @@ impl Purpose {
             Purpose::Activity => "activity",
             Purpose::Consent => "consent",
             Purpose::Credential => "credential",
+            Purpose::Chip => "chip",
         }
     }
 }

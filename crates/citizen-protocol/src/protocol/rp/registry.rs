@@ -22,6 +22,15 @@ pub struct RelyingPartyEntry {
     pub claims: Vec<String>,
     /// Purposes the RP is registered for (`login`, `account_opening`, …).
     pub purposes: Vec<String>,
+    /// The lowest identity level an account needs to log in to or share data with this RP
+    /// (1 = enrolled with number, birth date and OTP; 2 = verified from the card's chip). The
+    /// server refuses a lower account with `level.required` (decision 26f).
+    #[serde(default = "default_min_level")]
+    pub min_level: u8,
+}
+
+fn default_min_level() -> u8 {
+    crate::protocol::chip::LEVEL_BASIC
 }
 
 /// Claims of the registry JWS (ES256 by the server's key, `kid` from `GET /v1/keys`).

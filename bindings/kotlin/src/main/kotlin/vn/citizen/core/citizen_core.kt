@@ -657,6 +657,9 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceChipReadObserverMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`step`: RustBuffer.ByValue,`bytesRead`: Long,`apdus`: Int,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceOutboxObserverMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -692,6 +695,25 @@ internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod4 : com.sun.jna.Ca
 }
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod5 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
+internal open class UniffiVTableCallbackInterfaceChipReadObserver(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onProgress`: UniffiCallbackInterfaceChipReadObserverMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onProgress`: UniffiCallbackInterfaceChipReadObserverMethod0? = null,
+    ): UniffiVTableCallbackInterfaceChipReadObserver(`uniffiFree`,`uniffiClone`,`onProgress`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceChipReadObserver) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onProgress` = other.`onProgress`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onOutboxItem")
 internal open class UniffiVTableCallbackInterfaceOutboxObserver(
@@ -828,6 +850,12 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_func_provinces(
     ): Int
     external fun uniffi_citizen_core_checksum_func_verify_activity_log_export(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_chipreadobserver_on_progress(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_identity_level(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_upgrade_level_with_chip(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_approve_login(
     ): Int
@@ -982,6 +1010,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "citizen_core"))
         uniffiCallbackInterfaceApduTransport.register(this)
+        uniffiCallbackInterfaceChipReadObserver.register(this)
         uniffiCallbackInterfaceDataKeyWrapper.register(this)
         uniffiCallbackInterfaceDeviceKeyStore.register(this)
         uniffiCallbackInterfaceOutboxObserver.register(this)
@@ -989,6 +1018,14 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_citizen_core_fn_clone_chipreadobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_chipreadobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(`vtable`: UniffiVTableCallbackInterfaceChipReadObserver,
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_chipreadobserver_on_progress(`ptr`: Long,`step`: RustBuffer.ByValue,`bytesRead`: Long,`apdus`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_citizen_core_fn_clone_citizencore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_citizencore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -996,6 +1033,10 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_constructor_citizencore_new(`config`: RustBuffer.ByValue,`keyStore`: Long,`keyWrapper`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_constructor_citizencore_new_desktop(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_identity_level(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip(`ptr`: Long,`transport`: Long,`key`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_approve_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,`verificationCode`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
     ): Long
@@ -1152,6 +1193,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_devicekeystore_is_hardware_backed(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
     external fun uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_chipupgradeerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_autherror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1608,6 +1651,33 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUByte: FfiConverter<UByte, Byte> {
+    override fun lift(value: Byte): UByte {
+        return value.toUByte()
+    }
+
+    fun lift(value: Int): UByte {
+        return value.toUByte()
+    }
+
+    override fun read(buf: ByteBuffer): UByte {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: UByte): Byte {
+        return value.toByte()
+    }
+
+    override fun allocationSize(value: UByte) = 1UL
+
+    override fun write(value: UByte, buf: ByteBuffer) {
+        buf.put(value.toByte())
+    }
 }
 
 /**
@@ -2313,9 +2383,355 @@ public object FfiConverterTypeApduTransport: FfiConverter<ApduTransport, Long> {
 
 
 /**
+ * Receives the progress of a chip read (called after each answer of the card, on a core
+ * thread: post to the UI thread yourself; return quickly).
+ */
+public interface ChipReadObserver {
+    
+    /**
+     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+     */
+    fun `onProgress`(`step`: ChipReadStep, `bytesRead`: kotlin.ULong, `apdus`: kotlin.UInt)
+    
+    companion object
+}
+
+/**
+ * Receives the progress of a chip read (called after each answer of the card, on a core
+ * thread: post to the UI thread yourself; return quickly).
+ */
+open class ChipReadObserverImpl: Disposable, AutoCloseable, ChipReadObserver
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver(handle, status)
+        }
+    }
+
+    
+    /**
+     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+     */override fun `onProgress`(`step`: ChipReadStep, `bytesRead`: kotlin.ULong, `apdus`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress(
+        it,
+        
+        FfiConverterTypeChipReadStep.lower(`step`),
+        FfiConverterULong.lower(`bytesRead`),
+        FfiConverterUInt.lower(`apdus`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceChipReadObserver {
+    internal object `onProgress`: UniffiCallbackInterfaceChipReadObserverMethod0 {
+        override fun callback(`uniffiHandle`: Long,`step`: RustBuffer.ByValue,`bytesRead`: Long,`apdus`: Int,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeChipReadObserver.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onProgress`(
+                    FfiConverterTypeChipReadStep.lift(`step`),
+                    FfiConverterULong.lift(`bytesRead`),
+                    FfiConverterUInt.lift(`apdus`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeChipReadObserver.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeChipReadObserver.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceChipReadObserver.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onProgress`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChipReadObserver: FfiConverter<ChipReadObserver, Long> {
+    internal val handleMap = UniffiHandleMap<ChipReadObserver>()
+
+    override fun lower(value: ChipReadObserver): Long {
+        if (value is ChipReadObserverImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ChipReadObserver {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ChipReadObserverImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ChipReadObserver {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ChipReadObserver) = 8UL
+
+    override fun write(value: ChipReadObserver, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The core. One per app process; cheap to share.
  */
 public interface CitizenCoreInterface {
+    
+    /**
+     * The identity level the device's credential states: 1 (enrolled with number, birth date
+     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+     */
+    fun `identityLevel`(): kotlin.UByte
+    
+    /**
+     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
+     * the signed evidence; the server checks the issuer's signature, that the chip signed its
+     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
+     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+     * device afterwards except the new identity credential and an activity-log entry.
+     */
+    suspend fun `upgradeLevelWithChip`(`transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?): ChipUpgradeOutcome
     
     /**
      * Approve a scanned login with the code the site shows and the passcode: the device signs
@@ -2749,6 +3165,57 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_citizen_core_fn_clone_citizencore(handle, status)
         }
+    }
+
+    
+    /**
+     * The identity level the device's credential states: 1 (enrolled with number, birth date
+     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+     */
+    @Throws(ChipUpgradeException::class)override fun `identityLevel`(): kotlin.UByte {
+            return FfiConverterUByte.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ChipUpgradeException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_identity_level(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
+     * the signed evidence; the server checks the issuer's signature, that the chip signed its
+     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
+     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+     * device afterwards except the new identity credential and an activity-log entry.
+     */
+    @Throws(ChipUpgradeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `upgradeLevelWithChip`(`transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?) : ChipUpgradeOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip(
+                uniffiHandle,
+                
+        FfiConverterTypeApduTransport.lower(`transport`),
+        FfiConverterTypeChipAccessKey.lower(`key`),
+        FfiConverterOptionalTypeChipReadObserver.lower(`observer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeChipUpgradeOutcome.lift(it) },
+        // Error FFI converter
+        ChipUpgradeException.ErrorHandler,
+    )
     }
 
     
@@ -6007,6 +6474,78 @@ public object FfiConverterTypeCaseInfo: FfiConverterRustBuffer<CaseInfo> {
 
 
 /**
+ * The result of a successful upgrade.
+ */
+data class ChipUpgradeOutcome (
+    /**
+     * The account's identity level now (2).
+     */
+    val `level`: kotlin.UByte
+    , 
+    /**
+     * Unix seconds (server time).
+     */
+    val `upgradedAt`: kotlin.Long
+    , 
+    /**
+     * Commands exchanged with the card.
+     */
+    val `apdus`: kotlin.UInt
+    , 
+    /**
+     * Bytes of file content read.
+     */
+    val `bytesRead`: kotlin.ULong
+    , 
+    /**
+     * Whether the identity credential stating the new level is already on the device (when
+     * false, the next data share fetches it).
+     */
+    val `credentialRefreshed`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChipUpgradeOutcome: FfiConverterRustBuffer<ChipUpgradeOutcome> {
+    override fun read(buf: ByteBuffer): ChipUpgradeOutcome {
+        return ChipUpgradeOutcome(
+            FfiConverterUByte.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChipUpgradeOutcome) = (
+            FfiConverterUByte.allocationSize(value.`level`) +
+            FfiConverterLong.allocationSize(value.`upgradedAt`) +
+            FfiConverterUInt.allocationSize(value.`apdus`) +
+            FfiConverterULong.allocationSize(value.`bytesRead`) +
+            FfiConverterBoolean.allocationSize(value.`credentialRefreshed`)
+    )
+
+    override fun write(value: ChipUpgradeOutcome, buf: ByteBuffer) {
+            FfiConverterUByte.write(value.`level`, buf)
+            FfiConverterLong.write(value.`upgradedAt`, buf)
+            FfiConverterUInt.write(value.`apdus`, buf)
+            FfiConverterULong.write(value.`bytesRead`, buf)
+            FfiConverterBoolean.write(value.`credentialRefreshed`, buf)
+    }
+}
+
+
+
+/**
  * The citizen's record (answer to `GET /v1/citizen/profile`).
  */
 data class CitizenProfileDto (
@@ -8649,7 +9188,11 @@ enum class ActivityKind {
     /**
      * Identity data was shared with a relying party.
      */
-    DATA_SHARE;
+    DATA_SHARE,
+    /**
+     * The account was raised to identity level 2 from the card's chip (decision 26f).
+     */
+    LEVEL_UPGRADE;
 
     
 
@@ -9346,6 +9889,601 @@ public object FfiConverterTypeCaseStatusDto: FfiConverterRustBuffer<CaseStatusDt
 }
 
 
+
+
+
+/**
+ * How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
+ */
+sealed class ChipAccessKey {
+    
+    /**
+     * The 6-digit card access number printed on the front of the card.
+     */
+    data class Can(
+        /**
+         * Six digits.
+         */
+        val `can`: kotlin.String) : ChipAccessKey()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The machine-readable-zone data: the 12-digit ID number, date of birth and date of expiry
+     * (`YYMMDD` each), as printed on the back of the card.
+     */
+    data class Mrz(
+        /**
+         * The 12-digit personal number.
+         */
+        val `idNumber`: kotlin.String, 
+        /**
+         * `YYMMDD`.
+         */
+        val `dateOfBirth`: kotlin.String, 
+        /**
+         * `YYMMDD`.
+         */
+        val `dateOfExpiry`: kotlin.String) : ChipAccessKey()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChipAccessKey : FfiConverterRustBuffer<ChipAccessKey>{
+    override fun read(buf: ByteBuffer): ChipAccessKey {
+        return when(buf.getInt()) {
+            1 -> ChipAccessKey.Can(
+                FfiConverterString.read(buf),
+                )
+            2 -> ChipAccessKey.Mrz(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ChipAccessKey): ULong = when(value) {
+        is ChipAccessKey.Can -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`can`)
+            )
+        }
+        is ChipAccessKey.Mrz -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`idNumber`)
+                + FfiConverterString.allocationSize(value.`dateOfBirth`)
+                + FfiConverterString.allocationSize(value.`dateOfExpiry`)
+            )
+        }
+    }
+
+    override fun write(value: ChipAccessKey, buf: ByteBuffer) {
+        when(value) {
+            is ChipAccessKey.Can -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`can`, buf)
+                Unit
+            }
+            is ChipAccessKey.Mrz -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`idNumber`, buf)
+                FfiConverterString.write(value.`dateOfBirth`, buf)
+                FfiConverterString.write(value.`dateOfExpiry`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * The step a chip read is in, for a progress display.
+ */
+sealed class ChipReadStep {
+    
+    /**
+     * Reading the card's access parameters (EF.CardAccess).
+     */
+    object CardAccess : ChipReadStep()
+    
+    
+    /**
+     * Opening the secure channel with the CAN or MRZ (PACE).
+     */
+    object Pace : ChipReadStep()
+    
+    
+    /**
+     * Opening the secure channel with the MRZ (BAC, older cards).
+     */
+    object Bac : ChipReadStep()
+    
+    
+    /**
+     * Selecting the ID application.
+     */
+    object SelectApplication : ChipReadStep()
+    
+    
+    /**
+     * Reading a file (`EF.COM`, `EF.SOD`, `DG1`, …).
+     */
+    data class ReadFile(
+        /**
+         * The file's name.
+         */
+        val `name`: kotlin.String) : ChipReadStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Chip authentication (the chip proves its key to the phone).
+     */
+    object ChipAuthentication : ChipReadStep()
+    
+    
+    /**
+     * Active authentication (the chip signs the server's challenge).
+     */
+    object ActiveAuthentication : ChipReadStep()
+    
+    
+    /**
+     * The read is complete.
+     */
+    object Done : ChipReadStep()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChipReadStep : FfiConverterRustBuffer<ChipReadStep>{
+    override fun read(buf: ByteBuffer): ChipReadStep {
+        return when(buf.getInt()) {
+            1 -> ChipReadStep.CardAccess
+            2 -> ChipReadStep.Pace
+            3 -> ChipReadStep.Bac
+            4 -> ChipReadStep.SelectApplication
+            5 -> ChipReadStep.ReadFile(
+                FfiConverterString.read(buf),
+                )
+            6 -> ChipReadStep.ChipAuthentication
+            7 -> ChipReadStep.ActiveAuthentication
+            8 -> ChipReadStep.Done
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ChipReadStep): ULong = when(value) {
+        is ChipReadStep.CardAccess -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.Pace -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.Bac -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.SelectApplication -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.ReadFile -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`name`)
+            )
+        }
+        is ChipReadStep.ChipAuthentication -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.ActiveAuthentication -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.Done -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: ChipReadStep, buf: ByteBuffer) {
+        when(value) {
+            is ChipReadStep.CardAccess -> {
+                buf.putInt(1)
+                Unit
+            }
+            is ChipReadStep.Pace -> {
+                buf.putInt(2)
+                Unit
+            }
+            is ChipReadStep.Bac -> {
+                buf.putInt(3)
+                Unit
+            }
+            is ChipReadStep.SelectApplication -> {
+                buf.putInt(4)
+                Unit
+            }
+            is ChipReadStep.ReadFile -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`name`, buf)
+                Unit
+            }
+            is ChipReadStep.ChipAuthentication -> {
+                buf.putInt(6)
+                Unit
+            }
+            is ChipReadStep.ActiveAuthentication -> {
+                buf.putInt(7)
+                Unit
+            }
+            is ChipReadStep.Done -> {
+                buf.putInt(8)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+
+
+/**
+ * Errors of the chip upgrade. Every variant carries a stable code and the message in
+ * Vietnamese and English.
+ */
+sealed class ChipUpgradeException: kotlin.Exception() {
+    
+    /**
+     * The card read failed on the device: wrong CAN or MRZ data (`chip.access_denied`), card
+     * removed (`chip.card_removed`, retryable), secure-messaging failure, malformed data, a
+     * data group that does not match the issuer's signature, an untrusted or expired signer, a
+     * chip that failed authentication (`chip.not_genuine`: a copy), an unsupported protocol.
+     */
+    class Card(
+        
+        /**
+         * Stable code and messages.
+         */
+        val `detail`: ErrorDetail, 
+        
+        /**
+         * Whether holding the card still and trying again may succeed.
+         */
+        val `retryable`: kotlin.Boolean
+        ) : ChipUpgradeException() {
+        override val message
+            get() = "detail=${ `detail` }, retryable=${ `retryable` }"
+    }
+    
+    /**
+     * The server refused the card: untrusted signer, altered data, clone, another citizen's
+     * card (`chip.other_citizen`), data that differ from the register (`chip.record_mismatch`),
+     * a replayed or expired proof, a card without active authentication.
+     */
+    class Refused(
+        
+        /**
+         * Stable code and messages.
+         */
+        val `detail`: ErrorDetail
+        ) : ChipUpgradeException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The citizen dismissed the NFC sheet (the exchange was cancelled); nothing happened.
+     */
+    class Cancelled(
+        
+        /**
+         * Stable code and messages.
+         */
+        val `detail`: ErrorDetail
+        ) : ChipUpgradeException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * No account on this device.
+     */
+    class NotEnrolled(
+        
+        /**
+         * Stable code and messages.
+         */
+        val `detail`: ErrorDetail
+        ) : ChipUpgradeException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Not logged in, or the session ended: log in again.
+     */
+    class NotLoggedIn(
+        
+        /**
+         * Stable code and messages.
+         */
+        val `detail`: ErrorDetail
+        ) : ChipUpgradeException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Transport failure towards the server.
+     */
+    class Network(
+        
+        /**
+         * Stable code and messages.
+         */
+        val `detail`: ErrorDetail, 
+        
+        /**
+         * What kind of failure.
+         */
+        val `kind`: NetworkErrorKind
+        ) : ChipUpgradeException() {
+        override val message
+            get() = "detail=${ `detail` }, kind=${ `kind` }"
+    }
+    
+    /**
+     * Key store failure, cancellation or invalidated key.
+     */
+    class KeyStore(
+        
+        /**
+         * Stable code and messages.
+         */
+        val `detail`: ErrorDetail
+        ) : ChipUpgradeException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Anything else (device inactive, storage, an unknown server answer).
+     */
+    class Internal(
+        
+        /**
+         * Stable code and messages.
+         */
+        val `detail`: ErrorDetail
+        ) : ChipUpgradeException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+        /**
+         * The stable code and the messages in Vietnamese and English, whatever the variant.
+         */ fun `detail`(): ErrorDetail {
+            return FfiConverterTypeErrorDetail.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail(FfiConverterTypeChipUpgradeError.lower(this),
+        _status)
+}
+    )
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ChipUpgradeException> {
+        override fun lift(error_buf: RustBuffer.ByValue): ChipUpgradeException = FfiConverterTypeChipUpgradeError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChipUpgradeError : FfiConverterRustBuffer<ChipUpgradeException> {
+    override fun read(buf: ByteBuffer): ChipUpgradeException {
+        
+
+        return when(buf.getInt()) {
+            1 -> ChipUpgradeException.Card(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterBoolean.read(buf),
+                )
+            2 -> ChipUpgradeException.Refused(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            3 -> ChipUpgradeException.Cancelled(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            4 -> ChipUpgradeException.NotEnrolled(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            5 -> ChipUpgradeException.NotLoggedIn(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            6 -> ChipUpgradeException.Network(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterTypeNetworkErrorKind.read(buf),
+                )
+            7 -> ChipUpgradeException.KeyStore(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            8 -> ChipUpgradeException.Internal(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ChipUpgradeException): ULong {
+        return when(value) {
+            is ChipUpgradeException.Card -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterBoolean.allocationSize(value.`retryable`)
+            )
+            is ChipUpgradeException.Refused -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ChipUpgradeException.Cancelled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ChipUpgradeException.NotEnrolled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ChipUpgradeException.NotLoggedIn -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ChipUpgradeException.Network -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
+            )
+            is ChipUpgradeException.KeyStore -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is ChipUpgradeException.Internal -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: ChipUpgradeException, buf: ByteBuffer) {
+        when(value) {
+            is ChipUpgradeException.Card -> {
+                buf.putInt(1)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterBoolean.write(value.`retryable`, buf)
+                Unit
+            }
+            is ChipUpgradeException.Refused -> {
+                buf.putInt(2)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ChipUpgradeException.Cancelled -> {
+                buf.putInt(3)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ChipUpgradeException.NotEnrolled -> {
+                buf.putInt(4)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ChipUpgradeException.NotLoggedIn -> {
+                buf.putInt(5)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ChipUpgradeException.Network -> {
+                buf.putInt(6)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
+                Unit
+            }
+            is ChipUpgradeException.KeyStore -> {
+                buf.putInt(7)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is ChipUpgradeException.Internal -> {
+                buf.putInt(8)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
 
 
 
@@ -12987,6 +14125,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeChipReadObserver: FfiConverterRustBuffer<ChipReadObserver?> {
+    override fun read(buf: ByteBuffer): ChipReadObserver? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeChipReadObserver.read(buf)
+    }
+
+    override fun allocationSize(value: ChipReadObserver?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeChipReadObserver.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ChipReadObserver?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeChipReadObserver.write(value, buf)
         }
     }
 }

@@ -1,0 +1,112 @@
+package vn.citizen.core
+
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+import org.junit.jupiter.api.assertThrows
+import org.junit.jupiter.api.io.TempDir
+import java.io.BufferedReader
+import java.io.File
+import java.nio.file.Files
+import java.nio.file.Path
+
+/**
+ * Level 2 from the chip through the Kotlin bindings (decision 26f): the Rust software CCCD runs
+ * as a subprocess (`examples/software_card_stdio`, one hex APDU per line) behind a Kotlin
+ * `ApduTransport`; a dedicated server trusts its test CSCA. Refusals first, then the upgrade.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ChipLevel2Test {
+    private lateinit var server: TestServer
+    private val cardBinary: File by lazy {
+        val server = File(System.getProperty("citizen.server.bin") ?: error("citizen.server.bin is not set"))
+        server.parentFile.resolve("examples/software_card_stdio").also {
+            check(it.canExecute()) { "$it not found: run `cargo build --example software_card_stdio` (bindings/test.sh does)" }
+        }
+    }
+
+    /** The subprocess card as the shell's transport; an empty answer is a removal. */
+    private inner class SoftwareCardTransport(vararg args: String) : ApduTransport, AutoCloseable {
+        private val process = ProcessBuilder(listOf(cardBinary.path) + args).start()
+        private val reader: BufferedReader = process.inputStream.bufferedReader()
+
+        override suspend fun transceive(command: ByteArray): ByteArray {
+            process.outputStream.write((command.toHex() + "\n").toByteArray())
+            process.outputStream.flush()
+            val answer = reader.readLine()?.trim().orEmpty()
+            if (answer.isEmpty()) throw ApduTransportException.CardRemoved("the card left the field")
+            return answer.chunked(2).map { it.toInt(16).toByte() }.toByteArray()
+        }
+
+        override fun maxApduLength(): UInt = 261u
+        override fun supportsExtendedLength(): Boolean = false
+        override fun close() {
+            process.outputStream.close()
+            process.waitFor()
+        }
+    }
+
+    private class Steps : ChipReadObserver {
+        val steps = mutableListOf<ChipReadStep>()
+        override fun onProgress(step: ChipReadStep, bytesRead: ULong, apdus: UInt) {
+            synchronized(steps) { steps.add(step) }
+        }
+    }
+
+    @BeforeAll
+    fun startServer() {
+        val dataDir = Files.createTempDirectory("citizen-chip-server-")
+        Files.createDirectories(dataDir.resolve("chip-csca"))
+        val p = ProcessBuilder(cardBinary.path, "--write-csca", dataDir.resolve("chip-csca/vn-test.der").toString()).start()
+        check(p.waitFor() == 0) { "software_card_stdio --write-csca failed" }
+        server = TestServer.start(dataDir)
+    }
+
+    @AfterAll
+    fun stopServer() {
+        if (::server.isInitialized) server.close()
+    }
+
+    private suspend fun CitizenCore.upgrade(can: String = HOLDER_CAN, vararg card: String, observer: ChipReadObserver? = null) =
+        SoftwareCardTransport(*card).use { upgradeLevelWithChip(it, ChipAccessKey.Can(can), observer) }
+
+    @Test
+    fun `refusals are typed, then the holders card raises the account to level 2`(@TempDir dir: Path) = runBlocking {
+        CitizenCore(server.config(dir), JcaDeviceKeyStore(), JcaDataKeyWrapper()).use { core ->
+            val ticket = core.startEnrollment(EnrollmentInput(cccd = HOLDER, dateOfBirth = "1990-01-15", phone = "+84900000001"))
+            core.completeEnrollment(
+                server.otpFor(ticket.enrollmentId), PASSCODE,
+                KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf()),
+            )
+            core.login(PASSCODE)
+            assertEquals(1.toUByte(), core.identityLevel())
+
+            val clone = assertThrows<ChipUpgradeException.Card> { runBlocking { core.upgrade(HOLDER_CAN, "--clone") } }
+            assertEquals("chip.not_genuine", clone.detail.code)
+            val other = assertThrows<ChipUpgradeException.Refused> { runBlocking { core.upgrade("000002", "--citizen", "1") } }
+            assertEquals("chip.other_citizen", other.detail.code)
+            assertTrue(other.detail.messageVi.isNotBlank() && other.detail.messageEn.isNotBlank())
+            assertEquals(1.toUByte(), core.identityLevel())
+
+            val steps = Steps()
+            val outcome = core.upgrade(observer = steps)
+            assertEquals(2.toUByte(), outcome.level)
+            assertEquals(2.toUByte(), core.identityLevel())
+            assertTrue(ChipReadStep.ActiveAuthentication in steps.steps, steps.steps.toString())
+            assertTrue(ChipReadStep.ReadFile("DG13") in steps.steps, steps.steps.toString())
+            assertEquals(ActivityKind.LEVEL_UPGRADE, core.activityLog().last().kind)
+        }
+    }
+
+    private companion object {
+        const val HOLDER = "001090000001"
+        const val HOLDER_CAN = "000001"
+        const val PASSCODE = "246810"
+
+        fun ByteArray.toHex() = joinToString("") { "%02x".format(it) }
+    }
+}

@@ -1,0 +1,270 @@
+//! UniFFI façade of level 2 from the chip (issue 12, decision 26f): read the card through the
+//! shell's [`ApduTransport`] and raise the account to identity level 2. A thin wrapper over
+//! [`crate::chip`]; its own error type [`ChipUpgradeError`] (the card's conditions are not those
+//! of any other domain).
+
+use std::sync::Arc;
+
+use citizen_chip::kdf::AccessKey;
+use citizen_chip::reader::{Progress, Step};
+
+use super::errors::{classify, Shared};
+use crate::chip::{ChipFlowError, ProgressSink};
+use crate::error::{Error, ErrorDetail, Msg, NetworkErrorKind, PublicError};
+use crate::platform::ApduTransport;
+use crate::CitizenCore;
+
+/// How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
+#[derive(Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ChipAccessKey {
+    /// The 6-digit card access number printed on the front of the card.
+    Can {
+        /// Six digits.
+        can: String,
+    },
+    /// The machine-readable-zone data: the 12-digit ID number, date of birth and date of expiry
+    /// (`YYMMDD` each), as printed on the back of the card.
+    Mrz {
+        /// The 12-digit personal number.
+        id_number: String,
+        /// `YYMMDD`.
+        date_of_birth: String,
+        /// `YYMMDD`.
+        date_of_expiry: String,
+    },
+}
+
+impl std::fmt::Debug for ChipAccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChipAccessKey(<redacted>)")
+    }
+}
+
+/// The step a chip read is in, for a progress display.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum ChipReadStep {
+    /// Reading the card's access parameters (EF.CardAccess).
+    CardAccess,
+    /// Opening the secure channel with the CAN or MRZ (PACE).
+    Pace,
+    /// Opening the secure channel with the MRZ (BAC, older cards).
+    Bac,
+    /// Selecting the ID application.
+    SelectApplication,
+    /// Reading a file (`EF.COM`, `EF.SOD`, `DG1`, …).
+    ReadFile {
+        /// The file's name.
+        name: String,
+    },
+    /// Chip authentication (the chip proves its key to the phone).
+    ChipAuthentication,
+    /// Active authentication (the chip signs the server's challenge).
+    ActiveAuthentication,
+    /// The read is complete.
+    Done,
+}
+
+impl From<&Step> for ChipReadStep {
+    fn from(s: &Step) -> Self {
+        match s {
+            Step::CardAccess => ChipReadStep::CardAccess,
+            Step::Pace => ChipReadStep::Pace,
+            Step::Bac => ChipReadStep::Bac,
+            Step::SelectApplication => ChipReadStep::SelectApplication,
+            Step::ReadFile(f) => ChipReadStep::ReadFile { name: f.name() },
+            Step::ChipAuthentication => ChipReadStep::ChipAuthentication,
+            Step::ActiveAuthentication => ChipReadStep::ActiveAuthentication,
+            Step::Done => ChipReadStep::Done,
+        }
+    }
+}
+
+/// Receives the progress of a chip read (called after each answer of the card, on a core
+/// thread: post to the UI thread yourself; return quickly).
+#[uniffi::export(with_foreign)]
+pub trait ChipReadObserver: Send + Sync {
+    /// The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+    fn on_progress(&self, step: ChipReadStep, bytes_read: u64, apdus: u32);
+}
+
+/// The result of a successful upgrade.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ChipUpgradeOutcome {
+    /// The account's identity level now (2).
+    pub level: u8,
+    /// Unix seconds (server time).
+    pub upgraded_at: i64,
+    /// Commands exchanged with the card.
+    pub apdus: u32,
+    /// Bytes of file content read.
+    pub bytes_read: u64,
+    /// Whether the identity credential stating the new level is already on the device (when
+    /// false, the next data share fetches it).
+    pub credential_refreshed: bool,
+}
+
+/// Errors of the chip upgrade. Every variant carries a stable code and the message in
+/// Vietnamese and English.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum ChipUpgradeError {
+    /// The card read failed on the device: wrong CAN or MRZ data (`chip.access_denied`), card
+    /// removed (`chip.card_removed`, retryable), secure-messaging failure, malformed data, a
+    /// data group that does not match the issuer's signature, an untrusted or expired signer, a
+    /// chip that failed authentication (`chip.not_genuine`: a copy), an unsupported protocol.
+    #[error("{}", detail.code)]
+    Card {
+        /// Stable code and messages.
+        detail: ErrorDetail,
+        /// Whether holding the card still and trying again may succeed.
+        retryable: bool,
+    },
+    /// The server refused the card: untrusted signer, altered data, clone, another citizen's
+    /// card (`chip.other_citizen`), data that differ from the register (`chip.record_mismatch`),
+    /// a replayed or expired proof, a card without active authentication.
+    #[error("{}", detail.code)]
+    Refused {
+        /// Stable code and messages.
+        detail: ErrorDetail,
+    },
+    /// The citizen dismissed the NFC sheet (the exchange was cancelled); nothing happened.
+    #[error("{}", detail.code)]
+    Cancelled {
+        /// Stable code and messages.
+        detail: ErrorDetail,
+    },
+    /// No account on this device.
+    #[error("{}", detail.code)]
+    NotEnrolled {
+        /// Stable code and messages.
+        detail: ErrorDetail,
+    },
+    /// Not logged in, or the session ended: log in again.
+    #[error("{}", detail.code)]
+    NotLoggedIn {
+        /// Stable code and messages.
+        detail: ErrorDetail,
+    },
+    /// Transport failure towards the server.
+    #[error("{}", detail.code)]
+    Network {
+        /// Stable code and messages.
+        detail: ErrorDetail,
+        /// What kind of failure.
+        kind: NetworkErrorKind,
+    },
+    /// Key store failure, cancellation or invalidated key.
+    #[error("{}", detail.code)]
+    KeyStore {
+        /// Stable code and messages.
+        detail: ErrorDetail,
+    },
+    /// Anything else (device inactive, storage, an unknown server answer).
+    #[error("{}", detail.code)]
+    Internal {
+        /// Stable code and messages.
+        detail: ErrorDetail,
+    },
+}
+
+impl From<ChipFlowError> for ChipUpgradeError {
+    fn from(e: ChipFlowError) -> Self {
+        tracing::info!(error = ?e, "chip upgrade error at the FFI boundary");
+        match e {
+            ChipFlowError::Read(c) => ChipUpgradeError::Card { detail: c.msg().detail(), retryable: c.is_retryable() },
+            ChipFlowError::Cancelled => ChipUpgradeError::Cancelled { detail: Msg::Rejected.detail() },
+            ChipFlowError::Core(Error::Domain(m)) if m.code().starts_with("chip.") || m == Msg::LevelRequired => {
+                ChipUpgradeError::Refused { detail: m.detail() }
+            }
+            ChipFlowError::Core(e) => match classify(e) {
+                Shared::NotEnrolled { detail } => ChipUpgradeError::NotEnrolled { detail },
+                Shared::NotLoggedIn { detail } => ChipUpgradeError::NotLoggedIn { detail },
+                Shared::Network { detail, kind } => ChipUpgradeError::Network { detail, kind },
+                Shared::KeyStore { detail } => ChipUpgradeError::KeyStore { detail },
+                Shared::Rejected { detail } => ChipUpgradeError::Refused { detail },
+                s => ChipUpgradeError::Internal { detail: s.fallback_detail() },
+            },
+        }
+    }
+}
+
+impl From<Error> for ChipUpgradeError {
+    fn from(e: Error) -> Self {
+        ChipFlowError::Core(e).into()
+    }
+}
+
+impl PublicError for ChipUpgradeError {
+    fn detail(&self) -> &ErrorDetail {
+        match self {
+            ChipUpgradeError::Card { detail, .. }
+            | ChipUpgradeError::Refused { detail }
+            | ChipUpgradeError::Cancelled { detail }
+            | ChipUpgradeError::NotEnrolled { detail }
+            | ChipUpgradeError::NotLoggedIn { detail }
+            | ChipUpgradeError::Network { detail, .. }
+            | ChipUpgradeError::KeyStore { detail }
+            | ChipUpgradeError::Internal { detail } => detail,
+        }
+    }
+}
+
+#[uniffi::export]
+impl ChipUpgradeError {
+    /// The stable code and the messages in Vietnamese and English, whatever the variant.
+    #[uniffi::method(name = "detail")]
+    pub fn error_detail(&self) -> ErrorDetail {
+        PublicError::detail(self).clone()
+    }
+}
+
+fn access_key(k: &ChipAccessKey) -> Result<AccessKey, ChipUpgradeError> {
+    let r = match k {
+        ChipAccessKey::Can { can } => AccessKey::can(can),
+        ChipAccessKey::Mrz { id_number, date_of_birth, date_of_expiry } => {
+            AccessKey::cccd_mrz(id_number, date_of_birth, date_of_expiry)
+        }
+    };
+    r.map_err(|e| ChipUpgradeError::Card { detail: e.msg().detail(), retryable: false })
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl CitizenCore {
+    /// Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+    /// core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+    /// MRZ, passive, chip and active authentication; the face image is not read), and uploads
+    /// the signed evidence; the server checks the issuer's signature, that the chip signed its
+    /// challenge (a copied card cannot) and that the card is the account holder's. Needs a
+    /// logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+    /// device afterwards except the new identity credential and an activity-log entry.
+    pub async fn upgrade_level_with_chip(
+        &self,
+        transport: Arc<dyn ApduTransport>,
+        key: ChipAccessKey,
+        observer: Option<Arc<dyn ChipReadObserver>>,
+    ) -> Result<ChipUpgradeOutcome, ChipUpgradeError> {
+        let key = access_key(&key)?;
+        let sink: Option<ProgressSink> = observer.map(|o| {
+            Arc::new(move |p: &Progress| {
+                o.on_progress(
+                    ChipReadStep::from(&p.step),
+                    u64::try_from(p.bytes_read).unwrap_or(u64::MAX),
+                    u32::try_from(p.apdus).unwrap_or(u32::MAX),
+                )
+            }) as ProgressSink
+        });
+        let r = self.account.upgrade_with_chip(transport, key, sink).await?;
+        Ok(ChipUpgradeOutcome {
+            level: r.level,
+            upgraded_at: r.upgraded_at,
+            apdus: u32::try_from(r.stats.apdus).unwrap_or(u32::MAX),
+            bytes_read: u64::try_from(r.stats.file_bytes).unwrap_or(u64::MAX),
+            credential_refreshed: r.credential_refreshed,
+        })
+    }
+
+    /// The identity level the device's credential states: 1 (enrolled with number, birth date
+    /// and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+    pub fn identity_level(&self) -> Result<u8, ChipUpgradeError> {
+        Ok(self.account.identity_level()?)
+    }
+}
