@@ -98,6 +98,7 @@ pub(crate) fn sign_request(st: &Statement, user_initiated: bool) -> SignRequest 
         Purpose::Activity => SignPurpose::ActivityEntry,
         Purpose::Consent => SignPurpose::Consent,
         Purpose::Credential => SignPurpose::Credential,
+        Purpose::Chip => SignPurpose::Chip,
     };
     SignRequest { purpose, user_initiated }
 }

@@ -57,6 +57,8 @@ pub enum SignPurpose {
     DeviceManagement,
     /// Resetting a forgotten passcode after an OTP.
     PasscodeReset,
+    /// Raising the identity level with the chip-based ID card (CCCD): the upload of its files.
+    Chip,
 }
 
 impl SignPurpose {

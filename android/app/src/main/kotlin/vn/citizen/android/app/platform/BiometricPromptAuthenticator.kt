@@ -102,6 +102,7 @@ class BiometricPromptAuthenticator(
             SignPurpose.CREDENTIAL -> if (vi) "Xác nhận để nhận giấy tờ điện tử" else "Confirm to receive your credential"
             SignPurpose.DEVICE_MANAGEMENT -> if (vi) "Xác nhận để quản lý thiết bị" else "Confirm to manage your devices"
             SignPurpose.PASSCODE_RESET -> if (vi) "Xác nhận để đặt lại mã bảo vệ" else "Confirm to reset your passcode"
+            SignPurpose.CHIP -> if (vi) "Xác nhận để nâng mức định danh bằng thẻ căn cước" else "Confirm to raise your identity level with your ID card"
             // Bookkeeping uses a key without user authentication and never reaches a prompt.
             SignPurpose.ACTIVITY_ENTRY, SignPurpose.ACTIVITY_ANCHOR -> if (vi) "Xác nhận danh tính" else "Confirm it is you"
         }
