@@ -9,13 +9,18 @@
 //! engine and exported from there. The outbox observer is not a port: the engine publishes
 //! outbox events (`services::flows::OutboxListener`) and `services.rs` forwards them to it.
 
+mod account;
+mod activity;
 mod consent;
 mod errors;
 mod facade;
 mod outbox_observer;
+mod runtime;
 mod services;
 mod share;
 
+pub use account::*;
+pub use activity::*;
 pub use consent::*;
 pub use errors::*;
 pub use facade::*;

@@ -2,9 +2,9 @@
 //! request, show what it asks and why, share only what the citizen picks. Thin wrappers over
 //! [`crate::share`]; errors are [`ConsentError`] (shared with QR login).
 
+use super::consent::ConsentClient;
 use super::consent::{ClaimRequest, ReceiptInfo};
 use super::errors::ConsentError;
-use crate::CitizenCore;
 
 /// A verified share request, shown to the citizen before they decide: who asks (names from the
 /// signed registry), why, for how long they keep the data, what they need and what is optional.
@@ -46,12 +46,12 @@ pub struct ShareOutcome {
 }
 
 #[uniffi::export(async_runtime = "tokio")]
-impl CitizenCore {
+impl ConsentClient {
     /// Fetch the identity credential the device presents from (an SD-JWT bound to the device
     /// key, every personal claim selectively disclosable) and keep it sealed. `share_data`
     /// calls this itself when the credential is missing or about to expire.
     pub async fn fetch_credential(&self) -> Result<(), ConsentError> {
-        Ok(self.account.fetch_credential().await?)
+        self.0.run(|a| async move { a.fetch_credential().await }).await
     }
 
     /// Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
@@ -59,7 +59,7 @@ impl CitizenCore {
     /// party, its signature, a registered purpose, only claims it may ask for, the answer going
     /// to one of its registered origins, not expired.
     pub async fn open_share_request(&self, request: String) -> Result<ShareRequestInfo, ConsentError> {
-        let p = self.account.open_share_request(&request).await?;
+        let p = self.0.run::<_, ConsentError, _>(|a| async move { a.open_share_request(&request).await }).await?;
         Ok(ShareRequestInfo {
             request_id: p.claims.request_id.clone(),
             relying_party_id: p.rp.id.clone(),
@@ -86,7 +86,10 @@ impl CitizenCore {
         passcode: String,
     ) -> Result<ShareOutcome, ConsentError> {
         let passcode = zeroize::Zeroizing::new(passcode);
-        let s = self.account.share_data(&request_id, &optional_claims, &passcode).await?;
+        let s = self
+            .0
+            .run::<_, ConsentError, _>(|a| async move { a.share_data(&request_id, &optional_claims, &passcode).await })
+            .await?;
         Ok(ShareOutcome {
             receipt: ReceiptInfo::from(&s.receipt),
             disclosed_claims: s.disclosed,
@@ -96,11 +99,11 @@ impl CitizenCore {
 }
 
 #[cfg(feature = "test-support")]
-impl CitizenCore {
+impl crate::CitizenCore {
     /// The last presentation this device sent (test support only: tests replay it and search it
     /// for undisclosed values). Never compiled into the shipped library.
     pub fn test_last_presentation(&self) -> Option<String> {
-        let device_id = self.account.this_device_id().ok().flatten()?;
+        let device_id = self.shared.account.this_device_id().ok().flatten()?;
         crate::share::last_presentation(&device_id)
     }
 }

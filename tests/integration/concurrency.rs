@@ -72,7 +72,7 @@ where
 type Attempt = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), PasscodeError>> + Send>>;
 
 fn verify(passcode: &'static str) -> impl Fn(Arc<CitizenCore>) -> Attempt {
-    move |core| Box::pin(async move { core.verify_passcode(passcode.into()).await })
+    move |core| Box::pin(async move { core.account().verify_passcode(passcode.into()).await })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
@@ -88,7 +88,7 @@ async fn simultaneous_wrong_passcodes_are_each_counted_once() {
             other => panic!("{other:?}"),
         }
     }
-    let failed = env.core.passcode_status().unwrap().failed_attempts;
+    let failed = env.core.account().passcode_status().await.unwrap().failed_attempts;
     // Every answer `incorrect` is a failure on disk, and the lockout stops the burst at the
     // schedule's free attempts: 5 counted, countdown 9..5, the rest refused without a comparison.
     assert_eq!(failed as usize, incorrect.len(), "answers {results:?} but {failed} failures stored");
@@ -105,7 +105,7 @@ async fn bursts_of_wrong_passcodes_wipe_after_exactly_the_schedule() {
     let mut incorrect = 0u32;
     let mut wiped = 0u32;
     let mut rounds = 0;
-    while env.core.status().unwrap().enrollment == EnrollmentState::Enrolled {
+    while env.core.status().await.unwrap().enrollment == EnrollmentState::Enrolled {
         rounds += 1;
         assert!(rounds <= 2 * WIPE_AFTER, "no wipe after {rounds} bursts, {incorrect} incorrect");
         for r in burst(&env.core, verify(WRONG)).await {
@@ -134,13 +134,13 @@ async fn simultaneous_correct_passcodes_never_lock_out() {
                 panic!("round {round}: correct passcode refused: {}", e.detail().code);
             }
         }
-        assert_eq!(env.core.passcode_status().unwrap().failed_attempts, 0);
+        assert_eq!(env.core.account().passcode_status().await.unwrap().failed_attempts, 0);
     }
     // Logins too (each also signs a challenge; the passcode gate is the same).
-    for r in burst(&env.core, |core| async move { core.login(PASS.into()).await.map(|_| ()) }).await {
+    for r in burst(&env.core, |core| async move { core.account().login(PASS.into()).await.map(|_| ()) }).await {
         assert!(!matches!(r, Err(AuthError::LockedOut { .. } | AuthError::PasscodeIncorrect { .. })), "{r:?}");
     }
-    assert_eq!(env.core.passcode_status().unwrap().failed_attempts, 0);
+    assert_eq!(env.core.account().passcode_status().await.unwrap().failed_attempts, 0);
     env.stop().await;
 }
 
@@ -155,16 +155,23 @@ async fn a_second_core_on_the_same_data_directory_is_refused_until_the_first_is_
     let desktop = CitizenCore::new_desktop(env.config("core"));
     assert!(matches!(desktop, Err(citizen_core::SetupError::AlreadyOpen { .. })));
     // The first core is unaffected.
-    assert_eq!(env.core.status().unwrap().enrollment, EnrollmentState::Enrolled);
+    assert_eq!(env.core.status().await.unwrap().enrollment, EnrollmentState::Enrolled);
 
-    // After the first is dropped the directory opens again, with everything in it.
+    // After the first is dropped the directory opens again, with everything in it — even while
+    // the shell still holds sub-clients of the old core (garbage-collected whenever the runtime
+    // likes): only the root holds the directory.
     let Concurrency { mut env, core, keys, wrapper } = env;
+    let (old_account, old_services) = (core.account(), core.services());
     drop(core);
     let core = CitizenCore::with_clock(env.config("core"), keys, wrapper, env.clock.clone()).unwrap();
-    assert_eq!(core.status().unwrap().enrollment, EnrollmentState::Enrolled);
-    core.verify_passcode(PASS.into()).await.unwrap();
+    // The old sub-clients are closed with their core: a typed error, nothing touches the data.
+    let e = old_account.verify_passcode(PASS.into()).await.unwrap_err();
+    assert_eq!(e.detail().code, "core.closed", "{e:?}");
+    assert_eq!(old_services.list_drafts().await.unwrap_err().detail().code, "core.closed");
+    assert_eq!(core.status().await.unwrap().enrollment, EnrollmentState::Enrolled);
+    core.account().verify_passcode(PASS.into()).await.unwrap();
     // The lock is per directory: another directory opens alongside.
     let other = CitizenCore::new_desktop(env.config("other")).unwrap();
-    assert_eq!(other.status().unwrap().enrollment, EnrollmentState::NotEnrolled);
+    assert_eq!(other.status().await.unwrap().enrollment, EnrollmentState::NotEnrolled);
     env.stop().await;
 }

@@ -533,121 +533,83 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_validate_enrollment_input() != 50441:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59538:
+    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 4064:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 41004:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_activity_log() != 50989:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 40321:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 34714:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_change_passcode() != 57846:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 55862:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_check_device_status() != 60934:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 32431:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment() != 47111:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_approve_login() != 2944:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 42165:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 47403:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_list_devices() != 30179:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_attach_file() != 63158:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_login() != 63555:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_cases() != 33753:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_logout() != 65192:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_change_passcode() != 42129:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_passcode_status() != 14721:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_check_device_status() != 11899:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_refresh_session() != 65022:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer() != 11893:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_reset_device() != 58600:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_complete_enrollment() != 34733:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_revoke_device() != 58459:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset() != 38407:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment() != 21202:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_create_draft() != 64881:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset() != 31085:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft() != 48601:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_validate_enrollment() != 11793:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_delete_draft() != 24263:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 18525:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_deny_login() != 2642:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_anchor() != 60948:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_draft() != 22870:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_export() != 51206:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_drafts() != 6472:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_list_entries() != 27322:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log() != 55512:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_verify() != 17977:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 47870:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_account() != 38618:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 6210:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_activity() != 27484:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_list_devices() != 27737:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_consent() != 60671:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 10560:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_services() != 36370:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_login() != 8687:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_status() != 3175:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_logout() != 25627:
+    if lib.uniffi_citizen_core_checksum_constructor_citizencore_open() != 19733:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_open_login_link() != 2532:
+    if lib.uniffi_citizen_core_checksum_constructor_citizencore_open_desktop() != 7243:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_open_share_request() != 6850:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_approve_login() != 64624:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_outbox() != 59195:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_deny_login() != 39477:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_passcode_status() != 28322:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_export_receipts() != 20432:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_procedures() != 47450:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 31950:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_profile() != 22433:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_list_receipts() != 51515:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue() != 19955:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_open_login_link() != 36316:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile() != 53251:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 37841:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties() != 8011:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 64392:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_session() != 47370:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 2007:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment() != 37254:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_remove_group_item() != 37774:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_reset_device() != 61688:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_revoke_device() != 61014:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_scan_login_code() != 55543:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_set_field() != 63850:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 35614:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_share_data() != 38991:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment() != 56310:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset() != 4223:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_status() != 25400:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_submit_draft() != 53074:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_sync_cases() != 12694:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox() != 47172:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 20310:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 2394:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 25221:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 21881:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new() != 32401:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 8007:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_share_data() != 30026:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -666,6 +628,52 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 21094:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_bytes() != 17077:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 46880:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer() != 4374:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 32761:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft() != 15173:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_delete_draft() != 24782:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_get_draft() != 41426:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 21212:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_cases() != 32364:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_drafts() != 3242:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_outbox() != 53145:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures() != 33005:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 18592:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 28985:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 30568:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 49385:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer() != 53200:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 24210:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 21449:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_sync_outbox() != 60611:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_update_draft() != 52736:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 23020:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -714,174 +722,117 @@ _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.restype 
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_add_group_item.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_change_passcode.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_add_group_item.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_change_passcode.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_check_device_status.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_check_device_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_login.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_login.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_list_devices.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_file.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_list_devices.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_login.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_file.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_cases.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_login.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_logout.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_cases.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_change_passcode.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_logout.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_passcode_status.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_change_passcode.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_check_device_status.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_passcode_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_refresh_session.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_check_device_status.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_refresh_session.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_reset_device.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_enrollment.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_reset_device.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_device.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_enrollment.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_device.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_validate_enrollment.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_delete_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_validate_enrollment.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_verify_passcode.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_delete_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_deny_login.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_verify_passcode.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_anchor.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_deny_login.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_anchor.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_export.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_drafts.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_export.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_list_entries.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_drafts.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_list_entries.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_verify.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_receipts.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_verify.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_account.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_receipts.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_account.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_consent.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_receipts.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_consent.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_services.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_receipts.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_login.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_login.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_logout.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_logout.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_login_link.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_login_link.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_share_request.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_share_request.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_outbox.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_outbox.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_passcode_status.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_passcode_status.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_procedures.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_procedures.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_profile.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_profile.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_session.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_session.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_group_item.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_group_item.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_reset_device.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_reset_device.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_revoke_device.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_revoke_device.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_scan_login_code.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_scan_login_code.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_field.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_field.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_share_data.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_share_data.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_services.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_status.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_status.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_submit_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_open.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_submit_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_cases.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_open.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_open_desktop.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_cases.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_open_desktop.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_approve_login.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_approve_login.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_deny_login.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_deny_login.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_export_receipts.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_export_receipts.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_fetch_credential.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_fetch_credential.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_list_receipts.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_new.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_list_receipts.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_open_login_link.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_new.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_new_desktop.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_open_login_link.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_open_share_request.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_new_desktop.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_open_share_request.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_share_data.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_share_data.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap.restype = ctypes.c_uint16
@@ -909,6 +860,75 @@ _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain.
 _UniffiLib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_bytes.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_bytes.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_file.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_file.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_delete_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_delete_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_get_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_get_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_get_profile.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_get_profile.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_cases.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_cases.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_drafts.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_drafts.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_outbox.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_outbox.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_sync_cases.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_sync_cases.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_sync_outbox.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_sync_outbox.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_update_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_update_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_validate_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_validate_draft.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_fn_func_communes.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -941,312 +961,186 @@ _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.restype = ctypes.c_uint32
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item.restype = ctypes.c_uint32
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_change_passcode.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_change_passcode.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_check_device_status.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_check_device_status.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_enrollment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_change_passcode.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_enrollment.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_change_passcode.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_check_device_status.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_list_devices.argtypes = (
     ctypes.c_uint64,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_check_device_status.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer.restype = None
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_enrollment.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_list_devices.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_login.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_enrollment.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_login.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_logout.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_logout.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_passcode_status.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_passcode_status.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_refresh_session.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_refresh_session.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_reset_device.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_reset_device.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_enrollment.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_enrollment.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_validate_enrollment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft.restype = None
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_validate_enrollment.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_verify_passcode.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_verify_passcode.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_anchor.argtypes = (
     ctypes.c_uint64,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_anchor.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_export.argtypes = (
     ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_export.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_list_entries.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_list_entries.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_verify.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_verify.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_account.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_account.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_login.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_login.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_services.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_passcode_status.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_passcode_status.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_session.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_session.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.c_uint32,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_reset_device.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_reset_device.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer.argtypes = (
-    ctypes.c_uint64,
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer.restype = None
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_enrollment.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_enrollment.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_passcode_reset.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_passcode_reset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_services.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_status.argtypes = (
     ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_status.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_status.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open.argtypes = (
     _UniffiRustBuffer,
     ctypes.c_uint64,
     ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new_desktop.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open_desktop.argtypes = (
     _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new_desktop.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open_desktop.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_deny_login.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_deny_login.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_export_receipts.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_export_receipts.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_fetch_credential.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_fetch_credential.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_list_receipts.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_list_receipts.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_login_link.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_login_link.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_share_request.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_share_request.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_scan_login_code.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_scan_login_code.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_datakeywrapper_wrap.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1305,6 +1199,126 @@ _UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item.argtypes 
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_bytes.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_bytes.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_file.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_file.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_delete_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_delete_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_profile.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_profile.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_cases.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_cases.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_drafts.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_drafts.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_outbox.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_outbox.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_procedures.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_procedures.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_attachment.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_attachment.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint32,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_submit_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_submit_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_cases.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_cases.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_outbox.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_outbox.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_update_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_update_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1335,6 +1349,26 @@ _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_clone_accountclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_accountclient.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_accountclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_accountclient.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_activityclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_activityclient.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_activityclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_activityclient.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_citizencore.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1345,6 +1379,16 @@ _UniffiLib.uniffi_citizen_core_fn_free_citizencore.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_citizencore.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_consentclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_consentclient.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_consentclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_consentclient.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_datakeywrapper.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1375,6 +1419,16 @@ _UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_servicesclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_servicesclient.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_servicesclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_servicesclient.restype = None
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -9985,18 +10039,18 @@ class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
             buf.write_i32(4)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
 
-class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
         for item in value:
-            _UniffiFfiConverterTypeActivityEntry.check_lower(item)
+            _UniffiFfiConverterTypeDeviceInfo.check_lower(item)
 
     @classmethod
     def write(cls, value, buf):
         items = len(value)
         buf.write_i32(items)
         for item in value:
-            _UniffiFfiConverterTypeActivityEntry.write(item, buf)
+            _UniffiFfiConverterTypeDeviceInfo.write(item, buf)
 
     @classmethod
     def read(cls, buf):
@@ -10005,8 +10059,509 @@ class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
             raise InternalError("Unexpected negative sequence length")
 
         return [
-            _UniffiFfiConverterTypeActivityEntry.read(buf) for i in range(count)
+            _UniffiFfiConverterTypeDeviceInfo.read(buf) for i in range(count)
         ]
+
+
+class AccountClientProtocol(typing.Protocol):
+    """
+    Account, enrollment, passcode, login, sessions and devices of one core
+    (`CitizenCore.account()`). Small enough to fake in a test of a view model.
+"""
+    
+    async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
+        """
+        On the old device: approve handing the account to a new device whose enrollment id the
+        citizen reads from the new device. The old device is then marked `transferred`, not
+        `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
+"""
+        raise NotImplementedError
+    async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
+        """
+        Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+        Throws [`PasscodeError`].
+"""
+        raise NotImplementedError
+    async def check_device_status(self, ) -> DeviceStatusInfo:
+        """
+        Ask the server whether this device is still the active one; a replaced or revoked device
+        learns it here (and its session is dropped). Main-safe; never prompts. Throws
+        [`AuthError`].
+"""
+        raise NotImplementedError
+    async def complete_enrollment(self, otp: str,passcode: str,key_options: KeyOptions) -> EnrollmentOutcome:
+        """
+        Step 2 of enrollment: with the OTP, create the device key in the platform key store,
+        prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+        key store creates and uses the device key). Throws [`EnrollmentError`].
+"""
+        raise NotImplementedError
+    async def complete_passcode_reset(self, otp: str,new_passcode: str) -> None:
+        """
+        Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
+        passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+        signs). Throws [`PasscodeError`].
+"""
+        raise NotImplementedError
+    async def list_devices(self, ) -> typing.List[DeviceInfo]:
+        """
+        The account's devices. Main-safe; never prompts. Throws [`AuthError`].
+"""
+        raise NotImplementedError
+    async def login(self, passcode: str) -> SessionInfo:
+        """
+        Log in: check the passcode (with lockout), then sign the server's challenge with the
+        device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+        (the device key signs). Throws [`AuthError`].
+"""
+        raise NotImplementedError
+    async def logout(self, ) -> None:
+        """
+        End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
+"""
+        raise NotImplementedError
+    async def passcode_status(self, ) -> PasscodeStatus:
+        """
+        Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
+"""
+        raise NotImplementedError
+    async def refresh_session(self, ) -> SessionInfo:
+        """
+        Rotate the refresh token now (the core also does this by itself when needed).
+        Main-safe; never prompts. Throws [`AuthError`].
+"""
+        raise NotImplementedError
+    async def reset_device(self, ) -> None:
+        """
+        Erase the account from this device: device key, tokens, personal data. Main-safe; never
+        prompts. Throws [`AuthError`].
+"""
+        raise NotImplementedError
+    async def revoke_device(self, device_id: str,passcode: str) -> None:
+        """
+        Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+        (the device key signs). Throws [`AuthError`].
+"""
+        raise NotImplementedError
+    async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
+        """
+        Step 1 of enrollment: the number, date of birth and phone are validated locally, then
+        matched against the population register, which sends an OTP to the phone. Main-safe;
+        never prompts. Throws [`EnrollmentError`].
+"""
+        raise NotImplementedError
+    async def start_passcode_reset(self, ) -> PasscodeResetTicket:
+        """
+        Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+        never prompts. Throws [`PasscodeError`].
+"""
+        raise NotImplementedError
+    def validate_enrollment(self, input: EnrollmentInput) -> typing.List[FieldError]:
+        """
+        Validate enrollment input without a network call: every field error at once (empty =
+        valid). Pure computation: main-safe, never prompts, never throws.
+"""
+        raise NotImplementedError
+    async def verify_passcode(self, passcode: str) -> None:
+        """
+        Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+        login: failures are counted and persisted, delays escalate, the 10th failure erases.
+        Main-safe; never prompts. Throws [`PasscodeError`].
+"""
+        raise NotImplementedError
+
+class AccountClient(AccountClientProtocol):
+    """
+    Account, enrollment, passcode, login, sessions and devices of one core
+    (`CitizenCore.account()`). Small enough to fake in a test of a view model.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_accountclient, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_accountclient, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
+        """
+        On the old device: approve handing the account to a new device whose enrollment id the
+        citizen reads from the new device. The old device is then marked `transferred`, not
+        `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(enrollment_id)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(enrollment_id),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
+        """
+        Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+        Throws [`PasscodeError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(old_passcode)
+
+        _UniffiFfiConverterString.check_lower(new_passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(old_passcode),
+            _UniffiFfiConverterString.lower(new_passcode),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_change_passcode(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def check_device_status(self, ) -> DeviceStatusInfo:
+        """
+        Ask the server whether this device is still the active one; a replaced or revoked device
+        learns it here (and its session is dropped). Main-safe; never prompts. Throws
+        [`AuthError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDeviceStatusInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_check_device_status(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def complete_enrollment(self, otp: str,passcode: str,key_options: KeyOptions) -> EnrollmentOutcome:
+        """
+        Step 2 of enrollment: with the OTP, create the device key in the platform key store,
+        prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+        key store creates and uses the device key). Throws [`EnrollmentError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(otp)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+
+        _UniffiFfiConverterTypeKeyOptions.check_lower(key_options)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(otp),
+            _UniffiFfiConverterString.lower(passcode),
+            _UniffiFfiConverterTypeKeyOptions.lower(key_options),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEnrollmentOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeEnrollmentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_enrollment(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def complete_passcode_reset(self, otp: str,new_passcode: str) -> None:
+        """
+        Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
+        passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+        signs). Throws [`PasscodeError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(otp)
+
+        _UniffiFfiConverterString.check_lower(new_passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(otp),
+            _UniffiFfiConverterString.lower(new_passcode),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_devices(self, ) -> typing.List[DeviceInfo]:
+        """
+        The account's devices. Main-safe; never prompts. Throws [`AuthError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDeviceInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_list_devices(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def login(self, passcode: str) -> SessionInfo:
+        """
+        Log in: check the passcode (with lockout), then sign the server's challenge with the
+        device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+        (the device key signs). Throws [`AuthError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSessionInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_login(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def logout(self, ) -> None:
+        """
+        End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_logout(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def passcode_status(self, ) -> PasscodeStatus:
+        """
+        Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePasscodeStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_passcode_status(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def refresh_session(self, ) -> SessionInfo:
+        """
+        Rotate the refresh token now (the core also does this by itself when needed).
+        Main-safe; never prompts. Throws [`AuthError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSessionInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_refresh_session(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def reset_device(self, ) -> None:
+        """
+        Erase the account from this device: device key, tokens, personal data. Main-safe; never
+        prompts. Throws [`AuthError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_reset_device(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def revoke_device(self, device_id: str,passcode: str) -> None:
+        """
+        Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+        (the device key signs). Throws [`AuthError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(device_id)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(device_id),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
+        """
+        Step 1 of enrollment: the number, date of birth and phone are validated locally, then
+        matched against the population register, which sends an OTP to the phone. Main-safe;
+        never prompts. Throws [`EnrollmentError`].
+"""
+        
+        _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeEnrollmentInput.lower(input),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEnrollmentTicket.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeEnrollmentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_enrollment(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def start_passcode_reset(self, ) -> PasscodeResetTicket:
+        """
+        Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+        never prompts. Throws [`PasscodeError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePasscodeResetTicket.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def validate_enrollment(self, input: EnrollmentInput) -> typing.List[FieldError]:
+        """
+        Validate enrollment input without a network call: every field error at once (empty =
+        valid). Pure computation: main-safe, never prompts, never throws.
+"""
+        
+        _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeEnrollmentInput.lower(input),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeFieldError.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_validate_enrollment,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def verify_passcode(self, passcode: str) -> None:
+        """
+        Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+        login: failures are counted and persisted, delays escalate, the 10th failure erases.
+        Main-safe; never prompts. Throws [`PasscodeError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_verify_passcode(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeAccountClient:
+    @staticmethod
+    def lift(value: int) -> AccountClient:
+        return AccountClient._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: AccountClient):
+        if not isinstance(value, AccountClient):
+            raise TypeError("Expected AccountClient instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: AccountClient) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> AccountClient:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: AccountClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
 
 class _UniffiFfiConverterOptionalTypeActivityAnchor(_UniffiConverterRustBuffer):
     @classmethod
@@ -10032,6 +10587,586 @@ class _UniffiFfiConverterOptionalTypeActivityAnchor(_UniffiConverterRustBuffer):
             return _UniffiFfiConverterTypeActivityAnchor.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeActivityEntry.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeActivityEntry.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeActivityEntry.read(buf) for i in range(count)
+        ]
+
+
+class ActivityClientProtocol(typing.Protocol):
+    """
+    The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+    in a test of a view model.
+"""
+    
+    async def anchor(self, ) -> typing.Optional[ActivityAnchor]:
+        """
+        Anchor the head of the log at the server now (also done on every `sync_cases`). When
+        logged in, first fetches the server's latest anchor of this device and keeps it if the
+        device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
+"""
+        raise NotImplementedError
+    async def export(self, ) -> str:
+        """
+        The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+        prompts. Throws [`ServiceError`].
+"""
+        raise NotImplementedError
+    async def list_entries(self, ) -> typing.List[ActivityEntry]:
+        """
+        The activity log: every enrollment, login, submission, device and passcode change and
+        lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
+"""
+        raise NotImplementedError
+    async def verify(self, ) -> ActivityLogReport:
+        """
+        Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+        the server keys fetched over the pinned connection), and that no anchor the device stored
+        was deleted and the log reaches the highest one. Offline; `anchor` (and
+        `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+        log truncated below it is reported even when the local anchors were removed. Main-safe;
+        never prompts. Throws [`ServiceError`].
+"""
+        raise NotImplementedError
+
+class ActivityClient(ActivityClientProtocol):
+    """
+    The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+    in a test of a view model.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_activityclient, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_activityclient, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def anchor(self, ) -> typing.Optional[ActivityAnchor]:
+        """
+        Anchor the head of the log at the server now (also done on every `sync_cases`). When
+        logged in, first fetches the server's latest anchor of this device and keeps it if the
+        device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeActivityAnchor.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_activityclient_anchor(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def export(self, ) -> str:
+        """
+        The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+        prompts. Throws [`ServiceError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_activityclient_export(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_entries(self, ) -> typing.List[ActivityEntry]:
+        """
+        The activity log: every enrollment, login, submission, device and passcode change and
+        lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeActivityEntry.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_activityclient_list_entries(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def verify(self, ) -> ActivityLogReport:
+        """
+        Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+        the server keys fetched over the pinned connection), and that no anchor the device stored
+        was deleted and the log reaches the highest one. Offline; `anchor` (and
+        `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+        log truncated below it is reported even when the local anchors were removed. Main-safe;
+        never prompts. Throws [`ServiceError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeActivityLogReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_activityclient_verify(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeActivityClient:
+    @staticmethod
+    def lift(value: int) -> ActivityClient:
+        return ActivityClient._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: ActivityClient):
+        if not isinstance(value, ActivityClient):
+            raise TypeError("Expected ActivityClient instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ActivityClient) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> ActivityClient:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ActivityClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterSequenceTypeReceiptInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeReceiptInfo.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeReceiptInfo.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeReceiptInfo.read(buf) for i in range(count)
+        ]
+
+
+class ConsentClientProtocol(typing.Protocol):
+    """
+    Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+    sharing, consent receipts. Small enough to fake in a test of a view model.
+"""
+    
+    async def approve_login(self, session_id: str,verification_code: str,passcode: str) -> LoginApproval:
+        """
+        Approve a scanned login with the code the site shows and the passcode: the device signs
+        a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+        the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+        (the device key signs). Throws [`ConsentError`].
+"""
+        raise NotImplementedError
+    async def deny_login(self, session_id: str) -> None:
+        """
+        Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+        (the device key signs). Throws [`ConsentError`].
+"""
+        raise NotImplementedError
+    async def export_receipts(self, ) -> str:
+        """
+        The receipts as JSON anyone can verify with the device's and the server's public keys
+        (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
+"""
+        raise NotImplementedError
+    async def fetch_credential(self, ) -> None:
+        """
+        Fetch the identity credential the device presents from (an SD-JWT bound to the device
+        key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+        calls this itself when the credential is missing or about to expire.
+"""
+        raise NotImplementedError
+    async def list_receipts(self, ) -> typing.List[ReceiptInfo]:
+        """
+        The consent receipts on this device, newest first. A stored receipt that cannot be read
+        is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+        from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+        Main-safe; never prompts. Throws [`ConsentError`].
+"""
+        raise NotImplementedError
+    async def open_login_link(self, url: str) -> LoginRequestInfo:
+        """
+        Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+        as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
+"""
+        raise NotImplementedError
+    async def open_share_request(self, request: str) -> ShareRequestInfo:
+        """
+        Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+        Checked on the device against the signed registry before anything is shown: registered
+        party, its signature, a registered purpose, only claims it may ask for, the answer going
+        to one of its registered origins, not expired.
+"""
+        raise NotImplementedError
+    async def refresh_relying_parties(self, ) -> int:
+        """
+        Fetch the registry of relying parties, verify the server's signature, and cache it (login
+        codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+        never prompts. Throws [`ConsentError`].
+"""
+        raise NotImplementedError
+    async def scan_login_code(self, frame: str) -> LoginRequestInfo:
+        """
+        Scan a login QR code. Everything that can be checked on the device is checked before any
+        network call: strict parse, relying party in the signed registry, its signature, the
+        origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+        forged frame) and answers the verification-code choices. Main-safe; never prompts.
+        Throws [`ConsentError`].
+"""
+        raise NotImplementedError
+    async def share_data(self, request_id: str,optional_claims: typing.List[str],passcode: str) -> ShareOutcome:
+        """
+        Share the required claims plus `optional_claims` (each must be one the request offers)
+        after the passcode: the presentation reveals nothing else and is bound to this relying
+        party and request by the device key; a consent receipt is signed, countersigned and
+        stored, and the share is recorded in the activity log before the data is sent.
+"""
+        raise NotImplementedError
+
+class ConsentClient(ConsentClientProtocol):
+    """
+    Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+    sharing, consent receipts. Small enough to fake in a test of a view model.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_consentclient, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_consentclient, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def approve_login(self, session_id: str,verification_code: str,passcode: str) -> LoginApproval:
+        """
+        Approve a scanned login with the code the site shows and the passcode: the device signs
+        a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+        the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+        (the device key signs). Throws [`ConsentError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(session_id)
+
+        _UniffiFfiConverterString.check_lower(verification_code)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(session_id),
+            _UniffiFfiConverterString.lower(verification_code),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeLoginApproval.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def deny_login(self, session_id: str) -> None:
+        """
+        Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+        (the device key signs). Throws [`ConsentError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(session_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(session_id),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_deny_login(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def export_receipts(self, ) -> str:
+        """
+        The receipts as JSON anyone can verify with the device's and the server's public keys
+        (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_export_receipts(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def fetch_credential(self, ) -> None:
+        """
+        Fetch the identity credential the device presents from (an SD-JWT bound to the device
+        key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+        calls this itself when the credential is missing or about to expire.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_fetch_credential(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_receipts(self, ) -> typing.List[ReceiptInfo]:
+        """
+        The consent receipts on this device, newest first. A stored receipt that cannot be read
+        is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+        from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+        Main-safe; never prompts. Throws [`ConsentError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeReceiptInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_list_receipts(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def open_login_link(self, url: str) -> LoginRequestInfo:
+        """
+        Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+        as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(url)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(url),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_login_link(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def open_share_request(self, request: str) -> ShareRequestInfo:
+        """
+        Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+        Checked on the device against the signed registry before anything is shown: registered
+        party, its signature, a registered purpose, only claims it may ask for, the answer going
+        to one of its registered origins, not expired.
+"""
+        
+        _UniffiFfiConverterString.check_lower(request)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(request),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeShareRequestInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_share_request(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def refresh_relying_parties(self, ) -> int:
+        """
+        Fetch the registry of relying parties, verify the server's signature, and cache it (login
+        codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+        never prompts. Throws [`ConsentError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def scan_login_code(self, frame: str) -> LoginRequestInfo:
+        """
+        Scan a login QR code. Everything that can be checked on the device is checked before any
+        network call: strict parse, relying party in the signed registry, its signature, the
+        origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+        forged frame) and answers the verification-code choices. Main-safe; never prompts.
+        Throws [`ConsentError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(frame)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(frame),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_scan_login_code(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def share_data(self, request_id: str,optional_claims: typing.List[str],passcode: str) -> ShareOutcome:
+        """
+        Share the required claims plus `optional_claims` (each must be one the request offers)
+        after the passcode: the presentation reveals nothing else and is bound to this relying
+        party and request by the device key; a consent receipt is signed, countersigned and
+        stored, and the share is recorded in the activity log before the data is sent.
+"""
+        
+        _UniffiFfiConverterString.check_lower(request_id)
+
+        _UniffiFfiConverterSequenceString.check_lower(optional_claims)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(request_id),
+            _UniffiFfiConverterSequenceString.lower(optional_claims),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeShareOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeConsentClient:
+    @staticmethod
+    def lift(value: int) -> ConsentClient:
+        return ConsentClient._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: ConsentClient):
+        if not isinstance(value, ConsentClient):
+            raise TypeError("Expected ConsentClient instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ConsentClient) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> ConsentClient:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ConsentClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
 
 class _UniffiFfiConverterSequenceTypeCaseInfo(_UniffiConverterRustBuffer):
     @classmethod
@@ -10077,52 +11212,6 @@ class _UniffiFfiConverterSequenceTypeDraft(_UniffiConverterRustBuffer):
 
         return [
             _UniffiFfiConverterTypeDraft.read(buf) for i in range(count)
-        ]
-
-class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeDeviceInfo.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeDeviceInfo.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeDeviceInfo.read(buf) for i in range(count)
-        ]
-
-class _UniffiFfiConverterSequenceTypeReceiptInfo(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeReceiptInfo.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeReceiptInfo.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeReceiptInfo.read(buf) for i in range(count)
         ]
 
 class _UniffiFfiConverterSequenceTypeOutboxItem(_UniffiConverterRustBuffer):
@@ -10339,384 +11428,174 @@ class _UniffiFfiConverterSequenceTypeCaseEventDto(_UniffiConverterRustBuffer):
         ]
 
 
-class CitizenCoreProtocol(typing.Protocol):
+class ServicesClientProtocol(typing.Protocol):
     """
-    The core. One per app process; cheap to share.
+    Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+    submission, outbox, cases. Small enough to fake in a test of a view model.
 """
     
-    def activity_log(self, ) -> typing.List[ActivityEntry]:
+    async def add_group_item(self, draft_id: str,group: str) -> int:
         """
-        The activity log: every enrollment, login, submission, device and passcode change and
-        lockout on this device, oldest first.
+        Add an item to a repeated group; returns the new item's index. Main-safe; never
+        prompts. Throws [`ServiceError`].
 """
         raise NotImplementedError
-    def add_group_item(self, draft_id: str,group: str) -> int:
-        """
-        Add an item to a repeated group; returns the new item's index.
-"""
-        raise NotImplementedError
-    async def anchor_activity_log(self, ) -> typing.Optional[ActivityAnchor]:
-        """
-        Anchor the head of the log at the server now (also done on every `sync_cases`). When
-        logged in, first fetches the server's latest anchor of this device and keeps it if the
-        device did not hold it.
-"""
-        raise NotImplementedError
-    async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
-        """
-        On the old device: approve handing the account to a new device whose enrollment id the
-        citizen reads from the new device. The old device is then marked `transferred`, not
-        `replaced`.
-"""
-        raise NotImplementedError
-    async def approve_login(self, session_id: str,verification_code: str,passcode: str) -> LoginApproval:
-        """
-        Approve a scanned login with the code the site shows and the passcode: the device signs
-        a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-        the server countersigns it. The receipt is verified and stored.
-"""
-        raise NotImplementedError
-    def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
+    async def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
         """
         Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+        Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+        [`ServiceError`].
 """
         raise NotImplementedError
-    def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
+    async def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
         """
-        Attach a file by path (read once, then stored encrypted like `attach_bytes`).
-"""
-        raise NotImplementedError
-    def cases(self, ) -> typing.List[CaseInfo]:
-        """
-        The citizen's cases with their latest status (offline).
-"""
-        raise NotImplementedError
-    async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
-        """
-        Change the passcode (the old one counts as an attempt).
-"""
-        raise NotImplementedError
-    async def check_device_status(self, ) -> DeviceStatusInfo:
-        """
-        Ask the server whether this device is still the active one; a replaced or revoked device
-        learns it here (and its session is dropped).
+        Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+        never prompts. Throws [`ServiceError`].
 """
         raise NotImplementedError
     def clear_outbox_observer(self, ) -> None:
         """
-        Stop outbox callbacks.
+        Stop outbox callbacks. Main-safe; never throws.
 """
         raise NotImplementedError
-    async def complete_enrollment(self, otp: str,passcode: str,key_options: KeyOptions) -> EnrollmentOutcome:
-        """
-        Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-        prove possession to the server, and set the 6-digit passcode.
-"""
-        raise NotImplementedError
-    async def complete_passcode_reset(self, otp: str,new_passcode: str) -> None:
-        """
-        Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-        passcode; clears the failure count and any lock.
-"""
-        raise NotImplementedError
-    def create_draft(self, procedure_id: str) -> Draft:
+    async def create_draft(self, procedure_id: str) -> Draft:
         """
         A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+        Main-safe; never prompts. Throws [`ServiceError`].
 """
         raise NotImplementedError
-    def create_supplement_draft(self, case_number: str) -> Draft:
+    async def create_supplement_draft(self, case_number: str) -> Draft:
         """
         A draft answering a supplement request of `case_number`: the original values, the
-        requested attachments required. Submit it like any draft.
+        requested attachments required. Submit it like any draft. Main-safe; never prompts.
+        Throws [`ServiceError`].
 """
         raise NotImplementedError
-    def delete_draft(self, draft_id: str) -> None:
+    async def delete_draft(self, draft_id: str) -> None:
         """
-        Delete an editable draft.
+        Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
 """
         raise NotImplementedError
-    async def deny_login(self, session_id: str) -> None:
+    async def get_draft(self, draft_id: str) -> Draft:
         """
-        Decline a scanned login (signed, so the portal learns it at once).
+        A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
 """
         raise NotImplementedError
-    def draft(self, draft_id: str) -> Draft:
+    async def get_profile(self, ) -> CitizenProfileDto:
         """
-        A draft by id.
+        The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+        (`NotSynced` before the first `refresh_profile`).
 """
         raise NotImplementedError
-    def drafts(self, ) -> typing.List[Draft]:
+    async def list_cases(self, ) -> typing.List[CaseInfo]:
         """
-        All drafts, newest first (editing and submitted).
+        The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+        [`ServiceError`].
 """
         raise NotImplementedError
-    def export_activity_log(self, ) -> str:
+    async def list_drafts(self, ) -> typing.List[Draft]:
         """
-        The log as JSON that anyone can verify (`verify_activity_log_export`).
+        All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+        [`ServiceError`].
 """
         raise NotImplementedError
-    def export_receipts(self, ) -> str:
+    async def list_outbox(self, ) -> typing.List[OutboxItem]:
         """
-        The receipts as JSON anyone can verify with the device's and the server's public keys
-        (`verify_receipt_export`).
+        The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
 """
         raise NotImplementedError
-    async def fetch_credential(self, ) -> None:
+    async def list_procedures(self, ) -> typing.List[Procedure]:
         """
-        Fetch the identity credential the device presents from (an SD-JWT bound to the device
-        key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-        calls this itself when the credential is missing or about to expire.
-"""
-        raise NotImplementedError
-    async def list_devices(self, ) -> typing.List[DeviceInfo]:
-        """
-        The account's devices.
-"""
-        raise NotImplementedError
-    def list_receipts(self, ) -> typing.List[ReceiptInfo]:
-        """
-        The consent receipts on this device, newest first. A stored receipt that cannot be read
-        is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-        from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-"""
-        raise NotImplementedError
-    async def login(self, passcode: str) -> SessionInfo:
-        """
-        Log in: check the passcode (with lockout), then sign the server's challenge with the
-        device key. Stores the tokens encrypted; returns only their expiry.
-"""
-        raise NotImplementedError
-    async def logout(self, ) -> None:
-        """
-        End the session here and at the server.
-"""
-        raise NotImplementedError
-    async def open_login_link(self, url: str) -> LoginRequestInfo:
-        """
-        Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-        as [`CitizenCore::scan_login_code`].
-"""
-        raise NotImplementedError
-    async def open_share_request(self, request: str) -> ShareRequestInfo:
-        """
-        Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
-        Checked on the device against the signed registry before anything is shown: registered
-        party, its signature, a registered purpose, only claims it may ask for, the answer going
-        to one of its registered origins, not expired.
-"""
-        raise NotImplementedError
-    def outbox(self, ) -> typing.List[OutboxItem]:
-        """
-        The outbox, in queue order.
-"""
-        raise NotImplementedError
-    def passcode_status(self, ) -> PasscodeStatus:
-        """
-        Failures and lock of the passcode.
-"""
-        raise NotImplementedError
-    def procedures(self, ) -> typing.List[Procedure]:
-        """
-        The cached catalogue (offline).
-"""
-        raise NotImplementedError
-    def profile(self, ) -> CitizenProfileDto:
-        """
-        The stored record (offline).
+        The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+        (`NotSynced` before the first `refresh_catalogue`).
 """
         raise NotImplementedError
     async def refresh_catalogue(self, ) -> bool:
         """
         Download the procedure catalogue if it changed (conditional request). Returns whether it
-        changed. Works without login.
+        changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
 """
         raise NotImplementedError
     async def refresh_profile(self, ) -> CitizenProfileDto:
         """
         Fetch the citizen's record from the population register (needs a session) and store it
-        encrypted.
+        encrypted. Main-safe; never prompts. Throws [`ServiceError`].
 """
         raise NotImplementedError
-    async def refresh_relying_parties(self, ) -> int:
+    async def remove_attachment(self, draft_id: str,key: str) -> Draft:
         """
-        Fetch the registry of relying parties, verify the server's signature, and cache it (login
-        codes are then checked offline). Returns how many relying parties it lists.
+        Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
 """
         raise NotImplementedError
-    async def refresh_session(self, ) -> SessionInfo:
+    async def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
         """
-        Rotate the refresh token now (the core also does this by itself when needed).
-"""
-        raise NotImplementedError
-    def remove_attachment(self, draft_id: str,key: str) -> Draft:
-        """
-        Remove an attachment.
-"""
-        raise NotImplementedError
-    def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
-        """
-        Remove an item of a repeated group (later items move down).
-"""
-        raise NotImplementedError
-    async def reset_device(self, ) -> None:
-        """
-        Erase the account from this device: device key, tokens, personal data.
-"""
-        raise NotImplementedError
-    async def revoke_device(self, device_id: str,passcode: str) -> None:
-        """
-        Revoke one of the account's devices (needs the passcode again).
-"""
-        raise NotImplementedError
-    async def scan_login_code(self, frame: str) -> LoginRequestInfo:
-        """
-        Scan a login QR code. Everything that can be checked on the device is checked before any
-        network call: strict parse, relying party in the signed registry, its signature, the
-        origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-        forged frame) and answers the verification-code choices.
-"""
-        raise NotImplementedError
-    def set_field(self, draft_id: str,path: str,value: str) -> Draft:
-        """
-        Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-        fields are refused with `field.locked`.
+        Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+        Throws [`ServiceError`].
 """
         raise NotImplementedError
     def set_outbox_observer(self, observer: OutboxObserver) -> None:
         """
-        Receive outbox progress callbacks (replaces any previous observer).
-"""
-        raise NotImplementedError
-    async def share_data(self, request_id: str,optional_claims: typing.List[str],passcode: str) -> ShareOutcome:
-        """
-        Share the required claims plus `optional_claims` (each must be one the request offers)
-        after the passcode: the presentation reveals nothing else and is bound to this relying
-        party and request by the device key; a consent receipt is signed, countersigned and
-        stored, and the share is recorded in the activity log before the data is sent.
-"""
-        raise NotImplementedError
-    async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
-        """
-        Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-        matched against the population register, which sends an OTP to the phone.
-"""
-        raise NotImplementedError
-    async def start_passcode_reset(self, ) -> PasscodeResetTicket:
-        """
-        Forgotten passcode, step 1: the server sends an OTP to the registered phone.
-"""
-        raise NotImplementedError
-    def status(self, ) -> CoreStatus:
-        """
-        The state of this device: enrollment, session.
+        Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
+        throws.
 """
         raise NotImplementedError
     async def submit_draft(self, draft_id: str,passcode: str) -> OutboxItem:
         """
         Submit: validate, confirm with the passcode, sign with the device key and put the request
         in the durable outbox in the same transaction that marks the draft submitted. Returns at
-        once (works offline); delivery starts in the background.
+        once (works offline); delivery starts in the background. Main-safe (the attachments are
+        sealed on the core's runtime); may prompt (the device key signs). Throws
+        [`ServiceError`].
 """
         raise NotImplementedError
     async def sync_cases(self, ) -> typing.List[CaseEventDto]:
         """
-        Fetch new case events (status changes, supplement requests) and return them.
+        Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+        never prompts. Throws [`ServiceError`].
 """
         raise NotImplementedError
     async def sync_outbox(self, ) -> OutboxSyncReport:
         """
         Deliver what is queued now (call when connectivity returns or the citizen asks).
-        Ignores the core's own backoff, honours the server's Retry-After.
+        Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+        prompts. Throws [`ServiceError`].
 """
         raise NotImplementedError
-    def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
+    async def update_draft(self, draft_id: str,values: dict[str, str]) -> Draft:
         """
-        Validate without submitting: every field error at once (empty = valid).
+        Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+        clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+        All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+        saved and the error names the first refused path (in path order). Main-safe; never
+        prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
 """
         raise NotImplementedError
-    def validate_enrollment(self, input: EnrollmentInput) -> typing.List[FieldError]:
+    async def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
         """
-        Validate enrollment input without a network call.
-"""
-        raise NotImplementedError
-    def verify_activity_log(self, ) -> ActivityLogReport:
-        """
-        Verify the log: hashes, links, order, counters, device signatures, server anchors (with
-        the server keys fetched over the pinned connection), and that no anchor the device stored
-        was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-        `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-        below it is reported even when the local anchors were removed.
-"""
-        raise NotImplementedError
-    async def verify_passcode(self, passcode: str) -> None:
-        """
-        Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
-        login: failures are counted and persisted, delays escalate, the 10th failure erases.
+        Validate without submitting: every field error at once (empty = valid). Main-safe; never
+        prompts. Throws [`ServiceError`].
 """
         raise NotImplementedError
 
-class CitizenCore(CitizenCoreProtocol):
+class ServicesClient(ServicesClientProtocol):
     """
-    The core. One per app process; cheap to share.
+    Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+    submission, outbox, cases. Small enough to fake in a test of a view model.
 """
     
     _handle: ctypes.c_uint64
-    def __init__(self, config: CoreConfig,key_store: DeviceKeyStore,key_wrapper: DataKeyWrapper):
-        """
-        Open the core: database (created and migrated if needed), data key (unwrapped by
-        `key_wrapper`) and the HTTPS client. No network call is made. One core per data
-        directory: while this object lives, another open of the same directory fails with
-        `SetupError::AlreadyOpen` (`storage.already_open`).
-"""
-        
-        _UniffiFfiConverterTypeCoreConfig.check_lower(config)
-
-        _UniffiFfiConverterTypeDeviceKeyStore.check_lower(key_store)
-
-        _UniffiFfiConverterTypeDataKeyWrapper.check_lower(key_wrapper)
-        _uniffi_lowered_args = (
-            _UniffiFfiConverterTypeCoreConfig.lower(config),
-            _UniffiFfiConverterTypeDeviceKeyStore.lower(key_store),
-            _UniffiFfiConverterTypeDataKeyWrapper.lower(key_wrapper),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenCore.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeSetupError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new,
-            *_uniffi_lowered_args,
-        )
-        self._handle = _uniffi_ffi_result
-    @classmethod
-    def new_desktop(cls, config: CoreConfig) -> CitizenCore:
-        """
-        Open the core for a desktop or kiosk: device keys and the data key are sealed in
-        `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
-        (mode 0600). Not hardware-backed; phones use [`CitizenCore::new`] with their key stores.
-        Like `new`, refuses a data directory another core holds (`storage.already_open`).
-"""
-        
-        _UniffiFfiConverterTypeCoreConfig.check_lower(config)
-        _uniffi_lowered_args = (
-            _UniffiFfiConverterTypeCoreConfig.lower(config),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenCore.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeSetupError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new_desktop,
-            *_uniffi_lowered_args,
-        )
-        return cls._uniffi_make_instance(_uniffi_ffi_result)
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
 
     def __del__(self):
         # In case of partial initialization of instances.
         handle = getattr(self, "_handle", None)
         if handle is not None:
-            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_citizencore, handle)
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_servicesclient, handle)
 
     def _uniffi_clone_handle(self):
-        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_citizencore, self._handle)
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_servicesclient, self._handle)
 
     # Used by alternative constructors or any methods which return this type.
     @classmethod
@@ -10726,25 +11605,10 @@ class CitizenCore(CitizenCoreProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
-    def activity_log(self, ) -> typing.List[ActivityEntry]:
+    async def add_group_item(self, draft_id: str,group: str) -> int:
         """
-        The activity log: every enrollment, login, submission, device and passcode change and
-        lockout on this device, oldest first.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeActivityEntry.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def add_group_item(self, draft_id: str,group: str) -> int:
-        """
-        Add an item to a repeated group; returns the new item's index.
+        Add an item to a repeated group; returns the new item's index. Main-safe; never
+        prompts. Throws [`ServiceError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -10757,87 +11621,19 @@ class CitizenCore(CitizenCoreProtocol):
         )
         _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def anchor_activity_log(self, ) -> typing.Optional[ActivityAnchor]:
-        """
-        Anchor the head of the log at the server now (also done on every `sync_cases`). When
-        logged in, first fetches the server's latest anchor of this device and keeps it if the
-        device did not hold it.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeActivityAnchor.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u32,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
-        """
-        On the old device: approve handing the account to a new device whose enrollment id the
-        citizen reads from the new device. The old device is then marked `transferred`, not
-        `replaced`.
-"""
-        
-        _UniffiFfiConverterString.check_lower(enrollment_id)
-
-        _UniffiFfiConverterString.check_lower(passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(enrollment_id),
-            _UniffiFfiConverterString.lower(passcode),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def approve_login(self, session_id: str,verification_code: str,passcode: str) -> LoginApproval:
-        """
-        Approve a scanned login with the code the site shows and the passcode: the device signs
-        a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-        the server countersigns it. The receipt is verified and stored.
-"""
-        
-        _UniffiFfiConverterString.check_lower(session_id)
-
-        _UniffiFfiConverterString.check_lower(verification_code)
-
-        _UniffiFfiConverterString.check_lower(passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(session_id),
-            _UniffiFfiConverterString.lower(verification_code),
-            _UniffiFfiConverterString.lower(passcode),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeLoginApproval.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
+    async def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
         """
         Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+        Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+        [`ServiceError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -10859,15 +11655,18 @@ class CitizenCore(CitizenCoreProtocol):
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_bytes(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
+    async def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
         """
-        Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+        Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+        never prompts. Throws [`ServiceError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -10886,62 +11685,8 @@ class CitizenCore(CitizenCoreProtocol):
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def cases(self, ) -> typing.List[CaseInfo]:
-        """
-        The citizen's cases with their latest status (offline).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
-        """
-        Change the passcode (the old one counts as an attempt).
-"""
-        
-        _UniffiFfiConverterString.check_lower(old_passcode)
-
-        _UniffiFfiConverterString.check_lower(new_passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(old_passcode),
-            _UniffiFfiConverterString.lower(new_passcode),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_change_passcode(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def check_device_status(self, ) -> DeviceStatusInfo:
-        """
-        Ask the server whether this device is still the active one; a replaced or revoked device
-        learns it here (and its session is dropped).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeDeviceStatusInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_check_device_status(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_file(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -10950,7 +11695,7 @@ class CitizenCore(CitizenCoreProtocol):
         )
     def clear_outbox_observer(self, ) -> None:
         """
-        Stop outbox callbacks.
+        Stop outbox callbacks. Main-safe; never throws.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -10959,64 +11704,14 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_error_converter = None
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer,
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    async def complete_enrollment(self, otp: str,passcode: str,key_options: KeyOptions) -> EnrollmentOutcome:
-        """
-        Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-        prove possession to the server, and set the 6-digit passcode.
-"""
-        
-        _UniffiFfiConverterString.check_lower(otp)
-
-        _UniffiFfiConverterString.check_lower(passcode)
-
-        _UniffiFfiConverterTypeKeyOptions.check_lower(key_options)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(otp),
-            _UniffiFfiConverterString.lower(passcode),
-            _UniffiFfiConverterTypeKeyOptions.lower(key_options),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeEnrollmentOutcome.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeEnrollmentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_enrollment(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def complete_passcode_reset(self, otp: str,new_passcode: str) -> None:
-        """
-        Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-        passcode; clears the failure count and any lock.
-"""
-        
-        _UniffiFfiConverterString.check_lower(otp)
-
-        _UniffiFfiConverterString.check_lower(new_passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(otp),
-            _UniffiFfiConverterString.lower(new_passcode),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def create_draft(self, procedure_id: str) -> Draft:
+    async def create_draft(self, procedure_id: str) -> Draft:
         """
         A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+        Main-safe; never prompts. Throws [`ServiceError`].
 """
         
         _UniffiFfiConverterString.check_lower(procedure_id)
@@ -11026,16 +11721,19 @@ class CitizenCore(CitizenCoreProtocol):
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def create_supplement_draft(self, case_number: str) -> Draft:
+    async def create_supplement_draft(self, case_number: str) -> Draft:
         """
         A draft answering a supplement request of `case_number`: the original values, the
-        requested attachments required. Submit it like any draft.
+        requested attachments required. Submit it like any draft. Main-safe; never prompts.
+        Throws [`ServiceError`].
 """
         
         _UniffiFfiConverterString.check_lower(case_number)
@@ -11045,15 +11743,17 @@ class CitizenCore(CitizenCoreProtocol):
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def delete_draft(self, draft_id: str) -> None:
+    async def delete_draft(self, draft_id: str) -> None:
         """
-        Delete an editable draft.
+        Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11063,35 +11763,17 @@ class CitizenCore(CitizenCoreProtocol):
         )
         _uniffi_lift_return = lambda val: None
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def deny_login(self, session_id: str) -> None:
-        """
-        Decline a scanned login (signed, so the portal learns it at once).
-"""
-        
-        _UniffiFfiConverterString.check_lower(session_id)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(session_id),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_delete_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
             _UniffiLib.ffi_citizen_core_rust_future_complete_void,
             _UniffiLib.ffi_citizen_core_rust_future_free_void,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def draft(self, draft_id: str) -> Draft:
+    async def get_draft(self, draft_id: str) -> Draft:
         """
-        A draft by id.
+        A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11101,257 +11783,107 @@ class CitizenCore(CitizenCoreProtocol):
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def drafts(self, ) -> typing.List[Draft]:
-        """
-        All drafts, newest first (editing and submitted).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def export_activity_log(self, ) -> str:
-        """
-        The log as JSON that anyone can verify (`verify_activity_log_export`).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterString.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def export_receipts(self, ) -> str:
-        """
-        The receipts as JSON anyone can verify with the device's and the server's public keys
-        (`verify_receipt_export`).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterString.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def fetch_credential(self, ) -> None:
-        """
-        Fetch the identity credential the device presents from (an SD-JWT bound to the device
-        key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-        calls this itself when the credential is missing or about to expire.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def list_devices(self, ) -> typing.List[DeviceInfo]:
-        """
-        The account's devices.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDeviceInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def list_receipts(self, ) -> typing.List[ReceiptInfo]:
+    async def get_profile(self, ) -> CitizenProfileDto:
         """
-        The consent receipts on this device, newest first. A stored receipt that cannot be read
-        is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-        from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeReceiptInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def login(self, passcode: str) -> SessionInfo:
-        """
-        Log in: check the passcode (with lockout), then sign the server's challenge with the
-        device key. Stores the tokens encrypted; returns only their expiry.
-"""
-        
-        _UniffiFfiConverterString.check_lower(passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(passcode),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeSessionInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_login(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def logout(self, ) -> None:
-        """
-        End the session here and at the server.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def open_login_link(self, url: str) -> LoginRequestInfo:
-        """
-        Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-        as [`CitizenCore::scan_login_code`].
-"""
-        
-        _UniffiFfiConverterString.check_lower(url)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(url),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def open_share_request(self, request: str) -> ShareRequestInfo:
-        """
-        Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
-        Checked on the device against the signed registry before anything is shown: registered
-        party, its signature, a registered purpose, only claims it may ask for, the answer going
-        to one of its registered origins, not expired.
-"""
-        
-        _UniffiFfiConverterString.check_lower(request)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(request),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeShareRequestInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def outbox(self, ) -> typing.List[OutboxItem]:
-        """
-        The outbox, in queue order.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeOutboxItem.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def passcode_status(self, ) -> PasscodeStatus:
-        """
-        Failures and lock of the passcode.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypePasscodeStatus.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_passcode_status,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def procedures(self, ) -> typing.List[Procedure]:
-        """
-        The cached catalogue (offline).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeProcedure.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def profile(self, ) -> CitizenProfileDto:
-        """
-        The stored record (offline).
+        The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+        (`NotSynced` before the first `refresh_profile`).
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfileDto.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_profile(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def list_cases(self, ) -> typing.List[CaseInfo]:
+        """
+        The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+        [`ServiceError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_cases(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_drafts(self, ) -> typing.List[Draft]:
+        """
+        All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+        [`ServiceError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_drafts(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_outbox(self, ) -> typing.List[OutboxItem]:
+        """
+        The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeOutboxItem.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_outbox(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_procedures(self, ) -> typing.List[Procedure]:
+        """
+        The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+        (`NotSynced` before the first `refresh_catalogue`).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeProcedure.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_procedures(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def refresh_catalogue(self, ) -> bool:
         """
         Download the procedure catalogue if it changed (conditional request). Returns whether it
-        changed. Works without login.
+        changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -11359,7 +11891,7 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_i8,
             _UniffiLib.ffi_citizen_core_rust_future_complete_i8,
             _UniffiLib.ffi_citizen_core_rust_future_free_i8,
@@ -11369,7 +11901,7 @@ class CitizenCore(CitizenCoreProtocol):
     async def refresh_profile(self, ) -> CitizenProfileDto:
         """
         Fetch the citizen's record from the population register (needs a session) and store it
-        encrypted.
+        encrypted. Main-safe; never prompts. Throws [`ServiceError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -11377,51 +11909,16 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfileDto.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    async def refresh_relying_parties(self, ) -> int:
+    async def remove_attachment(self, draft_id: str,key: str) -> Draft:
         """
-        Fetch the registry of relying parties, verify the server's signature, and cache it (login
-        codes are then checked offline). Returns how many relying parties it lists.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_u32,
-            _UniffiLib.ffi_citizen_core_rust_future_free_u32,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def refresh_session(self, ) -> SessionInfo:
-        """
-        Rotate the refresh token now (the core also does this by itself when needed).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeSessionInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_session(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def remove_attachment(self, draft_id: str,key: str) -> Draft:
-        """
-        Remove an attachment.
+        Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11434,15 +11931,18 @@ class CitizenCore(CitizenCoreProtocol):
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_attachment(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
+    async def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
         """
-        Remove an item of a repeated group (later items move down).
+        Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+        Throws [`ServiceError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11458,103 +11958,18 @@ class CitizenCore(CitizenCoreProtocol):
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def reset_device(self, ) -> None:
-        """
-        Erase the account from this device: device key, tokens, personal data.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_reset_device(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def revoke_device(self, device_id: str,passcode: str) -> None:
-        """
-        Revoke one of the account's devices (needs the passcode again).
-"""
-        
-        _UniffiFfiConverterString.check_lower(device_id)
-
-        _UniffiFfiConverterString.check_lower(passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(device_id),
-            _UniffiFfiConverterString.lower(passcode),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def scan_login_code(self, frame: str) -> LoginRequestInfo:
-        """
-        Scan a login QR code. Everything that can be checked on the device is checked before any
-        network call: strict parse, relying party in the signed registry, its signature, the
-        origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-        forged frame) and answers the verification-code choices.
-"""
-        
-        _UniffiFfiConverterString.check_lower(frame)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(frame),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def set_field(self, draft_id: str,path: str,value: str) -> Draft:
-        """
-        Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-        fields are refused with `field.locked`.
-"""
-        
-        _UniffiFfiConverterString.check_lower(draft_id)
-
-        _UniffiFfiConverterString.check_lower(path)
-
-        _UniffiFfiConverterString.check_lower(value)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(draft_id),
-            _UniffiFfiConverterString.lower(path),
-            _UniffiFfiConverterString.lower(value),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
     def set_outbox_observer(self, observer: OutboxObserver) -> None:
         """
-        Receive outbox progress callbacks (replaces any previous observer).
+        Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
+        throws.
 """
         
         _UniffiFfiConverterTypeOutboxObserver.check_lower(observer)
@@ -11566,89 +11981,7 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_error_converter = None
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def share_data(self, request_id: str,optional_claims: typing.List[str],passcode: str) -> ShareOutcome:
-        """
-        Share the required claims plus `optional_claims` (each must be one the request offers)
-        after the passcode: the presentation reveals nothing else and is bound to this relying
-        party and request by the device key; a consent receipt is signed, countersigned and
-        stored, and the share is recorded in the activity log before the data is sent.
-"""
-        
-        _UniffiFfiConverterString.check_lower(request_id)
-
-        _UniffiFfiConverterSequenceString.check_lower(optional_claims)
-
-        _UniffiFfiConverterString.check_lower(passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(request_id),
-            _UniffiFfiConverterSequenceString.lower(optional_claims),
-            _UniffiFfiConverterString.lower(passcode),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeShareOutcome.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
-        """
-        Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-        matched against the population register, which sends an OTP to the phone.
-"""
-        
-        _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeEnrollmentInput.lower(input),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeEnrollmentTicket.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeEnrollmentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_enrollment(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def start_passcode_reset(self, ) -> PasscodeResetTicket:
-        """
-        Forgotten passcode, step 1: the server sends an OTP to the registered phone.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypePasscodeResetTicket.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_passcode_reset(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def status(self, ) -> CoreStatus:
-        """
-        The state of this device: enrollment, session.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeCoreStatus.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_status,
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -11656,7 +11989,9 @@ class CitizenCore(CitizenCoreProtocol):
         """
         Submit: validate, confirm with the passcode, sign with the device key and put the request
         in the durable outbox in the same transaction that marks the draft submitted. Returns at
-        once (works offline); delivery starts in the background.
+        once (works offline); delivery starts in the background. Main-safe (the attachments are
+        sealed on the core's runtime); may prompt (the device key signs). Throws
+        [`ServiceError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11670,7 +12005,7 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_lift_return = _UniffiFfiConverterTypeOutboxItem.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_submit_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -11679,7 +12014,8 @@ class CitizenCore(CitizenCoreProtocol):
         )
     async def sync_cases(self, ) -> typing.List[CaseEventDto]:
         """
-        Fetch new case events (status changes, supplement requests) and return them.
+        Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+        never prompts. Throws [`ServiceError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -11687,7 +12023,7 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseEventDto.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_cases(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -11697,7 +12033,8 @@ class CitizenCore(CitizenCoreProtocol):
     async def sync_outbox(self, ) -> OutboxSyncReport:
         """
         Deliver what is queued now (call when connectivity returns or the citizen asks).
-        Ignores the core's own backoff, honours the server's Retry-After.
+        Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+        prompts. Throws [`ServiceError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -11705,16 +12042,44 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_lift_return = _UniffiFfiConverterTypeOutboxSyncReport.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_outbox(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
+    async def update_draft(self, draft_id: str,values: dict[str, str]) -> Draft:
         """
-        Validate without submitting: every field error at once (empty = valid).
+        Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+        clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+        All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+        saved and the error names the first refused path (in path order). Main-safe; never
+        prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(draft_id)
+
+        _UniffiFfiConverterMapStringString.check_lower(values)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(draft_id),
+            _UniffiFfiConverterMapStringString.lower(values),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_update_draft(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
+        """
+        Validate without submitting: every field error at once (empty = valid). Main-safe; never
+        prompts. Throws [`ServiceError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11724,67 +12089,249 @@ class CitizenCore(CitizenCoreProtocol):
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeFieldError.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def validate_enrollment(self, input: EnrollmentInput) -> typing.List[FieldError]:
+
+
+
+
+
+class _UniffiFfiConverterTypeServicesClient:
+    @staticmethod
+    def lift(value: int) -> ServicesClient:
+        return ServicesClient._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: ServicesClient):
+        if not isinstance(value, ServicesClient):
+            raise TypeError("Expected ServicesClient instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ServicesClient) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> ServicesClient:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ServicesClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class CitizenCoreProtocol(typing.Protocol):
+    """
+    The core: one per app process and data directory; cheap to share. A small root: open it,
+    ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+    [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+    small object a test can fake on its own.
+
+    **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+    `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+    thread freely, the calling thread only waits.
+"""
+    
+    def account(self, ) -> AccountClient:
         """
-        Validate enrollment input without a network call.
+        Account, enrollment, passcode, login, sessions and devices.
+"""
+        raise NotImplementedError
+    def activity(self, ) -> ActivityClient:
+        """
+        The tamper-evident activity log: list, verify, export, anchor.
+"""
+        raise NotImplementedError
+    def consent(self, ) -> ConsentClient:
+        """
+        Consent: QR and deep-link login to portals, data sharing, consent receipts.
+"""
+        raise NotImplementedError
+    def services(self, ) -> ServicesClient:
+        """
+        Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+"""
+        raise NotImplementedError
+    async def status(self, ) -> CoreStatus:
+        """
+        The state of this device: enrollment, session. Main-safe (reads the database on the
+        core's runtime); never prompts. Throws [`AuthError`] (storage).
+"""
+        raise NotImplementedError
+
+class CitizenCore(CitizenCoreProtocol):
+    """
+    The core: one per app process and data directory; cheap to share. A small root: open it,
+    ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+    [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+    small object a test can fake on its own.
+
+    **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+    `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+    thread freely, the calling thread only waits.
+"""
+    
+    _handle: ctypes.c_uint64
+    @classmethod
+    async def open(cls, config: CoreConfig,key_store: DeviceKeyStore,key_wrapper: DataKeyWrapper) -> CitizenCore:
+        """
+        Open the core: database (created and migrated if needed), data key (unwrapped by
+        `key_wrapper`) and the HTTPS client. No network call is made. Main-safe: the migration
+        and the unwrap run on the core's runtime (the wrapper is called from a core thread, never
+        the caller's). May prompt only if the shell's `key_wrapper` does. One core per data
+        directory: while this object lives, another open of the same directory fails with
+        `SetupError::AlreadyOpen` (`storage.already_open`). Throws [`SetupError`].
 """
         
-        _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
+        _UniffiFfiConverterTypeCoreConfig.check_lower(config)
+
+        _UniffiFfiConverterTypeDeviceKeyStore.check_lower(key_store)
+
+        _UniffiFfiConverterTypeDataKeyWrapper.check_lower(key_wrapper)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypeCoreConfig.lower(config),
+            _UniffiFfiConverterTypeDeviceKeyStore.lower(key_store),
+            _UniffiFfiConverterTypeDataKeyWrapper.lower(key_wrapper),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenCore.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeSetupError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    @classmethod
+    async def open_desktop(cls, config: CoreConfig) -> CitizenCore:
+        """
+        Open the core for a desktop or kiosk: device keys and the data key are sealed in
+        `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
+        (mode 0600). Not hardware-backed; phones use [`CitizenCore::open`] with their key stores.
+        Like `open`, refuses a data directory another core holds (`storage.already_open`).
+        Main-safe (the Argon2id derivation runs on the core's runtime); never prompts. Throws
+        [`SetupError`].
+"""
+        
+        _UniffiFfiConverterTypeCoreConfig.check_lower(config)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypeCoreConfig.lower(config),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenCore.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeSetupError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open_desktop(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_citizencore, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_citizencore, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def account(self, ) -> AccountClient:
+        """
+        Account, enrollment, passcode, login, sessions and devices.
+"""
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeEnrollmentInput.lower(input),
         )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeFieldError.lift
+        _uniffi_lift_return = _UniffiFfiConverterTypeAccountClient.lift
         _uniffi_error_converter = None
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_account,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def verify_activity_log(self, ) -> ActivityLogReport:
+    def activity(self, ) -> ActivityClient:
         """
-        Verify the log: hashes, links, order, counters, device signatures, server anchors (with
-        the server keys fetched over the pinned connection), and that no anchor the device stored
-        was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-        `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-        below it is reported even when the local anchors were removed.
+        The tamper-evident activity log: list, verify, export, anchor.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
-        _uniffi_lift_return = _UniffiFfiConverterTypeActivityLogReport.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_lift_return = _UniffiFfiConverterTypeActivityClient.lift
+        _uniffi_error_converter = None
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    async def verify_passcode(self, passcode: str) -> None:
+    def consent(self, ) -> ConsentClient:
         """
-        Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
-        login: failures are counted and persisted, delays escalate, the 10th failure erases.
+        Consent: QR and deep-link login to portals, data sharing, consent receipts.
 """
-        
-        _UniffiFfiConverterString.check_lower(passcode)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(passcode),
         )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        _uniffi_lift_return = _UniffiFfiConverterTypeConsentClient.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def services(self, ) -> ServicesClient:
+        """
+        Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeServicesClient.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_services,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def status(self, ) -> CoreStatus:
+        """
+        The state of this device: enrollment, session. Main-safe (reads the database on the
+        core's runtime); never prompts. Throws [`AuthError`] (storage).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCoreStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_status(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -12644,8 +13191,16 @@ __all__ = [
     "validate_enrollment_input",
     "verify_activity_log_export",
     "verify_receipt_export",
+    "AccountClient",
+    "AccountClientProtocol",
+    "ActivityClient",
+    "ActivityClientProtocol",
+    "ConsentClient",
+    "ConsentClientProtocol",
     "OutboxObserverImpl",
     "OutboxObserver",
+    "ServicesClient",
+    "ServicesClientProtocol",
     "CitizenCore",
     "CitizenCoreProtocol",
     "DataKeyWrapperImpl",

@@ -14,7 +14,7 @@ import threading
 import pytest
 
 import citizen_core as cc
-from conftest import CITIZENS, PASSCODE, WRONG_PASSCODE, assert_detail, enroll
+from conftest import CITIZENS, PASSCODE, WRONG_PASSCODE, assert_detail, enroll, run
 
 CITIZEN = CITIZENS["spare_4"]
 FREE_ATTEMPTS = 5
@@ -30,7 +30,7 @@ def burst(core, passcode):
     def attempt(i):
         barrier.wait()
         try:
-            asyncio.run(core.verify_passcode(passcode))
+            asyncio.run(core.account().verify_passcode(passcode))
             results[i] = None
         except cc.PasscodeError as e:  # noqa: PERF203
             results[i] = e
@@ -52,19 +52,19 @@ def enrolled(server, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("concurrent-device")
     ks, kw = SoftwareDeviceKeyStore(), SoftwareDataKeyWrapper()
     config = core_config(server, data_dir)
-    core = cc.CitizenCore(config, ks, kw)
+    core = run(cc.CitizenCore.open(config, ks, kw))
     enroll(core, server, CITIZEN)
     return core, config, ks, kw
 
 
 def test_simultaneous_wrong_passcodes_are_each_counted_once(enrolled):
     core = enrolled[0]
-    assert core.passcode_status().failed_attempts == 0
+    assert run(core.account().passcode_status()).failed_attempts == 0
     results = burst(core, WRONG_PASSCODE)
     incorrect = [r for r in results if isinstance(r, cc.PasscodeError.Incorrect)]
     locked = [r for r in results if isinstance(r, cc.PasscodeError.LockedOut)]
     assert len(incorrect) + len(locked) == PARALLEL, results
-    stored = core.passcode_status().failed_attempts
+    stored = run(core.account().passcode_status()).failed_attempts
     assert stored == len(incorrect), f"{len(incorrect)} answered incorrect but {stored} stored"
     assert stored == FREE_ATTEMPTS
     assert sorted(r.attempts_before_wipe for r in incorrect) == list(range(WIPE_AFTER - FREE_ATTEMPTS, WIPE_AFTER))
@@ -75,12 +75,12 @@ def test_simultaneous_wrong_passcodes_are_each_counted_once(enrolled):
 def test_a_second_core_on_the_same_directory_is_refused_until_the_first_is_gone(enrolled):
     core, config, ks, kw = enrolled
     with pytest.raises(cc.SetupError.AlreadyOpen) as err:
-        cc.CitizenCore(config, ks, kw)
+        run(cc.CitizenCore.open(config, ks, kw))
     assert_detail(err.value.detail, "storage.already_open")
     with pytest.raises(cc.SetupError.AlreadyOpen):
-        cc.CitizenCore.new_desktop(config)
+        run(cc.CitizenCore.open_desktop(config))
     # The first core is unaffected by the refused opens.
-    assert core.status().enrollment == cc.EnrollmentState.ENROLLED()
+    assert run(core.status()).enrollment == cc.EnrollmentState.ENROLLED()
     del err
 
 
@@ -91,7 +91,7 @@ def test_after_the_first_is_dropped_a_new_open_works(server, device):
     del core
     gc.collect()
     again = device.open()
-    assert again.status().enrollment == cc.EnrollmentState.NOT_ENROLLED()
+    assert run(again.status()).enrollment == cc.EnrollmentState.NOT_ENROLLED()
 
 
 def test_simultaneous_correct_passcodes_never_lock_out(server, device):
@@ -100,4 +100,4 @@ def test_simultaneous_correct_passcodes_never_lock_out(server, device):
     for round_ in range(20):
         results = burst(core, PASSCODE)
         assert results == [None] * PARALLEL, f"round {round_}: {[r.detail.code for r in results if r]}"
-        assert core.passcode_status().failed_attempts == 0
+        assert run(core.account().passcode_status()).failed_attempts == 0

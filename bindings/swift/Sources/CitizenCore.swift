@@ -608,323 +608,813 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
- * The core. One per app process; cheap to share.
+ * Account, enrollment, passcode, login, sessions and devices of one core
+ * (`CitizenCore.account()`). Small enough to fake in a test of a view model.
  */
-public protocol CitizenCoreProtocol: AnyObject, Sendable {
-    
-    /**
-     * Approve a scanned login with the code the site shows and the passcode: the device signs
-     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
-     */
-    func approveLogin(sessionId: String, verificationCode: String, passcode: String) async throws  -> LoginApproval
-    
-    /**
-     * Decline a scanned login (signed, so the portal learns it at once).
-     */
-    func denyLogin(sessionId: String) async throws 
-    
-    /**
-     * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
-     */
-    func exportReceipts() throws  -> String
-    
-    /**
-     * The consent receipts on this device, newest first. A stored receipt that cannot be read
-     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     */
-    func listReceipts() throws  -> [ReceiptInfo]
-    
-    /**
-     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
-     */
-    func openLoginLink(url: String) async throws  -> LoginRequestInfo
-    
-    /**
-     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
-     */
-    func refreshRelyingParties() async throws  -> UInt32
-    
-    /**
-     * Scan a login QR code. Everything that can be checked on the device is checked before any
-     * network call: strict parse, relying party in the signed registry, its signature, the
-     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
-     */
-    func scanLoginCode(frame: String) async throws  -> LoginRequestInfo
+public protocol AccountClientProtocol: AnyObject, Sendable {
     
     /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`.
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
      */
     func approveDeviceTransfer(enrollmentId: String, passcode: String) async throws 
     
     /**
-     * Change the passcode (the old one counts as an attempt).
+     * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+     * Throws [`PasscodeError`].
      */
     func changePasscode(oldPasscode: String, newPasscode: String) async throws 
     
     /**
      * Ask the server whether this device is still the active one; a replaced or revoked device
-     * learns it here (and its session is dropped).
+     * learns it here (and its session is dropped). Main-safe; never prompts. Throws
+     * [`AuthError`].
      */
     func checkDeviceStatus() async throws  -> DeviceStatusInfo
     
     /**
      * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-     * prove possession to the server, and set the 6-digit passcode.
+     * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+     * key store creates and uses the device key). Throws [`EnrollmentError`].
      */
     func completeEnrollment(otp: String, passcode: String, keyOptions: KeyOptions) async throws  -> EnrollmentOutcome
     
     /**
      * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-     * passcode; clears the failure count and any lock.
+     * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+     * signs). Throws [`PasscodeError`].
      */
     func completePasscodeReset(otp: String, newPasscode: String) async throws 
     
     /**
-     * The account's devices.
+     * The account's devices. Main-safe; never prompts. Throws [`AuthError`].
      */
     func listDevices() async throws  -> [DeviceInfo]
     
     /**
      * Log in: check the passcode (with lockout), then sign the server's challenge with the
-     * device key. Stores the tokens encrypted; returns only their expiry.
+     * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+     * (the device key signs). Throws [`AuthError`].
      */
     func login(passcode: String) async throws  -> SessionInfo
     
     /**
-     * End the session here and at the server.
+     * End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
      */
     func logout() async throws 
     
     /**
-     * Failures and lock of the passcode.
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
      */
-    func passcodeStatus() throws  -> PasscodeStatus
+    func passcodeStatus() async throws  -> PasscodeStatus
     
     /**
      * Rotate the refresh token now (the core also does this by itself when needed).
+     * Main-safe; never prompts. Throws [`AuthError`].
      */
     func refreshSession() async throws  -> SessionInfo
     
     /**
-     * Erase the account from this device: device key, tokens, personal data.
+     * Erase the account from this device: device key, tokens, personal data. Main-safe; never
+     * prompts. Throws [`AuthError`].
      */
     func resetDevice() async throws 
     
     /**
-     * Revoke one of the account's devices (needs the passcode again).
+     * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+     * (the device key signs). Throws [`AuthError`].
      */
     func revokeDevice(deviceId: String, passcode: String) async throws 
     
     /**
      * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-     * matched against the population register, which sends an OTP to the phone.
+     * matched against the population register, which sends an OTP to the phone. Main-safe;
+     * never prompts. Throws [`EnrollmentError`].
      */
     func startEnrollment(input: EnrollmentInput) async throws  -> EnrollmentTicket
     
     /**
-     * Forgotten passcode, step 1: the server sends an OTP to the registered phone.
+     * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+     * never prompts. Throws [`PasscodeError`].
      */
     func startPasscodeReset() async throws  -> PasscodeResetTicket
     
     /**
-     * The state of this device: enrollment, session.
-     */
-    func status() throws  -> CoreStatus
-    
-    /**
-     * Validate enrollment input without a network call.
+     * Validate enrollment input without a network call: every field error at once (empty =
+     * valid). Pure computation: main-safe, never prompts, never throws.
      */
     func validateEnrollment(input: EnrollmentInput)  -> [FieldError]
     
     /**
      * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
      * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     * Main-safe; never prompts. Throws [`PasscodeError`].
      */
     func verifyPasscode(passcode: String) async throws 
     
-    /**
-     * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first.
-     */
-    func activityLog() throws  -> [ActivityEntry]
+}
+/**
+ * Account, enrollment, passcode, login, sessions and devices of one core
+ * (`CitizenCore.account()`). Small enough to fake in a test of a view model.
+ */
+open class AccountClient: AccountClientProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_accountclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_accountclient(handle, $0) }
+    }
+
+    
+
     
     /**
-     * Add an item to a repeated group; returns the new item's index.
+     * On the old device: approve handing the account to a new device whose enrollment id the
+     * citizen reads from the new device. The old device is then marked `transferred`, not
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
      */
-    func addGroupItem(draftId: String, group: String) throws  -> UInt32
+open func approveDeviceTransfer(enrollmentId: String, passcode: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_approve_device_transfer(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(enrollmentId),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+     * Throws [`PasscodeError`].
+     */
+open func changePasscode(oldPasscode: String, newPasscode: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_change_passcode(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(oldPasscode),FfiConverterString.lower(newPasscode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypePasscodeError_lift
+        )
+}
+    
+    /**
+     * Ask the server whether this device is still the active one; a replaced or revoked device
+     * learns it here (and its session is dropped). Main-safe; never prompts. Throws
+     * [`AuthError`].
+     */
+open func checkDeviceStatus()async throws  -> DeviceStatusInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_check_device_status(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDeviceStatusInfo_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
+     * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+     * key store creates and uses the device key). Throws [`EnrollmentError`].
+     */
+open func completeEnrollment(otp: String, passcode: String, keyOptions: KeyOptions)async throws  -> EnrollmentOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_complete_enrollment(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(passcode),FfiConverterTypeKeyOptions_lower(keyOptions)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEnrollmentOutcome_lift,
+            errorHandler: FfiConverterTypeEnrollmentError_lift
+        )
+}
+    
+    /**
+     * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
+     * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+     * signs). Throws [`PasscodeError`].
+     */
+open func completePasscodeReset(otp: String, newPasscode: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(newPasscode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypePasscodeError_lift
+        )
+}
+    
+    /**
+     * The account's devices. Main-safe; never prompts. Throws [`AuthError`].
+     */
+open func listDevices()async throws  -> [DeviceInfo]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_list_devices(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDeviceInfo.lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Log in: check the passcode (with lockout), then sign the server's challenge with the
+     * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+     * (the device key signs). Throws [`AuthError`].
+     */
+open func login(passcode: String)async throws  -> SessionInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSessionInfo_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
+     */
+open func logout()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_logout(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
+     */
+open func passcodeStatus()async throws  -> PasscodeStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_passcode_status(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePasscodeStatus_lift,
+            errorHandler: FfiConverterTypePasscodeError_lift
+        )
+}
+    
+    /**
+     * Rotate the refresh token now (the core also does this by itself when needed).
+     * Main-safe; never prompts. Throws [`AuthError`].
+     */
+open func refreshSession()async throws  -> SessionInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_refresh_session(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSessionInfo_lift,
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Erase the account from this device: device key, tokens, personal data. Main-safe; never
+     * prompts. Throws [`AuthError`].
+     */
+open func resetDevice()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_reset_device(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+     * (the device key signs). Throws [`AuthError`].
+     */
+open func revokeDevice(deviceId: String, passcode: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_revoke_device(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(deviceId),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAuthError_lift
+        )
+}
+    
+    /**
+     * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
+     * matched against the population register, which sends an OTP to the phone. Main-safe;
+     * never prompts. Throws [`EnrollmentError`].
+     */
+open func startEnrollment(input: EnrollmentInput)async throws  -> EnrollmentTicket  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_start_enrollment(
+                        self.uniffiCloneHandle(),FfiConverterTypeEnrollmentInput_lower(input)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEnrollmentTicket_lift,
+            errorHandler: FfiConverterTypeEnrollmentError_lift
+        )
+}
+    
+    /**
+     * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+     * never prompts. Throws [`PasscodeError`].
+     */
+open func startPasscodeReset()async throws  -> PasscodeResetTicket  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_start_passcode_reset(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePasscodeResetTicket_lift,
+            errorHandler: FfiConverterTypePasscodeError_lift
+        )
+}
+    
+    /**
+     * Validate enrollment input without a network call: every field error at once (empty =
+     * valid). Pure computation: main-safe, never prompts, never throws.
+     */
+open func validateEnrollment(input: EnrollmentInput) -> [FieldError]  {
+    return try!  FfiConverterSequenceTypeFieldError.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_accountclient_validate_enrollment(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeEnrollmentInput_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     * Main-safe; never prompts. Throws [`PasscodeError`].
+     */
+open func verifyPasscode(passcode: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_verify_passcode(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypePasscodeError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccountClient: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = AccountClient
+
+    public static func lift(_ handle: UInt64) throws -> AccountClient {
+        return AccountClient(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: AccountClient) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: AccountClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountClient_lift(_ handle: UInt64) throws -> AccountClient {
+    return try FfiConverterTypeAccountClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountClient_lower(_ value: AccountClient) -> UInt64 {
+    return FfiConverterTypeAccountClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+ * in a test of a view model.
+ */
+public protocol ActivityClientProtocol: AnyObject, Sendable {
     
     /**
      * Anchor the head of the log at the server now (also done on every `sync_cases`). When
      * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it.
+     * device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
      */
-    func anchorActivityLog() async throws  -> ActivityAnchor?
+    func anchor() async throws  -> ActivityAnchor?
     
     /**
-     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+     * prompts. Throws [`ServiceError`].
      */
-    func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data) throws  -> Draft
+    func export() async throws  -> String
     
     /**
-     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
      */
-    func attachFile(draftId: String, key: String, path: String, mimeType: String) throws  -> Draft
-    
-    /**
-     * The citizen's cases with their latest status (offline).
-     */
-    func cases() throws  -> [CaseInfo]
-    
-    /**
-     * Stop outbox callbacks.
-     */
-    func clearOutboxObserver() 
-    
-    /**
-     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     */
-    func createDraft(procedureId: String) throws  -> Draft
-    
-    /**
-     * A draft answering a supplement request of `case_number`: the original values, the
-     * requested attachments required. Submit it like any draft.
-     */
-    func createSupplementDraft(caseNumber: String) throws  -> Draft
-    
-    /**
-     * Delete an editable draft.
-     */
-    func deleteDraft(draftId: String) throws 
-    
-    /**
-     * A draft by id.
-     */
-    func draft(draftId: String) throws  -> Draft
-    
-    /**
-     * All drafts, newest first (editing and submitted).
-     */
-    func drafts() throws  -> [Draft]
-    
-    /**
-     * The log as JSON that anyone can verify (`verify_activity_log_export`).
-     */
-    func exportActivityLog() throws  -> String
-    
-    /**
-     * The outbox, in queue order.
-     */
-    func outbox() throws  -> [OutboxItem]
-    
-    /**
-     * The cached catalogue (offline).
-     */
-    func procedures() throws  -> [Procedure]
-    
-    /**
-     * The stored record (offline).
-     */
-    func profile() throws  -> CitizenProfileDto
-    
-    /**
-     * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login.
-     */
-    func refreshCatalogue() async throws  -> Bool
-    
-    /**
-     * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted.
-     */
-    func refreshProfile() async throws  -> CitizenProfileDto
-    
-    /**
-     * Remove an attachment.
-     */
-    func removeAttachment(draftId: String, key: String) throws  -> Draft
-    
-    /**
-     * Remove an item of a repeated group (later items move down).
-     */
-    func removeGroupItem(draftId: String, group: String, index: UInt32) throws  -> Draft
-    
-    /**
-     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-     * fields are refused with `field.locked`.
-     */
-    func setField(draftId: String, path: String, value: String) throws  -> Draft
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer).
-     */
-    func setOutboxObserver(observer: OutboxObserver) 
-    
-    /**
-     * Submit: validate, confirm with the passcode, sign with the device key and put the request
-     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
-     * once (works offline); delivery starts in the background.
-     */
-    func submitDraft(draftId: String, passcode: String) async throws  -> OutboxItem
-    
-    /**
-     * Fetch new case events (status changes, supplement requests) and return them.
-     */
-    func syncCases() async throws  -> [CaseEventDto]
-    
-    /**
-     * Deliver what is queued now (call when connectivity returns or the citizen asks).
-     * Ignores the core's own backoff, honours the server's Retry-After.
-     */
-    func syncOutbox() async throws  -> OutboxSyncReport
-    
-    /**
-     * Validate without submitting: every field error at once (empty = valid).
-     */
-    func validateDraft(draftId: String) throws  -> [FieldError]
+    func listEntries() async throws  -> [ActivityEntry]
     
     /**
      * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
      * the server keys fetched over the pinned connection), and that no anchor the device stored
-     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-     * below it is reported even when the local anchors were removed.
+     * was deleted and the log reaches the highest one. Offline; `anchor` (and
+     * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+     * log truncated below it is reported even when the local anchors were removed. Main-safe;
+     * never prompts. Throws [`ServiceError`].
      */
-    func verifyActivityLog() throws  -> ActivityLogReport
-    
-    /**
-     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
-     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-     * calls this itself when the credential is missing or about to expire.
-     */
-    func fetchCredential() async throws 
-    
-    /**
-     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
-     * Checked on the device against the signed registry before anything is shown: registered
-     * party, its signature, a registered purpose, only claims it may ask for, the answer going
-     * to one of its registered origins, not expired.
-     */
-    func openShareRequest(request: String) async throws  -> ShareRequestInfo
-    
-    /**
-     * Share the required claims plus `optional_claims` (each must be one the request offers)
-     * after the passcode: the presentation reveals nothing else and is bound to this relying
-     * party and request by the device key; a consent receipt is signed, countersigned and
-     * stored, and the share is recorded in the activity log before the data is sent.
-     */
-    func shareData(requestId: String, optionalClaims: [String], passcode: String) async throws  -> ShareOutcome
+    func verify() async throws  -> ActivityLogReport
     
 }
 /**
- * The core. One per app process; cheap to share.
+ * The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+ * in a test of a view model.
+ */
+open class ActivityClient: ActivityClientProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_activityclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_activityclient(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
+     * logged in, first fetches the server's latest anchor of this device and keeps it if the
+     * device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+open func anchor()async throws  -> ActivityAnchor?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_activityclient_anchor(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeActivityAnchor.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+open func export()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_activityclient_export(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+open func listEntries()async throws  -> [ActivityEntry]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_activityclient_list_entries(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeActivityEntry.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+     * the server keys fetched over the pinned connection), and that no anchor the device stored
+     * was deleted and the log reaches the highest one. Offline; `anchor` (and
+     * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+     * log truncated below it is reported even when the local anchors were removed. Main-safe;
+     * never prompts. Throws [`ServiceError`].
+     */
+open func verify()async throws  -> ActivityLogReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_activityclient_verify(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeActivityLogReport_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeActivityClient: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ActivityClient
+
+    public static func lift(_ handle: UInt64) throws -> ActivityClient {
+        return ActivityClient(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ActivityClient) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ActivityClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityClient_lift(_ handle: UInt64) throws -> ActivityClient {
+    return try FfiConverterTypeActivityClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityClient_lower(_ value: ActivityClient) -> UInt64 {
+    return FfiConverterTypeActivityClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The core: one per app process and data directory; cheap to share. A small root: open it,
+ * ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+ * [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+ * small object a test can fake on its own.
+ *
+ * **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+ * `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+ * thread freely, the calling thread only waits.
+ */
+public protocol CitizenCoreProtocol: AnyObject, Sendable {
+    
+    /**
+     * Account, enrollment, passcode, login, sessions and devices.
+     */
+    func account()  -> AccountClient
+    
+    /**
+     * The tamper-evident activity log: list, verify, export, anchor.
+     */
+    func activity()  -> ActivityClient
+    
+    /**
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
+     */
+    func consent()  -> ConsentClient
+    
+    /**
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+     */
+    func services()  -> ServicesClient
+    
+    /**
+     * The state of this device: enrollment, session. Main-safe (reads the database on the
+     * core's runtime); never prompts. Throws [`AuthError`] (storage).
+     */
+    func status() async throws  -> CoreStatus
+    
+}
+/**
+ * The core: one per app process and data directory; cheap to share. A small root: open it,
+ * ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+ * [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+ * small object a test can fake on its own.
+ *
+ * **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+ * `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+ * thread freely, the calling thread only waits.
  */
 open class CitizenCore: CitizenCoreProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -965,24 +1455,7 @@ open class CitizenCore: CitizenCoreProtocol, @unchecked Sendable {
     public func uniffiCloneHandle() -> UInt64 {
         return try! rustCall { uniffi_citizen_core_fn_clone_citizencore(self.handle, $0) }
     }
-    /**
-     * Open the core: database (created and migrated if needed), data key (unwrapped by
-     * `key_wrapper`) and the HTTPS client. No network call is made. One core per data
-     * directory: while this object lives, another open of the same directory fails with
-     * `SetupError::AlreadyOpen` (`storage.already_open`).
-     */
-public convenience init(config: CoreConfig, keyStore: DeviceKeyStore, keyWrapper: DataKeyWrapper)throws  {
-    let handle =
-        try rustCallWithError(FfiConverterTypeSetupError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_constructor_citizencore_new(
-        FfiConverterTypeCoreConfig_lower(config),
-        FfiConverterTypeDeviceKeyStore_lower(keyStore),
-        FfiConverterTypeDataKeyWrapper_lower(keyWrapper),uniffiCallStatus
-    )
-}
-    self.init(unsafeFromHandle: handle)
-}
+    // No primary constructor declared for this class.
 
     deinit {
         if handle == 0 {
@@ -995,926 +1468,118 @@ public convenience init(config: CoreConfig, keyStore: DeviceKeyStore, keyWrapper
 
     
     /**
+     * Open the core: database (created and migrated if needed), data key (unwrapped by
+     * `key_wrapper`) and the HTTPS client. No network call is made. Main-safe: the migration
+     * and the unwrap run on the core's runtime (the wrapper is called from a core thread, never
+     * the caller's). May prompt only if the shell's `key_wrapper` does. One core per data
+     * directory: while this object lives, another open of the same directory fails with
+     * `SetupError::AlreadyOpen` (`storage.already_open`). Throws [`SetupError`].
+     */
+public static func `open`(config: CoreConfig, keyStore: DeviceKeyStore, keyWrapper: DataKeyWrapper)async throws  -> CitizenCore  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_constructor_citizencore_open(FfiConverterTypeCoreConfig_lower(config),FfiConverterTypeDeviceKeyStore_lower(keyStore),FfiConverterTypeDataKeyWrapper_lower(keyWrapper)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u64,
+            completeFunc: ffi_citizen_core_rust_future_complete_u64,
+            freeFunc: ffi_citizen_core_rust_future_free_u64,
+            liftFunc: FfiConverterTypeCitizenCore_lift,
+            errorHandler: FfiConverterTypeSetupError_lift
+        )
+}
+    
+    /**
      * Open the core for a desktop or kiosk: device keys and the data key are sealed in
      * `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
-     * (mode 0600). Not hardware-backed; phones use [`CitizenCore::new`] with their key stores.
-     * Like `new`, refuses a data directory another core holds (`storage.already_open`).
+     * (mode 0600). Not hardware-backed; phones use [`CitizenCore::open`] with their key stores.
+     * Like `open`, refuses a data directory another core holds (`storage.already_open`).
+     * Main-safe (the Argon2id derivation runs on the core's runtime); never prompts. Throws
+     * [`SetupError`].
      */
-public static func newDesktop(config: CoreConfig)throws  -> CitizenCore  {
-    return try  FfiConverterTypeCitizenCore_lift(try rustCallWithError(FfiConverterTypeSetupError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_constructor_citizencore_new_desktop(
-        FfiConverterTypeCoreConfig_lower(config),uniffiCallStatus
-    )
-})
+public static func openDesktop(config: CoreConfig)async throws  -> CitizenCore  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_constructor_citizencore_open_desktop(FfiConverterTypeCoreConfig_lower(config)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u64,
+            completeFunc: ffi_citizen_core_rust_future_complete_u64,
+            freeFunc: ffi_citizen_core_rust_future_free_u64,
+            liftFunc: FfiConverterTypeCitizenCore_lift,
+            errorHandler: FfiConverterTypeSetupError_lift
+        )
 }
     
 
     
     /**
-     * Approve a scanned login with the code the site shows and the passcode: the device signs
-     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
+     * Account, enrollment, passcode, login, sessions and devices.
      */
-open func approveLogin(sessionId: String, verificationCode: String, passcode: String)async throws  -> LoginApproval  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_approve_login(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId),FfiConverterString.lower(verificationCode),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeLoginApproval_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * Decline a scanned login (signed, so the portal learns it at once).
-     */
-open func denyLogin(sessionId: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_deny_login(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
-     */
-open func exportReceipts()throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+open func account() -> AccountClient  {
+    return try!  FfiConverterTypeAccountClient_lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_export_receipts(
+    uniffi_citizen_core_fn_method_citizencore_account(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
     
     /**
-     * The consent receipts on this device, newest first. A stored receipt that cannot be read
-     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     * The tamper-evident activity log: list, verify, export, anchor.
      */
-open func listReceipts()throws  -> [ReceiptInfo]  {
-    return try  FfiConverterSequenceTypeReceiptInfo.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+open func activity() -> ActivityClient  {
+    return try!  FfiConverterTypeActivityClient_lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_list_receipts(
+    uniffi_citizen_core_fn_method_citizencore_activity(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
     
     /**
-     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
      */
-open func openLoginLink(url: String)async throws  -> LoginRequestInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_open_login_link(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(url)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
+open func consent() -> ConsentClient  {
+    return try!  FfiConverterTypeConsentClient_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_consent(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
-     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
      */
-open func refreshRelyingParties()async throws  -> UInt32  {
+open func services() -> ServicesClient  {
+    return try!  FfiConverterTypeServicesClient_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_services(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The state of this device: enrollment, session. Main-safe (reads the database on the
+     * core's runtime); never prompts. Throws [`AuthError`] (storage).
+     */
+open func status()async throws  -> CoreStatus  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(
+                uniffi_citizen_core_fn_method_citizencore_status(
                         self.uniffiCloneHandle()
                 )
             },
-            pollFunc: ffi_citizen_core_rust_future_poll_u32,
-            completeFunc: ffi_citizen_core_rust_future_complete_u32,
-            freeFunc: ffi_citizen_core_rust_future_free_u32,
-            liftFunc: FfiConverterUInt32.lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * Scan a login QR code. Everything that can be checked on the device is checked before any
-     * network call: strict parse, relying party in the signed registry, its signature, the
-     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
-     */
-open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_scan_login_code(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(frame)
-                )
-            },
             pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * On the old device: approve handing the account to a new device whose enrollment id the
-     * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`.
-     */
-open func approveDeviceTransfer(enrollmentId: String, passcode: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_approve_device_transfer(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(enrollmentId),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
+            liftFunc: FfiConverterTypeCoreStatus_lift,
             errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Change the passcode (the old one counts as an attempt).
-     */
-open func changePasscode(oldPasscode: String, newPasscode: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_change_passcode(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(oldPasscode),FfiConverterString.lower(newPasscode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypePasscodeError_lift
-        )
-}
-    
-    /**
-     * Ask the server whether this device is still the active one; a replaced or revoked device
-     * learns it here (and its session is dropped).
-     */
-open func checkDeviceStatus()async throws  -> DeviceStatusInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_check_device_status(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeDeviceStatusInfo_lift,
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-     * prove possession to the server, and set the 6-digit passcode.
-     */
-open func completeEnrollment(otp: String, passcode: String, keyOptions: KeyOptions)async throws  -> EnrollmentOutcome  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_complete_enrollment(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(passcode),FfiConverterTypeKeyOptions_lower(keyOptions)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeEnrollmentOutcome_lift,
-            errorHandler: FfiConverterTypeEnrollmentError_lift
-        )
-}
-    
-    /**
-     * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-     * passcode; clears the failure count and any lock.
-     */
-open func completePasscodeReset(otp: String, newPasscode: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(newPasscode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypePasscodeError_lift
-        )
-}
-    
-    /**
-     * The account's devices.
-     */
-open func listDevices()async throws  -> [DeviceInfo]  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_list_devices(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterSequenceTypeDeviceInfo.lift,
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Log in: check the passcode (with lockout), then sign the server's challenge with the
-     * device key. Stores the tokens encrypted; returns only their expiry.
-     */
-open func login(passcode: String)async throws  -> SessionInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_login(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSessionInfo_lift,
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * End the session here and at the server.
-     */
-open func logout()async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_logout(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Failures and lock of the passcode.
-     */
-open func passcodeStatus()throws  -> PasscodeStatus  {
-    return try  FfiConverterTypePasscodeStatus_lift(try rustCallWithError(FfiConverterTypePasscodeError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_passcode_status(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Rotate the refresh token now (the core also does this by itself when needed).
-     */
-open func refreshSession()async throws  -> SessionInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_refresh_session(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSessionInfo_lift,
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Erase the account from this device: device key, tokens, personal data.
-     */
-open func resetDevice()async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_reset_device(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Revoke one of the account's devices (needs the passcode again).
-     */
-open func revokeDevice(deviceId: String, passcode: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_revoke_device(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(deviceId),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-     * matched against the population register, which sends an OTP to the phone.
-     */
-open func startEnrollment(input: EnrollmentInput)async throws  -> EnrollmentTicket  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_start_enrollment(
-                        self.uniffiCloneHandle(),FfiConverterTypeEnrollmentInput_lower(input)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeEnrollmentTicket_lift,
-            errorHandler: FfiConverterTypeEnrollmentError_lift
-        )
-}
-    
-    /**
-     * Forgotten passcode, step 1: the server sends an OTP to the registered phone.
-     */
-open func startPasscodeReset()async throws  -> PasscodeResetTicket  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_start_passcode_reset(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypePasscodeResetTicket_lift,
-            errorHandler: FfiConverterTypePasscodeError_lift
-        )
-}
-    
-    /**
-     * The state of this device: enrollment, session.
-     */
-open func status()throws  -> CoreStatus  {
-    return try  FfiConverterTypeCoreStatus_lift(try rustCallWithError(FfiConverterTypeAuthError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_status(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Validate enrollment input without a network call.
-     */
-open func validateEnrollment(input: EnrollmentInput) -> [FieldError]  {
-    return try!  FfiConverterSequenceTypeFieldError.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_validate_enrollment(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeEnrollmentInput_lower(input),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
-     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
-     */
-open func verifyPasscode(passcode: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_verify_passcode(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypePasscodeError_lift
-        )
-}
-    
-    /**
-     * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first.
-     */
-open func activityLog()throws  -> [ActivityEntry]  {
-    return try  FfiConverterSequenceTypeActivityEntry.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_activity_log(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Add an item to a repeated group; returns the new item's index.
-     */
-open func addGroupItem(draftId: String, group: String)throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_add_group_item(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(group),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
-     * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it.
-     */
-open func anchorActivityLog()async throws  -> ActivityAnchor?  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterOptionTypeActivityAnchor.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
-     */
-open func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_attach_bytes(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(key),
-        FfiConverterString.lower(fileName),
-        FfiConverterString.lower(mimeType),
-        FfiConverterData.lower(data),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
-     */
-open func attachFile(draftId: String, key: String, path: String, mimeType: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_attach_file(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(key),
-        FfiConverterString.lower(path),
-        FfiConverterString.lower(mimeType),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The citizen's cases with their latest status (offline).
-     */
-open func cases()throws  -> [CaseInfo]  {
-    return try  FfiConverterSequenceTypeCaseInfo.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_cases(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Stop outbox callbacks.
-     */
-open func clearOutboxObserver()  {try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-}
-}
-    
-    /**
-     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     */
-open func createDraft(procedureId: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_create_draft(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(procedureId),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * A draft answering a supplement request of `case_number`: the original values, the
-     * requested attachments required. Submit it like any draft.
-     */
-open func createSupplementDraft(caseNumber: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_create_supplement_draft(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(caseNumber),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Delete an editable draft.
-     */
-open func deleteDraft(draftId: String)throws   {try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_delete_draft(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),uniffiCallStatus
-    )
-}
-}
-    
-    /**
-     * A draft by id.
-     */
-open func draft(draftId: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_draft(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * All drafts, newest first (editing and submitted).
-     */
-open func drafts()throws  -> [Draft]  {
-    return try  FfiConverterSequenceTypeDraft.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_drafts(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The log as JSON that anyone can verify (`verify_activity_log_export`).
-     */
-open func exportActivityLog()throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_export_activity_log(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The outbox, in queue order.
-     */
-open func outbox()throws  -> [OutboxItem]  {
-    return try  FfiConverterSequenceTypeOutboxItem.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_outbox(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The cached catalogue (offline).
-     */
-open func procedures()throws  -> [Procedure]  {
-    return try  FfiConverterSequenceTypeProcedure.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_procedures(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The stored record (offline).
-     */
-open func profile()throws  -> CitizenProfileDto  {
-    return try  FfiConverterTypeCitizenProfileDto_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_profile(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login.
-     */
-open func refreshCatalogue()async throws  -> Bool  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_i8,
-            completeFunc: ffi_citizen_core_rust_future_complete_i8,
-            freeFunc: ffi_citizen_core_rust_future_free_i8,
-            liftFunc: FfiConverterBool.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted.
-     */
-open func refreshProfile()async throws  -> CitizenProfileDto  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_refresh_profile(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeCitizenProfileDto_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Remove an attachment.
-     */
-open func removeAttachment(draftId: String, key: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_remove_attachment(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(key),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Remove an item of a repeated group (later items move down).
-     */
-open func removeGroupItem(draftId: String, group: String, index: UInt32)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_remove_group_item(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(group),
-        FfiConverterUInt32.lower(index),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-     * fields are refused with `field.locked`.
-     */
-open func setField(draftId: String, path: String, value: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_set_field(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(path),
-        FfiConverterString.lower(value),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer).
-     */
-open func setOutboxObserver(observer: OutboxObserver)  {try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_set_outbox_observer(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeOutboxObserver_lower(observer),uniffiCallStatus
-    )
-}
-}
-    
-    /**
-     * Submit: validate, confirm with the passcode, sign with the device key and put the request
-     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
-     * once (works offline); delivery starts in the background.
-     */
-open func submitDraft(draftId: String, passcode: String)async throws  -> OutboxItem  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_submit_draft(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeOutboxItem_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Fetch new case events (status changes, supplement requests) and return them.
-     */
-open func syncCases()async throws  -> [CaseEventDto]  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_sync_cases(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterSequenceTypeCaseEventDto.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Deliver what is queued now (call when connectivity returns or the citizen asks).
-     * Ignores the core's own backoff, honours the server's Retry-After.
-     */
-open func syncOutbox()async throws  -> OutboxSyncReport  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_sync_outbox(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeOutboxSyncReport_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Validate without submitting: every field error at once (empty = valid).
-     */
-open func validateDraft(draftId: String)throws  -> [FieldError]  {
-    return try  FfiConverterSequenceTypeFieldError.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_validate_draft(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
-     * the server keys fetched over the pinned connection), and that no anchor the device stored
-     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-     * below it is reported even when the local anchors were removed.
-     */
-open func verifyActivityLog()throws  -> ActivityLogReport  {
-    return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_verify_activity_log(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
-     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-     * calls this itself when the credential is missing or about to expire.
-     */
-open func fetchCredential()async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_fetch_credential(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
-     * Checked on the device against the signed registry before anything is shown: registered
-     * party, its signature, a registered purpose, only claims it may ask for, the answer going
-     * to one of its registered origins, not expired.
-     */
-open func openShareRequest(request: String)async throws  -> ShareRequestInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_open_share_request(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(request)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeShareRequestInfo_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * Share the required claims plus `optional_claims` (each must be one the request offers)
-     * after the passcode: the presentation reveals nothing else and is bound to this relying
-     * party and request by the device key; a consent receipt is signed, countersigned and
-     * stored, and the share is recorded in the activity log before the data is sent.
-     */
-open func shareData(requestId: String, optionalClaims: [String], passcode: String)async throws  -> ShareOutcome  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_share_data(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(requestId),FfiConverterSequenceString.lower(optionalClaims),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeShareOutcome_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
         )
 }
     
@@ -1961,6 +1626,406 @@ public func FfiConverterTypeCitizenCore_lift(_ handle: UInt64) throws -> Citizen
 #endif
 public func FfiConverterTypeCitizenCore_lower(_ value: CitizenCore) -> UInt64 {
     return FfiConverterTypeCitizenCore.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+ * sharing, consent receipts. Small enough to fake in a test of a view model.
+ */
+public protocol ConsentClientProtocol: AnyObject, Sendable {
+    
+    /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+     * (the device key signs). Throws [`ConsentError`].
+     */
+    func approveLogin(sessionId: String, verificationCode: String, passcode: String) async throws  -> LoginApproval
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+     * (the device key signs). Throws [`ConsentError`].
+     */
+    func denyLogin(sessionId: String) async throws 
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
+     */
+    func exportReceipts() async throws  -> String
+    
+    /**
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     * Main-safe; never prompts. Throws [`ConsentError`].
+     */
+    func listReceipts() async throws  -> [ReceiptInfo]
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
+     */
+    func openLoginLink(url: String) async throws  -> LoginRequestInfo
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+     * never prompts. Throws [`ConsentError`].
+     */
+    func refreshRelyingParties() async throws  -> UInt32
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices. Main-safe; never prompts.
+     * Throws [`ConsentError`].
+     */
+    func scanLoginCode(frame: String) async throws  -> LoginRequestInfo
+    
+    /**
+     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
+     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+     * calls this itself when the credential is missing or about to expire.
+     */
+    func fetchCredential() async throws 
+    
+    /**
+     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+     * Checked on the device against the signed registry before anything is shown: registered
+     * party, its signature, a registered purpose, only claims it may ask for, the answer going
+     * to one of its registered origins, not expired.
+     */
+    func openShareRequest(request: String) async throws  -> ShareRequestInfo
+    
+    /**
+     * Share the required claims plus `optional_claims` (each must be one the request offers)
+     * after the passcode: the presentation reveals nothing else and is bound to this relying
+     * party and request by the device key; a consent receipt is signed, countersigned and
+     * stored, and the share is recorded in the activity log before the data is sent.
+     */
+    func shareData(requestId: String, optionalClaims: [String], passcode: String) async throws  -> ShareOutcome
+    
+}
+/**
+ * Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+ * sharing, consent receipts. Small enough to fake in a test of a view model.
+ */
+open class ConsentClient: ConsentClientProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_consentclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_consentclient(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+     * (the device key signs). Throws [`ConsentError`].
+     */
+open func approveLogin(sessionId: String, verificationCode: String, passcode: String)async throws  -> LoginApproval  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_approve_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId),FfiConverterString.lower(verificationCode),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginApproval_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+     * (the device key signs). Throws [`ConsentError`].
+     */
+open func denyLogin(sessionId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_deny_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
+     */
+open func exportReceipts()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_export_receipts(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     * Main-safe; never prompts. Throws [`ConsentError`].
+     */
+open func listReceipts()async throws  -> [ReceiptInfo]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_list_receipts(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeReceiptInfo.lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
+     */
+open func openLoginLink(url: String)async throws  -> LoginRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_open_login_link(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(url)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+     * never prompts. Throws [`ConsentError`].
+     */
+open func refreshRelyingParties()async throws  -> UInt32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u32,
+            completeFunc: ffi_citizen_core_rust_future_complete_u32,
+            freeFunc: ffi_citizen_core_rust_future_free_u32,
+            liftFunc: FfiConverterUInt32.lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices. Main-safe; never prompts.
+     * Throws [`ConsentError`].
+     */
+open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_scan_login_code(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(frame)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
+     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+     * calls this itself when the credential is missing or about to expire.
+     */
+open func fetchCredential()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_fetch_credential(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+     * Checked on the device against the signed registry before anything is shown: registered
+     * party, its signature, a registered purpose, only claims it may ask for, the answer going
+     * to one of its registered origins, not expired.
+     */
+open func openShareRequest(request: String)async throws  -> ShareRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_open_share_request(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(request)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeShareRequestInfo_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+    /**
+     * Share the required claims plus `optional_claims` (each must be one the request offers)
+     * after the passcode: the presentation reveals nothing else and is bound to this relying
+     * party and request by the device key; a consent receipt is signed, countersigned and
+     * stored, and the share is recorded in the activity log before the data is sent.
+     */
+open func shareData(requestId: String, optionalClaims: [String], passcode: String)async throws  -> ShareOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_share_data(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(requestId),FfiConverterSequenceString.lower(optionalClaims),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeShareOutcome_lift,
+            errorHandler: FfiConverterTypeConsentError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConsentClient: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ConsentClient
+
+    public static func lift(_ handle: UInt64) throws -> ConsentClient {
+        return ConsentClient(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ConsentClient) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConsentClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ConsentClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentClient_lift(_ handle: UInt64) throws -> ConsentClient {
+    return try FfiConverterTypeConsentClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentClient_lower(_ value: ConsentClient) -> UInt64 {
+    return FfiConverterTypeConsentClient.lower(value)
 }
 
 
@@ -2881,6 +2946,711 @@ public func FfiConverterTypeOutboxObserver_lift(_ handle: UInt64) throws -> Outb
 #endif
 public func FfiConverterTypeOutboxObserver_lower(_ value: OutboxObserver) -> UInt64 {
     return FfiConverterTypeOutboxObserver.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+ * submission, outbox, cases. Small enough to fake in a test of a view model.
+ */
+public protocol ServicesClientProtocol: AnyObject, Sendable {
+    
+    /**
+     * Add an item to a repeated group; returns the new item's index. Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+    func addGroupItem(draftId: String, group: String) async throws  -> UInt32
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+     * [`ServiceError`].
+     */
+    func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data) async throws  -> Draft
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+     * never prompts. Throws [`ServiceError`].
+     */
+    func attachFile(draftId: String, key: String, path: String, mimeType: String) async throws  -> Draft
+    
+    /**
+     * Stop outbox callbacks. Main-safe; never throws.
+     */
+    func clearOutboxObserver() 
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     * Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    func createDraft(procedureId: String) async throws  -> Draft
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft. Main-safe; never prompts.
+     * Throws [`ServiceError`].
+     */
+    func createSupplementDraft(caseNumber: String) async throws  -> Draft
+    
+    /**
+     * Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    func deleteDraft(draftId: String) async throws 
+    
+    /**
+     * A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
+     */
+    func getDraft(draftId: String) async throws  -> Draft
+    
+    /**
+     * The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * (`NotSynced` before the first `refresh_profile`).
+     */
+    func getProfile() async throws  -> CitizenProfileDto
+    
+    /**
+     * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+     * [`ServiceError`].
+     */
+    func listCases() async throws  -> [CaseInfo]
+    
+    /**
+     * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+     * [`ServiceError`].
+     */
+    func listDrafts() async throws  -> [Draft]
+    
+    /**
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    func listOutbox() async throws  -> [OutboxItem]
+    
+    /**
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * (`NotSynced` before the first `refresh_catalogue`).
+     */
+    func listProcedures() async throws  -> [Procedure]
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    func refreshCatalogue() async throws  -> Bool
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    func refreshProfile() async throws  -> CitizenProfileDto
+    
+    /**
+     * Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    func removeAttachment(draftId: String, key: String) async throws  -> Draft
+    
+    /**
+     * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+     * Throws [`ServiceError`].
+     */
+    func removeGroupItem(draftId: String, group: String, index: UInt32) async throws  -> Draft
+    
+    /**
+     * Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
+     * throws.
+     */
+    func setOutboxObserver(observer: OutboxObserver) 
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background. Main-safe (the attachments are
+     * sealed on the core's runtime); may prompt (the device key signs). Throws
+     * [`ServiceError`].
+     */
+    func submitDraft(draftId: String, passcode: String) async throws  -> OutboxItem
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+     * never prompts. Throws [`ServiceError`].
+     */
+    func syncCases() async throws  -> [CaseEventDto]
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+    func syncOutbox() async throws  -> OutboxSyncReport
+    
+    /**
+     * Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+     * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+     * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+     * saved and the error names the first refused path (in path order). Main-safe; never
+     * prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     */
+    func updateDraft(draftId: String, values: [String: String]) async throws  -> Draft
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid). Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+    func validateDraft(draftId: String) async throws  -> [FieldError]
+    
+}
+/**
+ * Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+ * submission, outbox, cases. Small enough to fake in a test of a view model.
+ */
+open class ServicesClient: ServicesClientProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_servicesclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_servicesclient(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Add an item to a repeated group; returns the new item's index. Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+open func addGroupItem(draftId: String, group: String)async throws  -> UInt32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_add_group_item(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(group)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u32,
+            completeFunc: ffi_citizen_core_rust_future_complete_u32,
+            freeFunc: ffi_citizen_core_rust_future_free_u32,
+            liftFunc: FfiConverterUInt32.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+     * [`ServiceError`].
+     */
+open func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_attach_bytes(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(key),FfiConverterString.lower(fileName),FfiConverterString.lower(mimeType),FfiConverterData.lower(data)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+     * never prompts. Throws [`ServiceError`].
+     */
+open func attachFile(draftId: String, key: String, path: String, mimeType: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_attach_file(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(key),FfiConverterString.lower(path),FfiConverterString.lower(mimeType)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Stop outbox callbacks. Main-safe; never throws.
+     */
+open func clearOutboxObserver()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     * Main-safe; never prompts. Throws [`ServiceError`].
+     */
+open func createDraft(procedureId: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_create_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(procedureId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft. Main-safe; never prompts.
+     * Throws [`ServiceError`].
+     */
+open func createSupplementDraft(caseNumber: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(caseNumber)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+open func deleteDraft(draftId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_delete_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
+     */
+open func getDraft(draftId: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_get_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * (`NotSynced` before the first `refresh_profile`).
+     */
+open func getProfile()async throws  -> CitizenProfileDto  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_get_profile(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCitizenProfileDto_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+     * [`ServiceError`].
+     */
+open func listCases()async throws  -> [CaseInfo]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_list_cases(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeCaseInfo.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+     * [`ServiceError`].
+     */
+open func listDrafts()async throws  -> [Draft]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_list_drafts(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDraft.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+open func listOutbox()async throws  -> [OutboxItem]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_list_outbox(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeOutboxItem.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * (`NotSynced` before the first `refresh_catalogue`).
+     */
+open func listProcedures()async throws  -> [Procedure]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_list_procedures(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeProcedure.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+open func refreshCatalogue()async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_i8,
+            completeFunc: ffi_citizen_core_rust_future_complete_i8,
+            freeFunc: ffi_citizen_core_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+open func refreshProfile()async throws  -> CitizenProfileDto  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_refresh_profile(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCitizenProfileDto_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+open func removeAttachment(draftId: String, key: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_remove_attachment(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+     * Throws [`ServiceError`].
+     */
+open func removeGroupItem(draftId: String, group: String, index: UInt32)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_remove_group_item(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(group),FfiConverterUInt32.lower(index)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
+     * throws.
+     */
+open func setOutboxObserver(observer: OutboxObserver)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeOutboxObserver_lower(observer),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background. Main-safe (the attachments are
+     * sealed on the core's runtime); may prompt (the device key signs). Throws
+     * [`ServiceError`].
+     */
+open func submitDraft(draftId: String, passcode: String)async throws  -> OutboxItem  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_submit_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOutboxItem_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+     * never prompts. Throws [`ServiceError`].
+     */
+open func syncCases()async throws  -> [CaseEventDto]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_sync_cases(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeCaseEventDto.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+open func syncOutbox()async throws  -> OutboxSyncReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_sync_outbox(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOutboxSyncReport_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+     * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+     * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+     * saved and the error names the first refused path (in path order). Main-safe; never
+     * prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     */
+open func updateDraft(draftId: String, values: [String: String])async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_update_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterDictionaryStringString.lower(values)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid). Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+open func validateDraft(draftId: String)async throws  -> [FieldError]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_validate_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeFieldError.lift,
+            errorHandler: FfiConverterTypeServiceError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeServicesClient: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ServicesClient
+
+    public static func lift(_ handle: UInt64) throws -> ServicesClient {
+        return ServicesClient(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ServicesClient) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ServicesClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ServicesClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServicesClient_lift(_ handle: UInt64) throws -> ServicesClient {
+    return try FfiConverterTypeServicesClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServicesClient_lower(_ value: ServicesClient) -> UInt64 {
+    return FfiConverterTypeServicesClient.lower(value)
 }
 
 
@@ -11656,6 +12426,23 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
+ * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
+ * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
+ * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
+ * Server keys inside the file are ignored — a forger can put any key there. The entries are
+ * checked with the device key the file carries; the report names it (`device_public_key`) so
+ * the caller can compare it with the device it expects. Anyone can run this.
+ */
+public func verifyActivityLogExport(json: String, serverKeyJwk: String)throws  -> ActivityLogReport  {
+    return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_verify_activity_log_export(
+        FfiConverterString.lower(json),
+        FfiConverterString.lower(serverKeyJwk),uniffiCallStatus
+    )
+})
+}
+/**
  * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
  * digest and statement, the device signature with the key it embeds, the server's
  * countersignature with the server key it embeds, each delivery record, and the chain: no
@@ -11718,23 +12505,6 @@ public func provinces() -> [AdminUnit]  {
     )
 })
 }
-/**
- * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
- * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
- * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
- * Server keys inside the file are ignored — a forger can put any key there. The entries are
- * checked with the device key the file carries; the report names it (`device_public_key`) so
- * the caller can compare it with the device it expects. Anyone can run this.
- */
-public func verifyActivityLogExport(json: String, serverKeyJwk: String)throws  -> ActivityLogReport  {
-    return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_func_verify_activity_log_export(
-        FfiConverterString.lower(json),
-        FfiConverterString.lower(serverKeyJwk),uniffiCallStatus
-    )
-})
-}
 
 private enum InitializationResult {
     case ok
@@ -11751,6 +12521,9 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 4064) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 41004) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11766,172 +12539,181 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_func_provinces() != 55146) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59538) {
+    if (uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 40321) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_approve_login() != 2944) {
+    if (uniffi_citizen_core_checksum_method_accountclient_change_passcode() != 57846) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_deny_login() != 2642) {
+    if (uniffi_citizen_core_checksum_method_accountclient_check_device_status() != 60934) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 47870) {
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_enrollment() != 47111) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 10560) {
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 42165) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_open_login_link() != 2532) {
+    if (uniffi_citizen_core_checksum_method_accountclient_list_devices() != 30179) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties() != 8011) {
+    if (uniffi_citizen_core_checksum_method_accountclient_login() != 63555) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_scan_login_code() != 55543) {
+    if (uniffi_citizen_core_checksum_method_accountclient_logout() != 65192) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 32431) {
+    if (uniffi_citizen_core_checksum_method_accountclient_passcode_status() != 14721) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_change_passcode() != 42129) {
+    if (uniffi_citizen_core_checksum_method_accountclient_refresh_session() != 65022) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_check_device_status() != 11899) {
+    if (uniffi_citizen_core_checksum_method_accountclient_reset_device() != 58600) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_complete_enrollment() != 34733) {
+    if (uniffi_citizen_core_checksum_method_accountclient_revoke_device() != 58459) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset() != 38407) {
+    if (uniffi_citizen_core_checksum_method_accountclient_start_enrollment() != 21202) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_list_devices() != 27737) {
+    if (uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset() != 31085) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_login() != 8687) {
+    if (uniffi_citizen_core_checksum_method_accountclient_validate_enrollment() != 11793) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_logout() != 25627) {
+    if (uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 18525) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_passcode_status() != 28322) {
+    if (uniffi_citizen_core_checksum_method_activityclient_anchor() != 60948) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_session() != 47370) {
+    if (uniffi_citizen_core_checksum_method_activityclient_export() != 51206) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_reset_device() != 61688) {
+    if (uniffi_citizen_core_checksum_method_activityclient_list_entries() != 27322) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_revoke_device() != 61014) {
+    if (uniffi_citizen_core_checksum_method_activityclient_verify() != 17977) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_start_enrollment() != 56310) {
+    if (uniffi_citizen_core_checksum_method_consentclient_approve_login() != 64624) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset() != 4223) {
+    if (uniffi_citizen_core_checksum_method_consentclient_deny_login() != 39477) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_status() != 25400) {
+    if (uniffi_citizen_core_checksum_method_consentclient_export_receipts() != 20432) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 2394) {
+    if (uniffi_citizen_core_checksum_method_consentclient_list_receipts() != 51515) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 21881) {
+    if (uniffi_citizen_core_checksum_method_consentclient_open_login_link() != 36316) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_activity_log() != 50989) {
+    if (uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 64392) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 34714) {
+    if (uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 2007) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 55862) {
+    if (uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 31950) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 47403) {
+    if (uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 37841) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_attach_file() != 63158) {
+    if (uniffi_citizen_core_checksum_method_consentclient_share_data() != 30026) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_cases() != 33753) {
+    if (uniffi_citizen_core_checksum_method_citizencore_account() != 38618) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer() != 11893) {
+    if (uniffi_citizen_core_checksum_method_citizencore_activity() != 27484) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_create_draft() != 64881) {
+    if (uniffi_citizen_core_checksum_method_citizencore_consent() != 60671) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft() != 48601) {
+    if (uniffi_citizen_core_checksum_method_citizencore_services() != 36370) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_delete_draft() != 24263) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_draft() != 22870) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_drafts() != 6472) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_export_activity_log() != 55512) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_outbox() != 59195) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_procedures() != 47450) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_profile() != 22433) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue() != 19955) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_profile() != 53251) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_remove_attachment() != 37254) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_remove_group_item() != 37774) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_set_field() != 63850) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 35614) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_submit_draft() != 53074) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_sync_cases() != 12694) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_sync_outbox() != 47172) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 20310) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 25221) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 6210) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_open_share_request() != 6850) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_citizencore_share_data() != 38991) {
+    if (uniffi_citizen_core_checksum_method_citizencore_status() != 3175) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 21094) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_attach_bytes() != 17077) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 46880) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer() != 4374) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 32761) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft() != 15173) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_delete_draft() != 24782) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_get_draft() != 41426) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 21212) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_cases() != 32364) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_drafts() != 3242) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_outbox() != 53145) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_procedures() != 33005) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 18592) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 28985) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 30568) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 49385) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer() != 53200) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 24210) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 21449) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_sync_outbox() != 60611) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_update_draft() != 52736) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 23020) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507) {
@@ -11958,10 +12740,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_constructor_citizencore_new() != 32401) {
+    if (uniffi_citizen_core_checksum_constructor_citizencore_open() != 19733) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 8007) {
+    if (uniffi_citizen_core_checksum_constructor_citizencore_open_desktop() != 7243) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -110,6 +110,7 @@ messages! {
     DataKeyUnavailable => "storage.data_key_unavailable", "Không mở được khoá dữ liệu của thiết bị (có thể do khôi phục từ bản sao lưu). Cần đăng ký lại.", "The device's data key cannot be opened (perhaps restored from a backup). Enroll again.";
     SchemaNewer => "storage.schema_newer", "Dữ liệu trên thiết bị do một phiên bản ứng dụng mới hơn tạo ra. Vui lòng cập nhật ứng dụng.", "The data on this device was written by a newer version of the app. Please update the app.";
     AlreadyOpen => "storage.already_open", "Dữ liệu của ứng dụng đang được một phiên khác sử dụng. Hãy đóng phiên đó rồi thử lại.", "The app's data is in use by another instance. Close it and try again.";
+    CoreClosed => "core.closed", "Phiên làm việc của ứng dụng đã đóng. Hãy mở lại ứng dụng.", "The app's session was closed. Open the app again.";
     FieldRequired => "field.required", "Trường này là bắt buộc.", "This field is required.";
     FieldUnknown => "field.unknown", "Biểu mẫu không có trường này.", "The form has no such field.";
     FieldLocked => "field.locked", "Trường này lấy từ Cơ sở dữ liệu quốc gia về dân cư và không thể sửa.", "This field comes from the national population database and cannot be changed.";

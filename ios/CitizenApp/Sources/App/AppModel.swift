@@ -10,8 +10,10 @@ enum CoreFactory {
         Bundle.main.object(forInfoDictionaryKey: "CitizenServerBaseURL") as? String ?? "https://localhost:8443"
     }
 
+    /// Main-safe: the core's async constructor migrates the database and unwraps the data key
+    /// on the core's own runtime.
     @MainActor
-    static func open() throws -> CitizenCore {
+    static func open() async throws -> CitizenCore {
         let dataDir = try DataDirectory.prepare()
         let reason = NSLocalizedString("biometric.reason", comment: "Face ID / Touch ID prompt")
         #if targetEnvironment(simulator)
@@ -40,7 +42,7 @@ enum CoreFactory {
             deviceLabel: UIDevice.current.model, // "iPhone": no personal data (not the device name)
             platform: "ios"
         )
-        return try CitizenCore(config: config, keyStore: keyStore, keyWrapper: KeychainDataKeyWrapper())
+        return try await CitizenCore.open(config: config, keyStore: keyStore, keyWrapper: KeychainDataKeyWrapper())
     }
 }
 
@@ -49,21 +51,23 @@ enum CoreFactory {
 @MainActor
 final class Launcher: ObservableObject {
     enum State {
+        case opening
         case ready(AppModel)
         case failed(UiError)
     }
 
-    @Published private(set) var state: State
+    @Published private(set) var state: State = .opening
 
     init() {
-        state = Self.launch()
+        Task { await self.launch() }
     }
 
-    private static func launch() -> State {
+    private func launch() async {
+        state = .opening
         do {
-            return .ready(AppModel(core: try CoreFactory.open()))
+            state = .ready(AppModel(core: try await CoreFactory.open()))
         } catch {
-            return .failed(CoreFailure(error).uiError)
+            state = .failed(CoreFailure(error).uiError)
         }
     }
 
@@ -74,7 +78,7 @@ final class Launcher: ObservableObject {
         }
         // The core wraps its data key under this alias (`DATA_KEY_ALIAS` in src/store.rs).
         try? KeychainDataKeyWrapper().deleteKey(alias: "citizen-core.data-key.v1")
-        state = Self.launch()
+        Task { await self.launch() }
     }
 }
 
@@ -108,16 +112,17 @@ final class AppModel: ObservableObject {
     let share: ShareViewModel
     let activity: ActivityViewModel
 
-    /// The view models take the protocol, so previews and tests can pass a fake core.
+    /// The view models take the protocol of their sub-client (`core.account()`, `services()`,
+    /// `consent()`, `activity()`), so previews and tests can pass a small fake.
     init(core: CitizenCoreProtocol) {
         self.core = core
-        enrollment = EnrollmentViewModel(core: core)
+        enrollment = EnrollmentViewModel(account: core.account())
         login = LoginViewModel(core: core)
-        devices = DevicesViewModel(core: core)
-        services = ServicesViewModel(core: core)
-        qrLogin = QrLoginViewModel(core: core)
-        share = ShareViewModel(core: core)
-        activity = ActivityViewModel(core: core)
+        devices = DevicesViewModel(account: core.account())
+        services = ServicesViewModel(services: core.services())
+        qrLogin = QrLoginViewModel(consent: core.consent())
+        share = ShareViewModel(consent: core.consent())
+        activity = ActivityViewModel(activity: core.activity(), consent: core.consent())
         for events in [enrollment.events, login.events, devices.events, services.events,
                        qrLogin.events, share.events, activity.events] {
             events.handler = { [weak self] event in self?.handle(event) }
@@ -125,10 +130,14 @@ final class AppModel: ObservableObject {
         refresh()
     }
 
-    /// Route from the core's status.
+    /// Route from the core's status (read on the core's runtime).
     func refresh() {
+        Task { await self.route() }
+    }
+
+    private func route() async {
         do {
-            let status = try core.status()
+            let status = try await core.status()
             switch status.enrollment {
             case .notEnrolled, .awaitingOtp:
                 screen = .enrollment

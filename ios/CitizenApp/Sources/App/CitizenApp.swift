@@ -7,6 +7,8 @@ struct CitizenApp: App {
     var body: some Scene {
         WindowGroup {
             switch launcher.state {
+            case .opening:
+                ProgressView()
             case let .ready(model):
                 RootView(model: model)
                     .onOpenURL { model.open($0) }

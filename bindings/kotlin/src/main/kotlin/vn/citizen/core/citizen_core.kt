@@ -783,6 +783,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_citizen_core_checksum_func_verify_activity_log_export(
+    ): Int
     external fun uniffi_citizen_core_checksum_func_verify_receipt_export(
     ): Int
     external fun uniffi_citizen_core_checksum_func_default_core_config(
@@ -793,117 +795,123 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_func_provinces(
     ): Int
-    external fun uniffi_citizen_core_checksum_func_verify_activity_log_export(
+    external fun uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_approve_login(
+    external fun uniffi_citizen_core_checksum_method_accountclient_change_passcode(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_deny_login(
+    external fun uniffi_citizen_core_checksum_method_accountclient_check_device_status(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_export_receipts(
+    external fun uniffi_citizen_core_checksum_method_accountclient_complete_enrollment(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_list_receipts(
+    external fun uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_open_login_link(
+    external fun uniffi_citizen_core_checksum_method_accountclient_list_devices(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties(
+    external fun uniffi_citizen_core_checksum_method_accountclient_login(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_scan_login_code(
+    external fun uniffi_citizen_core_checksum_method_accountclient_logout(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer(
+    external fun uniffi_citizen_core_checksum_method_accountclient_passcode_status(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_change_passcode(
+    external fun uniffi_citizen_core_checksum_method_accountclient_refresh_session(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_check_device_status(
+    external fun uniffi_citizen_core_checksum_method_accountclient_reset_device(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_complete_enrollment(
+    external fun uniffi_citizen_core_checksum_method_accountclient_revoke_device(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset(
+    external fun uniffi_citizen_core_checksum_method_accountclient_start_enrollment(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_list_devices(
+    external fun uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_login(
+    external fun uniffi_citizen_core_checksum_method_accountclient_validate_enrollment(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_logout(
+    external fun uniffi_citizen_core_checksum_method_accountclient_verify_passcode(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_passcode_status(
+    external fun uniffi_citizen_core_checksum_method_activityclient_anchor(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_session(
+    external fun uniffi_citizen_core_checksum_method_activityclient_export(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_reset_device(
+    external fun uniffi_citizen_core_checksum_method_activityclient_list_entries(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_revoke_device(
+    external fun uniffi_citizen_core_checksum_method_activityclient_verify(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_start_enrollment(
+    external fun uniffi_citizen_core_checksum_method_consentclient_approve_login(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset(
+    external fun uniffi_citizen_core_checksum_method_consentclient_deny_login(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_export_receipts(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_list_receipts(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_open_login_link(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_scan_login_code(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_fetch_credential(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_open_share_request(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_share_data(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_account(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_activity(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_consent(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_services(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_status(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_validate_enrollment(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_verify_passcode(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_activity_log(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_add_group_item(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_attach_bytes(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_attach_file(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_cases(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_create_draft(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_delete_draft(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_draft(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_drafts(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_export_activity_log(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_outbox(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_procedures(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_profile(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_profile(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_remove_attachment(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_remove_group_item(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_set_field(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_submit_draft(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_sync_cases(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_sync_outbox(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_validate_draft(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_verify_activity_log(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_fetch_credential(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_open_share_request(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_share_data(
-    ): Int
     external fun uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_add_group_item(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_attach_bytes(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_attach_file(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_create_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_delete_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_get_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_get_profile(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_list_cases(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_list_drafts(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_list_outbox(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_list_procedures(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_refresh_profile(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_remove_attachment(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_remove_group_item(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_submit_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_sync_cases(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_sync_outbox(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_update_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_validate_draft(
     ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_wrap(
     ): Int
@@ -921,9 +929,9 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain(
     ): Int
-    external fun uniffi_citizen_core_checksum_constructor_citizencore_new(
+    external fun uniffi_citizen_core_checksum_constructor_citizencore_open(
     ): Int
-    external fun uniffi_citizen_core_checksum_constructor_citizencore_new_desktop(
+    external fun uniffi_citizen_core_checksum_constructor_citizencore_open_desktop(
     ): Int
     external fun ffi_citizen_core_uniffi_contract_version(
     ): Int
@@ -948,121 +956,95 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_citizen_core_fn_clone_accountclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_accountclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_accountclient_approve_device_transfer(`ptr`: Long,`enrollmentId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_change_passcode(`ptr`: Long,`oldPasscode`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_check_device_status(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_complete_enrollment(`ptr`: Long,`otp`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_list_devices(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_login(`ptr`: Long,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_logout(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_passcode_status(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_refresh_session(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_reset_device(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_revoke_device(`ptr`: Long,`deviceId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_start_enrollment(`ptr`: Long,`input`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_start_passcode_reset(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_validate_enrollment(`ptr`: Long,`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_accountclient_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_clone_activityclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_activityclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_activityclient_anchor(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_activityclient_export(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_activityclient_list_entries(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_activityclient_verify(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_clone_consentclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_consentclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_consentclient_approve_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,`verificationCode`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_deny_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_export_receipts(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_list_receipts(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_open_login_link(`ptr`: Long,`url`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_scan_login_code(`ptr`: Long,`frame`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_fetch_credential(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_open_share_request(`ptr`: Long,`request`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_share_data(`ptr`: Long,`requestId`: RustBuffer.ByValue,`optionalClaims`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_clone_citizencore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_citizencore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_citizen_core_fn_constructor_citizencore_new(`config`: RustBuffer.ByValue,`keyStore`: Long,`keyWrapper`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_constructor_citizencore_open(`config`: RustBuffer.ByValue,`keyStore`: Long,`keyWrapper`: Long,
     ): Long
-    external fun uniffi_citizen_core_fn_constructor_citizencore_new_desktop(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_constructor_citizencore_open_desktop(`config`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_approve_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,`verificationCode`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_method_citizencore_account(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_deny_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_method_citizencore_activity(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_export_receipts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_list_receipts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_open_login_link(`ptr`: Long,`url`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_method_citizencore_consent(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(`ptr`: Long,
+    external fun uniffi_citizen_core_fn_method_citizencore_services(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_scan_login_code(`ptr`: Long,`frame`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_approve_device_transfer(`ptr`: Long,`enrollmentId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_change_passcode(`ptr`: Long,`oldPasscode`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_check_device_status(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_complete_enrollment(`ptr`: Long,`otp`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_list_devices(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_login(`ptr`: Long,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_logout(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_passcode_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_refresh_session(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_reset_device(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_revoke_device(`ptr`: Long,`deviceId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_start_enrollment(`ptr`: Long,`input`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_start_passcode_reset(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_validate_enrollment(`ptr`: Long,`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_add_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_attach_bytes(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`fileName`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_attach_file(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_cases(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_citizen_core_fn_method_citizencore_create_draft(`ptr`: Long,`procedureId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_create_supplement_draft(`ptr`: Long,`caseNumber`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_delete_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_citizen_core_fn_method_citizencore_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_drafts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_export_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_outbox(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_procedures(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_profile(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_refresh_profile(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_remove_attachment(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_remove_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,`index`: Int,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_set_field(`ptr`: Long,`draftId`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_set_outbox_observer(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_citizen_core_fn_method_citizencore_submit_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_sync_cases(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_sync_outbox(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_validate_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_verify_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_fetch_credential(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_open_share_request(`ptr`: Long,`request`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_share_data(`ptr`: Long,`requestId`: RustBuffer.ByValue,`optionalClaims`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_method_citizencore_status(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_clone_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1072,6 +1054,56 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(`ptr`: Long,`item`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_citizen_core_fn_clone_servicesclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_servicesclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_servicesclient_add_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_attach_bytes(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`fileName`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,`data`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_attach_file(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_servicesclient_create_draft(`ptr`: Long,`procedureId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft(`ptr`: Long,`caseNumber`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_delete_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_get_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_get_profile(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_list_cases(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_list_drafts(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_list_outbox(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_list_procedures(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_refresh_profile(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_remove_attachment(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_remove_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,`index`: Int,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_servicesclient_submit_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_sync_cases(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_sync_outbox(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_update_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,`values`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_validate_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_clone_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1112,6 +1144,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_setuperror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_verify_activity_log_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_verify_receipt_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_citizen_core_fn_func_default_core_config(`serverBaseUrl`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1121,8 +1155,6 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_func_communes(`provinceCode`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_provinces(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_func_verify_activity_log_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_citizen_core_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1733,325 +1765,1203 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 
 /**
- * The core. One per app process; cheap to share.
+ * Account, enrollment, passcode, login, sessions and devices of one core
+ * (`CitizenCore.account()`). Small enough to fake in a test of a view model.
  */
-public interface CitizenCoreInterface {
-    
-    /**
-     * Approve a scanned login with the code the site shows and the passcode: the device signs
-     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
-     */
-    suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String): LoginApproval
-    
-    /**
-     * Decline a scanned login (signed, so the portal learns it at once).
-     */
-    suspend fun `denyLogin`(`sessionId`: kotlin.String)
-    
-    /**
-     * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
-     */
-    fun `exportReceipts`(): kotlin.String
-    
-    /**
-     * The consent receipts on this device, newest first. A stored receipt that cannot be read
-     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     */
-    fun `listReceipts`(): List<ReceiptInfo>
-    
-    /**
-     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
-     */
-    suspend fun `openLoginLink`(`url`: kotlin.String): LoginRequestInfo
-    
-    /**
-     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
-     */
-    suspend fun `refreshRelyingParties`(): kotlin.UInt
-    
-    /**
-     * Scan a login QR code. Everything that can be checked on the device is checked before any
-     * network call: strict parse, relying party in the signed registry, its signature, the
-     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
-     */
-    suspend fun `scanLoginCode`(`frame`: kotlin.String): LoginRequestInfo
+public interface AccountClientInterface {
     
     /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`.
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
      */
     suspend fun `approveDeviceTransfer`(`enrollmentId`: kotlin.String, `passcode`: kotlin.String)
     
     /**
-     * Change the passcode (the old one counts as an attempt).
+     * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+     * Throws [`PasscodeError`].
      */
     suspend fun `changePasscode`(`oldPasscode`: kotlin.String, `newPasscode`: kotlin.String)
     
     /**
      * Ask the server whether this device is still the active one; a replaced or revoked device
-     * learns it here (and its session is dropped).
+     * learns it here (and its session is dropped). Main-safe; never prompts. Throws
+     * [`AuthError`].
      */
     suspend fun `checkDeviceStatus`(): DeviceStatusInfo
     
     /**
      * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-     * prove possession to the server, and set the 6-digit passcode.
+     * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+     * key store creates and uses the device key). Throws [`EnrollmentError`].
      */
     suspend fun `completeEnrollment`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions): EnrollmentOutcome
     
     /**
      * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-     * passcode; clears the failure count and any lock.
+     * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+     * signs). Throws [`PasscodeError`].
      */
     suspend fun `completePasscodeReset`(`otp`: kotlin.String, `newPasscode`: kotlin.String)
     
     /**
-     * The account's devices.
+     * The account's devices. Main-safe; never prompts. Throws [`AuthError`].
      */
     suspend fun `listDevices`(): List<DeviceInfo>
     
     /**
      * Log in: check the passcode (with lockout), then sign the server's challenge with the
-     * device key. Stores the tokens encrypted; returns only their expiry.
+     * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+     * (the device key signs). Throws [`AuthError`].
      */
     suspend fun `login`(`passcode`: kotlin.String): SessionInfo
     
     /**
-     * End the session here and at the server.
+     * End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
      */
     suspend fun `logout`()
     
     /**
-     * Failures and lock of the passcode.
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
      */
-    fun `passcodeStatus`(): PasscodeStatus
+    suspend fun `passcodeStatus`(): PasscodeStatus
     
     /**
      * Rotate the refresh token now (the core also does this by itself when needed).
+     * Main-safe; never prompts. Throws [`AuthError`].
      */
     suspend fun `refreshSession`(): SessionInfo
     
     /**
-     * Erase the account from this device: device key, tokens, personal data.
+     * Erase the account from this device: device key, tokens, personal data. Main-safe; never
+     * prompts. Throws [`AuthError`].
      */
     suspend fun `resetDevice`()
     
     /**
-     * Revoke one of the account's devices (needs the passcode again).
+     * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+     * (the device key signs). Throws [`AuthError`].
      */
     suspend fun `revokeDevice`(`deviceId`: kotlin.String, `passcode`: kotlin.String)
     
     /**
      * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-     * matched against the population register, which sends an OTP to the phone.
+     * matched against the population register, which sends an OTP to the phone. Main-safe;
+     * never prompts. Throws [`EnrollmentError`].
      */
     suspend fun `startEnrollment`(`input`: EnrollmentInput): EnrollmentTicket
     
     /**
-     * Forgotten passcode, step 1: the server sends an OTP to the registered phone.
+     * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+     * never prompts. Throws [`PasscodeError`].
      */
     suspend fun `startPasscodeReset`(): PasscodeResetTicket
     
     /**
-     * The state of this device: enrollment, session.
-     */
-    fun `status`(): CoreStatus
-    
-    /**
-     * Validate enrollment input without a network call.
+     * Validate enrollment input without a network call: every field error at once (empty =
+     * valid). Pure computation: main-safe, never prompts, never throws.
      */
     fun `validateEnrollment`(`input`: EnrollmentInput): List<FieldError>
     
     /**
      * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
      * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     * Main-safe; never prompts. Throws [`PasscodeError`].
      */
     suspend fun `verifyPasscode`(`passcode`: kotlin.String)
-    
-    /**
-     * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first.
-     */
-    fun `activityLog`(): List<ActivityEntry>
-    
-    /**
-     * Add an item to a repeated group; returns the new item's index.
-     */
-    fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt
-    
-    /**
-     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
-     * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it.
-     */
-    suspend fun `anchorActivityLog`(): ActivityAnchor?
-    
-    /**
-     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
-     */
-    fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray): Draft
-    
-    /**
-     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
-     */
-    fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String): Draft
-    
-    /**
-     * The citizen's cases with their latest status (offline).
-     */
-    fun `cases`(): List<CaseInfo>
-    
-    /**
-     * Stop outbox callbacks.
-     */
-    fun `clearOutboxObserver`()
-    
-    /**
-     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     */
-    fun `createDraft`(`procedureId`: kotlin.String): Draft
-    
-    /**
-     * A draft answering a supplement request of `case_number`: the original values, the
-     * requested attachments required. Submit it like any draft.
-     */
-    fun `createSupplementDraft`(`caseNumber`: kotlin.String): Draft
-    
-    /**
-     * Delete an editable draft.
-     */
-    fun `deleteDraft`(`draftId`: kotlin.String)
-    
-    /**
-     * A draft by id.
-     */
-    fun `draft`(`draftId`: kotlin.String): Draft
-    
-    /**
-     * All drafts, newest first (editing and submitted).
-     */
-    fun `drafts`(): List<Draft>
-    
-    /**
-     * The log as JSON that anyone can verify (`verify_activity_log_export`).
-     */
-    fun `exportActivityLog`(): kotlin.String
-    
-    /**
-     * The outbox, in queue order.
-     */
-    fun `outbox`(): List<OutboxItem>
-    
-    /**
-     * The cached catalogue (offline).
-     */
-    fun `procedures`(): List<Procedure>
-    
-    /**
-     * The stored record (offline).
-     */
-    fun `profile`(): CitizenProfileDto
-    
-    /**
-     * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login.
-     */
-    suspend fun `refreshCatalogue`(): kotlin.Boolean
-    
-    /**
-     * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted.
-     */
-    suspend fun `refreshProfile`(): CitizenProfileDto
-    
-    /**
-     * Remove an attachment.
-     */
-    fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String): Draft
-    
-    /**
-     * Remove an item of a repeated group (later items move down).
-     */
-    fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt): Draft
-    
-    /**
-     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-     * fields are refused with `field.locked`.
-     */
-    fun `setField`(`draftId`: kotlin.String, `path`: kotlin.String, `value`: kotlin.String): Draft
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer).
-     */
-    fun `setOutboxObserver`(`observer`: OutboxObserver)
-    
-    /**
-     * Submit: validate, confirm with the passcode, sign with the device key and put the request
-     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
-     * once (works offline); delivery starts in the background.
-     */
-    suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String): OutboxItem
-    
-    /**
-     * Fetch new case events (status changes, supplement requests) and return them.
-     */
-    suspend fun `syncCases`(): List<CaseEventDto>
-    
-    /**
-     * Deliver what is queued now (call when connectivity returns or the citizen asks).
-     * Ignores the core's own backoff, honours the server's Retry-After.
-     */
-    suspend fun `syncOutbox`(): OutboxSyncReport
-    
-    /**
-     * Validate without submitting: every field error at once (empty = valid).
-     */
-    fun `validateDraft`(`draftId`: kotlin.String): List<FieldError>
-    
-    /**
-     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
-     * the server keys fetched over the pinned connection), and that no anchor the device stored
-     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-     * below it is reported even when the local anchors were removed.
-     */
-    fun `verifyActivityLog`(): ActivityLogReport
-    
-    /**
-     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
-     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-     * calls this itself when the credential is missing or about to expire.
-     */
-    suspend fun `fetchCredential`()
-    
-    /**
-     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
-     * Checked on the device against the signed registry before anything is shown: registered
-     * party, its signature, a registered purpose, only claims it may ask for, the answer going
-     * to one of its registered origins, not expired.
-     */
-    suspend fun `openShareRequest`(`request`: kotlin.String): ShareRequestInfo
-    
-    /**
-     * Share the required claims plus `optional_claims` (each must be one the request offers)
-     * after the passcode: the presentation reveals nothing else and is bound to this relying
-     * party and request by the device key; a consent receipt is signed, countersigned and
-     * stored, and the share is recorded in the activity log before the data is sent.
-     */
-    suspend fun `shareData`(`requestId`: kotlin.String, `optionalClaims`: List<kotlin.String>, `passcode`: kotlin.String): ShareOutcome
     
     companion object
 }
 
 /**
- * The core. One per app process; cheap to share.
+ * Account, enrollment, passcode, login, sessions and devices of one core
+ * (`CitizenCore.account()`). Small enough to fake in a test of a view model.
+ */
+open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_accountclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_accountclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * On the old device: approve handing the account to a new device whose enrollment id the
+     * citizen reads from the new device. The old device is then marked `transferred`, not
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `approveDeviceTransfer`(`enrollmentId`: kotlin.String, `passcode`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`enrollmentId`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+     * Throws [`PasscodeError`].
+     */
+    @Throws(PasscodeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `changePasscode`(`oldPasscode`: kotlin.String, `newPasscode`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_change_passcode(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`oldPasscode`),
+        FfiConverterString.lower(`newPasscode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        PasscodeException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Ask the server whether this device is still the active one; a replaced or revoked device
+     * learns it here (and its session is dropped). Main-safe; never prompts. Throws
+     * [`AuthError`].
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `checkDeviceStatus`() : DeviceStatusInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_check_device_status(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDeviceStatusInfo.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
+     * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+     * key store creates and uses the device key). Throws [`EnrollmentError`].
+     */
+    @Throws(EnrollmentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `completeEnrollment`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions) : EnrollmentOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_enrollment(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`otp`),
+        FfiConverterString.lower(`passcode`),
+        FfiConverterTypeKeyOptions.lower(`keyOptions`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEnrollmentOutcome.lift(it) },
+        // Error FFI converter
+        EnrollmentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
+     * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+     * signs). Throws [`PasscodeError`].
+     */
+    @Throws(PasscodeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `completePasscodeReset`(`otp`: kotlin.String, `newPasscode`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`otp`),
+        FfiConverterString.lower(`newPasscode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        PasscodeException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The account's devices. Main-safe; never prompts. Throws [`AuthError`].
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listDevices`() : List<DeviceInfo> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_list_devices(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDeviceInfo.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Log in: check the passcode (with lockout), then sign the server's challenge with the
+     * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+     * (the device key signs). Throws [`AuthError`].
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `login`(`passcode`: kotlin.String) : SessionInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_login(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSessionInfo.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `logout`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_logout(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
+     */
+    @Throws(PasscodeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `passcodeStatus`() : PasscodeStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_passcode_status(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePasscodeStatus.lift(it) },
+        // Error FFI converter
+        PasscodeException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Rotate the refresh token now (the core also does this by itself when needed).
+     * Main-safe; never prompts. Throws [`AuthError`].
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshSession`() : SessionInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_refresh_session(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSessionInfo.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Erase the account from this device: device key, tokens, personal data. Main-safe; never
+     * prompts. Throws [`AuthError`].
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `resetDevice`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_reset_device(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+     * (the device key signs). Throws [`AuthError`].
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revokeDevice`(`deviceId`: kotlin.String, `passcode`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`deviceId`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
+     * matched against the population register, which sends an OTP to the phone. Main-safe;
+     * never prompts. Throws [`EnrollmentError`].
+     */
+    @Throws(EnrollmentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startEnrollment`(`input`: EnrollmentInput) : EnrollmentTicket {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_enrollment(
+                uniffiHandle,
+                
+        FfiConverterTypeEnrollmentInput.lower(`input`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEnrollmentTicket.lift(it) },
+        // Error FFI converter
+        EnrollmentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+     * never prompts. Throws [`PasscodeError`].
+     */
+    @Throws(PasscodeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startPasscodeReset`() : PasscodeResetTicket {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePasscodeResetTicket.lift(it) },
+        // Error FFI converter
+        PasscodeException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Validate enrollment input without a network call: every field error at once (empty =
+     * valid). Pure computation: main-safe, never prompts, never throws.
+     */override fun `validateEnrollment`(`input`: EnrollmentInput): List<FieldError> {
+            return FfiConverterSequenceTypeFieldError.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_accountclient_validate_enrollment(
+        it,
+        
+        FfiConverterTypeEnrollmentInput.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     * Main-safe; never prompts. Throws [`PasscodeError`].
+     */
+    @Throws(PasscodeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyPasscode`(`passcode`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_verify_passcode(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        PasscodeException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccountClient: FfiConverter<AccountClient, Long> {
+    override fun lower(value: AccountClient): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): AccountClient {
+        return AccountClient(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): AccountClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: AccountClient) = 8UL
+
+    override fun write(value: AccountClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+ * in a test of a view model.
+ */
+public interface ActivityClientInterface {
+    
+    /**
+     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
+     * logged in, first fetches the server's latest anchor of this device and keeps it if the
+     * device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    suspend fun `anchor`(): ActivityAnchor?
+    
+    /**
+     * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+    suspend fun `export`(): kotlin.String
+    
+    /**
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    suspend fun `listEntries`(): List<ActivityEntry>
+    
+    /**
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+     * the server keys fetched over the pinned connection), and that no anchor the device stored
+     * was deleted and the log reaches the highest one. Offline; `anchor` (and
+     * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+     * log truncated below it is reported even when the local anchors were removed. Main-safe;
+     * never prompts. Throws [`ServiceError`].
+     */
+    suspend fun `verify`(): ActivityLogReport
+    
+    companion object
+}
+
+/**
+ * The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+ * in a test of a view model.
+ */
+open class ActivityClient: Disposable, AutoCloseable, ActivityClientInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_activityclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_activityclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
+     * logged in, first fetches the server's latest anchor of this device and keeps it if the
+     * device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `anchor`() : ActivityAnchor? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_activityclient_anchor(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeActivityAnchor.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `export`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_activityclient_export(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listEntries`() : List<ActivityEntry> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_activityclient_list_entries(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeActivityEntry.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+     * the server keys fetched over the pinned connection), and that no anchor the device stored
+     * was deleted and the log reaches the highest one. Offline; `anchor` (and
+     * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+     * log truncated below it is reported even when the local anchors were removed. Main-safe;
+     * never prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verify`() : ActivityLogReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_activityclient_verify(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeActivityLogReport.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeActivityClient: FfiConverter<ActivityClient, Long> {
+    override fun lower(value: ActivityClient): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ActivityClient {
+        return ActivityClient(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ActivityClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ActivityClient) = 8UL
+
+    override fun write(value: ActivityClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The core: one per app process and data directory; cheap to share. A small root: open it,
+ * ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+ * [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+ * small object a test can fake on its own.
+ *
+ * **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+ * `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+ * thread freely, the calling thread only waits.
+ */
+public interface CitizenCoreInterface {
+    
+    /**
+     * Account, enrollment, passcode, login, sessions and devices.
+     */
+    fun `account`(): AccountClient
+    
+    /**
+     * The tamper-evident activity log: list, verify, export, anchor.
+     */
+    fun `activity`(): ActivityClient
+    
+    /**
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
+     */
+    fun `consent`(): ConsentClient
+    
+    /**
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+     */
+    fun `services`(): ServicesClient
+    
+    /**
+     * The state of this device: enrollment, session. Main-safe (reads the database on the
+     * core's runtime); never prompts. Throws [`AuthError`] (storage).
+     */
+    suspend fun `status`(): CoreStatus
+    
+    companion object
+}
+
+/**
+ * The core: one per app process and data directory; cheap to share. A small root: open it,
+ * ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+ * [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+ * small object a test can fake on its own.
+ *
+ * **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+ * `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+ * thread freely, the calling thread only waits.
  */
 open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 {
@@ -2077,23 +2987,6 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
         this.handle = 0
         this.cleanable = null
     }
-    /**
-     * Open the core: database (created and migrated if needed), data key (unwrapped by
-     * `key_wrapper`) and the HTTPS client. No network call is made. One core per data
-     * directory: while this object lives, another open of the same directory fails with
-     * `SetupError::AlreadyOpen` (`storage.already_open`).
-     */
-    constructor(`config`: CoreConfig, `keyStore`: DeviceKeyStore, `keyWrapper`: DataKeyWrapper) :
-        this(UniffiWithHandle, 
-    uniffiRustCallWithError(SetupException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new(
-    
-        
-        FfiConverterTypeCoreConfig.lower(`config`),
-        FfiConverterTypeDeviceKeyStore.lower(`keyStore`),
-        FfiConverterTypeDataKeyWrapper.lower(`keyWrapper`),_status)
-}
-    )
 
     protected val handle: Long
     protected val cleanable: UniffiCleaner.Cleanable?
@@ -2173,16 +3066,477 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
+     * Account, enrollment, passcode, login, sessions and devices.
+     */override fun `account`(): AccountClient {
+            return FfiConverterTypeAccountClient.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_account(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The tamper-evident activity log: list, verify, export, anchor.
+     */override fun `activity`(): ActivityClient {
+            return FfiConverterTypeActivityClient.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
+     */override fun `consent`(): ConsentClient {
+            return FfiConverterTypeConsentClient.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+     */override fun `services`(): ServicesClient {
+            return FfiConverterTypeServicesClient.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_services(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The state of this device: enrollment, session. Main-safe (reads the database on the
+     * core's runtime); never prompts. Throws [`AuthError`] (storage).
+     */
+    @Throws(AuthException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `status`() : CoreStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_status(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCoreStatus.lift(it) },
+        // Error FFI converter
+        AuthException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * Open the core: database (created and migrated if needed), data key (unwrapped by
+     * `key_wrapper`) and the HTTPS client. No network call is made. Main-safe: the migration
+     * and the unwrap run on the core's runtime (the wrapper is called from a core thread, never
+     * the caller's). May prompt only if the shell's `key_wrapper` does. One core per data
+     * directory: while this object lives, another open of the same directory fails with
+     * `SetupError::AlreadyOpen` (`storage.already_open`). Throws [`SetupError`].
+     */
+    @Throws(SetupException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `open`(`config`: CoreConfig, `keyStore`: DeviceKeyStore, `keyWrapper`: DataKeyWrapper) : CitizenCore {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open(
+        FfiConverterTypeCoreConfig.lower(`config`),
+        FfiConverterTypeDeviceKeyStore.lower(`keyStore`),
+        FfiConverterTypeDataKeyWrapper.lower(`keyWrapper`),),
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeCitizenCore.lift(it) },
+        // Error FFI converter
+        SetupException.ErrorHandler,
+    )
+    }
+
+        
+    /**
+     * Open the core for a desktop or kiosk: device keys and the data key are sealed in
+     * `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
+     * (mode 0600). Not hardware-backed; phones use [`CitizenCore::open`] with their key stores.
+     * Like `open`, refuses a data directory another core holds (`storage.already_open`).
+     * Main-safe (the Argon2id derivation runs on the core's runtime); never prompts. Throws
+     * [`SetupError`].
+     */
+    @Throws(SetupException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `openDesktop`(`config`: CoreConfig) : CitizenCore {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open_desktop(
+        FfiConverterTypeCoreConfig.lower(`config`),),
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeCitizenCore.lift(it) },
+        // Error FFI converter
+        SetupException.ErrorHandler,
+    )
+    }
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCitizenCore: FfiConverter<CitizenCore, Long> {
+    override fun lower(value: CitizenCore): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): CitizenCore {
+        return CitizenCore(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): CitizenCore {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: CitizenCore) = 8UL
+
+    override fun write(value: CitizenCore, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+ * sharing, consent receipts. Small enough to fake in a test of a view model.
+ */
+public interface ConsentClientInterface {
+    
+    /**
      * Approve a scanned login with the code the site shows and the passcode: the device signs
      * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
+     * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+     * (the device key signs). Throws [`ConsentError`].
+     */
+    suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String): LoginApproval
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+     * (the device key signs). Throws [`ConsentError`].
+     */
+    suspend fun `denyLogin`(`sessionId`: kotlin.String)
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
+     */
+    suspend fun `exportReceipts`(): kotlin.String
+    
+    /**
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     * Main-safe; never prompts. Throws [`ConsentError`].
+     */
+    suspend fun `listReceipts`(): List<ReceiptInfo>
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
+     */
+    suspend fun `openLoginLink`(`url`: kotlin.String): LoginRequestInfo
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+     * never prompts. Throws [`ConsentError`].
+     */
+    suspend fun `refreshRelyingParties`(): kotlin.UInt
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices. Main-safe; never prompts.
+     * Throws [`ConsentError`].
+     */
+    suspend fun `scanLoginCode`(`frame`: kotlin.String): LoginRequestInfo
+    
+    /**
+     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
+     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+     * calls this itself when the credential is missing or about to expire.
+     */
+    suspend fun `fetchCredential`()
+    
+    /**
+     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+     * Checked on the device against the signed registry before anything is shown: registered
+     * party, its signature, a registered purpose, only claims it may ask for, the answer going
+     * to one of its registered origins, not expired.
+     */
+    suspend fun `openShareRequest`(`request`: kotlin.String): ShareRequestInfo
+    
+    /**
+     * Share the required claims plus `optional_claims` (each must be one the request offers)
+     * after the passcode: the presentation reveals nothing else and is bound to this relying
+     * party and request by the device key; a consent receipt is signed, countersigned and
+     * stored, and the share is recorded in the activity log before the data is sent.
+     */
+    suspend fun `shareData`(`requestId`: kotlin.String, `optionalClaims`: List<kotlin.String>, `passcode`: kotlin.String): ShareOutcome
+    
+    companion object
+}
+
+/**
+ * Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+ * sharing, consent receipts. Small enough to fake in a test of a view model.
+ */
+open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_consentclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_consentclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+     * (the device key signs). Throws [`ConsentError`].
      */
     @Throws(ConsentException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String) : LoginApproval {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login(
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login(
                 uniffiHandle,
                 
         FfiConverterString.lower(`sessionId`),
@@ -2202,14 +3556,15 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * Decline a scanned login (signed, so the portal learns it at once).
+     * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+     * (the device key signs). Throws [`ConsentError`].
      */
     @Throws(ConsentException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `denyLogin`(`sessionId`: kotlin.String) {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login(
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_deny_login(
                 uniffiHandle,
                 
         FfiConverterString.lower(`sessionId`),
@@ -2229,51 +3584,66 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     
     /**
      * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
      */
-    @Throws(ConsentException::class)override fun `exportReceipts`(): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ConsentException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts(
-        it,
-        _status)
-}
-    }
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `exportReceipts`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_export_receipts(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * The consent receipts on this device, newest first. A stored receipt that cannot be read
      * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
      * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     * Main-safe; never prompts. Throws [`ConsentError`].
      */
-    @Throws(ConsentException::class)override fun `listReceipts`(): List<ReceiptInfo> {
-            return FfiConverterSequenceTypeReceiptInfo.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ConsentException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts(
-        it,
-        _status)
-}
-    }
+    @Throws(ConsentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listReceipts`() : List<ReceiptInfo> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_list_receipts(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeReceiptInfo.lift(it) },
+        // Error FFI converter
+        ConsentException.ErrorHandler,
     )
     }
-    
 
     
     /**
      * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
      */
     @Throws(ConsentException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `openLoginLink`(`url`: kotlin.String) : LoginRequestInfo {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link(
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_login_link(
                 uniffiHandle,
                 
         FfiConverterString.lower(`url`),
@@ -2292,14 +3662,15 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     
     /**
      * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
+     * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+     * never prompts. Throws [`ConsentError`].
      */
     @Throws(ConsentException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `refreshRelyingParties`() : kotlin.UInt {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties(
                 uniffiHandle,
                 
             )
@@ -2319,14 +3690,15 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
      * Scan a login QR code. Everything that can be checked on the device is checked before any
      * network call: strict parse, relying party in the signed registry, its signature, the
      * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
+     * forged frame) and answers the verification-code choices. Main-safe; never prompts.
+     * Throws [`ConsentError`].
      */
     @Throws(ConsentException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `scanLoginCode`(`frame`: kotlin.String) : LoginRequestInfo {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code(
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_scan_login_code(
                 uniffiHandle,
                 
         FfiConverterString.lower(`frame`),
@@ -2344,959 +3716,6 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * On the old device: approve handing the account to a new device whose enrollment id the
-     * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`.
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `approveDeviceTransfer`(`enrollmentId`: kotlin.String, `passcode`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`enrollmentId`),
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Change the passcode (the old one counts as an attempt).
-     */
-    @Throws(PasscodeException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `changePasscode`(`oldPasscode`: kotlin.String, `newPasscode`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_change_passcode(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`oldPasscode`),
-        FfiConverterString.lower(`newPasscode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        PasscodeException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Ask the server whether this device is still the active one; a replaced or revoked device
-     * learns it here (and its session is dropped).
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `checkDeviceStatus`() : DeviceStatusInfo {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_check_device_status(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeDeviceStatusInfo.lift(it) },
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-     * prove possession to the server, and set the 6-digit passcode.
-     */
-    @Throws(EnrollmentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `completeEnrollment`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions) : EnrollmentOutcome {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_enrollment(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`otp`),
-        FfiConverterString.lower(`passcode`),
-        FfiConverterTypeKeyOptions.lower(`keyOptions`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeEnrollmentOutcome.lift(it) },
-        // Error FFI converter
-        EnrollmentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-     * passcode; clears the failure count and any lock.
-     */
-    @Throws(PasscodeException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `completePasscodeReset`(`otp`: kotlin.String, `newPasscode`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`otp`),
-        FfiConverterString.lower(`newPasscode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        PasscodeException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * The account's devices.
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `listDevices`() : List<DeviceInfo> {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterSequenceTypeDeviceInfo.lift(it) },
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Log in: check the passcode (with lockout), then sign the server's challenge with the
-     * device key. Stores the tokens encrypted; returns only their expiry.
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `login`(`passcode`: kotlin.String) : SessionInfo {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_login(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeSessionInfo.lift(it) },
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * End the session here and at the server.
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `logout`() {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Failures and lock of the passcode.
-     */
-    @Throws(PasscodeException::class)override fun `passcodeStatus`(): PasscodeStatus {
-            return FfiConverterTypePasscodeStatus.lift(
-    callWithHandle {
-    uniffiRustCallWithError(PasscodeException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_passcode_status(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Rotate the refresh token now (the core also does this by itself when needed).
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `refreshSession`() : SessionInfo {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_session(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeSessionInfo.lift(it) },
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Erase the account from this device: device key, tokens, personal data.
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `resetDevice`() {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_reset_device(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Revoke one of the account's devices (needs the passcode again).
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `revokeDevice`(`deviceId`: kotlin.String, `passcode`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`deviceId`),
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-     * matched against the population register, which sends an OTP to the phone.
-     */
-    @Throws(EnrollmentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `startEnrollment`(`input`: EnrollmentInput) : EnrollmentTicket {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_enrollment(
-                uniffiHandle,
-                
-        FfiConverterTypeEnrollmentInput.lower(`input`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeEnrollmentTicket.lift(it) },
-        // Error FFI converter
-        EnrollmentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Forgotten passcode, step 1: the server sends an OTP to the registered phone.
-     */
-    @Throws(PasscodeException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `startPasscodeReset`() : PasscodeResetTicket {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_passcode_reset(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypePasscodeResetTicket.lift(it) },
-        // Error FFI converter
-        PasscodeException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * The state of this device: enrollment, session.
-     */
-    @Throws(AuthException::class)override fun `status`(): CoreStatus {
-            return FfiConverterTypeCoreStatus.lift(
-    callWithHandle {
-    uniffiRustCallWithError(AuthException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_status(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Validate enrollment input without a network call.
-     */override fun `validateEnrollment`(`input`: EnrollmentInput): List<FieldError> {
-            return FfiConverterSequenceTypeFieldError.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment(
-        it,
-        
-        FfiConverterTypeEnrollmentInput.lower(`input`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
-     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
-     */
-    @Throws(PasscodeException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `verifyPasscode`(`passcode`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        PasscodeException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first.
-     */
-    @Throws(ServiceException::class)override fun `activityLog`(): List<ActivityEntry> {
-            return FfiConverterSequenceTypeActivityEntry.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Add an item to a repeated group; returns the new item's index.
-     */
-    @Throws(ServiceException::class)override fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt {
-            return FfiConverterUInt.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`group`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
-     * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `anchorActivityLog`() : ActivityAnchor? {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterOptionalTypeActivityAnchor.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
-     */
-    @Throws(ServiceException::class)override fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`key`),
-        FfiConverterString.lower(`fileName`),
-        FfiConverterString.lower(`mimeType`),
-        FfiConverterByteArray.lower(`data`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
-     */
-    @Throws(ServiceException::class)override fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`key`),
-        FfiConverterString.lower(`path`),
-        FfiConverterString.lower(`mimeType`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The citizen's cases with their latest status (offline).
-     */
-    @Throws(ServiceException::class)override fun `cases`(): List<CaseInfo> {
-            return FfiConverterSequenceTypeCaseInfo.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Stop outbox callbacks.
-     */override fun `clearOutboxObserver`()
-        = 
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer(
-        it,
-        _status)
-}
-    }
-    
-    
-
-    
-    /**
-     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     */
-    @Throws(ServiceException::class)override fun `createDraft`(`procedureId`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft(
-        it,
-        
-        FfiConverterString.lower(`procedureId`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * A draft answering a supplement request of `case_number`: the original values, the
-     * requested attachments required. Submit it like any draft.
-     */
-    @Throws(ServiceException::class)override fun `createSupplementDraft`(`caseNumber`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft(
-        it,
-        
-        FfiConverterString.lower(`caseNumber`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Delete an editable draft.
-     */
-    @Throws(ServiceException::class)override fun `deleteDraft`(`draftId`: kotlin.String)
-        = 
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft(
-        it,
-        
-        FfiConverterString.lower(`draftId`),_status)
-}
-    }
-    
-    
-
-    
-    /**
-     * A draft by id.
-     */
-    @Throws(ServiceException::class)override fun `draft`(`draftId`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft(
-        it,
-        
-        FfiConverterString.lower(`draftId`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * All drafts, newest first (editing and submitted).
-     */
-    @Throws(ServiceException::class)override fun `drafts`(): List<Draft> {
-            return FfiConverterSequenceTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The log as JSON that anyone can verify (`verify_activity_log_export`).
-     */
-    @Throws(ServiceException::class)override fun `exportActivityLog`(): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The outbox, in queue order.
-     */
-    @Throws(ServiceException::class)override fun `outbox`(): List<OutboxItem> {
-            return FfiConverterSequenceTypeOutboxItem.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The cached catalogue (offline).
-     */
-    @Throws(ServiceException::class)override fun `procedures`(): List<Procedure> {
-            return FfiConverterSequenceTypeProcedure.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The stored record (offline).
-     */
-    @Throws(ServiceException::class)override fun `profile`(): CitizenProfileDto {
-            return FfiConverterTypeCitizenProfileDto.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `refreshCatalogue`() : kotlin.Boolean {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i8(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i8(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i8(future) },
-        // lift function
-        { FfiConverterBoolean.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `refreshProfile`() : CitizenProfileDto {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeCitizenProfileDto.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Remove an attachment.
-     */
-    @Throws(ServiceException::class)override fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`key`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Remove an item of a repeated group (later items move down).
-     */
-    @Throws(ServiceException::class)override fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`group`),
-        FfiConverterUInt.lower(`index`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-     * fields are refused with `field.locked`.
-     */
-    @Throws(ServiceException::class)override fun `setField`(`draftId`: kotlin.String, `path`: kotlin.String, `value`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`path`),
-        FfiConverterString.lower(`value`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer).
-     */override fun `setOutboxObserver`(`observer`: OutboxObserver)
-        = 
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer(
-        it,
-        
-        FfiConverterTypeOutboxObserver.lower(`observer`),_status)
-}
-    }
-    
-    
-
-    
-    /**
-     * Submit: validate, confirm with the passcode, sign with the device key and put the request
-     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
-     * once (works offline); delivery starts in the background.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String) : OutboxItem {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeOutboxItem.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Fetch new case events (status changes, supplement requests) and return them.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `syncCases`() : List<CaseEventDto> {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterSequenceTypeCaseEventDto.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Deliver what is queued now (call when connectivity returns or the citizen asks).
-     * Ignores the core's own backoff, honours the server's Retry-After.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `syncOutbox`() : OutboxSyncReport {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeOutboxSyncReport.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Validate without submitting: every field error at once (empty = valid).
-     */
-    @Throws(ServiceException::class)override fun `validateDraft`(`draftId`: kotlin.String): List<FieldError> {
-            return FfiConverterSequenceTypeFieldError.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft(
-        it,
-        
-        FfiConverterString.lower(`draftId`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
-     * the server keys fetched over the pinned connection), and that no anchor the device stored
-     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-     * below it is reported even when the local anchors were removed.
-     */
-    @Throws(ServiceException::class)override fun `verifyActivityLog`(): ActivityLogReport {
-            return FfiConverterTypeActivityLogReport.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
      * Fetch the identity credential the device presents from (an SD-JWT bound to the device
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
      * calls this itself when the credential is missing or about to expire.
@@ -3306,7 +3725,7 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     override suspend fun `fetchCredential`() {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential(
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_fetch_credential(
                 uniffiHandle,
                 
             )
@@ -3334,7 +3753,7 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     override suspend fun `openShareRequest`(`request`: kotlin.String) : ShareRequestInfo {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request(
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_share_request(
                 uniffiHandle,
                 
         FfiConverterString.lower(`request`),
@@ -3362,7 +3781,7 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     override suspend fun `shareData`(`requestId`: kotlin.String, `optionalClaims`: List<kotlin.String>, `passcode`: kotlin.String) : ShareOutcome {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data(
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data(
                 uniffiHandle,
                 
         FfiConverterString.lower(`requestId`),
@@ -3386,28 +3805,11 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
 
     
-    companion object {
-        
+    
     /**
-     * Open the core for a desktop or kiosk: device keys and the data key are sealed in
-     * `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
-     * (mode 0600). Not hardware-backed; phones use [`CitizenCore::new`] with their key stores.
-     * Like `new`, refuses a data directory another core holds (`storage.already_open`).
+     * @suppress
      */
-    @Throws(SetupException::class) fun `newDesktop`(`config`: CoreConfig): CitizenCore {
-            return FfiConverterTypeCitizenCore.lift(
-    uniffiRustCallWithError(SetupException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new_desktop(
-    
-        
-        FfiConverterTypeCoreConfig.lower(`config`),_status)
-}
-    )
-    }
-    
-
-        
-    }
+    companion object
     
 }
 
@@ -3415,22 +3817,22 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 /**
  * @suppress
  */
-public object FfiConverterTypeCitizenCore: FfiConverter<CitizenCore, Long> {
-    override fun lower(value: CitizenCore): Long {
+public object FfiConverterTypeConsentClient: FfiConverter<ConsentClient, Long> {
+    override fun lower(value: ConsentClient): Long {
         return value.uniffiCloneHandle()
     }
 
-    override fun lift(value: Long): CitizenCore {
-        return CitizenCore(UniffiWithHandle, value)
+    override fun lift(value: Long): ConsentClient {
+        return ConsentClient(UniffiWithHandle, value)
     }
 
-    override fun read(buf: ByteBuffer): CitizenCore {
+    override fun read(buf: ByteBuffer): ConsentClient {
         return lift(buf.getLong())
     }
 
-    override fun allocationSize(value: CitizenCore) = 8UL
+    override fun allocationSize(value: ConsentClient) = 8UL
 
-    override fun write(value: CitizenCore, buf: ByteBuffer) {
+    override fun write(value: ConsentClient, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -4689,6 +5091,984 @@ public object FfiConverterTypeOutboxObserver: FfiConverter<OutboxObserver, Long>
     override fun allocationSize(value: OutboxObserver) = 8UL
 
     override fun write(value: OutboxObserver, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+ * submission, outbox, cases. Small enough to fake in a test of a view model.
+ */
+public interface ServicesClientInterface {
+    
+    /**
+     * Add an item to a repeated group; returns the new item's index. Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+    suspend fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+     * [`ServiceError`].
+     */
+    suspend fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray): Draft
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+     * never prompts. Throws [`ServiceError`].
+     */
+    suspend fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String): Draft
+    
+    /**
+     * Stop outbox callbacks. Main-safe; never throws.
+     */
+    fun `clearOutboxObserver`()
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     * Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    suspend fun `createDraft`(`procedureId`: kotlin.String): Draft
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft. Main-safe; never prompts.
+     * Throws [`ServiceError`].
+     */
+    suspend fun `createSupplementDraft`(`caseNumber`: kotlin.String): Draft
+    
+    /**
+     * Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    suspend fun `deleteDraft`(`draftId`: kotlin.String)
+    
+    /**
+     * A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
+     */
+    suspend fun `getDraft`(`draftId`: kotlin.String): Draft
+    
+    /**
+     * The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * (`NotSynced` before the first `refresh_profile`).
+     */
+    suspend fun `getProfile`(): CitizenProfileDto
+    
+    /**
+     * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+     * [`ServiceError`].
+     */
+    suspend fun `listCases`(): List<CaseInfo>
+    
+    /**
+     * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+     * [`ServiceError`].
+     */
+    suspend fun `listDrafts`(): List<Draft>
+    
+    /**
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    suspend fun `listOutbox`(): List<OutboxItem>
+    
+    /**
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * (`NotSynced` before the first `refresh_catalogue`).
+     */
+    suspend fun `listProcedures`(): List<Procedure>
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    suspend fun `refreshCatalogue`(): kotlin.Boolean
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    suspend fun `refreshProfile`(): CitizenProfileDto
+    
+    /**
+     * Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    suspend fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String): Draft
+    
+    /**
+     * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+     * Throws [`ServiceError`].
+     */
+    suspend fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt): Draft
+    
+    /**
+     * Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
+     * throws.
+     */
+    fun `setOutboxObserver`(`observer`: OutboxObserver)
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background. Main-safe (the attachments are
+     * sealed on the core's runtime); may prompt (the device key signs). Throws
+     * [`ServiceError`].
+     */
+    suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String): OutboxItem
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+     * never prompts. Throws [`ServiceError`].
+     */
+    suspend fun `syncCases`(): List<CaseEventDto>
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+    suspend fun `syncOutbox`(): OutboxSyncReport
+    
+    /**
+     * Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+     * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+     * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+     * saved and the error names the first refused path (in path order). Main-safe; never
+     * prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     */
+    suspend fun `updateDraft`(`draftId`: kotlin.String, `values`: Map<kotlin.String, kotlin.String>): Draft
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid). Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+    suspend fun `validateDraft`(`draftId`: kotlin.String): List<FieldError>
+    
+    companion object
+}
+
+/**
+ * Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+ * submission, outbox, cases. Small enough to fake in a test of a view model.
+ */
+open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_servicesclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_servicesclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * Add an item to a repeated group; returns the new item's index. Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String) : kotlin.UInt {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`group`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
+        // lift function
+        { FfiConverterUInt.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+     * [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_bytes(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`key`),
+        FfiConverterString.lower(`fileName`),
+        FfiConverterString.lower(`mimeType`),
+        FfiConverterByteArray.lower(`data`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+     * never prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_file(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`key`),
+        FfiConverterString.lower(`path`),
+        FfiConverterString.lower(`mimeType`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Stop outbox callbacks. Main-safe; never throws.
+     */override fun `clearOutboxObserver`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     * Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createDraft`(`procedureId`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`procedureId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft. Main-safe; never prompts.
+     * Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createSupplementDraft`(`caseNumber`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`caseNumber`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteDraft`(`draftId`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_delete_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getDraft`(`draftId`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * (`NotSynced` before the first `refresh_profile`).
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getProfile`() : CitizenProfileDto {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_profile(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCitizenProfileDto.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+     * [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listCases`() : List<CaseInfo> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_cases(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeCaseInfo.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+     * [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listDrafts`() : List<Draft> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_drafts(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDraft.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listOutbox`() : List<OutboxItem> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_outbox(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeOutboxItem.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * (`NotSynced` before the first `refresh_catalogue`).
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listProcedures`() : List<Procedure> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_procedures(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeProcedure.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshCatalogue`() : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshProfile`() : CitizenProfileDto {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCitizenProfileDto.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_attachment(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+     * Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`group`),
+        FfiConverterUInt.lower(`index`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
+     * throws.
+     */override fun `setOutboxObserver`(`observer`: OutboxObserver)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer(
+        it,
+        
+        FfiConverterTypeOutboxObserver.lower(`observer`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background. Main-safe (the attachments are
+     * sealed on the core's runtime); may prompt (the device key signs). Throws
+     * [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String) : OutboxItem {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_submit_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOutboxItem.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+     * never prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncCases`() : List<CaseEventDto> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_cases(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeCaseEventDto.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncOutbox`() : OutboxSyncReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_outbox(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOutboxSyncReport.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+     * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+     * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+     * saved and the error names the first refused path (in path order). Main-safe; never
+     * prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateDraft`(`draftId`: kotlin.String, `values`: Map<kotlin.String, kotlin.String>) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_update_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterMapStringString.lower(`values`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid). Main-safe; never
+     * prompts. Throws [`ServiceError`].
+     */
+    @Throws(ServiceException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `validateDraft`(`draftId`: kotlin.String) : List<FieldError> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeFieldError.lift(it) },
+        // Error FFI converter
+        ServiceException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeServicesClient: FfiConverter<ServicesClient, Long> {
+    override fun lower(value: ServicesClient): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ServicesClient {
+        return ServicesClient(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ServicesClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ServicesClient) = 8UL
+
+    override fun write(value: ServicesClient, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -12732,6 +14112,27 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
 
 
         /**
+         * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
+         * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
+         * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
+         * Server keys inside the file are ignored — a forger can put any key there. The entries are
+         * checked with the device key the file carries; the report names it (`device_public_key`) so
+         * the caller can compare it with the device it expects. Anyone can run this.
+         */
+    @Throws(ServiceException::class) fun `verifyActivityLogExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String): ActivityLogReport {
+            return FfiConverterTypeActivityLogReport.lift(
+    uniffiRustCallWithError(ServiceException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export(
+    
+        
+        FfiConverterString.lower(`json`),
+        FfiConverterString.lower(`serverKeyJwk`),_status)
+}
+    )
+    }
+    
+
+        /**
          * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
          * digest and statement, the device signature with the key it embeds, the server's
          * countersignature with the server key it embeds, each delivery record, and the chain: no
@@ -12805,27 +14206,6 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     UniffiLib.uniffi_citizen_core_fn_func_provinces(
     
         _status)
-}
-    )
-    }
-    
-
-        /**
-         * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
-         * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
-         * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
-         * Server keys inside the file are ignored — a forger can put any key there. The entries are
-         * checked with the device key the file carries; the report names it (`device_public_key`) so
-         * the caller can compare it with the device it expects. Anyone can run this.
-         */
-    @Throws(ServiceException::class) fun `verifyActivityLogExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String): ActivityLogReport {
-            return FfiConverterTypeActivityLogReport.lift(
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export(
-    
-        
-        FfiConverterString.lower(`json`),
-        FfiConverterString.lower(`serverKeyJwk`),_status)
 }
     )
     }

@@ -35,18 +35,20 @@ class Flows(val core: CitizenCore, locale: Locale) {
      * the enrollment id).
      */
     private val keyOptions = KeyOptions(requireUserAuthentication = true, preferStrongbox = true, attestationChallenge = byteArrayOf())
-    val enrollment = EnrollmentViewModel(core, keyOptions, locale)
+    val enrollment = EnrollmentViewModel(core.account(), keyOptions, locale)
     val login = LoginViewModel(core, locale)
-    val devices = DevicesViewModel(core, locale)
-    val services = ServicesViewModel(core, locale)
-    val qr = QrLoginViewModel(core, locale)
-    val share = ShareViewModel(core, locale)
-    val activity = ActivityViewModel(core, locale)
+    val devices = DevicesViewModel(core.account(), locale)
+    val services = ServicesViewModel(core.services(), locale)
+    val qr = QrLoginViewModel(core.consent(), locale)
+    val share = ShareViewModel(core.consent(), locale)
+    val activity = ActivityViewModel(core.activity(), core.consent(), locale)
 }
 
 /**
- * The androidx ViewModel that outlives configuration changes: opens the core off the main
- * thread, holds the pure flow view models, and runs their actions in [viewModelScope].
+ * The androidx ViewModel that outlives configuration changes: opens the core (its async
+ * constructor runs the migration and the data-key unwrap on the core's runtime, so no
+ * `Dispatchers.IO` hop), holds the pure flow view models, and runs their actions in
+ * [viewModelScope].
  */
 class AppModel(application: Application) : AndroidViewModel(application) {
     private val app = application as CitizenApplication
@@ -68,7 +70,7 @@ class AppModel(application: Application) : AndroidViewModel(application) {
     private fun open() = viewModelScope.launch {
         mutableCore.value = CoreState.Opening
         mutableCore.value = try {
-            val core = withContext(Dispatchers.IO) { app.openCore() }
+            val core = app.openCore()
             val enrolled = core.status().enrollment is EnrollmentState.Enrolled
             CoreState.Ready(Flows(core, app.locale), enrolled)
         } catch (e: SetupException) {

@@ -48,18 +48,18 @@ class CitizenApplication : Application() {
     }
 
     /**
-     * Open the core. Throws the core's SetupException, e.g. DataKeyUnavailable after a restore
-     * onto a phone without the wrapping key (the caller offers re-enrollment: [resetLocalData]).
+     * Open the core (main-safe: the core migrates and unwraps on its own runtime). Throws the
+     * core's SetupException, e.g. DataKeyUnavailable after a restore onto a phone without the
+     * wrapping key (the caller offers re-enrollment: [resetLocalData]).
      */
-    fun openCore(): CitizenCore {
-        dataDir.mkdirs()
+    suspend fun openCore(): CitizenCore {
         val config = defaultCoreConfig(BuildConfig.CITIZEN_SERVER, dataDir.absolutePath).copy(
             locale = locale,
             deviceLabel = "${Build.MANUFACTURER} ${Build.MODEL}",
             platform = "android",
         )
         val keyStore = AndroidKeystoreDeviceKeyStore(this, BiometricPromptAuthenticator({ currentActivity }, { locale == Locale.VI }))
-        return CitizenCore(config, keyStore, AndroidKeystoreDataKeyWrapper())
+        return CitizenCore.open(config, keyStore, AndroidKeystoreDataKeyWrapper())
     }
 
     /** Forget everything local (the server keeps the account; the citizen enrolls again). */

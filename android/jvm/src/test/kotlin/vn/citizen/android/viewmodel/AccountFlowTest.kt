@@ -38,7 +38,7 @@ class AccountFlowTest {
         val keyStore = RecordingDeviceKeyStore()
         openCore(server, dir, keyStore = keyStore).use { core ->
             // Invalid details are refused offline, with per-field errors in the UI locale.
-            val enrollment = EnrollmentViewModel(core, TEST_KEY_OPTIONS, Locale.EN)
+            val enrollment = EnrollmentViewModel(core.account(), TEST_KEY_OPTIONS, Locale.EN)
             assertFalse(enrollment.start(EnrollmentInput(cccd = "12345", dateOfBirth = "1990-01-15", phone = "+84900000001")))
             val invalid = enrollment.state.value.error ?: error("no error for an invalid CCCD")
             assertEquals(listOf("cccd"), invalid.fields.map { it.field })
@@ -86,7 +86,7 @@ class AccountFlowTest {
             assertTrue(login.state.value.loggedIn)
             assertNotNull(login.state.value.session)
 
-            val devices = DevicesViewModel(core, Locale.EN)
+            val devices = DevicesViewModel(core.account(), Locale.EN)
             assertTrue(devices.refresh(), devices.state.value.error.toString())
             val mine = devices.state.value.devices.single()
             assertEquals(outcome.deviceId, mine.deviceId)

@@ -1,8 +1,7 @@
 package vn.citizen.android.viewmodel
 
-import kotlinx.coroutines.CoroutineDispatcher
-import kotlinx.coroutines.Dispatchers
 import vn.citizen.core.AuthException
+import vn.citizen.core.AccountClientInterface
 import vn.citizen.core.CitizenCoreInterface
 import vn.citizen.core.CoreStatus
 import vn.citizen.core.DeviceInfo
@@ -21,11 +20,10 @@ import vn.citizen.core.SessionInfo
  * [keyOptions] bound to this enrollment by [keyOptionsFor]) and registered.
  */
 class EnrollmentViewModel(
-    private val core: CitizenCoreInterface,
+    private val account: AccountClientInterface,
     private val keyOptions: KeyOptions,
     locale: Locale = Locale.VI,
-    io: CoroutineDispatcher = Dispatchers.IO,
-) : FlowViewModel<EnrollmentViewModel.State>(State(), locale, io) {
+) : FlowViewModel<EnrollmentViewModel.State>(State(), locale) {
 
     enum class Step { DETAILS, OTP, PASSCODE, DONE }
 
@@ -44,13 +42,13 @@ class EnrollmentViewModel(
 
     /** Check the details offline, then ask the server to send the OTP. */
     suspend fun start(input: EnrollmentInput): Boolean {
-        val local = blocking { core.validateEnrollment(input) }
+        val local = account.validateEnrollment(input)
         if (local.isNotEmpty()) {
             update { it.copy(input = input, error = invalidInput(local.map { f -> f.toUi(locale) })) }
             return false
         }
         val ticket = attempt({ s, b -> s.busy(b) }, { s, _, e -> s.copy(error = e) }) {
-            core.startEnrollment(input)
+            account.startEnrollment(input)
         } ?: return false
         update { it.copy(step = Step.OTP, input = input, ticket = ticket, otp = "", error = null) }
         return true
@@ -96,7 +94,7 @@ class EnrollmentViewModel(
                 t is EnrollmentException.OtpAttemptsExceeded || t is EnrollmentException.NoPendingEnrollment
             s.copy(error = e, step = if (back) Step.OTP else s.step)
         }) {
-            core.completeEnrollment(otp, passcode, options)
+            account.completeEnrollment(otp, passcode, options)
         } ?: return false
         update { it.copy(step = Step.DONE, outcome = outcome, otp = "", error = null) }
         return true
@@ -130,8 +128,7 @@ class EnrollmentViewModel(
 class LoginViewModel(
     private val core: CitizenCoreInterface,
     locale: Locale = Locale.VI,
-    io: CoroutineDispatcher = Dispatchers.IO,
-) : FlowViewModel<LoginViewModel.State>(State(), locale, io) {
+) : FlowViewModel<LoginViewModel.State>(State(), locale) {
 
     data class State(
         val loggedIn: Boolean = false,
@@ -157,7 +154,7 @@ class LoginViewModel(
      */
     suspend fun refresh(): Boolean {
         val loaded = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
-            blocking { core.status() to core.passcodeStatus() }
+            core.status() to core.account().passcodeStatus()
         } ?: return false
         apply(loaded.first, loaded.second)
         return true
@@ -186,7 +183,7 @@ class LoginViewModel(
                 else -> s.copy(error = e)
             }
         }) {
-            core.login(passcode)
+            core.account().login(passcode)
         }
         if (session != null) update { it.copy(loggedIn = true, session = session, error = null, retryAfterSecs = null) }
         refreshQuietly()
@@ -194,7 +191,7 @@ class LoginViewModel(
     }
 
     suspend fun logout(): Boolean {
-        val ok = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.logout() } != null
+        val ok = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.account().logout() } != null
         if (ok) update { it.copy(loggedIn = false, session = null, error = null) }
         return ok
     }
@@ -202,7 +199,7 @@ class LoginViewModel(
     /** After a login attempt: reload without replacing the attempt's error. */
     private suspend fun refreshQuietly() {
         try {
-            val (status, passcode) = blocking { core.status() to core.passcodeStatus() }
+            val (status, passcode) = core.status() to core.account().passcodeStatus()
             apply(status, passcode)
         } catch (e: kotlinx.coroutines.CancellationException) {
             throw e
@@ -214,10 +211,9 @@ class LoginViewModel(
 
 /** The citizen's devices (this phone marked), and revoking another one with the passcode. */
 class DevicesViewModel(
-    private val core: CitizenCoreInterface,
+    private val account: AccountClientInterface,
     locale: Locale = Locale.VI,
-    io: CoroutineDispatcher = Dispatchers.IO,
-) : FlowViewModel<DevicesViewModel.State>(State(), locale, io) {
+) : FlowViewModel<DevicesViewModel.State>(State(), locale) {
 
     data class State(
         val devices: List<DeviceInfo> = emptyList(),
@@ -226,14 +222,14 @@ class DevicesViewModel(
     )
 
     suspend fun refresh(): Boolean {
-        val devices = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.listDevices() }
+        val devices = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { account.listDevices() }
             ?: return false
         update { it.copy(devices = devices, error = null) }
         return true
     }
 
     suspend fun revoke(deviceId: String, passcode: String): Boolean {
-        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.revokeDevice(deviceId, passcode) }
+        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { account.revokeDevice(deviceId, passcode) }
             ?: return false
         return refresh()
     }

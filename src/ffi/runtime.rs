@@ -1,0 +1,76 @@
+//! The core's own runtime: where every exported call does its work.
+//!
+//! **Why.** UniFFI drives an exported `async fn` by polling its Rust future *on the thread that
+//! called it* (Kotlin's dispatcher thread, Swift's executor). A body that does SQLite, AES-GCM or
+//! an `fsync` inside that poll does it on the caller's thread — on Android's main dispatcher an
+//! ANR risk, on iOS a `@MainActor` stall. So every exported method that touches storage, crypto
+//! or the network hands its body to this runtime and only awaits the task's `JoinHandle`
+//! ([`run`] for async bodies, [`run_blocking`] for synchronous SQLite work), as matrix-sdk-ffi
+//! does: the caller's poll only checks whether the task is done. Main-safety is then a property
+//! of the construction, not of each shell's discipline (`Dispatchers.IO`, `Task.detached`).
+//!
+//! **One runtime per process**, created on first use and never dropped: a runtime owned by a
+//! core would have to be shut down when the core goes, and tokio refuses to drop a runtime from
+//! inside an async context (a Rust test, the CLI). Background work of a core (outbox delivery)
+//! runs here too, so it does not depend on the caller keeping a runtime alive.
+//!
+//! **Cancellation.** Dropping the caller's future (a cancelled Kotlin coroutine or Swift task)
+//! drops only the wait: the task itself runs to completion, so a submit that reached its commit
+//! is never half-done. A key-store prompt is cancelled by the platform key store itself.
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+/// The process-wide runtime of the core (two worker threads; blocking work on its blocking pool).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("citizen-core")
+            .enable_all()
+            .build()
+            .expect("the core's runtime starts")
+    })
+}
+
+/// Run `fut` on the core's runtime and wait for it; the caller's thread does none of its work.
+/// A panic in the task resumes in the caller (UniFFI turns it into an internal error).
+pub(crate) async fn run<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -> T {
+    joined(runtime().spawn(fut).await)
+}
+
+/// Run the synchronous (SQLite, AES, file) `f` on the runtime's blocking pool and wait for it.
+pub(crate) async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    joined(runtime().spawn_blocking(f).await)
+}
+
+fn joined<T>(r: Result<T, tokio::task::JoinError>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The runtime is never shut down and the handle is never aborted.
+        Err(e) => panic!("core task ended without a result: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The work runs on a thread of the core's runtime, not on the caller's.
+    #[tokio::test(flavor = "current_thread")]
+    async fn work_runs_off_the_calling_thread() {
+        let caller = std::thread::current().id();
+        let async_thread = run(async { std::thread::current().id() }).await;
+        let blocking_thread = run_blocking(|| std::thread::current().id()).await;
+        assert_ne!(async_thread, caller);
+        assert_ne!(blocking_thread, caller);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_panic_in_the_task_reaches_the_caller() {
+        let r = tokio::spawn(async { run_blocking(|| panic!("boom")).await as () }).await;
+        assert!(r.unwrap_err().is_panic());
+    }
+}
