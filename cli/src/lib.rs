@@ -26,7 +26,7 @@ pub fn desktop_config(base_url: &str, data_dir: &str, ca_pems: Vec<String>, pins
 }
 
 /// Open the desktop core (software key store under the data dir).
-pub fn open_core(config: CoreConfig) -> Result<std::sync::Arc<CitizenCore>, citizen_core::SetupError> {
+pub fn open_core(config: CoreConfig) -> Result<std::sync::Arc<CitizenCore>, citizen_core::CitizenError> {
     CitizenCore::new_desktop(config)
 }
 

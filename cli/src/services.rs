@@ -2,7 +2,7 @@
 
 use citizen_core::cccd::Date;
 use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
-use citizen_core::{CitizenCore, ServiceError};
+use citizen_core::{CitizenCore, CitizenError};
 
 /// `YYYY-MM-DD`, `days` after the Vietnam date of `now`.
 pub fn day(now: i64, days: i64) -> String {
@@ -12,7 +12,7 @@ pub fn day(now: i64, days: i64) -> String {
 
 /// Fill the editable fields of a residence notification with a fictitious guest staying from
 /// tomorrow for four nights (the host and the address come from the register), in one write.
-pub async fn fill_residence_notification(core: &CitizenCore, draft_id: &str, now: i64) -> Result<(), ServiceError> {
+pub async fn fill_residence_notification(core: &CitizenCore, draft_id: &str, now: i64) -> Result<(), CitizenError> {
     let values = [
         ("guests.0.full_name", "Khách Thử Nghiệm".to_string()),
         ("guests.0.cccd", "079195000002".to_string()),

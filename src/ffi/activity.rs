@@ -2,7 +2,7 @@
 //! verifier of a log file. Thin wrappers over [`crate::services::activity_flows`]; every method
 //! runs on the core's runtime.
 
-use super::errors::ServiceError;
+use super::errors::CitizenError;
 use super::facade::Engine;
 
 /// The result of verifying an activity log.
@@ -48,7 +48,7 @@ fn report(c: crate::services::activity_flows::LogCheck) -> ActivityLogReport {
 /// checked with the device key the file carries; the report names it (`device_public_key`) so
 /// the caller can compare it with the device it expects. Anyone can run this.
 #[uniffi::export]
-pub fn verify_activity_log_export(json: String, server_key_jwk: String) -> Result<ActivityLogReport, ServiceError> {
+pub fn verify_activity_log_export(json: String, server_key_jwk: String) -> Result<ActivityLogReport, CitizenError> {
     Ok(report(crate::services::activity_flows::verify_export(&json, &server_key_jwk)?))
 }
 
@@ -60,8 +60,8 @@ pub struct ActivityClient(pub(crate) Engine);
 #[uniffi::export(async_runtime = "tokio")]
 impl ActivityClient {
     /// The activity log: every enrollment, login, submission, device and passcode change and
-    /// lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
-    pub async fn list_entries(&self) -> Result<Vec<crate::activity::ActivityEntry>, ServiceError> {
+    /// lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn list_entries(&self) -> Result<Vec<crate::activity::ActivityEntry>, CitizenError> {
         self.0.blocking(|a| Ok(a.activity_entries()?.into_iter().filter_map(|r| r.entry).collect())).await
     }
 
@@ -70,14 +70,14 @@ impl ActivityClient {
     /// was deleted and the log reaches the highest one. Offline; `anchor` (and
     /// `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
     /// log truncated below it is reported even when the local anchors were removed. Main-safe;
-    /// never prompts. Throws [`ServiceError`].
-    pub async fn verify(&self) -> Result<ActivityLogReport, ServiceError> {
+    /// never prompts. Throws [`CitizenError`].
+    pub async fn verify(&self) -> Result<ActivityLogReport, CitizenError> {
         self.0.blocking(|a| Ok(report(a.verify_activity()?))).await
     }
 
     /// The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
-    /// prompts. Throws [`ServiceError`].
-    pub async fn export(&self) -> Result<String, ServiceError> {
+    /// prompts. Throws [`CitizenError`].
+    pub async fn export(&self) -> Result<String, CitizenError> {
         self.0
             .blocking(|a| {
                 let x = a.export_activity()?;
@@ -88,8 +88,8 @@ impl ActivityClient {
 
     /// Anchor the head of the log at the server now (also done on every `sync_cases`). When
     /// logged in, first fetches the server's latest anchor of this device and keeps it if the
-    /// device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
-    pub async fn anchor(&self) -> Result<Option<crate::activity::ActivityAnchor>, ServiceError> {
+    /// device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn anchor(&self) -> Result<Option<crate::activity::ActivityAnchor>, CitizenError> {
         self.0.run(|a| async move { a.anchor_activity().await }).await
     }
 }

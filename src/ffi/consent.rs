@@ -1,7 +1,7 @@
 //! UniFFI façade of consent: QR login to web portals, consent receipts, and the error and
 //! records shared with data sharing (`ffi/share.rs`). Thin wrappers over [`crate::consent`].
 
-use super::errors::ConsentError;
+use super::errors::CitizenError;
 use super::facade::Engine;
 use crate::consent::qr::PendingLogin;
 use crate::consent::receipts::ReceiptEntry;
@@ -212,7 +212,7 @@ impl From<&SignedReceipt> for ReceiptInfo {
 /// the server's `/v1/keys`), the embedded key must be that one — without it the check only
 /// proves the file is self-consistent. Returns the number of receipts verified.
 #[uniffi::export]
-pub fn verify_receipt_export(json: String, server_key_jwk: Option<String>) -> Result<u32, ConsentError> {
+pub fn verify_receipt_export(json: String, server_key_jwk: Option<String>) -> Result<u32, CitizenError> {
     Ok(crate::consent::receipts::verify_export(&json, server_key_jwk.as_deref())?)
 }
 
@@ -225,8 +225,8 @@ pub struct ConsentClient(pub(crate) Engine);
 impl ConsentClient {
     /// Fetch the registry of relying parties, verify the server's signature, and cache it (login
     /// codes are then checked offline). Returns how many relying parties it lists. Main-safe;
-    /// never prompts. Throws [`ConsentError`].
-    pub async fn refresh_relying_parties(&self) -> Result<u32, ConsentError> {
+    /// never prompts. Throws [`CitizenError`].
+    pub async fn refresh_relying_parties(&self) -> Result<u32, CitizenError> {
         self.0.run(|a| async move { Ok(a.refresh_registry().await?.relying_parties.len() as u32) }).await
     }
 
@@ -234,14 +234,14 @@ impl ConsentClient {
     /// network call: strict parse, relying party in the signed registry, its signature, the
     /// origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
     /// forged frame) and answers the verification-code choices. Main-safe; never prompts.
-    /// Throws [`ConsentError`].
-    pub async fn scan_login_code(&self, frame: String) -> Result<LoginRequestInfo, ConsentError> {
+    /// Throws [`CitizenError`].
+    pub async fn scan_login_code(&self, frame: String) -> Result<LoginRequestInfo, CitizenError> {
         self.0.run(|a| async move { Ok(LoginRequestInfo::from(&a.scan_login(&frame).await?)) }).await
     }
 
     /// Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-    /// as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
-    pub async fn open_login_link(&self, url: String) -> Result<LoginRequestInfo, ConsentError> {
+    /// as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn open_login_link(&self, url: String) -> Result<LoginRequestInfo, CitizenError> {
         self.0
             .run(|a| async move {
                 let frame = crate::consent::qr::frame_from_link(&url)?;
@@ -253,13 +253,13 @@ impl ConsentClient {
     /// Approve a scanned login with the code the site shows and the passcode: the device signs
     /// a consent receipt binding the relying party, origin, session, nonce, claims and counter;
     /// the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
-    /// (the device key signs). Throws [`ConsentError`].
+    /// (the device key signs). Throws [`CitizenError`].
     pub async fn approve_login(
         &self,
         session_id: String,
         verification_code: String,
         passcode: String,
-    ) -> Result<LoginApproval, ConsentError> {
+    ) -> Result<LoginApproval, CitizenError> {
         let passcode = zeroize::Zeroizing::new(passcode);
         self.0
             .run(|a| async move {
@@ -270,22 +270,22 @@ impl ConsentClient {
     }
 
     /// Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
-    /// (the device key signs). Throws [`ConsentError`].
-    pub async fn deny_login(&self, session_id: String) -> Result<(), ConsentError> {
+    /// (the device key signs). Throws [`CitizenError`].
+    pub async fn deny_login(&self, session_id: String) -> Result<(), CitizenError> {
         self.0.run(|a| async move { a.deny_login(&session_id).await }).await
     }
 
     /// The consent receipts on this device, newest first. A stored receipt that cannot be read
     /// is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
     /// from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-    /// Main-safe; never prompts. Throws [`ConsentError`].
-    pub async fn list_receipts(&self) -> Result<Vec<ReceiptInfo>, ConsentError> {
+    /// Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn list_receipts(&self) -> Result<Vec<ReceiptInfo>, CitizenError> {
         self.0.blocking(|a| Ok(a.receipt_list()?.iter().map(ReceiptInfo::from).collect())).await
     }
 
     /// The receipts as JSON anyone can verify with the device's and the server's public keys
-    /// (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
-    pub async fn export_receipts(&self) -> Result<String, ConsentError> {
+    /// (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn export_receipts(&self) -> Result<String, CitizenError> {
         self.0
             .blocking(|a| {
                 let x = a.export_receipts()?;
@@ -305,7 +305,7 @@ impl crate::CitizenCore {
         nonce: String,
         subject: String,
         issued_at: i64,
-    ) -> Result<crate::protocol::SignedStatement, ConsentError> {
+    ) -> Result<crate::protocol::SignedStatement, CitizenError> {
         self.engine()
             .run(|a| async move {
                 let acc = a.active_account()?;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::account::AccountClient;
 use super::activity::ActivityClient;
 use super::consent::ConsentClient;
-use super::errors::{AuthError, SetupError};
+use super::errors::{setup_error, CitizenError};
 use super::runtime;
 use super::services::ServicesClient;
 use crate::account::Account;
@@ -338,7 +338,7 @@ impl CitizenCore {
         config: CoreConfig,
         key_store: Arc<dyn DeviceKeyStore>,
         key_wrapper: Arc<dyn DataKeyWrapper>,
-    ) -> Result<Arc<Self>, SetupError> {
+    ) -> Result<Arc<Self>, CitizenError> {
         Self::with_clock(config, key_store, key_wrapper, Arc::new(SystemClock))
     }
 
@@ -348,21 +348,21 @@ impl CitizenCore {
         key_store: Arc<dyn DeviceKeyStore>,
         key_wrapper: Arc<dyn DataKeyWrapper>,
         clock: SharedClock,
-    ) -> Result<Arc<Self>, SetupError> {
-        let lock = Self::lock_dir(&config)?;
-        Ok(Arc::new(Self::build(config, key_store, key_wrapper, clock, lock)?))
+    ) -> Result<Arc<Self>, CitizenError> {
+        let lock = Self::lock_dir(&config).map_err(setup_error)?;
+        Ok(Arc::new(Self::build(config, key_store, key_wrapper, clock, lock).map_err(setup_error)?))
     }
 
     /// Rust-only synchronous desktop constructor (CLI, tests): see [`CitizenCore::open_desktop`].
-    pub fn new_desktop(config: CoreConfig) -> Result<Arc<Self>, SetupError> {
+    pub fn new_desktop(config: CoreConfig) -> Result<Arc<Self>, CitizenError> {
         let dir = PathBuf::from(&config.data_dir);
         // The lock first: the key files below are read and created under it.
-        let lock = Self::lock_dir(&config)?;
+        let lock = Self::lock_dir(&config).map_err(setup_error)?;
         let secret = software::load_or_create_local_secret(&dir.join("device.secret"))
-            .map_err(|e| SetupError::from(Error::io("local secret", e)))?;
+            .map_err(|e| CitizenError::from(Error::io("local secret", e)))?;
         let (ks, kw) = software::open_software_platform(&dir.join("keys"), &secret)
-            .map_err(|e| SetupError::from(Error::io("software keys", e)))?;
-        Ok(Arc::new(Self::build(config, Arc::new(ks), Arc::new(kw), Arc::new(SystemClock), lock)?))
+            .map_err(|e| CitizenError::from(Error::io("software keys", e)))?;
+        Ok(Arc::new(Self::build(config, Arc::new(ks), Arc::new(kw), Arc::new(SystemClock), lock).map_err(setup_error)?))
     }
 
     /// Take the data directory's lock (creating the directory `0700`); every constructor does
@@ -422,12 +422,12 @@ impl CitizenCore {
     }
 
     /// `PRAGMA integrity_check` of the database (`"ok"` when sound). Rust-only: crash tests.
-    pub fn database_integrity_check(&self) -> Result<String, SetupError> {
+    pub fn database_integrity_check(&self) -> Result<String, CitizenError> {
         Ok(self.shared.account.database_integrity_check()?)
     }
 
     /// A valid access token for other Rust components (refreshing if needed). Never exported.
-    pub async fn access_token(&self) -> Result<zeroize::Zeroizing<String>, AuthError> {
+    pub async fn access_token(&self) -> Result<zeroize::Zeroizing<String>, CitizenError> {
         self.engine().run(|a| async move { a.access_token().await }).await
     }
 }
@@ -439,13 +439,15 @@ impl CitizenCore {
     /// and the unwrap run on the core's runtime (the wrapper is called from a core thread, never
     /// the caller's). May prompt only if the shell's `key_wrapper` does. One core per data
     /// directory: while this object lives, another open of the same directory fails with
-    /// `SetupError::AlreadyOpen` (`storage.already_open`). Throws [`SetupError`].
+    /// `CitizenError::Internal` with code `storage.already_open`. Throws [`CitizenError`]:
+    /// `DataKeyLost` (the data key is gone: erase and enroll again), `DataKeyLocked` (retry
+    /// later, never erase), `Internal` (storage, configuration, already open).
     #[uniffi::constructor]
     pub async fn open(
         config: CoreConfig,
         key_store: Arc<dyn DeviceKeyStore>,
         key_wrapper: Arc<dyn DataKeyWrapper>,
-    ) -> Result<Arc<Self>, SetupError> {
+    ) -> Result<Arc<Self>, CitizenError> {
         runtime::run_blocking(move || Self::new(config, key_store, key_wrapper)).await
     }
 
@@ -454,9 +456,9 @@ impl CitizenCore {
     /// (mode 0600). Not hardware-backed; phones use [`CitizenCore::open`] with their key stores.
     /// Like `open`, refuses a data directory another core holds (`storage.already_open`).
     /// Main-safe (the Argon2id derivation runs on the core's runtime); never prompts. Throws
-    /// [`SetupError`].
+    /// [`CitizenError`].
     #[uniffi::constructor]
-    pub async fn open_desktop(config: CoreConfig) -> Result<Arc<Self>, SetupError> {
+    pub async fn open_desktop(config: CoreConfig) -> Result<Arc<Self>, CitizenError> {
         runtime::run_blocking(move || Self::new_desktop(config)).await
     }
 
@@ -481,8 +483,8 @@ impl CitizenCore {
     }
 
     /// The state of this device: enrollment, session. Main-safe (reads the database on the
-    /// core's runtime); never prompts. Throws [`AuthError`] (storage).
-    pub async fn status(&self) -> Result<CoreStatus, AuthError> {
+    /// core's runtime); never prompts. Throws [`CitizenError`] (storage).
+    pub async fn status(&self) -> Result<CoreStatus, CitizenError> {
         self.engine().blocking(|a| core_status(a)).await
     }
 }

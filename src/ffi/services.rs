@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::errors::ServiceError;
+use super::errors::CitizenError;
 use super::facade::Engine;
 use super::outbox_observer::OutboxObserver;
 use crate::error::{ErrorDetail, FieldError, Msg, PublicError};
@@ -395,43 +395,43 @@ pub struct ServicesClient(pub(crate) Engine);
 #[uniffi::export(async_runtime = "tokio")]
 impl ServicesClient {
     /// Download the procedure catalogue if it changed (conditional request). Returns whether it
-    /// changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
-    pub async fn refresh_catalogue(&self) -> Result<bool, ServiceError> {
+    /// changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn refresh_catalogue(&self) -> Result<bool, CitizenError> {
         self.0.run(|a| async move { a.refresh_catalogue().await }).await
     }
 
-    /// The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+    /// The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
     /// (`NotSynced` before the first `refresh_catalogue`).
-    pub async fn list_procedures(&self) -> Result<Vec<Procedure>, ServiceError> {
+    pub async fn list_procedures(&self) -> Result<Vec<Procedure>, CitizenError> {
         self.0.blocking(|a| Ok(a.catalogue()?.procedures.iter().map(Procedure::from).collect())).await
     }
 
     /// Fetch the citizen's record from the population register (needs a session) and store it
-    /// encrypted. Main-safe; never prompts. Throws [`ServiceError`].
-    pub async fn refresh_profile(&self) -> Result<CitizenProfileDto, ServiceError> {
+    /// encrypted. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn refresh_profile(&self) -> Result<CitizenProfileDto, CitizenError> {
         self.0.run(|a| async move { a.refresh_profile().await }).await
     }
 
-    /// The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+    /// The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
     /// (`NotSynced` before the first `refresh_profile`).
-    pub async fn get_profile(&self) -> Result<CitizenProfileDto, ServiceError> {
+    pub async fn get_profile(&self) -> Result<CitizenProfileDto, CitizenError> {
         self.0.blocking(|a| a.cached_profile()).await
     }
 
     /// A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-    /// Main-safe; never prompts. Throws [`ServiceError`].
-    pub async fn create_draft(&self, procedure_id: String) -> Result<Draft, ServiceError> {
+    /// Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn create_draft(&self, procedure_id: String) -> Result<Draft, CitizenError> {
         self.0.blocking(move |a| Ok(draft(a.create_draft(&procedure_id)?))).await
     }
 
-    /// A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
-    pub async fn get_draft(&self, draft_id: String) -> Result<Draft, ServiceError> {
+    /// A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
+    pub async fn get_draft(&self, draft_id: String) -> Result<Draft, CitizenError> {
         self.0.blocking(move |a| Ok(draft(a.draft(&draft_id)?))).await
     }
 
     /// All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
-    /// [`ServiceError`].
-    pub async fn list_drafts(&self) -> Result<Vec<Draft>, ServiceError> {
+    /// [`CitizenError`].
+    pub async fn list_drafts(&self) -> Result<Vec<Draft>, CitizenError> {
         self.0.blocking(|a| Ok(a.drafts()?.into_iter().map(draft).collect())).await
     }
 
@@ -439,8 +439,8 @@ impl ServicesClient {
     /// clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
     /// All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
     /// saved and the error names the first refused path (in path order). Main-safe; never
-    /// prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
-    pub async fn update_draft(&self, draft_id: String, values: HashMap<String, String>) -> Result<Draft, ServiceError> {
+    /// prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
+    pub async fn update_draft(&self, draft_id: String, values: HashMap<String, String>) -> Result<Draft, CitizenError> {
         self.0
             .blocking(move |a| {
                 let mut values: Vec<(String, String)> = values.into_iter().collect();
@@ -454,8 +454,8 @@ impl ServicesClient {
     }
 
     /// Add an item to a repeated group; returns the new item's index. Main-safe; never
-    /// prompts. Throws [`ServiceError`].
-    pub async fn add_group_item(&self, draft_id: String, group: String) -> Result<u32, ServiceError> {
+    /// prompts. Throws [`CitizenError`].
+    pub async fn add_group_item(&self, draft_id: String, group: String) -> Result<u32, CitizenError> {
         self.0
             .blocking(move |a| {
                 Ok(a.edit_draft(&draft_id, |p, d| crate::services::eform::add_group_item(p, d, &group))?.1)
@@ -464,8 +464,8 @@ impl ServicesClient {
     }
 
     /// Remove an item of a repeated group (later items move down). Main-safe; never prompts.
-    /// Throws [`ServiceError`].
-    pub async fn remove_group_item(&self, draft_id: String, group: String, index: u32) -> Result<Draft, ServiceError> {
+    /// Throws [`CitizenError`].
+    pub async fn remove_group_item(&self, draft_id: String, group: String, index: u32) -> Result<Draft, CitizenError> {
         self.0
             .blocking(move |a| {
                 let (row, ()) =
@@ -477,7 +477,7 @@ impl ServicesClient {
 
     /// Attach bytes (checked against the procedure's size and type limits; stored encrypted).
     /// Main-safe (the sealing runs on the core's runtime); never prompts. Throws
-    /// [`ServiceError`].
+    /// [`CitizenError`].
     pub async fn attach_bytes(
         &self,
         draft_id: String,
@@ -485,35 +485,35 @@ impl ServicesClient {
         file_name: String,
         mime_type: String,
         data: Vec<u8>,
-    ) -> Result<Draft, ServiceError> {
+    ) -> Result<Draft, CitizenError> {
         self.0.blocking(move |a| Ok(draft(a.attach(&draft_id, &key, &file_name, &mime_type, data)?))).await
     }
 
     /// Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
-    /// never prompts. Throws [`ServiceError`].
+    /// never prompts. Throws [`CitizenError`].
     pub async fn attach_file(
         &self,
         draft_id: String,
         key: String,
         path: String,
         mime_type: String,
-    ) -> Result<Draft, ServiceError> {
+    ) -> Result<Draft, CitizenError> {
         self.0.blocking(move |a| Ok(draft(a.attach_file(&draft_id, &key, &path, &mime_type)?))).await
     }
 
-    /// Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
-    pub async fn remove_attachment(&self, draft_id: String, key: String) -> Result<Draft, ServiceError> {
+    /// Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn remove_attachment(&self, draft_id: String, key: String) -> Result<Draft, CitizenError> {
         self.0.blocking(move |a| Ok(draft(a.detach(&draft_id, &key)?))).await
     }
 
     /// Validate without submitting: every field error at once (empty = valid). Main-safe; never
-    /// prompts. Throws [`ServiceError`].
-    pub async fn validate_draft(&self, draft_id: String) -> Result<Vec<FieldError>, ServiceError> {
+    /// prompts. Throws [`CitizenError`].
+    pub async fn validate_draft(&self, draft_id: String) -> Result<Vec<FieldError>, CitizenError> {
         self.0.blocking(move |a| a.validate_draft(&draft_id)).await
     }
 
-    /// Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
-    pub async fn delete_draft(&self, draft_id: String) -> Result<(), ServiceError> {
+    /// Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn delete_draft(&self, draft_id: String) -> Result<(), CitizenError> {
         self.0.blocking(move |a| a.delete_draft(&draft_id)).await
     }
 
@@ -521,31 +521,31 @@ impl ServicesClient {
     /// in the durable outbox in the same transaction that marks the draft submitted. Returns at
     /// once (works offline); delivery starts in the background. Main-safe (the attachments are
     /// sealed on the core's runtime); may prompt (the device key signs). Throws
-    /// [`ServiceError`].
-    pub async fn submit_draft(&self, draft_id: String, passcode: String) -> Result<OutboxItem, ServiceError> {
+    /// [`CitizenError`].
+    pub async fn submit_draft(&self, draft_id: String, passcode: String) -> Result<OutboxItem, CitizenError> {
         let passcode = zeroize::Zeroizing::new(passcode);
         let row = self
             .0
-            .run::<_, ServiceError, _>(|a| async move { a.submit_and_deliver(&draft_id, &passcode).await })
+            .run::<_, CitizenError, _>(|a| async move { a.submit_and_deliver(&draft_id, &passcode).await })
             .await?;
         Ok(outbox_item(&row))
     }
 
-    /// The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
-    pub async fn list_outbox(&self) -> Result<Vec<OutboxItem>, ServiceError> {
+    /// The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn list_outbox(&self) -> Result<Vec<OutboxItem>, CitizenError> {
         self.0.blocking(|a| Ok(a.outbox_items()?.iter().map(outbox_item).collect())).await
     }
 
     /// Deliver what is queued now (call when connectivity returns or the citizen asks).
     /// Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
-    /// prompts. Throws [`ServiceError`].
-    pub async fn sync_outbox(&self) -> Result<OutboxSyncReport, ServiceError> {
-        let r = self.0.run::<_, ServiceError, _>(|a| async move { a.sync_outbox(true).await }).await?;
+    /// prompts. Throws [`CitizenError`].
+    pub async fn sync_outbox(&self) -> Result<OutboxSyncReport, CitizenError> {
+        let r = self.0.run::<_, CitizenError, _>(|a| async move { a.sync_outbox(true).await }).await?;
         Ok(OutboxSyncReport {
             delivered: r.delivered,
             rejected: r.rejected,
             remaining: r.remaining,
-            last_error: r.last_error.map(|e| ServiceError::from(e).detail().clone()),
+            last_error: r.last_error.map(|e| CitizenError::from(e).detail().clone()),
         })
     }
 
@@ -570,21 +570,21 @@ impl ServicesClient {
     }
 
     /// Fetch new case events (status changes, supplement requests) and return them. Main-safe;
-    /// never prompts. Throws [`ServiceError`].
-    pub async fn sync_cases(&self) -> Result<Vec<CaseEventDto>, ServiceError> {
+    /// never prompts. Throws [`CitizenError`].
+    pub async fn sync_cases(&self) -> Result<Vec<CaseEventDto>, CitizenError> {
         self.0.run(|a| async move { a.sync_cases().await }).await
     }
 
     /// The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
-    /// [`ServiceError`].
-    pub async fn list_cases(&self) -> Result<Vec<CaseInfo>, ServiceError> {
+    /// [`CitizenError`].
+    pub async fn list_cases(&self) -> Result<Vec<CaseInfo>, CitizenError> {
         self.0.blocking(|a| Ok(a.case_list()?.into_iter().map(case_info).collect())).await
     }
 
     /// A draft answering a supplement request of `case_number`: the original values, the
     /// requested attachments required. Submit it like any draft. Main-safe; never prompts.
-    /// Throws [`ServiceError`].
-    pub async fn create_supplement_draft(&self, case_number: String) -> Result<Draft, ServiceError> {
+    /// Throws [`CitizenError`].
+    pub async fn create_supplement_draft(&self, case_number: String) -> Result<Draft, CitizenError> {
         self.0.blocking(move |a| Ok(draft(a.supplement_draft(&case_number)?))).await
     }
 }

@@ -1,10 +1,10 @@
 //! UniFFI façade of consent-based data sharing (eKYC): open a relying party's signed share
 //! request, show what it asks and why, share only what the citizen picks. Thin wrappers over
-//! [`crate::share`]; errors are [`ConsentError`] (shared with QR login).
+//! [`crate::share`]; errors are [`CitizenError`] (shared with QR login).
 
 use super::consent::ConsentClient;
 use super::consent::{ClaimRequest, ReceiptInfo};
-use super::errors::ConsentError;
+use super::errors::CitizenError;
 
 /// A verified share request, shown to the citizen before they decide: who asks (names from the
 /// signed registry), why, for how long they keep the data, what they need and what is optional.
@@ -50,7 +50,7 @@ impl ConsentClient {
     /// Fetch the identity credential the device presents from (an SD-JWT bound to the device
     /// key, every personal claim selectively disclosable) and keep it sealed. `share_data`
     /// calls this itself when the credential is missing or about to expire.
-    pub async fn fetch_credential(&self) -> Result<(), ConsentError> {
+    pub async fn fetch_credential(&self) -> Result<(), CitizenError> {
         self.0.run(|a| async move { a.fetch_credential().await }).await
     }
 
@@ -58,8 +58,8 @@ impl ConsentClient {
     /// Checked on the device against the signed registry before anything is shown: registered
     /// party, its signature, a registered purpose, only claims it may ask for, the answer going
     /// to one of its registered origins, not expired.
-    pub async fn open_share_request(&self, request: String) -> Result<ShareRequestInfo, ConsentError> {
-        let p = self.0.run::<_, ConsentError, _>(|a| async move { a.open_share_request(&request).await }).await?;
+    pub async fn open_share_request(&self, request: String) -> Result<ShareRequestInfo, CitizenError> {
+        let p = self.0.run::<_, CitizenError, _>(|a| async move { a.open_share_request(&request).await }).await?;
         Ok(ShareRequestInfo {
             request_id: p.claims.request_id.clone(),
             relying_party_id: p.rp.id.clone(),
@@ -84,11 +84,11 @@ impl ConsentClient {
         request_id: String,
         optional_claims: Vec<String>,
         passcode: String,
-    ) -> Result<ShareOutcome, ConsentError> {
+    ) -> Result<ShareOutcome, CitizenError> {
         let passcode = zeroize::Zeroizing::new(passcode);
         let s = self
             .0
-            .run::<_, ConsentError, _>(|a| async move { a.share_data(&request_id, &optional_claims, &passcode).await })
+            .run::<_, CitizenError, _>(|a| async move { a.share_data(&request_id, &optional_claims, &passcode).await })
             .await?;
         Ok(ShareOutcome {
             receipt: ReceiptInfo::from(&s.receipt),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use citizen_core::activity::{self, ActivityAnchor, ActivityKind, AnchorClaims, LogProblem};
 use citizen_core::protocol::services::{KeysResponse, PATH_KEYS};
-use citizen_core::{verify_activity_log_export, CitizenCore, PasscodeError};
+use citizen_core::{verify_activity_log_export, CitizenCore, CitizenError};
 use citizen_server::testing::{enroll_and_login, CITIZEN_1};
 use p256::ecdsa::signature::Signer;
 
@@ -143,11 +143,11 @@ async fn a_lockout_wipe_erases_the_log_and_the_next_enrollment_starts_an_intact_
     let mut wiped = false;
     for _ in 0..40 {
         match env.core.account().verify_passcode("111112".into()).await {
-            Err(PasscodeError::Wiped { .. }) => {
+            Err(CitizenError::NeedsEnrollment { .. }) => {
                 wiped = true;
                 break;
             }
-            Err(PasscodeError::LockedOut { retry_after_secs, .. }) => env.clock.advance(retry_after_secs as i64 + 1),
+            Err(CitizenError::LockedOut { retry_after_secs, .. }) => env.clock.advance(retry_after_secs as i64 + 1),
             _ => {}
         }
     }

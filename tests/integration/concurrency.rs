@@ -9,7 +9,7 @@ use std::sync::Arc;
 use citizen_core::error::PublicError;
 use citizen_core::passcode::{FREE_ATTEMPTS, WIPE_AFTER};
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
-use citizen_core::{AuthError, CitizenCore, EnrollmentState, PasscodeError};
+use citizen_core::{CitizenCore, CitizenError, EnrollmentReason, EnrollmentState};
 use citizen_server::testing::{enroll, CITIZEN_1};
 
 use crate::env::{Device, Env, PASS};
@@ -69,7 +69,7 @@ where
     out
 }
 
-type Attempt = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), PasscodeError>> + Send>>;
+type Attempt = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), CitizenError>> + Send>>;
 
 fn verify(passcode: &'static str) -> impl Fn(Arc<CitizenCore>) -> Attempt {
     move |core| Box::pin(async move { core.account().verify_passcode(passcode.into()).await })
@@ -83,8 +83,8 @@ async fn simultaneous_wrong_passcodes_are_each_counted_once() {
     let mut locked = 0;
     for r in &results {
         match r {
-            Err(PasscodeError::Incorrect { attempts_before_wipe, .. }) => incorrect.push(*attempts_before_wipe),
-            Err(PasscodeError::LockedOut { .. }) => locked += 1,
+            Err(CitizenError::PasscodeRejected { attempts_before_wipe, .. }) => incorrect.push(*attempts_before_wipe),
+            Err(CitizenError::LockedOut { .. }) => locked += 1,
             other => panic!("{other:?}"),
         }
     }
@@ -110,9 +110,12 @@ async fn bursts_of_wrong_passcodes_wipe_after_exactly_the_schedule() {
         assert!(rounds <= 2 * WIPE_AFTER, "no wipe after {rounds} bursts, {incorrect} incorrect");
         for r in burst(&env.core, verify(WRONG)).await {
             match r {
-                Err(PasscodeError::Incorrect { .. }) => incorrect += 1,
-                Err(PasscodeError::Wiped { .. }) => wiped += 1,
-                Err(PasscodeError::LockedOut { .. } | PasscodeError::NotEnrolled { .. }) => {}
+                Err(CitizenError::PasscodeRejected { .. }) => incorrect += 1,
+                Err(CitizenError::NeedsEnrollment { reason: EnrollmentReason::Wiped, .. }) => wiped += 1,
+                Err(
+                    CitizenError::LockedOut { .. }
+                    | CitizenError::NeedsEnrollment { reason: EnrollmentReason::NotEnrolled, .. },
+                ) => {}
                 other => panic!("{other:?}"),
             }
         }
@@ -138,7 +141,7 @@ async fn simultaneous_correct_passcodes_never_lock_out() {
     }
     // Logins too (each also signs a challenge; the passcode gate is the same).
     for r in burst(&env.core, |core| async move { core.account().login(PASS.into()).await.map(|_| ()) }).await {
-        assert!(!matches!(r, Err(AuthError::LockedOut { .. } | AuthError::PasscodeIncorrect { .. })), "{r:?}");
+        assert!(!matches!(r, Err(CitizenError::LockedOut { .. } | CitizenError::PasscodeRejected { .. })), "{r:?}");
     }
     assert_eq!(env.core.account().passcode_status().await.unwrap().failed_attempts, 0);
     env.stop().await;
@@ -150,10 +153,10 @@ async fn a_second_core_on_the_same_data_directory_is_refused_until_the_first_is_
     let open = || CitizenCore::with_clock(env.config("core"), env.keys.clone(), env.wrapper.clone(), env.clock.clone());
     let e = open().err().expect("a second core on the same directory must be refused");
     assert_eq!(e.detail().code, "storage.already_open");
-    assert!(matches!(e, citizen_core::SetupError::AlreadyOpen { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::Internal { .. }), "{e:?}");
     // The desktop constructor takes the same lock.
     let desktop = CitizenCore::new_desktop(env.config("core"));
-    assert!(matches!(desktop, Err(citizen_core::SetupError::AlreadyOpen { .. })));
+    assert!(matches!(desktop, Err(CitizenError::Internal { .. })));
     // The first core is unaffected.
     assert_eq!(env.core.status().await.unwrap().enrollment, EnrollmentState::Enrolled);
 

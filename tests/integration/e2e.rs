@@ -9,8 +9,8 @@ use citizen_core::clock::Clock;
 use citizen_core::error::PublicError;
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::{
-    default_core_config, AuthError, CitizenCore, DataKeyWrapper, DeviceStatus, EnrollmentError, EnrollmentInput,
-    EnrollmentState, KeyOptions, NetworkErrorKind, PasscodeError, SetupError,
+    default_core_config, CitizenCore, CitizenError, DataKeyWrapper, DeviceStatus, EnrollmentInput, EnrollmentReason,
+    EnrollmentState, KeyOptions, NetworkErrorKind,
 };
 
 use crate::env::{Device, Env, PASS};
@@ -74,7 +74,7 @@ async fn enroll_login_refresh_devices_logout_with_nothing_sensitive_on_disk() {
 
     d.core.account().logout().await.unwrap();
     assert!(!d.core.status().await.unwrap().logged_in);
-    assert!(matches!(d.core.account().list_devices().await, Err(AuthError::NotLoggedIn { .. })));
+    assert!(matches!(d.core.account().list_devices().await, Err(CitizenError::NeedsLogin { .. })));
 
     // Nothing sensitive in clear anywhere in the core's data directory (db, WAL, SHM).
     drop(d);
@@ -101,7 +101,7 @@ async fn invalid_enrollment_input_is_refused_before_any_network_call() {
     ];
     for (who, codes) in cases {
         match core.account().start_enrollment(input(who)).await {
-            Err(EnrollmentError::InvalidInput { detail, fields }) => {
+            Err(CitizenError::InvalidInput { detail, fields }) => {
                 assert_eq!(detail.code, "input.invalid");
                 assert_eq!(fields.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), codes, "{who:?}");
                 assert!(fields.iter().all(|f| !f.message_vi.is_empty() && !f.message_en.is_empty()));
@@ -111,7 +111,7 @@ async fn invalid_enrollment_input_is_refused_before_any_network_call() {
     }
     // Valid input does reach the network (and finds it offline): the refusals above were local.
     match core.account().start_enrollment(input(A)).await {
-        Err(EnrollmentError::Network { kind: NetworkErrorKind::Offline, detail }) => {
+        Err(CitizenError::Network { kind: NetworkErrorKind::Offline, detail }) => {
             assert_eq!(detail.code, "network.offline")
         }
         other => panic!("{other:?}"),
@@ -124,25 +124,25 @@ async fn no_match_and_wrong_otp_until_the_limit() {
     let d = env.device("a");
     // Right number, wrong date of birth (still structurally valid).
     let e = d.core.account().start_enrollment(input(("001090000001", "1990-01-16", "0900000001"))).await.unwrap_err();
-    assert!(matches!(e, EnrollmentError::NoMatch { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::Refused { .. }), "{e:?}");
 
     d.core.account().start_enrollment(input(A)).await.unwrap();
     for left in (1..=4).rev() {
         match d.core.account().complete_enrollment("000000".into(), PASS.into(), opts()).await {
-            Err(EnrollmentError::OtpInvalid { attempts_left, .. }) => assert_eq!(attempts_left, left),
+            Err(CitizenError::OtpRejected { attempts_left, .. }) => assert_eq!(attempts_left, left),
             other => panic!("{other:?}"),
         }
     }
     let e = d.core.account().complete_enrollment("000000".into(), PASS.into(), opts()).await.unwrap_err();
-    assert!(matches!(e, EnrollmentError::OtpAttemptsExceeded { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::OtpRejected { .. }), "{e:?}");
     // The dead enrollment is dropped; its unused key is deleted.
     let e = d.core.account().complete_enrollment("123456".into(), PASS.into(), opts()).await.unwrap_err();
-    assert!(matches!(e, EnrollmentError::NoPendingEnrollment { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::NotFound { .. }), "{e:?}");
     assert_eq!(d.keys.key_count(), 0);
     // Weak passcode and malformed OTP are refused locally.
     d.core.account().start_enrollment(input(A)).await.unwrap();
     match d.core.account().complete_enrollment("12a".into(), "123456".into(), opts()).await {
-        Err(EnrollmentError::InvalidInput { fields, .. }) => {
+        Err(CitizenError::InvalidInput { fields, .. }) => {
             assert_eq!(fields.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), ["otp.format", "passcode.weak"])
         }
         other => panic!("{other:?}"),
@@ -156,7 +156,7 @@ async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
     env.enroll(&d, A).await;
     for left in (0..5).rev() {
         match d.core.account().login("111112".into()).await {
-            Err(AuthError::PasscodeIncorrect { attempts_before_lockout, attempts_before_wipe, detail }) => {
+            Err(CitizenError::PasscodeRejected { attempts_before_lockout, attempts_before_wipe, detail }) => {
                 assert_eq!(attempts_before_lockout, left);
                 assert_eq!(attempts_before_wipe, 5 + left);
                 assert_eq!(detail.code, "auth.passcode_incorrect");
@@ -166,12 +166,12 @@ async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
     }
     // Locked for a minute — even the right passcode.
     match d.core.account().login(PASS.into()).await {
-        Err(AuthError::LockedOut { retry_after_secs, .. }) => assert!((55..=60).contains(&retry_after_secs)),
+        Err(CitizenError::LockedOut { retry_after_secs, .. }) => assert!((55..=60).contains(&retry_after_secs)),
         other => panic!("{other:?}"),
     }
     // An app restart changes nothing.
     let d = env.reopen(d);
-    assert!(matches!(d.core.account().login(PASS.into()).await, Err(AuthError::LockedOut { .. })));
+    assert!(matches!(d.core.account().login(PASS.into()).await, Err(CitizenError::LockedOut { .. })));
     let st = d.core.account().passcode_status().await.unwrap();
     assert_eq!((st.failed_attempts, st.attempts_before_wipe), (5, 5));
     assert!(st.locked_until.is_some());
@@ -180,16 +180,16 @@ async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
     let mut delays = vec![];
     for _ in 0..4 {
         env.clock.advance(3_601);
-        assert!(matches!(d.core.account().login("111112".into()).await, Err(AuthError::PasscodeIncorrect { .. })));
+        assert!(matches!(d.core.account().login("111112".into()).await, Err(CitizenError::PasscodeRejected { .. })));
         delays.push(d.core.account().passcode_status().await.unwrap().locked_until.unwrap() - env.clock.now());
     }
     assert_eq!(delays, vec![300, 3600, 3600, 3600]);
     env.clock.advance(3_601);
     // The 10th failure erases the account and the device key.
-    assert!(matches!(d.core.account().login("111112".into()).await, Err(AuthError::Wiped { .. })));
+    assert!(matches!(d.core.account().login("111112".into()).await, Err(CitizenError::NeedsEnrollment { .. })));
     assert_eq!(d.core.status().await.unwrap().enrollment, EnrollmentState::NotEnrolled);
     assert_eq!(d.keys.key_count(), 0);
-    assert!(matches!(d.core.account().login(PASS.into()).await, Err(AuthError::NotEnrolled { .. })));
+    assert!(matches!(d.core.account().login(PASS.into()).await, Err(CitizenError::NeedsEnrollment { .. })));
 }
 
 #[tokio::test]
@@ -251,7 +251,10 @@ async fn reuse_of_an_old_refresh_token_revokes_the_session() {
 
     // The whole family is dead: the citizen's current token no longer works either.
     let e = d.core.account().refresh_session().await.unwrap_err();
-    assert!(matches!(e, AuthError::SessionExpired { .. } | AuthError::SessionRevoked { .. }), "{e:?}");
+    assert!(
+        matches!(&e, CitizenError::NeedsLogin { detail } if ["auth.session_expired", "auth.session_revoked"].contains(&detail.code.as_str())),
+        "{e:?}"
+    );
     assert!(!d.core.status().await.unwrap().logged_in);
 }
 
@@ -263,7 +266,7 @@ async fn sessions_end_at_idle_and_absolute_timeouts() {
     d.core.account().login(PASS.into()).await.unwrap();
     env.clock.advance(3_601);
     let e = d.core.account().list_devices().await.unwrap_err();
-    assert!(matches!(e, AuthError::SessionExpired { .. }), "idle: {e:?}");
+    assert!(matches!(&e, CitizenError::NeedsLogin { detail } if detail.code == "auth.session_expired"), "idle: {e:?}");
 
     d.core.account().login(PASS.into()).await.unwrap();
     // Stay active every 50 minutes for a day: the absolute limit still ends the session.
@@ -274,7 +277,10 @@ async fn sessions_end_at_idle_and_absolute_timeouts() {
         }
     }
     let e = d.core.account().list_devices().await.unwrap_err();
-    assert!(matches!(e, AuthError::SessionExpired { .. } | AuthError::NotLoggedIn { .. }), "absolute: {e:?}");
+    assert!(
+        matches!(&e, CitizenError::NeedsLogin { detail } if ["auth.session_expired", "auth.not_logged_in"].contains(&detail.code.as_str())),
+        "absolute: {e:?}"
+    );
 }
 
 #[tokio::test]
@@ -294,13 +300,22 @@ async fn a_new_device_replaces_the_old_one_which_learns_it() {
 
     // The old device's session is dead and it learns why.
     let e = old.core.account().list_devices().await.unwrap_err();
-    assert!(matches!(&e, AuthError::DeviceInactive { status: DeviceStatus::Replaced, .. }), "{e:?}");
+    assert!(
+        matches!(
+            &e,
+            CitizenError::NeedsEnrollment {
+                reason: EnrollmentReason::DeviceDeactivated { status: DeviceStatus::Replaced },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     assert_eq!(
         old.core.status().await.unwrap().enrollment,
         EnrollmentState::Deactivated { status: DeviceStatus::Replaced }
     );
     assert_eq!(old.core.account().check_device_status().await.unwrap().status, DeviceStatus::Replaced);
-    assert!(matches!(old.core.account().login(PASS.into()).await, Err(AuthError::DeviceInactive { .. })));
+    assert!(matches!(old.core.account().login(PASS.into()).await, Err(CitizenError::NeedsEnrollment { .. })));
     // It may enroll again (which replaces the other one in turn).
     assert!(old.core.account().start_enrollment(input(A)).await.is_ok());
 
@@ -320,7 +335,7 @@ async fn an_approved_transfer_marks_the_old_device_transferred() {
     // A wrong passcode on the old device approves nothing.
     assert!(matches!(
         old.core.account().approve_device_transfer(t.enrollment_id.clone(), "111112".into()).await,
-        Err(AuthError::PasscodeIncorrect { .. })
+        Err(CitizenError::PasscodeRejected { .. })
     ));
     old.core.account().approve_device_transfer(t.enrollment_id.clone(), PASS.into()).await.unwrap();
     let otp = env.otp.last_otp(&t.enrollment_id).unwrap();
@@ -342,7 +357,16 @@ async fn a_revoked_device_cannot_log_in() {
     d.core.account().revoke_device(o.device_id.clone(), PASS.into()).await.unwrap();
     assert_eq!(env.server().device_status(&o.device_id).as_deref(), Some("revoked"));
     let e = d.core.account().login(PASS.into()).await.unwrap_err();
-    assert!(matches!(&e, AuthError::DeviceInactive { status: DeviceStatus::Revoked, .. }), "{e:?}");
+    assert!(
+        matches!(
+            &e,
+            CitizenError::NeedsEnrollment {
+                reason: EnrollmentReason::DeviceDeactivated { status: DeviceStatus::Revoked },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]
@@ -352,33 +376,33 @@ async fn passcode_change_and_otp_reset() {
     env.enroll(&d, A).await;
     assert!(matches!(
         d.core.account().change_passcode("111112".into(), "739201".into()).await,
-        Err(PasscodeError::Incorrect { .. })
+        Err(CitizenError::PasscodeRejected { .. })
     ));
     assert!(matches!(
         d.core.account().change_passcode(PASS.into(), PASS.into()).await,
-        Err(PasscodeError::InvalidFormat { fields, .. }) if fields[0].code == "passcode.same"
+        Err(CitizenError::InvalidInput { fields, .. }) if fields[0].code == "passcode.same"
     ));
     assert!(matches!(
         d.core.account().change_passcode(PASS.into(), "150190".into()).await,
-        Err(PasscodeError::InvalidFormat { fields, .. }) if fields[0].code == "passcode.weak"
+        Err(CitizenError::InvalidInput { fields, .. }) if fields[0].code == "passcode.weak"
     ));
     d.core.account().change_passcode(PASS.into(), "739201".into()).await.unwrap();
-    assert!(matches!(d.core.account().login(PASS.into()).await, Err(AuthError::PasscodeIncorrect { .. })));
+    assert!(matches!(d.core.account().login(PASS.into()).await, Err(CitizenError::PasscodeRejected { .. })));
     d.core.account().login("739201".into()).await.unwrap();
 
     // Forgotten: lock it, then reset with an OTP.
     for _ in 0..5 {
         let _ = d.core.account().verify_passcode("111112".into()).await;
     }
-    assert!(matches!(d.core.account().verify_passcode("739201".into()).await, Err(PasscodeError::LockedOut { .. })));
+    assert!(matches!(d.core.account().verify_passcode("739201".into()).await, Err(CitizenError::LockedOut { .. })));
     assert!(matches!(
         d.core.account().complete_passcode_reset("123456".into(), "905172".into()).await,
-        Err(PasscodeError::NoPendingReset { .. })
+        Err(CitizenError::NotFound { .. })
     ));
     let t = d.core.account().start_passcode_reset().await.unwrap();
     assert_eq!(t.masked_phone, "+84 ••• ••• 001");
     match d.core.account().complete_passcode_reset("000000".into(), "905172".into()).await {
-        Err(PasscodeError::OtpInvalid { attempts_left, .. }) => assert_eq!(attempts_left, 4),
+        Err(CitizenError::OtpRejected { attempts_left, .. }) => assert_eq!(attempts_left, 4),
         other => panic!("{other:?}"),
     }
     let otp = env.otp.last_otp(&t.reset_id).unwrap();
@@ -396,7 +420,7 @@ async fn key_store_failures_are_distinct_errors_and_raw_signatures_work() {
     d.core.account().login(PASS.into()).await.unwrap();
     d.keys.invalidate(&format!("citizen-core.device.{}", o.device_id));
     let e = d.core.account().login(PASS.into()).await.unwrap_err();
-    assert!(matches!(&e, AuthError::KeyStore { .. }), "{e:?}");
+    assert!(matches!(&e, CitizenError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, "keystore.key_invalidated");
 }
 
@@ -409,7 +433,7 @@ async fn the_data_key_opens_only_with_its_wrapper_and_nothing_is_lost() {
     let Device { core, keys, wrapper, config, .. } = d;
     drop(core);
     let e = CitizenCore::with_clock(config.clone(), keys.clone(), other, env.clock.clone()).err().unwrap();
-    assert!(matches!(e, SetupError::DataKeyUnavailable { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::DataKeyLost { .. }), "{e:?}");
     // The right wrapper still opens everything.
     let core = CitizenCore::with_clock(config, keys, wrapper, env.clock.clone()).unwrap();
     core.account().login(PASS.into()).await.unwrap();
@@ -430,7 +454,7 @@ async fn config_errors_are_typed() {
         mk(&|c| c.data_dir = "".into()),
     ] {
         match e {
-            Some(SetupError::InvalidConfig { detail }) => assert_eq!(detail.code, "setup.invalid_config"),
+            Some(CitizenError::Internal { detail }) => assert_eq!(detail.code, "setup.invalid_config"),
             other => panic!("{other:?}"),
         }
     }

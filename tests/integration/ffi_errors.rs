@@ -17,7 +17,7 @@ use citizen_core::protocol::rp::{
     LoginRequest, QrSessionCreate, QrSessionCreated, QrSessionStatus, SignedLoginRequest, PATH_QR_SESSIONS,
     PATH_QR_SESSION_PREFIX,
 };
-use citizen_core::{default_core_config, CitizenCore, ConsentError, DeviceStatus, PasscodeError, ServiceError};
+use citizen_core::{default_core_config, CitizenCore, CitizenError, DeviceStatus, EnrollmentReason};
 use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -121,7 +121,7 @@ async fn an_invalidated_key_at_submission_says_key_invalidated_and_queues_nothin
 
     d.invalidate_key();
     let e = d.core.clone().services().submit_draft(id, PASS.into()).await.unwrap_err();
-    assert!(matches!(e, ServiceError::KeyStore { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, INVALIDATED);
     assert!(d.core.services().list_outbox().await.unwrap().is_empty(), "nothing is queued unsigned");
 }
@@ -133,7 +133,7 @@ async fn an_invalidated_key_at_activity_anchoring_says_key_invalidated() {
     assert!(!d.core.activity().list_entries().await.unwrap().is_empty(), "enrollment and login were logged");
     d.invalidate_key();
     let e = d.core.activity().anchor().await.unwrap_err();
-    assert!(matches!(e, ServiceError::KeyStore { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, INVALIDATED);
 }
 
@@ -167,7 +167,7 @@ async fn an_invalidated_key_at_qr_approval_says_key_invalidated() {
     let shown = status.verification_code.unwrap();
     d.invalidate_key();
     let e = d.core.consent().approve_login(created.session_id, shown, PASS.into()).await.unwrap_err();
-    assert!(matches!(e, ConsentError::KeyStore { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, INVALIDATED);
     assert!(d.core.consent().list_receipts().await.unwrap().is_empty(), "no receipt for an unsigned approval");
 }
@@ -188,7 +188,7 @@ async fn an_invalidated_key_at_share_says_key_invalidated() {
     let info = d.core.consent().open_share_request(v["link"].as_str().unwrap().into()).await.unwrap();
     d.invalidate_key();
     let e = d.core.consent().share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
-    assert!(matches!(e, ConsentError::KeyStore { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, INVALIDATED);
     assert!(d.core.consent().list_receipts().await.unwrap().is_empty(), "no receipt for an unsigned share");
 }
@@ -200,6 +200,15 @@ async fn a_replaced_device_says_replaced_from_the_passcode_domain_too() {
     let new = env.device("new", CITIZEN).await;
     assert_ne!(new.device_id, old.device_id);
     let e = old.core.account().start_passcode_reset().await.unwrap_err();
-    assert!(matches!(e, PasscodeError::DeviceInactive { status: DeviceStatus::Replaced, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            CitizenError::NeedsEnrollment {
+                reason: EnrollmentReason::DeviceDeactivated { status: DeviceStatus::Replaced },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     assert_eq!(e.detail().code, "auth.device_inactive");
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use citizen_core::clock::SystemClock;
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
-use citizen_core::{default_core_config, CitizenCore, OutboxItem, OutboxState, ServiceError};
+use citizen_core::{default_core_config, CitizenCore, CitizenError, OutboxItem, OutboxState};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -590,7 +590,7 @@ async fn hostile_catalogue_and_case_events_keep_the_cache_intact() {
             }
         });
         match env.core.services().refresh_catalogue().await {
-            Err(ServiceError::BadServerResponse { detail }) => assert_eq!(detail.code, "network.protocol", "{name}"),
+            Err(CitizenError::Network { detail, .. }) => assert_eq!(detail.code, "network.protocol", "{name}"),
             other => panic!("catalogue {name}: {other:?}"),
         }
         assert_eq!(env.core.services().list_procedures().await.unwrap(), before, "catalogue {name}: cache intact");
@@ -627,7 +627,7 @@ async fn hostile_catalogue_and_case_events_keep_the_cache_intact() {
             }
         });
         match env.core.services().sync_cases().await {
-            Err(ServiceError::BadServerResponse { detail }) => assert_eq!(detail.code, "network.protocol", "{name}"),
+            Err(CitizenError::Network { detail, .. }) => assert_eq!(detail.code, "network.protocol", "{name}"),
             other => panic!("case events {name}: {other:?}"),
         }
         assert_eq!(env.core.services().list_cases().await.unwrap(), cases_before, "case events {name}: cases intact");

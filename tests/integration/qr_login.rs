@@ -17,7 +17,7 @@ use citizen_core::protocol::rp::{
     PATH_QR_SESSIONS, PATH_QR_SESSION_PREFIX, QR_PREFIX,
 };
 use citizen_core::protocol::services::{KeysResponse, PATH_KEYS};
-use citizen_core::{verify_receipt_export, CitizenCore, ConsentError, ConsentKind};
+use citizen_core::{verify_receipt_export, CitizenCore, CitizenError, ConsentKind};
 use citizen_server::testing::CITIZEN_1;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -66,7 +66,7 @@ fn sign(request: LoginRequest, key: &SigningKey) -> SignedLoginRequest {
     SignedLoginRequest { request, rp_signature: citizen_core::crypto::low_s(sig).to_bytes().into() }
 }
 
-fn code(e: &ConsentError) -> &str {
+fn code(e: &CitizenError) -> &str {
     &e.detail().code
 }
 
@@ -114,7 +114,7 @@ impl QrLogin {
         session_id: &str,
         receipt: &ConsentReceipt,
         code: &str,
-    ) -> Result<QrDecisionResponse, ConsentError> {
+    ) -> Result<QrDecisionResponse, CitizenError> {
         let signed = self
             .core
             .sign_consent_for_test(receipt.nonce.clone(), receipt.statement_subject(), receipt.issued_at)
@@ -129,9 +129,9 @@ impl QrLogin {
         self.post_raw(&req).await
     }
 
-    async fn post_raw(&self, req: &QrDecisionRequest) -> Result<QrDecisionResponse, ConsentError> {
+    async fn post_raw(&self, req: &QrDecisionRequest) -> Result<QrDecisionResponse, CitizenError> {
         let token = self.core.access_token().await.unwrap();
-        self.rp.post(PATH_QR_DECISION, req, Some(&token)).await.map_err(ConsentError::from)
+        self.rp.post(PATH_QR_DECISION, req, Some(&token)).await.map_err(CitizenError::from)
     }
 
     async fn receipt(&self, s: &Session) -> ConsentReceipt {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use citizen_core::clock::Clock;
 use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
 use citizen_core::{
-    CitizenCore, DraftStatus, NetworkErrorKind, ObserverError, OutboxItem, OutboxObserver, OutboxState, ServiceError,
+    CitizenCore, CitizenError, DraftStatus, NetworkErrorKind, ObserverError, OutboxItem, OutboxObserver, OutboxState,
 };
 use citizen_server::Fault;
 
@@ -117,7 +117,7 @@ async fn catalogue_profile_and_autofill_with_locked_fields() {
                     .await
                     .unwrap_err();
                 match e {
-                    ServiceError::InvalidForm { fields, .. } => assert_eq!(fields[0].code, "field.locked"),
+                    CitizenError::InvalidInput { fields, .. } => assert_eq!(fields[0].code, "field.locked"),
                     other => panic!("{other:?}"),
                 }
                 assert_eq!(
@@ -174,7 +174,7 @@ async fn offline_submission_is_delivered_later_and_the_case_is_approved() {
         .update_draft(draft.draft_id.clone(), std::collections::HashMap::from([("reason".into(), "khac".into())]))
         .await
         .unwrap_err();
-    assert!(matches!(e, ServiceError::WrongState { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::Refused { .. }), "{e:?}");
 
     let r = core.services().sync_outbox().await.unwrap();
     assert_eq!((r.delivered, r.remaining), (0, 1));
@@ -277,7 +277,7 @@ async fn a_supplement_request_is_answered_through_the_outbox() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(&e, ServiceError::InvalidForm { fields, .. } if fields[0].code == "attachment.type"), "{e:?}");
+    assert!(matches!(&e, CitizenError::InvalidInput { fields, .. } if fields[0].code == "attachment.type"), "{e:?}");
     core.services()
         .attach_bytes(
             id.clone(),
@@ -332,7 +332,7 @@ async fn a_supplement_request_is_answered_through_the_outbox() {
     core.services().sync_cases().await.unwrap();
     assert!(matches!(
         core.services().create_supplement_draft(case_number).await.unwrap_err(),
-        ServiceError::WrongState { .. }
+        CitizenError::Refused { .. }
     ));
 }
 
@@ -438,7 +438,7 @@ async fn submission_needs_the_passcode_and_a_valid_form() {
     let core = env.ready_core("a", A).await;
     let d = core.services().create_draft("residence-notification".into()).await.unwrap();
     match core.clone().services().submit_draft(d.draft_id.clone(), PASS.into()).await.unwrap_err() {
-        ServiceError::InvalidForm { fields, .. } => {
+        CitizenError::InvalidInput { fields, .. } => {
             let codes: Vec<String> = fields.iter().map(|f| format!("{}:{}", f.field, f.code)).collect();
             assert!(codes.contains(&"from_date:field.required".to_string()), "{codes:?}");
         }
@@ -447,7 +447,7 @@ async fn submission_needs_the_passcode_and_a_valid_form() {
     fill_residence(&core, &d.draft_id, &*env.clock).await;
     assert!(matches!(
         core.clone().services().submit_draft(d.draft_id.clone(), "111112".into()).await.unwrap_err(),
-        ServiceError::PasscodeIncorrect { .. }
+        CitizenError::PasscodeRejected { .. }
     ));
     assert!(core.services().list_outbox().await.unwrap().is_empty(), "nothing queued without the passcode");
     let _ = NetworkErrorKind::Offline;

@@ -16,7 +16,7 @@ use citizen_core::protocol::rp::{
 use citizen_core::protocol::{Purpose, SignedStatement, Statement};
 use citizen_core::sdjwt::{self, PresentationCheck, PresentationError};
 use citizen_core::DeviceKeyStore;
-use citizen_core::{CitizenCore, ConsentError, ConsentKind};
+use citizen_core::{CitizenCore, CitizenError, ConsentKind};
 use serde_json::{json, Map, Value};
 
 use crate::env::{Device, Env, PASS};
@@ -109,7 +109,7 @@ fn decoded(p: &str) -> String {
         .join("\n")
 }
 
-fn code(e: &ConsentError) -> String {
+fn code(e: &CitizenError) -> String {
     e.detail().code.clone()
 }
 
@@ -235,9 +235,9 @@ async fn bad_share_requests_are_refused_on_the_device_each_with_its_code() {
     let e = core.consent().share_data(info.request_id.clone(), vec!["sex".into()], PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.claim_not_offered");
     let e = core.consent().share_data(info.request_id.clone(), vec![], "000000".into()).await.unwrap_err();
-    assert!(matches!(e, ConsentError::PasscodeIncorrect { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::PasscodeRejected { .. }), "{e:?}");
     let e = core.consent().share_data("another".into(), vec![], PASS.into()).await.unwrap_err();
-    assert!(matches!(e, ConsentError::NotFound { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::NotFound { .. }), "{e:?}");
     assert_eq!(code(&e), "consent.unknown_share_request");
     env.clock.advance(req.exp - req.iat);
     let e = core.consent().share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
@@ -504,7 +504,7 @@ async fn a_share_the_relying_party_refuses_leaves_a_receipt_that_says_so() {
     let info =
         core.consent().open_share_request(sign_request(env.rp_key("bank-demo"), "bank-demo", &req)).await.unwrap();
     let e = core.consent().share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
-    assert!(matches!(e, ConsentError::Refused { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::Refused { .. }), "{e:?}");
     let list = core.consent().list_receipts().await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].delivery, citizen_core::ShareDelivery::Refused);

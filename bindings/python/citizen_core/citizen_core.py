@@ -533,49 +533,49 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_validate_enrollment_input() != 50441:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 4064:
+    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 3785:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 41004:
+    if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 52006:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 40321:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 34645:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_change_passcode() != 57846:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_change_passcode() != 3996:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_check_device_status() != 60934:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_check_device_status() != 51201:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment() != 47111:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment() != 1604:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 42165:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_list_devices() != 30179:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_list_devices() != 59749:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_login() != 63555:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_login() != 16218:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_logout() != 65192:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_logout() != 35798:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_passcode_status() != 14721:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_passcode_status() != 19800:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_refresh_session() != 65022:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_refresh_session() != 27651:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_reset_device() != 58600:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_reset_device() != 36120:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_revoke_device() != 58459:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_revoke_device() != 18865:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment() != 21202:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment() != 46786:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset() != 31085:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset() != 26801:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_validate_enrollment() != 11793:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 18525:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 42213:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_activityclient_anchor() != 60948:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_anchor() != 43084:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_activityclient_export() != 51206:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_export() != 36535:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_activityclient_list_entries() != 27322:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_list_entries() != 62327:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_activityclient_verify() != 17977:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_verify() != 56065:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_account() != 38618:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -585,31 +585,31 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_services() != 36370:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_status() != 3175:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_status() != 7145:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_constructor_citizencore_open() != 19733:
+    if lib.uniffi_citizen_core_checksum_constructor_citizencore_open() != 32759:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_constructor_citizencore_open_desktop() != 7243:
+    if lib.uniffi_citizen_core_checksum_constructor_citizencore_open_desktop() != 59083:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_approve_login() != 64624:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_approve_login() != 36965:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_deny_login() != 39477:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_deny_login() != 15679:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_export_receipts() != 20432:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_export_receipts() != 54315:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 31950:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 33156:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_list_receipts() != 51515:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_list_receipts() != 47705:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_open_login_link() != 36316:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_open_login_link() != 10107:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 37841:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 27802:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 64392:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 33392:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 2007:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 35057:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_share_data() != 30026:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_share_data() != 22338:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -629,51 +629,51 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 21094:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 47312:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_bytes() != 17077:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_bytes() != 50753:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 46880:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 31647:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer() != 4374:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 32761:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 52115:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft() != 15173:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft() != 47312:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_delete_draft() != 24782:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_delete_draft() != 35359:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_get_draft() != 41426:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_get_draft() != 27423:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 21212:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 42482:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_cases() != 32364:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_cases() != 8833:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_drafts() != 3242:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_drafts() != 58585:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_outbox() != 53145:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_outbox() != 28742:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures() != 33005:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures() != 56165:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 18592:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 36004:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 28985:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 49675:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 30568:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 64385:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 49385:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 5112:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer() != 53200:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 24210:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 33229:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 21449:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 51505:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_sync_outbox() != 60611:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_sync_outbox() != 48153:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_update_draft() != 52736:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_update_draft() != 43458:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 23020:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 26125:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -1319,36 +1319,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft.argtypes 
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_autherror_detail.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_autherror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_clone_accountclient.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -6357,6 +6332,183 @@ class _UniffiFfiConverterTypeShareRequestInfo(_UniffiConverterRustBuffer):
 
 
 
+class EnrollmentReason:
+    """
+    Why the citizen must enroll (again) on this device.
+"""
+    def __init__(self):
+        raise RuntimeError("EnrollmentReason cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class NOT_ENROLLED:
+        """
+        There is no account on this device (never enrolled, or erased by the citizen).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "EnrollmentReason.NOT_ENROLLED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, EnrollmentReason):
+                return NotImplemented
+            if not other.is_NOT_ENROLLED():
+                return False
+            return True
+
+    @dataclass
+    class WIPED:
+        """
+        Too many wrong passcodes: the local account was erased.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "EnrollmentReason.WIPED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, EnrollmentReason):
+                return NotImplemented
+            if not other.is_WIPED():
+                return False
+            return True
+
+    @dataclass
+    class DEVICE_DEACTIVATED:
+        """
+        The server deactivated this device (another device enrolled, the citizen revoked it).
+"""
+        
+        def __init__(self, status:DeviceStatus):
+            self.status = status
+            
+            """
+        Replaced, transferred or revoked.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "EnrollmentReason.DEVICE_DEACTIVATED(status={})".format(self.status)
+        def __eq__(self, other):
+            if not isinstance(other, EnrollmentReason):
+                return NotImplemented
+            if not other.is_DEVICE_DEACTIVATED():
+                return False
+            if self.status != other.status:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_NOT_ENROLLED(self) -> bool:
+        return isinstance(self, EnrollmentReason.NOT_ENROLLED)
+    def is_not_enrolled(self) -> bool:
+        return isinstance(self, EnrollmentReason.NOT_ENROLLED)
+    def is_WIPED(self) -> bool:
+        return isinstance(self, EnrollmentReason.WIPED)
+    def is_wiped(self) -> bool:
+        return isinstance(self, EnrollmentReason.WIPED)
+    def is_DEVICE_DEACTIVATED(self) -> bool:
+        return isinstance(self, EnrollmentReason.DEVICE_DEACTIVATED)
+    def is_device_deactivated(self) -> bool:
+        return isinstance(self, EnrollmentReason.DEVICE_DEACTIVATED)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+EnrollmentReason.NOT_ENROLLED = type("EnrollmentReason.NOT_ENROLLED", (EnrollmentReason.NOT_ENROLLED, EnrollmentReason,), {})  # type: ignore
+EnrollmentReason.WIPED = type("EnrollmentReason.WIPED", (EnrollmentReason.WIPED, EnrollmentReason,), {})  # type: ignore
+EnrollmentReason.DEVICE_DEACTIVATED = type("EnrollmentReason.DEVICE_DEACTIVATED", (EnrollmentReason.DEVICE_DEACTIVATED, EnrollmentReason,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeEnrollmentReason(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return EnrollmentReason.NOT_ENROLLED(
+            )
+        if variant == 2:
+            return EnrollmentReason.WIPED(
+            )
+        if variant == 3:
+            return EnrollmentReason.DEVICE_DEACTIVATED(
+                _UniffiFfiConverterTypeDeviceStatus.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_NOT_ENROLLED():
+            return
+        if value.is_WIPED():
+            return
+        if value.is_DEVICE_DEACTIVATED():
+            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_NOT_ENROLLED():
+            buf.write_i32(1)
+        if value.is_WIPED():
+            buf.write_i32(2)
+        if value.is_DEVICE_DEACTIVATED():
+            buf.write_i32(3)
+            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
+
+
+
+class _UniffiFfiConverterSequenceTypeFieldError(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeFieldError.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeFieldError.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeFieldError.read(buf) for i in range(count)
+        ]
+
+
+
+
+
+
 class NetworkErrorKind(enum.Enum):
     """
     Network failure classes, so a shell can tell "you are offline" from "the server is down".
@@ -6447,28 +6599,93 @@ class _UniffiFfiConverterTypeNetworkErrorKind(_UniffiConverterRustBuffer):
 
 
 
-# AuthError
+
+
+
+class KeyStoreProblem(enum.Enum):
+    """
+    What went wrong with the platform key store.
+"""
+    
+    INVALIDATED = 0
+    """
+    The device key is gone for good (biometrics changed, key store reset): enroll again
+    (`keystore.key_invalidated`).
+"""
+    
+    USER_CANCELLED = 1
+    """
+    The citizen cancelled the prompt: stay on the screen (`keystore.user_cancelled`).
+"""
+    
+    FAILED = 2
+    """
+    Any other failure of the key store (`keystore.failure`): retry later.
+"""
+    
+
+
+class _UniffiFfiConverterTypeKeyStoreProblem(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return KeyStoreProblem.INVALIDATED
+        if variant == 2:
+            return KeyStoreProblem.USER_CANCELLED
+        if variant == 3:
+            return KeyStoreProblem.FAILED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == KeyStoreProblem.INVALIDATED:
+            return
+        if value == KeyStoreProblem.USER_CANCELLED:
+            return
+        if value == KeyStoreProblem.FAILED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == KeyStoreProblem.INVALIDATED:
+            buf.write_i32(1)
+        if value == KeyStoreProblem.USER_CANCELLED:
+            buf.write_i32(2)
+        if value == KeyStoreProblem.FAILED:
+            buf.write_i32(3)
+
+
+
+
+
+# CitizenError
 # We want to define each variant as a nested class that's also a subclass,
 # which is tricky in Python.  To accomplish this we're going to create each
 # class separately, then manually add the child classes to the base class's
 # __dict__.  All of this happens in dummy class to avoid polluting the module
 # namespace.
-class AuthError(Exception):
+class CitizenError(Exception):
     """
-    Errors of login, sessions and device management.
+    The one error every exported call throws. The variant says what the app should do next;
+    `detail` has the stable code and the message in Vietnamese and English (also through the
+    exported `detail()` method).
 """
     pass
 
-_UniffiTempAuthError = AuthError
+_UniffiTempCitizenError = CitizenError
 
-class AuthError:  # type: ignore
+class CitizenError:  # type: ignore
     """
-    Errors of login, sessions and device management.
+    The one error every exported call throws. The variant says what the app should do next;
+    `detail` has the stable code and the message in Vietnamese and English (also through the
+    exported `detail()` method).
 """
     
-    class NotEnrolled(_UniffiTempAuthError):
+    class NeedsLogin(_UniffiTempCitizenError):
         """
-        No account on this device.
+        No session, or it expired or was revoked: show the passcode screen and log in.
 """
         
         def __init__(self, detail):
@@ -6478,26 +6695,57 @@ class AuthError:  # type: ignore
             self.detail = detail
 
         def __repr__(self):
-            return "AuthError.NotEnrolled({})".format(str(self))
+            return "CitizenError.NeedsLogin({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.NotEnrolled = NotEnrolled # type: ignore
-    class PasscodeIncorrect(_UniffiTempAuthError):
+    _UniffiTempCitizenError.NeedsLogin = NeedsLogin # type: ignore
+    class NeedsEnrollment(_UniffiTempCitizenError):
         """
-        Wrong passcode.
+        The account is not (or no longer) on this device: start enrollment.
+"""
+        
+        def __init__(self, detail, reason):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "reason={!r}".format(reason),
+            ]))
+            self.detail = detail
+            self.reason = reason
+
+        def __repr__(self):
+            return "CitizenError.NeedsEnrollment({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.NeedsEnrollment = NeedsEnrollment # type: ignore
+    class PasscodeRejected(_UniffiTempCitizenError):
+        """
+        Wrong passcode: ask again, showing what is left.
 """
         
         def __init__(self, detail, attempts_before_lockout, attempts_before_wipe):
@@ -6511,26 +6759,26 @@ class AuthError:  # type: ignore
             self.attempts_before_wipe = attempts_before_wipe
 
         def __repr__(self):
-            return "AuthError.PasscodeIncorrect({})".format(str(self))
+            return "CitizenError.PasscodeRejected({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.PasscodeIncorrect = PasscodeIncorrect # type: ignore
-    class LockedOut(_UniffiTempAuthError):
+    _UniffiTempCitizenError.PasscodeRejected = PasscodeRejected # type: ignore
+    class LockedOut(_UniffiTempCitizenError):
         """
-        Too many wrong passcodes; wait.
+        Too many wrong passcodes: wait before the next attempt.
 """
         
         def __init__(self, detail, retry_after_secs):
@@ -6542,260 +6790,91 @@ class AuthError:  # type: ignore
             self.retry_after_secs = retry_after_secs
 
         def __repr__(self):
-            return "AuthError.LockedOut({})".format(str(self))
+            return "CitizenError.LockedOut({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.LockedOut = LockedOut # type: ignore
-    class Wiped(_UniffiTempAuthError):
+    _UniffiTempCitizenError.LockedOut = LockedOut # type: ignore
+    class InvalidInput(_UniffiTempCitizenError):
         """
-        Too many wrong passcodes; the local account was erased.
+        Something the citizen (or the app) entered is not valid; nothing was sent. `fields` lists
+        every invalid field at once (empty when the input was one value, e.g. a scanned code).
 """
         
-        def __init__(self, detail):
+        def __init__(self, detail, fields):
             super().__init__(", ".join([
                 "detail={!r}".format(detail),
+                "fields={!r}".format(fields),
             ]))
             self.detail = detail
+            self.fields = fields
 
         def __repr__(self):
-            return "AuthError.Wiped({})".format(str(self))
+            return "CitizenError.InvalidInput({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.Wiped = Wiped # type: ignore
-    class NotLoggedIn(_UniffiTempAuthError):
+    _UniffiTempCitizenError.InvalidInput = InvalidInput # type: ignore
+    class OtpRejected(_UniffiTempCitizenError):
         """
-        No session; log in first.
+        The OTP was wrong, expired or tried too often: ask for it again (or a new one when
+        `attempts_left` is 0).
 """
         
-        def __init__(self, detail):
+        def __init__(self, detail, attempts_left):
             super().__init__(", ".join([
                 "detail={!r}".format(detail),
+                "attempts_left={!r}".format(attempts_left),
             ]))
             self.detail = detail
+            self.attempts_left = attempts_left
 
         def __repr__(self):
-            return "AuthError.NotLoggedIn({})".format(str(self))
+            return "CitizenError.OtpRejected({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.NotLoggedIn = NotLoggedIn # type: ignore
-    class SessionExpired(_UniffiTempAuthError):
+    _UniffiTempCitizenError.OtpRejected = OtpRejected # type: ignore
+    class Network(_UniffiTempCitizenError):
         """
-        The session reached its idle or absolute timeout, or was ended.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "AuthError.SessionExpired({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.SessionExpired = SessionExpired # type: ignore
-    class SessionRevoked(_UniffiTempAuthError):
-        """
-        A refresh token was reused: the server revoked the whole session.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "AuthError.SessionRevoked({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.SessionRevoked = SessionRevoked # type: ignore
-    class DeviceInactive(_UniffiTempAuthError):
-        """
-        This device was replaced, transferred or revoked (`status` says which).
-"""
-        
-        def __init__(self, detail, status):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "status={!r}".format(status),
-            ]))
-            self.detail = detail
-            self.status = status
-
-        def __repr__(self):
-            return "AuthError.DeviceInactive({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.DeviceInactive = DeviceInactive # type: ignore
-    class AccountLocked(_UniffiTempAuthError):
-        """
-        The account is locked server-side.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "AuthError.AccountLocked({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.AccountLocked = AccountLocked # type: ignore
-    class Rejected(_UniffiTempAuthError):
-        """
-        The server refused the signed request.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "AuthError.Rejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.Rejected = Rejected # type: ignore
-    class KeyStore(_UniffiTempAuthError):
-        """
-        Key store failure, cancellation or invalidated key.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "AuthError.KeyStore({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.KeyStore = KeyStore # type: ignore
-    class Network(_UniffiTempAuthError):
-        """
-        Transport failure.
+        The network or the server failed: retry when the connection is back (a queued request
+        stays queued).
 """
         
         def __init__(self, detail, kind):
@@ -6807,26 +6886,27 @@ class AuthError:  # type: ignore
             self.kind = kind
 
         def __repr__(self):
-            return "AuthError.Network({})".format(str(self))
+            return "CitizenError.Network({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.Network = Network # type: ignore
-    class Storage(_UniffiTempAuthError):
+    _UniffiTempCitizenError.Network = Network # type: ignore
+    class Refused(_UniffiTempCitizenError):
         """
-        Local storage failed.
+        The server, a relying party or a rule refused this request; retrying the same will not
+        help. The code says which (`enrollment.no_match`, `consent.frame_stale`, …).
 """
         
         def __init__(self, detail):
@@ -6836,877 +6916,344 @@ class AuthError:  # type: ignore
             self.detail = detail
 
         def __repr__(self):
-            return "AuthError.Storage({})".format(str(self))
+            return "CitizenError.Refused({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.Storage = Storage # type: ignore
+    _UniffiTempCitizenError.Refused = Refused # type: ignore
+    class KeyStore(_UniffiTempCitizenError):
+        """
+        The platform key store failed; `problem` says whether the device key is gone
+        (`keystore.key_invalidated`: enroll again), the citizen cancelled, or something else.
+"""
+        
+        def __init__(self, detail, problem):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "problem={!r}".format(problem),
+            ]))
+            self.detail = detail
+            self.problem = problem
 
-AuthError = _UniffiTempAuthError # type: ignore
-del _UniffiTempAuthError
+        def __repr__(self):
+            return "CitizenError.KeyStore({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.KeyStore = KeyStore # type: ignore
+    class DataKeyLocked(_UniffiTempCitizenError):
+        """
+        The data key is temporarily unavailable (e.g. the phone is locked): retry later. Never
+        offer to erase the data for this.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "CitizenError.DataKeyLocked({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.DataKeyLocked = DataKeyLocked # type: ignore
+    class DataKeyLost(_UniffiTempCitizenError):
+        """
+        The data key is gone for good (restored onto another phone, key store reset): the local
+        data cannot be read; erase it (`eraseLocalData`) and enroll again.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "CitizenError.DataKeyLost({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.DataKeyLost = DataKeyLost # type: ignore
+    class NotFound(_UniffiTempCitizenError):
+        """
+        What was asked for does not exist here (draft, case, procedure, login session, share
+        request, credential), or is not on the device yet (sync first).
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "CitizenError.NotFound({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.NotFound = NotFound # type: ignore
+    class Internal(_UniffiTempCitizenError):
+        """
+        An unexpected failure (storage, configuration, the core closed): report it; retrying may
+        not help.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "CitizenError.Internal({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.Internal = Internal # type: ignore
+
+CitizenError = _UniffiTempCitizenError # type: ignore
+del _UniffiTempCitizenError
 
 
-class _UniffiFfiConverterTypeAuthError(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeCitizenError(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         variant = buf.read_i32()
         if variant == 1:
-            return AuthError.NotEnrolled(
+            return CitizenError.NeedsLogin(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
         if variant == 2:
-            return AuthError.PasscodeIncorrect(
+            return CitizenError.NeedsEnrollment(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterTypeEnrollmentReason.read(buf),
+            )
+        if variant == 3:
+            return CitizenError.PasscodeRejected(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
                 _UniffiFfiConverterUInt32.read(buf),
                 _UniffiFfiConverterUInt32.read(buf),
             )
-        if variant == 3:
-            return AuthError.LockedOut(
+        if variant == 4:
+            return CitizenError.LockedOut(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
                 _UniffiFfiConverterUInt64.read(buf),
             )
-        if variant == 4:
-            return AuthError.Wiped(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
         if variant == 5:
-            return AuthError.NotLoggedIn(
+            return CitizenError.InvalidInput(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterSequenceTypeFieldError.read(buf),
             )
         if variant == 6:
-            return AuthError.SessionExpired(
+            return CitizenError.OtpRejected(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterUInt32.read(buf),
             )
         if variant == 7:
-            return AuthError.SessionRevoked(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 8:
-            return AuthError.DeviceInactive(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeDeviceStatus.read(buf),
-            )
-        if variant == 9:
-            return AuthError.AccountLocked(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 10:
-            return AuthError.Rejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 11:
-            return AuthError.KeyStore(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 12:
-            return AuthError.Network(
+            return CitizenError.Network(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
                 _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
             )
+        if variant == 8:
+            return CitizenError.Refused(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 9:
+            return CitizenError.KeyStore(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterTypeKeyStoreProblem.read(buf),
+            )
+        if variant == 10:
+            return CitizenError.DataKeyLocked(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 11:
+            return CitizenError.DataKeyLost(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 12:
+            return CitizenError.NotFound(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
         if variant == 13:
-            return AuthError.Storage(
+            return CitizenError.Internal(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
     def check_lower(value):
-        if isinstance(value, AuthError.NotEnrolled):
+        if isinstance(value, CitizenError.NeedsLogin):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             return
-        if isinstance(value, AuthError.PasscodeIncorrect):
+        if isinstance(value, CitizenError.NeedsEnrollment):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterTypeEnrollmentReason.check_lower(value.reason)
+            return
+        if isinstance(value, CitizenError.PasscodeRejected):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
             _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
             return
-        if isinstance(value, AuthError.LockedOut):
+        if isinstance(value, CitizenError.LockedOut):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             _UniffiFfiConverterUInt64.check_lower(value.retry_after_secs)
             return
-        if isinstance(value, AuthError.Wiped):
+        if isinstance(value, CitizenError.InvalidInput):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterSequenceTypeFieldError.check_lower(value.fields)
             return
-        if isinstance(value, AuthError.NotLoggedIn):
+        if isinstance(value, CitizenError.OtpRejected):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterUInt32.check_lower(value.attempts_left)
             return
-        if isinstance(value, AuthError.SessionExpired):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, AuthError.SessionRevoked):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, AuthError.DeviceInactive):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
-            return
-        if isinstance(value, AuthError.AccountLocked):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, AuthError.Rejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, AuthError.KeyStore):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, AuthError.Network):
+        if isinstance(value, CitizenError.Network):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
             return
-        if isinstance(value, AuthError.Storage):
+        if isinstance(value, CitizenError.Refused):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, CitizenError.KeyStore):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterTypeKeyStoreProblem.check_lower(value.problem)
+            return
+        if isinstance(value, CitizenError.DataKeyLocked):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, CitizenError.DataKeyLost):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, CitizenError.NotFound):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, CitizenError.Internal):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             return
 
     @staticmethod
     def write(value, buf):
-        if isinstance(value, AuthError.NotEnrolled):
+        if isinstance(value, CitizenError.NeedsLogin):
             buf.write_i32(1)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.PasscodeIncorrect):
+        if isinstance(value, CitizenError.NeedsEnrollment):
             buf.write_i32(2)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterTypeEnrollmentReason.write(value.reason, buf)
+        if isinstance(value, CitizenError.PasscodeRejected):
+            buf.write_i32(3)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
             _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
             _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
-        if isinstance(value, AuthError.LockedOut):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt64.write(value.retry_after_secs, buf)
-        if isinstance(value, AuthError.Wiped):
+        if isinstance(value, CitizenError.LockedOut):
             buf.write_i32(4)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.NotLoggedIn):
-            buf.write_i32(5)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.SessionExpired):
-            buf.write_i32(6)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.SessionRevoked):
-            buf.write_i32(7)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.DeviceInactive):
-            buf.write_i32(8)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
-        if isinstance(value, AuthError.AccountLocked):
-            buf.write_i32(9)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.Rejected):
-            buf.write_i32(10)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.KeyStore):
-            buf.write_i32(11)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.Network):
-            buf.write_i32(12)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
-        if isinstance(value, AuthError.Storage):
-            buf.write_i32(13)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
-
-
-# ConsentError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class ConsentError(Exception):
-    """
-    Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
-    (`consent.frame_stale`, …) and the message in both languages.
-"""
-    pass
-
-_UniffiTempConsentError = ConsentError
-
-class ConsentError:  # type: ignore
-    """
-    Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
-    (`consent.frame_stale`, …) and the message in both languages.
-"""
-    
-    class InvalidCode(_UniffiTempConsentError):
-        """
-        What was scanned or opened is not a valid login code, link or request (too long, wrong
-        version, malformed), or a local input was refused (passcode format).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.InvalidCode({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.InvalidCode = InvalidCode # type: ignore
-    class RelyingPartyRejected(_UniffiTempConsentError):
-        """
-        The relying party failed a check against the signed registry: unknown, bad signature,
-        unregistered origin or redirect, a claim or purpose it may not ask for. Likely a fake site.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.RelyingPartyRejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.RelyingPartyRejected = RelyingPartyRejected # type: ignore
-    class Expired(_UniffiTempConsentError):
-        """
-        The request or the scanned frame is too old (scan the code on the screen again).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.Expired({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.Expired = Expired # type: ignore
-    class NotFound(_UniffiTempConsentError):
-        """
-        No such login session or share request (or it was already answered on this device), or
-        no credential on the device.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.NotFound({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.NotFound = NotFound # type: ignore
-    class Refused(_UniffiTempConsentError):
-        """
-        The server or the relying party refused (already scanned or decided, wrong verification
-        code, mismatched approval, presentation refused).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.Refused({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.Refused = Refused # type: ignore
-    class ReceiptInvalid(_UniffiTempConsentError):
-        """
-        A receipt export did not verify: changed content, bad device signature, bad server
-        countersignature, or another server key than the pinned one.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.ReceiptInvalid({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.ReceiptInvalid = ReceiptInvalid # type: ignore
-    class NotEnrolled(_UniffiTempConsentError):
-        """
-        No account on this device.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.NotEnrolled({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.NotEnrolled = NotEnrolled # type: ignore
-    class NotLoggedIn(_UniffiTempConsentError):
-        """
-        Not logged in, or the session ended: log in again.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.NotLoggedIn({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.NotLoggedIn = NotLoggedIn # type: ignore
-    class PasscodeIncorrect(_UniffiTempConsentError):
-        """
-        Wrong passcode.
-"""
-        
-        def __init__(self, detail, attempts_before_lockout, attempts_before_wipe):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "attempts_before_lockout={!r}".format(attempts_before_lockout),
-                "attempts_before_wipe={!r}".format(attempts_before_wipe),
-            ]))
-            self.detail = detail
-            self.attempts_before_lockout = attempts_before_lockout
-            self.attempts_before_wipe = attempts_before_wipe
-
-        def __repr__(self):
-            return "ConsentError.PasscodeIncorrect({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.PasscodeIncorrect = PasscodeIncorrect # type: ignore
-    class LockedOut(_UniffiTempConsentError):
-        """
-        Too many wrong passcodes; wait.
-"""
-        
-        def __init__(self, detail, retry_after_secs):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "retry_after_secs={!r}".format(retry_after_secs),
-            ]))
-            self.detail = detail
-            self.retry_after_secs = retry_after_secs
-
-        def __repr__(self):
-            return "ConsentError.LockedOut({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.LockedOut = LockedOut # type: ignore
-    class Wiped(_UniffiTempConsentError):
-        """
-        Too many wrong passcodes; the local account was erased.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.Wiped({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.Wiped = Wiped # type: ignore
-    class DeviceInactive(_UniffiTempConsentError):
-        """
-        This device was replaced or revoked.
-"""
-        
-        def __init__(self, detail, status):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "status={!r}".format(status),
-            ]))
-            self.detail = detail
-            self.status = status
-
-        def __repr__(self):
-            return "ConsentError.DeviceInactive({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.DeviceInactive = DeviceInactive # type: ignore
-    class KeyStore(_UniffiTempConsentError):
-        """
-        Key store failure, cancellation or invalidated key.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.KeyStore({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.KeyStore = KeyStore # type: ignore
-    class Network(_UniffiTempConsentError):
-        """
-        Transport failure.
-"""
-        
-        def __init__(self, detail, kind):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "kind={!r}".format(kind),
-            ]))
-            self.detail = detail
-            self.kind = kind
-
-        def __repr__(self):
-            return "ConsentError.Network({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.Network = Network # type: ignore
-    class BadServerResponse(_UniffiTempConsentError):
-        """
-        The server's answer did not verify (registry, countersignature, malformed data).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.BadServerResponse({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.BadServerResponse = BadServerResponse # type: ignore
-    class Internal(_UniffiTempConsentError):
-        """
-        Local storage or another unexpected failure.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.Internal({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.Internal = Internal # type: ignore
-
-ConsentError = _UniffiTempConsentError # type: ignore
-del _UniffiTempConsentError
-
-
-class _UniffiFfiConverterTypeConsentError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return ConsentError.InvalidCode(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 2:
-            return ConsentError.RelyingPartyRejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 3:
-            return ConsentError.Expired(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 4:
-            return ConsentError.NotFound(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 5:
-            return ConsentError.Refused(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 6:
-            return ConsentError.ReceiptInvalid(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 7:
-            return ConsentError.NotEnrolled(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 8:
-            return ConsentError.NotLoggedIn(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 9:
-            return ConsentError.PasscodeIncorrect(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 10:
-            return ConsentError.LockedOut(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt64.read(buf),
-            )
-        if variant == 11:
-            return ConsentError.Wiped(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 12:
-            return ConsentError.DeviceInactive(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeDeviceStatus.read(buf),
-            )
-        if variant == 13:
-            return ConsentError.KeyStore(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 14:
-            return ConsentError.Network(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
-            )
-        if variant == 15:
-            return ConsentError.BadServerResponse(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 16:
-            return ConsentError.Internal(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, ConsentError.InvalidCode):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.RelyingPartyRejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.Expired):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.NotFound):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.Refused):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.ReceiptInvalid):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.NotEnrolled):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.NotLoggedIn):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.PasscodeIncorrect):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
-            return
-        if isinstance(value, ConsentError.LockedOut):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt64.check_lower(value.retry_after_secs)
-            return
-        if isinstance(value, ConsentError.Wiped):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.DeviceInactive):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
-            return
-        if isinstance(value, ConsentError.KeyStore):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.Network):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
-            return
-        if isinstance(value, ConsentError.BadServerResponse):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.Internal):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, ConsentError.InvalidCode):
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.RelyingPartyRejected):
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.Expired):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.NotFound):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.Refused):
-            buf.write_i32(5)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.ReceiptInvalid):
-            buf.write_i32(6)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.NotEnrolled):
-            buf.write_i32(7)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.NotLoggedIn):
-            buf.write_i32(8)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.PasscodeIncorrect):
-            buf.write_i32(9)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
-        if isinstance(value, ConsentError.LockedOut):
-            buf.write_i32(10)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
             _UniffiFfiConverterUInt64.write(value.retry_after_secs, buf)
-        if isinstance(value, ConsentError.Wiped):
-            buf.write_i32(11)
+        if isinstance(value, CitizenError.InvalidInput):
+            buf.write_i32(5)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.DeviceInactive):
-            buf.write_i32(12)
+            _UniffiFfiConverterSequenceTypeFieldError.write(value.fields, buf)
+        if isinstance(value, CitizenError.OtpRejected):
+            buf.write_i32(6)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
-        if isinstance(value, ConsentError.KeyStore):
-            buf.write_i32(13)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.Network):
-            buf.write_i32(14)
+            _UniffiFfiConverterUInt32.write(value.attempts_left, buf)
+        if isinstance(value, CitizenError.Network):
+            buf.write_i32(7)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
             _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
-        if isinstance(value, ConsentError.BadServerResponse):
-            buf.write_i32(15)
+        if isinstance(value, CitizenError.Refused):
+            buf.write_i32(8)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.Internal):
-            buf.write_i32(16)
+        if isinstance(value, CitizenError.KeyStore):
+            buf.write_i32(9)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterTypeKeyStoreProblem.write(value.problem, buf)
+        if isinstance(value, CitizenError.DataKeyLocked):
+            buf.write_i32(10)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, CitizenError.DataKeyLost):
+            buf.write_i32(11)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, CitizenError.NotFound):
+            buf.write_i32(12)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, CitizenError.Internal):
+            buf.write_i32(13)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
 
 
@@ -7892,550 +7439,6 @@ class _UniffiFfiConverterTypeDeviceKeyStoreError(_UniffiConverterRustBuffer):
             buf.write_i32(6)
             _UniffiFfiConverterString.write(value.reason, buf)
 
-class _UniffiFfiConverterSequenceTypeFieldError(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeFieldError.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeFieldError.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeFieldError.read(buf) for i in range(count)
-        ]
-
-
-
-# EnrollmentError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class EnrollmentError(Exception):
-    """
-    Errors of enrollment.
-"""
-    pass
-
-_UniffiTempEnrollmentError = EnrollmentError
-
-class EnrollmentError:  # type: ignore
-    """
-    Errors of enrollment.
-"""
-    
-    class InvalidInput(_UniffiTempEnrollmentError):
-        """
-        One or more fields are invalid; nothing was sent.
-"""
-        
-        def __init__(self, detail, fields):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "fields={!r}".format(fields),
-            ]))
-            self.detail = detail
-            self.fields = fields
-
-        def __repr__(self):
-            return "EnrollmentError.InvalidInput({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.InvalidInput = InvalidInput # type: ignore
-    class NoMatch(_UniffiTempEnrollmentError):
-        """
-        No citizen in the register matches.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.NoMatch({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.NoMatch = NoMatch # type: ignore
-    class NoPendingEnrollment(_UniffiTempEnrollmentError):
-        """
-        No enrollment is waiting for an OTP.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.NoPendingEnrollment({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.NoPendingEnrollment = NoPendingEnrollment # type: ignore
-    class OtpInvalid(_UniffiTempEnrollmentError):
-        """
-        Wrong OTP.
-"""
-        
-        def __init__(self, detail, attempts_left):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "attempts_left={!r}".format(attempts_left),
-            ]))
-            self.detail = detail
-            self.attempts_left = attempts_left
-
-        def __repr__(self):
-            return "EnrollmentError.OtpInvalid({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.OtpInvalid = OtpInvalid # type: ignore
-    class OtpExpired(_UniffiTempEnrollmentError):
-        """
-        OTP expired.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.OtpExpired({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.OtpExpired = OtpExpired # type: ignore
-    class OtpAttemptsExceeded(_UniffiTempEnrollmentError):
-        """
-        Too many wrong OTPs.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.OtpAttemptsExceeded({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.OtpAttemptsExceeded = OtpAttemptsExceeded # type: ignore
-    class AlreadyEnrolled(_UniffiTempEnrollmentError):
-        """
-        This device is already enrolled.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.AlreadyEnrolled({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.AlreadyEnrolled = AlreadyEnrolled # type: ignore
-    class AccountLocked(_UniffiTempEnrollmentError):
-        """
-        The account is locked server-side.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.AccountLocked({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.AccountLocked = AccountLocked # type: ignore
-    class KeyStore(_UniffiTempEnrollmentError):
-        """
-        The platform key store failed or the user cancelled.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.KeyStore({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.KeyStore = KeyStore # type: ignore
-    class Network(_UniffiTempEnrollmentError):
-        """
-        Transport failure.
-"""
-        
-        def __init__(self, detail, kind):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "kind={!r}".format(kind),
-            ]))
-            self.detail = detail
-            self.kind = kind
-
-        def __repr__(self):
-            return "EnrollmentError.Network({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.Network = Network # type: ignore
-    class Rejected(_UniffiTempEnrollmentError):
-        """
-        The server refused for another reason.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.Rejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.Rejected = Rejected # type: ignore
-    class Storage(_UniffiTempEnrollmentError):
-        """
-        Local storage failed.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.Storage({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.Storage = Storage # type: ignore
-
-EnrollmentError = _UniffiTempEnrollmentError # type: ignore
-del _UniffiTempEnrollmentError
-
-
-class _UniffiFfiConverterTypeEnrollmentError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return EnrollmentError.InvalidInput(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterSequenceTypeFieldError.read(buf),
-            )
-        if variant == 2:
-            return EnrollmentError.NoMatch(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 3:
-            return EnrollmentError.NoPendingEnrollment(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 4:
-            return EnrollmentError.OtpInvalid(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 5:
-            return EnrollmentError.OtpExpired(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 6:
-            return EnrollmentError.OtpAttemptsExceeded(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 7:
-            return EnrollmentError.AlreadyEnrolled(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 8:
-            return EnrollmentError.AccountLocked(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 9:
-            return EnrollmentError.KeyStore(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 10:
-            return EnrollmentError.Network(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
-            )
-        if variant == 11:
-            return EnrollmentError.Rejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 12:
-            return EnrollmentError.Storage(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, EnrollmentError.InvalidInput):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterSequenceTypeFieldError.check_lower(value.fields)
-            return
-        if isinstance(value, EnrollmentError.NoMatch):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.NoPendingEnrollment):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.OtpInvalid):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_left)
-            return
-        if isinstance(value, EnrollmentError.OtpExpired):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.OtpAttemptsExceeded):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.AlreadyEnrolled):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.AccountLocked):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.KeyStore):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.Network):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
-            return
-        if isinstance(value, EnrollmentError.Rejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.Storage):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, EnrollmentError.InvalidInput):
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterSequenceTypeFieldError.write(value.fields, buf)
-        if isinstance(value, EnrollmentError.NoMatch):
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.NoPendingEnrollment):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.OtpInvalid):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_left, buf)
-        if isinstance(value, EnrollmentError.OtpExpired):
-            buf.write_i32(5)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.OtpAttemptsExceeded):
-            buf.write_i32(6)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.AlreadyEnrolled):
-            buf.write_i32(7)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.AccountLocked):
-            buf.write_i32(8)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.KeyStore):
-            buf.write_i32(9)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.Network):
-            buf.write_i32(10)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
-        if isinstance(value, EnrollmentError.Rejected):
-            buf.write_i32(11)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.Storage):
-            buf.write_i32(12)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
 
 
 # KeyWrapError
@@ -8610,1435 +7613,6 @@ class _UniffiFfiConverterTypeObserverError(_UniffiConverterRustBuffer):
             buf.write_i32(1)
             _UniffiFfiConverterString.write(value.reason, buf)
 
-
-
-# PasscodeError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class PasscodeError(Exception):
-    """
-    Errors of the passcode: change, reset, status.
-"""
-    pass
-
-_UniffiTempPasscodeError = PasscodeError
-
-class PasscodeError:  # type: ignore
-    """
-    Errors of the passcode: change, reset, status.
-"""
-    
-    class InvalidFormat(_UniffiTempPasscodeError):
-        """
-        The new passcode is not acceptable.
-"""
-        
-        def __init__(self, detail, fields):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "fields={!r}".format(fields),
-            ]))
-            self.detail = detail
-            self.fields = fields
-
-        def __repr__(self):
-            return "PasscodeError.InvalidFormat({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.InvalidFormat = InvalidFormat # type: ignore
-    class Incorrect(_UniffiTempPasscodeError):
-        """
-        Wrong passcode.
-"""
-        
-        def __init__(self, detail, attempts_before_lockout, attempts_before_wipe):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "attempts_before_lockout={!r}".format(attempts_before_lockout),
-                "attempts_before_wipe={!r}".format(attempts_before_wipe),
-            ]))
-            self.detail = detail
-            self.attempts_before_lockout = attempts_before_lockout
-            self.attempts_before_wipe = attempts_before_wipe
-
-        def __repr__(self):
-            return "PasscodeError.Incorrect({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.Incorrect = Incorrect # type: ignore
-    class LockedOut(_UniffiTempPasscodeError):
-        """
-        Too many wrong passcodes; wait.
-"""
-        
-        def __init__(self, detail, retry_after_secs):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "retry_after_secs={!r}".format(retry_after_secs),
-            ]))
-            self.detail = detail
-            self.retry_after_secs = retry_after_secs
-
-        def __repr__(self):
-            return "PasscodeError.LockedOut({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.LockedOut = LockedOut # type: ignore
-    class Wiped(_UniffiTempPasscodeError):
-        """
-        Too many wrong passcodes; the local account was erased.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.Wiped({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.Wiped = Wiped # type: ignore
-    class NotEnrolled(_UniffiTempPasscodeError):
-        """
-        No account on this device.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.NotEnrolled({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.NotEnrolled = NotEnrolled # type: ignore
-    class NoPendingReset(_UniffiTempPasscodeError):
-        """
-        No reset waiting for an OTP.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.NoPendingReset({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.NoPendingReset = NoPendingReset # type: ignore
-    class OtpInvalid(_UniffiTempPasscodeError):
-        """
-        Wrong OTP.
-"""
-        
-        def __init__(self, detail, attempts_left):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "attempts_left={!r}".format(attempts_left),
-            ]))
-            self.detail = detail
-            self.attempts_left = attempts_left
-
-        def __repr__(self):
-            return "PasscodeError.OtpInvalid({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.OtpInvalid = OtpInvalid # type: ignore
-    class OtpRejected(_UniffiTempPasscodeError):
-        """
-        OTP expired or too many wrong OTPs.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.OtpRejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.OtpRejected = OtpRejected # type: ignore
-    class DeviceInactive(_UniffiTempPasscodeError):
-        """
-        This device was replaced, transferred or revoked (`status` says which).
-"""
-        
-        def __init__(self, detail, status):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "status={!r}".format(status),
-            ]))
-            self.detail = detail
-            self.status = status
-
-        def __repr__(self):
-            return "PasscodeError.DeviceInactive({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.DeviceInactive = DeviceInactive # type: ignore
-    class KeyStore(_UniffiTempPasscodeError):
-        """
-        Key store failure, cancellation or invalidated key.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.KeyStore({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.KeyStore = KeyStore # type: ignore
-    class Network(_UniffiTempPasscodeError):
-        """
-        Transport failure.
-"""
-        
-        def __init__(self, detail, kind):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "kind={!r}".format(kind),
-            ]))
-            self.detail = detail
-            self.kind = kind
-
-        def __repr__(self):
-            return "PasscodeError.Network({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.Network = Network # type: ignore
-    class Rejected(_UniffiTempPasscodeError):
-        """
-        The server refused for another reason.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.Rejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.Rejected = Rejected # type: ignore
-    class Storage(_UniffiTempPasscodeError):
-        """
-        Local storage failed.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.Storage({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.Storage = Storage # type: ignore
-
-PasscodeError = _UniffiTempPasscodeError # type: ignore
-del _UniffiTempPasscodeError
-
-
-class _UniffiFfiConverterTypePasscodeError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return PasscodeError.InvalidFormat(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterSequenceTypeFieldError.read(buf),
-            )
-        if variant == 2:
-            return PasscodeError.Incorrect(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 3:
-            return PasscodeError.LockedOut(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt64.read(buf),
-            )
-        if variant == 4:
-            return PasscodeError.Wiped(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 5:
-            return PasscodeError.NotEnrolled(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 6:
-            return PasscodeError.NoPendingReset(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 7:
-            return PasscodeError.OtpInvalid(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 8:
-            return PasscodeError.OtpRejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 9:
-            return PasscodeError.DeviceInactive(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeDeviceStatus.read(buf),
-            )
-        if variant == 10:
-            return PasscodeError.KeyStore(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 11:
-            return PasscodeError.Network(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
-            )
-        if variant == 12:
-            return PasscodeError.Rejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 13:
-            return PasscodeError.Storage(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, PasscodeError.InvalidFormat):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterSequenceTypeFieldError.check_lower(value.fields)
-            return
-        if isinstance(value, PasscodeError.Incorrect):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
-            return
-        if isinstance(value, PasscodeError.LockedOut):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt64.check_lower(value.retry_after_secs)
-            return
-        if isinstance(value, PasscodeError.Wiped):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.NotEnrolled):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.NoPendingReset):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.OtpInvalid):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_left)
-            return
-        if isinstance(value, PasscodeError.OtpRejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.DeviceInactive):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
-            return
-        if isinstance(value, PasscodeError.KeyStore):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.Network):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
-            return
-        if isinstance(value, PasscodeError.Rejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.Storage):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, PasscodeError.InvalidFormat):
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterSequenceTypeFieldError.write(value.fields, buf)
-        if isinstance(value, PasscodeError.Incorrect):
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
-        if isinstance(value, PasscodeError.LockedOut):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt64.write(value.retry_after_secs, buf)
-        if isinstance(value, PasscodeError.Wiped):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.NotEnrolled):
-            buf.write_i32(5)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.NoPendingReset):
-            buf.write_i32(6)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.OtpInvalid):
-            buf.write_i32(7)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_left, buf)
-        if isinstance(value, PasscodeError.OtpRejected):
-            buf.write_i32(8)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.DeviceInactive):
-            buf.write_i32(9)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
-        if isinstance(value, PasscodeError.KeyStore):
-            buf.write_i32(10)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.Network):
-            buf.write_i32(11)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
-        if isinstance(value, PasscodeError.Rejected):
-            buf.write_i32(12)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.Storage):
-            buf.write_i32(13)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
-
-
-# ServiceError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class ServiceError(Exception):
-    """
-    Errors of the public-service requests.
-"""
-    pass
-
-_UniffiTempServiceError = ServiceError
-
-class ServiceError:  # type: ignore
-    """
-    Errors of the public-service requests.
-"""
-    
-    class InvalidForm(_UniffiTempServiceError):
-        """
-        The form has errors (every field at once), or an edit was refused (`field.locked`, …).
-"""
-        
-        def __init__(self, detail, fields):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "fields={!r}".format(fields),
-            ]))
-            self.detail = detail
-            self.fields = fields
-
-        def __repr__(self):
-            return "ServiceError.InvalidForm({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.InvalidForm = InvalidForm # type: ignore
-    class NotEnrolled(_UniffiTempServiceError):
-        """
-        No account on this device.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.NotEnrolled({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.NotEnrolled = NotEnrolled # type: ignore
-    class NotLoggedIn(_UniffiTempServiceError):
-        """
-        Not logged in, or the session ended: log in again.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.NotLoggedIn({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.NotLoggedIn = NotLoggedIn # type: ignore
-    class NotSynced(_UniffiTempServiceError):
-        """
-        The citizen's record or the catalogue is not on the device yet (sync first).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.NotSynced({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.NotSynced = NotSynced # type: ignore
-    class NotFound(_UniffiTempServiceError):
-        """
-        Unknown procedure, draft or case.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.NotFound({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.NotFound = NotFound # type: ignore
-    class WrongState(_UniffiTempServiceError):
-        """
-        The draft was submitted already, or the case is not waiting for a supplement.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.WrongState({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.WrongState = WrongState # type: ignore
-    class PasscodeIncorrect(_UniffiTempServiceError):
-        """
-        Wrong passcode when signing the submission.
-"""
-        
-        def __init__(self, detail, attempts_before_lockout, attempts_before_wipe):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "attempts_before_lockout={!r}".format(attempts_before_lockout),
-                "attempts_before_wipe={!r}".format(attempts_before_wipe),
-            ]))
-            self.detail = detail
-            self.attempts_before_lockout = attempts_before_lockout
-            self.attempts_before_wipe = attempts_before_wipe
-
-        def __repr__(self):
-            return "ServiceError.PasscodeIncorrect({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.PasscodeIncorrect = PasscodeIncorrect # type: ignore
-    class LockedOut(_UniffiTempServiceError):
-        """
-        Too many wrong passcodes; wait.
-"""
-        
-        def __init__(self, detail, retry_after_secs):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "retry_after_secs={!r}".format(retry_after_secs),
-            ]))
-            self.detail = detail
-            self.retry_after_secs = retry_after_secs
-
-        def __repr__(self):
-            return "ServiceError.LockedOut({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.LockedOut = LockedOut # type: ignore
-    class Wiped(_UniffiTempServiceError):
-        """
-        Too many wrong passcodes; the local account was erased.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.Wiped({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.Wiped = Wiped # type: ignore
-    class DeviceInactive(_UniffiTempServiceError):
-        """
-        This device was replaced or revoked.
-"""
-        
-        def __init__(self, detail, status):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "status={!r}".format(status),
-            ]))
-            self.detail = detail
-            self.status = status
-
-        def __repr__(self):
-            return "ServiceError.DeviceInactive({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.DeviceInactive = DeviceInactive # type: ignore
-    class KeyStore(_UniffiTempServiceError):
-        """
-        Key store failure, cancellation or invalidated key (`keystore.key_invalidated`: enroll
-        again).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.KeyStore({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.KeyStore = KeyStore # type: ignore
-    class Network(_UniffiTempServiceError):
-        """
-        Transport failure (the request, if queued, stays queued).
-"""
-        
-        def __init__(self, detail, kind):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "kind={!r}".format(kind),
-            ]))
-            self.detail = detail
-            self.kind = kind
-
-        def __repr__(self):
-            return "ServiceError.Network({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.Network = Network # type: ignore
-    class BadServerResponse(_UniffiTempServiceError):
-        """
-        The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.BadServerResponse({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.BadServerResponse = BadServerResponse # type: ignore
-    class Rejected(_UniffiTempServiceError):
-        """
-        The server refused.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.Rejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.Rejected = Rejected # type: ignore
-    class Storage(_UniffiTempServiceError):
-        """
-        Local storage failed.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.Storage({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.Storage = Storage # type: ignore
-
-ServiceError = _UniffiTempServiceError # type: ignore
-del _UniffiTempServiceError
-
-
-class _UniffiFfiConverterTypeServiceError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return ServiceError.InvalidForm(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterSequenceTypeFieldError.read(buf),
-            )
-        if variant == 2:
-            return ServiceError.NotEnrolled(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 3:
-            return ServiceError.NotLoggedIn(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 4:
-            return ServiceError.NotSynced(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 5:
-            return ServiceError.NotFound(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 6:
-            return ServiceError.WrongState(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 7:
-            return ServiceError.PasscodeIncorrect(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 8:
-            return ServiceError.LockedOut(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt64.read(buf),
-            )
-        if variant == 9:
-            return ServiceError.Wiped(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 10:
-            return ServiceError.DeviceInactive(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeDeviceStatus.read(buf),
-            )
-        if variant == 11:
-            return ServiceError.KeyStore(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 12:
-            return ServiceError.Network(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
-            )
-        if variant == 13:
-            return ServiceError.BadServerResponse(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 14:
-            return ServiceError.Rejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 15:
-            return ServiceError.Storage(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, ServiceError.InvalidForm):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterSequenceTypeFieldError.check_lower(value.fields)
-            return
-        if isinstance(value, ServiceError.NotEnrolled):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.NotLoggedIn):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.NotSynced):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.NotFound):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.WrongState):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.PasscodeIncorrect):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
-            return
-        if isinstance(value, ServiceError.LockedOut):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt64.check_lower(value.retry_after_secs)
-            return
-        if isinstance(value, ServiceError.Wiped):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.DeviceInactive):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
-            return
-        if isinstance(value, ServiceError.KeyStore):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.Network):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
-            return
-        if isinstance(value, ServiceError.BadServerResponse):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.Rejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.Storage):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, ServiceError.InvalidForm):
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterSequenceTypeFieldError.write(value.fields, buf)
-        if isinstance(value, ServiceError.NotEnrolled):
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.NotLoggedIn):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.NotSynced):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.NotFound):
-            buf.write_i32(5)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.WrongState):
-            buf.write_i32(6)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.PasscodeIncorrect):
-            buf.write_i32(7)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
-        if isinstance(value, ServiceError.LockedOut):
-            buf.write_i32(8)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt64.write(value.retry_after_secs, buf)
-        if isinstance(value, ServiceError.Wiped):
-            buf.write_i32(9)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.DeviceInactive):
-            buf.write_i32(10)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
-        if isinstance(value, ServiceError.KeyStore):
-            buf.write_i32(11)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.Network):
-            buf.write_i32(12)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
-        if isinstance(value, ServiceError.BadServerResponse):
-            buf.write_i32(13)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.Rejected):
-            buf.write_i32(14)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.Storage):
-            buf.write_i32(15)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
-
-
-# SetupError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class SetupError(Exception):
-    """
-    Errors of constructing [`crate::CitizenCore`].
-"""
-    pass
-
-_UniffiTempSetupError = SetupError
-
-class SetupError:  # type: ignore
-    """
-    Errors of constructing [`crate::CitizenCore`].
-"""
-    
-    class InvalidConfig(_UniffiTempSetupError):
-        """
-        The configuration is invalid (bad URL, PEM, pins, data directory).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "SetupError.InvalidConfig({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeSetupError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempSetupError.InvalidConfig = InvalidConfig # type: ignore
-    class Storage(_UniffiTempSetupError):
-        """
-        The database could not be opened or migrated.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "SetupError.Storage({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeSetupError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempSetupError.Storage = Storage # type: ignore
-    class DataKeyUnavailable(_UniffiTempSetupError):
-        """
-        The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "SetupError.DataKeyUnavailable({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeSetupError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempSetupError.DataKeyUnavailable = DataKeyUnavailable # type: ignore
-    class AlreadyOpen(_UniffiTempSetupError):
-        """
-        Another `CitizenCore` (in this process or another) has the data directory open; only one
-        may at a time (`storage.already_open`). Close or drop the other one first.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "SetupError.AlreadyOpen({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeSetupError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempSetupError.AlreadyOpen = AlreadyOpen # type: ignore
-
-SetupError = _UniffiTempSetupError # type: ignore
-del _UniffiTempSetupError
-
-
-class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return SetupError.InvalidConfig(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 2:
-            return SetupError.Storage(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 3:
-            return SetupError.DataKeyUnavailable(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 4:
-            return SetupError.AlreadyOpen(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, SetupError.InvalidConfig):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, SetupError.Storage):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, SetupError.DataKeyUnavailable):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, SetupError.AlreadyOpen):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, SetupError.InvalidConfig):
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, SetupError.Storage):
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, SetupError.DataKeyUnavailable):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, SetupError.AlreadyOpen):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
 class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -10073,87 +7647,87 @@ class AccountClientProtocol(typing.Protocol):
         """
         On the old device: approve handing the account to a new device whose enrollment id the
         citizen reads from the new device. The old device is then marked `transferred`, not
-        `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
+        `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
         """
         Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
-        Throws [`PasscodeError`].
+        Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def check_device_status(self, ) -> DeviceStatusInfo:
         """
         Ask the server whether this device is still the active one; a replaced or revoked device
         learns it here (and its session is dropped). Main-safe; never prompts. Throws
-        [`AuthError`].
+        [`CitizenError`].
 """
         raise NotImplementedError
     async def complete_enrollment(self, otp: str,passcode: str,key_options: KeyOptions) -> EnrollmentOutcome:
         """
         Step 2 of enrollment: with the OTP, create the device key in the platform key store,
         prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
-        key store creates and uses the device key). Throws [`EnrollmentError`].
+        key store creates and uses the device key). Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def complete_passcode_reset(self, otp: str,new_passcode: str) -> None:
         """
         Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
         passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
-        signs). Throws [`PasscodeError`].
+        signs). Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def list_devices(self, ) -> typing.List[DeviceInfo]:
         """
-        The account's devices. Main-safe; never prompts. Throws [`AuthError`].
+        The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def login(self, passcode: str) -> SessionInfo:
         """
         Log in: check the passcode (with lockout), then sign the server's challenge with the
         device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
-        (the device key signs). Throws [`AuthError`].
+        (the device key signs). Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def logout(self, ) -> None:
         """
-        End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
+        End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def passcode_status(self, ) -> PasscodeStatus:
         """
-        Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
+        Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def refresh_session(self, ) -> SessionInfo:
         """
         Rotate the refresh token now (the core also does this by itself when needed).
-        Main-safe; never prompts. Throws [`AuthError`].
+        Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def reset_device(self, ) -> None:
         """
         Erase the account from this device: device key, tokens, personal data. Main-safe; never
-        prompts. Throws [`AuthError`].
+        prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def revoke_device(self, device_id: str,passcode: str) -> None:
         """
         Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
-        (the device key signs). Throws [`AuthError`].
+        (the device key signs). Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
         """
         Step 1 of enrollment: the number, date of birth and phone are validated locally, then
         matched against the population register, which sends an OTP to the phone. Main-safe;
-        never prompts. Throws [`EnrollmentError`].
+        never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def start_passcode_reset(self, ) -> PasscodeResetTicket:
         """
         Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
-        never prompts. Throws [`PasscodeError`].
+        never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     def validate_enrollment(self, input: EnrollmentInput) -> typing.List[FieldError]:
@@ -10166,7 +7740,7 @@ class AccountClientProtocol(typing.Protocol):
         """
         Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
         login: failures are counted and persisted, delays escalate, the 10th failure erases.
-        Main-safe; never prompts. Throws [`PasscodeError`].
+        Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
 
@@ -10202,7 +7776,7 @@ class AccountClient(AccountClientProtocol):
         """
         On the old device: approve handing the account to a new device whose enrollment id the
         citizen reads from the new device. The old device is then marked `transferred`, not
-        `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
+        `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(enrollment_id)
@@ -10214,7 +7788,7 @@ class AccountClient(AccountClientProtocol):
             _UniffiFfiConverterString.lower(passcode),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
@@ -10226,7 +7800,7 @@ class AccountClient(AccountClientProtocol):
     async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
         """
         Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
-        Throws [`PasscodeError`].
+        Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(old_passcode)
@@ -10238,7 +7812,7 @@ class AccountClient(AccountClientProtocol):
             _UniffiFfiConverterString.lower(new_passcode),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_change_passcode(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
@@ -10251,13 +7825,13 @@ class AccountClient(AccountClientProtocol):
         """
         Ask the server whether this device is still the active one; a replaced or revoked device
         learns it here (and its session is dropped). Main-safe; never prompts. Throws
-        [`AuthError`].
+        [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDeviceStatusInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_check_device_status(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10270,7 +7844,7 @@ class AccountClient(AccountClientProtocol):
         """
         Step 2 of enrollment: with the OTP, create the device key in the platform key store,
         prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
-        key store creates and uses the device key). Throws [`EnrollmentError`].
+        key store creates and uses the device key). Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(otp)
@@ -10285,7 +7859,7 @@ class AccountClient(AccountClientProtocol):
             _UniffiFfiConverterTypeKeyOptions.lower(key_options),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeEnrollmentOutcome.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeEnrollmentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_enrollment(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10298,7 +7872,7 @@ class AccountClient(AccountClientProtocol):
         """
         Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
         passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
-        signs). Throws [`PasscodeError`].
+        signs). Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(otp)
@@ -10310,7 +7884,7 @@ class AccountClient(AccountClientProtocol):
             _UniffiFfiConverterString.lower(new_passcode),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
@@ -10321,13 +7895,13 @@ class AccountClient(AccountClientProtocol):
         )
     async def list_devices(self, ) -> typing.List[DeviceInfo]:
         """
-        The account's devices. Main-safe; never prompts. Throws [`AuthError`].
+        The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDeviceInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_list_devices(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10340,7 +7914,7 @@ class AccountClient(AccountClientProtocol):
         """
         Log in: check the passcode (with lockout), then sign the server's challenge with the
         device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
-        (the device key signs). Throws [`AuthError`].
+        (the device key signs). Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(passcode)
@@ -10349,7 +7923,7 @@ class AccountClient(AccountClientProtocol):
             _UniffiFfiConverterString.lower(passcode),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeSessionInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_login(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10360,13 +7934,13 @@ class AccountClient(AccountClientProtocol):
         )
     async def logout(self, ) -> None:
         """
-        End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
+        End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_logout(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
@@ -10377,13 +7951,13 @@ class AccountClient(AccountClientProtocol):
         )
     async def passcode_status(self, ) -> PasscodeStatus:
         """
-        Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
+        Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypePasscodeStatus.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_passcode_status(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10395,13 +7969,13 @@ class AccountClient(AccountClientProtocol):
     async def refresh_session(self, ) -> SessionInfo:
         """
         Rotate the refresh token now (the core also does this by itself when needed).
-        Main-safe; never prompts. Throws [`AuthError`].
+        Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeSessionInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_refresh_session(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10413,13 +7987,13 @@ class AccountClient(AccountClientProtocol):
     async def reset_device(self, ) -> None:
         """
         Erase the account from this device: device key, tokens, personal data. Main-safe; never
-        prompts. Throws [`AuthError`].
+        prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_reset_device(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
@@ -10431,7 +8005,7 @@ class AccountClient(AccountClientProtocol):
     async def revoke_device(self, device_id: str,passcode: str) -> None:
         """
         Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
-        (the device key signs). Throws [`AuthError`].
+        (the device key signs). Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(device_id)
@@ -10443,7 +8017,7 @@ class AccountClient(AccountClientProtocol):
             _UniffiFfiConverterString.lower(passcode),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
@@ -10456,7 +8030,7 @@ class AccountClient(AccountClientProtocol):
         """
         Step 1 of enrollment: the number, date of birth and phone are validated locally, then
         matched against the population register, which sends an OTP to the phone. Main-safe;
-        never prompts. Throws [`EnrollmentError`].
+        never prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
@@ -10465,7 +8039,7 @@ class AccountClient(AccountClientProtocol):
             _UniffiFfiConverterTypeEnrollmentInput.lower(input),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeEnrollmentTicket.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeEnrollmentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_enrollment(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10477,13 +8051,13 @@ class AccountClient(AccountClientProtocol):
     async def start_passcode_reset(self, ) -> PasscodeResetTicket:
         """
         Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
-        never prompts. Throws [`PasscodeError`].
+        never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypePasscodeResetTicket.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10515,7 +8089,7 @@ class AccountClient(AccountClientProtocol):
         """
         Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
         login: failures are counted and persisted, delays escalate, the 10th failure erases.
-        Main-safe; never prompts. Throws [`PasscodeError`].
+        Main-safe; never prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(passcode)
@@ -10524,7 +8098,7 @@ class AccountClient(AccountClientProtocol):
             _UniffiFfiConverterString.lower(passcode),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_verify_passcode(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
@@ -10622,19 +8196,19 @@ class ActivityClientProtocol(typing.Protocol):
         """
         Anchor the head of the log at the server now (also done on every `sync_cases`). When
         logged in, first fetches the server's latest anchor of this device and keeps it if the
-        device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
+        device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def export(self, ) -> str:
         """
         The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
-        prompts. Throws [`ServiceError`].
+        prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def list_entries(self, ) -> typing.List[ActivityEntry]:
         """
         The activity log: every enrollment, login, submission, device and passcode change and
-        lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
+        lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def verify(self, ) -> ActivityLogReport:
@@ -10644,7 +8218,7 @@ class ActivityClientProtocol(typing.Protocol):
         was deleted and the log reaches the highest one. Offline; `anchor` (and
         `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
         log truncated below it is reported even when the local anchors were removed. Main-safe;
-        never prompts. Throws [`ServiceError`].
+        never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
 
@@ -10680,13 +8254,13 @@ class ActivityClient(ActivityClientProtocol):
         """
         Anchor the head of the log at the server now (also done on every `sync_cases`). When
         logged in, first fetches the server's latest anchor of this device and keeps it if the
-        device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
+        device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterOptionalTypeActivityAnchor.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_activityclient_anchor(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10698,13 +8272,13 @@ class ActivityClient(ActivityClientProtocol):
     async def export(self, ) -> str:
         """
         The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
-        prompts. Throws [`ServiceError`].
+        prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterString.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_activityclient_export(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10716,13 +8290,13 @@ class ActivityClient(ActivityClientProtocol):
     async def list_entries(self, ) -> typing.List[ActivityEntry]:
         """
         The activity log: every enrollment, login, submission, device and passcode change and
-        lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
+        lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeActivityEntry.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_activityclient_list_entries(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10738,13 +8312,13 @@ class ActivityClient(ActivityClientProtocol):
         was deleted and the log reaches the highest one. Offline; `anchor` (and
         `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
         log truncated below it is reported even when the local anchors were removed. Main-safe;
-        never prompts. Throws [`ServiceError`].
+        never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeActivityLogReport.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_activityclient_verify(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10818,19 +8392,19 @@ class ConsentClientProtocol(typing.Protocol):
         Approve a scanned login with the code the site shows and the passcode: the device signs
         a consent receipt binding the relying party, origin, session, nonce, claims and counter;
         the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
-        (the device key signs). Throws [`ConsentError`].
+        (the device key signs). Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def deny_login(self, session_id: str) -> None:
         """
         Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
-        (the device key signs). Throws [`ConsentError`].
+        (the device key signs). Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def export_receipts(self, ) -> str:
         """
         The receipts as JSON anyone can verify with the device's and the server's public keys
-        (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
+        (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def fetch_credential(self, ) -> None:
@@ -10845,13 +8419,13 @@ class ConsentClientProtocol(typing.Protocol):
         The consent receipts on this device, newest first. A stored receipt that cannot be read
         is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
         from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-        Main-safe; never prompts. Throws [`ConsentError`].
+        Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def open_login_link(self, url: str) -> LoginRequestInfo:
         """
         Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-        as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
+        as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def open_share_request(self, request: str) -> ShareRequestInfo:
@@ -10866,7 +8440,7 @@ class ConsentClientProtocol(typing.Protocol):
         """
         Fetch the registry of relying parties, verify the server's signature, and cache it (login
         codes are then checked offline). Returns how many relying parties it lists. Main-safe;
-        never prompts. Throws [`ConsentError`].
+        never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def scan_login_code(self, frame: str) -> LoginRequestInfo:
@@ -10875,7 +8449,7 @@ class ConsentClientProtocol(typing.Protocol):
         network call: strict parse, relying party in the signed registry, its signature, the
         origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
         forged frame) and answers the verification-code choices. Main-safe; never prompts.
-        Throws [`ConsentError`].
+        Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def share_data(self, request_id: str,optional_claims: typing.List[str],passcode: str) -> ShareOutcome:
@@ -10920,7 +8494,7 @@ class ConsentClient(ConsentClientProtocol):
         Approve a scanned login with the code the site shows and the passcode: the device signs
         a consent receipt binding the relying party, origin, session, nonce, claims and counter;
         the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
-        (the device key signs). Throws [`ConsentError`].
+        (the device key signs). Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(session_id)
@@ -10935,7 +8509,7 @@ class ConsentClient(ConsentClientProtocol):
             _UniffiFfiConverterString.lower(passcode),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeLoginApproval.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10947,7 +8521,7 @@ class ConsentClient(ConsentClientProtocol):
     async def deny_login(self, session_id: str) -> None:
         """
         Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
-        (the device key signs). Throws [`ConsentError`].
+        (the device key signs). Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(session_id)
@@ -10956,7 +8530,7 @@ class ConsentClient(ConsentClientProtocol):
             _UniffiFfiConverterString.lower(session_id),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_deny_login(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
@@ -10968,13 +8542,13 @@ class ConsentClient(ConsentClientProtocol):
     async def export_receipts(self, ) -> str:
         """
         The receipts as JSON anyone can verify with the device's and the server's public keys
-        (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
+        (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterString.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_export_receipts(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -10993,7 +8567,7 @@ class ConsentClient(ConsentClientProtocol):
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_fetch_credential(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
@@ -11007,13 +8581,13 @@ class ConsentClient(ConsentClientProtocol):
         The consent receipts on this device, newest first. A stored receipt that cannot be read
         is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
         from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-        Main-safe; never prompts. Throws [`ConsentError`].
+        Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeReceiptInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_list_receipts(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11025,7 +8599,7 @@ class ConsentClient(ConsentClientProtocol):
     async def open_login_link(self, url: str) -> LoginRequestInfo:
         """
         Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-        as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
+        as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(url)
@@ -11034,7 +8608,7 @@ class ConsentClient(ConsentClientProtocol):
             _UniffiFfiConverterString.lower(url),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_login_link(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11057,7 +8631,7 @@ class ConsentClient(ConsentClientProtocol):
             _UniffiFfiConverterString.lower(request),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeShareRequestInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_share_request(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11070,13 +8644,13 @@ class ConsentClient(ConsentClientProtocol):
         """
         Fetch the registry of relying parties, verify the server's signature, and cache it (login
         codes are then checked offline). Returns how many relying parties it lists. Main-safe;
-        never prompts. Throws [`ConsentError`].
+        never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
@@ -11091,7 +8665,7 @@ class ConsentClient(ConsentClientProtocol):
         network call: strict parse, relying party in the signed registry, its signature, the
         origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
         forged frame) and answers the verification-code choices. Main-safe; never prompts.
-        Throws [`ConsentError`].
+        Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(frame)
@@ -11100,7 +8674,7 @@ class ConsentClient(ConsentClientProtocol):
             _UniffiFfiConverterString.lower(frame),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_scan_login_code(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11129,7 +8703,7 @@ class ConsentClient(ConsentClientProtocol):
             _UniffiFfiConverterString.lower(passcode),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeShareOutcome.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11437,20 +9011,20 @@ class ServicesClientProtocol(typing.Protocol):
     async def add_group_item(self, draft_id: str,group: str) -> int:
         """
         Add an item to a repeated group; returns the new item's index. Main-safe; never
-        prompts. Throws [`ServiceError`].
+        prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
         """
         Attach bytes (checked against the procedure's size and type limits; stored encrypted).
         Main-safe (the sealing runs on the core's runtime); never prompts. Throws
-        [`ServiceError`].
+        [`CitizenError`].
 """
         raise NotImplementedError
     async def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
         """
         Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
-        never prompts. Throws [`ServiceError`].
+        never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     def clear_outbox_observer(self, ) -> None:
@@ -11461,76 +9035,76 @@ class ServicesClientProtocol(typing.Protocol):
     async def create_draft(self, procedure_id: str) -> Draft:
         """
         A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-        Main-safe; never prompts. Throws [`ServiceError`].
+        Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def create_supplement_draft(self, case_number: str) -> Draft:
         """
         A draft answering a supplement request of `case_number`: the original values, the
         requested attachments required. Submit it like any draft. Main-safe; never prompts.
-        Throws [`ServiceError`].
+        Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def delete_draft(self, draft_id: str) -> None:
         """
-        Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
+        Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def get_draft(self, draft_id: str) -> Draft:
         """
-        A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
+        A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
 """
         raise NotImplementedError
     async def get_profile(self, ) -> CitizenProfileDto:
         """
-        The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+        The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
         (`NotSynced` before the first `refresh_profile`).
 """
         raise NotImplementedError
     async def list_cases(self, ) -> typing.List[CaseInfo]:
         """
         The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
-        [`ServiceError`].
+        [`CitizenError`].
 """
         raise NotImplementedError
     async def list_drafts(self, ) -> typing.List[Draft]:
         """
         All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
-        [`ServiceError`].
+        [`CitizenError`].
 """
         raise NotImplementedError
     async def list_outbox(self, ) -> typing.List[OutboxItem]:
         """
-        The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
+        The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def list_procedures(self, ) -> typing.List[Procedure]:
         """
-        The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+        The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
         (`NotSynced` before the first `refresh_catalogue`).
 """
         raise NotImplementedError
     async def refresh_catalogue(self, ) -> bool:
         """
         Download the procedure catalogue if it changed (conditional request). Returns whether it
-        changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
+        changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def refresh_profile(self, ) -> CitizenProfileDto:
         """
         Fetch the citizen's record from the population register (needs a session) and store it
-        encrypted. Main-safe; never prompts. Throws [`ServiceError`].
+        encrypted. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def remove_attachment(self, draft_id: str,key: str) -> Draft:
         """
-        Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
+        Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
         """
         Remove an item of a repeated group (later items move down). Main-safe; never prompts.
-        Throws [`ServiceError`].
+        Throws [`CitizenError`].
 """
         raise NotImplementedError
     def set_outbox_observer(self, observer: OutboxObserver) -> None:
@@ -11545,20 +9119,20 @@ class ServicesClientProtocol(typing.Protocol):
         in the durable outbox in the same transaction that marks the draft submitted. Returns at
         once (works offline); delivery starts in the background. Main-safe (the attachments are
         sealed on the core's runtime); may prompt (the device key signs). Throws
-        [`ServiceError`].
+        [`CitizenError`].
 """
         raise NotImplementedError
     async def sync_cases(self, ) -> typing.List[CaseEventDto]:
         """
         Fetch new case events (status changes, supplement requests) and return them. Main-safe;
-        never prompts. Throws [`ServiceError`].
+        never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def sync_outbox(self, ) -> OutboxSyncReport:
         """
         Deliver what is queued now (call when connectivity returns or the citizen asks).
         Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
-        prompts. Throws [`ServiceError`].
+        prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def update_draft(self, draft_id: str,values: dict[str, str]) -> Draft:
@@ -11567,13 +9141,13 @@ class ServicesClientProtocol(typing.Protocol):
         clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
         All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
         saved and the error names the first refused path (in path order). Main-safe; never
-        prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
+        prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
 """
         raise NotImplementedError
     async def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
         """
         Validate without submitting: every field error at once (empty = valid). Main-safe; never
-        prompts. Throws [`ServiceError`].
+        prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
 
@@ -11608,7 +9182,7 @@ class ServicesClient(ServicesClientProtocol):
     async def add_group_item(self, draft_id: str,group: str) -> int:
         """
         Add an item to a repeated group; returns the new item's index. Main-safe; never
-        prompts. Throws [`ServiceError`].
+        prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11620,7 +9194,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterString.lower(group),
         )
         _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
@@ -11633,7 +9207,7 @@ class ServicesClient(ServicesClientProtocol):
         """
         Attach bytes (checked against the procedure's size and type limits; stored encrypted).
         Main-safe (the sealing runs on the core's runtime); never prompts. Throws
-        [`ServiceError`].
+        [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11654,7 +9228,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterBytes.lower(data),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_bytes(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11666,7 +9240,7 @@ class ServicesClient(ServicesClientProtocol):
     async def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
         """
         Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
-        never prompts. Throws [`ServiceError`].
+        never prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11684,7 +9258,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterString.lower(mime_type),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_file(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11711,7 +9285,7 @@ class ServicesClient(ServicesClientProtocol):
     async def create_draft(self, procedure_id: str) -> Draft:
         """
         A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-        Main-safe; never prompts. Throws [`ServiceError`].
+        Main-safe; never prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(procedure_id)
@@ -11720,7 +9294,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterString.lower(procedure_id),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11733,7 +9307,7 @@ class ServicesClient(ServicesClientProtocol):
         """
         A draft answering a supplement request of `case_number`: the original values, the
         requested attachments required. Submit it like any draft. Main-safe; never prompts.
-        Throws [`ServiceError`].
+        Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(case_number)
@@ -11742,7 +9316,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterString.lower(case_number),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11753,7 +9327,7 @@ class ServicesClient(ServicesClientProtocol):
         )
     async def delete_draft(self, draft_id: str) -> None:
         """
-        Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
+        Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11762,7 +9336,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterString.lower(draft_id),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_delete_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
@@ -11773,7 +9347,7 @@ class ServicesClient(ServicesClientProtocol):
         )
     async def get_draft(self, draft_id: str) -> Draft:
         """
-        A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
+        A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11782,7 +9356,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterString.lower(draft_id),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11793,14 +9367,14 @@ class ServicesClient(ServicesClientProtocol):
         )
     async def get_profile(self, ) -> CitizenProfileDto:
         """
-        The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+        The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
         (`NotSynced` before the first `refresh_profile`).
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfileDto.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_profile(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11812,13 +9386,13 @@ class ServicesClient(ServicesClientProtocol):
     async def list_cases(self, ) -> typing.List[CaseInfo]:
         """
         The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
-        [`ServiceError`].
+        [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_cases(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11830,13 +9404,13 @@ class ServicesClient(ServicesClientProtocol):
     async def list_drafts(self, ) -> typing.List[Draft]:
         """
         All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
-        [`ServiceError`].
+        [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_drafts(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11847,13 +9421,13 @@ class ServicesClient(ServicesClientProtocol):
         )
     async def list_outbox(self, ) -> typing.List[OutboxItem]:
         """
-        The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
+        The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeOutboxItem.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_outbox(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11864,14 +9438,14 @@ class ServicesClient(ServicesClientProtocol):
         )
     async def list_procedures(self, ) -> typing.List[Procedure]:
         """
-        The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+        The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
         (`NotSynced` before the first `refresh_catalogue`).
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeProcedure.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_procedures(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11883,13 +9457,13 @@ class ServicesClient(ServicesClientProtocol):
     async def refresh_catalogue(self, ) -> bool:
         """
         Download the procedure catalogue if it changed (conditional request). Returns whether it
-        changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
+        changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_i8,
@@ -11901,13 +9475,13 @@ class ServicesClient(ServicesClientProtocol):
     async def refresh_profile(self, ) -> CitizenProfileDto:
         """
         Fetch the citizen's record from the population register (needs a session) and store it
-        encrypted. Main-safe; never prompts. Throws [`ServiceError`].
+        encrypted. Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfileDto.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11918,7 +9492,7 @@ class ServicesClient(ServicesClientProtocol):
         )
     async def remove_attachment(self, draft_id: str,key: str) -> Draft:
         """
-        Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
+        Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11930,7 +9504,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterString.lower(key),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_attachment(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11942,7 +9516,7 @@ class ServicesClient(ServicesClientProtocol):
     async def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
         """
         Remove an item of a repeated group (later items move down). Main-safe; never prompts.
-        Throws [`ServiceError`].
+        Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -11957,7 +9531,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterUInt32.lower(index),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -11991,7 +9565,7 @@ class ServicesClient(ServicesClientProtocol):
         in the durable outbox in the same transaction that marks the draft submitted. Returns at
         once (works offline); delivery starts in the background. Main-safe (the attachments are
         sealed on the core's runtime); may prompt (the device key signs). Throws
-        [`ServiceError`].
+        [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -12003,7 +9577,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterString.lower(passcode),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeOutboxItem.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_submit_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -12015,13 +9589,13 @@ class ServicesClient(ServicesClientProtocol):
     async def sync_cases(self, ) -> typing.List[CaseEventDto]:
         """
         Fetch new case events (status changes, supplement requests) and return them. Main-safe;
-        never prompts. Throws [`ServiceError`].
+        never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseEventDto.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_cases(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -12034,13 +9608,13 @@ class ServicesClient(ServicesClientProtocol):
         """
         Deliver what is queued now (call when connectivity returns or the citizen asks).
         Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
-        prompts. Throws [`ServiceError`].
+        prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeOutboxSyncReport.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_outbox(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -12055,7 +9629,7 @@ class ServicesClient(ServicesClientProtocol):
         clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
         All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
         saved and the error names the first refused path (in path order). Main-safe; never
-        prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
+        prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -12067,7 +9641,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterMapStringString.lower(values),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_update_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -12079,7 +9653,7 @@ class ServicesClient(ServicesClientProtocol):
     async def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
         """
         Validate without submitting: every field error at once (empty = valid). Main-safe; never
-        prompts. Throws [`ServiceError`].
+        prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -12088,7 +9662,7 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterString.lower(draft_id),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeFieldError.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -12163,7 +9737,7 @@ class CitizenCoreProtocol(typing.Protocol):
     async def status(self, ) -> CoreStatus:
         """
         The state of this device: enrollment, session. Main-safe (reads the database on the
-        core's runtime); never prompts. Throws [`AuthError`] (storage).
+        core's runtime); never prompts. Throws [`CitizenError`] (storage).
 """
         raise NotImplementedError
 
@@ -12188,7 +9762,9 @@ class CitizenCore(CitizenCoreProtocol):
         and the unwrap run on the core's runtime (the wrapper is called from a core thread, never
         the caller's). May prompt only if the shell's `key_wrapper` does. One core per data
         directory: while this object lives, another open of the same directory fails with
-        `SetupError::AlreadyOpen` (`storage.already_open`). Throws [`SetupError`].
+        `CitizenError::Internal` with code `storage.already_open`. Throws [`CitizenError`]:
+        `DataKeyLost` (the data key is gone: erase and enroll again), `DataKeyLocked` (retry
+        later, never erase), `Internal` (storage, configuration, already open).
 """
         
         _UniffiFfiConverterTypeCoreConfig.check_lower(config)
@@ -12202,7 +9778,7 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterTypeDataKeyWrapper.lower(key_wrapper),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCitizenCore.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeSetupError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_u64,
@@ -12219,7 +9795,7 @@ class CitizenCore(CitizenCoreProtocol):
         (mode 0600). Not hardware-backed; phones use [`CitizenCore::open`] with their key stores.
         Like `open`, refuses a data directory another core holds (`storage.already_open`).
         Main-safe (the Argon2id derivation runs on the core's runtime); never prompts. Throws
-        [`SetupError`].
+        [`CitizenError`].
 """
         
         _UniffiFfiConverterTypeCoreConfig.check_lower(config)
@@ -12227,7 +9803,7 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterTypeCoreConfig.lower(config),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCitizenCore.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeSetupError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open_desktop(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_u64,
@@ -12320,13 +9896,13 @@ class CitizenCore(CitizenCoreProtocol):
     async def status(self, ) -> CoreStatus:
         """
         The state of this device: enrollment, session. Main-safe (reads the database on the
-        core's runtime); never prompts. Throws [`AuthError`] (storage).
+        core's runtime); never prompts. Throws [`CitizenError`] (storage).
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCoreStatus.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_citizencore_status(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -13088,7 +10664,7 @@ def verify_activity_log_export(json: str,server_key_jwk: str) -> ActivityLogRepo
         _UniffiFfiConverterString.lower(server_key_jwk),
     )
     _uniffi_lift_return = _UniffiFfiConverterTypeActivityLogReport.lift
-    _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+    _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
     _uniffi_ffi_result = _uniffi_rust_call_with_error(
         _uniffi_error_converter,
         _UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export,
@@ -13114,7 +10690,7 @@ def verify_receipt_export(json: str,server_key_jwk: typing.Optional[str]) -> int
         _UniffiFfiConverterOptionalString.lower(server_key_jwk),
     )
     _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
-    _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+    _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
     _uniffi_ffi_result = _uniffi_rust_call_with_error(
         _uniffi_error_converter,
         _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export,
@@ -13136,16 +10712,13 @@ __all__ = [
     "ConsentKind",
     "ShareDelivery",
     "OutboxState",
+    "EnrollmentReason",
     "NetworkErrorKind",
-    "AuthError",
-    "ConsentError",
+    "KeyStoreProblem",
+    "CitizenError",
     "DeviceKeyStoreError",
-    "EnrollmentError",
     "KeyWrapError",
     "ObserverError",
-    "PasscodeError",
-    "ServiceError",
-    "SetupError",
     "ActivityAnchor",
     "ActivityEntry",
     "ActivityLogReport",

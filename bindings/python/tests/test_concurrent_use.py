@@ -32,7 +32,7 @@ def burst(core, passcode):
         try:
             asyncio.run(core.account().verify_passcode(passcode))
             results[i] = None
-        except cc.PasscodeError as e:  # noqa: PERF203
+        except cc.CitizenError as e:  # noqa: PERF203
             results[i] = e
 
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(PARALLEL)]
@@ -61,8 +61,8 @@ def test_simultaneous_wrong_passcodes_are_each_counted_once(enrolled):
     core = enrolled[0]
     assert run(core.account().passcode_status()).failed_attempts == 0
     results = burst(core, WRONG_PASSCODE)
-    incorrect = [r for r in results if isinstance(r, cc.PasscodeError.Incorrect)]
-    locked = [r for r in results if isinstance(r, cc.PasscodeError.LockedOut)]
+    incorrect = [r for r in results if isinstance(r, cc.CitizenError.PasscodeRejected)]
+    locked = [r for r in results if isinstance(r, cc.CitizenError.LockedOut)]
     assert len(incorrect) + len(locked) == PARALLEL, results
     stored = run(core.account().passcode_status()).failed_attempts
     assert stored == len(incorrect), f"{len(incorrect)} answered incorrect but {stored} stored"
@@ -74,10 +74,10 @@ def test_simultaneous_wrong_passcodes_are_each_counted_once(enrolled):
 
 def test_a_second_core_on_the_same_directory_is_refused_until_the_first_is_gone(enrolled):
     core, config, ks, kw = enrolled
-    with pytest.raises(cc.SetupError.AlreadyOpen) as err:
+    with pytest.raises(cc.CitizenError.Internal) as err:
         run(cc.CitizenCore.open(config, ks, kw))
     assert_detail(err.value.detail, "storage.already_open")
-    with pytest.raises(cc.SetupError.AlreadyOpen):
+    with pytest.raises(cc.CitizenError.Internal):
         run(cc.CitizenCore.open_desktop(config))
     # The first core is unaffected by the refused opens.
     assert run(core.status()).enrollment == cc.EnrollmentState.ENROLLED()
@@ -86,7 +86,7 @@ def test_a_second_core_on_the_same_directory_is_refused_until_the_first_is_gone(
 
 def test_after_the_first_is_dropped_a_new_open_works(server, device):
     core = device.open()
-    with pytest.raises(cc.SetupError.AlreadyOpen):
+    with pytest.raises(cc.CitizenError.Internal):
         device.open()
     del core
     gc.collect()

@@ -52,7 +52,7 @@ def test_qr_login_scan_pick_code_approve(server, citizen):
     assert code in request.code_choices
 
     # A wrong passcode neither approves nor loses the pending request.
-    with pytest.raises(cc.ConsentError.PasscodeIncorrect) as wrong:
+    with pytest.raises(cc.CitizenError.PasscodeRejected) as wrong:
         run(core.consent().approve_login(request.session_id, code, WRONG_PASSCODE))
     assert_detail(wrong.value.detail, "auth.passcode_incorrect")
 
@@ -67,7 +67,7 @@ def test_qr_login_scan_pick_code_approve(server, citizen):
     assert done["citizen"]["full_name"] == "Đặng Thị Chia Sẻ"
 
     # The same frame cannot log anyone in again.
-    with pytest.raises(cc.ConsentError) as again:
+    with pytest.raises(cc.CitizenError) as again:
         run(core.consent().scan_login_code(status["frame"]))
     assert again.value.detail.code in ("consent.frame_stale", "consent.already_scanned", "consent.request_expired")
 
@@ -83,7 +83,7 @@ def test_scanner_refuses_garbage_with_stable_codes(citizen):
         "consent.qr_malformed": "CZQR1:Q1oB",  # magic and version, then nothing
     }
     for code, text in cases.items():
-        with pytest.raises(cc.ConsentError.InvalidCode) as e:
+        with pytest.raises(cc.CitizenError.InvalidInput) as e:
             run(core.consent().scan_login_code(text))
         assert_detail(e.value.detail, code)
 
@@ -108,7 +108,7 @@ def test_selective_share_with_the_bank(server, citizen):
     assert outcome.receipt.retention_days == request.retention_days
 
     # The same request cannot be answered twice.
-    with pytest.raises(cc.ConsentError):
+    with pytest.raises(cc.CitizenError):
         run(core.consent().share_data(request.request_id, ["phone"], PASSCODE))
 
     receipts = run(core.consent().list_receipts())
@@ -117,7 +117,7 @@ def test_selective_share_with_the_bank(server, citizen):
     assert cc.verify_receipt_export(exported, None) == len(receipts)
     tampered = json.loads(exported)
     tampered["receipts"][-1]["receipt"]["claims"].append("permanent_address")
-    with pytest.raises(cc.ConsentError) as e:
+    with pytest.raises(cc.CitizenError) as e:
         cc.verify_receipt_export(json.dumps(tampered), None)
     assert e.value.detail.code.startswith("consent.")
 
@@ -163,7 +163,7 @@ def test_activity_export_forged_with_its_own_keys_is_refused_with_a_pinned_key(s
     report = cc.verify_activity_log_export(json.dumps(exported), pinned)
     assert not report.intact and report.anchored_seq == 0
     assert any(isinstance(p, cc.LogProblem.BAD_ANCHOR) for p in report.problems)
-    with pytest.raises(cc.ServiceError) as e:
+    with pytest.raises(cc.CitizenError) as e:
         cc.verify_activity_log_export(json.dumps(exported), "not a key")
     assert_detail(e.value.detail, "activity.server_key_invalid")
 
@@ -182,7 +182,7 @@ def test_damaged_receipt_row_is_listed_as_damaged_and_receipt_chain_is_checked(s
     assert cc.verify_receipt_export(exported, pinned) == 2
     cut = json.loads(exported)
     cut["receipts"].pop()
-    with pytest.raises(cc.ConsentError.ReceiptInvalid) as e:
+    with pytest.raises(cc.CitizenError.Refused) as e:
         cc.verify_receipt_export(json.dumps(cut), pinned)
     assert_detail(e.value.detail, "consent.receipts_truncated")
 
@@ -194,6 +194,6 @@ def test_damaged_receipt_row_is_listed_as_damaged_and_receipt_chain_is_checked(s
     assert [r.receipt_id for r in listed] == [second.receipt.receipt_id, first.receipt.receipt_id]
     assert listed[0] == second.receipt
     assert_detail(listed[1].damage, "consent.receipt_damaged")
-    with pytest.raises(cc.ConsentError.ReceiptInvalid) as e:
+    with pytest.raises(cc.CitizenError.Refused) as e:
         cc.verify_receipt_export(run(core.consent().export_receipts()), pinned)
     assert_detail(e.value.detail, "consent.receipt_chain_broken")

@@ -43,9 +43,9 @@ def test_old_device_approves_transfer_to_new_device(server, device, tmp_path):
     # The old phone learns it was transferred and can no longer log in.
     assert run(old.account().check_device_status()).status == cc.DeviceStatus.TRANSFERRED
     assert run(old.status()).enrollment == cc.EnrollmentState.DEACTIVATED(status=cc.DeviceStatus.TRANSFERRED)
-    with pytest.raises(cc.AuthError.DeviceInactive) as err:
+    with pytest.raises(cc.CitizenError.NeedsEnrollment) as err:
         run(old.account().login(PASSCODE))
-    assert err.value.status == cc.DeviceStatus.TRANSFERRED
+    assert err.value.reason == cc.EnrollmentReason.DEVICE_DEACTIVATED(status=cc.DeviceStatus.TRANSFERRED)
     assert_detail(err.value.detail, "auth.device_inactive")
 
     run(new.account().login(PASSCODE))

@@ -33,7 +33,7 @@ def test_enroll_login_list_devices_logout(server, device):
     run(core.account().logout())
     try:
         run(core.account().list_devices())
-    except cc.AuthError.NotLoggedIn as e:
+    except cc.CitizenError.NeedsLogin as e:
         assert e.detail.code == "auth.not_logged_in"
     else:
         raise AssertionError("list_devices after logout should fail with NotLoggedIn")

@@ -23,7 +23,7 @@ def test_wrong_passcode_counts_down_then_locks_out_across_restarts(server, devic
     # Five wrong passcodes: PasscodeIncorrect, counting down to the lockout.
     left = []
     for attempt in range(1, FREE_ATTEMPTS + 1):
-        with pytest.raises(cc.AuthError.PasscodeIncorrect) as err:
+        with pytest.raises(cc.CitizenError.PasscodeRejected) as err:
             run(core.account().login(WRONG_PASSCODE))
         e = err.value
         assert_detail(e.detail, "auth.passcode_incorrect")
@@ -32,11 +32,11 @@ def test_wrong_passcode_counts_down_then_locks_out_across_restarts(server, devic
     assert left == [4, 3, 2, 1, 0]
 
     # Now locked: even the right passcode is refused, and not counted as a failure.
-    with pytest.raises(cc.AuthError.LockedOut) as err:
+    with pytest.raises(cc.CitizenError.LockedOut) as err:
         run(core.account().login(WRONG_PASSCODE))
     assert err.value.retry_after_secs > 0
     assert_detail(err.value.detail, "auth.locked_out")
-    with pytest.raises(cc.AuthError.LockedOut) as err:
+    with pytest.raises(cc.CitizenError.LockedOut) as err:
         run(core.account().login(PASSCODE))
     assert 0 < err.value.retry_after_secs <= 60
 
@@ -52,13 +52,13 @@ def test_wrong_passcode_counts_down_then_locks_out_across_restarts(server, devic
     del core, err, e
     gc.collect()
     core = device.open()
-    with pytest.raises(cc.AuthError.LockedOut) as err:
+    with pytest.raises(cc.CitizenError.LockedOut) as err:
         run(core.account().login(PASSCODE))
     assert err.value.retry_after_secs > 0
     assert run(core.account().passcode_status()).failed_attempts == FREE_ATTEMPTS
 
     # change_passcode (sync) is behind the same lock.
-    with pytest.raises(cc.PasscodeError.LockedOut) as perr:
+    with pytest.raises(cc.CitizenError.LockedOut) as perr:
         run(core.account().change_passcode(PASSCODE, "135792"))
     assert perr.value.retry_after_secs > 0
     assert_detail(perr.value.detail, "auth.locked_out")
@@ -71,6 +71,6 @@ def test_data_dir_needs_the_same_wrapping_key(server, device, tmp_path):
     core = device.open()
     run(core.status())
     del core
-    with pytest.raises(cc.SetupError.DataKeyUnavailable) as err:
+    with pytest.raises(cc.CitizenError.DataKeyLost) as err:
         run(cc.CitizenCore.open(device.config, device.key_store, SoftwareDataKeyWrapper()))
-    assert_detail(err.value.detail, "storage.data_key_unavailable")
+    assert_detail(err.value.detail, "storage.data_key_lost")

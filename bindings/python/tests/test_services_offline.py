@@ -81,7 +81,7 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
     assert draft.values["host_full_name"] == profile.full_name
     assert draft.values["host_cccd"] == profile.cccd
     assert "host_cccd" in draft.locked_fields
-    with pytest.raises(cc.ServiceError.InvalidForm) as locked:
+    with pytest.raises(cc.CitizenError.InvalidInput) as locked:
         run(core.services().update_draft(draft.draft_id, {"host_cccd": "001090000001"}))
     assert locked.value.fields[0].code == "field.locked"
     assert_detail(locked.value.detail, "input.invalid")

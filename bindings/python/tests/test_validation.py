@@ -5,7 +5,7 @@ import pytest
 import citizen_core as cc
 from conftest import assert_detail, core_config, run
 
-# A port nothing listens on: a network call would fail with EnrollmentError.Network.
+# A port nothing listens on: a network call would fail with CitizenError.Network.
 UNREACHABLE = "https://127.0.0.1:9"
 
 
@@ -16,7 +16,7 @@ def offline_core(server, tmp_path, device):
 
 
 def test_invalid_cccd_is_rejected_before_any_network_call(offline_core):
-    with pytest.raises(cc.EnrollmentError.InvalidInput) as err:
+    with pytest.raises(cc.CitizenError.InvalidInput) as err:
         run(offline_core.account().start_enrollment(cc.EnrollmentInput(cccd="12345", date_of_birth="1990-01-15", phone="+84900000001")))
     e = err.value
     assert_detail(e.detail, "input.invalid")
@@ -27,7 +27,7 @@ def test_invalid_cccd_is_rejected_before_any_network_call(offline_core):
 
 def test_every_invalid_field_is_reported(offline_core):
     # Province 999 does not exist, the date is impossible, the phone is not Vietnamese mobile.
-    with pytest.raises(cc.EnrollmentError.InvalidInput) as err:
+    with pytest.raises(cc.CitizenError.InvalidInput) as err:
         run(offline_core.account().start_enrollment(cc.EnrollmentInput(cccd="999090000001", date_of_birth="1990-02-30", phone="12")))
     fields = {f.field for f in err.value.fields}
     assert fields == {"cccd", "date_of_birth", "phone"}, err.value.fields
@@ -46,7 +46,7 @@ def test_validate_enrollment_is_synchronous_and_pure(offline_core):
 
 
 def test_network_failure_is_classified(offline_core):
-    with pytest.raises(cc.EnrollmentError.Network) as err:
+    with pytest.raises(cc.CitizenError.Network) as err:
         run(offline_core.account().start_enrollment(cc.EnrollmentInput(cccd="001090000001", date_of_birth="1990-01-15", phone="+84900000001")))
     assert err.value.kind == cc.NetworkErrorKind.OFFLINE
     assert_detail(err.value.detail, "network.offline")

@@ -616,87 +616,87 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
     /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
      */
     func approveDeviceTransfer(enrollmentId: String, passcode: String) async throws 
     
     /**
      * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
-     * Throws [`PasscodeError`].
+     * Throws [`CitizenError`].
      */
     func changePasscode(oldPasscode: String, newPasscode: String) async throws 
     
     /**
      * Ask the server whether this device is still the active one; a replaced or revoked device
      * learns it here (and its session is dropped). Main-safe; never prompts. Throws
-     * [`AuthError`].
+     * [`CitizenError`].
      */
     func checkDeviceStatus() async throws  -> DeviceStatusInfo
     
     /**
      * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
      * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
-     * key store creates and uses the device key). Throws [`EnrollmentError`].
+     * key store creates and uses the device key). Throws [`CitizenError`].
      */
     func completeEnrollment(otp: String, passcode: String, keyOptions: KeyOptions) async throws  -> EnrollmentOutcome
     
     /**
      * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
      * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
-     * signs). Throws [`PasscodeError`].
+     * signs). Throws [`CitizenError`].
      */
     func completePasscodeReset(otp: String, newPasscode: String) async throws 
     
     /**
-     * The account's devices. Main-safe; never prompts. Throws [`AuthError`].
+     * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func listDevices() async throws  -> [DeviceInfo]
     
     /**
      * Log in: check the passcode (with lockout), then sign the server's challenge with the
      * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
-     * (the device key signs). Throws [`AuthError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
     func login(passcode: String) async throws  -> SessionInfo
     
     /**
-     * End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
+     * End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func logout() async throws 
     
     /**
-     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func passcodeStatus() async throws  -> PasscodeStatus
     
     /**
      * Rotate the refresh token now (the core also does this by itself when needed).
-     * Main-safe; never prompts. Throws [`AuthError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     func refreshSession() async throws  -> SessionInfo
     
     /**
      * Erase the account from this device: device key, tokens, personal data. Main-safe; never
-     * prompts. Throws [`AuthError`].
+     * prompts. Throws [`CitizenError`].
      */
     func resetDevice() async throws 
     
     /**
      * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
-     * (the device key signs). Throws [`AuthError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
     func revokeDevice(deviceId: String, passcode: String) async throws 
     
     /**
      * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
      * matched against the population register, which sends an OTP to the phone. Main-safe;
-     * never prompts. Throws [`EnrollmentError`].
+     * never prompts. Throws [`CitizenError`].
      */
     func startEnrollment(input: EnrollmentInput) async throws  -> EnrollmentTicket
     
     /**
      * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
-     * never prompts. Throws [`PasscodeError`].
+     * never prompts. Throws [`CitizenError`].
      */
     func startPasscodeReset() async throws  -> PasscodeResetTicket
     
@@ -709,7 +709,7 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
     /**
      * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
      * login: failures are counted and persisted, delays escalate, the 10th failure erases.
-     * Main-safe; never prompts. Throws [`PasscodeError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     func verifyPasscode(passcode: String) async throws 
     
@@ -774,7 +774,7 @@ open class AccountClient: AccountClientProtocol, @unchecked Sendable {
     /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
      */
 open func approveDeviceTransfer(enrollmentId: String, passcode: String)async throws   {
     return
@@ -788,13 +788,13 @@ open func approveDeviceTransfer(enrollmentId: String, passcode: String)async thr
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
-     * Throws [`PasscodeError`].
+     * Throws [`CitizenError`].
      */
 open func changePasscode(oldPasscode: String, newPasscode: String)async throws   {
     return
@@ -808,14 +808,14 @@ open func changePasscode(oldPasscode: String, newPasscode: String)async throws  
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: FfiConverterTypePasscodeError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Ask the server whether this device is still the active one; a replaced or revoked device
      * learns it here (and its session is dropped). Main-safe; never prompts. Throws
-     * [`AuthError`].
+     * [`CitizenError`].
      */
 open func checkDeviceStatus()async throws  -> DeviceStatusInfo  {
     return
@@ -829,14 +829,14 @@ open func checkDeviceStatus()async throws  -> DeviceStatusInfo  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDeviceStatusInfo_lift,
-            errorHandler: FfiConverterTypeAuthError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
      * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
-     * key store creates and uses the device key). Throws [`EnrollmentError`].
+     * key store creates and uses the device key). Throws [`CitizenError`].
      */
 open func completeEnrollment(otp: String, passcode: String, keyOptions: KeyOptions)async throws  -> EnrollmentOutcome  {
     return
@@ -850,14 +850,14 @@ open func completeEnrollment(otp: String, passcode: String, keyOptions: KeyOptio
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeEnrollmentOutcome_lift,
-            errorHandler: FfiConverterTypeEnrollmentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
      * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
-     * signs). Throws [`PasscodeError`].
+     * signs). Throws [`CitizenError`].
      */
 open func completePasscodeReset(otp: String, newPasscode: String)async throws   {
     return
@@ -871,12 +871,12 @@ open func completePasscodeReset(otp: String, newPasscode: String)async throws   
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: FfiConverterTypePasscodeError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
-     * The account's devices. Main-safe; never prompts. Throws [`AuthError`].
+     * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func listDevices()async throws  -> [DeviceInfo]  {
     return
@@ -890,14 +890,14 @@ open func listDevices()async throws  -> [DeviceInfo]  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeDeviceInfo.lift,
-            errorHandler: FfiConverterTypeAuthError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Log in: check the passcode (with lockout), then sign the server's challenge with the
      * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
-     * (the device key signs). Throws [`AuthError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
 open func login(passcode: String)async throws  -> SessionInfo  {
     return
@@ -911,12 +911,12 @@ open func login(passcode: String)async throws  -> SessionInfo  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeSessionInfo_lift,
-            errorHandler: FfiConverterTypeAuthError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
-     * End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
+     * End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func logout()async throws   {
     return
@@ -930,12 +930,12 @@ open func logout()async throws   {
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
-     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func passcodeStatus()async throws  -> PasscodeStatus  {
     return
@@ -949,13 +949,13 @@ open func passcodeStatus()async throws  -> PasscodeStatus  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypePasscodeStatus_lift,
-            errorHandler: FfiConverterTypePasscodeError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Rotate the refresh token now (the core also does this by itself when needed).
-     * Main-safe; never prompts. Throws [`AuthError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func refreshSession()async throws  -> SessionInfo  {
     return
@@ -969,13 +969,13 @@ open func refreshSession()async throws  -> SessionInfo  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeSessionInfo_lift,
-            errorHandler: FfiConverterTypeAuthError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Erase the account from this device: device key, tokens, personal data. Main-safe; never
-     * prompts. Throws [`AuthError`].
+     * prompts. Throws [`CitizenError`].
      */
 open func resetDevice()async throws   {
     return
@@ -989,13 +989,13 @@ open func resetDevice()async throws   {
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
-     * (the device key signs). Throws [`AuthError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
 open func revokeDevice(deviceId: String, passcode: String)async throws   {
     return
@@ -1009,14 +1009,14 @@ open func revokeDevice(deviceId: String, passcode: String)async throws   {
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
      * matched against the population register, which sends an OTP to the phone. Main-safe;
-     * never prompts. Throws [`EnrollmentError`].
+     * never prompts. Throws [`CitizenError`].
      */
 open func startEnrollment(input: EnrollmentInput)async throws  -> EnrollmentTicket  {
     return
@@ -1030,13 +1030,13 @@ open func startEnrollment(input: EnrollmentInput)async throws  -> EnrollmentTick
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeEnrollmentTicket_lift,
-            errorHandler: FfiConverterTypeEnrollmentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
-     * never prompts. Throws [`PasscodeError`].
+     * never prompts. Throws [`CitizenError`].
      */
 open func startPasscodeReset()async throws  -> PasscodeResetTicket  {
     return
@@ -1050,7 +1050,7 @@ open func startPasscodeReset()async throws  -> PasscodeResetTicket  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypePasscodeResetTicket_lift,
-            errorHandler: FfiConverterTypePasscodeError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1071,7 +1071,7 @@ open func validateEnrollment(input: EnrollmentInput) -> [FieldError]  {
     /**
      * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
      * login: failures are counted and persisted, delays escalate, the 10th failure erases.
-     * Main-safe; never prompts. Throws [`PasscodeError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func verifyPasscode(passcode: String)async throws   {
     return
@@ -1085,7 +1085,7 @@ open func verifyPasscode(passcode: String)async throws   {
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: FfiConverterTypePasscodeError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1148,19 +1148,19 @@ public protocol ActivityClientProtocol: AnyObject, Sendable {
     /**
      * Anchor the head of the log at the server now (also done on every `sync_cases`). When
      * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
+     * device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func anchor() async throws  -> ActivityAnchor?
     
     /**
      * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
     func export() async throws  -> String
     
     /**
      * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func listEntries() async throws  -> [ActivityEntry]
     
@@ -1170,7 +1170,7 @@ public protocol ActivityClientProtocol: AnyObject, Sendable {
      * was deleted and the log reaches the highest one. Offline; `anchor` (and
      * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
      * log truncated below it is reported even when the local anchors were removed. Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
     func verify() async throws  -> ActivityLogReport
     
@@ -1235,7 +1235,7 @@ open class ActivityClient: ActivityClientProtocol, @unchecked Sendable {
     /**
      * Anchor the head of the log at the server now (also done on every `sync_cases`). When
      * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
+     * device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func anchor()async throws  -> ActivityAnchor?  {
     return
@@ -1249,13 +1249,13 @@ open func anchor()async throws  -> ActivityAnchor?  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterOptionTypeActivityAnchor.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
 open func export()async throws  -> String  {
     return
@@ -1269,13 +1269,13 @@ open func export()async throws  -> String  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterString.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func listEntries()async throws  -> [ActivityEntry]  {
     return
@@ -1289,7 +1289,7 @@ open func listEntries()async throws  -> [ActivityEntry]  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeActivityEntry.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1299,7 +1299,7 @@ open func listEntries()async throws  -> [ActivityEntry]  {
      * was deleted and the log reaches the highest one. Offline; `anchor` (and
      * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
      * log truncated below it is reported even when the local anchors were removed. Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
 open func verify()async throws  -> ActivityLogReport  {
     return
@@ -1313,7 +1313,7 @@ open func verify()async throws  -> ActivityLogReport  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeActivityLogReport_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1401,7 +1401,7 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
     
     /**
      * The state of this device: enrollment, session. Main-safe (reads the database on the
-     * core's runtime); never prompts. Throws [`AuthError`] (storage).
+     * core's runtime); never prompts. Throws [`CitizenError`] (storage).
      */
     func status() async throws  -> CoreStatus
     
@@ -1473,7 +1473,9 @@ open class CitizenCore: CitizenCoreProtocol, @unchecked Sendable {
      * and the unwrap run on the core's runtime (the wrapper is called from a core thread, never
      * the caller's). May prompt only if the shell's `key_wrapper` does. One core per data
      * directory: while this object lives, another open of the same directory fails with
-     * `SetupError::AlreadyOpen` (`storage.already_open`). Throws [`SetupError`].
+     * `CitizenError::Internal` with code `storage.already_open`. Throws [`CitizenError`]:
+     * `DataKeyLost` (the data key is gone: erase and enroll again), `DataKeyLocked` (retry
+     * later, never erase), `Internal` (storage, configuration, already open).
      */
 public static func `open`(config: CoreConfig, keyStore: DeviceKeyStore, keyWrapper: DataKeyWrapper)async throws  -> CitizenCore  {
     return
@@ -1486,7 +1488,7 @@ public static func `open`(config: CoreConfig, keyStore: DeviceKeyStore, keyWrapp
             completeFunc: ffi_citizen_core_rust_future_complete_u64,
             freeFunc: ffi_citizen_core_rust_future_free_u64,
             liftFunc: FfiConverterTypeCitizenCore_lift,
-            errorHandler: FfiConverterTypeSetupError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1496,7 +1498,7 @@ public static func `open`(config: CoreConfig, keyStore: DeviceKeyStore, keyWrapp
      * (mode 0600). Not hardware-backed; phones use [`CitizenCore::open`] with their key stores.
      * Like `open`, refuses a data directory another core holds (`storage.already_open`).
      * Main-safe (the Argon2id derivation runs on the core's runtime); never prompts. Throws
-     * [`SetupError`].
+     * [`CitizenError`].
      */
 public static func openDesktop(config: CoreConfig)async throws  -> CitizenCore  {
     return
@@ -1509,7 +1511,7 @@ public static func openDesktop(config: CoreConfig)async throws  -> CitizenCore  
             completeFunc: ffi_citizen_core_rust_future_complete_u64,
             freeFunc: ffi_citizen_core_rust_future_free_u64,
             liftFunc: FfiConverterTypeCitizenCore_lift,
-            errorHandler: FfiConverterTypeSetupError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1565,7 +1567,7 @@ open func services() -> ServicesClient  {
     
     /**
      * The state of this device: enrollment, session. Main-safe (reads the database on the
-     * core's runtime); never prompts. Throws [`AuthError`] (storage).
+     * core's runtime); never prompts. Throws [`CitizenError`] (storage).
      */
 open func status()async throws  -> CoreStatus  {
     return
@@ -1579,7 +1581,7 @@ open func status()async throws  -> CoreStatus  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeCoreStatus_lift,
-            errorHandler: FfiConverterTypeAuthError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1643,19 +1645,19 @@ public protocol ConsentClientProtocol: AnyObject, Sendable {
      * Approve a scanned login with the code the site shows and the passcode: the device signs
      * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
      * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
-     * (the device key signs). Throws [`ConsentError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
     func approveLogin(sessionId: String, verificationCode: String, passcode: String) async throws  -> LoginApproval
     
     /**
      * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
-     * (the device key signs). Throws [`ConsentError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
     func denyLogin(sessionId: String) async throws 
     
     /**
      * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
      */
     func exportReceipts() async throws  -> String
     
@@ -1663,20 +1665,20 @@ public protocol ConsentClientProtocol: AnyObject, Sendable {
      * The consent receipts on this device, newest first. A stored receipt that cannot be read
      * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
      * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     * Main-safe; never prompts. Throws [`ConsentError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     func listReceipts() async throws  -> [ReceiptInfo]
     
     /**
      * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func openLoginLink(url: String) async throws  -> LoginRequestInfo
     
     /**
      * Fetch the registry of relying parties, verify the server's signature, and cache it (login
      * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
-     * never prompts. Throws [`ConsentError`].
+     * never prompts. Throws [`CitizenError`].
      */
     func refreshRelyingParties() async throws  -> UInt32
     
@@ -1685,7 +1687,7 @@ public protocol ConsentClientProtocol: AnyObject, Sendable {
      * network call: strict parse, relying party in the signed registry, its signature, the
      * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
      * forged frame) and answers the verification-code choices. Main-safe; never prompts.
-     * Throws [`ConsentError`].
+     * Throws [`CitizenError`].
      */
     func scanLoginCode(frame: String) async throws  -> LoginRequestInfo
     
@@ -1774,7 +1776,7 @@ open class ConsentClient: ConsentClientProtocol, @unchecked Sendable {
      * Approve a scanned login with the code the site shows and the passcode: the device signs
      * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
      * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
-     * (the device key signs). Throws [`ConsentError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
 open func approveLogin(sessionId: String, verificationCode: String, passcode: String)async throws  -> LoginApproval  {
     return
@@ -1788,13 +1790,13 @@ open func approveLogin(sessionId: String, verificationCode: String, passcode: St
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeLoginApproval_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
-     * (the device key signs). Throws [`ConsentError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
 open func denyLogin(sessionId: String)async throws   {
     return
@@ -1808,13 +1810,13 @@ open func denyLogin(sessionId: String)async throws   {
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: FfiConverterTypeConsentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func exportReceipts()async throws  -> String  {
     return
@@ -1828,7 +1830,7 @@ open func exportReceipts()async throws  -> String  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterString.lift,
-            errorHandler: FfiConverterTypeConsentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1836,7 +1838,7 @@ open func exportReceipts()async throws  -> String  {
      * The consent receipts on this device, newest first. A stored receipt that cannot be read
      * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
      * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     * Main-safe; never prompts. Throws [`ConsentError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func listReceipts()async throws  -> [ReceiptInfo]  {
     return
@@ -1850,13 +1852,13 @@ open func listReceipts()async throws  -> [ReceiptInfo]  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeReceiptInfo.lift,
-            errorHandler: FfiConverterTypeConsentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func openLoginLink(url: String)async throws  -> LoginRequestInfo  {
     return
@@ -1870,14 +1872,14 @@ open func openLoginLink(url: String)async throws  -> LoginRequestInfo  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeLoginRequestInfo_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Fetch the registry of relying parties, verify the server's signature, and cache it (login
      * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
-     * never prompts. Throws [`ConsentError`].
+     * never prompts. Throws [`CitizenError`].
      */
 open func refreshRelyingParties()async throws  -> UInt32  {
     return
@@ -1891,7 +1893,7 @@ open func refreshRelyingParties()async throws  -> UInt32  {
             completeFunc: ffi_citizen_core_rust_future_complete_u32,
             freeFunc: ffi_citizen_core_rust_future_free_u32,
             liftFunc: FfiConverterUInt32.lift,
-            errorHandler: FfiConverterTypeConsentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1900,7 +1902,7 @@ open func refreshRelyingParties()async throws  -> UInt32  {
      * network call: strict parse, relying party in the signed registry, its signature, the
      * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
      * forged frame) and answers the verification-code choices. Main-safe; never prompts.
-     * Throws [`ConsentError`].
+     * Throws [`CitizenError`].
      */
 open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
     return
@@ -1914,7 +1916,7 @@ open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeLoginRequestInfo_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1935,7 +1937,7 @@ open func fetchCredential()async throws   {
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: FfiConverterTypeConsentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1957,7 +1959,7 @@ open func openShareRequest(request: String)async throws  -> ShareRequestInfo  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeShareRequestInfo_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -1979,7 +1981,7 @@ open func shareData(requestId: String, optionalClaims: [String], passcode: Strin
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeShareOutcome_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -2961,20 +2963,20 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
     
     /**
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
     func addGroupItem(draftId: String, group: String) async throws  -> UInt32
     
     /**
      * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
      * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
     func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data) async throws  -> Draft
     
     /**
      * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
     func attachFile(draftId: String, key: String, path: String, mimeType: String) async throws  -> Draft
     
@@ -2985,76 +2987,76 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
     
     /**
      * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     * Main-safe; never prompts. Throws [`ServiceError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     func createDraft(procedureId: String) async throws  -> Draft
     
     /**
      * A draft answering a supplement request of `case_number`: the original values, the
      * requested attachments required. Submit it like any draft. Main-safe; never prompts.
-     * Throws [`ServiceError`].
+     * Throws [`CitizenError`].
      */
     func createSupplementDraft(caseNumber: String) async throws  -> Draft
     
     /**
-     * Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
+     * Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func deleteDraft(draftId: String) async throws 
     
     /**
-     * A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
+     * A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
      */
     func getDraft(draftId: String) async throws  -> Draft
     
     /**
-     * The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
      * (`NotSynced` before the first `refresh_profile`).
      */
     func getProfile() async throws  -> CitizenProfileDto
     
     /**
      * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
     func listCases() async throws  -> [CaseInfo]
     
     /**
      * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
     func listDrafts() async throws  -> [Draft]
     
     /**
-     * The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func listOutbox() async throws  -> [OutboxItem]
     
     /**
-     * The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
      * (`NotSynced` before the first `refresh_catalogue`).
      */
     func listProcedures() async throws  -> [Procedure]
     
     /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
+     * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func refreshCatalogue() async throws  -> Bool
     
     /**
      * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted. Main-safe; never prompts. Throws [`ServiceError`].
+     * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func refreshProfile() async throws  -> CitizenProfileDto
     
     /**
-     * Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
+     * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func removeAttachment(draftId: String, key: String) async throws  -> Draft
     
     /**
      * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
-     * Throws [`ServiceError`].
+     * Throws [`CitizenError`].
      */
     func removeGroupItem(draftId: String, group: String, index: UInt32) async throws  -> Draft
     
@@ -3069,20 +3071,20 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
      * in the durable outbox in the same transaction that marks the draft submitted. Returns at
      * once (works offline); delivery starts in the background. Main-safe (the attachments are
      * sealed on the core's runtime); may prompt (the device key signs). Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
     func submitDraft(draftId: String, passcode: String) async throws  -> OutboxItem
     
     /**
      * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
     func syncCases() async throws  -> [CaseEventDto]
     
     /**
      * Deliver what is queued now (call when connectivity returns or the citizen asks).
      * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
     func syncOutbox() async throws  -> OutboxSyncReport
     
@@ -3091,13 +3093,13 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
      * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
      * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
      * saved and the error names the first refused path (in path order). Main-safe; never
-     * prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     * prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
      */
     func updateDraft(draftId: String, values: [String: String]) async throws  -> Draft
     
     /**
      * Validate without submitting: every field error at once (empty = valid). Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
     func validateDraft(draftId: String) async throws  -> [FieldError]
     
@@ -3161,7 +3163,7 @@ open class ServicesClient: ServicesClientProtocol, @unchecked Sendable {
     
     /**
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
 open func addGroupItem(draftId: String, group: String)async throws  -> UInt32  {
     return
@@ -3175,14 +3177,14 @@ open func addGroupItem(draftId: String, group: String)async throws  -> UInt32  {
             completeFunc: ffi_citizen_core_rust_future_complete_u32,
             freeFunc: ffi_citizen_core_rust_future_free_u32,
             liftFunc: FfiConverterUInt32.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
      * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
 open func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data)async throws  -> Draft  {
     return
@@ -3196,13 +3198,13 @@ open func attachBytes(draftId: String, key: String, fileName: String, mimeType: 
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDraft_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
 open func attachFile(draftId: String, key: String, path: String, mimeType: String)async throws  -> Draft  {
     return
@@ -3216,7 +3218,7 @@ open func attachFile(draftId: String, key: String, path: String, mimeType: Strin
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDraft_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -3233,7 +3235,7 @@ open func clearOutboxObserver()  {try! rustCall() {
     
     /**
      * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     * Main-safe; never prompts. Throws [`ServiceError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func createDraft(procedureId: String)async throws  -> Draft  {
     return
@@ -3247,14 +3249,14 @@ open func createDraft(procedureId: String)async throws  -> Draft  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDraft_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * A draft answering a supplement request of `case_number`: the original values, the
      * requested attachments required. Submit it like any draft. Main-safe; never prompts.
-     * Throws [`ServiceError`].
+     * Throws [`CitizenError`].
      */
 open func createSupplementDraft(caseNumber: String)async throws  -> Draft  {
     return
@@ -3268,12 +3270,12 @@ open func createSupplementDraft(caseNumber: String)async throws  -> Draft  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDraft_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
-     * Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
+     * Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func deleteDraft(draftId: String)async throws   {
     return
@@ -3287,12 +3289,12 @@ open func deleteDraft(draftId: String)async throws   {
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
-     * A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
+     * A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
      */
 open func getDraft(draftId: String)async throws  -> Draft  {
     return
@@ -3306,12 +3308,12 @@ open func getDraft(draftId: String)async throws  -> Draft  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDraft_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
-     * The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
      * (`NotSynced` before the first `refresh_profile`).
      */
 open func getProfile()async throws  -> CitizenProfileDto  {
@@ -3326,13 +3328,13 @@ open func getProfile()async throws  -> CitizenProfileDto  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeCitizenProfileDto_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
 open func listCases()async throws  -> [CaseInfo]  {
     return
@@ -3346,13 +3348,13 @@ open func listCases()async throws  -> [CaseInfo]  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeCaseInfo.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
 open func listDrafts()async throws  -> [Draft]  {
     return
@@ -3366,12 +3368,12 @@ open func listDrafts()async throws  -> [Draft]  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeDraft.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
-     * The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func listOutbox()async throws  -> [OutboxItem]  {
     return
@@ -3385,12 +3387,12 @@ open func listOutbox()async throws  -> [OutboxItem]  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeOutboxItem.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
-     * The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
      * (`NotSynced` before the first `refresh_catalogue`).
      */
 open func listProcedures()async throws  -> [Procedure]  {
@@ -3405,13 +3407,13 @@ open func listProcedures()async throws  -> [Procedure]  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeProcedure.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
+     * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func refreshCatalogue()async throws  -> Bool  {
     return
@@ -3425,13 +3427,13 @@ open func refreshCatalogue()async throws  -> Bool  {
             completeFunc: ffi_citizen_core_rust_future_complete_i8,
             freeFunc: ffi_citizen_core_rust_future_free_i8,
             liftFunc: FfiConverterBool.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted. Main-safe; never prompts. Throws [`ServiceError`].
+     * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func refreshProfile()async throws  -> CitizenProfileDto  {
     return
@@ -3445,12 +3447,12 @@ open func refreshProfile()async throws  -> CitizenProfileDto  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeCitizenProfileDto_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
-     * Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
+     * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
      */
 open func removeAttachment(draftId: String, key: String)async throws  -> Draft  {
     return
@@ -3464,13 +3466,13 @@ open func removeAttachment(draftId: String, key: String)async throws  -> Draft  
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDraft_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
-     * Throws [`ServiceError`].
+     * Throws [`CitizenError`].
      */
 open func removeGroupItem(draftId: String, group: String, index: UInt32)async throws  -> Draft  {
     return
@@ -3484,7 +3486,7 @@ open func removeGroupItem(draftId: String, group: String, index: UInt32)async th
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDraft_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -3506,7 +3508,7 @@ open func setOutboxObserver(observer: OutboxObserver)  {try! rustCall() {
      * in the durable outbox in the same transaction that marks the draft submitted. Returns at
      * once (works offline); delivery starts in the background. Main-safe (the attachments are
      * sealed on the core's runtime); may prompt (the device key signs). Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
 open func submitDraft(draftId: String, passcode: String)async throws  -> OutboxItem  {
     return
@@ -3520,13 +3522,13 @@ open func submitDraft(draftId: String, passcode: String)async throws  -> OutboxI
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeOutboxItem_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
 open func syncCases()async throws  -> [CaseEventDto]  {
     return
@@ -3540,14 +3542,14 @@ open func syncCases()async throws  -> [CaseEventDto]  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeCaseEventDto.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Deliver what is queued now (call when connectivity returns or the citizen asks).
      * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
 open func syncOutbox()async throws  -> OutboxSyncReport  {
     return
@@ -3561,7 +3563,7 @@ open func syncOutbox()async throws  -> OutboxSyncReport  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeOutboxSyncReport_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -3570,7 +3572,7 @@ open func syncOutbox()async throws  -> OutboxSyncReport  {
      * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
      * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
      * saved and the error names the first refused path (in path order). Main-safe; never
-     * prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     * prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
      */
 open func updateDraft(draftId: String, values: [String: String])async throws  -> Draft  {
     return
@@ -3584,13 +3586,13 @@ open func updateDraft(draftId: String, values: [String: String])async throws  ->
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDraft_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
     /**
      * Validate without submitting: every field error at once (empty = valid). Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
 open func validateDraft(draftId: String)async throws  -> [FieldError]  {
     return
@@ -3604,7 +3606,7 @@ open func validateDraft(draftId: String)async throws  -> [FieldError]  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeFieldError.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -8225,319 +8227,6 @@ public func FfiConverterTypeActivityKind_lower(_ value: ActivityKind) -> RustBuf
 
 
 /**
- * Errors of login, sessions and device management.
- */
-public 
-enum AuthError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * No account on this device.
-     */
-    case NotEnrolled(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Wrong passcode.
-     */
-    case PasscodeIncorrect(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeLockout: UInt32, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeWipe: UInt32
-    )
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    case LockedOut(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */retryAfterSecs: UInt64
-    )
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    case Wiped(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * No session; log in first.
-     */
-    case NotLoggedIn(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The session reached its idle or absolute timeout, or was ended.
-     */
-    case SessionExpired(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * A refresh token was reused: the server revoked the whole session.
-     */
-    case SessionRevoked(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * This device was replaced, transferred or revoked (`status` says which).
-     */
-    case DeviceInactive(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */status: DeviceStatus
-    )
-    /**
-     * The account is locked server-side.
-     */
-    case AccountLocked(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The server refused the signed request.
-     */
-    case Rejected(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Key store failure, cancellation or invalidated key.
-     */
-    case KeyStore(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Transport failure.
-     */
-    case Network(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */kind: NetworkErrorKind
-    )
-    /**
-     * Local storage failed.
-     */
-    case Storage(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-
-    
-    /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
-     */
-public func detail() -> ErrorDetail  {
-    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_autherror_detail(
-            FfiConverterTypeAuthError_lower(self),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension AuthError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeAuthError: FfiConverterRustBuffer {
-    typealias SwiftType = AuthError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AuthError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .NotEnrolled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 2: return .PasscodeIncorrect(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsBeforeLockout: try FfiConverterUInt32.read(from: &buf), 
-            attemptsBeforeWipe: try FfiConverterUInt32.read(from: &buf)
-            )
-        case 3: return .LockedOut(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
-            )
-        case 4: return .Wiped(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 5: return .NotLoggedIn(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 6: return .SessionExpired(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 7: return .SessionRevoked(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 8: return .DeviceInactive(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
-            )
-        case 9: return .AccountLocked(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 10: return .Rejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 11: return .KeyStore(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 12: return .Network(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
-            )
-        case 13: return .Storage(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: AuthError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .NotEnrolled(detail):
-            writeInt(&buf, Int32(1))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .PasscodeIncorrect(detail,attemptsBeforeLockout,attemptsBeforeWipe):
-            writeInt(&buf, Int32(2))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeLockout, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeWipe, into: &buf)
-            
-        
-        case let .LockedOut(detail,retryAfterSecs):
-            writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt64.write(retryAfterSecs, into: &buf)
-            
-        
-        case let .Wiped(detail):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotLoggedIn(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .SessionExpired(detail):
-            writeInt(&buf, Int32(6))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .SessionRevoked(detail):
-            writeInt(&buf, Int32(7))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .DeviceInactive(detail,status):
-            writeInt(&buf, Int32(8))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeDeviceStatus.write(status, into: &buf)
-            
-        
-        case let .AccountLocked(detail):
-            writeInt(&buf, Int32(9))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Rejected(detail):
-            writeInt(&buf, Int32(10))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .KeyStore(detail):
-            writeInt(&buf, Int32(11))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Network(detail,kind):
-            writeInt(&buf, Int32(12))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
-            
-        
-        case let .Storage(detail):
-            writeInt(&buf, Int32(13))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeAuthError_lift(_ buf: RustBuffer) throws -> AuthError {
-    return try FfiConverterTypeAuthError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeAuthError_lower(_ value: AuthError) -> RustBuffer {
-    return FfiConverterTypeAuthError.lower(value)
-}
-
-
-/**
  * Case states.
  */
 
@@ -8653,160 +8342,150 @@ public func FfiConverterTypeCaseStatusDto_lower(_ value: CaseStatusDto) -> RustB
 
 
 /**
- * Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
- * (`consent.frame_stale`, …) and the message in both languages.
+ * The one error every exported call throws. The variant says what the app should do next;
+ * `detail` has the stable code and the message in Vietnamese and English (also through the
+ * exported `detail()` method).
  */
 public 
-enum ConsentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+enum CitizenError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
     
     
     /**
-     * What was scanned or opened is not a valid login code, link or request (too long, wrong
-     * version, malformed), or a local input was refused (passcode format).
+     * No session, or it expired or was revoked: show the passcode screen and log in.
      */
-    case InvalidCode(
+    case NeedsLogin(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `auth.not_logged_in`, `auth.session_expired` or `auth.session_revoked`.
          */detail: ErrorDetail
     )
     /**
-     * The relying party failed a check against the signed registry: unknown, bad signature,
-     * unregistered origin or redirect, a claim or purpose it may not ask for. Likely a fake site.
+     * The account is not (or no longer) on this device: start enrollment.
      */
-    case RelyingPartyRejected(
+    case NeedsEnrollment(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The request or the scanned frame is too old (scan the code on the screen again).
-     */
-    case Expired(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * No such login session or share request (or it was already answered on this device), or
-     * no credential on the device.
-     */
-    case NotFound(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The server or the relying party refused (already scanned or decided, wrong verification
-     * code, mismatched approval, presentation refused).
-     */
-    case Refused(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * A receipt export did not verify: changed content, bad device signature, bad server
-     * countersignature, or another server key than the pinned one.
-     */
-    case ReceiptInvalid(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * No account on this device.
-     */
-    case NotEnrolled(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Not logged in, or the session ended: log in again.
-     */
-    case NotLoggedIn(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Wrong passcode.
-     */
-    case PasscodeIncorrect(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `auth.not_enrolled`, `auth.wiped` or `auth.device_inactive`.
          */detail: ErrorDetail, 
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Why.
+         */reason: EnrollmentReason
+    )
+    /**
+     * Wrong passcode: ask again, showing what is left.
+     */
+    case PasscodeRejected(
+        /**
+         * `auth.passcode_incorrect`.
+         */detail: ErrorDetail, 
+        /**
+         * Wrong passcodes left before a delay.
          */attemptsBeforeLockout: UInt32, 
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Wrong passcodes left before the local account is erased.
          */attemptsBeforeWipe: UInt32
     )
     /**
-     * Too many wrong passcodes; wait.
+     * Too many wrong passcodes: wait before the next attempt.
      */
     case LockedOut(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `auth.locked_out`.
          */detail: ErrorDetail, 
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Seconds to wait.
          */retryAfterSecs: UInt64
     )
     /**
-     * Too many wrong passcodes; the local account was erased.
+     * Something the citizen (or the app) entered is not valid; nothing was sent. `fields` lists
+     * every invalid field at once (empty when the input was one value, e.g. a scanned code).
      */
-    case Wiped(
+    case InvalidInput(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * This device was replaced or revoked.
-     */
-    case DeviceInactive(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `input.invalid` with fields, else the condition (`consent.qr_malformed`, …).
          */detail: ErrorDetail, 
         /**
-         * Data of this condition, described in the variant's documentation.
-         */status: DeviceStatus
+         * The invalid fields.
+         */fields: [FieldError]
     )
     /**
-     * Key store failure, cancellation or invalidated key.
+     * The OTP was wrong, expired or tried too often: ask for it again (or a new one when
+     * `attempts_left` is 0).
      */
-    case KeyStore(
+    case OtpRejected(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
+         * `otp.invalid`, `otp.expired` or `otp.attempts_exceeded`.
+         */detail: ErrorDetail, 
+        /**
+         * Attempts left with this OTP.
+         */attemptsLeft: UInt32
     )
     /**
-     * Transport failure.
+     * The network or the server failed: retry when the connection is back (a queued request
+     * stays queued).
      */
     case Network(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `network.*`, or `receipt.invalid` for a server receipt that did not verify.
          */detail: ErrorDetail, 
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Offline, timeout, TLS, … (`Protocol`: the server's answer was not acceptable).
          */kind: NetworkErrorKind
     )
     /**
-     * The server's answer did not verify (registry, countersignature, malformed data).
+     * The server, a relying party or a rule refused this request; retrying the same will not
+     * help. The code says which (`enrollment.no_match`, `consent.frame_stale`, …).
      */
-    case BadServerResponse(
+    case Refused(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * The refusal's code and message.
          */detail: ErrorDetail
     )
     /**
-     * Local storage or another unexpected failure.
+     * The platform key store failed; `problem` says whether the device key is gone
+     * (`keystore.key_invalidated`: enroll again), the citizen cancelled, or something else.
+     */
+    case KeyStore(
+        /**
+         * `keystore.key_invalidated`, `keystore.user_cancelled` or `keystore.failure`.
+         */detail: ErrorDetail, 
+        /**
+         * What happened.
+         */problem: KeyStoreProblem
+    )
+    /**
+     * The data key is temporarily unavailable (e.g. the phone is locked): retry later. Never
+     * offer to erase the data for this.
+     */
+    case DataKeyLocked(
+        /**
+         * `storage.data_key_locked`.
+         */detail: ErrorDetail
+    )
+    /**
+     * The data key is gone for good (restored onto another phone, key store reset): the local
+     * data cannot be read; erase it (`eraseLocalData`) and enroll again.
+     */
+    case DataKeyLost(
+        /**
+         * `storage.data_key_lost`.
+         */detail: ErrorDetail
+    )
+    /**
+     * What was asked for does not exist here (draft, case, procedure, login session, share
+     * request, credential), or is not on the device yet (sync first).
+     */
+    case NotFound(
+        /**
+         * `draft.unknown`, `profile.missing`, `consent.unknown_session`, …
+         */detail: ErrorDetail
+    )
+    /**
+     * An unexpected failure (storage, configuration, the core closed): report it; retrying may
+     * not help.
      */
     case Internal(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `storage.failure`, `setup.invalid_config`, `storage.already_open`, `core.closed`, …
          */detail: ErrorDetail
     )
 
@@ -8817,8 +8496,8 @@ enum ConsentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 public func detail() -> ErrorDetail  {
     return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_citizen_core_fn_method_consenterror_detail(
-            FfiConverterTypeConsentError_lower(self),uniffiCallStatus
+    uniffi_citizen_core_fn_method_citizenerror_detail(
+            FfiConverterTypeCitizenError_lower(self),uniffiCallStatus
     )
 })
 }
@@ -8834,73 +8513,67 @@ public func detail() -> ErrorDetail  {
 }
 
 #if compiler(>=6)
-extension ConsentError: Sendable {}
+extension CitizenError: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeConsentError: FfiConverterRustBuffer {
-    typealias SwiftType = ConsentError
+public struct FfiConverterTypeCitizenError: FfiConverterRustBuffer {
+    typealias SwiftType = CitizenError
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConsentError {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CitizenError {
         let variant: Int32 = try readInt(&buf)
         switch variant {
 
         
 
         
-        case 1: return .InvalidCode(
+        case 1: return .NeedsLogin(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
-        case 2: return .RelyingPartyRejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+        case 2: return .NeedsEnrollment(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            reason: try FfiConverterTypeEnrollmentReason.read(from: &buf)
             )
-        case 3: return .Expired(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 4: return .NotFound(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 5: return .Refused(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 6: return .ReceiptInvalid(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 7: return .NotEnrolled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 8: return .NotLoggedIn(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 9: return .PasscodeIncorrect(
+        case 3: return .PasscodeRejected(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
             attemptsBeforeLockout: try FfiConverterUInt32.read(from: &buf), 
             attemptsBeforeWipe: try FfiConverterUInt32.read(from: &buf)
             )
-        case 10: return .LockedOut(
+        case 4: return .LockedOut(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
             retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
             )
-        case 11: return .Wiped(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 12: return .DeviceInactive(
+        case 5: return .InvalidInput(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
+            fields: try FfiConverterSequenceTypeFieldError.read(from: &buf)
             )
-        case 13: return .KeyStore(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+        case 6: return .OtpRejected(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            attemptsLeft: try FfiConverterUInt32.read(from: &buf)
             )
-        case 14: return .Network(
+        case 7: return .Network(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
             kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
             )
-        case 15: return .BadServerResponse(
+        case 8: return .Refused(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
-        case 16: return .Internal(
+        case 9: return .KeyStore(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            problem: try FfiConverterTypeKeyStoreProblem.read(from: &buf)
+            )
+        case 10: return .DataKeyLocked(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 11: return .DataKeyLost(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 12: return .NotFound(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 13: return .Internal(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
 
@@ -8908,95 +8581,83 @@ public struct FfiConverterTypeConsentError: FfiConverterRustBuffer {
         }
     }
 
-    public static func write(_ value: ConsentError, into buf: inout [UInt8]) {
+    public static func write(_ value: CitizenError, into buf: inout [UInt8]) {
         switch value {
 
         
 
         
         
-        case let .InvalidCode(detail):
+        case let .NeedsLogin(detail):
             writeInt(&buf, Int32(1))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         
-        case let .RelyingPartyRejected(detail):
+        case let .NeedsEnrollment(detail,reason):
             writeInt(&buf, Int32(2))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeEnrollmentReason.write(reason, into: &buf)
             
         
-        case let .Expired(detail):
+        case let .PasscodeRejected(detail,attemptsBeforeLockout,attemptsBeforeWipe):
             writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotFound(detail):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Refused(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .ReceiptInvalid(detail):
-            writeInt(&buf, Int32(6))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotEnrolled(detail):
-            writeInt(&buf, Int32(7))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotLoggedIn(detail):
-            writeInt(&buf, Int32(8))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .PasscodeIncorrect(detail,attemptsBeforeLockout,attemptsBeforeWipe):
-            writeInt(&buf, Int32(9))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             FfiConverterUInt32.write(attemptsBeforeLockout, into: &buf)
             FfiConverterUInt32.write(attemptsBeforeWipe, into: &buf)
             
         
         case let .LockedOut(detail,retryAfterSecs):
-            writeInt(&buf, Int32(10))
+            writeInt(&buf, Int32(4))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             FfiConverterUInt64.write(retryAfterSecs, into: &buf)
             
         
-        case let .Wiped(detail):
-            writeInt(&buf, Int32(11))
+        case let .InvalidInput(detail,fields):
+            writeInt(&buf, Int32(5))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterSequenceTypeFieldError.write(fields, into: &buf)
             
         
-        case let .DeviceInactive(detail,status):
-            writeInt(&buf, Int32(12))
+        case let .OtpRejected(detail,attemptsLeft):
+            writeInt(&buf, Int32(6))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeDeviceStatus.write(status, into: &buf)
-            
-        
-        case let .KeyStore(detail):
-            writeInt(&buf, Int32(13))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterUInt32.write(attemptsLeft, into: &buf)
             
         
         case let .Network(detail,kind):
-            writeInt(&buf, Int32(14))
+            writeInt(&buf, Int32(7))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
             
         
-        case let .BadServerResponse(detail):
-            writeInt(&buf, Int32(15))
+        case let .Refused(detail):
+            writeInt(&buf, Int32(8))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .KeyStore(detail,problem):
+            writeInt(&buf, Int32(9))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeKeyStoreProblem.write(problem, into: &buf)
+            
+        
+        case let .DataKeyLocked(detail):
+            writeInt(&buf, Int32(10))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .DataKeyLost(detail):
+            writeInt(&buf, Int32(11))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .NotFound(detail):
+            writeInt(&buf, Int32(12))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(16))
+            writeInt(&buf, Int32(13))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         }
@@ -9007,15 +8668,15 @@ public struct FfiConverterTypeConsentError: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeConsentError_lift(_ buf: RustBuffer) throws -> ConsentError {
-    return try FfiConverterTypeConsentError.lift(buf)
+public func FfiConverterTypeCitizenError_lift(_ buf: RustBuffer) throws -> CitizenError {
+    return try FfiConverterTypeCitizenError.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeConsentError_lower(_ value: ConsentError) -> RustBuffer {
-    return FfiConverterTypeConsentError.lower(value)
+public func FfiConverterTypeCitizenError_lower(_ value: CitizenError) -> RustBuffer {
+    return FfiConverterTypeCitizenError.lower(value)
 }
 
 
@@ -9450,271 +9111,74 @@ public func FfiConverterTypeDraftStatus_lower(_ value: DraftStatus) -> RustBuffe
 
 
 /**
- * Errors of enrollment.
+ * Why the citizen must enroll (again) on this device.
  */
-public 
-enum EnrollmentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
+public enum EnrollmentReason: Equatable, Hashable {
     
-    
     /**
-     * One or more fields are invalid; nothing was sent.
+     * There is no account on this device (never enrolled, or erased by the citizen).
      */
-    case InvalidInput(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */fields: [FieldError]
-    )
+    case notEnrolled
     /**
-     * No citizen in the register matches.
+     * Too many wrong passcodes: the local account was erased.
      */
-    case NoMatch(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
+    case wiped
     /**
-     * No enrollment is waiting for an OTP.
+     * The server deactivated this device (another device enrolled, the citizen revoked it).
      */
-    case NoPendingEnrollment(
+    case deviceDeactivated(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Wrong OTP.
-     */
-    case OtpInvalid(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsLeft: UInt32
-    )
-    /**
-     * OTP expired.
-     */
-    case OtpExpired(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Too many wrong OTPs.
-     */
-    case OtpAttemptsExceeded(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * This device is already enrolled.
-     */
-    case AlreadyEnrolled(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The account is locked server-side.
-     */
-    case AccountLocked(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The platform key store failed or the user cancelled.
-     */
-    case KeyStore(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Transport failure.
-     */
-    case Network(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */kind: NetworkErrorKind
-    )
-    /**
-     * The server refused for another reason.
-     */
-    case Rejected(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Local storage failed.
-     */
-    case Storage(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
+         * Replaced, transferred or revoked.
+         */status: DeviceStatus
     )
 
-    
-    /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
-     */
-public func detail() -> ErrorDetail  {
-    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_enrollmenterror_detail(
-            FfiConverterTypeEnrollmentError_lower(self),uniffiCallStatus
-    )
-})
-}
-    
 
-    
 
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
+
+
 }
 
 #if compiler(>=6)
-extension EnrollmentError: Sendable {}
+extension EnrollmentReason: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeEnrollmentError: FfiConverterRustBuffer {
-    typealias SwiftType = EnrollmentError
+public struct FfiConverterTypeEnrollmentReason: FfiConverterRustBuffer {
+    typealias SwiftType = EnrollmentReason
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EnrollmentError {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EnrollmentReason {
         let variant: Int32 = try readInt(&buf)
         switch variant {
-
         
-
+        case 1: return .notEnrolled
         
-        case 1: return .InvalidInput(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            fields: try FfiConverterSequenceTypeFieldError.read(from: &buf)
-            )
-        case 2: return .NoMatch(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 3: return .NoPendingEnrollment(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 4: return .OtpInvalid(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsLeft: try FfiConverterUInt32.read(from: &buf)
-            )
-        case 5: return .OtpExpired(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 6: return .OtpAttemptsExceeded(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 7: return .AlreadyEnrolled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 8: return .AccountLocked(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 9: return .KeyStore(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 10: return .Network(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
-            )
-        case 11: return .Rejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 12: return .Storage(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
+        case 2: return .wiped
+        
+        case 3: return .deviceDeactivated(status: try FfiConverterTypeDeviceStatus.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
 
-    public static func write(_ value: EnrollmentError, into buf: inout [UInt8]) {
+    public static func write(_ value: EnrollmentReason, into buf: inout [UInt8]) {
         switch value {
-
-        
-
         
         
-        case let .InvalidInput(detail,fields):
+        case .notEnrolled:
             writeInt(&buf, Int32(1))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterSequenceTypeFieldError.write(fields, into: &buf)
-            
         
-        case let .NoMatch(detail):
+        
+        case .wiped:
             writeInt(&buf, Int32(2))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
         
-        case let .NoPendingEnrollment(detail):
+        
+        case let .deviceDeactivated(status):
             writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .OtpInvalid(detail,attemptsLeft):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsLeft, into: &buf)
-            
-        
-        case let .OtpExpired(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .OtpAttemptsExceeded(detail):
-            writeInt(&buf, Int32(6))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .AlreadyEnrolled(detail):
-            writeInt(&buf, Int32(7))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .AccountLocked(detail):
-            writeInt(&buf, Int32(8))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .KeyStore(detail):
-            writeInt(&buf, Int32(9))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Network(detail,kind):
-            writeInt(&buf, Int32(10))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
-            
-        
-        case let .Rejected(detail):
-            writeInt(&buf, Int32(11))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Storage(detail):
-            writeInt(&buf, Int32(12))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeDeviceStatus.write(status, into: &buf)
             
         }
     }
@@ -9724,16 +9188,17 @@ public struct FfiConverterTypeEnrollmentError: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeEnrollmentError_lift(_ buf: RustBuffer) throws -> EnrollmentError {
-    return try FfiConverterTypeEnrollmentError.lift(buf)
+public func FfiConverterTypeEnrollmentReason_lift(_ buf: RustBuffer) throws -> EnrollmentReason {
+    return try FfiConverterTypeEnrollmentReason.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeEnrollmentError_lower(_ value: EnrollmentError) -> RustBuffer {
-    return FfiConverterTypeEnrollmentError.lower(value)
+public func FfiConverterTypeEnrollmentReason_lower(_ value: EnrollmentReason) -> RustBuffer {
+    return FfiConverterTypeEnrollmentReason.lower(value)
 }
+
 
 
 /**
@@ -10008,6 +9473,92 @@ public func FfiConverterTypeFieldKind_lift(_ buf: RustBuffer) throws -> FieldKin
 #endif
 public func FfiConverterTypeFieldKind_lower(_ value: FieldKind) -> RustBuffer {
     return FfiConverterTypeFieldKind.lower(value)
+}
+
+
+
+/**
+ * What went wrong with the platform key store.
+ */
+
+public enum KeyStoreProblem: Equatable, Hashable {
+    
+    /**
+     * The device key is gone for good (biometrics changed, key store reset): enroll again
+     * (`keystore.key_invalidated`).
+     */
+    case invalidated
+    /**
+     * The citizen cancelled the prompt: stay on the screen (`keystore.user_cancelled`).
+     */
+    case userCancelled
+    /**
+     * Any other failure of the key store (`keystore.failure`): retry later.
+     */
+    case failed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension KeyStoreProblem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyStoreProblem: FfiConverterRustBuffer {
+    typealias SwiftType = KeyStoreProblem
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyStoreProblem {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .invalidated
+        
+        case 2: return .userCancelled
+        
+        case 3: return .failed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: KeyStoreProblem, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .invalidated:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .userCancelled:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .failed:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyStoreProblem_lift(_ buf: RustBuffer) throws -> KeyStoreProblem {
+    return try FfiConverterTypeKeyStoreProblem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyStoreProblem_lower(_ value: KeyStoreProblem) -> RustBuffer {
+    return FfiConverterTypeKeyStoreProblem.lower(value)
 }
 
 
@@ -10681,825 +10232,6 @@ public func FfiConverterTypeOutboxState_lower(_ value: OutboxState) -> RustBuffe
     return FfiConverterTypeOutboxState.lower(value)
 }
 
-
-
-/**
- * Errors of the passcode: change, reset, status.
- */
-public 
-enum PasscodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * The new passcode is not acceptable.
-     */
-    case InvalidFormat(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */fields: [FieldError]
-    )
-    /**
-     * Wrong passcode.
-     */
-    case Incorrect(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeLockout: UInt32, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeWipe: UInt32
-    )
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    case LockedOut(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */retryAfterSecs: UInt64
-    )
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    case Wiped(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * No account on this device.
-     */
-    case NotEnrolled(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * No reset waiting for an OTP.
-     */
-    case NoPendingReset(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Wrong OTP.
-     */
-    case OtpInvalid(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsLeft: UInt32
-    )
-    /**
-     * OTP expired or too many wrong OTPs.
-     */
-    case OtpRejected(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * This device was replaced, transferred or revoked (`status` says which).
-     */
-    case DeviceInactive(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */status: DeviceStatus
-    )
-    /**
-     * Key store failure, cancellation or invalidated key.
-     */
-    case KeyStore(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Transport failure.
-     */
-    case Network(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */kind: NetworkErrorKind
-    )
-    /**
-     * The server refused for another reason.
-     */
-    case Rejected(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Local storage failed.
-     */
-    case Storage(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-
-    
-    /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
-     */
-public func detail() -> ErrorDetail  {
-    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_passcodeerror_detail(
-            FfiConverterTypePasscodeError_lower(self),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension PasscodeError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypePasscodeError: FfiConverterRustBuffer {
-    typealias SwiftType = PasscodeError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasscodeError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .InvalidFormat(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            fields: try FfiConverterSequenceTypeFieldError.read(from: &buf)
-            )
-        case 2: return .Incorrect(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsBeforeLockout: try FfiConverterUInt32.read(from: &buf), 
-            attemptsBeforeWipe: try FfiConverterUInt32.read(from: &buf)
-            )
-        case 3: return .LockedOut(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
-            )
-        case 4: return .Wiped(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 5: return .NotEnrolled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 6: return .NoPendingReset(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 7: return .OtpInvalid(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsLeft: try FfiConverterUInt32.read(from: &buf)
-            )
-        case 8: return .OtpRejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 9: return .DeviceInactive(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
-            )
-        case 10: return .KeyStore(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 11: return .Network(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
-            )
-        case 12: return .Rejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 13: return .Storage(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: PasscodeError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .InvalidFormat(detail,fields):
-            writeInt(&buf, Int32(1))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterSequenceTypeFieldError.write(fields, into: &buf)
-            
-        
-        case let .Incorrect(detail,attemptsBeforeLockout,attemptsBeforeWipe):
-            writeInt(&buf, Int32(2))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeLockout, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeWipe, into: &buf)
-            
-        
-        case let .LockedOut(detail,retryAfterSecs):
-            writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt64.write(retryAfterSecs, into: &buf)
-            
-        
-        case let .Wiped(detail):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotEnrolled(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NoPendingReset(detail):
-            writeInt(&buf, Int32(6))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .OtpInvalid(detail,attemptsLeft):
-            writeInt(&buf, Int32(7))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsLeft, into: &buf)
-            
-        
-        case let .OtpRejected(detail):
-            writeInt(&buf, Int32(8))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .DeviceInactive(detail,status):
-            writeInt(&buf, Int32(9))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeDeviceStatus.write(status, into: &buf)
-            
-        
-        case let .KeyStore(detail):
-            writeInt(&buf, Int32(10))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Network(detail,kind):
-            writeInt(&buf, Int32(11))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
-            
-        
-        case let .Rejected(detail):
-            writeInt(&buf, Int32(12))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Storage(detail):
-            writeInt(&buf, Int32(13))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypePasscodeError_lift(_ buf: RustBuffer) throws -> PasscodeError {
-    return try FfiConverterTypePasscodeError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypePasscodeError_lower(_ value: PasscodeError) -> RustBuffer {
-    return FfiConverterTypePasscodeError.lower(value)
-}
-
-
-/**
- * Errors of the public-service requests.
- */
-public 
-enum ServiceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * The form has errors (every field at once), or an edit was refused (`field.locked`, …).
-     */
-    case InvalidForm(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */fields: [FieldError]
-    )
-    /**
-     * No account on this device.
-     */
-    case NotEnrolled(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Not logged in, or the session ended: log in again.
-     */
-    case NotLoggedIn(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The citizen's record or the catalogue is not on the device yet (sync first).
-     */
-    case NotSynced(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Unknown procedure, draft or case.
-     */
-    case NotFound(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The draft was submitted already, or the case is not waiting for a supplement.
-     */
-    case WrongState(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Wrong passcode when signing the submission.
-     */
-    case PasscodeIncorrect(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeLockout: UInt32, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeWipe: UInt32
-    )
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    case LockedOut(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */retryAfterSecs: UInt64
-    )
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    case Wiped(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * This device was replaced or revoked.
-     */
-    case DeviceInactive(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */status: DeviceStatus
-    )
-    /**
-     * Key store failure, cancellation or invalidated key (`keystore.key_invalidated`: enroll
-     * again).
-     */
-    case KeyStore(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Transport failure (the request, if queued, stays queued).
-     */
-    case Network(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */kind: NetworkErrorKind
-    )
-    /**
-     * The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
-     */
-    case BadServerResponse(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The server refused.
-     */
-    case Rejected(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Local storage failed.
-     */
-    case Storage(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-
-    
-    /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
-     */
-public func detail() -> ErrorDetail  {
-    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_serviceerror_detail(
-            FfiConverterTypeServiceError_lower(self),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension ServiceError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeServiceError: FfiConverterRustBuffer {
-    typealias SwiftType = ServiceError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ServiceError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .InvalidForm(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            fields: try FfiConverterSequenceTypeFieldError.read(from: &buf)
-            )
-        case 2: return .NotEnrolled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 3: return .NotLoggedIn(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 4: return .NotSynced(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 5: return .NotFound(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 6: return .WrongState(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 7: return .PasscodeIncorrect(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsBeforeLockout: try FfiConverterUInt32.read(from: &buf), 
-            attemptsBeforeWipe: try FfiConverterUInt32.read(from: &buf)
-            )
-        case 8: return .LockedOut(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
-            )
-        case 9: return .Wiped(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 10: return .DeviceInactive(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
-            )
-        case 11: return .KeyStore(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 12: return .Network(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
-            )
-        case 13: return .BadServerResponse(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 14: return .Rejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 15: return .Storage(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: ServiceError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .InvalidForm(detail,fields):
-            writeInt(&buf, Int32(1))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterSequenceTypeFieldError.write(fields, into: &buf)
-            
-        
-        case let .NotEnrolled(detail):
-            writeInt(&buf, Int32(2))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotLoggedIn(detail):
-            writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotSynced(detail):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotFound(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .WrongState(detail):
-            writeInt(&buf, Int32(6))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .PasscodeIncorrect(detail,attemptsBeforeLockout,attemptsBeforeWipe):
-            writeInt(&buf, Int32(7))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeLockout, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeWipe, into: &buf)
-            
-        
-        case let .LockedOut(detail,retryAfterSecs):
-            writeInt(&buf, Int32(8))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt64.write(retryAfterSecs, into: &buf)
-            
-        
-        case let .Wiped(detail):
-            writeInt(&buf, Int32(9))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .DeviceInactive(detail,status):
-            writeInt(&buf, Int32(10))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeDeviceStatus.write(status, into: &buf)
-            
-        
-        case let .KeyStore(detail):
-            writeInt(&buf, Int32(11))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Network(detail,kind):
-            writeInt(&buf, Int32(12))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
-            
-        
-        case let .BadServerResponse(detail):
-            writeInt(&buf, Int32(13))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Rejected(detail):
-            writeInt(&buf, Int32(14))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Storage(detail):
-            writeInt(&buf, Int32(15))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeServiceError_lift(_ buf: RustBuffer) throws -> ServiceError {
-    return try FfiConverterTypeServiceError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeServiceError_lower(_ value: ServiceError) -> RustBuffer {
-    return FfiConverterTypeServiceError.lower(value)
-}
-
-
-/**
- * Errors of constructing [`crate::CitizenCore`].
- */
-public 
-enum SetupError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * The configuration is invalid (bad URL, PEM, pins, data directory).
-     */
-    case InvalidConfig(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The database could not be opened or migrated.
-     */
-    case Storage(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
-     */
-    case DataKeyUnavailable(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Another `CitizenCore` (in this process or another) has the data directory open; only one
-     * may at a time (`storage.already_open`). Close or drop the other one first.
-     */
-    case AlreadyOpen(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-
-    
-    /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
-     */
-public func detail() -> ErrorDetail  {
-    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_setuperror_detail(
-            FfiConverterTypeSetupError_lower(self),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension SetupError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeSetupError: FfiConverterRustBuffer {
-    typealias SwiftType = SetupError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SetupError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .InvalidConfig(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 2: return .Storage(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 3: return .DataKeyUnavailable(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 4: return .AlreadyOpen(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: SetupError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .InvalidConfig(detail):
-            writeInt(&buf, Int32(1))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Storage(detail):
-            writeInt(&buf, Int32(2))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .DataKeyUnavailable(detail):
-            writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .AlreadyOpen(detail):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSetupError_lift(_ buf: RustBuffer) throws -> SetupError {
-    return try FfiConverterTypeSetupError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSetupError_lower(_ value: SetupError) -> RustBuffer {
-    return FfiConverterTypeSetupError.lower(value)
-}
 
 
 /**
@@ -12434,7 +11166,7 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
  * the caller can compare it with the device it expects. Anyone can run this.
  */
 public func verifyActivityLogExport(json: String, serverKeyJwk: String)throws  -> ActivityLogReport  {
-    return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
+    return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_func_verify_activity_log_export(
         FfiConverterString.lower(json),
@@ -12452,7 +11184,7 @@ public func verifyActivityLogExport(json: String, serverKeyJwk: String)throws  -
  * proves the file is self-consistent. Returns the number of receipts verified.
  */
 public func verifyReceiptExport(json: String, serverKeyJwk: String?)throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_func_verify_receipt_export(
         FfiConverterString.lower(json),
@@ -12521,10 +11253,10 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 4064) {
+    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 3785) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 41004) {
+    if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 52006) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_default_core_config() != 6264) {
@@ -12539,94 +11271,94 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_func_provinces() != 55146) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 40321) {
+    if (uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 34645) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_change_passcode() != 57846) {
+    if (uniffi_citizen_core_checksum_method_accountclient_change_passcode() != 3996) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_check_device_status() != 60934) {
+    if (uniffi_citizen_core_checksum_method_accountclient_check_device_status() != 51201) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_complete_enrollment() != 47111) {
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_enrollment() != 1604) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 42165) {
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_list_devices() != 30179) {
+    if (uniffi_citizen_core_checksum_method_accountclient_list_devices() != 59749) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_login() != 63555) {
+    if (uniffi_citizen_core_checksum_method_accountclient_login() != 16218) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_logout() != 65192) {
+    if (uniffi_citizen_core_checksum_method_accountclient_logout() != 35798) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_passcode_status() != 14721) {
+    if (uniffi_citizen_core_checksum_method_accountclient_passcode_status() != 19800) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_refresh_session() != 65022) {
+    if (uniffi_citizen_core_checksum_method_accountclient_refresh_session() != 27651) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_reset_device() != 58600) {
+    if (uniffi_citizen_core_checksum_method_accountclient_reset_device() != 36120) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_revoke_device() != 58459) {
+    if (uniffi_citizen_core_checksum_method_accountclient_revoke_device() != 18865) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_start_enrollment() != 21202) {
+    if (uniffi_citizen_core_checksum_method_accountclient_start_enrollment() != 46786) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset() != 31085) {
+    if (uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset() != 26801) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_validate_enrollment() != 11793) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 18525) {
+    if (uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 42213) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_activityclient_anchor() != 60948) {
+    if (uniffi_citizen_core_checksum_method_activityclient_anchor() != 43084) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_activityclient_export() != 51206) {
+    if (uniffi_citizen_core_checksum_method_activityclient_export() != 36535) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_activityclient_list_entries() != 27322) {
+    if (uniffi_citizen_core_checksum_method_activityclient_list_entries() != 62327) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_activityclient_verify() != 17977) {
+    if (uniffi_citizen_core_checksum_method_activityclient_verify() != 56065) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_approve_login() != 64624) {
+    if (uniffi_citizen_core_checksum_method_consentclient_approve_login() != 36965) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_deny_login() != 39477) {
+    if (uniffi_citizen_core_checksum_method_consentclient_deny_login() != 15679) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_export_receipts() != 20432) {
+    if (uniffi_citizen_core_checksum_method_consentclient_export_receipts() != 54315) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_list_receipts() != 51515) {
+    if (uniffi_citizen_core_checksum_method_consentclient_list_receipts() != 47705) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_open_login_link() != 36316) {
+    if (uniffi_citizen_core_checksum_method_consentclient_open_login_link() != 10107) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 64392) {
+    if (uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 33392) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 2007) {
+    if (uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 35057) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 31950) {
+    if (uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 33156) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 37841) {
+    if (uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 27802) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_share_data() != 30026) {
+    if (uniffi_citizen_core_checksum_method_consentclient_share_data() != 22338) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_account() != 38618) {
@@ -12641,79 +11373,79 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_citizencore_services() != 36370) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_status() != 3175) {
+    if (uniffi_citizen_core_checksum_method_citizencore_status() != 7145) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 21094) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 47312) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_attach_bytes() != 17077) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_attach_bytes() != 50753) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 46880) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 31647) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer() != 4374) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 32761) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 52115) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft() != 15173) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft() != 47312) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_delete_draft() != 24782) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_delete_draft() != 35359) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_get_draft() != 41426) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_get_draft() != 27423) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 21212) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 42482) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_list_cases() != 32364) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_cases() != 8833) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_list_drafts() != 3242) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_drafts() != 58585) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_list_outbox() != 53145) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_outbox() != 28742) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_list_procedures() != 33005) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_procedures() != 56165) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 18592) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 36004) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 28985) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 49675) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 30568) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 64385) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 49385) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 5112) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer() != 53200) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 24210) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 33229) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 21449) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 51505) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_sync_outbox() != 60611) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_sync_outbox() != 48153) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_update_draft() != 52736) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_update_draft() != 43458) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 23020) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 26125) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507) {
@@ -12740,10 +11472,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_constructor_citizencore_open() != 19733) {
+    if (uniffi_citizen_core_checksum_constructor_citizencore_open() != 32759) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_constructor_citizencore_open_desktop() != 7243) {
+    if (uniffi_citizen_core_checksum_constructor_citizencore_open_desktop() != 59083) {
         return InitializationResult.apiChecksumMismatch
     }
 

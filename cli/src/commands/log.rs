@@ -43,7 +43,7 @@ pub(crate) async fn run(core: &CitizenCore, op: LogOp) -> ExitCode {
 }
 
 /// Print a verification report; exit 0 intact, 5 tampered.
-fn verified(r: Result<ActivityLogReport, citizen_core::ServiceError>) -> ExitCode {
+fn verified(r: Result<ActivityLogReport, citizen_core::CitizenError>) -> ExitCode {
     let r = match r {
         Ok(r) => r,
         Err(e) => return exit::fail(&e),

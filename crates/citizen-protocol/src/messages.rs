@@ -108,6 +108,8 @@ messages! {
     RateLimited => "network.rate_limited", "Quá nhiều yêu cầu. Vui lòng thử lại sau.", "Too many requests. Please try again later.";
     Storage => "storage.failure", "Lỗi lưu trữ dữ liệu trên thiết bị.", "A storage error occurred on this device.";
     DataKeyUnavailable => "storage.data_key_unavailable", "Không mở được khoá dữ liệu của thiết bị (có thể do khôi phục từ bản sao lưu). Cần đăng ký lại.", "The device's data key cannot be opened (perhaps restored from a backup). Enroll again.";
+    DataKeyLocked => "storage.data_key_locked", "Khoá dữ liệu tạm thời chưa mở được (máy đang khoá). Hãy mở khoá máy rồi thử lại.", "The data key is temporarily unavailable (the phone is locked). Unlock the phone and try again.";
+    DataKeyLost => "storage.data_key_lost", "Khoá dữ liệu của thiết bị đã mất (có thể do khôi phục sang máy khác). Cần xoá dữ liệu trên máy và đăng ký lại.", "The device's data key is lost (perhaps restored onto another phone). Erase the local data and enroll again.";
     SchemaNewer => "storage.schema_newer", "Dữ liệu trên thiết bị do một phiên bản ứng dụng mới hơn tạo ra. Vui lòng cập nhật ứng dụng.", "The data on this device was written by a newer version of the app. Please update the app.";
     AlreadyOpen => "storage.already_open", "Dữ liệu của ứng dụng đang được một phiên khác sử dụng. Hãy đóng phiên đó rồi thử lại.", "The app's data is in use by another instance. Close it and try again.";
     CoreClosed => "core.closed", "Phiên làm việc của ứng dụng đã đóng. Hãy mở lại ứng dụng.", "The app's session was closed. Open the app again.";

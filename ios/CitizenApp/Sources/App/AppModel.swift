@@ -53,7 +53,9 @@ final class Launcher: ObservableObject {
     enum State {
         case opening
         case ready(AppModel)
-        case failed(UiError)
+        /// `canErase` only when the data key is lost for good; a temporarily locked data key (the
+        /// phone is locked) offers a retry and never erases anything.
+        case failed(UiError, canErase: Bool)
     }
 
     @Published private(set) var state: State = .opening
@@ -67,11 +69,21 @@ final class Launcher: ObservableObject {
         do {
             state = .ready(AppModel(core: try await CoreFactory.open()))
         } catch {
-            state = .failed(CoreFailure(error).uiError)
+            let failure = CoreFailure(error)
+            state = .failed(failure.uiError, canErase: (error as? CitizenError).map {
+                if case .DataKeyLost = $0 { return true }
+                return false
+            } ?? false)
         }
     }
 
+    /// Open again (after a temporarily locked data key).
+    func retry() {
+        Task { await self.launch() }
+    }
+
     /// Erase the core's data directory and the data-key wrapping key, then open a fresh core.
+    /// Offered only for a lost data key.
     func eraseAndRetry() {
         if let directory = try? DataDirectory.prepareURL() {
             try? FileManager.default.removeItem(at: directory)

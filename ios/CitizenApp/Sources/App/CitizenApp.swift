@@ -12,8 +12,10 @@ struct CitizenApp: App {
             case let .ready(model):
                 RootView(model: model)
                     .onOpenURL { model.open($0) }
-            case let .failed(error):
-                LaunchFailedView(error: error) { launcher.eraseAndRetry() }
+            case let .failed(error, canErase):
+                LaunchFailedView(error: error, canErase: canErase, retry: { launcher.retry() }) {
+                    launcher.eraseAndRetry()
+                }
             }
         }
     }

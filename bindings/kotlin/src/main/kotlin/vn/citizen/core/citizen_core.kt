@@ -1132,17 +1132,7 @@ internal object UniffiLib {
     ): Byte
     external fun uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_autherror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_consenterror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_enrollmenterror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_passcodeerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_serviceerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_setuperror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_method_citizenerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_verify_activity_log_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1773,87 +1763,87 @@ public interface AccountClientInterface {
     /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
      */
     suspend fun `approveDeviceTransfer`(`enrollmentId`: kotlin.String, `passcode`: kotlin.String)
     
     /**
      * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
-     * Throws [`PasscodeError`].
+     * Throws [`CitizenError`].
      */
     suspend fun `changePasscode`(`oldPasscode`: kotlin.String, `newPasscode`: kotlin.String)
     
     /**
      * Ask the server whether this device is still the active one; a replaced or revoked device
      * learns it here (and its session is dropped). Main-safe; never prompts. Throws
-     * [`AuthError`].
+     * [`CitizenError`].
      */
     suspend fun `checkDeviceStatus`(): DeviceStatusInfo
     
     /**
      * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
      * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
-     * key store creates and uses the device key). Throws [`EnrollmentError`].
+     * key store creates and uses the device key). Throws [`CitizenError`].
      */
     suspend fun `completeEnrollment`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions): EnrollmentOutcome
     
     /**
      * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
      * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
-     * signs). Throws [`PasscodeError`].
+     * signs). Throws [`CitizenError`].
      */
     suspend fun `completePasscodeReset`(`otp`: kotlin.String, `newPasscode`: kotlin.String)
     
     /**
-     * The account's devices. Main-safe; never prompts. Throws [`AuthError`].
+     * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `listDevices`(): List<DeviceInfo>
     
     /**
      * Log in: check the passcode (with lockout), then sign the server's challenge with the
      * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
-     * (the device key signs). Throws [`AuthError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
     suspend fun `login`(`passcode`: kotlin.String): SessionInfo
     
     /**
-     * End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
+     * End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `logout`()
     
     /**
-     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `passcodeStatus`(): PasscodeStatus
     
     /**
      * Rotate the refresh token now (the core also does this by itself when needed).
-     * Main-safe; never prompts. Throws [`AuthError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `refreshSession`(): SessionInfo
     
     /**
      * Erase the account from this device: device key, tokens, personal data. Main-safe; never
-     * prompts. Throws [`AuthError`].
+     * prompts. Throws [`CitizenError`].
      */
     suspend fun `resetDevice`()
     
     /**
      * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
-     * (the device key signs). Throws [`AuthError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
     suspend fun `revokeDevice`(`deviceId`: kotlin.String, `passcode`: kotlin.String)
     
     /**
      * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
      * matched against the population register, which sends an OTP to the phone. Main-safe;
-     * never prompts. Throws [`EnrollmentError`].
+     * never prompts. Throws [`CitizenError`].
      */
     suspend fun `startEnrollment`(`input`: EnrollmentInput): EnrollmentTicket
     
     /**
      * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
-     * never prompts. Throws [`PasscodeError`].
+     * never prompts. Throws [`CitizenError`].
      */
     suspend fun `startPasscodeReset`(): PasscodeResetTicket
     
@@ -1866,7 +1856,7 @@ public interface AccountClientInterface {
     /**
      * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
      * login: failures are counted and persisted, delays escalate, the 10th failure erases.
-     * Main-safe; never prompts. Throws [`PasscodeError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `verifyPasscode`(`passcode`: kotlin.String)
     
@@ -1982,9 +1972,9 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
     /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`AuthError`].
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
      */
-    @Throws(AuthException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `approveDeviceTransfer`(`enrollmentId`: kotlin.String, `passcode`: kotlin.String) {
         return uniffiRustCallAsync(
@@ -2003,16 +1993,16 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         { },
         
         // Error FFI converter
-        AuthException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
-     * Throws [`PasscodeError`].
+     * Throws [`CitizenError`].
      */
-    @Throws(PasscodeException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `changePasscode`(`oldPasscode`: kotlin.String, `newPasscode`: kotlin.String) {
         return uniffiRustCallAsync(
@@ -2031,7 +2021,7 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         { },
         
         // Error FFI converter
-        PasscodeException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -2039,9 +2029,9 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
     /**
      * Ask the server whether this device is still the active one; a replaced or revoked device
      * learns it here (and its session is dropped). Main-safe; never prompts. Throws
-     * [`AuthError`].
+     * [`CitizenError`].
      */
-    @Throws(AuthException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `checkDeviceStatus`() : DeviceStatusInfo {
         return uniffiRustCallAsync(
@@ -2057,7 +2047,7 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         // lift function
         { FfiConverterTypeDeviceStatusInfo.lift(it) },
         // Error FFI converter
-        AuthException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -2065,9 +2055,9 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
     /**
      * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
      * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
-     * key store creates and uses the device key). Throws [`EnrollmentError`].
+     * key store creates and uses the device key). Throws [`CitizenError`].
      */
-    @Throws(EnrollmentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `completeEnrollment`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions) : EnrollmentOutcome {
         return uniffiRustCallAsync(
@@ -2086,7 +2076,7 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         // lift function
         { FfiConverterTypeEnrollmentOutcome.lift(it) },
         // Error FFI converter
-        EnrollmentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -2094,9 +2084,9 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
     /**
      * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
      * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
-     * signs). Throws [`PasscodeError`].
+     * signs). Throws [`CitizenError`].
      */
-    @Throws(PasscodeException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `completePasscodeReset`(`otp`: kotlin.String, `newPasscode`: kotlin.String) {
         return uniffiRustCallAsync(
@@ -2115,15 +2105,15 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         { },
         
         // Error FFI converter
-        PasscodeException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
-     * The account's devices. Main-safe; never prompts. Throws [`AuthError`].
+     * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(AuthException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `listDevices`() : List<DeviceInfo> {
         return uniffiRustCallAsync(
@@ -2139,7 +2129,7 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         // lift function
         { FfiConverterSequenceTypeDeviceInfo.lift(it) },
         // Error FFI converter
-        AuthException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -2147,9 +2137,9 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
     /**
      * Log in: check the passcode (with lockout), then sign the server's challenge with the
      * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
-     * (the device key signs). Throws [`AuthError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
-    @Throws(AuthException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `login`(`passcode`: kotlin.String) : SessionInfo {
         return uniffiRustCallAsync(
@@ -2166,15 +2156,15 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         // lift function
         { FfiConverterTypeSessionInfo.lift(it) },
         // Error FFI converter
-        AuthException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
-     * End the session here and at the server. Main-safe; never prompts. Throws [`AuthError`].
+     * End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(AuthException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `logout`() {
         return uniffiRustCallAsync(
@@ -2191,15 +2181,15 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         { },
         
         // Error FFI converter
-        AuthException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
-     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`PasscodeError`].
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(PasscodeException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `passcodeStatus`() : PasscodeStatus {
         return uniffiRustCallAsync(
@@ -2215,16 +2205,16 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         // lift function
         { FfiConverterTypePasscodeStatus.lift(it) },
         // Error FFI converter
-        PasscodeException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Rotate the refresh token now (the core also does this by itself when needed).
-     * Main-safe; never prompts. Throws [`AuthError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(AuthException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `refreshSession`() : SessionInfo {
         return uniffiRustCallAsync(
@@ -2240,16 +2230,16 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         // lift function
         { FfiConverterTypeSessionInfo.lift(it) },
         // Error FFI converter
-        AuthException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Erase the account from this device: device key, tokens, personal data. Main-safe; never
-     * prompts. Throws [`AuthError`].
+     * prompts. Throws [`CitizenError`].
      */
-    @Throws(AuthException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `resetDevice`() {
         return uniffiRustCallAsync(
@@ -2266,16 +2256,16 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         { },
         
         // Error FFI converter
-        AuthException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
-     * (the device key signs). Throws [`AuthError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
-    @Throws(AuthException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `revokeDevice`(`deviceId`: kotlin.String, `passcode`: kotlin.String) {
         return uniffiRustCallAsync(
@@ -2294,7 +2284,7 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         { },
         
         // Error FFI converter
-        AuthException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -2302,9 +2292,9 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
     /**
      * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
      * matched against the population register, which sends an OTP to the phone. Main-safe;
-     * never prompts. Throws [`EnrollmentError`].
+     * never prompts. Throws [`CitizenError`].
      */
-    @Throws(EnrollmentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `startEnrollment`(`input`: EnrollmentInput) : EnrollmentTicket {
         return uniffiRustCallAsync(
@@ -2321,16 +2311,16 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         // lift function
         { FfiConverterTypeEnrollmentTicket.lift(it) },
         // Error FFI converter
-        EnrollmentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
-     * never prompts. Throws [`PasscodeError`].
+     * never prompts. Throws [`CitizenError`].
      */
-    @Throws(PasscodeException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `startPasscodeReset`() : PasscodeResetTicket {
         return uniffiRustCallAsync(
@@ -2346,7 +2336,7 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         // lift function
         { FfiConverterTypePasscodeResetTicket.lift(it) },
         // Error FFI converter
-        PasscodeException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -2372,9 +2362,9 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
     /**
      * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
      * login: failures are counted and persisted, delays escalate, the 10th failure erases.
-     * Main-safe; never prompts. Throws [`PasscodeError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(PasscodeException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `verifyPasscode`(`passcode`: kotlin.String) {
         return uniffiRustCallAsync(
@@ -2392,7 +2382,7 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         { },
         
         // Error FFI converter
-        PasscodeException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -2539,19 +2529,19 @@ public interface ActivityClientInterface {
     /**
      * Anchor the head of the log at the server now (also done on every `sync_cases`). When
      * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
+     * device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `anchor`(): ActivityAnchor?
     
     /**
      * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
     suspend fun `export`(): kotlin.String
     
     /**
      * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `listEntries`(): List<ActivityEntry>
     
@@ -2561,7 +2551,7 @@ public interface ActivityClientInterface {
      * was deleted and the log reaches the highest one. Offline; `anchor` (and
      * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
      * log truncated below it is reported even when the local anchors were removed. Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
     suspend fun `verify`(): ActivityLogReport
     
@@ -2677,9 +2667,9 @@ open class ActivityClient: Disposable, AutoCloseable, ActivityClientInterface
     /**
      * Anchor the head of the log at the server now (also done on every `sync_cases`). When
      * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it. Main-safe; never prompts. Throws [`ServiceError`].
+     * device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `anchor`() : ActivityAnchor? {
         return uniffiRustCallAsync(
@@ -2695,16 +2685,16 @@ open class ActivityClient: Disposable, AutoCloseable, ActivityClientInterface
         // lift function
         { FfiConverterOptionalTypeActivityAnchor.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `export`() : kotlin.String {
         return uniffiRustCallAsync(
@@ -2720,16 +2710,16 @@ open class ActivityClient: Disposable, AutoCloseable, ActivityClientInterface
         // lift function
         { FfiConverterString.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`ServiceError`].
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `listEntries`() : List<ActivityEntry> {
         return uniffiRustCallAsync(
@@ -2745,7 +2735,7 @@ open class ActivityClient: Disposable, AutoCloseable, ActivityClientInterface
         // lift function
         { FfiConverterSequenceTypeActivityEntry.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -2756,9 +2746,9 @@ open class ActivityClient: Disposable, AutoCloseable, ActivityClientInterface
      * was deleted and the log reaches the highest one. Offline; `anchor` (and
      * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
      * log truncated below it is reported even when the local anchors were removed. Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `verify`() : ActivityLogReport {
         return uniffiRustCallAsync(
@@ -2774,7 +2764,7 @@ open class ActivityClient: Disposable, AutoCloseable, ActivityClientInterface
         // lift function
         { FfiConverterTypeActivityLogReport.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -2946,7 +2936,7 @@ public interface CitizenCoreInterface {
     
     /**
      * The state of this device: enrollment, session. Main-safe (reads the database on the
-     * core's runtime); never prompts. Throws [`AuthError`] (storage).
+     * core's runtime); never prompts. Throws [`CitizenError`] (storage).
      */
     suspend fun `status`(): CoreStatus
     
@@ -3131,9 +3121,9 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     
     /**
      * The state of this device: enrollment, session. Main-safe (reads the database on the
-     * core's runtime); never prompts. Throws [`AuthError`] (storage).
+     * core's runtime); never prompts. Throws [`CitizenError`] (storage).
      */
-    @Throws(AuthException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `status`() : CoreStatus {
         return uniffiRustCallAsync(
@@ -3149,7 +3139,7 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
         // lift function
         { FfiConverterTypeCoreStatus.lift(it) },
         // Error FFI converter
-        AuthException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -3167,9 +3157,11 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
      * and the unwrap run on the core's runtime (the wrapper is called from a core thread, never
      * the caller's). May prompt only if the shell's `key_wrapper` does. One core per data
      * directory: while this object lives, another open of the same directory fails with
-     * `SetupError::AlreadyOpen` (`storage.already_open`). Throws [`SetupError`].
+     * `CitizenError::Internal` with code `storage.already_open`. Throws [`CitizenError`]:
+     * `DataKeyLost` (the data key is gone: erase and enroll again), `DataKeyLocked` (retry
+     * later, never erase), `Internal` (storage, configuration, already open).
      */
-    @Throws(SetupException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
      suspend fun `open`(`config`: CoreConfig, `keyStore`: DeviceKeyStore, `keyWrapper`: DataKeyWrapper) : CitizenCore {
         return uniffiRustCallAsync(
@@ -3183,7 +3175,7 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
         // lift function
         { FfiConverterTypeCitizenCore.lift(it) },
         // Error FFI converter
-        SetupException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -3194,9 +3186,9 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
      * (mode 0600). Not hardware-backed; phones use [`CitizenCore::open`] with their key stores.
      * Like `open`, refuses a data directory another core holds (`storage.already_open`).
      * Main-safe (the Argon2id derivation runs on the core's runtime); never prompts. Throws
-     * [`SetupError`].
+     * [`CitizenError`].
      */
-    @Throws(SetupException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
      suspend fun `openDesktop`(`config`: CoreConfig) : CitizenCore {
         return uniffiRustCallAsync(
@@ -3208,7 +3200,7 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
         // lift function
         { FfiConverterTypeCitizenCore.lift(it) },
         // Error FFI converter
-        SetupException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -3347,19 +3339,19 @@ public interface ConsentClientInterface {
      * Approve a scanned login with the code the site shows and the passcode: the device signs
      * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
      * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
-     * (the device key signs). Throws [`ConsentError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
     suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String): LoginApproval
     
     /**
      * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
-     * (the device key signs). Throws [`ConsentError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
     suspend fun `denyLogin`(`sessionId`: kotlin.String)
     
     /**
      * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `exportReceipts`(): kotlin.String
     
@@ -3367,20 +3359,20 @@ public interface ConsentClientInterface {
      * The consent receipts on this device, newest first. A stored receipt that cannot be read
      * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
      * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     * Main-safe; never prompts. Throws [`ConsentError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `listReceipts`(): List<ReceiptInfo>
     
     /**
      * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `openLoginLink`(`url`: kotlin.String): LoginRequestInfo
     
     /**
      * Fetch the registry of relying parties, verify the server's signature, and cache it (login
      * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
-     * never prompts. Throws [`ConsentError`].
+     * never prompts. Throws [`CitizenError`].
      */
     suspend fun `refreshRelyingParties`(): kotlin.UInt
     
@@ -3389,7 +3381,7 @@ public interface ConsentClientInterface {
      * network call: strict parse, relying party in the signed registry, its signature, the
      * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
      * forged frame) and answers the verification-code choices. Main-safe; never prompts.
-     * Throws [`ConsentError`].
+     * Throws [`CitizenError`].
      */
     suspend fun `scanLoginCode`(`frame`: kotlin.String): LoginRequestInfo
     
@@ -3529,9 +3521,9 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
      * Approve a scanned login with the code the site shows and the passcode: the device signs
      * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
      * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
-     * (the device key signs). Throws [`ConsentError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String) : LoginApproval {
         return uniffiRustCallAsync(
@@ -3550,16 +3542,16 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         // lift function
         { FfiConverterTypeLoginApproval.lift(it) },
         // Error FFI converter
-        ConsentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
-     * (the device key signs). Throws [`ConsentError`].
+     * (the device key signs). Throws [`CitizenError`].
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `denyLogin`(`sessionId`: kotlin.String) {
         return uniffiRustCallAsync(
@@ -3577,16 +3569,16 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         { },
         
         // Error FFI converter
-        ConsentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`ConsentError`].
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `exportReceipts`() : kotlin.String {
         return uniffiRustCallAsync(
@@ -3602,7 +3594,7 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         // lift function
         { FfiConverterString.lift(it) },
         // Error FFI converter
-        ConsentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -3611,9 +3603,9 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
      * The consent receipts on this device, newest first. A stored receipt that cannot be read
      * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
      * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     * Main-safe; never prompts. Throws [`ConsentError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `listReceipts`() : List<ReceiptInfo> {
         return uniffiRustCallAsync(
@@ -3629,16 +3621,16 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         // lift function
         { FfiConverterSequenceTypeReceiptInfo.lift(it) },
         // Error FFI converter
-        ConsentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`ConsentError`].
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `openLoginLink`(`url`: kotlin.String) : LoginRequestInfo {
         return uniffiRustCallAsync(
@@ -3655,7 +3647,7 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         // lift function
         { FfiConverterTypeLoginRequestInfo.lift(it) },
         // Error FFI converter
-        ConsentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -3663,9 +3655,9 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
     /**
      * Fetch the registry of relying parties, verify the server's signature, and cache it (login
      * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
-     * never prompts. Throws [`ConsentError`].
+     * never prompts. Throws [`CitizenError`].
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `refreshRelyingParties`() : kotlin.UInt {
         return uniffiRustCallAsync(
@@ -3681,7 +3673,7 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         // lift function
         { FfiConverterUInt.lift(it) },
         // Error FFI converter
-        ConsentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -3691,9 +3683,9 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
      * network call: strict parse, relying party in the signed registry, its signature, the
      * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
      * forged frame) and answers the verification-code choices. Main-safe; never prompts.
-     * Throws [`ConsentError`].
+     * Throws [`CitizenError`].
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `scanLoginCode`(`frame`: kotlin.String) : LoginRequestInfo {
         return uniffiRustCallAsync(
@@ -3710,7 +3702,7 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         // lift function
         { FfiConverterTypeLoginRequestInfo.lift(it) },
         // Error FFI converter
-        ConsentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -3720,7 +3712,7 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
      * calls this itself when the credential is missing or about to expire.
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `fetchCredential`() {
         return uniffiRustCallAsync(
@@ -3737,7 +3729,7 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         { },
         
         // Error FFI converter
-        ConsentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -3748,7 +3740,7 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
      * party, its signature, a registered purpose, only claims it may ask for, the answer going
      * to one of its registered origins, not expired.
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `openShareRequest`(`request`: kotlin.String) : ShareRequestInfo {
         return uniffiRustCallAsync(
@@ -3765,7 +3757,7 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         // lift function
         { FfiConverterTypeShareRequestInfo.lift(it) },
         // Error FFI converter
-        ConsentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -3776,7 +3768,7 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
      * party and request by the device key; a consent receipt is signed, countersigned and
      * stored, and the share is recorded in the activity log before the data is sent.
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `shareData`(`requestId`: kotlin.String, `optionalClaims`: List<kotlin.String>, `passcode`: kotlin.String) : ShareOutcome {
         return uniffiRustCallAsync(
@@ -3795,7 +3787,7 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         // lift function
         { FfiConverterTypeShareOutcome.lift(it) },
         // Error FFI converter
-        ConsentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -5199,20 +5191,20 @@ public interface ServicesClientInterface {
     
     /**
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
     suspend fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt
     
     /**
      * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
      * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
     suspend fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray): Draft
     
     /**
      * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
     suspend fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String): Draft
     
@@ -5223,76 +5215,76 @@ public interface ServicesClientInterface {
     
     /**
      * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     * Main-safe; never prompts. Throws [`ServiceError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `createDraft`(`procedureId`: kotlin.String): Draft
     
     /**
      * A draft answering a supplement request of `case_number`: the original values, the
      * requested attachments required. Submit it like any draft. Main-safe; never prompts.
-     * Throws [`ServiceError`].
+     * Throws [`CitizenError`].
      */
     suspend fun `createSupplementDraft`(`caseNumber`: kotlin.String): Draft
     
     /**
-     * Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
+     * Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `deleteDraft`(`draftId`: kotlin.String)
     
     /**
-     * A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
+     * A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
      */
     suspend fun `getDraft`(`draftId`: kotlin.String): Draft
     
     /**
-     * The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
      * (`NotSynced` before the first `refresh_profile`).
      */
     suspend fun `getProfile`(): CitizenProfileDto
     
     /**
      * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
     suspend fun `listCases`(): List<CaseInfo>
     
     /**
      * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
     suspend fun `listDrafts`(): List<Draft>
     
     /**
-     * The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `listOutbox`(): List<OutboxItem>
     
     /**
-     * The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
      * (`NotSynced` before the first `refresh_catalogue`).
      */
     suspend fun `listProcedures`(): List<Procedure>
     
     /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
+     * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `refreshCatalogue`(): kotlin.Boolean
     
     /**
      * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted. Main-safe; never prompts. Throws [`ServiceError`].
+     * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `refreshProfile`(): CitizenProfileDto
     
     /**
-     * Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
+     * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String): Draft
     
     /**
      * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
-     * Throws [`ServiceError`].
+     * Throws [`CitizenError`].
      */
     suspend fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt): Draft
     
@@ -5307,20 +5299,20 @@ public interface ServicesClientInterface {
      * in the durable outbox in the same transaction that marks the draft submitted. Returns at
      * once (works offline); delivery starts in the background. Main-safe (the attachments are
      * sealed on the core's runtime); may prompt (the device key signs). Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
     suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String): OutboxItem
     
     /**
      * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
     suspend fun `syncCases`(): List<CaseEventDto>
     
     /**
      * Deliver what is queued now (call when connectivity returns or the citizen asks).
      * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
     suspend fun `syncOutbox`(): OutboxSyncReport
     
@@ -5329,13 +5321,13 @@ public interface ServicesClientInterface {
      * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
      * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
      * saved and the error names the first refused path (in path order). Main-safe; never
-     * prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     * prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
      */
     suspend fun `updateDraft`(`draftId`: kotlin.String, `values`: Map<kotlin.String, kotlin.String>): Draft
     
     /**
      * Validate without submitting: every field error at once (empty = valid). Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
     suspend fun `validateDraft`(`draftId`: kotlin.String): List<FieldError>
     
@@ -5450,9 +5442,9 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
     
     /**
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String) : kotlin.UInt {
         return uniffiRustCallAsync(
@@ -5470,7 +5462,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterUInt.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -5478,9 +5470,9 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
     /**
      * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
      * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray) : Draft {
         return uniffiRustCallAsync(
@@ -5501,16 +5493,16 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeDraft.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String) : Draft {
         return uniffiRustCallAsync(
@@ -5530,7 +5522,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeDraft.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -5552,9 +5544,9 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
     
     /**
      * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     * Main-safe; never prompts. Throws [`ServiceError`].
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `createDraft`(`procedureId`: kotlin.String) : Draft {
         return uniffiRustCallAsync(
@@ -5571,7 +5563,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeDraft.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -5579,9 +5571,9 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
     /**
      * A draft answering a supplement request of `case_number`: the original values, the
      * requested attachments required. Submit it like any draft. Main-safe; never prompts.
-     * Throws [`ServiceError`].
+     * Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `createSupplementDraft`(`caseNumber`: kotlin.String) : Draft {
         return uniffiRustCallAsync(
@@ -5598,15 +5590,15 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeDraft.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
-     * Delete an editable draft. Main-safe; never prompts. Throws [`ServiceError`].
+     * Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `deleteDraft`(`draftId`: kotlin.String) {
         return uniffiRustCallAsync(
@@ -5624,15 +5616,15 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         { },
         
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
-     * A draft by id. Main-safe; never prompts. Throws [`ServiceError`] (`NotFound`).
+     * A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `getDraft`(`draftId`: kotlin.String) : Draft {
         return uniffiRustCallAsync(
@@ -5649,16 +5641,16 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeDraft.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
-     * The stored record (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
      * (`NotSynced` before the first `refresh_profile`).
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `getProfile`() : CitizenProfileDto {
         return uniffiRustCallAsync(
@@ -5674,16 +5666,16 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeCitizenProfileDto.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `listCases`() : List<CaseInfo> {
         return uniffiRustCallAsync(
@@ -5699,16 +5691,16 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterSequenceTypeCaseInfo.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `listDrafts`() : List<Draft> {
         return uniffiRustCallAsync(
@@ -5724,15 +5716,15 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterSequenceTypeDraft.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
-     * The outbox, in queue order. Main-safe; never prompts. Throws [`ServiceError`].
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `listOutbox`() : List<OutboxItem> {
         return uniffiRustCallAsync(
@@ -5748,16 +5740,16 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterSequenceTypeOutboxItem.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
-     * The cached catalogue (offline). Main-safe; never prompts. Throws [`ServiceError`]
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
      * (`NotSynced` before the first `refresh_catalogue`).
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `listProcedures`() : List<Procedure> {
         return uniffiRustCallAsync(
@@ -5773,16 +5765,16 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterSequenceTypeProcedure.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login. Main-safe; never prompts. Throws [`ServiceError`].
+     * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `refreshCatalogue`() : kotlin.Boolean {
         return uniffiRustCallAsync(
@@ -5798,16 +5790,16 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterBoolean.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted. Main-safe; never prompts. Throws [`ServiceError`].
+     * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `refreshProfile`() : CitizenProfileDto {
         return uniffiRustCallAsync(
@@ -5823,15 +5815,15 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeCitizenProfileDto.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
-     * Remove an attachment. Main-safe; never prompts. Throws [`ServiceError`].
+     * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String) : Draft {
         return uniffiRustCallAsync(
@@ -5849,16 +5841,16 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeDraft.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
-     * Throws [`ServiceError`].
+     * Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt) : Draft {
         return uniffiRustCallAsync(
@@ -5877,7 +5869,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeDraft.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -5904,9 +5896,9 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
      * in the durable outbox in the same transaction that marks the draft submitted. Returns at
      * once (works offline); delivery starts in the background. Main-safe (the attachments are
      * sealed on the core's runtime); may prompt (the device key signs). Throws
-     * [`ServiceError`].
+     * [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String) : OutboxItem {
         return uniffiRustCallAsync(
@@ -5924,16 +5916,16 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeOutboxItem.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
-     * never prompts. Throws [`ServiceError`].
+     * never prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `syncCases`() : List<CaseEventDto> {
         return uniffiRustCallAsync(
@@ -5949,7 +5941,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterSequenceTypeCaseEventDto.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -5957,9 +5949,9 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
     /**
      * Deliver what is queued now (call when connectivity returns or the citizen asks).
      * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `syncOutbox`() : OutboxSyncReport {
         return uniffiRustCallAsync(
@@ -5975,7 +5967,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeOutboxSyncReport.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -5985,9 +5977,9 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
      * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
      * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
      * saved and the error names the first refused path (in path order). Main-safe; never
-     * prompts. Throws [`ServiceError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     * prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `updateDraft`(`draftId`: kotlin.String, `values`: Map<kotlin.String, kotlin.String>) : Draft {
         return uniffiRustCallAsync(
@@ -6005,16 +5997,16 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterTypeDraft.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
     
     /**
      * Validate without submitting: every field error at once (empty = valid). Main-safe; never
-     * prompts. Throws [`ServiceError`].
+     * prompts. Throws [`CitizenError`].
      */
-    @Throws(ServiceException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `validateDraft`(`draftId`: kotlin.String) : List<FieldError> {
         return uniffiRustCallAsync(
@@ -6031,7 +6023,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         // lift function
         { FfiConverterSequenceTypeFieldError.lift(it) },
         // Error FFI converter
-        ServiceException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -9353,454 +9345,6 @@ public object FfiConverterTypeActivityKind: FfiConverterRustBuffer<ActivityKind>
 
 
 
-
-
-/**
- * Errors of login, sessions and device management.
- */
-sealed class AuthException: kotlin.Exception() {
-    
-    /**
-     * No account on this device.
-     */
-    class NotEnrolled(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Wrong passcode.
-     */
-    class PasscodeIncorrect(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeLockout`: kotlin.UInt, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeWipe`: kotlin.UInt
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }, attemptsBeforeLockout=${ `attemptsBeforeLockout` }, attemptsBeforeWipe=${ `attemptsBeforeWipe` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    class LockedOut(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `retryAfterSecs`: kotlin.ULong
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }, retryAfterSecs=${ `retryAfterSecs` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    class Wiped(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * No session; log in first.
-     */
-    class NotLoggedIn(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The session reached its idle or absolute timeout, or was ended.
-     */
-    class SessionExpired(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * A refresh token was reused: the server revoked the whole session.
-     */
-    class SessionRevoked(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * This device was replaced, transferred or revoked (`status` says which).
-     */
-    class DeviceInactive(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `status`: DeviceStatus
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }, status=${ `status` }"
-    }
-    
-    /**
-     * The account is locked server-side.
-     */
-    class AccountLocked(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The server refused the signed request.
-     */
-    class Rejected(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Key store failure, cancellation or invalidated key.
-     */
-    class KeyStore(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Transport failure.
-     */
-    class Network(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `kind`: NetworkErrorKind
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }, kind=${ `kind` }"
-    }
-    
-    /**
-     * Local storage failed.
-     */
-    class Storage(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-
-    
-        /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
-         */ fun `detail`(): ErrorDetail {
-            return FfiConverterTypeErrorDetail.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_autherror_detail(FfiConverterTypeAuthError.lower(this),
-        _status)
-}
-    )
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<AuthException> {
-        override fun lift(error_buf: RustBuffer.ByValue): AuthException = FfiConverterTypeAuthError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> {
-    override fun read(buf: ByteBuffer): AuthException {
-        
-
-        return when(buf.getInt()) {
-            1 -> AuthException.NotEnrolled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            2 -> AuthException.PasscodeIncorrect(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            3 -> AuthException.LockedOut(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterULong.read(buf),
-                )
-            4 -> AuthException.Wiped(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            5 -> AuthException.NotLoggedIn(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            6 -> AuthException.SessionExpired(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            7 -> AuthException.SessionRevoked(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            8 -> AuthException.DeviceInactive(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeDeviceStatus.read(buf),
-                )
-            9 -> AuthException.AccountLocked(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            10 -> AuthException.Rejected(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            11 -> AuthException.KeyStore(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            12 -> AuthException.Network(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeNetworkErrorKind.read(buf),
-                )
-            13 -> AuthException.Storage(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: AuthException): ULong {
-        return when(value) {
-            is AuthException.NotEnrolled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.PasscodeIncorrect -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`)
-            )
-            is AuthException.LockedOut -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterULong.allocationSize(value.`retryAfterSecs`)
-            )
-            is AuthException.Wiped -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.NotLoggedIn -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.SessionExpired -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.SessionRevoked -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.DeviceInactive -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
-            )
-            is AuthException.AccountLocked -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.Rejected -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.KeyStore -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.Network -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
-            )
-            is AuthException.Storage -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-        }
-    }
-
-    override fun write(value: AuthException, buf: ByteBuffer) {
-        when(value) {
-            is AuthException.NotEnrolled -> {
-                buf.putInt(1)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.PasscodeIncorrect -> {
-                buf.putInt(2)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
-                Unit
-            }
-            is AuthException.LockedOut -> {
-                buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterULong.write(value.`retryAfterSecs`, buf)
-                Unit
-            }
-            is AuthException.Wiped -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.NotLoggedIn -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.SessionExpired -> {
-                buf.putInt(6)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.SessionRevoked -> {
-                buf.putInt(7)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.DeviceInactive -> {
-                buf.putInt(8)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
-                Unit
-            }
-            is AuthException.AccountLocked -> {
-                buf.putInt(9)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.Rejected -> {
-                buf.putInt(10)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.KeyStore -> {
-                buf.putInt(11)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.Network -> {
-                buf.putInt(12)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
-                Unit
-            }
-            is AuthException.Storage -> {
-                buf.putInt(13)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
-
-
-
 /**
  * Case states.
  */
@@ -9865,261 +9409,239 @@ public object FfiConverterTypeCaseStatusDto: FfiConverterRustBuffer<CaseStatusDt
 
 
 /**
- * Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
- * (`consent.frame_stale`, …) and the message in both languages.
+ * The one error every exported call throws. The variant says what the app should do next;
+ * `detail` has the stable code and the message in Vietnamese and English (also through the
+ * exported `detail()` method).
  */
-sealed class ConsentException: kotlin.Exception() {
+sealed class CitizenException: kotlin.Exception() {
     
     /**
-     * What was scanned or opened is not a valid login code, link or request (too long, wrong
-     * version, malformed), or a local input was refused (passcode format).
+     * No session, or it expired or was revoked: show the passcode screen and log in.
      */
-    class InvalidCode(
+    class NeedsLogin(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `auth.not_logged_in`, `auth.session_expired` or `auth.session_revoked`.
          */
         val `detail`: ErrorDetail
-        ) : ConsentException() {
+        ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }"
     }
     
     /**
-     * The relying party failed a check against the signed registry: unknown, bad signature,
-     * unregistered origin or redirect, a claim or purpose it may not ask for. Likely a fake site.
+     * The account is not (or no longer) on this device: start enrollment.
      */
-    class RelyingPartyRejected(
+    class NeedsEnrollment(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The request or the scanned frame is too old (scan the code on the screen again).
-     */
-    class Expired(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * No such login session or share request (or it was already answered on this device), or
-     * no credential on the device.
-     */
-    class NotFound(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The server or the relying party refused (already scanned or decided, wrong verification
-     * code, mismatched approval, presentation refused).
-     */
-    class Refused(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * A receipt export did not verify: changed content, bad device signature, bad server
-     * countersignature, or another server key than the pinned one.
-     */
-    class ReceiptInvalid(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * No account on this device.
-     */
-    class NotEnrolled(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Not logged in, or the session ended: log in again.
-     */
-    class NotLoggedIn(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Wrong passcode.
-     */
-    class PasscodeIncorrect(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `auth.not_enrolled`, `auth.wiped` or `auth.device_inactive`.
          */
         val `detail`: ErrorDetail, 
         
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Why.
+         */
+        val `reason`: EnrollmentReason
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }, reason=${ `reason` }"
+    }
+    
+    /**
+     * Wrong passcode: ask again, showing what is left.
+     */
+    class PasscodeRejected(
+        
+        /**
+         * `auth.passcode_incorrect`.
+         */
+        val `detail`: ErrorDetail, 
+        
+        /**
+         * Wrong passcodes left before a delay.
          */
         val `attemptsBeforeLockout`: kotlin.UInt, 
         
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Wrong passcodes left before the local account is erased.
          */
         val `attemptsBeforeWipe`: kotlin.UInt
-        ) : ConsentException() {
+        ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }, attemptsBeforeLockout=${ `attemptsBeforeLockout` }, attemptsBeforeWipe=${ `attemptsBeforeWipe` }"
     }
     
     /**
-     * Too many wrong passcodes; wait.
+     * Too many wrong passcodes: wait before the next attempt.
      */
     class LockedOut(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `auth.locked_out`.
          */
         val `detail`: ErrorDetail, 
         
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Seconds to wait.
          */
         val `retryAfterSecs`: kotlin.ULong
-        ) : ConsentException() {
+        ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }, retryAfterSecs=${ `retryAfterSecs` }"
     }
     
     /**
-     * Too many wrong passcodes; the local account was erased.
+     * Something the citizen (or the app) entered is not valid; nothing was sent. `fields` lists
+     * every invalid field at once (empty when the input was one value, e.g. a scanned code).
      */
-    class Wiped(
+    class InvalidInput(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * This device was replaced or revoked.
-     */
-    class DeviceInactive(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `input.invalid` with fields, else the condition (`consent.qr_malformed`, …).
          */
         val `detail`: ErrorDetail, 
         
         /**
-         * Data of this condition, described in the variant's documentation.
+         * The invalid fields.
          */
-        val `status`: DeviceStatus
-        ) : ConsentException() {
+        val `fields`: List<FieldError>
+        ) : CitizenException() {
         override val message
-            get() = "detail=${ `detail` }, status=${ `status` }"
+            get() = "detail=${ `detail` }, fields=${ `fields` }"
     }
     
     /**
-     * Key store failure, cancellation or invalidated key.
+     * The OTP was wrong, expired or tried too often: ask for it again (or a new one when
+     * `attempts_left` is 0).
      */
-    class KeyStore(
+    class OtpRejected(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `otp.invalid`, `otp.expired` or `otp.attempts_exceeded`.
          */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
+        val `detail`: ErrorDetail, 
+        
+        /**
+         * Attempts left with this OTP.
+         */
+        val `attemptsLeft`: kotlin.UInt
+        ) : CitizenException() {
         override val message
-            get() = "detail=${ `detail` }"
+            get() = "detail=${ `detail` }, attemptsLeft=${ `attemptsLeft` }"
     }
     
     /**
-     * Transport failure.
+     * The network or the server failed: retry when the connection is back (a queued request
+     * stays queued).
      */
     class Network(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `network.*`, or `receipt.invalid` for a server receipt that did not verify.
          */
         val `detail`: ErrorDetail, 
         
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Offline, timeout, TLS, … (`Protocol`: the server's answer was not acceptable).
          */
         val `kind`: NetworkErrorKind
-        ) : ConsentException() {
+        ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }, kind=${ `kind` }"
     }
     
     /**
-     * The server's answer did not verify (registry, countersignature, malformed data).
+     * The server, a relying party or a rule refused this request; retrying the same will not
+     * help. The code says which (`enrollment.no_match`, `consent.frame_stale`, …).
      */
-    class BadServerResponse(
+    class Refused(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * The refusal's code and message.
          */
         val `detail`: ErrorDetail
-        ) : ConsentException() {
+        ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }"
     }
     
     /**
-     * Local storage or another unexpected failure.
+     * The platform key store failed; `problem` says whether the device key is gone
+     * (`keystore.key_invalidated`: enroll again), the citizen cancelled, or something else.
+     */
+    class KeyStore(
+        
+        /**
+         * `keystore.key_invalidated`, `keystore.user_cancelled` or `keystore.failure`.
+         */
+        val `detail`: ErrorDetail, 
+        
+        /**
+         * What happened.
+         */
+        val `problem`: KeyStoreProblem
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }, problem=${ `problem` }"
+    }
+    
+    /**
+     * The data key is temporarily unavailable (e.g. the phone is locked): retry later. Never
+     * offer to erase the data for this.
+     */
+    class DataKeyLocked(
+        
+        /**
+         * `storage.data_key_locked`.
+         */
+        val `detail`: ErrorDetail
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The data key is gone for good (restored onto another phone, key store reset): the local
+     * data cannot be read; erase it (`eraseLocalData`) and enroll again.
+     */
+    class DataKeyLost(
+        
+        /**
+         * `storage.data_key_lost`.
+         */
+        val `detail`: ErrorDetail
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * What was asked for does not exist here (draft, case, procedure, login session, share
+     * request, credential), or is not on the device yet (sync first).
+     */
+    class NotFound(
+        
+        /**
+         * `draft.unknown`, `profile.missing`, `consent.unknown_session`, …
+         */
+        val `detail`: ErrorDetail
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * An unexpected failure (storage, configuration, the core closed): report it; retrying may
+     * not help.
      */
     class Internal(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `storage.failure`, `setup.invalid_config`, `storage.already_open`, `core.closed`, …
          */
         val `detail`: ErrorDetail
-        ) : ConsentException() {
+        ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }"
     }
@@ -10131,7 +9653,7 @@ sealed class ConsentException: kotlin.Exception() {
          */ fun `detail`(): ErrorDetail {
             return FfiConverterTypeErrorDetail.lift(
     uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail(FfiConverterTypeConsentError.lower(this),
+    UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail(FfiConverterTypeCitizenError.lower(this),
         _status)
 }
     )
@@ -10141,8 +9663,8 @@ sealed class ConsentException: kotlin.Exception() {
     
 
 
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ConsentException> {
-        override fun lift(error_buf: RustBuffer.ByValue): ConsentException = FfiConverterTypeConsentError.lift(error_buf)
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<CitizenException> {
+        override fun lift(error_buf: RustBuffer.ByValue): CitizenException = FfiConverterTypeCitizenError.lift(error_buf)
     }
 
     
@@ -10151,151 +9673,133 @@ sealed class ConsentException: kotlin.Exception() {
 /**
  * @suppress
  */
-public object FfiConverterTypeConsentError : FfiConverterRustBuffer<ConsentException> {
-    override fun read(buf: ByteBuffer): ConsentException {
+public object FfiConverterTypeCitizenError : FfiConverterRustBuffer<CitizenException> {
+    override fun read(buf: ByteBuffer): CitizenException {
         
 
         return when(buf.getInt()) {
-            1 -> ConsentException.InvalidCode(
+            1 -> CitizenException.NeedsLogin(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
-            2 -> ConsentException.RelyingPartyRejected(
+            2 -> CitizenException.NeedsEnrollment(
                 FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterTypeEnrollmentReason.read(buf),
                 )
-            3 -> ConsentException.Expired(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            4 -> ConsentException.NotFound(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            5 -> ConsentException.Refused(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            6 -> ConsentException.ReceiptInvalid(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            7 -> ConsentException.NotEnrolled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            8 -> ConsentException.NotLoggedIn(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            9 -> ConsentException.PasscodeIncorrect(
+            3 -> CitizenException.PasscodeRejected(
                 FfiConverterTypeErrorDetail.read(buf),
                 FfiConverterUInt.read(buf),
                 FfiConverterUInt.read(buf),
                 )
-            10 -> ConsentException.LockedOut(
+            4 -> CitizenException.LockedOut(
                 FfiConverterTypeErrorDetail.read(buf),
                 FfiConverterULong.read(buf),
                 )
-            11 -> ConsentException.Wiped(
+            5 -> CitizenException.InvalidInput(
                 FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterSequenceTypeFieldError.read(buf),
                 )
-            12 -> ConsentException.DeviceInactive(
+            6 -> CitizenException.OtpRejected(
                 FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeDeviceStatus.read(buf),
+                FfiConverterUInt.read(buf),
                 )
-            13 -> ConsentException.KeyStore(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            14 -> ConsentException.Network(
+            7 -> CitizenException.Network(
                 FfiConverterTypeErrorDetail.read(buf),
                 FfiConverterTypeNetworkErrorKind.read(buf),
                 )
-            15 -> ConsentException.BadServerResponse(
+            8 -> CitizenException.Refused(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
-            16 -> ConsentException.Internal(
+            9 -> CitizenException.KeyStore(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterTypeKeyStoreProblem.read(buf),
+                )
+            10 -> CitizenException.DataKeyLocked(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            11 -> CitizenException.DataKeyLost(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            12 -> CitizenException.NotFound(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            13 -> CitizenException.Internal(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
     }
 
-    override fun allocationSize(value: ConsentException): ULong {
+    override fun allocationSize(value: CitizenException): ULong {
         return when(value) {
-            is ConsentException.InvalidCode -> (
+            is CitizenException.NeedsLogin -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
             )
-            is ConsentException.RelyingPartyRejected -> (
+            is CitizenException.NeedsEnrollment -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeEnrollmentReason.allocationSize(value.`reason`)
             )
-            is ConsentException.Expired -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.NotFound -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.Refused -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.ReceiptInvalid -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.NotEnrolled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.NotLoggedIn -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.PasscodeIncorrect -> (
+            is CitizenException.PasscodeRejected -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
                 + FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`)
                 + FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`)
             )
-            is ConsentException.LockedOut -> (
+            is CitizenException.LockedOut -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
                 + FfiConverterULong.allocationSize(value.`retryAfterSecs`)
             )
-            is ConsentException.Wiped -> (
+            is CitizenException.InvalidInput -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterSequenceTypeFieldError.allocationSize(value.`fields`)
             )
-            is ConsentException.DeviceInactive -> (
+            is CitizenException.OtpRejected -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
+                + FfiConverterUInt.allocationSize(value.`attemptsLeft`)
             )
-            is ConsentException.KeyStore -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.Network -> (
+            is CitizenException.Network -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
                 + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
             )
-            is ConsentException.BadServerResponse -> (
+            is CitizenException.Refused -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
             )
-            is ConsentException.Internal -> (
+            is CitizenException.KeyStore -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeKeyStoreProblem.allocationSize(value.`problem`)
+            )
+            is CitizenException.DataKeyLocked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CitizenException.DataKeyLost -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CitizenException.NotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CitizenException.Internal -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
@@ -10303,90 +9807,78 @@ public object FfiConverterTypeConsentError : FfiConverterRustBuffer<ConsentExcep
         }
     }
 
-    override fun write(value: ConsentException, buf: ByteBuffer) {
+    override fun write(value: CitizenException, buf: ByteBuffer) {
         when(value) {
-            is ConsentException.InvalidCode -> {
+            is CitizenException.NeedsLogin -> {
                 buf.putInt(1)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is ConsentException.RelyingPartyRejected -> {
+            is CitizenException.NeedsEnrollment -> {
                 buf.putInt(2)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeEnrollmentReason.write(value.`reason`, buf)
                 Unit
             }
-            is ConsentException.Expired -> {
+            is CitizenException.PasscodeRejected -> {
                 buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.NotFound -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.Refused -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.ReceiptInvalid -> {
-                buf.putInt(6)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.NotEnrolled -> {
-                buf.putInt(7)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.NotLoggedIn -> {
-                buf.putInt(8)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.PasscodeIncorrect -> {
-                buf.putInt(9)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
                 FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
                 Unit
             }
-            is ConsentException.LockedOut -> {
-                buf.putInt(10)
+            is CitizenException.LockedOut -> {
+                buf.putInt(4)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 FfiConverterULong.write(value.`retryAfterSecs`, buf)
                 Unit
             }
-            is ConsentException.Wiped -> {
-                buf.putInt(11)
+            is CitizenException.InvalidInput -> {
+                buf.putInt(5)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterSequenceTypeFieldError.write(value.`fields`, buf)
                 Unit
             }
-            is ConsentException.DeviceInactive -> {
-                buf.putInt(12)
+            is CitizenException.OtpRejected -> {
+                buf.putInt(6)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
+                FfiConverterUInt.write(value.`attemptsLeft`, buf)
                 Unit
             }
-            is ConsentException.KeyStore -> {
-                buf.putInt(13)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.Network -> {
-                buf.putInt(14)
+            is CitizenException.Network -> {
+                buf.putInt(7)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
                 Unit
             }
-            is ConsentException.BadServerResponse -> {
-                buf.putInt(15)
+            is CitizenException.Refused -> {
+                buf.putInt(8)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is ConsentException.Internal -> {
-                buf.putInt(16)
+            is CitizenException.KeyStore -> {
+                buf.putInt(9)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeKeyStoreProblem.write(value.`problem`, buf)
+                Unit
+            }
+            is CitizenException.DataKeyLocked -> {
+                buf.putInt(10)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is CitizenException.DataKeyLost -> {
+                buf.putInt(11)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is CitizenException.NotFound -> {
+                buf.putInt(12)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is CitizenException.Internal -> {
+                buf.putInt(13)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
@@ -10755,408 +10247,105 @@ public object FfiConverterTypeDraftStatus: FfiConverterRustBuffer<DraftStatus> {
 
 
 
-
-
 /**
- * Errors of enrollment.
+ * Why the citizen must enroll (again) on this device.
  */
-sealed class EnrollmentException: kotlin.Exception() {
+sealed class EnrollmentReason {
     
     /**
-     * One or more fields are invalid; nothing was sent.
+     * There is no account on this device (never enrolled, or erased by the citizen).
      */
-    class InvalidInput(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `fields`: List<FieldError>
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }, fields=${ `fields` }"
-    }
+    object NotEnrolled : EnrollmentReason()
+    
     
     /**
-     * No citizen in the register matches.
+     * Too many wrong passcodes: the local account was erased.
      */
-    class NoMatch(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
+    object Wiped : EnrollmentReason()
+    
     
     /**
-     * No enrollment is waiting for an OTP.
+     * The server deactivated this device (another device enrolled, the citizen revoked it).
      */
-    class NoPendingEnrollment(
-        
+    data class DeviceDeactivated(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * Replaced, transferred or revoked.
          */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Wrong OTP.
-     */
-    class OtpInvalid(
+        val `status`: vn.citizen.core.DeviceStatus) : EnrollmentReason()
         
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
+    {
         
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsLeft`: kotlin.UInt
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }, attemptsLeft=${ `attemptsLeft` }"
-    }
-    
-    /**
-     * OTP expired.
-     */
-    class OtpExpired(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Too many wrong OTPs.
-     */
-    class OtpAttemptsExceeded(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * This device is already enrolled.
-     */
-    class AlreadyEnrolled(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The account is locked server-side.
-     */
-    class AccountLocked(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The platform key store failed or the user cancelled.
-     */
-    class KeyStore(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Transport failure.
-     */
-    class Network(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `kind`: NetworkErrorKind
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }, kind=${ `kind` }"
-    }
-    
-    /**
-     * The server refused for another reason.
-     */
-    class Rejected(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Local storage failed.
-     */
-    class Storage(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
 
-    
-        /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
-         */ fun `detail`(): ErrorDetail {
-            return FfiConverterTypeErrorDetail.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail(FfiConverterTypeEnrollmentError.lower(this),
-        _status)
-}
-    )
+        companion object
     }
     
 
     
 
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<EnrollmentException> {
-        override fun lift(error_buf: RustBuffer.ByValue): EnrollmentException = FfiConverterTypeEnrollmentError.lift(error_buf)
-    }
-
     
+    
+
+
+    companion object
 }
 
 /**
  * @suppress
  */
-public object FfiConverterTypeEnrollmentError : FfiConverterRustBuffer<EnrollmentException> {
-    override fun read(buf: ByteBuffer): EnrollmentException {
-        
-
+public object FfiConverterTypeEnrollmentReason : FfiConverterRustBuffer<EnrollmentReason>{
+    override fun read(buf: ByteBuffer): EnrollmentReason {
         return when(buf.getInt()) {
-            1 -> EnrollmentException.InvalidInput(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterSequenceTypeFieldError.read(buf),
+            1 -> EnrollmentReason.NotEnrolled
+            2 -> EnrollmentReason.Wiped
+            3 -> EnrollmentReason.DeviceDeactivated(
+                FfiConverterTypeDeviceStatus.read(buf),
                 )
-            2 -> EnrollmentException.NoMatch(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            3 -> EnrollmentException.NoPendingEnrollment(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            4 -> EnrollmentException.OtpInvalid(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            5 -> EnrollmentException.OtpExpired(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            6 -> EnrollmentException.OtpAttemptsExceeded(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            7 -> EnrollmentException.AlreadyEnrolled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            8 -> EnrollmentException.AccountLocked(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            9 -> EnrollmentException.KeyStore(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            10 -> EnrollmentException.Network(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeNetworkErrorKind.read(buf),
-                )
-            11 -> EnrollmentException.Rejected(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            12 -> EnrollmentException.Storage(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
 
-    override fun allocationSize(value: EnrollmentException): ULong {
-        return when(value) {
-            is EnrollmentException.InvalidInput -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
+    override fun allocationSize(value: EnrollmentReason): ULong = when(value) {
+        is EnrollmentReason.NotEnrolled -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
                 4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterSequenceTypeFieldError.allocationSize(value.`fields`)
             )
-            is EnrollmentException.NoMatch -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
+        }
+        is EnrollmentReason.Wiped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
                 4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
             )
-            is EnrollmentException.NoPendingEnrollment -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
+        }
+        is EnrollmentReason.DeviceDeactivated -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
                 4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.OtpInvalid -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsLeft`)
-            )
-            is EnrollmentException.OtpExpired -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.OtpAttemptsExceeded -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.AlreadyEnrolled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.AccountLocked -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.KeyStore -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.Network -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
-            )
-            is EnrollmentException.Rejected -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.Storage -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
             )
         }
     }
 
-    override fun write(value: EnrollmentException, buf: ByteBuffer) {
+    override fun write(value: EnrollmentReason, buf: ByteBuffer) {
         when(value) {
-            is EnrollmentException.InvalidInput -> {
+            is EnrollmentReason.NotEnrolled -> {
                 buf.putInt(1)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterSequenceTypeFieldError.write(value.`fields`, buf)
                 Unit
             }
-            is EnrollmentException.NoMatch -> {
+            is EnrollmentReason.Wiped -> {
                 buf.putInt(2)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is EnrollmentException.NoPendingEnrollment -> {
+            is EnrollmentReason.DeviceDeactivated -> {
                 buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.OtpInvalid -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsLeft`, buf)
-                Unit
-            }
-            is EnrollmentException.OtpExpired -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.OtpAttemptsExceeded -> {
-                buf.putInt(6)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.AlreadyEnrolled -> {
-                buf.putInt(7)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.AccountLocked -> {
-                buf.putInt(8)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.KeyStore -> {
-                buf.putInt(9)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.Network -> {
-                buf.putInt(10)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
-                Unit
-            }
-            is EnrollmentException.Rejected -> {
-                buf.putInt(11)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.Storage -> {
-                buf.putInt(12)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
-
 }
+
+
 
 
 
@@ -11356,6 +10545,56 @@ public object FfiConverterTypeFieldKind: FfiConverterRustBuffer<FieldKind> {
     override fun allocationSize(value: FieldKind) = 4UL
 
     override fun write(value: FieldKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What went wrong with the platform key store.
+ */
+
+enum class KeyStoreProblem {
+    
+    /**
+     * The device key is gone for good (biometrics changed, key store reset): enroll again
+     * (`keystore.key_invalidated`).
+     */
+    INVALIDATED,
+    /**
+     * The citizen cancelled the prompt: stay on the screen (`keystore.user_cancelled`).
+     */
+    USER_CANCELLED,
+    /**
+     * Any other failure of the key store (`keystore.failure`): retry later.
+     */
+    FAILED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeyStoreProblem: FfiConverterRustBuffer<KeyStoreProblem> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        KeyStoreProblem.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: KeyStoreProblem) = 4UL
+
+    override fun write(value: KeyStoreProblem, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -12024,1147 +11263,6 @@ public object FfiConverterTypeOutboxState: FfiConverterRustBuffer<OutboxState> {
 }
 
 
-
-
-
-
-
-/**
- * Errors of the passcode: change, reset, status.
- */
-sealed class PasscodeException: kotlin.Exception() {
-    
-    /**
-     * The new passcode is not acceptable.
-     */
-    class InvalidFormat(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `fields`: List<FieldError>
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, fields=${ `fields` }"
-    }
-    
-    /**
-     * Wrong passcode.
-     */
-    class Incorrect(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeLockout`: kotlin.UInt, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeWipe`: kotlin.UInt
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, attemptsBeforeLockout=${ `attemptsBeforeLockout` }, attemptsBeforeWipe=${ `attemptsBeforeWipe` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    class LockedOut(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `retryAfterSecs`: kotlin.ULong
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, retryAfterSecs=${ `retryAfterSecs` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    class Wiped(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * No account on this device.
-     */
-    class NotEnrolled(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * No reset waiting for an OTP.
-     */
-    class NoPendingReset(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Wrong OTP.
-     */
-    class OtpInvalid(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsLeft`: kotlin.UInt
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, attemptsLeft=${ `attemptsLeft` }"
-    }
-    
-    /**
-     * OTP expired or too many wrong OTPs.
-     */
-    class OtpRejected(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * This device was replaced, transferred or revoked (`status` says which).
-     */
-    class DeviceInactive(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `status`: DeviceStatus
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, status=${ `status` }"
-    }
-    
-    /**
-     * Key store failure, cancellation or invalidated key.
-     */
-    class KeyStore(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Transport failure.
-     */
-    class Network(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `kind`: NetworkErrorKind
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, kind=${ `kind` }"
-    }
-    
-    /**
-     * The server refused for another reason.
-     */
-    class Rejected(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Local storage failed.
-     */
-    class Storage(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-
-    
-        /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
-         */ fun `detail`(): ErrorDetail {
-            return FfiConverterTypeErrorDetail.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail(FfiConverterTypePasscodeError.lower(this),
-        _status)
-}
-    )
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<PasscodeException> {
-        override fun lift(error_buf: RustBuffer.ByValue): PasscodeException = FfiConverterTypePasscodeError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypePasscodeError : FfiConverterRustBuffer<PasscodeException> {
-    override fun read(buf: ByteBuffer): PasscodeException {
-        
-
-        return when(buf.getInt()) {
-            1 -> PasscodeException.InvalidFormat(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterSequenceTypeFieldError.read(buf),
-                )
-            2 -> PasscodeException.Incorrect(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            3 -> PasscodeException.LockedOut(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterULong.read(buf),
-                )
-            4 -> PasscodeException.Wiped(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            5 -> PasscodeException.NotEnrolled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            6 -> PasscodeException.NoPendingReset(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            7 -> PasscodeException.OtpInvalid(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            8 -> PasscodeException.OtpRejected(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            9 -> PasscodeException.DeviceInactive(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeDeviceStatus.read(buf),
-                )
-            10 -> PasscodeException.KeyStore(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            11 -> PasscodeException.Network(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeNetworkErrorKind.read(buf),
-                )
-            12 -> PasscodeException.Rejected(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            13 -> PasscodeException.Storage(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: PasscodeException): ULong {
-        return when(value) {
-            is PasscodeException.InvalidFormat -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterSequenceTypeFieldError.allocationSize(value.`fields`)
-            )
-            is PasscodeException.Incorrect -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`)
-            )
-            is PasscodeException.LockedOut -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterULong.allocationSize(value.`retryAfterSecs`)
-            )
-            is PasscodeException.Wiped -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.NotEnrolled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.NoPendingReset -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.OtpInvalid -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsLeft`)
-            )
-            is PasscodeException.OtpRejected -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.DeviceInactive -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
-            )
-            is PasscodeException.KeyStore -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.Network -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
-            )
-            is PasscodeException.Rejected -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.Storage -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-        }
-    }
-
-    override fun write(value: PasscodeException, buf: ByteBuffer) {
-        when(value) {
-            is PasscodeException.InvalidFormat -> {
-                buf.putInt(1)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterSequenceTypeFieldError.write(value.`fields`, buf)
-                Unit
-            }
-            is PasscodeException.Incorrect -> {
-                buf.putInt(2)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
-                Unit
-            }
-            is PasscodeException.LockedOut -> {
-                buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterULong.write(value.`retryAfterSecs`, buf)
-                Unit
-            }
-            is PasscodeException.Wiped -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.NotEnrolled -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.NoPendingReset -> {
-                buf.putInt(6)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.OtpInvalid -> {
-                buf.putInt(7)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsLeft`, buf)
-                Unit
-            }
-            is PasscodeException.OtpRejected -> {
-                buf.putInt(8)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.DeviceInactive -> {
-                buf.putInt(9)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
-                Unit
-            }
-            is PasscodeException.KeyStore -> {
-                buf.putInt(10)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.Network -> {
-                buf.putInt(11)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
-                Unit
-            }
-            is PasscodeException.Rejected -> {
-                buf.putInt(12)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.Storage -> {
-                buf.putInt(13)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
-
-
-
-
-
-/**
- * Errors of the public-service requests.
- */
-sealed class ServiceException: kotlin.Exception() {
-    
-    /**
-     * The form has errors (every field at once), or an edit was refused (`field.locked`, …).
-     */
-    class InvalidForm(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `fields`: List<FieldError>
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }, fields=${ `fields` }"
-    }
-    
-    /**
-     * No account on this device.
-     */
-    class NotEnrolled(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Not logged in, or the session ended: log in again.
-     */
-    class NotLoggedIn(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The citizen's record or the catalogue is not on the device yet (sync first).
-     */
-    class NotSynced(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Unknown procedure, draft or case.
-     */
-    class NotFound(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The draft was submitted already, or the case is not waiting for a supplement.
-     */
-    class WrongState(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Wrong passcode when signing the submission.
-     */
-    class PasscodeIncorrect(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeLockout`: kotlin.UInt, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeWipe`: kotlin.UInt
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }, attemptsBeforeLockout=${ `attemptsBeforeLockout` }, attemptsBeforeWipe=${ `attemptsBeforeWipe` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    class LockedOut(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `retryAfterSecs`: kotlin.ULong
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }, retryAfterSecs=${ `retryAfterSecs` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    class Wiped(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * This device was replaced or revoked.
-     */
-    class DeviceInactive(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `status`: DeviceStatus
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }, status=${ `status` }"
-    }
-    
-    /**
-     * Key store failure, cancellation or invalidated key (`keystore.key_invalidated`: enroll
-     * again).
-     */
-    class KeyStore(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Transport failure (the request, if queued, stays queued).
-     */
-    class Network(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `kind`: NetworkErrorKind
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }, kind=${ `kind` }"
-    }
-    
-    /**
-     * The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
-     */
-    class BadServerResponse(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The server refused.
-     */
-    class Rejected(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Local storage failed.
-     */
-    class Storage(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-
-    
-        /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
-         */ fun `detail`(): ErrorDetail {
-            return FfiConverterTypeErrorDetail.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail(FfiConverterTypeServiceError.lower(this),
-        _status)
-}
-    )
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ServiceException> {
-        override fun lift(error_buf: RustBuffer.ByValue): ServiceException = FfiConverterTypeServiceError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeServiceError : FfiConverterRustBuffer<ServiceException> {
-    override fun read(buf: ByteBuffer): ServiceException {
-        
-
-        return when(buf.getInt()) {
-            1 -> ServiceException.InvalidForm(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterSequenceTypeFieldError.read(buf),
-                )
-            2 -> ServiceException.NotEnrolled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            3 -> ServiceException.NotLoggedIn(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            4 -> ServiceException.NotSynced(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            5 -> ServiceException.NotFound(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            6 -> ServiceException.WrongState(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            7 -> ServiceException.PasscodeIncorrect(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            8 -> ServiceException.LockedOut(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterULong.read(buf),
-                )
-            9 -> ServiceException.Wiped(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            10 -> ServiceException.DeviceInactive(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeDeviceStatus.read(buf),
-                )
-            11 -> ServiceException.KeyStore(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            12 -> ServiceException.Network(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeNetworkErrorKind.read(buf),
-                )
-            13 -> ServiceException.BadServerResponse(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            14 -> ServiceException.Rejected(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            15 -> ServiceException.Storage(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: ServiceException): ULong {
-        return when(value) {
-            is ServiceException.InvalidForm -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterSequenceTypeFieldError.allocationSize(value.`fields`)
-            )
-            is ServiceException.NotEnrolled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.NotLoggedIn -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.NotSynced -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.NotFound -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.WrongState -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.PasscodeIncorrect -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`)
-            )
-            is ServiceException.LockedOut -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterULong.allocationSize(value.`retryAfterSecs`)
-            )
-            is ServiceException.Wiped -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.DeviceInactive -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
-            )
-            is ServiceException.KeyStore -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.Network -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
-            )
-            is ServiceException.BadServerResponse -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.Rejected -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.Storage -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-        }
-    }
-
-    override fun write(value: ServiceException, buf: ByteBuffer) {
-        when(value) {
-            is ServiceException.InvalidForm -> {
-                buf.putInt(1)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterSequenceTypeFieldError.write(value.`fields`, buf)
-                Unit
-            }
-            is ServiceException.NotEnrolled -> {
-                buf.putInt(2)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.NotLoggedIn -> {
-                buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.NotSynced -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.NotFound -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.WrongState -> {
-                buf.putInt(6)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.PasscodeIncorrect -> {
-                buf.putInt(7)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
-                Unit
-            }
-            is ServiceException.LockedOut -> {
-                buf.putInt(8)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterULong.write(value.`retryAfterSecs`, buf)
-                Unit
-            }
-            is ServiceException.Wiped -> {
-                buf.putInt(9)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.DeviceInactive -> {
-                buf.putInt(10)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
-                Unit
-            }
-            is ServiceException.KeyStore -> {
-                buf.putInt(11)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.Network -> {
-                buf.putInt(12)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
-                Unit
-            }
-            is ServiceException.BadServerResponse -> {
-                buf.putInt(13)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.Rejected -> {
-                buf.putInt(14)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.Storage -> {
-                buf.putInt(15)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
-
-
-
-
-
-/**
- * Errors of constructing [`crate::CitizenCore`].
- */
-sealed class SetupException: kotlin.Exception() {
-    
-    /**
-     * The configuration is invalid (bad URL, PEM, pins, data directory).
-     */
-    class InvalidConfig(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : SetupException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The database could not be opened or migrated.
-     */
-    class Storage(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : SetupException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
-     */
-    class DataKeyUnavailable(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : SetupException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Another `CitizenCore` (in this process or another) has the data directory open; only one
-     * may at a time (`storage.already_open`). Close or drop the other one first.
-     */
-    class AlreadyOpen(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : SetupException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-
-    
-        /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
-         */ fun `detail`(): ErrorDetail {
-            return FfiConverterTypeErrorDetail.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail(FfiConverterTypeSetupError.lower(this),
-        _status)
-}
-    )
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<SetupException> {
-        override fun lift(error_buf: RustBuffer.ByValue): SetupException = FfiConverterTypeSetupError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeSetupError : FfiConverterRustBuffer<SetupException> {
-    override fun read(buf: ByteBuffer): SetupException {
-        
-
-        return when(buf.getInt()) {
-            1 -> SetupException.InvalidConfig(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            2 -> SetupException.Storage(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            3 -> SetupException.DataKeyUnavailable(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            4 -> SetupException.AlreadyOpen(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: SetupException): ULong {
-        return when(value) {
-            is SetupException.InvalidConfig -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is SetupException.Storage -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is SetupException.DataKeyUnavailable -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is SetupException.AlreadyOpen -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-        }
-    }
-
-    override fun write(value: SetupException, buf: ByteBuffer) {
-        when(value) {
-            is SetupException.InvalidConfig -> {
-                buf.putInt(1)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is SetupException.Storage -> {
-                buf.putInt(2)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is SetupException.DataKeyUnavailable -> {
-                buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is SetupException.AlreadyOpen -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
 
 
 
@@ -14119,9 +12217,9 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
          * checked with the device key the file carries; the report names it (`device_public_key`) so
          * the caller can compare it with the device it expects. Anyone can run this.
          */
-    @Throws(ServiceException::class) fun `verifyActivityLogExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String): ActivityLogReport {
+    @Throws(CitizenException::class) fun `verifyActivityLogExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String): ActivityLogReport {
             return FfiConverterTypeActivityLogReport.lift(
-    uniffiRustCallWithError(ServiceException) { _status ->
+    uniffiRustCallWithError(CitizenException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export(
     
         
@@ -14141,9 +12239,9 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
          * the server's `/v1/keys`), the embedded key must be that one — without it the check only
          * proves the file is self-consistent. Returns the number of receipts verified.
          */
-    @Throws(ConsentException::class) fun `verifyReceiptExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String?): kotlin.UInt {
+    @Throws(CitizenException::class) fun `verifyReceiptExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String?): kotlin.UInt {
             return FfiConverterUInt.lift(
-    uniffiRustCallWithError(ConsentException) { _status ->
+    uniffiRustCallWithError(CitizenException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export(
     
         

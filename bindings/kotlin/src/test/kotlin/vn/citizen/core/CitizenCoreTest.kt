@@ -75,10 +75,10 @@ class CitizenCoreTest {
             assertEquals(listOf(outcome.deviceId), devices.map { it.deviceId })
 
             core.account().logout()
-            val e = assertThrows<AuthException.NotLoggedIn> { runBlocking { core.account().listDevices() } }
+            val e = assertThrows<CitizenException.NeedsLogin> { runBlocking { core.account().listDevices() } }
             assertDetail(e.detail, "auth.not_logged_in")
             // Every error class exports `detail()`: the shell needs no per-variant mapping.
-            val any: AuthException = e
+            val any: CitizenException = e
             assertEquals(e.detail, any.detail())
         }
     }
@@ -87,11 +87,11 @@ class CitizenCoreTest {
     fun `invalid CCCD is refused before any network call`(@TempDir dir: Path) = runBlocking {
         val config = server.config(dir, baseUrl = "https://127.0.0.1:9")
         CitizenCore.open(config, JcaDeviceKeyStore(), JcaDataKeyWrapper()).use { core ->
-            val e = assertThrows<EnrollmentException.InvalidInput> {
+            val e = assertThrows<CitizenException.InvalidInput> {
                 runBlocking { core.account().startEnrollment(EnrollmentInput(cccd = "12345", dateOfBirth = "1990-01-15", phone = "+84900000005")) }
             }
             assertDetail(e.detail, "input.invalid")
-            assertEquals(e.detail, (e as EnrollmentException).detail())
+            assertEquals(e.detail, (e as CitizenException).detail())
             assertEquals(listOf("cccd" to "cccd.format"), e.fields.map { it.field to it.code })
             assertEquals(emptyList<FieldError>(), core.account().validateEnrollment(EnrollmentInput(CITIZEN_5.cccd, CITIZEN_5.dob, CITIZEN_5.phone)))
         }
@@ -105,21 +105,21 @@ class CitizenCoreTest {
             assertEquals(FREE_ATTEMPTS, core.account().passcodeStatus().attemptsBeforeLockout)
 
             val left = (1..FREE_ATTEMPTS.toInt()).map { attempt ->
-                val e = assertThrows<AuthException.PasscodeIncorrect> { runBlocking { core.account().login(WRONG_PASSCODE) } }
+                val e = assertThrows<CitizenException.PasscodeRejected> { runBlocking { core.account().login(WRONG_PASSCODE) } }
                 assertDetail(e.detail, "auth.passcode_incorrect")
                 assertEquals(WIPE_AFTER - attempt.toUInt(), e.attemptsBeforeWipe)
                 e.attemptsBeforeLockout
             }
             assertEquals(listOf(4u, 3u, 2u, 1u, 0u), left)
 
-            val locked = assertThrows<AuthException.LockedOut> { runBlocking { core.account().login(PASSCODE) } }
+            val locked = assertThrows<CitizenException.LockedOut> { runBlocking { core.account().login(PASSCODE) } }
             assertTrue(locked.retryAfterSecs > 0u)
             assertDetail(locked.detail, "auth.locked_out")
             assertNotNull(core.account().passcodeStatus().lockedUntil)
         }
         // The app restarts on the same data: still locked, the right passcode is still refused.
         device.open().use { core ->
-            val locked = assertThrows<AuthException.LockedOut> { runBlocking { core.account().login(PASSCODE) } }
+            val locked = assertThrows<CitizenException.LockedOut> { runBlocking { core.account().login(PASSCODE) } }
             assertTrue(locked.retryAfterSecs > 0u)
             assertEquals(FREE_ATTEMPTS, core.account().passcodeStatus().failedAttempts)
         }

@@ -59,7 +59,7 @@ class ConsentTest {
                 assertTrue(done.contains("Ngô Thị Đồng Ý"), done)
 
                 // Garbage in the scanner: a typed error with a stable code.
-                val garbage = assertThrows<ConsentException.InvalidCode> { runBlocking { core.consent().scanLoginCode("not a code") } }
+                val garbage = assertThrows<CitizenException.InvalidInput> { runBlocking { core.consent().scanLoginCode("not a code") } }
                 assertEquals("consent.qr_not_login_code", garbage.detail.code)
 
                 // Selective share: required claims plus the phone, not the address.

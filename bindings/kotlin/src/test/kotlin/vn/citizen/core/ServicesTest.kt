@@ -72,7 +72,7 @@ class ServicesTest {
                 assertEquals(profile.cccd, draft.values["host_cccd"])
                 assertEquals(profile.phone, draft.values["host_phone"])
                 assertTrue(draft.lockedFields.containsAll(listOf("host_full_name", "host_cccd", "host_phone")), draft.lockedFields.toString())
-                val locked = assertThrows<ServiceException.InvalidForm> {
+                val locked = assertThrows<CitizenException.InvalidInput> {
                     runBlocking { core.services().updateDraft(draft.draftId, mapOf("host_full_name" to "Người Khác")) }
                 }
                 assertEquals(listOf("host_full_name" to "field.locked"), locked.fields.map { it.field to it.code })

@@ -20,12 +20,11 @@ import vn.citizen.android.viewmodel.QrLoginViewModel
 import vn.citizen.android.viewmodel.ServicesViewModel
 import vn.citizen.android.viewmodel.ShareViewModel
 import vn.citizen.android.viewmodel.UiError
-import vn.citizen.core.AuthException
+import vn.citizen.core.CitizenException
 import vn.citizen.core.CitizenCore
 import vn.citizen.core.EnrollmentState
 import vn.citizen.core.KeyOptions
 import vn.citizen.core.Locale
-import vn.citizen.core.SetupException
 
 /** The flow view models of one opened core (see android/viewmodel). */
 class Flows(val core: CitizenCore, locale: Locale) {
@@ -56,8 +55,11 @@ class AppModel(application: Application) : AndroidViewModel(application) {
     sealed interface CoreState {
         data object Opening : CoreState
         data class Ready(val flows: Flows, val enrolled: Boolean) : CoreState
-        /** [dataKeyLost]: restored or keystore reset; the only way on is to reset and re-enroll. */
-        data class Failed(val error: UiError, val dataKeyLost: Boolean) : CoreState
+        /**
+         * [dataKeyLost]: restored or keystore reset; the only way on is to reset and re-enroll.
+         * [retryable]: the data key is only locked for now; opening again may work (never erase).
+         */
+        data class Failed(val error: UiError, val dataKeyLost: Boolean, val retryable: Boolean = false) : CoreState
     }
 
     private val mutableCore = MutableStateFlow<CoreState>(CoreState.Opening)
@@ -67,17 +69,24 @@ class AppModel(application: Application) : AndroidViewModel(application) {
         open()
     }
 
+    /** Open the core again (after a temporarily locked data key). */
+    fun retryOpen() = open()
+
     private fun open() = viewModelScope.launch {
         mutableCore.value = CoreState.Opening
         mutableCore.value = try {
             val core = app.openCore()
             val enrolled = core.status().enrollment is EnrollmentState.Enrolled
             CoreState.Ready(Flows(core, app.locale), enrolled)
-        } catch (e: SetupException) {
-            CoreState.Failed(CoreErrors.toUi(e, app.locale), dataKeyLost = e is SetupException.DataKeyUnavailable)
-        } catch (e: AuthException) {
-            // status() reads the database (AuthException.Storage): shown, not a crash at launch.
-            CoreState.Failed(CoreErrors.toUi(e, app.locale), dataKeyLost = false)
+        } catch (e: CitizenException) {
+            // Only a lost data key offers the reset; a locked one (DataKeyLocked: the phone is
+            // locked) offers a retry and never erases anything. Other failures (e.g. status()
+            // reading the database) are shown, not a crash at launch.
+            CoreState.Failed(
+                CoreErrors.toUi(e, app.locale),
+                dataKeyLost = e is CitizenException.DataKeyLost,
+                retryable = e is CitizenException.DataKeyLocked,
+            )
         }
     }
 
@@ -99,7 +108,7 @@ class AppModel(application: Application) : AndroidViewModel(application) {
         viewModelScope.launch { action() }
     }
 
-    /** After DataKeyUnavailable: forget the local data and start over with enrollment. */
+    /** After DataKeyLost (only): forget the local data and start over with enrollment. */
     fun resetAndReopen() = viewModelScope.launch {
         (mutableCore.value as? CoreState.Ready)?.flows?.core?.close()
         withContext(Dispatchers.IO) { app.resetLocalData() }

@@ -49,7 +49,7 @@ class CitizenApplication : Application() {
 
     /**
      * Open the core (main-safe: the core migrates and unwraps on its own runtime). Throws the
-     * core's SetupException, e.g. DataKeyUnavailable after a restore onto a phone without the
+     * core's CitizenException, e.g. DataKeyLost after a restore onto a phone without the
      * wrapping key (the caller offers re-enrollment: [resetLocalData]).
      */
     suspend fun openCore(): CitizenCore {

@@ -1,11 +1,10 @@
 package vn.citizen.android.viewmodel
 
-import vn.citizen.core.AuthException
+import vn.citizen.core.CitizenException
 import vn.citizen.core.AccountClientInterface
 import vn.citizen.core.CitizenCoreInterface
 import vn.citizen.core.CoreStatus
 import vn.citizen.core.DeviceInfo
-import vn.citizen.core.EnrollmentException
 import vn.citizen.core.EnrollmentInput
 import vn.citizen.core.EnrollmentOutcome
 import vn.citizen.core.EnrollmentTicket
@@ -90,8 +89,7 @@ class EnrollmentViewModel(
         val options = keyOptionsFor(ticket)
         val outcome = attempt({ s, b -> s.busy(b) }, { s, t, e ->
             // A wrong or expired OTP sends the citizen back to the OTP step.
-            val back = t is EnrollmentException.OtpInvalid || t is EnrollmentException.OtpExpired ||
-                t is EnrollmentException.OtpAttemptsExceeded || t is EnrollmentException.NoPendingEnrollment
+            val back = t is CitizenException.OtpRejected || t is CitizenException.NotFound
             s.copy(error = e, step = if (back) Step.OTP else s.step)
         }) {
             account.completeEnrollment(otp, passcode, options)
@@ -139,7 +137,10 @@ class LoginViewModel(
         val lockedUntil: Long? = null,
         /** From the last refusal: seconds to wait before the next attempt. */
         val retryAfterSecs: Long? = null,
-        /** Too many failures: the local account was wiped; the citizen must enroll again. */
+        /**
+         * The account is gone from this device (wiped after too many failures, or the device was
+         * deactivated): the citizen must enroll again.
+         */
         val wiped: Boolean = false,
         val busy: Boolean = false,
         val error: UiError? = null,
@@ -175,11 +176,11 @@ class LoginViewModel(
     suspend fun login(passcode: String): Boolean {
         val session = attempt({ s, b -> s.copy(busy = b) }, { s, t, e ->
             when (t) {
-                is AuthException.PasscodeIncorrect -> s.copy(
+                is CitizenException.PasscodeRejected -> s.copy(
                     error = e, attemptsBeforeLockout = t.attemptsBeforeLockout, attemptsBeforeWipe = t.attemptsBeforeWipe,
                 )
-                is AuthException.LockedOut -> s.copy(error = e, retryAfterSecs = t.retryAfterSecs.toLong())
-                is AuthException.Wiped -> s.copy(error = e, wiped = true, loggedIn = false, session = null)
+                is CitizenException.LockedOut -> s.copy(error = e, retryAfterSecs = t.retryAfterSecs.toLong())
+                is CitizenException.NeedsEnrollment -> s.copy(error = e, wiped = true, loggedIn = false, session = null)
                 else -> s.copy(error = e)
             }
         }) {

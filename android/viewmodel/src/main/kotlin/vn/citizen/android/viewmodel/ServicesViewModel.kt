@@ -7,7 +7,7 @@ import vn.citizen.core.Locale
 import vn.citizen.core.OutboxItem
 import vn.citizen.core.OutboxSyncReport
 import vn.citizen.core.Procedure
-import vn.citizen.core.ServiceException
+import vn.citizen.core.CitizenException
 
 /**
  * Public services: catalogue → a draft auto-filled (and locked) from the population register →
@@ -39,7 +39,7 @@ class ServicesViewModel(
     }
 
     private fun fail(s: State, t: Throwable, e: UiError): State =
-        s.copy(error = e, fieldErrors = if (t is ServiceException.InvalidForm) e.fields else s.fieldErrors)
+        s.copy(error = e, fieldErrors = if (t is CitizenException.InvalidInput) e.fields else s.fieldErrors)
 
     /**
      * Refresh the catalogue (conditional download) and the citizen's register record, which
@@ -127,7 +127,7 @@ class ServicesViewModel(
             val report = services.syncOutbox()
             try {
                 services.syncCases()
-            } catch (e: ServiceException.Network) {
+            } catch (e: CitizenException.Network) {
                 // Offline: the delivery report below already says so.
             }
             report
