@@ -42,6 +42,16 @@ SUB_CLIENTS = {"account": "AccountClient", "services": "ServicesClient", "consen
 protocols = {"core": protocol_methods("CitizenCore")}
 for receiver, name in SUB_CLIENTS.items():
     protocols[receiver] = protocol_methods(name)
+# Extensions the shell adds to the generated protocols (CitizenCoreKit, e.g. the AsyncStream
+# adapters `outboxUpdates()` / `statusUpdates()`) count as methods of that protocol.
+for kit in glob.glob(f"{root}/ios/Sources/CitizenCoreKit/*.swift"):
+    kit_text = open(kit, encoding="utf-8").read()
+    for ext in re.finditer(r"public extension (\w+)Protocol \{(.*?)\n\}", kit_text, re.S):
+        receiver = {"CitizenCore": "core", **{n: r for r, n in SUB_CLIENTS.items()}}.get(ext.group(1))
+        if receiver:
+            for m in re.finditer(r"func (\w+)\(([^)]*)\)\s*(async)?\s*(throws)?", ext.group(2)):
+                protocols[receiver][m.group(1)] = ([a.split(":")[0].strip() for a in m.group(2).split(",") if a.strip()],
+                                                   bool(m.group(3)), bool(m.group(4)))
 # The view models hold sub-clients under these names; `core.<sub>()` reaches them too.
 call = re.compile(r"(?<![\w.])(?:self\.)?(?:core\.(account|services|consent|activity)\(\)|(core|account|services|consent|activity))"
                   r"\.(\w+)\(((?:[^()]|\([^()]*\))*)\)")

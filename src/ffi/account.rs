@@ -41,6 +41,7 @@ impl AccountClient {
                 a.start_enrollment(&input.cccd, &input.date_of_birth, &input.phone).await
             })
             .await?;
+        self.0.status_changed();
         Ok(EnrollmentTicket {
             enrollment_id: r.enrollment_id,
             masked_phone: r.masked_phone,
@@ -63,6 +64,7 @@ impl AccountClient {
             .0
             .run::<_, CitizenError, _>(|a| async move { a.complete_enrollment(&otp, &passcode, key_options).await })
             .await?;
+        self.0.status_changed();
         Ok(EnrollmentOutcome {
             account_id: e.account_id,
             device_id: e.device_id,
@@ -77,7 +79,9 @@ impl AccountClient {
     /// (the device key signs). Throws [`CitizenError`].
     pub async fn login(&self, passcode: String) -> Result<SessionInfo, CitizenError> {
         let passcode = Zeroizing::new(passcode);
-        Ok(self.0.run::<_, CitizenError, _>(|a| async move { a.login(&passcode).await }).await?.into())
+        let session = self.0.run::<_, CitizenError, _>(|a| async move { a.login(&passcode).await }).await?;
+        self.0.status_changed();
+        Ok(session.into())
     }
 
     /// Rotate the refresh token now (the core also does this by itself when needed).
@@ -88,7 +92,9 @@ impl AccountClient {
 
     /// End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
     pub async fn logout(&self) -> Result<(), CitizenError> {
-        self.0.run(|a| async move { a.logout().await }).await
+        let r = self.0.run(|a| async move { a.logout().await }).await;
+        self.0.status_changed();
+        r
     }
 
     /// The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
@@ -134,6 +140,7 @@ impl AccountClient {
     /// [`CitizenError`].
     pub async fn check_device_status(&self) -> Result<DeviceStatusInfo, CitizenError> {
         let r = self.0.run::<_, CitizenError, _>(|a| async move { a.device_status().await }).await?;
+        self.0.status_changed();
         Ok(DeviceStatusInfo { status: DeviceStatus::from_wire(&r.status), changed_at: r.changed_at })
     }
 
@@ -181,6 +188,8 @@ impl AccountClient {
     /// Erase the account from this device: device key, tokens, personal data. Main-safe; never
     /// prompts. Throws [`CitizenError`].
     pub async fn reset_device(&self) -> Result<(), CitizenError> {
-        self.0.run(|a| async move { a.wipe().await }).await
+        let r = self.0.run(|a| async move { a.wipe().await }).await;
+        self.0.status_changed();
+        r
     }
 }

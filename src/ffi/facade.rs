@@ -13,6 +13,7 @@ use super::account::AccountClient;
 use super::activity::ActivityClient;
 use super::consent::ConsentClient;
 use super::errors::{setup_error, CitizenError};
+use super::lifecycle::{Shared, StatusListener, Subscription};
 use super::runtime;
 use super::services::ServicesClient;
 use crate::account::Account;
@@ -255,7 +256,7 @@ pub enum EnrollmentState {
 }
 
 /// A snapshot of the core's state, for the shell's first screen.
-#[derive(Clone, Debug, uniffi::Record)]
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct CoreStatus {
     /// Enrollment state.
     pub enrollment: EnrollmentState,
@@ -269,16 +270,6 @@ pub struct CoreStatus {
     pub session_expires_at: Option<i64>,
 }
 
-/// What one open core owns: the engine and the hold on the data directory. Only the root
-/// [`CitizenCore`] holds it strongly, so closing (dropping) the root releases the directory even
-/// while the shell still holds sub-client objects (their garbage collection is not ours to wait
-/// for); work already running keeps its own reference to the engine until it finishes.
-pub(crate) struct Shared {
-    pub(crate) account: Arc<Account>,
-    /// Exclusive hold on the data directory (see [`crate::datadir`]).
-    _dir_lock: DataDirLock,
-}
-
 /// A sub-client's handle on its core: weak, see [`Shared`]. A call after the core was closed
 /// fails with `core.closed`.
 #[derive(Clone)]
@@ -287,7 +278,32 @@ pub(crate) struct Engine(std::sync::Weak<Shared>);
 impl Engine {
     /// The engine, while the core is open.
     pub(crate) fn account(&self) -> Result<Arc<Account>, Error> {
-        self.0.upgrade().map(|s| Arc::clone(&s.account)).ok_or(Error::Domain(Msg::CoreClosed))
+        self.0.upgrade().and_then(|s| s.account()).ok_or(Error::Domain(Msg::CoreClosed))
+    }
+
+    /// The core's shared state, while the root lives.
+    pub(crate) fn shared(&self) -> Result<Arc<Shared>, Error> {
+        self.0.upgrade().ok_or(Error::Domain(Msg::CoreClosed))
+    }
+
+    /// Tell the status subscribers to look again (after a login, a logout, an enrollment, or a
+    /// call that found the session or the device gone).
+    pub(crate) fn status_changed(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.hub.status_changed();
+        }
+    }
+
+    /// Notice the errors that change the status (session ended, device deactivated, wipe).
+    fn watch<T>(&self, r: Result<T, Error>) -> Result<T, Error> {
+        if let Err(
+            Error::Domain(Msg::SessionExpired | Msg::SessionRevoked | Msg::NotLoggedIn | Msg::Wiped | Msg::NotEnrolled)
+            | Error::DeviceInactive(_),
+        ) = &r
+        {
+            self.status_changed();
+        }
+        r
     }
 
     /// Run an async engine call on the core's runtime (see [`super::runtime`]) and map its error.
@@ -297,7 +313,7 @@ impl Engine {
         E: From<Error>,
         Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
     {
-        Ok(runtime::run(f(self.account()?)).await?)
+        Ok(self.watch(runtime::run(f(self.account()?)).await)?)
     }
 
     /// Run a synchronous engine call (SQLite, AES, files) on the runtime's blocking pool.
@@ -310,7 +326,7 @@ impl Engine {
         E: From<Error>,
     {
         let account = self.account()?;
-        Ok(runtime::run_blocking(move || f(&account)).await?)
+        Ok(self.watch(runtime::run_blocking(move || f(&account)).await)?)
     }
 }
 
@@ -394,36 +410,37 @@ impl CitizenCore {
             },
         })?;
         let store = Store::open(&PathBuf::from(&config.data_dir), &key_wrapper)?;
-        Ok(CitizenCore {
-            shared: Arc::new(Shared {
-                account: Arc::new(Account::new(store, net, key_store, clock, config.platform, config.device_label)),
-                _dir_lock: lock,
-            }),
-        })
+        let account = Account::new(store, net, key_store, clock, config.platform, config.device_label);
+        Ok(CitizenCore { shared: Shared::new(account, lock) })
+    }
+
+    /// The engine while open (Rust-only helpers below; panics after `shutdown`).
+    fn open_account(&self) -> Arc<Account> {
+        self.shared.account().expect("the core is open")
     }
 
     /// Path of the database file (diagnostics, tests).
     pub fn database_path(&self) -> PathBuf {
-        self.shared.account.database_path()
+        self.open_account().database_path()
     }
 
     /// The stored session tokens (access, refresh). Test support only: lets the project's leak
     /// scans know what to look for.
     #[cfg(feature = "test-support")]
     pub fn session_tokens(&self) -> Option<(String, String)> {
-        self.shared.account.session_tokens()
+        self.open_account().session_tokens()
     }
 
     /// How many registry fetches this core has attempted. Test support only: lets the
     /// project's tests prove that hostile login codes do not turn into fetches.
     #[cfg(feature = "test-support")]
     pub fn registry_fetch_count(&self) -> u64 {
-        self.shared.account.registry_fetches.load(std::sync::atomic::Ordering::Relaxed)
+        self.open_account().registry_fetches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `PRAGMA integrity_check` of the database (`"ok"` when sound). Rust-only: crash tests.
     pub fn database_integrity_check(&self) -> Result<String, CitizenError> {
-        Ok(self.shared.account.database_integrity_check()?)
+        Ok(self.open_account().database_integrity_check()?)
     }
 
     /// A valid access token for other Rust components (refreshing if needed). Never exported.
@@ -483,13 +500,40 @@ impl CitizenCore {
     }
 
     /// The state of this device: enrollment, session. Main-safe (reads the database on the
-    /// core's runtime); never prompts. Throws [`CitizenError`] (storage).
+    /// core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
     pub async fn status(&self) -> Result<CoreStatus, CitizenError> {
-        self.engine().blocking(|a| core_status(a)).await
+        self.engine().blocking(core_status).await
+    }
+
+    /// Subscribe to the status: the current one at once, then each change the core notices
+    /// (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+    /// [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+    /// `core.closed` after `shutdown`).
+    pub fn observe_status(&self, listener: Arc<dyn StatusListener>) -> Result<Arc<Subscription>, CitizenError> {
+        let account = self.engine().account()?;
+        Ok(self.shared.observe_status(account, listener))
+    }
+
+    /// Stop the core before closing it: the background delivery a submit started is stopped
+    /// (and awaited: nothing is written after this returns; an item being sent stays in the
+    /// outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+    /// data directory is released. Later calls fail with `core.closed`. Call it before erasing
+    /// the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+    /// drop (Swift) the object. Main-safe; never prompts; never throws.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown().await;
     }
 }
 
-fn core_status(account: &Account) -> Result<CoreStatus, Error> {
+impl Drop for CitizenCore {
+    /// Closing (Kotlin `close()`, Swift `deinit`, Python `del`) does what `shutdown` does without
+    /// waiting for the background work to finish its current step.
+    fn drop(&mut self) {
+        self.shared.close_now();
+    }
+}
+
+pub(crate) fn core_status(account: &Account) -> Result<CoreStatus, Error> {
     let state = account.device_state()?;
     let acc = state.account;
     let enrollment = match &acc {

@@ -34,6 +34,11 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// A handle to the core's runtime (subscriptions and background work that outlive the call).
+pub(crate) fn handle() -> tokio::runtime::Handle {
+    runtime().handle().clone()
+}
+
 /// Run `fut` on the core's runtime and wait for it; the caller's thread does none of its work.
 /// A panic in the task resumes in the caller (UniFFI turns it into an internal error).
 pub(crate) async fn run<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -> T {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::errors::CitizenError;
 use super::facade::Engine;
-use super::outbox_observer::OutboxObserver;
+use super::lifecycle::{OutboxListener, Subscription};
 use crate::error::{ErrorDetail, FieldError, Msg, PublicError};
 use crate::protocol::services::{
     AttachmentSpec, CaseEventDto, CaseStatusDto, CitizenProfileDto, Condition, DateRule, FieldKind, FieldSpec,
@@ -314,7 +314,7 @@ fn detail_of_code(code: &str) -> ErrorDetail {
     })
 }
 
-fn outbox_item(r: &OutboxRow) -> OutboxItem {
+pub(crate) fn outbox_item(r: &OutboxRow) -> OutboxItem {
     use crate::store::rows::OutboxState as Stored;
     let state = match r.state {
         Stored::Queued => OutboxState::Queued,
@@ -524,10 +524,15 @@ impl ServicesClient {
     /// [`CitizenError`].
     pub async fn submit_draft(&self, draft_id: String, passcode: String) -> Result<OutboxItem, CitizenError> {
         let passcode = zeroize::Zeroizing::new(passcode);
-        let row = self
-            .0
-            .run::<_, CitizenError, _>(|a| async move { a.submit_and_deliver(&draft_id, &passcode).await })
-            .await?;
+        let row = self.0.run::<_, CitizenError, _>(|a| async move { a.submit(&draft_id, &passcode).await }).await?;
+        // Delivery starts in the background, as work of this core: `shutdown` stops it.
+        if let (Ok(shared), Ok(account)) = (self.0.shared(), self.0.account()) {
+            shared.spawn_background(async move {
+                if let Err(e) = account.sync_outbox(false).await {
+                    tracing::info!(error = %e, "background delivery");
+                }
+            });
+        }
         Ok(outbox_item(&row))
     }
 
@@ -549,24 +554,14 @@ impl ServicesClient {
         })
     }
 
-    /// Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
-    /// throws.
-    pub fn set_outbox_observer(&self, observer: Arc<dyn OutboxObserver>) {
-        // The engine's outbox events, forwarded to the shell; an observer can never stop a
-        // delivery, so its failures are logged and otherwise ignored.
-        let Ok(account) = self.0.account() else { return };
-        account.set_outbox_listener(Some(Arc::new(move |row: &OutboxRow| {
-            if let Err(e) = observer.on_outbox_item(outbox_item(row)) {
-                tracing::info!(error = %e, "outbox observer failed");
-            }
-        })));
-    }
-
-    /// Stop outbox callbacks. Main-safe; never throws.
-    pub fn clear_outbox_observer(&self) {
-        if let Ok(account) = self.0.account() {
-            account.set_outbox_listener(None);
-        }
+    /// Subscribe to the outbox: the current items at once, then the whole outbox again after
+    /// every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+    /// number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+    /// all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+    /// Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+    pub fn observe_outbox(&self, listener: Arc<dyn OutboxListener>) -> Result<Arc<Subscription>, CitizenError> {
+        let account = self.0.account()?;
+        Ok(self.0.shared()?.observe_outbox(account, listener))
     }
 
     /// Fetch new case events (status changes, supplement requests) and return them. Main-safe;

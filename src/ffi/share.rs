@@ -103,7 +103,7 @@ impl crate::CitizenCore {
     /// The last presentation this device sent (test support only: tests replay it and search it
     /// for undisclosed values). Never compiled into the shipped library.
     pub fn test_last_presentation(&self) -> Option<String> {
-        let device_id = self.shared.account.this_device_id().ok().flatten()?;
+        let device_id = self.shared.account()?.this_device_id().ok().flatten()?;
         crate::share::last_presentation(&device_id)
     }
 }

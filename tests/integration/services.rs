@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use citizen_core::clock::Clock;
 use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
 use citizen_core::{
-    CitizenCore, CitizenError, DraftStatus, NetworkErrorKind, ObserverError, OutboxItem, OutboxObserver, OutboxState,
+    CitizenCore, CitizenError, DraftStatus, NetworkErrorKind, ObserverError, OutboxItem, OutboxListener, OutboxState,
 };
 use citizen_server::Fault;
 
@@ -145,13 +145,37 @@ fn field_of(a: &citizen_core::protocol::services::AddressDto, k: &str) -> String
     }
 }
 
+/// Every (submission, state) the outbox subscription showed, in delivery order.
 #[derive(Default)]
 struct Recorder(Mutex<Vec<(String, OutboxState)>>);
 
-impl OutboxObserver for Recorder {
-    fn on_outbox_item(&self, item: OutboxItem) -> Result<(), ObserverError> {
-        self.0.lock().unwrap().push((item.submission_id, item.state));
+impl OutboxListener for Recorder {
+    fn on_outbox(&self, items: Vec<OutboxItem>) -> Result<(), ObserverError> {
+        let mut seen = self.0.lock().unwrap();
+        for item in items {
+            if seen.iter().rev().find(|(id, _)| *id == item.submission_id).map(|(_, s)| *s) != Some(item.state) {
+                seen.push((item.submission_id, item.state));
+            }
+        }
         Ok(())
+    }
+    fn on_end(&self) -> Result<(), ObserverError> {
+        Ok(())
+    }
+}
+
+impl Recorder {
+    /// Wait until `id` was seen in `state` (notifications arrive after the change, in order).
+    async fn wait_for(&self, id: &str, state: OutboxState) -> Vec<OutboxState> {
+        for _ in 0..1000 {
+            let states: Vec<OutboxState> =
+                self.0.lock().unwrap().iter().filter(|(i, _)| i == id).map(|(_, s)| *s).collect();
+            if states.contains(&state) {
+                return states;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("{id} never reached {state:?}: {:?}", self.0.lock().unwrap());
     }
 }
 
@@ -160,7 +184,7 @@ async fn offline_submission_is_delivered_later_and_the_case_is_approved() {
     let mut env = Env::new().await;
     let core = env.ready_core("a", A).await;
     let recorder = Arc::new(Recorder::default());
-    core.services().set_outbox_observer(recorder.clone());
+    let _first = core.services().observe_outbox(recorder.clone()).unwrap();
 
     env.stop().await; // the network is gone
     let draft = core.services().create_draft("residence-notification".into()).await.unwrap();
@@ -190,7 +214,7 @@ async fn offline_submission_is_delivered_later_and_the_case_is_approved() {
 
     // The network is back: deliver, verify the receipt, open the case.
     env.restart().await;
-    core.services().set_outbox_observer(recorder.clone());
+    let _second = core.services().observe_outbox(recorder.clone()).unwrap();
     let r = core.services().sync_outbox().await.unwrap();
     assert_eq!((r.delivered, r.rejected, r.remaining), (1, 0, 0), "{:?}", r.last_error);
     let delivered = &core.services().list_outbox().await.unwrap()[0];
@@ -198,8 +222,8 @@ async fn offline_submission_is_delivered_later_and_the_case_is_approved() {
     let case_number = delivered.case_number.clone().unwrap();
     assert!(delivered.receipt.as_ref().unwrap().split('.').count() == 3, "a compact JWS");
     assert_eq!(env.server().cases_for_submission(&item.submission_id), 1);
-    let states: Vec<OutboxState> = recorder.0.lock().unwrap().iter().map(|(_, s)| *s).collect();
-    assert!(states.contains(&OutboxState::Sending) && states.contains(&OutboxState::Delivered), "{states:?}");
+    let states = recorder.wait_for(&item.submission_id, OutboxState::Delivered).await;
+    assert!(states.contains(&OutboxState::Sending), "{states:?}");
 
     // Officials move the case; the citizen syncs and sees it approved.
     assert_eq!(
@@ -375,7 +399,6 @@ async fn lost_answers_are_replayed_idempotently_and_retry_after_is_honoured() {
     // 503 with Retry-After: the core waits at least that long, even when asked to sync.
     env.server().set_faults(vec![Fault::Status503RetryAfter(120)]);
     let id = submit(core.clone()).await;
-    core.services().clear_outbox_observer();
     let item = core.clone().services().submit_draft(id, PASS.into()).await.unwrap();
     let mut waited = None;
     for _ in 0..3 {

@@ -527,7 +527,11 @@ def _uniffi_check_contract_api_version(lib):
 def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_func_communes() != 54429:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_func_core_version() != 38839:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_default_core_config() != 6264:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_func_erase_local_data() != 40428:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_provinces() != 55146:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -583,9 +587,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_consent() != 60671:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_observe_status() != 30766:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_services() != 36370:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_status() != 7145:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_shutdown() != 15663:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_status() != 9313:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_constructor_citizencore_open() != 32759:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -627,15 +635,15 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677:
+    if lib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox() != 36228:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_outboxlistener_on_end() != 17809:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 47312:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_bytes() != 50753:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 31647:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer() != 4374:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 52115:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -655,6 +663,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures() != 56165:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_observe_outbox() != 61445:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 36004:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 49675:
@@ -662,8 +672,6 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 64385:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 5112:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer() != 53200:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 33229:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -674,6 +682,12 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_servicesclient_update_draft() != 43458:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 26125:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_statuslistener_on_status() != 60037:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_statuslistener_on_end() != 13108:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_subscription_cancel() != 37713:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -707,9 +721,15 @@ _UniffiLib.ffi_citizen_core_uniffi_contract_version.restype = ctypes.c_uint32
 _UniffiLib.uniffi_citizen_core_checksum_func_communes.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_communes.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_func_core_version.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_core_version.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_default_core_config.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_default_core_config.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_func_erase_local_data.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_erase_local_data.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_provinces.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_provinces.restype = ctypes.c_uint16
@@ -791,9 +811,15 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity.restype = ct
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_consent.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_consent.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_observe_status.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_observe_status.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_services.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_services.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_shutdown.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_shutdown.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_status.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_status.restype = ctypes.c_uint16
@@ -857,9 +883,12 @@ _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed
 _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_end.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_end.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item.restype = ctypes.c_uint16
@@ -869,9 +898,6 @@ _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_bytes.resty
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_file.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_file.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft.restype = ctypes.c_uint16
@@ -899,6 +925,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_outbox.restyp
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_observe_outbox.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_observe_outbox.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue.restype = ctypes.c_uint16
@@ -911,9 +940,6 @@ _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment.
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft.restype = ctypes.c_uint16
@@ -929,17 +955,34 @@ _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_update_draft.resty
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_validate_draft.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_validate_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_statuslistener_on_status.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_statuslistener_on_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_statuslistener_on_end.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_statuslistener_on_end.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_subscription_cancel.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_subscription_cancel.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_fn_func_communes.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_communes.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_func_core_version.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_func_core_version.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_func_default_core_config.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_default_core_config.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_func_erase_local_data.argtypes = (
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_func_erase_local_data.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_func_provinces.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -1072,11 +1115,21 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_observe_status.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_observe_status.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_services.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_services.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_shutdown.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_shutdown.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_status.argtypes = (
     ctypes.c_uint64,
 )
@@ -1193,12 +1246,17 @@ _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_attestation_chain.argtyp
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_attestation_chain.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_outbox.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_outbox.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_end.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_end.restype = None
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1222,11 +1280,6 @@ _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_file.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_file.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer.restype = None
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1267,6 +1320,12 @@ _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_procedures.argtypes
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_procedures.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_observe_outbox.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_observe_outbox.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue.argtypes = (
     ctypes.c_uint64,
 )
@@ -1288,12 +1347,6 @@ _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item.argtyp
     ctypes.c_uint32,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer.argtypes = (
-    ctypes.c_uint64,
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer.restype = None
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_submit_draft.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1319,6 +1372,22 @@ _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft.argtypes 
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_status.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_status.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_end.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_end.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel.restype = None
 _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1384,16 +1453,16 @@ _UniffiLib.uniffi_citizen_core_fn_free_devicekeystore.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_devicekeystore.restype = None
-_UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_clone_outboxlistener.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_clone_outboxlistener.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_outboxlistener.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.restype = None
+_UniffiLib.uniffi_citizen_core_fn_free_outboxlistener.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_servicesclient.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1404,6 +1473,26 @@ _UniffiLib.uniffi_citizen_core_fn_free_servicesclient.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_servicesclient.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_statuslistener.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_statuslistener.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_statuslistener.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_statuslistener.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_subscription.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_subscription.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_subscription.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_subscription.restype = None
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -1462,23 +1551,48 @@ _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_devicekeystore.argtypes =
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreDeviceKeyStore),
 )
 _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_devicekeystore.restype = None
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_OBSERVER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_OBSERVER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_OBSERVER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_LISTENER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
 )
-class _UniffiVTableCallbackInterfaceCitizenCoreOutboxObserver(ctypes.Structure):
+_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_LISTENER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCitizenCoreOutboxListener(ctypes.Structure):
     _fields_ = [
-        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_OBSERVER),
-        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_OBSERVER),
-        ("on_outbox_item", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_OBSERVER_METHOD0),
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_LISTENER),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_LISTENER),
+        ("on_outbox", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD0),
+        ("on_end", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD1),
     ]
-_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver.argtypes = (
-    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreOutboxObserver),
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxlistener.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreOutboxListener),
 )
-_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver.restype = None
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxlistener.restype = None
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_STATUS_LISTENER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_STATUS_LISTENER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCitizenCoreStatusListener(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_STATUS_LISTENER),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_STATUS_LISTENER),
+        ("on_status", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD0),
+        ("on_end", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD1),
+    ]
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_statuslistener.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreStatusListener),
+)
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_statuslistener.restype = None
 _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_int8,
 )
 _UniffiLib.ffi_citizen_core_rust_future_poll_u8.argtypes = (
@@ -7559,8 +7673,8 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
 # namespace.
 class ObserverError(Exception):
     """
-    Errors an observer reports (they are logged and otherwise ignored: an observer can never
-    stop a delivery).
+    Errors a listener reports (logged and otherwise ignored: a listener can never stop a
+    delivery or the core).
 """
     pass
 
@@ -7568,13 +7682,13 @@ _UniffiTempObserverError = ObserverError
 
 class ObserverError:  # type: ignore
     """
-    Errors an observer reports (they are logged and otherwise ignored: an observer can never
-    stop a delivery).
+    Errors a listener reports (logged and otherwise ignored: a listener can never stop a
+    delivery or the core).
 """
     
     class Failed(_UniffiTempObserverError):
         """
-        The observer failed.
+        The listener failed.
 """
         
         def __init__(self, reason):
@@ -8742,6 +8856,281 @@ class _UniffiFfiConverterTypeConsentClient:
     def write(cls, value: ConsentClient, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+
+class StatusListener():
+    """
+    Receives the core's status: first the current one, then each change the core notices (a
+    login or logout, an enrollment, a session that expired or was revoked, a device the server
+    deactivated, a wipe). Called from a core thread, one call at a time.
+"""
+    
+    def on_status(self, status: CoreStatus) -> None:
+        """
+        The status (never the same twice in a row).
+"""
+        raise NotImplementedError
+    def on_end(self, ) -> None:
+        """
+        The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+"""
+        raise NotImplementedError
+
+class StatusListenerImpl(StatusListener):
+    """
+    Receives the core's status: first the current one, then each change the core notices (a
+    login or logout, an enrollment, a session that expired or was revoked, a device the server
+    deactivated, a wipe). Called from a core thread, one call at a time.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_statuslistener, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_statuslistener, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def on_status(self, status: CoreStatus) -> None:
+        """
+        The status (never the same twice in a row).
+"""
+        
+        _UniffiFfiConverterTypeCoreStatus.check_lower(status)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeCoreStatus.lower(status),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeObserverError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_status,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def on_end(self, ) -> None:
+        """
+        The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeObserverError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_end,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplStatusListenerImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD0
+    def on_status(
+            uniffi_handle,
+            status,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeStatusListener._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterTypeCoreStatus.lift(status), )
+            uniffi_method = uniffi_obj.on_status
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                ObserverError,
+                _UniffiFfiConverterTypeObserverError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD1
+    def on_end(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeStatusListener._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.on_end
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                ObserverError,
+                _UniffiFfiConverterTypeObserverError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_STATUS_LISTENER
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeStatusListener._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_STATUS_LISTENER
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeStatusListener._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreStatusListener(
+        _uniffi_free,
+        _uniffi_clone,
+        on_status,
+        on_end,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_statuslistener(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeStatusListener:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return StatusListenerImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeStatusListener._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: StatusListener):
+        if not isinstance(value, StatusListener):
+            raise TypeError("Expected StatusListener subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: StatusListener):
+         if isinstance(value, StatusListenerImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeStatusListener._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: StatusListener, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class SubscriptionProtocol(typing.Protocol):
+    """
+    A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+    call `cancel()` when done; it also ends when the core is shut down or closed.
+"""
+    
+    def cancel(self, ) -> None:
+        """
+        Stop the notifications (idempotent). The listener hears `on_end` once the notification
+        being delivered, if any, is done. Main-safe; never throws.
+"""
+        raise NotImplementedError
+
+class Subscription(SubscriptionProtocol):
+    """
+    A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+    call `cancel()` when done; it also ends when the core is shut down or closed.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_subscription, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_subscription, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def cancel(self, ) -> None:
+        """
+        Stop the notifications (idempotent). The listener hears `on_end` once the notification
+        being delivered, if any, is done. Main-safe; never throws.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypeSubscription:
+    @staticmethod
+    def lift(value: int) -> Subscription:
+        return Subscription._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: Subscription):
+        if not isinstance(value, Subscription):
+            raise TypeError("Expected Subscription instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: Subscription) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> Subscription:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: Subscription, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
 class _UniffiFfiConverterSequenceTypeCaseInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -8835,22 +9224,29 @@ class _UniffiFfiConverterSequenceTypeProcedure(_UniffiConverterRustBuffer):
         ]
 
 
-class OutboxObserver():
+class OutboxListener():
     """
-    Receives outbox progress. Called from a background thread; keep it short and hop to the UI
-    thread yourself.
+    Receives the outbox: first the current items, then the whole outbox again after every
+    change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+    UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
 """
     
-    def on_outbox_item(self, item: OutboxItem) -> None:
+    def on_outbox(self, items: typing.List[OutboxItem]) -> None:
         """
-        An item changed.
+        The outbox in queue order (the first call is the state when the subscription started).
+"""
+        raise NotImplementedError
+    def on_end(self, ) -> None:
+        """
+        The subscription ended (cancelled, or the core was shut down or closed): no more calls.
 """
         raise NotImplementedError
 
-class OutboxObserverImpl(OutboxObserver):
+class OutboxListenerImpl(OutboxListener):
     """
-    Receives outbox progress. Called from a background thread; keep it short and hop to the UI
-    thread yourself.
+    Receives the outbox: first the current items, then the whole outbox again after every
+    change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+    UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
 """
     
     _handle: ctypes.c_uint64
@@ -8862,10 +9258,10 @@ class OutboxObserverImpl(OutboxObserver):
         # In case of partial initialization of instances.
         handle = getattr(self, "_handle", None)
         if handle is not None:
-            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_outboxobserver, handle)
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_outboxlistener, handle)
 
     def _uniffi_clone_handle(self):
-        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver, self._handle)
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_outboxlistener, self._handle)
 
     # Used by alternative constructors or any methods which return this type.
     @classmethod
@@ -8875,21 +9271,36 @@ class OutboxObserverImpl(OutboxObserver):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
-    def on_outbox_item(self, item: OutboxItem) -> None:
+    def on_outbox(self, items: typing.List[OutboxItem]) -> None:
         """
-        An item changed.
+        The outbox in queue order (the first call is the state when the subscription started).
 """
         
-        _UniffiFfiConverterTypeOutboxItem.check_lower(item)
+        _UniffiFfiConverterSequenceTypeOutboxItem.check_lower(items)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeOutboxItem.lower(item),
+            _UniffiFfiConverterSequenceTypeOutboxItem.lower(items),
         )
         _uniffi_lift_return = lambda val: None
         _uniffi_error_converter = _UniffiFfiConverterTypeObserverError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item,
+            _UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_outbox,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def on_end(self, ) -> None:
+        """
+        The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeObserverError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_end,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -8898,20 +9309,20 @@ class OutboxObserverImpl(OutboxObserver):
 
 
 # Put all the bits inside a class to keep the top-level namespace clean
-class _UniffiTraitImplOutboxObserverImpl:
+class _UniffiTraitImplOutboxListenerImpl:
     # For each method, generate a callback function to pass to Rust
 
-    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_OBSERVER_METHOD0
-    def on_outbox_item(
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD0
+    def on_outbox(
             uniffi_handle,
-            item,
+            items,
             uniffi_out_return,
             uniffi_call_status_ptr,
         ):
-        uniffi_obj = _UniffiFfiConverterTypeOutboxObserver._handle_map.get(uniffi_handle)
+        uniffi_obj = _UniffiFfiConverterTypeOutboxListener._handle_map.get(uniffi_handle)
         def make_call():
-            uniffi_args = (_UniffiFfiConverterTypeOutboxItem.lift(item), )
-            uniffi_method = uniffi_obj.on_outbox_item
+            uniffi_args = (_UniffiFfiConverterSequenceTypeOutboxItem.lift(items), )
+            uniffi_method = uniffi_obj.on_outbox
             return uniffi_method(*uniffi_args)
         write_return_value = lambda v: None
         _uniffi_trait_interface_call_with_error(
@@ -8922,25 +9333,46 @@ class _UniffiTraitImplOutboxObserverImpl:
                 _UniffiFfiConverterTypeObserverError.lower,
         )
 
-    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_OBSERVER
-    def _uniffi_free(uniffi_handle):
-        _UniffiFfiConverterTypeOutboxObserver._handle_map.remove(uniffi_handle)
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD1
+    def on_end(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeOutboxListener._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.on_end
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                ObserverError,
+                _UniffiFfiConverterTypeObserverError.lower,
+        )
 
-    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_OBSERVER
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_LISTENER
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeOutboxListener._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_LISTENER
     def _uniffi_clone(uniffi_handle):
-        return _UniffiFfiConverterTypeOutboxObserver._handle_map.clone(uniffi_handle)
+        return _UniffiFfiConverterTypeOutboxListener._handle_map.clone(uniffi_handle)
 
     # Generate the FFI VTable.  This has a field for each callback interface method.
-    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreOutboxObserver(
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreOutboxListener(
         _uniffi_free,
         _uniffi_clone,
-        on_outbox_item,
+        on_outbox,
+        on_end,
     )
     # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
     # or else bad things will happen when Rust tries to access it.
-    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(ctypes.byref(_uniffi_vtable))
+    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxlistener(ctypes.byref(_uniffi_vtable))
 
-class _UniffiFfiConverterTypeOutboxObserver:
+class _UniffiFfiConverterTypeOutboxListener:
     _handle_map = _UniffiHandleMap()
 
     @staticmethod
@@ -8948,24 +9380,24 @@ class _UniffiFfiConverterTypeOutboxObserver:
         if (value & 1) == 0:
             # Rust-generated handle, construct a new class that uses the handle to implement the
             # interface
-            return OutboxObserverImpl._uniffi_make_instance(value)
+            return OutboxListenerImpl._uniffi_make_instance(value)
         else:
             # Python-generated handle, get the object from the handle map
-            return _UniffiFfiConverterTypeOutboxObserver._handle_map.remove(value)
+            return _UniffiFfiConverterTypeOutboxListener._handle_map.remove(value)
 
     @staticmethod
-    def check_lower(value: OutboxObserver):
-        if not isinstance(value, OutboxObserver):
-            raise TypeError("Expected OutboxObserver subclass, {} found".format(type(value).__name__))
+    def check_lower(value: OutboxListener):
+        if not isinstance(value, OutboxListener):
+            raise TypeError("Expected OutboxListener subclass, {} found".format(type(value).__name__))
 
     @staticmethod
-    def lower(value: OutboxObserver):
-         if isinstance(value, OutboxObserverImpl):
+    def lower(value: OutboxListener):
+         if isinstance(value, OutboxListenerImpl):
             # Rust-implementated object.  Clone the handle and return it
             return value._uniffi_clone_handle()
          else:
             # Python-implementated object, generate a new vtable handle and return that.
-            return _UniffiFfiConverterTypeOutboxObserver._handle_map.insert(value)
+            return _UniffiFfiConverterTypeOutboxListener._handle_map.insert(value)
 
     @classmethod
     def read(cls, buf: _UniffiRustBuffer):
@@ -8975,7 +9407,7 @@ class _UniffiFfiConverterTypeOutboxObserver:
         return cls.lift(ptr)
 
     @classmethod
-    def write(cls, value: OutboxObserver, buf: _UniffiRustBuffer):
+    def write(cls, value: OutboxListener, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
 class _UniffiFfiConverterSequenceTypeCaseEventDto(_UniffiConverterRustBuffer):
@@ -9025,11 +9457,6 @@ class ServicesClientProtocol(typing.Protocol):
         """
         Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
         never prompts. Throws [`CitizenError`].
-"""
-        raise NotImplementedError
-    def clear_outbox_observer(self, ) -> None:
-        """
-        Stop outbox callbacks. Main-safe; never throws.
 """
         raise NotImplementedError
     async def create_draft(self, procedure_id: str) -> Draft:
@@ -9084,6 +9511,15 @@ class ServicesClientProtocol(typing.Protocol):
         (`NotSynced` before the first `refresh_catalogue`).
 """
         raise NotImplementedError
+    def observe_outbox(self, listener: OutboxListener) -> Subscription:
+        """
+        Subscribe to the outbox: the current items at once, then the whole outbox again after
+        every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+        number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+        all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+        Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+"""
+        raise NotImplementedError
     async def refresh_catalogue(self, ) -> bool:
         """
         Download the procedure catalogue if it changed (conditional request). Returns whether it
@@ -9105,12 +9541,6 @@ class ServicesClientProtocol(typing.Protocol):
         """
         Remove an item of a repeated group (later items move down). Main-safe; never prompts.
         Throws [`CitizenError`].
-"""
-        raise NotImplementedError
-    def set_outbox_observer(self, observer: OutboxObserver) -> None:
-        """
-        Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
-        throws.
 """
         raise NotImplementedError
     async def submit_draft(self, draft_id: str,passcode: str) -> OutboxItem:
@@ -9267,21 +9697,6 @@ class ServicesClient(ServicesClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def clear_outbox_observer(self, ) -> None:
-        """
-        Stop outbox callbacks. Main-safe; never throws.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = None
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
     async def create_draft(self, procedure_id: str) -> Draft:
         """
         A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
@@ -9454,6 +9869,28 @@ class ServicesClient(ServicesClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def observe_outbox(self, listener: OutboxListener) -> Subscription:
+        """
+        Subscribe to the outbox: the current items at once, then the whole outbox again after
+        every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+        number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+        all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+        Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+"""
+        
+        _UniffiFfiConverterTypeOutboxListener.check_lower(listener)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeOutboxListener.lower(listener),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSubscription.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_observe_outbox,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def refresh_catalogue(self, ) -> bool:
         """
         Download the procedure catalogue if it changed (conditional request). Returns whether it
@@ -9540,25 +9977,6 @@ class ServicesClient(ServicesClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def set_outbox_observer(self, observer: OutboxObserver) -> None:
-        """
-        Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
-        throws.
-"""
-        
-        _UniffiFfiConverterTypeOutboxObserver.check_lower(observer)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeOutboxObserver.lower(observer),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = None
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
     async def submit_draft(self, draft_id: str,passcode: str) -> OutboxItem:
         """
         Submit: validate, confirm with the passcode, sign with the device key and put the request
@@ -9729,15 +10147,33 @@ class CitizenCoreProtocol(typing.Protocol):
         Consent: QR and deep-link login to portals, data sharing, consent receipts.
 """
         raise NotImplementedError
+    def observe_status(self, listener: StatusListener) -> Subscription:
+        """
+        Subscribe to the status: the current one at once, then each change the core notices
+        (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+        [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+        `core.closed` after `shutdown`).
+"""
+        raise NotImplementedError
     def services(self, ) -> ServicesClient:
         """
         Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
 """
         raise NotImplementedError
+    async def shutdown(self, ) -> None:
+        """
+        Stop the core before closing it: the background delivery a submit started is stopped
+        (and awaited: nothing is written after this returns; an item being sent stays in the
+        outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+        data directory is released. Later calls fail with `core.closed`. Call it before erasing
+        the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+        drop (Swift) the object. Main-safe; never prompts; never throws.
+"""
+        raise NotImplementedError
     async def status(self, ) -> CoreStatus:
         """
         The state of this device: enrollment, session. Main-safe (reads the database on the
-        core's runtime); never prompts. Throws [`CitizenError`] (storage).
+        core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
 """
         raise NotImplementedError
 
@@ -9878,6 +10314,27 @@ class CitizenCore(CitizenCoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def observe_status(self, listener: StatusListener) -> Subscription:
+        """
+        Subscribe to the status: the current one at once, then each change the core notices
+        (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+        [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+        `core.closed` after `shutdown`).
+"""
+        
+        _UniffiFfiConverterTypeStatusListener.check_lower(listener)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeStatusListener.lower(listener),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSubscription.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_observe_status,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def services(self, ) -> ServicesClient:
         """
         Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
@@ -9893,10 +10350,32 @@ class CitizenCore(CitizenCoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def shutdown(self, ) -> None:
+        """
+        Stop the core before closing it: the background delivery a submit started is stopped
+        (and awaited: nothing is written after this returns; an item being sent stays in the
+        outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+        data directory is released. Later calls fail with `core.closed`. Call it before erasing
+        the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+        drop (Swift) the object. Main-safe; never prompts; never throws.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_shutdown(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def status(self, ) -> CoreStatus:
         """
         The state of this device: enrollment, session. Main-safe (reads the database on the
-        core's runtime); never prompts. Throws [`CitizenError`] (storage).
+        core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -10594,6 +11073,21 @@ def communes(province_code: str) -> typing.List[AdminUnit]:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def core_version() -> str:
+    """
+    The version of the core (the crate version), for support and for the shells' "about" page.
+    Pure: main-safe, never throws.
+"""
+    _uniffi_lowered_args = (
+    )
+    _uniffi_lift_return = _UniffiFfiConverterString.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_citizen_core_fn_func_core_version,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def default_core_config(server_base_url: str,data_dir: str) -> CoreConfig:
     """
     A configuration with safe defaults: platform roots, no pins, Vietnamese, 10 s connect and
@@ -10615,6 +11109,31 @@ def default_core_config(server_base_url: str,data_dir: str) -> CoreConfig:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+async def erase_local_data(data_dir: str) -> typing.List[str]:
+    """
+    Erase this app's local data in `data_dir` (database, local keys, everything the core stored
+    there): after a lost data key (`CitizenError::DataKeyLost`) or when the citizen resets the
+    app. Refused while a core holds the directory (`storage.already_open`: shut it down first).
+    Returns the aliases of the platform keys the shell's `DataKeyWrapper` used for this data, so
+    the shell deletes them without hard-coding them (the `DataKeyWrapper` trait has no delete
+    method for the core to call). Main-safe (runs on the core's runtime); never prompts. Throws
+    [`super::errors::CitizenError`] (`Internal`).
+"""
+    
+    _UniffiFfiConverterString.check_lower(data_dir)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(data_dir),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterSequenceString.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+    return await _uniffi_rust_call_async(
+        _UniffiLib.uniffi_citizen_core_fn_func_erase_local_data(*_uniffi_lowered_args),
+        _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+        _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+        _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+        _uniffi_lift_return,
+        _uniffi_error_converter,
+    )
 def provinces() -> typing.List[AdminUnit]:
     """
     The bundled list of the 34 provinces (code, name) after the 2025 reorganisation.
@@ -10759,7 +11278,9 @@ __all__ = [
     "ShareOutcome",
     "ShareRequestInfo",
     "communes",
+    "core_version",
     "default_core_config",
+    "erase_local_data",
     "provinces",
     "validate_enrollment_input",
     "verify_activity_log_export",
@@ -10770,8 +11291,12 @@ __all__ = [
     "ActivityClientProtocol",
     "ConsentClient",
     "ConsentClientProtocol",
-    "OutboxObserverImpl",
-    "OutboxObserver",
+    "StatusListenerImpl",
+    "StatusListener",
+    "Subscription",
+    "SubscriptionProtocol",
+    "OutboxListenerImpl",
+    "OutboxListener",
     "ServicesClient",
     "ServicesClientProtocol",
     "CitizenCore",

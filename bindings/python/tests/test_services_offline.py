@@ -20,16 +20,26 @@ from conftest import CITIZENS, PASSCODE, Device, assert_detail, core_config, enr
 from platform_impl import SoftwareDataKeyWrapper, SoftwareDeviceKeyStore
 
 
-class Recorder(cc.OutboxObserver):
-    """An outbox observer implemented in Python."""
+class Recorder(cc.OutboxListener):
+    """An outbox listener implemented in Python: every state any item was shown in, in order."""
 
     def __init__(self):
         self.states = []
-        self.lock = threading.Lock()
+        self.ended = threading.Event()
+        self.changed = threading.Condition()
 
-    def on_outbox_item(self, item):
-        with self.lock:
-            self.states.append(item.state)
+    def on_outbox(self, items):
+        with self.changed:
+            self.states.extend(i.state for i in items)
+            self.changed.notify_all()
+
+    def on_end(self):
+        self.ended.set()
+
+    def wait_for(self, state, timeout=20.0):
+        """Notifications arrive after the change, in order: wait for `state` to be shown."""
+        with self.changed:
+            assert self.changed.wait_for(lambda: state in self.states, timeout), self.states
 
 
 def official(server, token: str, case_number: str, to: str) -> int:
@@ -106,7 +116,7 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
     port = urlparse(srv.base_url).port
     stop_server(srv)
     recorder = Recorder()
-    core.services().set_outbox_observer(recorder)
+    subscription = core.services().observe_outbox(recorder)
     item = run(core.services().submit_draft(draft.draft_id, PASSCODE))
     assert item.state == cc.OutboxState.QUEUED
     report = run(core.services().sync_outbox())
@@ -117,8 +127,13 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
     # data directory: every reference to the old one goes first (`locked` holds a traceback).
     del core, locked
     gc.collect()
+    # Closing the core ended the subscription.
+    assert recorder.ended.wait(20), "the subscription outlived its core"
+    subscription.cancel()  # harmless after the end
     core = device.open()
-    core.services().set_outbox_observer(recorder)
+    recorder = Recorder()
+    subscription = core.services().observe_outbox(recorder)
+    recorder.wait_for(cc.OutboxState.QUEUED)  # the replay of the stored item
     assert [i.submission_id for i in run(core.services().list_outbox())] == [item.submission_id]
 
     # The server is back on the same address.
@@ -129,7 +144,8 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
         delivered = run(core.services().list_outbox())[0]
         assert delivered.state == cc.OutboxState.DELIVERED
         assert delivered.receipt.count(".") == 2
-        assert cc.OutboxState.SENDING in recorder.states and cc.OutboxState.DELIVERED in recorder.states
+        recorder.wait_for(cc.OutboxState.DELIVERED)
+        assert cc.OutboxState.SENDING in recorder.states
 
         token = (srv.data_dir / "official-token").read_text().strip()
         assert official(srv2, token, delivered.case_number, "processing") == 200

@@ -1395,13 +1395,31 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
     func consent()  -> ConsentClient
     
     /**
+     * Subscribe to the status: the current one at once, then each change the core notices
+     * (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+     * [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+     * `core.closed` after `shutdown`).
+     */
+    func observeStatus(listener: StatusListener) throws  -> Subscription
+    
+    /**
      * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
      */
     func services()  -> ServicesClient
     
     /**
+     * Stop the core before closing it: the background delivery a submit started is stopped
+     * (and awaited: nothing is written after this returns; an item being sent stays in the
+     * outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+     * data directory is released. Later calls fail with `core.closed`. Call it before erasing
+     * the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+     * drop (Swift) the object. Main-safe; never prompts; never throws.
+     */
+    func shutdown() async 
+    
+    /**
      * The state of this device: enrollment, session. Main-safe (reads the database on the
-     * core's runtime); never prompts. Throws [`CitizenError`] (storage).
+     * core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
      */
     func status() async throws  -> CoreStatus
     
@@ -1554,6 +1572,22 @@ open func consent() -> ConsentClient  {
 }
     
     /**
+     * Subscribe to the status: the current one at once, then each change the core notices
+     * (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+     * [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+     * `core.closed` after `shutdown`).
+     */
+open func observeStatus(listener: StatusListener)throws  -> Subscription  {
+    return try  FfiConverterTypeSubscription_lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_observe_status(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeStatusListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
      */
 open func services() -> ServicesClient  {
@@ -1566,8 +1600,33 @@ open func services() -> ServicesClient  {
 }
     
     /**
+     * Stop the core before closing it: the background delivery a submit started is stopped
+     * (and awaited: nothing is written after this returns; an item being sent stays in the
+     * outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+     * data directory is released. Later calls fail with `core.closed`. Call it before erasing
+     * the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+     * drop (Swift) the object. Main-safe; never prompts; never throws.
+     */
+open func shutdown()async   {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_citizencore_shutdown(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: nil
+            
+        )
+}
+    
+    /**
      * The state of this device: enrollment, session. Main-safe (reads the database on the
-     * core's runtime); never prompts. Throws [`CitizenError`] (storage).
+     * core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
      */
 open func status()async throws  -> CoreStatus  {
     return
@@ -2743,22 +2802,29 @@ public func FfiConverterTypeDeviceKeyStore_lower(_ value: DeviceKeyStore) -> UIn
 
 
 /**
- * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
- * thread yourself.
+ * Receives the outbox: first the current items, then the whole outbox again after every
+ * change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+ * UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
  */
-public protocol OutboxObserver: AnyObject, Sendable {
+public protocol OutboxListener: AnyObject, Sendable {
     
     /**
-     * An item changed.
+     * The outbox in queue order (the first call is the state when the subscription started).
      */
-    func onOutboxItem(item: OutboxItem) throws 
+    func onOutbox(items: [OutboxItem]) throws 
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    func onEnd() throws 
     
 }
 /**
- * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
- * thread yourself.
+ * Receives the outbox: first the current items, then the whole outbox again after every
+ * change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+ * UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
  */
-open class OutboxObserverImpl: OutboxObserver, @unchecked Sendable {
+open class OutboxListenerImpl: OutboxListener, @unchecked Sendable {
     fileprivate let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
@@ -2795,7 +2861,7 @@ open class OutboxObserverImpl: OutboxObserver, @unchecked Sendable {
     @_documentation(visibility: private)
 #endif
     public func uniffiCloneHandle() -> UInt64 {
-        return try! rustCall { uniffi_citizen_core_fn_clone_outboxobserver(self.handle, $0) }
+        return try! rustCall { uniffi_citizen_core_fn_clone_outboxlistener(self.handle, $0) }
     }
     // No primary constructor declared for this class.
 
@@ -2805,20 +2871,31 @@ open class OutboxObserverImpl: OutboxObserver, @unchecked Sendable {
             return
         }
 
-        try! rustCall { uniffi_citizen_core_fn_free_outboxobserver(handle, $0) }
+        try! rustCall { uniffi_citizen_core_fn_free_outboxlistener(handle, $0) }
     }
 
     
 
     
     /**
-     * An item changed.
+     * The outbox in queue order (the first call is the state when the subscription started).
      */
-open func onOutboxItem(item: OutboxItem)throws   {try rustCallWithError(FfiConverterTypeObserverError_lift) {
+open func onOutbox(items: [OutboxItem])throws   {try rustCallWithError(FfiConverterTypeObserverError_lift) {
         uniffiCallStatus in
-    uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(
+    uniffi_citizen_core_fn_method_outboxlistener_on_outbox(
             self.uniffiCloneHandle(),
-        FfiConverterTypeOutboxItem_lower(item),uniffiCallStatus
+        FfiConverterSequenceTypeOutboxItem.lower(items),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+open func onEnd()throws   {try rustCallWithError(FfiConverterTypeObserverError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_outboxlistener_on_end(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
 }
@@ -2830,40 +2907,63 @@ open func onOutboxItem(item: OutboxItem)throws   {try rustCallWithError(FfiConve
 
 
 // Put the implementation in a struct so we don't pollute the top-level namespace
-fileprivate struct UniffiCallbackInterfaceOutboxObserver {
+fileprivate struct UniffiCallbackInterfaceOutboxListener {
 
     // Create the VTable using a series of closures.
     // Swift automatically converts these into C callback functions.
     //
     // Store the vtable directly.
-    static let vtable: UniffiVTableCallbackInterfaceOutboxObserver = UniffiVTableCallbackInterfaceOutboxObserver(
+    static let vtable: UniffiVTableCallbackInterfaceOutboxListener = UniffiVTableCallbackInterfaceOutboxListener(
         uniffiFree: { (uniffiHandle: UInt64) -> () in
             do {
-                try FfiConverterTypeOutboxObserver.handleMap.remove(handle: uniffiHandle)
+                try FfiConverterTypeOutboxListener.handleMap.remove(handle: uniffiHandle)
             } catch {
-                print("Uniffi callback interface OutboxObserver: handle missing in uniffiFree")
+                print("Uniffi callback interface OutboxListener: handle missing in uniffiFree")
             }
         },
         uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
             do {
-                return try FfiConverterTypeOutboxObserver.handleMap.clone(handle: uniffiHandle)
+                return try FfiConverterTypeOutboxListener.handleMap.clone(handle: uniffiHandle)
             } catch {
-                fatalError("Uniffi callback interface OutboxObserver: handle missing in uniffiClone")
+                fatalError("Uniffi callback interface OutboxListener: handle missing in uniffiClone")
             }
         },
-        onOutboxItem: { (
+        onOutbox: { (
             uniffiHandle: UInt64,
-            item: RustBuffer,
+            items: RustBuffer,
             uniffiOutReturn: UnsafeMutableRawPointer,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
             let makeCall = {
                 () throws -> () in
-                guard let uniffiObj = try? FfiConverterTypeOutboxObserver.handleMap.get(handle: uniffiHandle) else {
+                guard let uniffiObj = try? FfiConverterTypeOutboxListener.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return try uniffiObj.onOutboxItem(
-                     item: try FfiConverterTypeOutboxItem_lift(item)
+                return try uniffiObj.onOutbox(
+                     items: try FfiConverterSequenceTypeOutboxItem.lift(items)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeObserverError_lower
+            )
+        },
+        onEnd: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeOutboxListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.onEnd(
                 )
             }
 
@@ -2884,39 +2984,39 @@ fileprivate struct UniffiCallbackInterfaceOutboxObserver {
     // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
     // This is safe because the pointee is initialized once during static init
     // and never mutated by either side of the FFI.  Its fields are C function pointers.
-    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceOutboxObserver> = {
-        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceOutboxObserver>.allocate(capacity: 1)
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceOutboxListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceOutboxListener>.allocate(capacity: 1)
         ptr.initialize(to: vtable)
         return UnsafePointer(ptr)
     }()
 }
 
-private func uniffiCallbackInitOutboxObserver() {
-    uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(UniffiCallbackInterfaceOutboxObserver.vtablePtr)
+private func uniffiCallbackInitOutboxListener() {
+    uniffi_citizen_core_fn_init_callback_vtable_outboxlistener(UniffiCallbackInterfaceOutboxListener.vtablePtr)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeOutboxObserver: FfiConverter {
-    fileprivate static let handleMap = UniffiHandleMap<OutboxObserver>()
+public struct FfiConverterTypeOutboxListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<OutboxListener>()
 
     typealias FfiType = UInt64
-    typealias SwiftType = OutboxObserver
+    typealias SwiftType = OutboxListener
 
-    public static func lift(_ handle: UInt64) throws -> OutboxObserver {
+    public static func lift(_ handle: UInt64) throws -> OutboxListener {
         if ((handle & 1) == 0) {
             // Rust-generated handle, construct a new class that uses the handle to implement the
             // interface
-            return OutboxObserverImpl(unsafeFromHandle: handle)
+            return OutboxListenerImpl(unsafeFromHandle: handle)
         } else {
             // Swift-generated handle, get the object from the handle map
             return try handleMap.remove(handle: handle)
         }
     }
 
-    public static func lower(_ value: OutboxObserver) -> UInt64 {
-         if let rustImpl = value as? OutboxObserverImpl {
+    public static func lower(_ value: OutboxListener) -> UInt64 {
+         if let rustImpl = value as? OutboxListenerImpl {
              // Rust-implemented object.  Clone the handle and return it
             return rustImpl.uniffiCloneHandle()
          } else {
@@ -2925,12 +3025,12 @@ public struct FfiConverterTypeOutboxObserver: FfiConverter {
          }
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxObserver {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxListener {
         let handle: UInt64 = try readInt(&buf)
         return try lift(handle)
     }
 
-    public static func write(_ value: OutboxObserver, into buf: inout [UInt8]) {
+    public static func write(_ value: OutboxListener, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -2939,15 +3039,15 @@ public struct FfiConverterTypeOutboxObserver: FfiConverter {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeOutboxObserver_lift(_ handle: UInt64) throws -> OutboxObserver {
-    return try FfiConverterTypeOutboxObserver.lift(handle)
+public func FfiConverterTypeOutboxListener_lift(_ handle: UInt64) throws -> OutboxListener {
+    return try FfiConverterTypeOutboxListener.lift(handle)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeOutboxObserver_lower(_ value: OutboxObserver) -> UInt64 {
-    return FfiConverterTypeOutboxObserver.lower(value)
+public func FfiConverterTypeOutboxListener_lower(_ value: OutboxListener) -> UInt64 {
+    return FfiConverterTypeOutboxListener.lower(value)
 }
 
 
@@ -2979,11 +3079,6 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
      * never prompts. Throws [`CitizenError`].
      */
     func attachFile(draftId: String, key: String, path: String, mimeType: String) async throws  -> Draft
-    
-    /**
-     * Stop outbox callbacks. Main-safe; never throws.
-     */
-    func clearOutboxObserver() 
     
     /**
      * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
@@ -3038,6 +3133,15 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
     func listProcedures() async throws  -> [Procedure]
     
     /**
+     * Subscribe to the outbox: the current items at once, then the whole outbox again after
+     * every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+     * number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+     * all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+     */
+    func observeOutbox(listener: OutboxListener) throws  -> Subscription
+    
+    /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
      * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
@@ -3059,12 +3163,6 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
      * Throws [`CitizenError`].
      */
     func removeGroupItem(draftId: String, group: String, index: UInt32) async throws  -> Draft
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
-     * throws.
-     */
-    func setOutboxObserver(observer: OutboxObserver) 
     
     /**
      * Submit: validate, confirm with the passcode, sign with the device key and put the request
@@ -3220,17 +3318,6 @@ open func attachFile(draftId: String, key: String, path: String, mimeType: Strin
             liftFunc: FfiConverterTypeDraft_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
-}
-    
-    /**
-     * Stop outbox callbacks. Main-safe; never throws.
-     */
-open func clearOutboxObserver()  {try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-}
 }
     
     /**
@@ -3412,6 +3499,23 @@ open func listProcedures()async throws  -> [Procedure]  {
 }
     
     /**
+     * Subscribe to the outbox: the current items at once, then the whole outbox again after
+     * every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+     * number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+     * all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+     */
+open func observeOutbox(listener: OutboxListener)throws  -> Subscription  {
+    return try  FfiConverterTypeSubscription_lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_servicesclient_observe_outbox(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeOutboxListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
      * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
@@ -3488,19 +3592,6 @@ open func removeGroupItem(draftId: String, group: String, index: UInt32)async th
             liftFunc: FfiConverterTypeDraft_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
-}
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
-     * throws.
-     */
-open func setOutboxObserver(observer: OutboxObserver)  {try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeOutboxObserver_lower(observer),uniffiCallStatus
-    )
-}
 }
     
     /**
@@ -3653,6 +3744,392 @@ public func FfiConverterTypeServicesClient_lift(_ handle: UInt64) throws -> Serv
 #endif
 public func FfiConverterTypeServicesClient_lower(_ value: ServicesClient) -> UInt64 {
     return FfiConverterTypeServicesClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives the core's status: first the current one, then each change the core notices (a
+ * login or logout, an enrollment, a session that expired or was revoked, a device the server
+ * deactivated, a wipe). Called from a core thread, one call at a time.
+ */
+public protocol StatusListener: AnyObject, Sendable {
+    
+    /**
+     * The status (never the same twice in a row).
+     */
+    func onStatus(status: CoreStatus) throws 
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    func onEnd() throws 
+    
+}
+/**
+ * Receives the core's status: first the current one, then each change the core notices (a
+ * login or logout, an enrollment, a session that expired or was revoked, a device the server
+ * deactivated, a wipe). Called from a core thread, one call at a time.
+ */
+open class StatusListenerImpl: StatusListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_statuslistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_statuslistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The status (never the same twice in a row).
+     */
+open func onStatus(status: CoreStatus)throws   {try rustCallWithError(FfiConverterTypeObserverError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_statuslistener_on_status(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCoreStatus_lower(status),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+open func onEnd()throws   {try rustCallWithError(FfiConverterTypeObserverError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_statuslistener_on_end(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceStatusListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceStatusListener = UniffiVTableCallbackInterfaceStatusListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeStatusListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface StatusListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeStatusListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface StatusListener: handle missing in uniffiClone")
+            }
+        },
+        onStatus: { (
+            uniffiHandle: UInt64,
+            status: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeStatusListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.onStatus(
+                     status: try FfiConverterTypeCoreStatus_lift(status)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeObserverError_lower
+            )
+        },
+        onEnd: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeStatusListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.onEnd(
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeObserverError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceStatusListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceStatusListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitStatusListener() {
+    uniffi_citizen_core_fn_init_callback_vtable_statuslistener(UniffiCallbackInterfaceStatusListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStatusListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<StatusListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = StatusListener
+
+    public static func lift(_ handle: UInt64) throws -> StatusListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return StatusListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: StatusListener) -> UInt64 {
+         if let rustImpl = value as? StatusListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StatusListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: StatusListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusListener_lift(_ handle: UInt64) throws -> StatusListener {
+    return try FfiConverterTypeStatusListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusListener_lower(_ value: StatusListener) -> UInt64 {
+    return FfiConverterTypeStatusListener.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+ * call `cancel()` when done; it also ends when the core is shut down or closed.
+ */
+public protocol SubscriptionProtocol: AnyObject, Sendable {
+    
+    /**
+     * Stop the notifications (idempotent). The listener hears `on_end` once the notification
+     * being delivered, if any, is done. Main-safe; never throws.
+     */
+    func cancel() 
+    
+}
+/**
+ * A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+ * call `cancel()` when done; it also ends when the core is shut down or closed.
+ */
+open class Subscription: SubscriptionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_subscription(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_subscription(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Stop the notifications (idempotent). The listener hears `on_end` once the notification
+     * being delivered, if any, is done. Main-safe; never throws.
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_subscription_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSubscription: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Subscription
+
+    public static func lift(_ handle: UInt64) throws -> Subscription {
+        return Subscription(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Subscription) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Subscription {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Subscription, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubscription_lift(_ handle: UInt64) throws -> Subscription {
+    return try FfiConverterTypeSubscription.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubscription_lower(_ value: Subscription) -> UInt64 {
+    return FfiConverterTypeSubscription.lower(value)
 }
 
 
@@ -10055,8 +10532,8 @@ public func FfiConverterTypeNetworkErrorKind_lower(_ value: NetworkErrorKind) ->
 
 
 /**
- * Errors an observer reports (they are logged and otherwise ignored: an observer can never
- * stop a delivery).
+ * Errors a listener reports (logged and otherwise ignored: a listener can never stop a
+ * delivery or the core).
  */
 public 
 enum ObserverError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -10064,7 +10541,7 @@ enum ObserverError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     
     
     /**
-     * The observer failed.
+     * The listener failed.
      */
     case Failed(
         /**
@@ -11217,6 +11694,40 @@ public func validateEnrollmentInput(input: EnrollmentInput) -> [FieldError]  {
 })
 }
 /**
+ * The version of the core (the crate version), for support and for the shells' "about" page.
+ * Pure: main-safe, never throws.
+ */
+public func coreVersion() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_core_version(uniffiCallStatus
+    )
+})
+}
+/**
+ * Erase this app's local data in `data_dir` (database, local keys, everything the core stored
+ * there): after a lost data key (`CitizenError::DataKeyLost`) or when the citizen resets the
+ * app. Refused while a core holds the directory (`storage.already_open`: shut it down first).
+ * Returns the aliases of the platform keys the shell's `DataKeyWrapper` used for this data, so
+ * the shell deletes them without hard-coding them (the `DataKeyWrapper` trait has no delete
+ * method for the core to call). Main-safe (runs on the core's runtime); never prompts. Throws
+ * [`super::errors::CitizenError`] (`Internal`).
+ */
+public func eraseLocalData(dataDir: String)async throws  -> [String]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_func_erase_local_data(FfiConverterString.lower(dataDir)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceString.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+/**
  * The communes/wards of a province (bundled list).
  */
 public func communes(provinceCode: String) -> [AdminUnit]  {
@@ -11263,6 +11774,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_validate_enrollment_input() != 50441) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_func_core_version() != 38839) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_func_erase_local_data() != 40428) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_communes() != 54429) {
@@ -11370,13 +11887,31 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_citizencore_consent() != 60671) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_citizencore_observe_status() != 30766) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_citizencore_services() != 36370) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_status() != 7145) {
+    if (uniffi_citizen_core_checksum_method_citizencore_shutdown() != 15663) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677) {
+    if (uniffi_citizen_core_checksum_method_citizencore_status() != 9313) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_outboxlistener_on_outbox() != 36228) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_outboxlistener_on_end() != 17809) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_statuslistener_on_status() != 60037) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_statuslistener_on_end() != 13108) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_subscription_cancel() != 37713) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 47312) {
@@ -11386,9 +11921,6 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 31647) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer() != 4374) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 52115) {
@@ -11418,6 +11950,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_servicesclient_list_procedures() != 56165) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_servicesclient_observe_outbox() != 61445) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 36004) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11428,9 +11963,6 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 5112) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer() != 53200) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 33229) {
@@ -11481,7 +12013,8 @@ private let initializationResult: InitializationResult = {
 
     uniffiCallbackInitDataKeyWrapper()
     uniffiCallbackInitDeviceKeyStore()
-    uniffiCallbackInitOutboxObserver()
+    uniffiCallbackInitOutboxListener()
+    uniffiCallbackInitStatusListener()
     return InitializationResult.ok
 }()
 

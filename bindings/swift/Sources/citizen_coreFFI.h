@@ -243,9 +243,30 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
-#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_OBSERVER_METHOD0
-#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_OBSERVER_METHOD0
-typedef void (*UniffiCallbackInterfaceOutboxObserverMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceOutboxListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_LISTENER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_LISTENER_METHOD1
+typedef void (*UniffiCallbackInterfaceOutboxListenerMethod1)(uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_STATUS_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_STATUS_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceStatusListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_STATUS_LISTENER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_STATUS_LISTENER_METHOD1
+typedef void (*UniffiCallbackInterfaceStatusListenerMethod1)(uint64_t, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -306,13 +327,24 @@ typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod5)(uint64_t, RustBuffe
     );
 
 #endif
-#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_OBSERVER
-#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_OBSERVER
-typedef struct UniffiVTableCallbackInterfaceOutboxObserver {
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_LISTENER
+typedef struct UniffiVTableCallbackInterfaceOutboxListener {
     UniffiCallbackInterfaceFree _Nonnull uniffiFree;
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
-    UniffiCallbackInterfaceOutboxObserverMethod0 _Nonnull onOutboxItem;
-} UniffiVTableCallbackInterfaceOutboxObserver;
+    UniffiCallbackInterfaceOutboxListenerMethod0 _Nonnull onOutbox;
+    UniffiCallbackInterfaceOutboxListenerMethod1 _Nonnull onEnd;
+} UniffiVTableCallbackInterfaceOutboxListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_STATUS_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_STATUS_LISTENER
+typedef struct UniffiVTableCallbackInterfaceStatusListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceStatusListenerMethod0 _Nonnull onStatus;
+    UniffiCallbackInterfaceStatusListenerMethod1 _Nonnull onEnd;
+} UniffiVTableCallbackInterfaceStatusListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DATA_KEY_WRAPPER
@@ -554,9 +586,19 @@ uint64_t uniffi_citizen_core_fn_method_citizencore_activity(uint64_t ptr, RustCa
 uint64_t uniffi_citizen_core_fn_method_citizencore_consent(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_OBSERVE_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_OBSERVE_STATUS
+uint64_t uniffi_citizen_core_fn_method_citizencore_observe_status(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_SERVICES
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_SERVICES
 uint64_t uniffi_citizen_core_fn_method_citizencore_services(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_SHUTDOWN
+uint64_t uniffi_citizen_core_fn_method_citizencore_shutdown(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_STATUS
@@ -564,24 +606,69 @@ uint64_t uniffi_citizen_core_fn_method_citizencore_services(uint64_t ptr, RustCa
 uint64_t uniffi_citizen_core_fn_method_citizencore_status(uint64_t ptr
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_OUTBOXOBSERVER
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_OUTBOXOBSERVER
-uint64_t uniffi_citizen_core_fn_clone_outboxobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_OUTBOXLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_OUTBOXLISTENER
+uint64_t uniffi_citizen_core_fn_clone_outboxlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_OUTBOXOBSERVER
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_OUTBOXOBSERVER
-void uniffi_citizen_core_fn_free_outboxobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_OUTBOXLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_OUTBOXLISTENER
+void uniffi_citizen_core_fn_free_outboxlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_OUTBOXOBSERVER
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_OUTBOXOBSERVER
-void uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(const UniffiVTableCallbackInterfaceOutboxObserver* _Nonnull vtable
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_OUTBOXLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_OUTBOXLISTENER
+void uniffi_citizen_core_fn_init_callback_vtable_outboxlistener(const UniffiVTableCallbackInterfaceOutboxListener* _Nonnull vtable
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
-void uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(uint64_t ptr, RustBuffer item, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXLISTENER_ON_OUTBOX
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXLISTENER_ON_OUTBOX
+void uniffi_citizen_core_fn_method_outboxlistener_on_outbox(uint64_t ptr, RustBuffer items, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXLISTENER_ON_END
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_OUTBOXLISTENER_ON_END
+void uniffi_citizen_core_fn_method_outboxlistener_on_end(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_STATUSLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_STATUSLISTENER
+uint64_t uniffi_citizen_core_fn_clone_statuslistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_STATUSLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_STATUSLISTENER
+void uniffi_citizen_core_fn_free_statuslistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_STATUSLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_STATUSLISTENER
+void uniffi_citizen_core_fn_init_callback_vtable_statuslistener(const UniffiVTableCallbackInterfaceStatusListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_STATUSLISTENER_ON_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_STATUSLISTENER_ON_STATUS
+void uniffi_citizen_core_fn_method_statuslistener_on_status(uint64_t ptr, RustBuffer status, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_STATUSLISTENER_ON_END
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_STATUSLISTENER_ON_END
+void uniffi_citizen_core_fn_method_statuslistener_on_end(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_SUBSCRIPTION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_SUBSCRIPTION
+uint64_t uniffi_citizen_core_fn_clone_subscription(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_SUBSCRIPTION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_SUBSCRIPTION
+void uniffi_citizen_core_fn_free_subscription(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SUBSCRIPTION_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SUBSCRIPTION_CANCEL
+void uniffi_citizen_core_fn_method_subscription_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_SERVICESCLIENT
@@ -607,11 +694,6 @@ uint64_t uniffi_citizen_core_fn_method_servicesclient_attach_bytes(uint64_t ptr,
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_ATTACH_FILE
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_ATTACH_FILE
 uint64_t uniffi_citizen_core_fn_method_servicesclient_attach_file(uint64_t ptr, RustBuffer draft_id, RustBuffer key, RustBuffer path, RustBuffer mime_type
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_CLEAR_OUTBOX_OBSERVER
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_CLEAR_OUTBOX_OBSERVER
-void uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_CREATE_DRAFT
@@ -659,6 +741,11 @@ uint64_t uniffi_citizen_core_fn_method_servicesclient_list_outbox(uint64_t ptr
 uint64_t uniffi_citizen_core_fn_method_servicesclient_list_procedures(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_OBSERVE_OUTBOX
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_OBSERVE_OUTBOX
+uint64_t uniffi_citizen_core_fn_method_servicesclient_observe_outbox(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_REFRESH_CATALOGUE
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_REFRESH_CATALOGUE
 uint64_t uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(uint64_t ptr
@@ -677,11 +764,6 @@ uint64_t uniffi_citizen_core_fn_method_servicesclient_remove_attachment(uint64_t
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_REMOVE_GROUP_ITEM
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_REMOVE_GROUP_ITEM
 uint64_t uniffi_citizen_core_fn_method_servicesclient_remove_group_item(uint64_t ptr, RustBuffer draft_id, RustBuffer group, uint32_t index
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_SET_OUTBOX_OBSERVER
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_SET_OUTBOX_OBSERVER
-void uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer(uint64_t ptr, uint64_t observer, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_SUBMIT_DRAFT
@@ -802,6 +884,17 @@ RustBuffer uniffi_citizen_core_fn_func_default_core_config(RustBuffer server_bas
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_VALIDATE_ENROLLMENT_INPUT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_VALIDATE_ENROLLMENT_INPUT
 RustBuffer uniffi_citizen_core_fn_func_validate_enrollment_input(RustBuffer input, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_CORE_VERSION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_CORE_VERSION
+RustBuffer uniffi_citizen_core_fn_func_core_version(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_ERASE_LOCAL_DATA
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_ERASE_LOCAL_DATA
+uint64_t uniffi_citizen_core_fn_func_erase_local_data(RustBuffer data_dir
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_COMMUNES
@@ -1099,6 +1192,18 @@ uint16_t uniffi_citizen_core_checksum_func_validate_enrollment_input(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_CORE_VERSION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_CORE_VERSION
+uint16_t uniffi_citizen_core_checksum_func_core_version(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_ERASE_LOCAL_DATA
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_ERASE_LOCAL_DATA
+uint16_t uniffi_citizen_core_checksum_func_erase_local_data(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_COMMUNES
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_COMMUNES
 uint16_t uniffi_citizen_core_checksum_func_communes(void
@@ -1309,9 +1414,21 @@ uint16_t uniffi_citizen_core_checksum_method_citizencore_consent(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_OBSERVE_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_OBSERVE_STATUS
+uint16_t uniffi_citizen_core_checksum_method_citizencore_observe_status(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_SERVICES
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_SERVICES
 uint16_t uniffi_citizen_core_checksum_method_citizencore_services(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_SHUTDOWN
+uint16_t uniffi_citizen_core_checksum_method_citizencore_shutdown(void
     
 );
 #endif
@@ -1321,9 +1438,33 @@ uint16_t uniffi_citizen_core_checksum_method_citizencore_status(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXOBSERVER_ON_OUTBOX_ITEM
-uint16_t uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXLISTENER_ON_OUTBOX
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXLISTENER_ON_OUTBOX
+uint16_t uniffi_citizen_core_checksum_method_outboxlistener_on_outbox(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXLISTENER_ON_END
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_OUTBOXLISTENER_ON_END
+uint16_t uniffi_citizen_core_checksum_method_outboxlistener_on_end(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_STATUSLISTENER_ON_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_STATUSLISTENER_ON_STATUS
+uint16_t uniffi_citizen_core_checksum_method_statuslistener_on_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_STATUSLISTENER_ON_END
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_STATUSLISTENER_ON_END
+uint16_t uniffi_citizen_core_checksum_method_statuslistener_on_end(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SUBSCRIPTION_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SUBSCRIPTION_CANCEL
+uint16_t uniffi_citizen_core_checksum_method_subscription_cancel(void
     
 );
 #endif
@@ -1342,12 +1483,6 @@ uint16_t uniffi_citizen_core_checksum_method_servicesclient_attach_bytes(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_ATTACH_FILE
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_ATTACH_FILE
 uint16_t uniffi_citizen_core_checksum_method_servicesclient_attach_file(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_CLEAR_OUTBOX_OBSERVER
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_CLEAR_OUTBOX_OBSERVER
-uint16_t uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer(void
     
 );
 #endif
@@ -1405,6 +1540,12 @@ uint16_t uniffi_citizen_core_checksum_method_servicesclient_list_procedures(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_OBSERVE_OUTBOX
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_OBSERVE_OUTBOX
+uint16_t uniffi_citizen_core_checksum_method_servicesclient_observe_outbox(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_REFRESH_CATALOGUE
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_REFRESH_CATALOGUE
 uint16_t uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue(void
@@ -1426,12 +1567,6 @@ uint16_t uniffi_citizen_core_checksum_method_servicesclient_remove_attachment(vo
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_REMOVE_GROUP_ITEM
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_REMOVE_GROUP_ITEM
 uint16_t uniffi_citizen_core_checksum_method_servicesclient_remove_group_item(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_SET_OUTBOX_OBSERVER
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_SET_OUTBOX_OBSERVER
-uint16_t uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer(void
     
 );
 #endif

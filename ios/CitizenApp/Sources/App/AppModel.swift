@@ -85,12 +85,17 @@ final class Launcher: ObservableObject {
     /// Erase the core's data directory and the data-key wrapping key, then open a fresh core.
     /// Offered only for a lost data key.
     func eraseAndRetry() {
-        if let directory = try? DataDirectory.prepareURL() {
-            try? FileManager.default.removeItem(at: directory)
+        Task {
+            // The core erases its directory and names the platform keys it used: no alias is
+            // hard-coded here.
+            if let directory = try? DataDirectory.prepareURL(),
+               let aliases = try? await eraseLocalData(dataDir: directory.path) {
+                for alias in aliases {
+                    try? KeychainDataKeyWrapper().deleteKey(alias: alias)
+                }
+            }
+            await self.launch()
         }
-        // The core wraps its data key under this alias (`DATA_KEY_ALIAS` in src/store.rs).
-        try? KeychainDataKeyWrapper().deleteKey(alias: "citizen-core.data-key.v1")
-        Task { await self.launch() }
     }
 }
 

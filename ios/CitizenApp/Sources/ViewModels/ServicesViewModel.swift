@@ -1,4 +1,5 @@
 import CitizenCore
+import CitizenCoreKit
 import Foundation
 
 /// Public services: catalogue → draft auto-filled from the register → set fields → validate →
@@ -40,15 +41,20 @@ final class ServicesViewModel: ObservableObject {
     /// `@MainActor` model calls it directly.
     init(services: ServicesClientProtocol) {
         self.services = services
-        // The Task takes its own weak capture: reading the outer closure's `self` (a captured
-        // var) inside the Task is an error since Swift 5.10.
-        services.setOutboxObserver(observer: OutboxForwarder { [weak self] item in
-            Task { @MainActor [weak self] in self?.outboxChanged(item) }
-        })
+        // The outbox as a stream (CitizenCoreKit): the current items first, then every change in
+        // order, on the main actor; the task ends with the core (or with this model).
+        let updates = services.outboxUpdates()
+        outboxTask = Task { @MainActor [weak self] in
+            for await items in updates {
+                self?.outboxChanged(items)
+            }
+        }
     }
 
+    private var outboxTask: Task<Void, Never>?
+
     deinit {
-        services.clearOutboxObserver()
+        outboxTask?.cancel()
     }
 
     // MARK: Catalogue and cases
@@ -189,16 +195,15 @@ final class ServicesViewModel: ObservableObject {
         state.cases = try await services.listCases()
     }
 
-    private func outboxChanged(_ item: OutboxItem) {
-        if let index = state.outbox.firstIndex(where: { $0.submissionId == item.submissionId }) {
-            state.outbox[index] = item
-        } else {
-            state.outbox.append(item)
+    private func outboxChanged(_ items: [OutboxItem]) {
+        let delivered = items.contains { item in
+            item.state == .delivered && state.outbox.first { $0.submissionId == item.submissionId }?.state != .delivered
         }
-        if state.submitted?.submissionId == item.submissionId {
+        state.outbox = items
+        if let submitted = state.submitted, let item = items.first(where: { $0.submissionId == submitted.submissionId }) {
             state.submitted = item
         }
-        if item.state == .delivered {
+        if delivered {
             Task { [weak self] in
                 guard let self, let cases = try? await self.services.listCases() else { return }
                 self.state.cases = cases
@@ -229,18 +234,5 @@ final class ServicesViewModel: ObservableObject {
         }
         state.error = failure.uiError
         events.send(.failure(failure))
-    }
-}
-
-/// The core's `OutboxObserver`: called on a background thread; forwards to the view model.
-final class OutboxForwarder: OutboxObserver {
-    private let onItem: @Sendable (OutboxItem) -> Void
-
-    init(_ onItem: @escaping @Sendable (OutboxItem) -> Void) {
-        self.onItem = onItem
-    }
-
-    func onOutboxItem(item: OutboxItem) throws {
-        onItem(item)
     }
 }

@@ -657,8 +657,17 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
-internal interface UniffiCallbackInterfaceOutboxObserverMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+internal interface UniffiCallbackInterfaceOutboxListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`items`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceOutboxListenerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceStatusListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`status`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceStatusListenerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceDataKeyWrapperMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`dataKey`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
@@ -684,22 +693,47 @@ internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod4 : com.sun.jna.Ca
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod5 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onOutboxItem")
-internal open class UniffiVTableCallbackInterfaceOutboxObserver(
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onOutbox", "onEnd")
+internal open class UniffiVTableCallbackInterfaceOutboxListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-    @JvmField internal var `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
+    @JvmField internal var `onOutbox`: UniffiCallbackInterfaceOutboxListenerMethod0? = null,
+    @JvmField internal var `onEnd`: UniffiCallbackInterfaceOutboxListenerMethod1? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
         `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-        `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
-    ): UniffiVTableCallbackInterfaceOutboxObserver(`uniffiFree`,`uniffiClone`,`onOutboxItem`,), Structure.ByValue
+        `onOutbox`: UniffiCallbackInterfaceOutboxListenerMethod0? = null,
+        `onEnd`: UniffiCallbackInterfaceOutboxListenerMethod1? = null,
+    ): UniffiVTableCallbackInterfaceOutboxListener(`uniffiFree`,`uniffiClone`,`onOutbox`,`onEnd`,), Structure.ByValue
 
-   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceOutboxObserver) {
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceOutboxListener) {
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
-        `onOutboxItem` = other.`onOutboxItem`
+        `onOutbox` = other.`onOutbox`
+        `onEnd` = other.`onEnd`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onStatus", "onEnd")
+internal open class UniffiVTableCallbackInterfaceStatusListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onStatus`: UniffiCallbackInterfaceStatusListenerMethod0? = null,
+    @JvmField internal var `onEnd`: UniffiCallbackInterfaceStatusListenerMethod1? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onStatus`: UniffiCallbackInterfaceStatusListenerMethod0? = null,
+        `onEnd`: UniffiCallbackInterfaceStatusListenerMethod1? = null,
+    ): UniffiVTableCallbackInterfaceStatusListener(`uniffiFree`,`uniffiClone`,`onStatus`,`onEnd`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceStatusListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onStatus` = other.`onStatus`
+        `onEnd` = other.`onEnd`
     }
 
 }
@@ -791,6 +825,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_func_validate_enrollment_input(
     ): Int
+    external fun uniffi_citizen_core_checksum_func_core_version(
+    ): Int
+    external fun uniffi_citizen_core_checksum_func_erase_local_data(
+    ): Int
     external fun uniffi_citizen_core_checksum_func_communes(
     ): Int
     external fun uniffi_citizen_core_checksum_func_provinces(
@@ -861,19 +899,29 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_consent(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_observe_status(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_services(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_shutdown(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_status(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(
+    external fun uniffi_citizen_core_checksum_method_outboxlistener_on_outbox(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_outboxlistener_on_end(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_statuslistener_on_status(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_statuslistener_on_end(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_subscription_cancel(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_add_group_item(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_attach_bytes(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_attach_file(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_servicesclient_clear_outbox_observer(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_create_draft(
     ): Int
@@ -893,6 +941,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_list_procedures(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_observe_outbox(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_refresh_profile(
@@ -900,8 +950,6 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_servicesclient_remove_attachment(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_remove_group_item(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_servicesclient_set_outbox_observer(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_submit_draft(
     ): Int
@@ -951,7 +999,8 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "citizen_core"))
         uniffiCallbackInterfaceDataKeyWrapper.register(this)
         uniffiCallbackInterfaceDeviceKeyStore.register(this)
-        uniffiCallbackInterfaceOutboxObserver.register(this)
+        uniffiCallbackInterfaceOutboxListener.register(this)
+        uniffiCallbackInterfaceStatusListener.register(this)
         
     }
 
@@ -1042,17 +1091,39 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_consent(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_observe_status(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_services(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_shutdown(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_status(`ptr`: Long,
     ): Long
-    external fun uniffi_citizen_core_fn_clone_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_clone_outboxlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_free_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_free_outboxlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(`vtable`: UniffiVTableCallbackInterfaceOutboxObserver,
+    external fun uniffi_citizen_core_fn_init_callback_vtable_outboxlistener(`vtable`: UniffiVTableCallbackInterfaceOutboxListener,
     ): Unit
-    external fun uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(`ptr`: Long,`item`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_method_outboxlistener_on_outbox(`ptr`: Long,`items`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_outboxlistener_on_end(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_clone_statuslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_statuslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_init_callback_vtable_statuslistener(`vtable`: UniffiVTableCallbackInterfaceStatusListener,
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_statuslistener_on_status(`ptr`: Long,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_statuslistener_on_end(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_clone_subscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_subscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_subscription_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_citizen_core_fn_clone_servicesclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1064,8 +1135,6 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_attach_file(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
     external fun uniffi_citizen_core_fn_method_servicesclient_create_draft(`ptr`: Long,`procedureId`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft(`ptr`: Long,`caseNumber`: RustBuffer.ByValue,
@@ -1084,6 +1153,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_list_procedures(`ptr`: Long,
     ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_observe_outbox(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_refresh_profile(`ptr`: Long,
@@ -1092,8 +1163,6 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_remove_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,`index`: Int,
     ): Long
-    external fun uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
     external fun uniffi_citizen_core_fn_method_servicesclient_submit_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_sync_cases(`ptr`: Long,
@@ -1142,6 +1211,10 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_validate_enrollment_input(`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_erase_local_data(`dataDir`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_func_communes(`provinceCode`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_provinces(uniffi_out_err: UniffiRustCallStatus, 
@@ -2930,13 +3003,31 @@ public interface CitizenCoreInterface {
     fun `consent`(): ConsentClient
     
     /**
+     * Subscribe to the status: the current one at once, then each change the core notices
+     * (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+     * [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+     * `core.closed` after `shutdown`).
+     */
+    fun `observeStatus`(`listener`: StatusListener): Subscription
+    
+    /**
      * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
      */
     fun `services`(): ServicesClient
     
     /**
+     * Stop the core before closing it: the background delivery a submit started is stopped
+     * (and awaited: nothing is written after this returns; an item being sent stays in the
+     * outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+     * data directory is released. Later calls fail with `core.closed`. Call it before erasing
+     * the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+     * drop (Swift) the object. Main-safe; never prompts; never throws.
+     */
+    suspend fun `shutdown`()
+    
+    /**
      * The state of this device: enrollment, session. Main-safe (reads the database on the
-     * core's runtime); never prompts. Throws [`CitizenError`] (storage).
+     * core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
      */
     suspend fun `status`(): CoreStatus
     
@@ -3104,6 +3195,27 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
+     * Subscribe to the status: the current one at once, then each change the core notices
+     * (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+     * [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+     * `core.closed` after `shutdown`).
+     */
+    @Throws(CitizenException::class)override fun `observeStatus`(`listener`: StatusListener): Subscription {
+            return FfiConverterTypeSubscription.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CitizenException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_observe_status(
+        it,
+        
+        FfiConverterTypeStatusListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
      */override fun `services`(): ServicesClient {
             return FfiConverterTypeServicesClient.lift(
@@ -3120,8 +3232,37 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
+     * Stop the core before closing it: the background delivery a submit started is stopped
+     * (and awaited: nothing is written after this returns; an item being sent stays in the
+     * outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+     * data directory is released. Later calls fail with `core.closed`. Call it before erasing
+     * the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+     * drop (Swift) the object. Main-safe; never prompts; never throws.
+     */
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `shutdown`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_shutdown(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        UniffiNullRustCallStatusErrorHandler,
+    )
+    }
+
+    
+    /**
      * The state of this device: enrollment, session. Main-safe (reads the database on the
-     * core's runtime); never prompts. Throws [`CitizenError`] (storage).
+     * core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -4853,24 +4994,31 @@ public object FfiConverterTypeDeviceKeyStore: FfiConverter<DeviceKeyStore, Long>
 
 
 /**
- * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
- * thread yourself.
+ * Receives the outbox: first the current items, then the whole outbox again after every
+ * change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+ * UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
  */
-public interface OutboxObserver {
+public interface OutboxListener {
     
     /**
-     * An item changed.
+     * The outbox in queue order (the first call is the state when the subscription started).
      */
-    fun `onOutboxItem`(`item`: OutboxItem)
+    fun `onOutbox`(`items`: List<OutboxItem>)
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    fun `onEnd`()
     
     companion object
 }
 
 /**
- * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
- * thread yourself.
+ * Receives the outbox: first the current items, then the whole outbox again after every
+ * change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+ * UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
  */
-open class OutboxObserverImpl: Disposable, AutoCloseable, OutboxObserver
+open class OutboxListenerImpl: Disposable, AutoCloseable, OutboxListener
 {
 
     @Suppress("UNUSED_PARAMETER")
@@ -4954,7 +5102,7 @@ open class OutboxObserverImpl: Disposable, AutoCloseable, OutboxObserver
                 return;
             }
             uniffiRustCall { status ->
-                UniffiLib.uniffi_citizen_core_fn_free_outboxobserver(handle, status)
+                UniffiLib.uniffi_citizen_core_fn_free_outboxlistener(handle, status)
             }
         }
     }
@@ -4967,22 +5115,38 @@ open class OutboxObserverImpl: Disposable, AutoCloseable, OutboxObserver
             throw InternalException("uniffiCloneHandle() called on NoHandle object");
         }
         return uniffiRustCall() { status ->
-            UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver(handle, status)
+            UniffiLib.uniffi_citizen_core_fn_clone_outboxlistener(handle, status)
         }
     }
 
     
     /**
-     * An item changed.
+     * The outbox in queue order (the first call is the state when the subscription started).
      */
-    @Throws(ObserverException::class)override fun `onOutboxItem`(`item`: OutboxItem)
+    @Throws(ObserverException::class)override fun `onOutbox`(`items`: List<OutboxItem>)
         = 
     callWithHandle {
     uniffiRustCallWithError(ObserverException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(
+    UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_outbox(
         it,
         
-        FfiConverterTypeOutboxItem.lower(`item`),_status)
+        FfiConverterSequenceTypeOutboxItem.lower(`items`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    @Throws(ObserverException::class)override fun `onEnd`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(ObserverException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_end(
+        it,
+        _status)
 }
     }
     
@@ -5005,13 +5169,29 @@ open class OutboxObserverImpl: Disposable, AutoCloseable, OutboxObserver
 
 
 // Put the implementation in an object so we don't pollute the top-level namespace
-internal object uniffiCallbackInterfaceOutboxObserver {
-    internal object `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0 {
-        override fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
-            val uniffiObj = FfiConverterTypeOutboxObserver.handleMap.get(uniffiHandle)
+internal object uniffiCallbackInterfaceOutboxListener {
+    internal object `onOutbox`: UniffiCallbackInterfaceOutboxListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`items`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeOutboxListener.handleMap.get(uniffiHandle)
             val makeCall = { ->
-                uniffiObj.`onOutboxItem`(
-                    FfiConverterTypeOutboxItem.lift(`item`),
+                uniffiObj.`onOutbox`(
+                    FfiConverterSequenceTypeOutboxItem.lift(`items`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ObserverException -> FfiConverterTypeObserverError.lower(e) }
+            )
+        }
+    }
+    internal object `onEnd`: UniffiCallbackInterfaceOutboxListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeOutboxListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onEnd`(
                 )
             }
             val writeReturn = { _: Unit -> Unit }
@@ -5026,37 +5206,38 @@ internal object uniffiCallbackInterfaceOutboxObserver {
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
-            FfiConverterTypeOutboxObserver.handleMap.remove(handle)
+            FfiConverterTypeOutboxListener.handleMap.remove(handle)
         }
     }
 
     internal object uniffiClone: UniffiCallbackInterfaceClone {
         override fun callback(handle: Long): Long {
-            return FfiConverterTypeOutboxObserver.handleMap.clone(handle)
+            return FfiConverterTypeOutboxListener.handleMap.clone(handle)
         }
     }
 
-    internal var vtable = UniffiVTableCallbackInterfaceOutboxObserver.UniffiByValue(
+    internal var vtable = UniffiVTableCallbackInterfaceOutboxListener.UniffiByValue(
         uniffiFree,
         uniffiClone,
-        `onOutboxItem`,
+        `onOutbox`,
+        `onEnd`,
     )
 
     // Registers the foreign callback with the Rust side.
     // This method is generated for each callback interface.
     internal fun register(lib: UniffiLib) {
-        lib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(vtable)
+        lib.uniffi_citizen_core_fn_init_callback_vtable_outboxlistener(vtable)
     }
 }
 
 /**
  * @suppress
  */
-public object FfiConverterTypeOutboxObserver: FfiConverter<OutboxObserver, Long> {
-    internal val handleMap = UniffiHandleMap<OutboxObserver>()
+public object FfiConverterTypeOutboxListener: FfiConverter<OutboxListener, Long> {
+    internal val handleMap = UniffiHandleMap<OutboxListener>()
 
-    override fun lower(value: OutboxObserver): Long {
-        if (value is OutboxObserverImpl) {
+    override fun lower(value: OutboxListener): Long {
+        if (value is OutboxListenerImpl) {
              // Rust-implemented object.  Clone the handle and return it
             return value.uniffiCloneHandle()
          } else {
@@ -5065,24 +5246,24 @@ public object FfiConverterTypeOutboxObserver: FfiConverter<OutboxObserver, Long>
          }
     }
 
-    override fun lift(value: Long): OutboxObserver {
+    override fun lift(value: Long): OutboxListener {
         if ((value and 1.toLong()) == 0.toLong()) {
             // Rust-generated handle, construct a new class that uses the handle to implement the
             // interface
-            return OutboxObserverImpl(UniffiWithHandle, value)
+            return OutboxListenerImpl(UniffiWithHandle, value)
         } else {
             // Kotlin-generated handle, get the object from the handle map
             return handleMap.remove(value)
         }
     }
 
-    override fun read(buf: ByteBuffer): OutboxObserver {
+    override fun read(buf: ByteBuffer): OutboxListener {
         return lift(buf.getLong())
     }
 
-    override fun allocationSize(value: OutboxObserver) = 8UL
+    override fun allocationSize(value: OutboxListener) = 8UL
 
-    override fun write(value: OutboxObserver, buf: ByteBuffer) {
+    override fun write(value: OutboxListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -5209,11 +5390,6 @@ public interface ServicesClientInterface {
     suspend fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String): Draft
     
     /**
-     * Stop outbox callbacks. Main-safe; never throws.
-     */
-    fun `clearOutboxObserver`()
-    
-    /**
      * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
      * Main-safe; never prompts. Throws [`CitizenError`].
      */
@@ -5266,6 +5442,15 @@ public interface ServicesClientInterface {
     suspend fun `listProcedures`(): List<Procedure>
     
     /**
+     * Subscribe to the outbox: the current items at once, then the whole outbox again after
+     * every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+     * number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+     * all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+     */
+    fun `observeOutbox`(`listener`: OutboxListener): Subscription
+    
+    /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
      * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
@@ -5287,12 +5472,6 @@ public interface ServicesClientInterface {
      * Throws [`CitizenError`].
      */
     suspend fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt): Draft
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
-     * throws.
-     */
-    fun `setOutboxObserver`(`observer`: OutboxObserver)
     
     /**
      * Submit: validate, confirm with the passcode, sign with the device key and put the request
@@ -5528,21 +5707,6 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
 
     
     /**
-     * Stop outbox callbacks. Main-safe; never throws.
-     */override fun `clearOutboxObserver`()
-        = 
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_servicesclient_clear_outbox_observer(
-        it,
-        _status)
-}
-    }
-    
-    
-
-    
-    /**
      * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
      * Main-safe; never prompts. Throws [`CitizenError`].
      */
@@ -5771,6 +5935,28 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
 
     
     /**
+     * Subscribe to the outbox: the current items at once, then the whole outbox again after
+     * every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+     * number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+     * all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+     */
+    @Throws(CitizenException::class)override fun `observeOutbox`(`listener`: OutboxListener): Subscription {
+            return FfiConverterTypeSubscription.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CitizenException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_servicesclient_observe_outbox(
+        it,
+        
+        FfiConverterTypeOutboxListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
      * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
@@ -5872,23 +6058,6 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         CitizenException.ErrorHandler,
     )
     }
-
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer). Main-safe; never
-     * throws.
-     */override fun `setOutboxObserver`(`observer`: OutboxObserver)
-        = 
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_servicesclient_set_outbox_observer(
-        it,
-        
-        FfiConverterTypeOutboxObserver.lower(`observer`),_status)
-}
-    }
-    
-    
 
     
     /**
@@ -6061,6 +6230,647 @@ public object FfiConverterTypeServicesClient: FfiConverter<ServicesClient, Long>
     override fun allocationSize(value: ServicesClient) = 8UL
 
     override fun write(value: ServicesClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives the core's status: first the current one, then each change the core notices (a
+ * login or logout, an enrollment, a session that expired or was revoked, a device the server
+ * deactivated, a wipe). Called from a core thread, one call at a time.
+ */
+public interface StatusListener {
+    
+    /**
+     * The status (never the same twice in a row).
+     */
+    fun `onStatus`(`status`: CoreStatus)
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    fun `onEnd`()
+    
+    companion object
+}
+
+/**
+ * Receives the core's status: first the current one, then each change the core notices (a
+ * login or logout, an enrollment, a session that expired or was revoked, a device the server
+ * deactivated, a wipe). Called from a core thread, one call at a time.
+ */
+open class StatusListenerImpl: Disposable, AutoCloseable, StatusListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_statuslistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_statuslistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * The status (never the same twice in a row).
+     */
+    @Throws(ObserverException::class)override fun `onStatus`(`status`: CoreStatus)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(ObserverException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_status(
+        it,
+        
+        FfiConverterTypeCoreStatus.lower(`status`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    @Throws(ObserverException::class)override fun `onEnd`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(ObserverException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_end(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceStatusListener {
+    internal object `onStatus`: UniffiCallbackInterfaceStatusListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`status`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeStatusListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onStatus`(
+                    FfiConverterTypeCoreStatus.lift(`status`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ObserverException -> FfiConverterTypeObserverError.lower(e) }
+            )
+        }
+    }
+    internal object `onEnd`: UniffiCallbackInterfaceStatusListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeStatusListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onEnd`(
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ObserverException -> FfiConverterTypeObserverError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeStatusListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeStatusListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceStatusListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onStatus`,
+        `onEnd`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_citizen_core_fn_init_callback_vtable_statuslistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStatusListener: FfiConverter<StatusListener, Long> {
+    internal val handleMap = UniffiHandleMap<StatusListener>()
+
+    override fun lower(value: StatusListener): Long {
+        if (value is StatusListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): StatusListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return StatusListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): StatusListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: StatusListener) = 8UL
+
+    override fun write(value: StatusListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+ * call `cancel()` when done; it also ends when the core is shut down or closed.
+ */
+public interface SubscriptionInterface {
+    
+    /**
+     * Stop the notifications (idempotent). The listener hears `on_end` once the notification
+     * being delivered, if any, is done. Main-safe; never throws.
+     */
+    fun `cancel`()
+    
+    companion object
+}
+
+/**
+ * A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+ * call `cancel()` when done; it also ends when the core is shut down or closed.
+ */
+open class Subscription: Disposable, AutoCloseable, SubscriptionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_subscription(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_subscription(handle, status)
+        }
+    }
+
+    
+    /**
+     * Stop the notifications (idempotent). The listener hears `on_end` once the notification
+     * being delivered, if any, is done. Main-safe; never throws.
+     */override fun `cancel`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSubscription: FfiConverter<Subscription, Long> {
+    override fun lower(value: Subscription): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Subscription {
+        return Subscription(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Subscription {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Subscription) = 8UL
+
+    override fun write(value: Subscription, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -11144,13 +11954,13 @@ public object FfiConverterTypeNetworkErrorKind: FfiConverterRustBuffer<NetworkEr
 
 
 /**
- * Errors an observer reports (they are logged and otherwise ignored: an observer can never
- * stop a delivery).
+ * Errors a listener reports (logged and otherwise ignored: a listener can never stop a
+ * delivery or the core).
  */
 sealed class ObserverException: kotlin.Exception() {
     
     /**
-     * The observer failed.
+     * The listener failed.
      */
     class Failed(
         
@@ -12281,6 +13091,45 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     )
     }
     
+
+        /**
+         * The version of the core (the crate version), for support and for the shells' "about" page.
+         * Pure: main-safe, never throws.
+         */ fun `coreVersion`(): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_core_version(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * Erase this app's local data in `data_dir` (database, local keys, everything the core stored
+         * there): after a lost data key (`CitizenError::DataKeyLost`) or when the citizen resets the
+         * app. Refused while a core holds the directory (`storage.already_open`: shut it down first).
+         * Returns the aliases of the platform keys the shell's `DataKeyWrapper` used for this data, so
+         * the shell deletes them without hard-coding them (the `DataKeyWrapper` trait has no delete
+         * method for the core to call). Main-safe (runs on the core's runtime); never prompts. Throws
+         * [`super::errors::CitizenError`] (`Internal`).
+         */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `eraseLocalData`(`dataDir`: kotlin.String) : List<kotlin.String> {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_citizen_core_fn_func_erase_local_data(
+        FfiConverterString.lower(`dataDir`),),
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceString.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
 
         /**
          * The communes/wards of a province (bundled list).

@@ -33,12 +33,22 @@ import javax.net.ssl.TrustManagerFactory
  */
 class ServicesTest {
 
-    /** An [OutboxObserver] in Kotlin; the core calls it from a background thread. */
-    private class Recorder : OutboxObserver {
+    /**
+     * An [OutboxListener] in Kotlin (the core calls it from a core thread, one call at a time):
+     * the items of every notification, in order.
+     */
+    private class Recorder : OutboxListener {
         val items: MutableList<OutboxItem> = CopyOnWriteArrayList()
         val states: List<OutboxState> get() = items.map { it.state }
-        override fun onOutboxItem(item: OutboxItem) {
-            items += item
+        override fun onOutbox(items: List<OutboxItem>) {
+            this.items += items
+        }
+        override fun onEnd() = Unit
+
+        /** Notifications arrive after the change, in order: wait until [state] was shown. */
+        fun awaitState(state: OutboxState) {
+            repeat(2000) { if (state in states) return; Thread.sleep(5) }
+            fail("never saw $state: $states")
         }
     }
 
@@ -98,7 +108,7 @@ class ServicesTest {
                 server.close()
                 assertFalse(server.isRunning)
                 val recorder = Recorder()
-                core.services().setOutboxObserver(recorder)
+                val subscription = core.services().observeOutbox(recorder)
                 val item = core.services().submitDraft(draft.draftId, PASSCODE)
                 assertEquals(OutboxState.QUEUED, item.state)
                 assertEquals(draft.draftId, item.draftId)
@@ -126,10 +136,12 @@ class ServicesTest {
                 assertTrue(caseNumber.isNotBlank())
                 val receipt = delivered.receipt ?: fail("delivered without a receipt: $delivered")
                 assertEquals(3, receipt.split('.').size, receipt)
+                recorder.awaitState(OutboxState.DELIVERED)
                 val afterRestart = recorder.states.drop(seenBefore)
                 assertTrue(OutboxState.SENDING in afterRestart && OutboxState.DELIVERED in afterRestart, recorder.states.toString())
                 assertEquals(OutboxState.DELIVERED, recorder.items.last().state)
                 assertEquals(caseNumber, recorder.items.last().caseNumber)
+                subscription.cancel()
                 assertEquals(DraftStatus.SUBMITTED, core.services().getDraft(draft.draftId).status)
 
                 // 6. An official takes the case and approves it.
