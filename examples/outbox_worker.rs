@@ -22,7 +22,7 @@ use std::io::Write;
 
 use citizen_core::cccd::Date;
 use citizen_core::clock::{Clock, SystemClock};
-use citizen_core::{default_core_config, CitizenCore, Locale};
+use citizen_core::{default_core_config, CitizenCore, Language};
 
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -53,7 +53,7 @@ fn main() {
     let mut cfg = default_core_config(base_url.clone(), data_dir.clone());
     cfg.trust_anchors_pem = vec![ca];
     cfg.spki_pins = pins.split(',').map(str::to_string).collect();
-    cfg.locale = Locale::Vi;
+    cfg.language = Language::Vi;
     cfg.platform = "desktop".into();
     cfg.device_label = "outbox worker".into();
     cfg.request_timeout_ms = 5_000;

@@ -9,7 +9,7 @@ pub mod demo;
 pub mod relying_party;
 pub mod services;
 
-use citizen_core::{CitizenCore, CoreConfig, Locale};
+use citizen_core::{CitizenCore, CoreConfig, Language};
 
 /// Fictitious citizen the demo enrolls (seeded in the reference server's register).
 pub const DEMO_CITIZEN: (&str, &str, &str) = ("001090000001", "1990-01-15", "+84900000001");
@@ -19,7 +19,7 @@ pub fn desktop_config(base_url: &str, data_dir: &str, ca_pems: Vec<String>, pins
     let mut c = citizen_core::default_core_config(base_url.to_string(), data_dir.to_string());
     c.trust_anchors_pem = ca_pems;
     c.spki_pins = pins;
-    c.locale = Locale::Vi;
+    c.language = Language::Vi;
     c.platform = "desktop".into();
     c.device_label = "citizen CLI".into();
     c

@@ -13,7 +13,7 @@ use super::account::AccountClient;
 use super::activity::ActivityClient;
 use super::consent::ConsentClient;
 use super::errors::{setup_error, CitizenError};
-use super::lifecycle::{Shared, StatusListener, Subscription};
+use super::lifecycle::{Held, Shared, StatusListener, Subscription};
 use super::runtime;
 use super::services::ServicesClient;
 use crate::account::Account;
@@ -24,16 +24,19 @@ use crate::net::{Net, NetConfig};
 use crate::platform::{software, DataKeyWrapper, DeviceKeyStore};
 use crate::store::{SessionRow, Store};
 
-/// Language of the citizen.
+/// Language of the citizen (named `Language`, not `Locale`, so it does not shadow Foundation's
+/// `Locale` in Swift or `java.util.Locale` in Kotlin).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum Locale {
+pub enum Language {
     /// Tiếng Việt.
     Vi,
     /// English.
     En,
 }
 
-/// Everything the core needs to start.
+/// Everything the core needs to start. Only the server, the data directory and the language are
+/// required; the other fields default to the values of [`default_core_config`] (Swift and Kotlin
+/// callers may leave them out).
 #[derive(Clone, Debug, uniffi::Record)]
 pub struct CoreConfig {
     /// Base URL of the e-government backend (`https://…`).
@@ -41,20 +44,27 @@ pub struct CoreConfig {
     /// Directory for the database (app-private, excluded from backup).
     pub data_dir: String,
     /// PEM certificates to trust instead of the platform roots; empty = platform roots.
+    #[uniffi(default = [])]
     pub trust_anchors_pem: Vec<String>,
     /// SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two distinct pins (a repeated pin is refused).
+    #[uniffi(default = [])]
     pub spki_pins: Vec<String>,
     /// Language sent to the server.
-    pub locale: Locale,
+    pub language: Language,
     /// TCP+TLS connect timeout.
+    #[uniffi(default = 10000)]
     pub connect_timeout_ms: u64,
     /// Whole-request timeout.
+    #[uniffi(default = 30000)]
     pub request_timeout_ms: u64,
     /// Allow plain `http://` to loopback hosts (development only).
+    #[uniffi(default = false)]
     pub allow_insecure_loopback: bool,
     /// Device label shown in the device list (no personal data), e.g. `Pixel 9`.
+    #[uniffi(default = "device")]
     pub device_label: String,
     /// `android`, `ios`, `desktop`, `kiosk`.
+    #[uniffi(default = "unknown")]
     pub platform: String,
 }
 
@@ -67,7 +77,7 @@ pub fn default_core_config(server_base_url: String, data_dir: String) -> CoreCon
         data_dir,
         trust_anchors_pem: vec![],
         spki_pins: vec![],
-        locale: Locale::Vi,
+        language: Language::Vi,
         connect_timeout_ms: 10_000,
         request_timeout_ms: 30_000,
         allow_insecure_loopback: false,
@@ -277,7 +287,7 @@ pub(crate) struct Engine(std::sync::Weak<Shared>);
 
 impl Engine {
     /// The engine, while the core is open.
-    pub(crate) fn account(&self) -> Result<Arc<Account>, Error> {
+    pub(crate) fn account(&self) -> Result<Arc<Held>, Error> {
         self.0.upgrade().and_then(|s| s.account()).ok_or(Error::Domain(Msg::CoreClosed))
     }
 
@@ -307,7 +317,7 @@ impl Engine {
     }
 
     /// Run an async engine call on the core's runtime (see [`super::runtime`]) and map its error.
-    pub(crate) async fn run<T, E, Fut>(&self, f: impl FnOnce(Arc<Account>) -> Fut) -> Result<T, E>
+    pub(crate) async fn run<T, E, Fut>(&self, f: impl FnOnce(Arc<Held>) -> Fut) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<Error>,
@@ -404,9 +414,9 @@ impl CitizenCore {
             connect_timeout: Duration::from_millis(config.connect_timeout_ms.max(1)),
             request_timeout: Duration::from_millis(config.request_timeout_ms.max(1)),
             allow_insecure_loopback: config.allow_insecure_loopback,
-            language: match config.locale {
-                Locale::Vi => "vi",
-                Locale::En => "en",
+            language: match config.language {
+                Language::Vi => "vi",
+                Language::En => "en",
             },
         })?;
         let store = Store::open(&PathBuf::from(&config.data_dir), &key_wrapper)?;
@@ -415,7 +425,7 @@ impl CitizenCore {
     }
 
     /// The engine while open (Rust-only helpers below; panics after `shutdown`).
-    fn open_account(&self) -> Arc<Account> {
+    fn open_account(&self) -> Arc<Held> {
         self.shared.account().expect("the core is open")
     }
 

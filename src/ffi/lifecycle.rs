@@ -5,8 +5,9 @@
 //! weakly (`facade::Engine`). `shutdown()` — and dropping the root (Kotlin `close()`, Swift
 //! `deinit`) — first stops the background work (the delivery a submit starts is a task of this
 //! core, aborted and awaited, so nothing writes after `shutdown` returns), then ends every
-//! subscription (each listener hears `on_end`), then releases the engine and the data
-//! directory's lock. Later calls fail with `core.closed`.
+//! subscription (each listener hears `on_end`), then lets go of the engine; the data
+//! directory's lock goes with the last reference to the engine ([`Held`]: a call still running
+//! keeps it, so two engines never share a directory). Later calls fail with `core.closed`.
 //!
 //! **Subscriptions.** A listener is registered before the current state is read, gets that
 //! state first (replay), then every change in the order the engine made it: each subscription has
@@ -149,9 +150,23 @@ pub(crate) struct Shared {
 }
 
 struct Open {
-    account: Arc<Account>,
+    engine: Arc<Held>,
+}
+
+/// The engine together with the data directory's lock. Every call and task holds this (not the
+/// bare engine), so the directory stays locked until the last of them is done: closing the core
+/// never lets a second core open the directory while this one's engine still runs.
+pub(crate) struct Held {
+    account: Account,
     /// Exclusive hold on the data directory (see [`crate::datadir`]).
     _dir_lock: DataDirLock,
+}
+
+impl std::ops::Deref for Held {
+    type Target = Account;
+    fn deref(&self) -> &Account {
+        &self.account
+    }
 }
 
 impl Shared {
@@ -164,15 +179,15 @@ impl Shared {
             }
         })));
         Arc::new(Shared {
-            open: RwLock::new(Some(Open { account: Arc::new(account), _dir_lock: lock })),
+            open: RwLock::new(Some(Open { engine: Arc::new(Held { account, _dir_lock: lock }) })),
             hub,
             tasks: Mutex::new(tokio::task::JoinSet::new()),
         })
     }
 
     /// The engine, while the core is open.
-    pub(crate) fn account(&self) -> Option<Arc<Account>> {
-        self.open.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|o| Arc::clone(&o.account))
+    pub(crate) fn account(&self) -> Option<Arc<Held>> {
+        self.open.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|o| Arc::clone(&o.engine))
     }
 
     /// Run `fut` as background work of this core (stopped by `shutdown` and by closing).
@@ -202,12 +217,12 @@ impl Shared {
         self.hub.close();
         let open = self.open.write().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(open) = open {
-            open.account.set_outbox_listener(None);
+            open.engine.set_outbox_listener(None);
         }
     }
 
     /// Subscribe to the outbox (see [`OutboxListener`]).
-    pub(crate) fn observe_outbox(&self, account: Arc<Account>, listener: Arc<dyn OutboxListener>) -> Arc<Subscription> {
+    pub(crate) fn observe_outbox(&self, account: Arc<Held>, listener: Arc<dyn OutboxListener>) -> Arc<Subscription> {
         let (id, mut rx) = self.hub.add(true);
         runtime::handle().spawn(async move {
             // Registered first, then the snapshot: a change in between arrives after it.
@@ -235,7 +250,7 @@ impl Shared {
     }
 
     /// Subscribe to the status (see [`StatusListener`]).
-    pub(crate) fn observe_status(&self, account: Arc<Account>, listener: Arc<dyn StatusListener>) -> Arc<Subscription> {
+    pub(crate) fn observe_status(&self, account: Arc<Held>, listener: Arc<dyn StatusListener>) -> Arc<Subscription> {
         let (id, mut rx) = self.hub.add(false);
         let weak = Arc::downgrade(&account);
         drop(account);

@@ -178,3 +178,18 @@ async fn a_second_core_on_the_same_data_directory_is_refused_until_the_first_is_
     assert_eq!(other.status().await.unwrap().enrollment, EnrollmentState::NotEnrolled);
     env.stop().await;
 }
+
+/// A core dropped right after its last call frees the directory at once: no call's task still
+/// holds the engine (and with it the lock) after the call returned.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_core_reopens_right_after_its_last_call() {
+    let env = env().await;
+    let Concurrency { env, core, keys, wrapper } = env;
+    drop(core);
+    for i in 0..200 {
+        let core = CitizenCore::with_clock(env.config("core"), keys.clone(), wrapper.clone(), env.clock.clone())
+            .unwrap_or_else(|e| panic!("reopen {i}: {e:?}"));
+        assert_eq!(core.status().await.unwrap().enrollment, EnrollmentState::Enrolled);
+        core.account().passcode_status().await.unwrap();
+    }
+}

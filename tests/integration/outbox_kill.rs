@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use citizen_core::clock::SystemClock;
-use citizen_core::{default_core_config, CitizenCore, CoreConfig, DraftStatus, Locale};
+use citizen_core::{default_core_config, CitizenCore, CoreConfig, DraftStatus, Language};
 use citizen_core::{OutboxItem, OutboxState};
 use citizen_server::{MemoryOtpOutbox, ServerConfig};
 
@@ -64,7 +64,7 @@ fn config(base_url: &str, data_dir: &std::path::Path, ca: &str, pins: &[String])
     let mut c = default_core_config(base_url.to_string(), data_dir.to_string_lossy().into_owned());
     c.trust_anchors_pem = vec![ca.to_string()];
     c.spki_pins = pins.to_vec();
-    c.locale = Locale::Vi;
+    c.language = Language::Vi;
     c.platform = "desktop".into();
     c.device_label = "kill test".into();
     c.request_timeout_ms = 5_000;

@@ -3521,9 +3521,10 @@ class _UniffiFfiConverterTypeClaimRequest(_UniffiConverterRustBuffer):
 
 
 
-class Locale(enum.Enum):
+class Language(enum.Enum):
     """
-    Language of the citizen.
+    Language of the citizen (named `Language`, not `Locale`, so it does not shadow Foundation's
+    `Locale` in Swift or `java.util.Locale` in Kotlin).
 """
     
     VI = 0
@@ -3538,29 +3539,29 @@ class Locale(enum.Enum):
     
 
 
-class _UniffiFfiConverterTypeLocale(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeLanguage(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         variant = buf.read_i32()
         if variant == 1:
-            return Locale.VI
+            return Language.VI
         if variant == 2:
-            return Locale.EN
+            return Language.EN
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
     def check_lower(value):
-        if value == Locale.VI:
+        if value == Language.VI:
             return
-        if value == Locale.EN:
+        if value == Language.EN:
             return
         raise ValueError(value)
 
     @staticmethod
     def write(value, buf):
-        if value == Locale.VI:
+        if value == Language.VI:
             buf.write_i32(1)
-        if value == Locale.EN:
+        if value == Language.EN:
             buf.write_i32(2)
 
 
@@ -3568,14 +3569,22 @@ class _UniffiFfiConverterTypeLocale(_UniffiConverterRustBuffer):
 @dataclass
 class CoreConfig:
     """
-    Everything the core needs to start.
+    Everything the core needs to start. Only the server, the data directory and the language are
+    required; the other fields default to the values of [`default_core_config`] (Swift and Kotlin
+    callers may leave them out).
 """
-    def __init__(self, *, server_base_url:str, data_dir:str, trust_anchors_pem:typing.List[str], spki_pins:typing.List[str], locale:Locale, connect_timeout_ms:int, request_timeout_ms:int, allow_insecure_loopback:bool, device_label:str, platform:str):
+    def __init__(self, *, server_base_url:str, data_dir:str, trust_anchors_pem:typing.List[str] = _DEFAULT, spki_pins:typing.List[str] = _DEFAULT, language:Language, connect_timeout_ms:int = 10000, request_timeout_ms:int = 30000, allow_insecure_loopback:bool = False, device_label:str = "device", platform:str = "unknown"):
         self.server_base_url = server_base_url
         self.data_dir = data_dir
-        self.trust_anchors_pem = trust_anchors_pem
-        self.spki_pins = spki_pins
-        self.locale = locale
+        if trust_anchors_pem is _DEFAULT:
+            self.trust_anchors_pem = []
+        else:
+            self.trust_anchors_pem = trust_anchors_pem
+        if spki_pins is _DEFAULT:
+            self.spki_pins = []
+        else:
+            self.spki_pins = spki_pins
+        self.language = language
         self.connect_timeout_ms = connect_timeout_ms
         self.request_timeout_ms = request_timeout_ms
         self.allow_insecure_loopback = allow_insecure_loopback
@@ -3586,7 +3595,7 @@ class CoreConfig:
 
     
     def __str__(self):
-        return "CoreConfig(server_base_url={}, data_dir={}, trust_anchors_pem={}, spki_pins={}, locale={}, connect_timeout_ms={}, request_timeout_ms={}, allow_insecure_loopback={}, device_label={}, platform={})".format(self.server_base_url, self.data_dir, self.trust_anchors_pem, self.spki_pins, self.locale, self.connect_timeout_ms, self.request_timeout_ms, self.allow_insecure_loopback, self.device_label, self.platform)
+        return "CoreConfig(server_base_url={}, data_dir={}, trust_anchors_pem={}, spki_pins={}, language={}, connect_timeout_ms={}, request_timeout_ms={}, allow_insecure_loopback={}, device_label={}, platform={})".format(self.server_base_url, self.data_dir, self.trust_anchors_pem, self.spki_pins, self.language, self.connect_timeout_ms, self.request_timeout_ms, self.allow_insecure_loopback, self.device_label, self.platform)
     def __eq__(self, other):
         if self.server_base_url != other.server_base_url:
             return False
@@ -3596,7 +3605,7 @@ class CoreConfig:
             return False
         if self.spki_pins != other.spki_pins:
             return False
-        if self.locale != other.locale:
+        if self.language != other.language:
             return False
         if self.connect_timeout_ms != other.connect_timeout_ms:
             return False
@@ -3618,7 +3627,7 @@ class _UniffiFfiConverterTypeCoreConfig(_UniffiConverterRustBuffer):
             data_dir=_UniffiFfiConverterString.read(buf),
             trust_anchors_pem=_UniffiFfiConverterSequenceString.read(buf),
             spki_pins=_UniffiFfiConverterSequenceString.read(buf),
-            locale=_UniffiFfiConverterTypeLocale.read(buf),
+            language=_UniffiFfiConverterTypeLanguage.read(buf),
             connect_timeout_ms=_UniffiFfiConverterUInt64.read(buf),
             request_timeout_ms=_UniffiFfiConverterUInt64.read(buf),
             allow_insecure_loopback=_UniffiFfiConverterBoolean.read(buf),
@@ -3632,7 +3641,7 @@ class _UniffiFfiConverterTypeCoreConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.data_dir)
         _UniffiFfiConverterSequenceString.check_lower(value.trust_anchors_pem)
         _UniffiFfiConverterSequenceString.check_lower(value.spki_pins)
-        _UniffiFfiConverterTypeLocale.check_lower(value.locale)
+        _UniffiFfiConverterTypeLanguage.check_lower(value.language)
         _UniffiFfiConverterUInt64.check_lower(value.connect_timeout_ms)
         _UniffiFfiConverterUInt64.check_lower(value.request_timeout_ms)
         _UniffiFfiConverterBoolean.check_lower(value.allow_insecure_loopback)
@@ -3645,7 +3654,7 @@ class _UniffiFfiConverterTypeCoreConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.data_dir, buf)
         _UniffiFfiConverterSequenceString.write(value.trust_anchors_pem, buf)
         _UniffiFfiConverterSequenceString.write(value.spki_pins, buf)
-        _UniffiFfiConverterTypeLocale.write(value.locale, buf)
+        _UniffiFfiConverterTypeLanguage.write(value.language, buf)
         _UniffiFfiConverterUInt64.write(value.connect_timeout_ms, buf)
         _UniffiFfiConverterUInt64.write(value.request_timeout_ms, buf)
         _UniffiFfiConverterBoolean.write(value.allow_insecure_loopback, buf)
@@ -11222,7 +11231,7 @@ __all__ = [
     "ActivityKind",
     "LogProblem",
     "CaseStatusDto",
-    "Locale",
+    "Language",
     "DeviceStatus",
     "EnrollmentState",
     "SignatureFormat",

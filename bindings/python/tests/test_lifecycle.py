@@ -53,3 +53,9 @@ def test_shutdown_ends_subscriptions_and_frees_the_directory_for_erasing(device)
 
 def test_core_version():
     assert cc.core_version().count(".") == 2
+
+
+def test_config_fields_default_like_default_core_config():
+    """Record defaults: a caller passes only what it must (Swift and Kotlin get the same)."""
+    config = cc.CoreConfig(server_base_url="https://dvc.example", data_dir="/data", language=cc.Language.VI)
+    assert config == cc.default_core_config("https://dvc.example", "/data")

@@ -5395,7 +5395,9 @@ public func FfiConverterTypeCondition_lower(_ value: Condition) -> RustBuffer {
 
 
 /**
- * Everything the core needs to start.
+ * Everything the core needs to start. Only the server, the data directory and the language are
+ * required; the other fields default to the values of [`default_core_config`] (Swift and Kotlin
+ * callers may leave them out).
  */
 public struct CoreConfig: Equatable, Hashable {
     /**
@@ -5417,7 +5419,7 @@ public struct CoreConfig: Equatable, Hashable {
     /**
      * Language sent to the server.
      */
-    public let locale: Locale
+    public let language: Language
     /**
      * TCP+TLS connect timeout.
      */
@@ -5450,33 +5452,33 @@ public struct CoreConfig: Equatable, Hashable {
          */dataDir: String, 
         /**
          * PEM certificates to trust instead of the platform roots; empty = platform roots.
-         */trustAnchorsPem: [String], 
+         */trustAnchorsPem: [String] = [], 
         /**
          * SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two distinct pins (a repeated pin is refused).
-         */spkiPins: [String], 
+         */spkiPins: [String] = [], 
         /**
          * Language sent to the server.
-         */locale: Locale, 
+         */language: Language, 
         /**
          * TCP+TLS connect timeout.
-         */connectTimeoutMs: UInt64, 
+         */connectTimeoutMs: UInt64 = UInt64(10000), 
         /**
          * Whole-request timeout.
-         */requestTimeoutMs: UInt64, 
+         */requestTimeoutMs: UInt64 = UInt64(30000), 
         /**
          * Allow plain `http://` to loopback hosts (development only).
-         */allowInsecureLoopback: Bool, 
+         */allowInsecureLoopback: Bool = false, 
         /**
          * Device label shown in the device list (no personal data), e.g. `Pixel 9`.
-         */deviceLabel: String, 
+         */deviceLabel: String = "device", 
         /**
          * `android`, `ios`, `desktop`, `kiosk`.
-         */platform: String) {
+         */platform: String = "unknown") {
         self.serverBaseUrl = serverBaseUrl
         self.dataDir = dataDir
         self.trustAnchorsPem = trustAnchorsPem
         self.spkiPins = spkiPins
-        self.locale = locale
+        self.language = language
         self.connectTimeoutMs = connectTimeoutMs
         self.requestTimeoutMs = requestTimeoutMs
         self.allowInsecureLoopback = allowInsecureLoopback
@@ -5504,7 +5506,7 @@ public struct FfiConverterTypeCoreConfig: FfiConverterRustBuffer {
                 dataDir: FfiConverterString.read(from: &buf), 
                 trustAnchorsPem: FfiConverterSequenceString.read(from: &buf), 
                 spkiPins: FfiConverterSequenceString.read(from: &buf), 
-                locale: FfiConverterTypeLocale.read(from: &buf), 
+                language: FfiConverterTypeLanguage.read(from: &buf), 
                 connectTimeoutMs: FfiConverterUInt64.read(from: &buf), 
                 requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
                 allowInsecureLoopback: FfiConverterBool.read(from: &buf), 
@@ -5518,7 +5520,7 @@ public struct FfiConverterTypeCoreConfig: FfiConverterRustBuffer {
         FfiConverterString.write(value.dataDir, into: &buf)
         FfiConverterSequenceString.write(value.trustAnchorsPem, into: &buf)
         FfiConverterSequenceString.write(value.spkiPins, into: &buf)
-        FfiConverterTypeLocale.write(value.locale, into: &buf)
+        FfiConverterTypeLanguage.write(value.language, into: &buf)
         FfiConverterUInt64.write(value.connectTimeoutMs, into: &buf)
         FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
         FfiConverterBool.write(value.allowInsecureLoopback, into: &buf)
@@ -10157,10 +10159,11 @@ public func FfiConverterTypeKeyWrapError_lower(_ value: KeyWrapError) -> RustBuf
 
 
 /**
- * Language of the citizen.
+ * Language of the citizen (named `Language`, not `Locale`, so it does not shadow Foundation's
+ * `Locale` in Swift or `java.util.Locale` in Kotlin).
  */
 
-public enum Locale: Equatable, Hashable {
+public enum Language: Equatable, Hashable {
     
     /**
      * Tiếng Việt.
@@ -10178,16 +10181,16 @@ public enum Locale: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension Locale: Sendable {}
+extension Language: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeLocale: FfiConverterRustBuffer {
-    typealias SwiftType = Locale
+public struct FfiConverterTypeLanguage: FfiConverterRustBuffer {
+    typealias SwiftType = Language
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Locale {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Language {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
@@ -10199,7 +10202,7 @@ public struct FfiConverterTypeLocale: FfiConverterRustBuffer {
         }
     }
 
-    public static func write(_ value: Locale, into buf: inout [UInt8]) {
+    public static func write(_ value: Language, into buf: inout [UInt8]) {
         switch value {
         
         
@@ -10218,15 +10221,15 @@ public struct FfiConverterTypeLocale: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeLocale_lift(_ buf: RustBuffer) throws -> Locale {
-    return try FfiConverterTypeLocale.lift(buf)
+public func FfiConverterTypeLanguage_lift(_ buf: RustBuffer) throws -> Language {
+    return try FfiConverterTypeLanguage.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeLocale_lower(_ value: Locale) -> RustBuffer {
-    return FfiConverterTypeLocale.lower(value)
+public func FfiConverterTypeLanguage_lower(_ value: Language) -> RustBuffer {
+    return FfiConverterTypeLanguage.lower(value)
 }
 
 

@@ -30,15 +30,12 @@ enum CoreFactory {
             trustAnchors = [pem]
         }
         #endif
+        // The fields left out take the core's defaults (no pins, 10 s / 30 s timeouts, HTTPS only).
         let config = CoreConfig(
             serverBaseUrl: serverBaseUrl,
             dataDir: dataDir,
             trustAnchorsPem: trustAnchors,
-            spkiPins: [],
-            locale: AppLocale.isVietnamese ? .vi : .en,
-            connectTimeoutMs: 10_000,
-            requestTimeoutMs: 30_000,
-            allowInsecureLoopback: false,
+            language: AppLocale.isVietnamese ? .vi : .en,
             deviceLabel: UIDevice.current.model, // "iPhone": no personal data (not the device name)
             platform: "ios"
         )

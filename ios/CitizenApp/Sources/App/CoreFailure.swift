@@ -2,7 +2,7 @@ import CitizenCore
 import Foundation
 
 /// The language the app shows: Vietnamese unless the app runs in English.
-/// (Always `Foundation.Locale`: the core's bindings declare their own `Locale` enum.)
+/// (The core's own enum is `Language`, so `Locale` here is always Foundation's.)
 enum AppLocale {
     static var isVietnamese: Bool {
         (Bundle.main.preferredLocalizations.first ?? "vi").hasPrefix("vi")

@@ -7792,7 +7792,9 @@ public object FfiConverterTypeCondition: FfiConverterRustBuffer<Condition> {
 
 
 /**
- * Everything the core needs to start.
+ * Everything the core needs to start. Only the server, the data directory and the language are
+ * required; the other fields default to the values of [`default_core_config`] (Swift and Kotlin
+ * callers may leave them out).
  */
 data class CoreConfig (
     /**
@@ -7808,42 +7810,42 @@ data class CoreConfig (
     /**
      * PEM certificates to trust instead of the platform roots; empty = platform roots.
      */
-    val `trustAnchorsPem`: List<kotlin.String>
+    val `trustAnchorsPem`: List<kotlin.String> = listOf() 
     , 
     /**
      * SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two distinct pins (a repeated pin is refused).
      */
-    val `spkiPins`: List<kotlin.String>
+    val `spkiPins`: List<kotlin.String> = listOf() 
     , 
     /**
      * Language sent to the server.
      */
-    val `locale`: Locale
+    val `language`: Language
     , 
     /**
      * TCP+TLS connect timeout.
      */
-    val `connectTimeoutMs`: kotlin.ULong
+    val `connectTimeoutMs`: kotlin.ULong = 10000uL 
     , 
     /**
      * Whole-request timeout.
      */
-    val `requestTimeoutMs`: kotlin.ULong
+    val `requestTimeoutMs`: kotlin.ULong = 30000uL 
     , 
     /**
      * Allow plain `http://` to loopback hosts (development only).
      */
-    val `allowInsecureLoopback`: kotlin.Boolean
+    val `allowInsecureLoopback`: kotlin.Boolean = false 
     , 
     /**
      * Device label shown in the device list (no personal data), e.g. `Pixel 9`.
      */
-    val `deviceLabel`: kotlin.String
+    val `deviceLabel`: kotlin.String = "device" 
     , 
     /**
      * `android`, `ios`, `desktop`, `kiosk`.
      */
-    val `platform`: kotlin.String
+    val `platform`: kotlin.String = "unknown" 
     
 ){
     
@@ -7864,7 +7866,7 @@ public object FfiConverterTypeCoreConfig: FfiConverterRustBuffer<CoreConfig> {
             FfiConverterString.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterSequenceString.read(buf),
-            FfiConverterTypeLocale.read(buf),
+            FfiConverterTypeLanguage.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterBoolean.read(buf),
@@ -7878,7 +7880,7 @@ public object FfiConverterTypeCoreConfig: FfiConverterRustBuffer<CoreConfig> {
             FfiConverterString.allocationSize(value.`dataDir`) +
             FfiConverterSequenceString.allocationSize(value.`trustAnchorsPem`) +
             FfiConverterSequenceString.allocationSize(value.`spkiPins`) +
-            FfiConverterTypeLocale.allocationSize(value.`locale`) +
+            FfiConverterTypeLanguage.allocationSize(value.`language`) +
             FfiConverterULong.allocationSize(value.`connectTimeoutMs`) +
             FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
             FfiConverterBoolean.allocationSize(value.`allowInsecureLoopback`) +
@@ -7891,7 +7893,7 @@ public object FfiConverterTypeCoreConfig: FfiConverterRustBuffer<CoreConfig> {
             FfiConverterString.write(value.`dataDir`, buf)
             FfiConverterSequenceString.write(value.`trustAnchorsPem`, buf)
             FfiConverterSequenceString.write(value.`spkiPins`, buf)
-            FfiConverterTypeLocale.write(value.`locale`, buf)
+            FfiConverterTypeLanguage.write(value.`language`, buf)
             FfiConverterULong.write(value.`connectTimeoutMs`, buf)
             FfiConverterULong.write(value.`requestTimeoutMs`, buf)
             FfiConverterBoolean.write(value.`allowInsecureLoopback`, buf)
@@ -11539,10 +11541,11 @@ public object FfiConverterTypeKeyWrapError : FfiConverterRustBuffer<KeyWrapExcep
 
 
 /**
- * Language of the citizen.
+ * Language of the citizen (named `Language`, not `Locale`, so it does not shadow Foundation's
+ * `Locale` in Swift or `java.util.Locale` in Kotlin).
  */
 
-enum class Locale {
+enum class Language {
     
     /**
      * Tiếng Việt.
@@ -11563,18 +11566,18 @@ enum class Locale {
 /**
  * @suppress
  */
-public object FfiConverterTypeLocale: FfiConverterRustBuffer<Locale> {
+public object FfiConverterTypeLanguage: FfiConverterRustBuffer<Language> {
     override fun read(buf: ByteBuffer) = try {
         
-        Locale.entries[buf.getInt() - 1]
+        Language.entries[buf.getInt() - 1]
         
     } catch (e: IndexOutOfBoundsException) {
         throw RuntimeException("invalid enum value, something is very wrong!!", e)
     }
 
-    override fun allocationSize(value: Locale) = 4UL
+    override fun allocationSize(value: Language) = 4UL
 
-    override fun write(value: Locale, buf: ByteBuffer) {
+    override fun write(value: Language, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }

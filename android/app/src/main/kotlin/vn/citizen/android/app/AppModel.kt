@@ -24,10 +24,10 @@ import vn.citizen.core.CitizenException
 import vn.citizen.core.CitizenCore
 import vn.citizen.core.EnrollmentState
 import vn.citizen.core.KeyOptions
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 
 /** The flow view models of one opened core (see android/viewmodel). */
-class Flows(val core: CitizenCore, locale: Locale) {
+class Flows(val core: CitizenCore, locale: Language) {
     /**
      * Device keys: StrongBox when present, user-authentication-bound (biometric or credential).
      * The attestation challenge is filled in per enrollment (`EnrollmentViewModel.keyOptionsFor`:

@@ -8,7 +8,7 @@ import vn.citizen.android.app.platform.BiometricPromptAuthenticator
 import vn.citizen.android.keystore.AndroidKeystoreDataKeyWrapper
 import vn.citizen.android.keystore.AndroidKeystoreDeviceKeyStore
 import vn.citizen.core.CitizenCore
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.defaultCoreConfig
 import java.io.File
 import java.lang.ref.WeakReference
@@ -28,7 +28,7 @@ class CitizenApplication : Application() {
 
     val dataDir: File get() = File(filesDir, DATA_DIR)
 
-    val locale: Locale get() = if (resources.configuration.locales[0].language == "vi") Locale.VI else Locale.EN
+    val locale: Language get() = if (resources.configuration.locales[0].language == "vi") Language.VI else Language.EN
 
     override fun onCreate() {
         super.onCreate()
@@ -54,11 +54,11 @@ class CitizenApplication : Application() {
      */
     suspend fun openCore(): CitizenCore {
         val config = defaultCoreConfig(BuildConfig.CITIZEN_SERVER, dataDir.absolutePath).copy(
-            locale = locale,
+            language = locale,
             deviceLabel = "${Build.MANUFACTURER} ${Build.MODEL}",
             platform = "android",
         )
-        val keyStore = AndroidKeystoreDeviceKeyStore(this, BiometricPromptAuthenticator({ currentActivity }, { locale == Locale.VI }))
+        val keyStore = AndroidKeystoreDeviceKeyStore(this, BiometricPromptAuthenticator({ currentActivity }, { locale == Language.VI }))
         return CitizenCore.open(config, keyStore, AndroidKeystoreDataKeyWrapper())
     }
 

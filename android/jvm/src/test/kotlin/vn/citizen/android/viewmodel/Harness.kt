@@ -9,7 +9,7 @@ import vn.citizen.core.EnrollmentInput
 import vn.citizen.core.JcaDataKeyWrapper
 import vn.citizen.core.JcaDeviceKeyStore
 import vn.citizen.core.KeyOptions
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.TestServer
 import java.net.URI
 import java.net.http.HttpClient
@@ -50,9 +50,9 @@ val TEST_KEY_OPTIONS = KeyOptions(requireUserAuthentication = false, preferStron
 suspend fun openCore(
     server: TestServer,
     dir: Path,
-    locale: Locale = Locale.VI,
+    locale: Language = Language.VI,
     keyStore: DeviceKeyStore = JcaDeviceKeyStore(),
-): CitizenCore = CitizenCore.open(server.config(dir).copy(locale = locale), keyStore, JcaDataKeyWrapper())
+): CitizenCore = CitizenCore.open(server.config(dir).copy(language = locale), keyStore, JcaDataKeyWrapper())
 
 /** The fixture key store, remembering the [KeyOptions] of every `createKey` the core made. */
 class RecordingDeviceKeyStore(private val inner: DeviceKeyStore = JcaDeviceKeyStore()) : DeviceKeyStore by inner {
@@ -65,7 +65,7 @@ class RecordingDeviceKeyStore(private val inner: DeviceKeyStore = JcaDeviceKeySt
 }
 
 /** Enroll [citizen] through [EnrollmentViewModel] (details → OTP → passcode twice). */
-suspend fun enrollThroughViewModel(server: TestServer, core: CitizenCore, citizen: Citizen, locale: Locale = Locale.VI) {
+suspend fun enrollThroughViewModel(server: TestServer, core: CitizenCore, citizen: Citizen, locale: Language = Language.VI) {
     val vm = EnrollmentViewModel(core.account(), TEST_KEY_OPTIONS, locale)
     assertTrue(vm.start(citizen.input), vm.state.value.error.toString())
     assertEquals(EnrollmentViewModel.Step.OTP, vm.state.value.step)

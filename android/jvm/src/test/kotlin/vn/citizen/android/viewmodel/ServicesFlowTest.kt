@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import vn.citizen.core.CaseStatusDto
 import vn.citizen.core.DraftStatus
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.OutboxState
 import vn.citizen.core.TestServer
 import java.nio.file.Path
@@ -34,7 +34,7 @@ class ServicesFlowTest {
                 enrollThroughViewModel(server, core, Citizens.C7)
                 assertTrue(LoginViewModel(core).login(PASSCODE))
 
-                val vm = ServicesViewModel(core.services(), Locale.VI)
+                val vm = ServicesViewModel(core.services(), Language.VI)
                 assertTrue(vm.loadCatalogue(), vm.state.value.error.toString())
                 assertTrue(vm.state.value.procedures.any { it.id == PROCEDURE }, vm.state.value.procedures.map { it.id }.toString())
 

@@ -9,7 +9,7 @@ import vn.citizen.core.EnrollmentInput
 import vn.citizen.core.EnrollmentOutcome
 import vn.citizen.core.EnrollmentTicket
 import vn.citizen.core.KeyOptions
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.PasscodeStatus
 import vn.citizen.core.SessionInfo
 
@@ -21,7 +21,7 @@ import vn.citizen.core.SessionInfo
 class EnrollmentViewModel(
     private val account: AccountClientInterface,
     private val keyOptions: KeyOptions,
-    locale: Locale = Locale.VI,
+    locale: Language = Language.VI,
 ) : FlowViewModel<EnrollmentViewModel.State>(State(), locale) {
 
     enum class Step { DETAILS, OTP, PASSCODE, DONE }
@@ -112,11 +112,11 @@ class EnrollmentViewModel(
 
     private fun invalidInput(fields: List<UiFieldError>) = UiError(
         code = "input.invalid",
-        message = if (locale == Locale.VI) "Thông tin chưa hợp lệ." else "Some details are not valid.",
+        message = if (locale == Language.VI) "Thông tin chưa hợp lệ." else "Some details are not valid.",
         fields = fields,
     )
 
-    private fun localError(code: String, vi: String, en: String) = UiError(code, if (locale == Locale.VI) vi else en)
+    private fun localError(code: String, vi: String, en: String) = UiError(code, if (locale == Language.VI) vi else en)
 }
 
 /**
@@ -125,7 +125,7 @@ class EnrollmentViewModel(
  */
 class LoginViewModel(
     private val core: CitizenCoreInterface,
-    locale: Locale = Locale.VI,
+    locale: Language = Language.VI,
 ) : FlowViewModel<LoginViewModel.State>(State(), locale) {
 
     data class State(
@@ -213,7 +213,7 @@ class LoginViewModel(
 /** The citizen's devices (this phone marked), and revoking another one with the passcode. */
 class DevicesViewModel(
     private val account: AccountClientInterface,
-    locale: Locale = Locale.VI,
+    locale: Language = Language.VI,
 ) : FlowViewModel<DevicesViewModel.State>(State(), locale) {
 
     data class State(

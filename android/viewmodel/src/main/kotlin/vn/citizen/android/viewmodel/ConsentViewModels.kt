@@ -7,7 +7,7 @@ import vn.citizen.core.ActivityClientInterface
 import vn.citizen.core.ConsentClientInterface
 import vn.citizen.core.LoginApproval
 import vn.citizen.core.LoginRequestInfo
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.ReceiptInfo
 import vn.citizen.core.ShareOutcome
 import vn.citizen.core.ShareRequestInfo
@@ -20,7 +20,7 @@ import vn.citizen.core.ShareRequestInfo
  */
 class QrLoginViewModel(
     private val consent: ConsentClientInterface,
-    locale: Locale = Locale.VI,
+    locale: Language = Language.VI,
 ) : FlowViewModel<QrLoginViewModel.State>(State(), locale) {
 
     enum class Stage { SCANNING, REVIEW, APPROVED, DENIED }
@@ -35,8 +35,8 @@ class QrLoginViewModel(
         val error: UiError? = null,
     ) {
         /** The portal's name in the UI locale (verified against the signed registry). */
-        fun relyingPartyName(locale: Locale): String? =
-            request?.let { if (locale == Locale.VI) it.relyingPartyNameVi else it.relyingPartyNameEn }
+        fun relyingPartyName(locale: Language): String? =
+            request?.let { if (locale == Language.VI) it.relyingPartyNameVi else it.relyingPartyNameEn }
 
         /**
          * After a same-device approval: the relying party's redirect (carrying the ID token) to
@@ -107,7 +107,7 @@ class QrLoginViewModel(
  */
 class ShareViewModel(
     private val consent: ConsentClientInterface,
-    locale: Locale = Locale.VI,
+    locale: Language = Language.VI,
 ) : FlowViewModel<ShareViewModel.State>(State(), locale) {
 
     data class State(
@@ -155,7 +155,7 @@ class ShareViewModel(
 class ActivityViewModel(
     private val activity: ActivityClientInterface,
     private val consent: ConsentClientInterface,
-    locale: Locale = Locale.VI,
+    locale: Language = Language.VI,
 ) : FlowViewModel<ActivityViewModel.State>(State(), locale) {
 
     data class State(

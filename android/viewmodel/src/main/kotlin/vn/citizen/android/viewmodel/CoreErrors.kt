@@ -3,7 +3,7 @@ package vn.citizen.android.viewmodel
 import vn.citizen.core.CitizenException
 import vn.citizen.core.ErrorDetail
 import vn.citizen.core.FieldError
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 
 /** An error as a screen shows it: the core's stable code and its message in the UI locale. */
 data class UiError(
@@ -17,10 +17,10 @@ data class UiError(
 data class UiFieldError(val field: String, val code: String, val message: String)
 
 /** The core's message in [locale]. */
-fun ErrorDetail.message(locale: Locale): String = if (locale == Locale.VI) messageVi else messageEn
+fun ErrorDetail.message(locale: Language): String = if (locale == Language.VI) messageVi else messageEn
 
-fun FieldError.toUi(locale: Locale): UiFieldError =
-    UiFieldError(field, code, if (locale == Locale.VI) messageVi else messageEn)
+fun FieldError.toUi(locale: Language): UiFieldError =
+    UiFieldError(field, code, if (locale == Language.VI) messageVi else messageEn)
 
 /**
  * The core throws one error type, [CitizenException], whose variant says what to do next and
@@ -37,7 +37,7 @@ object CoreErrors {
     fun fields(error: Throwable): List<FieldError> = (error as? CitizenException.InvalidInput)?.fields ?: emptyList()
 
     /** [error] as a [UiError] in [locale]; a non-core throwable becomes code [INTERNAL]. */
-    fun toUi(error: Throwable, locale: Locale): UiError {
+    fun toUi(error: Throwable, locale: Language): UiError {
         val detail = detail(error)
             ?: ErrorDetail(
                 code = INTERNAL,

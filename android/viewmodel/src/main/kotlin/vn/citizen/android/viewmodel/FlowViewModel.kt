@@ -5,7 +5,7 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 
 /**
  * Base of the flow view models: an immutable UI state in a [StateFlow], suspend actions, core
@@ -17,7 +17,7 @@ import vn.citizen.core.Locale
  * (main-safe by construction), so actions call the core directly from the main thread: no
  * `Dispatchers.IO` hop is needed.
  */
-abstract class FlowViewModel<S>(initial: S, protected val locale: Locale) {
+abstract class FlowViewModel<S>(initial: S, protected val locale: Language) {
     private val mutableState = MutableStateFlow(initial)
 
     /** The screen's state; collect it (`collectAsState()` in Compose). */

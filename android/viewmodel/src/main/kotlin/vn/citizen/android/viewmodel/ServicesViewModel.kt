@@ -3,7 +3,7 @@ package vn.citizen.android.viewmodel
 import vn.citizen.core.CaseInfo
 import vn.citizen.core.ServicesClientInterface
 import vn.citizen.core.Draft
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.OutboxItem
 import vn.citizen.core.OutboxSyncReport
 import vn.citizen.core.Procedure
@@ -17,7 +17,7 @@ import vn.citizen.core.CitizenException
  */
 class ServicesViewModel(
     private val services: ServicesClientInterface,
-    locale: Locale = Locale.VI,
+    locale: Language = Language.VI,
 ) : FlowViewModel<ServicesViewModel.State>(State(), locale) {
 
     data class State(
