@@ -93,7 +93,7 @@ fn env() -> Env {
     let http = reqwest::Client::builder().tls_backend_preconfigured(tls).build().unwrap();
     rt.block_on(async {
         citizen_server::testing::enroll_and_login(&core, &otp, citizen_server::testing::CITIZEN_1, PASS).await;
-        core.refresh_relying_parties().await.unwrap();
+        core.consent().refresh_relying_parties().await.unwrap();
     });
     Env { rt, server, core, http, _dir: dir }
 }
@@ -123,12 +123,12 @@ impl Env {
 
     /// One QR login after the portal showed `frame`: scan, read the code the portal shows, approve.
     async fn scan_and_approve(&self, handle: &str, frame: String) -> LoginApproval {
-        let info = self.core.scan_login_code(frame).await.unwrap();
+        let info = self.core.consent().scan_login_code(frame).await.unwrap();
         let view = self.portal_view(handle).await;
         assert_eq!(view["state"], "scanned");
         let code = view["verification_code"].as_str().expect("the portal shows a code").to_string();
         assert!(info.code_choices.contains(&code), "the portal's code is offered");
-        self.core.approve_login(info.session_id, code, PASS.into()).await.unwrap()
+        self.core.consent().approve_login(info.session_id, code, PASS.into()).await.unwrap()
     }
 
     /// The demo bank's share request (a JWS).
@@ -139,8 +139,8 @@ impl Env {
 
     /// Open the request and share the required claims and the phone.
     async fn open_and_share(&self, jws: String) {
-        let info = self.core.open_share_request(jws).await.unwrap();
-        let out = self.core.share_data(info.request_id, vec!["phone".into()], PASS.into()).await.unwrap();
+        let info = self.core.consent().open_share_request(jws).await.unwrap();
+        let out = self.core.consent().share_data(info.request_id, vec!["phone".into()], PASS.into()).await.unwrap();
         assert!(out.relying_party_accepted, "the bank verified the presentation");
         assert_eq!(out.disclosed_claims.len(), SHARED.len());
     }
@@ -209,7 +209,7 @@ fn consent(c: &mut Criterion) {
     });
     g.finish();
 
-    c.bench_function("login", |b| b.iter(|| e.rt.block_on(e.core.login(PASS.into())).unwrap()));
+    c.bench_function("login", |b| b.iter(|| e.rt.block_on(e.core.account().login(PASS.into())).unwrap()));
 
     let mut g = c.benchmark_group("share");
     g.bench_function("open+share", |b| {

@@ -110,7 +110,7 @@ fn login_round_trip(c: &mut Criterion) {
             .iter(|| async { net.get::<serde_json::Value>(citizen_core::protocol::PATH_HEALTH, None).await.unwrap() })
     });
     g.bench_function("login (passcode + challenge + sign + login)", |b| {
-        b.to_async(&rt).iter(|| async { core.login("482916".into()).await.unwrap() })
+        b.to_async(&rt).iter(|| async { core.account().login("482916".into()).await.unwrap() })
     });
     g.finish();
     rt.block_on(server.shutdown());

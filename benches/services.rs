@@ -66,8 +66,8 @@ fn env() -> Env {
             .unwrap();
     rt.block_on(async {
         citizen_server::testing::enroll_and_login(&core, &otp, citizen_server::testing::CITIZEN_1, PASS).await;
-        core.refresh_catalogue().await.unwrap();
-        core.refresh_profile().await.unwrap();
+        core.services().refresh_catalogue().await.unwrap();
+        core.services().refresh_profile().await.unwrap();
     });
     Env { rt, server, clock, core, _dir: dir }
 }
@@ -77,24 +77,35 @@ fn day(clock: &ManualClock, offset: i64) -> String {
     format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
 }
 
-/// A filled, valid residence-notification draft; returns its id.
-fn filled_draft(core: &CitizenCore, clock: &ManualClock) -> String {
-    let id = core.create_draft("residence-notification".into()).unwrap().draft_id;
-    for (path, value) in [
+/// A filled, valid residence-notification draft (the form's edits in one write); returns its id.
+async fn filled_draft(core: &CitizenCore, clock: &ManualClock) -> String {
+    let id = core.services().create_draft("residence-notification".into()).await.unwrap().draft_id;
+    let values = [
         ("guests.0.full_name", "Khách Thử Nghiệm".to_string()),
         ("guests.0.cccd", "079195000002".to_string()),
         ("guests.0.relationship", "ban_be".to_string()),
         ("reason", "du_lich".to_string()),
         ("from_date", day(clock, 1)),
         ("to_date", day(clock, 5)),
-    ] {
-        core.set_field(id.clone(), path.into(), value).unwrap();
-    }
+    ]
+    .into_iter()
+    .map(|(path, value)| (path.to_string(), value))
+    .collect();
+    core.services().update_draft(id.clone(), values).await.unwrap();
     id
 }
 
-fn pending(core: &CitizenCore) -> usize {
-    core.outbox().unwrap().iter().filter(|i| matches!(i.state, OutboxState::Queued | OutboxState::Sending)).count()
+async fn pending(core: &CitizenCore) -> usize {
+    let outbox = core.services().list_outbox().await.unwrap();
+    outbox.iter().filter(|i| matches!(i.state, OutboxState::Queued | OutboxState::Sending)).count()
+}
+
+/// Wait for a core call from synchronous code that may already run inside a runtime (criterion's
+/// batch setup): the core does the work on its own runtime; a scoped thread only waits for it.
+fn wait<T: Send>(f: impl std::future::Future<Output = T> + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)).join().unwrap()
+    })
 }
 
 fn services(c: &mut Criterion) {
@@ -102,26 +113,26 @@ fn services(c: &mut Criterion) {
     let (core, clock) = (e.core.clone(), e.clock.clone());
 
     c.bench_function("draft/create+fill+validate (residence-notification)", |b| {
-        b.iter(|| {
-            let id = filled_draft(&core, &clock);
-            assert!(core.validate_draft(id).unwrap().is_empty());
+        b.to_async(&e.rt).iter(|| async {
+            let id = filled_draft(&core, &clock).await;
+            assert!(core.services().validate_draft(id).await.unwrap().is_empty());
         })
     });
 
     // Hold delivery: the first attempt gets a 503 with a day-long Retry-After, so the head of the
     // queue (and everything behind it) waits.
     e.server.set_faults(vec![Fault::Status503RetryAfter(86_400)]);
-    let first = filled_draft(&core, &clock);
-    e.rt.block_on(core.clone().submit_draft(first, PASS.into())).unwrap();
-    e.rt.block_on(core.sync_outbox()).unwrap();
+    let first = e.rt.block_on(filled_draft(&core, &clock));
+    e.rt.block_on(core.clone().services().submit_draft(first, PASS.into())).unwrap();
+    e.rt.block_on(core.services().sync_outbox()).unwrap();
     assert_eq!(e.server.pending_faults(), 0, "the 503 was served");
 
     c.bench_function("outbox/enqueue (submit: validate + passcode + sign [MemoryKeyStore] + durable enqueue)", |b| {
         b.to_async(&e.rt).iter_batched(
-            || filled_draft(&core, &clock),
+            || wait(filled_draft(&core, &clock)),
             |id| {
                 let core = core.clone();
-                async move { core.submit_draft(id, PASS.into()).await.unwrap() }
+                async move { core.services().submit_draft(id, PASS.into()).await.unwrap() }
             },
             BatchSize::PerIteration,
         )
@@ -130,29 +141,29 @@ fn services(c: &mut Criterion) {
     // Deliver what the enqueue benchmark queued, then hold the queue again and fill it with
     // exactly DRAIN items, timing the submits (enqueue cost, measured the same way as the drain).
     e.clock.advance(86_401);
-    assert_eq!(e.rt.block_on(core.sync_outbox()).unwrap().remaining, 0);
+    assert_eq!(e.rt.block_on(core.services().sync_outbox()).unwrap().remaining, 0);
     e.server.set_faults(vec![Fault::Status503RetryAfter(86_400)]);
-    let first = filled_draft(&core, &clock);
-    e.rt.block_on(core.clone().submit_draft(first, PASS.into())).unwrap();
-    e.rt.block_on(core.sync_outbox()).unwrap();
+    let first = e.rt.block_on(filled_draft(&core, &clock));
+    e.rt.block_on(core.clone().services().submit_draft(first, PASS.into())).unwrap();
+    e.rt.block_on(core.services().sync_outbox()).unwrap();
     assert_eq!(e.server.pending_faults(), 0, "the 503 was served");
     let mut top_up = Duration::ZERO;
     let mut topped = 0u32;
-    while pending(&core) < DRAIN {
-        let id = filled_draft(&core, &clock);
+    while e.rt.block_on(pending(&core)) < DRAIN {
+        let id = e.rt.block_on(filled_draft(&core, &clock));
         let t = Instant::now();
-        e.rt.block_on(core.clone().submit_draft(id, PASS.into())).unwrap();
+        e.rt.block_on(core.clone().services().submit_draft(id, PASS.into())).unwrap();
         top_up += t.elapsed();
         topped += 1;
     }
-    assert_eq!(pending(&core), DRAIN);
+    assert_eq!(e.rt.block_on(pending(&core)), DRAIN);
     let enqueue_each = if topped > 0 { top_up / topped } else { Duration::ZERO };
 
     // Release the queue and time one sync that delivers all of it.
     e.clock.advance(86_401);
     let cases_before = e.server.case_count();
     let t = Instant::now();
-    let r = e.rt.block_on(core.sync_outbox()).unwrap();
+    let r = e.rt.block_on(core.services().sync_outbox()).unwrap();
     let drain = t.elapsed();
     assert_eq!((r.delivered as usize, r.remaining), (DRAIN, 0), "{:?}", r.last_error);
     assert_eq!(e.server.case_count() - cases_before, DRAIN);

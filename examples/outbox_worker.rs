@@ -22,7 +22,7 @@ use std::io::Write;
 
 use citizen_core::cccd::Date;
 use citizen_core::clock::{Clock, SystemClock};
-use citizen_core::{default_core_config, CitizenCore, Locale};
+use citizen_core::{default_core_config, CitizenCore, Language};
 
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -53,7 +53,7 @@ fn main() {
     let mut cfg = default_core_config(base_url.clone(), data_dir.clone());
     cfg.trust_anchors_pem = vec![ca];
     cfg.spki_pins = pins.split(',').map(str::to_string).collect();
-    cfg.locale = Locale::Vi;
+    cfg.language = Language::Vi;
     cfg.platform = "desktop".into();
     cfg.device_label = "outbox worker".into();
     cfg.request_timeout_ms = 5_000;
@@ -63,8 +63,11 @@ fn main() {
         let core = CitizenCore::new_desktop(cfg).unwrap_or_else(|e| fail(format!("open: {e:?}")));
         say("READY");
         for _ in 0..max_loops {
-            let d =
-                core.create_draft("residence-notification".into()).unwrap_or_else(|e| fail(format!("draft: {e:?}")));
+            let d = core
+                .services()
+                .create_draft("residence-notification".into())
+                .await
+                .unwrap_or_else(|e| fail(format!("draft: {e:?}")));
             let id = d.draft_id;
             for (path, value) in [
                 ("guests.0.full_name", "Khách Thử Nghiệm".to_string()),
@@ -74,15 +77,18 @@ fn main() {
                 ("from_date", day(1)),
                 ("to_date", day(5)),
             ] {
-                core.set_field(id.clone(), path.into(), value).unwrap_or_else(|e| fail(format!("set {path}: {e:?}")));
+                core.services()
+                    .update_draft(id.clone(), std::collections::HashMap::from([(path.into(), value)]))
+                    .await
+                    .unwrap_or_else(|e| fail(format!("set {path}: {e:?}")));
             }
             let item = core
-                .clone()
+                .services()
                 .submit_draft(id, passcode.clone())
                 .await
                 .unwrap_or_else(|e| fail(format!("submit: {e:?}")));
             say(&format!("ACK {}", item.submission_id));
-            match core.sync_outbox().await {
+            match core.services().sync_outbox().await {
                 Ok(r) => say(&format!("SYNC {} {}", r.delivered, r.remaining)),
                 Err(e) => fail(format!("sync: {e:?}")),
             }

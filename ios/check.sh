@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # What can be checked of ios/ without a Swift toolchain (Linux CI). It is NOT a compile:
 #   1. build-xcframework.sh passes `bash -n` and, when installed, shellcheck;
-#   2. every `core.<method>(labels…)` call in the Swift sources names a method of the generated
-#      `CitizenCoreProtocol` (bindings/swift/Sources/CitizenCore.swift) with the same argument
-#      labels, uses `await` exactly for the async ones and `try` on the throwing ones;
+#   2. every call on the core and its sub-clients in the Swift sources (`core.<m>(…)`,
+#      `core.account().<m>(…)`, `account.<m>(…)`, `self.services.<m>(…)`, …) names a method of the
+#      generated protocol of its receiver (`CitizenCoreProtocol`, `AccountClientProtocol`,
+#      `ServicesClientProtocol`, `ConsentClientProtocol`, `ActivityClientProtocol` in
+#      bindings/swift/Sources/CitizenCore.swift) with the same argument labels, uses `await`
+#      exactly for the async ones and `try` on the throwing ones;
 #   3. every localization key the app uses exists in both Localizable.strings (vi, en), and the
 #      two files have the same keys;
 #   4. the chip reader's configuration (issue 12): the eMRTD AID A0000002471001 in the Info.plist
@@ -28,24 +31,57 @@ import glob, re, sys
 
 root = sys.argv[1]
 generated = open(f"{root}/bindings/swift/Sources/CitizenCore.swift", encoding="utf-8").read()
-protocol = generated[generated.index("public protocol CitizenCoreProtocol"):generated.index("open class CitizenCore:")]
-methods = {}
-for m in re.finditer(r"func (\w+)\(([^)]*)\)\s*(async)?\s*(throws)?", protocol):
-    methods[m.group(1)] = ([a.split(":")[0].strip() for a in m.group(2).split(",") if a.strip()],
-                           bool(m.group(3)), bool(m.group(4)))
+
+def protocol_methods(name):
+    start = generated.index(f"public protocol {name}Protocol")
+    body = generated[start:generated.index("\n}", start)]
+    methods = {}
+    for m in re.finditer(r"func (\w+)\(([^)]*)\)\s*(async)?\s*(throws)?", body):
+        methods[m.group(1)] = ([a.split(":")[0].strip() for a in m.group(2).split(",") if a.strip()],
+                               bool(m.group(3)), bool(m.group(4)))
+    return methods
+
+# Receiver (as written in the Swift sources) -> the generated protocol of its type.
+SUB_CLIENTS = {"account": "AccountClient", "services": "ServicesClient", "consent": "ConsentClient",
+               "activity": "ActivityClient"}
+protocols = {"core": protocol_methods("CitizenCore")}
+for receiver, name in SUB_CLIENTS.items():
+    protocols[receiver] = protocol_methods(name)
+# Extensions the shell adds to the generated protocols (CitizenCoreKit, e.g. the AsyncStream
+# adapters `outboxUpdates()` / `statusUpdates()`) count as methods of that protocol.
+for kit in glob.glob(f"{root}/ios/Sources/CitizenCoreKit/*.swift"):
+    kit_text = open(kit, encoding="utf-8").read()
+    for ext in re.finditer(r"public extension (\w+)Protocol \{(.*?)\n\}", kit_text, re.S):
+        receiver = {"CitizenCore": "core", **{n: r for r, n in SUB_CLIENTS.items()}}.get(ext.group(1))
+        if receiver:
+            for m in re.finditer(r"func (\w+)\(([^)]*)\)\s*(async)?\s*(throws)?", ext.group(2)):
+                protocols[receiver][m.group(1)] = ([a.split(":")[0].strip() for a in m.group(2).split(",") if a.strip()],
+                                                   bool(m.group(3)), bool(m.group(4)))
+# The view models hold sub-clients under these names; `core.<sub>()` reaches them too.
+call = re.compile(r"(?<![\w.])(?:self\.)?(?:core\.(account|services|consent|activity)\(\)|(core|account|services|consent|activity))"
+                  r"\.(\w+)\(((?:[^()]|\([^()]*\))*)\)")
 
 problems = []
 sources = sorted(glob.glob(f"{root}/ios/**/*.swift", recursive=True))
 sources = [s for s in sources if not s.endswith("/Sources/CitizenCore/CitizenCore.swift")]
+# The app model holds view models under some of these names (`services`, `activity`): only
+# files that hold a sub-client (a `…ClientProtocol` or the core) are checked.
 calls = 0
 for path in sources:
     text = open(path, encoding="utf-8").read()
-    for m in re.finditer(r"\bcore\.(\w+)\(((?:[^()]|\([^()]*\))*)\)", text):
+    if "Protocol" not in text and "CitizenCore." not in text:
+        continue
+    held = {"core"} | {r for r, n in SUB_CLIENTS.items() if re.search(rf"\b{r}: {n}Protocol\b", text)}
+    for m in call.finditer(text):
+        receiver = m.group(1) or m.group(2)
+        if m.group(2) and receiver not in held:
+            continue  # e.g. AppModel's `services` view model
         calls += 1
-        name, args = m.group(1), m.group(2)
+        name, args = m.group(3), m.group(4)
+        methods = protocols[receiver]
         where = f"{path[len(root) + 1:]}:{text.count(chr(10), 0, m.start()) + 1}"
         if name not in methods:
-            problems.append(f"{where}: CitizenCoreProtocol has no method {name}")
+            problems.append(f"{where}: the protocol of `{receiver}` has no method {name}")
             continue
         labels = re.findall(r"(?:^|,)\s*(\w+):", args)
         expected, is_async, throws = methods[name]
@@ -118,7 +154,7 @@ if adopters == 0:
 if problems:
     print("ios/check.sh: FAILED", *problems, sep="\n  ", file=sys.stderr)
     sys.exit(1)
-print(f"ios/check.sh: {calls} core calls match the generated Swift API (names, labels, await, try); vi/en strings complete "
+print(f"ios/check.sh: {calls} calls on the core and its sub-clients match the generated Swift API (names, labels, await, try); vi/en strings complete "
       f"({len(keys['vi'])} keys); NFC AID, entitlement and usage text present; {adopters} ApduTransport adopter(s) match the "
       f"bindings. No Swift was compiled.", file=sys.stderr)
 PY

@@ -5,10 +5,10 @@
 //!   parameters and are never formatted into messages.
 //!   It keeps its sources (`rusqlite`, `std::io`, `serde_json`, the key store) so code and tests
 //!   can inspect them; `serde_json` errors are shown by category only (see [`JsonError`]).
-//! * At the FFI boundary each domain has one small public enum (`SetupError`, `EnrollmentError`,
-//!   `PasscodeError`, `AuthError`, `ServiceError`, `ConsentError`), generated in
-//!   `src/ffi/errors.rs` from one table that maps the shared conditions (network kinds, key store
-//!   incl. `key_invalidated`, storage, device inactive with its status, session, passcode) once.
+//! * At the FFI boundary there is one public error, `CitizenError` (`src/ffi/errors.rs`), whose
+//!   variants say what the app should do next (log in, enroll, passcode rejected, locked out,
+//!   invalid input, OTP rejected, network, refused, key store, data key locked or lost, not
+//!   found, internal); `From<Error>` there is the one mapping.
 //!   Every variant carries an [`ErrorDetail`]: a stable code (`auth.locked_out`) plus a
 //!   Vietnamese and an English message, so shells can show text without a translation table and
 //!   match on codes without parsing.

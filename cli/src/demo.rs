@@ -119,13 +119,14 @@ pub async fn run(
     let core = step!("core.open", open_core(config));
     observe("core.open", &core);
     // A demo always starts from a clean device.
-    step!("core.reset_device", core.reset_device().await);
+    step!("core.reset_device", core.account().reset_device().await);
 
     let (cccd, dob, phone) = DEMO_CITIZEN;
     let _ = writeln!(out, "    công dân (hư cấu): CCCD {}, sinh {}", mask(cccd), &dob[..4]);
     let ticket = step!(
         "enroll.start",
-        core.start_enrollment(EnrollmentInput { cccd: cccd.into(), date_of_birth: dob.into(), phone: phone.into() })
+        core.account()
+            .start_enrollment(EnrollmentInput { cccd: cccd.into(), date_of_birth: dob.into(), phone: phone.into() })
             .await
     );
     let _ = writeln!(out, "    OTP đã gửi tới {}", ticket.masked_phone);
@@ -133,12 +134,13 @@ pub async fn run(
     let otp = step!("enroll.read_otp", outbox.last_otp(&ticket.enrollment_id).ok_or("no OTP in the dev outbox"));
     let outcome = step!(
         "enroll.complete+passcode",
-        core.complete_enrollment(
-            otp,
-            DEMO_PASSCODE.into(),
-            KeyOptions { require_user_authentication: true, prefer_strongbox: true, attestation_challenge: vec![] },
-        )
-        .await
+        core.account()
+            .complete_enrollment(
+                otp,
+                DEMO_PASSCODE.into(),
+                KeyOptions { require_user_authentication: true, prefer_strongbox: true, attestation_challenge: vec![] },
+            )
+            .await
     );
     let _ = writeln!(
         out,
@@ -147,13 +149,13 @@ pub async fn run(
         if outcome.hardware_backed { "có" } else { "không — khoá phần mềm trên máy tính" }
     );
     observe("enroll.complete", &core);
-    let session = step!("login", core.login(DEMO_PASSCODE.into()).await);
+    let session = step!("login", core.account().login(DEMO_PASSCODE.into()).await);
     observe("login", &core);
     let _ =
         writeln!(out, "    phiên {} hết hạn tuyệt đối lúc {}", mask(&session.session_id), session.absolute_expires_at);
-    step!("refresh", core.refresh_session().await);
+    step!("refresh", core.account().refresh_session().await);
     observe("refresh", &core);
-    let devices = step!("devices.list", core.list_devices().await);
+    let devices = step!("devices.list", core.account().list_devices().await);
     for d in &devices {
         let _ = writeln!(
             out,
@@ -197,21 +199,25 @@ pub async fn run(
 
     // Public services: the catalogue and the citizen's record, a residence notification filled
     // from the register, submitted while the network is down, delivered when it is back.
-    step!("services.catalogue", core.refresh_catalogue().await);
-    let profile = step!("services.profile", core.refresh_profile().await);
+    step!("services.catalogue", core.services().refresh_catalogue().await);
+    let profile = step!("services.profile", core.services().refresh_profile().await);
     let _ = writeln!(
         out,
         "    hồ sơ công dân: {} trường, lưu mã hoá trên thiết bị",
         [&profile.full_name, &profile.place_of_origin, &profile.permanent_residence.detail].len() + 11
     );
-    let draft = step!("services.draft (auto-fill)", core.create_draft("residence-notification".into()));
+    let draft =
+        step!("services.draft (auto-fill)", core.services().create_draft("residence-notification".into()).await);
     let _ = writeln!(
         out,
         "    {} trường lấy từ CSDL dân cư, {} trường bị khoá",
         draft.values.len(),
         draft.locked_fields.len()
     );
-    step!("services.fill", crate::services::fill_residence_notification(&core, &draft.draft_id, SystemClock.now()));
+    step!(
+        "services.fill",
+        crate::services::fill_residence_notification(&core, &draft.draft_id, SystemClock.now()).await
+    );
     observe("services.fill", &core);
     let addr = server.addr;
     let official_token = server.official_token.clone();
@@ -220,10 +226,10 @@ pub async fn run(
     let _ = writeln!(out, "  ✓ {:<26} {:>8.1} ms  (mất mạng)", "network.down", t.elapsed().as_secs_f64() * 1000.0);
     let item = step!(
         "services.submit (offline)",
-        core.clone().submit_draft(draft.draft_id.clone(), DEMO_PASSCODE.into()).await
+        core.clone().services().submit_draft(draft.draft_id.clone(), DEMO_PASSCODE.into()).await
     );
     let _ = writeln!(out, "    biên nhận tạm: {:?}, mã băm {}…", item.state, &item.payload_sha256[..16]);
-    let report = step!("services.sync (offline)", core.sync_outbox().await);
+    let report = step!("services.sync (offline)", core.services().sync_outbox().await);
     let _ = writeln!(
         out,
         "    còn chờ gửi: {} ({})",
@@ -233,8 +239,13 @@ pub async fn run(
     let mut cfg = ServerConfig::loopback_dev(data_dir.join("server"), outbox.clone(), Arc::new(SystemClock));
     cfg.listen = addr;
     let server = step!("network.up (server restart)", citizen_server::start(cfg).await);
-    let report = step!("services.sync (online)", core.sync_outbox().await);
-    let delivered = core.outbox().ok().and_then(|o| o.into_iter().find(|i| i.submission_id == item.submission_id));
+    let report = step!("services.sync (online)", core.services().sync_outbox().await);
+    let delivered = core
+        .services()
+        .list_outbox()
+        .await
+        .ok()
+        .and_then(|o| o.into_iter().find(|i| i.submission_id == item.submission_id));
     let case_number = step!(
         "services.receipt",
         delivered
@@ -256,10 +267,12 @@ pub async fn run(
             .await
         );
     }
-    step!("services.sync_cases", core.sync_cases().await);
+    step!("services.sync_cases", core.services().sync_cases().await);
     let case = step!(
         "services.case_status",
-        core.cases()
+        core.services()
+            .list_cases()
+            .await
             .map_err(|e| e.to_string())
             .and_then(|cs| cs.into_iter().find(|c| c.case_number == case_number).ok_or_else(|| "case missing".into()))
     );
@@ -276,7 +289,7 @@ pub async fn run(
     let view = step!("portal.show_frame", crate::relying_party::portal_view(&base, &ca, &portal).await);
     let frame = step!("portal.frame", view.frame.ok_or("the portal shows no QR code"));
     let _ = writeln!(out, "    mã QR ({} ký tự, đổi mỗi 2 giây): {}…", frame.len(), &frame[..24.min(frame.len())]);
-    let request = step!("qr.scan", core.scan_login_code(frame).await);
+    let request = step!("qr.scan", core.consent().scan_login_code(frame).await);
     let _ = writeln!(
         out,
         "    {} ({}) xin: {}",
@@ -291,7 +304,7 @@ pub async fn run(
     );
     let _ = writeln!(out, "    mã xác nhận trên cổng: {code}; điện thoại đưa ra {:?}", request.code_choices);
     let approval =
-        step!("qr.approve", core.approve_login(request.session_id.clone(), code, DEMO_PASSCODE.into()).await);
+        step!("qr.approve", core.consent().approve_login(request.session_id.clone(), code, DEMO_PASSCODE.into()).await);
     observe("qr.approve", &core);
     let logged_in = step!("portal.poll", crate::relying_party::portal_view(&base, &ca, &portal).await);
     let name = step!(
@@ -307,7 +320,7 @@ pub async fn run(
 
     // eKYC: the bank asks for required and optional data; the citizen adds only the phone.
     let jws = step!("bank.request", crate::relying_party::bank_request(&base, &ca).await);
-    let share = step!("share.open", core.open_share_request(jws).await);
+    let share = step!("share.open", core.consent().open_share_request(jws).await);
     let _ = writeln!(
         out,
         "    {} — mục đích: {} — lưu {} ngày\n    bắt buộc: {}\n    tuỳ chọn: {}",
@@ -319,7 +332,7 @@ pub async fn run(
     );
     let outcome = step!(
         "share.selective (SD-JWT)",
-        core.share_data(share.request_id.clone(), vec!["phone".into()], DEMO_PASSCODE.into()).await
+        core.consent().share_data(share.request_id.clone(), vec!["phone".into()], DEMO_PASSCODE.into()).await
     );
     observe("share", &core);
     if !outcome.relying_party_accepted {
@@ -337,7 +350,7 @@ pub async fn run(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let receipts = step!("receipts.list", core.list_receipts());
+    let receipts = step!("receipts.list", core.consent().list_receipts().await);
     for r in &receipts {
         let _ = writeln!(
             out,
@@ -361,15 +374,15 @@ pub async fn run(
             }
         );
     }
-    let export = step!("receipts.export", core.export_receipts());
+    let export = step!("receipts.export", core.consent().export_receipts().await);
     let verified = step!("receipts.verify", citizen_core::verify_receipt_export(export, None));
     let _ = writeln!(out, "    {verified} biên nhận đồng ý: chữ ký thiết bị và chữ ký đối ứng của máy chủ hợp lệ");
     if verified < 2 {
         return Err(DemoError { step: "receipts.verify", reason: format!("{verified} receipts") });
     }
 
-    step!("log.anchor", core.anchor_activity_log().await);
-    let log = step!("log.verify", core.verify_activity_log());
+    step!("log.anchor", core.activity().anchor().await);
+    let log = step!("log.verify", core.activity().verify().await);
     let _ = writeln!(
         out,
         "    nhật ký hoạt động: {} mục, {} mốc máy chủ ký xác nhận, toàn vẹn: {}",
@@ -380,7 +393,7 @@ pub async fn run(
     if !log.intact || log.anchors == 0 {
         return Err(DemoError { step: "log.verify", reason: format!("{:?}", log.problems) });
     }
-    step!("logout", core.logout().await);
+    step!("logout", core.account().logout().await);
     observe("logout", &core);
     let t = Instant::now();
     server.shutdown().await;

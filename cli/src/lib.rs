@@ -12,7 +12,7 @@ pub mod pcsc_transport;
 pub mod relying_party;
 pub mod services;
 
-use citizen_core::{CitizenCore, CoreConfig, Locale};
+use citizen_core::{CitizenCore, CoreConfig, Language};
 
 /// Fictitious citizen the demo enrolls (seeded in the reference server's register).
 pub const DEMO_CITIZEN: (&str, &str, &str) = ("001090000001", "1990-01-15", "+84900000001");
@@ -22,14 +22,14 @@ pub fn desktop_config(base_url: &str, data_dir: &str, ca_pems: Vec<String>, pins
     let mut c = citizen_core::default_core_config(base_url.to_string(), data_dir.to_string());
     c.trust_anchors_pem = ca_pems;
     c.spki_pins = pins;
-    c.locale = Locale::Vi;
+    c.language = Language::Vi;
     c.platform = "desktop".into();
     c.device_label = "citizen CLI".into();
     c
 }
 
 /// Open the desktop core (software key store under the data dir).
-pub fn open_core(config: CoreConfig) -> Result<std::sync::Arc<CitizenCore>, citizen_core::SetupError> {
+pub fn open_core(config: CoreConfig) -> Result<std::sync::Arc<CitizenCore>, citizen_core::CitizenError> {
     CitizenCore::new_desktop(config)
 }
 

@@ -387,7 +387,7 @@ async fn run(cli: Cli) -> ExitCode {
     use commands::{account, devices, enroll};
     match cli.command {
         Command::Demo { .. } | Command::Chip { .. } => unreachable!("handled above"),
-        Command::Status => account::status(&core),
+        Command::Status => account::status(&core).await,
         Command::Enroll { step: EnrollStep::Start { cccd, dob, phone } } => {
             enroll::start(&core, EnrollmentInput { cccd, date_of_birth: dob, phone }).await
         }
@@ -416,7 +416,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Log { op } => commands::log::run(&core, op).await,
         Command::Qr { op } => commands::qr::run(&core, op).await,
-        Command::Receipts { op } => commands::receipts::run(&core, op.unwrap_or(ReceiptsOp::List)),
+        Command::Receipts { op } => commands::receipts::run(&core, op.unwrap_or(ReceiptsOp::List)).await,
         Command::Share { request, with } => commands::share::run(&core, request, with).await,
         Command::ResetDevice => account::reset_device(&core).await,
     }

@@ -2,7 +2,7 @@
 
 use citizen_core::cccd::Date;
 use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
-use citizen_core::{CitizenCore, ServiceError};
+use citizen_core::{CitizenCore, CitizenError};
 
 /// `YYYY-MM-DD`, `days` after the Vietnam date of `now`.
 pub fn day(now: i64, days: i64) -> String {
@@ -11,21 +11,21 @@ pub fn day(now: i64, days: i64) -> String {
 }
 
 /// Fill the editable fields of a residence notification with a fictitious guest staying from
-/// tomorrow for four nights (the host and the address come from the register).
-pub fn fill_residence_notification(core: &CitizenCore, draft_id: &str, now: i64) -> Result<(), ServiceError> {
-    let from = day(now, 1);
-    let to = day(now, 5);
-    for (path, value) in [
-        ("guests.0.full_name", "Khách Thử Nghiệm"),
-        ("guests.0.cccd", "079195000002"),
-        ("guests.0.date_of_birth", "1995-06-30"),
-        ("guests.0.relationship", "ban_be"),
-        ("reason", "du_lich"),
-        ("from_date", from.as_str()),
-        ("to_date", to.as_str()),
-    ] {
-        core.set_field(draft_id.into(), path.into(), value.into())?;
-    }
+/// tomorrow for four nights (the host and the address come from the register), in one write.
+pub async fn fill_residence_notification(core: &CitizenCore, draft_id: &str, now: i64) -> Result<(), CitizenError> {
+    let values = [
+        ("guests.0.full_name", "Khách Thử Nghiệm".to_string()),
+        ("guests.0.cccd", "079195000002".to_string()),
+        ("guests.0.date_of_birth", "1995-06-30".to_string()),
+        ("guests.0.relationship", "ban_be".to_string()),
+        ("reason", "du_lich".to_string()),
+        ("from_date", day(now, 1)),
+        ("to_date", day(now, 5)),
+    ]
+    .into_iter()
+    .map(|(path, value)| (path.to_string(), value))
+    .collect();
+    core.services().update_draft(draft_id.into(), values).await?;
     Ok(())
 }
 

@@ -22,11 +22,12 @@ pub async fn enroll(
     passcode: &str,
 ) -> EnrollmentOutcome {
     let ticket = core
+        .account()
         .start_enrollment(EnrollmentInput { cccd: who.0.into(), date_of_birth: who.1.into(), phone: who.2.into() })
         .await
         .expect("enrollment starts");
     let code = otp.last_otp(&ticket.enrollment_id).expect("an OTP was sent");
-    core.complete_enrollment(code, passcode.into(), plain_key_options()).await.expect("enrollment completes")
+    core.account().complete_enrollment(code, passcode.into(), plain_key_options()).await.expect("enrollment completes")
 }
 
 /// Enroll and log in.
@@ -37,6 +38,6 @@ pub async fn enroll_and_login(
     passcode: &str,
 ) -> EnrollmentOutcome {
     let outcome = enroll(core, otp, who, passcode).await;
-    core.login(passcode.into()).await.expect("login");
+    core.account().login(passcode.into()).await.expect("login");
     outcome
 }

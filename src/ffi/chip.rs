@@ -1,18 +1,19 @@
 //! UniFFI façade of level 2 from the chip (issue 12, decision 26f): read the card through the
 //! shell's [`ApduTransport`] and raise the account to identity level 2. A thin wrapper over
-//! [`crate::chip`]; its own error type [`ChipUpgradeError`] (the card's conditions are not those
-//! of any other domain).
+//! [`crate::chip`]; its errors are [`CitizenError`]'s `Card` and `Cancelled` variants, and the
+//! shared ones.
 
 use std::sync::Arc;
 
 use citizen_chip::kdf::AccessKey;
 use citizen_chip::reader::{Progress, Step};
 
-use super::errors::{classify, Shared};
+use super::errors::CitizenError;
+use super::facade::Engine;
+use super::runtime;
 use crate::chip::{ChipFlowError, ProgressSink};
-use crate::error::{Error, ErrorDetail, Msg, NetworkErrorKind, PublicError};
+use crate::error::{Error, Msg};
 use crate::platform::ApduTransport;
-use crate::CitizenCore;
 
 /// How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
 #[derive(Clone, PartialEq, Eq, uniffi::Enum)]
@@ -103,132 +104,34 @@ pub struct ChipUpgradeOutcome {
     pub credential_refreshed: bool,
 }
 
-/// Errors of the chip upgrade. Every variant carries a stable code and the message in
-/// Vietnamese and English.
-#[derive(Debug, thiserror::Error, uniffi::Error)]
-pub enum ChipUpgradeError {
-    /// The card read failed on the device: wrong CAN or MRZ data (`chip.access_denied`), card
-    /// removed (`chip.card_removed`, retryable), secure-messaging failure, malformed data, a
-    /// data group that does not match the issuer's signature, an untrusted or expired signer, a
-    /// chip that failed authentication (`chip.not_genuine`: a copy), an unsupported protocol.
-    #[error("{}", detail.code)]
-    Card {
-        /// Stable code and messages.
-        detail: ErrorDetail,
-        /// Whether holding the card still and trying again may succeed.
-        retryable: bool,
-    },
-    /// The server refused the card: untrusted signer, altered data, clone, another citizen's
-    /// card (`chip.other_citizen`), data that differ from the register (`chip.record_mismatch`),
-    /// a replayed or expired proof, a card without active authentication.
-    #[error("{}", detail.code)]
-    Refused {
-        /// Stable code and messages.
-        detail: ErrorDetail,
-    },
-    /// The citizen dismissed the NFC sheet (the exchange was cancelled); nothing happened.
-    #[error("{}", detail.code)]
-    Cancelled {
-        /// Stable code and messages.
-        detail: ErrorDetail,
-    },
-    /// No account on this device.
-    #[error("{}", detail.code)]
-    NotEnrolled {
-        /// Stable code and messages.
-        detail: ErrorDetail,
-    },
-    /// Not logged in, or the session ended: log in again.
-    #[error("{}", detail.code)]
-    NotLoggedIn {
-        /// Stable code and messages.
-        detail: ErrorDetail,
-    },
-    /// Transport failure towards the server.
-    #[error("{}", detail.code)]
-    Network {
-        /// Stable code and messages.
-        detail: ErrorDetail,
-        /// What kind of failure.
-        kind: NetworkErrorKind,
-    },
-    /// Key store failure, cancellation or invalidated key.
-    #[error("{}", detail.code)]
-    KeyStore {
-        /// Stable code and messages.
-        detail: ErrorDetail,
-    },
-    /// Anything else (device inactive, storage, an unknown server answer).
-    #[error("{}", detail.code)]
-    Internal {
-        /// Stable code and messages.
-        detail: ErrorDetail,
-    },
-}
-
-impl From<ChipFlowError> for ChipUpgradeError {
+impl From<ChipFlowError> for CitizenError {
     fn from(e: ChipFlowError) -> Self {
-        tracing::info!(error = ?e, "chip upgrade error at the FFI boundary");
         match e {
-            ChipFlowError::Read(c) => ChipUpgradeError::Card { detail: c.msg().detail(), retryable: c.is_retryable() },
-            ChipFlowError::Cancelled => ChipUpgradeError::Cancelled { detail: Msg::Rejected.detail() },
-            ChipFlowError::Core(Error::Domain(m)) if m.code().starts_with("chip.") || m == Msg::LevelRequired => {
-                ChipUpgradeError::Refused { detail: m.detail() }
-            }
-            ChipFlowError::Core(e) => match classify(e) {
-                Shared::NotEnrolled { detail } => ChipUpgradeError::NotEnrolled { detail },
-                Shared::NotLoggedIn { detail } => ChipUpgradeError::NotLoggedIn { detail },
-                Shared::Network { detail, kind } => ChipUpgradeError::Network { detail, kind },
-                Shared::KeyStore { detail } => ChipUpgradeError::KeyStore { detail },
-                Shared::Rejected { detail } => ChipUpgradeError::Refused { detail },
-                s => ChipUpgradeError::Internal { detail: s.fallback_detail() },
-            },
+            ChipFlowError::Read(c) => CitizenError::Card { detail: c.msg().detail(), retryable: c.is_retryable() },
+            ChipFlowError::Cancelled => CitizenError::Cancelled { detail: Msg::ChipReadCancelled.detail() },
+            // The server's `chip.*` and `level.required` refusals are domain conditions: Refused.
+            ChipFlowError::Core(e) => CitizenError::from(e),
         }
     }
 }
 
-impl From<Error> for ChipUpgradeError {
-    fn from(e: Error) -> Self {
-        ChipFlowError::Core(e).into()
-    }
-}
-
-impl PublicError for ChipUpgradeError {
-    fn detail(&self) -> &ErrorDetail {
-        match self {
-            ChipUpgradeError::Card { detail, .. }
-            | ChipUpgradeError::Refused { detail }
-            | ChipUpgradeError::Cancelled { detail }
-            | ChipUpgradeError::NotEnrolled { detail }
-            | ChipUpgradeError::NotLoggedIn { detail }
-            | ChipUpgradeError::Network { detail, .. }
-            | ChipUpgradeError::KeyStore { detail }
-            | ChipUpgradeError::Internal { detail } => detail,
-        }
-    }
-}
-
-#[uniffi::export]
-impl ChipUpgradeError {
-    /// The stable code and the messages in Vietnamese and English, whatever the variant.
-    #[uniffi::method(name = "detail")]
-    pub fn error_detail(&self) -> ErrorDetail {
-        PublicError::detail(self).clone()
-    }
-}
-
-fn access_key(k: &ChipAccessKey) -> Result<AccessKey, ChipUpgradeError> {
+fn access_key(k: &ChipAccessKey) -> Result<AccessKey, CitizenError> {
     let r = match k {
         ChipAccessKey::Can { can } => AccessKey::can(can),
         ChipAccessKey::Mrz { id_number, date_of_birth, date_of_expiry } => {
             AccessKey::cccd_mrz(id_number, date_of_birth, date_of_expiry)
         }
     };
-    r.map_err(|e| ChipUpgradeError::Card { detail: e.msg().detail(), retryable: false })
+    r.map_err(|e| CitizenError::Card { detail: e.msg().detail(), retryable: false })
 }
 
+/// Identity level 2 from the chip of the citizen's ID card (`CitizenCore.chip()`). Small enough
+/// to fake in a test of a view model.
+#[derive(uniffi::Object)]
+pub struct ChipClient(pub(crate) Engine);
+
 #[uniffi::export(async_runtime = "tokio")]
-impl CitizenCore {
+impl ChipClient {
     /// Raise the account to identity level 2 from the chip of the citizen's own ID card: the
     /// core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
     /// MRZ, passive, chip and active authentication; the face image is not read), and uploads
@@ -236,12 +139,15 @@ impl CitizenCore {
     /// challenge (a copied card cannot) and that the card is the account holder's. Needs a
     /// logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
     /// device afterwards except the new identity credential and an activity-log entry.
+    /// Main-safe; prompts once (the device key signs the upload, purpose `chip`). Throws
+    /// [`CitizenError`] (`Card`, `Cancelled`, `Refused` with a `chip.*` or `level.required`
+    /// code, `NeedsLogin`, `Network`, `KeyStore`). Cancelling the call cancels the NFC exchange.
     pub async fn upgrade_level_with_chip(
         &self,
         transport: Arc<dyn ApduTransport>,
         key: ChipAccessKey,
         observer: Option<Arc<dyn ChipReadObserver>>,
-    ) -> Result<ChipUpgradeOutcome, ChipUpgradeError> {
+    ) -> Result<ChipUpgradeOutcome, CitizenError> {
         let key = access_key(&key)?;
         let sink: Option<ProgressSink> = observer.map(|o| {
             Arc::new(move |p: &Progress| {
@@ -252,7 +158,17 @@ impl CitizenCore {
                 )
             }) as ProgressSink
         });
-        let r = self.account.upgrade_with_chip(transport, key, sink).await?;
+        let account = self.0.account()?;
+        let r =
+            runtime::run(async move { account.upgrade_with_chip(transport, key, sink).await }).await.map_err(|e| {
+                if matches!(
+                    &e,
+                    ChipFlowError::Core(Error::Domain(Msg::SessionExpired | Msg::SessionRevoked | Msg::NotLoggedIn))
+                ) {
+                    self.0.status_changed();
+                }
+                CitizenError::from(e)
+            })?;
         Ok(ChipUpgradeOutcome {
             level: r.level,
             upgraded_at: r.upgraded_at,
@@ -264,7 +180,8 @@ impl CitizenCore {
 
     /// The identity level the device's credential states: 1 (enrolled with number, birth date
     /// and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
-    pub fn identity_level(&self) -> Result<u8, ChipUpgradeError> {
-        Ok(self.account.identity_level()?)
+    /// Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn identity_level(&self) -> Result<u8, CitizenError> {
+        self.0.blocking(|a| a.identity_level()).await
     }
 }

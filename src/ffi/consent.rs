@@ -1,12 +1,12 @@
 //! UniFFI façade of consent: QR login to web portals, consent receipts, and the error and
 //! records shared with data sharing (`ffi/share.rs`). Thin wrappers over [`crate::consent`].
 
-use super::errors::ConsentError;
+use super::errors::CitizenError;
+use super::facade::Engine;
 use crate::consent::qr::PendingLogin;
 use crate::consent::receipts::ReceiptEntry;
-use crate::error::{Error, ErrorDetail};
+use crate::error::ErrorDetail;
 use crate::protocol::rp::{DeliveryStatus, ReceiptKind, SignedReceipt};
-use crate::CitizenCore;
 
 /// A claim a relying party asks for, with the labels the citizen sees.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -212,69 +212,91 @@ impl From<&SignedReceipt> for ReceiptInfo {
 /// the server's `/v1/keys`), the embedded key must be that one — without it the check only
 /// proves the file is self-consistent. Returns the number of receipts verified.
 #[uniffi::export]
-pub fn verify_receipt_export(json: String, server_key_jwk: Option<String>) -> Result<u32, ConsentError> {
+pub fn verify_receipt_export(json: String, server_key_jwk: Option<String>) -> Result<u32, CitizenError> {
     Ok(crate::consent::receipts::verify_export(&json, server_key_jwk.as_deref())?)
 }
 
+/// Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+/// sharing, consent receipts. Small enough to fake in a test of a view model.
+#[derive(uniffi::Object)]
+pub struct ConsentClient(pub(crate) Engine);
+
 #[uniffi::export(async_runtime = "tokio")]
-impl CitizenCore {
+impl ConsentClient {
     /// Fetch the registry of relying parties, verify the server's signature, and cache it (login
-    /// codes are then checked offline). Returns how many relying parties it lists.
-    pub async fn refresh_relying_parties(&self) -> Result<u32, ConsentError> {
-        Ok(self.account.refresh_registry().await?.relying_parties.len() as u32)
+    /// codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+    /// never prompts. Throws [`CitizenError`].
+    pub async fn refresh_relying_parties(&self) -> Result<u32, CitizenError> {
+        self.0.run(|a| async move { Ok(a.refresh_registry().await?.relying_parties.len() as u32) }).await
     }
 
     /// Scan a login QR code. Everything that can be checked on the device is checked before any
     /// network call: strict parse, relying party in the signed registry, its signature, the
     /// origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-    /// forged frame) and answers the verification-code choices.
-    pub async fn scan_login_code(&self, frame: String) -> Result<LoginRequestInfo, ConsentError> {
-        Ok(LoginRequestInfo::from(&self.account.scan_login(&frame).await?))
+    /// forged frame) and answers the verification-code choices. Main-safe; never prompts.
+    /// Throws [`CitizenError`].
+    pub async fn scan_login_code(&self, frame: String) -> Result<LoginRequestInfo, CitizenError> {
+        self.0.run(|a| async move { Ok(LoginRequestInfo::from(&a.scan_login(&frame).await?)) }).await
     }
 
     /// Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-    /// as [`CitizenCore::scan_login_code`].
-    pub async fn open_login_link(&self, url: String) -> Result<LoginRequestInfo, ConsentError> {
-        let frame = crate::consent::qr::frame_from_link(&url)?;
-        Ok(LoginRequestInfo::from(&self.account.scan_login(&frame).await?))
+    /// as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn open_login_link(&self, url: String) -> Result<LoginRequestInfo, CitizenError> {
+        self.0
+            .run(|a| async move {
+                let frame = crate::consent::qr::frame_from_link(&url)?;
+                Ok(LoginRequestInfo::from(&a.scan_login(&frame).await?))
+            })
+            .await
     }
 
     /// Approve a scanned login with the code the site shows and the passcode: the device signs
     /// a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-    /// the server countersigns it. The receipt is verified and stored.
+    /// the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+    /// (the device key signs). Throws [`CitizenError`].
     pub async fn approve_login(
         &self,
         session_id: String,
         verification_code: String,
         passcode: String,
-    ) -> Result<LoginApproval, ConsentError> {
+    ) -> Result<LoginApproval, CitizenError> {
         let passcode = zeroize::Zeroizing::new(passcode);
-        let a = self.account.approve_login(&session_id, &verification_code, &passcode).await?;
-        Ok(LoginApproval { receipt: ReceiptInfo::from(&a.receipt), redirect_url: a.redirect_url })
+        self.0
+            .run(|a| async move {
+                let r = a.approve_login(&session_id, &verification_code, &passcode).await?;
+                Ok(LoginApproval { receipt: ReceiptInfo::from(&r.receipt), redirect_url: r.redirect_url })
+            })
+            .await
     }
 
-    /// Decline a scanned login (signed, so the portal learns it at once).
-    pub async fn deny_login(&self, session_id: String) -> Result<(), ConsentError> {
-        Ok(self.account.deny_login(&session_id).await?)
+    /// Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+    /// (the device key signs). Throws [`CitizenError`].
+    pub async fn deny_login(&self, session_id: String) -> Result<(), CitizenError> {
+        self.0.run(|a| async move { a.deny_login(&session_id).await }).await
     }
 
     /// The consent receipts on this device, newest first. A stored receipt that cannot be read
     /// is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
     /// from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-    pub fn list_receipts(&self) -> Result<Vec<ReceiptInfo>, ConsentError> {
-        Ok(self.account.receipt_list()?.iter().map(ReceiptInfo::from).collect())
+    /// Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn list_receipts(&self) -> Result<Vec<ReceiptInfo>, CitizenError> {
+        self.0.blocking(|a| Ok(a.receipt_list()?.iter().map(ReceiptInfo::from).collect())).await
     }
 
     /// The receipts as JSON anyone can verify with the device's and the server's public keys
-    /// (`verify_receipt_export`).
-    pub fn export_receipts(&self) -> Result<String, ConsentError> {
-        let x = self.account.export_receipts()?;
-        serde_json::to_string_pretty(&x).map_err(|e| ConsentError::from(Error::from(e)))
+    /// (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn export_receipts(&self) -> Result<String, CitizenError> {
+        self.0
+            .blocking(|a| {
+                let x = a.export_receipts()?;
+                Ok(serde_json::to_string_pretty(&x)?)
+            })
+            .await
     }
 }
 
 #[cfg(feature = "test-support")]
-impl CitizenCore {
+impl crate::CitizenCore {
     /// Test support: sign a consent statement with this device's key and its next counter, so
     /// tests can build hostile decision requests (replays, other sessions, changed claims) by
     /// hand with the protocol types.
@@ -283,8 +305,12 @@ impl CitizenCore {
         nonce: String,
         subject: String,
         issued_at: i64,
-    ) -> Result<crate::protocol::SignedStatement, ConsentError> {
-        let acc = self.account.active_account()?;
-        Ok(self.account.sign_consent(&acc, &nonce, subject, issued_at).await?)
+    ) -> Result<crate::protocol::SignedStatement, CitizenError> {
+        self.engine()
+            .run(|a| async move {
+                let acc = a.active_account()?;
+                a.sign_consent(&acc, &nonce, subject, issued_at).await
+            })
+            .await
     }
 }

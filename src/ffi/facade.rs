@@ -1,32 +1,42 @@
 //! The UniFFI façade: the one object the shells see, [`CitizenCore`], and its records.
 //!
-//! Each method is a small wrapper: it calls the engine ([`crate::account`]) and maps the
-//! internal error to the public error of its domain. Async methods become Kotlin `suspend` and
-//! Swift `async` functions and run on the tokio runtime.
+//! The root is small: the constructors, [`CitizenCore::status`] and one accessor per area
+//! returning a sub-client (thin newtypes over the shared [`Engine`], as bitwarden-uniffi does).
+//! Each sub-client method is a small wrapper that hands its body to the core's runtime
+//! ([`super::runtime`]) and maps the internal error to the public one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::errors::{AuthError, EnrollmentError, PasscodeError, SetupError};
+use super::account::AccountClient;
+use super::activity::ActivityClient;
+use super::consent::ConsentClient;
+use super::errors::{setup_error, CitizenError};
+use super::lifecycle::{Held, Shared, StatusListener, Subscription};
+use super::runtime;
+use super::services::ServicesClient;
 use crate::account::Account;
 use crate::clock::{SharedClock, SystemClock};
 use crate::datadir::DataDirLock;
-use crate::error::{Error, FieldError};
+use crate::error::{Error, FieldError, Msg};
 use crate::net::{Net, NetConfig};
-use crate::platform::{software, DataKeyWrapper, DeviceKeyStore, KeyOptions};
+use crate::platform::{software, DataKeyWrapper, DeviceKeyStore};
 use crate::store::{SessionRow, Store};
 
-/// Language of the citizen.
+/// Language of the citizen (named `Language`, not `Locale`, so it does not shadow Foundation's
+/// `Locale` in Swift or `java.util.Locale` in Kotlin).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum Locale {
+pub enum Language {
     /// Tiếng Việt.
     Vi,
     /// English.
     En,
 }
 
-/// Everything the core needs to start.
+/// Everything the core needs to start. Only the server, the data directory and the language are
+/// required; the other fields default to the values of [`default_core_config`] (Swift and Kotlin
+/// callers may leave them out).
 #[derive(Clone, Debug, uniffi::Record)]
 pub struct CoreConfig {
     /// Base URL of the e-government backend (`https://…`).
@@ -34,20 +44,27 @@ pub struct CoreConfig {
     /// Directory for the database (app-private, excluded from backup).
     pub data_dir: String,
     /// PEM certificates to trust instead of the platform roots; empty = platform roots.
+    #[uniffi(default = [])]
     pub trust_anchors_pem: Vec<String>,
     /// SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two distinct pins (a repeated pin is refused).
+    #[uniffi(default = [])]
     pub spki_pins: Vec<String>,
     /// Language sent to the server.
-    pub locale: Locale,
+    pub language: Language,
     /// TCP+TLS connect timeout.
+    #[uniffi(default = 10000)]
     pub connect_timeout_ms: u64,
     /// Whole-request timeout.
+    #[uniffi(default = 30000)]
     pub request_timeout_ms: u64,
     /// Allow plain `http://` to loopback hosts (development only).
+    #[uniffi(default = false)]
     pub allow_insecure_loopback: bool,
     /// Device label shown in the device list (no personal data), e.g. `Pixel 9`.
+    #[uniffi(default = "device")]
     pub device_label: String,
     /// `android`, `ios`, `desktop`, `kiosk`.
+    #[uniffi(default = "unknown")]
     pub platform: String,
 }
 
@@ -60,7 +77,7 @@ pub fn default_core_config(server_base_url: String, data_dir: String) -> CoreCon
         data_dir,
         trust_anchors_pem: vec![],
         spki_pins: vec![],
-        locale: Locale::Vi,
+        language: Language::Vi,
         connect_timeout_ms: 10_000,
         request_timeout_ms: 30_000,
         allow_insecure_loopback: false,
@@ -249,7 +266,7 @@ pub enum EnrollmentState {
 }
 
 /// A snapshot of the core's state, for the shell's first screen.
-#[derive(Clone, Debug, uniffi::Record)]
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct CoreStatus {
     /// Enrollment state.
     pub enrollment: EnrollmentState,
@@ -263,24 +280,115 @@ pub struct CoreStatus {
     pub session_expires_at: Option<i64>,
 }
 
-/// The core. One per app process; cheap to share.
+/// A sub-client's handle on its core: weak, see [`Shared`]. A call after the core was closed
+/// fails with `core.closed`.
+#[derive(Clone)]
+pub(crate) struct Engine(std::sync::Weak<Shared>);
+
+impl Engine {
+    /// The engine, while the core is open.
+    pub(crate) fn account(&self) -> Result<Arc<Held>, Error> {
+        self.0.upgrade().and_then(|s| s.account()).ok_or(Error::Domain(Msg::CoreClosed))
+    }
+
+    /// The core's shared state, while the root lives.
+    pub(crate) fn shared(&self) -> Result<Arc<Shared>, Error> {
+        self.0.upgrade().ok_or(Error::Domain(Msg::CoreClosed))
+    }
+
+    /// Tell the status subscribers to look again (after a login, a logout, an enrollment, or a
+    /// call that found the session or the device gone).
+    pub(crate) fn status_changed(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.hub.status_changed();
+        }
+    }
+
+    /// Notice the errors that change the status (session ended, device deactivated, wipe).
+    fn watch<T>(&self, r: Result<T, Error>) -> Result<T, Error> {
+        if let Err(
+            Error::Domain(Msg::SessionExpired | Msg::SessionRevoked | Msg::NotLoggedIn | Msg::Wiped | Msg::NotEnrolled)
+            | Error::DeviceInactive(_),
+        ) = &r
+        {
+            self.status_changed();
+        }
+        r
+    }
+
+    /// Run an async engine call on the core's runtime (see [`super::runtime`]) and map its error.
+    pub(crate) async fn run<T, E, Fut>(&self, f: impl FnOnce(Arc<Held>) -> Fut) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error>,
+        Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        Ok(self.watch(runtime::run(f(self.account()?)).await)?)
+    }
+
+    /// Run a synchronous engine call (SQLite, AES, files) on the runtime's blocking pool.
+    pub(crate) async fn blocking<T, E>(
+        &self,
+        f: impl FnOnce(&Account) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error>,
+    {
+        let account = self.account()?;
+        Ok(self.watch(runtime::run_blocking(move || f(&account)).await)?)
+    }
+}
+
+/// The core: one per app process and data directory; cheap to share. A small root: open it,
+/// ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+/// [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+/// small object a test can fake on its own.
+///
+/// **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+/// `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+/// thread freely, the calling thread only waits.
 #[derive(uniffi::Object)]
 pub struct CitizenCore {
-    pub(crate) account: Arc<Account>,
-    /// Exclusive hold on the data directory for the life of this object (see [`crate::datadir`]).
-    _dir_lock: DataDirLock,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl CitizenCore {
-    /// Rust-only constructor with an injected clock (tests, CLI).
+    /// The sub-clients' (weak) handle on this core.
+    pub(crate) fn engine(&self) -> Engine {
+        Engine(Arc::downgrade(&self.shared))
+    }
+
+    /// Rust-only synchronous constructor (tests, CLI, benchmarks): see [`CitizenCore::open`].
+    pub fn new(
+        config: CoreConfig,
+        key_store: Arc<dyn DeviceKeyStore>,
+        key_wrapper: Arc<dyn DataKeyWrapper>,
+    ) -> Result<Arc<Self>, CitizenError> {
+        Self::with_clock(config, key_store, key_wrapper, Arc::new(SystemClock))
+    }
+
+    /// Rust-only synchronous constructor with an injected clock (tests, CLI).
     pub fn with_clock(
         config: CoreConfig,
         key_store: Arc<dyn DeviceKeyStore>,
         key_wrapper: Arc<dyn DataKeyWrapper>,
         clock: SharedClock,
-    ) -> Result<Arc<Self>, SetupError> {
-        let lock = Self::lock_dir(&config)?;
-        Ok(Arc::new(Self::build(config, key_store, key_wrapper, clock, lock)?))
+    ) -> Result<Arc<Self>, CitizenError> {
+        let lock = Self::lock_dir(&config).map_err(setup_error)?;
+        Ok(Arc::new(Self::build(config, key_store, key_wrapper, clock, lock).map_err(setup_error)?))
+    }
+
+    /// Rust-only synchronous desktop constructor (CLI, tests): see [`CitizenCore::open_desktop`].
+    pub fn new_desktop(config: CoreConfig) -> Result<Arc<Self>, CitizenError> {
+        let dir = PathBuf::from(&config.data_dir);
+        // The lock first: the key files below are read and created under it.
+        let lock = Self::lock_dir(&config).map_err(setup_error)?;
+        let secret = software::load_or_create_local_secret(&dir.join("device.secret"))
+            .map_err(|e| CitizenError::from(Error::io("local secret", e)))?;
+        let (ks, kw) = software::open_software_platform(&dir.join("keys"), &secret)
+            .map_err(|e| CitizenError::from(Error::io("software keys", e)))?;
+        Ok(Arc::new(Self::build(config, Arc::new(ks), Arc::new(kw), Arc::new(SystemClock), lock).map_err(setup_error)?))
     }
 
     /// Take the data directory's lock (creating the directory `0700`); every constructor does
@@ -306,237 +414,156 @@ impl CitizenCore {
             connect_timeout: Duration::from_millis(config.connect_timeout_ms.max(1)),
             request_timeout: Duration::from_millis(config.request_timeout_ms.max(1)),
             allow_insecure_loopback: config.allow_insecure_loopback,
-            language: match config.locale {
-                Locale::Vi => "vi",
-                Locale::En => "en",
+            language: match config.language {
+                Language::Vi => "vi",
+                Language::En => "en",
             },
         })?;
         let store = Store::open(&PathBuf::from(&config.data_dir), &key_wrapper)?;
-        Ok(CitizenCore {
-            account: Arc::new(Account::new(store, net, key_store, clock, config.platform, config.device_label)),
-            _dir_lock: lock,
-        })
+        let account = Account::new(store, net, key_store, clock, config.platform, config.device_label);
+        Ok(CitizenCore { shared: Shared::new(account, lock) })
+    }
+
+    /// The engine while open (Rust-only helpers below; panics after `shutdown`).
+    fn open_account(&self) -> Arc<Held> {
+        self.shared.account().expect("the core is open")
     }
 
     /// Path of the database file (diagnostics, tests).
     pub fn database_path(&self) -> PathBuf {
-        self.account.database_path()
+        self.open_account().database_path()
     }
 
     /// The stored session tokens (access, refresh). Test support only: lets the project's leak
     /// scans know what to look for.
     #[cfg(feature = "test-support")]
     pub fn session_tokens(&self) -> Option<(String, String)> {
-        self.account.session_tokens()
+        self.open_account().session_tokens()
     }
 
     /// How many registry fetches this core has attempted. Test support only: lets the
     /// project's tests prove that hostile login codes do not turn into fetches.
     #[cfg(feature = "test-support")]
     pub fn registry_fetch_count(&self) -> u64 {
-        self.account.registry_fetches.load(std::sync::atomic::Ordering::Relaxed)
+        self.open_account().registry_fetches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `PRAGMA integrity_check` of the database (`"ok"` when sound). Rust-only: crash tests.
-    pub fn database_integrity_check(&self) -> Result<String, SetupError> {
-        Ok(self.account.database_integrity_check()?)
+    pub fn database_integrity_check(&self) -> Result<String, CitizenError> {
+        Ok(self.open_account().database_integrity_check()?)
     }
 
     /// A valid access token for other Rust components (refreshing if needed). Never exported.
-    pub async fn access_token(&self) -> Result<zeroize::Zeroizing<String>, AuthError> {
-        Ok(self.account.access_token().await?)
+    pub async fn access_token(&self) -> Result<zeroize::Zeroizing<String>, CitizenError> {
+        self.engine().run(|a| async move { a.access_token().await }).await
     }
 }
 
 #[uniffi::export(async_runtime = "tokio")]
 impl CitizenCore {
     /// Open the core: database (created and migrated if needed), data key (unwrapped by
-    /// `key_wrapper`) and the HTTPS client. No network call is made. One core per data
+    /// `key_wrapper`) and the HTTPS client. No network call is made. Main-safe: the migration
+    /// and the unwrap run on the core's runtime (the wrapper is called from a core thread, never
+    /// the caller's). May prompt only if the shell's `key_wrapper` does. One core per data
     /// directory: while this object lives, another open of the same directory fails with
-    /// `SetupError::AlreadyOpen` (`storage.already_open`).
+    /// `CitizenError::Internal` with code `storage.already_open`. Throws [`CitizenError`]:
+    /// `DataKeyLost` (the data key is gone: erase and enroll again), `DataKeyLocked` (retry
+    /// later, never erase), `Internal` (storage, configuration, already open).
     #[uniffi::constructor]
-    pub fn new(
+    pub async fn open(
         config: CoreConfig,
         key_store: Arc<dyn DeviceKeyStore>,
         key_wrapper: Arc<dyn DataKeyWrapper>,
-    ) -> Result<Arc<Self>, SetupError> {
-        Self::with_clock(config, key_store, key_wrapper, Arc::new(SystemClock))
+    ) -> Result<Arc<Self>, CitizenError> {
+        runtime::run_blocking(move || Self::new(config, key_store, key_wrapper)).await
     }
 
     /// Open the core for a desktop or kiosk: device keys and the data key are sealed in
     /// `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
-    /// (mode 0600). Not hardware-backed; phones use [`CitizenCore::new`] with their key stores.
-    /// Like `new`, refuses a data directory another core holds (`storage.already_open`).
+    /// (mode 0600). Not hardware-backed; phones use [`CitizenCore::open`] with their key stores.
+    /// Like `open`, refuses a data directory another core holds (`storage.already_open`).
+    /// Main-safe (the Argon2id derivation runs on the core's runtime); never prompts. Throws
+    /// [`CitizenError`].
     #[uniffi::constructor]
-    pub fn new_desktop(config: CoreConfig) -> Result<Arc<Self>, SetupError> {
-        let dir = PathBuf::from(&config.data_dir);
-        // The lock first: the key files below are read and created under it.
-        let lock = Self::lock_dir(&config)?;
-        let secret = software::load_or_create_local_secret(&dir.join("device.secret"))
-            .map_err(|e| SetupError::from(Error::io("local secret", e)))?;
-        let (ks, kw) = software::open_software_platform(&dir.join("keys"), &secret)
-            .map_err(|e| SetupError::from(Error::io("software keys", e)))?;
-        Ok(Arc::new(Self::build(config, Arc::new(ks), Arc::new(kw), Arc::new(SystemClock), lock)?))
+    pub async fn open_desktop(config: CoreConfig) -> Result<Arc<Self>, CitizenError> {
+        runtime::run_blocking(move || Self::new_desktop(config)).await
     }
 
-    /// The state of this device: enrollment, session.
-    pub fn status(&self) -> Result<CoreStatus, AuthError> {
-        let state = self.account.device_state()?;
-        let acc = state.account;
-        let enrollment = match &acc {
-            Some(a) if a.inactive_status.is_some() => EnrollmentState::Deactivated {
-                status: DeviceStatus::from_wire(a.inactive_status.as_deref().unwrap_or("")),
-            },
-            Some(_) => EnrollmentState::Enrolled,
-            None if state.awaiting_otp => EnrollmentState::AwaitingOtp,
-            None => EnrollmentState::NotEnrolled,
-        };
-        Ok(CoreStatus {
-            logged_in: state.session_expires_at.is_some() && matches!(enrollment, EnrollmentState::Enrolled),
-            session_expires_at: state.session_expires_at,
-            enrollment,
-            device_id: acc.as_ref().map(|a| a.device_id.clone()),
-            hardware_backed: acc.is_some_and(|a| a.hardware_backed),
-        })
+    /// Account, enrollment, passcode, login, sessions and devices.
+    pub fn account(&self) -> Arc<AccountClient> {
+        Arc::new(AccountClient(self.engine()))
     }
 
-    /// Validate enrollment input without a network call.
-    pub fn validate_enrollment(&self, input: EnrollmentInput) -> Vec<FieldError> {
-        match self.account.validate_enrollment(&input.cccd, &input.date_of_birth, &input.phone) {
-            Ok(_) => vec![],
-            Err(e) => e,
+    /// Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+    pub fn services(&self) -> Arc<ServicesClient> {
+        Arc::new(ServicesClient(self.engine()))
+    }
+
+    /// Consent: QR and deep-link login to portals, data sharing, consent receipts.
+    pub fn consent(&self) -> Arc<ConsentClient> {
+        Arc::new(ConsentClient(self.engine()))
+    }
+
+    /// The tamper-evident activity log: list, verify, export, anchor.
+    pub fn activity(&self) -> Arc<ActivityClient> {
+        Arc::new(ActivityClient(self.engine()))
+    }
+
+    /// The chip-based ID card: identity level 2 from its chip.
+    pub fn chip(&self) -> Arc<super::chip::ChipClient> {
+        Arc::new(super::chip::ChipClient(self.engine()))
+    }
+
+    /// The state of this device: enrollment, session. Main-safe (reads the database on the
+    /// core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
+    pub async fn status(&self) -> Result<CoreStatus, CitizenError> {
+        self.engine().blocking(core_status).await
+    }
+
+    /// Subscribe to the status: the current one at once, then each change the core notices
+    /// (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+    /// [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+    /// `core.closed` after `shutdown`).
+    pub fn observe_status(&self, listener: Arc<dyn StatusListener>) -> Result<Arc<Subscription>, CitizenError> {
+        let account = self.engine().account()?;
+        Ok(self.shared.observe_status(account, listener))
+    }
+
+    /// Stop the core before closing it: the background delivery a submit started is stopped
+    /// (and awaited: nothing is written after this returns; an item being sent stays in the
+    /// outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+    /// data directory is released. Later calls fail with `core.closed`. Call it before erasing
+    /// the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+    /// drop (Swift) the object. Main-safe; never prompts; never throws.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown().await;
+    }
+}
+
+impl Drop for CitizenCore {
+    /// Closing (Kotlin `close()`, Swift `deinit`, Python `del`) does what `shutdown` does without
+    /// waiting for the background work to finish its current step.
+    fn drop(&mut self) {
+        self.shared.close_now();
+    }
+}
+
+pub(crate) fn core_status(account: &Account) -> Result<CoreStatus, Error> {
+    let state = account.device_state()?;
+    let acc = state.account;
+    let enrollment = match &acc {
+        Some(a) if a.inactive_status.is_some() => {
+            EnrollmentState::Deactivated { status: DeviceStatus::from_wire(a.inactive_status.as_deref().unwrap_or("")) }
         }
-    }
-
-    /// Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-    /// matched against the population register, which sends an OTP to the phone.
-    pub async fn start_enrollment(&self, input: EnrollmentInput) -> Result<EnrollmentTicket, EnrollmentError> {
-        let (r, _) = self.account.start_enrollment(&input.cccd, &input.date_of_birth, &input.phone).await?;
-        Ok(EnrollmentTicket {
-            enrollment_id: r.enrollment_id,
-            masked_phone: r.masked_phone,
-            otp_expires_at: r.otp_expires_at,
-            has_active_device: r.has_active_device,
-        })
-    }
-
-    /// Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-    /// prove possession to the server, and set the 6-digit passcode.
-    pub async fn complete_enrollment(
-        &self,
-        otp: String,
-        passcode: String,
-        key_options: KeyOptions,
-    ) -> Result<EnrollmentOutcome, EnrollmentError> {
-        let passcode = zeroize::Zeroizing::new(passcode);
-        let e = self.account.complete_enrollment(&otp, &passcode, key_options).await?;
-        Ok(EnrollmentOutcome {
-            account_id: e.account_id,
-            device_id: e.device_id,
-            hardware_backed: e.hardware_backed,
-            replaced_device_id: e.replaced_device_id,
-            transfer_approved: e.transfer_approved,
-        })
-    }
-
-    /// Log in: check the passcode (with lockout), then sign the server's challenge with the
-    /// device key. Stores the tokens encrypted; returns only their expiry.
-    pub async fn login(&self, passcode: String) -> Result<SessionInfo, AuthError> {
-        let passcode = zeroize::Zeroizing::new(passcode);
-        Ok(self.account.login(&passcode).await?.into())
-    }
-
-    /// Rotate the refresh token now (the core also does this by itself when needed).
-    pub async fn refresh_session(&self) -> Result<SessionInfo, AuthError> {
-        Ok(self.account.refresh().await?.into())
-    }
-
-    /// End the session here and at the server.
-    pub async fn logout(&self) -> Result<(), AuthError> {
-        Ok(self.account.logout().await?)
-    }
-
-    /// The account's devices.
-    pub async fn list_devices(&self) -> Result<Vec<DeviceInfo>, AuthError> {
-        let me = self.account.this_device_id()?;
-        Ok(self
-            .account
-            .list_devices()
-            .await?
-            .into_iter()
-            .map(|d| DeviceInfo {
-                is_this_device: me.as_deref() == Some(d.device_id.as_str()),
-                device_id: d.device_id,
-                label: d.label,
-                platform: d.platform,
-                hardware_backed: d.hardware_backed,
-                status: DeviceStatus::from_wire(&d.status),
-                enrolled_at: d.enrolled_at,
-                last_login_at: d.last_login_at,
-            })
-            .collect())
-    }
-
-    /// Revoke one of the account's devices (needs the passcode again).
-    pub async fn revoke_device(&self, device_id: String, passcode: String) -> Result<(), AuthError> {
-        let passcode = zeroize::Zeroizing::new(passcode);
-        Ok(self.account.revoke_device(&device_id, &passcode).await?)
-    }
-
-    /// On the old device: approve handing the account to a new device whose enrollment id the
-    /// citizen reads from the new device. The old device is then marked `transferred`, not
-    /// `replaced`.
-    pub async fn approve_device_transfer(&self, enrollment_id: String, passcode: String) -> Result<(), AuthError> {
-        let passcode = zeroize::Zeroizing::new(passcode);
-        Ok(self.account.approve_transfer(&enrollment_id, &passcode).await?)
-    }
-
-    /// Ask the server whether this device is still the active one; a replaced or revoked device
-    /// learns it here (and its session is dropped).
-    pub async fn check_device_status(&self) -> Result<DeviceStatusInfo, AuthError> {
-        let r = self.account.device_status().await?;
-        Ok(DeviceStatusInfo { status: DeviceStatus::from_wire(&r.status), changed_at: r.changed_at })
-    }
-
-    /// Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
-    /// login: failures are counted and persisted, delays escalate, the 10th failure erases.
-    pub async fn verify_passcode(&self, passcode: String) -> Result<(), PasscodeError> {
-        let passcode = zeroize::Zeroizing::new(passcode);
-        Ok(self.account.verify_passcode(&passcode).await?)
-    }
-
-    /// Change the passcode (the old one counts as an attempt).
-    pub async fn change_passcode(&self, old_passcode: String, new_passcode: String) -> Result<(), PasscodeError> {
-        let (old, new) = (zeroize::Zeroizing::new(old_passcode), zeroize::Zeroizing::new(new_passcode));
-        Ok(self.account.change_passcode(&old, &new).await?)
-    }
-
-    /// Failures and lock of the passcode.
-    pub fn passcode_status(&self) -> Result<PasscodeStatus, PasscodeError> {
-        let s = self.account.passcode_state()?;
-        Ok(PasscodeStatus {
-            failed_attempts: s.failed,
-            attempts_before_lockout: s.before_lockout,
-            attempts_before_wipe: s.before_wipe,
-            locked_until: s.locked_until,
-        })
-    }
-
-    /// Forgotten passcode, step 1: the server sends an OTP to the registered phone.
-    pub async fn start_passcode_reset(&self) -> Result<PasscodeResetTicket, PasscodeError> {
-        let r = self.account.start_passcode_reset().await?;
-        Ok(PasscodeResetTicket { reset_id: r.reset_id, masked_phone: r.masked_phone, otp_expires_at: r.otp_expires_at })
-    }
-
-    /// Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-    /// passcode; clears the failure count and any lock.
-    pub async fn complete_passcode_reset(&self, otp: String, new_passcode: String) -> Result<(), PasscodeError> {
-        let new = zeroize::Zeroizing::new(new_passcode);
-        Ok(self.account.complete_passcode_reset(&otp, &new).await?)
-    }
-
-    /// Erase the account from this device: device key, tokens, personal data.
-    pub async fn reset_device(&self) -> Result<(), AuthError> {
-        Ok(self.account.wipe().await?)
-    }
+        Some(_) => EnrollmentState::Enrolled,
+        None if state.awaiting_otp => EnrollmentState::AwaitingOtp,
+        None => EnrollmentState::NotEnrolled,
+    };
+    Ok(CoreStatus {
+        logged_in: state.session_expires_at.is_some() && matches!(enrollment, EnrollmentState::Enrolled),
+        session_expires_at: state.session_expires_at,
+        enrollment,
+        device_id: acc.as_ref().map(|a| a.device_id.clone()),
+        hardware_backed: acc.is_some_and(|a| a.hardware_backed),
+    })
 }

@@ -9,18 +9,23 @@
 //! engine and exported from there. The outbox observer is not a port: the engine publishes
 //! outbox events (`services::flows::OutboxListener`) and `services.rs` forwards them to it.
 
+mod account;
+mod activity;
 mod chip;
 mod consent;
 mod errors;
 mod facade;
-mod outbox_observer;
+mod lifecycle;
+mod runtime;
 mod services;
 mod share;
 
+pub use account::*;
+pub use activity::*;
 pub use chip::*;
 pub use consent::*;
 pub use errors::*;
 pub use facade::*;
-pub use outbox_observer::{ObserverError, OutboxObserver};
+pub use lifecycle::{core_version, erase_local_data, ObserverError, OutboxListener, StatusListener, Subscription};
 pub use services::*;
 pub use share::*;

@@ -4,15 +4,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::errors::ServiceError;
-use super::outbox_observer::OutboxObserver;
-use crate::error::{Error, ErrorDetail, FieldError, Msg, PublicError};
+use super::errors::CitizenError;
+use super::facade::Engine;
+use super::lifecycle::{OutboxListener, Subscription};
+use crate::error::{ErrorDetail, FieldError, Msg, PublicError};
 use crate::protocol::services::{
     AttachmentSpec, CaseEventDto, CaseStatusDto, CitizenProfileDto, Condition, DateRule, FieldKind, FieldSpec,
     OptionSpec, ProcedureDto,
 };
 use crate::services::storage::{CaseRow, DraftRow, OutboxRow};
-use crate::CitizenCore;
 
 /// A field of an item of a repeated group.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -314,7 +314,7 @@ fn detail_of_code(code: &str) -> ErrorDetail {
     })
 }
 
-fn outbox_item(r: &OutboxRow) -> OutboxItem {
+pub(crate) fn outbox_item(r: &OutboxRow) -> OutboxItem {
     use crate::store::rows::OutboxState as Stored;
     let state = match r.state {
         Stored::Queued => OutboxState::Queued,
@@ -387,238 +387,200 @@ fn case_info(c: CaseRow) -> CaseInfo {
     }
 }
 
+/// Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+/// submission, outbox, cases. Small enough to fake in a test of a view model.
+#[derive(uniffi::Object)]
+pub struct ServicesClient(pub(crate) Engine);
+
 #[uniffi::export(async_runtime = "tokio")]
-impl CitizenCore {
+impl ServicesClient {
     /// Download the procedure catalogue if it changed (conditional request). Returns whether it
-    /// changed. Works without login.
-    pub async fn refresh_catalogue(&self) -> Result<bool, ServiceError> {
-        Ok(self.account.refresh_catalogue().await?)
+    /// changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn refresh_catalogue(&self) -> Result<bool, CitizenError> {
+        self.0.run(|a| async move { a.refresh_catalogue().await }).await
     }
 
-    /// The cached catalogue (offline).
-    pub fn procedures(&self) -> Result<Vec<Procedure>, ServiceError> {
-        Ok(self.account.catalogue()?.procedures.iter().map(Procedure::from).collect())
+    /// The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
+    /// (`NotSynced` before the first `refresh_catalogue`).
+    pub async fn list_procedures(&self) -> Result<Vec<Procedure>, CitizenError> {
+        self.0.blocking(|a| Ok(a.catalogue()?.procedures.iter().map(Procedure::from).collect())).await
     }
 
     /// Fetch the citizen's record from the population register (needs a session) and store it
-    /// encrypted.
-    pub async fn refresh_profile(&self) -> Result<CitizenProfileDto, ServiceError> {
-        Ok(self.account.refresh_profile().await?)
+    /// encrypted. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn refresh_profile(&self) -> Result<CitizenProfileDto, CitizenError> {
+        self.0.run(|a| async move { a.refresh_profile().await }).await
     }
 
-    /// The stored record (offline).
-    pub fn profile(&self) -> Result<CitizenProfileDto, ServiceError> {
-        Ok(self.account.cached_profile()?)
+    /// The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
+    /// (`NotSynced` before the first `refresh_profile`).
+    pub async fn get_profile(&self) -> Result<CitizenProfileDto, CitizenError> {
+        self.0.blocking(|a| a.cached_profile()).await
     }
 
     /// A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-    pub fn create_draft(&self, procedure_id: String) -> Result<Draft, ServiceError> {
-        Ok(draft(self.account.create_draft(&procedure_id)?))
+    /// Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn create_draft(&self, procedure_id: String) -> Result<Draft, CitizenError> {
+        self.0.blocking(move |a| Ok(draft(a.create_draft(&procedure_id)?))).await
     }
 
-    /// A draft by id.
-    pub fn draft(&self, draft_id: String) -> Result<Draft, ServiceError> {
-        Ok(draft(self.account.draft(&draft_id)?))
+    /// A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
+    pub async fn get_draft(&self, draft_id: String) -> Result<Draft, CitizenError> {
+        self.0.blocking(move |a| Ok(draft(a.draft(&draft_id)?))).await
     }
 
-    /// All drafts, newest first (editing and submitted).
-    pub fn drafts(&self) -> Result<Vec<Draft>, ServiceError> {
-        Ok(self.account.drafts()?.into_iter().map(draft).collect())
+    /// All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+    /// [`CitizenError`].
+    pub async fn list_drafts(&self) -> Result<Vec<Draft>, CitizenError> {
+        self.0.blocking(|a| Ok(a.drafts()?.into_iter().map(draft).collect())).await
     }
 
-    /// Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-    /// fields are refused with `field.locked`.
-    pub fn set_field(&self, draft_id: String, path: String, value: String) -> Result<Draft, ServiceError> {
-        let (row, ()) =
-            self.account.edit_draft(&draft_id, |p, d| crate::services::eform::set_value(p, d, &path, &value))?;
-        Ok(draft(row))
+    /// Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+    /// clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+    /// All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+    /// saved and the error names the first refused path (in path order). Main-safe; never
+    /// prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
+    pub async fn update_draft(&self, draft_id: String, values: HashMap<String, String>) -> Result<Draft, CitizenError> {
+        self.0
+            .blocking(move |a| {
+                let mut values: Vec<(String, String)> = values.into_iter().collect();
+                values.sort();
+                let (row, ()) = a.edit_draft(&draft_id, |p, d| {
+                    values.iter().try_for_each(|(path, value)| crate::services::eform::set_value(p, d, path, value))
+                })?;
+                Ok(draft(row))
+            })
+            .await
     }
 
-    /// Add an item to a repeated group; returns the new item's index.
-    pub fn add_group_item(&self, draft_id: String, group: String) -> Result<u32, ServiceError> {
-        Ok(self.account.edit_draft(&draft_id, |p, d| crate::services::eform::add_group_item(p, d, &group))?.1)
+    /// Add an item to a repeated group; returns the new item's index. Main-safe; never
+    /// prompts. Throws [`CitizenError`].
+    pub async fn add_group_item(&self, draft_id: String, group: String) -> Result<u32, CitizenError> {
+        self.0
+            .blocking(move |a| {
+                Ok(a.edit_draft(&draft_id, |p, d| crate::services::eform::add_group_item(p, d, &group))?.1)
+            })
+            .await
     }
 
-    /// Remove an item of a repeated group (later items move down).
-    pub fn remove_group_item(&self, draft_id: String, group: String, index: u32) -> Result<Draft, ServiceError> {
-        let (row, ()) = self
-            .account
-            .edit_draft(&draft_id, |p, d| crate::services::eform::remove_group_item(p, d, &group, index))?;
-        Ok(draft(row))
+    /// Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+    /// Throws [`CitizenError`].
+    pub async fn remove_group_item(&self, draft_id: String, group: String, index: u32) -> Result<Draft, CitizenError> {
+        self.0
+            .blocking(move |a| {
+                let (row, ()) =
+                    a.edit_draft(&draft_id, |p, d| crate::services::eform::remove_group_item(p, d, &group, index))?;
+                Ok(draft(row))
+            })
+            .await
     }
 
     /// Attach bytes (checked against the procedure's size and type limits; stored encrypted).
-    pub fn attach_bytes(
+    /// Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+    /// [`CitizenError`].
+    pub async fn attach_bytes(
         &self,
         draft_id: String,
         key: String,
         file_name: String,
         mime_type: String,
         data: Vec<u8>,
-    ) -> Result<Draft, ServiceError> {
-        Ok(draft(self.account.attach(&draft_id, &key, &file_name, &mime_type, data)?))
+    ) -> Result<Draft, CitizenError> {
+        self.0.blocking(move |a| Ok(draft(a.attach(&draft_id, &key, &file_name, &mime_type, data)?))).await
     }
 
-    /// Attach a file by path (read once, then stored encrypted like `attach_bytes`).
-    pub fn attach_file(
+    /// Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+    /// never prompts. Throws [`CitizenError`].
+    pub async fn attach_file(
         &self,
         draft_id: String,
         key: String,
         path: String,
         mime_type: String,
-    ) -> Result<Draft, ServiceError> {
-        Ok(draft(self.account.attach_file(&draft_id, &key, &path, &mime_type)?))
+    ) -> Result<Draft, CitizenError> {
+        self.0.blocking(move |a| Ok(draft(a.attach_file(&draft_id, &key, &path, &mime_type)?))).await
     }
 
-    /// Remove an attachment.
-    pub fn remove_attachment(&self, draft_id: String, key: String) -> Result<Draft, ServiceError> {
-        Ok(draft(self.account.detach(&draft_id, &key)?))
+    /// Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn remove_attachment(&self, draft_id: String, key: String) -> Result<Draft, CitizenError> {
+        self.0.blocking(move |a| Ok(draft(a.detach(&draft_id, &key)?))).await
     }
 
-    /// Validate without submitting: every field error at once (empty = valid).
-    pub fn validate_draft(&self, draft_id: String) -> Result<Vec<FieldError>, ServiceError> {
-        Ok(self.account.validate_draft(&draft_id)?)
+    /// Validate without submitting: every field error at once (empty = valid). Main-safe; never
+    /// prompts. Throws [`CitizenError`].
+    pub async fn validate_draft(&self, draft_id: String) -> Result<Vec<FieldError>, CitizenError> {
+        self.0.blocking(move |a| a.validate_draft(&draft_id)).await
     }
 
-    /// Delete an editable draft.
-    pub fn delete_draft(&self, draft_id: String) -> Result<(), ServiceError> {
-        Ok(self.account.delete_draft(&draft_id)?)
+    /// Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn delete_draft(&self, draft_id: String) -> Result<(), CitizenError> {
+        self.0.blocking(move |a| a.delete_draft(&draft_id)).await
     }
 
     /// Submit: validate, confirm with the passcode, sign with the device key and put the request
     /// in the durable outbox in the same transaction that marks the draft submitted. Returns at
-    /// once (works offline); delivery starts in the background.
-    pub async fn submit_draft(self: Arc<Self>, draft_id: String, passcode: String) -> Result<OutboxItem, ServiceError> {
+    /// once (works offline); delivery starts in the background. Main-safe (the attachments are
+    /// sealed on the core's runtime); may prompt (the device key signs). Throws
+    /// [`CitizenError`].
+    pub async fn submit_draft(&self, draft_id: String, passcode: String) -> Result<OutboxItem, CitizenError> {
         let passcode = zeroize::Zeroizing::new(passcode);
-        let row = self.account.submit_and_deliver(&draft_id, &passcode).await?;
+        let row = self.0.run::<_, CitizenError, _>(|a| async move { a.submit(&draft_id, &passcode).await }).await?;
+        // Delivery starts in the background, as work of this core: `shutdown` stops it.
+        if let (Ok(shared), Ok(account)) = (self.0.shared(), self.0.account()) {
+            shared.spawn_background(async move {
+                if let Err(e) = account.sync_outbox(false).await {
+                    tracing::info!(error = %e, "background delivery");
+                }
+            });
+        }
         Ok(outbox_item(&row))
     }
 
-    /// The outbox, in queue order.
-    pub fn outbox(&self) -> Result<Vec<OutboxItem>, ServiceError> {
-        Ok(self.account.outbox_items()?.iter().map(outbox_item).collect())
+    /// The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn list_outbox(&self) -> Result<Vec<OutboxItem>, CitizenError> {
+        self.0.blocking(|a| Ok(a.outbox_items()?.iter().map(outbox_item).collect())).await
     }
 
     /// Deliver what is queued now (call when connectivity returns or the citizen asks).
-    /// Ignores the core's own backoff, honours the server's Retry-After.
-    pub async fn sync_outbox(&self) -> Result<OutboxSyncReport, ServiceError> {
-        let r = self.account.sync_outbox(true).await?;
+    /// Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+    /// prompts. Throws [`CitizenError`].
+    pub async fn sync_outbox(&self) -> Result<OutboxSyncReport, CitizenError> {
+        let r = self.0.run::<_, CitizenError, _>(|a| async move { a.sync_outbox(true).await }).await?;
         Ok(OutboxSyncReport {
             delivered: r.delivered,
             rejected: r.rejected,
             remaining: r.remaining,
-            last_error: r.last_error.map(|e| ServiceError::from(e).detail().clone()),
+            last_error: r.last_error.map(|e| CitizenError::from(e).detail().clone()),
         })
     }
 
-    /// Receive outbox progress callbacks (replaces any previous observer).
-    pub fn set_outbox_observer(&self, observer: Arc<dyn OutboxObserver>) {
-        // The engine's outbox events, forwarded to the shell; an observer can never stop a
-        // delivery, so its failures are logged and otherwise ignored.
-        self.account.set_outbox_listener(Some(Arc::new(move |row: &OutboxRow| {
-            if let Err(e) = observer.on_outbox_item(outbox_item(row)) {
-                tracing::info!(error = %e, "outbox observer failed");
-            }
-        })));
+    /// Subscribe to the outbox: the current items at once, then the whole outbox again after
+    /// every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+    /// number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+    /// all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+    /// Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+    pub fn observe_outbox(&self, listener: Arc<dyn OutboxListener>) -> Result<Arc<Subscription>, CitizenError> {
+        let account = self.0.account()?;
+        Ok(self.0.shared()?.observe_outbox(account, listener))
     }
 
-    /// Stop outbox callbacks.
-    pub fn clear_outbox_observer(&self) {
-        self.account.set_outbox_listener(None);
+    /// Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+    /// never prompts. Throws [`CitizenError`].
+    pub async fn sync_cases(&self) -> Result<Vec<CaseEventDto>, CitizenError> {
+        self.0.run(|a| async move { a.sync_cases().await }).await
     }
 
-    /// Fetch new case events (status changes, supplement requests) and return them.
-    pub async fn sync_cases(&self) -> Result<Vec<CaseEventDto>, ServiceError> {
-        Ok(self.account.sync_cases().await?)
-    }
-
-    /// The citizen's cases with their latest status (offline).
-    pub fn cases(&self) -> Result<Vec<CaseInfo>, ServiceError> {
-        Ok(self.account.case_list()?.into_iter().map(case_info).collect())
+    /// The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+    /// [`CitizenError`].
+    pub async fn list_cases(&self) -> Result<Vec<CaseInfo>, CitizenError> {
+        self.0.blocking(|a| Ok(a.case_list()?.into_iter().map(case_info).collect())).await
     }
 
     /// A draft answering a supplement request of `case_number`: the original values, the
-    /// requested attachments required. Submit it like any draft.
-    pub fn create_supplement_draft(&self, case_number: String) -> Result<Draft, ServiceError> {
-        Ok(draft(self.account.supplement_draft(&case_number)?))
-    }
-}
-
-/// The result of verifying an activity log.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct ActivityLogReport {
-    /// Entries checked.
-    pub entries: u32,
-    /// Server anchors checked.
-    pub anchors: u32,
-    /// Every problem found (empty = intact).
-    pub problems: Vec<crate::activity::LogProblem>,
-    /// No problem found. Note: entries appended after the last anchor can be dropped without
-    /// trace by whoever controls the device; anchoring often keeps that window small, and
-    /// `anchored_seq` says how far the verified anchors reach.
-    pub intact: bool,
-    /// Highest sequence covered by an anchor whose countersignature verified with the trusted
-    /// server key (0 = none: nothing in the log is vouched for by the server).
-    pub anchored_seq: u64,
-    /// The device the log claims to be from.
-    pub device_id: String,
-    /// The device key (SEC1, base64url) the entry signatures were checked with — the key the
-    /// file carries. `intact` only says the log is consistent with this key: compare it with the
-    /// key of the device you expect (e.g. from the server's device registry).
-    pub device_public_key: String,
-}
-
-fn report(c: crate::services::activity_flows::LogCheck) -> ActivityLogReport {
-    ActivityLogReport {
-        entries: c.entries as u32,
-        anchors: c.anchors as u32,
-        intact: c.problems.is_empty(),
-        problems: c.problems,
-        anchored_seq: c.anchored_seq,
-        device_id: c.device_id,
-        device_public_key: c.device_public_key,
-    }
-}
-
-/// Verify an exported activity log (JSON from `export_activity_log`) against the server key the
-/// verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
-/// independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
-/// Server keys inside the file are ignored — a forger can put any key there. The entries are
-/// checked with the device key the file carries; the report names it (`device_public_key`) so
-/// the caller can compare it with the device it expects. Anyone can run this.
-#[uniffi::export]
-pub fn verify_activity_log_export(json: String, server_key_jwk: String) -> Result<ActivityLogReport, ServiceError> {
-    Ok(report(crate::services::activity_flows::verify_export(&json, &server_key_jwk)?))
-}
-
-#[uniffi::export(async_runtime = "tokio")]
-impl CitizenCore {
-    /// The activity log: every enrollment, login, submission, device and passcode change and
-    /// lockout on this device, oldest first.
-    pub fn activity_log(&self) -> Result<Vec<crate::activity::ActivityEntry>, ServiceError> {
-        Ok(self.account.activity_entries()?.into_iter().filter_map(|r| r.entry).collect())
-    }
-
-    /// Verify the log: hashes, links, order, counters, device signatures, server anchors (with
-    /// the server keys fetched over the pinned connection), and that no anchor the device stored
-    /// was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-    /// `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-    /// below it is reported even when the local anchors were removed.
-    pub fn verify_activity_log(&self) -> Result<ActivityLogReport, ServiceError> {
-        Ok(report(self.account.verify_activity()?))
-    }
-
-    /// The log as JSON that anyone can verify (`verify_activity_log_export`).
-    pub fn export_activity_log(&self) -> Result<String, ServiceError> {
-        let x = self.account.export_activity()?;
-        serde_json::to_string_pretty(&x).map_err(|e| ServiceError::from(Error::from(e)))
-    }
-
-    /// Anchor the head of the log at the server now (also done on every `sync_cases`). When
-    /// logged in, first fetches the server's latest anchor of this device and keeps it if the
-    /// device did not hold it.
-    pub async fn anchor_activity_log(&self) -> Result<Option<crate::activity::ActivityAnchor>, ServiceError> {
-        Ok(self.account.anchor_activity().await?)
+    /// requested attachments required. Submit it like any draft. Main-safe; never prompts.
+    /// Throws [`CitizenError`].
+    pub async fn create_supplement_draft(&self, case_number: String) -> Result<Draft, CitizenError> {
+        self.0.blocking(move |a| Ok(draft(a.supplement_draft(&case_number)?))).await
     }
 }
 

@@ -1,10 +1,10 @@
 //! UniFFI façade of consent-based data sharing (eKYC): open a relying party's signed share
 //! request, show what it asks and why, share only what the citizen picks. Thin wrappers over
-//! [`crate::share`]; errors are [`ConsentError`] (shared with QR login).
+//! [`crate::share`]; errors are [`CitizenError`] (shared with QR login).
 
+use super::consent::ConsentClient;
 use super::consent::{ClaimRequest, ReceiptInfo};
-use super::errors::ConsentError;
-use crate::CitizenCore;
+use super::errors::CitizenError;
 
 /// A verified share request, shown to the citizen before they decide: who asks (names from the
 /// signed registry), why, for how long they keep the data, what they need and what is optional.
@@ -46,20 +46,20 @@ pub struct ShareOutcome {
 }
 
 #[uniffi::export(async_runtime = "tokio")]
-impl CitizenCore {
+impl ConsentClient {
     /// Fetch the identity credential the device presents from (an SD-JWT bound to the device
     /// key, every personal claim selectively disclosable) and keep it sealed. `share_data`
     /// calls this itself when the credential is missing or about to expire.
-    pub async fn fetch_credential(&self) -> Result<(), ConsentError> {
-        Ok(self.account.fetch_credential().await?)
+    pub async fn fetch_credential(&self) -> Result<(), CitizenError> {
+        self.0.run(|a| async move { a.fetch_credential().await }).await
     }
 
     /// Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
     /// Checked on the device against the signed registry before anything is shown: registered
     /// party, its signature, a registered purpose, only claims it may ask for, the answer going
     /// to one of its registered origins, not expired.
-    pub async fn open_share_request(&self, request: String) -> Result<ShareRequestInfo, ConsentError> {
-        let p = self.account.open_share_request(&request).await?;
+    pub async fn open_share_request(&self, request: String) -> Result<ShareRequestInfo, CitizenError> {
+        let p = self.0.run::<_, CitizenError, _>(|a| async move { a.open_share_request(&request).await }).await?;
         Ok(ShareRequestInfo {
             request_id: p.claims.request_id.clone(),
             relying_party_id: p.rp.id.clone(),
@@ -84,9 +84,12 @@ impl CitizenCore {
         request_id: String,
         optional_claims: Vec<String>,
         passcode: String,
-    ) -> Result<ShareOutcome, ConsentError> {
+    ) -> Result<ShareOutcome, CitizenError> {
         let passcode = zeroize::Zeroizing::new(passcode);
-        let s = self.account.share_data(&request_id, &optional_claims, &passcode).await?;
+        let s = self
+            .0
+            .run::<_, CitizenError, _>(|a| async move { a.share_data(&request_id, &optional_claims, &passcode).await })
+            .await?;
         Ok(ShareOutcome {
             receipt: ReceiptInfo::from(&s.receipt),
             disclosed_claims: s.disclosed,
@@ -96,11 +99,11 @@ impl CitizenCore {
 }
 
 #[cfg(feature = "test-support")]
-impl CitizenCore {
+impl crate::CitizenCore {
     /// The last presentation this device sent (test support only: tests replay it and search it
     /// for undisclosed values). Never compiled into the shipped library.
     pub fn test_last_presentation(&self) -> Option<String> {
-        let device_id = self.account.this_device_id().ok().flatten()?;
+        let device_id = self.shared.account()?.this_device_id().ok().flatten()?;
         crate::share::last_presentation(&device_id)
     }
 }

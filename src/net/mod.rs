@@ -429,7 +429,7 @@ mod tests {
             crate::services::outbox::classify(&throttled),
             crate::services::outbox::Disposition::Retry { .. }
         ));
-        // Its public form (`AuthError::Rejected` with `network.rate_limited`) is tested in `ffi::errors`.
+        // Its public form (`CitizenError::Refused` with `network.rate_limited`) is tested in `ffi::errors`.
         let moved = serde_json::to_vec(&serde_json::json!({"code": "form_invalid", "message": "moved"})).unwrap();
         assert!(matches!(
             server_error(StatusCode::TEMPORARY_REDIRECT, &moved, None),

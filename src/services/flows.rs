@@ -48,7 +48,7 @@ pub struct ServicesState {
 /// The engine's outbox event stream: called with the item after every state change (queued →
 /// sending → delivered / rejected, or back to queued), synchronously, so a subscriber has seen
 /// every change of a call before the call returns. The FFI layer subscribes and forwards each
-/// event to the shell's `OutboxObserver`; the engine knows nothing of the shell.
+/// event to the shell's subscriptions (`OutboxListener`); the engine knows nothing of the shell.
 pub(crate) type OutboxListener = Arc<dyn Fn(&OutboxRow) + Send + Sync>;
 
 /// The largest file `attach_file` reads (the procedure's own limit is checked after).
@@ -113,19 +113,6 @@ impl Account {
     pub(crate) fn attach_file(&self, id: &str, key: &str, path: &str, mime_type: &str) -> Result<DraftRow> {
         let data = read_limited(path, ATTACH_FILE_LIMIT)?;
         self.attach(id, key, path, mime_type, data)
-    }
-
-    /// Submit (see [`Account::submit`]), then start delivering in the background without waiting
-    /// for it: the call returns as soon as the request is durably queued, and works offline.
-    pub(crate) async fn submit_and_deliver(self: &Arc<Self>, draft_id: &str, passcode_in: &str) -> Result<OutboxRow> {
-        let row = self.submit(draft_id, passcode_in).await?;
-        let me = Arc::clone(self);
-        tokio::spawn(async move {
-            if let Err(e) = me.sync_outbox(false).await {
-                tracing::info!(error = %e, "background delivery");
-            }
-        });
-        Ok(row)
     }
 
     // ---- profile and catalogue -----------------------------------------------------------

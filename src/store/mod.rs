@@ -919,9 +919,9 @@ mod tests {
             }
             assert!(dir_bytes(dir.path()) == before, "the newer database was changed");
         }
-        let e = crate::SetupError::from(Error::Domain(Msg::SchemaNewer));
+        let e = crate::CitizenError::from(Error::Domain(Msg::SchemaNewer));
         assert!(
-            matches!(e, crate::SetupError::Storage { ref detail } if detail.code == "storage.schema_newer"),
+            matches!(e, crate::CitizenError::Internal { ref detail } if detail.code == "storage.schema_newer"),
             "{e:?}"
         );
     }

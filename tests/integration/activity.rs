@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use citizen_core::activity::{self, ActivityAnchor, ActivityKind, AnchorClaims, LogProblem};
 use citizen_core::protocol::services::{KeysResponse, PATH_KEYS};
-use citizen_core::{verify_activity_log_export, CitizenCore, PasscodeError};
+use citizen_core::{verify_activity_log_export, CitizenCore, CitizenError};
 use citizen_server::testing::{enroll_and_login, CITIZEN_1};
 use p256::ecdsa::signature::Signer;
 
@@ -51,8 +51,8 @@ impl Activity {
 
     /// A few more entries (a passcode change and back).
     async fn more_entries(&self) {
-        self.core.change_passcode(PASS.into(), "739201".into()).await.unwrap();
-        self.core.change_passcode("739201".into(), PASS.into()).await.unwrap();
+        self.core.account().change_passcode(PASS.into(), "739201".into()).await.unwrap();
+        self.core.account().change_passcode("739201".into(), PASS.into()).await.unwrap();
     }
 }
 
@@ -60,29 +60,29 @@ impl Activity {
 async fn flows_are_logged_anchored_and_tampering_is_detected() {
     let mut env = env().await;
     let (core, clock) = (env.core.clone(), env.clock.clone());
-    core.change_passcode(PASS.into(), "739201".into()).await.unwrap();
+    core.account().change_passcode(PASS.into(), "739201".into()).await.unwrap();
     for _ in 0..5 {
-        let _ = core.verify_passcode("111112".into()).await;
+        let _ = core.account().verify_passcode("111112".into()).await;
     }
-    let kinds: Vec<ActivityKind> = core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    let kinds: Vec<ActivityKind> = core.activity().list_entries().await.unwrap().iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
         [ActivityKind::Enrollment, ActivityKind::Login, ActivityKind::PasscodeChange, ActivityKind::Lockout]
     );
-    let log = core.activity_log().unwrap();
+    let log = core.activity().list_entries().await.unwrap();
     assert!(log.windows(2).all(|w| w[1].prev_hash == w[0].hash && w[1].counter > w[0].counter));
     assert!(log.iter().all(|e| !e.summary.contains(CITIZEN_1.0) && !e.summary.contains(CITIZEN_1.2)));
 
     // Anchor (also done by sync_cases): the server countersigns the head.
-    let anchor = core.anchor_activity_log().await.unwrap().expect("anchored");
+    let anchor = core.activity().anchor().await.unwrap().expect("anchored");
     assert_eq!(anchor.seq, 4);
-    assert!(core.anchor_activity_log().await.unwrap().is_none(), "nothing new to anchor");
-    let r = core.verify_activity_log().unwrap();
+    assert!(core.activity().anchor().await.unwrap().is_none(), "nothing new to anchor");
+    let r = core.activity().verify().await.unwrap();
     assert!(r.intact, "{:?}", r.problems);
     assert_eq!((r.entries, r.anchors), (4, 1));
 
     // The export verifies on its own.
-    let json = core.export_activity_log().unwrap();
+    let json = core.activity().export().await.unwrap();
     let pinned = server_jwk(&env).await;
     let r = verify_activity_log_export(json.clone(), pinned.clone()).unwrap();
     assert!(r.intact && r.entries == 4 && r.anchors == 1 && r.anchored_seq == 4, "{r:?}");
@@ -123,11 +123,11 @@ async fn flows_are_logged_anchored_and_tampering_is_detected() {
 
     // More activity after the anchor is appended and anchored again.
     clock.advance(3_600);
-    core.login("739201".into()).await.ok(); // locked for a while: still logged as nothing new
+    core.account().login("739201".into()).await.ok(); // locked for a while: still logged as nothing new
     clock.advance(3_600);
-    core.login("739201".into()).await.unwrap();
-    core.sync_cases().await.unwrap();
-    let r = core.verify_activity_log().unwrap();
+    core.account().login("739201".into()).await.unwrap();
+    core.services().sync_cases().await.unwrap();
+    let r = core.activity().verify().await.unwrap();
     assert!(r.intact && r.anchors == 2, "{r:?}");
     env.stop().await;
 }
@@ -138,21 +138,21 @@ async fn flows_are_logged_anchored_and_tampering_is_detected() {
 async fn a_lockout_wipe_erases_the_log_and_the_next_enrollment_starts_an_intact_one() {
     let mut env = env().await;
     env.more_entries().await;
-    env.core.anchor_activity_log().await.unwrap().expect("anchored");
-    assert!(env.core.activity_log().unwrap().len() >= 4);
+    env.core.activity().anchor().await.unwrap().expect("anchored");
+    assert!(env.core.activity().list_entries().await.unwrap().len() >= 4);
     let mut wiped = false;
     for _ in 0..40 {
-        match env.core.verify_passcode("111112".into()).await {
-            Err(PasscodeError::Wiped { .. }) => {
+        match env.core.account().verify_passcode("111112".into()).await {
+            Err(CitizenError::NeedsEnrollment { .. }) => {
                 wiped = true;
                 break;
             }
-            Err(PasscodeError::LockedOut { retry_after_secs, .. }) => env.clock.advance(retry_after_secs as i64 + 1),
+            Err(CitizenError::LockedOut { retry_after_secs, .. }) => env.clock.advance(retry_after_secs as i64 + 1),
             _ => {}
         }
     }
     assert!(wiped, "the wipe happened");
-    assert_eq!(env.core.activity_log().unwrap(), vec![], "the old key's log is erased with it");
+    assert_eq!(env.core.activity().list_entries().await.unwrap(), vec![], "the old key's log is erased with it");
     let remaining: i64 = env
         .db()
         .query_row("SELECT (SELECT count(*) FROM activity_log) + (SELECT count(*) FROM activity_anchors)", [], |r| {
@@ -162,12 +162,12 @@ async fn a_lockout_wipe_erases_the_log_and_the_next_enrollment_starts_an_intact_
     assert_eq!(remaining, 0);
 
     enroll_and_login(&env.core, &env.otp, CITIZEN_1, PASS).await;
-    let kinds: Vec<ActivityKind> = env.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    let kinds: Vec<ActivityKind> = env.core.activity().list_entries().await.unwrap().iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [ActivityKind::Enrollment, ActivityKind::Login]);
-    let r = env.core.verify_activity_log().unwrap();
+    let r = env.core.activity().verify().await.unwrap();
     assert!(r.intact && r.entries == 2, "{r:?}");
-    env.core.anchor_activity_log().await.unwrap().expect("the new device anchors from 2");
-    let r = env.core.verify_activity_log().unwrap();
+    env.core.activity().anchor().await.unwrap().expect("the new device anchors from 2");
+    let r = env.core.activity().verify().await.unwrap();
     assert!(r.intact && r.anchored_seq == 2, "{r:?}");
     env.stop().await;
 }
@@ -189,8 +189,8 @@ fn es256(key: &p256::SecretKey, kid: &str, claims: &AnchorClaims) -> String {
 async fn a_forged_export_with_its_own_keys_is_refused_with_the_pinned_server_key() {
     let mut env = env().await;
     env.more_entries().await;
-    env.core.anchor_activity_log().await.unwrap().expect("anchored");
-    let json = env.core.export_activity_log().unwrap();
+    env.core.activity().anchor().await.unwrap().expect("anchored");
+    let json = env.core.activity().export().await.unwrap();
     let pinned = server_jwk(&env).await;
     let genuine = verify_activity_log_export(json.clone(), pinned.clone()).unwrap();
     assert!(genuine.intact && genuine.anchored_seq == 4, "{genuine:?}");
@@ -257,13 +257,13 @@ fn point_of(k: &p256::ecdsa::SigningKey) -> Vec<u8> {
 async fn deleted_anchor_rows_and_a_truncated_log_are_detected_on_the_device() {
     let mut env = env().await;
     env.more_entries().await;
-    env.core.anchor_activity_log().await.unwrap().expect("anchored at 4");
+    env.core.activity().anchor().await.unwrap().expect("anchored at 4");
     let db = env.db();
     db.execute("DELETE FROM activity_anchors", []).unwrap();
-    let r = env.core.verify_activity_log().unwrap();
+    let r = env.core.activity().verify().await.unwrap();
     assert_eq!(r.problems, vec![LogProblem::AnchorRemoved { anchored_seq: 4 }]);
     db.execute("DELETE FROM activity_log WHERE seq > 2", []).unwrap();
-    let r = env.core.verify_activity_log().unwrap();
+    let r = env.core.activity().verify().await.unwrap();
     assert!(!r.intact, "{r:?}");
     assert!(
         r.problems.contains(&LogProblem::AnchorRemoved { anchored_seq: 4 })
@@ -273,7 +273,7 @@ async fn deleted_anchor_rows_and_a_truncated_log_are_detected_on_the_device() {
     );
     // Removing the sealed record of the anchors is seen too.
     db.execute("UPDATE account SET integrity = NULL", []).unwrap();
-    assert!(env.core.verify_activity_log().unwrap().problems.contains(&LogProblem::AnchorRecordDamaged));
+    assert!(env.core.activity().verify().await.unwrap().problems.contains(&LogProblem::AnchorRecordDamaged));
     env.stop().await;
 }
 
@@ -286,7 +286,7 @@ async fn truncation_below_the_servers_latest_anchor_is_detected_online() {
     let db = env.db();
     let marks_before: Vec<u8> = db.query_row("SELECT integrity FROM account", [], |r| r.get(0)).unwrap();
     env.more_entries().await;
-    env.core.anchor_activity_log().await.unwrap().expect("anchored at 4");
+    env.core.activity().anchor().await.unwrap().expect("anchored at 4");
     db.execute("DELETE FROM activity_anchors", []).unwrap();
     db.execute("DELETE FROM activity_log WHERE seq > 2", []).unwrap();
     db.execute("UPDATE account SET integrity = ?1", [marks_before]).unwrap();
@@ -298,10 +298,10 @@ async fn truncation_below_the_servers_latest_anchor_is_detected_online() {
         env.net().get(activity::PATH_ANCHOR, Some(token.as_str())).await.unwrap();
     assert_eq!(latest.anchor.map(|a| a.seq), Some(4));
     // Offline, nothing on the device tells (the documented limit of a restored copy).
-    assert!(env.core.verify_activity_log().unwrap().intact);
+    assert!(env.core.activity().verify().await.unwrap().intact);
     // Online: the server's anchor comes back and the truncation shows.
-    assert_eq!(env.core.anchor_activity_log().await.unwrap(), None, "nothing is anchored below the server's anchor");
-    let r = env.core.verify_activity_log().unwrap();
+    assert_eq!(env.core.activity().anchor().await.unwrap(), None, "nothing is anchored below the server's anchor");
+    let r = env.core.activity().verify().await.unwrap();
     assert!(r.problems.contains(&LogProblem::Truncated { anchored_seq: 4, last_seq: 2 }), "{:?}", r.problems);
     env.stop().await;
 }

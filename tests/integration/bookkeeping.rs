@@ -3,8 +3,6 @@
 //! is retried, never dropped; an account enrolled before bookkeeping keys registers one with its
 //! next login and keeps its entries waiting until then.
 
-use std::sync::Arc;
-
 use citizen_core::activity::ActivityKind;
 use citizen_core::platform::software::MemoryKeyStore;
 use citizen_core::platform::SignPurpose;
@@ -24,14 +22,15 @@ async fn enroll_phone(env: &Env, d: &Device) {
     let who = CITIZEN_1;
     let t = d
         .core
+        .account()
         .start_enrollment(EnrollmentInput { cccd: who.0.into(), date_of_birth: who.1.into(), phone: who.2.into() })
         .await
         .unwrap();
     let otp = env.otp.last_otp(&t.enrollment_id).unwrap();
-    d.core.complete_enrollment(otp, PASS.into(), user_auth()).await.unwrap();
-    d.core.login(PASS.into()).await.unwrap();
-    d.core.refresh_catalogue().await.unwrap();
-    d.core.refresh_profile().await.unwrap();
+    d.core.account().complete_enrollment(otp, PASS.into(), user_auth()).await.unwrap();
+    d.core.account().login(PASS.into()).await.unwrap();
+    d.core.services().refresh_catalogue().await.unwrap();
+    d.core.services().refresh_profile().await.unwrap();
 }
 
 /// The purposes of the prompts shown so far: signatures with a user-authentication key.
@@ -58,14 +57,21 @@ async fn a_submit_and_a_background_sync_prompt_exactly_once() {
 
     let before = d.keys.prompt_count();
     let item = submit_residence(&d.core, env.clock.as_ref()).await;
-    let r = d.core.sync_outbox().await.unwrap();
+    let r = d.core.services().sync_outbox().await.unwrap();
     assert!(r.remaining == 0, "{r:?}");
-    d.core.sync_cases().await.unwrap();
-    assert!(d.core.outbox().unwrap().iter().any(|o| o.submission_id == item.submission_id && o.case_number.is_some()));
+    d.core.services().sync_cases().await.unwrap();
+    assert!(d
+        .core
+        .services()
+        .list_outbox()
+        .await
+        .unwrap()
+        .iter()
+        .any(|o| o.submission_id == item.submission_id && o.case_number.is_some()));
     assert_eq!(d.keys.prompt_count() - before, 1, "the submit's prompt only");
 
     // The bookkeeping happened, silently, with the bookkeeping key.
-    let kinds: Vec<ActivityKind> = d.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    let kinds: Vec<ActivityKind> = d.core.activity().list_entries().await.unwrap().iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
         [ActivityKind::Enrollment, ActivityKind::Login, ActivityKind::Submission, ActivityKind::SubmissionDelivered]
@@ -81,9 +87,9 @@ async fn a_submit_and_a_background_sync_prompt_exactly_once() {
 
     // The log, its anchor and its export verify, with the bookkeeping key vouched for by the
     // device key.
-    let r = d.core.verify_activity_log().unwrap();
+    let r = d.core.activity().verify().await.unwrap();
     assert!(r.intact && r.entries == 4 && r.anchors == 1, "{r:?}");
-    let json = d.core.export_activity_log().unwrap();
+    let json = d.core.activity().export().await.unwrap();
     let pinned = server_jwk(&env).await;
     let r = verify_activity_log_export(json.clone(), pinned.clone()).unwrap();
     assert!(r.intact && r.anchored_seq == 4, "{r:?}");
@@ -109,21 +115,21 @@ async fn a_lost_bookkeeping_key_is_replaced_at_the_next_login() {
     let old = d.keys.aliases().into_iter().find(|a| a.ends_with(".bookkeeping")).unwrap();
     d.keys.invalidate(&old);
     let prompts = d.keys.prompt_count();
-    d.core.change_passcode(PASS.into(), "739201".into()).await.unwrap();
+    d.core.account().change_passcode(PASS.into(), "739201".into()).await.unwrap();
     // Found lost when the entry was to be signed: recorded, so anchoring waits too.
-    assert!(d.core.anchor_activity_log().await.unwrap().is_none(), "the lost key cannot anchor");
-    assert_eq!(d.core.activity_log().unwrap().len(), 2, "the entry waits");
+    assert!(d.core.activity().anchor().await.unwrap().is_none(), "the lost key cannot anchor");
+    assert_eq!(d.core.activity().list_entries().await.unwrap().len(), 2, "the entry waits");
 
-    d.core.login("739201".into()).await.unwrap();
+    d.core.account().login("739201".into()).await.unwrap();
     assert_eq!(d.keys.prompt_count(), prompts + 1, "the login's prompt only");
-    let kinds: Vec<ActivityKind> = d.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    let kinds: Vec<ActivityKind> = d.core.activity().list_entries().await.unwrap().iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
         [ActivityKind::Enrollment, ActivityKind::Login, ActivityKind::PasscodeChange, ActivityKind::Login]
     );
-    assert_eq!(d.core.anchor_activity_log().await.unwrap().expect("anchored").seq, 4);
-    assert!(d.core.verify_activity_log().unwrap().intact);
-    let json = d.core.export_activity_log().unwrap();
+    assert_eq!(d.core.activity().anchor().await.unwrap().expect("anchored").seq, 4);
+    assert!(d.core.activity().verify().await.unwrap().intact);
+    let json = d.core.activity().export().await.unwrap();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["bookkeeping_keys"].as_array().unwrap().len(), 2, "the old and the new key");
     let r = verify_activity_log_export(json, server_jwk(&env).await).unwrap();
@@ -140,21 +146,21 @@ async fn a_failed_bookkeeping_append_is_retried_not_dropped() {
     let bookkeeping = d.keys.aliases().into_iter().find(|a| a.ends_with(".bookkeeping")).unwrap();
     d.keys.fail_signing(&bookkeeping, true);
 
-    d.core.change_passcode(PASS.into(), "739201".into()).await.unwrap();
-    d.core.change_passcode("739201".into(), PASS.into()).await.unwrap();
+    d.core.account().change_passcode(PASS.into(), "739201".into()).await.unwrap();
+    d.core.account().change_passcode("739201".into(), PASS.into()).await.unwrap();
     submit_residence(&d.core, env.clock.as_ref()).await;
     // Not in the log yet, and not lost: waiting.
-    let kinds: Vec<ActivityKind> = d.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    let kinds: Vec<ActivityKind> = d.core.activity().list_entries().await.unwrap().iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [ActivityKind::Enrollment, ActivityKind::Login]);
     // Anchoring cannot sign either: nothing anchored, the sync itself still works.
-    d.core.sync_outbox().await.unwrap();
-    d.core.sync_cases().await.unwrap();
-    assert_eq!(d.core.activity_log().unwrap().len(), 2);
+    d.core.services().sync_outbox().await.unwrap();
+    d.core.services().sync_cases().await.unwrap();
+    assert_eq!(d.core.activity().list_entries().await.unwrap().len(), 2);
 
     // The key store recovers: the next occasion appends everything, in the order it happened.
     d.keys.fail_signing(&bookkeeping, false);
-    let anchor = d.core.anchor_activity_log().await.unwrap().expect("anchored");
-    let kinds: Vec<ActivityKind> = d.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    let anchor = d.core.activity().anchor().await.unwrap().expect("anchored");
+    let kinds: Vec<ActivityKind> = d.core.activity().list_entries().await.unwrap().iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
         [
@@ -167,16 +173,16 @@ async fn a_failed_bookkeeping_append_is_retried_not_dropped() {
         ]
     );
     assert_eq!(anchor.seq, 6);
-    let r = d.core.verify_activity_log().unwrap();
+    let r = d.core.activity().verify().await.unwrap();
     assert!(r.intact, "{r:?}");
 
     // And an app restart in between keeps what waits (it is committed before signing).
     d.keys.fail_signing(&bookkeeping, true);
-    d.core.logout().await.unwrap();
+    d.core.account().logout().await.unwrap();
     let d = env.reopen(d);
     d.keys.fail_signing(&bookkeeping, false);
-    d.core.login(PASS.into()).await.unwrap();
-    let kinds: Vec<ActivityKind> = d.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    d.core.account().login(PASS.into()).await.unwrap();
+    let kinds: Vec<ActivityKind> = d.core.activity().list_entries().await.unwrap().iter().map(|e| e.kind).collect();
     assert_eq!(&kinds[6..], [ActivityKind::Logout, ActivityKind::Login]);
 }
 
@@ -196,21 +202,21 @@ async fn an_old_enrollment_registers_its_bookkeeping_key_at_the_next_login() {
     server.execute("UPDATE devices SET bookkeeping_public_key = NULL", []).unwrap();
     let d = env.reopen(d);
     let prompts = d.keys.prompt_count();
-    d.core.change_passcode(PASS.into(), "739201".into()).await.unwrap();
-    assert_eq!(d.core.activity_log().unwrap().len(), 0, "the entry waits for the bookkeeping key");
-    assert!(d.core.anchor_activity_log().await.unwrap().is_none(), "no anchor without a bookkeeping key");
+    d.core.account().change_passcode(PASS.into(), "739201".into()).await.unwrap();
+    assert_eq!(d.core.activity().list_entries().await.unwrap().len(), 0, "the entry waits for the bookkeeping key");
+    assert!(d.core.activity().anchor().await.unwrap().is_none(), "no anchor without a bookkeeping key");
     assert_eq!(d.keys.prompt_count(), prompts, "waiting entries never prompt");
 
-    d.core.login("739201".into()).await.unwrap();
+    d.core.account().login("739201".into()).await.unwrap();
     assert_eq!(d.keys.prompt_count(), prompts + 1, "the login's prompt only");
-    let kinds: Vec<ActivityKind> = d.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    let kinds: Vec<ActivityKind> = d.core.activity().list_entries().await.unwrap().iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [ActivityKind::PasscodeChange, ActivityKind::Login]);
     let login = d.keys.sign_requests().into_iter().rev().find(|(_, r)| r.purpose == SignPurpose::Login).unwrap();
     assert!(!login.0.ends_with(".bookkeeping"));
     // The server accepts anchors from the newly registered key.
-    assert_eq!(d.core.anchor_activity_log().await.unwrap().expect("anchored").seq, 2);
-    assert!(d.core.verify_activity_log().unwrap().intact);
-    let r = verify_activity_log_export(d.core.export_activity_log().unwrap(), server_jwk(&env).await).unwrap();
+    assert_eq!(d.core.activity().anchor().await.unwrap().expect("anchored").seq, 2);
+    assert!(d.core.activity().verify().await.unwrap().intact);
+    let r = verify_activity_log_export(d.core.activity().export().await.unwrap(), server_jwk(&env).await).unwrap();
     assert!(r.intact, "{r:?}");
     assert!(bookkeeping_alias_used(&d.keys));
 }
@@ -222,6 +228,6 @@ async fn reset_deletes_the_bookkeeping_key_too() {
     let d = env.device("phone");
     enroll_phone(&env, &d).await;
     assert_eq!(d.keys.key_count(), 2);
-    Arc::clone(&d.core).reset_device().await.unwrap();
+    d.core.account().reset_device().await.unwrap();
     assert_eq!(d.keys.key_count(), 0, "{:?}", d.keys.aliases());
 }

@@ -9,9 +9,7 @@ use citizen_core::activity::ActivityKind;
 use citizen_core::platform::{ApduTransport, ApduTransportError};
 use citizen_core::protocol::rp::{ShareRequestClaims, SHARE_REQUEST_TYP};
 use citizen_core::sdjwt;
-use citizen_core::{
-    ChipAccessKey, ChipReadObserver, ChipReadStep, ChipUpgradeError, CitizenCore, ConsentError, PublicError,
-};
+use citizen_core::{ChipAccessKey, ChipReadObserver, ChipReadStep, CitizenCore, CitizenError, PublicError};
 use serde_json::{Map, Value};
 use software_cccd::pki::{VALID_FROM, VALID_TO};
 use software_cccd::{CardOptions, Citizen, SoftwareCard, TestPki, CITIZENS};
@@ -88,7 +86,7 @@ impl Chip {
     }
 
     /// Open and answer a share request of the level-2 relying party.
-    async fn share_with_level2_rp(&self, core: &CitizenCore) -> Result<(), ConsentError> {
+    async fn share_with_level2_rp(&self, core: &CitizenCore) -> Result<(), CitizenError> {
         let now = citizen_core::clock::Clock::now(self.env.clock.as_ref());
         let origin = self.env.server().base_url.clone();
         let claims = ShareRequestClaims {
@@ -109,8 +107,8 @@ impl Chip {
         h.insert("typ".into(), SHARE_REQUEST_TYP.into());
         let Value::Object(p) = serde_json::to_value(&claims).unwrap() else { unreachable!() };
         let jws = sdjwt::P256JwsSigner::new(self.env.rp_key(LEVEL2_RP), Some(LEVEL2_RP.into())).sign_compact(&h, &p);
-        let info = core.open_share_request(jws).await?;
-        core.share_data(info.request_id, vec![], PASS.into()).await.map(|_| ())
+        let info = core.consent().open_share_request(jws).await?;
+        core.consent().share_data(info.request_id, vec![], PASS.into()).await.map(|_| ())
     }
 }
 
@@ -118,7 +116,7 @@ fn can(card: &SoftwareCard) -> ChipAccessKey {
     ChipAccessKey::Can { can: card.citizen().can().into() }
 }
 
-fn code(e: &ChipUpgradeError) -> String {
+fn code(e: &CitizenError) -> String {
     e.detail().code.clone()
 }
 
@@ -144,7 +142,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 async fn reading_the_holders_card_raises_the_account_to_level_2() {
     let c = Chip::new().await;
     let core = c.core().await;
-    assert_eq!(core.identity_level().unwrap(), 1);
+    assert_eq!(core.chip().identity_level().await.unwrap(), 1);
     // A level-2 relying party refuses a level-1 account, with its own code.
     let e = c.share_with_level2_rp(&core).await.unwrap_err();
     assert_eq!(e.detail().code, "level.required", "{e:?}");
@@ -152,12 +150,13 @@ async fn reading_the_holders_card_raises_the_account_to_level_2() {
     let card = c.card(&CITIZENS[0]);
     let dg13 = card.file([0x01, 0x0D]).unwrap().to_vec();
     let steps = Arc::new(Steps::default());
-    let out = core.upgrade_level_with_chip(transport(card), can(&c.card(&CITIZENS[0])), Some(steps.clone())).await;
+    let out =
+        core.chip().upgrade_level_with_chip(transport(card), can(&c.card(&CITIZENS[0])), Some(steps.clone())).await;
     let out = out.unwrap();
     assert_eq!(out.level, 2);
     assert!(out.credential_refreshed);
     assert!(out.apdus > 10 && out.bytes_read > 1000, "{out:?}");
-    assert_eq!(core.identity_level().unwrap(), 2, "the stored PID credential states level 2");
+    assert_eq!(core.chip().identity_level().await.unwrap(), 2, "the stored PID credential states level 2");
 
     let steps = steps.0.lock().unwrap().clone();
     assert!(steps.iter().any(|s| s.0 == ChipReadStep::Pace));
@@ -166,7 +165,7 @@ async fn reading_the_holders_card_raises_the_account_to_level_2() {
     assert!(!steps.iter().any(|s| s.0 == ChipReadStep::ReadFile { name: "DG2".into() }), "the face is not read");
     assert!(steps.windows(2).all(|w| w[0].1 <= w[1].1 && w[0].2 <= w[1].2), "progress only grows");
 
-    let log = core.activity_log().unwrap();
+    let log = core.activity().list_entries().await.unwrap();
     let last = log.last().unwrap();
     assert_eq!((last.kind, last.summary.as_str()), (ActivityKind::LevelUpgrade, "level=2"));
 
@@ -185,7 +184,7 @@ async fn reading_the_holders_card_raises_the_account_to_level_2() {
         Err(e) => assert_ne!(e.detail().code, "level.required", "{e:?}"),
     }
     assert!(
-        core.list_receipts().unwrap().iter().any(|r| r.relying_party_id == LEVEL2_RP),
+        core.consent().list_receipts().await.unwrap().iter().any(|r| r.relying_party_id == LEVEL2_RP),
         "the share with the level-2 RP was countersigned"
     );
 }
@@ -197,10 +196,10 @@ async fn a_card_signed_by_an_untrusted_issuer_is_refused() {
     let other = TestPki::generate("Elsewhere", citizen_chip::ec::Curve::BrainpoolP256r1, VALID_FROM, VALID_TO);
     let card = SoftwareCard::new(&CITIZENS[0], &other, CardOptions::default());
     let key = can(&card);
-    let e = core.upgrade_level_with_chip(transport(card), key, None).await.unwrap_err();
+    let e = core.chip().upgrade_level_with_chip(transport(card), key, None).await.unwrap_err();
     assert_eq!(code(&e), "chip.signer_untrusted", "{e:?}");
-    assert!(matches!(e, ChipUpgradeError::Card { retryable: false, .. }));
-    assert_eq!(core.identity_level().unwrap(), 1);
+    assert!(matches!(e, CitizenError::Card { retryable: false, .. }));
+    assert_eq!(core.chip().identity_level().await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,9 +208,9 @@ async fn a_cloned_card_is_refused() {
     let core = c.core().await;
     let clone = SoftwareCard::clone_without_keys(&c.card(&CITIZENS[0]));
     let key = can(&clone);
-    let e = core.upgrade_level_with_chip(transport(clone), key, None).await.unwrap_err();
+    let e = core.chip().upgrade_level_with_chip(transport(clone), key, None).await.unwrap_err();
     assert_eq!(code(&e), "chip.not_genuine", "{e:?}");
-    assert_eq!(core.identity_level().unwrap(), 1);
+    assert_eq!(core.chip().identity_level().await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,10 +219,10 @@ async fn another_citizens_card_is_refused_by_the_server() {
     let core = c.core().await;
     let card = c.card(&CITIZENS[1]);
     let key = can(&card);
-    let e = core.upgrade_level_with_chip(transport(card), key, None).await.unwrap_err();
+    let e = core.chip().upgrade_level_with_chip(transport(card), key, None).await.unwrap_err();
     assert_eq!(code(&e), "chip.other_citizen", "{e:?}");
-    assert!(matches!(e, ChipUpgradeError::Refused { .. }));
-    assert_eq!(core.identity_level().unwrap(), 1);
+    assert!(matches!(e, CitizenError::Refused { .. }));
+    assert_eq!(core.chip().identity_level().await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,9 +235,9 @@ async fn a_tampered_data_group_is_refused() {
     dg13[last] ^= 1;
     card.set_file([0x01, 0x0D], dg13);
     let key = can(&card);
-    let e = core.upgrade_level_with_chip(transport(card), key, None).await.unwrap_err();
+    let e = core.chip().upgrade_level_with_chip(transport(card), key, None).await.unwrap_err();
     assert_eq!(code(&e), "chip.hash_mismatch", "{e:?}");
-    assert_eq!(core.identity_level().unwrap(), 1);
+    assert_eq!(core.chip().identity_level().await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,6 +245,7 @@ async fn a_wrong_can_or_a_removed_card_leaves_level_1_and_a_retry_succeeds() {
     let c = Chip::new().await;
     let core = c.core().await;
     let e = core
+        .chip()
         .upgrade_level_with_chip(transport(c.card(&CITIZENS[0])), ChipAccessKey::Can { can: "000000".into() }, None)
         .await
         .unwrap_err();
@@ -254,13 +254,13 @@ async fn a_wrong_can_or_a_removed_card_leaves_level_1_and_a_retry_succeeds() {
     let key = can(&card);
     let t = transport(card);
     t.0.lock().unwrap().remove_after(20);
-    let e = core.upgrade_level_with_chip(t, key, None).await.unwrap_err();
+    let e = core.chip().upgrade_level_with_chip(t, key, None).await.unwrap_err();
     assert_eq!(code(&e), "chip.card_removed", "{e:?}");
-    assert!(matches!(e, ChipUpgradeError::Card { retryable: true, .. }));
-    assert_eq!(core.identity_level().unwrap(), 1);
+    assert!(matches!(e, CitizenError::Card { retryable: true, .. }));
+    assert_eq!(core.chip().identity_level().await.unwrap(), 1);
     let card = c.card(&CITIZENS[0]);
     let key = can(&card);
-    assert_eq!(core.upgrade_level_with_chip(transport(card), key, None).await.unwrap().level, 2);
+    assert_eq!(core.chip().upgrade_level_with_chip(transport(card), key, None).await.unwrap().level, 2);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use citizen_core::error::PublicError;
 use citizen_core::passcode::{FREE_ATTEMPTS, WIPE_AFTER};
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
-use citizen_core::{AuthError, CitizenCore, EnrollmentState, PasscodeError};
+use citizen_core::{CitizenCore, CitizenError, EnrollmentReason, EnrollmentState};
 use citizen_server::testing::{enroll, CITIZEN_1};
 
 use crate::env::{Device, Env, PASS};
@@ -69,10 +69,10 @@ where
     out
 }
 
-type Attempt = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), PasscodeError>> + Send>>;
+type Attempt = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), CitizenError>> + Send>>;
 
 fn verify(passcode: &'static str) -> impl Fn(Arc<CitizenCore>) -> Attempt {
-    move |core| Box::pin(async move { core.verify_passcode(passcode.into()).await })
+    move |core| Box::pin(async move { core.account().verify_passcode(passcode.into()).await })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
@@ -83,12 +83,12 @@ async fn simultaneous_wrong_passcodes_are_each_counted_once() {
     let mut locked = 0;
     for r in &results {
         match r {
-            Err(PasscodeError::Incorrect { attempts_before_wipe, .. }) => incorrect.push(*attempts_before_wipe),
-            Err(PasscodeError::LockedOut { .. }) => locked += 1,
+            Err(CitizenError::PasscodeRejected { attempts_before_wipe, .. }) => incorrect.push(*attempts_before_wipe),
+            Err(CitizenError::LockedOut { .. }) => locked += 1,
             other => panic!("{other:?}"),
         }
     }
-    let failed = env.core.passcode_status().unwrap().failed_attempts;
+    let failed = env.core.account().passcode_status().await.unwrap().failed_attempts;
     // Every answer `incorrect` is a failure on disk, and the lockout stops the burst at the
     // schedule's free attempts: 5 counted, countdown 9..5, the rest refused without a comparison.
     assert_eq!(failed as usize, incorrect.len(), "answers {results:?} but {failed} failures stored");
@@ -105,14 +105,17 @@ async fn bursts_of_wrong_passcodes_wipe_after_exactly_the_schedule() {
     let mut incorrect = 0u32;
     let mut wiped = 0u32;
     let mut rounds = 0;
-    while env.core.status().unwrap().enrollment == EnrollmentState::Enrolled {
+    while env.core.status().await.unwrap().enrollment == EnrollmentState::Enrolled {
         rounds += 1;
         assert!(rounds <= 2 * WIPE_AFTER, "no wipe after {rounds} bursts, {incorrect} incorrect");
         for r in burst(&env.core, verify(WRONG)).await {
             match r {
-                Err(PasscodeError::Incorrect { .. }) => incorrect += 1,
-                Err(PasscodeError::Wiped { .. }) => wiped += 1,
-                Err(PasscodeError::LockedOut { .. } | PasscodeError::NotEnrolled { .. }) => {}
+                Err(CitizenError::PasscodeRejected { .. }) => incorrect += 1,
+                Err(CitizenError::NeedsEnrollment { reason: EnrollmentReason::Wiped, .. }) => wiped += 1,
+                Err(
+                    CitizenError::LockedOut { .. }
+                    | CitizenError::NeedsEnrollment { reason: EnrollmentReason::NotEnrolled, .. },
+                ) => {}
                 other => panic!("{other:?}"),
             }
         }
@@ -134,13 +137,13 @@ async fn simultaneous_correct_passcodes_never_lock_out() {
                 panic!("round {round}: correct passcode refused: {}", e.detail().code);
             }
         }
-        assert_eq!(env.core.passcode_status().unwrap().failed_attempts, 0);
+        assert_eq!(env.core.account().passcode_status().await.unwrap().failed_attempts, 0);
     }
     // Logins too (each also signs a challenge; the passcode gate is the same).
-    for r in burst(&env.core, |core| async move { core.login(PASS.into()).await.map(|_| ()) }).await {
-        assert!(!matches!(r, Err(AuthError::LockedOut { .. } | AuthError::PasscodeIncorrect { .. })), "{r:?}");
+    for r in burst(&env.core, |core| async move { core.account().login(PASS.into()).await.map(|_| ()) }).await {
+        assert!(!matches!(r, Err(CitizenError::LockedOut { .. } | CitizenError::PasscodeRejected { .. })), "{r:?}");
     }
-    assert_eq!(env.core.passcode_status().unwrap().failed_attempts, 0);
+    assert_eq!(env.core.account().passcode_status().await.unwrap().failed_attempts, 0);
     env.stop().await;
 }
 
@@ -150,21 +153,43 @@ async fn a_second_core_on_the_same_data_directory_is_refused_until_the_first_is_
     let open = || CitizenCore::with_clock(env.config("core"), env.keys.clone(), env.wrapper.clone(), env.clock.clone());
     let e = open().err().expect("a second core on the same directory must be refused");
     assert_eq!(e.detail().code, "storage.already_open");
-    assert!(matches!(e, citizen_core::SetupError::AlreadyOpen { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::Internal { .. }), "{e:?}");
     // The desktop constructor takes the same lock.
     let desktop = CitizenCore::new_desktop(env.config("core"));
-    assert!(matches!(desktop, Err(citizen_core::SetupError::AlreadyOpen { .. })));
+    assert!(matches!(desktop, Err(CitizenError::Internal { .. })));
     // The first core is unaffected.
-    assert_eq!(env.core.status().unwrap().enrollment, EnrollmentState::Enrolled);
+    assert_eq!(env.core.status().await.unwrap().enrollment, EnrollmentState::Enrolled);
 
-    // After the first is dropped the directory opens again, with everything in it.
+    // After the first is dropped the directory opens again, with everything in it — even while
+    // the shell still holds sub-clients of the old core (garbage-collected whenever the runtime
+    // likes): only the root holds the directory.
     let Concurrency { mut env, core, keys, wrapper } = env;
+    let (old_account, old_services) = (core.account(), core.services());
     drop(core);
     let core = CitizenCore::with_clock(env.config("core"), keys, wrapper, env.clock.clone()).unwrap();
-    assert_eq!(core.status().unwrap().enrollment, EnrollmentState::Enrolled);
-    core.verify_passcode(PASS.into()).await.unwrap();
+    // The old sub-clients are closed with their core: a typed error, nothing touches the data.
+    let e = old_account.verify_passcode(PASS.into()).await.unwrap_err();
+    assert_eq!(e.detail().code, "core.closed", "{e:?}");
+    assert_eq!(old_services.list_drafts().await.unwrap_err().detail().code, "core.closed");
+    assert_eq!(core.status().await.unwrap().enrollment, EnrollmentState::Enrolled);
+    core.account().verify_passcode(PASS.into()).await.unwrap();
     // The lock is per directory: another directory opens alongside.
     let other = CitizenCore::new_desktop(env.config("other")).unwrap();
-    assert_eq!(other.status().unwrap().enrollment, EnrollmentState::NotEnrolled);
+    assert_eq!(other.status().await.unwrap().enrollment, EnrollmentState::NotEnrolled);
     env.stop().await;
+}
+
+/// A core dropped right after its last call frees the directory at once: no call's task still
+/// holds the engine (and with it the lock) after the call returned.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_core_reopens_right_after_its_last_call() {
+    let env = env().await;
+    let Concurrency { env, core, keys, wrapper } = env;
+    drop(core);
+    for i in 0..200 {
+        let core = CitizenCore::with_clock(env.config("core"), keys.clone(), wrapper.clone(), env.clock.clone())
+            .unwrap_or_else(|e| panic!("reopen {i}: {e:?}"));
+        assert_eq!(core.status().await.unwrap().enrollment, EnrollmentState::Enrolled);
+        core.account().passcode_status().await.unwrap();
+    }
 }

@@ -9,8 +9,8 @@ use citizen_core::clock::Clock;
 use citizen_core::error::PublicError;
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::{
-    default_core_config, AuthError, CitizenCore, DataKeyWrapper, DeviceStatus, EnrollmentError, EnrollmentInput,
-    EnrollmentState, KeyOptions, NetworkErrorKind, PasscodeError, SetupError,
+    default_core_config, CitizenCore, CitizenError, DataKeyWrapper, DeviceStatus, EnrollmentInput, EnrollmentReason,
+    EnrollmentState, KeyOptions, NetworkErrorKind,
 };
 
 use crate::env::{Device, Env, PASS};
@@ -44,37 +44,37 @@ fn files_contain(dir: &Path, needle: &[u8]) -> bool {
 async fn enroll_login_refresh_devices_logout_with_nothing_sensitive_on_disk() {
     let env = Env::new().await;
     let d = env.device("a");
-    assert_eq!(d.core.status().unwrap().enrollment, EnrollmentState::NotEnrolled);
-    let t = d.core.start_enrollment(input(A)).await.unwrap();
+    assert_eq!(d.core.status().await.unwrap().enrollment, EnrollmentState::NotEnrolled);
+    let t = d.core.account().start_enrollment(input(A)).await.unwrap();
     assert_eq!(t.masked_phone, "+84 ••• ••• 001");
     assert!(!t.has_active_device);
-    assert_eq!(d.core.status().unwrap().enrollment, EnrollmentState::AwaitingOtp);
+    assert_eq!(d.core.status().await.unwrap().enrollment, EnrollmentState::AwaitingOtp);
     let otp = env.otp.last_otp(&t.enrollment_id).unwrap();
-    let outcome = d.core.complete_enrollment(otp, PASS.into(), opts()).await.unwrap();
+    let outcome = d.core.account().complete_enrollment(otp, PASS.into(), opts()).await.unwrap();
     assert!(!outcome.hardware_backed);
     assert_eq!(outcome.replaced_device_id, None);
-    let st = d.core.status().unwrap();
+    let st = d.core.status().await.unwrap();
     assert_eq!(st.enrollment, EnrollmentState::Enrolled);
     assert!(!st.logged_in);
 
-    let s1 = d.core.login(PASS.into()).await.unwrap();
-    assert!(d.core.status().unwrap().logged_in);
+    let s1 = d.core.account().login(PASS.into()).await.unwrap();
+    assert!(d.core.status().await.unwrap().logged_in);
     assert!(s1.absolute_expires_at - env.clock.now() <= 86_400);
     assert!(s1.idle_expires_at - env.clock.now() <= 3_600);
     let (access1, refresh1) = d.core.session_tokens().unwrap();
-    let s2 = d.core.refresh_session().await.unwrap();
+    let s2 = d.core.account().refresh_session().await.unwrap();
     assert_eq!(s1.session_id, s2.session_id);
     let (access2, refresh2) = d.core.session_tokens().unwrap();
     assert_ne!(refresh1, refresh2, "refresh token rotates");
 
-    let devices = d.core.list_devices().await.unwrap();
+    let devices = d.core.account().list_devices().await.unwrap();
     assert_eq!(devices.len(), 1);
     assert!(devices[0].is_this_device && devices[0].status == DeviceStatus::Active);
     assert_eq!(env.server().device_status(&outcome.device_id).as_deref(), Some("active"));
 
-    d.core.logout().await.unwrap();
-    assert!(!d.core.status().unwrap().logged_in);
-    assert!(matches!(d.core.list_devices().await, Err(AuthError::NotLoggedIn { .. })));
+    d.core.account().logout().await.unwrap();
+    assert!(!d.core.status().await.unwrap().logged_in);
+    assert!(matches!(d.core.account().list_devices().await, Err(CitizenError::NeedsLogin { .. })));
 
     // Nothing sensitive in clear anywhere in the core's data directory (db, WAL, SHM).
     drop(d);
@@ -100,8 +100,8 @@ async fn invalid_enrollment_input_is_refused_before_any_network_call() {
         (("12", "x", "y"), vec!["dob.invalid", "cccd.format", "phone.format"]),
     ];
     for (who, codes) in cases {
-        match core.start_enrollment(input(who)).await {
-            Err(EnrollmentError::InvalidInput { detail, fields }) => {
+        match core.account().start_enrollment(input(who)).await {
+            Err(CitizenError::InvalidInput { detail, fields }) => {
                 assert_eq!(detail.code, "input.invalid");
                 assert_eq!(fields.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), codes, "{who:?}");
                 assert!(fields.iter().all(|f| !f.message_vi.is_empty() && !f.message_en.is_empty()));
@@ -110,8 +110,8 @@ async fn invalid_enrollment_input_is_refused_before_any_network_call() {
         }
     }
     // Valid input does reach the network (and finds it offline): the refusals above were local.
-    match core.start_enrollment(input(A)).await {
-        Err(EnrollmentError::Network { kind: NetworkErrorKind::Offline, detail }) => {
+    match core.account().start_enrollment(input(A)).await {
+        Err(CitizenError::Network { kind: NetworkErrorKind::Offline, detail }) => {
             assert_eq!(detail.code, "network.offline")
         }
         other => panic!("{other:?}"),
@@ -123,26 +123,26 @@ async fn no_match_and_wrong_otp_until_the_limit() {
     let env = Env::new().await;
     let d = env.device("a");
     // Right number, wrong date of birth (still structurally valid).
-    let e = d.core.start_enrollment(input(("001090000001", "1990-01-16", "0900000001"))).await.unwrap_err();
-    assert!(matches!(e, EnrollmentError::NoMatch { .. }), "{e:?}");
+    let e = d.core.account().start_enrollment(input(("001090000001", "1990-01-16", "0900000001"))).await.unwrap_err();
+    assert!(matches!(e, CitizenError::Refused { .. }), "{e:?}");
 
-    d.core.start_enrollment(input(A)).await.unwrap();
+    d.core.account().start_enrollment(input(A)).await.unwrap();
     for left in (1..=4).rev() {
-        match d.core.complete_enrollment("000000".into(), PASS.into(), opts()).await {
-            Err(EnrollmentError::OtpInvalid { attempts_left, .. }) => assert_eq!(attempts_left, left),
+        match d.core.account().complete_enrollment("000000".into(), PASS.into(), opts()).await {
+            Err(CitizenError::OtpRejected { attempts_left, .. }) => assert_eq!(attempts_left, left),
             other => panic!("{other:?}"),
         }
     }
-    let e = d.core.complete_enrollment("000000".into(), PASS.into(), opts()).await.unwrap_err();
-    assert!(matches!(e, EnrollmentError::OtpAttemptsExceeded { .. }), "{e:?}");
+    let e = d.core.account().complete_enrollment("000000".into(), PASS.into(), opts()).await.unwrap_err();
+    assert!(matches!(e, CitizenError::OtpRejected { .. }), "{e:?}");
     // The dead enrollment is dropped; its unused key is deleted.
-    let e = d.core.complete_enrollment("123456".into(), PASS.into(), opts()).await.unwrap_err();
-    assert!(matches!(e, EnrollmentError::NoPendingEnrollment { .. }), "{e:?}");
+    let e = d.core.account().complete_enrollment("123456".into(), PASS.into(), opts()).await.unwrap_err();
+    assert!(matches!(e, CitizenError::NotFound { .. }), "{e:?}");
     assert_eq!(d.keys.key_count(), 0);
     // Weak passcode and malformed OTP are refused locally.
-    d.core.start_enrollment(input(A)).await.unwrap();
-    match d.core.complete_enrollment("12a".into(), "123456".into(), opts()).await {
-        Err(EnrollmentError::InvalidInput { fields, .. }) => {
+    d.core.account().start_enrollment(input(A)).await.unwrap();
+    match d.core.account().complete_enrollment("12a".into(), "123456".into(), opts()).await {
+        Err(CitizenError::InvalidInput { fields, .. }) => {
             assert_eq!(fields.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), ["otp.format", "passcode.weak"])
         }
         other => panic!("{other:?}"),
@@ -155,8 +155,8 @@ async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
     let d = env.device("a");
     env.enroll(&d, A).await;
     for left in (0..5).rev() {
-        match d.core.login("111112".into()).await {
-            Err(AuthError::PasscodeIncorrect { attempts_before_lockout, attempts_before_wipe, detail }) => {
+        match d.core.account().login("111112".into()).await {
+            Err(CitizenError::PasscodeRejected { attempts_before_lockout, attempts_before_wipe, detail }) => {
                 assert_eq!(attempts_before_lockout, left);
                 assert_eq!(attempts_before_wipe, 5 + left);
                 assert_eq!(detail.code, "auth.passcode_incorrect");
@@ -165,14 +165,14 @@ async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
         }
     }
     // Locked for a minute — even the right passcode.
-    match d.core.login(PASS.into()).await {
-        Err(AuthError::LockedOut { retry_after_secs, .. }) => assert!((55..=60).contains(&retry_after_secs)),
+    match d.core.account().login(PASS.into()).await {
+        Err(CitizenError::LockedOut { retry_after_secs, .. }) => assert!((55..=60).contains(&retry_after_secs)),
         other => panic!("{other:?}"),
     }
     // An app restart changes nothing.
     let d = env.reopen(d);
-    assert!(matches!(d.core.login(PASS.into()).await, Err(AuthError::LockedOut { .. })));
-    let st = d.core.passcode_status().unwrap();
+    assert!(matches!(d.core.account().login(PASS.into()).await, Err(CitizenError::LockedOut { .. })));
+    let st = d.core.account().passcode_status().await.unwrap();
     assert_eq!((st.failed_attempts, st.attempts_before_wipe), (5, 5));
     assert!(st.locked_until.is_some());
 
@@ -180,16 +180,16 @@ async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
     let mut delays = vec![];
     for _ in 0..4 {
         env.clock.advance(3_601);
-        assert!(matches!(d.core.login("111112".into()).await, Err(AuthError::PasscodeIncorrect { .. })));
-        delays.push(d.core.passcode_status().unwrap().locked_until.unwrap() - env.clock.now());
+        assert!(matches!(d.core.account().login("111112".into()).await, Err(CitizenError::PasscodeRejected { .. })));
+        delays.push(d.core.account().passcode_status().await.unwrap().locked_until.unwrap() - env.clock.now());
     }
     assert_eq!(delays, vec![300, 3600, 3600, 3600]);
     env.clock.advance(3_601);
     // The 10th failure erases the account and the device key.
-    assert!(matches!(d.core.login("111112".into()).await, Err(AuthError::Wiped { .. })));
-    assert_eq!(d.core.status().unwrap().enrollment, EnrollmentState::NotEnrolled);
+    assert!(matches!(d.core.account().login("111112".into()).await, Err(CitizenError::NeedsEnrollment { .. })));
+    assert_eq!(d.core.status().await.unwrap().enrollment, EnrollmentState::NotEnrolled);
     assert_eq!(d.keys.key_count(), 0);
-    assert!(matches!(d.core.login(PASS.into()).await, Err(AuthError::NotEnrolled { .. })));
+    assert!(matches!(d.core.account().login(PASS.into()).await, Err(CitizenError::NeedsEnrollment { .. })));
 }
 
 #[tokio::test]
@@ -198,11 +198,11 @@ async fn a_correct_passcode_clears_failures() {
     let d = env.device("a");
     env.enroll(&d, A).await;
     for _ in 0..3 {
-        assert!(d.core.verify_passcode("111112".into()).await.is_err());
+        assert!(d.core.account().verify_passcode("111112".into()).await.is_err());
     }
-    assert_eq!(d.core.passcode_status().unwrap().failed_attempts, 3);
-    d.core.verify_passcode(PASS.into()).await.unwrap();
-    assert_eq!(d.core.passcode_status().unwrap().failed_attempts, 0);
+    assert_eq!(d.core.account().passcode_status().await.unwrap().failed_attempts, 3);
+    d.core.account().verify_passcode(PASS.into()).await.unwrap();
+    assert_eq!(d.core.account().passcode_status().await.unwrap().failed_attempts, 0);
 }
 
 #[tokio::test]
@@ -210,11 +210,11 @@ async fn refresh_is_automatic_and_single_flight() {
     let env = Env::new().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
-    d.core.login(PASS.into()).await.unwrap();
+    d.core.account().login(PASS.into()).await.unwrap();
     env.clock.advance(301); // access token expired
     let calls = (0..8).map(|_| {
         let core = d.core.clone();
-        tokio::spawn(async move { core.list_devices().await })
+        tokio::spawn(async move { core.account().list_devices().await })
     });
     for c in calls {
         assert_eq!(c.await.unwrap().unwrap().len(), 1);
@@ -229,9 +229,9 @@ async fn reuse_of_an_old_refresh_token_revokes_the_session() {
     let env = Env::new().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
-    d.core.login(PASS.into()).await.unwrap();
+    d.core.account().login(PASS.into()).await.unwrap();
     let (_, old_refresh) = d.core.session_tokens().unwrap();
-    d.core.refresh_session().await.unwrap();
+    d.core.account().refresh_session().await.unwrap();
 
     // An attacker replays the stolen, already-rotated token.
     let client = reqwest::Client::builder()
@@ -250,9 +250,12 @@ async fn reuse_of_an_old_refresh_token_revokes_the_session() {
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "refresh_reused");
 
     // The whole family is dead: the citizen's current token no longer works either.
-    let e = d.core.refresh_session().await.unwrap_err();
-    assert!(matches!(e, AuthError::SessionExpired { .. } | AuthError::SessionRevoked { .. }), "{e:?}");
-    assert!(!d.core.status().unwrap().logged_in);
+    let e = d.core.account().refresh_session().await.unwrap_err();
+    assert!(
+        matches!(&e, CitizenError::NeedsLogin { detail } if ["auth.session_expired", "auth.session_revoked"].contains(&detail.code.as_str())),
+        "{e:?}"
+    );
+    assert!(!d.core.status().await.unwrap().logged_in);
 }
 
 #[tokio::test]
@@ -260,21 +263,24 @@ async fn sessions_end_at_idle_and_absolute_timeouts() {
     let env = Env::new().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
-    d.core.login(PASS.into()).await.unwrap();
+    d.core.account().login(PASS.into()).await.unwrap();
     env.clock.advance(3_601);
-    let e = d.core.list_devices().await.unwrap_err();
-    assert!(matches!(e, AuthError::SessionExpired { .. }), "idle: {e:?}");
+    let e = d.core.account().list_devices().await.unwrap_err();
+    assert!(matches!(&e, CitizenError::NeedsLogin { detail } if detail.code == "auth.session_expired"), "idle: {e:?}");
 
-    d.core.login(PASS.into()).await.unwrap();
+    d.core.account().login(PASS.into()).await.unwrap();
     // Stay active every 50 minutes for a day: the absolute limit still ends the session.
     for _ in 0..30 {
         env.clock.advance(3_000);
-        if d.core.list_devices().await.is_err() {
+        if d.core.account().list_devices().await.is_err() {
             break;
         }
     }
-    let e = d.core.list_devices().await.unwrap_err();
-    assert!(matches!(e, AuthError::SessionExpired { .. } | AuthError::NotLoggedIn { .. }), "absolute: {e:?}");
+    let e = d.core.account().list_devices().await.unwrap_err();
+    assert!(
+        matches!(&e, CitizenError::NeedsLogin { detail } if ["auth.session_expired", "auth.not_logged_in"].contains(&detail.code.as_str())),
+        "absolute: {e:?}"
+    );
 }
 
 #[tokio::test]
@@ -282,27 +288,39 @@ async fn a_new_device_replaces_the_old_one_which_learns_it() {
     let env = Env::new().await;
     let old = env.device("old");
     let first = env.enroll(&old, A).await;
-    old.core.login(PASS.into()).await.unwrap();
+    old.core.account().login(PASS.into()).await.unwrap();
 
     let new = env.device("new");
-    let t = new.core.start_enrollment(input(A)).await.unwrap();
+    let t = new.core.account().start_enrollment(input(A)).await.unwrap();
     assert!(t.has_active_device);
     let otp = env.otp.last_otp(&t.enrollment_id).unwrap();
-    let second = new.core.complete_enrollment(otp, "739201".into(), opts()).await.unwrap();
+    let second = new.core.account().complete_enrollment(otp, "739201".into(), opts()).await.unwrap();
     assert_eq!(second.replaced_device_id.as_deref(), Some(first.device_id.as_str()));
     assert!(!second.transfer_approved);
 
     // The old device's session is dead and it learns why.
-    let e = old.core.list_devices().await.unwrap_err();
-    assert!(matches!(&e, AuthError::DeviceInactive { status: DeviceStatus::Replaced, .. }), "{e:?}");
-    assert_eq!(old.core.status().unwrap().enrollment, EnrollmentState::Deactivated { status: DeviceStatus::Replaced });
-    assert_eq!(old.core.check_device_status().await.unwrap().status, DeviceStatus::Replaced);
-    assert!(matches!(old.core.login(PASS.into()).await, Err(AuthError::DeviceInactive { .. })));
+    let e = old.core.account().list_devices().await.unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            CitizenError::NeedsEnrollment {
+                reason: EnrollmentReason::DeviceDeactivated { status: DeviceStatus::Replaced },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        old.core.status().await.unwrap().enrollment,
+        EnrollmentState::Deactivated { status: DeviceStatus::Replaced }
+    );
+    assert_eq!(old.core.account().check_device_status().await.unwrap().status, DeviceStatus::Replaced);
+    assert!(matches!(old.core.account().login(PASS.into()).await, Err(CitizenError::NeedsEnrollment { .. })));
     // It may enroll again (which replaces the other one in turn).
-    assert!(old.core.start_enrollment(input(A)).await.is_ok());
+    assert!(old.core.account().start_enrollment(input(A)).await.is_ok());
 
-    new.core.login("739201".into()).await.unwrap();
-    let devices = new.core.list_devices().await.unwrap();
+    new.core.account().login("739201".into()).await.unwrap();
+    let devices = new.core.account().list_devices().await.unwrap();
     assert_eq!(devices.iter().filter(|d| d.status == DeviceStatus::Active).count(), 1);
 }
 
@@ -311,21 +329,21 @@ async fn an_approved_transfer_marks_the_old_device_transferred() {
     let env = Env::new().await;
     let old = env.device("old");
     env.enroll(&old, B).await;
-    old.core.login(PASS.into()).await.unwrap();
+    old.core.account().login(PASS.into()).await.unwrap();
     let new = env.device("new");
-    let t = new.core.start_enrollment(input(B)).await.unwrap();
+    let t = new.core.account().start_enrollment(input(B)).await.unwrap();
     // A wrong passcode on the old device approves nothing.
     assert!(matches!(
-        old.core.approve_device_transfer(t.enrollment_id.clone(), "111112".into()).await,
-        Err(AuthError::PasscodeIncorrect { .. })
+        old.core.account().approve_device_transfer(t.enrollment_id.clone(), "111112".into()).await,
+        Err(CitizenError::PasscodeRejected { .. })
     ));
-    old.core.approve_device_transfer(t.enrollment_id.clone(), PASS.into()).await.unwrap();
+    old.core.account().approve_device_transfer(t.enrollment_id.clone(), PASS.into()).await.unwrap();
     let otp = env.otp.last_otp(&t.enrollment_id).unwrap();
-    let outcome = new.core.complete_enrollment(otp, "739201".into(), opts()).await.unwrap();
+    let outcome = new.core.account().complete_enrollment(otp, "739201".into(), opts()).await.unwrap();
     assert!(outcome.transfer_approved);
-    assert_eq!(old.core.check_device_status().await.unwrap().status, DeviceStatus::Transferred);
+    assert_eq!(old.core.account().check_device_status().await.unwrap().status, DeviceStatus::Transferred);
     assert_eq!(
-        old.core.status().unwrap().enrollment,
+        old.core.status().await.unwrap().enrollment,
         EnrollmentState::Deactivated { status: DeviceStatus::Transferred }
     );
 }
@@ -335,11 +353,20 @@ async fn a_revoked_device_cannot_log_in() {
     let env = Env::new().await;
     let d = env.device("a");
     let o = env.enroll(&d, A).await;
-    d.core.login(PASS.into()).await.unwrap();
-    d.core.revoke_device(o.device_id.clone(), PASS.into()).await.unwrap();
+    d.core.account().login(PASS.into()).await.unwrap();
+    d.core.account().revoke_device(o.device_id.clone(), PASS.into()).await.unwrap();
     assert_eq!(env.server().device_status(&o.device_id).as_deref(), Some("revoked"));
-    let e = d.core.login(PASS.into()).await.unwrap_err();
-    assert!(matches!(&e, AuthError::DeviceInactive { status: DeviceStatus::Revoked, .. }), "{e:?}");
+    let e = d.core.account().login(PASS.into()).await.unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            CitizenError::NeedsEnrollment {
+                reason: EnrollmentReason::DeviceDeactivated { status: DeviceStatus::Revoked },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]
@@ -348,40 +375,40 @@ async fn passcode_change_and_otp_reset() {
     let d = env.device("a");
     env.enroll(&d, A).await;
     assert!(matches!(
-        d.core.change_passcode("111112".into(), "739201".into()).await,
-        Err(PasscodeError::Incorrect { .. })
+        d.core.account().change_passcode("111112".into(), "739201".into()).await,
+        Err(CitizenError::PasscodeRejected { .. })
     ));
     assert!(matches!(
-        d.core.change_passcode(PASS.into(), PASS.into()).await,
-        Err(PasscodeError::InvalidFormat { fields, .. }) if fields[0].code == "passcode.same"
+        d.core.account().change_passcode(PASS.into(), PASS.into()).await,
+        Err(CitizenError::InvalidInput { fields, .. }) if fields[0].code == "passcode.same"
     ));
     assert!(matches!(
-        d.core.change_passcode(PASS.into(), "150190".into()).await,
-        Err(PasscodeError::InvalidFormat { fields, .. }) if fields[0].code == "passcode.weak"
+        d.core.account().change_passcode(PASS.into(), "150190".into()).await,
+        Err(CitizenError::InvalidInput { fields, .. }) if fields[0].code == "passcode.weak"
     ));
-    d.core.change_passcode(PASS.into(), "739201".into()).await.unwrap();
-    assert!(matches!(d.core.login(PASS.into()).await, Err(AuthError::PasscodeIncorrect { .. })));
-    d.core.login("739201".into()).await.unwrap();
+    d.core.account().change_passcode(PASS.into(), "739201".into()).await.unwrap();
+    assert!(matches!(d.core.account().login(PASS.into()).await, Err(CitizenError::PasscodeRejected { .. })));
+    d.core.account().login("739201".into()).await.unwrap();
 
     // Forgotten: lock it, then reset with an OTP.
     for _ in 0..5 {
-        let _ = d.core.verify_passcode("111112".into()).await;
+        let _ = d.core.account().verify_passcode("111112".into()).await;
     }
-    assert!(matches!(d.core.verify_passcode("739201".into()).await, Err(PasscodeError::LockedOut { .. })));
+    assert!(matches!(d.core.account().verify_passcode("739201".into()).await, Err(CitizenError::LockedOut { .. })));
     assert!(matches!(
-        d.core.complete_passcode_reset("123456".into(), "905172".into()).await,
-        Err(PasscodeError::NoPendingReset { .. })
+        d.core.account().complete_passcode_reset("123456".into(), "905172".into()).await,
+        Err(CitizenError::NotFound { .. })
     ));
-    let t = d.core.start_passcode_reset().await.unwrap();
+    let t = d.core.account().start_passcode_reset().await.unwrap();
     assert_eq!(t.masked_phone, "+84 ••• ••• 001");
-    match d.core.complete_passcode_reset("000000".into(), "905172".into()).await {
-        Err(PasscodeError::OtpInvalid { attempts_left, .. }) => assert_eq!(attempts_left, 4),
+    match d.core.account().complete_passcode_reset("000000".into(), "905172".into()).await {
+        Err(CitizenError::OtpRejected { attempts_left, .. }) => assert_eq!(attempts_left, 4),
         other => panic!("{other:?}"),
     }
     let otp = env.otp.last_otp(&t.reset_id).unwrap();
-    d.core.complete_passcode_reset(otp, "905172".into()).await.unwrap();
-    assert_eq!(d.core.passcode_status().unwrap().failed_attempts, 0);
-    d.core.login("905172".into()).await.unwrap();
+    d.core.account().complete_passcode_reset(otp, "905172".into()).await.unwrap();
+    assert_eq!(d.core.account().passcode_status().await.unwrap().failed_attempts, 0);
+    d.core.account().login("905172".into()).await.unwrap();
 }
 
 #[tokio::test]
@@ -390,10 +417,10 @@ async fn key_store_failures_are_distinct_errors_and_raw_signatures_work() {
     let d = env.device("a");
     let o = env.enroll(&d, A).await;
     d.keys.use_raw_signatures(true);
-    d.core.login(PASS.into()).await.unwrap();
+    d.core.account().login(PASS.into()).await.unwrap();
     d.keys.invalidate(&format!("citizen-core.device.{}", o.device_id));
-    let e = d.core.login(PASS.into()).await.unwrap_err();
-    assert!(matches!(&e, AuthError::KeyStore { .. }), "{e:?}");
+    let e = d.core.account().login(PASS.into()).await.unwrap_err();
+    assert!(matches!(&e, CitizenError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, "keystore.key_invalidated");
 }
 
@@ -406,11 +433,11 @@ async fn the_data_key_opens_only_with_its_wrapper_and_nothing_is_lost() {
     let Device { core, keys, wrapper, config, .. } = d;
     drop(core);
     let e = CitizenCore::with_clock(config.clone(), keys.clone(), other, env.clock.clone()).err().unwrap();
-    assert!(matches!(e, SetupError::DataKeyLost { .. }), "{e:?}");
+    assert!(matches!(e, CitizenError::DataKeyLost { .. }), "{e:?}");
     assert_eq!(e.detail().code, "storage.data_key_lost");
     // The right wrapper still opens everything.
     let core = CitizenCore::with_clock(config, keys, wrapper, env.clock.clone()).unwrap();
-    core.login(PASS.into()).await.unwrap();
+    core.account().login(PASS.into()).await.unwrap();
 }
 
 /// Issue 11 item 8: a wrapper that reports "temporarily unavailable" (device locked, key store
@@ -421,8 +448,8 @@ async fn a_locked_data_key_is_reported_as_locked_and_the_data_opens_later() {
     let env = Env::new().await;
     let d = env.device("a");
     env.enroll(&d, A).await;
-    d.core.login(PASS.into()).await.unwrap();
-    let before = d.core.activity_log().unwrap();
+    d.core.account().login(PASS.into()).await.unwrap();
+    let before = d.core.activity().list_entries().await.unwrap();
     let Device { core, keys, wrapper, config, .. } = d;
     drop(core);
     let files = |dir: &str| -> Vec<(String, Vec<u8>)> {
@@ -440,14 +467,14 @@ async fn a_locked_data_key_is_reported_as_locked_and_the_data_opens_later() {
     for _ in 0..3 {
         let e =
             CitizenCore::with_clock(config.clone(), keys.clone(), wrapper.clone(), env.clock.clone()).err().unwrap();
-        assert!(matches!(e, SetupError::DataKeyLocked { .. }), "{e:?}");
+        assert!(matches!(e, CitizenError::DataKeyLocked { .. }), "{e:?}");
         assert_eq!(e.detail().code, "storage.data_key_locked");
     }
     assert!(files(&config.data_dir) == snapshot, "a locked data key changed files in the data directory");
     wrapper.set_locked(false);
     let core = CitizenCore::with_clock(config, keys, wrapper, env.clock.clone()).unwrap();
-    assert_eq!(core.activity_log().unwrap(), before);
-    assert!(core.status().unwrap().logged_in, "still logged in");
+    assert_eq!(core.activity().list_entries().await.unwrap(), before);
+    assert!(core.status().await.unwrap().logged_in, "still logged in");
 }
 
 #[tokio::test]
@@ -465,7 +492,7 @@ async fn config_errors_are_typed() {
         mk(&|c| c.data_dir = "".into()),
     ] {
         match e {
-            Some(SetupError::InvalidConfig { detail }) => assert_eq!(detail.code, "setup.invalid_config"),
+            Some(CitizenError::Internal { detail }) => assert_eq!(detail.code, "setup.invalid_config"),
             other => panic!("{other:?}"),
         }
     }

@@ -176,26 +176,28 @@ pub fn day(clock: &dyn Clock, offset: i64) -> String {
     format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
 }
 
-/// Fill the editable fields of a residence notification draft: one guest, the reason, a stay
-/// from tomorrow to five days from now.
-pub fn fill_residence(core: &CitizenCore, draft_id: &str, clock: &dyn Clock) {
-    for (path, value) in [
+/// Fill the editable fields of a residence notification draft in one write: one guest, the
+/// reason, a stay from tomorrow to five days from now.
+pub async fn fill_residence(core: &CitizenCore, draft_id: &str, clock: &dyn Clock) {
+    let values = [
         ("guests.0.full_name", "Khách Thử Nghiệm".to_string()),
         ("guests.0.cccd", "079195000002".to_string()),
         ("guests.0.relationship", "ban_be".to_string()),
         ("reason", "du_lich".to_string()),
         ("from_date", day(clock, 1)),
         ("to_date", day(clock, 5)),
-    ] {
-        core.set_field(draft_id.into(), path.into(), value).unwrap();
-    }
+    ]
+    .into_iter()
+    .map(|(path, value)| (path.to_string(), value))
+    .collect();
+    core.services().update_draft(draft_id.into(), values).await.unwrap();
 }
 
 /// Create, fill and submit a residence notification with [`PASS`]; the queued item.
 pub async fn submit_residence(core: &Arc<CitizenCore>, clock: &dyn Clock) -> OutboxItem {
-    let id = core.create_draft("residence-notification".into()).unwrap().draft_id;
-    fill_residence(core, &id, clock);
-    core.clone().submit_draft(id, PASS.into()).await.unwrap()
+    let id = core.services().create_draft("residence-notification".into()).await.unwrap().draft_id;
+    fill_residence(core, &id, clock).await;
+    core.clone().services().submit_draft(id, PASS.into()).await.unwrap()
 }
 
 /// splitmix64: a small seeded generator for randomised fault and kill schedules (a failing seed

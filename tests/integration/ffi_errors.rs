@@ -17,7 +17,7 @@ use citizen_core::protocol::rp::{
     LoginRequest, QrSessionCreate, QrSessionCreated, QrSessionStatus, SignedLoginRequest, PATH_QR_SESSIONS,
     PATH_QR_SESSION_PREFIX,
 };
-use citizen_core::{default_core_config, CitizenCore, ConsentError, DeviceStatus, PasscodeError, ServiceError};
+use citizen_core::{default_core_config, CitizenCore, CitizenError, DeviceStatus, EnrollmentReason};
 use citizen_server::{MemoryOtpOutbox, RunningServer, ServerConfig};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -99,9 +99,9 @@ impl Env {
 async fn an_invalidated_key_at_submission_says_key_invalidated_and_queues_nothing() {
     let env = Env::new().await;
     let d = env.device("a", CITIZEN).await;
-    assert!(d.core.refresh_catalogue().await.unwrap());
-    d.core.refresh_profile().await.unwrap();
-    let draft = d.core.create_draft("residence-notification".into()).unwrap();
+    assert!(d.core.services().refresh_catalogue().await.unwrap());
+    d.core.services().refresh_profile().await.unwrap();
+    let draft = d.core.services().create_draft("residence-notification".into()).await.unwrap();
     let id = draft.draft_id.clone();
     for (path, value) in [
         ("guests.0.full_name", "Khách Thử Nghiệm".to_string()),
@@ -111,30 +111,34 @@ async fn an_invalidated_key_at_submission_says_key_invalidated_and_queues_nothin
         ("from_date", env.day(1)),
         ("to_date", env.day(5)),
     ] {
-        d.core.set_field(id.clone(), path.into(), value).unwrap();
+        d.core
+            .services()
+            .update_draft(id.clone(), std::collections::HashMap::from([(path.into(), value)]))
+            .await
+            .unwrap();
     }
-    assert_eq!(d.core.validate_draft(id.clone()).unwrap(), vec![]);
+    assert_eq!(d.core.services().validate_draft(id.clone()).await.unwrap(), vec![]);
 
     d.invalidate_key();
-    let e = d.core.clone().submit_draft(id, PASS.into()).await.unwrap_err();
-    assert!(matches!(e, ServiceError::KeyStore { .. }), "{e:?}");
+    let e = d.core.clone().services().submit_draft(id, PASS.into()).await.unwrap_err();
+    assert!(matches!(e, CitizenError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, INVALIDATED);
-    assert!(d.core.outbox().unwrap().is_empty(), "nothing is queued unsigned");
+    assert!(d.core.services().list_outbox().await.unwrap().is_empty(), "nothing is queued unsigned");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalidated_key_at_activity_anchoring_says_key_invalidated() {
     let env = Env::new().await;
     let d = env.device("a", CITIZEN).await;
-    assert!(!d.core.activity_log().unwrap().is_empty(), "enrollment and login were logged");
+    assert!(!d.core.activity().list_entries().await.unwrap().is_empty(), "enrollment and login were logged");
     // Anchors are signed with the bookkeeping key (decision 26b): the device key's invalidation
     // (a changed biometric set) does not stop them; the bookkeeping key's own does.
     d.invalidate_key();
-    assert!(d.core.anchor_activity_log().await.unwrap().is_some());
-    d.core.change_passcode(PASS.into(), "739201".into()).await.unwrap();
+    assert!(d.core.activity().anchor().await.unwrap().is_some());
+    d.core.account().change_passcode(PASS.into(), "739201".into()).await.unwrap();
     d.keys.invalidate(&format!("citizen-core.device.{}.bookkeeping", d.device_id));
-    let e = d.core.anchor_activity_log().await.unwrap_err();
-    assert!(matches!(e, ServiceError::KeyStore { .. }), "{e:?}");
+    let e = d.core.activity().anchor().await.unwrap_err();
+    assert!(matches!(e, CitizenError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, INVALIDATED);
 }
 
@@ -163,21 +167,21 @@ async fn an_invalidated_key_at_qr_approval_says_key_invalidated() {
     let poll = format!("{PATH_QR_SESSION_PREFIX}{}?poll_token={}", created.session_id, created.poll_token);
     let status: QrSessionStatus = env.rp.get(&poll, None).await.unwrap();
 
-    d.core.scan_login_code(status.frame.unwrap()).await.unwrap();
+    d.core.consent().scan_login_code(status.frame.unwrap()).await.unwrap();
     let status: QrSessionStatus = env.rp.get(&poll, None).await.unwrap();
     let shown = status.verification_code.unwrap();
     d.invalidate_key();
-    let e = d.core.approve_login(created.session_id, shown, PASS.into()).await.unwrap_err();
-    assert!(matches!(e, ConsentError::KeyStore { .. }), "{e:?}");
+    let e = d.core.consent().approve_login(created.session_id, shown, PASS.into()).await.unwrap_err();
+    assert!(matches!(e, CitizenError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, INVALIDATED);
-    assert!(d.core.list_receipts().unwrap().is_empty(), "no receipt for an unsigned approval");
+    assert!(d.core.consent().list_receipts().await.unwrap().is_empty(), "no receipt for an unsigned approval");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalidated_key_at_share_says_key_invalidated() {
     let env = Env::new().await;
     let d = env.device("a", SHARER).await;
-    d.core.fetch_credential().await.unwrap();
+    d.core.consent().fetch_credential().await.unwrap();
     let http = reqwest::Client::builder()
         .tls_backend_preconfigured(
             citizen_core::net::tls::client_config(std::slice::from_ref(&env.server.ca_cert_pem), &[]).unwrap(),
@@ -186,12 +190,12 @@ async fn an_invalidated_key_at_share_says_key_invalidated() {
         .unwrap();
     let v: serde_json::Value =
         http.post(format!("{}/rp/bank-demo/requests", env.server.base_url)).send().await.unwrap().json().await.unwrap();
-    let info = d.core.open_share_request(v["link"].as_str().unwrap().into()).await.unwrap();
+    let info = d.core.consent().open_share_request(v["link"].as_str().unwrap().into()).await.unwrap();
     d.invalidate_key();
-    let e = d.core.share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
-    assert!(matches!(e, ConsentError::KeyStore { .. }), "{e:?}");
+    let e = d.core.consent().share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
+    assert!(matches!(e, CitizenError::KeyStore { .. }), "{e:?}");
     assert_eq!(e.detail().code, INVALIDATED);
-    assert!(d.core.list_receipts().unwrap().is_empty(), "no receipt for an unsigned share");
+    assert!(d.core.consent().list_receipts().await.unwrap().is_empty(), "no receipt for an unsigned share");
 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replaced_device_says_replaced_from_the_passcode_domain_too() {
@@ -200,7 +204,16 @@ async fn a_replaced_device_says_replaced_from_the_passcode_domain_too() {
     // A new device enrolls the same citizen without the old one's approval.
     let new = env.device("new", CITIZEN).await;
     assert_ne!(new.device_id, old.device_id);
-    let e = old.core.start_passcode_reset().await.unwrap_err();
-    assert!(matches!(e, PasscodeError::DeviceInactive { status: DeviceStatus::Replaced, .. }), "{e:?}");
+    let e = old.core.account().start_passcode_reset().await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CitizenError::NeedsEnrollment {
+                reason: EnrollmentReason::DeviceDeactivated { status: DeviceStatus::Replaced },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     assert_eq!(e.detail().code, "auth.device_inactive");
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use citizen_core::clock::SystemClock;
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
-use citizen_core::{default_core_config, CitizenCore, OutboxItem, OutboxState, ServiceError};
+use citizen_core::{default_core_config, CitizenCore, CitizenError, OutboxItem, OutboxState};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -272,8 +272,8 @@ impl Hostile {
             wrapper,
         };
         citizen_server::testing::enroll_and_login(&h.core, &h.otp, citizen_server::testing::CITIZEN_1, PASS).await;
-        assert!(h.core.refresh_catalogue().await.unwrap());
-        h.core.refresh_profile().await.unwrap();
+        assert!(h.core.services().refresh_catalogue().await.unwrap());
+        h.core.services().refresh_profile().await.unwrap();
         h.restart() // a fresh core: no server keys cached yet
     }
 
@@ -312,26 +312,26 @@ impl Hostile {
         submit_residence(&self.core, &SystemClock).await
     }
 
-    fn item(&self, id: &str) -> OutboxItem {
-        self.core.outbox().unwrap().into_iter().find(|i| i.submission_id == id).unwrap()
+    async fn item(&self, id: &str) -> OutboxItem {
+        self.core.services().list_outbox().await.unwrap().into_iter().find(|i| i.submission_id == id).unwrap()
     }
 
     /// Submit under a hostile answer: typed error, still queued; then the proxy behaves and the
     /// item is delivered exactly once.
     async fn hostile_submission(&self, name: &str, want: &str) -> OutboxItem {
         let item = self.submit().await;
-        let r = self.core.sync_outbox().await.unwrap();
+        let r = self.core.services().sync_outbox().await.unwrap();
         let code = r.last_error.as_ref().map(|e| e.code.clone());
         assert_eq!(code.as_deref(), Some(want), "{name}: {r:?}");
         assert_eq!((r.delivered, r.rejected, r.remaining), (0, 0, 1), "{name}");
-        let it = self.item(&item.submission_id);
+        let it = self.item(&item.submission_id).await;
         assert_eq!(it.state, OutboxState::Queued, "{name}: nothing lost");
         assert_eq!(it.last_error.as_ref().map(|e| e.code.as_str()), Some(want), "{name}");
         assert!(it.case_number.is_none() && it.receipt.is_none(), "{name}");
         self.proxy.clear();
-        let r = self.core.sync_outbox().await.unwrap();
+        let r = self.core.services().sync_outbox().await.unwrap();
         assert_eq!(r.remaining, 0, "{name}: delivered once the server behaves: {r:?}");
-        let it = self.item(&item.submission_id);
+        let it = self.item(&item.submission_id).await;
         assert_eq!(it.state, OutboxState::Delivered, "{name}");
         assert_eq!(self.server().cases_for_submission(&item.submission_id), 1, "{name}: exactly one case");
         it
@@ -432,8 +432,8 @@ async fn hostile_submission_answers_are_refused_and_nothing_is_lost() {
 
     // A real answer to keep: a genuine receipt for another submission.
     let other = env.submit().await;
-    assert_eq!(env.core.sync_outbox().await.unwrap().remaining, 0);
-    let other = env.item(&other.submission_id);
+    assert_eq!(env.core.services().sync_outbox().await.unwrap().remaining, 0);
+    let other = env.item(&other.submission_id).await;
     let other_body = serde_json::json!({"receipt": other.receipt.clone().unwrap(), "case_number": other.case_number.clone().unwrap()});
     let other_body = serde_json::to_vec(&other_body).unwrap();
 
@@ -489,8 +489,8 @@ async fn hostile_submission_answers_are_refused_and_nothing_is_lost() {
     env.proxy.set(on_submissions(move |a| resigned(a, &key, jsonwebtoken::Algorithm::ES256, |_| {})));
     let ok = env.submit().await;
     // (The background delivery started by `submit_draft` may have delivered it already.)
-    assert_eq!(env.core.sync_outbox().await.unwrap().remaining, 0, "re-signed genuine claims verify");
-    assert_eq!(env.item(&ok.submission_id).state, OutboxState::Delivered);
+    assert_eq!(env.core.services().sync_outbox().await.unwrap().remaining, 0, "re-signed genuine claims verify");
+    assert_eq!(env.item(&ok.submission_id).await.state, OutboxState::Delivered);
     env.proxy.clear();
 
     env.proxy.set(on_submissions(|a| {
@@ -508,7 +508,11 @@ async fn hostile_submission_answers_are_refused_and_nothing_is_lost() {
     env.hostile_submission("302 redirect", protocol).await;
     assert_eq!(env.proxy.hits("/v1/elsewhere"), redirects, "the redirect was not followed");
 
-    assert_eq!(env.server().case_count(), env.core.outbox().unwrap().len(), "no duplicate, no loss");
+    assert_eq!(
+        env.server().case_count(),
+        env.core.services().list_outbox().await.unwrap().len(),
+        "no duplicate, no loss"
+    );
 }
 
 /// A redirect whose body happens to look like an error body must not end the submission either:
@@ -527,8 +531,8 @@ async fn a_redirect_with_an_error_body_is_not_a_rejection() {
         body: Body::Bytes(br#"{"code":"form_invalid","message":"moved"}"#.to_vec()),
     }));
     let item = env.submit().await;
-    env.core.sync_outbox().await.unwrap();
-    let it = env.item(&item.submission_id);
+    env.core.services().sync_outbox().await.unwrap();
+    let it = env.item(&item.submission_id).await;
     assert_ne!(
         it.state,
         OutboxState::Rejected,
@@ -567,7 +571,7 @@ async fn a_bad_key_set_does_not_block_delivery_once_the_server_behaves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_catalogue_and_case_events_keep_the_cache_intact() {
     let env = Hostile::new().await;
-    let before = env.core.procedures().unwrap();
+    let before = env.core.services().list_procedures().await.unwrap();
     assert_eq!(before.len(), 4);
 
     for (name, body) in [
@@ -585,23 +589,23 @@ async fn hostile_catalogue_and_case_events_keep_the_cache_intact() {
                 a
             }
         });
-        match env.core.refresh_catalogue().await {
-            Err(ServiceError::BadServerResponse { detail }) => assert_eq!(detail.code, "network.protocol", "{name}"),
+        match env.core.services().refresh_catalogue().await {
+            Err(CitizenError::Network { detail, .. }) => assert_eq!(detail.code, "network.protocol", "{name}"),
             other => panic!("catalogue {name}: {other:?}"),
         }
-        assert_eq!(env.core.procedures().unwrap(), before, "catalogue {name}: cache intact");
+        assert_eq!(env.core.services().list_procedures().await.unwrap(), before, "catalogue {name}: cache intact");
     }
     env.proxy.clear();
-    assert!(!env.core.refresh_catalogue().await.unwrap(), "the ETag was not replaced: 304");
-    assert_eq!(env.core.procedures().unwrap(), before);
+    assert!(!env.core.services().refresh_catalogue().await.unwrap(), "the ETag was not replaced: 304");
+    assert_eq!(env.core.services().list_procedures().await.unwrap(), before);
 
     // A case with one event synced, then a new event on the server.
     let item = env.submit().await;
-    assert_eq!(env.core.sync_outbox().await.unwrap().remaining, 0);
-    let case_number = env.item(&item.submission_id).case_number.unwrap();
-    let first = env.core.sync_cases().await.unwrap();
+    assert_eq!(env.core.services().sync_outbox().await.unwrap().remaining, 0);
+    let case_number = env.item(&item.submission_id).await.case_number.unwrap();
+    let first = env.core.services().sync_cases().await.unwrap();
     assert_eq!(first.len(), 1);
-    let cases_before = env.core.cases().unwrap();
+    let cases_before = env.core.services().list_cases().await.unwrap();
     official(&env, &case_number, CaseStatusDto::Processing).await;
 
     let stale = serde_json::to_value(&first[0]).unwrap();
@@ -622,16 +626,17 @@ async fn hostile_catalogue_and_case_events_keep_the_cache_intact() {
                 _ => Answer::json(200, "not json"),
             }
         });
-        match env.core.sync_cases().await {
-            Err(ServiceError::BadServerResponse { detail }) => assert_eq!(detail.code, "network.protocol", "{name}"),
+        match env.core.services().sync_cases().await {
+            Err(CitizenError::Network { detail, .. }) => assert_eq!(detail.code, "network.protocol", "{name}"),
             other => panic!("case events {name}: {other:?}"),
         }
-        assert_eq!(env.core.cases().unwrap(), cases_before, "case events {name}: cases intact");
+        assert_eq!(env.core.services().list_cases().await.unwrap(), cases_before, "case events {name}: cases intact");
     }
     env.proxy.clear();
-    let events = env.core.sync_cases().await.unwrap();
+    let events = env.core.services().sync_cases().await.unwrap();
     assert!(events.iter().any(|e| e.status == CaseStatusDto::Processing), "{events:?}");
-    let case = env.core.cases().unwrap().into_iter().find(|c| c.case_number == case_number).unwrap();
+    let case =
+        env.core.services().list_cases().await.unwrap().into_iter().find(|c| c.case_number == case_number).unwrap();
     assert_eq!(case.status, CaseStatusDto::Processing);
 }
 

@@ -33,5 +33,6 @@ mod qr_registry;
 mod services;
 mod share;
 mod signed_overlap;
+mod subscriptions;
 mod tls;
 mod wycheproof;

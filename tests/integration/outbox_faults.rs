@@ -188,8 +188,8 @@ impl Faults {
         c.request_timeout_ms = REQUEST_TIMEOUT_MS;
         let core = env.device_with("core", c).core;
         citizen_server::testing::enroll_and_login(&core, &env.otp, citizen_server::testing::CITIZEN_1, PASS).await;
-        assert!(core.refresh_catalogue().await.unwrap());
-        core.refresh_profile().await.unwrap();
+        assert!(core.services().refresh_catalogue().await.unwrap());
+        core.services().refresh_profile().await.unwrap();
         Faults { env, relay, core }
     }
 
@@ -198,8 +198,8 @@ impl Faults {
         submit_residence(&self.core, &*self.clock).await
     }
 
-    fn item(&self, id: &str) -> OutboxItem {
-        self.core.outbox().unwrap().into_iter().find(|i| i.submission_id == id).unwrap()
+    async fn item(&self, id: &str) -> OutboxItem {
+        self.core.services().list_outbox().await.unwrap().into_iter().find(|i| i.submission_id == id).unwrap()
     }
 
     /// Drive delivery until nothing remains: explicit syncs (they skip the core's own backoff),
@@ -207,7 +207,7 @@ impl Faults {
     async fn drain(&self) -> (u32, u32) {
         let (mut rounds, mut timeouts) = (0, 0);
         loop {
-            let r = self.core.sync_outbox().await.unwrap();
+            let r = self.core.services().sync_outbox().await.unwrap();
             assert_eq!(r.rejected, 0, "nothing is rejected: {:?}", r.last_error);
             if r.remaining == 0 {
                 return (rounds, timeouts);
@@ -231,7 +231,7 @@ async fn timeout_after_commit(env: &Faults) -> String {
     // The delivery started by `submit_draft` times out.
     let deadline = Instant::now() + Duration::from_secs(10);
     let it = loop {
-        let it = env.item(&item.submission_id);
+        let it = env.item(&item.submission_id).await;
         if it.state == OutboxState::Queued && it.attempts == 1 {
             break it;
         }
@@ -241,9 +241,9 @@ async fn timeout_after_commit(env: &Faults) -> String {
     assert_eq!(it.last_error.as_ref().map(|e| e.code.as_str()), Some("network.timeout"), "{it:?}");
     assert!(env.server().submission_stored(&item.submission_id), "the server committed before the client gave up");
     assert_eq!(env.server().cases_for_submission(&item.submission_id), 1);
-    let r = env.core.sync_outbox().await.unwrap();
+    let r = env.core.services().sync_outbox().await.unwrap();
     assert_eq!((r.delivered, r.remaining), (1, 0), "{:?}", r.last_error);
-    let it = env.item(&item.submission_id);
+    let it = env.item(&item.submission_id).await;
     assert_eq!((it.state, it.attempts), (OutboxState::Delivered, 2));
     assert_eq!(env.server().cases_for_submission(&item.submission_id), 1);
     item.submission_id
@@ -294,7 +294,7 @@ async fn every_submission_is_delivered_exactly_once_whatever_the_network_does() 
 
     // Everything delivered, exactly once, with the planned number of attempts.
     let items: BTreeMap<String, OutboxItem> =
-        env.core.outbox().unwrap().into_iter().map(|i| (i.submission_id.clone(), i)).collect();
+        env.core.services().list_outbox().await.unwrap().into_iter().map(|i| (i.submission_id.clone(), i)).collect();
     assert_eq!(items.len(), total + after_commit.len());
     let mut kinds: BTreeMap<Kind, usize> = BTreeMap::new();
     let (mut faulty, mut clean, mut attempts_total, mut max_attempts) = (0, 0, 0, 0);

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use citizen_core::clock::SystemClock;
-use citizen_core::{default_core_config, CitizenCore, CoreConfig, DraftStatus, Locale};
+use citizen_core::{default_core_config, CitizenCore, CoreConfig, DraftStatus, Language};
 use citizen_core::{OutboxItem, OutboxState};
 use citizen_server::{MemoryOtpOutbox, ServerConfig};
 
@@ -64,7 +64,7 @@ fn config(base_url: &str, data_dir: &std::path::Path, ca: &str, pins: &[String])
     let mut c = default_core_config(base_url.to_string(), data_dir.to_string_lossy().into_owned());
     c.trust_anchors_pem = vec![ca.to_string()];
     c.spki_pins = pins.to_vec();
-    c.locale = Locale::Vi;
+    c.language = Language::Vi;
     c.platform = "desktop".into();
     c.device_label = "kill test".into();
     c.request_timeout_ms = 5_000;
@@ -80,15 +80,20 @@ struct RunLog {
 }
 
 /// Check the store after a kill; returns (items in `sending`, queued-but-unacknowledged items).
-fn check_store(core: &CitizenCore, acked: &BTreeSet<String>, ctx: &str) -> (usize, usize) {
+fn check_store(
+    rt: &tokio::runtime::Runtime,
+    core: &CitizenCore,
+    acked: &BTreeSet<String>,
+    ctx: &str,
+) -> (usize, usize) {
     assert_eq!(core.database_integrity_check().unwrap(), "ok", "{ctx}");
-    let items = core.outbox().unwrap();
+    let items = rt.block_on(core.services().list_outbox()).unwrap();
     let by_id: BTreeMap<&str, &OutboxItem> = items.iter().map(|i| (i.submission_id.as_str(), i)).collect();
     assert_eq!(by_id.len(), items.len(), "{ctx}: duplicate submission ids in the outbox");
     for id in acked {
         assert!(by_id.contains_key(id.as_str()), "{ctx}: acknowledged submission {id} is not in the outbox");
     }
-    let drafts = core.drafts().unwrap();
+    let drafts = rt.block_on(core.services().list_drafts()).unwrap();
     let draft_status: BTreeMap<&str, DraftStatus> = drafts.iter().map(|d| (d.draft_id.as_str(), d.status)).collect();
     let mut sending = 0;
     let mut unacked = 0;
@@ -166,8 +171,8 @@ fn acknowledged_submissions_survive_kill_9() {
         let core = CitizenCore::new_desktop(cfg.clone()).unwrap();
         rt.block_on(async {
             citizen_server::testing::enroll_and_login(&core, &otp, citizen_server::testing::CITIZEN_1, PASS).await;
-            assert!(core.refresh_catalogue().await.unwrap());
-            core.refresh_profile().await.unwrap();
+            assert!(core.services().refresh_catalogue().await.unwrap());
+            core.services().refresh_profile().await.unwrap();
         });
     }
     let setup = started.elapsed();
@@ -250,7 +255,7 @@ fn acknowledged_submissions_survive_kill_9() {
         }
 
         let core = CitizenCore::new_desktop(cfg.clone()).unwrap_or_else(|e| panic!("{ctx}: reopen: {e:?}"));
-        let (sending, unacked) = check_store(&core, &acked, &ctx);
+        let (sending, unacked) = check_store(&rt, &core, &acked, &ctx);
         seen_sending += sending.min(1);
         seen_unacked = seen_unacked.max(unacked);
     }
@@ -260,7 +265,7 @@ fn acknowledged_submissions_survive_kill_9() {
     let core = CitizenCore::new_desktop(cfg.clone()).unwrap();
     let mut last = None;
     for _ in 0..50 {
-        let r = rt.block_on(core.sync_outbox()).unwrap();
+        let r = rt.block_on(core.services().sync_outbox()).unwrap();
         if r.remaining == 0 {
             last = None;
             break;
@@ -269,9 +274,9 @@ fn acknowledged_submissions_survive_kill_9() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(last.is_none(), "the queue did not drain: {last:?}");
-    let items = core.outbox().unwrap();
+    let items = rt.block_on(core.services().list_outbox()).unwrap();
     let ctx = format!("final (seed {seed})");
-    check_store(&core, &acked, &ctx);
+    check_store(&rt, &core, &acked, &ctx);
     for it in &items {
         assert_eq!(it.state, OutboxState::Delivered, "{ctx}: {}", it.submission_id);
         assert_eq!(server.cases_for_submission(&it.submission_id), 1, "{ctx}: cases of {}", it.submission_id);

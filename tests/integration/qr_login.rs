@@ -17,7 +17,7 @@ use citizen_core::protocol::rp::{
     PATH_QR_SESSIONS, PATH_QR_SESSION_PREFIX, QR_PREFIX,
 };
 use citizen_core::protocol::services::{KeysResponse, PATH_KEYS};
-use citizen_core::{verify_receipt_export, CitizenCore, ConsentError, ConsentKind};
+use citizen_core::{verify_receipt_export, CitizenCore, CitizenError, ConsentKind};
 use citizen_server::testing::CITIZEN_1;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -66,7 +66,7 @@ fn sign(request: LoginRequest, key: &SigningKey) -> SignedLoginRequest {
     SignedLoginRequest { request, rp_signature: citizen_core::crypto::low_s(sig).to_bytes().into() }
 }
 
-fn code(e: &ConsentError) -> &str {
+fn code(e: &CitizenError) -> &str {
     &e.detail().code
 }
 
@@ -114,7 +114,7 @@ impl QrLogin {
         session_id: &str,
         receipt: &ConsentReceipt,
         code: &str,
-    ) -> Result<QrDecisionResponse, ConsentError> {
+    ) -> Result<QrDecisionResponse, CitizenError> {
         let signed = self
             .core
             .sign_consent_for_test(receipt.nonce.clone(), receipt.statement_subject(), receipt.issued_at)
@@ -129,12 +129,12 @@ impl QrLogin {
         self.post_raw(&req).await
     }
 
-    async fn post_raw(&self, req: &QrDecisionRequest) -> Result<QrDecisionResponse, ConsentError> {
+    async fn post_raw(&self, req: &QrDecisionRequest) -> Result<QrDecisionResponse, CitizenError> {
         let token = self.core.access_token().await.unwrap();
-        self.rp.post(PATH_QR_DECISION, req, Some(&token)).await.map_err(ConsentError::from)
+        self.rp.post(PATH_QR_DECISION, req, Some(&token)).await.map_err(CitizenError::from)
     }
 
-    fn receipt(&self, s: &Session) -> ConsentReceipt {
+    async fn receipt(&self, s: &Session) -> ConsentReceipt {
         let mut claims = s.request.claims.clone();
         claims.sort();
         ConsentReceipt {
@@ -148,7 +148,7 @@ impl QrLogin {
             retention_days: 0,
             request_id: s.created.session_id.clone(),
             nonce: s.request.nonce_b64(),
-            device_id: self.core.status().unwrap().device_id.unwrap(),
+            device_id: self.core.status().await.unwrap().device_id.unwrap(),
             issued_at: self.clock.now(),
             chain_seq: 0,
             prev_digest: String::new(),
@@ -165,9 +165,9 @@ impl QrLogin {
 async fn scan_approve_receipt_and_id_token() {
     let mut env = env().await;
     // The demo portal, the demo bank and the level-2 demo RP (decision 26f).
-    assert_eq!(env.core.refresh_relying_parties().await.unwrap(), 3);
+    assert_eq!(env.core.consent().refresh_relying_parties().await.unwrap(), 3);
     let s = env.open(false).await;
-    let info = env.core.scan_login_code(env.frame(&s).await).await.unwrap();
+    let info = env.core.consent().scan_login_code(env.frame(&s).await).await.unwrap();
     assert_eq!(info.session_id, s.created.session_id);
     assert_eq!(info.relying_party_id, PORTAL);
     assert_eq!(info.relying_party_name_vi, "Cổng Dịch vụ công (bản thử nghiệm)");
@@ -183,9 +183,14 @@ async fn scan_approve_receipt_and_id_token() {
     assert!(info.code_choices.contains(&shown));
 
     // A wrong passcode is refused before anything is signed or sent.
-    let e = env.core.approve_login(s.created.session_id.clone(), shown.clone(), "111112".into()).await.unwrap_err();
+    let e = env
+        .core
+        .consent()
+        .approve_login(s.created.session_id.clone(), shown.clone(), "111112".into())
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "auth.passcode_incorrect");
-    let approval = env.core.approve_login(s.created.session_id.clone(), shown, PASS.into()).await.unwrap();
+    let approval = env.core.consent().approve_login(s.created.session_id.clone(), shown, PASS.into()).await.unwrap();
     assert_eq!(approval.redirect_url, None);
     assert_eq!(approval.receipt.kind, ConsentKind::QrLogin);
     assert_eq!(approval.receipt.claims, ["birthdate", "full_name"]);
@@ -198,13 +203,13 @@ async fn scan_approve_receipt_and_id_token() {
     assert_eq!(payload["aud"], PORTAL);
     assert_eq!(payload["nonce"], s.request.nonce_b64());
 
-    let receipts = env.core.list_receipts().unwrap();
+    let receipts = env.core.consent().list_receipts().await.unwrap();
     assert_eq!(receipts, vec![approval.receipt.clone()]);
-    let kinds: Vec<ActivityKind> = env.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    let kinds: Vec<ActivityKind> = env.core.activity().list_entries().await.unwrap().iter().map(|e| e.kind).collect();
     assert_eq!(kinds.last(), Some(&ActivityKind::QrApproval));
 
     // The export verifies with the server's published key; a changed claim does not.
-    let json = env.core.export_receipts().unwrap();
+    let json = env.core.consent().export_receipts().await.unwrap();
     let pinned = env.server_jwk().await;
     assert_eq!(verify_receipt_export(json.clone(), Some(pinned.clone())).unwrap(), 1);
     let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -217,7 +222,7 @@ async fn scan_approve_receipt_and_id_token() {
     assert_eq!(code(&e), "consent.countersignature_invalid");
 
     // The same approval again: the session is decided, and the core no longer holds it.
-    let e = env.core.approve_login(s.created.session_id.clone(), "00".into(), PASS.into()).await.unwrap_err();
+    let e = env.core.consent().approve_login(s.created.session_id.clone(), "00".into(), PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.unknown_session");
     env.stop().await;
 }
@@ -227,9 +232,9 @@ async fn replayed_other_session_and_changed_claims_are_refused_by_the_server() {
     let mut env = env().await;
     // Replay: the exact same decision posted twice.
     let a = env.open(false).await;
-    env.core.scan_login_code(env.frame(&a).await).await.unwrap();
+    env.core.consent().scan_login_code(env.frame(&a).await).await.unwrap();
     let shown = env.poll(&a).await.verification_code.unwrap();
-    let receipt = env.receipt(&a);
+    let receipt = env.receipt(&a).await;
     let signed = env
         .core
         .sign_consent_for_test(receipt.nonce.clone(), receipt.statement_subject(), receipt.issued_at)
@@ -245,41 +250,41 @@ async fn replayed_other_session_and_changed_claims_are_refused_by_the_server() {
     assert!(env.post_raw(&req).await.unwrap().countersignature.is_some());
     assert_eq!(code(&env.post_raw(&req).await.unwrap_err()), "consent.already_decided");
     // The core's own approval of the decided session gets the same code, and forgets it.
-    let e = env.core.approve_login(a.created.session_id.clone(), shown, PASS.into()).await.unwrap_err();
+    let e = env.core.consent().approve_login(a.created.session_id.clone(), shown, PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.already_decided");
-    let e = env.core.deny_login(a.created.session_id.clone()).await.unwrap_err();
+    let e = env.core.consent().deny_login(a.created.session_id.clone()).await.unwrap_err();
     assert_eq!(code(&e), "consent.unknown_session");
 
     // An approval bound to session B posted for session C.
     let b = env.open(false).await;
     let c = env.open(false).await;
-    env.core.scan_login_code(env.frame(&b).await).await.unwrap();
-    env.core.scan_login_code(env.frame(&c).await).await.unwrap();
+    env.core.consent().scan_login_code(env.frame(&b).await).await.unwrap();
+    env.core.consent().scan_login_code(env.frame(&c).await).await.unwrap();
     let shown_c = env.poll(&c).await.verification_code.unwrap();
-    let e = env.post_decision(&c.created.session_id, &env.receipt(&b), &shown_c).await.unwrap_err();
+    let e = env.post_decision(&c.created.session_id, &env.receipt(&b).await, &shown_c).await.unwrap_err();
     assert_eq!(code(&e), "consent.session_mismatch");
 
     // Claims changed after consent: the receipt releases fewer claims than were asked.
-    let mut changed = env.receipt(&c);
+    let mut changed = env.receipt(&c).await;
     changed.claims = vec!["full_name".into()];
     let e = env.post_decision(&c.created.session_id, &changed, &shown_c).await.unwrap_err();
     assert_eq!(code(&e), "consent.claims_changed");
-    let mut more = env.receipt(&c);
+    let mut more = env.receipt(&c).await;
     more.claims.push("phone".into());
     more.claims.sort();
     let e = env.post_decision(&c.created.session_id, &more, &shown_c).await.unwrap_err();
     assert_eq!(code(&e), "consent.claims_changed");
     // Nothing of that was approved: the real approval still works.
-    env.core.approve_login(c.created.session_id.clone(), shown_c, PASS.into()).await.unwrap();
+    env.core.consent().approve_login(c.created.session_id.clone(), shown_c, PASS.into()).await.unwrap();
 
     // A wrong verification code cancels the session.
     let d = env.open(false).await;
-    let info = env.core.scan_login_code(env.frame(&d).await).await.unwrap();
+    let info = env.core.consent().scan_login_code(env.frame(&d).await).await.unwrap();
     let shown = env.poll(&d).await.verification_code.unwrap();
     let wrong = info.code_choices.iter().find(|c| **c != shown).unwrap().clone();
-    let e = env.core.approve_login(d.created.session_id.clone(), "7".into(), PASS.into()).await.unwrap_err();
+    let e = env.core.consent().approve_login(d.created.session_id.clone(), "7".into(), PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.wrong_code", "a code that was not offered is refused locally");
-    let e = env.core.approve_login(d.created.session_id.clone(), wrong, PASS.into()).await.unwrap_err();
+    let e = env.core.consent().approve_login(d.created.session_id.clone(), wrong, PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.wrong_code");
     assert_eq!(env.poll(&d).await.state, QrSessionState::Cancelled);
     env.stop().await;
@@ -288,7 +293,7 @@ async fn replayed_other_session_and_changed_claims_are_refused_by_the_server() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fake_stale_and_malformed_codes_are_refused_before_approval() {
     let mut env = env().await;
-    let scan = |t: String| async { env.core.scan_login_code(t).await.unwrap_err() };
+    let scan = |t: String| async { env.core.consent().scan_login_code(t).await.unwrap_err() };
 
     // Overlong payload and random bytes: refused by the parser.
     assert_eq!(code(&scan(format!("{QR_PREFIX}{}", "A".repeat(2000))).await), "consent.qr_too_long");
@@ -330,7 +335,7 @@ async fn fake_stale_and_malformed_codes_are_refused_before_approval() {
     assert_eq!(code(&scan(photo).await), "consent.frame_stale");
     // A fresh frame of the same session still works…
     let fresh = env.frame(&s).await;
-    env.core.scan_login_code(fresh.clone()).await.unwrap();
+    env.core.consent().scan_login_code(fresh.clone()).await.unwrap();
     // …once: the session is bound to this device now.
     assert_eq!(code(&scan(fresh).await), "consent.already_scanned");
     // Expired by the core's own clock: refused offline.
@@ -345,15 +350,15 @@ async fn fake_stale_and_malformed_codes_are_refused_before_approval() {
 async fn deny_and_same_device_link() {
     let mut env = env().await;
     let s = env.open(false).await;
-    env.core.scan_login_code(env.frame(&s).await).await.unwrap();
-    env.core.deny_login(s.created.session_id.clone()).await.unwrap();
+    env.core.consent().scan_login_code(env.frame(&s).await).await.unwrap();
+    env.core.consent().deny_login(s.created.session_id.clone()).await.unwrap();
     let status = env.poll(&s).await;
     assert_eq!(status.state, QrSessionState::Denied);
     assert!(status.id_token.is_none());
-    assert!(env.core.list_receipts().unwrap().is_empty(), "a denial yields no receipt");
-    let kinds: Vec<ActivityKind> = env.core.activity_log().unwrap().iter().map(|e| e.kind).collect();
+    assert!(env.core.consent().list_receipts().await.unwrap().is_empty(), "a denial yields no receipt");
+    let kinds: Vec<ActivityKind> = env.core.activity().list_entries().await.unwrap().iter().map(|e| e.kind).collect();
     assert_eq!(kinds.last(), Some(&ActivityKind::QrDenial));
-    let e = env.core.approve_login(s.created.session_id.clone(), "00".into(), PASS.into()).await.unwrap_err();
+    let e = env.core.consent().approve_login(s.created.session_id.clone(), "00".into(), PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.unknown_session");
 
     // Same device: the RP's app opens a deep link and gets the ID token back in the redirect.
@@ -361,22 +366,22 @@ async fn deny_and_same_device_link() {
     let frame = env.frame(&s).await;
     let link =
         format!("citizenid://login?p={}", url::form_urlencoded::byte_serialize(frame.as_bytes()).collect::<String>());
-    let info = env.core.open_login_link(link).await.unwrap();
+    let info = env.core.consent().open_login_link(link).await.unwrap();
     assert!(info.same_device);
     let shown = env.poll(&s).await.verification_code.unwrap();
-    let approval = env.core.approve_login(info.session_id, shown, PASS.into()).await.unwrap();
+    let approval = env.core.consent().approve_login(info.session_id, shown, PASS.into()).await.unwrap();
     let url = approval.redirect_url.expect("same-device approval redirects");
     assert!(url.starts_with(&format!("{}#id_token=", env.callback())), "{url}");
-    let e = env.core.open_login_link("citizenid://share?p=x".into()).await.unwrap_err();
+    let e = env.core.consent().open_login_link("citizenid://share?p=x".into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.qr_not_login_code");
-    assert_eq!(env.core.list_receipts().unwrap().len(), 1);
+    assert_eq!(env.core.consent().list_receipts().await.unwrap().len(), 1);
     env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotated_portal_key_is_picked_up_by_one_registry_recheck() {
     let mut env = env().await;
-    env.core.refresh_relying_parties().await.unwrap();
+    env.core.consent().refresh_relying_parties().await.unwrap();
     // The portal rotates its key: the registry the server signs now carries the new one.
     env.stop().await;
     std::fs::remove_file(env.dir.path().join("server/rp-keys").join(format!("{PORTAL}.pem"))).unwrap();
@@ -388,19 +393,19 @@ async fn rotated_portal_key_is_picked_up_by_one_registry_recheck() {
     // Just fetched: the cached registry is trusted and the new signature refused (no fetch
     // storm from hostile codes).
     let frame = env.frame(&env.open(false).await).await;
-    assert_eq!(code(&env.core.scan_login_code(frame).await.unwrap_err()), "consent.rp_signature_invalid");
+    assert_eq!(code(&env.core.consent().scan_login_code(frame).await.unwrap_err()), "consent.rp_signature_invalid");
 
     // Once the cache is older than the recheck floor, one fetch picks up the new key.
     env.clock.advance(citizen_core::consent::qr::REGISTRY_RECHECK_AFTER_SECS + 1);
     let frame = env.frame(&env.open(false).await).await;
-    let info = env.core.scan_login_code(frame).await.unwrap();
+    let info = env.core.consent().scan_login_code(frame).await.unwrap();
     assert_eq!(info.relying_party_id, PORTAL);
 
     // A key that is in no registry stays refused after the recheck too.
     env.clock.advance(citizen_core::consent::qr::REGISTRY_RECHECK_AFTER_SECS + 1);
     let fake = SigningKey::from_slice(&random_array::<32>()).unwrap();
     let frame = QrFrame::new(sign(env.request(false), &fake), 0, b"secret").unwrap().to_text().unwrap();
-    assert_eq!(code(&env.core.scan_login_code(frame).await.unwrap_err()), "consent.rp_signature_invalid");
+    assert_eq!(code(&env.core.consent().scan_login_code(frame).await.unwrap_err()), "consent.rp_signature_invalid");
     env.stop().await;
 }
 
@@ -408,19 +413,19 @@ async fn rotated_portal_key_is_picked_up_by_one_registry_recheck() {
 async fn a_scanned_login_survives_an_app_restart() {
     let env = env().await;
     let s = env.open(false).await;
-    let info = env.core.scan_login_code(env.frame(&s).await).await.unwrap();
+    let info = env.core.consent().scan_login_code(env.frame(&s).await).await.unwrap();
     let shown = env.poll(&s).await.verification_code.unwrap();
     // The app is killed after the scan and opened again.
     let QrLogin { env, core, rp, rp_key } = env;
     drop(core);
     let core = env.device("core").core;
     let mut env = QrLogin { env, core, rp, rp_key };
-    let approval = env.core.approve_login(info.session_id.clone(), shown, PASS.into()).await.unwrap();
+    let approval = env.core.consent().approve_login(info.session_id.clone(), shown, PASS.into()).await.unwrap();
     assert_eq!(approval.receipt.relying_party_id, PORTAL);
     assert_eq!(env.poll(&s).await.state, QrSessionState::Approved);
-    assert_eq!(env.core.list_receipts().unwrap().len(), 1);
+    assert_eq!(env.core.consent().list_receipts().await.unwrap().len(), 1);
     // Answered: the pending request is gone.
-    let e = env.core.deny_login(info.session_id).await.unwrap_err();
+    let e = env.core.consent().deny_login(info.session_id).await.unwrap_err();
     assert_eq!(code(&e), "consent.unknown_session");
     env.stop().await;
 }

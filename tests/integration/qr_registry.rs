@@ -42,13 +42,13 @@ async fn unknown_relying_parties_fetch_the_registry_at_most_once_per_floor_perio
     let mut env = Env::new().await;
     let core = env.enrolled("core", CITIZEN_1).await.core;
     let (clock, base_url) = (env.clock.clone(), env.server().base_url.clone());
-    core.refresh_relying_parties().await.unwrap();
+    core.consent().refresh_relying_parties().await.unwrap();
     assert_eq!(core.registry_fetch_count(), 1);
     let key = SigningKey::from_slice(&random_array::<32>()).unwrap();
 
     // A fresh cache: thousands of unknown ids, each refused offline, no fetch at all.
     for _ in 0..FRAMES {
-        let e = core.scan_login_code(unknown_rp_frame(&clock, &base_url, &key)).await.unwrap_err();
+        let e = core.consent().scan_login_code(unknown_rp_frame(&clock, &base_url, &key)).await.unwrap_err();
         assert_eq!(e.detail().code, "consent.rp_unknown");
     }
     assert_eq!(core.registry_fetch_count(), 1, "unknown ids fetched the registry");
@@ -57,7 +57,7 @@ async fn unknown_relying_parties_fetch_the_registry_at_most_once_per_floor_perio
     // and the cache is fresh again for every further code.
     clock.advance(REGISTRY_RECHECK_AFTER_SECS);
     for _ in 0..FRAMES / 10 {
-        let e = core.scan_login_code(unknown_rp_frame(&clock, &base_url, &key)).await.unwrap_err();
+        let e = core.consent().scan_login_code(unknown_rp_frame(&clock, &base_url, &key)).await.unwrap_err();
         assert_eq!(e.detail().code, "consent.rp_unknown");
     }
     assert_eq!(core.registry_fetch_count(), 2);

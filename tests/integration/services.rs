@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use citizen_core::clock::Clock;
 use citizen_core::protocol::services::{CaseStatusDto, TransitionRequest, PATH_OFFICIAL_TRANSITION};
 use citizen_core::{
-    CitizenCore, DraftStatus, NetworkErrorKind, ObserverError, OutboxItem, OutboxObserver, OutboxState, ServiceError,
+    CitizenCore, CitizenError, DraftStatus, NetworkErrorKind, ObserverError, OutboxItem, OutboxListener, OutboxState,
 };
 use citizen_server::Fault;
 
@@ -37,8 +37,8 @@ impl Services for Env {
     async fn ready_core(&self, name: &str, who: (&str, &str, &str)) -> Arc<CitizenCore> {
         let core = self.core(name);
         citizen_server::testing::enroll_and_login(&core, &self.otp, who, PASS).await;
-        assert!(core.refresh_catalogue().await.unwrap());
-        core.refresh_profile().await.unwrap();
+        assert!(core.services().refresh_catalogue().await.unwrap());
+        core.services().refresh_profile().await.unwrap();
         core
     }
 
@@ -74,19 +74,19 @@ async fn catalogue_profile_and_autofill_with_locked_fields() {
     let env = Env::new().await;
     let core = env.ready_core("a", A).await;
     // Conditional request: unchanged catalogue → 304.
-    assert!(!core.refresh_catalogue().await.unwrap());
-    let procs = core.procedures().unwrap();
+    assert!(!core.services().refresh_catalogue().await.unwrap());
+    let procs = core.services().list_procedures().await.unwrap();
     let mut ids: Vec<_> = procs.iter().map(|p| p.id.as_str()).collect();
     ids.sort();
     assert_eq!(ids, ["id-card-reissue", "residence-notification", "temporary-absence", "temporary-residence"]);
-    let profile = core.profile().unwrap();
+    let profile = core.services().get_profile().await.unwrap();
     assert_eq!(profile.cccd, A.0);
     assert_eq!(profile.phone, A.2);
 
     // Every auto-filled field of every procedure equals the register's value; locked ones
     // cannot be changed.
     for p in &procs {
-        let d = core.create_draft(p.id.clone()).unwrap();
+        let d = core.services().create_draft(p.id.clone()).await.unwrap();
         for f in &p.fields {
             let Some(attr) = &f.autofill else { continue };
             let register = match attr.split_once('.') {
@@ -108,20 +108,30 @@ async fn catalogue_profile_and_autofill_with_locked_fields() {
             assert_eq!(d.values.get(&f.key), Some(&register), "{}.{}", p.id, f.key);
             if f.locked {
                 assert!(d.locked_fields.contains(&f.key));
-                let e = core.set_field(d.draft_id.clone(), f.key.clone(), "Giá trị khác".into()).unwrap_err();
+                let e = core
+                    .services()
+                    .update_draft(
+                        d.draft_id.clone(),
+                        std::collections::HashMap::from([(f.key.clone(), "Giá trị khác".into())]),
+                    )
+                    .await
+                    .unwrap_err();
                 match e {
-                    ServiceError::InvalidForm { fields, .. } => assert_eq!(fields[0].code, "field.locked"),
+                    CitizenError::InvalidInput { fields, .. } => assert_eq!(fields[0].code, "field.locked"),
                     other => panic!("{other:?}"),
                 }
-                assert_eq!(core.draft(d.draft_id.clone()).unwrap().values.get(&f.key), Some(&register));
+                assert_eq!(
+                    core.services().get_draft(d.draft_id.clone()).await.unwrap().values.get(&f.key),
+                    Some(&register)
+                );
             }
         }
     }
     // Offline: the catalogue and profile are still there after a restart without a server.
     drop(core);
     let again = env.core("a");
-    assert_eq!(again.procedures().unwrap().len(), 4);
-    assert_eq!(again.profile().unwrap().cccd, A.0);
+    assert_eq!(again.services().list_procedures().await.unwrap().len(), 4);
+    assert_eq!(again.services().get_profile().await.unwrap().cccd, A.0);
 }
 
 fn field_of(a: &citizen_core::protocol::services::AddressDto, k: &str) -> String {
@@ -135,13 +145,37 @@ fn field_of(a: &citizen_core::protocol::services::AddressDto, k: &str) -> String
     }
 }
 
+/// Every (submission, state) the outbox subscription showed, in delivery order.
 #[derive(Default)]
 struct Recorder(Mutex<Vec<(String, OutboxState)>>);
 
-impl OutboxObserver for Recorder {
-    fn on_outbox_item(&self, item: OutboxItem) -> Result<(), ObserverError> {
-        self.0.lock().unwrap().push((item.submission_id, item.state));
+impl OutboxListener for Recorder {
+    fn on_outbox(&self, items: Vec<OutboxItem>) -> Result<(), ObserverError> {
+        let mut seen = self.0.lock().unwrap();
+        for item in items {
+            if seen.iter().rev().find(|(id, _)| *id == item.submission_id).map(|(_, s)| *s) != Some(item.state) {
+                seen.push((item.submission_id, item.state));
+            }
+        }
         Ok(())
+    }
+    fn on_end(&self) -> Result<(), ObserverError> {
+        Ok(())
+    }
+}
+
+impl Recorder {
+    /// Wait until `id` was seen in `state` (notifications arrive after the change, in order).
+    async fn wait_for(&self, id: &str, state: OutboxState) -> Vec<OutboxState> {
+        for _ in 0..1000 {
+            let states: Vec<OutboxState> =
+                self.0.lock().unwrap().iter().filter(|(i, _)| i == id).map(|(_, s)| *s).collect();
+            if states.contains(&state) {
+                return states;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("{id} never reached {state:?}: {:?}", self.0.lock().unwrap());
     }
 }
 
@@ -150,42 +184,46 @@ async fn offline_submission_is_delivered_later_and_the_case_is_approved() {
     let mut env = Env::new().await;
     let core = env.ready_core("a", A).await;
     let recorder = Arc::new(Recorder::default());
-    core.set_outbox_observer(recorder.clone());
+    let _first = core.services().observe_outbox(recorder.clone()).unwrap();
 
     env.stop().await; // the network is gone
-    let draft = core.create_draft("residence-notification".into()).unwrap();
-    fill_residence(&core, &draft.draft_id, &*env.clock);
-    assert_eq!(core.validate_draft(draft.draft_id.clone()).unwrap(), vec![]);
-    let item = core.clone().submit_draft(draft.draft_id.clone(), PASS.into()).await.unwrap();
+    let draft = core.services().create_draft("residence-notification".into()).await.unwrap();
+    fill_residence(&core, &draft.draft_id, &*env.clock).await;
+    assert_eq!(core.services().validate_draft(draft.draft_id.clone()).await.unwrap(), vec![]);
+    let item = core.clone().services().submit_draft(draft.draft_id.clone(), PASS.into()).await.unwrap();
     assert_eq!(item.state, OutboxState::Queued);
-    assert_eq!(core.draft(draft.draft_id.clone()).unwrap().status, DraftStatus::Submitted);
-    let e = core.set_field(draft.draft_id.clone(), "reason".into(), "khac".into()).unwrap_err();
-    assert!(matches!(e, ServiceError::WrongState { .. }), "{e:?}");
+    assert_eq!(core.services().get_draft(draft.draft_id.clone()).await.unwrap().status, DraftStatus::Submitted);
+    let e = core
+        .services()
+        .update_draft(draft.draft_id.clone(), std::collections::HashMap::from([("reason".into(), "khac".into())]))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, CitizenError::Refused { .. }), "{e:?}");
 
-    let r = core.sync_outbox().await.unwrap();
+    let r = core.services().sync_outbox().await.unwrap();
     assert_eq!((r.delivered, r.remaining), (0, 1));
     assert_eq!(r.last_error.unwrap().code, "network.offline");
-    let queued = &core.outbox().unwrap()[0];
+    let queued = &core.services().list_outbox().await.unwrap()[0];
     assert_eq!(queued.state, OutboxState::Queued);
     assert_eq!(queued.last_error.as_ref().unwrap().code, "network.offline");
 
     // An app restart while offline loses nothing.
     drop(core);
     let core = env.core("a");
-    assert_eq!(core.outbox().unwrap()[0].submission_id, item.submission_id);
+    assert_eq!(core.services().list_outbox().await.unwrap()[0].submission_id, item.submission_id);
 
     // The network is back: deliver, verify the receipt, open the case.
     env.restart().await;
-    core.set_outbox_observer(recorder.clone());
-    let r = core.sync_outbox().await.unwrap();
+    let _second = core.services().observe_outbox(recorder.clone()).unwrap();
+    let r = core.services().sync_outbox().await.unwrap();
     assert_eq!((r.delivered, r.rejected, r.remaining), (1, 0, 0), "{:?}", r.last_error);
-    let delivered = &core.outbox().unwrap()[0];
+    let delivered = &core.services().list_outbox().await.unwrap()[0];
     assert_eq!(delivered.state, OutboxState::Delivered);
     let case_number = delivered.case_number.clone().unwrap();
     assert!(delivered.receipt.as_ref().unwrap().split('.').count() == 3, "a compact JWS");
     assert_eq!(env.server().cases_for_submission(&item.submission_id), 1);
-    let states: Vec<OutboxState> = recorder.0.lock().unwrap().iter().map(|(_, s)| *s).collect();
-    assert!(states.contains(&OutboxState::Sending) && states.contains(&OutboxState::Delivered), "{states:?}");
+    let states = recorder.wait_for(&item.submission_id, OutboxState::Delivered).await;
+    assert!(states.contains(&OutboxState::Sending), "{states:?}");
 
     // Officials move the case; the citizen syncs and sees it approved.
     assert_eq!(
@@ -195,17 +233,17 @@ async fn offline_submission_is_delivered_later_and_the_case_is_approved() {
     );
     assert_eq!(env.official(&case_number, CaseStatusDto::Processing, vec![]).await, 200);
     assert_eq!(env.official(&case_number, CaseStatusDto::Approved, vec![]).await, 200);
-    core.login(PASS.into()).await.unwrap();
-    let events = core.sync_cases().await.unwrap();
+    core.account().login(PASS.into()).await.unwrap();
+    let events = core.services().sync_cases().await.unwrap();
     assert!(events.iter().any(|e| e.status == CaseStatusDto::Approved));
-    assert!(core.sync_cases().await.unwrap().is_empty(), "the cursor moved on");
-    let case = core.cases().unwrap().into_iter().find(|c| c.case_number == case_number).unwrap();
+    assert!(core.services().sync_cases().await.unwrap().is_empty(), "the cursor moved on");
+    let case = core.services().list_cases().await.unwrap().into_iter().find(|c| c.case_number == case_number).unwrap();
     assert_eq!(case.status, CaseStatusDto::Approved);
     assert_eq!(case.note_en.as_deref(), Some("Official's note"));
 
     // At rest (issue 9, item 15): the receipt (procedure, case number, due date) and the case
     // number are sealed, in the database and its WAL alike.
-    let receipt = core.outbox().unwrap()[0].receipt.clone().unwrap();
+    let receipt = core.services().list_outbox().await.unwrap()[0].receipt.clone().unwrap();
     drop(core);
     let payload = receipt.split('.').nth(1).unwrap();
     for (what, needle) in [("case number", case_number.as_str()), ("receipt", payload)] {
@@ -222,7 +260,7 @@ async fn offline_submission_is_delivered_later_and_the_case_is_approved() {
 async fn a_supplement_request_is_answered_through_the_outbox() {
     let env = Env::new().await;
     let core = env.ready_core("a", A).await;
-    let d = core.create_draft("temporary-residence".into()).unwrap();
+    let d = core.services().create_draft("temporary-residence".into()).await.unwrap();
     let id = d.draft_id.clone();
     for (k, v) in [
         ("new_province", "01"),
@@ -230,14 +268,30 @@ async fn a_supplement_request_is_answered_through_the_outbox() {
         ("new_detail", "Số 2 Ngõ Thử Nghiệm"),
         ("housing_basis", "rent"),
     ] {
-        core.set_field(id.clone(), k.into(), v.into()).unwrap();
+        core.services()
+            .update_draft(id.clone(), std::collections::HashMap::from([(k.into(), v.into())]))
+            .await
+            .unwrap();
     }
-    core.set_field(id.clone(), "from_date".into(), day(&*env.clock, 2)).unwrap();
-    core.set_field(id.clone(), "to_date".into(), day(&*env.clock, 200)).unwrap();
-    let missing: Vec<String> =
-        core.validate_draft(id.clone()).unwrap().into_iter().map(|e| format!("{}:{}", e.field, e.code)).collect();
+    core.services()
+        .update_draft(id.clone(), std::collections::HashMap::from([("from_date".into(), day(&*env.clock, 2))]))
+        .await
+        .unwrap();
+    core.services()
+        .update_draft(id.clone(), std::collections::HashMap::from([("to_date".into(), day(&*env.clock, 200))]))
+        .await
+        .unwrap();
+    let missing: Vec<String> = core
+        .services()
+        .validate_draft(id.clone())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{}:{}", e.field, e.code))
+        .collect();
     assert_eq!(missing, ["housing_proof:attachment.required"]);
     let e = core
+        .services()
         .attach_bytes(
             id.clone(),
             "housing_proof".into(),
@@ -245,20 +299,25 @@ async fn a_supplement_request_is_answered_through_the_outbox() {
             "application/x-msdownload".into(),
             vec![1; 10],
         )
+        .await
         .unwrap_err();
-    assert!(matches!(&e, ServiceError::InvalidForm { fields, .. } if fields[0].code == "attachment.type"), "{e:?}");
-    core.attach_bytes(
-        id.clone(),
-        "housing_proof".into(),
-        "hop-dong.pdf".into(),
-        "application/pdf".into(),
-        b"%PDF-1.7 fictitious".to_vec(),
-    )
-    .unwrap();
-    let item = core.clone().submit_draft(id.clone(), PASS.into()).await.unwrap();
-    core.sync_outbox().await.unwrap();
+    assert!(matches!(&e, CitizenError::InvalidInput { fields, .. } if fields[0].code == "attachment.type"), "{e:?}");
+    core.services()
+        .attach_bytes(
+            id.clone(),
+            "housing_proof".into(),
+            "hop-dong.pdf".into(),
+            "application/pdf".into(),
+            b"%PDF-1.7 fictitious".to_vec(),
+        )
+        .await
+        .unwrap();
+    let item = core.clone().services().submit_draft(id.clone(), PASS.into()).await.unwrap();
+    core.services().sync_outbox().await.unwrap();
     let case_number = core
-        .outbox()
+        .services()
+        .list_outbox()
+        .await
         .unwrap()
         .into_iter()
         .find(|i| i.submission_id == item.submission_id)
@@ -268,67 +327,90 @@ async fn a_supplement_request_is_answered_through_the_outbox() {
 
     assert_eq!(env.official(&case_number, CaseStatusDto::Processing, vec![]).await, 200);
     assert_eq!(env.official(&case_number, CaseStatusDto::NeedsSupplement, vec!["housing_proof".into()]).await, 200);
-    core.sync_cases().await.unwrap();
-    let case = core.cases().unwrap().into_iter().find(|c| c.case_number == case_number).unwrap();
+    core.services().sync_cases().await.unwrap();
+    let case = core.services().list_cases().await.unwrap().into_iter().find(|c| c.case_number == case_number).unwrap();
     assert_eq!(case.status, CaseStatusDto::NeedsSupplement);
     assert_eq!(case.requested_attachments, ["housing_proof"]);
 
-    let s = core.create_supplement_draft(case_number.clone()).unwrap();
+    let s = core.services().create_supplement_draft(case_number.clone()).await.unwrap();
     assert_eq!(s.supplements_case.as_deref(), Some(case_number.as_str()));
     assert_eq!(s.values.get("new_detail").map(String::as_str), Some("Số 2 Ngõ Thử Nghiệm"));
-    let missing: Vec<String> = core.validate_draft(s.draft_id.clone()).unwrap().into_iter().map(|e| e.code).collect();
+    let missing: Vec<String> =
+        core.services().validate_draft(s.draft_id.clone()).await.unwrap().into_iter().map(|e| e.code).collect();
     assert_eq!(missing, ["attachment.required"]);
-    core.attach_bytes(
-        s.draft_id.clone(),
-        "housing_proof".into(),
-        "hop-dong-moi.pdf".into(),
-        "application/pdf".into(),
-        b"%PDF-1.7 new".to_vec(),
-    )
-    .unwrap();
-    core.clone().submit_draft(s.draft_id.clone(), PASS.into()).await.unwrap();
-    let r = core.sync_outbox().await.unwrap();
+    core.services()
+        .attach_bytes(
+            s.draft_id.clone(),
+            "housing_proof".into(),
+            "hop-dong-moi.pdf".into(),
+            "application/pdf".into(),
+            b"%PDF-1.7 new".to_vec(),
+        )
+        .await
+        .unwrap();
+    core.clone().services().submit_draft(s.draft_id.clone(), PASS.into()).await.unwrap();
+    let r = core.services().sync_outbox().await.unwrap();
     assert_eq!(r.remaining, 0, "{:?}", r.last_error);
     assert_eq!(env.server().case_status(&case_number), Some(CaseStatusDto::Processing));
     // A case not waiting for a supplement refuses another one.
-    core.sync_cases().await.unwrap();
-    assert!(matches!(core.create_supplement_draft(case_number).unwrap_err(), ServiceError::WrongState { .. }));
+    core.services().sync_cases().await.unwrap();
+    assert!(matches!(
+        core.services().create_supplement_draft(case_number).await.unwrap_err(),
+        CitizenError::Refused { .. }
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_answers_are_replayed_idempotently_and_retry_after_is_honoured() {
     let env = Env::new().await;
     let core = env.ready_core("a", A).await;
+    let clock = env.clock.clone();
     let submit = |core: Arc<CitizenCore>| {
-        let d = core.create_draft("residence-notification".into()).unwrap();
-        fill_residence(&core, &d.draft_id, &*env.clock);
-        d.draft_id
+        let clock = clock.clone();
+        async move {
+            let d = core.services().create_draft("residence-notification".into()).await.unwrap();
+            fill_residence(&core, &d.draft_id, &*clock).await;
+            d.draft_id
+        }
     };
     // The server commits, then the answer is lost.
     env.server().set_faults(vec![Fault::FailAfterCommit, Fault::CommitThen500]);
-    let id = submit(core.clone());
-    let item = core.clone().submit_draft(id, PASS.into()).await.unwrap();
+    let id = submit(core.clone()).await;
+    let item = core.clone().services().submit_draft(id, PASS.into()).await.unwrap();
     // The background delivery may have run into the first fault already; drive it explicitly.
     for _ in 0..3 {
-        let r = core.sync_outbox().await.unwrap();
+        let r = core.services().sync_outbox().await.unwrap();
         if r.remaining == 0 {
             break;
         }
     }
-    let done = core.outbox().unwrap().into_iter().find(|i| i.submission_id == item.submission_id).unwrap();
+    let done = core
+        .services()
+        .list_outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.submission_id == item.submission_id)
+        .unwrap();
     assert_eq!(done.state, OutboxState::Delivered);
     assert_eq!(env.server().cases_for_submission(&item.submission_id), 1, "no duplicate case");
     assert!(done.attempts >= 2);
 
     // 503 with Retry-After: the core waits at least that long, even when asked to sync.
     env.server().set_faults(vec![Fault::Status503RetryAfter(120)]);
-    let id = submit(core.clone());
-    core.clear_outbox_observer();
-    let item = core.clone().submit_draft(id, PASS.into()).await.unwrap();
+    let id = submit(core.clone()).await;
+    let item = core.clone().services().submit_draft(id, PASS.into()).await.unwrap();
     let mut waited = None;
     for _ in 0..3 {
-        let _ = core.sync_outbox().await.unwrap();
-        let it = core.outbox().unwrap().into_iter().find(|i| i.submission_id == item.submission_id).unwrap();
+        let _ = core.services().sync_outbox().await.unwrap();
+        let it = core
+            .services()
+            .list_outbox()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.submission_id == item.submission_id)
+            .unwrap();
         if it.state == OutboxState::Queued && it.attempts >= 1 {
             waited = Some(it);
             break;
@@ -336,10 +418,10 @@ async fn lost_answers_are_replayed_idempotently_and_retry_after_is_honoured() {
     }
     let it = waited.expect("the 503 was seen");
     assert!(it.next_attempt_at.unwrap() >= env.clock.now() + 110, "Retry-After honoured");
-    let r = core.sync_outbox().await.unwrap();
+    let r = core.services().sync_outbox().await.unwrap();
     assert_eq!((r.delivered, r.remaining), (0, 1), "nothing sent before Retry-After");
     env.clock.advance(121);
-    let r = core.sync_outbox().await.unwrap();
+    let r = core.services().sync_outbox().await.unwrap();
     assert_eq!((r.delivered, r.remaining), (1, 0));
 }
 
@@ -348,17 +430,24 @@ async fn a_definite_rejection_ends_the_item_and_says_why() {
     let mut env = Env::new().await;
     let old = env.ready_core("old", A).await;
     env.stop().await;
-    let d = old.create_draft("residence-notification".into()).unwrap();
-    fill_residence(&old, &d.draft_id, &*env.clock);
-    let item = old.clone().submit_draft(d.draft_id, PASS.into()).await.unwrap();
+    let d = old.services().create_draft("residence-notification".into()).await.unwrap();
+    fill_residence(&old, &d.draft_id, &*env.clock).await;
+    let item = old.clone().services().submit_draft(d.draft_id, PASS.into()).await.unwrap();
     // The delivery attempt made while offline has finished (the item waits in backoff).
-    assert_eq!(old.sync_outbox().await.unwrap().remaining, 1);
+    assert_eq!(old.services().sync_outbox().await.unwrap().remaining, 1);
     env.restart().await;
     // Meanwhile the citizen enrolled a new phone: the old device is replaced.
     let _new = env.ready_core("new", A).await;
-    let r = old.sync_outbox().await.unwrap();
+    let r = old.services().sync_outbox().await.unwrap();
     assert_eq!((r.delivered, r.rejected, r.remaining), (0, 1, 0));
-    let it = old.outbox().unwrap().into_iter().find(|i| i.submission_id == item.submission_id).unwrap();
+    let it = old
+        .services()
+        .list_outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.submission_id == item.submission_id)
+        .unwrap();
     assert_eq!(it.state, OutboxState::Rejected);
     let err = it.last_error.unwrap();
     assert!(err.code.contains("device_replaced"), "{err:?}");
@@ -370,19 +459,19 @@ async fn a_definite_rejection_ends_the_item_and_says_why() {
 async fn submission_needs_the_passcode_and_a_valid_form() {
     let env = Env::new().await;
     let core = env.ready_core("a", A).await;
-    let d = core.create_draft("residence-notification".into()).unwrap();
-    match core.clone().submit_draft(d.draft_id.clone(), PASS.into()).await.unwrap_err() {
-        ServiceError::InvalidForm { fields, .. } => {
+    let d = core.services().create_draft("residence-notification".into()).await.unwrap();
+    match core.clone().services().submit_draft(d.draft_id.clone(), PASS.into()).await.unwrap_err() {
+        CitizenError::InvalidInput { fields, .. } => {
             let codes: Vec<String> = fields.iter().map(|f| format!("{}:{}", f.field, f.code)).collect();
             assert!(codes.contains(&"from_date:field.required".to_string()), "{codes:?}");
         }
         other => panic!("{other:?}"),
     }
-    fill_residence(&core, &d.draft_id, &*env.clock);
+    fill_residence(&core, &d.draft_id, &*env.clock).await;
     assert!(matches!(
-        core.clone().submit_draft(d.draft_id.clone(), "111112".into()).await.unwrap_err(),
-        ServiceError::PasscodeIncorrect { .. }
+        core.clone().services().submit_draft(d.draft_id.clone(), "111112".into()).await.unwrap_err(),
+        CitizenError::PasscodeRejected { .. }
     ));
-    assert!(core.outbox().unwrap().is_empty(), "nothing queued without the passcode");
+    assert!(core.services().list_outbox().await.unwrap().is_empty(), "nothing queued without the passcode");
     let _ = NetworkErrorKind::Offline;
 }

@@ -16,7 +16,7 @@ use citizen_core::protocol::rp::{
 use citizen_core::protocol::{Purpose, SignedStatement, Statement};
 use citizen_core::sdjwt::{self, PresentationCheck, PresentationError};
 use citizen_core::DeviceKeyStore;
-use citizen_core::{CitizenCore, ConsentError, ConsentKind};
+use citizen_core::{CitizenCore, CitizenError, ConsentKind};
 use serde_json::{json, Map, Value};
 
 use crate::env::{Device, Env, PASS};
@@ -109,7 +109,7 @@ fn decoded(p: &str) -> String {
         .join("\n")
 }
 
-fn code(e: &ConsentError) -> String {
+fn code(e: &CitizenError) -> String {
     e.detail().code.clone()
 }
 
@@ -119,7 +119,7 @@ async fn selective_share_reveals_only_chosen_claims_and_cannot_be_replayed() {
     let core = env.core().await;
     let (_jws, req, link) = env.bank_request().await;
 
-    let info = core.open_share_request(link).await.unwrap();
+    let info = core.consent().open_share_request(link).await.unwrap();
     assert_eq!(info.relying_party_id, "bank-demo");
     assert_eq!(info.relying_party_name_vi, "Ngân hàng TMCP Thử Nghiệm");
     assert_eq!((info.purpose.as_str(), info.retention_days), ("account_opening", 1825));
@@ -129,7 +129,7 @@ async fn selective_share_reveals_only_chosen_claims_and_cannot_be_replayed() {
     assert!(info.required.iter().all(|c| c.required) && info.optional.iter().all(|c| !c.required));
     assert_eq!(info.required[0].label_vi, "Họ, chữ đệm và tên");
 
-    let out = core.share_data(info.request_id.clone(), vec!["phone".into()], PASS.into()).await.unwrap();
+    let out = core.consent().share_data(info.request_id.clone(), vec!["phone".into()], PASS.into()).await.unwrap();
     assert!(out.relying_party_accepted);
     assert_eq!(out.disclosed_claims, ["birthdate", "cccd_number", "full_name", "phone"]);
     assert_eq!(out.receipt.kind, ConsentKind::DataShare);
@@ -186,11 +186,11 @@ async fn selective_share_reveals_only_chosen_claims_and_cannot_be_replayed() {
 
     // The receipt: countersigned by the server, listed, exportable; the share is in the log.
     assert_eq!(env.server().consent_receipt_count(), 1);
-    let receipts = core.list_receipts().unwrap();
+    let receipts = core.consent().list_receipts().await.unwrap();
     assert_eq!(receipts.len(), 1);
     assert_eq!(receipts[0], out.receipt);
-    assert_eq!(citizen_core::verify_receipt_export(core.export_receipts().unwrap(), None).unwrap(), 1);
-    let log = core.activity_log().unwrap();
+    assert_eq!(citizen_core::verify_receipt_export(core.consent().export_receipts().await.unwrap(), None).unwrap(), 1);
+    let log = core.activity().list_entries().await.unwrap();
     assert!(log.iter().any(|e| e.kind == ActivityKind::DataShare && e.summary.contains(&out.receipt.receipt_id)));
 
     // The bank's page shows what it received (labels only).
@@ -206,7 +206,7 @@ async fn bad_share_requests_are_refused_on_the_device_each_with_its_code() {
     let bank = env.rp_key("bank-demo");
     let open = |jws: String| {
         let core = core.clone();
-        async move { core.open_share_request(jws).await.map(|_| ()).map_err(|e| code(&e)) }
+        async move { core.consent().open_share_request(jws).await.map(|_| ()).map_err(|e| code(&e)) }
     };
 
     let mut evil = req.clone();
@@ -231,16 +231,16 @@ async fn bad_share_requests_are_refused_on_the_device_each_with_its_code() {
 
     // A genuine request: a claim it did not offer, a wrong passcode, then expiry.
     let (_, req, link) = env.bank_request().await;
-    let info = core.open_share_request(link).await.unwrap();
-    let e = core.share_data(info.request_id.clone(), vec!["sex".into()], PASS.into()).await.unwrap_err();
+    let info = core.consent().open_share_request(link).await.unwrap();
+    let e = core.consent().share_data(info.request_id.clone(), vec!["sex".into()], PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.claim_not_offered");
-    let e = core.share_data(info.request_id.clone(), vec![], "000000".into()).await.unwrap_err();
-    assert!(matches!(e, ConsentError::PasscodeIncorrect { .. }), "{e:?}");
-    let e = core.share_data("another".into(), vec![], PASS.into()).await.unwrap_err();
-    assert!(matches!(e, ConsentError::NotFound { .. }), "{e:?}");
+    let e = core.consent().share_data(info.request_id.clone(), vec![], "000000".into()).await.unwrap_err();
+    assert!(matches!(e, CitizenError::PasscodeRejected { .. }), "{e:?}");
+    let e = core.consent().share_data("another".into(), vec![], PASS.into()).await.unwrap_err();
+    assert!(matches!(e, CitizenError::NotFound { .. }), "{e:?}");
     assert_eq!(code(&e), "consent.unknown_share_request");
     env.clock.advance(req.exp - req.iat);
-    let e = core.share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
+    let e = core.consent().share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
     assert_eq!(code(&e), "consent.request_expired");
     assert_eq!(env.server().consent_receipt_count(), 0, "nothing was shared");
 }
@@ -381,8 +381,8 @@ impl Share {
     /// One complete share with the demo bank.
     async fn share_once(&self, core: &CitizenCore) -> citizen_core::ShareOutcome {
         let (_, _, link) = self.bank_request().await;
-        let info = core.open_share_request(link).await.unwrap();
-        core.share_data(info.request_id, vec![], PASS.into()).await.unwrap()
+        let info = core.consent().open_share_request(link).await.unwrap();
+        core.consent().share_data(info.request_id, vec![], PASS.into()).await.unwrap()
     }
 }
 
@@ -405,9 +405,9 @@ async fn receipts_are_chained_so_removal_reordering_and_truncation_are_detected(
         assert_eq!(out.receipt.delivery, citizen_core::ShareDelivery::Delivered);
     }
     let pinned = env.server_jwk().await;
-    let json = core.export_receipts().unwrap();
+    let json = core.consent().export_receipts().await.unwrap();
     assert_eq!(export_code(json.clone(), &pinned), "ok:3");
-    let seqs: Vec<u64> = core.list_receipts().unwrap().iter().map(|r| r.sequence).collect();
+    let seqs: Vec<u64> = core.consent().list_receipts().await.unwrap().iter().map(|r| r.sequence).collect();
     assert_eq!(seqs, [3, 2, 1], "newest first");
 
     let tamper = |f: &dyn Fn(&mut Value)| {
@@ -453,20 +453,27 @@ async fn receipts_are_chained_so_removal_reordering_and_truncation_are_detected(
     // On the device: the newest row deleted. The list shows it missing; the export no longer
     // verifies.
     env.db().execute("DELETE FROM consent_receipts WHERE chain_seq = 3", []).unwrap();
-    let list = core.list_receipts().unwrap();
+    let list = core.consent().list_receipts().await.unwrap();
     assert_eq!(list.len(), 3, "{list:?}");
     let missing: Vec<(u64, String)> =
         list.iter().filter_map(|r| r.damage.as_ref().map(|d| (r.sequence, d.code.clone()))).collect();
     assert_eq!(missing, [(3, "consent.receipt_missing".to_string())]);
-    assert_eq!(export_code(core.export_receipts().unwrap(), &pinned), "consent.receipts_truncated");
+    assert_eq!(export_code(core.consent().export_receipts().await.unwrap(), &pinned), "consent.receipts_truncated");
     // A middle row deleted as well.
     env.db().execute("DELETE FROM consent_receipts WHERE chain_seq = 2", []).unwrap();
-    let missing: Vec<u64> =
-        core.list_receipts().unwrap().iter().filter(|r| r.damage.is_some()).map(|r| r.sequence).collect();
+    let missing: Vec<u64> = core
+        .consent()
+        .list_receipts()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.damage.is_some())
+        .map(|r| r.sequence)
+        .collect();
     assert_eq!(missing, [3, 2]);
     // The next receipt continues the chain after the missing ones, and the gap stays visible.
     env.share_once(&core).await;
-    assert_eq!(export_code(core.export_receipts().unwrap(), &pinned), "consent.receipt_chain_broken");
+    assert_eq!(export_code(core.consent().export_receipts().await.unwrap(), &pinned), "consent.receipt_chain_broken");
 }
 
 /// Issue 9 item 11: one corrupt sealed receipt row used to make `list_receipts` and
@@ -480,7 +487,7 @@ async fn a_damaged_receipt_row_is_reported_and_the_others_stay_readable() {
     env.db()
         .execute("UPDATE consent_receipts SET receipt = X'00112233' WHERE receipt_id = ?1", [&first.receipt.receipt_id])
         .unwrap();
-    let list = core.list_receipts().unwrap();
+    let list = core.consent().list_receipts().await.unwrap();
     assert_eq!(list.len(), 2);
     assert_eq!(list[0], second.receipt);
     let damaged = &list[1];
@@ -489,7 +496,7 @@ async fn a_damaged_receipt_row_is_reported_and_the_others_stay_readable() {
         (damaged.receipt_id.as_str(), damaged.kind, damaged.sequence),
         (first.receipt.receipt_id.as_str(), ConsentKind::DataShare, 1)
     );
-    let json = core.export_receipts().unwrap();
+    let json = core.consent().export_receipts().await.unwrap();
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["receipts"].as_array().unwrap().len(), 1, "the readable receipt is exported");
     assert_eq!(export_code(json, &env.server_jwk().await), "consent.receipt_chain_broken");
@@ -504,18 +511,19 @@ async fn a_share_the_relying_party_refuses_leaves_a_receipt_that_says_so() {
     // A request the bank signed but does not hold: its verifier refuses the presentation.
     let (_, mut req, _) = env.bank_request().await;
     req.request_id = "the-bank-does-not-know-this".into();
-    let info = core.open_share_request(sign_request(env.rp_key("bank-demo"), "bank-demo", &req)).await.unwrap();
-    let e = core.share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
-    assert!(matches!(e, ConsentError::Refused { .. }), "{e:?}");
-    let list = core.list_receipts().unwrap();
+    let info =
+        core.consent().open_share_request(sign_request(env.rp_key("bank-demo"), "bank-demo", &req)).await.unwrap();
+    let e = core.consent().share_data(info.request_id, vec![], PASS.into()).await.unwrap_err();
+    assert!(matches!(e, CitizenError::Refused { .. }), "{e:?}");
+    let list = core.consent().list_receipts().await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].delivery, citizen_core::ShareDelivery::Refused);
-    let log = core.activity_log().unwrap();
+    let log = core.activity().list_entries().await.unwrap();
     let entry = log.iter().find(|e| e.kind == ActivityKind::DataShare).expect("the share is logged");
     assert!(entry.summary.ends_with("delivery=refused"), "{}", entry.summary);
     // The outcome is signed by the device: it verifies, and changing it does not.
     let pinned = env.server_jwk().await;
-    let json = core.export_receipts().unwrap();
+    let json = core.consent().export_receipts().await.unwrap();
     assert_eq!(export_code(json.clone(), &pinned), "ok:1");
     let mut v: Value = serde_json::from_str(&json).unwrap();
     v["receipts"][0]["delivery"]["status"] = "delivered".into();

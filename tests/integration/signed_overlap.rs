@@ -20,7 +20,7 @@ async fn eight_concurrent_logins_all_succeed() {
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..8 {
             let core = d.core.clone();
-            set.spawn(async move { core.login(PASS.into()).await });
+            set.spawn(async move { core.account().login(PASS.into()).await });
         }
         let mut failures = Vec::new();
         while let Some(r) = set.join_next().await {
@@ -39,16 +39,16 @@ async fn login_anchor_and_sync_overlap_without_refusals() {
     for round in 0..5 {
         let (a, b, c, d) = (d.core.clone(), d.core.clone(), d.core.clone(), d.core.clone());
         let (login, anchor, sync, login2) = tokio::join!(
-            tokio::spawn(async move { a.login(PASS.into()).await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
-            tokio::spawn(async move { b.anchor_activity_log().await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
-            tokio::spawn(async move { c.sync_cases().await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
-            tokio::spawn(async move { d.login(PASS.into()).await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
+            tokio::spawn(async move { a.account().login(PASS.into()).await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
+            tokio::spawn(async move { b.activity().anchor().await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
+            tokio::spawn(async move { c.services().sync_cases().await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
+            tokio::spawn(async move { d.account().login(PASS.into()).await.map(|_| ()).map_err(|e| format!("{e:?}")) }),
         );
         for (what, r) in [("login", login), ("anchor", anchor), ("sync", sync), ("login2", login2)] {
             assert!(r.as_ref().unwrap().is_ok(), "round {round}: {what} failed: {r:?}");
         }
     }
     assert!(!e.server().audit_events().iter().any(|a| a.outcome == "counter_replay"));
-    let report = d.core.verify_activity_log().unwrap();
+    let report = d.core.activity().verify().await.unwrap();
     assert!(report.intact, "activity log after overlapping operations: {:?}", report.problems);
 }

@@ -527,139 +527,97 @@ def _uniffi_check_contract_api_version(lib):
 def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_func_communes() != 54429:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_func_core_version() != 38839:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_default_core_config() != 6264:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_func_erase_local_data() != 40428:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_provinces() != 55146:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_validate_enrollment_input() != 50441:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59538:
+    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 3785:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 41004:
+    if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 52006:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_apdutransport_transceive() != 63525:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 34645:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length() != 2937:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_change_passcode() != 3996:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_check_device_status() != 51201:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_chipreadobserver_on_progress() != 44030:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment() != 1604:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_activity_log() != 50989:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 34714:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_list_devices() != 59749:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 55862:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_login() != 16218:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 32431:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_logout() != 35798:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_approve_login() != 2944:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_passcode_status() != 19800:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 47403:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_refresh_session() != 27651:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_attach_file() != 63158:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_reset_device() != 36120:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_cases() != 33753:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_revoke_device() != 18865:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_change_passcode() != 42129:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment() != 46786:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_check_device_status() != 11899:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset() != 26801:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer() != 11893:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_validate_enrollment() != 11793:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_complete_enrollment() != 34733:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 42213:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset() != 38407:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_anchor() != 43084:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_create_draft() != 64881:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_export() != 36535:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft() != 48601:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_list_entries() != 62327:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_delete_draft() != 24263:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_verify() != 56065:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_deny_login() != 2642:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_account() != 38618:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_draft() != 22870:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_activity() != 27484:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_drafts() != 6472:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_consent() != 60671:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log() != 55512:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_observe_status() != 30766:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 47870:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_services() != 36370:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 6210:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_shutdown() != 15663:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_identity_level() != 51983:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_status() != 9313:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_list_devices() != 27737:
+    if lib.uniffi_citizen_core_checksum_constructor_citizencore_open() != 32759:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 10560:
+    if lib.uniffi_citizen_core_checksum_constructor_citizencore_open_desktop() != 59083:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_login() != 8687:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_approve_login() != 36965:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_logout() != 25627:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_deny_login() != 15679:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_open_login_link() != 2532:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_export_receipts() != 54315:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_open_share_request() != 6850:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 33156:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_outbox() != 59195:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_list_receipts() != 47705:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_passcode_status() != 28322:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_open_login_link() != 10107:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_procedures() != 47450:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 27802:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_profile() != 22433:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 33392:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue() != 19955:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 35057:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile() != 53251:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties() != 8011:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_refresh_session() != 47370:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment() != 37254:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_remove_group_item() != 37774:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_reset_device() != 61688:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_revoke_device() != 61014:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_scan_login_code() != 55543:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_set_field() != 63850:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 35614:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_share_data() != 38991:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment() != 56310:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset() != 4223:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_status() != 25400:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_submit_draft() != 53074:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_sync_cases() != 12694:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox() != 47172:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_upgrade_level_with_chip() != 46597:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 20310:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 2394:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 25221:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 21881:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new() != 32401:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 8007:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_share_data() != 22338:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -677,7 +635,59 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677:
+    if lib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox() != 36228:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_outboxlistener_on_end() != 17809:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 47312:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_bytes() != 50753:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 31647:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 52115:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft() != 47312:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_delete_draft() != 35359:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_get_draft() != 27423:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 42482:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_cases() != 8833:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_drafts() != 58585:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_outbox() != 28742:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures() != 56165:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_observe_outbox() != 61445:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 36004:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 49675:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 64385:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 5112:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 33229:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 51505:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_sync_outbox() != 48153:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_update_draft() != 43458:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 26125:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_statuslistener_on_status() != 60037:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_statuslistener_on_end() != 13108:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_subscription_cancel() != 37713:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -711,9 +721,15 @@ _UniffiLib.ffi_citizen_core_uniffi_contract_version.restype = ctypes.c_uint32
 _UniffiLib.uniffi_citizen_core_checksum_func_communes.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_communes.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_func_core_version.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_core_version.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_default_core_config.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_default_core_config.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_func_erase_local_data.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_erase_local_data.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_provinces.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_provinces.restype = ctypes.c_uint16
@@ -726,192 +742,123 @@ _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.restype 
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_transceive.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_transceive.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_change_passcode.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_change_passcode.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_check_device_status.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_chipreadobserver_on_progress.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_check_device_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_chipreadobserver_on_progress.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity_log.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_add_group_item.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_list_devices.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_add_group_item.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_list_devices.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_login.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_login.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_logout.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_login.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_logout.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_passcode_status.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_approve_login.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_passcode_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_refresh_session.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_bytes.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_file.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_refresh_session.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_reset_device.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_attach_file.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_cases.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_reset_device.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_device.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_cases.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_change_passcode.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_device.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_change_passcode.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_check_device_status.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_check_device_status.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_validate_enrollment.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_enrollment.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_validate_enrollment.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_verify_passcode.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_enrollment.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_verify_passcode.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_anchor.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_anchor.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_export.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_export.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_list_entries.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_delete_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_list_entries.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_verify.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_delete_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_deny_login.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_activityclient_verify.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_account.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_deny_login.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_account.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_drafts.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_consent.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_drafts.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_consent.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_observe_status.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_activity_log.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_receipts.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_observe_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_services.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_export_receipts.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_services.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_shutdown.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_fetch_credential.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_identity_level.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_identity_level.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_devices.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_receipts.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_list_receipts.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_login.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_login.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_logout.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_logout.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_login_link.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_login_link.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_share_request.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_open_share_request.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_outbox.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_outbox.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_passcode_status.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_passcode_status.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_procedures.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_procedures.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_profile.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_profile.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_profile.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_session.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_refresh_session.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_attachment.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_group_item.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_remove_group_item.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_reset_device.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_reset_device.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_revoke_device.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_revoke_device.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_scan_login_code.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_scan_login_code.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_field.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_field.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_share_data.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_share_data.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_enrollment.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset.argtypes = (
-)
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_shutdown.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_status.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_status.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_submit_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_open.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_submit_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_cases.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_open.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_open_desktop.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_cases.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_open_desktop.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_approve_login.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_sync_outbox.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_upgrade_level_with_chip.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_approve_login.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_deny_login.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_upgrade_level_with_chip.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_deny_login.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_export_receipts.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_draft.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_export_receipts.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_fetch_credential.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_validate_enrollment.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_fetch_credential.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_list_receipts.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_activity_log.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_list_receipts.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_open_login_link.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_verify_passcode.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_new.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_open_login_link.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_open_share_request.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_new.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_new_desktop.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_open_share_request.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_new_desktop.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_share_data.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_share_data.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap.restype = ctypes.c_uint16
@@ -936,20 +883,106 @@ _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed
 _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_end.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_end.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_bytes.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_bytes.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_file.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_file.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_delete_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_delete_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_get_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_get_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_get_profile.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_get_profile.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_cases.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_cases.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_drafts.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_drafts.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_outbox.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_outbox.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_observe_outbox.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_observe_outbox.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_sync_cases.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_sync_cases.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_sync_outbox.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_sync_outbox.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_update_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_update_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_validate_draft.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_validate_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_statuslistener_on_status.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_statuslistener_on_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_statuslistener_on_end.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_statuslistener_on_end.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_subscription_cancel.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_subscription_cancel.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_fn_func_communes.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_communes.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_func_core_version.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_func_core_version.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_func_default_core_config.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_default_core_config.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_func_erase_local_data.argtypes = (
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_func_erase_local_data.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_func_provinces.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -971,347 +1004,196 @@ _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.restype = ctypes.c_uint32
-_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length.restype = ctypes.c_uint32
-_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.restype = ctypes.c_int8
-_UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    ctypes.c_uint64,
-    ctypes.c_uint32,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress.restype = None
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item.restype = ctypes.c_uint32
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_change_passcode.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_change_passcode.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_check_device_status.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_check_device_status.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_enrollment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_change_passcode.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_enrollment.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_change_passcode.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_check_device_status.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_list_devices.argtypes = (
     ctypes.c_uint64,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_check_device_status.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer.restype = None
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_enrollment.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_list_devices.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_login.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_enrollment.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_login.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_logout.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_logout.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_passcode_status.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_passcode_status.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_refresh_session.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_refresh_session.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_reset_device.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_reset_device.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_enrollment.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_enrollment.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_validate_enrollment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft.restype = None
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_validate_enrollment.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_verify_passcode.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_verify_passcode.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_anchor.argtypes = (
     ctypes.c_uint64,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_anchor.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_export.argtypes = (
     ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_export.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_list_entries.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_list_entries.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_verify.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_activityclient_verify.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_account.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_account.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_identity_level.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_identity_level.restype = ctypes.c_uint8
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_login.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_login.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_passcode_status.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_passcode_status.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_session.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_session.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.c_uint32,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_reset_device.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_reset_device.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_observe_status.argtypes = (
     ctypes.c_uint64,
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer.restype = None
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_observe_status.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_services.argtypes = (
     ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_enrollment.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_enrollment.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_passcode_reset.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_services.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_shutdown.argtypes = (
     ctypes.c_uint64,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_passcode_reset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_shutdown.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_status.argtypes = (
     ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_status.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox.argtypes = (
-    ctypes.c_uint64,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip.argtypes = (
-    ctypes.c_uint64,
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log.argtypes = (
-    ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode.argtypes = (
-    ctypes.c_uint64,
-    _UniffiRustBuffer,
-)
-_UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_status.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open.argtypes = (
     _UniffiRustBuffer,
     ctypes.c_uint64,
     ctypes.c_uint64,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new_desktop.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open_desktop.argtypes = (
     _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new_desktop.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open_desktop.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_deny_login.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_deny_login.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_export_receipts.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_export_receipts.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_fetch_credential.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_fetch_credential.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_list_receipts.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_list_receipts.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_login_link.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_login_link.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_share_request.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_share_request.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_scan_login_code.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_scan_login_code.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_datakeywrapper_wrap.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1364,67 +1246,173 @@ _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_attestation_chain.argtyp
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_attestation_chain.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_outbox.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item.restype = None
-_UniffiLib.uniffi_citizen_core_fn_method_autherror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_autherror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.argtypes = (
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_outbox.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_end.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_free_apdutransport.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_end.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_bytes.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_bytes.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_file.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_file.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_delete_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_delete_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_profile.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_profile.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_cases.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_cases.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_drafts.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_drafts.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_outbox.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_outbox.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_procedures.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_procedures.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_observe_outbox.argtypes = (
+    ctypes.c_uint64,
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_free_apdutransport.restype = None
-_UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_observe_outbox.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_attachment.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_attachment.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint32,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_submit_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_submit_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_cases.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_cases.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_outbox.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_outbox.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_update_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_update_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_status.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_status.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_end.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_end.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_clone_accountclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_accountclient.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_accountclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_accountclient.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_activityclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_activityclient.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_activityclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_activityclient.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_citizencore.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1435,6 +1423,16 @@ _UniffiLib.uniffi_citizen_core_fn_free_citizencore.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_citizencore.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_consentclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_consentclient.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_consentclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_consentclient.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_datakeywrapper.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1455,71 +1453,46 @@ _UniffiLib.uniffi_citizen_core_fn_free_devicekeystore.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_devicekeystore.restype = None
-_UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_clone_outboxlistener.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_clone_outboxlistener.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_outboxlistener.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_free_outboxobserver.restype = None
-class _UniffiForeignFutureResultRustBuffer(ctypes.Structure):
-    _fields_ = [
-        ("return_value", _UniffiRustBuffer),
-        ("call_status", _UniffiRustCallStatus),
-    ]
-_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiForeignFutureResultRustBuffer,
-)
-_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
-)
-class _UniffiForeignFutureDroppedCallbackStruct(ctypes.Structure):
-    _fields_ = [
-        ("handle", ctypes.c_uint64),
-        ("free", _UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK),
-    ]
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
-)
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_uint32),
+_UniffiLib.uniffi_citizen_core_fn_free_outboxlistener.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_servicesclient.argtypes = (
+    ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_int8),
+_UniffiLib.uniffi_citizen_core_fn_clone_servicesclient.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_servicesclient.argtypes = (
+    ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
-)
-_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
-)
-class _UniffiVTableCallbackInterfaceCitizenCoreApduTransport(ctypes.Structure):
-    _fields_ = [
-        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT),
-        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT),
-        ("transceive", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0),
-        ("max_apdu_length", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1),
-        ("supports_extended_length", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2),
-    ]
-_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.argtypes = (
-    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreApduTransport),
-)
-_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.restype = None
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_CHIP_READ_OBSERVER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_uint64,ctypes.c_uint32,ctypes.c_void_p,
+_UniffiLib.uniffi_citizen_core_fn_free_servicesclient.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_statuslistener.argtypes = (
+    ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_CHIP_READ_OBSERVER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+_UniffiLib.uniffi_citizen_core_fn_clone_statuslistener.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_statuslistener.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_CHIP_READ_OBSERVER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+_UniffiLib.uniffi_citizen_core_fn_free_statuslistener.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_subscription.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
 )
-class _UniffiVTableCallbackInterfaceCitizenCoreChipReadObserver(ctypes.Structure):
-    _fields_ = [
-        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_CHIP_READ_OBSERVER),
-        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_CHIP_READ_OBSERVER),
-        ("on_progress", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_CHIP_READ_OBSERVER_METHOD0),
-    ]
-_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver.argtypes = (
-    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreChipReadObserver),
+_UniffiLib.uniffi_citizen_core_fn_clone_subscription.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_subscription.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver.restype = None
+_UniffiLib.uniffi_citizen_core_fn_free_subscription.restype = None
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -1578,23 +1551,48 @@ _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_devicekeystore.argtypes =
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreDeviceKeyStore),
 )
 _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_devicekeystore.restype = None
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_OBSERVER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_OBSERVER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_OBSERVER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_LISTENER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
 )
-class _UniffiVTableCallbackInterfaceCitizenCoreOutboxObserver(ctypes.Structure):
+_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_LISTENER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCitizenCoreOutboxListener(ctypes.Structure):
     _fields_ = [
-        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_OBSERVER),
-        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_OBSERVER),
-        ("on_outbox_item", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_OBSERVER_METHOD0),
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_LISTENER),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_LISTENER),
+        ("on_outbox", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD0),
+        ("on_end", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD1),
     ]
-_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver.argtypes = (
-    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreOutboxObserver),
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxlistener.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreOutboxListener),
 )
-_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver.restype = None
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxlistener.restype = None
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_STATUS_LISTENER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_STATUS_LISTENER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCitizenCoreStatusListener(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_STATUS_LISTENER),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_STATUS_LISTENER),
+        ("on_status", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD0),
+        ("on_end", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD1),
+    ]
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_statuslistener.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreStatusListener),
+)
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_statuslistener.restype = None
 _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_int8,
 )
 _UniffiLib.ffi_citizen_core_rust_future_poll_u8.argtypes = (
@@ -1892,68 +1890,6 @@ async def _uniffi_rust_call_async(rust_future, ffi_poll, ffi_complete, ffi_free,
         )
     finally:
         ffi_free(rust_future)
-def _uniffi_trait_interface_call_async(make_call, uniffi_out_dropped_callback, handle_success, handle_error):
-    async def make_call_and_call_callback():
-        # Note: it's important we call either `handle_success` or `handle_error` exactly once.  Each
-        # call consumes an Arc reference, which means there should be no possibility of a double
-        # call.  The following code is structured so that will will never call both `handle_success`
-        # and `handle_error`, even in the face of weird exceptions.
-        #
-        # In extreme circumstances we may not call either, for example if we fail to make the ctypes
-        # call to `handle_success`.  This means we will leak the Arc reference, which is better than
-        # double-freeing it.
-        try:
-            call_result = await make_call()
-        except Exception as e:
-            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
-            traceback.print_exc(file=sys.stderr)
-            handle_error(
-                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
-                _UniffiFfiConverterString.lower(repr(e)),
-            )
-        else:
-            handle_success(call_result)
-    eventloop = _uniffi_get_event_loop()
-    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
-    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
-    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
-
-def _uniffi_trait_interface_call_async_with_error(make_call, uniffi_out_dropped_callback, handle_success, handle_error, error_type, lower_error):
-    async def make_call_and_call_callback():
-        # See the note in _uniffi_trait_interface_call_async for details on `handle_success` and
-        # `handle_error`.
-        try:
-            try:
-                call_result = await make_call()
-            except error_type as e:
-                handle_error(
-                    _UniffiRustCallStatus.CALL_ERROR,
-                    lower_error(e),
-                )
-            else:
-                handle_success(call_result)
-        except Exception as e:
-            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
-            traceback.print_exc(file=sys.stderr)
-            handle_error(
-                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
-                _UniffiFfiConverterString.lower(repr(e)),
-            )
-    eventloop = _uniffi_get_event_loop()
-    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
-    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
-    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
-
-_UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = _UniffiHandleMap()
-
-@_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK
-def _uniffi_future_dropped_callback(handle):
-    (eventloop, task) = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle)
-    eventloop.call_soon(_uniffi_cancel_task, task)
-
-def _uniffi_cancel_task(task):
-    if not task.done():
-        task.cancel()
 
 # Public interface members begin here.
 
@@ -2132,11 +2068,6 @@ class ActivityKind(enum.Enum):
     Identity data was shared with a relying party.
 """
     
-    LEVEL_UPGRADE = 11
-    """
-    The account was raised to identity level 2 from the card's chip (decision 26f).
-"""
-    
 
 
 class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
@@ -2165,8 +2096,6 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
             return ActivityKind.QR_DENIAL
         if variant == 11:
             return ActivityKind.DATA_SHARE
-        if variant == 12:
-            return ActivityKind.LEVEL_UPGRADE
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -2192,8 +2121,6 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
         if value == ActivityKind.QR_DENIAL:
             return
         if value == ActivityKind.DATA_SHARE:
-            return
-        if value == ActivityKind.LEVEL_UPGRADE:
             return
         raise ValueError(value)
 
@@ -2221,8 +2148,6 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
             buf.write_i32(10)
         if value == ActivityKind.DATA_SHARE:
             buf.write_i32(11)
-        if value == ActivityKind.LEVEL_UPGRADE:
-            buf.write_i32(12)
 
 
 
@@ -3423,76 +3348,6 @@ class _UniffiFfiConverterTypeCaseInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
         _UniffiFfiConverterInt64.write(value.updated_at, buf)
 
-class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u8"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**8
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u8()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u8(value)
-
-@dataclass
-class ChipUpgradeOutcome:
-    """
-    The result of a successful upgrade.
-"""
-    def __init__(self, *, level:int, upgraded_at:int, apdus:int, bytes_read:int, credential_refreshed:bool):
-        self.level = level
-        self.upgraded_at = upgraded_at
-        self.apdus = apdus
-        self.bytes_read = bytes_read
-        self.credential_refreshed = credential_refreshed
-        
-        
-
-    
-    def __str__(self):
-        return "ChipUpgradeOutcome(level={}, upgraded_at={}, apdus={}, bytes_read={}, credential_refreshed={})".format(self.level, self.upgraded_at, self.apdus, self.bytes_read, self.credential_refreshed)
-    def __eq__(self, other):
-        if self.level != other.level:
-            return False
-        if self.upgraded_at != other.upgraded_at:
-            return False
-        if self.apdus != other.apdus:
-            return False
-        if self.bytes_read != other.bytes_read:
-            return False
-        if self.credential_refreshed != other.credential_refreshed:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeChipUpgradeOutcome(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return ChipUpgradeOutcome(
-            level=_UniffiFfiConverterUInt8.read(buf),
-            upgraded_at=_UniffiFfiConverterInt64.read(buf),
-            apdus=_UniffiFfiConverterUInt32.read(buf),
-            bytes_read=_UniffiFfiConverterUInt64.read(buf),
-            credential_refreshed=_UniffiFfiConverterBoolean.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterUInt8.check_lower(value.level)
-        _UniffiFfiConverterInt64.check_lower(value.upgraded_at)
-        _UniffiFfiConverterUInt32.check_lower(value.apdus)
-        _UniffiFfiConverterUInt64.check_lower(value.bytes_read)
-        _UniffiFfiConverterBoolean.check_lower(value.credential_refreshed)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterUInt8.write(value.level, buf)
-        _UniffiFfiConverterInt64.write(value.upgraded_at, buf)
-        _UniffiFfiConverterUInt32.write(value.apdus, buf)
-        _UniffiFfiConverterUInt64.write(value.bytes_read, buf)
-        _UniffiFfiConverterBoolean.write(value.credential_refreshed, buf)
-
 @dataclass
 class CitizenProfileDto:
     """
@@ -3666,9 +3521,10 @@ class _UniffiFfiConverterTypeClaimRequest(_UniffiConverterRustBuffer):
 
 
 
-class Locale(enum.Enum):
+class Language(enum.Enum):
     """
-    Language of the citizen.
+    Language of the citizen (named `Language`, not `Locale`, so it does not shadow Foundation's
+    `Locale` in Swift or `java.util.Locale` in Kotlin).
 """
     
     VI = 0
@@ -3683,29 +3539,29 @@ class Locale(enum.Enum):
     
 
 
-class _UniffiFfiConverterTypeLocale(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeLanguage(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         variant = buf.read_i32()
         if variant == 1:
-            return Locale.VI
+            return Language.VI
         if variant == 2:
-            return Locale.EN
+            return Language.EN
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
     def check_lower(value):
-        if value == Locale.VI:
+        if value == Language.VI:
             return
-        if value == Locale.EN:
+        if value == Language.EN:
             return
         raise ValueError(value)
 
     @staticmethod
     def write(value, buf):
-        if value == Locale.VI:
+        if value == Language.VI:
             buf.write_i32(1)
-        if value == Locale.EN:
+        if value == Language.EN:
             buf.write_i32(2)
 
 
@@ -3713,14 +3569,22 @@ class _UniffiFfiConverterTypeLocale(_UniffiConverterRustBuffer):
 @dataclass
 class CoreConfig:
     """
-    Everything the core needs to start.
+    Everything the core needs to start. Only the server, the data directory and the language are
+    required; the other fields default to the values of [`default_core_config`] (Swift and Kotlin
+    callers may leave them out).
 """
-    def __init__(self, *, server_base_url:str, data_dir:str, trust_anchors_pem:typing.List[str], spki_pins:typing.List[str], locale:Locale, connect_timeout_ms:int, request_timeout_ms:int, allow_insecure_loopback:bool, device_label:str, platform:str):
+    def __init__(self, *, server_base_url:str, data_dir:str, trust_anchors_pem:typing.List[str] = _DEFAULT, spki_pins:typing.List[str] = _DEFAULT, language:Language, connect_timeout_ms:int = 10000, request_timeout_ms:int = 30000, allow_insecure_loopback:bool = False, device_label:str = "device", platform:str = "unknown"):
         self.server_base_url = server_base_url
         self.data_dir = data_dir
-        self.trust_anchors_pem = trust_anchors_pem
-        self.spki_pins = spki_pins
-        self.locale = locale
+        if trust_anchors_pem is _DEFAULT:
+            self.trust_anchors_pem = []
+        else:
+            self.trust_anchors_pem = trust_anchors_pem
+        if spki_pins is _DEFAULT:
+            self.spki_pins = []
+        else:
+            self.spki_pins = spki_pins
+        self.language = language
         self.connect_timeout_ms = connect_timeout_ms
         self.request_timeout_ms = request_timeout_ms
         self.allow_insecure_loopback = allow_insecure_loopback
@@ -3731,7 +3595,7 @@ class CoreConfig:
 
     
     def __str__(self):
-        return "CoreConfig(server_base_url={}, data_dir={}, trust_anchors_pem={}, spki_pins={}, locale={}, connect_timeout_ms={}, request_timeout_ms={}, allow_insecure_loopback={}, device_label={}, platform={})".format(self.server_base_url, self.data_dir, self.trust_anchors_pem, self.spki_pins, self.locale, self.connect_timeout_ms, self.request_timeout_ms, self.allow_insecure_loopback, self.device_label, self.platform)
+        return "CoreConfig(server_base_url={}, data_dir={}, trust_anchors_pem={}, spki_pins={}, language={}, connect_timeout_ms={}, request_timeout_ms={}, allow_insecure_loopback={}, device_label={}, platform={})".format(self.server_base_url, self.data_dir, self.trust_anchors_pem, self.spki_pins, self.language, self.connect_timeout_ms, self.request_timeout_ms, self.allow_insecure_loopback, self.device_label, self.platform)
     def __eq__(self, other):
         if self.server_base_url != other.server_base_url:
             return False
@@ -3741,7 +3605,7 @@ class CoreConfig:
             return False
         if self.spki_pins != other.spki_pins:
             return False
-        if self.locale != other.locale:
+        if self.language != other.language:
             return False
         if self.connect_timeout_ms != other.connect_timeout_ms:
             return False
@@ -3763,7 +3627,7 @@ class _UniffiFfiConverterTypeCoreConfig(_UniffiConverterRustBuffer):
             data_dir=_UniffiFfiConverterString.read(buf),
             trust_anchors_pem=_UniffiFfiConverterSequenceString.read(buf),
             spki_pins=_UniffiFfiConverterSequenceString.read(buf),
-            locale=_UniffiFfiConverterTypeLocale.read(buf),
+            language=_UniffiFfiConverterTypeLanguage.read(buf),
             connect_timeout_ms=_UniffiFfiConverterUInt64.read(buf),
             request_timeout_ms=_UniffiFfiConverterUInt64.read(buf),
             allow_insecure_loopback=_UniffiFfiConverterBoolean.read(buf),
@@ -3777,7 +3641,7 @@ class _UniffiFfiConverterTypeCoreConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.data_dir)
         _UniffiFfiConverterSequenceString.check_lower(value.trust_anchors_pem)
         _UniffiFfiConverterSequenceString.check_lower(value.spki_pins)
-        _UniffiFfiConverterTypeLocale.check_lower(value.locale)
+        _UniffiFfiConverterTypeLanguage.check_lower(value.language)
         _UniffiFfiConverterUInt64.check_lower(value.connect_timeout_ms)
         _UniffiFfiConverterUInt64.check_lower(value.request_timeout_ms)
         _UniffiFfiConverterBoolean.check_lower(value.allow_insecure_loopback)
@@ -3790,7 +3654,7 @@ class _UniffiFfiConverterTypeCoreConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.data_dir, buf)
         _UniffiFfiConverterSequenceString.write(value.trust_anchors_pem, buf)
         _UniffiFfiConverterSequenceString.write(value.spki_pins, buf)
-        _UniffiFfiConverterTypeLocale.write(value.locale, buf)
+        _UniffiFfiConverterTypeLanguage.write(value.language, buf)
         _UniffiFfiConverterUInt64.write(value.connect_timeout_ms, buf)
         _UniffiFfiConverterUInt64.write(value.request_timeout_ms, buf)
         _UniffiFfiConverterBoolean.write(value.allow_insecure_loopback, buf)
@@ -6588,146 +6452,180 @@ class _UniffiFfiConverterTypeShareRequestInfo(_UniffiConverterRustBuffer):
 
 
 
-# ApduTransportError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class ApduTransportError(Exception):
-    """
-    Why an exchange with the card failed. Shells map their platform exceptions onto these; the
-    `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
-    personal data once decrypted).
-"""
-    pass
 
-_UniffiTempApduTransportError = ApduTransportError
 
-class ApduTransportError:  # type: ignore
+
+class EnrollmentReason:
     """
-    Why an exchange with the card failed. Shells map their platform exceptions onto these; the
-    `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
-    personal data once decrypted).
+    Why the citizen must enroll (again) on this device.
 """
+    def __init__(self):
+        raise RuntimeError("EnrollmentReason cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class NOT_ENROLLED:
+        """
+        There is no account on this device (never enrolled, or erased by the citizen).
+"""
+        
+        def __init__(self, ):
+            pass
+
     
-    class CardRemoved(_UniffiTempApduTransportError):
+            
+            
+    
+        def __str__(self):
+            return "EnrollmentReason.NOT_ENROLLED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, EnrollmentReason):
+                return NotImplemented
+            if not other.is_NOT_ENROLLED():
+                return False
+            return True
+
+    @dataclass
+    class WIPED:
         """
-        The card left the field or the reader (Android `TagLostException`, iOS "tag connection
-        lost", PC/SC `SCARD_W_REMOVED_CARD`/`SCARD_W_RESET_CARD`). Retryable: the citizen holds the
-        card again and the reader restarts the session from SELECT (secure-messaging keys are not
-        reused across a removal).
+        Too many wrong passcodes: the local account was erased.
 """
         
-        def __init__(self, reason):
-            super().__init__(", ".join([
-                "reason={!r}".format(reason),
-            ]))
-            self.reason = reason
+        def __init__(self, ):
+            pass
 
-        def __repr__(self):
-            return "ApduTransportError.CardRemoved({})".format(str(self))
-    _UniffiTempApduTransportError.CardRemoved = CardRemoved # type: ignore
-    class Timeout(_UniffiTempApduTransportError):
+    
+            
+            
+    
+        def __str__(self):
+            return "EnrollmentReason.WIPED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, EnrollmentReason):
+                return NotImplemented
+            if not other.is_WIPED():
+                return False
+            return True
+
+    @dataclass
+    class DEVICE_DEACTIVATED:
         """
-        The card did not answer in time (the transport's timeout, e.g. `IsoDep.setTimeout`).
-        Retryable once; a chip that keeps timing out is reported to the citizen.
+        The server deactivated this device (another device enrolled, the citizen revoked it).
 """
         
-        def __init__(self, reason):
-            super().__init__(", ".join([
-                "reason={!r}".format(reason),
-            ]))
-            self.reason = reason
-
-        def __repr__(self):
-            return "ApduTransportError.Timeout({})".format(str(self))
-    _UniffiTempApduTransportError.Timeout = Timeout # type: ignore
-    class Cancelled(_UniffiTempApduTransportError):
-        """
-        The exchange was cancelled (the future was dropped, the session invalidated, or the
-        citizen dismissed the system NFC sheet). Not an error to report; not retried.
+        def __init__(self, status:DeviceStatus):
+            self.status = status
+            
+            """
+        Replaced, transferred or revoked.
 """
         
-        def __init__(self, reason):
-            super().__init__(", ".join([
-                "reason={!r}".format(reason),
-            ]))
-            self.reason = reason
+            pass
 
-        def __repr__(self):
-            return "ApduTransportError.Cancelled({})".format(str(self))
-    _UniffiTempApduTransportError.Cancelled = Cancelled # type: ignore
-    class Other(_UniffiTempApduTransportError):
-        """
-        Anything else (no reader, I/O failure, an APDU the transport cannot carry).
-"""
-        
-        def __init__(self, reason):
-            super().__init__(", ".join([
-                "reason={!r}".format(reason),
-            ]))
-            self.reason = reason
+    
+            
+            
+    
+        def __str__(self):
+            return "EnrollmentReason.DEVICE_DEACTIVATED(status={})".format(self.status)
+        def __eq__(self, other):
+            if not isinstance(other, EnrollmentReason):
+                return NotImplemented
+            if not other.is_DEVICE_DEACTIVATED():
+                return False
+            if self.status != other.status:
+                return False
+            return True
 
-        def __repr__(self):
-            return "ApduTransportError.Other({})".format(str(self))
-    _UniffiTempApduTransportError.Other = Other # type: ignore
+    
 
-ApduTransportError = _UniffiTempApduTransportError # type: ignore
-del _UniffiTempApduTransportError
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_NOT_ENROLLED(self) -> bool:
+        return isinstance(self, EnrollmentReason.NOT_ENROLLED)
+    def is_not_enrolled(self) -> bool:
+        return isinstance(self, EnrollmentReason.NOT_ENROLLED)
+    def is_WIPED(self) -> bool:
+        return isinstance(self, EnrollmentReason.WIPED)
+    def is_wiped(self) -> bool:
+        return isinstance(self, EnrollmentReason.WIPED)
+    def is_DEVICE_DEACTIVATED(self) -> bool:
+        return isinstance(self, EnrollmentReason.DEVICE_DEACTIVATED)
+    def is_device_deactivated(self) -> bool:
+        return isinstance(self, EnrollmentReason.DEVICE_DEACTIVATED)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+EnrollmentReason.NOT_ENROLLED = type("EnrollmentReason.NOT_ENROLLED", (EnrollmentReason.NOT_ENROLLED, EnrollmentReason,), {})  # type: ignore
+EnrollmentReason.WIPED = type("EnrollmentReason.WIPED", (EnrollmentReason.WIPED, EnrollmentReason,), {})  # type: ignore
+EnrollmentReason.DEVICE_DEACTIVATED = type("EnrollmentReason.DEVICE_DEACTIVATED", (EnrollmentReason.DEVICE_DEACTIVATED, EnrollmentReason,), {})  # type: ignore
 
 
-class _UniffiFfiConverterTypeApduTransportError(_UniffiConverterRustBuffer):
+
+
+class _UniffiFfiConverterTypeEnrollmentReason(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         variant = buf.read_i32()
         if variant == 1:
-            return ApduTransportError.CardRemoved(
-                _UniffiFfiConverterString.read(buf),
+            return EnrollmentReason.NOT_ENROLLED(
             )
         if variant == 2:
-            return ApduTransportError.Timeout(
-                _UniffiFfiConverterString.read(buf),
+            return EnrollmentReason.WIPED(
             )
         if variant == 3:
-            return ApduTransportError.Cancelled(
-                _UniffiFfiConverterString.read(buf),
-            )
-        if variant == 4:
-            return ApduTransportError.Other(
-                _UniffiFfiConverterString.read(buf),
+            return EnrollmentReason.DEVICE_DEACTIVATED(
+                _UniffiFfiConverterTypeDeviceStatus.read(buf),
             )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
     def check_lower(value):
-        if isinstance(value, ApduTransportError.CardRemoved):
-            _UniffiFfiConverterString.check_lower(value.reason)
+        if value.is_NOT_ENROLLED():
             return
-        if isinstance(value, ApduTransportError.Timeout):
-            _UniffiFfiConverterString.check_lower(value.reason)
+        if value.is_WIPED():
             return
-        if isinstance(value, ApduTransportError.Cancelled):
-            _UniffiFfiConverterString.check_lower(value.reason)
+        if value.is_DEVICE_DEACTIVATED():
+            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
             return
-        if isinstance(value, ApduTransportError.Other):
-            _UniffiFfiConverterString.check_lower(value.reason)
-            return
+        raise ValueError(value)
 
     @staticmethod
     def write(value, buf):
-        if isinstance(value, ApduTransportError.CardRemoved):
+        if value.is_NOT_ENROLLED():
             buf.write_i32(1)
-            _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, ApduTransportError.Timeout):
+        if value.is_WIPED():
             buf.write_i32(2)
-            _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, ApduTransportError.Cancelled):
+        if value.is_DEVICE_DEACTIVATED():
             buf.write_i32(3)
-            _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, ApduTransportError.Other):
-            buf.write_i32(4)
-            _UniffiFfiConverterString.write(value.reason, buf)
+            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
+
+
+
+class _UniffiFfiConverterSequenceTypeFieldError(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeFieldError.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeFieldError.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeFieldError.read(buf) for i in range(count)
+        ]
 
 
 
@@ -6824,28 +6722,93 @@ class _UniffiFfiConverterTypeNetworkErrorKind(_UniffiConverterRustBuffer):
 
 
 
-# AuthError
+
+
+
+class KeyStoreProblem(enum.Enum):
+    """
+    What went wrong with the platform key store.
+"""
+    
+    INVALIDATED = 0
+    """
+    The device key is gone for good (biometrics changed, key store reset): enroll again
+    (`keystore.key_invalidated`).
+"""
+    
+    USER_CANCELLED = 1
+    """
+    The citizen cancelled the prompt: stay on the screen (`keystore.user_cancelled`).
+"""
+    
+    FAILED = 2
+    """
+    Any other failure of the key store (`keystore.failure`): retry later.
+"""
+    
+
+
+class _UniffiFfiConverterTypeKeyStoreProblem(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return KeyStoreProblem.INVALIDATED
+        if variant == 2:
+            return KeyStoreProblem.USER_CANCELLED
+        if variant == 3:
+            return KeyStoreProblem.FAILED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == KeyStoreProblem.INVALIDATED:
+            return
+        if value == KeyStoreProblem.USER_CANCELLED:
+            return
+        if value == KeyStoreProblem.FAILED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == KeyStoreProblem.INVALIDATED:
+            buf.write_i32(1)
+        if value == KeyStoreProblem.USER_CANCELLED:
+            buf.write_i32(2)
+        if value == KeyStoreProblem.FAILED:
+            buf.write_i32(3)
+
+
+
+
+
+# CitizenError
 # We want to define each variant as a nested class that's also a subclass,
 # which is tricky in Python.  To accomplish this we're going to create each
 # class separately, then manually add the child classes to the base class's
 # __dict__.  All of this happens in dummy class to avoid polluting the module
 # namespace.
-class AuthError(Exception):
+class CitizenError(Exception):
     """
-    Errors of login, sessions and device management.
+    The one error every exported call throws. The variant says what the app should do next;
+    `detail` has the stable code and the message in Vietnamese and English (also through the
+    exported `detail()` method).
 """
     pass
 
-_UniffiTempAuthError = AuthError
+_UniffiTempCitizenError = CitizenError
 
-class AuthError:  # type: ignore
+class CitizenError:  # type: ignore
     """
-    Errors of login, sessions and device management.
+    The one error every exported call throws. The variant says what the app should do next;
+    `detail` has the stable code and the message in Vietnamese and English (also through the
+    exported `detail()` method).
 """
     
-    class NotEnrolled(_UniffiTempAuthError):
+    class NeedsLogin(_UniffiTempCitizenError):
         """
-        No account on this device.
+        No session, or it expired or was revoked: show the passcode screen and log in.
 """
         
         def __init__(self, detail):
@@ -6855,26 +6818,57 @@ class AuthError:  # type: ignore
             self.detail = detail
 
         def __repr__(self):
-            return "AuthError.NotEnrolled({})".format(str(self))
+            return "CitizenError.NeedsLogin({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.NotEnrolled = NotEnrolled # type: ignore
-    class PasscodeIncorrect(_UniffiTempAuthError):
+    _UniffiTempCitizenError.NeedsLogin = NeedsLogin # type: ignore
+    class NeedsEnrollment(_UniffiTempCitizenError):
         """
-        Wrong passcode.
+        The account is not (or no longer) on this device: start enrollment.
+"""
+        
+        def __init__(self, detail, reason):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "reason={!r}".format(reason),
+            ]))
+            self.detail = detail
+            self.reason = reason
+
+        def __repr__(self):
+            return "CitizenError.NeedsEnrollment({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.NeedsEnrollment = NeedsEnrollment # type: ignore
+    class PasscodeRejected(_UniffiTempCitizenError):
+        """
+        Wrong passcode: ask again, showing what is left.
 """
         
         def __init__(self, detail, attempts_before_lockout, attempts_before_wipe):
@@ -6888,26 +6882,26 @@ class AuthError:  # type: ignore
             self.attempts_before_wipe = attempts_before_wipe
 
         def __repr__(self):
-            return "AuthError.PasscodeIncorrect({})".format(str(self))
+            return "CitizenError.PasscodeRejected({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.PasscodeIncorrect = PasscodeIncorrect # type: ignore
-    class LockedOut(_UniffiTempAuthError):
+    _UniffiTempCitizenError.PasscodeRejected = PasscodeRejected # type: ignore
+    class LockedOut(_UniffiTempCitizenError):
         """
-        Too many wrong passcodes; wait.
+        Too many wrong passcodes: wait before the next attempt.
 """
         
         def __init__(self, detail, retry_after_secs):
@@ -6919,260 +6913,91 @@ class AuthError:  # type: ignore
             self.retry_after_secs = retry_after_secs
 
         def __repr__(self):
-            return "AuthError.LockedOut({})".format(str(self))
+            return "CitizenError.LockedOut({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.LockedOut = LockedOut # type: ignore
-    class Wiped(_UniffiTempAuthError):
+    _UniffiTempCitizenError.LockedOut = LockedOut # type: ignore
+    class InvalidInput(_UniffiTempCitizenError):
         """
-        Too many wrong passcodes; the local account was erased.
+        Something the citizen (or the app) entered is not valid; nothing was sent. `fields` lists
+        every invalid field at once (empty when the input was one value, e.g. a scanned code).
 """
         
-        def __init__(self, detail):
+        def __init__(self, detail, fields):
             super().__init__(", ".join([
                 "detail={!r}".format(detail),
+                "fields={!r}".format(fields),
             ]))
             self.detail = detail
+            self.fields = fields
 
         def __repr__(self):
-            return "AuthError.Wiped({})".format(str(self))
+            return "CitizenError.InvalidInput({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.Wiped = Wiped # type: ignore
-    class NotLoggedIn(_UniffiTempAuthError):
+    _UniffiTempCitizenError.InvalidInput = InvalidInput # type: ignore
+    class OtpRejected(_UniffiTempCitizenError):
         """
-        No session; log in first.
+        The OTP was wrong, expired or tried too often: ask for it again (or a new one when
+        `attempts_left` is 0).
 """
         
-        def __init__(self, detail):
+        def __init__(self, detail, attempts_left):
             super().__init__(", ".join([
                 "detail={!r}".format(detail),
+                "attempts_left={!r}".format(attempts_left),
             ]))
             self.detail = detail
+            self.attempts_left = attempts_left
 
         def __repr__(self):
-            return "AuthError.NotLoggedIn({})".format(str(self))
+            return "CitizenError.OtpRejected({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.NotLoggedIn = NotLoggedIn # type: ignore
-    class SessionExpired(_UniffiTempAuthError):
+    _UniffiTempCitizenError.OtpRejected = OtpRejected # type: ignore
+    class Network(_UniffiTempCitizenError):
         """
-        The session reached its idle or absolute timeout, or was ended.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "AuthError.SessionExpired({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.SessionExpired = SessionExpired # type: ignore
-    class SessionRevoked(_UniffiTempAuthError):
-        """
-        A refresh token was reused: the server revoked the whole session.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "AuthError.SessionRevoked({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.SessionRevoked = SessionRevoked # type: ignore
-    class DeviceInactive(_UniffiTempAuthError):
-        """
-        This device was replaced, transferred or revoked (`status` says which).
-"""
-        
-        def __init__(self, detail, status):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "status={!r}".format(status),
-            ]))
-            self.detail = detail
-            self.status = status
-
-        def __repr__(self):
-            return "AuthError.DeviceInactive({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.DeviceInactive = DeviceInactive # type: ignore
-    class AccountLocked(_UniffiTempAuthError):
-        """
-        The account is locked server-side.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "AuthError.AccountLocked({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.AccountLocked = AccountLocked # type: ignore
-    class Rejected(_UniffiTempAuthError):
-        """
-        The server refused the signed request.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "AuthError.Rejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.Rejected = Rejected # type: ignore
-    class KeyStore(_UniffiTempAuthError):
-        """
-        Key store failure, cancellation or invalidated key.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "AuthError.KeyStore({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.KeyStore = KeyStore # type: ignore
-    class Network(_UniffiTempAuthError):
-        """
-        Transport failure.
+        The network or the server failed: retry when the connection is back (a queued request
+        stays queued).
 """
         
         def __init__(self, detail, kind):
@@ -7184,26 +7009,27 @@ class AuthError:  # type: ignore
             self.kind = kind
 
         def __repr__(self):
-            return "AuthError.Network({})".format(str(self))
+            return "CitizenError.Network({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.Network = Network # type: ignore
-    class Storage(_UniffiTempAuthError):
+    _UniffiTempCitizenError.Network = Network # type: ignore
+    class Refused(_UniffiTempCitizenError):
         """
-        Local storage failed.
+        The server, a relying party or a rule refused this request; retrying the same will not
+        help. The code says which (`enrollment.no_match`, `consent.frame_stale`, …).
 """
         
         def __init__(self, detail):
@@ -7213,1722 +7039,344 @@ class AuthError:  # type: ignore
             self.detail = detail
 
         def __repr__(self):
-            return "AuthError.Storage({})".format(str(self))
+            return "CitizenError.Refused({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
             The stable code and the messages in Vietnamese and English, whatever the variant.
 """
             _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeAuthError.lower(self),
+                _UniffiFfiConverterTypeCitizenError.lower(self),
             )
             _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
             _uniffi_error_converter = None
             _uniffi_ffi_result = _uniffi_rust_call_with_error(
                 _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_autherror_detail,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
                 *_uniffi_lowered_args,
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempAuthError.Storage = Storage # type: ignore
+    _UniffiTempCitizenError.Refused = Refused # type: ignore
+    class KeyStore(_UniffiTempCitizenError):
+        """
+        The platform key store failed; `problem` says whether the device key is gone
+        (`keystore.key_invalidated`: enroll again), the citizen cancelled, or something else.
+"""
+        
+        def __init__(self, detail, problem):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "problem={!r}".format(problem),
+            ]))
+            self.detail = detail
+            self.problem = problem
 
-AuthError = _UniffiTempAuthError # type: ignore
-del _UniffiTempAuthError
+        def __repr__(self):
+            return "CitizenError.KeyStore({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.KeyStore = KeyStore # type: ignore
+    class DataKeyLocked(_UniffiTempCitizenError):
+        """
+        The data key is temporarily unavailable (e.g. the phone is locked): retry later. Never
+        offer to erase the data for this.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "CitizenError.DataKeyLocked({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.DataKeyLocked = DataKeyLocked # type: ignore
+    class DataKeyLost(_UniffiTempCitizenError):
+        """
+        The data key is gone for good (restored onto another phone, key store reset): the local
+        data cannot be read; erase it (`eraseLocalData`) and enroll again.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "CitizenError.DataKeyLost({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.DataKeyLost = DataKeyLost # type: ignore
+    class NotFound(_UniffiTempCitizenError):
+        """
+        What was asked for does not exist here (draft, case, procedure, login session, share
+        request, credential), or is not on the device yet (sync first).
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "CitizenError.NotFound({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.NotFound = NotFound # type: ignore
+    class Internal(_UniffiTempCitizenError):
+        """
+        An unexpected failure (storage, configuration, the core closed): report it; retrying may
+        not help.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "CitizenError.Internal({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.Internal = Internal # type: ignore
+
+CitizenError = _UniffiTempCitizenError # type: ignore
+del _UniffiTempCitizenError
 
 
-class _UniffiFfiConverterTypeAuthError(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeCitizenError(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         variant = buf.read_i32()
         if variant == 1:
-            return AuthError.NotEnrolled(
+            return CitizenError.NeedsLogin(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
         if variant == 2:
-            return AuthError.PasscodeIncorrect(
+            return CitizenError.NeedsEnrollment(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterTypeEnrollmentReason.read(buf),
+            )
+        if variant == 3:
+            return CitizenError.PasscodeRejected(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
                 _UniffiFfiConverterUInt32.read(buf),
                 _UniffiFfiConverterUInt32.read(buf),
             )
-        if variant == 3:
-            return AuthError.LockedOut(
+        if variant == 4:
+            return CitizenError.LockedOut(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
                 _UniffiFfiConverterUInt64.read(buf),
             )
-        if variant == 4:
-            return AuthError.Wiped(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
         if variant == 5:
-            return AuthError.NotLoggedIn(
+            return CitizenError.InvalidInput(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterSequenceTypeFieldError.read(buf),
             )
         if variant == 6:
-            return AuthError.SessionExpired(
+            return CitizenError.OtpRejected(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterUInt32.read(buf),
             )
         if variant == 7:
-            return AuthError.SessionRevoked(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 8:
-            return AuthError.DeviceInactive(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeDeviceStatus.read(buf),
-            )
-        if variant == 9:
-            return AuthError.AccountLocked(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 10:
-            return AuthError.Rejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 11:
-            return AuthError.KeyStore(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 12:
-            return AuthError.Network(
+            return CitizenError.Network(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
                 _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
             )
+        if variant == 8:
+            return CitizenError.Refused(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 9:
+            return CitizenError.KeyStore(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterTypeKeyStoreProblem.read(buf),
+            )
+        if variant == 10:
+            return CitizenError.DataKeyLocked(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 11:
+            return CitizenError.DataKeyLost(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 12:
+            return CitizenError.NotFound(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
         if variant == 13:
-            return AuthError.Storage(
+            return CitizenError.Internal(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
     def check_lower(value):
-        if isinstance(value, AuthError.NotEnrolled):
+        if isinstance(value, CitizenError.NeedsLogin):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             return
-        if isinstance(value, AuthError.PasscodeIncorrect):
+        if isinstance(value, CitizenError.NeedsEnrollment):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterTypeEnrollmentReason.check_lower(value.reason)
+            return
+        if isinstance(value, CitizenError.PasscodeRejected):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
             _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
             return
-        if isinstance(value, AuthError.LockedOut):
+        if isinstance(value, CitizenError.LockedOut):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             _UniffiFfiConverterUInt64.check_lower(value.retry_after_secs)
             return
-        if isinstance(value, AuthError.Wiped):
+        if isinstance(value, CitizenError.InvalidInput):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterSequenceTypeFieldError.check_lower(value.fields)
             return
-        if isinstance(value, AuthError.NotLoggedIn):
+        if isinstance(value, CitizenError.OtpRejected):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterUInt32.check_lower(value.attempts_left)
             return
-        if isinstance(value, AuthError.SessionExpired):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, AuthError.SessionRevoked):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, AuthError.DeviceInactive):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
-            return
-        if isinstance(value, AuthError.AccountLocked):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, AuthError.Rejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, AuthError.KeyStore):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, AuthError.Network):
+        if isinstance(value, CitizenError.Network):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
             return
-        if isinstance(value, AuthError.Storage):
+        if isinstance(value, CitizenError.Refused):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, CitizenError.KeyStore):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterTypeKeyStoreProblem.check_lower(value.problem)
+            return
+        if isinstance(value, CitizenError.DataKeyLocked):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, CitizenError.DataKeyLost):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, CitizenError.NotFound):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, CitizenError.Internal):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             return
 
     @staticmethod
     def write(value, buf):
-        if isinstance(value, AuthError.NotEnrolled):
+        if isinstance(value, CitizenError.NeedsLogin):
             buf.write_i32(1)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.PasscodeIncorrect):
+        if isinstance(value, CitizenError.NeedsEnrollment):
             buf.write_i32(2)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterTypeEnrollmentReason.write(value.reason, buf)
+        if isinstance(value, CitizenError.PasscodeRejected):
+            buf.write_i32(3)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
             _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
             _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
-        if isinstance(value, AuthError.LockedOut):
-            buf.write_i32(3)
+        if isinstance(value, CitizenError.LockedOut):
+            buf.write_i32(4)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
             _UniffiFfiConverterUInt64.write(value.retry_after_secs, buf)
-        if isinstance(value, AuthError.Wiped):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.NotLoggedIn):
+        if isinstance(value, CitizenError.InvalidInput):
             buf.write_i32(5)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.SessionExpired):
+            _UniffiFfiConverterSequenceTypeFieldError.write(value.fields, buf)
+        if isinstance(value, CitizenError.OtpRejected):
             buf.write_i32(6)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.SessionRevoked):
+            _UniffiFfiConverterUInt32.write(value.attempts_left, buf)
+        if isinstance(value, CitizenError.Network):
             buf.write_i32(7)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.DeviceInactive):
+            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
+        if isinstance(value, CitizenError.Refused):
             buf.write_i32(8)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
-        if isinstance(value, AuthError.AccountLocked):
+        if isinstance(value, CitizenError.KeyStore):
             buf.write_i32(9)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.Rejected):
+            _UniffiFfiConverterTypeKeyStoreProblem.write(value.problem, buf)
+        if isinstance(value, CitizenError.DataKeyLocked):
             buf.write_i32(10)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.KeyStore):
+        if isinstance(value, CitizenError.DataKeyLost):
             buf.write_i32(11)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, AuthError.Network):
+        if isinstance(value, CitizenError.NotFound):
             buf.write_i32(12)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
-        if isinstance(value, AuthError.Storage):
+        if isinstance(value, CitizenError.Internal):
             buf.write_i32(13)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
-
-
-
-
-
-class ChipAccessKey:
-    """
-    How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
-"""
-    def __init__(self):
-        raise RuntimeError("ChipAccessKey cannot be instantiated directly")
-
-    # Each enum variant is a nested class of the enum itself.
-    @dataclass
-    class CAN:
-        """
-        The 6-digit card access number printed on the front of the card.
-"""
-        
-        def __init__(self, can:str):
-            self.can = can
-            
-            """
-        Six digits.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "ChipAccessKey.CAN(can={})".format(self.can)
-        def __eq__(self, other):
-            if not isinstance(other, ChipAccessKey):
-                return NotImplemented
-            if not other.is_CAN():
-                return False
-            if self.can != other.can:
-                return False
-            return True
-
-    @dataclass
-    class MRZ:
-        """
-        The machine-readable-zone data: the 12-digit ID number, date of birth and date of expiry
-        (`YYMMDD` each), as printed on the back of the card.
-"""
-        
-        def __init__(self, id_number:str, date_of_birth:str, date_of_expiry:str):
-            self.id_number = id_number
-            
-            """
-        The 12-digit personal number.
-"""
-        
-            self.date_of_birth = date_of_birth
-            
-            """
-        `YYMMDD`.
-"""
-        
-            self.date_of_expiry = date_of_expiry
-            
-            """
-        `YYMMDD`.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "ChipAccessKey.MRZ(id_number={}, date_of_birth={}, date_of_expiry={})".format(self.id_number, self.date_of_birth, self.date_of_expiry)
-        def __eq__(self, other):
-            if not isinstance(other, ChipAccessKey):
-                return NotImplemented
-            if not other.is_MRZ():
-                return False
-            if self.id_number != other.id_number:
-                return False
-            if self.date_of_birth != other.date_of_birth:
-                return False
-            if self.date_of_expiry != other.date_of_expiry:
-                return False
-            return True
-
-    
-
-    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
-    # whether an instance is that variant.
-    def is_CAN(self) -> bool:
-        return isinstance(self, ChipAccessKey.CAN)
-    def is_can(self) -> bool:
-        return isinstance(self, ChipAccessKey.CAN)
-    def is_MRZ(self) -> bool:
-        return isinstance(self, ChipAccessKey.MRZ)
-    def is_mrz(self) -> bool:
-        return isinstance(self, ChipAccessKey.MRZ)
-    
-
-# Now, a little trick - we make each nested variant class be a subclass of the main
-# enum class, so that method calls and instance checks etc will work intuitively.
-# We might be able to do this a little more neatly with a metaclass, but this'll do.
-ChipAccessKey.CAN = type("ChipAccessKey.CAN", (ChipAccessKey.CAN, ChipAccessKey,), {})  # type: ignore
-ChipAccessKey.MRZ = type("ChipAccessKey.MRZ", (ChipAccessKey.MRZ, ChipAccessKey,), {})  # type: ignore
-
-
-
-
-class _UniffiFfiConverterTypeChipAccessKey(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return ChipAccessKey.CAN(
-                _UniffiFfiConverterString.read(buf),
-            )
-        if variant == 2:
-            return ChipAccessKey.MRZ(
-                _UniffiFfiConverterString.read(buf),
-                _UniffiFfiConverterString.read(buf),
-                _UniffiFfiConverterString.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value.is_CAN():
-            _UniffiFfiConverterString.check_lower(value.can)
-            return
-        if value.is_MRZ():
-            _UniffiFfiConverterString.check_lower(value.id_number)
-            _UniffiFfiConverterString.check_lower(value.date_of_birth)
-            _UniffiFfiConverterString.check_lower(value.date_of_expiry)
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value.is_CAN():
-            buf.write_i32(1)
-            _UniffiFfiConverterString.write(value.can, buf)
-        if value.is_MRZ():
-            buf.write_i32(2)
-            _UniffiFfiConverterString.write(value.id_number, buf)
-            _UniffiFfiConverterString.write(value.date_of_birth, buf)
-            _UniffiFfiConverterString.write(value.date_of_expiry, buf)
-
-
-
-
-
-
-
-
-class ChipReadStep:
-    """
-    The step a chip read is in, for a progress display.
-"""
-    def __init__(self):
-        raise RuntimeError("ChipReadStep cannot be instantiated directly")
-
-    # Each enum variant is a nested class of the enum itself.
-    @dataclass
-    class CARD_ACCESS:
-        """
-        Reading the card's access parameters (EF.CardAccess).
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "ChipReadStep.CARD_ACCESS()".format()
-        def __eq__(self, other):
-            if not isinstance(other, ChipReadStep):
-                return NotImplemented
-            if not other.is_CARD_ACCESS():
-                return False
-            return True
-
-    @dataclass
-    class PACE:
-        """
-        Opening the secure channel with the CAN or MRZ (PACE).
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "ChipReadStep.PACE()".format()
-        def __eq__(self, other):
-            if not isinstance(other, ChipReadStep):
-                return NotImplemented
-            if not other.is_PACE():
-                return False
-            return True
-
-    @dataclass
-    class BAC:
-        """
-        Opening the secure channel with the MRZ (BAC, older cards).
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "ChipReadStep.BAC()".format()
-        def __eq__(self, other):
-            if not isinstance(other, ChipReadStep):
-                return NotImplemented
-            if not other.is_BAC():
-                return False
-            return True
-
-    @dataclass
-    class SELECT_APPLICATION:
-        """
-        Selecting the ID application.
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "ChipReadStep.SELECT_APPLICATION()".format()
-        def __eq__(self, other):
-            if not isinstance(other, ChipReadStep):
-                return NotImplemented
-            if not other.is_SELECT_APPLICATION():
-                return False
-            return True
-
-    @dataclass
-    class READ_FILE:
-        """
-        Reading a file (`EF.COM`, `EF.SOD`, `DG1`, …).
-"""
-        
-        def __init__(self, name:str):
-            self.name = name
-            
-            """
-        The file's name.
-"""
-        
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "ChipReadStep.READ_FILE(name={})".format(self.name)
-        def __eq__(self, other):
-            if not isinstance(other, ChipReadStep):
-                return NotImplemented
-            if not other.is_READ_FILE():
-                return False
-            if self.name != other.name:
-                return False
-            return True
-
-    @dataclass
-    class CHIP_AUTHENTICATION:
-        """
-        Chip authentication (the chip proves its key to the phone).
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "ChipReadStep.CHIP_AUTHENTICATION()".format()
-        def __eq__(self, other):
-            if not isinstance(other, ChipReadStep):
-                return NotImplemented
-            if not other.is_CHIP_AUTHENTICATION():
-                return False
-            return True
-
-    @dataclass
-    class ACTIVE_AUTHENTICATION:
-        """
-        Active authentication (the chip signs the server's challenge).
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "ChipReadStep.ACTIVE_AUTHENTICATION()".format()
-        def __eq__(self, other):
-            if not isinstance(other, ChipReadStep):
-                return NotImplemented
-            if not other.is_ACTIVE_AUTHENTICATION():
-                return False
-            return True
-
-    @dataclass
-    class DONE:
-        """
-        The read is complete.
-"""
-        
-        def __init__(self, ):
-            pass
-
-    
-            
-            
-    
-        def __str__(self):
-            return "ChipReadStep.DONE()".format()
-        def __eq__(self, other):
-            if not isinstance(other, ChipReadStep):
-                return NotImplemented
-            if not other.is_DONE():
-                return False
-            return True
-
-    
-
-    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
-    # whether an instance is that variant.
-    def is_CARD_ACCESS(self) -> bool:
-        return isinstance(self, ChipReadStep.CARD_ACCESS)
-    def is_card_access(self) -> bool:
-        return isinstance(self, ChipReadStep.CARD_ACCESS)
-    def is_PACE(self) -> bool:
-        return isinstance(self, ChipReadStep.PACE)
-    def is_pace(self) -> bool:
-        return isinstance(self, ChipReadStep.PACE)
-    def is_BAC(self) -> bool:
-        return isinstance(self, ChipReadStep.BAC)
-    def is_bac(self) -> bool:
-        return isinstance(self, ChipReadStep.BAC)
-    def is_SELECT_APPLICATION(self) -> bool:
-        return isinstance(self, ChipReadStep.SELECT_APPLICATION)
-    def is_select_application(self) -> bool:
-        return isinstance(self, ChipReadStep.SELECT_APPLICATION)
-    def is_READ_FILE(self) -> bool:
-        return isinstance(self, ChipReadStep.READ_FILE)
-    def is_read_file(self) -> bool:
-        return isinstance(self, ChipReadStep.READ_FILE)
-    def is_CHIP_AUTHENTICATION(self) -> bool:
-        return isinstance(self, ChipReadStep.CHIP_AUTHENTICATION)
-    def is_chip_authentication(self) -> bool:
-        return isinstance(self, ChipReadStep.CHIP_AUTHENTICATION)
-    def is_ACTIVE_AUTHENTICATION(self) -> bool:
-        return isinstance(self, ChipReadStep.ACTIVE_AUTHENTICATION)
-    def is_active_authentication(self) -> bool:
-        return isinstance(self, ChipReadStep.ACTIVE_AUTHENTICATION)
-    def is_DONE(self) -> bool:
-        return isinstance(self, ChipReadStep.DONE)
-    def is_done(self) -> bool:
-        return isinstance(self, ChipReadStep.DONE)
-    
-
-# Now, a little trick - we make each nested variant class be a subclass of the main
-# enum class, so that method calls and instance checks etc will work intuitively.
-# We might be able to do this a little more neatly with a metaclass, but this'll do.
-ChipReadStep.CARD_ACCESS = type("ChipReadStep.CARD_ACCESS", (ChipReadStep.CARD_ACCESS, ChipReadStep,), {})  # type: ignore
-ChipReadStep.PACE = type("ChipReadStep.PACE", (ChipReadStep.PACE, ChipReadStep,), {})  # type: ignore
-ChipReadStep.BAC = type("ChipReadStep.BAC", (ChipReadStep.BAC, ChipReadStep,), {})  # type: ignore
-ChipReadStep.SELECT_APPLICATION = type("ChipReadStep.SELECT_APPLICATION", (ChipReadStep.SELECT_APPLICATION, ChipReadStep,), {})  # type: ignore
-ChipReadStep.READ_FILE = type("ChipReadStep.READ_FILE", (ChipReadStep.READ_FILE, ChipReadStep,), {})  # type: ignore
-ChipReadStep.CHIP_AUTHENTICATION = type("ChipReadStep.CHIP_AUTHENTICATION", (ChipReadStep.CHIP_AUTHENTICATION, ChipReadStep,), {})  # type: ignore
-ChipReadStep.ACTIVE_AUTHENTICATION = type("ChipReadStep.ACTIVE_AUTHENTICATION", (ChipReadStep.ACTIVE_AUTHENTICATION, ChipReadStep,), {})  # type: ignore
-ChipReadStep.DONE = type("ChipReadStep.DONE", (ChipReadStep.DONE, ChipReadStep,), {})  # type: ignore
-
-
-
-
-class _UniffiFfiConverterTypeChipReadStep(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return ChipReadStep.CARD_ACCESS(
-            )
-        if variant == 2:
-            return ChipReadStep.PACE(
-            )
-        if variant == 3:
-            return ChipReadStep.BAC(
-            )
-        if variant == 4:
-            return ChipReadStep.SELECT_APPLICATION(
-            )
-        if variant == 5:
-            return ChipReadStep.READ_FILE(
-                _UniffiFfiConverterString.read(buf),
-            )
-        if variant == 6:
-            return ChipReadStep.CHIP_AUTHENTICATION(
-            )
-        if variant == 7:
-            return ChipReadStep.ACTIVE_AUTHENTICATION(
-            )
-        if variant == 8:
-            return ChipReadStep.DONE(
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value.is_CARD_ACCESS():
-            return
-        if value.is_PACE():
-            return
-        if value.is_BAC():
-            return
-        if value.is_SELECT_APPLICATION():
-            return
-        if value.is_READ_FILE():
-            _UniffiFfiConverterString.check_lower(value.name)
-            return
-        if value.is_CHIP_AUTHENTICATION():
-            return
-        if value.is_ACTIVE_AUTHENTICATION():
-            return
-        if value.is_DONE():
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value.is_CARD_ACCESS():
-            buf.write_i32(1)
-        if value.is_PACE():
-            buf.write_i32(2)
-        if value.is_BAC():
-            buf.write_i32(3)
-        if value.is_SELECT_APPLICATION():
-            buf.write_i32(4)
-        if value.is_READ_FILE():
-            buf.write_i32(5)
-            _UniffiFfiConverterString.write(value.name, buf)
-        if value.is_CHIP_AUTHENTICATION():
-            buf.write_i32(6)
-        if value.is_ACTIVE_AUTHENTICATION():
-            buf.write_i32(7)
-        if value.is_DONE():
-            buf.write_i32(8)
-
-
-
-
-
-# ChipUpgradeError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class ChipUpgradeError(Exception):
-    """
-    Errors of the chip upgrade. Every variant carries a stable code and the message in
-    Vietnamese and English.
-"""
-    pass
-
-_UniffiTempChipUpgradeError = ChipUpgradeError
-
-class ChipUpgradeError:  # type: ignore
-    """
-    Errors of the chip upgrade. Every variant carries a stable code and the message in
-    Vietnamese and English.
-"""
-    
-    class Card(_UniffiTempChipUpgradeError):
-        """
-        The card read failed on the device: wrong CAN or MRZ data (`chip.access_denied`), card
-        removed (`chip.card_removed`, retryable), secure-messaging failure, malformed data, a
-        data group that does not match the issuer's signature, an untrusted or expired signer, a
-        chip that failed authentication (`chip.not_genuine`: a copy), an unsupported protocol.
-"""
-        
-        def __init__(self, detail, retryable):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "retryable={!r}".format(retryable),
-            ]))
-            self.detail = detail
-            self.retryable = retryable
-
-        def __repr__(self):
-            return "ChipUpgradeError.Card({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempChipUpgradeError.Card = Card # type: ignore
-    class Refused(_UniffiTempChipUpgradeError):
-        """
-        The server refused the card: untrusted signer, altered data, clone, another citizen's
-        card (`chip.other_citizen`), data that differ from the register (`chip.record_mismatch`),
-        a replayed or expired proof, a card without active authentication.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ChipUpgradeError.Refused({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempChipUpgradeError.Refused = Refused # type: ignore
-    class Cancelled(_UniffiTempChipUpgradeError):
-        """
-        The citizen dismissed the NFC sheet (the exchange was cancelled); nothing happened.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ChipUpgradeError.Cancelled({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempChipUpgradeError.Cancelled = Cancelled # type: ignore
-    class NotEnrolled(_UniffiTempChipUpgradeError):
-        """
-        No account on this device.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ChipUpgradeError.NotEnrolled({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempChipUpgradeError.NotEnrolled = NotEnrolled # type: ignore
-    class NotLoggedIn(_UniffiTempChipUpgradeError):
-        """
-        Not logged in, or the session ended: log in again.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ChipUpgradeError.NotLoggedIn({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempChipUpgradeError.NotLoggedIn = NotLoggedIn # type: ignore
-    class Network(_UniffiTempChipUpgradeError):
-        """
-        Transport failure towards the server.
-"""
-        
-        def __init__(self, detail, kind):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "kind={!r}".format(kind),
-            ]))
-            self.detail = detail
-            self.kind = kind
-
-        def __repr__(self):
-            return "ChipUpgradeError.Network({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempChipUpgradeError.Network = Network # type: ignore
-    class KeyStore(_UniffiTempChipUpgradeError):
-        """
-        Key store failure, cancellation or invalidated key.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ChipUpgradeError.KeyStore({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempChipUpgradeError.KeyStore = KeyStore # type: ignore
-    class Internal(_UniffiTempChipUpgradeError):
-        """
-        Anything else (device inactive, storage, an unknown server answer).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ChipUpgradeError.Internal({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeChipUpgradeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempChipUpgradeError.Internal = Internal # type: ignore
-
-ChipUpgradeError = _UniffiTempChipUpgradeError # type: ignore
-del _UniffiTempChipUpgradeError
-
-
-class _UniffiFfiConverterTypeChipUpgradeError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return ChipUpgradeError.Card(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterBoolean.read(buf),
-            )
-        if variant == 2:
-            return ChipUpgradeError.Refused(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 3:
-            return ChipUpgradeError.Cancelled(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 4:
-            return ChipUpgradeError.NotEnrolled(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 5:
-            return ChipUpgradeError.NotLoggedIn(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 6:
-            return ChipUpgradeError.Network(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
-            )
-        if variant == 7:
-            return ChipUpgradeError.KeyStore(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 8:
-            return ChipUpgradeError.Internal(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, ChipUpgradeError.Card):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterBoolean.check_lower(value.retryable)
-            return
-        if isinstance(value, ChipUpgradeError.Refused):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ChipUpgradeError.Cancelled):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ChipUpgradeError.NotEnrolled):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ChipUpgradeError.NotLoggedIn):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ChipUpgradeError.Network):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
-            return
-        if isinstance(value, ChipUpgradeError.KeyStore):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ChipUpgradeError.Internal):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, ChipUpgradeError.Card):
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterBoolean.write(value.retryable, buf)
-        if isinstance(value, ChipUpgradeError.Refused):
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ChipUpgradeError.Cancelled):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ChipUpgradeError.NotEnrolled):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ChipUpgradeError.NotLoggedIn):
-            buf.write_i32(5)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ChipUpgradeError.Network):
-            buf.write_i32(6)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
-        if isinstance(value, ChipUpgradeError.KeyStore):
-            buf.write_i32(7)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ChipUpgradeError.Internal):
-            buf.write_i32(8)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
-
-
-# ConsentError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class ConsentError(Exception):
-    """
-    Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
-    (`consent.frame_stale`, …) and the message in both languages.
-"""
-    pass
-
-_UniffiTempConsentError = ConsentError
-
-class ConsentError:  # type: ignore
-    """
-    Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
-    (`consent.frame_stale`, …) and the message in both languages.
-"""
-    
-    class InvalidCode(_UniffiTempConsentError):
-        """
-        What was scanned or opened is not a valid login code, link or request (too long, wrong
-        version, malformed), or a local input was refused (passcode format).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.InvalidCode({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.InvalidCode = InvalidCode # type: ignore
-    class RelyingPartyRejected(_UniffiTempConsentError):
-        """
-        The relying party failed a check against the signed registry: unknown, bad signature,
-        unregistered origin or redirect, a claim or purpose it may not ask for. Likely a fake site.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.RelyingPartyRejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.RelyingPartyRejected = RelyingPartyRejected # type: ignore
-    class Expired(_UniffiTempConsentError):
-        """
-        The request or the scanned frame is too old (scan the code on the screen again).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.Expired({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.Expired = Expired # type: ignore
-    class NotFound(_UniffiTempConsentError):
-        """
-        No such login session or share request (or it was already answered on this device), or
-        no credential on the device.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.NotFound({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.NotFound = NotFound # type: ignore
-    class Refused(_UniffiTempConsentError):
-        """
-        The server or the relying party refused (already scanned or decided, wrong verification
-        code, mismatched approval, presentation refused).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.Refused({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.Refused = Refused # type: ignore
-    class ReceiptInvalid(_UniffiTempConsentError):
-        """
-        A receipt export did not verify: changed content, bad device signature, bad server
-        countersignature, or another server key than the pinned one.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.ReceiptInvalid({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.ReceiptInvalid = ReceiptInvalid # type: ignore
-    class NotEnrolled(_UniffiTempConsentError):
-        """
-        No account on this device.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.NotEnrolled({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.NotEnrolled = NotEnrolled # type: ignore
-    class NotLoggedIn(_UniffiTempConsentError):
-        """
-        Not logged in, or the session ended: log in again.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.NotLoggedIn({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.NotLoggedIn = NotLoggedIn # type: ignore
-    class PasscodeIncorrect(_UniffiTempConsentError):
-        """
-        Wrong passcode.
-"""
-        
-        def __init__(self, detail, attempts_before_lockout, attempts_before_wipe):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "attempts_before_lockout={!r}".format(attempts_before_lockout),
-                "attempts_before_wipe={!r}".format(attempts_before_wipe),
-            ]))
-            self.detail = detail
-            self.attempts_before_lockout = attempts_before_lockout
-            self.attempts_before_wipe = attempts_before_wipe
-
-        def __repr__(self):
-            return "ConsentError.PasscodeIncorrect({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.PasscodeIncorrect = PasscodeIncorrect # type: ignore
-    class LockedOut(_UniffiTempConsentError):
-        """
-        Too many wrong passcodes; wait.
-"""
-        
-        def __init__(self, detail, retry_after_secs):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "retry_after_secs={!r}".format(retry_after_secs),
-            ]))
-            self.detail = detail
-            self.retry_after_secs = retry_after_secs
-
-        def __repr__(self):
-            return "ConsentError.LockedOut({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.LockedOut = LockedOut # type: ignore
-    class Wiped(_UniffiTempConsentError):
-        """
-        Too many wrong passcodes; the local account was erased.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.Wiped({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.Wiped = Wiped # type: ignore
-    class DeviceInactive(_UniffiTempConsentError):
-        """
-        This device was replaced or revoked.
-"""
-        
-        def __init__(self, detail, status):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "status={!r}".format(status),
-            ]))
-            self.detail = detail
-            self.status = status
-
-        def __repr__(self):
-            return "ConsentError.DeviceInactive({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.DeviceInactive = DeviceInactive # type: ignore
-    class KeyStore(_UniffiTempConsentError):
-        """
-        Key store failure, cancellation or invalidated key.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.KeyStore({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.KeyStore = KeyStore # type: ignore
-    class Network(_UniffiTempConsentError):
-        """
-        Transport failure.
-"""
-        
-        def __init__(self, detail, kind):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "kind={!r}".format(kind),
-            ]))
-            self.detail = detail
-            self.kind = kind
-
-        def __repr__(self):
-            return "ConsentError.Network({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.Network = Network # type: ignore
-    class BadServerResponse(_UniffiTempConsentError):
-        """
-        The server's answer did not verify (registry, countersignature, malformed data).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.BadServerResponse({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.BadServerResponse = BadServerResponse # type: ignore
-    class Internal(_UniffiTempConsentError):
-        """
-        Local storage or another unexpected failure.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ConsentError.Internal({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeConsentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempConsentError.Internal = Internal # type: ignore
-
-ConsentError = _UniffiTempConsentError # type: ignore
-del _UniffiTempConsentError
-
-
-class _UniffiFfiConverterTypeConsentError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return ConsentError.InvalidCode(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 2:
-            return ConsentError.RelyingPartyRejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 3:
-            return ConsentError.Expired(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 4:
-            return ConsentError.NotFound(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 5:
-            return ConsentError.Refused(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 6:
-            return ConsentError.ReceiptInvalid(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 7:
-            return ConsentError.NotEnrolled(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 8:
-            return ConsentError.NotLoggedIn(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 9:
-            return ConsentError.PasscodeIncorrect(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 10:
-            return ConsentError.LockedOut(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt64.read(buf),
-            )
-        if variant == 11:
-            return ConsentError.Wiped(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 12:
-            return ConsentError.DeviceInactive(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeDeviceStatus.read(buf),
-            )
-        if variant == 13:
-            return ConsentError.KeyStore(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 14:
-            return ConsentError.Network(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
-            )
-        if variant == 15:
-            return ConsentError.BadServerResponse(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 16:
-            return ConsentError.Internal(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, ConsentError.InvalidCode):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.RelyingPartyRejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.Expired):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.NotFound):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.Refused):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.ReceiptInvalid):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.NotEnrolled):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.NotLoggedIn):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.PasscodeIncorrect):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
-            return
-        if isinstance(value, ConsentError.LockedOut):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt64.check_lower(value.retry_after_secs)
-            return
-        if isinstance(value, ConsentError.Wiped):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.DeviceInactive):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
-            return
-        if isinstance(value, ConsentError.KeyStore):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.Network):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
-            return
-        if isinstance(value, ConsentError.BadServerResponse):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ConsentError.Internal):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, ConsentError.InvalidCode):
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.RelyingPartyRejected):
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.Expired):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.NotFound):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.Refused):
-            buf.write_i32(5)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.ReceiptInvalid):
-            buf.write_i32(6)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.NotEnrolled):
-            buf.write_i32(7)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.NotLoggedIn):
-            buf.write_i32(8)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.PasscodeIncorrect):
-            buf.write_i32(9)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
-        if isinstance(value, ConsentError.LockedOut):
-            buf.write_i32(10)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt64.write(value.retry_after_secs, buf)
-        if isinstance(value, ConsentError.Wiped):
-            buf.write_i32(11)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.DeviceInactive):
-            buf.write_i32(12)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
-        if isinstance(value, ConsentError.KeyStore):
-            buf.write_i32(13)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.Network):
-            buf.write_i32(14)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
-        if isinstance(value, ConsentError.BadServerResponse):
-            buf.write_i32(15)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ConsentError.Internal):
-            buf.write_i32(16)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
 
 
@@ -9114,550 +7562,6 @@ class _UniffiFfiConverterTypeDeviceKeyStoreError(_UniffiConverterRustBuffer):
             buf.write_i32(6)
             _UniffiFfiConverterString.write(value.reason, buf)
 
-class _UniffiFfiConverterSequenceTypeFieldError(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeFieldError.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeFieldError.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeFieldError.read(buf) for i in range(count)
-        ]
-
-
-
-# EnrollmentError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class EnrollmentError(Exception):
-    """
-    Errors of enrollment.
-"""
-    pass
-
-_UniffiTempEnrollmentError = EnrollmentError
-
-class EnrollmentError:  # type: ignore
-    """
-    Errors of enrollment.
-"""
-    
-    class InvalidInput(_UniffiTempEnrollmentError):
-        """
-        One or more fields are invalid; nothing was sent.
-"""
-        
-        def __init__(self, detail, fields):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "fields={!r}".format(fields),
-            ]))
-            self.detail = detail
-            self.fields = fields
-
-        def __repr__(self):
-            return "EnrollmentError.InvalidInput({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.InvalidInput = InvalidInput # type: ignore
-    class NoMatch(_UniffiTempEnrollmentError):
-        """
-        No citizen in the register matches.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.NoMatch({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.NoMatch = NoMatch # type: ignore
-    class NoPendingEnrollment(_UniffiTempEnrollmentError):
-        """
-        No enrollment is waiting for an OTP.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.NoPendingEnrollment({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.NoPendingEnrollment = NoPendingEnrollment # type: ignore
-    class OtpInvalid(_UniffiTempEnrollmentError):
-        """
-        Wrong OTP.
-"""
-        
-        def __init__(self, detail, attempts_left):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "attempts_left={!r}".format(attempts_left),
-            ]))
-            self.detail = detail
-            self.attempts_left = attempts_left
-
-        def __repr__(self):
-            return "EnrollmentError.OtpInvalid({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.OtpInvalid = OtpInvalid # type: ignore
-    class OtpExpired(_UniffiTempEnrollmentError):
-        """
-        OTP expired.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.OtpExpired({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.OtpExpired = OtpExpired # type: ignore
-    class OtpAttemptsExceeded(_UniffiTempEnrollmentError):
-        """
-        Too many wrong OTPs.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.OtpAttemptsExceeded({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.OtpAttemptsExceeded = OtpAttemptsExceeded # type: ignore
-    class AlreadyEnrolled(_UniffiTempEnrollmentError):
-        """
-        This device is already enrolled.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.AlreadyEnrolled({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.AlreadyEnrolled = AlreadyEnrolled # type: ignore
-    class AccountLocked(_UniffiTempEnrollmentError):
-        """
-        The account is locked server-side.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.AccountLocked({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.AccountLocked = AccountLocked # type: ignore
-    class KeyStore(_UniffiTempEnrollmentError):
-        """
-        The platform key store failed or the user cancelled.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.KeyStore({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.KeyStore = KeyStore # type: ignore
-    class Network(_UniffiTempEnrollmentError):
-        """
-        Transport failure.
-"""
-        
-        def __init__(self, detail, kind):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "kind={!r}".format(kind),
-            ]))
-            self.detail = detail
-            self.kind = kind
-
-        def __repr__(self):
-            return "EnrollmentError.Network({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.Network = Network # type: ignore
-    class Rejected(_UniffiTempEnrollmentError):
-        """
-        The server refused for another reason.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.Rejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.Rejected = Rejected # type: ignore
-    class Storage(_UniffiTempEnrollmentError):
-        """
-        Local storage failed.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "EnrollmentError.Storage({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeEnrollmentError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempEnrollmentError.Storage = Storage # type: ignore
-
-EnrollmentError = _UniffiTempEnrollmentError # type: ignore
-del _UniffiTempEnrollmentError
-
-
-class _UniffiFfiConverterTypeEnrollmentError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return EnrollmentError.InvalidInput(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterSequenceTypeFieldError.read(buf),
-            )
-        if variant == 2:
-            return EnrollmentError.NoMatch(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 3:
-            return EnrollmentError.NoPendingEnrollment(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 4:
-            return EnrollmentError.OtpInvalid(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 5:
-            return EnrollmentError.OtpExpired(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 6:
-            return EnrollmentError.OtpAttemptsExceeded(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 7:
-            return EnrollmentError.AlreadyEnrolled(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 8:
-            return EnrollmentError.AccountLocked(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 9:
-            return EnrollmentError.KeyStore(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 10:
-            return EnrollmentError.Network(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
-            )
-        if variant == 11:
-            return EnrollmentError.Rejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 12:
-            return EnrollmentError.Storage(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, EnrollmentError.InvalidInput):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterSequenceTypeFieldError.check_lower(value.fields)
-            return
-        if isinstance(value, EnrollmentError.NoMatch):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.NoPendingEnrollment):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.OtpInvalid):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_left)
-            return
-        if isinstance(value, EnrollmentError.OtpExpired):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.OtpAttemptsExceeded):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.AlreadyEnrolled):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.AccountLocked):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.KeyStore):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.Network):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
-            return
-        if isinstance(value, EnrollmentError.Rejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, EnrollmentError.Storage):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, EnrollmentError.InvalidInput):
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterSequenceTypeFieldError.write(value.fields, buf)
-        if isinstance(value, EnrollmentError.NoMatch):
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.NoPendingEnrollment):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.OtpInvalid):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_left, buf)
-        if isinstance(value, EnrollmentError.OtpExpired):
-            buf.write_i32(5)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.OtpAttemptsExceeded):
-            buf.write_i32(6)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.AlreadyEnrolled):
-            buf.write_i32(7)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.AccountLocked):
-            buf.write_i32(8)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.KeyStore):
-            buf.write_i32(9)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.Network):
-            buf.write_i32(10)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
-        if isinstance(value, EnrollmentError.Rejected):
-            buf.write_i32(11)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, EnrollmentError.Storage):
-            buf.write_i32(12)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
 
 
 # KeyWrapError
@@ -9778,8 +7682,8 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
 # namespace.
 class ObserverError(Exception):
     """
-    Errors an observer reports (they are logged and otherwise ignored: an observer can never
-    stop a delivery).
+    Errors a listener reports (logged and otherwise ignored: a listener can never stop a
+    delivery or the core).
 """
     pass
 
@@ -9787,13 +7691,13 @@ _UniffiTempObserverError = ObserverError
 
 class ObserverError:  # type: ignore
     """
-    Errors an observer reports (they are logged and otherwise ignored: an observer can never
-    stop a delivery).
+    Errors a listener reports (logged and otherwise ignored: a listener can never stop a
+    delivery or the core).
 """
     
     class Failed(_UniffiTempObserverError):
         """
-        The observer failed.
+        The listener failed.
 """
         
         def __init__(self, reason):
@@ -9832,1857 +7736,18 @@ class _UniffiFfiConverterTypeObserverError(_UniffiConverterRustBuffer):
             buf.write_i32(1)
             _UniffiFfiConverterString.write(value.reason, buf)
 
-
-
-# PasscodeError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class PasscodeError(Exception):
-    """
-    Errors of the passcode: change, reset, status.
-"""
-    pass
-
-_UniffiTempPasscodeError = PasscodeError
-
-class PasscodeError:  # type: ignore
-    """
-    Errors of the passcode: change, reset, status.
-"""
-    
-    class InvalidFormat(_UniffiTempPasscodeError):
-        """
-        The new passcode is not acceptable.
-"""
-        
-        def __init__(self, detail, fields):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "fields={!r}".format(fields),
-            ]))
-            self.detail = detail
-            self.fields = fields
-
-        def __repr__(self):
-            return "PasscodeError.InvalidFormat({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.InvalidFormat = InvalidFormat # type: ignore
-    class Incorrect(_UniffiTempPasscodeError):
-        """
-        Wrong passcode.
-"""
-        
-        def __init__(self, detail, attempts_before_lockout, attempts_before_wipe):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "attempts_before_lockout={!r}".format(attempts_before_lockout),
-                "attempts_before_wipe={!r}".format(attempts_before_wipe),
-            ]))
-            self.detail = detail
-            self.attempts_before_lockout = attempts_before_lockout
-            self.attempts_before_wipe = attempts_before_wipe
-
-        def __repr__(self):
-            return "PasscodeError.Incorrect({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.Incorrect = Incorrect # type: ignore
-    class LockedOut(_UniffiTempPasscodeError):
-        """
-        Too many wrong passcodes; wait.
-"""
-        
-        def __init__(self, detail, retry_after_secs):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "retry_after_secs={!r}".format(retry_after_secs),
-            ]))
-            self.detail = detail
-            self.retry_after_secs = retry_after_secs
-
-        def __repr__(self):
-            return "PasscodeError.LockedOut({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.LockedOut = LockedOut # type: ignore
-    class Wiped(_UniffiTempPasscodeError):
-        """
-        Too many wrong passcodes; the local account was erased.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.Wiped({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.Wiped = Wiped # type: ignore
-    class NotEnrolled(_UniffiTempPasscodeError):
-        """
-        No account on this device.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.NotEnrolled({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.NotEnrolled = NotEnrolled # type: ignore
-    class NoPendingReset(_UniffiTempPasscodeError):
-        """
-        No reset waiting for an OTP.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.NoPendingReset({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.NoPendingReset = NoPendingReset # type: ignore
-    class OtpInvalid(_UniffiTempPasscodeError):
-        """
-        Wrong OTP.
-"""
-        
-        def __init__(self, detail, attempts_left):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "attempts_left={!r}".format(attempts_left),
-            ]))
-            self.detail = detail
-            self.attempts_left = attempts_left
-
-        def __repr__(self):
-            return "PasscodeError.OtpInvalid({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.OtpInvalid = OtpInvalid # type: ignore
-    class OtpRejected(_UniffiTempPasscodeError):
-        """
-        OTP expired or too many wrong OTPs.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.OtpRejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.OtpRejected = OtpRejected # type: ignore
-    class DeviceInactive(_UniffiTempPasscodeError):
-        """
-        This device was replaced, transferred or revoked (`status` says which).
-"""
-        
-        def __init__(self, detail, status):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "status={!r}".format(status),
-            ]))
-            self.detail = detail
-            self.status = status
-
-        def __repr__(self):
-            return "PasscodeError.DeviceInactive({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.DeviceInactive = DeviceInactive # type: ignore
-    class KeyStore(_UniffiTempPasscodeError):
-        """
-        Key store failure, cancellation or invalidated key.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.KeyStore({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.KeyStore = KeyStore # type: ignore
-    class Network(_UniffiTempPasscodeError):
-        """
-        Transport failure.
-"""
-        
-        def __init__(self, detail, kind):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "kind={!r}".format(kind),
-            ]))
-            self.detail = detail
-            self.kind = kind
-
-        def __repr__(self):
-            return "PasscodeError.Network({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.Network = Network # type: ignore
-    class Rejected(_UniffiTempPasscodeError):
-        """
-        The server refused for another reason.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.Rejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.Rejected = Rejected # type: ignore
-    class Storage(_UniffiTempPasscodeError):
-        """
-        Local storage failed.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "PasscodeError.Storage({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypePasscodeError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempPasscodeError.Storage = Storage # type: ignore
-
-PasscodeError = _UniffiTempPasscodeError # type: ignore
-del _UniffiTempPasscodeError
-
-
-class _UniffiFfiConverterTypePasscodeError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return PasscodeError.InvalidFormat(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterSequenceTypeFieldError.read(buf),
-            )
-        if variant == 2:
-            return PasscodeError.Incorrect(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 3:
-            return PasscodeError.LockedOut(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt64.read(buf),
-            )
-        if variant == 4:
-            return PasscodeError.Wiped(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 5:
-            return PasscodeError.NotEnrolled(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 6:
-            return PasscodeError.NoPendingReset(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 7:
-            return PasscodeError.OtpInvalid(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 8:
-            return PasscodeError.OtpRejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 9:
-            return PasscodeError.DeviceInactive(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeDeviceStatus.read(buf),
-            )
-        if variant == 10:
-            return PasscodeError.KeyStore(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 11:
-            return PasscodeError.Network(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
-            )
-        if variant == 12:
-            return PasscodeError.Rejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 13:
-            return PasscodeError.Storage(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, PasscodeError.InvalidFormat):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterSequenceTypeFieldError.check_lower(value.fields)
-            return
-        if isinstance(value, PasscodeError.Incorrect):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
-            return
-        if isinstance(value, PasscodeError.LockedOut):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt64.check_lower(value.retry_after_secs)
-            return
-        if isinstance(value, PasscodeError.Wiped):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.NotEnrolled):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.NoPendingReset):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.OtpInvalid):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_left)
-            return
-        if isinstance(value, PasscodeError.OtpRejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.DeviceInactive):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
-            return
-        if isinstance(value, PasscodeError.KeyStore):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.Network):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
-            return
-        if isinstance(value, PasscodeError.Rejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, PasscodeError.Storage):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, PasscodeError.InvalidFormat):
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterSequenceTypeFieldError.write(value.fields, buf)
-        if isinstance(value, PasscodeError.Incorrect):
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
-        if isinstance(value, PasscodeError.LockedOut):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt64.write(value.retry_after_secs, buf)
-        if isinstance(value, PasscodeError.Wiped):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.NotEnrolled):
-            buf.write_i32(5)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.NoPendingReset):
-            buf.write_i32(6)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.OtpInvalid):
-            buf.write_i32(7)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_left, buf)
-        if isinstance(value, PasscodeError.OtpRejected):
-            buf.write_i32(8)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.DeviceInactive):
-            buf.write_i32(9)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
-        if isinstance(value, PasscodeError.KeyStore):
-            buf.write_i32(10)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.Network):
-            buf.write_i32(11)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
-        if isinstance(value, PasscodeError.Rejected):
-            buf.write_i32(12)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, PasscodeError.Storage):
-            buf.write_i32(13)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
-
-
-# ServiceError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class ServiceError(Exception):
-    """
-    Errors of the public-service requests.
-"""
-    pass
-
-_UniffiTempServiceError = ServiceError
-
-class ServiceError:  # type: ignore
-    """
-    Errors of the public-service requests.
-"""
-    
-    class InvalidForm(_UniffiTempServiceError):
-        """
-        The form has errors (every field at once), or an edit was refused (`field.locked`, …).
-"""
-        
-        def __init__(self, detail, fields):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "fields={!r}".format(fields),
-            ]))
-            self.detail = detail
-            self.fields = fields
-
-        def __repr__(self):
-            return "ServiceError.InvalidForm({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.InvalidForm = InvalidForm # type: ignore
-    class NotEnrolled(_UniffiTempServiceError):
-        """
-        No account on this device.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.NotEnrolled({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.NotEnrolled = NotEnrolled # type: ignore
-    class NotLoggedIn(_UniffiTempServiceError):
-        """
-        Not logged in, or the session ended: log in again.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.NotLoggedIn({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.NotLoggedIn = NotLoggedIn # type: ignore
-    class NotSynced(_UniffiTempServiceError):
-        """
-        The citizen's record or the catalogue is not on the device yet (sync first).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.NotSynced({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.NotSynced = NotSynced # type: ignore
-    class NotFound(_UniffiTempServiceError):
-        """
-        Unknown procedure, draft or case.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.NotFound({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.NotFound = NotFound # type: ignore
-    class WrongState(_UniffiTempServiceError):
-        """
-        The draft was submitted already, or the case is not waiting for a supplement.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.WrongState({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.WrongState = WrongState # type: ignore
-    class PasscodeIncorrect(_UniffiTempServiceError):
-        """
-        Wrong passcode when signing the submission.
-"""
-        
-        def __init__(self, detail, attempts_before_lockout, attempts_before_wipe):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "attempts_before_lockout={!r}".format(attempts_before_lockout),
-                "attempts_before_wipe={!r}".format(attempts_before_wipe),
-            ]))
-            self.detail = detail
-            self.attempts_before_lockout = attempts_before_lockout
-            self.attempts_before_wipe = attempts_before_wipe
-
-        def __repr__(self):
-            return "ServiceError.PasscodeIncorrect({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.PasscodeIncorrect = PasscodeIncorrect # type: ignore
-    class LockedOut(_UniffiTempServiceError):
-        """
-        Too many wrong passcodes; wait.
-"""
-        
-        def __init__(self, detail, retry_after_secs):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "retry_after_secs={!r}".format(retry_after_secs),
-            ]))
-            self.detail = detail
-            self.retry_after_secs = retry_after_secs
-
-        def __repr__(self):
-            return "ServiceError.LockedOut({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.LockedOut = LockedOut # type: ignore
-    class Wiped(_UniffiTempServiceError):
-        """
-        Too many wrong passcodes; the local account was erased.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.Wiped({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.Wiped = Wiped # type: ignore
-    class DeviceInactive(_UniffiTempServiceError):
-        """
-        This device was replaced or revoked.
-"""
-        
-        def __init__(self, detail, status):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "status={!r}".format(status),
-            ]))
-            self.detail = detail
-            self.status = status
-
-        def __repr__(self):
-            return "ServiceError.DeviceInactive({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.DeviceInactive = DeviceInactive # type: ignore
-    class KeyStore(_UniffiTempServiceError):
-        """
-        Key store failure, cancellation or invalidated key (`keystore.key_invalidated`: enroll
-        again).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.KeyStore({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.KeyStore = KeyStore # type: ignore
-    class Network(_UniffiTempServiceError):
-        """
-        Transport failure (the request, if queued, stays queued).
-"""
-        
-        def __init__(self, detail, kind):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-                "kind={!r}".format(kind),
-            ]))
-            self.detail = detail
-            self.kind = kind
-
-        def __repr__(self):
-            return "ServiceError.Network({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.Network = Network # type: ignore
-    class BadServerResponse(_UniffiTempServiceError):
-        """
-        The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.BadServerResponse({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.BadServerResponse = BadServerResponse # type: ignore
-    class Rejected(_UniffiTempServiceError):
-        """
-        The server refused.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.Rejected({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.Rejected = Rejected # type: ignore
-    class Storage(_UniffiTempServiceError):
-        """
-        Local storage failed.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "ServiceError.Storage({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeServiceError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempServiceError.Storage = Storage # type: ignore
-
-ServiceError = _UniffiTempServiceError # type: ignore
-del _UniffiTempServiceError
-
-
-class _UniffiFfiConverterTypeServiceError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return ServiceError.InvalidForm(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterSequenceTypeFieldError.read(buf),
-            )
-        if variant == 2:
-            return ServiceError.NotEnrolled(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 3:
-            return ServiceError.NotLoggedIn(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 4:
-            return ServiceError.NotSynced(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 5:
-            return ServiceError.NotFound(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 6:
-            return ServiceError.WrongState(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 7:
-            return ServiceError.PasscodeIncorrect(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-            )
-        if variant == 8:
-            return ServiceError.LockedOut(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt64.read(buf),
-            )
-        if variant == 9:
-            return ServiceError.Wiped(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 10:
-            return ServiceError.DeviceInactive(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeDeviceStatus.read(buf),
-            )
-        if variant == 11:
-            return ServiceError.KeyStore(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 12:
-            return ServiceError.Network(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterTypeNetworkErrorKind.read(buf),
-            )
-        if variant == 13:
-            return ServiceError.BadServerResponse(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 14:
-            return ServiceError.Rejected(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 15:
-            return ServiceError.Storage(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, ServiceError.InvalidForm):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterSequenceTypeFieldError.check_lower(value.fields)
-            return
-        if isinstance(value, ServiceError.NotEnrolled):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.NotLoggedIn):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.NotSynced):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.NotFound):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.WrongState):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.PasscodeIncorrect):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
-            return
-        if isinstance(value, ServiceError.LockedOut):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt64.check_lower(value.retry_after_secs)
-            return
-        if isinstance(value, ServiceError.Wiped):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.DeviceInactive):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
-            return
-        if isinstance(value, ServiceError.KeyStore):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.Network):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterTypeNetworkErrorKind.check_lower(value.kind)
-            return
-        if isinstance(value, ServiceError.BadServerResponse):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.Rejected):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, ServiceError.Storage):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, ServiceError.InvalidForm):
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterSequenceTypeFieldError.write(value.fields, buf)
-        if isinstance(value, ServiceError.NotEnrolled):
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.NotLoggedIn):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.NotSynced):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.NotFound):
-            buf.write_i32(5)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.WrongState):
-            buf.write_i32(6)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.PasscodeIncorrect):
-            buf.write_i32(7)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
-        if isinstance(value, ServiceError.LockedOut):
-            buf.write_i32(8)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt64.write(value.retry_after_secs, buf)
-        if isinstance(value, ServiceError.Wiped):
-            buf.write_i32(9)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.DeviceInactive):
-            buf.write_i32(10)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
-        if isinstance(value, ServiceError.KeyStore):
-            buf.write_i32(11)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.Network):
-            buf.write_i32(12)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterTypeNetworkErrorKind.write(value.kind, buf)
-        if isinstance(value, ServiceError.BadServerResponse):
-            buf.write_i32(13)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.Rejected):
-            buf.write_i32(14)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, ServiceError.Storage):
-            buf.write_i32(15)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
-
-
-# SetupError
-# We want to define each variant as a nested class that's also a subclass,
-# which is tricky in Python.  To accomplish this we're going to create each
-# class separately, then manually add the child classes to the base class's
-# __dict__.  All of this happens in dummy class to avoid polluting the module
-# namespace.
-class SetupError(Exception):
-    """
-    Errors of constructing [`crate::CitizenCore`].
-"""
-    pass
-
-_UniffiTempSetupError = SetupError
-
-class SetupError:  # type: ignore
-    """
-    Errors of constructing [`crate::CitizenCore`].
-"""
-    
-    class InvalidConfig(_UniffiTempSetupError):
-        """
-        The configuration is invalid (bad URL, PEM, pins, data directory).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "SetupError.InvalidConfig({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeSetupError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempSetupError.InvalidConfig = InvalidConfig # type: ignore
-    class Storage(_UniffiTempSetupError):
-        """
-        The database could not be opened or migrated.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "SetupError.Storage({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeSetupError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempSetupError.Storage = Storage # type: ignore
-    class DataKeyUnavailable(_UniffiTempSetupError):
-        """
-        The wrapped data key could not be unwrapped (e.g. restored from a backup on another device).
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "SetupError.DataKeyUnavailable({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeSetupError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempSetupError.DataKeyUnavailable = DataKeyUnavailable # type: ignore
-    class AlreadyOpen(_UniffiTempSetupError):
-        """
-        Another `CitizenCore` (in this process or another) has the data directory open; only one
-        may at a time (`storage.already_open`). Close or drop the other one first.
-"""
-        
-        def __init__(self, detail):
-            super().__init__(", ".join([
-                "detail={!r}".format(detail),
-            ]))
-            self.detail = detail
-
-        def __repr__(self):
-            return "SetupError.AlreadyOpen({})".format(str(self))
-        def detail(self, ) -> ErrorDetail:
-            """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
-"""
-            _uniffi_lowered_args = (
-                _UniffiFfiConverterTypeSetupError.lower(self),
-            )
-            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
-            _uniffi_error_converter = None
-            _uniffi_ffi_result = _uniffi_rust_call_with_error(
-                _uniffi_error_converter,
-                _UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail,
-                *_uniffi_lowered_args,
-            )
-            return _uniffi_lift_return(_uniffi_ffi_result)
-    _UniffiTempSetupError.AlreadyOpen = AlreadyOpen # type: ignore
-
-SetupError = _UniffiTempSetupError # type: ignore
-del _UniffiTempSetupError
-
-
-class _UniffiFfiConverterTypeSetupError(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return SetupError.InvalidConfig(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 2:
-            return SetupError.Storage(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 3:
-            return SetupError.DataKeyUnavailable(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        if variant == 4:
-            return SetupError.AlreadyOpen(
-                _UniffiFfiConverterTypeErrorDetail.read(buf),
-            )
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if isinstance(value, SetupError.InvalidConfig):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, SetupError.Storage):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, SetupError.DataKeyUnavailable):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-        if isinstance(value, SetupError.AlreadyOpen):
-            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            return
-
-    @staticmethod
-    def write(value, buf):
-        if isinstance(value, SetupError.InvalidConfig):
-            buf.write_i32(1)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, SetupError.Storage):
-            buf.write_i32(2)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, SetupError.DataKeyUnavailable):
-            buf.write_i32(3)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, SetupError.AlreadyOpen):
-            buf.write_i32(4)
-            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-
-
-class ApduTransport():
-    """
-    A connection to one card, able to exchange APDUs. Implemented by the shells
-    (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
-
-    One transport serves one card session; the core sends one APDU at a time (never two
-    `transceive` calls in flight on the same transport).
-"""
-    
-    async def transceive(self, command: bytes) -> bytes:
-        """
-        Send one command APDU (header, optional Lc and data, optional Le; short or extended
-        encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
-        Dropping the returned future cancels the exchange (see the module documentation).
-"""
-        raise NotImplementedError
-    def max_apdu_length(self, ) -> int:
-        """
-        The largest command APDU the transport can carry, in bytes (Android
-        `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
-"""
-        raise NotImplementedError
-    def supports_extended_length(self, ) -> bool:
-        """
-        Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
-        `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
-        commands of at most 256 bytes each.
-"""
-        raise NotImplementedError
-
-class ApduTransportImpl(ApduTransport):
-    """
-    A connection to one card, able to exchange APDUs. Implemented by the shells
-    (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
-
-    One transport serves one card session; the core sends one APDU at a time (never two
-    `transceive` calls in flight on the same transport).
-"""
-    
-    _handle: ctypes.c_uint64
-    
-    def __init__(self, *args, **kwargs):
-        raise ValueError("This class has no default constructor")
-
-    def __del__(self):
-        # In case of partial initialization of instances.
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_apdutransport, handle)
-
-    def _uniffi_clone_handle(self):
-        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport, self._handle)
-
-    # Used by alternative constructors or any methods which return this type.
-    @classmethod
-    def _uniffi_make_instance(cls, handle):
-        # Lightly yucky way to bypass the usual __init__ logic
-        # and just create a new instance with the required handle.
-        inst = cls.__new__(cls)
-        inst._handle = handle
-        return inst
-    async def transceive(self, command: bytes) -> bytes:
-        """
-        Send one command APDU (header, optional Lc and data, optional Le; short or extended
-        encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
-        Dropping the returned future cancels the exchange (see the module documentation).
-"""
-        
-        _UniffiFfiConverterBytes.check_lower(command)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterBytes.lower(command),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterBytes.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeApduTransportError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def max_apdu_length(self, ) -> int:
-        """
-        The largest command APDU the transport can carry, in bytes (Android
-        `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
-        _uniffi_error_converter = None
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def supports_extended_length(self, ) -> bool:
-        """
-        Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
-        `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
-        commands of at most 256 bytes each.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
-        _uniffi_error_converter = None
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-
-
-
-
-# Put all the bits inside a class to keep the top-level namespace clean
-class _UniffiTraitImplApduTransportImpl:
-    # For each method, generate a callback function to pass to Rust
-
-    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0
-    def transceive(
-            uniffi_handle,
-            command,
-            uniffi_future_callback,
-            uniffi_callback_data,
-            uniffi_out_dropped_callback,
-        ):
-        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
-        def make_call():
-            uniffi_args = (_UniffiFfiConverterBytes.lift(command), )
-            uniffi_method = uniffi_obj.transceive
-            return uniffi_method(*uniffi_args)
-        def handle_success(return_value):
-            uniffi_future_callback(
-                uniffi_callback_data,
-                _UniffiForeignFutureResultRustBuffer(
-                    _UniffiFfiConverterBytes.lower(return_value),
-                    _UniffiRustCallStatus.default()
-                )
-            )
-
-        def handle_error(status_code, rust_buffer):
-            uniffi_future_callback(
-                uniffi_callback_data,
-                _UniffiForeignFutureResultRustBuffer(
-                    _UniffiRustBuffer.default(),
-                    _UniffiRustCallStatus(status_code, rust_buffer),
-                )
-            )
-        _uniffi_trait_interface_call_async_with_error(
-            make_call,
-            uniffi_out_dropped_callback,
-            handle_success,
-            handle_error,
-            ApduTransportError,
-            _UniffiFfiConverterTypeApduTransportError.lower,
-        )
-
-    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1
-    def max_apdu_length(
-            uniffi_handle,
-            uniffi_out_return,
-            uniffi_call_status_ptr,
-        ):
-        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
-        def make_call():
-            uniffi_args = ()
-            uniffi_method = uniffi_obj.max_apdu_length
-            return uniffi_method(*uniffi_args)
-        def write_return_value(v):
-            uniffi_out_return[0] = _UniffiFfiConverterUInt32.lower(v)
-        _uniffi_trait_interface_call(
-                uniffi_call_status_ptr.contents,
-                make_call,
-                write_return_value,
-        )
-
-    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2
-    def supports_extended_length(
-            uniffi_handle,
-            uniffi_out_return,
-            uniffi_call_status_ptr,
-        ):
-        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
-        def make_call():
-            uniffi_args = ()
-            uniffi_method = uniffi_obj.supports_extended_length
-            return uniffi_method(*uniffi_args)
-        def write_return_value(v):
-            uniffi_out_return[0] = _UniffiFfiConverterBoolean.lower(v)
-        _uniffi_trait_interface_call(
-                uniffi_call_status_ptr.contents,
-                make_call,
-                write_return_value,
-        )
-
-    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT
-    def _uniffi_free(uniffi_handle):
-        _UniffiFfiConverterTypeApduTransport._handle_map.remove(uniffi_handle)
-
-    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT
-    def _uniffi_clone(uniffi_handle):
-        return _UniffiFfiConverterTypeApduTransport._handle_map.clone(uniffi_handle)
-
-    # Generate the FFI VTable.  This has a field for each callback interface method.
-    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreApduTransport(
-        _uniffi_free,
-        _uniffi_clone,
-        transceive,
-        max_apdu_length,
-        supports_extended_length,
-    )
-    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
-    # or else bad things will happen when Rust tries to access it.
-    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport(ctypes.byref(_uniffi_vtable))
-
-class _UniffiFfiConverterTypeApduTransport:
-    _handle_map = _UniffiHandleMap()
-
-    @staticmethod
-    def lift(value: int):
-        if (value & 1) == 0:
-            # Rust-generated handle, construct a new class that uses the handle to implement the
-            # interface
-            return ApduTransportImpl._uniffi_make_instance(value)
-        else:
-            # Python-generated handle, get the object from the handle map
-            return _UniffiFfiConverterTypeApduTransport._handle_map.remove(value)
-
-    @staticmethod
-    def check_lower(value: ApduTransport):
-        if not isinstance(value, ApduTransport):
-            raise TypeError("Expected ApduTransport subclass, {} found".format(type(value).__name__))
-
-    @staticmethod
-    def lower(value: ApduTransport):
-         if isinstance(value, ApduTransportImpl):
-            # Rust-implementated object.  Clone the handle and return it
-            return value._uniffi_clone_handle()
-         else:
-            # Python-implementated object, generate a new vtable handle and return that.
-            return _UniffiFfiConverterTypeApduTransport._handle_map.insert(value)
-
-    @classmethod
-    def read(cls, buf: _UniffiRustBuffer):
-        ptr = buf.read_u64()
-        if ptr == 0:
-            raise InternalError("Raw handle value was null")
-        return cls.lift(ptr)
-
-    @classmethod
-    def write(cls, value: ApduTransport, buf: _UniffiRustBuffer):
-        buf.write_u64(cls.lower(value))
-
-
-class ChipReadObserver():
-    """
-    Receives the progress of a chip read (called after each answer of the card, on a core
-    thread: post to the UI thread yourself; return quickly).
-"""
-    
-    def on_progress(self, step: ChipReadStep,bytes_read: int,apdus: int) -> None:
-        """
-        The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
-"""
-        raise NotImplementedError
-
-class ChipReadObserverImpl(ChipReadObserver):
-    """
-    Receives the progress of a chip read (called after each answer of the card, on a core
-    thread: post to the UI thread yourself; return quickly).
-"""
-    
-    _handle: ctypes.c_uint64
-    
-    def __init__(self, *args, **kwargs):
-        raise ValueError("This class has no default constructor")
-
-    def __del__(self):
-        # In case of partial initialization of instances.
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver, handle)
-
-    def _uniffi_clone_handle(self):
-        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver, self._handle)
-
-    # Used by alternative constructors or any methods which return this type.
-    @classmethod
-    def _uniffi_make_instance(cls, handle):
-        # Lightly yucky way to bypass the usual __init__ logic
-        # and just create a new instance with the required handle.
-        inst = cls.__new__(cls)
-        inst._handle = handle
-        return inst
-    def on_progress(self, step: ChipReadStep,bytes_read: int,apdus: int) -> None:
-        """
-        The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
-"""
-        
-        _UniffiFfiConverterTypeChipReadStep.check_lower(step)
-
-        _UniffiFfiConverterUInt64.check_lower(bytes_read)
-
-        _UniffiFfiConverterUInt32.check_lower(apdus)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeChipReadStep.lower(step),
-            _UniffiFfiConverterUInt64.lower(bytes_read),
-            _UniffiFfiConverterUInt32.lower(apdus),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = None
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-
-
-
-
-# Put all the bits inside a class to keep the top-level namespace clean
-class _UniffiTraitImplChipReadObserverImpl:
-    # For each method, generate a callback function to pass to Rust
-
-    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_CHIP_READ_OBSERVER_METHOD0
-    def on_progress(
-            uniffi_handle,
-            step,
-            bytes_read,
-            apdus,
-            uniffi_out_return,
-            uniffi_call_status_ptr,
-        ):
-        uniffi_obj = _UniffiFfiConverterTypeChipReadObserver._handle_map.get(uniffi_handle)
-        def make_call():
-            uniffi_args = (_UniffiFfiConverterTypeChipReadStep.lift(step), _UniffiFfiConverterUInt64.lift(bytes_read), _UniffiFfiConverterUInt32.lift(apdus), )
-            uniffi_method = uniffi_obj.on_progress
-            return uniffi_method(*uniffi_args)
-        write_return_value = lambda v: None
-        _uniffi_trait_interface_call(
-                uniffi_call_status_ptr.contents,
-                make_call,
-                write_return_value,
-        )
-
-    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_CHIP_READ_OBSERVER
-    def _uniffi_free(uniffi_handle):
-        _UniffiFfiConverterTypeChipReadObserver._handle_map.remove(uniffi_handle)
-
-    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_CHIP_READ_OBSERVER
-    def _uniffi_clone(uniffi_handle):
-        return _UniffiFfiConverterTypeChipReadObserver._handle_map.clone(uniffi_handle)
-
-    # Generate the FFI VTable.  This has a field for each callback interface method.
-    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreChipReadObserver(
-        _uniffi_free,
-        _uniffi_clone,
-        on_progress,
-    )
-    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
-    # or else bad things will happen when Rust tries to access it.
-    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(ctypes.byref(_uniffi_vtable))
-
-class _UniffiFfiConverterTypeChipReadObserver:
-    _handle_map = _UniffiHandleMap()
-
-    @staticmethod
-    def lift(value: int):
-        if (value & 1) == 0:
-            # Rust-generated handle, construct a new class that uses the handle to implement the
-            # interface
-            return ChipReadObserverImpl._uniffi_make_instance(value)
-        else:
-            # Python-generated handle, get the object from the handle map
-            return _UniffiFfiConverterTypeChipReadObserver._handle_map.remove(value)
-
-    @staticmethod
-    def check_lower(value: ChipReadObserver):
-        if not isinstance(value, ChipReadObserver):
-            raise TypeError("Expected ChipReadObserver subclass, {} found".format(type(value).__name__))
-
-    @staticmethod
-    def lower(value: ChipReadObserver):
-         if isinstance(value, ChipReadObserverImpl):
-            # Rust-implementated object.  Clone the handle and return it
-            return value._uniffi_clone_handle()
-         else:
-            # Python-implementated object, generate a new vtable handle and return that.
-            return _UniffiFfiConverterTypeChipReadObserver._handle_map.insert(value)
-
-    @classmethod
-    def read(cls, buf: _UniffiRustBuffer):
-        ptr = buf.read_u64()
-        if ptr == 0:
-            raise InternalError("Raw handle value was null")
-        return cls.lift(ptr)
-
-    @classmethod
-    def write(cls, value: ChipReadObserver, buf: _UniffiRustBuffer):
-        buf.write_u64(cls.lower(value))
-
-class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
         for item in value:
-            _UniffiFfiConverterTypeActivityEntry.check_lower(item)
+            _UniffiFfiConverterTypeDeviceInfo.check_lower(item)
 
     @classmethod
     def write(cls, value, buf):
         items = len(value)
         buf.write_i32(items)
         for item in value:
-            _UniffiFfiConverterTypeActivityEntry.write(item, buf)
+            _UniffiFfiConverterTypeDeviceInfo.write(item, buf)
 
     @classmethod
     def read(cls, buf):
@@ -11691,8 +7756,509 @@ class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
             raise InternalError("Unexpected negative sequence length")
 
         return [
-            _UniffiFfiConverterTypeActivityEntry.read(buf) for i in range(count)
+            _UniffiFfiConverterTypeDeviceInfo.read(buf) for i in range(count)
         ]
+
+
+class AccountClientProtocol(typing.Protocol):
+    """
+    Account, enrollment, passcode, login, sessions and devices of one core
+    (`CitizenCore.account()`). Small enough to fake in a test of a view model.
+"""
+    
+    async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
+        """
+        On the old device: approve handing the account to a new device whose enrollment id the
+        citizen reads from the new device. The old device is then marked `transferred`, not
+        `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
+        """
+        Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+        Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def check_device_status(self, ) -> DeviceStatusInfo:
+        """
+        Ask the server whether this device is still the active one; a replaced or revoked device
+        learns it here (and its session is dropped). Main-safe; never prompts. Throws
+        [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def complete_enrollment(self, otp: str,passcode: str,key_options: KeyOptions) -> EnrollmentOutcome:
+        """
+        Step 2 of enrollment: with the OTP, create the device key in the platform key store,
+        prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+        key store creates and uses the device key). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def complete_passcode_reset(self, otp: str,new_passcode: str) -> None:
+        """
+        Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
+        passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+        signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def list_devices(self, ) -> typing.List[DeviceInfo]:
+        """
+        The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def login(self, passcode: str) -> SessionInfo:
+        """
+        Log in: check the passcode (with lockout), then sign the server's challenge with the
+        device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+        (the device key signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def logout(self, ) -> None:
+        """
+        End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def passcode_status(self, ) -> PasscodeStatus:
+        """
+        Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def refresh_session(self, ) -> SessionInfo:
+        """
+        Rotate the refresh token now (the core also does this by itself when needed).
+        Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def reset_device(self, ) -> None:
+        """
+        Erase the account from this device: device key, tokens, personal data. Main-safe; never
+        prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def revoke_device(self, device_id: str,passcode: str) -> None:
+        """
+        Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+        (the device key signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
+        """
+        Step 1 of enrollment: the number, date of birth and phone are validated locally, then
+        matched against the population register, which sends an OTP to the phone. Main-safe;
+        never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def start_passcode_reset(self, ) -> PasscodeResetTicket:
+        """
+        Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+        never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    def validate_enrollment(self, input: EnrollmentInput) -> typing.List[FieldError]:
+        """
+        Validate enrollment input without a network call: every field error at once (empty =
+        valid). Pure computation: main-safe, never prompts, never throws.
+"""
+        raise NotImplementedError
+    async def verify_passcode(self, passcode: str) -> None:
+        """
+        Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+        login: failures are counted and persisted, delays escalate, the 10th failure erases.
+        Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+
+class AccountClient(AccountClientProtocol):
+    """
+    Account, enrollment, passcode, login, sessions and devices of one core
+    (`CitizenCore.account()`). Small enough to fake in a test of a view model.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_accountclient, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_accountclient, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
+        """
+        On the old device: approve handing the account to a new device whose enrollment id the
+        citizen reads from the new device. The old device is then marked `transferred`, not
+        `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(enrollment_id)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(enrollment_id),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
+        """
+        Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+        Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(old_passcode)
+
+        _UniffiFfiConverterString.check_lower(new_passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(old_passcode),
+            _UniffiFfiConverterString.lower(new_passcode),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_change_passcode(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def check_device_status(self, ) -> DeviceStatusInfo:
+        """
+        Ask the server whether this device is still the active one; a replaced or revoked device
+        learns it here (and its session is dropped). Main-safe; never prompts. Throws
+        [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDeviceStatusInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_check_device_status(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def complete_enrollment(self, otp: str,passcode: str,key_options: KeyOptions) -> EnrollmentOutcome:
+        """
+        Step 2 of enrollment: with the OTP, create the device key in the platform key store,
+        prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+        key store creates and uses the device key). Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(otp)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+
+        _UniffiFfiConverterTypeKeyOptions.check_lower(key_options)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(otp),
+            _UniffiFfiConverterString.lower(passcode),
+            _UniffiFfiConverterTypeKeyOptions.lower(key_options),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEnrollmentOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_enrollment(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def complete_passcode_reset(self, otp: str,new_passcode: str) -> None:
+        """
+        Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
+        passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+        signs). Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(otp)
+
+        _UniffiFfiConverterString.check_lower(new_passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(otp),
+            _UniffiFfiConverterString.lower(new_passcode),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_devices(self, ) -> typing.List[DeviceInfo]:
+        """
+        The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDeviceInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_list_devices(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def login(self, passcode: str) -> SessionInfo:
+        """
+        Log in: check the passcode (with lockout), then sign the server's challenge with the
+        device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+        (the device key signs). Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSessionInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_login(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def logout(self, ) -> None:
+        """
+        End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_logout(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def passcode_status(self, ) -> PasscodeStatus:
+        """
+        Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePasscodeStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_passcode_status(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def refresh_session(self, ) -> SessionInfo:
+        """
+        Rotate the refresh token now (the core also does this by itself when needed).
+        Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSessionInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_refresh_session(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def reset_device(self, ) -> None:
+        """
+        Erase the account from this device: device key, tokens, personal data. Main-safe; never
+        prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_reset_device(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def revoke_device(self, device_id: str,passcode: str) -> None:
+        """
+        Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+        (the device key signs). Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(device_id)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(device_id),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
+        """
+        Step 1 of enrollment: the number, date of birth and phone are validated locally, then
+        matched against the population register, which sends an OTP to the phone. Main-safe;
+        never prompts. Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeEnrollmentInput.lower(input),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEnrollmentTicket.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_enrollment(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def start_passcode_reset(self, ) -> PasscodeResetTicket:
+        """
+        Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+        never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePasscodeResetTicket.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def validate_enrollment(self, input: EnrollmentInput) -> typing.List[FieldError]:
+        """
+        Validate enrollment input without a network call: every field error at once (empty =
+        valid). Pure computation: main-safe, never prompts, never throws.
+"""
+        
+        _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeEnrollmentInput.lower(input),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeFieldError.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_validate_enrollment,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def verify_passcode(self, passcode: str) -> None:
+        """
+        Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+        login: failures are counted and persisted, delays escalate, the 10th failure erases.
+        Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_verify_passcode(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeAccountClient:
+    @staticmethod
+    def lift(value: int) -> AccountClient:
+        return AccountClient._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: AccountClient):
+        if not isinstance(value, AccountClient):
+            raise TypeError("Expected AccountClient instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: AccountClient) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> AccountClient:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: AccountClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
 
 class _UniffiFfiConverterOptionalTypeActivityAnchor(_UniffiConverterRustBuffer):
     @classmethod
@@ -11718,6 +8284,861 @@ class _UniffiFfiConverterOptionalTypeActivityAnchor(_UniffiConverterRustBuffer):
             return _UniffiFfiConverterTypeActivityAnchor.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterSequenceTypeActivityEntry(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeActivityEntry.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeActivityEntry.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeActivityEntry.read(buf) for i in range(count)
+        ]
+
+
+class ActivityClientProtocol(typing.Protocol):
+    """
+    The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+    in a test of a view model.
+"""
+    
+    async def anchor(self, ) -> typing.Optional[ActivityAnchor]:
+        """
+        Anchor the head of the log at the server now (also done on every `sync_cases`). When
+        logged in, first fetches the server's latest anchor of this device and keeps it if the
+        device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def export(self, ) -> str:
+        """
+        The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+        prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def list_entries(self, ) -> typing.List[ActivityEntry]:
+        """
+        The activity log: every enrollment, login, submission, device and passcode change and
+        lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def verify(self, ) -> ActivityLogReport:
+        """
+        Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+        the server keys fetched over the pinned connection), and that no anchor the device stored
+        was deleted and the log reaches the highest one. Offline; `anchor` (and
+        `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+        log truncated below it is reported even when the local anchors were removed. Main-safe;
+        never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+
+class ActivityClient(ActivityClientProtocol):
+    """
+    The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+    in a test of a view model.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_activityclient, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_activityclient, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def anchor(self, ) -> typing.Optional[ActivityAnchor]:
+        """
+        Anchor the head of the log at the server now (also done on every `sync_cases`). When
+        logged in, first fetches the server's latest anchor of this device and keeps it if the
+        device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeActivityAnchor.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_activityclient_anchor(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def export(self, ) -> str:
+        """
+        The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+        prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_activityclient_export(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_entries(self, ) -> typing.List[ActivityEntry]:
+        """
+        The activity log: every enrollment, login, submission, device and passcode change and
+        lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeActivityEntry.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_activityclient_list_entries(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def verify(self, ) -> ActivityLogReport:
+        """
+        Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+        the server keys fetched over the pinned connection), and that no anchor the device stored
+        was deleted and the log reaches the highest one. Offline; `anchor` (and
+        `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+        log truncated below it is reported even when the local anchors were removed. Main-safe;
+        never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeActivityLogReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_activityclient_verify(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeActivityClient:
+    @staticmethod
+    def lift(value: int) -> ActivityClient:
+        return ActivityClient._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: ActivityClient):
+        if not isinstance(value, ActivityClient):
+            raise TypeError("Expected ActivityClient instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ActivityClient) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> ActivityClient:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ActivityClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterSequenceTypeReceiptInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeReceiptInfo.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeReceiptInfo.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeReceiptInfo.read(buf) for i in range(count)
+        ]
+
+
+class ConsentClientProtocol(typing.Protocol):
+    """
+    Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+    sharing, consent receipts. Small enough to fake in a test of a view model.
+"""
+    
+    async def approve_login(self, session_id: str,verification_code: str,passcode: str) -> LoginApproval:
+        """
+        Approve a scanned login with the code the site shows and the passcode: the device signs
+        a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+        the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+        (the device key signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def deny_login(self, session_id: str) -> None:
+        """
+        Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+        (the device key signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def export_receipts(self, ) -> str:
+        """
+        The receipts as JSON anyone can verify with the device's and the server's public keys
+        (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def fetch_credential(self, ) -> None:
+        """
+        Fetch the identity credential the device presents from (an SD-JWT bound to the device
+        key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+        calls this itself when the credential is missing or about to expire.
+"""
+        raise NotImplementedError
+    async def list_receipts(self, ) -> typing.List[ReceiptInfo]:
+        """
+        The consent receipts on this device, newest first. A stored receipt that cannot be read
+        is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+        from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+        Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def open_login_link(self, url: str) -> LoginRequestInfo:
+        """
+        Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+        as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def open_share_request(self, request: str) -> ShareRequestInfo:
+        """
+        Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+        Checked on the device against the signed registry before anything is shown: registered
+        party, its signature, a registered purpose, only claims it may ask for, the answer going
+        to one of its registered origins, not expired.
+"""
+        raise NotImplementedError
+    async def refresh_relying_parties(self, ) -> int:
+        """
+        Fetch the registry of relying parties, verify the server's signature, and cache it (login
+        codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+        never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def scan_login_code(self, frame: str) -> LoginRequestInfo:
+        """
+        Scan a login QR code. Everything that can be checked on the device is checked before any
+        network call: strict parse, relying party in the signed registry, its signature, the
+        origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+        forged frame) and answers the verification-code choices. Main-safe; never prompts.
+        Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def share_data(self, request_id: str,optional_claims: typing.List[str],passcode: str) -> ShareOutcome:
+        """
+        Share the required claims plus `optional_claims` (each must be one the request offers)
+        after the passcode: the presentation reveals nothing else and is bound to this relying
+        party and request by the device key; a consent receipt is signed, countersigned and
+        stored, and the share is recorded in the activity log before the data is sent.
+"""
+        raise NotImplementedError
+
+class ConsentClient(ConsentClientProtocol):
+    """
+    Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+    sharing, consent receipts. Small enough to fake in a test of a view model.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_consentclient, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_consentclient, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def approve_login(self, session_id: str,verification_code: str,passcode: str) -> LoginApproval:
+        """
+        Approve a scanned login with the code the site shows and the passcode: the device signs
+        a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+        the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+        (the device key signs). Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(session_id)
+
+        _UniffiFfiConverterString.check_lower(verification_code)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(session_id),
+            _UniffiFfiConverterString.lower(verification_code),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeLoginApproval.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def deny_login(self, session_id: str) -> None:
+        """
+        Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+        (the device key signs). Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(session_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(session_id),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_deny_login(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def export_receipts(self, ) -> str:
+        """
+        The receipts as JSON anyone can verify with the device's and the server's public keys
+        (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_export_receipts(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def fetch_credential(self, ) -> None:
+        """
+        Fetch the identity credential the device presents from (an SD-JWT bound to the device
+        key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+        calls this itself when the credential is missing or about to expire.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_fetch_credential(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_receipts(self, ) -> typing.List[ReceiptInfo]:
+        """
+        The consent receipts on this device, newest first. A stored receipt that cannot be read
+        is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+        from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+        Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeReceiptInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_list_receipts(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def open_login_link(self, url: str) -> LoginRequestInfo:
+        """
+        Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+        as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(url)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(url),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_login_link(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def open_share_request(self, request: str) -> ShareRequestInfo:
+        """
+        Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+        Checked on the device against the signed registry before anything is shown: registered
+        party, its signature, a registered purpose, only claims it may ask for, the answer going
+        to one of its registered origins, not expired.
+"""
+        
+        _UniffiFfiConverterString.check_lower(request)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(request),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeShareRequestInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_share_request(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def refresh_relying_parties(self, ) -> int:
+        """
+        Fetch the registry of relying parties, verify the server's signature, and cache it (login
+        codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+        never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def scan_login_code(self, frame: str) -> LoginRequestInfo:
+        """
+        Scan a login QR code. Everything that can be checked on the device is checked before any
+        network call: strict parse, relying party in the signed registry, its signature, the
+        origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+        forged frame) and answers the verification-code choices. Main-safe; never prompts.
+        Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(frame)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(frame),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_scan_login_code(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def share_data(self, request_id: str,optional_claims: typing.List[str],passcode: str) -> ShareOutcome:
+        """
+        Share the required claims plus `optional_claims` (each must be one the request offers)
+        after the passcode: the presentation reveals nothing else and is bound to this relying
+        party and request by the device key; a consent receipt is signed, countersigned and
+        stored, and the share is recorded in the activity log before the data is sent.
+"""
+        
+        _UniffiFfiConverterString.check_lower(request_id)
+
+        _UniffiFfiConverterSequenceString.check_lower(optional_claims)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(request_id),
+            _UniffiFfiConverterSequenceString.lower(optional_claims),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeShareOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeConsentClient:
+    @staticmethod
+    def lift(value: int) -> ConsentClient:
+        return ConsentClient._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: ConsentClient):
+        if not isinstance(value, ConsentClient):
+            raise TypeError("Expected ConsentClient instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ConsentClient) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> ConsentClient:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ConsentClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class StatusListener():
+    """
+    Receives the core's status: first the current one, then each change the core notices (a
+    login or logout, an enrollment, a session that expired or was revoked, a device the server
+    deactivated, a wipe). Called from a core thread, one call at a time.
+"""
+    
+    def on_status(self, status: CoreStatus) -> None:
+        """
+        The status (never the same twice in a row).
+"""
+        raise NotImplementedError
+    def on_end(self, ) -> None:
+        """
+        The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+"""
+        raise NotImplementedError
+
+class StatusListenerImpl(StatusListener):
+    """
+    Receives the core's status: first the current one, then each change the core notices (a
+    login or logout, an enrollment, a session that expired or was revoked, a device the server
+    deactivated, a wipe). Called from a core thread, one call at a time.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_statuslistener, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_statuslistener, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def on_status(self, status: CoreStatus) -> None:
+        """
+        The status (never the same twice in a row).
+"""
+        
+        _UniffiFfiConverterTypeCoreStatus.check_lower(status)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeCoreStatus.lower(status),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeObserverError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_status,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def on_end(self, ) -> None:
+        """
+        The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeObserverError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_end,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplStatusListenerImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD0
+    def on_status(
+            uniffi_handle,
+            status,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeStatusListener._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterTypeCoreStatus.lift(status), )
+            uniffi_method = uniffi_obj.on_status
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                ObserverError,
+                _UniffiFfiConverterTypeObserverError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_STATUS_LISTENER_METHOD1
+    def on_end(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeStatusListener._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.on_end
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                ObserverError,
+                _UniffiFfiConverterTypeObserverError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_STATUS_LISTENER
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeStatusListener._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_STATUS_LISTENER
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeStatusListener._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreStatusListener(
+        _uniffi_free,
+        _uniffi_clone,
+        on_status,
+        on_end,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_statuslistener(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeStatusListener:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return StatusListenerImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeStatusListener._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: StatusListener):
+        if not isinstance(value, StatusListener):
+            raise TypeError("Expected StatusListener subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: StatusListener):
+         if isinstance(value, StatusListenerImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeStatusListener._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: StatusListener, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class SubscriptionProtocol(typing.Protocol):
+    """
+    A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+    call `cancel()` when done; it also ends when the core is shut down or closed.
+"""
+    
+    def cancel(self, ) -> None:
+        """
+        Stop the notifications (idempotent). The listener hears `on_end` once the notification
+        being delivered, if any, is done. Main-safe; never throws.
+"""
+        raise NotImplementedError
+
+class Subscription(SubscriptionProtocol):
+    """
+    A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+    call `cancel()` when done; it also ends when the core is shut down or closed.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_subscription, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_subscription, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def cancel(self, ) -> None:
+        """
+        Stop the notifications (idempotent). The listener hears `on_end` once the notification
+        being delivered, if any, is done. Main-safe; never throws.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypeSubscription:
+    @staticmethod
+    def lift(value: int) -> Subscription:
+        return Subscription._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: Subscription):
+        if not isinstance(value, Subscription):
+            raise TypeError("Expected Subscription instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: Subscription) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> Subscription:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: Subscription, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
 
 class _UniffiFfiConverterSequenceTypeCaseInfo(_UniffiConverterRustBuffer):
     @classmethod
@@ -11763,52 +9184,6 @@ class _UniffiFfiConverterSequenceTypeDraft(_UniffiConverterRustBuffer):
 
         return [
             _UniffiFfiConverterTypeDraft.read(buf) for i in range(count)
-        ]
-
-class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeDeviceInfo.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeDeviceInfo.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeDeviceInfo.read(buf) for i in range(count)
-        ]
-
-class _UniffiFfiConverterSequenceTypeReceiptInfo(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeReceiptInfo.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeReceiptInfo.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeReceiptInfo.read(buf) for i in range(count)
         ]
 
 class _UniffiFfiConverterSequenceTypeOutboxItem(_UniffiConverterRustBuffer):
@@ -11858,22 +9233,29 @@ class _UniffiFfiConverterSequenceTypeProcedure(_UniffiConverterRustBuffer):
         ]
 
 
-class OutboxObserver():
+class OutboxListener():
     """
-    Receives outbox progress. Called from a background thread; keep it short and hop to the UI
-    thread yourself.
+    Receives the outbox: first the current items, then the whole outbox again after every
+    change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+    UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
 """
     
-    def on_outbox_item(self, item: OutboxItem) -> None:
+    def on_outbox(self, items: typing.List[OutboxItem]) -> None:
         """
-        An item changed.
+        The outbox in queue order (the first call is the state when the subscription started).
+"""
+        raise NotImplementedError
+    def on_end(self, ) -> None:
+        """
+        The subscription ended (cancelled, or the core was shut down or closed): no more calls.
 """
         raise NotImplementedError
 
-class OutboxObserverImpl(OutboxObserver):
+class OutboxListenerImpl(OutboxListener):
     """
-    Receives outbox progress. Called from a background thread; keep it short and hop to the UI
-    thread yourself.
+    Receives the outbox: first the current items, then the whole outbox again after every
+    change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+    UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
 """
     
     _handle: ctypes.c_uint64
@@ -11885,10 +9267,10 @@ class OutboxObserverImpl(OutboxObserver):
         # In case of partial initialization of instances.
         handle = getattr(self, "_handle", None)
         if handle is not None:
-            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_outboxobserver, handle)
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_outboxlistener, handle)
 
     def _uniffi_clone_handle(self):
-        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver, self._handle)
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_outboxlistener, self._handle)
 
     # Used by alternative constructors or any methods which return this type.
     @classmethod
@@ -11898,21 +9280,36 @@ class OutboxObserverImpl(OutboxObserver):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
-    def on_outbox_item(self, item: OutboxItem) -> None:
+    def on_outbox(self, items: typing.List[OutboxItem]) -> None:
         """
-        An item changed.
+        The outbox in queue order (the first call is the state when the subscription started).
 """
         
-        _UniffiFfiConverterTypeOutboxItem.check_lower(item)
+        _UniffiFfiConverterSequenceTypeOutboxItem.check_lower(items)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeOutboxItem.lower(item),
+            _UniffiFfiConverterSequenceTypeOutboxItem.lower(items),
         )
         _uniffi_lift_return = lambda val: None
         _uniffi_error_converter = _UniffiFfiConverterTypeObserverError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item,
+            _UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_outbox,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def on_end(self, ) -> None:
+        """
+        The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeObserverError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_end,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -11921,20 +9318,20 @@ class OutboxObserverImpl(OutboxObserver):
 
 
 # Put all the bits inside a class to keep the top-level namespace clean
-class _UniffiTraitImplOutboxObserverImpl:
+class _UniffiTraitImplOutboxListenerImpl:
     # For each method, generate a callback function to pass to Rust
 
-    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_OBSERVER_METHOD0
-    def on_outbox_item(
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD0
+    def on_outbox(
             uniffi_handle,
-            item,
+            items,
             uniffi_out_return,
             uniffi_call_status_ptr,
         ):
-        uniffi_obj = _UniffiFfiConverterTypeOutboxObserver._handle_map.get(uniffi_handle)
+        uniffi_obj = _UniffiFfiConverterTypeOutboxListener._handle_map.get(uniffi_handle)
         def make_call():
-            uniffi_args = (_UniffiFfiConverterTypeOutboxItem.lift(item), )
-            uniffi_method = uniffi_obj.on_outbox_item
+            uniffi_args = (_UniffiFfiConverterSequenceTypeOutboxItem.lift(items), )
+            uniffi_method = uniffi_obj.on_outbox
             return uniffi_method(*uniffi_args)
         write_return_value = lambda v: None
         _uniffi_trait_interface_call_with_error(
@@ -11945,25 +9342,46 @@ class _UniffiTraitImplOutboxObserverImpl:
                 _UniffiFfiConverterTypeObserverError.lower,
         )
 
-    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_OBSERVER
-    def _uniffi_free(uniffi_handle):
-        _UniffiFfiConverterTypeOutboxObserver._handle_map.remove(uniffi_handle)
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD1
+    def on_end(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeOutboxListener._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.on_end
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                ObserverError,
+                _UniffiFfiConverterTypeObserverError.lower,
+        )
 
-    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_OBSERVER
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_OUTBOX_LISTENER
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeOutboxListener._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_OUTBOX_LISTENER
     def _uniffi_clone(uniffi_handle):
-        return _UniffiFfiConverterTypeOutboxObserver._handle_map.clone(uniffi_handle)
+        return _UniffiFfiConverterTypeOutboxListener._handle_map.clone(uniffi_handle)
 
     # Generate the FFI VTable.  This has a field for each callback interface method.
-    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreOutboxObserver(
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreOutboxListener(
         _uniffi_free,
         _uniffi_clone,
-        on_outbox_item,
+        on_outbox,
+        on_end,
     )
     # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
     # or else bad things will happen when Rust tries to access it.
-    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(ctypes.byref(_uniffi_vtable))
+    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_outboxlistener(ctypes.byref(_uniffi_vtable))
 
-class _UniffiFfiConverterTypeOutboxObserver:
+class _UniffiFfiConverterTypeOutboxListener:
     _handle_map = _UniffiHandleMap()
 
     @staticmethod
@@ -11971,24 +9389,24 @@ class _UniffiFfiConverterTypeOutboxObserver:
         if (value & 1) == 0:
             # Rust-generated handle, construct a new class that uses the handle to implement the
             # interface
-            return OutboxObserverImpl._uniffi_make_instance(value)
+            return OutboxListenerImpl._uniffi_make_instance(value)
         else:
             # Python-generated handle, get the object from the handle map
-            return _UniffiFfiConverterTypeOutboxObserver._handle_map.remove(value)
+            return _UniffiFfiConverterTypeOutboxListener._handle_map.remove(value)
 
     @staticmethod
-    def check_lower(value: OutboxObserver):
-        if not isinstance(value, OutboxObserver):
-            raise TypeError("Expected OutboxObserver subclass, {} found".format(type(value).__name__))
+    def check_lower(value: OutboxListener):
+        if not isinstance(value, OutboxListener):
+            raise TypeError("Expected OutboxListener subclass, {} found".format(type(value).__name__))
 
     @staticmethod
-    def lower(value: OutboxObserver):
-         if isinstance(value, OutboxObserverImpl):
+    def lower(value: OutboxListener):
+         if isinstance(value, OutboxListenerImpl):
             # Rust-implementated object.  Clone the handle and return it
             return value._uniffi_clone_handle()
          else:
             # Python-implementated object, generate a new vtable handle and return that.
-            return _UniffiFfiConverterTypeOutboxObserver._handle_map.insert(value)
+            return _UniffiFfiConverterTypeOutboxListener._handle_map.insert(value)
 
     @classmethod
     def read(cls, buf: _UniffiRustBuffer):
@@ -11998,7 +9416,7 @@ class _UniffiFfiConverterTypeOutboxObserver:
         return cls.lift(ptr)
 
     @classmethod
-    def write(cls, value: OutboxObserver, buf: _UniffiRustBuffer):
+    def write(cls, value: OutboxListener, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
 class _UniffiFfiConverterSequenceTypeCaseEventDto(_UniffiConverterRustBuffer):
@@ -12024,427 +9442,173 @@ class _UniffiFfiConverterSequenceTypeCaseEventDto(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeCaseEventDto.read(buf) for i in range(count)
         ]
 
-class _UniffiFfiConverterOptionalTypeChipReadObserver(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterTypeChipReadObserver.check_lower(value)
 
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterTypeChipReadObserver.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterTypeChipReadObserver.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
-
-class CitizenCoreProtocol(typing.Protocol):
+class ServicesClientProtocol(typing.Protocol):
     """
-    The core. One per app process; cheap to share.
+    Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+    submission, outbox, cases. Small enough to fake in a test of a view model.
 """
     
-    def activity_log(self, ) -> typing.List[ActivityEntry]:
+    async def add_group_item(self, draft_id: str,group: str) -> int:
         """
-        The activity log: every enrollment, login, submission, device and passcode change and
-        lockout on this device, oldest first.
+        Add an item to a repeated group; returns the new item's index. Main-safe; never
+        prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
-    def add_group_item(self, draft_id: str,group: str) -> int:
-        """
-        Add an item to a repeated group; returns the new item's index.
-"""
-        raise NotImplementedError
-    async def anchor_activity_log(self, ) -> typing.Optional[ActivityAnchor]:
-        """
-        Anchor the head of the log at the server now (also done on every `sync_cases`). When
-        logged in, first fetches the server's latest anchor of this device and keeps it if the
-        device did not hold it.
-"""
-        raise NotImplementedError
-    async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
-        """
-        On the old device: approve handing the account to a new device whose enrollment id the
-        citizen reads from the new device. The old device is then marked `transferred`, not
-        `replaced`.
-"""
-        raise NotImplementedError
-    async def approve_login(self, session_id: str,verification_code: str,passcode: str) -> LoginApproval:
-        """
-        Approve a scanned login with the code the site shows and the passcode: the device signs
-        a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-        the server countersigns it. The receipt is verified and stored.
-"""
-        raise NotImplementedError
-    def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
+    async def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
         """
         Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+        Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+        [`CitizenError`].
 """
         raise NotImplementedError
-    def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
+    async def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
         """
-        Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+        Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+        never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
-    def cases(self, ) -> typing.List[CaseInfo]:
-        """
-        The citizen's cases with their latest status (offline).
-"""
-        raise NotImplementedError
-    async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
-        """
-        Change the passcode (the old one counts as an attempt).
-"""
-        raise NotImplementedError
-    async def check_device_status(self, ) -> DeviceStatusInfo:
-        """
-        Ask the server whether this device is still the active one; a replaced or revoked device
-        learns it here (and its session is dropped).
-"""
-        raise NotImplementedError
-    def clear_outbox_observer(self, ) -> None:
-        """
-        Stop outbox callbacks.
-"""
-        raise NotImplementedError
-    async def complete_enrollment(self, otp: str,passcode: str,key_options: KeyOptions) -> EnrollmentOutcome:
-        """
-        Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-        prove possession to the server, and set the 6-digit passcode.
-"""
-        raise NotImplementedError
-    async def complete_passcode_reset(self, otp: str,new_passcode: str) -> None:
-        """
-        Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-        passcode; clears the failure count and any lock.
-"""
-        raise NotImplementedError
-    def create_draft(self, procedure_id: str) -> Draft:
+    async def create_draft(self, procedure_id: str) -> Draft:
         """
         A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+        Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
-    def create_supplement_draft(self, case_number: str) -> Draft:
+    async def create_supplement_draft(self, case_number: str) -> Draft:
         """
         A draft answering a supplement request of `case_number`: the original values, the
-        requested attachments required. Submit it like any draft.
+        requested attachments required. Submit it like any draft. Main-safe; never prompts.
+        Throws [`CitizenError`].
 """
         raise NotImplementedError
-    def delete_draft(self, draft_id: str) -> None:
+    async def delete_draft(self, draft_id: str) -> None:
         """
-        Delete an editable draft.
+        Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
-    async def deny_login(self, session_id: str) -> None:
+    async def get_draft(self, draft_id: str) -> Draft:
         """
-        Decline a scanned login (signed, so the portal learns it at once).
+        A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
 """
         raise NotImplementedError
-    def draft(self, draft_id: str) -> Draft:
+    async def get_profile(self, ) -> CitizenProfileDto:
         """
-        A draft by id.
+        The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
+        (`NotSynced` before the first `refresh_profile`).
 """
         raise NotImplementedError
-    def drafts(self, ) -> typing.List[Draft]:
+    async def list_cases(self, ) -> typing.List[CaseInfo]:
         """
-        All drafts, newest first (editing and submitted).
+        The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+        [`CitizenError`].
 """
         raise NotImplementedError
-    def export_activity_log(self, ) -> str:
+    async def list_drafts(self, ) -> typing.List[Draft]:
         """
-        The log as JSON that anyone can verify (`verify_activity_log_export`).
+        All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+        [`CitizenError`].
 """
         raise NotImplementedError
-    def export_receipts(self, ) -> str:
+    async def list_outbox(self, ) -> typing.List[OutboxItem]:
         """
-        The receipts as JSON anyone can verify with the device's and the server's public keys
-        (`verify_receipt_export`).
+        The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
-    async def fetch_credential(self, ) -> None:
+    async def list_procedures(self, ) -> typing.List[Procedure]:
         """
-        Fetch the identity credential the device presents from (an SD-JWT bound to the device
-        key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-        calls this itself when the credential is missing or about to expire.
+        The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
+        (`NotSynced` before the first `refresh_catalogue`).
 """
         raise NotImplementedError
-    def identity_level(self, ) -> int:
+    def observe_outbox(self, listener: OutboxListener) -> Subscription:
         """
-        The identity level the device's credential states: 1 (enrolled with number, birth date
-        and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
-"""
-        raise NotImplementedError
-    async def list_devices(self, ) -> typing.List[DeviceInfo]:
-        """
-        The account's devices.
-"""
-        raise NotImplementedError
-    def list_receipts(self, ) -> typing.List[ReceiptInfo]:
-        """
-        The consent receipts on this device, newest first. A stored receipt that cannot be read
-        is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-        from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-"""
-        raise NotImplementedError
-    async def login(self, passcode: str) -> SessionInfo:
-        """
-        Log in: check the passcode (with lockout), then sign the server's challenge with the
-        device key. Stores the tokens encrypted; returns only their expiry.
-"""
-        raise NotImplementedError
-    async def logout(self, ) -> None:
-        """
-        End the session here and at the server.
-"""
-        raise NotImplementedError
-    async def open_login_link(self, url: str) -> LoginRequestInfo:
-        """
-        Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-        as [`CitizenCore::scan_login_code`].
-"""
-        raise NotImplementedError
-    async def open_share_request(self, request: str) -> ShareRequestInfo:
-        """
-        Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
-        Checked on the device against the signed registry before anything is shown: registered
-        party, its signature, a registered purpose, only claims it may ask for, the answer going
-        to one of its registered origins, not expired.
-"""
-        raise NotImplementedError
-    def outbox(self, ) -> typing.List[OutboxItem]:
-        """
-        The outbox, in queue order.
-"""
-        raise NotImplementedError
-    def passcode_status(self, ) -> PasscodeStatus:
-        """
-        Failures and lock of the passcode.
-"""
-        raise NotImplementedError
-    def procedures(self, ) -> typing.List[Procedure]:
-        """
-        The cached catalogue (offline).
-"""
-        raise NotImplementedError
-    def profile(self, ) -> CitizenProfileDto:
-        """
-        The stored record (offline).
+        Subscribe to the outbox: the current items at once, then the whole outbox again after
+        every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+        number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+        all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+        Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
 """
         raise NotImplementedError
     async def refresh_catalogue(self, ) -> bool:
         """
         Download the procedure catalogue if it changed (conditional request). Returns whether it
-        changed. Works without login.
+        changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def refresh_profile(self, ) -> CitizenProfileDto:
         """
         Fetch the citizen's record from the population register (needs a session) and store it
-        encrypted.
+        encrypted. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
-    async def refresh_relying_parties(self, ) -> int:
+    async def remove_attachment(self, draft_id: str,key: str) -> Draft:
         """
-        Fetch the registry of relying parties, verify the server's signature, and cache it (login
-        codes are then checked offline). Returns how many relying parties it lists.
+        Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
-    async def refresh_session(self, ) -> SessionInfo:
+    async def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
         """
-        Rotate the refresh token now (the core also does this by itself when needed).
-"""
-        raise NotImplementedError
-    def remove_attachment(self, draft_id: str,key: str) -> Draft:
-        """
-        Remove an attachment.
-"""
-        raise NotImplementedError
-    def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
-        """
-        Remove an item of a repeated group (later items move down).
-"""
-        raise NotImplementedError
-    async def reset_device(self, ) -> None:
-        """
-        Erase the account from this device: device key, tokens, personal data.
-"""
-        raise NotImplementedError
-    async def revoke_device(self, device_id: str,passcode: str) -> None:
-        """
-        Revoke one of the account's devices (needs the passcode again).
-"""
-        raise NotImplementedError
-    async def scan_login_code(self, frame: str) -> LoginRequestInfo:
-        """
-        Scan a login QR code. Everything that can be checked on the device is checked before any
-        network call: strict parse, relying party in the signed registry, its signature, the
-        origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-        forged frame) and answers the verification-code choices.
-"""
-        raise NotImplementedError
-    def set_field(self, draft_id: str,path: str,value: str) -> Draft:
-        """
-        Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-        fields are refused with `field.locked`.
-"""
-        raise NotImplementedError
-    def set_outbox_observer(self, observer: OutboxObserver) -> None:
-        """
-        Receive outbox progress callbacks (replaces any previous observer).
-"""
-        raise NotImplementedError
-    async def share_data(self, request_id: str,optional_claims: typing.List[str],passcode: str) -> ShareOutcome:
-        """
-        Share the required claims plus `optional_claims` (each must be one the request offers)
-        after the passcode: the presentation reveals nothing else and is bound to this relying
-        party and request by the device key; a consent receipt is signed, countersigned and
-        stored, and the share is recorded in the activity log before the data is sent.
-"""
-        raise NotImplementedError
-    async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
-        """
-        Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-        matched against the population register, which sends an OTP to the phone.
-"""
-        raise NotImplementedError
-    async def start_passcode_reset(self, ) -> PasscodeResetTicket:
-        """
-        Forgotten passcode, step 1: the server sends an OTP to the registered phone.
-"""
-        raise NotImplementedError
-    def status(self, ) -> CoreStatus:
-        """
-        The state of this device: enrollment, session.
+        Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+        Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def submit_draft(self, draft_id: str,passcode: str) -> OutboxItem:
         """
         Submit: validate, confirm with the passcode, sign with the device key and put the request
         in the durable outbox in the same transaction that marks the draft submitted. Returns at
-        once (works offline); delivery starts in the background.
+        once (works offline); delivery starts in the background. Main-safe (the attachments are
+        sealed on the core's runtime); may prompt (the device key signs). Throws
+        [`CitizenError`].
 """
         raise NotImplementedError
     async def sync_cases(self, ) -> typing.List[CaseEventDto]:
         """
-        Fetch new case events (status changes, supplement requests) and return them.
+        Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+        never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def sync_outbox(self, ) -> OutboxSyncReport:
         """
         Deliver what is queued now (call when connectivity returns or the citizen asks).
-        Ignores the core's own backoff, honours the server's Retry-After.
+        Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+        prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
-    async def upgrade_level_with_chip(self, transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> ChipUpgradeOutcome:
+    async def update_draft(self, draft_id: str,values: dict[str, str]) -> Draft:
         """
-        Raise the account to identity level 2 from the chip of the citizen's own ID card: the
-        core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
-        MRZ, passive, chip and active authentication; the face image is not read), and uploads
-        the signed evidence; the server checks the issuer's signature, that the chip signed its
-        challenge (a copied card cannot) and that the card is the account holder's. Needs a
-        logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
-        device afterwards except the new identity credential and an activity-log entry.
+        Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+        clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+        All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+        saved and the error names the first refused path (in path order). Main-safe; never
+        prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
 """
         raise NotImplementedError
-    def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
+    async def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
         """
-        Validate without submitting: every field error at once (empty = valid).
-"""
-        raise NotImplementedError
-    def validate_enrollment(self, input: EnrollmentInput) -> typing.List[FieldError]:
-        """
-        Validate enrollment input without a network call.
-"""
-        raise NotImplementedError
-    def verify_activity_log(self, ) -> ActivityLogReport:
-        """
-        Verify the log: hashes, links, order, counters, device signatures, server anchors (with
-        the server keys fetched over the pinned connection), and that no anchor the device stored
-        was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-        `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-        below it is reported even when the local anchors were removed.
-"""
-        raise NotImplementedError
-    async def verify_passcode(self, passcode: str) -> None:
-        """
-        Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
-        login: failures are counted and persisted, delays escalate, the 10th failure erases.
+        Validate without submitting: every field error at once (empty = valid). Main-safe; never
+        prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
 
-class CitizenCore(CitizenCoreProtocol):
+class ServicesClient(ServicesClientProtocol):
     """
-    The core. One per app process; cheap to share.
+    Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+    submission, outbox, cases. Small enough to fake in a test of a view model.
 """
     
     _handle: ctypes.c_uint64
-    def __init__(self, config: CoreConfig,key_store: DeviceKeyStore,key_wrapper: DataKeyWrapper):
-        """
-        Open the core: database (created and migrated if needed), data key (unwrapped by
-        `key_wrapper`) and the HTTPS client. No network call is made. One core per data
-        directory: while this object lives, another open of the same directory fails with
-        `SetupError::AlreadyOpen` (`storage.already_open`).
-"""
-        
-        _UniffiFfiConverterTypeCoreConfig.check_lower(config)
-
-        _UniffiFfiConverterTypeDeviceKeyStore.check_lower(key_store)
-
-        _UniffiFfiConverterTypeDataKeyWrapper.check_lower(key_wrapper)
-        _uniffi_lowered_args = (
-            _UniffiFfiConverterTypeCoreConfig.lower(config),
-            _UniffiFfiConverterTypeDeviceKeyStore.lower(key_store),
-            _UniffiFfiConverterTypeDataKeyWrapper.lower(key_wrapper),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenCore.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeSetupError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new,
-            *_uniffi_lowered_args,
-        )
-        self._handle = _uniffi_ffi_result
-    @classmethod
-    def new_desktop(cls, config: CoreConfig) -> CitizenCore:
-        """
-        Open the core for a desktop or kiosk: device keys and the data key are sealed in
-        `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
-        (mode 0600). Not hardware-backed; phones use [`CitizenCore::new`] with their key stores.
-        Like `new`, refuses a data directory another core holds (`storage.already_open`).
-"""
-        
-        _UniffiFfiConverterTypeCoreConfig.check_lower(config)
-        _uniffi_lowered_args = (
-            _UniffiFfiConverterTypeCoreConfig.lower(config),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenCore.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeSetupError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new_desktop,
-            *_uniffi_lowered_args,
-        )
-        return cls._uniffi_make_instance(_uniffi_ffi_result)
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
 
     def __del__(self):
         # In case of partial initialization of instances.
         handle = getattr(self, "_handle", None)
         if handle is not None:
-            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_citizencore, handle)
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_servicesclient, handle)
 
     def _uniffi_clone_handle(self):
-        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_citizencore, self._handle)
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_servicesclient, self._handle)
 
     # Used by alternative constructors or any methods which return this type.
     @classmethod
@@ -12454,25 +9618,10 @@ class CitizenCore(CitizenCoreProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
-    def activity_log(self, ) -> typing.List[ActivityEntry]:
+    async def add_group_item(self, draft_id: str,group: str) -> int:
         """
-        The activity log: every enrollment, login, submission, device and passcode change and
-        lockout on this device, oldest first.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeActivityEntry.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def add_group_item(self, draft_id: str,group: str) -> int:
-        """
-        Add an item to a repeated group; returns the new item's index.
+        Add an item to a repeated group; returns the new item's index. Main-safe; never
+        prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -12484,88 +9633,20 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterString.lower(group),
         )
         _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def anchor_activity_log(self, ) -> typing.Optional[ActivityAnchor]:
-        """
-        Anchor the head of the log at the server now (also done on every `sync_cases`). When
-        logged in, first fetches the server's latest anchor of this device and keeps it if the
-        device did not hold it.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeActivityAnchor.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u32,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
-        """
-        On the old device: approve handing the account to a new device whose enrollment id the
-        citizen reads from the new device. The old device is then marked `transferred`, not
-        `replaced`.
-"""
-        
-        _UniffiFfiConverterString.check_lower(enrollment_id)
-
-        _UniffiFfiConverterString.check_lower(passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(enrollment_id),
-            _UniffiFfiConverterString.lower(passcode),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def approve_login(self, session_id: str,verification_code: str,passcode: str) -> LoginApproval:
-        """
-        Approve a scanned login with the code the site shows and the passcode: the device signs
-        a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-        the server countersigns it. The receipt is verified and stored.
-"""
-        
-        _UniffiFfiConverterString.check_lower(session_id)
-
-        _UniffiFfiConverterString.check_lower(verification_code)
-
-        _UniffiFfiConverterString.check_lower(passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(session_id),
-            _UniffiFfiConverterString.lower(verification_code),
-            _UniffiFfiConverterString.lower(passcode),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeLoginApproval.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
+    async def attach_bytes(self, draft_id: str,key: str,file_name: str,mime_type: str,data: bytes) -> Draft:
         """
         Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+        Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+        [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -12586,16 +9667,19 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterBytes.lower(data),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_bytes(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
+    async def attach_file(self, draft_id: str,key: str,path: str,mime_type: str) -> Draft:
         """
-        Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+        Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+        never prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -12613,138 +9697,19 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterString.lower(mime_type),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def cases(self, ) -> typing.List[CaseInfo]:
-        """
-        The citizen's cases with their latest status (offline).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
-        """
-        Change the passcode (the old one counts as an attempt).
-"""
-        
-        _UniffiFfiConverterString.check_lower(old_passcode)
-
-        _UniffiFfiConverterString.check_lower(new_passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(old_passcode),
-            _UniffiFfiConverterString.lower(new_passcode),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_change_passcode(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def check_device_status(self, ) -> DeviceStatusInfo:
-        """
-        Ask the server whether this device is still the active one; a replaced or revoked device
-        learns it here (and its session is dropped).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeDeviceStatusInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_check_device_status(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_file(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def clear_outbox_observer(self, ) -> None:
-        """
-        Stop outbox callbacks.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = None
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def complete_enrollment(self, otp: str,passcode: str,key_options: KeyOptions) -> EnrollmentOutcome:
-        """
-        Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-        prove possession to the server, and set the 6-digit passcode.
-"""
-        
-        _UniffiFfiConverterString.check_lower(otp)
-
-        _UniffiFfiConverterString.check_lower(passcode)
-
-        _UniffiFfiConverterTypeKeyOptions.check_lower(key_options)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(otp),
-            _UniffiFfiConverterString.lower(passcode),
-            _UniffiFfiConverterTypeKeyOptions.lower(key_options),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeEnrollmentOutcome.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeEnrollmentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_enrollment(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def complete_passcode_reset(self, otp: str,new_passcode: str) -> None:
-        """
-        Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-        passcode; clears the failure count and any lock.
-"""
-        
-        _UniffiFfiConverterString.check_lower(otp)
-
-        _UniffiFfiConverterString.check_lower(new_passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(otp),
-            _UniffiFfiConverterString.lower(new_passcode),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def create_draft(self, procedure_id: str) -> Draft:
+    async def create_draft(self, procedure_id: str) -> Draft:
         """
         A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+        Main-safe; never prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(procedure_id)
@@ -12753,17 +9718,20 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterString.lower(procedure_id),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def create_supplement_draft(self, case_number: str) -> Draft:
+    async def create_supplement_draft(self, case_number: str) -> Draft:
         """
         A draft answering a supplement request of `case_number`: the original values, the
-        requested attachments required. Submit it like any draft.
+        requested attachments required. Submit it like any draft. Main-safe; never prompts.
+        Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(case_number)
@@ -12772,16 +9740,18 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterString.lower(case_number),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def delete_draft(self, draft_id: str) -> None:
+    async def delete_draft(self, draft_id: str) -> None:
         """
-        Delete an editable draft.
+        Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -12790,36 +9760,18 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterString.lower(draft_id),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def deny_login(self, session_id: str) -> None:
-        """
-        Decline a scanned login (signed, so the portal learns it at once).
-"""
-        
-        _UniffiFfiConverterString.check_lower(session_id)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(session_id),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_delete_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
             _UniffiLib.ffi_citizen_core_rust_future_complete_void,
             _UniffiLib.ffi_citizen_core_rust_future_free_void,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def draft(self, draft_id: str) -> Draft:
+    async def get_draft(self, draft_id: str) -> Draft:
         """
-        A draft by id.
+        A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -12828,282 +9780,138 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterString.lower(draft_id),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def drafts(self, ) -> typing.List[Draft]:
-        """
-        All drafts, newest first (editing and submitted).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def export_activity_log(self, ) -> str:
-        """
-        The log as JSON that anyone can verify (`verify_activity_log_export`).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterString.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def export_receipts(self, ) -> str:
-        """
-        The receipts as JSON anyone can verify with the device's and the server's public keys
-        (`verify_receipt_export`).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterString.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def fetch_credential(self, ) -> None:
-        """
-        Fetch the identity credential the device presents from (an SD-JWT bound to the device
-        key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-        calls this itself when the credential is missing or about to expire.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def identity_level(self, ) -> int:
-        """
-        The identity level the device's credential states: 1 (enrolled with number, birth date
-        and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterUInt8.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeChipUpgradeError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_identity_level,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def list_devices(self, ) -> typing.List[DeviceInfo]:
-        """
-        The account's devices.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDeviceInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def list_receipts(self, ) -> typing.List[ReceiptInfo]:
+    async def get_profile(self, ) -> CitizenProfileDto:
         """
-        The consent receipts on this device, newest first. A stored receipt that cannot be read
-        is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-        from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeReceiptInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def login(self, passcode: str) -> SessionInfo:
-        """
-        Log in: check the passcode (with lockout), then sign the server's challenge with the
-        device key. Stores the tokens encrypted; returns only their expiry.
-"""
-        
-        _UniffiFfiConverterString.check_lower(passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(passcode),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeSessionInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_login(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def logout(self, ) -> None:
-        """
-        End the session here and at the server.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def open_login_link(self, url: str) -> LoginRequestInfo:
-        """
-        Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-        as [`CitizenCore::scan_login_code`].
-"""
-        
-        _UniffiFfiConverterString.check_lower(url)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(url),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def open_share_request(self, request: str) -> ShareRequestInfo:
-        """
-        Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
-        Checked on the device against the signed registry before anything is shown: registered
-        party, its signature, a registered purpose, only claims it may ask for, the answer going
-        to one of its registered origins, not expired.
-"""
-        
-        _UniffiFfiConverterString.check_lower(request)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(request),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeShareRequestInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def outbox(self, ) -> typing.List[OutboxItem]:
-        """
-        The outbox, in queue order.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeOutboxItem.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def passcode_status(self, ) -> PasscodeStatus:
-        """
-        Failures and lock of the passcode.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypePasscodeStatus.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_passcode_status,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def procedures(self, ) -> typing.List[Procedure]:
-        """
-        The cached catalogue (offline).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeProcedure.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def profile(self, ) -> CitizenProfileDto:
-        """
-        The stored record (offline).
+        The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
+        (`NotSynced` before the first `refresh_profile`).
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfileDto.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_profile(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_cases(self, ) -> typing.List[CaseInfo]:
+        """
+        The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+        [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_cases(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_drafts(self, ) -> typing.List[Draft]:
+        """
+        All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+        [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_drafts(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_outbox(self, ) -> typing.List[OutboxItem]:
+        """
+        The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeOutboxItem.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_outbox(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_procedures(self, ) -> typing.List[Procedure]:
+        """
+        The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
+        (`NotSynced` before the first `refresh_catalogue`).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeProcedure.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_procedures(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def observe_outbox(self, listener: OutboxListener) -> Subscription:
+        """
+        Subscribe to the outbox: the current items at once, then the whole outbox again after
+        every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+        number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+        all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+        Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+"""
+        
+        _UniffiFfiConverterTypeOutboxListener.check_lower(listener)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeOutboxListener.lower(listener),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSubscription.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile,
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_observe_outbox,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
     async def refresh_catalogue(self, ) -> bool:
         """
         Download the procedure catalogue if it changed (conditional request). Returns whether it
-        changed. Works without login.
+        changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_i8,
             _UniffiLib.ffi_citizen_core_rust_future_complete_i8,
             _UniffiLib.ffi_citizen_core_rust_future_free_i8,
@@ -13113,59 +9921,24 @@ class CitizenCore(CitizenCoreProtocol):
     async def refresh_profile(self, ) -> CitizenProfileDto:
         """
         Fetch the citizen's record from the population register (needs a session) and store it
-        encrypted.
+        encrypted. Main-safe; never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfileDto.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    async def refresh_relying_parties(self, ) -> int:
+    async def remove_attachment(self, draft_id: str,key: str) -> Draft:
         """
-        Fetch the registry of relying parties, verify the server's signature, and cache it (login
-        codes are then checked offline). Returns how many relying parties it lists.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_u32,
-            _UniffiLib.ffi_citizen_core_rust_future_free_u32,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def refresh_session(self, ) -> SessionInfo:
-        """
-        Rotate the refresh token now (the core also does this by itself when needed).
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeSessionInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_session(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def remove_attachment(self, draft_id: str,key: str) -> Draft:
-        """
-        Remove an attachment.
+        Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -13177,16 +9950,19 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterString.lower(key),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_attachment(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
+    async def remove_group_item(self, draft_id: str,group: str,index: int) -> Draft:
         """
-        Remove an item of a repeated group (later items move down).
+        Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+        Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -13201,206 +9977,22 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterUInt32.lower(index),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def reset_device(self, ) -> None:
-        """
-        Erase the account from this device: device key, tokens, personal data.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_reset_device(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def revoke_device(self, device_id: str,passcode: str) -> None:
-        """
-        Revoke one of the account's devices (needs the passcode again).
-"""
-        
-        _UniffiFfiConverterString.check_lower(device_id)
-
-        _UniffiFfiConverterString.check_lower(passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(device_id),
-            _UniffiFfiConverterString.lower(passcode),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
-            _UniffiLib.ffi_citizen_core_rust_future_free_void,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def scan_login_code(self, frame: str) -> LoginRequestInfo:
-        """
-        Scan a login QR code. Everything that can be checked on the device is checked before any
-        network call: strict parse, relying party in the signed registry, its signature, the
-        origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-        forged frame) and answers the verification-code choices.
-"""
-        
-        _UniffiFfiConverterString.check_lower(frame)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(frame),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeLoginRequestInfo.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def set_field(self, draft_id: str,path: str,value: str) -> Draft:
-        """
-        Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-        fields are refused with `field.locked`.
-"""
-        
-        _UniffiFfiConverterString.check_lower(draft_id)
-
-        _UniffiFfiConverterString.check_lower(path)
-
-        _UniffiFfiConverterString.check_lower(value)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(draft_id),
-            _UniffiFfiConverterString.lower(path),
-            _UniffiFfiConverterString.lower(value),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def set_outbox_observer(self, observer: OutboxObserver) -> None:
-        """
-        Receive outbox progress callbacks (replaces any previous observer).
-"""
-        
-        _UniffiFfiConverterTypeOutboxObserver.check_lower(observer)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeOutboxObserver.lower(observer),
-        )
-        _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = None
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    async def share_data(self, request_id: str,optional_claims: typing.List[str],passcode: str) -> ShareOutcome:
-        """
-        Share the required claims plus `optional_claims` (each must be one the request offers)
-        after the passcode: the presentation reveals nothing else and is bound to this relying
-        party and request by the device key; a consent receipt is signed, countersigned and
-        stored, and the share is recorded in the activity log before the data is sent.
-"""
-        
-        _UniffiFfiConverterString.check_lower(request_id)
-
-        _UniffiFfiConverterSequenceString.check_lower(optional_claims)
-
-        _UniffiFfiConverterString.check_lower(passcode)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(request_id),
-            _UniffiFfiConverterSequenceString.lower(optional_claims),
-            _UniffiFfiConverterString.lower(passcode),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeShareOutcome.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
-        """
-        Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-        matched against the population register, which sends an OTP to the phone.
-"""
-        
-        _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeEnrollmentInput.lower(input),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeEnrollmentTicket.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeEnrollmentError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_enrollment(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    async def start_passcode_reset(self, ) -> PasscodeResetTicket:
-        """
-        Forgotten passcode, step 1: the server sends an OTP to the registered phone.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypePasscodeResetTicket.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
-        return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_passcode_reset(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
-            _uniffi_lift_return,
-            _uniffi_error_converter,
-        )
-    def status(self, ) -> CoreStatus:
-        """
-        The state of this device: enrollment, session.
-"""
-        _uniffi_lowered_args = (
-            self._uniffi_clone_handle(),
-        )
-        _uniffi_lift_return = _UniffiFfiConverterTypeCoreStatus.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeAuthError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
-            _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_status,
-            *_uniffi_lowered_args,
-        )
-        return _uniffi_lift_return(_uniffi_ffi_result)
     async def submit_draft(self, draft_id: str,passcode: str) -> OutboxItem:
         """
         Submit: validate, confirm with the passcode, sign with the device key and put the request
         in the durable outbox in the same transaction that marks the draft submitted. Returns at
-        once (works offline); delivery starts in the background.
+        once (works offline); delivery starts in the background. Main-safe (the attachments are
+        sealed on the core's runtime); may prompt (the device key signs). Throws
+        [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -13412,9 +10004,9 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterString.lower(passcode),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeOutboxItem.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_submit_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -13423,15 +10015,16 @@ class CitizenCore(CitizenCoreProtocol):
         )
     async def sync_cases(self, ) -> typing.List[CaseEventDto]:
         """
-        Fetch new case events (status changes, supplement requests) and return them.
+        Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+        never prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseEventDto.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_cases(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -13441,56 +10034,53 @@ class CitizenCore(CitizenCoreProtocol):
     async def sync_outbox(self, ) -> OutboxSyncReport:
         """
         Deliver what is queued now (call when connectivity returns or the citizen asks).
-        Ignores the core's own backoff, honours the server's Retry-After.
+        Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+        prompts. Throws [`CitizenError`].
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeOutboxSyncReport.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_outbox(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    async def upgrade_level_with_chip(self, transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> ChipUpgradeOutcome:
+    async def update_draft(self, draft_id: str,values: dict[str, str]) -> Draft:
         """
-        Raise the account to identity level 2 from the chip of the citizen's own ID card: the
-        core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
-        MRZ, passive, chip and active authentication; the face image is not read), and uploads
-        the signed evidence; the server checks the issuer's signature, that the chip signed its
-        challenge (a copied card cannot) and that the card is the account holder's. Needs a
-        logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
-        device afterwards except the new identity credential and an activity-log entry.
+        Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+        clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+        All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+        saved and the error names the first refused path (in path order). Main-safe; never
+        prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
 """
         
-        _UniffiFfiConverterTypeApduTransport.check_lower(transport)
+        _UniffiFfiConverterString.check_lower(draft_id)
 
-        _UniffiFfiConverterTypeChipAccessKey.check_lower(key)
-
-        _UniffiFfiConverterOptionalTypeChipReadObserver.check_lower(observer)
+        _UniffiFfiConverterMapStringString.check_lower(values)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeApduTransport.lower(transport),
-            _UniffiFfiConverterTypeChipAccessKey.lower(key),
-            _UniffiFfiConverterOptionalTypeChipReadObserver.lower(observer),
+            _UniffiFfiConverterString.lower(draft_id),
+            _UniffiFfiConverterMapStringString.lower(values),
         )
-        _uniffi_lift_return = _UniffiFfiConverterTypeChipUpgradeOutcome.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeChipUpgradeError
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_update_draft(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
+    async def validate_draft(self, draft_id: str) -> typing.List[FieldError]:
         """
-        Validate without submitting: every field error at once (empty = valid).
+        Validate without submitting: every field error at once (empty = valid). Main-safe; never
+        prompts. Throws [`CitizenError`].
 """
         
         _UniffiFfiConverterString.check_lower(draft_id)
@@ -13499,68 +10089,313 @@ class CitizenCore(CitizenCoreProtocol):
             _UniffiFfiConverterString.lower(draft_id),
         )
         _uniffi_lift_return = _UniffiFfiConverterSequenceTypeFieldError.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def validate_enrollment(self, input: EnrollmentInput) -> typing.List[FieldError]:
+
+
+
+
+
+class _UniffiFfiConverterTypeServicesClient:
+    @staticmethod
+    def lift(value: int) -> ServicesClient:
+        return ServicesClient._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: ServicesClient):
+        if not isinstance(value, ServicesClient):
+            raise TypeError("Expected ServicesClient instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ServicesClient) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> ServicesClient:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ServicesClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class CitizenCoreProtocol(typing.Protocol):
+    """
+    The core: one per app process and data directory; cheap to share. A small root: open it,
+    ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+    [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+    small object a test can fake on its own.
+
+    **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+    `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+    thread freely, the calling thread only waits.
+"""
+    
+    def account(self, ) -> AccountClient:
         """
-        Validate enrollment input without a network call.
+        Account, enrollment, passcode, login, sessions and devices.
+"""
+        raise NotImplementedError
+    def activity(self, ) -> ActivityClient:
+        """
+        The tamper-evident activity log: list, verify, export, anchor.
+"""
+        raise NotImplementedError
+    def consent(self, ) -> ConsentClient:
+        """
+        Consent: QR and deep-link login to portals, data sharing, consent receipts.
+"""
+        raise NotImplementedError
+    def observe_status(self, listener: StatusListener) -> Subscription:
+        """
+        Subscribe to the status: the current one at once, then each change the core notices
+        (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+        [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+        `core.closed` after `shutdown`).
+"""
+        raise NotImplementedError
+    def services(self, ) -> ServicesClient:
+        """
+        Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+"""
+        raise NotImplementedError
+    async def shutdown(self, ) -> None:
+        """
+        Stop the core before closing it: the background delivery a submit started is stopped
+        (and awaited: nothing is written after this returns; an item being sent stays in the
+        outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+        data directory is released. Later calls fail with `core.closed`. Call it before erasing
+        the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+        drop (Swift) the object. Main-safe; never prompts; never throws.
+"""
+        raise NotImplementedError
+    async def status(self, ) -> CoreStatus:
+        """
+        The state of this device: enrollment, session. Main-safe (reads the database on the
+        core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
+"""
+        raise NotImplementedError
+
+class CitizenCore(CitizenCoreProtocol):
+    """
+    The core: one per app process and data directory; cheap to share. A small root: open it,
+    ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+    [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+    small object a test can fake on its own.
+
+    **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+    `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+    thread freely, the calling thread only waits.
+"""
+    
+    _handle: ctypes.c_uint64
+    @classmethod
+    async def open(cls, config: CoreConfig,key_store: DeviceKeyStore,key_wrapper: DataKeyWrapper) -> CitizenCore:
+        """
+        Open the core: database (created and migrated if needed), data key (unwrapped by
+        `key_wrapper`) and the HTTPS client. No network call is made. Main-safe: the migration
+        and the unwrap run on the core's runtime (the wrapper is called from a core thread, never
+        the caller's). May prompt only if the shell's `key_wrapper` does. One core per data
+        directory: while this object lives, another open of the same directory fails with
+        `CitizenError::Internal` with code `storage.already_open`. Throws [`CitizenError`]:
+        `DataKeyLost` (the data key is gone: erase and enroll again), `DataKeyLocked` (retry
+        later, never erase), `Internal` (storage, configuration, already open).
 """
         
-        _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
+        _UniffiFfiConverterTypeCoreConfig.check_lower(config)
+
+        _UniffiFfiConverterTypeDeviceKeyStore.check_lower(key_store)
+
+        _UniffiFfiConverterTypeDataKeyWrapper.check_lower(key_wrapper)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypeCoreConfig.lower(config),
+            _UniffiFfiConverterTypeDeviceKeyStore.lower(key_store),
+            _UniffiFfiConverterTypeDataKeyWrapper.lower(key_wrapper),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenCore.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    @classmethod
+    async def open_desktop(cls, config: CoreConfig) -> CitizenCore:
+        """
+        Open the core for a desktop or kiosk: device keys and the data key are sealed in
+        `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
+        (mode 0600). Not hardware-backed; phones use [`CitizenCore::open`] with their key stores.
+        Like `open`, refuses a data directory another core holds (`storage.already_open`).
+        Main-safe (the Argon2id derivation runs on the core's runtime); never prompts. Throws
+        [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterTypeCoreConfig.check_lower(config)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypeCoreConfig.lower(config),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenCore.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open_desktop(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_citizencore, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_citizencore, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def account(self, ) -> AccountClient:
+        """
+        Account, enrollment, passcode, login, sessions and devices.
+"""
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
-            _UniffiFfiConverterTypeEnrollmentInput.lower(input),
         )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeFieldError.lift
+        _uniffi_lift_return = _UniffiFfiConverterTypeAccountClient.lift
         _uniffi_error_converter = None
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_account,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def verify_activity_log(self, ) -> ActivityLogReport:
+    def activity(self, ) -> ActivityClient:
         """
-        Verify the log: hashes, links, order, counters, device signatures, server anchors (with
-        the server keys fetched over the pinned connection), and that no anchor the device stored
-        was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-        `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-        below it is reported even when the local anchors were removed.
+        The tamper-evident activity log: list, verify, export, anchor.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
-        _uniffi_lift_return = _UniffiFfiConverterTypeActivityLogReport.lift
-        _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+        _uniffi_lift_return = _UniffiFfiConverterTypeActivityClient.lift
+        _uniffi_error_converter = None
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    async def verify_passcode(self, passcode: str) -> None:
+    def consent(self, ) -> ConsentClient:
         """
-        Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
-        login: failures are counted and persisted, delays escalate, the 10th failure erases.
+        Consent: QR and deep-link login to portals, data sharing, consent receipts.
 """
-        
-        _UniffiFfiConverterString.check_lower(passcode)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeConsentClient.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def observe_status(self, listener: StatusListener) -> Subscription:
+        """
+        Subscribe to the status: the current one at once, then each change the core notices
+        (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+        [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+        `core.closed` after `shutdown`).
+"""
+        
+        _UniffiFfiConverterTypeStatusListener.check_lower(listener)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeStatusListener.lower(listener),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSubscription.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_observe_status,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def services(self, ) -> ServicesClient:
+        """
+        Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeServicesClient.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_services,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def shutdown(self, ) -> None:
+        """
+        Stop the core before closing it: the background delivery a submit started is stopped
+        (and awaited: nothing is written after this returns; an item being sent stays in the
+        outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+        data directory is released. Later calls fail with `core.closed`. Call it before erasing
+        the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+        drop (Swift) the object. Main-safe; never prompts; never throws.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = _UniffiFfiConverterTypePasscodeError
+        _uniffi_error_converter = None
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_shutdown(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
             _UniffiLib.ffi_citizen_core_rust_future_complete_void,
             _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def status(self, ) -> CoreStatus:
+        """
+        The state of this device: enrollment, session. Main-safe (reads the database on the
+        core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCoreStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_status(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -14247,6 +11082,21 @@ def communes(province_code: str) -> typing.List[AdminUnit]:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def core_version() -> str:
+    """
+    The version of the core (the crate version), for support and for the shells' "about" page.
+    Pure: main-safe, never throws.
+"""
+    _uniffi_lowered_args = (
+    )
+    _uniffi_lift_return = _UniffiFfiConverterString.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_citizen_core_fn_func_core_version,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def default_core_config(server_base_url: str,data_dir: str) -> CoreConfig:
     """
     A configuration with safe defaults: platform roots, no pins, Vietnamese, 10 s connect and
@@ -14268,6 +11118,31 @@ def default_core_config(server_base_url: str,data_dir: str) -> CoreConfig:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+async def erase_local_data(data_dir: str) -> typing.List[str]:
+    """
+    Erase this app's local data in `data_dir` (database, local keys, everything the core stored
+    there): after a lost data key (`CitizenError::DataKeyLost`) or when the citizen resets the
+    app. Refused while a core holds the directory (`storage.already_open`: shut it down first).
+    Returns the aliases of the platform keys the shell's `DataKeyWrapper` used for this data, so
+    the shell deletes them without hard-coding them (the `DataKeyWrapper` trait has no delete
+    method for the core to call). Main-safe (runs on the core's runtime); never prompts. Throws
+    [`super::errors::CitizenError`] (`Internal`).
+"""
+    
+    _UniffiFfiConverterString.check_lower(data_dir)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(data_dir),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterSequenceString.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+    return await _uniffi_rust_call_async(
+        _UniffiLib.uniffi_citizen_core_fn_func_erase_local_data(*_uniffi_lowered_args),
+        _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+        _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+        _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+        _uniffi_lift_return,
+        _uniffi_error_converter,
+    )
 def provinces() -> typing.List[AdminUnit]:
     """
     The bundled list of the 34 provinces (code, name) after the 2025 reorganisation.
@@ -14317,7 +11192,7 @@ def verify_activity_log_export(json: str,server_key_jwk: str) -> ActivityLogRepo
         _UniffiFfiConverterString.lower(server_key_jwk),
     )
     _uniffi_lift_return = _UniffiFfiConverterTypeActivityLogReport.lift
-    _uniffi_error_converter = _UniffiFfiConverterTypeServiceError
+    _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
     _uniffi_ffi_result = _uniffi_rust_call_with_error(
         _uniffi_error_converter,
         _UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export,
@@ -14343,7 +11218,7 @@ def verify_receipt_export(json: str,server_key_jwk: typing.Optional[str]) -> int
         _UniffiFfiConverterOptionalString.lower(server_key_jwk),
     )
     _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
-    _uniffi_error_converter = _UniffiFfiConverterTypeConsentError
+    _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
     _uniffi_ffi_result = _uniffi_rust_call_with_error(
         _uniffi_error_converter,
         _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export,
@@ -14356,7 +11231,7 @@ __all__ = [
     "ActivityKind",
     "LogProblem",
     "CaseStatusDto",
-    "Locale",
+    "Language",
     "DeviceStatus",
     "EnrollmentState",
     "SignatureFormat",
@@ -14365,20 +11240,13 @@ __all__ = [
     "ConsentKind",
     "ShareDelivery",
     "OutboxState",
-    "ApduTransportError",
+    "EnrollmentReason",
     "NetworkErrorKind",
-    "AuthError",
-    "ChipAccessKey",
-    "ChipReadStep",
-    "ChipUpgradeError",
-    "ConsentError",
+    "KeyStoreProblem",
+    "CitizenError",
     "DeviceKeyStoreError",
-    "EnrollmentError",
     "KeyWrapError",
     "ObserverError",
-    "PasscodeError",
-    "ServiceError",
-    "SetupError",
     "ActivityAnchor",
     "ActivityEntry",
     "ActivityLogReport",
@@ -14388,7 +11256,6 @@ __all__ = [
     "AttachmentSpec",
     "CaseEventDto",
     "CaseInfo",
-    "ChipUpgradeOutcome",
     "CitizenProfileDto",
     "ClaimRequest",
     "CoreConfig",
@@ -14420,17 +11287,27 @@ __all__ = [
     "ShareOutcome",
     "ShareRequestInfo",
     "communes",
+    "core_version",
     "default_core_config",
+    "erase_local_data",
     "provinces",
     "validate_enrollment_input",
     "verify_activity_log_export",
     "verify_receipt_export",
-    "ApduTransportImpl",
-    "ApduTransport",
-    "ChipReadObserverImpl",
-    "ChipReadObserver",
-    "OutboxObserverImpl",
-    "OutboxObserver",
+    "AccountClient",
+    "AccountClientProtocol",
+    "ActivityClient",
+    "ActivityClientProtocol",
+    "ConsentClient",
+    "ConsentClientProtocol",
+    "StatusListenerImpl",
+    "StatusListener",
+    "Subscription",
+    "SubscriptionProtocol",
+    "OutboxListenerImpl",
+    "OutboxListener",
+    "ServicesClient",
+    "ServicesClientProtocol",
     "CitizenCore",
     "CitizenCoreProtocol",
     "DataKeyWrapperImpl",

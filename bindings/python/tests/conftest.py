@@ -212,7 +212,7 @@ class Device:
 
     def open(self) -> cc.CitizenCore:
         """(Re)create the core on this device, as the app does at each start."""
-        return cc.CitizenCore(self.config, self.key_store, self.key_wrapper)
+        return run(cc.CitizenCore.open(self.config, self.key_store, self.key_wrapper))
 
 
 @pytest.fixture
@@ -225,10 +225,10 @@ def device(server, tmp_path) -> Device:
 def enroll(core: cc.CitizenCore, server: Server, citizen: tuple[str, str, str], passcode: str = PASSCODE):
     """Enroll `citizen` on `core` end to end; returns (ticket, outcome)."""
     cccd, dob, phone = citizen
-    ticket = run(core.start_enrollment(cc.EnrollmentInput(cccd=cccd, date_of_birth=dob, phone=phone)))
+    ticket = run(core.account().start_enrollment(cc.EnrollmentInput(cccd=cccd, date_of_birth=dob, phone=phone)))
     otp = server.otp_for(ticket.enrollment_id)
     outcome = run(
-        core.complete_enrollment(
+        core.account().complete_enrollment(
             otp,
             passcode,
             cc.KeyOptions(require_user_authentication=False, prefer_strongbox=False, attestation_challenge=b""),

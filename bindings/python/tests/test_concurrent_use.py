@@ -29,9 +29,9 @@ def burst(core, passcode):
     def attempt(i):
         barrier.wait()
         try:
-            run(core.verify_passcode(passcode))
+            run(core.account().verify_passcode(passcode))
             results[i] = None
-        except cc.PasscodeError as e:  # noqa: PERF203
+        except cc.CitizenError as e:  # noqa: PERF203
             results[i] = e
 
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(PARALLEL)]
@@ -51,19 +51,19 @@ def enrolled(server, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("concurrent-device")
     ks, kw = SoftwareDeviceKeyStore(), SoftwareDataKeyWrapper()
     config = core_config(server, data_dir)
-    core = cc.CitizenCore(config, ks, kw)
+    core = run(cc.CitizenCore.open(config, ks, kw))
     enroll(core, server, CITIZEN)
     return core, config, ks, kw
 
 
 def test_simultaneous_wrong_passcodes_are_each_counted_once(enrolled):
     core = enrolled[0]
-    assert core.passcode_status().failed_attempts == 0
+    assert run(core.account().passcode_status()).failed_attempts == 0
     results = burst(core, WRONG_PASSCODE)
-    incorrect = [r for r in results if isinstance(r, cc.PasscodeError.Incorrect)]
-    locked = [r for r in results if isinstance(r, cc.PasscodeError.LockedOut)]
+    incorrect = [r for r in results if isinstance(r, cc.CitizenError.PasscodeRejected)]
+    locked = [r for r in results if isinstance(r, cc.CitizenError.LockedOut)]
     assert len(incorrect) + len(locked) == PARALLEL, results
-    stored = core.passcode_status().failed_attempts
+    stored = run(core.account().passcode_status()).failed_attempts
     assert stored == len(incorrect), f"{len(incorrect)} answered incorrect but {stored} stored"
     assert stored == FREE_ATTEMPTS
     assert sorted(r.attempts_before_wipe for r in incorrect) == list(range(WIPE_AFTER - FREE_ATTEMPTS, WIPE_AFTER))
@@ -73,24 +73,24 @@ def test_simultaneous_wrong_passcodes_are_each_counted_once(enrolled):
 
 def test_a_second_core_on_the_same_directory_is_refused_until_the_first_is_gone(enrolled):
     core, config, ks, kw = enrolled
-    with pytest.raises(cc.SetupError.AlreadyOpen) as err:
-        cc.CitizenCore(config, ks, kw)
+    with pytest.raises(cc.CitizenError.Internal) as err:
+        run(cc.CitizenCore.open(config, ks, kw))
     assert_detail(err.value.detail, "storage.already_open")
-    with pytest.raises(cc.SetupError.AlreadyOpen):
-        cc.CitizenCore.new_desktop(config)
+    with pytest.raises(cc.CitizenError.Internal):
+        run(cc.CitizenCore.open_desktop(config))
     # The first core is unaffected by the refused opens.
-    assert core.status().enrollment == cc.EnrollmentState.ENROLLED()
+    assert run(core.status()).enrollment == cc.EnrollmentState.ENROLLED()
     del err
 
 
 def test_after_the_first_is_dropped_a_new_open_works(server, device):
     core = device.open()
-    with pytest.raises(cc.SetupError.AlreadyOpen):
+    with pytest.raises(cc.CitizenError.Internal):
         device.open()
     del core
     gc.collect()
     again = device.open()
-    assert again.status().enrollment == cc.EnrollmentState.NOT_ENROLLED()
+    assert run(again.status()).enrollment == cc.EnrollmentState.NOT_ENROLLED()
 
 
 def test_simultaneous_correct_passcodes_never_lock_out(server, device):
@@ -99,4 +99,4 @@ def test_simultaneous_correct_passcodes_never_lock_out(server, device):
     for round_ in range(20):
         results = burst(core, PASSCODE)
         assert results == [None] * PARALLEL, f"round {round_}: {[r.detail.code for r in results if r]}"
-        assert core.passcode_status().failed_attempts == 0
+        assert run(core.account().passcode_status()).failed_attempts == 0

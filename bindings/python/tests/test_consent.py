@@ -28,7 +28,7 @@ def citizen(server, device):
     assert CITIZEN not in CITIZENS.values()
     core = device.open()
     enroll(core, server, CITIZEN)
-    run(core.login(PASSCODE))
+    run(core.account().login(PASSCODE))
     return core
 
 
@@ -38,7 +38,7 @@ def test_qr_login_scan_pick_code_approve(server, citizen):
     status = call(server, "GET", f"/portal/api/sessions/{portal['handle']}")
     assert status["state"] == "pending" and status["frame"].startswith("CZQR1:")
 
-    request = run(core.scan_login_code(status["frame"]))
+    request = run(core.consent().scan_login_code(status["frame"]))
     assert request.relying_party_id == "dvc-demo"
     assert request.origin == server.base_url
     assert "Cổng Dịch vụ công" in request.relying_party_name_vi
@@ -52,11 +52,11 @@ def test_qr_login_scan_pick_code_approve(server, citizen):
     assert code in request.code_choices
 
     # A wrong passcode neither approves nor loses the pending request.
-    with pytest.raises(cc.ConsentError.PasscodeIncorrect) as wrong:
-        run(core.approve_login(request.session_id, code, WRONG_PASSCODE))
+    with pytest.raises(cc.CitizenError.PasscodeRejected) as wrong:
+        run(core.consent().approve_login(request.session_id, code, WRONG_PASSCODE))
     assert_detail(wrong.value.detail, "auth.passcode_incorrect")
 
-    approval = run(core.approve_login(request.session_id, code, PASSCODE))
+    approval = run(core.consent().approve_login(request.session_id, code, PASSCODE))
     assert approval.receipt.kind == cc.ConsentKind.QR_LOGIN
     assert approval.receipt.relying_party_id == "dvc-demo"
     assert sorted(approval.receipt.claims) == ["birthdate", "cccd_number", "full_name"]
@@ -67,11 +67,11 @@ def test_qr_login_scan_pick_code_approve(server, citizen):
     assert done["citizen"]["full_name"] == "Đặng Thị Chia Sẻ"
 
     # The same frame cannot log anyone in again.
-    with pytest.raises(cc.ConsentError) as again:
-        run(core.scan_login_code(status["frame"]))
+    with pytest.raises(cc.CitizenError) as again:
+        run(core.consent().scan_login_code(status["frame"]))
     assert again.value.detail.code in ("consent.frame_stale", "consent.already_scanned", "consent.request_expired")
 
-    kinds = [e.kind for e in core.activity_log()]
+    kinds = [e.kind for e in run(core.activity().list_entries())]
     assert cc.ActivityKind.QR_APPROVAL in kinds
 
 
@@ -83,15 +83,15 @@ def test_scanner_refuses_garbage_with_stable_codes(citizen):
         "consent.qr_malformed": "CZQR1:Q1oB",  # magic and version, then nothing
     }
     for code, text in cases.items():
-        with pytest.raises(cc.ConsentError.InvalidCode) as e:
-            run(core.scan_login_code(text))
+        with pytest.raises(cc.CitizenError.InvalidInput) as e:
+            run(core.consent().scan_login_code(text))
         assert_detail(e.value.detail, code)
 
 
 def test_selective_share_with_the_bank(server, citizen):
     core = citizen
     jws = call(server, "POST", "/rp/bank-demo/requests", {})["request"]
-    request = run(core.open_share_request(jws))
+    request = run(core.consent().open_share_request(jws))
     assert request.relying_party_id == "bank-demo"
     assert request.purpose == "account_opening"
     assert request.retention_days > 0
@@ -100,7 +100,7 @@ def test_selective_share_with_the_bank(server, citizen):
     assert {"full_name", "birthdate", "cccd_number"} <= required
     assert "phone" in optional and "permanent_address" in optional
 
-    outcome = run(core.share_data(request.request_id, ["phone"], PASSCODE))
+    outcome = run(core.consent().share_data(request.request_id, ["phone"], PASSCODE))
     assert outcome.relying_party_accepted
     assert set(outcome.disclosed_claims) == required | {"phone"}
     assert "permanent_address" not in outcome.disclosed_claims
@@ -108,16 +108,16 @@ def test_selective_share_with_the_bank(server, citizen):
     assert outcome.receipt.retention_days == request.retention_days
 
     # The same request cannot be answered twice.
-    with pytest.raises(cc.ConsentError):
-        run(core.share_data(request.request_id, ["phone"], PASSCODE))
+    with pytest.raises(cc.CitizenError):
+        run(core.consent().share_data(request.request_id, ["phone"], PASSCODE))
 
-    receipts = core.list_receipts()
+    receipts = run(core.consent().list_receipts())
     assert outcome.receipt.receipt_id in [r.receipt_id for r in receipts]
-    exported = core.export_receipts()
+    exported = run(core.consent().export_receipts())
     assert cc.verify_receipt_export(exported, None) == len(receipts)
     tampered = json.loads(exported)
     tampered["receipts"][-1]["receipt"]["claims"].append("permanent_address")
-    with pytest.raises(cc.ConsentError) as e:
+    with pytest.raises(cc.CitizenError) as e:
         cc.verify_receipt_export(json.dumps(tampered), None)
     assert e.value.detail.code.startswith("consent.")
 
@@ -128,15 +128,15 @@ def server_jwk(server) -> str:
 
 
 def share_once(server, core):
-    request = run(core.open_share_request(call(server, "POST", "/rp/bank-demo/requests")["request"]))
-    return run(core.share_data(request.request_id, [], PASSCODE))
+    request = run(core.consent().open_share_request(call(server, "POST", "/rp/bank-demo/requests")["request"]))
+    return run(core.consent().share_data(request.request_id, [], PASSCODE))
 
 
 def test_activity_export_forged_with_its_own_keys_is_refused_with_a_pinned_key(server, citizen):
     """Issue 9: an export verifies against the key the verifier trusts, never the keys inside it."""
     core = citizen
-    assert run(core.anchor_activity_log()) is not None
-    exported = json.loads(core.export_activity_log())
+    assert run(core.activity().anchor()) is not None
+    exported = json.loads(run(core.activity().export()))
     pinned = server_jwk(server)
     genuine = cc.verify_activity_log_export(json.dumps(exported), pinned)
     assert genuine.intact and genuine.anchored_seq == len(exported["entries"])
@@ -163,7 +163,7 @@ def test_activity_export_forged_with_its_own_keys_is_refused_with_a_pinned_key(s
     report = cc.verify_activity_log_export(json.dumps(exported), pinned)
     assert not report.intact and report.anchored_seq == 0
     assert any(isinstance(p, cc.LogProblem.BAD_ANCHOR) for p in report.problems)
-    with pytest.raises(cc.ServiceError) as e:
+    with pytest.raises(cc.CitizenError) as e:
         cc.verify_activity_log_export(json.dumps(exported), "not a key")
     assert_detail(e.value.detail, "activity.server_key_invalid")
 
@@ -177,12 +177,12 @@ def test_damaged_receipt_row_is_listed_as_damaged_and_receipt_chain_is_checked(s
     second = share_once(server, core)
     assert (first.receipt.sequence, second.receipt.sequence) == (1, 2)
     assert first.receipt.delivery == cc.ShareDelivery.DELIVERED and first.receipt.damage is None
-    exported = core.export_receipts()
+    exported = run(core.consent().export_receipts())
     pinned = server_jwk(server)
     assert cc.verify_receipt_export(exported, pinned) == 2
     cut = json.loads(exported)
     cut["receipts"].pop()
-    with pytest.raises(cc.ConsentError.ReceiptInvalid) as e:
+    with pytest.raises(cc.CitizenError.Refused) as e:
         cc.verify_receipt_export(json.dumps(cut), pinned)
     assert_detail(e.value.detail, "consent.receipts_truncated")
 
@@ -190,10 +190,10 @@ def test_damaged_receipt_row_is_listed_as_damaged_and_receipt_chain_is_checked(s
     db.execute("UPDATE consent_receipts SET receipt = x'00' WHERE receipt_id = ?", (first.receipt.receipt_id,))
     db.commit()
     db.close()
-    listed = core.list_receipts()
+    listed = run(core.consent().list_receipts())
     assert [r.receipt_id for r in listed] == [second.receipt.receipt_id, first.receipt.receipt_id]
     assert listed[0] == second.receipt
     assert_detail(listed[1].damage, "consent.receipt_damaged")
-    with pytest.raises(cc.ConsentError.ReceiptInvalid) as e:
-        cc.verify_receipt_export(core.export_receipts(), pinned)
+    with pytest.raises(cc.CitizenError.Refused) as e:
+        cc.verify_receipt_export(run(core.consent().export_receipts()), pinned)
     assert_detail(e.value.detail, "consent.receipt_chain_broken")

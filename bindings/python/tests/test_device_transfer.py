@@ -12,7 +12,7 @@ CITIZEN = CITIZENS["spare_4"]
 def test_old_device_approves_transfer_to_new_device(server, device, tmp_path):
     old = device.open()
     _, old_outcome = enroll(old, server, CITIZEN)
-    run(old.login(PASSCODE))
+    run(old.account().login(PASSCODE))
 
     new_dir = tmp_path / "new-phone"
     new_dir.mkdir()
@@ -20,17 +20,17 @@ def test_old_device_approves_transfer_to_new_device(server, device, tmp_path):
     new = new_device.open()
 
     cccd, dob, phone = CITIZEN
-    ticket = run(new.start_enrollment(cc.EnrollmentInput(cccd=cccd, date_of_birth=dob, phone=phone)))
+    ticket = run(new.account().start_enrollment(cc.EnrollmentInput(cccd=cccd, date_of_birth=dob, phone=phone)))
     assert ticket.has_active_device
     # Enums with data are classes per variant in Python: compare with an instance, or use is_*().
-    assert new.status().enrollment == cc.EnrollmentState.AWAITING_OTP()
-    assert new.status().enrollment.is_awaiting_otp()
+    assert run(new.status()).enrollment == cc.EnrollmentState.AWAITING_OTP()
+    assert run(new.status()).enrollment.is_awaiting_otp()
 
     # The citizen reads the enrollment id on the new phone and approves on the old one.
-    run(old.approve_device_transfer(ticket.enrollment_id, PASSCODE))
+    run(old.account().approve_device_transfer(ticket.enrollment_id, PASSCODE))
 
     outcome = run(
-        new.complete_enrollment(
+        new.account().complete_enrollment(
             server.otp_for(ticket.enrollment_id),
             PASSCODE,
             cc.KeyOptions(require_user_authentication=False, prefer_strongbox=False, attestation_challenge=b""),
@@ -38,18 +38,18 @@ def test_old_device_approves_transfer_to_new_device(server, device, tmp_path):
     )
     assert outcome.transfer_approved
     assert outcome.replaced_device_id == old_outcome.device_id
-    assert new.status().enrollment == cc.EnrollmentState.ENROLLED()
+    assert run(new.status()).enrollment == cc.EnrollmentState.ENROLLED()
 
     # The old phone learns it was transferred and can no longer log in.
-    assert run(old.check_device_status()).status == cc.DeviceStatus.TRANSFERRED
-    assert old.status().enrollment == cc.EnrollmentState.DEACTIVATED(status=cc.DeviceStatus.TRANSFERRED)
-    with pytest.raises(cc.AuthError.DeviceInactive) as err:
-        run(old.login(PASSCODE))
-    assert err.value.status == cc.DeviceStatus.TRANSFERRED
+    assert run(old.account().check_device_status()).status == cc.DeviceStatus.TRANSFERRED
+    assert run(old.status()).enrollment == cc.EnrollmentState.DEACTIVATED(status=cc.DeviceStatus.TRANSFERRED)
+    with pytest.raises(cc.CitizenError.NeedsEnrollment) as err:
+        run(old.account().login(PASSCODE))
+    assert err.value.reason == cc.EnrollmentReason.DEVICE_DEACTIVATED(status=cc.DeviceStatus.TRANSFERRED)
     assert_detail(err.value.detail, "auth.device_inactive")
 
-    run(new.login(PASSCODE))
-    devices = {d.device_id: d for d in run(new.list_devices())}
+    run(new.account().login(PASSCODE))
+    devices = {d.device_id: d for d in run(new.account().list_devices())}
     assert devices[outcome.device_id].is_this_device
     assert devices[outcome.device_id].status == cc.DeviceStatus.ACTIVE
     if old_outcome.device_id in devices:

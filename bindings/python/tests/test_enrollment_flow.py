@@ -8,7 +8,7 @@ CITIZEN = CITIZENS["enroll_flow"]
 
 def test_enroll_login_list_devices_logout(server, device):
     core = device.open()
-    before = core.status()
+    before = run(core.status())
 
     ticket, outcome = enroll(core, server, CITIZEN)
     assert ticket.enrollment_id
@@ -23,18 +23,18 @@ def test_enroll_login_list_devices_logout(server, device):
     assert device.key_store.aliases(), "the core created no key through the Python key store"
     assert any(call == "sign" for call, _ in device.key_store.calls)
 
-    session = run(core.login(PASSCODE))
+    session = run(core.account().login(PASSCODE))
     assert session is not None
 
-    devices = run(core.list_devices())
+    devices = run(core.account().list_devices())
     assert len(devices) == 1
     assert devices[0].device_id == outcome.device_id
 
-    run(core.logout())
+    run(core.account().logout())
     try:
-        run(core.list_devices())
-    except cc.AuthError.NotLoggedIn as e:
+        run(core.account().list_devices())
+    except cc.CitizenError.NeedsLogin as e:
         assert e.detail.code == "auth.not_logged_in"
     else:
         raise AssertionError("list_devices after logout should fail with NotLoggedIn")
-    assert before != core.status()
+    assert before != run(core.status())

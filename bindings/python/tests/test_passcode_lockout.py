@@ -15,7 +15,7 @@ WIPE_AFTER = 10
 def test_wrong_passcode_counts_down_then_locks_out_across_restarts(server, device):
     core = device.open()
     enroll(core, server, CITIZEN)
-    status = core.passcode_status()
+    status = run(core.account().passcode_status())
     assert status.failed_attempts == 0
     assert status.attempts_before_lockout == FREE_ATTEMPTS
     assert status.locked_until is None
@@ -23,8 +23,8 @@ def test_wrong_passcode_counts_down_then_locks_out_across_restarts(server, devic
     # Five wrong passcodes: PasscodeIncorrect, counting down to the lockout.
     left = []
     for attempt in range(1, FREE_ATTEMPTS + 1):
-        with pytest.raises(cc.AuthError.PasscodeIncorrect) as err:
-            run(core.login(WRONG_PASSCODE))
+        with pytest.raises(cc.CitizenError.PasscodeRejected) as err:
+            run(core.account().login(WRONG_PASSCODE))
         e = err.value
         assert_detail(e.detail, "auth.passcode_incorrect")
         assert e.attempts_before_wipe == WIPE_AFTER - attempt
@@ -32,15 +32,15 @@ def test_wrong_passcode_counts_down_then_locks_out_across_restarts(server, devic
     assert left == [4, 3, 2, 1, 0]
 
     # Now locked: even the right passcode is refused, and not counted as a failure.
-    with pytest.raises(cc.AuthError.LockedOut) as err:
-        run(core.login(WRONG_PASSCODE))
+    with pytest.raises(cc.CitizenError.LockedOut) as err:
+        run(core.account().login(WRONG_PASSCODE))
     assert err.value.retry_after_secs > 0
     assert_detail(err.value.detail, "auth.locked_out")
-    with pytest.raises(cc.AuthError.LockedOut) as err:
-        run(core.login(PASSCODE))
+    with pytest.raises(cc.CitizenError.LockedOut) as err:
+        run(core.account().login(PASSCODE))
     assert 0 < err.value.retry_after_secs <= 60
 
-    status = core.passcode_status()
+    status = run(core.account().passcode_status())
     assert status.failed_attempts == FREE_ATTEMPTS
     assert status.attempts_before_lockout == 0
     assert status.attempts_before_wipe == WIPE_AFTER - FREE_ATTEMPTS
@@ -52,14 +52,14 @@ def test_wrong_passcode_counts_down_then_locks_out_across_restarts(server, devic
     del core, err, e
     gc.collect()
     core = device.open()
-    with pytest.raises(cc.AuthError.LockedOut) as err:
-        run(core.login(PASSCODE))
+    with pytest.raises(cc.CitizenError.LockedOut) as err:
+        run(core.account().login(PASSCODE))
     assert err.value.retry_after_secs > 0
-    assert core.passcode_status().failed_attempts == FREE_ATTEMPTS
+    assert run(core.account().passcode_status()).failed_attempts == FREE_ATTEMPTS
 
     # change_passcode (sync) is behind the same lock.
-    with pytest.raises(cc.PasscodeError.LockedOut) as perr:
-        run(core.change_passcode(PASSCODE, "135792"))
+    with pytest.raises(cc.CitizenError.LockedOut) as perr:
+        run(core.account().change_passcode(PASSCODE, "135792"))
     assert perr.value.retry_after_secs > 0
     assert_detail(perr.value.detail, "auth.locked_out")
 
@@ -69,8 +69,8 @@ def test_data_dir_needs_the_same_wrapping_key(server, device, tmp_path):
     from platform_impl import SoftwareDataKeyWrapper
 
     core = device.open()
-    core.status()
+    run(core.status())
     del core
-    with pytest.raises(cc.SetupError.DataKeyLost) as err:
-        cc.CitizenCore(device.config, device.key_store, SoftwareDataKeyWrapper())
+    with pytest.raises(cc.CitizenError.DataKeyLost) as err:
+        run(cc.CitizenCore.open(device.config, device.key_store, SoftwareDataKeyWrapper()))
     assert_detail(err.value.detail, "storage.data_key_lost")

@@ -20,16 +20,26 @@ from conftest import CITIZENS, PASSCODE, Device, assert_detail, core_config, enr
 from platform_impl import SoftwareDataKeyWrapper, SoftwareDeviceKeyStore
 
 
-class Recorder(cc.OutboxObserver):
-    """An outbox observer implemented in Python."""
+class Recorder(cc.OutboxListener):
+    """An outbox listener implemented in Python: every state any item was shown in, in order."""
 
     def __init__(self):
         self.states = []
-        self.lock = threading.Lock()
+        self.ended = threading.Event()
+        self.changed = threading.Condition()
 
-    def on_outbox_item(self, item):
-        with self.lock:
-            self.states.append(item.state)
+    def on_outbox(self, items):
+        with self.changed:
+            self.states.extend(i.state for i in items)
+            self.changed.notify_all()
+
+    def on_end(self):
+        self.ended.set()
+
+    def wait_for(self, state, timeout=20.0):
+        """Notifications arrive after the change, in order: wait for `state` to be shown."""
+        with self.changed:
+            assert self.changed.wait_for(lambda: state in self.states, timeout), self.states
 
 
 def official(server, token: str, case_number: str, to: str) -> int:
@@ -71,40 +81,45 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
     device = Device(tmp_path / "phone", SoftwareDeviceKeyStore(), SoftwareDataKeyWrapper(), core_config(srv, tmp_path / "phone"))
     core = device.open()
     enroll(core, srv, CITIZENS["services"])
-    run(core.login(PASSCODE))
-    assert run(core.refresh_catalogue()) is True
-    assert run(core.refresh_catalogue()) is False  # 304: unchanged
-    profile = run(core.refresh_profile())
+    run(core.account().login(PASSCODE))
+    assert run(core.services().refresh_catalogue()) is True
+    assert run(core.services().refresh_catalogue()) is False  # 304: unchanged
+    profile = run(core.services().refresh_profile())
     assert profile.cccd == CITIZENS["services"][0]
 
-    draft = core.create_draft("residence-notification")
+    draft = run(core.services().create_draft("residence-notification"))
     assert draft.values["host_full_name"] == profile.full_name
     assert draft.values["host_cccd"] == profile.cccd
     assert "host_cccd" in draft.locked_fields
-    with pytest.raises(cc.ServiceError.InvalidForm) as locked:
-        core.set_field(draft.draft_id, "host_cccd", "001090000001")
+    with pytest.raises(cc.CitizenError.InvalidInput) as locked:
+        run(core.services().update_draft(draft.draft_id, {"host_cccd": "001090000001"}))
     assert locked.value.fields[0].code == "field.locked"
     assert_detail(locked.value.detail, "input.invalid")
 
-    for path, value in [
-        ("guests.0.full_name", "Khách Thử Nghiệm"),
-        ("guests.0.cccd", "079195000002"),
-        ("guests.0.relationship", "ban_be"),
-        ("reason", "du_lich"),
-        ("from_date", vn_day(1)),
-        ("to_date", vn_day(5)),
-    ]:
-        core.set_field(draft.draft_id, path, value)
-    assert core.validate_draft(draft.draft_id) == []
+    # The edits of a screen, saved in one write.
+    run(
+        core.services().update_draft(
+            draft.draft_id,
+            {
+                "guests.0.full_name": "Khách Thử Nghiệm",
+                "guests.0.cccd": "079195000002",
+                "guests.0.relationship": "ban_be",
+                "reason": "du_lich",
+                "from_date": vn_day(1),
+                "to_date": vn_day(5),
+            },
+        )
+    )
+    assert run(core.services().validate_draft(draft.draft_id)) == []
 
     # The network goes away; the citizen submits anyway.
     port = urlparse(srv.base_url).port
     stop_server(srv)
     recorder = Recorder()
-    core.set_outbox_observer(recorder)
-    item = run(core.submit_draft(draft.draft_id, PASSCODE))
+    subscription = core.services().observe_outbox(recorder)
+    item = run(core.services().submit_draft(draft.draft_id, PASSCODE))
     assert item.state == cc.OutboxState.QUEUED
-    report = run(core.sync_outbox())
+    report = run(core.services().sync_outbox())
     assert (report.delivered, report.remaining) == (0, 1)
     assert_detail(report.last_error, "network.offline")
 
@@ -112,35 +127,41 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
     # data directory: every reference to the old one goes first (`locked` holds a traceback).
     del core, locked
     gc.collect()
+    # Closing the core ended the subscription.
+    assert recorder.ended.wait(20), "the subscription outlived its core"
+    subscription.cancel()  # harmless after the end
     core = device.open()
-    core.set_outbox_observer(recorder)
-    assert [i.submission_id for i in core.outbox()] == [item.submission_id]
+    recorder = Recorder()
+    subscription = core.services().observe_outbox(recorder)
+    recorder.wait_for(cc.OutboxState.QUEUED)  # the replay of the stored item
+    assert [i.submission_id for i in run(core.services().list_outbox())] == [item.submission_id]
 
     # The server is back on the same address.
     srv2 = start_server(srv.data_dir, listen=f"127.0.0.1:{port}")
     try:
-        report = run(core.sync_outbox())
+        report = run(core.services().sync_outbox())
         assert (report.delivered, report.remaining) == (1, 0), report
-        delivered = core.outbox()[0]
+        delivered = run(core.services().list_outbox())[0]
         assert delivered.state == cc.OutboxState.DELIVERED
         assert delivered.receipt.count(".") == 2
-        assert cc.OutboxState.SENDING in recorder.states and cc.OutboxState.DELIVERED in recorder.states
+        recorder.wait_for(cc.OutboxState.DELIVERED)
+        assert cc.OutboxState.SENDING in recorder.states
 
         token = (srv.data_dir / "official-token").read_text().strip()
         assert official(srv2, token, delivered.case_number, "processing") == 200
         assert official(srv2, token, delivered.case_number, "approved") == 200
-        events = run(core.sync_cases())
+        events = run(core.services().sync_cases())
         assert any(e.status == cc.CaseStatusDto.APPROVED for e in events)
-        case = next(c for c in core.cases() if c.case_number == delivered.case_number)
+        case = next(c for c in run(core.services().list_cases()) if c.case_number == delivered.case_number)
         assert case.status == cc.CaseStatusDto.APPROVED
 
         # Every use of the identity is in the citizen's own signed, anchored log.
-        kinds = [e.kind for e in core.activity_log()]
+        kinds = [e.kind for e in run(core.activity().list_entries())]
         assert kinds[:2] == [cc.ActivityKind.ENROLLMENT, cc.ActivityKind.LOGIN]
         assert cc.ActivityKind.SUBMISSION in kinds and cc.ActivityKind.SUBMISSION_DELIVERED in kinds
-        report = core.verify_activity_log()
+        report = run(core.activity().verify())
         assert report.intact and report.anchors >= 1, report
-        exported = json.loads(core.export_activity_log())
+        exported = json.loads(run(core.activity().export()))
         pinned = server_keys(srv2)
         assert cc.verify_activity_log_export(json.dumps(exported), pinned).intact
         exported["entries"][0]["summary"] = "tampered"

@@ -471,22 +471,6 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
-    typealias FfiType = UInt8
-    typealias SwiftType = UInt8
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -624,890 +608,831 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
- * A connection to one card, able to exchange APDUs. Implemented by the shells
- * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
- *
- * One transport serves one card session; the core sends one APDU at a time (never two
- * `transceive` calls in flight on the same transport).
+ * Account, enrollment, passcode, login, sessions and devices of one core
+ * (`CitizenCore.account()`). Small enough to fake in a test of a view model.
  */
-public protocol ApduTransport: AnyObject, Sendable {
-    
-    /**
-     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
-     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
-     * Dropping the returned future cancels the exchange (see the module documentation).
-     */
-    func transceive(command: Data) async throws  -> Data
-    
-    /**
-     * The largest command APDU the transport can carry, in bytes (Android
-     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
-     */
-    func maxApduLength()  -> UInt32
-    
-    /**
-     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
-     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
-     * commands of at most 256 bytes each.
-     */
-    func supportsExtendedLength()  -> Bool
-    
-}
-/**
- * A connection to one card, able to exchange APDUs. Implemented by the shells
- * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
- *
- * One transport serves one card session; the core sends one APDU at a time (never two
- * `transceive` calls in flight on the same transport).
- */
-open class ApduTransportImpl: ApduTransport, @unchecked Sendable {
-    fileprivate let handle: UInt64
-
-    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public struct NoHandle {
-        public init() {}
-    }
-
-    // TODO: We'd like this to be `private` but for Swifty reasons,
-    // we can't implement `FfiConverter` without making this `required` and we can't
-    // make it `required` without making it `public`.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    required public init(unsafeFromHandle handle: UInt64) {
-        self.handle = handle
-    }
-
-    // This constructor can be used to instantiate a fake object.
-    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
-    //
-    // - Warning:
-    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public init(noHandle: NoHandle) {
-        self.handle = 0
-    }
-
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public func uniffiCloneHandle() -> UInt64 {
-        return try! rustCall { uniffi_citizen_core_fn_clone_apdutransport(self.handle, $0) }
-    }
-    // No primary constructor declared for this class.
-
-    deinit {
-        if handle == 0 {
-            // Mock objects have handle=0 don't try to free them
-            return
-        }
-
-        try! rustCall { uniffi_citizen_core_fn_free_apdutransport(handle, $0) }
-    }
-
-    
-
-    
-    /**
-     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
-     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
-     * Dropping the returned future cancels the exchange (see the module documentation).
-     */
-open func transceive(command: Data)async throws  -> Data  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_apdutransport_transceive(
-                        self.uniffiCloneHandle(),FfiConverterData.lower(command)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterData.lift,
-            errorHandler: FfiConverterTypeApduTransportError_lift
-        )
-}
-    
-    /**
-     * The largest command APDU the transport can carry, in bytes (Android
-     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
-     */
-open func maxApduLength() -> UInt32  {
-    return try!  FfiConverterUInt32.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
-     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
-     * commands of at most 256 bytes each.
-     */
-open func supportsExtendedLength() -> Bool  {
-    return try!  FfiConverterBool.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_apdutransport_supports_extended_length(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-}
-
-
-
-// Put the implementation in a struct so we don't pollute the top-level namespace
-fileprivate struct UniffiCallbackInterfaceApduTransport {
-
-    // Create the VTable using a series of closures.
-    // Swift automatically converts these into C callback functions.
-    //
-    // Store the vtable directly.
-    static let vtable: UniffiVTableCallbackInterfaceApduTransport = UniffiVTableCallbackInterfaceApduTransport(
-        uniffiFree: { (uniffiHandle: UInt64) -> () in
-            do {
-                try FfiConverterTypeApduTransport.handleMap.remove(handle: uniffiHandle)
-            } catch {
-                print("Uniffi callback interface ApduTransport: handle missing in uniffiFree")
-            }
-        },
-        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
-            do {
-                return try FfiConverterTypeApduTransport.handleMap.clone(handle: uniffiHandle)
-            } catch {
-                fatalError("Uniffi callback interface ApduTransport: handle missing in uniffiClone")
-            }
-        },
-        transceive: { (
-            uniffiHandle: UInt64,
-            command: RustBuffer,
-            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
-            uniffiCallbackData: UInt64,
-            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
-        ) in
-            let makeCall = {
-                () async throws -> Data in
-                guard let uniffiObj = try? FfiConverterTypeApduTransport.handleMap.get(handle: uniffiHandle) else {
-                    throw UniffiInternalError.unexpectedStaleHandle
-                }
-                return try await uniffiObj.transceive(
-                     command: try FfiConverterData.lift(command)
-                )
-            }
-
-            let uniffiHandleSuccess = { (returnValue: Data) in
-                uniffiFutureCallback(
-                    uniffiCallbackData,
-                    UniffiForeignFutureResultRustBuffer(
-                        returnValue: FfiConverterData.lower(returnValue),
-                        callStatus: RustCallStatus()
-                    )
-                )
-            }
-            let uniffiHandleError = { (statusCode, errorBuf) in
-                uniffiFutureCallback(
-                    uniffiCallbackData,
-                    UniffiForeignFutureResultRustBuffer(
-                        returnValue: RustBuffer.empty(),
-                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
-                    )
-                )
-            }
-            uniffiTraitInterfaceCallAsyncWithError(
-                makeCall: makeCall,
-                handleSuccess: uniffiHandleSuccess,
-                handleError: uniffiHandleError,
-                lowerError: FfiConverterTypeApduTransportError_lower,
-                droppedCallback: uniffiOutDroppedCallback
-            )
-        },
-        maxApduLength: { (
-            uniffiHandle: UInt64,
-            uniffiOutReturn: UnsafeMutablePointer<UInt32>,
-            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
-        ) in
-            let makeCall = {
-                () throws -> UInt32 in
-                guard let uniffiObj = try? FfiConverterTypeApduTransport.handleMap.get(handle: uniffiHandle) else {
-                    throw UniffiInternalError.unexpectedStaleHandle
-                }
-                return uniffiObj.maxApduLength(
-                )
-            }
-
-            
-            let writeReturn = { uniffiOutReturn.pointee = FfiConverterUInt32.lower($0) }
-            uniffiTraitInterfaceCall(
-                callStatus: uniffiCallStatus,
-                makeCall: makeCall,
-                writeReturn: writeReturn
-            )
-        },
-        supportsExtendedLength: { (
-            uniffiHandle: UInt64,
-            uniffiOutReturn: UnsafeMutablePointer<Int8>,
-            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
-        ) in
-            let makeCall = {
-                () throws -> Bool in
-                guard let uniffiObj = try? FfiConverterTypeApduTransport.handleMap.get(handle: uniffiHandle) else {
-                    throw UniffiInternalError.unexpectedStaleHandle
-                }
-                return uniffiObj.supportsExtendedLength(
-                )
-            }
-
-            
-            let writeReturn = { uniffiOutReturn.pointee = FfiConverterBool.lower($0) }
-            uniffiTraitInterfaceCall(
-                callStatus: uniffiCallStatus,
-                makeCall: makeCall,
-                writeReturn: writeReturn
-            )
-        }
-    )
-
-    // Rust stores this pointer for future callback invocations, so it must live
-    // for the process lifetime (not just for the init function call).
-    //
-    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
-    // This is safe because the pointee is initialized once during static init
-    // and never mutated by either side of the FFI.  Its fields are C function pointers.
-    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceApduTransport> = {
-        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceApduTransport>.allocate(capacity: 1)
-        ptr.initialize(to: vtable)
-        return UnsafePointer(ptr)
-    }()
-}
-
-private func uniffiCallbackInitApduTransport() {
-    uniffi_citizen_core_fn_init_callback_vtable_apdutransport(UniffiCallbackInterfaceApduTransport.vtablePtr)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeApduTransport: FfiConverter {
-    fileprivate static let handleMap = UniffiHandleMap<ApduTransport>()
-
-    typealias FfiType = UInt64
-    typealias SwiftType = ApduTransport
-
-    public static func lift(_ handle: UInt64) throws -> ApduTransport {
-        if ((handle & 1) == 0) {
-            // Rust-generated handle, construct a new class that uses the handle to implement the
-            // interface
-            return ApduTransportImpl(unsafeFromHandle: handle)
-        } else {
-            // Swift-generated handle, get the object from the handle map
-            return try handleMap.remove(handle: handle)
-        }
-    }
-
-    public static func lower(_ value: ApduTransport) -> UInt64 {
-         if let rustImpl = value as? ApduTransportImpl {
-             // Rust-implemented object.  Clone the handle and return it
-            return rustImpl.uniffiCloneHandle()
-         } else {
-            // Swift object, generate a new vtable handle and return that.
-            return handleMap.insert(obj: value)
-         }
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApduTransport {
-        let handle: UInt64 = try readInt(&buf)
-        return try lift(handle)
-    }
-
-    public static func write(_ value: ApduTransport, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeApduTransport_lift(_ handle: UInt64) throws -> ApduTransport {
-    return try FfiConverterTypeApduTransport.lift(handle)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeApduTransport_lower(_ value: ApduTransport) -> UInt64 {
-    return FfiConverterTypeApduTransport.lower(value)
-}
-
-
-
-
-
-
-/**
- * Receives the progress of a chip read (called after each answer of the card, on a core
- * thread: post to the UI thread yourself; return quickly).
- */
-public protocol ChipReadObserver: AnyObject, Sendable {
-    
-    /**
-     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
-     */
-    func onProgress(step: ChipReadStep, bytesRead: UInt64, apdus: UInt32) 
-    
-}
-/**
- * Receives the progress of a chip read (called after each answer of the card, on a core
- * thread: post to the UI thread yourself; return quickly).
- */
-open class ChipReadObserverImpl: ChipReadObserver, @unchecked Sendable {
-    fileprivate let handle: UInt64
-
-    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public struct NoHandle {
-        public init() {}
-    }
-
-    // TODO: We'd like this to be `private` but for Swifty reasons,
-    // we can't implement `FfiConverter` without making this `required` and we can't
-    // make it `required` without making it `public`.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    required public init(unsafeFromHandle handle: UInt64) {
-        self.handle = handle
-    }
-
-    // This constructor can be used to instantiate a fake object.
-    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
-    //
-    // - Warning:
-    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public init(noHandle: NoHandle) {
-        self.handle = 0
-    }
-
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public func uniffiCloneHandle() -> UInt64 {
-        return try! rustCall { uniffi_citizen_core_fn_clone_chipreadobserver(self.handle, $0) }
-    }
-    // No primary constructor declared for this class.
-
-    deinit {
-        if handle == 0 {
-            // Mock objects have handle=0 don't try to free them
-            return
-        }
-
-        try! rustCall { uniffi_citizen_core_fn_free_chipreadobserver(handle, $0) }
-    }
-
-    
-
-    
-    /**
-     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
-     */
-open func onProgress(step: ChipReadStep, bytesRead: UInt64, apdus: UInt32)  {try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_chipreadobserver_on_progress(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeChipReadStep_lower(step),
-        FfiConverterUInt64.lower(bytesRead),
-        FfiConverterUInt32.lower(apdus),uniffiCallStatus
-    )
-}
-}
-    
-
-    
-}
-
-
-
-// Put the implementation in a struct so we don't pollute the top-level namespace
-fileprivate struct UniffiCallbackInterfaceChipReadObserver {
-
-    // Create the VTable using a series of closures.
-    // Swift automatically converts these into C callback functions.
-    //
-    // Store the vtable directly.
-    static let vtable: UniffiVTableCallbackInterfaceChipReadObserver = UniffiVTableCallbackInterfaceChipReadObserver(
-        uniffiFree: { (uniffiHandle: UInt64) -> () in
-            do {
-                try FfiConverterTypeChipReadObserver.handleMap.remove(handle: uniffiHandle)
-            } catch {
-                print("Uniffi callback interface ChipReadObserver: handle missing in uniffiFree")
-            }
-        },
-        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
-            do {
-                return try FfiConverterTypeChipReadObserver.handleMap.clone(handle: uniffiHandle)
-            } catch {
-                fatalError("Uniffi callback interface ChipReadObserver: handle missing in uniffiClone")
-            }
-        },
-        onProgress: { (
-            uniffiHandle: UInt64,
-            step: RustBuffer,
-            bytesRead: UInt64,
-            apdus: UInt32,
-            uniffiOutReturn: UnsafeMutableRawPointer,
-            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
-        ) in
-            let makeCall = {
-                () throws -> () in
-                guard let uniffiObj = try? FfiConverterTypeChipReadObserver.handleMap.get(handle: uniffiHandle) else {
-                    throw UniffiInternalError.unexpectedStaleHandle
-                }
-                return uniffiObj.onProgress(
-                     step: try FfiConverterTypeChipReadStep_lift(step),
-                     bytesRead: try FfiConverterUInt64.lift(bytesRead),
-                     apdus: try FfiConverterUInt32.lift(apdus)
-                )
-            }
-
-            
-            let writeReturn = { () }
-            uniffiTraitInterfaceCall(
-                callStatus: uniffiCallStatus,
-                makeCall: makeCall,
-                writeReturn: writeReturn
-            )
-        }
-    )
-
-    // Rust stores this pointer for future callback invocations, so it must live
-    // for the process lifetime (not just for the init function call).
-    //
-    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
-    // This is safe because the pointee is initialized once during static init
-    // and never mutated by either side of the FFI.  Its fields are C function pointers.
-    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceChipReadObserver> = {
-        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceChipReadObserver>.allocate(capacity: 1)
-        ptr.initialize(to: vtable)
-        return UnsafePointer(ptr)
-    }()
-}
-
-private func uniffiCallbackInitChipReadObserver() {
-    uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(UniffiCallbackInterfaceChipReadObserver.vtablePtr)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeChipReadObserver: FfiConverter {
-    fileprivate static let handleMap = UniffiHandleMap<ChipReadObserver>()
-
-    typealias FfiType = UInt64
-    typealias SwiftType = ChipReadObserver
-
-    public static func lift(_ handle: UInt64) throws -> ChipReadObserver {
-        if ((handle & 1) == 0) {
-            // Rust-generated handle, construct a new class that uses the handle to implement the
-            // interface
-            return ChipReadObserverImpl(unsafeFromHandle: handle)
-        } else {
-            // Swift-generated handle, get the object from the handle map
-            return try handleMap.remove(handle: handle)
-        }
-    }
-
-    public static func lower(_ value: ChipReadObserver) -> UInt64 {
-         if let rustImpl = value as? ChipReadObserverImpl {
-             // Rust-implemented object.  Clone the handle and return it
-            return rustImpl.uniffiCloneHandle()
-         } else {
-            // Swift object, generate a new vtable handle and return that.
-            return handleMap.insert(obj: value)
-         }
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipReadObserver {
-        let handle: UInt64 = try readInt(&buf)
-        return try lift(handle)
-    }
-
-    public static func write(_ value: ChipReadObserver, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChipReadObserver_lift(_ handle: UInt64) throws -> ChipReadObserver {
-    return try FfiConverterTypeChipReadObserver.lift(handle)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChipReadObserver_lower(_ value: ChipReadObserver) -> UInt64 {
-    return FfiConverterTypeChipReadObserver.lower(value)
-}
-
-
-
-
-
-
-/**
- * The core. One per app process; cheap to share.
- */
-public protocol CitizenCoreProtocol: AnyObject, Sendable {
-    
-    /**
-     * The identity level the device's credential states: 1 (enrolled with number, birth date
-     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
-     */
-    func identityLevel() throws  -> UInt8
-    
-    /**
-     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
-     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
-     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
-     * the signed evidence; the server checks the issuer's signature, that the chip signed its
-     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
-     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
-     * device afterwards except the new identity credential and an activity-log entry.
-     */
-    func upgradeLevelWithChip(transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?) async throws  -> ChipUpgradeOutcome
-    
-    /**
-     * Approve a scanned login with the code the site shows and the passcode: the device signs
-     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
-     */
-    func approveLogin(sessionId: String, verificationCode: String, passcode: String) async throws  -> LoginApproval
-    
-    /**
-     * Decline a scanned login (signed, so the portal learns it at once).
-     */
-    func denyLogin(sessionId: String) async throws 
-    
-    /**
-     * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
-     */
-    func exportReceipts() throws  -> String
-    
-    /**
-     * The consent receipts on this device, newest first. A stored receipt that cannot be read
-     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     */
-    func listReceipts() throws  -> [ReceiptInfo]
-    
-    /**
-     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
-     */
-    func openLoginLink(url: String) async throws  -> LoginRequestInfo
-    
-    /**
-     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
-     */
-    func refreshRelyingParties() async throws  -> UInt32
-    
-    /**
-     * Scan a login QR code. Everything that can be checked on the device is checked before any
-     * network call: strict parse, relying party in the signed registry, its signature, the
-     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
-     */
-    func scanLoginCode(frame: String) async throws  -> LoginRequestInfo
+public protocol AccountClientProtocol: AnyObject, Sendable {
     
     /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`.
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
      */
     func approveDeviceTransfer(enrollmentId: String, passcode: String) async throws 
     
     /**
-     * Change the passcode (the old one counts as an attempt).
+     * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+     * Throws [`CitizenError`].
      */
     func changePasscode(oldPasscode: String, newPasscode: String) async throws 
     
     /**
      * Ask the server whether this device is still the active one; a replaced or revoked device
-     * learns it here (and its session is dropped).
+     * learns it here (and its session is dropped). Main-safe; never prompts. Throws
+     * [`CitizenError`].
      */
     func checkDeviceStatus() async throws  -> DeviceStatusInfo
     
     /**
      * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-     * prove possession to the server, and set the 6-digit passcode.
+     * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+     * key store creates and uses the device key). Throws [`CitizenError`].
      */
     func completeEnrollment(otp: String, passcode: String, keyOptions: KeyOptions) async throws  -> EnrollmentOutcome
     
     /**
      * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-     * passcode; clears the failure count and any lock.
+     * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+     * signs). Throws [`CitizenError`].
      */
     func completePasscodeReset(otp: String, newPasscode: String) async throws 
     
     /**
-     * The account's devices.
+     * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func listDevices() async throws  -> [DeviceInfo]
     
     /**
      * Log in: check the passcode (with lockout), then sign the server's challenge with the
-     * device key. Stores the tokens encrypted; returns only their expiry.
+     * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
      */
     func login(passcode: String) async throws  -> SessionInfo
     
     /**
-     * End the session here and at the server.
+     * End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func logout() async throws 
     
     /**
-     * Failures and lock of the passcode.
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    func passcodeStatus() throws  -> PasscodeStatus
+    func passcodeStatus() async throws  -> PasscodeStatus
     
     /**
      * Rotate the refresh token now (the core also does this by itself when needed).
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     func refreshSession() async throws  -> SessionInfo
     
     /**
-     * Erase the account from this device: device key, tokens, personal data.
+     * Erase the account from this device: device key, tokens, personal data. Main-safe; never
+     * prompts. Throws [`CitizenError`].
      */
     func resetDevice() async throws 
     
     /**
-     * Revoke one of the account's devices (needs the passcode again).
+     * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
      */
     func revokeDevice(deviceId: String, passcode: String) async throws 
     
     /**
      * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-     * matched against the population register, which sends an OTP to the phone.
+     * matched against the population register, which sends an OTP to the phone. Main-safe;
+     * never prompts. Throws [`CitizenError`].
      */
     func startEnrollment(input: EnrollmentInput) async throws  -> EnrollmentTicket
     
     /**
-     * Forgotten passcode, step 1: the server sends an OTP to the registered phone.
+     * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+     * never prompts. Throws [`CitizenError`].
      */
     func startPasscodeReset() async throws  -> PasscodeResetTicket
     
     /**
-     * The state of this device: enrollment, session.
-     */
-    func status() throws  -> CoreStatus
-    
-    /**
-     * Validate enrollment input without a network call.
+     * Validate enrollment input without a network call: every field error at once (empty =
+     * valid). Pure computation: main-safe, never prompts, never throws.
      */
     func validateEnrollment(input: EnrollmentInput)  -> [FieldError]
     
     /**
      * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
      * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     func verifyPasscode(passcode: String) async throws 
     
-    /**
-     * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first.
-     */
-    func activityLog() throws  -> [ActivityEntry]
+}
+/**
+ * Account, enrollment, passcode, login, sessions and devices of one core
+ * (`CitizenCore.account()`). Small enough to fake in a test of a view model.
+ */
+open class AccountClient: AccountClientProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_accountclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_accountclient(handle, $0) }
+    }
+
+    
+
     
     /**
-     * Add an item to a repeated group; returns the new item's index.
+     * On the old device: approve handing the account to a new device whose enrollment id the
+     * citizen reads from the new device. The old device is then marked `transferred`, not
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
      */
-    func addGroupItem(draftId: String, group: String) throws  -> UInt32
+open func approveDeviceTransfer(enrollmentId: String, passcode: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_approve_device_transfer(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(enrollmentId),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+open func changePasscode(oldPasscode: String, newPasscode: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_change_passcode(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(oldPasscode),FfiConverterString.lower(newPasscode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Ask the server whether this device is still the active one; a replaced or revoked device
+     * learns it here (and its session is dropped). Main-safe; never prompts. Throws
+     * [`CitizenError`].
+     */
+open func checkDeviceStatus()async throws  -> DeviceStatusInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_check_device_status(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDeviceStatusInfo_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
+     * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+     * key store creates and uses the device key). Throws [`CitizenError`].
+     */
+open func completeEnrollment(otp: String, passcode: String, keyOptions: KeyOptions)async throws  -> EnrollmentOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_complete_enrollment(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(passcode),FfiConverterTypeKeyOptions_lower(keyOptions)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEnrollmentOutcome_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
+     * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+     * signs). Throws [`CitizenError`].
+     */
+open func completePasscodeReset(otp: String, newPasscode: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(newPasscode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func listDevices()async throws  -> [DeviceInfo]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_list_devices(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDeviceInfo.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Log in: check the passcode (with lockout), then sign the server's challenge with the
+     * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+open func login(passcode: String)async throws  -> SessionInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSessionInfo_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func logout()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_logout(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func passcodeStatus()async throws  -> PasscodeStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_passcode_status(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePasscodeStatus_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Rotate the refresh token now (the core also does this by itself when needed).
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func refreshSession()async throws  -> SessionInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_refresh_session(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSessionInfo_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Erase the account from this device: device key, tokens, personal data. Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+open func resetDevice()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_reset_device(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+open func revokeDevice(deviceId: String, passcode: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_revoke_device(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(deviceId),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
+     * matched against the population register, which sends an OTP to the phone. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+open func startEnrollment(input: EnrollmentInput)async throws  -> EnrollmentTicket  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_start_enrollment(
+                        self.uniffiCloneHandle(),FfiConverterTypeEnrollmentInput_lower(input)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEnrollmentTicket_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+open func startPasscodeReset()async throws  -> PasscodeResetTicket  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_start_passcode_reset(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePasscodeResetTicket_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Validate enrollment input without a network call: every field error at once (empty =
+     * valid). Pure computation: main-safe, never prompts, never throws.
+     */
+open func validateEnrollment(input: EnrollmentInput) -> [FieldError]  {
+    return try!  FfiConverterSequenceTypeFieldError.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_accountclient_validate_enrollment(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeEnrollmentInput_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func verifyPasscode(passcode: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_verify_passcode(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccountClient: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = AccountClient
+
+    public static func lift(_ handle: UInt64) throws -> AccountClient {
+        return AccountClient(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: AccountClient) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: AccountClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountClient_lift(_ handle: UInt64) throws -> AccountClient {
+    return try FfiConverterTypeAccountClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountClient_lower(_ value: AccountClient) -> UInt64 {
+    return FfiConverterTypeAccountClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+ * in a test of a view model.
+ */
+public protocol ActivityClientProtocol: AnyObject, Sendable {
     
     /**
      * Anchor the head of the log at the server now (also done on every `sync_cases`). When
      * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it.
+     * device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    func anchorActivityLog() async throws  -> ActivityAnchor?
+    func anchor() async throws  -> ActivityAnchor?
     
     /**
-     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+     * prompts. Throws [`CitizenError`].
      */
-    func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data) throws  -> Draft
+    func export() async throws  -> String
     
     /**
-     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    func attachFile(draftId: String, key: String, path: String, mimeType: String) throws  -> Draft
-    
-    /**
-     * The citizen's cases with their latest status (offline).
-     */
-    func cases() throws  -> [CaseInfo]
-    
-    /**
-     * Stop outbox callbacks.
-     */
-    func clearOutboxObserver() 
-    
-    /**
-     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     */
-    func createDraft(procedureId: String) throws  -> Draft
-    
-    /**
-     * A draft answering a supplement request of `case_number`: the original values, the
-     * requested attachments required. Submit it like any draft.
-     */
-    func createSupplementDraft(caseNumber: String) throws  -> Draft
-    
-    /**
-     * Delete an editable draft.
-     */
-    func deleteDraft(draftId: String) throws 
-    
-    /**
-     * A draft by id.
-     */
-    func draft(draftId: String) throws  -> Draft
-    
-    /**
-     * All drafts, newest first (editing and submitted).
-     */
-    func drafts() throws  -> [Draft]
-    
-    /**
-     * The log as JSON that anyone can verify (`verify_activity_log_export`).
-     */
-    func exportActivityLog() throws  -> String
-    
-    /**
-     * The outbox, in queue order.
-     */
-    func outbox() throws  -> [OutboxItem]
-    
-    /**
-     * The cached catalogue (offline).
-     */
-    func procedures() throws  -> [Procedure]
-    
-    /**
-     * The stored record (offline).
-     */
-    func profile() throws  -> CitizenProfileDto
-    
-    /**
-     * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login.
-     */
-    func refreshCatalogue() async throws  -> Bool
-    
-    /**
-     * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted.
-     */
-    func refreshProfile() async throws  -> CitizenProfileDto
-    
-    /**
-     * Remove an attachment.
-     */
-    func removeAttachment(draftId: String, key: String) throws  -> Draft
-    
-    /**
-     * Remove an item of a repeated group (later items move down).
-     */
-    func removeGroupItem(draftId: String, group: String, index: UInt32) throws  -> Draft
-    
-    /**
-     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-     * fields are refused with `field.locked`.
-     */
-    func setField(draftId: String, path: String, value: String) throws  -> Draft
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer).
-     */
-    func setOutboxObserver(observer: OutboxObserver) 
-    
-    /**
-     * Submit: validate, confirm with the passcode, sign with the device key and put the request
-     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
-     * once (works offline); delivery starts in the background.
-     */
-    func submitDraft(draftId: String, passcode: String) async throws  -> OutboxItem
-    
-    /**
-     * Fetch new case events (status changes, supplement requests) and return them.
-     */
-    func syncCases() async throws  -> [CaseEventDto]
-    
-    /**
-     * Deliver what is queued now (call when connectivity returns or the citizen asks).
-     * Ignores the core's own backoff, honours the server's Retry-After.
-     */
-    func syncOutbox() async throws  -> OutboxSyncReport
-    
-    /**
-     * Validate without submitting: every field error at once (empty = valid).
-     */
-    func validateDraft(draftId: String) throws  -> [FieldError]
+    func listEntries() async throws  -> [ActivityEntry]
     
     /**
      * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
      * the server keys fetched over the pinned connection), and that no anchor the device stored
-     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-     * below it is reported even when the local anchors were removed.
+     * was deleted and the log reaches the highest one. Offline; `anchor` (and
+     * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+     * log truncated below it is reported even when the local anchors were removed. Main-safe;
+     * never prompts. Throws [`CitizenError`].
      */
-    func verifyActivityLog() throws  -> ActivityLogReport
-    
-    /**
-     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
-     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-     * calls this itself when the credential is missing or about to expire.
-     */
-    func fetchCredential() async throws 
-    
-    /**
-     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
-     * Checked on the device against the signed registry before anything is shown: registered
-     * party, its signature, a registered purpose, only claims it may ask for, the answer going
-     * to one of its registered origins, not expired.
-     */
-    func openShareRequest(request: String) async throws  -> ShareRequestInfo
-    
-    /**
-     * Share the required claims plus `optional_claims` (each must be one the request offers)
-     * after the passcode: the presentation reveals nothing else and is bound to this relying
-     * party and request by the device key; a consent receipt is signed, countersigned and
-     * stored, and the share is recorded in the activity log before the data is sent.
-     */
-    func shareData(requestId: String, optionalClaims: [String], passcode: String) async throws  -> ShareOutcome
+    func verify() async throws  -> ActivityLogReport
     
 }
 /**
- * The core. One per app process; cheap to share.
+ * The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+ * in a test of a view model.
+ */
+open class ActivityClient: ActivityClientProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_activityclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_activityclient(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
+     * logged in, first fetches the server's latest anchor of this device and keeps it if the
+     * device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func anchor()async throws  -> ActivityAnchor?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_activityclient_anchor(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeActivityAnchor.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+open func export()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_activityclient_export(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func listEntries()async throws  -> [ActivityEntry]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_activityclient_list_entries(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeActivityEntry.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+     * the server keys fetched over the pinned connection), and that no anchor the device stored
+     * was deleted and the log reaches the highest one. Offline; `anchor` (and
+     * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+     * log truncated below it is reported even when the local anchors were removed. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+open func verify()async throws  -> ActivityLogReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_activityclient_verify(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeActivityLogReport_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeActivityClient: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ActivityClient
+
+    public static func lift(_ handle: UInt64) throws -> ActivityClient {
+        return ActivityClient(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ActivityClient) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ActivityClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityClient_lift(_ handle: UInt64) throws -> ActivityClient {
+    return try FfiConverterTypeActivityClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeActivityClient_lower(_ value: ActivityClient) -> UInt64 {
+    return FfiConverterTypeActivityClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The core: one per app process and data directory; cheap to share. A small root: open it,
+ * ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+ * [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+ * small object a test can fake on its own.
+ *
+ * **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+ * `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+ * thread freely, the calling thread only waits.
+ */
+public protocol CitizenCoreProtocol: AnyObject, Sendable {
+    
+    /**
+     * Account, enrollment, passcode, login, sessions and devices.
+     */
+    func account()  -> AccountClient
+    
+    /**
+     * The tamper-evident activity log: list, verify, export, anchor.
+     */
+    func activity()  -> ActivityClient
+    
+    /**
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
+     */
+    func consent()  -> ConsentClient
+    
+    /**
+     * Subscribe to the status: the current one at once, then each change the core notices
+     * (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+     * [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+     * `core.closed` after `shutdown`).
+     */
+    func observeStatus(listener: StatusListener) throws  -> Subscription
+    
+    /**
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+     */
+    func services()  -> ServicesClient
+    
+    /**
+     * Stop the core before closing it: the background delivery a submit started is stopped
+     * (and awaited: nothing is written after this returns; an item being sent stays in the
+     * outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+     * data directory is released. Later calls fail with `core.closed`. Call it before erasing
+     * the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+     * drop (Swift) the object. Main-safe; never prompts; never throws.
+     */
+    func shutdown() async 
+    
+    /**
+     * The state of this device: enrollment, session. Main-safe (reads the database on the
+     * core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
+     */
+    func status() async throws  -> CoreStatus
+    
+}
+/**
+ * The core: one per app process and data directory; cheap to share. A small root: open it,
+ * ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+ * [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+ * small object a test can fake on its own.
+ *
+ * **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+ * `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+ * thread freely, the calling thread only waits.
  */
 open class CitizenCore: CitizenCoreProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1548,24 +1473,7 @@ open class CitizenCore: CitizenCoreProtocol, @unchecked Sendable {
     public func uniffiCloneHandle() -> UInt64 {
         return try! rustCall { uniffi_citizen_core_fn_clone_citizencore(self.handle, $0) }
     }
-    /**
-     * Open the core: database (created and migrated if needed), data key (unwrapped by
-     * `key_wrapper`) and the HTTPS client. No network call is made. One core per data
-     * directory: while this object lives, another open of the same directory fails with
-     * `SetupError::AlreadyOpen` (`storage.already_open`).
-     */
-public convenience init(config: CoreConfig, keyStore: DeviceKeyStore, keyWrapper: DataKeyWrapper)throws  {
-    let handle =
-        try rustCallWithError(FfiConverterTypeSetupError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_constructor_citizencore_new(
-        FfiConverterTypeCoreConfig_lower(config),
-        FfiConverterTypeDeviceKeyStore_lower(keyStore),
-        FfiConverterTypeDataKeyWrapper_lower(keyWrapper),uniffiCallStatus
-    )
-}
-    self.init(unsafeFromHandle: handle)
-}
+    // No primary constructor declared for this class.
 
     deinit {
         if handle == 0 {
@@ -1578,336 +1486,132 @@ public convenience init(config: CoreConfig, keyStore: DeviceKeyStore, keyWrapper
 
     
     /**
+     * Open the core: database (created and migrated if needed), data key (unwrapped by
+     * `key_wrapper`) and the HTTPS client. No network call is made. Main-safe: the migration
+     * and the unwrap run on the core's runtime (the wrapper is called from a core thread, never
+     * the caller's). May prompt only if the shell's `key_wrapper` does. One core per data
+     * directory: while this object lives, another open of the same directory fails with
+     * `CitizenError::Internal` with code `storage.already_open`. Throws [`CitizenError`]:
+     * `DataKeyLost` (the data key is gone: erase and enroll again), `DataKeyLocked` (retry
+     * later, never erase), `Internal` (storage, configuration, already open).
+     */
+public static func `open`(config: CoreConfig, keyStore: DeviceKeyStore, keyWrapper: DataKeyWrapper)async throws  -> CitizenCore  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_constructor_citizencore_open(FfiConverterTypeCoreConfig_lower(config),FfiConverterTypeDeviceKeyStore_lower(keyStore),FfiConverterTypeDataKeyWrapper_lower(keyWrapper)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u64,
+            completeFunc: ffi_citizen_core_rust_future_complete_u64,
+            freeFunc: ffi_citizen_core_rust_future_free_u64,
+            liftFunc: FfiConverterTypeCitizenCore_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
      * Open the core for a desktop or kiosk: device keys and the data key are sealed in
      * `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
-     * (mode 0600). Not hardware-backed; phones use [`CitizenCore::new`] with their key stores.
-     * Like `new`, refuses a data directory another core holds (`storage.already_open`).
+     * (mode 0600). Not hardware-backed; phones use [`CitizenCore::open`] with their key stores.
+     * Like `open`, refuses a data directory another core holds (`storage.already_open`).
+     * Main-safe (the Argon2id derivation runs on the core's runtime); never prompts. Throws
+     * [`CitizenError`].
      */
-public static func newDesktop(config: CoreConfig)throws  -> CitizenCore  {
-    return try  FfiConverterTypeCitizenCore_lift(try rustCallWithError(FfiConverterTypeSetupError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_constructor_citizencore_new_desktop(
-        FfiConverterTypeCoreConfig_lower(config),uniffiCallStatus
-    )
-})
+public static func openDesktop(config: CoreConfig)async throws  -> CitizenCore  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_constructor_citizencore_open_desktop(FfiConverterTypeCoreConfig_lower(config)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u64,
+            completeFunc: ffi_citizen_core_rust_future_complete_u64,
+            freeFunc: ffi_citizen_core_rust_future_free_u64,
+            liftFunc: FfiConverterTypeCitizenCore_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
 }
     
 
     
     /**
-     * The identity level the device's credential states: 1 (enrolled with number, birth date
-     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+     * Account, enrollment, passcode, login, sessions and devices.
      */
-open func identityLevel()throws  -> UInt8  {
-    return try  FfiConverterUInt8.lift(try rustCallWithError(FfiConverterTypeChipUpgradeError_lift) {
+open func account() -> AccountClient  {
+    return try!  FfiConverterTypeAccountClient_lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_identity_level(
+    uniffi_citizen_core_fn_method_citizencore_account(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
     
     /**
-     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
-     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
-     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
-     * the signed evidence; the server checks the issuer's signature, that the chip signed its
-     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
-     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
-     * device afterwards except the new identity credential and an activity-log entry.
+     * The tamper-evident activity log: list, verify, export, anchor.
      */
-open func upgradeLevelWithChip(transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?)async throws  -> ChipUpgradeOutcome  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip(
-                        self.uniffiCloneHandle(),FfiConverterTypeApduTransport_lower(transport),FfiConverterTypeChipAccessKey_lower(key),FfiConverterOptionTypeChipReadObserver.lower(observer)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeChipUpgradeOutcome_lift,
-            errorHandler: FfiConverterTypeChipUpgradeError_lift
-        )
-}
-    
-    /**
-     * Approve a scanned login with the code the site shows and the passcode: the device signs
-     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
-     */
-open func approveLogin(sessionId: String, verificationCode: String, passcode: String)async throws  -> LoginApproval  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_approve_login(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId),FfiConverterString.lower(verificationCode),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeLoginApproval_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * Decline a scanned login (signed, so the portal learns it at once).
-     */
-open func denyLogin(sessionId: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_deny_login(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
-     */
-open func exportReceipts()throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+open func activity() -> ActivityClient  {
+    return try!  FfiConverterTypeActivityClient_lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_export_receipts(
+    uniffi_citizen_core_fn_method_citizencore_activity(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
     
     /**
-     * The consent receipts on this device, newest first. A stored receipt that cannot be read
-     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
      */
-open func listReceipts()throws  -> [ReceiptInfo]  {
-    return try  FfiConverterSequenceTypeReceiptInfo.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+open func consent() -> ConsentClient  {
+    return try!  FfiConverterTypeConsentClient_lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_list_receipts(
+    uniffi_citizen_core_fn_method_citizencore_consent(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
     
     /**
-     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
+     * Subscribe to the status: the current one at once, then each change the core notices
+     * (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+     * [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+     * `core.closed` after `shutdown`).
      */
-open func openLoginLink(url: String)async throws  -> LoginRequestInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_open_login_link(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(url)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
+open func observeStatus(listener: StatusListener)throws  -> Subscription  {
+    return try  FfiConverterTypeSubscription_lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_observe_status(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeStatusListener_lower(listener),uniffiCallStatus
+    )
+})
 }
     
     /**
-     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
      */
-open func refreshRelyingParties()async throws  -> UInt32  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_u32,
-            completeFunc: ffi_citizen_core_rust_future_complete_u32,
-            freeFunc: ffi_citizen_core_rust_future_free_u32,
-            liftFunc: FfiConverterUInt32.lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
+open func services() -> ServicesClient  {
+    return try!  FfiConverterTypeServicesClient_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_services(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
-     * Scan a login QR code. Everything that can be checked on the device is checked before any
-     * network call: strict parse, relying party in the signed registry, its signature, the
-     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
+     * Stop the core before closing it: the background delivery a submit started is stopped
+     * (and awaited: nothing is written after this returns; an item being sent stays in the
+     * outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+     * data directory is released. Later calls fail with `core.closed`. Call it before erasing
+     * the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+     * drop (Swift) the object. Main-safe; never prompts; never throws.
      */
-open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
+open func shutdown()async   {
     return
-        try  await uniffiRustCallAsync(
+        try!  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_scan_login_code(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(frame)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * On the old device: approve handing the account to a new device whose enrollment id the
-     * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`.
-     */
-open func approveDeviceTransfer(enrollmentId: String, passcode: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_approve_device_transfer(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(enrollmentId),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Change the passcode (the old one counts as an attempt).
-     */
-open func changePasscode(oldPasscode: String, newPasscode: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_change_passcode(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(oldPasscode),FfiConverterString.lower(newPasscode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypePasscodeError_lift
-        )
-}
-    
-    /**
-     * Ask the server whether this device is still the active one; a replaced or revoked device
-     * learns it here (and its session is dropped).
-     */
-open func checkDeviceStatus()async throws  -> DeviceStatusInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_check_device_status(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeDeviceStatusInfo_lift,
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-     * prove possession to the server, and set the 6-digit passcode.
-     */
-open func completeEnrollment(otp: String, passcode: String, keyOptions: KeyOptions)async throws  -> EnrollmentOutcome  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_complete_enrollment(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(passcode),FfiConverterTypeKeyOptions_lower(keyOptions)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeEnrollmentOutcome_lift,
-            errorHandler: FfiConverterTypeEnrollmentError_lift
-        )
-}
-    
-    /**
-     * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-     * passcode; clears the failure count and any lock.
-     */
-open func completePasscodeReset(otp: String, newPasscode: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(newPasscode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypePasscodeError_lift
-        )
-}
-    
-    /**
-     * The account's devices.
-     */
-open func listDevices()async throws  -> [DeviceInfo]  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_list_devices(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterSequenceTypeDeviceInfo.lift,
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Log in: check the passcode (with lockout), then sign the server's challenge with the
-     * device key. Stores the tokens encrypted; returns only their expiry.
-     */
-open func login(passcode: String)async throws  -> SessionInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_login(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSessionInfo_lift,
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * End the session here and at the server.
-     */
-open func logout()async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_logout(
+                uniffi_citizen_core_fn_method_citizencore_shutdown(
                         self.uniffiCloneHandle()
                 )
             },
@@ -1915,627 +1619,28 @@ open func logout()async throws   {
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
+            errorHandler: nil
+            
         )
 }
     
     /**
-     * Failures and lock of the passcode.
+     * The state of this device: enrollment, session. Main-safe (reads the database on the
+     * core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
      */
-open func passcodeStatus()throws  -> PasscodeStatus  {
-    return try  FfiConverterTypePasscodeStatus_lift(try rustCallWithError(FfiConverterTypePasscodeError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_passcode_status(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Rotate the refresh token now (the core also does this by itself when needed).
-     */
-open func refreshSession()async throws  -> SessionInfo  {
+open func status()async throws  -> CoreStatus  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_refresh_session(
+                uniffi_citizen_core_fn_method_citizencore_status(
                         self.uniffiCloneHandle()
                 )
             },
             pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSessionInfo_lift,
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Erase the account from this device: device key, tokens, personal data.
-     */
-open func resetDevice()async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_reset_device(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Revoke one of the account's devices (needs the passcode again).
-     */
-open func revokeDevice(deviceId: String, passcode: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_revoke_device(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(deviceId),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeAuthError_lift
-        )
-}
-    
-    /**
-     * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-     * matched against the population register, which sends an OTP to the phone.
-     */
-open func startEnrollment(input: EnrollmentInput)async throws  -> EnrollmentTicket  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_start_enrollment(
-                        self.uniffiCloneHandle(),FfiConverterTypeEnrollmentInput_lower(input)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeEnrollmentTicket_lift,
-            errorHandler: FfiConverterTypeEnrollmentError_lift
-        )
-}
-    
-    /**
-     * Forgotten passcode, step 1: the server sends an OTP to the registered phone.
-     */
-open func startPasscodeReset()async throws  -> PasscodeResetTicket  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_start_passcode_reset(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypePasscodeResetTicket_lift,
-            errorHandler: FfiConverterTypePasscodeError_lift
-        )
-}
-    
-    /**
-     * The state of this device: enrollment, session.
-     */
-open func status()throws  -> CoreStatus  {
-    return try  FfiConverterTypeCoreStatus_lift(try rustCallWithError(FfiConverterTypeAuthError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_status(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Validate enrollment input without a network call.
-     */
-open func validateEnrollment(input: EnrollmentInput) -> [FieldError]  {
-    return try!  FfiConverterSequenceTypeFieldError.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_validate_enrollment(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeEnrollmentInput_lower(input),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
-     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
-     */
-open func verifyPasscode(passcode: String)async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_verify_passcode(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypePasscodeError_lift
-        )
-}
-    
-    /**
-     * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first.
-     */
-open func activityLog()throws  -> [ActivityEntry]  {
-    return try  FfiConverterSequenceTypeActivityEntry.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_activity_log(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Add an item to a repeated group; returns the new item's index.
-     */
-open func addGroupItem(draftId: String, group: String)throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_add_group_item(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(group),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
-     * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it.
-     */
-open func anchorActivityLog()async throws  -> ActivityAnchor?  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterOptionTypeActivityAnchor.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
-     */
-open func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_attach_bytes(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(key),
-        FfiConverterString.lower(fileName),
-        FfiConverterString.lower(mimeType),
-        FfiConverterData.lower(data),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
-     */
-open func attachFile(draftId: String, key: String, path: String, mimeType: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_attach_file(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(key),
-        FfiConverterString.lower(path),
-        FfiConverterString.lower(mimeType),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The citizen's cases with their latest status (offline).
-     */
-open func cases()throws  -> [CaseInfo]  {
-    return try  FfiConverterSequenceTypeCaseInfo.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_cases(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Stop outbox callbacks.
-     */
-open func clearOutboxObserver()  {try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-}
-}
-    
-    /**
-     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     */
-open func createDraft(procedureId: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_create_draft(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(procedureId),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * A draft answering a supplement request of `case_number`: the original values, the
-     * requested attachments required. Submit it like any draft.
-     */
-open func createSupplementDraft(caseNumber: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_create_supplement_draft(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(caseNumber),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Delete an editable draft.
-     */
-open func deleteDraft(draftId: String)throws   {try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_delete_draft(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),uniffiCallStatus
-    )
-}
-}
-    
-    /**
-     * A draft by id.
-     */
-open func draft(draftId: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_draft(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * All drafts, newest first (editing and submitted).
-     */
-open func drafts()throws  -> [Draft]  {
-    return try  FfiConverterSequenceTypeDraft.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_drafts(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The log as JSON that anyone can verify (`verify_activity_log_export`).
-     */
-open func exportActivityLog()throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_export_activity_log(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The outbox, in queue order.
-     */
-open func outbox()throws  -> [OutboxItem]  {
-    return try  FfiConverterSequenceTypeOutboxItem.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_outbox(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The cached catalogue (offline).
-     */
-open func procedures()throws  -> [Procedure]  {
-    return try  FfiConverterSequenceTypeProcedure.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_procedures(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The stored record (offline).
-     */
-open func profile()throws  -> CitizenProfileDto  {
-    return try  FfiConverterTypeCitizenProfileDto_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_profile(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login.
-     */
-open func refreshCatalogue()async throws  -> Bool  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_i8,
-            completeFunc: ffi_citizen_core_rust_future_complete_i8,
-            freeFunc: ffi_citizen_core_rust_future_free_i8,
-            liftFunc: FfiConverterBool.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted.
-     */
-open func refreshProfile()async throws  -> CitizenProfileDto  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_refresh_profile(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeCitizenProfileDto_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Remove an attachment.
-     */
-open func removeAttachment(draftId: String, key: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_remove_attachment(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(key),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Remove an item of a repeated group (later items move down).
-     */
-open func removeGroupItem(draftId: String, group: String, index: UInt32)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_remove_group_item(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(group),
-        FfiConverterUInt32.lower(index),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-     * fields are refused with `field.locked`.
-     */
-open func setField(draftId: String, path: String, value: String)throws  -> Draft  {
-    return try  FfiConverterTypeDraft_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_set_field(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),
-        FfiConverterString.lower(path),
-        FfiConverterString.lower(value),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer).
-     */
-open func setOutboxObserver(observer: OutboxObserver)  {try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_set_outbox_observer(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeOutboxObserver_lower(observer),uniffiCallStatus
-    )
-}
-}
-    
-    /**
-     * Submit: validate, confirm with the passcode, sign with the device key and put the request
-     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
-     * once (works offline); delivery starts in the background.
-     */
-open func submitDraft(draftId: String, passcode: String)async throws  -> OutboxItem  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_submit_draft(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeOutboxItem_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Fetch new case events (status changes, supplement requests) and return them.
-     */
-open func syncCases()async throws  -> [CaseEventDto]  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_sync_cases(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterSequenceTypeCaseEventDto.lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Deliver what is queued now (call when connectivity returns or the citizen asks).
-     * Ignores the core's own backoff, honours the server's Retry-After.
-     */
-open func syncOutbox()async throws  -> OutboxSyncReport  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_sync_outbox(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeOutboxSyncReport_lift,
-            errorHandler: FfiConverterTypeServiceError_lift
-        )
-}
-    
-    /**
-     * Validate without submitting: every field error at once (empty = valid).
-     */
-open func validateDraft(draftId: String)throws  -> [FieldError]  {
-    return try  FfiConverterSequenceTypeFieldError.lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_validate_draft(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(draftId),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
-     * the server keys fetched over the pinned connection), and that no anchor the device stored
-     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-     * below it is reported even when the local anchors were removed.
-     */
-open func verifyActivityLog()throws  -> ActivityLogReport  {
-    return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_citizencore_verify_activity_log(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
-     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-     * calls this itself when the credential is missing or about to expire.
-     */
-open func fetchCredential()async throws   {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_fetch_credential(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_void,
-            completeFunc: ffi_citizen_core_rust_future_complete_void,
-            freeFunc: ffi_citizen_core_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
-     * Checked on the device against the signed registry before anything is shown: registered
-     * party, its signature, a registered purpose, only claims it may ask for, the answer going
-     * to one of its registered origins, not expired.
-     */
-open func openShareRequest(request: String)async throws  -> ShareRequestInfo  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_open_share_request(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(request)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeShareRequestInfo_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
-        )
-}
-    
-    /**
-     * Share the required claims plus `optional_claims` (each must be one the request offers)
-     * after the passcode: the presentation reveals nothing else and is bound to this relying
-     * party and request by the device key; a consent receipt is signed, countersigned and
-     * stored, and the share is recorded in the activity log before the data is sent.
-     */
-open func shareData(requestId: String, optionalClaims: [String], passcode: String)async throws  -> ShareOutcome  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_citizencore_share_data(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(requestId),FfiConverterSequenceString.lower(optionalClaims),FfiConverterString.lower(passcode)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeShareOutcome_lift,
-            errorHandler: FfiConverterTypeConsentError_lift
+            liftFunc: FfiConverterTypeCoreStatus_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
     
@@ -2582,6 +1687,406 @@ public func FfiConverterTypeCitizenCore_lift(_ handle: UInt64) throws -> Citizen
 #endif
 public func FfiConverterTypeCitizenCore_lower(_ value: CitizenCore) -> UInt64 {
     return FfiConverterTypeCitizenCore.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+ * sharing, consent receipts. Small enough to fake in a test of a view model.
+ */
+public protocol ConsentClientProtocol: AnyObject, Sendable {
+    
+    /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+    func approveLogin(sessionId: String, verificationCode: String, passcode: String) async throws  -> LoginApproval
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+    func denyLogin(sessionId: String) async throws 
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func exportReceipts() async throws  -> String
+    
+    /**
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func listReceipts() async throws  -> [ReceiptInfo]
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func openLoginLink(url: String) async throws  -> LoginRequestInfo
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    func refreshRelyingParties() async throws  -> UInt32
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices. Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+    func scanLoginCode(frame: String) async throws  -> LoginRequestInfo
+    
+    /**
+     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
+     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+     * calls this itself when the credential is missing or about to expire.
+     */
+    func fetchCredential() async throws 
+    
+    /**
+     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+     * Checked on the device against the signed registry before anything is shown: registered
+     * party, its signature, a registered purpose, only claims it may ask for, the answer going
+     * to one of its registered origins, not expired.
+     */
+    func openShareRequest(request: String) async throws  -> ShareRequestInfo
+    
+    /**
+     * Share the required claims plus `optional_claims` (each must be one the request offers)
+     * after the passcode: the presentation reveals nothing else and is bound to this relying
+     * party and request by the device key; a consent receipt is signed, countersigned and
+     * stored, and the share is recorded in the activity log before the data is sent.
+     */
+    func shareData(requestId: String, optionalClaims: [String], passcode: String) async throws  -> ShareOutcome
+    
+}
+/**
+ * Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+ * sharing, consent receipts. Small enough to fake in a test of a view model.
+ */
+open class ConsentClient: ConsentClientProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_consentclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_consentclient(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+open func approveLogin(sessionId: String, verificationCode: String, passcode: String)async throws  -> LoginApproval  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_approve_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId),FfiConverterString.lower(verificationCode),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginApproval_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+open func denyLogin(sessionId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_deny_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(sessionId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func exportReceipts()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_export_receipts(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func listReceipts()async throws  -> [ReceiptInfo]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_list_receipts(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeReceiptInfo.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func openLoginLink(url: String)async throws  -> LoginRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_open_login_link(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(url)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+open func refreshRelyingParties()async throws  -> UInt32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u32,
+            completeFunc: ffi_citizen_core_rust_future_complete_u32,
+            freeFunc: ffi_citizen_core_rust_future_free_u32,
+            liftFunc: FfiConverterUInt32.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices. Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_scan_login_code(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(frame)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginRequestInfo_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
+     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+     * calls this itself when the credential is missing or about to expire.
+     */
+open func fetchCredential()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_fetch_credential(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+     * Checked on the device against the signed registry before anything is shown: registered
+     * party, its signature, a registered purpose, only claims it may ask for, the answer going
+     * to one of its registered origins, not expired.
+     */
+open func openShareRequest(request: String)async throws  -> ShareRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_open_share_request(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(request)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeShareRequestInfo_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Share the required claims plus `optional_claims` (each must be one the request offers)
+     * after the passcode: the presentation reveals nothing else and is bound to this relying
+     * party and request by the device key; a consent receipt is signed, countersigned and
+     * stored, and the share is recorded in the activity log before the data is sent.
+     */
+open func shareData(requestId: String, optionalClaims: [String], passcode: String)async throws  -> ShareOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_share_data(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(requestId),FfiConverterSequenceString.lower(optionalClaims),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeShareOutcome_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConsentClient: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ConsentClient
+
+    public static func lift(_ handle: UInt64) throws -> ConsentClient {
+        return ConsentClient(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ConsentClient) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConsentClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ConsentClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentClient_lift(_ handle: UInt64) throws -> ConsentClient {
+    return try FfiConverterTypeConsentClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentClient_lower(_ value: ConsentClient) -> UInt64 {
+    return FfiConverterTypeConsentClient.lower(value)
 }
 
 
@@ -2857,19 +2362,7 @@ public func FfiConverterTypeDataKeyWrapper_lower(_ value: DataKeyWrapper) -> UIn
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
- * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
- * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
- * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
- * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
- * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
- * are quick and synchronous; the core calls them off its async executor.
- *
- * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
- * required, every user-initiated statement) and the *bookkeeping key* (alias
- * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
- * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
- * signature is for.
+ * Methods may block (a biometric prompt); the core calls them off its async executor.
  */
 public protocol DeviceKeyStore: AnyObject, Sendable {
     
@@ -2877,14 +2370,12 @@ public protocol DeviceKeyStore: AnyObject, Sendable {
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-    func createKey(alias: String, options: KeyOptions) async throws  -> Data
+    func createKey(alias: String, options: KeyOptions) throws  -> Data
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
-     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
-     * drops the call (see the trait documentation).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
      */
-    func sign(alias: String, message: Data, request: SignRequest) async throws  -> DeviceSignature
+    func sign(alias: String, message: Data) throws  -> DeviceSignature
     
     /**
      * The public key of `alias`, in either encoding accepted by `create_key`.
@@ -2913,19 +2404,7 @@ public protocol DeviceKeyStore: AnyObject, Sendable {
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
- * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
- * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
- * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
- * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
- * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
- * are quick and synchronous; the core calls them off its async executor.
- *
- * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
- * required, every user-initiated statement) and the *bookkeeping key* (alias
- * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
- * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
- * signature is for.
+ * Methods may block (a biometric prompt); the core calls them off its async executor.
  */
 open class DeviceKeyStoreImpl: DeviceKeyStore, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -2984,41 +2463,29 @@ open class DeviceKeyStoreImpl: DeviceKeyStore, @unchecked Sendable {
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-open func createKey(alias: String, options: KeyOptions)async throws  -> Data  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_devicekeystore_create_key(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(alias),FfiConverterTypeKeyOptions_lower(options)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterData.lift,
-            errorHandler: FfiConverterTypeDeviceKeyStoreError_lift
-        )
+open func createKey(alias: String, options: KeyOptions)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_devicekeystore_create_key(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(alias),
+        FfiConverterTypeKeyOptions_lower(options),uniffiCallStatus
+    )
+})
 }
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
-     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
-     * drops the call (see the trait documentation).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
      */
-open func sign(alias: String, message: Data, request: SignRequest)async throws  -> DeviceSignature  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_citizen_core_fn_method_devicekeystore_sign(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(alias),FfiConverterData.lower(message),FfiConverterTypeSignRequest_lower(request)
-                )
-            },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeDeviceSignature_lift,
-            errorHandler: FfiConverterTypeDeviceKeyStoreError_lift
-        )
+open func sign(alias: String, message: Data)throws  -> DeviceSignature  {
+    return try  FfiConverterTypeDeviceSignature_lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_devicekeystore_sign(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(alias),
+        FfiConverterData.lower(message),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -3105,92 +2572,54 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
             uniffiHandle: UInt64,
             alias: RustBuffer,
             options: RustBuffer,
-            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
-            uniffiCallbackData: UInt64,
-            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
             let makeCall = {
-                () async throws -> Data in
+                () throws -> Data in
                 guard let uniffiObj = try? FfiConverterTypeDeviceKeyStore.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return try await uniffiObj.createKey(
+                return try uniffiObj.createKey(
                      alias: try FfiConverterString.lift(alias),
                      options: try FfiConverterTypeKeyOptions_lift(options)
                 )
             }
 
-            let uniffiHandleSuccess = { (returnValue: Data) in
-                uniffiFutureCallback(
-                    uniffiCallbackData,
-                    UniffiForeignFutureResultRustBuffer(
-                        returnValue: FfiConverterData.lower(returnValue),
-                        callStatus: RustCallStatus()
-                    )
-                )
-            }
-            let uniffiHandleError = { (statusCode, errorBuf) in
-                uniffiFutureCallback(
-                    uniffiCallbackData,
-                    UniffiForeignFutureResultRustBuffer(
-                        returnValue: RustBuffer.empty(),
-                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
-                    )
-                )
-            }
-            uniffiTraitInterfaceCallAsyncWithError(
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
                 makeCall: makeCall,
-                handleSuccess: uniffiHandleSuccess,
-                handleError: uniffiHandleError,
-                lowerError: FfiConverterTypeDeviceKeyStoreError_lower,
-                droppedCallback: uniffiOutDroppedCallback
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
             )
         },
         sign: { (
             uniffiHandle: UInt64,
             alias: RustBuffer,
             message: RustBuffer,
-            request: RustBuffer,
-            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
-            uniffiCallbackData: UInt64,
-            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
             let makeCall = {
-                () async throws -> DeviceSignature in
+                () throws -> DeviceSignature in
                 guard let uniffiObj = try? FfiConverterTypeDeviceKeyStore.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return try await uniffiObj.sign(
+                return try uniffiObj.sign(
                      alias: try FfiConverterString.lift(alias),
-                     message: try FfiConverterData.lift(message),
-                     request: try FfiConverterTypeSignRequest_lift(request)
+                     message: try FfiConverterData.lift(message)
                 )
             }
 
-            let uniffiHandleSuccess = { (returnValue: DeviceSignature) in
-                uniffiFutureCallback(
-                    uniffiCallbackData,
-                    UniffiForeignFutureResultRustBuffer(
-                        returnValue: FfiConverterTypeDeviceSignature_lower(returnValue),
-                        callStatus: RustCallStatus()
-                    )
-                )
-            }
-            let uniffiHandleError = { (statusCode, errorBuf) in
-                uniffiFutureCallback(
-                    uniffiCallbackData,
-                    UniffiForeignFutureResultRustBuffer(
-                        returnValue: RustBuffer.empty(),
-                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
-                    )
-                )
-            }
-            uniffiTraitInterfaceCallAsyncWithError(
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeDeviceSignature_lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
                 makeCall: makeCall,
-                handleSuccess: uniffiHandleSuccess,
-                handleError: uniffiHandleError,
-                lowerError: FfiConverterTypeDeviceKeyStoreError_lower,
-                droppedCallback: uniffiOutDroppedCallback
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
             )
         },
         publicKey: { (
@@ -3373,22 +2802,29 @@ public func FfiConverterTypeDeviceKeyStore_lower(_ value: DeviceKeyStore) -> UIn
 
 
 /**
- * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
- * thread yourself.
+ * Receives the outbox: first the current items, then the whole outbox again after every
+ * change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+ * UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
  */
-public protocol OutboxObserver: AnyObject, Sendable {
+public protocol OutboxListener: AnyObject, Sendable {
     
     /**
-     * An item changed.
+     * The outbox in queue order (the first call is the state when the subscription started).
      */
-    func onOutboxItem(item: OutboxItem) throws 
+    func onOutbox(items: [OutboxItem]) throws 
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    func onEnd() throws 
     
 }
 /**
- * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
- * thread yourself.
+ * Receives the outbox: first the current items, then the whole outbox again after every
+ * change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+ * UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
  */
-open class OutboxObserverImpl: OutboxObserver, @unchecked Sendable {
+open class OutboxListenerImpl: OutboxListener, @unchecked Sendable {
     fileprivate let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
@@ -3425,7 +2861,7 @@ open class OutboxObserverImpl: OutboxObserver, @unchecked Sendable {
     @_documentation(visibility: private)
 #endif
     public func uniffiCloneHandle() -> UInt64 {
-        return try! rustCall { uniffi_citizen_core_fn_clone_outboxobserver(self.handle, $0) }
+        return try! rustCall { uniffi_citizen_core_fn_clone_outboxlistener(self.handle, $0) }
     }
     // No primary constructor declared for this class.
 
@@ -3435,20 +2871,31 @@ open class OutboxObserverImpl: OutboxObserver, @unchecked Sendable {
             return
         }
 
-        try! rustCall { uniffi_citizen_core_fn_free_outboxobserver(handle, $0) }
+        try! rustCall { uniffi_citizen_core_fn_free_outboxlistener(handle, $0) }
     }
 
     
 
     
     /**
-     * An item changed.
+     * The outbox in queue order (the first call is the state when the subscription started).
      */
-open func onOutboxItem(item: OutboxItem)throws   {try rustCallWithError(FfiConverterTypeObserverError_lift) {
+open func onOutbox(items: [OutboxItem])throws   {try rustCallWithError(FfiConverterTypeObserverError_lift) {
         uniffiCallStatus in
-    uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(
+    uniffi_citizen_core_fn_method_outboxlistener_on_outbox(
             self.uniffiCloneHandle(),
-        FfiConverterTypeOutboxItem_lower(item),uniffiCallStatus
+        FfiConverterSequenceTypeOutboxItem.lower(items),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+open func onEnd()throws   {try rustCallWithError(FfiConverterTypeObserverError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_outboxlistener_on_end(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
 }
@@ -3460,40 +2907,63 @@ open func onOutboxItem(item: OutboxItem)throws   {try rustCallWithError(FfiConve
 
 
 // Put the implementation in a struct so we don't pollute the top-level namespace
-fileprivate struct UniffiCallbackInterfaceOutboxObserver {
+fileprivate struct UniffiCallbackInterfaceOutboxListener {
 
     // Create the VTable using a series of closures.
     // Swift automatically converts these into C callback functions.
     //
     // Store the vtable directly.
-    static let vtable: UniffiVTableCallbackInterfaceOutboxObserver = UniffiVTableCallbackInterfaceOutboxObserver(
+    static let vtable: UniffiVTableCallbackInterfaceOutboxListener = UniffiVTableCallbackInterfaceOutboxListener(
         uniffiFree: { (uniffiHandle: UInt64) -> () in
             do {
-                try FfiConverterTypeOutboxObserver.handleMap.remove(handle: uniffiHandle)
+                try FfiConverterTypeOutboxListener.handleMap.remove(handle: uniffiHandle)
             } catch {
-                print("Uniffi callback interface OutboxObserver: handle missing in uniffiFree")
+                print("Uniffi callback interface OutboxListener: handle missing in uniffiFree")
             }
         },
         uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
             do {
-                return try FfiConverterTypeOutboxObserver.handleMap.clone(handle: uniffiHandle)
+                return try FfiConverterTypeOutboxListener.handleMap.clone(handle: uniffiHandle)
             } catch {
-                fatalError("Uniffi callback interface OutboxObserver: handle missing in uniffiClone")
+                fatalError("Uniffi callback interface OutboxListener: handle missing in uniffiClone")
             }
         },
-        onOutboxItem: { (
+        onOutbox: { (
             uniffiHandle: UInt64,
-            item: RustBuffer,
+            items: RustBuffer,
             uniffiOutReturn: UnsafeMutableRawPointer,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
             let makeCall = {
                 () throws -> () in
-                guard let uniffiObj = try? FfiConverterTypeOutboxObserver.handleMap.get(handle: uniffiHandle) else {
+                guard let uniffiObj = try? FfiConverterTypeOutboxListener.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return try uniffiObj.onOutboxItem(
-                     item: try FfiConverterTypeOutboxItem_lift(item)
+                return try uniffiObj.onOutbox(
+                     items: try FfiConverterSequenceTypeOutboxItem.lift(items)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeObserverError_lower
+            )
+        },
+        onEnd: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeOutboxListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.onEnd(
                 )
             }
 
@@ -3514,39 +2984,39 @@ fileprivate struct UniffiCallbackInterfaceOutboxObserver {
     // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
     // This is safe because the pointee is initialized once during static init
     // and never mutated by either side of the FFI.  Its fields are C function pointers.
-    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceOutboxObserver> = {
-        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceOutboxObserver>.allocate(capacity: 1)
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceOutboxListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceOutboxListener>.allocate(capacity: 1)
         ptr.initialize(to: vtable)
         return UnsafePointer(ptr)
     }()
 }
 
-private func uniffiCallbackInitOutboxObserver() {
-    uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(UniffiCallbackInterfaceOutboxObserver.vtablePtr)
+private func uniffiCallbackInitOutboxListener() {
+    uniffi_citizen_core_fn_init_callback_vtable_outboxlistener(UniffiCallbackInterfaceOutboxListener.vtablePtr)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeOutboxObserver: FfiConverter {
-    fileprivate static let handleMap = UniffiHandleMap<OutboxObserver>()
+public struct FfiConverterTypeOutboxListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<OutboxListener>()
 
     typealias FfiType = UInt64
-    typealias SwiftType = OutboxObserver
+    typealias SwiftType = OutboxListener
 
-    public static func lift(_ handle: UInt64) throws -> OutboxObserver {
+    public static func lift(_ handle: UInt64) throws -> OutboxListener {
         if ((handle & 1) == 0) {
             // Rust-generated handle, construct a new class that uses the handle to implement the
             // interface
-            return OutboxObserverImpl(unsafeFromHandle: handle)
+            return OutboxListenerImpl(unsafeFromHandle: handle)
         } else {
             // Swift-generated handle, get the object from the handle map
             return try handleMap.remove(handle: handle)
         }
     }
 
-    public static func lower(_ value: OutboxObserver) -> UInt64 {
-         if let rustImpl = value as? OutboxObserverImpl {
+    public static func lower(_ value: OutboxListener) -> UInt64 {
+         if let rustImpl = value as? OutboxListenerImpl {
              // Rust-implemented object.  Clone the handle and return it
             return rustImpl.uniffiCloneHandle()
          } else {
@@ -3555,12 +3025,12 @@ public struct FfiConverterTypeOutboxObserver: FfiConverter {
          }
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxObserver {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxListener {
         let handle: UInt64 = try readInt(&buf)
         return try lift(handle)
     }
 
-    public static func write(_ value: OutboxObserver, into buf: inout [UInt8]) {
+    public static func write(_ value: OutboxListener, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -3569,15 +3039,1097 @@ public struct FfiConverterTypeOutboxObserver: FfiConverter {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeOutboxObserver_lift(_ handle: UInt64) throws -> OutboxObserver {
-    return try FfiConverterTypeOutboxObserver.lift(handle)
+public func FfiConverterTypeOutboxListener_lift(_ handle: UInt64) throws -> OutboxListener {
+    return try FfiConverterTypeOutboxListener.lift(handle)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeOutboxObserver_lower(_ value: OutboxObserver) -> UInt64 {
-    return FfiConverterTypeOutboxObserver.lower(value)
+public func FfiConverterTypeOutboxListener_lower(_ value: OutboxListener) -> UInt64 {
+    return FfiConverterTypeOutboxListener.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+ * submission, outbox, cases. Small enough to fake in a test of a view model.
+ */
+public protocol ServicesClientProtocol: AnyObject, Sendable {
+    
+    /**
+     * Add an item to a repeated group; returns the new item's index. Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    func addGroupItem(draftId: String, group: String) async throws  -> UInt32
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+     * [`CitizenError`].
+     */
+    func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data) async throws  -> Draft
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    func attachFile(draftId: String, key: String, path: String, mimeType: String) async throws  -> Draft
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func createDraft(procedureId: String) async throws  -> Draft
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft. Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+    func createSupplementDraft(caseNumber: String) async throws  -> Draft
+    
+    /**
+     * Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func deleteDraft(draftId: String) async throws 
+    
+    /**
+     * A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
+     */
+    func getDraft(draftId: String) async throws  -> Draft
+    
+    /**
+     * The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NotSynced` before the first `refresh_profile`).
+     */
+    func getProfile() async throws  -> CitizenProfileDto
+    
+    /**
+     * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+     * [`CitizenError`].
+     */
+    func listCases() async throws  -> [CaseInfo]
+    
+    /**
+     * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+     * [`CitizenError`].
+     */
+    func listDrafts() async throws  -> [Draft]
+    
+    /**
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func listOutbox() async throws  -> [OutboxItem]
+    
+    /**
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NotSynced` before the first `refresh_catalogue`).
+     */
+    func listProcedures() async throws  -> [Procedure]
+    
+    /**
+     * Subscribe to the outbox: the current items at once, then the whole outbox again after
+     * every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+     * number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+     * all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+     */
+    func observeOutbox(listener: OutboxListener) throws  -> Subscription
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func refreshCatalogue() async throws  -> Bool
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func refreshProfile() async throws  -> CitizenProfileDto
+    
+    /**
+     * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func removeAttachment(draftId: String, key: String) async throws  -> Draft
+    
+    /**
+     * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+    func removeGroupItem(draftId: String, group: String, index: UInt32) async throws  -> Draft
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background. Main-safe (the attachments are
+     * sealed on the core's runtime); may prompt (the device key signs). Throws
+     * [`CitizenError`].
+     */
+    func submitDraft(draftId: String, passcode: String) async throws  -> OutboxItem
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    func syncCases() async throws  -> [CaseEventDto]
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    func syncOutbox() async throws  -> OutboxSyncReport
+    
+    /**
+     * Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+     * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+     * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+     * saved and the error names the first refused path (in path order). Main-safe; never
+     * prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     */
+    func updateDraft(draftId: String, values: [String: String]) async throws  -> Draft
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid). Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    func validateDraft(draftId: String) async throws  -> [FieldError]
+    
+}
+/**
+ * Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+ * submission, outbox, cases. Small enough to fake in a test of a view model.
+ */
+open class ServicesClient: ServicesClientProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_servicesclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_servicesclient(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Add an item to a repeated group; returns the new item's index. Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+open func addGroupItem(draftId: String, group: String)async throws  -> UInt32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_add_group_item(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(group)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u32,
+            completeFunc: ffi_citizen_core_rust_future_complete_u32,
+            freeFunc: ffi_citizen_core_rust_future_free_u32,
+            liftFunc: FfiConverterUInt32.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+     * [`CitizenError`].
+     */
+open func attachBytes(draftId: String, key: String, fileName: String, mimeType: String, data: Data)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_attach_bytes(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(key),FfiConverterString.lower(fileName),FfiConverterString.lower(mimeType),FfiConverterData.lower(data)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+open func attachFile(draftId: String, key: String, path: String, mimeType: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_attach_file(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(key),FfiConverterString.lower(path),FfiConverterString.lower(mimeType)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func createDraft(procedureId: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_create_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(procedureId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft. Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+open func createSupplementDraft(caseNumber: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(caseNumber)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func deleteDraft(draftId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_delete_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
+     */
+open func getDraft(draftId: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_get_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NotSynced` before the first `refresh_profile`).
+     */
+open func getProfile()async throws  -> CitizenProfileDto  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_get_profile(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCitizenProfileDto_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+     * [`CitizenError`].
+     */
+open func listCases()async throws  -> [CaseInfo]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_list_cases(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeCaseInfo.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+     * [`CitizenError`].
+     */
+open func listDrafts()async throws  -> [Draft]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_list_drafts(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDraft.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func listOutbox()async throws  -> [OutboxItem]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_list_outbox(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeOutboxItem.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NotSynced` before the first `refresh_catalogue`).
+     */
+open func listProcedures()async throws  -> [Procedure]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_list_procedures(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeProcedure.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Subscribe to the outbox: the current items at once, then the whole outbox again after
+     * every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+     * number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+     * all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+     */
+open func observeOutbox(listener: OutboxListener)throws  -> Subscription  {
+    return try  FfiConverterTypeSubscription_lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_servicesclient_observe_outbox(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeOutboxListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func refreshCatalogue()async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_i8,
+            completeFunc: ffi_citizen_core_rust_future_complete_i8,
+            freeFunc: ffi_citizen_core_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func refreshProfile()async throws  -> CitizenProfileDto  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_refresh_profile(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCitizenProfileDto_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func removeAttachment(draftId: String, key: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_remove_attachment(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(key)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+open func removeGroupItem(draftId: String, group: String, index: UInt32)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_remove_group_item(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(group),FfiConverterUInt32.lower(index)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background. Main-safe (the attachments are
+     * sealed on the core's runtime); may prompt (the device key signs). Throws
+     * [`CitizenError`].
+     */
+open func submitDraft(draftId: String, passcode: String)async throws  -> OutboxItem  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_submit_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOutboxItem_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+open func syncCases()async throws  -> [CaseEventDto]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_sync_cases(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeCaseEventDto.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+open func syncOutbox()async throws  -> OutboxSyncReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_sync_outbox(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOutboxSyncReport_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+     * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+     * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+     * saved and the error names the first refused path (in path order). Main-safe; never
+     * prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     */
+open func updateDraft(draftId: String, values: [String: String])async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_update_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterDictionaryStringString.lower(values)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid). Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+open func validateDraft(draftId: String)async throws  -> [FieldError]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_validate_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeFieldError.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeServicesClient: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ServicesClient
+
+    public static func lift(_ handle: UInt64) throws -> ServicesClient {
+        return ServicesClient(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ServicesClient) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ServicesClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ServicesClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServicesClient_lift(_ handle: UInt64) throws -> ServicesClient {
+    return try FfiConverterTypeServicesClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServicesClient_lower(_ value: ServicesClient) -> UInt64 {
+    return FfiConverterTypeServicesClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives the core's status: first the current one, then each change the core notices (a
+ * login or logout, an enrollment, a session that expired or was revoked, a device the server
+ * deactivated, a wipe). Called from a core thread, one call at a time.
+ */
+public protocol StatusListener: AnyObject, Sendable {
+    
+    /**
+     * The status (never the same twice in a row).
+     */
+    func onStatus(status: CoreStatus) throws 
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    func onEnd() throws 
+    
+}
+/**
+ * Receives the core's status: first the current one, then each change the core notices (a
+ * login or logout, an enrollment, a session that expired or was revoked, a device the server
+ * deactivated, a wipe). Called from a core thread, one call at a time.
+ */
+open class StatusListenerImpl: StatusListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_statuslistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_statuslistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The status (never the same twice in a row).
+     */
+open func onStatus(status: CoreStatus)throws   {try rustCallWithError(FfiConverterTypeObserverError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_statuslistener_on_status(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCoreStatus_lower(status),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+open func onEnd()throws   {try rustCallWithError(FfiConverterTypeObserverError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_statuslistener_on_end(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceStatusListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceStatusListener = UniffiVTableCallbackInterfaceStatusListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeStatusListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface StatusListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeStatusListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface StatusListener: handle missing in uniffiClone")
+            }
+        },
+        onStatus: { (
+            uniffiHandle: UInt64,
+            status: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeStatusListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.onStatus(
+                     status: try FfiConverterTypeCoreStatus_lift(status)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeObserverError_lower
+            )
+        },
+        onEnd: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeStatusListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.onEnd(
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeObserverError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceStatusListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceStatusListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitStatusListener() {
+    uniffi_citizen_core_fn_init_callback_vtable_statuslistener(UniffiCallbackInterfaceStatusListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStatusListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<StatusListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = StatusListener
+
+    public static func lift(_ handle: UInt64) throws -> StatusListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return StatusListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: StatusListener) -> UInt64 {
+         if let rustImpl = value as? StatusListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StatusListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: StatusListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusListener_lift(_ handle: UInt64) throws -> StatusListener {
+    return try FfiConverterTypeStatusListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusListener_lower(_ value: StatusListener) -> UInt64 {
+    return FfiConverterTypeStatusListener.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+ * call `cancel()` when done; it also ends when the core is shut down or closed.
+ */
+public protocol SubscriptionProtocol: AnyObject, Sendable {
+    
+    /**
+     * Stop the notifications (idempotent). The listener hears `on_end` once the notification
+     * being delivered, if any, is done. Main-safe; never throws.
+     */
+    func cancel() 
+    
+}
+/**
+ * A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+ * call `cancel()` when done; it also ends when the core is shut down or closed.
+ */
+open class Subscription: SubscriptionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_subscription(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_subscription(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Stop the notifications (idempotent). The listener hears `on_end` once the notification
+     * being delivered, if any, is done. Main-safe; never throws.
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_subscription_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSubscription: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Subscription
+
+    public static func lift(_ handle: UInt64) throws -> Subscription {
+        return Subscription(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Subscription) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Subscription {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Subscription, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubscription_lift(_ handle: UInt64) throws -> Subscription {
+    return try FfiConverterTypeSubscription.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubscription_lower(_ value: Subscription) -> UInt64 {
+    return FfiConverterTypeSubscription.lower(value)
 }
 
 
@@ -4486,107 +5038,6 @@ public func FfiConverterTypeCaseInfo_lower(_ value: CaseInfo) -> RustBuffer {
 
 
 /**
- * The result of a successful upgrade.
- */
-public struct ChipUpgradeOutcome: Equatable, Hashable {
-    /**
-     * The account's identity level now (2).
-     */
-    public let level: UInt8
-    /**
-     * Unix seconds (server time).
-     */
-    public let upgradedAt: Int64
-    /**
-     * Commands exchanged with the card.
-     */
-    public let apdus: UInt32
-    /**
-     * Bytes of file content read.
-     */
-    public let bytesRead: UInt64
-    /**
-     * Whether the identity credential stating the new level is already on the device (when
-     * false, the next data share fetches it).
-     */
-    public let credentialRefreshed: Bool
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * The account's identity level now (2).
-         */level: UInt8, 
-        /**
-         * Unix seconds (server time).
-         */upgradedAt: Int64, 
-        /**
-         * Commands exchanged with the card.
-         */apdus: UInt32, 
-        /**
-         * Bytes of file content read.
-         */bytesRead: UInt64, 
-        /**
-         * Whether the identity credential stating the new level is already on the device (when
-         * false, the next data share fetches it).
-         */credentialRefreshed: Bool) {
-        self.level = level
-        self.upgradedAt = upgradedAt
-        self.apdus = apdus
-        self.bytesRead = bytesRead
-        self.credentialRefreshed = credentialRefreshed
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension ChipUpgradeOutcome: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeChipUpgradeOutcome: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipUpgradeOutcome {
-        return
-            try ChipUpgradeOutcome(
-                level: FfiConverterUInt8.read(from: &buf), 
-                upgradedAt: FfiConverterInt64.read(from: &buf), 
-                apdus: FfiConverterUInt32.read(from: &buf), 
-                bytesRead: FfiConverterUInt64.read(from: &buf), 
-                credentialRefreshed: FfiConverterBool.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: ChipUpgradeOutcome, into buf: inout [UInt8]) {
-        FfiConverterUInt8.write(value.level, into: &buf)
-        FfiConverterInt64.write(value.upgradedAt, into: &buf)
-        FfiConverterUInt32.write(value.apdus, into: &buf)
-        FfiConverterUInt64.write(value.bytesRead, into: &buf)
-        FfiConverterBool.write(value.credentialRefreshed, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChipUpgradeOutcome_lift(_ buf: RustBuffer) throws -> ChipUpgradeOutcome {
-    return try FfiConverterTypeChipUpgradeOutcome.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChipUpgradeOutcome_lower(_ value: ChipUpgradeOutcome) -> RustBuffer {
-    return FfiConverterTypeChipUpgradeOutcome.lower(value)
-}
-
-
-/**
  * The citizen's record (answer to `GET /v1/citizen/profile`).
  */
 public struct CitizenProfileDto: Equatable, Hashable {
@@ -4944,7 +5395,9 @@ public func FfiConverterTypeCondition_lower(_ value: Condition) -> RustBuffer {
 
 
 /**
- * Everything the core needs to start.
+ * Everything the core needs to start. Only the server, the data directory and the language are
+ * required; the other fields default to the values of [`default_core_config`] (Swift and Kotlin
+ * callers may leave them out).
  */
 public struct CoreConfig: Equatable, Hashable {
     /**
@@ -4966,7 +5419,7 @@ public struct CoreConfig: Equatable, Hashable {
     /**
      * Language sent to the server.
      */
-    public let locale: Locale
+    public let language: Language
     /**
      * TCP+TLS connect timeout.
      */
@@ -4999,33 +5452,33 @@ public struct CoreConfig: Equatable, Hashable {
          */dataDir: String, 
         /**
          * PEM certificates to trust instead of the platform roots; empty = platform roots.
-         */trustAnchorsPem: [String], 
+         */trustAnchorsPem: [String] = [], 
         /**
          * SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two distinct pins (a repeated pin is refused).
-         */spkiPins: [String], 
+         */spkiPins: [String] = [], 
         /**
          * Language sent to the server.
-         */locale: Locale, 
+         */language: Language, 
         /**
          * TCP+TLS connect timeout.
-         */connectTimeoutMs: UInt64, 
+         */connectTimeoutMs: UInt64 = UInt64(10000), 
         /**
          * Whole-request timeout.
-         */requestTimeoutMs: UInt64, 
+         */requestTimeoutMs: UInt64 = UInt64(30000), 
         /**
          * Allow plain `http://` to loopback hosts (development only).
-         */allowInsecureLoopback: Bool, 
+         */allowInsecureLoopback: Bool = false, 
         /**
          * Device label shown in the device list (no personal data), e.g. `Pixel 9`.
-         */deviceLabel: String, 
+         */deviceLabel: String = "device", 
         /**
          * `android`, `ios`, `desktop`, `kiosk`.
-         */platform: String) {
+         */platform: String = "unknown") {
         self.serverBaseUrl = serverBaseUrl
         self.dataDir = dataDir
         self.trustAnchorsPem = trustAnchorsPem
         self.spkiPins = spkiPins
-        self.locale = locale
+        self.language = language
         self.connectTimeoutMs = connectTimeoutMs
         self.requestTimeoutMs = requestTimeoutMs
         self.allowInsecureLoopback = allowInsecureLoopback
@@ -5053,7 +5506,7 @@ public struct FfiConverterTypeCoreConfig: FfiConverterRustBuffer {
                 dataDir: FfiConverterString.read(from: &buf), 
                 trustAnchorsPem: FfiConverterSequenceString.read(from: &buf), 
                 spkiPins: FfiConverterSequenceString.read(from: &buf), 
-                locale: FfiConverterTypeLocale.read(from: &buf), 
+                language: FfiConverterTypeLanguage.read(from: &buf), 
                 connectTimeoutMs: FfiConverterUInt64.read(from: &buf), 
                 requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
                 allowInsecureLoopback: FfiConverterBool.read(from: &buf), 
@@ -5067,7 +5520,7 @@ public struct FfiConverterTypeCoreConfig: FfiConverterRustBuffer {
         FfiConverterString.write(value.dataDir, into: &buf)
         FfiConverterSequenceString.write(value.trustAnchorsPem, into: &buf)
         FfiConverterSequenceString.write(value.spkiPins, into: &buf)
-        FfiConverterTypeLocale.write(value.locale, into: &buf)
+        FfiConverterTypeLanguage.write(value.language, into: &buf)
         FfiConverterUInt64.write(value.connectTimeoutMs, into: &buf)
         FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
         FfiConverterBool.write(value.allowInsecureLoopback, into: &buf)
@@ -8088,81 +8541,6 @@ public func FfiConverterTypeShareRequestInfo_lower(_ value: ShareRequestInfo) ->
 
 
 /**
- * What a signature is for, handed to [`DeviceKeyStore::sign`] with the bytes.
- */
-public struct SignRequest: Equatable, Hashable {
-    /**
-     * Why the core signs.
-     */
-    public let purpose: SignPurpose
-    /**
-     * `true` when the citizen just asked for this operation (a prompt is expected); `false` for
-     * background bookkeeping (log entries, anchors), which the core signs only with the
-     * bookkeeping key, created without user authentication: a shell must never show a prompt
-     * for it and should fail rather than prompt if the key unexpectedly requires one.
-     */
-    public let userInitiated: Bool
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Why the core signs.
-         */purpose: SignPurpose, 
-        /**
-         * `true` when the citizen just asked for this operation (a prompt is expected); `false` for
-         * background bookkeeping (log entries, anchors), which the core signs only with the
-         * bookkeeping key, created without user authentication: a shell must never show a prompt
-         * for it and should fail rather than prompt if the key unexpectedly requires one.
-         */userInitiated: Bool) {
-        self.purpose = purpose
-        self.userInitiated = userInitiated
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension SignRequest: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeSignRequest: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignRequest {
-        return
-            try SignRequest(
-                purpose: FfiConverterTypeSignPurpose.read(from: &buf), 
-                userInitiated: FfiConverterBool.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: SignRequest, into buf: inout [UInt8]) {
-        FfiConverterTypeSignPurpose.write(value.purpose, into: &buf)
-        FfiConverterBool.write(value.userInitiated, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSignRequest_lift(_ buf: RustBuffer) throws -> SignRequest {
-    return try FfiConverterTypeSignRequest.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSignRequest_lower(_ value: SignRequest) -> RustBuffer {
-    return FfiConverterTypeSignRequest.lower(value)
-}
-
-
-/**
  * What happened.
  */
 
@@ -8212,10 +8590,6 @@ public enum ActivityKind: Equatable, Hashable {
      * Identity data was shared with a relying party.
      */
     case dataShare
-    /**
-     * The account was raised to identity level 2 from the card's chip (decision 26f).
-     */
-    case levelUpgrade
 
 
 
@@ -8258,8 +8632,6 @@ public struct FfiConverterTypeActivityKind: FfiConverterRustBuffer {
         case 10: return .qrDenial
         
         case 11: return .dataShare
-        
-        case 12: return .levelUpgrade
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -8312,10 +8684,6 @@ public struct FfiConverterTypeActivityKind: FfiConverterRustBuffer {
         case .dataShare:
             writeInt(&buf, Int32(11))
         
-        
-        case .levelUpgrade:
-            writeInt(&buf, Int32(12))
-        
         }
     }
 }
@@ -8335,458 +8703,6 @@ public func FfiConverterTypeActivityKind_lower(_ value: ActivityKind) -> RustBuf
     return FfiConverterTypeActivityKind.lower(value)
 }
 
-
-
-/**
- * Why an exchange with the card failed. Shells map their platform exceptions onto these; the
- * `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
- * personal data once decrypted).
- */
-public 
-enum ApduTransportError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * The card left the field or the reader (Android `TagLostException`, iOS "tag connection
-     * lost", PC/SC `SCARD_W_REMOVED_CARD`/`SCARD_W_RESET_CARD`). Retryable: the citizen holds the
-     * card again and the reader restarts the session from SELECT (secure-messaging keys are not
-     * reused across a removal).
-     */
-    case CardRemoved(
-        /**
-         * What the platform reported (for logs; never shown to the user).
-         */reason: String
-    )
-    /**
-     * The card did not answer in time (the transport's timeout, e.g. `IsoDep.setTimeout`).
-     * Retryable once; a chip that keeps timing out is reported to the citizen.
-     */
-    case Timeout(
-        /**
-         * What the platform reported (for logs; never shown to the user).
-         */reason: String
-    )
-    /**
-     * The exchange was cancelled (the future was dropped, the session invalidated, or the
-     * citizen dismissed the system NFC sheet). Not an error to report; not retried.
-     */
-    case Cancelled(
-        /**
-         * What the platform reported (for logs; never shown to the user).
-         */reason: String
-    )
-    /**
-     * Anything else (no reader, I/O failure, an APDU the transport cannot carry).
-     */
-    case Other(
-        /**
-         * What the platform reported (for logs; never shown to the user).
-         */reason: String
-    )
-
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension ApduTransportError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeApduTransportError: FfiConverterRustBuffer {
-    typealias SwiftType = ApduTransportError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApduTransportError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .CardRemoved(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 2: return .Timeout(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 3: return .Cancelled(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 4: return .Other(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: ApduTransportError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .CardRemoved(reason):
-            writeInt(&buf, Int32(1))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Timeout(reason):
-            writeInt(&buf, Int32(2))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Cancelled(reason):
-            writeInt(&buf, Int32(3))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Other(reason):
-            writeInt(&buf, Int32(4))
-            FfiConverterString.write(reason, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeApduTransportError_lift(_ buf: RustBuffer) throws -> ApduTransportError {
-    return try FfiConverterTypeApduTransportError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeApduTransportError_lower(_ value: ApduTransportError) -> RustBuffer {
-    return FfiConverterTypeApduTransportError.lower(value)
-}
-
-
-/**
- * Errors of login, sessions and device management.
- */
-public 
-enum AuthError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * No account on this device.
-     */
-    case NotEnrolled(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Wrong passcode.
-     */
-    case PasscodeIncorrect(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeLockout: UInt32, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeWipe: UInt32
-    )
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    case LockedOut(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */retryAfterSecs: UInt64
-    )
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    case Wiped(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * No session; log in first.
-     */
-    case NotLoggedIn(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The session reached its idle or absolute timeout, or was ended.
-     */
-    case SessionExpired(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * A refresh token was reused: the server revoked the whole session.
-     */
-    case SessionRevoked(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * This device was replaced, transferred or revoked (`status` says which).
-     */
-    case DeviceInactive(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */status: DeviceStatus
-    )
-    /**
-     * The account is locked server-side.
-     */
-    case AccountLocked(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The server refused the signed request.
-     */
-    case Rejected(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Key store failure, cancellation or invalidated key.
-     */
-    case KeyStore(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Transport failure.
-     */
-    case Network(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */kind: NetworkErrorKind
-    )
-    /**
-     * Local storage failed.
-     */
-    case Storage(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-
-    
-    /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
-     */
-public func detail() -> ErrorDetail  {
-    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_autherror_detail(
-            FfiConverterTypeAuthError_lower(self),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension AuthError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeAuthError: FfiConverterRustBuffer {
-    typealias SwiftType = AuthError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AuthError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .NotEnrolled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 2: return .PasscodeIncorrect(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsBeforeLockout: try FfiConverterUInt32.read(from: &buf), 
-            attemptsBeforeWipe: try FfiConverterUInt32.read(from: &buf)
-            )
-        case 3: return .LockedOut(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
-            )
-        case 4: return .Wiped(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 5: return .NotLoggedIn(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 6: return .SessionExpired(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 7: return .SessionRevoked(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 8: return .DeviceInactive(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
-            )
-        case 9: return .AccountLocked(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 10: return .Rejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 11: return .KeyStore(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 12: return .Network(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
-            )
-        case 13: return .Storage(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: AuthError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .NotEnrolled(detail):
-            writeInt(&buf, Int32(1))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .PasscodeIncorrect(detail,attemptsBeforeLockout,attemptsBeforeWipe):
-            writeInt(&buf, Int32(2))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeLockout, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeWipe, into: &buf)
-            
-        
-        case let .LockedOut(detail,retryAfterSecs):
-            writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt64.write(retryAfterSecs, into: &buf)
-            
-        
-        case let .Wiped(detail):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotLoggedIn(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .SessionExpired(detail):
-            writeInt(&buf, Int32(6))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .SessionRevoked(detail):
-            writeInt(&buf, Int32(7))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .DeviceInactive(detail,status):
-            writeInt(&buf, Int32(8))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeDeviceStatus.write(status, into: &buf)
-            
-        
-        case let .AccountLocked(detail):
-            writeInt(&buf, Int32(9))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Rejected(detail):
-            writeInt(&buf, Int32(10))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .KeyStore(detail):
-            writeInt(&buf, Int32(11))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Network(detail,kind):
-            writeInt(&buf, Int32(12))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
-            
-        
-        case let .Storage(detail):
-            writeInt(&buf, Int32(13))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeAuthError_lift(_ buf: RustBuffer) throws -> AuthError {
-    return try FfiConverterTypeAuthError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeAuthError_lower(_ value: AuthError) -> RustBuffer {
-    return FfiConverterTypeAuthError.lower(value)
-}
 
 
 /**
@@ -8905,621 +8821,150 @@ public func FfiConverterTypeCaseStatusDto_lower(_ value: CaseStatusDto) -> RustB
 
 
 /**
- * How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
- */
-
-public enum ChipAccessKey: Equatable, Hashable {
-    
-    /**
-     * The 6-digit card access number printed on the front of the card.
-     */
-    case can(
-        /**
-         * Six digits.
-         */can: String
-    )
-    /**
-     * The machine-readable-zone data: the 12-digit ID number, date of birth and date of expiry
-     * (`YYMMDD` each), as printed on the back of the card.
-     */
-    case mrz(
-        /**
-         * The 12-digit personal number.
-         */idNumber: String, 
-        /**
-         * `YYMMDD`.
-         */dateOfBirth: String, 
-        /**
-         * `YYMMDD`.
-         */dateOfExpiry: String
-    )
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension ChipAccessKey: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeChipAccessKey: FfiConverterRustBuffer {
-    typealias SwiftType = ChipAccessKey
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipAccessKey {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .can(can: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 2: return .mrz(idNumber: try FfiConverterString.read(from: &buf), dateOfBirth: try FfiConverterString.read(from: &buf), dateOfExpiry: try FfiConverterString.read(from: &buf)
-        )
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: ChipAccessKey, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case let .can(can):
-            writeInt(&buf, Int32(1))
-            FfiConverterString.write(can, into: &buf)
-            
-        
-        case let .mrz(idNumber,dateOfBirth,dateOfExpiry):
-            writeInt(&buf, Int32(2))
-            FfiConverterString.write(idNumber, into: &buf)
-            FfiConverterString.write(dateOfBirth, into: &buf)
-            FfiConverterString.write(dateOfExpiry, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChipAccessKey_lift(_ buf: RustBuffer) throws -> ChipAccessKey {
-    return try FfiConverterTypeChipAccessKey.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChipAccessKey_lower(_ value: ChipAccessKey) -> RustBuffer {
-    return FfiConverterTypeChipAccessKey.lower(value)
-}
-
-
-
-/**
- * The step a chip read is in, for a progress display.
- */
-
-public enum ChipReadStep: Equatable, Hashable {
-    
-    /**
-     * Reading the card's access parameters (EF.CardAccess).
-     */
-    case cardAccess
-    /**
-     * Opening the secure channel with the CAN or MRZ (PACE).
-     */
-    case pace
-    /**
-     * Opening the secure channel with the MRZ (BAC, older cards).
-     */
-    case bac
-    /**
-     * Selecting the ID application.
-     */
-    case selectApplication
-    /**
-     * Reading a file (`EF.COM`, `EF.SOD`, `DG1`, …).
-     */
-    case readFile(
-        /**
-         * The file's name.
-         */name: String
-    )
-    /**
-     * Chip authentication (the chip proves its key to the phone).
-     */
-    case chipAuthentication
-    /**
-     * Active authentication (the chip signs the server's challenge).
-     */
-    case activeAuthentication
-    /**
-     * The read is complete.
-     */
-    case done
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension ChipReadStep: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeChipReadStep: FfiConverterRustBuffer {
-    typealias SwiftType = ChipReadStep
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipReadStep {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .cardAccess
-        
-        case 2: return .pace
-        
-        case 3: return .bac
-        
-        case 4: return .selectApplication
-        
-        case 5: return .readFile(name: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 6: return .chipAuthentication
-        
-        case 7: return .activeAuthentication
-        
-        case 8: return .done
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: ChipReadStep, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .cardAccess:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .pace:
-            writeInt(&buf, Int32(2))
-        
-        
-        case .bac:
-            writeInt(&buf, Int32(3))
-        
-        
-        case .selectApplication:
-            writeInt(&buf, Int32(4))
-        
-        
-        case let .readFile(name):
-            writeInt(&buf, Int32(5))
-            FfiConverterString.write(name, into: &buf)
-            
-        
-        case .chipAuthentication:
-            writeInt(&buf, Int32(6))
-        
-        
-        case .activeAuthentication:
-            writeInt(&buf, Int32(7))
-        
-        
-        case .done:
-            writeInt(&buf, Int32(8))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChipReadStep_lift(_ buf: RustBuffer) throws -> ChipReadStep {
-    return try FfiConverterTypeChipReadStep.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChipReadStep_lower(_ value: ChipReadStep) -> RustBuffer {
-    return FfiConverterTypeChipReadStep.lower(value)
-}
-
-
-
-/**
- * Errors of the chip upgrade. Every variant carries a stable code and the message in
- * Vietnamese and English.
+ * The one error every exported call throws. The variant says what the app should do next;
+ * `detail` has the stable code and the message in Vietnamese and English (also through the
+ * exported `detail()` method).
  */
 public 
-enum ChipUpgradeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+enum CitizenError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
     
     
     /**
-     * The card read failed on the device: wrong CAN or MRZ data (`chip.access_denied`), card
-     * removed (`chip.card_removed`, retryable), secure-messaging failure, malformed data, a
-     * data group that does not match the issuer's signature, an untrusted or expired signer, a
-     * chip that failed authentication (`chip.not_genuine`: a copy), an unsupported protocol.
+     * No session, or it expired or was revoked: show the passcode screen and log in.
      */
-    case Card(
+    case NeedsLogin(
         /**
-         * Stable code and messages.
+         * `auth.not_logged_in`, `auth.session_expired` or `auth.session_revoked`.
+         */detail: ErrorDetail
+    )
+    /**
+     * The account is not (or no longer) on this device: start enrollment.
+     */
+    case NeedsEnrollment(
+        /**
+         * `auth.not_enrolled`, `auth.wiped` or `auth.device_inactive`.
          */detail: ErrorDetail, 
         /**
-         * Whether holding the card still and trying again may succeed.
-         */retryable: Bool
+         * Why.
+         */reason: EnrollmentReason
     )
     /**
-     * The server refused the card: untrusted signer, altered data, clone, another citizen's
-     * card (`chip.other_citizen`), data that differ from the register (`chip.record_mismatch`),
-     * a replayed or expired proof, a card without active authentication.
+     * Wrong passcode: ask again, showing what is left.
      */
-    case Refused(
+    case PasscodeRejected(
         /**
-         * Stable code and messages.
-         */detail: ErrorDetail
-    )
-    /**
-     * The citizen dismissed the NFC sheet (the exchange was cancelled); nothing happened.
-     */
-    case Cancelled(
-        /**
-         * Stable code and messages.
-         */detail: ErrorDetail
-    )
-    /**
-     * No account on this device.
-     */
-    case NotEnrolled(
-        /**
-         * Stable code and messages.
-         */detail: ErrorDetail
-    )
-    /**
-     * Not logged in, or the session ended: log in again.
-     */
-    case NotLoggedIn(
-        /**
-         * Stable code and messages.
-         */detail: ErrorDetail
-    )
-    /**
-     * Transport failure towards the server.
-     */
-    case Network(
-        /**
-         * Stable code and messages.
+         * `auth.passcode_incorrect`.
          */detail: ErrorDetail, 
         /**
-         * What kind of failure.
-         */kind: NetworkErrorKind
-    )
-    /**
-     * Key store failure, cancellation or invalidated key.
-     */
-    case KeyStore(
-        /**
-         * Stable code and messages.
-         */detail: ErrorDetail
-    )
-    /**
-     * Anything else (device inactive, storage, an unknown server answer).
-     */
-    case Internal(
-        /**
-         * Stable code and messages.
-         */detail: ErrorDetail
-    )
-
-    
-    /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
-     */
-public func detail() -> ErrorDetail  {
-    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_chipupgradeerror_detail(
-            FfiConverterTypeChipUpgradeError_lower(self),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension ChipUpgradeError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeChipUpgradeError: FfiConverterRustBuffer {
-    typealias SwiftType = ChipUpgradeError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipUpgradeError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .Card(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            retryable: try FfiConverterBool.read(from: &buf)
-            )
-        case 2: return .Refused(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 3: return .Cancelled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 4: return .NotEnrolled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 5: return .NotLoggedIn(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 6: return .Network(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
-            )
-        case 7: return .KeyStore(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 8: return .Internal(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: ChipUpgradeError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .Card(detail,retryable):
-            writeInt(&buf, Int32(1))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterBool.write(retryable, into: &buf)
-            
-        
-        case let .Refused(detail):
-            writeInt(&buf, Int32(2))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Cancelled(detail):
-            writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotEnrolled(detail):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotLoggedIn(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Network(detail,kind):
-            writeInt(&buf, Int32(6))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
-            
-        
-        case let .KeyStore(detail):
-            writeInt(&buf, Int32(7))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Internal(detail):
-            writeInt(&buf, Int32(8))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChipUpgradeError_lift(_ buf: RustBuffer) throws -> ChipUpgradeError {
-    return try FfiConverterTypeChipUpgradeError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChipUpgradeError_lower(_ value: ChipUpgradeError) -> RustBuffer {
-    return FfiConverterTypeChipUpgradeError.lower(value)
-}
-
-
-/**
- * Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
- * (`consent.frame_stale`, …) and the message in both languages.
- */
-public 
-enum ConsentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * What was scanned or opened is not a valid login code, link or request (too long, wrong
-     * version, malformed), or a local input was refused (passcode format).
-     */
-    case InvalidCode(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The relying party failed a check against the signed registry: unknown, bad signature,
-     * unregistered origin or redirect, a claim or purpose it may not ask for. Likely a fake site.
-     */
-    case RelyingPartyRejected(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The request or the scanned frame is too old (scan the code on the screen again).
-     */
-    case Expired(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * No such login session or share request (or it was already answered on this device), or
-     * no credential on the device.
-     */
-    case NotFound(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The server or the relying party refused (already scanned or decided, wrong verification
-     * code, mismatched approval, presentation refused).
-     */
-    case Refused(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * A receipt export did not verify: changed content, bad device signature, bad server
-     * countersignature, or another server key than the pinned one.
-     */
-    case ReceiptInvalid(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * No account on this device.
-     */
-    case NotEnrolled(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Not logged in, or the session ended: log in again.
-     */
-    case NotLoggedIn(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Wrong passcode.
-     */
-    case PasscodeIncorrect(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
+         * Wrong passcodes left before a delay.
          */attemptsBeforeLockout: UInt32, 
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Wrong passcodes left before the local account is erased.
          */attemptsBeforeWipe: UInt32
     )
     /**
-     * Too many wrong passcodes; wait.
+     * Too many wrong passcodes: wait before the next attempt.
      */
     case LockedOut(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `auth.locked_out`.
          */detail: ErrorDetail, 
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Seconds to wait.
          */retryAfterSecs: UInt64
     )
     /**
-     * Too many wrong passcodes; the local account was erased.
+     * Something the citizen (or the app) entered is not valid; nothing was sent. `fields` lists
+     * every invalid field at once (empty when the input was one value, e.g. a scanned code).
      */
-    case Wiped(
+    case InvalidInput(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * This device was replaced or revoked.
-     */
-    case DeviceInactive(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `input.invalid` with fields, else the condition (`consent.qr_malformed`, …).
          */detail: ErrorDetail, 
         /**
-         * Data of this condition, described in the variant's documentation.
-         */status: DeviceStatus
+         * The invalid fields.
+         */fields: [FieldError]
     )
     /**
-     * Key store failure, cancellation or invalidated key.
+     * The OTP was wrong, expired or tried too often: ask for it again (or a new one when
+     * `attempts_left` is 0).
      */
-    case KeyStore(
+    case OtpRejected(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
+         * `otp.invalid`, `otp.expired` or `otp.attempts_exceeded`.
+         */detail: ErrorDetail, 
+        /**
+         * Attempts left with this OTP.
+         */attemptsLeft: UInt32
     )
     /**
-     * Transport failure.
+     * The network or the server failed: retry when the connection is back (a queued request
+     * stays queued).
      */
     case Network(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `network.*`, or `receipt.invalid` for a server receipt that did not verify.
          */detail: ErrorDetail, 
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Offline, timeout, TLS, … (`Protocol`: the server's answer was not acceptable).
          */kind: NetworkErrorKind
     )
     /**
-     * The server's answer did not verify (registry, countersignature, malformed data).
+     * The server, a relying party or a rule refused this request; retrying the same will not
+     * help. The code says which (`enrollment.no_match`, `consent.frame_stale`, …).
      */
-    case BadServerResponse(
+    case Refused(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * The refusal's code and message.
          */detail: ErrorDetail
     )
     /**
-     * Local storage or another unexpected failure.
+     * The platform key store failed; `problem` says whether the device key is gone
+     * (`keystore.key_invalidated`: enroll again), the citizen cancelled, or something else.
+     */
+    case KeyStore(
+        /**
+         * `keystore.key_invalidated`, `keystore.user_cancelled` or `keystore.failure`.
+         */detail: ErrorDetail, 
+        /**
+         * What happened.
+         */problem: KeyStoreProblem
+    )
+    /**
+     * The data key is temporarily unavailable (e.g. the phone is locked): retry later. Never
+     * offer to erase the data for this.
+     */
+    case DataKeyLocked(
+        /**
+         * `storage.data_key_locked`.
+         */detail: ErrorDetail
+    )
+    /**
+     * The data key is gone for good (restored onto another phone, key store reset): the local
+     * data cannot be read; erase it (`eraseLocalData`) and enroll again.
+     */
+    case DataKeyLost(
+        /**
+         * `storage.data_key_lost`.
+         */detail: ErrorDetail
+    )
+    /**
+     * What was asked for does not exist here (draft, case, procedure, login session, share
+     * request, credential), or is not on the device yet (sync first).
+     */
+    case NotFound(
+        /**
+         * `draft.unknown`, `profile.missing`, `consent.unknown_session`, …
+         */detail: ErrorDetail
+    )
+    /**
+     * An unexpected failure (storage, configuration, the core closed): report it; retrying may
+     * not help.
      */
     case Internal(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `storage.failure`, `setup.invalid_config`, `storage.already_open`, `core.closed`, …
          */detail: ErrorDetail
     )
 
@@ -9530,8 +8975,8 @@ enum ConsentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 public func detail() -> ErrorDetail  {
     return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_citizen_core_fn_method_consenterror_detail(
-            FfiConverterTypeConsentError_lower(self),uniffiCallStatus
+    uniffi_citizen_core_fn_method_citizenerror_detail(
+            FfiConverterTypeCitizenError_lower(self),uniffiCallStatus
     )
 })
 }
@@ -9547,73 +8992,67 @@ public func detail() -> ErrorDetail  {
 }
 
 #if compiler(>=6)
-extension ConsentError: Sendable {}
+extension CitizenError: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeConsentError: FfiConverterRustBuffer {
-    typealias SwiftType = ConsentError
+public struct FfiConverterTypeCitizenError: FfiConverterRustBuffer {
+    typealias SwiftType = CitizenError
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConsentError {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CitizenError {
         let variant: Int32 = try readInt(&buf)
         switch variant {
 
         
 
         
-        case 1: return .InvalidCode(
+        case 1: return .NeedsLogin(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
-        case 2: return .RelyingPartyRejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+        case 2: return .NeedsEnrollment(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            reason: try FfiConverterTypeEnrollmentReason.read(from: &buf)
             )
-        case 3: return .Expired(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 4: return .NotFound(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 5: return .Refused(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 6: return .ReceiptInvalid(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 7: return .NotEnrolled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 8: return .NotLoggedIn(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 9: return .PasscodeIncorrect(
+        case 3: return .PasscodeRejected(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
             attemptsBeforeLockout: try FfiConverterUInt32.read(from: &buf), 
             attemptsBeforeWipe: try FfiConverterUInt32.read(from: &buf)
             )
-        case 10: return .LockedOut(
+        case 4: return .LockedOut(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
             retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
             )
-        case 11: return .Wiped(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 12: return .DeviceInactive(
+        case 5: return .InvalidInput(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
+            fields: try FfiConverterSequenceTypeFieldError.read(from: &buf)
             )
-        case 13: return .KeyStore(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+        case 6: return .OtpRejected(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            attemptsLeft: try FfiConverterUInt32.read(from: &buf)
             )
-        case 14: return .Network(
+        case 7: return .Network(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
             kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
             )
-        case 15: return .BadServerResponse(
+        case 8: return .Refused(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
-        case 16: return .Internal(
+        case 9: return .KeyStore(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            problem: try FfiConverterTypeKeyStoreProblem.read(from: &buf)
+            )
+        case 10: return .DataKeyLocked(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 11: return .DataKeyLost(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 12: return .NotFound(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 13: return .Internal(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
 
@@ -9621,95 +9060,83 @@ public struct FfiConverterTypeConsentError: FfiConverterRustBuffer {
         }
     }
 
-    public static func write(_ value: ConsentError, into buf: inout [UInt8]) {
+    public static func write(_ value: CitizenError, into buf: inout [UInt8]) {
         switch value {
 
         
 
         
         
-        case let .InvalidCode(detail):
+        case let .NeedsLogin(detail):
             writeInt(&buf, Int32(1))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         
-        case let .RelyingPartyRejected(detail):
+        case let .NeedsEnrollment(detail,reason):
             writeInt(&buf, Int32(2))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeEnrollmentReason.write(reason, into: &buf)
             
         
-        case let .Expired(detail):
+        case let .PasscodeRejected(detail,attemptsBeforeLockout,attemptsBeforeWipe):
             writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotFound(detail):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Refused(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .ReceiptInvalid(detail):
-            writeInt(&buf, Int32(6))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotEnrolled(detail):
-            writeInt(&buf, Int32(7))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotLoggedIn(detail):
-            writeInt(&buf, Int32(8))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .PasscodeIncorrect(detail,attemptsBeforeLockout,attemptsBeforeWipe):
-            writeInt(&buf, Int32(9))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             FfiConverterUInt32.write(attemptsBeforeLockout, into: &buf)
             FfiConverterUInt32.write(attemptsBeforeWipe, into: &buf)
             
         
         case let .LockedOut(detail,retryAfterSecs):
-            writeInt(&buf, Int32(10))
+            writeInt(&buf, Int32(4))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             FfiConverterUInt64.write(retryAfterSecs, into: &buf)
             
         
-        case let .Wiped(detail):
-            writeInt(&buf, Int32(11))
+        case let .InvalidInput(detail,fields):
+            writeInt(&buf, Int32(5))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterSequenceTypeFieldError.write(fields, into: &buf)
             
         
-        case let .DeviceInactive(detail,status):
-            writeInt(&buf, Int32(12))
+        case let .OtpRejected(detail,attemptsLeft):
+            writeInt(&buf, Int32(6))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeDeviceStatus.write(status, into: &buf)
-            
-        
-        case let .KeyStore(detail):
-            writeInt(&buf, Int32(13))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterUInt32.write(attemptsLeft, into: &buf)
             
         
         case let .Network(detail,kind):
-            writeInt(&buf, Int32(14))
+            writeInt(&buf, Int32(7))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
             
         
-        case let .BadServerResponse(detail):
-            writeInt(&buf, Int32(15))
+        case let .Refused(detail):
+            writeInt(&buf, Int32(8))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .KeyStore(detail,problem):
+            writeInt(&buf, Int32(9))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeKeyStoreProblem.write(problem, into: &buf)
+            
+        
+        case let .DataKeyLocked(detail):
+            writeInt(&buf, Int32(10))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .DataKeyLost(detail):
+            writeInt(&buf, Int32(11))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .NotFound(detail):
+            writeInt(&buf, Int32(12))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(16))
+            writeInt(&buf, Int32(13))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         }
@@ -9720,15 +9147,15 @@ public struct FfiConverterTypeConsentError: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeConsentError_lift(_ buf: RustBuffer) throws -> ConsentError {
-    return try FfiConverterTypeConsentError.lift(buf)
+public func FfiConverterTypeCitizenError_lift(_ buf: RustBuffer) throws -> CitizenError {
+    return try FfiConverterTypeCitizenError.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeConsentError_lower(_ value: ConsentError) -> RustBuffer {
-    return FfiConverterTypeConsentError.lower(value)
+public func FfiConverterTypeCitizenError_lower(_ value: CitizenError) -> RustBuffer {
+    return FfiConverterTypeCitizenError.lower(value)
 }
 
 
@@ -10163,271 +9590,74 @@ public func FfiConverterTypeDraftStatus_lower(_ value: DraftStatus) -> RustBuffe
 
 
 /**
- * Errors of enrollment.
+ * Why the citizen must enroll (again) on this device.
  */
-public 
-enum EnrollmentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
+public enum EnrollmentReason: Equatable, Hashable {
     
-    
     /**
-     * One or more fields are invalid; nothing was sent.
+     * There is no account on this device (never enrolled, or erased by the citizen).
      */
-    case InvalidInput(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */fields: [FieldError]
-    )
+    case notEnrolled
     /**
-     * No citizen in the register matches.
+     * Too many wrong passcodes: the local account was erased.
      */
-    case NoMatch(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
+    case wiped
     /**
-     * No enrollment is waiting for an OTP.
+     * The server deactivated this device (another device enrolled, the citizen revoked it).
      */
-    case NoPendingEnrollment(
+    case deviceDeactivated(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Wrong OTP.
-     */
-    case OtpInvalid(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsLeft: UInt32
-    )
-    /**
-     * OTP expired.
-     */
-    case OtpExpired(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Too many wrong OTPs.
-     */
-    case OtpAttemptsExceeded(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * This device is already enrolled.
-     */
-    case AlreadyEnrolled(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The account is locked server-side.
-     */
-    case AccountLocked(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The platform key store failed or the user cancelled.
-     */
-    case KeyStore(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Transport failure.
-     */
-    case Network(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */kind: NetworkErrorKind
-    )
-    /**
-     * The server refused for another reason.
-     */
-    case Rejected(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Local storage failed.
-     */
-    case Storage(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
+         * Replaced, transferred or revoked.
+         */status: DeviceStatus
     )
 
-    
-    /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
-     */
-public func detail() -> ErrorDetail  {
-    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_enrollmenterror_detail(
-            FfiConverterTypeEnrollmentError_lower(self),uniffiCallStatus
-    )
-})
-}
-    
 
-    
 
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
+
+
 }
 
 #if compiler(>=6)
-extension EnrollmentError: Sendable {}
+extension EnrollmentReason: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeEnrollmentError: FfiConverterRustBuffer {
-    typealias SwiftType = EnrollmentError
+public struct FfiConverterTypeEnrollmentReason: FfiConverterRustBuffer {
+    typealias SwiftType = EnrollmentReason
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EnrollmentError {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EnrollmentReason {
         let variant: Int32 = try readInt(&buf)
         switch variant {
-
         
-
+        case 1: return .notEnrolled
         
-        case 1: return .InvalidInput(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            fields: try FfiConverterSequenceTypeFieldError.read(from: &buf)
-            )
-        case 2: return .NoMatch(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 3: return .NoPendingEnrollment(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 4: return .OtpInvalid(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsLeft: try FfiConverterUInt32.read(from: &buf)
-            )
-        case 5: return .OtpExpired(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 6: return .OtpAttemptsExceeded(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 7: return .AlreadyEnrolled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 8: return .AccountLocked(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 9: return .KeyStore(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 10: return .Network(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
-            )
-        case 11: return .Rejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 12: return .Storage(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
+        case 2: return .wiped
+        
+        case 3: return .deviceDeactivated(status: try FfiConverterTypeDeviceStatus.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
 
-    public static func write(_ value: EnrollmentError, into buf: inout [UInt8]) {
+    public static func write(_ value: EnrollmentReason, into buf: inout [UInt8]) {
         switch value {
-
-        
-
         
         
-        case let .InvalidInput(detail,fields):
+        case .notEnrolled:
             writeInt(&buf, Int32(1))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterSequenceTypeFieldError.write(fields, into: &buf)
-            
         
-        case let .NoMatch(detail):
+        
+        case .wiped:
             writeInt(&buf, Int32(2))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
         
-        case let .NoPendingEnrollment(detail):
+        
+        case let .deviceDeactivated(status):
             writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .OtpInvalid(detail,attemptsLeft):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsLeft, into: &buf)
-            
-        
-        case let .OtpExpired(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .OtpAttemptsExceeded(detail):
-            writeInt(&buf, Int32(6))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .AlreadyEnrolled(detail):
-            writeInt(&buf, Int32(7))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .AccountLocked(detail):
-            writeInt(&buf, Int32(8))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .KeyStore(detail):
-            writeInt(&buf, Int32(9))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Network(detail,kind):
-            writeInt(&buf, Int32(10))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
-            
-        
-        case let .Rejected(detail):
-            writeInt(&buf, Int32(11))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Storage(detail):
-            writeInt(&buf, Int32(12))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterTypeDeviceStatus.write(status, into: &buf)
             
         }
     }
@@ -10437,16 +9667,17 @@ public struct FfiConverterTypeEnrollmentError: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeEnrollmentError_lift(_ buf: RustBuffer) throws -> EnrollmentError {
-    return try FfiConverterTypeEnrollmentError.lift(buf)
+public func FfiConverterTypeEnrollmentReason_lift(_ buf: RustBuffer) throws -> EnrollmentReason {
+    return try FfiConverterTypeEnrollmentReason.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeEnrollmentError_lower(_ value: EnrollmentError) -> RustBuffer {
-    return FfiConverterTypeEnrollmentError.lower(value)
+public func FfiConverterTypeEnrollmentReason_lower(_ value: EnrollmentReason) -> RustBuffer {
+    return FfiConverterTypeEnrollmentReason.lower(value)
 }
+
 
 
 /**
@@ -10726,6 +9957,92 @@ public func FfiConverterTypeFieldKind_lower(_ value: FieldKind) -> RustBuffer {
 
 
 /**
+ * What went wrong with the platform key store.
+ */
+
+public enum KeyStoreProblem: Equatable, Hashable {
+    
+    /**
+     * The device key is gone for good (biometrics changed, key store reset): enroll again
+     * (`keystore.key_invalidated`).
+     */
+    case invalidated
+    /**
+     * The citizen cancelled the prompt: stay on the screen (`keystore.user_cancelled`).
+     */
+    case userCancelled
+    /**
+     * Any other failure of the key store (`keystore.failure`): retry later.
+     */
+    case failed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension KeyStoreProblem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyStoreProblem: FfiConverterRustBuffer {
+    typealias SwiftType = KeyStoreProblem
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyStoreProblem {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .invalidated
+        
+        case 2: return .userCancelled
+        
+        case 3: return .failed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: KeyStoreProblem, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .invalidated:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .userCancelled:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .failed:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyStoreProblem_lift(_ buf: RustBuffer) throws -> KeyStoreProblem {
+    return try FfiConverterTypeKeyStoreProblem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyStoreProblem_lower(_ value: KeyStoreProblem) -> RustBuffer {
+    return FfiConverterTypeKeyStoreProblem.lower(value)
+}
+
+
+
+/**
  * Errors a data-key wrapper reports.
  */
 public 
@@ -10734,8 +10051,7 @@ enum KeyWrapError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
     
     /**
-     * The wrapping key is gone or permanently invalidated (app reinstalled, restored from
-     * backup, keystore reset): the data key is **lost** (`storage.data_key_lost`, re-enroll).
+     * The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
      */
     case KeyUnavailable(
         /**
@@ -10743,7 +10059,7 @@ enum KeyWrapError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
-     * The wrapped blob does not open under the wrapping key: the data key is **lost**.
+     * The wrapped blob does not open under the wrapping key.
      */
     case UnwrapFailed(
         /**
@@ -10751,19 +10067,7 @@ enum KeyWrapError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
-     * The wrapping key exists but cannot be used **right now**: the device is locked (iOS
-     * `errSecInteractionNotAllowed`), the key needs a recent user authentication (Android
-     * `UserNotAuthenticatedException`), or the key store is busy. The core reports
-     * `storage.data_key_locked` (retry later), never "lost", and touches nothing.
-     */
-    case TemporarilyUnavailable(
-        /**
-         * What the platform reported (for logs; never shown to the user).
-         */reason: String
-    )
-    /**
-     * Anything else. Treated like [`KeyWrapError::TemporarilyUnavailable`] when unwrapping
-     * (an unexplained failure must never lead to erasing the citizen's data).
+     * Anything else.
      */
     case Failure(
         /**
@@ -10805,10 +10109,7 @@ public struct FfiConverterTypeKeyWrapError: FfiConverterRustBuffer {
         case 2: return .UnwrapFailed(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 3: return .TemporarilyUnavailable(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 4: return .Failure(
+        case 3: return .Failure(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -10833,13 +10134,8 @@ public struct FfiConverterTypeKeyWrapError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .TemporarilyUnavailable(reason):
-            writeInt(&buf, Int32(3))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
         case let .Failure(reason):
-            writeInt(&buf, Int32(4))
+            writeInt(&buf, Int32(3))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -10863,10 +10159,11 @@ public func FfiConverterTypeKeyWrapError_lower(_ value: KeyWrapError) -> RustBuf
 
 
 /**
- * Language of the citizen.
+ * Language of the citizen (named `Language`, not `Locale`, so it does not shadow Foundation's
+ * `Locale` in Swift or `java.util.Locale` in Kotlin).
  */
 
-public enum Locale: Equatable, Hashable {
+public enum Language: Equatable, Hashable {
     
     /**
      * Tiếng Việt.
@@ -10884,16 +10181,16 @@ public enum Locale: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension Locale: Sendable {}
+extension Language: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeLocale: FfiConverterRustBuffer {
-    typealias SwiftType = Locale
+public struct FfiConverterTypeLanguage: FfiConverterRustBuffer {
+    typealias SwiftType = Language
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Locale {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Language {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
@@ -10905,7 +10202,7 @@ public struct FfiConverterTypeLocale: FfiConverterRustBuffer {
         }
     }
 
-    public static func write(_ value: Locale, into buf: inout [UInt8]) {
+    public static func write(_ value: Language, into buf: inout [UInt8]) {
         switch value {
         
         
@@ -10924,15 +10221,15 @@ public struct FfiConverterTypeLocale: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeLocale_lift(_ buf: RustBuffer) throws -> Locale {
-    return try FfiConverterTypeLocale.lift(buf)
+public func FfiConverterTypeLanguage_lift(_ buf: RustBuffer) throws -> Language {
+    return try FfiConverterTypeLanguage.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeLocale_lower(_ value: Locale) -> RustBuffer {
-    return FfiConverterTypeLocale.lower(value)
+public func FfiConverterTypeLanguage_lower(_ value: Language) -> RustBuffer {
+    return FfiConverterTypeLanguage.lower(value)
 }
 
 
@@ -11238,8 +10535,8 @@ public func FfiConverterTypeNetworkErrorKind_lower(_ value: NetworkErrorKind) ->
 
 
 /**
- * Errors an observer reports (they are logged and otherwise ignored: an observer can never
- * stop a delivery).
+ * Errors a listener reports (logged and otherwise ignored: a listener can never stop a
+ * delivery or the core).
  */
 public 
 enum ObserverError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -11247,7 +10544,7 @@ enum ObserverError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     
     
     /**
-     * The observer failed.
+     * The listener failed.
      */
     case Failed(
         /**
@@ -11418,843 +10715,6 @@ public func FfiConverterTypeOutboxState_lower(_ value: OutboxState) -> RustBuffe
 
 
 /**
- * Errors of the passcode: change, reset, status.
- */
-public 
-enum PasscodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * The new passcode is not acceptable.
-     */
-    case InvalidFormat(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */fields: [FieldError]
-    )
-    /**
-     * Wrong passcode.
-     */
-    case Incorrect(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeLockout: UInt32, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeWipe: UInt32
-    )
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    case LockedOut(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */retryAfterSecs: UInt64
-    )
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    case Wiped(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * No account on this device.
-     */
-    case NotEnrolled(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * No reset waiting for an OTP.
-     */
-    case NoPendingReset(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Wrong OTP.
-     */
-    case OtpInvalid(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsLeft: UInt32
-    )
-    /**
-     * OTP expired or too many wrong OTPs.
-     */
-    case OtpRejected(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * This device was replaced, transferred or revoked (`status` says which).
-     */
-    case DeviceInactive(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */status: DeviceStatus
-    )
-    /**
-     * Key store failure, cancellation or invalidated key.
-     */
-    case KeyStore(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Transport failure.
-     */
-    case Network(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */kind: NetworkErrorKind
-    )
-    /**
-     * The server refused for another reason.
-     */
-    case Rejected(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Local storage failed.
-     */
-    case Storage(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-
-    
-    /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
-     */
-public func detail() -> ErrorDetail  {
-    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_passcodeerror_detail(
-            FfiConverterTypePasscodeError_lower(self),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension PasscodeError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypePasscodeError: FfiConverterRustBuffer {
-    typealias SwiftType = PasscodeError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasscodeError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .InvalidFormat(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            fields: try FfiConverterSequenceTypeFieldError.read(from: &buf)
-            )
-        case 2: return .Incorrect(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsBeforeLockout: try FfiConverterUInt32.read(from: &buf), 
-            attemptsBeforeWipe: try FfiConverterUInt32.read(from: &buf)
-            )
-        case 3: return .LockedOut(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
-            )
-        case 4: return .Wiped(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 5: return .NotEnrolled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 6: return .NoPendingReset(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 7: return .OtpInvalid(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsLeft: try FfiConverterUInt32.read(from: &buf)
-            )
-        case 8: return .OtpRejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 9: return .DeviceInactive(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
-            )
-        case 10: return .KeyStore(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 11: return .Network(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
-            )
-        case 12: return .Rejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 13: return .Storage(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: PasscodeError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .InvalidFormat(detail,fields):
-            writeInt(&buf, Int32(1))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterSequenceTypeFieldError.write(fields, into: &buf)
-            
-        
-        case let .Incorrect(detail,attemptsBeforeLockout,attemptsBeforeWipe):
-            writeInt(&buf, Int32(2))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeLockout, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeWipe, into: &buf)
-            
-        
-        case let .LockedOut(detail,retryAfterSecs):
-            writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt64.write(retryAfterSecs, into: &buf)
-            
-        
-        case let .Wiped(detail):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotEnrolled(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NoPendingReset(detail):
-            writeInt(&buf, Int32(6))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .OtpInvalid(detail,attemptsLeft):
-            writeInt(&buf, Int32(7))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsLeft, into: &buf)
-            
-        
-        case let .OtpRejected(detail):
-            writeInt(&buf, Int32(8))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .DeviceInactive(detail,status):
-            writeInt(&buf, Int32(9))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeDeviceStatus.write(status, into: &buf)
-            
-        
-        case let .KeyStore(detail):
-            writeInt(&buf, Int32(10))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Network(detail,kind):
-            writeInt(&buf, Int32(11))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
-            
-        
-        case let .Rejected(detail):
-            writeInt(&buf, Int32(12))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Storage(detail):
-            writeInt(&buf, Int32(13))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypePasscodeError_lift(_ buf: RustBuffer) throws -> PasscodeError {
-    return try FfiConverterTypePasscodeError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypePasscodeError_lower(_ value: PasscodeError) -> RustBuffer {
-    return FfiConverterTypePasscodeError.lower(value)
-}
-
-
-/**
- * Errors of the public-service requests.
- */
-public 
-enum ServiceError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * The form has errors (every field at once), or an edit was refused (`field.locked`, …).
-     */
-    case InvalidForm(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */fields: [FieldError]
-    )
-    /**
-     * No account on this device.
-     */
-    case NotEnrolled(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Not logged in, or the session ended: log in again.
-     */
-    case NotLoggedIn(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The citizen's record or the catalogue is not on the device yet (sync first).
-     */
-    case NotSynced(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Unknown procedure, draft or case.
-     */
-    case NotFound(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The draft was submitted already, or the case is not waiting for a supplement.
-     */
-    case WrongState(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Wrong passcode when signing the submission.
-     */
-    case PasscodeIncorrect(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeLockout: UInt32, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */attemptsBeforeWipe: UInt32
-    )
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    case LockedOut(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */retryAfterSecs: UInt64
-    )
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    case Wiped(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * This device was replaced or revoked.
-     */
-    case DeviceInactive(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */status: DeviceStatus
-    )
-    /**
-     * Key store failure, cancellation or invalidated key (`keystore.key_invalidated`: enroll
-     * again).
-     */
-    case KeyStore(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Transport failure (the request, if queued, stays queued).
-     */
-    case Network(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail, 
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */kind: NetworkErrorKind
-    )
-    /**
-     * The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
-     */
-    case BadServerResponse(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The server refused.
-     */
-    case Rejected(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Local storage failed.
-     */
-    case Storage(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-
-    
-    /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
-     */
-public func detail() -> ErrorDetail  {
-    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_serviceerror_detail(
-            FfiConverterTypeServiceError_lower(self),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension ServiceError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeServiceError: FfiConverterRustBuffer {
-    typealias SwiftType = ServiceError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ServiceError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .InvalidForm(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            fields: try FfiConverterSequenceTypeFieldError.read(from: &buf)
-            )
-        case 2: return .NotEnrolled(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 3: return .NotLoggedIn(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 4: return .NotSynced(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 5: return .NotFound(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 6: return .WrongState(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 7: return .PasscodeIncorrect(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsBeforeLockout: try FfiConverterUInt32.read(from: &buf), 
-            attemptsBeforeWipe: try FfiConverterUInt32.read(from: &buf)
-            )
-        case 8: return .LockedOut(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
-            )
-        case 9: return .Wiped(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 10: return .DeviceInactive(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            status: try FfiConverterTypeDeviceStatus.read(from: &buf)
-            )
-        case 11: return .KeyStore(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 12: return .Network(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf)
-            )
-        case 13: return .BadServerResponse(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 14: return .Rejected(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 15: return .Storage(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: ServiceError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .InvalidForm(detail,fields):
-            writeInt(&buf, Int32(1))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterSequenceTypeFieldError.write(fields, into: &buf)
-            
-        
-        case let .NotEnrolled(detail):
-            writeInt(&buf, Int32(2))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotLoggedIn(detail):
-            writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotSynced(detail):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .NotFound(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .WrongState(detail):
-            writeInt(&buf, Int32(6))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .PasscodeIncorrect(detail,attemptsBeforeLockout,attemptsBeforeWipe):
-            writeInt(&buf, Int32(7))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeLockout, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeWipe, into: &buf)
-            
-        
-        case let .LockedOut(detail,retryAfterSecs):
-            writeInt(&buf, Int32(8))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt64.write(retryAfterSecs, into: &buf)
-            
-        
-        case let .Wiped(detail):
-            writeInt(&buf, Int32(9))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .DeviceInactive(detail,status):
-            writeInt(&buf, Int32(10))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeDeviceStatus.write(status, into: &buf)
-            
-        
-        case let .KeyStore(detail):
-            writeInt(&buf, Int32(11))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Network(detail,kind):
-            writeInt(&buf, Int32(12))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
-            
-        
-        case let .BadServerResponse(detail):
-            writeInt(&buf, Int32(13))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Rejected(detail):
-            writeInt(&buf, Int32(14))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Storage(detail):
-            writeInt(&buf, Int32(15))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeServiceError_lift(_ buf: RustBuffer) throws -> ServiceError {
-    return try FfiConverterTypeServiceError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeServiceError_lower(_ value: ServiceError) -> RustBuffer {
-    return FfiConverterTypeServiceError.lower(value)
-}
-
-
-/**
- * Errors of constructing [`crate::CitizenCore`].
- */
-public 
-enum SetupError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * The configuration is invalid (bad URL, PEM, pins, data directory).
-     */
-    case InvalidConfig(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The database could not be opened or migrated.
-     */
-    case Storage(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The data key cannot be unwrapped **for now** (device locked, key store busy): retry
-     * later (`storage.data_key_locked`). The local data is intact: never offer to erase it.
-     */
-    case DataKeyLocked(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * The data key is gone for good (e.g. restored from a backup on another device, wrapping
-     * key deleted or invalidated): enroll again (`storage.data_key_lost`).
-     */
-    case DataKeyLost(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-    /**
-     * Another `CitizenCore` (in this process or another) has the data directory open; only one
-     * may at a time (`storage.already_open`). Close or drop the other one first.
-     */
-    case AlreadyOpen(
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */detail: ErrorDetail
-    )
-
-    
-    /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
-     */
-public func detail() -> ErrorDetail  {
-    return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_setuperror_detail(
-            FfiConverterTypeSetupError_lower(self),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension SetupError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeSetupError: FfiConverterRustBuffer {
-    typealias SwiftType = SetupError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SetupError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .InvalidConfig(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 2: return .Storage(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 3: return .DataKeyLocked(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 4: return .DataKeyLost(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-        case 5: return .AlreadyOpen(
-            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: SetupError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .InvalidConfig(detail):
-            writeInt(&buf, Int32(1))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .Storage(detail):
-            writeInt(&buf, Int32(2))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .DataKeyLocked(detail):
-            writeInt(&buf, Int32(3))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .DataKeyLost(detail):
-            writeInt(&buf, Int32(4))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        
-        case let .AlreadyOpen(detail):
-            writeInt(&buf, Int32(5))
-            FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSetupError_lift(_ buf: RustBuffer) throws -> SetupError {
-    return try FfiConverterTypeSetupError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSetupError_lower(_ value: SetupError) -> RustBuffer {
-    return FfiConverterTypeSetupError.lower(value)
-}
-
-
-/**
  * What became of a data share's presentation (recorded and signed by the device after the
  * attempt to deliver it).
  */
@@ -12357,155 +10817,6 @@ public func FfiConverterTypeShareDelivery_lift(_ buf: RustBuffer) throws -> Shar
 #endif
 public func FfiConverterTypeShareDelivery_lower(_ value: ShareDelivery) -> RustBuffer {
     return FfiConverterTypeShareDelivery.lower(value)
-}
-
-
-
-/**
- * Why the core asks for a signature: the shell may word its prompt after it (and must not show
- * one when the key was created without user authentication).
- *
- * Mirrors the purposes of the signed statement (`citizen_protocol::protocol::Purpose`), with the
- * activity-log purpose split into its two uses.
- */
-
-public enum SignPurpose: Equatable, Hashable {
-    
-    /**
-     * Proof of possession of a new device key during enrollment.
-     */
-    case enroll
-    /**
-     * Challenge–response login.
-     */
-    case login
-    /**
-     * Submitting a public-service request.
-     */
-    case submit
-    /**
-     * Consent to a relying party: approve or deny a QR login, share identity data.
-     */
-    case consent
-    /**
-     * Asking for the identity credential bound to this device.
-     */
-    case credential
-    /**
-     * An activity-log entry (bookkeeping: signed with the bookkeeping key, never prompts).
-     */
-    case activityEntry
-    /**
-     * Anchoring the activity log's head at the server (bookkeeping: never prompts).
-     */
-    case activityAnchor
-    /**
-     * Managing the account's devices: revoke one, approve a transfer.
-     */
-    case deviceManagement
-    /**
-     * Resetting a forgotten passcode after an OTP.
-     */
-    case passcodeReset
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension SignPurpose: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeSignPurpose: FfiConverterRustBuffer {
-    typealias SwiftType = SignPurpose
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignPurpose {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .enroll
-        
-        case 2: return .login
-        
-        case 3: return .submit
-        
-        case 4: return .consent
-        
-        case 5: return .credential
-        
-        case 6: return .activityEntry
-        
-        case 7: return .activityAnchor
-        
-        case 8: return .deviceManagement
-        
-        case 9: return .passcodeReset
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: SignPurpose, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .enroll:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .login:
-            writeInt(&buf, Int32(2))
-        
-        
-        case .submit:
-            writeInt(&buf, Int32(3))
-        
-        
-        case .consent:
-            writeInt(&buf, Int32(4))
-        
-        
-        case .credential:
-            writeInt(&buf, Int32(5))
-        
-        
-        case .activityEntry:
-            writeInt(&buf, Int32(6))
-        
-        
-        case .activityAnchor:
-            writeInt(&buf, Int32(7))
-        
-        
-        case .deviceManagement:
-            writeInt(&buf, Int32(8))
-        
-        
-        case .passcodeReset:
-            writeInt(&buf, Int32(9))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSignPurpose_lift(_ buf: RustBuffer) throws -> SignPurpose {
-    return try FfiConverterTypeSignPurpose.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSignPurpose_lower(_ value: SignPurpose) -> RustBuffer {
-    return FfiConverterTypeSignPurpose.lower(value)
 }
 
 
@@ -12651,30 +10962,6 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionTypeChipReadObserver: FfiConverterRustBuffer {
-    typealias SwiftType = ChipReadObserver?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterTypeChipReadObserver.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterTypeChipReadObserver.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -13350,95 +11637,22 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
-private func uniffiTraitInterfaceCallAsync<T>(
-    makeCall: @escaping () async throws -> T,
-    handleSuccess: @escaping (T) -> (),
-    handleError: @escaping (Int8, RustBuffer) -> (),
-    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
-) {
-    let task = Task {
-        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
-        // call consumes an Arc reference, which means there should be no possibility of a double
-        // call.  The following code is structured so that will will never call both `handleSuccess`
-        // and `handleError`, even in the face of weird errors.
-        //
-        // On platforms that need extra machinery to make C-ABI calls, like JNA or ctypes, it's
-        // possible that we fail to make either call.  However, it doesn't seem like this is
-        // possible on Swift since swift can just make the C call directly.
-        var callResult: T
-        do {
-            callResult = try await makeCall()
-        } catch {
-            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
-            return
-        }
-        handleSuccess(callResult)
-    }
-    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
-    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
-        handle: handle,
-        free: uniffiForeignFutureDroppedCallback
+/**
+ * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
+ * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
+ * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
+ * Server keys inside the file are ignored — a forger can put any key there. The entries are
+ * checked with the device key the file carries; the report names it (`device_public_key`) so
+ * the caller can compare it with the device it expects. Anyone can run this.
+ */
+public func verifyActivityLogExport(json: String, serverKeyJwk: String)throws  -> ActivityLogReport  {
+    return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_verify_activity_log_export(
+        FfiConverterString.lower(json),
+        FfiConverterString.lower(serverKeyJwk),uniffiCallStatus
     )
-}
-
-private func uniffiTraitInterfaceCallAsyncWithError<T, E>(
-    makeCall: @escaping () async throws -> T,
-    handleSuccess: @escaping (T) -> (),
-    handleError: @escaping (Int8, RustBuffer) -> (),
-    lowerError: @escaping (E) -> RustBuffer,
-    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
-) {
-    let task = Task {
-        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
-        // `handleError`.
-        var callResult: T
-        do {
-            callResult = try await makeCall()
-        } catch let error as E {
-            handleError(CALL_ERROR, lowerError(error))
-            return
-        } catch {
-            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
-            return
-        }
-        handleSuccess(callResult)
-    }
-    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
-    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
-        handle: handle,
-        free: uniffiForeignFutureDroppedCallback
-    )
-}
-
-// Borrow the callback handle map implementation to store foreign future handles
-// TODO: consolidate the handle-map code (https://github.com/mozilla/uniffi-rs/pull/1823)
-fileprivate let UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = UniffiHandleMap<UniffiForeignFutureTask>()
-
-// Protocol for tasks that handle foreign futures.
-//
-// Defining a protocol allows all tasks to be stored in the same handle map.  This can't be done
-// with the task object itself, since has generic parameters.
-fileprivate protocol UniffiForeignFutureTask {
-    func cancel()
-}
-
-extension Task: UniffiForeignFutureTask {}
-
-private func uniffiForeignFutureDroppedCallback(handle: UInt64) {
-    do {
-        let task = try UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle: handle)
-        // Set the cancellation flag on the task.  If it's still running, the code can check the
-        // cancellation flag or call `Task.checkCancellation()`.  If the task has completed, this is
-        // a no-op.
-        task.cancel()
-    } catch {
-        print("uniffiForeignFutureDroppedCallback: handle missing from handlemap")
-    }
-}
-
-// For testing
-public func uniffiForeignFutureHandleCountCitizenCore() -> Int {
-    UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.count
+})
 }
 /**
  * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
@@ -13450,7 +11664,7 @@ public func uniffiForeignFutureHandleCountCitizenCore() -> Int {
  * proves the file is self-consistent. Returns the number of receipts verified.
  */
 public func verifyReceiptExport(json: String, serverKeyJwk: String?)throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeConsentError_lift) {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_func_verify_receipt_export(
         FfiConverterString.lower(json),
@@ -13483,6 +11697,40 @@ public func validateEnrollmentInput(input: EnrollmentInput) -> [FieldError]  {
 })
 }
 /**
+ * The version of the core (the crate version), for support and for the shells' "about" page.
+ * Pure: main-safe, never throws.
+ */
+public func coreVersion() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_core_version(uniffiCallStatus
+    )
+})
+}
+/**
+ * Erase this app's local data in `data_dir` (database, local keys, everything the core stored
+ * there): after a lost data key (`CitizenError::DataKeyLost`) or when the citizen resets the
+ * app. Refused while a core holds the directory (`storage.already_open`: shut it down first).
+ * Returns the aliases of the platform keys the shell's `DataKeyWrapper` used for this data, so
+ * the shell deletes them without hard-coding them (the `DataKeyWrapper` trait has no delete
+ * method for the core to call). Main-safe (runs on the core's runtime); never prompts. Throws
+ * [`super::errors::CitizenError`] (`Internal`).
+ */
+public func eraseLocalData(dataDir: String)async throws  -> [String]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_func_erase_local_data(FfiConverterString.lower(dataDir)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceString.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+/**
  * The communes/wards of a province (bundled list).
  */
 public func communes(provinceCode: String) -> [AdminUnit]  {
@@ -13503,23 +11751,6 @@ public func provinces() -> [AdminUnit]  {
     )
 })
 }
-/**
- * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
- * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
- * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
- * Server keys inside the file are ignored — a forger can put any key there. The entries are
- * checked with the device key the file carries; the report names it (`device_public_key`) so
- * the caller can compare it with the device it expects. Anyone can run this.
- */
-public func verifyActivityLogExport(json: String, serverKeyJwk: String)throws  -> ActivityLogReport  {
-    return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeServiceError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_func_verify_activity_log_export(
-        FfiConverterString.lower(json),
-        FfiConverterString.lower(serverKeyJwk),uniffiCallStatus
-    )
-})
-}
 
 private enum InitializationResult {
     case ok
@@ -13536,7 +11767,10 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 41004) {
+    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 3785) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 52006) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_default_core_config() != 6264) {
@@ -13545,196 +11779,208 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_func_validate_enrollment_input() != 50441) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_func_core_version() != 38839) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_func_erase_local_data() != 40428) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_func_communes() != 54429) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_provinces() != 55146) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59538) {
+    if (uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 34645) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_chipreadobserver_on_progress() != 44030) {
+    if (uniffi_citizen_core_checksum_method_accountclient_change_passcode() != 3996) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_identity_level() != 51983) {
+    if (uniffi_citizen_core_checksum_method_accountclient_check_device_status() != 51201) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_upgrade_level_with_chip() != 46597) {
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_enrollment() != 1604) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_approve_login() != 2944) {
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_deny_login() != 2642) {
+    if (uniffi_citizen_core_checksum_method_accountclient_list_devices() != 59749) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_export_receipts() != 47870) {
+    if (uniffi_citizen_core_checksum_method_accountclient_login() != 16218) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_list_receipts() != 10560) {
+    if (uniffi_citizen_core_checksum_method_accountclient_logout() != 35798) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_open_login_link() != 2532) {
+    if (uniffi_citizen_core_checksum_method_accountclient_passcode_status() != 19800) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties() != 8011) {
+    if (uniffi_citizen_core_checksum_method_accountclient_refresh_session() != 27651) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_scan_login_code() != 55543) {
+    if (uniffi_citizen_core_checksum_method_accountclient_reset_device() != 36120) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer() != 32431) {
+    if (uniffi_citizen_core_checksum_method_accountclient_revoke_device() != 18865) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_change_passcode() != 42129) {
+    if (uniffi_citizen_core_checksum_method_accountclient_start_enrollment() != 46786) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_check_device_status() != 11899) {
+    if (uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset() != 26801) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_complete_enrollment() != 34733) {
+    if (uniffi_citizen_core_checksum_method_accountclient_validate_enrollment() != 11793) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset() != 38407) {
+    if (uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 42213) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_list_devices() != 27737) {
+    if (uniffi_citizen_core_checksum_method_activityclient_anchor() != 43084) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_login() != 8687) {
+    if (uniffi_citizen_core_checksum_method_activityclient_export() != 36535) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_logout() != 25627) {
+    if (uniffi_citizen_core_checksum_method_activityclient_list_entries() != 62327) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_passcode_status() != 28322) {
+    if (uniffi_citizen_core_checksum_method_activityclient_verify() != 56065) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_session() != 47370) {
+    if (uniffi_citizen_core_checksum_method_consentclient_approve_login() != 36965) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_reset_device() != 61688) {
+    if (uniffi_citizen_core_checksum_method_consentclient_deny_login() != 15679) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_revoke_device() != 61014) {
+    if (uniffi_citizen_core_checksum_method_consentclient_export_receipts() != 54315) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_start_enrollment() != 56310) {
+    if (uniffi_citizen_core_checksum_method_consentclient_list_receipts() != 47705) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset() != 4223) {
+    if (uniffi_citizen_core_checksum_method_consentclient_open_login_link() != 10107) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_status() != 25400) {
+    if (uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 33392) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_validate_enrollment() != 2394) {
+    if (uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 35057) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_verify_passcode() != 21881) {
+    if (uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 33156) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_activity_log() != 50989) {
+    if (uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 27802) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_add_group_item() != 34714) {
+    if (uniffi_citizen_core_checksum_method_consentclient_share_data() != 22338) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log() != 55862) {
+    if (uniffi_citizen_core_checksum_method_citizencore_account() != 38618) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_attach_bytes() != 47403) {
+    if (uniffi_citizen_core_checksum_method_citizencore_activity() != 27484) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_attach_file() != 63158) {
+    if (uniffi_citizen_core_checksum_method_citizencore_consent() != 60671) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_cases() != 33753) {
+    if (uniffi_citizen_core_checksum_method_citizencore_observe_status() != 30766) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer() != 11893) {
+    if (uniffi_citizen_core_checksum_method_citizencore_services() != 36370) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_create_draft() != 64881) {
+    if (uniffi_citizen_core_checksum_method_citizencore_shutdown() != 15663) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft() != 48601) {
+    if (uniffi_citizen_core_checksum_method_citizencore_status() != 9313) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_delete_draft() != 24263) {
+    if (uniffi_citizen_core_checksum_method_outboxlistener_on_outbox() != 36228) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_draft() != 22870) {
+    if (uniffi_citizen_core_checksum_method_outboxlistener_on_end() != 17809) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_drafts() != 6472) {
+    if (uniffi_citizen_core_checksum_method_statuslistener_on_status() != 60037) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_export_activity_log() != 55512) {
+    if (uniffi_citizen_core_checksum_method_statuslistener_on_end() != 13108) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_outbox() != 59195) {
+    if (uniffi_citizen_core_checksum_method_subscription_cancel() != 37713) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_procedures() != 47450) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 47312) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_profile() != 22433) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_attach_bytes() != 50753) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue() != 19955) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 31647) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_refresh_profile() != 53251) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 52115) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_remove_attachment() != 37254) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft() != 47312) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_remove_group_item() != 37774) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_delete_draft() != 35359) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_set_field() != 63850) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_get_draft() != 27423) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer() != 35614) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 42482) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_submit_draft() != 53074) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_cases() != 8833) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_sync_cases() != 12694) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_drafts() != 58585) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_sync_outbox() != 47172) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_outbox() != 28742) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_validate_draft() != 20310) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_list_procedures() != 56165) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_verify_activity_log() != 25221) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_observe_outbox() != 61445) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_fetch_credential() != 6210) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 36004) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_open_share_request() != 6850) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 49675) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_share_data() != 38991) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 64385) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item() != 49677) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 5112) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_apdutransport_transceive() != 63525) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 33229) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length() != 2937) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 51505) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_sync_outbox() != 48153) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_update_draft() != 43458) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 26125) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507) {
@@ -13743,10 +11989,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_datakeywrapper_unwrap() != 64546) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 33160) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 31947) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_sign() != 22426) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_sign() != 16281) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_devicekeystore_public_key() != 49425) {
@@ -13761,18 +12007,17 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_constructor_citizencore_new() != 32401) {
+    if (uniffi_citizen_core_checksum_constructor_citizencore_open() != 32759) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_constructor_citizencore_new_desktop() != 8007) {
+    if (uniffi_citizen_core_checksum_constructor_citizencore_open_desktop() != 59083) {
         return InitializationResult.apiChecksumMismatch
     }
 
-    uniffiCallbackInitApduTransport()
-    uniffiCallbackInitChipReadObserver()
     uniffiCallbackInitDataKeyWrapper()
     uniffiCallbackInitDeviceKeyStore()
-    uniffiCallbackInitOutboxObserver()
+    uniffiCallbackInitOutboxListener()
+    uniffiCallbackInitStatusListener()
     return InitializationResult.ok
 }()
 

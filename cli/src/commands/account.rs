@@ -7,8 +7,8 @@ use citizen_core::{CitizenCore, EnrollmentState};
 use super::{finish, passcode};
 
 /// `status`: enrollment state, device, key kind, session.
-pub(crate) fn status(core: &CitizenCore) -> ExitCode {
-    finish(core.status(), |s| {
+pub(crate) async fn status(core: &CitizenCore) -> ExitCode {
+    finish(core.status().await, |s| {
         let state = match &s.enrollment {
             EnrollmentState::NotEnrolled => "not_enrolled".to_string(),
             EnrollmentState::AwaitingOtp => "awaiting_otp".to_string(),
@@ -27,20 +27,22 @@ pub(crate) fn status(core: &CitizenCore) -> ExitCode {
 /// `login`: passcode + device-key signature.
 pub(crate) async fn login(core: &CitizenCore) -> ExitCode {
     let pass = passcode();
-    finish(core.login(pass.to_string()).await, |s| println!("logged_in session_expires_at={}", s.absolute_expires_at))
+    finish(core.account().login(pass.to_string()).await, |s| {
+        println!("logged_in session_expires_at={}", s.absolute_expires_at)
+    })
 }
 
 /// `refresh`: rotate the refresh token.
 pub(crate) async fn refresh(core: &CitizenCore) -> ExitCode {
-    finish(core.refresh_session().await, |s| println!("refreshed access_expires_at={}", s.access_expires_at))
+    finish(core.account().refresh_session().await, |s| println!("refreshed access_expires_at={}", s.access_expires_at))
 }
 
 /// `logout`: end the session.
 pub(crate) async fn logout(core: &CitizenCore) -> ExitCode {
-    finish(core.logout().await, |()| println!("logged_out"))
+    finish(core.account().logout().await, |()| println!("logged_out"))
 }
 
 /// `reset-device`: erase the account from this device.
 pub(crate) async fn reset_device(core: &CitizenCore) -> ExitCode {
-    finish(core.reset_device().await, |()| println!("device_reset"))
+    finish(core.account().reset_device().await, |()| println!("device_reset"))
 }

@@ -8,13 +8,12 @@
 use std::process::ExitCode;
 
 use citizen_core::error::{FieldError, PublicError};
-use citizen_core::{AuthError, ConsentError, EnrollmentError, PasscodeError, ServiceError, SetupError};
+use citizen_core::CitizenError;
 
 /// Exit status of every error whose code is not in [`STATUS_BY_CODE`].
 pub(crate) const FAILURE: u8 = 1;
 
-/// Error codes with their own exit status. Shared by every error enum of the core (the codes are
-/// the catalogue's, see `src/error.rs`).
+/// Error codes with their own exit status (the codes are the catalogue's, see `src/error.rs`).
 pub(crate) const STATUS_BY_CODE: &[(&str, u8)] = &[
     // The passcode was wrong; attempts remain.
     ("auth.passcode_incorrect", 2),
@@ -52,24 +51,10 @@ pub(crate) trait CliError: PublicError {
     }
 }
 
-impl CliError for SetupError {}
-impl CliError for PasscodeError {}
-impl CliError for AuthError {}
-impl CliError for ConsentError {}
-
-impl CliError for EnrollmentError {
+impl CliError for CitizenError {
     fn fields(&self) -> &[FieldError] {
         match self {
-            EnrollmentError::InvalidInput { fields, .. } => fields,
-            _ => &[],
-        }
-    }
-}
-
-impl CliError for ServiceError {
-    fn fields(&self) -> &[FieldError] {
-        match self {
-            ServiceError::InvalidForm { fields, .. } => fields,
+            CitizenError::InvalidInput { fields, .. } => fields,
             _ => &[],
         }
     }
@@ -145,14 +130,22 @@ mod tests {
         let (l, w) = (1, 5);
         let d = || detail("auth.passcode_incorrect");
         let errors: [Box<dyn CliError>; 4] = [
-            Box::new(PasscodeError::Incorrect { detail: d(), attempts_before_lockout: l, attempts_before_wipe: w }),
-            Box::new(AuthError::PasscodeIncorrect { detail: d(), attempts_before_lockout: l, attempts_before_wipe: w }),
-            Box::new(ServiceError::PasscodeIncorrect {
+            Box::new(CitizenError::PasscodeRejected {
                 detail: d(),
                 attempts_before_lockout: l,
                 attempts_before_wipe: w,
             }),
-            Box::new(ConsentError::PasscodeIncorrect {
+            Box::new(CitizenError::PasscodeRejected {
+                detail: d(),
+                attempts_before_lockout: l,
+                attempts_before_wipe: w,
+            }),
+            Box::new(CitizenError::PasscodeRejected {
+                detail: d(),
+                attempts_before_lockout: l,
+                attempts_before_wipe: w,
+            }),
+            Box::new(CitizenError::PasscodeRejected {
                 detail: d(),
                 attempts_before_lockout: l,
                 attempts_before_wipe: w,
@@ -169,10 +162,10 @@ mod tests {
             message_vi: "vi".into(),
             message_en: "en".into(),
         };
-        let e = EnrollmentError::InvalidInput { detail: detail("input.invalid"), fields: vec![field.clone()] };
+        let e = CitizenError::InvalidInput { detail: detail("input.invalid"), fields: vec![field.clone()] };
         assert_eq!(e.fields(), std::slice::from_ref(&field));
-        let e = ServiceError::InvalidForm { detail: detail("input.invalid"), fields: vec![field.clone()] };
+        let e = CitizenError::InvalidInput { detail: detail("input.invalid"), fields: vec![field.clone()] };
         assert_eq!(e.fields(), [field]);
-        assert!(ServiceError::Storage { detail: detail("storage.failure") }.fields().is_empty());
+        assert!(CitizenError::Internal { detail: detail("storage.failure") }.fields().is_empty());
     }
 }

@@ -101,10 +101,10 @@ fn read_card(args: &ChipFormArgs) -> Result<ChipRead, ExitCode> {
 /// `citizen kiosk chip-form`.
 pub(crate) async fn chip_form(core: Arc<CitizenCore>, args: ChipFormArgs) -> ExitCode {
     // The form and the host's record (auto-filled parts); offline, the saved copies serve.
-    if let Err(e) = core.refresh_catalogue().await {
+    if let Err(e) = core.services().refresh_catalogue().await {
         eprintln!("(offline: {}; using the saved catalogue)", e.detail().message_en);
     }
-    if let Err(e) = core.refresh_profile().await {
+    if let Err(e) = core.services().refresh_profile().await {
         eprintln!("(offline: {}; using the saved record)", e.detail().message_en);
     }
     let read = match read_card(&args) {
@@ -131,7 +131,7 @@ pub(crate) async fn chip_form(core: Arc<CitizenCore>, args: ChipFormArgs) -> Exi
         println!("Không đồng ý: không điền, không gửi; dữ liệu chip đã xoá. / No consent: nothing filled or sent; chip data wiped.");
         return ExitCode::from(CONSENT_REFUSED);
     }
-    let draft = match core.create_draft("residence-notification".into()) {
+    let draft = match core.services().create_draft("residence-notification".into()).await {
         Ok(d) => d,
         Err(e) => return exit::fail(&e),
     };
@@ -146,17 +146,18 @@ pub(crate) async fn chip_form(core: Arc<CitizenCore>, args: ChipFormArgs) -> Exi
         ("to_date", to),
     ]);
     drop(values);
-    for (path, value) in fields {
-        if let Err(e) = core.set_field(draft.draft_id.clone(), path.into(), value) {
-            let _ = core.delete_draft(draft.draft_id.clone());
-            return exit::fail(&e);
-        }
+    // One write for the whole form (all or nothing).
+    let values: std::collections::HashMap<String, String> =
+        fields.into_iter().map(|(p, v)| (p.to_string(), v)).collect();
+    if let Err(e) = core.services().update_draft(draft.draft_id.clone(), values).await {
+        let _ = core.services().delete_draft(draft.draft_id.clone()).await;
+        return exit::fail(&e);
     }
     let pass = passcode();
-    match core.clone().submit_draft(draft.draft_id.clone(), pass.to_string()).await {
+    match core.services().submit_draft(draft.draft_id.clone(), pass.to_string()).await {
         Ok(item) => {
             println!("đã xếp hàng gửi / queued submission_id={}", item.submission_id);
-            match core.sync_outbox().await {
+            match core.services().sync_outbox().await {
                 Ok(r) => println!("delivered={} remaining={}", r.delivered, r.remaining),
                 Err(e) => eprintln!("sync: {}", e.detail().message_en),
             }
@@ -164,7 +165,7 @@ pub(crate) async fn chip_form(core: Arc<CitizenCore>, args: ChipFormArgs) -> Exi
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let _ = core.delete_draft(draft.draft_id);
+            let _ = core.services().delete_draft(draft.draft_id).await;
             exit::fail(&e)
         }
     }

@@ -13,7 +13,7 @@ const TAMPERED: u8 = 5;
 /// Run a log operation.
 pub(crate) async fn run(core: &CitizenCore, op: LogOp) -> ExitCode {
     match op {
-        LogOp::List => finish(core.activity_log(), |entries| {
+        LogOp::List => finish(core.activity().list_entries().await, |entries| {
             for e in entries {
                 println!("{:>4} {} {:?} {} counter={} {}…", e.seq, e.at, e.kind, e.summary, e.counter, &e.hash[..12]);
             }
@@ -30,12 +30,12 @@ pub(crate) async fn run(core: &CitizenCore, op: LogOp) -> ExitCode {
             };
             verified(citizen_core::verify_activity_log_export(json, key))
         }
-        LogOp::Verify { file: None, .. } => verified(core.verify_activity_log()),
-        LogOp::Export { out } => match core.export_activity_log() {
+        LogOp::Verify { file: None, .. } => verified(core.activity().verify().await),
+        LogOp::Export { out } => match core.activity().export().await {
             Ok(json) => write_out(out.as_deref(), &json),
             Err(e) => exit::fail(&e),
         },
-        LogOp::Anchor => finish(core.anchor_activity_log().await, |a| match a {
+        LogOp::Anchor => finish(core.activity().anchor().await, |a| match a {
             Some(a) => println!("anchored seq={} at={}", a.seq, a.anchored_at),
             None => println!("nothing new to anchor"),
         }),
@@ -43,7 +43,7 @@ pub(crate) async fn run(core: &CitizenCore, op: LogOp) -> ExitCode {
 }
 
 /// Print a verification report; exit 0 intact, 5 tampered.
-fn verified(r: Result<ActivityLogReport, citizen_core::ServiceError>) -> ExitCode {
+fn verified(r: Result<ActivityLogReport, citizen_core::CitizenError>) -> ExitCode {
     let r = match r {
         Ok(r) => r,
         Err(e) => return exit::fail(&e),

@@ -12,9 +12,9 @@ pub(crate) async fn run(core: &CitizenCore, op: PasscodeOp) -> ExitCode {
     match op {
         PasscodeOp::Verify => {
             let pass = passcode();
-            finish(core.verify_passcode(pass.to_string()).await, |()| println!("passcode_ok"))
+            finish(core.account().verify_passcode(pass.to_string()).await, |()| println!("passcode_ok"))
         }
-        PasscodeOp::Status => finish(core.passcode_status(), |s| {
+        PasscodeOp::Status => finish(core.account().passcode_status().await, |s| {
             println!(
                 "failed_attempts={} attempts_before_lockout={} attempts_before_wipe={} locked_until={}",
                 s.failed_attempts,
@@ -26,14 +26,16 @@ pub(crate) async fn run(core: &CitizenCore, op: PasscodeOp) -> ExitCode {
         PasscodeOp::Change => {
             let old = secret(PASSCODE_VAR, "Mã bảo vệ hiện tại / current passcode");
             let new = secret(NEW_PASSCODE_VAR, "Mã bảo vệ mới / new passcode");
-            finish(core.change_passcode(old.to_string(), new.to_string()).await, |()| println!("passcode_changed"))
+            finish(core.account().change_passcode(old.to_string(), new.to_string()).await, |()| {
+                println!("passcode_changed")
+            })
         }
-        PasscodeOp::ResetStart => finish(core.start_passcode_reset().await, |t| {
+        PasscodeOp::ResetStart => finish(core.account().start_passcode_reset().await, |t| {
             println!("reset_id={} otp_sent_to={}", t.reset_id, t.masked_phone)
         }),
         PasscodeOp::ResetComplete { otp } => {
             let new = secret(NEW_PASSCODE_VAR, "Mã bảo vệ mới / new passcode");
-            finish(core.complete_passcode_reset(otp, new.to_string()).await, |()| println!("passcode_reset"))
+            finish(core.account().complete_passcode_reset(otp, new.to_string()).await, |()| println!("passcode_reset"))
         }
     }
 }

@@ -13,9 +13,9 @@ pub(crate) async fn run(core: &CitizenCore, op: QrOp) -> ExitCode {
     match op {
         QrOp::Scan { frame } => {
             let r = if frame.trim_start().starts_with("citizenid:") {
-                core.open_login_link(frame).await
+                core.consent().open_login_link(frame).await
             } else {
-                core.scan_login_code(frame).await
+                core.consent().scan_login_code(frame).await
             };
             finish(r, |i| {
                 println!("session_id={}", i.session_id);
@@ -34,7 +34,7 @@ pub(crate) async fn run(core: &CitizenCore, op: QrOp) -> ExitCode {
         }
         QrOp::Approve { session_id, code } => {
             let pass = passcode();
-            finish(core.approve_login(session_id, code, pass.to_string()).await, |a| {
+            finish(core.consent().approve_login(session_id, code, pass.to_string()).await, |a| {
                 println!("approved");
                 print_receipt(&a.receipt);
                 if let Some(u) = a.redirect_url {
@@ -42,6 +42,6 @@ pub(crate) async fn run(core: &CitizenCore, op: QrOp) -> ExitCode {
                 }
             })
         }
-        QrOp::Deny { session_id } => finish(core.deny_login(session_id).await, |()| println!("denied")),
+        QrOp::Deny { session_id } => finish(core.consent().deny_login(session_id).await, |()| println!("denied")),
     }
 }

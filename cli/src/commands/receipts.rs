@@ -11,14 +11,14 @@ use crate::ReceiptsOp;
 const NOT_VALID: u8 = 5;
 
 /// Run a receipts operation.
-pub(crate) fn run(core: &CitizenCore, op: ReceiptsOp) -> ExitCode {
+pub(crate) async fn run(core: &CitizenCore, op: ReceiptsOp) -> ExitCode {
     match op {
-        ReceiptsOp::List => finish(core.list_receipts(), |rs| {
+        ReceiptsOp::List => finish(core.consent().list_receipts().await, |rs| {
             for r in &rs {
                 print_receipt(r);
             }
         }),
-        ReceiptsOp::Export { out } => match core.export_receipts() {
+        ReceiptsOp::Export { out } => match core.consent().export_receipts().await {
             Ok(json) => write_out(out.as_deref(), &json),
             Err(e) => exit::fail(&e),
         },

@@ -22,10 +22,10 @@ pub(crate) async fn run(core: Arc<CitizenCore>, op: ServicesOp) -> ExitCode {
         ServicesOp::Fill { procedure, set, attach, items } => fill(&core, procedure, set, attach, items).await,
         ServicesOp::Submit { draft_id } => {
             let pass = passcode();
-            match core.clone().submit_draft(draft_id, pass.to_string()).await {
+            match core.clone().services().submit_draft(draft_id, pass.to_string()).await {
                 Ok(item) => {
                     println!("queued submission_id={} sha256={}", item.submission_id, item.payload_sha256);
-                    match core.sync_outbox().await {
+                    match core.services().sync_outbox().await {
                         Ok(r) => println!("delivered={} remaining={}", r.delivered, r.remaining),
                         Err(e) => eprintln!("sync: {}", e.detail().message_en),
                     }
@@ -40,10 +40,10 @@ pub(crate) async fn run(core: Arc<CitizenCore>, op: ServicesOp) -> ExitCode {
 }
 
 async fn list(core: &CitizenCore) -> ExitCode {
-    if let Err(e) = core.refresh_catalogue().await {
+    if let Err(e) = core.services().refresh_catalogue().await {
         eprintln!("(offline: {}; showing the saved catalogue)", e.detail().message_en);
     }
-    finish(core.procedures(), |ps| {
+    finish(core.services().list_procedures().await, |ps| {
         for p in ps {
             println!(
                 "{:<24} v{} {} — {} VND, {} ngày — {}",
@@ -54,8 +54,10 @@ async fn list(core: &CitizenCore) -> ExitCode {
 }
 
 async fn show(core: &CitizenCore, procedure: &str) -> ExitCode {
-    let _ = core.refresh_catalogue().await;
-    let Some(p) = core.procedures().ok().and_then(|ps| ps.into_iter().find(|p| p.id == procedure)) else {
+    let _ = core.services().refresh_catalogue().await;
+    let Some(p) =
+        core.services().list_procedures().await.ok().and_then(|ps| ps.into_iter().find(|p| p.id == procedure))
+    else {
         return exit::other(format!("unknown procedure {procedure}"));
     };
     println!("{} / {} (v{})", p.name_vi, p.name_en, p.version);
@@ -105,18 +107,18 @@ async fn fill(
     attach: Vec<String>,
     items: Vec<String>,
 ) -> ExitCode {
-    if core.status().map(|s| s.logged_in).unwrap_or(false) {
-        let _ = core.refresh_profile().await;
+    if core.status().await.map(|s| s.logged_in).unwrap_or(false) {
+        let _ = core.services().refresh_profile().await;
     }
-    let _ = core.refresh_catalogue().await;
-    let d = match core.create_draft(procedure) {
+    let _ = core.services().refresh_catalogue().await;
+    let d = match core.services().create_draft(procedure).await {
         Ok(d) => d,
         Err(e) => return exit::fail(&e),
     };
     for spec in items {
         let (group, n) = spec.split_once('=').unwrap_or((&spec, "1"));
         for _ in 0..n.parse::<u32>().unwrap_or(1) {
-            if let Err(e) = core.add_group_item(d.draft_id.clone(), group.into()) {
+            if let Err(e) = core.services().add_group_item(d.draft_id.clone(), group.into()).await {
                 return exit::fail(&e);
             }
         }
@@ -126,7 +128,11 @@ async fn fill(
             eprintln!("--set expects path=value");
             return ExitCode::from(BAD_ARGUMENT);
         };
-        if let Err(e) = core.set_field(d.draft_id.clone(), k.into(), v.into()) {
+        if let Err(e) = core
+            .services()
+            .update_draft(d.draft_id.clone(), std::collections::HashMap::from([(k.into(), v.into())]))
+            .await
+        {
             return exit::fail(&e);
         }
     }
@@ -136,12 +142,12 @@ async fn fill(
             return ExitCode::from(BAD_ARGUMENT);
         };
         let (file, mime) = rest.rsplit_once(':').unwrap_or((rest, "application/pdf"));
-        if let Err(e) = core.attach_file(d.draft_id.clone(), k.into(), file.into(), mime.into()) {
+        if let Err(e) = core.services().attach_file(d.draft_id.clone(), k.into(), file.into(), mime.into()).await {
             return exit::fail(&e);
         }
     }
     println!("draft_id={}", d.draft_id);
-    match core.validate_draft(d.draft_id) {
+    match core.services().validate_draft(d.draft_id).await {
         Ok(errors) if errors.is_empty() => super::done("valid"),
         Ok(errors) => {
             for f in errors {
@@ -154,8 +160,8 @@ async fn fill(
 }
 
 async fn status(core: &CitizenCore) -> ExitCode {
-    let _ = core.sync_cases().await;
-    match (core.outbox(), core.cases()) {
+    let _ = core.services().sync_cases().await;
+    match (core.services().list_outbox().await, core.services().list_cases().await) {
         (Ok(items), Ok(cases)) => {
             for i in items {
                 println!(
@@ -184,7 +190,7 @@ async fn status(core: &CitizenCore) -> ExitCode {
 }
 
 async fn sync(core: &CitizenCore) -> ExitCode {
-    let r = match core.sync_outbox().await {
+    let r = match core.services().sync_outbox().await {
         Ok(r) => r,
         Err(e) => return exit::fail(&e),
     };
@@ -192,7 +198,7 @@ async fn sync(core: &CitizenCore) -> ExitCode {
     if let Some(e) = r.last_error {
         println!("stopped: [{}] {}", e.code, e.message_en);
     }
-    finish(core.sync_cases().await, |events| {
+    finish(core.services().sync_cases().await, |events| {
         for e in events {
             println!("case {} → {:?}", e.case_number, e.status);
         }

@@ -10,7 +10,7 @@ use super::{exit, finish, passcode};
 /// Open the signed request, show who asks, why and what, then share the required claims plus
 /// the optional ones in `with`.
 pub(crate) async fn run(core: &CitizenCore, request: String, with: Vec<String>) -> ExitCode {
-    let info = match core.open_share_request(request).await {
+    let info = match core.consent().open_share_request(request).await {
         Ok(i) => i,
         Err(e) => return exit::fail(&e),
     };
@@ -26,7 +26,7 @@ pub(crate) async fn run(core: &CitizenCore, request: String, with: Vec<String>) 
         println!("optional {} — {} / {}{chosen}", c.name, c.label_vi, c.label_en);
     }
     let pass = passcode();
-    finish(core.share_data(info.request_id, with, pass.to_string()).await, |o| {
+    finish(core.consent().share_data(info.request_id, with, pass.to_string()).await, |o| {
         println!("shared={} accepted={}", o.disclosed_claims.join(","), o.relying_party_accepted);
         print_receipt(&o.receipt);
     })

@@ -44,15 +44,16 @@ impl Env {
         let core = env.core();
         let (cccd, dob, phone) = DEMO_CITIZEN;
         let t = core
+            .account()
             .start_enrollment(EnrollmentInput { cccd: cccd.into(), date_of_birth: dob.into(), phone: phone.into() })
             .await
             .unwrap();
         let otp = outbox.last_otp(&t.enrollment_id).unwrap();
         let opts =
             KeyOptions { require_user_authentication: false, prefer_strongbox: false, attestation_challenge: vec![] };
-        core.complete_enrollment(otp, PASS.into(), opts).await.unwrap();
+        core.account().complete_enrollment(otp, PASS.into(), opts).await.unwrap();
         if login {
-            core.login(PASS.into()).await.unwrap();
+            core.account().login(PASS.into()).await.unwrap();
         }
         env
     }

@@ -17,9 +17,9 @@ async fn a_wrong_passcode_exits_2_from_login_and_from_services_submit() {
     let env = Env::enrolled(true).await;
     let draft_id = {
         let core = env.core();
-        assert!(core.refresh_catalogue().await.unwrap());
-        core.refresh_profile().await.unwrap();
-        let id = core.create_draft("residence-notification".into()).unwrap().draft_id;
+        assert!(core.services().refresh_catalogue().await.unwrap());
+        core.services().refresh_profile().await.unwrap();
+        let id = core.services().create_draft("residence-notification".into()).await.unwrap().draft_id;
         for (path, value) in [
             ("guests.0.full_name", "Khách Thử Nghiệm".to_string()),
             ("guests.0.cccd", "079195000002".to_string()),
@@ -28,9 +28,12 @@ async fn a_wrong_passcode_exits_2_from_login_and_from_services_submit() {
             ("from_date", day(1)),
             ("to_date", day(5)),
         ] {
-            core.set_field(id.clone(), path.into(), value).unwrap();
+            core.services()
+                .update_draft(id.clone(), std::collections::HashMap::from([(path.into(), value)]))
+                .await
+                .unwrap();
         }
-        assert!(core.validate_draft(id.clone()).unwrap().is_empty(), "the draft is complete");
+        assert!(core.services().validate_draft(id.clone()).await.unwrap().is_empty(), "the draft is complete");
         id
     };
     for args in [vec!["login"], vec!["services", "submit", draft_id.as_str()]] {

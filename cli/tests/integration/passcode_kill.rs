@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::env::{Env, PASS};
 
-fn failed(env: &Env) -> (u32, Option<i64>) {
-    let s = env.core().passcode_status().unwrap();
+async fn failed(env: &Env) -> (u32, Option<i64>) {
+    let s = env.core().account().passcode_status().await.unwrap();
     (s.failed_attempts, s.locked_until)
 }
 
@@ -28,7 +28,7 @@ async fn lockout_survives_kill_9() {
             .unwrap()
     };
 
-    let (mut prev, _) = failed(&env);
+    let (mut prev, _) = failed(&env).await;
     assert_eq!(prev, 0);
     let (mut killed, mut wrong, mut locked) = (0, 0, 0);
     for i in 0..40u32 {
@@ -48,7 +48,7 @@ async fn lockout_survives_kill_9() {
                 }
             }
         };
-        let (now, _) = failed(&env);
+        let (now, _) = failed(&env).await;
         assert!(now >= prev, "failure count went down after a kill: {prev} -> {now}");
         assert!(now <= prev + 1, "one attempt counted twice: {prev} -> {now}");
         match exit {
@@ -71,7 +71,7 @@ async fn lockout_survives_kill_9() {
         assert_eq!(verify("111112").wait().unwrap().code(), Some(2));
         prev += 1;
     }
-    let (n, until) = failed(&env);
+    let (n, until) = failed(&env).await;
     assert_eq!(n, 5);
     assert!(until.is_some());
     assert_eq!(verify(PASS).wait().unwrap().code(), Some(3), "locked even for the right passcode");
@@ -84,7 +84,7 @@ async fn lockout_survives_kill_9() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("[storage.already_open]"), "{stderr}");
-    assert_eq!(held.passcode_status().unwrap().failed_attempts, 5);
+    assert_eq!(held.account().passcode_status().await.unwrap().failed_attempts, 5);
     drop(held);
     env.server.shutdown().await;
 }

@@ -121,6 +121,7 @@ messages! {
     NoPendingReset => "passcode.no_pending_reset", "Chưa có yêu cầu đặt lại mã bảo vệ nào.", "There is no passcode reset waiting for an OTP.";
     KeyStore => "keystore.failure", "Kho khoá an toàn của thiết bị báo lỗi.", "The device's secure key store reported an error.";
     KeyInvalidated => "keystore.key_invalidated", "Khoá của thiết bị không còn dùng được (ví dụ sinh trắc học đã thay đổi). Vui lòng đăng ký lại.", "The device key can no longer be used (for example, biometrics changed). Please enroll again.";
+    ChipReadCancelled => "chip.cancelled", "Bạn đã dừng việc đọc thẻ. Không có gì thay đổi.", "You stopped reading the card. Nothing was changed.";
     UserCancelled => "keystore.user_cancelled", "Bạn đã huỷ xác thực.", "You cancelled the verification.";
     Offline => "network.offline", "Không có kết nối mạng.", "There is no network connection.";
     Timeout => "network.timeout", "Máy chủ không phản hồi kịp thời.", "The server did not answer in time.";
@@ -134,6 +135,7 @@ messages! {
     DataKeyLost => "storage.data_key_lost", "Khoá dữ liệu của thiết bị không còn (ví dụ ứng dụng được khôi phục từ bản sao lưu sang máy khác). Cần đăng ký lại.", "The device's data key is gone (for example, the app was restored from a backup onto another phone). Enroll again.";
     SchemaNewer => "storage.schema_newer", "Dữ liệu trên thiết bị do một phiên bản ứng dụng mới hơn tạo ra. Vui lòng cập nhật ứng dụng.", "The data on this device was written by a newer version of the app. Please update the app.";
     AlreadyOpen => "storage.already_open", "Dữ liệu của ứng dụng đang được một phiên khác sử dụng. Hãy đóng phiên đó rồi thử lại.", "The app's data is in use by another instance. Close it and try again.";
+    CoreClosed => "core.closed", "Phiên làm việc của ứng dụng đã đóng. Hãy mở lại ứng dụng.", "The app's session was closed. Open the app again.";
     FieldRequired => "field.required", "Trường này là bắt buộc.", "This field is required.";
     FieldUnknown => "field.unknown", "Biểu mẫu không có trường này.", "The form has no such field.";
     FieldLocked => "field.locked", "Trường này lấy từ Cơ sở dữ liệu quốc gia về dân cư và không thể sửa.", "This field comes from the national population database and cannot be changed.";

@@ -10,8 +10,10 @@ enum CoreFactory {
         Bundle.main.object(forInfoDictionaryKey: "CitizenServerBaseURL") as? String ?? "https://localhost:8443"
     }
 
+    /// Main-safe: the core's async constructor migrates the database and unwraps the data key
+    /// on the core's own runtime.
     @MainActor
-    static func open() throws -> CitizenCore {
+    static func open() async throws -> CitizenCore {
         let dataDir = try DataDirectory.prepare()
         let reason = NSLocalizedString("biometric.reason", comment: "Face ID / Touch ID prompt")
         #if targetEnvironment(simulator)
@@ -28,19 +30,16 @@ enum CoreFactory {
             trustAnchors = [pem]
         }
         #endif
+        // The fields left out take the core's defaults (no pins, 10 s / 30 s timeouts, HTTPS only).
         let config = CoreConfig(
             serverBaseUrl: serverBaseUrl,
             dataDir: dataDir,
             trustAnchorsPem: trustAnchors,
-            spkiPins: [],
-            locale: AppLocale.isVietnamese ? .vi : .en,
-            connectTimeoutMs: 10_000,
-            requestTimeoutMs: 30_000,
-            allowInsecureLoopback: false,
+            language: AppLocale.isVietnamese ? .vi : .en,
             deviceLabel: UIDevice.current.model, // "iPhone": no personal data (not the device name)
             platform: "ios"
         )
-        return try CitizenCore(config: config, keyStore: keyStore, keyWrapper: KeychainDataKeyWrapper())
+        return try await CitizenCore.open(config: config, keyStore: keyStore, keyWrapper: KeychainDataKeyWrapper())
     }
 }
 
@@ -49,32 +48,51 @@ enum CoreFactory {
 @MainActor
 final class Launcher: ObservableObject {
     enum State {
+        case opening
         case ready(AppModel)
-        case failed(UiError)
+        /// `canErase` only when the data key is lost for good; a temporarily locked data key (the
+        /// phone is locked) offers a retry and never erases anything.
+        case failed(UiError, canErase: Bool)
     }
 
-    @Published private(set) var state: State
+    @Published private(set) var state: State = .opening
 
     init() {
-        state = Self.launch()
+        Task { await self.launch() }
     }
 
-    private static func launch() -> State {
+    private func launch() async {
+        state = .opening
         do {
-            return .ready(AppModel(core: try CoreFactory.open()))
+            state = .ready(AppModel(core: try await CoreFactory.open()))
         } catch {
-            return .failed(CoreFailure(error).uiError)
+            let failure = CoreFailure(error)
+            state = .failed(failure.uiError, canErase: (error as? CitizenError).map {
+                if case .DataKeyLost = $0 { return true }
+                return false
+            } ?? false)
         }
+    }
+
+    /// Open again (after a temporarily locked data key).
+    func retry() {
+        Task { await self.launch() }
     }
 
     /// Erase the core's data directory and the data-key wrapping key, then open a fresh core.
+    /// Offered only for a lost data key.
     func eraseAndRetry() {
-        if let directory = try? DataDirectory.prepareURL() {
-            try? FileManager.default.removeItem(at: directory)
+        Task {
+            // The core erases its directory and names the platform keys it used: no alias is
+            // hard-coded here.
+            if let directory = try? DataDirectory.prepareURL(),
+               let aliases = try? await eraseLocalData(dataDir: directory.path) {
+                for alias in aliases {
+                    try? KeychainDataKeyWrapper().deleteKey(alias: alias)
+                }
+            }
+            await self.launch()
         }
-        // The core wraps its data key under this alias (`DATA_KEY_ALIAS` in src/store.rs).
-        try? KeychainDataKeyWrapper().deleteKey(alias: "citizen-core.data-key.v1")
-        state = Self.launch()
     }
 }
 
@@ -108,16 +126,17 @@ final class AppModel: ObservableObject {
     let share: ShareViewModel
     let activity: ActivityViewModel
 
-    /// The view models take the protocol, so previews and tests can pass a fake core.
+    /// The view models take the protocol of their sub-client (`core.account()`, `services()`,
+    /// `consent()`, `activity()`), so previews and tests can pass a small fake.
     init(core: CitizenCoreProtocol) {
         self.core = core
-        enrollment = EnrollmentViewModel(core: core)
+        enrollment = EnrollmentViewModel(account: core.account())
         login = LoginViewModel(core: core)
-        devices = DevicesViewModel(core: core)
-        services = ServicesViewModel(core: core)
-        qrLogin = QrLoginViewModel(core: core)
-        share = ShareViewModel(core: core)
-        activity = ActivityViewModel(core: core)
+        devices = DevicesViewModel(account: core.account())
+        services = ServicesViewModel(services: core.services())
+        qrLogin = QrLoginViewModel(consent: core.consent())
+        share = ShareViewModel(consent: core.consent())
+        activity = ActivityViewModel(activity: core.activity(), consent: core.consent())
         for events in [enrollment.events, login.events, devices.events, services.events,
                        qrLogin.events, share.events, activity.events] {
             events.handler = { [weak self] event in self?.handle(event) }
@@ -125,10 +144,14 @@ final class AppModel: ObservableObject {
         refresh()
     }
 
-    /// Route from the core's status.
+    /// Route from the core's status (read on the core's runtime).
     func refresh() {
+        Task { await self.route() }
+    }
+
+    private func route() async {
         do {
-            let status = try core.status()
+            let status = try await core.status()
             switch status.enrollment {
             case .notEnrolled, .awaitingOtp:
                 screen = .enrollment

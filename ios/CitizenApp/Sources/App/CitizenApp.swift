@@ -7,11 +7,15 @@ struct CitizenApp: App {
     var body: some Scene {
         WindowGroup {
             switch launcher.state {
+            case .opening:
+                ProgressView()
             case let .ready(model):
                 RootView(model: model)
                     .onOpenURL { model.open($0) }
-            case let .failed(error):
-                LaunchFailedView(error: error) { launcher.eraseAndRetry() }
+            case let .failed(error, canErase):
+                LaunchFailedView(error: error, canErase: canErase, retry: { launcher.retry() }) {
+                    launcher.eraseAndRetry()
+                }
             }
         }
     }

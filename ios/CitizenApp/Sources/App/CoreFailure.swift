@@ -2,7 +2,7 @@ import CitizenCore
 import Foundation
 
 /// The language the app shows: Vietnamese unless the app runs in English.
-/// (Always `Foundation.Locale`: the core's bindings declare their own `Locale` enum.)
+/// (The core's own enum is `Language`, so `Locale` here is always Foundation's.)
 enum AppLocale {
     static var isVietnamese: Bool {
         (Bundle.main.preferredLocalizations.first ?? "vi").hasPrefix("vi")
@@ -27,9 +27,9 @@ struct UiError: Equatable, Identifiable {
     }
 }
 
-/// Any error of a core call, flattened: the `ErrorDetail` plus the extras the screens use. The
-/// detail comes from the core's exported `detail()` (every error enum has it), so no switch over
-/// variants lives here; what the app does next is decided by the stable code.
+/// Any error of a core call: the `ErrorDetail` plus the extras the screens use. The core throws
+/// one error type, `CitizenError`, whose variant says what to do next, so this is a plain switch
+/// over it (no table of codes).
 struct CoreFailure: Equatable {
     enum Kind: Equatable {
         case other
@@ -39,6 +39,8 @@ struct CoreFailure: Equatable {
         /// replaced/revoked, device key invalidated by a biometrics change, data key lost):
         /// the citizen must enroll again.
         case needsEnrollment
+        /// The data key is only locked for now (the phone is locked): retry, never erase.
+        case retryLater
     }
 
     let detail: ErrorDetail
@@ -51,58 +53,37 @@ struct CoreFailure: Equatable {
 
     var uiError: UiError { UiError(detail) }
 
-    static let keyInvalidatedCode = "keystore.key_invalidated"
-    static let needsLoginCodes: Set<String> = ["auth.not_logged_in", "auth.session_expired", "auth.session_revoked"]
-    static let needsEnrollmentCodes: Set<String> = [
-        "auth.not_enrolled", "auth.wiped", "auth.device_inactive", "storage.data_key_lost", keyInvalidatedCode,
-    ]
-
     init(detail: ErrorDetail, kind: Kind = .other) {
         self.detail = detail
-        if Self.needsEnrollmentCodes.contains(detail.code) {
-            self.kind = .needsEnrollment
-        } else if Self.needsLoginCodes.contains(detail.code) {
-            self.kind = .needsLogin
-        } else {
-            self.kind = kind
-        }
-    }
-
-    /// The core's detail of `error`, or nil for an error that is not the core's.
-    static func coreDetail(_ error: Error) -> ErrorDetail? {
-        switch error {
-        case let error as AuthError: return error.detail()
-        case let error as ConsentError: return error.detail()
-        case let error as EnrollmentError: return error.detail()
-        case let error as PasscodeError: return error.detail()
-        case let error as ServiceError: return error.detail()
-        case let error as SetupError: return error.detail()
-        default: return nil
-        }
+        self.kind = kind
     }
 
     init(_ error: Error) {
-        guard let detail = Self.coreDetail(error) else {
+        guard let error = error as? CitizenError else {
             self.init(detail: ErrorDetail(
                 code: "app.unexpected",
                 messageVi: "Đã xảy ra lỗi không mong muốn.",
                 messageEn: "Something unexpected went wrong."))
             return
         }
-        self.init(detail: detail)
-        // The extras some variants carry.
+        self.init(detail: error.detail())
         switch error {
-        case let AuthError.PasscodeIncorrect(_, lockout, wipe), let ConsentError.PasscodeIncorrect(_, lockout, wipe),
-             let ServiceError.PasscodeIncorrect(_, lockout, wipe), let PasscodeError.Incorrect(_, lockout, wipe):
+        case .NeedsLogin:
+            kind = .needsLogin
+        case .NeedsEnrollment, .DataKeyLost:
+            kind = .needsEnrollment
+        case let .KeyStore(_, problem) where problem == .invalidated:
+            kind = .needsEnrollment
+        case .DataKeyLocked:
+            kind = .retryLater
+        case let .PasscodeRejected(_, lockout, wipe):
             attemptsBeforeLockout = lockout
             attemptsBeforeWipe = wipe
-        case let AuthError.LockedOut(_, retryAfter), let ConsentError.LockedOut(_, retryAfter),
-             let ServiceError.LockedOut(_, retryAfter), let PasscodeError.LockedOut(_, retryAfter):
+        case let .LockedOut(_, retryAfter):
             retryAfterSecs = retryAfter
-        case let EnrollmentError.InvalidInput(_, fields), let PasscodeError.InvalidFormat(_, fields),
-             let ServiceError.InvalidForm(_, fields):
+        case let .InvalidInput(_, fields):
             self.fields = fields
-        case let EnrollmentError.OtpInvalid(_, attemptsLeft), let PasscodeError.OtpInvalid(_, attemptsLeft):
+        case let .OtpRejected(_, attemptsLeft):
             otpAttemptsLeft = attemptsLeft
         default:
             break

@@ -21,24 +21,26 @@ final class ActivityViewModel: ObservableObject {
 
     @Published private(set) var state = UiState()
     let events = AppEvents()
-    private let core: CitizenCoreProtocol
+    private let activity: ActivityClientProtocol
+    private let consent: ConsentClientProtocol
 
-    init(core: CitizenCoreProtocol) {
-        self.core = core
+    init(activity: ActivityClientProtocol, consent: ConsentClientProtocol) {
+        self.activity = activity
+        self.consent = consent
     }
 
     func refresh() {
         perform {
-            self.state.entries = try self.core.activityLog().reversed()
-            self.state.receipts = try self.core.listReceipts()
-            self.state.logExport = try self.core.exportActivityLog()
-            self.state.receiptsExport = try self.state.receipts.isEmpty ? nil : self.core.exportReceipts()
+            self.state.entries = try await self.activity.listEntries().reversed()
+            self.state.receipts = try await self.consent.listReceipts()
+            self.state.logExport = try await self.activity.export()
+            self.state.receiptsExport = self.state.receipts.isEmpty ? nil : try await self.consent.exportReceipts()
         }
     }
 
     /// Hashes, links, counters, device signatures and server anchors, checked on the device.
     func verify() {
-        perform { self.state.report = try self.core.verifyActivityLog() }
+        perform { self.state.report = try await self.activity.verify() }
     }
 
     /// Anchor the head of the log at the server now.
@@ -47,7 +49,7 @@ final class ActivityViewModel: ObservableObject {
         defer { state.busy = false }
         do {
             // Nil when there was nothing new to anchor: keep the last one (as the Kotlin twin).
-            if let anchor = try await core.anchorActivityLog() {
+            if let anchor = try await activity.anchor() {
                 state.lastAnchor = anchor
             }
             state.error = nil
@@ -57,12 +59,15 @@ final class ActivityViewModel: ObservableObject {
         }
     }
 
-    private func perform(_ action: () throws -> Void) {
-        do {
-            try action()
-            state.error = nil
-        } catch {
-            report(error)
+    /// Run a UI action's core calls in a task (the core does the work on its own runtime).
+    private func perform(_ action: @escaping @MainActor () async throws -> Void) {
+        Task {
+            do {
+                try await action()
+                self.state.error = nil
+            } catch {
+                self.report(error)
+            }
         }
     }
 

@@ -13,28 +13,28 @@ final class DevicesViewModel: ObservableObject {
 
     @Published private(set) var state = UiState()
     let events = AppEvents()
-    private let core: CitizenCoreProtocol
+    private let account: AccountClientProtocol
 
-    init(core: CitizenCoreProtocol) {
-        self.core = core
+    init(account: AccountClientProtocol) {
+        self.account = account
     }
 
     func refresh() async {
-        await run { self.state.devices = try await self.core.listDevices() }
+        await run { self.state.devices = try await self.account.listDevices() }
     }
 
     func revoke(deviceId: String, passcode: String) async {
         await run {
-            try await self.core.revokeDevice(deviceId: deviceId, passcode: passcode)
-            self.state.devices = try await self.core.listDevices()
+            try await self.account.revokeDevice(deviceId: deviceId, passcode: passcode)
+            self.state.devices = try await self.account.listDevices()
         }
     }
 
     /// On this (old) phone: hand the account to the new phone showing `enrollmentId`.
     func approveTransfer(enrollmentId: String, passcode: String) async {
         await run {
-            try await self.core.approveDeviceTransfer(enrollmentId: enrollmentId, passcode: passcode)
-            self.state.devices = try await self.core.listDevices()
+            try await self.account.approveDeviceTransfer(enrollmentId: enrollmentId, passcode: passcode)
+            self.state.devices = try await self.account.listDevices()
         }
     }
 

@@ -25,17 +25,17 @@ final class EnrollmentViewModel: ObservableObject {
 
     @Published private(set) var state = UiState()
     let events = AppEvents()
-    private let core: CitizenCoreProtocol
+    private let account: AccountClientProtocol
     private var otp = ""
 
-    init(core: CitizenCoreProtocol) {
-        self.core = core
+    init(account: AccountClientProtocol) {
+        self.account = account
     }
 
     /// Step 1: checked on the device first, then matched against the population register, which
     /// sends the OTP.
     func start(input: EnrollmentInput) async {
-        let localErrors = core.validateEnrollment(input: input)
+        let localErrors = account.validateEnrollment(input: input)
         guard localErrors.isEmpty else {
             state.fieldErrors = localErrors
             return
@@ -43,7 +43,7 @@ final class EnrollmentViewModel: ObservableObject {
         state.busy = true
         defer { state.busy = false }
         do {
-            let ticket = try await core.startEnrollment(input: input)
+            let ticket = try await account.startEnrollment(input: input)
             state = UiState(step: .otp, input: input, ticket: ticket)
         } catch {
             fail(error)
@@ -86,7 +86,7 @@ final class EnrollmentViewModel: ObservableObject {
         defer { state.busy = false }
         do {
             let options = keyOptionsFor(ticket: ticket)
-            let outcome = try await core.completeEnrollment(otp: otp, passcode: passcode, keyOptions: options)
+            let outcome = try await account.completeEnrollment(otp: otp, passcode: passcode, keyOptions: options)
             state.outcome = outcome
             state.error = nil
             state.step = .done

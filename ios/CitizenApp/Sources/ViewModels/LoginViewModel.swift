@@ -27,8 +27,12 @@ final class LoginViewModel: ObservableObject {
 
     /// Read the persisted lockout state (e.g. when the passcode screen appears).
     func refresh() {
+        Task { await self.reload() }
+    }
+
+    private func reload() async {
         do {
-            let status = try core.passcodeStatus()
+            let status = try await core.account().passcodeStatus()
             state.attemptsBeforeLockout = status.attemptsBeforeLockout
             state.attemptsBeforeWipe = status.attemptsBeforeWipe
             state.lockedUntil = status.lockedUntil
@@ -43,7 +47,7 @@ final class LoginViewModel: ObservableObject {
         state.busy = true
         defer { state.busy = false }
         do {
-            state.session = try await core.login(passcode: passcode)
+            state.session = try await core.account().login(passcode: passcode)
             state.error = nil
             state.lockedUntil = nil
             state.attemptsBeforeLockout = nil
@@ -57,7 +61,7 @@ final class LoginViewModel: ObservableObject {
         state.busy = true
         defer { state.busy = false }
         do {
-            try await core.logout()
+            try await core.account().logout()
         } catch {
             // The local session is gone either way; a network error only delays the server side.
             state.error = CoreFailure(error).uiError
@@ -72,7 +76,7 @@ final class LoginViewModel: ObservableObject {
         state.busy = true
         defer { state.busy = false }
         do {
-            try await core.resetDevice()
+            try await core.account().resetDevice()
         } catch {
             let failure = CoreFailure(error)
             // Already gone from this device (e.g. wiped): nothing left to erase.

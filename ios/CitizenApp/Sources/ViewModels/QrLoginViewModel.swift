@@ -31,16 +31,16 @@ final class QrLoginViewModel: ObservableObject {
 
     @Published private(set) var state = UiState()
     let events = AppEvents()
-    private let core: CitizenCoreProtocol
+    private let consent: ConsentClientProtocol
 
-    init(core: CitizenCoreProtocol) {
-        self.core = core
+    init(consent: ConsentClientProtocol) {
+        self.consent = consent
     }
 
     /// A QR code was read. Ignored while a request is open or being checked.
     func scan(_ frame: String) async {
         guard !state.busy, state.request == nil else { return }
-        await run { self.state.request = try await self.core.scanLoginCode(frame: frame) }
+        await run { self.state.request = try await self.consent.scanLoginCode(frame: frame) }
     }
 
     /// Same-device flow: `citizenid://login?p=…` (see `DeepLink`); the core makes the same checks
@@ -48,7 +48,7 @@ final class QrLoginViewModel: ObservableObject {
     func openLink(_ url: String) async {
         guard !state.busy else { return }
         reset()
-        await run { self.state.request = try await self.core.openLoginLink(url: url) }
+        await run { self.state.request = try await self.consent.openLoginLink(url: url) }
     }
 
     func chooseCode(_ code: String) {
@@ -59,7 +59,7 @@ final class QrLoginViewModel: ObservableObject {
     func approve(passcode: String) async {
         guard let request = state.request, let code = state.chosenCode else { return }
         await run {
-            self.state.approval = try await self.core.approveLogin(
+            self.state.approval = try await self.consent.approveLogin(
                 sessionId: request.sessionId, verificationCode: code, passcode: passcode)
         }
         // Same-device login: back to the relying party in the browser (AppModel opens it).
@@ -71,7 +71,7 @@ final class QrLoginViewModel: ObservableObject {
     func deny() async {
         guard let request = state.request else { return }
         await run {
-            try await self.core.denyLogin(sessionId: request.sessionId)
+            try await self.consent.denyLogin(sessionId: request.sessionId)
             self.state.denied = true
         }
     }

@@ -23,16 +23,16 @@ final class ShareViewModel: ObservableObject {
 
     @Published private(set) var state = UiState()
     let events = AppEvents()
-    private let core: CitizenCoreProtocol
+    private let consent: ConsentClientProtocol
 
-    init(core: CitizenCoreProtocol) {
-        self.core = core
+    init(consent: ConsentClientProtocol) {
+        self.consent = consent
     }
 
     /// The request JWS itself or `citizenid://share?request=…`.
     func open(_ request: String) async {
         state = UiState()
-        await run { self.state.request = try await self.core.openShareRequest(request: request) }
+        await run { self.state.request = try await self.consent.openShareRequest(request: request) }
     }
 
     func toggleOptional(_ claim: String) {
@@ -48,7 +48,7 @@ final class ShareViewModel: ObservableObject {
         // Keep the request's order, and only claims it offers.
         let optional = request.optional.map(\.name).filter(state.selectedOptional.contains)
         await run {
-            self.state.outcome = try await self.core.shareData(
+            self.state.outcome = try await self.consent.shareData(
                 requestId: request.requestId, optionalClaims: optional, passcode: passcode)
         }
     }

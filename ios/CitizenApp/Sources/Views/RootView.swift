@@ -51,13 +51,20 @@ struct HomeView: View {
 /// The core could not be opened (e.g. restored onto another phone: the data key stayed behind).
 struct LaunchFailedView: View {
     let error: UiError
+    /// Only for a lost data key: a locked one must never lead to erasing the account.
+    let canErase: Bool
+    let retry: () -> Void
     let eraseAndRetry: () -> Void
 
     var body: some View {
         VStack(spacing: 16) {
             Image(systemName: "exclamationmark.triangle").font(.largeTitle)
             Text(error.message).multilineTextAlignment(.center)
-            Button("launch.erase", role: .destructive, action: eraseAndRetry)
+            if canErase {
+                Button("launch.erase", role: .destructive, action: eraseAndRetry)
+            } else {
+                Button("launch.retry", action: retry)
+            }
         }
         .padding()
     }

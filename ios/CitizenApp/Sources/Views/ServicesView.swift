@@ -117,9 +117,9 @@ struct DraftFormView: View {
                             groupSection(field, draft: draft)
                         } else {
                             FieldEditor(kind: field.kind, label: localized(vi: field.labelVi, en: field.labelEn),
-                                        options: field.options, provinceCode: field.provinceField.flatMap { draft.values[$0] },
+                                        options: field.options, provinceCode: field.provinceField.map { viewModel.state.value($0) },
                                         locked: field.locked || draft.lockedFields.contains(field.key),
-                                        value: draft.values[field.key] ?? "") { viewModel.setField(field.key, value: $0) }
+                                        value: viewModel.state.value(field.key)) { viewModel.setField(field.key, value: $0) }
                             errors(field.key)
                         }
                     }
@@ -173,9 +173,9 @@ struct DraftFormView: View {
             let prefix = "\(field.key).\(index)."
             ForEach(field.itemFields.filter { isVisible($0.visibleIf, draft, prefix: prefix) }, id: \.key) { item in
                 FieldEditor(kind: item.kind, label: localized(vi: item.labelVi, en: item.labelEn),
-                            options: item.options, provinceCode: item.provinceField.flatMap { draft.values[prefix + $0] },
+                            options: item.options, provinceCode: item.provinceField.map { viewModel.state.value(prefix + $0) },
                             locked: item.locked || draft.lockedFields.contains(prefix + item.key),
-                            value: draft.values[prefix + item.key] ?? "") { viewModel.setField(prefix + item.key, value: $0) }
+                            value: viewModel.state.value(prefix + item.key)) { viewModel.setField(prefix + item.key, value: $0) }
                 errors(prefix + item.key)
             }
             Button("services.group.remove", role: .destructive) {
@@ -214,7 +214,10 @@ struct DraftFormView: View {
     /// `visible_if`: shown only when the other field's value is one of `anyOf`.
     private func isVisible(_ condition: Condition?, _ draft: Draft, prefix: String) -> Bool {
         guard let condition else { return true }
-        let value = draft.values[prefix + condition.field] ?? draft.values[condition.field] ?? ""
+        // Pending edits count: a choice the citizen just made shows its fields at once.
+        let state = viewModel.state
+        let value = state.edits[prefix + condition.field] ?? draft.values[prefix + condition.field]
+            ?? state.edits[condition.field] ?? draft.values[condition.field] ?? ""
         return condition.anyOf.contains(value)
     }
 }

@@ -657,20 +657,17 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
-internal interface UniffiCallbackInterfaceChipReadObserverMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`step`: RustBuffer.ByValue,`bytesRead`: Long,`apdus`: Int,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+internal interface UniffiCallbackInterfaceOutboxListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`items`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
-internal interface UniffiCallbackInterfaceOutboxObserverMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+internal interface UniffiCallbackInterfaceOutboxListenerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
-internal interface UniffiCallbackInterfaceApduTransportMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`command`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+internal interface UniffiCallbackInterfaceStatusListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`status`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
-internal interface UniffiCallbackInterfaceApduTransportMethod1 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: IntByReference,uniffiCallStatus: UniffiRustCallStatus,)
-}
-internal interface UniffiCallbackInterfaceApduTransportMethod2 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
+internal interface UniffiCallbackInterfaceStatusListenerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceDataKeyWrapperMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`dataKey`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
@@ -679,10 +676,10 @@ internal interface UniffiCallbackInterfaceDataKeyWrapperMethod1 : com.sun.jna.Ca
     fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`wrapped`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod1 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
@@ -696,66 +693,47 @@ internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod4 : com.sun.jna.Ca
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod5 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
-internal open class UniffiVTableCallbackInterfaceChipReadObserver(
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onOutbox", "onEnd")
+internal open class UniffiVTableCallbackInterfaceOutboxListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-    @JvmField internal var `onProgress`: UniffiCallbackInterfaceChipReadObserverMethod0? = null,
+    @JvmField internal var `onOutbox`: UniffiCallbackInterfaceOutboxListenerMethod0? = null,
+    @JvmField internal var `onEnd`: UniffiCallbackInterfaceOutboxListenerMethod1? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
         `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-        `onProgress`: UniffiCallbackInterfaceChipReadObserverMethod0? = null,
-    ): UniffiVTableCallbackInterfaceChipReadObserver(`uniffiFree`,`uniffiClone`,`onProgress`,), Structure.ByValue
+        `onOutbox`: UniffiCallbackInterfaceOutboxListenerMethod0? = null,
+        `onEnd`: UniffiCallbackInterfaceOutboxListenerMethod1? = null,
+    ): UniffiVTableCallbackInterfaceOutboxListener(`uniffiFree`,`uniffiClone`,`onOutbox`,`onEnd`,), Structure.ByValue
 
-   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceChipReadObserver) {
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceOutboxListener) {
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
-        `onProgress` = other.`onProgress`
+        `onOutbox` = other.`onOutbox`
+        `onEnd` = other.`onEnd`
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onOutboxItem")
-internal open class UniffiVTableCallbackInterfaceOutboxObserver(
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onStatus", "onEnd")
+internal open class UniffiVTableCallbackInterfaceStatusListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-    @JvmField internal var `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
+    @JvmField internal var `onStatus`: UniffiCallbackInterfaceStatusListenerMethod0? = null,
+    @JvmField internal var `onEnd`: UniffiCallbackInterfaceStatusListenerMethod1? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
         `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-        `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0? = null,
-    ): UniffiVTableCallbackInterfaceOutboxObserver(`uniffiFree`,`uniffiClone`,`onOutboxItem`,), Structure.ByValue
+        `onStatus`: UniffiCallbackInterfaceStatusListenerMethod0? = null,
+        `onEnd`: UniffiCallbackInterfaceStatusListenerMethod1? = null,
+    ): UniffiVTableCallbackInterfaceStatusListener(`uniffiFree`,`uniffiClone`,`onStatus`,`onEnd`,), Structure.ByValue
 
-   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceOutboxObserver) {
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceStatusListener) {
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
-        `onOutboxItem` = other.`onOutboxItem`
-    }
-
-}
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "transceive", "maxApduLength", "supportsExtendedLength")
-internal open class UniffiVTableCallbackInterfaceApduTransport(
-    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-    @JvmField internal var `transceive`: UniffiCallbackInterfaceApduTransportMethod0? = null,
-    @JvmField internal var `maxApduLength`: UniffiCallbackInterfaceApduTransportMethod1? = null,
-    @JvmField internal var `supportsExtendedLength`: UniffiCallbackInterfaceApduTransportMethod2? = null,
-) : Structure() {
-    class UniffiByValue(
-        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-        `transceive`: UniffiCallbackInterfaceApduTransportMethod0? = null,
-        `maxApduLength`: UniffiCallbackInterfaceApduTransportMethod1? = null,
-        `supportsExtendedLength`: UniffiCallbackInterfaceApduTransportMethod2? = null,
-    ): UniffiVTableCallbackInterfaceApduTransport(`uniffiFree`,`uniffiClone`,`transceive`,`maxApduLength`,`supportsExtendedLength`,), Structure.ByValue
-
-   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceApduTransport) {
-        `uniffiFree` = other.`uniffiFree`
-        `uniffiClone` = other.`uniffiClone`
-        `transceive` = other.`transceive`
-        `maxApduLength` = other.`maxApduLength`
-        `supportsExtendedLength` = other.`supportsExtendedLength`
+        `onStatus` = other.`onStatus`
+        `onEnd` = other.`onEnd`
     }
 
 }
@@ -839,139 +817,149 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_citizen_core_checksum_func_verify_activity_log_export(
+    ): Int
     external fun uniffi_citizen_core_checksum_func_verify_receipt_export(
     ): Int
     external fun uniffi_citizen_core_checksum_func_default_core_config(
     ): Int
     external fun uniffi_citizen_core_checksum_func_validate_enrollment_input(
     ): Int
+    external fun uniffi_citizen_core_checksum_func_core_version(
+    ): Int
+    external fun uniffi_citizen_core_checksum_func_erase_local_data(
+    ): Int
     external fun uniffi_citizen_core_checksum_func_communes(
     ): Int
     external fun uniffi_citizen_core_checksum_func_provinces(
     ): Int
-    external fun uniffi_citizen_core_checksum_func_verify_activity_log_export(
+    external fun uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_chipreadobserver_on_progress(
+    external fun uniffi_citizen_core_checksum_method_accountclient_change_passcode(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_identity_level(
+    external fun uniffi_citizen_core_checksum_method_accountclient_check_device_status(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_upgrade_level_with_chip(
+    external fun uniffi_citizen_core_checksum_method_accountclient_complete_enrollment(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_approve_login(
+    external fun uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_deny_login(
+    external fun uniffi_citizen_core_checksum_method_accountclient_list_devices(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_export_receipts(
+    external fun uniffi_citizen_core_checksum_method_accountclient_login(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_list_receipts(
+    external fun uniffi_citizen_core_checksum_method_accountclient_logout(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_open_login_link(
+    external fun uniffi_citizen_core_checksum_method_accountclient_passcode_status(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_relying_parties(
+    external fun uniffi_citizen_core_checksum_method_accountclient_refresh_session(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_scan_login_code(
+    external fun uniffi_citizen_core_checksum_method_accountclient_reset_device(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_approve_device_transfer(
+    external fun uniffi_citizen_core_checksum_method_accountclient_revoke_device(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_change_passcode(
+    external fun uniffi_citizen_core_checksum_method_accountclient_start_enrollment(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_check_device_status(
+    external fun uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_complete_enrollment(
+    external fun uniffi_citizen_core_checksum_method_accountclient_validate_enrollment(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_complete_passcode_reset(
+    external fun uniffi_citizen_core_checksum_method_accountclient_verify_passcode(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_list_devices(
+    external fun uniffi_citizen_core_checksum_method_activityclient_anchor(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_login(
+    external fun uniffi_citizen_core_checksum_method_activityclient_export(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_logout(
+    external fun uniffi_citizen_core_checksum_method_activityclient_list_entries(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_passcode_status(
+    external fun uniffi_citizen_core_checksum_method_activityclient_verify(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_session(
+    external fun uniffi_citizen_core_checksum_method_consentclient_approve_login(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_reset_device(
+    external fun uniffi_citizen_core_checksum_method_consentclient_deny_login(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_revoke_device(
+    external fun uniffi_citizen_core_checksum_method_consentclient_export_receipts(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_start_enrollment(
+    external fun uniffi_citizen_core_checksum_method_consentclient_list_receipts(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_start_passcode_reset(
+    external fun uniffi_citizen_core_checksum_method_consentclient_open_login_link(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_scan_login_code(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_fetch_credential(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_open_share_request(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_share_data(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_account(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_activity(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_consent(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_observe_status(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_services(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_shutdown(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_status(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_validate_enrollment(
+    external fun uniffi_citizen_core_checksum_method_outboxlistener_on_outbox(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_verify_passcode(
+    external fun uniffi_citizen_core_checksum_method_outboxlistener_on_end(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_activity_log(
+    external fun uniffi_citizen_core_checksum_method_statuslistener_on_status(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_add_group_item(
+    external fun uniffi_citizen_core_checksum_method_statuslistener_on_end(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_anchor_activity_log(
+    external fun uniffi_citizen_core_checksum_method_subscription_cancel(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_attach_bytes(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_add_group_item(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_attach_file(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_attach_bytes(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_cases(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_attach_file(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_clear_outbox_observer(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_create_draft(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_create_draft(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_create_supplement_draft(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_delete_draft(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_delete_draft(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_get_draft(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_draft(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_get_profile(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_drafts(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_list_cases(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_export_activity_log(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_list_drafts(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_outbox(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_list_outbox(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_procedures(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_list_procedures(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_profile(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_observe_outbox(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_catalogue(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_refresh_profile(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_refresh_profile(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_remove_attachment(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_remove_attachment(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_remove_group_item(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_remove_group_item(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_set_field(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_submit_draft(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_set_outbox_observer(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_sync_cases(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_submit_draft(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_sync_outbox(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_sync_cases(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_update_draft(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_sync_outbox(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_validate_draft(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_verify_activity_log(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_fetch_credential(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_open_share_request(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_citizencore_share_data(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_outboxobserver_on_outbox_item(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_apdutransport_transceive(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length(
-    ): Int
-    external fun uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length(
+    external fun uniffi_citizen_core_checksum_method_servicesclient_validate_draft(
     ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_wrap(
     ): Int
@@ -989,9 +977,9 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain(
     ): Int
-    external fun uniffi_citizen_core_checksum_constructor_citizencore_new(
+    external fun uniffi_citizen_core_checksum_constructor_citizencore_open(
     ): Int
-    external fun uniffi_citizen_core_checksum_constructor_citizencore_new_desktop(
+    external fun uniffi_citizen_core_checksum_constructor_citizencore_open_desktop(
     ): Int
     external fun ffi_citizen_core_uniffi_contract_version(
     ): Int
@@ -1009,163 +997,182 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "citizen_core"))
-        uniffiCallbackInterfaceApduTransport.register(this)
-        uniffiCallbackInterfaceChipReadObserver.register(this)
         uniffiCallbackInterfaceDataKeyWrapper.register(this)
         uniffiCallbackInterfaceDeviceKeyStore.register(this)
-        uniffiCallbackInterfaceOutboxObserver.register(this)
+        uniffiCallbackInterfaceOutboxListener.register(this)
+        uniffiCallbackInterfaceStatusListener.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
-    external fun uniffi_citizen_core_fn_clone_chipreadobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_clone_accountclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_free_chipreadobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_free_accountclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(`vtable`: UniffiVTableCallbackInterfaceChipReadObserver,
+    external fun uniffi_citizen_core_fn_method_accountclient_approve_device_transfer(`ptr`: Long,`enrollmentId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_change_passcode(`ptr`: Long,`oldPasscode`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_check_device_status(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_complete_enrollment(`ptr`: Long,`otp`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_list_devices(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_login(`ptr`: Long,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_logout(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_passcode_status(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_refresh_session(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_reset_device(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_revoke_device(`ptr`: Long,`deviceId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_start_enrollment(`ptr`: Long,`input`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_start_passcode_reset(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_validate_enrollment(`ptr`: Long,`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_accountclient_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_clone_activityclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_activityclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_citizen_core_fn_method_chipreadobserver_on_progress(`ptr`: Long,`step`: RustBuffer.ByValue,`bytesRead`: Long,`apdus`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_method_activityclient_anchor(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_activityclient_export(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_activityclient_list_entries(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_activityclient_verify(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_clone_consentclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_consentclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_citizen_core_fn_method_consentclient_approve_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,`verificationCode`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_deny_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_export_receipts(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_list_receipts(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_open_login_link(`ptr`: Long,`url`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_scan_login_code(`ptr`: Long,`frame`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_fetch_credential(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_open_share_request(`ptr`: Long,`request`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_share_data(`ptr`: Long,`requestId`: RustBuffer.ByValue,`optionalClaims`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_clone_citizencore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_citizencore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_citizen_core_fn_constructor_citizencore_new(`config`: RustBuffer.ByValue,`keyStore`: Long,`keyWrapper`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_constructor_citizencore_open(`config`: RustBuffer.ByValue,`keyStore`: Long,`keyWrapper`: Long,
     ): Long
-    external fun uniffi_citizen_core_fn_constructor_citizencore_new_desktop(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_constructor_citizencore_open_desktop(`config`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_identity_level(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip(`ptr`: Long,`transport`: Long,`key`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_method_citizencore_account(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_approve_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,`verificationCode`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_method_citizencore_activity(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_deny_login(`ptr`: Long,`sessionId`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_method_citizencore_consent(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_export_receipts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_list_receipts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_open_login_link(`ptr`: Long,`url`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_method_citizencore_observe_status(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(`ptr`: Long,
+    external fun uniffi_citizen_core_fn_method_citizencore_services(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_scan_login_code(`ptr`: Long,`frame`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_method_citizencore_shutdown(`ptr`: Long,
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_approve_device_transfer(`ptr`: Long,`enrollmentId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_method_citizencore_status(`ptr`: Long,
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_change_passcode(`ptr`: Long,`oldPasscode`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_clone_outboxlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_check_device_status(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_complete_enrollment(`ptr`: Long,`otp`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_list_devices(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_login(`ptr`: Long,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_logout(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_passcode_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_refresh_session(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_reset_device(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_revoke_device(`ptr`: Long,`deviceId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_start_enrollment(`ptr`: Long,`input`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_start_passcode_reset(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_validate_enrollment(`ptr`: Long,`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_add_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_attach_bytes(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`fileName`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_attach_file(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_cases(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_free_outboxlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_citizen_core_fn_method_citizencore_create_draft(`ptr`: Long,`procedureId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_create_supplement_draft(`ptr`: Long,`caseNumber`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_delete_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_init_callback_vtable_outboxlistener(`vtable`: UniffiVTableCallbackInterfaceOutboxListener,
     ): Unit
-    external fun uniffi_citizen_core_fn_method_citizencore_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_drafts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_export_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_outbox(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_procedures(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_profile(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_refresh_profile(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_remove_attachment(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_remove_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,`index`: Int,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_set_field(`ptr`: Long,`draftId`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_set_outbox_observer(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_method_outboxlistener_on_outbox(`ptr`: Long,`items`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_citizen_core_fn_method_citizencore_submit_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_sync_cases(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_sync_outbox(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_validate_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_verify_activity_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_citizencore_fetch_credential(`ptr`: Long,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_open_share_request(`ptr`: Long,`request`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_citizencore_share_data(`ptr`: Long,`requestId`: RustBuffer.ByValue,`optionalClaims`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_clone_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_citizen_core_fn_free_outboxobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_method_outboxlistener_on_end(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(`vtable`: UniffiVTableCallbackInterfaceOutboxObserver,
-    ): Unit
-    external fun uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(`ptr`: Long,`item`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_citizen_core_fn_clone_apdutransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_clone_statuslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_free_apdutransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_free_statuslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_citizen_core_fn_init_callback_vtable_apdutransport(`vtable`: UniffiVTableCallbackInterfaceApduTransport,
+    external fun uniffi_citizen_core_fn_init_callback_vtable_statuslistener(`vtable`: UniffiVTableCallbackInterfaceStatusListener,
     ): Unit
-    external fun uniffi_citizen_core_fn_method_apdutransport_transceive(`ptr`: Long,`command`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_method_statuslistener_on_status(`ptr`: Long,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_statuslistener_on_end(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_clone_subscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun uniffi_citizen_core_fn_method_apdutransport_supports_extended_length(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Byte
+    external fun uniffi_citizen_core_fn_free_subscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_subscription_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_clone_servicesclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_servicesclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_servicesclient_add_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_attach_bytes(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`fileName`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,`data`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_attach_file(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_create_draft(`ptr`: Long,`procedureId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft(`ptr`: Long,`caseNumber`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_delete_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_get_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_get_profile(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_list_cases(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_list_drafts(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_list_outbox(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_list_procedures(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_observe_outbox(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_refresh_profile(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_remove_attachment(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_remove_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,`index`: Int,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_submit_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_sync_cases(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_sync_outbox(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_update_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,`values`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_validate_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_clone_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1182,10 +1189,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_citizen_core_fn_init_callback_vtable_devicekeystore(`vtable`: UniffiVTableCallbackInterfaceDeviceKeyStore,
     ): Unit
-    external fun uniffi_citizen_core_fn_method_devicekeystore_create_key(`ptr`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_citizen_core_fn_method_devicekeystore_sign(`ptr`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,
-    ): Long
+    external fun uniffi_citizen_core_fn_method_devicekeystore_create_key(`ptr`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_devicekeystore_sign(`ptr`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_devicekeystore_public_key(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_devicekeystore_delete_key(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1194,19 +1201,9 @@ internal object UniffiLib {
     ): Byte
     external fun uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_chipupgradeerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_method_citizenerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_autherror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_consenterror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_enrollmenterror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_passcodeerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_serviceerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_setuperror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_citizen_core_fn_func_verify_activity_log_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_verify_receipt_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
@@ -1214,11 +1211,13 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_validate_enrollment_input(`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_erase_local_data(`dataDir`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_func_communes(`provinceCode`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_provinces(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_func_verify_activity_log_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_citizen_core_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1389,95 +1388,6 @@ internal suspend fun<T, F, E: kotlin.Exception> uniffiRustCallAsync(
         freeFunc(rustFuture)
     }
 }
-internal inline fun<T> uniffiTraitInterfaceCallAsync(
-    crossinline makeCall: suspend () -> T,
-    crossinline handleSuccess: (T) -> Unit,
-    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
-    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
-) {
-    // Using `GlobalScope` is labeled as a "delicate API" and generally discouraged in Kotlin programs, since it breaks structured concurrency.
-    // However, our parent task is a Rust future, so we're going to need to break structure concurrency in any case.
-    //
-    // Uniffi does its best to support structured concurrency across the FFI.
-    // If the Rust future is dropped, `uniffiForeignFutureDroppedCallbackImpl` is called, which will cancel the Kotlin coroutine if it's still running.
-    @OptIn(DelicateCoroutinesApi::class)
-    val job = GlobalScope.launch coroutineBlock@ {
-        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
-        // call consumes an Arc reference, which means there should be no possibility of a double
-        // call.  The following code is structured so that will will never call both `handleSuccess`
-        // and `handleError`, even in the face of weird exceptions.
-        //
-        // In extreme circumstances we may not call either, for example if we fail to make the JNA
-        // call to `handleSuccess`.  This means we will leak the Arc reference, which is better than
-        // double-freeing it.
-        val callResult = try {
-            makeCall()
-        } catch(e: kotlin.Exception) {
-            handleError(
-                UniffiRustCallStatus.create(
-                    UNIFFI_CALL_UNEXPECTED_ERROR,
-                    FfiConverterString.lower(e.toString()),
-                )
-            )
-            return@coroutineBlock
-        }
-        handleSuccess(callResult)
-    }
-    val handle = uniffiForeignFutureHandleMap.insert(job)
-    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
-}
-
-internal inline fun<T, reified E: Throwable> uniffiTraitInterfaceCallAsyncWithError(
-    crossinline makeCall: suspend () -> T,
-    crossinline handleSuccess: (T) -> Unit,
-    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
-    crossinline lowerError: (E) -> RustBuffer.ByValue,
-    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
-) {
-    // See uniffiTraitInterfaceCallAsync for details on `DelicateCoroutinesApi`
-    @OptIn(DelicateCoroutinesApi::class)
-    val job = GlobalScope.launch coroutineBlock@ {
-        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
-        // `handleError`.
-        val callResult = try {
-            makeCall()
-        } catch(e: kotlin.Exception) {
-            if (e is E) {
-                handleError(
-                    UniffiRustCallStatus.create(
-                        UNIFFI_CALL_ERROR,
-                        lowerError(e),
-                    )
-                )
-            } else {
-                handleError(
-                    UniffiRustCallStatus.create(
-                        UNIFFI_CALL_UNEXPECTED_ERROR,
-                        FfiConverterString.lower(e.toString()),
-                    )
-                )
-            }
-            return@coroutineBlock
-        }
-        handleSuccess(callResult)
-    }
-    val handle = uniffiForeignFutureHandleMap.insert(job)
-    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
-}
-
-internal val uniffiForeignFutureHandleMap = UniffiHandleMap<Job>()
-
-internal object uniffiForeignFutureDroppedCallbackImpl: UniffiForeignFutureDroppedCallback {
-    override fun callback(handle: Long) {
-        val job = uniffiForeignFutureHandleMap.remove(handle)
-        if (!job.isCompleted) {
-            job.cancel()
-        }
-    }
-}
-
-// For testing
-public fun uniffiForeignFutureHandleCount() = uniffiForeignFutureHandleMap.size
 
 // Public interface members begin here.
 
@@ -1651,33 +1561,6 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
-}
-
-/**
- * @suppress
- */
-public object FfiConverterUByte: FfiConverter<UByte, Byte> {
-    override fun lift(value: Byte): UByte {
-        return value.toUByte()
-    }
-
-    fun lift(value: Int): UByte {
-        return value.toUByte()
-    }
-
-    override fun read(buf: ByteBuffer): UByte {
-        return lift(buf.get())
-    }
-
-    override fun lower(value: UByte): Byte {
-        return value.toByte()
-    }
-
-    override fun allocationSize(value: UByte) = 1UL
-
-    override fun write(value: UByte, buf: ByteBuffer) {
-        buf.put(value.toByte())
-    }
 }
 
 /**
@@ -1945,1109 +1828,1221 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 
 /**
- * A connection to one card, able to exchange APDUs. Implemented by the shells
- * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
- *
- * One transport serves one card session; the core sends one APDU at a time (never two
- * `transceive` calls in flight on the same transport).
+ * Account, enrollment, passcode, login, sessions and devices of one core
+ * (`CitizenCore.account()`). Small enough to fake in a test of a view model.
  */
-public interface ApduTransport {
-    
-    /**
-     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
-     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
-     * Dropping the returned future cancels the exchange (see the module documentation).
-     */
-    suspend fun `transceive`(`command`: kotlin.ByteArray): kotlin.ByteArray
-    
-    /**
-     * The largest command APDU the transport can carry, in bytes (Android
-     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
-     */
-    fun `maxApduLength`(): kotlin.UInt
-    
-    /**
-     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
-     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
-     * commands of at most 256 bytes each.
-     */
-    fun `supportsExtendedLength`(): kotlin.Boolean
-    
-    companion object
-}
-
-/**
- * A connection to one card, able to exchange APDUs. Implemented by the shells
- * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
- *
- * One transport serves one card session; the core sends one APDU at a time (never two
- * `transceive` calls in flight on the same transport).
- */
-open class ApduTransportImpl: Disposable, AutoCloseable, ApduTransport
-{
-
-    @Suppress("UNUSED_PARAMETER")
-    /**
-     * @suppress
-     */
-    constructor(withHandle: UniffiWithHandle, handle: Long) {
-        this.handle = handle
-        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
-    }
-
-    /**
-     * @suppress
-     *
-     * This constructor can be used to instantiate a fake object. Only used for tests. Any
-     * attempt to actually use an object constructed this way will fail as there is no
-     * connected Rust object.
-     */
-    @Suppress("UNUSED_PARAMETER")
-    constructor(noHandle: NoHandle) {
-        this.handle = 0
-        this.cleanable = null
-    }
-
-    protected val handle: Long
-    protected val cleanable: UniffiCleaner.Cleanable?
-
-    private val wasDestroyed = AtomicBoolean(false)
-    private val callCounter = AtomicLong(1)
-
-    /**
-     * Whether the current object has been destroyed and its reference is gone in the Rust side.
-     */
-    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
-
-    override fun destroy() {
-        // Only allow a single call to this method.
-        // TODO: maybe we should log a warning if called more than once?
-        if (this.wasDestroyed.compareAndSet(false, true)) {
-            // This decrement always matches the initial count of 1 given at creation time.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    @Synchronized
-    override fun close() {
-        this.destroy()
-    }
-
-    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
-        // Check and increment the call counter, to keep the object alive.
-        // This needs a compare-and-set retry loop in case of concurrent updates.
-        do {
-            val c = this.callCounter.get()
-            if (c == 0L) {
-                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
-            }
-            if (c == Long.MAX_VALUE) {
-                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
-            }
-        } while (! this.callCounter.compareAndSet(c, c + 1L))
-        // Now we can safely do the method call without the handle being freed concurrently.
-        try {
-            return block(this.uniffiCloneHandle())
-        } finally {
-            // This decrement always matches the increment we performed above.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    // Use a static inner class instead of a closure so as not to accidentally
-    // capture `this` as part of the cleanable's action.
-    private class UniffiCleanAction(private val handle: Long) : Runnable {
-        override fun run() {
-            if (handle == 0.toLong()) {
-                // Fake object created with `NoHandle`, don't try to free.
-                return;
-            }
-            uniffiRustCall { status ->
-                UniffiLib.uniffi_citizen_core_fn_free_apdutransport(handle, status)
-            }
-        }
-    }
-
-    /**
-     * @suppress
-     */
-    fun uniffiCloneHandle(): Long {
-        if (handle == 0.toLong()) {
-            throw InternalException("uniffiCloneHandle() called on NoHandle object");
-        }
-        return uniffiRustCall() { status ->
-            UniffiLib.uniffi_citizen_core_fn_clone_apdutransport(handle, status)
-        }
-    }
-
-    
-    /**
-     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
-     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
-     * Dropping the returned future cancels the exchange (see the module documentation).
-     */
-    @Throws(ApduTransportException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `transceive`(`command`: kotlin.ByteArray) : kotlin.ByteArray {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive(
-                uniffiHandle,
-                
-        FfiConverterByteArray.lower(`command`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterByteArray.lift(it) },
-        // Error FFI converter
-        ApduTransportException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * The largest command APDU the transport can carry, in bytes (Android
-     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
-     */override fun `maxApduLength`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
-     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
-     * commands of at most 256 bytes each.
-     */override fun `supportsExtendedLength`(): kotlin.Boolean {
-            return FfiConverterBoolean.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-
-    
-
-
-    
-    
-    /**
-     * @suppress
-     */
-    companion object
-    
-}
-
-
-
-// Put the implementation in an object so we don't pollute the top-level namespace
-internal object uniffiCallbackInterfaceApduTransport {
-    internal object `transceive`: UniffiCallbackInterfaceApduTransportMethod0 {
-        override fun callback(`uniffiHandle`: Long,`command`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
-            val uniffiObj = FfiConverterTypeApduTransport.handleMap.get(uniffiHandle)
-            val makeCall = suspend { ->
-                uniffiObj.`transceive`(
-                    FfiConverterByteArray.lift(`command`),
-                )
-            }
-            val uniffiHandleSuccess = { returnValue: kotlin.ByteArray ->
-                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
-                    FfiConverterByteArray.lower(returnValue),
-                    UniffiRustCallStatus.ByValue()
-                )
-                uniffiResult.write()
-                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
-            }
-            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
-                uniffiFutureCallback.callback(
-                    uniffiCallbackData,
-                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
-                        RustBuffer.ByValue(),
-                        callStatus,
-                    ),
-                )
-            }
-            uniffiTraitInterfaceCallAsyncWithError(
-                makeCall,
-                uniffiHandleSuccess,
-                uniffiHandleError,
-                { e: ApduTransportException -> FfiConverterTypeApduTransportError.lower(e) },
-                uniffiOutDroppedCallback
-            )
-        }
-    }
-    internal object `maxApduLength`: UniffiCallbackInterfaceApduTransportMethod1 {
-        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: IntByReference,uniffiCallStatus: UniffiRustCallStatus,) {
-            val uniffiObj = FfiConverterTypeApduTransport.handleMap.get(uniffiHandle)
-            val makeCall = { ->
-                uniffiObj.`maxApduLength`(
-                )
-            }
-            val writeReturn = { value: kotlin.UInt -> uniffiOutReturn.setValue(FfiConverterUInt.lower(value)) }
-            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
-        }
-    }
-    internal object `supportsExtendedLength`: UniffiCallbackInterfaceApduTransportMethod2 {
-        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,) {
-            val uniffiObj = FfiConverterTypeApduTransport.handleMap.get(uniffiHandle)
-            val makeCall = { ->
-                uniffiObj.`supportsExtendedLength`(
-                )
-            }
-            val writeReturn = { value: kotlin.Boolean -> uniffiOutReturn.setValue(FfiConverterBoolean.lower(value)) }
-            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
-        }
-    }
-
-    internal object uniffiFree: UniffiCallbackInterfaceFree {
-        override fun callback(handle: Long) {
-            FfiConverterTypeApduTransport.handleMap.remove(handle)
-        }
-    }
-
-    internal object uniffiClone: UniffiCallbackInterfaceClone {
-        override fun callback(handle: Long): Long {
-            return FfiConverterTypeApduTransport.handleMap.clone(handle)
-        }
-    }
-
-    internal var vtable = UniffiVTableCallbackInterfaceApduTransport.UniffiByValue(
-        uniffiFree,
-        uniffiClone,
-        `transceive`,
-        `maxApduLength`,
-        `supportsExtendedLength`,
-    )
-
-    // Registers the foreign callback with the Rust side.
-    // This method is generated for each callback interface.
-    internal fun register(lib: UniffiLib) {
-        lib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport(vtable)
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeApduTransport: FfiConverter<ApduTransport, Long> {
-    internal val handleMap = UniffiHandleMap<ApduTransport>()
-
-    override fun lower(value: ApduTransport): Long {
-        if (value is ApduTransportImpl) {
-             // Rust-implemented object.  Clone the handle and return it
-            return value.uniffiCloneHandle()
-         } else {
-            // Kotlin object, generate a new vtable handle and return that.
-            return handleMap.insert(value)
-         }
-    }
-
-    override fun lift(value: Long): ApduTransport {
-        if ((value and 1.toLong()) == 0.toLong()) {
-            // Rust-generated handle, construct a new class that uses the handle to implement the
-            // interface
-            return ApduTransportImpl(UniffiWithHandle, value)
-        } else {
-            // Kotlin-generated handle, get the object from the handle map
-            return handleMap.remove(value)
-        }
-    }
-
-    override fun read(buf: ByteBuffer): ApduTransport {
-        return lift(buf.getLong())
-    }
-
-    override fun allocationSize(value: ApduTransport) = 8UL
-
-    override fun write(value: ApduTransport, buf: ByteBuffer) {
-        buf.putLong(lower(value))
-    }
-}
-
-
-// This template implements a class for working with a Rust struct via a handle
-// to the live Rust struct on the other side of the FFI.
-//
-// There's some subtlety here, because we have to be careful not to operate on a Rust
-// struct after it has been dropped, and because we must expose a public API for freeing
-// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
-//
-//   * Each instance holds an opaque handle to the underlying Rust struct.
-//     Method calls need to read this handle from the object's state and pass it in to
-//     the Rust FFI.
-//
-//   * When an instance is no longer needed, its handle should be passed to a
-//     special destructor function provided by the Rust FFI, which will drop the
-//     underlying Rust struct.
-//
-//   * Given an instance, calling code is expected to call the special
-//     `destroy` method in order to free it after use, either by calling it explicitly
-//     or by using a higher-level helper like the `use` method. Failing to do so risks
-//     leaking the underlying Rust struct.
-//
-//   * We can't assume that calling code will do the right thing, and must be prepared
-//     to handle Kotlin method calls executing concurrently with or even after a call to
-//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
-//
-//   * We must never allow Rust code to operate on the underlying Rust struct after
-//     the destructor has been called, and must never call the destructor more than once.
-//     Doing so may trigger memory unsafety.
-//
-//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
-//     is implemented to call the destructor when the Kotlin object becomes unreachable.
-//     This is done in a background thread. This is not a panacea, and client code should be aware that
-//      1. the thread may starve if some there are objects that have poorly performing
-//     `drop` methods or do significant work in their `drop` methods.
-//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
-//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
-//
-// If we try to implement this with mutual exclusion on access to the handle, there is the
-// possibility of a race between a method call and a concurrent call to `destroy`:
-//
-//    * Thread A starts a method call, reads the value of the handle, but is interrupted
-//      before it can pass the handle over the FFI to Rust.
-//    * Thread B calls `destroy` and frees the underlying Rust struct.
-//    * Thread A resumes, passing the already-read handle value to Rust and triggering
-//      a use-after-free.
-//
-// One possible solution would be to use a `ReadWriteLock`, with each method call taking
-// a read lock (and thus allowed to run concurrently) and the special `destroy` method
-// taking a write lock (and thus blocking on live method calls). However, we aim not to
-// generate methods with any hidden blocking semantics, and a `destroy` method that might
-// block if called incorrectly seems to meet that bar.
-//
-// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
-// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
-// has been called. These are updated according to the following rules:
-//
-//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
-//      The initial value for the flag is false.
-//
-//    * At the start of each method call, we atomically check the counter.
-//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
-//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
-//
-//    * At the end of each method call, we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-//    * When `destroy` is called, we atomically flip the flag from false to true.
-//      If the flag was already true we silently fail.
-//      Otherwise we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
-// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
-//
-// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
-// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
-// of the underlying Rust code.
-//
-// This makes a cleaner a better alternative to _not_ calling `destroy()` as
-// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
-// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
-// thread may be starved, and the app will leak memory.
-//
-// In this case, `destroy`ing manually may be a better solution.
-//
-// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
-// with Rust peers are reclaimed:
-//
-// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
-// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
-// 3. The memory is reclaimed when the process terminates.
-//
-// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
-//
-
-
-/**
- * Receives the progress of a chip read (called after each answer of the card, on a core
- * thread: post to the UI thread yourself; return quickly).
- */
-public interface ChipReadObserver {
-    
-    /**
-     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
-     */
-    fun `onProgress`(`step`: ChipReadStep, `bytesRead`: kotlin.ULong, `apdus`: kotlin.UInt)
-    
-    companion object
-}
-
-/**
- * Receives the progress of a chip read (called after each answer of the card, on a core
- * thread: post to the UI thread yourself; return quickly).
- */
-open class ChipReadObserverImpl: Disposable, AutoCloseable, ChipReadObserver
-{
-
-    @Suppress("UNUSED_PARAMETER")
-    /**
-     * @suppress
-     */
-    constructor(withHandle: UniffiWithHandle, handle: Long) {
-        this.handle = handle
-        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
-    }
-
-    /**
-     * @suppress
-     *
-     * This constructor can be used to instantiate a fake object. Only used for tests. Any
-     * attempt to actually use an object constructed this way will fail as there is no
-     * connected Rust object.
-     */
-    @Suppress("UNUSED_PARAMETER")
-    constructor(noHandle: NoHandle) {
-        this.handle = 0
-        this.cleanable = null
-    }
-
-    protected val handle: Long
-    protected val cleanable: UniffiCleaner.Cleanable?
-
-    private val wasDestroyed = AtomicBoolean(false)
-    private val callCounter = AtomicLong(1)
-
-    /**
-     * Whether the current object has been destroyed and its reference is gone in the Rust side.
-     */
-    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
-
-    override fun destroy() {
-        // Only allow a single call to this method.
-        // TODO: maybe we should log a warning if called more than once?
-        if (this.wasDestroyed.compareAndSet(false, true)) {
-            // This decrement always matches the initial count of 1 given at creation time.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    @Synchronized
-    override fun close() {
-        this.destroy()
-    }
-
-    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
-        // Check and increment the call counter, to keep the object alive.
-        // This needs a compare-and-set retry loop in case of concurrent updates.
-        do {
-            val c = this.callCounter.get()
-            if (c == 0L) {
-                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
-            }
-            if (c == Long.MAX_VALUE) {
-                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
-            }
-        } while (! this.callCounter.compareAndSet(c, c + 1L))
-        // Now we can safely do the method call without the handle being freed concurrently.
-        try {
-            return block(this.uniffiCloneHandle())
-        } finally {
-            // This decrement always matches the increment we performed above.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    // Use a static inner class instead of a closure so as not to accidentally
-    // capture `this` as part of the cleanable's action.
-    private class UniffiCleanAction(private val handle: Long) : Runnable {
-        override fun run() {
-            if (handle == 0.toLong()) {
-                // Fake object created with `NoHandle`, don't try to free.
-                return;
-            }
-            uniffiRustCall { status ->
-                UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver(handle, status)
-            }
-        }
-    }
-
-    /**
-     * @suppress
-     */
-    fun uniffiCloneHandle(): Long {
-        if (handle == 0.toLong()) {
-            throw InternalException("uniffiCloneHandle() called on NoHandle object");
-        }
-        return uniffiRustCall() { status ->
-            UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver(handle, status)
-        }
-    }
-
-    
-    /**
-     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
-     */override fun `onProgress`(`step`: ChipReadStep, `bytesRead`: kotlin.ULong, `apdus`: kotlin.UInt)
-        = 
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress(
-        it,
-        
-        FfiConverterTypeChipReadStep.lower(`step`),
-        FfiConverterULong.lower(`bytesRead`),
-        FfiConverterUInt.lower(`apdus`),_status)
-}
-    }
-    
-    
-
-    
-
-    
-
-
-    
-    
-    /**
-     * @suppress
-     */
-    companion object
-    
-}
-
-
-
-// Put the implementation in an object so we don't pollute the top-level namespace
-internal object uniffiCallbackInterfaceChipReadObserver {
-    internal object `onProgress`: UniffiCallbackInterfaceChipReadObserverMethod0 {
-        override fun callback(`uniffiHandle`: Long,`step`: RustBuffer.ByValue,`bytesRead`: Long,`apdus`: Int,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
-            val uniffiObj = FfiConverterTypeChipReadObserver.handleMap.get(uniffiHandle)
-            val makeCall = { ->
-                uniffiObj.`onProgress`(
-                    FfiConverterTypeChipReadStep.lift(`step`),
-                    FfiConverterULong.lift(`bytesRead`),
-                    FfiConverterUInt.lift(`apdus`),
-                )
-            }
-            val writeReturn = { _: Unit -> Unit }
-            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
-        }
-    }
-
-    internal object uniffiFree: UniffiCallbackInterfaceFree {
-        override fun callback(handle: Long) {
-            FfiConverterTypeChipReadObserver.handleMap.remove(handle)
-        }
-    }
-
-    internal object uniffiClone: UniffiCallbackInterfaceClone {
-        override fun callback(handle: Long): Long {
-            return FfiConverterTypeChipReadObserver.handleMap.clone(handle)
-        }
-    }
-
-    internal var vtable = UniffiVTableCallbackInterfaceChipReadObserver.UniffiByValue(
-        uniffiFree,
-        uniffiClone,
-        `onProgress`,
-    )
-
-    // Registers the foreign callback with the Rust side.
-    // This method is generated for each callback interface.
-    internal fun register(lib: UniffiLib) {
-        lib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(vtable)
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeChipReadObserver: FfiConverter<ChipReadObserver, Long> {
-    internal val handleMap = UniffiHandleMap<ChipReadObserver>()
-
-    override fun lower(value: ChipReadObserver): Long {
-        if (value is ChipReadObserverImpl) {
-             // Rust-implemented object.  Clone the handle and return it
-            return value.uniffiCloneHandle()
-         } else {
-            // Kotlin object, generate a new vtable handle and return that.
-            return handleMap.insert(value)
-         }
-    }
-
-    override fun lift(value: Long): ChipReadObserver {
-        if ((value and 1.toLong()) == 0.toLong()) {
-            // Rust-generated handle, construct a new class that uses the handle to implement the
-            // interface
-            return ChipReadObserverImpl(UniffiWithHandle, value)
-        } else {
-            // Kotlin-generated handle, get the object from the handle map
-            return handleMap.remove(value)
-        }
-    }
-
-    override fun read(buf: ByteBuffer): ChipReadObserver {
-        return lift(buf.getLong())
-    }
-
-    override fun allocationSize(value: ChipReadObserver) = 8UL
-
-    override fun write(value: ChipReadObserver, buf: ByteBuffer) {
-        buf.putLong(lower(value))
-    }
-}
-
-
-// This template implements a class for working with a Rust struct via a handle
-// to the live Rust struct on the other side of the FFI.
-//
-// There's some subtlety here, because we have to be careful not to operate on a Rust
-// struct after it has been dropped, and because we must expose a public API for freeing
-// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
-//
-//   * Each instance holds an opaque handle to the underlying Rust struct.
-//     Method calls need to read this handle from the object's state and pass it in to
-//     the Rust FFI.
-//
-//   * When an instance is no longer needed, its handle should be passed to a
-//     special destructor function provided by the Rust FFI, which will drop the
-//     underlying Rust struct.
-//
-//   * Given an instance, calling code is expected to call the special
-//     `destroy` method in order to free it after use, either by calling it explicitly
-//     or by using a higher-level helper like the `use` method. Failing to do so risks
-//     leaking the underlying Rust struct.
-//
-//   * We can't assume that calling code will do the right thing, and must be prepared
-//     to handle Kotlin method calls executing concurrently with or even after a call to
-//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
-//
-//   * We must never allow Rust code to operate on the underlying Rust struct after
-//     the destructor has been called, and must never call the destructor more than once.
-//     Doing so may trigger memory unsafety.
-//
-//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
-//     is implemented to call the destructor when the Kotlin object becomes unreachable.
-//     This is done in a background thread. This is not a panacea, and client code should be aware that
-//      1. the thread may starve if some there are objects that have poorly performing
-//     `drop` methods or do significant work in their `drop` methods.
-//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
-//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
-//
-// If we try to implement this with mutual exclusion on access to the handle, there is the
-// possibility of a race between a method call and a concurrent call to `destroy`:
-//
-//    * Thread A starts a method call, reads the value of the handle, but is interrupted
-//      before it can pass the handle over the FFI to Rust.
-//    * Thread B calls `destroy` and frees the underlying Rust struct.
-//    * Thread A resumes, passing the already-read handle value to Rust and triggering
-//      a use-after-free.
-//
-// One possible solution would be to use a `ReadWriteLock`, with each method call taking
-// a read lock (and thus allowed to run concurrently) and the special `destroy` method
-// taking a write lock (and thus blocking on live method calls). However, we aim not to
-// generate methods with any hidden blocking semantics, and a `destroy` method that might
-// block if called incorrectly seems to meet that bar.
-//
-// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
-// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
-// has been called. These are updated according to the following rules:
-//
-//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
-//      The initial value for the flag is false.
-//
-//    * At the start of each method call, we atomically check the counter.
-//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
-//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
-//
-//    * At the end of each method call, we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-//    * When `destroy` is called, we atomically flip the flag from false to true.
-//      If the flag was already true we silently fail.
-//      Otherwise we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
-// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
-//
-// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
-// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
-// of the underlying Rust code.
-//
-// This makes a cleaner a better alternative to _not_ calling `destroy()` as
-// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
-// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
-// thread may be starved, and the app will leak memory.
-//
-// In this case, `destroy`ing manually may be a better solution.
-//
-// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
-// with Rust peers are reclaimed:
-//
-// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
-// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
-// 3. The memory is reclaimed when the process terminates.
-//
-// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
-//
-
-
-/**
- * The core. One per app process; cheap to share.
- */
-public interface CitizenCoreInterface {
-    
-    /**
-     * The identity level the device's credential states: 1 (enrolled with number, birth date
-     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
-     */
-    fun `identityLevel`(): kotlin.UByte
-    
-    /**
-     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
-     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
-     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
-     * the signed evidence; the server checks the issuer's signature, that the chip signed its
-     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
-     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
-     * device afterwards except the new identity credential and an activity-log entry.
-     */
-    suspend fun `upgradeLevelWithChip`(`transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?): ChipUpgradeOutcome
-    
-    /**
-     * Approve a scanned login with the code the site shows and the passcode: the device signs
-     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
-     */
-    suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String): LoginApproval
-    
-    /**
-     * Decline a scanned login (signed, so the portal learns it at once).
-     */
-    suspend fun `denyLogin`(`sessionId`: kotlin.String)
-    
-    /**
-     * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
-     */
-    fun `exportReceipts`(): kotlin.String
-    
-    /**
-     * The consent receipts on this device, newest first. A stored receipt that cannot be read
-     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     */
-    fun `listReceipts`(): List<ReceiptInfo>
-    
-    /**
-     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
-     */
-    suspend fun `openLoginLink`(`url`: kotlin.String): LoginRequestInfo
-    
-    /**
-     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
-     */
-    suspend fun `refreshRelyingParties`(): kotlin.UInt
-    
-    /**
-     * Scan a login QR code. Everything that can be checked on the device is checked before any
-     * network call: strict parse, relying party in the signed registry, its signature, the
-     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
-     */
-    suspend fun `scanLoginCode`(`frame`: kotlin.String): LoginRequestInfo
+public interface AccountClientInterface {
     
     /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`.
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
      */
     suspend fun `approveDeviceTransfer`(`enrollmentId`: kotlin.String, `passcode`: kotlin.String)
     
     /**
-     * Change the passcode (the old one counts as an attempt).
+     * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+     * Throws [`CitizenError`].
      */
     suspend fun `changePasscode`(`oldPasscode`: kotlin.String, `newPasscode`: kotlin.String)
     
     /**
      * Ask the server whether this device is still the active one; a replaced or revoked device
-     * learns it here (and its session is dropped).
+     * learns it here (and its session is dropped). Main-safe; never prompts. Throws
+     * [`CitizenError`].
      */
     suspend fun `checkDeviceStatus`(): DeviceStatusInfo
     
     /**
      * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-     * prove possession to the server, and set the 6-digit passcode.
+     * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+     * key store creates and uses the device key). Throws [`CitizenError`].
      */
     suspend fun `completeEnrollment`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions): EnrollmentOutcome
     
     /**
      * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-     * passcode; clears the failure count and any lock.
+     * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+     * signs). Throws [`CitizenError`].
      */
     suspend fun `completePasscodeReset`(`otp`: kotlin.String, `newPasscode`: kotlin.String)
     
     /**
-     * The account's devices.
+     * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `listDevices`(): List<DeviceInfo>
     
     /**
      * Log in: check the passcode (with lockout), then sign the server's challenge with the
-     * device key. Stores the tokens encrypted; returns only their expiry.
+     * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
      */
     suspend fun `login`(`passcode`: kotlin.String): SessionInfo
     
     /**
-     * End the session here and at the server.
+     * End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `logout`()
     
     /**
-     * Failures and lock of the passcode.
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    fun `passcodeStatus`(): PasscodeStatus
+    suspend fun `passcodeStatus`(): PasscodeStatus
     
     /**
      * Rotate the refresh token now (the core also does this by itself when needed).
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `refreshSession`(): SessionInfo
     
     /**
-     * Erase the account from this device: device key, tokens, personal data.
+     * Erase the account from this device: device key, tokens, personal data. Main-safe; never
+     * prompts. Throws [`CitizenError`].
      */
     suspend fun `resetDevice`()
     
     /**
-     * Revoke one of the account's devices (needs the passcode again).
+     * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
      */
     suspend fun `revokeDevice`(`deviceId`: kotlin.String, `passcode`: kotlin.String)
     
     /**
      * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-     * matched against the population register, which sends an OTP to the phone.
+     * matched against the population register, which sends an OTP to the phone. Main-safe;
+     * never prompts. Throws [`CitizenError`].
      */
     suspend fun `startEnrollment`(`input`: EnrollmentInput): EnrollmentTicket
     
     /**
-     * Forgotten passcode, step 1: the server sends an OTP to the registered phone.
+     * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+     * never prompts. Throws [`CitizenError`].
      */
     suspend fun `startPasscodeReset`(): PasscodeResetTicket
     
     /**
-     * The state of this device: enrollment, session.
-     */
-    fun `status`(): CoreStatus
-    
-    /**
-     * Validate enrollment input without a network call.
+     * Validate enrollment input without a network call: every field error at once (empty =
+     * valid). Pure computation: main-safe, never prompts, never throws.
      */
     fun `validateEnrollment`(`input`: EnrollmentInput): List<FieldError>
     
     /**
      * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
      * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     * Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `verifyPasscode`(`passcode`: kotlin.String)
-    
-    /**
-     * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first.
-     */
-    fun `activityLog`(): List<ActivityEntry>
-    
-    /**
-     * Add an item to a repeated group; returns the new item's index.
-     */
-    fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt
-    
-    /**
-     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
-     * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it.
-     */
-    suspend fun `anchorActivityLog`(): ActivityAnchor?
-    
-    /**
-     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
-     */
-    fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray): Draft
-    
-    /**
-     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
-     */
-    fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String): Draft
-    
-    /**
-     * The citizen's cases with their latest status (offline).
-     */
-    fun `cases`(): List<CaseInfo>
-    
-    /**
-     * Stop outbox callbacks.
-     */
-    fun `clearOutboxObserver`()
-    
-    /**
-     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     */
-    fun `createDraft`(`procedureId`: kotlin.String): Draft
-    
-    /**
-     * A draft answering a supplement request of `case_number`: the original values, the
-     * requested attachments required. Submit it like any draft.
-     */
-    fun `createSupplementDraft`(`caseNumber`: kotlin.String): Draft
-    
-    /**
-     * Delete an editable draft.
-     */
-    fun `deleteDraft`(`draftId`: kotlin.String)
-    
-    /**
-     * A draft by id.
-     */
-    fun `draft`(`draftId`: kotlin.String): Draft
-    
-    /**
-     * All drafts, newest first (editing and submitted).
-     */
-    fun `drafts`(): List<Draft>
-    
-    /**
-     * The log as JSON that anyone can verify (`verify_activity_log_export`).
-     */
-    fun `exportActivityLog`(): kotlin.String
-    
-    /**
-     * The outbox, in queue order.
-     */
-    fun `outbox`(): List<OutboxItem>
-    
-    /**
-     * The cached catalogue (offline).
-     */
-    fun `procedures`(): List<Procedure>
-    
-    /**
-     * The stored record (offline).
-     */
-    fun `profile`(): CitizenProfileDto
-    
-    /**
-     * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login.
-     */
-    suspend fun `refreshCatalogue`(): kotlin.Boolean
-    
-    /**
-     * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted.
-     */
-    suspend fun `refreshProfile`(): CitizenProfileDto
-    
-    /**
-     * Remove an attachment.
-     */
-    fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String): Draft
-    
-    /**
-     * Remove an item of a repeated group (later items move down).
-     */
-    fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt): Draft
-    
-    /**
-     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-     * fields are refused with `field.locked`.
-     */
-    fun `setField`(`draftId`: kotlin.String, `path`: kotlin.String, `value`: kotlin.String): Draft
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer).
-     */
-    fun `setOutboxObserver`(`observer`: OutboxObserver)
-    
-    /**
-     * Submit: validate, confirm with the passcode, sign with the device key and put the request
-     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
-     * once (works offline); delivery starts in the background.
-     */
-    suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String): OutboxItem
-    
-    /**
-     * Fetch new case events (status changes, supplement requests) and return them.
-     */
-    suspend fun `syncCases`(): List<CaseEventDto>
-    
-    /**
-     * Deliver what is queued now (call when connectivity returns or the citizen asks).
-     * Ignores the core's own backoff, honours the server's Retry-After.
-     */
-    suspend fun `syncOutbox`(): OutboxSyncReport
-    
-    /**
-     * Validate without submitting: every field error at once (empty = valid).
-     */
-    fun `validateDraft`(`draftId`: kotlin.String): List<FieldError>
-    
-    /**
-     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
-     * the server keys fetched over the pinned connection), and that no anchor the device stored
-     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-     * below it is reported even when the local anchors were removed.
-     */
-    fun `verifyActivityLog`(): ActivityLogReport
-    
-    /**
-     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
-     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-     * calls this itself when the credential is missing or about to expire.
-     */
-    suspend fun `fetchCredential`()
-    
-    /**
-     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
-     * Checked on the device against the signed registry before anything is shown: registered
-     * party, its signature, a registered purpose, only claims it may ask for, the answer going
-     * to one of its registered origins, not expired.
-     */
-    suspend fun `openShareRequest`(`request`: kotlin.String): ShareRequestInfo
-    
-    /**
-     * Share the required claims plus `optional_claims` (each must be one the request offers)
-     * after the passcode: the presentation reveals nothing else and is bound to this relying
-     * party and request by the device key; a consent receipt is signed, countersigned and
-     * stored, and the share is recorded in the activity log before the data is sent.
-     */
-    suspend fun `shareData`(`requestId`: kotlin.String, `optionalClaims`: List<kotlin.String>, `passcode`: kotlin.String): ShareOutcome
     
     companion object
 }
 
 /**
- * The core. One per app process; cheap to share.
+ * Account, enrollment, passcode, login, sessions and devices of one core
+ * (`CitizenCore.account()`). Small enough to fake in a test of a view model.
+ */
+open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_accountclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_accountclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * On the old device: approve handing the account to a new device whose enrollment id the
+     * citizen reads from the new device. The old device is then marked `transferred`, not
+     * `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `approveDeviceTransfer`(`enrollmentId`: kotlin.String, `passcode`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`enrollmentId`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Change the passcode (the old one counts as an attempt). Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `changePasscode`(`oldPasscode`: kotlin.String, `newPasscode`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_change_passcode(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`oldPasscode`),
+        FfiConverterString.lower(`newPasscode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Ask the server whether this device is still the active one; a replaced or revoked device
+     * learns it here (and its session is dropped). Main-safe; never prompts. Throws
+     * [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `checkDeviceStatus`() : DeviceStatusInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_check_device_status(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDeviceStatusInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
+     * prove possession to the server, and set the 6-digit passcode. Main-safe; may prompt (the
+     * key store creates and uses the device key). Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `completeEnrollment`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions) : EnrollmentOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_enrollment(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`otp`),
+        FfiConverterString.lower(`passcode`),
+        FfiConverterTypeKeyOptions.lower(`keyOptions`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEnrollmentOutcome.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
+     * passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
+     * signs). Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `completePasscodeReset`(`otp`: kotlin.String, `newPasscode`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`otp`),
+        FfiConverterString.lower(`newPasscode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listDevices`() : List<DeviceInfo> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_list_devices(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDeviceInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Log in: check the passcode (with lockout), then sign the server's challenge with the
+     * device key. Stores the tokens encrypted; returns only their expiry. Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `login`(`passcode`: kotlin.String) : SessionInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_login(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSessionInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * End the session here and at the server. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `logout`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_logout(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `passcodeStatus`() : PasscodeStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_passcode_status(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePasscodeStatus.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Rotate the refresh token now (the core also does this by itself when needed).
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshSession`() : SessionInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_refresh_session(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSessionInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Erase the account from this device: device key, tokens, personal data. Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `resetDevice`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_reset_device(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revokeDevice`(`deviceId`: kotlin.String, `passcode`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`deviceId`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
+     * matched against the population register, which sends an OTP to the phone. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startEnrollment`(`input`: EnrollmentInput) : EnrollmentTicket {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_enrollment(
+                uniffiHandle,
+                
+        FfiConverterTypeEnrollmentInput.lower(`input`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEnrollmentTicket.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startPasscodeReset`() : PasscodeResetTicket {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePasscodeResetTicket.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Validate enrollment input without a network call: every field error at once (empty =
+     * valid). Pure computation: main-safe, never prompts, never throws.
+     */override fun `validateEnrollment`(`input`: EnrollmentInput): List<FieldError> {
+            return FfiConverterSequenceTypeFieldError.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_accountclient_validate_enrollment(
+        it,
+        
+        FfiConverterTypeEnrollmentInput.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
+     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyPasscode`(`passcode`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_verify_passcode(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccountClient: FfiConverter<AccountClient, Long> {
+    override fun lower(value: AccountClient): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): AccountClient {
+        return AccountClient(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): AccountClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: AccountClient) = 8UL
+
+    override fun write(value: AccountClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+ * in a test of a view model.
+ */
+public interface ActivityClientInterface {
+    
+    /**
+     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
+     * logged in, first fetches the server's latest anchor of this device and keeps it if the
+     * device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `anchor`(): ActivityAnchor?
+    
+    /**
+     * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    suspend fun `export`(): kotlin.String
+    
+    /**
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `listEntries`(): List<ActivityEntry>
+    
+    /**
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+     * the server keys fetched over the pinned connection), and that no anchor the device stored
+     * was deleted and the log reaches the highest one. Offline; `anchor` (and
+     * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+     * log truncated below it is reported even when the local anchors were removed. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `verify`(): ActivityLogReport
+    
+    companion object
+}
+
+/**
+ * The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake
+ * in a test of a view model.
+ */
+open class ActivityClient: Disposable, AutoCloseable, ActivityClientInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_activityclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_activityclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
+     * logged in, first fetches the server's latest anchor of this device and keeps it if the
+     * device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `anchor`() : ActivityAnchor? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_activityclient_anchor(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeActivityAnchor.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The log as JSON that anyone can verify (`verify_activity_log_export`). Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `export`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_activityclient_export(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The activity log: every enrollment, login, submission, device and passcode change and
+     * lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listEntries`() : List<ActivityEntry> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_activityclient_list_entries(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeActivityEntry.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
+     * the server keys fetched over the pinned connection), and that no anchor the device stored
+     * was deleted and the log reaches the highest one. Offline; `anchor` (and
+     * `ServicesClient.sync_cases`) also fetch the server's latest anchor of this device, so a
+     * log truncated below it is reported even when the local anchors were removed. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verify`() : ActivityLogReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_activityclient_verify(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeActivityLogReport.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeActivityClient: FfiConverter<ActivityClient, Long> {
+    override fun lower(value: ActivityClient): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ActivityClient {
+        return ActivityClient(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ActivityClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ActivityClient) = 8UL
+
+    override fun write(value: ActivityClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The core: one per app process and data directory; cheap to share. A small root: open it,
+ * ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+ * [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+ * small object a test can fake on its own.
+ *
+ * **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+ * `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+ * thread freely, the calling thread only waits.
+ */
+public interface CitizenCoreInterface {
+    
+    /**
+     * Account, enrollment, passcode, login, sessions and devices.
+     */
+    fun `account`(): AccountClient
+    
+    /**
+     * The tamper-evident activity log: list, verify, export, anchor.
+     */
+    fun `activity`(): ActivityClient
+    
+    /**
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
+     */
+    fun `consent`(): ConsentClient
+    
+    /**
+     * Subscribe to the status: the current one at once, then each change the core notices
+     * (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+     * [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+     * `core.closed` after `shutdown`).
+     */
+    fun `observeStatus`(`listener`: StatusListener): Subscription
+    
+    /**
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+     */
+    fun `services`(): ServicesClient
+    
+    /**
+     * Stop the core before closing it: the background delivery a submit started is stopped
+     * (and awaited: nothing is written after this returns; an item being sent stays in the
+     * outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+     * data directory is released. Later calls fail with `core.closed`. Call it before erasing
+     * the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+     * drop (Swift) the object. Main-safe; never prompts; never throws.
+     */
+    suspend fun `shutdown`()
+    
+    /**
+     * The state of this device: enrollment, session. Main-safe (reads the database on the
+     * core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
+     */
+    suspend fun `status`(): CoreStatus
+    
+    companion object
+}
+
+/**
+ * The core: one per app process and data directory; cheap to share. A small root: open it,
+ * ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
+ * [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
+ * small object a test can fake on its own.
+ *
+ * **Main-safe.** Every method that touches storage, crypto or the network is `async` (Kotlin
+ * `suspend`, Swift `async`) and runs its body on the core's own runtime: call it from the main
+ * thread freely, the calling thread only waits.
  */
 open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 {
@@ -3073,23 +3068,6 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
         this.handle = 0
         this.cleanable = null
     }
-    /**
-     * Open the core: database (created and migrated if needed), data key (unwrapped by
-     * `key_wrapper`) and the HTTPS client. No network call is made. One core per data
-     * directory: while this object lives, another open of the same directory fails with
-     * `SetupError::AlreadyOpen` (`storage.already_open`).
-     */
-    constructor(`config`: CoreConfig, `keyStore`: DeviceKeyStore, `keyWrapper`: DataKeyWrapper) :
-        this(UniffiWithHandle, 
-    uniffiRustCallWithError(SetupException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new(
-    
-        
-        FfiConverterTypeCoreConfig.lower(`config`),
-        FfiConverterTypeDeviceKeyStore.lower(`keyStore`),
-        FfiConverterTypeDataKeyWrapper.lower(`keyWrapper`),_status)
-}
-    )
 
     protected val handle: Long
     protected val cleanable: UniffiCleaner.Cleanable?
@@ -3169,652 +3147,12 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * The identity level the device's credential states: 1 (enrolled with number, birth date
-     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
-     */
-    @Throws(ChipUpgradeException::class)override fun `identityLevel`(): kotlin.UByte {
-            return FfiConverterUByte.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ChipUpgradeException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_identity_level(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
-     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
-     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
-     * the signed evidence; the server checks the issuer's signature, that the chip signed its
-     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
-     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
-     * device afterwards except the new identity credential and an activity-log entry.
-     */
-    @Throws(ChipUpgradeException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `upgradeLevelWithChip`(`transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?) : ChipUpgradeOutcome {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_upgrade_level_with_chip(
-                uniffiHandle,
-                
-        FfiConverterTypeApduTransport.lower(`transport`),
-        FfiConverterTypeChipAccessKey.lower(`key`),
-        FfiConverterOptionalTypeChipReadObserver.lower(`observer`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeChipUpgradeOutcome.lift(it) },
-        // Error FFI converter
-        ChipUpgradeException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Approve a scanned login with the code the site shows and the passcode: the device signs
-     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
-     * the server countersigns it. The receipt is verified and stored.
-     */
-    @Throws(ConsentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String) : LoginApproval {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_login(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`sessionId`),
-        FfiConverterString.lower(`verificationCode`),
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeLoginApproval.lift(it) },
-        // Error FFI converter
-        ConsentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Decline a scanned login (signed, so the portal learns it at once).
-     */
-    @Throws(ConsentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `denyLogin`(`sessionId`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_deny_login(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`sessionId`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        ConsentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * The receipts as JSON anyone can verify with the device's and the server's public keys
-     * (`verify_receipt_export`).
-     */
-    @Throws(ConsentException::class)override fun `exportReceipts`(): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ConsentException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_receipts(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The consent receipts on this device, newest first. A stored receipt that cannot be read
-     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
-     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
-     */
-    @Throws(ConsentException::class)override fun `listReceipts`(): List<ReceiptInfo> {
-            return FfiConverterSequenceTypeReceiptInfo.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ConsentException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_receipts(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
-     * as [`CitizenCore::scan_login_code`].
-     */
-    @Throws(ConsentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `openLoginLink`(`url`: kotlin.String) : LoginRequestInfo {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_login_link(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`url`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeLoginRequestInfo.lift(it) },
-        // Error FFI converter
-        ConsentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
-     * codes are then checked offline). Returns how many relying parties it lists.
-     */
-    @Throws(ConsentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `refreshRelyingParties`() : kotlin.UInt {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_relying_parties(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u32(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u32(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
-        // lift function
-        { FfiConverterUInt.lift(it) },
-        // Error FFI converter
-        ConsentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Scan a login QR code. Everything that can be checked on the device is checked before any
-     * network call: strict parse, relying party in the signed registry, its signature, the
-     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
-     * forged frame) and answers the verification-code choices.
-     */
-    @Throws(ConsentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `scanLoginCode`(`frame`: kotlin.String) : LoginRequestInfo {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_scan_login_code(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`frame`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeLoginRequestInfo.lift(it) },
-        // Error FFI converter
-        ConsentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * On the old device: approve handing the account to a new device whose enrollment id the
-     * citizen reads from the new device. The old device is then marked `transferred`, not
-     * `replaced`.
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `approveDeviceTransfer`(`enrollmentId`: kotlin.String, `passcode`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_approve_device_transfer(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`enrollmentId`),
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Change the passcode (the old one counts as an attempt).
-     */
-    @Throws(PasscodeException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `changePasscode`(`oldPasscode`: kotlin.String, `newPasscode`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_change_passcode(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`oldPasscode`),
-        FfiConverterString.lower(`newPasscode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        PasscodeException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Ask the server whether this device is still the active one; a replaced or revoked device
-     * learns it here (and its session is dropped).
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `checkDeviceStatus`() : DeviceStatusInfo {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_check_device_status(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeDeviceStatusInfo.lift(it) },
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Step 2 of enrollment: with the OTP, create the device key in the platform key store,
-     * prove possession to the server, and set the 6-digit passcode.
-     */
-    @Throws(EnrollmentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `completeEnrollment`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions) : EnrollmentOutcome {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_enrollment(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`otp`),
-        FfiConverterString.lower(`passcode`),
-        FfiConverterTypeKeyOptions.lower(`keyOptions`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeEnrollmentOutcome.lift(it) },
-        // Error FFI converter
-        EnrollmentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
-     * passcode; clears the failure count and any lock.
-     */
-    @Throws(PasscodeException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `completePasscodeReset`(`otp`: kotlin.String, `newPasscode`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_complete_passcode_reset(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`otp`),
-        FfiConverterString.lower(`newPasscode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        PasscodeException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * The account's devices.
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `listDevices`() : List<DeviceInfo> {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_list_devices(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterSequenceTypeDeviceInfo.lift(it) },
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Log in: check the passcode (with lockout), then sign the server's challenge with the
-     * device key. Stores the tokens encrypted; returns only their expiry.
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `login`(`passcode`: kotlin.String) : SessionInfo {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_login(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeSessionInfo.lift(it) },
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * End the session here and at the server.
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `logout`() {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_logout(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Failures and lock of the passcode.
-     */
-    @Throws(PasscodeException::class)override fun `passcodeStatus`(): PasscodeStatus {
-            return FfiConverterTypePasscodeStatus.lift(
-    callWithHandle {
-    uniffiRustCallWithError(PasscodeException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_passcode_status(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Rotate the refresh token now (the core also does this by itself when needed).
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `refreshSession`() : SessionInfo {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_session(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeSessionInfo.lift(it) },
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Erase the account from this device: device key, tokens, personal data.
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `resetDevice`() {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_reset_device(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Revoke one of the account's devices (needs the passcode again).
-     */
-    @Throws(AuthException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `revokeDevice`(`deviceId`: kotlin.String, `passcode`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_revoke_device(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`deviceId`),
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        AuthException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Step 1 of enrollment: the number, date of birth and phone are validated locally, then
-     * matched against the population register, which sends an OTP to the phone.
-     */
-    @Throws(EnrollmentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `startEnrollment`(`input`: EnrollmentInput) : EnrollmentTicket {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_enrollment(
-                uniffiHandle,
-                
-        FfiConverterTypeEnrollmentInput.lower(`input`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeEnrollmentTicket.lift(it) },
-        // Error FFI converter
-        EnrollmentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Forgotten passcode, step 1: the server sends an OTP to the registered phone.
-     */
-    @Throws(PasscodeException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `startPasscodeReset`() : PasscodeResetTicket {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_start_passcode_reset(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypePasscodeResetTicket.lift(it) },
-        // Error FFI converter
-        PasscodeException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * The state of this device: enrollment, session.
-     */
-    @Throws(AuthException::class)override fun `status`(): CoreStatus {
-            return FfiConverterTypeCoreStatus.lift(
-    callWithHandle {
-    uniffiRustCallWithError(AuthException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_status(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Validate enrollment input without a network call.
-     */override fun `validateEnrollment`(`input`: EnrollmentInput): List<FieldError> {
-            return FfiConverterSequenceTypeFieldError.lift(
+     * Account, enrollment, passcode, login, sessions and devices.
+     */override fun `account`(): AccountClient {
+            return FfiConverterTypeAccountClient.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_enrollment(
-        it,
-        
-        FfiConverterTypeEnrollmentInput.lower(`input`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
-     * login: failures are counted and persisted, delays escalate, the 10th failure erases.
-     */
-    @Throws(PasscodeException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `verifyPasscode`(`passcode`: kotlin.String) {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_passcode(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        PasscodeException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * The activity log: every enrollment, login, submission, device and passcode change and
-     * lockout on this device, oldest first.
-     */
-    @Throws(ServiceException::class)override fun `activityLog`(): List<ActivityEntry> {
-            return FfiConverterSequenceTypeActivityEntry.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity_log(
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_account(
         it,
         _status)
 }
@@ -3825,205 +3163,12 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * Add an item to a repeated group; returns the new item's index.
-     */
-    @Throws(ServiceException::class)override fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt {
-            return FfiConverterUInt.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_add_group_item(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`group`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Anchor the head of the log at the server now (also done on every `sync_cases`). When
-     * logged in, first fetches the server's latest anchor of this device and keeps it if the
-     * device did not hold it.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `anchorActivityLog`() : ActivityAnchor? {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_anchor_activity_log(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterOptionalTypeActivityAnchor.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
-     */
-    @Throws(ServiceException::class)override fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_bytes(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`key`),
-        FfiConverterString.lower(`fileName`),
-        FfiConverterString.lower(`mimeType`),
-        FfiConverterByteArray.lower(`data`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Attach a file by path (read once, then stored encrypted like `attach_bytes`).
-     */
-    @Throws(ServiceException::class)override fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_attach_file(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`key`),
-        FfiConverterString.lower(`path`),
-        FfiConverterString.lower(`mimeType`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The citizen's cases with their latest status (offline).
-     */
-    @Throws(ServiceException::class)override fun `cases`(): List<CaseInfo> {
-            return FfiConverterSequenceTypeCaseInfo.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_cases(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Stop outbox callbacks.
-     */override fun `clearOutboxObserver`()
-        = 
+     * The tamper-evident activity log: list, verify, export, anchor.
+     */override fun `activity`(): ActivityClient {
+            return FfiConverterTypeActivityClient.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_clear_outbox_observer(
-        it,
-        _status)
-}
-    }
-    
-    
-
-    
-    /**
-     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
-     */
-    @Throws(ServiceException::class)override fun `createDraft`(`procedureId`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_draft(
-        it,
-        
-        FfiConverterString.lower(`procedureId`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * A draft answering a supplement request of `case_number`: the original values, the
-     * requested attachments required. Submit it like any draft.
-     */
-    @Throws(ServiceException::class)override fun `createSupplementDraft`(`caseNumber`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_create_supplement_draft(
-        it,
-        
-        FfiConverterString.lower(`caseNumber`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Delete an editable draft.
-     */
-    @Throws(ServiceException::class)override fun `deleteDraft`(`draftId`: kotlin.String)
-        = 
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_delete_draft(
-        it,
-        
-        FfiConverterString.lower(`draftId`),_status)
-}
-    }
-    
-    
-
-    
-    /**
-     * A draft by id.
-     */
-    @Throws(ServiceException::class)override fun `draft`(`draftId`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_draft(
-        it,
-        
-        FfiConverterString.lower(`draftId`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * All drafts, newest first (editing and submitted).
-     */
-    @Throws(ServiceException::class)override fun `drafts`(): List<Draft> {
-            return FfiConverterSequenceTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_drafts(
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity(
         it,
         _status)
 }
@@ -4034,306 +3179,12 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * The log as JSON that anyone can verify (`verify_activity_log_export`).
-     */
-    @Throws(ServiceException::class)override fun `exportActivityLog`(): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_export_activity_log(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The outbox, in queue order.
-     */
-    @Throws(ServiceException::class)override fun `outbox`(): List<OutboxItem> {
-            return FfiConverterSequenceTypeOutboxItem.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_outbox(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The cached catalogue (offline).
-     */
-    @Throws(ServiceException::class)override fun `procedures`(): List<Procedure> {
-            return FfiConverterSequenceTypeProcedure.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_procedures(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The stored record (offline).
-     */
-    @Throws(ServiceException::class)override fun `profile`(): CitizenProfileDto {
-            return FfiConverterTypeCitizenProfileDto.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_profile(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Download the procedure catalogue if it changed (conditional request). Returns whether it
-     * changed. Works without login.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `refreshCatalogue`() : kotlin.Boolean {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_catalogue(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i8(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i8(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i8(future) },
-        // lift function
-        { FfiConverterBoolean.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Fetch the citizen's record from the population register (needs a session) and store it
-     * encrypted.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `refreshProfile`() : CitizenProfileDto {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_refresh_profile(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeCitizenProfileDto.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Remove an attachment.
-     */
-    @Throws(ServiceException::class)override fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_attachment(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`key`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Remove an item of a repeated group (later items move down).
-     */
-    @Throws(ServiceException::class)override fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_remove_group_item(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`group`),
-        FfiConverterUInt.lower(`index`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Set a value (`path` = `key` or `group.<index>.<key>`); an empty value clears it. Locked
-     * fields are refused with `field.locked`.
-     */
-    @Throws(ServiceException::class)override fun `setField`(`draftId`: kotlin.String, `path`: kotlin.String, `value`: kotlin.String): Draft {
-            return FfiConverterTypeDraft.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_field(
-        it,
-        
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`path`),
-        FfiConverterString.lower(`value`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Receive outbox progress callbacks (replaces any previous observer).
-     */override fun `setOutboxObserver`(`observer`: OutboxObserver)
-        = 
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
+     */override fun `consent`(): ConsentClient {
+            return FfiConverterTypeConsentClient.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_set_outbox_observer(
-        it,
-        
-        FfiConverterTypeOutboxObserver.lower(`observer`),_status)
-}
-    }
-    
-    
-
-    
-    /**
-     * Submit: validate, confirm with the passcode, sign with the device key and put the request
-     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
-     * once (works offline); delivery starts in the background.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String) : OutboxItem {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_submit_draft(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`draftId`),
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeOutboxItem.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Fetch new case events (status changes, supplement requests) and return them.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `syncCases`() : List<CaseEventDto> {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_cases(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterSequenceTypeCaseEventDto.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Deliver what is queued now (call when connectivity returns or the citizen asks).
-     * Ignores the core's own backoff, honours the server's Retry-After.
-     */
-    @Throws(ServiceException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `syncOutbox`() : OutboxSyncReport {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_sync_outbox(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeOutboxSyncReport.lift(it) },
-        // Error FFI converter
-        ServiceException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Validate without submitting: every field error at once (empty = valid).
-     */
-    @Throws(ServiceException::class)override fun `validateDraft`(`draftId`: kotlin.String): List<FieldError> {
-            return FfiConverterSequenceTypeFieldError.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_validate_draft(
-        it,
-        
-        FfiConverterString.lower(`draftId`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Verify the log: hashes, links, order, counters, device signatures, server anchors (with
-     * the server keys fetched over the pinned connection), and that no anchor the device stored
-     * was deleted and the log reaches the highest one. Offline; `anchor_activity_log` (and
-     * `sync_cases`) also fetch the server's latest anchor of this device, so a log truncated
-     * below it is reported even when the local anchors were removed.
-     */
-    @Throws(ServiceException::class)override fun `verifyActivityLog`(): ActivityLogReport {
-            return FfiConverterTypeActivityLogReport.lift(
-    callWithHandle {
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_citizencore_verify_activity_log(
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent(
         it,
         _status)
 }
@@ -4344,16 +3195,55 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
-     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-     * calls this itself when the credential is missing or about to expire.
+     * Subscribe to the status: the current one at once, then each change the core notices
+     * (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
+     * [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
+     * `core.closed` after `shutdown`).
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)override fun `observeStatus`(`listener`: StatusListener): Subscription {
+            return FfiConverterTypeSubscription.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CitizenException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_observe_status(
+        it,
+        
+        FfiConverterTypeStatusListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+     */override fun `services`(): ServicesClient {
+            return FfiConverterTypeServicesClient.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_services(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Stop the core before closing it: the background delivery a submit started is stopped
+     * (and awaited: nothing is written after this returns; an item being sent stays in the
+     * outbox and is resent idempotently later), every subscription ends (`on_end`), and the
+     * data directory is released. Later calls fail with `core.closed`. Call it before erasing
+     * the data (`erase_local_data`) or opening the directory again; then `close()` (Kotlin) or
+     * drop (Swift) the object. Main-safe; never prompts; never throws.
+     */
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `fetchCredential`() {
+    override suspend fun `shutdown`() {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_fetch_credential(
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_shutdown(
                 uniffiHandle,
                 
             )
@@ -4365,65 +3255,32 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
         { },
         
         // Error FFI converter
-        ConsentException.ErrorHandler,
+        UniffiNullRustCallStatusErrorHandler,
     )
     }
 
     
     /**
-     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
-     * Checked on the device against the signed registry before anything is shown: registered
-     * party, its signature, a registered purpose, only claims it may ask for, the answer going
-     * to one of its registered origins, not expired.
+     * The state of this device: enrollment, session. Main-safe (reads the database on the
+     * core's runtime); never prompts. Throws [`CitizenError`] (`Internal`).
      */
-    @Throws(ConsentException::class)
+    @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `openShareRequest`(`request`: kotlin.String) : ShareRequestInfo {
+    override suspend fun `status`() : CoreStatus {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_open_share_request(
+            UniffiLib.uniffi_citizen_core_fn_method_citizencore_status(
                 uniffiHandle,
                 
-        FfiConverterString.lower(`request`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
         { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypeShareRequestInfo.lift(it) },
+        { FfiConverterTypeCoreStatus.lift(it) },
         // Error FFI converter
-        ConsentException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Share the required claims plus `optional_claims` (each must be one the request offers)
-     * after the passcode: the presentation reveals nothing else and is bound to this relying
-     * party and request by the device key; a consent receipt is signed, countersigned and
-     * stored, and the share is recorded in the activity log before the data is sent.
-     */
-    @Throws(ConsentException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `shareData`(`requestId`: kotlin.String, `optionalClaims`: List<kotlin.String>, `passcode`: kotlin.String) : ShareOutcome {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_citizencore_share_data(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`requestId`),
-        FfiConverterSequenceString.lower(`optionalClaims`),
-        FfiConverterString.lower(`passcode`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeShareOutcome.lift(it) },
-        // Error FFI converter
-        ConsentException.ErrorHandler,
+        CitizenException.ErrorHandler,
     )
     }
 
@@ -4436,22 +3293,57 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     companion object {
         
     /**
-     * Open the core for a desktop or kiosk: device keys and the data key are sealed in
-     * `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
-     * (mode 0600). Not hardware-backed; phones use [`CitizenCore::new`] with their key stores.
-     * Like `new`, refuses a data directory another core holds (`storage.already_open`).
+     * Open the core: database (created and migrated if needed), data key (unwrapped by
+     * `key_wrapper`) and the HTTPS client. No network call is made. Main-safe: the migration
+     * and the unwrap run on the core's runtime (the wrapper is called from a core thread, never
+     * the caller's). May prompt only if the shell's `key_wrapper` does. One core per data
+     * directory: while this object lives, another open of the same directory fails with
+     * `CitizenError::Internal` with code `storage.already_open`. Throws [`CitizenError`]:
+     * `DataKeyLost` (the data key is gone: erase and enroll again), `DataKeyLocked` (retry
+     * later, never erase), `Internal` (storage, configuration, already open).
      */
-    @Throws(SetupException::class) fun `newDesktop`(`config`: CoreConfig): CitizenCore {
-            return FfiConverterTypeCitizenCore.lift(
-    uniffiRustCallWithError(SetupException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_new_desktop(
-    
-        
-        FfiConverterTypeCoreConfig.lower(`config`),_status)
-}
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `open`(`config`: CoreConfig, `keyStore`: DeviceKeyStore, `keyWrapper`: DataKeyWrapper) : CitizenCore {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open(
+        FfiConverterTypeCoreConfig.lower(`config`),
+        FfiConverterTypeDeviceKeyStore.lower(`keyStore`),
+        FfiConverterTypeDataKeyWrapper.lower(`keyWrapper`),),
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeCitizenCore.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
     )
     }
-    
+
+        
+    /**
+     * Open the core for a desktop or kiosk: device keys and the data key are sealed in
+     * `<data_dir>/keys` under Argon2id of a local secret kept in `<data_dir>/device.secret`
+     * (mode 0600). Not hardware-backed; phones use [`CitizenCore::open`] with their key stores.
+     * Like `open`, refuses a data directory another core holds (`storage.already_open`).
+     * Main-safe (the Argon2id derivation runs on the core's runtime); never prompts. Throws
+     * [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `openDesktop`(`config`: CoreConfig) : CitizenCore {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_citizen_core_fn_constructor_citizencore_open_desktop(
+        FfiConverterTypeCoreConfig.lower(`config`),),
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeCitizenCore.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
 
         
     }
@@ -4478,6 +3370,602 @@ public object FfiConverterTypeCitizenCore: FfiConverter<CitizenCore, Long> {
     override fun allocationSize(value: CitizenCore) = 8UL
 
     override fun write(value: CitizenCore, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+ * sharing, consent receipts. Small enough to fake in a test of a view model.
+ */
+public interface ConsentClientInterface {
+    
+    /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+    suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String): LoginApproval
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+    suspend fun `denyLogin`(`sessionId`: kotlin.String)
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `exportReceipts`(): kotlin.String
+    
+    /**
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `listReceipts`(): List<ReceiptInfo>
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `openLoginLink`(`url`: kotlin.String): LoginRequestInfo
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `refreshRelyingParties`(): kotlin.UInt
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices. Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+    suspend fun `scanLoginCode`(`frame`: kotlin.String): LoginRequestInfo
+    
+    /**
+     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
+     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+     * calls this itself when the credential is missing or about to expire.
+     */
+    suspend fun `fetchCredential`()
+    
+    /**
+     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+     * Checked on the device against the signed registry before anything is shown: registered
+     * party, its signature, a registered purpose, only claims it may ask for, the answer going
+     * to one of its registered origins, not expired.
+     */
+    suspend fun `openShareRequest`(`request`: kotlin.String): ShareRequestInfo
+    
+    /**
+     * Share the required claims plus `optional_claims` (each must be one the request offers)
+     * after the passcode: the presentation reveals nothing else and is bound to this relying
+     * party and request by the device key; a consent receipt is signed, countersigned and
+     * stored, and the share is recorded in the activity log before the data is sent.
+     */
+    suspend fun `shareData`(`requestId`: kotlin.String, `optionalClaims`: List<kotlin.String>, `passcode`: kotlin.String): ShareOutcome
+    
+    companion object
+}
+
+/**
+ * Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
+ * sharing, consent receipts. Small enough to fake in a test of a view model.
+ */
+open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_consentclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_consentclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * Approve a scanned login with the code the site shows and the passcode: the device signs
+     * a consent receipt binding the relying party, origin, session, nonce, claims and counter;
+     * the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `approveLogin`(`sessionId`: kotlin.String, `verificationCode`: kotlin.String, `passcode`: kotlin.String) : LoginApproval {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`sessionId`),
+        FfiConverterString.lower(`verificationCode`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginApproval.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Decline a scanned login (signed, so the portal learns it at once). Main-safe; may prompt
+     * (the device key signs). Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `denyLogin`(`sessionId`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_deny_login(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`sessionId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The receipts as JSON anyone can verify with the device's and the server's public keys
+     * (`verify_receipt_export`). Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `exportReceipts`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_export_receipts(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The consent receipts on this device, newest first. A stored receipt that cannot be read
+     * is listed as a marker with `damage` = `consent.receipt_damaged`, and a receipt deleted
+     * from the chain as one with `consent.receipt_missing`; the others are listed as usual.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listReceipts`() : List<ReceiptInfo> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_list_receipts(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeReceiptInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Same-device flow: a relying party's app opened `citizenid://login?p=<frame>`. Same checks
+     * as [`ConsentClient::scan_login_code`]. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `openLoginLink`(`url`: kotlin.String) : LoginRequestInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_login_link(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`url`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginRequestInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch the registry of relying parties, verify the server's signature, and cache it (login
+     * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshRelyingParties`() : kotlin.UInt {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
+        // lift function
+        { FfiConverterUInt.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Scan a login QR code. Everything that can be checked on the device is checked before any
+     * network call: strict parse, relying party in the signed registry, its signature, the
+     * origin, the claims, the expiry. Then the server is told at once (it refuses a stale or
+     * forged frame) and answers the verification-code choices. Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `scanLoginCode`(`frame`: kotlin.String) : LoginRequestInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_scan_login_code(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`frame`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginRequestInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch the identity credential the device presents from (an SD-JWT bound to the device
+     * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
+     * calls this itself when the credential is missing or about to expire.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `fetchCredential`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_fetch_credential(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
+     * Checked on the device against the signed registry before anything is shown: registered
+     * party, its signature, a registered purpose, only claims it may ask for, the answer going
+     * to one of its registered origins, not expired.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `openShareRequest`(`request`: kotlin.String) : ShareRequestInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_open_share_request(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`request`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeShareRequestInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Share the required claims plus `optional_claims` (each must be one the request offers)
+     * after the passcode: the presentation reveals nothing else and is bound to this relying
+     * party and request by the device key; a consent receipt is signed, countersigned and
+     * stored, and the share is recorded in the activity log before the data is sent.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `shareData`(`requestId`: kotlin.String, `optionalClaims`: List<kotlin.String>, `passcode`: kotlin.String) : ShareOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`requestId`),
+        FfiConverterSequenceString.lower(`optionalClaims`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeShareOutcome.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConsentClient: FfiConverter<ConsentClient, Long> {
+    override fun lower(value: ConsentClient): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ConsentClient {
+        return ConsentClient(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ConsentClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ConsentClient) = 8UL
+
+    override fun write(value: ConsentClient, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -4960,19 +4448,7 @@ public object FfiConverterTypeDataKeyWrapper: FfiConverter<DataKeyWrapper, Long>
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
- * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
- * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
- * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
- * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
- * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
- * are quick and synchronous; the core calls them off its async executor.
- *
- * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
- * required, every user-initiated statement) and the *bookkeeping key* (alias
- * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
- * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
- * signature is for.
+ * Methods may block (a biometric prompt); the core calls them off its async executor.
  */
 public interface DeviceKeyStore {
     
@@ -4980,14 +4456,12 @@ public interface DeviceKeyStore {
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-    suspend fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions): kotlin.ByteArray
+    fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions): kotlin.ByteArray
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
-     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
-     * drops the call (see the trait documentation).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
      */
-    suspend fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray, `request`: SignRequest): DeviceSignature
+    fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray): DeviceSignature
     
     /**
      * The public key of `alias`, in either encoding accepted by `create_key`.
@@ -5018,19 +4492,7 @@ public interface DeviceKeyStore {
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
- * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
- * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
- * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
- * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
- * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
- * are quick and synchronous; the core calls them off its async executor.
- *
- * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
- * required, every user-initiated statement) and the *bookkeeping key* (alias
- * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
- * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
- * signature is for.
+ * Methods may block (a biometric prompt); the core calls them off its async executor.
  */
 open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
 {
@@ -5138,56 +4600,39 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-    @Throws(DeviceKeyStoreException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions) : kotlin.ByteArray {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key(
-                uniffiHandle,
-                
+    @Throws(DeviceKeyStoreException::class)override fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key(
+        it,
+        
         FfiConverterString.lower(`alias`),
-        FfiConverterTypeKeyOptions.lower(`options`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterByteArray.lift(it) },
-        // Error FFI converter
-        DeviceKeyStoreException.ErrorHandler,
+        FfiConverterTypeKeyOptions.lower(`options`),_status)
+}
+    }
     )
     }
+    
 
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
-     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
-     * drops the call (see the trait documentation).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
      */
-    @Throws(DeviceKeyStoreException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray, `request`: SignRequest) : DeviceSignature {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign(
-                uniffiHandle,
-                
+    @Throws(DeviceKeyStoreException::class)override fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray): DeviceSignature {
+            return FfiConverterTypeDeviceSignature.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign(
+        it,
+        
         FfiConverterString.lower(`alias`),
-        FfiConverterByteArray.lower(`message`),
-        FfiConverterTypeSignRequest.lower(`request`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeDeviceSignature.lift(it) },
-        // Error FFI converter
-        DeviceKeyStoreException.ErrorHandler,
+        FfiConverterByteArray.lower(`message`),_status)
+}
+    }
     )
     }
+    
 
     
     /**
@@ -5280,73 +4725,38 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
 // Put the implementation in an object so we don't pollute the top-level namespace
 internal object uniffiCallbackInterfaceDeviceKeyStore {
     internal object `createKey`: UniffiCallbackInterfaceDeviceKeyStoreMethod0 {
-        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
+        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
             val uniffiObj = FfiConverterTypeDeviceKeyStore.handleMap.get(uniffiHandle)
-            val makeCall = suspend { ->
+            val makeCall = { ->
                 uniffiObj.`createKey`(
                     FfiConverterString.lift(`alias`),
                     FfiConverterTypeKeyOptions.lift(`options`),
                 )
             }
-            val uniffiHandleSuccess = { returnValue: kotlin.ByteArray ->
-                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
-                    FfiConverterByteArray.lower(returnValue),
-                    UniffiRustCallStatus.ByValue()
-                )
-                uniffiResult.write()
-                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
-            }
-            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
-                uniffiFutureCallback.callback(
-                    uniffiCallbackData,
-                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
-                        RustBuffer.ByValue(),
-                        callStatus,
-                    ),
-                )
-            }
-            uniffiTraitInterfaceCallAsyncWithError(
+            val writeReturn = { value: kotlin.ByteArray -> uniffiOutReturn.setValue(FfiConverterByteArray.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
                 makeCall,
-                uniffiHandleSuccess,
-                uniffiHandleError,
-                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) },
-                uniffiOutDroppedCallback
+                writeReturn,
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
             )
         }
     }
     internal object `sign`: UniffiCallbackInterfaceDeviceKeyStoreMethod1 {
-        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
+        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
             val uniffiObj = FfiConverterTypeDeviceKeyStore.handleMap.get(uniffiHandle)
-            val makeCall = suspend { ->
+            val makeCall = { ->
                 uniffiObj.`sign`(
                     FfiConverterString.lift(`alias`),
                     FfiConverterByteArray.lift(`message`),
-                    FfiConverterTypeSignRequest.lift(`request`),
                 )
             }
-            val uniffiHandleSuccess = { returnValue: DeviceSignature ->
-                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
-                    FfiConverterTypeDeviceSignature.lower(returnValue),
-                    UniffiRustCallStatus.ByValue()
-                )
-                uniffiResult.write()
-                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
-            }
-            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
-                uniffiFutureCallback.callback(
-                    uniffiCallbackData,
-                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
-                        RustBuffer.ByValue(),
-                        callStatus,
-                    ),
-                )
-            }
-            uniffiTraitInterfaceCallAsyncWithError(
+            val writeReturn = { value: DeviceSignature -> uniffiOutReturn.setValue(FfiConverterTypeDeviceSignature.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
                 makeCall,
-                uniffiHandleSuccess,
-                uniffiHandleError,
-                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) },
-                uniffiOutDroppedCallback
+                writeReturn,
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
             )
         }
     }
@@ -5584,24 +4994,31 @@ public object FfiConverterTypeDeviceKeyStore: FfiConverter<DeviceKeyStore, Long>
 
 
 /**
- * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
- * thread yourself.
+ * Receives the outbox: first the current items, then the whole outbox again after every
+ * change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+ * UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
  */
-public interface OutboxObserver {
+public interface OutboxListener {
     
     /**
-     * An item changed.
+     * The outbox in queue order (the first call is the state when the subscription started).
      */
-    fun `onOutboxItem`(`item`: OutboxItem)
+    fun `onOutbox`(`items`: List<OutboxItem>)
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    fun `onEnd`()
     
     companion object
 }
 
 /**
- * Receives outbox progress. Called from a background thread; keep it short and hop to the UI
- * thread yourself.
+ * Receives the outbox: first the current items, then the whole outbox again after every
+ * change, in order. Called from a core thread, one call at a time; keep it short and hop to the
+ * UI thread yourself (the shells' `Flow` / `AsyncStream` adapters do).
  */
-open class OutboxObserverImpl: Disposable, AutoCloseable, OutboxObserver
+open class OutboxListenerImpl: Disposable, AutoCloseable, OutboxListener
 {
 
     @Suppress("UNUSED_PARAMETER")
@@ -5685,7 +5102,7 @@ open class OutboxObserverImpl: Disposable, AutoCloseable, OutboxObserver
                 return;
             }
             uniffiRustCall { status ->
-                UniffiLib.uniffi_citizen_core_fn_free_outboxobserver(handle, status)
+                UniffiLib.uniffi_citizen_core_fn_free_outboxlistener(handle, status)
             }
         }
     }
@@ -5698,22 +5115,38 @@ open class OutboxObserverImpl: Disposable, AutoCloseable, OutboxObserver
             throw InternalException("uniffiCloneHandle() called on NoHandle object");
         }
         return uniffiRustCall() { status ->
-            UniffiLib.uniffi_citizen_core_fn_clone_outboxobserver(handle, status)
+            UniffiLib.uniffi_citizen_core_fn_clone_outboxlistener(handle, status)
         }
     }
 
     
     /**
-     * An item changed.
+     * The outbox in queue order (the first call is the state when the subscription started).
      */
-    @Throws(ObserverException::class)override fun `onOutboxItem`(`item`: OutboxItem)
+    @Throws(ObserverException::class)override fun `onOutbox`(`items`: List<OutboxItem>)
         = 
     callWithHandle {
     uniffiRustCallWithError(ObserverException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_outboxobserver_on_outbox_item(
+    UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_outbox(
         it,
         
-        FfiConverterTypeOutboxItem.lower(`item`),_status)
+        FfiConverterSequenceTypeOutboxItem.lower(`items`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    @Throws(ObserverException::class)override fun `onEnd`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(ObserverException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_end(
+        it,
+        _status)
 }
     }
     
@@ -5736,13 +5169,29 @@ open class OutboxObserverImpl: Disposable, AutoCloseable, OutboxObserver
 
 
 // Put the implementation in an object so we don't pollute the top-level namespace
-internal object uniffiCallbackInterfaceOutboxObserver {
-    internal object `onOutboxItem`: UniffiCallbackInterfaceOutboxObserverMethod0 {
-        override fun callback(`uniffiHandle`: Long,`item`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
-            val uniffiObj = FfiConverterTypeOutboxObserver.handleMap.get(uniffiHandle)
+internal object uniffiCallbackInterfaceOutboxListener {
+    internal object `onOutbox`: UniffiCallbackInterfaceOutboxListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`items`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeOutboxListener.handleMap.get(uniffiHandle)
             val makeCall = { ->
-                uniffiObj.`onOutboxItem`(
-                    FfiConverterTypeOutboxItem.lift(`item`),
+                uniffiObj.`onOutbox`(
+                    FfiConverterSequenceTypeOutboxItem.lift(`items`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ObserverException -> FfiConverterTypeObserverError.lower(e) }
+            )
+        }
+    }
+    internal object `onEnd`: UniffiCallbackInterfaceOutboxListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeOutboxListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onEnd`(
                 )
             }
             val writeReturn = { _: Unit -> Unit }
@@ -5757,37 +5206,38 @@ internal object uniffiCallbackInterfaceOutboxObserver {
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
-            FfiConverterTypeOutboxObserver.handleMap.remove(handle)
+            FfiConverterTypeOutboxListener.handleMap.remove(handle)
         }
     }
 
     internal object uniffiClone: UniffiCallbackInterfaceClone {
         override fun callback(handle: Long): Long {
-            return FfiConverterTypeOutboxObserver.handleMap.clone(handle)
+            return FfiConverterTypeOutboxListener.handleMap.clone(handle)
         }
     }
 
-    internal var vtable = UniffiVTableCallbackInterfaceOutboxObserver.UniffiByValue(
+    internal var vtable = UniffiVTableCallbackInterfaceOutboxListener.UniffiByValue(
         uniffiFree,
         uniffiClone,
-        `onOutboxItem`,
+        `onOutbox`,
+        `onEnd`,
     )
 
     // Registers the foreign callback with the Rust side.
     // This method is generated for each callback interface.
     internal fun register(lib: UniffiLib) {
-        lib.uniffi_citizen_core_fn_init_callback_vtable_outboxobserver(vtable)
+        lib.uniffi_citizen_core_fn_init_callback_vtable_outboxlistener(vtable)
     }
 }
 
 /**
  * @suppress
  */
-public object FfiConverterTypeOutboxObserver: FfiConverter<OutboxObserver, Long> {
-    internal val handleMap = UniffiHandleMap<OutboxObserver>()
+public object FfiConverterTypeOutboxListener: FfiConverter<OutboxListener, Long> {
+    internal val handleMap = UniffiHandleMap<OutboxListener>()
 
-    override fun lower(value: OutboxObserver): Long {
-        if (value is OutboxObserverImpl) {
+    override fun lower(value: OutboxListener): Long {
+        if (value is OutboxListenerImpl) {
              // Rust-implemented object.  Clone the handle and return it
             return value.uniffiCloneHandle()
          } else {
@@ -5796,24 +5246,1631 @@ public object FfiConverterTypeOutboxObserver: FfiConverter<OutboxObserver, Long>
          }
     }
 
-    override fun lift(value: Long): OutboxObserver {
+    override fun lift(value: Long): OutboxListener {
         if ((value and 1.toLong()) == 0.toLong()) {
             // Rust-generated handle, construct a new class that uses the handle to implement the
             // interface
-            return OutboxObserverImpl(UniffiWithHandle, value)
+            return OutboxListenerImpl(UniffiWithHandle, value)
         } else {
             // Kotlin-generated handle, get the object from the handle map
             return handleMap.remove(value)
         }
     }
 
-    override fun read(buf: ByteBuffer): OutboxObserver {
+    override fun read(buf: ByteBuffer): OutboxListener {
         return lift(buf.getLong())
     }
 
-    override fun allocationSize(value: OutboxObserver) = 8UL
+    override fun allocationSize(value: OutboxListener) = 8UL
 
-    override fun write(value: OutboxObserver, buf: ByteBuffer) {
+    override fun write(value: OutboxListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+ * submission, outbox, cases. Small enough to fake in a test of a view model.
+ */
+public interface ServicesClientInterface {
+    
+    /**
+     * Add an item to a repeated group; returns the new item's index. Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    suspend fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+     * [`CitizenError`].
+     */
+    suspend fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray): Draft
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String): Draft
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `createDraft`(`procedureId`: kotlin.String): Draft
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft. Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+    suspend fun `createSupplementDraft`(`caseNumber`: kotlin.String): Draft
+    
+    /**
+     * Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `deleteDraft`(`draftId`: kotlin.String)
+    
+    /**
+     * A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
+     */
+    suspend fun `getDraft`(`draftId`: kotlin.String): Draft
+    
+    /**
+     * The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NotSynced` before the first `refresh_profile`).
+     */
+    suspend fun `getProfile`(): CitizenProfileDto
+    
+    /**
+     * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+     * [`CitizenError`].
+     */
+    suspend fun `listCases`(): List<CaseInfo>
+    
+    /**
+     * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+     * [`CitizenError`].
+     */
+    suspend fun `listDrafts`(): List<Draft>
+    
+    /**
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `listOutbox`(): List<OutboxItem>
+    
+    /**
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NotSynced` before the first `refresh_catalogue`).
+     */
+    suspend fun `listProcedures`(): List<Procedure>
+    
+    /**
+     * Subscribe to the outbox: the current items at once, then the whole outbox again after
+     * every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+     * number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+     * all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+     */
+    fun `observeOutbox`(`listener`: OutboxListener): Subscription
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `refreshCatalogue`(): kotlin.Boolean
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `refreshProfile`(): CitizenProfileDto
+    
+    /**
+     * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String): Draft
+    
+    /**
+     * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+    suspend fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt): Draft
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background. Main-safe (the attachments are
+     * sealed on the core's runtime); may prompt (the device key signs). Throws
+     * [`CitizenError`].
+     */
+    suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String): OutboxItem
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `syncCases`(): List<CaseEventDto>
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    suspend fun `syncOutbox`(): OutboxSyncReport
+    
+    /**
+     * Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+     * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+     * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+     * saved and the error names the first refused path (in path order). Main-safe; never
+     * prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     */
+    suspend fun `updateDraft`(`draftId`: kotlin.String, `values`: Map<kotlin.String, kotlin.String>): Draft
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid). Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    suspend fun `validateDraft`(`draftId`: kotlin.String): List<FieldError>
+    
+    companion object
+}
+
+/**
+ * Public-service requests of one core (`CitizenCore.services()`): catalogue, profile, drafts,
+ * submission, outbox, cases. Small enough to fake in a test of a view model.
+ */
+open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_servicesclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_servicesclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * Add an item to a repeated group; returns the new item's index. Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String) : kotlin.UInt {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`group`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
+        // lift function
+        { FfiConverterUInt.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
+     * Main-safe (the sealing runs on the core's runtime); never prompts. Throws
+     * [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `attachBytes`(`draftId`: kotlin.String, `key`: kotlin.String, `fileName`: kotlin.String, `mimeType`: kotlin.String, `data`: kotlin.ByteArray) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_bytes(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`key`),
+        FfiConverterString.lower(`fileName`),
+        FfiConverterString.lower(`mimeType`),
+        FfiConverterByteArray.lower(`data`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Attach a file by path (read once, then stored encrypted like `attach_bytes`). Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `attachFile`(`draftId`: kotlin.String, `key`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_attach_file(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`key`),
+        FfiConverterString.lower(`path`),
+        FfiConverterString.lower(`mimeType`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createDraft`(`procedureId`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`procedureId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A draft answering a supplement request of `case_number`: the original values, the
+     * requested attachments required. Submit it like any draft. Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createSupplementDraft`(`caseNumber`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`caseNumber`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Delete an editable draft. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteDraft`(`draftId`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_delete_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getDraft`(`draftId`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NotSynced` before the first `refresh_profile`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getProfile`() : CitizenProfileDto {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_profile(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCitizenProfileDto.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
+     * [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listCases`() : List<CaseInfo> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_cases(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeCaseInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * All drafts, newest first (editing and submitted). Main-safe; never prompts. Throws
+     * [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listDrafts`() : List<Draft> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_drafts(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDraft.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The outbox, in queue order. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listOutbox`() : List<OutboxItem> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_outbox(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeOutboxItem.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The cached catalogue (offline). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NotSynced` before the first `refresh_catalogue`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listProcedures`() : List<Procedure> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_list_procedures(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeProcedure.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Subscribe to the outbox: the current items at once, then the whole outbox again after
+     * every change (queued → sending → delivered / rejected, or back to queued), in order. Any
+     * number of subscribers; `Subscription.cancel()` ends one, `shutdown`/closing the core ends
+     * all (each listener hears `on_end`). See [`OutboxListener`]. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
+     */
+    @Throws(CitizenException::class)override fun `observeOutbox`(`listener`: OutboxListener): Subscription {
+            return FfiConverterTypeSubscription.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CitizenException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_servicesclient_observe_outbox(
+        it,
+        
+        FfiConverterTypeOutboxListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Download the procedure catalogue if it changed (conditional request). Returns whether it
+     * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshCatalogue`() : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch the citizen's record from the population register (needs a session) and store it
+     * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshProfile`() : CitizenProfileDto {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCitizenProfileDto.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `removeAttachment`(`draftId`: kotlin.String, `key`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_attachment(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`key`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
+     * Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`group`),
+        FfiConverterUInt.lower(`index`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Submit: validate, confirm with the passcode, sign with the device key and put the request
+     * in the durable outbox in the same transaction that marks the draft submitted. Returns at
+     * once (works offline); delivery starts in the background. Main-safe (the attachments are
+     * sealed on the core's runtime); may prompt (the device key signs). Throws
+     * [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `submitDraft`(`draftId`: kotlin.String, `passcode`: kotlin.String) : OutboxItem {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_submit_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOutboxItem.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
+     * never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncCases`() : List<CaseEventDto> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_cases(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeCaseEventDto.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Deliver what is queued now (call when connectivity returns or the citizen asks).
+     * Ignores the core's own backoff, honours the server's Retry-After. Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncOutbox`() : OutboxSyncReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_outbox(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOutboxSyncReport.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Set several values in one write (`path` = `key` or `group.<index>.<key>`; an empty value
+     * clears the field): call it when the citizen leaves a field or pauses, not per keystroke.
+     * All or nothing: if one value is refused (`field.locked`, `field.unknown`) nothing is
+     * saved and the error names the first refused path (in path order). Main-safe; never
+     * prompts. Throws [`CitizenError`] (`InvalidForm`, `NotFound`, `WrongState`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateDraft`(`draftId`: kotlin.String, `values`: Map<kotlin.String, kotlin.String>) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_update_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+        FfiConverterMapStringString.lower(`values`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Validate without submitting: every field error at once (empty = valid). Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `validateDraft`(`draftId`: kotlin.String) : List<FieldError> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_validate_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`draftId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeFieldError.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeServicesClient: FfiConverter<ServicesClient, Long> {
+    override fun lower(value: ServicesClient): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ServicesClient {
+        return ServicesClient(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ServicesClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ServicesClient) = 8UL
+
+    override fun write(value: ServicesClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives the core's status: first the current one, then each change the core notices (a
+ * login or logout, an enrollment, a session that expired or was revoked, a device the server
+ * deactivated, a wipe). Called from a core thread, one call at a time.
+ */
+public interface StatusListener {
+    
+    /**
+     * The status (never the same twice in a row).
+     */
+    fun `onStatus`(`status`: CoreStatus)
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    fun `onEnd`()
+    
+    companion object
+}
+
+/**
+ * Receives the core's status: first the current one, then each change the core notices (a
+ * login or logout, an enrollment, a session that expired or was revoked, a device the server
+ * deactivated, a wipe). Called from a core thread, one call at a time.
+ */
+open class StatusListenerImpl: Disposable, AutoCloseable, StatusListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_statuslistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_statuslistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * The status (never the same twice in a row).
+     */
+    @Throws(ObserverException::class)override fun `onStatus`(`status`: CoreStatus)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(ObserverException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_status(
+        it,
+        
+        FfiConverterTypeCoreStatus.lower(`status`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The subscription ended (cancelled, or the core was shut down or closed): no more calls.
+     */
+    @Throws(ObserverException::class)override fun `onEnd`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(ObserverException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_statuslistener_on_end(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceStatusListener {
+    internal object `onStatus`: UniffiCallbackInterfaceStatusListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`status`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeStatusListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onStatus`(
+                    FfiConverterTypeCoreStatus.lift(`status`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ObserverException -> FfiConverterTypeObserverError.lower(e) }
+            )
+        }
+    }
+    internal object `onEnd`: UniffiCallbackInterfaceStatusListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeStatusListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onEnd`(
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ObserverException -> FfiConverterTypeObserverError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeStatusListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeStatusListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceStatusListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onStatus`,
+        `onEnd`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_citizen_core_fn_init_callback_vtable_statuslistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStatusListener: FfiConverter<StatusListener, Long> {
+    internal val handleMap = UniffiHandleMap<StatusListener>()
+
+    override fun lower(value: StatusListener): Long {
+        if (value is StatusListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): StatusListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return StatusListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): StatusListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: StatusListener) = 8UL
+
+    override fun write(value: StatusListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+ * call `cancel()` when done; it also ends when the core is shut down or closed.
+ */
+public interface SubscriptionInterface {
+    
+    /**
+     * Stop the notifications (idempotent). The listener hears `on_end` once the notification
+     * being delivered, if any, is done. Main-safe; never throws.
+     */
+    fun `cancel`()
+    
+    companion object
+}
+
+/**
+ * A running subscription (`observe_outbox`, `observe_status`). Keep it while you listen and
+ * call `cancel()` when done; it also ends when the core is shut down or closed.
+ */
+open class Subscription: Disposable, AutoCloseable, SubscriptionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_subscription(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_subscription(handle, status)
+        }
+    }
+
+    
+    /**
+     * Stop the notifications (idempotent). The listener hears `on_end` once the notification
+     * being delivered, if any, is done. Main-safe; never throws.
+     */override fun `cancel`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSubscription: FfiConverter<Subscription, Long> {
+    override fun lower(value: Subscription): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Subscription {
+        return Subscription(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Subscription {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Subscription) = 8UL
+
+    override fun write(value: Subscription, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -6474,78 +7531,6 @@ public object FfiConverterTypeCaseInfo: FfiConverterRustBuffer<CaseInfo> {
 
 
 /**
- * The result of a successful upgrade.
- */
-data class ChipUpgradeOutcome (
-    /**
-     * The account's identity level now (2).
-     */
-    val `level`: kotlin.UByte
-    , 
-    /**
-     * Unix seconds (server time).
-     */
-    val `upgradedAt`: kotlin.Long
-    , 
-    /**
-     * Commands exchanged with the card.
-     */
-    val `apdus`: kotlin.UInt
-    , 
-    /**
-     * Bytes of file content read.
-     */
-    val `bytesRead`: kotlin.ULong
-    , 
-    /**
-     * Whether the identity credential stating the new level is already on the device (when
-     * false, the next data share fetches it).
-     */
-    val `credentialRefreshed`: kotlin.Boolean
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeChipUpgradeOutcome: FfiConverterRustBuffer<ChipUpgradeOutcome> {
-    override fun read(buf: ByteBuffer): ChipUpgradeOutcome {
-        return ChipUpgradeOutcome(
-            FfiConverterUByte.read(buf),
-            FfiConverterLong.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterBoolean.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: ChipUpgradeOutcome) = (
-            FfiConverterUByte.allocationSize(value.`level`) +
-            FfiConverterLong.allocationSize(value.`upgradedAt`) +
-            FfiConverterUInt.allocationSize(value.`apdus`) +
-            FfiConverterULong.allocationSize(value.`bytesRead`) +
-            FfiConverterBoolean.allocationSize(value.`credentialRefreshed`)
-    )
-
-    override fun write(value: ChipUpgradeOutcome, buf: ByteBuffer) {
-            FfiConverterUByte.write(value.`level`, buf)
-            FfiConverterLong.write(value.`upgradedAt`, buf)
-            FfiConverterUInt.write(value.`apdus`, buf)
-            FfiConverterULong.write(value.`bytesRead`, buf)
-            FfiConverterBoolean.write(value.`credentialRefreshed`, buf)
-    }
-}
-
-
-
-/**
  * The citizen's record (answer to `GET /v1/citizen/profile`).
  */
 data class CitizenProfileDto (
@@ -6807,7 +7792,9 @@ public object FfiConverterTypeCondition: FfiConverterRustBuffer<Condition> {
 
 
 /**
- * Everything the core needs to start.
+ * Everything the core needs to start. Only the server, the data directory and the language are
+ * required; the other fields default to the values of [`default_core_config`] (Swift and Kotlin
+ * callers may leave them out).
  */
 data class CoreConfig (
     /**
@@ -6823,42 +7810,42 @@ data class CoreConfig (
     /**
      * PEM certificates to trust instead of the platform roots; empty = platform roots.
      */
-    val `trustAnchorsPem`: List<kotlin.String>
+    val `trustAnchorsPem`: List<kotlin.String> = listOf() 
     , 
     /**
      * SPKI pins (`sha256/<base64>` or `<base64>`); empty = no pinning, else at least two distinct pins (a repeated pin is refused).
      */
-    val `spkiPins`: List<kotlin.String>
+    val `spkiPins`: List<kotlin.String> = listOf() 
     , 
     /**
      * Language sent to the server.
      */
-    val `locale`: Locale
+    val `language`: Language
     , 
     /**
      * TCP+TLS connect timeout.
      */
-    val `connectTimeoutMs`: kotlin.ULong
+    val `connectTimeoutMs`: kotlin.ULong = 10000uL 
     , 
     /**
      * Whole-request timeout.
      */
-    val `requestTimeoutMs`: kotlin.ULong
+    val `requestTimeoutMs`: kotlin.ULong = 30000uL 
     , 
     /**
      * Allow plain `http://` to loopback hosts (development only).
      */
-    val `allowInsecureLoopback`: kotlin.Boolean
+    val `allowInsecureLoopback`: kotlin.Boolean = false 
     , 
     /**
      * Device label shown in the device list (no personal data), e.g. `Pixel 9`.
      */
-    val `deviceLabel`: kotlin.String
+    val `deviceLabel`: kotlin.String = "device" 
     , 
     /**
      * `android`, `ios`, `desktop`, `kiosk`.
      */
-    val `platform`: kotlin.String
+    val `platform`: kotlin.String = "unknown" 
     
 ){
     
@@ -6879,7 +7866,7 @@ public object FfiConverterTypeCoreConfig: FfiConverterRustBuffer<CoreConfig> {
             FfiConverterString.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterSequenceString.read(buf),
-            FfiConverterTypeLocale.read(buf),
+            FfiConverterTypeLanguage.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterBoolean.read(buf),
@@ -6893,7 +7880,7 @@ public object FfiConverterTypeCoreConfig: FfiConverterRustBuffer<CoreConfig> {
             FfiConverterString.allocationSize(value.`dataDir`) +
             FfiConverterSequenceString.allocationSize(value.`trustAnchorsPem`) +
             FfiConverterSequenceString.allocationSize(value.`spkiPins`) +
-            FfiConverterTypeLocale.allocationSize(value.`locale`) +
+            FfiConverterTypeLanguage.allocationSize(value.`language`) +
             FfiConverterULong.allocationSize(value.`connectTimeoutMs`) +
             FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
             FfiConverterBoolean.allocationSize(value.`allowInsecureLoopback`) +
@@ -6906,7 +7893,7 @@ public object FfiConverterTypeCoreConfig: FfiConverterRustBuffer<CoreConfig> {
             FfiConverterString.write(value.`dataDir`, buf)
             FfiConverterSequenceString.write(value.`trustAnchorsPem`, buf)
             FfiConverterSequenceString.write(value.`spkiPins`, buf)
-            FfiConverterTypeLocale.write(value.`locale`, buf)
+            FfiConverterTypeLanguage.write(value.`language`, buf)
             FfiConverterULong.write(value.`connectTimeoutMs`, buf)
             FfiConverterULong.write(value.`requestTimeoutMs`, buf)
             FfiConverterBoolean.write(value.`allowInsecureLoopback`, buf)
@@ -9090,56 +10077,6 @@ public object FfiConverterTypeShareRequestInfo: FfiConverterRustBuffer<ShareRequ
 
 
 /**
- * What a signature is for, handed to [`DeviceKeyStore::sign`] with the bytes.
- */
-data class SignRequest (
-    /**
-     * Why the core signs.
-     */
-    val `purpose`: SignPurpose
-    , 
-    /**
-     * `true` when the citizen just asked for this operation (a prompt is expected); `false` for
-     * background bookkeeping (log entries, anchors), which the core signs only with the
-     * bookkeeping key, created without user authentication: a shell must never show a prompt
-     * for it and should fail rather than prompt if the key unexpectedly requires one.
-     */
-    val `userInitiated`: kotlin.Boolean
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeSignRequest: FfiConverterRustBuffer<SignRequest> {
-    override fun read(buf: ByteBuffer): SignRequest {
-        return SignRequest(
-            FfiConverterTypeSignPurpose.read(buf),
-            FfiConverterBoolean.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: SignRequest) = (
-            FfiConverterTypeSignPurpose.allocationSize(value.`purpose`) +
-            FfiConverterBoolean.allocationSize(value.`userInitiated`)
-    )
-
-    override fun write(value: SignRequest, buf: ByteBuffer) {
-            FfiConverterTypeSignPurpose.write(value.`purpose`, buf)
-            FfiConverterBoolean.write(value.`userInitiated`, buf)
-    }
-}
-
-
-
-/**
  * What happened.
  */
 
@@ -9188,11 +10125,7 @@ enum class ActivityKind {
     /**
      * Identity data was shared with a relying party.
      */
-    DATA_SHARE,
-    /**
-     * The account was raised to identity level 2 from the card's chip (decision 26f).
-     */
-    LEVEL_UPGRADE;
+    DATA_SHARE;
 
     
 
@@ -9221,613 +10154,6 @@ public object FfiConverterTypeActivityKind: FfiConverterRustBuffer<ActivityKind>
 }
 
 
-
-
-
-
-
-/**
- * Why an exchange with the card failed. Shells map their platform exceptions onto these; the
- * `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
- * personal data once decrypted).
- */
-sealed class ApduTransportException: kotlin.Exception() {
-    
-    /**
-     * The card left the field or the reader (Android `TagLostException`, iOS "tag connection
-     * lost", PC/SC `SCARD_W_REMOVED_CARD`/`SCARD_W_RESET_CARD`). Retryable: the citizen holds the
-     * card again and the reader restarts the session from SELECT (secure-messaging keys are not
-     * reused across a removal).
-     */
-    class CardRemoved(
-        
-        /**
-         * What the platform reported (for logs; never shown to the user).
-         */
-        val `reason`: kotlin.String
-        ) : ApduTransportException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-    /**
-     * The card did not answer in time (the transport's timeout, e.g. `IsoDep.setTimeout`).
-     * Retryable once; a chip that keeps timing out is reported to the citizen.
-     */
-    class Timeout(
-        
-        /**
-         * What the platform reported (for logs; never shown to the user).
-         */
-        val `reason`: kotlin.String
-        ) : ApduTransportException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-    /**
-     * The exchange was cancelled (the future was dropped, the session invalidated, or the
-     * citizen dismissed the system NFC sheet). Not an error to report; not retried.
-     */
-    class Cancelled(
-        
-        /**
-         * What the platform reported (for logs; never shown to the user).
-         */
-        val `reason`: kotlin.String
-        ) : ApduTransportException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-    /**
-     * Anything else (no reader, I/O failure, an APDU the transport cannot carry).
-     */
-    class Other(
-        
-        /**
-         * What the platform reported (for logs; never shown to the user).
-         */
-        val `reason`: kotlin.String
-        ) : ApduTransportException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ApduTransportException> {
-        override fun lift(error_buf: RustBuffer.ByValue): ApduTransportException = FfiConverterTypeApduTransportError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeApduTransportError : FfiConverterRustBuffer<ApduTransportException> {
-    override fun read(buf: ByteBuffer): ApduTransportException {
-        
-
-        return when(buf.getInt()) {
-            1 -> ApduTransportException.CardRemoved(
-                FfiConverterString.read(buf),
-                )
-            2 -> ApduTransportException.Timeout(
-                FfiConverterString.read(buf),
-                )
-            3 -> ApduTransportException.Cancelled(
-                FfiConverterString.read(buf),
-                )
-            4 -> ApduTransportException.Other(
-                FfiConverterString.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: ApduTransportException): ULong {
-        return when(value) {
-            is ApduTransportException.CardRemoved -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is ApduTransportException.Timeout -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is ApduTransportException.Cancelled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is ApduTransportException.Other -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-        }
-    }
-
-    override fun write(value: ApduTransportException, buf: ByteBuffer) {
-        when(value) {
-            is ApduTransportException.CardRemoved -> {
-                buf.putInt(1)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is ApduTransportException.Timeout -> {
-                buf.putInt(2)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is ApduTransportException.Cancelled -> {
-                buf.putInt(3)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is ApduTransportException.Other -> {
-                buf.putInt(4)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
-
-
-
-
-
-/**
- * Errors of login, sessions and device management.
- */
-sealed class AuthException: kotlin.Exception() {
-    
-    /**
-     * No account on this device.
-     */
-    class NotEnrolled(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Wrong passcode.
-     */
-    class PasscodeIncorrect(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeLockout`: kotlin.UInt, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeWipe`: kotlin.UInt
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }, attemptsBeforeLockout=${ `attemptsBeforeLockout` }, attemptsBeforeWipe=${ `attemptsBeforeWipe` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    class LockedOut(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `retryAfterSecs`: kotlin.ULong
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }, retryAfterSecs=${ `retryAfterSecs` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    class Wiped(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * No session; log in first.
-     */
-    class NotLoggedIn(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The session reached its idle or absolute timeout, or was ended.
-     */
-    class SessionExpired(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * A refresh token was reused: the server revoked the whole session.
-     */
-    class SessionRevoked(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * This device was replaced, transferred or revoked (`status` says which).
-     */
-    class DeviceInactive(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `status`: DeviceStatus
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }, status=${ `status` }"
-    }
-    
-    /**
-     * The account is locked server-side.
-     */
-    class AccountLocked(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The server refused the signed request.
-     */
-    class Rejected(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Key store failure, cancellation or invalidated key.
-     */
-    class KeyStore(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Transport failure.
-     */
-    class Network(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `kind`: NetworkErrorKind
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }, kind=${ `kind` }"
-    }
-    
-    /**
-     * Local storage failed.
-     */
-    class Storage(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : AuthException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-
-    
-        /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
-         */ fun `detail`(): ErrorDetail {
-            return FfiConverterTypeErrorDetail.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_autherror_detail(FfiConverterTypeAuthError.lower(this),
-        _status)
-}
-    )
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<AuthException> {
-        override fun lift(error_buf: RustBuffer.ByValue): AuthException = FfiConverterTypeAuthError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeAuthError : FfiConverterRustBuffer<AuthException> {
-    override fun read(buf: ByteBuffer): AuthException {
-        
-
-        return when(buf.getInt()) {
-            1 -> AuthException.NotEnrolled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            2 -> AuthException.PasscodeIncorrect(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            3 -> AuthException.LockedOut(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterULong.read(buf),
-                )
-            4 -> AuthException.Wiped(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            5 -> AuthException.NotLoggedIn(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            6 -> AuthException.SessionExpired(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            7 -> AuthException.SessionRevoked(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            8 -> AuthException.DeviceInactive(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeDeviceStatus.read(buf),
-                )
-            9 -> AuthException.AccountLocked(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            10 -> AuthException.Rejected(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            11 -> AuthException.KeyStore(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            12 -> AuthException.Network(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeNetworkErrorKind.read(buf),
-                )
-            13 -> AuthException.Storage(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: AuthException): ULong {
-        return when(value) {
-            is AuthException.NotEnrolled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.PasscodeIncorrect -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`)
-            )
-            is AuthException.LockedOut -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterULong.allocationSize(value.`retryAfterSecs`)
-            )
-            is AuthException.Wiped -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.NotLoggedIn -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.SessionExpired -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.SessionRevoked -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.DeviceInactive -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
-            )
-            is AuthException.AccountLocked -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.Rejected -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.KeyStore -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is AuthException.Network -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
-            )
-            is AuthException.Storage -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-        }
-    }
-
-    override fun write(value: AuthException, buf: ByteBuffer) {
-        when(value) {
-            is AuthException.NotEnrolled -> {
-                buf.putInt(1)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.PasscodeIncorrect -> {
-                buf.putInt(2)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
-                Unit
-            }
-            is AuthException.LockedOut -> {
-                buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterULong.write(value.`retryAfterSecs`, buf)
-                Unit
-            }
-            is AuthException.Wiped -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.NotLoggedIn -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.SessionExpired -> {
-                buf.putInt(6)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.SessionRevoked -> {
-                buf.putInt(7)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.DeviceInactive -> {
-                buf.putInt(8)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
-                Unit
-            }
-            is AuthException.AccountLocked -> {
-                buf.putInt(9)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.Rejected -> {
-                buf.putInt(10)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.KeyStore -> {
-                buf.putInt(11)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is AuthException.Network -> {
-                buf.putInt(12)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
-                Unit
-            }
-            is AuthException.Storage -> {
-                buf.putInt(13)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
 
 
 
@@ -9892,859 +10218,242 @@ public object FfiConverterTypeCaseStatusDto: FfiConverterRustBuffer<CaseStatusDt
 
 
 
-/**
- * How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
- */
-sealed class ChipAccessKey {
-    
-    /**
-     * The 6-digit card access number printed on the front of the card.
-     */
-    data class Can(
-        /**
-         * Six digits.
-         */
-        val `can`: kotlin.String) : ChipAccessKey()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * The machine-readable-zone data: the 12-digit ID number, date of birth and date of expiry
-     * (`YYMMDD` each), as printed on the back of the card.
-     */
-    data class Mrz(
-        /**
-         * The 12-digit personal number.
-         */
-        val `idNumber`: kotlin.String, 
-        /**
-         * `YYMMDD`.
-         */
-        val `dateOfBirth`: kotlin.String, 
-        /**
-         * `YYMMDD`.
-         */
-        val `dateOfExpiry`: kotlin.String) : ChipAccessKey()
-        
-    {
-        
-
-        companion object
-    }
-    
-
-    
-
-    
-    
-
-
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeChipAccessKey : FfiConverterRustBuffer<ChipAccessKey>{
-    override fun read(buf: ByteBuffer): ChipAccessKey {
-        return when(buf.getInt()) {
-            1 -> ChipAccessKey.Can(
-                FfiConverterString.read(buf),
-                )
-            2 -> ChipAccessKey.Mrz(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                )
-            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: ChipAccessKey): ULong = when(value) {
-        is ChipAccessKey.Can -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterString.allocationSize(value.`can`)
-            )
-        }
-        is ChipAccessKey.Mrz -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterString.allocationSize(value.`idNumber`)
-                + FfiConverterString.allocationSize(value.`dateOfBirth`)
-                + FfiConverterString.allocationSize(value.`dateOfExpiry`)
-            )
-        }
-    }
-
-    override fun write(value: ChipAccessKey, buf: ByteBuffer) {
-        when(value) {
-            is ChipAccessKey.Can -> {
-                buf.putInt(1)
-                FfiConverterString.write(value.`can`, buf)
-                Unit
-            }
-            is ChipAccessKey.Mrz -> {
-                buf.putInt(2)
-                FfiConverterString.write(value.`idNumber`, buf)
-                FfiConverterString.write(value.`dateOfBirth`, buf)
-                FfiConverterString.write(value.`dateOfExpiry`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-}
-
-
-
 
 
 /**
- * The step a chip read is in, for a progress display.
+ * The one error every exported call throws. The variant says what the app should do next;
+ * `detail` has the stable code and the message in Vietnamese and English (also through the
+ * exported `detail()` method).
  */
-sealed class ChipReadStep {
+sealed class CitizenException: kotlin.Exception() {
     
     /**
-     * Reading the card's access parameters (EF.CardAccess).
+     * No session, or it expired or was revoked: show the passcode screen and log in.
      */
-    object CardAccess : ChipReadStep()
-    
-    
-    /**
-     * Opening the secure channel with the CAN or MRZ (PACE).
-     */
-    object Pace : ChipReadStep()
-    
-    
-    /**
-     * Opening the secure channel with the MRZ (BAC, older cards).
-     */
-    object Bac : ChipReadStep()
-    
-    
-    /**
-     * Selecting the ID application.
-     */
-    object SelectApplication : ChipReadStep()
-    
-    
-    /**
-     * Reading a file (`EF.COM`, `EF.SOD`, `DG1`, …).
-     */
-    data class ReadFile(
+    class NeedsLogin(
+        
         /**
-         * The file's name.
+         * `auth.not_logged_in`, `auth.session_expired` or `auth.session_revoked`.
          */
-        val `name`: kotlin.String) : ChipReadStep()
-        
-    {
-        
-
-        companion object
+        val `detail`: ErrorDetail
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }"
     }
     
     /**
-     * Chip authentication (the chip proves its key to the phone).
+     * The account is not (or no longer) on this device: start enrollment.
      */
-    object ChipAuthentication : ChipReadStep()
-    
-    
-    /**
-     * Active authentication (the chip signs the server's challenge).
-     */
-    object ActiveAuthentication : ChipReadStep()
-    
-    
-    /**
-     * The read is complete.
-     */
-    object Done : ChipReadStep()
-    
-    
-
-    
-
-    
-    
-
-
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeChipReadStep : FfiConverterRustBuffer<ChipReadStep>{
-    override fun read(buf: ByteBuffer): ChipReadStep {
-        return when(buf.getInt()) {
-            1 -> ChipReadStep.CardAccess
-            2 -> ChipReadStep.Pace
-            3 -> ChipReadStep.Bac
-            4 -> ChipReadStep.SelectApplication
-            5 -> ChipReadStep.ReadFile(
-                FfiConverterString.read(buf),
-                )
-            6 -> ChipReadStep.ChipAuthentication
-            7 -> ChipReadStep.ActiveAuthentication
-            8 -> ChipReadStep.Done
-            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: ChipReadStep): ULong = when(value) {
-        is ChipReadStep.CardAccess -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is ChipReadStep.Pace -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is ChipReadStep.Bac -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is ChipReadStep.SelectApplication -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is ChipReadStep.ReadFile -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterString.allocationSize(value.`name`)
-            )
-        }
-        is ChipReadStep.ChipAuthentication -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is ChipReadStep.ActiveAuthentication -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-        is ChipReadStep.Done -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-    }
-
-    override fun write(value: ChipReadStep, buf: ByteBuffer) {
-        when(value) {
-            is ChipReadStep.CardAccess -> {
-                buf.putInt(1)
-                Unit
-            }
-            is ChipReadStep.Pace -> {
-                buf.putInt(2)
-                Unit
-            }
-            is ChipReadStep.Bac -> {
-                buf.putInt(3)
-                Unit
-            }
-            is ChipReadStep.SelectApplication -> {
-                buf.putInt(4)
-                Unit
-            }
-            is ChipReadStep.ReadFile -> {
-                buf.putInt(5)
-                FfiConverterString.write(value.`name`, buf)
-                Unit
-            }
-            is ChipReadStep.ChipAuthentication -> {
-                buf.putInt(6)
-                Unit
-            }
-            is ChipReadStep.ActiveAuthentication -> {
-                buf.putInt(7)
-                Unit
-            }
-            is ChipReadStep.Done -> {
-                buf.putInt(8)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-}
-
-
-
-
-
-
-
-/**
- * Errors of the chip upgrade. Every variant carries a stable code and the message in
- * Vietnamese and English.
- */
-sealed class ChipUpgradeException: kotlin.Exception() {
-    
-    /**
-     * The card read failed on the device: wrong CAN or MRZ data (`chip.access_denied`), card
-     * removed (`chip.card_removed`, retryable), secure-messaging failure, malformed data, a
-     * data group that does not match the issuer's signature, an untrusted or expired signer, a
-     * chip that failed authentication (`chip.not_genuine`: a copy), an unsupported protocol.
-     */
-    class Card(
+    class NeedsEnrollment(
         
         /**
-         * Stable code and messages.
+         * `auth.not_enrolled`, `auth.wiped` or `auth.device_inactive`.
          */
         val `detail`: ErrorDetail, 
         
         /**
-         * Whether holding the card still and trying again may succeed.
+         * Why.
          */
-        val `retryable`: kotlin.Boolean
-        ) : ChipUpgradeException() {
+        val `reason`: EnrollmentReason
+        ) : CitizenException() {
         override val message
-            get() = "detail=${ `detail` }, retryable=${ `retryable` }"
+            get() = "detail=${ `detail` }, reason=${ `reason` }"
     }
     
     /**
-     * The server refused the card: untrusted signer, altered data, clone, another citizen's
-     * card (`chip.other_citizen`), data that differ from the register (`chip.record_mismatch`),
-     * a replayed or expired proof, a card without active authentication.
+     * Wrong passcode: ask again, showing what is left.
      */
-    class Refused(
+    class PasscodeRejected(
         
         /**
-         * Stable code and messages.
-         */
-        val `detail`: ErrorDetail
-        ) : ChipUpgradeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The citizen dismissed the NFC sheet (the exchange was cancelled); nothing happened.
-     */
-    class Cancelled(
-        
-        /**
-         * Stable code and messages.
-         */
-        val `detail`: ErrorDetail
-        ) : ChipUpgradeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * No account on this device.
-     */
-    class NotEnrolled(
-        
-        /**
-         * Stable code and messages.
-         */
-        val `detail`: ErrorDetail
-        ) : ChipUpgradeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Not logged in, or the session ended: log in again.
-     */
-    class NotLoggedIn(
-        
-        /**
-         * Stable code and messages.
-         */
-        val `detail`: ErrorDetail
-        ) : ChipUpgradeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Transport failure towards the server.
-     */
-    class Network(
-        
-        /**
-         * Stable code and messages.
+         * `auth.passcode_incorrect`.
          */
         val `detail`: ErrorDetail, 
         
         /**
-         * What kind of failure.
-         */
-        val `kind`: NetworkErrorKind
-        ) : ChipUpgradeException() {
-        override val message
-            get() = "detail=${ `detail` }, kind=${ `kind` }"
-    }
-    
-    /**
-     * Key store failure, cancellation or invalidated key.
-     */
-    class KeyStore(
-        
-        /**
-         * Stable code and messages.
-         */
-        val `detail`: ErrorDetail
-        ) : ChipUpgradeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Anything else (device inactive, storage, an unknown server answer).
-     */
-    class Internal(
-        
-        /**
-         * Stable code and messages.
-         */
-        val `detail`: ErrorDetail
-        ) : ChipUpgradeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-
-    
-        /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
-         */ fun `detail`(): ErrorDetail {
-            return FfiConverterTypeErrorDetail.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_chipupgradeerror_detail(FfiConverterTypeChipUpgradeError.lower(this),
-        _status)
-}
-    )
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ChipUpgradeException> {
-        override fun lift(error_buf: RustBuffer.ByValue): ChipUpgradeException = FfiConverterTypeChipUpgradeError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeChipUpgradeError : FfiConverterRustBuffer<ChipUpgradeException> {
-    override fun read(buf: ByteBuffer): ChipUpgradeException {
-        
-
-        return when(buf.getInt()) {
-            1 -> ChipUpgradeException.Card(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterBoolean.read(buf),
-                )
-            2 -> ChipUpgradeException.Refused(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            3 -> ChipUpgradeException.Cancelled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            4 -> ChipUpgradeException.NotEnrolled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            5 -> ChipUpgradeException.NotLoggedIn(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            6 -> ChipUpgradeException.Network(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeNetworkErrorKind.read(buf),
-                )
-            7 -> ChipUpgradeException.KeyStore(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            8 -> ChipUpgradeException.Internal(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: ChipUpgradeException): ULong {
-        return when(value) {
-            is ChipUpgradeException.Card -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterBoolean.allocationSize(value.`retryable`)
-            )
-            is ChipUpgradeException.Refused -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ChipUpgradeException.Cancelled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ChipUpgradeException.NotEnrolled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ChipUpgradeException.NotLoggedIn -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ChipUpgradeException.Network -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
-            )
-            is ChipUpgradeException.KeyStore -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ChipUpgradeException.Internal -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-        }
-    }
-
-    override fun write(value: ChipUpgradeException, buf: ByteBuffer) {
-        when(value) {
-            is ChipUpgradeException.Card -> {
-                buf.putInt(1)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterBoolean.write(value.`retryable`, buf)
-                Unit
-            }
-            is ChipUpgradeException.Refused -> {
-                buf.putInt(2)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ChipUpgradeException.Cancelled -> {
-                buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ChipUpgradeException.NotEnrolled -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ChipUpgradeException.NotLoggedIn -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ChipUpgradeException.Network -> {
-                buf.putInt(6)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
-                Unit
-            }
-            is ChipUpgradeException.KeyStore -> {
-                buf.putInt(7)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ChipUpgradeException.Internal -> {
-                buf.putInt(8)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
-
-
-
-
-
-/**
- * Errors of QR login, data sharing and consent receipts. Every variant carries a stable code
- * (`consent.frame_stale`, …) and the message in both languages.
- */
-sealed class ConsentException: kotlin.Exception() {
-    
-    /**
-     * What was scanned or opened is not a valid login code, link or request (too long, wrong
-     * version, malformed), or a local input was refused (passcode format).
-     */
-    class InvalidCode(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The relying party failed a check against the signed registry: unknown, bad signature,
-     * unregistered origin or redirect, a claim or purpose it may not ask for. Likely a fake site.
-     */
-    class RelyingPartyRejected(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The request or the scanned frame is too old (scan the code on the screen again).
-     */
-    class Expired(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * No such login session or share request (or it was already answered on this device), or
-     * no credential on the device.
-     */
-    class NotFound(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The server or the relying party refused (already scanned or decided, wrong verification
-     * code, mismatched approval, presentation refused).
-     */
-    class Refused(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * A receipt export did not verify: changed content, bad device signature, bad server
-     * countersignature, or another server key than the pinned one.
-     */
-    class ReceiptInvalid(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * No account on this device.
-     */
-    class NotEnrolled(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Not logged in, or the session ended: log in again.
-     */
-    class NotLoggedIn(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Wrong passcode.
-     */
-    class PasscodeIncorrect(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
+         * Wrong passcodes left before a delay.
          */
         val `attemptsBeforeLockout`: kotlin.UInt, 
         
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Wrong passcodes left before the local account is erased.
          */
         val `attemptsBeforeWipe`: kotlin.UInt
-        ) : ConsentException() {
+        ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }, attemptsBeforeLockout=${ `attemptsBeforeLockout` }, attemptsBeforeWipe=${ `attemptsBeforeWipe` }"
     }
     
     /**
-     * Too many wrong passcodes; wait.
+     * Too many wrong passcodes: wait before the next attempt.
      */
     class LockedOut(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `auth.locked_out`.
          */
         val `detail`: ErrorDetail, 
         
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Seconds to wait.
          */
         val `retryAfterSecs`: kotlin.ULong
-        ) : ConsentException() {
+        ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }, retryAfterSecs=${ `retryAfterSecs` }"
     }
     
     /**
-     * Too many wrong passcodes; the local account was erased.
+     * Something the citizen (or the app) entered is not valid; nothing was sent. `fields` lists
+     * every invalid field at once (empty when the input was one value, e.g. a scanned code).
      */
-    class Wiped(
+    class InvalidInput(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * This device was replaced or revoked.
-     */
-    class DeviceInactive(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `input.invalid` with fields, else the condition (`consent.qr_malformed`, …).
          */
         val `detail`: ErrorDetail, 
         
         /**
-         * Data of this condition, described in the variant's documentation.
+         * The invalid fields.
          */
-        val `status`: DeviceStatus
-        ) : ConsentException() {
+        val `fields`: List<FieldError>
+        ) : CitizenException() {
         override val message
-            get() = "detail=${ `detail` }, status=${ `status` }"
+            get() = "detail=${ `detail` }, fields=${ `fields` }"
     }
     
     /**
-     * Key store failure, cancellation or invalidated key.
+     * The OTP was wrong, expired or tried too often: ask for it again (or a new one when
+     * `attempts_left` is 0).
      */
-    class KeyStore(
+    class OtpRejected(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `otp.invalid`, `otp.expired` or `otp.attempts_exceeded`.
          */
-        val `detail`: ErrorDetail
-        ) : ConsentException() {
+        val `detail`: ErrorDetail, 
+        
+        /**
+         * Attempts left with this OTP.
+         */
+        val `attemptsLeft`: kotlin.UInt
+        ) : CitizenException() {
         override val message
-            get() = "detail=${ `detail` }"
+            get() = "detail=${ `detail` }, attemptsLeft=${ `attemptsLeft` }"
     }
     
     /**
-     * Transport failure.
+     * The network or the server failed: retry when the connection is back (a queued request
+     * stays queued).
      */
     class Network(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `network.*`, or `receipt.invalid` for a server receipt that did not verify.
          */
         val `detail`: ErrorDetail, 
         
         /**
-         * Data of this condition, described in the variant's documentation.
+         * Offline, timeout, TLS, … (`Protocol`: the server's answer was not acceptable).
          */
         val `kind`: NetworkErrorKind
-        ) : ConsentException() {
+        ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }, kind=${ `kind` }"
     }
     
     /**
-     * The server's answer did not verify (registry, countersignature, malformed data).
+     * The server, a relying party or a rule refused this request; retrying the same will not
+     * help. The code says which (`enrollment.no_match`, `consent.frame_stale`, …).
      */
-    class BadServerResponse(
+    class Refused(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * The refusal's code and message.
          */
         val `detail`: ErrorDetail
-        ) : ConsentException() {
+        ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }"
     }
     
     /**
-     * Local storage or another unexpected failure.
+     * The platform key store failed; `problem` says whether the device key is gone
+     * (`keystore.key_invalidated`: enroll again), the citizen cancelled, or something else.
+     */
+    class KeyStore(
+        
+        /**
+         * `keystore.key_invalidated`, `keystore.user_cancelled` or `keystore.failure`.
+         */
+        val `detail`: ErrorDetail, 
+        
+        /**
+         * What happened.
+         */
+        val `problem`: KeyStoreProblem
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }, problem=${ `problem` }"
+    }
+    
+    /**
+     * The data key is temporarily unavailable (e.g. the phone is locked): retry later. Never
+     * offer to erase the data for this.
+     */
+    class DataKeyLocked(
+        
+        /**
+         * `storage.data_key_locked`.
+         */
+        val `detail`: ErrorDetail
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The data key is gone for good (restored onto another phone, key store reset): the local
+     * data cannot be read; erase it (`eraseLocalData`) and enroll again.
+     */
+    class DataKeyLost(
+        
+        /**
+         * `storage.data_key_lost`.
+         */
+        val `detail`: ErrorDetail
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * What was asked for does not exist here (draft, case, procedure, login session, share
+     * request, credential), or is not on the device yet (sync first).
+     */
+    class NotFound(
+        
+        /**
+         * `draft.unknown`, `profile.missing`, `consent.unknown_session`, …
+         */
+        val `detail`: ErrorDetail
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * An unexpected failure (storage, configuration, the core closed): report it; retrying may
+     * not help.
      */
     class Internal(
         
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * `storage.failure`, `setup.invalid_config`, `storage.already_open`, `core.closed`, …
          */
         val `detail`: ErrorDetail
-        ) : ConsentException() {
+        ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }"
     }
@@ -10756,7 +10465,7 @@ sealed class ConsentException: kotlin.Exception() {
          */ fun `detail`(): ErrorDetail {
             return FfiConverterTypeErrorDetail.lift(
     uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_consenterror_detail(FfiConverterTypeConsentError.lower(this),
+    UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail(FfiConverterTypeCitizenError.lower(this),
         _status)
 }
     )
@@ -10766,8 +10475,8 @@ sealed class ConsentException: kotlin.Exception() {
     
 
 
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ConsentException> {
-        override fun lift(error_buf: RustBuffer.ByValue): ConsentException = FfiConverterTypeConsentError.lift(error_buf)
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<CitizenException> {
+        override fun lift(error_buf: RustBuffer.ByValue): CitizenException = FfiConverterTypeCitizenError.lift(error_buf)
     }
 
     
@@ -10776,151 +10485,133 @@ sealed class ConsentException: kotlin.Exception() {
 /**
  * @suppress
  */
-public object FfiConverterTypeConsentError : FfiConverterRustBuffer<ConsentException> {
-    override fun read(buf: ByteBuffer): ConsentException {
+public object FfiConverterTypeCitizenError : FfiConverterRustBuffer<CitizenException> {
+    override fun read(buf: ByteBuffer): CitizenException {
         
 
         return when(buf.getInt()) {
-            1 -> ConsentException.InvalidCode(
+            1 -> CitizenException.NeedsLogin(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
-            2 -> ConsentException.RelyingPartyRejected(
+            2 -> CitizenException.NeedsEnrollment(
                 FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterTypeEnrollmentReason.read(buf),
                 )
-            3 -> ConsentException.Expired(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            4 -> ConsentException.NotFound(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            5 -> ConsentException.Refused(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            6 -> ConsentException.ReceiptInvalid(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            7 -> ConsentException.NotEnrolled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            8 -> ConsentException.NotLoggedIn(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            9 -> ConsentException.PasscodeIncorrect(
+            3 -> CitizenException.PasscodeRejected(
                 FfiConverterTypeErrorDetail.read(buf),
                 FfiConverterUInt.read(buf),
                 FfiConverterUInt.read(buf),
                 )
-            10 -> ConsentException.LockedOut(
+            4 -> CitizenException.LockedOut(
                 FfiConverterTypeErrorDetail.read(buf),
                 FfiConverterULong.read(buf),
                 )
-            11 -> ConsentException.Wiped(
+            5 -> CitizenException.InvalidInput(
                 FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterSequenceTypeFieldError.read(buf),
                 )
-            12 -> ConsentException.DeviceInactive(
+            6 -> CitizenException.OtpRejected(
                 FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeDeviceStatus.read(buf),
+                FfiConverterUInt.read(buf),
                 )
-            13 -> ConsentException.KeyStore(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            14 -> ConsentException.Network(
+            7 -> CitizenException.Network(
                 FfiConverterTypeErrorDetail.read(buf),
                 FfiConverterTypeNetworkErrorKind.read(buf),
                 )
-            15 -> ConsentException.BadServerResponse(
+            8 -> CitizenException.Refused(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
-            16 -> ConsentException.Internal(
+            9 -> CitizenException.KeyStore(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterTypeKeyStoreProblem.read(buf),
+                )
+            10 -> CitizenException.DataKeyLocked(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            11 -> CitizenException.DataKeyLost(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            12 -> CitizenException.NotFound(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            13 -> CitizenException.Internal(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
     }
 
-    override fun allocationSize(value: ConsentException): ULong {
+    override fun allocationSize(value: CitizenException): ULong {
         return when(value) {
-            is ConsentException.InvalidCode -> (
+            is CitizenException.NeedsLogin -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
             )
-            is ConsentException.RelyingPartyRejected -> (
+            is CitizenException.NeedsEnrollment -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeEnrollmentReason.allocationSize(value.`reason`)
             )
-            is ConsentException.Expired -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.NotFound -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.Refused -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.ReceiptInvalid -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.NotEnrolled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.NotLoggedIn -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.PasscodeIncorrect -> (
+            is CitizenException.PasscodeRejected -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
                 + FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`)
                 + FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`)
             )
-            is ConsentException.LockedOut -> (
+            is CitizenException.LockedOut -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
                 + FfiConverterULong.allocationSize(value.`retryAfterSecs`)
             )
-            is ConsentException.Wiped -> (
+            is CitizenException.InvalidInput -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterSequenceTypeFieldError.allocationSize(value.`fields`)
             )
-            is ConsentException.DeviceInactive -> (
+            is CitizenException.OtpRejected -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
+                + FfiConverterUInt.allocationSize(value.`attemptsLeft`)
             )
-            is ConsentException.KeyStore -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ConsentException.Network -> (
+            is CitizenException.Network -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
                 + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
             )
-            is ConsentException.BadServerResponse -> (
+            is CitizenException.Refused -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
             )
-            is ConsentException.Internal -> (
+            is CitizenException.KeyStore -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeKeyStoreProblem.allocationSize(value.`problem`)
+            )
+            is CitizenException.DataKeyLocked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CitizenException.DataKeyLost -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CitizenException.NotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CitizenException.Internal -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
@@ -10928,90 +10619,78 @@ public object FfiConverterTypeConsentError : FfiConverterRustBuffer<ConsentExcep
         }
     }
 
-    override fun write(value: ConsentException, buf: ByteBuffer) {
+    override fun write(value: CitizenException, buf: ByteBuffer) {
         when(value) {
-            is ConsentException.InvalidCode -> {
+            is CitizenException.NeedsLogin -> {
                 buf.putInt(1)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is ConsentException.RelyingPartyRejected -> {
+            is CitizenException.NeedsEnrollment -> {
                 buf.putInt(2)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeEnrollmentReason.write(value.`reason`, buf)
                 Unit
             }
-            is ConsentException.Expired -> {
+            is CitizenException.PasscodeRejected -> {
                 buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.NotFound -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.Refused -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.ReceiptInvalid -> {
-                buf.putInt(6)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.NotEnrolled -> {
-                buf.putInt(7)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.NotLoggedIn -> {
-                buf.putInt(8)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.PasscodeIncorrect -> {
-                buf.putInt(9)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
                 FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
                 Unit
             }
-            is ConsentException.LockedOut -> {
-                buf.putInt(10)
+            is CitizenException.LockedOut -> {
+                buf.putInt(4)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 FfiConverterULong.write(value.`retryAfterSecs`, buf)
                 Unit
             }
-            is ConsentException.Wiped -> {
-                buf.putInt(11)
+            is CitizenException.InvalidInput -> {
+                buf.putInt(5)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterSequenceTypeFieldError.write(value.`fields`, buf)
                 Unit
             }
-            is ConsentException.DeviceInactive -> {
-                buf.putInt(12)
+            is CitizenException.OtpRejected -> {
+                buf.putInt(6)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
+                FfiConverterUInt.write(value.`attemptsLeft`, buf)
                 Unit
             }
-            is ConsentException.KeyStore -> {
-                buf.putInt(13)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ConsentException.Network -> {
-                buf.putInt(14)
+            is CitizenException.Network -> {
+                buf.putInt(7)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
                 Unit
             }
-            is ConsentException.BadServerResponse -> {
-                buf.putInt(15)
+            is CitizenException.Refused -> {
+                buf.putInt(8)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is ConsentException.Internal -> {
-                buf.putInt(16)
+            is CitizenException.KeyStore -> {
+                buf.putInt(9)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeKeyStoreProblem.write(value.`problem`, buf)
+                Unit
+            }
+            is CitizenException.DataKeyLocked -> {
+                buf.putInt(10)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is CitizenException.DataKeyLost -> {
+                buf.putInt(11)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is CitizenException.NotFound -> {
+                buf.putInt(12)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is CitizenException.Internal -> {
+                buf.putInt(13)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
@@ -11380,408 +11059,105 @@ public object FfiConverterTypeDraftStatus: FfiConverterRustBuffer<DraftStatus> {
 
 
 
-
-
 /**
- * Errors of enrollment.
+ * Why the citizen must enroll (again) on this device.
  */
-sealed class EnrollmentException: kotlin.Exception() {
+sealed class EnrollmentReason {
     
     /**
-     * One or more fields are invalid; nothing was sent.
+     * There is no account on this device (never enrolled, or erased by the citizen).
      */
-    class InvalidInput(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `fields`: List<FieldError>
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }, fields=${ `fields` }"
-    }
+    object NotEnrolled : EnrollmentReason()
+    
     
     /**
-     * No citizen in the register matches.
+     * Too many wrong passcodes: the local account was erased.
      */
-    class NoMatch(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
+    object Wiped : EnrollmentReason()
+    
     
     /**
-     * No enrollment is waiting for an OTP.
+     * The server deactivated this device (another device enrolled, the citizen revoked it).
      */
-    class NoPendingEnrollment(
-        
+    data class DeviceDeactivated(
         /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
+         * Replaced, transferred or revoked.
          */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Wrong OTP.
-     */
-    class OtpInvalid(
+        val `status`: vn.citizen.core.DeviceStatus) : EnrollmentReason()
         
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
+    {
         
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsLeft`: kotlin.UInt
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }, attemptsLeft=${ `attemptsLeft` }"
-    }
-    
-    /**
-     * OTP expired.
-     */
-    class OtpExpired(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Too many wrong OTPs.
-     */
-    class OtpAttemptsExceeded(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * This device is already enrolled.
-     */
-    class AlreadyEnrolled(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The account is locked server-side.
-     */
-    class AccountLocked(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The platform key store failed or the user cancelled.
-     */
-    class KeyStore(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Transport failure.
-     */
-    class Network(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `kind`: NetworkErrorKind
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }, kind=${ `kind` }"
-    }
-    
-    /**
-     * The server refused for another reason.
-     */
-    class Rejected(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Local storage failed.
-     */
-    class Storage(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : EnrollmentException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
 
-    
-        /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
-         */ fun `detail`(): ErrorDetail {
-            return FfiConverterTypeErrorDetail.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_enrollmenterror_detail(FfiConverterTypeEnrollmentError.lower(this),
-        _status)
-}
-    )
+        companion object
     }
     
 
     
 
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<EnrollmentException> {
-        override fun lift(error_buf: RustBuffer.ByValue): EnrollmentException = FfiConverterTypeEnrollmentError.lift(error_buf)
-    }
-
     
+    
+
+
+    companion object
 }
 
 /**
  * @suppress
  */
-public object FfiConverterTypeEnrollmentError : FfiConverterRustBuffer<EnrollmentException> {
-    override fun read(buf: ByteBuffer): EnrollmentException {
-        
-
+public object FfiConverterTypeEnrollmentReason : FfiConverterRustBuffer<EnrollmentReason>{
+    override fun read(buf: ByteBuffer): EnrollmentReason {
         return when(buf.getInt()) {
-            1 -> EnrollmentException.InvalidInput(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterSequenceTypeFieldError.read(buf),
+            1 -> EnrollmentReason.NotEnrolled
+            2 -> EnrollmentReason.Wiped
+            3 -> EnrollmentReason.DeviceDeactivated(
+                FfiConverterTypeDeviceStatus.read(buf),
                 )
-            2 -> EnrollmentException.NoMatch(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            3 -> EnrollmentException.NoPendingEnrollment(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            4 -> EnrollmentException.OtpInvalid(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            5 -> EnrollmentException.OtpExpired(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            6 -> EnrollmentException.OtpAttemptsExceeded(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            7 -> EnrollmentException.AlreadyEnrolled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            8 -> EnrollmentException.AccountLocked(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            9 -> EnrollmentException.KeyStore(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            10 -> EnrollmentException.Network(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeNetworkErrorKind.read(buf),
-                )
-            11 -> EnrollmentException.Rejected(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            12 -> EnrollmentException.Storage(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
 
-    override fun allocationSize(value: EnrollmentException): ULong {
-        return when(value) {
-            is EnrollmentException.InvalidInput -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
+    override fun allocationSize(value: EnrollmentReason): ULong = when(value) {
+        is EnrollmentReason.NotEnrolled -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
                 4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterSequenceTypeFieldError.allocationSize(value.`fields`)
             )
-            is EnrollmentException.NoMatch -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
+        }
+        is EnrollmentReason.Wiped -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
                 4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
             )
-            is EnrollmentException.NoPendingEnrollment -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
+        }
+        is EnrollmentReason.DeviceDeactivated -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
                 4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.OtpInvalid -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsLeft`)
-            )
-            is EnrollmentException.OtpExpired -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.OtpAttemptsExceeded -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.AlreadyEnrolled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.AccountLocked -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.KeyStore -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.Network -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
-            )
-            is EnrollmentException.Rejected -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is EnrollmentException.Storage -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
             )
         }
     }
 
-    override fun write(value: EnrollmentException, buf: ByteBuffer) {
+    override fun write(value: EnrollmentReason, buf: ByteBuffer) {
         when(value) {
-            is EnrollmentException.InvalidInput -> {
+            is EnrollmentReason.NotEnrolled -> {
                 buf.putInt(1)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterSequenceTypeFieldError.write(value.`fields`, buf)
                 Unit
             }
-            is EnrollmentException.NoMatch -> {
+            is EnrollmentReason.Wiped -> {
                 buf.putInt(2)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is EnrollmentException.NoPendingEnrollment -> {
+            is EnrollmentReason.DeviceDeactivated -> {
                 buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.OtpInvalid -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsLeft`, buf)
-                Unit
-            }
-            is EnrollmentException.OtpExpired -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.OtpAttemptsExceeded -> {
-                buf.putInt(6)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.AlreadyEnrolled -> {
-                buf.putInt(7)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.AccountLocked -> {
-                buf.putInt(8)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.KeyStore -> {
-                buf.putInt(9)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.Network -> {
-                buf.putInt(10)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
-                Unit
-            }
-            is EnrollmentException.Rejected -> {
-                buf.putInt(11)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is EnrollmentException.Storage -> {
-                buf.putInt(12)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
-
 }
+
+
 
 
 
@@ -11989,6 +11365,56 @@ public object FfiConverterTypeFieldKind: FfiConverterRustBuffer<FieldKind> {
 
 
 
+/**
+ * What went wrong with the platform key store.
+ */
+
+enum class KeyStoreProblem {
+    
+    /**
+     * The device key is gone for good (biometrics changed, key store reset): enroll again
+     * (`keystore.key_invalidated`).
+     */
+    INVALIDATED,
+    /**
+     * The citizen cancelled the prompt: stay on the screen (`keystore.user_cancelled`).
+     */
+    USER_CANCELLED,
+    /**
+     * Any other failure of the key store (`keystore.failure`): retry later.
+     */
+    FAILED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeyStoreProblem: FfiConverterRustBuffer<KeyStoreProblem> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        KeyStoreProblem.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: KeyStoreProblem) = 4UL
+
+    override fun write(value: KeyStoreProblem, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -11997,8 +11423,7 @@ public object FfiConverterTypeFieldKind: FfiConverterRustBuffer<FieldKind> {
 sealed class KeyWrapException: kotlin.Exception() {
     
     /**
-     * The wrapping key is gone or permanently invalidated (app reinstalled, restored from
-     * backup, keystore reset): the data key is **lost** (`storage.data_key_lost`, re-enroll).
+     * The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
      */
     class KeyUnavailable(
         
@@ -12012,7 +11437,7 @@ sealed class KeyWrapException: kotlin.Exception() {
     }
     
     /**
-     * The wrapped blob does not open under the wrapping key: the data key is **lost**.
+     * The wrapped blob does not open under the wrapping key.
      */
     class UnwrapFailed(
         
@@ -12026,25 +11451,7 @@ sealed class KeyWrapException: kotlin.Exception() {
     }
     
     /**
-     * The wrapping key exists but cannot be used **right now**: the device is locked (iOS
-     * `errSecInteractionNotAllowed`), the key needs a recent user authentication (Android
-     * `UserNotAuthenticatedException`), or the key store is busy. The core reports
-     * `storage.data_key_locked` (retry later), never "lost", and touches nothing.
-     */
-    class TemporarilyUnavailable(
-        
-        /**
-         * What the platform reported (for logs; never shown to the user).
-         */
-        val `reason`: kotlin.String
-        ) : KeyWrapException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-    /**
-     * Anything else. Treated like [`KeyWrapError::TemporarilyUnavailable`] when unwrapping
-     * (an unexplained failure must never lead to erasing the citizen's data).
+     * Anything else.
      */
     class Failure(
         
@@ -12082,10 +11489,7 @@ public object FfiConverterTypeKeyWrapError : FfiConverterRustBuffer<KeyWrapExcep
             2 -> KeyWrapException.UnwrapFailed(
                 FfiConverterString.read(buf),
                 )
-            3 -> KeyWrapException.TemporarilyUnavailable(
-                FfiConverterString.read(buf),
-                )
-            4 -> KeyWrapException.Failure(
+            3 -> KeyWrapException.Failure(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -12100,11 +11504,6 @@ public object FfiConverterTypeKeyWrapError : FfiConverterRustBuffer<KeyWrapExcep
                 + FfiConverterString.allocationSize(value.`reason`)
             )
             is KeyWrapException.UnwrapFailed -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is KeyWrapException.TemporarilyUnavailable -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -12129,13 +11528,8 @@ public object FfiConverterTypeKeyWrapError : FfiConverterRustBuffer<KeyWrapExcep
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is KeyWrapException.TemporarilyUnavailable -> {
-                buf.putInt(3)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
             is KeyWrapException.Failure -> {
-                buf.putInt(4)
+                buf.putInt(3)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -12147,10 +11541,11 @@ public object FfiConverterTypeKeyWrapError : FfiConverterRustBuffer<KeyWrapExcep
 
 
 /**
- * Language of the citizen.
+ * Language of the citizen (named `Language`, not `Locale`, so it does not shadow Foundation's
+ * `Locale` in Swift or `java.util.Locale` in Kotlin).
  */
 
-enum class Locale {
+enum class Language {
     
     /**
      * Tiếng Việt.
@@ -12171,18 +11566,18 @@ enum class Locale {
 /**
  * @suppress
  */
-public object FfiConverterTypeLocale: FfiConverterRustBuffer<Locale> {
+public object FfiConverterTypeLanguage: FfiConverterRustBuffer<Language> {
     override fun read(buf: ByteBuffer) = try {
         
-        Locale.entries[buf.getInt() - 1]
+        Language.entries[buf.getInt() - 1]
         
     } catch (e: IndexOutOfBoundsException) {
         throw RuntimeException("invalid enum value, something is very wrong!!", e)
     }
 
-    override fun allocationSize(value: Locale) = 4UL
+    override fun allocationSize(value: Language) = 4UL
 
-    override fun write(value: Locale, buf: ByteBuffer) {
+    override fun write(value: Language, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -12562,13 +11957,13 @@ public object FfiConverterTypeNetworkErrorKind: FfiConverterRustBuffer<NetworkEr
 
 
 /**
- * Errors an observer reports (they are logged and otherwise ignored: an observer can never
- * stop a delivery).
+ * Errors a listener reports (logged and otherwise ignored: a listener can never stop a
+ * delivery or the core).
  */
 sealed class ObserverException: kotlin.Exception() {
     
     /**
-     * The observer failed.
+     * The listener failed.
      */
     class Failed(
         
@@ -12684,1176 +12079,6 @@ public object FfiConverterTypeOutboxState: FfiConverterRustBuffer<OutboxState> {
 
 
 
-
-
-/**
- * Errors of the passcode: change, reset, status.
- */
-sealed class PasscodeException: kotlin.Exception() {
-    
-    /**
-     * The new passcode is not acceptable.
-     */
-    class InvalidFormat(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `fields`: List<FieldError>
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, fields=${ `fields` }"
-    }
-    
-    /**
-     * Wrong passcode.
-     */
-    class Incorrect(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeLockout`: kotlin.UInt, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeWipe`: kotlin.UInt
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, attemptsBeforeLockout=${ `attemptsBeforeLockout` }, attemptsBeforeWipe=${ `attemptsBeforeWipe` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    class LockedOut(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `retryAfterSecs`: kotlin.ULong
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, retryAfterSecs=${ `retryAfterSecs` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    class Wiped(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * No account on this device.
-     */
-    class NotEnrolled(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * No reset waiting for an OTP.
-     */
-    class NoPendingReset(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Wrong OTP.
-     */
-    class OtpInvalid(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsLeft`: kotlin.UInt
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, attemptsLeft=${ `attemptsLeft` }"
-    }
-    
-    /**
-     * OTP expired or too many wrong OTPs.
-     */
-    class OtpRejected(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * This device was replaced, transferred or revoked (`status` says which).
-     */
-    class DeviceInactive(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `status`: DeviceStatus
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, status=${ `status` }"
-    }
-    
-    /**
-     * Key store failure, cancellation or invalidated key.
-     */
-    class KeyStore(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Transport failure.
-     */
-    class Network(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `kind`: NetworkErrorKind
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }, kind=${ `kind` }"
-    }
-    
-    /**
-     * The server refused for another reason.
-     */
-    class Rejected(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Local storage failed.
-     */
-    class Storage(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : PasscodeException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-
-    
-        /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
-         */ fun `detail`(): ErrorDetail {
-            return FfiConverterTypeErrorDetail.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_passcodeerror_detail(FfiConverterTypePasscodeError.lower(this),
-        _status)
-}
-    )
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<PasscodeException> {
-        override fun lift(error_buf: RustBuffer.ByValue): PasscodeException = FfiConverterTypePasscodeError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypePasscodeError : FfiConverterRustBuffer<PasscodeException> {
-    override fun read(buf: ByteBuffer): PasscodeException {
-        
-
-        return when(buf.getInt()) {
-            1 -> PasscodeException.InvalidFormat(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterSequenceTypeFieldError.read(buf),
-                )
-            2 -> PasscodeException.Incorrect(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            3 -> PasscodeException.LockedOut(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterULong.read(buf),
-                )
-            4 -> PasscodeException.Wiped(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            5 -> PasscodeException.NotEnrolled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            6 -> PasscodeException.NoPendingReset(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            7 -> PasscodeException.OtpInvalid(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            8 -> PasscodeException.OtpRejected(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            9 -> PasscodeException.DeviceInactive(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeDeviceStatus.read(buf),
-                )
-            10 -> PasscodeException.KeyStore(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            11 -> PasscodeException.Network(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeNetworkErrorKind.read(buf),
-                )
-            12 -> PasscodeException.Rejected(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            13 -> PasscodeException.Storage(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: PasscodeException): ULong {
-        return when(value) {
-            is PasscodeException.InvalidFormat -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterSequenceTypeFieldError.allocationSize(value.`fields`)
-            )
-            is PasscodeException.Incorrect -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`)
-            )
-            is PasscodeException.LockedOut -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterULong.allocationSize(value.`retryAfterSecs`)
-            )
-            is PasscodeException.Wiped -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.NotEnrolled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.NoPendingReset -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.OtpInvalid -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsLeft`)
-            )
-            is PasscodeException.OtpRejected -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.DeviceInactive -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
-            )
-            is PasscodeException.KeyStore -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.Network -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
-            )
-            is PasscodeException.Rejected -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is PasscodeException.Storage -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-        }
-    }
-
-    override fun write(value: PasscodeException, buf: ByteBuffer) {
-        when(value) {
-            is PasscodeException.InvalidFormat -> {
-                buf.putInt(1)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterSequenceTypeFieldError.write(value.`fields`, buf)
-                Unit
-            }
-            is PasscodeException.Incorrect -> {
-                buf.putInt(2)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
-                Unit
-            }
-            is PasscodeException.LockedOut -> {
-                buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterULong.write(value.`retryAfterSecs`, buf)
-                Unit
-            }
-            is PasscodeException.Wiped -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.NotEnrolled -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.NoPendingReset -> {
-                buf.putInt(6)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.OtpInvalid -> {
-                buf.putInt(7)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsLeft`, buf)
-                Unit
-            }
-            is PasscodeException.OtpRejected -> {
-                buf.putInt(8)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.DeviceInactive -> {
-                buf.putInt(9)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
-                Unit
-            }
-            is PasscodeException.KeyStore -> {
-                buf.putInt(10)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.Network -> {
-                buf.putInt(11)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
-                Unit
-            }
-            is PasscodeException.Rejected -> {
-                buf.putInt(12)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is PasscodeException.Storage -> {
-                buf.putInt(13)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
-
-
-
-
-
-/**
- * Errors of the public-service requests.
- */
-sealed class ServiceException: kotlin.Exception() {
-    
-    /**
-     * The form has errors (every field at once), or an edit was refused (`field.locked`, …).
-     */
-    class InvalidForm(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `fields`: List<FieldError>
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }, fields=${ `fields` }"
-    }
-    
-    /**
-     * No account on this device.
-     */
-    class NotEnrolled(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Not logged in, or the session ended: log in again.
-     */
-    class NotLoggedIn(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The citizen's record or the catalogue is not on the device yet (sync first).
-     */
-    class NotSynced(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Unknown procedure, draft or case.
-     */
-    class NotFound(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The draft was submitted already, or the case is not waiting for a supplement.
-     */
-    class WrongState(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Wrong passcode when signing the submission.
-     */
-    class PasscodeIncorrect(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeLockout`: kotlin.UInt, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `attemptsBeforeWipe`: kotlin.UInt
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }, attemptsBeforeLockout=${ `attemptsBeforeLockout` }, attemptsBeforeWipe=${ `attemptsBeforeWipe` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; wait.
-     */
-    class LockedOut(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `retryAfterSecs`: kotlin.ULong
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }, retryAfterSecs=${ `retryAfterSecs` }"
-    }
-    
-    /**
-     * Too many wrong passcodes; the local account was erased.
-     */
-    class Wiped(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * This device was replaced or revoked.
-     */
-    class DeviceInactive(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `status`: DeviceStatus
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }, status=${ `status` }"
-    }
-    
-    /**
-     * Key store failure, cancellation or invalidated key (`keystore.key_invalidated`: enroll
-     * again).
-     */
-    class KeyStore(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Transport failure (the request, if queued, stays queued).
-     */
-    class Network(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail, 
-        
-        /**
-         * Data of this condition, described in the variant's documentation.
-         */
-        val `kind`: NetworkErrorKind
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }, kind=${ `kind` }"
-    }
-    
-    /**
-     * The server's answer was not acceptable (bad receipt, malformed data); nothing was lost.
-     */
-    class BadServerResponse(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The server refused.
-     */
-    class Rejected(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Local storage failed.
-     */
-    class Storage(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : ServiceException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-
-    
-        /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
-         */ fun `detail`(): ErrorDetail {
-            return FfiConverterTypeErrorDetail.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_serviceerror_detail(FfiConverterTypeServiceError.lower(this),
-        _status)
-}
-    )
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ServiceException> {
-        override fun lift(error_buf: RustBuffer.ByValue): ServiceException = FfiConverterTypeServiceError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeServiceError : FfiConverterRustBuffer<ServiceException> {
-    override fun read(buf: ByteBuffer): ServiceException {
-        
-
-        return when(buf.getInt()) {
-            1 -> ServiceException.InvalidForm(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterSequenceTypeFieldError.read(buf),
-                )
-            2 -> ServiceException.NotEnrolled(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            3 -> ServiceException.NotLoggedIn(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            4 -> ServiceException.NotSynced(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            5 -> ServiceException.NotFound(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            6 -> ServiceException.WrongState(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            7 -> ServiceException.PasscodeIncorrect(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            8 -> ServiceException.LockedOut(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterULong.read(buf),
-                )
-            9 -> ServiceException.Wiped(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            10 -> ServiceException.DeviceInactive(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeDeviceStatus.read(buf),
-                )
-            11 -> ServiceException.KeyStore(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            12 -> ServiceException.Network(
-                FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterTypeNetworkErrorKind.read(buf),
-                )
-            13 -> ServiceException.BadServerResponse(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            14 -> ServiceException.Rejected(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            15 -> ServiceException.Storage(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: ServiceException): ULong {
-        return when(value) {
-            is ServiceException.InvalidForm -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterSequenceTypeFieldError.allocationSize(value.`fields`)
-            )
-            is ServiceException.NotEnrolled -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.NotLoggedIn -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.NotSynced -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.NotFound -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.WrongState -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.PasscodeIncorrect -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`)
-            )
-            is ServiceException.LockedOut -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterULong.allocationSize(value.`retryAfterSecs`)
-            )
-            is ServiceException.Wiped -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.DeviceInactive -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeDeviceStatus.allocationSize(value.`status`)
-            )
-            is ServiceException.KeyStore -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.Network -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterTypeNetworkErrorKind.allocationSize(value.`kind`)
-            )
-            is ServiceException.BadServerResponse -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.Rejected -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is ServiceException.Storage -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-        }
-    }
-
-    override fun write(value: ServiceException, buf: ByteBuffer) {
-        when(value) {
-            is ServiceException.InvalidForm -> {
-                buf.putInt(1)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterSequenceTypeFieldError.write(value.`fields`, buf)
-                Unit
-            }
-            is ServiceException.NotEnrolled -> {
-                buf.putInt(2)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.NotLoggedIn -> {
-                buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.NotSynced -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.NotFound -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.WrongState -> {
-                buf.putInt(6)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.PasscodeIncorrect -> {
-                buf.putInt(7)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
-                Unit
-            }
-            is ServiceException.LockedOut -> {
-                buf.putInt(8)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterULong.write(value.`retryAfterSecs`, buf)
-                Unit
-            }
-            is ServiceException.Wiped -> {
-                buf.putInt(9)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.DeviceInactive -> {
-                buf.putInt(10)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeDeviceStatus.write(value.`status`, buf)
-                Unit
-            }
-            is ServiceException.KeyStore -> {
-                buf.putInt(11)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.Network -> {
-                buf.putInt(12)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
-                Unit
-            }
-            is ServiceException.BadServerResponse -> {
-                buf.putInt(13)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.Rejected -> {
-                buf.putInt(14)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is ServiceException.Storage -> {
-                buf.putInt(15)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
-
-
-
-
-
-/**
- * Errors of constructing [`crate::CitizenCore`].
- */
-sealed class SetupException: kotlin.Exception() {
-    
-    /**
-     * The configuration is invalid (bad URL, PEM, pins, data directory).
-     */
-    class InvalidConfig(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : SetupException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The database could not be opened or migrated.
-     */
-    class Storage(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : SetupException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The data key cannot be unwrapped **for now** (device locked, key store busy): retry
-     * later (`storage.data_key_locked`). The local data is intact: never offer to erase it.
-     */
-    class DataKeyLocked(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : SetupException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * The data key is gone for good (e.g. restored from a backup on another device, wrapping
-     * key deleted or invalidated): enroll again (`storage.data_key_lost`).
-     */
-    class DataKeyLost(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : SetupException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-    /**
-     * Another `CitizenCore` (in this process or another) has the data directory open; only one
-     * may at a time (`storage.already_open`). Close or drop the other one first.
-     */
-    class AlreadyOpen(
-        
-        /**
-         * Stable code and Vietnamese/English messages (`ErrorDetail`).
-         */
-        val `detail`: ErrorDetail
-        ) : SetupException() {
-        override val message
-            get() = "detail=${ `detail` }"
-    }
-    
-
-    
-        /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
-         */ fun `detail`(): ErrorDetail {
-            return FfiConverterTypeErrorDetail.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_setuperror_detail(FfiConverterTypeSetupError.lower(this),
-        _status)
-}
-    )
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<SetupException> {
-        override fun lift(error_buf: RustBuffer.ByValue): SetupException = FfiConverterTypeSetupError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeSetupError : FfiConverterRustBuffer<SetupException> {
-    override fun read(buf: ByteBuffer): SetupException {
-        
-
-        return when(buf.getInt()) {
-            1 -> SetupException.InvalidConfig(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            2 -> SetupException.Storage(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            3 -> SetupException.DataKeyLocked(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            4 -> SetupException.DataKeyLost(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            5 -> SetupException.AlreadyOpen(
-                FfiConverterTypeErrorDetail.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: SetupException): ULong {
-        return when(value) {
-            is SetupException.InvalidConfig -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is SetupException.Storage -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is SetupException.DataKeyLocked -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is SetupException.DataKeyLost -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-            is SetupException.AlreadyOpen -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-            )
-        }
-    }
-
-    override fun write(value: SetupException, buf: ByteBuffer) {
-        when(value) {
-            is SetupException.InvalidConfig -> {
-                buf.putInt(1)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is SetupException.Storage -> {
-                buf.putInt(2)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is SetupException.DataKeyLocked -> {
-                buf.putInt(3)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is SetupException.DataKeyLost -> {
-                buf.putInt(4)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-            is SetupException.AlreadyOpen -> {
-                buf.putInt(5)
-                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
-
-
-
 /**
  * What became of a data share's presentation (recorded and signed by the device after the
  * attempt to deliver it).
@@ -13905,83 +12130,6 @@ public object FfiConverterTypeShareDelivery: FfiConverterRustBuffer<ShareDeliver
     override fun allocationSize(value: ShareDelivery) = 4UL
 
     override fun write(value: ShareDelivery, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * Why the core asks for a signature: the shell may word its prompt after it (and must not show
- * one when the key was created without user authentication).
- *
- * Mirrors the purposes of the signed statement (`citizen_protocol::protocol::Purpose`), with the
- * activity-log purpose split into its two uses.
- */
-
-enum class SignPurpose {
-    
-    /**
-     * Proof of possession of a new device key during enrollment.
-     */
-    ENROLL,
-    /**
-     * Challenge–response login.
-     */
-    LOGIN,
-    /**
-     * Submitting a public-service request.
-     */
-    SUBMIT,
-    /**
-     * Consent to a relying party: approve or deny a QR login, share identity data.
-     */
-    CONSENT,
-    /**
-     * Asking for the identity credential bound to this device.
-     */
-    CREDENTIAL,
-    /**
-     * An activity-log entry (bookkeeping: signed with the bookkeeping key, never prompts).
-     */
-    ACTIVITY_ENTRY,
-    /**
-     * Anchoring the activity log's head at the server (bookkeeping: never prompts).
-     */
-    ACTIVITY_ANCHOR,
-    /**
-     * Managing the account's devices: revoke one, approve a transfer.
-     */
-    DEVICE_MANAGEMENT,
-    /**
-     * Resetting a forgotten passcode after an OTP.
-     */
-    PASSCODE_RESET;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeSignPurpose: FfiConverterRustBuffer<SignPurpose> {
-    override fun read(buf: ByteBuffer) = try {
-        
-        SignPurpose.entries[buf.getInt() - 1]
-        
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: SignPurpose) = 4UL
-
-    override fun write(value: SignPurpose, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -14125,38 +12273,6 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalTypeChipReadObserver: FfiConverterRustBuffer<ChipReadObserver?> {
-    override fun read(buf: ByteBuffer): ChipReadObserver? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterTypeChipReadObserver.read(buf)
-    }
-
-    override fun allocationSize(value: ChipReadObserver?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterTypeChipReadObserver.allocationSize(value)
-        }
-    }
-
-    override fun write(value: ChipReadObserver?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterTypeChipReadObserver.write(value, buf)
         }
     }
 }
@@ -14907,6 +13023,27 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
 
 
         /**
+         * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
+         * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
+         * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
+         * Server keys inside the file are ignored — a forger can put any key there. The entries are
+         * checked with the device key the file carries; the report names it (`device_public_key`) so
+         * the caller can compare it with the device it expects. Anyone can run this.
+         */
+    @Throws(CitizenException::class) fun `verifyActivityLogExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String): ActivityLogReport {
+            return FfiConverterTypeActivityLogReport.lift(
+    uniffiRustCallWithError(CitizenException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export(
+    
+        
+        FfiConverterString.lower(`json`),
+        FfiConverterString.lower(`serverKeyJwk`),_status)
+}
+    )
+    }
+    
+
+        /**
          * Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
          * digest and statement, the device signature with the key it embeds, the server's
          * countersignature with the server key it embeds, each delivery record, and the chain: no
@@ -14915,9 +13052,9 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
          * the server's `/v1/keys`), the embedded key must be that one — without it the check only
          * proves the file is self-consistent. Returns the number of receipts verified.
          */
-    @Throws(ConsentException::class) fun `verifyReceiptExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String?): kotlin.UInt {
+    @Throws(CitizenException::class) fun `verifyReceiptExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String?): kotlin.UInt {
             return FfiConverterUInt.lift(
-    uniffiRustCallWithError(ConsentException) { _status ->
+    uniffiRustCallWithError(CitizenException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export(
     
         
@@ -14959,6 +13096,45 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     
 
         /**
+         * The version of the core (the crate version), for support and for the shells' "about" page.
+         * Pure: main-safe, never throws.
+         */ fun `coreVersion`(): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_core_version(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * Erase this app's local data in `data_dir` (database, local keys, everything the core stored
+         * there): after a lost data key (`CitizenError::DataKeyLost`) or when the citizen resets the
+         * app. Refused while a core holds the directory (`storage.already_open`: shut it down first).
+         * Returns the aliases of the platform keys the shell's `DataKeyWrapper` used for this data, so
+         * the shell deletes them without hard-coding them (the `DataKeyWrapper` trait has no delete
+         * method for the core to call). Main-safe (runs on the core's runtime); never prompts. Throws
+         * [`super::errors::CitizenError`] (`Internal`).
+         */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `eraseLocalData`(`dataDir`: kotlin.String) : List<kotlin.String> {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_citizen_core_fn_func_erase_local_data(
+        FfiConverterString.lower(`dataDir`),),
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceString.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+        /**
          * The communes/wards of a province (bundled list).
          */ fun `communes`(`provinceCode`: kotlin.String): List<AdminUnit> {
             return FfiConverterSequenceTypeAdminUnit.lift(
@@ -14980,27 +13156,6 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     UniffiLib.uniffi_citizen_core_fn_func_provinces(
     
         _status)
-}
-    )
-    }
-    
-
-        /**
-         * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
-         * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
-         * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
-         * Server keys inside the file are ignored — a forger can put any key there. The entries are
-         * checked with the device key the file carries; the report names it (`device_public_key`) so
-         * the caller can compare it with the device it expects. Anyone can run this.
-         */
-    @Throws(ServiceException::class) fun `verifyActivityLogExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String): ActivityLogReport {
-            return FfiConverterTypeActivityLogReport.lift(
-    uniffiRustCallWithError(ServiceException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export(
-    
-        
-        FfiConverterString.lower(`json`),
-        FfiConverterString.lower(`serverKeyJwk`),_status)
 }
     )
     }

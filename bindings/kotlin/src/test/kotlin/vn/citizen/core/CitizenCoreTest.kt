@@ -28,7 +28,7 @@ class CitizenCoreTest {
         val keyStore = JcaDeviceKeyStore()
         val keyWrapper = JcaDataKeyWrapper()
         val config = server.config(dataDir)
-        fun open() = CitizenCore(config, keyStore, keyWrapper)
+        suspend fun open() = CitizenCore.open(config, keyStore, keyWrapper)
     }
 
     @BeforeAll
@@ -42,9 +42,9 @@ class CitizenCoreTest {
     }
 
     private suspend fun CitizenCore.enroll(citizen: Citizen, passcode: String = PASSCODE): Pair<EnrollmentTicket, EnrollmentOutcome> {
-        val ticket = startEnrollment(EnrollmentInput(cccd = citizen.cccd, dateOfBirth = citizen.dob, phone = citizen.phone))
+        val ticket = account().startEnrollment(EnrollmentInput(cccd = citizen.cccd, dateOfBirth = citizen.dob, phone = citizen.phone))
         val otp = server.otpFor(ticket.enrollmentId)
-        val outcome = completeEnrollment(
+        val outcome = account().completeEnrollment(
             otp, passcode,
             KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf()),
         )
@@ -70,15 +70,15 @@ class CitizenCoreTest {
             assertTrue(device.keyStore.aliases().isNotEmpty(), "the core made no key through the Kotlin key store")
             assertTrue("sign" in device.keyStore.calls)
 
-            assertNotNull(core.login(PASSCODE))
-            val devices = core.listDevices()
+            assertNotNull(core.account().login(PASSCODE))
+            val devices = core.account().listDevices()
             assertEquals(listOf(outcome.deviceId), devices.map { it.deviceId })
 
-            core.logout()
-            val e = assertThrows<AuthException.NotLoggedIn> { runBlocking { core.listDevices() } }
+            core.account().logout()
+            val e = assertThrows<CitizenException.NeedsLogin> { runBlocking { core.account().listDevices() } }
             assertDetail(e.detail, "auth.not_logged_in")
             // Every error class exports `detail()`: the shell needs no per-variant mapping.
-            val any: AuthException = e
+            val any: CitizenException = e
             assertEquals(e.detail, any.detail())
         }
     }
@@ -86,14 +86,14 @@ class CitizenCoreTest {
     @Test
     fun `invalid CCCD is refused before any network call`(@TempDir dir: Path) = runBlocking {
         val config = server.config(dir, baseUrl = "https://127.0.0.1:9")
-        CitizenCore(config, JcaDeviceKeyStore(), JcaDataKeyWrapper()).use { core ->
-            val e = assertThrows<EnrollmentException.InvalidInput> {
-                runBlocking { core.startEnrollment(EnrollmentInput(cccd = "12345", dateOfBirth = "1990-01-15", phone = "+84900000005")) }
+        CitizenCore.open(config, JcaDeviceKeyStore(), JcaDataKeyWrapper()).use { core ->
+            val e = assertThrows<CitizenException.InvalidInput> {
+                runBlocking { core.account().startEnrollment(EnrollmentInput(cccd = "12345", dateOfBirth = "1990-01-15", phone = "+84900000005")) }
             }
             assertDetail(e.detail, "input.invalid")
-            assertEquals(e.detail, (e as EnrollmentException).detail())
+            assertEquals(e.detail, (e as CitizenException).detail())
             assertEquals(listOf("cccd" to "cccd.format"), e.fields.map { it.field to it.code })
-            assertEquals(emptyList<FieldError>(), core.validateEnrollment(EnrollmentInput(CITIZEN_5.cccd, CITIZEN_5.dob, CITIZEN_5.phone)))
+            assertEquals(emptyList<FieldError>(), core.account().validateEnrollment(EnrollmentInput(CITIZEN_5.cccd, CITIZEN_5.dob, CITIZEN_5.phone)))
         }
     }
 
@@ -102,26 +102,26 @@ class CitizenCoreTest {
         val device = Device(dir)
         device.open().use { core ->
             core.enroll(CITIZEN_6)
-            assertEquals(FREE_ATTEMPTS, core.passcodeStatus().attemptsBeforeLockout)
+            assertEquals(FREE_ATTEMPTS, core.account().passcodeStatus().attemptsBeforeLockout)
 
             val left = (1..FREE_ATTEMPTS.toInt()).map { attempt ->
-                val e = assertThrows<AuthException.PasscodeIncorrect> { runBlocking { core.login(WRONG_PASSCODE) } }
+                val e = assertThrows<CitizenException.PasscodeRejected> { runBlocking { core.account().login(WRONG_PASSCODE) } }
                 assertDetail(e.detail, "auth.passcode_incorrect")
                 assertEquals(WIPE_AFTER - attempt.toUInt(), e.attemptsBeforeWipe)
                 e.attemptsBeforeLockout
             }
             assertEquals(listOf(4u, 3u, 2u, 1u, 0u), left)
 
-            val locked = assertThrows<AuthException.LockedOut> { runBlocking { core.login(PASSCODE) } }
+            val locked = assertThrows<CitizenException.LockedOut> { runBlocking { core.account().login(PASSCODE) } }
             assertTrue(locked.retryAfterSecs > 0u)
             assertDetail(locked.detail, "auth.locked_out")
-            assertNotNull(core.passcodeStatus().lockedUntil)
+            assertNotNull(core.account().passcodeStatus().lockedUntil)
         }
         // The app restarts on the same data: still locked, the right passcode is still refused.
         device.open().use { core ->
-            val locked = assertThrows<AuthException.LockedOut> { runBlocking { core.login(PASSCODE) } }
+            val locked = assertThrows<CitizenException.LockedOut> { runBlocking { core.account().login(PASSCODE) } }
             assertTrue(locked.retryAfterSecs > 0u)
-            assertEquals(FREE_ATTEMPTS, core.passcodeStatus().failedAttempts)
+            assertEquals(FREE_ATTEMPTS, core.account().passcodeStatus().failedAttempts)
         }
     }
 

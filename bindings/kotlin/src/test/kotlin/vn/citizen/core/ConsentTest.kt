@@ -32,26 +32,26 @@ class ConsentTest {
         @TempDir phoneDir: Path,
     ) = runBlocking {
         TestServer.start(serverDir).use { server ->
-            CitizenCore(server.config(phoneDir), JcaDeviceKeyStore(), JcaDataKeyWrapper()).use { core ->
-                val ticket = core.startEnrollment(EnrollmentInput(CITIZEN.cccd, CITIZEN.dob, CITIZEN.phone))
-                core.completeEnrollment(
+            CitizenCore.open(server.config(phoneDir), JcaDeviceKeyStore(), JcaDataKeyWrapper()).use { core ->
+                val ticket = core.account().startEnrollment(EnrollmentInput(CITIZEN.cccd, CITIZEN.dob, CITIZEN.phone))
+                core.account().completeEnrollment(
                     server.otpFor(ticket.enrollmentId), PASSCODE,
                     KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf()),
                 )
-                core.login(PASSCODE)
+                core.account().login(PASSCODE)
 
                 // QR login.
                 val handle = field(http(server, "POST", "/portal/api/sessions", "{}"), "handle")
                 val frame = field(http(server, "GET", "/portal/api/sessions/$handle"), "frame")
                 assertTrue(frame.startsWith("CZQR1:"), frame)
-                val request = core.scanLoginCode(frame)
+                val request = core.consent().scanLoginCode(frame)
                 assertEquals("dvc-demo", request.relyingPartyId)
                 assertEquals(server.baseUrl, request.origin)
                 assertEquals(setOf("full_name", "birthdate", "cccd_number"), request.claims.map { it.name }.toSet())
                 assertEquals(3, request.codeChoices.toSet().size)
                 val shown = field(http(server, "GET", "/portal/api/sessions/$handle"), "verification_code")
                 assertTrue(shown in request.codeChoices, "$shown not in ${request.codeChoices}")
-                val approval = core.approveLogin(request.sessionId, shown, PASSCODE)
+                val approval = core.consent().approveLogin(request.sessionId, shown, PASSCODE)
                 assertEquals(ConsentKind.QR_LOGIN, approval.receipt.kind)
                 assertNull(approval.redirectUrl)
                 val done = http(server, "GET", "/portal/api/sessions/$handle")
@@ -59,28 +59,28 @@ class ConsentTest {
                 assertTrue(done.contains("Ngô Thị Đồng Ý"), done)
 
                 // Garbage in the scanner: a typed error with a stable code.
-                val garbage = assertThrows<ConsentException.InvalidCode> { runBlocking { core.scanLoginCode("not a code") } }
+                val garbage = assertThrows<CitizenException.InvalidInput> { runBlocking { core.consent().scanLoginCode("not a code") } }
                 assertEquals("consent.qr_not_login_code", garbage.detail.code)
 
                 // Selective share: required claims plus the phone, not the address.
                 val jws = field(http(server, "POST", "/rp/bank-demo/requests", "{}"), "request")
-                val share = core.openShareRequest(jws)
+                val share = core.consent().openShareRequest(jws)
                 assertEquals("bank-demo", share.relyingPartyId)
                 val required = share.required.map { it.name }.toSet()
                 assertTrue("phone" in share.optional.map { it.name } && "permanent_address" in share.optional.map { it.name })
-                val outcome = core.shareData(share.requestId, listOf("phone"), PASSCODE)
+                val outcome = core.consent().shareData(share.requestId, listOf("phone"), PASSCODE)
                 assertTrue(outcome.relyingPartyAccepted)
                 assertEquals(required + "phone", outcome.disclosedClaims.toSet())
                 assertFalse("permanent_address" in outcome.disclosedClaims)
 
                 // Receipts: both uses, export verifies with the two public keys.
-                val receipts = core.listReceipts()
+                val receipts = core.consent().listReceipts()
                 assertEquals(setOf(ConsentKind.QR_LOGIN, ConsentKind.DATA_SHARE), receipts.map { it.kind }.toSet())
                 // Chained (newest first), none damaged; the share says it reached the bank.
                 assertEquals(listOf(2UL, 1UL), receipts.map { it.sequence })
                 assertTrue(receipts.all { it.damage == null })
                 assertEquals(ShareDelivery.DELIVERED, outcome.receipt.delivery)
-                assertEquals(receipts.size.toUInt(), verifyReceiptExport(core.exportReceipts(), null))
+                assertEquals(receipts.size.toUInt(), verifyReceiptExport(core.consent().exportReceipts(), null))
             }
         }
     }

@@ -33,12 +33,22 @@ import javax.net.ssl.TrustManagerFactory
  */
 class ServicesTest {
 
-    /** An [OutboxObserver] in Kotlin; the core calls it from a background thread. */
-    private class Recorder : OutboxObserver {
+    /**
+     * An [OutboxListener] in Kotlin (the core calls it from a core thread, one call at a time):
+     * the items of every notification, in order.
+     */
+    private class Recorder : OutboxListener {
         val items: MutableList<OutboxItem> = CopyOnWriteArrayList()
         val states: List<OutboxState> get() = items.map { it.state }
-        override fun onOutboxItem(item: OutboxItem) {
-            items += item
+        override fun onOutbox(items: List<OutboxItem>) {
+            this.items += items
+        }
+        override fun onEnd() = Unit
+
+        /** Notifications arrive after the change, in order: wait until [state] was shown. */
+        fun awaitState(state: OutboxState) {
+            repeat(2000) { if (state in states) return; Thread.sleep(5) }
+            fail("never saw $state: $states")
         }
     }
 
@@ -51,60 +61,63 @@ class ServicesTest {
         try {
             val keyStore = JcaDeviceKeyStore()
             val keyWrapper = JcaDataKeyWrapper()
-            CitizenCore(server.config(phoneDir), keyStore, keyWrapper).use { core ->
+            CitizenCore.open(server.config(phoneDir), keyStore, keyWrapper).use { core ->
                 // 1. Enroll, log in, fetch the catalogue and the register record.
-                val ticket = core.startEnrollment(EnrollmentInput(CITIZEN_8.cccd, CITIZEN_8.dob, CITIZEN_8.phone))
-                core.completeEnrollment(
+                val ticket = core.account().startEnrollment(EnrollmentInput(CITIZEN_8.cccd, CITIZEN_8.dob, CITIZEN_8.phone))
+                core.account().completeEnrollment(
                     server.otpFor(ticket.enrollmentId), PASSCODE,
                     KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf()),
                 )
-                assertNotNull(core.login(PASSCODE))
-                assertTrue(core.refreshCatalogue(), "first catalogue download reports a change")
-                assertTrue(core.procedures().any { it.id == PROCEDURE }, "catalogue lacks $PROCEDURE")
-                val profile = core.refreshProfile()
+                assertNotNull(core.account().login(PASSCODE))
+                assertTrue(core.services().refreshCatalogue(), "first catalogue download reports a change")
+                assertTrue(core.services().listProcedures().any { it.id == PROCEDURE }, "catalogue lacks $PROCEDURE")
+                val profile = core.services().refreshProfile()
                 assertEquals(CITIZEN_8.cccd, profile.cccd)
-                assertEquals(profile, core.profile())
+                assertEquals(profile, core.services().getProfile())
 
                 // 2. A draft auto-filled from the register; the host fields are locked.
-                val draft = core.createDraft(PROCEDURE)
+                val draft = core.services().createDraft(PROCEDURE)
                 assertEquals(DraftStatus.EDITING, draft.status)
                 assertEquals(profile.fullName, draft.values["host_full_name"])
                 assertEquals(profile.cccd, draft.values["host_cccd"])
                 assertEquals(profile.phone, draft.values["host_phone"])
                 assertTrue(draft.lockedFields.containsAll(listOf("host_full_name", "host_cccd", "host_phone")), draft.lockedFields.toString())
-                val locked = assertThrows<ServiceException.InvalidForm> {
-                    core.setField(draft.draftId, "host_full_name", "Người Khác")
+                val locked = assertThrows<CitizenException.InvalidInput> {
+                    runBlocking { core.services().updateDraft(draft.draftId, mapOf("host_full_name" to "Người Khác")) }
                 }
                 assertEquals(listOf("host_full_name" to "field.locked"), locked.fields.map { it.field to it.code })
                 assertEquals("input.invalid", locked.detail.code)
-                assertEquals(profile.fullName, core.draft(draft.draftId).values["host_full_name"])
+                assertEquals(profile.fullName, core.services().getDraft(draft.draftId).values["host_full_name"])
 
                 // 3. Fill the rest; the form is valid.
                 val today = LocalDate.now(VIETNAM)
-                listOf(
-                    "guests.0.full_name" to "Khách Thử Nghiệm",
-                    "guests.0.cccd" to "079195000002",
-                    "guests.0.relationship" to "ban_be",
-                    "reason" to "du_lich",
-                    "from_date" to today.plusDays(1).format(DateTimeFormatter.ISO_LOCAL_DATE),
-                    "to_date" to today.plusDays(5).format(DateTimeFormatter.ISO_LOCAL_DATE),
-                ).forEach { (path, value) -> core.setField(draft.draftId, path, value) }
-                assertEquals(emptyList<FieldError>(), core.validateDraft(draft.draftId))
+                core.services().updateDraft(
+                    draft.draftId,
+                    mapOf(
+                        "guests.0.full_name" to "Khách Thử Nghiệm",
+                        "guests.0.cccd" to "079195000002",
+                        "guests.0.relationship" to "ban_be",
+                        "reason" to "du_lich",
+                        "from_date" to today.plusDays(1).format(DateTimeFormatter.ISO_LOCAL_DATE),
+                        "to_date" to today.plusDays(5).format(DateTimeFormatter.ISO_LOCAL_DATE),
+                    ),
+                )
+                assertEquals(emptyList<FieldError>(), core.services().validateDraft(draft.draftId))
 
                 // 4. The network goes away; the citizen submits anyway.
                 server.close()
                 assertFalse(server.isRunning)
                 val recorder = Recorder()
-                core.setOutboxObserver(recorder)
-                val item = core.submitDraft(draft.draftId, PASSCODE)
+                val subscription = core.services().observeOutbox(recorder)
+                val item = core.services().submitDraft(draft.draftId, PASSCODE)
                 assertEquals(OutboxState.QUEUED, item.state)
                 assertEquals(draft.draftId, item.draftId)
                 assertEquals(PROCEDURE, item.procedureId)
-                val offline = core.syncOutbox()
+                val offline = core.services().syncOutbox()
                 assertEquals(0u, offline.delivered)
                 assertEquals(1u, offline.remaining)
                 assertEquals("network.offline", offline.lastError?.code, offline.toString())
-                val queued = core.outbox().single()
+                val queued = core.services().listOutbox().single()
                 assertEquals(item.submissionId, queued.submissionId)
                 assertEquals(OutboxState.QUEUED, queued.state)
                 assertEquals("network.offline", queued.lastError?.code)
@@ -113,21 +126,23 @@ class ServicesTest {
                 // 5. The server is back on the same address and data: delivered.
                 server = server.restart()
                 val seenBefore = recorder.items.size
-                val online = core.syncOutbox()
+                val online = core.services().syncOutbox()
                 assertEquals(1u, online.delivered, online.toString())
                 assertEquals(0u, online.remaining, online.toString())
-                val delivered = core.outbox().single()
+                val delivered = core.services().listOutbox().single()
                 assertEquals(item.submissionId, delivered.submissionId)
                 assertEquals(OutboxState.DELIVERED, delivered.state)
                 val caseNumber = delivered.caseNumber ?: fail("delivered without a case number: $delivered")
                 assertTrue(caseNumber.isNotBlank())
                 val receipt = delivered.receipt ?: fail("delivered without a receipt: $delivered")
                 assertEquals(3, receipt.split('.').size, receipt)
+                recorder.awaitState(OutboxState.DELIVERED)
                 val afterRestart = recorder.states.drop(seenBefore)
                 assertTrue(OutboxState.SENDING in afterRestart && OutboxState.DELIVERED in afterRestart, recorder.states.toString())
                 assertEquals(OutboxState.DELIVERED, recorder.items.last().state)
                 assertEquals(caseNumber, recorder.items.last().caseNumber)
-                assertEquals(DraftStatus.SUBMITTED, core.draft(draft.draftId).status)
+                subscription.cancel()
+                assertEquals(DraftStatus.SUBMITTED, core.services().getDraft(draft.draftId).status)
 
                 // 6. An official takes the case and approves it.
                 val token = server.officialToken()
@@ -135,9 +150,9 @@ class ServicesTest {
                 assertEquals(200, official(server, token, caseNumber, "approved"))
 
                 // 7. The citizen sees it.
-                val events = core.syncCases()
+                val events = core.services().syncCases()
                 assertTrue(events.any { it.caseNumber == caseNumber && it.status == CaseStatusDto.APPROVED }, events.toString())
-                val case = core.cases().single { it.caseNumber == caseNumber }
+                val case = core.services().listCases().single { it.caseNumber == caseNumber }
                 assertEquals(CaseStatusDto.APPROVED, case.status)
                 assertEquals(item.submissionId, case.submissionId)
                 assertEquals(PROCEDURE, case.procedureId)

@@ -20,33 +20,34 @@ import vn.citizen.android.viewmodel.QrLoginViewModel
 import vn.citizen.android.viewmodel.ServicesViewModel
 import vn.citizen.android.viewmodel.ShareViewModel
 import vn.citizen.android.viewmodel.UiError
-import vn.citizen.core.AuthException
+import vn.citizen.core.CitizenException
 import vn.citizen.core.CitizenCore
 import vn.citizen.core.EnrollmentState
 import vn.citizen.core.KeyOptions
-import vn.citizen.core.Locale
-import vn.citizen.core.SetupException
+import vn.citizen.core.Language
 
 /** The flow view models of one opened core (see android/viewmodel). */
-class Flows(val core: CitizenCore, locale: Locale) {
+class Flows(val core: CitizenCore, locale: Language) {
     /**
      * Device keys: StrongBox when present, user-authentication-bound (biometric or credential).
      * The attestation challenge is filled in per enrollment (`EnrollmentViewModel.keyOptionsFor`:
      * the enrollment id).
      */
     private val keyOptions = KeyOptions(requireUserAuthentication = true, preferStrongbox = true, attestationChallenge = byteArrayOf())
-    val enrollment = EnrollmentViewModel(core, keyOptions, locale)
+    val enrollment = EnrollmentViewModel(core.account(), keyOptions, locale)
     val login = LoginViewModel(core, locale)
-    val devices = DevicesViewModel(core, locale)
-    val services = ServicesViewModel(core, locale)
-    val qr = QrLoginViewModel(core, locale)
-    val share = ShareViewModel(core, locale)
-    val activity = ActivityViewModel(core, locale)
+    val devices = DevicesViewModel(core.account(), locale)
+    val services = ServicesViewModel(core.services(), locale)
+    val qr = QrLoginViewModel(core.consent(), locale)
+    val share = ShareViewModel(core.consent(), locale)
+    val activity = ActivityViewModel(core.activity(), core.consent(), locale)
 }
 
 /**
- * The androidx ViewModel that outlives configuration changes: opens the core off the main
- * thread, holds the pure flow view models, and runs their actions in [viewModelScope].
+ * The androidx ViewModel that outlives configuration changes: opens the core (its async
+ * constructor runs the migration and the data-key unwrap on the core's runtime, so no
+ * `Dispatchers.IO` hop), holds the pure flow view models, and runs their actions in
+ * [viewModelScope].
  */
 class AppModel(application: Application) : AndroidViewModel(application) {
     private val app = application as CitizenApplication
@@ -56,10 +57,9 @@ class AppModel(application: Application) : AndroidViewModel(application) {
         data class Ready(val flows: Flows, val enrolled: Boolean) : CoreState
         /**
          * [dataKeyLost]: restored or keystore reset; the only way on is to reset and re-enroll.
-         * A *locked* data key (`SetupException.DataKeyLocked`: device locked, keystore busy) is
-         * not lost: the error is shown and the app opens again later; erasing is never offered.
+         * [retryable]: the data key is only locked for now; opening again may work (never erase).
          */
-        data class Failed(val error: UiError, val dataKeyLost: Boolean) : CoreState
+        data class Failed(val error: UiError, val dataKeyLost: Boolean, val retryable: Boolean = false) : CoreState
     }
 
     private val mutableCore = MutableStateFlow<CoreState>(CoreState.Opening)
@@ -69,17 +69,24 @@ class AppModel(application: Application) : AndroidViewModel(application) {
         open()
     }
 
+    /** Open the core again (after a temporarily locked data key). */
+    fun retryOpen() = open()
+
     private fun open() = viewModelScope.launch {
         mutableCore.value = CoreState.Opening
         mutableCore.value = try {
-            val core = withContext(Dispatchers.IO) { app.openCore() }
+            val core = app.openCore()
             val enrolled = core.status().enrollment is EnrollmentState.Enrolled
             CoreState.Ready(Flows(core, app.locale), enrolled)
-        } catch (e: SetupException) {
-            CoreState.Failed(CoreErrors.toUi(e, app.locale), dataKeyLost = e is SetupException.DataKeyLost)
-        } catch (e: AuthException) {
-            // status() reads the database (AuthException.Storage): shown, not a crash at launch.
-            CoreState.Failed(CoreErrors.toUi(e, app.locale), dataKeyLost = false)
+        } catch (e: CitizenException) {
+            // Only a lost data key offers the reset; a locked one (DataKeyLocked: the phone is
+            // locked) offers a retry and never erases anything. Other failures (e.g. status()
+            // reading the database) are shown, not a crash at launch.
+            CoreState.Failed(
+                CoreErrors.toUi(e, app.locale),
+                dataKeyLost = e is CitizenException.DataKeyLost,
+                retryable = e is CitizenException.DataKeyLocked,
+            )
         }
     }
 
@@ -101,7 +108,7 @@ class AppModel(application: Application) : AndroidViewModel(application) {
         viewModelScope.launch { action() }
     }
 
-    /** After DataKeyLost (never after DataKeyLocked): forget the local data and re-enroll. */
+    /** After DataKeyLost (only): forget the local data and start over with enrollment. */
     fun resetAndReopen() = viewModelScope.launch {
         (mutableCore.value as? CoreState.Ready)?.flows?.core?.close()
         withContext(Dispatchers.IO) { app.resetLocalData() }

@@ -8,7 +8,7 @@ import vn.citizen.android.app.platform.BiometricPromptAuthenticator
 import vn.citizen.android.keystore.AndroidKeystoreDataKeyWrapper
 import vn.citizen.android.keystore.AndroidKeystoreDeviceKeyStore
 import vn.citizen.core.CitizenCore
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.defaultCoreConfig
 import java.io.File
 import java.lang.ref.WeakReference
@@ -28,7 +28,7 @@ class CitizenApplication : Application() {
 
     val dataDir: File get() = File(filesDir, DATA_DIR)
 
-    val locale: Locale get() = if (resources.configuration.locales[0].language == "vi") Locale.VI else Locale.EN
+    val locale: Language get() = if (resources.configuration.locales[0].language == "vi") Language.VI else Language.EN
 
     override fun onCreate() {
         super.onCreate()
@@ -48,18 +48,18 @@ class CitizenApplication : Application() {
     }
 
     /**
-     * Open the core. Throws the core's SetupException, e.g. DataKeyLost after a restore
-     * onto a phone without the wrapping key (the caller offers re-enrollment: [resetLocalData]).
+     * Open the core (main-safe: the core migrates and unwraps on its own runtime). Throws the
+     * core's CitizenException, e.g. DataKeyLost after a restore onto a phone without the
+     * wrapping key (the caller offers re-enrollment: [resetLocalData]).
      */
-    fun openCore(): CitizenCore {
-        dataDir.mkdirs()
+    suspend fun openCore(): CitizenCore {
         val config = defaultCoreConfig(BuildConfig.CITIZEN_SERVER, dataDir.absolutePath).copy(
-            locale = locale,
+            language = locale,
             deviceLabel = "${Build.MANUFACTURER} ${Build.MODEL}",
             platform = "android",
         )
-        val keyStore = AndroidKeystoreDeviceKeyStore(this, BiometricPromptAuthenticator({ currentActivity }, { locale == Locale.VI }))
-        return CitizenCore(config, keyStore, AndroidKeystoreDataKeyWrapper())
+        val keyStore = AndroidKeystoreDeviceKeyStore(this, BiometricPromptAuthenticator({ currentActivity }, { locale == Language.VI }))
+        return CitizenCore.open(config, keyStore, AndroidKeystoreDataKeyWrapper())
     }
 
     /** Forget everything local (the server keeps the account; the citizen enrolls again). */

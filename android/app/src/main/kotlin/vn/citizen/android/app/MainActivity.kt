@@ -80,6 +80,7 @@ fun App(model: AppModel) {
         is AppModel.CoreState.Failed -> Column(Modifier.padding(24.dp), verticalArrangement = Arrangement.spacedBy(16.dp)) {
             Text(s.error.message)
             if (s.dataKeyLost) Button(onClick = { model.resetAndReopen() }) { Text("Đăng ký lại / Enroll again") }
+            if (s.retryable) Button(onClick = { model.retryOpen() }) { Text("Thử lại / Try again") }
         }
         is AppModel.CoreState.Ready -> {
             var screen by rememberSaveable { mutableStateOf(if (s.enrolled) Screen.LOGIN else Screen.ENROLL) }

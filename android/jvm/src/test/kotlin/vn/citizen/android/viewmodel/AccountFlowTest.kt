@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.io.TempDir
 import vn.citizen.core.EnrollmentInput
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.TestServer
 import java.nio.file.Path
 import java.time.Instant
@@ -38,7 +38,7 @@ class AccountFlowTest {
         val keyStore = RecordingDeviceKeyStore()
         openCore(server, dir, keyStore = keyStore).use { core ->
             // Invalid details are refused offline, with per-field errors in the UI locale.
-            val enrollment = EnrollmentViewModel(core, TEST_KEY_OPTIONS, Locale.EN)
+            val enrollment = EnrollmentViewModel(core.account(), TEST_KEY_OPTIONS, Language.EN)
             assertFalse(enrollment.start(EnrollmentInput(cccd = "12345", dateOfBirth = "1990-01-15", phone = "+84900000001")))
             val invalid = enrollment.state.value.error ?: error("no error for an invalid CCCD")
             assertEquals(listOf("cccd"), invalid.fields.map { it.field })
@@ -79,7 +79,7 @@ class AccountFlowTest {
             assertTrue(keyStore.created.all { it.attestationChallenge.contentEquals(expected.attestationChallenge) })
             assertFalse(outcome.hardwareBacked)
 
-            val login = LoginViewModel(core, Locale.EN)
+            val login = LoginViewModel(core, Language.EN)
             login.refresh()
             assertFalse(login.state.value.loggedIn)
             assertEquals(5u, login.state.value.attemptsBeforeLockout)
@@ -87,7 +87,7 @@ class AccountFlowTest {
             assertTrue(login.state.value.loggedIn)
             assertNotNull(login.state.value.session)
 
-            val devices = DevicesViewModel(core, Locale.EN)
+            val devices = DevicesViewModel(core.account(), Language.EN)
             assertTrue(devices.refresh(), devices.state.value.error.toString())
             val mine = devices.state.value.devices.single()
             assertEquals(outcome.deviceId, mine.deviceId)
@@ -108,8 +108,8 @@ class AccountFlowTest {
     fun `wrong passcodes count down, then lock out with a retry-after`(@TempDir dir: Path) = runBlocking {
         openCore(server, dir).use { core ->
             enrollThroughViewModel(server, core, Citizens.C2)
-            val vi = LoginViewModel(core, Locale.VI)
-            val en = LoginViewModel(core, Locale.EN)
+            val vi = LoginViewModel(core, Language.VI)
+            val en = LoginViewModel(core, Language.EN)
             vi.refresh()
             val left = (1..5).map {
                 assertFalse(vi.login(WRONG_PASSCODE))
@@ -135,7 +135,7 @@ class AccountFlowTest {
             assertTrue(viMessage != null && viMessage != locked.error?.message, "VI and EN messages should differ: $viMessage")
 
             // A fresh view model (app restart) reads the lock back from the core.
-            val restarted = LoginViewModel(core, Locale.VI)
+            val restarted = LoginViewModel(core, Language.VI)
             restarted.refresh()
             assertTrue(restarted.state.value.lockedOut)
             assertEquals(0u, restarted.state.value.attemptsBeforeLockout)

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.io.TempDir
 import vn.citizen.core.ActivityKind
 import vn.citizen.core.ConsentKind
 import vn.citizen.core.ShareDelivery
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.TestServer
 import vn.citizen.core.verifyReceiptExport
 import java.nio.file.Path
@@ -36,7 +36,7 @@ class ConsentFlowTest {
                 val http = ServerHttp(server)
 
                 // Garbage in the scanner: the core's error, nothing under review.
-                val qr = QrLoginViewModel(core, Locale.EN)
+                val qr = QrLoginViewModel(core.consent(), Language.EN)
                 assertFalse(qr.scan("not a code"))
                 assertEquals("consent.qr_not_login_code", qr.state.value.error?.code)
                 assertEquals(QrLoginViewModel.Stage.SCANNING, qr.state.value.stage)
@@ -51,7 +51,7 @@ class ConsentFlowTest {
                 val request = review.request ?: error("no request")
                 assertEquals("dvc-demo", request.relyingPartyId)
                 assertEquals(server.baseUrl, request.origin)
-                assertNotNull(review.relyingPartyName(Locale.EN))
+                assertNotNull(review.relyingPartyName(Language.EN))
                 assertEquals(3, request.codeChoices.toSet().size)
                 // Later frames of the animated code are ignored while the citizen reviews.
                 assertFalse(qr.scan(frame))
@@ -70,7 +70,7 @@ class ConsentFlowTest {
                 assertEquals(QrLoginViewModel.Stage.SCANNING, qr.state.value.stage)
 
                 // The bank asks; the citizen adds the phone, not the address.
-                val share = ShareViewModel(core, Locale.VI)
+                val share = ShareViewModel(core.consent(), Language.VI)
                 val jws = ServerHttp.field(http.call("POST", "/rp/bank-demo/requests", "{}"), "request")
                 assertTrue(share.open(jws), share.state.value.error.toString())
                 val shareRequest = share.state.value.request ?: error("no share request")
@@ -86,7 +86,7 @@ class ConsentFlowTest {
                 assertEquals(shareRequest.required.map { it.name }.toSet() + "phone", outcome.disclosedClaims.toSet())
 
                 // Receipts and the activity log.
-                val activity = ActivityViewModel(core, Locale.VI)
+                val activity = ActivityViewModel(core.activity(), core.consent(), Language.VI)
                 assertTrue(activity.refresh(), activity.state.value.error.toString())
                 val s = activity.state.value
                 assertEquals(setOf(ConsentKind.QR_LOGIN, ConsentKind.DATA_SHARE), s.receipts.map { it.kind }.toSet())
@@ -125,7 +125,7 @@ class ConsentFlowTest {
                 val target = DeepLink.parse(link)
                 assertEquals(DeepLink.Login(link), target)
 
-                val qr = QrLoginViewModel(core, Locale.EN)
+                val qr = QrLoginViewModel(core.consent(), Language.EN)
                 assertTrue(qr.openLink(target!!.url), qr.state.value.error.toString())
                 val review = qr.state.value
                 assertEquals(QrLoginViewModel.Stage.REVIEW, review.stage)
@@ -150,7 +150,7 @@ class ConsentFlowTest {
                 assertEquals(redirect, approved.redirectToOpen(allowLoopbackHttp = false))
 
                 // A garbled link: the core's error, nothing under review.
-                val broken = QrLoginViewModel(core, Locale.EN)
+                val broken = QrLoginViewModel(core.consent(), Language.EN)
                 assertFalse(broken.openLink("citizenid://login?p=not-a-frame"))
                 assertEquals(QrLoginViewModel.Stage.SCANNING, broken.state.value.stage)
                 assertNotNull(broken.state.value.error)
@@ -159,7 +159,7 @@ class ConsentFlowTest {
                 val shareLink = ServerHttp.field(http.call("POST", "/rp/bank-demo/requests", "{}"), "link")
                 val shareTarget = DeepLink.parse(shareLink)
                 assertEquals(DeepLink.Share(shareLink), shareTarget)
-                val share = ShareViewModel(core, Locale.VI)
+                val share = ShareViewModel(core.consent(), Language.VI)
                 assertTrue(share.open(shareTarget!!.url), share.state.value.error.toString())
                 assertEquals("bank-demo", share.state.value.request?.relyingPartyId)
                 assertTrue(share.share(PASSCODE), share.state.value.error.toString())

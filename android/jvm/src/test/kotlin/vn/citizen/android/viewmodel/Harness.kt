@@ -9,7 +9,7 @@ import vn.citizen.core.EnrollmentInput
 import vn.citizen.core.JcaDataKeyWrapper
 import vn.citizen.core.JcaDeviceKeyStore
 import vn.citizen.core.KeyOptions
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.TestServer
 import java.net.URI
 import java.net.http.HttpClient
@@ -47,12 +47,12 @@ const val WRONG_PASSCODE = "975310"
 /** Software keys, no prompt: what the JVM can do; the Android keystore is not available here. */
 val TEST_KEY_OPTIONS = KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf())
 
-fun openCore(
+suspend fun openCore(
     server: TestServer,
     dir: Path,
-    locale: Locale = Locale.VI,
+    locale: Language = Language.VI,
     keyStore: DeviceKeyStore = JcaDeviceKeyStore(),
-): CitizenCore = CitizenCore(server.config(dir).copy(locale = locale), keyStore, JcaDataKeyWrapper())
+): CitizenCore = CitizenCore.open(server.config(dir).copy(language = locale), keyStore, JcaDataKeyWrapper())
 
 /** The fixture key store, remembering the [KeyOptions] of every `createKey` the core made. */
 class RecordingDeviceKeyStore(private val inner: DeviceKeyStore = JcaDeviceKeyStore()) : DeviceKeyStore by inner {
@@ -65,8 +65,8 @@ class RecordingDeviceKeyStore(private val inner: DeviceKeyStore = JcaDeviceKeySt
 }
 
 /** Enroll [citizen] through [EnrollmentViewModel] (details → OTP → passcode twice). */
-suspend fun enrollThroughViewModel(server: TestServer, core: CitizenCore, citizen: Citizen, locale: Locale = Locale.VI) {
-    val vm = EnrollmentViewModel(core, TEST_KEY_OPTIONS, locale)
+suspend fun enrollThroughViewModel(server: TestServer, core: CitizenCore, citizen: Citizen, locale: Language = Language.VI) {
+    val vm = EnrollmentViewModel(core.account(), TEST_KEY_OPTIONS, locale)
     assertTrue(vm.start(citizen.input), vm.state.value.error.toString())
     assertEquals(EnrollmentViewModel.Step.OTP, vm.state.value.step)
     val ticket = vm.state.value.ticket ?: error("no ticket")

@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import vn.citizen.core.CaseStatusDto
 import vn.citizen.core.DraftStatus
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.OutboxState
 import vn.citizen.core.TestServer
 import java.nio.file.Path
@@ -34,7 +34,7 @@ class ServicesFlowTest {
                 enrollThroughViewModel(server, core, Citizens.C7)
                 assertTrue(LoginViewModel(core).login(PASSCODE))
 
-                val vm = ServicesViewModel(core, Locale.VI)
+                val vm = ServicesViewModel(core.services(), Language.VI)
                 assertTrue(vm.loadCatalogue(), vm.state.value.error.toString())
                 assertTrue(vm.state.value.procedures.any { it.id == PROCEDURE }, vm.state.value.procedures.map { it.id }.toString())
 
@@ -43,29 +43,33 @@ class ServicesFlowTest {
                 assertEquals(PROCEDURE, opened.procedure?.id)
                 val draft = opened.draft ?: error("no draft")
                 assertEquals(DraftStatus.EDITING, draft.status)
-                val profile = core.profile()
+                val profile = core.services().getProfile()
                 assertEquals(profile.fullName, draft.values["host_full_name"])
                 assertEquals(Citizens.C7.cccd, draft.values["host_cccd"])
                 assertTrue("host_full_name" in draft.lockedFields, draft.lockedFields.toString())
 
                 // A register field cannot be changed: a field error, the value stays.
-                assertFalse(vm.setField("host_full_name", "Người Khác"))
+                assertFalse(vm.updateFields(mapOf("host_full_name" to "Người Khác", "reason" to "du_lich")))
                 assertEquals("field.locked", vm.state.value.fieldError("host_full_name")?.code)
                 assertEquals(profile.fullName, vm.state.value.draft?.values?.get("host_full_name"))
+                // All or nothing: the acceptable value in the same update was not saved either.
+                assertEquals(null, core.services().getDraft(draft.draftId).values["reason"])
 
                 // Missing fields are reported by validate (offline).
                 assertFalse(vm.validate())
                 assertTrue(vm.state.value.fieldErrors.isNotEmpty())
 
                 val today = LocalDate.now(ZoneOffset.ofHours(7))
-                listOf(
+                // The screen's pending edits are saved in one write.
+                val edits = mapOf(
                     "guests.0.full_name" to "Khách Thử Nghiệm",
                     "guests.0.cccd" to "079195000002",
                     "guests.0.relationship" to "ban_be",
                     "reason" to "du_lich",
                     "from_date" to today.plusDays(1).format(DateTimeFormatter.ISO_LOCAL_DATE),
                     "to_date" to today.plusDays(5).format(DateTimeFormatter.ISO_LOCAL_DATE),
-                ).forEach { (path, value) -> assertTrue(vm.setField(path, value), "$path: ${vm.state.value.error}") }
+                )
+                assertTrue(vm.updateFields(edits), vm.state.value.error.toString())
                 assertTrue(vm.validate(), vm.state.value.fieldErrors.toString())
                 assertTrue(vm.state.value.fieldErrors.isEmpty())
 

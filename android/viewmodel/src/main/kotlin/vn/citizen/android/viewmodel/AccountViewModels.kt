@@ -1,17 +1,15 @@
 package vn.citizen.android.viewmodel
 
-import kotlinx.coroutines.CoroutineDispatcher
-import kotlinx.coroutines.Dispatchers
-import vn.citizen.core.AuthException
+import vn.citizen.core.CitizenException
+import vn.citizen.core.AccountClientInterface
 import vn.citizen.core.CitizenCoreInterface
 import vn.citizen.core.CoreStatus
 import vn.citizen.core.DeviceInfo
-import vn.citizen.core.EnrollmentException
 import vn.citizen.core.EnrollmentInput
 import vn.citizen.core.EnrollmentOutcome
 import vn.citizen.core.EnrollmentTicket
 import vn.citizen.core.KeyOptions
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.PasscodeStatus
 import vn.citizen.core.SessionInfo
 
@@ -21,11 +19,10 @@ import vn.citizen.core.SessionInfo
  * [keyOptions] bound to this enrollment by [keyOptionsFor]) and registered.
  */
 class EnrollmentViewModel(
-    private val core: CitizenCoreInterface,
+    private val account: AccountClientInterface,
     private val keyOptions: KeyOptions,
-    locale: Locale = Locale.VI,
-    io: CoroutineDispatcher = Dispatchers.IO,
-) : FlowViewModel<EnrollmentViewModel.State>(State(), locale, io) {
+    locale: Language = Language.VI,
+) : FlowViewModel<EnrollmentViewModel.State>(State(), locale) {
 
     enum class Step { DETAILS, OTP, PASSCODE, DONE }
 
@@ -44,13 +41,13 @@ class EnrollmentViewModel(
 
     /** Check the details offline, then ask the server to send the OTP. */
     suspend fun start(input: EnrollmentInput): Boolean {
-        val local = blocking { core.validateEnrollment(input) }
+        val local = account.validateEnrollment(input)
         if (local.isNotEmpty()) {
             update { it.copy(input = input, error = invalidInput(local.map { f -> f.toUi(locale) })) }
             return false
         }
         val ticket = attempt({ s, b -> s.busy(b) }, { s, _, e -> s.copy(error = e) }) {
-            core.startEnrollment(input)
+            account.startEnrollment(input)
         } ?: return false
         update { it.copy(step = Step.OTP, input = input, ticket = ticket, otp = "", error = null) }
         return true
@@ -92,11 +89,10 @@ class EnrollmentViewModel(
         val options = keyOptionsFor(ticket)
         val outcome = attempt({ s, b -> s.busy(b) }, { s, t, e ->
             // A wrong or expired OTP sends the citizen back to the OTP step.
-            val back = t is EnrollmentException.OtpInvalid || t is EnrollmentException.OtpExpired ||
-                t is EnrollmentException.OtpAttemptsExceeded || t is EnrollmentException.NoPendingEnrollment
+            val back = t is CitizenException.OtpRejected || t is CitizenException.NotFound
             s.copy(error = e, step = if (back) Step.OTP else s.step)
         }) {
-            core.completeEnrollment(otp, passcode, options)
+            account.completeEnrollment(otp, passcode, options)
         } ?: return false
         update { it.copy(step = Step.DONE, outcome = outcome, otp = "", error = null) }
         return true
@@ -116,11 +112,11 @@ class EnrollmentViewModel(
 
     private fun invalidInput(fields: List<UiFieldError>) = UiError(
         code = "input.invalid",
-        message = if (locale == Locale.VI) "Thông tin chưa hợp lệ." else "Some details are not valid.",
+        message = if (locale == Language.VI) "Thông tin chưa hợp lệ." else "Some details are not valid.",
         fields = fields,
     )
 
-    private fun localError(code: String, vi: String, en: String) = UiError(code, if (locale == Locale.VI) vi else en)
+    private fun localError(code: String, vi: String, en: String) = UiError(code, if (locale == Language.VI) vi else en)
 }
 
 /**
@@ -129,9 +125,8 @@ class EnrollmentViewModel(
  */
 class LoginViewModel(
     private val core: CitizenCoreInterface,
-    locale: Locale = Locale.VI,
-    io: CoroutineDispatcher = Dispatchers.IO,
-) : FlowViewModel<LoginViewModel.State>(State(), locale, io) {
+    locale: Language = Language.VI,
+) : FlowViewModel<LoginViewModel.State>(State(), locale) {
 
     data class State(
         val loggedIn: Boolean = false,
@@ -142,7 +137,10 @@ class LoginViewModel(
         val lockedUntil: Long? = null,
         /** From the last refusal: seconds to wait before the next attempt. */
         val retryAfterSecs: Long? = null,
-        /** Too many failures: the local account was wiped; the citizen must enroll again. */
+        /**
+         * The account is gone from this device (wiped after too many failures, or the device was
+         * deactivated): the citizen must enroll again.
+         */
         val wiped: Boolean = false,
         val busy: Boolean = false,
         val error: UiError? = null,
@@ -157,7 +155,7 @@ class LoginViewModel(
      */
     suspend fun refresh(): Boolean {
         val loaded = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
-            blocking { core.status() to core.passcodeStatus() }
+            core.status() to core.account().passcodeStatus()
         } ?: return false
         apply(loaded.first, loaded.second)
         return true
@@ -178,15 +176,15 @@ class LoginViewModel(
     suspend fun login(passcode: String): Boolean {
         val session = attempt({ s, b -> s.copy(busy = b) }, { s, t, e ->
             when (t) {
-                is AuthException.PasscodeIncorrect -> s.copy(
+                is CitizenException.PasscodeRejected -> s.copy(
                     error = e, attemptsBeforeLockout = t.attemptsBeforeLockout, attemptsBeforeWipe = t.attemptsBeforeWipe,
                 )
-                is AuthException.LockedOut -> s.copy(error = e, retryAfterSecs = t.retryAfterSecs.toLong())
-                is AuthException.Wiped -> s.copy(error = e, wiped = true, loggedIn = false, session = null)
+                is CitizenException.LockedOut -> s.copy(error = e, retryAfterSecs = t.retryAfterSecs.toLong())
+                is CitizenException.NeedsEnrollment -> s.copy(error = e, wiped = true, loggedIn = false, session = null)
                 else -> s.copy(error = e)
             }
         }) {
-            core.login(passcode)
+            core.account().login(passcode)
         }
         if (session != null) update { it.copy(loggedIn = true, session = session, error = null, retryAfterSecs = null) }
         refreshQuietly()
@@ -194,7 +192,7 @@ class LoginViewModel(
     }
 
     suspend fun logout(): Boolean {
-        val ok = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.logout() } != null
+        val ok = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.account().logout() } != null
         if (ok) update { it.copy(loggedIn = false, session = null, error = null) }
         return ok
     }
@@ -202,7 +200,7 @@ class LoginViewModel(
     /** After a login attempt: reload without replacing the attempt's error. */
     private suspend fun refreshQuietly() {
         try {
-            val (status, passcode) = blocking { core.status() to core.passcodeStatus() }
+            val (status, passcode) = core.status() to core.account().passcodeStatus()
             apply(status, passcode)
         } catch (e: kotlinx.coroutines.CancellationException) {
             throw e
@@ -214,10 +212,9 @@ class LoginViewModel(
 
 /** The citizen's devices (this phone marked), and revoking another one with the passcode. */
 class DevicesViewModel(
-    private val core: CitizenCoreInterface,
-    locale: Locale = Locale.VI,
-    io: CoroutineDispatcher = Dispatchers.IO,
-) : FlowViewModel<DevicesViewModel.State>(State(), locale, io) {
+    private val account: AccountClientInterface,
+    locale: Language = Language.VI,
+) : FlowViewModel<DevicesViewModel.State>(State(), locale) {
 
     data class State(
         val devices: List<DeviceInfo> = emptyList(),
@@ -226,14 +223,14 @@ class DevicesViewModel(
     )
 
     suspend fun refresh(): Boolean {
-        val devices = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.listDevices() }
+        val devices = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { account.listDevices() }
             ?: return false
         update { it.copy(devices = devices, error = null) }
         return true
     }
 
     suspend fun revoke(deviceId: String, passcode: String): Boolean {
-        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.revokeDevice(deviceId, passcode) }
+        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { account.revokeDevice(deviceId, passcode) }
             ?: return false
         return refresh()
     }

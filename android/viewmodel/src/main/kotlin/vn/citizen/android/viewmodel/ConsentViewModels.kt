@@ -1,14 +1,13 @@
 package vn.citizen.android.viewmodel
 
-import kotlinx.coroutines.CoroutineDispatcher
-import kotlinx.coroutines.Dispatchers
 import vn.citizen.core.ActivityAnchor
 import vn.citizen.core.ActivityEntry
 import vn.citizen.core.ActivityLogReport
-import vn.citizen.core.CitizenCoreInterface
+import vn.citizen.core.ActivityClientInterface
+import vn.citizen.core.ConsentClientInterface
 import vn.citizen.core.LoginApproval
 import vn.citizen.core.LoginRequestInfo
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.ReceiptInfo
 import vn.citizen.core.ShareOutcome
 import vn.citizen.core.ShareRequestInfo
@@ -20,10 +19,9 @@ import vn.citizen.core.ShareRequestInfo
  * passcode (a signed consent receipt), or denies.
  */
 class QrLoginViewModel(
-    private val core: CitizenCoreInterface,
-    locale: Locale = Locale.VI,
-    io: CoroutineDispatcher = Dispatchers.IO,
-) : FlowViewModel<QrLoginViewModel.State>(State(), locale, io) {
+    private val consent: ConsentClientInterface,
+    locale: Language = Language.VI,
+) : FlowViewModel<QrLoginViewModel.State>(State(), locale) {
 
     enum class Stage { SCANNING, REVIEW, APPROVED, DENIED }
 
@@ -37,8 +35,8 @@ class QrLoginViewModel(
         val error: UiError? = null,
     ) {
         /** The portal's name in the UI locale (verified against the signed registry). */
-        fun relyingPartyName(locale: Locale): String? =
-            request?.let { if (locale == Locale.VI) it.relyingPartyNameVi else it.relyingPartyNameEn }
+        fun relyingPartyName(locale: Language): String? =
+            request?.let { if (locale == Language.VI) it.relyingPartyNameVi else it.relyingPartyNameEn }
 
         /**
          * After a same-device approval: the relying party's redirect (carrying the ID token) to
@@ -56,7 +54,7 @@ class QrLoginViewModel(
      */
     suspend fun scan(frame: String): Boolean {
         if (current.stage == Stage.REVIEW || current.busy) return false
-        val request = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.scanLoginCode(frame) }
+        val request = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { consent.scanLoginCode(frame) }
             ?: return false
         update { it.copy(stage = Stage.REVIEW, request = request, chosenCode = null, approval = null, error = null) }
         return true
@@ -71,7 +69,7 @@ class QrLoginViewModel(
     suspend fun openLink(url: String): Boolean {
         if (current.busy) return false
         reset()
-        val request = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.openLoginLink(url) }
+        val request = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { consent.openLoginLink(url) }
             ?: return false
         update { it.copy(stage = Stage.REVIEW, request = request, chosenCode = null, approval = null, error = null) }
         return true
@@ -84,7 +82,7 @@ class QrLoginViewModel(
         val request = current.request ?: return false
         val code = current.chosenCode ?: return false
         val approval = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
-            core.approveLogin(request.sessionId, code, passcode)
+            consent.approveLogin(request.sessionId, code, passcode)
         } ?: return false
         update { it.copy(stage = Stage.APPROVED, approval = approval, error = null) }
         return true
@@ -92,7 +90,7 @@ class QrLoginViewModel(
 
     suspend fun deny(): Boolean {
         val request = current.request ?: return false
-        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.denyLogin(request.sessionId) }
+        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { consent.denyLogin(request.sessionId) }
             ?: return false
         update { it.copy(stage = Stage.DENIED, error = null) }
         return true
@@ -108,10 +106,9 @@ class QrLoginViewModel(
  * SD-JWT presentation bound to the device key, and a countersigned receipt).
  */
 class ShareViewModel(
-    private val core: CitizenCoreInterface,
-    locale: Locale = Locale.VI,
-    io: CoroutineDispatcher = Dispatchers.IO,
-) : FlowViewModel<ShareViewModel.State>(State(), locale, io) {
+    private val consent: ConsentClientInterface,
+    locale: Language = Language.VI,
+) : FlowViewModel<ShareViewModel.State>(State(), locale) {
 
     data class State(
         val request: ShareRequestInfo? = null,
@@ -126,7 +123,7 @@ class ShareViewModel(
     suspend fun open(request: String): Boolean {
         if (current.busy) return false
         reset()
-        val info = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { core.openShareRequest(request) }
+        val info = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { consent.openShareRequest(request) }
             ?: return false
         update { State(request = info) }
         return true
@@ -142,7 +139,7 @@ class ShareViewModel(
         // In the request's order, and only claims it offers (as the iOS twin).
         val picked = request.optional.map { it.name }.filter { it in current.selectedOptional }
         val outcome = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
-            core.shareData(request.requestId, picked, passcode)
+            consent.shareData(request.requestId, picked, passcode)
         } ?: return false
         update { it.copy(outcome = outcome, error = null) }
         return true
@@ -156,10 +153,10 @@ class ShareViewModel(
  * and anchored at the server) and consent receipts (QR logins, data shares).
  */
 class ActivityViewModel(
-    private val core: CitizenCoreInterface,
-    locale: Locale = Locale.VI,
-    io: CoroutineDispatcher = Dispatchers.IO,
-) : FlowViewModel<ActivityViewModel.State>(State(), locale, io) {
+    private val activity: ActivityClientInterface,
+    private val consent: ConsentClientInterface,
+    locale: Language = Language.VI,
+) : FlowViewModel<ActivityViewModel.State>(State(), locale) {
 
     data class State(
         /** Newest first. */
@@ -173,7 +170,7 @@ class ActivityViewModel(
 
     suspend fun refresh(): Boolean {
         val loaded = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
-            blocking { core.activityLog().sortedByDescending { it.seq } to core.listReceipts() }
+            activity.listEntries().sortedByDescending { it.seq } to consent.listReceipts()
         } ?: return false
         update { it.copy(entries = loaded.first, receipts = loaded.second, error = null) }
         return true
@@ -182,7 +179,7 @@ class ActivityViewModel(
     /** Check the chain, signatures and anchors locally. */
     suspend fun verify(): Boolean {
         val report = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
-            blocking { core.verifyActivityLog() }
+            activity.verify()
         } ?: return false
         update { it.copy(report = report) }
         return report.intact
@@ -191,7 +188,7 @@ class ActivityViewModel(
     /** Anchor the log's head at the server now (also done on every case sync). */
     suspend fun anchor(): Boolean {
         val anchored = attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) {
-            listOf(core.anchorActivityLog())
+            listOf(activity.anchor())
         } ?: return false
         update { s -> s.copy(lastAnchor = anchored.single() ?: s.lastAnchor, error = null) }
         return true
@@ -199,9 +196,9 @@ class ActivityViewModel(
 
     /** The receipts as a JSON document the citizen can keep or hand over (verifiable offline). */
     suspend fun exportReceipts(): String? =
-        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { blocking { core.exportReceipts() } }
+        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { consent.exportReceipts() }
 
     /** The activity log as a JSON document (verifiable with `citizen log verify --file`). */
     suspend fun exportLog(): String? =
-        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { blocking { core.exportActivityLog() } }
+        attempt({ s, b -> s.copy(busy = b) }, { s, _, e -> s.copy(error = e) }) { activity.export() }
 }

@@ -1,13 +1,11 @@
 package vn.citizen.android.viewmodel
 
 import kotlinx.coroutines.CancellationException
-import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
-import kotlinx.coroutines.withContext
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 
 /**
  * Base of the flow view models: an immutable UI state in a [StateFlow], suspend actions, core
@@ -15,10 +13,11 @@ import vn.citizen.core.Locale
  * run in the app (held by an androidx `ViewModel`, actions launched in `viewModelScope`) and in
  * the JVM tests. Mirrored by the iOS shell's `ObservableObject`s of the same names.
  *
- * The core's non-suspend calls touch its SQLite database; they run on [io] so a screen can call
- * every action from the main thread.
+ * Every core call is a `suspend` function that runs its work on the core's own runtime
+ * (main-safe by construction), so actions call the core directly from the main thread: no
+ * `Dispatchers.IO` hop is needed.
  */
-abstract class FlowViewModel<S>(initial: S, protected val locale: Locale, protected val io: CoroutineDispatcher) {
+abstract class FlowViewModel<S>(initial: S, protected val locale: Language) {
     private val mutableState = MutableStateFlow(initial)
 
     /** The screen's state; collect it (`collectAsState()` in Compose). */
@@ -27,9 +26,6 @@ abstract class FlowViewModel<S>(initial: S, protected val locale: Locale, protec
     protected val current: S get() = mutableState.value
 
     protected fun update(transform: (S) -> S) = mutableState.update(transform)
-
-    /** Run a blocking core call on [io]. */
-    protected suspend fun <T> blocking(block: () -> T): T = withContext(io) { block() }
 
     /**
      * Run [block] with [busy] set while it runs; a failure is handed to [onError] (to put into

@@ -1,15 +1,13 @@
 package vn.citizen.android.viewmodel
 
-import kotlinx.coroutines.CoroutineDispatcher
-import kotlinx.coroutines.Dispatchers
 import vn.citizen.core.CaseInfo
-import vn.citizen.core.CitizenCoreInterface
+import vn.citizen.core.ServicesClientInterface
 import vn.citizen.core.Draft
-import vn.citizen.core.Locale
+import vn.citizen.core.Language
 import vn.citizen.core.OutboxItem
 import vn.citizen.core.OutboxSyncReport
 import vn.citizen.core.Procedure
-import vn.citizen.core.ServiceException
+import vn.citizen.core.CitizenException
 
 /**
  * Public services: catalogue → a draft auto-filled (and locked) from the population register →
@@ -18,10 +16,9 @@ import vn.citizen.core.ServiceException
  * made without network is delivered by a later [sync].
  */
 class ServicesViewModel(
-    private val core: CitizenCoreInterface,
-    locale: Locale = Locale.VI,
-    io: CoroutineDispatcher = Dispatchers.IO,
-) : FlowViewModel<ServicesViewModel.State>(State(), locale, io) {
+    private val services: ServicesClientInterface,
+    locale: Language = Language.VI,
+) : FlowViewModel<ServicesViewModel.State>(State(), locale) {
 
     data class State(
         val procedures: List<Procedure> = emptyList(),
@@ -42,7 +39,7 @@ class ServicesViewModel(
     }
 
     private fun fail(s: State, t: Throwable, e: UiError): State =
-        s.copy(error = e, fieldErrors = if (t is ServiceException.InvalidForm) e.fields else s.fieldErrors)
+        s.copy(error = e, fieldErrors = if (t is CitizenException.InvalidInput) e.fields else s.fieldErrors)
 
     /**
      * Refresh the catalogue (conditional download) and the citizen's register record, which
@@ -50,48 +47,51 @@ class ServicesViewModel(
      */
     suspend fun loadCatalogue(): Boolean {
         val ok = attempt({ s, b -> s.copy(busy = b) }, ::fail) {
-            core.refreshCatalogue()
-            core.refreshProfile()
+            services.refreshCatalogue()
+            services.refreshProfile()
         } != null
-        val procedures = blocking { core.procedures() }
+        val procedures = services.listProcedures()
         update { it.copy(procedures = procedures, error = if (ok) null else it.error) }
         return ok
     }
 
     /** Start a new draft of [procedureId], auto-filled from the register. */
     suspend fun open(procedureId: String): Boolean {
-        val draft = attempt({ s, b -> s.copy(busy = b) }, ::fail) { blocking { core.createDraft(procedureId) } } ?: return false
+        val draft = attempt({ s, b -> s.copy(busy = b) }, ::fail) { services.createDraft(procedureId) } ?: return false
         val procedure = current.procedures.firstOrNull { it.id == procedureId }
-            ?: blocking { core.procedures() }.firstOrNull { it.id == procedureId }
+            ?: services.listProcedures().firstOrNull { it.id == procedureId }
         update { it.copy(procedure = procedure, draft = draft, fieldErrors = emptyList(), submitted = null, error = null) }
         return true
     }
 
     /** Reopen a stored draft (drafts survive app restarts). */
     suspend fun resume(draftId: String): Boolean {
-        val draft = attempt({ s, b -> s.copy(busy = b) }, ::fail) { blocking { core.draft(draftId) } } ?: return false
-        val procedure = blocking { core.procedures() }.firstOrNull { it.id == draft.procedureId }
+        val draft = attempt({ s, b -> s.copy(busy = b) }, ::fail) { services.getDraft(draftId) } ?: return false
+        val procedure = services.listProcedures().firstOrNull { it.id == draft.procedureId }
         update { it.copy(procedure = procedure, draft = draft, fieldErrors = emptyList(), error = null) }
         return true
     }
 
     /**
-     * Set one field (`path` as the core names it, e.g. `reason` or `guests.0.cccd`). A locked
-     * (register) field or a malformed value is refused with a field error; the draft keeps its value.
+     * Save the citizen's edits in one write (`path` as the core names it, e.g. `reason` or
+     * `guests.0.cccd`): call it when the citizen leaves the form or checks it, not per keystroke.
+     * All or nothing: a locked (register) field or an unknown path is refused with a field error
+     * and the draft keeps its values.
      */
-    suspend fun setField(path: String, value: String): Boolean {
+    suspend fun updateFields(values: Map<String, String>): Boolean {
         val draftId = current.draft?.draftId ?: return false
-        val draft = attempt({ s, b -> s.copy(busy = b) }, ::fail) { blocking { core.setField(draftId, path, value) } }
+        if (values.isEmpty()) return true
+        val draft = attempt({ s, b -> s.copy(busy = b) }, ::fail) { services.updateDraft(draftId, values) }
             ?: return false
-        update { s -> s.copy(draft = draft, fieldErrors = s.fieldErrors.filterNot { it.field == path }, error = null) }
+        update { s -> s.copy(draft = draft, fieldErrors = s.fieldErrors.filterNot { it.field in values }, error = null) }
         return true
     }
 
     /** Add an item to a repeating group (e.g. one more guest); returns its index. */
     suspend fun addGroupItem(group: String): UInt? {
         val draftId = current.draft?.draftId ?: return null
-        val index = attempt({ s, b -> s.copy(busy = b) }, ::fail) { blocking { core.addGroupItem(draftId, group) } } ?: return null
-        val draft = blocking { core.draft(draftId) }
+        val index = attempt({ s, b -> s.copy(busy = b) }, ::fail) { services.addGroupItem(draftId, group) } ?: return null
+        val draft = services.getDraft(draftId)
         update { it.copy(draft = draft) }
         return index
     }
@@ -99,7 +99,7 @@ class ServicesViewModel(
     /** Validate the whole draft offline; true when it can be submitted. */
     suspend fun validate(): Boolean {
         val draftId = current.draft?.draftId ?: return false
-        val problems = attempt({ s, b -> s.copy(busy = b) }, ::fail) { blocking { core.validateDraft(draftId) } } ?: return false
+        val problems = attempt({ s, b -> s.copy(busy = b) }, ::fail) { services.validateDraft(draftId) } ?: return false
         update { it.copy(fieldErrors = problems.map { p -> p.toUi(locale) }) }
         return problems.isEmpty()
     }
@@ -111,8 +111,8 @@ class ServicesViewModel(
     suspend fun submit(passcode: String): Boolean {
         val draftId = current.draft?.draftId ?: return false
         if (!validate()) return false
-        val item = attempt({ s, b -> s.copy(busy = b) }, ::fail) { core.submitDraft(draftId, passcode) } ?: return false
-        val draft = blocking { core.draft(draftId) }
+        val item = attempt({ s, b -> s.copy(busy = b) }, ::fail) { services.submitDraft(draftId, passcode) } ?: return false
+        val draft = services.getDraft(draftId)
         update { it.copy(submitted = item, draft = draft, error = null) }
         sync()
         return true
@@ -124,15 +124,15 @@ class ServicesViewModel(
      */
     suspend fun sync(): Boolean {
         val report = attempt({ s, b -> s.copy(busy = b) }, ::fail) {
-            val report = core.syncOutbox()
+            val report = services.syncOutbox()
             try {
-                core.syncCases()
-            } catch (e: ServiceException.Network) {
+                services.syncCases()
+            } catch (e: CitizenException.Network) {
                 // Offline: the delivery report below already says so.
             }
             report
         }
-        val (outbox, cases) = blocking { core.outbox() to core.cases() }
+        val (outbox, cases) = services.listOutbox() to services.listCases()
         update { s ->
             s.copy(
                 lastSync = report ?: s.lastSync,

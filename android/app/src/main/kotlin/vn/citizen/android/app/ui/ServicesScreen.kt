@@ -87,8 +87,10 @@ fun ServicesScreen(vm: ServicesViewModel, launch: Launch) {
     }
 }
 
+/** Save the pending edits in one write (`updateDraft`), not one per keystroke. */
 private suspend fun commit(vm: ServicesViewModel, edits: MutableMap<String, String>) {
-    for ((path, value) in edits.toMap()) if (vm.setField(path, value)) edits.remove(path)
+    val pending = edits.toMap()
+    if (vm.updateFields(pending)) pending.keys.forEach(edits::remove)
 }
 
 private fun visible(condition: Condition?, draft: Draft): Boolean =
