@@ -81,32 +81,32 @@ def holder(chip_server, tmp_path_factory):
     device = Device(data_dir, SoftwareDeviceKeyStore(), SoftwareDataKeyWrapper(), core_config(chip_server, data_dir))
     core = device.open()
     enroll(core, chip_server, HOLDER)
-    run(core.login(PASSCODE))
+    run(core.account().login(PASSCODE))
     return core
 
 
 def upgrade(core, *card_args: str, can: str = CAN, observer=None):
     transport = SoftwareCardTransport(*card_args)
     try:
-        return run(core.upgrade_level_with_chip(transport, cc.ChipAccessKey.CAN(can=can), observer))
+        return run(core.chip().upgrade_level_with_chip(transport, cc.ChipAccessKey.CAN(can=can), observer))
     finally:
         transport.close()
 
 
 def test_refusals_are_typed_and_leave_level_1(holder):
     core = holder
-    assert core.identity_level() == 1
-    with pytest.raises(cc.ChipUpgradeError.Card) as wrong:
+    assert run(core.chip().identity_level()) == 1
+    with pytest.raises(cc.CitizenError.Card) as wrong:
         upgrade(core, can="000000")
     assert wrong.value.detail.code == "chip.access_denied"
     assert wrong.value.detail.message_vi and wrong.value.detail.message_en
-    with pytest.raises(cc.ChipUpgradeError.Card) as clone:
+    with pytest.raises(cc.CitizenError.Card) as clone:
         upgrade(core, "--clone")
     assert clone.value.detail.code == "chip.not_genuine"
-    with pytest.raises(cc.ChipUpgradeError.Refused) as other:
+    with pytest.raises(cc.CitizenError.Refused) as other:
         upgrade(core, "--citizen", "1", can="000002")
     assert other.value.detail.code == "chip.other_citizen"
-    assert core.identity_level() == 1
+    assert run(core.chip().identity_level()) == 1
 
 
 def test_the_holders_card_raises_the_account_to_level_2(holder):
@@ -115,8 +115,8 @@ def test_the_holders_card_raises_the_account_to_level_2(holder):
     outcome = upgrade(core, observer=progress)
     assert outcome.level == 2 and outcome.credential_refreshed
     assert outcome.apdus > 10 and outcome.bytes_read > 1000
-    assert core.identity_level() == 2
+    assert run(core.chip().identity_level()) == 2
     steps = [s for s, _, _ in progress.steps]
     assert cc.ChipReadStep.PACE() in steps and cc.ChipReadStep.ACTIVE_AUTHENTICATION() in steps
     assert cc.ChipReadStep.READ_FILE(name="DG13") in steps
-    assert core.activity_log()[-1].kind == cc.ActivityKind.LEVEL_UPGRADE
+    assert run(core.activity().list_entries())[-1].kind == cc.ActivityKind.LEVEL_UPGRADE

@@ -72,33 +72,33 @@ class ChipLevel2Test {
     }
 
     private suspend fun CitizenCore.upgrade(can: String = HOLDER_CAN, vararg card: String, observer: ChipReadObserver? = null) =
-        SoftwareCardTransport(*card).use { upgradeLevelWithChip(it, ChipAccessKey.Can(can), observer) }
+        SoftwareCardTransport(*card).use { chip().upgradeLevelWithChip(it, ChipAccessKey.Can(can), observer) }
 
     @Test
     fun `refusals are typed, then the holders card raises the account to level 2`(@TempDir dir: Path) = runBlocking {
-        CitizenCore(server.config(dir), JcaDeviceKeyStore(), JcaDataKeyWrapper()).use { core ->
-            val ticket = core.startEnrollment(EnrollmentInput(cccd = HOLDER, dateOfBirth = "1990-01-15", phone = "+84900000001"))
-            core.completeEnrollment(
+        CitizenCore.open(server.config(dir), JcaDeviceKeyStore(), JcaDataKeyWrapper()).use { core ->
+            val ticket = core.account().startEnrollment(EnrollmentInput(cccd = HOLDER, dateOfBirth = "1990-01-15", phone = "+84900000001"))
+            core.account().completeEnrollment(
                 server.otpFor(ticket.enrollmentId), PASSCODE,
                 KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf()),
             )
-            core.login(PASSCODE)
-            assertEquals(1.toUByte(), core.identityLevel())
+            core.account().login(PASSCODE)
+            assertEquals(1.toUByte(), core.chip().identityLevel())
 
-            val clone = assertThrows<ChipUpgradeException.Card> { runBlocking { core.upgrade(HOLDER_CAN, "--clone") } }
+            val clone = assertThrows<CitizenException.Card> { runBlocking { core.upgrade(HOLDER_CAN, "--clone") } }
             assertEquals("chip.not_genuine", clone.detail.code)
-            val other = assertThrows<ChipUpgradeException.Refused> { runBlocking { core.upgrade("000002", "--citizen", "1") } }
+            val other = assertThrows<CitizenException.Refused> { runBlocking { core.upgrade("000002", "--citizen", "1") } }
             assertEquals("chip.other_citizen", other.detail.code)
             assertTrue(other.detail.messageVi.isNotBlank() && other.detail.messageEn.isNotBlank())
-            assertEquals(1.toUByte(), core.identityLevel())
+            assertEquals(1.toUByte(), core.chip().identityLevel())
 
             val steps = Steps()
             val outcome = core.upgrade(observer = steps)
             assertEquals(2.toUByte(), outcome.level)
-            assertEquals(2.toUByte(), core.identityLevel())
+            assertEquals(2.toUByte(), core.chip().identityLevel())
             assertTrue(ChipReadStep.ActiveAuthentication in steps.steps, steps.steps.toString())
             assertTrue(ChipReadStep.ReadFile("DG13") in steps.steps, steps.steps.toString())
-            assertEquals(ActivityKind.LEVEL_UPGRADE, core.activityLog().last().kind)
+            assertEquals(ActivityKind.LEVEL_UPGRADE, core.activity().listEntries().last().kind)
         }
     }
 

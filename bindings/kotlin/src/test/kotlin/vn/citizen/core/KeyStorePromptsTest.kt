@@ -46,44 +46,44 @@ class KeyStorePromptsTest {
     }
 
     private suspend fun CitizenCore.enrollPhone(server: TestServer) {
-        val ticket = startEnrollment(EnrollmentInput(CITIZEN.cccd, CITIZEN.dob, CITIZEN.phone))
-        completeEnrollment(
+        val ticket = account().startEnrollment(EnrollmentInput(CITIZEN.cccd, CITIZEN.dob, CITIZEN.phone))
+        account().completeEnrollment(
             server.otpFor(ticket.enrollmentId), PASSCODE,
             // As a phone creates it: every use of the device key needs the citizen.
             KeyOptions(requireUserAuthentication = true, preferStrongbox = true, attestationChallenge = byteArrayOf()),
         )
-        login(PASSCODE)
+        account().login(PASSCODE)
     }
 
     @Test
     fun `a submit and a background sync prompt exactly once`(@TempDir serverDir: Path, @TempDir phoneDir: Path) = runBlocking<Unit> {
         TestServer.start(serverDir).use { server ->
             val keyStore = JcaDeviceKeyStore()
-            CitizenCore(server.config(phoneDir), keyStore, JcaDataKeyWrapper()).use { core ->
+            CitizenCore.open(server.config(phoneDir), keyStore, JcaDataKeyWrapper()).use { core ->
                 core.enrollPhone(server)
                 assertEquals(2, keyStore.prompts, "the enrollment proof and the login only: their log entries are silent")
-                core.refreshCatalogue()
-                core.refreshProfile()
+                core.services().refreshCatalogue()
+                core.services().refreshProfile()
 
                 val before = keyStore.prompts
-                val draft = core.createDraft("residence-notification")
+                val draft = core.services().createDraft("residence-notification")
                 val today = LocalDate.now(ZoneOffset.ofHours(7))
-                listOf(
+                core.services().updateDraft(draft.draftId, mapOf(
                     "guests.0.full_name" to "Khách Thử Nghiệm",
                     "guests.0.cccd" to "079195000002",
                     "guests.0.relationship" to "ban_be",
                     "reason" to "du_lich",
                     "from_date" to today.plusDays(1).format(DateTimeFormatter.ISO_LOCAL_DATE),
                     "to_date" to today.plusDays(5).format(DateTimeFormatter.ISO_LOCAL_DATE),
-                ).forEach { (path, value) -> core.setField(draft.draftId, path, value) }
-                core.submitDraft(draft.draftId, PASSCODE)
-                assertEquals(0u, core.syncOutbox().remaining)
-                core.syncCases()
+                ))
+                core.services().submitDraft(draft.draftId, PASSCODE)
+                assertEquals(0u, core.services().syncOutbox().remaining)
+                core.services().syncCases()
                 assertEquals(1, keyStore.prompts - before, "the submit's prompt only: ${keyStore.requests}")
 
                 assertEquals(
                     listOf(ActivityKind.ENROLLMENT, ActivityKind.LOGIN, ActivityKind.SUBMISSION, ActivityKind.SUBMISSION_DELIVERED),
-                    core.activityLog().map { it.kind },
+                    core.activity().listEntries().map { it.kind },
                 )
                 val bookkeeping = setOf(SignPurpose.ACTIVITY_ENTRY, SignPurpose.ACTIVITY_ANCHOR)
                 for ((alias, request) in keyStore.requests) {
@@ -92,7 +92,7 @@ class KeyStorePromptsTest {
                     assertEquals(!isBookkeeping, request.userInitiated, "$alias signed $request")
                 }
                 assertEquals(1, keyStore.requests.count { it.second.purpose == SignPurpose.ACTIVITY_ANCHOR })
-                assertTrue(core.verifyActivityLog().intact)
+                assertTrue(core.activity().verify().intact)
             }
         }
     }
@@ -101,10 +101,10 @@ class KeyStorePromptsTest {
     fun `cancelling the caller cancels a pending signature`(@TempDir serverDir: Path, @TempDir phoneDir: Path) = runBlocking<Unit> {
         TestServer.start(serverDir).use { server ->
             val keyStore = HangingKeyStore()
-            CitizenCore(server.config(phoneDir), keyStore, JcaDataKeyWrapper()).use { core ->
+            CitizenCore.open(server.config(phoneDir), keyStore, JcaDataKeyWrapper()).use { core ->
                 core.enrollPhone(server)
                 keyStore.hang = true
-                val login = launch(Dispatchers.Default) { core.login(PASSCODE) }
+                val login = launch(Dispatchers.Default) { core.account().login(PASSCODE) }
                 // Safety nets only (a broken cancellation would hang the suite): nothing is timed.
                 withTimeout(60_000) { keyStore.started.await() }
                 login.cancel()
@@ -115,7 +115,7 @@ class KeyStorePromptsTest {
 
                 // The core is not stuck: the next login signs normally.
                 keyStore.hang = false
-                core.login(PASSCODE)
+                core.account().login(PASSCODE)
             }
         }
     }
@@ -126,15 +126,15 @@ class KeyStorePromptsTest {
             val keyStore = JcaDeviceKeyStore()
             val wrapper = JcaDataKeyWrapper()
             val config = server.config(phoneDir)
-            CitizenCore(config, keyStore, wrapper).use { core -> core.enrollPhone(server) }
+            CitizenCore.open(config, keyStore, wrapper).use { core -> core.enrollPhone(server) }
 
             wrapper.locked = true
-            val e = assertThrows<SetupException.DataKeyLocked> { CitizenCore(config, keyStore, wrapper) }
+            val e = assertThrows<CitizenException.DataKeyLocked> { runBlocking { CitizenCore.open(config, keyStore, wrapper) } }
             assertEquals("storage.data_key_locked", e.detail.code)
             wrapper.locked = false
-            CitizenCore(config, keyStore, wrapper).use { core ->
+            CitizenCore.open(config, keyStore, wrapper).use { core ->
                 assertTrue(core.status().loggedIn, "the data is intact: still logged in")
-                assertEquals(listOf(ActivityKind.ENROLLMENT, ActivityKind.LOGIN), core.activityLog().map { it.kind })
+                assertEquals(listOf(ActivityKind.ENROLLMENT, ActivityKind.LOGIN), core.activity().listEntries().map { it.kind })
             }
         }
     }
