@@ -8,6 +8,7 @@
 pub mod qr;
 pub mod receipts;
 pub mod registry;
+pub(crate) mod share;
 pub mod storage;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};

@@ -568,7 +568,7 @@ pub struct ActivityLogReport {
     pub device_public_key: String,
 }
 
-fn report(c: crate::services::activity_flows::LogCheck) -> ActivityLogReport {
+fn report(c: crate::activity::flows::LogCheck) -> ActivityLogReport {
     ActivityLogReport {
         entries: c.entries as u32,
         anchors: c.anchors as u32,
@@ -588,7 +588,7 @@ fn report(c: crate::services::activity_flows::LogCheck) -> ActivityLogReport {
 /// the caller can compare it with the device it expects. Anyone can run this.
 #[uniffi::export]
 pub fn verify_activity_log_export(json: String, server_key_jwk: String) -> Result<ActivityLogReport, ServiceError> {
-    Ok(report(crate::services::activity_flows::verify_export(&json, &server_key_jwk)?))
+    Ok(report(crate::activity::flows::verify_export(&json, &server_key_jwk)?))
 }
 
 #[uniffi::export(async_runtime = "tokio")]

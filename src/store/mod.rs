@@ -25,9 +25,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::account::passcode::{self, Gate};
 use crate::crypto::SecretKey;
 use crate::error::{Error, Msg, Result};
-use crate::passcode::{self, Gate};
 use crate::platform::DataKeyWrapper;
 
 #[cfg(any(test, feature = "test-support"))]

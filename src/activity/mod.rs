@@ -1,6 +1,8 @@
-//! The activity log's hash chain and verification, from the sans-I/O protocol crate
+//! The activity log: its hash chain and verification, from the sans-I/O protocol crate
 //! ([`citizen_protocol::activity`]), re-exported under its old path, with the UniFFI
-//! declarations of its records and enums.
+//! declarations of its records and enums; and the log on the device ([`flows`]).
+
+pub mod flows;
 
 pub use citizen_protocol::activity::*;
 
