@@ -49,9 +49,4 @@ impl crate::account::Account {
         let key = self.server_key_refresh(&kid).await.ok()?;
         decode_es256(jws, &key)
     }
-
-    /// The cached server key with this id, if any.
-    pub(crate) fn server_jwk(&self, kid: &str) -> Option<jsonwebtoken::jwk::Jwk> {
-        self.cached_server_keys().into_iter().find(|k| k.common.key_id.as_deref() == Some(kid))
-    }
 }

@@ -9,6 +9,7 @@
 //! * Failures are classified ([`NetworkErrorKind`]) so the citizen is told "offline" vs "server
 //!   problem" vs "insecure connection", and server refusals become domain errors by their code.
 
+pub(crate) mod server_keys;
 pub mod tls;
 
 use std::time::Duration;

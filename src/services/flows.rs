@@ -38,7 +38,8 @@ pub struct ServicesState {
     /// One sender at a time.
     sender_lock: tokio::sync::Mutex<()>,
     listener: std::sync::Mutex<Option<OutboxListener>>,
-    server_keys: std::sync::Mutex<Vec<jsonwebtoken::jwk::Jwk>>,
+    /// The server's token keys (`net::server_keys`).
+    pub(crate) server_keys: crate::net::server_keys::ServerKeyCache,
     /// Serialises activity-log appends (sequence and hash chain).
     pub(crate) activity_lock: tokio::sync::Mutex<()>,
     /// Serialises consent receipts from sequence reservation to storage (the receipt chain).
@@ -362,46 +363,6 @@ impl Account {
     }
 
     // ---- delivery ------------------------------------------------------------------------
-
-    /// The server key `kid`: from the cache unless `refetch`, else from `/v1/keys`.
-    async fn server_key(&self, kid: &str, refetch: bool) -> Result<jsonwebtoken::jwk::Jwk> {
-        let cached =
-            |keys: &Vec<jsonwebtoken::jwk::Jwk>| keys.iter().find(|k| k.common.key_id.as_deref() == Some(kid)).cloned();
-        if !refetch {
-            if let Some(k) = cached(&self.cached_server_keys()) {
-                return Ok(k);
-            }
-        }
-        let r: KeysResponse = self.net.get(PATH_KEYS, None).await?;
-        if let Err(e) = self.store.save_server_keys(&r.keys) {
-            tracing::warn!(error = %e, "could not keep the server keys");
-        }
-        let keys: Vec<jsonwebtoken::jwk::Jwk> =
-            r.keys.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
-        let found = cached(&keys);
-        *self.services.server_keys.lock().unwrap_or_else(|p| p.into_inner()) = keys;
-        found.ok_or_else(|| Error::BadReceipt("receipt signed by an unknown key".into()))
-    }
-
-    /// Fetch the key set again (after an unknown or non-verifying key id).
-    pub(crate) async fn server_key_refresh(&self, kid: &str) -> Result<jsonwebtoken::jwk::Jwk> {
-        self.server_key(kid, true).await
-    }
-
-    /// The server keys known (memory, else the store).
-    pub(crate) fn cached_server_keys(&self) -> Vec<jsonwebtoken::jwk::Jwk> {
-        let mut mem = self.services.server_keys.lock().unwrap_or_else(|p| p.into_inner());
-        if mem.is_empty() {
-            *mem = self
-                .store
-                .server_keys()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|v| serde_json::from_value(v).ok())
-                .collect();
-        }
-        mem.clone()
-    }
 
     /// Check the server's receipt: ES256 by a key of `/v1/keys`, issued by our audience, for
     /// exactly this submission and payload.

@@ -584,21 +584,6 @@ impl Store {
     }
 }
 
-impl Store {
-    /// The server's public keys (JWKS entries), kept so receipts and anchors verify offline.
-    pub(crate) fn save_server_keys(&self, keys: &[serde_json::Value]) -> Result<()> {
-        let json = serde_json::to_vec(keys).map_err(|e| Error::Storage(e.to_string()))?;
-        self.conn().execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('server_keys', ?1)", params![json])?;
-        Ok(())
-    }
-
-    pub(crate) fn server_keys(&self) -> Result<Vec<serde_json::Value>> {
-        let v: Option<Vec<u8>> =
-            self.conn().query_row("SELECT value FROM meta WHERE name = 'server_keys'", [], |r| r.get(0)).optional()?;
-        Ok(v.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default())
-    }
-}
-
 /// Issue 9, item 15: schema v5 seals the service rows; a v4 database with clear rows upgrades.
 #[cfg(test)]
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
