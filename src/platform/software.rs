@@ -5,13 +5,17 @@
 //!   They report themselves as **not** hardware-backed: a copy of the key directory plus the
 //!   local secret is a copy of the keys. On a kiosk the local secret should come from the OS
 //!   (TPM, keyring); [`load_or_create_local_secret`] keeps it in a 0600 file as the fallback.
-//! * [`MemoryKeyStore`] and [`MemoryKeyWrapper`]: in-memory, for tests; they can simulate key
-//!   invalidation and DER or raw signatures.
+//! * `MemoryKeyStore` and `MemoryKeyWrapper`: in-memory, for tests; they can simulate key
+//!   invalidation and DER or raw signatures. Test doubles are not shipped: they exist only with
+//!   the `test-support` feature (the crate's own tests, benches and examples enable it through a
+//!   dev-dependency on itself; `cargo build -p citizen-core --lib` has no `MemoryKeyStore`).
 
+#[cfg(any(test, feature = "test-support"))]
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+#[cfg(any(test, feature = "test-support"))]
 use std::sync::Mutex;
 
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -191,7 +195,8 @@ impl DataKeyWrapper for SoftwareKeyWrapper {
     }
 }
 
-/// In-memory key store for tests. Keys vanish with the value.
+/// In-memory key store for tests (feature `test-support`). Keys vanish with the value.
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Default)]
 pub struct MemoryKeyStore {
     keys: Mutex<HashMap<String, SigningKey>>,
@@ -200,6 +205,7 @@ pub struct MemoryKeyStore {
     signatures: std::sync::atomic::AtomicUsize,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl MemoryKeyStore {
     /// An empty store that returns DER signatures.
     pub fn new() -> Self {
@@ -234,6 +240,7 @@ impl MemoryKeyStore {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl DeviceKeyStore for MemoryKeyStore {
     fn create_key(&self, alias: String, _options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError> {
         let sk = SigningKey::random(&mut rand_core::OsRng);
@@ -266,17 +273,20 @@ impl DeviceKeyStore for MemoryKeyStore {
     }
 }
 
-/// In-memory data-key wrapper for tests (AES-256-GCM under a random key).
+/// In-memory data-key wrapper for tests (feature `test-support`; AES-256-GCM under a random key).
+#[cfg(any(test, feature = "test-support"))]
 pub struct MemoryKeyWrapper {
     key: SecretKey,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Default for MemoryKeyWrapper {
     fn default() -> Self {
         MemoryKeyWrapper { key: SecretKey::generate() }
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl MemoryKeyWrapper {
     /// A wrapper with a fresh random key.
     pub fn new() -> Self {
@@ -284,6 +294,7 @@ impl MemoryKeyWrapper {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl DataKeyWrapper for MemoryKeyWrapper {
     fn wrap(&self, key_alias: String, data_key: Vec<u8>) -> Result<Vec<u8>, KeyWrapError> {
         let data_key = Zeroizing::new(data_key);
