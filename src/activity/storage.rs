@@ -3,8 +3,6 @@
 //! another sequence does not open). Saving an anchor raises the anchor mark in the same
 //! transaction, so anchor rows deleted later are detected.
 
-#![warn(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
-
 use rusqlite::{params, OptionalExtension};
 
 use crate::error::Result;

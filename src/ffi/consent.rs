@@ -221,7 +221,8 @@ impl CitizenCore {
     /// Fetch the registry of relying parties, verify the server's signature, and cache it (login
     /// codes are then checked offline). Returns how many relying parties it lists.
     pub async fn refresh_relying_parties(&self) -> Result<u32, ConsentError> {
-        Ok(self.account.refresh_registry().await?.relying_parties.len() as u32)
+        // Saturating (a registry fits in a 1 MiB answer: far fewer than u32::MAX entries).
+        Ok(u32::try_from(self.account.refresh_registry().await?.relying_parties.len()).unwrap_or(u32::MAX))
     }
 
     /// Scan a login QR code. Everything that can be checked on the device is checked before any

@@ -570,8 +570,8 @@ pub struct ActivityLogReport {
 
 fn report(c: crate::activity::flows::LogCheck) -> ActivityLogReport {
     ActivityLogReport {
-        entries: c.entries as u32,
-        anchors: c.anchors as u32,
+        entries: u32::try_from(c.entries).unwrap_or(u32::MAX),
+        anchors: u32::try_from(c.anchors).unwrap_or(u32::MAX),
         intact: c.problems.is_empty(),
         problems: c.problems,
         anchored_seq: c.anchored_seq,

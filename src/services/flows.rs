@@ -339,7 +339,7 @@ impl Account {
         // it on at once, so it is not read back).
         let queued = OutboxRow {
             submission_id: submission_id.clone(),
-            seq: counter as i64,
+            seq: i64::try_from(counter).map_err(|_| Error::Storage("submit counter out of range".into()))?,
             draft_id: draft_id.to_string(),
             procedure_id: req.payload.procedure_id.clone(),
             payload_sha256: req.payload.digest_hex(),
@@ -452,7 +452,7 @@ impl Account {
                         report.rejected += 1;
                     }
                     Disposition::Retry { retry_after } => {
-                        let jitter = crypto::random_array::<1>()[0] as f64 / 256.0;
+                        let jitter = f64::from(crypto::random_array::<1>()[0]) / 256.0;
                         let (next, not_before) = outbox::next_attempt(now, item.attempts + 1, retry_after, jitter);
                         self.store.outbox_retry(&id, next, not_before, error_code(&e), now)?;
                         self.notify(&id);
@@ -463,7 +463,8 @@ impl Account {
             }
             self.notify(&id);
         }
-        report.remaining = self.store.outbox()?.iter().filter(|r| r.state.is_pending()).count() as u32;
+        let pending = self.store.outbox()?.iter().filter(|r| r.state.is_pending()).count();
+        report.remaining = u32::try_from(pending).unwrap_or(u32::MAX);
         Ok(report)
     }
 

@@ -9,8 +9,6 @@
 //! being stored in clear. Rows written in clear by schema v4 are sealed once, right after the
 //! data key is loaded ([`Store::seal_v4_service_rows`]).
 
-#![warn(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
-
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
