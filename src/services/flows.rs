@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Algorithm;
 
 use super::eform::{self, DraftAttachmentMeta, DraftContent, EditError};
 use super::outbox::{self, Disposition};
@@ -381,21 +381,14 @@ impl Account {
             return Err(Error::BadReceipt("receipt signature is not in low-S form".into()));
         }
         let kid = header.kid.ok_or_else(|| Error::BadReceipt("receipt without key id".into()))?;
-        let mut v = Validation::new(Algorithm::ES256);
-        v.required_spec_claims.clear();
-        v.validate_exp = false;
-        v.validate_aud = false;
         // A cached key that does not verify may be stale (rotation) or may have come from a bad
         // answer: fetch the key set once more before calling the receipt bad.
         let mut claims = None;
         for refetch in [false, true] {
             let jwk = self.server_key(&kid, refetch).await?;
-            let key = DecodingKey::from_jwk(&jwk).map_err(|_| Error::BadReceipt("server key unusable".into()));
-            if let Ok(data) = key.and_then(|key| {
-                jsonwebtoken::decode::<ReceiptClaims>(&resp.receipt, &key, &v)
-                    .map_err(|_| Error::BadReceipt("receipt signature does not verify".into()))
-            }) {
-                claims = Some(data.claims);
+            // ES256 with low-S, verified with p256 (`crypto::decode_es256`).
+            if let Some(c) = crate::crypto::decode_es256::<ReceiptClaims>(&resp.receipt, &jwk) {
+                claims = Some(c);
                 break;
             }
         }
