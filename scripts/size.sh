@@ -21,6 +21,14 @@ for p in release release-unstripped; do
         [[ -f "$path" ]] && printf '%-44s %12d\n' "$p/$f" "$(size_of "$path")"
     done
 done
+# Test doubles (MemoryKeyStore, MemoryKeyWrapper, store fixtures) exist only with the
+# `test-support` feature: the shipped library must not contain them.
+a="$target_dir/${sub}release-unstripped/libcitizen_core.a"
+if command -v nm >/dev/null && [[ -f "$a" ]] \
+    && nm -C "$a" 2>/dev/null | grep -Eq 'MemoryKey(Store|Wrapper)|store::fixtures'; then
+    echo "size.sh: test doubles in the shipped library ($a)" >&2
+    exit 1
+fi
 so="$target_dir/${sub}release/libcitizen_core.so"
 if command -v gzip >/dev/null; then
     printf '%-44s %12d\n' "release/libcitizen_core.so (gzip -9)" "$(gzip -9 -c "$so" | wc -c)"

@@ -2,7 +2,13 @@
 //! the demo lives here so tests can run it in-process and watch every step.
 #![cfg_attr(
     test,
-    allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)
+    allow(
+        clippy::unwrap_used,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap,
+        clippy::cast_lossless
+    )
 )]
 
 pub mod card_access;

@@ -9,7 +9,13 @@
 //! `commands/`, and every error leaves through the one mapping in `commands/exit.rs`.
 #![cfg_attr(
     test,
-    allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)
+    allow(
+        clippy::unwrap_used,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap,
+        clippy::cast_lossless
+    )
 )]
 
 mod commands;

@@ -269,16 +269,17 @@ pub fn open(path: &Path) -> Result<Connection, ServerError> {
 
 fn migrate(conn: &mut Connection) -> Result<(), ServerError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version as usize > MIGRATIONS.len() {
+    // A negative version (SQLite's user_version is signed) is refused like a newer one.
+    let Some(applied) = usize::try_from(version).ok().filter(|v| *v <= MIGRATIONS.len()) else {
         return Err(ServerError::Config(format!(
             "database schema version {version} is newer than this server ({})",
             MIGRATIONS.len()
         )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    };
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
     }
     Ok(())

@@ -12,7 +12,13 @@
 #![warn(missing_docs)]
 #![cfg_attr(
     test,
-    allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)
+    allow(
+        clippy::unwrap_used,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap,
+        clippy::cast_lossless
+    )
 )]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -121,14 +127,14 @@ impl RunningServer {
 
     /// Number of cases.
     pub fn case_count(&self) -> usize {
-        self.db().query_row("SELECT COUNT(*) FROM cases", [], |r| r.get::<_, i64>(0)).unwrap_or(0) as usize
+        self.db().query_row("SELECT COUNT(*) FROM cases", [], |r| r.get::<_, usize>(0)).unwrap_or(0)
     }
 
     /// Number of cases opened by this submission id (0 or 1; a supplement opens none).
     pub fn cases_for_submission(&self, submission_id: &str) -> usize {
         self.db()
-            .query_row("SELECT COUNT(*) FROM cases WHERE submission_id = ?1", [submission_id], |r| r.get::<_, i64>(0))
-            .unwrap_or(0) as usize
+            .query_row("SELECT COUNT(*) FROM cases WHERE submission_id = ?1", [submission_id], |r| r.get::<_, usize>(0))
+            .unwrap_or(0)
     }
 
     /// Whether a submission with this id is stored (new case or supplement).
@@ -174,7 +180,7 @@ impl RunningServer {
 
     /// Number of consent receipts the server countersigned.
     pub fn consent_receipt_count(&self) -> usize {
-        self.db().query_row("SELECT COUNT(*) FROM consent_receipts", [], |r| r.get::<_, i64>(0)).unwrap_or(0) as usize
+        self.db().query_row("SELECT COUNT(*) FROM consent_receipts", [], |r| r.get::<_, usize>(0)).unwrap_or(0)
     }
 }
 

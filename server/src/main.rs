@@ -1,7 +1,13 @@
 //! `citizen-server` command line: run the reference backend.
 #![cfg_attr(
     test,
-    allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)
+    allow(
+        clippy::unwrap_used,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap,
+        clippy::cast_lossless
+    )
 )]
 
 use std::io::Write;

@@ -137,7 +137,7 @@ impl ClientQuota {
         if now >= st.next_sweep || st.live >= self.total {
             Self::sweep(st, now);
         }
-        let retry = |e: i64| (e - now).max(1) as u64;
+        let retry = |e: i64| (e - now).max(1).unsigned_abs();
         let mut live = st.live;
         let q = st.clients.entry(client).or_default();
         while q.front().is_some_and(|e| *e <= now) {

@@ -338,10 +338,17 @@ fn accept_device_counter(conn: &Connection, device_id: &str, kind: CounterKind, 
         conn.query_row(&format!("SELECT {col}, {wcol} FROM devices WHERE device_id = ?1"), [device_id], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-    let (new_highest, new_seen) = accept_counter(highest.max(0) as u64, seen as u64, counter).ok_or_else(replay)?;
+    // The window is a 64-bit bitmap kept in SQLite's i64: reinterpreted bit for bit, both ways.
+    #[allow(clippy::cast_sign_loss)]
+    let seen_bits = seen as u64;
+    let (new_highest, new_seen) =
+        accept_counter(highest.max(0).unsigned_abs(), seen_bits, counter).ok_or_else(replay)?;
+    #[allow(clippy::cast_possible_wrap)]
+    let new_seen = new_seen as i64;
     let updated = conn.execute(
         &format!("UPDATE devices SET {col} = ?2, {wcol} = ?3 WHERE device_id = ?1 AND {col} = ?4 AND {wcol} = ?5"),
-        params![device_id, new_highest as i64, new_seen as i64, highest, seen],
+        // new_highest is the stored highest or `counter`, both checked to fit in i64 (rusqlite checks again).
+        params![device_id, new_highest, new_seen, highest, seen],
     )?;
     if updated != 1 {
         return Err(replay());
@@ -396,8 +403,8 @@ fn check_throttle(state: &AppState, conn: &Connection, keys: &[ThrottleKey]) -> 
             params![hashed, now - window],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        if count >= k.limit as i64 {
-            let retry = (oldest.unwrap_or(now) + window - now).max(1) as u64;
+        if count >= i64::from(k.limit) {
+            let retry = (oldest.unwrap_or(now) + window - now).max(1).unsigned_abs();
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 codes::RATE_LIMITED,
@@ -518,8 +525,8 @@ pub fn rate_limit(state: &AppState, conn: &Connection, key: &str, limit: u32, wi
         params![hashed, now - window],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    if count >= limit as i64 {
-        let retry = (oldest.unwrap_or(now) + window - now).max(1) as u64;
+    if count >= i64::from(limit) {
+        let retry = (oldest.unwrap_or(now) + window - now).max(1).unsigned_abs();
         return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED, "too many requests")
             .with_retry_after(retry));
     }

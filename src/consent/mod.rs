@@ -8,26 +8,16 @@
 pub mod qr;
 pub mod receipts;
 pub mod registry;
+pub(crate) mod share;
 pub mod storage;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::de::DeserializeOwned;
 
-/// Decode an ES256 JWS with `key`, without the library's time and audience checks (callers check
-/// those fields themselves, against the core's clock). `None` when it does not verify.
-pub(crate) fn decode_es256<T: DeserializeOwned>(jws: &str, key: &jsonwebtoken::jwk::Jwk) -> Option<T> {
-    let header = jsonwebtoken::decode_header(jws).ok()?;
-    if header.alg != Algorithm::ES256 || !crate::crypto::jws_signature_is_low_s(jws) {
-        return None;
-    }
-    let key = DecodingKey::from_jwk(key).ok()?;
-    let mut v = Validation::new(Algorithm::ES256);
-    v.required_spec_claims.clear();
-    v.validate_exp = false;
-    v.validate_nbf = false;
-    v.validate_aud = false;
-    jsonwebtoken::decode::<T>(jws, &key, &v).ok().map(|d| d.claims)
-}
+/// Decode an ES256 JWS with `key` (low-S, `alg` ES256), without time and audience checks
+/// (callers check those fields themselves, against the core's clock). `None` when it does not
+/// verify. Verified with `p256`, not jsonwebtoken's crypto backend (see
+/// [`crate::crypto::verify_es256_compact`]).
+pub(crate) use crate::crypto::decode_es256;
 
 /// The `kid` of a compact JWS header.
 pub(crate) fn jws_kid(jws: &str) -> Option<String> {
@@ -47,10 +37,5 @@ impl crate::account::Account {
         }
         let key = self.server_key_refresh(&kid).await.ok()?;
         decode_es256(jws, &key)
-    }
-
-    /// The cached server key with this id, if any.
-    pub(crate) fn server_jwk(&self, kid: &str) -> Option<jsonwebtoken::jwk::Jwk> {
-        self.cached_server_keys().into_iter().find(|k| k.common.key_id.as_deref() == Some(kid))
     }
 }

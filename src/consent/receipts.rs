@@ -131,7 +131,7 @@ pub fn verify_export(json: &str, pinned_server_jwk: Option<&str>) -> Result<u32>
         verify_signed_receipt(r, &key)?;
     }
     verify_chain(&x.receipts, x.head.as_ref())?;
-    Ok(x.receipts.len() as u32)
+    u32::try_from(x.receipts.len()).map_err(|_| invalid())
 }
 
 /// One line of the receipt list: a stored receipt, or a marker for a receipt that is damaged

@@ -2,8 +2,6 @@
 //! scanned login requests waiting for the citizen's decision (sealed, so approval survives an
 //! app restart).
 
-#![warn(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
-
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{de::DeserializeOwned, Serialize};
 

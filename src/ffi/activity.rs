@@ -1,5 +1,5 @@
 //! The activity sub-client: the citizen's tamper-evident activity log, and the exported
-//! verifier of a log file. Thin wrappers over [`crate::services::activity_flows`]; every method
+//! verifier of a log file. Thin wrappers over [`crate::activity::flows`]; every method
 //! runs on the core's runtime.
 
 use super::errors::CitizenError;
@@ -29,10 +29,10 @@ pub struct ActivityLogReport {
     pub device_public_key: String,
 }
 
-fn report(c: crate::services::activity_flows::LogCheck) -> ActivityLogReport {
+fn report(c: crate::activity::flows::LogCheck) -> ActivityLogReport {
     ActivityLogReport {
-        entries: c.entries as u32,
-        anchors: c.anchors as u32,
+        entries: u32::try_from(c.entries).unwrap_or(u32::MAX),
+        anchors: u32::try_from(c.anchors).unwrap_or(u32::MAX),
         intact: c.problems.is_empty(),
         problems: c.problems,
         anchored_seq: c.anchored_seq,
@@ -49,7 +49,7 @@ fn report(c: crate::services::activity_flows::LogCheck) -> ActivityLogReport {
 /// the caller can compare it with the device it expects. Anyone can run this.
 #[uniffi::export]
 pub fn verify_activity_log_export(json: String, server_key_jwk: String) -> Result<ActivityLogReport, CitizenError> {
-    Ok(report(crate::services::activity_flows::verify_export(&json, &server_key_jwk)?))
+    Ok(report(crate::activity::flows::verify_export(&json, &server_key_jwk)?))
 }
 
 /// The tamper-evident activity log of one core (`CitizenCore.activity()`). Small enough to fake

@@ -227,7 +227,10 @@ impl ConsentClient {
     /// codes are then checked offline). Returns how many relying parties it lists. Main-safe;
     /// never prompts. Throws [`CitizenError`].
     pub async fn refresh_relying_parties(&self) -> Result<u32, CitizenError> {
-        self.0.run(|a| async move { Ok(a.refresh_registry().await?.relying_parties.len() as u32) }).await
+        // Saturating (a registry fits in a 1 MiB answer: far fewer than u32::MAX entries).
+        self.0
+            .run(|a| async move { Ok(u32::try_from(a.refresh_registry().await?.relying_parties.len()).unwrap_or(u32::MAX)) })
+            .await
     }
 
     /// Scan a login QR code. Everything that can be checked on the device is checked before any

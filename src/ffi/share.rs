@@ -1,6 +1,6 @@
 //! UniFFI façade of consent-based data sharing (eKYC): open a relying party's signed share
 //! request, show what it asks and why, share only what the citizen picks. Thin wrappers over
-//! [`crate::share`]; errors are [`CitizenError`] (shared with QR login).
+//! [`crate::consent::share`]; errors are [`CitizenError`] (shared with QR login).
 
 use super::consent::ConsentClient;
 use super::consent::{ClaimRequest, ReceiptInfo};
@@ -104,7 +104,7 @@ impl crate::CitizenCore {
     /// for undisclosed values). Never compiled into the shipped library.
     pub fn test_last_presentation(&self) -> Option<String> {
         let device_id = self.shared.account()?.this_device_id().ok().flatten()?;
-        crate::share::last_presentation(&device_id)
+        crate::consent::share::last_presentation(&device_id)
     }
 }
 

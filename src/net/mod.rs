@@ -9,6 +9,7 @@
 //! * Failures are classified ([`NetworkErrorKind`]) so the citizen is told "offline" vs "server
 //!   problem" vs "insecure connection", and server refusals become domain errors by their code.
 
+pub(crate) mod server_keys;
 pub mod tls;
 
 use std::time::Duration;
@@ -22,6 +23,12 @@ use crate::protocol::{codes, ErrorBody};
 
 /// Largest response body the core accepts.
 pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// Whether a declared body length (`Content-Length`) is over [`MAX_RESPONSE_BYTES`]; a length
+/// that does not even fit in `usize` is.
+pub(crate) fn over_response_limit(declared: u64) -> bool {
+    usize::try_from(declared).map_or(true, |n| n > MAX_RESPONSE_BYTES)
+}
 
 /// Network settings.
 #[derive(Clone, Debug)]
@@ -244,7 +251,7 @@ impl Net {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if resp.content_length().is_some_and(|n| n as usize > MAX_RESPONSE_BYTES) {
+        if resp.content_length().is_some_and(over_response_limit) {
             return Err(net(NetworkErrorKind::Protocol, "response too large"));
         }
         let mut buf = Vec::new();

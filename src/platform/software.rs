@@ -5,13 +5,17 @@
 //!   They report themselves as **not** hardware-backed: a copy of the key directory plus the
 //!   local secret is a copy of the keys. On a kiosk the local secret should come from the OS
 //!   (TPM, keyring); [`load_or_create_local_secret`] keeps it in a 0600 file as the fallback.
-//! * [`MemoryKeyStore`] and [`MemoryKeyWrapper`]: in-memory, for tests; they can simulate key
-//!   invalidation and DER or raw signatures.
+//! * `MemoryKeyStore` and `MemoryKeyWrapper`: in-memory, for tests; they can simulate key
+//!   invalidation and DER or raw signatures. Test doubles are not shipped: they exist only with
+//!   the `test-support` feature (the crate's own tests, benches and examples enable it through a
+//!   dev-dependency on itself; `cargo build -p citizen-core --lib` has no `MemoryKeyStore`).
 
+#[cfg(any(test, feature = "test-support"))]
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+#[cfg(any(test, feature = "test-support"))]
 use std::sync::Mutex;
 
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -199,12 +203,13 @@ impl DataKeyWrapper for SoftwareKeyWrapper {
     }
 }
 
-/// In-memory key store for tests. Keys vanish with the value.
+/// In-memory key store for tests (feature `test-support`). Keys vanish with the value.
 ///
 /// It behaves like a phone's key store for what the tests count: a signature with a key created
 /// with `require_user_authentication` is one **prompt** ([`MemoryKeyStore::prompt_count`]), a
 /// signature with a key created without it is silent. It also records every [`SignRequest`] and
 /// can be told to fail signatures with one alias (a busy or locked key store).
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Default)]
 pub struct MemoryKeyStore {
     keys: Mutex<HashMap<String, SigningKey>>,
@@ -223,6 +228,7 @@ fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl MemoryKeyStore {
     /// An empty store that returns DER signatures.
     pub fn new() -> Self {
@@ -280,6 +286,7 @@ impl MemoryKeyStore {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 #[async_trait::async_trait]
 impl DeviceKeyStore for MemoryKeyStore {
     async fn create_key(&self, alias: String, options: KeyOptions) -> Result<Vec<u8>, DeviceKeyStoreError> {
@@ -332,20 +339,23 @@ impl DeviceKeyStore for MemoryKeyStore {
     }
 }
 
-/// In-memory data-key wrapper for tests (AES-256-GCM under a random key). It can simulate a
-/// locked device ([`MemoryKeyWrapper::set_locked`]): unwrapping then fails with
-/// `TemporarilyUnavailable`, as iOS does before first unlock.
+/// In-memory data-key wrapper for tests (feature `test-support`; AES-256-GCM under a random key).
+/// It can simulate a locked device ([`MemoryKeyWrapper::set_locked`]): unwrapping then fails
+/// with `TemporarilyUnavailable`, as iOS does before first unlock.
+#[cfg(any(test, feature = "test-support"))]
 pub struct MemoryKeyWrapper {
     key: SecretKey,
     locked: std::sync::atomic::AtomicBool,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Default for MemoryKeyWrapper {
     fn default() -> Self {
         MemoryKeyWrapper { key: SecretKey::generate(), locked: Default::default() }
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl MemoryKeyWrapper {
     /// A wrapper with a fresh random key.
     pub fn new() -> Self {
@@ -363,6 +373,7 @@ impl MemoryKeyWrapper {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl DataKeyWrapper for MemoryKeyWrapper {
     fn wrap(&self, key_alias: String, data_key: Vec<u8>) -> Result<Vec<u8>, KeyWrapError> {
         self.check_unlocked()?;

@@ -255,7 +255,8 @@ fn validate_fields(fields: &[FieldSpec], prefix: &str, d: &DraftContent, today: 
 }
 
 fn check_value(f: &FieldSpec, v: &str, prefix: &str, d: &DraftContent, today: Date) -> Option<Msg> {
-    let chars = v.chars().count() as u32;
+    // Saturating: a value longer than u32::MAX characters is over any `max_length`.
+    let chars = u32::try_from(v.chars().count()).unwrap_or(u32::MAX);
     if f.min_length.is_some_and(|m| chars < m) {
         return Some(Msg::TooShort);
     }
@@ -280,7 +281,7 @@ fn check_value(f: &FieldSpec, v: &str, prefix: &str, d: &DraftContent, today: Da
                     }
                     if rule
                         .max_days_after
-                        .is_some_and(|max| date.days_since_epoch() - start.days_since_epoch() > max as i64)
+                        .is_some_and(|max| date.days_since_epoch() - start.days_since_epoch() > i64::from(max))
                     {
                         return Some(Msg::DateRangeTooLong);
                     }

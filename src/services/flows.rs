@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Algorithm;
 
 use super::eform::{self, DraftAttachmentMeta, DraftContent, EditError};
 use super::outbox::{self, Disposition};
@@ -38,7 +38,8 @@ pub struct ServicesState {
     /// One sender at a time.
     sender_lock: tokio::sync::Mutex<()>,
     listener: std::sync::Mutex<Option<OutboxListener>>,
-    server_keys: std::sync::Mutex<Vec<jsonwebtoken::jwk::Jwk>>,
+    /// The server's token keys (`net::server_keys`).
+    pub(crate) server_keys: crate::net::server_keys::ServerKeyCache,
     /// Serialises activity-log appends (sequence and hash chain).
     pub(crate) activity_lock: tokio::sync::Mutex<()>,
     /// Serialises consent receipts from sequence reservation to storage (the receipt chain).
@@ -325,7 +326,7 @@ impl Account {
         // it on at once, so it is not read back).
         let queued = OutboxRow {
             submission_id: submission_id.clone(),
-            seq: counter as i64,
+            seq: i64::try_from(counter).map_err(|_| Error::Storage("submit counter out of range".into()))?,
             draft_id: draft_id.to_string(),
             procedure_id: req.payload.procedure_id.clone(),
             payload_sha256: req.payload.digest_hex(),
@@ -350,46 +351,6 @@ impl Account {
 
     // ---- delivery ------------------------------------------------------------------------
 
-    /// The server key `kid`: from the cache unless `refetch`, else from `/v1/keys`.
-    async fn server_key(&self, kid: &str, refetch: bool) -> Result<jsonwebtoken::jwk::Jwk> {
-        let cached =
-            |keys: &Vec<jsonwebtoken::jwk::Jwk>| keys.iter().find(|k| k.common.key_id.as_deref() == Some(kid)).cloned();
-        if !refetch {
-            if let Some(k) = cached(&self.cached_server_keys()) {
-                return Ok(k);
-            }
-        }
-        let r: KeysResponse = self.net.get(PATH_KEYS, None).await?;
-        if let Err(e) = self.store.save_server_keys(&r.keys) {
-            tracing::warn!(error = %e, "could not keep the server keys");
-        }
-        let keys: Vec<jsonwebtoken::jwk::Jwk> =
-            r.keys.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
-        let found = cached(&keys);
-        *self.services.server_keys.lock().unwrap_or_else(|p| p.into_inner()) = keys;
-        found.ok_or_else(|| Error::BadReceipt("receipt signed by an unknown key".into()))
-    }
-
-    /// Fetch the key set again (after an unknown or non-verifying key id).
-    pub(crate) async fn server_key_refresh(&self, kid: &str) -> Result<jsonwebtoken::jwk::Jwk> {
-        self.server_key(kid, true).await
-    }
-
-    /// The server keys known (memory, else the store).
-    pub(crate) fn cached_server_keys(&self) -> Vec<jsonwebtoken::jwk::Jwk> {
-        let mut mem = self.services.server_keys.lock().unwrap_or_else(|p| p.into_inner());
-        if mem.is_empty() {
-            *mem = self
-                .store
-                .server_keys()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|v| serde_json::from_value(v).ok())
-                .collect();
-        }
-        mem.clone()
-    }
-
     /// Check the server's receipt: ES256 by a key of `/v1/keys`, issued by our audience, for
     /// exactly this submission and payload.
     pub(crate) async fn verify_receipt(
@@ -407,21 +368,14 @@ impl Account {
             return Err(Error::BadReceipt("receipt signature is not in low-S form".into()));
         }
         let kid = header.kid.ok_or_else(|| Error::BadReceipt("receipt without key id".into()))?;
-        let mut v = Validation::new(Algorithm::ES256);
-        v.required_spec_claims.clear();
-        v.validate_exp = false;
-        v.validate_aud = false;
         // A cached key that does not verify may be stale (rotation) or may have come from a bad
         // answer: fetch the key set once more before calling the receipt bad.
         let mut claims = None;
         for refetch in [false, true] {
             let jwk = self.server_key(&kid, refetch).await?;
-            let key = DecodingKey::from_jwk(&jwk).map_err(|_| Error::BadReceipt("server key unusable".into()));
-            if let Ok(data) = key.and_then(|key| {
-                jsonwebtoken::decode::<ReceiptClaims>(&resp.receipt, &key, &v)
-                    .map_err(|_| Error::BadReceipt("receipt signature does not verify".into()))
-            }) {
-                claims = Some(data.claims);
+            // ES256 with low-S, verified with p256 (`crypto::decode_es256`).
+            if let Some(c) = crate::crypto::decode_es256::<ReceiptClaims>(&resp.receipt, &jwk) {
+                claims = Some(c);
                 break;
             }
         }
@@ -478,7 +432,7 @@ impl Account {
                         report.rejected += 1;
                     }
                     Disposition::Retry { retry_after } => {
-                        let jitter = crypto::random_array::<1>()[0] as f64 / 256.0;
+                        let jitter = f64::from(crypto::random_array::<1>()[0]) / 256.0;
                         let (next, not_before) = outbox::next_attempt(now, item.attempts + 1, retry_after, jitter);
                         self.store.outbox_retry(&id, next, not_before, error_code(&e), now)?;
                         self.notify(&id);
@@ -489,7 +443,8 @@ impl Account {
             }
             self.notify(&id);
         }
-        report.remaining = self.store.outbox()?.iter().filter(|r| r.state.is_pending()).count() as u32;
+        let pending = self.store.outbox()?.iter().filter(|r| r.state.is_pending()).count();
+        report.remaining = u32::try_from(pending).unwrap_or(u32::MAX);
         Ok(report)
     }
 

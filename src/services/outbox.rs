@@ -59,12 +59,15 @@ pub fn backoff_secs(attempts: u32, jitter: f64) -> i64 {
     let exp = attempts.saturating_sub(1).min(20);
     let d = (BACKOFF_BASE_SECS.saturating_mul(1 << exp)).min(BACKOFF_MAX_SECS);
     let half = d / 2;
-    half + ((d - half) as f64 * jitter.clamp(0.0, 1.0)) as i64
+    // In [0, d − half] (jitter clamped to [0, 1]), and d ≤ BACKOFF_MAX_SECS: no truncation.
+    #[allow(clippy::cast_possible_truncation)]
+    let spread = ((d - half) as f64 * jitter.clamp(0.0, 1.0)) as i64;
+    half + spread
 }
 
 /// When to try again, and the server-imposed earliest time (from Retry-After).
 pub fn next_attempt(now: i64, attempts: u32, retry_after: Option<u64>, jitter: f64) -> (i64, i64) {
-    let not_before = retry_after.map(|s| now + s.min(24 * 3600) as i64).unwrap_or(0);
+    let not_before = retry_after.map(|s| now.saturating_add_unsigned(s.min(24 * 3600))).unwrap_or(0);
     let backoff = now + backoff_secs(attempts, jitter);
     (backoff.max(not_before), not_before)
 }

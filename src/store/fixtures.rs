@@ -12,7 +12,7 @@
 //! migration test's worker) opens the same database.
 
 // Test fixtures (feature `test-support`, never shipped): sizes and versions are small constants.
-#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap, clippy::cast_lossless)]
 
 use std::path::Path;
 use std::sync::Arc;

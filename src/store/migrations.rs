@@ -24,8 +24,6 @@
 //! (`every_old_version_upgrades_with_every_record_readable`) covers it. Never edit a shipped
 //! `.sql` file: databases in the field are at that version already.
 
-#![warn(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
-
 use std::path::Path;
 
 use rusqlite::{params, Connection, TransactionBehavior};

@@ -15,8 +15,6 @@
 //! * Counters and passcode failures are committed *before* the operation they guard, so a kill
 //!   can never hand out a counter twice or forget a failed attempt.
 
-#![warn(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -25,9 +23,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::account::passcode::{self, Gate};
 use crate::crypto::SecretKey;
 use crate::error::{Error, Msg, Result};
-use crate::passcode::{self, Gate};
 use crate::platform::{DataKeyWrapper, KeyWrapError};
 
 mod bookkeeping;
@@ -548,7 +546,7 @@ impl Store {
                locked_until = CASE WHEN failed <= ?1 THEN NULL ELSE locked_until END, \
                failed = MAX(failed - ?1, 0) \
              WHERE id = 1",
-            params![reserved as i64],
+            params![i64::from(reserved)],
         )?;
         Ok(())
     }

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
+use citizen_core::account::passcode::{FREE_ATTEMPTS, WIPE_AFTER};
 use citizen_core::error::PublicError;
-use citizen_core::passcode::{FREE_ATTEMPTS, WIPE_AFTER};
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::{CitizenCore, CitizenError, EnrollmentReason, EnrollmentState};
 use citizen_server::testing::{enroll, CITIZEN_1};

@@ -543,12 +543,8 @@ async fn a_redirect_with_an_error_body_is_not_a_rejection() {
 }
 
 /// A valid-looking JWK under the real kid but with another key, served once by `/v1/keys`, must
-/// not block delivery after the server behaves again.
-///
-/// KNOWN BUG (fails today): `flows::server_key` caches the fetched key set for the life of the
-/// process and only refetches when the kid is *missing*; a wrong key under a known kid is never
-/// refreshed, so every later genuine receipt fails with `receipt.invalid` until the app restarts
-/// (the item stays queued: no loss, but no delivery either).
+/// not block delivery after the server behaves again: a cached key that does not verify is
+/// fetched once more (`net::server_keys`), so the next genuine receipt verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_key_set_does_not_block_delivery_once_the_server_behaves() {
     let env = Hostile::new().await; // fresh core: no keys cached
@@ -663,4 +659,106 @@ async fn official(env: &Hostile, case_number: &str, to: CaseStatusDto) {
         .unwrap()
         .status();
     assert_eq!(status.as_u16(), 200);
+}
+
+// ---- the server-key cache (`src/net/server_keys.rs`) -------------------------------------------
+
+/// The item once the background delivery that `submit_draft` starts has finished with it
+/// (delivered, or back in the queue with an error), so fetch counts do not depend on which of
+/// that delivery and an explicit `sync_outbox` ran first.
+async fn after_background_delivery(env: &Hostile, id: &str) -> OutboxItem {
+    for _ in 0..1200 {
+        let it = env.item(id).await;
+        if it.state == OutboxState::Delivered || it.last_error.is_some() {
+            return it;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the background delivery of {id} never finished");
+}
+
+/// Submit one request and deliver it; the number of `GET /v1/keys` the proxy has seen after.
+async fn deliver_one(env: &Hostile) -> usize {
+    let item = env.submit().await;
+    after_background_delivery(env, &item.submission_id).await;
+    let r = env.core.services().sync_outbox().await.unwrap();
+    assert_eq!(r.remaining, 0, "{r:?}");
+    assert_eq!(env.item(&item.submission_id).await.state, OutboxState::Delivered);
+    env.proxy.hits("/v1/keys")
+}
+
+/// The key set is fetched when nothing is cached, then reused from memory and, after a restart,
+/// from the store: receipts keep verifying without asking the server again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_key_set_is_fetched_once_then_reused() {
+    let env = Hostile::new().await.restart_without_server_keys();
+    let before = env.proxy.hits("/v1/keys");
+    assert_eq!(deliver_one(&env).await, before + 1, "nothing cached: one fetch");
+    assert_eq!(deliver_one(&env).await, before + 1, "the key in memory is reused");
+    let env = env.restart();
+    assert_eq!(deliver_one(&env).await, before + 1, "after a restart the stored key set is reused");
+}
+
+/// A receipt whose key id is not in the cached set (the server rotated its key) fetches the set
+/// again; the fresh set is then cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_id_missing_from_the_cached_set_fetches_the_set_again() {
+    let env = Hostile::new().await.restart_without_server_keys();
+    let served_old = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = served_old.clone();
+    // The first answer is the set before the rotation: the same key under an older id.
+    env.proxy.set(move |m, p, a| {
+        if m != "GET" || p != "/v1/keys" || flag.swap(true, Ordering::SeqCst) {
+            return a;
+        }
+        let mut v: serde_json::Value = serde_json::from_slice(a.bytes()).unwrap();
+        for k in v["keys"].as_array_mut().unwrap() {
+            k["kid"] = "retired-key".into();
+        }
+        Answer::json(200, serde_json::to_vec(&v).unwrap())
+    });
+    let before = env.proxy.hits("/v1/keys");
+    let item = env.submit().await;
+    let it = after_background_delivery(&env, &item.submission_id).await;
+    assert!(served_old.load(Ordering::SeqCst));
+    assert_eq!(it.last_error.map(|e| e.code).as_deref(), Some("receipt.invalid"), "unknown kid in a fresh set");
+    assert_eq!(it.state, OutboxState::Queued, "nothing lost");
+    assert_eq!(env.proxy.hits("/v1/keys"), before + 1, "one fetch: the kid is not in it either");
+
+    let r = env.core.services().sync_outbox().await.unwrap();
+    assert_eq!(r.remaining, 0, "{r:?}");
+    assert_eq!(env.proxy.hits("/v1/keys"), before + 2, "the kid is not cached: fetched again");
+    assert_eq!(deliver_one(&env).await, before + 2, "the fresh set is cached");
+}
+
+/// A cached key that does not verify the receipt is fetched once more before the receipt is
+/// called bad (rotation, or a bad answer cached earlier) — once per delivery, not in a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_key_that_does_not_verify_is_fetched_once_more() {
+    let env = Hostile::new().await.restart_without_server_keys();
+    let (_, x, y) = foreign_key();
+    env.proxy.set(move |m, p, a| {
+        if m == "GET" && p == "/v1/keys" {
+            let mut v: serde_json::Value = serde_json::from_slice(a.bytes()).unwrap();
+            for k in v["keys"].as_array_mut().unwrap() {
+                k["x"] = x.clone().into();
+                k["y"] = y.clone().into();
+            }
+            Answer::json(200, serde_json::to_vec(&v).unwrap())
+        } else {
+            a
+        }
+    });
+    let before = env.proxy.hits("/v1/keys");
+    let item = env.submit().await;
+    let it = after_background_delivery(&env, &item.submission_id).await;
+    assert_eq!(it.last_error.map(|e| e.code).as_deref(), Some("receipt.invalid"));
+    assert_eq!(it.state, OutboxState::Queued, "nothing lost");
+    assert_eq!(env.proxy.hits("/v1/keys"), before + 2, "nothing cached: fetch, then one refetch");
+    env.proxy.clear();
+    let r = env.core.services().sync_outbox().await.unwrap();
+    assert_eq!(r.remaining, 0, "{r:?}");
+    assert_eq!(env.item(&item.submission_id).await.state, OutboxState::Delivered);
+    assert_eq!(env.proxy.hits("/v1/keys"), before + 3, "the bad cached key: one refetch, which verifies");
+    assert_eq!(deliver_one(&env).await, before + 3, "the good set is cached");
 }

@@ -69,9 +69,12 @@ impl Command {
         if !self.data.is_empty() {
             if ext {
                 out.push(0);
-                out.extend_from_slice(&(self.data.len() as u16).to_be_bytes());
+                // A command body beyond 65,535 bytes has no encoding; saturating keeps the
+                // declared length wrong rather than wrapped, and no reader step builds one.
+                out.extend_from_slice(&u16::try_from(self.data.len()).unwrap_or(u16::MAX).to_be_bytes());
             } else {
-                out.push(self.data.len() as u8);
+                // Short form: `is_extended` is false, so the body has at most 255 bytes.
+                out.push(u8::try_from(self.data.len()).unwrap_or(u8::MAX));
             }
             out.extend_from_slice(&self.data);
         }
@@ -80,10 +83,12 @@ impl Command {
                 if self.data.is_empty() {
                     out.push(0);
                 }
-                let v = if le >= 65536 { 0 } else { le as u16 };
+                // 65,536 (or more: "everything") is encoded as 0000.
+                let v = u16::try_from(le).unwrap_or(0);
                 out.extend_from_slice(&v.to_be_bytes());
             } else {
-                out.push(if le >= 256 { 0 } else { le as u8 });
+                // 256 is encoded as 00.
+                out.push(u8::try_from(le).unwrap_or(0));
             }
         }
         out

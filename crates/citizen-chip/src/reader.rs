@@ -566,12 +566,14 @@ impl Reader {
                 let le = (total - offset).min(self.chunk_len(odd));
                 let cmd = if odd {
                     // Beyond 32 KiB the offset no longer fits P1-P2: odd INS with DO'54'.
-                    let bytes = (offset as u32).to_be_bytes();
+                    // Files are bounded far below 4 GiB (the length header has at most 3 bytes).
+                    let bytes = u32::try_from(offset).unwrap_or(u32::MAX).to_be_bytes();
                     let off = if offset > 0xFFFF { &bytes[1..] } else { &bytes[2..] };
                     let expected = tlv::encode(0x53, &vec![0; le]).len();
                     Command::new(0x00, 0xB1, 0x00, 0x00).with_data(tlv::encode(0x54, off)).with_le(expected)
                 } else {
-                    let [hi, lo] = (offset as u16).to_be_bytes();
+                    // Even INS: offset ≤ MAX_EVEN_OFFSET (32 KiB), so it fits P1-P2.
+                    let [hi, lo] = u16::try_from(offset).unwrap_or(u16::MAX).to_be_bytes();
                     Command::new(0x00, 0xB0, hi, lo).with_le(le)
                 };
                 self.phase = Phase::File { file, stage: FileStage::Read { offset, total: Some(total), buf } };

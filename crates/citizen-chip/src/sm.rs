@@ -126,10 +126,10 @@ impl SecureChannel {
 
     fn le_bytes(le: usize, extended: bool) -> Vec<u8> {
         if extended {
-            let v = if le >= 65536 { 0 } else { le as u16 };
+            let v = u16::try_from(le).unwrap_or(0); // 65,536 is encoded as 0000
             v.to_be_bytes().to_vec()
         } else {
-            vec![if le >= 256 { 0 } else { le as u8 }]
+            vec![u8::try_from(le).unwrap_or(0)] // 256 is encoded as 00
         }
     }
 

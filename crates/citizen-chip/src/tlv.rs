@@ -119,11 +119,12 @@ impl<'a> Tlv<'a> {
 /// Encode a length (short form below 128, long form above).
 pub fn encode_len(len: usize, out: &mut Vec<u8>) {
     if len < 0x80 {
-        out.push(len as u8);
+        out.push(u8::try_from(len).unwrap_or(0x7F)); // below 0x80 here
     } else {
         let bytes = len.to_be_bytes();
         let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
+        // At most `size_of::<usize>()` (8) length bytes.
+        out.push(0x80 | u8::try_from(bytes.len() - skip).unwrap_or(0x7F));
         out.extend_from_slice(&bytes[skip..]);
     }
 }

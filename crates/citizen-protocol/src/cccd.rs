@@ -120,11 +120,11 @@ impl Date {
     /// Days since 1970-01-01 (negative before).
     pub fn days_since_epoch(self) -> i64 {
         // Howard Hinnant's days-from-civil algorithm.
-        let y = if self.month <= 2 { self.year as i64 - 1 } else { self.year as i64 };
+        let y = if self.month <= 2 { i64::from(self.year) - 1 } else { i64::from(self.year) };
         let era = y.div_euclid(400);
         let yoe = y - era * 400;
-        let m = self.month as i64;
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + self.day as i64 - 1;
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
         era * 146_097 + doe - 719_468
     }
@@ -192,7 +192,7 @@ pub fn parse_cccd(number: &str) -> Result<CccdInfo, FieldError> {
     if province_name(province).is_none() {
         return Err(FieldError::new(field, Msg::CccdProvince));
     }
-    let g = (number.as_bytes()[3] - b'0') as i32;
+    let g = i32::from(number.as_bytes()[3] - b'0');
     let century = 1900 + (g / 2) * 100;
     let sex = if g % 2 == 0 { Sex::Male } else { Sex::Female };
     let yy: i32 = number[4..6].parse().map_err(|_| FieldError::new(field, Msg::CccdFormat))?;

@@ -147,6 +147,51 @@ pub fn jws_signature_is_low_s(jws: &str) -> bool {
         .is_some_and(|s| is_low_s(&s))
 }
 
+/// The P-256 key of a JWK (`kty` EC, `crv` P-256, 32-byte `x` and `y` on the curve); `None`
+/// for any other key.
+pub fn p256_key_from_jwk(jwk: &jsonwebtoken::jwk::Jwk) -> Option<VerifyingKey> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
+    let AlgorithmParameters::EllipticCurve(ec) = &jwk.algorithm else { return None };
+    if ec.curve != EllipticCurve::P256 {
+        return None;
+    }
+    let mut sec1 = vec![4u8];
+    sec1.extend(unb64(&ec.x).filter(|v| v.len() == 32)?);
+    sec1.extend(unb64(&ec.y).filter(|v| v.len() == 32)?);
+    VerifyingKey::from_sec1_bytes(&sec1).ok()
+}
+
+/// Verify a compact ES256 JWS (`header.payload.signature`, base64url) with `key` and return its
+/// payload bytes: three parts, a JSON header whose `alg` is ES256, a raw `r‖s` signature in
+/// low-S form over `header.payload`. Claims (time, audience, issuer) are the caller's to check.
+///
+/// Why not `jsonwebtoken::decode`: its crypto backend (`rust_crypto`) brings RSA, EdDSA, P-384
+/// and HMAC into the shipped library, and the device only ever verifies ES256; so the core and
+/// this crate use jsonwebtoken for its types (`Jwk`, headers) and verify with `p256` here
+/// (ARCHITECTURE.md, "Library size").
+pub fn verify_es256_compact(jws: &str, key: &VerifyingKey) -> Option<Vec<u8>> {
+    let mut parts = jws.split('.');
+    let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let header: serde_json::Value = serde_json::from_slice(&unb64(h)?).ok()?;
+    if header.get("alg").and_then(serde_json::Value::as_str) != Some("ES256") {
+        return None;
+    }
+    let sig = Signature::from_slice(&unb64(s)?).ok()?;
+    verify(key, format!("{h}.{p}").as_bytes(), &sig).ok()?;
+    unb64(p)
+}
+
+/// Verify a compact ES256 JWS with a JWK ([`p256_key_from_jwk`], [`verify_es256_compact`]) and
+/// parse its claims. No time, audience or issuer checks: callers check those fields themselves,
+/// against their own clock. `None` when it does not verify or the claims do not parse.
+pub fn decode_es256<T: serde::de::DeserializeOwned>(jws: &str, jwk: &jsonwebtoken::jwk::Jwk) -> Option<T> {
+    let key = p256_key_from_jwk(jwk)?;
+    serde_json::from_slice(&verify_es256_compact(jws, &key)?).ok()
+}
+
 /// Verify ECDSA P-256/SHA-256 of `message` (the verifier hashes). High-S signatures are
 /// refused ([`SigError::HighS`]).
 pub fn verify(key: &VerifyingKey, message: &[u8], sig: &Signature) -> Result<(), SigError> {
@@ -368,5 +413,60 @@ mod tests {
         let k = SecretKey::generate();
         assert_ne!(k.derive("a").expose(), k.derive("b").expose());
         assert_eq!(k.derive("a").expose(), k.derive("a").expose());
+    }
+
+    /// A compact ES256 JWS over `payload` with `header`, signed by `sk` (low-S unless `high`).
+    fn es256(sk: &SigningKey, header: &str, payload: &str, high: bool) -> String {
+        let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+        let sig = low_s(sk.sign(input.as_bytes()));
+        let sig = if high { Signature::from_scalars(sig.r(), -*sig.s()).unwrap() } else { sig };
+        format!("{input}.{}", b64(&sig.to_bytes()))
+    }
+
+    fn jwk(sk: &SigningKey) -> jsonwebtoken::jwk::Jwk {
+        let p = sk.verifying_key().to_encoded_point(false);
+        serde_json::from_value(serde_json::json!({
+            "kty": "EC", "crv": "P-256", "kid": "k", "x": b64(p.x().unwrap()), "y": b64(p.y().unwrap()),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn es256_compact_jws_verifies_only_as_signed() {
+        let sk = key();
+        let vk = p256_key_from_jwk(&jwk(&sk)).unwrap();
+        assert_eq!(&vk, sk.verifying_key());
+        let good = es256(&sk, r#"{"alg":"ES256","kid":"k"}"#, r#"{"n":1}"#, false);
+        assert_eq!(verify_es256_compact(&good, &vk).unwrap(), br#"{"n":1}"#);
+
+        let other = SigningKey::from_slice(&[9u8; 32]).unwrap();
+        assert!(verify_es256_compact(&good, other.verifying_key()).is_none(), "another key");
+        let (input, sig) = good.rsplit_once('.').unwrap();
+        let changed = format!("{}.{sig}", input.replace(&b64(br#"{"n":1}"#), &b64(br#"{"n":2}"#)));
+        assert!(verify_es256_compact(&changed, &vk).is_none(), "changed payload");
+        let high = es256(&sk, r#"{"alg":"ES256"}"#, "{}", true);
+        assert!(verify_es256_compact(&high, &vk).is_none(), "high-S twin");
+        assert!(verify_es256_compact(&low_s_jws(&high), &vk).is_some(), "its low-S form verifies");
+        let hs = es256(&sk, r#"{"alg":"HS256"}"#, "{}", false);
+        assert!(verify_es256_compact(&hs, &vk).is_none(), "another alg in the header");
+        let none = es256(&sk, r#"{"kid":"k"}"#, "{}", false);
+        assert!(verify_es256_compact(&none, &vk).is_none(), "no alg");
+        assert!(verify_es256_compact(&format!("{good}.x"), &vk).is_none(), "four parts");
+        assert!(verify_es256_compact(input, &vk).is_none(), "two parts");
+        assert!(verify_es256_compact(&format!("{input}.!!"), &vk).is_none(), "bad base64");
+    }
+
+    #[test]
+    fn only_p256_jwks_give_a_key() {
+        let sk = key();
+        let mut v = serde_json::to_value(jwk(&sk)).unwrap();
+        v["crv"] = "P-384".into();
+        assert!(serde_json::from_value(v.clone()).ok().and_then(|j| p256_key_from_jwk(&j)).is_none());
+        v["crv"] = "P-256".into();
+        v["x"] = b64(&[1u8; 32]).into();
+        assert!(p256_key_from_jwk(&serde_json::from_value(v).unwrap()).is_none(), "not on the curve");
+        let rsa: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(serde_json::json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"})).unwrap();
+        assert!(p256_key_from_jwk(&rsa).is_none());
     }
 }

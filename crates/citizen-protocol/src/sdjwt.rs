@@ -21,7 +21,7 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::DecodingKey;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use sd_jwt_payload::{Hasher, JwsSigner, KeyBindingJwt, RequiredKeyBinding, SdJwt, SdJwtBuilder};
@@ -457,9 +457,12 @@ fn es256_verifies(j: &Jws<'_>, key: &DecodingKey) -> Result<bool, PresentationEr
     if j.header.get("alg").and_then(Value::as_str) != Some(ALG) {
         return Err(PresentationError::UnsupportedAlgorithm);
     }
-    // jsonwebtoken accepts both ECDSA twins; the high-S one is refused here.
-    let low_s = crate::crypto::jws_signature_is_low_s(&format!(".{}", j.signature));
-    Ok(low_s && jsonwebtoken::crypto::verify(j.signature, j.input.as_bytes(), key, Algorithm::ES256).unwrap_or(false))
+    // Verified with p256 (low-S enforced), not jsonwebtoken's crypto backend: see
+    // `crypto::verify_es256_compact` for why.
+    let jsonwebtoken::DecodingKeyKind::SecretOrDer(sec1) = key.kind() else { return Ok(false) };
+    let Ok(vk) = VerifyingKey::from_sec1_bytes(sec1) else { return Ok(false) };
+    let sig = unb64(j.signature).and_then(|b| Signature::from_slice(&b).ok());
+    Ok(sig.is_some_and(|sig| crate::crypto::verify(&vk, j.input.as_bytes(), &sig).is_ok()))
 }
 
 /// Verify a presentation as a relying party: issuer signature (ES256), `typ`, `vct`, `iss`,

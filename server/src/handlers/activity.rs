@@ -78,7 +78,7 @@ pub fn anchor(s: &AppState, conn: &mut Connection, req: &AnchorRequest) -> ApiRe
 /// counted or changed).
 pub fn latest(s: &AppState, conn: &mut Connection, token: Option<&str>) -> ApiResult<LatestAnchorResponse> {
     let b = crate::handlers::auth::authenticate(s, conn, token)?;
-    let row: Option<(i64, String, i64)> = conn
+    let row: Option<(u64, String, i64)> = conn
         .query_row(
             "SELECT seq, hash, anchored_at FROM activity_anchors WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1",
             params![b.device_id],
@@ -86,13 +86,7 @@ pub fn latest(s: &AppState, conn: &mut Connection, token: Option<&str>) -> ApiRe
         )
         .optional()?;
     let anchor = row.map(|(seq, hash, anchored_at)| {
-        let claims = AnchorClaims {
-            iss: s.audience.clone(),
-            device_id: b.device_id.clone(),
-            seq: seq as u64,
-            hash,
-            anchored_at,
-        };
+        let claims = AnchorClaims { iss: s.audience.clone(), device_id: b.device_id.clone(), seq, hash, anchored_at };
         ActivityAnchor {
             seq: claims.seq,
             hash: claims.hash.clone(),

@@ -140,7 +140,7 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
     }
     let d = &req.device;
     let chain = serde_json::to_string(&d.attestation_chain).map_err(|_| ApiError::internal())?;
-    let counter = req.proof.statement.counter as i64;
+    let counter = req.proof.statement.counter; // fits in i64: checked by verify_enroll_proof
     tx.execute(
         "INSERT INTO devices (device_id, account_id, public_key, hardware_backed, attestation_chain, platform, label,
                               status, status_changed_at, last_counter, enrolled_at, bookkeeping_public_key)

@@ -42,11 +42,11 @@ pub fn parse_status(s: &str) -> Option<CaseStatusDto> {
 // --- calendar (Vietnam time) -------------------------------------------------------------------
 
 fn days_from_civil(d: Date) -> i64 {
-    let y = if d.month <= 2 { d.year as i64 - 1 } else { d.year as i64 };
+    let y = if d.month <= 2 { i64::from(d.year) - 1 } else { i64::from(d.year) };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
-    let m = d.month as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d.day as i64 - 1;
+    let m = i64::from(d.month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d.day) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
@@ -93,7 +93,8 @@ fn email_ok(v: &str) -> bool {
 }
 
 fn value_ok(f: &FieldSpec, v: &str, prefix: &str, values: &BTreeMap<String, String>, today: Date) -> bool {
-    let len = v.chars().count() as u32;
+    // Saturating: a value longer than u32::MAX characters is over every limit.
+    let len = u32::try_from(v.chars().count()).unwrap_or(u32::MAX);
     if f.min_length.is_some_and(|m| len < m) || f.max_length.is_some_and(|m| len > m) || len > 10_000 {
         return false;
     }
@@ -112,7 +113,7 @@ fn value_ok(f: &FieldSpec, v: &str, prefix: &str, values: &BTreeMap<String, Stri
                     if d < o {
                         return false;
                     }
-                    if rule.max_days_after.is_some_and(|max| days_from_civil(d) - days_from_civil(o) > max as i64) {
+                    if rule.max_days_after.is_some_and(|max| days_from_civil(d) - days_from_civil(o) > i64::from(max)) {
                         return false;
                     }
                 }
@@ -158,7 +159,7 @@ fn validate_fields(
                     _ => errs.push(k.clone()),
                 }
             }
-            let n = idx.len() as u32;
+            let n = u32::try_from(idx.len()).unwrap_or(u32::MAX); // at most 1000 (indexes < 1000)
             let contiguous = idx.iter().enumerate().all(|(a, b)| a == *b);
             let min = f.min_items.unwrap_or(if f.required { 1 } else { 0 });
             if !contiguous || n < min || f.max_items.is_some_and(|m| n > m) {
@@ -329,7 +330,7 @@ pub fn events(s: &AppState, conn: &mut Connection, token: Option<&str>, after: i
           WHERE e.account_id = ?1 AND e.seq > ?2 ORDER BY e.seq LIMIT ?3"
     ))?;
     let mut events = st
-        .query_map(params![b.account_id, after, EVENTS_PAGE as i64 + 1], event_row)?
+        .query_map(params![b.account_id, after, EVENTS_PAGE + 1], event_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let more = events.len() > EVENTS_PAGE;
     events.truncate(EVENTS_PAGE);
@@ -525,7 +526,7 @@ fn create(
                     r.get(0)
                 })?;
             let case_number = format!("{prefix}{:06}", n + 1);
-            let due = fmt_date(add_days(today, proc_.processing_days as i64));
+            let due = fmt_date(add_days(today, i64::from(proc_.processing_days)));
             tx.execute(
                 "INSERT INTO cases (case_number, account_id, submission_id, procedure_id, procedure_version, status,
                                     received_at, due_date, updated_at)
@@ -640,7 +641,7 @@ fn store(
         tx.execute(
             "INSERT INTO submission_attachments (submission_id, key, file_name, mime_type, size, sha256, data)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![p.submission_id, f.r.key, f.r.file_name, f.r.mime_type, f.r.size as i64, f.r.sha256, f.data],
+            params![p.submission_id, f.r.key, f.r.file_name, f.r.mime_type, f.r.size, f.r.sha256, f.data],
         )?;
     }
     Ok(body)

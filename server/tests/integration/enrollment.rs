@@ -253,3 +253,23 @@ async fn transfer_approval_marks_the_old_device_transferred() {
     let (st, b) = h.challenge(&a, Purpose::Login).await;
     assert_eq!((st, b["device_status"].as_str()), (403, Some("transferred")));
 }
+
+/// A proof counter past `i64::MAX` is refused (400), never stored wrapped to a negative value
+/// (which would read as "no counter used yet"): the device row stores the proof's counter as is,
+/// relying on this check.
+#[tokio::test]
+async fn an_enrollment_counter_past_i64_max_is_refused_not_wrapped() {
+    let h = start().await;
+    let (st, b) = h.enroll_start(C1).await;
+    assert_eq!(st, 200, "{b}");
+    let eid = b["enrollment_id"].as_str().unwrap().to_string();
+    let otp = h.outbox.last_otp(&eid).unwrap();
+    let mut dev = Device::new();
+    dev.counter = i64::MAX as u64; // the proof carries i64::MAX + 1
+    let (st, b) = h.enroll_complete(&eid, &otp, &mut dev).await;
+    assert_eq!((st, b["code"].as_str()), (400, Some("invalid_request")), "{b}");
+    // The same enrollment then completes with an ordinary counter.
+    let mut dev = Device::new();
+    let (st, b) = h.enroll_complete(&eid, &otp, &mut dev).await;
+    assert_eq!(st, 200, "{b}");
+}

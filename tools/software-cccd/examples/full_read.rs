@@ -4,7 +4,7 @@
 //! the reader's own time (the card's processing excluded).
 //!
 //!     cargo run -p software-cccd --example full_read
-#![allow(clippy::unwrap_used, clippy::print_stdout)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::cast_possible_truncation, clippy::cast_lossless)]
 
 use std::time::{Duration, Instant};
 

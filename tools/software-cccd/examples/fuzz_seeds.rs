@@ -2,7 +2,7 @@
 //! every file of a fictitious card, EF.CardAccess, the test certificates and SM responses.
 //!
 //!     cargo run -p software-cccd --example fuzz_seeds
-#![allow(clippy::unwrap_used, clippy::print_stdout)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::cast_possible_truncation, clippy::cast_lossless)]
 
 use std::path::Path;
 

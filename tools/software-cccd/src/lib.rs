@@ -8,6 +8,8 @@
 //! One entry point, [`SoftwareCard::process`]: command APDU in, response APDU (data ‖ SW1SW2)
 //! out, so the same card can sit in-process behind the reader or behind a `vpcd` virtual
 //! reader. Test-only: keys derive from labels and the card's randomness is seeded.
+// A test tool (never shipped): like test code, it may cast freely (decision 25).
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap, clippy::cast_lossless)]
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

@@ -1,7 +1,7 @@
 //! The activity log on the device: appending signed entries as things happen, anchoring the head
 //! at the server, verifying, exporting.
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::account::Account;
@@ -48,28 +48,22 @@ pub struct ExportedBookkeepingKey {
 /// Check an anchor's countersignature against a key set.
 pub fn anchor_verifies(a: &ActivityAnchor, keys: &[jsonwebtoken::jwk::Jwk], audience: &str, device_id: &str) -> bool {
     let Ok(header) = jsonwebtoken::decode_header(&a.countersignature) else { return false };
-    // Low-S (issue 9): jsonwebtoken accepts both ECDSA twins.
-    if header.alg != Algorithm::ES256 || !crate::crypto::jws_signature_is_low_s(&a.countersignature) {
+    if header.alg != Algorithm::ES256 {
         return false;
     }
     let Some(jwk) = keys.iter().find(|k| k.common.key_id.is_some() && k.common.key_id == header.kid) else {
         return false;
     };
-    let Ok(key) = DecodingKey::from_jwk(jwk) else { return false };
-    let mut v = Validation::new(Algorithm::ES256);
-    v.required_spec_claims.clear();
-    v.validate_exp = false;
-    v.validate_aud = false;
-    match jsonwebtoken::decode::<AnchorClaims>(&a.countersignature, &key, &v) {
-        Ok(d) => {
-            let c = d.claims;
+    // ES256 with low-S (issue 9), verified with p256 (`crypto::decode_es256`).
+    match crate::crypto::decode_es256::<AnchorClaims>(&a.countersignature, jwk) {
+        Some(c) => {
             c.iss == audience
                 && c.device_id == device_id
                 && c.seq == a.seq
                 && c.hash == a.hash
                 && c.anchored_at == a.anchored_at
         }
-        Err(_) => false,
+        None => false,
     }
 }
 

@@ -1,6 +1,10 @@
-//! The activity log's hash chain and verification, from the sans-I/O protocol crate
+//! The activity log: its hash chain and verification, from the sans-I/O protocol crate
 //! ([`citizen_protocol::activity`]), re-exported under its old path, with the UniFFI
-//! declarations of its records and enums.
+//! declarations of its records and enums; and the log on the device ([`flows`], and its storage
+//! in `storage.rs`).
+
+pub mod flows;
+mod storage;
 
 pub use citizen_protocol::activity::*;
 

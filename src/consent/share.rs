@@ -465,7 +465,7 @@ async fn third_party_post(uri: &str, body: &PresentationSubmission) -> Result<Pr
     };
     let resp = client.post(url).json(body).send().await.map_err(net_err)?;
     let status = resp.status();
-    if resp.content_length().is_some_and(|n| n as usize > crate::net::MAX_RESPONSE_BYTES) {
+    if resp.content_length().is_some_and(crate::net::over_response_limit) {
         return Err(bad_answer("relying party answer too large"));
     }
     let bytes = resp.bytes().await.map_err(net_err)?;

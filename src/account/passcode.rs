@@ -38,7 +38,7 @@ pub fn validate_new(passcode: &str, date_of_birth: Option<&str>) -> Result<(), E
     if passcode.len() != 6 || !passcode.bytes().all(|c| c.is_ascii_digit()) {
         return Err(field(Msg::PasscodeFormat));
     }
-    let d: Vec<i32> = passcode.bytes().map(|c| (c - b'0') as i32).collect();
+    let d: Vec<i32> = passcode.bytes().map(|c| i32::from(c - b'0')).collect();
     let all_same = d.iter().all(|&x| x == d[0]);
     let step = d[1] - d[0];
     let sequential = step.abs() == 1 && d.windows(2).all(|w| w[1] - w[0] == step);
@@ -91,12 +91,12 @@ pub fn gate(failed: u32, locked_until: Option<i64>, now: i64) -> Gate {
     }
     if let Some(until) = locked_until {
         if now < until {
-            return Gate::Locked((until - now) as u64);
+            return Gate::Locked(until.abs_diff(now));
         }
     }
     let next = failed + 1;
     let delay = lockout_secs(next);
-    Gate::Proceed { failed: next, locked_until: (delay > 0).then_some(now + delay as i64) }
+    Gate::Proceed { failed: next, locked_until: (delay > 0).then_some(now.saturating_add_unsigned(delay)) }
 }
 
 /// The error for a failed attempt that left `failed` consecutive failures.

@@ -4,18 +4,20 @@
 //! store, and composes the pure pieces (`cccd`, `passcode`, `protocol`) with them. Every method
 //! returns the internal [`Error`]; the façade maps it to the public error of its domain.
 
+pub mod passcode;
+
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use self::passcode::Gate;
 use crate::activity::ActivityKind;
 use crate::cccd::{self, Date};
 use crate::clock::SharedClock;
 use crate::crypto;
 use crate::error::{Error, FieldError, Msg, NetError, NetworkErrorKind, Result};
 use crate::net::Net;
-use crate::passcode::{self, Gate};
 use crate::platform::{DeviceKeyStore, DeviceKeyStoreError, KeyOptions, SignPurpose, SignRequest};
 use crate::protocol::*;
 use crate::store::rows::{PendingKind, PendingRow};
