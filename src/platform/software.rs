@@ -224,6 +224,7 @@ pub struct MemoryKeyStore {
     prompts: std::sync::atomic::AtomicUsize,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
