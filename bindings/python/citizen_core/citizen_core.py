@@ -581,9 +581,23 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_activityclient_verify() != 56065:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_apdutransport_transceive() != 63525:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length() != 2937:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_chipclient_identity_level() != 13132:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip() != 47344:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_chipreadobserver_on_progress() != 44030:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_account() != 38618:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_activity() != 27484:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_chip() != 43919:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_consent() != 60671:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -623,9 +637,9 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_unwrap() != 64546:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 31947:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 33160:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_devicekeystore_sign() != 16281:
+    if lib.uniffi_citizen_core_checksum_method_devicekeystore_sign() != 22426:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_public_key() != 49425:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -802,12 +816,33 @@ _UniffiLib.uniffi_citizen_core_checksum_method_activityclient_list_entries.resty
 _UniffiLib.uniffi_citizen_core_checksum_method_activityclient_verify.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_activityclient_verify.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_transceive.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_transceive.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_identity_level.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_identity_level.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_chipreadobserver_on_progress.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_chipreadobserver_on_progress.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_account.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_account.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_activity.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_chip.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_chip.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_consent.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_consent.restype = ctypes.c_uint16
@@ -1100,6 +1135,40 @@ _UniffiLib.uniffi_citizen_core_fn_method_activityclient_verify.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_activityclient_verify.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length.restype = ctypes.c_uint32
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.restype = ctypes.c_int8
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_upgrade_level_with_chip.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_upgrade_level_with_chip.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    ctypes.c_uint32,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress.restype = None
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_account.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1110,6 +1179,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_chip.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_chip.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1212,16 +1286,15 @@ _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
+    _UniffiRustBuffer,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_public_key.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1413,6 +1486,36 @@ _UniffiLib.uniffi_citizen_core_fn_free_activityclient.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_activityclient.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_apdutransport.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_apdutransport.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_chipclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_chipclient.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_chipclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_chipclient.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_citizencore.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1493,6 +1596,61 @@ _UniffiLib.uniffi_citizen_core_fn_free_subscription.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_subscription.restype = None
+class _UniffiForeignFutureResultRustBuffer(ctypes.Structure):
+    _fields_ = [
+        ("return_value", _UniffiRustBuffer),
+        ("call_status", _UniffiRustCallStatus),
+    ]
+_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiForeignFutureResultRustBuffer,
+)
+_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiForeignFutureDroppedCallbackStruct(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_uint64),
+        ("free", _UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK),
+    ]
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_uint32),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_int8),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCitizenCoreApduTransport(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT),
+        ("transceive", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0),
+        ("max_apdu_length", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1),
+        ("supports_extended_length", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2),
+    ]
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreApduTransport),
+)
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.restype = None
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_CHIP_READ_OBSERVER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_uint64,ctypes.c_uint32,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_CHIP_READ_OBSERVER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_CHIP_READ_OBSERVER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCitizenCoreChipReadObserver(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_CHIP_READ_OBSERVER),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_CHIP_READ_OBSERVER),
+        ("on_progress", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_CHIP_READ_OBSERVER_METHOD0),
+    ]
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreChipReadObserver),
+)
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver.restype = None
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -1514,11 +1672,9 @@ _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_datakeywrapper.argtypes =
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreDataKeyWrapper),
 )
 _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_datakeywrapper.restype = None
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
-    ctypes.POINTER(_UniffiRustCallStatus),
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
 )
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
-    ctypes.POINTER(_UniffiRustCallStatus),
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
 )
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1890,6 +2046,68 @@ async def _uniffi_rust_call_async(rust_future, ffi_poll, ffi_complete, ffi_free,
         )
     finally:
         ffi_free(rust_future)
+def _uniffi_trait_interface_call_async(make_call, uniffi_out_dropped_callback, handle_success, handle_error):
+    async def make_call_and_call_callback():
+        # Note: it's important we call either `handle_success` or `handle_error` exactly once.  Each
+        # call consumes an Arc reference, which means there should be no possibility of a double
+        # call.  The following code is structured so that will will never call both `handle_success`
+        # and `handle_error`, even in the face of weird exceptions.
+        #
+        # In extreme circumstances we may not call either, for example if we fail to make the ctypes
+        # call to `handle_success`.  This means we will leak the Arc reference, which is better than
+        # double-freeing it.
+        try:
+            call_result = await make_call()
+        except Exception as e:
+            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            handle_error(
+                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
+                _UniffiFfiConverterString.lower(repr(e)),
+            )
+        else:
+            handle_success(call_result)
+    eventloop = _uniffi_get_event_loop()
+    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
+    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
+    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
+
+def _uniffi_trait_interface_call_async_with_error(make_call, uniffi_out_dropped_callback, handle_success, handle_error, error_type, lower_error):
+    async def make_call_and_call_callback():
+        # See the note in _uniffi_trait_interface_call_async for details on `handle_success` and
+        # `handle_error`.
+        try:
+            try:
+                call_result = await make_call()
+            except error_type as e:
+                handle_error(
+                    _UniffiRustCallStatus.CALL_ERROR,
+                    lower_error(e),
+                )
+            else:
+                handle_success(call_result)
+        except Exception as e:
+            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            handle_error(
+                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
+                _UniffiFfiConverterString.lower(repr(e)),
+            )
+    eventloop = _uniffi_get_event_loop()
+    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
+    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
+    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
+
+_UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = _UniffiHandleMap()
+
+@_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK
+def _uniffi_future_dropped_callback(handle):
+    (eventloop, task) = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle)
+    eventloop.call_soon(_uniffi_cancel_task, task)
+
+def _uniffi_cancel_task(task):
+    if not task.done():
+        task.cancel()
 
 # Public interface members begin here.
 
@@ -2068,6 +2286,11 @@ class ActivityKind(enum.Enum):
     Identity data was shared with a relying party.
 """
     
+    LEVEL_UPGRADE = 11
+    """
+    The account was raised to identity level 2 from the card's chip (decision 26f).
+"""
+    
 
 
 class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
@@ -2096,6 +2319,8 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
             return ActivityKind.QR_DENIAL
         if variant == 11:
             return ActivityKind.DATA_SHARE
+        if variant == 12:
+            return ActivityKind.LEVEL_UPGRADE
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -2121,6 +2346,8 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
         if value == ActivityKind.QR_DENIAL:
             return
         if value == ActivityKind.DATA_SHARE:
+            return
+        if value == ActivityKind.LEVEL_UPGRADE:
             return
         raise ValueError(value)
 
@@ -2148,6 +2375,8 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
             buf.write_i32(10)
         if value == ActivityKind.DATA_SHARE:
             buf.write_i32(11)
+        if value == ActivityKind.LEVEL_UPGRADE:
+            buf.write_i32(12)
 
 
 
@@ -3347,6 +3576,76 @@ class _UniffiFfiConverterTypeCaseInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.note_en, buf)
         _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
         _UniffiFfiConverterInt64.write(value.updated_at, buf)
+
+class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u8"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**8
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u8()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u8(value)
+
+@dataclass
+class ChipUpgradeOutcome:
+    """
+    The result of a successful upgrade.
+"""
+    def __init__(self, *, level:int, upgraded_at:int, apdus:int, bytes_read:int, credential_refreshed:bool):
+        self.level = level
+        self.upgraded_at = upgraded_at
+        self.apdus = apdus
+        self.bytes_read = bytes_read
+        self.credential_refreshed = credential_refreshed
+        
+        
+
+    
+    def __str__(self):
+        return "ChipUpgradeOutcome(level={}, upgraded_at={}, apdus={}, bytes_read={}, credential_refreshed={})".format(self.level, self.upgraded_at, self.apdus, self.bytes_read, self.credential_refreshed)
+    def __eq__(self, other):
+        if self.level != other.level:
+            return False
+        if self.upgraded_at != other.upgraded_at:
+            return False
+        if self.apdus != other.apdus:
+            return False
+        if self.bytes_read != other.bytes_read:
+            return False
+        if self.credential_refreshed != other.credential_refreshed:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeChipUpgradeOutcome(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ChipUpgradeOutcome(
+            level=_UniffiFfiConverterUInt8.read(buf),
+            upgraded_at=_UniffiFfiConverterInt64.read(buf),
+            apdus=_UniffiFfiConverterUInt32.read(buf),
+            bytes_read=_UniffiFfiConverterUInt64.read(buf),
+            credential_refreshed=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt8.check_lower(value.level)
+        _UniffiFfiConverterInt64.check_lower(value.upgraded_at)
+        _UniffiFfiConverterUInt32.check_lower(value.apdus)
+        _UniffiFfiConverterUInt64.check_lower(value.bytes_read)
+        _UniffiFfiConverterBoolean.check_lower(value.credential_refreshed)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt8.write(value.level, buf)
+        _UniffiFfiConverterInt64.write(value.upgraded_at, buf)
+        _UniffiFfiConverterUInt32.write(value.apdus, buf)
+        _UniffiFfiConverterUInt64.write(value.bytes_read, buf)
+        _UniffiFfiConverterBoolean.write(value.credential_refreshed, buf)
 
 @dataclass
 class CitizenProfileDto:
@@ -6455,6 +6754,807 @@ class _UniffiFfiConverterTypeShareRequestInfo(_UniffiConverterRustBuffer):
 
 
 
+class SignPurpose(enum.Enum):
+    """
+    Why the core asks for a signature: the shell may word its prompt after it (and must not show
+    one when the key was created without user authentication).
+
+    Mirrors the purposes of the signed statement (`citizen_protocol::protocol::Purpose`), with the
+    activity-log purpose split into its two uses.
+"""
+    
+    ENROLL = 0
+    """
+    Proof of possession of a new device key during enrollment.
+"""
+    
+    LOGIN = 1
+    """
+    Challenge–response login.
+"""
+    
+    SUBMIT = 2
+    """
+    Submitting a public-service request.
+"""
+    
+    CONSENT = 3
+    """
+    Consent to a relying party: approve or deny a QR login, share identity data.
+"""
+    
+    CREDENTIAL = 4
+    """
+    Asking for the identity credential bound to this device.
+"""
+    
+    ACTIVITY_ENTRY = 5
+    """
+    An activity-log entry (bookkeeping: signed with the bookkeeping key, never prompts).
+"""
+    
+    ACTIVITY_ANCHOR = 6
+    """
+    Anchoring the activity log's head at the server (bookkeeping: never prompts).
+"""
+    
+    DEVICE_MANAGEMENT = 7
+    """
+    Managing the account's devices: revoke one, approve a transfer.
+"""
+    
+    PASSCODE_RESET = 8
+    """
+    Resetting a forgotten passcode after an OTP.
+"""
+    
+    CHIP = 9
+    """
+    Raising the identity level with the chip-based ID card (CCCD): the upload of its files.
+"""
+    
+
+
+class _UniffiFfiConverterTypeSignPurpose(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return SignPurpose.ENROLL
+        if variant == 2:
+            return SignPurpose.LOGIN
+        if variant == 3:
+            return SignPurpose.SUBMIT
+        if variant == 4:
+            return SignPurpose.CONSENT
+        if variant == 5:
+            return SignPurpose.CREDENTIAL
+        if variant == 6:
+            return SignPurpose.ACTIVITY_ENTRY
+        if variant == 7:
+            return SignPurpose.ACTIVITY_ANCHOR
+        if variant == 8:
+            return SignPurpose.DEVICE_MANAGEMENT
+        if variant == 9:
+            return SignPurpose.PASSCODE_RESET
+        if variant == 10:
+            return SignPurpose.CHIP
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == SignPurpose.ENROLL:
+            return
+        if value == SignPurpose.LOGIN:
+            return
+        if value == SignPurpose.SUBMIT:
+            return
+        if value == SignPurpose.CONSENT:
+            return
+        if value == SignPurpose.CREDENTIAL:
+            return
+        if value == SignPurpose.ACTIVITY_ENTRY:
+            return
+        if value == SignPurpose.ACTIVITY_ANCHOR:
+            return
+        if value == SignPurpose.DEVICE_MANAGEMENT:
+            return
+        if value == SignPurpose.PASSCODE_RESET:
+            return
+        if value == SignPurpose.CHIP:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == SignPurpose.ENROLL:
+            buf.write_i32(1)
+        if value == SignPurpose.LOGIN:
+            buf.write_i32(2)
+        if value == SignPurpose.SUBMIT:
+            buf.write_i32(3)
+        if value == SignPurpose.CONSENT:
+            buf.write_i32(4)
+        if value == SignPurpose.CREDENTIAL:
+            buf.write_i32(5)
+        if value == SignPurpose.ACTIVITY_ENTRY:
+            buf.write_i32(6)
+        if value == SignPurpose.ACTIVITY_ANCHOR:
+            buf.write_i32(7)
+        if value == SignPurpose.DEVICE_MANAGEMENT:
+            buf.write_i32(8)
+        if value == SignPurpose.PASSCODE_RESET:
+            buf.write_i32(9)
+        if value == SignPurpose.CHIP:
+            buf.write_i32(10)
+
+
+
+@dataclass
+class SignRequest:
+    """
+    What a signature is for, handed to [`DeviceKeyStore::sign`] with the bytes.
+"""
+    def __init__(self, *, purpose:SignPurpose, user_initiated:bool):
+        self.purpose = purpose
+        self.user_initiated = user_initiated
+        
+        
+
+    
+    def __str__(self):
+        return "SignRequest(purpose={}, user_initiated={})".format(self.purpose, self.user_initiated)
+    def __eq__(self, other):
+        if self.purpose != other.purpose:
+            return False
+        if self.user_initiated != other.user_initiated:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeSignRequest(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return SignRequest(
+            purpose=_UniffiFfiConverterTypeSignPurpose.read(buf),
+            user_initiated=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeSignPurpose.check_lower(value.purpose)
+        _UniffiFfiConverterBoolean.check_lower(value.user_initiated)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeSignPurpose.write(value.purpose, buf)
+        _UniffiFfiConverterBoolean.write(value.user_initiated, buf)
+
+
+
+# ApduTransportError
+# We want to define each variant as a nested class that's also a subclass,
+# which is tricky in Python.  To accomplish this we're going to create each
+# class separately, then manually add the child classes to the base class's
+# __dict__.  All of this happens in dummy class to avoid polluting the module
+# namespace.
+class ApduTransportError(Exception):
+    """
+    Why an exchange with the card failed. Shells map their platform exceptions onto these; the
+    `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
+    personal data once decrypted).
+"""
+    pass
+
+_UniffiTempApduTransportError = ApduTransportError
+
+class ApduTransportError:  # type: ignore
+    """
+    Why an exchange with the card failed. Shells map their platform exceptions onto these; the
+    `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
+    personal data once decrypted).
+"""
+    
+    class CardRemoved(_UniffiTempApduTransportError):
+        """
+        The card left the field or the reader (Android `TagLostException`, iOS "tag connection
+        lost", PC/SC `SCARD_W_REMOVED_CARD`/`SCARD_W_RESET_CARD`). Retryable: the citizen holds the
+        card again and the reader restarts the session from SELECT (secure-messaging keys are not
+        reused across a removal).
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.CardRemoved({})".format(str(self))
+    _UniffiTempApduTransportError.CardRemoved = CardRemoved # type: ignore
+    class Timeout(_UniffiTempApduTransportError):
+        """
+        The card did not answer in time (the transport's timeout, e.g. `IsoDep.setTimeout`).
+        Retryable once; a chip that keeps timing out is reported to the citizen.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.Timeout({})".format(str(self))
+    _UniffiTempApduTransportError.Timeout = Timeout # type: ignore
+    class Cancelled(_UniffiTempApduTransportError):
+        """
+        The exchange was cancelled (the future was dropped, the session invalidated, or the
+        citizen dismissed the system NFC sheet). Not an error to report; not retried.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.Cancelled({})".format(str(self))
+    _UniffiTempApduTransportError.Cancelled = Cancelled # type: ignore
+    class Other(_UniffiTempApduTransportError):
+        """
+        Anything else (no reader, I/O failure, an APDU the transport cannot carry).
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "ApduTransportError.Other({})".format(str(self))
+    _UniffiTempApduTransportError.Other = Other # type: ignore
+
+ApduTransportError = _UniffiTempApduTransportError # type: ignore
+del _UniffiTempApduTransportError
+
+
+class _UniffiFfiConverterTypeApduTransportError(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ApduTransportError.CardRemoved(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 2:
+            return ApduTransportError.Timeout(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 3:
+            return ApduTransportError.Cancelled(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 4:
+            return ApduTransportError.Other(
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if isinstance(value, ApduTransportError.CardRemoved):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, ApduTransportError.Timeout):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, ApduTransportError.Cancelled):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, ApduTransportError.Other):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+
+    @staticmethod
+    def write(value, buf):
+        if isinstance(value, ApduTransportError.CardRemoved):
+            buf.write_i32(1)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, ApduTransportError.Timeout):
+            buf.write_i32(2)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, ApduTransportError.Cancelled):
+            buf.write_i32(3)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, ApduTransportError.Other):
+            buf.write_i32(4)
+            _UniffiFfiConverterString.write(value.reason, buf)
+
+
+
+
+
+
+class ChipAccessKey:
+    """
+    How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
+"""
+    def __init__(self):
+        raise RuntimeError("ChipAccessKey cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class CAN:
+        """
+        The 6-digit card access number printed on the front of the card.
+"""
+        
+        def __init__(self, can:str):
+            self.can = can
+            
+            """
+        Six digits.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipAccessKey.CAN(can={})".format(self.can)
+        def __eq__(self, other):
+            if not isinstance(other, ChipAccessKey):
+                return NotImplemented
+            if not other.is_CAN():
+                return False
+            if self.can != other.can:
+                return False
+            return True
+
+    @dataclass
+    class MRZ:
+        """
+        The machine-readable-zone data: the 12-digit ID number, date of birth and date of expiry
+        (`YYMMDD` each), as printed on the back of the card.
+"""
+        
+        def __init__(self, id_number:str, date_of_birth:str, date_of_expiry:str):
+            self.id_number = id_number
+            
+            """
+        The 12-digit personal number.
+"""
+        
+            self.date_of_birth = date_of_birth
+            
+            """
+        `YYMMDD`.
+"""
+        
+            self.date_of_expiry = date_of_expiry
+            
+            """
+        `YYMMDD`.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipAccessKey.MRZ(id_number={}, date_of_birth={}, date_of_expiry={})".format(self.id_number, self.date_of_birth, self.date_of_expiry)
+        def __eq__(self, other):
+            if not isinstance(other, ChipAccessKey):
+                return NotImplemented
+            if not other.is_MRZ():
+                return False
+            if self.id_number != other.id_number:
+                return False
+            if self.date_of_birth != other.date_of_birth:
+                return False
+            if self.date_of_expiry != other.date_of_expiry:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_CAN(self) -> bool:
+        return isinstance(self, ChipAccessKey.CAN)
+    def is_can(self) -> bool:
+        return isinstance(self, ChipAccessKey.CAN)
+    def is_MRZ(self) -> bool:
+        return isinstance(self, ChipAccessKey.MRZ)
+    def is_mrz(self) -> bool:
+        return isinstance(self, ChipAccessKey.MRZ)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+ChipAccessKey.CAN = type("ChipAccessKey.CAN", (ChipAccessKey.CAN, ChipAccessKey,), {})  # type: ignore
+ChipAccessKey.MRZ = type("ChipAccessKey.MRZ", (ChipAccessKey.MRZ, ChipAccessKey,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeChipAccessKey(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ChipAccessKey.CAN(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 2:
+            return ChipAccessKey.MRZ(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_CAN():
+            _UniffiFfiConverterString.check_lower(value.can)
+            return
+        if value.is_MRZ():
+            _UniffiFfiConverterString.check_lower(value.id_number)
+            _UniffiFfiConverterString.check_lower(value.date_of_birth)
+            _UniffiFfiConverterString.check_lower(value.date_of_expiry)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_CAN():
+            buf.write_i32(1)
+            _UniffiFfiConverterString.write(value.can, buf)
+        if value.is_MRZ():
+            buf.write_i32(2)
+            _UniffiFfiConverterString.write(value.id_number, buf)
+            _UniffiFfiConverterString.write(value.date_of_birth, buf)
+            _UniffiFfiConverterString.write(value.date_of_expiry, buf)
+
+
+
+
+
+
+
+
+class ChipReadStep:
+    """
+    The step a chip read is in, for a progress display.
+"""
+    def __init__(self):
+        raise RuntimeError("ChipReadStep cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class CARD_ACCESS:
+        """
+        Reading the card's access parameters (EF.CardAccess).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.CARD_ACCESS()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_CARD_ACCESS():
+                return False
+            return True
+
+    @dataclass
+    class PACE:
+        """
+        Opening the secure channel with the CAN or MRZ (PACE).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.PACE()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_PACE():
+                return False
+            return True
+
+    @dataclass
+    class BAC:
+        """
+        Opening the secure channel with the MRZ (BAC, older cards).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.BAC()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_BAC():
+                return False
+            return True
+
+    @dataclass
+    class SELECT_APPLICATION:
+        """
+        Selecting the ID application.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.SELECT_APPLICATION()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_SELECT_APPLICATION():
+                return False
+            return True
+
+    @dataclass
+    class READ_FILE:
+        """
+        Reading a file (`EF.COM`, `EF.SOD`, `DG1`, …).
+"""
+        
+        def __init__(self, name:str):
+            self.name = name
+            
+            """
+        The file's name.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.READ_FILE(name={})".format(self.name)
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_READ_FILE():
+                return False
+            if self.name != other.name:
+                return False
+            return True
+
+    @dataclass
+    class CHIP_AUTHENTICATION:
+        """
+        Chip authentication (the chip proves its key to the phone).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.CHIP_AUTHENTICATION()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_CHIP_AUTHENTICATION():
+                return False
+            return True
+
+    @dataclass
+    class ACTIVE_AUTHENTICATION:
+        """
+        Active authentication (the chip signs the server's challenge).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.ACTIVE_AUTHENTICATION()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_ACTIVE_AUTHENTICATION():
+                return False
+            return True
+
+    @dataclass
+    class DONE:
+        """
+        The read is complete.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "ChipReadStep.DONE()".format()
+        def __eq__(self, other):
+            if not isinstance(other, ChipReadStep):
+                return NotImplemented
+            if not other.is_DONE():
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_CARD_ACCESS(self) -> bool:
+        return isinstance(self, ChipReadStep.CARD_ACCESS)
+    def is_card_access(self) -> bool:
+        return isinstance(self, ChipReadStep.CARD_ACCESS)
+    def is_PACE(self) -> bool:
+        return isinstance(self, ChipReadStep.PACE)
+    def is_pace(self) -> bool:
+        return isinstance(self, ChipReadStep.PACE)
+    def is_BAC(self) -> bool:
+        return isinstance(self, ChipReadStep.BAC)
+    def is_bac(self) -> bool:
+        return isinstance(self, ChipReadStep.BAC)
+    def is_SELECT_APPLICATION(self) -> bool:
+        return isinstance(self, ChipReadStep.SELECT_APPLICATION)
+    def is_select_application(self) -> bool:
+        return isinstance(self, ChipReadStep.SELECT_APPLICATION)
+    def is_READ_FILE(self) -> bool:
+        return isinstance(self, ChipReadStep.READ_FILE)
+    def is_read_file(self) -> bool:
+        return isinstance(self, ChipReadStep.READ_FILE)
+    def is_CHIP_AUTHENTICATION(self) -> bool:
+        return isinstance(self, ChipReadStep.CHIP_AUTHENTICATION)
+    def is_chip_authentication(self) -> bool:
+        return isinstance(self, ChipReadStep.CHIP_AUTHENTICATION)
+    def is_ACTIVE_AUTHENTICATION(self) -> bool:
+        return isinstance(self, ChipReadStep.ACTIVE_AUTHENTICATION)
+    def is_active_authentication(self) -> bool:
+        return isinstance(self, ChipReadStep.ACTIVE_AUTHENTICATION)
+    def is_DONE(self) -> bool:
+        return isinstance(self, ChipReadStep.DONE)
+    def is_done(self) -> bool:
+        return isinstance(self, ChipReadStep.DONE)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+ChipReadStep.CARD_ACCESS = type("ChipReadStep.CARD_ACCESS", (ChipReadStep.CARD_ACCESS, ChipReadStep,), {})  # type: ignore
+ChipReadStep.PACE = type("ChipReadStep.PACE", (ChipReadStep.PACE, ChipReadStep,), {})  # type: ignore
+ChipReadStep.BAC = type("ChipReadStep.BAC", (ChipReadStep.BAC, ChipReadStep,), {})  # type: ignore
+ChipReadStep.SELECT_APPLICATION = type("ChipReadStep.SELECT_APPLICATION", (ChipReadStep.SELECT_APPLICATION, ChipReadStep,), {})  # type: ignore
+ChipReadStep.READ_FILE = type("ChipReadStep.READ_FILE", (ChipReadStep.READ_FILE, ChipReadStep,), {})  # type: ignore
+ChipReadStep.CHIP_AUTHENTICATION = type("ChipReadStep.CHIP_AUTHENTICATION", (ChipReadStep.CHIP_AUTHENTICATION, ChipReadStep,), {})  # type: ignore
+ChipReadStep.ACTIVE_AUTHENTICATION = type("ChipReadStep.ACTIVE_AUTHENTICATION", (ChipReadStep.ACTIVE_AUTHENTICATION, ChipReadStep,), {})  # type: ignore
+ChipReadStep.DONE = type("ChipReadStep.DONE", (ChipReadStep.DONE, ChipReadStep,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeChipReadStep(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ChipReadStep.CARD_ACCESS(
+            )
+        if variant == 2:
+            return ChipReadStep.PACE(
+            )
+        if variant == 3:
+            return ChipReadStep.BAC(
+            )
+        if variant == 4:
+            return ChipReadStep.SELECT_APPLICATION(
+            )
+        if variant == 5:
+            return ChipReadStep.READ_FILE(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 6:
+            return ChipReadStep.CHIP_AUTHENTICATION(
+            )
+        if variant == 7:
+            return ChipReadStep.ACTIVE_AUTHENTICATION(
+            )
+        if variant == 8:
+            return ChipReadStep.DONE(
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_CARD_ACCESS():
+            return
+        if value.is_PACE():
+            return
+        if value.is_BAC():
+            return
+        if value.is_SELECT_APPLICATION():
+            return
+        if value.is_READ_FILE():
+            _UniffiFfiConverterString.check_lower(value.name)
+            return
+        if value.is_CHIP_AUTHENTICATION():
+            return
+        if value.is_ACTIVE_AUTHENTICATION():
+            return
+        if value.is_DONE():
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_CARD_ACCESS():
+            buf.write_i32(1)
+        if value.is_PACE():
+            buf.write_i32(2)
+        if value.is_BAC():
+            buf.write_i32(3)
+        if value.is_SELECT_APPLICATION():
+            buf.write_i32(4)
+        if value.is_READ_FILE():
+            buf.write_i32(5)
+            _UniffiFfiConverterString.write(value.name, buf)
+        if value.is_CHIP_AUTHENTICATION():
+            buf.write_i32(6)
+        if value.is_ACTIVE_AUTHENTICATION():
+            buf.write_i32(7)
+        if value.is_DONE():
+            buf.write_i32(8)
+
+
+
+
+
+
+
+
 class EnrollmentReason:
     """
     Why the citizen must enroll (again) on this device.
@@ -7178,6 +8278,71 @@ class CitizenError:  # type: ignore
             )
             return _uniffi_lift_return(_uniffi_ffi_result)
     _UniffiTempCitizenError.NotFound = NotFound # type: ignore
+    class Card(_UniffiTempCitizenError):
+        """
+        The ID card's chip could not be read or did not verify on the device: wrong CAN or MRZ
+        data (`chip.access_denied`), card removed (`chip.card_removed`), a secure-messaging
+        failure, malformed data, a data group that does not match the issuer's signature, an
+        untrusted or expired signer, a copied chip (`chip.not_genuine`). When `retryable`, ask the
+        citizen to hold the card still and read again; otherwise to check the CAN or the card.
+"""
+        
+        def __init__(self, detail, retryable):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+                "retryable={!r}".format(retryable),
+            ]))
+            self.detail = detail
+            self.retryable = retryable
+
+        def __repr__(self):
+            return "CitizenError.Card({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.Card = Card # type: ignore
+    class Cancelled(_UniffiTempCitizenError):
+        """
+        The citizen (or the system) cancelled the operation, e.g. dismissed the NFC sheet;
+        nothing changed (`chip.cancelled`). Stay on the screen.
+"""
+        
+        def __init__(self, detail):
+            super().__init__(", ".join([
+                "detail={!r}".format(detail),
+            ]))
+            self.detail = detail
+
+        def __repr__(self):
+            return "CitizenError.Cancelled({})".format(str(self))
+        def detail(self, ) -> ErrorDetail:
+            """
+            The stable code and the messages in Vietnamese and English, whatever the variant.
+"""
+            _uniffi_lowered_args = (
+                _UniffiFfiConverterTypeCitizenError.lower(self),
+            )
+            _uniffi_lift_return = _UniffiFfiConverterTypeErrorDetail.lift
+            _uniffi_error_converter = None
+            _uniffi_ffi_result = _uniffi_rust_call_with_error(
+                _uniffi_error_converter,
+                _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail,
+                *_uniffi_lowered_args,
+            )
+            return _uniffi_lift_return(_uniffi_ffi_result)
+    _UniffiTempCitizenError.Cancelled = Cancelled # type: ignore
     class Internal(_UniffiTempCitizenError):
         """
         An unexpected failure (storage, configuration, the core closed): report it; retrying may
@@ -7274,6 +8439,15 @@ class _UniffiFfiConverterTypeCitizenError(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
         if variant == 13:
+            return CitizenError.Card(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+                _UniffiFfiConverterBoolean.read(buf),
+            )
+        if variant == 14:
+            return CitizenError.Cancelled(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 15:
             return CitizenError.Internal(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
             )
@@ -7323,6 +8497,13 @@ class _UniffiFfiConverterTypeCitizenError(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             return
         if isinstance(value, CitizenError.NotFound):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if isinstance(value, CitizenError.Card):
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            _UniffiFfiConverterBoolean.check_lower(value.retryable)
+            return
+        if isinstance(value, CitizenError.Cancelled):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
             return
         if isinstance(value, CitizenError.Internal):
@@ -7375,8 +8556,15 @@ class _UniffiFfiConverterTypeCitizenError(_UniffiConverterRustBuffer):
         if isinstance(value, CitizenError.NotFound):
             buf.write_i32(12)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-        if isinstance(value, CitizenError.Internal):
+        if isinstance(value, CitizenError.Card):
             buf.write_i32(13)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+            _UniffiFfiConverterBoolean.write(value.retryable, buf)
+        if isinstance(value, CitizenError.Cancelled):
+            buf.write_i32(14)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if isinstance(value, CitizenError.Internal):
+            buf.write_i32(15)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
 
 
@@ -7585,7 +8773,8 @@ class KeyWrapError:  # type: ignore
     
     class KeyUnavailable(_UniffiTempKeyWrapError):
         """
-        The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
+        The wrapping key is gone or permanently invalidated (app reinstalled, restored from
+        backup, keystore reset): the data key is **lost** (`storage.data_key_lost`, re-enroll).
 """
         
         def __init__(self, reason):
@@ -7599,7 +8788,7 @@ class KeyWrapError:  # type: ignore
     _UniffiTempKeyWrapError.KeyUnavailable = KeyUnavailable # type: ignore
     class UnwrapFailed(_UniffiTempKeyWrapError):
         """
-        The wrapped blob does not open under the wrapping key.
+        The wrapped blob does not open under the wrapping key: the data key is **lost**.
 """
         
         def __init__(self, reason):
@@ -7611,9 +8800,27 @@ class KeyWrapError:  # type: ignore
         def __repr__(self):
             return "KeyWrapError.UnwrapFailed({})".format(str(self))
     _UniffiTempKeyWrapError.UnwrapFailed = UnwrapFailed # type: ignore
+    class TemporarilyUnavailable(_UniffiTempKeyWrapError):
+        """
+        The wrapping key exists but cannot be used **right now**: the device is locked (iOS
+        `errSecInteractionNotAllowed`), the key needs a recent user authentication (Android
+        `UserNotAuthenticatedException`), or the key store is busy. The core reports
+        `storage.data_key_locked` (retry later), never "lost", and touches nothing.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "KeyWrapError.TemporarilyUnavailable({})".format(str(self))
+    _UniffiTempKeyWrapError.TemporarilyUnavailable = TemporarilyUnavailable # type: ignore
     class Failure(_UniffiTempKeyWrapError):
         """
-        Anything else.
+        Anything else. Treated like [`KeyWrapError::TemporarilyUnavailable`] when unwrapping
+        (an unexplained failure must never lead to erasing the citizen's data).
 """
         
         def __init__(self, reason):
@@ -7643,6 +8850,10 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 3:
+            return KeyWrapError.TemporarilyUnavailable(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 4:
             return KeyWrapError.Failure(
                 _UniffiFfiConverterString.read(buf),
             )
@@ -7654,6 +8865,9 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
             _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, KeyWrapError.UnwrapFailed):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, KeyWrapError.TemporarilyUnavailable):
             _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, KeyWrapError.Failure):
@@ -7668,8 +8882,11 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
         if isinstance(value, KeyWrapError.UnwrapFailed):
             buf.write_i32(2)
             _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, KeyWrapError.Failure):
+        if isinstance(value, KeyWrapError.TemporarilyUnavailable):
             buf.write_i32(3)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, KeyWrapError.Failure):
+            buf.write_i32(4)
             _UniffiFfiConverterString.write(value.reason, buf)
 
 
@@ -8478,6 +9695,582 @@ class _UniffiFfiConverterTypeActivityClient:
 
     @classmethod
     def write(cls, value: ActivityClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class ApduTransport():
+    """
+    A connection to one card, able to exchange APDUs. Implemented by the shells
+    (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+
+    One transport serves one card session; the core sends one APDU at a time (never two
+    `transceive` calls in flight on the same transport).
+"""
+    
+    async def transceive(self, command: bytes) -> bytes:
+        """
+        Send one command APDU (header, optional Lc and data, optional Le; short or extended
+        encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+        Dropping the returned future cancels the exchange (see the module documentation).
+"""
+        raise NotImplementedError
+    def max_apdu_length(self, ) -> int:
+        """
+        The largest command APDU the transport can carry, in bytes (Android
+        `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+"""
+        raise NotImplementedError
+    def supports_extended_length(self, ) -> bool:
+        """
+        Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+        `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+        commands of at most 256 bytes each.
+"""
+        raise NotImplementedError
+
+class ApduTransportImpl(ApduTransport):
+    """
+    A connection to one card, able to exchange APDUs. Implemented by the shells
+    (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+
+    One transport serves one card session; the core sends one APDU at a time (never two
+    `transceive` calls in flight on the same transport).
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_apdutransport, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_apdutransport, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def transceive(self, command: bytes) -> bytes:
+        """
+        Send one command APDU (header, optional Lc and data, optional Le; short or extended
+        encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+        Dropping the returned future cancels the exchange (see the module documentation).
+"""
+        
+        _UniffiFfiConverterBytes.check_lower(command)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBytes.lower(command),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBytes.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeApduTransportError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def max_apdu_length(self, ) -> int:
+        """
+        The largest command APDU the transport can carry, in bytes (Android
+        `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def supports_extended_length(self, ) -> bool:
+        """
+        Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+        `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+        commands of at most 256 bytes each.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplApduTransportImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0
+    def transceive(
+            uniffi_handle,
+            command,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterBytes.lift(command), )
+            uniffi_method = uniffi_obj.transceive
+            return uniffi_method(*uniffi_args)
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiFfiConverterBytes.lower(return_value),
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiRustBuffer.default(),
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async_with_error(
+            make_call,
+            uniffi_out_dropped_callback,
+            handle_success,
+            handle_error,
+            ApduTransportError,
+            _UniffiFfiConverterTypeApduTransportError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1
+    def max_apdu_length(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.max_apdu_length
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterUInt32.lower(v)
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2
+    def supports_extended_length(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeApduTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.supports_extended_length
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterBoolean.lower(v)
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_APDU_TRANSPORT
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeApduTransport._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_APDU_TRANSPORT
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeApduTransport._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreApduTransport(
+        _uniffi_free,
+        _uniffi_clone,
+        transceive,
+        max_apdu_length,
+        supports_extended_length,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeApduTransport:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return ApduTransportImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeApduTransport._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: ApduTransport):
+        if not isinstance(value, ApduTransport):
+            raise TypeError("Expected ApduTransport subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ApduTransport):
+         if isinstance(value, ApduTransportImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeApduTransport._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ApduTransport, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class ChipReadObserver():
+    """
+    Receives the progress of a chip read (called after each answer of the card, on a core
+    thread: post to the UI thread yourself; return quickly).
+"""
+    
+    def on_progress(self, step: ChipReadStep,bytes_read: int,apdus: int) -> None:
+        """
+        The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+"""
+        raise NotImplementedError
+
+class ChipReadObserverImpl(ChipReadObserver):
+    """
+    Receives the progress of a chip read (called after each answer of the card, on a core
+    thread: post to the UI thread yourself; return quickly).
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def on_progress(self, step: ChipReadStep,bytes_read: int,apdus: int) -> None:
+        """
+        The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+"""
+        
+        _UniffiFfiConverterTypeChipReadStep.check_lower(step)
+
+        _UniffiFfiConverterUInt64.check_lower(bytes_read)
+
+        _UniffiFfiConverterUInt32.check_lower(apdus)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeChipReadStep.lower(step),
+            _UniffiFfiConverterUInt64.lower(bytes_read),
+            _UniffiFfiConverterUInt32.lower(apdus),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplChipReadObserverImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_CHIP_READ_OBSERVER_METHOD0
+    def on_progress(
+            uniffi_handle,
+            step,
+            bytes_read,
+            apdus,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeChipReadObserver._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterTypeChipReadStep.lift(step), _UniffiFfiConverterUInt64.lift(bytes_read), _UniffiFfiConverterUInt32.lift(apdus), )
+            uniffi_method = uniffi_obj.on_progress
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_CHIP_READ_OBSERVER
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeChipReadObserver._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_CHIP_READ_OBSERVER
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeChipReadObserver._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreChipReadObserver(
+        _uniffi_free,
+        _uniffi_clone,
+        on_progress,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeChipReadObserver:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return ChipReadObserverImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeChipReadObserver._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: ChipReadObserver):
+        if not isinstance(value, ChipReadObserver):
+            raise TypeError("Expected ChipReadObserver subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ChipReadObserver):
+         if isinstance(value, ChipReadObserverImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeChipReadObserver._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ChipReadObserver, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+class _UniffiFfiConverterOptionalTypeChipReadObserver(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeChipReadObserver.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeChipReadObserver.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeChipReadObserver.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+
+class ChipClientProtocol(typing.Protocol):
+    """
+    Identity level 2 from the chip of the citizen's ID card (`CitizenCore.chip()`). Small enough
+    to fake in a test of a view model.
+"""
+    
+    async def identity_level(self, ) -> int:
+        """
+        The identity level the device's credential states: 1 (enrolled with number, birth date
+        and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+        Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def upgrade_level_with_chip(self, transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> ChipUpgradeOutcome:
+        """
+        Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+        core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+        MRZ, passive, chip and active authentication; the face image is not read), and uploads
+        the signed evidence; the server checks the issuer's signature, that the chip signed its
+        challenge (a copied card cannot) and that the card is the account holder's. Needs a
+        logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+        device afterwards except the new identity credential and an activity-log entry.
+        Main-safe; prompts once (the device key signs the upload, purpose `chip`). Throws
+        [`CitizenError`] (`Card`, `Cancelled`, `Refused` with a `chip.*` or `level.required`
+        code, `NeedsLogin`, `Network`, `KeyStore`). Cancelling the call cancels the NFC exchange.
+"""
+        raise NotImplementedError
+
+class ChipClient(ChipClientProtocol):
+    """
+    Identity level 2 from the chip of the citizen's ID card (`CitizenCore.chip()`). Small enough
+    to fake in a test of a view model.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_chipclient, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_chipclient, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def identity_level(self, ) -> int:
+        """
+        The identity level the device's credential states: 1 (enrolled with number, birth date
+        and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+        Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt8.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u8,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u8,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u8,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def upgrade_level_with_chip(self, transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> ChipUpgradeOutcome:
+        """
+        Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+        core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+        MRZ, passive, chip and active authentication; the face image is not read), and uploads
+        the signed evidence; the server checks the issuer's signature, that the chip signed its
+        challenge (a copied card cannot) and that the card is the account holder's. Needs a
+        logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+        device afterwards except the new identity credential and an activity-log entry.
+        Main-safe; prompts once (the device key signs the upload, purpose `chip`). Throws
+        [`CitizenError`] (`Card`, `Cancelled`, `Refused` with a `chip.*` or `level.required`
+        code, `NeedsLogin`, `Network`, `KeyStore`). Cancelling the call cancels the NFC exchange.
+"""
+        
+        _UniffiFfiConverterTypeApduTransport.check_lower(transport)
+
+        _UniffiFfiConverterTypeChipAccessKey.check_lower(key)
+
+        _UniffiFfiConverterOptionalTypeChipReadObserver.check_lower(observer)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeApduTransport.lower(transport),
+            _UniffiFfiConverterTypeChipAccessKey.lower(key),
+            _UniffiFfiConverterOptionalTypeChipReadObserver.lower(observer),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeChipUpgradeOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_chipclient_upgrade_level_with_chip(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeChipClient:
+    @staticmethod
+    def lift(value: int) -> ChipClient:
+        return ChipClient._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: ChipClient):
+        if not isinstance(value, ChipClient):
+            raise TypeError("Expected ChipClient instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: ChipClient) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> ChipClient:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: ChipClient, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
 class _UniffiFfiConverterSequenceTypeReceiptInfo(_UniffiConverterRustBuffer):
@@ -10151,6 +11944,11 @@ class CitizenCoreProtocol(typing.Protocol):
         The tamper-evident activity log: list, verify, export, anchor.
 """
         raise NotImplementedError
+    def chip(self, ) -> ChipClient:
+        """
+        The chip-based ID card: identity level 2 from its chip.
+"""
+        raise NotImplementedError
     def consent(self, ) -> ConsentClient:
         """
         Consent: QR and deep-link login to portals, data sharing, consent receipts.
@@ -10305,6 +12103,21 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def chip(self, ) -> ChipClient:
+        """
+        The chip-based ID card: identity level 2 from its chip.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeChipClient.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_chip,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -10658,18 +12471,32 @@ class DeviceKeyStore():
     (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
     in Rust ([`crate::platform::software`]).
 
-    Methods may block (a biometric prompt); the core calls them off its async executor.
+    `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+    (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+    Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+    future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+    a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+    implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+    are quick and synchronous; the core calls them off its async executor.
+
+    Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+    required, every user-initiated statement) and the *bookkeeping key* (alias
+    `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+    anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+    signature is for.
 """
     
-    def create_key(self, alias: str,options: KeyOptions) -> bytes:
+    async def create_key(self, alias: str,options: KeyOptions) -> bytes:
         """
         Create a new P-256 signing key under `alias` (replacing any key there) and return its
         public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
 """
         raise NotImplementedError
-    def sign(self, alias: str,message: bytes) -> DeviceSignature:
+    async def sign(self, alias: str,message: bytes,request: SignRequest) -> DeviceSignature:
         """
-        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+        a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+        drops the call (see the trait documentation).
 """
         raise NotImplementedError
     def public_key(self, alias: str) -> bytes:
@@ -10700,7 +12527,19 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
     (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
     in Rust ([`crate::platform::software`]).
 
-    Methods may block (a biometric prompt); the core calls them off its async executor.
+    `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+    (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+    Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+    future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+    a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+    implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+    are quick and synchronous; the core calls them off its async executor.
+
+    Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+    required, every user-initiated statement) and the *bookkeeping key* (alias
+    `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+    anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+    signature is for.
 """
     
     _handle: ctypes.c_uint64
@@ -10725,7 +12564,7 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
-    def create_key(self, alias: str,options: KeyOptions) -> bytes:
+    async def create_key(self, alias: str,options: KeyOptions) -> bytes:
         """
         Create a new P-256 signing key under `alias` (replacing any key there) and return its
         public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
@@ -10741,33 +12580,42 @@ class DeviceKeyStoreImpl(DeviceKeyStore):
         )
         _uniffi_lift_return = _UniffiFfiConverterBytes.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
-    def sign(self, alias: str,message: bytes) -> DeviceSignature:
+    async def sign(self, alias: str,message: bytes,request: SignRequest) -> DeviceSignature:
         """
-        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+        Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+        a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+        drops the call (see the trait documentation).
 """
         
         _UniffiFfiConverterString.check_lower(alias)
 
         _UniffiFfiConverterBytes.check_lower(message)
+
+        _UniffiFfiConverterTypeSignRequest.check_lower(request)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(alias),
             _UniffiFfiConverterBytes.lower(message),
+            _UniffiFfiConverterTypeSignRequest.lower(request),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDeviceSignature.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeDeviceKeyStoreError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
     def public_key(self, alias: str) -> bytes:
         """
         The public key of `alias`, in either encoding accepted by `create_key`.
@@ -10854,22 +12702,39 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
             uniffi_handle,
             alias,
             options,
-            uniffi_out_return,
-            uniffi_call_status_ptr,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
         ):
         uniffi_obj = _UniffiFfiConverterTypeDeviceKeyStore._handle_map.get(uniffi_handle)
         def make_call():
             uniffi_args = (_UniffiFfiConverterString.lift(alias), _UniffiFfiConverterTypeKeyOptions.lift(options), )
             uniffi_method = uniffi_obj.create_key
             return uniffi_method(*uniffi_args)
-        def write_return_value(v):
-            uniffi_out_return[0] = _UniffiFfiConverterBytes.lower(v)
-        _uniffi_trait_interface_call_with_error(
-                uniffi_call_status_ptr.contents,
-                make_call,
-                write_return_value,
-                DeviceKeyStoreError,
-                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiFfiConverterBytes.lower(return_value),
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiRustBuffer.default(),
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async_with_error(
+            make_call,
+            uniffi_out_dropped_callback,
+            handle_success,
+            handle_error,
+            DeviceKeyStoreError,
+            _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD1
@@ -10877,22 +12742,40 @@ class _UniffiTraitImplDeviceKeyStoreImpl:
             uniffi_handle,
             alias,
             message,
-            uniffi_out_return,
-            uniffi_call_status_ptr,
+            request,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
         ):
         uniffi_obj = _UniffiFfiConverterTypeDeviceKeyStore._handle_map.get(uniffi_handle)
         def make_call():
-            uniffi_args = (_UniffiFfiConverterString.lift(alias), _UniffiFfiConverterBytes.lift(message), )
+            uniffi_args = (_UniffiFfiConverterString.lift(alias), _UniffiFfiConverterBytes.lift(message), _UniffiFfiConverterTypeSignRequest.lift(request), )
             uniffi_method = uniffi_obj.sign
             return uniffi_method(*uniffi_args)
-        def write_return_value(v):
-            uniffi_out_return[0] = _UniffiFfiConverterTypeDeviceSignature.lower(v)
-        _uniffi_trait_interface_call_with_error(
-                uniffi_call_status_ptr.contents,
-                make_call,
-                write_return_value,
-                DeviceKeyStoreError,
-                _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiFfiConverterTypeDeviceSignature.lower(return_value),
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiRustBuffer.default(),
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async_with_error(
+            make_call,
+            uniffi_out_dropped_callback,
+            handle_success,
+            handle_error,
+            DeviceKeyStoreError,
+            _UniffiFfiConverterTypeDeviceKeyStoreError.lower,
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DEVICE_KEY_STORE_METHOD2
@@ -11240,6 +13123,10 @@ __all__ = [
     "ConsentKind",
     "ShareDelivery",
     "OutboxState",
+    "SignPurpose",
+    "ApduTransportError",
+    "ChipAccessKey",
+    "ChipReadStep",
     "EnrollmentReason",
     "NetworkErrorKind",
     "KeyStoreProblem",
@@ -11256,6 +13143,7 @@ __all__ = [
     "AttachmentSpec",
     "CaseEventDto",
     "CaseInfo",
+    "ChipUpgradeOutcome",
     "CitizenProfileDto",
     "ClaimRequest",
     "CoreConfig",
@@ -11286,6 +13174,7 @@ __all__ = [
     "SessionInfo",
     "ShareOutcome",
     "ShareRequestInfo",
+    "SignRequest",
     "communes",
     "core_version",
     "default_core_config",
@@ -11298,6 +13187,12 @@ __all__ = [
     "AccountClientProtocol",
     "ActivityClient",
     "ActivityClientProtocol",
+    "ApduTransportImpl",
+    "ApduTransport",
+    "ChipReadObserverImpl",
+    "ChipReadObserver",
+    "ChipClient",
+    "ChipClientProtocol",
     "ConsentClient",
     "ConsentClientProtocol",
     "StatusListenerImpl",

@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -1368,6 +1384,740 @@ public func FfiConverterTypeActivityClient_lower(_ value: ActivityClient) -> UIn
 
 
 /**
+ * A connection to one card, able to exchange APDUs. Implemented by the shells
+ * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+ *
+ * One transport serves one card session; the core sends one APDU at a time (never two
+ * `transceive` calls in flight on the same transport).
+ */
+public protocol ApduTransport: AnyObject, Sendable {
+    
+    /**
+     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
+     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+     * Dropping the returned future cancels the exchange (see the module documentation).
+     */
+    func transceive(command: Data) async throws  -> Data
+    
+    /**
+     * The largest command APDU the transport can carry, in bytes (Android
+     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+     */
+    func maxApduLength()  -> UInt32
+    
+    /**
+     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+     * commands of at most 256 bytes each.
+     */
+    func supportsExtendedLength()  -> Bool
+    
+}
+/**
+ * A connection to one card, able to exchange APDUs. Implemented by the shells
+ * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+ *
+ * One transport serves one card session; the core sends one APDU at a time (never two
+ * `transceive` calls in flight on the same transport).
+ */
+open class ApduTransportImpl: ApduTransport, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_apdutransport(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_apdutransport(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
+     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+     * Dropping the returned future cancels the exchange (see the module documentation).
+     */
+open func transceive(command: Data)async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_apdutransport_transceive(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(command)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeApduTransportError_lift
+        )
+}
+    
+    /**
+     * The largest command APDU the transport can carry, in bytes (Android
+     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+     */
+open func maxApduLength() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+     * commands of at most 256 bytes each.
+     */
+open func supportsExtendedLength() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_apdutransport_supports_extended_length(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceApduTransport {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceApduTransport = UniffiVTableCallbackInterfaceApduTransport(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeApduTransport.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ApduTransport: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeApduTransport.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ApduTransport: handle missing in uniffiClone")
+            }
+        },
+        transceive: { (
+            uniffiHandle: UInt64,
+            command: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeApduTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.transceive(
+                     command: try FfiConverterData.lift(command)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: Data) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterData.lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeApduTransportError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        },
+        maxApduLength: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<UInt32>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> UInt32 in
+                guard let uniffiObj = try? FfiConverterTypeApduTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.maxApduLength(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterUInt32.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        supportsExtendedLength: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<Int8>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Bool in
+                guard let uniffiObj = try? FfiConverterTypeApduTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.supportsExtendedLength(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterBool.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceApduTransport> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceApduTransport>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitApduTransport() {
+    uniffi_citizen_core_fn_init_callback_vtable_apdutransport(UniffiCallbackInterfaceApduTransport.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApduTransport: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ApduTransport>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ApduTransport
+
+    public static func lift(_ handle: UInt64) throws -> ApduTransport {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ApduTransportImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ApduTransport) -> UInt64 {
+         if let rustImpl = value as? ApduTransportImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApduTransport {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ApduTransport, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApduTransport_lift(_ handle: UInt64) throws -> ApduTransport {
+    return try FfiConverterTypeApduTransport.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApduTransport_lower(_ value: ApduTransport) -> UInt64 {
+    return FfiConverterTypeApduTransport.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Identity level 2 from the chip of the citizen's ID card (`CitizenCore.chip()`). Small enough
+ * to fake in a test of a view model.
+ */
+public protocol ChipClientProtocol: AnyObject, Sendable {
+    
+    /**
+     * The identity level the device's credential states: 1 (enrolled with number, birth date
+     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func identityLevel() async throws  -> UInt8
+    
+    /**
+     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
+     * the signed evidence; the server checks the issuer's signature, that the chip signed its
+     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
+     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+     * device afterwards except the new identity credential and an activity-log entry.
+     * Main-safe; prompts once (the device key signs the upload, purpose `chip`). Throws
+     * [`CitizenError`] (`Card`, `Cancelled`, `Refused` with a `chip.*` or `level.required`
+     * code, `NeedsLogin`, `Network`, `KeyStore`). Cancelling the call cancels the NFC exchange.
+     */
+    func upgradeLevelWithChip(transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?) async throws  -> ChipUpgradeOutcome
+    
+}
+/**
+ * Identity level 2 from the chip of the citizen's ID card (`CitizenCore.chip()`). Small enough
+ * to fake in a test of a view model.
+ */
+open class ChipClient: ChipClientProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_chipclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_chipclient(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The identity level the device's credential states: 1 (enrolled with number, birth date
+     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func identityLevel()async throws  -> UInt8  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_chipclient_identity_level(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u8,
+            completeFunc: ffi_citizen_core_rust_future_complete_u8,
+            freeFunc: ffi_citizen_core_rust_future_free_u8,
+            liftFunc: FfiConverterUInt8.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
+     * the signed evidence; the server checks the issuer's signature, that the chip signed its
+     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
+     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+     * device afterwards except the new identity credential and an activity-log entry.
+     * Main-safe; prompts once (the device key signs the upload, purpose `chip`). Throws
+     * [`CitizenError`] (`Card`, `Cancelled`, `Refused` with a `chip.*` or `level.required`
+     * code, `NeedsLogin`, `Network`, `KeyStore`). Cancelling the call cancels the NFC exchange.
+     */
+open func upgradeLevelWithChip(transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?)async throws  -> ChipUpgradeOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_chipclient_upgrade_level_with_chip(
+                        self.uniffiCloneHandle(),FfiConverterTypeApduTransport_lower(transport),FfiConverterTypeChipAccessKey_lower(key),FfiConverterOptionTypeChipReadObserver.lower(observer)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeChipUpgradeOutcome_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChipClient: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ChipClient
+
+    public static func lift(_ handle: UInt64) throws -> ChipClient {
+        return ChipClient(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ChipClient) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ChipClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipClient_lift(_ handle: UInt64) throws -> ChipClient {
+    return try FfiConverterTypeChipClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipClient_lower(_ value: ChipClient) -> UInt64 {
+    return FfiConverterTypeChipClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives the progress of a chip read (called after each answer of the card, on a core
+ * thread: post to the UI thread yourself; return quickly).
+ */
+public protocol ChipReadObserver: AnyObject, Sendable {
+    
+    /**
+     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+     */
+    func onProgress(step: ChipReadStep, bytesRead: UInt64, apdus: UInt32) 
+    
+}
+/**
+ * Receives the progress of a chip read (called after each answer of the card, on a core
+ * thread: post to the UI thread yourself; return quickly).
+ */
+open class ChipReadObserverImpl: ChipReadObserver, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_chipreadobserver(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_chipreadobserver(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+     */
+open func onProgress(step: ChipReadStep, bytesRead: UInt64, apdus: UInt32)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_chipreadobserver_on_progress(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeChipReadStep_lower(step),
+        FfiConverterUInt64.lower(bytesRead),
+        FfiConverterUInt32.lower(apdus),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceChipReadObserver {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceChipReadObserver = UniffiVTableCallbackInterfaceChipReadObserver(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeChipReadObserver.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ChipReadObserver: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeChipReadObserver.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ChipReadObserver: handle missing in uniffiClone")
+            }
+        },
+        onProgress: { (
+            uniffiHandle: UInt64,
+            step: RustBuffer,
+            bytesRead: UInt64,
+            apdus: UInt32,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeChipReadObserver.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onProgress(
+                     step: try FfiConverterTypeChipReadStep_lift(step),
+                     bytesRead: try FfiConverterUInt64.lift(bytesRead),
+                     apdus: try FfiConverterUInt32.lift(apdus)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceChipReadObserver> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceChipReadObserver>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitChipReadObserver() {
+    uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(UniffiCallbackInterfaceChipReadObserver.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChipReadObserver: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ChipReadObserver>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ChipReadObserver
+
+    public static func lift(_ handle: UInt64) throws -> ChipReadObserver {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ChipReadObserverImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ChipReadObserver) -> UInt64 {
+         if let rustImpl = value as? ChipReadObserverImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipReadObserver {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ChipReadObserver, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipReadObserver_lift(_ handle: UInt64) throws -> ChipReadObserver {
+    return try FfiConverterTypeChipReadObserver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipReadObserver_lower(_ value: ChipReadObserver) -> UInt64 {
+    return FfiConverterTypeChipReadObserver.lower(value)
+}
+
+
+
+
+
+
+/**
  * The core: one per app process and data directory; cheap to share. A small root: open it,
  * ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
  * [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
@@ -1388,6 +2138,11 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
      * The tamper-evident activity log: list, verify, export, anchor.
      */
     func activity()  -> ActivityClient
+    
+    /**
+     * The chip-based ID card: identity level 2 from its chip.
+     */
+    func chip()  -> ChipClient
     
     /**
      * Consent: QR and deep-link login to portals, data sharing, consent receipts.
@@ -1554,6 +2309,18 @@ open func activity() -> ActivityClient  {
     return try!  FfiConverterTypeActivityClient_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_citizen_core_fn_method_citizencore_activity(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The chip-based ID card: identity level 2 from its chip.
+     */
+open func chip() -> ChipClient  {
+    return try!  FfiConverterTypeChipClient_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_chip(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -2362,7 +3129,19 @@ public func FfiConverterTypeDataKeyWrapper_lower(_ value: DataKeyWrapper) -> UIn
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * Methods may block (a biometric prompt); the core calls them off its async executor.
+ * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+ * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+ * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+ * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+ * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+ * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+ * are quick and synchronous; the core calls them off its async executor.
+ *
+ * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * required, every user-initiated statement) and the *bookkeeping key* (alias
+ * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+ * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+ * signature is for.
  */
 public protocol DeviceKeyStore: AnyObject, Sendable {
     
@@ -2370,12 +3149,14 @@ public protocol DeviceKeyStore: AnyObject, Sendable {
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-    func createKey(alias: String, options: KeyOptions) throws  -> Data
+    func createKey(alias: String, options: KeyOptions) async throws  -> Data
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+     * drops the call (see the trait documentation).
      */
-    func sign(alias: String, message: Data) throws  -> DeviceSignature
+    func sign(alias: String, message: Data, request: SignRequest) async throws  -> DeviceSignature
     
     /**
      * The public key of `alias`, in either encoding accepted by `create_key`.
@@ -2404,7 +3185,19 @@ public protocol DeviceKeyStore: AnyObject, Sendable {
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * Methods may block (a biometric prompt); the core calls them off its async executor.
+ * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+ * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+ * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+ * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+ * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+ * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+ * are quick and synchronous; the core calls them off its async executor.
+ *
+ * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * required, every user-initiated statement) and the *bookkeeping key* (alias
+ * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+ * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+ * signature is for.
  */
 open class DeviceKeyStoreImpl: DeviceKeyStore, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -2463,29 +3256,41 @@ open class DeviceKeyStoreImpl: DeviceKeyStore, @unchecked Sendable {
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-open func createKey(alias: String, options: KeyOptions)throws  -> Data  {
-    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_devicekeystore_create_key(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(alias),
-        FfiConverterTypeKeyOptions_lower(options),uniffiCallStatus
-    )
-})
+open func createKey(alias: String, options: KeyOptions)async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_devicekeystore_create_key(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(alias),FfiConverterTypeKeyOptions_lower(options)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeDeviceKeyStoreError_lift
+        )
 }
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+     * drops the call (see the trait documentation).
      */
-open func sign(alias: String, message: Data)throws  -> DeviceSignature  {
-    return try  FfiConverterTypeDeviceSignature_lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
-        uniffiCallStatus in
-    uniffi_citizen_core_fn_method_devicekeystore_sign(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(alias),
-        FfiConverterData.lower(message),uniffiCallStatus
-    )
-})
+open func sign(alias: String, message: Data, request: SignRequest)async throws  -> DeviceSignature  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_devicekeystore_sign(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(alias),FfiConverterData.lower(message),FfiConverterTypeSignRequest_lower(request)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDeviceSignature_lift,
+            errorHandler: FfiConverterTypeDeviceKeyStoreError_lift
+        )
 }
     
     /**
@@ -2572,54 +3377,92 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
             uniffiHandle: UInt64,
             alias: RustBuffer,
             options: RustBuffer,
-            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
-            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
         ) in
             let makeCall = {
-                () throws -> Data in
+                () async throws -> Data in
                 guard let uniffiObj = try? FfiConverterTypeDeviceKeyStore.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return try uniffiObj.createKey(
+                return try await uniffiObj.createKey(
                      alias: try FfiConverterString.lift(alias),
                      options: try FfiConverterTypeKeyOptions_lift(options)
                 )
             }
 
-            
-            let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
-            uniffiTraitInterfaceCallWithError(
-                callStatus: uniffiCallStatus,
+            let uniffiHandleSuccess = { (returnValue: Data) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterData.lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
                 makeCall: makeCall,
-                writeReturn: writeReturn,
-                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower,
+                droppedCallback: uniffiOutDroppedCallback
             )
         },
         sign: { (
             uniffiHandle: UInt64,
             alias: RustBuffer,
             message: RustBuffer,
-            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
-            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+            request: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
         ) in
             let makeCall = {
-                () throws -> DeviceSignature in
+                () async throws -> DeviceSignature in
                 guard let uniffiObj = try? FfiConverterTypeDeviceKeyStore.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return try uniffiObj.sign(
+                return try await uniffiObj.sign(
                      alias: try FfiConverterString.lift(alias),
-                     message: try FfiConverterData.lift(message)
+                     message: try FfiConverterData.lift(message),
+                     request: try FfiConverterTypeSignRequest_lift(request)
                 )
             }
 
-            
-            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeDeviceSignature_lower($0) }
-            uniffiTraitInterfaceCallWithError(
-                callStatus: uniffiCallStatus,
+            let uniffiHandleSuccess = { (returnValue: DeviceSignature) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterTypeDeviceSignature_lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
                 makeCall: makeCall,
-                writeReturn: writeReturn,
-                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower,
+                droppedCallback: uniffiOutDroppedCallback
             )
         },
         publicKey: { (
@@ -5034,6 +5877,107 @@ public func FfiConverterTypeCaseInfo_lift(_ buf: RustBuffer) throws -> CaseInfo 
 #endif
 public func FfiConverterTypeCaseInfo_lower(_ value: CaseInfo) -> RustBuffer {
     return FfiConverterTypeCaseInfo.lower(value)
+}
+
+
+/**
+ * The result of a successful upgrade.
+ */
+public struct ChipUpgradeOutcome: Equatable, Hashable {
+    /**
+     * The account's identity level now (2).
+     */
+    public let level: UInt8
+    /**
+     * Unix seconds (server time).
+     */
+    public let upgradedAt: Int64
+    /**
+     * Commands exchanged with the card.
+     */
+    public let apdus: UInt32
+    /**
+     * Bytes of file content read.
+     */
+    public let bytesRead: UInt64
+    /**
+     * Whether the identity credential stating the new level is already on the device (when
+     * false, the next data share fetches it).
+     */
+    public let credentialRefreshed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The account's identity level now (2).
+         */level: UInt8, 
+        /**
+         * Unix seconds (server time).
+         */upgradedAt: Int64, 
+        /**
+         * Commands exchanged with the card.
+         */apdus: UInt32, 
+        /**
+         * Bytes of file content read.
+         */bytesRead: UInt64, 
+        /**
+         * Whether the identity credential stating the new level is already on the device (when
+         * false, the next data share fetches it).
+         */credentialRefreshed: Bool) {
+        self.level = level
+        self.upgradedAt = upgradedAt
+        self.apdus = apdus
+        self.bytesRead = bytesRead
+        self.credentialRefreshed = credentialRefreshed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChipUpgradeOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChipUpgradeOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipUpgradeOutcome {
+        return
+            try ChipUpgradeOutcome(
+                level: FfiConverterUInt8.read(from: &buf), 
+                upgradedAt: FfiConverterInt64.read(from: &buf), 
+                apdus: FfiConverterUInt32.read(from: &buf), 
+                bytesRead: FfiConverterUInt64.read(from: &buf), 
+                credentialRefreshed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChipUpgradeOutcome, into buf: inout [UInt8]) {
+        FfiConverterUInt8.write(value.level, into: &buf)
+        FfiConverterInt64.write(value.upgradedAt, into: &buf)
+        FfiConverterUInt32.write(value.apdus, into: &buf)
+        FfiConverterUInt64.write(value.bytesRead, into: &buf)
+        FfiConverterBool.write(value.credentialRefreshed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipUpgradeOutcome_lift(_ buf: RustBuffer) throws -> ChipUpgradeOutcome {
+    return try FfiConverterTypeChipUpgradeOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipUpgradeOutcome_lower(_ value: ChipUpgradeOutcome) -> RustBuffer {
+    return FfiConverterTypeChipUpgradeOutcome.lower(value)
 }
 
 
@@ -8541,6 +9485,81 @@ public func FfiConverterTypeShareRequestInfo_lower(_ value: ShareRequestInfo) ->
 
 
 /**
+ * What a signature is for, handed to [`DeviceKeyStore::sign`] with the bytes.
+ */
+public struct SignRequest: Equatable, Hashable {
+    /**
+     * Why the core signs.
+     */
+    public let purpose: SignPurpose
+    /**
+     * `true` when the citizen just asked for this operation (a prompt is expected); `false` for
+     * background bookkeeping (log entries, anchors), which the core signs only with the
+     * bookkeeping key, created without user authentication: a shell must never show a prompt
+     * for it and should fail rather than prompt if the key unexpectedly requires one.
+     */
+    public let userInitiated: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Why the core signs.
+         */purpose: SignPurpose, 
+        /**
+         * `true` when the citizen just asked for this operation (a prompt is expected); `false` for
+         * background bookkeeping (log entries, anchors), which the core signs only with the
+         * bookkeeping key, created without user authentication: a shell must never show a prompt
+         * for it and should fail rather than prompt if the key unexpectedly requires one.
+         */userInitiated: Bool) {
+        self.purpose = purpose
+        self.userInitiated = userInitiated
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignRequest {
+        return
+            try SignRequest(
+                purpose: FfiConverterTypeSignPurpose.read(from: &buf), 
+                userInitiated: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignRequest, into buf: inout [UInt8]) {
+        FfiConverterTypeSignPurpose.write(value.purpose, into: &buf)
+        FfiConverterBool.write(value.userInitiated, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignRequest_lift(_ buf: RustBuffer) throws -> SignRequest {
+    return try FfiConverterTypeSignRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignRequest_lower(_ value: SignRequest) -> RustBuffer {
+    return FfiConverterTypeSignRequest.lower(value)
+}
+
+
+/**
  * What happened.
  */
 
@@ -8590,6 +9609,10 @@ public enum ActivityKind: Equatable, Hashable {
      * Identity data was shared with a relying party.
      */
     case dataShare
+    /**
+     * The account was raised to identity level 2 from the card's chip (decision 26f).
+     */
+    case levelUpgrade
 
 
 
@@ -8632,6 +9655,8 @@ public struct FfiConverterTypeActivityKind: FfiConverterRustBuffer {
         case 10: return .qrDenial
         
         case 11: return .dataShare
+        
+        case 12: return .levelUpgrade
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -8684,6 +9709,10 @@ public struct FfiConverterTypeActivityKind: FfiConverterRustBuffer {
         case .dataShare:
             writeInt(&buf, Int32(11))
         
+        
+        case .levelUpgrade:
+            writeInt(&buf, Int32(12))
+        
         }
     }
 }
@@ -8703,6 +9732,145 @@ public func FfiConverterTypeActivityKind_lower(_ value: ActivityKind) -> RustBuf
     return FfiConverterTypeActivityKind.lower(value)
 }
 
+
+
+/**
+ * Why an exchange with the card failed. Shells map their platform exceptions onto these; the
+ * `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
+ * personal data once decrypted).
+ */
+public 
+enum ApduTransportError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The card left the field or the reader (Android `TagLostException`, iOS "tag connection
+     * lost", PC/SC `SCARD_W_REMOVED_CARD`/`SCARD_W_RESET_CARD`). Retryable: the citizen holds the
+     * card again and the reader restarts the session from SELECT (secure-messaging keys are not
+     * reused across a removal).
+     */
+    case CardRemoved(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+    /**
+     * The card did not answer in time (the transport's timeout, e.g. `IsoDep.setTimeout`).
+     * Retryable once; a chip that keeps timing out is reported to the citizen.
+     */
+    case Timeout(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+    /**
+     * The exchange was cancelled (the future was dropped, the session invalidated, or the
+     * citizen dismissed the system NFC sheet). Not an error to report; not retried.
+     */
+    case Cancelled(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+    /**
+     * Anything else (no reader, I/O failure, an APDU the transport cannot carry).
+     */
+    case Other(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension ApduTransportError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApduTransportError: FfiConverterRustBuffer {
+    typealias SwiftType = ApduTransportError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApduTransportError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .CardRemoved(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .Timeout(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .Cancelled(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .Other(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ApduTransportError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .CardRemoved(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Timeout(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Cancelled(reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Other(reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApduTransportError_lift(_ buf: RustBuffer) throws -> ApduTransportError {
+    return try FfiConverterTypeApduTransportError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApduTransportError_lower(_ value: ApduTransportError) -> RustBuffer {
+    return FfiConverterTypeApduTransportError.lower(value)
+}
 
 
 /**
@@ -8816,6 +9984,243 @@ public func FfiConverterTypeCaseStatusDto_lift(_ buf: RustBuffer) throws -> Case
 #endif
 public func FfiConverterTypeCaseStatusDto_lower(_ value: CaseStatusDto) -> RustBuffer {
     return FfiConverterTypeCaseStatusDto.lower(value)
+}
+
+
+
+/**
+ * How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
+ */
+
+public enum ChipAccessKey: Equatable, Hashable {
+    
+    /**
+     * The 6-digit card access number printed on the front of the card.
+     */
+    case can(
+        /**
+         * Six digits.
+         */can: String
+    )
+    /**
+     * The machine-readable-zone data: the 12-digit ID number, date of birth and date of expiry
+     * (`YYMMDD` each), as printed on the back of the card.
+     */
+    case mrz(
+        /**
+         * The 12-digit personal number.
+         */idNumber: String, 
+        /**
+         * `YYMMDD`.
+         */dateOfBirth: String, 
+        /**
+         * `YYMMDD`.
+         */dateOfExpiry: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ChipAccessKey: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChipAccessKey: FfiConverterRustBuffer {
+    typealias SwiftType = ChipAccessKey
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipAccessKey {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .can(can: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .mrz(idNumber: try FfiConverterString.read(from: &buf), dateOfBirth: try FfiConverterString.read(from: &buf), dateOfExpiry: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ChipAccessKey, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .can(can):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(can, into: &buf)
+            
+        
+        case let .mrz(idNumber,dateOfBirth,dateOfExpiry):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(idNumber, into: &buf)
+            FfiConverterString.write(dateOfBirth, into: &buf)
+            FfiConverterString.write(dateOfExpiry, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipAccessKey_lift(_ buf: RustBuffer) throws -> ChipAccessKey {
+    return try FfiConverterTypeChipAccessKey.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipAccessKey_lower(_ value: ChipAccessKey) -> RustBuffer {
+    return FfiConverterTypeChipAccessKey.lower(value)
+}
+
+
+
+/**
+ * The step a chip read is in, for a progress display.
+ */
+
+public enum ChipReadStep: Equatable, Hashable {
+    
+    /**
+     * Reading the card's access parameters (EF.CardAccess).
+     */
+    case cardAccess
+    /**
+     * Opening the secure channel with the CAN or MRZ (PACE).
+     */
+    case pace
+    /**
+     * Opening the secure channel with the MRZ (BAC, older cards).
+     */
+    case bac
+    /**
+     * Selecting the ID application.
+     */
+    case selectApplication
+    /**
+     * Reading a file (`EF.COM`, `EF.SOD`, `DG1`, …).
+     */
+    case readFile(
+        /**
+         * The file's name.
+         */name: String
+    )
+    /**
+     * Chip authentication (the chip proves its key to the phone).
+     */
+    case chipAuthentication
+    /**
+     * Active authentication (the chip signs the server's challenge).
+     */
+    case activeAuthentication
+    /**
+     * The read is complete.
+     */
+    case done
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ChipReadStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChipReadStep: FfiConverterRustBuffer {
+    typealias SwiftType = ChipReadStep
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipReadStep {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .cardAccess
+        
+        case 2: return .pace
+        
+        case 3: return .bac
+        
+        case 4: return .selectApplication
+        
+        case 5: return .readFile(name: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 6: return .chipAuthentication
+        
+        case 7: return .activeAuthentication
+        
+        case 8: return .done
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ChipReadStep, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .cardAccess:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .pace:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .bac:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .selectApplication:
+            writeInt(&buf, Int32(4))
+        
+        
+        case let .readFile(name):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(name, into: &buf)
+            
+        
+        case .chipAuthentication:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .activeAuthentication:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .done:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipReadStep_lift(_ buf: RustBuffer) throws -> ChipReadStep {
+    return try FfiConverterTypeChipReadStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChipReadStep_lower(_ value: ChipReadStep) -> RustBuffer {
+    return FfiConverterTypeChipReadStep.lower(value)
 }
 
 
@@ -8959,6 +10364,30 @@ enum CitizenError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */detail: ErrorDetail
     )
     /**
+     * The ID card's chip could not be read or did not verify on the device: wrong CAN or MRZ
+     * data (`chip.access_denied`), card removed (`chip.card_removed`), a secure-messaging
+     * failure, malformed data, a data group that does not match the issuer's signature, an
+     * untrusted or expired signer, a copied chip (`chip.not_genuine`). When `retryable`, ask the
+     * citizen to hold the card still and read again; otherwise to check the CAN or the card.
+     */
+    case Card(
+        /**
+         * A `chip.*` code.
+         */detail: ErrorDetail, 
+        /**
+         * Whether reading again may succeed.
+         */retryable: Bool
+    )
+    /**
+     * The citizen (or the system) cancelled the operation, e.g. dismissed the NFC sheet;
+     * nothing changed (`chip.cancelled`). Stay on the screen.
+     */
+    case Cancelled(
+        /**
+         * `chip.cancelled`.
+         */detail: ErrorDetail
+    )
+    /**
      * An unexpected failure (storage, configuration, the core closed): report it; retrying may
      * not help.
      */
@@ -9052,7 +10481,14 @@ public struct FfiConverterTypeCitizenError: FfiConverterRustBuffer {
         case 12: return .NotFound(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
-        case 13: return .Internal(
+        case 13: return .Card(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
+            retryable: try FfiConverterBool.read(from: &buf)
+            )
+        case 14: return .Cancelled(
+            detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+            )
+        case 15: return .Internal(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf)
             )
 
@@ -9135,8 +10571,19 @@ public struct FfiConverterTypeCitizenError: FfiConverterRustBuffer {
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         
-        case let .Internal(detail):
+        case let .Card(detail,retryable):
             writeInt(&buf, Int32(13))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            FfiConverterBool.write(retryable, into: &buf)
+            
+        
+        case let .Cancelled(detail):
+            writeInt(&buf, Int32(14))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .Internal(detail):
+            writeInt(&buf, Int32(15))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
             
         }
@@ -10051,7 +11498,8 @@ enum KeyWrapError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
     
     /**
-     * The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
+     * The wrapping key is gone or permanently invalidated (app reinstalled, restored from
+     * backup, keystore reset): the data key is **lost** (`storage.data_key_lost`, re-enroll).
      */
     case KeyUnavailable(
         /**
@@ -10059,7 +11507,7 @@ enum KeyWrapError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
-     * The wrapped blob does not open under the wrapping key.
+     * The wrapped blob does not open under the wrapping key: the data key is **lost**.
      */
     case UnwrapFailed(
         /**
@@ -10067,7 +11515,19 @@ enum KeyWrapError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
-     * Anything else.
+     * The wrapping key exists but cannot be used **right now**: the device is locked (iOS
+     * `errSecInteractionNotAllowed`), the key needs a recent user authentication (Android
+     * `UserNotAuthenticatedException`), or the key store is busy. The core reports
+     * `storage.data_key_locked` (retry later), never "lost", and touches nothing.
+     */
+    case TemporarilyUnavailable(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+    /**
+     * Anything else. Treated like [`KeyWrapError::TemporarilyUnavailable`] when unwrapping
+     * (an unexplained failure must never lead to erasing the citizen's data).
      */
     case Failure(
         /**
@@ -10109,7 +11569,10 @@ public struct FfiConverterTypeKeyWrapError: FfiConverterRustBuffer {
         case 2: return .UnwrapFailed(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 3: return .Failure(
+        case 3: return .TemporarilyUnavailable(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .Failure(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -10134,8 +11597,13 @@ public struct FfiConverterTypeKeyWrapError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Failure(reason):
+        case let .TemporarilyUnavailable(reason):
             writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Failure(reason):
+            writeInt(&buf, Int32(4))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -10822,6 +12290,165 @@ public func FfiConverterTypeShareDelivery_lower(_ value: ShareDelivery) -> RustB
 
 
 /**
+ * Why the core asks for a signature: the shell may word its prompt after it (and must not show
+ * one when the key was created without user authentication).
+ *
+ * Mirrors the purposes of the signed statement (`citizen_protocol::protocol::Purpose`), with the
+ * activity-log purpose split into its two uses.
+ */
+
+public enum SignPurpose: Equatable, Hashable {
+    
+    /**
+     * Proof of possession of a new device key during enrollment.
+     */
+    case enroll
+    /**
+     * Challenge–response login.
+     */
+    case login
+    /**
+     * Submitting a public-service request.
+     */
+    case submit
+    /**
+     * Consent to a relying party: approve or deny a QR login, share identity data.
+     */
+    case consent
+    /**
+     * Asking for the identity credential bound to this device.
+     */
+    case credential
+    /**
+     * An activity-log entry (bookkeeping: signed with the bookkeeping key, never prompts).
+     */
+    case activityEntry
+    /**
+     * Anchoring the activity log's head at the server (bookkeeping: never prompts).
+     */
+    case activityAnchor
+    /**
+     * Managing the account's devices: revoke one, approve a transfer.
+     */
+    case deviceManagement
+    /**
+     * Resetting a forgotten passcode after an OTP.
+     */
+    case passcodeReset
+    /**
+     * Raising the identity level with the chip-based ID card (CCCD): the upload of its files.
+     */
+    case chip
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SignPurpose: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignPurpose: FfiConverterRustBuffer {
+    typealias SwiftType = SignPurpose
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignPurpose {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .enroll
+        
+        case 2: return .login
+        
+        case 3: return .submit
+        
+        case 4: return .consent
+        
+        case 5: return .credential
+        
+        case 6: return .activityEntry
+        
+        case 7: return .activityAnchor
+        
+        case 8: return .deviceManagement
+        
+        case 9: return .passcodeReset
+        
+        case 10: return .chip
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SignPurpose, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .enroll:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .login:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .submit:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .consent:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .credential:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .activityEntry:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .activityAnchor:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .deviceManagement:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .passcodeReset:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .chip:
+            writeInt(&buf, Int32(10))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignPurpose_lift(_ buf: RustBuffer) throws -> SignPurpose {
+    return try FfiConverterTypeSignPurpose.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignPurpose_lower(_ value: SignPurpose) -> RustBuffer {
+    return FfiConverterTypeSignPurpose.lower(value)
+}
+
+
+
+/**
  * Encoding of a signature returned by a key store.
  */
 
@@ -10962,6 +12589,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeChipReadObserver: FfiConverterRustBuffer {
+    typealias SwiftType = ChipReadObserver?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeChipReadObserver.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeChipReadObserver.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -11637,6 +13288,96 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
+private func uniffiTraitInterfaceCallAsync<T>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
+        // call consumes an Arc reference, which means there should be no possibility of a double
+        // call.  The following code is structured so that will will never call both `handleSuccess`
+        // and `handleError`, even in the face of weird errors.
+        //
+        // On platforms that need extra machinery to make C-ABI calls, like JNA or ctypes, it's
+        // possible that we fail to make either call.  However, it doesn't seem like this is
+        // possible on Swift since swift can just make the C call directly.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+private func uniffiTraitInterfaceCallAsyncWithError<T, E>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    lowerError: @escaping (E) -> RustBuffer,
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
+        // `handleError`.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch let error as E {
+            handleError(CALL_ERROR, lowerError(error))
+            return
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+// Borrow the callback handle map implementation to store foreign future handles
+// TODO: consolidate the handle-map code (https://github.com/mozilla/uniffi-rs/pull/1823)
+fileprivate let UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = UniffiHandleMap<UniffiForeignFutureTask>()
+
+// Protocol for tasks that handle foreign futures.
+//
+// Defining a protocol allows all tasks to be stored in the same handle map.  This can't be done
+// with the task object itself, since has generic parameters.
+fileprivate protocol UniffiForeignFutureTask {
+    func cancel()
+}
+
+extension Task: UniffiForeignFutureTask {}
+
+private func uniffiForeignFutureDroppedCallback(handle: UInt64) {
+    do {
+        let task = try UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle: handle)
+        // Set the cancellation flag on the task.  If it's still running, the code can check the
+        // cancellation flag or call `Task.checkCancellation()`.  If the task has completed, this is
+        // a no-op.
+        task.cancel()
+    } catch {
+        print("uniffiForeignFutureDroppedCallback: handle missing from handlemap")
+    }
+}
+
+// For testing
+public func uniffiForeignFutureHandleCountCitizenCore() -> Int {
+    UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.count
+}
 /**
  * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
  * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
@@ -11851,6 +13592,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_activityclient_verify() != 56065) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_chipclient_identity_level() != 13132) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip() != 47344) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_chipreadobserver_on_progress() != 44030) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_consentclient_approve_login() != 36965) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11885,6 +13635,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_activity() != 27484) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_chip() != 43919) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_consent() != 60671) {
@@ -11983,16 +13736,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 26125) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_apdutransport_transceive() != 63525) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length() != 2937) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_unwrap() != 64546) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 31947) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 33160) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_devicekeystore_sign() != 16281) {
+    if (uniffi_citizen_core_checksum_method_devicekeystore_sign() != 22426) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_devicekeystore_public_key() != 49425) {
@@ -12014,6 +13776,8 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitApduTransport()
+    uniffiCallbackInitChipReadObserver()
     uniffiCallbackInitDataKeyWrapper()
     uniffiCallbackInitDeviceKeyStore()
     uniffiCallbackInitOutboxListener()

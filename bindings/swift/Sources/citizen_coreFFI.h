@@ -243,6 +243,13 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CHIP_READ_OBSERVER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CHIP_READ_OBSERVER_METHOD0
+typedef void (*UniffiCallbackInterfaceChipReadObserverMethod0)(uint64_t, RustBuffer, uint64_t, uint32_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_OUTBOX_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceOutboxListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -271,6 +278,26 @@ typedef void (*UniffiCallbackInterfaceStatusListenerMethod1)(uint64_t, void* _No
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD0
+typedef void (*UniffiCallbackInterfaceApduTransportMethod0)(uint64_t, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD1
+typedef void (*UniffiCallbackInterfaceApduTransportMethod1)(uint64_t, uint32_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD2
+typedef void (*UniffiCallbackInterfaceApduTransportMethod2)(uint64_t, int8_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_KEY_WRAPPER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_KEY_WRAPPER_METHOD0
 typedef void (*UniffiCallbackInterfaceDataKeyWrapperMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
@@ -287,15 +314,13 @@ typedef void (*UniffiCallbackInterfaceDataKeyWrapperMethod1)(uint64_t, RustBuffe
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD0
-typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
-        RustCallStatus *_Nonnull uniffiCallStatus
+typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod0)(uint64_t, RustBuffer, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
     );
 
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD1
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD1
-typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod1)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
-        RustCallStatus *_Nonnull uniffiCallStatus
+typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod1)(uint64_t, RustBuffer, RustBuffer, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
     );
 
 #endif
@@ -327,6 +352,15 @@ typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod5)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CHIP_READ_OBSERVER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CHIP_READ_OBSERVER
+typedef struct UniffiVTableCallbackInterfaceChipReadObserver {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceChipReadObserverMethod0 _Nonnull onProgress;
+} UniffiVTableCallbackInterfaceChipReadObserver;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_LISTENER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OUTBOX_LISTENER
 typedef struct UniffiVTableCallbackInterfaceOutboxListener {
@@ -345,6 +379,17 @@ typedef struct UniffiVTableCallbackInterfaceStatusListener {
     UniffiCallbackInterfaceStatusListenerMethod0 _Nonnull onStatus;
     UniffiCallbackInterfaceStatusListenerMethod1 _Nonnull onEnd;
 } UniffiVTableCallbackInterfaceStatusListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_APDU_TRANSPORT
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_APDU_TRANSPORT
+typedef struct UniffiVTableCallbackInterfaceApduTransport {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceApduTransportMethod0 _Nonnull transceive;
+    UniffiCallbackInterfaceApduTransportMethod1 _Nonnull maxApduLength;
+    UniffiCallbackInterfaceApduTransportMethod2 _Nonnull supportsExtendedLength;
+} UniffiVTableCallbackInterfaceApduTransport;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DATA_KEY_WRAPPER
@@ -491,6 +536,46 @@ uint64_t uniffi_citizen_core_fn_method_activityclient_list_entries(uint64_t ptr
 uint64_t uniffi_citizen_core_fn_method_activityclient_verify(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CHIPCLIENT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CHIPCLIENT
+uint64_t uniffi_citizen_core_fn_clone_chipclient(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_CHIPCLIENT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_CHIPCLIENT
+void uniffi_citizen_core_fn_free_chipclient(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPCLIENT_IDENTITY_LEVEL
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPCLIENT_IDENTITY_LEVEL
+uint64_t uniffi_citizen_core_fn_method_chipclient_identity_level(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPCLIENT_UPGRADE_LEVEL_WITH_CHIP
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPCLIENT_UPGRADE_LEVEL_WITH_CHIP
+uint64_t uniffi_citizen_core_fn_method_chipclient_upgrade_level_with_chip(uint64_t ptr, uint64_t transport, RustBuffer key, RustBuffer observer
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CHIPREADOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CHIPREADOBSERVER
+uint64_t uniffi_citizen_core_fn_clone_chipreadobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_CHIPREADOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_CHIPREADOBSERVER
+void uniffi_citizen_core_fn_free_chipreadobserver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_CHIPREADOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_CHIPREADOBSERVER
+void uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(const UniffiVTableCallbackInterfaceChipReadObserver* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPREADOBSERVER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPREADOBSERVER_ON_PROGRESS
+void uniffi_citizen_core_fn_method_chipreadobserver_on_progress(uint64_t ptr, RustBuffer step, uint64_t bytes_read, uint32_t apdus, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CONSENTCLIENT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CONSENTCLIENT
 uint64_t uniffi_citizen_core_fn_clone_consentclient(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -579,6 +664,11 @@ uint64_t uniffi_citizen_core_fn_method_citizencore_account(uint64_t ptr, RustCal
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_ACTIVITY
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_ACTIVITY
 uint64_t uniffi_citizen_core_fn_method_citizencore_activity(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_CHIP
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_CHIP
+uint64_t uniffi_citizen_core_fn_method_citizencore_chip(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENCORE_CONSENT
@@ -791,6 +881,36 @@ uint64_t uniffi_citizen_core_fn_method_servicesclient_update_draft(uint64_t ptr,
 uint64_t uniffi_citizen_core_fn_method_servicesclient_validate_draft(uint64_t ptr, RustBuffer draft_id
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_APDUTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_APDUTRANSPORT
+uint64_t uniffi_citizen_core_fn_clone_apdutransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_APDUTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_APDUTRANSPORT
+void uniffi_citizen_core_fn_free_apdutransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_APDUTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_APDUTRANSPORT
+void uniffi_citizen_core_fn_init_callback_vtable_apdutransport(const UniffiVTableCallbackInterfaceApduTransport* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_TRANSCEIVE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_TRANSCEIVE
+uint64_t uniffi_citizen_core_fn_method_apdutransport_transceive(uint64_t ptr, RustBuffer command
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_MAX_APDU_LENGTH
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_MAX_APDU_LENGTH
+uint32_t uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_SUPPORTS_EXTENDED_LENGTH
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_SUPPORTS_EXTENDED_LENGTH
+int8_t uniffi_citizen_core_fn_method_apdutransport_supports_extended_length(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_DATAKEYWRAPPER
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_DATAKEYWRAPPER
 uint64_t uniffi_citizen_core_fn_clone_datakeywrapper(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -833,12 +953,12 @@ void uniffi_citizen_core_fn_init_callback_vtable_devicekeystore(const UniffiVTab
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_CREATE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_CREATE_KEY
-RustBuffer uniffi_citizen_core_fn_method_devicekeystore_create_key(uint64_t ptr, RustBuffer alias, RustBuffer options, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_citizen_core_fn_method_devicekeystore_create_key(uint64_t ptr, RustBuffer alias, RustBuffer options
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_SIGN
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_SIGN
-RustBuffer uniffi_citizen_core_fn_method_devicekeystore_sign(uint64_t ptr, RustBuffer alias, RustBuffer message, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_citizen_core_fn_method_devicekeystore_sign(uint64_t ptr, RustBuffer alias, RustBuffer message, RustBuffer request
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DEVICEKEYSTORE_PUBLIC_KEY
@@ -1336,6 +1456,24 @@ uint16_t uniffi_citizen_core_checksum_method_activityclient_verify(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CHIPCLIENT_IDENTITY_LEVEL
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CHIPCLIENT_IDENTITY_LEVEL
+uint16_t uniffi_citizen_core_checksum_method_chipclient_identity_level(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CHIPCLIENT_UPGRADE_LEVEL_WITH_CHIP
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CHIPCLIENT_UPGRADE_LEVEL_WITH_CHIP
+uint16_t uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CHIPREADOBSERVER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CHIPREADOBSERVER_ON_PROGRESS
+uint16_t uniffi_citizen_core_checksum_method_chipreadobserver_on_progress(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CONSENTCLIENT_APPROVE_LOGIN
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CONSENTCLIENT_APPROVE_LOGIN
 uint16_t uniffi_citizen_core_checksum_method_consentclient_approve_login(void
@@ -1405,6 +1543,12 @@ uint16_t uniffi_citizen_core_checksum_method_citizencore_account(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_ACTIVITY
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_ACTIVITY
 uint16_t uniffi_citizen_core_checksum_method_citizencore_activity(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_CHIP
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_CHIP
+uint16_t uniffi_citizen_core_checksum_method_citizencore_chip(void
     
 );
 #endif
@@ -1597,6 +1741,24 @@ uint16_t uniffi_citizen_core_checksum_method_servicesclient_update_draft(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_VALIDATE_DRAFT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SERVICESCLIENT_VALIDATE_DRAFT
 uint16_t uniffi_citizen_core_checksum_method_servicesclient_validate_draft(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_TRANSCEIVE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_TRANSCEIVE
+uint16_t uniffi_citizen_core_checksum_method_apdutransport_transceive(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_MAX_APDU_LENGTH
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_MAX_APDU_LENGTH
+uint16_t uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_SUPPORTS_EXTENDED_LENGTH
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_SUPPORTS_EXTENDED_LENGTH
+uint16_t uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length(void
     
 );
 #endif

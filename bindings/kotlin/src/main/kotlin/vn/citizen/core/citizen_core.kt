@@ -657,6 +657,9 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceChipReadObserverMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`step`: RustBuffer.ByValue,`bytesRead`: Long,`apdus`: Int,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceOutboxListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`items`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -669,6 +672,15 @@ internal interface UniffiCallbackInterfaceStatusListenerMethod0 : com.sun.jna.Ca
 internal interface UniffiCallbackInterfaceStatusListenerMethod1 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceApduTransportMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`command`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+}
+internal interface UniffiCallbackInterfaceApduTransportMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: IntByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceApduTransportMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceDataKeyWrapperMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`dataKey`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -676,10 +688,10 @@ internal interface UniffiCallbackInterfaceDataKeyWrapperMethod1 : com.sun.jna.Ca
     fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`wrapped`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
 }
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod1 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+    fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
 }
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
@@ -692,6 +704,25 @@ internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod4 : com.sun.jna.Ca
 }
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod5 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
+internal open class UniffiVTableCallbackInterfaceChipReadObserver(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onProgress`: UniffiCallbackInterfaceChipReadObserverMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onProgress`: UniffiCallbackInterfaceChipReadObserverMethod0? = null,
+    ): UniffiVTableCallbackInterfaceChipReadObserver(`uniffiFree`,`uniffiClone`,`onProgress`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceChipReadObserver) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onProgress` = other.`onProgress`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onOutbox", "onEnd")
 internal open class UniffiVTableCallbackInterfaceOutboxListener(
@@ -734,6 +765,31 @@ internal open class UniffiVTableCallbackInterfaceStatusListener(
         `uniffiClone` = other.`uniffiClone`
         `onStatus` = other.`onStatus`
         `onEnd` = other.`onEnd`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "transceive", "maxApduLength", "supportsExtendedLength")
+internal open class UniffiVTableCallbackInterfaceApduTransport(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `transceive`: UniffiCallbackInterfaceApduTransportMethod0? = null,
+    @JvmField internal var `maxApduLength`: UniffiCallbackInterfaceApduTransportMethod1? = null,
+    @JvmField internal var `supportsExtendedLength`: UniffiCallbackInterfaceApduTransportMethod2? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `transceive`: UniffiCallbackInterfaceApduTransportMethod0? = null,
+        `maxApduLength`: UniffiCallbackInterfaceApduTransportMethod1? = null,
+        `supportsExtendedLength`: UniffiCallbackInterfaceApduTransportMethod2? = null,
+    ): UniffiVTableCallbackInterfaceApduTransport(`uniffiFree`,`uniffiClone`,`transceive`,`maxApduLength`,`supportsExtendedLength`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceApduTransport) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `transceive` = other.`transceive`
+        `maxApduLength` = other.`maxApduLength`
+        `supportsExtendedLength` = other.`supportsExtendedLength`
     }
 
 }
@@ -873,6 +929,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_activityclient_verify(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_chipclient_identity_level(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_chipreadobserver_on_progress(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_approve_login(
     ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_deny_login(
@@ -896,6 +958,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_citizencore_account(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_activity(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_chip(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_consent(
     ): Int
@@ -961,6 +1025,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_validate_draft(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_apdutransport_transceive(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_wrap(
     ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_unwrap(
@@ -997,6 +1067,8 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "citizen_core"))
+        uniffiCallbackInterfaceApduTransport.register(this)
+        uniffiCallbackInterfaceChipReadObserver.register(this)
         uniffiCallbackInterfaceDataKeyWrapper.register(this)
         uniffiCallbackInterfaceDeviceKeyStore.register(this)
         uniffiCallbackInterfaceOutboxListener.register(this)
@@ -1053,6 +1125,22 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_activityclient_verify(`ptr`: Long,
     ): Long
+    external fun uniffi_citizen_core_fn_clone_chipclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_chipclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_chipclient_identity_level(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_chipclient_upgrade_level_with_chip(`ptr`: Long,`transport`: Long,`key`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_clone_chipreadobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_chipreadobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(`vtable`: UniffiVTableCallbackInterfaceChipReadObserver,
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_chipreadobserver_on_progress(`ptr`: Long,`step`: RustBuffer.ByValue,`bytesRead`: Long,`apdus`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_citizen_core_fn_clone_consentclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_consentclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1088,6 +1176,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_citizencore_account(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_activity(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_chip(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_consent(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1173,6 +1263,18 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_validate_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_clone_apdutransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_apdutransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_init_callback_vtable_apdutransport(`vtable`: UniffiVTableCallbackInterfaceApduTransport,
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_apdutransport_transceive(`ptr`: Long,`command`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_citizen_core_fn_method_apdutransport_supports_extended_length(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_citizen_core_fn_clone_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_datakeywrapper(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1189,10 +1291,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_citizen_core_fn_init_callback_vtable_devicekeystore(`vtable`: UniffiVTableCallbackInterfaceDeviceKeyStore,
     ): Unit
-    external fun uniffi_citizen_core_fn_method_devicekeystore_create_key(`ptr`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_method_devicekeystore_sign(`ptr`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_devicekeystore_create_key(`ptr`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_devicekeystore_sign(`ptr`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_devicekeystore_public_key(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_devicekeystore_delete_key(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1388,6 +1490,95 @@ internal suspend fun<T, F, E: kotlin.Exception> uniffiRustCallAsync(
         freeFunc(rustFuture)
     }
 }
+internal inline fun<T> uniffiTraitInterfaceCallAsync(
+    crossinline makeCall: suspend () -> T,
+    crossinline handleSuccess: (T) -> Unit,
+    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
+    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
+) {
+    // Using `GlobalScope` is labeled as a "delicate API" and generally discouraged in Kotlin programs, since it breaks structured concurrency.
+    // However, our parent task is a Rust future, so we're going to need to break structure concurrency in any case.
+    //
+    // Uniffi does its best to support structured concurrency across the FFI.
+    // If the Rust future is dropped, `uniffiForeignFutureDroppedCallbackImpl` is called, which will cancel the Kotlin coroutine if it's still running.
+    @OptIn(DelicateCoroutinesApi::class)
+    val job = GlobalScope.launch coroutineBlock@ {
+        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
+        // call consumes an Arc reference, which means there should be no possibility of a double
+        // call.  The following code is structured so that will will never call both `handleSuccess`
+        // and `handleError`, even in the face of weird exceptions.
+        //
+        // In extreme circumstances we may not call either, for example if we fail to make the JNA
+        // call to `handleSuccess`.  This means we will leak the Arc reference, which is better than
+        // double-freeing it.
+        val callResult = try {
+            makeCall()
+        } catch(e: kotlin.Exception) {
+            handleError(
+                UniffiRustCallStatus.create(
+                    UNIFFI_CALL_UNEXPECTED_ERROR,
+                    FfiConverterString.lower(e.toString()),
+                )
+            )
+            return@coroutineBlock
+        }
+        handleSuccess(callResult)
+    }
+    val handle = uniffiForeignFutureHandleMap.insert(job)
+    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
+}
+
+internal inline fun<T, reified E: Throwable> uniffiTraitInterfaceCallAsyncWithError(
+    crossinline makeCall: suspend () -> T,
+    crossinline handleSuccess: (T) -> Unit,
+    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
+    crossinline lowerError: (E) -> RustBuffer.ByValue,
+    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
+) {
+    // See uniffiTraitInterfaceCallAsync for details on `DelicateCoroutinesApi`
+    @OptIn(DelicateCoroutinesApi::class)
+    val job = GlobalScope.launch coroutineBlock@ {
+        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
+        // `handleError`.
+        val callResult = try {
+            makeCall()
+        } catch(e: kotlin.Exception) {
+            if (e is E) {
+                handleError(
+                    UniffiRustCallStatus.create(
+                        UNIFFI_CALL_ERROR,
+                        lowerError(e),
+                    )
+                )
+            } else {
+                handleError(
+                    UniffiRustCallStatus.create(
+                        UNIFFI_CALL_UNEXPECTED_ERROR,
+                        FfiConverterString.lower(e.toString()),
+                    )
+                )
+            }
+            return@coroutineBlock
+        }
+        handleSuccess(callResult)
+    }
+    val handle = uniffiForeignFutureHandleMap.insert(job)
+    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
+}
+
+internal val uniffiForeignFutureHandleMap = UniffiHandleMap<Job>()
+
+internal object uniffiForeignFutureDroppedCallbackImpl: UniffiForeignFutureDroppedCallback {
+    override fun callback(handle: Long) {
+        val job = uniffiForeignFutureHandleMap.remove(handle)
+        if (!job.isCompleted) {
+            job.cancel()
+        }
+    }
+}
+
+// For testing
+public fun uniffiForeignFutureHandleCount() = uniffiForeignFutureHandleMap.size
 
 // Public interface members begin here.
 
@@ -1561,6 +1752,33 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUByte: FfiConverter<UByte, Byte> {
+    override fun lift(value: Byte): UByte {
+        return value.toUByte()
+    }
+
+    fun lift(value: Int): UByte {
+        return value.toUByte()
+    }
+
+    override fun read(buf: ByteBuffer): UByte {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: UByte): Byte {
+        return value.toByte()
+    }
+
+    override fun allocationSize(value: UByte) = 1UL
+
+    override fun write(value: UByte, buf: ByteBuffer) {
+        buf.put(value.toByte())
+    }
 }
 
 /**
@@ -2976,6 +3194,1104 @@ public object FfiConverterTypeActivityClient: FfiConverter<ActivityClient, Long>
 
 
 /**
+ * A connection to one card, able to exchange APDUs. Implemented by the shells
+ * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+ *
+ * One transport serves one card session; the core sends one APDU at a time (never two
+ * `transceive` calls in flight on the same transport).
+ */
+public interface ApduTransport {
+    
+    /**
+     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
+     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+     * Dropping the returned future cancels the exchange (see the module documentation).
+     */
+    suspend fun `transceive`(`command`: kotlin.ByteArray): kotlin.ByteArray
+    
+    /**
+     * The largest command APDU the transport can carry, in bytes (Android
+     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+     */
+    fun `maxApduLength`(): kotlin.UInt
+    
+    /**
+     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+     * commands of at most 256 bytes each.
+     */
+    fun `supportsExtendedLength`(): kotlin.Boolean
+    
+    companion object
+}
+
+/**
+ * A connection to one card, able to exchange APDUs. Implemented by the shells
+ * (`IsoDepApduTransport` on Android, `NfcIso7816ApduTransport` on iOS) and by the CLI over PC/SC.
+ *
+ * One transport serves one card session; the core sends one APDU at a time (never two
+ * `transceive` calls in flight on the same transport).
+ */
+open class ApduTransportImpl: Disposable, AutoCloseable, ApduTransport
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_apdutransport(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_apdutransport(handle, status)
+        }
+    }
+
+    
+    /**
+     * Send one command APDU (header, optional Lc and data, optional Le; short or extended
+     * encoding as ISO 7816-4) and return the card's response: the data followed by SW1 SW2.
+     * Dropping the returned future cancels the exchange (see the module documentation).
+     */
+    @Throws(ApduTransportException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `transceive`(`command`: kotlin.ByteArray) : kotlin.ByteArray {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_apdutransport_transceive(
+                uniffiHandle,
+                
+        FfiConverterByteArray.lower(`command`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        ApduTransportException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The largest command APDU the transport can carry, in bytes (Android
+     * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
+     */override fun `maxApduLength`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
+     * `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY
+     * commands of at most 256 bytes each.
+     */override fun `supportsExtendedLength`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceApduTransport {
+    internal object `transceive`: UniffiCallbackInterfaceApduTransportMethod0 {
+        override fun callback(`uniffiHandle`: Long,`command`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
+            val uniffiObj = FfiConverterTypeApduTransport.handleMap.get(uniffiHandle)
+            val makeCall = suspend { ->
+                uniffiObj.`transceive`(
+                    FfiConverterByteArray.lift(`command`),
+                )
+            }
+            val uniffiHandleSuccess = { returnValue: kotlin.ByteArray ->
+                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                    FfiConverterByteArray.lower(returnValue),
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                        RustBuffer.ByValue(),
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall,
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: ApduTransportException -> FfiConverterTypeApduTransportError.lower(e) },
+                uniffiOutDroppedCallback
+            )
+        }
+    }
+    internal object `maxApduLength`: UniffiCallbackInterfaceApduTransportMethod1 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: IntByReference,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeApduTransport.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`maxApduLength`(
+                )
+            }
+            val writeReturn = { value: kotlin.UInt -> uniffiOutReturn.setValue(FfiConverterUInt.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `supportsExtendedLength`: UniffiCallbackInterfaceApduTransportMethod2 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeApduTransport.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`supportsExtendedLength`(
+                )
+            }
+            val writeReturn = { value: kotlin.Boolean -> uniffiOutReturn.setValue(FfiConverterBoolean.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeApduTransport.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeApduTransport.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceApduTransport.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `transceive`,
+        `maxApduLength`,
+        `supportsExtendedLength`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApduTransport: FfiConverter<ApduTransport, Long> {
+    internal val handleMap = UniffiHandleMap<ApduTransport>()
+
+    override fun lower(value: ApduTransport): Long {
+        if (value is ApduTransportImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ApduTransport {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ApduTransportImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ApduTransport {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ApduTransport) = 8UL
+
+    override fun write(value: ApduTransport, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Identity level 2 from the chip of the citizen's ID card (`CitizenCore.chip()`). Small enough
+ * to fake in a test of a view model.
+ */
+public interface ChipClientInterface {
+    
+    /**
+     * The identity level the device's credential states: 1 (enrolled with number, birth date
+     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `identityLevel`(): kotlin.UByte
+    
+    /**
+     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
+     * the signed evidence; the server checks the issuer's signature, that the chip signed its
+     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
+     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+     * device afterwards except the new identity credential and an activity-log entry.
+     * Main-safe; prompts once (the device key signs the upload, purpose `chip`). Throws
+     * [`CitizenError`] (`Card`, `Cancelled`, `Refused` with a `chip.*` or `level.required`
+     * code, `NeedsLogin`, `Network`, `KeyStore`). Cancelling the call cancels the NFC exchange.
+     */
+    suspend fun `upgradeLevelWithChip`(`transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?): ChipUpgradeOutcome
+    
+    companion object
+}
+
+/**
+ * Identity level 2 from the chip of the citizen's ID card (`CitizenCore.chip()`). Small enough
+ * to fake in a test of a view model.
+ */
+open class ChipClient: Disposable, AutoCloseable, ChipClientInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_chipclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_chipclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * The identity level the device's credential states: 1 (enrolled with number, birth date
+     * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `identityLevel`() : kotlin.UByte {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u8(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u8(future) },
+        // lift function
+        { FfiConverterUByte.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
+     * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
+     * MRZ, passive, chip and active authentication; the face image is not read), and uploads
+     * the signed evidence; the server checks the issuer's signature, that the chip signed its
+     * challenge (a copied card cannot) and that the card is the account holder's. Needs a
+     * logged-in session. Progress goes to `observer`. Nothing of the card is kept on the
+     * device afterwards except the new identity credential and an activity-log entry.
+     * Main-safe; prompts once (the device key signs the upload, purpose `chip`). Throws
+     * [`CitizenError`] (`Card`, `Cancelled`, `Refused` with a `chip.*` or `level.required`
+     * code, `NeedsLogin`, `Network`, `KeyStore`). Cancelling the call cancels the NFC exchange.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `upgradeLevelWithChip`(`transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?) : ChipUpgradeOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_chipclient_upgrade_level_with_chip(
+                uniffiHandle,
+                
+        FfiConverterTypeApduTransport.lower(`transport`),
+        FfiConverterTypeChipAccessKey.lower(`key`),
+        FfiConverterOptionalTypeChipReadObserver.lower(`observer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeChipUpgradeOutcome.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChipClient: FfiConverter<ChipClient, Long> {
+    override fun lower(value: ChipClient): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ChipClient {
+        return ChipClient(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ChipClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ChipClient) = 8UL
+
+    override fun write(value: ChipClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives the progress of a chip read (called after each answer of the card, on a core
+ * thread: post to the UI thread yourself; return quickly).
+ */
+public interface ChipReadObserver {
+    
+    /**
+     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+     */
+    fun `onProgress`(`step`: ChipReadStep, `bytesRead`: kotlin.ULong, `apdus`: kotlin.UInt)
+    
+    companion object
+}
+
+/**
+ * Receives the progress of a chip read (called after each answer of the card, on a core
+ * thread: post to the UI thread yourself; return quickly).
+ */
+open class ChipReadObserverImpl: Disposable, AutoCloseable, ChipReadObserver
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_chipreadobserver(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_chipreadobserver(handle, status)
+        }
+    }
+
+    
+    /**
+     * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
+     */override fun `onProgress`(`step`: ChipReadStep, `bytesRead`: kotlin.ULong, `apdus`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress(
+        it,
+        
+        FfiConverterTypeChipReadStep.lower(`step`),
+        FfiConverterULong.lower(`bytesRead`),
+        FfiConverterUInt.lower(`apdus`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceChipReadObserver {
+    internal object `onProgress`: UniffiCallbackInterfaceChipReadObserverMethod0 {
+        override fun callback(`uniffiHandle`: Long,`step`: RustBuffer.ByValue,`bytesRead`: Long,`apdus`: Int,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeChipReadObserver.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onProgress`(
+                    FfiConverterTypeChipReadStep.lift(`step`),
+                    FfiConverterULong.lift(`bytesRead`),
+                    FfiConverterUInt.lift(`apdus`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeChipReadObserver.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeChipReadObserver.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceChipReadObserver.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onProgress`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChipReadObserver: FfiConverter<ChipReadObserver, Long> {
+    internal val handleMap = UniffiHandleMap<ChipReadObserver>()
+
+    override fun lower(value: ChipReadObserver): Long {
+        if (value is ChipReadObserverImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ChipReadObserver {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ChipReadObserverImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ChipReadObserver {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ChipReadObserver) = 8UL
+
+    override fun write(value: ChipReadObserver, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The core: one per app process and data directory; cheap to share. A small root: open it,
  * ask for its [`CoreStatus`], and take the sub-client of an area — [`CitizenCore::account`],
  * [`CitizenCore::services`], [`CitizenCore::consent`], [`CitizenCore::activity`] — each a
@@ -2996,6 +4312,11 @@ public interface CitizenCoreInterface {
      * The tamper-evident activity log: list, verify, export, anchor.
      */
     fun `activity`(): ActivityClient
+    
+    /**
+     * The chip-based ID card: identity level 2 from its chip.
+     */
+    fun `chip`(): ChipClient
     
     /**
      * Consent: QR and deep-link login to portals, data sharing, consent receipts.
@@ -3169,6 +4490,22 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_citizen_core_fn_method_citizencore_activity(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The chip-based ID card: identity level 2 from its chip.
+     */override fun `chip`(): ChipClient {
+            return FfiConverterTypeChipClient.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_chip(
         it,
         _status)
 }
@@ -4448,7 +5785,19 @@ public object FfiConverterTypeDataKeyWrapper: FfiConverter<DataKeyWrapper, Long>
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * Methods may block (a biometric prompt); the core calls them off its async executor.
+ * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+ * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+ * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+ * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+ * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+ * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+ * are quick and synchronous; the core calls them off its async executor.
+ *
+ * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * required, every user-initiated statement) and the *bookkeeping key* (alias
+ * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+ * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+ * signature is for.
  */
 public interface DeviceKeyStore {
     
@@ -4456,12 +5805,14 @@ public interface DeviceKeyStore {
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-    fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions): kotlin.ByteArray
+    suspend fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions): kotlin.ByteArray
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+     * drops the call (see the trait documentation).
      */
-    fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray): DeviceSignature
+    suspend fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray, `request`: SignRequest): DeviceSignature
     
     /**
      * The public key of `alias`, in either encoding accepted by `create_key`.
@@ -4492,7 +5843,19 @@ public interface DeviceKeyStore {
  * (`AndroidKeystoreDeviceKeyStore`, `SecureEnclaveDeviceKeyStore`) and, for desktop and tests,
  * in Rust ([`crate::platform::software`]).
  *
- * Methods may block (a biometric prompt); the core calls them off its async executor.
+ * `create_key` and `sign` may wait for the citizen (a biometric prompt) or for slow hardware
+ * (StrongBox key generation), so they are `async`: Kotlin `suspend fun`, Swift `async throws`,
+ * Python `async def`. No thread is blocked while the prompt is up, and **dropping the core's
+ * future cancels the foreign call**: UniFFI cancels the Kotlin coroutine (the implementation sees
+ * a `CancellationException` and should cancel its `BiometricPrompt`) or the Swift `Task` (the
+ * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
+ * are quick and synchronous; the core calls them off its async executor.
+ *
+ * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * required, every user-initiated statement) and the *bookkeeping key* (alias
+ * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
+ * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
+ * signature is for.
  */
 open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
 {
@@ -4600,39 +5963,56 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
      * Create a new P-256 signing key under `alias` (replacing any key there) and return its
      * public key: SEC1 uncompressed point (65 bytes) or X.509 SubjectPublicKeyInfo DER.
      */
-    @Throws(DeviceKeyStoreException::class)override fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions): kotlin.ByteArray {
-            return FfiConverterByteArray.lift(
-    callWithHandle {
-    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key(
-        it,
-        
+    @Throws(DeviceKeyStoreException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createKey`(`alias`: kotlin.String, `options`: KeyOptions) : kotlin.ByteArray {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key(
+                uniffiHandle,
+                
         FfiConverterString.lower(`alias`),
-        FfiConverterTypeKeyOptions.lower(`options`),_status)
-}
-    }
+        FfiConverterTypeKeyOptions.lower(`options`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        DeviceKeyStoreException.ErrorHandler,
     )
     }
-    
 
     
     /**
-     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes).
+     * Sign `message` with ECDSA P-256 over SHA-256 (the key store hashes). `request` says why;
+     * a prompt, if the key needs one, should name `request.purpose`. Cancelled when the core
+     * drops the call (see the trait documentation).
      */
-    @Throws(DeviceKeyStoreException::class)override fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray): DeviceSignature {
-            return FfiConverterTypeDeviceSignature.lift(
-    callWithHandle {
-    uniffiRustCallWithError(DeviceKeyStoreException) { _status ->
-    UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign(
-        it,
-        
+    @Throws(DeviceKeyStoreException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sign`(`alias`: kotlin.String, `message`: kotlin.ByteArray, `request`: SignRequest) : DeviceSignature {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_sign(
+                uniffiHandle,
+                
         FfiConverterString.lower(`alias`),
-        FfiConverterByteArray.lower(`message`),_status)
-}
-    }
+        FfiConverterByteArray.lower(`message`),
+        FfiConverterTypeSignRequest.lower(`request`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDeviceSignature.lift(it) },
+        // Error FFI converter
+        DeviceKeyStoreException.ErrorHandler,
     )
     }
-    
 
     
     /**
@@ -4725,38 +6105,73 @@ open class DeviceKeyStoreImpl: Disposable, AutoCloseable, DeviceKeyStore
 // Put the implementation in an object so we don't pollute the top-level namespace
 internal object uniffiCallbackInterfaceDeviceKeyStore {
     internal object `createKey`: UniffiCallbackInterfaceDeviceKeyStoreMethod0 {
-        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
             val uniffiObj = FfiConverterTypeDeviceKeyStore.handleMap.get(uniffiHandle)
-            val makeCall = { ->
+            val makeCall = suspend { ->
                 uniffiObj.`createKey`(
                     FfiConverterString.lift(`alias`),
                     FfiConverterTypeKeyOptions.lift(`options`),
                 )
             }
-            val writeReturn = { value: kotlin.ByteArray -> uniffiOutReturn.setValue(FfiConverterByteArray.lower(value)) }
-            uniffiTraitInterfaceCallWithError(
-                uniffiCallStatus,
+            val uniffiHandleSuccess = { returnValue: kotlin.ByteArray ->
+                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                    FfiConverterByteArray.lower(returnValue),
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                        RustBuffer.ByValue(),
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
                 makeCall,
-                writeReturn,
-                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) },
+                uniffiOutDroppedCallback
             )
         }
     }
     internal object `sign`: UniffiCallbackInterfaceDeviceKeyStoreMethod1 {
-        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+        override fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
             val uniffiObj = FfiConverterTypeDeviceKeyStore.handleMap.get(uniffiHandle)
-            val makeCall = { ->
+            val makeCall = suspend { ->
                 uniffiObj.`sign`(
                     FfiConverterString.lift(`alias`),
                     FfiConverterByteArray.lift(`message`),
+                    FfiConverterTypeSignRequest.lift(`request`),
                 )
             }
-            val writeReturn = { value: DeviceSignature -> uniffiOutReturn.setValue(FfiConverterTypeDeviceSignature.lower(value)) }
-            uniffiTraitInterfaceCallWithError(
-                uniffiCallStatus,
+            val uniffiHandleSuccess = { returnValue: DeviceSignature ->
+                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                    FfiConverterTypeDeviceSignature.lower(returnValue),
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                        RustBuffer.ByValue(),
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
                 makeCall,
-                writeReturn,
-                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) }
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: DeviceKeyStoreException -> FfiConverterTypeDeviceKeyStoreError.lower(e) },
+                uniffiOutDroppedCallback
             )
         }
     }
@@ -7531,6 +8946,78 @@ public object FfiConverterTypeCaseInfo: FfiConverterRustBuffer<CaseInfo> {
 
 
 /**
+ * The result of a successful upgrade.
+ */
+data class ChipUpgradeOutcome (
+    /**
+     * The account's identity level now (2).
+     */
+    val `level`: kotlin.UByte
+    , 
+    /**
+     * Unix seconds (server time).
+     */
+    val `upgradedAt`: kotlin.Long
+    , 
+    /**
+     * Commands exchanged with the card.
+     */
+    val `apdus`: kotlin.UInt
+    , 
+    /**
+     * Bytes of file content read.
+     */
+    val `bytesRead`: kotlin.ULong
+    , 
+    /**
+     * Whether the identity credential stating the new level is already on the device (when
+     * false, the next data share fetches it).
+     */
+    val `credentialRefreshed`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChipUpgradeOutcome: FfiConverterRustBuffer<ChipUpgradeOutcome> {
+    override fun read(buf: ByteBuffer): ChipUpgradeOutcome {
+        return ChipUpgradeOutcome(
+            FfiConverterUByte.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChipUpgradeOutcome) = (
+            FfiConverterUByte.allocationSize(value.`level`) +
+            FfiConverterLong.allocationSize(value.`upgradedAt`) +
+            FfiConverterUInt.allocationSize(value.`apdus`) +
+            FfiConverterULong.allocationSize(value.`bytesRead`) +
+            FfiConverterBoolean.allocationSize(value.`credentialRefreshed`)
+    )
+
+    override fun write(value: ChipUpgradeOutcome, buf: ByteBuffer) {
+            FfiConverterUByte.write(value.`level`, buf)
+            FfiConverterLong.write(value.`upgradedAt`, buf)
+            FfiConverterUInt.write(value.`apdus`, buf)
+            FfiConverterULong.write(value.`bytesRead`, buf)
+            FfiConverterBoolean.write(value.`credentialRefreshed`, buf)
+    }
+}
+
+
+
+/**
  * The citizen's record (answer to `GET /v1/citizen/profile`).
  */
 data class CitizenProfileDto (
@@ -10077,6 +11564,56 @@ public object FfiConverterTypeShareRequestInfo: FfiConverterRustBuffer<ShareRequ
 
 
 /**
+ * What a signature is for, handed to [`DeviceKeyStore::sign`] with the bytes.
+ */
+data class SignRequest (
+    /**
+     * Why the core signs.
+     */
+    val `purpose`: SignPurpose
+    , 
+    /**
+     * `true` when the citizen just asked for this operation (a prompt is expected); `false` for
+     * background bookkeeping (log entries, anchors), which the core signs only with the
+     * bookkeeping key, created without user authentication: a shell must never show a prompt
+     * for it and should fail rather than prompt if the key unexpectedly requires one.
+     */
+    val `userInitiated`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignRequest: FfiConverterRustBuffer<SignRequest> {
+    override fun read(buf: ByteBuffer): SignRequest {
+        return SignRequest(
+            FfiConverterTypeSignPurpose.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SignRequest) = (
+            FfiConverterTypeSignPurpose.allocationSize(value.`purpose`) +
+            FfiConverterBoolean.allocationSize(value.`userInitiated`)
+    )
+
+    override fun write(value: SignRequest, buf: ByteBuffer) {
+            FfiConverterTypeSignPurpose.write(value.`purpose`, buf)
+            FfiConverterBoolean.write(value.`userInitiated`, buf)
+    }
+}
+
+
+
+/**
  * What happened.
  */
 
@@ -10125,7 +11662,11 @@ enum class ActivityKind {
     /**
      * Identity data was shared with a relying party.
      */
-    DATA_SHARE;
+    DATA_SHARE,
+    /**
+     * The account was raised to identity level 2 from the card's chip (decision 26f).
+     */
+    LEVEL_UPGRADE;
 
     
 
@@ -10154,6 +11695,165 @@ public object FfiConverterTypeActivityKind: FfiConverterRustBuffer<ActivityKind>
 }
 
 
+
+
+
+
+
+/**
+ * Why an exchange with the card failed. Shells map their platform exceptions onto these; the
+ * `reason` is for logs only (never shown to the citizen, never holding APDU bytes, which may be
+ * personal data once decrypted).
+ */
+sealed class ApduTransportException: kotlin.Exception() {
+    
+    /**
+     * The card left the field or the reader (Android `TagLostException`, iOS "tag connection
+     * lost", PC/SC `SCARD_W_REMOVED_CARD`/`SCARD_W_RESET_CARD`). Retryable: the citizen holds the
+     * card again and the reader restarts the session from SELECT (secure-messaging keys are not
+     * reused across a removal).
+     */
+    class CardRemoved(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : ApduTransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The card did not answer in time (the transport's timeout, e.g. `IsoDep.setTimeout`).
+     * Retryable once; a chip that keeps timing out is reported to the citizen.
+     */
+    class Timeout(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : ApduTransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The exchange was cancelled (the future was dropped, the session invalidated, or the
+     * citizen dismissed the system NFC sheet). Not an error to report; not retried.
+     */
+    class Cancelled(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : ApduTransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * Anything else (no reader, I/O failure, an APDU the transport cannot carry).
+     */
+    class Other(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : ApduTransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ApduTransportException> {
+        override fun lift(error_buf: RustBuffer.ByValue): ApduTransportException = FfiConverterTypeApduTransportError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApduTransportError : FfiConverterRustBuffer<ApduTransportException> {
+    override fun read(buf: ByteBuffer): ApduTransportException {
+        
+
+        return when(buf.getInt()) {
+            1 -> ApduTransportException.CardRemoved(
+                FfiConverterString.read(buf),
+                )
+            2 -> ApduTransportException.Timeout(
+                FfiConverterString.read(buf),
+                )
+            3 -> ApduTransportException.Cancelled(
+                FfiConverterString.read(buf),
+                )
+            4 -> ApduTransportException.Other(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ApduTransportException): ULong {
+        return when(value) {
+            is ApduTransportException.CardRemoved -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is ApduTransportException.Timeout -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is ApduTransportException.Cancelled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is ApduTransportException.Other -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: ApduTransportException, buf: ByteBuffer) {
+        when(value) {
+            is ApduTransportException.CardRemoved -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is ApduTransportException.Timeout -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is ApduTransportException.Cancelled -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is ApduTransportException.Other -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
 
 
 
@@ -10211,6 +11911,306 @@ public object FfiConverterTypeCaseStatusDto: FfiConverterRustBuffer<CaseStatusDt
 
     override fun write(value: CaseStatusDto, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
+ */
+sealed class ChipAccessKey {
+    
+    /**
+     * The 6-digit card access number printed on the front of the card.
+     */
+    data class Can(
+        /**
+         * Six digits.
+         */
+        val `can`: kotlin.String) : ChipAccessKey()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The machine-readable-zone data: the 12-digit ID number, date of birth and date of expiry
+     * (`YYMMDD` each), as printed on the back of the card.
+     */
+    data class Mrz(
+        /**
+         * The 12-digit personal number.
+         */
+        val `idNumber`: kotlin.String, 
+        /**
+         * `YYMMDD`.
+         */
+        val `dateOfBirth`: kotlin.String, 
+        /**
+         * `YYMMDD`.
+         */
+        val `dateOfExpiry`: kotlin.String) : ChipAccessKey()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChipAccessKey : FfiConverterRustBuffer<ChipAccessKey>{
+    override fun read(buf: ByteBuffer): ChipAccessKey {
+        return when(buf.getInt()) {
+            1 -> ChipAccessKey.Can(
+                FfiConverterString.read(buf),
+                )
+            2 -> ChipAccessKey.Mrz(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ChipAccessKey): ULong = when(value) {
+        is ChipAccessKey.Can -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`can`)
+            )
+        }
+        is ChipAccessKey.Mrz -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`idNumber`)
+                + FfiConverterString.allocationSize(value.`dateOfBirth`)
+                + FfiConverterString.allocationSize(value.`dateOfExpiry`)
+            )
+        }
+    }
+
+    override fun write(value: ChipAccessKey, buf: ByteBuffer) {
+        when(value) {
+            is ChipAccessKey.Can -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`can`, buf)
+                Unit
+            }
+            is ChipAccessKey.Mrz -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`idNumber`, buf)
+                FfiConverterString.write(value.`dateOfBirth`, buf)
+                FfiConverterString.write(value.`dateOfExpiry`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * The step a chip read is in, for a progress display.
+ */
+sealed class ChipReadStep {
+    
+    /**
+     * Reading the card's access parameters (EF.CardAccess).
+     */
+    object CardAccess : ChipReadStep()
+    
+    
+    /**
+     * Opening the secure channel with the CAN or MRZ (PACE).
+     */
+    object Pace : ChipReadStep()
+    
+    
+    /**
+     * Opening the secure channel with the MRZ (BAC, older cards).
+     */
+    object Bac : ChipReadStep()
+    
+    
+    /**
+     * Selecting the ID application.
+     */
+    object SelectApplication : ChipReadStep()
+    
+    
+    /**
+     * Reading a file (`EF.COM`, `EF.SOD`, `DG1`, …).
+     */
+    data class ReadFile(
+        /**
+         * The file's name.
+         */
+        val `name`: kotlin.String) : ChipReadStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Chip authentication (the chip proves its key to the phone).
+     */
+    object ChipAuthentication : ChipReadStep()
+    
+    
+    /**
+     * Active authentication (the chip signs the server's challenge).
+     */
+    object ActiveAuthentication : ChipReadStep()
+    
+    
+    /**
+     * The read is complete.
+     */
+    object Done : ChipReadStep()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChipReadStep : FfiConverterRustBuffer<ChipReadStep>{
+    override fun read(buf: ByteBuffer): ChipReadStep {
+        return when(buf.getInt()) {
+            1 -> ChipReadStep.CardAccess
+            2 -> ChipReadStep.Pace
+            3 -> ChipReadStep.Bac
+            4 -> ChipReadStep.SelectApplication
+            5 -> ChipReadStep.ReadFile(
+                FfiConverterString.read(buf),
+                )
+            6 -> ChipReadStep.ChipAuthentication
+            7 -> ChipReadStep.ActiveAuthentication
+            8 -> ChipReadStep.Done
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ChipReadStep): ULong = when(value) {
+        is ChipReadStep.CardAccess -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.Pace -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.Bac -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.SelectApplication -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.ReadFile -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`name`)
+            )
+        }
+        is ChipReadStep.ChipAuthentication -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.ActiveAuthentication -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ChipReadStep.Done -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: ChipReadStep, buf: ByteBuffer) {
+        when(value) {
+            is ChipReadStep.CardAccess -> {
+                buf.putInt(1)
+                Unit
+            }
+            is ChipReadStep.Pace -> {
+                buf.putInt(2)
+                Unit
+            }
+            is ChipReadStep.Bac -> {
+                buf.putInt(3)
+                Unit
+            }
+            is ChipReadStep.SelectApplication -> {
+                buf.putInt(4)
+                Unit
+            }
+            is ChipReadStep.ReadFile -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`name`, buf)
+                Unit
+            }
+            is ChipReadStep.ChipAuthentication -> {
+                buf.putInt(6)
+                Unit
+            }
+            is ChipReadStep.ActiveAuthentication -> {
+                buf.putInt(7)
+                Unit
+            }
+            is ChipReadStep.Done -> {
+                buf.putInt(8)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
@@ -10444,6 +12444,44 @@ sealed class CitizenException: kotlin.Exception() {
     }
     
     /**
+     * The ID card's chip could not be read or did not verify on the device: wrong CAN or MRZ
+     * data (`chip.access_denied`), card removed (`chip.card_removed`), a secure-messaging
+     * failure, malformed data, a data group that does not match the issuer's signature, an
+     * untrusted or expired signer, a copied chip (`chip.not_genuine`). When `retryable`, ask the
+     * citizen to hold the card still and read again; otherwise to check the CAN or the card.
+     */
+    class Card(
+        
+        /**
+         * A `chip.*` code.
+         */
+        val `detail`: ErrorDetail, 
+        
+        /**
+         * Whether reading again may succeed.
+         */
+        val `retryable`: kotlin.Boolean
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }, retryable=${ `retryable` }"
+    }
+    
+    /**
+     * The citizen (or the system) cancelled the operation, e.g. dismissed the NFC sheet;
+     * nothing changed (`chip.cancelled`). Stay on the screen.
+     */
+    class Cancelled(
+        
+        /**
+         * `chip.cancelled`.
+         */
+        val `detail`: ErrorDetail
+        ) : CitizenException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
      * An unexpected failure (storage, configuration, the core closed): report it; retrying may
      * not help.
      */
@@ -10534,7 +12572,14 @@ public object FfiConverterTypeCitizenError : FfiConverterRustBuffer<CitizenExcep
             12 -> CitizenException.NotFound(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
-            13 -> CitizenException.Internal(
+            13 -> CitizenException.Card(
+                FfiConverterTypeErrorDetail.read(buf),
+                FfiConverterBoolean.read(buf),
+                )
+            14 -> CitizenException.Cancelled(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            15 -> CitizenException.Internal(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -10607,6 +12652,17 @@ public object FfiConverterTypeCitizenError : FfiConverterRustBuffer<CitizenExcep
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
             )
             is CitizenException.NotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CitizenException.Card -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+                + FfiConverterBoolean.allocationSize(value.`retryable`)
+            )
+            is CitizenException.Cancelled -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
@@ -10689,8 +12745,19 @@ public object FfiConverterTypeCitizenError : FfiConverterRustBuffer<CitizenExcep
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is CitizenException.Internal -> {
+            is CitizenException.Card -> {
                 buf.putInt(13)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                FfiConverterBoolean.write(value.`retryable`, buf)
+                Unit
+            }
+            is CitizenException.Cancelled -> {
+                buf.putInt(14)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is CitizenException.Internal -> {
+                buf.putInt(15)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
@@ -11423,7 +13490,8 @@ public object FfiConverterTypeKeyStoreProblem: FfiConverterRustBuffer<KeyStorePr
 sealed class KeyWrapException: kotlin.Exception() {
     
     /**
-     * The wrapping key is gone (app reinstalled, restored from backup, keystore reset).
+     * The wrapping key is gone or permanently invalidated (app reinstalled, restored from
+     * backup, keystore reset): the data key is **lost** (`storage.data_key_lost`, re-enroll).
      */
     class KeyUnavailable(
         
@@ -11437,7 +13505,7 @@ sealed class KeyWrapException: kotlin.Exception() {
     }
     
     /**
-     * The wrapped blob does not open under the wrapping key.
+     * The wrapped blob does not open under the wrapping key: the data key is **lost**.
      */
     class UnwrapFailed(
         
@@ -11451,7 +13519,25 @@ sealed class KeyWrapException: kotlin.Exception() {
     }
     
     /**
-     * Anything else.
+     * The wrapping key exists but cannot be used **right now**: the device is locked (iOS
+     * `errSecInteractionNotAllowed`), the key needs a recent user authentication (Android
+     * `UserNotAuthenticatedException`), or the key store is busy. The core reports
+     * `storage.data_key_locked` (retry later), never "lost", and touches nothing.
+     */
+    class TemporarilyUnavailable(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : KeyWrapException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * Anything else. Treated like [`KeyWrapError::TemporarilyUnavailable`] when unwrapping
+     * (an unexplained failure must never lead to erasing the citizen's data).
      */
     class Failure(
         
@@ -11489,7 +13575,10 @@ public object FfiConverterTypeKeyWrapError : FfiConverterRustBuffer<KeyWrapExcep
             2 -> KeyWrapException.UnwrapFailed(
                 FfiConverterString.read(buf),
                 )
-            3 -> KeyWrapException.Failure(
+            3 -> KeyWrapException.TemporarilyUnavailable(
+                FfiConverterString.read(buf),
+                )
+            4 -> KeyWrapException.Failure(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -11504,6 +13593,11 @@ public object FfiConverterTypeKeyWrapError : FfiConverterRustBuffer<KeyWrapExcep
                 + FfiConverterString.allocationSize(value.`reason`)
             )
             is KeyWrapException.UnwrapFailed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is KeyWrapException.TemporarilyUnavailable -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -11528,8 +13622,13 @@ public object FfiConverterTypeKeyWrapError : FfiConverterRustBuffer<KeyWrapExcep
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is KeyWrapException.Failure -> {
+            is KeyWrapException.TemporarilyUnavailable -> {
                 buf.putInt(3)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is KeyWrapException.Failure -> {
+                buf.putInt(4)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -12139,6 +14238,87 @@ public object FfiConverterTypeShareDelivery: FfiConverterRustBuffer<ShareDeliver
 
 
 /**
+ * Why the core asks for a signature: the shell may word its prompt after it (and must not show
+ * one when the key was created without user authentication).
+ *
+ * Mirrors the purposes of the signed statement (`citizen_protocol::protocol::Purpose`), with the
+ * activity-log purpose split into its two uses.
+ */
+
+enum class SignPurpose {
+    
+    /**
+     * Proof of possession of a new device key during enrollment.
+     */
+    ENROLL,
+    /**
+     * Challenge–response login.
+     */
+    LOGIN,
+    /**
+     * Submitting a public-service request.
+     */
+    SUBMIT,
+    /**
+     * Consent to a relying party: approve or deny a QR login, share identity data.
+     */
+    CONSENT,
+    /**
+     * Asking for the identity credential bound to this device.
+     */
+    CREDENTIAL,
+    /**
+     * An activity-log entry (bookkeeping: signed with the bookkeeping key, never prompts).
+     */
+    ACTIVITY_ENTRY,
+    /**
+     * Anchoring the activity log's head at the server (bookkeeping: never prompts).
+     */
+    ACTIVITY_ANCHOR,
+    /**
+     * Managing the account's devices: revoke one, approve a transfer.
+     */
+    DEVICE_MANAGEMENT,
+    /**
+     * Resetting a forgotten passcode after an OTP.
+     */
+    PASSCODE_RESET,
+    /**
+     * Raising the identity level with the chip-based ID card (CCCD): the upload of its files.
+     */
+    CHIP;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignPurpose: FfiConverterRustBuffer<SignPurpose> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        SignPurpose.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SignPurpose) = 4UL
+
+    override fun write(value: SignPurpose, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Encoding of a signature returned by a key store.
  */
 
@@ -12273,6 +14453,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeChipReadObserver: FfiConverterRustBuffer<ChipReadObserver?> {
+    override fun read(buf: ByteBuffer): ChipReadObserver? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeChipReadObserver.read(buf)
+    }
+
+    override fun allocationSize(value: ChipReadObserver?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeChipReadObserver.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ChipReadObserver?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeChipReadObserver.write(value, buf)
         }
     }
 }
