@@ -49,6 +49,36 @@ fn demo_chip_read() -> Result<crate::chip_read::ChipRead, citizen_chip::ChipErro
     })
 }
 
+/// The demo citizen's software CCCD as the shell's [`citizen_core::platform::ApduTransport`]
+/// (in process: what a phone's NFC adapter does, without the radio).
+struct DemoCard(std::sync::Mutex<software_cccd::SoftwareCard>);
+
+#[async_trait::async_trait]
+impl citizen_core::platform::ApduTransport for DemoCard {
+    async fn transceive(&self, command: Vec<u8>) -> Result<Vec<u8>, citizen_core::platform::ApduTransportError> {
+        let answer = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).process(&command);
+        if answer.is_empty() {
+            return Err(citizen_core::platform::ApduTransportError::CardRemoved { reason: "card left the field".into() });
+        }
+        Ok(answer)
+    }
+    fn max_apdu_length(&self) -> u32 {
+        261
+    }
+    fn supports_extended_length(&self) -> bool {
+        false
+    }
+}
+
+/// The demo citizen's card on the "phone", and its CAN.
+fn demo_card() -> Option<(Arc<DemoCard>, &'static str)> {
+    let pki = software_cccd::TestPki::default_test();
+    let citizen = software_cccd::CITIZENS.iter().find(|c| c.id_number == DEMO_CITIZEN.0)?;
+    let mut card = software_cccd::SoftwareCard::new(citizen, &pki, software_cccd::CardOptions::default());
+    card.power_on();
+    Some((Arc::new(DemoCard(std::sync::Mutex::new(card))), citizen.can()))
+}
+
 /// A failed demo step.
 #[derive(Debug)]
 pub struct DemoError {
@@ -95,6 +125,13 @@ pub async fn run(
 
     let _ = writeln!(out, "citizen-core demo — dữ liệu: {}", data_dir.display());
     let outbox = Arc::new(MemoryOtpOutbox::new());
+    // The server's CSCA trust list for level 2 (decision 26f): the software card's test CSCA only.
+    let csca_dir = data_dir.join("server").join("chip-csca");
+    step!("server.chip_trust", std::fs::create_dir_all(&csca_dir));
+    step!(
+        "server.chip_trust",
+        std::fs::write(csca_dir.join("software-cccd-test.der"), software_cccd::TestPki::default_test().csca)
+    );
     let server = step!(
         "server.start",
         citizen_server::start(ServerConfig::loopback_dev(
@@ -196,6 +233,28 @@ pub async fn run(
     );
     drop(chip);
     observe("chip.read", &core);
+
+    // Level 2 (issue 12): the same card, read again by the core itself through the shell's
+    // transport, with active authentication over the server's nonce; the server verifies it
+    // against its CSCA list and the register and raises the account to level 2.
+    let (card, can) = match demo_card() {
+        Some(c) => c,
+        None => return Err(DemoError { step: "chip.level2", reason: "no software card for the demo citizen".into() }),
+    };
+    let before = step!("chip.level (before)", core.chip().identity_level().await);
+    let up = step!(
+        "chip.level2 (server-verified)",
+        core.chip().upgrade_level_with_chip(card, citizen_core::ChipAccessKey::Can { can: can.into() }, None).await
+    );
+    let _ = writeln!(
+        out,
+        "    mức định danh / identity level {before} → {} · {} APDU · chứng thư cập nhật / credential refreshed: {}",
+        up.level, up.apdus, up.credential_refreshed
+    );
+    if up.level != 2 {
+        return Err(DemoError { step: "chip.level2", reason: format!("level {} after the upgrade", up.level) });
+    }
+    observe("chip.level2", &core);
 
     // Public services: the catalogue and the citizen's record, a residence notification filled
     // from the register, submitted while the network is down, delivered when it is back.

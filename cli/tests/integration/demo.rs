@@ -83,6 +83,8 @@ async fn demo_succeeds_and_leaks_nothing() {
     })
     .await
     .unwrap();
+    let shown = String::from_utf8_lossy(&printed).to_string();
+    assert!(shown.contains("identity level 1 → 2"), "the demo shows the level-2 upgrade:\n{shown}");
     assert_eq!(
         steps,
         [
@@ -93,6 +95,7 @@ async fn demo_succeeds_and_leaks_nothing() {
             "refresh",
             "devices.list",
             "chip.read",
+            "chip.level2",
             "services.fill",
             "services.case",
             "qr.approve",
