@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The fuzz step of the project's test command: run the QR frame parser's cargo-fuzz target and
-# the chip reader's (TLV/DG13, SM unwrap, EF.SOD) for a few seconds each when a nightly toolchain
-# is available, and say so plainly when it is not.
+# the chip reader's (TLV/DG13, SM unwrap, EF.SOD) and the mdoc verifier's (DeviceResponse) for a
+# few seconds each when a nightly toolchain is available, and say so plainly when it is not.
 #
 #   fuzz/run.sh              CITIZEN_FUZZ_SECONDS (default 20) of fuzzing qr_frame after the build,
-#                            CITIZEN_CHIP_FUZZ_SECONDS (default 10) for each chip target;
+#                            CITIZEN_CHIP_FUZZ_SECONDS (default 10) for each chip target and
+#                            for mdoc_device_response;
 #                            CITIZEN_FUZZ_TOOLCHAIN (default nightly) names the toolchain
 #
 # - No `cargo +nightly`: prints "fuzz: SKIPPED (...)" and exits 0 (not a failure).
@@ -70,9 +71,9 @@ run_target() {
     rm -rf "$corpus" "$log"
 }
 
-# The chip targets first (issue 12), the QR frame last: the test command's summary reads the
-# last "fuzz: qr_frame" line.
-for target in chip_tlv_dg13 chip_sm_unwrap chip_sod; do
+# The chip targets first (issue 12), then the mdoc verifier (issue 13), the QR frame last: the
+# test command's summary reads the last "fuzz: qr_frame" line.
+for target in chip_tlv_dg13 chip_sm_unwrap chip_sod mdoc_device_response; do
     run_target "$target" "$chip_seconds"
 done
 run_target qr_frame "$seconds"
