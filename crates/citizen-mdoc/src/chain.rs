@@ -12,6 +12,25 @@ use crate::MdocError;
 /// `ecdsa-with-SHA256` (RFC 5758).
 const ECDSA_WITH_SHA256: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 
+/// `id-mdl-kp-mdlDS` (ISO/IEC 18013-5 Annex B): the extended key usage of a document signer.
+const MDL_DS: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("1.0.18013.5.1.2");
+
+/// Whether the certificate is a document signer (its extended key usage names mdlDS). Without
+/// this, any certificate the IACA issued (a reader-authentication one, or the root itself) could
+/// sign MSOs.
+pub(crate) fn is_document_signer(cert: &Certificate) -> bool {
+    use der::asn1::ObjectIdentifier;
+    use x509_cert::ext::pkix::ExtendedKeyUsage;
+    const EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+    cert.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .filter(|e| e.extn_id == EKU)
+        .filter_map(|e| ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
+        .any(|eku| eku.0.contains(&MDL_DS))
+}
+
 /// A trusted issuing authority root (IACA certificate), parsed once.
 #[derive(Clone, Debug)]
 pub struct TrustAnchor {

@@ -26,6 +26,9 @@ pub enum MdocError {
     /// The issuer certificate does not chain to a trust anchor.
     #[error("the issuer is not in the trust list")]
     IssuerUntrusted,
+    /// The certificate that signed the MSO is not a document signer (no mdlDS extended key usage).
+    #[error("the MSO signer is not a document signer certificate")]
+    NotDocumentSigner,
     /// A certificate of the chain is outside its validity at the verifier's clock.
     #[error("an issuer certificate is expired or not yet valid")]
     CertificateExpired,
@@ -78,6 +81,7 @@ impl MdocError {
             MdocError::NoDocuments => Msg::MdocNoDocuments,
             MdocError::Unsupported(_) => Msg::MdocUnsupported,
             MdocError::IssuerUntrusted => Msg::MdocIssuerUntrusted,
+            MdocError::NotDocumentSigner => Msg::MdocNotDocumentSigner,
             MdocError::CertificateExpired => Msg::MdocCertificateExpired,
             MdocError::IssuerSignature => Msg::MdocIssuerSignature,
             MdocError::DocTypeMismatch { .. } => Msg::MdocDocTypeMismatch,

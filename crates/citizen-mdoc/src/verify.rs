@@ -14,7 +14,7 @@ use isomdl::definitions::{CoseKey, DeviceAuth, DeviceResponse, DigestAlgorithm, 
 use p256::ecdsa::{signature::Verifier, Signature, VerifyingKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::chain::{check_trust, p256_key, parse_chain, TrustAnchor};
+use crate::chain::{check_trust, is_document_signer, p256_key, parse_chain, TrustAnchor};
 use crate::{MdocError, Unchecked};
 
 /// Upper bound on a `DeviceResponse`, checked before any decoding: the Annex D response with a
@@ -140,6 +140,9 @@ fn verify_document(
     let chain = parse_chain(&x5chain(issuer_auth)?)?;
     let trust = check_trust(&chain, req.trust_anchors)?;
     let leaf = chain.first().ok_or_else(|| MdocError::Malformed("empty x5chain".into()))?;
+    if !is_document_signer(leaf) {
+        return Err(MdocError::NotDocumentSigner);
+    }
     let issuer_key = p256_key(leaf)?;
 
     // 2. The MSO signature (attached payload, empty external AAD).

@@ -247,6 +247,17 @@ fn issuer_not_in_the_trust_list_is_refused() {
 }
 
 #[test]
+fn mso_signed_by_a_certificate_that_is_not_a_document_signer_is_refused() {
+    // The IACA root itself as the x5chain: trusted, but not a document signer (no mdlDS EKU).
+    let mut resp = decode(&response());
+    let auth = get(get(document(&mut resp), "issuerSigned"), "issuerAuth");
+    let Value::Array(parts) = auth else { panic!() };
+    let Value::Map(unprotected) = &mut parts[1] else { panic!() };
+    unprotected[0].1 = Value::Bytes(hex_file("annex_d_iaca_root.hex"));
+    assert_eq!(code(&verify(&encode(&resp))), "mdoc.not_document_signer");
+}
+
+#[test]
 fn forged_issuer_signature_is_refused() {
     let mut resp = decode(&response());
     let auth = get(get(document(&mut resp), "issuerSigned"), "issuerAuth");
@@ -308,6 +319,7 @@ fn every_code_is_in_the_catalogue_with_both_languages() {
         MdocError::NoDocuments.code(),
         MdocError::Unsupported(String::new()).code(),
         MdocError::IssuerUntrusted.code(),
+        MdocError::NotDocumentSigner.code(),
         MdocError::CertificateExpired.code(),
         MdocError::IssuerSignature.code(),
         MdocError::DocTypeMismatch { document: String::new(), mso: String::new() }.code(),

@@ -104,6 +104,7 @@ messages! {
     MdocNoDocuments => "mdoc.no_documents", "Thiết bị không trình giấy tờ nào hoặc báo lỗi.", "The device presented no document or reported an error.";
     MdocUnsupported => "mdoc.unsupported", "Giấy tờ dùng thuật toán hoặc khoá chưa được hỗ trợ.", "The document uses an algorithm or key that is not supported.";
     MdocIssuerUntrusted => "mdoc.issuer_untrusted", "Giấy tờ không do cơ quan cấp có trong danh sách tin cậy ký.", "The document was not signed by an issuer in the trust list.";
+    MdocNotDocumentSigner => "mdoc.not_document_signer", "Chứng thư ký giấy tờ không phải chứng thư dành cho việc cấp giấy tờ.", "The certificate that signed the document is not a document-signer certificate.";
     MdocCertificateExpired => "mdoc.certificate_expired", "Chứng thư của cơ quan cấp giấy tờ đã hết hạn hoặc chưa có hiệu lực.", "The issuer's certificate has expired or is not yet valid.";
     MdocIssuerSignature => "mdoc.issuer_signature", "Chữ ký của cơ quan cấp trên giấy tờ không hợp lệ.", "The issuer's signature on the document is not valid.";
     MdocDocTypeMismatch => "mdoc.doctype_mismatch", "Loại giấy tờ không khớp với loại mà cơ quan cấp đã ký.", "The document type does not match the type the issuer signed.";
