@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real PC/SC stack for the chip tests (issue 12; ARCHITECTURE.md, decision 26e): Debian's
+# The real PC/SC stack for the chip tests (issue 12; ARCHITECTURE.md, decision 29): Debian's
 # pcscd with the vsmartcard `vpcd` reader driver. vpcd adds two virtual readers ("Virtual PCD 00 00"
 # and "Virtual PCD 00 01") whose card side is a TCP client on localhost:35963/35964: our
 # `tools/virtual-card` connects there, and every PC/SC client (`citizen chip`, JMRTD through

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The fuzz step of the project's test command: run the QR frame parser's cargo-fuzz target and
-# the chip reader's (TLV/DG13, SM unwrap, EF.SOD) for a few seconds each when a nightly toolchain
-# is available, and say so plainly when it is not.
+# the chip reader's (TLV/DG13, SM unwrap, EF.SOD) and the mdoc verifier's (DeviceResponse) for a
+# few seconds each when a nightly toolchain is available, and say so plainly when it is not.
 #
 #   fuzz/run.sh              CITIZEN_FUZZ_SECONDS (default 20) of fuzzing qr_frame after the build,
-#                            CITIZEN_CHIP_FUZZ_SECONDS (default 10) for each chip target;
+#                            CITIZEN_CHIP_FUZZ_SECONDS (default 10) for each chip target and
+#                            for mdoc_device_response;
 #                            CITIZEN_FUZZ_TOOLCHAIN (default nightly) names the toolchain
 #
 # - No `cargo +nightly`: prints "fuzz: SKIPPED (...)" and exits 0 (not a failure).
@@ -45,8 +46,14 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 echo "fuzz: using $(cargo fuzz --version)"
 
+# The mdoc target (issue 13) only with CITIZEN_FUZZ_MDOC=1: it builds isomdl's whole tree.
+mdoc_features=()
+if [[ "${CITIZEN_FUZZ_MDOC:-0}" == 1 ]]; then
+    mdoc_features=(--features mdoc)
+fi
+
 start=$SECONDS
-cargo "+$toolchain" fuzz build --debug-assertions
+cargo "+$toolchain" fuzz build --debug-assertions "${mdoc_features[@]}"
 echo "fuzz: built the targets in $((SECONDS - start)) s"
 
 # run_target NAME SECONDS: fuzz one target from its checked-in seeds; fail the step on a crash.
@@ -55,7 +62,7 @@ run_target() {
     local corpus log status=0
     corpus="$(mktemp -d "${TMPDIR:-/tmp}/citizen-fuzz-corpus.XXXXXX")"
     log="$corpus.log"
-    cargo "+$toolchain" fuzz run --debug-assertions "$target" "$corpus" "fuzz/seeds/$target" -- \
+    cargo "+$toolchain" fuzz run --debug-assertions "${mdoc_features[@]}" "$target" "$corpus" "fuzz/seeds/$target" -- \
         -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1 || status=$?
     if (( status )); then
         tail -n 80 "$log"
@@ -70,9 +77,14 @@ run_target() {
     rm -rf "$corpus" "$log"
 }
 
-# The chip targets first (issue 12), the QR frame last: the test command's summary reads the
-# last "fuzz: qr_frame" line.
+# The chip targets first (issue 12), then the mdoc verifier (issue 13), the QR frame last: the
+# test command's summary reads the last "fuzz: qr_frame" line.
 for target in chip_tlv_dg13 chip_sm_unwrap chip_sod; do
     run_target "$target" "$chip_seconds"
 done
+if (( ${#mdoc_features[@]} )); then
+    run_target mdoc_device_response "$chip_seconds"
+else
+    echo "fuzz: mdoc_device_response not run (set CITIZEN_FUZZ_MDOC=1; it builds isomdl's tree)"
+fi
 run_target qr_frame "$seconds"

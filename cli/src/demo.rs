@@ -125,7 +125,7 @@ pub async fn run(
 
     let _ = writeln!(out, "citizen-core demo — dữ liệu: {}", data_dir.display());
     let outbox = Arc::new(MemoryOtpOutbox::new());
-    // The server's CSCA trust list for level 2 (decision 26f): the software card's test CSCA only.
+    // The server's CSCA trust list for level 2 (decision 30): the software card's test CSCA only.
     let csca_dir = data_dir.join("server").join("chip-csca");
     step!("server.chip_trust", std::fs::create_dir_all(&csca_dir));
     step!(

@@ -1,6 +1,6 @@
 //! `PcscTransport`: the core's [`ApduTransport`] over PC/SC, the kiosk route (a USB contactless
 //! reader at a one-stop counter) and the CI route (`pcscd` with the vsmartcard `vpcd` virtual
-//! reader serving our software card). See ARCHITECTURE.md, decision 26e.
+//! reader serving our software card). See ARCHITECTURE.md, decision 29.
 //!
 //! PC/SC calls block, so [`ApduTransport::transceive`] runs them on tokio's blocking pool.
 //! **Cancellation:** PC/SC cannot abort an `SCardTransmit` in flight. Dropping the

@@ -45,7 +45,7 @@ pub struct AppState {
     pub faults: crate::fault::FaultQueue,
     /// Registered relying parties.
     pub registry: crate::registry::Registry,
-    /// CSCA certificates (DER) trusted for chip passive authentication (decision 26f), loaded
+    /// CSCA certificates (DER) trusted for chip passive authentication (decision 30), loaded
     /// from `<data_dir>/chip-csca/*.der` at start.
     pub chip_trust: Vec<Vec<u8>>,
 }

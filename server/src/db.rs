@@ -228,7 +228,7 @@ CREATE TABLE rp_share_requests (
 ALTER TABLE devices ADD COLUMN counter_window INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE devices ADD COLUMN submit_counter_window INTEGER NOT NULL DEFAULT -1;
 "#,
-    // v6 (issue 11, decision 26b): the device's bookkeeping key (no user authentication on the
+    // v6 (issue 11, decision 26): the device's bookkeeping key (no user authentication on the
     // phone), registered by a statement the device key signed (enrollment proof or login), and
     // accepted for activity anchors only, with its own anti-replay counter so that it can never
     // move the device key's window. NULL for devices enrolled before (until their next login).
@@ -237,7 +237,7 @@ ALTER TABLE devices ADD COLUMN bookkeeping_public_key BLOB;
 ALTER TABLE devices ADD COLUMN bookkeeping_counter INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN bookkeeping_counter_window INTEGER NOT NULL DEFAULT 0;
 "#,
-    // v7 (issue 12, decision 26f): identity level from the chip. Every existing account is level
+    // v7 (issue 12, decision 30): identity level from the chip. Every existing account is level
     // 1. One row per accepted chip proof, keyed by the server nonce it answered (a replayed
     // proof is recognised before anything else), keeping only fingerprints: the document
     // signer certificate's and DG15's SHA-256, never the chip's personal data.

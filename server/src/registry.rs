@@ -26,7 +26,7 @@ use crate::tokens::TokenKeys;
 pub const DEMO_PORTAL_ID: &str = "dvc-demo";
 /// Id of the demo bank (eKYC data sharing).
 pub const DEMO_BANK_ID: &str = "bank-demo";
-/// Id of the demo RP that requires a level-2 account (decision 26f).
+/// Id of the demo RP that requires a level-2 account (decision 30).
 pub const DEMO_LEVEL2_ID: &str = "securities-demo";
 /// Path of the demo portal page (also its redirect target).
 pub const DEMO_PORTAL_PATH: &str = "/portal";
@@ -142,7 +142,7 @@ impl Registry {
             },
             Some(bank_key),
         );
-        // A demo RP that accepts only level-2 accounts (verified from the chip, decision 26f):
+        // A demo RP that accepts only level-2 accounts (verified from the chip, decision 30):
         // a brokerage opening accounts remotely. No hosted pages; tests sign its requests.
         let l2_key = load_or_create_key(&keys.join(format!("{DEMO_LEVEL2_ID}.pem")))?;
         reg.insert(

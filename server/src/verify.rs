@@ -132,7 +132,7 @@ pub enum CounterKind {
     /// `last_submit_counter`: submissions (signed possibly long before delivery, so logins in
     /// between must not invalidate them).
     Submit,
-    /// `bookkeeping_counter`: statements signed by the bookkeeping key (decision 26b). Its own
+    /// `bookkeeping_counter`: statements signed by the bookkeeping key (decision 26). Its own
     /// window, so a key that needs no user authentication cannot push the device key's counter
     /// out of reach.
     Bookkeeping,

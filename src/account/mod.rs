@@ -83,7 +83,7 @@ fn key_alias(device_id: &str) -> String {
     format!("citizen-core.device.{device_id}")
 }
 
-/// Alias of the bookkeeping key that goes with the device key `device_alias` (decision 26b).
+/// Alias of the bookkeeping key that goes with the device key `device_alias` (decision 26).
 pub(crate) fn bookkeeping_alias(device_alias: &str) -> String {
     format!("{device_alias}.bookkeeping")
 }
@@ -667,7 +667,7 @@ impl Account {
         self.verify_passcode(passcode_in).await?;
         let nonce = self.challenge(&acc, Purpose::Login).await?;
         // An account enrolled before bookkeeping keys registers one with this login (decision
-        // 26b): the device key signs its public key in the subject.
+        // 26): the device key signs its public key in the subject.
         let register = self.bookkeeping_to_register(&acc).await;
         let subject =
             register.as_ref().map(|k| crate::protocol::bookkeeping_subject(&k.public_key)).unwrap_or_default();

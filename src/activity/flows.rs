@@ -28,7 +28,7 @@ pub struct ActivityExport {
     pub entries: Vec<ActivityEntry>,
     /// Anchors.
     pub anchors: Vec<ActivityAnchor>,
-    /// The bookkeeping keys that sign entries since decision 26b (oldest first; more than one
+    /// The bookkeeping keys that sign entries since decision 26 (oldest first; more than one
     /// when a lost key was replaced), each with the statement by which the device key registered
     /// it; empty in exports of devices without one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -140,7 +140,7 @@ fn verify_parsed(x: &ActivityExport, keys: &[jsonwebtoken::jwk::Jwk]) -> LogChec
 impl Account {
     /// Record an entry. The operation it records has already happened, so nothing is returned:
     /// the entry is committed to the waiting queue first (sealed), then signed with the
-    /// bookkeeping key and appended to the log — no prompt, ever (decision 26b). When it cannot
+    /// bookkeeping key and appended to the log — no prompt, ever (decision 26). When it cannot
     /// be signed yet (no registered bookkeeping key: an account enrolled before v7 until its
     /// next login; or the key store failed) it stays queued and is signed by the next
     /// [`Account::flush_activity`] (the next entry, the next anchor or case sync), never dropped.

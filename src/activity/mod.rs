@@ -41,7 +41,7 @@ pub enum ActivityKind {
     QrDenial,
     /// Identity data was shared with a relying party.
     DataShare,
-    /// The account was raised to identity level 2 from the card's chip (decision 26f).
+    /// The account was raised to identity level 2 from the card's chip (decision 30).
     LevelUpgrade,
 }
 

@@ -1,4 +1,4 @@
-//! Level 2 from the chip, on the device (issue 12, ARCHITECTURE.md decision 26f).
+//! Level 2 from the chip, on the device (issue 12, ARCHITECTURE.md decision 30).
 //!
 //! [`Account::upgrade_with_chip`]: an enrolled, logged-in device asks the server for a chip
 //! nonce (`POST /v1/chip/challenge`, which also answers the server's CSCA list), drives the

@@ -1,4 +1,4 @@
-//! UniFFI façade of level 2 from the chip (issue 12, decision 26f): read the card through the
+//! UniFFI façade of level 2 from the chip (issue 12, decision 30): read the card through the
 //! shell's [`ApduTransport`] and raise the account to identity level 2. A thin wrapper over
 //! [`crate::chip`]; its errors are [`CitizenError`]'s `Card` and `Cancelled` variants, and the
 //! shared ones.

@@ -17,7 +17,7 @@
 //! **Cancellation.** Dropping the caller's future (a cancelled Kotlin coroutine or Swift task)
 //! aborts the task spawned by [`run`] at its next `.await`: a key-store `sign` it awaits is
 //! dropped with it, so UniFFI cancels the foreign call and the platform dismisses the biometric
-//! prompt (decision 26b). Nothing is half-written by that: storage work runs in
+//! prompt (decision 26). Nothing is half-written by that: storage work runs in
 //! [`run_blocking`] sections, which always finish once started (tokio cannot abort them), and
 //! everything durable is committed in one transaction; an outbox item already committed is
 //! delivered by the core's own background task, which a caller's cancellation does not touch.

@@ -148,7 +148,7 @@ pub fn server_error(status: StatusCode, body: &[u8], retry_after: Option<u64>) -
         rp::PRESENTATION_REPLAYED => Error::Domain(Msg::ConsentPresentationReplayed),
         rp::PRESENTATION_WRONG_AUDIENCE => Error::Domain(Msg::ConsentPresentationWrongAudience),
         // Refusals of a chip upgrade and of a relying party's level requirement carry catalogue
-        // codes themselves (decision 26f).
+        // codes themselves (decision 30).
         code if code.starts_with("chip.") || code == Msg::LevelRequired.code() => {
             match Msg::all().iter().find(|m| m.code() == code) {
                 Some(m) => Error::Domain(*m),

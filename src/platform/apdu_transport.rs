@@ -3,7 +3,7 @@
 //! The chip reader of the core is sans-I/O: it emits command APDUs and consumes response APDUs.
 //! This port carries them. The shells implement it over the platform's NFC API (Android
 //! `IsoDep`, iOS `NFCISO7816Tag`); the desktop/kiosk shell implements it in Rust over PC/SC
-//! (`citizen-cli`'s `PcscTransport`, through `pcscd`). See ARCHITECTURE.md, decision 26e.
+//! (`citizen-cli`'s `PcscTransport`, through `pcscd`). See ARCHITECTURE.md, decision 29.
 //!
 //! **Why async.** An NFC exchange takes milliseconds to seconds and the platform APIs are
 //! asynchronous (CoreNFC's `sendCommand` completes on a callback) or blocking (`IsoDep`); an

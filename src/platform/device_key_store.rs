@@ -140,7 +140,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for DeviceKeyStoreError {
 /// implementation should invalidate its `LAContext` in a cancellation handler). The other methods
 /// are quick and synchronous; the core calls them off its async executor.
 ///
-/// Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+/// Two keys per device (ARCHITECTURE.md, decision 26): the *device key* (user authentication
 /// required, every user-initiated statement) and the *bookkeeping key* (alias
 /// `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
 /// anchors only; the server refuses it for anything else). [`SignRequest`] says which use a

@@ -1,5 +1,5 @@
 //! The bookkeeping key's record and the activity entries waiting to be signed (schema v7,
-//! ARCHITECTURE.md decision 26b).
+//! ARCHITECTURE.md decision 26).
 //!
 //! Both are sealed under the data key: the record so that an edit at rest cannot swap the key the
 //! log is signed with, the waiting entries because their summaries are personal (procedures,

@@ -1,4 +1,4 @@
-//! Issue 11 item 3 (decision 26b): bookkeeping signatures — activity-log entries and anchors —
+//! Issue 11 item 3 (decision 26): bookkeeping signatures — activity-log entries and anchors —
 //! use the bookkeeping key (no user authentication) and never prompt; a failed append waits and
 //! is retried, never dropped; an account enrolled before bookkeeping keys registers one with its
 //! next login and keeps its entries waiting until then.
@@ -45,7 +45,7 @@ async fn server_jwk(env: &Env) -> String {
 }
 
 /// The issue's "done when": a submit and a background sync (delivery, case sync, anchoring)
-/// cause exactly one prompt, the submit's. Before decision 26b every log entry and every anchor
+/// cause exactly one prompt, the submit's. Before decision 26 every log entry and every anchor
 /// was signed with the device key: enrollment + login made 4 prompts instead of 2, and this
 /// submit + sync 4 instead of 1 (submit, its entry, the delivery entry, the anchor).
 #[tokio::test(flavor = "multi_thread")]

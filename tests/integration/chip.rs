@@ -1,4 +1,4 @@
-//! Level 2 from the chip through the core (decision 26f): the software CCCD behind an
+//! Level 2 from the chip through the core (decision 30): the software CCCD behind an
 //! in-process `ApduTransport`, the reference server trusting its test CSCA. Success raises the
 //! account to level 2 (credential, activity log, a level-2 relying party now accepts the
 //! citizen); each refusal is typed and leaves the account at level 1.

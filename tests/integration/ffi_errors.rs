@@ -131,7 +131,7 @@ async fn an_invalidated_key_at_activity_anchoring_says_key_invalidated() {
     let env = Env::new().await;
     let d = env.device("a", CITIZEN).await;
     assert!(!d.core.activity().list_entries().await.unwrap().is_empty(), "enrollment and login were logged");
-    // Anchors are signed with the bookkeeping key (decision 26b): the device key's invalidation
+    // Anchors are signed with the bookkeeping key (decision 26): the device key's invalidation
     // (a changed biometric set) does not stop them; the bookkeeping key's own does.
     d.invalidate_key();
     assert!(d.core.activity().anchor().await.unwrap().is_some());

@@ -164,7 +164,7 @@ impl QrLogin {
 #[tokio::test(flavor = "multi_thread")]
 async fn scan_approve_receipt_and_id_token() {
     let mut env = env().await;
-    // The demo portal, the demo bank and the level-2 demo RP (decision 26f).
+    // The demo portal, the demo bank and the level-2 demo RP (decision 30).
     assert_eq!(env.core.consent().refresh_relying_parties().await.unwrap(), 3);
     let s = env.open(false).await;
     let info = env.core.consent().scan_login_code(env.frame(&s).await).await.unwrap();

@@ -1,4 +1,4 @@
-"""Level 2 from the chip through the Python bindings (ARCHITECTURE.md decision 26f).
+"""Level 2 from the chip through the Python bindings (ARCHITECTURE.md decision 30).
 
 The card is the Rust software CCCD run as a subprocess (`examples/software_card_stdio`, one hex
 APDU per line), wrapped by a Python `ApduTransport`, so the Python side exercises the foreign

@@ -3137,7 +3137,7 @@ public func FfiConverterTypeDataKeyWrapper_lower(_ value: DataKeyWrapper) -> UIn
  * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
  * are quick and synchronous; the core calls them off its async executor.
  *
- * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * Two keys per device (ARCHITECTURE.md, decision 26): the *device key* (user authentication
  * required, every user-initiated statement) and the *bookkeeping key* (alias
  * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
  * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
@@ -3193,7 +3193,7 @@ public protocol DeviceKeyStore: AnyObject, Sendable {
  * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
  * are quick and synchronous; the core calls them off its async executor.
  *
- * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * Two keys per device (ARCHITECTURE.md, decision 26): the *device key* (user authentication
  * required, every user-initiated statement) and the *bookkeeping key* (alias
  * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
  * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
@@ -9610,7 +9610,7 @@ public enum ActivityKind: Equatable, Hashable {
      */
     case dataShare
     /**
-     * The account was raised to identity level 2 from the card's chip (decision 26f).
+     * The account was raised to identity level 2 from the card's chip (decision 30).
      */
     case levelUpgrade
 

@@ -8,7 +8,7 @@
 //! [`pa`] (passive authentication), [`ca`] and [`aa`] (chip and active authentication).
 //!
 //! This crate is on the RustCrypto `elliptic-curve` 0.14 line (brainpoolP256r1 arithmetic exists
-//! only there), apart from the rest of the workspace; see ARCHITECTURE.md, decision 26d.
+//! only there), apart from the rest of the workspace; see ARCHITECTURE.md, decision 28.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

@@ -8,7 +8,7 @@
 //! exactly as read, never re-encoded. EC keys with explicit domain parameters (ICAO's rule) are
 //! mapped to named curves by [`crate::ec::curve_from_parameters`]. Supported signatures:
 //! ECDSA with SHA-256/384/512 on brainpoolP256r1 and P-256; RSA is refused as unsupported
-//! (`chip.malformed_certificate`) — see ARCHITECTURE.md, decision 26d.
+//! (`chip.malformed_certificate`) — see ARCHITECTURE.md, decision 28.
 
 use std::collections::BTreeMap;
 

@@ -42,7 +42,7 @@ pub enum ActivityKind {
     QrDenial,
     /// Identity data was shared with a relying party.
     DataShare,
-    /// The account was raised to identity level 2 from the card's chip (decision 26f).
+    /// The account was raised to identity level 2 from the card's chip (decision 30).
     LevelUpgrade,
 }
 
@@ -244,7 +244,7 @@ pub fn endorsed_bookkeeping_key(
 }
 
 /// [`verify`] where an entry's signature may come from any of `public_keys` (the device key and
-/// the bookkeeping key it endorsed, decision 26b).
+/// the bookkeeping key it endorsed, decision 26).
 pub fn verify_with_keys(
     entries: &[ActivityEntry],
     anchors: &[ActivityAnchor],

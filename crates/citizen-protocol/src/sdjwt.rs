@@ -304,7 +304,7 @@ pub async fn issue_pid<S: JwsSigner>(
     object.insert("iat".into(), iat.into());
     object.insert("exp".into(), exp.into());
     object.insert("vct".into(), PID_VCT.into());
-    // The identity level (1 or 2, decision 26f) is about the credential, not the citizen's
+    // The identity level (1 or 2, decision 30) is about the credential, not the citizen's
     // data: always visible, never a disclosure.
     object.insert(PID_LEVEL_CLAIM.into(), level.into());
     let mut paths = Vec::with_capacity(claims.len());

@@ -3,7 +3,7 @@ import CoreNFC
 import Foundation
 
 /// The core's `ApduTransport` over CoreNFC's `NFCISO7816Tag` (the CCCD's chip), for the chip
-/// reader of issue 12 (ARCHITECTURE.md, decision 26e).
+/// reader of issue 12 (ARCHITECTURE.md, decision 29).
 ///
 /// - **The AID:** CoreNFC only connects to ISO 7816 tags whose application is listed in the app's
 ///   Info.plist (`com.apple.developer.nfc.readersession.iso7816.select-identifiers`): the eMRTD

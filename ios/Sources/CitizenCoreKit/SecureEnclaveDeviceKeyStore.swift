@@ -26,7 +26,7 @@ import Security
 /// cancellation handler invalidates the `LAContext`, which dismisses a Face ID / Touch ID prompt
 /// that is up (the signature then fails as cancelled; the core has stopped waiting anyway).
 ///
-/// Bookkeeping (activity-log entries and anchors, ARCHITECTURE.md decision 26b) is signed with
+/// Bookkeeping (activity-log entries and anchors, ARCHITECTURE.md decision 26) is signed with
 /// the bookkeeping key, created without `.biometryCurrentSet`; for such a request
 /// (`userInitiated == false`) the context has `interactionNotAllowed`, so a key that would need
 /// a prompt fails instead of surprising the citizen.

@@ -53,7 +53,7 @@ pub fn login(s: &AppState, conn: &mut Connection, req: &LoginRequest) -> ApiResu
     let tx = conn.transaction()?;
     if let Some(key) = bookkeeping_key {
         // A device enrolled before bookkeeping keys (or whose key was lost) registers one with
-        // a login: the device key signed it (decision 26b).
+        // a login: the device key signed it (decision 26).
         tx.execute("UPDATE devices SET bookkeeping_public_key = ?2 WHERE device_id = ?1", params![dev.device_id, key])?;
         audit(&tx, now, "bookkeeping_key_registered", "ok", Some(&dev.account_id), Some(&dev.device_id));
     }

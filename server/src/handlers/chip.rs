@@ -1,4 +1,4 @@
-//! Level 2 from the chip (issue 12, ARCHITECTURE.md decision 26f).
+//! Level 2 from the chip (issue 12, ARCHITECTURE.md decision 30).
 //!
 //! * `POST /v1/chip/challenge` (Bearer): a single-use nonce with purpose `chip`, bound to the
 //!   bearer's device (the shared `nonces` table), and the CSCA list this server trusts.

@@ -106,7 +106,7 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
     validate_registration(req)?;
     let public_key =
         verify_enroll_proof(s, &req.proof, &req.enrollment_id, &req.device.device_id, &req.device.public_key)?;
-    // The proof's subject registers the bookkeeping key (decision 26b); the proof signs it.
+    // The proof's subject registers the bookkeeping key (decision 26); the proof signs it.
     let bookkeeping_key = crate::verify::bookkeeping_key_of(&req.proof.statement.subject)?;
     if load_device(conn, &req.device.device_id)?.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, codes::DEVICE_EXISTS, "device id already registered"));

@@ -91,7 +91,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::portal::routes())
         // PID credential, data-share receipts, and the hosted demo bank (eKYC verifier).
         .merge(credentials::routes())
-        // Level 2 from the chip (decision 26f).
+        // Level 2 from the chip (decision 30).
         .merge(chip::routes())
         .merge(crate::demo_bank::routes())
         .fallback(not_found)

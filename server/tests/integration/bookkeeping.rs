@@ -1,4 +1,4 @@
-//! The bookkeeping key (issue 11, decision 26b): a second device key without user
+//! The bookkeeping key (issue 11, decision 26): a second device key without user
 //! authentication, registered by a statement the device key signs (enrollment proof or login),
 //! accepted for activity anchors ONLY, with its own anti-replay counter. Every other purpose
 //! signed with it is refused (`signature_invalid`).

@@ -1,4 +1,4 @@
-//! Level 2 from the chip (decision 26f), server side: the software CCCD is read in process with
+//! Level 2 from the chip (decision 30), server side: the software CCCD is read in process with
 //! active authentication over the challenge derived from a server nonce, and the evidence is
 //! uploaded by a test device. Success raises the account to level 2 (and the PID credential says
 //! so); each refusal has its code: untrusted signer, clone (copied files, an old signature),

@@ -638,7 +638,7 @@ async fn portal_callback_accepts_an_id_token_once() {
     }
 }
 
-/// Issue 11 (decision 26b): consent (a QR login approval) signed by the registered bookkeeping
+/// Issue 11 (decision 26): consent (a QR login approval) signed by the registered bookkeeping
 /// key is refused; the device key's approval of the same session goes through.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_approval_signed_by_the_bookkeeping_key_is_refused() {

@@ -757,7 +757,7 @@ async fn faults_behave_as_documented() {
     assert_eq!(h.server.pending_faults(), 0);
 }
 
-/// Issue 11 (decision 26b): the bookkeeping key, once registered, still cannot sign a submission
+/// Issue 11 (decision 26): the bookkeeping key, once registered, still cannot sign a submission
 /// (only activity anchors); the device key's submission of the same payload goes through.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_submission_signed_by_the_bookkeeping_key_is_refused() {

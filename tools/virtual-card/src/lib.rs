@@ -6,7 +6,7 @@
 //! card end: it serves any [`VirtualCard`] over the vpcd protocol (our own loop, `run_vpcd`), so
 //! the chip reader of `citizen chip` and an independent reader (JMRTD through
 //! `javax.smartcardio`) talk to our software card exactly as to a card in a USB reader
-//! (ARCHITECTURE.md, decision 26e).
+//! (ARCHITECTURE.md, decision 29).
 //!
 //! A card is a plain `process(command) -> response` object. To serve another card (the software
 //! CCCD), implement [`VirtualCard`] for it and add it to [`card_by_name`].

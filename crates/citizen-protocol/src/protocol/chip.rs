@@ -1,4 +1,4 @@
-//! Level 2 from the chip (issue 12, ARCHITECTURE.md decision 26f): the wire records of
+//! Level 2 from the chip (issue 12, ARCHITECTURE.md decision 30): the wire records of
 //! `POST /v1/chip/challenge` and `POST /v1/chip/upgrade`, the derivation of the active
 //! authentication challenge from the server's nonce, and the digest that binds the uploaded chip
 //! files to the device's signed statement.

@@ -72,7 +72,7 @@ impl Purpose {
 }
 
 /// Prefix of the statement subject that registers a device's **bookkeeping key** (ARCHITECTURE.md,
-/// decision 26b): `bookkeeping_key:<base64url SEC1 public key>`. The device key signs it in the
+/// decision 26): `bookkeeping_key:<base64url SEC1 public key>`. The device key signs it in the
 /// enrollment proof or, for a device enrolled before bookkeeping keys, in its next login; the
 /// server then accepts that key for [`Purpose::Activity`] (log anchors) and nothing else, and a
 /// verifier of an activity-log export accepts entries it signed once the device key vouched for

@@ -24,7 +24,7 @@ pub struct RelyingPartyEntry {
     pub purposes: Vec<String>,
     /// The lowest identity level an account needs to log in to or share data with this RP
     /// (1 = enrolled with number, birth date and OTP; 2 = verified from the card's chip). The
-    /// server refuses a lower account with `level.required` (decision 26f).
+    /// server refuses a lower account with `level.required` (decision 30).
     #[serde(default = "default_min_level")]
     pub min_level: u8,
 }

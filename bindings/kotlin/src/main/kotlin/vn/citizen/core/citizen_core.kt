@@ -5793,7 +5793,7 @@ public object FfiConverterTypeDataKeyWrapper: FfiConverter<DataKeyWrapper, Long>
  * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
  * are quick and synchronous; the core calls them off its async executor.
  *
- * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * Two keys per device (ARCHITECTURE.md, decision 26): the *device key* (user authentication
  * required, every user-initiated statement) and the *bookkeeping key* (alias
  * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
  * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
@@ -5851,7 +5851,7 @@ public interface DeviceKeyStore {
  * implementation should invalidate its `LAContext` in a cancellation handler). The other methods
  * are quick and synchronous; the core calls them off its async executor.
  *
- * Two keys per device (ARCHITECTURE.md, decision 26b): the *device key* (user authentication
+ * Two keys per device (ARCHITECTURE.md, decision 26): the *device key* (user authentication
  * required, every user-initiated statement) and the *bookkeeping key* (alias
  * `<device alias>.bookkeeping`, `require_user_authentication = false`, activity-log entries and
  * anchors only; the server refuses it for anything else). [`SignRequest`] says which use a
@@ -11664,7 +11664,7 @@ enum class ActivityKind {
      */
     DATA_SHARE,
     /**
-     * The account was raised to identity level 2 from the card's chip (decision 26f).
+     * The account was raised to identity level 2 from the card's chip (decision 30).
      */
     LEVEL_UPGRADE;
 

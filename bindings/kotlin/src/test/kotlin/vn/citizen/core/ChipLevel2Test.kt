@@ -15,7 +15,7 @@ import java.nio.file.Files
 import java.nio.file.Path
 
 /**
- * Level 2 from the chip through the Kotlin bindings (decision 26f): the Rust software CCCD runs
+ * Level 2 from the chip through the Kotlin bindings (decision 30): the Rust software CCCD runs
  * as a subprocess (`examples/software_card_stdio`, one hex APDU per line) behind a Kotlin
  * `ApduTransport`; a dedicated server trusts its test CSCA. Refusals first, then the upgrade.
  */

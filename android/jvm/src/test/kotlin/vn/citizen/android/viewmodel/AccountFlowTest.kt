@@ -71,7 +71,7 @@ class AccountFlowTest {
             assertArrayEquals(ticket.enrollmentId.toByteArray(Charsets.UTF_8), expected.attestationChallenge)
             assertEquals(TEST_KEY_OPTIONS.requireUserAuthentication, expected.requireUserAuthentication)
             assertEquals(TEST_KEY_OPTIONS.preferStrongbox, expected.preferStrongbox)
-            // The device key (the first key made; the second is the bookkeeping key, decision 26b).
+            // The device key (the first key made; the second is the bookkeeping key, decision 26).
             val used = keyStore.created.first()
             assertArrayEquals(expected.attestationChallenge, used.attestationChallenge)
             assertEquals(expected.requireUserAuthentication, used.requireUserAuthentication)

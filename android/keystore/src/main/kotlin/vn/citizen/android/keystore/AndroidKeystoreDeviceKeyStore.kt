@@ -32,7 +32,7 @@ import java.security.spec.ECGenParameterSpec
  *   `authValiditySeconds = 0` makes every signature prompt (the `Signature` is then passed to
  *   the prompt as its CryptoObject). Activity-log entries and anchors are signed with the
  *   **bookkeeping key** (`<device alias>.bookkeeping`, created without user authentication,
- *   ARCHITECTURE.md decision 26b): `SignRequest.userInitiated == false`, and this adapter never
+ *   ARCHITECTURE.md decision 26): `SignRequest.userInitiated == false`, and this adapter never
  *   prompts for such a request — a key that would need a prompt fails with `AuthenticationFailed`.
  * - **Async and cancellable.** `createKey` and `sign` are `suspend` and run the Keystore work on
  *   `Dispatchers.IO`; when the core drops the call (the citizen left the screen, the operation

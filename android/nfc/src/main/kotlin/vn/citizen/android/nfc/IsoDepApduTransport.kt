@@ -56,7 +56,7 @@ class AndroidIsoDepTag(private val isoDep: IsoDep) : IsoDepTag {
 
 /**
  * The core's [ApduTransport] over an ISO 14443-4 tag (the CCCD's chip), for the chip reader of
- * issue 12 (ARCHITECTURE.md, decision 26e).
+ * issue 12 (ARCHITECTURE.md, decision 29).
  *
  * - **Blocking I/O off the main thread:** `IsoDep.transceive` blocks; it runs on [dispatcher]
  *   (`Dispatchers.IO`).
