@@ -58,7 +58,9 @@ impl citizen_core::platform::ApduTransport for DemoCard {
     async fn transceive(&self, command: Vec<u8>) -> Result<Vec<u8>, citizen_core::platform::ApduTransportError> {
         let answer = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).process(&command);
         if answer.is_empty() {
-            return Err(citizen_core::platform::ApduTransportError::CardRemoved { reason: "card left the field".into() });
+            return Err(citizen_core::platform::ApduTransportError::CardRemoved {
+                reason: "card left the field".into(),
+            });
         }
         Ok(answer)
     }
