@@ -68,7 +68,7 @@ def shown_frame(driver) -> str | None:
 
 
 def expect_consent_error(call, code: str):
-    with pytest.raises(cc.ConsentError) as e:
+    with pytest.raises(cc.CitizenError) as e:
         run(call)
     helpers.assert_detail(e.value.detail, code)
 
@@ -77,13 +77,13 @@ def expect_consent_error(call, code: str):
 def citizen(server, device):
     core = device.open()
     helpers.enroll(core, server, CITIZEN)
-    run(core.login(PASSCODE))
+    run(core.account().login(PASSCODE))
     return core
 
 
 def test_portal_login_by_scanning_the_qr_code(server, citizen, browser_factory):
     core = citizen
-    assert run(core.refresh_relying_parties()) >= 1
+    assert run(core.consent().refresh_relying_parties()) >= 1
 
     driver = browser_factory(server)
     driver.get(server.base_url + "/portal")
@@ -93,7 +93,7 @@ def test_portal_login_by_scanning_the_qr_code(server, citizen, browser_factory):
     assert driver.find_element(By.CSS_SELECTOR, "#qr svg"), "no QR code drawn"
 
     # The phone scans what the browser shows.
-    request = run(core.scan_login_code(frame))
+    request = run(core.consent().scan_login_code(frame))
     assert request.relying_party_id == "dvc-demo"
     assert request.origin == server.base_url
     assert request.same_device is False
@@ -108,7 +108,7 @@ def test_portal_login_by_scanning_the_qr_code(server, citizen, browser_factory):
     assert driver.find_element(By.ID, "status").get_attribute("data-state") == "scanned"
     assert not shown_frame(driver), "the QR code stays on screen after the scan"
 
-    approval = run(core.approve_login(request.session_id, shown[0], PASSCODE))
+    approval = run(core.consent().approve_login(request.session_id, shown[0], PASSCODE))
     assert approval.receipt.kind == cc.ConsentKind.QR_LOGIN
     assert approval.receipt.relying_party_id == "dvc-demo"
     assert approval.redirect_url is None
@@ -117,11 +117,11 @@ def test_portal_login_by_scanning_the_qr_code(server, citizen, browser_factory):
     # session was already scanned (and approved).
     margin = stale_from(frame) - time.time()
     if margin > 1.0:
-        expect_consent_error(core.scan_login_code(frame), "consent.already_scanned")
+        expect_consent_error(core.consent().scan_login_code(frame), "consent.already_scanned")
     else:  # a slow machine: only the stale case below is checked
         warnings.warn(f"approval took until {margin:.1f} s before the frame went stale; replay-while-fresh not checked")
     # The approval itself cannot be sent twice: the app dropped the answered request.
-    expect_consent_error(core.approve_login(request.session_id, shown[0], PASSCODE), "consent.unknown_session")
+    expect_consent_error(core.consent().approve_login(request.session_id, shown[0], PASSCODE), "consent.unknown_session")
 
     # The page shows who logged in, from the ID token the portal verified.
     wait_for(driver, '#status[data-state="approved"]',
@@ -133,7 +133,7 @@ def test_portal_login_by_scanning_the_qr_code(server, citizen, browser_factory):
     pause = stale_from(frame) + 1.0 - time.time()
     if pause > 0:
         time.sleep(pause)
-    expect_consent_error(core.scan_login_code(frame), "consent.frame_stale")
+    expect_consent_error(core.consent().scan_login_code(frame), "consent.frame_stale")
 
 
 def test_portal_is_untrusted_without_the_pin(server, browser_factory):

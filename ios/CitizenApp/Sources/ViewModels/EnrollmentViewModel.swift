@@ -90,10 +90,10 @@ final class EnrollmentViewModel: ObservableObject {
             state.outcome = outcome
             state.error = nil
             state.step = .done
-        } catch let error as EnrollmentError {
+        } catch let error as CitizenError {
             let failure = CoreFailure(error)
             switch error {
-            case .OtpInvalid, .OtpExpired, .OtpAttemptsExceeded, .NoPendingEnrollment:
+            case .OtpRejected, .NotFound:
                 state.step = .otp // enter it again, or ask for a new one (as the Kotlin twin)
             default:
                 break
