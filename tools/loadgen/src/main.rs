@@ -1,0 +1,491 @@
+//! `citizen-loadgen`: a load benchmark of the reference server (issue 14).
+//!
+//! Starts the server binary (a separate process, so its CPU time can be read from
+//! `/proc/<pid>/stat`) on a fresh data directory, enrolls the fictitious seed citizens through
+//! the real API (OTP from the development OTP file, proof of possession signed by a software
+//! key), then measures for each client count:
+//!
+//! - logins/s: `POST /v1/auth/challenge` + `POST /v1/auth/login` (a fresh signature per login);
+//! - submissions/s: `POST /v1/submissions` of an ID-card reissue form (no attachments);
+//! - the server's CPU time per operation (user + system);
+//! - the crypto-only bound of a login, measured in the same run: one ring P-256 verify (the
+//!   device statement) plus one ring P-256 sign (the access token) per login, per core.
+//!
+//! A benchmark, not a test: it prints a table and fails only when an operation is refused.
+//! `--smoke` runs a few seconds with tiny numbers (checks that the tool still works).
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use citizen_protocol::crypto::{b64, low_s};
+use citizen_protocol::protocol::services::{self as ps, CitizenProfileDto, SubmissionPayload};
+use citizen_protocol::protocol::{self as p, Purpose, SignedStatement, Statement};
+use clap::Parser;
+use ring::rand::SystemRandom;
+use ring::signature::{self as rs, EcdsaKeyPair, KeyPair};
+use serde_json::{json, Value};
+
+/// Load benchmark of the reference server.
+#[derive(Parser, Debug)]
+#[command(name = "citizen-loadgen")]
+struct Args {
+    /// Client counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    clients: Vec<usize>,
+    /// Seconds per measurement (each client count, logins and submissions separately).
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// The server binary (default: `citizen-server` next to this executable).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Data directory for the server (default: a fresh directory under the system temp dir,
+    /// removed at the end). Put it on the disk you want to measure.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// A few seconds with small numbers: checks that the tool works (for the test command).
+    #[arg(long)]
+    smoke: bool,
+}
+
+/// A device: a seed citizen's enrolled software key and its two counters.
+struct Device {
+    id: String,
+    key: EcdsaKeyPair,
+    login_counter: AtomicU64,
+    submit_counter: AtomicU64,
+    /// Form values from the citizen's profile (auto-filled fields of the ID-card form).
+    values: BTreeMap<String, String>,
+}
+
+struct Ctx {
+    base: String,
+    audience: String,
+    http_ca: String,
+    devices: Vec<Device>,
+    rng: SystemRandom,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn sign(key: &EcdsaKeyPair, rng: &SystemRandom, st: Statement) -> SignedStatement {
+    let sig = key.sign(rng, &st.canonical_bytes()).unwrap();
+    // ring does not normalise; the server accepts low-S only.
+    let sig = low_s(p256::ecdsa::Signature::from_slice(sig.as_ref()).unwrap());
+    SignedStatement { statement: st, signature: b64(&sig.to_bytes()) }
+}
+
+fn http_client(ca_pem: &str) -> reqwest::Client {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder().tls_backend_preconfigured(cfg).pool_max_idle_per_host(1).build().unwrap()
+}
+
+async fn post(http: &reqwest::Client, url: String, body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut rb = http.post(url).json(body);
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    match rb.send().await {
+        Ok(r) => {
+            let st = r.status().as_u16();
+            (st, r.json().await.unwrap_or(Value::Null))
+        }
+        Err(e) => (0, json!({ "error": e.to_string() })),
+    }
+}
+
+/// The server process and what it printed when ready.
+struct Server {
+    child: Child,
+    base: String,
+    audience: String,
+    ca_pem: String,
+    otp_file: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(bin: &Path, data_dir: &Path) -> Server {
+    let otp_file = data_dir.join("otp.jsonl");
+    let mut child = Command::new(bin)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .arg("--dev-otp-file")
+        .arg(&otp_file)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
+    let field = |k: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("server did not print {k}: {line}"))
+            .to_string()
+    };
+    let ca = field("ca");
+    Server {
+        base: field("base_url"),
+        audience: field("audience"),
+        ca_pem: std::fs::read_to_string(ca).unwrap(),
+        otp_file,
+        child,
+    }
+}
+
+/// User + system CPU seconds of a process (`/proc/<pid>/stat`, fields 14 and 15, in clock ticks
+/// of 1/100 s, the value of `CLK_TCK` on Linux).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name (field 2) may hold spaces: count from the closing parenthesis.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // After ')': field 3 is index 0, so utime (14) is index 11 and stime (15) index 12.
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+async fn enroll(ctx_base: &str, audience: &str, http: &reqwest::Client, server: &Server) -> Vec<Device> {
+    let rng = SystemRandom::new();
+    let mut devices = Vec::new();
+    for c in citizen_server::register::SEED {
+        let (st, b) = post(
+            http,
+            format!("{ctx_base}{}", p::PATH_ENROLL_START),
+            &json!({"cccd": c.cccd, "date_of_birth": c.date_of_birth, "phone": c.phone}),
+            &[],
+        )
+        .await;
+        assert_eq!(st, 200, "enroll start: {b}");
+        let eid = b["enrollment_id"].as_str().unwrap().to_string();
+        let otp = std::fs::read_to_string(&server.otp_file)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["reference"] == eid.as_str())
+            .filter_map(|v| v["otp"].as_str().map(str::to_string))
+            .last()
+            .expect("OTP in the dev OTP file");
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&rs::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(&rs::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        let id = uuid::Uuid::new_v4().to_string();
+        let proof = sign(
+            &key,
+            &rng,
+            Statement {
+                purpose: Purpose::Enroll,
+                audience: audience.into(),
+                nonce: eid.clone(),
+                device_id: id.clone(),
+                counter: 1,
+                issued_at: now(),
+                subject: String::new(),
+            },
+        );
+        let reg = p::DeviceRegistration {
+            device_id: id.clone(),
+            public_key: b64(key.public_key().as_ref()),
+            hardware_backed: false,
+            attestation_chain: vec![],
+            platform: "desktop".into(),
+            label: "loadgen".into(),
+        };
+        let (st, b) = post(
+            http,
+            format!("{ctx_base}{}", p::PATH_ENROLL_COMPLETE),
+            &json!({"enrollment_id": eid, "otp": otp, "device": reg, "proof": proof}),
+            &[],
+        )
+        .await;
+        assert_eq!(st, 200, "enroll complete: {b}");
+        devices.push(Device {
+            id,
+            key,
+            login_counter: AtomicU64::new(1),
+            submit_counter: AtomicU64::new(0),
+            values: BTreeMap::new(),
+        });
+    }
+    devices
+}
+
+/// One login: challenge, sign, login. `true` when the server issued tokens.
+async fn login(ctx: &Ctx, http: &reqwest::Client, dev: &Device) -> Option<Value> {
+    let (st, b) = post(
+        http,
+        format!("{}{}", ctx.base, p::PATH_CHALLENGE),
+        &json!({"device_id": dev.id, "purpose": Purpose::Login}),
+        &[],
+    )
+    .await;
+    if st != 200 {
+        eprintln!("challenge: {st} {b}");
+        return None;
+    }
+    let signed = sign(
+        &dev.key,
+        &ctx.rng,
+        Statement {
+            purpose: Purpose::Login,
+            audience: ctx.audience.clone(),
+            nonce: b["nonce"].as_str()?.to_string(),
+            device_id: dev.id.clone(),
+            counter: dev.login_counter.fetch_add(1, Ordering::Relaxed) + 1,
+            issued_at: now(),
+            subject: String::new(),
+        },
+    );
+    let (st, b) = post(http, format!("{}{}", ctx.base, p::PATH_LOGIN), &json!({ "signed": signed }), &[]).await;
+    if st != 200 {
+        eprintln!("login: {st} {b}");
+        return None;
+    }
+    Some(b)
+}
+
+/// The ID-card reissue form of this device's citizen.
+fn payload(dev: &Device) -> SubmissionPayload {
+    let mut values = dev.values.clone();
+    values.insert("reason".into(), "thay_doi_thong_tin".into());
+    values.insert("changed_info".into(), "Thay đổi nơi thường trú (dữ liệu thử nghiệm)".into());
+    values.insert("delivery".into(), "nhan_tai_co_quan".into());
+    SubmissionPayload {
+        submission_id: uuid::Uuid::new_v4().to_string(),
+        procedure_id: "id-card-reissue".into(),
+        procedure_version: 1,
+        values,
+        attachments: vec![],
+        supplements_case: None,
+    }
+}
+
+async fn submit(ctx: &Ctx, http: &reqwest::Client, dev: &Device) -> bool {
+    let pl = payload(dev);
+    let signed = sign(
+        &dev.key,
+        &ctx.rng,
+        Statement {
+            purpose: Purpose::Submit,
+            audience: ctx.audience.clone(),
+            nonce: pl.submission_id.clone(),
+            device_id: dev.id.clone(),
+            counter: dev.submit_counter.fetch_add(1, Ordering::Relaxed) + 1,
+            issued_at: now(),
+            subject: pl.digest_hex(),
+        },
+    );
+    let body = json!({ "payload": pl, "signed": signed, "attachment_data": {} });
+    let (st, b) = post(
+        http,
+        format!("{}{}", ctx.base, ps::PATH_SUBMISSIONS),
+        &body,
+        &[("Idempotency-Key", pl.submission_id.as_str())],
+    )
+    .await;
+    if st != 201 {
+        eprintln!("submission: {st} {b}");
+    }
+    st == 201
+}
+
+/// Fill each device's form values from its citizen's profile (one login each).
+async fn load_profiles(ctx: &mut Ctx, http: &reqwest::Client) {
+    let fields = [
+        ("full_name", "full_name"),
+        ("date_of_birth", "date_of_birth"),
+        ("sex", "sex"),
+        ("cccd", "cccd"),
+        ("permanent_province", "permanent_residence.province_code"),
+        ("permanent_commune", "permanent_residence.commune_code"),
+        ("permanent_detail", "permanent_residence.detail"),
+        ("phone", "phone"),
+    ];
+    let mut filled = Vec::new();
+    for dev in &ctx.devices {
+        let tokens = login(ctx, http, dev).await.expect("first login");
+        let resp = http
+            .get(format!("{}{}", ctx.base, ps::PATH_PROFILE))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let profile: CitizenProfileDto = resp.json().await.unwrap();
+        filled.push(
+            fields
+                .iter()
+                .filter_map(|(k, path)| profile.attribute(path).map(|v| (k.to_string(), v)))
+                .collect::<BTreeMap<_, _>>(),
+        );
+    }
+    for (dev, v) in ctx.devices.iter_mut().zip(filled) {
+        dev.values = v;
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Login,
+    Submit,
+}
+
+/// Run `clients` concurrent loops of `op` for `secs`; returns (ops done, failures, wall secs).
+async fn run(ctx: &Arc<Ctx>, op: Op, clients: usize, secs: f64) -> (u64, u64, f64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    // Connections first, so the measurement excludes TLS handshakes.
+    let mut https = Vec::new();
+    for _ in 0..clients {
+        let http = http_client(&ctx.http_ca);
+        let _ = http.get(format!("{}{}", ctx.base, p::PATH_HEALTH)).send().await;
+        https.push(http);
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, http) in https.into_iter().enumerate() {
+        let (ctx, stop, done, failed) = (ctx.clone(), stop.clone(), done.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            let dev = &ctx.devices[i % ctx.devices.len()];
+            while !stop.load(Ordering::Relaxed) {
+                let ok = match op {
+                    Op::Login => login(&ctx, &http, dev).await.is_some(),
+                    Op::Submit => submit(&ctx, &http, dev).await,
+                };
+                if ok { &done } else { &failed }.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let counted = done.load(Ordering::Relaxed);
+    let wall = start.elapsed().as_secs_f64();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Operations that completed after the window closed are not counted (nor their CPU: the
+    // caller reads it after this returns, a slight overestimate of CPU per operation).
+    (counted, failed.load(Ordering::Relaxed), wall)
+}
+
+/// Crypto-only bound of a login on one core: ring verify (device statement) + ring sign
+/// (access token), microseconds each.
+fn crypto_bound() -> (f64, f64) {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&rs::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let key = EcdsaKeyPair::from_pkcs8(&rs::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let msg = [7u8; 200];
+    let sig = key.sign(&rng, &msg).unwrap();
+    let pk = rs::UnparsedPublicKey::new(&rs::ECDSA_P256_SHA256_FIXED, key.public_key().as_ref().to_vec());
+    let n = 2000;
+    let t = Instant::now();
+    for _ in 0..n {
+        pk.verify(&msg, sig.as_ref()).unwrap();
+    }
+    let verify_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(key.sign(&rng, &msg).unwrap());
+    }
+    let sign_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    (verify_us, sign_us)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = Args::parse();
+    if args.smoke {
+        args.clients = vec![1, 4];
+        args.seconds = 0.5;
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bin = args.server_bin.clone().unwrap_or_else(|| {
+        std::env::current_exe().unwrap().with_file_name(format!("citizen-server{}", std::env::consts::EXE_SUFFIX))
+    });
+    let (data_dir, remove) = match &args.data_dir {
+        Some(d) => (d.clone(), false),
+        None => (std::env::temp_dir().join(format!("citizen-loadgen-{}", uuid::Uuid::new_v4())), true),
+    };
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let server = start_server(&bin, &data_dir);
+    let pid = server.child.id();
+    let http = http_client(&server.ca_pem);
+    let devices = enroll(&server.base, &server.audience, &http, &server).await;
+    let mut ctx = Ctx {
+        base: server.base.clone(),
+        audience: server.audience.clone(),
+        http_ca: server.ca_pem.clone(),
+        devices,
+        rng: SystemRandom::new(),
+    };
+    load_profiles(&mut ctx, &http).await;
+    let ctx = Arc::new(ctx);
+
+    let (verify_us, sign_us) = crypto_bound();
+    let bound = 1e6 / (verify_us + sign_us);
+    let cores = std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1);
+    println!(
+        "server {} | {} cores | data dir {} | {} devices | {:.1} s per measurement",
+        bin.display(),
+        cores,
+        data_dir.display(),
+        ctx.devices.len(),
+        args.seconds
+    );
+    println!(
+        "crypto-only bound (ring): verify {verify_us:.1} µs + sign {sign_us:.1} µs = {bound:.0} logins/s per core"
+    );
+    println!("| clients | logins/s | server CPU ms/login | % of bound (×{cores} cores) | submissions/s | server CPU ms/submission | failures |");
+    println!("|--:|--:|--:|--:|--:|--:|--:|");
+    let mut failures = 0;
+    for &c in &args.clients {
+        let cpu0 = cpu_secs(pid);
+        let (logins, f1, wall) = run(&ctx, Op::Login, c, args.seconds).await;
+        let cpu1 = cpu_secs(pid);
+        let (subs, f2, wall2) = run(&ctx, Op::Submit, c, args.seconds).await;
+        let cpu2 = cpu_secs(pid);
+        failures += f1 + f2;
+        let lps = logins as f64 / wall;
+        let sps = subs as f64 / wall2;
+        let per = |cpu: f64, n: u64| if n == 0 { f64::NAN } else { cpu * 1000.0 / n as f64 };
+        println!(
+            "| {c} | {lps:.0} | {:.3} | {:.1} % | {sps:.0} | {:.3} | {} |",
+            per(cpu1 - cpu0, logins),
+            100.0 * lps / (bound * cores as f64),
+            per(cpu2 - cpu1, subs),
+            f1 + f2
+        );
+    }
+    drop(server);
+    if remove {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    if failures > 0 {
+        eprintln!("{failures} operations failed");
+        std::process::exit(1);
+    }
+}
