@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, Request};
@@ -24,8 +24,9 @@ use crate::tokens::TokenKeys;
 
 /// Shared state of a running server.
 pub struct AppState {
-    /// The one database connection.
-    pub db: Mutex<Connection>,
+    /// The database: its writer thread (every request's unit of work, group-committed) and
+    /// read-only connections (`store` module).
+    pub store: crate::store::Store,
     /// Time source.
     pub clock: SharedClock,
     /// Security limits.
@@ -193,24 +194,35 @@ impl Drop for ClientGuard {
     }
 }
 
-/// Run `f` with the database on a blocking thread (SQLite calls, fsync and ECDSA verification
-/// must not stall the async workers).
+/// Run `f` as one unit of work on the database writer (`store` module): alone on the write
+/// connection, inside the writer's current transaction, answered only once that transaction
+/// is committed (group commit). Keep crypto out of `f`: check signatures before
+/// (`verify::PreVerified`), sign tokens after.
 pub async fn blocking<T, F>(state: &Arc<AppState>, f: F) -> ApiResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
 {
-    let state = state.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<ApiResult<T>>();
+    let st = state.clone();
     let client = CLIENT.try_with(|c| *c).ok().flatten();
-    tokio::task::spawn_blocking(move || {
+    let job: crate::store::Job = Box::new(move |conn| {
         BLOCKING_CLIENT.with(|c| c.set(client));
-        let _guard = ClientGuard;
-        let mut conn = state.db.lock().unwrap_or_else(|e| e.into_inner());
-        f(&state, &mut conn)
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!("handler task failed: {e}");
+        let r = {
+            let _guard = ClientGuard;
+            f(&st, conn)
+        };
+        drop(st);
+        Box::new(move |committed| {
+            let _ = tx.send(if committed { r } else { Err(ApiError::internal()) });
+        })
+    });
+    if !state.store.submit(job) {
+        tracing::error!("database writer stopped");
+        return Err(ApiError::internal());
+    }
+    rx.await.map_err(|_| {
+        tracing::error!("handler task failed");
         ApiError::internal()
     })?
 }

@@ -40,7 +40,9 @@ pub struct Claims {
 
 /// Issues and verifies access tokens.
 pub struct TokenKeys {
-    encoding: EncodingKey,
+    /// The signing key, parsed once at start (ring; `jsonwebtoken` would rebuild it from PKCS#8
+    /// for every token, which was a third of a login's CPU time: issue 14).
+    signer: crate::ecdsa::Signer,
     decoding: DecodingKey,
     issuer: String,
     jwk: serde_json::Value,
@@ -73,8 +75,10 @@ impl TokenKeys {
         let jwk = serde_json::json!({
             "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": "ES256"
         });
+        // Refuse at start a key the JWT library could not use either.
+        EncodingKey::from_ec_pem(priv_pem.as_bytes()).map_err(|e| err(&e))?;
         Ok(TokenKeys {
-            encoding: EncodingKey::from_ec_pem(priv_pem.as_bytes()).map_err(|e| err(&e))?,
+            signer: crate::ecdsa::Signer::from_p256(&sk).map_err(|e| err(&e))?,
             decoding: DecodingKey::from_ec_pem(pub_pem.as_bytes()).map_err(|e| err(&e))?,
             issuer: issuer.to_string(),
             jwk,
@@ -101,19 +105,20 @@ impl TokenKeys {
     /// Sign any claims (receipts) as a compact JWS with this key. The signature is put into
     /// low-S form: every verifier (this server's, the core's) refuses the high-S twin.
     pub fn sign<T: Serialize>(&self, claims: &T) -> String {
-        let jws = jsonwebtoken::encode(&self.header(), claims, &self.encoding)
-            .expect("ES256 signing with a valid key cannot fail");
-        citizen_protocol::crypto::low_s_jws(&jws)
+        // What `jsonwebtoken::encode` does (base64url JSON header and claims), signed with the
+        // key parsed once.
+        let header = serde_json::to_vec(&self.header()).expect("a JWS header serialises");
+        let claims = serde_json::to_vec(claims).expect("claims serialise");
+        let b64 = citizen_protocol::crypto::b64;
+        let input = format!("{}.{}", b64(&header), b64(&claims));
+        let sig = self.signer.sign(input.as_bytes());
+        format!("{input}.{}", citizen_protocol::crypto::b64(&sig))
     }
 
     /// Raw ES256 signature (`r‖s`, 64 bytes) of a JWS signing input, for JWS this module does
     /// not encode itself (the SD-JWT credential, whose encoding `sd-jwt-payload` owns).
     pub fn sign_raw(&self, signing_input: &[u8]) -> Vec<u8> {
-        let sig = jsonwebtoken::crypto::sign(signing_input, &self.encoding, Algorithm::ES256)
-            .expect("ES256 signing with a valid key cannot fail");
-        let raw = citizen_protocol::crypto::unb64(&sig).expect("jsonwebtoken returns base64url");
-        let sig = p256::ecdsa::Signature::from_slice(&raw).expect("jsonwebtoken returns raw r||s");
-        citizen_protocol::crypto::low_s(sig).to_bytes().to_vec()
+        self.signer.sign(signing_input).to_vec()
     }
 
     /// Sign an access token.

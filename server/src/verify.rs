@@ -98,12 +98,73 @@ fn check_submission_age(state: &AppState, issued_at: i64) -> ApiResult<()> {
     Ok(())
 }
 
-/// Verify the signature of a statement with a stored device key (no other check).
+/// Verify the signature of a statement with a stored device key (no other check), through
+/// the server's one ECDSA module ([`crate::ecdsa`]).
 pub fn check_signature(public_key: &[u8], signed: &SignedStatement) -> ApiResult<()> {
-    match crypto::verify_wire_signature(public_key, &signed.statement.canonical_bytes(), &signed.signature) {
+    signature_answer(crate::ecdsa::verify_wire_signature(
+        public_key,
+        &signed.statement.canonical_bytes(),
+        &signed.signature,
+    ))
+}
+
+fn signature_answer(r: Result<(), crypto::SigError>) -> ApiResult<()> {
+    match r {
         Ok(()) => Ok(()),
         Err(crypto::SigError::InvalidKey) => Err(ApiError::invalid("invalid public key")),
         Err(_) => Err(unauthorized(codes::SIGNATURE_INVALID, "signature does not verify")),
+    }
+}
+
+/// Signature checks done before a request's unit of work, outside the database writer
+/// (decision 26+e): the results of verifying one signed statement against the public keys
+/// stored for its device, read through a read-only connection. The unit of work then runs the
+/// very same checks in the very same order, asking this instead of verifying again — for a key
+/// it holds a result for. Any other key (a bookkeeping key registered in between, a device
+/// unknown at pre-check time) is verified inside, as before. Only ever a cache of pure
+/// functions of (key, statement, signature): it cannot make anything pass that would not.
+#[derive(Clone, Debug, Default)]
+pub struct PreVerified {
+    results: Vec<(Vec<u8>, Result<(), crypto::SigError>)>,
+}
+
+impl PreVerified {
+    /// Verify `signed` against its device's stored keys: the device key, and the bookkeeping
+    /// key when the purpose allows it (both, so the unit of work never verifies).
+    pub fn compute(conn: &Connection, signed: &SignedStatement) -> Self {
+        let mut results = Vec::new();
+        if let Ok(Some(dev)) = load_device(conn, &signed.statement.device_id) {
+            let message = signed.statement.canonical_bytes();
+            let mut keys = vec![dev.public_key];
+            if bookkeeping_may_sign(signed.statement.purpose) {
+                keys.extend(dev.bookkeeping_public_key);
+            }
+            for k in keys {
+                let r = crate::ecdsa::verify_wire_signature(&k, &message, &signed.signature);
+                results.push((k, r));
+            }
+        }
+        PreVerified { results }
+    }
+
+    /// [`compute`](Self::compute) on a blocking thread with a reader connection; an empty
+    /// result (everything verified inside) if that fails.
+    pub async fn before(state: &std::sync::Arc<AppState>, signed: &SignedStatement) -> Self {
+        let (state, signed) = (state.clone(), signed.clone());
+        tokio::task::spawn_blocking(move || {
+            let conn = state.store.readers().get();
+            Self::compute(&conn, &signed)
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// The answer for `public_key`: the stored result, or a verification now.
+    pub fn check(&self, public_key: &[u8], signed: &SignedStatement) -> ApiResult<()> {
+        match self.results.iter().find(|(k, _)| k == public_key) {
+            Some((_, r)) => signature_answer(r.clone()),
+            None => check_signature(public_key, signed),
+        }
     }
 }
 
@@ -149,6 +210,23 @@ pub fn verify_signed_ext(
     expected_subject: Option<&str>,
     counter_kind: CounterKind,
 ) -> ApiResult<DeviceRow> {
+    let pre = PreVerified::default();
+    verify_signed_pre(state, conn, signed, expected, nonce_rule, expected_subject, counter_kind, &pre)
+}
+
+/// [`verify_signed_ext`] with the signature results computed before the unit of work
+/// ([`PreVerified::before`]): the same checks in the same order, no ECDSA on the writer.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_signed_pre(
+    state: &AppState,
+    conn: &Connection,
+    signed: &SignedStatement,
+    expected: Purpose,
+    nonce_rule: NonceRule<'_>,
+    expected_subject: Option<&str>,
+    counter_kind: CounterKind,
+    pre: &PreVerified,
+) -> ApiResult<DeviceRow> {
     let now = state.now();
     let event = format!("verify_{}", expected.as_str());
     let device = load_device(conn, &signed.statement.device_id)?;
@@ -170,11 +248,15 @@ pub fn verify_signed_ext(
         device.as_ref(),
         expected_subject,
         counter_kind,
+        pre,
         &mut issued_nonce_reached_signature,
     );
     match (&result, &device) {
         (Ok(_), Some(d)) => {
-            conn.execute("UPDATE accounts SET consecutive_failures = 0 WHERE account_id = ?1", [&d.account_id])?;
+            conn.execute(
+                "UPDATE accounts SET consecutive_failures = 0 WHERE account_id = ?1 AND consecutive_failures <> 0",
+                [&d.account_id],
+            )?;
         }
         (Err(e), d) => {
             audit(conn, now, &event, e.code(), account_id.as_deref(), device_id.as_deref());
@@ -213,6 +295,7 @@ fn verify_inner(
     device: Option<&DeviceRow>,
     expected_subject: Option<&str>,
     counter_kind: CounterKind,
+    pre: &PreVerified,
     issued_nonce_reached_signature: &mut bool,
 ) -> ApiResult<()> {
     let st = &signed.statement;
@@ -273,13 +356,13 @@ fn verify_inner(
     if expected_subject.is_some_and(|subj| subj != st.subject) {
         return Err(unauthorized(codes::SIGNATURE_INVALID, "statement subject does not match the signed content"));
     }
-    let counter_kind = match check_signature(&device.public_key, signed) {
+    let counter_kind = match pre.check(&device.public_key, signed) {
         Ok(()) => counter_kind,
         // The bookkeeping key may sign bookkeeping statements (activity anchors) and nothing
         // else: for any other purpose the device key's failure stands.
         Err(e) => match &device.bookkeeping_public_key {
             Some(bk) if bookkeeping_may_sign(st.purpose) => {
-                check_signature(bk, signed).map_err(|_| e)?;
+                pre.check(bk, signed).map_err(|_| e)?;
                 CounterKind::Bookkeeping
             }
             _ => return Err(e),

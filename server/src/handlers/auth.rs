@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
 use crate::tokens::refresh_hash;
-use crate::verify::{check_not_locked, load_device, verify_signed, NonceRule};
+use crate::verify::{check_not_locked, load_device, verify_signed_pre, NonceRule, PreVerified};
 
 fn token_invalid() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, codes::TOKEN_INVALID, "missing, malformed or expired token")
@@ -43,14 +43,57 @@ pub fn challenge(s: &AppState, conn: &mut Connection, req: &ChallengeRequest) ->
     Ok(ChallengeResponse { nonce, audience: s.audience.clone(), expires_at })
 }
 
-/// `POST /v1/auth/login`.
-pub fn login(s: &AppState, conn: &mut Connection, req: &LoginRequest) -> ApiResult<TokenResponse> {
-    let dev = verify_signed(s, conn, &req.signed, Purpose::Login, NonceRule::Challenge)?;
+/// What a successful login's unit of work decided; the access token is signed from it after
+/// the commit, outside the database writer ([`LoginGrant::tokens`]).
+pub struct LoginGrant {
+    account_id: String,
+    device_id: String,
+    session_id: String,
+    refresh_token: String,
+    now: i64,
+    idle: i64,
+    absolute: i64,
+}
+
+impl LoginGrant {
+    /// Sign the access token and build the answer.
+    pub fn tokens(self, s: &AppState) -> TokenResponse {
+        TokenResponse {
+            access_token: s.tokens.issue(
+                &self.account_id,
+                &self.session_id,
+                &self.device_id,
+                self.now,
+                s.limits.access_ttl_secs,
+            ),
+            access_expires_at: self.now + s.limits.access_ttl_secs,
+            refresh_token: self.refresh_token,
+            session_id: self.session_id,
+            idle_expires_at: self.idle,
+            absolute_expires_at: self.absolute,
+        }
+    }
+}
+
+/// `POST /v1/auth/login`: one unit of work (decision 26+e) — nonce consumed, counter window
+/// advanced, failure count reset, session and refresh token stored, all in one commit. The
+/// signature was checked before ([`PreVerified`]); the token is signed after.
+pub fn login(s: &AppState, conn: &mut Connection, req: &LoginRequest, pre: &PreVerified) -> ApiResult<LoginGrant> {
+    let dev = verify_signed_pre(
+        s,
+        conn,
+        &req.signed,
+        Purpose::Login,
+        NonceRule::Challenge,
+        None,
+        crate::verify::CounterKind::Login,
+        pre,
+    )?;
     // The subject, which the device key signed, may register a bookkeeping key; anything else
     // there is refused (after the signature check, so a tampered subject stays a bad signature).
     let bookkeeping_key = crate::verify::bookkeeping_key_of(&req.signed.statement.subject)?;
     let now = s.now();
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     if let Some(key) = bookkeeping_key {
         // A device enrolled before bookkeeping keys (or whose key was lost) registers one with
         // a login: the device key signed it (decision 26).
@@ -73,13 +116,14 @@ pub fn login(s: &AppState, conn: &mut Connection, req: &LoginRequest) -> ApiResu
     tx.execute("UPDATE devices SET last_login_at = ?2 WHERE device_id = ?1", params![dev.device_id, now])?;
     audit(&tx, now, "login", "ok", Some(&dev.account_id), Some(&dev.device_id));
     tx.commit()?;
-    Ok(TokenResponse {
-        access_token: s.tokens.issue(&dev.account_id, &session_id, &dev.device_id, now, s.limits.access_ttl_secs),
-        access_expires_at: now + s.limits.access_ttl_secs,
-        refresh_token,
+    Ok(LoginGrant {
+        account_id: dev.account_id,
+        device_id: dev.device_id,
         session_id,
-        idle_expires_at: idle,
-        absolute_expires_at: absolute,
+        refresh_token,
+        now,
+        idle,
+        absolute,
     })
 }
 
@@ -119,7 +163,7 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
 pub fn refresh(s: &AppState, conn: &mut Connection, req: &RefreshRequest) -> ApiResult<TokenResponse> {
     let now = s.now();
     let hash = refresh_hash(&req.refresh_token);
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     let found = tx
         .query_row(
             &format!("SELECT {SESSION_COLS}, r.used_at FROM refresh_tokens r JOIN sessions s USING (session_id) WHERE r.token_hash = ?1"),
@@ -199,7 +243,7 @@ pub fn set_account_lock(
     req: &AccountLockRequest,
 ) -> ApiResult<citizen_protocol::protocol::Ok> {
     let now = s.now();
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     let account_id: String = tx
         .query_row(
             "SELECT a.account_id FROM accounts a JOIN citizens c ON c.id = a.citizen_id WHERE c.cccd = ?1",
@@ -289,7 +333,7 @@ pub fn logout(
 ) -> ApiResult<citizen_protocol::protocol::Ok> {
     let now = s.now();
     let b = authenticate(s, conn, token)?;
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     revoke_session(&tx, &b.session_id, "logout", now)?;
     if let Some(rt) = &req.refresh_token {
         let other: Option<(String, String)> = tx

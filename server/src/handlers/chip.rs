@@ -251,7 +251,7 @@ pub fn upgrade(
         return Err(refuse(StatusCode::CONFLICT, Msg::ChipProofReplayed, "this chip proof was already used"));
     }
     let files = decode(&req.evidence)?;
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     // The statement binds the evidence (subject), the nonce (single-use, this device, purpose
     // chip), audience and counter. The nonce is consumed whatever the outcome.
     let dev = match verify_signed_ext(

@@ -70,7 +70,7 @@ pub fn prepare_pid(
     // mismatch is a failed signature, before the counter moves).
     let key = load_device(conn, &b.device_id)?.ok_or_else(ApiError::internal)?.public_key;
     let subject = format!("pid:{}", sha256_hex(&key));
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     let dev = verify_signed_ext(
         s,
         &tx,
@@ -197,7 +197,7 @@ pub fn countersign_share(
     if changed {
         return Err(ApiError::new(StatusCode::CONFLICT, rc::CLAIMS_CHANGED, "receipt differs from the request"));
     }
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     let dev = verify_signed(s, &tx, &req.signed, Purpose::Consent, NonceRule::Fixed(&r.nonce));
     let dev = match dev {
         Ok(d) => d,

@@ -74,7 +74,7 @@ pub fn revoke(
     let target = load_device(conn, &req.signed.statement.subject)?
         .filter(|d| d.account_id == b.account_id)
         .ok_or_else(unknown_device)?;
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     if target.status != "revoked" {
         deactivate(&tx, &target.device_id, "revoked", now)?;
     }

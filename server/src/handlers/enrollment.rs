@@ -112,7 +112,7 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
         return Err(ApiError::new(StatusCode::CONFLICT, codes::DEVICE_EXISTS, "device id already registered"));
     }
 
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     let account_id: String = match tx
         .query_row("SELECT account_id FROM accounts WHERE citizen_id = ?1", [citizen_id], |r| r.get(0))
         .optional()?

@@ -141,8 +141,11 @@ async fn challenge(State(s): S, ApiJson(req): ApiJson<p::ChallengeRequest>) -> A
     blocking(&s, move |s, c| audited(s, c, "challenge", |s, c| auth::challenge(s, c, &req))).await.map(Json)
 }
 
+/// Signature checked before the unit of work, token signed after: no ECDSA on the writer.
 async fn login(State(s): S, ApiJson(req): ApiJson<p::LoginRequest>) -> ApiResult<Json<p::TokenResponse>> {
-    blocking(&s, move |s, c| audited(s, c, "login", |s, c| auth::login(s, c, &req))).await.map(Json)
+    let pre = crate::verify::PreVerified::before(&s, &req.signed).await;
+    let grant = blocking(&s, move |s, c| audited(s, c, "login", |s, c| auth::login(s, c, &req, &pre))).await?;
+    Ok(Json(grant.tokens(&s)))
 }
 
 async fn refresh(State(s): S, ApiJson(req): ApiJson<p::RefreshRequest>) -> ApiResult<Json<p::TokenResponse>> {
@@ -339,7 +342,9 @@ async fn submit(State(s): S, headers: HeaderMap, ApiJson(req): ApiJson<ps::Submi
         Some(Ok(k)) => Some(k),
         None => None,
     };
-    let result = blocking(&s, move |s, c| services::submit(s, c, key.as_deref(), &req)).await;
+    // The device signature is checked before the unit of work (decision 26+e).
+    let pre = crate::verify::PreVerified::before(&s, &req.signed).await;
+    let result = blocking(&s, move |s, c| services::submit(s, c, key.as_deref(), &req, &pre)).await;
     #[cfg(feature = "fault")]
     if let Some(response) = crate::fault::after_handling(fault, result.is_ok()) {
         return response;

@@ -185,7 +185,7 @@ pub fn create_session(s: &AppState, conn: &mut Connection, req: &QrSessionCreate
             return Err(err(StatusCode::FORBIDDEN, rc::ORIGIN_UNREGISTERED, "redirect URI not registered"))
         }
     };
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     tx.execute("DELETE FROM qr_sessions WHERE expires_at < ?1", [now - SESSION_RETENTION_SECS])?;
     tx.execute(
         "UPDATE qr_sessions SET id_token = NULL WHERE id_token IS NOT NULL AND decided_at <= ?1",
@@ -452,7 +452,7 @@ fn approve(
         CounterKind::Login,
     )?;
     let now = s.now();
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     let claims = claim_values(&tx, account_id, &row.claims, now)?;
     let id_token = s.tokens.sign(&IdTokenClaims {
         iss: s.audience.clone(),

@@ -11,12 +11,12 @@ use citizen_protocol::protocol::services::{
     TransitionRequest,
 };
 use citizen_protocol::protocol::{sha256_hex, Purpose};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
 use crate::handlers::auth::authenticate;
-use crate::verify::{check_signature, load_device, verify_signed_ext, CounterKind, DeviceRow, NonceRule};
+use crate::verify::{load_device, CounterKind, DeviceRow, NonceRule};
 
 /// Events per page of `GET /v1/cases/events`.
 pub const EVENTS_PAGE: usize = 200;
@@ -346,7 +346,7 @@ pub fn transition(s: &AppState, conn: &mut Connection, req: &TransitionRequest) 
             return Err(ApiError::invalid("note too long"));
         }
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.savepoint()?;
     let row: Option<(String, String, u32, String)> = tx
         .query_row(
             "SELECT account_id, procedure_id, procedure_version, status FROM cases WHERE case_number = ?1",
@@ -404,6 +404,7 @@ pub fn submit(
     conn: &mut Connection,
     idempotency_key: Option<&str>,
     req: &SubmissionRequest,
+    pre: &crate::verify::PreVerified,
 ) -> ApiResult<(StatusCode, String)> {
     let now = s.now();
     let sid = req.payload.submission_id.as_str();
@@ -420,7 +421,7 @@ pub fn submit(
         return Err(ApiError::invalid(msg));
     }
     let digest = req.payload.digest_hex();
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.savepoint()?;
 
     // 1. Idempotency, before any counter or nonce check: a retry of a delivered submission gets
     //    the original answer.
@@ -457,7 +458,7 @@ pub fn submit(
                 "replay is not signed by the original device over this payload",
             ));
         }
-        check_signature(&dev.public_key, &req.signed)?;
+        pre.check(&dev.public_key, &req.signed)?;
         audit(&tx, now, "submission_replay", "ok", Some(&account_id), Some(&device_id));
         tx.commit()?;
         return Ok((StatusCode::OK, body));
@@ -465,7 +466,7 @@ pub fn submit(
 
     // 2. The device signature: purpose submit, nonce = submission id, subject = payload digest,
     //    the device's submit counter. Failures are committed (failure count, audit).
-    let dev = match verify_signed_ext(
+    let dev = match crate::verify::verify_signed_pre(
         s,
         &tx,
         &req.signed,
@@ -473,6 +474,7 @@ pub fn submit(
         NonceRule::Fixed(sid),
         Some(&digest),
         CounterKind::Submit,
+        pre,
     ) {
         Ok(d) => d,
         Err(e) => {

@@ -777,3 +777,61 @@ async fn a_submission_signed_by_the_bookkeeping_key_is_refused() {
     let (st, b) = submit_body(&h, &c.request(&h, &p, &BTreeMap::new())).await;
     assert_eq!(st, 201, "{b}");
 }
+
+/// Idempotency under concurrency (decision 26+e): one signed submission sent 16 times at once
+/// opens exactly one case; every other copy gets the original answer (or is told the first is
+/// still in progress), and one statement's counter is accepted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_copies_of_one_submission_open_one_case() {
+    let h = std::sync::Arc::new(start().await);
+    let mut c = citizen(&h, C1).await;
+    let p = residence_payload(&h);
+    let body = c.request(&h, &p, &BTreeMap::new());
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (h, body) = (h.clone(), body.clone());
+            tokio::spawn(async move { submit_body(&h, &body).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let created: Vec<_> = answers.iter().filter(|(st, _)| *st == 201).collect();
+    assert_eq!(created.len(), 1, "{answers:?}");
+    for (st, b) in &answers {
+        assert!(*st == 201 || (*st == 200 && b == &created[0].1), "{st} {b}");
+    }
+    assert_eq!((h.server.case_count(), h.server.cases_for_submission(&p.submission_id)), (1, 1));
+}
+
+/// 16 different submissions signed with the same submit counter, sent at once: exactly one is
+/// accepted, the others are counter replays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_submissions_reusing_one_counter_are_accepted_once() {
+    let h = std::sync::Arc::new(start().await);
+    let mut c = citizen(&h, C1).await;
+    let bodies: Vec<_> = (0..16)
+        .map(|_| {
+            let b = c.request(&h, &residence_payload(&h), &BTreeMap::new());
+            c.submit_counter -= 1;
+            b
+        })
+        .collect();
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let h = h.clone();
+            tokio::spawn(async move { submit_body(&h, &body).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert_eq!(answers.iter().filter(|(st, _)| *st == 201).count(), 1, "{answers:?}");
+    for (st, b) in answers.iter().filter(|(st, _)| *st != 201) {
+        assert_eq!((*st, b["code"].as_str()), (401, Some("counter_replay")));
+    }
+    assert_eq!(h.server.case_count(), 1);
+}

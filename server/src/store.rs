@@ -1,0 +1,213 @@
+//! The server's storage seam (issue 14, ARCHITECTURE.md decision 26+e): one writer thread that
+//! runs every request's database work and commits it in groups, and a few read-only
+//! connections for work that needs no atomicity with anything (looking up a device's public key
+//! to check a signature before the request's turn comes).
+//!
+//! Units of work. Each request's closure ([`crate::api::blocking`]) is one unit: it runs alone
+//! on the one write connection (nothing interleaves with it), inside a savepoint of the
+//! writer's current transaction. That is what makes every read-check-write of the protocol
+//! atomic — a nonce consumed once, a counter window advanced by compare-and-swap, an
+//! idempotency key claimed once, OTP attempts and throttle rows counted exactly, QR session
+//! state moved once. A closure keeps the statements it ran even when it returns an error (a
+//! consumed nonce, a recorded failure stay consumed and recorded, as with autocommit before); a
+//! closure that panics is rolled back to its savepoint. Closures open their own nested units
+//! with `conn.savepoint()` (never `conn.transaction()`: there is always an outer transaction).
+//!
+//! Group commit. The writer takes every unit queued while it was busy (up to
+//! [`MAX_BATCH`]), runs them one after another in one `BEGIN IMMEDIATE … COMMIT`, and only after
+//! the commit (one fsync of the WAL with `synchronous=FULL`) answers them. Durability is
+//! unchanged — no request is answered before its writes are on disk — but under load one fsync
+//! serves many requests instead of four per login. If the commit fails every unit of the batch
+//! gets an internal error.
+//!
+//! Crypto never runs here: signature checks happen before (with a public key read through a
+//! [`Readers`] connection, see `verify::PreVerified`), token signing after.
+//!
+//! A PostgreSQL backend (issue 14, items 2–3) replaces this module: the same closures become
+//! transactions on a pooled connection (`SERIALIZABLE` with retry, or the conditional
+//! `UPDATE … WHERE` / `DELETE … RETURNING` forms the SQLite code already uses), and `Readers`
+//! becomes the pool. The atomic operations are the named functions of `verify` (nonce,
+//! counter window, throttle, OTP attempts) and the handlers' units listed in ARCHITECTURE.md.
+
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OpenFlags};
+
+/// Most units in one group commit (bounds the latency a batch adds to its first request).
+pub const MAX_BATCH: usize = 256;
+
+/// A unit of work: runs on the write connection and returns what to do once the batch's
+/// commit is known (`true`: committed).
+pub type Job = Box<dyn FnOnce(&mut Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
+/// The write connection, its writer thread, and the read-only connections.
+pub struct Store {
+    db: Arc<Mutex<Connection>>,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    readers: Readers,
+    commits: Arc<AtomicU64>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Store {
+    /// Take over the (migrated) write connection and start the writer thread; open `readers`
+    /// read-only connections on the same file.
+    pub fn start(conn: Connection, path: &Path, readers: usize) -> rusqlite::Result<Self> {
+        let readers = Readers::open(path, readers)?;
+        let db = Arc::new(Mutex::new(conn));
+        let commits = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (wdb, wcommits) = (db.clone(), commits.clone());
+        let writer = std::thread::Builder::new()
+            .name("citizen-db-writer".into())
+            .spawn(move || writer_loop(&wdb, &rx, &wcommits))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(Store {
+            db,
+            jobs: Mutex::new(Some(tx)),
+            readers,
+            commits,
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// Queue a unit of work. `false` when the writer has stopped.
+    pub fn submit(&self, job: Job) -> bool {
+        let jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        jobs.as_ref().is_some_and(|tx| tx.send(job).is_ok())
+    }
+
+    /// The write connection, for inspection between units (tests, operators). Waits for the
+    /// batch in progress.
+    pub fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The read-only connections.
+    pub fn readers(&self) -> &Readers {
+        &self.readers
+    }
+
+    /// Transactions the writer committed so far (each one fsync of the WAL).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer once it has drained it.
+        self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(w) = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            // The last reference may be dropped on the writer thread itself (a job held it).
+            if w.thread().id() != std::thread::current().id() {
+                let _ = w.join();
+            }
+        }
+    }
+}
+
+fn writer_loop(db: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, commits: &AtomicU64) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut conn = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut answers: Vec<Box<dyn FnOnce(bool) + Send>> = Vec::with_capacity(batch.len());
+        let mut open = begin(&conn);
+        for job in batch {
+            if !open {
+                // No transaction (BEGIN failed): the unit runs in autocommit mode, as before.
+                open = begin(&conn);
+            }
+            let _ = conn.execute_batch("SAVEPOINT unit");
+            match std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn))) {
+                Ok(answer) => {
+                    let _ = conn.execute_batch("RELEASE unit");
+                    answers.push(answer);
+                }
+                Err(_) => {
+                    tracing::error!("request handler panicked; its database work is rolled back");
+                    let _ = conn.execute_batch("ROLLBACK TO unit; RELEASE unit");
+                }
+            }
+            if open && conn.is_autocommit() {
+                // SQLite rolled the whole transaction back (disk full, I/O error): the units
+                // so far lost their writes.
+                tracing::error!("database transaction rolled back by SQLite; failing its requests");
+                answers.drain(..).for_each(|a| a(false));
+                open = false;
+            }
+        }
+        let committed = !open || commit(&conn, commits);
+        drop(conn);
+        answers.into_iter().for_each(|a| a(committed));
+    }
+}
+
+fn begin(conn: &Connection) -> bool {
+    match conn.execute_batch("BEGIN IMMEDIATE") {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!("database BEGIN failed: {e}");
+            false
+        }
+    }
+}
+
+fn commit(conn: &Connection, commits: &AtomicU64) -> bool {
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            commits.fetch_add(1, Ordering::Relaxed);
+            true
+        }
+        Err(e) => {
+            tracing::error!("database COMMIT failed: {e}");
+            let _ = conn.execute_batch("ROLLBACK");
+            false
+        }
+    }
+}
+
+/// Read-only connections (WAL readers see the last committed state and never wait for the
+/// writer).
+pub struct Readers {
+    conns: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+impl Readers {
+    fn open(path: &Path, n: usize) -> rusqlite::Result<Self> {
+        let conns = (0..n.max(1))
+            .map(|_| {
+                let c = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(Mutex::new(c))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Readers { conns, next: AtomicUsize::new(0) })
+    }
+
+    /// A free reader if there is one, else the next in turn. Blocks: call it on a blocking
+    /// thread.
+    pub fn get(&self) -> MutexGuard<'_, Connection> {
+        for c in &self.conns {
+            if let Ok(g) = c.try_lock() {
+                return g;
+            }
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        self.conns[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
