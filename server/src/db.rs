@@ -1,8 +1,8 @@
 //! SQLite storage: opening, pragmas, schema migrations (by `user_version`) and the audit log.
 //!
-//! One connection behind a mutex: every request's database work is short and runs on a
-//! blocking thread while holding the lock, which also makes each request's read-check-write
-//! sequence atomic with respect to other requests.
+//! One write connection, owned by the writer thread of [`crate::store`]: every request's
+//! database work is one unit of work run alone on it (so each read-check-write sequence is
+//! atomic with respect to other requests), group-committed with the units queued beside it.
 
 use std::path::Path;
 

@@ -835,3 +835,20 @@ async fn parallel_submissions_reusing_one_counter_are_accepted_once() {
     }
     assert_eq!(h.server.case_count(), 1);
 }
+
+/// Case numbers of one day are dense from 000001 (the next number is read from the day's last
+/// case by a primary-key range, not by counting the table).
+#[tokio::test]
+async fn case_numbers_of_a_day_follow_each_other() {
+    let h = start().await;
+    let mut c = citizen(&h, C1).await;
+    let mut numbers = Vec::new();
+    for _ in 0..3 {
+        let (st, b) = submit_body(&h, &c.request(&h, &residence_payload(&h), &BTreeMap::new())).await;
+        assert_eq!(st, 201, "{b}");
+        numbers.push(b["case_number"].as_str().unwrap().to_string());
+    }
+    let d = Date::from_unix_vn(h.now());
+    let prefix = format!("HS-{:02}{:02}{:02}-", d.year % 100, d.month, d.day);
+    assert_eq!(numbers, ["000001", "000002", "000003"].map(|n| format!("{prefix}{n}")));
+}
