@@ -66,13 +66,7 @@ impl Store {
             .name("citizen-db-writer".into())
             .spawn(move || writer_loop(&wdb, &rx, &wcommits))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(Store {
-            db,
-            jobs: Mutex::new(Some(tx)),
-            readers,
-            commits,
-            writer: Mutex::new(Some(writer)),
-        })
+        Ok(Store { db, jobs: Mutex::new(Some(tx)), readers, commits, writer: Mutex::new(Some(writer)) })
     }
 
     /// Queue a unit of work. `false` when the writer has stopped.

@@ -36,10 +36,7 @@ async fn parallel_replays_of_one_login_are_accepted_once() {
     let ok = answers.iter().filter(|(st, _)| *st == 200).count();
     assert_eq!(ok, 1, "{answers:?}");
     for (st, b) in answers.iter().filter(|(st, _)| *st != 200) {
-        assert!(
-            matches!(b["code"].as_str(), Some(codes::NONCE_INVALID | codes::RATE_LIMITED)),
-            "{st} {b}"
-        );
+        assert!(matches!(b["code"].as_str(), Some(codes::NONCE_INVALID | codes::RATE_LIMITED)), "{st} {b}");
     }
 }
 
@@ -74,10 +71,7 @@ async fn parallel_logins_reusing_one_counter_are_accepted_once() {
     let answers = join_all(tasks).await;
     assert_eq!(answers.iter().filter(|(st, _)| *st == 200).count(), 1, "{answers:?}");
     for (st, b) in answers.iter().filter(|(st, _)| *st != 200) {
-        assert!(
-            matches!(b["code"].as_str(), Some(codes::COUNTER_REPLAY | codes::RATE_LIMITED)),
-            "{st} {b}"
-        );
+        assert!(matches!(b["code"].as_str(), Some(codes::COUNTER_REPLAY | codes::RATE_LIMITED)), "{st} {b}");
     }
 }
 

@@ -14,7 +14,13 @@
 //! A benchmark, not a test: it prints a table and fails only when an operation is refused.
 //! `--smoke` runs a few seconds with tiny numbers (checks that the tool still works).
 #![forbid(unsafe_code)]
-#![allow(clippy::unwrap_used, clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -192,7 +198,7 @@ async fn enroll(ctx_base: &str, audience: &str, http: &reqwest::Client, server: 
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|v| v["reference"] == eid.as_str())
             .filter_map(|v| v["otp"].as_str().map(str::to_string))
-            .last()
+            .next_back()
             .expect("OTP in the dev OTP file");
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&rs::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
         let key = EcdsaKeyPair::from_pkcs8(&rs::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
@@ -493,11 +499,9 @@ async fn main() {
     for &c in &args.clients {
         let cpu0 = cpu_secs(pid);
         let skip = |name: &str| args.only.as_deref().is_some_and(|o| o != name);
-        let (logins, f1, wall) =
-            if skip("login") { (0, 0, 1.0) } else { run(&ctx, Op::Login, c, args.seconds).await };
+        let (logins, f1, wall) = if skip("login") { (0, 0, 1.0) } else { run(&ctx, Op::Login, c, args.seconds).await };
         let cpu1 = cpu_secs(pid);
-        let (subs, f2, wall2) =
-            if skip("submit") { (0, 0, 1.0) } else { run(&ctx, Op::Submit, c, args.seconds).await };
+        let (subs, f2, wall2) = if skip("submit") { (0, 0, 1.0) } else { run(&ctx, Op::Submit, c, args.seconds).await };
         let cpu2 = cpu_secs(pid);
         failures += f1 + f2;
         let lps = logins as f64 / wall;
