@@ -205,3 +205,78 @@ impl Readers {
         self.conns[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("store-{}", citizen_protocol::crypto::random_b64url(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let conn = crate::db::open(&path).unwrap();
+        (Store::start(conn, &path, 2).unwrap(), dir)
+    }
+
+    /// Run one unit and wait for its answer.
+    fn run(s: &Store, f: impl FnOnce(&mut Connection) -> rusqlite::Result<()> + Send + 'static) -> Option<bool> {
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move |c| {
+            let r = f(c).is_ok();
+            Box::new(move |committed| {
+                let _ = tx.send(r && committed);
+            })
+        });
+        assert!(s.submit(job));
+        rx.recv().ok()
+    }
+
+    #[test]
+    fn readers_see_what_the_writer_committed_and_a_panicking_unit_is_rolled_back() {
+        let (s, dir) = store();
+        let before = s.commits();
+        let ok = run(&s, |c| c.execute("INSERT INTO meta (key, value) VALUES ('a', x'01')", []).map(|_| ()));
+        assert_eq!(ok, Some(true));
+        assert_eq!(s.commits(), before + 1);
+        let seen: i64 =
+            s.readers().get().query_row("SELECT COUNT(*) FROM meta WHERE key = 'a'", [], |r| r.get(0)).unwrap();
+        assert_eq!(seen, 1);
+        // A unit that writes and then panics: no answer (the caller maps that to an internal
+        // error) and nothing of it is kept; the writer goes on.
+        let answer = run(&s, |c| {
+            c.execute("INSERT INTO meta (key, value) VALUES ('b', x'02')", [])?;
+            panic!("handler bug");
+        });
+        assert_eq!(answer, None);
+        assert_eq!(
+            run(&s, |c| c.execute("INSERT INTO meta (key, value) VALUES ('c', x'03')", []).map(|_| ())),
+            Some(true)
+        );
+        let keys: Vec<String> = {
+            let r = s.readers().get();
+            let mut st = r.prepare("SELECT key FROM meta WHERE key IN ('a', 'b', 'c') ORDER BY key").unwrap();
+            st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        assert_eq!(keys, ["a", "c"]);
+        // Readers are read-only.
+        assert!(s.readers().get().execute("DELETE FROM meta", []).is_err());
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A unit that answers an error keeps what it wrote (a consumed nonce stays consumed).
+    #[test]
+    fn a_unit_that_fails_keeps_its_writes() {
+        let (s, dir) = store();
+        let answer = run(&s, |c| {
+            c.execute("INSERT INTO meta (key, value) VALUES ('kept', x'01')", [])?;
+            c.execute("INSERT INTO no_such_table VALUES (1)", []).map(|_| ())
+        });
+        assert_eq!(answer, Some(false));
+        let n: i64 =
+            s.readers().get().query_row("SELECT COUNT(*) FROM meta WHERE key = 'kept'", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

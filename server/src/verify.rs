@@ -133,7 +133,11 @@ impl PreVerified {
     /// key when the purpose allows it (both, so the unit of work never verifies).
     pub fn compute(conn: &Connection, signed: &SignedStatement) -> Self {
         let mut results = Vec::new();
-        if let Ok(Some(dev)) = load_device(conn, &signed.statement.device_id) {
+        let device = load_device(conn, &signed.statement.device_id).unwrap_or_else(|e| {
+            tracing::warn!("signature pre-check: device lookup failed ({e}); verifying inside");
+            None
+        });
+        if let Some(dev) = device {
             let message = signed.statement.canonical_bytes();
             let mut keys = vec![dev.public_key];
             if bookkeeping_may_sign(signed.statement.purpose) {
