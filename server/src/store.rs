@@ -264,6 +264,37 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// Handlers run inside the writer's transaction, where `BEGIN` fails at run time: every
+    /// nested unit must be a savepoint. Checked over the sources so that a new handler using
+    /// `conn.transaction()` fails here, not in production (the migrations in `db.rs` run before
+    /// the writer exists).
+    #[test]
+    fn no_handler_opens_a_transaction() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut offenders = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("db.rs") && !p.ends_with("store.rs")
+                {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    for (i, line) in text.lines().enumerate() {
+                        if line.contains(".transaction()")
+                            || line.contains(".transaction_with_behavior(")
+                            || line.contains(".unchecked_transaction(")
+                        {
+                            offenders.push(format!("{}:{}", p.display(), i + 1));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "use conn.savepoint() inside units of work: {offenders:?}");
+    }
+
     /// A unit that answers an error keeps what it wrote (a consumed nonce stays consumed).
     #[test]
     fn a_unit_that_fails_keeps_its_writes() {
