@@ -80,7 +80,7 @@ class ConsentTest {
                 assertEquals(listOf(2UL, 1UL), receipts.map { it.sequence })
                 assertTrue(receipts.all { it.damage == null })
                 assertEquals(ShareDelivery.DELIVERED, outcome.receipt.delivery)
-                assertEquals(receipts.size.toUInt(), verifyReceiptExport(core.consent().exportReceipts(), null))
+                assertEquals(receipts.size, verifyReceiptExport(core.consent().exportReceipts(), null))
             }
         }
     }

@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
-import vn.citizen.core.CaseStatusDto
+import vn.citizen.core.CaseStatus
 import vn.citizen.core.DraftStatus
 import vn.citizen.core.Language
 import vn.citizen.core.OutboxState
@@ -81,17 +81,17 @@ class ServicesFlowTest {
                 val caseNumber = submitted.caseNumber ?: error("delivered without a case number")
                 assertEquals(3, submitted.receipt?.split('.')?.size, submitted.receipt)
                 assertEquals(DraftStatus.SUBMITTED, afterSubmit.draft?.status)
-                assertEquals(0u, afterSubmit.lastSync?.remaining) // submitDraft already tried delivery
+                assertEquals(0, afterSubmit.lastSync?.remaining) // submitDraft already tried delivery
                 assertNull(afterSubmit.error)
-                assertEquals(CaseStatusDto.RECEIVED, afterSubmit.cases.single { it.caseNumber == caseNumber }.status)
+                assertEquals(CaseStatus.RECEIVED, afterSubmit.cases.single { it.caseNumber == caseNumber }.status)
 
                 // An official takes the case and approves it; the next sync shows it.
                 val http = ServerHttp(server)
                 http.transitionCase(caseNumber, "processing")
                 http.transitionCase(caseNumber, "approved")
                 assertTrue(vm.sync(), vm.state.value.error.toString())
-                assertEquals(CaseStatusDto.APPROVED, vm.state.value.cases.single { it.caseNumber == caseNumber }.status)
-                assertEquals(0u, vm.state.value.lastSync?.remaining)
+                assertEquals(CaseStatus.APPROVED, vm.state.value.cases.single { it.caseNumber == caseNumber }.status)
+                assertEquals(0, vm.state.value.lastSync?.remaining)
             }
         }
     }
