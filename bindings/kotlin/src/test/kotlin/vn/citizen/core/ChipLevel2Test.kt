@@ -94,7 +94,7 @@ class ChipLevel2Test {
 
             val steps = Steps()
             val outcome = core.upgrade(observer = steps)
-            assertEquals(2.toUByte(), outcome.level)
+            assertEquals(2, outcome.level)
             assertEquals(2, core.chip().identityLevel())
             assertTrue(ChipReadStep.ActiveAuthentication in steps.steps, steps.steps.toString())
             assertTrue(ChipReadStep.ReadFile("DG13") in steps.steps, steps.steps.toString())

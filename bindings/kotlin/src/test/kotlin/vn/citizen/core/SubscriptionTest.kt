@@ -49,8 +49,7 @@ class SubscriptionTest {
             val keyStore = JcaDeviceKeyStore()
             val keyWrapper = JcaDataKeyWrapper()
             val old = Recorder()
-            val draftId: String
-            CitizenCore.open(server.config(phoneDir), keyStore, keyWrapper).use { core ->
+            val draftId = CitizenCore.open(server.config(phoneDir), keyStore, keyWrapper).use { core ->
                 val ticket = core.account().startEnrollment(EnrollmentInput(CCCD, DOB, PHONE))
                 core.account().completeEnrollment(
                     server.otpFor(ticket.enrollmentId), PASSCODE,
@@ -59,7 +58,7 @@ class SubscriptionTest {
                 core.account().login(PASSCODE)
                 core.services().refreshCatalogue()
                 core.services().refreshProfile()
-                draftId = core.services().createDraft("residence-notification").draftId
+                val draftId = core.services().createDraft("residence-notification").draftId
                 val today = LocalDate.now(ZoneOffset.ofHours(7))
                 core.services().updateDraft(
                     draftId,
@@ -77,6 +76,7 @@ class SubscriptionTest {
                 assertEquals(listOf(emptyList<OutboxItem>()), old.calls.toList(), "the replay of the empty outbox")
                 core.shutdown()
                 assertTrue(old.ended.await(20, TimeUnit.SECONDS), "shutdown did not end the subscription")
+                draftId
             }
 
             CitizenCore.open(server.config(phoneDir), keyStore, keyWrapper).use { core ->
