@@ -185,7 +185,7 @@ impl Faults {
         spawn_relay(listener, env.server().addr, relay.clone());
         let mut c = env.config("core");
         c.server_base_url = base_url;
-        c.request_timeout = Some(std::time::Duration::from_millis(REQUEST_TIMEOUT_MS as u64));
+        c.request_timeout = Some(std::time::Duration::from_millis(REQUEST_TIMEOUT_MS));
         let core = env.device_with("core", c).core;
         citizen_server::testing::enroll_and_login(&core, &env.otp, citizen_server::testing::CITIZEN_1, PASS).await;
         assert!(core.services().refresh_catalogue().await.unwrap());

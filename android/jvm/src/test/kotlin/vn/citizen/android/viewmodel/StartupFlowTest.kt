@@ -41,7 +41,7 @@ class StartupFlowTest {
         }
 
     @Test
-    fun `a locked data key offers retry and never erase; once unlocked the data opens`(@TempDir dir: Path) = runBlocking {
+    fun `a locked data key offers retry and never erase, and once unlocked the data opens`(@TempDir dir: Path) = runBlocking {
         val wrapper = JcaDataKeyWrapper()
         val first = startup(dir, wrapper)
         first.open()
