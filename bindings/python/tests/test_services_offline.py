@@ -179,9 +179,10 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
 
 
 def test_after_shutdown_no_outbox_notification_arrives_even_when_the_outbox_changes(own_server, tmp_path):
-    """A subscription replays the current outbox, then ends with `shutdown()`; afterwards its
-    listener hears nothing, even when the outbox of the same data directory changes (a submit
-    through a new core, delivered: seen by that core's own subscriber)."""
+    """A subscription replays the current outbox, then ends with `shutdown()` — which also stops
+    the background delivery the submit started; afterwards its listener hears nothing, even when
+    the outbox of the same data directory changes (delivered by a new core, whose own subscriber
+    sees it)."""
     srv = own_server
     device = Device(tmp_path / "phone", SoftwareDeviceKeyStore(), SoftwareDataKeyWrapper(), core_config(srv, tmp_path / "phone"))
     core = device.open()
@@ -204,8 +205,11 @@ def test_after_shutdown_no_outbox_notification_arrives_even_when_the_outbox_chan
     core.services().observe_outbox(old)
     old.wait_for_calls(1)  # the replay: the (empty) outbox
     assert (old.calls, old.states) == (1, [])
+    run(core.services().submit_draft(draft.draft_id, PASSCODE))  # delivery starts in the background
+    old.wait_for(cc.OutboxState.QUEUED)
     run(core.shutdown())
     assert old.ended.wait(20), "shutdown did not end the subscription"
+    heard = old.calls  # on_end came after the last notification: nothing more may arrive
     del core
     gc.collect()
 
@@ -213,10 +217,10 @@ def test_after_shutdown_no_outbox_notification_arrives_even_when_the_outbox_chan
     new = Recorder()
     core.services().observe_outbox(new)
     new.wait_for_calls(1)
-    run(core.services().submit_draft(draft.draft_id, PASSCODE))
-    new.wait_for(cc.OutboxState.DELIVERED)  # the background delivery of the new core
-    assert cc.OutboxState.QUEUED in new.states
-    assert (old.calls, old.states) == (1, []), "a listener heard from a core that was shut down"
+    run(core.services().sync_outbox())
+    new.wait_for(cc.OutboxState.DELIVERED)
+    assert [i.state for i in run(core.services().list_outbox())] == [cc.OutboxState.DELIVERED]
+    assert old.calls == heard, "a listener heard from a core that was shut down"
     run(core.shutdown())
 
 

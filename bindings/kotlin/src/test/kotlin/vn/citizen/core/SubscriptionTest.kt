@@ -15,9 +15,10 @@ import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 
 /**
- * Issue 11, item 4: a subscription replays the current state, then ends with `shutdown()`; after
- * that its listener hears nothing, even when the outbox of the same data directory changes (a
- * submit through a new core, delivered and seen by that core's own subscriber). Runs its own
+ * Issue 11, item 4: a subscription replays the current state, then ends with `shutdown()` (which
+ * also stops the background delivery a submit started); after that its listener hears nothing,
+ * even when the outbox of the same data directory changes (delivered by a new core, whose own
+ * subscriber sees it). Runs its own
  * server (own register: the fictitious citizen 8 may repeat across classes).
  */
 class SubscriptionTest {
@@ -49,7 +50,7 @@ class SubscriptionTest {
             val keyStore = JcaDeviceKeyStore()
             val keyWrapper = JcaDataKeyWrapper()
             val old = Recorder()
-            val draftId = CitizenCore.open(server.config(phoneDir), keyStore, keyWrapper).use { core ->
+            CitizenCore.open(server.config(phoneDir), keyStore, keyWrapper).use { core ->
                 val ticket = core.account().startEnrollment(EnrollmentInput(CCCD, DOB, PHONE))
                 core.account().completeEnrollment(
                     server.otpFor(ticket.enrollmentId), PASSCODE,
@@ -74,21 +75,22 @@ class SubscriptionTest {
                 core.services().observeOutbox(old)
                 old.awaitCalls(1)
                 assertEquals(listOf(emptyList<OutboxItem>()), old.calls.toList(), "the replay of the empty outbox")
-                core.shutdown()
+                core.services().submitDraft(draftId, PASSCODE) // delivery starts in the background
+                old.awaitState(OutboxState.QUEUED)
+                core.shutdown() // stops that delivery too
                 assertTrue(old.ended.await(20, TimeUnit.SECONDS), "shutdown did not end the subscription")
-                draftId
             }
+            // onEnd came after the last notification: nothing more may arrive.
+            val heard = old.calls.toList()
 
             CitizenCore.open(server.config(phoneDir), keyStore, keyWrapper).use { core ->
                 val new = Recorder()
                 core.services().observeOutbox(new)
                 new.awaitCalls(1)
-                core.services().submitDraft(draftId, PASSCODE)
-                new.awaitState(OutboxState.DELIVERED) // the new core's background delivery
-                assertEquals(
-                    listOf(emptyList<OutboxItem>()), old.calls.toList(),
-                    "a listener heard from a core that was shut down",
-                )
+                core.services().syncOutbox()
+                new.awaitState(OutboxState.DELIVERED)
+                assertEquals(listOf(OutboxState.DELIVERED), core.services().listOutbox().map { it.state })
+                assertEquals(heard, old.calls.toList(), "a listener heard from a core that was shut down")
                 core.shutdown()
             }
         }
