@@ -1,5 +1,7 @@
 package vn.citizen.android.viewmodel
 
+import kotlinx.coroutines.asCoroutineDispatcher
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
@@ -8,6 +10,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import vn.citizen.core.CitizenCore
+import vn.citizen.core.DataKeyWrapper
 import vn.citizen.core.JcaDataKeyWrapper
 import vn.citizen.core.JcaDeviceKeyStore
 import vn.citizen.core.Language
@@ -16,6 +19,10 @@ import vn.citizen.core.defaultCoreConfig
 import vn.citizen.core.eraseLocalData
 import java.nio.file.Files
 import java.nio.file.Path
+import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.Executors
+import java.util.concurrent.TimeUnit
 
 /**
  * Issue 11, item 8 ("a temporarily locked data key never leads to erasure"): the launch view
@@ -91,6 +98,49 @@ class StartupFlowTest {
         assertTrue(ready is StartupViewModel.State.Ready, ready.toString())
         assertFalse((ready as StartupViewModel.State.Ready).enrolled, "a fresh core starts at enrollment")
         ready.core.close()
+    }
+
+    /**
+     * Main-safety of the launch (issue 11, item 1): the view model opened from a one-thread
+     * dispatcher (Android's main thread) — the wrapper the core calls during the open (next to the
+     * SQLite migration) runs on another thread, and it waits for a coroutine queued on the
+     * caller's thread, which can only run if the open suspended instead of blocking it.
+     */
+    @Test
+    fun `opening from a single-threaded dispatcher neither runs nor blocks on that thread`(@TempDir dir: Path) {
+        val inner = JcaDataKeyWrapper()
+        val release = CountDownLatch(1)
+        val threads = CopyOnWriteArrayList<Thread>()
+        val gated = object : DataKeyWrapper by inner {
+            private fun gate() {
+                threads += Thread.currentThread()
+                check(release.await(30, TimeUnit.SECONDS)) { "the caller's thread was blocked" }
+            }
+            override fun wrap(keyAlias: String, dataKey: ByteArray): ByteArray = gate().let { inner.wrap(keyAlias, dataKey) }
+            override fun unwrap(keyAlias: String, wrapped: ByteArray): ByteArray = gate().let { inner.unwrap(keyAlias, wrapped) }
+        }
+        val executor = Executors.newSingleThreadExecutor { r -> Thread(r, "single-ui-thread") }
+        val dispatcher = executor.asCoroutineDispatcher()
+        try {
+            val ui = runBlocking(dispatcher) {
+                launch { release.countDown() } // runs on this thread only when the open suspends
+                val vm = StartupViewModel(
+                    openCore = { CitizenCore.open(defaultCoreConfig(UNREACHABLE, dir.toString()), JcaDeviceKeyStore(), gated) },
+                    erase = { error("no erase") },
+                    locale = Language.VI,
+                )
+                vm.open()
+                val ready = vm.state.value
+                assertTrue(ready is StartupViewModel.State.Ready, ready.toString())
+                (ready as StartupViewModel.State.Ready).core.close()
+                Thread.currentThread()
+            }
+            assertTrue(threads.isNotEmpty(), "the core never called the wrapper")
+            assertTrue(threads.none { it === ui }, "the data key was wrapped on the caller's thread: $threads")
+        } finally {
+            dispatcher.close()
+            executor.shutdown()
+        }
     }
 
     private companion object {
