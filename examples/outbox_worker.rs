@@ -55,9 +55,9 @@ fn main() {
     cfg.trust_anchors_pem = vec![ca];
     cfg.spki_pins = pins.split(',').map(str::to_string).collect();
     cfg.language = Language::Vi;
-    cfg.platform = "desktop".into();
+    cfg.platform = citizen_core::Platform::Desktop;
     cfg.device_label = "outbox worker".into();
-    cfg.request_timeout_ms = 5_000;
+    cfg.request_timeout = Some(std::time::Duration::from_secs(5));
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {

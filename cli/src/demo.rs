@@ -64,7 +64,7 @@ impl citizen_core::platform::ApduTransport for DemoCard {
         }
         Ok(answer)
     }
-    fn max_apdu_length(&self) -> u32 {
+    fn max_apdu_length(&self) -> i32 {
         261
     }
     fn supports_extended_length(&self) -> bool {
@@ -190,15 +190,19 @@ pub async fn run(
     observe("enroll.complete", &core);
     let session = step!("login", core.account().login(DEMO_PASSCODE.into()).await);
     observe("login", &core);
-    let _ =
-        writeln!(out, "    phiên {} hết hạn tuyệt đối lúc {}", mask(&session.session_id), session.absolute_expires_at);
+    let _ = writeln!(
+        out,
+        "    phiên {} hết hạn tuyệt đối lúc {}",
+        mask(&session.session_id),
+        crate::unix(session.absolute_expires_at)
+    );
     step!("refresh", core.account().refresh_session().await);
     observe("refresh", &core);
     let devices = step!("devices.list", core.account().list_devices().await);
     for d in &devices {
         let _ = writeln!(
             out,
-            "    • {} {} [{:?}]{}",
+            "    • {} {:?} [{:?}]{}",
             d.label,
             d.platform,
             d.status,
@@ -338,7 +342,7 @@ pub async fn run(
             .and_then(|cs| cs.into_iter().find(|c| c.case_number == case_number).ok_or_else(|| "case missing".into()))
     );
     let _ = writeln!(out, "    trạng thái hồ sơ {}: {:?}", case.case_number, case.status);
-    if case.status != CaseStatusDto::Approved {
+    if case.status != citizen_core::CaseStatus::Approved {
         return Err(DemoError { step: "services.case_status", reason: format!("{:?}", case.status) });
     }
     observe("services.case", &core);

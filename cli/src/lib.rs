@@ -29,9 +29,18 @@ pub fn desktop_config(base_url: &str, data_dir: &str, ca_pems: Vec<String>, pins
     c.trust_anchors_pem = ca_pems;
     c.spki_pins = pins;
     c.language = Language::Vi;
-    c.platform = "desktop".into();
+    c.platform = citizen_core::Platform::Desktop;
     c.device_label = "citizen CLI".into();
     c
+}
+
+/// Unix seconds of a point in time the core returns (the CLI prints times as Unix seconds, as
+/// before the API took platform types).
+pub fn unix(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    }
 }
 
 /// Open the desktop core (software key store under the data dir).

@@ -114,7 +114,7 @@ pub struct PcscTransport {
     context: Context,
     card: Arc<Mutex<Card>>,
     atr: Vec<u8>,
-    max_apdu_length: u32,
+    max_apdu_length: i32,
     extended_length: bool,
     cancelled: Arc<AtomicBool>,
 }
@@ -171,7 +171,8 @@ impl PcscTransport {
             context,
             card: Arc::new(Mutex::new(card)),
             atr,
-            max_apdu_length: max,
+            // At most 65 544 (an extended APDU): always fits.
+            max_apdu_length: i32::try_from(max).unwrap_or(i32::MAX),
             extended_length: extended,
             cancelled: Arc::new(AtomicBool::new(false)),
         })
@@ -225,7 +226,7 @@ impl ApduTransport for PcscTransport {
         join.await.map_err(|e| ApduTransportError::Other { reason: format!("transmit task: {e}") })?
     }
 
-    fn max_apdu_length(&self) -> u32 {
+    fn max_apdu_length(&self) -> i32 {
         self.max_apdu_length
     }
 

@@ -9,6 +9,7 @@ use super::facade::{
     DeviceInfo, DeviceStatus, DeviceStatusInfo, Engine, EnrollmentInput, EnrollmentOutcome, EnrollmentTicket,
     PasscodeResetTicket, PasscodeStatus, SessionInfo,
 };
+use super::types::{int, opt_time, time, Platform};
 use crate::error::FieldError;
 use crate::platform::KeyOptions;
 
@@ -45,7 +46,7 @@ impl AccountClient {
         Ok(EnrollmentTicket {
             enrollment_id: r.enrollment_id,
             masked_phone: r.masked_phone,
-            otp_expires_at: r.otp_expires_at,
+            otp_expires_at: time(r.otp_expires_at),
             has_active_device: r.has_active_device,
         })
     }
@@ -109,11 +110,11 @@ impl AccountClient {
                         is_this_device: me.as_deref() == Some(d.device_id.as_str()),
                         device_id: d.device_id,
                         label: d.label,
-                        platform: d.platform,
+                        platform: Platform::from_wire(&d.platform),
                         hardware_backed: d.hardware_backed,
                         status: DeviceStatus::from_wire(&d.status),
-                        enrolled_at: d.enrolled_at,
-                        last_login_at: d.last_login_at,
+                        enrolled_at: time(d.enrolled_at),
+                        last_login_at: opt_time(d.last_login_at),
                     })
                     .collect())
             })
@@ -141,7 +142,7 @@ impl AccountClient {
     pub async fn check_device_status(&self) -> Result<DeviceStatusInfo, CitizenError> {
         let r = self.0.run::<_, CitizenError, _>(|a| async move { a.device_status().await }).await?;
         self.0.status_changed();
-        Ok(DeviceStatusInfo { status: DeviceStatus::from_wire(&r.status), changed_at: r.changed_at })
+        Ok(DeviceStatusInfo { status: DeviceStatus::from_wire(&r.status), changed_at: time(r.changed_at) })
     }
 
     /// Check the passcode locally (e.g. to unlock the app), under the same lockout policy as
@@ -163,10 +164,10 @@ impl AccountClient {
     pub async fn passcode_status(&self) -> Result<PasscodeStatus, CitizenError> {
         let s = self.0.blocking::<_, CitizenError>(|a| a.passcode_state()).await?;
         Ok(PasscodeStatus {
-            failed_attempts: s.failed,
-            attempts_before_lockout: s.before_lockout,
-            attempts_before_wipe: s.before_wipe,
-            locked_until: s.locked_until,
+            failed_attempts: int(s.failed),
+            attempts_before_lockout: int(s.before_lockout),
+            attempts_before_wipe: int(s.before_wipe),
+            locked_until: opt_time(s.locked_until),
         })
     }
 
@@ -174,7 +175,11 @@ impl AccountClient {
     /// never prompts. Throws [`CitizenError`].
     pub async fn start_passcode_reset(&self) -> Result<PasscodeResetTicket, CitizenError> {
         let r = self.0.run::<_, CitizenError, _>(|a| async move { a.start_passcode_reset().await }).await?;
-        Ok(PasscodeResetTicket { reset_id: r.reset_id, masked_phone: r.masked_phone, otp_expires_at: r.otp_expires_at })
+        Ok(PasscodeResetTicket {
+            reset_id: r.reset_id,
+            masked_phone: r.masked_phone,
+            otp_expires_at: time(r.otp_expires_at),
+        })
     }
 
     /// Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new

@@ -4,23 +4,24 @@
 
 use super::errors::CitizenError;
 use super::facade::Engine;
+use super::types::{int, long, ActivityAnchor, ActivityEntry, LogProblem};
 
 /// The result of verifying an activity log.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct ActivityLogReport {
     /// Entries checked.
-    pub entries: u32,
+    pub entries: i32,
     /// Server anchors checked.
-    pub anchors: u32,
+    pub anchors: i32,
     /// Every problem found (empty = intact).
-    pub problems: Vec<crate::activity::LogProblem>,
+    pub problems: Vec<LogProblem>,
     /// No problem found. Note: entries appended after the last anchor can be dropped without
     /// trace by whoever controls the device; anchoring often keeps that window small, and
     /// `anchored_seq` says how far the verified anchors reach.
     pub intact: bool,
     /// Highest sequence covered by an anchor whose countersignature verified with the trusted
     /// server key (0 = none: nothing in the log is vouched for by the server).
-    pub anchored_seq: u64,
+    pub anchored_seq: i64,
     /// The device the log claims to be from.
     pub device_id: String,
     /// The device key (SEC1, base64url) the entry signatures were checked with — the key the
@@ -31,11 +32,11 @@ pub struct ActivityLogReport {
 
 fn report(c: crate::activity::flows::LogCheck) -> ActivityLogReport {
     ActivityLogReport {
-        entries: u32::try_from(c.entries).unwrap_or(u32::MAX),
-        anchors: u32::try_from(c.anchors).unwrap_or(u32::MAX),
+        entries: int(c.entries),
+        anchors: int(c.anchors),
         intact: c.problems.is_empty(),
-        problems: c.problems,
-        anchored_seq: c.anchored_seq,
+        problems: c.problems.into_iter().map(LogProblem::from).collect(),
+        anchored_seq: long(c.anchored_seq),
         device_id: c.device_id,
         device_public_key: c.device_public_key,
     }
@@ -46,7 +47,9 @@ fn report(c: crate::activity::flows::LogCheck) -> ActivityLogReport {
 /// independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
 /// Server keys inside the file are ignored — a forger can put any key there. The entries are
 /// checked with the device key the file carries; the report names it (`device_public_key`) so
-/// the caller can compare it with the device it expects. Anyone can run this.
+/// the caller can compare it with the device it expects. Anyone can run this. Pure computation
+/// (no storage, no network; verifying a long log takes a few milliseconds): main-safe, never
+/// prompts. Throws [`CitizenError`] (`InvalidInput`: not an export, or not a JWK).
 #[uniffi::export]
 pub fn verify_activity_log_export(json: String, server_key_jwk: String) -> Result<ActivityLogReport, CitizenError> {
     Ok(report(crate::activity::flows::verify_export(&json, &server_key_jwk)?))
@@ -61,8 +64,12 @@ pub struct ActivityClient(pub(crate) Engine);
 impl ActivityClient {
     /// The activity log: every enrollment, login, submission, device and passcode change and
     /// lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].
-    pub async fn list_entries(&self) -> Result<Vec<crate::activity::ActivityEntry>, CitizenError> {
-        self.0.blocking(|a| Ok(a.activity_entries()?.into_iter().filter_map(|r| r.entry).collect())).await
+    pub async fn list_entries(&self) -> Result<Vec<ActivityEntry>, CitizenError> {
+        self.0
+            .blocking(|a| {
+                Ok(a.activity_entries()?.into_iter().filter_map(|r| r.entry).map(ActivityEntry::from).collect())
+            })
+            .await
     }
 
     /// Verify the log: hashes, links, order, counters, device signatures, server anchors (with
@@ -89,7 +96,7 @@ impl ActivityClient {
     /// Anchor the head of the log at the server now (also done on every `sync_cases`). When
     /// logged in, first fetches the server's latest anchor of this device and keeps it if the
     /// device did not hold it. Main-safe; never prompts. Throws [`CitizenError`].
-    pub async fn anchor(&self) -> Result<Option<crate::activity::ActivityAnchor>, CitizenError> {
-        self.0.run(|a| async move { a.anchor_activity().await }).await
+    pub async fn anchor(&self) -> Result<Option<ActivityAnchor>, CitizenError> {
+        self.0.run(|a| async move { Ok(a.anchor_activity().await?.map(ActivityAnchor::from)) }).await
     }
 }

@@ -11,9 +11,11 @@ use citizen_chip::reader::{Progress, Step};
 use super::errors::CitizenError;
 use super::facade::Engine;
 use super::runtime;
+use super::types::{int, long, time};
 use crate::chip::{ChipFlowError, ProgressSink};
 use crate::error::{Error, Msg};
 use crate::platform::ApduTransport;
+use std::time::SystemTime;
 
 /// How the core opens the chip: the CAN printed on the card (preferred), or the MRZ data.
 #[derive(Clone, PartialEq, Eq, uniffi::Enum)]
@@ -85,20 +87,20 @@ impl From<&Step> for ChipReadStep {
 #[uniffi::export(with_foreign)]
 pub trait ChipReadObserver: Send + Sync {
     /// The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
-    fn on_progress(&self, step: ChipReadStep, bytes_read: u64, apdus: u32);
+    fn on_progress(&self, step: ChipReadStep, bytes_read: i64, apdus: i32);
 }
 
 /// The result of a successful upgrade.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct ChipUpgradeOutcome {
     /// The account's identity level now (2).
-    pub level: u8,
-    /// Unix seconds (server time).
-    pub upgraded_at: i64,
+    pub level: i32,
+    /// When the server raised the level (server time).
+    pub upgraded_at: SystemTime,
     /// Commands exchanged with the card.
-    pub apdus: u32,
+    pub apdus: i32,
     /// Bytes of file content read.
-    pub bytes_read: u64,
+    pub bytes_read: i64,
     /// Whether the identity credential stating the new level is already on the device (when
     /// false, the next data share fetches it).
     pub credential_refreshed: bool,
@@ -150,13 +152,8 @@ impl ChipClient {
     ) -> Result<ChipUpgradeOutcome, CitizenError> {
         let key = access_key(&key)?;
         let sink: Option<ProgressSink> = observer.map(|o| {
-            Arc::new(move |p: &Progress| {
-                o.on_progress(
-                    ChipReadStep::from(&p.step),
-                    u64::try_from(p.bytes_read).unwrap_or(u64::MAX),
-                    u32::try_from(p.apdus).unwrap_or(u32::MAX),
-                )
-            }) as ProgressSink
+            Arc::new(move |p: &Progress| o.on_progress(ChipReadStep::from(&p.step), long(p.bytes_read), int(p.apdus)))
+                as ProgressSink
         });
         let account = self.0.account()?;
         let r =
@@ -170,10 +167,10 @@ impl ChipClient {
                 CitizenError::from(e)
             })?;
         Ok(ChipUpgradeOutcome {
-            level: r.level,
-            upgraded_at: r.upgraded_at,
-            apdus: u32::try_from(r.stats.apdus).unwrap_or(u32::MAX),
-            bytes_read: u64::try_from(r.stats.file_bytes).unwrap_or(u64::MAX),
+            level: i32::from(r.level),
+            upgraded_at: time(r.upgraded_at),
+            apdus: int(r.stats.apdus),
+            bytes_read: long(r.stats.file_bytes),
             credential_refreshed: r.credential_refreshed,
         })
     }
@@ -181,7 +178,7 @@ impl ChipClient {
     /// The identity level the device's credential states: 1 (enrolled with number, birth date
     /// and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
     /// Main-safe; never prompts. Throws [`CitizenError`].
-    pub async fn identity_level(&self) -> Result<u8, CitizenError> {
-        self.0.blocking(|a| a.identity_level()).await
+    pub async fn identity_level(&self) -> Result<i32, CitizenError> {
+        self.0.blocking(|a| Ok(i32::from(a.identity_level()?))).await
     }
 }

@@ -3,10 +3,12 @@
 
 use super::errors::CitizenError;
 use super::facade::Engine;
+use super::types::{int, long, time};
 use crate::consent::qr::PendingLogin;
 use crate::consent::receipts::ReceiptEntry;
 use crate::error::ErrorDetail;
 use crate::protocol::rp::{DeliveryStatus, ReceiptKind, SignedReceipt};
+use std::time::SystemTime;
 
 /// A claim a relying party asks for, with the labels the citizen sees.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -53,8 +55,8 @@ pub struct LoginRequestInfo {
     pub claims: Vec<ClaimRequest>,
     /// Three two-digit codes; the citizen picks the one the site shows.
     pub code_choices: Vec<String>,
-    /// Unix seconds.
-    pub expires_at: i64,
+    /// When the login request expires.
+    pub expires_at: SystemTime,
     /// Opened by a deep link on this device (the answer goes back to the relying party's app).
     pub same_device: bool,
 }
@@ -115,12 +117,12 @@ pub struct ReceiptInfo {
     /// Exactly the released claims.
     pub claims: Vec<String>,
     /// Days the relying party may keep the data (0: the session only).
-    pub retention_days: u32,
-    /// Unix seconds.
-    pub issued_at: i64,
+    pub retention_days: i32,
+    /// When it was issued.
+    pub issued_at: SystemTime,
     /// Position in the device's receipt chain (1, 2, 3, …; 0 for a receipt made before
     /// receipts were chained).
-    pub sequence: u64,
+    pub sequence: i64,
     /// Data shares: whether the data reached the relying party.
     pub delivery: ShareDelivery,
     /// Set on a marker for a receipt the device cannot show: `consent.receipt_damaged` (the
@@ -139,7 +141,7 @@ impl From<&PendingLogin> for LoginRequestInfo {
             origin: p.origin.clone(),
             claims: p.claims.iter().map(|c| ClaimRequest::of(c, true)).collect(),
             code_choices: p.code_choices.clone(),
-            expires_at: p.expires_at,
+            expires_at: time(p.expires_at),
             same_device: p.same_device,
         }
     }
@@ -162,8 +164,8 @@ impl From<&ReceiptEntry> for ReceiptInfo {
                 purpose: String::new(),
                 claims: vec![],
                 retention_days: 0,
-                issued_at: *issued_at,
-                sequence: *sequence,
+                issued_at: time(*issued_at),
+                sequence: long(*sequence),
                 delivery: ShareDelivery::NotApplicable,
                 damage: Some(damage.detail()),
             },
@@ -185,7 +187,7 @@ impl From<&SignedReceipt> for ReceiptInfo {
             },
         };
         ReceiptInfo {
-            sequence: r.chain_seq,
+            sequence: long(r.chain_seq),
             delivery,
             damage: None,
             receipt_id: r.receipt_id.clone(),
@@ -198,8 +200,8 @@ impl From<&SignedReceipt> for ReceiptInfo {
             origin: r.origin.clone(),
             purpose: r.purpose.clone(),
             claims: r.claims.clone(),
-            retention_days: r.retention_days,
-            issued_at: r.issued_at,
+            retention_days: int(r.retention_days),
+            issued_at: time(r.issued_at),
         }
     }
 }
@@ -210,10 +212,13 @@ impl From<&SignedReceipt> for ReceiptInfo {
 /// receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
 /// `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
 /// the server's `/v1/keys`), the embedded key must be that one — without it the check only
-/// proves the file is self-consistent. Returns the number of receipts verified.
+/// proves the file is self-consistent. Returns the number of receipts verified. Pure computation
+/// (no storage, no network): main-safe, never prompts. Throws [`CitizenError`] (`InvalidInput`
+/// for a file that is not an export; `Refused` with a `consent.*` code for one that does not
+/// verify).
 #[uniffi::export]
-pub fn verify_receipt_export(json: String, server_key_jwk: Option<String>) -> Result<u32, CitizenError> {
-    Ok(crate::consent::receipts::verify_export(&json, server_key_jwk.as_deref())?)
+pub fn verify_receipt_export(json: String, server_key_jwk: Option<String>) -> Result<i32, CitizenError> {
+    Ok(int(crate::consent::receipts::verify_export(&json, server_key_jwk.as_deref())?))
 }
 
 /// Consent of one core (`CitizenCore.consent()`): QR and deep-link login to web portals, data
@@ -226,11 +231,9 @@ impl ConsentClient {
     /// Fetch the registry of relying parties, verify the server's signature, and cache it (login
     /// codes are then checked offline). Returns how many relying parties it lists. Main-safe;
     /// never prompts. Throws [`CitizenError`].
-    pub async fn refresh_relying_parties(&self) -> Result<u32, CitizenError> {
-        // Saturating (a registry fits in a 1 MiB answer: far fewer than u32::MAX entries).
-        self.0
-            .run(|a| async move { Ok(u32::try_from(a.refresh_registry().await?.relying_parties.len()).unwrap_or(u32::MAX)) })
-            .await
+    pub async fn refresh_relying_parties(&self) -> Result<i32, CitizenError> {
+        // Saturating (a registry fits in a 1 MiB answer: far fewer than i32::MAX entries).
+        self.0.run(|a| async move { Ok(int(a.refresh_registry().await?.relying_parties.len())) }).await
     }
 
     /// Scan a login QR code. Everything that can be checked on the device is checked before any

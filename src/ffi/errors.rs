@@ -15,7 +15,10 @@
 use crate::error::{keystore_msg, net_msg, Error, ErrorDetail, FieldError, Msg, NetworkErrorKind, PublicError};
 use crate::platform::DeviceKeyStoreError;
 
+use std::time::Duration;
+
 use super::facade::DeviceStatus;
+use super::types::int;
 
 /// Why the citizen must enroll (again) on this device.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
@@ -68,17 +71,17 @@ pub enum CitizenError {
         /// `auth.passcode_incorrect`.
         detail: ErrorDetail,
         /// Wrong passcodes left before a delay.
-        attempts_before_lockout: u32,
+        attempts_before_lockout: i32,
         /// Wrong passcodes left before the local account is erased.
-        attempts_before_wipe: u32,
+        attempts_before_wipe: i32,
     },
     /// Too many wrong passcodes: wait before the next attempt.
     #[error("{}", detail.code)]
     LockedOut {
         /// `auth.locked_out`.
         detail: ErrorDetail,
-        /// Seconds to wait.
-        retry_after_secs: u64,
+        /// How long to wait.
+        retry_after: Duration,
     },
     /// Something the citizen (or the app) entered is not valid; nothing was sent. `fields` lists
     /// every invalid field at once (empty when the input was one value, e.g. a scanned code).
@@ -96,7 +99,7 @@ pub enum CitizenError {
         /// `otp.invalid`, `otp.expired` or `otp.attempts_exceeded`.
         detail: ErrorDetail,
         /// Attempts left with this OTP.
-        attempts_left: u32,
+        attempts_left: i32,
     },
     /// The network or the server failed: retry when the connection is back (a queued request
     /// stays queued).
@@ -196,7 +199,8 @@ impl PublicError for CitizenError {
 
 #[uniffi::export]
 impl CitizenError {
-    /// The stable code and the messages in Vietnamese and English, whatever the variant.
+    /// The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+    /// main-safe, never prompts, never throws.
     #[uniffi::method(name = "detail")]
     pub fn error_detail(&self) -> ErrorDetail {
         PublicError::detail(self).clone()
@@ -264,11 +268,15 @@ impl From<Error> for CitizenError {
             Error::Fields(fields) => CitizenError::InvalidInput { detail: Msg::InvalidInput.detail(), fields },
             Error::PasscodeIncorrect { before_lockout, before_wipe } => CitizenError::PasscodeRejected {
                 detail: Msg::PasscodeIncorrect.detail(),
-                attempts_before_lockout: before_lockout,
-                attempts_before_wipe: before_wipe,
+                attempts_before_lockout: int(before_lockout),
+                attempts_before_wipe: int(before_wipe),
             },
-            Error::LockedOut(s) => CitizenError::LockedOut { detail: Msg::LockedOut.detail(), retry_after_secs: s },
-            Error::Otp { msg, attempts_left } => CitizenError::OtpRejected { detail: msg.detail(), attempts_left },
+            Error::LockedOut(s) => {
+                CitizenError::LockedOut { detail: Msg::LockedOut.detail(), retry_after: Duration::from_secs(s) }
+            }
+            Error::Otp { msg, attempts_left } => {
+                CitizenError::OtpRejected { detail: msg.detail(), attempts_left: int(attempts_left) }
+            }
             Error::DeviceInactive(status) => CitizenError::NeedsEnrollment {
                 detail: Msg::DeviceInactive.detail(),
                 reason: EnrollmentReason::DeviceDeactivated { status: DeviceStatus::from_wire(&status) },

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::account::AccountClient;
 use super::activity::ActivityClient;
@@ -16,6 +16,7 @@ use super::errors::{setup_error, CitizenError};
 use super::lifecycle::{Held, Shared, StatusListener, Subscription};
 use super::runtime;
 use super::services::ServicesClient;
+use super::types::{opt_time, time, Platform};
 use crate::account::Account;
 use crate::clock::{SharedClock, SystemClock};
 use crate::datadir::DataDirLock;
@@ -51,25 +52,30 @@ pub struct CoreConfig {
     pub spki_pins: Vec<String>,
     /// Language sent to the server.
     pub language: Language,
-    /// TCP+TLS connect timeout.
-    #[uniffi(default = 10000)]
-    pub connect_timeout_ms: u64,
-    /// Whole-request timeout.
-    #[uniffi(default = 30000)]
-    pub request_timeout_ms: u64,
+    /// TCP+TLS connect timeout; `None` (the default) = 10 s.
+    #[uniffi(default)]
+    pub connect_timeout: Option<Duration>,
+    /// Whole-request timeout; `None` (the default) = 30 s.
+    #[uniffi(default)]
+    pub request_timeout: Option<Duration>,
     /// Allow plain `http://` to loopback hosts (development only).
     #[uniffi(default = false)]
     pub allow_insecure_loopback: bool,
     /// Device label shown in the device list (no personal data), e.g. `Pixel 9`.
     #[uniffi(default = "device")]
     pub device_label: String,
-    /// `android`, `ios`, `desktop`, `kiosk`.
-    #[uniffi(default = "unknown")]
-    pub platform: String,
+    /// The platform the app runs on (sent at enrollment, shown in the device list).
+    pub platform: Platform,
 }
 
+/// Connect timeout when [`CoreConfig::connect_timeout`] is `None`.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Whole-request timeout when [`CoreConfig::request_timeout`] is `None`.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A configuration with safe defaults: platform roots, no pins, Vietnamese, 10 s connect and
-/// 30 s request timeouts, HTTPS only.
+/// 30 s request timeouts, HTTPS only, platform `Unknown` (set yours). Pure: main-safe, never
+/// prompts, never throws.
 #[uniffi::export]
 pub fn default_core_config(server_base_url: String, data_dir: String) -> CoreConfig {
     CoreConfig {
@@ -78,15 +84,16 @@ pub fn default_core_config(server_base_url: String, data_dir: String) -> CoreCon
         trust_anchors_pem: vec![],
         spki_pins: vec![],
         language: Language::Vi,
-        connect_timeout_ms: 10_000,
-        request_timeout_ms: 30_000,
+        connect_timeout: None,
+        request_timeout: None,
         allow_insecure_loopback: false,
         device_label: "device".into(),
-        platform: "unknown".into(),
+        platform: Platform::Unknown,
     }
 }
 
-/// Validate enrollment input without a network call: every field error at once.
+/// Validate enrollment input without a network call: every field error at once (empty =
+/// valid). Pure: main-safe, never prompts, never throws.
 #[uniffi::export]
 pub fn validate_enrollment_input(input: EnrollmentInput) -> Vec<FieldError> {
     let today = crate::cccd::Date::from_unix_vn(crate::clock::Clock::now(&SystemClock));
@@ -121,8 +128,8 @@ pub struct EnrollmentTicket {
     pub enrollment_id: String,
     /// Where the OTP went, masked.
     pub masked_phone: String,
-    /// Unix seconds.
-    pub otp_expires_at: i64,
+    /// When the OTP expires.
+    pub otp_expires_at: SystemTime,
     /// The account already has an active device: completing deactivates it unless that device
     /// approves the transfer first (`approve_device_transfer`).
     pub has_active_device: bool,
@@ -148,21 +155,21 @@ pub struct EnrollmentOutcome {
 pub struct SessionInfo {
     /// Session id.
     pub session_id: String,
-    /// Unix seconds; the core refreshes before this.
-    pub access_expires_at: i64,
-    /// Unix seconds; the session ends if unused until then.
-    pub idle_expires_at: i64,
-    /// Unix seconds; the session ends then.
-    pub absolute_expires_at: i64,
+    /// The core refreshes the access token before this.
+    pub access_expires_at: SystemTime,
+    /// The session ends if unused until then.
+    pub idle_expires_at: SystemTime,
+    /// The session ends then.
+    pub absolute_expires_at: SystemTime,
 }
 
 impl From<SessionRow> for SessionInfo {
     fn from(s: SessionRow) -> Self {
         SessionInfo {
             session_id: s.session_id.clone(),
-            access_expires_at: s.access_expires_at,
-            idle_expires_at: s.idle_expires_at,
-            absolute_expires_at: s.absolute_expires_at,
+            access_expires_at: time(s.access_expires_at),
+            idle_expires_at: time(s.idle_expires_at),
+            absolute_expires_at: time(s.absolute_expires_at),
         }
     }
 }
@@ -175,15 +182,15 @@ pub struct DeviceInfo {
     /// Label.
     pub label: String,
     /// Platform.
-    pub platform: String,
+    pub platform: Platform,
     /// Whether its key is hardware-backed (as claimed at enrollment).
     pub hardware_backed: bool,
     /// Its status.
     pub status: DeviceStatus,
-    /// Unix seconds.
-    pub enrolled_at: i64,
-    /// Unix seconds.
-    pub last_login_at: Option<i64>,
+    /// When it was enrolled.
+    pub enrolled_at: SystemTime,
+    /// Its last login, if any.
+    pub last_login_at: Option<SystemTime>,
     /// Whether this is the device running the app.
     pub is_this_device: bool,
 }
@@ -193,21 +200,21 @@ pub struct DeviceInfo {
 pub struct DeviceStatusInfo {
     /// Status.
     pub status: DeviceStatus,
-    /// Unix seconds.
-    pub changed_at: i64,
+    /// When the status last changed.
+    pub changed_at: SystemTime,
 }
 
 /// Passcode lockout state.
 #[derive(Clone, Debug, uniffi::Record)]
 pub struct PasscodeStatus {
     /// Consecutive failures.
-    pub failed_attempts: u32,
+    pub failed_attempts: i32,
     /// Failures left before a delay.
-    pub attempts_before_lockout: u32,
+    pub attempts_before_lockout: i32,
     /// Failures left before the local account is erased.
-    pub attempts_before_wipe: u32,
-    /// Unix seconds until which attempts are refused.
-    pub locked_until: Option<i64>,
+    pub attempts_before_wipe: i32,
+    /// Attempts are refused until then.
+    pub locked_until: Option<SystemTime>,
 }
 
 /// A passcode reset waiting for its OTP.
@@ -217,8 +224,8 @@ pub struct PasscodeResetTicket {
     pub reset_id: String,
     /// Where the OTP went, masked.
     pub masked_phone: String,
-    /// Unix seconds.
-    pub otp_expires_at: i64,
+    /// When the OTP expires.
+    pub otp_expires_at: SystemTime,
 }
 
 /// The server's status of a device.
@@ -276,8 +283,8 @@ pub struct CoreStatus {
     pub hardware_backed: bool,
     /// Whether a session is stored and not past its absolute timeout.
     pub logged_in: bool,
-    /// Unix seconds, if logged in.
-    pub session_expires_at: Option<i64>,
+    /// When the session ends (its absolute timeout), if logged in.
+    pub session_expires_at: Option<SystemTime>,
 }
 
 /// A sub-client's handle on its core: weak, see [`Shared`]. A call after the core was closed
@@ -411,8 +418,8 @@ impl CitizenCore {
             base_url: config.server_base_url.clone(),
             trust_anchors_pem: config.trust_anchors_pem.clone(),
             spki_pins: config.spki_pins.clone(),
-            connect_timeout: Duration::from_millis(config.connect_timeout_ms.max(1)),
-            request_timeout: Duration::from_millis(config.request_timeout_ms.max(1)),
+            connect_timeout: config.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT).max(Duration::from_millis(1)),
+            request_timeout: config.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT).max(Duration::from_millis(1)),
             allow_insecure_loopback: config.allow_insecure_loopback,
             language: match config.language {
                 Language::Vi => "vi",
@@ -420,7 +427,8 @@ impl CitizenCore {
             },
         })?;
         let store = Store::open(&PathBuf::from(&config.data_dir), &key_wrapper)?;
-        let account = Account::new(store, net, key_store, clock, config.platform, config.device_label);
+        let account =
+            Account::new(store, net, key_store, clock, config.platform.wire().to_string(), config.device_label);
         Ok(CitizenCore { shared: Shared::new(account, lock) })
     }
 
@@ -489,27 +497,33 @@ impl CitizenCore {
         runtime::run_blocking(move || Self::new_desktop(config)).await
     }
 
-    /// Account, enrollment, passcode, login, sessions and devices.
+    /// Account, enrollment, passcode, login, sessions and devices. Cheap (no I/O): main-safe,
+    /// never prompts, never throws (a call on the sub-client after `shutdown` throws
+    /// `Internal` with `core.closed`).
     pub fn account(&self) -> Arc<AccountClient> {
         Arc::new(AccountClient(self.engine()))
     }
 
-    /// Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+    /// Public-service requests: catalogue, profile, drafts, submission, outbox, cases. Cheap (no
+    /// I/O): main-safe, never prompts, never throws.
     pub fn services(&self) -> Arc<ServicesClient> {
         Arc::new(ServicesClient(self.engine()))
     }
 
-    /// Consent: QR and deep-link login to portals, data sharing, consent receipts.
+    /// Consent: QR and deep-link login to portals, data sharing, consent receipts. Cheap (no
+    /// I/O): main-safe, never prompts, never throws.
     pub fn consent(&self) -> Arc<ConsentClient> {
         Arc::new(ConsentClient(self.engine()))
     }
 
-    /// The tamper-evident activity log: list, verify, export, anchor.
+    /// The tamper-evident activity log: list, verify, export, anchor. Cheap (no I/O): main-safe,
+    /// never prompts, never throws.
     pub fn activity(&self) -> Arc<ActivityClient> {
         Arc::new(ActivityClient(self.engine()))
     }
 
-    /// The chip-based ID card: identity level 2 from its chip.
+    /// The chip-based ID card: identity level 2 from its chip. Cheap (no I/O): main-safe, never
+    /// prompts, never throws.
     pub fn chip(&self) -> Arc<super::chip::ChipClient> {
         Arc::new(super::chip::ChipClient(self.engine()))
     }
@@ -561,7 +575,7 @@ pub(crate) fn core_status(account: &Account) -> Result<CoreStatus, Error> {
     };
     Ok(CoreStatus {
         logged_in: state.session_expires_at.is_some() && matches!(enrollment, EnrollmentState::Enrolled),
-        session_expires_at: state.session_expires_at,
+        session_expires_at: opt_time(state.session_expires_at),
         enrollment,
         device_id: acc.as_ref().map(|a| a.device_id.clone()),
         hardware_backed: acc.is_some_and(|a| a.hardware_backed),

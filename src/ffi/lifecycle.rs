@@ -27,6 +27,7 @@ use super::runtime;
 use super::services::{outbox_item, OutboxItem};
 use crate::account::Account;
 use crate::datadir::DataDirLock;
+use crate::platform::DataKeyWrapper;
 use crate::services::storage::OutboxRow;
 
 /// Errors a listener reports (logged and otherwise ignored: a listener can never stop a
@@ -80,7 +81,7 @@ pub struct Subscription {
 #[uniffi::export]
 impl Subscription {
     /// Stop the notifications (idempotent). The listener hears `on_end` once the notification
-    /// being delivered, if any, is done. Main-safe; never throws.
+    /// being delivered, if any, is done. Main-safe; never prompts; never throws.
     pub fn cancel(&self) {
         if let Some(hub) = self.hub.upgrade() {
             hub.remove(self.id);
@@ -294,29 +295,45 @@ async fn notify(listener: &Arc<dyn OutboxListener>, items: Vec<OutboxItem>) {
 }
 
 /// The version of the core (the crate version), for support and for the shells' "about" page.
-/// Pure: main-safe, never throws.
+/// Pure: main-safe, never prompts, never throws.
 #[uniffi::export]
 pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
 /// Erase this app's local data in `data_dir` (database, local keys, everything the core stored
-/// there): after a lost data key (`CitizenError::DataKeyLost`) or when the citizen resets the
-/// app. Refused while a core holds the directory (`storage.already_open`: shut it down first).
-/// Returns the aliases of the platform keys the shell's `DataKeyWrapper` used for this data, so
-/// the shell deletes them without hard-coding them (the `DataKeyWrapper` trait has no delete
-/// method for the core to call). Main-safe (runs on the core's runtime); never prompts. Throws
-/// [`super::errors::CitizenError`] (`Internal`).
+/// there) and the platform key that wrapped its data key: after a lost data key
+/// (`CitizenError::DataKeyLost`) or when the citizen resets the app. Never call it for
+/// `DataKeyLocked` (retry instead). `key_wrapper` is the wrapper the core was opened with: the
+/// core calls its `delete_key` with the aliases it used, so a shell never hard-codes them; pass
+/// `None` for a desktop core (`open_desktop`), whose keys live in the directory. The wrapping key
+/// goes first (what is left of the data can then never be opened, even if deleting a file
+/// fails), then the files. Refused while a core holds the directory (`storage.already_open`:
+/// shut it down first). Main-safe (runs on the core's runtime); never prompts. Throws
+/// [`super::errors::CitizenError`] (`Internal`; `KeyStore` when the wrapper cannot delete its
+/// key).
 #[uniffi::export(async_runtime = "tokio")]
-pub async fn erase_local_data(data_dir: String) -> Result<Vec<String>, super::errors::CitizenError> {
+pub async fn erase_local_data(
+    data_dir: String,
+    key_wrapper: Option<Arc<dyn DataKeyWrapper>>,
+) -> Result<(), super::errors::CitizenError> {
     runtime::run_blocking(move || {
         let dir = std::path::PathBuf::from(&data_dir);
         if data_dir.trim().is_empty() {
             return Err(crate::error::Error::Config("data_dir is empty".into()).into());
         }
-        if dir.exists() {
-            // Held while erasing: no core can open the directory meanwhile.
-            let lock = DataDirLock::acquire(&dir)?;
+        // Held while erasing: no core can open the directory meanwhile.
+        let lock = if dir.exists() { Some(DataDirLock::acquire(&dir)?) } else { None };
+        if let Some(wrapper) = &key_wrapper {
+            wrapper.delete_key(crate::store::DATA_KEY_ALIAS.to_string()).map_err(|e| {
+                tracing::info!(error = %e, "erase: the wrapping key was not deleted");
+                super::errors::CitizenError::KeyStore {
+                    detail: crate::error::Msg::KeyStore.detail(),
+                    problem: super::errors::KeyStoreProblem::Failed,
+                }
+            })?;
+        }
+        if let Some(lock) = lock {
             for entry in std::fs::read_dir(&dir).map_err(|e| crate::error::Error::io("erase data dir", e))? {
                 let entry = entry.map_err(|e| crate::error::Error::io("erase data dir", e))?;
                 if entry.file_name() == crate::datadir::LOCK_FILE {
@@ -329,7 +346,7 @@ pub async fn erase_local_data(data_dir: String) -> Result<Vec<String>, super::er
             drop(lock);
             let _ = std::fs::remove_file(dir.join(crate::datadir::LOCK_FILE));
         }
-        Ok(vec![crate::store::DATA_KEY_ALIAS.to_string()])
+        Ok(())
     })
     .await
 }

@@ -19,6 +19,7 @@ mod lifecycle;
 mod runtime;
 mod services;
 mod share;
+mod types;
 
 pub use account::*;
 pub use activity::*;
@@ -29,3 +30,4 @@ pub use facade::*;
 pub use lifecycle::{core_version, erase_local_data, ObserverError, OutboxListener, StatusListener, Subscription};
 pub use services::*;
 pub use share::*;
+pub use types::*;

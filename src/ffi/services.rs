@@ -3,52 +3,22 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::errors::CitizenError;
 use super::facade::Engine;
 use super::lifecycle::{OutboxListener, Subscription};
+use super::types::{index_in, int, long, time, AttachmentSpec, CaseEvent, CaseStatus, CitizenProfile, DateRule};
 use crate::error::{ErrorDetail, FieldError, Msg, PublicError};
-use crate::protocol::services::{
-    AttachmentSpec, CaseEventDto, CaseStatusDto, CitizenProfileDto, Condition, DateRule, FieldKind, FieldSpec,
-    OptionSpec, ProcedureDto,
-};
+use crate::protocol::services::{Condition, FieldKind, FieldSpec, OptionSpec, ProcedureDto};
 use crate::services::storage::{CaseRow, DraftRow, OutboxRow};
 
-/// A field of an item of a repeated group.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct FormItemField {
-    /// Key of the field within its item (the path is `group[i].key`).
-    pub key: String,
-    /// Label in Vietnamese.
-    pub label_vi: String,
-    /// Label in English.
-    pub label_en: String,
-    /// Input kind (text, date, choice, …).
-    pub kind: FieldKind,
-    /// Whether a value is required.
-    pub required: bool,
-    /// Register attribute the field is filled from, if any.
-    pub autofill: Option<String>,
-    /// Whether an autofilled value cannot be changed.
-    pub locked: bool,
-    /// Minimum length in characters.
-    pub min_length: Option<u32>,
-    /// Maximum length in characters.
-    pub max_length: Option<u32>,
-    /// Choices of a choice field.
-    pub options: Vec<OptionSpec>,
-    /// Shown (and validated) only while this condition holds.
-    pub visible_if: Option<Condition>,
-    /// Rule a date value must satisfy.
-    pub date_rule: Option<DateRule>,
-    /// For a commune field: the key of the province field it depends on.
-    pub province_field: Option<String>,
-}
-
-/// A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`.
+/// A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`. A
+/// repeated group (`kind` = `Group`) lists the fields of each item in `item_fields` (fields of
+/// the same shape, with no items of their own).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct FormField {
-    /// Stable key.
+    /// Stable key (within its item, for a field of a group).
     pub key: String,
     /// Vietnamese label.
     pub label_vi: String,
@@ -57,29 +27,41 @@ pub struct FormField {
     /// Kind of value.
     pub kind: FieldKind,
     /// Must be filled when visible.
+    #[uniffi(default = false)]
     pub required: bool,
-    /// Profile attribute that fills it.
+    /// Profile (register) attribute that fills it.
+    #[uniffi(default)]
     pub autofill: Option<String>,
     /// Auto-filled from the register and not editable.
+    #[uniffi(default = false)]
     pub locked: bool,
-    /// Minimum text length.
-    pub min_length: Option<u32>,
-    /// Maximum text length.
-    pub max_length: Option<u32>,
+    /// Minimum text length in characters.
+    #[uniffi(default)]
+    pub min_length: Option<i32>,
+    /// Maximum text length in characters.
+    #[uniffi(default)]
+    pub max_length: Option<i32>,
     /// Options of a select.
+    #[uniffi(default)]
     pub options: Vec<OptionSpec>,
-    /// Shown only when this holds.
+    /// Shown (and validated) only while this holds.
+    #[uniffi(default)]
     pub visible_if: Option<Condition>,
     /// Date constraints.
+    #[uniffi(default)]
     pub date_rule: Option<DateRule>,
-    /// For a commune: its province field.
+    /// For a commune: the key of its province field.
+    #[uniffi(default)]
     pub province_field: Option<String>,
-    /// For a group: the fields of each item.
-    pub item_fields: Vec<FormItemField>,
+    /// For a group: the fields of each item (empty otherwise).
+    #[uniffi(default)]
+    pub item_fields: Vec<FormField>,
     /// For a group: fewest items.
-    pub min_items: Option<u32>,
+    #[uniffi(default)]
+    pub min_items: Option<i32>,
     /// For a group: most items.
-    pub max_items: Option<u32>,
+    #[uniffi(default)]
+    pub max_items: Option<i32>,
 }
 
 /// A public-service procedure with its form.
@@ -88,7 +70,7 @@ pub struct Procedure {
     /// Procedure identifier.
     pub id: String,
     /// Form version, bound into the signed submission.
-    pub version: u32,
+    pub version: i32,
     /// Official procedure code.
     pub code: String,
     /// Name in Vietnamese.
@@ -100,17 +82,17 @@ pub struct Procedure {
     /// Responsible agency in English.
     pub agency_en: String,
     /// Fee in đồng.
-    pub fee_vnd: u64,
+    pub fee_vnd: i64,
     /// Statutory processing time in working days.
-    pub processing_days: u32,
+    pub processing_days: i32,
     /// The form fields.
     pub fields: Vec<FormField>,
     /// Attachments the procedure accepts.
     pub attachments: Vec<AttachmentSpec>,
 }
 
-fn item_field(f: &FieldSpec) -> FormItemField {
-    FormItemField {
+fn form_field(f: &FieldSpec) -> FormField {
+    FormField {
         key: f.key.clone(),
         label_vi: f.label_vi.clone(),
         label_en: f.label_en.clone(),
@@ -118,12 +100,15 @@ fn item_field(f: &FieldSpec) -> FormItemField {
         required: f.required,
         autofill: f.autofill.clone(),
         locked: f.locked,
-        min_length: f.min_length,
-        max_length: f.max_length,
+        min_length: f.min_length.map(int),
+        max_length: f.max_length.map(int),
         options: f.options.clone(),
         visible_if: f.visible_if.clone(),
-        date_rule: f.date_rule.clone(),
+        date_rule: f.date_rule.clone().map(DateRule::from),
         province_field: f.province_field.clone(),
+        item_fields: f.fields.iter().map(form_field).collect(),
+        min_items: f.min_items.map(int),
+        max_items: f.max_items.map(int),
     }
 }
 
@@ -131,54 +116,16 @@ impl From<&ProcedureDto> for Procedure {
     fn from(p: &ProcedureDto) -> Self {
         Procedure {
             id: p.id.clone(),
-            version: p.version,
+            version: int(p.version),
             code: p.code.clone(),
             name_vi: p.name_vi.clone(),
             name_en: p.name_en.clone(),
             agency_vi: p.agency_vi.clone(),
             agency_en: p.agency_en.clone(),
-            fee_vnd: p.fee_vnd,
-            processing_days: p.processing_days,
-            fields: p
-                .fields
-                .iter()
-                .map(|f| {
-                    let FormItemField {
-                        key,
-                        label_vi,
-                        label_en,
-                        kind,
-                        required,
-                        autofill,
-                        locked,
-                        min_length,
-                        max_length,
-                        options,
-                        visible_if,
-                        date_rule,
-                        province_field,
-                    } = item_field(f);
-                    FormField {
-                        key,
-                        label_vi,
-                        label_en,
-                        kind,
-                        required,
-                        autofill,
-                        locked,
-                        min_length,
-                        max_length,
-                        options,
-                        visible_if,
-                        date_rule,
-                        province_field,
-                        item_fields: f.fields.iter().map(item_field).collect(),
-                        min_items: f.min_items,
-                        max_items: f.max_items,
-                    }
-                })
-                .collect(),
-            attachments: p.attachments.clone(),
+            fee_vnd: long(p.fee_vnd),
+            processing_days: int(p.processing_days),
+            fields: p.fields.iter().map(form_field).collect(),
+            attachments: p.attachments.iter().cloned().map(AttachmentSpec::from).collect(),
         }
     }
 }
@@ -202,7 +149,7 @@ pub struct DraftAttachment {
     /// MIME type.
     pub mime_type: String,
     /// Size in bytes.
-    pub size: u64,
+    pub size: i64,
     /// SHA-256 (hex), bound into the signed submission.
     pub sha256: String,
 }
@@ -215,7 +162,7 @@ pub struct Draft {
     /// Procedure this draft is for.
     pub procedure_id: String,
     /// Form version the draft was started with.
-    pub procedure_version: u32,
+    pub procedure_version: i32,
     /// Editing or submitted.
     pub status: DraftStatus,
     /// Values by path.
@@ -223,15 +170,15 @@ pub struct Draft {
     /// Paths filled from the register that cannot be changed.
     pub locked_fields: Vec<String>,
     /// Number of items per group.
-    pub group_items: HashMap<String, u32>,
+    pub group_items: HashMap<String, i32>,
     /// Attached files.
     pub attachments: Vec<DraftAttachment>,
     /// The case this draft supplements.
     pub supplements_case: Option<String>,
     /// Attachments an official asked for.
     pub requested_attachments: Vec<String>,
-    /// Unix seconds of the last change.
-    pub updated_at: i64,
+    /// When it last changed.
+    pub updated_at: SystemTime,
 }
 
 fn draft(r: DraftRow) -> Draft {
@@ -242,7 +189,7 @@ fn draft(r: DraftRow) -> Draft {
         },
         values: r.content.values.into_iter().collect(),
         locked_fields: r.content.locked.into_iter().collect(),
-        group_items: r.content.group_items.into_iter().collect(),
+        group_items: r.content.group_items.into_iter().map(|(k, n)| (k, int(n))).collect(),
         attachments: r
             .content
             .attachments
@@ -251,7 +198,7 @@ fn draft(r: DraftRow) -> Draft {
                 key: a.key,
                 file_name: a.file_name,
                 mime_type: a.mime_type,
-                size: a.size,
+                size: long(a.size),
                 sha256: a.sha256,
             })
             .collect(),
@@ -259,8 +206,8 @@ fn draft(r: DraftRow) -> Draft {
         requested_attachments: r.content.required_attachments.into_iter().collect(),
         draft_id: r.draft_id,
         procedure_id: r.procedure_id,
-        procedure_version: r.procedure_version,
-        updated_at: r.updated_at,
+        procedure_version: int(r.procedure_version),
+        updated_at: time(r.updated_at),
     }
 }
 
@@ -291,19 +238,19 @@ pub struct OutboxItem {
     /// Delivery state.
     pub state: OutboxState,
     /// Delivery attempts so far.
-    pub attempts: u32,
-    /// Unix seconds of the next automatic attempt, while queued.
-    pub next_attempt_at: Option<i64>,
+    pub attempts: i32,
+    /// The next automatic attempt, while queued.
+    pub next_attempt_at: Option<SystemTime>,
     /// Why the last attempt failed, or why it was rejected.
     pub last_error: Option<ErrorDetail>,
     /// Case number (mã hồ sơ), once delivered.
     pub case_number: Option<String>,
     /// The server's signed receipt (compact JWS), once delivered.
     pub receipt: Option<String>,
-    /// Unix seconds when it was queued.
-    pub queued_at: i64,
-    /// Unix seconds of the last state change.
-    pub updated_at: i64,
+    /// When it was queued.
+    pub queued_at: SystemTime,
+    /// When its state last changed.
+    pub updated_at: SystemTime,
 }
 
 fn detail_of_code(code: &str) -> ErrorDetail {
@@ -328,13 +275,13 @@ pub(crate) fn outbox_item(r: &OutboxRow) -> OutboxItem {
         procedure_id: r.procedure_id.clone(),
         payload_sha256: r.payload_sha256.clone(),
         state,
-        attempts: r.attempts,
-        next_attempt_at: (state == OutboxState::Queued).then_some(r.next_attempt_at.max(r.not_before)),
+        attempts: int(r.attempts),
+        next_attempt_at: (state == OutboxState::Queued).then(|| time(r.next_attempt_at.max(r.not_before))),
         last_error: r.last_error.as_deref().map(detail_of_code),
         case_number: r.case_number.clone(),
         receipt: r.receipt.clone(),
-        queued_at: r.queued_at,
-        updated_at: r.updated_at,
+        queued_at: time(r.queued_at),
+        updated_at: time(r.updated_at),
     }
 }
 
@@ -342,11 +289,11 @@ pub(crate) fn outbox_item(r: &OutboxRow) -> OutboxItem {
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct OutboxSyncReport {
     /// Submissions delivered in this run.
-    pub delivered: u32,
+    pub delivered: i32,
     /// Submissions the server rejected in this run.
-    pub rejected: u32,
+    pub rejected: i32,
     /// Still queued.
-    pub remaining: u32,
+    pub remaining: i32,
     /// Why the run stopped early, if it did.
     pub last_error: Option<ErrorDetail>,
 }
@@ -361,15 +308,15 @@ pub struct CaseInfo {
     /// Procedure of the case.
     pub procedure_id: String,
     /// Latest status.
-    pub status: CaseStatusDto,
+    pub status: CaseStatus,
     /// Official's note in Vietnamese, if any.
     pub note_vi: Option<String>,
     /// Official's note in English, if any.
     pub note_en: Option<String>,
     /// For `NeedsSupplement`: the attachments requested.
     pub requested_attachments: Vec<String>,
-    /// Unix seconds of the latest status.
-    pub updated_at: i64,
+    /// When the latest status was set.
+    pub updated_at: SystemTime,
 }
 
 fn case_info(c: CaseRow) -> CaseInfo {
@@ -379,11 +326,11 @@ fn case_info(c: CaseRow) -> CaseInfo {
         case_number: c.case_number,
         submission_id: c.submission_id,
         procedure_id: c.procedure_id,
-        status,
+        status: status.into(),
         note_vi,
         note_en,
         requested_attachments: c.requested_attachments,
-        updated_at: c.updated_at,
+        updated_at: time(c.updated_at),
     }
 }
 
@@ -408,14 +355,14 @@ impl ServicesClient {
 
     /// Fetch the citizen's record from the population register (needs a session) and store it
     /// encrypted. Main-safe; never prompts. Throws [`CitizenError`].
-    pub async fn refresh_profile(&self) -> Result<CitizenProfileDto, CitizenError> {
-        self.0.run(|a| async move { a.refresh_profile().await }).await
+    pub async fn refresh_profile(&self) -> Result<CitizenProfile, CitizenError> {
+        self.0.run(|a| async move { Ok(a.refresh_profile().await?.into()) }).await
     }
 
     /// The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
     /// (`NotSynced` before the first `refresh_profile`).
-    pub async fn get_profile(&self) -> Result<CitizenProfileDto, CitizenError> {
-        self.0.blocking(|a| a.cached_profile()).await
+    pub async fn get_profile(&self) -> Result<CitizenProfile, CitizenError> {
+        self.0.blocking(|a| Ok(a.cached_profile()?.into())).await
     }
 
     /// A new draft of `procedure_id`, auto-filled from the register; register fields are locked.
@@ -455,19 +402,20 @@ impl ServicesClient {
 
     /// Add an item to a repeated group; returns the new item's index. Main-safe; never
     /// prompts. Throws [`CitizenError`].
-    pub async fn add_group_item(&self, draft_id: String, group: String) -> Result<u32, CitizenError> {
+    pub async fn add_group_item(&self, draft_id: String, group: String) -> Result<i32, CitizenError> {
         self.0
             .blocking(move |a| {
-                Ok(a.edit_draft(&draft_id, |p, d| crate::services::eform::add_group_item(p, d, &group))?.1)
+                Ok(int(a.edit_draft(&draft_id, |p, d| crate::services::eform::add_group_item(p, d, &group))?.1))
             })
             .await
     }
 
     /// Remove an item of a repeated group (later items move down). Main-safe; never prompts.
     /// Throws [`CitizenError`].
-    pub async fn remove_group_item(&self, draft_id: String, group: String, index: u32) -> Result<Draft, CitizenError> {
+    pub async fn remove_group_item(&self, draft_id: String, group: String, index: i32) -> Result<Draft, CitizenError> {
         self.0
             .blocking(move |a| {
+                let index = index_in("index", index)?;
                 let (row, ()) =
                     a.edit_draft(&draft_id, |p, d| crate::services::eform::remove_group_item(p, d, &group, index))?;
                 Ok(draft(row))
@@ -547,9 +495,9 @@ impl ServicesClient {
     pub async fn sync_outbox(&self) -> Result<OutboxSyncReport, CitizenError> {
         let r = self.0.run::<_, CitizenError, _>(|a| async move { a.sync_outbox(true).await }).await?;
         Ok(OutboxSyncReport {
-            delivered: r.delivered,
-            rejected: r.rejected,
-            remaining: r.remaining,
+            delivered: int(r.delivered),
+            rejected: int(r.rejected),
+            remaining: int(r.remaining),
             last_error: r.last_error.map(|e| CitizenError::from(e).detail().clone()),
         })
     }
@@ -566,8 +514,8 @@ impl ServicesClient {
 
     /// Fetch new case events (status changes, supplement requests) and return them. Main-safe;
     /// never prompts. Throws [`CitizenError`].
-    pub async fn sync_cases(&self) -> Result<Vec<CaseEventDto>, CitizenError> {
-        self.0.run(|a| async move { a.sync_cases().await }).await
+    pub async fn sync_cases(&self) -> Result<Vec<CaseEvent>, CitizenError> {
+        self.0.run(|a| async move { Ok(a.sync_cases().await?.into_iter().map(CaseEvent::from).collect()) }).await
     }
 
     /// The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
@@ -584,13 +532,15 @@ impl ServicesClient {
     }
 }
 
-/// The bundled list of the 34 provinces (code, name) after the 2025 reorganisation.
+/// The bundled list of the 34 provinces (code, name) after the 2025 reorganisation. Bundled data
+/// (no I/O): main-safe, never prompts, never throws.
 #[uniffi::export]
 pub fn provinces() -> Vec<AdminUnit> {
     crate::admin_units::provinces().iter().map(|p| AdminUnit { code: p.code.into(), name: p.name.into() }).collect()
 }
 
-/// The communes/wards of a province (bundled list).
+/// The communes/wards of a province (bundled list; empty for an unknown province code).
+/// Bundled data (no I/O): main-safe, never prompts, never throws.
 #[uniffi::export]
 pub fn communes(province_code: String) -> Vec<AdminUnit> {
     crate::admin_units::communes_of(&province_code)

@@ -5,6 +5,8 @@
 use super::consent::ConsentClient;
 use super::consent::{ClaimRequest, ReceiptInfo};
 use super::errors::CitizenError;
+use super::types::{int, time};
+use std::time::SystemTime;
 
 /// A verified share request, shown to the citizen before they decide: who asks (names from the
 /// signed registry), why, for how long they keep the data, what they need and what is optional.
@@ -25,13 +27,13 @@ pub struct ShareRequestInfo {
     /// The relying party's own explanation, in English.
     pub purpose_en: String,
     /// Days the relying party will keep the data.
-    pub retention_days: u32,
+    pub retention_days: i32,
     /// Claims it cannot proceed without (always shared).
     pub required: Vec<ClaimRequest>,
     /// Claims the citizen may add.
     pub optional: Vec<ClaimRequest>,
-    /// Unix seconds.
-    pub expires_at: i64,
+    /// When the request expires.
+    pub expires_at: SystemTime,
 }
 
 /// The result of a share.
@@ -49,7 +51,9 @@ pub struct ShareOutcome {
 impl ConsentClient {
     /// Fetch the identity credential the device presents from (an SD-JWT bound to the device
     /// key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-    /// calls this itself when the credential is missing or about to expire.
+    /// calls this itself when the credential is missing or about to expire. Needs a session.
+    /// Main-safe; may prompt (the device key signs the request, purpose `Credential`). Throws
+    /// [`CitizenError`] (`NeedsLogin`, `Network`, `KeyStore`, `Refused`).
     pub async fn fetch_credential(&self) -> Result<(), CitizenError> {
         self.0.run(|a| async move { a.fetch_credential().await }).await
     }
@@ -57,7 +61,9 @@ impl ConsentClient {
     /// Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
     /// Checked on the device against the signed registry before anything is shown: registered
     /// party, its signature, a registered purpose, only claims it may ask for, the answer going
-    /// to one of its registered origins, not expired.
+    /// to one of its registered origins, not expired. Main-safe; never prompts. Throws
+    /// [`CitizenError`] (`InvalidInput` with `consent.share_request_invalid`, `Refused`,
+    /// `Network`).
     pub async fn open_share_request(&self, request: String) -> Result<ShareRequestInfo, CitizenError> {
         let p = self.0.run::<_, CitizenError, _>(|a| async move { a.open_share_request(&request).await }).await?;
         Ok(ShareRequestInfo {
@@ -68,17 +74,20 @@ impl ConsentClient {
             purpose: p.claims.purpose.clone(),
             purpose_vi: p.claims.purpose_vi.clone(),
             purpose_en: p.claims.purpose_en.clone(),
-            retention_days: p.claims.retention_days,
+            retention_days: int(p.claims.retention_days),
             required: labelled(&p.claims.required, true),
             optional: labelled(&p.claims.optional, false),
-            expires_at: p.claims.exp,
+            expires_at: time(p.claims.exp),
         })
     }
 
     /// Share the required claims plus `optional_claims` (each must be one the request offers)
     /// after the passcode: the presentation reveals nothing else and is bound to this relying
     /// party and request by the device key; a consent receipt is signed, countersigned and
-    /// stored, and the share is recorded in the activity log before the data is sent.
+    /// stored, and the share is recorded in the activity log before the data is sent. Main-safe;
+    /// may prompt (the device key signs the presentation and the receipt, purpose `Consent`).
+    /// Throws [`CitizenError`] (`PasscodeRejected`, `LockedOut`, `NotFound`, `InvalidInput`,
+    /// `NeedsLogin`, `Network`, `KeyStore`, `Refused`).
     pub async fn share_data(
         &self,
         request_id: String,

@@ -82,7 +82,7 @@ pub trait ApduTransport: Send + Sync {
 
     /// The largest command APDU the transport can carry, in bytes (Android
     /// `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
-    fn max_apdu_length(&self) -> u32;
+    fn max_apdu_length(&self) -> i32;
 
     /// Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
     /// `IsoDep.isExtendedLengthApduSupported`). When false, the reader chains short READ BINARY

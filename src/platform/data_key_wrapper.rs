@@ -51,4 +51,9 @@ pub trait DataKeyWrapper: Send + Sync {
 
     /// Decrypt (unwrap) a blob made by `wrap` and return the 32-byte data key.
     fn unwrap(&self, key_alias: String, wrapped: Vec<u8>) -> Result<Vec<u8>, KeyWrapError>;
+
+    /// Delete the platform key `key_alias` for good (called by `erase_local_data`, so a shell
+    /// never hard-codes the core's key aliases). Deleting a missing key is not an error; a later
+    /// `wrap` creates a new key.
+    fn delete_key(&self, key_alias: String) -> Result<(), KeyWrapError>;
 }

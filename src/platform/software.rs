@@ -201,6 +201,11 @@ impl DataKeyWrapper for SoftwareKeyWrapper {
             .map(|k| k.to_vec())
             .ok_or(KeyWrapError::UnwrapFailed { reason: "wrapped key does not open".into() })
     }
+    /// Nothing to delete: the sealing key is derived from the local secret, which lives in the
+    /// data directory and goes with it.
+    fn delete_key(&self, _key_alias: String) -> Result<(), KeyWrapError> {
+        Ok(())
+    }
 }
 
 /// In-memory key store for tests (feature `test-support`). Keys vanish with the value.
@@ -347,12 +352,21 @@ impl DeviceKeyStore for MemoryKeyStore {
 pub struct MemoryKeyWrapper {
     key: SecretKey,
     locked: std::sync::atomic::AtomicBool,
+    /// Aliases deleted and not wrapped under since (their blobs no longer open).
+    deleted: Mutex<std::collections::HashSet<String>>,
+    /// Every `delete_key` call, in order.
+    deleted_log: Mutex<Vec<String>>,
 }
 
 #[cfg(any(test, feature = "test-support"))]
 impl Default for MemoryKeyWrapper {
     fn default() -> Self {
-        MemoryKeyWrapper { key: SecretKey::generate(), locked: Default::default() }
+        MemoryKeyWrapper {
+            key: SecretKey::generate(),
+            locked: Default::default(),
+            deleted: Default::default(),
+            deleted_log: Default::default(),
+        }
     }
 }
 
@@ -366,6 +380,10 @@ impl MemoryKeyWrapper {
     pub fn set_locked(&self, locked: bool) {
         self.locked.store(locked, std::sync::atomic::Ordering::SeqCst);
     }
+    /// The aliases `delete_key` was called with, in order (tests of `erase_local_data`).
+    pub fn deleted_keys(&self) -> Vec<String> {
+        self.deleted_log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
     fn check_unlocked(&self) -> Result<(), KeyWrapError> {
         if self.locked.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(KeyWrapError::TemporarilyUnavailable { reason: "simulated locked device".into() });
@@ -378,15 +396,24 @@ impl MemoryKeyWrapper {
 impl DataKeyWrapper for MemoryKeyWrapper {
     fn wrap(&self, key_alias: String, data_key: Vec<u8>) -> Result<Vec<u8>, KeyWrapError> {
         self.check_unlocked()?;
+        self.deleted.lock().unwrap_or_else(|p| p.into_inner()).remove(&key_alias);
         let data_key = Zeroizing::new(data_key);
         Ok(self.key.seal(key_alias.as_bytes(), &data_key))
     }
     fn unwrap(&self, key_alias: String, wrapped: Vec<u8>) -> Result<Vec<u8>, KeyWrapError> {
         self.check_unlocked()?;
+        if self.deleted.lock().unwrap_or_else(|p| p.into_inner()).contains(&key_alias) {
+            return Err(KeyWrapError::KeyUnavailable { reason: "wrapping key deleted".into() });
+        }
         self.key
             .open(key_alias.as_bytes(), &wrapped)
             .map(|k| k.to_vec())
             .ok_or(KeyWrapError::UnwrapFailed { reason: "wrapped key does not open".into() })
+    }
+    fn delete_key(&self, key_alias: String) -> Result<(), KeyWrapError> {
+        self.deleted_log.lock().unwrap_or_else(|p| p.into_inner()).push(key_alias.clone());
+        self.deleted.lock().unwrap_or_else(|p| p.into_inner()).insert(key_alias);
+        Ok(())
     }
 }
 

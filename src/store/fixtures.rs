@@ -39,6 +39,10 @@ impl DataKeyWrapper for FixedKeyWrapper {
             .map(<[u8]>::to_vec)
             .ok_or(KeyWrapError::UnwrapFailed { reason: "not a fixture key".into() })
     }
+
+    fn delete_key(&self, _alias: String) -> Result<(), KeyWrapError> {
+        Ok(())
+    }
 }
 
 /// The wrapper of every fixture.

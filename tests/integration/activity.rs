@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use citizen_core::activity::{self, ActivityAnchor, ActivityKind, AnchorClaims, LogProblem};
+use citizen_core::activity::{self, ActivityAnchor, ActivityKind, AnchorClaims};
 use citizen_core::protocol::services::{KeysResponse, PATH_KEYS};
+use citizen_core::LogProblem;
 use citizen_core::{verify_activity_log_export, CitizenCore, CitizenError};
 use citizen_server::testing::{enroll_and_login, CITIZEN_1};
 use p256::ecdsa::signature::Signer;
@@ -147,7 +148,7 @@ async fn a_lockout_wipe_erases_the_log_and_the_next_enrollment_starts_an_intact_
                 wiped = true;
                 break;
             }
-            Err(CitizenError::LockedOut { retry_after_secs, .. }) => env.clock.advance(retry_after_secs as i64 + 1),
+            Err(CitizenError::LockedOut { retry_after, .. }) => env.clock.advance(retry_after.as_secs() as i64 + 1),
             _ => {}
         }
     }

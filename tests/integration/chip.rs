@@ -33,7 +33,7 @@ impl ApduTransport for CardTransport {
         }
         Ok(answer)
     }
-    fn max_apdu_length(&self) -> u32 {
+    fn max_apdu_length(&self) -> i32 {
         261
     }
     fn supports_extended_length(&self) -> bool {
@@ -47,10 +47,10 @@ fn transport(mut card: SoftwareCard) -> Arc<CardTransport> {
 }
 
 #[derive(Default)]
-struct Steps(Mutex<Vec<(ChipReadStep, u64, u32)>>);
+struct Steps(Mutex<Vec<(ChipReadStep, i64, i32)>>);
 
 impl ChipReadObserver for Steps {
-    fn on_progress(&self, step: ChipReadStep, bytes_read: u64, apdus: u32) {
+    fn on_progress(&self, step: ChipReadStep, bytes_read: i64, apdus: i32) {
         self.0.lock().unwrap().push((step, bytes_read, apdus));
     }
 }

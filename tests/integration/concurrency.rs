@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use citizen_core::account::passcode::{FREE_ATTEMPTS, WIPE_AFTER};
+use citizen_core::activity::ActivityKind;
 use citizen_core::error::PublicError;
 use citizen_core::platform::software::{MemoryKeyStore, MemoryKeyWrapper};
 use citizen_core::{CitizenCore, CitizenError, EnrollmentReason, EnrollmentState};
@@ -79,7 +80,7 @@ fn verify(passcode: &'static str) -> impl Fn(Arc<CitizenCore>) -> Attempt {
 async fn simultaneous_wrong_passcodes_are_each_counted_once() {
     let mut env = env().await;
     let results = burst(&env.core, verify(WRONG)).await;
-    let mut incorrect: Vec<u32> = vec![];
+    let mut incorrect: Vec<i32> = vec![];
     let mut locked = 0;
     for r in &results {
         match r {
@@ -92,9 +93,9 @@ async fn simultaneous_wrong_passcodes_are_each_counted_once() {
     // Every answer `incorrect` is a failure on disk, and the lockout stops the burst at the
     // schedule's free attempts: 5 counted, countdown 9..5, the rest refused without a comparison.
     assert_eq!(failed as usize, incorrect.len(), "answers {results:?} but {failed} failures stored");
-    assert_eq!(failed, FREE_ATTEMPTS, "{results:?}");
+    assert_eq!(failed, FREE_ATTEMPTS as i32, "{results:?}");
     incorrect.sort_unstable();
-    assert_eq!(incorrect, (WIPE_AFTER - FREE_ATTEMPTS..WIPE_AFTER).collect::<Vec<_>>());
+    assert_eq!(incorrect, (WIPE_AFTER - FREE_ATTEMPTS..WIPE_AFTER).map(|n| n as i32).collect::<Vec<_>>());
     assert_eq!(locked, PARALLEL - FREE_ATTEMPTS as usize);
     env.stop().await;
 }
@@ -192,4 +193,69 @@ async fn a_core_reopens_right_after_its_last_call() {
         assert_eq!(core.status().await.unwrap().enrollment, EnrollmentState::Enrolled);
         core.account().passcode_status().await.unwrap();
     }
+}
+
+/// Issue 11: bookkeeping appends that run at the same time — the activity entries of
+/// simultaneous submits (each queued to `activity_pending` and flushed by its own task), while
+/// case syncs and anchors flush and sign the same queue — lose no entry and no count: every
+/// submission has its entry, the sequence numbers run 1, 2, 3, … without a gap or a repeat, the
+/// counters increase, nothing stays waiting, and the log verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn simultaneous_bookkeeping_appends_lose_no_entry() {
+    const SUBMITS: usize = 4;
+    let mut env = Env::new().await;
+    let d = env.enrolled("phone", CITIZEN_1).await;
+    let core = d.core.clone();
+    core.services().refresh_catalogue().await.unwrap();
+    core.services().refresh_profile().await.unwrap();
+    let mut drafts = vec![];
+    for _ in 0..SUBMITS {
+        let id = core.services().create_draft("residence-notification".into()).await.unwrap().draft_id;
+        crate::env::fill_residence(&core, &id, env.clock.as_ref()).await;
+        drafts.push(id);
+    }
+    let before = core.activity().list_entries().await.unwrap().len();
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(SUBMITS + 4));
+    let mut tasks = vec![];
+    for id in drafts {
+        let (b, core) = (barrier.clone(), core.clone());
+        tasks.push(tokio::spawn(async move {
+            b.wait().await;
+            core.services().submit_draft(id, PASS.into()).await.map(|_| ())
+        }));
+    }
+    for i in 0..4 {
+        let (b, core) = (barrier.clone(), core.clone());
+        tasks.push(tokio::spawn(async move {
+            b.wait().await;
+            if i % 2 == 0 {
+                core.services().sync_cases().await.map(|_| ())
+            } else {
+                core.activity().anchor().await.map(|_| ())
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    // Deliver what the background deliveries have not yet: one delivery entry per submission.
+    core.services().sync_outbox().await.unwrap();
+    let items = core.services().list_outbox().await.unwrap();
+    assert!(items.iter().all(|i| i.state == citizen_core::OutboxState::Delivered), "{items:?}");
+    core.activity().anchor().await.unwrap();
+
+    let entries = core.activity().list_entries().await.unwrap();
+    let count = |k: ActivityKind| entries.iter().filter(|e| e.kind == k).count();
+    assert_eq!(count(ActivityKind::Submission), SUBMITS, "{entries:?}");
+    assert_eq!(count(ActivityKind::SubmissionDelivered), SUBMITS, "{entries:?}");
+    assert_eq!(entries.len(), before + 2 * SUBMITS, "no other entry, none lost");
+    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=entries.len() as i64).collect::<Vec<_>>(), "no gap, no repeat");
+    assert!(entries.windows(2).all(|w| w[0].counter < w[1].counter), "counters increase");
+    let report = core.activity().verify().await.unwrap();
+    assert!(report.intact, "{:?}", report.problems);
+    assert_eq!(report.entries as usize, entries.len());
+    assert_eq!(report.anchored_seq, entries.len() as i64, "the final anchor covers every entry");
+    env.stop().await;
 }

@@ -13,7 +13,7 @@ use citizen_core::{
     EnrollmentState, KeyOptions, NetworkErrorKind,
 };
 
-use crate::env::{Device, Env, PASS};
+use crate::env::{secs, Device, Env, PASS};
 
 fn input(who: (&str, &str, &str)) -> EnrollmentInput {
     EnrollmentInput { cccd: who.0.into(), date_of_birth: who.1.into(), phone: who.2.into() }
@@ -59,8 +59,8 @@ async fn enroll_login_refresh_devices_logout_with_nothing_sensitive_on_disk() {
 
     let s1 = d.core.account().login(PASS.into()).await.unwrap();
     assert!(d.core.status().await.unwrap().logged_in);
-    assert!(s1.absolute_expires_at - env.clock.now() <= 86_400);
-    assert!(s1.idle_expires_at - env.clock.now() <= 3_600);
+    assert!(secs(s1.absolute_expires_at) - env.clock.now() <= 86_400);
+    assert!(secs(s1.idle_expires_at) - env.clock.now() <= 3_600);
     let (access1, refresh1) = d.core.session_tokens().unwrap();
     let s2 = d.core.account().refresh_session().await.unwrap();
     assert_eq!(s1.session_id, s2.session_id);
@@ -166,7 +166,7 @@ async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
     }
     // Locked for a minute — even the right passcode.
     match d.core.account().login(PASS.into()).await {
-        Err(CitizenError::LockedOut { retry_after_secs, .. }) => assert!((55..=60).contains(&retry_after_secs)),
+        Err(CitizenError::LockedOut { retry_after, .. }) => assert!((55..=60).contains(&retry_after.as_secs())),
         other => panic!("{other:?}"),
     }
     // An app restart changes nothing.
@@ -181,7 +181,7 @@ async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
     for _ in 0..4 {
         env.clock.advance(3_601);
         assert!(matches!(d.core.account().login("111112".into()).await, Err(CitizenError::PasscodeRejected { .. })));
-        delays.push(d.core.account().passcode_status().await.unwrap().locked_until.unwrap() - env.clock.now());
+        delays.push(secs(d.core.account().passcode_status().await.unwrap().locked_until.unwrap()) - env.clock.now());
     }
     assert_eq!(delays, vec![300, 3600, 3600, 3600]);
     env.clock.advance(3_601);
@@ -475,6 +475,29 @@ async fn a_locked_data_key_is_reported_as_locked_and_the_data_opens_later() {
     let core = CitizenCore::with_clock(config, keys, wrapper, env.clock.clone()).unwrap();
     assert_eq!(core.activity().list_entries().await.unwrap(), before);
     assert!(core.status().await.unwrap().logged_in, "still logged in");
+}
+
+/// Issue 11 item 8: `erase_local_data(data_dir, key_wrapper)` deletes the wrapping key through
+/// the shell's wrapper (the shell names no alias) and the data; it is refused while a core holds
+/// the directory; afterwards the directory opens as a new, empty device.
+#[tokio::test]
+async fn erase_local_data_deletes_the_wrapping_key_through_the_wrapper() {
+    let env = Env::new().await;
+    let d = env.device("a");
+    env.enroll(&d, A).await;
+    let Device { core, keys, wrapper, config, .. } = d;
+    let wrapper_dyn: Arc<dyn citizen_core::DataKeyWrapper> = wrapper.clone();
+    let held = citizen_core::erase_local_data(config.data_dir.clone(), Some(wrapper_dyn.clone())).await.unwrap_err();
+    assert_eq!(held.detail().code, "storage.already_open");
+    assert!(wrapper.deleted_keys().is_empty(), "nothing deleted while the core holds the directory");
+    core.shutdown().await;
+    drop(core);
+    citizen_core::erase_local_data(config.data_dir.clone(), Some(wrapper_dyn)).await.unwrap();
+    assert_eq!(wrapper.deleted_keys(), vec![citizen_core::store::DATA_KEY_ALIAS.to_string()]);
+    let left: Vec<_> = std::fs::read_dir(&config.data_dir).map(|r| r.count()).into_iter().collect();
+    assert!(left.iter().all(|n| *n == 0), "the data directory is empty: {left:?}");
+    let core = CitizenCore::with_clock(config, keys, wrapper, env.clock.clone()).unwrap();
+    assert_eq!(core.status().await.unwrap().enrollment, EnrollmentState::NotEnrolled);
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use citizen_core::cccd::Date;
 use citizen_core::clock::{Clock, ManualClock};
@@ -93,13 +93,13 @@ impl Env {
     }
 
     /// The core configuration of device `name`: data under `<dir>/<name>`, trusting the dev CA
-    /// with both pins, platform `test`.
+    /// with both pins, platform `Desktop`.
     pub fn config(&self, name: &str) -> CoreConfig {
         let mut c =
             default_core_config(self.base_url.clone(), self.dir.path().join(name).to_string_lossy().into_owned());
         c.trust_anchors_pem = vec![self.ca_pem.clone()];
         c.spki_pins = self.pins.clone();
-        c.platform = "test".into();
+        c.platform = citizen_core::Platform::Desktop;
         c.device_label = "test device".into();
         c
     }
@@ -232,4 +232,12 @@ pub fn ready<T>(f: impl std::future::Future<Output = T>) -> T {
 /// A signature request for test code signing with a device's key directly.
 pub fn user_request(purpose: citizen_core::platform::SignPurpose) -> citizen_core::platform::SignRequest {
     citizen_core::platform::SignRequest { purpose, user_initiated: true }
+}
+
+/// Unix seconds of an exported point in time (the tests' clocks count in seconds).
+pub fn secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
 }

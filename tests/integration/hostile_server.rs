@@ -286,7 +286,7 @@ impl Hostile {
     ) -> Arc<CitizenCore> {
         let mut c = default_core_config(base_url.to_string(), dir.path().join("device").to_string_lossy().into());
         c.trust_anchors_pem = vec![ca.to_string()];
-        c.request_timeout_ms = 10_000;
+        c.request_timeout = Some(std::time::Duration::from_secs(10));
         CitizenCore::new(c, keys.clone(), wrapper.clone()).unwrap()
     }
 
@@ -604,7 +604,20 @@ async fn hostile_catalogue_and_case_events_keep_the_cache_intact() {
     let cases_before = env.core.services().list_cases().await.unwrap();
     official(&env, &case_number, CaseStatusDto::Processing).await;
 
-    let stale = serde_json::to_value(&first[0]).unwrap();
+    // The first event as the server sent it (the wire form: Unix seconds, snake_case status).
+    let e = &first[0];
+    assert_eq!(e.status, citizen_core::CaseStatus::Received);
+    let stale = serde_json::json!({
+        "seq": e.seq,
+        "case_number": e.case_number,
+        "submission_id": e.submission_id,
+        "procedure_id": e.procedure_id,
+        "status": "received",
+        "note_vi": e.note_vi,
+        "note_en": e.note_en,
+        "requested_attachments": e.requested_attachments,
+        "at": crate::env::secs(e.at),
+    });
     for (name, kind) in [("events not after the cursor", 0), ("wrong types", 1), ("not JSON", 2)] {
         let stale = stale.clone();
         env.proxy.set(move |m, p, a| {
@@ -630,10 +643,10 @@ async fn hostile_catalogue_and_case_events_keep_the_cache_intact() {
     }
     env.proxy.clear();
     let events = env.core.services().sync_cases().await.unwrap();
-    assert!(events.iter().any(|e| e.status == CaseStatusDto::Processing), "{events:?}");
+    assert!(events.iter().any(|e| e.status == citizen_core::CaseStatus::Processing), "{events:?}");
     let case =
         env.core.services().list_cases().await.unwrap().into_iter().find(|c| c.case_number == case_number).unwrap();
-    assert_eq!(case.status, CaseStatusDto::Processing);
+    assert_eq!(case.status, citizen_core::CaseStatus::Processing);
 }
 
 async fn official(env: &Hostile, case_number: &str, to: CaseStatusDto) {

@@ -93,8 +93,8 @@ impl Plan {
         self.failing.iter().map(|(_, f)| f.clone()).chain(std::iter::once(self.last.1.clone()))
     }
 
-    fn attempts(&self) -> u32 {
-        self.failing.len() as u32 + 1
+    fn attempts(&self) -> i32 {
+        self.failing.len() as i32 + 1
     }
 }
 
@@ -185,7 +185,7 @@ impl Faults {
         spawn_relay(listener, env.server().addr, relay.clone());
         let mut c = env.config("core");
         c.server_base_url = base_url;
-        c.request_timeout_ms = REQUEST_TIMEOUT_MS;
+        c.request_timeout = Some(std::time::Duration::from_millis(REQUEST_TIMEOUT_MS));
         let core = env.device_with("core", c).core;
         citizen_server::testing::enroll_and_login(&core, &env.otp, citizen_server::testing::CITIZEN_1, PASS).await;
         assert!(core.services().refresh_catalogue().await.unwrap());

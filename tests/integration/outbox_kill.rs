@@ -65,9 +65,9 @@ fn config(base_url: &str, data_dir: &std::path::Path, ca: &str, pins: &[String])
     c.trust_anchors_pem = vec![ca.to_string()];
     c.spki_pins = pins.to_vec();
     c.language = Language::Vi;
-    c.platform = "desktop".into();
+    c.platform = citizen_core::Platform::Desktop;
     c.device_label = "kill test".into();
-    c.request_timeout_ms = 5_000;
+    c.request_timeout = Some(std::time::Duration::from_secs(5));
     c
 }
 
@@ -103,7 +103,7 @@ fn check_store(
         assert_eq!(it.procedure_id, "residence-notification", "{c}");
         assert_eq!(it.payload_sha256.len(), 64, "{c}");
         assert!(it.payload_sha256.bytes().all(|b| b.is_ascii_hexdigit()), "{c}");
-        assert!(it.queued_at > 1_600_000_000, "{c}: queued_at {}", it.queued_at);
+        assert!(crate::env::secs(it.queued_at) > 1_600_000_000, "{c}: queued_at {:?}", it.queued_at);
         assert!(it.updated_at >= it.queued_at, "{c}");
         assert_eq!(draft_status.get(it.draft_id.as_str()), Some(&DraftStatus::Submitted), "{c}: its draft");
         assert!(drafts_with_items.insert(it.draft_id.clone()), "{c}: two items for one draft");

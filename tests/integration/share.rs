@@ -407,7 +407,7 @@ async fn receipts_are_chained_so_removal_reordering_and_truncation_are_detected(
     let pinned = env.server_jwk().await;
     let json = core.consent().export_receipts().await.unwrap();
     assert_eq!(export_code(json.clone(), &pinned), "ok:3");
-    let seqs: Vec<u64> = core.consent().list_receipts().await.unwrap().iter().map(|r| r.sequence).collect();
+    let seqs: Vec<i64> = core.consent().list_receipts().await.unwrap().iter().map(|r| r.sequence).collect();
     assert_eq!(seqs, [3, 2, 1], "newest first");
 
     let tamper = |f: &dyn Fn(&mut Value)| {
@@ -455,13 +455,13 @@ async fn receipts_are_chained_so_removal_reordering_and_truncation_are_detected(
     env.db().execute("DELETE FROM consent_receipts WHERE chain_seq = 3", []).unwrap();
     let list = core.consent().list_receipts().await.unwrap();
     assert_eq!(list.len(), 3, "{list:?}");
-    let missing: Vec<(u64, String)> =
+    let missing: Vec<(i64, String)> =
         list.iter().filter_map(|r| r.damage.as_ref().map(|d| (r.sequence, d.code.clone()))).collect();
     assert_eq!(missing, [(3, "consent.receipt_missing".to_string())]);
     assert_eq!(export_code(core.consent().export_receipts().await.unwrap(), &pinned), "consent.receipts_truncated");
     // A middle row deleted as well.
     env.db().execute("DELETE FROM consent_receipts WHERE chain_seq = 2", []).unwrap();
-    let missing: Vec<u64> = core
+    let missing: Vec<i64> = core
         .consent()
         .list_receipts()
         .await

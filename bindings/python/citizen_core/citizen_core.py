@@ -525,21 +525,21 @@ def _uniffi_check_contract_api_version(lib):
         raise InternalError("UniFFI contract version mismatch: try cleaning and rebuilding your project")
 
 def _uniffi_check_api_checksums(lib):
-    if lib.uniffi_citizen_core_checksum_func_communes() != 54429:
+    if lib.uniffi_citizen_core_checksum_func_communes() != 39935:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_core_version() != 38839:
+    if lib.uniffi_citizen_core_checksum_func_core_version() != 883:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_default_core_config() != 6264:
+    if lib.uniffi_citizen_core_checksum_func_default_core_config() != 17752:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_erase_local_data() != 40428:
+    if lib.uniffi_citizen_core_checksum_func_erase_local_data() != 41560:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_provinces() != 55146:
+    if lib.uniffi_citizen_core_checksum_func_provinces() != 43239:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_validate_enrollment_input() != 50441:
+    if lib.uniffi_citizen_core_checksum_func_validate_enrollment_input() != 39864:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 3785:
+    if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59638:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 52006:
+    if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 6333:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 34645:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -573,37 +573,37 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 42213:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_activityclient_anchor() != 43084:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_anchor() != 45476:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_activityclient_export() != 36535:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_activityclient_list_entries() != 62327:
+    if lib.uniffi_citizen_core_checksum_method_activityclient_list_entries() != 43373:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_activityclient_verify() != 56065:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_apdutransport_transceive() != 63525:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length() != 2937:
+    if lib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length() != 54890:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_chipclient_identity_level() != 13132:
+    if lib.uniffi_citizen_core_checksum_method_chipclient_identity_level() != 58827:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip() != 47344:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_chipreadobserver_on_progress() != 44030:
+    if lib.uniffi_citizen_core_checksum_method_chipreadobserver_on_progress() != 51938:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_account() != 38618:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_account() != 12359:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_activity() != 27484:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_activity() != 46541:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_chip() != 43919:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_chip() != 4204:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_consent() != 60671:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_consent() != 22538:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_observe_status() != 30766:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_services() != 36370:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_services() != 46496:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_shutdown() != 15663:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -619,23 +619,25 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_consentclient_export_receipts() != 54315:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 33156:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 12789:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_consentclient_list_receipts() != 47705:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_consentclient_open_login_link() != 10107:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 27802:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 59043:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 33392:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 17992:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 35057:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_consentclient_share_data() != 22338:
+    if lib.uniffi_citizen_core_checksum_method_consentclient_share_data() != 53938:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_unwrap() != 64546:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_datakeywrapper_delete_key() != 35023:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 33160:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -653,7 +655,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_outboxlistener_on_end() != 17809:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 47312:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 46333:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_bytes() != 50753:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -667,7 +669,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_get_draft() != 27423:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 42482:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 20124:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_list_cases() != 8833:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -681,15 +683,15 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 36004:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 49675:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 17426:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 64385:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 5112:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 6126:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 33229:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 51505:
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 23738:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_sync_outbox() != 48153:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -701,7 +703,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_statuslistener_on_end() != 13108:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_subscription_cancel() != 37713:
+    if lib.uniffi_citizen_core_checksum_method_subscription_cancel() != 36485:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -900,6 +902,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap.restype = cty
 _UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_unwrap.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_unwrap.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_delete_key.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_delete_key.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_create_key.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_create_key.restype = ctypes.c_uint16
@@ -1016,6 +1021,7 @@ _UniffiLib.uniffi_citizen_core_fn_func_default_core_config.argtypes = (
 _UniffiLib.uniffi_citizen_core_fn_func_default_core_config.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_func_erase_local_data.argtypes = (
     _UniffiRustBuffer,
+    _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_func_erase_local_data.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_func_provinces.argtypes = (
@@ -1038,7 +1044,7 @@ _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.restype = ctypes.c_uint32
+_UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.restype = ctypes.c_int32
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1144,7 +1150,7 @@ _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length.argtypes 
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length.restype = ctypes.c_uint32
+_UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length.restype = ctypes.c_int32
 _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1164,8 +1170,8 @@ _UniffiLib.uniffi_citizen_core_fn_method_chipclient_upgrade_level_with_chip.rest
 _UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
-    ctypes.c_uint64,
-    ctypes.c_uint32,
+    ctypes.c_int64,
+    ctypes.c_int32,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_chipreadobserver_on_progress.restype = None
@@ -1282,6 +1288,12 @@ _UniffiLib.uniffi_citizen_core_fn_method_datakeywrapper_unwrap.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_datakeywrapper_unwrap.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_datakeywrapper_delete_key.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_datakeywrapper_delete_key.restype = None
 _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_create_key.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1417,7 +1429,7 @@ _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item.argtyp
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
-    ctypes.c_uint32,
+    ctypes.c_int32,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_submit_draft.argtypes = (
@@ -1612,7 +1624,7 @@ class _UniffiForeignFutureDroppedCallbackStruct(ctypes.Structure):
     ]
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
 )
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_uint32),
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_int32),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_APDU_TRANSPORT_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_int8),
@@ -1634,7 +1646,7 @@ _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.argtypes = 
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreApduTransport),
 )
 _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_apdutransport.restype = None
-_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_CHIP_READ_OBSERVER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_uint64,ctypes.c_uint32,ctypes.c_void_p,
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_CHIP_READ_OBSERVER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_int64,ctypes.c_int32,ctypes.c_void_p,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_CHIP_READ_OBSERVER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
@@ -1657,6 +1669,9 @@ _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD0 = ctypes.CFUNCT
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
 _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_DATA_KEY_WRAPPER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
 )
 _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_DATA_KEY_WRAPPER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
@@ -1667,6 +1682,7 @@ class _UniffiVTableCallbackInterfaceCitizenCoreDataKeyWrapper(ctypes.Structure):
         ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_DATA_KEY_WRAPPER),
         ("wrap", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD0),
         ("unwrap", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD1),
+        ("delete_key", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD2),
     ]
 _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_datakeywrapper.argtypes = (
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreDataKeyWrapper),
@@ -2112,18 +2128,18 @@ def _uniffi_cancel_task(task):
 # Public interface members begin here.
 
 
-class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u64"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**64
+class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "i64"
+    VALUE_MIN = -2**63
+    VALUE_MAX = 2**63
 
     @staticmethod
     def read(buf):
-        return buf.read_u64()
+        return buf.read_i64()
 
     @staticmethod
     def write(value, buf):
-        buf.write_u64(value)
+        buf.write_i64(value)
 
 class _UniffiFfiConverterString:
     @staticmethod
@@ -2157,25 +2173,49 @@ class _UniffiFfiConverterString:
             builder.write(value.encode("utf-8"))
             return builder.finalize()
 
-class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "i64"
-    VALUE_MIN = -2**63
-    VALUE_MAX = 2**63
+# The Timestamp type.
+Timestamp = datetime.datetime
 
+# There is a loss of precision when converting from Rust timestamps,
+# which are accurate to the nanosecond,
+# to Python datetimes, which have a variable precision due to the use of float as representation.
+class _UniffiFfiConverterTimestamp(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        return buf.read_i64()
+        seconds = buf.read_i64()
+        microseconds = buf.read_u32() / 1000
+        # Use fromtimestamp(0) then add the seconds using a timedelta.  This
+        # ensures that we get OverflowError rather than ValueError when
+        # seconds is too large.
+        if seconds >= 0:
+            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) + datetime.timedelta(seconds=seconds, microseconds=microseconds)
+        else:
+            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) - datetime.timedelta(seconds=-seconds, microseconds=microseconds)
+
+    @staticmethod
+    def check_lower(value):
+        pass
 
     @staticmethod
     def write(value, buf):
-        buf.write_i64(value)
+        if value >= datetime.datetime.fromtimestamp(0, datetime.timezone.utc):
+            sign = 1
+            delta = value - datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
+        else:
+            sign = -1
+            delta = datetime.datetime.fromtimestamp(0, datetime.timezone.utc) - value
+
+        seconds = delta.seconds + delta.days * 24 * 3600
+        nanoseconds = delta.microseconds * 1000
+        buf.write_i64(sign * seconds)
+        buf.write_u32(nanoseconds)
 
 @dataclass
 class ActivityAnchor:
     """
-    A server countersignature of a head.
+    A server countersignature of the activity log's head (`ActivityClient.anchor`).
 """
-    def __init__(self, *, seq:int, hash:str, anchored_at:int, countersignature:str):
+    def __init__(self, *, seq:int, hash:str, anchored_at:Timestamp, countersignature:str):
         self.seq = seq
         self.hash = hash
         self.anchored_at = anchored_at
@@ -2201,24 +2241,24 @@ class _UniffiFfiConverterTypeActivityAnchor(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         return ActivityAnchor(
-            seq=_UniffiFfiConverterUInt64.read(buf),
+            seq=_UniffiFfiConverterInt64.read(buf),
             hash=_UniffiFfiConverterString.read(buf),
-            anchored_at=_UniffiFfiConverterInt64.read(buf),
+            anchored_at=_UniffiFfiConverterTimestamp.read(buf),
             countersignature=_UniffiFfiConverterString.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
-        _UniffiFfiConverterUInt64.check_lower(value.seq)
+        _UniffiFfiConverterInt64.check_lower(value.seq)
         _UniffiFfiConverterString.check_lower(value.hash)
-        _UniffiFfiConverterInt64.check_lower(value.anchored_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.anchored_at)
         _UniffiFfiConverterString.check_lower(value.countersignature)
 
     @staticmethod
     def write(value, buf):
-        _UniffiFfiConverterUInt64.write(value.seq, buf)
+        _UniffiFfiConverterInt64.write(value.seq, buf)
         _UniffiFfiConverterString.write(value.hash, buf)
-        _UniffiFfiConverterInt64.write(value.anchored_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.anchored_at, buf)
         _UniffiFfiConverterString.write(value.countersignature, buf)
 
 
@@ -2383,9 +2423,9 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
 @dataclass
 class ActivityEntry:
     """
-    One entry of the log.
+    One entry of the activity log (`ActivityClient.list_entries`).
 """
-    def __init__(self, *, seq:int, at:int, kind:ActivityKind, summary:str, prev_hash:str, counter:int, hash:str, signature:str):
+    def __init__(self, *, seq:int, at:Timestamp, kind:ActivityKind, summary:str, prev_hash:str, counter:int, hash:str, signature:str):
         self.seq = seq
         self.at = at
         self.kind = kind
@@ -2423,50 +2463,50 @@ class _UniffiFfiConverterTypeActivityEntry(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         return ActivityEntry(
-            seq=_UniffiFfiConverterUInt64.read(buf),
-            at=_UniffiFfiConverterInt64.read(buf),
+            seq=_UniffiFfiConverterInt64.read(buf),
+            at=_UniffiFfiConverterTimestamp.read(buf),
             kind=_UniffiFfiConverterTypeActivityKind.read(buf),
             summary=_UniffiFfiConverterString.read(buf),
             prev_hash=_UniffiFfiConverterString.read(buf),
-            counter=_UniffiFfiConverterUInt64.read(buf),
+            counter=_UniffiFfiConverterInt64.read(buf),
             hash=_UniffiFfiConverterString.read(buf),
             signature=_UniffiFfiConverterString.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
-        _UniffiFfiConverterUInt64.check_lower(value.seq)
-        _UniffiFfiConverterInt64.check_lower(value.at)
+        _UniffiFfiConverterInt64.check_lower(value.seq)
+        _UniffiFfiConverterTimestamp.check_lower(value.at)
         _UniffiFfiConverterTypeActivityKind.check_lower(value.kind)
         _UniffiFfiConverterString.check_lower(value.summary)
         _UniffiFfiConverterString.check_lower(value.prev_hash)
-        _UniffiFfiConverterUInt64.check_lower(value.counter)
+        _UniffiFfiConverterInt64.check_lower(value.counter)
         _UniffiFfiConverterString.check_lower(value.hash)
         _UniffiFfiConverterString.check_lower(value.signature)
 
     @staticmethod
     def write(value, buf):
-        _UniffiFfiConverterUInt64.write(value.seq, buf)
-        _UniffiFfiConverterInt64.write(value.at, buf)
+        _UniffiFfiConverterInt64.write(value.seq, buf)
+        _UniffiFfiConverterTimestamp.write(value.at, buf)
         _UniffiFfiConverterTypeActivityKind.write(value.kind, buf)
         _UniffiFfiConverterString.write(value.summary, buf)
         _UniffiFfiConverterString.write(value.prev_hash, buf)
-        _UniffiFfiConverterUInt64.write(value.counter, buf)
+        _UniffiFfiConverterInt64.write(value.counter, buf)
         _UniffiFfiConverterString.write(value.hash, buf)
         _UniffiFfiConverterString.write(value.signature, buf)
 
-class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u32"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**32
+class _UniffiFfiConverterInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "i32"
+    VALUE_MIN = -2**31
+    VALUE_MAX = 2**31
 
     @staticmethod
     def read(buf):
-        return buf.read_u32()
+        return buf.read_i32()
 
     @staticmethod
     def write(value, buf):
-        buf.write_u32(value)
+        buf.write_i32(value)
 
 
 
@@ -2475,7 +2515,7 @@ class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
 
 class LogProblem:
     """
-    Ways a log can be broken.
+    Ways an activity log can be broken.
 """
     def __init__(self):
         raise RuntimeError("LogProblem cannot be instantiated directly")
@@ -2490,7 +2530,10 @@ class LogProblem:
         def __init__(self, seq:int):
             self.seq = seq
             
-            
+            """
+        The changed entry.
+"""
+        
             pass
 
     
@@ -2517,7 +2560,10 @@ class LogProblem:
         def __init__(self, seq:int):
             self.seq = seq
             
-            
+            """
+        The entry.
+"""
+        
             pass
 
     
@@ -2544,10 +2590,16 @@ class LogProblem:
         def __init__(self, expected_seq:int, found_seq:int):
             self.expected_seq = expected_seq
             
-            
+            """
+        The sequence number expected here.
+"""
+        
             self.found_seq = found_seq
             
-            
+            """
+        The one found.
+"""
+        
             pass
 
     
@@ -2576,7 +2628,10 @@ class LogProblem:
         def __init__(self, seq:int):
             self.seq = seq
             
-            
+            """
+        The entry.
+"""
+        
             pass
 
     
@@ -2603,7 +2658,10 @@ class LogProblem:
         def __init__(self, seq:int):
             self.seq = seq
             
-            
+            """
+        The entry.
+"""
+        
             pass
 
     
@@ -2630,10 +2688,16 @@ class LogProblem:
         def __init__(self, anchored_seq:int, last_seq:int):
             self.anchored_seq = anchored_seq
             
-            
+            """
+        The highest anchored sequence number.
+"""
+        
             self.last_seq = last_seq
             
-            
+            """
+        The last sequence number in the log.
+"""
+        
             pass
 
     
@@ -2662,7 +2726,10 @@ class LogProblem:
         def __init__(self, seq:int):
             self.seq = seq
             
-            
+            """
+        The entry.
+"""
+        
             pass
 
     
@@ -2689,7 +2756,10 @@ class LogProblem:
         def __init__(self, seq:int):
             self.seq = seq
             
-            
+            """
+        The anchored sequence number.
+"""
+        
             pass
 
     
@@ -2717,7 +2787,10 @@ class LogProblem:
         def __init__(self, anchored_seq:int):
             self.anchored_seq = anchored_seq
             
-            
+            """
+        The highest anchored sequence number the device recorded.
+"""
+        
             pass
 
     
@@ -2826,41 +2899,41 @@ class _UniffiFfiConverterTypeLogProblem(_UniffiConverterRustBuffer):
         variant = buf.read_i32()
         if variant == 1:
             return LogProblem.CHANGED_ENTRY(
-                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterInt64.read(buf),
             )
         if variant == 2:
             return LogProblem.BAD_SIGNATURE(
-                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterInt64.read(buf),
             )
         if variant == 3:
             return LogProblem.GAP(
-                _UniffiFfiConverterUInt64.read(buf),
-                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterInt64.read(buf),
+                _UniffiFfiConverterInt64.read(buf),
             )
         if variant == 4:
             return LogProblem.BROKEN_LINK(
-                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterInt64.read(buf),
             )
         if variant == 5:
             return LogProblem.COUNTER_NOT_INCREASING(
-                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterInt64.read(buf),
             )
         if variant == 6:
             return LogProblem.TRUNCATED(
-                _UniffiFfiConverterUInt64.read(buf),
-                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterInt64.read(buf),
+                _UniffiFfiConverterInt64.read(buf),
             )
         if variant == 7:
             return LogProblem.ANCHOR_MISMATCH(
-                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterInt64.read(buf),
             )
         if variant == 8:
             return LogProblem.BAD_ANCHOR(
-                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterInt64.read(buf),
             )
         if variant == 9:
             return LogProblem.ANCHOR_REMOVED(
-                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterInt64.read(buf),
             )
         if variant == 10:
             return LogProblem.ANCHOR_RECORD_DAMAGED(
@@ -2870,33 +2943,33 @@ class _UniffiFfiConverterTypeLogProblem(_UniffiConverterRustBuffer):
     @staticmethod
     def check_lower(value):
         if value.is_CHANGED_ENTRY():
-            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            _UniffiFfiConverterInt64.check_lower(value.seq)
             return
         if value.is_BAD_SIGNATURE():
-            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            _UniffiFfiConverterInt64.check_lower(value.seq)
             return
         if value.is_GAP():
-            _UniffiFfiConverterUInt64.check_lower(value.expected_seq)
-            _UniffiFfiConverterUInt64.check_lower(value.found_seq)
+            _UniffiFfiConverterInt64.check_lower(value.expected_seq)
+            _UniffiFfiConverterInt64.check_lower(value.found_seq)
             return
         if value.is_BROKEN_LINK():
-            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            _UniffiFfiConverterInt64.check_lower(value.seq)
             return
         if value.is_COUNTER_NOT_INCREASING():
-            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            _UniffiFfiConverterInt64.check_lower(value.seq)
             return
         if value.is_TRUNCATED():
-            _UniffiFfiConverterUInt64.check_lower(value.anchored_seq)
-            _UniffiFfiConverterUInt64.check_lower(value.last_seq)
+            _UniffiFfiConverterInt64.check_lower(value.anchored_seq)
+            _UniffiFfiConverterInt64.check_lower(value.last_seq)
             return
         if value.is_ANCHOR_MISMATCH():
-            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            _UniffiFfiConverterInt64.check_lower(value.seq)
             return
         if value.is_BAD_ANCHOR():
-            _UniffiFfiConverterUInt64.check_lower(value.seq)
+            _UniffiFfiConverterInt64.check_lower(value.seq)
             return
         if value.is_ANCHOR_REMOVED():
-            _UniffiFfiConverterUInt64.check_lower(value.anchored_seq)
+            _UniffiFfiConverterInt64.check_lower(value.anchored_seq)
             return
         if value.is_ANCHOR_RECORD_DAMAGED():
             return
@@ -2906,33 +2979,33 @@ class _UniffiFfiConverterTypeLogProblem(_UniffiConverterRustBuffer):
     def write(value, buf):
         if value.is_CHANGED_ENTRY():
             buf.write_i32(1)
-            _UniffiFfiConverterUInt64.write(value.seq, buf)
+            _UniffiFfiConverterInt64.write(value.seq, buf)
         if value.is_BAD_SIGNATURE():
             buf.write_i32(2)
-            _UniffiFfiConverterUInt64.write(value.seq, buf)
+            _UniffiFfiConverterInt64.write(value.seq, buf)
         if value.is_GAP():
             buf.write_i32(3)
-            _UniffiFfiConverterUInt64.write(value.expected_seq, buf)
-            _UniffiFfiConverterUInt64.write(value.found_seq, buf)
+            _UniffiFfiConverterInt64.write(value.expected_seq, buf)
+            _UniffiFfiConverterInt64.write(value.found_seq, buf)
         if value.is_BROKEN_LINK():
             buf.write_i32(4)
-            _UniffiFfiConverterUInt64.write(value.seq, buf)
+            _UniffiFfiConverterInt64.write(value.seq, buf)
         if value.is_COUNTER_NOT_INCREASING():
             buf.write_i32(5)
-            _UniffiFfiConverterUInt64.write(value.seq, buf)
+            _UniffiFfiConverterInt64.write(value.seq, buf)
         if value.is_TRUNCATED():
             buf.write_i32(6)
-            _UniffiFfiConverterUInt64.write(value.anchored_seq, buf)
-            _UniffiFfiConverterUInt64.write(value.last_seq, buf)
+            _UniffiFfiConverterInt64.write(value.anchored_seq, buf)
+            _UniffiFfiConverterInt64.write(value.last_seq, buf)
         if value.is_ANCHOR_MISMATCH():
             buf.write_i32(7)
-            _UniffiFfiConverterUInt64.write(value.seq, buf)
+            _UniffiFfiConverterInt64.write(value.seq, buf)
         if value.is_BAD_ANCHOR():
             buf.write_i32(8)
-            _UniffiFfiConverterUInt64.write(value.seq, buf)
+            _UniffiFfiConverterInt64.write(value.seq, buf)
         if value.is_ANCHOR_REMOVED():
             buf.write_i32(9)
-            _UniffiFfiConverterUInt64.write(value.anchored_seq, buf)
+            _UniffiFfiConverterInt64.write(value.anchored_seq, buf)
         if value.is_ANCHOR_RECORD_DAMAGED():
             buf.write_i32(10)
 
@@ -3022,37 +3095,37 @@ class _UniffiFfiConverterTypeActivityLogReport(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         return ActivityLogReport(
-            entries=_UniffiFfiConverterUInt32.read(buf),
-            anchors=_UniffiFfiConverterUInt32.read(buf),
+            entries=_UniffiFfiConverterInt32.read(buf),
+            anchors=_UniffiFfiConverterInt32.read(buf),
             problems=_UniffiFfiConverterSequenceTypeLogProblem.read(buf),
             intact=_UniffiFfiConverterBoolean.read(buf),
-            anchored_seq=_UniffiFfiConverterUInt64.read(buf),
+            anchored_seq=_UniffiFfiConverterInt64.read(buf),
             device_id=_UniffiFfiConverterString.read(buf),
             device_public_key=_UniffiFfiConverterString.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
-        _UniffiFfiConverterUInt32.check_lower(value.entries)
-        _UniffiFfiConverterUInt32.check_lower(value.anchors)
+        _UniffiFfiConverterInt32.check_lower(value.entries)
+        _UniffiFfiConverterInt32.check_lower(value.anchors)
         _UniffiFfiConverterSequenceTypeLogProblem.check_lower(value.problems)
         _UniffiFfiConverterBoolean.check_lower(value.intact)
-        _UniffiFfiConverterUInt64.check_lower(value.anchored_seq)
+        _UniffiFfiConverterInt64.check_lower(value.anchored_seq)
         _UniffiFfiConverterString.check_lower(value.device_id)
         _UniffiFfiConverterString.check_lower(value.device_public_key)
 
     @staticmethod
     def write(value, buf):
-        _UniffiFfiConverterUInt32.write(value.entries, buf)
-        _UniffiFfiConverterUInt32.write(value.anchors, buf)
+        _UniffiFfiConverterInt32.write(value.entries, buf)
+        _UniffiFfiConverterInt32.write(value.anchors, buf)
         _UniffiFfiConverterSequenceTypeLogProblem.write(value.problems, buf)
         _UniffiFfiConverterBoolean.write(value.intact, buf)
-        _UniffiFfiConverterUInt64.write(value.anchored_seq, buf)
+        _UniffiFfiConverterInt64.write(value.anchored_seq, buf)
         _UniffiFfiConverterString.write(value.device_id, buf)
         _UniffiFfiConverterString.write(value.device_public_key, buf)
 
 @dataclass
-class AddressDto:
+class Address:
     """
     An address as the register keeps it.
 """
@@ -3067,7 +3140,7 @@ class AddressDto:
 
     
     def __str__(self):
-        return "AddressDto(detail={}, commune_code={}, commune_name={}, province_code={}, province_name={})".format(self.detail, self.commune_code, self.commune_name, self.province_code, self.province_name)
+        return "Address(detail={}, commune_code={}, commune_name={}, province_code={}, province_name={})".format(self.detail, self.commune_code, self.commune_name, self.province_code, self.province_name)
     def __eq__(self, other):
         if self.detail != other.detail:
             return False
@@ -3081,10 +3154,10 @@ class AddressDto:
             return False
         return True
 
-class _UniffiFfiConverterTypeAddressDto(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeAddress(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        return AddressDto(
+        return Address(
             detail=_UniffiFfiConverterString.read(buf),
             commune_code=_UniffiFfiConverterString.read(buf),
             commune_name=_UniffiFfiConverterString.read(buf),
@@ -3278,7 +3351,7 @@ class _UniffiFfiConverterTypeAttachmentSpec(_UniffiConverterRustBuffer):
             label_vi=_UniffiFfiConverterString.read(buf),
             label_en=_UniffiFfiConverterString.read(buf),
             required=_UniffiFfiConverterBoolean.read(buf),
-            max_bytes=_UniffiFfiConverterUInt64.read(buf),
+            max_bytes=_UniffiFfiConverterInt64.read(buf),
             mime_types=_UniffiFfiConverterSequenceString.read(buf),
             visible_if=_UniffiFfiConverterOptionalTypeCondition.read(buf),
         )
@@ -3289,7 +3362,7 @@ class _UniffiFfiConverterTypeAttachmentSpec(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.label_vi)
         _UniffiFfiConverterString.check_lower(value.label_en)
         _UniffiFfiConverterBoolean.check_lower(value.required)
-        _UniffiFfiConverterUInt64.check_lower(value.max_bytes)
+        _UniffiFfiConverterInt64.check_lower(value.max_bytes)
         _UniffiFfiConverterSequenceString.check_lower(value.mime_types)
         _UniffiFfiConverterOptionalTypeCondition.check_lower(value.visible_if)
 
@@ -3299,7 +3372,7 @@ class _UniffiFfiConverterTypeAttachmentSpec(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.label_vi, buf)
         _UniffiFfiConverterString.write(value.label_en, buf)
         _UniffiFfiConverterBoolean.write(value.required, buf)
-        _UniffiFfiConverterUInt64.write(value.max_bytes, buf)
+        _UniffiFfiConverterInt64.write(value.max_bytes, buf)
         _UniffiFfiConverterSequenceString.write(value.mime_types, buf)
         _UniffiFfiConverterOptionalTypeCondition.write(value.visible_if, buf)
 
@@ -3308,9 +3381,9 @@ class _UniffiFfiConverterTypeAttachmentSpec(_UniffiConverterRustBuffer):
 
 
 
-class CaseStatusDto(enum.Enum):
+class CaseStatus(enum.Enum):
     """
-    Case states.
+    The states of a case (hồ sơ).
 """
     
     RECEIVED = 0
@@ -3345,53 +3418,53 @@ class CaseStatusDto(enum.Enum):
     
 
 
-class _UniffiFfiConverterTypeCaseStatusDto(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeCaseStatus(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         variant = buf.read_i32()
         if variant == 1:
-            return CaseStatusDto.RECEIVED
+            return CaseStatus.RECEIVED
         if variant == 2:
-            return CaseStatusDto.PROCESSING
+            return CaseStatus.PROCESSING
         if variant == 3:
-            return CaseStatusDto.NEEDS_SUPPLEMENT
+            return CaseStatus.NEEDS_SUPPLEMENT
         if variant == 4:
-            return CaseStatusDto.APPROVED
+            return CaseStatus.APPROVED
         if variant == 5:
-            return CaseStatusDto.REJECTED
+            return CaseStatus.REJECTED
         if variant == 6:
-            return CaseStatusDto.COMPLETED
+            return CaseStatus.COMPLETED
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
     def check_lower(value):
-        if value == CaseStatusDto.RECEIVED:
+        if value == CaseStatus.RECEIVED:
             return
-        if value == CaseStatusDto.PROCESSING:
+        if value == CaseStatus.PROCESSING:
             return
-        if value == CaseStatusDto.NEEDS_SUPPLEMENT:
+        if value == CaseStatus.NEEDS_SUPPLEMENT:
             return
-        if value == CaseStatusDto.APPROVED:
+        if value == CaseStatus.APPROVED:
             return
-        if value == CaseStatusDto.REJECTED:
+        if value == CaseStatus.REJECTED:
             return
-        if value == CaseStatusDto.COMPLETED:
+        if value == CaseStatus.COMPLETED:
             return
         raise ValueError(value)
 
     @staticmethod
     def write(value, buf):
-        if value == CaseStatusDto.RECEIVED:
+        if value == CaseStatus.RECEIVED:
             buf.write_i32(1)
-        if value == CaseStatusDto.PROCESSING:
+        if value == CaseStatus.PROCESSING:
             buf.write_i32(2)
-        if value == CaseStatusDto.NEEDS_SUPPLEMENT:
+        if value == CaseStatus.NEEDS_SUPPLEMENT:
             buf.write_i32(3)
-        if value == CaseStatusDto.APPROVED:
+        if value == CaseStatus.APPROVED:
             buf.write_i32(4)
-        if value == CaseStatusDto.REJECTED:
+        if value == CaseStatus.REJECTED:
             buf.write_i32(5)
-        if value == CaseStatusDto.COMPLETED:
+        if value == CaseStatus.COMPLETED:
             buf.write_i32(6)
 
 
@@ -3422,11 +3495,11 @@ class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
             raise InternalError("Unexpected flag byte for optional type")
 
 @dataclass
-class CaseEventDto:
+class CaseEvent:
     """
-    One event of a case (also the citizen's notification feed).
+    One event of a case (also the citizen's notification feed; `ServicesClient.sync_cases`).
 """
-    def __init__(self, *, seq:int, case_number:str, submission_id:str, procedure_id:str, status:CaseStatusDto, note_vi:typing.Optional[str], note_en:typing.Optional[str], requested_attachments:typing.List[str], at:int):
+    def __init__(self, *, seq:int, case_number:str, submission_id:str, procedure_id:str, status:CaseStatus, note_vi:typing.Optional[str], note_en:typing.Optional[str], requested_attachments:typing.List[str], at:Timestamp):
         self.seq = seq
         self.case_number = case_number
         self.submission_id = submission_id
@@ -3441,7 +3514,7 @@ class CaseEventDto:
 
     
     def __str__(self):
-        return "CaseEventDto(seq={}, case_number={}, submission_id={}, procedure_id={}, status={}, note_vi={}, note_en={}, requested_attachments={}, at={})".format(self.seq, self.case_number, self.submission_id, self.procedure_id, self.status, self.note_vi, self.note_en, self.requested_attachments, self.at)
+        return "CaseEvent(seq={}, case_number={}, submission_id={}, procedure_id={}, status={}, note_vi={}, note_en={}, requested_attachments={}, at={})".format(self.seq, self.case_number, self.submission_id, self.procedure_id, self.status, self.note_vi, self.note_en, self.requested_attachments, self.at)
     def __eq__(self, other):
         if self.seq != other.seq:
             return False
@@ -3463,19 +3536,19 @@ class CaseEventDto:
             return False
         return True
 
-class _UniffiFfiConverterTypeCaseEventDto(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeCaseEvent(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        return CaseEventDto(
+        return CaseEvent(
             seq=_UniffiFfiConverterInt64.read(buf),
             case_number=_UniffiFfiConverterString.read(buf),
             submission_id=_UniffiFfiConverterString.read(buf),
             procedure_id=_UniffiFfiConverterString.read(buf),
-            status=_UniffiFfiConverterTypeCaseStatusDto.read(buf),
+            status=_UniffiFfiConverterTypeCaseStatus.read(buf),
             note_vi=_UniffiFfiConverterOptionalString.read(buf),
             note_en=_UniffiFfiConverterOptionalString.read(buf),
             requested_attachments=_UniffiFfiConverterSequenceString.read(buf),
-            at=_UniffiFfiConverterInt64.read(buf),
+            at=_UniffiFfiConverterTimestamp.read(buf),
         )
 
     @staticmethod
@@ -3484,11 +3557,11 @@ class _UniffiFfiConverterTypeCaseEventDto(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.case_number)
         _UniffiFfiConverterString.check_lower(value.submission_id)
         _UniffiFfiConverterString.check_lower(value.procedure_id)
-        _UniffiFfiConverterTypeCaseStatusDto.check_lower(value.status)
+        _UniffiFfiConverterTypeCaseStatus.check_lower(value.status)
         _UniffiFfiConverterOptionalString.check_lower(value.note_vi)
         _UniffiFfiConverterOptionalString.check_lower(value.note_en)
         _UniffiFfiConverterSequenceString.check_lower(value.requested_attachments)
-        _UniffiFfiConverterInt64.check_lower(value.at)
+        _UniffiFfiConverterTimestamp.check_lower(value.at)
 
     @staticmethod
     def write(value, buf):
@@ -3496,18 +3569,18 @@ class _UniffiFfiConverterTypeCaseEventDto(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.case_number, buf)
         _UniffiFfiConverterString.write(value.submission_id, buf)
         _UniffiFfiConverterString.write(value.procedure_id, buf)
-        _UniffiFfiConverterTypeCaseStatusDto.write(value.status, buf)
+        _UniffiFfiConverterTypeCaseStatus.write(value.status, buf)
         _UniffiFfiConverterOptionalString.write(value.note_vi, buf)
         _UniffiFfiConverterOptionalString.write(value.note_en, buf)
         _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
-        _UniffiFfiConverterInt64.write(value.at, buf)
+        _UniffiFfiConverterTimestamp.write(value.at, buf)
 
 @dataclass
 class CaseInfo:
     """
     A case (hồ sơ) and its latest status.
 """
-    def __init__(self, *, case_number:str, submission_id:str, procedure_id:str, status:CaseStatusDto, note_vi:typing.Optional[str], note_en:typing.Optional[str], requested_attachments:typing.List[str], updated_at:int):
+    def __init__(self, *, case_number:str, submission_id:str, procedure_id:str, status:CaseStatus, note_vi:typing.Optional[str], note_en:typing.Optional[str], requested_attachments:typing.List[str], updated_at:Timestamp):
         self.case_number = case_number
         self.submission_id = submission_id
         self.procedure_id = procedure_id
@@ -3548,11 +3621,11 @@ class _UniffiFfiConverterTypeCaseInfo(_UniffiConverterRustBuffer):
             case_number=_UniffiFfiConverterString.read(buf),
             submission_id=_UniffiFfiConverterString.read(buf),
             procedure_id=_UniffiFfiConverterString.read(buf),
-            status=_UniffiFfiConverterTypeCaseStatusDto.read(buf),
+            status=_UniffiFfiConverterTypeCaseStatus.read(buf),
             note_vi=_UniffiFfiConverterOptionalString.read(buf),
             note_en=_UniffiFfiConverterOptionalString.read(buf),
             requested_attachments=_UniffiFfiConverterSequenceString.read(buf),
-            updated_at=_UniffiFfiConverterInt64.read(buf),
+            updated_at=_UniffiFfiConverterTimestamp.read(buf),
         )
 
     @staticmethod
@@ -3560,42 +3633,29 @@ class _UniffiFfiConverterTypeCaseInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.case_number)
         _UniffiFfiConverterString.check_lower(value.submission_id)
         _UniffiFfiConverterString.check_lower(value.procedure_id)
-        _UniffiFfiConverterTypeCaseStatusDto.check_lower(value.status)
+        _UniffiFfiConverterTypeCaseStatus.check_lower(value.status)
         _UniffiFfiConverterOptionalString.check_lower(value.note_vi)
         _UniffiFfiConverterOptionalString.check_lower(value.note_en)
         _UniffiFfiConverterSequenceString.check_lower(value.requested_attachments)
-        _UniffiFfiConverterInt64.check_lower(value.updated_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.updated_at)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.case_number, buf)
         _UniffiFfiConverterString.write(value.submission_id, buf)
         _UniffiFfiConverterString.write(value.procedure_id, buf)
-        _UniffiFfiConverterTypeCaseStatusDto.write(value.status, buf)
+        _UniffiFfiConverterTypeCaseStatus.write(value.status, buf)
         _UniffiFfiConverterOptionalString.write(value.note_vi, buf)
         _UniffiFfiConverterOptionalString.write(value.note_en, buf)
         _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
-        _UniffiFfiConverterInt64.write(value.updated_at, buf)
-
-class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u8"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**8
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u8()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u8(value)
+        _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
 
 @dataclass
 class ChipUpgradeOutcome:
     """
     The result of a successful upgrade.
 """
-    def __init__(self, *, level:int, upgraded_at:int, apdus:int, bytes_read:int, credential_refreshed:bool):
+    def __init__(self, *, level:int, upgraded_at:Timestamp, apdus:int, bytes_read:int, credential_refreshed:bool):
         self.level = level
         self.upgraded_at = upgraded_at
         self.apdus = apdus
@@ -3624,35 +3684,96 @@ class _UniffiFfiConverterTypeChipUpgradeOutcome(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         return ChipUpgradeOutcome(
-            level=_UniffiFfiConverterUInt8.read(buf),
-            upgraded_at=_UniffiFfiConverterInt64.read(buf),
-            apdus=_UniffiFfiConverterUInt32.read(buf),
-            bytes_read=_UniffiFfiConverterUInt64.read(buf),
+            level=_UniffiFfiConverterInt32.read(buf),
+            upgraded_at=_UniffiFfiConverterTimestamp.read(buf),
+            apdus=_UniffiFfiConverterInt32.read(buf),
+            bytes_read=_UniffiFfiConverterInt64.read(buf),
             credential_refreshed=_UniffiFfiConverterBoolean.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
-        _UniffiFfiConverterUInt8.check_lower(value.level)
-        _UniffiFfiConverterInt64.check_lower(value.upgraded_at)
-        _UniffiFfiConverterUInt32.check_lower(value.apdus)
-        _UniffiFfiConverterUInt64.check_lower(value.bytes_read)
+        _UniffiFfiConverterInt32.check_lower(value.level)
+        _UniffiFfiConverterTimestamp.check_lower(value.upgraded_at)
+        _UniffiFfiConverterInt32.check_lower(value.apdus)
+        _UniffiFfiConverterInt64.check_lower(value.bytes_read)
         _UniffiFfiConverterBoolean.check_lower(value.credential_refreshed)
 
     @staticmethod
     def write(value, buf):
-        _UniffiFfiConverterUInt8.write(value.level, buf)
-        _UniffiFfiConverterInt64.write(value.upgraded_at, buf)
-        _UniffiFfiConverterUInt32.write(value.apdus, buf)
-        _UniffiFfiConverterUInt64.write(value.bytes_read, buf)
+        _UniffiFfiConverterInt32.write(value.level, buf)
+        _UniffiFfiConverterTimestamp.write(value.upgraded_at, buf)
+        _UniffiFfiConverterInt32.write(value.apdus, buf)
+        _UniffiFfiConverterInt64.write(value.bytes_read, buf)
         _UniffiFfiConverterBoolean.write(value.credential_refreshed, buf)
 
-@dataclass
-class CitizenProfileDto:
+
+
+
+
+
+class Sex(enum.Enum):
     """
-    The citizen's record (answer to `GET /v1/citizen/profile`).
+    Sex as the population register records it.
 """
-    def __init__(self, *, full_name:str, date_of_birth:str, sex:str, cccd:str, nationality:str, ethnicity:str, religion:str, place_of_origin:str, permanent_residence:AddressDto, current_residence:AddressDto, household_head_name:str, relationship_to_head:str, phone:str, email:typing.Optional[str], updated_at:int):
+    
+    MALE = 0
+    """
+    Nam.
+"""
+    
+    FEMALE = 1
+    """
+    Nữ.
+"""
+    
+    UNKNOWN = 2
+    """
+    A value this version does not know.
+"""
+    
+
+
+class _UniffiFfiConverterTypeSex(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return Sex.MALE
+        if variant == 2:
+            return Sex.FEMALE
+        if variant == 3:
+            return Sex.UNKNOWN
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == Sex.MALE:
+            return
+        if value == Sex.FEMALE:
+            return
+        if value == Sex.UNKNOWN:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == Sex.MALE:
+            buf.write_i32(1)
+        if value == Sex.FEMALE:
+            buf.write_i32(2)
+        if value == Sex.UNKNOWN:
+            buf.write_i32(3)
+
+
+
+@dataclass
+class CitizenProfile:
+    """
+    The citizen's record from the population register (`ServicesClient.refresh_profile`,
+    `get_profile`).
+"""
+    def __init__(self, *, full_name:str, date_of_birth:str, sex:Sex, cccd:str, nationality:str, ethnicity:str, religion:str, place_of_origin:str, permanent_residence:Address, current_residence:Address, household_head_name:str, relationship_to_head:str, phone:str, email:typing.Optional[str], updated_at:Timestamp):
         self.full_name = full_name
         self.date_of_birth = date_of_birth
         self.sex = sex
@@ -3673,7 +3794,7 @@ class CitizenProfileDto:
 
     
     def __str__(self):
-        return "CitizenProfileDto(full_name={}, date_of_birth={}, sex={}, cccd={}, nationality={}, ethnicity={}, religion={}, place_of_origin={}, permanent_residence={}, current_residence={}, household_head_name={}, relationship_to_head={}, phone={}, email={}, updated_at={})".format(self.full_name, self.date_of_birth, self.sex, self.cccd, self.nationality, self.ethnicity, self.religion, self.place_of_origin, self.permanent_residence, self.current_residence, self.household_head_name, self.relationship_to_head, self.phone, self.email, self.updated_at)
+        return "CitizenProfile(full_name={}, date_of_birth={}, sex={}, cccd={}, nationality={}, ethnicity={}, religion={}, place_of_origin={}, permanent_residence={}, current_residence={}, household_head_name={}, relationship_to_head={}, phone={}, email={}, updated_at={})".format(self.full_name, self.date_of_birth, self.sex, self.cccd, self.nationality, self.ethnicity, self.religion, self.place_of_origin, self.permanent_residence, self.current_residence, self.household_head_name, self.relationship_to_head, self.phone, self.email, self.updated_at)
     def __eq__(self, other):
         if self.full_name != other.full_name:
             return False
@@ -3707,62 +3828,62 @@ class CitizenProfileDto:
             return False
         return True
 
-class _UniffiFfiConverterTypeCitizenProfileDto(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeCitizenProfile(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        return CitizenProfileDto(
+        return CitizenProfile(
             full_name=_UniffiFfiConverterString.read(buf),
             date_of_birth=_UniffiFfiConverterString.read(buf),
-            sex=_UniffiFfiConverterString.read(buf),
+            sex=_UniffiFfiConverterTypeSex.read(buf),
             cccd=_UniffiFfiConverterString.read(buf),
             nationality=_UniffiFfiConverterString.read(buf),
             ethnicity=_UniffiFfiConverterString.read(buf),
             religion=_UniffiFfiConverterString.read(buf),
             place_of_origin=_UniffiFfiConverterString.read(buf),
-            permanent_residence=_UniffiFfiConverterTypeAddressDto.read(buf),
-            current_residence=_UniffiFfiConverterTypeAddressDto.read(buf),
+            permanent_residence=_UniffiFfiConverterTypeAddress.read(buf),
+            current_residence=_UniffiFfiConverterTypeAddress.read(buf),
             household_head_name=_UniffiFfiConverterString.read(buf),
             relationship_to_head=_UniffiFfiConverterString.read(buf),
             phone=_UniffiFfiConverterString.read(buf),
             email=_UniffiFfiConverterOptionalString.read(buf),
-            updated_at=_UniffiFfiConverterInt64.read(buf),
+            updated_at=_UniffiFfiConverterTimestamp.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.full_name)
         _UniffiFfiConverterString.check_lower(value.date_of_birth)
-        _UniffiFfiConverterString.check_lower(value.sex)
+        _UniffiFfiConverterTypeSex.check_lower(value.sex)
         _UniffiFfiConverterString.check_lower(value.cccd)
         _UniffiFfiConverterString.check_lower(value.nationality)
         _UniffiFfiConverterString.check_lower(value.ethnicity)
         _UniffiFfiConverterString.check_lower(value.religion)
         _UniffiFfiConverterString.check_lower(value.place_of_origin)
-        _UniffiFfiConverterTypeAddressDto.check_lower(value.permanent_residence)
-        _UniffiFfiConverterTypeAddressDto.check_lower(value.current_residence)
+        _UniffiFfiConverterTypeAddress.check_lower(value.permanent_residence)
+        _UniffiFfiConverterTypeAddress.check_lower(value.current_residence)
         _UniffiFfiConverterString.check_lower(value.household_head_name)
         _UniffiFfiConverterString.check_lower(value.relationship_to_head)
         _UniffiFfiConverterString.check_lower(value.phone)
         _UniffiFfiConverterOptionalString.check_lower(value.email)
-        _UniffiFfiConverterInt64.check_lower(value.updated_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.updated_at)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.full_name, buf)
         _UniffiFfiConverterString.write(value.date_of_birth, buf)
-        _UniffiFfiConverterString.write(value.sex, buf)
+        _UniffiFfiConverterTypeSex.write(value.sex, buf)
         _UniffiFfiConverterString.write(value.cccd, buf)
         _UniffiFfiConverterString.write(value.nationality, buf)
         _UniffiFfiConverterString.write(value.ethnicity, buf)
         _UniffiFfiConverterString.write(value.religion, buf)
         _UniffiFfiConverterString.write(value.place_of_origin, buf)
-        _UniffiFfiConverterTypeAddressDto.write(value.permanent_residence, buf)
-        _UniffiFfiConverterTypeAddressDto.write(value.current_residence, buf)
+        _UniffiFfiConverterTypeAddress.write(value.permanent_residence, buf)
+        _UniffiFfiConverterTypeAddress.write(value.current_residence, buf)
         _UniffiFfiConverterString.write(value.household_head_name, buf)
         _UniffiFfiConverterString.write(value.relationship_to_head, buf)
         _UniffiFfiConverterString.write(value.phone, buf)
         _UniffiFfiConverterOptionalString.write(value.email, buf)
-        _UniffiFfiConverterInt64.write(value.updated_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
 
 @dataclass
 class ClaimRequest:
@@ -3865,6 +3986,139 @@ class _UniffiFfiConverterTypeLanguage(_UniffiConverterRustBuffer):
 
 
 
+# The Duration type.
+Duration = datetime.timedelta
+
+# There is a loss of precision when converting from Rust durations,
+# which are accurate to the nanosecond,
+# to Python durations, which are only accurate to the microsecond.
+class _UniffiFfiConverterDuration(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        seconds = buf.read_u64()
+        microseconds = buf.read_u32() / 1.0e3
+        return datetime.timedelta(seconds=seconds, microseconds=microseconds)
+
+    @staticmethod
+    def check_lower(value):
+        seconds = value.seconds + value.days * 24 * 3600
+        if seconds < 0:
+            raise ValueError("Invalid duration, must be non-negative")
+
+    @staticmethod
+    def write(value, buf):
+        seconds = value.seconds + value.days * 24 * 3600
+        nanoseconds = value.microseconds * 1000
+        buf.write_i64(seconds)
+        buf.write_u32(nanoseconds)
+
+class _UniffiFfiConverterOptionalDuration(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterDuration.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterDuration.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterDuration.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+
+
+
+
+
+class Platform(enum.Enum):
+    """
+    The platform a device runs on (sent at enrollment, shown in the device list).
+"""
+    
+    ANDROID = 0
+    """
+    An Android phone or tablet.
+"""
+    
+    IOS = 1
+    """
+    An iPhone or iPad.
+"""
+    
+    DESKTOP = 2
+    """
+    A desktop computer (the CLI, a desktop app).
+"""
+    
+    KIOSK = 3
+    """
+    A public kiosk.
+"""
+    
+    UNKNOWN = 4
+    """
+    Not said, or a platform this version does not know.
+"""
+    
+
+
+class _UniffiFfiConverterTypePlatform(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return Platform.ANDROID
+        if variant == 2:
+            return Platform.IOS
+        if variant == 3:
+            return Platform.DESKTOP
+        if variant == 4:
+            return Platform.KIOSK
+        if variant == 5:
+            return Platform.UNKNOWN
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == Platform.ANDROID:
+            return
+        if value == Platform.IOS:
+            return
+        if value == Platform.DESKTOP:
+            return
+        if value == Platform.KIOSK:
+            return
+        if value == Platform.UNKNOWN:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == Platform.ANDROID:
+            buf.write_i32(1)
+        if value == Platform.IOS:
+            buf.write_i32(2)
+        if value == Platform.DESKTOP:
+            buf.write_i32(3)
+        if value == Platform.KIOSK:
+            buf.write_i32(4)
+        if value == Platform.UNKNOWN:
+            buf.write_i32(5)
+
+
+
 @dataclass
 class CoreConfig:
     """
@@ -3872,7 +4126,7 @@ class CoreConfig:
     required; the other fields default to the values of [`default_core_config`] (Swift and Kotlin
     callers may leave them out).
 """
-    def __init__(self, *, server_base_url:str, data_dir:str, trust_anchors_pem:typing.List[str] = _DEFAULT, spki_pins:typing.List[str] = _DEFAULT, language:Language, connect_timeout_ms:int = 10000, request_timeout_ms:int = 30000, allow_insecure_loopback:bool = False, device_label:str = "device", platform:str = "unknown"):
+    def __init__(self, *, server_base_url:str, data_dir:str, trust_anchors_pem:typing.List[str] = _DEFAULT, spki_pins:typing.List[str] = _DEFAULT, language:Language, connect_timeout:typing.Optional[Duration] = None, request_timeout:typing.Optional[Duration] = None, allow_insecure_loopback:bool = False, device_label:str = "device", platform:Platform):
         self.server_base_url = server_base_url
         self.data_dir = data_dir
         if trust_anchors_pem is _DEFAULT:
@@ -3884,8 +4138,8 @@ class CoreConfig:
         else:
             self.spki_pins = spki_pins
         self.language = language
-        self.connect_timeout_ms = connect_timeout_ms
-        self.request_timeout_ms = request_timeout_ms
+        self.connect_timeout = connect_timeout
+        self.request_timeout = request_timeout
         self.allow_insecure_loopback = allow_insecure_loopback
         self.device_label = device_label
         self.platform = platform
@@ -3894,7 +4148,7 @@ class CoreConfig:
 
     
     def __str__(self):
-        return "CoreConfig(server_base_url={}, data_dir={}, trust_anchors_pem={}, spki_pins={}, language={}, connect_timeout_ms={}, request_timeout_ms={}, allow_insecure_loopback={}, device_label={}, platform={})".format(self.server_base_url, self.data_dir, self.trust_anchors_pem, self.spki_pins, self.language, self.connect_timeout_ms, self.request_timeout_ms, self.allow_insecure_loopback, self.device_label, self.platform)
+        return "CoreConfig(server_base_url={}, data_dir={}, trust_anchors_pem={}, spki_pins={}, language={}, connect_timeout={}, request_timeout={}, allow_insecure_loopback={}, device_label={}, platform={})".format(self.server_base_url, self.data_dir, self.trust_anchors_pem, self.spki_pins, self.language, self.connect_timeout, self.request_timeout, self.allow_insecure_loopback, self.device_label, self.platform)
     def __eq__(self, other):
         if self.server_base_url != other.server_base_url:
             return False
@@ -3906,9 +4160,9 @@ class CoreConfig:
             return False
         if self.language != other.language:
             return False
-        if self.connect_timeout_ms != other.connect_timeout_ms:
+        if self.connect_timeout != other.connect_timeout:
             return False
-        if self.request_timeout_ms != other.request_timeout_ms:
+        if self.request_timeout != other.request_timeout:
             return False
         if self.allow_insecure_loopback != other.allow_insecure_loopback:
             return False
@@ -3927,11 +4181,11 @@ class _UniffiFfiConverterTypeCoreConfig(_UniffiConverterRustBuffer):
             trust_anchors_pem=_UniffiFfiConverterSequenceString.read(buf),
             spki_pins=_UniffiFfiConverterSequenceString.read(buf),
             language=_UniffiFfiConverterTypeLanguage.read(buf),
-            connect_timeout_ms=_UniffiFfiConverterUInt64.read(buf),
-            request_timeout_ms=_UniffiFfiConverterUInt64.read(buf),
+            connect_timeout=_UniffiFfiConverterOptionalDuration.read(buf),
+            request_timeout=_UniffiFfiConverterOptionalDuration.read(buf),
             allow_insecure_loopback=_UniffiFfiConverterBoolean.read(buf),
             device_label=_UniffiFfiConverterString.read(buf),
-            platform=_UniffiFfiConverterString.read(buf),
+            platform=_UniffiFfiConverterTypePlatform.read(buf),
         )
 
     @staticmethod
@@ -3941,11 +4195,11 @@ class _UniffiFfiConverterTypeCoreConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.check_lower(value.trust_anchors_pem)
         _UniffiFfiConverterSequenceString.check_lower(value.spki_pins)
         _UniffiFfiConverterTypeLanguage.check_lower(value.language)
-        _UniffiFfiConverterUInt64.check_lower(value.connect_timeout_ms)
-        _UniffiFfiConverterUInt64.check_lower(value.request_timeout_ms)
+        _UniffiFfiConverterOptionalDuration.check_lower(value.connect_timeout)
+        _UniffiFfiConverterOptionalDuration.check_lower(value.request_timeout)
         _UniffiFfiConverterBoolean.check_lower(value.allow_insecure_loopback)
         _UniffiFfiConverterString.check_lower(value.device_label)
-        _UniffiFfiConverterString.check_lower(value.platform)
+        _UniffiFfiConverterTypePlatform.check_lower(value.platform)
 
     @staticmethod
     def write(value, buf):
@@ -3954,11 +4208,11 @@ class _UniffiFfiConverterTypeCoreConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.trust_anchors_pem, buf)
         _UniffiFfiConverterSequenceString.write(value.spki_pins, buf)
         _UniffiFfiConverterTypeLanguage.write(value.language, buf)
-        _UniffiFfiConverterUInt64.write(value.connect_timeout_ms, buf)
-        _UniffiFfiConverterUInt64.write(value.request_timeout_ms, buf)
+        _UniffiFfiConverterOptionalDuration.write(value.connect_timeout, buf)
+        _UniffiFfiConverterOptionalDuration.write(value.request_timeout, buf)
         _UniffiFfiConverterBoolean.write(value.allow_insecure_loopback, buf)
         _UniffiFfiConverterString.write(value.device_label, buf)
-        _UniffiFfiConverterString.write(value.platform, buf)
+        _UniffiFfiConverterTypePlatform.write(value.platform, buf)
 
 
 
@@ -4230,11 +4484,11 @@ class _UniffiFfiConverterTypeEnrollmentState(_UniffiConverterRustBuffer):
 
 
 
-class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterOptionalTimestamp(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
         if value is not None:
-            _UniffiFfiConverterInt64.check_lower(value)
+            _UniffiFfiConverterTimestamp.check_lower(value)
 
     @classmethod
     def write(cls, value, buf):
@@ -4243,7 +4497,7 @@ class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
             return
 
         buf.write_u8(1)
-        _UniffiFfiConverterInt64.write(value, buf)
+        _UniffiFfiConverterTimestamp.write(value, buf)
 
     @classmethod
     def read(cls, buf):
@@ -4251,7 +4505,7 @@ class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
         if flag == 0:
             return None
         elif flag == 1:
-            return _UniffiFfiConverterInt64.read(buf)
+            return _UniffiFfiConverterTimestamp.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
@@ -4260,7 +4514,7 @@ class CoreStatus:
     """
     A snapshot of the core's state, for the shell's first screen.
 """
-    def __init__(self, *, enrollment:EnrollmentState, device_id:typing.Optional[str], hardware_backed:bool, logged_in:bool, session_expires_at:typing.Optional[int]):
+    def __init__(self, *, enrollment:EnrollmentState, device_id:typing.Optional[str], hardware_backed:bool, logged_in:bool, session_expires_at:typing.Optional[Timestamp]):
         self.enrollment = enrollment
         self.device_id = device_id
         self.hardware_backed = hardware_backed
@@ -4293,7 +4547,7 @@ class _UniffiFfiConverterTypeCoreStatus(_UniffiConverterRustBuffer):
             device_id=_UniffiFfiConverterOptionalString.read(buf),
             hardware_backed=_UniffiFfiConverterBoolean.read(buf),
             logged_in=_UniffiFfiConverterBoolean.read(buf),
-            session_expires_at=_UniffiFfiConverterOptionalInt64.read(buf),
+            session_expires_at=_UniffiFfiConverterOptionalTimestamp.read(buf),
         )
 
     @staticmethod
@@ -4302,7 +4556,7 @@ class _UniffiFfiConverterTypeCoreStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.check_lower(value.device_id)
         _UniffiFfiConverterBoolean.check_lower(value.hardware_backed)
         _UniffiFfiConverterBoolean.check_lower(value.logged_in)
-        _UniffiFfiConverterOptionalInt64.check_lower(value.session_expires_at)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.session_expires_at)
 
     @staticmethod
     def write(value, buf):
@@ -4310,13 +4564,13 @@ class _UniffiFfiConverterTypeCoreStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.device_id, buf)
         _UniffiFfiConverterBoolean.write(value.hardware_backed, buf)
         _UniffiFfiConverterBoolean.write(value.logged_in, buf)
-        _UniffiFfiConverterOptionalInt64.write(value.session_expires_at, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.session_expires_at, buf)
 
-class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterOptionalInt32(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
         if value is not None:
-            _UniffiFfiConverterUInt32.check_lower(value)
+            _UniffiFfiConverterInt32.check_lower(value)
 
     @classmethod
     def write(cls, value, buf):
@@ -4325,7 +4579,7 @@ class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
             return
 
         buf.write_u8(1)
-        _UniffiFfiConverterUInt32.write(value, buf)
+        _UniffiFfiConverterInt32.write(value, buf)
 
     @classmethod
     def read(cls, buf):
@@ -4333,14 +4587,14 @@ class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
         if flag == 0:
             return None
         elif flag == 1:
-            return _UniffiFfiConverterUInt32.read(buf)
+            return _UniffiFfiConverterInt32.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
 @dataclass
 class DateRule:
     """
-    Date constraints.
+    Date constraints of a date field.
 """
     def __init__(self, *, not_in_past:bool, not_in_future:bool, not_before_field:typing.Optional[str], max_days_after:typing.Optional[int]):
         self.not_in_past = not_in_past
@@ -4371,7 +4625,7 @@ class _UniffiFfiConverterTypeDateRule(_UniffiConverterRustBuffer):
             not_in_past=_UniffiFfiConverterBoolean.read(buf),
             not_in_future=_UniffiFfiConverterBoolean.read(buf),
             not_before_field=_UniffiFfiConverterOptionalString.read(buf),
-            max_days_after=_UniffiFfiConverterOptionalUInt32.read(buf),
+            max_days_after=_UniffiFfiConverterOptionalInt32.read(buf),
         )
 
     @staticmethod
@@ -4379,21 +4633,21 @@ class _UniffiFfiConverterTypeDateRule(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.check_lower(value.not_in_past)
         _UniffiFfiConverterBoolean.check_lower(value.not_in_future)
         _UniffiFfiConverterOptionalString.check_lower(value.not_before_field)
-        _UniffiFfiConverterOptionalUInt32.check_lower(value.max_days_after)
+        _UniffiFfiConverterOptionalInt32.check_lower(value.max_days_after)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterBoolean.write(value.not_in_past, buf)
         _UniffiFfiConverterBoolean.write(value.not_in_future, buf)
         _UniffiFfiConverterOptionalString.write(value.not_before_field, buf)
-        _UniffiFfiConverterOptionalUInt32.write(value.max_days_after, buf)
+        _UniffiFfiConverterOptionalInt32.write(value.max_days_after, buf)
 
 @dataclass
 class DeviceInfo:
     """
     One device of the account.
 """
-    def __init__(self, *, device_id:str, label:str, platform:str, hardware_backed:bool, status:DeviceStatus, enrolled_at:int, last_login_at:typing.Optional[int], is_this_device:bool):
+    def __init__(self, *, device_id:str, label:str, platform:Platform, hardware_backed:bool, status:DeviceStatus, enrolled_at:Timestamp, last_login_at:typing.Optional[Timestamp], is_this_device:bool):
         self.device_id = device_id
         self.label = label
         self.platform = platform
@@ -4433,11 +4687,11 @@ class _UniffiFfiConverterTypeDeviceInfo(_UniffiConverterRustBuffer):
         return DeviceInfo(
             device_id=_UniffiFfiConverterString.read(buf),
             label=_UniffiFfiConverterString.read(buf),
-            platform=_UniffiFfiConverterString.read(buf),
+            platform=_UniffiFfiConverterTypePlatform.read(buf),
             hardware_backed=_UniffiFfiConverterBoolean.read(buf),
             status=_UniffiFfiConverterTypeDeviceStatus.read(buf),
-            enrolled_at=_UniffiFfiConverterInt64.read(buf),
-            last_login_at=_UniffiFfiConverterOptionalInt64.read(buf),
+            enrolled_at=_UniffiFfiConverterTimestamp.read(buf),
+            last_login_at=_UniffiFfiConverterOptionalTimestamp.read(buf),
             is_this_device=_UniffiFfiConverterBoolean.read(buf),
         )
 
@@ -4445,22 +4699,22 @@ class _UniffiFfiConverterTypeDeviceInfo(_UniffiConverterRustBuffer):
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.device_id)
         _UniffiFfiConverterString.check_lower(value.label)
-        _UniffiFfiConverterString.check_lower(value.platform)
+        _UniffiFfiConverterTypePlatform.check_lower(value.platform)
         _UniffiFfiConverterBoolean.check_lower(value.hardware_backed)
         _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
-        _UniffiFfiConverterInt64.check_lower(value.enrolled_at)
-        _UniffiFfiConverterOptionalInt64.check_lower(value.last_login_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.enrolled_at)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.last_login_at)
         _UniffiFfiConverterBoolean.check_lower(value.is_this_device)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.device_id, buf)
         _UniffiFfiConverterString.write(value.label, buf)
-        _UniffiFfiConverterString.write(value.platform, buf)
+        _UniffiFfiConverterTypePlatform.write(value.platform, buf)
         _UniffiFfiConverterBoolean.write(value.hardware_backed, buf)
         _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
-        _UniffiFfiConverterInt64.write(value.enrolled_at, buf)
-        _UniffiFfiConverterOptionalInt64.write(value.last_login_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.enrolled_at, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.last_login_at, buf)
         _UniffiFfiConverterBoolean.write(value.is_this_device, buf)
 
 class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
@@ -4576,7 +4830,7 @@ class DeviceStatusInfo:
     """
     The server's view of this device.
 """
-    def __init__(self, *, status:DeviceStatus, changed_at:int):
+    def __init__(self, *, status:DeviceStatus, changed_at:Timestamp):
         self.status = status
         self.changed_at = changed_at
         
@@ -4597,18 +4851,18 @@ class _UniffiFfiConverterTypeDeviceStatusInfo(_UniffiConverterRustBuffer):
     def read(buf):
         return DeviceStatusInfo(
             status=_UniffiFfiConverterTypeDeviceStatus.read(buf),
-            changed_at=_UniffiFfiConverterInt64.read(buf),
+            changed_at=_UniffiFfiConverterTimestamp.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterTypeDeviceStatus.check_lower(value.status)
-        _UniffiFfiConverterInt64.check_lower(value.changed_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.changed_at)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
-        _UniffiFfiConverterInt64.write(value.changed_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.changed_at, buf)
 
 
 
@@ -4690,19 +4944,19 @@ class _UniffiFfiConverterMapStringString(_UniffiConverterRustBuffer):
             d[key] = val
         return d
 
-class _UniffiFfiConverterMapStringUInt32(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterMapStringInt32(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, items):
         for (key, value) in items.items():
             _UniffiFfiConverterString.check_lower(key)
-            _UniffiFfiConverterUInt32.check_lower(value)
+            _UniffiFfiConverterInt32.check_lower(value)
 
     @classmethod
     def write(cls, items, buf):
         buf.write_i32(len(items))
         for (key, value) in items.items():
             _UniffiFfiConverterString.write(key, buf)
-            _UniffiFfiConverterUInt32.write(value, buf)
+            _UniffiFfiConverterInt32.write(value, buf)
 
     @classmethod
     def read(cls, buf):
@@ -4717,7 +4971,7 @@ class _UniffiFfiConverterMapStringUInt32(_UniffiConverterRustBuffer):
         d = {}
         for i in range(count):
             key = _UniffiFfiConverterString.read(buf)
-            val = _UniffiFfiConverterUInt32.read(buf)
+            val = _UniffiFfiConverterInt32.read(buf)
             d[key] = val
         return d
 
@@ -4758,7 +5012,7 @@ class _UniffiFfiConverterTypeDraftAttachment(_UniffiConverterRustBuffer):
             key=_UniffiFfiConverterString.read(buf),
             file_name=_UniffiFfiConverterString.read(buf),
             mime_type=_UniffiFfiConverterString.read(buf),
-            size=_UniffiFfiConverterUInt64.read(buf),
+            size=_UniffiFfiConverterInt64.read(buf),
             sha256=_UniffiFfiConverterString.read(buf),
         )
 
@@ -4767,7 +5021,7 @@ class _UniffiFfiConverterTypeDraftAttachment(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.key)
         _UniffiFfiConverterString.check_lower(value.file_name)
         _UniffiFfiConverterString.check_lower(value.mime_type)
-        _UniffiFfiConverterUInt64.check_lower(value.size)
+        _UniffiFfiConverterInt64.check_lower(value.size)
         _UniffiFfiConverterString.check_lower(value.sha256)
 
     @staticmethod
@@ -4775,7 +5029,7 @@ class _UniffiFfiConverterTypeDraftAttachment(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.key, buf)
         _UniffiFfiConverterString.write(value.file_name, buf)
         _UniffiFfiConverterString.write(value.mime_type, buf)
-        _UniffiFfiConverterUInt64.write(value.size, buf)
+        _UniffiFfiConverterInt64.write(value.size, buf)
         _UniffiFfiConverterString.write(value.sha256, buf)
 
 class _UniffiFfiConverterSequenceTypeDraftAttachment(_UniffiConverterRustBuffer):
@@ -4806,7 +5060,7 @@ class Draft:
     """
     A form being filled.
 """
-    def __init__(self, *, draft_id:str, procedure_id:str, procedure_version:int, status:DraftStatus, values:dict[str, str], locked_fields:typing.List[str], group_items:dict[str, int], attachments:typing.List[DraftAttachment], supplements_case:typing.Optional[str], requested_attachments:typing.List[str], updated_at:int):
+    def __init__(self, *, draft_id:str, procedure_id:str, procedure_version:int, status:DraftStatus, values:dict[str, str], locked_fields:typing.List[str], group_items:dict[str, int], attachments:typing.List[DraftAttachment], supplements_case:typing.Optional[str], requested_attachments:typing.List[str], updated_at:Timestamp):
         self.draft_id = draft_id
         self.procedure_id = procedure_id
         self.procedure_version = procedure_version
@@ -4855,44 +5109,44 @@ class _UniffiFfiConverterTypeDraft(_UniffiConverterRustBuffer):
         return Draft(
             draft_id=_UniffiFfiConverterString.read(buf),
             procedure_id=_UniffiFfiConverterString.read(buf),
-            procedure_version=_UniffiFfiConverterUInt32.read(buf),
+            procedure_version=_UniffiFfiConverterInt32.read(buf),
             status=_UniffiFfiConverterTypeDraftStatus.read(buf),
             values=_UniffiFfiConverterMapStringString.read(buf),
             locked_fields=_UniffiFfiConverterSequenceString.read(buf),
-            group_items=_UniffiFfiConverterMapStringUInt32.read(buf),
+            group_items=_UniffiFfiConverterMapStringInt32.read(buf),
             attachments=_UniffiFfiConverterSequenceTypeDraftAttachment.read(buf),
             supplements_case=_UniffiFfiConverterOptionalString.read(buf),
             requested_attachments=_UniffiFfiConverterSequenceString.read(buf),
-            updated_at=_UniffiFfiConverterInt64.read(buf),
+            updated_at=_UniffiFfiConverterTimestamp.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.draft_id)
         _UniffiFfiConverterString.check_lower(value.procedure_id)
-        _UniffiFfiConverterUInt32.check_lower(value.procedure_version)
+        _UniffiFfiConverterInt32.check_lower(value.procedure_version)
         _UniffiFfiConverterTypeDraftStatus.check_lower(value.status)
         _UniffiFfiConverterMapStringString.check_lower(value.values)
         _UniffiFfiConverterSequenceString.check_lower(value.locked_fields)
-        _UniffiFfiConverterMapStringUInt32.check_lower(value.group_items)
+        _UniffiFfiConverterMapStringInt32.check_lower(value.group_items)
         _UniffiFfiConverterSequenceTypeDraftAttachment.check_lower(value.attachments)
         _UniffiFfiConverterOptionalString.check_lower(value.supplements_case)
         _UniffiFfiConverterSequenceString.check_lower(value.requested_attachments)
-        _UniffiFfiConverterInt64.check_lower(value.updated_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.updated_at)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.draft_id, buf)
         _UniffiFfiConverterString.write(value.procedure_id, buf)
-        _UniffiFfiConverterUInt32.write(value.procedure_version, buf)
+        _UniffiFfiConverterInt32.write(value.procedure_version, buf)
         _UniffiFfiConverterTypeDraftStatus.write(value.status, buf)
         _UniffiFfiConverterMapStringString.write(value.values, buf)
         _UniffiFfiConverterSequenceString.write(value.locked_fields, buf)
-        _UniffiFfiConverterMapStringUInt32.write(value.group_items, buf)
+        _UniffiFfiConverterMapStringInt32.write(value.group_items, buf)
         _UniffiFfiConverterSequenceTypeDraftAttachment.write(value.attachments, buf)
         _UniffiFfiConverterOptionalString.write(value.supplements_case, buf)
         _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
-        _UniffiFfiConverterInt64.write(value.updated_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
 
 @dataclass
 class EnrollmentInput:
@@ -5001,7 +5255,7 @@ class EnrollmentTicket:
     """
     An enrollment waiting for its OTP.
 """
-    def __init__(self, *, enrollment_id:str, masked_phone:str, otp_expires_at:int, has_active_device:bool):
+    def __init__(self, *, enrollment_id:str, masked_phone:str, otp_expires_at:Timestamp, has_active_device:bool):
         self.enrollment_id = enrollment_id
         self.masked_phone = masked_phone
         self.otp_expires_at = otp_expires_at
@@ -5029,7 +5283,7 @@ class _UniffiFfiConverterTypeEnrollmentTicket(_UniffiConverterRustBuffer):
         return EnrollmentTicket(
             enrollment_id=_UniffiFfiConverterString.read(buf),
             masked_phone=_UniffiFfiConverterString.read(buf),
-            otp_expires_at=_UniffiFfiConverterInt64.read(buf),
+            otp_expires_at=_UniffiFfiConverterTimestamp.read(buf),
             has_active_device=_UniffiFfiConverterBoolean.read(buf),
         )
 
@@ -5037,14 +5291,14 @@ class _UniffiFfiConverterTypeEnrollmentTicket(_UniffiConverterRustBuffer):
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.enrollment_id)
         _UniffiFfiConverterString.check_lower(value.masked_phone)
-        _UniffiFfiConverterInt64.check_lower(value.otp_expires_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.otp_expires_at)
         _UniffiFfiConverterBoolean.check_lower(value.has_active_device)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.enrollment_id, buf)
         _UniffiFfiConverterString.write(value.masked_phone, buf)
-        _UniffiFfiConverterInt64.write(value.otp_expires_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.otp_expires_at, buf)
         _UniffiFfiConverterBoolean.write(value.has_active_device, buf)
 
 @dataclass
@@ -5395,123 +5649,18 @@ class _UniffiFfiConverterOptionalTypeDateRule(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
-@dataclass
-class FormItemField:
-    """
-    A field of an item of a repeated group.
-"""
-    def __init__(self, *, key:str, label_vi:str, label_en:str, kind:FieldKind, required:bool, autofill:typing.Optional[str], locked:bool, min_length:typing.Optional[int], max_length:typing.Optional[int], options:typing.List[OptionSpec], visible_if:typing.Optional[Condition], date_rule:typing.Optional[DateRule], province_field:typing.Optional[str]):
-        self.key = key
-        self.label_vi = label_vi
-        self.label_en = label_en
-        self.kind = kind
-        self.required = required
-        self.autofill = autofill
-        self.locked = locked
-        self.min_length = min_length
-        self.max_length = max_length
-        self.options = options
-        self.visible_if = visible_if
-        self.date_rule = date_rule
-        self.province_field = province_field
-        
-        
-
-    
-    def __str__(self):
-        return "FormItemField(key={}, label_vi={}, label_en={}, kind={}, required={}, autofill={}, locked={}, min_length={}, max_length={}, options={}, visible_if={}, date_rule={}, province_field={})".format(self.key, self.label_vi, self.label_en, self.kind, self.required, self.autofill, self.locked, self.min_length, self.max_length, self.options, self.visible_if, self.date_rule, self.province_field)
-    def __eq__(self, other):
-        if self.key != other.key:
-            return False
-        if self.label_vi != other.label_vi:
-            return False
-        if self.label_en != other.label_en:
-            return False
-        if self.kind != other.kind:
-            return False
-        if self.required != other.required:
-            return False
-        if self.autofill != other.autofill:
-            return False
-        if self.locked != other.locked:
-            return False
-        if self.min_length != other.min_length:
-            return False
-        if self.max_length != other.max_length:
-            return False
-        if self.options != other.options:
-            return False
-        if self.visible_if != other.visible_if:
-            return False
-        if self.date_rule != other.date_rule:
-            return False
-        if self.province_field != other.province_field:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeFormItemField(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return FormItemField(
-            key=_UniffiFfiConverterString.read(buf),
-            label_vi=_UniffiFfiConverterString.read(buf),
-            label_en=_UniffiFfiConverterString.read(buf),
-            kind=_UniffiFfiConverterTypeFieldKind.read(buf),
-            required=_UniffiFfiConverterBoolean.read(buf),
-            autofill=_UniffiFfiConverterOptionalString.read(buf),
-            locked=_UniffiFfiConverterBoolean.read(buf),
-            min_length=_UniffiFfiConverterOptionalUInt32.read(buf),
-            max_length=_UniffiFfiConverterOptionalUInt32.read(buf),
-            options=_UniffiFfiConverterSequenceTypeOptionSpec.read(buf),
-            visible_if=_UniffiFfiConverterOptionalTypeCondition.read(buf),
-            date_rule=_UniffiFfiConverterOptionalTypeDateRule.read(buf),
-            province_field=_UniffiFfiConverterOptionalString.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.key)
-        _UniffiFfiConverterString.check_lower(value.label_vi)
-        _UniffiFfiConverterString.check_lower(value.label_en)
-        _UniffiFfiConverterTypeFieldKind.check_lower(value.kind)
-        _UniffiFfiConverterBoolean.check_lower(value.required)
-        _UniffiFfiConverterOptionalString.check_lower(value.autofill)
-        _UniffiFfiConverterBoolean.check_lower(value.locked)
-        _UniffiFfiConverterOptionalUInt32.check_lower(value.min_length)
-        _UniffiFfiConverterOptionalUInt32.check_lower(value.max_length)
-        _UniffiFfiConverterSequenceTypeOptionSpec.check_lower(value.options)
-        _UniffiFfiConverterOptionalTypeCondition.check_lower(value.visible_if)
-        _UniffiFfiConverterOptionalTypeDateRule.check_lower(value.date_rule)
-        _UniffiFfiConverterOptionalString.check_lower(value.province_field)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterString.write(value.key, buf)
-        _UniffiFfiConverterString.write(value.label_vi, buf)
-        _UniffiFfiConverterString.write(value.label_en, buf)
-        _UniffiFfiConverterTypeFieldKind.write(value.kind, buf)
-        _UniffiFfiConverterBoolean.write(value.required, buf)
-        _UniffiFfiConverterOptionalString.write(value.autofill, buf)
-        _UniffiFfiConverterBoolean.write(value.locked, buf)
-        _UniffiFfiConverterOptionalUInt32.write(value.min_length, buf)
-        _UniffiFfiConverterOptionalUInt32.write(value.max_length, buf)
-        _UniffiFfiConverterSequenceTypeOptionSpec.write(value.options, buf)
-        _UniffiFfiConverterOptionalTypeCondition.write(value.visible_if, buf)
-        _UniffiFfiConverterOptionalTypeDateRule.write(value.date_rule, buf)
-        _UniffiFfiConverterOptionalString.write(value.province_field, buf)
-
-class _UniffiFfiConverterSequenceTypeFormItemField(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterSequenceTypeFormField(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
         for item in value:
-            _UniffiFfiConverterTypeFormItemField.check_lower(item)
+            _UniffiFfiConverterTypeFormField.check_lower(item)
 
     @classmethod
     def write(cls, value, buf):
         items = len(value)
         buf.write_i32(items)
         for item in value:
-            _UniffiFfiConverterTypeFormItemField.write(item, buf)
+            _UniffiFfiConverterTypeFormField.write(item, buf)
 
     @classmethod
     def read(cls, buf):
@@ -5520,15 +5669,17 @@ class _UniffiFfiConverterSequenceTypeFormItemField(_UniffiConverterRustBuffer):
             raise InternalError("Unexpected negative sequence length")
 
         return [
-            _UniffiFfiConverterTypeFormItemField.read(buf) for i in range(count)
+            _UniffiFfiConverterTypeFormField.read(buf) for i in range(count)
         ]
 
 @dataclass
 class FormField:
     """
-    A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`.
+    A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`. A
+    repeated group (`kind` = `Group`) lists the fields of each item in `item_fields` (fields of
+    the same shape, with no items of their own).
 """
-    def __init__(self, *, key:str, label_vi:str, label_en:str, kind:FieldKind, required:bool, autofill:typing.Optional[str], locked:bool, min_length:typing.Optional[int], max_length:typing.Optional[int], options:typing.List[OptionSpec], visible_if:typing.Optional[Condition], date_rule:typing.Optional[DateRule], province_field:typing.Optional[str], item_fields:typing.List[FormItemField], min_items:typing.Optional[int], max_items:typing.Optional[int]):
+    def __init__(self, *, key:str, label_vi:str, label_en:str, kind:FieldKind, required:bool = False, autofill:typing.Optional[str] = None, locked:bool = False, min_length:typing.Optional[int] = None, max_length:typing.Optional[int] = None, options:typing.List[OptionSpec] = _DEFAULT, visible_if:typing.Optional[Condition] = None, date_rule:typing.Optional[DateRule] = None, province_field:typing.Optional[str] = None, item_fields:typing.List["FormField"] = _DEFAULT, min_items:typing.Optional[int] = None, max_items:typing.Optional[int] = None):
         self.key = key
         self.label_vi = label_vi
         self.label_en = label_en
@@ -5538,11 +5689,17 @@ class FormField:
         self.locked = locked
         self.min_length = min_length
         self.max_length = max_length
-        self.options = options
+        if options is _DEFAULT:
+            self.options = []
+        else:
+            self.options = options
         self.visible_if = visible_if
         self.date_rule = date_rule
         self.province_field = province_field
-        self.item_fields = item_fields
+        if item_fields is _DEFAULT:
+            self.item_fields = []
+        else:
+            self.item_fields = item_fields
         self.min_items = min_items
         self.max_items = max_items
         
@@ -5597,15 +5754,15 @@ class _UniffiFfiConverterTypeFormField(_UniffiConverterRustBuffer):
             required=_UniffiFfiConverterBoolean.read(buf),
             autofill=_UniffiFfiConverterOptionalString.read(buf),
             locked=_UniffiFfiConverterBoolean.read(buf),
-            min_length=_UniffiFfiConverterOptionalUInt32.read(buf),
-            max_length=_UniffiFfiConverterOptionalUInt32.read(buf),
+            min_length=_UniffiFfiConverterOptionalInt32.read(buf),
+            max_length=_UniffiFfiConverterOptionalInt32.read(buf),
             options=_UniffiFfiConverterSequenceTypeOptionSpec.read(buf),
             visible_if=_UniffiFfiConverterOptionalTypeCondition.read(buf),
             date_rule=_UniffiFfiConverterOptionalTypeDateRule.read(buf),
             province_field=_UniffiFfiConverterOptionalString.read(buf),
-            item_fields=_UniffiFfiConverterSequenceTypeFormItemField.read(buf),
-            min_items=_UniffiFfiConverterOptionalUInt32.read(buf),
-            max_items=_UniffiFfiConverterOptionalUInt32.read(buf),
+            item_fields=_UniffiFfiConverterSequenceTypeFormField.read(buf),
+            min_items=_UniffiFfiConverterOptionalInt32.read(buf),
+            max_items=_UniffiFfiConverterOptionalInt32.read(buf),
         )
 
     @staticmethod
@@ -5617,15 +5774,15 @@ class _UniffiFfiConverterTypeFormField(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.check_lower(value.required)
         _UniffiFfiConverterOptionalString.check_lower(value.autofill)
         _UniffiFfiConverterBoolean.check_lower(value.locked)
-        _UniffiFfiConverterOptionalUInt32.check_lower(value.min_length)
-        _UniffiFfiConverterOptionalUInt32.check_lower(value.max_length)
+        _UniffiFfiConverterOptionalInt32.check_lower(value.min_length)
+        _UniffiFfiConverterOptionalInt32.check_lower(value.max_length)
         _UniffiFfiConverterSequenceTypeOptionSpec.check_lower(value.options)
         _UniffiFfiConverterOptionalTypeCondition.check_lower(value.visible_if)
         _UniffiFfiConverterOptionalTypeDateRule.check_lower(value.date_rule)
         _UniffiFfiConverterOptionalString.check_lower(value.province_field)
-        _UniffiFfiConverterSequenceTypeFormItemField.check_lower(value.item_fields)
-        _UniffiFfiConverterOptionalUInt32.check_lower(value.min_items)
-        _UniffiFfiConverterOptionalUInt32.check_lower(value.max_items)
+        _UniffiFfiConverterSequenceTypeFormField.check_lower(value.item_fields)
+        _UniffiFfiConverterOptionalInt32.check_lower(value.min_items)
+        _UniffiFfiConverterOptionalInt32.check_lower(value.max_items)
 
     @staticmethod
     def write(value, buf):
@@ -5636,15 +5793,15 @@ class _UniffiFfiConverterTypeFormField(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.required, buf)
         _UniffiFfiConverterOptionalString.write(value.autofill, buf)
         _UniffiFfiConverterBoolean.write(value.locked, buf)
-        _UniffiFfiConverterOptionalUInt32.write(value.min_length, buf)
-        _UniffiFfiConverterOptionalUInt32.write(value.max_length, buf)
+        _UniffiFfiConverterOptionalInt32.write(value.min_length, buf)
+        _UniffiFfiConverterOptionalInt32.write(value.max_length, buf)
         _UniffiFfiConverterSequenceTypeOptionSpec.write(value.options, buf)
         _UniffiFfiConverterOptionalTypeCondition.write(value.visible_if, buf)
         _UniffiFfiConverterOptionalTypeDateRule.write(value.date_rule, buf)
         _UniffiFfiConverterOptionalString.write(value.province_field, buf)
-        _UniffiFfiConverterSequenceTypeFormItemField.write(value.item_fields, buf)
-        _UniffiFfiConverterOptionalUInt32.write(value.min_items, buf)
-        _UniffiFfiConverterOptionalUInt32.write(value.max_items, buf)
+        _UniffiFfiConverterSequenceTypeFormField.write(value.item_fields, buf)
+        _UniffiFfiConverterOptionalInt32.write(value.min_items, buf)
+        _UniffiFfiConverterOptionalInt32.write(value.max_items, buf)
 
 @dataclass
 class KeyOptions:
@@ -5865,7 +6022,7 @@ class ReceiptInfo:
     """
     A stored consent receipt: with whom, what, why, for how long, when.
 """
-    def __init__(self, *, receipt_id:str, kind:ConsentKind, relying_party_id:str, relying_party_name:str, origin:str, purpose:str, claims:typing.List[str], retention_days:int, issued_at:int, sequence:int, delivery:ShareDelivery, damage:typing.Optional[ErrorDetail]):
+    def __init__(self, *, receipt_id:str, kind:ConsentKind, relying_party_id:str, relying_party_name:str, origin:str, purpose:str, claims:typing.List[str], retention_days:int, issued_at:Timestamp, sequence:int, delivery:ShareDelivery, damage:typing.Optional[ErrorDetail]):
         self.receipt_id = receipt_id
         self.kind = kind
         self.relying_party_id = relying_party_id
@@ -5922,9 +6079,9 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
             origin=_UniffiFfiConverterString.read(buf),
             purpose=_UniffiFfiConverterString.read(buf),
             claims=_UniffiFfiConverterSequenceString.read(buf),
-            retention_days=_UniffiFfiConverterUInt32.read(buf),
-            issued_at=_UniffiFfiConverterInt64.read(buf),
-            sequence=_UniffiFfiConverterUInt64.read(buf),
+            retention_days=_UniffiFfiConverterInt32.read(buf),
+            issued_at=_UniffiFfiConverterTimestamp.read(buf),
+            sequence=_UniffiFfiConverterInt64.read(buf),
             delivery=_UniffiFfiConverterTypeShareDelivery.read(buf),
             damage=_UniffiFfiConverterOptionalTypeErrorDetail.read(buf),
         )
@@ -5938,9 +6095,9 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.origin)
         _UniffiFfiConverterString.check_lower(value.purpose)
         _UniffiFfiConverterSequenceString.check_lower(value.claims)
-        _UniffiFfiConverterUInt32.check_lower(value.retention_days)
-        _UniffiFfiConverterInt64.check_lower(value.issued_at)
-        _UniffiFfiConverterUInt64.check_lower(value.sequence)
+        _UniffiFfiConverterInt32.check_lower(value.retention_days)
+        _UniffiFfiConverterTimestamp.check_lower(value.issued_at)
+        _UniffiFfiConverterInt64.check_lower(value.sequence)
         _UniffiFfiConverterTypeShareDelivery.check_lower(value.delivery)
         _UniffiFfiConverterOptionalTypeErrorDetail.check_lower(value.damage)
 
@@ -5953,9 +6110,9 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.origin, buf)
         _UniffiFfiConverterString.write(value.purpose, buf)
         _UniffiFfiConverterSequenceString.write(value.claims, buf)
-        _UniffiFfiConverterUInt32.write(value.retention_days, buf)
-        _UniffiFfiConverterInt64.write(value.issued_at, buf)
-        _UniffiFfiConverterUInt64.write(value.sequence, buf)
+        _UniffiFfiConverterInt32.write(value.retention_days, buf)
+        _UniffiFfiConverterTimestamp.write(value.issued_at, buf)
+        _UniffiFfiConverterInt64.write(value.sequence, buf)
         _UniffiFfiConverterTypeShareDelivery.write(value.delivery, buf)
         _UniffiFfiConverterOptionalTypeErrorDetail.write(value.damage, buf)
 
@@ -6027,7 +6184,7 @@ class LoginRequestInfo:
     A verified login request, shown to the citizen before they approve: who asks (names from the
     signed registry, not from the code), on which site, for what, and the codes to pick from.
 """
-    def __init__(self, *, session_id:str, relying_party_id:str, relying_party_name_vi:str, relying_party_name_en:str, origin:str, claims:typing.List[ClaimRequest], code_choices:typing.List[str], expires_at:int, same_device:bool):
+    def __init__(self, *, session_id:str, relying_party_id:str, relying_party_name_vi:str, relying_party_name_en:str, origin:str, claims:typing.List[ClaimRequest], code_choices:typing.List[str], expires_at:Timestamp, same_device:bool):
         self.session_id = session_id
         self.relying_party_id = relying_party_id
         self.relying_party_name_vi = relying_party_name_vi
@@ -6075,7 +6232,7 @@ class _UniffiFfiConverterTypeLoginRequestInfo(_UniffiConverterRustBuffer):
             origin=_UniffiFfiConverterString.read(buf),
             claims=_UniffiFfiConverterSequenceTypeClaimRequest.read(buf),
             code_choices=_UniffiFfiConverterSequenceString.read(buf),
-            expires_at=_UniffiFfiConverterInt64.read(buf),
+            expires_at=_UniffiFfiConverterTimestamp.read(buf),
             same_device=_UniffiFfiConverterBoolean.read(buf),
         )
 
@@ -6088,7 +6245,7 @@ class _UniffiFfiConverterTypeLoginRequestInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.origin)
         _UniffiFfiConverterSequenceTypeClaimRequest.check_lower(value.claims)
         _UniffiFfiConverterSequenceString.check_lower(value.code_choices)
-        _UniffiFfiConverterInt64.check_lower(value.expires_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.expires_at)
         _UniffiFfiConverterBoolean.check_lower(value.same_device)
 
     @staticmethod
@@ -6100,7 +6257,7 @@ class _UniffiFfiConverterTypeLoginRequestInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.origin, buf)
         _UniffiFfiConverterSequenceTypeClaimRequest.write(value.claims, buf)
         _UniffiFfiConverterSequenceString.write(value.code_choices, buf)
-        _UniffiFfiConverterInt64.write(value.expires_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.expires_at, buf)
         _UniffiFfiConverterBoolean.write(value.same_device, buf)
 
 
@@ -6179,7 +6336,7 @@ class OutboxItem:
     """
     A submission in the outbox (the citizen's local receipt until the server's arrives).
 """
-    def __init__(self, *, submission_id:str, draft_id:str, procedure_id:str, payload_sha256:str, state:OutboxState, attempts:int, next_attempt_at:typing.Optional[int], last_error:typing.Optional[ErrorDetail], case_number:typing.Optional[str], receipt:typing.Optional[str], queued_at:int, updated_at:int):
+    def __init__(self, *, submission_id:str, draft_id:str, procedure_id:str, payload_sha256:str, state:OutboxState, attempts:int, next_attempt_at:typing.Optional[Timestamp], last_error:typing.Optional[ErrorDetail], case_number:typing.Optional[str], receipt:typing.Optional[str], queued_at:Timestamp, updated_at:Timestamp):
         self.submission_id = submission_id
         self.draft_id = draft_id
         self.procedure_id = procedure_id
@@ -6234,13 +6391,13 @@ class _UniffiFfiConverterTypeOutboxItem(_UniffiConverterRustBuffer):
             procedure_id=_UniffiFfiConverterString.read(buf),
             payload_sha256=_UniffiFfiConverterString.read(buf),
             state=_UniffiFfiConverterTypeOutboxState.read(buf),
-            attempts=_UniffiFfiConverterUInt32.read(buf),
-            next_attempt_at=_UniffiFfiConverterOptionalInt64.read(buf),
+            attempts=_UniffiFfiConverterInt32.read(buf),
+            next_attempt_at=_UniffiFfiConverterOptionalTimestamp.read(buf),
             last_error=_UniffiFfiConverterOptionalTypeErrorDetail.read(buf),
             case_number=_UniffiFfiConverterOptionalString.read(buf),
             receipt=_UniffiFfiConverterOptionalString.read(buf),
-            queued_at=_UniffiFfiConverterInt64.read(buf),
-            updated_at=_UniffiFfiConverterInt64.read(buf),
+            queued_at=_UniffiFfiConverterTimestamp.read(buf),
+            updated_at=_UniffiFfiConverterTimestamp.read(buf),
         )
 
     @staticmethod
@@ -6250,13 +6407,13 @@ class _UniffiFfiConverterTypeOutboxItem(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.procedure_id)
         _UniffiFfiConverterString.check_lower(value.payload_sha256)
         _UniffiFfiConverterTypeOutboxState.check_lower(value.state)
-        _UniffiFfiConverterUInt32.check_lower(value.attempts)
-        _UniffiFfiConverterOptionalInt64.check_lower(value.next_attempt_at)
+        _UniffiFfiConverterInt32.check_lower(value.attempts)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.next_attempt_at)
         _UniffiFfiConverterOptionalTypeErrorDetail.check_lower(value.last_error)
         _UniffiFfiConverterOptionalString.check_lower(value.case_number)
         _UniffiFfiConverterOptionalString.check_lower(value.receipt)
-        _UniffiFfiConverterInt64.check_lower(value.queued_at)
-        _UniffiFfiConverterInt64.check_lower(value.updated_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.queued_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.updated_at)
 
     @staticmethod
     def write(value, buf):
@@ -6265,13 +6422,13 @@ class _UniffiFfiConverterTypeOutboxItem(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.procedure_id, buf)
         _UniffiFfiConverterString.write(value.payload_sha256, buf)
         _UniffiFfiConverterTypeOutboxState.write(value.state, buf)
-        _UniffiFfiConverterUInt32.write(value.attempts, buf)
-        _UniffiFfiConverterOptionalInt64.write(value.next_attempt_at, buf)
+        _UniffiFfiConverterInt32.write(value.attempts, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.next_attempt_at, buf)
         _UniffiFfiConverterOptionalTypeErrorDetail.write(value.last_error, buf)
         _UniffiFfiConverterOptionalString.write(value.case_number, buf)
         _UniffiFfiConverterOptionalString.write(value.receipt, buf)
-        _UniffiFfiConverterInt64.write(value.queued_at, buf)
-        _UniffiFfiConverterInt64.write(value.updated_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.queued_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
 
 @dataclass
 class OutboxSyncReport:
@@ -6304,24 +6461,24 @@ class _UniffiFfiConverterTypeOutboxSyncReport(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         return OutboxSyncReport(
-            delivered=_UniffiFfiConverterUInt32.read(buf),
-            rejected=_UniffiFfiConverterUInt32.read(buf),
-            remaining=_UniffiFfiConverterUInt32.read(buf),
+            delivered=_UniffiFfiConverterInt32.read(buf),
+            rejected=_UniffiFfiConverterInt32.read(buf),
+            remaining=_UniffiFfiConverterInt32.read(buf),
             last_error=_UniffiFfiConverterOptionalTypeErrorDetail.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
-        _UniffiFfiConverterUInt32.check_lower(value.delivered)
-        _UniffiFfiConverterUInt32.check_lower(value.rejected)
-        _UniffiFfiConverterUInt32.check_lower(value.remaining)
+        _UniffiFfiConverterInt32.check_lower(value.delivered)
+        _UniffiFfiConverterInt32.check_lower(value.rejected)
+        _UniffiFfiConverterInt32.check_lower(value.remaining)
         _UniffiFfiConverterOptionalTypeErrorDetail.check_lower(value.last_error)
 
     @staticmethod
     def write(value, buf):
-        _UniffiFfiConverterUInt32.write(value.delivered, buf)
-        _UniffiFfiConverterUInt32.write(value.rejected, buf)
-        _UniffiFfiConverterUInt32.write(value.remaining, buf)
+        _UniffiFfiConverterInt32.write(value.delivered, buf)
+        _UniffiFfiConverterInt32.write(value.rejected, buf)
+        _UniffiFfiConverterInt32.write(value.remaining, buf)
         _UniffiFfiConverterOptionalTypeErrorDetail.write(value.last_error, buf)
 
 @dataclass
@@ -6329,7 +6486,7 @@ class PasscodeResetTicket:
     """
     A passcode reset waiting for its OTP.
 """
-    def __init__(self, *, reset_id:str, masked_phone:str, otp_expires_at:int):
+    def __init__(self, *, reset_id:str, masked_phone:str, otp_expires_at:Timestamp):
         self.reset_id = reset_id
         self.masked_phone = masked_phone
         self.otp_expires_at = otp_expires_at
@@ -6354,27 +6511,27 @@ class _UniffiFfiConverterTypePasscodeResetTicket(_UniffiConverterRustBuffer):
         return PasscodeResetTicket(
             reset_id=_UniffiFfiConverterString.read(buf),
             masked_phone=_UniffiFfiConverterString.read(buf),
-            otp_expires_at=_UniffiFfiConverterInt64.read(buf),
+            otp_expires_at=_UniffiFfiConverterTimestamp.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.reset_id)
         _UniffiFfiConverterString.check_lower(value.masked_phone)
-        _UniffiFfiConverterInt64.check_lower(value.otp_expires_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.otp_expires_at)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.reset_id, buf)
         _UniffiFfiConverterString.write(value.masked_phone, buf)
-        _UniffiFfiConverterInt64.write(value.otp_expires_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.otp_expires_at, buf)
 
 @dataclass
 class PasscodeStatus:
     """
     Passcode lockout state.
 """
-    def __init__(self, *, failed_attempts:int, attempts_before_lockout:int, attempts_before_wipe:int, locked_until:typing.Optional[int]):
+    def __init__(self, *, failed_attempts:int, attempts_before_lockout:int, attempts_before_wipe:int, locked_until:typing.Optional[Timestamp]):
         self.failed_attempts = failed_attempts
         self.attempts_before_lockout = attempts_before_lockout
         self.attempts_before_wipe = attempts_before_wipe
@@ -6400,48 +6557,25 @@ class _UniffiFfiConverterTypePasscodeStatus(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         return PasscodeStatus(
-            failed_attempts=_UniffiFfiConverterUInt32.read(buf),
-            attempts_before_lockout=_UniffiFfiConverterUInt32.read(buf),
-            attempts_before_wipe=_UniffiFfiConverterUInt32.read(buf),
-            locked_until=_UniffiFfiConverterOptionalInt64.read(buf),
+            failed_attempts=_UniffiFfiConverterInt32.read(buf),
+            attempts_before_lockout=_UniffiFfiConverterInt32.read(buf),
+            attempts_before_wipe=_UniffiFfiConverterInt32.read(buf),
+            locked_until=_UniffiFfiConverterOptionalTimestamp.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
-        _UniffiFfiConverterUInt32.check_lower(value.failed_attempts)
-        _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
-        _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
-        _UniffiFfiConverterOptionalInt64.check_lower(value.locked_until)
+        _UniffiFfiConverterInt32.check_lower(value.failed_attempts)
+        _UniffiFfiConverterInt32.check_lower(value.attempts_before_lockout)
+        _UniffiFfiConverterInt32.check_lower(value.attempts_before_wipe)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.locked_until)
 
     @staticmethod
     def write(value, buf):
-        _UniffiFfiConverterUInt32.write(value.failed_attempts, buf)
-        _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
-        _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
-        _UniffiFfiConverterOptionalInt64.write(value.locked_until, buf)
-
-class _UniffiFfiConverterSequenceTypeFormField(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeFormField.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeFormField.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeFormField.read(buf) for i in range(count)
-        ]
+        _UniffiFfiConverterInt32.write(value.failed_attempts, buf)
+        _UniffiFfiConverterInt32.write(value.attempts_before_lockout, buf)
+        _UniffiFfiConverterInt32.write(value.attempts_before_wipe, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.locked_until, buf)
 
 class _UniffiFfiConverterSequenceTypeAttachmentSpec(_UniffiConverterRustBuffer):
     @classmethod
@@ -6471,7 +6605,7 @@ class Procedure:
     """
     A public-service procedure with its form.
 """
-    def __init__(self, *, id:str, version:int, code:str, name_vi:str, name_en:str, agency_vi:str, agency_en:str, fee_vnd:int, processing_days:int, fields:typing.List[FormField], attachments:typing.List[AttachmentSpec]):
+    def __init__(self, *, id:str, version:int, code:str, name_vi:str, name_en:str, agency_vi:str, agency_en:str, fee_vnd:int, processing_days:int, fields:typing.List["FormField"], attachments:typing.List[AttachmentSpec]):
         self.id = id
         self.version = version
         self.code = code
@@ -6519,14 +6653,14 @@ class _UniffiFfiConverterTypeProcedure(_UniffiConverterRustBuffer):
     def read(buf):
         return Procedure(
             id=_UniffiFfiConverterString.read(buf),
-            version=_UniffiFfiConverterUInt32.read(buf),
+            version=_UniffiFfiConverterInt32.read(buf),
             code=_UniffiFfiConverterString.read(buf),
             name_vi=_UniffiFfiConverterString.read(buf),
             name_en=_UniffiFfiConverterString.read(buf),
             agency_vi=_UniffiFfiConverterString.read(buf),
             agency_en=_UniffiFfiConverterString.read(buf),
-            fee_vnd=_UniffiFfiConverterUInt64.read(buf),
-            processing_days=_UniffiFfiConverterUInt32.read(buf),
+            fee_vnd=_UniffiFfiConverterInt64.read(buf),
+            processing_days=_UniffiFfiConverterInt32.read(buf),
             fields=_UniffiFfiConverterSequenceTypeFormField.read(buf),
             attachments=_UniffiFfiConverterSequenceTypeAttachmentSpec.read(buf),
         )
@@ -6534,28 +6668,28 @@ class _UniffiFfiConverterTypeProcedure(_UniffiConverterRustBuffer):
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.id)
-        _UniffiFfiConverterUInt32.check_lower(value.version)
+        _UniffiFfiConverterInt32.check_lower(value.version)
         _UniffiFfiConverterString.check_lower(value.code)
         _UniffiFfiConverterString.check_lower(value.name_vi)
         _UniffiFfiConverterString.check_lower(value.name_en)
         _UniffiFfiConverterString.check_lower(value.agency_vi)
         _UniffiFfiConverterString.check_lower(value.agency_en)
-        _UniffiFfiConverterUInt64.check_lower(value.fee_vnd)
-        _UniffiFfiConverterUInt32.check_lower(value.processing_days)
+        _UniffiFfiConverterInt64.check_lower(value.fee_vnd)
+        _UniffiFfiConverterInt32.check_lower(value.processing_days)
         _UniffiFfiConverterSequenceTypeFormField.check_lower(value.fields)
         _UniffiFfiConverterSequenceTypeAttachmentSpec.check_lower(value.attachments)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.id, buf)
-        _UniffiFfiConverterUInt32.write(value.version, buf)
+        _UniffiFfiConverterInt32.write(value.version, buf)
         _UniffiFfiConverterString.write(value.code, buf)
         _UniffiFfiConverterString.write(value.name_vi, buf)
         _UniffiFfiConverterString.write(value.name_en, buf)
         _UniffiFfiConverterString.write(value.agency_vi, buf)
         _UniffiFfiConverterString.write(value.agency_en, buf)
-        _UniffiFfiConverterUInt64.write(value.fee_vnd, buf)
-        _UniffiFfiConverterUInt32.write(value.processing_days, buf)
+        _UniffiFfiConverterInt64.write(value.fee_vnd, buf)
+        _UniffiFfiConverterInt32.write(value.processing_days, buf)
         _UniffiFfiConverterSequenceTypeFormField.write(value.fields, buf)
         _UniffiFfiConverterSequenceTypeAttachmentSpec.write(value.attachments, buf)
 
@@ -6564,7 +6698,7 @@ class SessionInfo:
     """
     A logged-in session (no tokens: they never leave the core).
 """
-    def __init__(self, *, session_id:str, access_expires_at:int, idle_expires_at:int, absolute_expires_at:int):
+    def __init__(self, *, session_id:str, access_expires_at:Timestamp, idle_expires_at:Timestamp, absolute_expires_at:Timestamp):
         self.session_id = session_id
         self.access_expires_at = access_expires_at
         self.idle_expires_at = idle_expires_at
@@ -6591,24 +6725,24 @@ class _UniffiFfiConverterTypeSessionInfo(_UniffiConverterRustBuffer):
     def read(buf):
         return SessionInfo(
             session_id=_UniffiFfiConverterString.read(buf),
-            access_expires_at=_UniffiFfiConverterInt64.read(buf),
-            idle_expires_at=_UniffiFfiConverterInt64.read(buf),
-            absolute_expires_at=_UniffiFfiConverterInt64.read(buf),
+            access_expires_at=_UniffiFfiConverterTimestamp.read(buf),
+            idle_expires_at=_UniffiFfiConverterTimestamp.read(buf),
+            absolute_expires_at=_UniffiFfiConverterTimestamp.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.session_id)
-        _UniffiFfiConverterInt64.check_lower(value.access_expires_at)
-        _UniffiFfiConverterInt64.check_lower(value.idle_expires_at)
-        _UniffiFfiConverterInt64.check_lower(value.absolute_expires_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.access_expires_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.idle_expires_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.absolute_expires_at)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.session_id, buf)
-        _UniffiFfiConverterInt64.write(value.access_expires_at, buf)
-        _UniffiFfiConverterInt64.write(value.idle_expires_at, buf)
-        _UniffiFfiConverterInt64.write(value.absolute_expires_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.access_expires_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.idle_expires_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.absolute_expires_at, buf)
 
 @dataclass
 class ShareOutcome:
@@ -6661,7 +6795,7 @@ class ShareRequestInfo:
     A verified share request, shown to the citizen before they decide: who asks (names from the
     signed registry), why, for how long they keep the data, what they need and what is optional.
 """
-    def __init__(self, *, request_id:str, relying_party_id:str, relying_party_name_vi:str, relying_party_name_en:str, purpose:str, purpose_vi:str, purpose_en:str, retention_days:int, required:typing.List[ClaimRequest], optional:typing.List[ClaimRequest], expires_at:int):
+    def __init__(self, *, request_id:str, relying_party_id:str, relying_party_name_vi:str, relying_party_name_en:str, purpose:str, purpose_vi:str, purpose_en:str, retention_days:int, required:typing.List[ClaimRequest], optional:typing.List[ClaimRequest], expires_at:Timestamp):
         self.request_id = request_id
         self.relying_party_id = relying_party_id
         self.relying_party_name_vi = relying_party_name_vi
@@ -6715,10 +6849,10 @@ class _UniffiFfiConverterTypeShareRequestInfo(_UniffiConverterRustBuffer):
             purpose=_UniffiFfiConverterString.read(buf),
             purpose_vi=_UniffiFfiConverterString.read(buf),
             purpose_en=_UniffiFfiConverterString.read(buf),
-            retention_days=_UniffiFfiConverterUInt32.read(buf),
+            retention_days=_UniffiFfiConverterInt32.read(buf),
             required=_UniffiFfiConverterSequenceTypeClaimRequest.read(buf),
             optional=_UniffiFfiConverterSequenceTypeClaimRequest.read(buf),
-            expires_at=_UniffiFfiConverterInt64.read(buf),
+            expires_at=_UniffiFfiConverterTimestamp.read(buf),
         )
 
     @staticmethod
@@ -6730,10 +6864,10 @@ class _UniffiFfiConverterTypeShareRequestInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.purpose)
         _UniffiFfiConverterString.check_lower(value.purpose_vi)
         _UniffiFfiConverterString.check_lower(value.purpose_en)
-        _UniffiFfiConverterUInt32.check_lower(value.retention_days)
+        _UniffiFfiConverterInt32.check_lower(value.retention_days)
         _UniffiFfiConverterSequenceTypeClaimRequest.check_lower(value.required)
         _UniffiFfiConverterSequenceTypeClaimRequest.check_lower(value.optional)
-        _UniffiFfiConverterInt64.check_lower(value.expires_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.expires_at)
 
     @staticmethod
     def write(value, buf):
@@ -6744,10 +6878,10 @@ class _UniffiFfiConverterTypeShareRequestInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.purpose, buf)
         _UniffiFfiConverterString.write(value.purpose_vi, buf)
         _UniffiFfiConverterString.write(value.purpose_en, buf)
-        _UniffiFfiConverterUInt32.write(value.retention_days, buf)
+        _UniffiFfiConverterInt32.write(value.retention_days, buf)
         _UniffiFfiConverterSequenceTypeClaimRequest.write(value.required, buf)
         _UniffiFfiConverterSequenceTypeClaimRequest.write(value.optional, buf)
-        _UniffiFfiConverterInt64.write(value.expires_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.expires_at, buf)
 
 
 
@@ -7921,7 +8055,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.NeedsLogin({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -7952,7 +8087,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.NeedsEnrollment({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -7985,7 +8121,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.PasscodeRejected({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8004,19 +8141,20 @@ class CitizenError:  # type: ignore
         Too many wrong passcodes: wait before the next attempt.
 """
         
-        def __init__(self, detail, retry_after_secs):
+        def __init__(self, detail, retry_after):
             super().__init__(", ".join([
                 "detail={!r}".format(detail),
-                "retry_after_secs={!r}".format(retry_after_secs),
+                "retry_after={!r}".format(retry_after),
             ]))
             self.detail = detail
-            self.retry_after_secs = retry_after_secs
+            self.retry_after = retry_after
 
         def __repr__(self):
             return "CitizenError.LockedOut({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8048,7 +8186,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.InvalidInput({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8080,7 +8219,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.OtpRejected({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8112,7 +8252,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.Network({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8142,7 +8283,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.Refused({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8174,7 +8316,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.KeyStore({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8204,7 +8347,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.DataKeyLocked({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8234,7 +8378,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.DataKeyLost({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8264,7 +8409,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.NotFound({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8299,7 +8445,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.Card({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8329,7 +8476,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.Cancelled({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8359,7 +8507,8 @@ class CitizenError:  # type: ignore
             return "CitizenError.Internal({})".format(str(self))
         def detail(self, ) -> ErrorDetail:
             """
-            The stable code and the messages in Vietnamese and English, whatever the variant.
+            The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+            main-safe, never prompts, never throws.
 """
             _uniffi_lowered_args = (
                 _UniffiFfiConverterTypeCitizenError.lower(self),
@@ -8394,13 +8543,13 @@ class _UniffiFfiConverterTypeCitizenError(_UniffiConverterRustBuffer):
         if variant == 3:
             return CitizenError.PasscodeRejected(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
+                _UniffiFfiConverterInt32.read(buf),
+                _UniffiFfiConverterInt32.read(buf),
             )
         if variant == 4:
             return CitizenError.LockedOut(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterDuration.read(buf),
             )
         if variant == 5:
             return CitizenError.InvalidInput(
@@ -8410,7 +8559,7 @@ class _UniffiFfiConverterTypeCitizenError(_UniffiConverterRustBuffer):
         if variant == 6:
             return CitizenError.OtpRejected(
                 _UniffiFfiConverterTypeErrorDetail.read(buf),
-                _UniffiFfiConverterUInt32.read(buf),
+                _UniffiFfiConverterInt32.read(buf),
             )
         if variant == 7:
             return CitizenError.Network(
@@ -8464,12 +8613,12 @@ class _UniffiFfiConverterTypeCitizenError(_UniffiConverterRustBuffer):
             return
         if isinstance(value, CitizenError.PasscodeRejected):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_lockout)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_before_wipe)
+            _UniffiFfiConverterInt32.check_lower(value.attempts_before_lockout)
+            _UniffiFfiConverterInt32.check_lower(value.attempts_before_wipe)
             return
         if isinstance(value, CitizenError.LockedOut):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt64.check_lower(value.retry_after_secs)
+            _UniffiFfiConverterDuration.check_lower(value.retry_after)
             return
         if isinstance(value, CitizenError.InvalidInput):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
@@ -8477,7 +8626,7 @@ class _UniffiFfiConverterTypeCitizenError(_UniffiConverterRustBuffer):
             return
         if isinstance(value, CitizenError.OtpRejected):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
-            _UniffiFfiConverterUInt32.check_lower(value.attempts_left)
+            _UniffiFfiConverterInt32.check_lower(value.attempts_left)
             return
         if isinstance(value, CitizenError.Network):
             _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
@@ -8522,12 +8671,12 @@ class _UniffiFfiConverterTypeCitizenError(_UniffiConverterRustBuffer):
         if isinstance(value, CitizenError.PasscodeRejected):
             buf.write_i32(3)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_lockout, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_before_wipe, buf)
+            _UniffiFfiConverterInt32.write(value.attempts_before_lockout, buf)
+            _UniffiFfiConverterInt32.write(value.attempts_before_wipe, buf)
         if isinstance(value, CitizenError.LockedOut):
             buf.write_i32(4)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt64.write(value.retry_after_secs, buf)
+            _UniffiFfiConverterDuration.write(value.retry_after, buf)
         if isinstance(value, CitizenError.InvalidInput):
             buf.write_i32(5)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
@@ -8535,7 +8684,7 @@ class _UniffiFfiConverterTypeCitizenError(_UniffiConverterRustBuffer):
         if isinstance(value, CitizenError.OtpRejected):
             buf.write_i32(6)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
-            _UniffiFfiConverterUInt32.write(value.attempts_left, buf)
+            _UniffiFfiConverterInt32.write(value.attempts_left, buf)
         if isinstance(value, CitizenError.Network):
             buf.write_i32(7)
             _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
@@ -9789,7 +9938,7 @@ class ApduTransportImpl(ApduTransport):
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
-        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_lift_return = _UniffiFfiConverterInt32.lift
         _uniffi_error_converter = None
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
@@ -9873,7 +10022,7 @@ class _UniffiTraitImplApduTransportImpl:
             uniffi_method = uniffi_obj.max_apdu_length
             return uniffi_method(*uniffi_args)
         def write_return_value(v):
-            uniffi_out_return[0] = _UniffiFfiConverterUInt32.lower(v)
+            uniffi_out_return[0] = _UniffiFfiConverterInt32.lower(v)
         _uniffi_trait_interface_call(
                 uniffi_call_status_ptr.contents,
                 make_call,
@@ -10005,14 +10154,14 @@ class ChipReadObserverImpl(ChipReadObserver):
         
         _UniffiFfiConverterTypeChipReadStep.check_lower(step)
 
-        _UniffiFfiConverterUInt64.check_lower(bytes_read)
+        _UniffiFfiConverterInt64.check_lower(bytes_read)
 
-        _UniffiFfiConverterUInt32.check_lower(apdus)
+        _UniffiFfiConverterInt32.check_lower(apdus)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterTypeChipReadStep.lower(step),
-            _UniffiFfiConverterUInt64.lower(bytes_read),
-            _UniffiFfiConverterUInt32.lower(apdus),
+            _UniffiFfiConverterInt64.lower(bytes_read),
+            _UniffiFfiConverterInt32.lower(apdus),
         )
         _uniffi_lift_return = lambda val: None
         _uniffi_error_converter = None
@@ -10041,7 +10190,7 @@ class _UniffiTraitImplChipReadObserverImpl:
         ):
         uniffi_obj = _UniffiFfiConverterTypeChipReadObserver._handle_map.get(uniffi_handle)
         def make_call():
-            uniffi_args = (_UniffiFfiConverterTypeChipReadStep.lift(step), _UniffiFfiConverterUInt64.lift(bytes_read), _UniffiFfiConverterUInt32.lift(apdus), )
+            uniffi_args = (_UniffiFfiConverterTypeChipReadStep.lift(step), _UniffiFfiConverterInt64.lift(bytes_read), _UniffiFfiConverterInt32.lift(apdus), )
             uniffi_method = uniffi_obj.on_progress
             return uniffi_method(*uniffi_args)
         write_return_value = lambda v: None
@@ -10198,13 +10347,13 @@ class ChipClient(ChipClientProtocol):
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
-        _uniffi_lift_return = _UniffiFfiConverterUInt8.lift
+        _uniffi_lift_return = _UniffiFfiConverterInt32.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_u8,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_u8,
-            _UniffiLib.ffi_citizen_core_rust_future_free_u8,
+            _UniffiLib.ffi_citizen_core_rust_future_poll_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_i32,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -10327,7 +10476,9 @@ class ConsentClientProtocol(typing.Protocol):
         """
         Fetch the identity credential the device presents from (an SD-JWT bound to the device
         key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-        calls this itself when the credential is missing or about to expire.
+        calls this itself when the credential is missing or about to expire. Needs a session.
+        Main-safe; may prompt (the device key signs the request, purpose `Credential`). Throws
+        [`CitizenError`] (`NeedsLogin`, `Network`, `KeyStore`, `Refused`).
 """
         raise NotImplementedError
     async def list_receipts(self, ) -> typing.List[ReceiptInfo]:
@@ -10349,7 +10500,9 @@ class ConsentClientProtocol(typing.Protocol):
         Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
         Checked on the device against the signed registry before anything is shown: registered
         party, its signature, a registered purpose, only claims it may ask for, the answer going
-        to one of its registered origins, not expired.
+        to one of its registered origins, not expired. Main-safe; never prompts. Throws
+        [`CitizenError`] (`InvalidInput` with `consent.share_request_invalid`, `Refused`,
+        `Network`).
 """
         raise NotImplementedError
     async def refresh_relying_parties(self, ) -> int:
@@ -10373,7 +10526,10 @@ class ConsentClientProtocol(typing.Protocol):
         Share the required claims plus `optional_claims` (each must be one the request offers)
         after the passcode: the presentation reveals nothing else and is bound to this relying
         party and request by the device key; a consent receipt is signed, countersigned and
-        stored, and the share is recorded in the activity log before the data is sent.
+        stored, and the share is recorded in the activity log before the data is sent. Main-safe;
+        may prompt (the device key signs the presentation and the receipt, purpose `Consent`).
+        Throws [`CitizenError`] (`PasscodeRejected`, `LockedOut`, `NotFound`, `InvalidInput`,
+        `NeedsLogin`, `Network`, `KeyStore`, `Refused`).
 """
         raise NotImplementedError
 
@@ -10477,7 +10633,9 @@ class ConsentClient(ConsentClientProtocol):
         """
         Fetch the identity credential the device presents from (an SD-JWT bound to the device
         key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-        calls this itself when the credential is missing or about to expire.
+        calls this itself when the credential is missing or about to expire. Needs a session.
+        Main-safe; may prompt (the device key signs the request, purpose `Credential`). Throws
+        [`CitizenError`] (`NeedsLogin`, `Network`, `KeyStore`, `Refused`).
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -10538,7 +10696,9 @@ class ConsentClient(ConsentClientProtocol):
         Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
         Checked on the device against the signed registry before anything is shown: registered
         party, its signature, a registered purpose, only claims it may ask for, the answer going
-        to one of its registered origins, not expired.
+        to one of its registered origins, not expired. Main-safe; never prompts. Throws
+        [`CitizenError`] (`InvalidInput` with `consent.share_request_invalid`, `Refused`,
+        `Network`).
 """
         
         _UniffiFfiConverterString.check_lower(request)
@@ -10565,13 +10725,13 @@ class ConsentClient(ConsentClientProtocol):
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
-        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_lift_return = _UniffiFfiConverterInt32.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_u32,
-            _UniffiLib.ffi_citizen_core_rust_future_free_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_poll_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_i32,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -10604,7 +10764,10 @@ class ConsentClient(ConsentClientProtocol):
         Share the required claims plus `optional_claims` (each must be one the request offers)
         after the passcode: the presentation reveals nothing else and is bound to this relying
         party and request by the device key; a consent receipt is signed, countersigned and
-        stored, and the share is recorded in the activity log before the data is sent.
+        stored, and the share is recorded in the activity log before the data is sent. Main-safe;
+        may prompt (the device key signs the presentation and the receipt, purpose `Consent`).
+        Throws [`CitizenError`] (`PasscodeRejected`, `LockedOut`, `NotFound`, `InvalidInput`,
+        `NeedsLogin`, `Network`, `KeyStore`, `Refused`).
 """
         
         _UniffiFfiConverterString.check_lower(request_id)
@@ -10855,7 +11018,7 @@ class SubscriptionProtocol(typing.Protocol):
     def cancel(self, ) -> None:
         """
         Stop the notifications (idempotent). The listener hears `on_end` once the notification
-        being delivered, if any, is done. Main-safe; never throws.
+        being delivered, if any, is done. Main-safe; never prompts; never throws.
 """
         raise NotImplementedError
 
@@ -10890,7 +11053,7 @@ class Subscription(SubscriptionProtocol):
     def cancel(self, ) -> None:
         """
         Stop the notifications (idempotent). The listener hears `on_end` once the notification
-        being delivered, if any, is done. Main-safe; never throws.
+        being delivered, if any, is done. Main-safe; never prompts; never throws.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -11212,18 +11375,18 @@ class _UniffiFfiConverterTypeOutboxListener:
     def write(cls, value: OutboxListener, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
-class _UniffiFfiConverterSequenceTypeCaseEventDto(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterSequenceTypeCaseEvent(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
         for item in value:
-            _UniffiFfiConverterTypeCaseEventDto.check_lower(item)
+            _UniffiFfiConverterTypeCaseEvent.check_lower(item)
 
     @classmethod
     def write(cls, value, buf):
         items = len(value)
         buf.write_i32(items)
         for item in value:
-            _UniffiFfiConverterTypeCaseEventDto.write(item, buf)
+            _UniffiFfiConverterTypeCaseEvent.write(item, buf)
 
     @classmethod
     def read(cls, buf):
@@ -11232,7 +11395,7 @@ class _UniffiFfiConverterSequenceTypeCaseEventDto(_UniffiConverterRustBuffer):
             raise InternalError("Unexpected negative sequence length")
 
         return [
-            _UniffiFfiConverterTypeCaseEventDto.read(buf) for i in range(count)
+            _UniffiFfiConverterTypeCaseEvent.read(buf) for i in range(count)
         ]
 
 
@@ -11284,7 +11447,7 @@ class ServicesClientProtocol(typing.Protocol):
         A draft by id. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`).
 """
         raise NotImplementedError
-    async def get_profile(self, ) -> CitizenProfileDto:
+    async def get_profile(self, ) -> CitizenProfile:
         """
         The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
         (`NotSynced` before the first `refresh_profile`).
@@ -11328,7 +11491,7 @@ class ServicesClientProtocol(typing.Protocol):
         changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
-    async def refresh_profile(self, ) -> CitizenProfileDto:
+    async def refresh_profile(self, ) -> CitizenProfile:
         """
         Fetch the citizen's record from the population register (needs a session) and store it
         encrypted. Main-safe; never prompts. Throws [`CitizenError`].
@@ -11354,7 +11517,7 @@ class ServicesClientProtocol(typing.Protocol):
         [`CitizenError`].
 """
         raise NotImplementedError
-    async def sync_cases(self, ) -> typing.List[CaseEventDto]:
+    async def sync_cases(self, ) -> typing.List[CaseEvent]:
         """
         Fetch new case events (status changes, supplement requests) and return them. Main-safe;
         never prompts. Throws [`CitizenError`].
@@ -11425,13 +11588,13 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiFfiConverterString.lower(draft_id),
             _UniffiFfiConverterString.lower(group),
         )
-        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_lift_return = _UniffiFfiConverterInt32.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item(*_uniffi_lowered_args),
-            _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
-            _UniffiLib.ffi_citizen_core_rust_future_complete_u32,
-            _UniffiLib.ffi_citizen_core_rust_future_free_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_poll_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_i32,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -11582,7 +11745,7 @@ class ServicesClient(ServicesClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    async def get_profile(self, ) -> CitizenProfileDto:
+    async def get_profile(self, ) -> CitizenProfile:
         """
         The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
         (`NotSynced` before the first `refresh_profile`).
@@ -11590,7 +11753,7 @@ class ServicesClient(ServicesClientProtocol):
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
-        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfileDto.lift
+        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfile.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_profile(*_uniffi_lowered_args),
@@ -11711,7 +11874,7 @@ class ServicesClient(ServicesClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    async def refresh_profile(self, ) -> CitizenProfileDto:
+    async def refresh_profile(self, ) -> CitizenProfile:
         """
         Fetch the citizen's record from the population register (needs a session) and store it
         encrypted. Main-safe; never prompts. Throws [`CitizenError`].
@@ -11719,7 +11882,7 @@ class ServicesClient(ServicesClientProtocol):
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
-        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfileDto.lift
+        _uniffi_lift_return = _UniffiFfiConverterTypeCitizenProfile.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile(*_uniffi_lowered_args),
@@ -11762,12 +11925,12 @@ class ServicesClient(ServicesClientProtocol):
 
         _UniffiFfiConverterString.check_lower(group)
 
-        _UniffiFfiConverterUInt32.check_lower(index)
+        _UniffiFfiConverterInt32.check_lower(index)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(draft_id),
             _UniffiFfiConverterString.lower(group),
-            _UniffiFfiConverterUInt32.lower(index),
+            _UniffiFfiConverterInt32.lower(index),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
@@ -11806,7 +11969,7 @@ class ServicesClient(ServicesClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    async def sync_cases(self, ) -> typing.List[CaseEventDto]:
+    async def sync_cases(self, ) -> typing.List[CaseEvent]:
         """
         Fetch new case events (status changes, supplement requests) and return them. Main-safe;
         never prompts. Throws [`CitizenError`].
@@ -11814,7 +11977,7 @@ class ServicesClient(ServicesClientProtocol):
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseEventDto.lift
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCaseEvent.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_cases(*_uniffi_lowered_args),
@@ -11936,22 +12099,27 @@ class CitizenCoreProtocol(typing.Protocol):
     
     def account(self, ) -> AccountClient:
         """
-        Account, enrollment, passcode, login, sessions and devices.
+        Account, enrollment, passcode, login, sessions and devices. Cheap (no I/O): main-safe,
+        never prompts, never throws (a call on the sub-client after `shutdown` throws
+        `Internal` with `core.closed`).
 """
         raise NotImplementedError
     def activity(self, ) -> ActivityClient:
         """
-        The tamper-evident activity log: list, verify, export, anchor.
+        The tamper-evident activity log: list, verify, export, anchor. Cheap (no I/O): main-safe,
+        never prompts, never throws.
 """
         raise NotImplementedError
     def chip(self, ) -> ChipClient:
         """
-        The chip-based ID card: identity level 2 from its chip.
+        The chip-based ID card: identity level 2 from its chip. Cheap (no I/O): main-safe, never
+        prompts, never throws.
 """
         raise NotImplementedError
     def consent(self, ) -> ConsentClient:
         """
-        Consent: QR and deep-link login to portals, data sharing, consent receipts.
+        Consent: QR and deep-link login to portals, data sharing, consent receipts. Cheap (no
+        I/O): main-safe, never prompts, never throws.
 """
         raise NotImplementedError
     def observe_status(self, listener: StatusListener) -> Subscription:
@@ -11964,7 +12132,8 @@ class CitizenCoreProtocol(typing.Protocol):
         raise NotImplementedError
     def services(self, ) -> ServicesClient:
         """
-        Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+        Public-service requests: catalogue, profile, drafts, submission, outbox, cases. Cheap (no
+        I/O): main-safe, never prompts, never throws.
 """
         raise NotImplementedError
     async def shutdown(self, ) -> None:
@@ -12078,7 +12247,9 @@ class CitizenCore(CitizenCoreProtocol):
         return inst
     def account(self, ) -> AccountClient:
         """
-        Account, enrollment, passcode, login, sessions and devices.
+        Account, enrollment, passcode, login, sessions and devices. Cheap (no I/O): main-safe,
+        never prompts, never throws (a call on the sub-client after `shutdown` throws
+        `Internal` with `core.closed`).
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -12093,7 +12264,8 @@ class CitizenCore(CitizenCoreProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     def activity(self, ) -> ActivityClient:
         """
-        The tamper-evident activity log: list, verify, export, anchor.
+        The tamper-evident activity log: list, verify, export, anchor. Cheap (no I/O): main-safe,
+        never prompts, never throws.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -12108,7 +12280,8 @@ class CitizenCore(CitizenCoreProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     def chip(self, ) -> ChipClient:
         """
-        The chip-based ID card: identity level 2 from its chip.
+        The chip-based ID card: identity level 2 from its chip. Cheap (no I/O): main-safe, never
+        prompts, never throws.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -12123,7 +12296,8 @@ class CitizenCore(CitizenCoreProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     def consent(self, ) -> ConsentClient:
         """
-        Consent: QR and deep-link login to portals, data sharing, consent receipts.
+        Consent: QR and deep-link login to portals, data sharing, consent receipts. Cheap (no
+        I/O): main-safe, never prompts, never throws.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -12159,7 +12333,8 @@ class CitizenCore(CitizenCoreProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     def services(self, ) -> ServicesClient:
         """
-        Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+        Public-service requests: catalogue, profile, drafts, submission, outbox, cases. Cheap (no
+        I/O): main-safe, never prompts, never throws.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -12259,6 +12434,13 @@ class DataKeyWrapper():
         Decrypt (unwrap) a blob made by `wrap` and return the 32-byte data key.
 """
         raise NotImplementedError
+    def delete_key(self, key_alias: str) -> None:
+        """
+        Delete the platform key `key_alias` for good (called by `erase_local_data`, so a shell
+        never hard-codes the core's key aliases). Deleting a missing key is not an error; a later
+        `wrap` creates a new key.
+"""
+        raise NotImplementedError
 
 class DataKeyWrapperImpl(DataKeyWrapper):
     """
@@ -12330,6 +12512,26 @@ class DataKeyWrapperImpl(DataKeyWrapper):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def delete_key(self, key_alias: str) -> None:
+        """
+        Delete the platform key `key_alias` for good (called by `erase_local_data`, so a shell
+        never hard-codes the core's key aliases). Deleting a missing key is not an error; a later
+        `wrap` creates a new key.
+"""
+        
+        _UniffiFfiConverterString.check_lower(key_alias)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(key_alias),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeKeyWrapError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_datakeywrapper_delete_key,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
 
 
 
@@ -12384,6 +12586,27 @@ class _UniffiTraitImplDataKeyWrapperImpl:
                 _UniffiFfiConverterTypeKeyWrapError.lower,
         )
 
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_DATA_KEY_WRAPPER_METHOD2
+    def delete_key(
+            uniffi_handle,
+            key_alias,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeDataKeyWrapper._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterString.lift(key_alias), )
+            uniffi_method = uniffi_obj.delete_key
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                KeyWrapError,
+                _UniffiFfiConverterTypeKeyWrapError.lower,
+        )
+
     @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_DATA_KEY_WRAPPER
     def _uniffi_free(uniffi_handle):
         _UniffiFfiConverterTypeDataKeyWrapper._handle_map.remove(uniffi_handle)
@@ -12398,6 +12621,7 @@ class _UniffiTraitImplDataKeyWrapperImpl:
         _uniffi_clone,
         wrap,
         unwrap,
+        delete_key,
     )
     # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
     # or else bad things will happen when Rust tries to access it.
@@ -12948,9 +13172,35 @@ class _UniffiFfiConverterSequenceTypeAdminUnit(_UniffiConverterRustBuffer):
         return [
             _UniffiFfiConverterTypeAdminUnit.read(buf) for i in range(count)
         ]
+
+class _UniffiFfiConverterOptionalTypeDataKeyWrapper(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeDataKeyWrapper.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeDataKeyWrapper.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeDataKeyWrapper.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
 def communes(province_code: str) -> typing.List[AdminUnit]:
     """
-    The communes/wards of a province (bundled list).
+    The communes/wards of a province (bundled list; empty for an unknown province code).
+    Bundled data (no I/O): main-safe, never prompts, never throws.
 """
     
     _UniffiFfiConverterString.check_lower(province_code)
@@ -12968,7 +13218,7 @@ def communes(province_code: str) -> typing.List[AdminUnit]:
 def core_version() -> str:
     """
     The version of the core (the crate version), for support and for the shells' "about" page.
-    Pure: main-safe, never throws.
+    Pure: main-safe, never prompts, never throws.
 """
     _uniffi_lowered_args = (
     )
@@ -12983,7 +13233,8 @@ def core_version() -> str:
 def default_core_config(server_base_url: str,data_dir: str) -> CoreConfig:
     """
     A configuration with safe defaults: platform roots, no pins, Vietnamese, 10 s connect and
-    30 s request timeouts, HTTPS only.
+    30 s request timeouts, HTTPS only, platform `Unknown` (set yours). Pure: main-safe, never
+    prompts, never throws.
 """
     
     _UniffiFfiConverterString.check_lower(server_base_url)
@@ -13001,34 +13252,42 @@ def default_core_config(server_base_url: str,data_dir: str) -> CoreConfig:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
-async def erase_local_data(data_dir: str) -> typing.List[str]:
+async def erase_local_data(data_dir: str,key_wrapper: typing.Optional[DataKeyWrapper]) -> None:
     """
     Erase this app's local data in `data_dir` (database, local keys, everything the core stored
-    there): after a lost data key (`CitizenError::DataKeyLost`) or when the citizen resets the
-    app. Refused while a core holds the directory (`storage.already_open`: shut it down first).
-    Returns the aliases of the platform keys the shell's `DataKeyWrapper` used for this data, so
-    the shell deletes them without hard-coding them (the `DataKeyWrapper` trait has no delete
-    method for the core to call). Main-safe (runs on the core's runtime); never prompts. Throws
-    [`super::errors::CitizenError`] (`Internal`).
+    there) and the platform key that wrapped its data key: after a lost data key
+    (`CitizenError::DataKeyLost`) or when the citizen resets the app. Never call it for
+    `DataKeyLocked` (retry instead). `key_wrapper` is the wrapper the core was opened with: the
+    core calls its `delete_key` with the aliases it used, so a shell never hard-codes them; pass
+    `None` for a desktop core (`open_desktop`), whose keys live in the directory. The wrapping key
+    goes first (what is left of the data can then never be opened, even if deleting a file
+    fails), then the files. Refused while a core holds the directory (`storage.already_open`:
+    shut it down first). Main-safe (runs on the core's runtime); never prompts. Throws
+    [`super::errors::CitizenError`] (`Internal`; `KeyStore` when the wrapper cannot delete its
+    key).
 """
     
     _UniffiFfiConverterString.check_lower(data_dir)
+
+    _UniffiFfiConverterOptionalTypeDataKeyWrapper.check_lower(key_wrapper)
     _uniffi_lowered_args = (
         _UniffiFfiConverterString.lower(data_dir),
+        _UniffiFfiConverterOptionalTypeDataKeyWrapper.lower(key_wrapper),
     )
-    _uniffi_lift_return = _UniffiFfiConverterSequenceString.lift
+    _uniffi_lift_return = lambda val: None
     _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
     return await _uniffi_rust_call_async(
         _UniffiLib.uniffi_citizen_core_fn_func_erase_local_data(*_uniffi_lowered_args),
-        _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
-        _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
-        _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+        _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+        _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+        _UniffiLib.ffi_citizen_core_rust_future_free_void,
         _uniffi_lift_return,
         _uniffi_error_converter,
     )
 def provinces() -> typing.List[AdminUnit]:
     """
-    The bundled list of the 34 provinces (code, name) after the 2025 reorganisation.
+    The bundled list of the 34 provinces (code, name) after the 2025 reorganisation. Bundled data
+    (no I/O): main-safe, never prompts, never throws.
 """
     _uniffi_lowered_args = (
     )
@@ -13042,7 +13301,8 @@ def provinces() -> typing.List[AdminUnit]:
     return _uniffi_lift_return(_uniffi_ffi_result)
 def validate_enrollment_input(input: EnrollmentInput) -> typing.List[FieldError]:
     """
-    Validate enrollment input without a network call: every field error at once.
+    Validate enrollment input without a network call: every field error at once (empty =
+    valid). Pure: main-safe, never prompts, never throws.
 """
     
     _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
@@ -13064,7 +13324,9 @@ def verify_activity_log_export(json: str,server_key_jwk: str) -> ActivityLogRepo
     independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
     Server keys inside the file are ignored — a forger can put any key there. The entries are
     checked with the device key the file carries; the report names it (`device_public_key`) so
-    the caller can compare it with the device it expects. Anyone can run this.
+    the caller can compare it with the device it expects. Anyone can run this. Pure computation
+    (no storage, no network; verifying a long log takes a few milliseconds): main-safe, never
+    prompts. Throws [`CitizenError`] (`InvalidInput`: not an export, or not a JWK).
 """
     
     _UniffiFfiConverterString.check_lower(json)
@@ -13090,7 +13352,10 @@ def verify_receipt_export(json: str,server_key_jwk: typing.Optional[str]) -> int
     receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
     `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
     the server's `/v1/keys`), the embedded key must be that one — without it the check only
-    proves the file is self-consistent. Returns the number of receipts verified.
+    proves the file is self-consistent. Returns the number of receipts verified. Pure computation
+    (no storage, no network): main-safe, never prompts. Throws [`CitizenError`] (`InvalidInput`
+    for a file that is not an export; `Refused` with a `consent.*` code for one that does not
+    verify).
 """
     
     _UniffiFfiConverterString.check_lower(json)
@@ -13100,7 +13365,7 @@ def verify_receipt_export(json: str,server_key_jwk: typing.Optional[str]) -> int
         _UniffiFfiConverterString.lower(json),
         _UniffiFfiConverterOptionalString.lower(server_key_jwk),
     )
-    _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+    _uniffi_lift_return = _UniffiFfiConverterInt32.lift
     _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
     _uniffi_ffi_result = _uniffi_rust_call_with_error(
         _uniffi_error_converter,
@@ -13113,8 +13378,10 @@ __all__ = [
     "InternalError",
     "ActivityKind",
     "LogProblem",
-    "CaseStatusDto",
+    "CaseStatus",
+    "Sex",
     "Language",
+    "Platform",
     "DeviceStatus",
     "EnrollmentState",
     "SignatureFormat",
@@ -13137,14 +13404,14 @@ __all__ = [
     "ActivityAnchor",
     "ActivityEntry",
     "ActivityLogReport",
-    "AddressDto",
+    "Address",
     "AdminUnit",
     "Condition",
     "AttachmentSpec",
-    "CaseEventDto",
+    "CaseEvent",
     "CaseInfo",
     "ChipUpgradeOutcome",
-    "CitizenProfileDto",
+    "CitizenProfile",
     "ClaimRequest",
     "CoreConfig",
     "CoreStatus",
@@ -13160,7 +13427,6 @@ __all__ = [
     "ErrorDetail",
     "FieldError",
     "OptionSpec",
-    "FormItemField",
     "FormField",
     "KeyOptions",
     "ReceiptInfo",

@@ -131,6 +131,7 @@ class SoftwareDataKeyWrapper(DataKeyWrapper):
         self._keys: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self.locked = False  # simulate a locked device: unwrap fails "temporarily unavailable"
+        self.deleted: list[str] = []  # every delete_key call, in order
 
     def _aead(self, key_alias: str, create: bool) -> AESGCM:
         with self._lock:
@@ -158,3 +159,13 @@ class SoftwareDataKeyWrapper(DataKeyWrapper):
             return aead.decrypt(wrapped[: self.NONCE_LEN], wrapped[self.NONCE_LEN :], key_alias.encode())
         except InvalidTag:
             raise KeyWrapError.UnwrapFailed(reason="authentication tag mismatch") from None
+
+    def delete_key(self, key_alias: str) -> None:
+        """Forget the wrapping key (what `erase_local_data` asks for); a missing key is fine."""
+        with self._lock:
+            self._keys.pop(key_alias, None)
+            self.deleted.append(key_alias)
+
+    def aliases(self) -> list[str]:
+        with self._lock:
+            return sorted(self._keys)

@@ -32,8 +32,9 @@ def test_shutdown_ends_subscriptions_and_frees_the_directory_for_erasing(device)
 
     # Erasing is refused while a core holds the directory.
     with pytest.raises(cc.CitizenError.Internal) as err:
-        run(cc.erase_local_data(str(device.data_dir)))
+        run(cc.erase_local_data(str(device.data_dir), device.key_wrapper))
     assert_detail(err.value.detail, "storage.already_open")
+    assert device.key_wrapper.deleted == [], "nothing deleted while a core holds the directory"
 
     run(core.shutdown())
     assert recorder.ended.wait(20), "the subscription outlived shutdown"
@@ -42,9 +43,12 @@ def test_shutdown_ends_subscriptions_and_frees_the_directory_for_erasing(device)
         run(core.status())
     assert_detail(err.value.detail, "core.closed")
 
-    # The shell deletes the keys the core names; it hard-codes no alias.
-    aliases = run(cc.erase_local_data(str(device.data_dir)))
-    assert aliases and all(a.startswith("citizen-core.") for a in aliases)
+    # The core deletes its wrapping key through the shell's wrapper: the shell names no alias.
+    wrapped_before = device.key_wrapper.aliases()
+    assert wrapped_before, "the core wrapped its data key"
+    assert run(cc.erase_local_data(str(device.data_dir), device.key_wrapper)) is None
+    assert device.key_wrapper.deleted == wrapped_before
+    assert device.key_wrapper.aliases() == []
     assert [p.name for p in device.data_dir.iterdir()] == []
     # A fresh core opens on the erased directory.
     again = device.open()
@@ -57,5 +61,7 @@ def test_core_version():
 
 def test_config_fields_default_like_default_core_config():
     """Record defaults: a caller passes only what it must (Swift and Kotlin get the same)."""
-    config = cc.CoreConfig(server_base_url="https://dvc.example", data_dir="/data", language=cc.Language.VI)
+    config = cc.CoreConfig(
+        server_base_url="https://dvc.example", data_dir="/data", language=cc.Language.VI, platform=cc.Platform.UNKNOWN
+    )
     assert config == cc.default_core_config("https://dvc.example", "/data")

@@ -34,11 +34,11 @@ def test_wrong_passcode_counts_down_then_locks_out_across_restarts(server, devic
     # Now locked: even the right passcode is refused, and not counted as a failure.
     with pytest.raises(cc.CitizenError.LockedOut) as err:
         run(core.account().login(WRONG_PASSCODE))
-    assert err.value.retry_after_secs > 0
+    assert err.value.retry_after.total_seconds() > 0
     assert_detail(err.value.detail, "auth.locked_out")
     with pytest.raises(cc.CitizenError.LockedOut) as err:
         run(core.account().login(PASSCODE))
-    assert 0 < err.value.retry_after_secs <= 60
+    assert 0 < err.value.retry_after.total_seconds() <= 60
 
     status = run(core.account().passcode_status())
     assert status.failed_attempts == FREE_ATTEMPTS
@@ -54,13 +54,13 @@ def test_wrong_passcode_counts_down_then_locks_out_across_restarts(server, devic
     core = device.open()
     with pytest.raises(cc.CitizenError.LockedOut) as err:
         run(core.account().login(PASSCODE))
-    assert err.value.retry_after_secs > 0
+    assert err.value.retry_after.total_seconds() > 0
     assert run(core.account().passcode_status()).failed_attempts == FREE_ATTEMPTS
 
     # change_passcode (sync) is behind the same lock.
     with pytest.raises(cc.CitizenError.LockedOut) as perr:
         run(core.account().change_passcode(PASSCODE, "135792"))
-    assert perr.value.retry_after_secs > 0
+    assert perr.value.retry_after.total_seconds() > 0
     assert_detail(perr.value.detail, "auth.locked_out")
 
 

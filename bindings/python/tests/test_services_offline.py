@@ -25,13 +25,19 @@ class Recorder(cc.OutboxListener):
 
     def __init__(self):
         self.states = []
+        self.calls = 0
         self.ended = threading.Event()
         self.changed = threading.Condition()
 
     def on_outbox(self, items):
         with self.changed:
+            self.calls += 1
             self.states.extend(i.state for i in items)
             self.changed.notify_all()
+
+    def wait_for_calls(self, n, timeout=20.0):
+        with self.changed:
+            assert self.changed.wait_for(lambda: self.calls >= n, timeout), self.calls
 
     def on_end(self):
         self.ended.set()
@@ -151,9 +157,9 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
         assert official(srv2, token, delivered.case_number, "processing") == 200
         assert official(srv2, token, delivered.case_number, "approved") == 200
         events = run(core.services().sync_cases())
-        assert any(e.status == cc.CaseStatusDto.APPROVED for e in events)
+        assert any(e.status == cc.CaseStatus.APPROVED for e in events)
         case = next(c for c in run(core.services().list_cases()) if c.case_number == delivered.case_number)
-        assert case.status == cc.CaseStatusDto.APPROVED
+        assert case.status == cc.CaseStatus.APPROVED
 
         # Every use of the identity is in the citizen's own signed, anchored log.
         kinds = [e.kind for e in run(core.activity().list_entries())]
@@ -170,6 +176,52 @@ def test_offline_submission_is_delivered_and_approved(own_server, tmp_path):
         assert any(isinstance(p, cc.LogProblem.CHANGED_ENTRY) for p in tampered.problems)
     finally:
         stop_server(srv2)
+
+
+def test_after_shutdown_no_outbox_notification_arrives_even_when_the_outbox_changes(own_server, tmp_path):
+    """A subscription replays the current outbox, then ends with `shutdown()` — which also stops
+    the background delivery the submit started; afterwards its listener hears nothing, even when
+    the outbox of the same data directory changes (delivered by a new core, whose own subscriber
+    sees it)."""
+    srv = own_server
+    device = Device(tmp_path / "phone", SoftwareDeviceKeyStore(), SoftwareDataKeyWrapper(), core_config(srv, tmp_path / "phone"))
+    core = device.open()
+    enroll(core, srv, CITIZENS["services"])
+    run(core.account().login(PASSCODE))
+    run(core.services().refresh_catalogue())
+    run(core.services().refresh_profile())
+    draft = run(core.services().create_draft("residence-notification"))
+    values = {
+        "guests.0.full_name": "Khách Thử Nghiệm",
+        "guests.0.cccd": "079195000002",
+        "guests.0.relationship": "ban_be",
+        "reason": "du_lich",
+        "from_date": vn_day(1),
+        "to_date": vn_day(5),
+    }
+    run(core.services().update_draft(draft.draft_id, values))
+
+    old = Recorder()
+    core.services().observe_outbox(old)
+    old.wait_for_calls(1)  # the replay: the (empty) outbox
+    assert (old.calls, old.states) == (1, [])
+    run(core.services().submit_draft(draft.draft_id, PASSCODE))  # delivery starts in the background
+    old.wait_for(cc.OutboxState.QUEUED)
+    run(core.shutdown())
+    assert old.ended.wait(20), "shutdown did not end the subscription"
+    heard = old.calls  # on_end came after the last notification: nothing more may arrive
+    del core
+    gc.collect()
+
+    core = device.open()
+    new = Recorder()
+    core.services().observe_outbox(new)
+    new.wait_for_calls(1)
+    run(core.services().sync_outbox())
+    new.wait_for(cc.OutboxState.DELIVERED)
+    assert [i.state for i in run(core.services().list_outbox())] == [cc.OutboxState.DELIVERED]
+    assert old.calls == heard, "a listener heard from a core that was shut down"
+    run(core.shutdown())
 
 
 def test_admin_units_are_bundled():

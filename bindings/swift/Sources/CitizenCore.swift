@@ -471,47 +471,15 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
-    typealias FfiType = UInt8
-    typealias SwiftType = UInt8
+fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
+    typealias FfiType = Int32
+    typealias SwiftType = Int32
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int32 {
         return try lift(readInt(&buf))
     }
 
-    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
-    typealias FfiType = UInt32
-    typealias SwiftType = UInt32
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
-    typealias FfiType = UInt64
-    typealias SwiftType = UInt64
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+    public static func write(_ value: Int32, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -617,6 +585,77 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
         let len = Int32(value.count)
         writeInt(&buf, len)
         writeBytes(&buf, value)
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
+    typealias SwiftType = Date
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Date {
+        let seconds: Int64 = try readInt(&buf)
+        let nanoseconds: UInt32 = try readInt(&buf)
+        // Build the Date from whole seconds first, then add the nanoseconds as a
+        // separate TimeInterval.  Date stores CFAbsoluteTime (seconds since 2001),
+        // so adding a small fraction to the ~7.8e8 base is twice as precise as
+        // adding it to the ~1.76e9 Unix-epoch value, because the smaller magnitude
+        // leaves more mantissa bits for the sub-second part.
+        if seconds >= 0 {
+            return Date(timeIntervalSince1970: Double(seconds))
+                .addingTimeInterval(Double(nanoseconds) / 1.0e9)
+        } else {
+            return Date(timeIntervalSince1970: Double(seconds))
+                .addingTimeInterval(-Double(nanoseconds) / 1.0e9)
+        }
+    }
+
+    public static func write(_ value: Date, into buf: inout [UInt8]) {
+        var delta = value.timeIntervalSince1970
+        var sign: Int64 = 1
+        if delta < 0 {
+            // The nanoseconds portion of the epoch offset must always be
+            // positive, to simplify the calculation we will use the absolute
+            // value of the offset.
+            sign = -1
+            delta = -delta
+        }
+        if delta.rounded(.down) > Double(Int64.max) {
+            fatalError("Timestamp overflow, exceeds max bounds supported by Uniffi")
+        }
+        let seconds = Int64(delta)
+        let nanoseconds = UInt32((delta - Double(seconds)) * 1.0e9)
+        writeInt(&buf, sign * seconds)
+        writeInt(&buf, nanoseconds)
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDuration: FfiConverterRustBuffer {
+    typealias SwiftType = TimeInterval
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TimeInterval {
+        let seconds: UInt64 = try readInt(&buf)
+        let nanoseconds: UInt32 = try readInt(&buf)
+        return Double(seconds) + (Double(nanoseconds) / 1.0e9)
+    }
+
+    public static func write(_ value: TimeInterval, into buf: inout [UInt8]) {
+        if value.rounded(.down) > Double(Int64.max) {
+            fatalError("Duration overflow, exceeds max bounds supported by Uniffi")
+        }
+
+        if value < 0 {
+            fatalError("Invalid duration, must be non-negative")
+        }
+
+        let seconds = UInt64(value)
+        let nanoseconds = UInt32((value - Double(seconds)) * 1.0e9)
+        writeInt(&buf, seconds)
+        writeInt(&buf, nanoseconds)
     }
 }
 
@@ -1403,7 +1442,7 @@ public protocol ApduTransport: AnyObject, Sendable {
      * The largest command APDU the transport can carry, in bytes (Android
      * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
      */
-    func maxApduLength()  -> UInt32
+    func maxApduLength()  -> Int32
     
     /**
      * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
@@ -1498,8 +1537,8 @@ open func transceive(command: Data)async throws  -> Data  {
      * The largest command APDU the transport can carry, in bytes (Android
      * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
      */
-open func maxApduLength() -> UInt32  {
-    return try!  FfiConverterUInt32.lift(try! rustCall() {
+open func maxApduLength() -> Int32  {
+    return try!  FfiConverterInt32.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1594,11 +1633,11 @@ fileprivate struct UniffiCallbackInterfaceApduTransport {
         },
         maxApduLength: { (
             uniffiHandle: UInt64,
-            uniffiOutReturn: UnsafeMutablePointer<UInt32>,
+            uniffiOutReturn: UnsafeMutablePointer<Int32>,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
             let makeCall = {
-                () throws -> UInt32 in
+                () throws -> Int32 in
                 guard let uniffiObj = try? FfiConverterTypeApduTransport.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
@@ -1607,7 +1646,7 @@ fileprivate struct UniffiCallbackInterfaceApduTransport {
             }
 
             
-            let writeReturn = { uniffiOutReturn.pointee = FfiConverterUInt32.lower($0) }
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterInt32.lower($0) }
             uniffiTraitInterfaceCall(
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
@@ -1726,7 +1765,7 @@ public protocol ChipClientProtocol: AnyObject, Sendable {
      * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
      * Main-safe; never prompts. Throws [`CitizenError`].
      */
-    func identityLevel() async throws  -> UInt8
+    func identityLevel() async throws  -> Int32
     
     /**
      * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
@@ -1805,7 +1844,7 @@ open class ChipClient: ChipClientProtocol, @unchecked Sendable {
      * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
      * Main-safe; never prompts. Throws [`CitizenError`].
      */
-open func identityLevel()async throws  -> UInt8  {
+open func identityLevel()async throws  -> Int32  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -1813,10 +1852,10 @@ open func identityLevel()async throws  -> UInt8  {
                         self.uniffiCloneHandle()
                 )
             },
-            pollFunc: ffi_citizen_core_rust_future_poll_u8,
-            completeFunc: ffi_citizen_core_rust_future_complete_u8,
-            freeFunc: ffi_citizen_core_rust_future_free_u8,
-            liftFunc: FfiConverterUInt8.lift,
+            pollFunc: ffi_citizen_core_rust_future_poll_i32,
+            completeFunc: ffi_citizen_core_rust_future_complete_i32,
+            freeFunc: ffi_citizen_core_rust_future_free_i32,
+            liftFunc: FfiConverterInt32.lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -1908,7 +1947,7 @@ public protocol ChipReadObserver: AnyObject, Sendable {
     /**
      * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
      */
-    func onProgress(step: ChipReadStep, bytesRead: UInt64, apdus: UInt32) 
+    func onProgress(step: ChipReadStep, bytesRead: Int64, apdus: Int32) 
     
 }
 /**
@@ -1971,13 +2010,13 @@ open class ChipReadObserverImpl: ChipReadObserver, @unchecked Sendable {
     /**
      * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
      */
-open func onProgress(step: ChipReadStep, bytesRead: UInt64, apdus: UInt32)  {try! rustCall() {
+open func onProgress(step: ChipReadStep, bytesRead: Int64, apdus: Int32)  {try! rustCall() {
         uniffiCallStatus in
     uniffi_citizen_core_fn_method_chipreadobserver_on_progress(
             self.uniffiCloneHandle(),
         FfiConverterTypeChipReadStep_lower(step),
-        FfiConverterUInt64.lower(bytesRead),
-        FfiConverterUInt32.lower(apdus),uniffiCallStatus
+        FfiConverterInt64.lower(bytesRead),
+        FfiConverterInt32.lower(apdus),uniffiCallStatus
     )
 }
 }
@@ -2013,8 +2052,8 @@ fileprivate struct UniffiCallbackInterfaceChipReadObserver {
         onProgress: { (
             uniffiHandle: UInt64,
             step: RustBuffer,
-            bytesRead: UInt64,
-            apdus: UInt32,
+            bytesRead: Int64,
+            apdus: Int32,
             uniffiOutReturn: UnsafeMutableRawPointer,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
@@ -2025,8 +2064,8 @@ fileprivate struct UniffiCallbackInterfaceChipReadObserver {
                 }
                 return uniffiObj.onProgress(
                      step: try FfiConverterTypeChipReadStep_lift(step),
-                     bytesRead: try FfiConverterUInt64.lift(bytesRead),
-                     apdus: try FfiConverterUInt32.lift(apdus)
+                     bytesRead: try FfiConverterInt64.lift(bytesRead),
+                     apdus: try FfiConverterInt32.lift(apdus)
                 )
             }
 
@@ -2130,22 +2169,27 @@ public func FfiConverterTypeChipReadObserver_lower(_ value: ChipReadObserver) ->
 public protocol CitizenCoreProtocol: AnyObject, Sendable {
     
     /**
-     * Account, enrollment, passcode, login, sessions and devices.
+     * Account, enrollment, passcode, login, sessions and devices. Cheap (no I/O): main-safe,
+     * never prompts, never throws (a call on the sub-client after `shutdown` throws
+     * `Internal` with `core.closed`).
      */
     func account()  -> AccountClient
     
     /**
-     * The tamper-evident activity log: list, verify, export, anchor.
+     * The tamper-evident activity log: list, verify, export, anchor. Cheap (no I/O): main-safe,
+     * never prompts, never throws.
      */
     func activity()  -> ActivityClient
     
     /**
-     * The chip-based ID card: identity level 2 from its chip.
+     * The chip-based ID card: identity level 2 from its chip. Cheap (no I/O): main-safe, never
+     * prompts, never throws.
      */
     func chip()  -> ChipClient
     
     /**
-     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts. Cheap (no
+     * I/O): main-safe, never prompts, never throws.
      */
     func consent()  -> ConsentClient
     
@@ -2158,7 +2202,8 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
     func observeStatus(listener: StatusListener) throws  -> Subscription
     
     /**
-     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases. Cheap (no
+     * I/O): main-safe, never prompts, never throws.
      */
     func services()  -> ServicesClient
     
@@ -2291,7 +2336,9 @@ public static func openDesktop(config: CoreConfig)async throws  -> CitizenCore  
 
     
     /**
-     * Account, enrollment, passcode, login, sessions and devices.
+     * Account, enrollment, passcode, login, sessions and devices. Cheap (no I/O): main-safe,
+     * never prompts, never throws (a call on the sub-client after `shutdown` throws
+     * `Internal` with `core.closed`).
      */
 open func account() -> AccountClient  {
     return try!  FfiConverterTypeAccountClient_lift(try! rustCall() {
@@ -2303,7 +2350,8 @@ open func account() -> AccountClient  {
 }
     
     /**
-     * The tamper-evident activity log: list, verify, export, anchor.
+     * The tamper-evident activity log: list, verify, export, anchor. Cheap (no I/O): main-safe,
+     * never prompts, never throws.
      */
 open func activity() -> ActivityClient  {
     return try!  FfiConverterTypeActivityClient_lift(try! rustCall() {
@@ -2315,7 +2363,8 @@ open func activity() -> ActivityClient  {
 }
     
     /**
-     * The chip-based ID card: identity level 2 from its chip.
+     * The chip-based ID card: identity level 2 from its chip. Cheap (no I/O): main-safe, never
+     * prompts, never throws.
      */
 open func chip() -> ChipClient  {
     return try!  FfiConverterTypeChipClient_lift(try! rustCall() {
@@ -2327,7 +2376,8 @@ open func chip() -> ChipClient  {
 }
     
     /**
-     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts. Cheap (no
+     * I/O): main-safe, never prompts, never throws.
      */
 open func consent() -> ConsentClient  {
     return try!  FfiConverterTypeConsentClient_lift(try! rustCall() {
@@ -2355,7 +2405,8 @@ open func observeStatus(listener: StatusListener)throws  -> Subscription  {
 }
     
     /**
-     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases. Cheap (no
+     * I/O): main-safe, never prompts, never throws.
      */
 open func services() -> ServicesClient  {
     return try!  FfiConverterTypeServicesClient_lift(try! rustCall() {
@@ -2506,7 +2557,7 @@ public protocol ConsentClientProtocol: AnyObject, Sendable {
      * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
      * never prompts. Throws [`CitizenError`].
      */
-    func refreshRelyingParties() async throws  -> UInt32
+    func refreshRelyingParties() async throws  -> Int32
     
     /**
      * Scan a login QR code. Everything that can be checked on the device is checked before any
@@ -2520,7 +2571,9 @@ public protocol ConsentClientProtocol: AnyObject, Sendable {
     /**
      * Fetch the identity credential the device presents from (an SD-JWT bound to the device
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-     * calls this itself when the credential is missing or about to expire.
+     * calls this itself when the credential is missing or about to expire. Needs a session.
+     * Main-safe; may prompt (the device key signs the request, purpose `Credential`). Throws
+     * [`CitizenError`] (`NeedsLogin`, `Network`, `KeyStore`, `Refused`).
      */
     func fetchCredential() async throws 
     
@@ -2528,7 +2581,9 @@ public protocol ConsentClientProtocol: AnyObject, Sendable {
      * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
      * Checked on the device against the signed registry before anything is shown: registered
      * party, its signature, a registered purpose, only claims it may ask for, the answer going
-     * to one of its registered origins, not expired.
+     * to one of its registered origins, not expired. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`InvalidInput` with `consent.share_request_invalid`, `Refused`,
+     * `Network`).
      */
     func openShareRequest(request: String) async throws  -> ShareRequestInfo
     
@@ -2536,7 +2591,10 @@ public protocol ConsentClientProtocol: AnyObject, Sendable {
      * Share the required claims plus `optional_claims` (each must be one the request offers)
      * after the passcode: the presentation reveals nothing else and is bound to this relying
      * party and request by the device key; a consent receipt is signed, countersigned and
-     * stored, and the share is recorded in the activity log before the data is sent.
+     * stored, and the share is recorded in the activity log before the data is sent. Main-safe;
+     * may prompt (the device key signs the presentation and the receipt, purpose `Consent`).
+     * Throws [`CitizenError`] (`PasscodeRejected`, `LockedOut`, `NotFound`, `InvalidInput`,
+     * `NeedsLogin`, `Network`, `KeyStore`, `Refused`).
      */
     func shareData(requestId: String, optionalClaims: [String], passcode: String) async throws  -> ShareOutcome
     
@@ -2707,7 +2765,7 @@ open func openLoginLink(url: String)async throws  -> LoginRequestInfo  {
      * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
      * never prompts. Throws [`CitizenError`].
      */
-open func refreshRelyingParties()async throws  -> UInt32  {
+open func refreshRelyingParties()async throws  -> Int32  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -2715,10 +2773,10 @@ open func refreshRelyingParties()async throws  -> UInt32  {
                         self.uniffiCloneHandle()
                 )
             },
-            pollFunc: ffi_citizen_core_rust_future_poll_u32,
-            completeFunc: ffi_citizen_core_rust_future_complete_u32,
-            freeFunc: ffi_citizen_core_rust_future_free_u32,
-            liftFunc: FfiConverterUInt32.lift,
+            pollFunc: ffi_citizen_core_rust_future_poll_i32,
+            completeFunc: ffi_citizen_core_rust_future_complete_i32,
+            freeFunc: ffi_citizen_core_rust_future_free_i32,
+            liftFunc: FfiConverterInt32.lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -2749,7 +2807,9 @@ open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
     /**
      * Fetch the identity credential the device presents from (an SD-JWT bound to the device
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-     * calls this itself when the credential is missing or about to expire.
+     * calls this itself when the credential is missing or about to expire. Needs a session.
+     * Main-safe; may prompt (the device key signs the request, purpose `Credential`). Throws
+     * [`CitizenError`] (`NeedsLogin`, `Network`, `KeyStore`, `Refused`).
      */
 open func fetchCredential()async throws   {
     return
@@ -2771,7 +2831,9 @@ open func fetchCredential()async throws   {
      * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
      * Checked on the device against the signed registry before anything is shown: registered
      * party, its signature, a registered purpose, only claims it may ask for, the answer going
-     * to one of its registered origins, not expired.
+     * to one of its registered origins, not expired. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`InvalidInput` with `consent.share_request_invalid`, `Refused`,
+     * `Network`).
      */
 open func openShareRequest(request: String)async throws  -> ShareRequestInfo  {
     return
@@ -2793,7 +2855,10 @@ open func openShareRequest(request: String)async throws  -> ShareRequestInfo  {
      * Share the required claims plus `optional_claims` (each must be one the request offers)
      * after the passcode: the presentation reveals nothing else and is bound to this relying
      * party and request by the device key; a consent receipt is signed, countersigned and
-     * stored, and the share is recorded in the activity log before the data is sent.
+     * stored, and the share is recorded in the activity log before the data is sent. Main-safe;
+     * may prompt (the device key signs the presentation and the receipt, purpose `Consent`).
+     * Throws [`CitizenError`] (`PasscodeRejected`, `LockedOut`, `NotFound`, `InvalidInput`,
+     * `NeedsLogin`, `Network`, `KeyStore`, `Refused`).
      */
 open func shareData(requestId: String, optionalClaims: [String], passcode: String)async throws  -> ShareOutcome  {
     return
@@ -2876,6 +2941,13 @@ public protocol DataKeyWrapper: AnyObject, Sendable {
      * Decrypt (unwrap) a blob made by `wrap` and return the 32-byte data key.
      */
     func unwrap(keyAlias: String, wrapped: Data) throws  -> Data
+    
+    /**
+     * Delete the platform key `key_alias` for good (called by `erase_local_data`, so a shell
+     * never hard-codes the core's key aliases). Deleting a missing key is not an error; a later
+     * `wrap` creates a new key.
+     */
+    func deleteKey(keyAlias: String) throws 
     
 }
 /**
@@ -2963,6 +3035,20 @@ open func unwrap(keyAlias: String, wrapped: Data)throws  -> Data  {
 })
 }
     
+    /**
+     * Delete the platform key `key_alias` for good (called by `erase_local_data`, so a shell
+     * never hard-codes the core's key aliases). Deleting a missing key is not an error; a later
+     * `wrap` creates a new key.
+     */
+open func deleteKey(keyAlias: String)throws   {try rustCallWithError(FfiConverterTypeKeyWrapError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_datakeywrapper_delete_key(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(keyAlias),uniffiCallStatus
+    )
+}
+}
+    
 
     
 }
@@ -3038,6 +3124,31 @@ fileprivate struct UniffiCallbackInterfaceDataKeyWrapper {
 
             
             let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeKeyWrapError_lower
+            )
+        },
+        deleteKey: { (
+            uniffiHandle: UInt64,
+            keyAlias: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeDataKeyWrapper.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.deleteKey(
+                     keyAlias: try FfiConverterString.lift(keyAlias)
+                )
+            }
+
+            
+            let writeReturn = { () }
             uniffiTraitInterfaceCallWithError(
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
@@ -3908,7 +4019,7 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
      * prompts. Throws [`CitizenError`].
      */
-    func addGroupItem(draftId: String, group: String) async throws  -> UInt32
+    func addGroupItem(draftId: String, group: String) async throws  -> Int32
     
     /**
      * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
@@ -3950,7 +4061,7 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
      * The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
      * (`NotSynced` before the first `refresh_profile`).
      */
-    func getProfile() async throws  -> CitizenProfileDto
+    func getProfile() async throws  -> CitizenProfile
     
     /**
      * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
@@ -3994,7 +4105,7 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
      * Fetch the citizen's record from the population register (needs a session) and store it
      * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    func refreshProfile() async throws  -> CitizenProfileDto
+    func refreshProfile() async throws  -> CitizenProfile
     
     /**
      * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
@@ -4005,7 +4116,7 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
      * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
      * Throws [`CitizenError`].
      */
-    func removeGroupItem(draftId: String, group: String, index: UInt32) async throws  -> Draft
+    func removeGroupItem(draftId: String, group: String, index: Int32) async throws  -> Draft
     
     /**
      * Submit: validate, confirm with the passcode, sign with the device key and put the request
@@ -4020,7 +4131,7 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
      * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
      * never prompts. Throws [`CitizenError`].
      */
-    func syncCases() async throws  -> [CaseEventDto]
+    func syncCases() async throws  -> [CaseEvent]
     
     /**
      * Deliver what is queued now (call when connectivity returns or the citizen asks).
@@ -4106,7 +4217,7 @@ open class ServicesClient: ServicesClientProtocol, @unchecked Sendable {
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
      * prompts. Throws [`CitizenError`].
      */
-open func addGroupItem(draftId: String, group: String)async throws  -> UInt32  {
+open func addGroupItem(draftId: String, group: String)async throws  -> Int32  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -4114,10 +4225,10 @@ open func addGroupItem(draftId: String, group: String)async throws  -> UInt32  {
                         self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(group)
                 )
             },
-            pollFunc: ffi_citizen_core_rust_future_poll_u32,
-            completeFunc: ffi_citizen_core_rust_future_complete_u32,
-            freeFunc: ffi_citizen_core_rust_future_free_u32,
-            liftFunc: FfiConverterUInt32.lift,
+            pollFunc: ffi_citizen_core_rust_future_poll_i32,
+            completeFunc: ffi_citizen_core_rust_future_complete_i32,
+            freeFunc: ffi_citizen_core_rust_future_free_i32,
+            liftFunc: FfiConverterInt32.lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -4246,7 +4357,7 @@ open func getDraft(draftId: String)async throws  -> Draft  {
      * The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
      * (`NotSynced` before the first `refresh_profile`).
      */
-open func getProfile()async throws  -> CitizenProfileDto  {
+open func getProfile()async throws  -> CitizenProfile  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -4257,7 +4368,7 @@ open func getProfile()async throws  -> CitizenProfileDto  {
             pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeCitizenProfileDto_lift,
+            liftFunc: FfiConverterTypeCitizenProfile_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -4382,7 +4493,7 @@ open func refreshCatalogue()async throws  -> Bool  {
      * Fetch the citizen's record from the population register (needs a session) and store it
      * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
      */
-open func refreshProfile()async throws  -> CitizenProfileDto  {
+open func refreshProfile()async throws  -> CitizenProfile  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -4393,7 +4504,7 @@ open func refreshProfile()async throws  -> CitizenProfileDto  {
             pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeCitizenProfileDto_lift,
+            liftFunc: FfiConverterTypeCitizenProfile_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -4421,12 +4532,12 @@ open func removeAttachment(draftId: String, key: String)async throws  -> Draft  
      * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
      * Throws [`CitizenError`].
      */
-open func removeGroupItem(draftId: String, group: String, index: UInt32)async throws  -> Draft  {
+open func removeGroupItem(draftId: String, group: String, index: Int32)async throws  -> Draft  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_citizen_core_fn_method_servicesclient_remove_group_item(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(group),FfiConverterUInt32.lower(index)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(draftId),FfiConverterString.lower(group),FfiConverterInt32.lower(index)
                 )
             },
             pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
@@ -4464,7 +4575,7 @@ open func submitDraft(draftId: String, passcode: String)async throws  -> OutboxI
      * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
      * never prompts. Throws [`CitizenError`].
      */
-open func syncCases()async throws  -> [CaseEventDto]  {
+open func syncCases()async throws  -> [CaseEvent]  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -4475,7 +4586,7 @@ open func syncCases()async throws  -> [CaseEventDto]  {
             pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterSequenceTypeCaseEventDto.lift,
+            liftFunc: FfiConverterSequenceTypeCaseEvent.lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -4856,7 +4967,7 @@ public protocol SubscriptionProtocol: AnyObject, Sendable {
     
     /**
      * Stop the notifications (idempotent). The listener hears `on_end` once the notification
-     * being delivered, if any, is done. Main-safe; never throws.
+     * being delivered, if any, is done. Main-safe; never prompts; never throws.
      */
     func cancel() 
     
@@ -4920,7 +5031,7 @@ open class Subscription: SubscriptionProtocol, @unchecked Sendable {
     
     /**
      * Stop the notifications (idempotent). The listener hears `on_end` once the notification
-     * being delivered, if any, is done. Main-safe; never throws.
+     * being delivered, if any, is done. Main-safe; never prompts; never throws.
      */
 open func cancel()  {try! rustCall() {
         uniffiCallStatus in
@@ -4979,21 +5090,21 @@ public func FfiConverterTypeSubscription_lower(_ value: Subscription) -> UInt64 
 
 
 /**
- * A server countersignature of a head.
+ * A server countersignature of the activity log's head (`ActivityClient.anchor`).
  */
 public struct ActivityAnchor: Equatable, Hashable {
     /**
      * Anchored sequence number.
      */
-    public let seq: UInt64
+    public let seq: Int64
     /**
      * Anchored hash.
      */
     public let hash: String
     /**
-     * Unix seconds.
+     * When the server anchored it.
      */
-    public let anchoredAt: Int64
+    public let anchoredAt: Date
     /**
      * Compact JWS (ES256) by the server over `{iss, device_id, seq, hash, anchored_at}`.
      */
@@ -5004,13 +5115,13 @@ public struct ActivityAnchor: Equatable, Hashable {
     public init(
         /**
          * Anchored sequence number.
-         */seq: UInt64, 
+         */seq: Int64, 
         /**
          * Anchored hash.
          */hash: String, 
         /**
-         * Unix seconds.
-         */anchoredAt: Int64, 
+         * When the server anchored it.
+         */anchoredAt: Date, 
         /**
          * Compact JWS (ES256) by the server over `{iss, device_id, seq, hash, anchored_at}`.
          */countersignature: String) {
@@ -5036,17 +5147,17 @@ public struct FfiConverterTypeActivityAnchor: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityAnchor {
         return
             try ActivityAnchor(
-                seq: FfiConverterUInt64.read(from: &buf), 
+                seq: FfiConverterInt64.read(from: &buf), 
                 hash: FfiConverterString.read(from: &buf), 
-                anchoredAt: FfiConverterInt64.read(from: &buf), 
+                anchoredAt: FfiConverterTimestamp.read(from: &buf), 
                 countersignature: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: ActivityAnchor, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.seq, into: &buf)
+        FfiConverterInt64.write(value.seq, into: &buf)
         FfiConverterString.write(value.hash, into: &buf)
-        FfiConverterInt64.write(value.anchoredAt, into: &buf)
+        FfiConverterTimestamp.write(value.anchoredAt, into: &buf)
         FfiConverterString.write(value.countersignature, into: &buf)
     }
 }
@@ -5068,17 +5179,17 @@ public func FfiConverterTypeActivityAnchor_lower(_ value: ActivityAnchor) -> Rus
 
 
 /**
- * One entry of the log.
+ * One entry of the activity log (`ActivityClient.list_entries`).
  */
 public struct ActivityEntry: Equatable, Hashable {
     /**
      * 1, 2, 3, … without gaps.
      */
-    public let seq: UInt64
+    public let seq: Int64
     /**
-     * Unix seconds.
+     * When it happened.
      */
-    public let at: Int64
+    public let at: Date
     /**
      * What happened.
      */
@@ -5088,13 +5199,13 @@ public struct ActivityEntry: Equatable, Hashable {
      */
     public let summary: String
     /**
-     * Hash of the previous entry (hex), [`GENESIS`] for the first.
+     * Hash of the previous entry (hex), 64 zeros for the first.
      */
     public let prevHash: String
     /**
      * The device counter value used to sign it.
      */
-    public let counter: UInt64
+    public let counter: Int64
     /**
      * Hash of this entry (hex).
      */
@@ -5109,10 +5220,10 @@ public struct ActivityEntry: Equatable, Hashable {
     public init(
         /**
          * 1, 2, 3, … without gaps.
-         */seq: UInt64, 
+         */seq: Int64, 
         /**
-         * Unix seconds.
-         */at: Int64, 
+         * When it happened.
+         */at: Date, 
         /**
          * What happened.
          */kind: ActivityKind, 
@@ -5120,11 +5231,11 @@ public struct ActivityEntry: Equatable, Hashable {
          * Short, non-personal summary (procedure id, case number, device id).
          */summary: String, 
         /**
-         * Hash of the previous entry (hex), [`GENESIS`] for the first.
+         * Hash of the previous entry (hex), 64 zeros for the first.
          */prevHash: String, 
         /**
          * The device counter value used to sign it.
-         */counter: UInt64, 
+         */counter: Int64, 
         /**
          * Hash of this entry (hex).
          */hash: String, 
@@ -5157,24 +5268,24 @@ public struct FfiConverterTypeActivityEntry: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityEntry {
         return
             try ActivityEntry(
-                seq: FfiConverterUInt64.read(from: &buf), 
-                at: FfiConverterInt64.read(from: &buf), 
+                seq: FfiConverterInt64.read(from: &buf), 
+                at: FfiConverterTimestamp.read(from: &buf), 
                 kind: FfiConverterTypeActivityKind.read(from: &buf), 
                 summary: FfiConverterString.read(from: &buf), 
                 prevHash: FfiConverterString.read(from: &buf), 
-                counter: FfiConverterUInt64.read(from: &buf), 
+                counter: FfiConverterInt64.read(from: &buf), 
                 hash: FfiConverterString.read(from: &buf), 
                 signature: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: ActivityEntry, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.seq, into: &buf)
-        FfiConverterInt64.write(value.at, into: &buf)
+        FfiConverterInt64.write(value.seq, into: &buf)
+        FfiConverterTimestamp.write(value.at, into: &buf)
         FfiConverterTypeActivityKind.write(value.kind, into: &buf)
         FfiConverterString.write(value.summary, into: &buf)
         FfiConverterString.write(value.prevHash, into: &buf)
-        FfiConverterUInt64.write(value.counter, into: &buf)
+        FfiConverterInt64.write(value.counter, into: &buf)
         FfiConverterString.write(value.hash, into: &buf)
         FfiConverterString.write(value.signature, into: &buf)
     }
@@ -5203,11 +5314,11 @@ public struct ActivityLogReport: Equatable, Hashable {
     /**
      * Entries checked.
      */
-    public let entries: UInt32
+    public let entries: Int32
     /**
      * Server anchors checked.
      */
-    public let anchors: UInt32
+    public let anchors: Int32
     /**
      * Every problem found (empty = intact).
      */
@@ -5222,7 +5333,7 @@ public struct ActivityLogReport: Equatable, Hashable {
      * Highest sequence covered by an anchor whose countersignature verified with the trusted
      * server key (0 = none: nothing in the log is vouched for by the server).
      */
-    public let anchoredSeq: UInt64
+    public let anchoredSeq: Int64
     /**
      * The device the log claims to be from.
      */
@@ -5239,10 +5350,10 @@ public struct ActivityLogReport: Equatable, Hashable {
     public init(
         /**
          * Entries checked.
-         */entries: UInt32, 
+         */entries: Int32, 
         /**
          * Server anchors checked.
-         */anchors: UInt32, 
+         */anchors: Int32, 
         /**
          * Every problem found (empty = intact).
          */problems: [LogProblem], 
@@ -5254,7 +5365,7 @@ public struct ActivityLogReport: Equatable, Hashable {
         /**
          * Highest sequence covered by an anchor whose countersignature verified with the trusted
          * server key (0 = none: nothing in the log is vouched for by the server).
-         */anchoredSeq: UInt64, 
+         */anchoredSeq: Int64, 
         /**
          * The device the log claims to be from.
          */deviceId: String, 
@@ -5288,22 +5399,22 @@ public struct FfiConverterTypeActivityLogReport: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ActivityLogReport {
         return
             try ActivityLogReport(
-                entries: FfiConverterUInt32.read(from: &buf), 
-                anchors: FfiConverterUInt32.read(from: &buf), 
+                entries: FfiConverterInt32.read(from: &buf), 
+                anchors: FfiConverterInt32.read(from: &buf), 
                 problems: FfiConverterSequenceTypeLogProblem.read(from: &buf), 
                 intact: FfiConverterBool.read(from: &buf), 
-                anchoredSeq: FfiConverterUInt64.read(from: &buf), 
+                anchoredSeq: FfiConverterInt64.read(from: &buf), 
                 deviceId: FfiConverterString.read(from: &buf), 
                 devicePublicKey: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: ActivityLogReport, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.entries, into: &buf)
-        FfiConverterUInt32.write(value.anchors, into: &buf)
+        FfiConverterInt32.write(value.entries, into: &buf)
+        FfiConverterInt32.write(value.anchors, into: &buf)
         FfiConverterSequenceTypeLogProblem.write(value.problems, into: &buf)
         FfiConverterBool.write(value.intact, into: &buf)
-        FfiConverterUInt64.write(value.anchoredSeq, into: &buf)
+        FfiConverterInt64.write(value.anchoredSeq, into: &buf)
         FfiConverterString.write(value.deviceId, into: &buf)
         FfiConverterString.write(value.devicePublicKey, into: &buf)
     }
@@ -5328,7 +5439,7 @@ public func FfiConverterTypeActivityLogReport_lower(_ value: ActivityLogReport) 
 /**
  * An address as the register keeps it.
  */
-public struct AddressDto: Equatable, Hashable {
+public struct Address: Equatable, Hashable {
     /**
      * House number, street, hamlet (số nhà, đường, thôn/tổ).
      */
@@ -5381,16 +5492,16 @@ public struct AddressDto: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension AddressDto: Sendable {}
+extension Address: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeAddressDto: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AddressDto {
+public struct FfiConverterTypeAddress: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Address {
         return
-            try AddressDto(
+            try Address(
                 detail: FfiConverterString.read(from: &buf), 
                 communeCode: FfiConverterString.read(from: &buf), 
                 communeName: FfiConverterString.read(from: &buf), 
@@ -5399,7 +5510,7 @@ public struct FfiConverterTypeAddressDto: FfiConverterRustBuffer {
         )
     }
 
-    public static func write(_ value: AddressDto, into buf: inout [UInt8]) {
+    public static func write(_ value: Address, into buf: inout [UInt8]) {
         FfiConverterString.write(value.detail, into: &buf)
         FfiConverterString.write(value.communeCode, into: &buf)
         FfiConverterString.write(value.communeName, into: &buf)
@@ -5412,15 +5523,15 @@ public struct FfiConverterTypeAddressDto: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeAddressDto_lift(_ buf: RustBuffer) throws -> AddressDto {
-    return try FfiConverterTypeAddressDto.lift(buf)
+public func FfiConverterTypeAddress_lift(_ buf: RustBuffer) throws -> Address {
+    return try FfiConverterTypeAddress.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeAddressDto_lower(_ value: AddressDto) -> RustBuffer {
-    return FfiConverterTypeAddressDto.lower(value)
+public func FfiConverterTypeAddress_lower(_ value: Address) -> RustBuffer {
+    return FfiConverterTypeAddress.lower(value)
 }
 
 
@@ -5514,9 +5625,9 @@ public struct AttachmentSpec: Equatable, Hashable {
      */
     public let required: Bool
     /**
-     * Largest accepted size.
+     * Largest accepted size in bytes.
      */
-    public let maxBytes: UInt64
+    public let maxBytes: Int64
     /**
      * Accepted MIME types (`application/pdf`, `image/jpeg`, `image/png`).
      */
@@ -5542,8 +5653,8 @@ public struct AttachmentSpec: Equatable, Hashable {
          * Must be attached (when visible).
          */required: Bool, 
         /**
-         * Largest accepted size.
-         */maxBytes: UInt64, 
+         * Largest accepted size in bytes.
+         */maxBytes: Int64, 
         /**
          * Accepted MIME types (`application/pdf`, `image/jpeg`, `image/png`).
          */mimeTypes: [String], 
@@ -5579,7 +5690,7 @@ public struct FfiConverterTypeAttachmentSpec: FfiConverterRustBuffer {
                 labelVi: FfiConverterString.read(from: &buf), 
                 labelEn: FfiConverterString.read(from: &buf), 
                 required: FfiConverterBool.read(from: &buf), 
-                maxBytes: FfiConverterUInt64.read(from: &buf), 
+                maxBytes: FfiConverterInt64.read(from: &buf), 
                 mimeTypes: FfiConverterSequenceString.read(from: &buf), 
                 visibleIf: FfiConverterOptionTypeCondition.read(from: &buf)
         )
@@ -5590,7 +5701,7 @@ public struct FfiConverterTypeAttachmentSpec: FfiConverterRustBuffer {
         FfiConverterString.write(value.labelVi, into: &buf)
         FfiConverterString.write(value.labelEn, into: &buf)
         FfiConverterBool.write(value.required, into: &buf)
-        FfiConverterUInt64.write(value.maxBytes, into: &buf)
+        FfiConverterInt64.write(value.maxBytes, into: &buf)
         FfiConverterSequenceString.write(value.mimeTypes, into: &buf)
         FfiConverterOptionTypeCondition.write(value.visibleIf, into: &buf)
     }
@@ -5613,9 +5724,9 @@ public func FfiConverterTypeAttachmentSpec_lower(_ value: AttachmentSpec) -> Rus
 
 
 /**
- * One event of a case (also the citizen's notification feed).
+ * One event of a case (also the citizen's notification feed; `ServicesClient.sync_cases`).
  */
-public struct CaseEventDto: Equatable, Hashable {
+public struct CaseEvent: Equatable, Hashable {
     /**
      * Monotonic sequence number (the cursor).
      */
@@ -5635,7 +5746,7 @@ public struct CaseEventDto: Equatable, Hashable {
     /**
      * New status.
      */
-    public let status: CaseStatusDto
+    public let status: CaseStatus
     /**
      * Reason or note (Vietnamese), e.g. for rejection or a supplement request.
      */
@@ -5645,13 +5756,13 @@ public struct CaseEventDto: Equatable, Hashable {
      */
     public let noteEn: String?
     /**
-     * For `needs_supplement`: the attachment keys requested.
+     * For `NeedsSupplement`: the attachment keys requested.
      */
     public let requestedAttachments: [String]
     /**
-     * Unix seconds.
+     * When it happened (server time).
      */
-    public let at: Int64
+    public let at: Date
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5670,7 +5781,7 @@ public struct CaseEventDto: Equatable, Hashable {
          */procedureId: String, 
         /**
          * New status.
-         */status: CaseStatusDto, 
+         */status: CaseStatus, 
         /**
          * Reason or note (Vietnamese), e.g. for rejection or a supplement request.
          */noteVi: String?, 
@@ -5678,11 +5789,11 @@ public struct CaseEventDto: Equatable, Hashable {
          * Reason or note (English).
          */noteEn: String?, 
         /**
-         * For `needs_supplement`: the attachment keys requested.
+         * For `NeedsSupplement`: the attachment keys requested.
          */requestedAttachments: [String], 
         /**
-         * Unix seconds.
-         */at: Int64) {
+         * When it happened (server time).
+         */at: Date) {
         self.seq = seq
         self.caseNumber = caseNumber
         self.submissionId = submissionId
@@ -5700,38 +5811,38 @@ public struct CaseEventDto: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension CaseEventDto: Sendable {}
+extension CaseEvent: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeCaseEventDto: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseEventDto {
+public struct FfiConverterTypeCaseEvent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseEvent {
         return
-            try CaseEventDto(
+            try CaseEvent(
                 seq: FfiConverterInt64.read(from: &buf), 
                 caseNumber: FfiConverterString.read(from: &buf), 
                 submissionId: FfiConverterString.read(from: &buf), 
                 procedureId: FfiConverterString.read(from: &buf), 
-                status: FfiConverterTypeCaseStatusDto.read(from: &buf), 
+                status: FfiConverterTypeCaseStatus.read(from: &buf), 
                 noteVi: FfiConverterOptionString.read(from: &buf), 
                 noteEn: FfiConverterOptionString.read(from: &buf), 
                 requestedAttachments: FfiConverterSequenceString.read(from: &buf), 
-                at: FfiConverterInt64.read(from: &buf)
+                at: FfiConverterTimestamp.read(from: &buf)
         )
     }
 
-    public static func write(_ value: CaseEventDto, into buf: inout [UInt8]) {
+    public static func write(_ value: CaseEvent, into buf: inout [UInt8]) {
         FfiConverterInt64.write(value.seq, into: &buf)
         FfiConverterString.write(value.caseNumber, into: &buf)
         FfiConverterString.write(value.submissionId, into: &buf)
         FfiConverterString.write(value.procedureId, into: &buf)
-        FfiConverterTypeCaseStatusDto.write(value.status, into: &buf)
+        FfiConverterTypeCaseStatus.write(value.status, into: &buf)
         FfiConverterOptionString.write(value.noteVi, into: &buf)
         FfiConverterOptionString.write(value.noteEn, into: &buf)
         FfiConverterSequenceString.write(value.requestedAttachments, into: &buf)
-        FfiConverterInt64.write(value.at, into: &buf)
+        FfiConverterTimestamp.write(value.at, into: &buf)
     }
 }
 
@@ -5739,15 +5850,15 @@ public struct FfiConverterTypeCaseEventDto: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCaseEventDto_lift(_ buf: RustBuffer) throws -> CaseEventDto {
-    return try FfiConverterTypeCaseEventDto.lift(buf)
+public func FfiConverterTypeCaseEvent_lift(_ buf: RustBuffer) throws -> CaseEvent {
+    return try FfiConverterTypeCaseEvent.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCaseEventDto_lower(_ value: CaseEventDto) -> RustBuffer {
-    return FfiConverterTypeCaseEventDto.lower(value)
+public func FfiConverterTypeCaseEvent_lower(_ value: CaseEvent) -> RustBuffer {
+    return FfiConverterTypeCaseEvent.lower(value)
 }
 
 
@@ -5770,7 +5881,7 @@ public struct CaseInfo: Equatable, Hashable {
     /**
      * Latest status.
      */
-    public let status: CaseStatusDto
+    public let status: CaseStatus
     /**
      * Official's note in Vietnamese, if any.
      */
@@ -5784,9 +5895,9 @@ public struct CaseInfo: Equatable, Hashable {
      */
     public let requestedAttachments: [String]
     /**
-     * Unix seconds of the latest status.
+     * When the latest status was set.
      */
-    public let updatedAt: Int64
+    public let updatedAt: Date
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5802,7 +5913,7 @@ public struct CaseInfo: Equatable, Hashable {
          */procedureId: String, 
         /**
          * Latest status.
-         */status: CaseStatusDto, 
+         */status: CaseStatus, 
         /**
          * Official's note in Vietnamese, if any.
          */noteVi: String?, 
@@ -5813,8 +5924,8 @@ public struct CaseInfo: Equatable, Hashable {
          * For `NeedsSupplement`: the attachments requested.
          */requestedAttachments: [String], 
         /**
-         * Unix seconds of the latest status.
-         */updatedAt: Int64) {
+         * When the latest status was set.
+         */updatedAt: Date) {
         self.caseNumber = caseNumber
         self.submissionId = submissionId
         self.procedureId = procedureId
@@ -5844,11 +5955,11 @@ public struct FfiConverterTypeCaseInfo: FfiConverterRustBuffer {
                 caseNumber: FfiConverterString.read(from: &buf), 
                 submissionId: FfiConverterString.read(from: &buf), 
                 procedureId: FfiConverterString.read(from: &buf), 
-                status: FfiConverterTypeCaseStatusDto.read(from: &buf), 
+                status: FfiConverterTypeCaseStatus.read(from: &buf), 
                 noteVi: FfiConverterOptionString.read(from: &buf), 
                 noteEn: FfiConverterOptionString.read(from: &buf), 
                 requestedAttachments: FfiConverterSequenceString.read(from: &buf), 
-                updatedAt: FfiConverterInt64.read(from: &buf)
+                updatedAt: FfiConverterTimestamp.read(from: &buf)
         )
     }
 
@@ -5856,11 +5967,11 @@ public struct FfiConverterTypeCaseInfo: FfiConverterRustBuffer {
         FfiConverterString.write(value.caseNumber, into: &buf)
         FfiConverterString.write(value.submissionId, into: &buf)
         FfiConverterString.write(value.procedureId, into: &buf)
-        FfiConverterTypeCaseStatusDto.write(value.status, into: &buf)
+        FfiConverterTypeCaseStatus.write(value.status, into: &buf)
         FfiConverterOptionString.write(value.noteVi, into: &buf)
         FfiConverterOptionString.write(value.noteEn, into: &buf)
         FfiConverterSequenceString.write(value.requestedAttachments, into: &buf)
-        FfiConverterInt64.write(value.updatedAt, into: &buf)
+        FfiConverterTimestamp.write(value.updatedAt, into: &buf)
     }
 }
 
@@ -5887,19 +5998,19 @@ public struct ChipUpgradeOutcome: Equatable, Hashable {
     /**
      * The account's identity level now (2).
      */
-    public let level: UInt8
+    public let level: Int32
     /**
-     * Unix seconds (server time).
+     * When the server raised the level (server time).
      */
-    public let upgradedAt: Int64
+    public let upgradedAt: Date
     /**
      * Commands exchanged with the card.
      */
-    public let apdus: UInt32
+    public let apdus: Int32
     /**
      * Bytes of file content read.
      */
-    public let bytesRead: UInt64
+    public let bytesRead: Int64
     /**
      * Whether the identity credential stating the new level is already on the device (when
      * false, the next data share fetches it).
@@ -5911,16 +6022,16 @@ public struct ChipUpgradeOutcome: Equatable, Hashable {
     public init(
         /**
          * The account's identity level now (2).
-         */level: UInt8, 
+         */level: Int32, 
         /**
-         * Unix seconds (server time).
-         */upgradedAt: Int64, 
+         * When the server raised the level (server time).
+         */upgradedAt: Date, 
         /**
          * Commands exchanged with the card.
-         */apdus: UInt32, 
+         */apdus: Int32, 
         /**
          * Bytes of file content read.
-         */bytesRead: UInt64, 
+         */bytesRead: Int64, 
         /**
          * Whether the identity credential stating the new level is already on the device (when
          * false, the next data share fetches it).
@@ -5948,19 +6059,19 @@ public struct FfiConverterTypeChipUpgradeOutcome: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChipUpgradeOutcome {
         return
             try ChipUpgradeOutcome(
-                level: FfiConverterUInt8.read(from: &buf), 
-                upgradedAt: FfiConverterInt64.read(from: &buf), 
-                apdus: FfiConverterUInt32.read(from: &buf), 
-                bytesRead: FfiConverterUInt64.read(from: &buf), 
+                level: FfiConverterInt32.read(from: &buf), 
+                upgradedAt: FfiConverterTimestamp.read(from: &buf), 
+                apdus: FfiConverterInt32.read(from: &buf), 
+                bytesRead: FfiConverterInt64.read(from: &buf), 
                 credentialRefreshed: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: ChipUpgradeOutcome, into buf: inout [UInt8]) {
-        FfiConverterUInt8.write(value.level, into: &buf)
-        FfiConverterInt64.write(value.upgradedAt, into: &buf)
-        FfiConverterUInt32.write(value.apdus, into: &buf)
-        FfiConverterUInt64.write(value.bytesRead, into: &buf)
+        FfiConverterInt32.write(value.level, into: &buf)
+        FfiConverterTimestamp.write(value.upgradedAt, into: &buf)
+        FfiConverterInt32.write(value.apdus, into: &buf)
+        FfiConverterInt64.write(value.bytesRead, into: &buf)
         FfiConverterBool.write(value.credentialRefreshed, into: &buf)
     }
 }
@@ -5982,21 +6093,22 @@ public func FfiConverterTypeChipUpgradeOutcome_lower(_ value: ChipUpgradeOutcome
 
 
 /**
- * The citizen's record (answer to `GET /v1/citizen/profile`).
+ * The citizen's record from the population register (`ServicesClient.refresh_profile`,
+ * `get_profile`).
  */
-public struct CitizenProfileDto: Equatable, Hashable {
+public struct CitizenProfile: Equatable, Hashable {
     /**
      * Họ và tên.
      */
     public let fullName: String
     /**
-     * `YYYY-MM-DD`.
+     * `YYYY-MM-DD` (a calendar date, not a point in time).
      */
     public let dateOfBirth: String
     /**
-     * `male` | `female`.
+     * Giới tính.
      */
-    public let sex: String
+    public let sex: Sex
     /**
      * Số định danh cá nhân (CCCD number).
      */
@@ -6020,11 +6132,11 @@ public struct CitizenProfileDto: Equatable, Hashable {
     /**
      * Nơi thường trú.
      */
-    public let permanentResidence: AddressDto
+    public let permanentResidence: Address
     /**
      * Nơi ở hiện tại.
      */
-    public let currentResidence: AddressDto
+    public let currentResidence: Address
     /**
      * Chủ hộ.
      */
@@ -6042,9 +6154,9 @@ public struct CitizenProfileDto: Equatable, Hashable {
      */
     public let email: String?
     /**
-     * Unix seconds of the record's last change.
+     * When the record last changed.
      */
-    public let updatedAt: Int64
+    public let updatedAt: Date
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6053,11 +6165,11 @@ public struct CitizenProfileDto: Equatable, Hashable {
          * Họ và tên.
          */fullName: String, 
         /**
-         * `YYYY-MM-DD`.
+         * `YYYY-MM-DD` (a calendar date, not a point in time).
          */dateOfBirth: String, 
         /**
-         * `male` | `female`.
-         */sex: String, 
+         * Giới tính.
+         */sex: Sex, 
         /**
          * Số định danh cá nhân (CCCD number).
          */cccd: String, 
@@ -6075,10 +6187,10 @@ public struct CitizenProfileDto: Equatable, Hashable {
          */placeOfOrigin: String, 
         /**
          * Nơi thường trú.
-         */permanentResidence: AddressDto, 
+         */permanentResidence: Address, 
         /**
          * Nơi ở hiện tại.
-         */currentResidence: AddressDto, 
+         */currentResidence: Address, 
         /**
          * Chủ hộ.
          */householdHeadName: String, 
@@ -6092,8 +6204,8 @@ public struct CitizenProfileDto: Equatable, Hashable {
          * Optional e-mail.
          */email: String?, 
         /**
-         * Unix seconds of the record's last change.
-         */updatedAt: Int64) {
+         * When the record last changed.
+         */updatedAt: Date) {
         self.fullName = fullName
         self.dateOfBirth = dateOfBirth
         self.sex = sex
@@ -6117,50 +6229,50 @@ public struct CitizenProfileDto: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension CitizenProfileDto: Sendable {}
+extension CitizenProfile: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeCitizenProfileDto: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CitizenProfileDto {
+public struct FfiConverterTypeCitizenProfile: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CitizenProfile {
         return
-            try CitizenProfileDto(
+            try CitizenProfile(
                 fullName: FfiConverterString.read(from: &buf), 
                 dateOfBirth: FfiConverterString.read(from: &buf), 
-                sex: FfiConverterString.read(from: &buf), 
+                sex: FfiConverterTypeSex.read(from: &buf), 
                 cccd: FfiConverterString.read(from: &buf), 
                 nationality: FfiConverterString.read(from: &buf), 
                 ethnicity: FfiConverterString.read(from: &buf), 
                 religion: FfiConverterString.read(from: &buf), 
                 placeOfOrigin: FfiConverterString.read(from: &buf), 
-                permanentResidence: FfiConverterTypeAddressDto.read(from: &buf), 
-                currentResidence: FfiConverterTypeAddressDto.read(from: &buf), 
+                permanentResidence: FfiConverterTypeAddress.read(from: &buf), 
+                currentResidence: FfiConverterTypeAddress.read(from: &buf), 
                 householdHeadName: FfiConverterString.read(from: &buf), 
                 relationshipToHead: FfiConverterString.read(from: &buf), 
                 phone: FfiConverterString.read(from: &buf), 
                 email: FfiConverterOptionString.read(from: &buf), 
-                updatedAt: FfiConverterInt64.read(from: &buf)
+                updatedAt: FfiConverterTimestamp.read(from: &buf)
         )
     }
 
-    public static func write(_ value: CitizenProfileDto, into buf: inout [UInt8]) {
+    public static func write(_ value: CitizenProfile, into buf: inout [UInt8]) {
         FfiConverterString.write(value.fullName, into: &buf)
         FfiConverterString.write(value.dateOfBirth, into: &buf)
-        FfiConverterString.write(value.sex, into: &buf)
+        FfiConverterTypeSex.write(value.sex, into: &buf)
         FfiConverterString.write(value.cccd, into: &buf)
         FfiConverterString.write(value.nationality, into: &buf)
         FfiConverterString.write(value.ethnicity, into: &buf)
         FfiConverterString.write(value.religion, into: &buf)
         FfiConverterString.write(value.placeOfOrigin, into: &buf)
-        FfiConverterTypeAddressDto.write(value.permanentResidence, into: &buf)
-        FfiConverterTypeAddressDto.write(value.currentResidence, into: &buf)
+        FfiConverterTypeAddress.write(value.permanentResidence, into: &buf)
+        FfiConverterTypeAddress.write(value.currentResidence, into: &buf)
         FfiConverterString.write(value.householdHeadName, into: &buf)
         FfiConverterString.write(value.relationshipToHead, into: &buf)
         FfiConverterString.write(value.phone, into: &buf)
         FfiConverterOptionString.write(value.email, into: &buf)
-        FfiConverterInt64.write(value.updatedAt, into: &buf)
+        FfiConverterTimestamp.write(value.updatedAt, into: &buf)
     }
 }
 
@@ -6168,15 +6280,15 @@ public struct FfiConverterTypeCitizenProfileDto: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCitizenProfileDto_lift(_ buf: RustBuffer) throws -> CitizenProfileDto {
-    return try FfiConverterTypeCitizenProfileDto.lift(buf)
+public func FfiConverterTypeCitizenProfile_lift(_ buf: RustBuffer) throws -> CitizenProfile {
+    return try FfiConverterTypeCitizenProfile.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCitizenProfileDto_lower(_ value: CitizenProfileDto) -> RustBuffer {
-    return FfiConverterTypeCitizenProfileDto.lower(value)
+public func FfiConverterTypeCitizenProfile_lower(_ value: CitizenProfile) -> RustBuffer {
+    return FfiConverterTypeCitizenProfile.lower(value)
 }
 
 
@@ -6365,13 +6477,13 @@ public struct CoreConfig: Equatable, Hashable {
      */
     public let language: Language
     /**
-     * TCP+TLS connect timeout.
+     * TCP+TLS connect timeout; `None` (the default) = 10 s.
      */
-    public let connectTimeoutMs: UInt64
+    public let connectTimeout: TimeInterval?
     /**
-     * Whole-request timeout.
+     * Whole-request timeout; `None` (the default) = 30 s.
      */
-    public let requestTimeoutMs: UInt64
+    public let requestTimeout: TimeInterval?
     /**
      * Allow plain `http://` to loopback hosts (development only).
      */
@@ -6381,9 +6493,9 @@ public struct CoreConfig: Equatable, Hashable {
      */
     public let deviceLabel: String
     /**
-     * `android`, `ios`, `desktop`, `kiosk`.
+     * The platform the app runs on (sent at enrollment, shown in the device list).
      */
-    public let platform: String
+    public let platform: Platform
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6404,11 +6516,11 @@ public struct CoreConfig: Equatable, Hashable {
          * Language sent to the server.
          */language: Language, 
         /**
-         * TCP+TLS connect timeout.
-         */connectTimeoutMs: UInt64 = UInt64(10000), 
+         * TCP+TLS connect timeout; `None` (the default) = 10 s.
+         */connectTimeout: TimeInterval? = nil, 
         /**
-         * Whole-request timeout.
-         */requestTimeoutMs: UInt64 = UInt64(30000), 
+         * Whole-request timeout; `None` (the default) = 30 s.
+         */requestTimeout: TimeInterval? = nil, 
         /**
          * Allow plain `http://` to loopback hosts (development only).
          */allowInsecureLoopback: Bool = false, 
@@ -6416,15 +6528,15 @@ public struct CoreConfig: Equatable, Hashable {
          * Device label shown in the device list (no personal data), e.g. `Pixel 9`.
          */deviceLabel: String = "device", 
         /**
-         * `android`, `ios`, `desktop`, `kiosk`.
-         */platform: String = "unknown") {
+         * The platform the app runs on (sent at enrollment, shown in the device list).
+         */platform: Platform) {
         self.serverBaseUrl = serverBaseUrl
         self.dataDir = dataDir
         self.trustAnchorsPem = trustAnchorsPem
         self.spkiPins = spkiPins
         self.language = language
-        self.connectTimeoutMs = connectTimeoutMs
-        self.requestTimeoutMs = requestTimeoutMs
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
         self.allowInsecureLoopback = allowInsecureLoopback
         self.deviceLabel = deviceLabel
         self.platform = platform
@@ -6451,11 +6563,11 @@ public struct FfiConverterTypeCoreConfig: FfiConverterRustBuffer {
                 trustAnchorsPem: FfiConverterSequenceString.read(from: &buf), 
                 spkiPins: FfiConverterSequenceString.read(from: &buf), 
                 language: FfiConverterTypeLanguage.read(from: &buf), 
-                connectTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
+                connectTimeout: FfiConverterOptionDuration.read(from: &buf), 
+                requestTimeout: FfiConverterOptionDuration.read(from: &buf), 
                 allowInsecureLoopback: FfiConverterBool.read(from: &buf), 
                 deviceLabel: FfiConverterString.read(from: &buf), 
-                platform: FfiConverterString.read(from: &buf)
+                platform: FfiConverterTypePlatform.read(from: &buf)
         )
     }
 
@@ -6465,11 +6577,11 @@ public struct FfiConverterTypeCoreConfig: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.trustAnchorsPem, into: &buf)
         FfiConverterSequenceString.write(value.spkiPins, into: &buf)
         FfiConverterTypeLanguage.write(value.language, into: &buf)
-        FfiConverterUInt64.write(value.connectTimeoutMs, into: &buf)
-        FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
+        FfiConverterOptionDuration.write(value.connectTimeout, into: &buf)
+        FfiConverterOptionDuration.write(value.requestTimeout, into: &buf)
         FfiConverterBool.write(value.allowInsecureLoopback, into: &buf)
         FfiConverterString.write(value.deviceLabel, into: &buf)
-        FfiConverterString.write(value.platform, into: &buf)
+        FfiConverterTypePlatform.write(value.platform, into: &buf)
     }
 }
 
@@ -6510,9 +6622,9 @@ public struct CoreStatus: Equatable, Hashable {
      */
     public let loggedIn: Bool
     /**
-     * Unix seconds, if logged in.
+     * When the session ends (its absolute timeout), if logged in.
      */
-    public let sessionExpiresAt: Int64?
+    public let sessionExpiresAt: Date?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6530,8 +6642,8 @@ public struct CoreStatus: Equatable, Hashable {
          * Whether a session is stored and not past its absolute timeout.
          */loggedIn: Bool, 
         /**
-         * Unix seconds, if logged in.
-         */sessionExpiresAt: Int64?) {
+         * When the session ends (its absolute timeout), if logged in.
+         */sessionExpiresAt: Date?) {
         self.enrollment = enrollment
         self.deviceId = deviceId
         self.hardwareBacked = hardwareBacked
@@ -6559,7 +6671,7 @@ public struct FfiConverterTypeCoreStatus: FfiConverterRustBuffer {
                 deviceId: FfiConverterOptionString.read(from: &buf), 
                 hardwareBacked: FfiConverterBool.read(from: &buf), 
                 loggedIn: FfiConverterBool.read(from: &buf), 
-                sessionExpiresAt: FfiConverterOptionInt64.read(from: &buf)
+                sessionExpiresAt: FfiConverterOptionTimestamp.read(from: &buf)
         )
     }
 
@@ -6568,7 +6680,7 @@ public struct FfiConverterTypeCoreStatus: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.deviceId, into: &buf)
         FfiConverterBool.write(value.hardwareBacked, into: &buf)
         FfiConverterBool.write(value.loggedIn, into: &buf)
-        FfiConverterOptionInt64.write(value.sessionExpiresAt, into: &buf)
+        FfiConverterOptionTimestamp.write(value.sessionExpiresAt, into: &buf)
     }
 }
 
@@ -6589,7 +6701,7 @@ public func FfiConverterTypeCoreStatus_lower(_ value: CoreStatus) -> RustBuffer 
 
 
 /**
- * Date constraints.
+ * Date constraints of a date field.
  */
 public struct DateRule: Equatable, Hashable {
     /**
@@ -6607,7 +6719,7 @@ public struct DateRule: Equatable, Hashable {
     /**
      * At most this many days after `not_before_field`.
      */
-    public let maxDaysAfter: UInt32?
+    public let maxDaysAfter: Int32?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6623,7 +6735,7 @@ public struct DateRule: Equatable, Hashable {
          */notBeforeField: String?, 
         /**
          * At most this many days after `not_before_field`.
-         */maxDaysAfter: UInt32?) {
+         */maxDaysAfter: Int32?) {
         self.notInPast = notInPast
         self.notInFuture = notInFuture
         self.notBeforeField = notBeforeField
@@ -6649,7 +6761,7 @@ public struct FfiConverterTypeDateRule: FfiConverterRustBuffer {
                 notInPast: FfiConverterBool.read(from: &buf), 
                 notInFuture: FfiConverterBool.read(from: &buf), 
                 notBeforeField: FfiConverterOptionString.read(from: &buf), 
-                maxDaysAfter: FfiConverterOptionUInt32.read(from: &buf)
+                maxDaysAfter: FfiConverterOptionInt32.read(from: &buf)
         )
     }
 
@@ -6657,7 +6769,7 @@ public struct FfiConverterTypeDateRule: FfiConverterRustBuffer {
         FfiConverterBool.write(value.notInPast, into: &buf)
         FfiConverterBool.write(value.notInFuture, into: &buf)
         FfiConverterOptionString.write(value.notBeforeField, into: &buf)
-        FfiConverterOptionUInt32.write(value.maxDaysAfter, into: &buf)
+        FfiConverterOptionInt32.write(value.maxDaysAfter, into: &buf)
     }
 }
 
@@ -6692,7 +6804,7 @@ public struct DeviceInfo: Equatable, Hashable {
     /**
      * Platform.
      */
-    public let platform: String
+    public let platform: Platform
     /**
      * Whether its key is hardware-backed (as claimed at enrollment).
      */
@@ -6702,13 +6814,13 @@ public struct DeviceInfo: Equatable, Hashable {
      */
     public let status: DeviceStatus
     /**
-     * Unix seconds.
+     * When it was enrolled.
      */
-    public let enrolledAt: Int64
+    public let enrolledAt: Date
     /**
-     * Unix seconds.
+     * Its last login, if any.
      */
-    public let lastLoginAt: Int64?
+    public let lastLoginAt: Date?
     /**
      * Whether this is the device running the app.
      */
@@ -6725,7 +6837,7 @@ public struct DeviceInfo: Equatable, Hashable {
          */label: String, 
         /**
          * Platform.
-         */platform: String, 
+         */platform: Platform, 
         /**
          * Whether its key is hardware-backed (as claimed at enrollment).
          */hardwareBacked: Bool, 
@@ -6733,11 +6845,11 @@ public struct DeviceInfo: Equatable, Hashable {
          * Its status.
          */status: DeviceStatus, 
         /**
-         * Unix seconds.
-         */enrolledAt: Int64, 
+         * When it was enrolled.
+         */enrolledAt: Date, 
         /**
-         * Unix seconds.
-         */lastLoginAt: Int64?, 
+         * Its last login, if any.
+         */lastLoginAt: Date?, 
         /**
          * Whether this is the device running the app.
          */isThisDevice: Bool) {
@@ -6769,11 +6881,11 @@ public struct FfiConverterTypeDeviceInfo: FfiConverterRustBuffer {
             try DeviceInfo(
                 deviceId: FfiConverterString.read(from: &buf), 
                 label: FfiConverterString.read(from: &buf), 
-                platform: FfiConverterString.read(from: &buf), 
+                platform: FfiConverterTypePlatform.read(from: &buf), 
                 hardwareBacked: FfiConverterBool.read(from: &buf), 
                 status: FfiConverterTypeDeviceStatus.read(from: &buf), 
-                enrolledAt: FfiConverterInt64.read(from: &buf), 
-                lastLoginAt: FfiConverterOptionInt64.read(from: &buf), 
+                enrolledAt: FfiConverterTimestamp.read(from: &buf), 
+                lastLoginAt: FfiConverterOptionTimestamp.read(from: &buf), 
                 isThisDevice: FfiConverterBool.read(from: &buf)
         )
     }
@@ -6781,11 +6893,11 @@ public struct FfiConverterTypeDeviceInfo: FfiConverterRustBuffer {
     public static func write(_ value: DeviceInfo, into buf: inout [UInt8]) {
         FfiConverterString.write(value.deviceId, into: &buf)
         FfiConverterString.write(value.label, into: &buf)
-        FfiConverterString.write(value.platform, into: &buf)
+        FfiConverterTypePlatform.write(value.platform, into: &buf)
         FfiConverterBool.write(value.hardwareBacked, into: &buf)
         FfiConverterTypeDeviceStatus.write(value.status, into: &buf)
-        FfiConverterInt64.write(value.enrolledAt, into: &buf)
-        FfiConverterOptionInt64.write(value.lastLoginAt, into: &buf)
+        FfiConverterTimestamp.write(value.enrolledAt, into: &buf)
+        FfiConverterOptionTimestamp.write(value.lastLoginAt, into: &buf)
         FfiConverterBool.write(value.isThisDevice, into: &buf)
     }
 }
@@ -6884,9 +6996,9 @@ public struct DeviceStatusInfo: Equatable, Hashable {
      */
     public let status: DeviceStatus
     /**
-     * Unix seconds.
+     * When the status last changed.
      */
-    public let changedAt: Int64
+    public let changedAt: Date
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6895,8 +7007,8 @@ public struct DeviceStatusInfo: Equatable, Hashable {
          * Status.
          */status: DeviceStatus, 
         /**
-         * Unix seconds.
-         */changedAt: Int64) {
+         * When the status last changed.
+         */changedAt: Date) {
         self.status = status
         self.changedAt = changedAt
     }
@@ -6918,13 +7030,13 @@ public struct FfiConverterTypeDeviceStatusInfo: FfiConverterRustBuffer {
         return
             try DeviceStatusInfo(
                 status: FfiConverterTypeDeviceStatus.read(from: &buf), 
-                changedAt: FfiConverterInt64.read(from: &buf)
+                changedAt: FfiConverterTimestamp.read(from: &buf)
         )
     }
 
     public static func write(_ value: DeviceStatusInfo, into buf: inout [UInt8]) {
         FfiConverterTypeDeviceStatus.write(value.status, into: &buf)
-        FfiConverterInt64.write(value.changedAt, into: &buf)
+        FfiConverterTimestamp.write(value.changedAt, into: &buf)
     }
 }
 
@@ -6959,7 +7071,7 @@ public struct Draft: Equatable, Hashable {
     /**
      * Form version the draft was started with.
      */
-    public let procedureVersion: UInt32
+    public let procedureVersion: Int32
     /**
      * Editing or submitted.
      */
@@ -6975,7 +7087,7 @@ public struct Draft: Equatable, Hashable {
     /**
      * Number of items per group.
      */
-    public let groupItems: [String: UInt32]
+    public let groupItems: [String: Int32]
     /**
      * Attached files.
      */
@@ -6989,9 +7101,9 @@ public struct Draft: Equatable, Hashable {
      */
     public let requestedAttachments: [String]
     /**
-     * Unix seconds of the last change.
+     * When it last changed.
      */
-    public let updatedAt: Int64
+    public let updatedAt: Date
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -7004,7 +7116,7 @@ public struct Draft: Equatable, Hashable {
          */procedureId: String, 
         /**
          * Form version the draft was started with.
-         */procedureVersion: UInt32, 
+         */procedureVersion: Int32, 
         /**
          * Editing or submitted.
          */status: DraftStatus, 
@@ -7016,7 +7128,7 @@ public struct Draft: Equatable, Hashable {
          */lockedFields: [String], 
         /**
          * Number of items per group.
-         */groupItems: [String: UInt32], 
+         */groupItems: [String: Int32], 
         /**
          * Attached files.
          */attachments: [DraftAttachment], 
@@ -7027,8 +7139,8 @@ public struct Draft: Equatable, Hashable {
          * Attachments an official asked for.
          */requestedAttachments: [String], 
         /**
-         * Unix seconds of the last change.
-         */updatedAt: Int64) {
+         * When it last changed.
+         */updatedAt: Date) {
         self.draftId = draftId
         self.procedureId = procedureId
         self.procedureVersion = procedureVersion
@@ -7060,30 +7172,30 @@ public struct FfiConverterTypeDraft: FfiConverterRustBuffer {
             try Draft(
                 draftId: FfiConverterString.read(from: &buf), 
                 procedureId: FfiConverterString.read(from: &buf), 
-                procedureVersion: FfiConverterUInt32.read(from: &buf), 
+                procedureVersion: FfiConverterInt32.read(from: &buf), 
                 status: FfiConverterTypeDraftStatus.read(from: &buf), 
                 values: FfiConverterDictionaryStringString.read(from: &buf), 
                 lockedFields: FfiConverterSequenceString.read(from: &buf), 
-                groupItems: FfiConverterDictionaryStringUInt32.read(from: &buf), 
+                groupItems: FfiConverterDictionaryStringInt32.read(from: &buf), 
                 attachments: FfiConverterSequenceTypeDraftAttachment.read(from: &buf), 
                 supplementsCase: FfiConverterOptionString.read(from: &buf), 
                 requestedAttachments: FfiConverterSequenceString.read(from: &buf), 
-                updatedAt: FfiConverterInt64.read(from: &buf)
+                updatedAt: FfiConverterTimestamp.read(from: &buf)
         )
     }
 
     public static func write(_ value: Draft, into buf: inout [UInt8]) {
         FfiConverterString.write(value.draftId, into: &buf)
         FfiConverterString.write(value.procedureId, into: &buf)
-        FfiConverterUInt32.write(value.procedureVersion, into: &buf)
+        FfiConverterInt32.write(value.procedureVersion, into: &buf)
         FfiConverterTypeDraftStatus.write(value.status, into: &buf)
         FfiConverterDictionaryStringString.write(value.values, into: &buf)
         FfiConverterSequenceString.write(value.lockedFields, into: &buf)
-        FfiConverterDictionaryStringUInt32.write(value.groupItems, into: &buf)
+        FfiConverterDictionaryStringInt32.write(value.groupItems, into: &buf)
         FfiConverterSequenceTypeDraftAttachment.write(value.attachments, into: &buf)
         FfiConverterOptionString.write(value.supplementsCase, into: &buf)
         FfiConverterSequenceString.write(value.requestedAttachments, into: &buf)
-        FfiConverterInt64.write(value.updatedAt, into: &buf)
+        FfiConverterTimestamp.write(value.updatedAt, into: &buf)
     }
 }
 
@@ -7122,7 +7234,7 @@ public struct DraftAttachment: Equatable, Hashable {
     /**
      * Size in bytes.
      */
-    public let size: UInt64
+    public let size: Int64
     /**
      * SHA-256 (hex), bound into the signed submission.
      */
@@ -7142,7 +7254,7 @@ public struct DraftAttachment: Equatable, Hashable {
          */mimeType: String, 
         /**
          * Size in bytes.
-         */size: UInt64, 
+         */size: Int64, 
         /**
          * SHA-256 (hex), bound into the signed submission.
          */sha256: String) {
@@ -7172,7 +7284,7 @@ public struct FfiConverterTypeDraftAttachment: FfiConverterRustBuffer {
                 key: FfiConverterString.read(from: &buf), 
                 fileName: FfiConverterString.read(from: &buf), 
                 mimeType: FfiConverterString.read(from: &buf), 
-                size: FfiConverterUInt64.read(from: &buf), 
+                size: FfiConverterInt64.read(from: &buf), 
                 sha256: FfiConverterString.read(from: &buf)
         )
     }
@@ -7181,7 +7293,7 @@ public struct FfiConverterTypeDraftAttachment: FfiConverterRustBuffer {
         FfiConverterString.write(value.key, into: &buf)
         FfiConverterString.write(value.fileName, into: &buf)
         FfiConverterString.write(value.mimeType, into: &buf)
-        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterInt64.write(value.size, into: &buf)
         FfiConverterString.write(value.sha256, into: &buf)
     }
 }
@@ -7393,9 +7505,9 @@ public struct EnrollmentTicket: Equatable, Hashable {
      */
     public let maskedPhone: String
     /**
-     * Unix seconds.
+     * When the OTP expires.
      */
-    public let otpExpiresAt: Int64
+    public let otpExpiresAt: Date
     /**
      * The account already has an active device: completing deactivates it unless that device
      * approves the transfer first (`approve_device_transfer`).
@@ -7412,8 +7524,8 @@ public struct EnrollmentTicket: Equatable, Hashable {
          * Where the OTP went, masked.
          */maskedPhone: String, 
         /**
-         * Unix seconds.
-         */otpExpiresAt: Int64, 
+         * When the OTP expires.
+         */otpExpiresAt: Date, 
         /**
          * The account already has an active device: completing deactivates it unless that device
          * approves the transfer first (`approve_device_transfer`).
@@ -7442,7 +7554,7 @@ public struct FfiConverterTypeEnrollmentTicket: FfiConverterRustBuffer {
             try EnrollmentTicket(
                 enrollmentId: FfiConverterString.read(from: &buf), 
                 maskedPhone: FfiConverterString.read(from: &buf), 
-                otpExpiresAt: FfiConverterInt64.read(from: &buf), 
+                otpExpiresAt: FfiConverterTimestamp.read(from: &buf), 
                 hasActiveDevice: FfiConverterBool.read(from: &buf)
         )
     }
@@ -7450,7 +7562,7 @@ public struct FfiConverterTypeEnrollmentTicket: FfiConverterRustBuffer {
     public static func write(_ value: EnrollmentTicket, into buf: inout [UInt8]) {
         FfiConverterString.write(value.enrollmentId, into: &buf)
         FfiConverterString.write(value.maskedPhone, into: &buf)
-        FfiConverterInt64.write(value.otpExpiresAt, into: &buf)
+        FfiConverterTimestamp.write(value.otpExpiresAt, into: &buf)
         FfiConverterBool.write(value.hasActiveDevice, into: &buf)
     }
 }
@@ -7640,11 +7752,13 @@ public func FfiConverterTypeFieldError_lower(_ value: FieldError) -> RustBuffer 
 
 
 /**
- * A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`.
+ * A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`. A
+ * repeated group (`kind` = `Group`) lists the fields of each item in `item_fields` (fields of
+ * the same shape, with no items of their own).
  */
 public struct FormField: Equatable, Hashable {
     /**
-     * Stable key.
+     * Stable key (within its item, for a field of a group).
      */
     public let key: String
     /**
@@ -7664,7 +7778,7 @@ public struct FormField: Equatable, Hashable {
      */
     public let required: Bool
     /**
-     * Profile attribute that fills it.
+     * Profile (register) attribute that fills it.
      */
     public let autofill: String?
     /**
@@ -7672,19 +7786,19 @@ public struct FormField: Equatable, Hashable {
      */
     public let locked: Bool
     /**
-     * Minimum text length.
+     * Minimum text length in characters.
      */
-    public let minLength: UInt32?
+    public let minLength: Int32?
     /**
-     * Maximum text length.
+     * Maximum text length in characters.
      */
-    public let maxLength: UInt32?
+    public let maxLength: Int32?
     /**
      * Options of a select.
      */
     public let options: [OptionSpec]
     /**
-     * Shown only when this holds.
+     * Shown (and validated) only while this holds.
      */
     public let visibleIf: Condition?
     /**
@@ -7692,27 +7806,27 @@ public struct FormField: Equatable, Hashable {
      */
     public let dateRule: DateRule?
     /**
-     * For a commune: its province field.
+     * For a commune: the key of its province field.
      */
     public let provinceField: String?
     /**
-     * For a group: the fields of each item.
+     * For a group: the fields of each item (empty otherwise).
      */
-    public let itemFields: [FormItemField]
+    public let itemFields: [FormField]
     /**
      * For a group: fewest items.
      */
-    public let minItems: UInt32?
+    public let minItems: Int32?
     /**
      * For a group: most items.
      */
-    public let maxItems: UInt32?
+    public let maxItems: Int32?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
-         * Stable key.
+         * Stable key (within its item, for a field of a group).
          */key: String, 
         /**
          * Vietnamese label.
@@ -7725,40 +7839,40 @@ public struct FormField: Equatable, Hashable {
          */kind: FieldKind, 
         /**
          * Must be filled when visible.
-         */required: Bool, 
+         */required: Bool = false, 
         /**
-         * Profile attribute that fills it.
-         */autofill: String?, 
+         * Profile (register) attribute that fills it.
+         */autofill: String? = nil, 
         /**
          * Auto-filled from the register and not editable.
-         */locked: Bool, 
+         */locked: Bool = false, 
         /**
-         * Minimum text length.
-         */minLength: UInt32?, 
+         * Minimum text length in characters.
+         */minLength: Int32? = nil, 
         /**
-         * Maximum text length.
-         */maxLength: UInt32?, 
+         * Maximum text length in characters.
+         */maxLength: Int32? = nil, 
         /**
          * Options of a select.
-         */options: [OptionSpec], 
+         */options: [OptionSpec] = [], 
         /**
-         * Shown only when this holds.
-         */visibleIf: Condition?, 
+         * Shown (and validated) only while this holds.
+         */visibleIf: Condition? = nil, 
         /**
          * Date constraints.
-         */dateRule: DateRule?, 
+         */dateRule: DateRule? = nil, 
         /**
-         * For a commune: its province field.
-         */provinceField: String?, 
+         * For a commune: the key of its province field.
+         */provinceField: String? = nil, 
         /**
-         * For a group: the fields of each item.
-         */itemFields: [FormItemField], 
+         * For a group: the fields of each item (empty otherwise).
+         */itemFields: [FormField] = [], 
         /**
          * For a group: fewest items.
-         */minItems: UInt32?, 
+         */minItems: Int32? = nil, 
         /**
          * For a group: most items.
-         */maxItems: UInt32?) {
+         */maxItems: Int32? = nil) {
         self.key = key
         self.labelVi = labelVi
         self.labelEn = labelEn
@@ -7800,15 +7914,15 @@ public struct FfiConverterTypeFormField: FfiConverterRustBuffer {
                 required: FfiConverterBool.read(from: &buf), 
                 autofill: FfiConverterOptionString.read(from: &buf), 
                 locked: FfiConverterBool.read(from: &buf), 
-                minLength: FfiConverterOptionUInt32.read(from: &buf), 
-                maxLength: FfiConverterOptionUInt32.read(from: &buf), 
+                minLength: FfiConverterOptionInt32.read(from: &buf), 
+                maxLength: FfiConverterOptionInt32.read(from: &buf), 
                 options: FfiConverterSequenceTypeOptionSpec.read(from: &buf), 
                 visibleIf: FfiConverterOptionTypeCondition.read(from: &buf), 
                 dateRule: FfiConverterOptionTypeDateRule.read(from: &buf), 
                 provinceField: FfiConverterOptionString.read(from: &buf), 
-                itemFields: FfiConverterSequenceTypeFormItemField.read(from: &buf), 
-                minItems: FfiConverterOptionUInt32.read(from: &buf), 
-                maxItems: FfiConverterOptionUInt32.read(from: &buf)
+                itemFields: FfiConverterSequenceTypeFormField.read(from: &buf), 
+                minItems: FfiConverterOptionInt32.read(from: &buf), 
+                maxItems: FfiConverterOptionInt32.read(from: &buf)
         )
     }
 
@@ -7820,15 +7934,15 @@ public struct FfiConverterTypeFormField: FfiConverterRustBuffer {
         FfiConverterBool.write(value.required, into: &buf)
         FfiConverterOptionString.write(value.autofill, into: &buf)
         FfiConverterBool.write(value.locked, into: &buf)
-        FfiConverterOptionUInt32.write(value.minLength, into: &buf)
-        FfiConverterOptionUInt32.write(value.maxLength, into: &buf)
+        FfiConverterOptionInt32.write(value.minLength, into: &buf)
+        FfiConverterOptionInt32.write(value.maxLength, into: &buf)
         FfiConverterSequenceTypeOptionSpec.write(value.options, into: &buf)
         FfiConverterOptionTypeCondition.write(value.visibleIf, into: &buf)
         FfiConverterOptionTypeDateRule.write(value.dateRule, into: &buf)
         FfiConverterOptionString.write(value.provinceField, into: &buf)
-        FfiConverterSequenceTypeFormItemField.write(value.itemFields, into: &buf)
-        FfiConverterOptionUInt32.write(value.minItems, into: &buf)
-        FfiConverterOptionUInt32.write(value.maxItems, into: &buf)
+        FfiConverterSequenceTypeFormField.write(value.itemFields, into: &buf)
+        FfiConverterOptionInt32.write(value.minItems, into: &buf)
+        FfiConverterOptionInt32.write(value.maxItems, into: &buf)
     }
 }
 
@@ -7845,185 +7959,6 @@ public func FfiConverterTypeFormField_lift(_ buf: RustBuffer) throws -> FormFiel
 #endif
 public func FfiConverterTypeFormField_lower(_ value: FormField) -> RustBuffer {
     return FfiConverterTypeFormField.lower(value)
-}
-
-
-/**
- * A field of an item of a repeated group.
- */
-public struct FormItemField: Equatable, Hashable {
-    /**
-     * Key of the field within its item (the path is `group[i].key`).
-     */
-    public let key: String
-    /**
-     * Label in Vietnamese.
-     */
-    public let labelVi: String
-    /**
-     * Label in English.
-     */
-    public let labelEn: String
-    /**
-     * Input kind (text, date, choice, …).
-     */
-    public let kind: FieldKind
-    /**
-     * Whether a value is required.
-     */
-    public let required: Bool
-    /**
-     * Register attribute the field is filled from, if any.
-     */
-    public let autofill: String?
-    /**
-     * Whether an autofilled value cannot be changed.
-     */
-    public let locked: Bool
-    /**
-     * Minimum length in characters.
-     */
-    public let minLength: UInt32?
-    /**
-     * Maximum length in characters.
-     */
-    public let maxLength: UInt32?
-    /**
-     * Choices of a choice field.
-     */
-    public let options: [OptionSpec]
-    /**
-     * Shown (and validated) only while this condition holds.
-     */
-    public let visibleIf: Condition?
-    /**
-     * Rule a date value must satisfy.
-     */
-    public let dateRule: DateRule?
-    /**
-     * For a commune field: the key of the province field it depends on.
-     */
-    public let provinceField: String?
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Key of the field within its item (the path is `group[i].key`).
-         */key: String, 
-        /**
-         * Label in Vietnamese.
-         */labelVi: String, 
-        /**
-         * Label in English.
-         */labelEn: String, 
-        /**
-         * Input kind (text, date, choice, …).
-         */kind: FieldKind, 
-        /**
-         * Whether a value is required.
-         */required: Bool, 
-        /**
-         * Register attribute the field is filled from, if any.
-         */autofill: String?, 
-        /**
-         * Whether an autofilled value cannot be changed.
-         */locked: Bool, 
-        /**
-         * Minimum length in characters.
-         */minLength: UInt32?, 
-        /**
-         * Maximum length in characters.
-         */maxLength: UInt32?, 
-        /**
-         * Choices of a choice field.
-         */options: [OptionSpec], 
-        /**
-         * Shown (and validated) only while this condition holds.
-         */visibleIf: Condition?, 
-        /**
-         * Rule a date value must satisfy.
-         */dateRule: DateRule?, 
-        /**
-         * For a commune field: the key of the province field it depends on.
-         */provinceField: String?) {
-        self.key = key
-        self.labelVi = labelVi
-        self.labelEn = labelEn
-        self.kind = kind
-        self.required = required
-        self.autofill = autofill
-        self.locked = locked
-        self.minLength = minLength
-        self.maxLength = maxLength
-        self.options = options
-        self.visibleIf = visibleIf
-        self.dateRule = dateRule
-        self.provinceField = provinceField
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension FormItemField: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeFormItemField: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FormItemField {
-        return
-            try FormItemField(
-                key: FfiConverterString.read(from: &buf), 
-                labelVi: FfiConverterString.read(from: &buf), 
-                labelEn: FfiConverterString.read(from: &buf), 
-                kind: FfiConverterTypeFieldKind.read(from: &buf), 
-                required: FfiConverterBool.read(from: &buf), 
-                autofill: FfiConverterOptionString.read(from: &buf), 
-                locked: FfiConverterBool.read(from: &buf), 
-                minLength: FfiConverterOptionUInt32.read(from: &buf), 
-                maxLength: FfiConverterOptionUInt32.read(from: &buf), 
-                options: FfiConverterSequenceTypeOptionSpec.read(from: &buf), 
-                visibleIf: FfiConverterOptionTypeCondition.read(from: &buf), 
-                dateRule: FfiConverterOptionTypeDateRule.read(from: &buf), 
-                provinceField: FfiConverterOptionString.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: FormItemField, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.key, into: &buf)
-        FfiConverterString.write(value.labelVi, into: &buf)
-        FfiConverterString.write(value.labelEn, into: &buf)
-        FfiConverterTypeFieldKind.write(value.kind, into: &buf)
-        FfiConverterBool.write(value.required, into: &buf)
-        FfiConverterOptionString.write(value.autofill, into: &buf)
-        FfiConverterBool.write(value.locked, into: &buf)
-        FfiConverterOptionUInt32.write(value.minLength, into: &buf)
-        FfiConverterOptionUInt32.write(value.maxLength, into: &buf)
-        FfiConverterSequenceTypeOptionSpec.write(value.options, into: &buf)
-        FfiConverterOptionTypeCondition.write(value.visibleIf, into: &buf)
-        FfiConverterOptionTypeDateRule.write(value.dateRule, into: &buf)
-        FfiConverterOptionString.write(value.provinceField, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeFormItemField_lift(_ buf: RustBuffer) throws -> FormItemField {
-    return try FfiConverterTypeFormItemField.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeFormItemField_lower(_ value: FormItemField) -> RustBuffer {
-    return FfiConverterTypeFormItemField.lower(value)
 }
 
 
@@ -8211,9 +8146,9 @@ public struct LoginRequestInfo: Equatable, Hashable {
      */
     public let codeChoices: [String]
     /**
-     * Unix seconds.
+     * When the login request expires.
      */
-    public let expiresAt: Int64
+    public let expiresAt: Date
     /**
      * Opened by a deep link on this device (the answer goes back to the relying party's app).
      */
@@ -8244,8 +8179,8 @@ public struct LoginRequestInfo: Equatable, Hashable {
          * Three two-digit codes; the citizen picks the one the site shows.
          */codeChoices: [String], 
         /**
-         * Unix seconds.
-         */expiresAt: Int64, 
+         * When the login request expires.
+         */expiresAt: Date, 
         /**
          * Opened by a deep link on this device (the answer goes back to the relying party's app).
          */sameDevice: Bool) {
@@ -8283,7 +8218,7 @@ public struct FfiConverterTypeLoginRequestInfo: FfiConverterRustBuffer {
                 origin: FfiConverterString.read(from: &buf), 
                 claims: FfiConverterSequenceTypeClaimRequest.read(from: &buf), 
                 codeChoices: FfiConverterSequenceString.read(from: &buf), 
-                expiresAt: FfiConverterInt64.read(from: &buf), 
+                expiresAt: FfiConverterTimestamp.read(from: &buf), 
                 sameDevice: FfiConverterBool.read(from: &buf)
         )
     }
@@ -8296,7 +8231,7 @@ public struct FfiConverterTypeLoginRequestInfo: FfiConverterRustBuffer {
         FfiConverterString.write(value.origin, into: &buf)
         FfiConverterSequenceTypeClaimRequest.write(value.claims, into: &buf)
         FfiConverterSequenceString.write(value.codeChoices, into: &buf)
-        FfiConverterInt64.write(value.expiresAt, into: &buf)
+        FfiConverterTimestamp.write(value.expiresAt, into: &buf)
         FfiConverterBool.write(value.sameDevice, into: &buf)
     }
 }
@@ -8423,11 +8358,11 @@ public struct OutboxItem: Equatable, Hashable {
     /**
      * Delivery attempts so far.
      */
-    public let attempts: UInt32
+    public let attempts: Int32
     /**
-     * Unix seconds of the next automatic attempt, while queued.
+     * The next automatic attempt, while queued.
      */
-    public let nextAttemptAt: Int64?
+    public let nextAttemptAt: Date?
     /**
      * Why the last attempt failed, or why it was rejected.
      */
@@ -8441,13 +8376,13 @@ public struct OutboxItem: Equatable, Hashable {
      */
     public let receipt: String?
     /**
-     * Unix seconds when it was queued.
+     * When it was queued.
      */
-    public let queuedAt: Int64
+    public let queuedAt: Date
     /**
-     * Unix seconds of the last state change.
+     * When its state last changed.
      */
-    public let updatedAt: Int64
+    public let updatedAt: Date
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -8469,10 +8404,10 @@ public struct OutboxItem: Equatable, Hashable {
          */state: OutboxState, 
         /**
          * Delivery attempts so far.
-         */attempts: UInt32, 
+         */attempts: Int32, 
         /**
-         * Unix seconds of the next automatic attempt, while queued.
-         */nextAttemptAt: Int64?, 
+         * The next automatic attempt, while queued.
+         */nextAttemptAt: Date?, 
         /**
          * Why the last attempt failed, or why it was rejected.
          */lastError: ErrorDetail?, 
@@ -8483,11 +8418,11 @@ public struct OutboxItem: Equatable, Hashable {
          * The server's signed receipt (compact JWS), once delivered.
          */receipt: String?, 
         /**
-         * Unix seconds when it was queued.
-         */queuedAt: Int64, 
+         * When it was queued.
+         */queuedAt: Date, 
         /**
-         * Unix seconds of the last state change.
-         */updatedAt: Int64) {
+         * When its state last changed.
+         */updatedAt: Date) {
         self.submissionId = submissionId
         self.draftId = draftId
         self.procedureId = procedureId
@@ -8523,13 +8458,13 @@ public struct FfiConverterTypeOutboxItem: FfiConverterRustBuffer {
                 procedureId: FfiConverterString.read(from: &buf), 
                 payloadSha256: FfiConverterString.read(from: &buf), 
                 state: FfiConverterTypeOutboxState.read(from: &buf), 
-                attempts: FfiConverterUInt32.read(from: &buf), 
-                nextAttemptAt: FfiConverterOptionInt64.read(from: &buf), 
+                attempts: FfiConverterInt32.read(from: &buf), 
+                nextAttemptAt: FfiConverterOptionTimestamp.read(from: &buf), 
                 lastError: FfiConverterOptionTypeErrorDetail.read(from: &buf), 
                 caseNumber: FfiConverterOptionString.read(from: &buf), 
                 receipt: FfiConverterOptionString.read(from: &buf), 
-                queuedAt: FfiConverterInt64.read(from: &buf), 
-                updatedAt: FfiConverterInt64.read(from: &buf)
+                queuedAt: FfiConverterTimestamp.read(from: &buf), 
+                updatedAt: FfiConverterTimestamp.read(from: &buf)
         )
     }
 
@@ -8539,13 +8474,13 @@ public struct FfiConverterTypeOutboxItem: FfiConverterRustBuffer {
         FfiConverterString.write(value.procedureId, into: &buf)
         FfiConverterString.write(value.payloadSha256, into: &buf)
         FfiConverterTypeOutboxState.write(value.state, into: &buf)
-        FfiConverterUInt32.write(value.attempts, into: &buf)
-        FfiConverterOptionInt64.write(value.nextAttemptAt, into: &buf)
+        FfiConverterInt32.write(value.attempts, into: &buf)
+        FfiConverterOptionTimestamp.write(value.nextAttemptAt, into: &buf)
         FfiConverterOptionTypeErrorDetail.write(value.lastError, into: &buf)
         FfiConverterOptionString.write(value.caseNumber, into: &buf)
         FfiConverterOptionString.write(value.receipt, into: &buf)
-        FfiConverterInt64.write(value.queuedAt, into: &buf)
-        FfiConverterInt64.write(value.updatedAt, into: &buf)
+        FfiConverterTimestamp.write(value.queuedAt, into: &buf)
+        FfiConverterTimestamp.write(value.updatedAt, into: &buf)
     }
 }
 
@@ -8572,15 +8507,15 @@ public struct OutboxSyncReport: Equatable, Hashable {
     /**
      * Submissions delivered in this run.
      */
-    public let delivered: UInt32
+    public let delivered: Int32
     /**
      * Submissions the server rejected in this run.
      */
-    public let rejected: UInt32
+    public let rejected: Int32
     /**
      * Still queued.
      */
-    public let remaining: UInt32
+    public let remaining: Int32
     /**
      * Why the run stopped early, if it did.
      */
@@ -8591,13 +8526,13 @@ public struct OutboxSyncReport: Equatable, Hashable {
     public init(
         /**
          * Submissions delivered in this run.
-         */delivered: UInt32, 
+         */delivered: Int32, 
         /**
          * Submissions the server rejected in this run.
-         */rejected: UInt32, 
+         */rejected: Int32, 
         /**
          * Still queued.
-         */remaining: UInt32, 
+         */remaining: Int32, 
         /**
          * Why the run stopped early, if it did.
          */lastError: ErrorDetail?) {
@@ -8623,17 +8558,17 @@ public struct FfiConverterTypeOutboxSyncReport: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxSyncReport {
         return
             try OutboxSyncReport(
-                delivered: FfiConverterUInt32.read(from: &buf), 
-                rejected: FfiConverterUInt32.read(from: &buf), 
-                remaining: FfiConverterUInt32.read(from: &buf), 
+                delivered: FfiConverterInt32.read(from: &buf), 
+                rejected: FfiConverterInt32.read(from: &buf), 
+                remaining: FfiConverterInt32.read(from: &buf), 
                 lastError: FfiConverterOptionTypeErrorDetail.read(from: &buf)
         )
     }
 
     public static func write(_ value: OutboxSyncReport, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.delivered, into: &buf)
-        FfiConverterUInt32.write(value.rejected, into: &buf)
-        FfiConverterUInt32.write(value.remaining, into: &buf)
+        FfiConverterInt32.write(value.delivered, into: &buf)
+        FfiConverterInt32.write(value.rejected, into: &buf)
+        FfiConverterInt32.write(value.remaining, into: &buf)
         FfiConverterOptionTypeErrorDetail.write(value.lastError, into: &buf)
     }
 }
@@ -8667,9 +8602,9 @@ public struct PasscodeResetTicket: Equatable, Hashable {
      */
     public let maskedPhone: String
     /**
-     * Unix seconds.
+     * When the OTP expires.
      */
-    public let otpExpiresAt: Int64
+    public let otpExpiresAt: Date
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -8681,8 +8616,8 @@ public struct PasscodeResetTicket: Equatable, Hashable {
          * Where the OTP went, masked.
          */maskedPhone: String, 
         /**
-         * Unix seconds.
-         */otpExpiresAt: Int64) {
+         * When the OTP expires.
+         */otpExpiresAt: Date) {
         self.resetId = resetId
         self.maskedPhone = maskedPhone
         self.otpExpiresAt = otpExpiresAt
@@ -8706,14 +8641,14 @@ public struct FfiConverterTypePasscodeResetTicket: FfiConverterRustBuffer {
             try PasscodeResetTicket(
                 resetId: FfiConverterString.read(from: &buf), 
                 maskedPhone: FfiConverterString.read(from: &buf), 
-                otpExpiresAt: FfiConverterInt64.read(from: &buf)
+                otpExpiresAt: FfiConverterTimestamp.read(from: &buf)
         )
     }
 
     public static func write(_ value: PasscodeResetTicket, into buf: inout [UInt8]) {
         FfiConverterString.write(value.resetId, into: &buf)
         FfiConverterString.write(value.maskedPhone, into: &buf)
-        FfiConverterInt64.write(value.otpExpiresAt, into: &buf)
+        FfiConverterTimestamp.write(value.otpExpiresAt, into: &buf)
     }
 }
 
@@ -8740,35 +8675,35 @@ public struct PasscodeStatus: Equatable, Hashable {
     /**
      * Consecutive failures.
      */
-    public let failedAttempts: UInt32
+    public let failedAttempts: Int32
     /**
      * Failures left before a delay.
      */
-    public let attemptsBeforeLockout: UInt32
+    public let attemptsBeforeLockout: Int32
     /**
      * Failures left before the local account is erased.
      */
-    public let attemptsBeforeWipe: UInt32
+    public let attemptsBeforeWipe: Int32
     /**
-     * Unix seconds until which attempts are refused.
+     * Attempts are refused until then.
      */
-    public let lockedUntil: Int64?
+    public let lockedUntil: Date?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * Consecutive failures.
-         */failedAttempts: UInt32, 
+         */failedAttempts: Int32, 
         /**
          * Failures left before a delay.
-         */attemptsBeforeLockout: UInt32, 
+         */attemptsBeforeLockout: Int32, 
         /**
          * Failures left before the local account is erased.
-         */attemptsBeforeWipe: UInt32, 
+         */attemptsBeforeWipe: Int32, 
         /**
-         * Unix seconds until which attempts are refused.
-         */lockedUntil: Int64?) {
+         * Attempts are refused until then.
+         */lockedUntil: Date?) {
         self.failedAttempts = failedAttempts
         self.attemptsBeforeLockout = attemptsBeforeLockout
         self.attemptsBeforeWipe = attemptsBeforeWipe
@@ -8791,18 +8726,18 @@ public struct FfiConverterTypePasscodeStatus: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PasscodeStatus {
         return
             try PasscodeStatus(
-                failedAttempts: FfiConverterUInt32.read(from: &buf), 
-                attemptsBeforeLockout: FfiConverterUInt32.read(from: &buf), 
-                attemptsBeforeWipe: FfiConverterUInt32.read(from: &buf), 
-                lockedUntil: FfiConverterOptionInt64.read(from: &buf)
+                failedAttempts: FfiConverterInt32.read(from: &buf), 
+                attemptsBeforeLockout: FfiConverterInt32.read(from: &buf), 
+                attemptsBeforeWipe: FfiConverterInt32.read(from: &buf), 
+                lockedUntil: FfiConverterOptionTimestamp.read(from: &buf)
         )
     }
 
     public static func write(_ value: PasscodeStatus, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.failedAttempts, into: &buf)
-        FfiConverterUInt32.write(value.attemptsBeforeLockout, into: &buf)
-        FfiConverterUInt32.write(value.attemptsBeforeWipe, into: &buf)
-        FfiConverterOptionInt64.write(value.lockedUntil, into: &buf)
+        FfiConverterInt32.write(value.failedAttempts, into: &buf)
+        FfiConverterInt32.write(value.attemptsBeforeLockout, into: &buf)
+        FfiConverterInt32.write(value.attemptsBeforeWipe, into: &buf)
+        FfiConverterOptionTimestamp.write(value.lockedUntil, into: &buf)
     }
 }
 
@@ -8833,7 +8768,7 @@ public struct Procedure: Equatable, Hashable {
     /**
      * Form version, bound into the signed submission.
      */
-    public let version: UInt32
+    public let version: Int32
     /**
      * Official procedure code.
      */
@@ -8857,11 +8792,11 @@ public struct Procedure: Equatable, Hashable {
     /**
      * Fee in đồng.
      */
-    public let feeVnd: UInt64
+    public let feeVnd: Int64
     /**
      * Statutory processing time in working days.
      */
-    public let processingDays: UInt32
+    public let processingDays: Int32
     /**
      * The form fields.
      */
@@ -8879,7 +8814,7 @@ public struct Procedure: Equatable, Hashable {
          */id: String, 
         /**
          * Form version, bound into the signed submission.
-         */version: UInt32, 
+         */version: Int32, 
         /**
          * Official procedure code.
          */code: String, 
@@ -8897,10 +8832,10 @@ public struct Procedure: Equatable, Hashable {
          */agencyEn: String, 
         /**
          * Fee in đồng.
-         */feeVnd: UInt64, 
+         */feeVnd: Int64, 
         /**
          * Statutory processing time in working days.
-         */processingDays: UInt32, 
+         */processingDays: Int32, 
         /**
          * The form fields.
          */fields: [FormField], 
@@ -8937,14 +8872,14 @@ public struct FfiConverterTypeProcedure: FfiConverterRustBuffer {
         return
             try Procedure(
                 id: FfiConverterString.read(from: &buf), 
-                version: FfiConverterUInt32.read(from: &buf), 
+                version: FfiConverterInt32.read(from: &buf), 
                 code: FfiConverterString.read(from: &buf), 
                 nameVi: FfiConverterString.read(from: &buf), 
                 nameEn: FfiConverterString.read(from: &buf), 
                 agencyVi: FfiConverterString.read(from: &buf), 
                 agencyEn: FfiConverterString.read(from: &buf), 
-                feeVnd: FfiConverterUInt64.read(from: &buf), 
-                processingDays: FfiConverterUInt32.read(from: &buf), 
+                feeVnd: FfiConverterInt64.read(from: &buf), 
+                processingDays: FfiConverterInt32.read(from: &buf), 
                 fields: FfiConverterSequenceTypeFormField.read(from: &buf), 
                 attachments: FfiConverterSequenceTypeAttachmentSpec.read(from: &buf)
         )
@@ -8952,14 +8887,14 @@ public struct FfiConverterTypeProcedure: FfiConverterRustBuffer {
 
     public static func write(_ value: Procedure, into buf: inout [UInt8]) {
         FfiConverterString.write(value.id, into: &buf)
-        FfiConverterUInt32.write(value.version, into: &buf)
+        FfiConverterInt32.write(value.version, into: &buf)
         FfiConverterString.write(value.code, into: &buf)
         FfiConverterString.write(value.nameVi, into: &buf)
         FfiConverterString.write(value.nameEn, into: &buf)
         FfiConverterString.write(value.agencyVi, into: &buf)
         FfiConverterString.write(value.agencyEn, into: &buf)
-        FfiConverterUInt64.write(value.feeVnd, into: &buf)
-        FfiConverterUInt32.write(value.processingDays, into: &buf)
+        FfiConverterInt64.write(value.feeVnd, into: &buf)
+        FfiConverterInt32.write(value.processingDays, into: &buf)
         FfiConverterSequenceTypeFormField.write(value.fields, into: &buf)
         FfiConverterSequenceTypeAttachmentSpec.write(value.attachments, into: &buf)
     }
@@ -9016,16 +8951,16 @@ public struct ReceiptInfo: Equatable, Hashable {
     /**
      * Days the relying party may keep the data (0: the session only).
      */
-    public let retentionDays: UInt32
+    public let retentionDays: Int32
     /**
-     * Unix seconds.
+     * When it was issued.
      */
-    public let issuedAt: Int64
+    public let issuedAt: Date
     /**
      * Position in the device's receipt chain (1, 2, 3, …; 0 for a receipt made before
      * receipts were chained).
      */
-    public let sequence: UInt64
+    public let sequence: Int64
     /**
      * Data shares: whether the data reached the relying party.
      */
@@ -9063,14 +8998,14 @@ public struct ReceiptInfo: Equatable, Hashable {
          */claims: [String], 
         /**
          * Days the relying party may keep the data (0: the session only).
-         */retentionDays: UInt32, 
+         */retentionDays: Int32, 
         /**
-         * Unix seconds.
-         */issuedAt: Int64, 
+         * When it was issued.
+         */issuedAt: Date, 
         /**
          * Position in the device's receipt chain (1, 2, 3, …; 0 for a receipt made before
          * receipts were chained).
-         */sequence: UInt64, 
+         */sequence: Int64, 
         /**
          * Data shares: whether the data reached the relying party.
          */delivery: ShareDelivery, 
@@ -9116,9 +9051,9 @@ public struct FfiConverterTypeReceiptInfo: FfiConverterRustBuffer {
                 origin: FfiConverterString.read(from: &buf), 
                 purpose: FfiConverterString.read(from: &buf), 
                 claims: FfiConverterSequenceString.read(from: &buf), 
-                retentionDays: FfiConverterUInt32.read(from: &buf), 
-                issuedAt: FfiConverterInt64.read(from: &buf), 
-                sequence: FfiConverterUInt64.read(from: &buf), 
+                retentionDays: FfiConverterInt32.read(from: &buf), 
+                issuedAt: FfiConverterTimestamp.read(from: &buf), 
+                sequence: FfiConverterInt64.read(from: &buf), 
                 delivery: FfiConverterTypeShareDelivery.read(from: &buf), 
                 damage: FfiConverterOptionTypeErrorDetail.read(from: &buf)
         )
@@ -9132,9 +9067,9 @@ public struct FfiConverterTypeReceiptInfo: FfiConverterRustBuffer {
         FfiConverterString.write(value.origin, into: &buf)
         FfiConverterString.write(value.purpose, into: &buf)
         FfiConverterSequenceString.write(value.claims, into: &buf)
-        FfiConverterUInt32.write(value.retentionDays, into: &buf)
-        FfiConverterInt64.write(value.issuedAt, into: &buf)
-        FfiConverterUInt64.write(value.sequence, into: &buf)
+        FfiConverterInt32.write(value.retentionDays, into: &buf)
+        FfiConverterTimestamp.write(value.issuedAt, into: &buf)
+        FfiConverterInt64.write(value.sequence, into: &buf)
         FfiConverterTypeShareDelivery.write(value.delivery, into: &buf)
         FfiConverterOptionTypeErrorDetail.write(value.damage, into: &buf)
     }
@@ -9165,17 +9100,17 @@ public struct SessionInfo: Equatable, Hashable {
      */
     public let sessionId: String
     /**
-     * Unix seconds; the core refreshes before this.
+     * The core refreshes the access token before this.
      */
-    public let accessExpiresAt: Int64
+    public let accessExpiresAt: Date
     /**
-     * Unix seconds; the session ends if unused until then.
+     * The session ends if unused until then.
      */
-    public let idleExpiresAt: Int64
+    public let idleExpiresAt: Date
     /**
-     * Unix seconds; the session ends then.
+     * The session ends then.
      */
-    public let absoluteExpiresAt: Int64
+    public let absoluteExpiresAt: Date
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -9184,14 +9119,14 @@ public struct SessionInfo: Equatable, Hashable {
          * Session id.
          */sessionId: String, 
         /**
-         * Unix seconds; the core refreshes before this.
-         */accessExpiresAt: Int64, 
+         * The core refreshes the access token before this.
+         */accessExpiresAt: Date, 
         /**
-         * Unix seconds; the session ends if unused until then.
-         */idleExpiresAt: Int64, 
+         * The session ends if unused until then.
+         */idleExpiresAt: Date, 
         /**
-         * Unix seconds; the session ends then.
-         */absoluteExpiresAt: Int64) {
+         * The session ends then.
+         */absoluteExpiresAt: Date) {
         self.sessionId = sessionId
         self.accessExpiresAt = accessExpiresAt
         self.idleExpiresAt = idleExpiresAt
@@ -9215,17 +9150,17 @@ public struct FfiConverterTypeSessionInfo: FfiConverterRustBuffer {
         return
             try SessionInfo(
                 sessionId: FfiConverterString.read(from: &buf), 
-                accessExpiresAt: FfiConverterInt64.read(from: &buf), 
-                idleExpiresAt: FfiConverterInt64.read(from: &buf), 
-                absoluteExpiresAt: FfiConverterInt64.read(from: &buf)
+                accessExpiresAt: FfiConverterTimestamp.read(from: &buf), 
+                idleExpiresAt: FfiConverterTimestamp.read(from: &buf), 
+                absoluteExpiresAt: FfiConverterTimestamp.read(from: &buf)
         )
     }
 
     public static func write(_ value: SessionInfo, into buf: inout [UInt8]) {
         FfiConverterString.write(value.sessionId, into: &buf)
-        FfiConverterInt64.write(value.accessExpiresAt, into: &buf)
-        FfiConverterInt64.write(value.idleExpiresAt, into: &buf)
-        FfiConverterInt64.write(value.absoluteExpiresAt, into: &buf)
+        FfiConverterTimestamp.write(value.accessExpiresAt, into: &buf)
+        FfiConverterTimestamp.write(value.idleExpiresAt, into: &buf)
+        FfiConverterTimestamp.write(value.absoluteExpiresAt, into: &buf)
     }
 }
 
@@ -9360,7 +9295,7 @@ public struct ShareRequestInfo: Equatable, Hashable {
     /**
      * Days the relying party will keep the data.
      */
-    public let retentionDays: UInt32
+    public let retentionDays: Int32
     /**
      * Claims it cannot proceed without (always shared).
      */
@@ -9370,9 +9305,9 @@ public struct ShareRequestInfo: Equatable, Hashable {
      */
     public let optional: [ClaimRequest]
     /**
-     * Unix seconds.
+     * When the request expires.
      */
-    public let expiresAt: Int64
+    public let expiresAt: Date
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -9400,7 +9335,7 @@ public struct ShareRequestInfo: Equatable, Hashable {
          */purposeEn: String, 
         /**
          * Days the relying party will keep the data.
-         */retentionDays: UInt32, 
+         */retentionDays: Int32, 
         /**
          * Claims it cannot proceed without (always shared).
          */required: [ClaimRequest], 
@@ -9408,8 +9343,8 @@ public struct ShareRequestInfo: Equatable, Hashable {
          * Claims the citizen may add.
          */optional: [ClaimRequest], 
         /**
-         * Unix seconds.
-         */expiresAt: Int64) {
+         * When the request expires.
+         */expiresAt: Date) {
         self.requestId = requestId
         self.relyingPartyId = relyingPartyId
         self.relyingPartyNameVi = relyingPartyNameVi
@@ -9446,10 +9381,10 @@ public struct FfiConverterTypeShareRequestInfo: FfiConverterRustBuffer {
                 purpose: FfiConverterString.read(from: &buf), 
                 purposeVi: FfiConverterString.read(from: &buf), 
                 purposeEn: FfiConverterString.read(from: &buf), 
-                retentionDays: FfiConverterUInt32.read(from: &buf), 
+                retentionDays: FfiConverterInt32.read(from: &buf), 
                 required: FfiConverterSequenceTypeClaimRequest.read(from: &buf), 
                 optional: FfiConverterSequenceTypeClaimRequest.read(from: &buf), 
-                expiresAt: FfiConverterInt64.read(from: &buf)
+                expiresAt: FfiConverterTimestamp.read(from: &buf)
         )
     }
 
@@ -9461,10 +9396,10 @@ public struct FfiConverterTypeShareRequestInfo: FfiConverterRustBuffer {
         FfiConverterString.write(value.purpose, into: &buf)
         FfiConverterString.write(value.purposeVi, into: &buf)
         FfiConverterString.write(value.purposeEn, into: &buf)
-        FfiConverterUInt32.write(value.retentionDays, into: &buf)
+        FfiConverterInt32.write(value.retentionDays, into: &buf)
         FfiConverterSequenceTypeClaimRequest.write(value.required, into: &buf)
         FfiConverterSequenceTypeClaimRequest.write(value.optional, into: &buf)
-        FfiConverterInt64.write(value.expiresAt, into: &buf)
+        FfiConverterTimestamp.write(value.expiresAt, into: &buf)
     }
 }
 
@@ -9874,10 +9809,10 @@ public func FfiConverterTypeApduTransportError_lower(_ value: ApduTransportError
 
 
 /**
- * Case states.
+ * The states of a case (hồ sơ).
  */
 
-public enum CaseStatusDto: Equatable, Hashable {
+public enum CaseStatus: Equatable, Hashable {
     
     /**
      * Tiếp nhận.
@@ -9911,16 +9846,16 @@ public enum CaseStatusDto: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension CaseStatusDto: Sendable {}
+extension CaseStatus: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeCaseStatusDto: FfiConverterRustBuffer {
-    typealias SwiftType = CaseStatusDto
+public struct FfiConverterTypeCaseStatus: FfiConverterRustBuffer {
+    typealias SwiftType = CaseStatus
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseStatusDto {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseStatus {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
@@ -9940,7 +9875,7 @@ public struct FfiConverterTypeCaseStatusDto: FfiConverterRustBuffer {
         }
     }
 
-    public static func write(_ value: CaseStatusDto, into buf: inout [UInt8]) {
+    public static func write(_ value: CaseStatus, into buf: inout [UInt8]) {
         switch value {
         
         
@@ -9975,15 +9910,15 @@ public struct FfiConverterTypeCaseStatusDto: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCaseStatusDto_lift(_ buf: RustBuffer) throws -> CaseStatusDto {
-    return try FfiConverterTypeCaseStatusDto.lift(buf)
+public func FfiConverterTypeCaseStatus_lift(_ buf: RustBuffer) throws -> CaseStatus {
+    return try FfiConverterTypeCaseStatus.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCaseStatusDto_lower(_ value: CaseStatusDto) -> RustBuffer {
-    return FfiConverterTypeCaseStatusDto.lower(value)
+public func FfiConverterTypeCaseStatus_lower(_ value: CaseStatus) -> RustBuffer {
+    return FfiConverterTypeCaseStatus.lower(value)
 }
 
 
@@ -10263,10 +10198,10 @@ enum CitizenError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */detail: ErrorDetail, 
         /**
          * Wrong passcodes left before a delay.
-         */attemptsBeforeLockout: UInt32, 
+         */attemptsBeforeLockout: Int32, 
         /**
          * Wrong passcodes left before the local account is erased.
-         */attemptsBeforeWipe: UInt32
+         */attemptsBeforeWipe: Int32
     )
     /**
      * Too many wrong passcodes: wait before the next attempt.
@@ -10276,8 +10211,8 @@ enum CitizenError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * `auth.locked_out`.
          */detail: ErrorDetail, 
         /**
-         * Seconds to wait.
-         */retryAfterSecs: UInt64
+         * How long to wait.
+         */retryAfter: TimeInterval
     )
     /**
      * Something the citizen (or the app) entered is not valid; nothing was sent. `fields` lists
@@ -10301,7 +10236,7 @@ enum CitizenError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */detail: ErrorDetail, 
         /**
          * Attempts left with this OTP.
-         */attemptsLeft: UInt32
+         */attemptsLeft: Int32
     )
     /**
      * The network or the server failed: retry when the connection is back (a queued request
@@ -10399,7 +10334,8 @@ enum CitizenError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
     
     /**
-     * The stable code and the messages in Vietnamese and English, whatever the variant.
+     * The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+     * main-safe, never prompts, never throws.
      */
 public func detail() -> ErrorDetail  {
     return try!  FfiConverterTypeErrorDetail_lift(try! rustCall() {
@@ -10446,12 +10382,12 @@ public struct FfiConverterTypeCitizenError: FfiConverterRustBuffer {
             )
         case 3: return .PasscodeRejected(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsBeforeLockout: try FfiConverterUInt32.read(from: &buf), 
-            attemptsBeforeWipe: try FfiConverterUInt32.read(from: &buf)
+            attemptsBeforeLockout: try FfiConverterInt32.read(from: &buf), 
+            attemptsBeforeWipe: try FfiConverterInt32.read(from: &buf)
             )
         case 4: return .LockedOut(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
+            retryAfter: try FfiConverterDuration.read(from: &buf)
             )
         case 5: return .InvalidInput(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
@@ -10459,7 +10395,7 @@ public struct FfiConverterTypeCitizenError: FfiConverterRustBuffer {
             )
         case 6: return .OtpRejected(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
-            attemptsLeft: try FfiConverterUInt32.read(from: &buf)
+            attemptsLeft: try FfiConverterInt32.read(from: &buf)
             )
         case 7: return .Network(
             detail: try FfiConverterTypeErrorDetail.read(from: &buf), 
@@ -10517,14 +10453,14 @@ public struct FfiConverterTypeCitizenError: FfiConverterRustBuffer {
         case let .PasscodeRejected(detail,attemptsBeforeLockout,attemptsBeforeWipe):
             writeInt(&buf, Int32(3))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeLockout, into: &buf)
-            FfiConverterUInt32.write(attemptsBeforeWipe, into: &buf)
+            FfiConverterInt32.write(attemptsBeforeLockout, into: &buf)
+            FfiConverterInt32.write(attemptsBeforeWipe, into: &buf)
             
         
-        case let .LockedOut(detail,retryAfterSecs):
+        case let .LockedOut(detail,retryAfter):
             writeInt(&buf, Int32(4))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt64.write(retryAfterSecs, into: &buf)
+            FfiConverterDuration.write(retryAfter, into: &buf)
             
         
         case let .InvalidInput(detail,fields):
@@ -10536,7 +10472,7 @@ public struct FfiConverterTypeCitizenError: FfiConverterRustBuffer {
         case let .OtpRejected(detail,attemptsLeft):
             writeInt(&buf, Int32(6))
             FfiConverterTypeErrorDetail.write(detail, into: &buf)
-            FfiConverterUInt32.write(attemptsLeft, into: &buf)
+            FfiConverterInt32.write(attemptsLeft, into: &buf)
             
         
         case let .Network(detail,kind):
@@ -11703,7 +11639,7 @@ public func FfiConverterTypeLanguage_lower(_ value: Language) -> RustBuffer {
 
 
 /**
- * Ways a log can be broken.
+ * Ways an activity log can be broken.
  */
 
 public enum LogProblem: Equatable, Hashable {
@@ -11711,48 +11647,81 @@ public enum LogProblem: Equatable, Hashable {
     /**
      * An entry's content does not match its hash (changed).
      */
-    case changedEntry(seq: UInt64
+    case changedEntry(
+        /**
+         * The changed entry.
+         */seq: Int64
     )
     /**
      * An entry's signature does not verify.
      */
-    case badSignature(seq: UInt64
+    case badSignature(
+        /**
+         * The entry.
+         */seq: Int64
     )
     /**
      * A sequence number is missing or out of place (removed or reordered).
      */
-    case gap(expectedSeq: UInt64, foundSeq: UInt64
+    case gap(
+        /**
+         * The sequence number expected here.
+         */expectedSeq: Int64, 
+        /**
+         * The one found.
+         */foundSeq: Int64
     )
     /**
      * An entry does not link to the previous one (removed, inserted or reordered).
      */
-    case brokenLink(seq: UInt64
+    case brokenLink(
+        /**
+         * The entry.
+         */seq: Int64
     )
     /**
      * Counters must increase along the log.
      */
-    case counterNotIncreasing(seq: UInt64
+    case counterNotIncreasing(
+        /**
+         * The entry.
+         */seq: Int64
     )
     /**
      * The log ends before an anchored entry (truncated).
      */
-    case truncated(anchoredSeq: UInt64, lastSeq: UInt64
+    case truncated(
+        /**
+         * The highest anchored sequence number.
+         */anchoredSeq: Int64, 
+        /**
+         * The last sequence number in the log.
+         */lastSeq: Int64
     )
     /**
      * An anchored entry's hash differs from the anchor (rewritten history).
      */
-    case anchorMismatch(seq: UInt64
+    case anchorMismatch(
+        /**
+         * The entry.
+         */seq: Int64
     )
     /**
      * An anchor's countersignature does not verify.
      */
-    case badAnchor(seq: UInt64
+    case badAnchor(
+        /**
+         * The anchored sequence number.
+         */seq: Int64
     )
     /**
      * The device stored an anchor up to `anchored_seq` that is no longer there (anchor rows
      * deleted).
      */
-    case anchorRemoved(anchoredSeq: UInt64
+    case anchorRemoved(
+        /**
+         * The highest anchored sequence number the device recorded.
+         */anchoredSeq: Int64
     )
     /**
      * The device's sealed record of its anchors is missing or does not open (edited at rest).
@@ -11779,31 +11748,31 @@ public struct FfiConverterTypeLogProblem: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .changedEntry(seq: try FfiConverterUInt64.read(from: &buf)
+        case 1: return .changedEntry(seq: try FfiConverterInt64.read(from: &buf)
         )
         
-        case 2: return .badSignature(seq: try FfiConverterUInt64.read(from: &buf)
+        case 2: return .badSignature(seq: try FfiConverterInt64.read(from: &buf)
         )
         
-        case 3: return .gap(expectedSeq: try FfiConverterUInt64.read(from: &buf), foundSeq: try FfiConverterUInt64.read(from: &buf)
+        case 3: return .gap(expectedSeq: try FfiConverterInt64.read(from: &buf), foundSeq: try FfiConverterInt64.read(from: &buf)
         )
         
-        case 4: return .brokenLink(seq: try FfiConverterUInt64.read(from: &buf)
+        case 4: return .brokenLink(seq: try FfiConverterInt64.read(from: &buf)
         )
         
-        case 5: return .counterNotIncreasing(seq: try FfiConverterUInt64.read(from: &buf)
+        case 5: return .counterNotIncreasing(seq: try FfiConverterInt64.read(from: &buf)
         )
         
-        case 6: return .truncated(anchoredSeq: try FfiConverterUInt64.read(from: &buf), lastSeq: try FfiConverterUInt64.read(from: &buf)
+        case 6: return .truncated(anchoredSeq: try FfiConverterInt64.read(from: &buf), lastSeq: try FfiConverterInt64.read(from: &buf)
         )
         
-        case 7: return .anchorMismatch(seq: try FfiConverterUInt64.read(from: &buf)
+        case 7: return .anchorMismatch(seq: try FfiConverterInt64.read(from: &buf)
         )
         
-        case 8: return .badAnchor(seq: try FfiConverterUInt64.read(from: &buf)
+        case 8: return .badAnchor(seq: try FfiConverterInt64.read(from: &buf)
         )
         
-        case 9: return .anchorRemoved(anchoredSeq: try FfiConverterUInt64.read(from: &buf)
+        case 9: return .anchorRemoved(anchoredSeq: try FfiConverterInt64.read(from: &buf)
         )
         
         case 10: return .anchorRecordDamaged
@@ -11818,49 +11787,49 @@ public struct FfiConverterTypeLogProblem: FfiConverterRustBuffer {
         
         case let .changedEntry(seq):
             writeInt(&buf, Int32(1))
-            FfiConverterUInt64.write(seq, into: &buf)
+            FfiConverterInt64.write(seq, into: &buf)
             
         
         case let .badSignature(seq):
             writeInt(&buf, Int32(2))
-            FfiConverterUInt64.write(seq, into: &buf)
+            FfiConverterInt64.write(seq, into: &buf)
             
         
         case let .gap(expectedSeq,foundSeq):
             writeInt(&buf, Int32(3))
-            FfiConverterUInt64.write(expectedSeq, into: &buf)
-            FfiConverterUInt64.write(foundSeq, into: &buf)
+            FfiConverterInt64.write(expectedSeq, into: &buf)
+            FfiConverterInt64.write(foundSeq, into: &buf)
             
         
         case let .brokenLink(seq):
             writeInt(&buf, Int32(4))
-            FfiConverterUInt64.write(seq, into: &buf)
+            FfiConverterInt64.write(seq, into: &buf)
             
         
         case let .counterNotIncreasing(seq):
             writeInt(&buf, Int32(5))
-            FfiConverterUInt64.write(seq, into: &buf)
+            FfiConverterInt64.write(seq, into: &buf)
             
         
         case let .truncated(anchoredSeq,lastSeq):
             writeInt(&buf, Int32(6))
-            FfiConverterUInt64.write(anchoredSeq, into: &buf)
-            FfiConverterUInt64.write(lastSeq, into: &buf)
+            FfiConverterInt64.write(anchoredSeq, into: &buf)
+            FfiConverterInt64.write(lastSeq, into: &buf)
             
         
         case let .anchorMismatch(seq):
             writeInt(&buf, Int32(7))
-            FfiConverterUInt64.write(seq, into: &buf)
+            FfiConverterInt64.write(seq, into: &buf)
             
         
         case let .badAnchor(seq):
             writeInt(&buf, Int32(8))
-            FfiConverterUInt64.write(seq, into: &buf)
+            FfiConverterInt64.write(seq, into: &buf)
             
         
         case let .anchorRemoved(anchoredSeq):
             writeInt(&buf, Int32(9))
-            FfiConverterUInt64.write(anchoredSeq, into: &buf)
+            FfiConverterInt64.write(anchoredSeq, into: &buf)
             
         
         case .anchorRecordDamaged:
@@ -12178,6 +12147,196 @@ public func FfiConverterTypeOutboxState_lift(_ buf: RustBuffer) throws -> Outbox
 #endif
 public func FfiConverterTypeOutboxState_lower(_ value: OutboxState) -> RustBuffer {
     return FfiConverterTypeOutboxState.lower(value)
+}
+
+
+
+/**
+ * The platform a device runs on (sent at enrollment, shown in the device list).
+ */
+
+public enum Platform: Equatable, Hashable {
+    
+    /**
+     * An Android phone or tablet.
+     */
+    case android
+    /**
+     * An iPhone or iPad.
+     */
+    case ios
+    /**
+     * A desktop computer (the CLI, a desktop app).
+     */
+    case desktop
+    /**
+     * A public kiosk.
+     */
+    case kiosk
+    /**
+     * Not said, or a platform this version does not know.
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Platform: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlatform: FfiConverterRustBuffer {
+    typealias SwiftType = Platform
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Platform {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .android
+        
+        case 2: return .ios
+        
+        case 3: return .desktop
+        
+        case 4: return .kiosk
+        
+        case 5: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Platform, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .android:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .ios:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .desktop:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .kiosk:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlatform_lift(_ buf: RustBuffer) throws -> Platform {
+    return try FfiConverterTypePlatform.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlatform_lower(_ value: Platform) -> RustBuffer {
+    return FfiConverterTypePlatform.lower(value)
+}
+
+
+
+/**
+ * Sex as the population register records it.
+ */
+
+public enum Sex: Equatable, Hashable {
+    
+    /**
+     * Nam.
+     */
+    case male
+    /**
+     * Nữ.
+     */
+    case female
+    /**
+     * A value this version does not know.
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Sex: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSex: FfiConverterRustBuffer {
+    typealias SwiftType = Sex
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Sex {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .male
+        
+        case 2: return .female
+        
+        case 3: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Sex, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .male:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .female:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSex_lift(_ buf: RustBuffer) throws -> Sex {
+    return try FfiConverterTypeSex.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSex_lower(_ value: Sex) -> RustBuffer {
+    return FfiConverterTypeSex.lower(value)
 }
 
 
@@ -12525,8 +12684,8 @@ public func FfiConverterTypeSignatureFormat_lower(_ value: SignatureFormat) -> R
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
-    typealias SwiftType = UInt32?
+fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
+    typealias SwiftType = Int32?
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         guard let value = value else {
@@ -12534,37 +12693,13 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
             return
         }
         writeInt(&buf, Int8(1))
-        FfiConverterUInt32.write(value, into: &buf)
+        FfiConverterInt32.write(value, into: &buf)
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
-        case 1: return try FfiConverterUInt32.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
-    typealias SwiftType = Int64?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterInt64.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterInt64.read(from: &buf)
+        case 1: return try FfiConverterInt32.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -12597,6 +12732,54 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTimestamp: FfiConverterRustBuffer {
+    typealias SwiftType = Date?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTimestamp.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTimestamp.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionDuration: FfiConverterRustBuffer {
+    typealias SwiftType = TimeInterval?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterDuration.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterDuration.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeChipReadObserver: FfiConverterRustBuffer {
     typealias SwiftType = ChipReadObserver?
 
@@ -12613,6 +12796,30 @@ fileprivate struct FfiConverterOptionTypeChipReadObserver: FfiConverterRustBuffe
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeChipReadObserver.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeDataKeyWrapper: FfiConverterRustBuffer {
+    typealias SwiftType = DataKeyWrapper?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDataKeyWrapper.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDataKeyWrapper.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -12842,23 +13049,23 @@ fileprivate struct FfiConverterSequenceTypeAttachmentSpec: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterSequenceTypeCaseEventDto: FfiConverterRustBuffer {
-    typealias SwiftType = [CaseEventDto]
+fileprivate struct FfiConverterSequenceTypeCaseEvent: FfiConverterRustBuffer {
+    typealias SwiftType = [CaseEvent]
 
-    public static func write(_ value: [CaseEventDto], into buf: inout [UInt8]) {
+    public static func write(_ value: [CaseEvent], into buf: inout [UInt8]) {
         let len = Int32(value.count)
         writeInt(&buf, len)
         for item in value {
-            FfiConverterTypeCaseEventDto.write(item, into: &buf)
+            FfiConverterTypeCaseEvent.write(item, into: &buf)
         }
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CaseEventDto] {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CaseEvent] {
         let len: Int32 = try readInt(&buf)
-        var seq = [CaseEventDto]()
+        var seq = [CaseEvent]()
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
-            seq.append(try FfiConverterTypeCaseEventDto.read(from: &buf))
+            seq.append(try FfiConverterTypeCaseEvent.read(from: &buf))
         }
         return seq
     }
@@ -13042,31 +13249,6 @@ fileprivate struct FfiConverterSequenceTypeFormField: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterSequenceTypeFormItemField: FfiConverterRustBuffer {
-    typealias SwiftType = [FormItemField]
-
-    public static func write(_ value: [FormItemField], into buf: inout [UInt8]) {
-        let len = Int32(value.count)
-        writeInt(&buf, len)
-        for item in value {
-            FfiConverterTypeFormItemField.write(item, into: &buf)
-        }
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FormItemField] {
-        let len: Int32 = try readInt(&buf)
-        var seq = [FormItemField]()
-        seq.reserveCapacity(Int(len))
-        for _ in 0 ..< len {
-            seq.append(try FfiConverterTypeFormItemField.read(from: &buf))
-        }
-        return seq
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
 fileprivate struct FfiConverterSequenceTypeOptionSpec: FfiConverterRustBuffer {
     typealias SwiftType = [OptionSpec]
 
@@ -13192,23 +13374,23 @@ fileprivate struct FfiConverterSequenceTypeLogProblem: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterDictionaryStringUInt32: FfiConverterRustBuffer {
-    public static func write(_ value: [String: UInt32], into buf: inout [UInt8]) {
+fileprivate struct FfiConverterDictionaryStringInt32: FfiConverterRustBuffer {
+    public static func write(_ value: [String: Int32], into buf: inout [UInt8]) {
         let len = Int32(value.count)
         writeInt(&buf, len)
         for (key, value) in value {
             FfiConverterString.write(key, into: &buf)
-            FfiConverterUInt32.write(value, into: &buf)
+            FfiConverterInt32.write(value, into: &buf)
         }
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: UInt32] {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: Int32] {
         let len: Int32 = try readInt(&buf)
-        var dict = [String: UInt32]()
+        var dict = [String: Int32]()
         dict.reserveCapacity(Int(len))
         for _ in 0..<len {
             let key = try FfiConverterString.read(from: &buf)
-            let value = try FfiConverterUInt32.read(from: &buf)
+            let value = try FfiConverterInt32.read(from: &buf)
             dict[key] = value
         }
         return dict
@@ -13384,7 +13566,9 @@ public func uniffiForeignFutureHandleCountCitizenCore() -> Int {
  * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
  * Server keys inside the file are ignored — a forger can put any key there. The entries are
  * checked with the device key the file carries; the report names it (`device_public_key`) so
- * the caller can compare it with the device it expects. Anyone can run this.
+ * the caller can compare it with the device it expects. Anyone can run this. Pure computation
+ * (no storage, no network; verifying a long log takes a few milliseconds): main-safe, never
+ * prompts. Throws [`CitizenError`] (`InvalidInput`: not an export, or not a JWK).
  */
 public func verifyActivityLogExport(json: String, serverKeyJwk: String)throws  -> ActivityLogReport  {
     return try  FfiConverterTypeActivityLogReport_lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
@@ -13402,10 +13586,13 @@ public func verifyActivityLogExport(json: String, serverKeyJwk: String)throws  -
  * receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
  * `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
  * the server's `/v1/keys`), the embedded key must be that one — without it the check only
- * proves the file is self-consistent. Returns the number of receipts verified.
+ * proves the file is self-consistent. Returns the number of receipts verified. Pure computation
+ * (no storage, no network): main-safe, never prompts. Throws [`CitizenError`] (`InvalidInput`
+ * for a file that is not an export; `Refused` with a `consent.*` code for one that does not
+ * verify).
  */
-public func verifyReceiptExport(json: String, serverKeyJwk: String?)throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
+public func verifyReceiptExport(json: String, serverKeyJwk: String?)throws  -> Int32  {
+    return try  FfiConverterInt32.lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
         uniffiCallStatus in
     uniffi_citizen_core_fn_func_verify_receipt_export(
         FfiConverterString.lower(json),
@@ -13415,7 +13602,8 @@ public func verifyReceiptExport(json: String, serverKeyJwk: String?)throws  -> U
 }
 /**
  * A configuration with safe defaults: platform roots, no pins, Vietnamese, 10 s connect and
- * 30 s request timeouts, HTTPS only.
+ * 30 s request timeouts, HTTPS only, platform `Unknown` (set yours). Pure: main-safe, never
+ * prompts, never throws.
  */
 public func defaultCoreConfig(serverBaseUrl: String, dataDir: String) -> CoreConfig  {
     return try!  FfiConverterTypeCoreConfig_lift(try! rustCall() {
@@ -13427,7 +13615,8 @@ public func defaultCoreConfig(serverBaseUrl: String, dataDir: String) -> CoreCon
 })
 }
 /**
- * Validate enrollment input without a network call: every field error at once.
+ * Validate enrollment input without a network call: every field error at once (empty =
+ * valid). Pure: main-safe, never prompts, never throws.
  */
 public func validateEnrollmentInput(input: EnrollmentInput) -> [FieldError]  {
     return try!  FfiConverterSequenceTypeFieldError.lift(try! rustCall() {
@@ -13439,7 +13628,7 @@ public func validateEnrollmentInput(input: EnrollmentInput) -> [FieldError]  {
 }
 /**
  * The version of the core (the crate version), for support and for the shells' "about" page.
- * Pure: main-safe, never throws.
+ * Pure: main-safe, never prompts, never throws.
  */
 public func coreVersion() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -13450,29 +13639,34 @@ public func coreVersion() -> String  {
 }
 /**
  * Erase this app's local data in `data_dir` (database, local keys, everything the core stored
- * there): after a lost data key (`CitizenError::DataKeyLost`) or when the citizen resets the
- * app. Refused while a core holds the directory (`storage.already_open`: shut it down first).
- * Returns the aliases of the platform keys the shell's `DataKeyWrapper` used for this data, so
- * the shell deletes them without hard-coding them (the `DataKeyWrapper` trait has no delete
- * method for the core to call). Main-safe (runs on the core's runtime); never prompts. Throws
- * [`super::errors::CitizenError`] (`Internal`).
+ * there) and the platform key that wrapped its data key: after a lost data key
+ * (`CitizenError::DataKeyLost`) or when the citizen resets the app. Never call it for
+ * `DataKeyLocked` (retry instead). `key_wrapper` is the wrapper the core was opened with: the
+ * core calls its `delete_key` with the aliases it used, so a shell never hard-codes them; pass
+ * `None` for a desktop core (`open_desktop`), whose keys live in the directory. The wrapping key
+ * goes first (what is left of the data can then never be opened, even if deleting a file
+ * fails), then the files. Refused while a core holds the directory (`storage.already_open`:
+ * shut it down first). Main-safe (runs on the core's runtime); never prompts. Throws
+ * [`super::errors::CitizenError`] (`Internal`; `KeyStore` when the wrapper cannot delete its
+ * key).
  */
-public func eraseLocalData(dataDir: String)async throws  -> [String]  {
+public func eraseLocalData(dataDir: String, keyWrapper: DataKeyWrapper?)async throws   {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_citizen_core_fn_func_erase_local_data(FfiConverterString.lower(dataDir)
+                uniffi_citizen_core_fn_func_erase_local_data(FfiConverterString.lower(dataDir),FfiConverterOptionTypeDataKeyWrapper.lower(keyWrapper)
                 )
             },
-            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
-            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
-            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterSequenceString.lift,
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
 /**
- * The communes/wards of a province (bundled list).
+ * The communes/wards of a province (bundled list; empty for an unknown province code).
+ * Bundled data (no I/O): main-safe, never prompts, never throws.
  */
 public func communes(provinceCode: String) -> [AdminUnit]  {
     return try!  FfiConverterSequenceTypeAdminUnit.lift(try! rustCall() {
@@ -13483,7 +13677,8 @@ public func communes(provinceCode: String) -> [AdminUnit]  {
 })
 }
 /**
- * The bundled list of the 34 provinces (code, name) after the 2025 reorganisation.
+ * The bundled list of the 34 provinces (code, name) after the 2025 reorganisation. Bundled data
+ * (no I/O): main-safe, never prompts, never throws.
  */
 public func provinces() -> [AdminUnit]  {
     return try!  FfiConverterSequenceTypeAdminUnit.lift(try! rustCall() {
@@ -13508,28 +13703,28 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 3785) {
+    if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59638) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 52006) {
+    if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 6333) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_default_core_config() != 6264) {
+    if (uniffi_citizen_core_checksum_func_default_core_config() != 17752) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_validate_enrollment_input() != 50441) {
+    if (uniffi_citizen_core_checksum_func_validate_enrollment_input() != 39864) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_core_version() != 38839) {
+    if (uniffi_citizen_core_checksum_func_core_version() != 883) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_erase_local_data() != 40428) {
+    if (uniffi_citizen_core_checksum_func_erase_local_data() != 41560) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_communes() != 54429) {
+    if (uniffi_citizen_core_checksum_func_communes() != 39935) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_func_provinces() != 55146) {
+    if (uniffi_citizen_core_checksum_func_provinces() != 43239) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 34645) {
@@ -13580,25 +13775,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 42213) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_activityclient_anchor() != 43084) {
+    if (uniffi_citizen_core_checksum_method_activityclient_anchor() != 45476) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_activityclient_export() != 36535) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_activityclient_list_entries() != 62327) {
+    if (uniffi_citizen_core_checksum_method_activityclient_list_entries() != 43373) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_activityclient_verify() != 56065) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_chipclient_identity_level() != 13132) {
+    if (uniffi_citizen_core_checksum_method_chipclient_identity_level() != 58827) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip() != 47344) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_chipreadobserver_on_progress() != 44030) {
+    if (uniffi_citizen_core_checksum_method_chipreadobserver_on_progress() != 51938) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_consentclient_approve_login() != 36965) {
@@ -13616,37 +13811,37 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_consentclient_open_login_link() != 10107) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 33392) {
+    if (uniffi_citizen_core_checksum_method_consentclient_refresh_relying_parties() != 17992) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 35057) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 33156) {
+    if (uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 12789) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 27802) {
+    if (uniffi_citizen_core_checksum_method_consentclient_open_share_request() != 59043) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_consentclient_share_data() != 22338) {
+    if (uniffi_citizen_core_checksum_method_consentclient_share_data() != 53938) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_account() != 38618) {
+    if (uniffi_citizen_core_checksum_method_citizencore_account() != 12359) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_activity() != 27484) {
+    if (uniffi_citizen_core_checksum_method_citizencore_activity() != 46541) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_chip() != 43919) {
+    if (uniffi_citizen_core_checksum_method_citizencore_chip() != 4204) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_consent() != 60671) {
+    if (uniffi_citizen_core_checksum_method_citizencore_consent() != 22538) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_observe_status() != 30766) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_citizencore_services() != 36370) {
+    if (uniffi_citizen_core_checksum_method_citizencore_services() != 46496) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_shutdown() != 15663) {
@@ -13667,10 +13862,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_statuslistener_on_end() != 13108) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_subscription_cancel() != 37713) {
+    if (uniffi_citizen_core_checksum_method_subscription_cancel() != 36485) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 47312) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 46333) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_attach_bytes() != 50753) {
@@ -13691,7 +13886,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_servicesclient_get_draft() != 27423) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 42482) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_get_profile() != 20124) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_list_cases() != 8833) {
@@ -13712,19 +13907,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 36004) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 49675) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 17426) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 64385) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 5112) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_remove_group_item() != 6126) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_submit_draft() != 33229) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 51505) {
+    if (uniffi_citizen_core_checksum_method_servicesclient_sync_cases() != 23738) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_sync_outbox() != 48153) {
@@ -13739,7 +13934,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_apdutransport_transceive() != 63525) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length() != 2937) {
+    if (uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length() != 54890) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556) {
@@ -13749,6 +13944,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_datakeywrapper_unwrap() != 64546) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_datakeywrapper_delete_key() != 35023) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_devicekeystore_create_key() != 33160) {

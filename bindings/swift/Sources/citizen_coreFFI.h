@@ -245,7 +245,7 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CHIP_READ_OBSERVER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CHIP_READ_OBSERVER_METHOD0
-typedef void (*UniffiCallbackInterfaceChipReadObserverMethod0)(uint64_t, RustBuffer, uint64_t, uint32_t, void* _Nonnull, 
+typedef void (*UniffiCallbackInterfaceChipReadObserverMethod0)(uint64_t, RustBuffer, int64_t, int32_t, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -286,7 +286,7 @@ typedef void (*UniffiCallbackInterfaceApduTransportMethod0)(uint64_t, RustBuffer
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD1
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_APDU_TRANSPORT_METHOD1
-typedef void (*UniffiCallbackInterfaceApduTransportMethod1)(uint64_t, uint32_t* _Nonnull, 
+typedef void (*UniffiCallbackInterfaceApduTransportMethod1)(uint64_t, int32_t* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -308,6 +308,13 @@ typedef void (*UniffiCallbackInterfaceDataKeyWrapperMethod0)(uint64_t, RustBuffe
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_KEY_WRAPPER_METHOD1
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_KEY_WRAPPER_METHOD1
 typedef void (*UniffiCallbackInterfaceDataKeyWrapperMethod1)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_KEY_WRAPPER_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DATA_KEY_WRAPPER_METHOD2
+typedef void (*UniffiCallbackInterfaceDataKeyWrapperMethod2)(uint64_t, RustBuffer, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -399,6 +406,7 @@ typedef struct UniffiVTableCallbackInterfaceDataKeyWrapper {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceDataKeyWrapperMethod0 _Nonnull wrap;
     UniffiCallbackInterfaceDataKeyWrapperMethod1 _Nonnull unwrap;
+    UniffiCallbackInterfaceDataKeyWrapperMethod2 _Nonnull deleteKey;
 } UniffiVTableCallbackInterfaceDataKeyWrapper;
 
 #endif
@@ -573,7 +581,7 @@ void uniffi_citizen_core_fn_init_callback_vtable_chipreadobserver(const UniffiVT
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPREADOBSERVER_ON_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CHIPREADOBSERVER_ON_PROGRESS
-void uniffi_citizen_core_fn_method_chipreadobserver_on_progress(uint64_t ptr, RustBuffer step, uint64_t bytes_read, uint32_t apdus, RustCallStatus *_Nonnull out_status
+void uniffi_citizen_core_fn_method_chipreadobserver_on_progress(uint64_t ptr, RustBuffer step, int64_t bytes_read, int32_t apdus, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CONSENTCLIENT
@@ -853,7 +861,7 @@ uint64_t uniffi_citizen_core_fn_method_servicesclient_remove_attachment(uint64_t
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_REMOVE_GROUP_ITEM
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_REMOVE_GROUP_ITEM
-uint64_t uniffi_citizen_core_fn_method_servicesclient_remove_group_item(uint64_t ptr, RustBuffer draft_id, RustBuffer group, uint32_t index
+uint64_t uniffi_citizen_core_fn_method_servicesclient_remove_group_item(uint64_t ptr, RustBuffer draft_id, RustBuffer group, int32_t index
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_SERVICESCLIENT_SUBMIT_DRAFT
@@ -903,7 +911,7 @@ uint64_t uniffi_citizen_core_fn_method_apdutransport_transceive(uint64_t ptr, Ru
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_MAX_APDU_LENGTH
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_MAX_APDU_LENGTH
-uint32_t uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(uint64_t ptr, RustCallStatus *_Nonnull out_status
+int32_t uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_APDUTRANSPORT_SUPPORTS_EXTENDED_LENGTH
@@ -934,6 +942,11 @@ RustBuffer uniffi_citizen_core_fn_method_datakeywrapper_wrap(uint64_t ptr, RustB
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DATAKEYWRAPPER_UNWRAP
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DATAKEYWRAPPER_UNWRAP
 RustBuffer uniffi_citizen_core_fn_method_datakeywrapper_unwrap(uint64_t ptr, RustBuffer key_alias, RustBuffer wrapped, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DATAKEYWRAPPER_DELETE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DATAKEYWRAPPER_DELETE_KEY
+void uniffi_citizen_core_fn_method_datakeywrapper_delete_key(uint64_t ptr, RustBuffer key_alias, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_DEVICEKEYSTORE
@@ -993,7 +1006,7 @@ RustBuffer uniffi_citizen_core_fn_func_verify_activity_log_export(RustBuffer jso
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_VERIFY_RECEIPT_EXPORT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_VERIFY_RECEIPT_EXPORT
-uint32_t uniffi_citizen_core_fn_func_verify_receipt_export(RustBuffer json, RustBuffer server_key_jwk, RustCallStatus *_Nonnull out_status
+int32_t uniffi_citizen_core_fn_func_verify_receipt_export(RustBuffer json, RustBuffer server_key_jwk, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_DEFAULT_CORE_CONFIG
@@ -1014,7 +1027,7 @@ RustBuffer uniffi_citizen_core_fn_func_core_version(RustCallStatus *_Nonnull out
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_ERASE_LOCAL_DATA
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_ERASE_LOCAL_DATA
-uint64_t uniffi_citizen_core_fn_func_erase_local_data(RustBuffer data_dir
+uint64_t uniffi_citizen_core_fn_func_erase_local_data(RustBuffer data_dir, RustBuffer key_wrapper
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_COMMUNES
@@ -1771,6 +1784,12 @@ uint16_t uniffi_citizen_core_checksum_method_datakeywrapper_wrap(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_DATAKEYWRAPPER_UNWRAP
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_DATAKEYWRAPPER_UNWRAP
 uint16_t uniffi_citizen_core_checksum_method_datakeywrapper_unwrap(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_DATAKEYWRAPPER_DELETE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_DATAKEYWRAPPER_DELETE_KEY
+uint16_t uniffi_citizen_core_checksum_method_datakeywrapper_delete_key(void
     
 );
 #endif

@@ -28,13 +28,15 @@ pub(crate) async fn status(core: &CitizenCore) -> ExitCode {
 pub(crate) async fn login(core: &CitizenCore) -> ExitCode {
     let pass = passcode();
     finish(core.account().login(pass.to_string()).await, |s| {
-        println!("logged_in session_expires_at={}", s.absolute_expires_at)
+        println!("logged_in session_expires_at={}", citizen_cli::unix(s.absolute_expires_at))
     })
 }
 
 /// `refresh`: rotate the refresh token.
 pub(crate) async fn refresh(core: &CitizenCore) -> ExitCode {
-    finish(core.account().refresh_session().await, |s| println!("refreshed access_expires_at={}", s.access_expires_at))
+    finish(core.account().refresh_session().await, |s| {
+        println!("refreshed access_expires_at={}", citizen_cli::unix(s.access_expires_at))
+    })
 }
 
 /// `logout`: end the session.

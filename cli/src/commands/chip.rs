@@ -75,7 +75,7 @@ pub(crate) fn readers() -> ExitCode {
 struct Probe {
     reader: String,
     atr: Vec<u8>,
-    max_apdu_length: u32,
+    max_apdu_length: i32,
     extended_length: bool,
     card_access_read_by: &'static str,
     card_access: Vec<u8>,

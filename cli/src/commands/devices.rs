@@ -13,7 +13,7 @@ pub(crate) async fn list(core: &CitizenCore) -> ExitCode {
             println!(
                 "{} {} {} status={:?} hardware_backed={}{}",
                 d.device_id,
-                d.platform,
+                d.platform.wire(),
                 d.label,
                 d.status,
                 d.hardware_backed,
@@ -40,6 +40,6 @@ pub(crate) async fn approve_transfer(core: &CitizenCore, enrollment_id: String) 
 /// `device-status`: ask the server whether this device is still active.
 pub(crate) async fn status(core: &CitizenCore) -> ExitCode {
     finish(core.account().check_device_status().await, |s| {
-        println!("status={:?} changed_at={}", s.status, s.changed_at)
+        println!("status={:?} changed_at={}", s.status, citizen_cli::unix(s.changed_at))
     })
 }

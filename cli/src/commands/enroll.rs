@@ -9,7 +9,12 @@ use super::{finish, secret, NEW_PASSCODE_VAR};
 /// `enroll start`: validate the input and ask the register for an OTP.
 pub(crate) async fn start(core: &CitizenCore, input: EnrollmentInput) -> ExitCode {
     finish(core.account().start_enrollment(input).await, |t| {
-        println!("enrollment_id={} otp_sent_to={} expires_at={}", t.enrollment_id, t.masked_phone, t.otp_expires_at);
+        println!(
+            "enrollment_id={} otp_sent_to={} expires_at={}",
+            t.enrollment_id,
+            t.masked_phone,
+            citizen_cli::unix(t.otp_expires_at)
+        );
         if t.has_active_device {
             println!("note: the account has an active device; it will be replaced unless it approves the transfer");
         }

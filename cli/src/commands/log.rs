@@ -15,7 +15,15 @@ pub(crate) async fn run(core: &CitizenCore, op: LogOp) -> ExitCode {
     match op {
         LogOp::List => finish(core.activity().list_entries().await, |entries| {
             for e in entries {
-                println!("{:>4} {} {:?} {} counter={} {}…", e.seq, e.at, e.kind, e.summary, e.counter, &e.hash[..12]);
+                println!(
+                    "{:>4} {} {:?} {} counter={} {}…",
+                    e.seq,
+                    citizen_cli::unix(e.at),
+                    e.kind,
+                    e.summary,
+                    e.counter,
+                    &e.hash[..12]
+                );
             }
         }),
         LogOp::Verify { file: Some(path), server_key } => {
@@ -36,7 +44,7 @@ pub(crate) async fn run(core: &CitizenCore, op: LogOp) -> ExitCode {
             Err(e) => exit::fail(&e),
         },
         LogOp::Anchor => finish(core.activity().anchor().await, |a| match a {
-            Some(a) => println!("anchored seq={} at={}", a.seq, a.anchored_at),
+            Some(a) => println!("anchored seq={} at={}", a.seq, citizen_cli::unix(a.anchored_at)),
             None => println!("nothing new to anchor"),
         }),
     }

@@ -20,7 +20,7 @@ pub(crate) async fn run(core: &CitizenCore, op: PasscodeOp) -> ExitCode {
                 s.failed_attempts,
                 s.attempts_before_lockout,
                 s.attempts_before_wipe,
-                s.locked_until.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+                s.locked_until.map(|v| citizen_cli::unix(v).to_string()).unwrap_or_else(|| "-".into())
             )
         }),
         PasscodeOp::Change => {

@@ -28,7 +28,7 @@ pub(crate) async fn run(core: &CitizenCore, op: QrOp) -> ExitCode {
                     println!("claim {} — {} / {}", c.name, c.label_vi, c.label_en);
                 }
                 println!("code_choices={}", i.code_choices.join(" "));
-                println!("expires_at={} same_device={}", i.expires_at, i.same_device);
+                println!("expires_at={} same_device={}", citizen_cli::unix(i.expires_at), i.same_device);
                 println!("Chọn mã đang hiển thị trên trang web / pick the code the website shows: citizen qr approve {} --code NN", i.session_id);
             })
         }

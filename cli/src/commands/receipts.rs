@@ -46,13 +46,21 @@ pub(crate) async fn run(core: &CitizenCore, op: ReceiptsOp) -> ExitCode {
 /// One receipt on one line (or what is damaged about it).
 pub(crate) fn print_receipt(r: &ReceiptInfo) {
     if let Some(d) = &r.damage {
-        println!("#{} {} {} {:?} DAMAGED {} — {}", r.sequence, r.issued_at, r.receipt_id, r.kind, d.code, d.message_en);
+        println!(
+            "#{} {} {} {:?} DAMAGED {} — {}",
+            r.sequence,
+            citizen_cli::unix(r.issued_at),
+            r.receipt_id,
+            r.kind,
+            d.code,
+            d.message_en
+        );
         return;
     }
     println!(
         "#{} {} {} {:?} rp={} \"{}\" origin={} purpose={} claims={} retention_days={} delivery={:?}",
         r.sequence,
-        r.issued_at,
+        citizen_cli::unix(r.issued_at),
         r.receipt_id,
         r.kind,
         r.relying_party_id,

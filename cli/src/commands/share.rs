@@ -17,7 +17,7 @@ pub(crate) async fn run(core: &CitizenCore, request: String, with: Vec<String>) 
     println!("request_id={}", info.request_id);
     println!("relying_party={} {} / {}", info.relying_party_id, info.relying_party_name_vi, info.relying_party_name_en);
     println!("purpose={} — {} / {}", info.purpose, info.purpose_vi, info.purpose_en);
-    println!("retention_days={} expires_at={}", info.retention_days, info.expires_at);
+    println!("retention_days={} expires_at={}", info.retention_days, citizen_cli::unix(info.expires_at));
     for c in &info.required {
         println!("required {} — {} / {}", c.name, c.label_vi, c.label_en);
     }

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use crate::env::{Env, PASS};
 
-async fn failed(env: &Env) -> (u32, Option<i64>) {
+async fn failed(env: &Env) -> (i32, Option<i64>) {
     let s = env.core().account().passcode_status().await.unwrap();
-    (s.failed_attempts, s.locked_until)
+    (s.failed_attempts, s.locked_until.map(citizen_cli::unix))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -51,9 +51,10 @@ public final class KeychainDataKeyWrapper: DataKeyWrapper {
         }
     }
 
-    /// Delete the wrapping key (the core's data, wrapped under it, is then unreadable).
-    public func deleteKey(alias: String) throws {
-        let status = SecItemDelete(baseQuery(alias: alias) as CFDictionary)
+    /// Delete the wrapping key (the core's data, wrapped under it, is then unreadable). The core
+    /// calls this from `eraseLocalData(dataDir:keyWrapper:)`; a missing key is not an error.
+    public func deleteKey(keyAlias: String) throws {
+        let status = SecItemDelete(baseQuery(alias: keyAlias) as CFDictionary)
         guard status == errSecSuccess || status == errSecItemNotFound else {
             throw KeyWrapError.Failure(reason: "SecItemDelete: OSStatus \(status)")
         }

@@ -28,9 +28,9 @@ public final class NfcIso7816ApduTransport: ApduTransport, @unchecked Sendable {
     private let extendedLength: Bool
 
     /// The largest short command APDU: header, Lc, 255 data bytes, Le.
-    public static let shortApduMax: UInt32 = 261
+    public static let shortApduMax: Int32 = 261
     /// The largest extended command APDU CoreNFC accepts (header, 3-byte Lc, 65535 data bytes, 2-byte Le).
-    public static let extendedApduMax: UInt32 = 65544
+    public static let extendedApduMax: Int32 = 65544
 
     /// - Parameters:
     ///   - tag: the connected ISO 7816 tag (`session.connect(to:)` done by the caller).
@@ -67,7 +67,7 @@ public final class NfcIso7816ApduTransport: ApduTransport, @unchecked Sendable {
         }
     }
 
-    public func maxApduLength() -> UInt32 {
+    public func maxApduLength() -> Int32 {
         extendedLength ? NfcIso7816ApduTransport.extendedApduMax : NfcIso7816ApduTransport.shortApduMax
     }
 

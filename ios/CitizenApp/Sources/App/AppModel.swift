@@ -37,7 +37,7 @@ enum CoreFactory {
             trustAnchorsPem: trustAnchors,
             language: AppLocale.isVietnamese ? .vi : .en,
             deviceLabel: UIDevice.current.model, // "iPhone": no personal data (not the device name)
-            platform: "ios"
+            platform: .ios
         )
         return try await CitizenCore.open(config: config, keyStore: keyStore, keyWrapper: KeychainDataKeyWrapper())
     }
@@ -83,13 +83,10 @@ final class Launcher: ObservableObject {
     /// Offered only for a lost data key.
     func eraseAndRetry() {
         Task {
-            // The core erases its directory and names the platform keys it used: no alias is
-            // hard-coded here.
-            if let directory = try? DataDirectory.prepareURL(),
-               let aliases = try? await eraseLocalData(dataDir: directory.path) {
-                for alias in aliases {
-                    try? KeychainDataKeyWrapper().deleteKey(alias: alias)
-                }
+            // The core deletes its wrapping key through the wrapper, then erases its directory:
+            // no key alias is hard-coded here.
+            if let directory = try? DataDirectory.prepareURL() {
+                try? await eraseLocalData(dataDir: directory.path, keyWrapper: KeychainDataKeyWrapper())
             }
             await self.launch()
         }

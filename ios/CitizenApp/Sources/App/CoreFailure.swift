@@ -46,10 +46,10 @@ struct CoreFailure: Equatable {
     let detail: ErrorDetail
     var kind: Kind = .other
     var fields: [FieldError] = []
-    var retryAfterSecs: UInt64?
-    var attemptsBeforeLockout: UInt32?
-    var attemptsBeforeWipe: UInt32?
-    var otpAttemptsLeft: UInt32?
+    var retryAfter: TimeInterval?
+    var attemptsBeforeLockout: Int32?
+    var attemptsBeforeWipe: Int32?
+    var otpAttemptsLeft: Int32?
 
     var uiError: UiError { UiError(detail) }
 
@@ -79,8 +79,8 @@ struct CoreFailure: Equatable {
         case let .PasscodeRejected(_, lockout, wipe):
             attemptsBeforeLockout = lockout
             attemptsBeforeWipe = wipe
-        case let .LockedOut(_, retryAfter):
-            retryAfterSecs = retryAfter
+        case let .LockedOut(_, wait):
+            retryAfter = wait
         case let .InvalidInput(_, fields):
             self.fields = fields
         case let .OtpRejected(_, attemptsLeft):

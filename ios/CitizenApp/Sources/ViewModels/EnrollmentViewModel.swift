@@ -19,7 +19,7 @@ final class EnrollmentViewModel: ObservableObject {
         var ticket: EnrollmentTicket?
         var outcome: EnrollmentOutcome?
         var fieldErrors: [FieldError] = []
-        var otpAttemptsLeft: UInt32?
+        var otpAttemptsLeft: Int32?
         var error: UiError?
     }
 

@@ -8,8 +8,8 @@ final class LoginViewModel: ObservableObject {
     struct UiState: Equatable {
         var busy = false
         var session: SessionInfo?
-        var attemptsBeforeLockout: UInt32?
-        var attemptsBeforeWipe: UInt32?
+        var attemptsBeforeLockout: Int32?
+        var attemptsBeforeWipe: Int32?
         /// Attempts are refused until then.
         var lockedUntil: Date?
         /// Wiped, replaced/revoked device, or device key invalidated: enroll again.
@@ -35,9 +35,7 @@ final class LoginViewModel: ObservableObject {
             let status = try await core.account().passcodeStatus()
             state.attemptsBeforeLockout = status.attemptsBeforeLockout
             state.attemptsBeforeWipe = status.attemptsBeforeWipe
-            state.lockedUntil = status.lockedUntil
-                .map { Date(timeIntervalSince1970: TimeInterval($0)) }
-                .flatMap { $0 > Date() ? $0 : nil }
+            state.lockedUntil = status.lockedUntil.flatMap { $0 > Date() ? $0 : nil }
         } catch {
             fail(error)
         }
@@ -101,8 +99,8 @@ final class LoginViewModel: ObservableObject {
         state.error = failure.uiError
         if let lockout = failure.attemptsBeforeLockout { state.attemptsBeforeLockout = lockout }
         if let wipe = failure.attemptsBeforeWipe { state.attemptsBeforeWipe = wipe }
-        if let retryAfter = failure.retryAfterSecs {
-            state.lockedUntil = Date().addingTimeInterval(TimeInterval(retryAfter))
+        if let retryAfter = failure.retryAfter {
+            state.lockedUntil = Date().addingTimeInterval(retryAfter)
         }
         // Stay on this screen either way: a lost account shows "enroll again" here.
         if failure.kind == .needsEnrollment {

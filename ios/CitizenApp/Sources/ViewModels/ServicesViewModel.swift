@@ -120,7 +120,7 @@ final class ServicesViewModel: ObservableObject {
         }
     }
 
-    func removeGroupItem(_ group: String, index: UInt32) {
+    func removeGroupItem(_ group: String, index: Int32) {
         guard let draft = state.draft else { return }
         perform {
             try await self.saveEdits()

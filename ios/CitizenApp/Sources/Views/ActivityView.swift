@@ -23,7 +23,7 @@ struct ActivityView: View {
                 ForEach(viewModel.state.entries, id: \.seq) { entry in
                     VStack(alignment: .leading) {
                         Text(entry.summary)
-                        Text(Date(timeIntervalSince1970: TimeInterval(entry.at)), style: .date).font(.caption)
+                        Text(entry.at, style: .date).font(.caption)
                     }
                 }
             }
@@ -36,7 +36,7 @@ struct ActivityView: View {
                         } else {
                             Text(receipt.relyingPartyName)
                             Text(receipt.claims.joined(separator: ", ")).font(.caption)
-                            Text(Date(timeIntervalSince1970: TimeInterval(receipt.issuedAt)), style: .date).font(.caption2)
+                            Text(receipt.issuedAt, style: .date).font(.caption2)
                             switch receipt.delivery {
                             case .delivered: Text("activity.receipt.delivered").font(.caption2)
                             case .refused: Text("activity.receipt.refused").font(.caption2)

@@ -179,7 +179,7 @@ struct DraftFormView: View {
                 errors(prefix + item.key)
             }
             Button("services.group.remove", role: .destructive) {
-                viewModel.removeGroupItem(field.key, index: UInt32(index))
+                viewModel.removeGroupItem(field.key, index: Int32(index))
             }
         }
         Button("services.group.add") { viewModel.addGroupItem(field.key) }

@@ -687,6 +687,9 @@ internal interface UniffiCallbackInterfaceDataKeyWrapperMethod0 : com.sun.jna.Ca
 internal interface UniffiCallbackInterfaceDataKeyWrapperMethod1 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`wrapped`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceDataKeyWrapperMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
 }
@@ -793,25 +796,28 @@ internal open class UniffiVTableCallbackInterfaceApduTransport(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "wrap", "unwrap")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "wrap", "unwrap", "deleteKey")
 internal open class UniffiVTableCallbackInterfaceDataKeyWrapper(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
     @JvmField internal var `wrap`: UniffiCallbackInterfaceDataKeyWrapperMethod0? = null,
     @JvmField internal var `unwrap`: UniffiCallbackInterfaceDataKeyWrapperMethod1? = null,
+    @JvmField internal var `deleteKey`: UniffiCallbackInterfaceDataKeyWrapperMethod2? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
         `uniffiClone`: UniffiCallbackInterfaceClone? = null,
         `wrap`: UniffiCallbackInterfaceDataKeyWrapperMethod0? = null,
         `unwrap`: UniffiCallbackInterfaceDataKeyWrapperMethod1? = null,
-    ): UniffiVTableCallbackInterfaceDataKeyWrapper(`uniffiFree`,`uniffiClone`,`wrap`,`unwrap`,), Structure.ByValue
+        `deleteKey`: UniffiCallbackInterfaceDataKeyWrapperMethod2? = null,
+    ): UniffiVTableCallbackInterfaceDataKeyWrapper(`uniffiFree`,`uniffiClone`,`wrap`,`unwrap`,`deleteKey`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceDataKeyWrapper) {
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `wrap` = other.`wrap`
         `unwrap` = other.`unwrap`
+        `deleteKey` = other.`deleteKey`
     }
 
 }
@@ -1034,6 +1040,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_wrap(
     ): Int
     external fun uniffi_citizen_core_checksum_method_datakeywrapper_unwrap(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_datakeywrapper_delete_key(
     ): Int
     external fun uniffi_citizen_core_checksum_method_devicekeystore_create_key(
     ): Int
@@ -1285,6 +1293,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_datakeywrapper_unwrap(`ptr`: Long,`keyAlias`: RustBuffer.ByValue,`wrapped`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_datakeywrapper_delete_key(`ptr`: Long,`keyAlias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_citizen_core_fn_clone_devicekeystore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_devicekeystore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1315,7 +1325,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_citizen_core_fn_func_erase_local_data(`dataDir`: RustBuffer.ByValue,
+    external fun uniffi_citizen_core_fn_func_erase_local_data(`dataDir`: RustBuffer.ByValue,`keyWrapper`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_func_communes(`provinceCode`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1757,73 +1767,23 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
-public object FfiConverterUByte: FfiConverter<UByte, Byte> {
-    override fun lift(value: Byte): UByte {
-        return value.toUByte()
+public object FfiConverterInt: FfiConverter<Int, Int> {
+    override fun lift(value: Int): Int {
+        return value
     }
 
-    fun lift(value: Int): UByte {
-        return value.toUByte()
+    override fun read(buf: ByteBuffer): Int {
+        return buf.getInt()
     }
 
-    override fun read(buf: ByteBuffer): UByte {
-        return lift(buf.get())
+    override fun lower(value: Int): Int {
+        return value
     }
 
-    override fun lower(value: UByte): Byte {
-        return value.toByte()
-    }
+    override fun allocationSize(value: Int) = 4UL
 
-    override fun allocationSize(value: UByte) = 1UL
-
-    override fun write(value: UByte, buf: ByteBuffer) {
-        buf.put(value.toByte())
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterUInt: FfiConverter<UInt, Int> {
-    override fun lift(value: Int): UInt {
-        return value.toUInt()
-    }
-
-    override fun read(buf: ByteBuffer): UInt {
-        return lift(buf.getInt())
-    }
-
-    override fun lower(value: UInt): Int {
-        return value.toInt()
-    }
-
-    override fun allocationSize(value: UInt) = 4UL
-
-    override fun write(value: UInt, buf: ByteBuffer) {
-        buf.putInt(value.toInt())
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterULong: FfiConverter<ULong, Long> {
-    override fun lift(value: Long): ULong {
-        return value.toULong()
-    }
-
-    override fun read(buf: ByteBuffer): ULong {
-        return lift(buf.getLong())
-    }
-
-    override fun lower(value: ULong): Long {
-        return value.toLong()
-    }
-
-    override fun allocationSize(value: ULong) = 8UL
-
-    override fun write(value: ULong, buf: ByteBuffer) {
-        buf.putLong(value.toLong())
+    override fun write(value: Int, buf: ByteBuffer) {
+        buf.putInt(value)
     }
 }
 
@@ -1946,6 +1906,90 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
+    override fun read(buf: ByteBuffer): java.time.Instant {
+        val seconds = buf.getLong()
+        // Type mismatch (should be u32) but we check for overflow/underflow below
+        val nanoseconds = buf.getInt().toLong()
+        if (nanoseconds < 0) {
+            throw java.time.DateTimeException("Instant nanoseconds exceed minimum or maximum supported by uniffi")
+        }
+        if (seconds >= 0) {
+            return java.time.Instant.EPOCH.plus(java.time.Duration.ofSeconds(seconds, nanoseconds))
+        } else {
+            return java.time.Instant.EPOCH.minus(java.time.Duration.ofSeconds(-seconds, nanoseconds))
+        }
+    }
+
+    // 8 bytes for seconds, 4 bytes for nanoseconds
+    override fun allocationSize(value: java.time.Instant) = 12UL
+
+    override fun write(value: java.time.Instant, buf: ByteBuffer) {
+        var epochOffset = java.time.Duration.between(java.time.Instant.EPOCH, value)
+
+        var sign = 1
+        if (epochOffset.isNegative()) {
+            sign = -1
+            epochOffset = epochOffset.negated()
+        }
+
+        if (epochOffset.nano < 0) {
+            // Java docs provide guarantee that nano will always be positive, so this should be impossible
+            // See: https://docs.oracle.com/javase/8/docs/api/java/time/Instant.html
+            throw IllegalArgumentException("Invalid timestamp, nano value must be non-negative")
+        }
+
+        buf.putLong(sign * epochOffset.seconds)
+        // Type mismatch (should be u32) but since values will always be between 0 and 999,999,999 it should be OK
+        buf.putInt(epochOffset.nano)
+    }
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterDuration: FfiConverterRustBuffer<java.time.Duration> {
+    override fun read(buf: ByteBuffer): java.time.Duration {
+        // Type mismatch (should be u64) but we check for overflow/underflow below
+        val seconds = buf.getLong()
+        // Type mismatch (should be u32) but we check for overflow/underflow below
+        val nanoseconds = buf.getInt().toLong()
+        if (seconds < 0) {
+            throw java.time.DateTimeException("Duration exceeds minimum or maximum value supported by uniffi")
+        }
+        if (nanoseconds < 0) {
+            throw java.time.DateTimeException("Duration nanoseconds exceed minimum or maximum supported by uniffi")
+        }
+        return java.time.Duration.ofSeconds(seconds, nanoseconds)
+    }
+
+    // 8 bytes for seconds, 4 bytes for nanoseconds
+    override fun allocationSize(value: java.time.Duration) = 12UL
+
+    override fun write(value: java.time.Duration, buf: ByteBuffer) {
+        if (value.seconds < 0) {
+            // Rust does not support negative Durations
+            throw IllegalArgumentException("Invalid duration, must be non-negative")
+        }
+
+        if (value.nano < 0) {
+            // Java docs provide guarantee that nano will always be positive, so this should be impossible
+            // See: https://docs.oracle.com/javase/8/docs/api/java/time/Duration.html
+            throw IllegalArgumentException("Invalid duration, nano value must be non-negative")
+        }
+
+        // Type mismatch (should be u64) but since Rust doesn't support negative durations we should be OK
+        buf.putLong(value.seconds)
+        // Type mismatch (should be u32) but since values will always be between 0 and 999,999,999 it should be OK
+        buf.putInt(value.nano)
     }
 }
 
@@ -3213,7 +3257,7 @@ public interface ApduTransport {
      * The largest command APDU the transport can carry, in bytes (Android
      * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
      */
-    fun `maxApduLength`(): kotlin.UInt
+    fun `maxApduLength`(): kotlin.Int
     
     /**
      * Whether extended-length APDUs (Lc/Le on 2–3 bytes) reach the card (Android
@@ -3364,8 +3408,8 @@ open class ApduTransportImpl: Disposable, AutoCloseable, ApduTransport
     /**
      * The largest command APDU the transport can carry, in bytes (Android
      * `IsoDep.getMaxTransceiveLength`, 261 for short-only readers).
-     */override fun `maxApduLength`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
+     */override fun `maxApduLength`(): kotlin.Int {
+            return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_citizen_core_fn_method_apdutransport_max_apdu_length(
@@ -3454,7 +3498,7 @@ internal object uniffiCallbackInterfaceApduTransport {
                 uniffiObj.`maxApduLength`(
                 )
             }
-            val writeReturn = { value: kotlin.UInt -> uniffiOutReturn.setValue(FfiConverterUInt.lower(value)) }
+            val writeReturn = { value: kotlin.Int -> uniffiOutReturn.setValue(FfiConverterInt.lower(value)) }
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
@@ -3642,7 +3686,7 @@ public interface ChipClientInterface {
      * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
      * Main-safe; never prompts. Throws [`CitizenError`].
      */
-    suspend fun `identityLevel`(): kotlin.UByte
+    suspend fun `identityLevel`(): kotlin.Int
     
     /**
      * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
@@ -3774,7 +3818,7 @@ open class ChipClient: Disposable, AutoCloseable, ChipClientInterface
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `identityLevel`() : kotlin.UByte {
+    override suspend fun `identityLevel`() : kotlin.Int {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level(
@@ -3782,11 +3826,11 @@ open class ChipClient: Disposable, AutoCloseable, ChipClientInterface
                 
             )
         },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u8(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u8(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u8(future) },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i32(future) },
         // lift function
-        { FfiConverterUByte.lift(it) },
+        { FfiConverterInt.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -3971,7 +4015,7 @@ public interface ChipReadObserver {
     /**
      * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
      */
-    fun `onProgress`(`step`: ChipReadStep, `bytesRead`: kotlin.ULong, `apdus`: kotlin.UInt)
+    fun `onProgress`(`step`: ChipReadStep, `bytesRead`: kotlin.Long, `apdus`: kotlin.Int)
     
     companion object
 }
@@ -4084,7 +4128,7 @@ open class ChipReadObserverImpl: Disposable, AutoCloseable, ChipReadObserver
     
     /**
      * The read is at `step`, with `bytes_read` bytes of file content and `apdus` commands so far.
-     */override fun `onProgress`(`step`: ChipReadStep, `bytesRead`: kotlin.ULong, `apdus`: kotlin.UInt)
+     */override fun `onProgress`(`step`: ChipReadStep, `bytesRead`: kotlin.Long, `apdus`: kotlin.Int)
         = 
     callWithHandle {
     uniffiRustCall() { _status ->
@@ -4092,8 +4136,8 @@ open class ChipReadObserverImpl: Disposable, AutoCloseable, ChipReadObserver
         it,
         
         FfiConverterTypeChipReadStep.lower(`step`),
-        FfiConverterULong.lower(`bytesRead`),
-        FfiConverterUInt.lower(`apdus`),_status)
+        FfiConverterLong.lower(`bytesRead`),
+        FfiConverterInt.lower(`apdus`),_status)
 }
     }
     
@@ -4123,8 +4167,8 @@ internal object uniffiCallbackInterfaceChipReadObserver {
             val makeCall = { ->
                 uniffiObj.`onProgress`(
                     FfiConverterTypeChipReadStep.lift(`step`),
-                    FfiConverterULong.lift(`bytesRead`),
-                    FfiConverterUInt.lift(`apdus`),
+                    FfiConverterLong.lift(`bytesRead`),
+                    FfiConverterInt.lift(`apdus`),
                 )
             }
             val writeReturn = { _: Unit -> Unit }
@@ -4304,22 +4348,27 @@ public object FfiConverterTypeChipReadObserver: FfiConverter<ChipReadObserver, L
 public interface CitizenCoreInterface {
     
     /**
-     * Account, enrollment, passcode, login, sessions and devices.
+     * Account, enrollment, passcode, login, sessions and devices. Cheap (no I/O): main-safe,
+     * never prompts, never throws (a call on the sub-client after `shutdown` throws
+     * `Internal` with `core.closed`).
      */
     fun `account`(): AccountClient
     
     /**
-     * The tamper-evident activity log: list, verify, export, anchor.
+     * The tamper-evident activity log: list, verify, export, anchor. Cheap (no I/O): main-safe,
+     * never prompts, never throws.
      */
     fun `activity`(): ActivityClient
     
     /**
-     * The chip-based ID card: identity level 2 from its chip.
+     * The chip-based ID card: identity level 2 from its chip. Cheap (no I/O): main-safe, never
+     * prompts, never throws.
      */
     fun `chip`(): ChipClient
     
     /**
-     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts. Cheap (no
+     * I/O): main-safe, never prompts, never throws.
      */
     fun `consent`(): ConsentClient
     
@@ -4332,7 +4381,8 @@ public interface CitizenCoreInterface {
     fun `observeStatus`(`listener`: StatusListener): Subscription
     
     /**
-     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases. Cheap (no
+     * I/O): main-safe, never prompts, never throws.
      */
     fun `services`(): ServicesClient
     
@@ -4468,7 +4518,9 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * Account, enrollment, passcode, login, sessions and devices.
+     * Account, enrollment, passcode, login, sessions and devices. Cheap (no I/O): main-safe,
+     * never prompts, never throws (a call on the sub-client after `shutdown` throws
+     * `Internal` with `core.closed`).
      */override fun `account`(): AccountClient {
             return FfiConverterTypeAccountClient.lift(
     callWithHandle {
@@ -4484,7 +4536,8 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * The tamper-evident activity log: list, verify, export, anchor.
+     * The tamper-evident activity log: list, verify, export, anchor. Cheap (no I/O): main-safe,
+     * never prompts, never throws.
      */override fun `activity`(): ActivityClient {
             return FfiConverterTypeActivityClient.lift(
     callWithHandle {
@@ -4500,7 +4553,8 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * The chip-based ID card: identity level 2 from its chip.
+     * The chip-based ID card: identity level 2 from its chip. Cheap (no I/O): main-safe, never
+     * prompts, never throws.
      */override fun `chip`(): ChipClient {
             return FfiConverterTypeChipClient.lift(
     callWithHandle {
@@ -4516,7 +4570,8 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * Consent: QR and deep-link login to portals, data sharing, consent receipts.
+     * Consent: QR and deep-link login to portals, data sharing, consent receipts. Cheap (no
+     * I/O): main-safe, never prompts, never throws.
      */override fun `consent`(): ConsentClient {
             return FfiConverterTypeConsentClient.lift(
     callWithHandle {
@@ -4553,7 +4608,8 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
 
     
     /**
-     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases.
+     * Public-service requests: catalogue, profile, drafts, submission, outbox, cases. Cheap (no
+     * I/O): main-safe, never prompts, never throws.
      */override fun `services`(): ServicesClient {
             return FfiConverterTypeServicesClient.lift(
     callWithHandle {
@@ -4852,7 +4908,7 @@ public interface ConsentClientInterface {
      * codes are then checked offline). Returns how many relying parties it lists. Main-safe;
      * never prompts. Throws [`CitizenError`].
      */
-    suspend fun `refreshRelyingParties`(): kotlin.UInt
+    suspend fun `refreshRelyingParties`(): kotlin.Int
     
     /**
      * Scan a login QR code. Everything that can be checked on the device is checked before any
@@ -4866,7 +4922,9 @@ public interface ConsentClientInterface {
     /**
      * Fetch the identity credential the device presents from (an SD-JWT bound to the device
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-     * calls this itself when the credential is missing or about to expire.
+     * calls this itself when the credential is missing or about to expire. Needs a session.
+     * Main-safe; may prompt (the device key signs the request, purpose `Credential`). Throws
+     * [`CitizenError`] (`NeedsLogin`, `Network`, `KeyStore`, `Refused`).
      */
     suspend fun `fetchCredential`()
     
@@ -4874,7 +4932,9 @@ public interface ConsentClientInterface {
      * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
      * Checked on the device against the signed registry before anything is shown: registered
      * party, its signature, a registered purpose, only claims it may ask for, the answer going
-     * to one of its registered origins, not expired.
+     * to one of its registered origins, not expired. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`InvalidInput` with `consent.share_request_invalid`, `Refused`,
+     * `Network`).
      */
     suspend fun `openShareRequest`(`request`: kotlin.String): ShareRequestInfo
     
@@ -4882,7 +4942,10 @@ public interface ConsentClientInterface {
      * Share the required claims plus `optional_claims` (each must be one the request offers)
      * after the passcode: the presentation reveals nothing else and is bound to this relying
      * party and request by the device key; a consent receipt is signed, countersigned and
-     * stored, and the share is recorded in the activity log before the data is sent.
+     * stored, and the share is recorded in the activity log before the data is sent. Main-safe;
+     * may prompt (the device key signs the presentation and the receipt, purpose `Consent`).
+     * Throws [`CitizenError`] (`PasscodeRejected`, `LockedOut`, `NotFound`, `InvalidInput`,
+     * `NeedsLogin`, `Network`, `KeyStore`, `Refused`).
      */
     suspend fun `shareData`(`requestId`: kotlin.String, `optionalClaims`: List<kotlin.String>, `passcode`: kotlin.String): ShareOutcome
     
@@ -5137,7 +5200,7 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `refreshRelyingParties`() : kotlin.UInt {
+    override suspend fun `refreshRelyingParties`() : kotlin.Int {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_citizen_core_fn_method_consentclient_refresh_relying_parties(
@@ -5145,11 +5208,11 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
                 
             )
         },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u32(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u32(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i32(future) },
         // lift function
-        { FfiConverterUInt.lift(it) },
+        { FfiConverterInt.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -5188,7 +5251,9 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
     /**
      * Fetch the identity credential the device presents from (an SD-JWT bound to the device
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
-     * calls this itself when the credential is missing or about to expire.
+     * calls this itself when the credential is missing or about to expire. Needs a session.
+     * Main-safe; may prompt (the device key signs the request, purpose `Credential`). Throws
+     * [`CitizenError`] (`NeedsLogin`, `Network`, `KeyStore`, `Refused`).
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -5216,7 +5281,9 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
      * Open a relying party's share request: the JWS itself or `citizenid://share?request=…`.
      * Checked on the device against the signed registry before anything is shown: registered
      * party, its signature, a registered purpose, only claims it may ask for, the answer going
-     * to one of its registered origins, not expired.
+     * to one of its registered origins, not expired. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`InvalidInput` with `consent.share_request_invalid`, `Refused`,
+     * `Network`).
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -5244,7 +5311,10 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
      * Share the required claims plus `optional_claims` (each must be one the request offers)
      * after the passcode: the presentation reveals nothing else and is bound to this relying
      * party and request by the device key; a consent receipt is signed, countersigned and
-     * stored, and the share is recorded in the activity log before the data is sent.
+     * stored, and the share is recorded in the activity log before the data is sent. Main-safe;
+     * may prompt (the device key signs the presentation and the receipt, purpose `Consent`).
+     * Throws [`CitizenError`] (`PasscodeRejected`, `LockedOut`, `NotFound`, `InvalidInput`,
+     * `NeedsLogin`, `Network`, `KeyStore`, `Refused`).
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -5419,6 +5489,13 @@ public interface DataKeyWrapper {
      */
     fun `unwrap`(`keyAlias`: kotlin.String, `wrapped`: kotlin.ByteArray): kotlin.ByteArray
     
+    /**
+     * Delete the platform key `key_alias` for good (called by `erase_local_data`, so a shell
+     * never hard-codes the core's key aliases). Deleting a missing key is not an error; a later
+     * `wrap` creates a new key.
+     */
+    fun `deleteKey`(`keyAlias`: kotlin.String)
+    
     companion object
 }
 
@@ -5566,6 +5643,25 @@ open class DataKeyWrapperImpl: Disposable, AutoCloseable, DataKeyWrapper
     
 
     
+    /**
+     * Delete the platform key `key_alias` for good (called by `erase_local_data`, so a shell
+     * never hard-codes the core's key aliases). Deleting a missing key is not an error; a later
+     * `wrap` creates a new key.
+     */
+    @Throws(KeyWrapException::class)override fun `deleteKey`(`keyAlias`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(KeyWrapException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_datakeywrapper_delete_key(
+        it,
+        
+        FfiConverterString.lower(`keyAlias`),_status)
+}
+    }
+    
+    
+
+    
 
     
 
@@ -5619,6 +5715,23 @@ internal object uniffiCallbackInterfaceDataKeyWrapper {
             )
         }
     }
+    internal object `deleteKey`: UniffiCallbackInterfaceDataKeyWrapperMethod2 {
+        override fun callback(`uniffiHandle`: Long,`keyAlias`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeDataKeyWrapper.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`deleteKey`(
+                    FfiConverterString.lift(`keyAlias`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: KeyWrapException -> FfiConverterTypeKeyWrapError.lower(e) }
+            )
+        }
+    }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
@@ -5637,6 +5750,7 @@ internal object uniffiCallbackInterfaceDataKeyWrapper {
         uniffiClone,
         `wrap`,
         `unwrap`,
+        `deleteKey`,
     )
 
     // Registers the foreign callback with the Rust side.
@@ -6789,7 +6903,7 @@ public interface ServicesClientInterface {
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
      * prompts. Throws [`CitizenError`].
      */
-    suspend fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.UInt
+    suspend fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String): kotlin.Int
     
     /**
      * Attach bytes (checked against the procedure's size and type limits; stored encrypted).
@@ -6831,7 +6945,7 @@ public interface ServicesClientInterface {
      * The stored record (offline). Main-safe; never prompts. Throws [`CitizenError`]
      * (`NotSynced` before the first `refresh_profile`).
      */
-    suspend fun `getProfile`(): CitizenProfileDto
+    suspend fun `getProfile`(): CitizenProfile
     
     /**
      * The citizen's cases with their latest status (offline). Main-safe; never prompts. Throws
@@ -6875,7 +6989,7 @@ public interface ServicesClientInterface {
      * Fetch the citizen's record from the population register (needs a session) and store it
      * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
      */
-    suspend fun `refreshProfile`(): CitizenProfileDto
+    suspend fun `refreshProfile`(): CitizenProfile
     
     /**
      * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
@@ -6886,7 +7000,7 @@ public interface ServicesClientInterface {
      * Remove an item of a repeated group (later items move down). Main-safe; never prompts.
      * Throws [`CitizenError`].
      */
-    suspend fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt): Draft
+    suspend fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.Int): Draft
     
     /**
      * Submit: validate, confirm with the passcode, sign with the device key and put the request
@@ -6901,7 +7015,7 @@ public interface ServicesClientInterface {
      * Fetch new case events (status changes, supplement requests) and return them. Main-safe;
      * never prompts. Throws [`CitizenError`].
      */
-    suspend fun `syncCases`(): List<CaseEventDto>
+    suspend fun `syncCases`(): List<CaseEvent>
     
     /**
      * Deliver what is queued now (call when connectivity returns or the citizen asks).
@@ -7040,7 +7154,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String) : kotlin.UInt {
+    override suspend fun `addGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String) : kotlin.Int {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item(
@@ -7050,11 +7164,11 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         FfiConverterString.lower(`group`),
             )
         },
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u32(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u32(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i32(future) },
         // lift function
-        { FfiConverterUInt.lift(it) },
+        { FfiConverterInt.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -7231,7 +7345,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `getProfile`() : CitizenProfileDto {
+    override suspend fun `getProfile`() : CitizenProfile {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_citizen_core_fn_method_servicesclient_get_profile(
@@ -7243,7 +7357,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypeCitizenProfileDto.lift(it) },
+        { FfiConverterTypeCitizenProfile.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -7402,7 +7516,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `refreshProfile`() : CitizenProfileDto {
+    override suspend fun `refreshProfile`() : CitizenProfile {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile(
@@ -7414,7 +7528,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterTypeCitizenProfileDto.lift(it) },
+        { FfiConverterTypeCitizenProfile.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -7453,7 +7567,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.UInt) : Draft {
+    override suspend fun `removeGroupItem`(`draftId`: kotlin.String, `group`: kotlin.String, `index`: kotlin.Int) : Draft {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_group_item(
@@ -7461,7 +7575,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
                 
         FfiConverterString.lower(`draftId`),
         FfiConverterString.lower(`group`),
-        FfiConverterUInt.lower(`index`),
+        FfiConverterInt.lower(`index`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -7511,7 +7625,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `syncCases`() : List<CaseEventDto> {
+    override suspend fun `syncCases`() : List<CaseEvent> {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_citizen_core_fn_method_servicesclient_sync_cases(
@@ -7523,7 +7637,7 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
-        { FfiConverterSequenceTypeCaseEventDto.lift(it) },
+        { FfiConverterSequenceTypeCaseEvent.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -8124,7 +8238,7 @@ public interface SubscriptionInterface {
     
     /**
      * Stop the notifications (idempotent). The listener hears `on_end` once the notification
-     * being delivered, if any, is done. Main-safe; never throws.
+     * being delivered, if any, is done. Main-safe; never prompts; never throws.
      */
     fun `cancel`()
     
@@ -8239,7 +8353,7 @@ open class Subscription: Disposable, AutoCloseable, SubscriptionInterface
     
     /**
      * Stop the notifications (idempotent). The listener hears `on_end` once the notification
-     * being delivered, if any, is done. Main-safe; never throws.
+     * being delivered, if any, is done. Main-safe; never prompts; never throws.
      */override fun `cancel`()
         = 
     callWithHandle {
@@ -8293,13 +8407,13 @@ public object FfiConverterTypeSubscription: FfiConverter<Subscription, Long> {
 
 
 /**
- * A server countersignature of a head.
+ * A server countersignature of the activity log's head (`ActivityClient.anchor`).
  */
 data class ActivityAnchor (
     /**
      * Anchored sequence number.
      */
-    val `seq`: kotlin.ULong
+    val `seq`: kotlin.Long
     , 
     /**
      * Anchored hash.
@@ -8307,9 +8421,9 @@ data class ActivityAnchor (
     val `hash`: kotlin.String
     , 
     /**
-     * Unix seconds.
+     * When the server anchored it.
      */
-    val `anchoredAt`: kotlin.Long
+    val `anchoredAt`: java.time.Instant
     , 
     /**
      * Compact JWS (ES256) by the server over `{iss, device_id, seq, hash, anchored_at}`.
@@ -8331,24 +8445,24 @@ data class ActivityAnchor (
 public object FfiConverterTypeActivityAnchor: FfiConverterRustBuffer<ActivityAnchor> {
     override fun read(buf: ByteBuffer): ActivityAnchor {
         return ActivityAnchor(
-            FfiConverterULong.read(buf),
-            FfiConverterString.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
             FfiConverterString.read(buf),
         )
     }
 
     override fun allocationSize(value: ActivityAnchor) = (
-            FfiConverterULong.allocationSize(value.`seq`) +
+            FfiConverterLong.allocationSize(value.`seq`) +
             FfiConverterString.allocationSize(value.`hash`) +
-            FfiConverterLong.allocationSize(value.`anchoredAt`) +
+            FfiConverterTimestamp.allocationSize(value.`anchoredAt`) +
             FfiConverterString.allocationSize(value.`countersignature`)
     )
 
     override fun write(value: ActivityAnchor, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`seq`, buf)
+            FfiConverterLong.write(value.`seq`, buf)
             FfiConverterString.write(value.`hash`, buf)
-            FfiConverterLong.write(value.`anchoredAt`, buf)
+            FfiConverterTimestamp.write(value.`anchoredAt`, buf)
             FfiConverterString.write(value.`countersignature`, buf)
     }
 }
@@ -8356,18 +8470,18 @@ public object FfiConverterTypeActivityAnchor: FfiConverterRustBuffer<ActivityAnc
 
 
 /**
- * One entry of the log.
+ * One entry of the activity log (`ActivityClient.list_entries`).
  */
 data class ActivityEntry (
     /**
      * 1, 2, 3, … without gaps.
      */
-    val `seq`: kotlin.ULong
+    val `seq`: kotlin.Long
     , 
     /**
-     * Unix seconds.
+     * When it happened.
      */
-    val `at`: kotlin.Long
+    val `at`: java.time.Instant
     , 
     /**
      * What happened.
@@ -8380,14 +8494,14 @@ data class ActivityEntry (
     val `summary`: kotlin.String
     , 
     /**
-     * Hash of the previous entry (hex), [`GENESIS`] for the first.
+     * Hash of the previous entry (hex), 64 zeros for the first.
      */
     val `prevHash`: kotlin.String
     , 
     /**
      * The device counter value used to sign it.
      */
-    val `counter`: kotlin.ULong
+    val `counter`: kotlin.Long
     , 
     /**
      * Hash of this entry (hex).
@@ -8414,35 +8528,35 @@ data class ActivityEntry (
 public object FfiConverterTypeActivityEntry: FfiConverterRustBuffer<ActivityEntry> {
     override fun read(buf: ByteBuffer): ActivityEntry {
         return ActivityEntry(
-            FfiConverterULong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
             FfiConverterTypeActivityKind.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
         )
     }
 
     override fun allocationSize(value: ActivityEntry) = (
-            FfiConverterULong.allocationSize(value.`seq`) +
-            FfiConverterLong.allocationSize(value.`at`) +
+            FfiConverterLong.allocationSize(value.`seq`) +
+            FfiConverterTimestamp.allocationSize(value.`at`) +
             FfiConverterTypeActivityKind.allocationSize(value.`kind`) +
             FfiConverterString.allocationSize(value.`summary`) +
             FfiConverterString.allocationSize(value.`prevHash`) +
-            FfiConverterULong.allocationSize(value.`counter`) +
+            FfiConverterLong.allocationSize(value.`counter`) +
             FfiConverterString.allocationSize(value.`hash`) +
             FfiConverterString.allocationSize(value.`signature`)
     )
 
     override fun write(value: ActivityEntry, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`seq`, buf)
-            FfiConverterLong.write(value.`at`, buf)
+            FfiConverterLong.write(value.`seq`, buf)
+            FfiConverterTimestamp.write(value.`at`, buf)
             FfiConverterTypeActivityKind.write(value.`kind`, buf)
             FfiConverterString.write(value.`summary`, buf)
             FfiConverterString.write(value.`prevHash`, buf)
-            FfiConverterULong.write(value.`counter`, buf)
+            FfiConverterLong.write(value.`counter`, buf)
             FfiConverterString.write(value.`hash`, buf)
             FfiConverterString.write(value.`signature`, buf)
     }
@@ -8457,12 +8571,12 @@ data class ActivityLogReport (
     /**
      * Entries checked.
      */
-    val `entries`: kotlin.UInt
+    val `entries`: kotlin.Int
     , 
     /**
      * Server anchors checked.
      */
-    val `anchors`: kotlin.UInt
+    val `anchors`: kotlin.Int
     , 
     /**
      * Every problem found (empty = intact).
@@ -8480,7 +8594,7 @@ data class ActivityLogReport (
      * Highest sequence covered by an anchor whose countersignature verified with the trusted
      * server key (0 = none: nothing in the log is vouched for by the server).
      */
-    val `anchoredSeq`: kotlin.ULong
+    val `anchoredSeq`: kotlin.Long
     , 
     /**
      * The device the log claims to be from.
@@ -8509,32 +8623,32 @@ data class ActivityLogReport (
 public object FfiConverterTypeActivityLogReport: FfiConverterRustBuffer<ActivityLogReport> {
     override fun read(buf: ByteBuffer): ActivityLogReport {
         return ActivityLogReport(
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterSequenceTypeLogProblem.read(buf),
             FfiConverterBoolean.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
         )
     }
 
     override fun allocationSize(value: ActivityLogReport) = (
-            FfiConverterUInt.allocationSize(value.`entries`) +
-            FfiConverterUInt.allocationSize(value.`anchors`) +
+            FfiConverterInt.allocationSize(value.`entries`) +
+            FfiConverterInt.allocationSize(value.`anchors`) +
             FfiConverterSequenceTypeLogProblem.allocationSize(value.`problems`) +
             FfiConverterBoolean.allocationSize(value.`intact`) +
-            FfiConverterULong.allocationSize(value.`anchoredSeq`) +
+            FfiConverterLong.allocationSize(value.`anchoredSeq`) +
             FfiConverterString.allocationSize(value.`deviceId`) +
             FfiConverterString.allocationSize(value.`devicePublicKey`)
     )
 
     override fun write(value: ActivityLogReport, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`entries`, buf)
-            FfiConverterUInt.write(value.`anchors`, buf)
+            FfiConverterInt.write(value.`entries`, buf)
+            FfiConverterInt.write(value.`anchors`, buf)
             FfiConverterSequenceTypeLogProblem.write(value.`problems`, buf)
             FfiConverterBoolean.write(value.`intact`, buf)
-            FfiConverterULong.write(value.`anchoredSeq`, buf)
+            FfiConverterLong.write(value.`anchoredSeq`, buf)
             FfiConverterString.write(value.`deviceId`, buf)
             FfiConverterString.write(value.`devicePublicKey`, buf)
     }
@@ -8545,7 +8659,7 @@ public object FfiConverterTypeActivityLogReport: FfiConverterRustBuffer<Activity
 /**
  * An address as the register keeps it.
  */
-data class AddressDto (
+data class Address (
     /**
      * House number, street, hamlet (số nhà, đường, thôn/tổ).
      */
@@ -8583,9 +8697,9 @@ data class AddressDto (
 /**
  * @suppress
  */
-public object FfiConverterTypeAddressDto: FfiConverterRustBuffer<AddressDto> {
-    override fun read(buf: ByteBuffer): AddressDto {
-        return AddressDto(
+public object FfiConverterTypeAddress: FfiConverterRustBuffer<Address> {
+    override fun read(buf: ByteBuffer): Address {
+        return Address(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
@@ -8594,7 +8708,7 @@ public object FfiConverterTypeAddressDto: FfiConverterRustBuffer<AddressDto> {
         )
     }
 
-    override fun allocationSize(value: AddressDto) = (
+    override fun allocationSize(value: Address) = (
             FfiConverterString.allocationSize(value.`detail`) +
             FfiConverterString.allocationSize(value.`communeCode`) +
             FfiConverterString.allocationSize(value.`communeName`) +
@@ -8602,7 +8716,7 @@ public object FfiConverterTypeAddressDto: FfiConverterRustBuffer<AddressDto> {
             FfiConverterString.allocationSize(value.`provinceName`)
     )
 
-    override fun write(value: AddressDto, buf: ByteBuffer) {
+    override fun write(value: Address, buf: ByteBuffer) {
             FfiConverterString.write(value.`detail`, buf)
             FfiConverterString.write(value.`communeCode`, buf)
             FfiConverterString.write(value.`communeName`, buf)
@@ -8685,9 +8799,9 @@ data class AttachmentSpec (
     val `required`: kotlin.Boolean
     , 
     /**
-     * Largest accepted size.
+     * Largest accepted size in bytes.
      */
-    val `maxBytes`: kotlin.ULong
+    val `maxBytes`: kotlin.Long
     , 
     /**
      * Accepted MIME types (`application/pdf`, `image/jpeg`, `image/png`).
@@ -8718,7 +8832,7 @@ public object FfiConverterTypeAttachmentSpec: FfiConverterRustBuffer<AttachmentS
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterOptionalTypeCondition.read(buf),
         )
@@ -8729,7 +8843,7 @@ public object FfiConverterTypeAttachmentSpec: FfiConverterRustBuffer<AttachmentS
             FfiConverterString.allocationSize(value.`labelVi`) +
             FfiConverterString.allocationSize(value.`labelEn`) +
             FfiConverterBoolean.allocationSize(value.`required`) +
-            FfiConverterULong.allocationSize(value.`maxBytes`) +
+            FfiConverterLong.allocationSize(value.`maxBytes`) +
             FfiConverterSequenceString.allocationSize(value.`mimeTypes`) +
             FfiConverterOptionalTypeCondition.allocationSize(value.`visibleIf`)
     )
@@ -8739,7 +8853,7 @@ public object FfiConverterTypeAttachmentSpec: FfiConverterRustBuffer<AttachmentS
             FfiConverterString.write(value.`labelVi`, buf)
             FfiConverterString.write(value.`labelEn`, buf)
             FfiConverterBoolean.write(value.`required`, buf)
-            FfiConverterULong.write(value.`maxBytes`, buf)
+            FfiConverterLong.write(value.`maxBytes`, buf)
             FfiConverterSequenceString.write(value.`mimeTypes`, buf)
             FfiConverterOptionalTypeCondition.write(value.`visibleIf`, buf)
     }
@@ -8748,9 +8862,9 @@ public object FfiConverterTypeAttachmentSpec: FfiConverterRustBuffer<AttachmentS
 
 
 /**
- * One event of a case (also the citizen's notification feed).
+ * One event of a case (also the citizen's notification feed; `ServicesClient.sync_cases`).
  */
-data class CaseEventDto (
+data class CaseEvent (
     /**
      * Monotonic sequence number (the cursor).
      */
@@ -8774,7 +8888,7 @@ data class CaseEventDto (
     /**
      * New status.
      */
-    val `status`: CaseStatusDto
+    val `status`: CaseStatus
     , 
     /**
      * Reason or note (Vietnamese), e.g. for rejection or a supplement request.
@@ -8787,14 +8901,14 @@ data class CaseEventDto (
     val `noteEn`: kotlin.String?
     , 
     /**
-     * For `needs_supplement`: the attachment keys requested.
+     * For `NeedsSupplement`: the attachment keys requested.
      */
     val `requestedAttachments`: List<kotlin.String>
     , 
     /**
-     * Unix seconds.
+     * When it happened (server time).
      */
-    val `at`: kotlin.Long
+    val `at`: java.time.Instant
     
 ){
     
@@ -8808,43 +8922,43 @@ data class CaseEventDto (
 /**
  * @suppress
  */
-public object FfiConverterTypeCaseEventDto: FfiConverterRustBuffer<CaseEventDto> {
-    override fun read(buf: ByteBuffer): CaseEventDto {
-        return CaseEventDto(
+public object FfiConverterTypeCaseEvent: FfiConverterRustBuffer<CaseEvent> {
+    override fun read(buf: ByteBuffer): CaseEvent {
+        return CaseEvent(
             FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterTypeCaseStatusDto.read(buf),
+            FfiConverterTypeCaseStatus.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceString.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
         )
     }
 
-    override fun allocationSize(value: CaseEventDto) = (
+    override fun allocationSize(value: CaseEvent) = (
             FfiConverterLong.allocationSize(value.`seq`) +
             FfiConverterString.allocationSize(value.`caseNumber`) +
             FfiConverterString.allocationSize(value.`submissionId`) +
             FfiConverterString.allocationSize(value.`procedureId`) +
-            FfiConverterTypeCaseStatusDto.allocationSize(value.`status`) +
+            FfiConverterTypeCaseStatus.allocationSize(value.`status`) +
             FfiConverterOptionalString.allocationSize(value.`noteVi`) +
             FfiConverterOptionalString.allocationSize(value.`noteEn`) +
             FfiConverterSequenceString.allocationSize(value.`requestedAttachments`) +
-            FfiConverterLong.allocationSize(value.`at`)
+            FfiConverterTimestamp.allocationSize(value.`at`)
     )
 
-    override fun write(value: CaseEventDto, buf: ByteBuffer) {
+    override fun write(value: CaseEvent, buf: ByteBuffer) {
             FfiConverterLong.write(value.`seq`, buf)
             FfiConverterString.write(value.`caseNumber`, buf)
             FfiConverterString.write(value.`submissionId`, buf)
             FfiConverterString.write(value.`procedureId`, buf)
-            FfiConverterTypeCaseStatusDto.write(value.`status`, buf)
+            FfiConverterTypeCaseStatus.write(value.`status`, buf)
             FfiConverterOptionalString.write(value.`noteVi`, buf)
             FfiConverterOptionalString.write(value.`noteEn`, buf)
             FfiConverterSequenceString.write(value.`requestedAttachments`, buf)
-            FfiConverterLong.write(value.`at`, buf)
+            FfiConverterTimestamp.write(value.`at`, buf)
     }
 }
 
@@ -8872,7 +8986,7 @@ data class CaseInfo (
     /**
      * Latest status.
      */
-    val `status`: CaseStatusDto
+    val `status`: CaseStatus
     , 
     /**
      * Official's note in Vietnamese, if any.
@@ -8890,9 +9004,9 @@ data class CaseInfo (
     val `requestedAttachments`: List<kotlin.String>
     , 
     /**
-     * Unix seconds of the latest status.
+     * When the latest status was set.
      */
-    val `updatedAt`: kotlin.Long
+    val `updatedAt`: java.time.Instant
     
 ){
     
@@ -8912,11 +9026,11 @@ public object FfiConverterTypeCaseInfo: FfiConverterRustBuffer<CaseInfo> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterTypeCaseStatusDto.read(buf),
+            FfiConverterTypeCaseStatus.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceString.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
         )
     }
 
@@ -8924,22 +9038,22 @@ public object FfiConverterTypeCaseInfo: FfiConverterRustBuffer<CaseInfo> {
             FfiConverterString.allocationSize(value.`caseNumber`) +
             FfiConverterString.allocationSize(value.`submissionId`) +
             FfiConverterString.allocationSize(value.`procedureId`) +
-            FfiConverterTypeCaseStatusDto.allocationSize(value.`status`) +
+            FfiConverterTypeCaseStatus.allocationSize(value.`status`) +
             FfiConverterOptionalString.allocationSize(value.`noteVi`) +
             FfiConverterOptionalString.allocationSize(value.`noteEn`) +
             FfiConverterSequenceString.allocationSize(value.`requestedAttachments`) +
-            FfiConverterLong.allocationSize(value.`updatedAt`)
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`)
     )
 
     override fun write(value: CaseInfo, buf: ByteBuffer) {
             FfiConverterString.write(value.`caseNumber`, buf)
             FfiConverterString.write(value.`submissionId`, buf)
             FfiConverterString.write(value.`procedureId`, buf)
-            FfiConverterTypeCaseStatusDto.write(value.`status`, buf)
+            FfiConverterTypeCaseStatus.write(value.`status`, buf)
             FfiConverterOptionalString.write(value.`noteVi`, buf)
             FfiConverterOptionalString.write(value.`noteEn`, buf)
             FfiConverterSequenceString.write(value.`requestedAttachments`, buf)
-            FfiConverterLong.write(value.`updatedAt`, buf)
+            FfiConverterTimestamp.write(value.`updatedAt`, buf)
     }
 }
 
@@ -8952,22 +9066,22 @@ data class ChipUpgradeOutcome (
     /**
      * The account's identity level now (2).
      */
-    val `level`: kotlin.UByte
+    val `level`: kotlin.Int
     , 
     /**
-     * Unix seconds (server time).
+     * When the server raised the level (server time).
      */
-    val `upgradedAt`: kotlin.Long
+    val `upgradedAt`: java.time.Instant
     , 
     /**
      * Commands exchanged with the card.
      */
-    val `apdus`: kotlin.UInt
+    val `apdus`: kotlin.Int
     , 
     /**
      * Bytes of file content read.
      */
-    val `bytesRead`: kotlin.ULong
+    val `bytesRead`: kotlin.Long
     , 
     /**
      * Whether the identity credential stating the new level is already on the device (when
@@ -8990,27 +9104,27 @@ data class ChipUpgradeOutcome (
 public object FfiConverterTypeChipUpgradeOutcome: FfiConverterRustBuffer<ChipUpgradeOutcome> {
     override fun read(buf: ByteBuffer): ChipUpgradeOutcome {
         return ChipUpgradeOutcome(
-            FfiConverterUByte.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterLong.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: ChipUpgradeOutcome) = (
-            FfiConverterUByte.allocationSize(value.`level`) +
-            FfiConverterLong.allocationSize(value.`upgradedAt`) +
-            FfiConverterUInt.allocationSize(value.`apdus`) +
-            FfiConverterULong.allocationSize(value.`bytesRead`) +
+            FfiConverterInt.allocationSize(value.`level`) +
+            FfiConverterTimestamp.allocationSize(value.`upgradedAt`) +
+            FfiConverterInt.allocationSize(value.`apdus`) +
+            FfiConverterLong.allocationSize(value.`bytesRead`) +
             FfiConverterBoolean.allocationSize(value.`credentialRefreshed`)
     )
 
     override fun write(value: ChipUpgradeOutcome, buf: ByteBuffer) {
-            FfiConverterUByte.write(value.`level`, buf)
-            FfiConverterLong.write(value.`upgradedAt`, buf)
-            FfiConverterUInt.write(value.`apdus`, buf)
-            FfiConverterULong.write(value.`bytesRead`, buf)
+            FfiConverterInt.write(value.`level`, buf)
+            FfiConverterTimestamp.write(value.`upgradedAt`, buf)
+            FfiConverterInt.write(value.`apdus`, buf)
+            FfiConverterLong.write(value.`bytesRead`, buf)
             FfiConverterBoolean.write(value.`credentialRefreshed`, buf)
     }
 }
@@ -9018,23 +9132,24 @@ public object FfiConverterTypeChipUpgradeOutcome: FfiConverterRustBuffer<ChipUpg
 
 
 /**
- * The citizen's record (answer to `GET /v1/citizen/profile`).
+ * The citizen's record from the population register (`ServicesClient.refresh_profile`,
+ * `get_profile`).
  */
-data class CitizenProfileDto (
+data class CitizenProfile (
     /**
      * Họ và tên.
      */
     val `fullName`: kotlin.String
     , 
     /**
-     * `YYYY-MM-DD`.
+     * `YYYY-MM-DD` (a calendar date, not a point in time).
      */
     val `dateOfBirth`: kotlin.String
     , 
     /**
-     * `male` | `female`.
+     * Giới tính.
      */
-    val `sex`: kotlin.String
+    val `sex`: Sex
     , 
     /**
      * Số định danh cá nhân (CCCD number).
@@ -9064,12 +9179,12 @@ data class CitizenProfileDto (
     /**
      * Nơi thường trú.
      */
-    val `permanentResidence`: AddressDto
+    val `permanentResidence`: Address
     , 
     /**
      * Nơi ở hiện tại.
      */
-    val `currentResidence`: AddressDto
+    val `currentResidence`: Address
     , 
     /**
      * Chủ hộ.
@@ -9092,9 +9207,9 @@ data class CitizenProfileDto (
     val `email`: kotlin.String?
     , 
     /**
-     * Unix seconds of the record's last change.
+     * When the record last changed.
      */
-    val `updatedAt`: kotlin.Long
+    val `updatedAt`: java.time.Instant
     
 ){
     
@@ -9108,61 +9223,61 @@ data class CitizenProfileDto (
 /**
  * @suppress
  */
-public object FfiConverterTypeCitizenProfileDto: FfiConverterRustBuffer<CitizenProfileDto> {
-    override fun read(buf: ByteBuffer): CitizenProfileDto {
-        return CitizenProfileDto(
+public object FfiConverterTypeCitizenProfile: FfiConverterRustBuffer<CitizenProfile> {
+    override fun read(buf: ByteBuffer): CitizenProfile {
+        return CitizenProfile(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeSex.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterTypeAddressDto.read(buf),
-            FfiConverterTypeAddressDto.read(buf),
+            FfiConverterTypeAddress.read(buf),
+            FfiConverterTypeAddress.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
         )
     }
 
-    override fun allocationSize(value: CitizenProfileDto) = (
+    override fun allocationSize(value: CitizenProfile) = (
             FfiConverterString.allocationSize(value.`fullName`) +
             FfiConverterString.allocationSize(value.`dateOfBirth`) +
-            FfiConverterString.allocationSize(value.`sex`) +
+            FfiConverterTypeSex.allocationSize(value.`sex`) +
             FfiConverterString.allocationSize(value.`cccd`) +
             FfiConverterString.allocationSize(value.`nationality`) +
             FfiConverterString.allocationSize(value.`ethnicity`) +
             FfiConverterString.allocationSize(value.`religion`) +
             FfiConverterString.allocationSize(value.`placeOfOrigin`) +
-            FfiConverterTypeAddressDto.allocationSize(value.`permanentResidence`) +
-            FfiConverterTypeAddressDto.allocationSize(value.`currentResidence`) +
+            FfiConverterTypeAddress.allocationSize(value.`permanentResidence`) +
+            FfiConverterTypeAddress.allocationSize(value.`currentResidence`) +
             FfiConverterString.allocationSize(value.`householdHeadName`) +
             FfiConverterString.allocationSize(value.`relationshipToHead`) +
             FfiConverterString.allocationSize(value.`phone`) +
             FfiConverterOptionalString.allocationSize(value.`email`) +
-            FfiConverterLong.allocationSize(value.`updatedAt`)
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`)
     )
 
-    override fun write(value: CitizenProfileDto, buf: ByteBuffer) {
+    override fun write(value: CitizenProfile, buf: ByteBuffer) {
             FfiConverterString.write(value.`fullName`, buf)
             FfiConverterString.write(value.`dateOfBirth`, buf)
-            FfiConverterString.write(value.`sex`, buf)
+            FfiConverterTypeSex.write(value.`sex`, buf)
             FfiConverterString.write(value.`cccd`, buf)
             FfiConverterString.write(value.`nationality`, buf)
             FfiConverterString.write(value.`ethnicity`, buf)
             FfiConverterString.write(value.`religion`, buf)
             FfiConverterString.write(value.`placeOfOrigin`, buf)
-            FfiConverterTypeAddressDto.write(value.`permanentResidence`, buf)
-            FfiConverterTypeAddressDto.write(value.`currentResidence`, buf)
+            FfiConverterTypeAddress.write(value.`permanentResidence`, buf)
+            FfiConverterTypeAddress.write(value.`currentResidence`, buf)
             FfiConverterString.write(value.`householdHeadName`, buf)
             FfiConverterString.write(value.`relationshipToHead`, buf)
             FfiConverterString.write(value.`phone`, buf)
             FfiConverterOptionalString.write(value.`email`, buf)
-            FfiConverterLong.write(value.`updatedAt`, buf)
+            FfiConverterTimestamp.write(value.`updatedAt`, buf)
     }
 }
 
@@ -9310,14 +9425,14 @@ data class CoreConfig (
     val `language`: Language
     , 
     /**
-     * TCP+TLS connect timeout.
+     * TCP+TLS connect timeout; `None` (the default) = 10 s.
      */
-    val `connectTimeoutMs`: kotlin.ULong = 10000uL 
+    val `connectTimeout`: java.time.Duration? = null 
     , 
     /**
-     * Whole-request timeout.
+     * Whole-request timeout; `None` (the default) = 30 s.
      */
-    val `requestTimeoutMs`: kotlin.ULong = 30000uL 
+    val `requestTimeout`: java.time.Duration? = null 
     , 
     /**
      * Allow plain `http://` to loopback hosts (development only).
@@ -9330,9 +9445,9 @@ data class CoreConfig (
     val `deviceLabel`: kotlin.String = "device" 
     , 
     /**
-     * `android`, `ios`, `desktop`, `kiosk`.
+     * The platform the app runs on (sent at enrollment, shown in the device list).
      */
-    val `platform`: kotlin.String = "unknown" 
+    val `platform`: Platform
     
 ){
     
@@ -9354,11 +9469,11 @@ public object FfiConverterTypeCoreConfig: FfiConverterRustBuffer<CoreConfig> {
             FfiConverterSequenceString.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterTypeLanguage.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterOptionalDuration.read(buf),
+            FfiConverterOptionalDuration.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypePlatform.read(buf),
         )
     }
 
@@ -9368,11 +9483,11 @@ public object FfiConverterTypeCoreConfig: FfiConverterRustBuffer<CoreConfig> {
             FfiConverterSequenceString.allocationSize(value.`trustAnchorsPem`) +
             FfiConverterSequenceString.allocationSize(value.`spkiPins`) +
             FfiConverterTypeLanguage.allocationSize(value.`language`) +
-            FfiConverterULong.allocationSize(value.`connectTimeoutMs`) +
-            FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
+            FfiConverterOptionalDuration.allocationSize(value.`connectTimeout`) +
+            FfiConverterOptionalDuration.allocationSize(value.`requestTimeout`) +
             FfiConverterBoolean.allocationSize(value.`allowInsecureLoopback`) +
             FfiConverterString.allocationSize(value.`deviceLabel`) +
-            FfiConverterString.allocationSize(value.`platform`)
+            FfiConverterTypePlatform.allocationSize(value.`platform`)
     )
 
     override fun write(value: CoreConfig, buf: ByteBuffer) {
@@ -9381,11 +9496,11 @@ public object FfiConverterTypeCoreConfig: FfiConverterRustBuffer<CoreConfig> {
             FfiConverterSequenceString.write(value.`trustAnchorsPem`, buf)
             FfiConverterSequenceString.write(value.`spkiPins`, buf)
             FfiConverterTypeLanguage.write(value.`language`, buf)
-            FfiConverterULong.write(value.`connectTimeoutMs`, buf)
-            FfiConverterULong.write(value.`requestTimeoutMs`, buf)
+            FfiConverterOptionalDuration.write(value.`connectTimeout`, buf)
+            FfiConverterOptionalDuration.write(value.`requestTimeout`, buf)
             FfiConverterBoolean.write(value.`allowInsecureLoopback`, buf)
             FfiConverterString.write(value.`deviceLabel`, buf)
-            FfiConverterString.write(value.`platform`, buf)
+            FfiConverterTypePlatform.write(value.`platform`, buf)
     }
 }
 
@@ -9416,9 +9531,9 @@ data class CoreStatus (
     val `loggedIn`: kotlin.Boolean
     , 
     /**
-     * Unix seconds, if logged in.
+     * When the session ends (its absolute timeout), if logged in.
      */
-    val `sessionExpiresAt`: kotlin.Long?
+    val `sessionExpiresAt`: java.time.Instant?
     
 ){
     
@@ -9439,7 +9554,7 @@ public object FfiConverterTypeCoreStatus: FfiConverterRustBuffer<CoreStatus> {
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
-            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
         )
     }
 
@@ -9448,7 +9563,7 @@ public object FfiConverterTypeCoreStatus: FfiConverterRustBuffer<CoreStatus> {
             FfiConverterOptionalString.allocationSize(value.`deviceId`) +
             FfiConverterBoolean.allocationSize(value.`hardwareBacked`) +
             FfiConverterBoolean.allocationSize(value.`loggedIn`) +
-            FfiConverterOptionalLong.allocationSize(value.`sessionExpiresAt`)
+            FfiConverterOptionalTimestamp.allocationSize(value.`sessionExpiresAt`)
     )
 
     override fun write(value: CoreStatus, buf: ByteBuffer) {
@@ -9456,14 +9571,14 @@ public object FfiConverterTypeCoreStatus: FfiConverterRustBuffer<CoreStatus> {
             FfiConverterOptionalString.write(value.`deviceId`, buf)
             FfiConverterBoolean.write(value.`hardwareBacked`, buf)
             FfiConverterBoolean.write(value.`loggedIn`, buf)
-            FfiConverterOptionalLong.write(value.`sessionExpiresAt`, buf)
+            FfiConverterOptionalTimestamp.write(value.`sessionExpiresAt`, buf)
     }
 }
 
 
 
 /**
- * Date constraints.
+ * Date constraints of a date field.
  */
 data class DateRule (
     /**
@@ -9484,7 +9599,7 @@ data class DateRule (
     /**
      * At most this many days after `not_before_field`.
      */
-    val `maxDaysAfter`: kotlin.UInt?
+    val `maxDaysAfter`: kotlin.Int?
     
 ){
     
@@ -9504,7 +9619,7 @@ public object FfiConverterTypeDateRule: FfiConverterRustBuffer<DateRule> {
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
         )
     }
 
@@ -9512,14 +9627,14 @@ public object FfiConverterTypeDateRule: FfiConverterRustBuffer<DateRule> {
             FfiConverterBoolean.allocationSize(value.`notInPast`) +
             FfiConverterBoolean.allocationSize(value.`notInFuture`) +
             FfiConverterOptionalString.allocationSize(value.`notBeforeField`) +
-            FfiConverterOptionalUInt.allocationSize(value.`maxDaysAfter`)
+            FfiConverterOptionalInt.allocationSize(value.`maxDaysAfter`)
     )
 
     override fun write(value: DateRule, buf: ByteBuffer) {
             FfiConverterBoolean.write(value.`notInPast`, buf)
             FfiConverterBoolean.write(value.`notInFuture`, buf)
             FfiConverterOptionalString.write(value.`notBeforeField`, buf)
-            FfiConverterOptionalUInt.write(value.`maxDaysAfter`, buf)
+            FfiConverterOptionalInt.write(value.`maxDaysAfter`, buf)
     }
 }
 
@@ -9542,7 +9657,7 @@ data class DeviceInfo (
     /**
      * Platform.
      */
-    val `platform`: kotlin.String
+    val `platform`: Platform
     , 
     /**
      * Whether its key is hardware-backed (as claimed at enrollment).
@@ -9555,14 +9670,14 @@ data class DeviceInfo (
     val `status`: DeviceStatus
     , 
     /**
-     * Unix seconds.
+     * When it was enrolled.
      */
-    val `enrolledAt`: kotlin.Long
+    val `enrolledAt`: java.time.Instant
     , 
     /**
-     * Unix seconds.
+     * Its last login, if any.
      */
-    val `lastLoginAt`: kotlin.Long?
+    val `lastLoginAt`: java.time.Instant?
     , 
     /**
      * Whether this is the device running the app.
@@ -9586,11 +9701,11 @@ public object FfiConverterTypeDeviceInfo: FfiConverterRustBuffer<DeviceInfo> {
         return DeviceInfo(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypePlatform.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterTypeDeviceStatus.read(buf),
-            FfiConverterLong.read(buf),
-            FfiConverterOptionalLong.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
@@ -9598,22 +9713,22 @@ public object FfiConverterTypeDeviceInfo: FfiConverterRustBuffer<DeviceInfo> {
     override fun allocationSize(value: DeviceInfo) = (
             FfiConverterString.allocationSize(value.`deviceId`) +
             FfiConverterString.allocationSize(value.`label`) +
-            FfiConverterString.allocationSize(value.`platform`) +
+            FfiConverterTypePlatform.allocationSize(value.`platform`) +
             FfiConverterBoolean.allocationSize(value.`hardwareBacked`) +
             FfiConverterTypeDeviceStatus.allocationSize(value.`status`) +
-            FfiConverterLong.allocationSize(value.`enrolledAt`) +
-            FfiConverterOptionalLong.allocationSize(value.`lastLoginAt`) +
+            FfiConverterTimestamp.allocationSize(value.`enrolledAt`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`lastLoginAt`) +
             FfiConverterBoolean.allocationSize(value.`isThisDevice`)
     )
 
     override fun write(value: DeviceInfo, buf: ByteBuffer) {
             FfiConverterString.write(value.`deviceId`, buf)
             FfiConverterString.write(value.`label`, buf)
-            FfiConverterString.write(value.`platform`, buf)
+            FfiConverterTypePlatform.write(value.`platform`, buf)
             FfiConverterBoolean.write(value.`hardwareBacked`, buf)
             FfiConverterTypeDeviceStatus.write(value.`status`, buf)
-            FfiConverterLong.write(value.`enrolledAt`, buf)
-            FfiConverterOptionalLong.write(value.`lastLoginAt`, buf)
+            FfiConverterTimestamp.write(value.`enrolledAt`, buf)
+            FfiConverterOptionalTimestamp.write(value.`lastLoginAt`, buf)
             FfiConverterBoolean.write(value.`isThisDevice`, buf)
     }
 }
@@ -9677,9 +9792,9 @@ data class DeviceStatusInfo (
     val `status`: DeviceStatus
     , 
     /**
-     * Unix seconds.
+     * When the status last changed.
      */
-    val `changedAt`: kotlin.Long
+    val `changedAt`: java.time.Instant
     
 ){
     
@@ -9697,18 +9812,18 @@ public object FfiConverterTypeDeviceStatusInfo: FfiConverterRustBuffer<DeviceSta
     override fun read(buf: ByteBuffer): DeviceStatusInfo {
         return DeviceStatusInfo(
             FfiConverterTypeDeviceStatus.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
         )
     }
 
     override fun allocationSize(value: DeviceStatusInfo) = (
             FfiConverterTypeDeviceStatus.allocationSize(value.`status`) +
-            FfiConverterLong.allocationSize(value.`changedAt`)
+            FfiConverterTimestamp.allocationSize(value.`changedAt`)
     )
 
     override fun write(value: DeviceStatusInfo, buf: ByteBuffer) {
             FfiConverterTypeDeviceStatus.write(value.`status`, buf)
-            FfiConverterLong.write(value.`changedAt`, buf)
+            FfiConverterTimestamp.write(value.`changedAt`, buf)
     }
 }
 
@@ -9731,7 +9846,7 @@ data class Draft (
     /**
      * Form version the draft was started with.
      */
-    val `procedureVersion`: kotlin.UInt
+    val `procedureVersion`: kotlin.Int
     , 
     /**
      * Editing or submitted.
@@ -9751,7 +9866,7 @@ data class Draft (
     /**
      * Number of items per group.
      */
-    val `groupItems`: Map<kotlin.String, kotlin.UInt>
+    val `groupItems`: Map<kotlin.String, kotlin.Int>
     , 
     /**
      * Attached files.
@@ -9769,9 +9884,9 @@ data class Draft (
     val `requestedAttachments`: List<kotlin.String>
     , 
     /**
-     * Unix seconds of the last change.
+     * When it last changed.
      */
-    val `updatedAt`: kotlin.Long
+    val `updatedAt`: java.time.Instant
     
 ){
     
@@ -9790,44 +9905,44 @@ public object FfiConverterTypeDraft: FfiConverterRustBuffer<Draft> {
         return Draft(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterTypeDraftStatus.read(buf),
             FfiConverterMapStringString.read(buf),
             FfiConverterSequenceString.read(buf),
-            FfiConverterMapStringUInt.read(buf),
+            FfiConverterMapStringInt.read(buf),
             FfiConverterSequenceTypeDraftAttachment.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceString.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
         )
     }
 
     override fun allocationSize(value: Draft) = (
             FfiConverterString.allocationSize(value.`draftId`) +
             FfiConverterString.allocationSize(value.`procedureId`) +
-            FfiConverterUInt.allocationSize(value.`procedureVersion`) +
+            FfiConverterInt.allocationSize(value.`procedureVersion`) +
             FfiConverterTypeDraftStatus.allocationSize(value.`status`) +
             FfiConverterMapStringString.allocationSize(value.`values`) +
             FfiConverterSequenceString.allocationSize(value.`lockedFields`) +
-            FfiConverterMapStringUInt.allocationSize(value.`groupItems`) +
+            FfiConverterMapStringInt.allocationSize(value.`groupItems`) +
             FfiConverterSequenceTypeDraftAttachment.allocationSize(value.`attachments`) +
             FfiConverterOptionalString.allocationSize(value.`supplementsCase`) +
             FfiConverterSequenceString.allocationSize(value.`requestedAttachments`) +
-            FfiConverterLong.allocationSize(value.`updatedAt`)
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`)
     )
 
     override fun write(value: Draft, buf: ByteBuffer) {
             FfiConverterString.write(value.`draftId`, buf)
             FfiConverterString.write(value.`procedureId`, buf)
-            FfiConverterUInt.write(value.`procedureVersion`, buf)
+            FfiConverterInt.write(value.`procedureVersion`, buf)
             FfiConverterTypeDraftStatus.write(value.`status`, buf)
             FfiConverterMapStringString.write(value.`values`, buf)
             FfiConverterSequenceString.write(value.`lockedFields`, buf)
-            FfiConverterMapStringUInt.write(value.`groupItems`, buf)
+            FfiConverterMapStringInt.write(value.`groupItems`, buf)
             FfiConverterSequenceTypeDraftAttachment.write(value.`attachments`, buf)
             FfiConverterOptionalString.write(value.`supplementsCase`, buf)
             FfiConverterSequenceString.write(value.`requestedAttachments`, buf)
-            FfiConverterLong.write(value.`updatedAt`, buf)
+            FfiConverterTimestamp.write(value.`updatedAt`, buf)
     }
 }
 
@@ -9855,7 +9970,7 @@ data class DraftAttachment (
     /**
      * Size in bytes.
      */
-    val `size`: kotlin.ULong
+    val `size`: kotlin.Long
     , 
     /**
      * SHA-256 (hex), bound into the signed submission.
@@ -9880,7 +9995,7 @@ public object FfiConverterTypeDraftAttachment: FfiConverterRustBuffer<DraftAttac
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
         )
     }
@@ -9889,7 +10004,7 @@ public object FfiConverterTypeDraftAttachment: FfiConverterRustBuffer<DraftAttac
             FfiConverterString.allocationSize(value.`key`) +
             FfiConverterString.allocationSize(value.`fileName`) +
             FfiConverterString.allocationSize(value.`mimeType`) +
-            FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterLong.allocationSize(value.`size`) +
             FfiConverterString.allocationSize(value.`sha256`)
     )
 
@@ -9897,7 +10012,7 @@ public object FfiConverterTypeDraftAttachment: FfiConverterRustBuffer<DraftAttac
             FfiConverterString.write(value.`key`, buf)
             FfiConverterString.write(value.`fileName`, buf)
             FfiConverterString.write(value.`mimeType`, buf)
-            FfiConverterULong.write(value.`size`, buf)
+            FfiConverterLong.write(value.`size`, buf)
             FfiConverterString.write(value.`sha256`, buf)
     }
 }
@@ -10045,9 +10160,9 @@ data class EnrollmentTicket (
     val `maskedPhone`: kotlin.String
     , 
     /**
-     * Unix seconds.
+     * When the OTP expires.
      */
-    val `otpExpiresAt`: kotlin.Long
+    val `otpExpiresAt`: java.time.Instant
     , 
     /**
      * The account already has an active device: completing deactivates it unless that device
@@ -10072,7 +10187,7 @@ public object FfiConverterTypeEnrollmentTicket: FfiConverterRustBuffer<Enrollmen
         return EnrollmentTicket(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
@@ -10080,14 +10195,14 @@ public object FfiConverterTypeEnrollmentTicket: FfiConverterRustBuffer<Enrollmen
     override fun allocationSize(value: EnrollmentTicket) = (
             FfiConverterString.allocationSize(value.`enrollmentId`) +
             FfiConverterString.allocationSize(value.`maskedPhone`) +
-            FfiConverterLong.allocationSize(value.`otpExpiresAt`) +
+            FfiConverterTimestamp.allocationSize(value.`otpExpiresAt`) +
             FfiConverterBoolean.allocationSize(value.`hasActiveDevice`)
     )
 
     override fun write(value: EnrollmentTicket, buf: ByteBuffer) {
             FfiConverterString.write(value.`enrollmentId`, buf)
             FfiConverterString.write(value.`maskedPhone`, buf)
-            FfiConverterLong.write(value.`otpExpiresAt`, buf)
+            FfiConverterTimestamp.write(value.`otpExpiresAt`, buf)
             FfiConverterBoolean.write(value.`hasActiveDevice`, buf)
     }
 }
@@ -10213,11 +10328,13 @@ public object FfiConverterTypeFieldError: FfiConverterRustBuffer<FieldError> {
 
 
 /**
- * A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`.
+ * A field of a form. Values are addressed by path: `key`, or `group.<index>.<item key>`. A
+ * repeated group (`kind` = `Group`) lists the fields of each item in `item_fields` (fields of
+ * the same shape, with no items of their own).
  */
 data class FormField (
     /**
-     * Stable key.
+     * Stable key (within its item, for a field of a group).
      */
     val `key`: kotlin.String
     , 
@@ -10239,62 +10356,62 @@ data class FormField (
     /**
      * Must be filled when visible.
      */
-    val `required`: kotlin.Boolean
+    val `required`: kotlin.Boolean = false 
     , 
     /**
-     * Profile attribute that fills it.
+     * Profile (register) attribute that fills it.
      */
-    val `autofill`: kotlin.String?
+    val `autofill`: kotlin.String? = null 
     , 
     /**
      * Auto-filled from the register and not editable.
      */
-    val `locked`: kotlin.Boolean
+    val `locked`: kotlin.Boolean = false 
     , 
     /**
-     * Minimum text length.
+     * Minimum text length in characters.
      */
-    val `minLength`: kotlin.UInt?
+    val `minLength`: kotlin.Int? = null 
     , 
     /**
-     * Maximum text length.
+     * Maximum text length in characters.
      */
-    val `maxLength`: kotlin.UInt?
+    val `maxLength`: kotlin.Int? = null 
     , 
     /**
      * Options of a select.
      */
-    val `options`: List<OptionSpec>
+    val `options`: List<OptionSpec> = listOf() 
     , 
     /**
-     * Shown only when this holds.
+     * Shown (and validated) only while this holds.
      */
-    val `visibleIf`: Condition?
+    val `visibleIf`: Condition? = null 
     , 
     /**
      * Date constraints.
      */
-    val `dateRule`: DateRule?
+    val `dateRule`: DateRule? = null 
     , 
     /**
-     * For a commune: its province field.
+     * For a commune: the key of its province field.
      */
-    val `provinceField`: kotlin.String?
+    val `provinceField`: kotlin.String? = null 
     , 
     /**
-     * For a group: the fields of each item.
+     * For a group: the fields of each item (empty otherwise).
      */
-    val `itemFields`: List<FormItemField>
+    val `itemFields`: List<FormField> = listOf() 
     , 
     /**
      * For a group: fewest items.
      */
-    val `minItems`: kotlin.UInt?
+    val `minItems`: kotlin.Int? = null 
     , 
     /**
      * For a group: most items.
      */
-    val `maxItems`: kotlin.UInt?
+    val `maxItems`: kotlin.Int? = null 
     
 ){
     
@@ -10318,15 +10435,15 @@ public object FfiConverterTypeFormField: FfiConverterRustBuffer<FormField> {
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
-            FfiConverterOptionalUInt.read(buf),
-            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
             FfiConverterSequenceTypeOptionSpec.read(buf),
             FfiConverterOptionalTypeCondition.read(buf),
             FfiConverterOptionalTypeDateRule.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterSequenceTypeFormItemField.read(buf),
-            FfiConverterOptionalUInt.read(buf),
-            FfiConverterOptionalUInt.read(buf),
+            FfiConverterSequenceTypeFormField.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
         )
     }
 
@@ -10338,15 +10455,15 @@ public object FfiConverterTypeFormField: FfiConverterRustBuffer<FormField> {
             FfiConverterBoolean.allocationSize(value.`required`) +
             FfiConverterOptionalString.allocationSize(value.`autofill`) +
             FfiConverterBoolean.allocationSize(value.`locked`) +
-            FfiConverterOptionalUInt.allocationSize(value.`minLength`) +
-            FfiConverterOptionalUInt.allocationSize(value.`maxLength`) +
+            FfiConverterOptionalInt.allocationSize(value.`minLength`) +
+            FfiConverterOptionalInt.allocationSize(value.`maxLength`) +
             FfiConverterSequenceTypeOptionSpec.allocationSize(value.`options`) +
             FfiConverterOptionalTypeCondition.allocationSize(value.`visibleIf`) +
             FfiConverterOptionalTypeDateRule.allocationSize(value.`dateRule`) +
             FfiConverterOptionalString.allocationSize(value.`provinceField`) +
-            FfiConverterSequenceTypeFormItemField.allocationSize(value.`itemFields`) +
-            FfiConverterOptionalUInt.allocationSize(value.`minItems`) +
-            FfiConverterOptionalUInt.allocationSize(value.`maxItems`)
+            FfiConverterSequenceTypeFormField.allocationSize(value.`itemFields`) +
+            FfiConverterOptionalInt.allocationSize(value.`minItems`) +
+            FfiConverterOptionalInt.allocationSize(value.`maxItems`)
     )
 
     override fun write(value: FormField, buf: ByteBuffer) {
@@ -10357,150 +10474,15 @@ public object FfiConverterTypeFormField: FfiConverterRustBuffer<FormField> {
             FfiConverterBoolean.write(value.`required`, buf)
             FfiConverterOptionalString.write(value.`autofill`, buf)
             FfiConverterBoolean.write(value.`locked`, buf)
-            FfiConverterOptionalUInt.write(value.`minLength`, buf)
-            FfiConverterOptionalUInt.write(value.`maxLength`, buf)
+            FfiConverterOptionalInt.write(value.`minLength`, buf)
+            FfiConverterOptionalInt.write(value.`maxLength`, buf)
             FfiConverterSequenceTypeOptionSpec.write(value.`options`, buf)
             FfiConverterOptionalTypeCondition.write(value.`visibleIf`, buf)
             FfiConverterOptionalTypeDateRule.write(value.`dateRule`, buf)
             FfiConverterOptionalString.write(value.`provinceField`, buf)
-            FfiConverterSequenceTypeFormItemField.write(value.`itemFields`, buf)
-            FfiConverterOptionalUInt.write(value.`minItems`, buf)
-            FfiConverterOptionalUInt.write(value.`maxItems`, buf)
-    }
-}
-
-
-
-/**
- * A field of an item of a repeated group.
- */
-data class FormItemField (
-    /**
-     * Key of the field within its item (the path is `group[i].key`).
-     */
-    val `key`: kotlin.String
-    , 
-    /**
-     * Label in Vietnamese.
-     */
-    val `labelVi`: kotlin.String
-    , 
-    /**
-     * Label in English.
-     */
-    val `labelEn`: kotlin.String
-    , 
-    /**
-     * Input kind (text, date, choice, …).
-     */
-    val `kind`: FieldKind
-    , 
-    /**
-     * Whether a value is required.
-     */
-    val `required`: kotlin.Boolean
-    , 
-    /**
-     * Register attribute the field is filled from, if any.
-     */
-    val `autofill`: kotlin.String?
-    , 
-    /**
-     * Whether an autofilled value cannot be changed.
-     */
-    val `locked`: kotlin.Boolean
-    , 
-    /**
-     * Minimum length in characters.
-     */
-    val `minLength`: kotlin.UInt?
-    , 
-    /**
-     * Maximum length in characters.
-     */
-    val `maxLength`: kotlin.UInt?
-    , 
-    /**
-     * Choices of a choice field.
-     */
-    val `options`: List<OptionSpec>
-    , 
-    /**
-     * Shown (and validated) only while this condition holds.
-     */
-    val `visibleIf`: Condition?
-    , 
-    /**
-     * Rule a date value must satisfy.
-     */
-    val `dateRule`: DateRule?
-    , 
-    /**
-     * For a commune field: the key of the province field it depends on.
-     */
-    val `provinceField`: kotlin.String?
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeFormItemField: FfiConverterRustBuffer<FormItemField> {
-    override fun read(buf: ByteBuffer): FormItemField {
-        return FormItemField(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterTypeFieldKind.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterOptionalUInt.read(buf),
-            FfiConverterOptionalUInt.read(buf),
-            FfiConverterSequenceTypeOptionSpec.read(buf),
-            FfiConverterOptionalTypeCondition.read(buf),
-            FfiConverterOptionalTypeDateRule.read(buf),
-            FfiConverterOptionalString.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: FormItemField) = (
-            FfiConverterString.allocationSize(value.`key`) +
-            FfiConverterString.allocationSize(value.`labelVi`) +
-            FfiConverterString.allocationSize(value.`labelEn`) +
-            FfiConverterTypeFieldKind.allocationSize(value.`kind`) +
-            FfiConverterBoolean.allocationSize(value.`required`) +
-            FfiConverterOptionalString.allocationSize(value.`autofill`) +
-            FfiConverterBoolean.allocationSize(value.`locked`) +
-            FfiConverterOptionalUInt.allocationSize(value.`minLength`) +
-            FfiConverterOptionalUInt.allocationSize(value.`maxLength`) +
-            FfiConverterSequenceTypeOptionSpec.allocationSize(value.`options`) +
-            FfiConverterOptionalTypeCondition.allocationSize(value.`visibleIf`) +
-            FfiConverterOptionalTypeDateRule.allocationSize(value.`dateRule`) +
-            FfiConverterOptionalString.allocationSize(value.`provinceField`)
-    )
-
-    override fun write(value: FormItemField, buf: ByteBuffer) {
-            FfiConverterString.write(value.`key`, buf)
-            FfiConverterString.write(value.`labelVi`, buf)
-            FfiConverterString.write(value.`labelEn`, buf)
-            FfiConverterTypeFieldKind.write(value.`kind`, buf)
-            FfiConverterBoolean.write(value.`required`, buf)
-            FfiConverterOptionalString.write(value.`autofill`, buf)
-            FfiConverterBoolean.write(value.`locked`, buf)
-            FfiConverterOptionalUInt.write(value.`minLength`, buf)
-            FfiConverterOptionalUInt.write(value.`maxLength`, buf)
-            FfiConverterSequenceTypeOptionSpec.write(value.`options`, buf)
-            FfiConverterOptionalTypeCondition.write(value.`visibleIf`, buf)
-            FfiConverterOptionalTypeDateRule.write(value.`dateRule`, buf)
-            FfiConverterOptionalString.write(value.`provinceField`, buf)
+            FfiConverterSequenceTypeFormField.write(value.`itemFields`, buf)
+            FfiConverterOptionalInt.write(value.`minItems`, buf)
+            FfiConverterOptionalInt.write(value.`maxItems`, buf)
     }
 }
 
@@ -10650,9 +10632,9 @@ data class LoginRequestInfo (
     val `codeChoices`: List<kotlin.String>
     , 
     /**
-     * Unix seconds.
+     * When the login request expires.
      */
-    val `expiresAt`: kotlin.Long
+    val `expiresAt`: java.time.Instant
     , 
     /**
      * Opened by a deep link on this device (the answer goes back to the relying party's app).
@@ -10681,7 +10663,7 @@ public object FfiConverterTypeLoginRequestInfo: FfiConverterRustBuffer<LoginRequ
             FfiConverterString.read(buf),
             FfiConverterSequenceTypeClaimRequest.read(buf),
             FfiConverterSequenceString.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
@@ -10694,7 +10676,7 @@ public object FfiConverterTypeLoginRequestInfo: FfiConverterRustBuffer<LoginRequ
             FfiConverterString.allocationSize(value.`origin`) +
             FfiConverterSequenceTypeClaimRequest.allocationSize(value.`claims`) +
             FfiConverterSequenceString.allocationSize(value.`codeChoices`) +
-            FfiConverterLong.allocationSize(value.`expiresAt`) +
+            FfiConverterTimestamp.allocationSize(value.`expiresAt`) +
             FfiConverterBoolean.allocationSize(value.`sameDevice`)
     )
 
@@ -10706,7 +10688,7 @@ public object FfiConverterTypeLoginRequestInfo: FfiConverterRustBuffer<LoginRequ
             FfiConverterString.write(value.`origin`, buf)
             FfiConverterSequenceTypeClaimRequest.write(value.`claims`, buf)
             FfiConverterSequenceString.write(value.`codeChoices`, buf)
-            FfiConverterLong.write(value.`expiresAt`, buf)
+            FfiConverterTimestamp.write(value.`expiresAt`, buf)
             FfiConverterBoolean.write(value.`sameDevice`, buf)
     }
 }
@@ -10800,12 +10782,12 @@ data class OutboxItem (
     /**
      * Delivery attempts so far.
      */
-    val `attempts`: kotlin.UInt
+    val `attempts`: kotlin.Int
     , 
     /**
-     * Unix seconds of the next automatic attempt, while queued.
+     * The next automatic attempt, while queued.
      */
-    val `nextAttemptAt`: kotlin.Long?
+    val `nextAttemptAt`: java.time.Instant?
     , 
     /**
      * Why the last attempt failed, or why it was rejected.
@@ -10823,14 +10805,14 @@ data class OutboxItem (
     val `receipt`: kotlin.String?
     , 
     /**
-     * Unix seconds when it was queued.
+     * When it was queued.
      */
-    val `queuedAt`: kotlin.Long
+    val `queuedAt`: java.time.Instant
     , 
     /**
-     * Unix seconds of the last state change.
+     * When its state last changed.
      */
-    val `updatedAt`: kotlin.Long
+    val `updatedAt`: java.time.Instant
     
 ){
     
@@ -10852,13 +10834,13 @@ public object FfiConverterTypeOutboxItem: FfiConverterRustBuffer<OutboxItem> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterTypeOutboxState.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterOptionalLong.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
             FfiConverterOptionalTypeErrorDetail.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterLong.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
         )
     }
 
@@ -10868,13 +10850,13 @@ public object FfiConverterTypeOutboxItem: FfiConverterRustBuffer<OutboxItem> {
             FfiConverterString.allocationSize(value.`procedureId`) +
             FfiConverterString.allocationSize(value.`payloadSha256`) +
             FfiConverterTypeOutboxState.allocationSize(value.`state`) +
-            FfiConverterUInt.allocationSize(value.`attempts`) +
-            FfiConverterOptionalLong.allocationSize(value.`nextAttemptAt`) +
+            FfiConverterInt.allocationSize(value.`attempts`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`nextAttemptAt`) +
             FfiConverterOptionalTypeErrorDetail.allocationSize(value.`lastError`) +
             FfiConverterOptionalString.allocationSize(value.`caseNumber`) +
             FfiConverterOptionalString.allocationSize(value.`receipt`) +
-            FfiConverterLong.allocationSize(value.`queuedAt`) +
-            FfiConverterLong.allocationSize(value.`updatedAt`)
+            FfiConverterTimestamp.allocationSize(value.`queuedAt`) +
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`)
     )
 
     override fun write(value: OutboxItem, buf: ByteBuffer) {
@@ -10883,13 +10865,13 @@ public object FfiConverterTypeOutboxItem: FfiConverterRustBuffer<OutboxItem> {
             FfiConverterString.write(value.`procedureId`, buf)
             FfiConverterString.write(value.`payloadSha256`, buf)
             FfiConverterTypeOutboxState.write(value.`state`, buf)
-            FfiConverterUInt.write(value.`attempts`, buf)
-            FfiConverterOptionalLong.write(value.`nextAttemptAt`, buf)
+            FfiConverterInt.write(value.`attempts`, buf)
+            FfiConverterOptionalTimestamp.write(value.`nextAttemptAt`, buf)
             FfiConverterOptionalTypeErrorDetail.write(value.`lastError`, buf)
             FfiConverterOptionalString.write(value.`caseNumber`, buf)
             FfiConverterOptionalString.write(value.`receipt`, buf)
-            FfiConverterLong.write(value.`queuedAt`, buf)
-            FfiConverterLong.write(value.`updatedAt`, buf)
+            FfiConverterTimestamp.write(value.`queuedAt`, buf)
+            FfiConverterTimestamp.write(value.`updatedAt`, buf)
     }
 }
 
@@ -10902,17 +10884,17 @@ data class OutboxSyncReport (
     /**
      * Submissions delivered in this run.
      */
-    val `delivered`: kotlin.UInt
+    val `delivered`: kotlin.Int
     , 
     /**
      * Submissions the server rejected in this run.
      */
-    val `rejected`: kotlin.UInt
+    val `rejected`: kotlin.Int
     , 
     /**
      * Still queued.
      */
-    val `remaining`: kotlin.UInt
+    val `remaining`: kotlin.Int
     , 
     /**
      * Why the run stopped early, if it did.
@@ -10934,24 +10916,24 @@ data class OutboxSyncReport (
 public object FfiConverterTypeOutboxSyncReport: FfiConverterRustBuffer<OutboxSyncReport> {
     override fun read(buf: ByteBuffer): OutboxSyncReport {
         return OutboxSyncReport(
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterOptionalTypeErrorDetail.read(buf),
         )
     }
 
     override fun allocationSize(value: OutboxSyncReport) = (
-            FfiConverterUInt.allocationSize(value.`delivered`) +
-            FfiConverterUInt.allocationSize(value.`rejected`) +
-            FfiConverterUInt.allocationSize(value.`remaining`) +
+            FfiConverterInt.allocationSize(value.`delivered`) +
+            FfiConverterInt.allocationSize(value.`rejected`) +
+            FfiConverterInt.allocationSize(value.`remaining`) +
             FfiConverterOptionalTypeErrorDetail.allocationSize(value.`lastError`)
     )
 
     override fun write(value: OutboxSyncReport, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`delivered`, buf)
-            FfiConverterUInt.write(value.`rejected`, buf)
-            FfiConverterUInt.write(value.`remaining`, buf)
+            FfiConverterInt.write(value.`delivered`, buf)
+            FfiConverterInt.write(value.`rejected`, buf)
+            FfiConverterInt.write(value.`remaining`, buf)
             FfiConverterOptionalTypeErrorDetail.write(value.`lastError`, buf)
     }
 }
@@ -10973,9 +10955,9 @@ data class PasscodeResetTicket (
     val `maskedPhone`: kotlin.String
     , 
     /**
-     * Unix seconds.
+     * When the OTP expires.
      */
-    val `otpExpiresAt`: kotlin.Long
+    val `otpExpiresAt`: java.time.Instant
     
 ){
     
@@ -10994,20 +10976,20 @@ public object FfiConverterTypePasscodeResetTicket: FfiConverterRustBuffer<Passco
         return PasscodeResetTicket(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
         )
     }
 
     override fun allocationSize(value: PasscodeResetTicket) = (
             FfiConverterString.allocationSize(value.`resetId`) +
             FfiConverterString.allocationSize(value.`maskedPhone`) +
-            FfiConverterLong.allocationSize(value.`otpExpiresAt`)
+            FfiConverterTimestamp.allocationSize(value.`otpExpiresAt`)
     )
 
     override fun write(value: PasscodeResetTicket, buf: ByteBuffer) {
             FfiConverterString.write(value.`resetId`, buf)
             FfiConverterString.write(value.`maskedPhone`, buf)
-            FfiConverterLong.write(value.`otpExpiresAt`, buf)
+            FfiConverterTimestamp.write(value.`otpExpiresAt`, buf)
     }
 }
 
@@ -11020,22 +11002,22 @@ data class PasscodeStatus (
     /**
      * Consecutive failures.
      */
-    val `failedAttempts`: kotlin.UInt
+    val `failedAttempts`: kotlin.Int
     , 
     /**
      * Failures left before a delay.
      */
-    val `attemptsBeforeLockout`: kotlin.UInt
+    val `attemptsBeforeLockout`: kotlin.Int
     , 
     /**
      * Failures left before the local account is erased.
      */
-    val `attemptsBeforeWipe`: kotlin.UInt
+    val `attemptsBeforeWipe`: kotlin.Int
     , 
     /**
-     * Unix seconds until which attempts are refused.
+     * Attempts are refused until then.
      */
-    val `lockedUntil`: kotlin.Long?
+    val `lockedUntil`: java.time.Instant?
     
 ){
     
@@ -11052,25 +11034,25 @@ data class PasscodeStatus (
 public object FfiConverterTypePasscodeStatus: FfiConverterRustBuffer<PasscodeStatus> {
     override fun read(buf: ByteBuffer): PasscodeStatus {
         return PasscodeStatus(
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterOptionalLong.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
         )
     }
 
     override fun allocationSize(value: PasscodeStatus) = (
-            FfiConverterUInt.allocationSize(value.`failedAttempts`) +
-            FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`) +
-            FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`) +
-            FfiConverterOptionalLong.allocationSize(value.`lockedUntil`)
+            FfiConverterInt.allocationSize(value.`failedAttempts`) +
+            FfiConverterInt.allocationSize(value.`attemptsBeforeLockout`) +
+            FfiConverterInt.allocationSize(value.`attemptsBeforeWipe`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`lockedUntil`)
     )
 
     override fun write(value: PasscodeStatus, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`failedAttempts`, buf)
-            FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
-            FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
-            FfiConverterOptionalLong.write(value.`lockedUntil`, buf)
+            FfiConverterInt.write(value.`failedAttempts`, buf)
+            FfiConverterInt.write(value.`attemptsBeforeLockout`, buf)
+            FfiConverterInt.write(value.`attemptsBeforeWipe`, buf)
+            FfiConverterOptionalTimestamp.write(value.`lockedUntil`, buf)
     }
 }
 
@@ -11088,7 +11070,7 @@ data class Procedure (
     /**
      * Form version, bound into the signed submission.
      */
-    val `version`: kotlin.UInt
+    val `version`: kotlin.Int
     , 
     /**
      * Official procedure code.
@@ -11118,12 +11100,12 @@ data class Procedure (
     /**
      * Fee in đồng.
      */
-    val `feeVnd`: kotlin.ULong
+    val `feeVnd`: kotlin.Long
     , 
     /**
      * Statutory processing time in working days.
      */
-    val `processingDays`: kotlin.UInt
+    val `processingDays`: kotlin.Int
     , 
     /**
      * The form fields.
@@ -11151,14 +11133,14 @@ public object FfiConverterTypeProcedure: FfiConverterRustBuffer<Procedure> {
     override fun read(buf: ByteBuffer): Procedure {
         return Procedure(
             FfiConverterString.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterSequenceTypeFormField.read(buf),
             FfiConverterSequenceTypeAttachmentSpec.read(buf),
         )
@@ -11166,28 +11148,28 @@ public object FfiConverterTypeProcedure: FfiConverterRustBuffer<Procedure> {
 
     override fun allocationSize(value: Procedure) = (
             FfiConverterString.allocationSize(value.`id`) +
-            FfiConverterUInt.allocationSize(value.`version`) +
+            FfiConverterInt.allocationSize(value.`version`) +
             FfiConverterString.allocationSize(value.`code`) +
             FfiConverterString.allocationSize(value.`nameVi`) +
             FfiConverterString.allocationSize(value.`nameEn`) +
             FfiConverterString.allocationSize(value.`agencyVi`) +
             FfiConverterString.allocationSize(value.`agencyEn`) +
-            FfiConverterULong.allocationSize(value.`feeVnd`) +
-            FfiConverterUInt.allocationSize(value.`processingDays`) +
+            FfiConverterLong.allocationSize(value.`feeVnd`) +
+            FfiConverterInt.allocationSize(value.`processingDays`) +
             FfiConverterSequenceTypeFormField.allocationSize(value.`fields`) +
             FfiConverterSequenceTypeAttachmentSpec.allocationSize(value.`attachments`)
     )
 
     override fun write(value: Procedure, buf: ByteBuffer) {
             FfiConverterString.write(value.`id`, buf)
-            FfiConverterUInt.write(value.`version`, buf)
+            FfiConverterInt.write(value.`version`, buf)
             FfiConverterString.write(value.`code`, buf)
             FfiConverterString.write(value.`nameVi`, buf)
             FfiConverterString.write(value.`nameEn`, buf)
             FfiConverterString.write(value.`agencyVi`, buf)
             FfiConverterString.write(value.`agencyEn`, buf)
-            FfiConverterULong.write(value.`feeVnd`, buf)
-            FfiConverterUInt.write(value.`processingDays`, buf)
+            FfiConverterLong.write(value.`feeVnd`, buf)
+            FfiConverterInt.write(value.`processingDays`, buf)
             FfiConverterSequenceTypeFormField.write(value.`fields`, buf)
             FfiConverterSequenceTypeAttachmentSpec.write(value.`attachments`, buf)
     }
@@ -11237,18 +11219,18 @@ data class ReceiptInfo (
     /**
      * Days the relying party may keep the data (0: the session only).
      */
-    val `retentionDays`: kotlin.UInt
+    val `retentionDays`: kotlin.Int
     , 
     /**
-     * Unix seconds.
+     * When it was issued.
      */
-    val `issuedAt`: kotlin.Long
+    val `issuedAt`: java.time.Instant
     , 
     /**
      * Position in the device's receipt chain (1, 2, 3, …; 0 for a receipt made before
      * receipts were chained).
      */
-    val `sequence`: kotlin.ULong
+    val `sequence`: kotlin.Long
     , 
     /**
      * Data shares: whether the data reached the relying party.
@@ -11284,9 +11266,9 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterSequenceString.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterTimestamp.read(buf),
             FfiConverterLong.read(buf),
-            FfiConverterULong.read(buf),
             FfiConverterTypeShareDelivery.read(buf),
             FfiConverterOptionalTypeErrorDetail.read(buf),
         )
@@ -11300,9 +11282,9 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterString.allocationSize(value.`origin`) +
             FfiConverterString.allocationSize(value.`purpose`) +
             FfiConverterSequenceString.allocationSize(value.`claims`) +
-            FfiConverterUInt.allocationSize(value.`retentionDays`) +
-            FfiConverterLong.allocationSize(value.`issuedAt`) +
-            FfiConverterULong.allocationSize(value.`sequence`) +
+            FfiConverterInt.allocationSize(value.`retentionDays`) +
+            FfiConverterTimestamp.allocationSize(value.`issuedAt`) +
+            FfiConverterLong.allocationSize(value.`sequence`) +
             FfiConverterTypeShareDelivery.allocationSize(value.`delivery`) +
             FfiConverterOptionalTypeErrorDetail.allocationSize(value.`damage`)
     )
@@ -11315,9 +11297,9 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterString.write(value.`origin`, buf)
             FfiConverterString.write(value.`purpose`, buf)
             FfiConverterSequenceString.write(value.`claims`, buf)
-            FfiConverterUInt.write(value.`retentionDays`, buf)
-            FfiConverterLong.write(value.`issuedAt`, buf)
-            FfiConverterULong.write(value.`sequence`, buf)
+            FfiConverterInt.write(value.`retentionDays`, buf)
+            FfiConverterTimestamp.write(value.`issuedAt`, buf)
+            FfiConverterLong.write(value.`sequence`, buf)
             FfiConverterTypeShareDelivery.write(value.`delivery`, buf)
             FfiConverterOptionalTypeErrorDetail.write(value.`damage`, buf)
     }
@@ -11335,19 +11317,19 @@ data class SessionInfo (
     val `sessionId`: kotlin.String
     , 
     /**
-     * Unix seconds; the core refreshes before this.
+     * The core refreshes the access token before this.
      */
-    val `accessExpiresAt`: kotlin.Long
+    val `accessExpiresAt`: java.time.Instant
     , 
     /**
-     * Unix seconds; the session ends if unused until then.
+     * The session ends if unused until then.
      */
-    val `idleExpiresAt`: kotlin.Long
+    val `idleExpiresAt`: java.time.Instant
     , 
     /**
-     * Unix seconds; the session ends then.
+     * The session ends then.
      */
-    val `absoluteExpiresAt`: kotlin.Long
+    val `absoluteExpiresAt`: java.time.Instant
     
 ){
     
@@ -11365,24 +11347,24 @@ public object FfiConverterTypeSessionInfo: FfiConverterRustBuffer<SessionInfo> {
     override fun read(buf: ByteBuffer): SessionInfo {
         return SessionInfo(
             FfiConverterString.read(buf),
-            FfiConverterLong.read(buf),
-            FfiConverterLong.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
         )
     }
 
     override fun allocationSize(value: SessionInfo) = (
             FfiConverterString.allocationSize(value.`sessionId`) +
-            FfiConverterLong.allocationSize(value.`accessExpiresAt`) +
-            FfiConverterLong.allocationSize(value.`idleExpiresAt`) +
-            FfiConverterLong.allocationSize(value.`absoluteExpiresAt`)
+            FfiConverterTimestamp.allocationSize(value.`accessExpiresAt`) +
+            FfiConverterTimestamp.allocationSize(value.`idleExpiresAt`) +
+            FfiConverterTimestamp.allocationSize(value.`absoluteExpiresAt`)
     )
 
     override fun write(value: SessionInfo, buf: ByteBuffer) {
             FfiConverterString.write(value.`sessionId`, buf)
-            FfiConverterLong.write(value.`accessExpiresAt`, buf)
-            FfiConverterLong.write(value.`idleExpiresAt`, buf)
-            FfiConverterLong.write(value.`absoluteExpiresAt`, buf)
+            FfiConverterTimestamp.write(value.`accessExpiresAt`, buf)
+            FfiConverterTimestamp.write(value.`idleExpiresAt`, buf)
+            FfiConverterTimestamp.write(value.`absoluteExpiresAt`, buf)
     }
 }
 
@@ -11486,7 +11468,7 @@ data class ShareRequestInfo (
     /**
      * Days the relying party will keep the data.
      */
-    val `retentionDays`: kotlin.UInt
+    val `retentionDays`: kotlin.Int
     , 
     /**
      * Claims it cannot proceed without (always shared).
@@ -11499,9 +11481,9 @@ data class ShareRequestInfo (
     val `optional`: List<ClaimRequest>
     , 
     /**
-     * Unix seconds.
+     * When the request expires.
      */
-    val `expiresAt`: kotlin.Long
+    val `expiresAt`: java.time.Instant
     
 ){
     
@@ -11525,10 +11507,10 @@ public object FfiConverterTypeShareRequestInfo: FfiConverterRustBuffer<ShareRequ
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterSequenceTypeClaimRequest.read(buf),
             FfiConverterSequenceTypeClaimRequest.read(buf),
-            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
         )
     }
 
@@ -11540,10 +11522,10 @@ public object FfiConverterTypeShareRequestInfo: FfiConverterRustBuffer<ShareRequ
             FfiConverterString.allocationSize(value.`purpose`) +
             FfiConverterString.allocationSize(value.`purposeVi`) +
             FfiConverterString.allocationSize(value.`purposeEn`) +
-            FfiConverterUInt.allocationSize(value.`retentionDays`) +
+            FfiConverterInt.allocationSize(value.`retentionDays`) +
             FfiConverterSequenceTypeClaimRequest.allocationSize(value.`required`) +
             FfiConverterSequenceTypeClaimRequest.allocationSize(value.`optional`) +
-            FfiConverterLong.allocationSize(value.`expiresAt`)
+            FfiConverterTimestamp.allocationSize(value.`expiresAt`)
     )
 
     override fun write(value: ShareRequestInfo, buf: ByteBuffer) {
@@ -11554,10 +11536,10 @@ public object FfiConverterTypeShareRequestInfo: FfiConverterRustBuffer<ShareRequ
             FfiConverterString.write(value.`purpose`, buf)
             FfiConverterString.write(value.`purposeVi`, buf)
             FfiConverterString.write(value.`purposeEn`, buf)
-            FfiConverterUInt.write(value.`retentionDays`, buf)
+            FfiConverterInt.write(value.`retentionDays`, buf)
             FfiConverterSequenceTypeClaimRequest.write(value.`required`, buf)
             FfiConverterSequenceTypeClaimRequest.write(value.`optional`, buf)
-            FfiConverterLong.write(value.`expiresAt`, buf)
+            FfiConverterTimestamp.write(value.`expiresAt`, buf)
     }
 }
 
@@ -11858,10 +11840,10 @@ public object FfiConverterTypeApduTransportError : FfiConverterRustBuffer<ApduTr
 
 
 /**
- * Case states.
+ * The states of a case (hồ sơ).
  */
 
-enum class CaseStatusDto {
+enum class CaseStatus {
     
     /**
      * Tiếp nhận.
@@ -11898,18 +11880,18 @@ enum class CaseStatusDto {
 /**
  * @suppress
  */
-public object FfiConverterTypeCaseStatusDto: FfiConverterRustBuffer<CaseStatusDto> {
+public object FfiConverterTypeCaseStatus: FfiConverterRustBuffer<CaseStatus> {
     override fun read(buf: ByteBuffer) = try {
         
-        CaseStatusDto.entries[buf.getInt() - 1]
+        CaseStatus.entries[buf.getInt() - 1]
         
     } catch (e: IndexOutOfBoundsException) {
         throw RuntimeException("invalid enum value, something is very wrong!!", e)
     }
 
-    override fun allocationSize(value: CaseStatusDto) = 4UL
+    override fun allocationSize(value: CaseStatus) = 4UL
 
-    override fun write(value: CaseStatusDto, buf: ByteBuffer) {
+    override fun write(value: CaseStatus, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -12273,12 +12255,12 @@ sealed class CitizenException: kotlin.Exception() {
         /**
          * Wrong passcodes left before a delay.
          */
-        val `attemptsBeforeLockout`: kotlin.UInt, 
+        val `attemptsBeforeLockout`: kotlin.Int, 
         
         /**
          * Wrong passcodes left before the local account is erased.
          */
-        val `attemptsBeforeWipe`: kotlin.UInt
+        val `attemptsBeforeWipe`: kotlin.Int
         ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }, attemptsBeforeLockout=${ `attemptsBeforeLockout` }, attemptsBeforeWipe=${ `attemptsBeforeWipe` }"
@@ -12295,12 +12277,12 @@ sealed class CitizenException: kotlin.Exception() {
         val `detail`: ErrorDetail, 
         
         /**
-         * Seconds to wait.
+         * How long to wait.
          */
-        val `retryAfterSecs`: kotlin.ULong
+        val `retryAfter`: java.time.Duration
         ) : CitizenException() {
         override val message
-            get() = "detail=${ `detail` }, retryAfterSecs=${ `retryAfterSecs` }"
+            get() = "detail=${ `detail` }, retryAfter=${ `retryAfter` }"
     }
     
     /**
@@ -12337,7 +12319,7 @@ sealed class CitizenException: kotlin.Exception() {
         /**
          * Attempts left with this OTP.
          */
-        val `attemptsLeft`: kotlin.UInt
+        val `attemptsLeft`: kotlin.Int
         ) : CitizenException() {
         override val message
             get() = "detail=${ `detail` }, attemptsLeft=${ `attemptsLeft` }"
@@ -12499,7 +12481,8 @@ sealed class CitizenException: kotlin.Exception() {
 
     
         /**
-         * The stable code and the messages in Vietnamese and English, whatever the variant.
+         * The stable code and the messages in Vietnamese and English, whatever the variant. Pure:
+         * main-safe, never prompts, never throws.
          */ fun `detail`(): ErrorDetail {
             return FfiConverterTypeErrorDetail.lift(
     uniffiRustCall() { _status ->
@@ -12537,12 +12520,12 @@ public object FfiConverterTypeCitizenError : FfiConverterRustBuffer<CitizenExcep
                 )
             3 -> CitizenException.PasscodeRejected(
                 FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
-                FfiConverterUInt.read(buf),
+                FfiConverterInt.read(buf),
+                FfiConverterInt.read(buf),
                 )
             4 -> CitizenException.LockedOut(
                 FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterULong.read(buf),
+                FfiConverterDuration.read(buf),
                 )
             5 -> CitizenException.InvalidInput(
                 FfiConverterTypeErrorDetail.read(buf),
@@ -12550,7 +12533,7 @@ public object FfiConverterTypeCitizenError : FfiConverterRustBuffer<CitizenExcep
                 )
             6 -> CitizenException.OtpRejected(
                 FfiConverterTypeErrorDetail.read(buf),
-                FfiConverterUInt.read(buf),
+                FfiConverterInt.read(buf),
                 )
             7 -> CitizenException.Network(
                 FfiConverterTypeErrorDetail.read(buf),
@@ -12603,14 +12586,14 @@ public object FfiConverterTypeCitizenError : FfiConverterRustBuffer<CitizenExcep
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeLockout`)
-                + FfiConverterUInt.allocationSize(value.`attemptsBeforeWipe`)
+                + FfiConverterInt.allocationSize(value.`attemptsBeforeLockout`)
+                + FfiConverterInt.allocationSize(value.`attemptsBeforeWipe`)
             )
             is CitizenException.LockedOut -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterULong.allocationSize(value.`retryAfterSecs`)
+                + FfiConverterDuration.allocationSize(value.`retryAfter`)
             )
             is CitizenException.InvalidInput -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -12622,7 +12605,7 @@ public object FfiConverterTypeCitizenError : FfiConverterRustBuffer<CitizenExcep
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`attemptsLeft`)
+                + FfiConverterInt.allocationSize(value.`attemptsLeft`)
             )
             is CitizenException.Network -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -12691,14 +12674,14 @@ public object FfiConverterTypeCitizenError : FfiConverterRustBuffer<CitizenExcep
             is CitizenException.PasscodeRejected -> {
                 buf.putInt(3)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeLockout`, buf)
-                FfiConverterUInt.write(value.`attemptsBeforeWipe`, buf)
+                FfiConverterInt.write(value.`attemptsBeforeLockout`, buf)
+                FfiConverterInt.write(value.`attemptsBeforeWipe`, buf)
                 Unit
             }
             is CitizenException.LockedOut -> {
                 buf.putInt(4)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterULong.write(value.`retryAfterSecs`, buf)
+                FfiConverterDuration.write(value.`retryAfter`, buf)
                 Unit
             }
             is CitizenException.InvalidInput -> {
@@ -12710,7 +12693,7 @@ public object FfiConverterTypeCitizenError : FfiConverterRustBuffer<CitizenExcep
             is CitizenException.OtpRejected -> {
                 buf.putInt(6)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`attemptsLeft`, buf)
+                FfiConverterInt.write(value.`attemptsLeft`, buf)
                 Unit
             }
             is CitizenException.Network -> {
@@ -13686,7 +13669,7 @@ public object FfiConverterTypeLanguage: FfiConverterRustBuffer<Language> {
 
 
 /**
- * Ways a log can be broken.
+ * Ways an activity log can be broken.
  */
 sealed class LogProblem {
     
@@ -13694,7 +13677,10 @@ sealed class LogProblem {
      * An entry's content does not match its hash (changed).
      */
     data class ChangedEntry(
-        val `seq`: kotlin.ULong) : LogProblem()
+        /**
+         * The changed entry.
+         */
+        val `seq`: kotlin.Long) : LogProblem()
         
     {
         
@@ -13706,7 +13692,10 @@ sealed class LogProblem {
      * An entry's signature does not verify.
      */
     data class BadSignature(
-        val `seq`: kotlin.ULong) : LogProblem()
+        /**
+         * The entry.
+         */
+        val `seq`: kotlin.Long) : LogProblem()
         
     {
         
@@ -13718,8 +13707,14 @@ sealed class LogProblem {
      * A sequence number is missing or out of place (removed or reordered).
      */
     data class Gap(
-        val `expectedSeq`: kotlin.ULong, 
-        val `foundSeq`: kotlin.ULong) : LogProblem()
+        /**
+         * The sequence number expected here.
+         */
+        val `expectedSeq`: kotlin.Long, 
+        /**
+         * The one found.
+         */
+        val `foundSeq`: kotlin.Long) : LogProblem()
         
     {
         
@@ -13731,7 +13726,10 @@ sealed class LogProblem {
      * An entry does not link to the previous one (removed, inserted or reordered).
      */
     data class BrokenLink(
-        val `seq`: kotlin.ULong) : LogProblem()
+        /**
+         * The entry.
+         */
+        val `seq`: kotlin.Long) : LogProblem()
         
     {
         
@@ -13743,7 +13741,10 @@ sealed class LogProblem {
      * Counters must increase along the log.
      */
     data class CounterNotIncreasing(
-        val `seq`: kotlin.ULong) : LogProblem()
+        /**
+         * The entry.
+         */
+        val `seq`: kotlin.Long) : LogProblem()
         
     {
         
@@ -13755,8 +13756,14 @@ sealed class LogProblem {
      * The log ends before an anchored entry (truncated).
      */
     data class Truncated(
-        val `anchoredSeq`: kotlin.ULong, 
-        val `lastSeq`: kotlin.ULong) : LogProblem()
+        /**
+         * The highest anchored sequence number.
+         */
+        val `anchoredSeq`: kotlin.Long, 
+        /**
+         * The last sequence number in the log.
+         */
+        val `lastSeq`: kotlin.Long) : LogProblem()
         
     {
         
@@ -13768,7 +13775,10 @@ sealed class LogProblem {
      * An anchored entry's hash differs from the anchor (rewritten history).
      */
     data class AnchorMismatch(
-        val `seq`: kotlin.ULong) : LogProblem()
+        /**
+         * The entry.
+         */
+        val `seq`: kotlin.Long) : LogProblem()
         
     {
         
@@ -13780,7 +13790,10 @@ sealed class LogProblem {
      * An anchor's countersignature does not verify.
      */
     data class BadAnchor(
-        val `seq`: kotlin.ULong) : LogProblem()
+        /**
+         * The anchored sequence number.
+         */
+        val `seq`: kotlin.Long) : LogProblem()
         
     {
         
@@ -13793,7 +13806,10 @@ sealed class LogProblem {
      * deleted).
      */
     data class AnchorRemoved(
-        val `anchoredSeq`: kotlin.ULong) : LogProblem()
+        /**
+         * The highest anchored sequence number the device recorded.
+         */
+        val `anchoredSeq`: kotlin.Long) : LogProblem()
         
     {
         
@@ -13824,33 +13840,33 @@ public object FfiConverterTypeLogProblem : FfiConverterRustBuffer<LogProblem>{
     override fun read(buf: ByteBuffer): LogProblem {
         return when(buf.getInt()) {
             1 -> LogProblem.ChangedEntry(
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             2 -> LogProblem.BadSignature(
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             3 -> LogProblem.Gap(
-                FfiConverterULong.read(buf),
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             4 -> LogProblem.BrokenLink(
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             5 -> LogProblem.CounterNotIncreasing(
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             6 -> LogProblem.Truncated(
-                FfiConverterULong.read(buf),
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             7 -> LogProblem.AnchorMismatch(
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             8 -> LogProblem.BadAnchor(
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             9 -> LogProblem.AnchorRemoved(
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             10 -> LogProblem.AnchorRecordDamaged
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -13862,65 +13878,65 @@ public object FfiConverterTypeLogProblem : FfiConverterRustBuffer<LogProblem>{
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterULong.allocationSize(value.`seq`)
+                + FfiConverterLong.allocationSize(value.`seq`)
             )
         }
         is LogProblem.BadSignature -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterULong.allocationSize(value.`seq`)
+                + FfiConverterLong.allocationSize(value.`seq`)
             )
         }
         is LogProblem.Gap -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterULong.allocationSize(value.`expectedSeq`)
-                + FfiConverterULong.allocationSize(value.`foundSeq`)
+                + FfiConverterLong.allocationSize(value.`expectedSeq`)
+                + FfiConverterLong.allocationSize(value.`foundSeq`)
             )
         }
         is LogProblem.BrokenLink -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterULong.allocationSize(value.`seq`)
+                + FfiConverterLong.allocationSize(value.`seq`)
             )
         }
         is LogProblem.CounterNotIncreasing -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterULong.allocationSize(value.`seq`)
+                + FfiConverterLong.allocationSize(value.`seq`)
             )
         }
         is LogProblem.Truncated -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterULong.allocationSize(value.`anchoredSeq`)
-                + FfiConverterULong.allocationSize(value.`lastSeq`)
+                + FfiConverterLong.allocationSize(value.`anchoredSeq`)
+                + FfiConverterLong.allocationSize(value.`lastSeq`)
             )
         }
         is LogProblem.AnchorMismatch -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterULong.allocationSize(value.`seq`)
+                + FfiConverterLong.allocationSize(value.`seq`)
             )
         }
         is LogProblem.BadAnchor -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterULong.allocationSize(value.`seq`)
+                + FfiConverterLong.allocationSize(value.`seq`)
             )
         }
         is LogProblem.AnchorRemoved -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterULong.allocationSize(value.`anchoredSeq`)
+                + FfiConverterLong.allocationSize(value.`anchoredSeq`)
             )
         }
         is LogProblem.AnchorRecordDamaged -> {
@@ -13935,49 +13951,49 @@ public object FfiConverterTypeLogProblem : FfiConverterRustBuffer<LogProblem>{
         when(value) {
             is LogProblem.ChangedEntry -> {
                 buf.putInt(1)
-                FfiConverterULong.write(value.`seq`, buf)
+                FfiConverterLong.write(value.`seq`, buf)
                 Unit
             }
             is LogProblem.BadSignature -> {
                 buf.putInt(2)
-                FfiConverterULong.write(value.`seq`, buf)
+                FfiConverterLong.write(value.`seq`, buf)
                 Unit
             }
             is LogProblem.Gap -> {
                 buf.putInt(3)
-                FfiConverterULong.write(value.`expectedSeq`, buf)
-                FfiConverterULong.write(value.`foundSeq`, buf)
+                FfiConverterLong.write(value.`expectedSeq`, buf)
+                FfiConverterLong.write(value.`foundSeq`, buf)
                 Unit
             }
             is LogProblem.BrokenLink -> {
                 buf.putInt(4)
-                FfiConverterULong.write(value.`seq`, buf)
+                FfiConverterLong.write(value.`seq`, buf)
                 Unit
             }
             is LogProblem.CounterNotIncreasing -> {
                 buf.putInt(5)
-                FfiConverterULong.write(value.`seq`, buf)
+                FfiConverterLong.write(value.`seq`, buf)
                 Unit
             }
             is LogProblem.Truncated -> {
                 buf.putInt(6)
-                FfiConverterULong.write(value.`anchoredSeq`, buf)
-                FfiConverterULong.write(value.`lastSeq`, buf)
+                FfiConverterLong.write(value.`anchoredSeq`, buf)
+                FfiConverterLong.write(value.`lastSeq`, buf)
                 Unit
             }
             is LogProblem.AnchorMismatch -> {
                 buf.putInt(7)
-                FfiConverterULong.write(value.`seq`, buf)
+                FfiConverterLong.write(value.`seq`, buf)
                 Unit
             }
             is LogProblem.BadAnchor -> {
                 buf.putInt(8)
-                FfiConverterULong.write(value.`seq`, buf)
+                FfiConverterLong.write(value.`seq`, buf)
                 Unit
             }
             is LogProblem.AnchorRemoved -> {
                 buf.putInt(9)
-                FfiConverterULong.write(value.`anchoredSeq`, buf)
+                FfiConverterLong.write(value.`anchoredSeq`, buf)
                 Unit
             }
             is LogProblem.AnchorRecordDamaged -> {
@@ -14179,6 +14195,112 @@ public object FfiConverterTypeOutboxState: FfiConverterRustBuffer<OutboxState> {
 
 
 /**
+ * The platform a device runs on (sent at enrollment, shown in the device list).
+ */
+
+enum class Platform {
+    
+    /**
+     * An Android phone or tablet.
+     */
+    ANDROID,
+    /**
+     * An iPhone or iPad.
+     */
+    IOS,
+    /**
+     * A desktop computer (the CLI, a desktop app).
+     */
+    DESKTOP,
+    /**
+     * A public kiosk.
+     */
+    KIOSK,
+    /**
+     * Not said, or a platform this version does not know.
+     */
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlatform: FfiConverterRustBuffer<Platform> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        Platform.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Platform) = 4UL
+
+    override fun write(value: Platform, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Sex as the population register records it.
+ */
+
+enum class Sex {
+    
+    /**
+     * Nam.
+     */
+    MALE,
+    /**
+     * Nữ.
+     */
+    FEMALE,
+    /**
+     * A value this version does not know.
+     */
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSex: FfiConverterRustBuffer<Sex> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        Sex.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Sex) = 4UL
+
+    override fun write(value: Sex, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * What became of a data share's presentation (recorded and signed by the device after the
  * attempt to deliver it).
  */
@@ -14367,60 +14489,28 @@ public object FfiConverterTypeSignatureFormat: FfiConverterRustBuffer<SignatureF
 /**
  * @suppress
  */
-public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
-    override fun read(buf: ByteBuffer): kotlin.UInt? {
+public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
+    override fun read(buf: ByteBuffer): kotlin.Int? {
         if (buf.get().toInt() == 0) {
             return null
         }
-        return FfiConverterUInt.read(buf)
+        return FfiConverterInt.read(buf)
     }
 
-    override fun allocationSize(value: kotlin.UInt?): ULong {
+    override fun allocationSize(value: kotlin.Int?): ULong {
         if (value == null) {
             return 1UL
         } else {
-            return 1UL + FfiConverterUInt.allocationSize(value)
+            return 1UL + FfiConverterInt.allocationSize(value)
         }
     }
 
-    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+    override fun write(value: kotlin.Int?, buf: ByteBuffer) {
         if (value == null) {
             buf.put(0)
         } else {
             buf.put(1)
-            FfiConverterUInt.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
-    override fun read(buf: ByteBuffer): kotlin.Long? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterLong.read(buf)
-    }
-
-    override fun allocationSize(value: kotlin.Long?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterLong.allocationSize(value)
-        }
-    }
-
-    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterLong.write(value, buf)
+            FfiConverterInt.write(value, buf)
         }
     }
 }
@@ -14463,6 +14553,70 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalTimestamp: FfiConverterRustBuffer<java.time.Instant?> {
+    override fun read(buf: ByteBuffer): java.time.Instant? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTimestamp.read(buf)
+    }
+
+    override fun allocationSize(value: java.time.Instant?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTimestamp.allocationSize(value)
+        }
+    }
+
+    override fun write(value: java.time.Instant?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTimestamp.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalDuration: FfiConverterRustBuffer<java.time.Duration?> {
+    override fun read(buf: ByteBuffer): java.time.Duration? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterDuration.read(buf)
+    }
+
+    override fun allocationSize(value: java.time.Duration?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterDuration.allocationSize(value)
+        }
+    }
+
+    override fun write(value: java.time.Duration?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterDuration.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeChipReadObserver: FfiConverterRustBuffer<ChipReadObserver?> {
     override fun read(buf: ByteBuffer): ChipReadObserver? {
         if (buf.get().toInt() == 0) {
@@ -14485,6 +14639,38 @@ public object FfiConverterOptionalTypeChipReadObserver: FfiConverterRustBuffer<C
         } else {
             buf.put(1)
             FfiConverterTypeChipReadObserver.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeDataKeyWrapper: FfiConverterRustBuffer<DataKeyWrapper?> {
+    override fun read(buf: ByteBuffer): DataKeyWrapper? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeDataKeyWrapper.read(buf)
+    }
+
+    override fun allocationSize(value: DataKeyWrapper?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeDataKeyWrapper.allocationSize(value)
+        }
+    }
+
+    override fun write(value: DataKeyWrapper?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeDataKeyWrapper.write(value, buf)
         }
     }
 }
@@ -14763,24 +14949,24 @@ public object FfiConverterSequenceTypeAttachmentSpec: FfiConverterRustBuffer<Lis
 /**
  * @suppress
  */
-public object FfiConverterSequenceTypeCaseEventDto: FfiConverterRustBuffer<List<CaseEventDto>> {
-    override fun read(buf: ByteBuffer): List<CaseEventDto> {
+public object FfiConverterSequenceTypeCaseEvent: FfiConverterRustBuffer<List<CaseEvent>> {
+    override fun read(buf: ByteBuffer): List<CaseEvent> {
         val len = buf.getInt()
-        return List<CaseEventDto>(len) {
-            FfiConverterTypeCaseEventDto.read(buf)
+        return List<CaseEvent>(len) {
+            FfiConverterTypeCaseEvent.read(buf)
         }
     }
 
-    override fun allocationSize(value: List<CaseEventDto>): ULong {
+    override fun allocationSize(value: List<CaseEvent>): ULong {
         val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterTypeCaseEventDto.allocationSize(it) }.sum()
+        val sizeForItems = value.map { FfiConverterTypeCaseEvent.allocationSize(it) }.sum()
         return sizeForLength + sizeForItems
     }
 
-    override fun write(value: List<CaseEventDto>, buf: ByteBuffer) {
+    override fun write(value: List<CaseEvent>, buf: ByteBuffer) {
         buf.putInt(value.size)
         value.iterator().forEach {
-            FfiConverterTypeCaseEventDto.write(it, buf)
+            FfiConverterTypeCaseEvent.write(it, buf)
         }
     }
 }
@@ -14987,34 +15173,6 @@ public object FfiConverterSequenceTypeFormField: FfiConverterRustBuffer<List<For
 /**
  * @suppress
  */
-public object FfiConverterSequenceTypeFormItemField: FfiConverterRustBuffer<List<FormItemField>> {
-    override fun read(buf: ByteBuffer): List<FormItemField> {
-        val len = buf.getInt()
-        return List<FormItemField>(len) {
-            FfiConverterTypeFormItemField.read(buf)
-        }
-    }
-
-    override fun allocationSize(value: List<FormItemField>): ULong {
-        val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterTypeFormItemField.allocationSize(it) }.sum()
-        return sizeForLength + sizeForItems
-    }
-
-    override fun write(value: List<FormItemField>, buf: ByteBuffer) {
-        buf.putInt(value.size)
-        value.iterator().forEach {
-            FfiConverterTypeFormItemField.write(it, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
 public object FfiConverterSequenceTypeOptionSpec: FfiConverterRustBuffer<List<OptionSpec>> {
     override fun read(buf: ByteBuffer): List<OptionSpec> {
         val len = buf.getInt()
@@ -15155,35 +15313,35 @@ public object FfiConverterSequenceTypeLogProblem: FfiConverterRustBuffer<List<Lo
 /**
  * @suppress
  */
-public object FfiConverterMapStringUInt: FfiConverterRustBuffer<Map<kotlin.String, kotlin.UInt>> {
-    override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.UInt> {
+public object FfiConverterMapStringInt: FfiConverterRustBuffer<Map<kotlin.String, kotlin.Int>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.Int> {
         val len = buf.getInt()
-        return buildMap<kotlin.String, kotlin.UInt>(len) {
+        return buildMap<kotlin.String, kotlin.Int>(len) {
             repeat(len) {
                 val k = FfiConverterString.read(buf)
-                val v = FfiConverterUInt.read(buf)
+                val v = FfiConverterInt.read(buf)
                 this[k] = v
             }
         }
     }
 
-    override fun allocationSize(value: Map<kotlin.String, kotlin.UInt>): ULong {
+    override fun allocationSize(value: Map<kotlin.String, kotlin.Int>): ULong {
         val spaceForMapSize = 4UL
         val spaceForChildren = value.map { (k, v) ->
             FfiConverterString.allocationSize(k) +
-            FfiConverterUInt.allocationSize(v)
+            FfiConverterInt.allocationSize(v)
         }.sum()
         return spaceForMapSize + spaceForChildren
     }
 
-    override fun write(value: Map<kotlin.String, kotlin.UInt>, buf: ByteBuffer) {
+    override fun write(value: Map<kotlin.String, kotlin.Int>, buf: ByteBuffer) {
         buf.putInt(value.size)
         // The parens on `(k, v)` here ensure we're calling the right method,
         // which is important for compatibility with older android devices.
         // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
         value.forEach { (k, v) ->
             FfiConverterString.write(k, buf)
-            FfiConverterUInt.write(v, buf)
+            FfiConverterInt.write(v, buf)
         }
     }
 }
@@ -15240,7 +15398,9 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
          * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
          * Server keys inside the file are ignored — a forger can put any key there. The entries are
          * checked with the device key the file carries; the report names it (`device_public_key`) so
-         * the caller can compare it with the device it expects. Anyone can run this.
+         * the caller can compare it with the device it expects. Anyone can run this. Pure computation
+         * (no storage, no network; verifying a long log takes a few milliseconds): main-safe, never
+         * prompts. Throws [`CitizenError`] (`InvalidInput`: not an export, or not a JWK).
          */
     @Throws(CitizenException::class) fun `verifyActivityLogExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String): ActivityLogReport {
             return FfiConverterTypeActivityLogReport.lift(
@@ -15262,10 +15422,13 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
          * receipt removed, reordered or cut off the end (`consent.receipt_chain_broken`,
          * `consent.receipts_truncated`). With `server_key_jwk` (a JWK the verifier trusts, e.g. from
          * the server's `/v1/keys`), the embedded key must be that one — without it the check only
-         * proves the file is self-consistent. Returns the number of receipts verified.
+         * proves the file is self-consistent. Returns the number of receipts verified. Pure computation
+         * (no storage, no network): main-safe, never prompts. Throws [`CitizenError`] (`InvalidInput`
+         * for a file that is not an export; `Refused` with a `consent.*` code for one that does not
+         * verify).
          */
-    @Throws(CitizenException::class) fun `verifyReceiptExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String?): kotlin.UInt {
-            return FfiConverterUInt.lift(
+    @Throws(CitizenException::class) fun `verifyReceiptExport`(`json`: kotlin.String, `serverKeyJwk`: kotlin.String?): kotlin.Int {
+            return FfiConverterInt.lift(
     uniffiRustCallWithError(CitizenException) { _status ->
     UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export(
     
@@ -15279,7 +15442,8 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
 
         /**
          * A configuration with safe defaults: platform roots, no pins, Vietnamese, 10 s connect and
-         * 30 s request timeouts, HTTPS only.
+         * 30 s request timeouts, HTTPS only, platform `Unknown` (set yours). Pure: main-safe, never
+         * prompts, never throws.
          */ fun `defaultCoreConfig`(`serverBaseUrl`: kotlin.String, `dataDir`: kotlin.String): CoreConfig {
             return FfiConverterTypeCoreConfig.lift(
     uniffiRustCall() { _status ->
@@ -15294,7 +15458,8 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     
 
         /**
-         * Validate enrollment input without a network call: every field error at once.
+         * Validate enrollment input without a network call: every field error at once (empty =
+         * valid). Pure: main-safe, never prompts, never throws.
          */ fun `validateEnrollmentInput`(`input`: EnrollmentInput): List<FieldError> {
             return FfiConverterSequenceTypeFieldError.lift(
     uniffiRustCall() { _status ->
@@ -15309,7 +15474,7 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
 
         /**
          * The version of the core (the crate version), for support and for the shells' "about" page.
-         * Pure: main-safe, never throws.
+         * Pure: main-safe, never prompts, never throws.
          */ fun `coreVersion`(): kotlin.String {
             return FfiConverterString.lift(
     uniffiRustCall() { _status ->
@@ -15323,31 +15488,38 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
 
         /**
          * Erase this app's local data in `data_dir` (database, local keys, everything the core stored
-         * there): after a lost data key (`CitizenError::DataKeyLost`) or when the citizen resets the
-         * app. Refused while a core holds the directory (`storage.already_open`: shut it down first).
-         * Returns the aliases of the platform keys the shell's `DataKeyWrapper` used for this data, so
-         * the shell deletes them without hard-coding them (the `DataKeyWrapper` trait has no delete
-         * method for the core to call). Main-safe (runs on the core's runtime); never prompts. Throws
-         * [`super::errors::CitizenError`] (`Internal`).
+         * there) and the platform key that wrapped its data key: after a lost data key
+         * (`CitizenError::DataKeyLost`) or when the citizen resets the app. Never call it for
+         * `DataKeyLocked` (retry instead). `key_wrapper` is the wrapper the core was opened with: the
+         * core calls its `delete_key` with the aliases it used, so a shell never hard-codes them; pass
+         * `None` for a desktop core (`open_desktop`), whose keys live in the directory. The wrapping key
+         * goes first (what is left of the data can then never be opened, even if deleting a file
+         * fails), then the files. Refused while a core holds the directory (`storage.already_open`:
+         * shut it down first). Main-safe (runs on the core's runtime); never prompts. Throws
+         * [`super::errors::CitizenError`] (`Internal`; `KeyStore` when the wrapper cannot delete its
+         * key).
          */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-     suspend fun `eraseLocalData`(`dataDir`: kotlin.String) : List<kotlin.String> {
+     suspend fun `eraseLocalData`(`dataDir`: kotlin.String, `keyWrapper`: DataKeyWrapper?) {
         return uniffiRustCallAsync(
         UniffiLib.uniffi_citizen_core_fn_func_erase_local_data(
-        FfiConverterString.lower(`dataDir`),),
-        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        FfiConverterString.lower(`dataDir`),
+        FfiConverterOptionalTypeDataKeyWrapper.lower(`keyWrapper`),),
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
         // lift function
-        { FfiConverterSequenceString.lift(it) },
+        { },
+        
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
     }
 
         /**
-         * The communes/wards of a province (bundled list).
+         * The communes/wards of a province (bundled list; empty for an unknown province code).
+         * Bundled data (no I/O): main-safe, never prompts, never throws.
          */ fun `communes`(`provinceCode`: kotlin.String): List<AdminUnit> {
             return FfiConverterSequenceTypeAdminUnit.lift(
     uniffiRustCall() { _status ->
@@ -15361,7 +15533,8 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     
 
         /**
-         * The bundled list of the 34 provinces (code, name) after the 2025 reorganisation.
+         * The bundled list of the 34 provinces (code, name) after the 2025 reorganisation. Bundled data
+         * (no I/O): main-safe, never prompts, never throws.
          */ fun `provinces`(): List<AdminUnit> {
             return FfiConverterSequenceTypeAdminUnit.lift(
     uniffiRustCall() { _status ->

@@ -42,7 +42,7 @@ class ChipLevel2Test {
             return answer.chunked(2).map { it.toInt(16).toByte() }.toByteArray()
         }
 
-        override fun maxApduLength(): UInt = 261u
+        override fun maxApduLength(): Int = 261
         override fun supportsExtendedLength(): Boolean = false
         override fun close() {
             process.outputStream.close()
@@ -52,7 +52,7 @@ class ChipLevel2Test {
 
     private class Steps : ChipReadObserver {
         val steps = mutableListOf<ChipReadStep>()
-        override fun onProgress(step: ChipReadStep, bytesRead: ULong, apdus: UInt) {
+        override fun onProgress(step: ChipReadStep, bytesRead: Long, apdus: Int) {
             synchronized(steps) { steps.add(step) }
         }
     }
@@ -83,19 +83,19 @@ class ChipLevel2Test {
                 KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf()),
             )
             core.account().login(PASSCODE)
-            assertEquals(1.toUByte(), core.chip().identityLevel())
+            assertEquals(1, core.chip().identityLevel())
 
             val clone = assertThrows<CitizenException.Card> { runBlocking { core.upgrade(HOLDER_CAN, "--clone") } }
             assertEquals("chip.not_genuine", clone.detail.code)
             val other = assertThrows<CitizenException.Refused> { runBlocking { core.upgrade("000002", "--citizen", "1") } }
             assertEquals("chip.other_citizen", other.detail.code)
             assertTrue(other.detail.messageVi.isNotBlank() && other.detail.messageEn.isNotBlank())
-            assertEquals(1.toUByte(), core.chip().identityLevel())
+            assertEquals(1, core.chip().identityLevel())
 
             val steps = Steps()
             val outcome = core.upgrade(observer = steps)
-            assertEquals(2.toUByte(), outcome.level)
-            assertEquals(2.toUByte(), core.chip().identityLevel())
+            assertEquals(2, outcome.level)
+            assertEquals(2, core.chip().identityLevel())
             assertTrue(ChipReadStep.ActiveAuthentication in steps.steps, steps.steps.toString())
             assertTrue(ChipReadStep.ReadFile("DG13") in steps.steps, steps.steps.toString())
             assertEquals(ActivityKind.LEVEL_UPGRADE, core.activity().listEntries().last().kind)

@@ -107,20 +107,20 @@ class CitizenCoreTest {
             val left = (1..FREE_ATTEMPTS.toInt()).map { attempt ->
                 val e = assertThrows<CitizenException.PasscodeRejected> { runBlocking { core.account().login(WRONG_PASSCODE) } }
                 assertDetail(e.detail, "auth.passcode_incorrect")
-                assertEquals(WIPE_AFTER - attempt.toUInt(), e.attemptsBeforeWipe)
+                assertEquals(WIPE_AFTER - attempt, e.attemptsBeforeWipe)
                 e.attemptsBeforeLockout
             }
-            assertEquals(listOf(4u, 3u, 2u, 1u, 0u), left)
+            assertEquals(listOf(4, 3, 2, 1, 0), left)
 
             val locked = assertThrows<CitizenException.LockedOut> { runBlocking { core.account().login(PASSCODE) } }
-            assertTrue(locked.retryAfterSecs > 0u)
+            assertTrue(locked.retryAfter > java.time.Duration.ZERO)
             assertDetail(locked.detail, "auth.locked_out")
             assertNotNull(core.account().passcodeStatus().lockedUntil)
         }
         // The app restarts on the same data: still locked, the right passcode is still refused.
         device.open().use { core ->
             val locked = assertThrows<CitizenException.LockedOut> { runBlocking { core.account().login(PASSCODE) } }
-            assertTrue(locked.retryAfterSecs > 0u)
+            assertTrue(locked.retryAfter > java.time.Duration.ZERO)
             assertEquals(FREE_ATTEMPTS, core.account().passcodeStatus().failedAttempts)
         }
     }
@@ -133,7 +133,7 @@ class CitizenCoreTest {
         val CITIZEN_6 = Citizen("036076000006", "1976-11-11", "+84900000006")
         const val PASSCODE = "246810"
         const val WRONG_PASSCODE = "975310"
-        const val FREE_ATTEMPTS = 5u
-        const val WIPE_AFTER = 10u
+        const val FREE_ATTEMPTS = 5
+        const val WIPE_AFTER = 10
     }
 }

@@ -77,10 +77,10 @@ class ConsentTest {
                 val receipts = core.consent().listReceipts()
                 assertEquals(setOf(ConsentKind.QR_LOGIN, ConsentKind.DATA_SHARE), receipts.map { it.kind }.toSet())
                 // Chained (newest first), none damaged; the share says it reached the bank.
-                assertEquals(listOf(2UL, 1UL), receipts.map { it.sequence })
+                assertEquals(listOf(2L, 1L), receipts.map { it.sequence })
                 assertTrue(receipts.all { it.damage == null })
                 assertEquals(ShareDelivery.DELIVERED, outcome.receipt.delivery)
-                assertEquals(receipts.size.toUInt(), verifyReceiptExport(core.consent().exportReceipts(), null))
+                assertEquals(receipts.size, verifyReceiptExport(core.consent().exportReceipts(), null))
             }
         }
     }

@@ -77,7 +77,7 @@ class KeyStorePromptsTest {
                     "to_date" to today.plusDays(5).format(DateTimeFormatter.ISO_LOCAL_DATE),
                 ))
                 core.services().submitDraft(draft.draftId, PASSCODE)
-                assertEquals(0u, core.services().syncOutbox().remaining)
+                assertEquals(0, core.services().syncOutbox().remaining)
                 core.services().syncCases()
                 assertEquals(1, keyStore.prompts - before, "the submit's prompt only: ${keyStore.requests}")
 

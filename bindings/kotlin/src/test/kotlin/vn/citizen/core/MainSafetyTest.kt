@@ -44,6 +44,8 @@ class MainSafetyTest {
             gate()
             return inner.unwrap(keyAlias, wrapped)
         }
+
+        override fun deleteKey(keyAlias: String) = inner.deleteKey(keyAlias)
     }
 
     /** Open (and on the second run reopen) the core from a one-thread dispatcher. */

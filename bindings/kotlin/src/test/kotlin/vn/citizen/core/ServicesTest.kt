@@ -114,21 +114,21 @@ class ServicesTest {
                 assertEquals(draft.draftId, item.draftId)
                 assertEquals(PROCEDURE, item.procedureId)
                 val offline = core.services().syncOutbox()
-                assertEquals(0u, offline.delivered)
-                assertEquals(1u, offline.remaining)
+                assertEquals(0, offline.delivered)
+                assertEquals(1, offline.remaining)
                 assertEquals("network.offline", offline.lastError?.code, offline.toString())
                 val queued = core.services().listOutbox().single()
                 assertEquals(item.submissionId, queued.submissionId)
                 assertEquals(OutboxState.QUEUED, queued.state)
                 assertEquals("network.offline", queued.lastError?.code)
-                assertTrue(queued.attempts >= 1u, queued.toString())
+                assertTrue(queued.attempts >= 1, queued.toString())
 
                 // 5. The server is back on the same address and data: delivered.
                 server = server.restart()
                 val seenBefore = recorder.items.size
                 val online = core.services().syncOutbox()
-                assertEquals(1u, online.delivered, online.toString())
-                assertEquals(0u, online.remaining, online.toString())
+                assertEquals(1, online.delivered, online.toString())
+                assertEquals(0, online.remaining, online.toString())
                 val delivered = core.services().listOutbox().single()
                 assertEquals(item.submissionId, delivered.submissionId)
                 assertEquals(OutboxState.DELIVERED, delivered.state)
@@ -151,9 +151,9 @@ class ServicesTest {
 
                 // 7. The citizen sees it.
                 val events = core.services().syncCases()
-                assertTrue(events.any { it.caseNumber == caseNumber && it.status == CaseStatusDto.APPROVED }, events.toString())
+                assertTrue(events.any { it.caseNumber == caseNumber && it.status == CaseStatus.APPROVED }, events.toString())
                 val case = core.services().listCases().single { it.caseNumber == caseNumber }
-                assertEquals(CaseStatusDto.APPROVED, case.status)
+                assertEquals(CaseStatus.APPROVED, case.status)
                 assertEquals(item.submissionId, case.submissionId)
                 assertEquals(PROCEDURE, case.procedureId)
             }

@@ -114,6 +114,17 @@ class JcaDataKeyWrapper : DataKeyWrapper {
         return nonce + cipher.doFinal(dataKey)
     }
 
+    /** Every [deleteKey] call, in order (tests of `eraseLocalData`). */
+    val deletedKeys: MutableList<String> = java.util.concurrent.CopyOnWriteArrayList()
+
+    /** The aliases that currently have a wrapping key. */
+    fun aliases(): Set<String> = keys.keys.toSet()
+
+    override fun deleteKey(keyAlias: String) {
+        deletedKeys += keyAlias
+        keys.remove(keyAlias)
+    }
+
     override fun unwrap(keyAlias: String, wrapped: ByteArray): ByteArray {
         if (locked) throw KeyWrapException.TemporarilyUnavailable("simulated locked device")
         val key = key(keyAlias, create = false)

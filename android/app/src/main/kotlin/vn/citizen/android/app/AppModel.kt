@@ -3,15 +3,12 @@ package vn.citizen.android.app
 import android.app.Application
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.getAndUpdate
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.withContext
 import vn.citizen.android.viewmodel.ActivityViewModel
-import vn.citizen.android.viewmodel.CoreErrors
 import vn.citizen.android.viewmodel.DeepLink
 import vn.citizen.android.viewmodel.DevicesViewModel
 import vn.citizen.android.viewmodel.EnrollmentViewModel
@@ -19,8 +16,8 @@ import vn.citizen.android.viewmodel.LoginViewModel
 import vn.citizen.android.viewmodel.QrLoginViewModel
 import vn.citizen.android.viewmodel.ServicesViewModel
 import vn.citizen.android.viewmodel.ShareViewModel
+import vn.citizen.android.viewmodel.StartupViewModel
 import vn.citizen.android.viewmodel.UiError
-import vn.citizen.core.CitizenException
 import vn.citizen.core.CitizenCore
 import vn.citizen.core.EnrollmentState
 import vn.citizen.core.KeyOptions
@@ -65,30 +62,32 @@ class AppModel(application: Application) : AndroidViewModel(application) {
     private val mutableCore = MutableStateFlow<CoreState>(CoreState.Opening)
     val coreState: StateFlow<CoreState> = mutableCore.asStateFlow()
 
+    /** Opening the core and what a failure offers (retry vs re-enroll): see [StartupViewModel]. */
+    private val startup = StartupViewModel(
+        openCore = { app.openCore() },
+        erase = { app.resetLocalData() },
+        locale = app.locale,
+    )
+
     init {
-        open()
+        viewModelScope.launch {
+            // Only a lost data key offers the reset; a locked one (DataKeyLocked: the phone is
+            // locked) offers a retry and never erases anything (StartupViewModel enforces it).
+            startup.state.collect { s ->
+                mutableCore.value = when (s) {
+                    StartupViewModel.State.Opening -> CoreState.Opening
+                    is StartupViewModel.State.Ready -> CoreState.Ready(Flows(s.core, app.locale), s.enrolled)
+                    is StartupViewModel.State.Locked -> CoreState.Failed(s.error, dataKeyLost = false, retryable = true)
+                    is StartupViewModel.State.Lost -> CoreState.Failed(s.error, dataKeyLost = true)
+                    is StartupViewModel.State.Failed -> CoreState.Failed(s.error, dataKeyLost = false, retryable = true)
+                }
+            }
+        }
+        viewModelScope.launch { startup.open() }
     }
 
     /** Open the core again (after a temporarily locked data key). */
-    fun retryOpen() = open()
-
-    private fun open() = viewModelScope.launch {
-        mutableCore.value = CoreState.Opening
-        mutableCore.value = try {
-            val core = app.openCore()
-            val enrolled = core.status().enrollment is EnrollmentState.Enrolled
-            CoreState.Ready(Flows(core, app.locale), enrolled)
-        } catch (e: CitizenException) {
-            // Only a lost data key offers the reset; a locked one (DataKeyLocked: the phone is
-            // locked) offers a retry and never erases anything. Other failures (e.g. status()
-            // reading the database) are shown, not a crash at launch.
-            CoreState.Failed(
-                CoreErrors.toUi(e, app.locale),
-                dataKeyLost = e is CitizenException.DataKeyLost,
-                retryable = e is CitizenException.DataKeyLocked,
-            )
-        }
-    }
+    fun retryOpen() = viewModelScope.launch { startup.retry() }
 
     private val links = MutableStateFlow<DeepLink?>(null)
 
@@ -108,12 +107,11 @@ class AppModel(application: Application) : AndroidViewModel(application) {
         viewModelScope.launch { action() }
     }
 
-    /** After DataKeyLost (only): forget the local data and start over with enrollment. */
-    fun resetAndReopen() = viewModelScope.launch {
-        (mutableCore.value as? CoreState.Ready)?.flows?.core?.close()
-        withContext(Dispatchers.IO) { app.resetLocalData() }
-        open()
-    }
+    /**
+     * After DataKeyLost (only): the core erases the local data and its wrapping key
+     * (`eraseLocalData(dataDir, keyWrapper)`), then a fresh core starts at enrollment.
+     */
+    fun resetAndReopen() = viewModelScope.launch { startup.reEnroll() }
 
     override fun onCleared() {
         (mutableCore.value as? CoreState.Ready)?.flows?.core?.close()

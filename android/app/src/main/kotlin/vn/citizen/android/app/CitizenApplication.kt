@@ -9,7 +9,9 @@ import vn.citizen.android.keystore.AndroidKeystoreDataKeyWrapper
 import vn.citizen.android.keystore.AndroidKeystoreDeviceKeyStore
 import vn.citizen.core.CitizenCore
 import vn.citizen.core.Language
+import vn.citizen.core.Platform
 import vn.citizen.core.defaultCoreConfig
+import vn.citizen.core.eraseLocalData
 import java.io.File
 import java.lang.ref.WeakReference
 
@@ -56,15 +58,19 @@ class CitizenApplication : Application() {
         val config = defaultCoreConfig(BuildConfig.CITIZEN_SERVER, dataDir.absolutePath).copy(
             language = locale,
             deviceLabel = "${Build.MANUFACTURER} ${Build.MODEL}",
-            platform = "android",
+            platform = Platform.ANDROID,
         )
         val keyStore = AndroidKeystoreDeviceKeyStore(this, BiometricPromptAuthenticator({ currentActivity }, { locale == Language.VI }))
         return CitizenCore.open(config, keyStore, AndroidKeystoreDataKeyWrapper())
     }
 
-    /** Forget everything local (the server keeps the account; the citizen enrolls again). */
-    fun resetLocalData() {
-        dataDir.deleteRecursively()
+    /**
+     * Forget everything local (the server keeps the account; the citizen enrolls again): the
+     * core erases its data directory and deletes its wrapping key through the wrapper, so no
+     * key alias is hard-coded here. Only after DataKeyLost, with no core open.
+     */
+    suspend fun resetLocalData() {
+        eraseLocalData(dataDir.absolutePath, AndroidKeystoreDataKeyWrapper())
     }
 
     companion object {

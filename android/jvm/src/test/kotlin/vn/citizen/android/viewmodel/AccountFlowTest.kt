@@ -82,7 +82,7 @@ class AccountFlowTest {
             val login = LoginViewModel(core, Language.EN)
             login.refresh()
             assertFalse(login.state.value.loggedIn)
-            assertEquals(5u, login.state.value.attemptsBeforeLockout)
+            assertEquals(5, login.state.value.attemptsBeforeLockout)
             assertTrue(login.login(PASSCODE), login.state.value.error.toString())
             assertTrue(login.state.value.loggedIn)
             assertNotNull(login.state.value.session)
@@ -118,16 +118,16 @@ class AccountFlowTest {
                 assertFalse(s.loggedIn)
                 s.attemptsBeforeLockout
             }
-            assertEquals(listOf(4u, 3u, 2u, 1u, 0u), left)
+            assertEquals(listOf(4, 3, 2, 1, 0), left)
             assertTrue(vi.state.value.lockedOut, vi.state.value.toString())
 
             // Even the right passcode is refused while locked; the message follows the locale.
             assertFalse(en.login(PASSCODE))
             val locked = en.state.value
             assertEquals("auth.locked_out", locked.error?.code)
-            assertTrue((locked.retryAfterSecs ?: 0) > 0, locked.toString())
+            assertTrue((locked.retryAfter ?: java.time.Duration.ZERO) > java.time.Duration.ZERO, locked.toString())
             val until = locked.lockedUntil ?: error("no lockedUntil")
-            assertTrue(until > Instant.now().epochSecond, "lockedUntil $until is not in the future")
+            assertTrue(until > Instant.now(), "lockedUntil $until is not in the future")
             assertFalse(locked.loggedIn)
 
             assertFalse(vi.login(PASSCODE))
@@ -138,7 +138,7 @@ class AccountFlowTest {
             val restarted = LoginViewModel(core, Language.VI)
             restarted.refresh()
             assertTrue(restarted.state.value.lockedOut)
-            assertEquals(0u, restarted.state.value.attemptsBeforeLockout)
+            assertEquals(0, restarted.state.value.attemptsBeforeLockout)
         }
     }
 }

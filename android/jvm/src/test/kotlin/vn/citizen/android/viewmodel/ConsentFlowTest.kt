@@ -96,9 +96,9 @@ class ConsentFlowTest {
                 assertEquals(s.entries.sortedByDescending { it.seq }, s.entries)
                 assertTrue(activity.anchor(), activity.state.value.error.toString())
                 assertTrue(activity.verify(), activity.state.value.report.toString())
-                assertEquals(s.entries.size.toUInt(), activity.state.value.report?.entries)
+                assertEquals(s.entries.size, activity.state.value.report?.entries)
                 val export = activity.exportReceipts() ?: error("no export")
-                assertEquals(s.receipts.size.toUInt(), verifyReceiptExport(export, null))
+                assertEquals(s.receipts.size, verifyReceiptExport(export, null))
             }
         }
     }

@@ -65,8 +65,14 @@ class RecordingDeviceKeyStore(private val inner: DeviceKeyStore = JcaDeviceKeySt
 }
 
 /** Enroll [citizen] through [EnrollmentViewModel] (details → OTP → passcode twice). */
-suspend fun enrollThroughViewModel(server: TestServer, core: CitizenCore, citizen: Citizen, locale: Language = Language.VI) {
-    val vm = EnrollmentViewModel(core.account(), TEST_KEY_OPTIONS, locale)
+suspend fun enrollThroughViewModel(
+    server: TestServer,
+    core: CitizenCore,
+    citizen: Citizen,
+    locale: Language = Language.VI,
+    keyOptions: KeyOptions = TEST_KEY_OPTIONS,
+) {
+    val vm = EnrollmentViewModel(core.account(), keyOptions, locale)
     assertTrue(vm.start(citizen.input), vm.state.value.error.toString())
     assertEquals(EnrollmentViewModel.Step.OTP, vm.state.value.step)
     val ticket = vm.state.value.ticket ?: error("no ticket")

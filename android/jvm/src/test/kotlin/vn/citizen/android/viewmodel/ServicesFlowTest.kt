@@ -7,7 +7,9 @@ import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
-import vn.citizen.core.CaseStatusDto
+import vn.citizen.core.CaseStatus
+import vn.citizen.core.KeyOptions
+import vn.citizen.core.JcaDeviceKeyStore
 import vn.citizen.core.DraftStatus
 import vn.citizen.core.Language
 import vn.citizen.core.OutboxState
@@ -81,17 +83,55 @@ class ServicesFlowTest {
                 val caseNumber = submitted.caseNumber ?: error("delivered without a case number")
                 assertEquals(3, submitted.receipt?.split('.')?.size, submitted.receipt)
                 assertEquals(DraftStatus.SUBMITTED, afterSubmit.draft?.status)
-                assertEquals(0u, afterSubmit.lastSync?.remaining) // submitDraft already tried delivery
+                assertEquals(0, afterSubmit.lastSync?.remaining) // submitDraft already tried delivery
                 assertNull(afterSubmit.error)
-                assertEquals(CaseStatusDto.RECEIVED, afterSubmit.cases.single { it.caseNumber == caseNumber }.status)
+                assertEquals(CaseStatus.RECEIVED, afterSubmit.cases.single { it.caseNumber == caseNumber }.status)
 
                 // An official takes the case and approves it; the next sync shows it.
                 val http = ServerHttp(server)
                 http.transitionCase(caseNumber, "processing")
                 http.transitionCase(caseNumber, "approved")
                 assertTrue(vm.sync(), vm.state.value.error.toString())
-                assertEquals(CaseStatusDto.APPROVED, vm.state.value.cases.single { it.caseNumber == caseNumber }.status)
-                assertEquals(0u, vm.state.value.lastSync?.remaining)
+                assertEquals(CaseStatus.APPROVED, vm.state.value.cases.single { it.caseNumber == caseNumber }.status)
+                assertEquals(0, vm.state.value.lastSync?.remaining)
+            }
+        }
+    }
+
+    /**
+     * Issue 11, item 3 through the view models: with a device key that needs the citizen for
+     * every use (as on a phone), a submit and the sync after it (delivery, case events, anchor)
+     * show exactly one prompt, the submit's; the log entries and the anchor use the bookkeeping key.
+     */
+    @Test
+    fun `a submit and a background sync through the view model prompt exactly once`(
+        @TempDir serverDir: Path,
+        @TempDir phoneDir: Path,
+    ) = runBlocking {
+        TestServer.start(serverDir).use { server ->
+            val keyStore = JcaDeviceKeyStore()
+            openCore(server, phoneDir, keyStore = keyStore).use { core ->
+                val userAuth = KeyOptions(requireUserAuthentication = true, preferStrongbox = true, attestationChallenge = byteArrayOf())
+                enrollThroughViewModel(server, core, Citizens.C7, keyOptions = userAuth)
+                assertTrue(LoginViewModel(core).login(PASSCODE))
+                val vm = ServicesViewModel(core.services(), Language.VI)
+                assertTrue(vm.loadCatalogue(), vm.state.value.error.toString())
+                assertTrue(vm.open(PROCEDURE), vm.state.value.error.toString())
+                val today = LocalDate.now(ZoneOffset.ofHours(7))
+                val edits = mapOf(
+                    "guests.0.full_name" to "Khách Thử Nghiệm",
+                    "guests.0.cccd" to "079195000002",
+                    "guests.0.relationship" to "ban_be",
+                    "reason" to "du_lich",
+                    "from_date" to today.plusDays(1).format(DateTimeFormatter.ISO_LOCAL_DATE),
+                    "to_date" to today.plusDays(5).format(DateTimeFormatter.ISO_LOCAL_DATE),
+                )
+                assertTrue(vm.updateFields(edits), vm.state.value.error.toString())
+                val before = keyStore.prompts
+                assertTrue(vm.submit(PASSCODE), vm.state.value.error.toString())
+                assertTrue(vm.sync(), vm.state.value.error.toString())
+                assertEquals(0, vm.state.value.lastSync?.remaining)
+                assertEquals(1, keyStore.prompts - before, "the submit's prompt only: ${keyStore.requests}")
             }
         }
     }

@@ -62,8 +62,11 @@ class AndroidKeystoreDataKeyWrapper : DataKeyWrapper {
         cipher.doFinal(wrapped, IV_BYTES, wrapped.size - IV_BYTES)
     }
 
-    /** Delete the wrapping key (account reset): the wrapped data key can no longer be opened. */
-    fun deleteKey(keyAlias: String) = KeystoreSupport.keyWrapper("deleteKey") {
+    /**
+     * Delete the wrapping key (`eraseLocalData` calls this): the wrapped data key can no longer be
+     * opened. A missing key is not an error.
+     */
+    override fun deleteKey(keyAlias: String) = KeystoreSupport.keyWrapper("deleteKey") {
         val ksAlias = KeystoreSupport.keystoreAlias(keyAlias)
         val keyStore = keyStore()
         if (keyStore.containsAlias(ksAlias)) keyStore.deleteEntry(ksAlias)

@@ -97,7 +97,7 @@ class IsoDepApduTransport(
         }
     }
 
-    override fun maxApduLength(): UInt = tag.maxTransceiveLength.coerceAtLeast(0).toUInt()
+    override fun maxApduLength(): Int = tag.maxTransceiveLength.coerceAtLeast(0)
 
     override fun supportsExtendedLength(): Boolean = tag.isExtendedLengthApduSupported
 

@@ -67,10 +67,10 @@ class IsoDepApduTransportTest {
 
     @Test
     fun `reports the tag's maximum and extended-length support`() {
-        assertEquals(261u, IsoDepApduTransport(FakeTag()).maxApduLength())
+        assertEquals(261, IsoDepApduTransport(FakeTag()).maxApduLength())
         assertFalse(IsoDepApduTransport(FakeTag()).supportsExtendedLength())
         val extended = IsoDepApduTransport(FakeTag(maxTransceiveLength = 65_279, isExtendedLengthApduSupported = true))
-        assertEquals(65_279u, extended.maxApduLength())
+        assertEquals(65_279, extended.maxApduLength())
         assertTrue(extended.supportsExtendedLength())
     }
 

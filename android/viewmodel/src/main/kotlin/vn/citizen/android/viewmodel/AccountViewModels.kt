@@ -12,6 +12,8 @@ import vn.citizen.core.KeyOptions
 import vn.citizen.core.Language
 import vn.citizen.core.PasscodeStatus
 import vn.citizen.core.SessionInfo
+import java.time.Duration
+import java.time.Instant
 
 /**
  * Enrollment: citizen details (CCCD, date of birth, phone) → OTP sent to the registered phone →
@@ -131,12 +133,12 @@ class LoginViewModel(
     data class State(
         val loggedIn: Boolean = false,
         val session: SessionInfo? = null,
-        val attemptsBeforeLockout: UInt? = null,
-        val attemptsBeforeWipe: UInt? = null,
-        /** Unix seconds until which the passcode is refused, while locked out. */
-        val lockedUntil: Long? = null,
-        /** From the last refusal: seconds to wait before the next attempt. */
-        val retryAfterSecs: Long? = null,
+        val attemptsBeforeLockout: Int? = null,
+        val attemptsBeforeWipe: Int? = null,
+        /** Until when the passcode is refused, while locked out. */
+        val lockedUntil: Instant? = null,
+        /** From the last refusal: how long to wait before the next attempt. */
+        val retryAfter: Duration? = null,
         /**
          * The account is gone from this device (wiped after too many failures, or the device was
          * deactivated): the citizen must enroll again.
@@ -168,7 +170,7 @@ class LoginViewModel(
                 attemptsBeforeLockout = passcode.attemptsBeforeLockout,
                 attemptsBeforeWipe = passcode.attemptsBeforeWipe,
                 lockedUntil = passcode.lockedUntil,
-                retryAfterSecs = if (passcode.lockedUntil == null) null else it.retryAfterSecs,
+                retryAfter = if (passcode.lockedUntil == null) null else it.retryAfter,
             )
         }
     }
@@ -179,14 +181,14 @@ class LoginViewModel(
                 is CitizenException.PasscodeRejected -> s.copy(
                     error = e, attemptsBeforeLockout = t.attemptsBeforeLockout, attemptsBeforeWipe = t.attemptsBeforeWipe,
                 )
-                is CitizenException.LockedOut -> s.copy(error = e, retryAfterSecs = t.retryAfterSecs.toLong())
+                is CitizenException.LockedOut -> s.copy(error = e, retryAfter = t.retryAfter)
                 is CitizenException.NeedsEnrollment -> s.copy(error = e, wiped = true, loggedIn = false, session = null)
                 else -> s.copy(error = e)
             }
         }) {
             core.account().login(passcode)
         }
-        if (session != null) update { it.copy(loggedIn = true, session = session, error = null, retryAfterSecs = null) }
+        if (session != null) update { it.copy(loggedIn = true, session = session, error = null, retryAfter = null) }
         refreshQuietly()
         return session != null
     }

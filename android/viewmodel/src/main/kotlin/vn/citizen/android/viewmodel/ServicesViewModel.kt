@@ -88,7 +88,7 @@ class ServicesViewModel(
     }
 
     /** Add an item to a repeating group (e.g. one more guest); returns its index. */
-    suspend fun addGroupItem(group: String): UInt? {
+    suspend fun addGroupItem(group: String): Int? {
         val draftId = current.draft?.draftId ?: return null
         val index = attempt({ s, b -> s.copy(busy = b) }, ::fail) { services.addGroupItem(draftId, group) } ?: return null
         val draft = services.getDraft(draftId)

@@ -62,6 +62,6 @@ fun Field(value: String, onChange: (String) -> Unit, label: String, error: Strin
     )
 }
 
-fun formatTime(unixSeconds: Long): String =
+fun formatTime(time: java.time.Instant): String =
     java.time.format.DateTimeFormatter.ofPattern("dd/MM/yyyy HH:mm")
-        .format(java.time.Instant.ofEpochSecond(unixSeconds).atZone(java.time.ZoneId.systemDefault()))
+        .format(time.atZone(java.time.ZoneId.systemDefault()))
