@@ -28,8 +28,7 @@ use isomdl::definitions::mso::Mso;
 use isomdl::definitions::session::{create_p256_ephemeral_keys, Handover};
 use isomdl::definitions::{DeviceEngagement, IssuerSigned, SessionEstablishment, SessionTranscript180135};
 use isomdl::presentation::device::{
-    Document as DeviceDocument, Documents, PermittedItems, PreparedCose, PreparedDeviceResponse,
-    DeviceSession,
+    DeviceSession, Document as DeviceDocument, Documents, PermittedItems, PreparedCose, PreparedDeviceResponse,
 };
 use p256::ecdsa::{signature::Verifier, Signature, VerifyingKey};
 
@@ -69,8 +68,8 @@ impl HolderDocument {
             .payload
             .as_ref()
             .ok_or_else(|| MdocError::Malformed("IssuerAuth without payload".into()))?;
-        let mso: Tag24<Mso> =
-            isomdl::cbor::from_slice(payload).map_err(|e| MdocError::Malformed(format!("MobileSecurityObject: {e}")))?;
+        let mso: Tag24<Mso> = isomdl::cbor::from_slice(payload)
+            .map_err(|e| MdocError::Malformed(format!("MobileSecurityObject: {e}")))?;
         let mso = mso.into_inner();
         let device_key = device_key(&mso.device_key_info.device_key)?;
         let namespaces = issuer_signed.namespaces.ok_or_else(|| MdocError::Malformed("no nameSpaces".into()))?;
@@ -82,7 +81,8 @@ impl HolderDocument {
             by_ns.insert(ns.clone(), map);
         }
         let namespaces = NonEmptyMap::try_from(by_ns).map_err(|_| MdocError::Malformed("no nameSpaces".into()))?;
-        let document = DeviceDocument { id: uuid::Uuid::nil(), issuer_auth: issuer_signed.issuer_auth, mso, namespaces };
+        let document =
+            DeviceDocument { id: uuid::Uuid::nil(), issuer_auth: issuer_signed.issuer_auth, mso, namespaces };
         Ok(HolderDocument { document, device_key })
     }
 
@@ -149,8 +149,7 @@ impl HolderEngagement {
             server_retrieval_methods: None,
             protocol_info: None,
         };
-        let engagement =
-            Tag24::new(engagement).map_err(|e| MdocError::Malformed(format!("DeviceEngagement: {e}")))?;
+        let engagement = Tag24::new(engagement).map_err(|e| MdocError::Malformed(format!("DeviceEngagement: {e}")))?;
         let qr = engagement.to_qr_code_uri().map_err(|e| MdocError::Malformed(format!("QR code: {e}")))?;
         Ok(HolderEngagement { e_device_key, engagement, qr })
     }
@@ -439,7 +438,8 @@ impl HolderSession {
             let PreparedCose::Sign1(sign1) = &doc.prepared_cose else {
                 return Err(MdocError::Unsupported("device MAC".into()));
             };
-            requests.push(SignatureRequest { doc_type: doc.doc_type.clone(), message: sign1.signature_payload().to_vec() });
+            requests
+                .push(SignatureRequest { doc_type: doc.doc_type.clone(), message: sign1.signature_payload().to_vec() });
         }
         if requests.is_empty() {
             return Err(MdocError::NoDocuments);

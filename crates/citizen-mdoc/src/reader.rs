@@ -19,8 +19,8 @@ use isomdl::definitions::{SessionEstablishment, SessionTranscript180135};
 
 use crate::reader_auth::ReaderAuthKey;
 use crate::session::{
-    bound, parse_session_data, peer_public_key, session_termination, Incoming, SessionKeys,
-    Transcript, MAX_ENGAGEMENT_QR_CHARS, MAX_RESPONSE_MESSAGE_BYTES,
+    bound, parse_session_data, peer_public_key, session_termination, Incoming, SessionKeys, Transcript,
+    MAX_ENGAGEMENT_QR_CHARS, MAX_RESPONSE_MESSAGE_BYTES,
 };
 use crate::{verify_device_response, MdocError, TrustAnchor, Verdict, VerifyRequest};
 
@@ -52,8 +52,8 @@ impl DocumentRequest {
                 .map_err(|_| MdocError::SessionState("a namespace without elements"))?;
             namespaces.insert(ns.clone(), elements);
         }
-        let namespaces =
-            NonEmptyMap::try_from(namespaces).map_err(|_| MdocError::SessionState("a document request without elements"))?;
+        let namespaces = NonEmptyMap::try_from(namespaces)
+            .map_err(|_| MdocError::SessionState("a document request without elements"))?;
         Ok(ItemsRequest { doc_type: self.doc_type.clone(), namespaces, request_info: None })
     }
 }
@@ -142,23 +142,31 @@ impl ReaderSession {
     /// holder declined), `mdoc.session_decrypt_failed` (another session's or an altered message).
     pub fn handle_response(&mut self, message: &[u8], trust_anchors: &[TrustAnchor], now_unix: i64) -> Verdict {
         match self.decrypt_response(message) {
-            Ok(plaintext) => verify_device_response(&VerifyRequest {
-                device_response: &plaintext,
-                session_transcript: &self.transcript.bytes,
-                trust_anchors,
-                now_unix,
-                reader_ephemeral_key: Some(&self.e_reader_key),
-            }),
+            Ok(device_response) => self.verify(&device_response, trust_anchors, now_unix),
             Err(e) => Verdict::invalid(e),
         }
     }
 
-    fn decrypt_response(&mut self, message: &[u8]) -> Result<Vec<u8>, MdocError> {
+    /// The first half of [`Self::handle_response`]: the `DeviceResponse` bytes in the holder's
+    /// `SessionData` (for a verifier that keeps the raw response as evidence).
+    pub fn decrypt_response(&mut self, message: &[u8]) -> Result<Vec<u8>, MdocError> {
         bound(message, MAX_RESPONSE_MESSAGE_BYTES)?;
         match parse_session_data(message)? {
             Incoming::Data(ciphertext) => self.keys.decrypt_from_device(&ciphertext),
             Incoming::Ended(status) => Err(MdocError::SessionEnded(status)),
         }
+    }
+
+    /// The second half of [`Self::handle_response`]: verify `DeviceResponse` bytes against this
+    /// session. A response recorded in another session fails here (`mdoc.device_auth_failed`).
+    pub fn verify(&self, device_response: &[u8], trust_anchors: &[TrustAnchor], now_unix: i64) -> Verdict {
+        verify_device_response(&VerifyRequest {
+            device_response,
+            session_transcript: &self.transcript.bytes,
+            trust_anchors,
+            now_unix,
+            reader_ephemeral_key: Some(&self.e_reader_key),
+        })
     }
 
     /// The session-termination message for the holder.

@@ -188,7 +188,9 @@ pub struct ReaderAuthKey {
 
 impl std::fmt::Debug for ReaderAuthKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReaderAuthKey").field("subject", &self.x5chain.end_entity_certificate().tbs_certificate.subject.to_string()).finish_non_exhaustive()
+        f.debug_struct("ReaderAuthKey")
+            .field("subject", &self.x5chain.end_entity_certificate().tbs_certificate.subject.to_string())
+            .finish_non_exhaustive()
     }
 }
 
@@ -221,10 +223,10 @@ impl ReaderAuthKey {
             .map_err(|e| MdocError::Malformed(format!("ReaderAuth: {e}")))?;
         let sig: Signature = self.key.sign(prepared.signature_payload());
         let mut cose = prepared.finalize(sig.to_bytes().to_vec());
-        cose.inner
-            .unprotected
-            .rest
-            .push((coset::Label::Int(isomdl::definitions::x509::x5chain::X5CHAIN_COSE_HEADER_LABEL), self.x5chain.into_cbor()));
+        cose.inner.unprotected.rest.push((
+            coset::Label::Int(isomdl::definitions::x509::x5chain::X5CHAIN_COSE_HEADER_LABEL),
+            self.x5chain.into_cbor(),
+        ));
         Ok(cose)
     }
 }

@@ -40,7 +40,8 @@ pub(crate) struct Transcript {
 impl Transcript {
     pub(crate) fn new(value: SessionTranscript180135) -> Result<Self, MdocError> {
         let tagged = Tag24::new(value.clone()).map_err(|e| MdocError::Malformed(format!("session transcript: {e}")))?;
-        let bytes = isomdl::cbor::to_vec(&tagged).map_err(|e| MdocError::Malformed(format!("session transcript: {e}")))?;
+        let bytes =
+            isomdl::cbor::to_vec(&tagged).map_err(|e| MdocError::Malformed(format!("session transcript: {e}")))?;
         Ok(Transcript { value, bytes })
     }
 
