@@ -238,6 +238,22 @@ impl HolderEngagement {
     }
 }
 
+/// The holder's checks of a decrypted `DeviceRequest` (structure, version, reader
+/// authentication for the session of `session_transcript`, authorisation), without a session:
+/// the fuzz target of the request parser.
+#[doc(hidden)]
+pub fn check_device_request(
+    plaintext: &[u8],
+    session_transcript: &[u8],
+    reader_trust: &[TrustAnchor],
+    now_unix: i64,
+) -> Result<ReaderIdentity, MdocError> {
+    bound(plaintext, MAX_REQUEST_MESSAGE_BYTES)?;
+    let transcript = crate::session::parse_transcript(session_transcript)?;
+    let request = parse_request(plaintext)?;
+    check_request(&request, &transcript, reader_trust, now_unix).map(|(reader, _)| reader)
+}
+
 fn parse_request(plaintext: &[u8]) -> Result<DeviceRequest, MdocError> {
     let request: DeviceRequest =
         isomdl::cbor::from_slice(plaintext).map_err(|e| MdocError::Malformed(format!("DeviceRequest: {e}")))?;

@@ -32,10 +32,12 @@ mod verify;
 pub use chain::TrustAnchor;
 pub use error::{MdocError, Unchecked};
 pub use holder::{
-    HolderDocument, HolderEngagement, HolderEvent, HolderSession, PresentationRequest, RequestedDocument,
-    RequestedElement, SelectedElement, SignatureRequest,
+    check_device_request, HolderDocument, HolderEngagement, HolderEvent, HolderSession, PresentationRequest,
+    RequestedDocument, RequestedElement, SelectedElement, SignatureRequest,
 };
-pub use reader::{parse_engagement, DocumentRequest, ReaderSession};
+pub use reader::{
+    device_request_for_transcript, validate_engagement_cbor, validate_engagement_qr, DocumentRequest, ReaderSession,
+};
 pub use reader_auth::{
     encode_reader_authorisation, AuthenticatedReader, AuthorisedElements, ReaderAuthKey, ReaderIdentity,
     READER_AUTHORISATION_OID,

@@ -81,24 +81,7 @@ impl ReaderSession {
         requests: &[DocumentRequest],
         reader_auth: Option<&ReaderAuthKey>,
     ) -> Result<(ReaderSession, Vec<u8>), MdocError> {
-        Self::establish(qr_code, |transcript| {
-            let mut doc_requests = Vec::new();
-            for request in requests {
-                let items_request = Tag24::new(request.items_request()?)
-                    .map_err(|e| MdocError::Malformed(format!("ItemsRequest: {e}")))?;
-                let reader_auth = reader_auth.map(|key| key.sign(&transcript.value, &items_request)).transpose()?;
-                doc_requests.push(DocRequest { items_request, reader_auth });
-            }
-            let doc_requests =
-                NonEmptyVec::try_from(doc_requests).map_err(|_| MdocError::SessionState("no document requested"))?;
-            let request = DeviceRequest {
-                version: DeviceRequest::VERSION.into(),
-                doc_requests,
-                reader_auth_all: None,
-                device_request_info: None,
-            };
-            isomdl::cbor::to_vec(&request).map_err(|e| MdocError::Malformed(format!("DeviceRequest: {e}")))
-        })
+        Self::establish(qr_code, |transcript| device_request(&transcript.value, requests, reader_auth))
     }
 
     /// Like [`Self::start`] with an arbitrary `DeviceRequest` plaintext, encrypted as a genuine
@@ -175,16 +158,69 @@ impl ReaderSession {
     }
 }
 
-/// Parse and check an engagement QR string (`mdoc:` + base64url `DeviceEngagement`): version
-/// 1.0 (isomdl), cipher suite 1, a valid P-256 `EDeviceKey`. Public for the fuzz target.
-pub fn parse_engagement(qr_code: &str) -> Result<Tag24<DeviceEngagement>, MdocError> {
+/// The `DeviceRequest` CBOR for `requests`, each signed for `transcript` when `reader_auth` is given.
+fn device_request(
+    transcript: &SessionTranscript180135,
+    requests: &[DocumentRequest],
+    reader_auth: Option<&ReaderAuthKey>,
+) -> Result<Vec<u8>, MdocError> {
+    let mut doc_requests = Vec::new();
+    for request in requests {
+        let items_request =
+            Tag24::new(request.items_request()?).map_err(|e| MdocError::Malformed(format!("ItemsRequest: {e}")))?;
+        let reader_auth = reader_auth.map(|key| key.sign(transcript, &items_request)).transpose()?;
+        doc_requests.push(DocRequest { items_request, reader_auth });
+    }
+    let doc_requests =
+        NonEmptyVec::try_from(doc_requests).map_err(|_| MdocError::SessionState("no document requested"))?;
+    let request = DeviceRequest {
+        version: DeviceRequest::VERSION.into(),
+        doc_requests,
+        reader_auth_all: None,
+        device_request_info: None,
+    };
+    isomdl::cbor::to_vec(&request).map_err(|e| MdocError::Malformed(format!("DeviceRequest: {e}")))
+}
+
+/// The plaintext `DeviceRequest` a reader would send in the session of `session_transcript`
+/// (`SessionTranscriptBytes`): for the fuzz seeds of the holder's request parser.
+#[doc(hidden)]
+pub fn device_request_for_transcript(
+    session_transcript: &[u8],
+    requests: &[DocumentRequest],
+    reader_auth: Option<&ReaderAuthKey>,
+) -> Result<Vec<u8>, MdocError> {
+    device_request(&crate::session::parse_transcript(session_transcript)?, requests, reader_auth)
+}
+
+/// Check an engagement QR string as a reader would before starting a session: `mdoc:` +
+/// base64url of a `DeviceEngagement` of version 1.0 (isomdl), cipher suite 1, with a valid
+/// P-256 `EDeviceKey` (`mdoc.engagement_invalid`; `mdoc.too_large` over the bound).
+pub fn validate_engagement_qr(qr_code: &str) -> Result<(), MdocError> {
+    parse_engagement(qr_code).map(|_| ())
+}
+
+/// The same check on the `DeviceEngagement` CBOR itself (NFC engagement; the fuzz target).
+pub fn validate_engagement_cbor(engagement: &[u8]) -> Result<(), MdocError> {
+    bound(engagement, MAX_ENGAGEMENT_QR_CHARS)?;
+    let engagement = Tag24::<DeviceEngagement>::from_bytes(engagement.to_vec())
+        .map_err(|e| MdocError::EngagementInvalid(e.to_string()))?;
+    check_engagement(&engagement)
+}
+
+pub(crate) fn parse_engagement(qr_code: &str) -> Result<Tag24<DeviceEngagement>, MdocError> {
     bound(qr_code.as_bytes(), MAX_ENGAGEMENT_QR_CHARS)?;
     let engagement = Tag24::<DeviceEngagement>::from_qr_code_uri(qr_code)
         .map_err(|e| MdocError::EngagementInvalid(e.to_string()))?;
+    check_engagement(&engagement)?;
+    Ok(engagement)
+}
+
+fn check_engagement(engagement: &Tag24<DeviceEngagement>) -> Result<(), MdocError> {
     let security = &engagement.as_ref().security;
     if security.0 != 1 {
         return Err(MdocError::EngagementInvalid(format!("cipher suite {}", security.0)));
     }
     peer_public_key(security.1.as_ref()).map_err(|e| MdocError::EngagementInvalid(e.to_string()))?;
-    Ok(engagement)
+    Ok(())
 }

@@ -50,6 +50,14 @@ impl Transcript {
     }
 }
 
+/// Parse `SessionTranscriptBytes` (tag 24) into isomdl's transcript (the tagged pieces keep
+/// their bytes).
+pub(crate) fn parse_transcript(bytes: &[u8]) -> Result<SessionTranscript180135, MdocError> {
+    let tagged: Tag24<SessionTranscript180135> =
+        isomdl::cbor::from_slice(bytes).map_err(|e| MdocError::Malformed(format!("session transcript: {e}")))?;
+    Ok(tagged.into_inner())
+}
+
 /// The two session keys and the two message counters of one session.
 pub(crate) struct SessionKeys {
     sk_device: Zeroizing<[u8; 32]>,

@@ -366,7 +366,7 @@ fn malformed_cbor_is_refused_everywhere() {
     let w = world();
     // The QR code.
     for qr in ["", "mdoc:", "mdoc:!!!", "https://example.vn", "mdoc:oQBjMS4w"] {
-        assert_eq!(citizen_mdoc::parse_engagement(qr).unwrap_err().code(), "mdoc.engagement_invalid", "{qr}");
+        assert_eq!(citizen_mdoc::validate_engagement_qr(qr).unwrap_err().code(), "mdoc.engagement_invalid", "{qr}");
         assert_eq!(ReaderSession::start(qr, &[request(&SIX)], None).unwrap_err().code(), "mdoc.engagement_invalid");
     }
     // The SessionEstablishment.
@@ -515,4 +515,28 @@ fn every_new_code_is_in_the_catalogue_and_distinct() {
         let msg = citizen_protocol::messages::Msg::all().iter().find(|m| m.code() == c).unwrap();
         assert!(!msg.vi().is_empty() && !msg.en().is_empty());
     }
+}
+
+/// The fuzz fixture (written by `examples/mdoc_fuzz_seeds.rs`): its signed request is
+/// authenticated against its reader CA, untrusted without it, and its reader signature does not
+/// hold for another session (`mdoc.reader_auth_invalid`: a request replayed from elsewhere).
+#[test]
+fn fuzz_fixture_request_and_reader_signature_bound_to_its_session() {
+    let read = |path: &str| std::fs::read(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let seed = read("../../fuzz/seeds/mdoc_device_request/request_reader_auth.bin");
+    let transcript = read("tests/data/fuzz_session_transcript.cbor");
+    let ca = TrustAnchor::from_der(&read("tests/data/fuzz_reader_ca.der")).unwrap();
+    let reader = citizen_mdoc::check_device_request(&seed[1..], &transcript, &[ca.clone()], NOW).unwrap();
+    assert!(matches!(reader, ReaderIdentity::Authenticated(_)));
+    let err = citizen_mdoc::check_device_request(&seed[1..], &transcript, &[], NOW).unwrap_err();
+    assert_eq!(err.code(), "mdoc.reader_untrusted");
+    let engagement = HolderEngagement::new(None).unwrap();
+    let (other, _) = ReaderSession::start(engagement.qr_code(), &[request(&SIX)], None).unwrap();
+    let err = citizen_mdoc::check_device_request(&seed[1..], other.session_transcript_bytes(), &[ca], NOW).unwrap_err();
+    assert_eq!(err.code(), "mdoc.reader_auth_invalid");
+    let anonymous = read("../../fuzz/seeds/mdoc_device_request/request_anonymous.bin");
+    assert_eq!(
+        citizen_mdoc::check_device_request(&anonymous[1..], &transcript, &[], NOW).unwrap(),
+        ReaderIdentity::Anonymous
+    );
 }
