@@ -161,7 +161,7 @@ mod sd_jwt {
         match v {
             CborValue::Text(t) => json!(t),
             CborValue::Bool(b) => json!(b),
-            CborValue::Integer(i) => json!(i128::from(*i) as i64),
+            CborValue::Integer(i) => json!(i64::try_from(i128::from(*i)).unwrap_or_default()),
             CborValue::Bytes(b) => json!(b64(b)),
             CborValue::Tag(_, inner) => json_of(inner),
             CborValue::Array(a) => Value::Array(a.iter().map(json_of).collect()),

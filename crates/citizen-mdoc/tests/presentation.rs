@@ -358,7 +358,7 @@ fn reader_authentication_is_checked_against_the_reader_trust_list() {
     let ReaderIdentity::Authenticated(r) = attempt(&plain, &[plain.ca.anchor()], NOW).unwrap() else { panic!() };
     assert_eq!(r.authorised, None);
     // A reader-auth certificate whose key is not the signing key cannot be built.
-    assert!(citizen_mdoc::ReaderAuthKey::new(new_key(), &[w.reader.cert.clone()]).is_err());
+    assert!(citizen_mdoc::ReaderAuthKey::new(new_key(), std::slice::from_ref(&w.reader.cert)).is_err());
 }
 
 #[test]
@@ -526,7 +526,7 @@ fn fuzz_fixture_request_and_reader_signature_bound_to_its_session() {
     let seed = read("../../fuzz/seeds/mdoc_device_request/request_reader_auth.bin");
     let transcript = read("tests/data/fuzz_session_transcript.cbor");
     let ca = TrustAnchor::from_der(&read("tests/data/fuzz_reader_ca.der")).unwrap();
-    let reader = citizen_mdoc::check_device_request(&seed[1..], &transcript, &[ca.clone()], NOW).unwrap();
+    let reader = citizen_mdoc::check_device_request(&seed[1..], &transcript, std::slice::from_ref(&ca), NOW).unwrap();
     assert!(matches!(reader, ReaderIdentity::Authenticated(_)));
     let err = citizen_mdoc::check_device_request(&seed[1..], &transcript, &[], NOW).unwrap_err();
     assert_eq!(err.code(), "mdoc.reader_untrusted");

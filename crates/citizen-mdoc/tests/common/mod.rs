@@ -147,7 +147,7 @@ impl TestReader {
     }
 
     pub fn auth_key(&self) -> citizen_mdoc::ReaderAuthKey {
-        citizen_mdoc::ReaderAuthKey::new(self.key.clone(), &[self.cert.clone()]).unwrap()
+        citizen_mdoc::ReaderAuthKey::new(self.key.clone(), std::slice::from_ref(&self.cert)).unwrap()
     }
 }
 
