@@ -357,6 +357,9 @@ fn reader_authentication_is_checked_against_the_reader_trust_list() {
     let plain = TestReader::new("Bank counter (test)", None, 2030);
     let ReaderIdentity::Authenticated(r) = attempt(&plain, &[plain.ca.anchor()], NOW).unwrap() else { panic!() };
     assert_eq!(r.authorised, None);
+    // A certificate of the reader CA that is not a reader-authentication certificate.
+    let signer = TestReader::with_document_signer_usage("Not a reader (test)");
+    assert_eq!(attempt(&signer, &[signer.ca.anchor()], NOW).unwrap_err().code(), "mdoc.reader_auth_invalid");
     // A reader-auth certificate whose key is not the signing key cannot be built.
     assert!(citizen_mdoc::ReaderAuthKey::new(new_key(), std::slice::from_ref(&w.reader.cert)).is_err());
 }

@@ -133,6 +133,15 @@ pub struct TestReader {
 
 impl TestReader {
     pub fn new(cn: &str, authorised: Option<&AuthorisedElements>, not_after: i32) -> Self {
+        Self::with_usage(cn, authorised, not_after, MDL_READER_AUTH)
+    }
+
+    /// A reader certificate whose extended key usage is the document signer's, not mdlReaderAuth.
+    pub fn with_document_signer_usage(cn: &str) -> Self {
+        Self::with_usage(cn, None, 2030, MDL_DS)
+    }
+
+    fn with_usage(cn: &str, authorised: Option<&AuthorisedElements>, not_after: i32, eku: &[u64]) -> Self {
         let ca = Ca::new("Reader CA (test)");
         let key = new_key();
         let ext = authorised
@@ -142,7 +151,7 @@ impl TestReader {
                 vec![CustomExtension::from_oid_content(&arcs, encode_reader_authorisation(a))]
             })
             .unwrap_or_default();
-        let cert = ca.leaf(cn, &key, MDL_READER_AUTH, ext, not_after);
+        let cert = ca.leaf(cn, &key, eku, ext, not_after);
         TestReader { ca, key, cert }
     }
 
