@@ -539,3 +539,17 @@ impl DeviceSession for Preparer<'_> {
         DeviceAuthType::Sign1
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// An FFI wrapper keeps the session in a `Mutex` inside an exported object while it awaits
+    /// the key store, which requires `Send` (and `Sync` for the shared `Arc`).
+    #[test]
+    fn sessions_can_wait_across_an_async_key_store_call() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::HolderEngagement>();
+        send_sync::<super::HolderSession>();
+        send_sync::<super::HolderDocument>();
+        send_sync::<crate::ReaderSession>();
+    }
+}
