@@ -4,8 +4,9 @@
 # few seconds each when a nightly toolchain is available, and say so plainly when it is not.
 #
 #   fuzz/run.sh              CITIZEN_FUZZ_SECONDS (default 20) of fuzzing qr_frame after the build,
-#                            CITIZEN_CHIP_FUZZ_SECONDS (default 10) for each chip target and
-#                            for mdoc_device_response;
+#                            CITIZEN_CHIP_FUZZ_SECONDS (default 10) for each chip target and,
+#                            with CITIZEN_FUZZ_MDOC=1, for mdoc_device_response, mdoc_engagement
+#                            and mdoc_device_request;
 #                            CITIZEN_FUZZ_TOOLCHAIN (default nightly) names the toolchain
 #
 # - No `cargo +nightly`: prints "fuzz: SKIPPED (...)" and exits 0 (not a failure).
@@ -83,8 +84,10 @@ for target in chip_tlv_dg13 chip_sm_unwrap chip_sod; do
     run_target "$target" "$chip_seconds"
 done
 if (( ${#mdoc_features[@]} )); then
-    run_target mdoc_device_response "$chip_seconds"
+    for target in mdoc_device_response mdoc_engagement mdoc_device_request; do
+        run_target "$target" "$chip_seconds"
+    done
 else
-    echo "fuzz: mdoc_device_response not run (set CITIZEN_FUZZ_MDOC=1; it builds isomdl's tree)"
+    echo "fuzz: mdoc_device_response, mdoc_engagement, mdoc_device_request not run (set CITIZEN_FUZZ_MDOC=1; they build isomdl's tree)"
 fi
 run_target qr_frame "$seconds"

@@ -15,10 +15,13 @@ const ECDSA_WITH_SHA256: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifi
 /// `id-mdl-kp-mdlDS` (ISO/IEC 18013-5 Annex B): the extended key usage of a document signer.
 const MDL_DS: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("1.0.18013.5.1.2");
 
-/// Whether the certificate is a document signer (its extended key usage names mdlDS). Without
-/// this, any certificate the IACA issued (a reader-authentication one, or the root itself) could
-/// sign MSOs.
-pub(crate) fn is_document_signer(cert: &Certificate) -> bool {
+/// `id-mdl-kp-mdlReaderAuth` (ISO/IEC 18013-5 Annex B): the extended key usage of a reader
+/// authentication certificate.
+pub(crate) const MDL_READER_AUTH: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.0.18013.5.1.6");
+
+/// Whether the certificate's extended key usage names `usage`.
+pub(crate) fn has_extended_key_usage(cert: &Certificate, usage: &der::asn1::ObjectIdentifier) -> bool {
     use der::asn1::ObjectIdentifier;
     use x509_cert::ext::pkix::ExtendedKeyUsage;
     const EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
@@ -28,7 +31,19 @@ pub(crate) fn is_document_signer(cert: &Certificate) -> bool {
         .flatten()
         .filter(|e| e.extn_id == EKU)
         .filter_map(|e| ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
-        .any(|eku| eku.0.contains(&MDL_DS))
+        .any(|eku| eku.0.contains(usage))
+}
+
+/// Whether the certificate is a document signer (its extended key usage names mdlDS). Without
+/// this, any certificate the IACA issued (a reader-authentication one, or the root itself) could
+/// sign MSOs.
+pub(crate) fn is_document_signer(cert: &Certificate) -> bool {
+    has_extended_key_usage(cert, &MDL_DS)
+}
+
+/// The value of the extension `oid` of `cert`, if present (the DER inside `extnValue`).
+pub(crate) fn extension_value<'a>(cert: &'a Certificate, oid: &der::asn1::ObjectIdentifier) -> Option<&'a [u8]> {
+    cert.tbs_certificate.extensions.iter().flatten().find(|e| e.extn_id == *oid).map(|e| e.extn_value.as_bytes())
 }
 
 /// A trusted issuing authority root (IACA certificate), parsed once.
@@ -48,6 +63,11 @@ impl TrustAnchor {
     /// The anchor's subject, for display (`CN=…, C=…`).
     pub fn subject(&self) -> String {
         self.cert.tbs_certificate.subject.to_string()
+    }
+
+    /// The DER encoding of the anchor certificate.
+    pub fn der(&self) -> &[u8] {
+        &self.der
     }
 }
 
@@ -129,6 +149,11 @@ pub(crate) struct ChainTrust {
 }
 
 impl ChainTrust {
+    /// The subject of the trust anchor the chain leads to.
+    pub(crate) fn anchor_subject(&self) -> String {
+        self.certs.last().map(|c| c.tbs_certificate.subject.to_string()).unwrap_or_default()
+    }
+
     /// Every certificate of the chain, anchor included, is valid at `now`.
     pub(crate) fn valid_at(&self, now: i64) -> bool {
         self.certs.iter().all(|c| valid_at(c, now))

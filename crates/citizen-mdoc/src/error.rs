@@ -70,6 +70,56 @@ pub enum MdocError {
     /// a replay from another session, or a forged response.
     #[error("device authentication failed")]
     DeviceAuth,
+    /// The engagement QR code is not `mdoc:` + base64url of a DeviceEngagement this crate
+    /// supports (version 1.0, cipher suite 1, a P-256 EDeviceKey).
+    #[error("invalid device engagement: {0}")]
+    EngagementInvalid(String),
+    /// A session message did not decrypt under this session's key and counter: another session,
+    /// an altered or replayed message.
+    #[error("session data could not be decrypted")]
+    SessionDecrypt,
+    /// The peer ended the session (SessionData with a status and no data).
+    #[error("the peer ended the session (status {0})")]
+    SessionEnded(u64),
+    /// A step of the session was called out of order (a programming error of the caller).
+    #[error("session step out of order: {0}")]
+    SessionState(&'static str),
+    /// The reader authentication certificate does not chain to a reader trust anchor.
+    #[error("the reader is not in the trust list")]
+    ReaderUntrusted,
+    /// The reader authentication signature, certificate usage or structure is not valid.
+    #[error("reader authentication is not valid: {0}")]
+    ReaderAuthInvalid(String),
+    /// A certificate of the reader's chain is outside its validity.
+    #[error("a reader certificate is expired or not yet valid")]
+    ReaderCertificateExpired,
+    /// The reader asked for an element its certificate does not authorise.
+    #[error("the reader is not authorised for {doc_type} {namespace}/{element}")]
+    ReaderNotAuthorised {
+        /// docType of the request.
+        doc_type: String,
+        /// Namespace of the element.
+        namespace: String,
+        /// Element identifier.
+        element: String,
+    },
+    /// The citizen's selection names an element that was not requested or is not held.
+    #[error("selection of {doc_type} {namespace}/{element} was not requested or is not held")]
+    SelectionInvalid {
+        /// docType of the selection.
+        doc_type: String,
+        /// Namespace of the element.
+        namespace: String,
+        /// Element identifier.
+        element: String,
+    },
+    /// The signature the key store returned does not verify under the document's device key
+    /// (wrong alias, wrong key, or a corrupted signature); nothing is sent.
+    #[error("the device signature does not verify under the document's device key")]
+    DeviceSignatureInvalid,
+    /// A transport frame is not valid (unknown leading byte, empty frame).
+    #[error("invalid transport frame: {0}")]
+    FrameInvalid(&'static str),
 }
 
 impl MdocError {
@@ -90,6 +140,17 @@ impl MdocError {
             MdocError::NotYetValid => Msg::MdocNotYetValid,
             MdocError::Expired => Msg::MdocExpired,
             MdocError::DeviceAuth => Msg::MdocDeviceAuth,
+            MdocError::EngagementInvalid(_) => Msg::MdocEngagementInvalid,
+            MdocError::SessionDecrypt => Msg::MdocSessionDecrypt,
+            MdocError::SessionEnded(_) => Msg::MdocSessionEnded,
+            MdocError::SessionState(_) => Msg::MdocSessionState,
+            MdocError::ReaderUntrusted => Msg::MdocReaderUntrusted,
+            MdocError::ReaderAuthInvalid(_) => Msg::MdocReaderAuthInvalid,
+            MdocError::ReaderCertificateExpired => Msg::MdocReaderCertificateExpired,
+            MdocError::ReaderNotAuthorised { .. } => Msg::MdocReaderNotAuthorised,
+            MdocError::SelectionInvalid { .. } => Msg::MdocSelectionInvalid,
+            MdocError::DeviceSignatureInvalid => Msg::MdocDeviceSignatureInvalid,
+            MdocError::FrameInvalid(_) => Msg::MdocFrameInvalid,
         }
     }
 

@@ -86,7 +86,7 @@ impl Verdict {
         self.result.is_ok()
     }
 
-    fn invalid(e: MdocError) -> Self {
+    pub(crate) fn invalid(e: MdocError) -> Self {
         Verdict { result: Err(e), documents: Vec::new(), unchecked: Vec::new() }
     }
 }
@@ -240,7 +240,7 @@ fn verify_document(
     })
 }
 
-fn require_es256(alg: &Option<coset::Algorithm>) -> Result<(), MdocError> {
+pub(crate) fn require_es256(alg: &Option<coset::Algorithm>) -> Result<(), MdocError> {
     if *alg == Some(RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ES256)) {
         Ok(())
     } else {
@@ -250,7 +250,7 @@ fn require_es256(alg: &Option<coset::Algorithm>) -> Result<(), MdocError> {
 
 /// The DER certificates of the `x5chain` header (unprotected, where ISO 18013-5 puts it, or
 /// protected).
-fn x5chain(sign1: &coset::CoseSign1) -> Result<Vec<Vec<u8>>, MdocError> {
+pub(crate) fn x5chain(sign1: &coset::CoseSign1) -> Result<Vec<Vec<u8>>, MdocError> {
     let found = sign1
         .unprotected
         .rest
@@ -273,7 +273,7 @@ fn x5chain(sign1: &coset::CoseSign1) -> Result<Vec<Vec<u8>>, MdocError> {
 }
 
 /// The MSO's device key, which must be a P-256 key with both coordinates.
-fn device_key(key: &CoseKey) -> Result<VerifyingKey, MdocError> {
+pub(crate) fn device_key(key: &CoseKey) -> Result<VerifyingKey, MdocError> {
     let CoseKey::EC2 { crv: EC2Curve::P256, x, y: EC2Y::Value(y) } = key else {
         return Err(MdocError::Unsupported("device key is not an uncompressed P-256 key".into()));
     };
@@ -302,7 +302,7 @@ fn encode(value: &Value) -> Result<Vec<u8>, MdocError> {
 }
 
 /// `#6.24(bstr .cbor X)` around already-encoded bytes, exactly as they were received.
-fn tag24_encode(inner: &[u8]) -> Result<Vec<u8>, MdocError> {
+pub(crate) fn tag24_encode(inner: &[u8]) -> Result<Vec<u8>, MdocError> {
     encode(&Value::Tag(24, Box::new(Value::Bytes(inner.to_vec()))))
 }
 

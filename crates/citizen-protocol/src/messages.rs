@@ -115,6 +115,17 @@ messages! {
     MdocDeviceAuth => "mdoc.device_auth_failed", "Thiết bị trình giấy tờ không chứng minh được quyền sở hữu trong phiên này (có thể là phát lại).", "The presenting device did not prove possession in this session (it may be a replay).";
     MdocDeviceMacUnchecked => "mdoc.device_mac_unchecked", "Không kiểm tra được xác thực thiết bị (DeviceMac) vì thiếu khoá phiên của bên kiểm tra.", "Device authentication (DeviceMac) could not be checked: the reader's session key is missing.";
     MdocStatusUnchecked => "mdoc.status_unchecked", "Chưa kiểm tra được tình trạng thu hồi của giấy tờ.", "The document's revocation status could not be checked.";
+    MdocEngagementInvalid => "mdoc.engagement_invalid", "Mã QR trình giấy tờ không hợp lệ hoặc không được hỗ trợ.", "The document presentation QR code is not valid or not supported.";
+    MdocSessionDecrypt => "mdoc.session_decrypt_failed", "Không giải mã được dữ liệu của phiên trình giấy tờ (sai phiên hoặc dữ liệu bị sửa).", "The presentation session data could not be decrypted (another session, or altered data).";
+    MdocSessionEnded => "mdoc.session_ended", "Bên kia đã kết thúc phiên trình giấy tờ.", "The other party ended the presentation session.";
+    MdocSessionState => "mdoc.session_state", "Bước trình giấy tờ không đúng thứ tự; hãy bắt đầu lại.", "A presentation step came out of order; please start again.";
+    MdocReaderUntrusted => "mdoc.reader_untrusted", "Bên yêu cầu giấy tờ không có trong danh sách tin cậy nên bị từ chối.", "The party requesting the document is not in the trust list and was refused.";
+    MdocReaderAuthInvalid => "mdoc.reader_auth_invalid", "Chữ ký xác thực của bên yêu cầu giấy tờ không hợp lệ.", "The requesting party's authentication signature is not valid.";
+    MdocReaderCertificateExpired => "mdoc.reader_certificate_expired", "Chứng thư của bên yêu cầu giấy tờ đã hết hạn hoặc chưa có hiệu lực.", "The requesting party's certificate has expired or is not yet valid.";
+    MdocReaderNotAuthorised => "mdoc.reader_not_authorised", "Bên yêu cầu hỏi thông tin mà họ không được phép xem nên yêu cầu bị từ chối.", "The requesting party asked for information it is not authorised to see, so the request was refused.";
+    MdocSelectionInvalid => "mdoc.selection_invalid", "Thông tin được chọn không nằm trong yêu cầu hoặc không có trên giấy tờ.", "The selected information was not requested or is not on the document.";
+    MdocDeviceSignatureInvalid => "mdoc.device_signature_invalid", "Chữ ký của thiết bị không khớp với khoá của giấy tờ; hãy thử lại.", "The device signature does not match the document's key; please try again.";
+    MdocFrameInvalid => "mdoc.frame_invalid", "Khung dữ liệu nhận qua kết nối không hợp lệ.", "A data frame received over the connection is not valid.";
     LevelRequired => "level.required", "Dịch vụ này yêu cầu tài khoản định danh mức 2. Hãy xác thực bằng thẻ căn cước gắn chip.", "This service requires a level-2 identity account. Verify with your chip-based ID card.";
     InvalidInput => "input.invalid", "Thông tin nhập vào chưa hợp lệ.", "Some of the information entered is not valid.";
     NoMatch => "enrollment.no_match", "Không tìm thấy công dân khớp với thông tin đã nhập.", "No citizen matches the information entered.";
