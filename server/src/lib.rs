@@ -34,6 +34,7 @@ pub mod catalogue;
 pub mod config;
 pub mod db;
 pub mod demo_bank;
+pub mod documents;
 #[cfg(feature = "fault")]
 pub mod fault;
 pub mod handlers;
@@ -291,6 +292,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // what browsers and phones see.
     let registry = registry::Registry::demo(&config.data_dir, &audience)?;
     let chip_trust = handlers::chip::load_trust(&config.data_dir)?;
+    let documents = documents::pki::DocumentPki::load(&config.data_dir.join("documents"))?;
     let state = Arc::new(AppState {
         db: Mutex::new(conn),
         clock: config.clock,
@@ -304,6 +306,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         faults: Default::default(),
         registry,
         chip_trust,
+        documents,
     });
 
     let handle = axum_server::Handle::<SocketAddr>::new();

@@ -70,6 +70,10 @@ pub enum MdocError {
     /// a replay from another session, or a forged response.
     #[error("device authentication failed")]
     DeviceAuth,
+    /// An issued document's MSO names another device key than the wallet's own (issuance,
+    /// decision 26+b): storing it would keep a document this device cannot present.
+    #[error("the document is bound to another device key")]
+    DeviceKeyMismatch,
 }
 
 impl MdocError {
@@ -90,6 +94,7 @@ impl MdocError {
             MdocError::NotYetValid => Msg::MdocNotYetValid,
             MdocError::Expired => Msg::MdocExpired,
             MdocError::DeviceAuth => Msg::MdocDeviceAuth,
+            MdocError::DeviceKeyMismatch => Msg::MdocDeviceKeyMismatch,
         }
     }
 

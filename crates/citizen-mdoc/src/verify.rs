@@ -240,7 +240,7 @@ fn verify_document(
     })
 }
 
-fn require_es256(alg: &Option<coset::Algorithm>) -> Result<(), MdocError> {
+pub(crate) fn require_es256(alg: &Option<coset::Algorithm>) -> Result<(), MdocError> {
     if *alg == Some(RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ES256)) {
         Ok(())
     } else {
@@ -250,7 +250,7 @@ fn require_es256(alg: &Option<coset::Algorithm>) -> Result<(), MdocError> {
 
 /// The DER certificates of the `x5chain` header (unprotected, where ISO 18013-5 puts it, or
 /// protected).
-fn x5chain(sign1: &coset::CoseSign1) -> Result<Vec<Vec<u8>>, MdocError> {
+pub(crate) fn x5chain(sign1: &coset::CoseSign1) -> Result<Vec<Vec<u8>>, MdocError> {
     let found = sign1
         .unprotected
         .rest
@@ -273,7 +273,7 @@ fn x5chain(sign1: &coset::CoseSign1) -> Result<Vec<Vec<u8>>, MdocError> {
 }
 
 /// The MSO's device key, which must be a P-256 key with both coordinates.
-fn device_key(key: &CoseKey) -> Result<VerifyingKey, MdocError> {
+pub(crate) fn device_key(key: &CoseKey) -> Result<VerifyingKey, MdocError> {
     let CoseKey::EC2 { crv: EC2Curve::P256, x, y: EC2Y::Value(y) } = key else {
         return Err(MdocError::Unsupported("device key is not an uncompressed P-256 key".into()));
     };
@@ -287,7 +287,7 @@ fn device_key(key: &CoseKey) -> Result<VerifyingKey, MdocError> {
     VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| MdocError::Malformed("device key is not on the curve".into()))
 }
 
-fn digest(alg: DigestAlgorithm, data: &[u8]) -> Vec<u8> {
+pub(crate) fn digest(alg: DigestAlgorithm, data: &[u8]) -> Vec<u8> {
     match alg {
         DigestAlgorithm::SHA256 => Sha256::digest(data).to_vec(),
         DigestAlgorithm::SHA384 => Sha384::digest(data).to_vec(),
@@ -295,14 +295,14 @@ fn digest(alg: DigestAlgorithm, data: &[u8]) -> Vec<u8> {
     }
 }
 
-fn encode(value: &Value) -> Result<Vec<u8>, MdocError> {
+pub(crate) fn encode(value: &Value) -> Result<Vec<u8>, MdocError> {
     let mut out = Vec::new();
     ciborium::into_writer(value, &mut out).map_err(|e| MdocError::Malformed(format!("encoding: {e}")))?;
     Ok(out)
 }
 
 /// `#6.24(bstr .cbor X)` around already-encoded bytes, exactly as they were received.
-fn tag24_encode(inner: &[u8]) -> Result<Vec<u8>, MdocError> {
+pub(crate) fn tag24_encode(inner: &[u8]) -> Result<Vec<u8>, MdocError> {
     encode(&Value::Tag(24, Box::new(Value::Bytes(inner.to_vec()))))
 }
 
