@@ -20,6 +20,7 @@ mod common;
 mod binary;
 mod bookkeeping;
 mod chip;
+mod documents;
 mod enrollment;
 mod flood;
 mod lockout;
