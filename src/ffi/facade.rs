@@ -509,6 +509,11 @@ impl CitizenCore {
         Arc::new(ActivityClient(self.engine()))
     }
 
+    /// The documents wallet: CCCD, driving licence, health insurance, vehicle registration.
+    pub fn documents(&self) -> Arc<super::documents::DocumentsClient> {
+        Arc::new(super::documents::DocumentsClient(self.engine()))
+    }
+
     /// The chip-based ID card: identity level 2 from its chip.
     pub fn chip(&self) -> Arc<super::chip::ChipClient> {
         Arc::new(super::chip::ChipClient(self.engine()))

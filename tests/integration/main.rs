@@ -22,6 +22,7 @@ mod env;
 mod activity;
 mod bookkeeping;
 mod chip;
+mod documents;
 mod concurrency;
 mod e2e;
 mod ffi_errors;

@@ -271,6 +271,38 @@ pub fn check_issued(
     })
 }
 
+/// Read a document the wallet stored after [`check_issued`] accepted it, without checking it
+/// again (the clock has moved on; showing an expired document is the caller's decision): the
+/// elements, validity and status reference.
+pub fn read_issued(issuer_signed: &[u8]) -> Result<IssuedDocument, MdocError> {
+    let parsed: IssuerSigned =
+        isomdl::cbor::from_slice(issuer_signed).map_err(|e| bad(&format!("IssuerSigned: {e}")))?;
+    let issuer_auth: &coset::CoseSign1 = &parsed.issuer_auth;
+    let chain = parse_chain(&x5chain(issuer_auth)?)?;
+    let leaf = chain.first().ok_or_else(|| bad("empty x5chain"))?;
+    let payload = issuer_auth.payload.as_ref().ok_or_else(|| bad("IssuerAuth without payload"))?;
+    let mso_bytes: Tag24<Mso> =
+        isomdl::cbor::from_slice(payload).map_err(|e| bad(&format!("MobileSecurityObject: {e}")))?;
+    let mso: &Mso = mso_bytes.as_ref();
+    let mut elements: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for (namespace, items) in parsed.namespaces.iter().flat_map(|n| n.iter()) {
+        for item in items.iter() {
+            let it = item.as_ref();
+            elements.entry(namespace.clone()).or_default().insert(it.element_identifier.clone(), it.element_value.clone());
+        }
+    }
+    let v = &mso.validity_info;
+    Ok(IssuedDocument {
+        doc_type: mso.doc_type.clone(),
+        issuer: leaf.tbs_certificate.subject.to_string(),
+        elements,
+        signed_unix: v.signed.unix_timestamp(),
+        valid_from_unix: v.valid_from.unix_timestamp(),
+        valid_until_unix: v.valid_until.unix_timestamp(),
+        status: mso_status(&mso_bytes.inner_bytes),
+    })
+}
+
 /// The `status.status_list` of an encoded MSO, if well-formed.
 fn mso_status(mso: &[u8]) -> Option<StatusRef> {
     let value: Value = ciborium::from_reader(mso).ok()?;

@@ -28,6 +28,9 @@ pub const STATUS_LIST_ID: &str = "1";
 pub const STATUS_LIST_TTL_SECS: i64 = 3600;
 /// Validity of an issued document (mdoc `validUntil`, SD-JWT `exp`).
 pub const DOCUMENT_TTL_SECS: i64 = 365 * 24 * 3600;
+/// `signed` and `validFrom` are backdated by this much, so a wallet or verifier whose clock is a
+/// little behind the server's does not read a fresh document as "not valid yet".
+pub const CLOCK_SKEW_SECS: i64 = 300;
 /// The trust list's `next_update` is this far after `iat`.
 pub const TRUST_LIST_REFRESH_SECS: i64 = 7 * 24 * 3600;
 
@@ -59,8 +62,8 @@ pub fn issue_mdoc(
             doc_type: doc.kind.doc_type(),
             namespaces: &namespaces,
             device_public_key: device_key,
-            signed_unix: now,
-            valid_from_unix: now,
+            signed_unix: now - CLOCK_SKEW_SECS,
+            valid_from_unix: now - CLOCK_SKEW_SECS,
             valid_until_unix: now + DOCUMENT_TTL_SECS,
             x5chain: &signer.x5chain,
             status: Some(citizen_mdoc::StatusRef { idx: doc.status_idx, uri: status_uri.to_string() }),

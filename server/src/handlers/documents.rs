@@ -153,7 +153,8 @@ async fn sign_all(s: &AppState, p: Prepared) -> ApiResult<DocumentsResponse> {
             status_uri: uri.clone(),
         });
     }
-    Ok(DocumentsResponse { documents })
+    let trust_list = docs::trust_list_token(&s.tokens, &s.documents, &s.audience, p.now);
+    Ok(DocumentsResponse { documents, trust_list })
 }
 
 /// Set a document's revoked bit (idempotent); unknown ids are refused.

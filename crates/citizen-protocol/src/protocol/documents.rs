@@ -149,6 +149,8 @@ pub struct IssuedDocumentWire {
 pub struct DocumentsResponse {
     /// The four documents.
     pub documents: Vec<IssuedDocumentWire>,
+    /// The signed trust list (as served at [`PATH_TRUST_LIST`]) the wallet checks them against.
+    pub trust_list: String,
 }
 
 /// Claims of the trust list JWT.
