@@ -32,8 +32,8 @@ use serde_json::Value;
 use crate::account::Account;
 use crate::error::{Error, Msg, NetError, NetworkErrorKind, Result};
 use crate::protocol::documents::{
-    DocumentKind, DocumentsRequest, DocumentsResponse, IssuedDocumentWire, TrustListClaims,
-    DOCUMENTS_SUBJECT_PREFIX, PATH_DOCUMENTS, TRUST_LIST_TYP,
+    DocumentKind, DocumentsRequest, DocumentsResponse, IssuedDocumentWire, TrustListClaims, DOCUMENTS_SUBJECT_PREFIX,
+    PATH_DOCUMENTS, TRUST_LIST_TYP,
 };
 use crate::protocol::{sha256_hex, ChallengeRequest, ChallengeResponse, Purpose, Statement, PATH_CHALLENGE};
 use crate::sdjwt;
@@ -248,9 +248,8 @@ pub(crate) fn display_value(v: &CborValue) -> String {
         CborValue::Bytes(b) => format!("{} bytes", b.len()),
         CborValue::Array(items) => items.iter().map(display_value).collect::<Vec<_>>().join("; "),
         CborValue::Map(entries) => {
-            let field = |name: &str| {
-                entries.iter().find(|(k, _)| k.as_text() == Some(name)).map(|(_, v)| display_value(v))
-            };
+            let field =
+                |name: &str| entries.iter().find(|(k, _)| k.as_text() == Some(name)).map(|(_, v)| display_value(v));
             match field("vehicle_category_code") {
                 Some(cat) => {
                     let from = field("issue_date").unwrap_or_default();

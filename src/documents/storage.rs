@@ -53,7 +53,9 @@ impl Store {
             rows
         };
         rows.into_iter()
-            .map(|(id, sealed, stored_at)| Ok(DocumentRow { document: self.open_json(&label(&id), &sealed)?, stored_at }))
+            .map(|(id, sealed, stored_at)| {
+                Ok(DocumentRow { document: self.open_json(&label(&id), &sealed)?, stored_at })
+            })
             .collect()
     }
 

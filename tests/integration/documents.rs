@@ -42,7 +42,10 @@ async fn four_documents_are_issued_checked_stored_sealed_listed_shown_and_delete
     assert_eq!(field("family_name").value, "Nguyễn");
     assert_eq!(field("given_name").value, "Văn Mẫu");
     assert_eq!(field("birth_date").value, "1990-01-15");
-    assert_eq!((field("birth_date").label_vi.as_str(), field("birth_date").label_en.as_str()), ("Ngày sinh", "Date of birth"));
+    assert_eq!(
+        (field("birth_date").label_vi.as_str(), field("birth_date").label_en.as_str()),
+        ("Ngày sinh", "Date of birth")
+    );
     assert_eq!(field("driving_privileges").value, "A1: 2022-03-15; B: 2022-03-15 → 2032-03-15");
     assert!(mdl.portrait.as_ref().is_some_and(|p| p.starts_with(&[0xff, 0xd8])), "a JPEG portrait");
     assert!(mdl.fields.iter().all(|f| f.identifier != "portrait"));

@@ -766,7 +766,9 @@ async fn a_cached_key_that_does_not_verify_is_fetched_once_more() {
 // ---- documents (issue 13 item 1, decision 26+b) ------------------------------------------------
 
 /// Rewrite one field of the `POST /v1/documents` answer.
-fn alter_documents(f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static) -> impl Fn(&str, &str, Answer) -> Answer {
+fn alter_documents(
+    f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static,
+) -> impl Fn(&str, &str, Answer) -> Answer {
     move |m, p, a| {
         if m != "POST" || p != "/v1/documents" || a.status != 200 {
             return a;
@@ -826,10 +828,9 @@ async fn altered_document_issuances_are_refused_with_their_code_and_nothing_is_s
             "mdoc.element_not_signed",
             Box::new(|v| {
                 let m = v["documents"][0]["mdoc"].as_str().unwrap().to_string();
-                v["documents"][0]["mdoc"] = alter_mdoc(&m, |x| {
-                    alter_first_item(x, &|item| *field(item, "digestID") = C::Integer(4000.into()))
-                })
-                .into();
+                v["documents"][0]["mdoc"] =
+                    alter_mdoc(&m, |x| alter_first_item(x, &|item| *field(item, "digestID") = C::Integer(4000.into())))
+                        .into();
             }),
         ),
         (

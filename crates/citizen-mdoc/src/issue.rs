@@ -244,7 +244,8 @@ pub fn check_issued(
         }
     }
     let v = &mso.validity_info;
-    let (signed, from, until) = (v.signed.unix_timestamp(), v.valid_from.unix_timestamp(), v.valid_until.unix_timestamp());
+    let (signed, from, until) =
+        (v.signed.unix_timestamp(), v.valid_from.unix_timestamp(), v.valid_until.unix_timestamp());
     if now_unix < from || now_unix < signed {
         return Err(MdocError::NotYetValid);
     }
@@ -288,7 +289,10 @@ pub fn read_issued(issuer_signed: &[u8]) -> Result<IssuedDocument, MdocError> {
     for (namespace, items) in parsed.namespaces.iter().flat_map(|n| n.iter()) {
         for item in items.iter() {
             let it = item.as_ref();
-            elements.entry(namespace.clone()).or_default().insert(it.element_identifier.clone(), it.element_value.clone());
+            elements
+                .entry(namespace.clone())
+                .or_default()
+                .insert(it.element_identifier.clone(), it.element_value.clone());
         }
     }
     let v = &mso.validity_info;

@@ -19,7 +19,10 @@ mod verify;
 
 pub use chain::TrustAnchor;
 pub use error::{MdocError, Unchecked};
-pub use issue::{check_issued, issue_issuer_signed, read_issued, verify_x5c, IssueRequest, IssuedDocument, StatusRef, MAX_ISSUER_SIGNED_BYTES};
+pub use issue::{
+    check_issued, issue_issuer_signed, read_issued, verify_x5c, IssueRequest, IssuedDocument, StatusRef,
+    MAX_ISSUER_SIGNED_BYTES,
+};
 pub use verify::{
     verify_device_response, DeviceAuthResult, Verdict, VerifiedDocument, VerifyRequest, MAX_DEVICE_RESPONSE_BYTES,
 };

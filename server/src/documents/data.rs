@@ -90,10 +90,7 @@ pub fn elements(kind: DocumentKind, c: &CitizenRecord) -> BTreeMap<String, Value
             put("portrait", Value::Bytes(SAMPLE_PORTRAIT.to_vec()));
             put("un_distinguishing_sign", text("VN"));
             let privilege = |cat: &str, expiry: Option<&str>| {
-                let mut p = vec![
-                    (text("vehicle_category_code"), text(cat)),
-                    (text("issue_date"), date("2022-03-15")),
-                ];
+                let mut p = vec![(text("vehicle_category_code"), text(cat)), (text("issue_date"), date("2022-03-15"))];
                 if let Some(e) = expiry {
                     p.push((text("expiry_date"), date(e)));
                 }
@@ -136,9 +133,9 @@ pub fn to_json(v: &Value) -> serde_json::Value {
         Value::Bytes(b) => J::from(citizen_protocol::crypto::b64(b)),
         Value::Tag(_, inner) => to_json(inner),
         Value::Array(items) => J::Array(items.iter().map(to_json).collect()),
-        Value::Map(entries) => J::Object(
-            entries.iter().filter_map(|(k, v)| k.as_text().map(|k| (k.to_string(), to_json(v)))).collect(),
-        ),
+        Value::Map(entries) => {
+            J::Object(entries.iter().filter_map(|(k, v)| k.as_text().map(|k| (k.to_string(), to_json(v)))).collect())
+        }
         _ => J::Null,
     }
 }

@@ -91,10 +91,7 @@ pub async fn issue_sd_jwt(
     object.insert("iat".into(), now.into());
     object.insert("exp".into(), (now + DOCUMENT_TTL_SECS).into());
     object.insert("vct".into(), doc.kind.vct().into());
-    object.insert(
-        "status".into(),
-        serde_json::json!({ "status_list": { "idx": doc.status_idx, "uri": status_uri } }),
-    );
+    object.insert("status".into(), serde_json::json!({ "status_list": { "idx": doc.status_idx, "uri": status_uri } }));
     for (k, v) in &doc.elements {
         object.insert(k.clone(), data::to_json(v));
     }

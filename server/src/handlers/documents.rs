@@ -20,8 +20,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use citizen_protocol::protocol::documents::{
     codes as dcodes, DocumentKind, DocumentsRequest, DocumentsResponse, IssuedDocumentWire, RevokeDocumentRequest,
-    DOCUMENTS_SUBJECT_PREFIX, PATH_DOCUMENTS, PATH_OFFICIAL_DOCUMENT_REVOKE, PATH_STATUS_LIST_PREFIX,
-    PATH_TRUST_LIST, STATUS_LIST_CONTENT_TYPE,
+    DOCUMENTS_SUBJECT_PREFIX, PATH_DOCUMENTS, PATH_OFFICIAL_DOCUMENT_REVOKE, PATH_STATUS_LIST_PREFIX, PATH_TRUST_LIST,
+    STATUS_LIST_CONTENT_TYPE,
 };
 use citizen_protocol::protocol::{codes, sha256_hex, Ok as OkBody, Purpose};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -213,12 +213,14 @@ async fn http_trust_list(State(s): S) -> Response {
 
 async fn http_status_list(State(s): S, Path(list): Path<String>) -> Response {
     if list != STATUS_LIST_ID {
-        return ApiError::new(StatusCode::NOT_FOUND, dcodes::UNKNOWN_STATUS_LIST, "no such status list").into_response();
+        return ApiError::new(StatusCode::NOT_FOUND, dcodes::UNKNOWN_STATUS_LIST, "no such status list")
+            .into_response();
     }
     match blocking(&s, |_, c| revoked_indices(c)).await {
-        Ok(revoked) => {
-            jwt_response(STATUS_LIST_CONTENT_TYPE, docs::status_list_token(&s.tokens, &status_uri(&s), &revoked, s.now()))
-        }
+        Ok(revoked) => jwt_response(
+            STATUS_LIST_CONTENT_TYPE,
+            docs::status_list_token(&s.tokens, &status_uri(&s), &revoked, s.now()),
+        ),
         Err(e) => e.into_response(),
     }
 }

@@ -108,7 +108,8 @@ async fn four_documents_issued_as_mdoc_and_sd_jwt_bound_to_the_device_and_checke
         let header: Value = serde_json::from_slice(&unb64(jwt.split('.').next().unwrap()).unwrap()).unwrap();
         assert_eq!(header["typ"], "dc+sd-jwt");
         let std = base64::engine::general_purpose::STANDARD;
-        let x5c: Vec<Vec<u8>> = header["x5c"].as_array().unwrap().iter().map(|c| std.decode(c.as_str().unwrap()).unwrap()).collect();
+        let x5c: Vec<Vec<u8>> =
+            header["x5c"].as_array().unwrap().iter().map(|c| std.decode(c.as_str().unwrap()).unwrap()).collect();
         let signer = verify_x5c(&x5c, &anchors, now).unwrap();
         let v = citizen_protocol::sdjwt::verify_es256_jws(jwt, &signer).expect("SD-JWT signed by the document signer");
         let payload: Value = serde_json::from_slice(&v.payload).unwrap();
@@ -172,15 +173,14 @@ async fn a_revoked_document_sets_its_status_bit_and_only_officials_can_revoke() 
     let bits = d.status_bits(&victim.status_uri).await;
     assert_eq!((bits.get(victim.status_idx), bits.get(other.status_idx)), (Some(true), Some(false)));
 
-    let r = d
-        .h
-        .http
-        .post(&url)
-        .header(OFFICIAL, &d.h.server.official_token)
-        .json(&json!({ "document_id": "nope" }))
-        .send()
-        .await
-        .unwrap();
+    let r =
+        d.h.http
+            .post(&url)
+            .header(OFFICIAL, &d.h.server.official_token)
+            .json(&json!({ "document_id": "nope" }))
+            .send()
+            .await
+            .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     let (st, _) = d.text(&format!("{}/v1/documents/status/2", d.h.server.base_url)).await;
     assert_eq!(st, 404);

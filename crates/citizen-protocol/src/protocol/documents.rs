@@ -247,7 +247,10 @@ impl StatusBits {
     pub fn decode(lst: &str) -> Option<Self> {
         let data = crate::crypto::unb64(lst)?;
         let (header, mut rest) = (data.get(..2)?, data.get(2..)?);
-        if header[0] & 0x0f != 8 || (u16::from(header[0]) << 8 | u16::from(header[1])) % 31 != 0 || header[1] & 0x20 != 0 {
+        if header[0] & 0x0f != 8
+            || (u16::from(header[0]) << 8 | u16::from(header[1])) % 31 != 0
+            || header[1] & 0x20 != 0
+        {
             return None;
         }
         let mut out = Vec::new();
