@@ -170,7 +170,7 @@ def test_issue_list_show_delete(core, proxied):
     assert len(run(docs.list())) == 3
     with pytest.raises(cc.CitizenError.NotFound) as e:
         run(docs.get(listed[3].id))
-    assert_detail(e.value.detail(), "documents.unknown")
+    assert_detail(e.value.detail, "documents.unknown")
 
 
 def test_tampered_issuance_is_refused_and_nothing_stored(core, proxied):
@@ -179,7 +179,7 @@ def test_tampered_issuance_is_refused_and_nothing_stored(core, proxied):
     proxy.tamper = True
     with pytest.raises(cc.CitizenError.Refused) as e:
         run(docs.refresh())
-    assert_detail(e.value.detail(), "mdoc.digest_mismatch")
+    assert_detail(e.value.detail, "mdoc.digest_mismatch")
     assert run(docs.list()) == []
     assert run(docs.trust_list_fetched_at()) is None
     proxy.tamper = False

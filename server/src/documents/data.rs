@@ -49,7 +49,7 @@ fn text(s: &str) -> Value {
 
 /// The last `n` digits of the CCCD number.
 fn tail(cccd: &str, n: usize) -> &str {
-    &cccd[cccd.len().saturating_sub(n)..]
+    cccd.get(cccd.len().saturating_sub(n)..).unwrap_or_default()
 }
 
 /// A small number picked from the CCCD, to vary the derived data between citizens.
@@ -99,7 +99,7 @@ pub fn elements(kind: DocumentKind, c: &CitizenRecord) -> BTreeMap<String, Value
             put("driving_privileges", Value::Array(vec![privilege("A1", None), privilege("B", Some("2032-03-15"))]));
         }
         DocumentKind::HealthInsurance => {
-            put("insurance_number", text(&format!("DN40{}{}", &c.cccd[..1], tail(&c.cccd, 10))));
+            put("insurance_number", text(&format!("DN40{}{}", c.cccd.get(..1).unwrap_or("0"), tail(&c.cccd, 10))));
             put("full_name", text(&c.full_name));
             put("birth_date", date(&c.date_of_birth));
             put("sex", text(sex));
@@ -110,7 +110,12 @@ pub fn elements(kind: DocumentKind, c: &CitizenRecord) -> BTreeMap<String, Value
         DocumentKind::VehicleRegistration => {
             let (make, model, color) = VEHICLES[pick(&c.cccd, VEHICLES.len())];
             let n = tail(&c.cccd, 5);
-            put("plate_number", text(&format!("{}A-{}.{}", &c.cccd[1..3], &n[..3], &n[3..])));
+            put("plate_number", text(&format!(
+                "{}A-{}.{}",
+                c.cccd.get(1..3).unwrap_or("00"),
+                n.get(..3).unwrap_or("000"),
+                n.get(3..).unwrap_or("00")
+            )));
             put("chassis_number", text(&format!("RLHDEMO{}", tail(&c.cccd, 10))));
             put("engine_number", text(&format!("JF{}", tail(&c.cccd, 8))));
             put("make", text(make));
