@@ -110,12 +110,15 @@ pub fn elements(kind: DocumentKind, c: &CitizenRecord) -> BTreeMap<String, Value
         DocumentKind::VehicleRegistration => {
             let (make, model, color) = VEHICLES[pick(&c.cccd, VEHICLES.len())];
             let n = tail(&c.cccd, 5);
-            put("plate_number", text(&format!(
-                "{}A-{}.{}",
-                c.cccd.get(1..3).unwrap_or("00"),
-                n.get(..3).unwrap_or("000"),
-                n.get(3..).unwrap_or("00")
-            )));
+            put(
+                "plate_number",
+                text(&format!(
+                    "{}A-{}.{}",
+                    c.cccd.get(1..3).unwrap_or("00"),
+                    n.get(..3).unwrap_or("000"),
+                    n.get(3..).unwrap_or("00")
+                )),
+            );
             put("chassis_number", text(&format!("RLHDEMO{}", tail(&c.cccd, 10))));
             put("engine_number", text(&format!("JF{}", tail(&c.cccd, 8))));
             put("make", text(make));

@@ -146,8 +146,24 @@ async fn four_documents_issued_as_mdoc_and_sd_jwt_bound_to_the_device_and_checke
         check_issued(&first, issued.documents[0].kind.doc_type(), &anchors, &device_key(&other), now),
         Err(MdocError::DeviceKeyMismatch)
     );
+    // Outside the MSO's validity (one year from issuance, backdated 5 minutes): refused.
+    let ttl = citizen_server::documents::DOCUMENT_TTL_SECS;
+    let kind = issued.documents[0].kind.doc_type();
+    assert_eq!(check_issued(&first, kind, &anchors, &key, now + ttl + 1), Err(MdocError::Expired));
+    assert_eq!(check_issued(&first, kind, &anchors, &key, now - 3600), Err(MdocError::NotYetValid));
+    assert!(check_issued(&first, kind, &anchors, &key, now - 60).is_ok(), "clock skew of a minute is absorbed");
+    // Not the docType the MSO signs.
+    assert!(matches!(
+        check_issued(&first, "org.iso.18013.5.1.mDL", &anchors, &key, now),
+        Err(MdocError::DocTypeMismatch { .. })
+    ));
+    // Another issuing authority as the only trust anchor.
+    let other_iaca = rcgen::generate_simple_self_signed(vec!["other.example".into()]).unwrap();
+    let other_anchor = [TrustAnchor::from_der(other_iaca.cert.der()).unwrap()];
+    assert_eq!(check_issued(&first, kind, &other_anchor, &key, now), Err(MdocError::IssuerUntrusted));
     // Random, distinct status indices.
     let mut idx: Vec<u64> = issued.documents.iter().map(|x| x.status_idx).collect();
+    idx.sort_unstable();
     idx.dedup();
     assert_eq!(idx.len(), 4);
 }
