@@ -32,6 +32,7 @@ pub use citizen_protocol::clock;
 pub mod consent;
 pub mod crypto;
 pub mod datadir;
+mod documents;
 pub mod error;
 mod ffi;
 pub mod platform;

@@ -109,6 +109,12 @@ enum Command {
         #[arg(long = "with", value_delimiter = ',')]
         with: Vec<String>,
     },
+    /// The documents wallet: CCCD, driving licence, health insurance, vehicle registration
+    /// (ISO 18013-5 mdocs and SD-JWT VCs bound to this device's key).
+    Documents {
+        #[command(subcommand)]
+        op: DocumentsOp,
+    },
     /// Public-service requests.
     Services {
         #[command(subcommand)]
@@ -220,6 +226,27 @@ enum ChipOp {
         /// Use extended-length APDUs even though the reader does not report support for them.
         #[arg(long)]
         extended_length: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DocumentsOp {
+    /// List the held documents.
+    List,
+    /// Show one document's fields (Vietnamese and English labels).
+    Show {
+        /// The document id (from `list`).
+        id: String,
+        /// Save the portrait (JPEG) to this file.
+        #[arg(long)]
+        portrait: Option<PathBuf>,
+    },
+    /// Fetch the documents from the server, check each one and store them (replaces the set).
+    Refresh,
+    /// Delete a document from this device.
+    Delete {
+        /// The document id.
+        id: String,
     },
 }
 
@@ -421,6 +448,7 @@ async fn run(cli: Cli) -> ExitCode {
             commands::kiosk::chip_form(core, args).await
         }
         Command::Log { op } => commands::log::run(&core, op).await,
+        Command::Documents { op } => commands::documents::run(&core, op).await,
         Command::Qr { op } => commands::qr::run(&core, op).await,
         Command::Receipts { op } => commands::receipts::run(&core, op.unwrap_or(ReceiptsOp::List)).await,
         Command::Share { request, with } => commands::share::run(&core, request, with).await,

@@ -49,6 +49,8 @@ pub struct AppState {
     /// CSCA certificates (DER) trusted for chip passive authentication (decision 30), loaded
     /// from `<data_dir>/chip-csca/*.der` at start.
     pub chip_trust: Vec<Vec<u8>>,
+    /// The documents' issuing authority, document signers and reader root (decision 26+b).
+    pub documents: crate::documents::pki::DocumentPki,
 }
 
 impl AppState {

@@ -253,6 +253,21 @@ CREATE TABLE chip_verifications (
     verified_at    INTEGER NOT NULL
 );
 "#,
+    // v8 (issue 13, decision 26+b): issued documents (mdoc + SD-JWT VC), each with a random
+    // index in the token status list; `revoked_at` set by an official sets its bit. No personal
+    // data: the documents themselves are rebuilt from the register at each issuance.
+    r#"
+CREATE TABLE issued_documents (
+    document_id  TEXT PRIMARY KEY,
+    account_id   TEXT NOT NULL REFERENCES accounts(account_id),
+    device_id    TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    status_idx   INTEGER NOT NULL UNIQUE,
+    issued_at    INTEGER NOT NULL,
+    valid_until  INTEGER NOT NULL,
+    revoked_at   INTEGER
+);
+"#,
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.

@@ -35,6 +35,7 @@ pub mod config;
 pub mod db;
 pub mod demo_bank;
 pub mod ecdsa;
+pub mod documents;
 #[cfg(feature = "fault")]
 pub mod fault;
 pub mod handlers;
@@ -302,6 +303,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let chip_trust = handlers::chip::load_trust(&config.data_dir)?;
     // One reader per core: they serve the signature pre-checks, which run in parallel.
     let readers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).min(8);
+    let documents = documents::pki::DocumentPki::load(&config.data_dir.join("documents"))?;
     let state = Arc::new(AppState {
         store: store::Store::start(conn, &db_path, readers)?,
         clock: config.clock,
@@ -315,6 +317,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         faults: Default::default(),
         registry,
         chip_trust,
+        documents,
     });
 
     let handle = axum_server::Handle::<SocketAddr>::new();

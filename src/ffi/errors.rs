@@ -238,7 +238,8 @@ fn domain(m: Msg) -> CitizenError {
         | NoPendingReset
         | ConsentUnknownSession
         | ConsentUnknownShareRequest
-        | ConsentNoCredential => CitizenError::NotFound { detail },
+        | ConsentNoCredential
+        | DocumentUnknown => CitizenError::NotFound { detail },
         // Input that is not valid as a whole (a scanned code, a link, a file, a choice).
         ConsentQrNotLoginCode
         | ConsentQrTooLong

@@ -522,6 +522,12 @@ impl CitizenCore {
         Arc::new(ActivityClient(self.engine()))
     }
 
+    /// The documents wallet: CCCD, driving licence, health insurance, vehicle registration. Cheap
+    /// (no I/O): main-safe, never prompts, never throws.
+    pub fn documents(&self) -> Arc<super::documents::DocumentsClient> {
+        Arc::new(super::documents::DocumentsClient(self.engine()))
+    }
+
     /// The chip-based ID card: identity level 2 from its chip. Cheap (no I/O): main-safe, never
     /// prompts, never throws.
     pub fn chip(&self) -> Arc<super::chip::ChipClient> {

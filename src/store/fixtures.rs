@@ -96,7 +96,7 @@ fn migrate_to(conn: &mut Connection, version: usize) -> rusqlite::Result<()> {
 
 /// Write a populated database of schema `version` (1–6) into `dir`.
 pub fn write(dir: &Path, version: usize) -> crate::error::Result<()> {
-    assert!((1..=super::SCHEMA_INTEGRITY).contains(&version), "fixture version {version}");
+    assert!((1..=super::SCHEMA_INTEGRITY + 1).contains(&version), "fixture version {version}");
     std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::Storage(e.to_string()))?;
     let mut c = Connection::open(dir.join(DB_FILE))?;
     Store::configure(&c)?;
@@ -179,6 +179,13 @@ pub fn write(dir: &Path, version: usize) -> crate::error::Result<()> {
             params![seal(&key, "activity_log.3", &entry(3))],
         )?;
     }
+    if version >= 7 {
+        // v7 as it shipped: the bookkeeping key column and the waiting entries (none here).
+        let tx = c.transaction()?;
+        tx.execute_batch(super::migrations::LATE_MIGRATIONS[0])?;
+        tx.pragma_update(None, "user_version", 7)?;
+        tx.commit()?;
+    }
     Ok(())
 }
 
@@ -250,6 +257,9 @@ pub fn verify(dir: &Path, version: usize) -> Result<usize, String> {
     // v7: an account enrolled before it has no bookkeeping key and nothing waiting yet.
     check(s.bookkeeping_key().map_err(e("bookkeeping key"))?.is_none(), "bookkeeping key")?;
     check(s.pending_activity().map_err(e("pending activity"))?.is_empty(), "pending activity")?;
+    // v8: the documents wallet starts empty, with no trust list.
+    check(s.document_rows().map_err(e("documents"))?.is_empty(), "documents")?;
+    check(s.trust_list().map_err(e("trust list"))?.is_none(), "trust list")?;
     let (v, ok) = {
         let c = s.conn();
         let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;

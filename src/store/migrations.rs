@@ -48,8 +48,9 @@ pub const SCHEMA_INTEGRITY: usize = 6;
 
 /// The plain migrations after the keyed one, in order: index `i` brings a database from version
 /// `SCHEMA_INTEGRITY + i` to `SCHEMA_INTEGRITY + i + 1`. v7: the bookkeeping key and the
-/// activity entries waiting for it (issue 11, decision 26).
-pub(crate) const LATE_MIGRATIONS: &[&str] = &[include_str!("schema/v7.sql")];
+/// activity entries waiting for it (issue 11, decision 26). v8: the documents wallet (issue 13,
+/// decision 26+b).
+pub(crate) const LATE_MIGRATIONS: &[&str] = &[include_str!("schema/v7.sql"), include_str!("schema/v8.sql")];
 
 /// The version this build writes and reads; a database above it is refused.
 pub const CURRENT_VERSION: usize = SCHEMA_INTEGRITY + LATE_MIGRATIONS.len();
@@ -221,9 +222,10 @@ mod tests {
         let path = dir.path().join(super::super::DB_FILE);
         refuse_newer_file(&path).unwrap();
         let c = Connection::open(&path).unwrap();
-        c.execute_batch("CREATE TABLE t (x); PRAGMA user_version = 7;").unwrap();
+        c.execute_batch("CREATE TABLE t (x);").unwrap();
+        c.pragma_update(None, "user_version", CURRENT_VERSION).unwrap();
         refuse_newer_file(&path).unwrap();
-        c.pragma_update(None, "user_version", 8).unwrap();
+        c.pragma_update(None, "user_version", CURRENT_VERSION + 1).unwrap();
         drop(c);
         assert!(matches!(refuse_newer_file(&path), Err(Error::Domain(Msg::SchemaNewer))));
     }

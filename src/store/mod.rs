@@ -70,8 +70,15 @@ pub(crate) struct IntegrityMarks {
 const MARKS_LABEL: &str = "account.integrity";
 
 /// Tables whose rows are bound to one enrollment's device key (signed by it, or naming it).
-pub(crate) const KEY_BOUND_TABLES: [&str; 6] =
-    ["activity_log", "activity_anchors", "activity_pending", "consent_receipts", "credentials", "qr_pending"];
+pub(crate) const KEY_BOUND_TABLES: [&str; 7] = [
+    "activity_log",
+    "activity_anchors",
+    "activity_pending",
+    "consent_receipts",
+    "credentials",
+    "qr_pending",
+    "documents",
+];
 
 /// The enrolled account as stored.
 #[derive(Clone, Debug)]

@@ -775,3 +775,141 @@ async fn a_cached_key_that_does_not_verify_is_fetched_once_more() {
     assert_eq!(env.proxy.hits("/v1/keys"), before + 3, "the bad cached key: one refetch, which verifies");
     assert_eq!(deliver_one(&env).await, before + 3, "the good set is cached");
 }
+
+// ---- documents (issue 13 item 1, decision 26+b) ------------------------------------------------
+
+/// Rewrite one field of the `POST /v1/documents` answer.
+fn alter_documents(
+    f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static,
+) -> impl Fn(&str, &str, Answer) -> Answer {
+    move |m, p, a| {
+        if m != "POST" || p != "/v1/documents" || a.status != 200 {
+            return a;
+        }
+        let mut v: serde_json::Value = serde_json::from_slice(a.bytes()).unwrap();
+        f(&mut v);
+        Answer::json(200, serde_json::to_vec(&v).unwrap())
+    }
+}
+
+/// CBOR surgery on a base64url `IssuerSigned`.
+fn alter_mdoc(b64: &str, f: impl Fn(&mut ciborium::Value)) -> String {
+    let mut v: ciborium::Value = ciborium::from_reader(citizen_core::crypto::unb64(b64).unwrap().as_slice()).unwrap();
+    f(&mut v);
+    let mut out = Vec::new();
+    ciborium::into_writer(&v, &mut out).unwrap();
+    citizen_core::crypto::b64(&out)
+}
+
+fn field<'a>(v: &'a mut ciborium::Value, name: &str) -> &'a mut ciborium::Value {
+    let ciborium::Value::Map(m) = v else { panic!("not a map") };
+    &mut m.iter_mut().find(|(k, _)| k.as_text() == Some(name)).unwrap().1
+}
+
+/// The first IssuerSignedItem of the first namespace, decoded, altered by `f`, re-encoded.
+fn alter_first_item(v: &mut ciborium::Value, f: &dyn Fn(&mut ciborium::Value)) {
+    let ciborium::Value::Map(namespaces) = field(v, "nameSpaces") else { panic!() };
+    let ciborium::Value::Array(items) = &mut namespaces[0].1 else { panic!() };
+    let ciborium::Value::Tag(24, inner) = &mut items[0] else { panic!() };
+    let ciborium::Value::Bytes(bytes) = inner.as_mut() else { panic!() };
+    let mut item: ciborium::Value = ciborium::from_reader(bytes.as_slice()).unwrap();
+    f(&mut item);
+    bytes.clear();
+    ciborium::into_writer(&item, &mut *bytes).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn altered_document_issuances_are_refused_with_their_code_and_nothing_is_stored() {
+    use ciborium::Value as C;
+    let env = Hostile::new().await;
+    let docs = env.core.documents();
+    type Alter = Box<dyn Fn(&mut serde_json::Value) + Send + Sync>;
+    let cases: Vec<(&str, &str, Alter)> = vec![
+        (
+            "a tampered element",
+            "mdoc.digest_mismatch",
+            Box::new(|v| {
+                let m = v["documents"][1]["mdoc"].as_str().unwrap().to_string();
+                v["documents"][1]["mdoc"] = alter_mdoc(&m, |x| {
+                    alter_first_item(x, &|item| *field(item, "elementValue") = C::Text("Giả Mạo".into()))
+                })
+                .into();
+            }),
+        ),
+        (
+            "an element from another document",
+            "mdoc.element_not_signed",
+            Box::new(|v| {
+                let m = v["documents"][0]["mdoc"].as_str().unwrap().to_string();
+                v["documents"][0]["mdoc"] =
+                    alter_mdoc(&m, |x| alter_first_item(x, &|item| *field(item, "digestID") = C::Integer(4000.into())))
+                        .into();
+            }),
+        ),
+        (
+            "an issuer outside the trust list",
+            "mdoc.issuer_untrusted",
+            Box::new(|v| {
+                let m = v["documents"][2]["mdoc"].as_str().unwrap().to_string();
+                v["documents"][2]["mdoc"] = alter_mdoc(&m, |x| {
+                    // The document signer replaced by a self-signed certificate.
+                    let other = rcgen::generate_simple_self_signed(vec!["evil.example".into()]).unwrap();
+                    let ciborium::Value::Array(sign1) = field(x, "issuerAuth") else { panic!() };
+                    let ciborium::Value::Map(unprotected) = &mut sign1[1] else { panic!() };
+                    unprotected[0].1 = C::Bytes(other.cert.der().to_vec());
+                })
+                .into();
+            }),
+        ),
+        (
+            "SD-JWT VCs swapped between documents",
+            "documents.sd_jwt_invalid",
+            Box::new(|v| {
+                let (a, b) = (v["documents"][0]["sd_jwt"].clone(), v["documents"][3]["sd_jwt"].clone());
+                v["documents"][0]["sd_jwt"] = b;
+                v["documents"][3]["sd_jwt"] = a;
+            }),
+        ),
+        (
+            "another status entry than the signed one",
+            "documents.mismatch",
+            Box::new(|v| {
+                let i = v["documents"][1]["status_idx"].as_u64().unwrap();
+                v["documents"][1]["status_idx"] = (i ^ 1).into();
+            }),
+        ),
+        (
+            "a forged trust list",
+            "documents.trust_list_invalid",
+            Box::new(|v| {
+                let t = v["trust_list"].as_str().unwrap().to_string();
+                let parts: Vec<&str> = t.split('.').collect();
+                let mut claims: serde_json::Value =
+                    serde_json::from_slice(&citizen_core::crypto::unb64(parts[1]).unwrap()).unwrap();
+                claims["next_update"] = (claims["next_update"].as_i64().unwrap() + 1).into();
+                let body = citizen_core::crypto::b64(&serde_json::to_vec(&claims).unwrap());
+                v["trust_list"] = format!("{}.{body}.{}", parts[0], parts[2]).into();
+            }),
+        ),
+    ];
+    for (name, code, alter) in cases {
+        env.proxy.set(alter_documents(alter));
+        match docs.refresh().await {
+            Err(CitizenError::Refused { detail }) => assert_eq!(detail.code, code, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(docs.list().await.unwrap().is_empty(), "{name}: nothing stored");
+        assert_eq!(docs.trust_list_fetched_at().await.unwrap(), None, "{name}: no trust list stored");
+    }
+    env.proxy.clear();
+    assert_eq!(docs.refresh().await.unwrap().len(), 4, "the genuine issuance is accepted");
+    // A later bad issuance leaves the held set as it was.
+    let held = docs.list().await.unwrap();
+    env.proxy.set(alter_documents(|v| {
+        let m = v["documents"][3]["mdoc"].as_str().unwrap().to_string();
+        v["documents"][3]["mdoc"] =
+            alter_mdoc(&m, |x| alter_first_item(x, &|item| *field(item, "elementValue") = C::Text("X".into()))).into();
+    }));
+    assert!(docs.refresh().await.is_err());
+    assert_eq!(docs.list().await.unwrap(), held);
+}

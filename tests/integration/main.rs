@@ -23,6 +23,7 @@ mod activity;
 mod bookkeeping;
 mod chip;
 mod concurrency;
+mod documents;
 mod e2e;
 mod ffi_errors;
 mod hostile_server;

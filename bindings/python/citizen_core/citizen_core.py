@@ -601,6 +601,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_consent() != 22538:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_citizencore_documents() != 8770:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_observe_status() != 30766:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_services() != 46496:
@@ -650,6 +652,16 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed() != 22187:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_delete() != 25798:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_get() != 58727:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_list() != 36110:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_refresh() != 63707:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_trust_list_fetched_at() != 43188:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox() != 36228:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -848,6 +860,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_chip.restype = ctypes
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_consent.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_consent.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_documents.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_citizencore_documents.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_observe_status.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_citizencore_observe_status.restype = ctypes.c_uint16
@@ -923,6 +938,21 @@ _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_is_hardware_backed
 _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_delete.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_delete.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_get.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_get.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_list.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_list.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_refresh.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_refresh.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_trust_list_fetched_at.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_trust_list_fetched_at.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox.restype = ctypes.c_uint16
@@ -1195,6 +1225,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_documents.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_citizencore_documents.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizencore_observe_status.argtypes = (
     ctypes.c_uint64,
     ctypes.c_uint64,
@@ -1331,6 +1366,28 @@ _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_attestation_chain.argtyp
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_devicekeystore_attestation_chain.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_get.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_get.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_refresh.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_refresh.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_trust_list_fetched_at.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_trust_list_fetched_at.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_outbox.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1568,6 +1625,16 @@ _UniffiLib.uniffi_citizen_core_fn_free_devicekeystore.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_devicekeystore.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_documentsclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_documentsclient.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_documentsclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_documentsclient.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_outboxlistener.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -4863,6 +4930,345 @@ class _UniffiFfiConverterTypeDeviceStatusInfo(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
         _UniffiFfiConverterTimestamp.write(value.changed_at, buf)
+
+
+
+
+
+
+class DocumentType(enum.Enum):
+    """
+    Which document.
+"""
+    
+    CITIZEN_ID_CARD = 0
+    """
+    Căn cước công dân (CCCD).
+"""
+    
+    DRIVING_LICENCE = 1
+    """
+    Giấy phép lái xe, as the ISO 18013-5 mobile driving licence (`org.iso.18013.5.1.mDL`).
+"""
+    
+    HEALTH_INSURANCE_CARD = 2
+    """
+    Thẻ bảo hiểm y tế (BHYT).
+"""
+    
+    VEHICLE_REGISTRATION = 3
+    """
+    Giấy chứng nhận đăng ký xe.
+"""
+    
+
+
+class _UniffiFfiConverterTypeDocumentType(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return DocumentType.CITIZEN_ID_CARD
+        if variant == 2:
+            return DocumentType.DRIVING_LICENCE
+        if variant == 3:
+            return DocumentType.HEALTH_INSURANCE_CARD
+        if variant == 4:
+            return DocumentType.VEHICLE_REGISTRATION
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == DocumentType.CITIZEN_ID_CARD:
+            return
+        if value == DocumentType.DRIVING_LICENCE:
+            return
+        if value == DocumentType.HEALTH_INSURANCE_CARD:
+            return
+        if value == DocumentType.VEHICLE_REGISTRATION:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == DocumentType.CITIZEN_ID_CARD:
+            buf.write_i32(1)
+        if value == DocumentType.DRIVING_LICENCE:
+            buf.write_i32(2)
+        if value == DocumentType.HEALTH_INSURANCE_CARD:
+            buf.write_i32(3)
+        if value == DocumentType.VEHICLE_REGISTRATION:
+            buf.write_i32(4)
+
+
+
+# The Timestamp type.
+Timestamp = datetime.datetime
+
+# There is a loss of precision when converting from Rust timestamps,
+# which are accurate to the nanosecond,
+# to Python datetimes, which have a variable precision due to the use of float as representation.
+class _UniffiFfiConverterTimestamp(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        seconds = buf.read_i64()
+        microseconds = buf.read_u32() / 1000
+        # Use fromtimestamp(0) then add the seconds using a timedelta.  This
+        # ensures that we get OverflowError rather than ValueError when
+        # seconds is too large.
+        if seconds >= 0:
+            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) + datetime.timedelta(seconds=seconds, microseconds=microseconds)
+        else:
+            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) - datetime.timedelta(seconds=-seconds, microseconds=microseconds)
+
+    @staticmethod
+    def check_lower(value):
+        pass
+
+    @staticmethod
+    def write(value, buf):
+        if value >= datetime.datetime.fromtimestamp(0, datetime.timezone.utc):
+            sign = 1
+            delta = value - datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
+        else:
+            sign = -1
+            delta = datetime.datetime.fromtimestamp(0, datetime.timezone.utc) - value
+
+        seconds = delta.seconds + delta.days * 24 * 3600
+        nanoseconds = delta.microseconds * 1000
+        buf.write_i64(sign * seconds)
+        buf.write_u32(nanoseconds)
+
+@dataclass
+class DocumentSummary:
+    """
+    A held document, as listed.
+"""
+    def __init__(self, *, id:str, document_type:DocumentType, doc_type:str, title_vi:str, title_en:str, issuer:str, signed_at:Timestamp, valid_until:Timestamp, status_index:int, stored_at:Timestamp):
+        self.id = id
+        self.document_type = document_type
+        self.doc_type = doc_type
+        self.title_vi = title_vi
+        self.title_en = title_en
+        self.issuer = issuer
+        self.signed_at = signed_at
+        self.valid_until = valid_until
+        self.status_index = status_index
+        self.stored_at = stored_at
+        
+        
+
+    
+    def __str__(self):
+        return "DocumentSummary(id={}, document_type={}, doc_type={}, title_vi={}, title_en={}, issuer={}, signed_at={}, valid_until={}, status_index={}, stored_at={})".format(self.id, self.document_type, self.doc_type, self.title_vi, self.title_en, self.issuer, self.signed_at, self.valid_until, self.status_index, self.stored_at)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.document_type != other.document_type:
+            return False
+        if self.doc_type != other.doc_type:
+            return False
+        if self.title_vi != other.title_vi:
+            return False
+        if self.title_en != other.title_en:
+            return False
+        if self.issuer != other.issuer:
+            return False
+        if self.signed_at != other.signed_at:
+            return False
+        if self.valid_until != other.valid_until:
+            return False
+        if self.status_index != other.status_index:
+            return False
+        if self.stored_at != other.stored_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDocumentSummary(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DocumentSummary(
+            id=_UniffiFfiConverterString.read(buf),
+            document_type=_UniffiFfiConverterTypeDocumentType.read(buf),
+            doc_type=_UniffiFfiConverterString.read(buf),
+            title_vi=_UniffiFfiConverterString.read(buf),
+            title_en=_UniffiFfiConverterString.read(buf),
+            issuer=_UniffiFfiConverterString.read(buf),
+            signed_at=_UniffiFfiConverterTimestamp.read(buf),
+            valid_until=_UniffiFfiConverterTimestamp.read(buf),
+            status_index=_UniffiFfiConverterInt64.read(buf),
+            stored_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterTypeDocumentType.check_lower(value.document_type)
+        _UniffiFfiConverterString.check_lower(value.doc_type)
+        _UniffiFfiConverterString.check_lower(value.title_vi)
+        _UniffiFfiConverterString.check_lower(value.title_en)
+        _UniffiFfiConverterString.check_lower(value.issuer)
+        _UniffiFfiConverterTimestamp.check_lower(value.signed_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.valid_until)
+        _UniffiFfiConverterInt64.check_lower(value.status_index)
+        _UniffiFfiConverterTimestamp.check_lower(value.stored_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterTypeDocumentType.write(value.document_type, buf)
+        _UniffiFfiConverterString.write(value.doc_type, buf)
+        _UniffiFfiConverterString.write(value.title_vi, buf)
+        _UniffiFfiConverterString.write(value.title_en, buf)
+        _UniffiFfiConverterString.write(value.issuer, buf)
+        _UniffiFfiConverterTimestamp.write(value.signed_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.valid_until, buf)
+        _UniffiFfiConverterInt64.write(value.status_index, buf)
+        _UniffiFfiConverterTimestamp.write(value.stored_at, buf)
+
+@dataclass
+class DocumentField:
+    """
+    One element of a document, labelled.
+"""
+    def __init__(self, *, identifier:str, label_vi:str, label_en:str, value:str):
+        self.identifier = identifier
+        self.label_vi = label_vi
+        self.label_en = label_en
+        self.value = value
+        
+        
+
+    
+    def __str__(self):
+        return "DocumentField(identifier={}, label_vi={}, label_en={}, value={})".format(self.identifier, self.label_vi, self.label_en, self.value)
+    def __eq__(self, other):
+        if self.identifier != other.identifier:
+            return False
+        if self.label_vi != other.label_vi:
+            return False
+        if self.label_en != other.label_en:
+            return False
+        if self.value != other.value:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDocumentField(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DocumentField(
+            identifier=_UniffiFfiConverterString.read(buf),
+            label_vi=_UniffiFfiConverterString.read(buf),
+            label_en=_UniffiFfiConverterString.read(buf),
+            value=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.identifier)
+        _UniffiFfiConverterString.check_lower(value.label_vi)
+        _UniffiFfiConverterString.check_lower(value.label_en)
+        _UniffiFfiConverterString.check_lower(value.value)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.identifier, buf)
+        _UniffiFfiConverterString.write(value.label_vi, buf)
+        _UniffiFfiConverterString.write(value.label_en, buf)
+        _UniffiFfiConverterString.write(value.value, buf)
+
+class _UniffiFfiConverterSequenceTypeDocumentField(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDocumentField.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDocumentField.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDocumentField.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterOptionalBytes(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterBytes.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterBytes.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterBytes.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class DocumentDetail:
+    """
+    A held document with its fields and portrait.
+"""
+    def __init__(self, *, summary:DocumentSummary, fields:typing.List[DocumentField], portrait:typing.Optional[bytes]):
+        self.summary = summary
+        self.fields = fields
+        self.portrait = portrait
+        
+        
+
+    
+    def __str__(self):
+        return "DocumentDetail(summary={}, fields={}, portrait={})".format(self.summary, self.fields, self.portrait)
+    def __eq__(self, other):
+        if self.summary != other.summary:
+            return False
+        if self.fields != other.fields:
+            return False
+        if self.portrait != other.portrait:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDocumentDetail(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DocumentDetail(
+            summary=_UniffiFfiConverterTypeDocumentSummary.read(buf),
+            fields=_UniffiFfiConverterSequenceTypeDocumentField.read(buf),
+            portrait=_UniffiFfiConverterOptionalBytes.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeDocumentSummary.check_lower(value.summary)
+        _UniffiFfiConverterSequenceTypeDocumentField.check_lower(value.fields)
+        _UniffiFfiConverterOptionalBytes.check_lower(value.portrait)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeDocumentSummary.write(value.summary, buf)
+        _UniffiFfiConverterSequenceTypeDocumentField.write(value.fields, buf)
+        _UniffiFfiConverterOptionalBytes.write(value.portrait, buf)
 
 
 
@@ -10821,6 +11227,264 @@ class _UniffiFfiConverterTypeConsentClient:
     def write(cls, value: ConsentClient, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterSequenceTypeDocumentSummary(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDocumentSummary.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDocumentSummary.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDocumentSummary.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterOptionalTimestamp(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTimestamp.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTimestamp.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTimestamp.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+
+class DocumentsClientProtocol(typing.Protocol):
+    """
+    The documents wallet of one core (`CitizenCore.documents()`). Small enough to fake in a test
+    of a view model.
+"""
+    
+    async def delete(self, id: str) -> None:
+        """
+        Delete a held document from this device (`refresh` fetches it again). Main-safe; never
+        prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+"""
+        raise NotImplementedError
+    async def get(self, id: str) -> DocumentDetail:
+        """
+        One held document with its labelled fields (Vietnamese and English) and its portrait.
+        Offline. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`
+        `documents.unknown`).
+"""
+        raise NotImplementedError
+    async def list(self, ) -> typing.List[DocumentSummary]:
+        """
+        The held documents (CCCD, driving licence, health insurance, vehicle registration order).
+        Offline. Main-safe; never prompts. Throws [`CitizenError`] (`Internal`).
+"""
+        raise NotImplementedError
+    async def refresh(self, ) -> typing.List[DocumentSummary]:
+        """
+        Ask the server for the citizen's four documents and store them, replacing the held set.
+        Signs a `credential` statement with the device key (may prompt for the biometric/passcode
+        of the key store). Every document is checked before anything is stored (issuer chain to
+        the signed trust list, MSO signature, every element's digest, validity, bound to this
+        device's key; the SD-JWT VC likewise); one bad document refuses them all with its code
+        (`Refused`: `mdoc.digest_mismatch`, `mdoc.issuer_untrusted`, `mdoc.device_key_mismatch`,
+        `documents.sd_jwt_invalid`, `documents.mismatch`, `documents.trust_list_invalid`, …) and
+        the wallet stays as it was. Main-safe. Throws [`CitizenError`] (`NeedsLogin`, `Network`,
+        `KeyStore`, `Refused`).
+"""
+        raise NotImplementedError
+    async def trust_list_fetched_at(self, ) -> typing.Optional[Timestamp]:
+        """
+        When the trust list the held documents were checked against was fetched (`None` before
+        the first refresh): verifiers working offline say how old their list is. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Internal`).
+"""
+        raise NotImplementedError
+
+class DocumentsClient(DocumentsClientProtocol):
+    """
+    The documents wallet of one core (`CitizenCore.documents()`). Small enough to fake in a test
+    of a view model.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_documentsclient, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_documentsclient, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def delete(self, id: str) -> None:
+        """
+        Delete a held document from this device (`refresh` fetches it again). Main-safe; never
+        prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def get(self, id: str) -> DocumentDetail:
+        """
+        One held document with its labelled fields (Vietnamese and English) and its portrait.
+        Offline. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`
+        `documents.unknown`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDocumentDetail.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_get(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list(self, ) -> typing.List[DocumentSummary]:
+        """
+        The held documents (CCCD, driving licence, health insurance, vehicle registration order).
+        Offline. Main-safe; never prompts. Throws [`CitizenError`] (`Internal`).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDocumentSummary.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def refresh(self, ) -> typing.List[DocumentSummary]:
+        """
+        Ask the server for the citizen's four documents and store them, replacing the held set.
+        Signs a `credential` statement with the device key (may prompt for the biometric/passcode
+        of the key store). Every document is checked before anything is stored (issuer chain to
+        the signed trust list, MSO signature, every element's digest, validity, bound to this
+        device's key; the SD-JWT VC likewise); one bad document refuses them all with its code
+        (`Refused`: `mdoc.digest_mismatch`, `mdoc.issuer_untrusted`, `mdoc.device_key_mismatch`,
+        `documents.sd_jwt_invalid`, `documents.mismatch`, `documents.trust_list_invalid`, …) and
+        the wallet stays as it was. Main-safe. Throws [`CitizenError`] (`NeedsLogin`, `Network`,
+        `KeyStore`, `Refused`).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDocumentSummary.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_refresh(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def trust_list_fetched_at(self, ) -> typing.Optional[Timestamp]:
+        """
+        When the trust list the held documents were checked against was fetched (`None` before
+        the first refresh): verifiers working offline say how old their list is. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Internal`).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTimestamp.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_trust_list_fetched_at(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeDocumentsClient:
+    @staticmethod
+    def lift(value: int) -> DocumentsClient:
+        return DocumentsClient._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: DocumentsClient):
+        if not isinstance(value, DocumentsClient):
+            raise TypeError("Expected DocumentsClient instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: DocumentsClient) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> DocumentsClient:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: DocumentsClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
 
 class StatusListener():
     """
@@ -12122,6 +12786,11 @@ class CitizenCoreProtocol(typing.Protocol):
         I/O): main-safe, never prompts, never throws.
 """
         raise NotImplementedError
+    def documents(self, ) -> DocumentsClient:
+        """
+        The documents wallet: CCCD, driving licence, health insurance, vehicle registration.
+"""
+        raise NotImplementedError
     def observe_status(self, listener: StatusListener) -> Subscription:
         """
         Subscribe to the status: the current one at once, then each change the core notices
@@ -12307,6 +12976,21 @@ class CitizenCore(CitizenCoreProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def documents(self, ) -> DocumentsClient:
+        """
+        The documents wallet: CCCD, driving licence, health insurance, vehicle registration.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDocumentsClient.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_citizencore_documents,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -13385,6 +14069,7 @@ __all__ = [
     "DeviceStatus",
     "EnrollmentState",
     "SignatureFormat",
+    "DocumentType",
     "DraftStatus",
     "FieldKind",
     "ConsentKind",
@@ -13419,6 +14104,9 @@ __all__ = [
     "DeviceInfo",
     "DeviceSignature",
     "DeviceStatusInfo",
+    "DocumentSummary",
+    "DocumentField",
+    "DocumentDetail",
     "DraftAttachment",
     "Draft",
     "EnrollmentInput",
@@ -13461,6 +14149,8 @@ __all__ = [
     "ChipClientProtocol",
     "ConsentClient",
     "ConsentClientProtocol",
+    "DocumentsClient",
+    "DocumentsClientProtocol",
     "StatusListenerImpl",
     "StatusListener",
     "Subscription",

@@ -116,8 +116,9 @@ def _parse_ready(line: str) -> dict[str, str]:
     return fields
 
 
-def start_server(data_dir: Path, listen: str = "127.0.0.1:0") -> Server:
-    """Start the reference server on `listen` with its state in `data_dir`; wait for READY."""
+def start_server(data_dir: Path, listen: str = "127.0.0.1:0", extra_args: list[str] | None = None) -> Server:
+    """Start the reference server on `listen` with its state in `data_dir` (and `extra_args`,
+    e.g. `--public-url`); wait for READY."""
     binary = Path(os.environ.get("CITIZEN_SERVER_BIN", REPO / "target" / "debug" / "citizen-server"))
     if not binary.is_file():
         pytest.fail(f"{binary} not found: run `cargo build -p citizen-server` first (bindings/test.sh does)")
@@ -126,7 +127,8 @@ def start_server(data_dir: Path, listen: str = "127.0.0.1:0") -> Server:
     log_path = data_dir / "server.log"
     log = open(log_path, "a", encoding="utf-8")
     proc = subprocess.Popen(
-        [str(binary), "--listen", listen, "--data-dir", str(data_dir), "--dev-otp-file", str(otp_file)],
+        [str(binary), "--listen", listen, "--data-dir", str(data_dir), "--dev-otp-file", str(otp_file)]
+        + list(extra_args or []),
         stdout=subprocess.PIPE,
         stderr=log,
         stdin=subprocess.DEVNULL,

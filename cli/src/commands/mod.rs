@@ -6,6 +6,7 @@ pub(crate) mod account;
 pub(crate) mod chip;
 pub(crate) mod demo;
 pub(crate) mod devices;
+pub(crate) mod documents;
 pub(crate) mod enroll;
 pub(crate) mod exit;
 pub(crate) mod kiosk;

@@ -16,6 +16,7 @@ mod vpcd;
 
 mod chip;
 mod demo;
+mod documents;
 mod exit_codes;
 mod kiosk;
 mod passcode_kill;

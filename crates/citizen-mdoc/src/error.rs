@@ -120,6 +120,10 @@ pub enum MdocError {
     /// A transport frame is not valid (unknown leading byte, empty frame).
     #[error("invalid transport frame: {0}")]
     FrameInvalid(&'static str),
+    /// An issued document's MSO names another device key than the wallet's own (issuance,
+    /// decision 26+b): storing it would keep a document this device cannot present.
+    #[error("the document is bound to another device key")]
+    DeviceKeyMismatch,
 }
 
 impl MdocError {
@@ -151,6 +155,7 @@ impl MdocError {
             MdocError::SelectionInvalid { .. } => Msg::MdocSelectionInvalid,
             MdocError::DeviceSignatureInvalid => Msg::MdocDeviceSignatureInvalid,
             MdocError::FrameInvalid(_) => Msg::MdocFrameInvalid,
+            MdocError::DeviceKeyMismatch => Msg::MdocDeviceKeyMismatch,
         }
     }
 

@@ -23,6 +23,7 @@
 mod chain;
 mod error;
 mod holder;
+mod issue;
 mod reader;
 mod reader_auth;
 mod session;
@@ -44,6 +45,10 @@ pub use reader_auth::{
 };
 pub use session::{
     session_termination, MAX_ENGAGEMENT_QR_CHARS, MAX_REQUEST_MESSAGE_BYTES, MAX_RESPONSE_MESSAGE_BYTES,
+};
+pub use issue::{
+    check_issued, issue_issuer_signed, read_issued, verify_x5c, IssueRequest, IssuedDocument, StatusRef,
+    MAX_ISSUER_SIGNED_BYTES,
 };
 pub use verify::{
     verify_device_response, DeviceAuthResult, Verdict, VerifiedDocument, VerifyRequest, MAX_DEVICE_RESPONSE_BYTES,

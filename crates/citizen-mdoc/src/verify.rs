@@ -287,7 +287,7 @@ pub(crate) fn device_key(key: &CoseKey) -> Result<VerifyingKey, MdocError> {
     VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| MdocError::Malformed("device key is not on the curve".into()))
 }
 
-fn digest(alg: DigestAlgorithm, data: &[u8]) -> Vec<u8> {
+pub(crate) fn digest(alg: DigestAlgorithm, data: &[u8]) -> Vec<u8> {
     match alg {
         DigestAlgorithm::SHA256 => Sha256::digest(data).to_vec(),
         DigestAlgorithm::SHA384 => Sha384::digest(data).to_vec(),
@@ -295,7 +295,7 @@ fn digest(alg: DigestAlgorithm, data: &[u8]) -> Vec<u8> {
     }
 }
 
-fn encode(value: &Value) -> Result<Vec<u8>, MdocError> {
+pub(crate) fn encode(value: &Value) -> Result<Vec<u8>, MdocError> {
     let mut out = Vec::new();
     ciborium::into_writer(value, &mut out).map_err(|e| MdocError::Malformed(format!("encoding: {e}")))?;
     Ok(out)

@@ -23,6 +23,7 @@ pub mod auth;
 pub mod chip;
 pub mod credentials;
 pub mod devices;
+pub mod documents;
 pub mod enrollment;
 pub mod qr;
 pub mod reset;
@@ -91,6 +92,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::portal::routes())
         // PID credential, data-share receipts, and the hosted demo bank (eKYC verifier).
         .merge(credentials::routes())
+        .merge(documents::routes())
         // Level 2 from the chip (decision 30).
         .merge(chip::routes())
         .merge(crate::demo_bank::routes())

@@ -21,6 +21,7 @@ mod binary;
 mod bookkeeping;
 mod chip;
 mod concurrency;
+mod documents;
 mod enrollment;
 mod flood;
 mod lockout;

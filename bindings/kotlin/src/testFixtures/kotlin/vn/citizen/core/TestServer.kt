@@ -80,14 +80,17 @@ class TestServer private constructor(
         fun start(
             dataDir: Path = Files.createTempDirectory("citizen-server-"),
             listen: String = "127.0.0.1:0",
+            extraArgs: List<String> = emptyList(),
         ): TestServer {
             val binary = File(System.getProperty("citizen.server.bin") ?: error("citizen.server.bin is not set"))
             check(binary.canExecute()) { "$binary not found: run `cargo build -p citizen-server` first (bindings/test.sh does)" }
             Files.createDirectories(dataDir)
             val otpFile = dataDir.resolve("otp.jsonl")
             val process = ProcessBuilder(
-                binary.path, "--listen", listen, "--data-dir", dataDir.toString(),
-                "--dev-otp-file", otpFile.toString(),
+                listOf(
+                    binary.path, "--listen", listen, "--data-dir", dataDir.toString(),
+                    "--dev-otp-file", otpFile.toString(),
+                ) + extraArgs,
             ).redirectError(ProcessBuilder.Redirect.appendTo(dataDir.resolve("server.log").toFile())).start()
             process.outputStream.close()
 
