@@ -344,6 +344,16 @@ pub struct CredentialInfo {
 /// The always-visible PID claim carrying the account's identity level (1 or 2).
 pub const PID_LEVEL_CLAIM: &str = "level";
 
+/// The payload of the PID credential's issuer-signed JWT (the part before the first `~`), as a
+/// JWT kind: decoding it through [`crate::crypto::decode_es256`] requires `typ` `dc+sd-jwt`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PidIssuerPayload(pub Map<String, Value>);
+
+impl crate::jwt::JwtKind for PidIssuerPayload {
+    const TYP: &'static str = SD_JWT_TYP;
+}
+
 /// Read a credential's disclosable claim names, `cnf.jwk` and `exp` (no signature check: the
 /// holder reads its own credential, whose signature it checked on receipt).
 pub fn inspect(sd_jwt: &str) -> Result<CredentialInfo, SdJwtError> {

@@ -23,6 +23,7 @@ pub mod auth;
 pub mod chip;
 pub mod credentials;
 pub mod devices;
+pub mod discovery;
 pub mod enrollment;
 pub mod qr;
 pub mod reset;
@@ -94,6 +95,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Level 2 from the chip (decision 30).
         .merge(chip::routes())
         .merge(crate::demo_bank::routes())
+        // Issuer metadata and OpenID Connect discovery for generic verifiers (issue 13, item 5).
+        .merge(discovery::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
