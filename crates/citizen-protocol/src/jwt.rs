@@ -36,6 +36,8 @@ pub mod typ {
     pub const KEY_BINDING: &str = crate::sdjwt::KB_JWT_TYP;
     /// A relying party's share request (signed by the RP's key, not the server's).
     pub const SHARE_REQUEST: &str = crate::protocol::rp::SHARE_REQUEST_TYP;
+    /// The server's binding of a device key to an identity (the short identity QR).
+    pub const IDENTITY_BINDING: &str = "citizen-identity-binding+jwt";
 
     /// Every kind, for tests and documents that list them.
     pub const ALL: &[&str] = &[
@@ -48,6 +50,7 @@ pub mod typ {
         PID_SD_JWT,
         KEY_BINDING,
         SHARE_REQUEST,
+        IDENTITY_BINDING,
     ];
 }
 

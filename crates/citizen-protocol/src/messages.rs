@@ -228,6 +228,13 @@ messages! {
     PcscCardRemoved => "pcsc.card_removed", "Thẻ đã bị nhấc khỏi đầu đọc giữa chừng. Hãy đặt lại thẻ rồi thử lại.", "The card was removed from the reader during the read. Place it again and try again.";
     PcscFailure => "pcsc.failure", "Đầu đọc thẻ báo lỗi.", "The card reader reported an error.";
     InvalidConfig => "setup.invalid_config", "Cấu hình ứng dụng không hợp lệ.", "The app configuration is not valid.";
+    IdQrMalformed => "idqr.malformed", "Đây không phải mã QR định danh hợp lệ.", "This is not a valid identity code.";
+    IdQrBindingInvalid => "idqr.binding_invalid", "Mã QR định danh không do máy chủ định danh xác nhận.", "The identity code is not vouched for by the identity server.";
+    IdQrBindingExpired => "idqr.binding_expired", "Xác nhận định danh trong mã đã hết hạn. Vui lòng mở ứng dụng khi có mạng.", "The identity confirmation in the code has expired. Please open the app while online.";
+    IdQrSignatureInvalid => "idqr.signature_invalid", "Chữ ký của thiết bị trên mã QR định danh không hợp lệ.", "The device signature on the identity code is not valid.";
+    IdQrExpired => "idqr.expired", "Mã QR định danh đã hết hạn (hiệu lực 60 giây).", "The identity code has expired (it is valid for 60 seconds).";
+    IdQrReplayed => "idqr.replayed", "Mã QR định danh này đã được sử dụng.", "This identity code has already been used.";
+    IdQrDeviceRevoked => "idqr.device_revoked", "Thiết bị tạo mã QR định danh đã bị thu hồi.", "The device that made the identity code has been revoked.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
 

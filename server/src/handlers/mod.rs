@@ -25,6 +25,7 @@ pub mod credentials;
 pub mod devices;
 pub mod discovery;
 pub mod enrollment;
+pub mod identity;
 pub mod qr;
 pub mod reset;
 pub mod services;
@@ -97,6 +98,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::demo_bank::routes())
         // Issuer metadata and OpenID Connect discovery for generic verifiers (issue 13, item 5).
         .merge(discovery::routes())
+        // The short identity QR: device-key binding and online verification (issue 13, item 4).
+        .merge(identity::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -22,6 +22,7 @@ mod bookkeeping;
 mod chip;
 mod enrollment;
 mod flood;
+mod identity;
 mod lockout;
 mod login;
 mod public_url;
