@@ -4,6 +4,8 @@
 //! store, and composes the pure pieces (`cccd`, `passcode`, `protocol`) with them. Every method
 //! returns the internal [`Error`]; the façade maps it to the public error of its domain.
 
+mod identity_qr;
+pub(crate) use identity_qr::IDQR_CODE_VALID_SECS;
 pub mod passcode;
 
 use std::sync::Arc;
@@ -332,7 +334,7 @@ impl Account {
         }
     }
 
-    async fn sign_for(
+    pub(crate) async fn sign_for(
         &self,
         acc: &AccountRow,
         purpose: Purpose,

@@ -26,6 +26,7 @@ mod concurrency;
 mod e2e;
 mod ffi_errors;
 mod hostile_server;
+mod identity_qr;
 mod migration_kill;
 mod outbox_faults;
 mod outbox_kill;

@@ -8,6 +8,7 @@ pub(crate) mod demo;
 pub(crate) mod devices;
 pub(crate) mod enroll;
 pub(crate) mod exit;
+pub(crate) mod identity;
 pub(crate) mod kiosk;
 pub(crate) mod log;
 pub(crate) mod passcode;
