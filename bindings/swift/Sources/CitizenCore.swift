@@ -620,6 +620,77 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
     }
 }
 
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
+    typealias SwiftType = Date
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Date {
+        let seconds: Int64 = try readInt(&buf)
+        let nanoseconds: UInt32 = try readInt(&buf)
+        // Build the Date from whole seconds first, then add the nanoseconds as a
+        // separate TimeInterval.  Date stores CFAbsoluteTime (seconds since 2001),
+        // so adding a small fraction to the ~7.8e8 base is twice as precise as
+        // adding it to the ~1.76e9 Unix-epoch value, because the smaller magnitude
+        // leaves more mantissa bits for the sub-second part.
+        if seconds >= 0 {
+            return Date(timeIntervalSince1970: Double(seconds))
+                .addingTimeInterval(Double(nanoseconds) / 1.0e9)
+        } else {
+            return Date(timeIntervalSince1970: Double(seconds))
+                .addingTimeInterval(-Double(nanoseconds) / 1.0e9)
+        }
+    }
+
+    public static func write(_ value: Date, into buf: inout [UInt8]) {
+        var delta = value.timeIntervalSince1970
+        var sign: Int64 = 1
+        if delta < 0 {
+            // The nanoseconds portion of the epoch offset must always be
+            // positive, to simplify the calculation we will use the absolute
+            // value of the offset.
+            sign = -1
+            delta = -delta
+        }
+        if delta.rounded(.down) > Double(Int64.max) {
+            fatalError("Timestamp overflow, exceeds max bounds supported by Uniffi")
+        }
+        let seconds = Int64(delta)
+        let nanoseconds = UInt32((delta - Double(seconds)) * 1.0e9)
+        writeInt(&buf, sign * seconds)
+        writeInt(&buf, nanoseconds)
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDuration: FfiConverterRustBuffer {
+    typealias SwiftType = TimeInterval
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TimeInterval {
+        let seconds: UInt64 = try readInt(&buf)
+        let nanoseconds: UInt32 = try readInt(&buf)
+        return Double(seconds) + (Double(nanoseconds) / 1.0e9)
+    }
+
+    public static func write(_ value: TimeInterval, into buf: inout [UInt8]) {
+        if value.rounded(.down) > Double(Int64.max) {
+            fatalError("Duration overflow, exceeds max bounds supported by Uniffi")
+        }
+
+        if value < 0 {
+            fatalError("Invalid duration, must be non-negative")
+        }
+
+        let seconds = UInt64(value)
+        let nanoseconds = UInt32((value - Double(seconds)) * 1.0e9)
+        writeInt(&buf, seconds)
+        writeInt(&buf, nanoseconds)
+    }
+}
+
 
 
 
@@ -662,6 +733,16 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
      * signs). Throws [`CitizenError`].
      */
     func completePasscodeReset(otp: String, newPasscode: String) async throws 
+    
+    /**
+     * A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+     * verifier that only has a camera (verifiable online at the server, and offline with the
+     * server's published keys). Needs the passcode; the device key signs it in the key store
+     * (user-initiated). Fetches the server's binding of this device key when it has none (or
+     * it is about to expire) and works offline while the stored one is valid. Main-safe; may
+     * prompt (biometric/passcode of the key store). Throws [`CitizenError`].
+     */
+    func identityQr(passcode: String) async throws  -> IdentityQrCode
     
     /**
      * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
@@ -887,6 +968,30 @@ open func completePasscodeReset(otp: String, newPasscode: String)async throws   
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+     * verifier that only has a camera (verifiable online at the server, and offline with the
+     * server's published keys). Needs the passcode; the device key signs it in the key store
+     * (user-initiated). Fetches the server's binding of this device key when it has none (or
+     * it is about to expire) and works offline while the stored one is valid. Main-safe; may
+     * prompt (biometric/passcode of the key store). Throws [`CitizenError`].
+     */
+open func identityQr(passcode: String)async throws  -> IdentityQrCode  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_identity_qr(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeIdentityQrCode_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -8028,6 +8133,95 @@ public func FfiConverterTypeFormItemField_lower(_ value: FormItemField) -> RustB
 
 
 /**
+ * A short identity QR to show ([`AccountClient::identity_qr`]).
+ */
+public struct IdentityQrCode: Equatable, Hashable {
+    /**
+     * The QR text (`CZID1:…`): render it as a QR code.
+     */
+    public let text: String
+    /**
+     * When the device signed it.
+     */
+    public let signedAt: Date
+    /**
+     * When verifiers stop accepting it.
+     */
+    public let expiresAt: Date
+    /**
+     * How long it is valid (60 s).
+     */
+    public let validFor: TimeInterval
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The QR text (`CZID1:…`): render it as a QR code.
+         */text: String, 
+        /**
+         * When the device signed it.
+         */signedAt: Date, 
+        /**
+         * When verifiers stop accepting it.
+         */expiresAt: Date, 
+        /**
+         * How long it is valid (60 s).
+         */validFor: TimeInterval) {
+        self.text = text
+        self.signedAt = signedAt
+        self.expiresAt = expiresAt
+        self.validFor = validFor
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IdentityQrCode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIdentityQrCode: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IdentityQrCode {
+        return
+            try IdentityQrCode(
+                text: FfiConverterString.read(from: &buf), 
+                signedAt: FfiConverterTimestamp.read(from: &buf), 
+                expiresAt: FfiConverterTimestamp.read(from: &buf), 
+                validFor: FfiConverterDuration.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IdentityQrCode, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterTimestamp.write(value.signedAt, into: &buf)
+        FfiConverterTimestamp.write(value.expiresAt, into: &buf)
+        FfiConverterDuration.write(value.validFor, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentityQrCode_lift(_ buf: RustBuffer) throws -> IdentityQrCode {
+    return try FfiConverterTypeIdentityQrCode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentityQrCode_lower(_ value: IdentityQrCode) -> RustBuffer {
+    return FfiConverterTypeIdentityQrCode.lower(value)
+}
+
+
+/**
  * How a new device key is created.
  */
 public struct KeyOptions: Equatable, Hashable {
@@ -13545,6 +13739,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_identity_qr() != 4154) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_list_devices() != 59749) {

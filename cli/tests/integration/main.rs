@@ -17,6 +17,7 @@ mod vpcd;
 mod chip;
 mod demo;
 mod exit_codes;
+mod identity_qr;
 mod kiosk;
 mod passcode_kill;
 mod qr;

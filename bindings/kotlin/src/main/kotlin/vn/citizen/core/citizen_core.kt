@@ -899,6 +899,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_identity_qr(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_list_devices(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_login(
@@ -1090,6 +1092,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_accountclient_complete_enrollment(`ptr`: Long,`otp`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_identity_qr(`ptr`: Long,`passcode`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_list_devices(`ptr`: Long,
     ): Long
@@ -1950,6 +1954,90 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 }
 
 
+/**
+ * @suppress
+ */
+public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
+    override fun read(buf: ByteBuffer): java.time.Instant {
+        val seconds = buf.getLong()
+        // Type mismatch (should be u32) but we check for overflow/underflow below
+        val nanoseconds = buf.getInt().toLong()
+        if (nanoseconds < 0) {
+            throw java.time.DateTimeException("Instant nanoseconds exceed minimum or maximum supported by uniffi")
+        }
+        if (seconds >= 0) {
+            return java.time.Instant.EPOCH.plus(java.time.Duration.ofSeconds(seconds, nanoseconds))
+        } else {
+            return java.time.Instant.EPOCH.minus(java.time.Duration.ofSeconds(-seconds, nanoseconds))
+        }
+    }
+
+    // 8 bytes for seconds, 4 bytes for nanoseconds
+    override fun allocationSize(value: java.time.Instant) = 12UL
+
+    override fun write(value: java.time.Instant, buf: ByteBuffer) {
+        var epochOffset = java.time.Duration.between(java.time.Instant.EPOCH, value)
+
+        var sign = 1
+        if (epochOffset.isNegative()) {
+            sign = -1
+            epochOffset = epochOffset.negated()
+        }
+
+        if (epochOffset.nano < 0) {
+            // Java docs provide guarantee that nano will always be positive, so this should be impossible
+            // See: https://docs.oracle.com/javase/8/docs/api/java/time/Instant.html
+            throw IllegalArgumentException("Invalid timestamp, nano value must be non-negative")
+        }
+
+        buf.putLong(sign * epochOffset.seconds)
+        // Type mismatch (should be u32) but since values will always be between 0 and 999,999,999 it should be OK
+        buf.putInt(epochOffset.nano)
+    }
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterDuration: FfiConverterRustBuffer<java.time.Duration> {
+    override fun read(buf: ByteBuffer): java.time.Duration {
+        // Type mismatch (should be u64) but we check for overflow/underflow below
+        val seconds = buf.getLong()
+        // Type mismatch (should be u32) but we check for overflow/underflow below
+        val nanoseconds = buf.getInt().toLong()
+        if (seconds < 0) {
+            throw java.time.DateTimeException("Duration exceeds minimum or maximum value supported by uniffi")
+        }
+        if (nanoseconds < 0) {
+            throw java.time.DateTimeException("Duration nanoseconds exceed minimum or maximum supported by uniffi")
+        }
+        return java.time.Duration.ofSeconds(seconds, nanoseconds)
+    }
+
+    // 8 bytes for seconds, 4 bytes for nanoseconds
+    override fun allocationSize(value: java.time.Duration) = 12UL
+
+    override fun write(value: java.time.Duration, buf: ByteBuffer) {
+        if (value.seconds < 0) {
+            // Rust does not support negative Durations
+            throw IllegalArgumentException("Invalid duration, must be non-negative")
+        }
+
+        if (value.nano < 0) {
+            // Java docs provide guarantee that nano will always be positive, so this should be impossible
+            // See: https://docs.oracle.com/javase/8/docs/api/java/time/Duration.html
+            throw IllegalArgumentException("Invalid duration, nano value must be non-negative")
+        }
+
+        // Type mismatch (should be u64) but since Rust doesn't support negative durations we should be OK
+        buf.putLong(value.seconds)
+        // Type mismatch (should be u32) but since values will always be between 0 and 999,999,999 it should be OK
+        buf.putInt(value.nano)
+    }
+}
+
+
 // This template implements a class for working with a Rust struct via a handle
 // to the live Rust struct on the other side of the FFI.
 //
@@ -2084,6 +2172,16 @@ public interface AccountClientInterface {
      * signs). Throws [`CitizenError`].
      */
     suspend fun `completePasscodeReset`(`otp`: kotlin.String, `newPasscode`: kotlin.String)
+    
+    /**
+     * A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+     * verifier that only has a camera (verifiable online at the server, and offline with the
+     * server's published keys). Needs the passcode; the device key signs it in the key store
+     * (user-initiated). Fetches the server's binding of this device key when it has none (or
+     * it is about to expire) and works offline while the stored one is valid. Main-safe; may
+     * prompt (biometric/passcode of the key store). Throws [`CitizenError`].
+     */
+    suspend fun `identityQr`(`passcode`: kotlin.String): IdentityQrCode
     
     /**
      * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
@@ -2395,6 +2493,36 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         // lift function
         { },
         
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+     * verifier that only has a camera (verifiable online at the server, and offline with the
+     * server's published keys). Needs the passcode; the device key signs it in the key store
+     * (user-initiated). Fetches the server's binding of this device key when it has none (or
+     * it is about to expire) and works offline while the stored one is valid. Main-safe; may
+     * prompt (biometric/passcode of the key store). Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `identityQr`(`passcode`: kotlin.String) : IdentityQrCode {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_identity_qr(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeIdentityQrCode.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -10501,6 +10629,69 @@ public object FfiConverterTypeFormItemField: FfiConverterRustBuffer<FormItemFiel
             FfiConverterOptionalTypeCondition.write(value.`visibleIf`, buf)
             FfiConverterOptionalTypeDateRule.write(value.`dateRule`, buf)
             FfiConverterOptionalString.write(value.`provinceField`, buf)
+    }
+}
+
+
+
+/**
+ * A short identity QR to show ([`AccountClient::identity_qr`]).
+ */
+data class IdentityQrCode (
+    /**
+     * The QR text (`CZID1:…`): render it as a QR code.
+     */
+    val `text`: kotlin.String
+    , 
+    /**
+     * When the device signed it.
+     */
+    val `signedAt`: java.time.Instant
+    , 
+    /**
+     * When verifiers stop accepting it.
+     */
+    val `expiresAt`: java.time.Instant
+    , 
+    /**
+     * How long it is valid (60 s).
+     */
+    val `validFor`: java.time.Duration
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIdentityQrCode: FfiConverterRustBuffer<IdentityQrCode> {
+    override fun read(buf: ByteBuffer): IdentityQrCode {
+        return IdentityQrCode(
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterDuration.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IdentityQrCode) = (
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterTimestamp.allocationSize(value.`signedAt`) +
+            FfiConverterTimestamp.allocationSize(value.`expiresAt`) +
+            FfiConverterDuration.allocationSize(value.`validFor`)
+    )
+
+    override fun write(value: IdentityQrCode, buf: ByteBuffer) {
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterTimestamp.write(value.`signedAt`, buf)
+            FfiConverterTimestamp.write(value.`expiresAt`, buf)
+            FfiConverterDuration.write(value.`validFor`, buf)
     }
 }
 
