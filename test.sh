@@ -3,7 +3,9 @@
 #   1. the Rust workspace tests (core unit tests, Wycheproof, TLS, end-to-end against the
 #      reference server, server tests, CLI demo leak scan and kill -9 lockout test),
 #   2. the bindings: drift check of the committed Kotlin/Swift/Python bindings, pytest and the
-#      Kotlin/JVM suite through Maven, each against a reference server they start;
+#      Kotlin/JVM suite through Maven, each against a reference server they start; pytest includes
+#      the interoperability cross-checks (test_interop.py: the reference `sd-jwt` package,
+#      `@sd-jwt/sd-jwt-vc` and `jose` from tests/interop via `npm ci`, `joserfc`);
 #   3. the Android shell's JVM part: view models and keystore-adapter logic tested with JUnit
 #      against the host library and the reference server, the keystore adapters compiled against
 #      Robolectric's android-all (android/jvm); the iOS shell's static checks (ios/check.sh);

@@ -29,6 +29,7 @@ mod chip;
 pub use citizen_protocol::admin_units;
 pub use citizen_protocol::cccd;
 pub use citizen_protocol::clock;
+pub use citizen_protocol::jwt;
 pub mod consent;
 pub mod crypto;
 pub mod datadir;

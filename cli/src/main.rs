@@ -84,6 +84,11 @@ enum Command {
     },
     /// Erase the account from this device.
     ResetDevice,
+    /// Show a short identity QR (valid 60 s, device-signed; passcode), or verify one offline.
+    IdentityQr {
+        #[command(subcommand)]
+        op: Option<IdentityQrOp>,
+    },
     /// The activity log: every use of the citizen's identity on this device.
     Log {
         #[command(subcommand)]
@@ -129,6 +134,18 @@ enum Command {
     Kiosk {
         #[command(subcommand)]
         op: KioskOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum IdentityQrOp {
+    /// Verify a code offline (exit 0 valid, 5 refused) against the server key obtained
+    /// independently (a JWK or the JWKS of `/v1/keys`); the audience is --server.
+    Verify {
+        /// The scanned text (`CZID1:…`).
+        text: String,
+        #[arg(long)]
+        server_key: PathBuf,
     },
 }
 
@@ -453,6 +470,10 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Receipts { op } => commands::receipts::run(&core, op.unwrap_or(ReceiptsOp::List)).await,
         Command::Share { request, with } => commands::share::run(&core, request, with).await,
         Command::ResetDevice => account::reset_device(&core).await,
+        Command::IdentityQr { op: None } => commands::identity::show(&core).await,
+        Command::IdentityQr { op: Some(IdentityQrOp::Verify { text, server_key }) } => {
+            commands::identity::verify(&cli.server, &text, &server_key)
+        }
     }
 }
 

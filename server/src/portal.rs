@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use citizen_protocol::crypto::{b64, random_array, random_b64url};
+use citizen_protocol::jwt::JwtKind;
 use citizen_protocol::protocol::codes;
 use citizen_protocol::protocol::rp::{
     IdTokenClaims, LoginRequest, QrSessionCreate, QrSessionState, SignedLoginRequest,
@@ -197,25 +198,43 @@ fn start_login(
     Ok((created, nonce))
 }
 
-/// Verify an ID token as the portal must: ES256 with the server's key, issuer, audience
-/// `dvc-demo`, the session's nonce and id, not expired by the server clock.
+/// Verify an ID token as the portal must: ES256 with the server's key, `typ` of an ID token,
+/// issuer, audience `dvc-demo`, the session's nonce and id, not expired by the server clock.
 pub fn verify_id_token(s: &AppState, token: &str, nonce: &str, session_id: &str) -> Option<IdTokenClaims> {
+    check_id_token(s.tokens.jwk(), &s.audience, DEMO_PORTAL_ID, token, nonce, session_id, s.now())
+}
+
+/// [`verify_id_token`] against an explicit key, issuer, audience and time (testable alone).
+fn check_id_token(
+    jwk: &serde_json::Value,
+    issuer: &str,
+    audience: &str,
+    token: &str,
+    nonce: &str,
+    session_id: &str,
+    now: i64,
+) -> Option<IdTokenClaims> {
     // jsonwebtoken accepts both ECDSA twins; only the low-S one is the server's (issue 9).
     if !citizen_protocol::crypto::jws_signature_is_low_s(token) {
         return None;
     }
-    let jwk = s.tokens.jwk();
+    // Explicit typing (RFC 8725): an access token or receipt the same key signed is not an ID
+    // token, whatever its claims.
+    let typ = jsonwebtoken::decode_header(token).ok()?.typ;
+    if !typ.is_some_and(|t| citizen_protocol::jwt::typ_matches(&t, <IdTokenClaims as JwtKind>::TYP)) {
+        return None;
+    }
     let key = DecodingKey::from_ec_components(jwk["x"].as_str()?, jwk["y"].as_str()?).ok()?;
     let mut v = Validation::new(Algorithm::ES256);
-    v.set_issuer(&[&s.audience]);
-    v.set_audience(&[DEMO_PORTAL_ID]);
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[audience]);
     // Expiry against the server clock (tests move it), below.
     v.validate_exp = false;
     v.validate_nbf = false;
     v.required_spec_claims = ["exp", "iss", "aud", "sub"].iter().map(|c| c.to_string()).collect();
     let claims = jsonwebtoken::decode::<IdTokenClaims>(token, &key, &v).ok()?.claims;
     let ok = crate::otp::ct_eq(claims.nonce.as_bytes(), nonce.as_bytes()) && claims.sid == session_id;
-    (ok && claims.exp > s.now()).then_some(claims)
+    (ok && claims.exp > now).then_some(claims)
 }
 
 fn mask_cccd(n: &str) -> String {
@@ -545,3 +564,53 @@ const CALLBACK_HTML: &str = r#"<!DOCTYPE html>
 </body>
 </html>
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::TokenKeys;
+
+    /// Substitution (RFC 8725 §3.11): before explicit typing, a JWT the server key signed as
+    /// another kind (every kind was typed `JWT`) with ID-token claims was accepted by the
+    /// portal as an ID token. Now only the ID token's `typ` is.
+    #[test]
+    fn portal_refuses_a_jwt_of_another_kind_as_id_token() {
+        let dir = std::env::temp_dir().join(format!("idt-{}", citizen_protocol::crypto::random_b64url(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let k = TokenKeys::load_or_create(&dir.join("k.pem"), "https://id").unwrap();
+        let claims = IdTokenClaims {
+            iss: "https://id".into(),
+            sub: "pairwise".into(),
+            aud: DEMO_PORTAL_ID.into(),
+            nonce: "n".into(),
+            sid: "sid".into(),
+            iat: 1000,
+            exp: 1300,
+            auth_time: 1000,
+            claims: Default::default(),
+            standard: Default::default(),
+        };
+        let good = k.sign(&claims);
+        let check = |t: &str| check_id_token(k.jwk(), "https://id", DEMO_PORTAL_ID, t, "n", "sid", 1100);
+        assert!(check(&good).is_some());
+        // The same claims under every other kind's typ, and none, signed by the same key.
+        let h = good.split('.').next().unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&citizen_protocol::crypto::unb64(h).unwrap()).unwrap();
+        assert_eq!(header["typ"], "JWT");
+        let payload = citizen_protocol::crypto::b64(&serde_json::to_vec(&claims).unwrap());
+        for typ in citizen_protocol::jwt::typ::ALL.iter().filter(|t| **t != "JWT").map(|t| Some(*t)).chain([None]) {
+            let mut hd = header.clone();
+            match typ {
+                Some(t) => hd["typ"] = t.into(),
+                None => {
+                    hd.as_object_mut().unwrap().remove("typ");
+                }
+            }
+            let input = format!("{}.{payload}", citizen_protocol::crypto::b64(&serde_json::to_vec(&hd).unwrap()));
+            let sig = k.sign_raw(input.as_bytes());
+            let other = format!("{input}.{}", citizen_protocol::crypto::b64(&sig));
+            assert!(check(&other).is_none(), "ID-token claims typed {typ:?} accepted as an ID token");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::ServerError;
+use citizen_protocol::jwt::JwtKind;
 
 /// The `aud` claim of every access token: the API, as opposed to the signing audience.
 pub const ACCESS_AUDIENCE: &str = "citizen-api";
@@ -36,6 +37,10 @@ pub struct Claims {
     pub exp: i64,
     /// Token id.
     pub jti: String,
+}
+
+impl JwtKind for Claims {
+    const TYP: &'static str = citizen_protocol::jwt::typ::ACCESS_TOKEN;
 }
 
 /// Issues and verifies access tokens.
@@ -96,18 +101,22 @@ impl TokenKeys {
         &self.kid
     }
 
-    fn header(&self) -> Header {
+    fn header(&self, typ: &str) -> Header {
         let mut h = Header::new(Algorithm::ES256);
         h.kid = Some(self.kid.clone());
+        h.typ = Some(typ.to_string());
         h
     }
 
-    /// Sign any claims (receipts) as a compact JWS with this key. The signature is put into
-    /// low-S form: every verifier (this server's, the core's) refuses the high-S twin.
-    pub fn sign<T: Serialize>(&self, claims: &T) -> String {
+    /// Sign claims of one JWT kind (access token, ID token, receipts, anchors, registry) as a
+    /// compact JWS with this key, typed `T::TYP` (RFC 8725 explicit typing,
+    /// [`citizen_protocol::jwt`]): every kind this one key signs has its own `typ`, and every
+    /// verifier refuses the others. The signature is put into low-S form: every verifier (this
+    /// server's, the core's) refuses the high-S twin.
+    pub fn sign<T: Serialize + JwtKind>(&self, claims: &T) -> String {
         // What `jsonwebtoken::encode` does (base64url JSON header and claims), signed with the
         // key parsed once.
-        let header = serde_json::to_vec(&self.header()).expect("a JWS header serialises");
+        let header = serde_json::to_vec(&self.header(T::TYP)).expect("a JWS header serialises");
         let claims = serde_json::to_vec(claims).expect("claims serialise");
         let b64 = citizen_protocol::crypto::b64;
         let input = format!("{}.{}", b64(&header), b64(&claims));
@@ -137,9 +146,15 @@ impl TokenKeys {
     }
 
     /// Verify signature (low-S only: `jsonwebtoken` alone accepts both ECDSA twins), algorithm,
-    /// issuer and audience, then expiry against `now`.
+    /// `typ` `at+jwt` (RFC 9068), issuer and audience, then expiry against `now`.
     pub fn verify(&self, token: &str, now: i64) -> Option<Claims> {
         if !citizen_protocol::crypto::jws_signature_is_low_s(token) {
+            return None;
+        }
+        // Explicit typing: only an access token is one (an ID token, receipt… signed by the
+        // same key is refused even when its claims would parse).
+        let typ = jsonwebtoken::decode_header(token).ok()?.typ;
+        if !typ.is_some_and(|t| citizen_protocol::jwt::typ_matches(&t, Claims::TYP)) {
             return None;
         }
         let mut v = Validation::new(Algorithm::ES256);
@@ -183,6 +198,36 @@ mod tests {
         let again = TokenKeys::load_or_create(&dir.join("k.pem"), "https://a").unwrap();
         assert!(again.verify(&t, 1100).is_some());
         assert_eq!(refresh_hash("x").len(), 64);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Substitution (RFC 8725 §3.11): before explicit typing every JWT this key signed had
+    /// `typ` JWT, so a JWT of another kind (an ID token, a receipt…) whose claims parse as an
+    /// access token's was accepted as one. Now only `at+jwt` is.
+    #[test]
+    fn access_token_verifier_refuses_every_other_kind() {
+        let dir = std::env::temp_dir().join(format!("tok-{}", citizen_protocol::crypto::random_b64url(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let k = TokenKeys::load_or_create(&dir.join("k.pem"), "https://a").unwrap();
+        let t = k.issue("acc", "sid", "dev", 1000, 300);
+        assert_eq!(jsonwebtoken::decode_header(&t).unwrap().typ.as_deref(), Some("at+jwt"));
+        assert!(k.verify(&t, 1100).is_some());
+        let claims = k.verify(&t, 1100).unwrap();
+        for typ in citizen_protocol::jwt::typ::ALL
+            .iter()
+            .filter(|t| **t != "at+jwt")
+            .map(|t| Some(t.to_string()))
+            .chain([None])
+        {
+            let mut h = Header::new(Algorithm::ES256);
+            h.kid = Some(k.kid().to_string());
+            h.typ = typ.clone();
+            let b64 = citizen_protocol::crypto::b64;
+            let input =
+                format!("{}.{}", b64(&serde_json::to_vec(&h).unwrap()), b64(&serde_json::to_vec(&claims).unwrap()));
+            let other = format!("{input}.{}", b64(&k.signer.sign(input.as_bytes())));
+            assert!(k.verify(&other, 1100).is_none(), "access-token claims typed {typ:?} accepted as an access token");
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 }

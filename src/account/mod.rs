@@ -4,6 +4,8 @@
 //! store, and composes the pure pieces (`cccd`, `passcode`, `protocol`) with them. Every method
 //! returns the internal [`Error`]; the façade maps it to the public error of its domain.
 
+mod identity_qr;
+pub(crate) use identity_qr::IDQR_CODE_VALID_SECS;
 pub mod passcode;
 
 use std::sync::Arc;
@@ -101,6 +103,9 @@ pub(crate) fn sign_request(st: &Statement, user_initiated: bool) -> SignRequest 
         Purpose::Consent => SignPurpose::Consent,
         Purpose::Credential => SignPurpose::Credential,
         Purpose::Chip => SignPurpose::Chip,
+        // Showing one's identity to someone is a consent; a dedicated SignPurpose (prompt text)
+        // would need the shells' exhaustive prompt tables updated at the same time.
+        Purpose::IdentityQr => SignPurpose::Consent,
     };
     SignRequest { purpose, user_initiated }
 }
@@ -329,7 +334,7 @@ impl Account {
         }
     }
 
-    async fn sign_for(
+    pub(crate) async fn sign_for(
         &self,
         acc: &AccountRow,
         purpose: Purpose,

@@ -25,10 +25,10 @@ pub(crate) fn jws_kid(jws: &str) -> Option<String> {
 }
 
 impl crate::account::Account {
-    /// Decode a JWS signed by the server's token key: the cached key set first, then (unknown
+    /// Decode a JWS of kind `T` (its `typ`, RFC 8725) signed by the server's token key: the cached key set first, then (unknown
     /// or non-verifying key id: rotation) the key set fetched again. `None` when it does not
     /// verify with the server's keys.
-    pub(crate) async fn decode_server_jws<T: DeserializeOwned>(&self, jws: &str) -> Option<T> {
+    pub(crate) async fn decode_server_jws<T: DeserializeOwned + crate::jwt::JwtKind>(&self, jws: &str) -> Option<T> {
         let kid = jws_kid(jws)?;
         let by_kid =
             |keys: Vec<jsonwebtoken::jwk::Jwk>| keys.into_iter().find(|k| k.common.key_id.as_deref() == Some(&kid));

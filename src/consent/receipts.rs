@@ -351,6 +351,7 @@ mod tests {
         };
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         header.kid = Some("k1".into());
+        header.typ = Some(<ReceiptCountersignClaims as crate::jwt::JwtKind>::TYP.into());
         let cs = crypto::low_s_jws(&jsonwebtoken::encode(&header, &claims, &enc).unwrap());
         let r = SignedReceipt {
             receipt,
@@ -429,5 +430,33 @@ mod tests {
         );
         assert_eq!(code(verify_export("{", None)), "consent.export_invalid");
         assert_eq!(tamper(&|v| v["format"] = 2.into()), "consent.export_invalid");
+    }
+
+    /// Substitution (RFC 8725 §3.11): the same countersignature claims signed by the same server
+    /// key as another kind of JWT (before explicit typing every kind was `typ` JWT) verified as a
+    /// countersignature; now only `citizen-consent-receipt+jwt` does.
+    #[test]
+    fn a_countersignature_typed_as_another_kind_is_refused() {
+        let (r, jwk) = signed_receipt();
+        let (_, enc) = server();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&crypto::unb64(r.countersignature.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        for typ in crate::jwt::typ::ALL
+            .iter()
+            .filter(|t| !t.contains("consent-receipt"))
+            .map(|t| Some(t.to_string()))
+            .chain([None])
+        {
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            header.kid = Some("k1".into());
+            header.typ = typ.clone();
+            let mut forged = r.clone();
+            forged.countersignature = crypto::low_s_jws(&jsonwebtoken::encode(&header, &claims, &enc).unwrap());
+            assert_eq!(
+                code(verify_export(&export_json(&forged, &jwk), None)),
+                "consent.countersignature_invalid",
+                "typ {typ:?}"
+            );
+        }
     }
 }

@@ -262,8 +262,8 @@ impl Account {
         let r: CredentialResponse = self.net.post(PATH_CREDENTIAL, &CredentialRequest { signed }, Some(&token)).await?;
         // The issuer signature, with the server's key set (same keys as receipts).
         let jwt = r.sd_jwt.split('~').next().unwrap_or_default();
-        let payload: Option<Value> = self.decode_server_jws(jwt).await;
-        let payload = payload.ok_or_else(|| Error::BadReceipt("credential signature does not verify".into()))?;
+        let payload: Option<sdjwt::PidIssuerPayload> = self.decode_server_jws(jwt).await;
+        let payload = payload.ok_or_else(|| Error::BadReceipt("credential signature does not verify".into()))?.0;
         let info = sdjwt::inspect(&r.sd_jwt).map_err(|_| bad_answer("credential malformed"))?;
         let (cnf, exp) = (info.holder_jwk, info.expires_at);
         let ours = sdjwt::jwk_from_public_key(&acc.public_key).ok_or_else(|| bad_answer("device key"))?;

@@ -136,6 +136,24 @@ impl AccountClient {
         self.0.run(|a| async move { a.approve_transfer(&enrollment_id, &passcode).await }).await
     }
 
+    /// A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+    /// verifier that only has a camera (verifiable online at the server, and offline with the
+    /// server's published keys). Needs the passcode; the device key signs it in the key store
+    /// (user-initiated). Fetches the server's binding of this device key when it has none (or
+    /// it is about to expire) and works offline while the stored one is valid. Main-safe; may
+    /// prompt (biometric/passcode of the key store). Throws [`CitizenError`].
+    pub async fn identity_qr(&self, passcode: String) -> Result<IdentityQrCode, CitizenError> {
+        let passcode = Zeroizing::new(passcode);
+        let (text, at) = self.0.run::<_, CitizenError, _>(|a| async move { a.identity_qr(&passcode).await }).await?;
+        let secs = |t: i64| std::time::Duration::from_secs(u64::try_from(t).unwrap_or(0));
+        Ok(IdentityQrCode {
+            text,
+            signed_at: std::time::UNIX_EPOCH + secs(at),
+            expires_at: std::time::UNIX_EPOCH + secs(at + crate::account::IDQR_CODE_VALID_SECS),
+            valid_for: secs(crate::account::IDQR_CODE_VALID_SECS),
+        })
+    }
+
     /// Ask the server whether this device is still the active one; a replaced or revoked device
     /// learns it here (and its session is dropped). Main-safe; never prompts. Throws
     /// [`CitizenError`].
@@ -197,4 +215,17 @@ impl AccountClient {
         self.0.status_changed();
         r
     }
+}
+
+/// A short identity QR to show ([`AccountClient::identity_qr`]).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct IdentityQrCode {
+    /// The QR text (`CZID1:…`): render it as a QR code.
+    pub text: String,
+    /// When the device signed it.
+    pub signed_at: std::time::SystemTime,
+    /// When verifiers stop accepting it.
+    pub expires_at: std::time::SystemTime,
+    /// How long it is valid (60 s).
+    pub valid_for: std::time::Duration,
 }

@@ -126,6 +126,8 @@ text_enum! {
     CredentialKind in "credentials.kind" {
         /// The PID SD-JWT.
         Pid = "pid",
+        /// The server's binding of the device key for the short identity QR (a JWS).
+        IdentityBinding = "identity_binding",
     }
 }
 

@@ -179,6 +179,7 @@ fn es256(key: &p256::SecretKey, kid: &str, claims: &AnchorClaims) -> String {
     let pem = key.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).unwrap();
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     h.kid = Some(kid.into());
+    h.typ = Some(<AnchorClaims as citizen_core::jwt::JwtKind>::TYP.into());
     jsonwebtoken::encode(&h, claims, &jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).unwrap()).unwrap()
 }
 

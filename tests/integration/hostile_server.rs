@@ -370,7 +370,9 @@ fn resigned(
     let mut v: serde_json::Value = serde_json::from_slice(real.bytes()).unwrap();
     let (kid, mut claims) = receipt_parts(real.bytes());
     edit(&mut claims);
-    let header = jsonwebtoken::Header { alg, kid: Some(kid), ..Default::default() };
+    // The receipt's own `typ`, so only the edited claims or the key make it fail.
+    let typ = Some(<citizen_core::protocol::services::ReceiptClaims as citizen_core::jwt::JwtKind>::TYP.to_string());
+    let header = jsonwebtoken::Header { alg, kid: Some(kid), typ, ..Default::default() };
     v["receipt"] = citizen_core::crypto::low_s_jws(&jsonwebtoken::encode(&header, &claims, key).unwrap()).into();
     Answer::json(real.status, serde_json::to_vec(&v).unwrap())
 }

@@ -27,6 +27,7 @@ mod documents;
 mod e2e;
 mod ffi_errors;
 mod hostile_server;
+mod identity_qr;
 mod migration_kill;
 mod outbox_faults;
 mod outbox_kill;

@@ -551,6 +551,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_identity_qr() != 4154:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_list_devices() != 59749:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_login() != 16218:
@@ -785,6 +787,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_identity_qr.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_identity_qr.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_list_devices.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_list_devices.restype = ctypes.c_uint16
@@ -1104,6 +1109,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset.a
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_identity_qr.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_identity_qr.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_list_devices.argtypes = (
     ctypes.c_uint64,
 )
@@ -6209,6 +6219,120 @@ class _UniffiFfiConverterTypeFormField(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalInt32.write(value.min_items, buf)
         _UniffiFfiConverterOptionalInt32.write(value.max_items, buf)
 
+# The Timestamp type.
+Timestamp = datetime.datetime
+
+# There is a loss of precision when converting from Rust timestamps,
+# which are accurate to the nanosecond,
+# to Python datetimes, which have a variable precision due to the use of float as representation.
+class _UniffiFfiConverterTimestamp(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        seconds = buf.read_i64()
+        microseconds = buf.read_u32() / 1000
+        # Use fromtimestamp(0) then add the seconds using a timedelta.  This
+        # ensures that we get OverflowError rather than ValueError when
+        # seconds is too large.
+        if seconds >= 0:
+            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) + datetime.timedelta(seconds=seconds, microseconds=microseconds)
+        else:
+            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) - datetime.timedelta(seconds=-seconds, microseconds=microseconds)
+
+    @staticmethod
+    def check_lower(value):
+        pass
+
+    @staticmethod
+    def write(value, buf):
+        if value >= datetime.datetime.fromtimestamp(0, datetime.timezone.utc):
+            sign = 1
+            delta = value - datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
+        else:
+            sign = -1
+            delta = datetime.datetime.fromtimestamp(0, datetime.timezone.utc) - value
+
+        seconds = delta.seconds + delta.days * 24 * 3600
+        nanoseconds = delta.microseconds * 1000
+        buf.write_i64(sign * seconds)
+        buf.write_u32(nanoseconds)
+
+# The Duration type.
+Duration = datetime.timedelta
+
+# There is a loss of precision when converting from Rust durations,
+# which are accurate to the nanosecond,
+# to Python durations, which are only accurate to the microsecond.
+class _UniffiFfiConverterDuration(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        seconds = buf.read_u64()
+        microseconds = buf.read_u32() / 1.0e3
+        return datetime.timedelta(seconds=seconds, microseconds=microseconds)
+
+    @staticmethod
+    def check_lower(value):
+        seconds = value.seconds + value.days * 24 * 3600
+        if seconds < 0:
+            raise ValueError("Invalid duration, must be non-negative")
+
+    @staticmethod
+    def write(value, buf):
+        seconds = value.seconds + value.days * 24 * 3600
+        nanoseconds = value.microseconds * 1000
+        buf.write_i64(seconds)
+        buf.write_u32(nanoseconds)
+
+@dataclass
+class IdentityQrCode:
+    """
+    A short identity QR to show ([`AccountClient::identity_qr`]).
+"""
+    def __init__(self, *, text:str, signed_at:Timestamp, expires_at:Timestamp, valid_for:Duration):
+        self.text = text
+        self.signed_at = signed_at
+        self.expires_at = expires_at
+        self.valid_for = valid_for
+        
+        
+
+    
+    def __str__(self):
+        return "IdentityQrCode(text={}, signed_at={}, expires_at={}, valid_for={})".format(self.text, self.signed_at, self.expires_at, self.valid_for)
+    def __eq__(self, other):
+        if self.text != other.text:
+            return False
+        if self.signed_at != other.signed_at:
+            return False
+        if self.expires_at != other.expires_at:
+            return False
+        if self.valid_for != other.valid_for:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeIdentityQrCode(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return IdentityQrCode(
+            text=_UniffiFfiConverterString.read(buf),
+            signed_at=_UniffiFfiConverterTimestamp.read(buf),
+            expires_at=_UniffiFfiConverterTimestamp.read(buf),
+            valid_for=_UniffiFfiConverterDuration.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.text)
+        _UniffiFfiConverterTimestamp.check_lower(value.signed_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.expires_at)
+        _UniffiFfiConverterDuration.check_lower(value.valid_for)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.text, buf)
+        _UniffiFfiConverterTimestamp.write(value.signed_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.expires_at, buf)
+        _UniffiFfiConverterDuration.write(value.valid_for, buf)
+
 @dataclass
 class KeyOptions:
     """
@@ -9572,6 +9696,16 @@ class AccountClientProtocol(typing.Protocol):
         signs). Throws [`CitizenError`].
 """
         raise NotImplementedError
+    async def identity_qr(self, passcode: str) -> IdentityQrCode:
+        """
+        A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+        verifier that only has a camera (verifiable online at the server, and offline with the
+        server's published keys). Needs the passcode; the device key signs it in the key store
+        (user-initiated). Fetches the server's binding of this device key when it has none (or
+        it is about to expire) and works offline while the stored one is valid. Main-safe; may
+        prompt (biometric/passcode of the key store). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
     async def list_devices(self, ) -> typing.List[DeviceInfo]:
         """
         The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
@@ -9785,6 +9919,31 @@ class AccountClient(AccountClientProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
             _UniffiLib.ffi_citizen_core_rust_future_complete_void,
             _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def identity_qr(self, passcode: str) -> IdentityQrCode:
+        """
+        A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+        verifier that only has a camera (verifiable online at the server, and offline with the
+        server's published keys). Needs the passcode; the device key signs it in the key store
+        (user-initiated). Fetches the server's binding of this device key when it has none (or
+        it is about to expire) and works offline while the stored one is valid. Main-safe; may
+        prompt (biometric/passcode of the key store). Throws [`CitizenError`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeIdentityQrCode.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_identity_qr(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -14116,6 +14275,7 @@ __all__ = [
     "FieldError",
     "OptionSpec",
     "FormField",
+    "IdentityQrCode",
     "KeyOptions",
     "ReceiptInfo",
     "LoginApproval",

@@ -9,6 +9,7 @@ pub(crate) mod devices;
 pub(crate) mod documents;
 pub(crate) mod enroll;
 pub(crate) mod exit;
+pub(crate) mod identity;
 pub(crate) mod kiosk;
 pub(crate) mod log;
 pub(crate) mod passcode;

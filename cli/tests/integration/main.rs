@@ -18,6 +18,7 @@ mod chip;
 mod demo;
 mod documents;
 mod exit_codes;
+mod identity_qr;
 mod kiosk;
 mod passcode_kill;
 mod qr;

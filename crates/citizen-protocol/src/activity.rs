@@ -95,6 +95,10 @@ pub struct AnchorClaims {
     pub anchored_at: i64,
 }
 
+impl crate::jwt::JwtKind for AnchorClaims {
+    const TYP: &'static str = crate::jwt::typ::ACTIVITY_ANCHOR;
+}
+
 /// `POST /v1/activity/anchor` body: the head, signed by the device (purpose `activity`,
 /// nonce = head hash, subject = `anchor:<seq>`).
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -185,11 +185,21 @@ pub fn verify_es256_compact(jws: &str, key: &VerifyingKey) -> Option<Vec<u8>> {
 }
 
 /// Verify a compact ES256 JWS with a JWK ([`p256_key_from_jwk`], [`verify_es256_compact`]) and
-/// parse its claims. No time, audience or issuer checks: callers check those fields themselves,
-/// against their own clock. `None` when it does not verify or the claims do not parse.
-pub fn decode_es256<T: serde::de::DeserializeOwned>(jws: &str, jwk: &jsonwebtoken::jwk::Jwk) -> Option<T> {
+/// parse its claims, which must be of kind `T`: the header's `typ` is `T::TYP`
+/// ([`crate::jwt`]), so a JWT the same key signed as another kind is refused even when its
+/// claims would parse. No time, audience or issuer checks: callers check those fields
+/// themselves, against their own clock. `None` when it does not verify, is of another kind or
+/// the claims do not parse.
+pub fn decode_es256<T: serde::de::DeserializeOwned + crate::jwt::JwtKind>(
+    jws: &str,
+    jwk: &jsonwebtoken::jwk::Jwk,
+) -> Option<T> {
     let key = p256_key_from_jwk(jwk)?;
-    serde_json::from_slice(&verify_es256_compact(jws, &key)?).ok()
+    let payload = verify_es256_compact(jws, &key)?;
+    if !crate::jwt::header_has_typ(&crate::jwt::compact_header(jws)?, T::TYP) {
+        return None;
+    }
+    serde_json::from_slice(&payload).ok()
 }
 
 /// Verify ECDSA P-256/SHA-256 of `message` (the verifier hashes). High-S signatures are
@@ -454,6 +464,96 @@ mod tests {
         assert!(verify_es256_compact(&format!("{good}.x"), &vk).is_none(), "four parts");
         assert!(verify_es256_compact(input, &vk).is_none(), "two parts");
         assert!(verify_es256_compact(&format!("{input}.!!"), &vk).is_none(), "bad base64");
+    }
+
+    /// Claims of every kind the server key signs, each with its own `typ`.
+    fn kinds() -> Vec<(&'static str, String)> {
+        use crate::jwt::{typ, JwtKind};
+        use crate::protocol::rp::{IdTokenClaims, ReceiptCountersignClaims, RegistryClaims};
+        let id = IdTokenClaims {
+            iss: "https://id".into(),
+            sub: "s".into(),
+            aud: "dvc-demo".into(),
+            nonce: "n".into(),
+            sid: "sid".into(),
+            iat: 1,
+            exp: 2,
+            auth_time: 1,
+            claims: Default::default(),
+            standard: Default::default(),
+        };
+        let reg = RegistryClaims { iss: "https://id".into(), iat: 1, exp: 2, version: 1, relying_parties: vec![] };
+        let rc = ReceiptCountersignClaims {
+            iss: "https://id".into(),
+            receipt_id: "r".into(),
+            receipt_digest: "d".into(),
+            device_id: "dev".into(),
+            device_signature: "sig".into(),
+            counter: 1,
+            countersigned_at: 1,
+        };
+        let anchor = crate::activity::AnchorClaims {
+            iss: "https://id".into(),
+            device_id: "dev".into(),
+            seq: 1,
+            hash: "h".into(),
+            anchored_at: 1,
+        };
+        let sub = crate::protocol::services::ReceiptClaims {
+            iss: "https://id".into(),
+            submission_id: "s".into(),
+            case_number: "c".into(),
+            procedure_id: "p".into(),
+            procedure_version: 1,
+            payload_sha256: "d".into(),
+            received_at: 1,
+            due_date: "2026-01-01".into(),
+        };
+        assert_eq!(typ::ID_TOKEN, IdTokenClaims::TYP);
+        vec![
+            (IdTokenClaims::TYP, serde_json::to_string(&id).unwrap()),
+            (RegistryClaims::TYP, serde_json::to_string(&reg).unwrap()),
+            (ReceiptCountersignClaims::TYP, serde_json::to_string(&rc).unwrap()),
+            (crate::activity::AnchorClaims::TYP, serde_json::to_string(&anchor).unwrap()),
+            (crate::protocol::services::ReceiptClaims::TYP, serde_json::to_string(&sub).unwrap()),
+        ]
+    }
+
+    /// Whether `decode_es256` accepts `jws` as kind `kind` (by its `typ`).
+    fn accepts(kind: &str, jws: &str, key: &jsonwebtoken::jwk::Jwk) -> bool {
+        use crate::jwt::JwtKind;
+        use crate::protocol::rp::{IdTokenClaims, ReceiptCountersignClaims, RegistryClaims};
+        match kind {
+            k if k == IdTokenClaims::TYP => decode_es256::<IdTokenClaims>(jws, key).is_some(),
+            k if k == RegistryClaims::TYP => decode_es256::<RegistryClaims>(jws, key).is_some(),
+            k if k == ReceiptCountersignClaims::TYP => decode_es256::<ReceiptCountersignClaims>(jws, key).is_some(),
+            k if k == crate::activity::AnchorClaims::TYP => {
+                decode_es256::<crate::activity::AnchorClaims>(jws, key).is_some()
+            }
+            k if k == crate::protocol::services::ReceiptClaims::TYP => {
+                decode_es256::<crate::protocol::services::ReceiptClaims>(jws, key).is_some()
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    /// Substitution (RFC 8725 §3.11): before explicit typing, a JWT the server key signed as one
+    /// kind with claims a verifier of another kind could parse was accepted as that other kind.
+    /// Every verifier now refuses every other kind's `typ`, and a missing `typ`.
+    #[test]
+    fn a_jwt_of_one_kind_is_refused_as_another() {
+        let sk = key();
+        let key = jwk(&sk);
+        for (kind, claims) in kinds() {
+            let right = es256(&sk, &format!(r#"{{"alg":"ES256","typ":"{kind}"}}"#), &claims, false);
+            assert!(accepts(kind, &right, &key), "{kind} with its own typ");
+            let untyped = es256(&sk, r#"{"alg":"ES256"}"#, &claims, false);
+            assert!(!accepts(kind, &untyped, &key), "{kind} without typ accepted");
+            for other in crate::jwt::typ::ALL.iter().filter(|t| !crate::jwt::typ_matches(t, kind)) {
+                let wrong = es256(&sk, &format!(r#"{{"alg":"ES256","typ":"{other}"}}"#), &claims, false);
+                assert!(!accepts(kind, &wrong, &key), "{kind} claims typed {other} accepted as {kind}");
+            }
+        }
     }
 
     #[test]

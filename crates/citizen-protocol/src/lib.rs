@@ -13,6 +13,7 @@
 //! * [`cccd`]: CCCD number, date and phone rules; [`admin_units`]: the 2025 administrative units.
 //! * [`crypto`]: P-256 key parsing, signature normalisation and low-S checks, HKDF, sealing,
 //!   base64url. [`sdjwt`]: the SD-JWT PID credential and its presentations.
+//! * [`jwt`]: the `typ` header of every JWT kind (RFC 8725 explicit typing).
 //! * [`activity`]: the activity log's hash chain and its verification.
 //! * [`clock`]: injectable time. [`messages`]: the message catalogue (codes, vi/en texts).
 
@@ -36,6 +37,7 @@ pub mod admin_units;
 pub mod cccd;
 pub mod clock;
 pub mod crypto;
+pub mod jwt;
 pub mod messages;
 pub mod protocol;
 pub mod sdjwt;

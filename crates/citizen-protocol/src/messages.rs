@@ -245,6 +245,13 @@ messages! {
     DocumentSdJwtInvalid => "documents.sd_jwt_invalid", "Bản SD-JWT của giấy tờ không hợp lệ (chữ ký, khoá thiết bị hoặc thời hạn).", "The document's SD-JWT is not valid (signature, device key or validity).";
     DocumentTrustListInvalid => "documents.trust_list_invalid", "Danh sách tin cậy nhận từ máy chủ không hợp lệ hoặc đã quá hạn.", "The trust list received from the server is not valid or is out of date.";
     DocumentMismatch => "documents.mismatch", "Hai bản của giấy tờ (mdoc và SD-JWT) không khớp nhau.", "The two forms of the document (mdoc and SD-JWT) do not match.";
+    IdQrMalformed => "idqr.malformed", "Đây không phải mã QR định danh hợp lệ.", "This is not a valid identity code.";
+    IdQrBindingInvalid => "idqr.binding_invalid", "Mã QR định danh không do máy chủ định danh xác nhận.", "The identity code is not vouched for by the identity server.";
+    IdQrBindingExpired => "idqr.binding_expired", "Xác nhận định danh trong mã đã hết hạn. Vui lòng mở ứng dụng khi có mạng.", "The identity confirmation in the code has expired. Please open the app while online.";
+    IdQrSignatureInvalid => "idqr.signature_invalid", "Chữ ký của thiết bị trên mã QR định danh không hợp lệ.", "The device signature on the identity code is not valid.";
+    IdQrExpired => "idqr.expired", "Mã QR định danh đã hết hạn (hiệu lực 60 giây).", "The identity code has expired (it is valid for 60 seconds).";
+    IdQrReplayed => "idqr.replayed", "Mã QR định danh này đã được sử dụng.", "This identity code has already been used.";
+    IdQrDeviceRevoked => "idqr.device_revoked", "Thiết bị tạo mã QR định danh đã bị thu hồi.", "The device that made the identity code has been revoked.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
 

@@ -344,6 +344,16 @@ pub struct CredentialInfo {
 /// The always-visible PID claim carrying the account's identity level (1 or 2).
 pub const PID_LEVEL_CLAIM: &str = "level";
 
+/// The payload of the PID credential's issuer-signed JWT (the part before the first `~`), as a
+/// JWT kind: decoding it through [`crate::crypto::decode_es256`] requires `typ` `dc+sd-jwt`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PidIssuerPayload(pub Map<String, Value>);
+
+impl crate::jwt::JwtKind for PidIssuerPayload {
+    const TYP: &'static str = SD_JWT_TYP;
+}
+
 /// Read a credential's disclosable claim names, `cnf.jwk` and `exp` (no signature check: the
 /// holder reads its own credential, whose signature it checked on receipt).
 pub fn inspect(sd_jwt: &str) -> Result<CredentialInfo, SdJwtError> {
@@ -466,9 +476,10 @@ fn es256_verifies(j: &Jws<'_>, key: &DecodingKey) -> Result<bool, PresentationEr
 }
 
 /// Verify a presentation as a relying party: issuer signature (ES256), `typ`, `vct`, `iss`,
-/// `exp`, `_sd_alg`, every disclosure referenced exactly once, KB-JWT present with `typ`
-/// `kb+jwt` and a signature under `cnf.jwk`, then `aud`, `nonce`, `iat` window and `sd_hash`.
-/// Returns only the disclosed claims.
+/// `exp`, `_sd_alg`, every disclosure (object property or RFC 9901 array element) referenced
+/// exactly once, KB-JWT present with `typ` `kb+jwt` and a signature under `cnf.jwk`, then `aud`,
+/// `nonce`, `iat` window and `sd_hash`. Returns only the disclosed claims (an array with
+/// element disclosures shows just the disclosed elements).
 pub fn verify_presentation(
     presentation: &str,
     check: &PresentationCheck<'_>,
@@ -525,10 +536,7 @@ pub fn verify_presentation(
         sd_jwt_payload::Error::InvalidDisclosure(_) => E::BadDisclosure,
         _ => E::Malformed,
     })?;
-    let disclosed_names: Vec<String> = sd.disclosures().iter().filter_map(|d| d.claim_name.clone()).collect();
-    if disclosed_names.len() != disclosures.len() {
-        return Err(E::BadDisclosure); // array-element disclosures are never issued
-    }
+    let disclosed_names = disclosed_top_level_claims(&jwt.payload, sd.disclosures());
     let cnf = match sd.required_key_bind() {
         Some(RequiredKeyBinding::Jwk(jwk)) => decoding_key_from_jwk(jwk).ok_or(E::HolderKey)?,
         _ => return Err(E::HolderKey),
@@ -556,6 +564,36 @@ pub fn verify_presentation(
 
     let claims = disclosed_names.iter().filter_map(|n| decoded.get(n).map(|v| (n.clone(), v.clone()))).collect();
     Ok(VerifiedPresentation { claims, counter, issued_at: iat })
+}
+
+/// The top-level claims a presentation discloses something of: the names of the top-level
+/// object-property disclosures (digest in the payload's `_sd`), and every always-visible claim
+/// whose value references a presented disclosure (an array with RFC 9901 array-element
+/// disclosures, `{"...": digest}`, or an object with a nested `_sd`). That every presented
+/// disclosure is referenced exactly once somewhere is the decoder's check
+/// (`into_disclosed_object`), done before.
+fn disclosed_top_level_claims(payload: &Map<String, Value>, presented: &[sd_jwt_payload::Disclosure]) -> Vec<String> {
+    let digests: Vec<String> = presented.iter().map(|d| Sha256Hasher.encoded_digest(d.as_str())).collect();
+    let top_sd: HashSet<&str> =
+        payload.get("_sd").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let mut names: Vec<String> = presented
+        .iter()
+        .zip(&digests)
+        .filter(|(_, digest)| top_sd.contains(digest.as_str()))
+        .filter_map(|(d, _)| d.claim_name.clone())
+        .collect();
+    for (k, v) in payload {
+        if k == "_sd" || k == "_sd_alg" || k == "cnf" || names.contains(k) {
+            continue;
+        }
+        // Digests are base64url SHA-256 (43 characters), so a quoted occurrence in the claim's
+        // JSON is a reference to that disclosure.
+        let text = v.to_string();
+        if digests.iter().any(|d| text.contains(&format!("\"{d}\""))) {
+            names.push(k.clone());
+        }
+    }
+    names
 }
 
 #[cfg(test)]
@@ -749,6 +787,89 @@ mod tests {
         // Garbage.
         assert_eq!(verify_presentation("abc", &c).unwrap_err(), PresentationError::Malformed);
         assert_eq!(verify_presentation(&"a~".repeat(20_000), &c).unwrap_err(), PresentationError::Malformed);
+    }
+
+    /// A PID-shaped credential (typ, vct, iss, exp, cnf as ours) whose always-visible
+    /// `nationalities` array has selectively disclosable elements (RFC 9901 §4.2.2), as other
+    /// issuers (and the reference implementations) make: `full_name` and both elements concealed.
+    fn credential_with_array_elements() -> String {
+        let jwk = jwk_from_public_key(&crate::crypto::sec1_uncompressed(&VerifyingKey::from(&device_key()))).unwrap();
+        let object = json!({
+            "iss": ISS, "iat": NOW - 10, "exp": NOW + 86400, "vct": PID_VCT,
+            "full_name": "Nguyễn Văn Mẫu", "nationalities": ["VN", "XX"],
+        });
+        let signer = P256JwsSigner::new(issuer_key(), Some("k1".into()));
+        let b = SdJwtBuilder::new_with_hasher(object, Sha256Hasher)
+            .unwrap()
+            .make_concealable("/full_name")
+            .unwrap()
+            .make_concealable("/nationalities/0")
+            .unwrap()
+            .make_concealable("/nationalities/1")
+            .unwrap()
+            .header("typ", SD_JWT_TYP)
+            .require_key_binding(RequiredKeyBinding::Jwk(jwk));
+        block_on(b.finish(&signer, ALG)).unwrap().presentation()
+    }
+
+    /// `<jwt>~<chosen disclosures>~<KB-JWT>` over `cred`, built by hand as a holder would.
+    fn present_by_hand(cred: &str, keep: &[&str]) -> String {
+        let jwt = cred.split('~').next().unwrap();
+        let mut bound = format!("{jwt}~");
+        for d in keep {
+            bound.push_str(d);
+            bound.push('~');
+        }
+        let mut h = Map::new();
+        h.insert("typ".into(), KB_JWT_TYP.into());
+        let claims =
+            json!({"iat": NOW, "aud": "bank-demo", "nonce": "n1", "sd_hash": Sha256Hasher.encoded_digest(&bound)});
+        let kb = P256JwsSigner::new(device_key(), None).sign_compact(&h, claims.as_object().unwrap());
+        format!("{bound}{kb}")
+    }
+
+    /// The disclosure of `cred` whose decoded JSON contains `needle`.
+    fn disclosure_with<'a>(cred: &'a str, needle: &str) -> &'a str {
+        cred.split('~')
+            .skip(1)
+            .find(|d| !d.is_empty() && String::from_utf8(unb64(d).unwrap()).unwrap().contains(needle))
+            .unwrap()
+    }
+
+    /// RFC 9901 array-element disclosures (`[salt, value]`, referenced by `{"...": digest}` in an
+    /// array): a valid presentation with one used to be refused with "disclosure not bound to the
+    /// credential". Now it verifies, the array shows exactly the disclosed elements, and an
+    /// element disclosure that is really unbound (another issuance, or re-encoded) is refused.
+    #[test]
+    fn array_element_disclosures_are_accepted_when_bound_and_refused_when_not() {
+        let cred = credential_with_array_elements();
+        let key = decoding(&issuer_key());
+        let c = check(&key, "bank-demo", "n1");
+        let (name, vn) = (disclosure_with(&cred, "full_name"), disclosure_with(&cred, "\"VN\""));
+        let v = verify_presentation(&present_by_hand(&cred, &[name, vn]), &c).unwrap();
+        assert_eq!(
+            Value::Object(v.claims),
+            json!({"full_name": "Nguyễn Văn Mẫu", "nationalities": ["VN"]}),
+            "only the disclosed element"
+        );
+        // Only the array element: the array claim alone.
+        let v = verify_presentation(&present_by_hand(&cred, &[vn]), &c).unwrap();
+        assert_eq!(Value::Object(v.claims), json!({"nationalities": ["VN"]}));
+
+        // The same element disclosure from another issuance: referenced by no digest here.
+        let other = credential_with_array_elements();
+        let foreign = disclosure_with(&other, "\"VN\"");
+        assert_ne!(foreign, vn, "fresh salt per issuance");
+        let e = verify_presentation(&present_by_hand(&cred, &[name, foreign]), &c).unwrap_err();
+        assert_eq!(e, PresentationError::BadDisclosure);
+        // Re-encoded with another value: its digest is in no array.
+        let d: Value = serde_json::from_slice(&unb64(vn).unwrap()).unwrap();
+        let forged = b64(json!([d[0], "ZZ"]).to_string().as_bytes());
+        let e = verify_presentation(&present_by_hand(&cred, &[name, &forged]), &c).unwrap_err();
+        assert_eq!(e, PresentationError::BadDisclosure);
+        // An element disclosure presented twice.
+        let e = verify_presentation(&present_by_hand(&cred, &[vn, vn]), &c).unwrap_err();
+        assert_eq!(e, PresentationError::BadDisclosure);
     }
 
     #[test]

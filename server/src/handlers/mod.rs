@@ -24,7 +24,9 @@ pub mod chip;
 pub mod credentials;
 pub mod devices;
 pub mod documents;
+pub mod discovery;
 pub mod enrollment;
+pub mod identity;
 pub mod qr;
 pub mod reset;
 pub mod services;
@@ -96,6 +98,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Level 2 from the chip (decision 30).
         .merge(chip::routes())
         .merge(crate::demo_bank::routes())
+        // Issuer metadata and OpenID Connect discovery for generic verifiers (issue 13, item 5).
+        .merge(discovery::routes())
+        // The short identity QR: device-key binding and online verification (issue 13, item 4).
+        .merge(identity::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

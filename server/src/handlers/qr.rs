@@ -463,6 +463,7 @@ fn approve(
         iat: now,
         exp: now + ID_TOKEN_TTL_SECS,
         auth_time: now,
+        standard: rp::oidc_standard_claims(&claims),
         claims,
     });
     let n = tx.execute(

@@ -60,7 +60,12 @@ impl Docs {
         let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(keys).unwrap();
         let kid = jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
         let jwk = jwks.find(&kid).unwrap();
-        let payload: Value = citizen_protocol::crypto::decode_es256(jwt, jwk).expect("signed by the server key");
+        // Both kinds are checked here (trust list, status list), so verify then read the `typ`.
+        let key = citizen_protocol::crypto::p256_key_from_jwk(jwk).unwrap();
+        let payload: Value = serde_json::from_slice(
+            &citizen_protocol::crypto::verify_es256_compact(jwt, &key).expect("signed by the server key"),
+        )
+        .unwrap();
         let header: Value = serde_json::from_slice(&unb64(jwt.split('.').next().unwrap()).unwrap()).unwrap();
         (header["typ"].as_str().unwrap().to_string(), payload)
     }

@@ -24,6 +24,7 @@ mod concurrency;
 mod documents;
 mod enrollment;
 mod flood;
+mod identity;
 mod lockout;
 mod login;
 mod public_url;

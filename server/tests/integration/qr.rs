@@ -149,8 +149,14 @@ async fn scanned(h: &Harness, c: &Citizen, claims: &[&str]) -> (Session, String,
     (s, code, choices)
 }
 
-/// Verify a JWS with the server key from `GET /v1/keys` (and `aud`, when given).
-async fn decode<T: serde::de::DeserializeOwned>(h: &Harness, jws: &str, aud: Option<&str>) -> T {
+/// Verify a JWS of kind `T` (its `typ`) with the server key from `GET /v1/keys` (and `aud`,
+/// when given).
+async fn decode<T: serde::de::DeserializeOwned + citizen_protocol::jwt::JwtKind>(
+    h: &Harness,
+    jws: &str,
+    aud: Option<&str>,
+) -> T {
+    assert_eq!(jsonwebtoken::decode_header(jws).unwrap().typ.as_deref(), Some(T::TYP), "typ of the JWT");
     let (st, keys) = h.get(citizen_protocol::protocol::services::PATH_KEYS, None).await;
     assert_eq!(st, 200);
     let jwk = &keys["keys"][0];
@@ -221,6 +227,14 @@ async fn qr_login_happy_path_releases_a_verifiable_id_token() {
     assert_eq!(id.claims["full_name"], "Nguyễn Văn Mẫu");
     assert_eq!(id.claims["birthdate"], "1990-01-15");
     assert_eq!(id.claims["cccd_number"], "001090000001");
+    // The same claims under their standard OpenID Connect names, top level (item 5.3).
+    assert_eq!(id.standard["name"], "Nguyễn Văn Mẫu");
+    assert_eq!(id.standard["family_name"], "Nguyễn");
+    assert_eq!(id.standard["given_name"], "Mẫu");
+    assert_eq!(id.standard["birthdate"], "1990-01-15");
+    assert!(id.standard.get("cccd_number").is_none() && id.standard.get("phone_number").is_none());
+    // A generic relying party: the key found through discovery verifies the token.
+    id_token_verifies_through_discovery(&h, p["id_token"].as_str().unwrap()).await;
     let account = h.server.audit_events().iter().find_map(|e| e.account_id.clone()).unwrap();
     assert_ne!(id.sub, account, "the subject is pairwise, not the account id");
     assert!(h.server.audit_events().iter().any(|e| e.event == "qr_approve" && e.outcome == "ok"));
@@ -661,4 +675,33 @@ async fn an_approval_signed_by_the_bookkeeping_key_is_refused() {
     let signed = sign_receipt(&h, &mut c, &r);
     let (st, b) = decide(&h, &c, approval(&s.id(), &code, &r, &signed)).await;
     assert_eq!(st, 200, "{b}");
+}
+
+/// What a generic OpenID Connect relying party does: read `/.well-known/openid-configuration`,
+/// fetch its `jwks_uri`, pick the key by `kid`, check `alg` is advertised and verify. The JWT VC
+/// issuer metadata carries the same keys.
+async fn id_token_verifies_through_discovery(h: &Harness, id_token: &str) {
+    use citizen_protocol::protocol::discovery::{PATH_JWT_VC_ISSUER, PATH_OPENID_CONFIGURATION};
+    let (st, conf) = h.get(PATH_OPENID_CONFIGURATION, None).await;
+    assert_eq!(st, 200, "{conf}");
+    assert_eq!(conf["issuer"], h.server.audience);
+    assert_eq!(conf["id_token_signing_alg_values_supported"], json!(["ES256"]));
+    let jwks_uri = conf["jwks_uri"].as_str().unwrap();
+    let path = jwks_uri.strip_prefix(h.server.audience.as_str()).expect("jwks_uri on the issuer's origin");
+    let (st, jwks) = h.get(path, None).await;
+    assert_eq!(st, 200);
+    let (st, meta) = h.get(PATH_JWT_VC_ISSUER, None).await;
+    assert_eq!(st, 200);
+    assert_eq!(meta["issuer"], h.server.audience);
+    assert_eq!(meta["jwks"], jwks, "one key set");
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks).unwrap();
+    let jwk = set.find(header.kid.as_deref().unwrap()).expect("kid in the published JWKS");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.validate_exp = false;
+    v.set_issuer(&[conf["issuer"].as_str().unwrap()]);
+    v.set_audience(&[DEMO_PORTAL_ID]);
+    let c = jsonwebtoken::decode::<serde_json::Value>(id_token, &key, &v).unwrap().claims;
+    assert_eq!(c["name"], "Nguyễn Văn Mẫu");
 }

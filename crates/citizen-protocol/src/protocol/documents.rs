@@ -168,6 +168,10 @@ pub struct TrustListClaims {
     pub reader_roots: Vec<String>,
 }
 
+impl crate::jwt::JwtKind for TrustListClaims {
+    const TYP: &'static str = TRUST_LIST_TYP;
+}
+
 /// Body of `POST /v1/official/documents/revoke`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevokeDocumentRequest {

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 
 pub mod chip;
 pub mod documents;
+pub mod discovery;
+pub mod idqr;
 pub mod rp;
 pub mod services;
 
@@ -52,6 +54,9 @@ pub enum Purpose {
     /// Upload a verified chip read to raise the account to level 2 (nonce from a chip
     /// challenge, subject `chip:<digest of the uploaded files>`; see [`chip`]).
     Chip,
+    /// Show the short identity QR (subject `idqr:<binding digest>`, nonce random, chosen by the
+    /// device; see [`idqr`]). Never accepted by any other endpoint.
+    IdentityQr,
 }
 
 impl Purpose {
@@ -68,6 +73,7 @@ impl Purpose {
             Purpose::Consent => "consent",
             Purpose::Credential => "credential",
             Purpose::Chip => "chip",
+            Purpose::IdentityQr => "identity_qr",
         }
     }
 }

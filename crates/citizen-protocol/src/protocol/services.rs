@@ -364,6 +364,10 @@ pub struct ReceiptClaims {
     pub due_date: String,
 }
 
+impl crate::jwt::JwtKind for ReceiptClaims {
+    const TYP: &'static str = crate::jwt::typ::SUBMISSION_RECEIPT;
+}
+
 /// Answer to `POST /v1/submissions` (201 first time, 200 for an idempotent replay).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SubmissionResponse {

@@ -136,6 +136,10 @@ pub struct ReceiptCountersignClaims {
     pub countersigned_at: i64,
 }
 
+impl crate::jwt::JwtKind for ReceiptCountersignClaims {
+    const TYP: &'static str = crate::jwt::typ::CONSENT_RECEIPT;
+}
+
 /// Body of `POST /v1/consent/receipts` (data shares; QR logins are countersigned by the decision).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReceiptCountersignRequest {

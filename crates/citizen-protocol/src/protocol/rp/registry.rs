@@ -48,6 +48,10 @@ pub struct RegistryClaims {
     pub relying_parties: Vec<RelyingPartyEntry>,
 }
 
+impl crate::jwt::JwtKind for RegistryClaims {
+    const TYP: &'static str = crate::jwt::typ::RP_REGISTRY;
+}
+
 /// Answer of `GET /v1/relying-parties`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RegistryResponse {

@@ -905,6 +905,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_identity_qr(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_list_devices(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_login(
@@ -1098,6 +1100,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_accountclient_complete_enrollment(`ptr`: Long,`otp`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_identity_qr(`ptr`: Long,`passcode`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_list_devices(`ptr`: Long,
     ): Long
@@ -2130,6 +2134,16 @@ public interface AccountClientInterface {
     suspend fun `completePasscodeReset`(`otp`: kotlin.String, `newPasscode`: kotlin.String)
     
     /**
+     * A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+     * verifier that only has a camera (verifiable online at the server, and offline with the
+     * server's published keys). Needs the passcode; the device key signs it in the key store
+     * (user-initiated). Fetches the server's binding of this device key when it has none (or
+     * it is about to expire) and works offline while the stored one is valid. Main-safe; may
+     * prompt (biometric/passcode of the key store). Throws [`CitizenError`].
+     */
+    suspend fun `identityQr`(`passcode`: kotlin.String): IdentityQrCode
+    
+    /**
      * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `listDevices`(): List<DeviceInfo>
@@ -2439,6 +2453,36 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         // lift function
         { },
         
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+     * verifier that only has a camera (verifiable online at the server, and offline with the
+     * server's published keys). Needs the passcode; the device key signs it in the key store
+     * (user-initiated). Fetches the server's binding of this device key when it has none (or
+     * it is about to expire) and works offline while the stored one is valid. Main-safe; may
+     * prompt (biometric/passcode of the key store). Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `identityQr`(`passcode`: kotlin.String) : IdentityQrCode {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_identity_qr(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeIdentityQrCode.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -10483,6 +10527,69 @@ public object FfiConverterTypeFormField: FfiConverterRustBuffer<FormField> {
             FfiConverterSequenceTypeFormField.write(value.`itemFields`, buf)
             FfiConverterOptionalInt.write(value.`minItems`, buf)
             FfiConverterOptionalInt.write(value.`maxItems`, buf)
+    }
+}
+
+
+
+/**
+ * A short identity QR to show ([`AccountClient::identity_qr`]).
+ */
+data class IdentityQrCode (
+    /**
+     * The QR text (`CZID1:…`): render it as a QR code.
+     */
+    val `text`: kotlin.String
+    , 
+    /**
+     * When the device signed it.
+     */
+    val `signedAt`: java.time.Instant
+    , 
+    /**
+     * When verifiers stop accepting it.
+     */
+    val `expiresAt`: java.time.Instant
+    , 
+    /**
+     * How long it is valid (60 s).
+     */
+    val `validFor`: java.time.Duration
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIdentityQrCode: FfiConverterRustBuffer<IdentityQrCode> {
+    override fun read(buf: ByteBuffer): IdentityQrCode {
+        return IdentityQrCode(
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterDuration.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IdentityQrCode) = (
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterTimestamp.allocationSize(value.`signedAt`) +
+            FfiConverterTimestamp.allocationSize(value.`expiresAt`) +
+            FfiConverterDuration.allocationSize(value.`validFor`)
+    )
+
+    override fun write(value: IdentityQrCode, buf: ByteBuffer) {
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterTimestamp.write(value.`signedAt`, buf)
+            FfiConverterTimestamp.write(value.`expiresAt`, buf)
+            FfiConverterDuration.write(value.`validFor`, buf)
     }
 }
 
