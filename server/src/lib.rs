@@ -34,8 +34,8 @@ pub mod catalogue;
 pub mod config;
 pub mod db;
 pub mod demo_bank;
-pub mod ecdsa;
 pub mod documents;
+pub mod ecdsa;
 #[cfg(feature = "fault")]
 pub mod fault;
 pub mod handlers;

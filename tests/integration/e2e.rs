@@ -185,7 +185,10 @@ async fn passcode_lockout_escalates_survives_restart_and_wipes_at_ten() {
         assert!(matches!(d.core.account().login("111112".into()).await, Err(CitizenError::PasscodeRejected { .. })));
         let after = env.clock.now();
         let until = secs(d.core.account().passcode_status().await.unwrap().locked_until.unwrap());
-        assert!((before + expected..=after + expected).contains(&until), "lock {until} not {expected} s after [{before}, {after}]");
+        assert!(
+            (before + expected..=after + expected).contains(&until),
+            "lock {until} not {expected} s after [{before}, {after}]"
+        );
     }
     env.clock.advance(3_601);
     // The 10th failure erases the account and the device key.

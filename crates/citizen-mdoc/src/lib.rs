@@ -36,6 +36,10 @@ pub use holder::{
     check_device_request, HolderDocument, HolderEngagement, HolderEvent, HolderSession, PresentationRequest,
     RequestedDocument, RequestedElement, SelectedElement, SignatureRequest,
 };
+pub use issue::{
+    check_issued, issue_issuer_signed, read_issued, verify_x5c, IssueRequest, IssuedDocument, StatusRef,
+    MAX_ISSUER_SIGNED_BYTES,
+};
 pub use reader::{
     device_request_for_transcript, validate_engagement_cbor, validate_engagement_qr, DocumentRequest, ReaderSession,
 };
@@ -45,10 +49,6 @@ pub use reader_auth::{
 };
 pub use session::{
     session_termination, MAX_ENGAGEMENT_QR_CHARS, MAX_REQUEST_MESSAGE_BYTES, MAX_RESPONSE_MESSAGE_BYTES,
-};
-pub use issue::{
-    check_issued, issue_issuer_signed, read_issued, verify_x5c, IssueRequest, IssuedDocument, StatusRef,
-    MAX_ISSUER_SIGNED_BYTES,
 };
 pub use verify::{
     verify_device_response, DeviceAuthResult, Verdict, VerifiedDocument, VerifyRequest, MAX_DEVICE_RESPONSE_BYTES,

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub mod chip;
-pub mod documents;
 pub mod discovery;
+pub mod documents;
 pub mod idqr;
 pub mod rp;
 pub mod services;
