@@ -603,7 +603,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_consent() != 22538:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_citizencore_documents() != 8770:
+    if lib.uniffi_citizen_core_checksum_method_citizencore_documents() != 62514:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_citizencore_observe_status() != 30766:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -5012,43 +5012,6 @@ class _UniffiFfiConverterTypeDocumentType(_UniffiConverterRustBuffer):
 
 
 
-# The Timestamp type.
-Timestamp = datetime.datetime
-
-# There is a loss of precision when converting from Rust timestamps,
-# which are accurate to the nanosecond,
-# to Python datetimes, which have a variable precision due to the use of float as representation.
-class _UniffiFfiConverterTimestamp(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        seconds = buf.read_i64()
-        microseconds = buf.read_u32() / 1000
-        # Use fromtimestamp(0) then add the seconds using a timedelta.  This
-        # ensures that we get OverflowError rather than ValueError when
-        # seconds is too large.
-        if seconds >= 0:
-            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) + datetime.timedelta(seconds=seconds, microseconds=microseconds)
-        else:
-            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) - datetime.timedelta(seconds=-seconds, microseconds=microseconds)
-
-    @staticmethod
-    def check_lower(value):
-        pass
-
-    @staticmethod
-    def write(value, buf):
-        if value >= datetime.datetime.fromtimestamp(0, datetime.timezone.utc):
-            sign = 1
-            delta = value - datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
-        else:
-            sign = -1
-            delta = datetime.datetime.fromtimestamp(0, datetime.timezone.utc) - value
-
-        seconds = delta.seconds + delta.days * 24 * 3600
-        nanoseconds = delta.microseconds * 1000
-        buf.write_i64(sign * seconds)
-        buf.write_u32(nanoseconds)
-
 @dataclass
 class DocumentSummary:
     """
@@ -6218,69 +6181,6 @@ class _UniffiFfiConverterTypeFormField(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeFormField.write(value.item_fields, buf)
         _UniffiFfiConverterOptionalInt32.write(value.min_items, buf)
         _UniffiFfiConverterOptionalInt32.write(value.max_items, buf)
-
-# The Timestamp type.
-Timestamp = datetime.datetime
-
-# There is a loss of precision when converting from Rust timestamps,
-# which are accurate to the nanosecond,
-# to Python datetimes, which have a variable precision due to the use of float as representation.
-class _UniffiFfiConverterTimestamp(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        seconds = buf.read_i64()
-        microseconds = buf.read_u32() / 1000
-        # Use fromtimestamp(0) then add the seconds using a timedelta.  This
-        # ensures that we get OverflowError rather than ValueError when
-        # seconds is too large.
-        if seconds >= 0:
-            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) + datetime.timedelta(seconds=seconds, microseconds=microseconds)
-        else:
-            return datetime.datetime.fromtimestamp(0, tz=datetime.timezone.utc) - datetime.timedelta(seconds=-seconds, microseconds=microseconds)
-
-    @staticmethod
-    def check_lower(value):
-        pass
-
-    @staticmethod
-    def write(value, buf):
-        if value >= datetime.datetime.fromtimestamp(0, datetime.timezone.utc):
-            sign = 1
-            delta = value - datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
-        else:
-            sign = -1
-            delta = datetime.datetime.fromtimestamp(0, datetime.timezone.utc) - value
-
-        seconds = delta.seconds + delta.days * 24 * 3600
-        nanoseconds = delta.microseconds * 1000
-        buf.write_i64(sign * seconds)
-        buf.write_u32(nanoseconds)
-
-# The Duration type.
-Duration = datetime.timedelta
-
-# There is a loss of precision when converting from Rust durations,
-# which are accurate to the nanosecond,
-# to Python durations, which are only accurate to the microsecond.
-class _UniffiFfiConverterDuration(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        seconds = buf.read_u64()
-        microseconds = buf.read_u32() / 1.0e3
-        return datetime.timedelta(seconds=seconds, microseconds=microseconds)
-
-    @staticmethod
-    def check_lower(value):
-        seconds = value.seconds + value.days * 24 * 3600
-        if seconds < 0:
-            raise ValueError("Invalid duration, must be non-negative")
-
-    @staticmethod
-    def write(value, buf):
-        seconds = value.seconds + value.days * 24 * 3600
-        nanoseconds = value.microseconds * 1000
-        buf.write_i64(seconds)
-        buf.write_u32(nanoseconds)
 
 @dataclass
 class IdentityQrCode:
@@ -11409,31 +11309,6 @@ class _UniffiFfiConverterSequenceTypeDocumentSummary(_UniffiConverterRustBuffer)
             _UniffiFfiConverterTypeDocumentSummary.read(buf) for i in range(count)
         ]
 
-class _UniffiFfiConverterOptionalTimestamp(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterTimestamp.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterTimestamp.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterTimestamp.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
 
 class DocumentsClientProtocol(typing.Protocol):
     """
@@ -12947,7 +12822,8 @@ class CitizenCoreProtocol(typing.Protocol):
         raise NotImplementedError
     def documents(self, ) -> DocumentsClient:
         """
-        The documents wallet: CCCD, driving licence, health insurance, vehicle registration.
+        The documents wallet: CCCD, driving licence, health insurance, vehicle registration. Cheap
+        (no I/O): main-safe, never prompts, never throws.
 """
         raise NotImplementedError
     def observe_status(self, listener: StatusListener) -> Subscription:
@@ -13140,7 +13016,8 @@ class CitizenCore(CitizenCoreProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     def documents(self, ) -> DocumentsClient:
         """
-        The documents wallet: CCCD, driving licence, health insurance, vehicle registration.
+        The documents wallet: CCCD, driving licence, health insurance, vehicle registration. Cheap
+        (no I/O): main-safe, never prompts, never throws.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),

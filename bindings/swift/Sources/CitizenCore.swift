@@ -703,6 +703,16 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
     func completePasscodeReset(otp: String, newPasscode: String) async throws 
     
     /**
+     * A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+     * verifier that only has a camera (verifiable online at the server, and offline with the
+     * server's published keys). Needs the passcode; the device key signs it in the key store
+     * (user-initiated). Fetches the server's binding of this device key when it has none (or
+     * it is about to expire) and works offline while the stored one is valid. Main-safe; may
+     * prompt (biometric/passcode of the key store). Throws [`CitizenError`].
+     */
+    func identityQr(passcode: String) async throws  -> IdentityQrCode
+    
+    /**
      * The account's devices. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func listDevices() async throws  -> [DeviceInfo]
@@ -926,6 +936,30 @@ open func completePasscodeReset(otp: String, newPasscode: String)async throws   
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+     * verifier that only has a camera (verifiable online at the server, and offline with the
+     * server's published keys). Needs the passcode; the device key signs it in the key store
+     * (user-initiated). Fetches the server's binding of this device key when it has none (or
+     * it is about to expire) and works offline while the stored one is valid. Main-safe; may
+     * prompt (biometric/passcode of the key store). Throws [`CitizenError`].
+     */
+open func identityQr(passcode: String)async throws  -> IdentityQrCode  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_identity_qr(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeIdentityQrCode_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -2194,6 +2228,12 @@ public protocol CitizenCoreProtocol: AnyObject, Sendable {
     func consent()  -> ConsentClient
     
     /**
+     * The documents wallet: CCCD, driving licence, health insurance, vehicle registration. Cheap
+     * (no I/O): main-safe, never prompts, never throws.
+     */
+    func documents()  -> DocumentsClient
+    
+    /**
      * Subscribe to the status: the current one at once, then each change the core notices
      * (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
      * [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
@@ -2383,6 +2423,19 @@ open func consent() -> ConsentClient  {
     return try!  FfiConverterTypeConsentClient_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_citizen_core_fn_method_citizencore_consent(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The documents wallet: CCCD, driving licence, health insurance, vehicle registration. Cheap
+     * (no I/O): main-safe, never prompts, never throws.
+     */
+open func documents() -> DocumentsClient  {
+    return try!  FfiConverterTypeDocumentsClient_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_citizencore_documents(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -3748,6 +3801,268 @@ public func FfiConverterTypeDeviceKeyStore_lift(_ handle: UInt64) throws -> Devi
 #endif
 public func FfiConverterTypeDeviceKeyStore_lower(_ value: DeviceKeyStore) -> UInt64 {
     return FfiConverterTypeDeviceKeyStore.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The documents wallet of one core (`CitizenCore.documents()`). Small enough to fake in a test
+ * of a view model.
+ */
+public protocol DocumentsClientProtocol: AnyObject, Sendable {
+    
+    /**
+     * Delete a held document from this device (`refresh` fetches it again). Main-safe; never
+     * prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+    func delete(id: String) async throws 
+    
+    /**
+     * One held document with its labelled fields (Vietnamese and English) and its portrait.
+     * Offline. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`
+     * `documents.unknown`).
+     */
+    func get(id: String) async throws  -> DocumentDetail
+    
+    /**
+     * The held documents (CCCD, driving licence, health insurance, vehicle registration order).
+     * Offline. Main-safe; never prompts. Throws [`CitizenError`] (`Internal`).
+     */
+    func list() async throws  -> [DocumentSummary]
+    
+    /**
+     * Ask the server for the citizen's four documents and store them, replacing the held set.
+     * Signs a `credential` statement with the device key (may prompt for the biometric/passcode
+     * of the key store). Every document is checked before anything is stored (issuer chain to
+     * the signed trust list, MSO signature, every element's digest, validity, bound to this
+     * device's key; the SD-JWT VC likewise); one bad document refuses them all with its code
+     * (`Refused`: `mdoc.digest_mismatch`, `mdoc.issuer_untrusted`, `mdoc.device_key_mismatch`,
+     * `documents.sd_jwt_invalid`, `documents.mismatch`, `documents.trust_list_invalid`, …) and
+     * the wallet stays as it was. Main-safe. Throws [`CitizenError`] (`NeedsLogin`, `Network`,
+     * `KeyStore`, `Refused`).
+     */
+    func refresh() async throws  -> [DocumentSummary]
+    
+    /**
+     * When the trust list the held documents were checked against was fetched (`None` before
+     * the first refresh): verifiers working offline say how old their list is. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Internal`).
+     */
+    func trustListFetchedAt() async throws  -> Date?
+    
+}
+/**
+ * The documents wallet of one core (`CitizenCore.documents()`). Small enough to fake in a test
+ * of a view model.
+ */
+open class DocumentsClient: DocumentsClientProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_documentsclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_documentsclient(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Delete a held document from this device (`refresh` fetches it again). Main-safe; never
+     * prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+open func delete(id: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_delete(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * One held document with its labelled fields (Vietnamese and English) and its portrait.
+     * Offline. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`
+     * `documents.unknown`).
+     */
+open func get(id: String)async throws  -> DocumentDetail  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_get(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDocumentDetail_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The held documents (CCCD, driving licence, health insurance, vehicle registration order).
+     * Offline. Main-safe; never prompts. Throws [`CitizenError`] (`Internal`).
+     */
+open func list()async throws  -> [DocumentSummary]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_list(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDocumentSummary.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Ask the server for the citizen's four documents and store them, replacing the held set.
+     * Signs a `credential` statement with the device key (may prompt for the biometric/passcode
+     * of the key store). Every document is checked before anything is stored (issuer chain to
+     * the signed trust list, MSO signature, every element's digest, validity, bound to this
+     * device's key; the SD-JWT VC likewise); one bad document refuses them all with its code
+     * (`Refused`: `mdoc.digest_mismatch`, `mdoc.issuer_untrusted`, `mdoc.device_key_mismatch`,
+     * `documents.sd_jwt_invalid`, `documents.mismatch`, `documents.trust_list_invalid`, …) and
+     * the wallet stays as it was. Main-safe. Throws [`CitizenError`] (`NeedsLogin`, `Network`,
+     * `KeyStore`, `Refused`).
+     */
+open func refresh()async throws  -> [DocumentSummary]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_refresh(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDocumentSummary.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * When the trust list the held documents were checked against was fetched (`None` before
+     * the first refresh): verifiers working offline say how old their list is. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Internal`).
+     */
+open func trustListFetchedAt()async throws  -> Date?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_trust_list_fetched_at(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTimestamp.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocumentsClient: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = DocumentsClient
+
+    public static func lift(_ handle: UInt64) throws -> DocumentsClient {
+        return DocumentsClient(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: DocumentsClient) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DocumentsClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: DocumentsClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentsClient_lift(_ handle: UInt64) throws -> DocumentsClient {
+    return try FfiConverterTypeDocumentsClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentsClient_lower(_ value: DocumentsClient) -> UInt64 {
+    return FfiConverterTypeDocumentsClient.lower(value)
 }
 
 
@@ -7057,6 +7372,323 @@ public func FfiConverterTypeDeviceStatusInfo_lower(_ value: DeviceStatusInfo) ->
 
 
 /**
+ * A held document with its fields and portrait.
+ */
+public struct DocumentDetail: Equatable, Hashable {
+    /**
+     * The summary shown in the list.
+     */
+    public let summary: DocumentSummary
+    /**
+     * Every element except the portrait, in the issuer's order.
+     */
+    public let fields: [DocumentField]
+    /**
+     * The portrait image (JPEG) when the document has one (the driving licence).
+     */
+    public let portrait: Data?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The summary shown in the list.
+         */summary: DocumentSummary, 
+        /**
+         * Every element except the portrait, in the issuer's order.
+         */fields: [DocumentField], 
+        /**
+         * The portrait image (JPEG) when the document has one (the driving licence).
+         */portrait: Data?) {
+        self.summary = summary
+        self.fields = fields
+        self.portrait = portrait
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DocumentDetail: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocumentDetail: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DocumentDetail {
+        return
+            try DocumentDetail(
+                summary: FfiConverterTypeDocumentSummary.read(from: &buf), 
+                fields: FfiConverterSequenceTypeDocumentField.read(from: &buf), 
+                portrait: FfiConverterOptionData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DocumentDetail, into buf: inout [UInt8]) {
+        FfiConverterTypeDocumentSummary.write(value.summary, into: &buf)
+        FfiConverterSequenceTypeDocumentField.write(value.fields, into: &buf)
+        FfiConverterOptionData.write(value.portrait, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentDetail_lift(_ buf: RustBuffer) throws -> DocumentDetail {
+    return try FfiConverterTypeDocumentDetail.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentDetail_lower(_ value: DocumentDetail) -> RustBuffer {
+    return FfiConverterTypeDocumentDetail.lower(value)
+}
+
+
+/**
+ * One element of a document, labelled.
+ */
+public struct DocumentField: Equatable, Hashable {
+    /**
+     * Element identifier (`family_name`, `plate_number`, …).
+     */
+    public let identifier: String
+    /**
+     * Label in Vietnamese.
+     */
+    public let labelVi: String
+    /**
+     * Label in English.
+     */
+    public let labelEn: String
+    /**
+     * The value as text (dates `YYYY-MM-DD`; licence categories `B: from → to`).
+     */
+    public let value: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Element identifier (`family_name`, `plate_number`, …).
+         */identifier: String, 
+        /**
+         * Label in Vietnamese.
+         */labelVi: String, 
+        /**
+         * Label in English.
+         */labelEn: String, 
+        /**
+         * The value as text (dates `YYYY-MM-DD`; licence categories `B: from → to`).
+         */value: String) {
+        self.identifier = identifier
+        self.labelVi = labelVi
+        self.labelEn = labelEn
+        self.value = value
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DocumentField: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocumentField: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DocumentField {
+        return
+            try DocumentField(
+                identifier: FfiConverterString.read(from: &buf), 
+                labelVi: FfiConverterString.read(from: &buf), 
+                labelEn: FfiConverterString.read(from: &buf), 
+                value: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DocumentField, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.identifier, into: &buf)
+        FfiConverterString.write(value.labelVi, into: &buf)
+        FfiConverterString.write(value.labelEn, into: &buf)
+        FfiConverterString.write(value.value, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentField_lift(_ buf: RustBuffer) throws -> DocumentField {
+    return try FfiConverterTypeDocumentField.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentField_lower(_ value: DocumentField) -> RustBuffer {
+    return FfiConverterTypeDocumentField.lower(value)
+}
+
+
+/**
+ * A held document, as listed.
+ */
+public struct DocumentSummary: Equatable, Hashable {
+    /**
+     * The issuance id (pass it to `get` and `delete`).
+     */
+    public let id: String
+    /**
+     * Which document.
+     */
+    public let documentType: DocumentType
+    /**
+     * The mdoc docType (e.g. `org.iso.18013.5.1.mDL`).
+     */
+    public let docType: String
+    /**
+     * Name in Vietnamese.
+     */
+    public let titleVi: String
+    /**
+     * Name in English.
+     */
+    public let titleEn: String
+    /**
+     * The document signer (certificate subject) that issued it.
+     */
+    public let issuer: String
+    /**
+     * When the issuer signed it.
+     */
+    public let signedAt: Date
+    /**
+     * End of the signed validity (the wallet refreshes before).
+     */
+    public let validUntil: Date
+    /**
+     * Index of its entry in the issuer's token status list.
+     */
+    public let statusIndex: Int64
+    /**
+     * When this device stored it.
+     */
+    public let storedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The issuance id (pass it to `get` and `delete`).
+         */id: String, 
+        /**
+         * Which document.
+         */documentType: DocumentType, 
+        /**
+         * The mdoc docType (e.g. `org.iso.18013.5.1.mDL`).
+         */docType: String, 
+        /**
+         * Name in Vietnamese.
+         */titleVi: String, 
+        /**
+         * Name in English.
+         */titleEn: String, 
+        /**
+         * The document signer (certificate subject) that issued it.
+         */issuer: String, 
+        /**
+         * When the issuer signed it.
+         */signedAt: Date, 
+        /**
+         * End of the signed validity (the wallet refreshes before).
+         */validUntil: Date, 
+        /**
+         * Index of its entry in the issuer's token status list.
+         */statusIndex: Int64, 
+        /**
+         * When this device stored it.
+         */storedAt: Date) {
+        self.id = id
+        self.documentType = documentType
+        self.docType = docType
+        self.titleVi = titleVi
+        self.titleEn = titleEn
+        self.issuer = issuer
+        self.signedAt = signedAt
+        self.validUntil = validUntil
+        self.statusIndex = statusIndex
+        self.storedAt = storedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DocumentSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocumentSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DocumentSummary {
+        return
+            try DocumentSummary(
+                id: FfiConverterString.read(from: &buf), 
+                documentType: FfiConverterTypeDocumentType.read(from: &buf), 
+                docType: FfiConverterString.read(from: &buf), 
+                titleVi: FfiConverterString.read(from: &buf), 
+                titleEn: FfiConverterString.read(from: &buf), 
+                issuer: FfiConverterString.read(from: &buf), 
+                signedAt: FfiConverterTimestamp.read(from: &buf), 
+                validUntil: FfiConverterTimestamp.read(from: &buf), 
+                statusIndex: FfiConverterInt64.read(from: &buf), 
+                storedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DocumentSummary, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeDocumentType.write(value.documentType, into: &buf)
+        FfiConverterString.write(value.docType, into: &buf)
+        FfiConverterString.write(value.titleVi, into: &buf)
+        FfiConverterString.write(value.titleEn, into: &buf)
+        FfiConverterString.write(value.issuer, into: &buf)
+        FfiConverterTimestamp.write(value.signedAt, into: &buf)
+        FfiConverterTimestamp.write(value.validUntil, into: &buf)
+        FfiConverterInt64.write(value.statusIndex, into: &buf)
+        FfiConverterTimestamp.write(value.storedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentSummary_lift(_ buf: RustBuffer) throws -> DocumentSummary {
+    return try FfiConverterTypeDocumentSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentSummary_lower(_ value: DocumentSummary) -> RustBuffer {
+    return FfiConverterTypeDocumentSummary.lower(value)
+}
+
+
+/**
  * A form being filled.
  */
 public struct Draft: Equatable, Hashable {
@@ -7959,6 +8591,95 @@ public func FfiConverterTypeFormField_lift(_ buf: RustBuffer) throws -> FormFiel
 #endif
 public func FfiConverterTypeFormField_lower(_ value: FormField) -> RustBuffer {
     return FfiConverterTypeFormField.lower(value)
+}
+
+
+/**
+ * A short identity QR to show ([`AccountClient::identity_qr`]).
+ */
+public struct IdentityQrCode: Equatable, Hashable {
+    /**
+     * The QR text (`CZID1:…`): render it as a QR code.
+     */
+    public let text: String
+    /**
+     * When the device signed it.
+     */
+    public let signedAt: Date
+    /**
+     * When verifiers stop accepting it.
+     */
+    public let expiresAt: Date
+    /**
+     * How long it is valid (60 s).
+     */
+    public let validFor: TimeInterval
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The QR text (`CZID1:…`): render it as a QR code.
+         */text: String, 
+        /**
+         * When the device signed it.
+         */signedAt: Date, 
+        /**
+         * When verifiers stop accepting it.
+         */expiresAt: Date, 
+        /**
+         * How long it is valid (60 s).
+         */validFor: TimeInterval) {
+        self.text = text
+        self.signedAt = signedAt
+        self.expiresAt = expiresAt
+        self.validFor = validFor
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IdentityQrCode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIdentityQrCode: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IdentityQrCode {
+        return
+            try IdentityQrCode(
+                text: FfiConverterString.read(from: &buf), 
+                signedAt: FfiConverterTimestamp.read(from: &buf), 
+                expiresAt: FfiConverterTimestamp.read(from: &buf), 
+                validFor: FfiConverterDuration.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IdentityQrCode, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterTimestamp.write(value.signedAt, into: &buf)
+        FfiConverterTimestamp.write(value.expiresAt, into: &buf)
+        FfiConverterDuration.write(value.validFor, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentityQrCode_lift(_ buf: RustBuffer) throws -> IdentityQrCode {
+    return try FfiConverterTypeIdentityQrCode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentityQrCode_lower(_ value: IdentityQrCode) -> RustBuffer {
+    return FfiConverterTypeIdentityQrCode.lower(value)
 }
 
 
@@ -10898,6 +11619,101 @@ public func FfiConverterTypeDeviceStatus_lower(_ value: DeviceStatus) -> RustBuf
 
 
 /**
+ * Which document.
+ */
+
+public enum DocumentType: Equatable, Hashable {
+    
+    /**
+     * Căn cước công dân (CCCD).
+     */
+    case citizenIdCard
+    /**
+     * Giấy phép lái xe, as the ISO 18013-5 mobile driving licence (`org.iso.18013.5.1.mDL`).
+     */
+    case drivingLicence
+    /**
+     * Thẻ bảo hiểm y tế (BHYT).
+     */
+    case healthInsuranceCard
+    /**
+     * Giấy chứng nhận đăng ký xe.
+     */
+    case vehicleRegistration
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DocumentType: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocumentType: FfiConverterRustBuffer {
+    typealias SwiftType = DocumentType
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DocumentType {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .citizenIdCard
+        
+        case 2: return .drivingLicence
+        
+        case 3: return .healthInsuranceCard
+        
+        case 4: return .vehicleRegistration
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DocumentType, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .citizenIdCard:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .drivingLicence:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .healthInsuranceCard:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .vehicleRegistration:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentType_lift(_ buf: RustBuffer) throws -> DocumentType {
+    return try FfiConverterTypeDocumentType.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentType_lower(_ value: DocumentType) -> RustBuffer {
+    return FfiConverterTypeDocumentType.lower(value)
+}
+
+
+
+/**
  * Draft states.
  */
 
@@ -12732,6 +13548,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
+    typealias SwiftType = Data?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterData.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterData.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTimestamp: FfiConverterRustBuffer {
     typealias SwiftType = Date?
 
@@ -13141,6 +13981,56 @@ fileprivate struct FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDeviceInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDocumentField: FfiConverterRustBuffer {
+    typealias SwiftType = [DocumentField]
+
+    public static func write(_ value: [DocumentField], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDocumentField.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DocumentField] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DocumentField]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDocumentField.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDocumentSummary: FfiConverterRustBuffer {
+    typealias SwiftType = [DocumentSummary]
+
+    public static func write(_ value: [DocumentSummary], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDocumentSummary.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DocumentSummary] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DocumentSummary]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDocumentSummary.read(from: &buf))
         }
         return seq
     }
@@ -13742,6 +14632,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_accountclient_identity_qr() != 4154) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_accountclient_list_devices() != 59749) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -13826,6 +14719,21 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_consentclient_share_data() != 53938) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_documentsclient_delete() != 25798) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_documentsclient_get() != 58727) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_documentsclient_list() != 36110) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_documentsclient_refresh() != 63707) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_documentsclient_trust_list_fetched_at() != 43188) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_citizencore_account() != 12359) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -13836,6 +14744,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_consent() != 22538) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_citizencore_documents() != 62514) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_citizencore_observe_status() != 30766) {

@@ -963,6 +963,16 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_share_data(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_delete(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_get(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_list(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_refresh(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_trust_list_fetched_at(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_account(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_activity(
@@ -970,6 +980,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_citizencore_chip(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_consent(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_citizencore_documents(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_observe_status(
     ): Int
@@ -1177,6 +1189,20 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_consentclient_share_data(`ptr`: Long,`requestId`: RustBuffer.ByValue,`optionalClaims`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_clone_documentsclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_documentsclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_documentsclient_delete(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_documentsclient_get(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_documentsclient_list(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_documentsclient_refresh(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_documentsclient_trust_list_fetched_at(`ptr`: Long,
+    ): Long
     external fun uniffi_citizen_core_fn_clone_citizencore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_citizencore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1192,6 +1218,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_citizencore_chip(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_consent(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_method_citizencore_documents(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_method_citizencore_observe_status(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -4417,6 +4445,12 @@ public interface CitizenCoreInterface {
     fun `consent`(): ConsentClient
     
     /**
+     * The documents wallet: CCCD, driving licence, health insurance, vehicle registration. Cheap
+     * (no I/O): main-safe, never prompts, never throws.
+     */
+    fun `documents`(): DocumentsClient
+    
+    /**
      * Subscribe to the status: the current one at once, then each change the core notices
      * (login, logout, enrollment, session expired or revoked, device deactivated, wipe). See
      * [`StatusListener`]. Main-safe; never prompts. Throws [`CitizenError`] (`Internal` with
@@ -4621,6 +4655,23 @@ open class CitizenCore: Disposable, AutoCloseable, CitizenCoreInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_citizen_core_fn_method_citizencore_consent(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The documents wallet: CCCD, driving licence, health insurance, vehicle registration. Cheap
+     * (no I/O): main-safe, never prompts, never throws.
+     */override fun `documents`(): DocumentsClient {
+            return FfiConverterTypeDocumentsClient.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_citizencore_documents(
         it,
         _status)
 }
@@ -6466,6 +6517,430 @@ public object FfiConverterTypeDeviceKeyStore: FfiConverter<DeviceKeyStore, Long>
     override fun allocationSize(value: DeviceKeyStore) = 8UL
 
     override fun write(value: DeviceKeyStore, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The documents wallet of one core (`CitizenCore.documents()`). Small enough to fake in a test
+ * of a view model.
+ */
+public interface DocumentsClientInterface {
+    
+    /**
+     * Delete a held document from this device (`refresh` fetches it again). Main-safe; never
+     * prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+    suspend fun `delete`(`id`: kotlin.String)
+    
+    /**
+     * One held document with its labelled fields (Vietnamese and English) and its portrait.
+     * Offline. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`
+     * `documents.unknown`).
+     */
+    suspend fun `get`(`id`: kotlin.String): DocumentDetail
+    
+    /**
+     * The held documents (CCCD, driving licence, health insurance, vehicle registration order).
+     * Offline. Main-safe; never prompts. Throws [`CitizenError`] (`Internal`).
+     */
+    suspend fun `list`(): List<DocumentSummary>
+    
+    /**
+     * Ask the server for the citizen's four documents and store them, replacing the held set.
+     * Signs a `credential` statement with the device key (may prompt for the biometric/passcode
+     * of the key store). Every document is checked before anything is stored (issuer chain to
+     * the signed trust list, MSO signature, every element's digest, validity, bound to this
+     * device's key; the SD-JWT VC likewise); one bad document refuses them all with its code
+     * (`Refused`: `mdoc.digest_mismatch`, `mdoc.issuer_untrusted`, `mdoc.device_key_mismatch`,
+     * `documents.sd_jwt_invalid`, `documents.mismatch`, `documents.trust_list_invalid`, …) and
+     * the wallet stays as it was. Main-safe. Throws [`CitizenError`] (`NeedsLogin`, `Network`,
+     * `KeyStore`, `Refused`).
+     */
+    suspend fun `refresh`(): List<DocumentSummary>
+    
+    /**
+     * When the trust list the held documents were checked against was fetched (`None` before
+     * the first refresh): verifiers working offline say how old their list is. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Internal`).
+     */
+    suspend fun `trustListFetchedAt`(): java.time.Instant?
+    
+    companion object
+}
+
+/**
+ * The documents wallet of one core (`CitizenCore.documents()`). Small enough to fake in a test
+ * of a view model.
+ */
+open class DocumentsClient: Disposable, AutoCloseable, DocumentsClientInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_documentsclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_documentsclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * Delete a held document from this device (`refresh` fetches it again). Main-safe; never
+     * prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `delete`(`id`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * One held document with its labelled fields (Vietnamese and English) and its portrait.
+     * Offline. Main-safe; never prompts. Throws [`CitizenError`] (`NotFound`
+     * `documents.unknown`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `get`(`id`: kotlin.String) : DocumentDetail {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_get(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDocumentDetail.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The held documents (CCCD, driving licence, health insurance, vehicle registration order).
+     * Offline. Main-safe; never prompts. Throws [`CitizenError`] (`Internal`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `list`() : List<DocumentSummary> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDocumentSummary.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Ask the server for the citizen's four documents and store them, replacing the held set.
+     * Signs a `credential` statement with the device key (may prompt for the biometric/passcode
+     * of the key store). Every document is checked before anything is stored (issuer chain to
+     * the signed trust list, MSO signature, every element's digest, validity, bound to this
+     * device's key; the SD-JWT VC likewise); one bad document refuses them all with its code
+     * (`Refused`: `mdoc.digest_mismatch`, `mdoc.issuer_untrusted`, `mdoc.device_key_mismatch`,
+     * `documents.sd_jwt_invalid`, `documents.mismatch`, `documents.trust_list_invalid`, …) and
+     * the wallet stays as it was. Main-safe. Throws [`CitizenError`] (`NeedsLogin`, `Network`,
+     * `KeyStore`, `Refused`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refresh`() : List<DocumentSummary> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_refresh(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDocumentSummary.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * When the trust list the held documents were checked against was fetched (`None` before
+     * the first refresh): verifiers working offline say how old their list is. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Internal`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `trustListFetchedAt`() : java.time.Instant? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_trust_list_fetched_at(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTimestamp.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocumentsClient: FfiConverter<DocumentsClient, Long> {
+    override fun lower(value: DocumentsClient): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): DocumentsClient {
+        return DocumentsClient(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): DocumentsClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: DocumentsClient) = 8UL
+
+    override fun write(value: DocumentsClient, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -9874,6 +10349,235 @@ public object FfiConverterTypeDeviceStatusInfo: FfiConverterRustBuffer<DeviceSta
 
 
 /**
+ * A held document with its fields and portrait.
+ */
+data class DocumentDetail (
+    /**
+     * The summary shown in the list.
+     */
+    val `summary`: DocumentSummary
+    , 
+    /**
+     * Every element except the portrait, in the issuer's order.
+     */
+    val `fields`: List<DocumentField>
+    , 
+    /**
+     * The portrait image (JPEG) when the document has one (the driving licence).
+     */
+    val `portrait`: kotlin.ByteArray?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocumentDetail: FfiConverterRustBuffer<DocumentDetail> {
+    override fun read(buf: ByteBuffer): DocumentDetail {
+        return DocumentDetail(
+            FfiConverterTypeDocumentSummary.read(buf),
+            FfiConverterSequenceTypeDocumentField.read(buf),
+            FfiConverterOptionalByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DocumentDetail) = (
+            FfiConverterTypeDocumentSummary.allocationSize(value.`summary`) +
+            FfiConverterSequenceTypeDocumentField.allocationSize(value.`fields`) +
+            FfiConverterOptionalByteArray.allocationSize(value.`portrait`)
+    )
+
+    override fun write(value: DocumentDetail, buf: ByteBuffer) {
+            FfiConverterTypeDocumentSummary.write(value.`summary`, buf)
+            FfiConverterSequenceTypeDocumentField.write(value.`fields`, buf)
+            FfiConverterOptionalByteArray.write(value.`portrait`, buf)
+    }
+}
+
+
+
+/**
+ * One element of a document, labelled.
+ */
+data class DocumentField (
+    /**
+     * Element identifier (`family_name`, `plate_number`, …).
+     */
+    val `identifier`: kotlin.String
+    , 
+    /**
+     * Label in Vietnamese.
+     */
+    val `labelVi`: kotlin.String
+    , 
+    /**
+     * Label in English.
+     */
+    val `labelEn`: kotlin.String
+    , 
+    /**
+     * The value as text (dates `YYYY-MM-DD`; licence categories `B: from → to`).
+     */
+    val `value`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocumentField: FfiConverterRustBuffer<DocumentField> {
+    override fun read(buf: ByteBuffer): DocumentField {
+        return DocumentField(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DocumentField) = (
+            FfiConverterString.allocationSize(value.`identifier`) +
+            FfiConverterString.allocationSize(value.`labelVi`) +
+            FfiConverterString.allocationSize(value.`labelEn`) +
+            FfiConverterString.allocationSize(value.`value`)
+    )
+
+    override fun write(value: DocumentField, buf: ByteBuffer) {
+            FfiConverterString.write(value.`identifier`, buf)
+            FfiConverterString.write(value.`labelVi`, buf)
+            FfiConverterString.write(value.`labelEn`, buf)
+            FfiConverterString.write(value.`value`, buf)
+    }
+}
+
+
+
+/**
+ * A held document, as listed.
+ */
+data class DocumentSummary (
+    /**
+     * The issuance id (pass it to `get` and `delete`).
+     */
+    val `id`: kotlin.String
+    , 
+    /**
+     * Which document.
+     */
+    val `documentType`: DocumentType
+    , 
+    /**
+     * The mdoc docType (e.g. `org.iso.18013.5.1.mDL`).
+     */
+    val `docType`: kotlin.String
+    , 
+    /**
+     * Name in Vietnamese.
+     */
+    val `titleVi`: kotlin.String
+    , 
+    /**
+     * Name in English.
+     */
+    val `titleEn`: kotlin.String
+    , 
+    /**
+     * The document signer (certificate subject) that issued it.
+     */
+    val `issuer`: kotlin.String
+    , 
+    /**
+     * When the issuer signed it.
+     */
+    val `signedAt`: java.time.Instant
+    , 
+    /**
+     * End of the signed validity (the wallet refreshes before).
+     */
+    val `validUntil`: java.time.Instant
+    , 
+    /**
+     * Index of its entry in the issuer's token status list.
+     */
+    val `statusIndex`: kotlin.Long
+    , 
+    /**
+     * When this device stored it.
+     */
+    val `storedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocumentSummary: FfiConverterRustBuffer<DocumentSummary> {
+    override fun read(buf: ByteBuffer): DocumentSummary {
+        return DocumentSummary(
+            FfiConverterString.read(buf),
+            FfiConverterTypeDocumentType.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DocumentSummary) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeDocumentType.allocationSize(value.`documentType`) +
+            FfiConverterString.allocationSize(value.`docType`) +
+            FfiConverterString.allocationSize(value.`titleVi`) +
+            FfiConverterString.allocationSize(value.`titleEn`) +
+            FfiConverterString.allocationSize(value.`issuer`) +
+            FfiConverterTimestamp.allocationSize(value.`signedAt`) +
+            FfiConverterTimestamp.allocationSize(value.`validUntil`) +
+            FfiConverterLong.allocationSize(value.`statusIndex`) +
+            FfiConverterTimestamp.allocationSize(value.`storedAt`)
+    )
+
+    override fun write(value: DocumentSummary, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeDocumentType.write(value.`documentType`, buf)
+            FfiConverterString.write(value.`docType`, buf)
+            FfiConverterString.write(value.`titleVi`, buf)
+            FfiConverterString.write(value.`titleEn`, buf)
+            FfiConverterString.write(value.`issuer`, buf)
+            FfiConverterTimestamp.write(value.`signedAt`, buf)
+            FfiConverterTimestamp.write(value.`validUntil`, buf)
+            FfiConverterLong.write(value.`statusIndex`, buf)
+            FfiConverterTimestamp.write(value.`storedAt`, buf)
+    }
+}
+
+
+
+/**
  * A form being filled.
  */
 data class Draft (
@@ -13172,6 +13876,59 @@ public object FfiConverterTypeDeviceStatus: FfiConverterRustBuffer<DeviceStatus>
 
 
 /**
+ * Which document.
+ */
+
+enum class DocumentType {
+    
+    /**
+     * Căn cước công dân (CCCD).
+     */
+    CITIZEN_ID_CARD,
+    /**
+     * Giấy phép lái xe, as the ISO 18013-5 mobile driving licence (`org.iso.18013.5.1.mDL`).
+     */
+    DRIVING_LICENCE,
+    /**
+     * Thẻ bảo hiểm y tế (BHYT).
+     */
+    HEALTH_INSURANCE_CARD,
+    /**
+     * Giấy chứng nhận đăng ký xe.
+     */
+    VEHICLE_REGISTRATION;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocumentType: FfiConverterRustBuffer<DocumentType> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        DocumentType.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: DocumentType) = 4UL
+
+    override fun write(value: DocumentType, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Draft states.
  */
 
@@ -14660,6 +15417,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteArray?> {
+    override fun read(buf: ByteBuffer): kotlin.ByteArray? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterByteArray.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ByteArray?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterByteArray.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ByteArray?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterByteArray.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTimestamp: FfiConverterRustBuffer<java.time.Instant?> {
     override fun read(buf: ByteBuffer): java.time.Instant? {
         if (buf.get().toInt() == 0) {
@@ -15158,6 +15947,62 @@ public object FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer<List<De
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDeviceInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDocumentField: FfiConverterRustBuffer<List<DocumentField>> {
+    override fun read(buf: ByteBuffer): List<DocumentField> {
+        val len = buf.getInt()
+        return List<DocumentField>(len) {
+            FfiConverterTypeDocumentField.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DocumentField>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDocumentField.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DocumentField>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDocumentField.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDocumentSummary: FfiConverterRustBuffer<List<DocumentSummary>> {
+    override fun read(buf: ByteBuffer): List<DocumentSummary> {
+        val len = buf.getInt()
+        return List<DocumentSummary>(len) {
+            FfiConverterTypeDocumentSummary.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DocumentSummary>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDocumentSummary.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DocumentSummary>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDocumentSummary.write(it, buf)
         }
     }
 }
