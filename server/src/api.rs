@@ -49,7 +49,7 @@ pub struct AppState {
     /// CSCA certificates (DER) trusted for chip passive authentication (decision 30), loaded
     /// from `<data_dir>/chip-csca/*.der` at start.
     pub chip_trust: Vec<Vec<u8>>,
-    /// The documents' issuing authority, document signers and reader root (decision 26+b).
+    /// The documents' issuing authority, document signers and reader root (decision 32).
     pub documents: crate::documents::pki::DocumentPki,
 }
 

@@ -253,7 +253,7 @@ CREATE TABLE chip_verifications (
     verified_at    INTEGER NOT NULL
 );
 "#,
-    // v8 (issue 13, decision 26+b): issued documents (mdoc + SD-JWT VC), each with a random
+    // v8 (issue 13, decision 32): issued documents (mdoc + SD-JWT VC), each with a random
     // index in the token status list; `revoked_at` set by an official sets its bit. No personal
     // data: the documents themselves are rebuilt from the register at each issuance.
     r#"

@@ -1,5 +1,5 @@
 //! The server's ECDSA P-256: every device statement the server verifies and every JWS it signs
-//! goes through here (issue 14, ARCHITECTURE.md decision 26e).
+//! goes through here (issue 14, ARCHITECTURE.md decision 36).
 //!
 //! Why ring and not `p256`: ring is already linked through rustls, and its P-256 is hand-tuned
 //! (verify ≈ 57 µs, sign ≈ 18 µs of CPU on the reference machine: 6–15× faster than `p256`). The

@@ -112,7 +112,7 @@ impl RunningServer {
     }
 
     /// Transactions the database writer committed so far: each is one fsync of the WAL,
-    /// shared by every request of its group (tests count them; decision 26e).
+    /// shared by every request of its group (tests count them; decision 36).
     pub fn db_commits(&self) -> u64 {
         self.state.store.commits()
     }

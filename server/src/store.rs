@@ -1,4 +1,4 @@
-//! The server's storage seam (issue 14, ARCHITECTURE.md decision 26e): one writer thread that
+//! The server's storage seam (issue 14, ARCHITECTURE.md decision 36): one writer thread that
 //! runs every request's database work and commits it in groups, and a few read-only
 //! connections for work that needs no atomicity with anything (looking up a device's public key
 //! to check a signature before the request's turn comes).

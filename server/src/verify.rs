@@ -117,7 +117,7 @@ fn signature_answer(r: Result<(), crypto::SigError>) -> ApiResult<()> {
 }
 
 /// Signature checks done before a request's unit of work, outside the database writer
-/// (decision 26e): the results of verifying one signed statement against the public keys
+/// (decision 36): the results of verifying one signed statement against the public keys
 /// stored for its device, read through a read-only connection. The unit of work then runs the
 /// very same checks in the very same order, asking this instead of verifying again — for a key
 /// it holds a result for. Any other key (a bookkeeping key registered in between, a device

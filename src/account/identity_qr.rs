@@ -1,4 +1,4 @@
-//! The short identity QR on the device (issue 13, item 4; ARCHITECTURE.md decision 26d;
+//! The short identity QR on the device (issue 13, item 4; ARCHITECTURE.md decision 35;
 //! [`crate::protocol::idqr`]).
 //!
 //! The server's binding of this device key (name, birth date, CCCD number, level; 7 days) is

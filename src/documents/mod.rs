@@ -1,4 +1,4 @@
-//! The documents wallet on the device (issue 13 item 1, ARCHITECTURE.md decision 26+b).
+//! The documents wallet on the device (issue 13 item 1, ARCHITECTURE.md decision 32).
 //!
 //! `refresh` asks the server for the citizen's four documents with a statement signed by the
 //! device key (purpose `credential`, nonce from a challenge, subject

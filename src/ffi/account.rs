@@ -136,7 +136,7 @@ impl AccountClient {
         self.0.run(|a| async move { a.approve_transfer(&enrollment_id, &passcode).await }).await
     }
 
-    /// A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+    /// A short identity QR (decision 35): the text to show as a QR code, valid 60 s, for a
     /// verifier that only has a camera (verifiable online at the server, and offline with the
     /// server's published keys). Needs the passcode; the device key signs it in the key store
     /// (user-initiated). Fetches the server's binding of this device key when it has none (or

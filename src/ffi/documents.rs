@@ -1,4 +1,4 @@
-//! The documents sub-client (`CitizenCore.documents()`, issue 13 item 1, decision 26+b): the
+//! The documents sub-client (`CitizenCore.documents()`, issue 13 item 1, decision 32): the
 //! citizen's CCCD, driving licence, health-insurance card and vehicle registration, held as ISO
 //! 18013-5 mdocs and SD-JWT VCs bound to the device key. Thin wrappers over [`crate::documents`].
 

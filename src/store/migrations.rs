@@ -49,7 +49,7 @@ pub const SCHEMA_INTEGRITY: usize = 6;
 /// The plain migrations after the keyed one, in order: index `i` brings a database from version
 /// `SCHEMA_INTEGRITY + i` to `SCHEMA_INTEGRITY + i + 1`. v7: the bookkeeping key and the
 /// activity entries waiting for it (issue 11, decision 26). v8: the documents wallet (issue 13,
-/// decision 26+b).
+/// decision 32).
 pub(crate) const LATE_MIGRATIONS: &[&str] = &[include_str!("schema/v7.sql"), include_str!("schema/v8.sql")];
 
 /// The version this build writes and reads; a database above it is refused.

@@ -1,4 +1,4 @@
-//! The documents wallet end to end (issue 13 item 1, decision 26+b): the four documents issued by
+//! The documents wallet end to end (issue 13 item 1, decision 32): the four documents issued by
 //! the reference server, checked and stored sealed by the core, listed and shown with Vietnamese
 //! and English labels and the portrait, deleted; refreshing replaces the set; an official's
 //! revocation shows in the status list. The refusals of

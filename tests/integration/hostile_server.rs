@@ -778,7 +778,7 @@ async fn a_cached_key_that_does_not_verify_is_fetched_once_more() {
     assert_eq!(deliver_one(&env).await, before + 3, "the good set is cached");
 }
 
-// ---- documents (issue 13 item 1, decision 26+b) ------------------------------------------------
+// ---- documents (issue 13 item 1, decision 32) ------------------------------------------------
 
 /// Rewrite one field of the `POST /v1/documents` answer.
 fn alter_documents(

@@ -1,4 +1,4 @@
-//! The short identity QR through the core (issue 13, item 4; decision 26d): the binding is
+//! The short identity QR through the core (issue 13, item 4; decision 35): the binding is
 //! fetched once and kept, a code is signed with the passcode in the key store, verified online
 //! once (then refused as a replay), offline with the published keys, and refused when expired or
 //! tampered; with the server down the stored binding still makes codes.

@@ -551,7 +551,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_identity_qr() != 4154:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_identity_qr() != 58626:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_list_devices() != 59749:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -9598,7 +9598,7 @@ class AccountClientProtocol(typing.Protocol):
         raise NotImplementedError
     async def identity_qr(self, passcode: str) -> IdentityQrCode:
         """
-        A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+        A short identity QR (decision 35): the text to show as a QR code, valid 60 s, for a
         verifier that only has a camera (verifiable online at the server, and offline with the
         server's published keys). Needs the passcode; the device key signs it in the key store
         (user-initiated). Fetches the server's binding of this device key when it has none (or
@@ -9824,7 +9824,7 @@ class AccountClient(AccountClientProtocol):
         )
     async def identity_qr(self, passcode: str) -> IdentityQrCode:
         """
-        A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+        A short identity QR (decision 35): the text to show as a QR code, valid 60 s, for a
         verifier that only has a camera (verifiable online at the server, and offline with the
         server's published keys). Needs the passcode; the device key signs it in the key store
         (user-initiated). Fetches the server's binding of this device key when it has none (or

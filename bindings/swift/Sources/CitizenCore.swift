@@ -703,7 +703,7 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
     func completePasscodeReset(otp: String, newPasscode: String) async throws 
     
     /**
-     * A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+     * A short identity QR (decision 35): the text to show as a QR code, valid 60 s, for a
      * verifier that only has a camera (verifiable online at the server, and offline with the
      * server's published keys). Needs the passcode; the device key signs it in the key store
      * (user-initiated). Fetches the server's binding of this device key when it has none (or
@@ -941,7 +941,7 @@ open func completePasscodeReset(otp: String, newPasscode: String)async throws   
 }
     
     /**
-     * A short identity QR (decision 26d): the text to show as a QR code, valid 60 s, for a
+     * A short identity QR (decision 35): the text to show as a QR code, valid 60 s, for a
      * verifier that only has a camera (verifiable online at the server, and offline with the
      * server's published keys). Needs the passcode; the device key signs it in the key store
      * (user-initiated). Fetches the server's binding of this device key when it has none (or
@@ -14632,7 +14632,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_identity_qr() != 4154) {
+    if (uniffi_citizen_core_checksum_method_accountclient_identity_qr() != 58626) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_list_devices() != 59749) {

@@ -1,4 +1,4 @@
-//! `citizen identity-qr [verify TEXT --server-key FILE]`: the short identity QR (decision 26d).
+//! `citizen identity-qr [verify TEXT --server-key FILE]`: the short identity QR (decision 35).
 //! Showing one needs the passcode (CITIZEN_PASSCODE or stdin) and a device-key signature;
 //! verifying one is offline, with the server key obtained independently (`/v1/keys`).
 

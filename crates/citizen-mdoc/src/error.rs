@@ -121,7 +121,7 @@ pub enum MdocError {
     #[error("invalid transport frame: {0}")]
     FrameInvalid(&'static str),
     /// An issued document's MSO names another device key than the wallet's own (issuance,
-    /// decision 26+b): storing it would keep a document this device cannot present.
+    /// decision 32): storing it would keep a document this device cannot present.
     #[error("the document is bound to another device key")]
     DeviceKeyMismatch,
 }

@@ -16,7 +16,7 @@
 //!
 //! The message types, the transcript, the key derivation, the encryption and the response
 //! preparation (`DeviceSession::prepare_response`, `PreparedDeviceResponse`) are isomdl 0.2.0's;
-//! the bounds, the reader checks and the state machine are ours (ARCHITECTURE.md, decision 26c).
+//! the bounds, the reader checks and the state machine are ours (ARCHITECTURE.md, decision 33).
 
 use std::collections::{BTreeMap, BTreeSet};
 

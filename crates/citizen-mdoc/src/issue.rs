@@ -1,5 +1,5 @@
 //! Issuance of an mdoc's `IssuerSigned` (the issuer's half of ISO/IEC 18013-5 §9.1.2) and the
-//! holder's check of what it received (issue 13, item 1; ARCHITECTURE.md decision 26+b).
+//! holder's check of what it received (issue 13, item 1; ARCHITECTURE.md decision 32).
 //!
 //! [`issue_issuer_signed`] builds the `IssuerSignedItem`s (isomdl structures, random salt per
 //! element), the `MobileSecurityObject` (value digests, validity, `deviceKeyInfo` = the holder's

@@ -16,7 +16,7 @@
 //! `isomdl` 0.2.0 supplies the CBOR/COSE/mdoc structures, the session key derivation and
 //! encryption, and the response preparation. Its own reader checks the MSO signature but
 //! neither the `valueDigests` of the disclosed items nor the MSO validity window (fixed upstream
-//! on git only), so every check is done here; see ARCHITECTURE.md, decisions 31 and 26c.
+//! on git only), so every check is done here; see ARCHITECTURE.md, decisions 31 and 33.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

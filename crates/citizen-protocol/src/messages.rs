@@ -239,7 +239,7 @@ messages! {
     PcscCardRemoved => "pcsc.card_removed", "Thẻ đã bị nhấc khỏi đầu đọc giữa chừng. Hãy đặt lại thẻ rồi thử lại.", "The card was removed from the reader during the read. Place it again and try again.";
     PcscFailure => "pcsc.failure", "Đầu đọc thẻ báo lỗi.", "The card reader reported an error.";
     InvalidConfig => "setup.invalid_config", "Cấu hình ứng dụng không hợp lệ.", "The app configuration is not valid.";
-    // Documents wallet (issue 13 item 1, decision 26+b).
+    // Documents wallet (issue 13 item 1, decision 32).
     MdocDeviceKeyMismatch => "mdoc.device_key_mismatch", "Giấy tờ được cấp cho một khoá thiết bị khác, không phải thiết bị này.", "The document is bound to another device key, not this device's.";
     DocumentUnknown => "documents.unknown", "Không có giấy tờ này trong ví.", "This document is not in the wallet.";
     DocumentSdJwtInvalid => "documents.sd_jwt_invalid", "Bản SD-JWT của giấy tờ không hợp lệ (chữ ký, khoá thiết bị hoặc thời hạn).", "The document's SD-JWT is not valid (signature, device key or validity).";

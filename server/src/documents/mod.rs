@@ -1,4 +1,4 @@
-//! The documents wallet's issuer side (issue 13 item 1, ARCHITECTURE.md decision 26+b): demo
+//! The documents wallet's issuer side (issue 13 item 1, ARCHITECTURE.md decision 32): demo
 //! issuers under an IACA-style root ([`pki`]), the fictitious register's documents ([`data`]),
 //! each issued as an ISO 18013-5 mdoc (`IssuerSigned`, built by `citizen_mdoc`) and as an SD-JWT
 //! VC, both bound to the device key and pointing to the document's entry in the token status

@@ -1,4 +1,4 @@
-//! The documents' PKI (decision 26+b): an issuing-authority root (IACA-style, ISO 18013-5
+//! The documents' PKI (decision 32): an issuing-authority root (IACA-style, ISO 18013-5
 //! Annex B), one demo document-signer certificate per issuer under it (extended key usage mdlDS
 //! 1.0.18013.5.1.2), and a reader-authentication root for verifiers. Generated with rcgen at
 //! first start and persisted in `<data_dir>/documents/` like the TLS development PKI: keys 0600

@@ -75,7 +75,7 @@ impl LoginGrant {
     }
 }
 
-/// `POST /v1/auth/login`: one unit of work (decision 26e) — nonce consumed, counter window
+/// `POST /v1/auth/login`: one unit of work (decision 36) — nonce consumed, counter window
 /// advanced, failure count reset, session and refresh token stored, all in one commit. The
 /// signature was checked before ([`PreVerified`]); the token is signed after.
 pub fn login(s: &AppState, conn: &mut Connection, req: &LoginRequest, pre: &PreVerified) -> ApiResult<LoginGrant> {

@@ -1,4 +1,4 @@
-//! The documents wallet's endpoints (issue 13 item 1, ARCHITECTURE.md decision 26+b).
+//! The documents wallet's endpoints (issue 13 item 1, ARCHITECTURE.md decision 32).
 //!
 //! * `POST /v1/documents` (Bearer + statement, purpose `credential`, nonce from a `credential`
 //!   challenge, subject `documents:<sha256 hex of the device public key>`): issue the citizen's

@@ -1,4 +1,4 @@
-//! The short identity QR (issue 13, item 4; ARCHITECTURE.md decision 26d;
+//! The short identity QR (issue 13, item 4; ARCHITECTURE.md decision 35;
 //! [`citizen_protocol::protocol::idqr`]).
 //!
 //! * `POST /v1/identity/binding` (Bearer): the server's binding of the session's device key to

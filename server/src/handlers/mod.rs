@@ -350,7 +350,7 @@ async fn submit(State(s): S, headers: HeaderMap, ApiJson(req): ApiJson<ps::Submi
         Some(Ok(k)) => Some(k),
         None => None,
     };
-    // The device signature is checked before the unit of work (decision 26e).
+    // The device signature is checked before the unit of work (decision 36).
     let pre = crate::verify::PreVerified::before(&s, &req.signed).await;
     let result = blocking(&s, move |s, c| services::submit(s, c, key.as_deref(), &req, &pre)).await;
     #[cfg(feature = "fault")]

@@ -1,4 +1,4 @@
-//! The server's concurrency model (decision 26e): requests' units of work are group-committed
+//! The server's concurrency model (decision 36): requests' units of work are group-committed
 //! by one writer, signatures are checked before and tokens signed after. Replays raced in
 //! parallel must still win exactly once.
 

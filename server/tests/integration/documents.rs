@@ -1,4 +1,4 @@
-//! The documents wallet, server side (issue 13 item 1, decision 26+b): the four documents are
+//! The documents wallet, server side (issue 13 item 1, decision 32): the four documents are
 //! issued as mdocs that pass the holder's checks against the IACA of the signed trust list and
 //! as SD-JWT VCs signed by the same document signers; each has its own status-list entry, which
 //! an official's revocation sets; the request is single-use and bound to the device key.

@@ -778,7 +778,7 @@ async fn a_submission_signed_by_the_bookkeeping_key_is_refused() {
     assert_eq!(st, 201, "{b}");
 }
 
-/// Idempotency under concurrency (decision 26e): one signed submission sent 16 times at once
+/// Idempotency under concurrency (decision 36): one signed submission sent 16 times at once
 /// opens exactly one case; every other copy gets the original answer (or is told the first is
 /// still in progress), and one statement's counter is accepted once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

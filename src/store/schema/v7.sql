@@ -1,4 +1,4 @@
--- v7: the bookkeeping key (issue 11, ARCHITECTURE.md decision 26b).
+-- v7: the bookkeeping key (issue 11, ARCHITECTURE.md decision 26).
 -- * account.bookkeeping: sealed JSON — alias and public key of the second device key (no user
 --   authentication; signs activity entries and anchors only) and, once the server knows it, the
 --   statement signed by the device key that registered it (enrollment proof or login).

@@ -1,4 +1,4 @@
--- v8: the documents wallet (issue 13 item 1, ARCHITECTURE.md decision 26+b).
+-- v8: the documents wallet (issue 13 item 1, ARCHITECTURE.md decision 32).
 -- * documents: one row per held document (the latest issuance of each kind). `sealed` is the
 --   sealed JSON of both forms (mdoc IssuerSigned, SD-JWT VC) and their status-list reference,
 --   AAD `documents.<id>`; only the kind (which of the four) and the time stay in clear.

@@ -1,4 +1,4 @@
-//! The documents wallet (issue 13 item 1, ARCHITECTURE.md decision 26+b): wire formats shared by
+//! The documents wallet (issue 13 item 1, ARCHITECTURE.md decision 32): wire formats shared by
 //! the core and the reference server, the element labels shown to the citizen, and the token
 //! status list's bit encoding (draft-ietf-oauth-status-list).
 //!

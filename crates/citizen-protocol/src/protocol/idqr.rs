@@ -1,4 +1,4 @@
-//! The short identity QR (issue 13, item 4; ARCHITECTURE.md decision 26d): what VNeID shows
+//! The short identity QR (issue 13, item 4; ARCHITECTURE.md decision 35): what VNeID shows
 //! today as a one-minute code, made verifiable — online at the identity server and offline by
 //! a verifier that only has a camera and the server's cached key set.
 //!
