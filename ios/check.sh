@@ -4,7 +4,8 @@
 #   2. every call on the core and its sub-clients in the Swift sources (`core.<m>(…)`,
 #      `core.account().<m>(…)`, `account.<m>(…)`, `self.services.<m>(…)`, …) names a method of the
 #      generated protocol of its receiver (`CitizenCoreProtocol`, `AccountClientProtocol`,
-#      `ServicesClientProtocol`, `ConsentClientProtocol`, `ActivityClientProtocol` in
+#      `ServicesClientProtocol`, `ConsentClientProtocol`, `ActivityClientProtocol`,
+#      `DocumentsClientProtocol` in
 #      bindings/swift/Sources/CitizenCore.swift) with the same argument labels, uses `await`
 #      exactly for the async ones and `try` on the throwing ones;
 #   3. every localization key the app uses exists in both Localizable.strings (vi, en), and the
@@ -43,7 +44,7 @@ def protocol_methods(name):
 
 # Receiver (as written in the Swift sources) -> the generated protocol of its type.
 SUB_CLIENTS = {"account": "AccountClient", "services": "ServicesClient", "consent": "ConsentClient",
-               "activity": "ActivityClient"}
+               "activity": "ActivityClient", "documents": "DocumentsClient"}
 protocols = {"core": protocol_methods("CitizenCore")}
 for receiver, name in SUB_CLIENTS.items():
     protocols[receiver] = protocol_methods(name)
@@ -58,7 +59,7 @@ for kit in glob.glob(f"{root}/ios/Sources/CitizenCoreKit/*.swift"):
                 protocols[receiver][m.group(1)] = ([a.split(":")[0].strip() for a in m.group(2).split(",") if a.strip()],
                                                    bool(m.group(3)), bool(m.group(4)))
 # The view models hold sub-clients under these names; `core.<sub>()` reaches them too.
-call = re.compile(r"(?<![\w.])(?:self\.)?(?:core\.(account|services|consent|activity)\(\)|(core|account|services|consent|activity))"
+call = re.compile(r"(?<![\w.])(?:self\.)?(?:core\.(account|services|consent|activity|documents)\(\)|(core|account|services|consent|activity|documents))"
                   r"\.(\w+)\(((?:[^()]|\([^()]*\))*)\)")
 
 problems = []

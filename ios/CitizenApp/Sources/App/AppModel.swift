@@ -104,6 +104,7 @@ final class AppModel: ObservableObject {
 
     enum Tab: Hashable {
         case services
+        case documents
         case qr
         case devices
         case activity
@@ -119,23 +120,25 @@ final class AppModel: ObservableObject {
     let login: LoginViewModel
     let devices: DevicesViewModel
     let services: ServicesViewModel
+    let documents: DocumentsViewModel
     let qrLogin: QrLoginViewModel
     let share: ShareViewModel
     let activity: ActivityViewModel
 
     /// The view models take the protocol of their sub-client (`core.account()`, `services()`,
-    /// `consent()`, `activity()`), so previews and tests can pass a small fake.
+    /// `documents()`, `consent()`, `activity()`), so previews and tests can pass a small fake.
     init(core: CitizenCoreProtocol) {
         self.core = core
         enrollment = EnrollmentViewModel(account: core.account())
         login = LoginViewModel(core: core)
         devices = DevicesViewModel(account: core.account())
         services = ServicesViewModel(services: core.services())
+        documents = DocumentsViewModel(documents: core.documents())
         qrLogin = QrLoginViewModel(consent: core.consent())
         share = ShareViewModel(consent: core.consent())
         activity = ActivityViewModel(activity: core.activity(), consent: core.consent())
         for events in [enrollment.events, login.events, devices.events, services.events,
-                       qrLogin.events, share.events, activity.events] {
+                       documents.events, qrLogin.events, share.events, activity.events] {
             events.handler = { [weak self] event in self?.handle(event) }
         }
         refresh()

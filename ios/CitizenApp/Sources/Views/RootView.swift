@@ -30,6 +30,9 @@ struct HomeView: View {
             NavigationStack { ServicesView(viewModel: model.services) }
                 .tabItem { Label("tab.services", systemImage: "doc.text") }
                 .tag(AppModel.Tab.services)
+            NavigationStack { DocumentsView(viewModel: model.documents) }
+                .tabItem { Label("tab.documents", systemImage: "wallet.pass") }
+                .tag(AppModel.Tab.documents)
             NavigationStack { QrLoginView(viewModel: model.qrLogin) }
                 .tabItem { Label("tab.qr", systemImage: "qrcode.viewfinder") }
                 .tag(AppModel.Tab.qr)

@@ -11,6 +11,7 @@ import kotlinx.coroutines.launch
 import vn.citizen.android.viewmodel.ActivityViewModel
 import vn.citizen.android.viewmodel.DeepLink
 import vn.citizen.android.viewmodel.DevicesViewModel
+import vn.citizen.android.viewmodel.DocumentsViewModel
 import vn.citizen.android.viewmodel.EnrollmentViewModel
 import vn.citizen.android.viewmodel.LoginViewModel
 import vn.citizen.android.viewmodel.QrLoginViewModel
@@ -35,6 +36,7 @@ class Flows(val core: CitizenCore, locale: Language) {
     val login = LoginViewModel(core, locale)
     val devices = DevicesViewModel(core.account(), locale)
     val services = ServicesViewModel(core.services(), locale)
+    val documents = DocumentsViewModel(core.documents(), locale)
     val qr = QrLoginViewModel(core.consent(), locale)
     val share = ShareViewModel(core.consent(), locale)
     val activity = ActivityViewModel(core.activity(), core.consent(), locale)

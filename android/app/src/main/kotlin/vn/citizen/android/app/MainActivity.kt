@@ -26,6 +26,7 @@ import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import vn.citizen.android.app.ui.ActivityScreen
 import vn.citizen.android.app.ui.DevicesScreen
+import vn.citizen.android.app.ui.DocumentsScreen
 import vn.citizen.android.app.ui.EnrollmentScreen
 import vn.citizen.android.app.ui.HomeScreen
 import vn.citizen.android.app.ui.LoginScreen
@@ -36,7 +37,7 @@ import vn.citizen.android.app.ui.ShareScreen
 import vn.citizen.android.viewmodel.DeepLink
 
 /** The app's destinations (a small app: state-driven navigation, no navigation library). */
-enum class Screen { ENROLL, LOGIN, HOME, DEVICES, SERVICES, QR_SCAN, QR_APPROVE, SHARE, ACTIVITY }
+enum class Screen { ENROLL, LOGIN, HOME, DEVICES, SERVICES, DOCUMENTS, QR_SCAN, QR_APPROVE, SHARE, ACTIVITY }
 
 /**
  * The one activity (`launchMode="singleTop"`). Besides the launcher it is opened with the
@@ -114,6 +115,7 @@ fun App(model: AppModel) {
                 Screen.HOME -> HomeScreen(go) { model.launch { if (f.login.logout()) go(Screen.LOGIN) } }
                 Screen.DEVICES -> DevicesScreen(f.devices, model::launch)
                 Screen.SERVICES -> ServicesScreen(f.services, model::launch)
+                Screen.DOCUMENTS -> DocumentsScreen(f.documents, model::launch)
                 Screen.QR_SCAN -> QrScanScreen(f.qr, model::launch) { go(Screen.QR_APPROVE) }
                 Screen.QR_APPROVE -> QrApproveScreen(f.qr, model::launch) { f.qr.reset(); go(Screen.HOME) }
                 Screen.SHARE -> ShareScreen(f.share, model::launch) { f.share.reset(); go(Screen.HOME) }

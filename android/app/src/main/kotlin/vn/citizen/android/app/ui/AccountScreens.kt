@@ -96,6 +96,7 @@ fun HomeScreen(go: (Screen) -> Unit, onLogout: () -> Unit) {
     ScreenColumn("Công dân số", busy = false, error = null) {
         listOf(
             Screen.SERVICES to "Dịch vụ công / Public services",
+            Screen.DOCUMENTS to "Giấy tờ / Documents",
             Screen.QR_SCAN to "Quét mã QR đăng nhập / Scan a login QR code",
             Screen.SHARE to "Chia sẻ dữ liệu / Share data",
             Screen.ACTIVITY to "Nhật ký và biên nhận / Activity and receipts",
