@@ -355,7 +355,7 @@ impl Account {
     }
 
     /// Fetch a nonce for `purpose` and check the server signs for the audience we expect.
-    async fn challenge(&self, acc: &AccountRow, purpose: Purpose) -> Result<String> {
+    pub(crate) async fn challenge(&self, acc: &AccountRow, purpose: Purpose) -> Result<String> {
         let r: ChallengeResponse = self.note_inactive(
             self.net.post(PATH_CHALLENGE, &ChallengeRequest { device_id: acc.device_id.clone(), purpose }, None).await,
         )?;

@@ -38,7 +38,7 @@ use crate::protocol::rp::{
     ReceiptKind, RelyingPartyEntry, ShareRequestClaims, SignedReceipt, PATH_CREDENTIAL, PATH_RECEIPTS,
     SHARE_REQUEST_TYP,
 };
-use crate::protocol::{sha256_hex, ChallengeRequest, ChallengeResponse, Purpose, Statement, PATH_CHALLENGE};
+use crate::protocol::{sha256_hex, Purpose};
 use crate::sdjwt::{self, SdJwtError};
 use crate::store::rows::{CredentialKind, CredentialRow, PendingKind, PendingRow};
 use crate::store::AccountRow;
@@ -229,7 +229,8 @@ pub(crate) fn last_presentation(device_id: &str) -> Option<String> {
     g.as_ref().filter(|(d, _)| d == device_id).map(|(_, p)| p.clone())
 }
 
-fn bad_answer(detail: &str) -> Error {
+/// A server answer that breaks the protocol (a network error of kind `Protocol`).
+pub(crate) fn bad_answer(detail: &str) -> Error {
     Error::Net(NetError { kind: NetworkErrorKind::Protocol, detail: detail.into(), retry_after: None })
 }
 
@@ -238,27 +239,9 @@ impl Account {
     pub(crate) async fn fetch_credential(&self) -> Result<()> {
         let acc = self.active_account()?;
         let token = self.access_token().await?;
-        let ch: ChallengeResponse = self
-            .net
-            .post(
-                PATH_CHALLENGE,
-                &ChallengeRequest { device_id: acc.device_id.clone(), purpose: Purpose::Credential },
-                None,
-            )
-            .await?;
-        if ch.audience != self.net.audience() {
-            return Err(bad_answer("challenge for another audience"));
-        }
-        let st = Statement {
-            purpose: Purpose::Credential,
-            audience: self.net.audience().to_string(),
-            nonce: ch.nonce,
-            device_id: acc.device_id.clone(),
-            counter: self.store.next_counter()?,
-            issued_at: self.now(),
-            subject: format!("pid:{}", sha256_hex(&acc.public_key)),
-        };
-        let signed = self.sign_statement(&acc.key_alias, &acc.public_key, st).await?;
+        let nonce = self.challenge(&acc, Purpose::Credential).await?;
+        let signed =
+            self.sign_for(&acc, Purpose::Credential, nonce, format!("pid:{}", sha256_hex(&acc.public_key))).await?;
         let r: CredentialResponse = self.net.post(PATH_CREDENTIAL, &CredentialRequest { signed }, Some(&token)).await?;
         // The issuer signature, with the server's key set (same keys as receipts).
         let jwt = r.sd_jwt.split('~').next().unwrap_or_default();

@@ -30,12 +30,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::account::Account;
-use crate::error::{Error, Msg, NetError, NetworkErrorKind, Result};
+use crate::error::{Error, Msg, Result};
 use crate::protocol::documents::{
     DocumentKind, DocumentsRequest, DocumentsResponse, IssuedDocumentWire, TrustListClaims, DOCUMENTS_SUBJECT_PREFIX,
-    PATH_DOCUMENTS, TRUST_LIST_TYP,
+    PATH_DOCUMENTS,
 };
-use crate::protocol::{sha256_hex, ChallengeRequest, ChallengeResponse, Purpose, Statement, PATH_CHALLENGE};
+use crate::protocol::{sha256_hex, Purpose};
 use crate::sdjwt;
 
 pub(crate) use storage::DocumentRow;
@@ -65,10 +65,6 @@ impl StoredDocument {
     }
 }
 
-fn bad_answer(detail: &str) -> Error {
-    Error::Net(NetError { kind: NetworkErrorKind::Protocol, detail: detail.into(), retry_after: None })
-}
-
 fn refuse(m: Msg, why: &str) -> Error {
     tracing::warn!(code = m.code(), why, "issued document refused");
     Error::Domain(m)
@@ -87,20 +83,12 @@ pub(crate) fn anchors_of(claims: &TrustListClaims) -> Result<Vec<TrustAnchor>> {
         .collect()
 }
 
-fn jws_header(jwt: &str) -> Option<serde_json::Map<String, Value>> {
-    serde_json::from_slice(&crate::crypto::unb64(jwt.split('.').next()?)?).ok()
-}
-
 impl Account {
     /// Verify the trust list that came with the documents (see the module documentation).
     async fn check_trust_list(&self, jwt: &str) -> Result<TrustListClaims> {
         let invalid = |why| refuse(Msg::DocumentTrustListInvalid, why);
-        if jws_header(jwt).and_then(|h| h.get("typ").and_then(Value::as_str).map(str::to_string)).as_deref()
-            != Some(TRUST_LIST_TYP)
-        {
-            return Err(invalid("typ"));
-        }
-        let claims: TrustListClaims = self.decode_server_jws(jwt).await.ok_or_else(|| invalid("signature"))?;
+        // Typed decoding: the signature, and `typ` = `trustlist+jwt` (`TrustListClaims: JwtKind`).
+        let claims: TrustListClaims = self.decode_server_jws(jwt).await.ok_or_else(|| invalid("signature or typ"))?;
         if claims.iss != self.net.audience() || claims.next_update < self.now() || claims.iaca.is_empty() {
             return Err(invalid("issuer, freshness or content"));
         }
@@ -116,7 +104,7 @@ impl Account {
         // The SD-JWT VC, signed by a document signer of the same trust list.
         let sd_invalid = |why| refuse(Msg::DocumentSdJwtInvalid, why);
         let jwt = w.sd_jwt.split('~').next().unwrap_or_default();
-        let header = jws_header(jwt).ok_or_else(|| sd_invalid("header"))?;
+        let header = citizen_protocol::jwt::compact_header(jwt).ok_or_else(|| sd_invalid("header"))?;
         if header.get("typ").and_then(Value::as_str) != Some(sdjwt::SD_JWT_TYP) {
             return Err(sd_invalid("typ"));
         }
@@ -160,27 +148,15 @@ impl Account {
     pub(crate) async fn refresh_documents(&self) -> Result<usize> {
         let acc = self.active_account()?;
         let token = self.access_token().await?;
-        let ch: ChallengeResponse = self
-            .net
-            .post(
-                PATH_CHALLENGE,
-                &ChallengeRequest { device_id: acc.device_id.clone(), purpose: Purpose::Credential },
-                None,
+        let nonce = self.challenge(&acc, Purpose::Credential).await?;
+        let signed = self
+            .sign_for(
+                &acc,
+                Purpose::Credential,
+                nonce,
+                format!("{DOCUMENTS_SUBJECT_PREFIX}{}", sha256_hex(&acc.public_key)),
             )
             .await?;
-        if ch.audience != self.net.audience() {
-            return Err(bad_answer("challenge for another audience"));
-        }
-        let st = Statement {
-            purpose: Purpose::Credential,
-            audience: self.net.audience().to_string(),
-            nonce: ch.nonce,
-            device_id: acc.device_id.clone(),
-            counter: self.store.next_counter()?,
-            issued_at: self.now(),
-            subject: format!("{DOCUMENTS_SUBJECT_PREFIX}{}", sha256_hex(&acc.public_key)),
-        };
-        let signed = self.sign_statement(&acc.key_alias, &acc.public_key, st).await?;
         let r: DocumentsResponse = self.net.post(PATH_DOCUMENTS, &DocumentsRequest { signed }, Some(&token)).await?;
         self.accept_documents(&r, &acc.public_key).await
     }
@@ -194,7 +170,7 @@ impl Account {
         kinds.sort();
         kinds.dedup();
         if kinds.len() != r.documents.len() || r.documents.is_empty() {
-            return Err(bad_answer("documents: a kind repeated or none"));
+            return Err(crate::consent::share::bad_answer("documents: a kind repeated or none"));
         }
         for w in &r.documents {
             self.check_document(w, &anchors, public_key)?;

@@ -24,7 +24,7 @@ use citizen_protocol::protocol::rp::{
     self, codes as rc, CredentialRequest, CredentialResponse, ReceiptCountersignRequest, ReceiptCountersignResponse,
     ReceiptKind, ShareRequestClaims, CLAIMS, SHARE_REQUEST_TYP,
 };
-use citizen_protocol::protocol::{codes, sha256_hex, Purpose};
+use citizen_protocol::protocol::{codes, sha256_hex, Purpose, SignedStatement};
 use citizen_protocol::sdjwt;
 use rusqlite::Connection;
 use serde_json::{Map, Value};
@@ -34,10 +34,46 @@ use super::{audited, bearer};
 use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
 use crate::db::audit;
 use crate::registry::RegisteredRp;
-use crate::verify::{load_device, verify_signed, verify_signed_ext, CounterKind, NonceRule};
+use crate::verify::{load_device, verify_signed, verify_signed_ext, CounterKind, DeviceRow, NonceRule};
 
 /// Lifetime of an issued PID credential (one year).
 pub const PID_TTL_SECS: i64 = 365 * 24 * 3600;
+
+/// Verify the bearer's own `credential` statement, whose subject must be `subject_prefix` + the
+/// SHA-256 of the device's registered key (checked inside the verification: a mismatch is a
+/// failed signature, before the counter moves). The challenge is consumed and failures counted
+/// whatever the outcome, so on a refusal the savepoint is committed before the error returns; on
+/// success the caller continues in it. Shared by the PID credential and the documents wallet.
+pub(super) fn verify_credential_statement<'c>(
+    s: &AppState,
+    conn: &'c mut Connection,
+    token: Option<&str>,
+    signed: &SignedStatement,
+    subject_prefix: &str,
+) -> ApiResult<(rusqlite::Savepoint<'c>, DeviceRow)> {
+    let b = authenticate(s, conn, token)?;
+    if signed.statement.device_id != b.device_id {
+        return Err(unauthorized(codes::SIGNATURE_INVALID, "statement from another device than the session's"));
+    }
+    let key = load_device(conn, &b.device_id)?.ok_or_else(ApiError::internal)?.public_key;
+    let subject = format!("{subject_prefix}{}", sha256_hex(&key));
+    let tx = conn.savepoint()?;
+    match verify_signed_ext(
+        s,
+        &tx,
+        signed,
+        Purpose::Credential,
+        NonceRule::Challenge,
+        Some(&subject),
+        CounterKind::Login,
+    ) {
+        Ok(dev) => Ok((tx, dev)),
+        Err(e) => {
+            tx.commit()?;
+            Err(e)
+        }
+    }
+}
 
 fn unauthorized(code: &str, msg: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, msg)
@@ -62,32 +98,7 @@ pub fn prepare_pid(
     token: Option<&str>,
     req: &CredentialRequest,
 ) -> ApiResult<PidInput> {
-    let b = authenticate(s, conn, token)?;
-    if req.signed.statement.device_id != b.device_id {
-        return Err(unauthorized(codes::SIGNATURE_INVALID, "statement from another device than the session's"));
-    }
-    // The subject must name the device's registered key; checked inside the verification (a
-    // mismatch is a failed signature, before the counter moves).
-    let key = load_device(conn, &b.device_id)?.ok_or_else(ApiError::internal)?.public_key;
-    let subject = format!("pid:{}", sha256_hex(&key));
-    let tx = conn.savepoint()?;
-    let dev = verify_signed_ext(
-        s,
-        &tx,
-        &req.signed,
-        Purpose::Credential,
-        NonceRule::Challenge,
-        Some(&subject),
-        CounterKind::Login,
-    );
-    // The challenge is consumed and failures counted whatever the outcome.
-    let dev = match dev {
-        Ok(d) => d,
-        Err(e) => {
-            tx.commit()?;
-            return Err(e);
-        }
-    };
+    let (tx, dev) = verify_credential_statement(s, conn, token, &req.signed, "pid:")?;
     let now = s.now();
     let names: Vec<String> = CLAIMS.iter().map(|c| c.name.to_string()).collect();
     let claims = crate::receipts::claim_values(&tx, &dev.account_id, &names, now)?;

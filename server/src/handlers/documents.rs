@@ -23,16 +23,14 @@ use citizen_protocol::protocol::documents::{
     DOCUMENTS_SUBJECT_PREFIX, PATH_DOCUMENTS, PATH_OFFICIAL_DOCUMENT_REVOKE, PATH_STATUS_LIST_PREFIX, PATH_TRUST_LIST,
     STATUS_LIST_CONTENT_TYPE,
 };
-use citizen_protocol::protocol::{codes, sha256_hex, Ok as OkBody, Purpose};
+use citizen_protocol::protocol::Ok as OkBody;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::auth::authenticate;
 use super::{audited, bearer, check_official};
 use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
 use crate::db::audit;
 use crate::documents::data::{elements, CitizenRecord};
 use crate::documents::{self as docs, ToIssue, STATUS_LIST_ID, STATUS_LIST_SIZE};
-use crate::verify::{load_device, verify_signed_ext, CounterKind, NonceRule};
 
 /// What issuance needs after the checks (the SD-JWT signing is async).
 struct Prepared {
@@ -64,34 +62,8 @@ fn allocate_index(conn: &Connection) -> ApiResult<u64> {
 
 /// Check the request (bearer, statement, subject), read the register and record the issuance.
 fn prepare(s: &AppState, conn: &mut Connection, token: Option<&str>, req: &DocumentsRequest) -> ApiResult<Prepared> {
-    let b = authenticate(s, conn, token)?;
-    if req.signed.statement.device_id != b.device_id {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            codes::SIGNATURE_INVALID,
-            "statement from another device than the session's",
-        ));
-    }
-    let key = load_device(conn, &b.device_id)?.ok_or_else(ApiError::internal)?.public_key;
-    let subject = format!("{DOCUMENTS_SUBJECT_PREFIX}{}", sha256_hex(&key));
-    let tx = conn.savepoint()?;
-    let dev = verify_signed_ext(
-        s,
-        &tx,
-        &req.signed,
-        Purpose::Credential,
-        NonceRule::Challenge,
-        Some(&subject),
-        CounterKind::Login,
-    );
-    let dev = match dev {
-        Ok(d) => d,
-        Err(e) => {
-            // The challenge is consumed and failures counted whatever the outcome.
-            tx.commit()?;
-            return Err(e);
-        }
-    };
+    let (tx, dev) =
+        super::credentials::verify_credential_statement(s, conn, token, &req.signed, DOCUMENTS_SUBJECT_PREFIX)?;
     let now = s.now();
     let record = tx.query_row(
         "SELECT c.cccd, c.full_name, c.date_of_birth, c.sex, c.nationality, c.permanent_address, a.level
