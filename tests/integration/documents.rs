@@ -121,3 +121,22 @@ async fn an_officials_revocation_sets_the_documents_status_bit() {
     let b = bits().await;
     assert!(others.into_iter().all(|i| b.get(i) == Some(false)));
 }
+
+/// Two refreshes at once (a pull-to-refresh while the screen's own refresh runs): each signs its
+/// own statement with its own counter, and the wallet ends with exactly one set of four documents
+/// — none lost, none twice — whichever commit lands last.
+#[tokio::test]
+async fn two_refreshes_at_once_leave_exactly_one_set() {
+    let env = Env::new().await;
+    let d = env.enrolled("dev", WHO).await;
+    let (one, two) = (d.core.documents(), d.core.documents());
+    let (a, b) = tokio::join!(one.refresh(), two.refresh());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.len(), b.len()), (4, 4));
+    let held = d.core.documents().list().await.unwrap();
+    let mut types: Vec<DocumentType> = held.iter().map(|s| s.document_type).collect();
+    types.dedup();
+    assert_eq!(types.len(), 4, "{held:?}");
+    let ids: Vec<&String> = held.iter().map(|s| &s.id).collect();
+    assert!(ids == a.iter().map(|s| &s.id).collect::<Vec<_>>() || ids == b.iter().map(|s| &s.id).collect::<Vec<_>>());
+}
