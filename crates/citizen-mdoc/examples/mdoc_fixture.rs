@@ -195,7 +195,10 @@ fn write_fixtures(out: &std::path::Path) {
                 valid_from_unix: from,
                 valid_until_unix: until,
                 x5chain: &chain,
-                status: Some(StatusRef { idx: 4242 + i as u64, uri: "https://issuer.example.vn/v1/documents/status/1".into() }),
+                status: Some(StatusRef {
+                    idx: 4242 + i as u64,
+                    uri: "https://issuer.example.vn/v1/documents/status/1".into(),
+                }),
             },
             sign,
         )
