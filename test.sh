@@ -5,7 +5,8 @@
 #   2. the bindings: drift check of the committed Kotlin/Swift/Python bindings, pytest and the
 #      Kotlin/JVM suite through Maven, each against a reference server they start; pytest includes
 #      the interoperability cross-checks (test_interop.py: the reference `sd-jwt` package,
-#      `@sd-jwt/sd-jwt-vc` and `jose` from tests/interop via `npm ci`, `joserfc`);
+#      `@sd-jwt/sd-jwt-vc` and `jose` from tests/interop via `npm ci`, `joserfc`; and
+#      test_mdoc_interop.py: our issued mdocs and DeviceResponses checked by `pymdoccbor`);
 #   3. the Android shell's JVM part: view models and keystore-adapter logic tested with JUnit
 #      against the host library and the reference server, the keystore adapters compiled against
 #      Robolectric's android-all (android/jvm); the iOS shell's static checks (ios/check.sh);
@@ -15,8 +16,9 @@
 #      started by .ci/run, skipped and said so when it is not running outside CI);
 #   4. the browser end-to-end test: headless Chromium (Debian's, installed when missing) logs in
 #      to the demo portal by QR code, approved through the Python bindings (tests/browser);
-#   5. 20 s of cargo-fuzz on the QR frame parser when a nightly toolchain is available (skipped,
-#      and said so, when it is not; fuzz/run.sh).
+#   5. cargo-fuzz when a nightly toolchain is available (skipped, and said so, when it is not;
+#      fuzz/run.sh): one build of every target, then 20 s on the QR frame parser and 10 s on each
+#      chip parser and each mdoc parser (DeviceResponse, DeviceEngagement, DeviceRequest).
 # Exit status 0 only if everything passed.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -62,8 +64,8 @@ if ! command -v shellcheck >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
 fi
 ios/check.sh
 
-say "fuzz: QR frame parser (cargo-fuzz, ${CITIZEN_FUZZ_SECONDS:-20} s)"
+say "fuzz: QR frame, chip and mdoc parsers (cargo-fuzz, ${CITIZEN_FUZZ_SECONDS:-20} s + 10 s per chip/mdoc target)"
 fuzz/run.sh | tee /tmp/citizen-fuzz.log
-fuzz_summary=$(grep -E '^fuzz: (qr_frame|SKIPPED)' /tmp/citizen-fuzz.log | tail -n 1)
+fuzz_summary=$(grep -E '^fuzz: ([0-9]+ targets|SKIPPED)' /tmp/citizen-fuzz.log | tail -n 1)
 
 say "done: rust ${rust_passed} passed, ${rust_failed} failed; bindings, android/jvm, jmrtd, ios checks and browser passed; ${fuzz_summary}"

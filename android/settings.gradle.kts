@@ -5,6 +5,8 @@
 //   :keystore   Android library: AndroidKeystoreDeviceKeyStore, AndroidKeystoreDataKeyWrapper,
 //               KeystoreSupport (pure Kotlin), Authenticator
 //   :nfc        Android library: IsoDepApduTransport (the core's ApduTransport over IsoDep)
+//   :ble        Android library: BleMdocHolderTransport / BleMdocReaderTransport (the core's
+//               MdocTransport over BLE GATT, ISO 18013-5 peripheral server mode), MdocBleLink
 //   :viewmodel  plain Kotlin/JVM: the flow view models over the bindings (no Android types)
 //   :app        Jetpack Compose app
 pluginManagement {
@@ -23,4 +25,4 @@ dependencyResolutionManagement {
 }
 
 rootProject.name = "citizen-android"
-include(":bindings", ":core", ":keystore", ":nfc", ":viewmodel", ":app")
+include(":bindings", ":core", ":keystore", ":nfc", ":ble", ":viewmodel", ":app")

@@ -25,6 +25,8 @@ step "build citizen-server"
 "$cargo" build -q -p citizen-server
 # The software CCCD on stdin/stdout for the chip level-2 test (test_chip_level2.py).
 "$cargo" build -q -p citizen-core --example software_card_stdio
+# The mdoc fixtures and our own verdicts for the pymdoccbor cross-check (test_mdoc_interop.py).
+"$cargo" build -q -p citizen-mdoc --example mdoc_fixture
 target_dir="$("$cargo" metadata --format-version 1 --no-deps \
     | "$python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 export CITIZEN_SERVER_BIN="${CITIZEN_SERVER_BIN:-$target_dir/debug/citizen-server}"

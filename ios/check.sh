@@ -14,7 +14,10 @@
 #      select-identifiers of CitizenApp/project.yml, the NFC tag-reading entitlement, the NFC usage
 #      text in both InfoPlist.strings;
 #   5. every hand-written class that adopts the generated `ApduTransport` protocol implements each
-#      of its methods with the generated labels, async/throws and return type.
+#      of its methods with the generated labels, async/throws and return type;
+#   6. the BLE adapters (issue 13) implement the core's `MdocTransport` the same way (marked
+#      `// implements MdocTransport` until the trait is in the generated bindings), and the
+#      Bluetooth usage text is declared and localized.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -152,10 +155,46 @@ for proto in ("ApduTransport",):
 if adopters == 0:
     problems.append("no class adopts ApduTransport (ios/Sources/CitizenCoreKit/NfcIso7816ApduTransport.swift)")
 
+# 6. The BLE adapters of the in-person presentation (issue 13): every class that adopts the core's
+#    `MdocTransport`, or is marked `// implements MdocTransport` until the presentation FFI puts the
+#    trait in the generated bindings, implements its methods with the trait's labels, async/throws
+#    and return type (from the generated protocol when present, else the trait as specified);
+#    both directions are present; NSBluetoothAlwaysUsageDescription is declared and localized.
+MDOC_TRANSPORT = {"maxFrameSize": ([], False, False, "Int32"), "sendFrame": (["frame"], True, True, "Void"),
+                  "receiveFrame": ([], True, True, "Data"), "close": ([], True, False, "Void")}
+if "public protocol MdocTransport" in generated:
+    start = generated.index("public protocol MdocTransport")
+    MDOC_TRANSPORT = methods_of(generated[start:generated.index("\n}", start)])
+ble = []
+for path in sources:
+    text = open(path, encoding="utf-8").read()
+    for cls in re.finditer(r"(// implements MdocTransport[^\n]*\n)?(?:@\w+(?:\([^)]*\))?\s+)*(?:public\s+)?(?:final\s+)?class\s+(\w+)\s*:([^{]*)\{", text):
+        if not (cls.group(1) or re.search(r"\bMdocTransport\b", cls.group(3))):
+            continue
+        ble.append(cls.group(2))
+        body = text[cls.end():]
+        nxt = re.search(r"\n(?:public\s+)?(?:final\s+)?class\s", body)
+        have = methods_of(body[:nxt.start()] if nxt else body)
+        for name, sig in MDOC_TRANSPORT.items():
+            where = f"{path[len(root) + 1:]}: {cls.group(2)}"
+            if name not in have:
+                problems.append(f"{where} does not implement MdocTransport.{name}")
+            elif have[name] != sig:
+                problems.append(f"{where}.{name} is {have[name]}, the trait says {sig}")
+for wanted in ("BleMdocHolderTransport", "BleMdocReaderTransport"):
+    if wanted not in ble:
+        problems.append(f"{wanted} (ios/Sources/CitizenCoreKit) is missing or not marked as an MdocTransport")
+if not re.search(r"^\s*NSBluetoothAlwaysUsageDescription:\s*\S", project, re.M):
+    problems.append("CitizenApp/project.yml: NSBluetoothAlwaysUsageDescription is missing")
+for lang in ("vi", "en"):
+    info = open(f"{app}/Resources/{lang}.lproj/InfoPlist.strings", encoding="utf-8").read()
+    if not re.search(r'^"NSBluetoothAlwaysUsageDescription" = "[^"]+";$', info, re.M):
+        problems.append(f"Resources/{lang}.lproj/InfoPlist.strings: NSBluetoothAlwaysUsageDescription is missing")
+
 if problems:
     print("ios/check.sh: FAILED", *problems, sep="\n  ", file=sys.stderr)
     sys.exit(1)
 print(f"ios/check.sh: {calls} calls on the core and its sub-clients match the generated Swift API (names, labels, await, try); vi/en strings complete "
       f"({len(keys['vi'])} keys); NFC AID, entitlement and usage text present; {adopters} ApduTransport adopter(s) match the "
-      f"bindings. No Swift was compiled.", file=sys.stderr)
+      f"bindings; {len(ble)} BLE MdocTransport adapter(s) match the trait; Bluetooth usage text present. No Swift was compiled.", file=sys.stderr)
 PY

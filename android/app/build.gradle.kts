@@ -48,6 +48,7 @@ dependencies {
     implementation(project(":core"))
     implementation(project(":keystore"))
     implementation(project(":nfc"))
+    implementation(project(":ble"))
     implementation(project(":viewmodel"))
 
     implementation(platform(libs.androidx.compose.bom))

@@ -44,10 +44,12 @@ def b64url_encode(b: bytes) -> str:
 class TamperingProxy:
     """HTTPS in front of the server with the server's own development certificate (so the
     core's trust anchor and pins hold); rewrites the answer of `POST /v1/documents` while
-    `tamper` is set."""
+    `tamper` is set, and keeps the last such answer as received from the server
+    (`last_documents_answer`, read by test_mdoc_interop.py)."""
 
     def __init__(self, upstream: str, ca_pem: str, pki_dir, port: int):
         self.tamper = False
+        self.last_documents_answer: bytes | None = None
         upstream_ctx = ssl.create_default_context(cadata=ca_pem)
         proxy = self
 
@@ -67,8 +69,10 @@ class TamperingProxy:
                         status, rbody, ctype = r.status, r.read(), r.headers.get("content-type", "application/json")
                 except urllib.error.HTTPError as e:
                     status, rbody, ctype = e.code, e.read(), e.headers.get("content-type", "application/json")
-                if proxy.tamper and self.command == "POST" and self.path == "/v1/documents" and status == 200:
-                    rbody = tamper_documents(rbody)
+                if self.command == "POST" and self.path == "/v1/documents" and status == 200:
+                    proxy.last_documents_answer = rbody
+                    if proxy.tamper:
+                        rbody = tamper_documents(rbody)
                 self.send_response(status)
                 self.send_header("content-type", ctype)
                 self.send_header("content-length", str(len(rbody)))

@@ -12,7 +12,10 @@
 //! - verify: the reader decrypting and verifying the response (chain, MSO, digests, validity,
 //!   device signature over the transcript);
 //!
-//! and the sizes of the DeviceResponse (plaintext CBOR) and of the SessionData that carries it.
+//! and the sizes of the DeviceResponse (plaintext CBOR) and of the SessionData that carries it;
+//! then the SD-JWT VC presentation of the same elements (present = disclosures + KB-JWT signed
+//! by the same software key; verify = the protocol crate's `verify_presentation`), and both side
+//! by side.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 #[path = "../tests/common/mod.rs"]
@@ -59,6 +62,7 @@ fn main() {
         "{:>9} {:>12} {:>13} {:>11} {:>16} {:>18}",
         "elements", "present", "reader start", "verify", "DeviceResponse", "SessionData (enc)"
     );
+    let mut mdoc_rows = Vec::new();
     for disclosed in [&SIX[..], &all[..]] {
         let request = disclosed.iter().fold(DocumentRequest::new(MDL), |r, e| r.element(NS, e, false));
         let selection: Vec<SelectedElement> = disclosed
@@ -102,7 +106,6 @@ fn main() {
                 Run { parts, reader_start, verify, response, message: message.len() }
             })
             .collect();
-        let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
         // The sum of the parts' medians, not the median of the sums: on a loaded machine one
         // preemption (a few ms) lands in most whole-present windows and none in most parts.
         let present: Duration = (0..5).map(|i| median(runs.iter().map(|r| r.parts[i]).collect())).sum();
@@ -115,6 +118,7 @@ fn main() {
             runs[0].response,
             runs[0].message,
         );
+        mdoc_rows.push((disclosed.len(), present, median(runs.iter().map(|r| r.verify).collect()), runs[0].response));
         let part = |i: usize| ms(median(runs.iter().map(|r| r.parts[i]).collect()));
         println!(
             "{:>9} present = engagement {} + accept {} + prepare {} + key-store sign {} + finish {}",
@@ -128,55 +132,59 @@ fn main() {
     }
     println!();
     println!(
-        "SD-JWT VC presentation of the same elements (issuer JWT + disclosures + KB-JWT, ES256, sd-jwt-payload 0.5.1):"
+        "SD-JWT VC presentation of the same elements (citizen_protocol::sdjwt, the core's code: issuer JWT + \
+         disclosures + KB-JWT, ES256, the same software P-256 keys):"
     );
+    println!("{:>9} {:>12} {:>11} {:>16}", "elements", "present", "verify", "presentation");
+    let mut sd_rows = Vec::new();
     for disclosed in [&SIX[..], &all[..]] {
-        let size = sd_jwt::presentation_size(&elements, disclosed, &issuer.ds_key, &device_key);
-        println!("{:>9} elements: {size} B (compact serialisation)", disclosed.len());
+        let f = sd_jwt::measure(&elements, disclosed, &issuer.ds_key, &device_key, iterations);
+        println!("{:>9} {:>12} {:>11} {:>14} B", disclosed.len(), ms(f.present), ms(f.verify), f.size);
+        sd_rows.push(f);
+    }
+    println!();
+    println!("side by side (medians; sizes of what crosses the link / is handed to the verifier):");
+    println!(
+        "{:>9} {:>14} {:>14} {:>13} {:>13} {:>16} {:>15}",
+        "elements", "mdoc present", "SD-JWT present", "mdoc verify", "SD-JWT verify", "DeviceResponse", "SD-JWT pres."
+    );
+    for (m, sd) in mdoc_rows.iter().zip(&sd_rows) {
+        println!(
+            "{:>9} {:>14} {:>14} {:>13} {:>13} {:>14} B {:>13} B",
+            m.0,
+            ms(m.1),
+            ms(sd.present),
+            ms(m.2),
+            ms(sd.verify),
+            m.3,
+            sd.size
+        );
     }
 }
 
-/// The SD-JWT VC (`dc+sd-jwt`) of the same twenty elements, every one selectively disclosable,
-/// and its presentation with `disclosed` and a key-binding JWT; only its size is reported.
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The SD-JWT VC of the same twenty elements, every one selectively disclosable, issued,
+/// presented and verified by the protocol crate's PID code (`issue_pid`, `present`,
+/// `verify_presentation`: the core's and the reference server's), so its `vct` is the PID's.
 mod sd_jwt {
     use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
 
     use base64::Engine;
     use citizen_mdoc::CborValue;
-    use p256::ecdsa::{signature::Signer, Signature, SigningKey};
-    use sd_jwt_payload::{
-        Hasher, JsonObject, JwsSigner, KeyBindingJwt, RequiredKeyBinding, SdJwtBuilder, SdJwtPresentationBuilder,
-    };
+    use citizen_protocol::sdjwt::{self, P256JwsSigner, PresentationCheck};
+    use p256::ecdsa::SigningKey;
     use serde_json::{json, Value};
+
+    const ISSUER: &str = "https://issuer.example.vn";
+    const AUDIENCE: &str = "https://verifier.example.vn";
+    const NONCE: &str = "n-0S6_WzA2Mj";
 
     fn b64(bytes: &[u8]) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    }
-
-    struct Sha256;
-    impl Hasher for Sha256 {
-        fn digest(&self, input: &[u8]) -> Vec<u8> {
-            use sha2::Digest;
-            sha2::Sha256::digest(input).to_vec()
-        }
-        fn alg_name(&self) -> &str {
-            "sha-256"
-        }
-    }
-
-    struct Es256<'a>(&'a SigningKey);
-    #[async_trait::async_trait]
-    impl JwsSigner for Es256<'_> {
-        type Error = String;
-        async fn sign(&self, header: &JsonObject, payload: &JsonObject) -> Result<Vec<u8>, String> {
-            let input = format!(
-                "{}.{}",
-                b64(&serde_json::to_vec(header).map_err(|e| e.to_string())?),
-                b64(&serde_json::to_vec(payload).map_err(|e| e.to_string())?)
-            );
-            let sig: Signature = self.0.sign(input.as_bytes());
-            Ok(format!("{input}.{}", b64(&sig.to_bytes())).into_bytes())
-        }
     }
 
     /// The element as JSON: full-dates as their text, byte strings base64url.
@@ -195,7 +203,7 @@ mod sd_jwt {
         }
     }
 
-    /// Drive a future that never waits (the signers above are synchronous).
+    /// Drive a future that never waits (the signers are synchronous).
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
         let mut f = std::pin::pin!(f);
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
@@ -206,43 +214,50 @@ mod sd_jwt {
         }
     }
 
-    pub(super) fn presentation_size(
+    pub(super) struct Figures {
+        pub present: Duration,
+        pub verify: Duration,
+        pub size: usize,
+    }
+
+    pub(super) fn measure(
         elements: &BTreeMap<String, CborValue>,
         disclosed: &[&str],
         issuer_key: &SigningKey,
         device_key: &SigningKey,
-    ) -> usize {
-        let point = device_key.verifying_key().to_encoded_point(false);
-        let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())});
-        let mut claims: serde_json::Map<String, Value> =
-            elements.iter().map(|(k, v)| (k.clone(), json_of(v))).collect();
-        claims.insert("iss".into(), json!("https://issuer.example.vn"));
-        claims.insert("vct".into(), json!("urn:eudi:mdl:1"));
-        claims.insert("iat".into(), json!(super::FROM));
-        claims.insert("exp".into(), json!(super::UNTIL));
-        let mut builder = SdJwtBuilder::new_with_hasher(Value::Object(claims), Sha256)
-            .unwrap()
-            .header("typ", "dc+sd-jwt")
-            .require_key_binding(RequiredKeyBinding::Jwk(jwk.as_object().unwrap().clone()));
-        for name in elements.keys() {
-            builder = builder.make_concealable(&format!("/{name}")).unwrap();
+        iterations: usize,
+    ) -> Figures {
+        let device_public = device_key.verifying_key().to_encoded_point(false);
+        let jwk = sdjwt::jwk_from_public_key(device_public.as_bytes()).unwrap();
+        let claims: serde_json::Map<String, Value> = elements.iter().map(|(k, v)| (k.clone(), json_of(v))).collect();
+        let issuer = P256JwsSigner::new(issuer_key.clone(), None);
+        let holder = P256JwsSigner::new(device_key.clone(), None);
+        let credential =
+            block_on(sdjwt::issue_pid(&claims, &jwk, ISSUER, super::FROM, super::UNTIL, 1, &issuer)).unwrap();
+        let point = issuer_key.verifying_key().to_encoded_point(false);
+        let issuer_decoding =
+            jsonwebtoken::DecodingKey::from_ec_components(&b64(point.x().unwrap()), &b64(point.y().unwrap())).unwrap();
+        let check = PresentationCheck {
+            issuer_key: &issuer_decoding,
+            issuer: ISSUER,
+            audience: AUDIENCE,
+            nonce: NONCE,
+            now: super::NOW + 1,
+            max_age_secs: 300,
+        };
+        let (mut presents, mut verifies, mut size) = (Vec::new(), Vec::new(), 0);
+        for i in 0..iterations {
+            let t = Instant::now();
+            let presentation =
+                block_on(sdjwt::present(&credential, disclosed, AUDIENCE, NONCE, super::NOW, i as u64, &holder))
+                    .unwrap();
+            presents.push(t.elapsed());
+            let t = Instant::now();
+            let verified = sdjwt::verify_presentation(&presentation, &check).unwrap();
+            verifies.push(t.elapsed());
+            assert!(disclosed.iter().all(|name| verified.claims.contains_key(*name)));
+            size = presentation.len();
         }
-        let sd_jwt = block_on(builder.finish(&Es256(issuer_key), "ES256")).unwrap();
-        let mut presentation = SdJwtPresentationBuilder::new(sd_jwt, &Sha256).unwrap().conceal_all();
-        for name in disclosed {
-            presentation = presentation.disclose(&format!("/{name}")).unwrap();
-        }
-        let (mut sd_jwt, _) = presentation.finish();
-        let kb = block_on(
-            KeyBindingJwt::builder().iat(super::NOW).aud("https://verifier.example.vn").nonce("n-0S6_WzA2Mj").finish(
-                &sd_jwt,
-                &Sha256,
-                "ES256",
-                &Es256(device_key),
-            ),
-        )
-        .unwrap();
-        sd_jwt.attach_key_binding_jwt(kb);
-        sd_jwt.presentation().len()
+        Figures { present: super::median(presents), verify: super::median(verifies), size }
     }
 }
