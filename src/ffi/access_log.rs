@@ -67,9 +67,9 @@ pub struct AccessLogFilter {
     /// Only this agency (case-insensitive).
     pub agency: Option<String>,
     /// From this time (inclusive).
-    pub from: Option<SystemTime>,
+    pub since: Option<SystemTime>,
     /// Up to this time (inclusive).
-    pub to: Option<SystemTime>,
+    pub until: Option<SystemTime>,
 }
 
 /// The verified access log.
@@ -153,7 +153,7 @@ fn unix(t: SystemTime) -> i64 {
 }
 
 fn wire_filter(f: AccessLogFilter) -> AccessFilter {
-    AccessFilter { agency: f.agency.filter(|a| !a.trim().is_empty()), from: f.from.map(unix), to: f.to.map(unix) }
+    AccessFilter { agency: f.agency.filter(|a| !a.trim().is_empty()), from: f.since.map(unix), to: f.until.map(unix) }
 }
 
 #[uniffi::export(async_runtime = "tokio")]

@@ -104,12 +104,12 @@ async fn the_access_log_lists_the_reads_filters_exports_and_shows_removal() {
     let l = dev.core.account().access_log(by_agency).await.unwrap();
     assert_eq!((l.entries.len(), l.total), (1, 3));
     let from = UNIX_EPOCH + Duration::from_secs(u64::try_from(second_day).unwrap());
-    let l = dev.core.account().access_log(AccessLogFilter { from: Some(from), ..all() }).await.unwrap();
+    let l = dev.core.account().access_log(AccessLogFilter { since: Some(from), ..all() }).await.unwrap();
     assert_eq!(l.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
     let l = dev
         .core
         .account()
-        .access_log(AccessLogFilter { to: Some(from - Duration::from_secs(1)), ..all() })
+        .access_log(AccessLogFilter { until: Some(from - Duration::from_secs(1)), ..all() })
         .await
         .unwrap();
     assert_eq!(l.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1]);

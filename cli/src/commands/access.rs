@@ -60,7 +60,7 @@ pub(crate) async fn list(
         Some(t) => t.map(|t| t - Duration::from_secs(1)),
         None => None,
     };
-    let log = match core.account().access_log(AccessLogFilter { agency, from, to }).await {
+    let log = match core.account().access_log(AccessLogFilter { agency, since: from, until: to }).await {
         Ok(l) => l,
         Err(e) => return exit::fail(&e),
     };
