@@ -48,6 +48,7 @@ pub mod portal;
 pub mod receipts;
 pub mod register;
 pub mod registry;
+pub mod seed_cases;
 pub mod shed;
 pub mod store;
 #[cfg(feature = "testing")]
