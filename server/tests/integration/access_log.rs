@@ -39,7 +39,10 @@ async fn decode(h: &Harness, jws: &str) -> Option<AccessLogClaims> {
     citizen_protocol::crypto::decode_es256::<AccessLogClaims>(jws, &jwk)
 }
 
-fn summary(c: &AccessLogClaims) -> Vec<(Accessor, String, Option<String>, AccessPurpose, Option<String>)> {
+/// (who, agency, official, purpose, reference) of each entry.
+type Seen = (Accessor, String, Option<String>, AccessPurpose, Option<String>);
+
+fn summary(c: &AccessLogClaims) -> Vec<Seen> {
     c.entries
         .iter()
         .map(|e| (e.accessor, e.agency.clone(), e.official.clone(), e.purpose, e.reference.clone()))
