@@ -458,11 +458,73 @@ pub async fn run(
     if !log.intact || log.anchors == 0 {
         return Err(DemoError { step: "log.verify", reason: format!("{:?}", log.problems) });
     }
+    // Who read the citizen's record (issue 16): the back office checked the form against the
+    // register, the bank received data through the share, the portal through the QR login.
+    let access = step!("access.log", core.account().access_log(citizen_core::AccessLogFilter::default()).await);
+    for e in &access.entries {
+        let _ = writeln!(
+            out,
+            "    • #{} {} — {} — {}",
+            e.seq,
+            match e.accessor {
+                citizen_core::AccessorKind::Official => "Cán bộ",
+                citizen_core::AccessorKind::RelyingParty => "Đơn vị nhận dữ liệu",
+                citizen_core::AccessorKind::BackOffice => "Hệ thống dịch vụ công",
+            },
+            e.agency,
+            match e.purpose {
+                citizen_core::AccessPurpose::FormPrefill => "đối chiếu biểu mẫu với CSDL dân cư",
+                citizen_core::AccessPurpose::CaseDecision => "giải quyết hồ sơ",
+                citizen_core::AccessPurpose::DataShare => "chia sẻ dữ liệu (có biên nhận)",
+                _ => "tra cứu theo nghiệp vụ",
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "    nhật ký truy cập (máy chủ ký, chuỗi băm): {} lượt đọc hồ sơ, toàn vẹn: {}",
+        access.total,
+        if access.intact { "có" } else { "KHÔNG" }
+    );
+    if !access.intact || access.total == 0 {
+        return Err(DemoError { step: "access.log", reason: format!("{:?}", access.problems) });
+    }
     step!("logout", core.account().logout().await);
     observe("logout", &core);
     let t = Instant::now();
     server.shutdown().await;
     let _ = writeln!(out, "  ✓ {:<26} {:>8.1} ms", "server.stop", t.elapsed().as_secs_f64() * 1000.0);
+
+    // The officials' dashboard over a synthetic year (issue 16, items 3-4): citizens enrolled
+    // and cases submitted through the real path, on the demo's server data.
+    let year = citizen_core::cccd::Date::from_unix_vn(SystemClock.now()).year;
+    let opts = citizen_server::seed_cases::SeedOptions { year, count: 400, citizens: 170, seed: 2026, until: None };
+    let seeded = step!("dashboard.seed_year", citizen_server::seed_cases::run(data_dir.join("server"), opts).await);
+    let db = step!("dashboard.figures", citizen_server::db::open(&data_dir.join("server").join("citizen-server.db")));
+    let today = citizen_core::cccd::Date::from_unix_vn(SystemClock.now());
+    let q = citizen_server::dashboard::Query::parse(&Default::default(), today)
+        .ok_or_else(|| DemoError { step: "dashboard.figures", reason: "query".into() })?;
+    let d = step!("dashboard.figures", citizen_server::dashboard::compute(&db, &q, SystemClock.now()));
+    let t = &d.total.figures;
+    let n = |v: Option<u64>| v.map_or_else(|| "—".to_string(), |v| v.to_string());
+    let _ = writeln!(
+        out,
+        "    năm {year}: {} công dân, {} hồ sơ ({} nộp tại quầy); tiếp nhận {}, đã duyệt {}, từ chối {}, quá hạn {}, trung vị {} ngày",
+        seeded.citizens,
+        seeded.cases,
+        seeded.counter,
+        n(t.received),
+        n(t.approved),
+        n(t.rejected),
+        n(t.overdue),
+        t.median_days.map_or_else(|| "—".to_string(), |v| format!("{v:.2}"))
+    );
+    let _ = writeln!(
+        out,
+        "    xem bảng điều hành: citizen-server --data-dir {0} add-official --id LD-0001 --agency \"Văn phòng\" --roles dashboard; \
+         citizen-server --data-dir {0}; mở https://127.0.0.1:8443/official/dashboard",
+        data_dir.join("server").display()
+    );
     let _ = writeln!(out, "Hoàn tất: mọi bước thành công.");
     Ok(())
 }

@@ -89,6 +89,25 @@ enum Command {
         #[command(subcommand)]
         op: Option<IdentityQrOp>,
     },
+    /// Who read the citizen's register record (officials, relying parties, the back office),
+    /// filtered by agency and period; `--export FILE` writes the server-signed log; `access
+    /// verify FILE --server-key KEY` checks an export offline (exit 5 when it does not verify).
+    Access {
+        #[command(subcommand)]
+        op: Option<AccessOp>,
+        /// Only this agency.
+        #[arg(long)]
+        agency: Option<String>,
+        /// From this day (YYYY-MM-DD, Vietnam time).
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to this day, inclusive.
+        #[arg(long)]
+        to: Option<String>,
+        /// Write the server-signed log (a JWS) to this file.
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
     /// The activity log: every use of the citizen's identity on this device.
     Log {
         #[command(subcommand)]
@@ -134,6 +153,18 @@ enum Command {
     Kiosk {
         #[command(subcommand)]
         op: KioskOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccessOp {
+    /// Verify an exported access log offline against the server key obtained independently
+    /// (a JWK or the JWKS of `/v1/keys`).
+    Verify {
+        /// The export (`citizen access --export FILE`).
+        file: PathBuf,
+        #[arg(long)]
+        server_key: PathBuf,
     },
 }
 
@@ -465,6 +496,12 @@ async fn run(cli: Cli) -> ExitCode {
             commands::kiosk::chip_form(core, args).await
         }
         Command::Log { op } => commands::log::run(&core, op).await,
+        Command::Access { op: None, agency, from, to, export } => {
+            commands::access::list(&core, agency, from, to, export).await
+        }
+        Command::Access { op: Some(AccessOp::Verify { file, server_key }), .. } => {
+            commands::access::verify(&file, &server_key)
+        }
         Command::Documents { op } => commands::documents::run(&core, op).await,
         Command::Qr { op } => commands::qr::run(&core, op).await,
         Command::Receipts { op } => commands::receipts::run(&core, op.unwrap_or(ReceiptsOp::List)).await,

@@ -268,6 +268,40 @@ CREATE TABLE issued_documents (
     revoked_at   INTEGER
 );
 "#,
+    // v9 (issue 16, decisions 37-38, helper ds; the merger renumbers): the citizen's access log
+    // (every read of a register record, hash-chained per citizen, `access_log.rs`); named
+    // officials with roles (the dashboard role; `officials.rs`); and, on cases, the province and
+    // the filing channel the officials' dashboard groups by (NULL province = filed before v9).
+    r#"
+CREATE TABLE access_log (
+    citizen_id INTEGER NOT NULL REFERENCES citizens(id),
+    seq        INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    accessor   TEXT NOT NULL,
+    agency     TEXT NOT NULL,
+    official   TEXT,
+    purpose    TEXT NOT NULL,
+    reference  TEXT,
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    PRIMARY KEY (citizen_id, seq)
+);
+CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log
+BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END;
+CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log
+BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END;
+CREATE TABLE officials (
+    official_id TEXT PRIMARY KEY,
+    agency      TEXT NOT NULL,
+    token_hash  TEXT NOT NULL UNIQUE,
+    roles       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+ALTER TABLE cases ADD COLUMN province_code TEXT;
+ALTER TABLE cases ADD COLUMN channel TEXT NOT NULL DEFAULT 'online';
+CREATE INDEX cases_received ON cases(received_at);
+CREATE INDEX case_events_case ON case_events(case_number, status);
+"#,
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.
@@ -413,6 +447,44 @@ mod tests {
         assert_eq!(n, 0);
         let counter: i64 = c.query_row("SELECT COUNT(last_submit_counter) FROM devices", [], |r| r.get(0)).unwrap();
         assert_eq!(counter, 0);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// v9 (issue 16): a v8 database keeps its cases (no province, filed online) and gains an
+    /// empty, append-only access log and officials' table.
+    #[test]
+    fn v8_database_upgrades_to_the_access_log_and_dashboard_columns() {
+        let dir = std::env::temp_dir().join(format!("db-{}", citizen_protocol::crypto::random_b64url(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            for sql in &MIGRATIONS[..8] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 8).unwrap();
+            crate::register::seed(&c).unwrap();
+            c.execute("INSERT INTO accounts (account_id, citizen_id, created_at) VALUES ('acc', 1, 0)", []).unwrap();
+            c.execute(
+                "INSERT INTO cases (case_number, account_id, submission_id, procedure_id, procedure_version, status,
+                                    received_at, due_date, updated_at)
+                 VALUES ('HS-260101-000001', 'acc', 's', 'residence-notification', 1, 'received', 5, '2026-01-02', 5)",
+                [],
+            )
+            .unwrap();
+        }
+        let c = open(&p).unwrap();
+        let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let (province, channel): (Option<String>, String) =
+            c.query_row("SELECT province_code, channel FROM cases", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!((province, channel.as_str()), (None, "online"));
+        let n: i64 = c.query_row("SELECT COUNT(*) FROM access_log", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+        let e = crate::access_log::record(&c, 1, 7, &crate::access_log::prefill("HS-260101-000001")).unwrap();
+        assert_eq!((e.seq, e.prev_hash.as_str()), (1, citizen_protocol::activity::GENESIS));
+        assert!(c.execute("DELETE FROM access_log", []).is_err(), "append-only");
+        assert!(c.execute("UPDATE access_log SET at = 8", []).is_err(), "append-only");
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -28,10 +28,12 @@ use std::time::Duration;
 
 use citizen_protocol::crypto::SecretKey;
 
+pub mod access_log;
 pub mod admin;
 pub mod api;
 pub mod catalogue;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod demo_bank;
 pub mod documents;
@@ -39,12 +41,14 @@ pub mod ecdsa;
 #[cfg(feature = "fault")]
 pub mod fault;
 pub mod handlers;
+pub mod officials;
 pub mod otp;
 pub mod pki;
 pub mod portal;
 pub mod receipts;
 pub mod register;
 pub mod registry;
+pub mod seed_cases;
 pub mod shed;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -81,6 +85,7 @@ pub struct RunningServer {
     pub official_token: String,
     /// Where that secret is stored (`<data_dir>/official-token`, mode 0600).
     pub official_token_path: PathBuf,
+    data_dir: PathBuf,
     state: Arc<AppState>,
     handle: axum_server::Handle<SocketAddr>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -185,6 +190,17 @@ impl RunningServer {
     /// known. The id is the base64url session id.
     pub fn qr_session_state(&self, session_id: &str) -> Option<String> {
         handlers::qr::session_state(&self.db(), session_id)
+    }
+
+    /// Create a named official with these roles (`records`, `dashboard`, `counter`); returns
+    /// their token (`citizen-server add-official` does the same on a stopped server).
+    pub fn add_official(&self, id: &str, agency: &str, roles: &[officials::Role]) -> Option<String> {
+        officials::add(&self.db(), id, agency, roles, self.state.now()).ok()
+    }
+
+    /// Path of the database file (tests read it independently).
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("citizen-server.db")
     }
 
     /// Number of consent receipts the server countersigned.
@@ -351,6 +367,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         backup_spki_pin: tls.backup_spki_pin,
         official_token,
         official_token_path,
+        data_dir: config.data_dir.clone(),
         state,
         handle,
         task: Some(task),

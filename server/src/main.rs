@@ -44,17 +44,115 @@ struct Args {
     /// DEVELOPMENT ONLY: append every OTP (in clear) to this JSON-lines file.
     #[arg(long)]
     dev_otp_file: Option<PathBuf>,
+    /// Instead of serving: a maintenance task on --data-dir (the server must not be running).
+    #[command(subcommand)]
+    task: Option<Task>,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+#[derive(clap::Subcommand, Debug)]
+enum Task {
+    /// Fill the register with fictitious citizens and a synthetic year of cases through the real
+    /// enrollment and signed-submission path (for the officials' dashboard demo).
+    SeedCases {
+        /// Calendar year.
+        #[arg(long)]
+        year: i32,
+        /// Number of cases.
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+        /// Number of fictitious citizens (spread over the 34 provinces).
+        #[arg(long, default_value_t = 340)]
+        citizens: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// End of the simulation, YYYY-MM-DD (default: end of the year, or today).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Create a named official with roles (records, dashboard, counter); prints the token once.
+    AddOfficial {
+        /// Staff id.
+        #[arg(long)]
+        id: String,
+        /// Agency.
+        #[arg(long)]
+        agency: String,
+        /// Roles, comma-separated.
+        #[arg(long, default_value = "dashboard")]
+        roles: String,
+    },
+}
+
+fn run_task(data_dir: PathBuf, task: Task) -> std::process::ExitCode {
+    use citizen_server::officials::Role;
+    match task {
+        Task::SeedCases { year, count, citizens, seed, until } => {
+            let until = match until.as_deref().map(citizen_protocol::cccd::Date::parse) {
+                Some(None) => {
+                    eprintln!("citizen-server: --until must be YYYY-MM-DD");
+                    return std::process::ExitCode::FAILURE;
+                }
+                Some(Some(d)) => Some(citizen_server::dashboard::vn_midnight(d) + 86_400),
+                None => None,
+            };
+            let opts = citizen_server::seed_cases::SeedOptions { year, count, citizens, seed, until };
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            match rt.block_on(citizen_server::seed_cases::run(data_dir, opts)) {
+                Ok(r) => {
+                    println!(
+                        "citizens={} cases={} counter={} decided={} supplements={} refused={}",
+                        r.citizens, r.cases, r.counter, r.decided, r.supplements, r.refused
+                    );
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("citizen-server seed-cases: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+        Task::AddOfficial { id, agency, roles } => {
+            let roles: Option<Vec<Role>> = roles.split(',').map(Role::parse).collect();
+            let Some(roles) = roles.filter(|r| !r.is_empty()) else {
+                eprintln!("citizen-server: --roles is a comma-separated list of records, dashboard, counter");
+                return std::process::ExitCode::FAILURE;
+            };
+            let r = citizen_server::db::open(&data_dir.join("citizen-server.db")).map_err(|e| e.to_string()).and_then(
+                |c| {
+                    let now = citizen_protocol::clock::Clock::now(&citizen_protocol::clock::SystemClock);
+                    citizen_server::officials::add(&c, &id, &agency, &roles, now).map_err(|e| e.to_string())
+                },
+            );
+            match r {
+                Ok(token) => {
+                    println!("{token}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("citizen-server add-official: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let mut args = Args::parse();
+    let level = if args.task.is_some() { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()))
         .init();
-    let args = Args::parse();
+    if let Some(task) = args.task.take() {
+        return run_task(args.data_dir, task);
+    }
+    tokio::runtime::Runtime::new().expect("runtime").block_on(serve(args))
+}
 
+async fn serve(args: Args) -> std::process::ExitCode {
     let otp_sender: Arc<dyn OtpSender> = match &args.dev_otp_file {
         Some(p) => {
             eprintln!(

@@ -70,6 +70,20 @@ pub fn countersign_receipt(
         return Err(ApiError::new(StatusCode::CONFLICT, codes::INVALID_REQUEST, "receipt already countersigned"));
     }
     audit(conn, now, &format!("receipt_{}", receipt.kind.as_str()), "ok", Some(account_id), Some(&receipt.device_id));
+    // The relying party receives register data: logged in the citizen's access log, linked to
+    // the receipt (issue 16).
+    crate::access_log::record_for_account(
+        conn,
+        account_id,
+        now,
+        &crate::access_log::Read {
+            accessor: citizen_protocol::access::Accessor::RelyingParty,
+            agency: &receipt.rp_id,
+            official: None,
+            purpose: citizen_protocol::access::AccessPurpose::DataShare,
+            reference: Some(&receipt.receipt_id),
+        },
+    )?;
     Ok(s.tokens.sign(&ReceiptCountersignClaims {
         iss: s.audience.clone(),
         receipt_id: receipt.receipt_id.clone(),

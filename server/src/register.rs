@@ -335,12 +335,23 @@ pub fn seed(conn: &Connection) -> rusqlite::Result<()> {
 
 /// The register's record of a citizen, by account.
 pub fn profile_of_account(conn: &Connection, account_id: &str) -> rusqlite::Result<Option<CitizenProfileDto>> {
+    profile_where(conn, "JOIN accounts a ON a.citizen_id = c.id WHERE a.account_id = ?1", account_id)
+}
+
+/// The register's record of a citizen, by CCCD number (an account is not needed).
+pub fn profile_of_cccd(conn: &Connection, cccd: &str) -> rusqlite::Result<Option<CitizenProfileDto>> {
+    profile_where(conn, "WHERE c.cccd = ?1", cccd)
+}
+
+fn profile_where(conn: &Connection, filter: &str, key: &str) -> rusqlite::Result<Option<CitizenProfileDto>> {
     conn.query_row(
-        "SELECT c.full_name, c.date_of_birth, c.sex, c.cccd, c.nationality, c.ethnicity, c.religion,
+        &format!(
+            "SELECT c.full_name, c.date_of_birth, c.sex, c.cccd, c.nationality, c.ethnicity, c.religion,
                 c.place_of_origin, c.permanent_residence, c.current_residence, c.household_head_name,
                 c.relationship_to_head, c.phone, c.email, c.updated_at
-           FROM citizens c JOIN accounts a ON a.citizen_id = c.id WHERE a.account_id = ?1",
-        [account_id],
+           FROM citizens c {filter}"
+        ),
+        [key],
         |r| {
             let address = |i: usize| -> rusqlite::Result<AddressDto> {
                 let s: String = r.get(i)?;

@@ -4,6 +4,7 @@
 //! store, and composes the pure pieces (`cccd`, `passcode`, `protocol`) with them. Every method
 //! returns the internal [`Error`]; the façade maps it to the public error of its domain.
 
+pub(crate) mod access_log;
 mod identity_qr;
 pub(crate) use identity_qr::IDQR_CODE_VALID_SECS;
 pub mod passcode;

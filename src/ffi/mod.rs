@@ -9,6 +9,7 @@
 //! engine and exported from there. The outbox observer is not a port: the engine publishes
 //! outbox events (`services::flows::OutboxListener`) and `services.rs` forwards them to it.
 
+mod access_log;
 mod account;
 mod activity;
 mod chip;
@@ -22,6 +23,7 @@ mod services;
 mod share;
 mod types;
 
+pub use access_log::*;
 pub use account::*;
 pub use activity::*;
 pub use chip::*;

@@ -19,6 +19,7 @@
 
 mod env;
 
+mod access_log;
 mod activity;
 mod bookkeeping;
 mod chip;

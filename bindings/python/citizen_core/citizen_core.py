@@ -537,9 +537,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_validate_enrollment_input() != 39864:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_func_verify_access_log_export() != 17845:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59638:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 6333:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_access_log() != 51621:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 34645:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -550,6 +554,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment() != 1604:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_export_access_log() != 10177:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_identity_qr() != 58626:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -766,12 +772,18 @@ _UniffiLib.uniffi_citizen_core_checksum_func_provinces.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_validate_enrollment_input.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_validate_enrollment_input.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_func_verify_access_log_export.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_verify_access_log_export.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_access_log.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_access_log.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer.restype = ctypes.c_uint16
@@ -787,6 +799,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_export_access_log.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_export_access_log.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_identity_qr.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_identity_qr.restype = ctypes.c_uint16
@@ -1068,6 +1083,12 @@ _UniffiLib.uniffi_citizen_core_fn_func_validate_enrollment_input.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_validate_enrollment_input.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_func_verify_access_log_export.argtypes = (
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_func_verify_access_log_export.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -1080,6 +1101,11 @@ _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.restype = ctypes.c_int32
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_access_log.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_access_log.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1109,6 +1135,10 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset.a
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_export_access_log.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_export_access_log.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_identity_qr.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -2218,38 +2248,6 @@ class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
     def write(value, buf):
         buf.write_i64(value)
 
-class _UniffiFfiConverterString:
-    @staticmethod
-    def check_lower(value):
-        if not isinstance(value, str):
-            raise TypeError("argument must be str, not {}".format(type(value).__name__))
-        return value
-
-    @staticmethod
-    def read(buf):
-        size = buf.read_i32()
-        if size < 0:
-            raise InternalError("Unexpected negative string length")
-        utf8_bytes = buf.read(size)
-        return utf8_bytes.decode("utf-8")
-
-    @staticmethod
-    def write(value, buf):
-        utf8_bytes = value.encode("utf-8")
-        buf.write_i32(len(utf8_bytes))
-        buf.write(utf8_bytes)
-
-    @staticmethod
-    def lift(buf):
-        with buf.consume_with_stream() as stream:
-            return stream.read(stream.remaining()).decode("utf-8")
-
-    @staticmethod
-    def lower(value):
-        with _UniffiRustBuffer.alloc_with_builder() as builder:
-            builder.write(value.encode("utf-8"))
-            return builder.finalize()
-
 # The Timestamp type.
 Timestamp = datetime.datetime
 
@@ -2287,290 +2285,324 @@ class _UniffiFfiConverterTimestamp(_UniffiConverterRustBuffer):
         buf.write_i64(sign * seconds)
         buf.write_u32(nanoseconds)
 
-@dataclass
-class ActivityAnchor:
-    """
-    A server countersignature of the activity log's head (`ActivityClient.anchor`).
-"""
-    def __init__(self, *, seq:int, hash:str, anchored_at:Timestamp, countersignature:str):
-        self.seq = seq
-        self.hash = hash
-        self.anchored_at = anchored_at
-        self.countersignature = countersignature
-        
-        
-
-    
-    def __str__(self):
-        return "ActivityAnchor(seq={}, hash={}, anchored_at={}, countersignature={})".format(self.seq, self.hash, self.anchored_at, self.countersignature)
-    def __eq__(self, other):
-        if self.seq != other.seq:
-            return False
-        if self.hash != other.hash:
-            return False
-        if self.anchored_at != other.anchored_at:
-            return False
-        if self.countersignature != other.countersignature:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeActivityAnchor(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return ActivityAnchor(
-            seq=_UniffiFfiConverterInt64.read(buf),
-            hash=_UniffiFfiConverterString.read(buf),
-            anchored_at=_UniffiFfiConverterTimestamp.read(buf),
-            countersignature=_UniffiFfiConverterString.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterInt64.check_lower(value.seq)
-        _UniffiFfiConverterString.check_lower(value.hash)
-        _UniffiFfiConverterTimestamp.check_lower(value.anchored_at)
-        _UniffiFfiConverterString.check_lower(value.countersignature)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterInt64.write(value.seq, buf)
-        _UniffiFfiConverterString.write(value.hash, buf)
-        _UniffiFfiConverterTimestamp.write(value.anchored_at, buf)
-        _UniffiFfiConverterString.write(value.countersignature, buf)
 
 
 
 
 
-
-class ActivityKind(enum.Enum):
+class AccessorKind(enum.Enum):
     """
-    What happened.
+    Who read the record.
 """
     
-    ENROLLMENT = 0
+    OFFICIAL = 0
     """
-    This device was enrolled.
+    An official (cán bộ), through the officials' API.
 """
     
-    LOGIN = 1
+    RELYING_PARTY = 1
     """
-    Logged in.
+    A relying party the citizen shared data with (the consent receipt is the reference).
 """
     
-    LOGOUT = 2
+    BACK_OFFICE = 2
     """
-    Logged out.
-"""
-    
-    SUBMISSION = 3
-    """
-    A public-service request was submitted (queued).
-"""
-    
-    SUBMISSION_DELIVERED = 4
-    """
-    A submission was delivered and a case opened.
-"""
-    
-    DEVICE_CHANGE = 5
-    """
-    A device of the account was revoked, or a transfer approved.
-"""
-    
-    PASSCODE_CHANGE = 6
-    """
-    The passcode was changed or reset.
-"""
-    
-    LOCKOUT = 7
-    """
-    Too many wrong passcodes: locked.
-"""
-    
-    QR_APPROVAL = 8
-    """
-    A QR login was approved (issue 4, QR login).
-"""
-    
-    QR_DENIAL = 9
-    """
-    A QR login was denied.
-"""
-    
-    DATA_SHARE = 10
-    """
-    Identity data was shared with a relying party.
-"""
-    
-    LEVEL_UPGRADE = 11
-    """
-    The account was raised to identity level 2 from the card's chip (decision 30).
+    The public-services back office (checking an eForm against the register, deciding a case).
 """
     
 
 
-class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeAccessorKind(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         variant = buf.read_i32()
         if variant == 1:
-            return ActivityKind.ENROLLMENT
+            return AccessorKind.OFFICIAL
         if variant == 2:
-            return ActivityKind.LOGIN
+            return AccessorKind.RELYING_PARTY
         if variant == 3:
-            return ActivityKind.LOGOUT
-        if variant == 4:
-            return ActivityKind.SUBMISSION
-        if variant == 5:
-            return ActivityKind.SUBMISSION_DELIVERED
-        if variant == 6:
-            return ActivityKind.DEVICE_CHANGE
-        if variant == 7:
-            return ActivityKind.PASSCODE_CHANGE
-        if variant == 8:
-            return ActivityKind.LOCKOUT
-        if variant == 9:
-            return ActivityKind.QR_APPROVAL
-        if variant == 10:
-            return ActivityKind.QR_DENIAL
-        if variant == 11:
-            return ActivityKind.DATA_SHARE
-        if variant == 12:
-            return ActivityKind.LEVEL_UPGRADE
+            return AccessorKind.BACK_OFFICE
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
     def check_lower(value):
-        if value == ActivityKind.ENROLLMENT:
+        if value == AccessorKind.OFFICIAL:
             return
-        if value == ActivityKind.LOGIN:
+        if value == AccessorKind.RELYING_PARTY:
             return
-        if value == ActivityKind.LOGOUT:
-            return
-        if value == ActivityKind.SUBMISSION:
-            return
-        if value == ActivityKind.SUBMISSION_DELIVERED:
-            return
-        if value == ActivityKind.DEVICE_CHANGE:
-            return
-        if value == ActivityKind.PASSCODE_CHANGE:
-            return
-        if value == ActivityKind.LOCKOUT:
-            return
-        if value == ActivityKind.QR_APPROVAL:
-            return
-        if value == ActivityKind.QR_DENIAL:
-            return
-        if value == ActivityKind.DATA_SHARE:
-            return
-        if value == ActivityKind.LEVEL_UPGRADE:
+        if value == AccessorKind.BACK_OFFICE:
             return
         raise ValueError(value)
 
     @staticmethod
     def write(value, buf):
-        if value == ActivityKind.ENROLLMENT:
+        if value == AccessorKind.OFFICIAL:
             buf.write_i32(1)
-        if value == ActivityKind.LOGIN:
+        if value == AccessorKind.RELYING_PARTY:
             buf.write_i32(2)
-        if value == ActivityKind.LOGOUT:
+        if value == AccessorKind.BACK_OFFICE:
             buf.write_i32(3)
-        if value == ActivityKind.SUBMISSION:
+
+
+
+class _UniffiFfiConverterString:
+    @staticmethod
+    def check_lower(value):
+        if not isinstance(value, str):
+            raise TypeError("argument must be str, not {}".format(type(value).__name__))
+        return value
+
+    @staticmethod
+    def read(buf):
+        size = buf.read_i32()
+        if size < 0:
+            raise InternalError("Unexpected negative string length")
+        utf8_bytes = buf.read(size)
+        return utf8_bytes.decode("utf-8")
+
+    @staticmethod
+    def write(value, buf):
+        utf8_bytes = value.encode("utf-8")
+        buf.write_i32(len(utf8_bytes))
+        buf.write(utf8_bytes)
+
+    @staticmethod
+    def lift(buf):
+        with buf.consume_with_stream() as stream:
+            return stream.read(stream.remaining()).decode("utf-8")
+
+    @staticmethod
+    def lower(value):
+        with _UniffiRustBuffer.alloc_with_builder() as builder:
+            builder.write(value.encode("utf-8"))
+            return builder.finalize()
+
+class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterString.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterString.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterString.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+
+
+
+
+
+class AccessPurpose(enum.Enum):
+    """
+    Why the record was read (the purpose code the reader stated or the server recorded).
+"""
+    
+    CASE_PROCESSING = 0
+    """
+    Processing a public-service case.
+"""
+    
+    IDENTITY_VERIFICATION = 1
+    """
+    Checking the person's identity.
+"""
+    
+    REGISTER_MAINTENANCE = 2
+    """
+    Maintaining the population register.
+"""
+    
+    INVESTIGATION = 3
+    """
+    An investigation under the law.
+"""
+    
+    DATA_SHARE = 4
+    """
+    A data share the citizen consented to.
+"""
+    
+    FORM_PREFILL = 5
+    """
+    Checking (prefilling) an eForm against the register.
+"""
+    
+    CASE_DECISION = 6
+    """
+    Deciding a case.
+"""
+    
+
+
+class _UniffiFfiConverterTypeAccessPurpose(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return AccessPurpose.CASE_PROCESSING
+        if variant == 2:
+            return AccessPurpose.IDENTITY_VERIFICATION
+        if variant == 3:
+            return AccessPurpose.REGISTER_MAINTENANCE
+        if variant == 4:
+            return AccessPurpose.INVESTIGATION
+        if variant == 5:
+            return AccessPurpose.DATA_SHARE
+        if variant == 6:
+            return AccessPurpose.FORM_PREFILL
+        if variant == 7:
+            return AccessPurpose.CASE_DECISION
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == AccessPurpose.CASE_PROCESSING:
+            return
+        if value == AccessPurpose.IDENTITY_VERIFICATION:
+            return
+        if value == AccessPurpose.REGISTER_MAINTENANCE:
+            return
+        if value == AccessPurpose.INVESTIGATION:
+            return
+        if value == AccessPurpose.DATA_SHARE:
+            return
+        if value == AccessPurpose.FORM_PREFILL:
+            return
+        if value == AccessPurpose.CASE_DECISION:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == AccessPurpose.CASE_PROCESSING:
+            buf.write_i32(1)
+        if value == AccessPurpose.IDENTITY_VERIFICATION:
+            buf.write_i32(2)
+        if value == AccessPurpose.REGISTER_MAINTENANCE:
+            buf.write_i32(3)
+        if value == AccessPurpose.INVESTIGATION:
             buf.write_i32(4)
-        if value == ActivityKind.SUBMISSION_DELIVERED:
+        if value == AccessPurpose.DATA_SHARE:
             buf.write_i32(5)
-        if value == ActivityKind.DEVICE_CHANGE:
+        if value == AccessPurpose.FORM_PREFILL:
             buf.write_i32(6)
-        if value == ActivityKind.PASSCODE_CHANGE:
+        if value == AccessPurpose.CASE_DECISION:
             buf.write_i32(7)
-        if value == ActivityKind.LOCKOUT:
-            buf.write_i32(8)
-        if value == ActivityKind.QR_APPROVAL:
-            buf.write_i32(9)
-        if value == ActivityKind.QR_DENIAL:
-            buf.write_i32(10)
-        if value == ActivityKind.DATA_SHARE:
-            buf.write_i32(11)
-        if value == ActivityKind.LEVEL_UPGRADE:
-            buf.write_i32(12)
 
 
 
 @dataclass
-class ActivityEntry:
+class AccessLogEntry:
     """
-    One entry of the activity log (`ActivityClient.list_entries`).
+    One read of the citizen's register record.
 """
-    def __init__(self, *, seq:int, at:Timestamp, kind:ActivityKind, summary:str, prev_hash:str, counter:int, hash:str, signature:str):
+    def __init__(self, *, seq:int, at:Timestamp, accessor:AccessorKind, agency:str, official:typing.Optional[str], purpose:AccessPurpose, reference:typing.Optional[str], hash:str):
         self.seq = seq
         self.at = at
-        self.kind = kind
-        self.summary = summary
-        self.prev_hash = prev_hash
-        self.counter = counter
+        self.accessor = accessor
+        self.agency = agency
+        self.official = official
+        self.purpose = purpose
+        self.reference = reference
         self.hash = hash
-        self.signature = signature
         
         
 
     
     def __str__(self):
-        return "ActivityEntry(seq={}, at={}, kind={}, summary={}, prev_hash={}, counter={}, hash={}, signature={})".format(self.seq, self.at, self.kind, self.summary, self.prev_hash, self.counter, self.hash, self.signature)
+        return "AccessLogEntry(seq={}, at={}, accessor={}, agency={}, official={}, purpose={}, reference={}, hash={})".format(self.seq, self.at, self.accessor, self.agency, self.official, self.purpose, self.reference, self.hash)
     def __eq__(self, other):
         if self.seq != other.seq:
             return False
         if self.at != other.at:
             return False
-        if self.kind != other.kind:
+        if self.accessor != other.accessor:
             return False
-        if self.summary != other.summary:
+        if self.agency != other.agency:
             return False
-        if self.prev_hash != other.prev_hash:
+        if self.official != other.official:
             return False
-        if self.counter != other.counter:
+        if self.purpose != other.purpose:
+            return False
+        if self.reference != other.reference:
             return False
         if self.hash != other.hash:
             return False
-        if self.signature != other.signature:
-            return False
         return True
 
-class _UniffiFfiConverterTypeActivityEntry(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterTypeAccessLogEntry(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        return ActivityEntry(
+        return AccessLogEntry(
             seq=_UniffiFfiConverterInt64.read(buf),
             at=_UniffiFfiConverterTimestamp.read(buf),
-            kind=_UniffiFfiConverterTypeActivityKind.read(buf),
-            summary=_UniffiFfiConverterString.read(buf),
-            prev_hash=_UniffiFfiConverterString.read(buf),
-            counter=_UniffiFfiConverterInt64.read(buf),
+            accessor=_UniffiFfiConverterTypeAccessorKind.read(buf),
+            agency=_UniffiFfiConverterString.read(buf),
+            official=_UniffiFfiConverterOptionalString.read(buf),
+            purpose=_UniffiFfiConverterTypeAccessPurpose.read(buf),
+            reference=_UniffiFfiConverterOptionalString.read(buf),
             hash=_UniffiFfiConverterString.read(buf),
-            signature=_UniffiFfiConverterString.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterInt64.check_lower(value.seq)
         _UniffiFfiConverterTimestamp.check_lower(value.at)
-        _UniffiFfiConverterTypeActivityKind.check_lower(value.kind)
-        _UniffiFfiConverterString.check_lower(value.summary)
-        _UniffiFfiConverterString.check_lower(value.prev_hash)
-        _UniffiFfiConverterInt64.check_lower(value.counter)
+        _UniffiFfiConverterTypeAccessorKind.check_lower(value.accessor)
+        _UniffiFfiConverterString.check_lower(value.agency)
+        _UniffiFfiConverterOptionalString.check_lower(value.official)
+        _UniffiFfiConverterTypeAccessPurpose.check_lower(value.purpose)
+        _UniffiFfiConverterOptionalString.check_lower(value.reference)
         _UniffiFfiConverterString.check_lower(value.hash)
-        _UniffiFfiConverterString.check_lower(value.signature)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterInt64.write(value.seq, buf)
         _UniffiFfiConverterTimestamp.write(value.at, buf)
-        _UniffiFfiConverterTypeActivityKind.write(value.kind, buf)
-        _UniffiFfiConverterString.write(value.summary, buf)
-        _UniffiFfiConverterString.write(value.prev_hash, buf)
-        _UniffiFfiConverterInt64.write(value.counter, buf)
+        _UniffiFfiConverterTypeAccessorKind.write(value.accessor, buf)
+        _UniffiFfiConverterString.write(value.agency, buf)
+        _UniffiFfiConverterOptionalString.write(value.official, buf)
+        _UniffiFfiConverterTypeAccessPurpose.write(value.purpose, buf)
+        _UniffiFfiConverterOptionalString.write(value.reference, buf)
         _UniffiFfiConverterString.write(value.hash, buf)
-        _UniffiFfiConverterString.write(value.signature, buf)
+
+class _UniffiFfiConverterSequenceTypeAccessLogEntry(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeAccessLogEntry.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeAccessLogEntry.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeAccessLogEntry.read(buf) for i in range(count)
+        ]
 
 class _UniffiFfiConverterInt32(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "i32"
@@ -2584,6 +2616,27 @@ class _UniffiFfiConverterInt32(_UniffiConverterPrimitiveInt):
     @staticmethod
     def write(value, buf):
         buf.write_i32(value)
+
+class _UniffiFfiConverterBoolean:
+    @classmethod
+    def check_lower(cls, value):
+        return not not value
+
+    @classmethod
+    def lower(cls, value):
+        return 1 if value else 0
+
+    @staticmethod
+    def lift(value):
+        return value != 0
+
+    @classmethod
+    def read(cls, buf):
+        return cls.lift(buf.read_u8())
+
+    @classmethod
+    def write(cls, value, buf):
+        buf.write_u8(value)
 
 
 
@@ -3111,26 +3164,486 @@ class _UniffiFfiConverterSequenceTypeLogProblem(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeLogProblem.read(buf) for i in range(count)
         ]
 
-class _UniffiFfiConverterBoolean:
-    @classmethod
-    def check_lower(cls, value):
-        return not not value
+@dataclass
+class AccessLog:
+    """
+    The verified access log.
+"""
+    def __init__(self, *, entries:typing.List[AccessLogEntry], total:int, intact:bool, problems:typing.List[LogProblem], signed_at:Timestamp):
+        self.entries = entries
+        self.total = total
+        self.intact = intact
+        self.problems = problems
+        self.signed_at = signed_at
+        
+        
 
-    @classmethod
-    def lower(cls, value):
-        return 1 if value else 0
+    
+    def __str__(self):
+        return "AccessLog(entries={}, total={}, intact={}, problems={}, signed_at={})".format(self.entries, self.total, self.intact, self.problems, self.signed_at)
+    def __eq__(self, other):
+        if self.entries != other.entries:
+            return False
+        if self.total != other.total:
+            return False
+        if self.intact != other.intact:
+            return False
+        if self.problems != other.problems:
+            return False
+        if self.signed_at != other.signed_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAccessLog(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AccessLog(
+            entries=_UniffiFfiConverterSequenceTypeAccessLogEntry.read(buf),
+            total=_UniffiFfiConverterInt32.read(buf),
+            intact=_UniffiFfiConverterBoolean.read(buf),
+            problems=_UniffiFfiConverterSequenceTypeLogProblem.read(buf),
+            signed_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
 
     @staticmethod
-    def lift(value):
-        return value != 0
+    def check_lower(value):
+        _UniffiFfiConverterSequenceTypeAccessLogEntry.check_lower(value.entries)
+        _UniffiFfiConverterInt32.check_lower(value.total)
+        _UniffiFfiConverterBoolean.check_lower(value.intact)
+        _UniffiFfiConverterSequenceTypeLogProblem.check_lower(value.problems)
+        _UniffiFfiConverterTimestamp.check_lower(value.signed_at)
 
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterSequenceTypeAccessLogEntry.write(value.entries, buf)
+        _UniffiFfiConverterInt32.write(value.total, buf)
+        _UniffiFfiConverterBoolean.write(value.intact, buf)
+        _UniffiFfiConverterSequenceTypeLogProblem.write(value.problems, buf)
+        _UniffiFfiConverterTimestamp.write(value.signed_at, buf)
+
+class _UniffiFfiConverterOptionalTimestamp(_UniffiConverterRustBuffer):
     @classmethod
-    def read(cls, buf):
-        return cls.lift(buf.read_u8())
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTimestamp.check_lower(value)
 
     @classmethod
     def write(cls, value, buf):
-        buf.write_u8(value)
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTimestamp.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTimestamp.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class AccessLogFilter:
+    """
+    Which entries to list (every field optional; all given must hold).
+"""
+    def __init__(self, *, agency:typing.Optional[str], since:typing.Optional[Timestamp], until:typing.Optional[Timestamp]):
+        self.agency = agency
+        self.since = since
+        self.until = until
+        
+        
+
+    
+    def __str__(self):
+        return "AccessLogFilter(agency={}, since={}, until={})".format(self.agency, self.since, self.until)
+    def __eq__(self, other):
+        if self.agency != other.agency:
+            return False
+        if self.since != other.since:
+            return False
+        if self.until != other.until:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAccessLogFilter(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AccessLogFilter(
+            agency=_UniffiFfiConverterOptionalString.read(buf),
+            since=_UniffiFfiConverterOptionalTimestamp.read(buf),
+            until=_UniffiFfiConverterOptionalTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterOptionalString.check_lower(value.agency)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.since)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.until)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterOptionalString.write(value.agency, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.since, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.until, buf)
+
+@dataclass
+class AccessLogReport:
+    """
+    What verifying an exported access log found.
+"""
+    def __init__(self, *, signature_valid:bool, intact:bool, problems:typing.List[LogProblem], entries:typing.List[AccessLogEntry], account_id:str, issuer:str, signed_at:Timestamp):
+        self.signature_valid = signature_valid
+        self.intact = intact
+        self.problems = problems
+        self.entries = entries
+        self.account_id = account_id
+        self.issuer = issuer
+        self.signed_at = signed_at
+        
+        
+
+    
+    def __str__(self):
+        return "AccessLogReport(signature_valid={}, intact={}, problems={}, entries={}, account_id={}, issuer={}, signed_at={})".format(self.signature_valid, self.intact, self.problems, self.entries, self.account_id, self.issuer, self.signed_at)
+    def __eq__(self, other):
+        if self.signature_valid != other.signature_valid:
+            return False
+        if self.intact != other.intact:
+            return False
+        if self.problems != other.problems:
+            return False
+        if self.entries != other.entries:
+            return False
+        if self.account_id != other.account_id:
+            return False
+        if self.issuer != other.issuer:
+            return False
+        if self.signed_at != other.signed_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAccessLogReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AccessLogReport(
+            signature_valid=_UniffiFfiConverterBoolean.read(buf),
+            intact=_UniffiFfiConverterBoolean.read(buf),
+            problems=_UniffiFfiConverterSequenceTypeLogProblem.read(buf),
+            entries=_UniffiFfiConverterSequenceTypeAccessLogEntry.read(buf),
+            account_id=_UniffiFfiConverterString.read(buf),
+            issuer=_UniffiFfiConverterString.read(buf),
+            signed_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterBoolean.check_lower(value.signature_valid)
+        _UniffiFfiConverterBoolean.check_lower(value.intact)
+        _UniffiFfiConverterSequenceTypeLogProblem.check_lower(value.problems)
+        _UniffiFfiConverterSequenceTypeAccessLogEntry.check_lower(value.entries)
+        _UniffiFfiConverterString.check_lower(value.account_id)
+        _UniffiFfiConverterString.check_lower(value.issuer)
+        _UniffiFfiConverterTimestamp.check_lower(value.signed_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterBoolean.write(value.signature_valid, buf)
+        _UniffiFfiConverterBoolean.write(value.intact, buf)
+        _UniffiFfiConverterSequenceTypeLogProblem.write(value.problems, buf)
+        _UniffiFfiConverterSequenceTypeAccessLogEntry.write(value.entries, buf)
+        _UniffiFfiConverterString.write(value.account_id, buf)
+        _UniffiFfiConverterString.write(value.issuer, buf)
+        _UniffiFfiConverterTimestamp.write(value.signed_at, buf)
+
+@dataclass
+class ActivityAnchor:
+    """
+    A server countersignature of the activity log's head (`ActivityClient.anchor`).
+"""
+    def __init__(self, *, seq:int, hash:str, anchored_at:Timestamp, countersignature:str):
+        self.seq = seq
+        self.hash = hash
+        self.anchored_at = anchored_at
+        self.countersignature = countersignature
+        
+        
+
+    
+    def __str__(self):
+        return "ActivityAnchor(seq={}, hash={}, anchored_at={}, countersignature={})".format(self.seq, self.hash, self.anchored_at, self.countersignature)
+    def __eq__(self, other):
+        if self.seq != other.seq:
+            return False
+        if self.hash != other.hash:
+            return False
+        if self.anchored_at != other.anchored_at:
+            return False
+        if self.countersignature != other.countersignature:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeActivityAnchor(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ActivityAnchor(
+            seq=_UniffiFfiConverterInt64.read(buf),
+            hash=_UniffiFfiConverterString.read(buf),
+            anchored_at=_UniffiFfiConverterTimestamp.read(buf),
+            countersignature=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterInt64.check_lower(value.seq)
+        _UniffiFfiConverterString.check_lower(value.hash)
+        _UniffiFfiConverterTimestamp.check_lower(value.anchored_at)
+        _UniffiFfiConverterString.check_lower(value.countersignature)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterInt64.write(value.seq, buf)
+        _UniffiFfiConverterString.write(value.hash, buf)
+        _UniffiFfiConverterTimestamp.write(value.anchored_at, buf)
+        _UniffiFfiConverterString.write(value.countersignature, buf)
+
+
+
+
+
+
+class ActivityKind(enum.Enum):
+    """
+    What happened.
+"""
+    
+    ENROLLMENT = 0
+    """
+    This device was enrolled.
+"""
+    
+    LOGIN = 1
+    """
+    Logged in.
+"""
+    
+    LOGOUT = 2
+    """
+    Logged out.
+"""
+    
+    SUBMISSION = 3
+    """
+    A public-service request was submitted (queued).
+"""
+    
+    SUBMISSION_DELIVERED = 4
+    """
+    A submission was delivered and a case opened.
+"""
+    
+    DEVICE_CHANGE = 5
+    """
+    A device of the account was revoked, or a transfer approved.
+"""
+    
+    PASSCODE_CHANGE = 6
+    """
+    The passcode was changed or reset.
+"""
+    
+    LOCKOUT = 7
+    """
+    Too many wrong passcodes: locked.
+"""
+    
+    QR_APPROVAL = 8
+    """
+    A QR login was approved (issue 4, QR login).
+"""
+    
+    QR_DENIAL = 9
+    """
+    A QR login was denied.
+"""
+    
+    DATA_SHARE = 10
+    """
+    Identity data was shared with a relying party.
+"""
+    
+    LEVEL_UPGRADE = 11
+    """
+    The account was raised to identity level 2 from the card's chip (decision 30).
+"""
+    
+
+
+class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ActivityKind.ENROLLMENT
+        if variant == 2:
+            return ActivityKind.LOGIN
+        if variant == 3:
+            return ActivityKind.LOGOUT
+        if variant == 4:
+            return ActivityKind.SUBMISSION
+        if variant == 5:
+            return ActivityKind.SUBMISSION_DELIVERED
+        if variant == 6:
+            return ActivityKind.DEVICE_CHANGE
+        if variant == 7:
+            return ActivityKind.PASSCODE_CHANGE
+        if variant == 8:
+            return ActivityKind.LOCKOUT
+        if variant == 9:
+            return ActivityKind.QR_APPROVAL
+        if variant == 10:
+            return ActivityKind.QR_DENIAL
+        if variant == 11:
+            return ActivityKind.DATA_SHARE
+        if variant == 12:
+            return ActivityKind.LEVEL_UPGRADE
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ActivityKind.ENROLLMENT:
+            return
+        if value == ActivityKind.LOGIN:
+            return
+        if value == ActivityKind.LOGOUT:
+            return
+        if value == ActivityKind.SUBMISSION:
+            return
+        if value == ActivityKind.SUBMISSION_DELIVERED:
+            return
+        if value == ActivityKind.DEVICE_CHANGE:
+            return
+        if value == ActivityKind.PASSCODE_CHANGE:
+            return
+        if value == ActivityKind.LOCKOUT:
+            return
+        if value == ActivityKind.QR_APPROVAL:
+            return
+        if value == ActivityKind.QR_DENIAL:
+            return
+        if value == ActivityKind.DATA_SHARE:
+            return
+        if value == ActivityKind.LEVEL_UPGRADE:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ActivityKind.ENROLLMENT:
+            buf.write_i32(1)
+        if value == ActivityKind.LOGIN:
+            buf.write_i32(2)
+        if value == ActivityKind.LOGOUT:
+            buf.write_i32(3)
+        if value == ActivityKind.SUBMISSION:
+            buf.write_i32(4)
+        if value == ActivityKind.SUBMISSION_DELIVERED:
+            buf.write_i32(5)
+        if value == ActivityKind.DEVICE_CHANGE:
+            buf.write_i32(6)
+        if value == ActivityKind.PASSCODE_CHANGE:
+            buf.write_i32(7)
+        if value == ActivityKind.LOCKOUT:
+            buf.write_i32(8)
+        if value == ActivityKind.QR_APPROVAL:
+            buf.write_i32(9)
+        if value == ActivityKind.QR_DENIAL:
+            buf.write_i32(10)
+        if value == ActivityKind.DATA_SHARE:
+            buf.write_i32(11)
+        if value == ActivityKind.LEVEL_UPGRADE:
+            buf.write_i32(12)
+
+
+
+@dataclass
+class ActivityEntry:
+    """
+    One entry of the activity log (`ActivityClient.list_entries`).
+"""
+    def __init__(self, *, seq:int, at:Timestamp, kind:ActivityKind, summary:str, prev_hash:str, counter:int, hash:str, signature:str):
+        self.seq = seq
+        self.at = at
+        self.kind = kind
+        self.summary = summary
+        self.prev_hash = prev_hash
+        self.counter = counter
+        self.hash = hash
+        self.signature = signature
+        
+        
+
+    
+    def __str__(self):
+        return "ActivityEntry(seq={}, at={}, kind={}, summary={}, prev_hash={}, counter={}, hash={}, signature={})".format(self.seq, self.at, self.kind, self.summary, self.prev_hash, self.counter, self.hash, self.signature)
+    def __eq__(self, other):
+        if self.seq != other.seq:
+            return False
+        if self.at != other.at:
+            return False
+        if self.kind != other.kind:
+            return False
+        if self.summary != other.summary:
+            return False
+        if self.prev_hash != other.prev_hash:
+            return False
+        if self.counter != other.counter:
+            return False
+        if self.hash != other.hash:
+            return False
+        if self.signature != other.signature:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeActivityEntry(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ActivityEntry(
+            seq=_UniffiFfiConverterInt64.read(buf),
+            at=_UniffiFfiConverterTimestamp.read(buf),
+            kind=_UniffiFfiConverterTypeActivityKind.read(buf),
+            summary=_UniffiFfiConverterString.read(buf),
+            prev_hash=_UniffiFfiConverterString.read(buf),
+            counter=_UniffiFfiConverterInt64.read(buf),
+            hash=_UniffiFfiConverterString.read(buf),
+            signature=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterInt64.check_lower(value.seq)
+        _UniffiFfiConverterTimestamp.check_lower(value.at)
+        _UniffiFfiConverterTypeActivityKind.check_lower(value.kind)
+        _UniffiFfiConverterString.check_lower(value.summary)
+        _UniffiFfiConverterString.check_lower(value.prev_hash)
+        _UniffiFfiConverterInt64.check_lower(value.counter)
+        _UniffiFfiConverterString.check_lower(value.hash)
+        _UniffiFfiConverterString.check_lower(value.signature)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterInt64.write(value.seq, buf)
+        _UniffiFfiConverterTimestamp.write(value.at, buf)
+        _UniffiFfiConverterTypeActivityKind.write(value.kind, buf)
+        _UniffiFfiConverterString.write(value.summary, buf)
+        _UniffiFfiConverterString.write(value.prev_hash, buf)
+        _UniffiFfiConverterInt64.write(value.counter, buf)
+        _UniffiFfiConverterString.write(value.hash, buf)
+        _UniffiFfiConverterString.write(value.signature, buf)
 
 @dataclass
 class ActivityLogReport:
@@ -3545,31 +4058,6 @@ class _UniffiFfiConverterTypeCaseStatus(_UniffiConverterRustBuffer):
             buf.write_i32(6)
 
 
-
-class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterString.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterString.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterString.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
 
 @dataclass
 class CaseEvent:
@@ -4560,31 +5048,6 @@ class _UniffiFfiConverterTypeEnrollmentState(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
 
 
-
-class _UniffiFfiConverterOptionalTimestamp(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterTimestamp.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterTimestamp.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterTimestamp.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
 
 @dataclass
 class CoreStatus:
@@ -9562,6 +10025,16 @@ class AccountClientProtocol(typing.Protocol):
     (`CitizenCore.account()`). Small enough to fake in a test of a view model.
 """
     
+    async def access_log(self, filter: AccessLogFilter) -> AccessLog:
+        """
+        Who read the citizen's register record — officials (with agency and purpose), relying
+        parties through a share, the services back office — fetched from the server (logged
+        in), its signature and hash chain checked, then filtered by agency and period. `intact`
+        is false when an entry was removed or changed, or when history seen before was
+        rewritten. Main-safe; never prompts. Throws [`CitizenError`] (`Network` when the server
+        cannot be reached or its answer does not verify).
+"""
+        raise NotImplementedError
     async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
         """
         On the old device: approve handing the account to a new device whose enrollment id the
@@ -9594,6 +10067,13 @@ class AccountClientProtocol(typing.Protocol):
         Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
         passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
         signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def export_access_log(self, ) -> str:
+        """
+        The whole access log as the server signed it (a compact JWS, `typ`
+        `citizen-access-log+jwt`): a file anyone can check with `verify_access_log_export`.
+        Fetched and verified first. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
     async def identity_qr(self, passcode: str) -> IdentityQrCode:
@@ -9701,6 +10181,31 @@ class AccountClient(AccountClientProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    async def access_log(self, filter: AccessLogFilter) -> AccessLog:
+        """
+        Who read the citizen's register record — officials (with agency and purpose), relying
+        parties through a share, the services back office — fetched from the server (logged
+        in), its signature and hash chain checked, then filtered by agency and period. `intact`
+        is false when an entry was removed or changed, or when history seen before was
+        rewritten. Main-safe; never prompts. Throws [`CitizenError`] (`Network` when the server
+        cannot be reached or its answer does not verify).
+"""
+        
+        _UniffiFfiConverterTypeAccessLogFilter.check_lower(filter)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeAccessLogFilter.lower(filter),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeAccessLog.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_access_log(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def approve_device_transfer(self, enrollment_id: str,passcode: str) -> None:
         """
         On the old device: approve handing the account to a new device whose enrollment id the
@@ -9819,6 +10324,25 @@ class AccountClient(AccountClientProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
             _UniffiLib.ffi_citizen_core_rust_future_complete_void,
             _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def export_access_log(self, ) -> str:
+        """
+        The whole access log as the server signed it (a compact JWS, `typ`
+        `citizen-access-log+jwt`): a file anyone can check with `verify_access_log_export`.
+        Fetched and verified first. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_export_access_log(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -14037,6 +14561,30 @@ def validate_enrollment_input(input: EnrollmentInput) -> typing.List[FieldError]
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def verify_access_log_export(signed: str,server_key_jwk: str) -> AccessLogReport:
+    """
+    Verify an exported access log (`export_access_log`) against the server key the verifier
+    trusts (`server_key_jwk`: a JWK or a JWKS obtained independently of the file): the server's
+    signature and kind, then the hash chain. A file whose signature does not verify is reported
+    with `signature_valid = false` (its content untrusted). Pure computation: main-safe, never
+    prompts. Throws [`CitizenError`] (`InvalidInput`: not an access log, or not a JWK).
+"""
+    
+    _UniffiFfiConverterString.check_lower(signed)
+
+    _UniffiFfiConverterString.check_lower(server_key_jwk)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(signed),
+        _UniffiFfiConverterString.lower(server_key_jwk),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypeAccessLogReport.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_citizen_core_fn_func_verify_access_log_export,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def verify_activity_log_export(json: str,server_key_jwk: str) -> ActivityLogReport:
     """
     Verify an exported activity log (JSON from `export_activity_log`) against the server key the
@@ -14096,8 +14644,10 @@ def verify_receipt_export(json: str,server_key_jwk: typing.Optional[str]) -> int
 
 __all__ = [
     "InternalError",
-    "ActivityKind",
+    "AccessorKind",
+    "AccessPurpose",
     "LogProblem",
+    "ActivityKind",
     "CaseStatus",
     "Sex",
     "Language",
@@ -14122,6 +14672,10 @@ __all__ = [
     "DeviceKeyStoreError",
     "KeyWrapError",
     "ObserverError",
+    "AccessLogEntry",
+    "AccessLog",
+    "AccessLogFilter",
+    "AccessLogReport",
     "ActivityAnchor",
     "ActivityEntry",
     "ActivityLogReport",
@@ -14172,6 +14726,7 @@ __all__ = [
     "erase_local_data",
     "provinces",
     "validate_enrollment_input",
+    "verify_access_log_export",
     "verify_activity_log_export",
     "verify_receipt_export",
     "AccountClient",

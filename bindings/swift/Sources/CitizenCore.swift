@@ -669,6 +669,23 @@ fileprivate struct FfiConverterDuration: FfiConverterRustBuffer {
 public protocol AccountClientProtocol: AnyObject, Sendable {
     
     /**
+     * Who read the citizen's register record — officials (with agency and purpose), relying
+     * parties through a share, the services back office — fetched from the server (logged
+     * in), its signature and hash chain checked, then filtered by agency and period. `intact`
+     * is false when an entry was removed or changed, or when history seen before was
+     * rewritten. Main-safe; never prompts. Throws [`CitizenError`] (`Network` when the server
+     * cannot be reached or its answer does not verify).
+     */
+    func accessLog(filter: AccessLogFilter) async throws  -> AccessLog
+    
+    /**
+     * The whole access log as the server signed it (a compact JWS, `typ`
+     * `citizen-access-log+jwt`): a file anyone can check with `verify_access_log_export`.
+     * Fetched and verified first. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func exportAccessLog() async throws  -> String
+    
+    /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
      * `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
@@ -835,6 +852,51 @@ open class AccountClient: AccountClientProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * Who read the citizen's register record — officials (with agency and purpose), relying
+     * parties through a share, the services back office — fetched from the server (logged
+     * in), its signature and hash chain checked, then filtered by agency and period. `intact`
+     * is false when an entry was removed or changed, or when history seen before was
+     * rewritten. Main-safe; never prompts. Throws [`CitizenError`] (`Network` when the server
+     * cannot be reached or its answer does not verify).
+     */
+open func accessLog(filter: AccessLogFilter)async throws  -> AccessLog  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_access_log(
+                        self.uniffiCloneHandle(),FfiConverterTypeAccessLogFilter_lower(filter)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeAccessLog_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The whole access log as the server signed it (a compact JWS, `typ`
+     * `citizen-access-log+jwt`): a file anyone can check with `verify_access_log_export`.
+     * Fetched and verified first. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func exportAccessLog()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_export_access_log(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
     
     /**
      * On the old device: approve handing the account to a new device whose enrollment id the
@@ -5402,6 +5464,432 @@ public func FfiConverterTypeSubscription_lower(_ value: Subscription) -> UInt64 
 }
 
 
+
+
+/**
+ * The verified access log.
+ */
+public struct AccessLog: Equatable, Hashable {
+    /**
+     * The entries the filter kept, oldest first.
+     */
+    public let entries: [AccessLogEntry]
+    /**
+     * Entries in the whole log.
+     */
+    public let total: Int32
+    /**
+     * No problem found in the chain, and the head seen last time is still there unchanged.
+     */
+    public let intact: Bool
+    /**
+     * Every problem found (an entry removed, changed, or history rewritten).
+     */
+    public let problems: [LogProblem]
+    /**
+     * When the server signed it.
+     */
+    public let signedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The entries the filter kept, oldest first.
+         */entries: [AccessLogEntry], 
+        /**
+         * Entries in the whole log.
+         */total: Int32, 
+        /**
+         * No problem found in the chain, and the head seen last time is still there unchanged.
+         */intact: Bool, 
+        /**
+         * Every problem found (an entry removed, changed, or history rewritten).
+         */problems: [LogProblem], 
+        /**
+         * When the server signed it.
+         */signedAt: Date) {
+        self.entries = entries
+        self.total = total
+        self.intact = intact
+        self.problems = problems
+        self.signedAt = signedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccessLog: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccessLog: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccessLog {
+        return
+            try AccessLog(
+                entries: FfiConverterSequenceTypeAccessLogEntry.read(from: &buf), 
+                total: FfiConverterInt32.read(from: &buf), 
+                intact: FfiConverterBool.read(from: &buf), 
+                problems: FfiConverterSequenceTypeLogProblem.read(from: &buf), 
+                signedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccessLog, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeAccessLogEntry.write(value.entries, into: &buf)
+        FfiConverterInt32.write(value.total, into: &buf)
+        FfiConverterBool.write(value.intact, into: &buf)
+        FfiConverterSequenceTypeLogProblem.write(value.problems, into: &buf)
+        FfiConverterTimestamp.write(value.signedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessLog_lift(_ buf: RustBuffer) throws -> AccessLog {
+    return try FfiConverterTypeAccessLog.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessLog_lower(_ value: AccessLog) -> RustBuffer {
+    return FfiConverterTypeAccessLog.lower(value)
+}
+
+
+/**
+ * One read of the citizen's register record.
+ */
+public struct AccessLogEntry: Equatable, Hashable {
+    /**
+     * 1, 2, 3, … in the citizen's log.
+     */
+    public let seq: Int64
+    /**
+     * When.
+     */
+    public let at: Date
+    /**
+     * Who.
+     */
+    public let accessor: AccessorKind
+    /**
+     * The agency (or the relying party's id).
+     */
+    public let agency: String
+    /**
+     * The official's staff id (officials only).
+     */
+    public let official: String?
+    /**
+     * Why.
+     */
+    public let purpose: AccessPurpose
+    /**
+     * The case number or consent receipt id the read was for.
+     */
+    public let reference: String?
+    /**
+     * The entry's hash in the chain (hex).
+     */
+    public let hash: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 1, 2, 3, … in the citizen's log.
+         */seq: Int64, 
+        /**
+         * When.
+         */at: Date, 
+        /**
+         * Who.
+         */accessor: AccessorKind, 
+        /**
+         * The agency (or the relying party's id).
+         */agency: String, 
+        /**
+         * The official's staff id (officials only).
+         */official: String?, 
+        /**
+         * Why.
+         */purpose: AccessPurpose, 
+        /**
+         * The case number or consent receipt id the read was for.
+         */reference: String?, 
+        /**
+         * The entry's hash in the chain (hex).
+         */hash: String) {
+        self.seq = seq
+        self.at = at
+        self.accessor = accessor
+        self.agency = agency
+        self.official = official
+        self.purpose = purpose
+        self.reference = reference
+        self.hash = hash
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccessLogEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccessLogEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccessLogEntry {
+        return
+            try AccessLogEntry(
+                seq: FfiConverterInt64.read(from: &buf), 
+                at: FfiConverterTimestamp.read(from: &buf), 
+                accessor: FfiConverterTypeAccessorKind.read(from: &buf), 
+                agency: FfiConverterString.read(from: &buf), 
+                official: FfiConverterOptionString.read(from: &buf), 
+                purpose: FfiConverterTypeAccessPurpose.read(from: &buf), 
+                reference: FfiConverterOptionString.read(from: &buf), 
+                hash: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccessLogEntry, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.seq, into: &buf)
+        FfiConverterTimestamp.write(value.at, into: &buf)
+        FfiConverterTypeAccessorKind.write(value.accessor, into: &buf)
+        FfiConverterString.write(value.agency, into: &buf)
+        FfiConverterOptionString.write(value.official, into: &buf)
+        FfiConverterTypeAccessPurpose.write(value.purpose, into: &buf)
+        FfiConverterOptionString.write(value.reference, into: &buf)
+        FfiConverterString.write(value.hash, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessLogEntry_lift(_ buf: RustBuffer) throws -> AccessLogEntry {
+    return try FfiConverterTypeAccessLogEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessLogEntry_lower(_ value: AccessLogEntry) -> RustBuffer {
+    return FfiConverterTypeAccessLogEntry.lower(value)
+}
+
+
+/**
+ * Which entries to list (every field optional; all given must hold).
+ */
+public struct AccessLogFilter: Equatable, Hashable {
+    /**
+     * Only this agency (case-insensitive).
+     */
+    public let agency: String?
+    /**
+     * From this time (inclusive).
+     */
+    public let since: Date?
+    /**
+     * Up to this time (inclusive).
+     */
+    public let until: Date?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Only this agency (case-insensitive).
+         */agency: String?, 
+        /**
+         * From this time (inclusive).
+         */since: Date?, 
+        /**
+         * Up to this time (inclusive).
+         */until: Date?) {
+        self.agency = agency
+        self.since = since
+        self.until = until
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccessLogFilter: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccessLogFilter: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccessLogFilter {
+        return
+            try AccessLogFilter(
+                agency: FfiConverterOptionString.read(from: &buf), 
+                since: FfiConverterOptionTimestamp.read(from: &buf), 
+                until: FfiConverterOptionTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccessLogFilter, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.agency, into: &buf)
+        FfiConverterOptionTimestamp.write(value.since, into: &buf)
+        FfiConverterOptionTimestamp.write(value.until, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessLogFilter_lift(_ buf: RustBuffer) throws -> AccessLogFilter {
+    return try FfiConverterTypeAccessLogFilter.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessLogFilter_lower(_ value: AccessLogFilter) -> RustBuffer {
+    return FfiConverterTypeAccessLogFilter.lower(value)
+}
+
+
+/**
+ * What verifying an exported access log found.
+ */
+public struct AccessLogReport: Equatable, Hashable {
+    /**
+     * The server's signature verified with the trusted key and the file is an access log.
+     */
+    public let signatureValid: Bool
+    /**
+     * Signature valid and chain intact.
+     */
+    public let intact: Bool
+    /**
+     * Chain problems.
+     */
+    public let problems: [LogProblem]
+    /**
+     * The entries (trust them only when `intact`).
+     */
+    public let entries: [AccessLogEntry]
+    /**
+     * The (opaque) account the log is for.
+     */
+    public let accountId: String
+    /**
+     * The server that signed it.
+     */
+    public let issuer: String
+    /**
+     * When it was signed.
+     */
+    public let signedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The server's signature verified with the trusted key and the file is an access log.
+         */signatureValid: Bool, 
+        /**
+         * Signature valid and chain intact.
+         */intact: Bool, 
+        /**
+         * Chain problems.
+         */problems: [LogProblem], 
+        /**
+         * The entries (trust them only when `intact`).
+         */entries: [AccessLogEntry], 
+        /**
+         * The (opaque) account the log is for.
+         */accountId: String, 
+        /**
+         * The server that signed it.
+         */issuer: String, 
+        /**
+         * When it was signed.
+         */signedAt: Date) {
+        self.signatureValid = signatureValid
+        self.intact = intact
+        self.problems = problems
+        self.entries = entries
+        self.accountId = accountId
+        self.issuer = issuer
+        self.signedAt = signedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccessLogReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccessLogReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccessLogReport {
+        return
+            try AccessLogReport(
+                signatureValid: FfiConverterBool.read(from: &buf), 
+                intact: FfiConverterBool.read(from: &buf), 
+                problems: FfiConverterSequenceTypeLogProblem.read(from: &buf), 
+                entries: FfiConverterSequenceTypeAccessLogEntry.read(from: &buf), 
+                accountId: FfiConverterString.read(from: &buf), 
+                issuer: FfiConverterString.read(from: &buf), 
+                signedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccessLogReport, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.signatureValid, into: &buf)
+        FfiConverterBool.write(value.intact, into: &buf)
+        FfiConverterSequenceTypeLogProblem.write(value.problems, into: &buf)
+        FfiConverterSequenceTypeAccessLogEntry.write(value.entries, into: &buf)
+        FfiConverterString.write(value.accountId, into: &buf)
+        FfiConverterString.write(value.issuer, into: &buf)
+        FfiConverterTimestamp.write(value.signedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessLogReport_lift(_ buf: RustBuffer) throws -> AccessLogReport {
+    return try FfiConverterTypeAccessLogReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessLogReport_lower(_ value: AccessLogReport) -> RustBuffer {
+    return FfiConverterTypeAccessLogReport.lower(value)
+}
 
 
 /**
@@ -10216,6 +10704,216 @@ public func FfiConverterTypeSignRequest_lower(_ value: SignRequest) -> RustBuffe
 
 
 /**
+ * Why the record was read (the purpose code the reader stated or the server recorded).
+ */
+
+public enum AccessPurpose: Equatable, Hashable {
+    
+    /**
+     * Processing a public-service case.
+     */
+    case caseProcessing
+    /**
+     * Checking the person's identity.
+     */
+    case identityVerification
+    /**
+     * Maintaining the population register.
+     */
+    case registerMaintenance
+    /**
+     * An investigation under the law.
+     */
+    case investigation
+    /**
+     * A data share the citizen consented to.
+     */
+    case dataShare
+    /**
+     * Checking (prefilling) an eForm against the register.
+     */
+    case formPrefill
+    /**
+     * Deciding a case.
+     */
+    case caseDecision
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AccessPurpose: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccessPurpose: FfiConverterRustBuffer {
+    typealias SwiftType = AccessPurpose
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccessPurpose {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .caseProcessing
+        
+        case 2: return .identityVerification
+        
+        case 3: return .registerMaintenance
+        
+        case 4: return .investigation
+        
+        case 5: return .dataShare
+        
+        case 6: return .formPrefill
+        
+        case 7: return .caseDecision
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AccessPurpose, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .caseProcessing:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .identityVerification:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .registerMaintenance:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .investigation:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .dataShare:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .formPrefill:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .caseDecision:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessPurpose_lift(_ buf: RustBuffer) throws -> AccessPurpose {
+    return try FfiConverterTypeAccessPurpose.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessPurpose_lower(_ value: AccessPurpose) -> RustBuffer {
+    return FfiConverterTypeAccessPurpose.lower(value)
+}
+
+
+
+/**
+ * Who read the record.
+ */
+
+public enum AccessorKind: Equatable, Hashable {
+    
+    /**
+     * An official (cán bộ), through the officials' API.
+     */
+    case official
+    /**
+     * A relying party the citizen shared data with (the consent receipt is the reference).
+     */
+    case relyingParty
+    /**
+     * The public-services back office (checking an eForm against the register, deciding a case).
+     */
+    case backOffice
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AccessorKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccessorKind: FfiConverterRustBuffer {
+    typealias SwiftType = AccessorKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccessorKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .official
+        
+        case 2: return .relyingParty
+        
+        case 3: return .backOffice
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AccessorKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .official:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .relyingParty:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .backOffice:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessorKind_lift(_ buf: RustBuffer) throws -> AccessorKind {
+    return try FfiConverterTypeAccessorKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessorKind_lower(_ value: AccessorKind) -> RustBuffer {
+    return FfiConverterTypeAccessorKind.lower(value)
+}
+
+
+
+/**
  * What happened.
  */
 
@@ -13814,6 +14512,31 @@ fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeAccessLogEntry: FfiConverterRustBuffer {
+    typealias SwiftType = [AccessLogEntry]
+
+    public static func write(_ value: [AccessLogEntry], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAccessLogEntry.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AccessLogEntry] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AccessLogEntry]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAccessLogEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeActivityEntry: FfiConverterRustBuffer {
     typealias SwiftType = [ActivityEntry]
 
@@ -14451,6 +15174,22 @@ public func uniffiForeignFutureHandleCountCitizenCore() -> Int {
     UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.count
 }
 /**
+ * Verify an exported access log (`export_access_log`) against the server key the verifier
+ * trusts (`server_key_jwk`: a JWK or a JWKS obtained independently of the file): the server's
+ * signature and kind, then the hash chain. A file whose signature does not verify is reported
+ * with `signature_valid = false` (its content untrusted). Pure computation: main-safe, never
+ * prompts. Throws [`CitizenError`] (`InvalidInput`: not an access log, or not a JWK).
+ */
+public func verifyAccessLogExport(signed: String, serverKeyJwk: String)throws  -> AccessLogReport  {
+    return try  FfiConverterTypeAccessLogReport_lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_verify_access_log_export(
+        FfiConverterString.lower(signed),
+        FfiConverterString.lower(serverKeyJwk),uniffiCallStatus
+    )
+})
+}
+/**
  * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
  * verifier trusts: `server_key_jwk` is a JWK or a JWKS (`{"keys": [...]}`) obtained
  * independently of the file (e.g. the server's `/v1/keys` fetched over a pinned connection).
@@ -14593,6 +15332,9 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_citizen_core_checksum_func_verify_access_log_export() != 17845) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59638) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -14615,6 +15357,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_provinces() != 43239) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_access_log() != 51621) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_export_access_log() != 10177) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 34645) {

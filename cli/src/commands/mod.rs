@@ -2,6 +2,7 @@
 //! arguments, prints its result on stdout and returns the exit status; errors go through the one
 //! mapping in [`exit`].
 
+pub(crate) mod access;
 pub(crate) mod account;
 pub(crate) mod chip;
 pub(crate) mod demo;

@@ -14,6 +14,7 @@
 mod env;
 mod vpcd;
 
+mod access;
 mod chip;
 mod demo;
 mod documents;

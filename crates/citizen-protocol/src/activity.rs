@@ -127,16 +127,26 @@ pub struct LatestAnchorResponse {
 /// Canonical hash of an entry's content (everything but `hash` and `signature`).
 pub fn entry_hash(seq: u64, at: i64, kind: ActivityKind, summary: &str, prev_hash: &str, counter: u64) -> String {
     let kind = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    chain_hash(
+        b"CITIZEN-CORE/ACTIVITY/V1",
+        &[
+            &seq.to_be_bytes(),
+            &at.to_be_bytes(),
+            kind.as_bytes(),
+            summary.as_bytes(),
+            prev_hash.as_bytes(),
+            &counter.to_be_bytes(),
+        ],
+    )
+}
+
+/// The hash of one link of a hash chain (hex SHA-256): the domain, then every part, each
+/// length-prefixed ([`crate::crypto::len_prefix`]). The activity log ([`entry_hash`]) and the
+/// server's access log ([`crate::access::entry_hash`]) are chains of this one format; the
+/// domain keeps a link of one chain from ever being a link of the other.
+pub fn chain_hash(domain: &[u8], parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
-    for part in [
-        b"CITIZEN-CORE/ACTIVITY/V1".as_slice(),
-        &seq.to_be_bytes(),
-        &at.to_be_bytes(),
-        kind.as_bytes(),
-        summary.as_bytes(),
-        prev_hash.as_bytes(),
-        &counter.to_be_bytes(),
-    ] {
+    for part in std::iter::once(domain).chain(parts.iter().copied()) {
         h.update(crate::crypto::len_prefix(part.len()));
         h.update(part);
     }

@@ -42,6 +42,8 @@ pub mod typ {
     pub const TRUST_LIST: &str = crate::protocol::documents::TRUST_LIST_TYP;
     /// The token status list of issued documents (draft-ietf-oauth-status-list).
     pub const STATUS_LIST: &str = crate::protocol::documents::STATUS_LIST_TYP;
+    /// The server's signed export of a citizen's access log (who read their register record).
+    pub const ACCESS_LOG: &str = "citizen-access-log+jwt";
 
     /// Every kind, for tests and documents that list them.
     pub const ALL: &[&str] = &[
@@ -57,6 +59,7 @@ pub mod typ {
         IDENTITY_BINDING,
         TRUST_LIST,
         STATUS_LIST,
+        ACCESS_LOG,
     ];
 }
 

@@ -32,6 +32,7 @@
     )
 )]
 
+pub mod access;
 pub mod activity;
 pub mod admin_units;
 pub mod cccd;

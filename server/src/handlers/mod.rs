@@ -18,6 +18,7 @@ use rusqlite::Connection;
 use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
 use crate::db::audit;
 
+pub mod access;
 pub mod activity;
 pub mod auth;
 pub mod chip;
@@ -38,6 +39,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_SUBMISSION_BYTES: usize = 12 * 1024 * 1024;
 /// Header carrying the officials' API secret.
 pub const OFFICIAL_TOKEN_HEADER: &str = "x-official-token";
+/// Header of a submission forwarded by a counter's terminal (`counter`, with the officials'
+/// token); absent or `online` for the citizen's own app.
+pub const FILING_CHANNEL_HEADER: &str = "x-filing-channel";
 /// Officials' API: lock or unlock a citizen's account ([`auth::set_account_lock`]).
 pub const PATH_OFFICIAL_ACCOUNT_LOCK: &str = "/v1/official/accounts/lock";
 
@@ -102,6 +106,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(discovery::routes())
         // The short identity QR: device-key binding and online verification (issue 13, item 4).
         .merge(identity::routes())
+        // The citizen's access log and the officials' logged record reads (issue 16).
+        .merge(access::routes())
+        // The officials' dashboard (issue 16, item 3).
+        .merge(crate::dashboard::http::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
@@ -350,9 +358,26 @@ async fn submit(State(s): S, headers: HeaderMap, ApiJson(req): ApiJson<ps::Submi
         Some(Ok(k)) => Some(k),
         None => None,
     };
+    // Filed at a counter: the citizen's signed submission forwarded by an official's terminal,
+    // which says so with its token (issue 16: the dashboard's online/counter share).
+    let counter = match headers.get(FILING_CHANNEL_HEADER).map(|v| v.as_bytes()) {
+        None | Some(b"online") => None,
+        Some(b"counter") => Some(crate::officials::token_of(&headers)),
+        Some(_) => return ApiError::invalid("X-Filing-Channel must be online or counter").into_response(),
+    };
     // The device signature is checked before the unit of work (decision 36).
     let pre = crate::verify::PreVerified::before(&s, &req.signed).await;
-    let result = blocking(&s, move |s, c| services::submit(s, c, key.as_deref(), &req, &pre)).await;
+    let result = blocking(&s, move |s, c| {
+        let channel = match counter {
+            None => crate::dashboard::Channel::Online,
+            Some(token) => {
+                crate::officials::check(s, c, &token, crate::officials::Role::Counter, "submission_counter")?;
+                crate::dashboard::Channel::Counter
+            }
+        };
+        services::submit(s, c, key.as_deref(), &req, &pre, channel)
+    })
+    .await;
     #[cfg(feature = "fault")]
     if let Some(response) = crate::fault::after_handling(fault, result.is_ok()) {
         return response;

@@ -41,7 +41,7 @@ pub fn parse_status(s: &str) -> Option<CaseStatusDto> {
 
 // --- calendar (Vietnam time) -------------------------------------------------------------------
 
-fn days_from_civil(d: Date) -> i64 {
+pub(crate) fn days_from_civil(d: Date) -> i64 {
     let y = if d.month <= 2 { i64::from(d.year) - 1 } else { i64::from(d.year) };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -387,6 +387,10 @@ pub fn transition(s: &AppState, conn: &mut Connection, req: &TransitionRequest) 
         now,
     )?;
     audit(&tx, now, &format!("case_{}", status_str(req.to)), "ok", Some(&account_id), None);
+    if matches!(req.to, CaseStatusDto::Approved | CaseStatusDto::Rejected | CaseStatusDto::NeedsSupplement) {
+        // Deciding a case is a back-office read of the applicant's record (issue 16).
+        crate::access_log::record_for_account(&tx, &account_id, now, &crate::access_log::decision(&req.case_number))?;
+    }
     let ev = event_by_seq(&tx, seq)?;
     tx.commit()?;
     Ok(ev)
@@ -405,6 +409,7 @@ pub fn submit(
     idempotency_key: Option<&str>,
     req: &SubmissionRequest,
     pre: &crate::verify::PreVerified,
+    channel: crate::dashboard::Channel,
 ) -> ApiResult<(StatusCode, String)> {
     let now = s.now();
     let sid = req.payload.submission_id.as_str();
@@ -485,7 +490,7 @@ pub fn submit(
 
     // 3. Content. A refusal rolls everything back (the counter too), so the client may correct
     //    the payload and send it again under the same submission id.
-    match create(s, &tx, &dev, req, &digest, now) {
+    match create(s, &tx, &dev, req, &digest, now, channel) {
         Ok(body) => {
             audit(&tx, now, "submission", "ok", Some(&dev.account_id), Some(&dev.device_id));
             tx.commit()?;
@@ -506,6 +511,7 @@ fn create(
     req: &SubmissionRequest,
     digest: &str,
     now: i64,
+    channel: crate::dashboard::Channel,
 ) -> ApiResult<String> {
     let p = &req.payload;
     let proc_ = crate::catalogue::procedure(&p.procedure_id, p.procedure_version)
@@ -534,12 +540,26 @@ fn create(
             let n: i64 = last.and_then(|l| l.get(prefix.len()..).and_then(|d| d.parse().ok())).unwrap_or(0);
             let case_number = format!("{prefix}{:06}", n + 1);
             let due = fmt_date(add_days(today, i64::from(proc_.processing_days)));
+            // The province and channel the officials' dashboard groups by (issue 16).
+            let province = crate::dashboard::case_province(proc_, &p.values, &profile);
             tx.execute(
                 "INSERT INTO cases (case_number, account_id, submission_id, procedure_id, procedure_version, status,
-                                    received_at, due_date, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?6)",
-                params![case_number, dev.account_id, p.submission_id, proc_.id, proc_.version, now, due],
+                                    received_at, due_date, updated_at, province_code, channel)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?6, ?8, ?9)",
+                params![
+                    case_number,
+                    dev.account_id,
+                    p.submission_id,
+                    proc_.id,
+                    proc_.version,
+                    now,
+                    due,
+                    province,
+                    channel.as_str()
+                ],
             )?;
+            // The form was checked against (prefilled from) the register: a back-office read.
+            crate::access_log::record_for_account(tx, &dev.account_id, now, &crate::access_log::prefill(&case_number))?;
             append_event(
                 tx,
                 &case_number,

@@ -17,6 +17,7 @@
 
 mod common;
 
+mod access_log;
 mod binary;
 mod bookkeeping;
 mod chip;

@@ -18,14 +18,14 @@ fn day(h: &Harness, offset_days: i64) -> String {
 }
 
 /// An enrolled, logged-in citizen with a device and its own submit counter.
-struct Citizen {
-    dev: Device,
-    access: String,
-    account: String,
-    submit_counter: u64,
+pub struct Citizen {
+    pub dev: Device,
+    pub access: String,
+    pub account: String,
+    pub submit_counter: u64,
 }
 
-async fn citizen(h: &Harness, c: (&str, &str, &str)) -> Citizen {
+pub async fn citizen(h: &Harness, c: (&str, &str, &str)) -> Citizen {
     let mut dev = Device::new();
     let account = h.enroll(c, &mut dev).await;
     let t = h.login(&mut dev).await;
@@ -37,7 +37,7 @@ fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 /// A valid residence notification by C1 (Nguyễn Văn Mẫu, Phường Hoàn Kiếm, Hà Nội).
-fn residence_payload(h: &Harness) -> SubmissionPayload {
+pub fn residence_payload(h: &Harness) -> SubmissionPayload {
     let from = day(h, 0);
     let to = day(h, 3);
     SubmissionPayload {
@@ -150,7 +150,7 @@ impl Citizen {
         })
     }
 
-    fn request(&mut self, h: &Harness, p: &SubmissionPayload, data: &BTreeMap<String, String>) -> Value {
+    pub fn request(&mut self, h: &Harness, p: &SubmissionPayload, data: &BTreeMap<String, String>) -> Value {
         let signed = self.sign_submit(h, &p.submission_id, &p.digest_hex());
         json!({ "payload": p, "signed": signed, "attachment_data": data })
     }
@@ -166,13 +166,13 @@ async fn post_submission(h: &Harness, key: Option<&str>, body: &Value) -> Result
     Ok((status, resp.text().await?))
 }
 
-async fn submit_body(h: &Harness, body: &Value) -> (u16, Value) {
+pub async fn submit_body(h: &Harness, body: &Value) -> (u16, Value) {
     let key = body["payload"]["submission_id"].as_str().unwrap().to_string();
     let (st, text) = post_submission(h, Some(&key), body).await.unwrap();
     (st, serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON {st}: {text}")))
 }
 
-async fn transition(h: &Harness, token: &str, case: &str, to: &str, extra: Value) -> (u16, Value) {
+pub async fn transition(h: &Harness, token: &str, case: &str, to: &str, extra: Value) -> (u16, Value) {
     let mut body = json!({"case_number": case, "to": to});
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());

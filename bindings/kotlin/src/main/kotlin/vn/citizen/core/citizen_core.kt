@@ -879,6 +879,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_citizen_core_checksum_func_verify_access_log_export(
+    ): Int
     external fun uniffi_citizen_core_checksum_func_verify_activity_log_export(
     ): Int
     external fun uniffi_citizen_core_checksum_func_verify_receipt_export(
@@ -894,6 +896,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_func_communes(
     ): Int
     external fun uniffi_citizen_core_checksum_func_provinces(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_access_log(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_export_access_log(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer(
     ): Int
@@ -1103,6 +1109,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_free_accountclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_citizen_core_fn_method_accountclient_access_log(`ptr`: Long,`filter`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_export_access_log(`ptr`: Long,
+    ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_approve_device_transfer(`ptr`: Long,`enrollmentId`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_change_passcode(`ptr`: Long,`oldPasscode`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,
@@ -1346,6 +1356,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_citizenerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_verify_access_log_export(`signed`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_verify_activity_log_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -2128,6 +2140,23 @@ public object FfiConverterDuration: FfiConverterRustBuffer<java.time.Duration> {
 public interface AccountClientInterface {
     
     /**
+     * Who read the citizen's register record — officials (with agency and purpose), relying
+     * parties through a share, the services back office — fetched from the server (logged
+     * in), its signature and hash chain checked, then filtered by agency and period. `intact`
+     * is false when an entry was removed or changed, or when history seen before was
+     * rewritten. Main-safe; never prompts. Throws [`CitizenError`] (`Network` when the server
+     * cannot be reached or its answer does not verify).
+     */
+    suspend fun `accessLog`(`filter`: AccessLogFilter): AccessLog
+    
+    /**
+     * The whole access log as the server signed it (a compact JWS, `typ`
+     * `citizen-access-log+jwt`): a file anyone can check with `verify_access_log_export`.
+     * Fetched and verified first. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `exportAccessLog`(): kotlin.String
+    
+    /**
      * On the old device: approve handing the account to a new device whose enrollment id the
      * citizen reads from the new device. The old device is then marked `transferred`, not
      * `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
@@ -2343,6 +2372,62 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_citizen_core_fn_clone_accountclient(handle, status)
         }
+    }
+
+    
+    /**
+     * Who read the citizen's register record — officials (with agency and purpose), relying
+     * parties through a share, the services back office — fetched from the server (logged
+     * in), its signature and hash chain checked, then filtered by agency and period. `intact`
+     * is false when an entry was removed or changed, or when history seen before was
+     * rewritten. Main-safe; never prompts. Throws [`CitizenError`] (`Network` when the server
+     * cannot be reached or its answer does not verify).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `accessLog`(`filter`: AccessLogFilter) : AccessLog {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_access_log(
+                uniffiHandle,
+                
+        FfiConverterTypeAccessLogFilter.lower(`filter`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAccessLog.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The whole access log as the server signed it (a compact JWS, `typ`
+     * `citizen-access-log+jwt`): a file anyone can check with `verify_access_log_export`.
+     * Fetched and verified first. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `exportAccessLog`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_export_access_log(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
     }
 
     
@@ -8926,6 +9011,314 @@ public object FfiConverterTypeSubscription: FfiConverter<Subscription, Long> {
 
 
 /**
+ * The verified access log.
+ */
+data class AccessLog (
+    /**
+     * The entries the filter kept, oldest first.
+     */
+    val `entries`: List<AccessLogEntry>
+    , 
+    /**
+     * Entries in the whole log.
+     */
+    val `total`: kotlin.Int
+    , 
+    /**
+     * No problem found in the chain, and the head seen last time is still there unchanged.
+     */
+    val `intact`: kotlin.Boolean
+    , 
+    /**
+     * Every problem found (an entry removed, changed, or history rewritten).
+     */
+    val `problems`: List<LogProblem>
+    , 
+    /**
+     * When the server signed it.
+     */
+    val `signedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccessLog: FfiConverterRustBuffer<AccessLog> {
+    override fun read(buf: ByteBuffer): AccessLog {
+        return AccessLog(
+            FfiConverterSequenceTypeAccessLogEntry.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeLogProblem.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccessLog) = (
+            FfiConverterSequenceTypeAccessLogEntry.allocationSize(value.`entries`) +
+            FfiConverterInt.allocationSize(value.`total`) +
+            FfiConverterBoolean.allocationSize(value.`intact`) +
+            FfiConverterSequenceTypeLogProblem.allocationSize(value.`problems`) +
+            FfiConverterTimestamp.allocationSize(value.`signedAt`)
+    )
+
+    override fun write(value: AccessLog, buf: ByteBuffer) {
+            FfiConverterSequenceTypeAccessLogEntry.write(value.`entries`, buf)
+            FfiConverterInt.write(value.`total`, buf)
+            FfiConverterBoolean.write(value.`intact`, buf)
+            FfiConverterSequenceTypeLogProblem.write(value.`problems`, buf)
+            FfiConverterTimestamp.write(value.`signedAt`, buf)
+    }
+}
+
+
+
+/**
+ * One read of the citizen's register record.
+ */
+data class AccessLogEntry (
+    /**
+     * 1, 2, 3, … in the citizen's log.
+     */
+    val `seq`: kotlin.Long
+    , 
+    /**
+     * When.
+     */
+    val `at`: java.time.Instant
+    , 
+    /**
+     * Who.
+     */
+    val `accessor`: AccessorKind
+    , 
+    /**
+     * The agency (or the relying party's id).
+     */
+    val `agency`: kotlin.String
+    , 
+    /**
+     * The official's staff id (officials only).
+     */
+    val `official`: kotlin.String?
+    , 
+    /**
+     * Why.
+     */
+    val `purpose`: AccessPurpose
+    , 
+    /**
+     * The case number or consent receipt id the read was for.
+     */
+    val `reference`: kotlin.String?
+    , 
+    /**
+     * The entry's hash in the chain (hex).
+     */
+    val `hash`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccessLogEntry: FfiConverterRustBuffer<AccessLogEntry> {
+    override fun read(buf: ByteBuffer): AccessLogEntry {
+        return AccessLogEntry(
+            FfiConverterLong.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTypeAccessorKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeAccessPurpose.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccessLogEntry) = (
+            FfiConverterLong.allocationSize(value.`seq`) +
+            FfiConverterTimestamp.allocationSize(value.`at`) +
+            FfiConverterTypeAccessorKind.allocationSize(value.`accessor`) +
+            FfiConverterString.allocationSize(value.`agency`) +
+            FfiConverterOptionalString.allocationSize(value.`official`) +
+            FfiConverterTypeAccessPurpose.allocationSize(value.`purpose`) +
+            FfiConverterOptionalString.allocationSize(value.`reference`) +
+            FfiConverterString.allocationSize(value.`hash`)
+    )
+
+    override fun write(value: AccessLogEntry, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`seq`, buf)
+            FfiConverterTimestamp.write(value.`at`, buf)
+            FfiConverterTypeAccessorKind.write(value.`accessor`, buf)
+            FfiConverterString.write(value.`agency`, buf)
+            FfiConverterOptionalString.write(value.`official`, buf)
+            FfiConverterTypeAccessPurpose.write(value.`purpose`, buf)
+            FfiConverterOptionalString.write(value.`reference`, buf)
+            FfiConverterString.write(value.`hash`, buf)
+    }
+}
+
+
+
+/**
+ * Which entries to list (every field optional; all given must hold).
+ */
+data class AccessLogFilter (
+    /**
+     * Only this agency (case-insensitive).
+     */
+    val `agency`: kotlin.String?
+    , 
+    /**
+     * From this time (inclusive).
+     */
+    val `since`: java.time.Instant?
+    , 
+    /**
+     * Up to this time (inclusive).
+     */
+    val `until`: java.time.Instant?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccessLogFilter: FfiConverterRustBuffer<AccessLogFilter> {
+    override fun read(buf: ByteBuffer): AccessLogFilter {
+        return AccessLogFilter(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccessLogFilter) = (
+            FfiConverterOptionalString.allocationSize(value.`agency`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`since`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`until`)
+    )
+
+    override fun write(value: AccessLogFilter, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`agency`, buf)
+            FfiConverterOptionalTimestamp.write(value.`since`, buf)
+            FfiConverterOptionalTimestamp.write(value.`until`, buf)
+    }
+}
+
+
+
+/**
+ * What verifying an exported access log found.
+ */
+data class AccessLogReport (
+    /**
+     * The server's signature verified with the trusted key and the file is an access log.
+     */
+    val `signatureValid`: kotlin.Boolean
+    , 
+    /**
+     * Signature valid and chain intact.
+     */
+    val `intact`: kotlin.Boolean
+    , 
+    /**
+     * Chain problems.
+     */
+    val `problems`: List<LogProblem>
+    , 
+    /**
+     * The entries (trust them only when `intact`).
+     */
+    val `entries`: List<AccessLogEntry>
+    , 
+    /**
+     * The (opaque) account the log is for.
+     */
+    val `accountId`: kotlin.String
+    , 
+    /**
+     * The server that signed it.
+     */
+    val `issuer`: kotlin.String
+    , 
+    /**
+     * When it was signed.
+     */
+    val `signedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccessLogReport: FfiConverterRustBuffer<AccessLogReport> {
+    override fun read(buf: ByteBuffer): AccessLogReport {
+        return AccessLogReport(
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeLogProblem.read(buf),
+            FfiConverterSequenceTypeAccessLogEntry.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccessLogReport) = (
+            FfiConverterBoolean.allocationSize(value.`signatureValid`) +
+            FfiConverterBoolean.allocationSize(value.`intact`) +
+            FfiConverterSequenceTypeLogProblem.allocationSize(value.`problems`) +
+            FfiConverterSequenceTypeAccessLogEntry.allocationSize(value.`entries`) +
+            FfiConverterString.allocationSize(value.`accountId`) +
+            FfiConverterString.allocationSize(value.`issuer`) +
+            FfiConverterTimestamp.allocationSize(value.`signedAt`)
+    )
+
+    override fun write(value: AccessLogReport, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`signatureValid`, buf)
+            FfiConverterBoolean.write(value.`intact`, buf)
+            FfiConverterSequenceTypeLogProblem.write(value.`problems`, buf)
+            FfiConverterSequenceTypeAccessLogEntry.write(value.`entries`, buf)
+            FfiConverterString.write(value.`accountId`, buf)
+            FfiConverterString.write(value.`issuer`, buf)
+            FfiConverterTimestamp.write(value.`signedAt`, buf)
+    }
+}
+
+
+
+/**
  * A server countersignature of the activity log's head (`ActivityClient.anchor`).
  */
 data class ActivityAnchor (
@@ -12407,6 +12800,120 @@ public object FfiConverterTypeSignRequest: FfiConverterRustBuffer<SignRequest> {
 
 
 /**
+ * Why the record was read (the purpose code the reader stated or the server recorded).
+ */
+
+enum class AccessPurpose {
+    
+    /**
+     * Processing a public-service case.
+     */
+    CASE_PROCESSING,
+    /**
+     * Checking the person's identity.
+     */
+    IDENTITY_VERIFICATION,
+    /**
+     * Maintaining the population register.
+     */
+    REGISTER_MAINTENANCE,
+    /**
+     * An investigation under the law.
+     */
+    INVESTIGATION,
+    /**
+     * A data share the citizen consented to.
+     */
+    DATA_SHARE,
+    /**
+     * Checking (prefilling) an eForm against the register.
+     */
+    FORM_PREFILL,
+    /**
+     * Deciding a case.
+     */
+    CASE_DECISION;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccessPurpose: FfiConverterRustBuffer<AccessPurpose> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        AccessPurpose.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: AccessPurpose) = 4UL
+
+    override fun write(value: AccessPurpose, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Who read the record.
+ */
+
+enum class AccessorKind {
+    
+    /**
+     * An official (cán bộ), through the officials' API.
+     */
+    OFFICIAL,
+    /**
+     * A relying party the citizen shared data with (the consent receipt is the reference).
+     */
+    RELYING_PARTY,
+    /**
+     * The public-services back office (checking an eForm against the register, deciding a case).
+     */
+    BACK_OFFICE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccessorKind: FfiConverterRustBuffer<AccessorKind> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        AccessorKind.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: AccessorKind) = 4UL
+
+    override fun write(value: AccessorKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * What happened.
  */
 
@@ -15761,6 +16268,34 @@ public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeAccessLogEntry: FfiConverterRustBuffer<List<AccessLogEntry>> {
+    override fun read(buf: ByteBuffer): List<AccessLogEntry> {
+        val len = buf.getInt()
+        return List<AccessLogEntry>(len) {
+            FfiConverterTypeAccessLogEntry.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AccessLogEntry>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAccessLogEntry.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AccessLogEntry>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAccessLogEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeActivityEntry: FfiConverterRustBuffer<List<ActivityEntry>> {
     override fun read(buf: ByteBuffer): List<ActivityEntry> {
         val len = buf.getInt()
@@ -16343,6 +16878,26 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
 
 
 
+
+        /**
+         * Verify an exported access log (`export_access_log`) against the server key the verifier
+         * trusts (`server_key_jwk`: a JWK or a JWKS obtained independently of the file): the server's
+         * signature and kind, then the hash chain. A file whose signature does not verify is reported
+         * with `signature_valid = false` (its content untrusted). Pure computation: main-safe, never
+         * prompts. Throws [`CitizenError`] (`InvalidInput`: not an access log, or not a JWK).
+         */
+    @Throws(CitizenException::class) fun `verifyAccessLogExport`(`signed`: kotlin.String, `serverKeyJwk`: kotlin.String): AccessLogReport {
+            return FfiConverterTypeAccessLogReport.lift(
+    uniffiRustCallWithError(CitizenException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_verify_access_log_export(
+    
+        
+        FfiConverterString.lower(`signed`),
+        FfiConverterString.lower(`serverKeyJwk`),_status)
+}
+    )
+    }
+    
 
         /**
          * Verify an exported activity log (JSON from `export_activity_log`) against the server key the
