@@ -22,3 +22,4 @@ mod identity_qr;
 mod kiosk;
 mod passcode_kill;
 mod qr;
+mod verify;
