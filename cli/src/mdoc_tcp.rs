@@ -108,7 +108,7 @@ impl MdocTransport for TcpMdocTransport {
         Ok(frame)
     }
 
-    async fn close(&self) {
+    async fn disconnect(&self) {
         self.listener.lock().await.take();
         if let Some(mut w) = self.writer.lock().await.take() {
             let _ = w.shutdown().await;

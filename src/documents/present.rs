@@ -154,7 +154,7 @@ impl HolderPresentation {
             }
         }
         *stage = Stage::Ended;
-        self.transport.close().await;
+        self.transport.disconnect().await;
     }
 
     /// Wait for the verifier's request (SessionEstablishment) and check it: who asks (reader

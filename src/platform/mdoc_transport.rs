@@ -10,7 +10,7 @@
 //! the CLI over TCP; the tests in process ([`LoopbackMdocTransport`]) or, in Python, with queues.
 //!
 //! **Cancellation is dropping the future**, as for [`crate::platform::ApduTransport`]: when the
-//! citizen cancels, the core drops the pending `receive_frame` and then calls `close`.
+//! citizen cancels, the core drops the pending `receive_frame` and then calls `disconnect`.
 
 use std::sync::Arc;
 
@@ -73,8 +73,9 @@ pub trait MdocTransport: Send + Sync {
     async fn receive_frame(&self) -> Result<Vec<u8>, MdocTransportError>;
 
     /// End the link (BLE: disconnect and stop advertising). Called once when the session ends;
-    /// never fails.
-    async fn close(&self);
+    /// never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+    /// Kotlin class.)
+    async fn disconnect(&self);
 }
 
 /// Send one session message, framed.
@@ -124,7 +125,7 @@ impl LoopbackMdocTransport {
         (end(a_tx, a_rx), end(b_tx, b_rx))
     }
 
-    /// Whether `close` was called on this end.
+    /// Whether `disconnect` was called on this end.
     pub fn is_closed(&self) -> bool {
         self.closed.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -147,7 +148,7 @@ impl MdocTransport for LoopbackMdocTransport {
         self.rx.lock().await.recv().await.ok_or(MdocTransportError::Disconnected { reason: "peer dropped".into() })
     }
 
-    async fn close(&self) {
+    async fn disconnect(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }

@@ -235,7 +235,7 @@ impl VerifierEngine {
         }
         let (session, establishment) = ReaderSession::start(qr, requests, None).map_err(|e| Error::Domain(e.msg()))?;
         if let Err(e) = send_message(&transport, &establishment).await {
-            transport.close().await;
+            transport.disconnect().await;
             return Err(e);
         }
         Ok(VerifierSession { engine: self.clone(), transport, cache, session: tokio::sync::Mutex::new(Some(session)) })
@@ -441,11 +441,11 @@ impl VerifierSession {
                 }
             }
             Err(e) => {
-                self.transport.close().await;
+                self.transport.disconnect().await;
                 return Err(e);
             }
         };
-        self.transport.close().await;
+        self.transport.disconnect().await;
         let now = self.engine.now();
         let trust = self.engine.state(&self.cache);
         Ok(judge(&verdict, &self.cache, trust, |c| self.engine.status_stale(c, now)))

@@ -675,7 +675,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_mdoctransport_receive_frame() != 57895:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_mdoctransport_close() != 47757:
+    if lib.uniffi_citizen_core_checksum_method_mdoctransport_disconnect() != 61494:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox() != 36228:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -1007,9 +1007,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_send_frame.restype 
 _UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_receive_frame.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_receive_frame.restype = ctypes.c_uint16
-_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_close.argtypes = (
+_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_disconnect.argtypes = (
 )
-_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_close.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_disconnect.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox.restype = ctypes.c_uint16
@@ -1508,10 +1508,10 @@ _UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_receive_frame.argtypes = 
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_receive_frame.restype = ctypes.c_uint64
-_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_close.argtypes = (
+_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_disconnect.argtypes = (
     ctypes.c_uint64,
 )
-_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_close.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_disconnect.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_outbox.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -2032,7 +2032,7 @@ class _UniffiVTableCallbackInterfaceCitizenCoreMdocTransport(ctypes.Structure):
         ("max_frame_size", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD0),
         ("send_frame", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD1),
         ("receive_frame", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD2),
-        ("close", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD3),
+        ("disconnect", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD3),
     ]
 _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_mdoctransport.argtypes = (
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreMdocTransport),
@@ -13244,10 +13244,11 @@ class MdocTransport():
         Wait for the next frame from the peer. Dropping the future cancels the wait.
 """
         raise NotImplementedError
-    async def close(self, ) -> None:
+    async def disconnect(self, ) -> None:
         """
         End the link (BLE: disconnect and stop advertising). Called once when the session ends;
-        never fails.
+        never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+        Kotlin class.)
 """
         raise NotImplementedError
 
@@ -13334,10 +13335,11 @@ class MdocTransportImpl(MdocTransport):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    async def close(self, ) -> None:
+    async def disconnect(self, ) -> None:
         """
         End the link (BLE: disconnect and stop advertising). Called once when the session ends;
-        never fails.
+        never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+        Kotlin class.)
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -13345,7 +13347,7 @@ class MdocTransportImpl(MdocTransport):
         _uniffi_lift_return = lambda val: None
         _uniffi_error_converter = None
         return await _uniffi_rust_call_async(
-            _UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_close(*_uniffi_lowered_args),
+            _UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_disconnect(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
             _UniffiLib.ffi_citizen_core_rust_future_complete_void,
             _UniffiLib.ffi_citizen_core_rust_future_free_void,
@@ -13455,7 +13457,7 @@ class _UniffiTraitImplMdocTransportImpl:
         )
 
     @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD3
-    def close(
+    def disconnect(
             uniffi_handle,
             uniffi_future_callback,
             uniffi_callback_data,
@@ -13464,7 +13466,7 @@ class _UniffiTraitImplMdocTransportImpl:
         uniffi_obj = _UniffiFfiConverterTypeMdocTransport._handle_map.get(uniffi_handle)
         def make_call():
             uniffi_args = ()
-            uniffi_method = uniffi_obj.close
+            uniffi_method = uniffi_obj.disconnect
             return uniffi_method(*uniffi_args)
         def handle_success(return_value):
             uniffi_future_callback(
@@ -13498,7 +13500,7 @@ class _UniffiTraitImplMdocTransportImpl:
         max_frame_size,
         send_frame,
         receive_frame,
-        close,
+        disconnect,
     )
     # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
     # or else bad things will happen when Rust tries to access it.

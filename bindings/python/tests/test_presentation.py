@@ -53,7 +53,7 @@ class QueueTransport(cc.MdocTransport):
     async def receive_frame(self) -> bytes:
         return await self.inbox.get()
 
-    async def close(self) -> None:
+    async def disconnect(self) -> None:
         self.closed = True
 
 

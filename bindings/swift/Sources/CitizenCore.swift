@@ -4126,9 +4126,10 @@ public protocol MdocTransport: AnyObject, Sendable {
     
     /**
      * End the link (BLE: disconnect and stop advertising). Called once when the session ends;
-     * never fails.
+     * never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+     * Kotlin class.)
      */
-    func close() async 
+    func disconnect() async 
     
 }
 /**
@@ -4243,13 +4244,14 @@ open func receiveFrame()async throws  -> Data  {
     
     /**
      * End the link (BLE: disconnect and stop advertising). Called once when the session ends;
-     * never fails.
+     * never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+     * Kotlin class.)
      */
-open func close()async   {
+open func disconnect()async   {
     return
         try!  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_citizen_core_fn_method_mdoctransport_close(
+                uniffi_citizen_core_fn_method_mdoctransport_disconnect(
                         self.uniffiCloneHandle()
                 )
             },
@@ -4394,7 +4396,7 @@ fileprivate struct UniffiCallbackInterfaceMdocTransport {
                 droppedCallback: uniffiOutDroppedCallback
             )
         },
-        close: { (
+        disconnect: { (
             uniffiHandle: UInt64,
             uniffiFutureCallback: @escaping UniffiForeignFutureCompleteVoid,
             uniffiCallbackData: UInt64,
@@ -4405,7 +4407,7 @@ fileprivate struct UniffiCallbackInterfaceMdocTransport {
                 guard let uniffiObj = try? FfiConverterTypeMdocTransport.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return await uniffiObj.close(
+                return await uniffiObj.disconnect(
                 )
             }
 
@@ -18035,7 +18037,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_mdoctransport_receive_frame() != 57895) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_mdoctransport_close() != 47757) {
+    if (uniffi_citizen_core_checksum_method_mdoctransport_disconnect() != 61494) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_constructor_citizencore_open() != 32759) {

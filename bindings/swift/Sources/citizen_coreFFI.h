@@ -457,7 +457,7 @@ typedef struct UniffiVTableCallbackInterfaceMdocTransport {
     UniffiCallbackInterfaceMdocTransportMethod0 _Nonnull maxFrameSize;
     UniffiCallbackInterfaceMdocTransportMethod1 _Nonnull sendFrame;
     UniffiCallbackInterfaceMdocTransportMethod2 _Nonnull receiveFrame;
-    UniffiCallbackInterfaceMdocTransportMethod3 _Nonnull close;
+    UniffiCallbackInterfaceMdocTransportMethod3 _Nonnull disconnect;
 } UniffiVTableCallbackInterfaceMdocTransport;
 
 #endif
@@ -1196,9 +1196,9 @@ uint64_t uniffi_citizen_core_fn_method_mdoctransport_send_frame(uint64_t ptr, Ru
 uint64_t uniffi_citizen_core_fn_method_mdoctransport_receive_frame(uint64_t ptr
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_CLOSE
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_CLOSE
-uint64_t uniffi_citizen_core_fn_method_mdoctransport_close(uint64_t ptr
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_DISCONNECT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_DISCONNECT
+uint64_t uniffi_citizen_core_fn_method_mdoctransport_disconnect(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENERROR_DETAIL
@@ -2173,9 +2173,9 @@ uint16_t uniffi_citizen_core_checksum_method_mdoctransport_receive_frame(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_CLOSE
-#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_CLOSE
-uint16_t uniffi_citizen_core_checksum_method_mdoctransport_close(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_DISCONNECT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_DISCONNECT
+uint16_t uniffi_citizen_core_checksum_method_mdoctransport_disconnect(void
     
 );
 #endif

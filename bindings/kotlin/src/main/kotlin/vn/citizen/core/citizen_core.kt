@@ -867,14 +867,14 @@ internal open class UniffiVTableCallbackInterfaceDeviceKeyStore(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "maxFrameSize", "sendFrame", "receiveFrame", "close")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "maxFrameSize", "sendFrame", "receiveFrame", "disconnect")
 internal open class UniffiVTableCallbackInterfaceMdocTransport(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
     @JvmField internal var `maxFrameSize`: UniffiCallbackInterfaceMdocTransportMethod0? = null,
     @JvmField internal var `sendFrame`: UniffiCallbackInterfaceMdocTransportMethod1? = null,
     @JvmField internal var `receiveFrame`: UniffiCallbackInterfaceMdocTransportMethod2? = null,
-    @JvmField internal var `close`: UniffiCallbackInterfaceMdocTransportMethod3? = null,
+    @JvmField internal var `disconnect`: UniffiCallbackInterfaceMdocTransportMethod3? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -882,8 +882,8 @@ internal open class UniffiVTableCallbackInterfaceMdocTransport(
         `maxFrameSize`: UniffiCallbackInterfaceMdocTransportMethod0? = null,
         `sendFrame`: UniffiCallbackInterfaceMdocTransportMethod1? = null,
         `receiveFrame`: UniffiCallbackInterfaceMdocTransportMethod2? = null,
-        `close`: UniffiCallbackInterfaceMdocTransportMethod3? = null,
-    ): UniffiVTableCallbackInterfaceMdocTransport(`uniffiFree`,`uniffiClone`,`maxFrameSize`,`sendFrame`,`receiveFrame`,`close`,), Structure.ByValue
+        `disconnect`: UniffiCallbackInterfaceMdocTransportMethod3? = null,
+    ): UniffiVTableCallbackInterfaceMdocTransport(`uniffiFree`,`uniffiClone`,`maxFrameSize`,`sendFrame`,`receiveFrame`,`disconnect`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceMdocTransport) {
         `uniffiFree` = other.`uniffiFree`
@@ -891,7 +891,7 @@ internal open class UniffiVTableCallbackInterfaceMdocTransport(
         `maxFrameSize` = other.`maxFrameSize`
         `sendFrame` = other.`sendFrame`
         `receiveFrame` = other.`receiveFrame`
-        `close` = other.`close`
+        `disconnect` = other.`disconnect`
     }
 
 }
@@ -1139,7 +1139,7 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_mdoctransport_receive_frame(
     ): Int
-    external fun uniffi_citizen_core_checksum_method_mdoctransport_close(
+    external fun uniffi_citizen_core_checksum_method_mdoctransport_disconnect(
     ): Int
     external fun uniffi_citizen_core_checksum_constructor_citizencore_open(
     ): Int
@@ -1468,7 +1468,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_mdoctransport_receive_frame(`ptr`: Long,
     ): Long
-    external fun uniffi_citizen_core_fn_method_mdoctransport_close(`ptr`: Long,
+    external fun uniffi_citizen_core_fn_method_mdoctransport_disconnect(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_citizenerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -7230,9 +7230,10 @@ public interface MdocTransport {
     
     /**
      * End the link (BLE: disconnect and stop advertising). Called once when the session ends;
-     * never fails.
+     * never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+     * Kotlin class.)
      */
-    suspend fun `close`()
+    suspend fun `disconnect`()
     
     companion object
 }
@@ -7414,13 +7415,14 @@ open class MdocTransportImpl: Disposable, AutoCloseable, MdocTransport
     
     /**
      * End the link (BLE: disconnect and stop advertising). Called once when the session ends;
-     * never fails.
+     * never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+     * Kotlin class.)
      */
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `close`() {
+    override suspend fun `disconnect`() {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_close(
+            UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_disconnect(
                 uniffiHandle,
                 
             )
@@ -7530,11 +7532,11 @@ internal object uniffiCallbackInterfaceMdocTransport {
             )
         }
     }
-    internal object `close`: UniffiCallbackInterfaceMdocTransportMethod3 {
+    internal object `disconnect`: UniffiCallbackInterfaceMdocTransportMethod3 {
         override fun callback(`uniffiHandle`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteVoid,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
             val uniffiObj = FfiConverterTypeMdocTransport.handleMap.get(uniffiHandle)
             val makeCall = suspend { ->
-                uniffiObj.`close`(
+                uniffiObj.`disconnect`(
                 )
             }
             val uniffiHandleSuccess = { _: Unit ->
@@ -7579,7 +7581,7 @@ internal object uniffiCallbackInterfaceMdocTransport {
         `maxFrameSize`,
         `sendFrame`,
         `receiveFrame`,
-        `close`,
+        `disconnect`,
     )
 
     // Registers the foreign callback with the Rust side.
