@@ -47,5 +47,6 @@ pub use platform::{
 pub mod net;
 pub mod services;
 pub mod store;
+mod verifier;
 
 pub use ffi::*;

@@ -424,6 +424,7 @@ pub async fn run(
             match r.kind {
                 citizen_core::ConsentKind::QrLogin => "Đăng nhập bằng mã QR",
                 citizen_core::ConsentKind::DataShare => "Chia sẻ dữ liệu",
+                citizen_core::ConsentKind::InPersonPresentation => "Trình giấy tờ trực tiếp",
                 citizen_core::ConsentKind::Unknown => "Biên nhận không đọc được",
             },
             r.relying_party_name,
@@ -489,11 +490,63 @@ pub async fn run(
     if !access.intact || access.total == 0 {
         return Err(DemoError { step: "access.log", reason: format!("{:?}", access.problems) });
     }
+    // The documents wallet and the verifier mode (issue 13): the documents are issued, a traffic
+    // police verifier caches the trust list and the status list, then — the network down — the
+    // citizen presents the driving licence in person and the verifier checks it offline.
+    let docs = step!("documents.refresh", core.documents().refresh().await);
+    let _ = writeln!(out, "    {} giấy tờ đã kiểm tra và lưu (mã hoá)", docs.len());
+    let mut vcfg = citizen_core::default_verifier_config(
+        server.base_url.clone(),
+        data_dir.join("verifier").to_string_lossy().into_owned(),
+    );
+    vcfg.trust_anchors_pem = vec![server.ca_cert_pem.clone()];
+    vcfg.spki_pins = vec![server.spki_pin.clone(), server.backup_spki_pin.clone()];
+    let verifier = step!("verifier.open", citizen_core::Verifier::open(vcfg).await);
+    step!("verifier.refresh_trust", verifier.refresh_trust().await);
     step!("logout", core.account().logout().await);
     observe("logout", &core);
     let t = Instant::now();
     server.shutdown().await;
     let _ = writeln!(out, "  ✓ {:<26} {:>8.1} ms", "server.stop", t.elapsed().as_secs_f64() * 1000.0);
+    let _ = writeln!(out, "    (mất mạng: trình giấy tờ trực tiếp, kiểm tra ngoại tuyến)");
+    let (holder_end, verifier_end) = citizen_core::platform::LoopbackMdocTransport::pair(182);
+    let presentation = step!("present.engage (offline)", core.documents().start_presentation(holder_end).await);
+    let reader = step!(
+        "verify.start (driving licence)",
+        verifier
+            .start_session(
+                presentation.engagement_qr(),
+                citizen_core::VerifierRequest::DrivingLicenceCheck,
+                verifier_end
+            )
+            .await
+    );
+    let request = step!("present.request", presentation.await_request().await);
+    let _ = writeln!(
+        out,
+        "    bên kiểm tra hỏi {} thông tin; công dân chọn 5 (không ảnh, không số GPLX)",
+        request.elements.len()
+    );
+    let chosen = ["family_name", "given_name", "birth_date", "driving_privileges", "expiry_date"];
+    let selection = request
+        .elements
+        .iter()
+        .filter(|e| chosen.contains(&e.identifier.as_str()))
+        .map(|e| citizen_core::ElementSelection {
+            doc_type: e.doc_type.clone(),
+            namespace: e.namespace.clone(),
+            identifier: e.identifier.clone(),
+        })
+        .collect();
+    let presented = step!("present.approve", presentation.approve(selection, DEMO_PASSCODE.into()).await);
+    let _ = writeln!(out, "    biên nhận trình giấy tờ {}", presented.receipt_id);
+    let verdict = step!("verify.verdict (offline)", reader.await_response().await);
+    for line in crate::verdict::lines(&verdict, false) {
+        let _ = writeln!(out, "    {line}");
+    }
+    if verdict.overall != citizen_core::VerdictOverall::Valid {
+        return Err(DemoError { step: "verify.verdict", reason: crate::verdict::overall_line(&verdict) });
+    }
 
     // The officials' dashboard over a synthetic year (issue 16, items 3-4): citizens enrolled
     // and cases submitted through the real path, on the demo's server data.

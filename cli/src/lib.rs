@@ -14,9 +14,11 @@
 pub mod card_access;
 pub mod chip_read;
 pub mod demo;
+pub mod mdoc_tcp;
 pub mod pcsc_transport;
 pub mod relying_party;
 pub mod services;
+pub mod verdict;
 
 use citizen_core::{CitizenCore, CoreConfig, Language};
 

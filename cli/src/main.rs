@@ -139,6 +139,22 @@ enum Command {
         #[command(subcommand)]
         op: DocumentsOp,
     },
+    /// Verifier mode (police, hospital, bank; no account): `refresh` / `status` of the cached
+    /// trust list and status list, or check a presentation offline with `--connect --qr`
+    /// (exit 0 valid, 5 invalid, 10 partly unchecked). Cached under `<data-dir>/verifier`.
+    Verify {
+        #[command(subcommand)]
+        op: Option<VerifyOp>,
+        /// The citizen's `citizen documents present` address, e.g. 127.0.0.1:7000.
+        #[arg(long, requires = "qr")]
+        connect: Option<String>,
+        /// The engagement QR text (`mdoc:…`).
+        #[arg(long)]
+        qr: Option<String>,
+        /// What to ask: driving-licence or age-over-18.
+        #[arg(long, default_value = "driving-licence")]
+        preset: String,
+    },
     /// Public-service requests.
     Services {
         #[command(subcommand)]
@@ -296,6 +312,28 @@ enum DocumentsOp {
         /// The document id.
         id: String,
     },
+    /// Present documents in person to a verifier over TCP (ISO 18013-5 framing): print the
+    /// engagement QR text, wait for `citizen verify --connect`, show who asks and what, then
+    /// disclose (passcode: CITIZEN_PASSCODE or stdin).
+    Present {
+        /// Where to listen, e.g. 127.0.0.1:7000 (port 0: any).
+        #[arg(long)]
+        listen: String,
+        /// Disclose only these requested elements (comma-separated identifiers).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Decline instead of disclosing.
+        #[arg(long)]
+        decline: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum VerifyOp {
+    /// Fetch, verify and cache the signed trust list and the token status list (online).
+    Refresh,
+    /// How old the cached lists are.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -459,6 +497,20 @@ async fn run(cli: Cli) -> ExitCode {
             Err(c) => return c,
         }
     }
+    // The verifier mode needs no account (its own cache under the data directory).
+    if let Command::Verify { op, connect, qr, preset } = &cli.command {
+        let config = commands::verify::config(&cli.server, &cli.data_dir, pems, cli.pins.clone());
+        let verifier = match citizen_core::Verifier::open(config).await {
+            Ok(v) => v,
+            Err(e) => return exit::fail(&e),
+        };
+        return match (op, connect, qr) {
+            (Some(VerifyOp::Refresh), _, _) => commands::verify::refresh(&verifier).await,
+            (Some(VerifyOp::Status), _, _) => commands::verify::status(&verifier).await,
+            (None, Some(connect), Some(qr)) => commands::verify::session(&verifier, connect, qr, preset).await,
+            (None, _, _) => exit::other("citizen verify: refresh, status, or --connect ADDR --qr TEXT"),
+        };
+    }
     let config = citizen_cli::desktop_config(&cli.server, &cli.data_dir.to_string_lossy(), pems, cli.pins.clone());
     let core = match citizen_cli::open_core(config) {
         Ok(c) => c,
@@ -467,7 +519,7 @@ async fn run(cli: Cli) -> ExitCode {
 
     use commands::{account, devices, enroll};
     match cli.command {
-        Command::Demo { .. } | Command::Chip { .. } => unreachable!("handled above"),
+        Command::Demo { .. } | Command::Chip { .. } | Command::Verify { .. } => unreachable!("handled above"),
         Command::Status => account::status(&core).await,
         Command::Enroll { step: EnrollStep::Start { cccd, dob, phone } } => {
             enroll::start(&core, EnrollmentInput { cccd, date_of_birth: dob, phone }).await

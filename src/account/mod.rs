@@ -104,9 +104,7 @@ pub(crate) fn sign_request(st: &Statement, user_initiated: bool) -> SignRequest 
         Purpose::Consent => SignPurpose::Consent,
         Purpose::Credential => SignPurpose::Credential,
         Purpose::Chip => SignPurpose::Chip,
-        // Showing one's identity to someone is a consent; a dedicated SignPurpose (prompt text)
-        // would need the shells' exhaustive prompt tables updated at the same time.
-        Purpose::IdentityQr => SignPurpose::Consent,
+        Purpose::IdentityQr => SignPurpose::IdentityQr,
     };
     SignRequest { purpose, user_initiated }
 }

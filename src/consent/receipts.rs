@@ -52,10 +52,15 @@ pub fn verify_signed_receipt(r: &SignedReceipt, server_key: &jsonwebtoken::jwk::
     let pk = crypto::unb64(&r.device_public_key).ok_or(Error::Domain(Msg::ConsentReceiptSignatureInvalid))?;
     crypto::verify_wire_signature(&pk, &st.canonical_bytes(), &r.device_statement.signature)
         .map_err(|_| Error::Domain(Msg::ConsentReceiptSignatureInvalid))?;
-    let c: ReceiptCountersignClaims = super::decode_es256(&r.countersignature, server_key)
-        .ok_or(Error::Domain(Msg::ConsentCountersignatureInvalid))?;
-    if !countersignature_matches(&c, &r.receipt, &r.device_statement) {
-        return Err(Error::Domain(Msg::ConsentCountersignatureInvalid));
+    // An in-person presentation happens offline: its receipt is device-signed at once and
+    // carries no countersignature until the server gives one (an empty one reads "awaiting").
+    let awaiting = r.receipt.kind == ReceiptKind::InPerson && r.countersignature.is_empty();
+    if !awaiting {
+        let c: ReceiptCountersignClaims = super::decode_es256(&r.countersignature, server_key)
+            .ok_or(Error::Domain(Msg::ConsentCountersignatureInvalid))?;
+        if !countersignature_matches(&c, &r.receipt, &r.device_statement) {
+            return Err(Error::Domain(Msg::ConsentCountersignatureInvalid));
+        }
     }
     if let Some(d) = &r.delivery {
         let s = &d.signed.statement;

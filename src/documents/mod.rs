@@ -20,6 +20,7 @@
 //! refused document leaves the wallet as it was. The private key never leaves the key store; the
 //! documents only name its public half.
 
+pub(crate) mod present;
 mod storage;
 
 use std::collections::BTreeMap;

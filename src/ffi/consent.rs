@@ -78,6 +78,8 @@ pub enum ConsentKind {
     QrLogin,
     /// Selective sharing of identity data.
     DataShare,
+    /// A document presented in person to a verifier (driving licence to the police, …).
+    InPersonPresentation,
     /// A receipt that is missing from the device (only on a `damage` marker).
     Unknown,
 }
@@ -156,6 +158,7 @@ impl From<&ReceiptEntry> for ReceiptInfo {
                 kind: match kind {
                     Some(ReceiptKind::QrLogin) => ConsentKind::QrLogin,
                     Some(ReceiptKind::DataShare) => ConsentKind::DataShare,
+                    Some(ReceiptKind::InPerson) => ConsentKind::InPersonPresentation,
                     None => ConsentKind::Unknown,
                 },
                 relying_party_id: String::new(),
@@ -177,7 +180,7 @@ impl From<&SignedReceipt> for ReceiptInfo {
     fn from(s: &SignedReceipt) -> Self {
         let r = &s.receipt;
         let delivery = match (r.kind, &s.delivery) {
-            (ReceiptKind::QrLogin, _) => ShareDelivery::NotApplicable,
+            (ReceiptKind::QrLogin | ReceiptKind::InPerson, _) => ShareDelivery::NotApplicable,
             (ReceiptKind::DataShare, None) => ShareDelivery::Unknown,
             (ReceiptKind::DataShare, Some(d)) => match d.status {
                 DeliveryStatus::Delivered => ShareDelivery::Delivered,
@@ -194,6 +197,7 @@ impl From<&SignedReceipt> for ReceiptInfo {
             kind: match r.kind {
                 ReceiptKind::QrLogin => ConsentKind::QrLogin,
                 ReceiptKind::DataShare => ConsentKind::DataShare,
+                ReceiptKind::InPerson => ConsentKind::InPersonPresentation,
             },
             relying_party_id: r.rp_id.clone(),
             relying_party_name: r.rp_name.clone(),

@@ -359,6 +359,25 @@ impl Net {
     pub async fn get<Resp: DeserializeOwned>(&self, path: &str, bearer: Option<&str>) -> Result<Resp> {
         self.call(Method::GET, path, None, bearer, &[]).await
     }
+
+    /// GET a body that is not JSON (a compact JWS served as `application/jwt`), bounded like
+    /// every answer; retried on offline/timeout like [`Net::get`].
+    pub async fn get_text(&self, path: &str) -> Result<String> {
+        let url = self.url(path)?;
+        let mut attempt = 0;
+        let bytes = loop {
+            match self.once(Method::GET, url.clone(), None, None, &[]).await {
+                Err(Error::Net(NetError { kind: NetworkErrorKind::Offline | NetworkErrorKind::Timeout, .. }))
+                    if attempt < 2 =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * 3u64.pow(attempt - 1))).await;
+                }
+                r => break r?,
+            }
+        };
+        String::from_utf8(bytes).map_err(|_| net(NetworkErrorKind::Protocol, format!("{path}: not text")))
+    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,11 @@ pub enum SignPurpose {
     PasscodeReset,
     /// Raising the identity level with the chip-based ID card (CCCD): the upload of its files.
     Chip,
+    /// Presenting a document in person (ISO 18013-5 device authentication to a verifier that
+    /// the citizen sees on screen, e.g. the driving licence to the traffic police).
+    DocumentPresentation,
+    /// Showing the short identity QR code (valid 60 s) to someone with a camera.
+    IdentityQr,
 }
 
 impl SignPurpose {

@@ -6,6 +6,7 @@
 mod apdu_transport;
 mod data_key_wrapper;
 mod device_key_store;
+mod mdoc_transport;
 pub mod software;
 
 pub use apdu_transport::{ApduTransport, ApduTransportError};
@@ -13,3 +14,5 @@ pub use data_key_wrapper::{DataKeyWrapper, KeyWrapError};
 pub use device_key_store::{
     DeviceKeyStore, DeviceKeyStoreError, DeviceSignature, KeyOptions, SignPurpose, SignRequest, SignatureFormat,
 };
+pub(crate) use mdoc_transport::{receive_message, send_message};
+pub use mdoc_transport::{LoopbackMdocTransport, MdocTransport, MdocTransportError};

@@ -32,6 +32,7 @@ mod identity_qr;
 mod migration_kill;
 mod outbox_faults;
 mod outbox_kill;
+mod presentation;
 mod qr_login;
 mod qr_registry;
 mod services;

@@ -531,6 +531,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_default_core_config() != 17752:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_func_default_verifier_config() != 58497:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_erase_local_data() != 41560:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_provinces() != 43239:
@@ -669,11 +671,31 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_documentsclient_refresh() != 63707:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_start_presentation() != 52993:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_documentsclient_trust_list_fetched_at() != 43188:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_mdoctransport_max_frame_size() != 5950:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_mdoctransport_send_frame() != 61778:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_mdoctransport_receive_frame() != 57895:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_mdoctransport_disconnect() != 61494:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox() != 36228:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_outboxlistener_on_end() != 17809:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_presentationsession_approve() != 10436:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_presentationsession_await_request() != 2020:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_presentationsession_ble_service_uuid() != 54605:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_presentationsession_decline() != 43041:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_presentationsession_engagement_qr() != 43156:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 46333:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -725,6 +747,18 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_subscription_cancel() != 36485:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_verifier_refresh_trust() != 45832:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_verifier_start_session() != 18018:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_verifier_trust_status() != 13709:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_verifier_verify_identity_qr() != 64145:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_constructor_verifier_open() != 44675:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_verifiersession_await_response() != 3659:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
 # This is an implementation detail which will be called internally by the public API.
@@ -763,6 +797,9 @@ _UniffiLib.uniffi_citizen_core_checksum_func_core_version.restype = ctypes.c_uin
 _UniffiLib.uniffi_citizen_core_checksum_func_default_core_config.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_default_core_config.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_func_default_verifier_config.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_default_verifier_config.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_erase_local_data.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_erase_local_data.restype = ctypes.c_uint16
@@ -970,15 +1007,45 @@ _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_list.restype = ct
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_refresh.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_refresh.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_start_presentation.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_start_presentation.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_trust_list_fetched_at.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_trust_list_fetched_at.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_max_frame_size.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_max_frame_size.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_send_frame.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_send_frame.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_receive_frame.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_receive_frame.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_disconnect.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_mdoctransport_disconnect.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_outbox.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_end.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_outboxlistener_on_end.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_presentationsession_approve.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_presentationsession_approve.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_presentationsession_await_request.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_presentationsession_await_request.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_presentationsession_ble_service_uuid.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_presentationsession_ble_service_uuid.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_presentationsession_decline.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_presentationsession_decline.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_presentationsession_engagement_qr.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_presentationsession_engagement_qr.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_add_group_item.restype = ctypes.c_uint16
@@ -1054,6 +1121,24 @@ _UniffiLib.uniffi_citizen_core_checksum_method_statuslistener_on_end.restype = c
 _UniffiLib.uniffi_citizen_core_checksum_method_subscription_cancel.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_subscription_cancel.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_refresh_trust.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_refresh_trust.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_start_session.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_start_session.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_trust_status.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_trust_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_verify_identity_qr.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_verify_identity_qr.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_constructor_verifier_open.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_constructor_verifier_open.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_verifiersession_await_response.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_verifiersession_await_response.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_fn_func_communes.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1069,6 +1154,12 @@ _UniffiLib.uniffi_citizen_core_fn_func_default_core_config.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_default_core_config.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_func_default_verifier_config.argtypes = (
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_func_default_verifier_config.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_func_erase_local_data.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -1424,10 +1515,33 @@ _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_refresh.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_refresh.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_start_presentation.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_start_presentation.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_trust_list_fetched_at.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_trust_list_fetched_at.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_max_frame_size.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_max_frame_size.restype = ctypes.c_int32
+_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_send_frame.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_send_frame.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_receive_frame.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_receive_frame.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_disconnect.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_disconnect.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_outbox.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1439,6 +1553,30 @@ _UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_end.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_outboxlistener_on_end.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_presentationsession_approve.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_presentationsession_approve.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_presentationsession_await_request.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_presentationsession_await_request.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_presentationsession_ble_service_uuid.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_presentationsession_ble_service_uuid.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_method_presentationsession_decline.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_presentationsession_decline.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_presentationsession_engagement_qr.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_method_presentationsession_engagement_qr.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_add_group_item.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1570,6 +1708,34 @@ _UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_refresh_trust.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_refresh_trust.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_start_session.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_start_session.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_trust_status.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_trust_status.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_identity_qr.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_identity_qr.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_constructor_verifier_open.argtypes = (
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_constructor_verifier_open.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_verifiersession_await_response.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_verifiersession_await_response.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_citizenerror_detail.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1675,6 +1841,16 @@ _UniffiLib.uniffi_citizen_core_fn_free_documentsclient.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_documentsclient.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_mdoctransport.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_mdoctransport.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_mdoctransport.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_mdoctransport.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_outboxlistener.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1685,6 +1861,16 @@ _UniffiLib.uniffi_citizen_core_fn_free_outboxlistener.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_outboxlistener.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_presentationsession.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_presentationsession.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_presentationsession.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_presentationsession.restype = None
 _UniffiLib.uniffi_citizen_core_fn_clone_servicesclient.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1715,6 +1901,26 @@ _UniffiLib.uniffi_citizen_core_fn_free_subscription.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_free_subscription.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_verifier.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_verifier.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_verifier.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_verifier.restype = None
+_UniffiLib.uniffi_citizen_core_fn_clone_verifiersession.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_clone_verifiersession.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_free_verifiersession.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_free_verifiersession.restype = None
 class _UniffiForeignFutureResultRustBuffer(ctypes.Structure):
     _fields_ = [
         ("return_value", _UniffiRustBuffer),
@@ -1830,6 +2036,38 @@ _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_devicekeystore.argtypes =
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreDeviceKeyStore),
 )
 _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_devicekeystore.restype = None
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.POINTER(ctypes.c_int32),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+class _UniffiForeignFutureResultVoid(ctypes.Structure):
+    _fields_ = [
+        ("call_status", _UniffiRustCallStatus),
+    ]
+_UNIFFI_FOREIGN_FUTURE_COMPLETEVOID = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiForeignFutureResultVoid,
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD1 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETEVOID,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD2 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
+)
+_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD3 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UNIFFI_FOREIGN_FUTURE_COMPLETEVOID,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_MDOC_TRANSPORT = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_MDOC_TRANSPORT = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCitizenCoreMdocTransport(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_MDOC_TRANSPORT),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_MDOC_TRANSPORT),
+        ("max_frame_size", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD0),
+        ("send_frame", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD1),
+        ("receive_frame", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD2),
+        ("disconnect", _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD3),
+    ]
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_mdoctransport.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCitizenCoreMdocTransport),
+)
+_UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_mdoctransport.restype = None
 _UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_OUTBOX_LISTENER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -3481,6 +3719,11 @@ class ActivityKind(enum.Enum):
     The account was raised to identity level 2 from the card's chip (decision 30).
 """
     
+    DOCUMENT_PRESENTATION = 12
+    """
+    A document was presented in person (ISO 18013-5) to a verifier.
+"""
+    
 
 
 class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
@@ -3511,6 +3754,8 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
             return ActivityKind.DATA_SHARE
         if variant == 12:
             return ActivityKind.LEVEL_UPGRADE
+        if variant == 13:
+            return ActivityKind.DOCUMENT_PRESENTATION
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -3538,6 +3783,8 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
         if value == ActivityKind.DATA_SHARE:
             return
         if value == ActivityKind.LEVEL_UPGRADE:
+            return
+        if value == ActivityKind.DOCUMENT_PRESENTATION:
             return
         raise ValueError(value)
 
@@ -3567,6 +3814,8 @@ class _UniffiFfiConverterTypeActivityKind(_UniffiConverterRustBuffer):
             buf.write_i32(11)
         if value == ActivityKind.LEVEL_UPGRADE:
             buf.write_i32(12)
+        if value == ActivityKind.DOCUMENT_PRESENTATION:
+            buf.write_i32(13)
 
 
 
@@ -5475,6 +5724,199 @@ class _UniffiFfiConverterTypeDocumentType(_UniffiConverterRustBuffer):
 
 
 
+class _UniffiFfiConverterOptionalTypeDocumentType(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeDocumentType.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeDocumentType.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeDocumentType.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class DisclosedElement:
+    """
+    One disclosed element, labelled.
+"""
+    def __init__(self, *, namespace:str, identifier:str, label_vi:str, label_en:str, value:str):
+        self.namespace = namespace
+        self.identifier = identifier
+        self.label_vi = label_vi
+        self.label_en = label_en
+        self.value = value
+        
+        
+
+    
+    def __str__(self):
+        return "DisclosedElement(namespace={}, identifier={}, label_vi={}, label_en={}, value={})".format(self.namespace, self.identifier, self.label_vi, self.label_en, self.value)
+    def __eq__(self, other):
+        if self.namespace != other.namespace:
+            return False
+        if self.identifier != other.identifier:
+            return False
+        if self.label_vi != other.label_vi:
+            return False
+        if self.label_en != other.label_en:
+            return False
+        if self.value != other.value:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDisclosedElement(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DisclosedElement(
+            namespace=_UniffiFfiConverterString.read(buf),
+            identifier=_UniffiFfiConverterString.read(buf),
+            label_vi=_UniffiFfiConverterString.read(buf),
+            label_en=_UniffiFfiConverterString.read(buf),
+            value=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.namespace)
+        _UniffiFfiConverterString.check_lower(value.identifier)
+        _UniffiFfiConverterString.check_lower(value.label_vi)
+        _UniffiFfiConverterString.check_lower(value.label_en)
+        _UniffiFfiConverterString.check_lower(value.value)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.namespace, buf)
+        _UniffiFfiConverterString.write(value.identifier, buf)
+        _UniffiFfiConverterString.write(value.label_vi, buf)
+        _UniffiFfiConverterString.write(value.label_en, buf)
+        _UniffiFfiConverterString.write(value.value, buf)
+
+class _UniffiFfiConverterSequenceTypeDisclosedElement(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDisclosedElement.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDisclosedElement.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDisclosedElement.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterOptionalBytes(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterBytes.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterBytes.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterBytes.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class DisclosedDocument:
+    """
+    A document as verified, with what the citizen disclosed.
+"""
+    def __init__(self, *, doc_type:str, document_type:typing.Optional[DocumentType], issuer:str, valid_until:Timestamp, elements:typing.List[DisclosedElement], portrait:typing.Optional[bytes]):
+        self.doc_type = doc_type
+        self.document_type = document_type
+        self.issuer = issuer
+        self.valid_until = valid_until
+        self.elements = elements
+        self.portrait = portrait
+        
+        
+
+    
+    def __str__(self):
+        return "DisclosedDocument(doc_type={}, document_type={}, issuer={}, valid_until={}, elements={}, portrait={})".format(self.doc_type, self.document_type, self.issuer, self.valid_until, self.elements, self.portrait)
+    def __eq__(self, other):
+        if self.doc_type != other.doc_type:
+            return False
+        if self.document_type != other.document_type:
+            return False
+        if self.issuer != other.issuer:
+            return False
+        if self.valid_until != other.valid_until:
+            return False
+        if self.elements != other.elements:
+            return False
+        if self.portrait != other.portrait:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDisclosedDocument(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DisclosedDocument(
+            doc_type=_UniffiFfiConverterString.read(buf),
+            document_type=_UniffiFfiConverterOptionalTypeDocumentType.read(buf),
+            issuer=_UniffiFfiConverterString.read(buf),
+            valid_until=_UniffiFfiConverterTimestamp.read(buf),
+            elements=_UniffiFfiConverterSequenceTypeDisclosedElement.read(buf),
+            portrait=_UniffiFfiConverterOptionalBytes.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.doc_type)
+        _UniffiFfiConverterOptionalTypeDocumentType.check_lower(value.document_type)
+        _UniffiFfiConverterString.check_lower(value.issuer)
+        _UniffiFfiConverterTimestamp.check_lower(value.valid_until)
+        _UniffiFfiConverterSequenceTypeDisclosedElement.check_lower(value.elements)
+        _UniffiFfiConverterOptionalBytes.check_lower(value.portrait)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.doc_type, buf)
+        _UniffiFfiConverterOptionalTypeDocumentType.write(value.document_type, buf)
+        _UniffiFfiConverterString.write(value.issuer, buf)
+        _UniffiFfiConverterTimestamp.write(value.valid_until, buf)
+        _UniffiFfiConverterSequenceTypeDisclosedElement.write(value.elements, buf)
+        _UniffiFfiConverterOptionalBytes.write(value.portrait, buf)
+
 @dataclass
 class DocumentSummary:
     """
@@ -5635,31 +6077,6 @@ class _UniffiFfiConverterSequenceTypeDocumentField(_UniffiConverterRustBuffer):
         return [
             _UniffiFfiConverterTypeDocumentField.read(buf) for i in range(count)
         ]
-
-class _UniffiFfiConverterOptionalBytes(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterBytes.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterBytes.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterBytes.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
 
 @dataclass
 class DocumentDetail:
@@ -5989,6 +6406,51 @@ class _UniffiFfiConverterTypeDraft(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.supplements_case, buf)
         _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
         _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
+
+@dataclass
+class ElementSelection:
+    """
+    One element the citizen chose to disclose (or that was disclosed).
+"""
+    def __init__(self, *, doc_type:str, namespace:str, identifier:str):
+        self.doc_type = doc_type
+        self.namespace = namespace
+        self.identifier = identifier
+        
+        
+
+    
+    def __str__(self):
+        return "ElementSelection(doc_type={}, namespace={}, identifier={})".format(self.doc_type, self.namespace, self.identifier)
+    def __eq__(self, other):
+        if self.doc_type != other.doc_type:
+            return False
+        if self.namespace != other.namespace:
+            return False
+        if self.identifier != other.identifier:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeElementSelection(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ElementSelection(
+            doc_type=_UniffiFfiConverterString.read(buf),
+            namespace=_UniffiFfiConverterString.read(buf),
+            identifier=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.doc_type)
+        _UniffiFfiConverterString.check_lower(value.namespace)
+        _UniffiFfiConverterString.check_lower(value.identifier)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.doc_type, buf)
+        _UniffiFfiConverterString.write(value.namespace, buf)
+        _UniffiFfiConverterString.write(value.identifier, buf)
 
 @dataclass
 class EnrollmentInput:
@@ -6761,7 +7223,12 @@ class ConsentKind(enum.Enum):
     Selective sharing of identity data.
 """
     
-    UNKNOWN = 2
+    IN_PERSON_PRESENTATION = 2
+    """
+    A document presented in person to a verifier (driving licence to the police, …).
+"""
+    
+    UNKNOWN = 3
     """
     A receipt that is missing from the device (only on a `damage` marker).
 """
@@ -6777,6 +7244,8 @@ class _UniffiFfiConverterTypeConsentKind(_UniffiConverterRustBuffer):
         if variant == 2:
             return ConsentKind.DATA_SHARE
         if variant == 3:
+            return ConsentKind.IN_PERSON_PRESENTATION
+        if variant == 4:
             return ConsentKind.UNKNOWN
         raise InternalError("Raw enum value doesn't match any cases")
 
@@ -6785,6 +7254,8 @@ class _UniffiFfiConverterTypeConsentKind(_UniffiConverterRustBuffer):
         if value == ConsentKind.QR_LOGIN:
             return
         if value == ConsentKind.DATA_SHARE:
+            return
+        if value == ConsentKind.IN_PERSON_PRESENTATION:
             return
         if value == ConsentKind.UNKNOWN:
             return
@@ -6796,8 +7267,10 @@ class _UniffiFfiConverterTypeConsentKind(_UniffiConverterRustBuffer):
             buf.write_i32(1)
         if value == ConsentKind.DATA_SHARE:
             buf.write_i32(2)
-        if value == ConsentKind.UNKNOWN:
+        if value == ConsentKind.IN_PERSON_PRESENTATION:
             buf.write_i32(3)
+        if value == ConsentKind.UNKNOWN:
+            buf.write_i32(4)
 
 
 
@@ -7470,6 +7943,274 @@ class _UniffiFfiConverterTypePasscodeStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt32.write(value.attempts_before_wipe, buf)
         _UniffiFfiConverterOptionalTimestamp.write(value.locked_until, buf)
 
+class _UniffiFfiConverterSequenceTypeElementSelection(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeElementSelection.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeElementSelection.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeElementSelection.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class PresentationOutcome:
+    """
+    The result of an approved presentation.
+"""
+    def __init__(self, *, receipt_id:str, disclosed:typing.List[ElementSelection], presented_at:Timestamp):
+        self.receipt_id = receipt_id
+        self.disclosed = disclosed
+        self.presented_at = presented_at
+        
+        
+
+    
+    def __str__(self):
+        return "PresentationOutcome(receipt_id={}, disclosed={}, presented_at={})".format(self.receipt_id, self.disclosed, self.presented_at)
+    def __eq__(self, other):
+        if self.receipt_id != other.receipt_id:
+            return False
+        if self.disclosed != other.disclosed:
+            return False
+        if self.presented_at != other.presented_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypePresentationOutcome(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return PresentationOutcome(
+            receipt_id=_UniffiFfiConverterString.read(buf),
+            disclosed=_UniffiFfiConverterSequenceTypeElementSelection.read(buf),
+            presented_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.receipt_id)
+        _UniffiFfiConverterSequenceTypeElementSelection.check_lower(value.disclosed)
+        _UniffiFfiConverterTimestamp.check_lower(value.presented_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.receipt_id, buf)
+        _UniffiFfiConverterSequenceTypeElementSelection.write(value.disclosed, buf)
+        _UniffiFfiConverterTimestamp.write(value.presented_at, buf)
+
+@dataclass
+class RequesterInfo:
+    """
+    Who asks to see a document, as the citizen is shown it before choosing.
+"""
+    def __init__(self, *, authenticated:bool, subject:str, organisation:typing.Optional[str], common_name:typing.Optional[str], trust_anchor:str, states_authorisation:bool):
+        self.authenticated = authenticated
+        self.subject = subject
+        self.organisation = organisation
+        self.common_name = common_name
+        self.trust_anchor = trust_anchor
+        self.states_authorisation = states_authorisation
+        
+        
+
+    
+    def __str__(self):
+        return "RequesterInfo(authenticated={}, subject={}, organisation={}, common_name={}, trust_anchor={}, states_authorisation={})".format(self.authenticated, self.subject, self.organisation, self.common_name, self.trust_anchor, self.states_authorisation)
+    def __eq__(self, other):
+        if self.authenticated != other.authenticated:
+            return False
+        if self.subject != other.subject:
+            return False
+        if self.organisation != other.organisation:
+            return False
+        if self.common_name != other.common_name:
+            return False
+        if self.trust_anchor != other.trust_anchor:
+            return False
+        if self.states_authorisation != other.states_authorisation:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRequesterInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RequesterInfo(
+            authenticated=_UniffiFfiConverterBoolean.read(buf),
+            subject=_UniffiFfiConverterString.read(buf),
+            organisation=_UniffiFfiConverterOptionalString.read(buf),
+            common_name=_UniffiFfiConverterOptionalString.read(buf),
+            trust_anchor=_UniffiFfiConverterString.read(buf),
+            states_authorisation=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterBoolean.check_lower(value.authenticated)
+        _UniffiFfiConverterString.check_lower(value.subject)
+        _UniffiFfiConverterOptionalString.check_lower(value.organisation)
+        _UniffiFfiConverterOptionalString.check_lower(value.common_name)
+        _UniffiFfiConverterString.check_lower(value.trust_anchor)
+        _UniffiFfiConverterBoolean.check_lower(value.states_authorisation)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterBoolean.write(value.authenticated, buf)
+        _UniffiFfiConverterString.write(value.subject, buf)
+        _UniffiFfiConverterOptionalString.write(value.organisation, buf)
+        _UniffiFfiConverterOptionalString.write(value.common_name, buf)
+        _UniffiFfiConverterString.write(value.trust_anchor, buf)
+        _UniffiFfiConverterBoolean.write(value.states_authorisation, buf)
+
+@dataclass
+class RequestedDocumentElement:
+    """
+    One element the verifier asks for.
+"""
+    def __init__(self, *, doc_type:str, document_type:typing.Optional[DocumentType], namespace:str, identifier:str, label_vi:str, label_en:str, intent_to_retain:bool, held:bool):
+        self.doc_type = doc_type
+        self.document_type = document_type
+        self.namespace = namespace
+        self.identifier = identifier
+        self.label_vi = label_vi
+        self.label_en = label_en
+        self.intent_to_retain = intent_to_retain
+        self.held = held
+        
+        
+
+    
+    def __str__(self):
+        return "RequestedDocumentElement(doc_type={}, document_type={}, namespace={}, identifier={}, label_vi={}, label_en={}, intent_to_retain={}, held={})".format(self.doc_type, self.document_type, self.namespace, self.identifier, self.label_vi, self.label_en, self.intent_to_retain, self.held)
+    def __eq__(self, other):
+        if self.doc_type != other.doc_type:
+            return False
+        if self.document_type != other.document_type:
+            return False
+        if self.namespace != other.namespace:
+            return False
+        if self.identifier != other.identifier:
+            return False
+        if self.label_vi != other.label_vi:
+            return False
+        if self.label_en != other.label_en:
+            return False
+        if self.intent_to_retain != other.intent_to_retain:
+            return False
+        if self.held != other.held:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRequestedDocumentElement(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RequestedDocumentElement(
+            doc_type=_UniffiFfiConverterString.read(buf),
+            document_type=_UniffiFfiConverterOptionalTypeDocumentType.read(buf),
+            namespace=_UniffiFfiConverterString.read(buf),
+            identifier=_UniffiFfiConverterString.read(buf),
+            label_vi=_UniffiFfiConverterString.read(buf),
+            label_en=_UniffiFfiConverterString.read(buf),
+            intent_to_retain=_UniffiFfiConverterBoolean.read(buf),
+            held=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.doc_type)
+        _UniffiFfiConverterOptionalTypeDocumentType.check_lower(value.document_type)
+        _UniffiFfiConverterString.check_lower(value.namespace)
+        _UniffiFfiConverterString.check_lower(value.identifier)
+        _UniffiFfiConverterString.check_lower(value.label_vi)
+        _UniffiFfiConverterString.check_lower(value.label_en)
+        _UniffiFfiConverterBoolean.check_lower(value.intent_to_retain)
+        _UniffiFfiConverterBoolean.check_lower(value.held)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.doc_type, buf)
+        _UniffiFfiConverterOptionalTypeDocumentType.write(value.document_type, buf)
+        _UniffiFfiConverterString.write(value.namespace, buf)
+        _UniffiFfiConverterString.write(value.identifier, buf)
+        _UniffiFfiConverterString.write(value.label_vi, buf)
+        _UniffiFfiConverterString.write(value.label_en, buf)
+        _UniffiFfiConverterBoolean.write(value.intent_to_retain, buf)
+        _UniffiFfiConverterBoolean.write(value.held, buf)
+
+class _UniffiFfiConverterSequenceTypeRequestedDocumentElement(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeRequestedDocumentElement.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeRequestedDocumentElement.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeRequestedDocumentElement.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class PresentationRequestInfo:
+    """
+    What the verifier asks, to show before any choice.
+"""
+    def __init__(self, *, requester:RequesterInfo, elements:typing.List[RequestedDocumentElement]):
+        self.requester = requester
+        self.elements = elements
+        
+        
+
+    
+    def __str__(self):
+        return "PresentationRequestInfo(requester={}, elements={})".format(self.requester, self.elements)
+    def __eq__(self, other):
+        if self.requester != other.requester:
+            return False
+        if self.elements != other.elements:
+            return False
+        return True
+
+class _UniffiFfiConverterTypePresentationRequestInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return PresentationRequestInfo(
+            requester=_UniffiFfiConverterTypeRequesterInfo.read(buf),
+            elements=_UniffiFfiConverterSequenceTypeRequestedDocumentElement.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeRequesterInfo.check_lower(value.requester)
+        _UniffiFfiConverterSequenceTypeRequestedDocumentElement.check_lower(value.elements)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeRequesterInfo.write(value.requester, buf)
+        _UniffiFfiConverterSequenceTypeRequestedDocumentElement.write(value.elements, buf)
+
 class _UniffiFfiConverterSequenceTypeAttachmentSpec(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -7585,6 +8326,51 @@ class _UniffiFfiConverterTypeProcedure(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt32.write(value.processing_days, buf)
         _UniffiFfiConverterSequenceTypeFormField.write(value.fields, buf)
         _UniffiFfiConverterSequenceTypeAttachmentSpec.write(value.attachments, buf)
+
+@dataclass
+class RequestedElementSpec:
+    """
+    One element a custom request asks for.
+"""
+    def __init__(self, *, namespace:str, identifier:str, intent_to_retain:bool):
+        self.namespace = namespace
+        self.identifier = identifier
+        self.intent_to_retain = intent_to_retain
+        
+        
+
+    
+    def __str__(self):
+        return "RequestedElementSpec(namespace={}, identifier={}, intent_to_retain={})".format(self.namespace, self.identifier, self.intent_to_retain)
+    def __eq__(self, other):
+        if self.namespace != other.namespace:
+            return False
+        if self.identifier != other.identifier:
+            return False
+        if self.intent_to_retain != other.intent_to_retain:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRequestedElementSpec(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RequestedElementSpec(
+            namespace=_UniffiFfiConverterString.read(buf),
+            identifier=_UniffiFfiConverterString.read(buf),
+            intent_to_retain=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.namespace)
+        _UniffiFfiConverterString.check_lower(value.identifier)
+        _UniffiFfiConverterBoolean.check_lower(value.intent_to_retain)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.namespace, buf)
+        _UniffiFfiConverterString.write(value.identifier, buf)
+        _UniffiFfiConverterBoolean.write(value.intent_to_retain, buf)
 
 @dataclass
 class SessionInfo:
@@ -7840,6 +8626,17 @@ class SignPurpose(enum.Enum):
     Raising the identity level with the chip-based ID card (CCCD): the upload of its files.
 """
     
+    DOCUMENT_PRESENTATION = 10
+    """
+    Presenting a document in person (ISO 18013-5 device authentication to a verifier that
+    the citizen sees on screen, e.g. the driving licence to the traffic police).
+"""
+    
+    IDENTITY_QR = 11
+    """
+    Showing the short identity QR code (valid 60 s) to someone with a camera.
+"""
+    
 
 
 class _UniffiFfiConverterTypeSignPurpose(_UniffiConverterRustBuffer):
@@ -7866,6 +8663,10 @@ class _UniffiFfiConverterTypeSignPurpose(_UniffiConverterRustBuffer):
             return SignPurpose.PASSCODE_RESET
         if variant == 10:
             return SignPurpose.CHIP
+        if variant == 11:
+            return SignPurpose.DOCUMENT_PRESENTATION
+        if variant == 12:
+            return SignPurpose.IDENTITY_QR
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -7889,6 +8690,10 @@ class _UniffiFfiConverterTypeSignPurpose(_UniffiConverterRustBuffer):
         if value == SignPurpose.PASSCODE_RESET:
             return
         if value == SignPurpose.CHIP:
+            return
+        if value == SignPurpose.DOCUMENT_PRESENTATION:
+            return
+        if value == SignPurpose.IDENTITY_QR:
             return
         raise ValueError(value)
 
@@ -7914,6 +8719,10 @@ class _UniffiFfiConverterTypeSignPurpose(_UniffiConverterRustBuffer):
             buf.write_i32(9)
         if value == SignPurpose.CHIP:
             buf.write_i32(10)
+        if value == SignPurpose.DOCUMENT_PRESENTATION:
+            buf.write_i32(11)
+        if value == SignPurpose.IDENTITY_QR:
+            buf.write_i32(12)
 
 
 
@@ -7955,6 +8764,806 @@ class _UniffiFfiConverterTypeSignRequest(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterTypeSignPurpose.write(value.purpose, buf)
         _UniffiFfiConverterBoolean.write(value.user_initiated, buf)
+
+@dataclass
+class TrustStatus:
+    """
+    How old the verifier's cached lists are.
+"""
+    def __init__(self, *, trust_list_fetched_at:typing.Optional[Timestamp], trust_list_next_update:typing.Optional[Timestamp], status_list_fetched_at:typing.Optional[Timestamp], status_list_expires_at:typing.Optional[Timestamp], age:Duration, trust_list_stale:bool, status_list_stale:bool):
+        self.trust_list_fetched_at = trust_list_fetched_at
+        self.trust_list_next_update = trust_list_next_update
+        self.status_list_fetched_at = status_list_fetched_at
+        self.status_list_expires_at = status_list_expires_at
+        self.age = age
+        self.trust_list_stale = trust_list_stale
+        self.status_list_stale = status_list_stale
+        
+        
+
+    
+    def __str__(self):
+        return "TrustStatus(trust_list_fetched_at={}, trust_list_next_update={}, status_list_fetched_at={}, status_list_expires_at={}, age={}, trust_list_stale={}, status_list_stale={})".format(self.trust_list_fetched_at, self.trust_list_next_update, self.status_list_fetched_at, self.status_list_expires_at, self.age, self.trust_list_stale, self.status_list_stale)
+    def __eq__(self, other):
+        if self.trust_list_fetched_at != other.trust_list_fetched_at:
+            return False
+        if self.trust_list_next_update != other.trust_list_next_update:
+            return False
+        if self.status_list_fetched_at != other.status_list_fetched_at:
+            return False
+        if self.status_list_expires_at != other.status_list_expires_at:
+            return False
+        if self.age != other.age:
+            return False
+        if self.trust_list_stale != other.trust_list_stale:
+            return False
+        if self.status_list_stale != other.status_list_stale:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeTrustStatus(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return TrustStatus(
+            trust_list_fetched_at=_UniffiFfiConverterOptionalTimestamp.read(buf),
+            trust_list_next_update=_UniffiFfiConverterOptionalTimestamp.read(buf),
+            status_list_fetched_at=_UniffiFfiConverterOptionalTimestamp.read(buf),
+            status_list_expires_at=_UniffiFfiConverterOptionalTimestamp.read(buf),
+            age=_UniffiFfiConverterDuration.read(buf),
+            trust_list_stale=_UniffiFfiConverterBoolean.read(buf),
+            status_list_stale=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.trust_list_fetched_at)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.trust_list_next_update)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.status_list_fetched_at)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.status_list_expires_at)
+        _UniffiFfiConverterDuration.check_lower(value.age)
+        _UniffiFfiConverterBoolean.check_lower(value.trust_list_stale)
+        _UniffiFfiConverterBoolean.check_lower(value.status_list_stale)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterOptionalTimestamp.write(value.trust_list_fetched_at, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.trust_list_next_update, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.status_list_fetched_at, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.status_list_expires_at, buf)
+        _UniffiFfiConverterDuration.write(value.age, buf)
+        _UniffiFfiConverterBoolean.write(value.trust_list_stale, buf)
+        _UniffiFfiConverterBoolean.write(value.status_list_stale, buf)
+
+
+
+
+
+
+class VerificationCheckKind(enum.Enum):
+    """
+    The checks of a verdict.
+"""
+    
+    TRUST_LIST = 0
+    """
+    The trust list is current (not past its update date).
+"""
+    
+    SESSION = 1
+    """
+    The session: decryption, message structure, the citizen did not decline.
+"""
+    
+    ISSUER_CHAIN = 2
+    """
+    The issuer's certificate chains to a root of the trust list and is a document signer.
+"""
+    
+    MSO_SIGNATURE = 3
+    """
+    The issuer's signature over the mobile security object.
+"""
+    
+    ELEMENT_DIGESTS = 4
+    """
+    Each disclosed element against the digest the issuer signed.
+"""
+    
+    VALIDITY = 5
+    """
+    The document's validity window and the issuer certificates' validity.
+"""
+    
+    DEVICE_AUTHENTICATION = 6
+    """
+    The presenting phone proved it holds the document's key, in this session.
+"""
+    
+    REVOCATION = 7
+    """
+    Not revoked, per the cached token status list.
+"""
+    
+
+
+class _UniffiFfiConverterTypeVerificationCheckKind(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return VerificationCheckKind.TRUST_LIST
+        if variant == 2:
+            return VerificationCheckKind.SESSION
+        if variant == 3:
+            return VerificationCheckKind.ISSUER_CHAIN
+        if variant == 4:
+            return VerificationCheckKind.MSO_SIGNATURE
+        if variant == 5:
+            return VerificationCheckKind.ELEMENT_DIGESTS
+        if variant == 6:
+            return VerificationCheckKind.VALIDITY
+        if variant == 7:
+            return VerificationCheckKind.DEVICE_AUTHENTICATION
+        if variant == 8:
+            return VerificationCheckKind.REVOCATION
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == VerificationCheckKind.TRUST_LIST:
+            return
+        if value == VerificationCheckKind.SESSION:
+            return
+        if value == VerificationCheckKind.ISSUER_CHAIN:
+            return
+        if value == VerificationCheckKind.MSO_SIGNATURE:
+            return
+        if value == VerificationCheckKind.ELEMENT_DIGESTS:
+            return
+        if value == VerificationCheckKind.VALIDITY:
+            return
+        if value == VerificationCheckKind.DEVICE_AUTHENTICATION:
+            return
+        if value == VerificationCheckKind.REVOCATION:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == VerificationCheckKind.TRUST_LIST:
+            buf.write_i32(1)
+        if value == VerificationCheckKind.SESSION:
+            buf.write_i32(2)
+        if value == VerificationCheckKind.ISSUER_CHAIN:
+            buf.write_i32(3)
+        if value == VerificationCheckKind.MSO_SIGNATURE:
+            buf.write_i32(4)
+        if value == VerificationCheckKind.ELEMENT_DIGESTS:
+            buf.write_i32(5)
+        if value == VerificationCheckKind.VALIDITY:
+            buf.write_i32(6)
+        if value == VerificationCheckKind.DEVICE_AUTHENTICATION:
+            buf.write_i32(7)
+        if value == VerificationCheckKind.REVOCATION:
+            buf.write_i32(8)
+
+
+
+
+
+
+
+
+class CheckOutcome:
+    """
+    The outcome of one check.
+"""
+    def __init__(self):
+        raise RuntimeError("CheckOutcome cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class PASSED:
+        """
+        It holds.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "CheckOutcome.PASSED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, CheckOutcome):
+                return NotImplemented
+            if not other.is_PASSED():
+                return False
+            return True
+
+    @dataclass
+    class FAILED:
+        """
+        It failed.
+"""
+        
+        def __init__(self, detail:ErrorDetail):
+            self.detail = detail
+            
+            """
+        Why (code and vi/en message).
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "CheckOutcome.FAILED(detail={})".format(self.detail)
+        def __eq__(self, other):
+            if not isinstance(other, CheckOutcome):
+                return NotImplemented
+            if not other.is_FAILED():
+                return False
+            if self.detail != other.detail:
+                return False
+            return True
+
+    @dataclass
+    class NOT_CHECKED:
+        """
+        It could not be done; never read as passed.
+"""
+        
+        def __init__(self, detail:ErrorDetail):
+            self.detail = detail
+            
+            """
+        Why (code and vi/en message).
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "CheckOutcome.NOT_CHECKED(detail={})".format(self.detail)
+        def __eq__(self, other):
+            if not isinstance(other, CheckOutcome):
+                return NotImplemented
+            if not other.is_NOT_CHECKED():
+                return False
+            if self.detail != other.detail:
+                return False
+            return True
+
+    @dataclass
+    class NOT_REACHED:
+        """
+        An earlier check failed, so this one did not run.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "CheckOutcome.NOT_REACHED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, CheckOutcome):
+                return NotImplemented
+            if not other.is_NOT_REACHED():
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_PASSED(self) -> bool:
+        return isinstance(self, CheckOutcome.PASSED)
+    def is_passed(self) -> bool:
+        return isinstance(self, CheckOutcome.PASSED)
+    def is_FAILED(self) -> bool:
+        return isinstance(self, CheckOutcome.FAILED)
+    def is_failed(self) -> bool:
+        return isinstance(self, CheckOutcome.FAILED)
+    def is_NOT_CHECKED(self) -> bool:
+        return isinstance(self, CheckOutcome.NOT_CHECKED)
+    def is_not_checked(self) -> bool:
+        return isinstance(self, CheckOutcome.NOT_CHECKED)
+    def is_NOT_REACHED(self) -> bool:
+        return isinstance(self, CheckOutcome.NOT_REACHED)
+    def is_not_reached(self) -> bool:
+        return isinstance(self, CheckOutcome.NOT_REACHED)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+CheckOutcome.PASSED = type("CheckOutcome.PASSED", (CheckOutcome.PASSED, CheckOutcome,), {})  # type: ignore
+CheckOutcome.FAILED = type("CheckOutcome.FAILED", (CheckOutcome.FAILED, CheckOutcome,), {})  # type: ignore
+CheckOutcome.NOT_CHECKED = type("CheckOutcome.NOT_CHECKED", (CheckOutcome.NOT_CHECKED, CheckOutcome,), {})  # type: ignore
+CheckOutcome.NOT_REACHED = type("CheckOutcome.NOT_REACHED", (CheckOutcome.NOT_REACHED, CheckOutcome,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeCheckOutcome(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return CheckOutcome.PASSED(
+            )
+        if variant == 2:
+            return CheckOutcome.FAILED(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 3:
+            return CheckOutcome.NOT_CHECKED(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 4:
+            return CheckOutcome.NOT_REACHED(
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_PASSED():
+            return
+        if value.is_FAILED():
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if value.is_NOT_CHECKED():
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.detail)
+            return
+        if value.is_NOT_REACHED():
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_PASSED():
+            buf.write_i32(1)
+        if value.is_FAILED():
+            buf.write_i32(2)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if value.is_NOT_CHECKED():
+            buf.write_i32(3)
+            _UniffiFfiConverterTypeErrorDetail.write(value.detail, buf)
+        if value.is_NOT_REACHED():
+            buf.write_i32(4)
+
+
+
+@dataclass
+class VerificationCheck:
+    """
+    One check and its outcome.
+"""
+    def __init__(self, *, check:VerificationCheckKind, outcome:CheckOutcome):
+        self.check = check
+        self.outcome = outcome
+        
+        
+
+    
+    def __str__(self):
+        return "VerificationCheck(check={}, outcome={})".format(self.check, self.outcome)
+    def __eq__(self, other):
+        if self.check != other.check:
+            return False
+        if self.outcome != other.outcome:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeVerificationCheck(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return VerificationCheck(
+            check=_UniffiFfiConverterTypeVerificationCheckKind.read(buf),
+            outcome=_UniffiFfiConverterTypeCheckOutcome.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeVerificationCheckKind.check_lower(value.check)
+        _UniffiFfiConverterTypeCheckOutcome.check_lower(value.outcome)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeVerificationCheckKind.write(value.check, buf)
+        _UniffiFfiConverterTypeCheckOutcome.write(value.outcome, buf)
+
+
+
+
+
+
+class VerdictOverall:
+    """
+    The answer of a verification.
+"""
+    def __init__(self):
+        raise RuntimeError("VerdictOverall cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class VALID:
+        """
+        Every check held: issuer, signature, each element, validity, device, revocation.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "VerdictOverall.VALID()".format()
+        def __eq__(self, other):
+            if not isinstance(other, VerdictOverall):
+                return NotImplemented
+            if not other.is_VALID():
+                return False
+            return True
+
+    @dataclass
+    class INVALID:
+        """
+        A check failed: do not trust the document. `failing` says which and why (vi/en).
+"""
+        
+        def __init__(self, failing:ErrorDetail):
+            self.failing = failing
+            
+            """
+        The failing check's code and message (`mdoc.revoked`, `mdoc.digest_mismatch`, …).
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "VerdictOverall.INVALID(failing={})".format(self.failing)
+        def __eq__(self, other):
+            if not isinstance(other, VerdictOverall):
+                return NotImplemented
+            if not other.is_INVALID():
+                return False
+            if self.failing != other.failing:
+                return False
+            return True
+
+    @dataclass
+    class PARTLY_UNCHECKED:
+        """
+        No check failed but some could not be done (a stale status list, an old trust list):
+        never to be read as valid; see the checks.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "VerdictOverall.PARTLY_UNCHECKED()".format()
+        def __eq__(self, other):
+            if not isinstance(other, VerdictOverall):
+                return NotImplemented
+            if not other.is_PARTLY_UNCHECKED():
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_VALID(self) -> bool:
+        return isinstance(self, VerdictOverall.VALID)
+    def is_valid(self) -> bool:
+        return isinstance(self, VerdictOverall.VALID)
+    def is_INVALID(self) -> bool:
+        return isinstance(self, VerdictOverall.INVALID)
+    def is_invalid(self) -> bool:
+        return isinstance(self, VerdictOverall.INVALID)
+    def is_PARTLY_UNCHECKED(self) -> bool:
+        return isinstance(self, VerdictOverall.PARTLY_UNCHECKED)
+    def is_partly_unchecked(self) -> bool:
+        return isinstance(self, VerdictOverall.PARTLY_UNCHECKED)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+VerdictOverall.VALID = type("VerdictOverall.VALID", (VerdictOverall.VALID, VerdictOverall,), {})  # type: ignore
+VerdictOverall.INVALID = type("VerdictOverall.INVALID", (VerdictOverall.INVALID, VerdictOverall,), {})  # type: ignore
+VerdictOverall.PARTLY_UNCHECKED = type("VerdictOverall.PARTLY_UNCHECKED", (VerdictOverall.PARTLY_UNCHECKED, VerdictOverall,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeVerdictOverall(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return VerdictOverall.VALID(
+            )
+        if variant == 2:
+            return VerdictOverall.INVALID(
+                _UniffiFfiConverterTypeErrorDetail.read(buf),
+            )
+        if variant == 3:
+            return VerdictOverall.PARTLY_UNCHECKED(
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_VALID():
+            return
+        if value.is_INVALID():
+            _UniffiFfiConverterTypeErrorDetail.check_lower(value.failing)
+            return
+        if value.is_PARTLY_UNCHECKED():
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_VALID():
+            buf.write_i32(1)
+        if value.is_INVALID():
+            buf.write_i32(2)
+            _UniffiFfiConverterTypeErrorDetail.write(value.failing, buf)
+        if value.is_PARTLY_UNCHECKED():
+            buf.write_i32(3)
+
+
+
+class _UniffiFfiConverterSequenceTypeVerificationCheck(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeVerificationCheck.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeVerificationCheck.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeVerificationCheck.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterSequenceTypeDisclosedDocument(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDisclosedDocument.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDisclosedDocument.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDisclosedDocument.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class VerificationVerdict:
+    """
+    The verifier's structured answer, in Vietnamese and English.
+"""
+    def __init__(self, *, overall:VerdictOverall, checks:typing.List[VerificationCheck], documents:typing.List[DisclosedDocument], trust:TrustStatus):
+        self.overall = overall
+        self.checks = checks
+        self.documents = documents
+        self.trust = trust
+        
+        
+
+    
+    def __str__(self):
+        return "VerificationVerdict(overall={}, checks={}, documents={}, trust={})".format(self.overall, self.checks, self.documents, self.trust)
+    def __eq__(self, other):
+        if self.overall != other.overall:
+            return False
+        if self.checks != other.checks:
+            return False
+        if self.documents != other.documents:
+            return False
+        if self.trust != other.trust:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeVerificationVerdict(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return VerificationVerdict(
+            overall=_UniffiFfiConverterTypeVerdictOverall.read(buf),
+            checks=_UniffiFfiConverterSequenceTypeVerificationCheck.read(buf),
+            documents=_UniffiFfiConverterSequenceTypeDisclosedDocument.read(buf),
+            trust=_UniffiFfiConverterTypeTrustStatus.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeVerdictOverall.check_lower(value.overall)
+        _UniffiFfiConverterSequenceTypeVerificationCheck.check_lower(value.checks)
+        _UniffiFfiConverterSequenceTypeDisclosedDocument.check_lower(value.documents)
+        _UniffiFfiConverterTypeTrustStatus.check_lower(value.trust)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeVerdictOverall.write(value.overall, buf)
+        _UniffiFfiConverterSequenceTypeVerificationCheck.write(value.checks, buf)
+        _UniffiFfiConverterSequenceTypeDisclosedDocument.write(value.documents, buf)
+        _UniffiFfiConverterTypeTrustStatus.write(value.trust, buf)
+
+@dataclass
+class VerifiedIdentityQr:
+    """
+    A short identity QR code verified offline (`Verifier.verify_identity_qr`).
+"""
+    def __init__(self, *, full_name:str, birthdate:str, cccd_number:str, level:int, signed_at:Timestamp):
+        self.full_name = full_name
+        self.birthdate = birthdate
+        self.cccd_number = cccd_number
+        self.level = level
+        self.signed_at = signed_at
+        
+        
+
+    
+    def __str__(self):
+        return "VerifiedIdentityQr(full_name={}, birthdate={}, cccd_number={}, level={}, signed_at={})".format(self.full_name, self.birthdate, self.cccd_number, self.level, self.signed_at)
+    def __eq__(self, other):
+        if self.full_name != other.full_name:
+            return False
+        if self.birthdate != other.birthdate:
+            return False
+        if self.cccd_number != other.cccd_number:
+            return False
+        if self.level != other.level:
+            return False
+        if self.signed_at != other.signed_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeVerifiedIdentityQr(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return VerifiedIdentityQr(
+            full_name=_UniffiFfiConverterString.read(buf),
+            birthdate=_UniffiFfiConverterString.read(buf),
+            cccd_number=_UniffiFfiConverterString.read(buf),
+            level=_UniffiFfiConverterInt32.read(buf),
+            signed_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.full_name)
+        _UniffiFfiConverterString.check_lower(value.birthdate)
+        _UniffiFfiConverterString.check_lower(value.cccd_number)
+        _UniffiFfiConverterInt32.check_lower(value.level)
+        _UniffiFfiConverterTimestamp.check_lower(value.signed_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.full_name, buf)
+        _UniffiFfiConverterString.write(value.birthdate, buf)
+        _UniffiFfiConverterString.write(value.cccd_number, buf)
+        _UniffiFfiConverterInt32.write(value.level, buf)
+        _UniffiFfiConverterTimestamp.write(value.signed_at, buf)
+
+@dataclass
+class VerifierConfig:
+    """
+    Everything a verifier needs: where the server is, how to trust it, where to cache.
+"""
+    def __init__(self, *, server_base_url:str, data_dir:str, trust_anchors_pem:typing.List[str] = _DEFAULT, spki_pins:typing.List[str] = _DEFAULT, allow_insecure_loopback:bool = False, status_list_max_age:typing.Optional[Duration] = None):
+        self.server_base_url = server_base_url
+        self.data_dir = data_dir
+        if trust_anchors_pem is _DEFAULT:
+            self.trust_anchors_pem = []
+        else:
+            self.trust_anchors_pem = trust_anchors_pem
+        if spki_pins is _DEFAULT:
+            self.spki_pins = []
+        else:
+            self.spki_pins = spki_pins
+        self.allow_insecure_loopback = allow_insecure_loopback
+        self.status_list_max_age = status_list_max_age
+        
+        
+
+    
+    def __str__(self):
+        return "VerifierConfig(server_base_url={}, data_dir={}, trust_anchors_pem={}, spki_pins={}, allow_insecure_loopback={}, status_list_max_age={})".format(self.server_base_url, self.data_dir, self.trust_anchors_pem, self.spki_pins, self.allow_insecure_loopback, self.status_list_max_age)
+    def __eq__(self, other):
+        if self.server_base_url != other.server_base_url:
+            return False
+        if self.data_dir != other.data_dir:
+            return False
+        if self.trust_anchors_pem != other.trust_anchors_pem:
+            return False
+        if self.spki_pins != other.spki_pins:
+            return False
+        if self.allow_insecure_loopback != other.allow_insecure_loopback:
+            return False
+        if self.status_list_max_age != other.status_list_max_age:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeVerifierConfig(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return VerifierConfig(
+            server_base_url=_UniffiFfiConverterString.read(buf),
+            data_dir=_UniffiFfiConverterString.read(buf),
+            trust_anchors_pem=_UniffiFfiConverterSequenceString.read(buf),
+            spki_pins=_UniffiFfiConverterSequenceString.read(buf),
+            allow_insecure_loopback=_UniffiFfiConverterBoolean.read(buf),
+            status_list_max_age=_UniffiFfiConverterOptionalDuration.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.server_base_url)
+        _UniffiFfiConverterString.check_lower(value.data_dir)
+        _UniffiFfiConverterSequenceString.check_lower(value.trust_anchors_pem)
+        _UniffiFfiConverterSequenceString.check_lower(value.spki_pins)
+        _UniffiFfiConverterBoolean.check_lower(value.allow_insecure_loopback)
+        _UniffiFfiConverterOptionalDuration.check_lower(value.status_list_max_age)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.server_base_url, buf)
+        _UniffiFfiConverterString.write(value.data_dir, buf)
+        _UniffiFfiConverterSequenceString.write(value.trust_anchors_pem, buf)
+        _UniffiFfiConverterSequenceString.write(value.spki_pins, buf)
+        _UniffiFfiConverterBoolean.write(value.allow_insecure_loopback, buf)
+        _UniffiFfiConverterOptionalDuration.write(value.status_list_max_age, buf)
 
 
 
@@ -9933,6 +11542,118 @@ class _UniffiFfiConverterTypeKeyWrapError(_UniffiConverterRustBuffer):
 
 
 
+# MdocTransportError
+# We want to define each variant as a nested class that's also a subclass,
+# which is tricky in Python.  To accomplish this we're going to create each
+# class separately, then manually add the child classes to the base class's
+# __dict__.  All of this happens in dummy class to avoid polluting the module
+# namespace.
+class MdocTransportError(Exception):
+    """
+    Why a frame could not be moved. Shells map their platform exceptions onto these; the
+    `reason` is for logs only (never shown to the citizen, never holding frame bytes).
+"""
+    pass
+
+_UniffiTempMdocTransportError = MdocTransportError
+
+class MdocTransportError:  # type: ignore
+    """
+    Why a frame could not be moved. Shells map their platform exceptions onto these; the
+    `reason` is for logs only (never shown to the citizen, never holding frame bytes).
+"""
+    
+    class Disconnected(_UniffiTempMdocTransportError):
+        """
+        The peer went away (BLE disconnect, socket closed).
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "MdocTransportError.Disconnected({})".format(str(self))
+    _UniffiTempMdocTransportError.Disconnected = Disconnected # type: ignore
+    class Timeout(_UniffiTempMdocTransportError):
+        """
+        Nothing arrived in time (the adapter's own timeout).
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "MdocTransportError.Timeout({})".format(str(self))
+    _UniffiTempMdocTransportError.Timeout = Timeout # type: ignore
+    class Other(_UniffiTempMdocTransportError):
+        """
+        Anything else (BLE off, permission missing, I/O failure).
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "MdocTransportError.Other({})".format(str(self))
+    _UniffiTempMdocTransportError.Other = Other # type: ignore
+
+MdocTransportError = _UniffiTempMdocTransportError # type: ignore
+del _UniffiTempMdocTransportError
+
+
+class _UniffiFfiConverterTypeMdocTransportError(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return MdocTransportError.Disconnected(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 2:
+            return MdocTransportError.Timeout(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 3:
+            return MdocTransportError.Other(
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if isinstance(value, MdocTransportError.Disconnected):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, MdocTransportError.Timeout):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, MdocTransportError.Other):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+
+    @staticmethod
+    def write(value, buf):
+        if isinstance(value, MdocTransportError.Disconnected):
+            buf.write_i32(1)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, MdocTransportError.Timeout):
+            buf.write_i32(2)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, MdocTransportError.Other):
+            buf.write_i32(3)
+            _UniffiFfiConverterString.write(value.reason, buf)
+
+
+
 # ObserverError
 # We want to define each variant as a nested class that's also a subclass,
 # which is tricky in Python.  To accomplish this we're going to create each
@@ -9994,6 +11715,195 @@ class _UniffiFfiConverterTypeObserverError(_UniffiConverterRustBuffer):
         if isinstance(value, ObserverError.Failed):
             buf.write_i32(1)
             _UniffiFfiConverterString.write(value.reason, buf)
+
+class _UniffiFfiConverterSequenceTypeRequestedElementSpec(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeRequestedElementSpec.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeRequestedElementSpec.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeRequestedElementSpec.read(buf) for i in range(count)
+        ]
+
+
+
+
+
+
+class VerifierRequest:
+    """
+    What the verifier asks the citizen to show.
+"""
+    def __init__(self):
+        raise RuntimeError("VerifierRequest cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class DRIVING_LICENCE_CHECK:
+        """
+        A traffic check of the driving licence: name, birth date, portrait, categories, number,
+        dates and issuing authority; nothing retained.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "VerifierRequest.DRIVING_LICENCE_CHECK()".format()
+        def __eq__(self, other):
+            if not isinstance(other, VerifierRequest):
+                return NotImplemented
+            if not other.is_DRIVING_LICENCE_CHECK():
+                return False
+            return True
+
+    @dataclass
+    class AGE_OVER18:
+        """
+        An age check: the driving licence's birth date and portrait; nothing retained.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "VerifierRequest.AGE_OVER18()".format()
+        def __eq__(self, other):
+            if not isinstance(other, VerifierRequest):
+                return NotImplemented
+            if not other.is_AGE_OVER18():
+                return False
+            return True
+
+    @dataclass
+    class CUSTOM:
+        """
+        Any elements of one document.
+"""
+        
+        def __init__(self, doc_type:str, elements:typing.List[RequestedElementSpec]):
+            self.doc_type = doc_type
+            
+            """
+        docType (`org.iso.18013.5.1.mDL`, `vn.gov.cccd.1`, …).
+"""
+        
+            self.elements = elements
+            
+            """
+        The elements.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "VerifierRequest.CUSTOM(doc_type={}, elements={})".format(self.doc_type, self.elements)
+        def __eq__(self, other):
+            if not isinstance(other, VerifierRequest):
+                return NotImplemented
+            if not other.is_CUSTOM():
+                return False
+            if self.doc_type != other.doc_type:
+                return False
+            if self.elements != other.elements:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_DRIVING_LICENCE_CHECK(self) -> bool:
+        return isinstance(self, VerifierRequest.DRIVING_LICENCE_CHECK)
+    def is_driving_licence_check(self) -> bool:
+        return isinstance(self, VerifierRequest.DRIVING_LICENCE_CHECK)
+    def is_AGE_OVER18(self) -> bool:
+        return isinstance(self, VerifierRequest.AGE_OVER18)
+    def is_age_over18(self) -> bool:
+        return isinstance(self, VerifierRequest.AGE_OVER18)
+    def is_CUSTOM(self) -> bool:
+        return isinstance(self, VerifierRequest.CUSTOM)
+    def is_custom(self) -> bool:
+        return isinstance(self, VerifierRequest.CUSTOM)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+VerifierRequest.DRIVING_LICENCE_CHECK = type("VerifierRequest.DRIVING_LICENCE_CHECK", (VerifierRequest.DRIVING_LICENCE_CHECK, VerifierRequest,), {})  # type: ignore
+VerifierRequest.AGE_OVER18 = type("VerifierRequest.AGE_OVER18", (VerifierRequest.AGE_OVER18, VerifierRequest,), {})  # type: ignore
+VerifierRequest.CUSTOM = type("VerifierRequest.CUSTOM", (VerifierRequest.CUSTOM, VerifierRequest,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeVerifierRequest(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return VerifierRequest.DRIVING_LICENCE_CHECK(
+            )
+        if variant == 2:
+            return VerifierRequest.AGE_OVER18(
+            )
+        if variant == 3:
+            return VerifierRequest.CUSTOM(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterSequenceTypeRequestedElementSpec.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_DRIVING_LICENCE_CHECK():
+            return
+        if value.is_AGE_OVER18():
+            return
+        if value.is_CUSTOM():
+            _UniffiFfiConverterString.check_lower(value.doc_type)
+            _UniffiFfiConverterSequenceTypeRequestedElementSpec.check_lower(value.elements)
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_DRIVING_LICENCE_CHECK():
+            buf.write_i32(1)
+        if value.is_AGE_OVER18():
+            buf.write_i32(2)
+        if value.is_CUSTOM():
+            buf.write_i32(3)
+            _UniffiFfiConverterString.write(value.doc_type, buf)
+            _UniffiFfiConverterSequenceTypeRequestedElementSpec.write(value.elements, buf)
+
+
 
 class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
     @classmethod
@@ -11834,6 +13744,539 @@ class _UniffiFfiConverterSequenceTypeDocumentSummary(_UniffiConverterRustBuffer)
         ]
 
 
+class MdocTransport():
+    """
+    A connection to the other device of one presentation session, able to move frames both
+    ways. Implemented by the shells over BLE (`BleMdocTransport` on Android and iOS), by the CLI
+    over TCP, by tests in process. One transport serves one session; the core never has two
+    `send_frame` or two `receive_frame` calls in flight on it.
+"""
+    
+    def max_frame_size(self, ) -> int:
+        """
+        The largest frame the link carries in one write, leading byte included (BLE: the
+        negotiated ATT MTU − 3; at least 2).
+"""
+        raise NotImplementedError
+    async def send_frame(self, frame: bytes) -> None:
+        """
+        Send one frame (one characteristic write or notification).
+"""
+        raise NotImplementedError
+    async def receive_frame(self, ) -> bytes:
+        """
+        Wait for the next frame from the peer. Dropping the future cancels the wait.
+"""
+        raise NotImplementedError
+    async def disconnect(self, ) -> None:
+        """
+        End the link (BLE: disconnect and stop advertising). Called once when the session ends;
+        never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+        Kotlin class.)
+"""
+        raise NotImplementedError
+
+class MdocTransportImpl(MdocTransport):
+    """
+    A connection to the other device of one presentation session, able to move frames both
+    ways. Implemented by the shells over BLE (`BleMdocTransport` on Android and iOS), by the CLI
+    over TCP, by tests in process. One transport serves one session; the core never has two
+    `send_frame` or two `receive_frame` calls in flight on it.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_mdoctransport, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_mdoctransport, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def max_frame_size(self, ) -> int:
+        """
+        The largest frame the link carries in one write, leading byte included (BLE: the
+        negotiated ATT MTU − 3; at least 2).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterInt32.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_max_frame_size,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def send_frame(self, frame: bytes) -> None:
+        """
+        Send one frame (one characteristic write or notification).
+"""
+        
+        _UniffiFfiConverterBytes.check_lower(frame)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBytes.lower(frame),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeMdocTransportError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_send_frame(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def receive_frame(self, ) -> bytes:
+        """
+        Wait for the next frame from the peer. Dropping the future cancels the wait.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBytes.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeMdocTransportError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_receive_frame(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def disconnect(self, ) -> None:
+        """
+        End the link (BLE: disconnect and stop advertising). Called once when the session ends;
+        never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+        Kotlin class.)
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_disconnect(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplMdocTransportImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD0
+    def max_frame_size(
+            uniffi_handle,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeMdocTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.max_frame_size
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterInt32.lower(v)
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD1
+    def send_frame(
+            uniffi_handle,
+            frame,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeMdocTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterBytes.lift(frame), )
+            uniffi_method = uniffi_obj.send_frame
+            return uniffi_method(*uniffi_args)
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultVoid(
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultVoid(
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async_with_error(
+            make_call,
+            uniffi_out_dropped_callback,
+            handle_success,
+            handle_error,
+            MdocTransportError,
+            _UniffiFfiConverterTypeMdocTransportError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD2
+    def receive_frame(
+            uniffi_handle,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeMdocTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.receive_frame
+            return uniffi_method(*uniffi_args)
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiFfiConverterBytes.lower(return_value),
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiRustBuffer.default(),
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async_with_error(
+            make_call,
+            uniffi_out_dropped_callback,
+            handle_success,
+            handle_error,
+            MdocTransportError,
+            _UniffiFfiConverterTypeMdocTransportError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_CITIZEN_CORE_MDOC_TRANSPORT_METHOD3
+    def disconnect(
+            uniffi_handle,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeMdocTransport._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = ()
+            uniffi_method = uniffi_obj.disconnect
+            return uniffi_method(*uniffi_args)
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultVoid(
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultVoid(
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async(make_call, uniffi_out_dropped_callback, handle_success, handle_error)
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CITIZEN_CORE_MDOC_TRANSPORT
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeMdocTransport._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CITIZEN_CORE_MDOC_TRANSPORT
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeMdocTransport._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCitizenCoreMdocTransport(
+        _uniffi_free,
+        _uniffi_clone,
+        max_frame_size,
+        send_frame,
+        receive_frame,
+        disconnect,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_citizen_core_fn_init_callback_vtable_mdoctransport(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeMdocTransport:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return MdocTransportImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeMdocTransport._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: MdocTransport):
+        if not isinstance(value, MdocTransport):
+            raise TypeError("Expected MdocTransport subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: MdocTransport):
+         if isinstance(value, MdocTransportImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeMdocTransport._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: MdocTransport, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class PresentationSessionProtocol(typing.Protocol):
+    """
+    One in-person presentation (ISO 18013-5): show [`Self::engagement_qr`], then
+    [`Self::await_request`], then [`Self::approve`] or [`Self::decline`]. Used once: a step out of
+    order, or any step after the session ended, throws `Refused` with `mdoc.session_state`.
+"""
+    
+    async def approve(self, selection: typing.List[ElementSelection],passcode: str) -> PresentationOutcome:
+        """
+        Disclose `selection` (each element requested and held) after checking `passcode`: the
+        device authentication is signed inside the key store (`SignPurpose::DocumentPresentation`,
+        may prompt), the consent receipt signed, the response sent, the receipt stored and an
+        activity entry written; the session ends. Offline. A wrong passcode (`PasscodeRejected`),
+        a cancelled prompt (`KeyStore`) or a selection that was not requested (`Refused`
+        `mdoc.selection_invalid`) leave the session waiting: try again or decline. Main-safe.
+"""
+        raise NotImplementedError
+    async def await_request(self, ) -> PresentationRequestInfo:
+        """
+        Wait for the verifier's request and check it: who asks (reader authentication against
+        the reader roots of the trust list held with the documents) and which elements. Offline.
+        Main-safe; never prompts. Throws [`CitizenError`]: `Refused` with `mdoc.reader_untrusted`,
+        `mdoc.reader_auth_invalid`, `mdoc.reader_not_authorised` (the reader asked for an element
+        its certificate does not allow), `mdoc.session_decrypt_failed`, `mdoc.malformed`,
+        `mdoc.too_large`, `mdoc.transport_failed` — each ends the session (the verifier is told)
+        — or `mdoc.session_state` when called twice.
+"""
+        raise NotImplementedError
+    def ble_service_uuid(self, ) -> str:
+        """
+        The BLE service UUID the engagement names: the shell's BLE adapter advertises it (the
+        phone is the GATT peripheral). Pure: main-safe, never prompts, never throws.
+"""
+        raise NotImplementedError
+    async def decline(self, ) -> None:
+        """
+        Decline: the verifier is told the session ended, nothing is disclosed. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Refused` `mdoc.session_state` after the end).
+"""
+        raise NotImplementedError
+    def engagement_qr(self, ) -> str:
+        """
+        The QR code content to show the verifier (`mdoc:` + base64url DeviceEngagement). Pure:
+        main-safe, never prompts, never throws.
+"""
+        raise NotImplementedError
+
+class PresentationSession(PresentationSessionProtocol):
+    """
+    One in-person presentation (ISO 18013-5): show [`Self::engagement_qr`], then
+    [`Self::await_request`], then [`Self::approve`] or [`Self::decline`]. Used once: a step out of
+    order, or any step after the session ended, throws `Refused` with `mdoc.session_state`.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_presentationsession, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_presentationsession, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def approve(self, selection: typing.List[ElementSelection],passcode: str) -> PresentationOutcome:
+        """
+        Disclose `selection` (each element requested and held) after checking `passcode`: the
+        device authentication is signed inside the key store (`SignPurpose::DocumentPresentation`,
+        may prompt), the consent receipt signed, the response sent, the receipt stored and an
+        activity entry written; the session ends. Offline. A wrong passcode (`PasscodeRejected`),
+        a cancelled prompt (`KeyStore`) or a selection that was not requested (`Refused`
+        `mdoc.selection_invalid`) leave the session waiting: try again or decline. Main-safe.
+"""
+        
+        _UniffiFfiConverterSequenceTypeElementSelection.check_lower(selection)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterSequenceTypeElementSelection.lower(selection),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePresentationOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_presentationsession_approve(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def await_request(self, ) -> PresentationRequestInfo:
+        """
+        Wait for the verifier's request and check it: who asks (reader authentication against
+        the reader roots of the trust list held with the documents) and which elements. Offline.
+        Main-safe; never prompts. Throws [`CitizenError`]: `Refused` with `mdoc.reader_untrusted`,
+        `mdoc.reader_auth_invalid`, `mdoc.reader_not_authorised` (the reader asked for an element
+        its certificate does not allow), `mdoc.session_decrypt_failed`, `mdoc.malformed`,
+        `mdoc.too_large`, `mdoc.transport_failed` — each ends the session (the verifier is told)
+        — or `mdoc.session_state` when called twice.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePresentationRequestInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_presentationsession_await_request(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def ble_service_uuid(self, ) -> str:
+        """
+        The BLE service UUID the engagement names: the shell's BLE adapter advertises it (the
+        phone is the GATT peripheral). Pure: main-safe, never prompts, never throws.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_presentationsession_ble_service_uuid,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def decline(self, ) -> None:
+        """
+        Decline: the verifier is told the session ended, nothing is disclosed. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Refused` `mdoc.session_state` after the end).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_presentationsession_decline(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def engagement_qr(self, ) -> str:
+        """
+        The QR code content to show the verifier (`mdoc:` + base64url DeviceEngagement). Pure:
+        main-safe, never prompts, never throws.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_citizen_core_fn_method_presentationsession_engagement_qr,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypePresentationSession:
+    @staticmethod
+    def lift(value: int) -> PresentationSession:
+        return PresentationSession._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: PresentationSession):
+        if not isinstance(value, PresentationSession):
+            raise TypeError("Expected PresentationSession instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: PresentationSession) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> PresentationSession:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: PresentationSession, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
 class DocumentsClientProtocol(typing.Protocol):
     """
     The documents wallet of one core (`CitizenCore.documents()`). Small enough to fake in a test
@@ -11870,6 +14313,14 @@ class DocumentsClientProtocol(typing.Protocol):
         `documents.sd_jwt_invalid`, `documents.mismatch`, `documents.trust_list_invalid`, …) and
         the wallet stays as it was. Main-safe. Throws [`CitizenError`] (`NeedsLogin`, `Network`,
         `KeyStore`, `Refused`).
+"""
+        raise NotImplementedError
+    async def start_presentation(self, transport: MdocTransport) -> PresentationSession:
+        """
+        Start presenting documents in person over `transport` (BLE in the shells): a fresh
+        engagement (ephemeral key, BLE service UUID) with the held documents. Offline. Main-safe;
+        never prompts. Throws [`CitizenError`] (`Refused` `presentation.no_documents` when the
+        wallet holds none; `NeedsEnrollment`).
 """
         raise NotImplementedError
     async def trust_list_fetched_at(self, ) -> typing.Optional[Timestamp]:
@@ -11991,6 +14442,29 @@ class DocumentsClient(DocumentsClientProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def start_presentation(self, transport: MdocTransport) -> PresentationSession:
+        """
+        Start presenting documents in person over `transport` (BLE in the shells): a fresh
+        engagement (ephemeral key, BLE service UUID) with the held documents. Offline. Main-safe;
+        never prompts. Throws [`CitizenError`] (`Refused` `presentation.no_documents` when the
+        wallet holds none; `NeedsEnrollment`).
+"""
+        
+        _UniffiFfiConverterTypeMdocTransport.check_lower(transport)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeMdocTransport.lower(transport),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePresentationSession.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_start_presentation(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u64,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -14394,6 +16868,309 @@ class _UniffiFfiConverterTypeDeviceKeyStore:
     def write(cls, value: DeviceKeyStore, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+
+class VerifierSessionProtocol(typing.Protocol):
+    """
+    One verification session: [`Self::await_response`] once.
+"""
+    
+    async def await_response(self, ) -> VerificationVerdict:
+        """
+        Wait for the citizen's response and verify it offline: issuer chain against the cached
+        trust list, MSO signature, every disclosed element's digest, validity, device
+        authentication against this session, revocation against the cached status list (stale or
+        missing: not checked, never valid). A refusal by the citizen is an invalid verdict
+        (`mdoc.session_ended`). Main-safe. Throws [`CitizenError`] (`Refused`
+        `mdoc.transport_failed`; `mdoc.session_state` when called twice).
+"""
+        raise NotImplementedError
+
+class VerifierSession(VerifierSessionProtocol):
+    """
+    One verification session: [`Self::await_response`] once.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_verifiersession, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_verifiersession, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def await_response(self, ) -> VerificationVerdict:
+        """
+        Wait for the citizen's response and verify it offline: issuer chain against the cached
+        trust list, MSO signature, every disclosed element's digest, validity, device
+        authentication against this session, revocation against the cached status list (stale or
+        missing: not checked, never valid). A refusal by the citizen is an invalid verdict
+        (`mdoc.session_ended`). Main-safe. Throws [`CitizenError`] (`Refused`
+        `mdoc.transport_failed`; `mdoc.session_state` when called twice).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVerificationVerdict.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_verifiersession_await_response(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeVerifierSession:
+    @staticmethod
+    def lift(value: int) -> VerifierSession:
+        return VerifierSession._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: VerifierSession):
+        if not isinstance(value, VerifierSession):
+            raise TypeError("Expected VerifierSession instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: VerifierSession) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> VerifierSession:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: VerifierSession, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class VerifierProtocol(typing.Protocol):
+    """
+    A verifier (police, hospital, bank counter, kiosk): no enrolled account. Refresh its trust
+    when online; verify in-person presentations offline.
+"""
+    
+    async def refresh_trust(self, ) -> TrustStatus:
+        """
+        Fetch the server's keys, the signed trust list and the token status list, verify each,
+        and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
+        Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
+"""
+        raise NotImplementedError
+    async def start_session(self, engagement_qr: str,request: VerifierRequest,transport: MdocTransport) -> VerifierSession:
+        """
+        Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
+        `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+        [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
+        `mdoc.transport_failed`).
+"""
+        raise NotImplementedError
+    async def trust_status(self, ) -> TrustStatus:
+        """
+        How old the cached lists are (offline). Main-safe; never throws for a missing cache
+        (all `None`, stale).
+"""
+        raise NotImplementedError
+    async def verify_identity_qr(self, text: str) -> VerifiedIdentityQr:
+        """
+        Verify a short identity QR code (`CZID1:…`) offline with the server keys cached by
+        `refresh_trust`: the server's binding of the device key (name, birth date, number,
+        level) and the device's signature of the last 60 s. Single use is checked only online
+        (`/v1/identity/verify`). Main-safe. Throws [`CitizenError`] (`Refused` `idqr.*`,
+        `verifier.no_trust_list`).
+"""
+        raise NotImplementedError
+
+class Verifier(VerifierProtocol):
+    """
+    A verifier (police, hospital, bank counter, kiosk): no enrolled account. Refresh its trust
+    when online; verify in-person presentations offline.
+"""
+    
+    _handle: ctypes.c_uint64
+    @classmethod
+    async def open(cls, config: VerifierConfig) -> Verifier:
+        """
+        Open a verifier on `config.data_dir` (its cached lists, if any). Main-safe; never
+        prompts. Throws [`CitizenError`] (`Internal` `setup.invalid_config`, storage).
+"""
+        
+        _UniffiFfiConverterTypeVerifierConfig.check_lower(config)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypeVerifierConfig.lower(config),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVerifier.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_constructor_verifier_open(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_free_verifier, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_citizen_core_fn_clone_verifier, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def refresh_trust(self, ) -> TrustStatus:
+        """
+        Fetch the server's keys, the signed trust list and the token status list, verify each,
+        and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
+        Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeTrustStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_verifier_refresh_trust(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def start_session(self, engagement_qr: str,request: VerifierRequest,transport: MdocTransport) -> VerifierSession:
+        """
+        Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
+        `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+        [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
+        `mdoc.transport_failed`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(engagement_qr)
+
+        _UniffiFfiConverterTypeVerifierRequest.check_lower(request)
+
+        _UniffiFfiConverterTypeMdocTransport.check_lower(transport)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(engagement_qr),
+            _UniffiFfiConverterTypeVerifierRequest.lower(request),
+            _UniffiFfiConverterTypeMdocTransport.lower(transport),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVerifierSession.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_verifier_start_session(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u64,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def trust_status(self, ) -> TrustStatus:
+        """
+        How old the cached lists are (offline). Main-safe; never throws for a missing cache
+        (all `None`, stale).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeTrustStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_verifier_trust_status(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def verify_identity_qr(self, text: str) -> VerifiedIdentityQr:
+        """
+        Verify a short identity QR code (`CZID1:…`) offline with the server keys cached by
+        `refresh_trust`: the server's binding of the device key (name, birth date, number,
+        level) and the device's signature of the last 60 s. Single use is checked only online
+        (`/v1/identity/verify`). Main-safe. Throws [`CitizenError`] (`Refused` `idqr.*`,
+        `verifier.no_trust_list`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(text)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(text),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVerifiedIdentityQr.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_identity_qr(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeVerifier:
+    @staticmethod
+    def lift(value: int) -> Verifier:
+        return Verifier._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: Verifier):
+        if not isinstance(value, Verifier):
+            raise TypeError("Expected Verifier instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: Verifier) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> Verifier:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: Verifier, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
 class _UniffiFfiConverterSequenceTypeAdminUnit(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -14493,6 +17270,27 @@ def default_core_config(server_base_url: str,data_dir: str) -> CoreConfig:
     _uniffi_ffi_result = _uniffi_rust_call_with_error(
         _uniffi_error_converter,
         _UniffiLib.uniffi_citizen_core_fn_func_default_core_config,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def default_verifier_config(server_base_url: str,data_dir: str) -> VerifierConfig:
+    """
+    A verifier configuration with safe defaults (platform roots, no pins, HTTPS only). Pure:
+    main-safe, never throws.
+"""
+    
+    _UniffiFfiConverterString.check_lower(server_base_url)
+
+    _UniffiFfiConverterString.check_lower(data_dir)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(server_base_url),
+        _UniffiFfiConverterString.lower(data_dir),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypeVerifierConfig.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_citizen_core_fn_func_default_verifier_config,
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
@@ -14662,6 +17460,9 @@ __all__ = [
     "ShareDelivery",
     "OutboxState",
     "SignPurpose",
+    "VerificationCheckKind",
+    "CheckOutcome",
+    "VerdictOverall",
     "ApduTransportError",
     "ChipAccessKey",
     "ChipReadStep",
@@ -14671,7 +17472,9 @@ __all__ = [
     "CitizenError",
     "DeviceKeyStoreError",
     "KeyWrapError",
+    "MdocTransportError",
     "ObserverError",
+    "VerifierRequest",
     "AccessLogEntry",
     "AccessLog",
     "AccessLogFilter",
@@ -14694,11 +17497,14 @@ __all__ = [
     "DeviceInfo",
     "DeviceSignature",
     "DeviceStatusInfo",
+    "DisclosedElement",
+    "DisclosedDocument",
     "DocumentSummary",
     "DocumentField",
     "DocumentDetail",
     "DraftAttachment",
     "Draft",
+    "ElementSelection",
     "EnrollmentInput",
     "EnrollmentOutcome",
     "EnrollmentTicket",
@@ -14715,14 +17521,25 @@ __all__ = [
     "OutboxSyncReport",
     "PasscodeResetTicket",
     "PasscodeStatus",
+    "PresentationOutcome",
+    "RequesterInfo",
+    "RequestedDocumentElement",
+    "PresentationRequestInfo",
     "Procedure",
+    "RequestedElementSpec",
     "SessionInfo",
     "ShareOutcome",
     "ShareRequestInfo",
     "SignRequest",
+    "TrustStatus",
+    "VerificationCheck",
+    "VerificationVerdict",
+    "VerifiedIdentityQr",
+    "VerifierConfig",
     "communes",
     "core_version",
     "default_core_config",
+    "default_verifier_config",
     "erase_local_data",
     "provinces",
     "validate_enrollment_input",
@@ -14741,6 +17558,10 @@ __all__ = [
     "ChipClientProtocol",
     "ConsentClient",
     "ConsentClientProtocol",
+    "MdocTransportImpl",
+    "MdocTransport",
+    "PresentationSession",
+    "PresentationSessionProtocol",
     "DocumentsClient",
     "DocumentsClientProtocol",
     "StatusListenerImpl",
@@ -14757,4 +17578,8 @@ __all__ = [
     "DataKeyWrapper",
     "DeviceKeyStoreImpl",
     "DeviceKeyStore",
+    "VerifierSession",
+    "VerifierSessionProtocol",
+    "Verifier",
+    "VerifierProtocol",
 ]

@@ -3915,6 +3915,14 @@ public protocol DocumentsClientProtocol: AnyObject, Sendable {
      */
     func trustListFetchedAt() async throws  -> Date?
     
+    /**
+     * Start presenting documents in person over `transport` (BLE in the shells): a fresh
+     * engagement (ephemeral key, BLE service UUID) with the held documents. Offline. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `presentation.no_documents` when the
+     * wallet holds none; `NeedsEnrollment`).
+     */
+    func startPresentation(transport: MdocTransport) async throws  -> PresentationSession
+    
 }
 /**
  * The documents wallet of one core (`CitizenCore.documents()`). Small enough to fake in a test
@@ -4082,6 +4090,28 @@ open func trustListFetchedAt()async throws  -> Date?  {
         )
 }
     
+    /**
+     * Start presenting documents in person over `transport` (BLE in the shells): a fresh
+     * engagement (ephemeral key, BLE service UUID) with the held documents. Offline. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `presentation.no_documents` when the
+     * wallet holds none; `NeedsEnrollment`).
+     */
+open func startPresentation(transport: MdocTransport)async throws  -> PresentationSession  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_start_presentation(
+                        self.uniffiCloneHandle(),FfiConverterTypeMdocTransport_lower(transport)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u64,
+            completeFunc: ffi_citizen_core_rust_future_complete_u64,
+            freeFunc: ffi_citizen_core_rust_future_free_u64,
+            liftFunc: FfiConverterTypePresentationSession_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
 
     
 }
@@ -4125,6 +4155,419 @@ public func FfiConverterTypeDocumentsClient_lift(_ handle: UInt64) throws -> Doc
 #endif
 public func FfiConverterTypeDocumentsClient_lower(_ value: DocumentsClient) -> UInt64 {
     return FfiConverterTypeDocumentsClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A connection to the other device of one presentation session, able to move frames both
+ * ways. Implemented by the shells over BLE (`BleMdocTransport` on Android and iOS), by the CLI
+ * over TCP, by tests in process. One transport serves one session; the core never has two
+ * `send_frame` or two `receive_frame` calls in flight on it.
+ */
+public protocol MdocTransport: AnyObject, Sendable {
+    
+    /**
+     * The largest frame the link carries in one write, leading byte included (BLE: the
+     * negotiated ATT MTU − 3; at least 2).
+     */
+    func maxFrameSize()  -> Int32
+    
+    /**
+     * Send one frame (one characteristic write or notification).
+     */
+    func sendFrame(frame: Data) async throws 
+    
+    /**
+     * Wait for the next frame from the peer. Dropping the future cancels the wait.
+     */
+    func receiveFrame() async throws  -> Data
+    
+    /**
+     * End the link (BLE: disconnect and stop advertising). Called once when the session ends;
+     * never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+     * Kotlin class.)
+     */
+    func disconnect() async 
+    
+}
+/**
+ * A connection to the other device of one presentation session, able to move frames both
+ * ways. Implemented by the shells over BLE (`BleMdocTransport` on Android and iOS), by the CLI
+ * over TCP, by tests in process. One transport serves one session; the core never has two
+ * `send_frame` or two `receive_frame` calls in flight on it.
+ */
+open class MdocTransportImpl: MdocTransport, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_mdoctransport(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_mdoctransport(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The largest frame the link carries in one write, leading byte included (BLE: the
+     * negotiated ATT MTU − 3; at least 2).
+     */
+open func maxFrameSize() -> Int32  {
+    return try!  FfiConverterInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_mdoctransport_max_frame_size(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Send one frame (one characteristic write or notification).
+     */
+open func sendFrame(frame: Data)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_mdoctransport_send_frame(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(frame)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeMdocTransportError_lift
+        )
+}
+    
+    /**
+     * Wait for the next frame from the peer. Dropping the future cancels the wait.
+     */
+open func receiveFrame()async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_mdoctransport_receive_frame(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeMdocTransportError_lift
+        )
+}
+    
+    /**
+     * End the link (BLE: disconnect and stop advertising). Called once when the session ends;
+     * never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+     * Kotlin class.)
+     */
+open func disconnect()async   {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_mdoctransport_disconnect(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: nil
+            
+        )
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceMdocTransport {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceMdocTransport = UniffiVTableCallbackInterfaceMdocTransport(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeMdocTransport.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface MdocTransport: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeMdocTransport.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface MdocTransport: handle missing in uniffiClone")
+            }
+        },
+        maxFrameSize: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<Int32>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Int32 in
+                guard let uniffiObj = try? FfiConverterTypeMdocTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.maxFrameSize(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterInt32.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        sendFrame: { (
+            uniffiHandle: UInt64,
+            frame: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteVoid,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMdocTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.sendFrame(
+                     frame: try FfiConverterData.lift(frame)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: ()) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeMdocTransportError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        },
+        receiveFrame: { (
+            uniffiHandle: UInt64,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeMdocTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.receiveFrame(
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: Data) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterData.lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeMdocTransportError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        },
+        disconnect: { (
+            uniffiHandle: UInt64,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteVoid,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMdocTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return await uniffiObj.disconnect(
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: ()) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsync(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceMdocTransport> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceMdocTransport>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitMdocTransport() {
+    uniffi_citizen_core_fn_init_callback_vtable_mdoctransport(UniffiCallbackInterfaceMdocTransport.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMdocTransport: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<MdocTransport>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = MdocTransport
+
+    public static func lift(_ handle: UInt64) throws -> MdocTransport {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return MdocTransportImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: MdocTransport) -> UInt64 {
+         if let rustImpl = value as? MdocTransportImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MdocTransport {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: MdocTransport, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMdocTransport_lift(_ handle: UInt64) throws -> MdocTransport {
+    return try FfiConverterTypeMdocTransport.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMdocTransport_lower(_ value: MdocTransport) -> UInt64 {
+    return FfiConverterTypeMdocTransport.lower(value)
 }
 
 
@@ -4379,6 +4822,256 @@ public func FfiConverterTypeOutboxListener_lift(_ handle: UInt64) throws -> Outb
 #endif
 public func FfiConverterTypeOutboxListener_lower(_ value: OutboxListener) -> UInt64 {
     return FfiConverterTypeOutboxListener.lower(value)
+}
+
+
+
+
+
+
+/**
+ * One in-person presentation (ISO 18013-5): show [`Self::engagement_qr`], then
+ * [`Self::await_request`], then [`Self::approve`] or [`Self::decline`]. Used once: a step out of
+ * order, or any step after the session ended, throws `Refused` with `mdoc.session_state`.
+ */
+public protocol PresentationSessionProtocol: AnyObject, Sendable {
+    
+    /**
+     * Disclose `selection` (each element requested and held) after checking `passcode`: the
+     * device authentication is signed inside the key store (`SignPurpose::DocumentPresentation`,
+     * may prompt), the consent receipt signed, the response sent, the receipt stored and an
+     * activity entry written; the session ends. Offline. A wrong passcode (`PasscodeRejected`),
+     * a cancelled prompt (`KeyStore`) or a selection that was not requested (`Refused`
+     * `mdoc.selection_invalid`) leave the session waiting: try again or decline. Main-safe.
+     */
+    func approve(selection: [ElementSelection], passcode: String) async throws  -> PresentationOutcome
+    
+    /**
+     * Wait for the verifier's request and check it: who asks (reader authentication against
+     * the reader roots of the trust list held with the documents) and which elements. Offline.
+     * Main-safe; never prompts. Throws [`CitizenError`]: `Refused` with `mdoc.reader_untrusted`,
+     * `mdoc.reader_auth_invalid`, `mdoc.reader_not_authorised` (the reader asked for an element
+     * its certificate does not allow), `mdoc.session_decrypt_failed`, `mdoc.malformed`,
+     * `mdoc.too_large`, `mdoc.transport_failed` — each ends the session (the verifier is told)
+     * — or `mdoc.session_state` when called twice.
+     */
+    func awaitRequest() async throws  -> PresentationRequestInfo
+    
+    /**
+     * The BLE service UUID the engagement names: the shell's BLE adapter advertises it (the
+     * phone is the GATT peripheral). Pure: main-safe, never prompts, never throws.
+     */
+    func bleServiceUuid()  -> String
+    
+    /**
+     * Decline: the verifier is told the session ended, nothing is disclosed. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `mdoc.session_state` after the end).
+     */
+    func decline() async throws 
+    
+    /**
+     * The QR code content to show the verifier (`mdoc:` + base64url DeviceEngagement). Pure:
+     * main-safe, never prompts, never throws.
+     */
+    func engagementQr()  -> String
+    
+}
+/**
+ * One in-person presentation (ISO 18013-5): show [`Self::engagement_qr`], then
+ * [`Self::await_request`], then [`Self::approve`] or [`Self::decline`]. Used once: a step out of
+ * order, or any step after the session ended, throws `Refused` with `mdoc.session_state`.
+ */
+open class PresentationSession: PresentationSessionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_presentationsession(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_presentationsession(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Disclose `selection` (each element requested and held) after checking `passcode`: the
+     * device authentication is signed inside the key store (`SignPurpose::DocumentPresentation`,
+     * may prompt), the consent receipt signed, the response sent, the receipt stored and an
+     * activity entry written; the session ends. Offline. A wrong passcode (`PasscodeRejected`),
+     * a cancelled prompt (`KeyStore`) or a selection that was not requested (`Refused`
+     * `mdoc.selection_invalid`) leave the session waiting: try again or decline. Main-safe.
+     */
+open func approve(selection: [ElementSelection], passcode: String)async throws  -> PresentationOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_presentationsession_approve(
+                        self.uniffiCloneHandle(),FfiConverterSequenceTypeElementSelection.lower(selection),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePresentationOutcome_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Wait for the verifier's request and check it: who asks (reader authentication against
+     * the reader roots of the trust list held with the documents) and which elements. Offline.
+     * Main-safe; never prompts. Throws [`CitizenError`]: `Refused` with `mdoc.reader_untrusted`,
+     * `mdoc.reader_auth_invalid`, `mdoc.reader_not_authorised` (the reader asked for an element
+     * its certificate does not allow), `mdoc.session_decrypt_failed`, `mdoc.malformed`,
+     * `mdoc.too_large`, `mdoc.transport_failed` — each ends the session (the verifier is told)
+     * — or `mdoc.session_state` when called twice.
+     */
+open func awaitRequest()async throws  -> PresentationRequestInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_presentationsession_await_request(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePresentationRequestInfo_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The BLE service UUID the engagement names: the shell's BLE adapter advertises it (the
+     * phone is the GATT peripheral). Pure: main-safe, never prompts, never throws.
+     */
+open func bleServiceUuid() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_presentationsession_ble_service_uuid(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Decline: the verifier is told the session ended, nothing is disclosed. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `mdoc.session_state` after the end).
+     */
+open func decline()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_presentationsession_decline(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The QR code content to show the verifier (`mdoc:` + base64url DeviceEngagement). Pure:
+     * main-safe, never prompts, never throws.
+     */
+open func engagementQr() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_method_presentationsession_engagement_qr(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationSession: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PresentationSession
+
+    public static func lift(_ handle: UInt64) throws -> PresentationSession {
+        return PresentationSession(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PresentationSession) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationSession {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PresentationSession, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationSession_lift(_ handle: UInt64) throws -> PresentationSession {
+    return try FfiConverterTypePresentationSession.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationSession_lower(_ value: PresentationSession) -> UInt64 {
+    return FfiConverterTypePresentationSession.lower(value)
 }
 
 
@@ -5461,6 +6154,401 @@ public func FfiConverterTypeSubscription_lift(_ handle: UInt64) throws -> Subscr
 #endif
 public func FfiConverterTypeSubscription_lower(_ value: Subscription) -> UInt64 {
     return FfiConverterTypeSubscription.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A verifier (police, hospital, bank counter, kiosk): no enrolled account. Refresh its trust
+ * when online; verify in-person presentations offline.
+ */
+public protocol VerifierProtocol: AnyObject, Sendable {
+    
+    /**
+     * Fetch the server's keys, the signed trust list and the token status list, verify each,
+     * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
+     * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
+     */
+    func refreshTrust() async throws  -> TrustStatus
+    
+    /**
+     * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
+     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
+     * `mdoc.transport_failed`).
+     */
+    func startSession(engagementQr: String, request: VerifierRequest, transport: MdocTransport) async throws  -> VerifierSession
+    
+    /**
+     * How old the cached lists are (offline). Main-safe; never throws for a missing cache
+     * (all `None`, stale).
+     */
+    func trustStatus() async throws  -> TrustStatus
+    
+    /**
+     * Verify a short identity QR code (`CZID1:…`) offline with the server keys cached by
+     * `refresh_trust`: the server's binding of the device key (name, birth date, number,
+     * level) and the device's signature of the last 60 s. Single use is checked only online
+     * (`/v1/identity/verify`). Main-safe. Throws [`CitizenError`] (`Refused` `idqr.*`,
+     * `verifier.no_trust_list`).
+     */
+    func verifyIdentityQr(text: String) async throws  -> VerifiedIdentityQr
+    
+}
+/**
+ * A verifier (police, hospital, bank counter, kiosk): no enrolled account. Refresh its trust
+ * when online; verify in-person presentations offline.
+ */
+open class Verifier: VerifierProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_verifier(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_verifier(handle, $0) }
+    }
+
+    
+    /**
+     * Open a verifier on `config.data_dir` (its cached lists, if any). Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Internal` `setup.invalid_config`, storage).
+     */
+public static func `open`(config: VerifierConfig)async throws  -> Verifier  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_constructor_verifier_open(FfiConverterTypeVerifierConfig_lower(config)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u64,
+            completeFunc: ffi_citizen_core_rust_future_complete_u64,
+            freeFunc: ffi_citizen_core_rust_future_free_u64,
+            liftFunc: FfiConverterTypeVerifier_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+
+    
+    /**
+     * Fetch the server's keys, the signed trust list and the token status list, verify each,
+     * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
+     * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
+     */
+open func refreshTrust()async throws  -> TrustStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_verifier_refresh_trust(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTrustStatus_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
+     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
+     * `mdoc.transport_failed`).
+     */
+open func startSession(engagementQr: String, request: VerifierRequest, transport: MdocTransport)async throws  -> VerifierSession  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_verifier_start_session(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(engagementQr),FfiConverterTypeVerifierRequest_lower(request),FfiConverterTypeMdocTransport_lower(transport)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u64,
+            completeFunc: ffi_citizen_core_rust_future_complete_u64,
+            freeFunc: ffi_citizen_core_rust_future_free_u64,
+            liftFunc: FfiConverterTypeVerifierSession_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * How old the cached lists are (offline). Main-safe; never throws for a missing cache
+     * (all `None`, stale).
+     */
+open func trustStatus()async throws  -> TrustStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_verifier_trust_status(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTrustStatus_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Verify a short identity QR code (`CZID1:…`) offline with the server keys cached by
+     * `refresh_trust`: the server's binding of the device key (name, birth date, number,
+     * level) and the device's signature of the last 60 s. Single use is checked only online
+     * (`/v1/identity/verify`). Main-safe. Throws [`CitizenError`] (`Refused` `idqr.*`,
+     * `verifier.no_trust_list`).
+     */
+open func verifyIdentityQr(text: String)async throws  -> VerifiedIdentityQr  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_verifier_verify_identity_qr(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(text)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeVerifiedIdentityQr_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifier: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Verifier
+
+    public static func lift(_ handle: UInt64) throws -> Verifier {
+        return Verifier(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Verifier) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Verifier {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Verifier, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifier_lift(_ handle: UInt64) throws -> Verifier {
+    return try FfiConverterTypeVerifier.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifier_lower(_ value: Verifier) -> UInt64 {
+    return FfiConverterTypeVerifier.lower(value)
+}
+
+
+
+
+
+
+/**
+ * One verification session: [`Self::await_response`] once.
+ */
+public protocol VerifierSessionProtocol: AnyObject, Sendable {
+    
+    /**
+     * Wait for the citizen's response and verify it offline: issuer chain against the cached
+     * trust list, MSO signature, every disclosed element's digest, validity, device
+     * authentication against this session, revocation against the cached status list (stale or
+     * missing: not checked, never valid). A refusal by the citizen is an invalid verdict
+     * (`mdoc.session_ended`). Main-safe. Throws [`CitizenError`] (`Refused`
+     * `mdoc.transport_failed`; `mdoc.session_state` when called twice).
+     */
+    func awaitResponse() async throws  -> VerificationVerdict
+    
+}
+/**
+ * One verification session: [`Self::await_response`] once.
+ */
+open class VerifierSession: VerifierSessionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_citizen_core_fn_clone_verifiersession(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_citizen_core_fn_free_verifiersession(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Wait for the citizen's response and verify it offline: issuer chain against the cached
+     * trust list, MSO signature, every disclosed element's digest, validity, device
+     * authentication against this session, revocation against the cached status list (stale or
+     * missing: not checked, never valid). A refusal by the citizen is an invalid verdict
+     * (`mdoc.session_ended`). Main-safe. Throws [`CitizenError`] (`Refused`
+     * `mdoc.transport_failed`; `mdoc.session_state` when called twice).
+     */
+open func awaitResponse()async throws  -> VerificationVerdict  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_verifiersession_await_response(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeVerificationVerdict_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifierSession: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = VerifierSession
+
+    public static func lift(_ handle: UInt64) throws -> VerifierSession {
+        return VerifierSession(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: VerifierSession) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifierSession {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: VerifierSession, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierSession_lift(_ handle: UInt64) throws -> VerifierSession {
+    return try FfiConverterTypeVerifierSession.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierSession_lower(_ value: VerifierSession) -> UInt64 {
+    return FfiConverterTypeVerifierSession.lower(value)
 }
 
 
@@ -7860,6 +8948,214 @@ public func FfiConverterTypeDeviceStatusInfo_lower(_ value: DeviceStatusInfo) ->
 
 
 /**
+ * A document as verified, with what the citizen disclosed.
+ */
+public struct DisclosedDocument: Equatable, Hashable {
+    /**
+     * docType.
+     */
+    public let docType: String
+    /**
+     * The document, when it is one of the four this system issues.
+     */
+    public let documentType: DocumentType?
+    /**
+     * The document signer's certificate subject.
+     */
+    public let issuer: String
+    /**
+     * End of the signed validity.
+     */
+    public let validUntil: Date
+    /**
+     * The disclosed elements except the portrait.
+     */
+    public let elements: [DisclosedElement]
+    /**
+     * The portrait (JPEG) when disclosed.
+     */
+    public let portrait: Data?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * docType.
+         */docType: String, 
+        /**
+         * The document, when it is one of the four this system issues.
+         */documentType: DocumentType?, 
+        /**
+         * The document signer's certificate subject.
+         */issuer: String, 
+        /**
+         * End of the signed validity.
+         */validUntil: Date, 
+        /**
+         * The disclosed elements except the portrait.
+         */elements: [DisclosedElement], 
+        /**
+         * The portrait (JPEG) when disclosed.
+         */portrait: Data?) {
+        self.docType = docType
+        self.documentType = documentType
+        self.issuer = issuer
+        self.validUntil = validUntil
+        self.elements = elements
+        self.portrait = portrait
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DisclosedDocument: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDisclosedDocument: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DisclosedDocument {
+        return
+            try DisclosedDocument(
+                docType: FfiConverterString.read(from: &buf), 
+                documentType: FfiConverterOptionTypeDocumentType.read(from: &buf), 
+                issuer: FfiConverterString.read(from: &buf), 
+                validUntil: FfiConverterTimestamp.read(from: &buf), 
+                elements: FfiConverterSequenceTypeDisclosedElement.read(from: &buf), 
+                portrait: FfiConverterOptionData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DisclosedDocument, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.docType, into: &buf)
+        FfiConverterOptionTypeDocumentType.write(value.documentType, into: &buf)
+        FfiConverterString.write(value.issuer, into: &buf)
+        FfiConverterTimestamp.write(value.validUntil, into: &buf)
+        FfiConverterSequenceTypeDisclosedElement.write(value.elements, into: &buf)
+        FfiConverterOptionData.write(value.portrait, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDisclosedDocument_lift(_ buf: RustBuffer) throws -> DisclosedDocument {
+    return try FfiConverterTypeDisclosedDocument.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDisclosedDocument_lower(_ value: DisclosedDocument) -> RustBuffer {
+    return FfiConverterTypeDisclosedDocument.lower(value)
+}
+
+
+/**
+ * One disclosed element, labelled.
+ */
+public struct DisclosedElement: Equatable, Hashable {
+    /**
+     * Namespace.
+     */
+    public let namespace: String
+    /**
+     * Element identifier.
+     */
+    public let identifier: String
+    /**
+     * Label in Vietnamese.
+     */
+    public let labelVi: String
+    /**
+     * Label in English.
+     */
+    public let labelEn: String
+    /**
+     * The value as text (dates `YYYY-MM-DD`; licence categories `B: from → to`).
+     */
+    public let value: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Namespace.
+         */namespace: String, 
+        /**
+         * Element identifier.
+         */identifier: String, 
+        /**
+         * Label in Vietnamese.
+         */labelVi: String, 
+        /**
+         * Label in English.
+         */labelEn: String, 
+        /**
+         * The value as text (dates `YYYY-MM-DD`; licence categories `B: from → to`).
+         */value: String) {
+        self.namespace = namespace
+        self.identifier = identifier
+        self.labelVi = labelVi
+        self.labelEn = labelEn
+        self.value = value
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DisclosedElement: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDisclosedElement: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DisclosedElement {
+        return
+            try DisclosedElement(
+                namespace: FfiConverterString.read(from: &buf), 
+                identifier: FfiConverterString.read(from: &buf), 
+                labelVi: FfiConverterString.read(from: &buf), 
+                labelEn: FfiConverterString.read(from: &buf), 
+                value: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DisclosedElement, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.namespace, into: &buf)
+        FfiConverterString.write(value.identifier, into: &buf)
+        FfiConverterString.write(value.labelVi, into: &buf)
+        FfiConverterString.write(value.labelEn, into: &buf)
+        FfiConverterString.write(value.value, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDisclosedElement_lift(_ buf: RustBuffer) throws -> DisclosedElement {
+    return try FfiConverterTypeDisclosedElement.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDisclosedElement_lower(_ value: DisclosedElement) -> RustBuffer {
+    return FfiConverterTypeDisclosedElement.lower(value)
+}
+
+
+/**
  * A held document with its fields and portrait.
  */
 public struct DocumentDetail: Equatable, Hashable {
@@ -8431,6 +9727,85 @@ public func FfiConverterTypeDraftAttachment_lift(_ buf: RustBuffer) throws -> Dr
 #endif
 public func FfiConverterTypeDraftAttachment_lower(_ value: DraftAttachment) -> RustBuffer {
     return FfiConverterTypeDraftAttachment.lower(value)
+}
+
+
+/**
+ * One element the citizen chose to disclose (or that was disclosed).
+ */
+public struct ElementSelection: Equatable, Hashable {
+    /**
+     * docType of the document.
+     */
+    public let docType: String
+    /**
+     * Namespace.
+     */
+    public let namespace: String
+    /**
+     * Element identifier.
+     */
+    public let identifier: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * docType of the document.
+         */docType: String, 
+        /**
+         * Namespace.
+         */namespace: String, 
+        /**
+         * Element identifier.
+         */identifier: String) {
+        self.docType = docType
+        self.namespace = namespace
+        self.identifier = identifier
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ElementSelection: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeElementSelection: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ElementSelection {
+        return
+            try ElementSelection(
+                docType: FfiConverterString.read(from: &buf), 
+                namespace: FfiConverterString.read(from: &buf), 
+                identifier: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ElementSelection, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.docType, into: &buf)
+        FfiConverterString.write(value.namespace, into: &buf)
+        FfiConverterString.write(value.identifier, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeElementSelection_lift(_ buf: RustBuffer) throws -> ElementSelection {
+    return try FfiConverterTypeElementSelection.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeElementSelection_lower(_ value: ElementSelection) -> RustBuffer {
+    return FfiConverterTypeElementSelection.lower(value)
 }
 
 
@@ -9967,6 +11342,156 @@ public func FfiConverterTypePasscodeStatus_lower(_ value: PasscodeStatus) -> Rus
 
 
 /**
+ * The result of an approved presentation.
+ */
+public struct PresentationOutcome: Equatable, Hashable {
+    /**
+     * The consent receipt stored for it (in `ConsentClient.receipts`, kind
+     * `InPersonPresentation`; device-signed, countersigned by the server later).
+     */
+    public let receiptId: String
+    /**
+     * Exactly what was disclosed.
+     */
+    public let disclosed: [ElementSelection]
+    /**
+     * When.
+     */
+    public let presentedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The consent receipt stored for it (in `ConsentClient.receipts`, kind
+         * `InPersonPresentation`; device-signed, countersigned by the server later).
+         */receiptId: String, 
+        /**
+         * Exactly what was disclosed.
+         */disclosed: [ElementSelection], 
+        /**
+         * When.
+         */presentedAt: Date) {
+        self.receiptId = receiptId
+        self.disclosed = disclosed
+        self.presentedAt = presentedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PresentationOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationOutcome {
+        return
+            try PresentationOutcome(
+                receiptId: FfiConverterString.read(from: &buf), 
+                disclosed: FfiConverterSequenceTypeElementSelection.read(from: &buf), 
+                presentedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PresentationOutcome, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.receiptId, into: &buf)
+        FfiConverterSequenceTypeElementSelection.write(value.disclosed, into: &buf)
+        FfiConverterTimestamp.write(value.presentedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationOutcome_lift(_ buf: RustBuffer) throws -> PresentationOutcome {
+    return try FfiConverterTypePresentationOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationOutcome_lower(_ value: PresentationOutcome) -> RustBuffer {
+    return FfiConverterTypePresentationOutcome.lower(value)
+}
+
+
+/**
+ * What the verifier asks, to show before any choice.
+ */
+public struct PresentationRequestInfo: Equatable, Hashable {
+    /**
+     * Who asks.
+     */
+    public let requester: RequesterInfo
+    /**
+     * The elements asked for, in the verifier's order.
+     */
+    public let elements: [RequestedDocumentElement]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Who asks.
+         */requester: RequesterInfo, 
+        /**
+         * The elements asked for, in the verifier's order.
+         */elements: [RequestedDocumentElement]) {
+        self.requester = requester
+        self.elements = elements
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PresentationRequestInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationRequestInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationRequestInfo {
+        return
+            try PresentationRequestInfo(
+                requester: FfiConverterTypeRequesterInfo.read(from: &buf), 
+                elements: FfiConverterSequenceTypeRequestedDocumentElement.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PresentationRequestInfo, into buf: inout [UInt8]) {
+        FfiConverterTypeRequesterInfo.write(value.requester, into: &buf)
+        FfiConverterSequenceTypeRequestedDocumentElement.write(value.elements, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationRequestInfo_lift(_ buf: RustBuffer) throws -> PresentationRequestInfo {
+    return try FfiConverterTypePresentationRequestInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationRequestInfo_lower(_ value: PresentationRequestInfo) -> RustBuffer {
+    return FfiConverterTypePresentationRequestInfo.lower(value)
+}
+
+
+/**
  * A public-service procedure with its form.
  */
 public struct Procedure: Equatable, Hashable {
@@ -10297,6 +11822,329 @@ public func FfiConverterTypeReceiptInfo_lift(_ buf: RustBuffer) throws -> Receip
 #endif
 public func FfiConverterTypeReceiptInfo_lower(_ value: ReceiptInfo) -> RustBuffer {
     return FfiConverterTypeReceiptInfo.lower(value)
+}
+
+
+/**
+ * One element the verifier asks for.
+ */
+public struct RequestedDocumentElement: Equatable, Hashable {
+    /**
+     * docType of the document (`org.iso.18013.5.1.mDL`, …).
+     */
+    public let docType: String
+    /**
+     * The document, when it is one of the wallet's four.
+     */
+    public let documentType: DocumentType?
+    /**
+     * Namespace.
+     */
+    public let namespace: String
+    /**
+     * Element identifier (`family_name`, …).
+     */
+    public let identifier: String
+    /**
+     * Label in Vietnamese.
+     */
+    public let labelVi: String
+    /**
+     * Label in English.
+     */
+    public let labelEn: String
+    /**
+     * The verifier says it will keep the value after the session.
+     */
+    public let intentToRetain: Bool
+    /**
+     * The wallet holds it (otherwise it cannot be selected).
+     */
+    public let held: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * docType of the document (`org.iso.18013.5.1.mDL`, …).
+         */docType: String, 
+        /**
+         * The document, when it is one of the wallet's four.
+         */documentType: DocumentType?, 
+        /**
+         * Namespace.
+         */namespace: String, 
+        /**
+         * Element identifier (`family_name`, …).
+         */identifier: String, 
+        /**
+         * Label in Vietnamese.
+         */labelVi: String, 
+        /**
+         * Label in English.
+         */labelEn: String, 
+        /**
+         * The verifier says it will keep the value after the session.
+         */intentToRetain: Bool, 
+        /**
+         * The wallet holds it (otherwise it cannot be selected).
+         */held: Bool) {
+        self.docType = docType
+        self.documentType = documentType
+        self.namespace = namespace
+        self.identifier = identifier
+        self.labelVi = labelVi
+        self.labelEn = labelEn
+        self.intentToRetain = intentToRetain
+        self.held = held
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RequestedDocumentElement: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestedDocumentElement: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestedDocumentElement {
+        return
+            try RequestedDocumentElement(
+                docType: FfiConverterString.read(from: &buf), 
+                documentType: FfiConverterOptionTypeDocumentType.read(from: &buf), 
+                namespace: FfiConverterString.read(from: &buf), 
+                identifier: FfiConverterString.read(from: &buf), 
+                labelVi: FfiConverterString.read(from: &buf), 
+                labelEn: FfiConverterString.read(from: &buf), 
+                intentToRetain: FfiConverterBool.read(from: &buf), 
+                held: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RequestedDocumentElement, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.docType, into: &buf)
+        FfiConverterOptionTypeDocumentType.write(value.documentType, into: &buf)
+        FfiConverterString.write(value.namespace, into: &buf)
+        FfiConverterString.write(value.identifier, into: &buf)
+        FfiConverterString.write(value.labelVi, into: &buf)
+        FfiConverterString.write(value.labelEn, into: &buf)
+        FfiConverterBool.write(value.intentToRetain, into: &buf)
+        FfiConverterBool.write(value.held, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestedDocumentElement_lift(_ buf: RustBuffer) throws -> RequestedDocumentElement {
+    return try FfiConverterTypeRequestedDocumentElement.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestedDocumentElement_lower(_ value: RequestedDocumentElement) -> RustBuffer {
+    return FfiConverterTypeRequestedDocumentElement.lower(value)
+}
+
+
+/**
+ * One element a custom request asks for.
+ */
+public struct RequestedElementSpec: Equatable, Hashable {
+    /**
+     * Namespace (for the driving licence `org.iso.18013.5.1`).
+     */
+    public let namespace: String
+    /**
+     * Element identifier.
+     */
+    public let identifier: String
+    /**
+     * The verifier will keep the value after the session (shown to the citizen).
+     */
+    public let intentToRetain: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Namespace (for the driving licence `org.iso.18013.5.1`).
+         */namespace: String, 
+        /**
+         * Element identifier.
+         */identifier: String, 
+        /**
+         * The verifier will keep the value after the session (shown to the citizen).
+         */intentToRetain: Bool) {
+        self.namespace = namespace
+        self.identifier = identifier
+        self.intentToRetain = intentToRetain
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RequestedElementSpec: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestedElementSpec: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestedElementSpec {
+        return
+            try RequestedElementSpec(
+                namespace: FfiConverterString.read(from: &buf), 
+                identifier: FfiConverterString.read(from: &buf), 
+                intentToRetain: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RequestedElementSpec, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.namespace, into: &buf)
+        FfiConverterString.write(value.identifier, into: &buf)
+        FfiConverterBool.write(value.intentToRetain, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestedElementSpec_lift(_ buf: RustBuffer) throws -> RequestedElementSpec {
+    return try FfiConverterTypeRequestedElementSpec.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestedElementSpec_lower(_ value: RequestedElementSpec) -> RustBuffer {
+    return FfiConverterTypeRequestedElementSpec.lower(value)
+}
+
+
+/**
+ * Who asks to see a document, as the citizen is shown it before choosing.
+ */
+public struct RequesterInfo: Equatable, Hashable {
+    /**
+     * The request is signed by a reader certificate that chains to a reader root of the trust
+     * list the wallet holds. When `false` the request is anonymous: anyone could have sent it
+     * (a reader whose certificate does not chain is refused, never shown).
+     */
+    public let authenticated: Bool
+    /**
+     * The reader certificate's subject (`CN=…, O=…`); empty when anonymous.
+     */
+    public let subject: String
+    /**
+     * Its organisation (`O=`), when the certificate names one.
+     */
+    public let organisation: String?
+    /**
+     * Its common name (`CN=`), when the certificate names one.
+     */
+    public let commonName: String?
+    /**
+     * The reader root of the trust list it chains to; empty when anonymous.
+     */
+    public let trustAnchor: String
+    /**
+     * The certificate lists which elements the reader may ask for (each requested element was
+     * checked against it: a request beyond it is refused with `mdoc.reader_not_authorised`).
+     */
+    public let statesAuthorisation: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The request is signed by a reader certificate that chains to a reader root of the trust
+         * list the wallet holds. When `false` the request is anonymous: anyone could have sent it
+         * (a reader whose certificate does not chain is refused, never shown).
+         */authenticated: Bool, 
+        /**
+         * The reader certificate's subject (`CN=…, O=…`); empty when anonymous.
+         */subject: String, 
+        /**
+         * Its organisation (`O=`), when the certificate names one.
+         */organisation: String?, 
+        /**
+         * Its common name (`CN=`), when the certificate names one.
+         */commonName: String?, 
+        /**
+         * The reader root of the trust list it chains to; empty when anonymous.
+         */trustAnchor: String, 
+        /**
+         * The certificate lists which elements the reader may ask for (each requested element was
+         * checked against it: a request beyond it is refused with `mdoc.reader_not_authorised`).
+         */statesAuthorisation: Bool) {
+        self.authenticated = authenticated
+        self.subject = subject
+        self.organisation = organisation
+        self.commonName = commonName
+        self.trustAnchor = trustAnchor
+        self.statesAuthorisation = statesAuthorisation
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RequesterInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequesterInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequesterInfo {
+        return
+            try RequesterInfo(
+                authenticated: FfiConverterBool.read(from: &buf), 
+                subject: FfiConverterString.read(from: &buf), 
+                organisation: FfiConverterOptionString.read(from: &buf), 
+                commonName: FfiConverterOptionString.read(from: &buf), 
+                trustAnchor: FfiConverterString.read(from: &buf), 
+                statesAuthorisation: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RequesterInfo, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.authenticated, into: &buf)
+        FfiConverterString.write(value.subject, into: &buf)
+        FfiConverterOptionString.write(value.organisation, into: &buf)
+        FfiConverterOptionString.write(value.commonName, into: &buf)
+        FfiConverterString.write(value.trustAnchor, into: &buf)
+        FfiConverterBool.write(value.statesAuthorisation, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequesterInfo_lift(_ buf: RustBuffer) throws -> RequesterInfo {
+    return try FfiConverterTypeRequesterInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequesterInfo_lower(_ value: RequesterInfo) -> RustBuffer {
+    return FfiConverterTypeRequesterInfo.lower(value)
 }
 
 
@@ -10704,6 +12552,497 @@ public func FfiConverterTypeSignRequest_lower(_ value: SignRequest) -> RustBuffe
 
 
 /**
+ * How old the verifier's cached lists are.
+ */
+public struct TrustStatus: Equatable, Hashable {
+    /**
+     * When the trust list (issuer and reader roots) was fetched; `None`: never.
+     */
+    public let trustListFetchedAt: Date?
+    /**
+     * When the server publishes a fresher trust list; past it the list is stale.
+     */
+    public let trustListNextUpdate: Date?
+    /**
+     * When the token status list (revocations) was fetched.
+     */
+    public let statusListFetchedAt: Date?
+    /**
+     * When the status list expires.
+     */
+    public let statusListExpiresAt: Date?
+    /**
+     * How long ago the trust list was fetched (zero when never).
+     */
+    public let age: TimeInterval
+    /**
+     * The trust list is missing or past its update date.
+     */
+    public let trustListStale: Bool
+    /**
+     * The status list is missing, expired or older than the configured maximum age:
+     * revocation will be reported as not checked.
+     */
+    public let statusListStale: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * When the trust list (issuer and reader roots) was fetched; `None`: never.
+         */trustListFetchedAt: Date?, 
+        /**
+         * When the server publishes a fresher trust list; past it the list is stale.
+         */trustListNextUpdate: Date?, 
+        /**
+         * When the token status list (revocations) was fetched.
+         */statusListFetchedAt: Date?, 
+        /**
+         * When the status list expires.
+         */statusListExpiresAt: Date?, 
+        /**
+         * How long ago the trust list was fetched (zero when never).
+         */age: TimeInterval, 
+        /**
+         * The trust list is missing or past its update date.
+         */trustListStale: Bool, 
+        /**
+         * The status list is missing, expired or older than the configured maximum age:
+         * revocation will be reported as not checked.
+         */statusListStale: Bool) {
+        self.trustListFetchedAt = trustListFetchedAt
+        self.trustListNextUpdate = trustListNextUpdate
+        self.statusListFetchedAt = statusListFetchedAt
+        self.statusListExpiresAt = statusListExpiresAt
+        self.age = age
+        self.trustListStale = trustListStale
+        self.statusListStale = statusListStale
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TrustStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrustStatus: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrustStatus {
+        return
+            try TrustStatus(
+                trustListFetchedAt: FfiConverterOptionTimestamp.read(from: &buf), 
+                trustListNextUpdate: FfiConverterOptionTimestamp.read(from: &buf), 
+                statusListFetchedAt: FfiConverterOptionTimestamp.read(from: &buf), 
+                statusListExpiresAt: FfiConverterOptionTimestamp.read(from: &buf), 
+                age: FfiConverterDuration.read(from: &buf), 
+                trustListStale: FfiConverterBool.read(from: &buf), 
+                statusListStale: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TrustStatus, into buf: inout [UInt8]) {
+        FfiConverterOptionTimestamp.write(value.trustListFetchedAt, into: &buf)
+        FfiConverterOptionTimestamp.write(value.trustListNextUpdate, into: &buf)
+        FfiConverterOptionTimestamp.write(value.statusListFetchedAt, into: &buf)
+        FfiConverterOptionTimestamp.write(value.statusListExpiresAt, into: &buf)
+        FfiConverterDuration.write(value.age, into: &buf)
+        FfiConverterBool.write(value.trustListStale, into: &buf)
+        FfiConverterBool.write(value.statusListStale, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustStatus_lift(_ buf: RustBuffer) throws -> TrustStatus {
+    return try FfiConverterTypeTrustStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustStatus_lower(_ value: TrustStatus) -> RustBuffer {
+    return FfiConverterTypeTrustStatus.lower(value)
+}
+
+
+/**
+ * One check and its outcome.
+ */
+public struct VerificationCheck: Equatable, Hashable {
+    /**
+     * Which check.
+     */
+    public let check: VerificationCheckKind
+    /**
+     * Its outcome.
+     */
+    public let outcome: CheckOutcome
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Which check.
+         */check: VerificationCheckKind, 
+        /**
+         * Its outcome.
+         */outcome: CheckOutcome) {
+        self.check = check
+        self.outcome = outcome
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerificationCheck: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerificationCheck: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerificationCheck {
+        return
+            try VerificationCheck(
+                check: FfiConverterTypeVerificationCheckKind.read(from: &buf), 
+                outcome: FfiConverterTypeCheckOutcome.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerificationCheck, into buf: inout [UInt8]) {
+        FfiConverterTypeVerificationCheckKind.write(value.check, into: &buf)
+        FfiConverterTypeCheckOutcome.write(value.outcome, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerificationCheck_lift(_ buf: RustBuffer) throws -> VerificationCheck {
+    return try FfiConverterTypeVerificationCheck.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerificationCheck_lower(_ value: VerificationCheck) -> RustBuffer {
+    return FfiConverterTypeVerificationCheck.lower(value)
+}
+
+
+/**
+ * The verifier's structured answer, in Vietnamese and English.
+ */
+public struct VerificationVerdict: Equatable, Hashable {
+    /**
+     * Valid, invalid (with the failing check) or partly unchecked.
+     */
+    public let overall: VerdictOverall
+    /**
+     * Every check in order.
+     */
+    public let checks: [VerificationCheck]
+    /**
+     * The verified documents (empty when invalid: nothing is shown half-verified).
+     */
+    public let documents: [DisclosedDocument]
+    /**
+     * How old the trust list and the status list were.
+     */
+    public let trust: TrustStatus
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Valid, invalid (with the failing check) or partly unchecked.
+         */overall: VerdictOverall, 
+        /**
+         * Every check in order.
+         */checks: [VerificationCheck], 
+        /**
+         * The verified documents (empty when invalid: nothing is shown half-verified).
+         */documents: [DisclosedDocument], 
+        /**
+         * How old the trust list and the status list were.
+         */trust: TrustStatus) {
+        self.overall = overall
+        self.checks = checks
+        self.documents = documents
+        self.trust = trust
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerificationVerdict: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerificationVerdict: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerificationVerdict {
+        return
+            try VerificationVerdict(
+                overall: FfiConverterTypeVerdictOverall.read(from: &buf), 
+                checks: FfiConverterSequenceTypeVerificationCheck.read(from: &buf), 
+                documents: FfiConverterSequenceTypeDisclosedDocument.read(from: &buf), 
+                trust: FfiConverterTypeTrustStatus.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerificationVerdict, into buf: inout [UInt8]) {
+        FfiConverterTypeVerdictOverall.write(value.overall, into: &buf)
+        FfiConverterSequenceTypeVerificationCheck.write(value.checks, into: &buf)
+        FfiConverterSequenceTypeDisclosedDocument.write(value.documents, into: &buf)
+        FfiConverterTypeTrustStatus.write(value.trust, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerificationVerdict_lift(_ buf: RustBuffer) throws -> VerificationVerdict {
+    return try FfiConverterTypeVerificationVerdict.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerificationVerdict_lower(_ value: VerificationVerdict) -> RustBuffer {
+    return FfiConverterTypeVerificationVerdict.lower(value)
+}
+
+
+/**
+ * A short identity QR code verified offline (`Verifier.verify_identity_qr`).
+ */
+public struct VerifiedIdentityQr: Equatable, Hashable {
+    /**
+     * Full name as the server bound it.
+     */
+    public let fullName: String
+    /**
+     * Date of birth (`YYYY-MM-DD`).
+     */
+    public let birthdate: String
+    /**
+     * The 12-digit personal identification number.
+     */
+    public let cccdNumber: String
+    /**
+     * Identity level (1 or 2).
+     */
+    public let level: Int32
+    /**
+     * When the phone signed the code (valid 60 s from then).
+     */
+    public let signedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Full name as the server bound it.
+         */fullName: String, 
+        /**
+         * Date of birth (`YYYY-MM-DD`).
+         */birthdate: String, 
+        /**
+         * The 12-digit personal identification number.
+         */cccdNumber: String, 
+        /**
+         * Identity level (1 or 2).
+         */level: Int32, 
+        /**
+         * When the phone signed the code (valid 60 s from then).
+         */signedAt: Date) {
+        self.fullName = fullName
+        self.birthdate = birthdate
+        self.cccdNumber = cccdNumber
+        self.level = level
+        self.signedAt = signedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerifiedIdentityQr: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifiedIdentityQr: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifiedIdentityQr {
+        return
+            try VerifiedIdentityQr(
+                fullName: FfiConverterString.read(from: &buf), 
+                birthdate: FfiConverterString.read(from: &buf), 
+                cccdNumber: FfiConverterString.read(from: &buf), 
+                level: FfiConverterInt32.read(from: &buf), 
+                signedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifiedIdentityQr, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.fullName, into: &buf)
+        FfiConverterString.write(value.birthdate, into: &buf)
+        FfiConverterString.write(value.cccdNumber, into: &buf)
+        FfiConverterInt32.write(value.level, into: &buf)
+        FfiConverterTimestamp.write(value.signedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifiedIdentityQr_lift(_ buf: RustBuffer) throws -> VerifiedIdentityQr {
+    return try FfiConverterTypeVerifiedIdentityQr.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifiedIdentityQr_lower(_ value: VerifiedIdentityQr) -> RustBuffer {
+    return FfiConverterTypeVerifiedIdentityQr.lower(value)
+}
+
+
+/**
+ * Everything a verifier needs: where the server is, how to trust it, where to cache.
+ */
+public struct VerifierConfig: Equatable, Hashable {
+    /**
+     * Base URL of the identity server that publishes the trust list and the status list.
+     */
+    public let serverBaseUrl: String
+    /**
+     * Directory for the cached lists (public data; created if missing).
+     */
+    public let dataDir: String
+    /**
+     * PEM certificates to trust instead of the platform roots; empty = platform roots.
+     */
+    public let trustAnchorsPem: [String]
+    /**
+     * SPKI pins (as `CoreConfig.spki_pins`).
+     */
+    public let spkiPins: [String]
+    /**
+     * Allow plain `http://` to loopback hosts (development only).
+     */
+    public let allowInsecureLoopback: Bool
+    /**
+     * Treat the cached status list as stale this long after it was issued, even before it
+     * expires (`None`: stale only when expired, 24 h). Revocation against a stale list is
+     * reported as not checked, never as valid.
+     */
+    public let statusListMaxAge: TimeInterval?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Base URL of the identity server that publishes the trust list and the status list.
+         */serverBaseUrl: String, 
+        /**
+         * Directory for the cached lists (public data; created if missing).
+         */dataDir: String, 
+        /**
+         * PEM certificates to trust instead of the platform roots; empty = platform roots.
+         */trustAnchorsPem: [String] = [], 
+        /**
+         * SPKI pins (as `CoreConfig.spki_pins`).
+         */spkiPins: [String] = [], 
+        /**
+         * Allow plain `http://` to loopback hosts (development only).
+         */allowInsecureLoopback: Bool = false, 
+        /**
+         * Treat the cached status list as stale this long after it was issued, even before it
+         * expires (`None`: stale only when expired, 24 h). Revocation against a stale list is
+         * reported as not checked, never as valid.
+         */statusListMaxAge: TimeInterval? = nil) {
+        self.serverBaseUrl = serverBaseUrl
+        self.dataDir = dataDir
+        self.trustAnchorsPem = trustAnchorsPem
+        self.spkiPins = spkiPins
+        self.allowInsecureLoopback = allowInsecureLoopback
+        self.statusListMaxAge = statusListMaxAge
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerifierConfig: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifierConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifierConfig {
+        return
+            try VerifierConfig(
+                serverBaseUrl: FfiConverterString.read(from: &buf), 
+                dataDir: FfiConverterString.read(from: &buf), 
+                trustAnchorsPem: FfiConverterSequenceString.read(from: &buf), 
+                spkiPins: FfiConverterSequenceString.read(from: &buf), 
+                allowInsecureLoopback: FfiConverterBool.read(from: &buf), 
+                statusListMaxAge: FfiConverterOptionDuration.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifierConfig, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.serverBaseUrl, into: &buf)
+        FfiConverterString.write(value.dataDir, into: &buf)
+        FfiConverterSequenceString.write(value.trustAnchorsPem, into: &buf)
+        FfiConverterSequenceString.write(value.spkiPins, into: &buf)
+        FfiConverterBool.write(value.allowInsecureLoopback, into: &buf)
+        FfiConverterOptionDuration.write(value.statusListMaxAge, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierConfig_lift(_ buf: RustBuffer) throws -> VerifierConfig {
+    return try FfiConverterTypeVerifierConfig.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierConfig_lower(_ value: VerifierConfig) -> RustBuffer {
+    return FfiConverterTypeVerifierConfig.lower(value)
+}
+
+
+/**
  * Why the record was read (the purpose code the reader stated or the server recorded).
  */
 
@@ -10967,6 +13306,10 @@ public enum ActivityKind: Equatable, Hashable {
      * The account was raised to identity level 2 from the card's chip (decision 30).
      */
     case levelUpgrade
+    /**
+     * A document was presented in person (ISO 18013-5) to a verifier.
+     */
+    case documentPresentation
 
 
 
@@ -11011,6 +13354,8 @@ public struct FfiConverterTypeActivityKind: FfiConverterRustBuffer {
         case 11: return .dataShare
         
         case 12: return .levelUpgrade
+        
+        case 13: return .documentPresentation
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -11066,6 +13411,10 @@ public struct FfiConverterTypeActivityKind: FfiConverterRustBuffer {
         
         case .levelUpgrade:
             writeInt(&buf, Int32(12))
+        
+        
+        case .documentPresentation:
+            writeInt(&buf, Int32(13))
         
         }
     }
@@ -11338,6 +13687,113 @@ public func FfiConverterTypeCaseStatus_lift(_ buf: RustBuffer) throws -> CaseSta
 #endif
 public func FfiConverterTypeCaseStatus_lower(_ value: CaseStatus) -> RustBuffer {
     return FfiConverterTypeCaseStatus.lower(value)
+}
+
+
+
+/**
+ * The outcome of one check.
+ */
+
+public enum CheckOutcome: Equatable, Hashable {
+    
+    /**
+     * It holds.
+     */
+    case passed
+    /**
+     * It failed.
+     */
+    case failed(
+        /**
+         * Why (code and vi/en message).
+         */detail: ErrorDetail
+    )
+    /**
+     * It could not be done; never read as passed.
+     */
+    case notChecked(
+        /**
+         * Why (code and vi/en message).
+         */detail: ErrorDetail
+    )
+    /**
+     * An earlier check failed, so this one did not run.
+     */
+    case notReached
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CheckOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCheckOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = CheckOutcome
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CheckOutcome {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .passed
+        
+        case 2: return .failed(detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+        )
+        
+        case 3: return .notChecked(detail: try FfiConverterTypeErrorDetail.read(from: &buf)
+        )
+        
+        case 4: return .notReached
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CheckOutcome, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .passed:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .failed(detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case let .notChecked(detail):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeErrorDetail.write(detail, into: &buf)
+            
+        
+        case .notReached:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckOutcome_lift(_ buf: RustBuffer) throws -> CheckOutcome {
+    return try FfiConverterTypeCheckOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckOutcome_lower(_ value: CheckOutcome) -> RustBuffer {
+    return FfiConverterTypeCheckOutcome.lower(value)
 }
 
 
@@ -11976,6 +14432,10 @@ public enum ConsentKind: Equatable, Hashable {
      */
     case dataShare
     /**
+     * A document presented in person to a verifier (driving licence to the police, …).
+     */
+    case inPersonPresentation
+    /**
      * A receipt that is missing from the device (only on a `damage` marker).
      */
     case unknown
@@ -12004,7 +14464,9 @@ public struct FfiConverterTypeConsentKind: FfiConverterRustBuffer {
         
         case 2: return .dataShare
         
-        case 3: return .unknown
+        case 3: return .inPersonPresentation
+        
+        case 4: return .unknown
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -12022,8 +14484,12 @@ public struct FfiConverterTypeConsentKind: FfiConverterRustBuffer {
             writeInt(&buf, Int32(2))
         
         
-        case .unknown:
+        case .inPersonPresentation:
             writeInt(&buf, Int32(3))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(4))
         
         }
     }
@@ -13371,6 +15837,123 @@ public func FfiConverterTypeLogProblem_lower(_ value: LogProblem) -> RustBuffer 
 
 
 /**
+ * Why a frame could not be moved. Shells map their platform exceptions onto these; the
+ * `reason` is for logs only (never shown to the citizen, never holding frame bytes).
+ */
+public 
+enum MdocTransportError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The peer went away (BLE disconnect, socket closed).
+     */
+    case Disconnected(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+    /**
+     * Nothing arrived in time (the adapter's own timeout).
+     */
+    case Timeout(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+    /**
+     * Anything else (BLE off, permission missing, I/O failure).
+     */
+    case Other(
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension MdocTransportError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMdocTransportError: FfiConverterRustBuffer {
+    typealias SwiftType = MdocTransportError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MdocTransportError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Disconnected(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .Timeout(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .Other(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: MdocTransportError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Disconnected(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Timeout(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Other(reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMdocTransportError_lift(_ buf: RustBuffer) throws -> MdocTransportError {
+    return try FfiConverterTypeMdocTransportError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMdocTransportError_lower(_ value: MdocTransportError) -> RustBuffer {
+    return FfiConverterTypeMdocTransportError.lower(value)
+}
+
+
+/**
  * Network failure classes, so a shell can tell "you are offline" from "the server is down".
  */
 
@@ -14012,6 +16595,15 @@ public enum SignPurpose: Equatable, Hashable {
      * Raising the identity level with the chip-based ID card (CCCD): the upload of its files.
      */
     case chip
+    /**
+     * Presenting a document in person (ISO 18013-5 device authentication to a verifier that
+     * the citizen sees on screen, e.g. the driving licence to the traffic police).
+     */
+    case documentPresentation
+    /**
+     * Showing the short identity QR code (valid 60 s) to someone with a camera.
+     */
+    case identityQr
 
 
 
@@ -14052,6 +16644,10 @@ public struct FfiConverterTypeSignPurpose: FfiConverterRustBuffer {
         case 9: return .passcodeReset
         
         case 10: return .chip
+        
+        case 11: return .documentPresentation
+        
+        case 12: return .identityQr
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -14099,6 +16695,14 @@ public struct FfiConverterTypeSignPurpose: FfiConverterRustBuffer {
         
         case .chip:
             writeInt(&buf, Int32(10))
+        
+        
+        case .documentPresentation:
+            writeInt(&buf, Int32(11))
+        
+        
+        case .identityQr:
+            writeInt(&buf, Int32(12))
         
         }
     }
@@ -14192,6 +16796,329 @@ public func FfiConverterTypeSignatureFormat_lift(_ buf: RustBuffer) throws -> Si
 #endif
 public func FfiConverterTypeSignatureFormat_lower(_ value: SignatureFormat) -> RustBuffer {
     return FfiConverterTypeSignatureFormat.lower(value)
+}
+
+
+
+/**
+ * The answer of a verification.
+ */
+
+public enum VerdictOverall: Equatable, Hashable {
+    
+    /**
+     * Every check held: issuer, signature, each element, validity, device, revocation.
+     */
+    case valid
+    /**
+     * A check failed: do not trust the document. `failing` says which and why (vi/en).
+     */
+    case invalid(
+        /**
+         * The failing check's code and message (`mdoc.revoked`, `mdoc.digest_mismatch`, …).
+         */failing: ErrorDetail
+    )
+    /**
+     * No check failed but some could not be done (a stale status list, an old trust list):
+     * never to be read as valid; see the checks.
+     */
+    case partlyUnchecked
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension VerdictOverall: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerdictOverall: FfiConverterRustBuffer {
+    typealias SwiftType = VerdictOverall
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerdictOverall {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .valid
+        
+        case 2: return .invalid(failing: try FfiConverterTypeErrorDetail.read(from: &buf)
+        )
+        
+        case 3: return .partlyUnchecked
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: VerdictOverall, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .valid:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .invalid(failing):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeErrorDetail.write(failing, into: &buf)
+            
+        
+        case .partlyUnchecked:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerdictOverall_lift(_ buf: RustBuffer) throws -> VerdictOverall {
+    return try FfiConverterTypeVerdictOverall.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerdictOverall_lower(_ value: VerdictOverall) -> RustBuffer {
+    return FfiConverterTypeVerdictOverall.lower(value)
+}
+
+
+
+/**
+ * The checks of a verdict.
+ */
+
+public enum VerificationCheckKind: Equatable, Hashable {
+    
+    /**
+     * The trust list is current (not past its update date).
+     */
+    case trustList
+    /**
+     * The session: decryption, message structure, the citizen did not decline.
+     */
+    case session
+    /**
+     * The issuer's certificate chains to a root of the trust list and is a document signer.
+     */
+    case issuerChain
+    /**
+     * The issuer's signature over the mobile security object.
+     */
+    case msoSignature
+    /**
+     * Each disclosed element against the digest the issuer signed.
+     */
+    case elementDigests
+    /**
+     * The document's validity window and the issuer certificates' validity.
+     */
+    case validity
+    /**
+     * The presenting phone proved it holds the document's key, in this session.
+     */
+    case deviceAuthentication
+    /**
+     * Not revoked, per the cached token status list.
+     */
+    case revocation
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension VerificationCheckKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerificationCheckKind: FfiConverterRustBuffer {
+    typealias SwiftType = VerificationCheckKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerificationCheckKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .trustList
+        
+        case 2: return .session
+        
+        case 3: return .issuerChain
+        
+        case 4: return .msoSignature
+        
+        case 5: return .elementDigests
+        
+        case 6: return .validity
+        
+        case 7: return .deviceAuthentication
+        
+        case 8: return .revocation
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: VerificationCheckKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .trustList:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .session:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .issuerChain:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .msoSignature:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .elementDigests:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .validity:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .deviceAuthentication:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .revocation:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerificationCheckKind_lift(_ buf: RustBuffer) throws -> VerificationCheckKind {
+    return try FfiConverterTypeVerificationCheckKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerificationCheckKind_lower(_ value: VerificationCheckKind) -> RustBuffer {
+    return FfiConverterTypeVerificationCheckKind.lower(value)
+}
+
+
+
+/**
+ * What the verifier asks the citizen to show.
+ */
+
+public enum VerifierRequest: Equatable, Hashable {
+    
+    /**
+     * A traffic check of the driving licence: name, birth date, portrait, categories, number,
+     * dates and issuing authority; nothing retained.
+     */
+    case drivingLicenceCheck
+    /**
+     * An age check: the driving licence's birth date and portrait; nothing retained.
+     */
+    case ageOver18
+    /**
+     * Any elements of one document.
+     */
+    case custom(
+        /**
+         * docType (`org.iso.18013.5.1.mDL`, `vn.gov.cccd.1`, …).
+         */docType: String, 
+        /**
+         * The elements.
+         */elements: [RequestedElementSpec]
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension VerifierRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifierRequest: FfiConverterRustBuffer {
+    typealias SwiftType = VerifierRequest
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifierRequest {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .drivingLicenceCheck
+        
+        case 2: return .ageOver18
+        
+        case 3: return .custom(docType: try FfiConverterString.read(from: &buf), elements: try FfiConverterSequenceTypeRequestedElementSpec.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: VerifierRequest, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .drivingLicenceCheck:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .ageOver18:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .custom(docType,elements):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(docType, into: &buf)
+            FfiConverterSequenceTypeRequestedElementSpec.write(elements, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierRequest_lift(_ buf: RustBuffer) throws -> VerifierRequest {
+    return try FfiConverterTypeVerifierRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierRequest_lower(_ value: VerifierRequest) -> RustBuffer {
+    return FfiConverterTypeVerifierRequest.lower(value)
 }
 
 
@@ -14462,6 +17389,30 @@ fileprivate struct FfiConverterOptionTypeErrorDetail: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeDocumentType: FfiConverterRustBuffer {
+    typealias SwiftType = DocumentType?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDocumentType.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDocumentType.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -14712,6 +17663,56 @@ fileprivate struct FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeDisclosedDocument: FfiConverterRustBuffer {
+    typealias SwiftType = [DisclosedDocument]
+
+    public static func write(_ value: [DisclosedDocument], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDisclosedDocument.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DisclosedDocument] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DisclosedDocument]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDisclosedDocument.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDisclosedElement: FfiConverterRustBuffer {
+    typealias SwiftType = [DisclosedElement]
+
+    public static func write(_ value: [DisclosedElement], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDisclosedElement.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DisclosedElement] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DisclosedElement]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDisclosedElement.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeDocumentField: FfiConverterRustBuffer {
     typealias SwiftType = [DocumentField]
 
@@ -14804,6 +17805,31 @@ fileprivate struct FfiConverterSequenceTypeDraftAttachment: FfiConverterRustBuff
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDraftAttachment.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeElementSelection: FfiConverterRustBuffer {
+    typealias SwiftType = [ElementSelection]
+
+    public static func write(_ value: [ElementSelection], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeElementSelection.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ElementSelection] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ElementSelection]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeElementSelection.read(from: &buf))
         }
         return seq
     }
@@ -14954,6 +17980,81 @@ fileprivate struct FfiConverterSequenceTypeReceiptInfo: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeReceiptInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRequestedDocumentElement: FfiConverterRustBuffer {
+    typealias SwiftType = [RequestedDocumentElement]
+
+    public static func write(_ value: [RequestedDocumentElement], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRequestedDocumentElement.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RequestedDocumentElement] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RequestedDocumentElement]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRequestedDocumentElement.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRequestedElementSpec: FfiConverterRustBuffer {
+    typealias SwiftType = [RequestedElementSpec]
+
+    public static func write(_ value: [RequestedElementSpec], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRequestedElementSpec.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RequestedElementSpec] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RequestedElementSpec]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRequestedElementSpec.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeVerificationCheck: FfiConverterRustBuffer {
+    typealias SwiftType = [VerificationCheck]
+
+    public static func write(_ value: [VerificationCheck], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeVerificationCheck.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [VerificationCheck] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [VerificationCheck]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeVerificationCheck.read(from: &buf))
         }
         return seq
     }
@@ -15316,6 +18417,19 @@ public func provinces() -> [AdminUnit]  {
     )
 })
 }
+/**
+ * A verifier configuration with safe defaults (platform roots, no pins, HTTPS only). Pure:
+ * main-safe, never throws.
+ */
+public func defaultVerifierConfig(serverBaseUrl: String, dataDir: String) -> VerifierConfig  {
+    return try!  FfiConverterTypeVerifierConfig_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_default_verifier_config(
+        FfiConverterString.lower(serverBaseUrl),
+        FfiConverterString.lower(dataDir),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -15357,6 +18471,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_func_provinces() != 43239) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_func_default_verifier_config() != 58497) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_access_log() != 51621) {
@@ -15482,6 +18599,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_documentsclient_trust_list_fetched_at() != 43188) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_documentsclient_start_presentation() != 52993) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_citizencore_account() != 12359) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -15522,6 +18642,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_subscription_cancel() != 36485) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_presentationsession_approve() != 10436) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_presentationsession_await_request() != 2020) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_presentationsession_ble_service_uuid() != 54605) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_presentationsession_decline() != 43041) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_presentationsession_engagement_qr() != 43156) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 46333) {
@@ -15590,6 +18725,21 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 26125) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_verifier_refresh_trust() != 45832) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_verifier_start_session() != 18018) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_verifier_trust_status() != 13709) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_verifier_verify_identity_qr() != 64145) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_verifiersession_await_response() != 3659) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_apdutransport_transceive() != 63525) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -15626,10 +18776,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain() != 24490) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_mdoctransport_max_frame_size() != 5950) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_mdoctransport_send_frame() != 61778) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_mdoctransport_receive_frame() != 57895) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_mdoctransport_disconnect() != 61494) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_constructor_citizencore_open() != 32759) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_constructor_citizencore_open_desktop() != 59083) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_constructor_verifier_open() != 44675) {
         return InitializationResult.apiChecksumMismatch
     }
 
@@ -15637,6 +18802,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitChipReadObserver()
     uniffiCallbackInitDataKeyWrapper()
     uniffiCallbackInitDeviceKeyStore()
+    uniffiCallbackInitMdocTransport()
     uniffiCallbackInitOutboxListener()
     uniffiCallbackInitStatusListener()
     return InitializationResult.ok

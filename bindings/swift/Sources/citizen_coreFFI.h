@@ -359,6 +359,31 @@ typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod5)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_TRANSPORT_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_TRANSPORT_METHOD0
+typedef void (*UniffiCallbackInterfaceMdocTransportMethod0)(uint64_t, int32_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_TRANSPORT_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_TRANSPORT_METHOD1
+typedef void (*UniffiCallbackInterfaceMdocTransportMethod1)(uint64_t, RustBuffer, UniffiForeignFutureCompleteVoid _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_TRANSPORT_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_TRANSPORT_METHOD2
+typedef void (*UniffiCallbackInterfaceMdocTransportMethod2)(uint64_t, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_TRANSPORT_METHOD3
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_TRANSPORT_METHOD3
+typedef void (*UniffiCallbackInterfaceMdocTransportMethod3)(uint64_t, UniffiForeignFutureCompleteVoid _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CHIP_READ_OBSERVER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CHIP_READ_OBSERVER
 typedef struct UniffiVTableCallbackInterfaceChipReadObserver {
@@ -422,6 +447,18 @@ typedef struct UniffiVTableCallbackInterfaceDeviceKeyStore {
     UniffiCallbackInterfaceDeviceKeyStoreMethod4 _Nonnull isHardwareBacked;
     UniffiCallbackInterfaceDeviceKeyStoreMethod5 _Nonnull attestationChain;
 } UniffiVTableCallbackInterfaceDeviceKeyStore;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_MDOC_TRANSPORT
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_MDOC_TRANSPORT
+typedef struct UniffiVTableCallbackInterfaceMdocTransport {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceMdocTransportMethod0 _Nonnull maxFrameSize;
+    UniffiCallbackInterfaceMdocTransportMethod1 _Nonnull sendFrame;
+    UniffiCallbackInterfaceMdocTransportMethod2 _Nonnull receiveFrame;
+    UniffiCallbackInterfaceMdocTransportMethod3 _Nonnull disconnect;
+} UniffiVTableCallbackInterfaceMdocTransport;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_ACCOUNTCLIENT
@@ -694,6 +731,11 @@ uint64_t uniffi_citizen_core_fn_method_documentsclient_refresh(uint64_t ptr
 uint64_t uniffi_citizen_core_fn_method_documentsclient_trust_list_fetched_at(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DOCUMENTSCLIENT_START_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_DOCUMENTSCLIENT_START_PRESENTATION
+uint64_t uniffi_citizen_core_fn_method_documentsclient_start_presentation(uint64_t ptr, uint64_t transport
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CITIZENCORE
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_CITIZENCORE
 uint64_t uniffi_citizen_core_fn_clone_citizencore(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -824,6 +866,41 @@ void uniffi_citizen_core_fn_free_subscription(uint64_t handle, RustCallStatus *_
 void uniffi_citizen_core_fn_method_subscription_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_PRESENTATIONSESSION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_PRESENTATIONSESSION
+uint64_t uniffi_citizen_core_fn_clone_presentationsession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_PRESENTATIONSESSION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_PRESENTATIONSESSION
+void uniffi_citizen_core_fn_free_presentationsession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_PRESENTATIONSESSION_APPROVE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_PRESENTATIONSESSION_APPROVE
+uint64_t uniffi_citizen_core_fn_method_presentationsession_approve(uint64_t ptr, RustBuffer selection, RustBuffer passcode
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_PRESENTATIONSESSION_AWAIT_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_PRESENTATIONSESSION_AWAIT_REQUEST
+uint64_t uniffi_citizen_core_fn_method_presentationsession_await_request(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_PRESENTATIONSESSION_BLE_SERVICE_UUID
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_PRESENTATIONSESSION_BLE_SERVICE_UUID
+RustBuffer uniffi_citizen_core_fn_method_presentationsession_ble_service_uuid(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_PRESENTATIONSESSION_DECLINE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_PRESENTATIONSESSION_DECLINE
+uint64_t uniffi_citizen_core_fn_method_presentationsession_decline(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_PRESENTATIONSESSION_ENGAGEMENT_QR
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_PRESENTATIONSESSION_ENGAGEMENT_QR
+RustBuffer uniffi_citizen_core_fn_method_presentationsession_engagement_qr(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_SERVICESCLIENT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_SERVICESCLIENT
 uint64_t uniffi_citizen_core_fn_clone_servicesclient(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -944,6 +1021,56 @@ uint64_t uniffi_citizen_core_fn_method_servicesclient_update_draft(uint64_t ptr,
 uint64_t uniffi_citizen_core_fn_method_servicesclient_validate_draft(uint64_t ptr, RustBuffer draft_id
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_VERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_VERIFIER
+uint64_t uniffi_citizen_core_fn_clone_verifier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_VERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_VERIFIER
+void uniffi_citizen_core_fn_free_verifier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CONSTRUCTOR_VERIFIER_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CONSTRUCTOR_VERIFIER_OPEN
+uint64_t uniffi_citizen_core_fn_constructor_verifier_open(RustBuffer config
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_VERIFIER_REFRESH_TRUST
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_VERIFIER_REFRESH_TRUST
+uint64_t uniffi_citizen_core_fn_method_verifier_refresh_trust(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_VERIFIER_START_SESSION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_VERIFIER_START_SESSION
+uint64_t uniffi_citizen_core_fn_method_verifier_start_session(uint64_t ptr, RustBuffer engagement_qr, RustBuffer request, uint64_t transport
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_VERIFIER_TRUST_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_VERIFIER_TRUST_STATUS
+uint64_t uniffi_citizen_core_fn_method_verifier_trust_status(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_VERIFIER_VERIFY_IDENTITY_QR
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_VERIFIER_VERIFY_IDENTITY_QR
+uint64_t uniffi_citizen_core_fn_method_verifier_verify_identity_qr(uint64_t ptr, RustBuffer text
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_VERIFIERSESSION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_VERIFIERSESSION
+uint64_t uniffi_citizen_core_fn_clone_verifiersession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_VERIFIERSESSION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_VERIFIERSESSION
+void uniffi_citizen_core_fn_free_verifiersession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_VERIFIERSESSION_AWAIT_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_VERIFIERSESSION_AWAIT_RESPONSE
+uint64_t uniffi_citizen_core_fn_method_verifiersession_await_response(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_APDUTRANSPORT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_APDUTRANSPORT
 uint64_t uniffi_citizen_core_fn_clone_apdutransport(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1049,6 +1176,41 @@ int8_t uniffi_citizen_core_fn_method_devicekeystore_is_hardware_backed(uint64_t 
 RustBuffer uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(uint64_t ptr, RustBuffer alias, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_MDOCTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_CLONE_MDOCTRANSPORT
+uint64_t uniffi_citizen_core_fn_clone_mdoctransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_MDOCTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FREE_MDOCTRANSPORT
+void uniffi_citizen_core_fn_free_mdoctransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_MDOCTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_INIT_CALLBACK_VTABLE_MDOCTRANSPORT
+void uniffi_citizen_core_fn_init_callback_vtable_mdoctransport(const UniffiVTableCallbackInterfaceMdocTransport* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_MAX_FRAME_SIZE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_MAX_FRAME_SIZE
+int32_t uniffi_citizen_core_fn_method_mdoctransport_max_frame_size(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_SEND_FRAME
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_SEND_FRAME
+uint64_t uniffi_citizen_core_fn_method_mdoctransport_send_frame(uint64_t ptr, RustBuffer frame
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_RECEIVE_FRAME
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_RECEIVE_FRAME
+uint64_t uniffi_citizen_core_fn_method_mdoctransport_receive_frame(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_DISCONNECT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_MDOCTRANSPORT_DISCONNECT
+uint64_t uniffi_citizen_core_fn_method_mdoctransport_disconnect(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENERROR_DETAIL
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_METHOD_CITIZENERROR_DETAIL
 RustBuffer uniffi_citizen_core_fn_method_citizenerror_detail(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -1099,6 +1261,11 @@ RustBuffer uniffi_citizen_core_fn_func_communes(RustBuffer province_code, RustCa
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_PROVINCES
 RustBuffer uniffi_citizen_core_fn_func_provinces(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_DEFAULT_VERIFIER_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_FN_FUNC_DEFAULT_VERIFIER_CONFIG
+RustBuffer uniffi_citizen_core_fn_func_default_verifier_config(RustBuffer server_base_url, RustBuffer data_dir, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_CITIZEN_CORE_RUSTBUFFER_ALLOC
@@ -1415,6 +1582,12 @@ uint16_t uniffi_citizen_core_checksum_func_provinces(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_DEFAULT_VERIFIER_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_FUNC_DEFAULT_VERIFIER_CONFIG
+uint16_t uniffi_citizen_core_checksum_func_default_verifier_config(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_ACCOUNTCLIENT_ACCESS_LOG
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_ACCOUNTCLIENT_ACCESS_LOG
 uint16_t uniffi_citizen_core_checksum_method_accountclient_access_log(void
@@ -1661,6 +1834,12 @@ uint16_t uniffi_citizen_core_checksum_method_documentsclient_trust_list_fetched_
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_DOCUMENTSCLIENT_START_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_DOCUMENTSCLIENT_START_PRESENTATION
+uint16_t uniffi_citizen_core_checksum_method_documentsclient_start_presentation(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_ACCOUNT
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_CITIZENCORE_ACCOUNT
 uint16_t uniffi_citizen_core_checksum_method_citizencore_account(void
@@ -1742,6 +1921,36 @@ uint16_t uniffi_citizen_core_checksum_method_statuslistener_on_end(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SUBSCRIPTION_CANCEL
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_SUBSCRIPTION_CANCEL
 uint16_t uniffi_citizen_core_checksum_method_subscription_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_PRESENTATIONSESSION_APPROVE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_PRESENTATIONSESSION_APPROVE
+uint16_t uniffi_citizen_core_checksum_method_presentationsession_approve(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_PRESENTATIONSESSION_AWAIT_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_PRESENTATIONSESSION_AWAIT_REQUEST
+uint16_t uniffi_citizen_core_checksum_method_presentationsession_await_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_PRESENTATIONSESSION_BLE_SERVICE_UUID
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_PRESENTATIONSESSION_BLE_SERVICE_UUID
+uint16_t uniffi_citizen_core_checksum_method_presentationsession_ble_service_uuid(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_PRESENTATIONSESSION_DECLINE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_PRESENTATIONSESSION_DECLINE
+uint16_t uniffi_citizen_core_checksum_method_presentationsession_decline(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_PRESENTATIONSESSION_ENGAGEMENT_QR
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_PRESENTATIONSESSION_ENGAGEMENT_QR
+uint16_t uniffi_citizen_core_checksum_method_presentationsession_engagement_qr(void
     
 );
 #endif
@@ -1877,6 +2086,36 @@ uint16_t uniffi_citizen_core_checksum_method_servicesclient_validate_draft(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_VERIFIER_REFRESH_TRUST
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_VERIFIER_REFRESH_TRUST
+uint16_t uniffi_citizen_core_checksum_method_verifier_refresh_trust(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_VERIFIER_START_SESSION
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_VERIFIER_START_SESSION
+uint16_t uniffi_citizen_core_checksum_method_verifier_start_session(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_VERIFIER_TRUST_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_VERIFIER_TRUST_STATUS
+uint16_t uniffi_citizen_core_checksum_method_verifier_trust_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_VERIFIER_VERIFY_IDENTITY_QR
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_VERIFIER_VERIFY_IDENTITY_QR
+uint16_t uniffi_citizen_core_checksum_method_verifier_verify_identity_qr(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_VERIFIERSESSION_AWAIT_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_VERIFIERSESSION_AWAIT_RESPONSE
+uint16_t uniffi_citizen_core_checksum_method_verifiersession_await_response(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_TRANSCEIVE
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_APDUTRANSPORT_TRANSCEIVE
 uint16_t uniffi_citizen_core_checksum_method_apdutransport_transceive(void
@@ -1949,6 +2188,30 @@ uint16_t uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain(vo
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_MAX_FRAME_SIZE
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_MAX_FRAME_SIZE
+uint16_t uniffi_citizen_core_checksum_method_mdoctransport_max_frame_size(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_SEND_FRAME
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_SEND_FRAME
+uint16_t uniffi_citizen_core_checksum_method_mdoctransport_send_frame(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_RECEIVE_FRAME
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_RECEIVE_FRAME
+uint16_t uniffi_citizen_core_checksum_method_mdoctransport_receive_frame(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_DISCONNECT
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_METHOD_MDOCTRANSPORT_DISCONNECT
+uint16_t uniffi_citizen_core_checksum_method_mdoctransport_disconnect(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_CONSTRUCTOR_CITIZENCORE_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_CONSTRUCTOR_CITIZENCORE_OPEN
 uint16_t uniffi_citizen_core_checksum_constructor_citizencore_open(void
@@ -1958,6 +2221,12 @@ uint16_t uniffi_citizen_core_checksum_constructor_citizencore_open(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_CONSTRUCTOR_CITIZENCORE_OPEN_DESKTOP
 #define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_CONSTRUCTOR_CITIZENCORE_OPEN_DESKTOP
 uint16_t uniffi_citizen_core_checksum_constructor_citizencore_open_desktop(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_CONSTRUCTOR_VERIFIER_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_CITIZEN_CORE_CHECKSUM_CONSTRUCTOR_VERIFIER_OPEN
+uint16_t uniffi_citizen_core_checksum_constructor_verifier_open(void
     
 );
 #endif

@@ -18,6 +18,7 @@ pub(crate) mod qr;
 pub(crate) mod receipts;
 pub(crate) mod services;
 pub(crate) mod share;
+pub(crate) mod verify;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};

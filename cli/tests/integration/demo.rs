@@ -111,6 +111,9 @@ async fn demo_succeeds_and_leaks_nothing() {
     assert!(printed_s.contains("✓ login") && printed_s.contains("✓ logout"), "{printed_s}");
     assert!(printed_s.contains("✓ chip.read (PACE-CAN, software CCCD)"), "{printed_s}");
     assert!(printed_s.contains("PA ✓ (DG1, DG13, DG14, DG15) · CA ✓ · AA ✓"), "{printed_s}");
+    // The driving licence presented in person with the network down, verified offline.
+    assert!(printed_s.contains("✓ verify.verdict (offline)"), "{printed_s}");
+    assert!(printed_s.contains("Kết quả / Result: HỢP LỆ / VALID"), "{printed_s}");
     let needles = needles(&tokens);
     assert_clean("the demo output", &printed, &needles);
     let log_bytes = logs.0.lock().unwrap().clone();

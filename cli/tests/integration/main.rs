@@ -23,3 +23,4 @@ mod identity_qr;
 mod kiosk;
 mod passcode_kill;
 mod qr;
+mod verify;

@@ -308,7 +308,7 @@ pub fn read_issued(issuer_signed: &[u8]) -> Result<IssuedDocument, MdocError> {
 }
 
 /// The `status.status_list` of an encoded MSO, if well-formed.
-fn mso_status(mso: &[u8]) -> Option<StatusRef> {
+pub(crate) fn mso_status(mso: &[u8]) -> Option<StatusRef> {
     let value: Value = ciborium::from_reader(mso).ok()?;
     let field = |v: &Value, name: &str| -> Option<Value> {
         v.as_map()?.iter().find(|(k, _)| k.as_text() == Some(name)).map(|(_, v)| v.clone())

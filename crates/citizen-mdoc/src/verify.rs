@@ -66,6 +66,9 @@ pub struct VerifiedDocument {
     pub valid_until_unix: i64,
     /// How device authentication was established.
     pub device_auth: DeviceAuthResult,
+    /// Where the document's revocation bit lives (the MSO's `status.status_list`), if it says.
+    /// Checking it is the caller's (it needs the cached token status list).
+    pub status: Option<crate::StatusRef>,
 }
 
 /// The verifier's answer: valid, or invalid with the first failing check, and in both cases the
@@ -237,6 +240,7 @@ fn verify_document(
         elements,
         valid_until_unix: until,
         device_auth,
+        status: crate::issue::mso_status(&mso_bytes.inner_bytes),
     })
 }
 

@@ -44,6 +44,8 @@ pub enum ActivityKind {
     DataShare,
     /// The account was raised to identity level 2 from the card's chip (decision 30).
     LevelUpgrade,
+    /// A document was presented in person (ISO 18013-5) to a verifier.
+    DocumentPresentation,
 }
 
 /// One entry of the log.

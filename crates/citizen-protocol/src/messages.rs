@@ -252,6 +252,14 @@ messages! {
     IdQrExpired => "idqr.expired", "Mã QR định danh đã hết hạn (hiệu lực 60 giây).", "The identity code has expired (it is valid for 60 seconds).";
     IdQrReplayed => "idqr.replayed", "Mã QR định danh này đã được sử dụng.", "This identity code has already been used.";
     IdQrDeviceRevoked => "idqr.device_revoked", "Thiết bị tạo mã QR định danh đã bị thu hồi.", "The device that made the identity code has been revoked.";
+    // In-person presentation and the verifier mode (issue 13 items 2-3).
+    MdocTransportFailed => "mdoc.transport_failed", "Kết nối với thiết bị bên kia bị ngắt hoặc quá thời gian chờ; hãy bắt đầu lại.", "The connection to the other device was lost or timed out; please start again.";
+    MdocRevoked => "mdoc.revoked", "Giấy tờ đã bị cơ quan cấp thu hồi.", "The document has been revoked by its issuer.";
+    MdocStatusListStale => "mdoc.status_list_stale", "Danh sách thu hồi đã lưu quá cũ nên chưa kiểm tra được tình trạng thu hồi; hãy cập nhật khi có mạng.", "The cached revocation list is too old, so revocation could not be checked; refresh it when online.";
+    PresentationNoDocuments => "presentation.no_documents", "Ví chưa có giấy tờ để trình; hãy cập nhật giấy tờ khi có mạng.", "The wallet holds no document to present; refresh your documents when online.";
+    VerifierNoTrustList => "verifier.no_trust_list", "Thiết bị kiểm tra chưa có danh sách tin cậy; hãy cập nhật khi có mạng.", "This verifier has no trust list yet; refresh it when online.";
+    VerifierTrustListStale => "verifier.trust_list_stale", "Danh sách tin cậy đã lưu đã quá hạn cập nhật; hãy cập nhật khi có mạng.", "The cached trust list is past its update date; refresh it when online.";
+    VerifierListInvalid => "verifier.list_invalid", "Danh sách tin cậy hoặc danh sách thu hồi nhận từ máy chủ không hợp lệ.", "The trust list or revocation list received from the server is not valid.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
 

@@ -172,6 +172,36 @@ impl crate::jwt::JwtKind for TrustListClaims {
     const TYP: &'static str = TRUST_LIST_TYP;
 }
 
+/// Claims of the token status list JWT (draft-ietf-oauth-status-list §5.1), `typ`
+/// `statuslist+jwt`, signed by the server's token key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusListClaims {
+    /// The list's own URL (what a document's `status.status_list.uri` names).
+    pub sub: String,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expiry (Unix seconds): past it, a verifier reports the status as not checked.
+    pub exp: i64,
+    /// Seconds a verifier may cache it before fetching a fresh one.
+    #[serde(default)]
+    pub ttl: Option<i64>,
+    /// The list.
+    pub status_list: StatusListBody,
+}
+
+/// `status_list` of a status list token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusListBody {
+    /// Bits per entry (1 here).
+    pub bits: u8,
+    /// base64url of the ZLIB-compressed bytes ([`StatusBits::decode`]).
+    pub lst: String,
+}
+
+impl crate::jwt::JwtKind for StatusListClaims {
+    const TYP: &'static str = STATUS_LIST_TYP;
+}
+
 /// Body of `POST /v1/official/documents/revoke`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevokeDocumentRequest {

@@ -13,6 +13,9 @@ pub enum ReceiptKind {
     QrLogin,
     /// Selective disclosure of PID claims.
     DataShare,
+    /// A document presented in person (ISO 18013-5) to a verifier, offline: device-signed at
+    /// once, countersigned by the server later (ARCHITECTURE.md, in-person presentation).
+    InPerson,
 }
 
 impl ReceiptKind {
@@ -21,6 +24,7 @@ impl ReceiptKind {
         match self {
             ReceiptKind::QrLogin => "qr_login",
             ReceiptKind::DataShare => "data_share",
+            ReceiptKind::InPerson => "in_person",
         }
     }
 }

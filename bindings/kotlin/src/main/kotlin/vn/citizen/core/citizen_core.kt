@@ -708,6 +708,18 @@ internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod4 : com.sun.jna.Ca
 internal interface UniffiCallbackInterfaceDeviceKeyStoreMethod5 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alias`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceMdocTransportMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: IntByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMdocTransportMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`frame`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteVoid,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+}
+internal interface UniffiCallbackInterfaceMdocTransportMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+}
+internal interface UniffiCallbackInterfaceMdocTransportMethod3 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteVoid,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
 internal open class UniffiVTableCallbackInterfaceChipReadObserver(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -855,6 +867,34 @@ internal open class UniffiVTableCallbackInterfaceDeviceKeyStore(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "maxFrameSize", "sendFrame", "receiveFrame", "disconnect")
+internal open class UniffiVTableCallbackInterfaceMdocTransport(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `maxFrameSize`: UniffiCallbackInterfaceMdocTransportMethod0? = null,
+    @JvmField internal var `sendFrame`: UniffiCallbackInterfaceMdocTransportMethod1? = null,
+    @JvmField internal var `receiveFrame`: UniffiCallbackInterfaceMdocTransportMethod2? = null,
+    @JvmField internal var `disconnect`: UniffiCallbackInterfaceMdocTransportMethod3? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `maxFrameSize`: UniffiCallbackInterfaceMdocTransportMethod0? = null,
+        `sendFrame`: UniffiCallbackInterfaceMdocTransportMethod1? = null,
+        `receiveFrame`: UniffiCallbackInterfaceMdocTransportMethod2? = null,
+        `disconnect`: UniffiCallbackInterfaceMdocTransportMethod3? = null,
+    ): UniffiVTableCallbackInterfaceMdocTransport(`uniffiFree`,`uniffiClone`,`maxFrameSize`,`sendFrame`,`receiveFrame`,`disconnect`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceMdocTransport) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `maxFrameSize` = other.`maxFrameSize`
+        `sendFrame` = other.`sendFrame`
+        `receiveFrame` = other.`receiveFrame`
+        `disconnect` = other.`disconnect`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -896,6 +936,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_func_communes(
     ): Int
     external fun uniffi_citizen_core_checksum_func_provinces(
+    ): Int
+    external fun uniffi_citizen_core_checksum_func_default_verifier_config(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_access_log(
     ): Int
@@ -979,6 +1021,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_documentsclient_trust_list_fetched_at(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_start_presentation(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_account(
     ): Int
     external fun uniffi_citizen_core_checksum_method_citizencore_activity(
@@ -1006,6 +1050,16 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_statuslistener_on_end(
     ): Int
     external fun uniffi_citizen_core_checksum_method_subscription_cancel(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_presentationsession_approve(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_presentationsession_await_request(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_presentationsession_ble_service_uuid(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_presentationsession_decline(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_presentationsession_engagement_qr(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_add_group_item(
     ): Int
@@ -1051,6 +1105,16 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_validate_draft(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_verifier_refresh_trust(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_verifier_start_session(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_verifier_trust_status(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_verifier_verify_identity_qr(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_verifiersession_await_response(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_apdutransport_transceive(
     ): Int
     external fun uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length(
@@ -1075,9 +1139,19 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_mdoctransport_max_frame_size(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_mdoctransport_send_frame(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_mdoctransport_receive_frame(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_mdoctransport_disconnect(
+    ): Int
     external fun uniffi_citizen_core_checksum_constructor_citizencore_open(
     ): Int
     external fun uniffi_citizen_core_checksum_constructor_citizencore_open_desktop(
+    ): Int
+    external fun uniffi_citizen_core_checksum_constructor_verifier_open(
     ): Int
     external fun ffi_citizen_core_uniffi_contract_version(
     ): Int
@@ -1099,6 +1173,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceChipReadObserver.register(this)
         uniffiCallbackInterfaceDataKeyWrapper.register(this)
         uniffiCallbackInterfaceDeviceKeyStore.register(this)
+        uniffiCallbackInterfaceMdocTransport.register(this)
         uniffiCallbackInterfaceOutboxListener.register(this)
         uniffiCallbackInterfaceStatusListener.register(this)
         
@@ -1213,6 +1288,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_documentsclient_trust_list_fetched_at(`ptr`: Long,
     ): Long
+    external fun uniffi_citizen_core_fn_method_documentsclient_start_presentation(`ptr`: Long,`transport`: Long,
+    ): Long
     external fun uniffi_citizen_core_fn_clone_citizencore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_citizencore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1265,6 +1342,20 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_citizen_core_fn_method_subscription_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_citizen_core_fn_clone_presentationsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_presentationsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_presentationsession_approve(`ptr`: Long,`selection`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_presentationsession_await_request(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_presentationsession_ble_service_uuid(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_method_presentationsession_decline(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_presentationsession_engagement_qr(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_clone_servicesclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_servicesclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1313,6 +1404,26 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_validate_draft(`ptr`: Long,`draftId`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_clone_verifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_verifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_constructor_verifier_open(`config`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_verifier_refresh_trust(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_verifier_start_session(`ptr`: Long,`engagementQr`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,`transport`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_verifier_trust_status(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_verifier_verify_identity_qr(`ptr`: Long,`text`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_clone_verifiersession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_verifiersession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_verifiersession_await_response(`ptr`: Long,
+    ): Long
     external fun uniffi_citizen_core_fn_clone_apdutransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_apdutransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1355,6 +1466,20 @@ internal object UniffiLib {
     ): Byte
     external fun uniffi_citizen_core_fn_method_devicekeystore_attestation_chain(`ptr`: Long,`alias`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_clone_mdoctransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_citizen_core_fn_free_mdoctransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_citizen_core_fn_init_callback_vtable_mdoctransport(`vtable`: UniffiVTableCallbackInterfaceMdocTransport,
+    ): Unit
+    external fun uniffi_citizen_core_fn_method_mdoctransport_max_frame_size(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_citizen_core_fn_method_mdoctransport_send_frame(`ptr`: Long,`frame`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_mdoctransport_receive_frame(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_mdoctransport_disconnect(`ptr`: Long,
+    ): Long
     external fun uniffi_citizen_core_fn_method_citizenerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_verify_access_log_export(`signed`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1374,6 +1499,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_func_communes(`provinceCode`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_provinces(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_citizen_core_fn_func_default_verifier_config(`serverBaseUrl`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_citizen_core_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -6747,6 +6874,14 @@ public interface DocumentsClientInterface {
      */
     suspend fun `trustListFetchedAt`(): java.time.Instant?
     
+    /**
+     * Start presenting documents in person over `transport` (BLE in the shells): a fresh
+     * engagement (ephemeral key, BLE service UUID) with the held documents. Offline. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `presentation.no_documents` when the
+     * wallet holds none; `NeedsEnrollment`).
+     */
+    suspend fun `startPresentation`(`transport`: MdocTransport): PresentationSession
+    
     companion object
 }
 
@@ -6993,6 +7128,34 @@ open class DocumentsClient: Disposable, AutoCloseable, DocumentsClientInterface
     }
 
     
+    /**
+     * Start presenting documents in person over `transport` (BLE in the shells): a fresh
+     * engagement (ephemeral key, BLE service UUID) with the held documents. Offline. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `presentation.no_documents` when the
+     * wallet holds none; `NeedsEnrollment`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startPresentation`(`transport`: MdocTransport) : PresentationSession {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_start_presentation(
+                uniffiHandle,
+                
+        FfiConverterTypeMdocTransport.lower(`transport`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypePresentationSession.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
 
     
 
@@ -7026,6 +7189,527 @@ public object FfiConverterTypeDocumentsClient: FfiConverter<DocumentsClient, Lon
     override fun allocationSize(value: DocumentsClient) = 8UL
 
     override fun write(value: DocumentsClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A connection to the other device of one presentation session, able to move frames both
+ * ways. Implemented by the shells over BLE (`BleMdocTransport` on Android and iOS), by the CLI
+ * over TCP, by tests in process. One transport serves one session; the core never has two
+ * `send_frame` or two `receive_frame` calls in flight on it.
+ */
+public interface MdocTransport {
+    
+    /**
+     * The largest frame the link carries in one write, leading byte included (BLE: the
+     * negotiated ATT MTU − 3; at least 2).
+     */
+    fun `maxFrameSize`(): kotlin.Int
+    
+    /**
+     * Send one frame (one characteristic write or notification).
+     */
+    suspend fun `sendFrame`(`frame`: kotlin.ByteArray)
+    
+    /**
+     * Wait for the next frame from the peer. Dropping the future cancels the wait.
+     */
+    suspend fun `receiveFrame`(): kotlin.ByteArray
+    
+    /**
+     * End the link (BLE: disconnect and stop advertising). Called once when the session ends;
+     * never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+     * Kotlin class.)
+     */
+    suspend fun `disconnect`()
+    
+    companion object
+}
+
+/**
+ * A connection to the other device of one presentation session, able to move frames both
+ * ways. Implemented by the shells over BLE (`BleMdocTransport` on Android and iOS), by the CLI
+ * over TCP, by tests in process. One transport serves one session; the core never has two
+ * `send_frame` or two `receive_frame` calls in flight on it.
+ */
+open class MdocTransportImpl: Disposable, AutoCloseable, MdocTransport
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_mdoctransport(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_mdoctransport(handle, status)
+        }
+    }
+
+    
+    /**
+     * The largest frame the link carries in one write, leading byte included (BLE: the
+     * negotiated ATT MTU − 3; at least 2).
+     */override fun `maxFrameSize`(): kotlin.Int {
+            return FfiConverterInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_max_frame_size(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Send one frame (one characteristic write or notification).
+     */
+    @Throws(MdocTransportException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sendFrame`(`frame`: kotlin.ByteArray) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_send_frame(
+                uniffiHandle,
+                
+        FfiConverterByteArray.lower(`frame`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        MdocTransportException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Wait for the next frame from the peer. Dropping the future cancels the wait.
+     */
+    @Throws(MdocTransportException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `receiveFrame`() : kotlin.ByteArray {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_receive_frame(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        MdocTransportException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * End the link (BLE: disconnect and stop advertising). Called once when the session ends;
+     * never fails. (Not `close`: that name clashes with `AutoCloseable.close` of the generated
+     * Kotlin class.)
+     */
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `disconnect`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_mdoctransport_disconnect(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        UniffiNullRustCallStatusErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceMdocTransport {
+    internal object `maxFrameSize`: UniffiCallbackInterfaceMdocTransportMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: IntByReference,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMdocTransport.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`maxFrameSize`(
+                )
+            }
+            val writeReturn = { value: kotlin.Int -> uniffiOutReturn.setValue(FfiConverterInt.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `sendFrame`: UniffiCallbackInterfaceMdocTransportMethod1 {
+        override fun callback(`uniffiHandle`: Long,`frame`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteVoid,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
+            val uniffiObj = FfiConverterTypeMdocTransport.handleMap.get(uniffiHandle)
+            val makeCall = suspend { ->
+                uniffiObj.`sendFrame`(
+                    FfiConverterByteArray.lift(`frame`),
+                )
+            }
+            val uniffiHandleSuccess = { _: Unit ->
+                val uniffiResult = UniffiForeignFutureResultVoid.UniffiByValue(
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid.UniffiByValue(
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall,
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: MdocTransportException -> FfiConverterTypeMdocTransportError.lower(e) },
+                uniffiOutDroppedCallback
+            )
+        }
+    }
+    internal object `receiveFrame`: UniffiCallbackInterfaceMdocTransportMethod2 {
+        override fun callback(`uniffiHandle`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
+            val uniffiObj = FfiConverterTypeMdocTransport.handleMap.get(uniffiHandle)
+            val makeCall = suspend { ->
+                uniffiObj.`receiveFrame`(
+                )
+            }
+            val uniffiHandleSuccess = { returnValue: kotlin.ByteArray ->
+                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                    FfiConverterByteArray.lower(returnValue),
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                        RustBuffer.ByValue(),
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall,
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: MdocTransportException -> FfiConverterTypeMdocTransportError.lower(e) },
+                uniffiOutDroppedCallback
+            )
+        }
+    }
+    internal object `disconnect`: UniffiCallbackInterfaceMdocTransportMethod3 {
+        override fun callback(`uniffiHandle`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteVoid,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
+            val uniffiObj = FfiConverterTypeMdocTransport.handleMap.get(uniffiHandle)
+            val makeCall = suspend { ->
+                uniffiObj.`disconnect`(
+                )
+            }
+            val uniffiHandleSuccess = { _: Unit ->
+                val uniffiResult = UniffiForeignFutureResultVoid.UniffiByValue(
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid.UniffiByValue(
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsync(
+                makeCall,
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                uniffiOutDroppedCallback
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeMdocTransport.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeMdocTransport.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceMdocTransport.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `maxFrameSize`,
+        `sendFrame`,
+        `receiveFrame`,
+        `disconnect`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_citizen_core_fn_init_callback_vtable_mdoctransport(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMdocTransport: FfiConverter<MdocTransport, Long> {
+    internal val handleMap = UniffiHandleMap<MdocTransport>()
+
+    override fun lower(value: MdocTransport): Long {
+        if (value is MdocTransportImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): MdocTransport {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return MdocTransportImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): MdocTransport {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: MdocTransport) = 8UL
+
+    override fun write(value: MdocTransport, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -7397,6 +8081,416 @@ public object FfiConverterTypeOutboxListener: FfiConverter<OutboxListener, Long>
     override fun allocationSize(value: OutboxListener) = 8UL
 
     override fun write(value: OutboxListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * One in-person presentation (ISO 18013-5): show [`Self::engagement_qr`], then
+ * [`Self::await_request`], then [`Self::approve`] or [`Self::decline`]. Used once: a step out of
+ * order, or any step after the session ended, throws `Refused` with `mdoc.session_state`.
+ */
+public interface PresentationSessionInterface {
+    
+    /**
+     * Disclose `selection` (each element requested and held) after checking `passcode`: the
+     * device authentication is signed inside the key store (`SignPurpose::DocumentPresentation`,
+     * may prompt), the consent receipt signed, the response sent, the receipt stored and an
+     * activity entry written; the session ends. Offline. A wrong passcode (`PasscodeRejected`),
+     * a cancelled prompt (`KeyStore`) or a selection that was not requested (`Refused`
+     * `mdoc.selection_invalid`) leave the session waiting: try again or decline. Main-safe.
+     */
+    suspend fun `approve`(`selection`: List<ElementSelection>, `passcode`: kotlin.String): PresentationOutcome
+    
+    /**
+     * Wait for the verifier's request and check it: who asks (reader authentication against
+     * the reader roots of the trust list held with the documents) and which elements. Offline.
+     * Main-safe; never prompts. Throws [`CitizenError`]: `Refused` with `mdoc.reader_untrusted`,
+     * `mdoc.reader_auth_invalid`, `mdoc.reader_not_authorised` (the reader asked for an element
+     * its certificate does not allow), `mdoc.session_decrypt_failed`, `mdoc.malformed`,
+     * `mdoc.too_large`, `mdoc.transport_failed` — each ends the session (the verifier is told)
+     * — or `mdoc.session_state` when called twice.
+     */
+    suspend fun `awaitRequest`(): PresentationRequestInfo
+    
+    /**
+     * The BLE service UUID the engagement names: the shell's BLE adapter advertises it (the
+     * phone is the GATT peripheral). Pure: main-safe, never prompts, never throws.
+     */
+    fun `bleServiceUuid`(): kotlin.String
+    
+    /**
+     * Decline: the verifier is told the session ended, nothing is disclosed. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `mdoc.session_state` after the end).
+     */
+    suspend fun `decline`()
+    
+    /**
+     * The QR code content to show the verifier (`mdoc:` + base64url DeviceEngagement). Pure:
+     * main-safe, never prompts, never throws.
+     */
+    fun `engagementQr`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * One in-person presentation (ISO 18013-5): show [`Self::engagement_qr`], then
+ * [`Self::await_request`], then [`Self::approve`] or [`Self::decline`]. Used once: a step out of
+ * order, or any step after the session ended, throws `Refused` with `mdoc.session_state`.
+ */
+open class PresentationSession: Disposable, AutoCloseable, PresentationSessionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_presentationsession(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_presentationsession(handle, status)
+        }
+    }
+
+    
+    /**
+     * Disclose `selection` (each element requested and held) after checking `passcode`: the
+     * device authentication is signed inside the key store (`SignPurpose::DocumentPresentation`,
+     * may prompt), the consent receipt signed, the response sent, the receipt stored and an
+     * activity entry written; the session ends. Offline. A wrong passcode (`PasscodeRejected`),
+     * a cancelled prompt (`KeyStore`) or a selection that was not requested (`Refused`
+     * `mdoc.selection_invalid`) leave the session waiting: try again or decline. Main-safe.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `approve`(`selection`: List<ElementSelection>, `passcode`: kotlin.String) : PresentationOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_presentationsession_approve(
+                uniffiHandle,
+                
+        FfiConverterSequenceTypeElementSelection.lower(`selection`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePresentationOutcome.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Wait for the verifier's request and check it: who asks (reader authentication against
+     * the reader roots of the trust list held with the documents) and which elements. Offline.
+     * Main-safe; never prompts. Throws [`CitizenError`]: `Refused` with `mdoc.reader_untrusted`,
+     * `mdoc.reader_auth_invalid`, `mdoc.reader_not_authorised` (the reader asked for an element
+     * its certificate does not allow), `mdoc.session_decrypt_failed`, `mdoc.malformed`,
+     * `mdoc.too_large`, `mdoc.transport_failed` — each ends the session (the verifier is told)
+     * — or `mdoc.session_state` when called twice.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `awaitRequest`() : PresentationRequestInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_presentationsession_await_request(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePresentationRequestInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The BLE service UUID the engagement names: the shell's BLE adapter advertises it (the
+     * phone is the GATT peripheral). Pure: main-safe, never prompts, never throws.
+     */override fun `bleServiceUuid`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_presentationsession_ble_service_uuid(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Decline: the verifier is told the session ended, nothing is disclosed. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `mdoc.session_state` after the end).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `decline`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_presentationsession_decline(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The QR code content to show the verifier (`mdoc:` + base64url DeviceEngagement). Pure:
+     * main-safe, never prompts, never throws.
+     */override fun `engagementQr`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_method_presentationsession_engagement_qr(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePresentationSession: FfiConverter<PresentationSession, Long> {
+    override fun lower(value: PresentationSession): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): PresentationSession {
+        return PresentationSession(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): PresentationSession {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PresentationSession) = 8UL
+
+    override fun write(value: PresentationSession, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -9004,6 +10098,698 @@ public object FfiConverterTypeSubscription: FfiConverter<Subscription, Long> {
     override fun allocationSize(value: Subscription) = 8UL
 
     override fun write(value: Subscription, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A verifier (police, hospital, bank counter, kiosk): no enrolled account. Refresh its trust
+ * when online; verify in-person presentations offline.
+ */
+public interface VerifierInterface {
+    
+    /**
+     * Fetch the server's keys, the signed trust list and the token status list, verify each,
+     * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
+     * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
+     */
+    suspend fun `refreshTrust`(): TrustStatus
+    
+    /**
+     * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
+     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
+     * `mdoc.transport_failed`).
+     */
+    suspend fun `startSession`(`engagementQr`: kotlin.String, `request`: VerifierRequest, `transport`: MdocTransport): VerifierSession
+    
+    /**
+     * How old the cached lists are (offline). Main-safe; never throws for a missing cache
+     * (all `None`, stale).
+     */
+    suspend fun `trustStatus`(): TrustStatus
+    
+    /**
+     * Verify a short identity QR code (`CZID1:…`) offline with the server keys cached by
+     * `refresh_trust`: the server's binding of the device key (name, birth date, number,
+     * level) and the device's signature of the last 60 s. Single use is checked only online
+     * (`/v1/identity/verify`). Main-safe. Throws [`CitizenError`] (`Refused` `idqr.*`,
+     * `verifier.no_trust_list`).
+     */
+    suspend fun `verifyIdentityQr`(`text`: kotlin.String): VerifiedIdentityQr
+    
+    companion object
+}
+
+/**
+ * A verifier (police, hospital, bank counter, kiosk): no enrolled account. Refresh its trust
+ * when online; verify in-person presentations offline.
+ */
+open class Verifier: Disposable, AutoCloseable, VerifierInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_verifier(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_verifier(handle, status)
+        }
+    }
+
+    
+    /**
+     * Fetch the server's keys, the signed trust list and the token status list, verify each,
+     * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
+     * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshTrust`() : TrustStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_verifier_refresh_trust(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTrustStatus.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
+     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
+     * `mdoc.transport_failed`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startSession`(`engagementQr`: kotlin.String, `request`: VerifierRequest, `transport`: MdocTransport) : VerifierSession {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_verifier_start_session(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`engagementQr`),
+        FfiConverterTypeVerifierRequest.lower(`request`),
+        FfiConverterTypeMdocTransport.lower(`transport`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeVerifierSession.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * How old the cached lists are (offline). Main-safe; never throws for a missing cache
+     * (all `None`, stale).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `trustStatus`() : TrustStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_verifier_trust_status(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTrustStatus.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Verify a short identity QR code (`CZID1:…`) offline with the server keys cached by
+     * `refresh_trust`: the server's binding of the device key (name, birth date, number,
+     * level) and the device's signature of the last 60 s. Single use is checked only online
+     * (`/v1/identity/verify`). Main-safe. Throws [`CitizenError`] (`Refused` `idqr.*`,
+     * `verifier.no_trust_list`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyIdentityQr`(`text`: kotlin.String) : VerifiedIdentityQr {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_identity_qr(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`text`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeVerifiedIdentityQr.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * Open a verifier on `config.data_dir` (its cached lists, if any). Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Internal` `setup.invalid_config`, storage).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `open`(`config`: VerifierConfig) : Verifier {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_citizen_core_fn_constructor_verifier_open(
+        FfiConverterTypeVerifierConfig.lower(`config`),),
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeVerifier.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifier: FfiConverter<Verifier, Long> {
+    override fun lower(value: Verifier): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Verifier {
+        return Verifier(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Verifier {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Verifier) = 8UL
+
+    override fun write(value: Verifier, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * One verification session: [`Self::await_response`] once.
+ */
+public interface VerifierSessionInterface {
+    
+    /**
+     * Wait for the citizen's response and verify it offline: issuer chain against the cached
+     * trust list, MSO signature, every disclosed element's digest, validity, device
+     * authentication against this session, revocation against the cached status list (stale or
+     * missing: not checked, never valid). A refusal by the citizen is an invalid verdict
+     * (`mdoc.session_ended`). Main-safe. Throws [`CitizenError`] (`Refused`
+     * `mdoc.transport_failed`; `mdoc.session_state` when called twice).
+     */
+    suspend fun `awaitResponse`(): VerificationVerdict
+    
+    companion object
+}
+
+/**
+ * One verification session: [`Self::await_response`] once.
+ */
+open class VerifierSession: Disposable, AutoCloseable, VerifierSessionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_citizen_core_fn_free_verifiersession(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_citizen_core_fn_clone_verifiersession(handle, status)
+        }
+    }
+
+    
+    /**
+     * Wait for the citizen's response and verify it offline: issuer chain against the cached
+     * trust list, MSO signature, every disclosed element's digest, validity, device
+     * authentication against this session, revocation against the cached status list (stale or
+     * missing: not checked, never valid). A refusal by the citizen is an invalid verdict
+     * (`mdoc.session_ended`). Main-safe. Throws [`CitizenError`] (`Refused`
+     * `mdoc.transport_failed`; `mdoc.session_state` when called twice).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `awaitResponse`() : VerificationVerdict {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_verifiersession_await_response(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeVerificationVerdict.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifierSession: FfiConverter<VerifierSession, Long> {
+    override fun lower(value: VerifierSession): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): VerifierSession {
+        return VerifierSession(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): VerifierSession {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: VerifierSession) = 8UL
+
+    override fun write(value: VerifierSession, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -10742,6 +12528,156 @@ public object FfiConverterTypeDeviceStatusInfo: FfiConverterRustBuffer<DeviceSta
 
 
 /**
+ * A document as verified, with what the citizen disclosed.
+ */
+data class DisclosedDocument (
+    /**
+     * docType.
+     */
+    val `docType`: kotlin.String
+    , 
+    /**
+     * The document, when it is one of the four this system issues.
+     */
+    val `documentType`: DocumentType?
+    , 
+    /**
+     * The document signer's certificate subject.
+     */
+    val `issuer`: kotlin.String
+    , 
+    /**
+     * End of the signed validity.
+     */
+    val `validUntil`: java.time.Instant
+    , 
+    /**
+     * The disclosed elements except the portrait.
+     */
+    val `elements`: List<DisclosedElement>
+    , 
+    /**
+     * The portrait (JPEG) when disclosed.
+     */
+    val `portrait`: kotlin.ByteArray?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDisclosedDocument: FfiConverterRustBuffer<DisclosedDocument> {
+    override fun read(buf: ByteBuffer): DisclosedDocument {
+        return DisclosedDocument(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeDocumentType.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterSequenceTypeDisclosedElement.read(buf),
+            FfiConverterOptionalByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DisclosedDocument) = (
+            FfiConverterString.allocationSize(value.`docType`) +
+            FfiConverterOptionalTypeDocumentType.allocationSize(value.`documentType`) +
+            FfiConverterString.allocationSize(value.`issuer`) +
+            FfiConverterTimestamp.allocationSize(value.`validUntil`) +
+            FfiConverterSequenceTypeDisclosedElement.allocationSize(value.`elements`) +
+            FfiConverterOptionalByteArray.allocationSize(value.`portrait`)
+    )
+
+    override fun write(value: DisclosedDocument, buf: ByteBuffer) {
+            FfiConverterString.write(value.`docType`, buf)
+            FfiConverterOptionalTypeDocumentType.write(value.`documentType`, buf)
+            FfiConverterString.write(value.`issuer`, buf)
+            FfiConverterTimestamp.write(value.`validUntil`, buf)
+            FfiConverterSequenceTypeDisclosedElement.write(value.`elements`, buf)
+            FfiConverterOptionalByteArray.write(value.`portrait`, buf)
+    }
+}
+
+
+
+/**
+ * One disclosed element, labelled.
+ */
+data class DisclosedElement (
+    /**
+     * Namespace.
+     */
+    val `namespace`: kotlin.String
+    , 
+    /**
+     * Element identifier.
+     */
+    val `identifier`: kotlin.String
+    , 
+    /**
+     * Label in Vietnamese.
+     */
+    val `labelVi`: kotlin.String
+    , 
+    /**
+     * Label in English.
+     */
+    val `labelEn`: kotlin.String
+    , 
+    /**
+     * The value as text (dates `YYYY-MM-DD`; licence categories `B: from → to`).
+     */
+    val `value`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDisclosedElement: FfiConverterRustBuffer<DisclosedElement> {
+    override fun read(buf: ByteBuffer): DisclosedElement {
+        return DisclosedElement(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DisclosedElement) = (
+            FfiConverterString.allocationSize(value.`namespace`) +
+            FfiConverterString.allocationSize(value.`identifier`) +
+            FfiConverterString.allocationSize(value.`labelVi`) +
+            FfiConverterString.allocationSize(value.`labelEn`) +
+            FfiConverterString.allocationSize(value.`value`)
+    )
+
+    override fun write(value: DisclosedElement, buf: ByteBuffer) {
+            FfiConverterString.write(value.`namespace`, buf)
+            FfiConverterString.write(value.`identifier`, buf)
+            FfiConverterString.write(value.`labelVi`, buf)
+            FfiConverterString.write(value.`labelEn`, buf)
+            FfiConverterString.write(value.`value`, buf)
+    }
+}
+
+
+
+/**
  * A held document with its fields and portrait.
  */
 data class DocumentDetail (
@@ -11155,6 +13091,61 @@ public object FfiConverterTypeDraftAttachment: FfiConverterRustBuffer<DraftAttac
             FfiConverterString.write(value.`mimeType`, buf)
             FfiConverterLong.write(value.`size`, buf)
             FfiConverterString.write(value.`sha256`, buf)
+    }
+}
+
+
+
+/**
+ * One element the citizen chose to disclose (or that was disclosed).
+ */
+data class ElementSelection (
+    /**
+     * docType of the document.
+     */
+    val `docType`: kotlin.String
+    , 
+    /**
+     * Namespace.
+     */
+    val `namespace`: kotlin.String
+    , 
+    /**
+     * Element identifier.
+     */
+    val `identifier`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeElementSelection: FfiConverterRustBuffer<ElementSelection> {
+    override fun read(buf: ByteBuffer): ElementSelection {
+        return ElementSelection(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ElementSelection) = (
+            FfiConverterString.allocationSize(value.`docType`) +
+            FfiConverterString.allocationSize(value.`namespace`) +
+            FfiConverterString.allocationSize(value.`identifier`)
+    )
+
+    override fun write(value: ElementSelection, buf: ByteBuffer) {
+            FfiConverterString.write(value.`docType`, buf)
+            FfiConverterString.write(value.`namespace`, buf)
+            FfiConverterString.write(value.`identifier`, buf)
     }
 }
 
@@ -12263,6 +14254,109 @@ public object FfiConverterTypePasscodeStatus: FfiConverterRustBuffer<PasscodeSta
 
 
 /**
+ * The result of an approved presentation.
+ */
+data class PresentationOutcome (
+    /**
+     * The consent receipt stored for it (in `ConsentClient.receipts`, kind
+     * `InPersonPresentation`; device-signed, countersigned by the server later).
+     */
+    val `receiptId`: kotlin.String
+    , 
+    /**
+     * Exactly what was disclosed.
+     */
+    val `disclosed`: List<ElementSelection>
+    , 
+    /**
+     * When.
+     */
+    val `presentedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePresentationOutcome: FfiConverterRustBuffer<PresentationOutcome> {
+    override fun read(buf: ByteBuffer): PresentationOutcome {
+        return PresentationOutcome(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeElementSelection.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PresentationOutcome) = (
+            FfiConverterString.allocationSize(value.`receiptId`) +
+            FfiConverterSequenceTypeElementSelection.allocationSize(value.`disclosed`) +
+            FfiConverterTimestamp.allocationSize(value.`presentedAt`)
+    )
+
+    override fun write(value: PresentationOutcome, buf: ByteBuffer) {
+            FfiConverterString.write(value.`receiptId`, buf)
+            FfiConverterSequenceTypeElementSelection.write(value.`disclosed`, buf)
+            FfiConverterTimestamp.write(value.`presentedAt`, buf)
+    }
+}
+
+
+
+/**
+ * What the verifier asks, to show before any choice.
+ */
+data class PresentationRequestInfo (
+    /**
+     * Who asks.
+     */
+    val `requester`: RequesterInfo
+    , 
+    /**
+     * The elements asked for, in the verifier's order.
+     */
+    val `elements`: List<RequestedDocumentElement>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePresentationRequestInfo: FfiConverterRustBuffer<PresentationRequestInfo> {
+    override fun read(buf: ByteBuffer): PresentationRequestInfo {
+        return PresentationRequestInfo(
+            FfiConverterTypeRequesterInfo.read(buf),
+            FfiConverterSequenceTypeRequestedDocumentElement.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PresentationRequestInfo) = (
+            FfiConverterTypeRequesterInfo.allocationSize(value.`requester`) +
+            FfiConverterSequenceTypeRequestedDocumentElement.allocationSize(value.`elements`)
+    )
+
+    override fun write(value: PresentationRequestInfo, buf: ByteBuffer) {
+            FfiConverterTypeRequesterInfo.write(value.`requester`, buf)
+            FfiConverterSequenceTypeRequestedDocumentElement.write(value.`elements`, buf)
+    }
+}
+
+
+
+/**
  * A public-service procedure with its form.
  */
 data class Procedure (
@@ -12506,6 +14600,238 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterLong.write(value.`sequence`, buf)
             FfiConverterTypeShareDelivery.write(value.`delivery`, buf)
             FfiConverterOptionalTypeErrorDetail.write(value.`damage`, buf)
+    }
+}
+
+
+
+/**
+ * One element the verifier asks for.
+ */
+data class RequestedDocumentElement (
+    /**
+     * docType of the document (`org.iso.18013.5.1.mDL`, …).
+     */
+    val `docType`: kotlin.String
+    , 
+    /**
+     * The document, when it is one of the wallet's four.
+     */
+    val `documentType`: DocumentType?
+    , 
+    /**
+     * Namespace.
+     */
+    val `namespace`: kotlin.String
+    , 
+    /**
+     * Element identifier (`family_name`, …).
+     */
+    val `identifier`: kotlin.String
+    , 
+    /**
+     * Label in Vietnamese.
+     */
+    val `labelVi`: kotlin.String
+    , 
+    /**
+     * Label in English.
+     */
+    val `labelEn`: kotlin.String
+    , 
+    /**
+     * The verifier says it will keep the value after the session.
+     */
+    val `intentToRetain`: kotlin.Boolean
+    , 
+    /**
+     * The wallet holds it (otherwise it cannot be selected).
+     */
+    val `held`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequestedDocumentElement: FfiConverterRustBuffer<RequestedDocumentElement> {
+    override fun read(buf: ByteBuffer): RequestedDocumentElement {
+        return RequestedDocumentElement(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeDocumentType.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RequestedDocumentElement) = (
+            FfiConverterString.allocationSize(value.`docType`) +
+            FfiConverterOptionalTypeDocumentType.allocationSize(value.`documentType`) +
+            FfiConverterString.allocationSize(value.`namespace`) +
+            FfiConverterString.allocationSize(value.`identifier`) +
+            FfiConverterString.allocationSize(value.`labelVi`) +
+            FfiConverterString.allocationSize(value.`labelEn`) +
+            FfiConverterBoolean.allocationSize(value.`intentToRetain`) +
+            FfiConverterBoolean.allocationSize(value.`held`)
+    )
+
+    override fun write(value: RequestedDocumentElement, buf: ByteBuffer) {
+            FfiConverterString.write(value.`docType`, buf)
+            FfiConverterOptionalTypeDocumentType.write(value.`documentType`, buf)
+            FfiConverterString.write(value.`namespace`, buf)
+            FfiConverterString.write(value.`identifier`, buf)
+            FfiConverterString.write(value.`labelVi`, buf)
+            FfiConverterString.write(value.`labelEn`, buf)
+            FfiConverterBoolean.write(value.`intentToRetain`, buf)
+            FfiConverterBoolean.write(value.`held`, buf)
+    }
+}
+
+
+
+/**
+ * One element a custom request asks for.
+ */
+data class RequestedElementSpec (
+    /**
+     * Namespace (for the driving licence `org.iso.18013.5.1`).
+     */
+    val `namespace`: kotlin.String
+    , 
+    /**
+     * Element identifier.
+     */
+    val `identifier`: kotlin.String
+    , 
+    /**
+     * The verifier will keep the value after the session (shown to the citizen).
+     */
+    val `intentToRetain`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequestedElementSpec: FfiConverterRustBuffer<RequestedElementSpec> {
+    override fun read(buf: ByteBuffer): RequestedElementSpec {
+        return RequestedElementSpec(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RequestedElementSpec) = (
+            FfiConverterString.allocationSize(value.`namespace`) +
+            FfiConverterString.allocationSize(value.`identifier`) +
+            FfiConverterBoolean.allocationSize(value.`intentToRetain`)
+    )
+
+    override fun write(value: RequestedElementSpec, buf: ByteBuffer) {
+            FfiConverterString.write(value.`namespace`, buf)
+            FfiConverterString.write(value.`identifier`, buf)
+            FfiConverterBoolean.write(value.`intentToRetain`, buf)
+    }
+}
+
+
+
+/**
+ * Who asks to see a document, as the citizen is shown it before choosing.
+ */
+data class RequesterInfo (
+    /**
+     * The request is signed by a reader certificate that chains to a reader root of the trust
+     * list the wallet holds. When `false` the request is anonymous: anyone could have sent it
+     * (a reader whose certificate does not chain is refused, never shown).
+     */
+    val `authenticated`: kotlin.Boolean
+    , 
+    /**
+     * The reader certificate's subject (`CN=…, O=…`); empty when anonymous.
+     */
+    val `subject`: kotlin.String
+    , 
+    /**
+     * Its organisation (`O=`), when the certificate names one.
+     */
+    val `organisation`: kotlin.String?
+    , 
+    /**
+     * Its common name (`CN=`), when the certificate names one.
+     */
+    val `commonName`: kotlin.String?
+    , 
+    /**
+     * The reader root of the trust list it chains to; empty when anonymous.
+     */
+    val `trustAnchor`: kotlin.String
+    , 
+    /**
+     * The certificate lists which elements the reader may ask for (each requested element was
+     * checked against it: a request beyond it is refused with `mdoc.reader_not_authorised`).
+     */
+    val `statesAuthorisation`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequesterInfo: FfiConverterRustBuffer<RequesterInfo> {
+    override fun read(buf: ByteBuffer): RequesterInfo {
+        return RequesterInfo(
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RequesterInfo) = (
+            FfiConverterBoolean.allocationSize(value.`authenticated`) +
+            FfiConverterString.allocationSize(value.`subject`) +
+            FfiConverterOptionalString.allocationSize(value.`organisation`) +
+            FfiConverterOptionalString.allocationSize(value.`commonName`) +
+            FfiConverterString.allocationSize(value.`trustAnchor`) +
+            FfiConverterBoolean.allocationSize(value.`statesAuthorisation`)
+    )
+
+    override fun write(value: RequesterInfo, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`authenticated`, buf)
+            FfiConverterString.write(value.`subject`, buf)
+            FfiConverterOptionalString.write(value.`organisation`, buf)
+            FfiConverterOptionalString.write(value.`commonName`, buf)
+            FfiConverterString.write(value.`trustAnchor`, buf)
+            FfiConverterBoolean.write(value.`statesAuthorisation`, buf)
     }
 }
 
@@ -12800,6 +15126,356 @@ public object FfiConverterTypeSignRequest: FfiConverterRustBuffer<SignRequest> {
 
 
 /**
+ * How old the verifier's cached lists are.
+ */
+data class TrustStatus (
+    /**
+     * When the trust list (issuer and reader roots) was fetched; `None`: never.
+     */
+    val `trustListFetchedAt`: java.time.Instant?
+    , 
+    /**
+     * When the server publishes a fresher trust list; past it the list is stale.
+     */
+    val `trustListNextUpdate`: java.time.Instant?
+    , 
+    /**
+     * When the token status list (revocations) was fetched.
+     */
+    val `statusListFetchedAt`: java.time.Instant?
+    , 
+    /**
+     * When the status list expires.
+     */
+    val `statusListExpiresAt`: java.time.Instant?
+    , 
+    /**
+     * How long ago the trust list was fetched (zero when never).
+     */
+    val `age`: java.time.Duration
+    , 
+    /**
+     * The trust list is missing or past its update date.
+     */
+    val `trustListStale`: kotlin.Boolean
+    , 
+    /**
+     * The status list is missing, expired or older than the configured maximum age:
+     * revocation will be reported as not checked.
+     */
+    val `statusListStale`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTrustStatus: FfiConverterRustBuffer<TrustStatus> {
+    override fun read(buf: ByteBuffer): TrustStatus {
+        return TrustStatus(
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterDuration.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TrustStatus) = (
+            FfiConverterOptionalTimestamp.allocationSize(value.`trustListFetchedAt`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`trustListNextUpdate`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`statusListFetchedAt`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`statusListExpiresAt`) +
+            FfiConverterDuration.allocationSize(value.`age`) +
+            FfiConverterBoolean.allocationSize(value.`trustListStale`) +
+            FfiConverterBoolean.allocationSize(value.`statusListStale`)
+    )
+
+    override fun write(value: TrustStatus, buf: ByteBuffer) {
+            FfiConverterOptionalTimestamp.write(value.`trustListFetchedAt`, buf)
+            FfiConverterOptionalTimestamp.write(value.`trustListNextUpdate`, buf)
+            FfiConverterOptionalTimestamp.write(value.`statusListFetchedAt`, buf)
+            FfiConverterOptionalTimestamp.write(value.`statusListExpiresAt`, buf)
+            FfiConverterDuration.write(value.`age`, buf)
+            FfiConverterBoolean.write(value.`trustListStale`, buf)
+            FfiConverterBoolean.write(value.`statusListStale`, buf)
+    }
+}
+
+
+
+/**
+ * One check and its outcome.
+ */
+data class VerificationCheck (
+    /**
+     * Which check.
+     */
+    val `check`: VerificationCheckKind
+    , 
+    /**
+     * Its outcome.
+     */
+    val `outcome`: CheckOutcome
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerificationCheck: FfiConverterRustBuffer<VerificationCheck> {
+    override fun read(buf: ByteBuffer): VerificationCheck {
+        return VerificationCheck(
+            FfiConverterTypeVerificationCheckKind.read(buf),
+            FfiConverterTypeCheckOutcome.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerificationCheck) = (
+            FfiConverterTypeVerificationCheckKind.allocationSize(value.`check`) +
+            FfiConverterTypeCheckOutcome.allocationSize(value.`outcome`)
+    )
+
+    override fun write(value: VerificationCheck, buf: ByteBuffer) {
+            FfiConverterTypeVerificationCheckKind.write(value.`check`, buf)
+            FfiConverterTypeCheckOutcome.write(value.`outcome`, buf)
+    }
+}
+
+
+
+/**
+ * The verifier's structured answer, in Vietnamese and English.
+ */
+data class VerificationVerdict (
+    /**
+     * Valid, invalid (with the failing check) or partly unchecked.
+     */
+    val `overall`: VerdictOverall
+    , 
+    /**
+     * Every check in order.
+     */
+    val `checks`: List<VerificationCheck>
+    , 
+    /**
+     * The verified documents (empty when invalid: nothing is shown half-verified).
+     */
+    val `documents`: List<DisclosedDocument>
+    , 
+    /**
+     * How old the trust list and the status list were.
+     */
+    val `trust`: TrustStatus
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerificationVerdict: FfiConverterRustBuffer<VerificationVerdict> {
+    override fun read(buf: ByteBuffer): VerificationVerdict {
+        return VerificationVerdict(
+            FfiConverterTypeVerdictOverall.read(buf),
+            FfiConverterSequenceTypeVerificationCheck.read(buf),
+            FfiConverterSequenceTypeDisclosedDocument.read(buf),
+            FfiConverterTypeTrustStatus.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerificationVerdict) = (
+            FfiConverterTypeVerdictOverall.allocationSize(value.`overall`) +
+            FfiConverterSequenceTypeVerificationCheck.allocationSize(value.`checks`) +
+            FfiConverterSequenceTypeDisclosedDocument.allocationSize(value.`documents`) +
+            FfiConverterTypeTrustStatus.allocationSize(value.`trust`)
+    )
+
+    override fun write(value: VerificationVerdict, buf: ByteBuffer) {
+            FfiConverterTypeVerdictOverall.write(value.`overall`, buf)
+            FfiConverterSequenceTypeVerificationCheck.write(value.`checks`, buf)
+            FfiConverterSequenceTypeDisclosedDocument.write(value.`documents`, buf)
+            FfiConverterTypeTrustStatus.write(value.`trust`, buf)
+    }
+}
+
+
+
+/**
+ * A short identity QR code verified offline (`Verifier.verify_identity_qr`).
+ */
+data class VerifiedIdentityQr (
+    /**
+     * Full name as the server bound it.
+     */
+    val `fullName`: kotlin.String
+    , 
+    /**
+     * Date of birth (`YYYY-MM-DD`).
+     */
+    val `birthdate`: kotlin.String
+    , 
+    /**
+     * The 12-digit personal identification number.
+     */
+    val `cccdNumber`: kotlin.String
+    , 
+    /**
+     * Identity level (1 or 2).
+     */
+    val `level`: kotlin.Int
+    , 
+    /**
+     * When the phone signed the code (valid 60 s from then).
+     */
+    val `signedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifiedIdentityQr: FfiConverterRustBuffer<VerifiedIdentityQr> {
+    override fun read(buf: ByteBuffer): VerifiedIdentityQr {
+        return VerifiedIdentityQr(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifiedIdentityQr) = (
+            FfiConverterString.allocationSize(value.`fullName`) +
+            FfiConverterString.allocationSize(value.`birthdate`) +
+            FfiConverterString.allocationSize(value.`cccdNumber`) +
+            FfiConverterInt.allocationSize(value.`level`) +
+            FfiConverterTimestamp.allocationSize(value.`signedAt`)
+    )
+
+    override fun write(value: VerifiedIdentityQr, buf: ByteBuffer) {
+            FfiConverterString.write(value.`fullName`, buf)
+            FfiConverterString.write(value.`birthdate`, buf)
+            FfiConverterString.write(value.`cccdNumber`, buf)
+            FfiConverterInt.write(value.`level`, buf)
+            FfiConverterTimestamp.write(value.`signedAt`, buf)
+    }
+}
+
+
+
+/**
+ * Everything a verifier needs: where the server is, how to trust it, where to cache.
+ */
+data class VerifierConfig (
+    /**
+     * Base URL of the identity server that publishes the trust list and the status list.
+     */
+    val `serverBaseUrl`: kotlin.String
+    , 
+    /**
+     * Directory for the cached lists (public data; created if missing).
+     */
+    val `dataDir`: kotlin.String
+    , 
+    /**
+     * PEM certificates to trust instead of the platform roots; empty = platform roots.
+     */
+    val `trustAnchorsPem`: List<kotlin.String> = listOf() 
+    , 
+    /**
+     * SPKI pins (as `CoreConfig.spki_pins`).
+     */
+    val `spkiPins`: List<kotlin.String> = listOf() 
+    , 
+    /**
+     * Allow plain `http://` to loopback hosts (development only).
+     */
+    val `allowInsecureLoopback`: kotlin.Boolean = false 
+    , 
+    /**
+     * Treat the cached status list as stale this long after it was issued, even before it
+     * expires (`None`: stale only when expired, 24 h). Revocation against a stale list is
+     * reported as not checked, never as valid.
+     */
+    val `statusListMaxAge`: java.time.Duration? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifierConfig: FfiConverterRustBuffer<VerifierConfig> {
+    override fun read(buf: ByteBuffer): VerifierConfig {
+        return VerifierConfig(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalDuration.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifierConfig) = (
+            FfiConverterString.allocationSize(value.`serverBaseUrl`) +
+            FfiConverterString.allocationSize(value.`dataDir`) +
+            FfiConverterSequenceString.allocationSize(value.`trustAnchorsPem`) +
+            FfiConverterSequenceString.allocationSize(value.`spkiPins`) +
+            FfiConverterBoolean.allocationSize(value.`allowInsecureLoopback`) +
+            FfiConverterOptionalDuration.allocationSize(value.`statusListMaxAge`)
+    )
+
+    override fun write(value: VerifierConfig, buf: ByteBuffer) {
+            FfiConverterString.write(value.`serverBaseUrl`, buf)
+            FfiConverterString.write(value.`dataDir`, buf)
+            FfiConverterSequenceString.write(value.`trustAnchorsPem`, buf)
+            FfiConverterSequenceString.write(value.`spkiPins`, buf)
+            FfiConverterBoolean.write(value.`allowInsecureLoopback`, buf)
+            FfiConverterOptionalDuration.write(value.`statusListMaxAge`, buf)
+    }
+}
+
+
+
+/**
  * Why the record was read (the purpose code the reader stated or the server recorded).
  */
 
@@ -12966,7 +15642,11 @@ enum class ActivityKind {
     /**
      * The account was raised to identity level 2 from the card's chip (decision 30).
      */
-    LEVEL_UPGRADE;
+    LEVEL_UPGRADE,
+    /**
+     * A document was presented in person (ISO 18013-5) to a verifier.
+     */
+    DOCUMENT_PRESENTATION;
 
     
 
@@ -13211,6 +15891,138 @@ public object FfiConverterTypeCaseStatus: FfiConverterRustBuffer<CaseStatus> {
 
     override fun write(value: CaseStatus, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The outcome of one check.
+ */
+sealed class CheckOutcome {
+    
+    /**
+     * It holds.
+     */
+    object Passed : CheckOutcome()
+    
+    
+    /**
+     * It failed.
+     */
+    data class Failed(
+        /**
+         * Why (code and vi/en message).
+         */
+        val `detail`: vn.citizen.core.ErrorDetail) : CheckOutcome()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * It could not be done; never read as passed.
+     */
+    data class NotChecked(
+        /**
+         * Why (code and vi/en message).
+         */
+        val `detail`: vn.citizen.core.ErrorDetail) : CheckOutcome()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An earlier check failed, so this one did not run.
+     */
+    object NotReached : CheckOutcome()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCheckOutcome : FfiConverterRustBuffer<CheckOutcome>{
+    override fun read(buf: ByteBuffer): CheckOutcome {
+        return when(buf.getInt()) {
+            1 -> CheckOutcome.Passed
+            2 -> CheckOutcome.Failed(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            3 -> CheckOutcome.NotChecked(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            4 -> CheckOutcome.NotReached
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: CheckOutcome): ULong = when(value) {
+        is CheckOutcome.Passed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is CheckOutcome.Failed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+        }
+        is CheckOutcome.NotChecked -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+        }
+        is CheckOutcome.NotReached -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: CheckOutcome, buf: ByteBuffer) {
+        when(value) {
+            is CheckOutcome.Passed -> {
+                buf.putInt(1)
+                Unit
+            }
+            is CheckOutcome.Failed -> {
+                buf.putInt(2)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is CheckOutcome.NotChecked -> {
+                buf.putInt(3)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is CheckOutcome.NotReached -> {
+                buf.putInt(4)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
@@ -14083,6 +16895,10 @@ enum class ConsentKind {
      * Selective sharing of identity data.
      */
     DATA_SHARE,
+    /**
+     * A document presented in person to a verifier (driving licence to the police, …).
+     */
+    IN_PERSON_PRESENTATION,
     /**
      * A receipt that is missing from the device (only on a `damage` marker).
      */
@@ -15379,6 +18195,132 @@ public object FfiConverterTypeLogProblem : FfiConverterRustBuffer<LogProblem>{
 
 
 
+
+
+/**
+ * Why a frame could not be moved. Shells map their platform exceptions onto these; the
+ * `reason` is for logs only (never shown to the citizen, never holding frame bytes).
+ */
+sealed class MdocTransportException: kotlin.Exception() {
+    
+    /**
+     * The peer went away (BLE disconnect, socket closed).
+     */
+    class Disconnected(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : MdocTransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * Nothing arrived in time (the adapter's own timeout).
+     */
+    class Timeout(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : MdocTransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * Anything else (BLE off, permission missing, I/O failure).
+     */
+    class Other(
+        
+        /**
+         * What the platform reported (for logs; never shown to the user).
+         */
+        val `reason`: kotlin.String
+        ) : MdocTransportException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<MdocTransportException> {
+        override fun lift(error_buf: RustBuffer.ByValue): MdocTransportException = FfiConverterTypeMdocTransportError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMdocTransportError : FfiConverterRustBuffer<MdocTransportException> {
+    override fun read(buf: ByteBuffer): MdocTransportException {
+        
+
+        return when(buf.getInt()) {
+            1 -> MdocTransportException.Disconnected(
+                FfiConverterString.read(buf),
+                )
+            2 -> MdocTransportException.Timeout(
+                FfiConverterString.read(buf),
+                )
+            3 -> MdocTransportException.Other(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: MdocTransportException): ULong {
+        return when(value) {
+            is MdocTransportException.Disconnected -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is MdocTransportException.Timeout -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is MdocTransportException.Other -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: MdocTransportException, buf: ByteBuffer) {
+        when(value) {
+            is MdocTransportException.Disconnected -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is MdocTransportException.Timeout -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is MdocTransportException.Other -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
 /**
  * Network failure classes, so a shell can tell "you are offline" from "the server is down".
  */
@@ -15779,7 +18721,16 @@ enum class SignPurpose {
     /**
      * Raising the identity level with the chip-based ID card (CCCD): the upload of its files.
      */
-    CHIP;
+    CHIP,
+    /**
+     * Presenting a document in person (ISO 18013-5 device authentication to a verifier that
+     * the citizen sees on screen, e.g. the driving licence to the traffic police).
+     */
+    DOCUMENT_PRESENTATION,
+    /**
+     * Showing the short identity QR code (valid 60 s) to someone with a camera.
+     */
+    IDENTITY_QR;
 
     
 
@@ -15849,6 +18800,288 @@ public object FfiConverterTypeSignatureFormat: FfiConverterRustBuffer<SignatureF
 
     override fun write(value: SignatureFormat, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The answer of a verification.
+ */
+sealed class VerdictOverall {
+    
+    /**
+     * Every check held: issuer, signature, each element, validity, device, revocation.
+     */
+    object Valid : VerdictOverall()
+    
+    
+    /**
+     * A check failed: do not trust the document. `failing` says which and why (vi/en).
+     */
+    data class Invalid(
+        /**
+         * The failing check's code and message (`mdoc.revoked`, `mdoc.digest_mismatch`, …).
+         */
+        val `failing`: vn.citizen.core.ErrorDetail) : VerdictOverall()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * No check failed but some could not be done (a stale status list, an old trust list):
+     * never to be read as valid; see the checks.
+     */
+    object PartlyUnchecked : VerdictOverall()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerdictOverall : FfiConverterRustBuffer<VerdictOverall>{
+    override fun read(buf: ByteBuffer): VerdictOverall {
+        return when(buf.getInt()) {
+            1 -> VerdictOverall.Valid
+            2 -> VerdictOverall.Invalid(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            3 -> VerdictOverall.PartlyUnchecked
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: VerdictOverall): ULong = when(value) {
+        is VerdictOverall.Valid -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is VerdictOverall.Invalid -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`failing`)
+            )
+        }
+        is VerdictOverall.PartlyUnchecked -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: VerdictOverall, buf: ByteBuffer) {
+        when(value) {
+            is VerdictOverall.Valid -> {
+                buf.putInt(1)
+                Unit
+            }
+            is VerdictOverall.Invalid -> {
+                buf.putInt(2)
+                FfiConverterTypeErrorDetail.write(value.`failing`, buf)
+                Unit
+            }
+            is VerdictOverall.PartlyUnchecked -> {
+                buf.putInt(3)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * The checks of a verdict.
+ */
+
+enum class VerificationCheckKind {
+    
+    /**
+     * The trust list is current (not past its update date).
+     */
+    TRUST_LIST,
+    /**
+     * The session: decryption, message structure, the citizen did not decline.
+     */
+    SESSION,
+    /**
+     * The issuer's certificate chains to a root of the trust list and is a document signer.
+     */
+    ISSUER_CHAIN,
+    /**
+     * The issuer's signature over the mobile security object.
+     */
+    MSO_SIGNATURE,
+    /**
+     * Each disclosed element against the digest the issuer signed.
+     */
+    ELEMENT_DIGESTS,
+    /**
+     * The document's validity window and the issuer certificates' validity.
+     */
+    VALIDITY,
+    /**
+     * The presenting phone proved it holds the document's key, in this session.
+     */
+    DEVICE_AUTHENTICATION,
+    /**
+     * Not revoked, per the cached token status list.
+     */
+    REVOCATION;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerificationCheckKind: FfiConverterRustBuffer<VerificationCheckKind> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        VerificationCheckKind.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: VerificationCheckKind) = 4UL
+
+    override fun write(value: VerificationCheckKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What the verifier asks the citizen to show.
+ */
+sealed class VerifierRequest {
+    
+    /**
+     * A traffic check of the driving licence: name, birth date, portrait, categories, number,
+     * dates and issuing authority; nothing retained.
+     */
+    object DrivingLicenceCheck : VerifierRequest()
+    
+    
+    /**
+     * An age check: the driving licence's birth date and portrait; nothing retained.
+     */
+    object AgeOver18 : VerifierRequest()
+    
+    
+    /**
+     * Any elements of one document.
+     */
+    data class Custom(
+        /**
+         * docType (`org.iso.18013.5.1.mDL`, `vn.gov.cccd.1`, …).
+         */
+        val `docType`: kotlin.String, 
+        /**
+         * The elements.
+         */
+        val `elements`: List<vn.citizen.core.RequestedElementSpec>) : VerifierRequest()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifierRequest : FfiConverterRustBuffer<VerifierRequest>{
+    override fun read(buf: ByteBuffer): VerifierRequest {
+        return when(buf.getInt()) {
+            1 -> VerifierRequest.DrivingLicenceCheck
+            2 -> VerifierRequest.AgeOver18
+            3 -> VerifierRequest.Custom(
+                FfiConverterString.read(buf),
+                FfiConverterSequenceTypeRequestedElementSpec.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: VerifierRequest): ULong = when(value) {
+        is VerifierRequest.DrivingLicenceCheck -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is VerifierRequest.AgeOver18 -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is VerifierRequest.Custom -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`docType`)
+                + FfiConverterSequenceTypeRequestedElementSpec.allocationSize(value.`elements`)
+            )
+        }
+    }
+
+    override fun write(value: VerifierRequest, buf: ByteBuffer) {
+        when(value) {
+            is VerifierRequest.DrivingLicenceCheck -> {
+                buf.putInt(1)
+                Unit
+            }
+            is VerifierRequest.AgeOver18 -> {
+                buf.putInt(2)
+                Unit
+            }
+            is VerifierRequest.Custom -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`docType`, buf)
+                FfiConverterSequenceTypeRequestedElementSpec.write(value.`elements`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
@@ -16212,6 +19445,38 @@ public object FfiConverterOptionalTypeErrorDetail: FfiConverterRustBuffer<ErrorD
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeDocumentType: FfiConverterRustBuffer<DocumentType?> {
+    override fun read(buf: ByteBuffer): DocumentType? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeDocumentType.read(buf)
+    }
+
+    override fun allocationSize(value: DocumentType?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeDocumentType.allocationSize(value)
+        }
+    }
+
+    override fun write(value: DocumentType?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeDocumentType.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -16492,6 +19757,62 @@ public object FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer<List<De
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeDisclosedDocument: FfiConverterRustBuffer<List<DisclosedDocument>> {
+    override fun read(buf: ByteBuffer): List<DisclosedDocument> {
+        val len = buf.getInt()
+        return List<DisclosedDocument>(len) {
+            FfiConverterTypeDisclosedDocument.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DisclosedDocument>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDisclosedDocument.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DisclosedDocument>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDisclosedDocument.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDisclosedElement: FfiConverterRustBuffer<List<DisclosedElement>> {
+    override fun read(buf: ByteBuffer): List<DisclosedElement> {
+        val len = buf.getInt()
+        return List<DisclosedElement>(len) {
+            FfiConverterTypeDisclosedElement.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DisclosedElement>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDisclosedElement.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DisclosedElement>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDisclosedElement.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeDocumentField: FfiConverterRustBuffer<List<DocumentField>> {
     override fun read(buf: ByteBuffer): List<DocumentField> {
         val len = buf.getInt()
@@ -16594,6 +19915,34 @@ public object FfiConverterSequenceTypeDraftAttachment: FfiConverterRustBuffer<Li
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDraftAttachment.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeElementSelection: FfiConverterRustBuffer<List<ElementSelection>> {
+    override fun read(buf: ByteBuffer): List<ElementSelection> {
+        val len = buf.getInt()
+        return List<ElementSelection>(len) {
+            FfiConverterTypeElementSelection.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ElementSelection>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeElementSelection.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ElementSelection>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeElementSelection.write(it, buf)
         }
     }
 }
@@ -16762,6 +20111,90 @@ public object FfiConverterSequenceTypeReceiptInfo: FfiConverterRustBuffer<List<R
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeReceiptInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRequestedDocumentElement: FfiConverterRustBuffer<List<RequestedDocumentElement>> {
+    override fun read(buf: ByteBuffer): List<RequestedDocumentElement> {
+        val len = buf.getInt()
+        return List<RequestedDocumentElement>(len) {
+            FfiConverterTypeRequestedDocumentElement.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RequestedDocumentElement>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRequestedDocumentElement.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RequestedDocumentElement>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRequestedDocumentElement.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRequestedElementSpec: FfiConverterRustBuffer<List<RequestedElementSpec>> {
+    override fun read(buf: ByteBuffer): List<RequestedElementSpec> {
+        val len = buf.getInt()
+        return List<RequestedElementSpec>(len) {
+            FfiConverterTypeRequestedElementSpec.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RequestedElementSpec>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRequestedElementSpec.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RequestedElementSpec>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRequestedElementSpec.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeVerificationCheck: FfiConverterRustBuffer<List<VerificationCheck>> {
+    override fun read(buf: ByteBuffer): List<VerificationCheck> {
+        val len = buf.getInt()
+        return List<VerificationCheck>(len) {
+            FfiConverterTypeVerificationCheck.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<VerificationCheck>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeVerificationCheck.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<VerificationCheck>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeVerificationCheck.write(it, buf)
         }
     }
 }
@@ -17048,6 +20481,22 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     UniffiLib.uniffi_citizen_core_fn_func_provinces(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * A verifier configuration with safe defaults (platform roots, no pins, HTTPS only). Pure:
+         * main-safe, never throws.
+         */ fun `defaultVerifierConfig`(`serverBaseUrl`: kotlin.String, `dataDir`: kotlin.String): VerifierConfig {
+            return FfiConverterTypeVerifierConfig.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_default_verifier_config(
+    
+        
+        FfiConverterString.lower(`serverBaseUrl`),
+        FfiConverterString.lower(`dataDir`),_status)
 }
     )
     }

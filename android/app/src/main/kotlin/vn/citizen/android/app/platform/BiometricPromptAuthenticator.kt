@@ -103,6 +103,8 @@ class BiometricPromptAuthenticator(
             SignPurpose.DEVICE_MANAGEMENT -> if (vi) "Xác nhận để quản lý thiết bị" else "Confirm to manage your devices"
             SignPurpose.PASSCODE_RESET -> if (vi) "Xác nhận để đặt lại mã bảo vệ" else "Confirm to reset your passcode"
             SignPurpose.CHIP -> if (vi) "Xác nhận để nâng mức định danh bằng thẻ căn cước" else "Confirm to raise your identity level with your ID card"
+            SignPurpose.DOCUMENT_PRESENTATION -> if (vi) "Xác nhận để trình giấy tờ cho bên kiểm tra" else "Confirm to show your document to the verifier"
+            SignPurpose.IDENTITY_QR -> if (vi) "Xác nhận để hiện mã QR định danh" else "Confirm to show your identity QR code"
             // Bookkeeping uses a key without user authentication and never reaches a prompt.
             SignPurpose.ACTIVITY_ENTRY, SignPurpose.ACTIVITY_ANCHOR -> if (vi) "Xác nhận danh tính" else "Confirm it is you"
         }
