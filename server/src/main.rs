@@ -44,6 +44,9 @@ struct Args {
     /// DEVELOPMENT ONLY: append every OTP (in clear) to this JSON-lines file.
     #[arg(long)]
     dev_otp_file: Option<PathBuf>,
+    /// Waiting period of a recovery without the old phone, in seconds (default 24 h).
+    #[arg(long, default_value_t = citizen_protocol::protocol::recovery::DEFAULT_WAIT_SECS)]
+    recovery_wait_secs: i64,
 }
 
 #[tokio::main]
@@ -76,7 +79,7 @@ async fn main() -> std::process::ExitCode {
         tls,
         otp_sender,
         clock: Arc::new(citizen_protocol::clock::SystemClock),
-        limits: Limits::default(),
+        limits: Limits { recovery_wait_secs: args.recovery_wait_secs.max(0), ..Limits::default() },
     };
     let server = match citizen_server::start(config).await {
         Ok(s) => s,

@@ -361,6 +361,17 @@ impl Store {
         Ok(())
     }
 
+    /// Replace the signed request of a queued item (re-signed after a key rotation, issue 15).
+    pub(crate) fn outbox_replace_request(&self, req: &SubmissionRequest, now: i64) -> Result<()> {
+        let id = &req.payload.submission_id;
+        let sealed = self.seal_json(&Self::request_label(id), req)?;
+        self.conn().execute(
+            "UPDATE outbox SET request = ?2, updated_at = ?3, next_attempt_at = ?3, not_before = 0 WHERE submission_id = ?1",
+            params![id, sealed, now],
+        )?;
+        Ok(())
+    }
+
     pub(crate) fn outbox_retry(&self, id: &str, next: i64, not_before: i64, error: &str, now: i64) -> Result<()> {
         self.conn().execute(
             "UPDATE outbox SET state = ?6, next_attempt_at = ?2, not_before = ?3, last_error = ?4, updated_at = ?5

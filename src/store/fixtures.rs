@@ -260,6 +260,8 @@ pub fn verify(dir: &Path, version: usize) -> Result<usize, String> {
     // v8: the documents wallet starts empty, with no trust list.
     check(s.document_rows().map_err(e("documents"))?.is_empty(), "documents")?;
     check(s.trust_list().map_err(e("trust list"))?.is_none(), "trust list")?;
+    // v9 (issue 15): an upgraded account's outbox is not held; the queued item is kept.
+    check(s.outbox_hold().map_err(e("outbox hold"))?.is_none(), "outbox hold")?;
     let (v, ok) = {
         let c = s.conn();
         let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;

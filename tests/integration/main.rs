@@ -33,6 +33,7 @@ mod outbox_faults;
 mod outbox_kill;
 mod qr_login;
 mod qr_registry;
+mod recovery;
 mod services;
 mod share;
 mod signed_overlap;

@@ -43,6 +43,9 @@ pub mod typ {
     /// The token status list of issued documents (draft-ietf-oauth-status-list).
     pub const STATUS_LIST: &str = crate::protocol::documents::STATUS_LIST_TYP;
 
+    /// The server's notice to an account's device that a recovery on another device started
+    /// (issue 15).
+    pub const RECOVERY_NOTICE: &str = crate::protocol::recovery::NOTICE_TYP;
     /// Every kind, for tests and documents that list them.
     pub const ALL: &[&str] = &[
         ACCESS_TOKEN,
@@ -57,6 +60,7 @@ pub mod typ {
         IDENTITY_BINDING,
         TRUST_LIST,
         STATUS_LIST,
+        RECOVERY_NOTICE,
     ];
 }
 

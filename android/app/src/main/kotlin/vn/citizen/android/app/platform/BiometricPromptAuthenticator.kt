@@ -103,6 +103,9 @@ class BiometricPromptAuthenticator(
             SignPurpose.DEVICE_MANAGEMENT -> if (vi) "Xác nhận để quản lý thiết bị" else "Confirm to manage your devices"
             SignPurpose.PASSCODE_RESET -> if (vi) "Xác nhận để đặt lại mã bảo vệ" else "Confirm to reset your passcode"
             SignPurpose.CHIP -> if (vi) "Xác nhận để nâng mức định danh bằng thẻ căn cước" else "Confirm to raise your identity level with your ID card"
+            SignPurpose.RECOVERY -> if (vi) "Xác nhận để khôi phục tài khoản trên thiết bị này" else "Confirm to recover your account on this device"
+            SignPurpose.RECOVERY_CANCEL -> if (vi) "Xác nhận để huỷ yêu cầu khôi phục tài khoản" else "Confirm to cancel the account recovery"
+            SignPurpose.REBIND -> if (vi) "Xác nhận để liên kết lại khoá của thiết bị" else "Confirm to re-bind this device's key"
             // Bookkeeping uses a key without user authentication and never reaches a prompt.
             SignPurpose.ACTIVITY_ENTRY, SignPurpose.ACTIVITY_ANCHOR -> if (vi) "Xác nhận danh tính" else "Confirm it is you"
         }
