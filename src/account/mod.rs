@@ -866,6 +866,10 @@ impl Account {
         self.take_recovery_notice(r.recovery_notice.as_deref()).await;
         if r.status != "active" && acc.inactive_status.as_deref() != Some(r.status.as_str()) {
             self.record_inactive(&r.status)?;
+            // The lock's entry is signed now (the bookkeeping key still works on a locked phone).
+            if let Err(e) = self.flush_activity().await {
+                tracing::info!(error = %e, "activity entries kept waiting for their signature");
+            }
         }
         // A lifted lock (an official unlocked the device, issue 15): usable again; the outbox
         // stays held until the citizen decides (`release_held_outbox`).

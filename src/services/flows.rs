@@ -469,6 +469,9 @@ impl Account {
                         tracing::info!("device locked: the outbox is held");
                         self.store.outbox_retry(&id, now, 0, Msg::DeviceLocked.code(), now)?;
                         self.record_inactive("locked")?;
+                        if let Err(e) = self.flush_activity().await {
+                            tracing::info!(error = %e, "activity entries kept waiting for their signature");
+                        }
                         self.notify(&id);
                         report.last_error = Some(e);
                         break;

@@ -129,7 +129,7 @@ def test_lost_phone_locked_then_recovered_cancelled_once_and_completed_once(chip
     outcome = complete_after_the_wait(new, ticket)
     assert outcome.replaced_device_id == old_id
     run(new.account().login(PASSCODE))
-    assert run(new.status()).enrollment == cc.EnrollmentState.ENROLLED
+    assert run(new.status()).enrollment == cc.EnrollmentState.ENROLLED()
     log = summaries(new)
     assert any(s.startswith(f"recovery_started={ticket.recovery_id}") for s in log), log
     assert any(f"recovered_from={old_id}" in s for s in log), log
