@@ -627,7 +627,7 @@ mod v5_sealing {
              ALTER TABLE account DROP COLUMN integrity; ALTER TABLE activity_anchors DROP COLUMN sealed;
              ALTER TABLE consent_receipts DROP COLUMN chain_seq;
              ALTER TABLE account DROP COLUMN bookkeeping; DROP TABLE activity_pending;
-             DROP TABLE documents; DROP TABLE trust_list;
+             DROP TABLE documents; DROP TABLE trust_list; ALTER TABLE account DROP COLUMN outbox_hold;
              DELETE FROM meta WHERE name = '{SEALED_V5_FLAG}'; PRAGMA user_version = 4;"
         ))
         .unwrap();

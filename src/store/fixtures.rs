@@ -94,9 +94,9 @@ fn migrate_to(conn: &mut Connection, version: usize) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// Write a populated database of schema `version` (1–6) into `dir`.
+/// Write a populated database of schema `version` (1–8) into `dir`.
 pub fn write(dir: &Path, version: usize) -> crate::error::Result<()> {
-    assert!((1..=super::SCHEMA_INTEGRITY + 1).contains(&version), "fixture version {version}");
+    assert!((1..=super::SCHEMA_INTEGRITY + 2).contains(&version), "fixture version {version}");
     std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::Storage(e.to_string()))?;
     let mut c = Connection::open(dir.join(DB_FILE))?;
     Store::configure(&c)?;
@@ -184,6 +184,13 @@ pub fn write(dir: &Path, version: usize) -> crate::error::Result<()> {
         let tx = c.transaction()?;
         tx.execute_batch(super::migrations::LATE_MIGRATIONS[0])?;
         tx.pragma_update(None, "user_version", 7)?;
+        tx.commit()?;
+    }
+    if version >= 8 {
+        // v8 as it shipped: the documents wallet (empty here); v9 then adds the outbox hold.
+        let tx = c.transaction()?;
+        tx.execute_batch(super::migrations::LATE_MIGRATIONS[1])?;
+        tx.pragma_update(None, "user_version", 8)?;
         tx.commit()?;
     }
     Ok(())
