@@ -97,6 +97,12 @@ impl ApiError {
         e.body.device_status = Some(status.to_string());
         e
     }
+    /// 403 `device_locked`: the device was locked remotely (issue 15).
+    pub fn device_locked() -> Self {
+        let mut e = Self::new(StatusCode::FORBIDDEN, codes::DEVICE_LOCKED, "device is locked; re-bind it first");
+        e.body.device_status = Some("locked".to_string());
+        e
+    }
     /// Attach the remaining OTP attempts.
     pub fn with_attempts_left(mut self, n: u32) -> Self {
         self.body.attempts_left = Some(n);

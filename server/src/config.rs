@@ -91,6 +91,10 @@ pub struct Limits {
     pub failure_window_secs: i64,
     /// Enrollment starts allowed per CCCD number per hour.
     pub enroll_per_hour: u32,
+    /// Waiting period of a recovery without the old phone (issue 15): the new device is
+    /// activated only this long after the recovery started, and the old device or an official
+    /// may cancel it meanwhile. Default 24 h.
+    pub recovery_wait_secs: i64,
     /// Load shedding (ARCHITECTURE.md, "Load shedding"): connection timeouts, in-flight caps, body
     /// limits and per-client quotas of anonymous state.
     pub shed: ShedLimits,
@@ -167,6 +171,7 @@ impl Default for Limits {
             failures_per_address: 50,
             failure_window_secs: 60,
             enroll_per_hour: 5,
+            recovery_wait_secs: citizen_protocol::protocol::recovery::DEFAULT_WAIT_SECS,
             shed: ShedLimits::default(),
         }
     }

@@ -268,7 +268,7 @@ CREATE TABLE issued_documents (
     revoked_at   INTEGER
 );
 "#,
-    // v9 (issue 16, decisions 37-38, helper ds; the merger renumbers): the citizen's access log
+    // v9 (issue 16, decisions 40-41): the citizen's access log
     // (every read of a register record, hash-chained per citizen, `access_log.rs`); named
     // officials with roles (the dashboard role; `officials.rs`); and, on cases, the province and
     // the filing channel the officials' dashboard groups by (NULL province = filed before v9).
@@ -301,6 +301,66 @@ ALTER TABLE cases ADD COLUMN province_code TEXT;
 ALTER TABLE cases ADD COLUMN channel TEXT NOT NULL DEFAULT 'online';
 CREATE INDEX cases_received ON cases(received_at);
 CREATE INDEX case_events_case ON case_events(case_number, status);
+"#,
+    // v10 (issue 15, decision 39): losing, changing and re-binding the phone.
+    // * devices.locked_at: a remote lock in force (the device stays the account's one device,
+    //   refused with `device_locked` until unlocked or replaced by a recovery).
+    // * device_locks: who locked or unlocked which device, when and why (the official's
+    //   identity, or `portal` for the citizen's own lock from the portal).
+    // * recoveries: a new device waiting to replace the old one (chip + OTP, or an official at a
+    //   counter), with its waiting period, and how it ended. At most one waiting per account.
+    // * key_rotations: a device key replaced on the same device after invalidation.
+    // * rebindings: the OTP of a key re-binding (like passcode resets).
+    // * enrollments.approved_by_official (a counter recovery), approved_secret_sha256 (the
+    //   digest of the transfer QR code's secret the old phone signed: proximity check).
+    r#"
+ALTER TABLE devices ADD COLUMN locked_at INTEGER;
+ALTER TABLE enrollments ADD COLUMN approved_by_official TEXT;
+ALTER TABLE enrollments ADD COLUMN approved_secret_sha256 TEXT;
+CREATE TABLE device_locks (
+    id          INTEGER PRIMARY KEY,
+    device_id   TEXT NOT NULL,
+    account_id  TEXT NOT NULL,
+    action      TEXT NOT NULL CHECK (action IN ('lock', 'unlock')),
+    actor       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    at          INTEGER NOT NULL
+);
+CREATE TABLE recoveries (
+    recovery_id            TEXT PRIMARY KEY,
+    account_id             TEXT NOT NULL REFERENCES accounts(account_id),
+    old_device_id          TEXT,
+    new_device_id          TEXT NOT NULL UNIQUE,
+    registration           TEXT NOT NULL,
+    public_key             BLOB NOT NULL,
+    bookkeeping_public_key BLOB,
+    counter                INTEGER NOT NULL,
+    method                 TEXT NOT NULL CHECK (method IN ('chip', 'counter')),
+    started_by             TEXT NOT NULL,
+    state                  TEXT NOT NULL CHECK (state IN ('waiting', 'cancelled', 'completed')),
+    started_at             INTEGER NOT NULL,
+    ready_at               INTEGER NOT NULL,
+    ended_at               INTEGER,
+    ended_by               TEXT,
+    notice_seen_at         INTEGER
+);
+CREATE UNIQUE INDEX one_waiting_recovery ON recoveries(account_id) WHERE state = 'waiting';
+CREATE TABLE key_rotations (
+    id             INTEGER PRIMARY KEY,
+    device_id      TEXT NOT NULL REFERENCES devices(device_id),
+    old_public_key BLOB NOT NULL,
+    new_public_key BLOB NOT NULL,
+    at             INTEGER NOT NULL
+);
+CREATE TABLE rebindings (
+    rebind_id      TEXT PRIMARY KEY,
+    device_id      TEXT NOT NULL REFERENCES devices(device_id),
+    otp_hash       BLOB NOT NULL,
+    otp_expires_at INTEGER NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    created_at     INTEGER NOT NULL,
+    consumed_at    INTEGER
+);
 "#,
 ];
 
@@ -522,6 +582,44 @@ mod tests {
             })
             .unwrap();
         assert_eq!((counter, window), (0, 0));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// v10 (issue 15): a device of a v8 database is unlocked, keeps its key and counters, and the
+    /// new tables start empty; a lock, a recovery and a rotation can then be recorded.
+    #[test]
+    fn v8_devices_upgrade_unlocked_with_empty_recovery_tables() {
+        let dir = std::env::temp_dir().join(format!("db-{}", citizen_protocol::crypto::random_b64url(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            for sql in &MIGRATIONS[..8] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 8).unwrap();
+            c.pragma_update(None, "foreign_keys", false).unwrap();
+            c.execute("INSERT INTO accounts (account_id, citizen_id, created_at) VALUES ('acc', 1, 0)", []).unwrap();
+            c.execute(
+                "INSERT INTO devices (device_id, account_id, public_key, hardware_backed, attestation_chain, platform,
+                                      label, status, status_changed_at, last_counter, enrolled_at)
+                 VALUES ('dev', 'acc', X'04', 1, '[]', 'android', 'phone', 'active', 0, 41, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let c = open(&p).unwrap();
+        let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!((v, MIGRATIONS.len()), (10, 10));
+        let dev = crate::verify::load_device(&c, "dev").unwrap().unwrap();
+        assert_eq!((dev.last_counter, dev.locked_at, dev.shown_status()), (41, None, "active"));
+        for t in ["device_locks", "recoveries", "key_rotations", "rebindings"] {
+            let n: i64 = c.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0)).unwrap();
+            assert_eq!(n, 0, "{t}");
+        }
+        c.execute("UPDATE devices SET locked_at = 5 WHERE device_id = 'dev'", []).unwrap();
+        let dev = crate::verify::load_device(&c, "dev").unwrap().unwrap();
+        assert_eq!(dev.shown_status(), "locked");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

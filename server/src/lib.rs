@@ -132,6 +132,19 @@ impl RunningServer {
         verify::load_device(&self.db(), device_id).ok().flatten().map(|d| d.status)
     }
 
+    /// The remote locks and unlocks of a device, oldest first: (action, actor, reason) — the
+    /// actor is `official:<id>` or `portal` (issue 15).
+    pub fn device_lock_records(&self, device_id: &str) -> Vec<(String, String, String)> {
+        let db = self.db();
+        let Ok(mut st) = db.prepare("SELECT action, actor, reason FROM device_locks WHERE device_id = ?1 ORDER BY id")
+        else {
+            return vec![];
+        };
+        st.query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect())
+            .unwrap_or_default()
+    }
+
     /// Whether an account is locked by an official (`None` if unknown).
     pub fn account_locked(&self, account_id: &str) -> Option<bool> {
         self.db()

@@ -47,6 +47,9 @@ struct Args {
     /// Instead of serving: a maintenance task on --data-dir (the server must not be running).
     #[command(subcommand)]
     task: Option<Task>,
+    /// Waiting period of a recovery without the old phone, in seconds (default 24 h).
+    #[arg(long, default_value_t = citizen_protocol::protocol::recovery::DEFAULT_WAIT_SECS)]
+    recovery_wait_secs: i64,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -174,7 +177,7 @@ async fn serve(args: Args) -> std::process::ExitCode {
         tls,
         otp_sender,
         clock: Arc::new(citizen_protocol::clock::SystemClock),
-        limits: Limits::default(),
+        limits: Limits { recovery_wait_secs: args.recovery_wait_secs.max(0), ..Limits::default() },
     };
     let server = match citizen_server::start(config).await {
         Ok(s) => s,

@@ -377,6 +377,7 @@ pub async fn seed(
                 label: "Thiết bị tổng hợp".into(),
             },
             proof: sign(&key, st),
+            transfer_secret: None,
         };
         let done =
             blocking(&state, move |s, c| crate::handlers::enrollment::complete(s, c, &complete)).await.map_err(err)?;

@@ -36,12 +36,40 @@ pub struct DeviceRow {
     pub last_counter: i64,
     /// The bookkeeping key (SEC1), once registered: it may sign activity anchors, nothing else.
     pub bookkeeping_public_key: Option<Vec<u8>>,
+    /// Unix seconds of a remote lock still in force (issue 15): the device stays the account's
+    /// device but can neither log in nor sign until an official unlocks it or a recovery
+    /// replaces it.
+    pub locked_at: Option<i64>,
+}
+
+impl DeviceRow {
+    /// The status as the citizen sees it: `locked` for an active device under a remote lock.
+    pub fn shown_status(&self) -> &str {
+        if self.status == "active" && self.locked_at.is_some() {
+            "locked"
+        } else {
+            &self.status
+        }
+    }
+}
+
+/// Refuse a device that may not act: deactivated (403 `device_inactive` with its status) or
+/// remotely locked (403 `device_locked`).
+pub fn check_device_usable(dev: &DeviceRow) -> ApiResult<()> {
+    if dev.status != "active" {
+        return Err(ApiError::device_inactive(&dev.status));
+    }
+    if dev.locked_at.is_some() {
+        return Err(ApiError::device_locked());
+    }
+    Ok(())
 }
 
 /// Load a device by id.
 pub fn load_device(conn: &Connection, device_id: &str) -> rusqlite::Result<Option<DeviceRow>> {
     conn.query_row(
-        "SELECT device_id, account_id, public_key, status, status_changed_at, last_counter, bookkeeping_public_key
+        "SELECT device_id, account_id, public_key, status, status_changed_at, last_counter, bookkeeping_public_key,
+                locked_at
            FROM devices WHERE device_id = ?1",
         [device_id],
         |r| {
@@ -53,6 +81,7 @@ pub fn load_device(conn: &Connection, device_id: &str) -> rusqlite::Result<Optio
                 status_changed_at: r.get(4)?,
                 last_counter: r.get(5)?,
                 bookkeeping_public_key: r.get(6)?,
+                locked_at: r.get(7)?,
             })
         },
     )
@@ -80,7 +109,8 @@ pub fn check_audience(state: &AppState, audience: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_skew(state: &AppState, issued_at: i64) -> ApiResult<()> {
+/// `issued_at` within [`MAX_CLOCK_SKEW_SECS`] of the server's clock.
+pub fn check_skew(state: &AppState, issued_at: i64) -> ApiResult<()> {
     if issued_at.abs_diff(state.now()) > MAX_CLOCK_SKEW_SECS as u64 {
         return Err(unauthorized(codes::CLOCK_SKEW, "issued_at too far from server time"));
     }
@@ -264,7 +294,10 @@ pub fn verify_signed_pre(
         }
         (Err(e), d) => {
             audit(conn, now, &event, e.code(), account_id.as_deref(), device_id.as_deref());
-            if !matches!(e.code(), codes::ACCOUNT_LOCKED | codes::DEVICE_INACTIVE | codes::INTERNAL) {
+            if !matches!(
+                e.code(),
+                codes::ACCOUNT_LOCKED | codes::DEVICE_INACTIVE | codes::DEVICE_LOCKED | codes::INTERNAL
+            ) {
                 record_throttle(state, conn, &keys)?;
                 if let (Some(d), true) = (d, issued_nonce_reached_signature && e.code() == codes::SIGNATURE_INVALID) {
                     conn.execute(
@@ -313,9 +346,7 @@ fn verify_inner(
     }
     check_audience(state, &st.audience)?;
     let device = device.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_DEVICE, "unknown device"))?;
-    if device.status != "active" {
-        return Err(ApiError::device_inactive(&device.status));
-    }
+    check_device_usable(device)?;
     check_not_locked(conn, &device.account_id)?;
     let issued = match nonce_rule {
         NonceRule::Challenge => {
@@ -413,7 +444,7 @@ pub fn accept_counter(highest: u64, seen: u64, counter: u64) -> Option<(u64, u64
 /// Accept `counter` for the device's login or submit counter, once, by compare-and-swap on the
 /// stored (highest, bitmap) pair: two requests racing for the same counter cannot both win,
 /// even with several connections (the server's single connection already serialises them).
-fn accept_device_counter(conn: &Connection, device_id: &str, kind: CounterKind, counter: u64) -> ApiResult<()> {
+pub fn accept_device_counter(conn: &Connection, device_id: &str, kind: CounterKind, counter: u64) -> ApiResult<()> {
     let replay = || unauthorized(codes::COUNTER_REPLAY, "counter already used or too old");
     i64::try_from(counter).map_err(|_| ApiError::invalid("counter out of range"))?;
     let (col, wcol) = match kind {
@@ -519,9 +550,21 @@ pub fn verify_enroll_proof(
     device_id: &str,
     public_key_b64: &str,
 ) -> ApiResult<Vec<u8>> {
+    verify_new_key_proof(state, signed, Purpose::Enroll, enrollment_id, device_id, public_key_b64)
+}
+
+/// [`verify_enroll_proof`] for another purpose (a recovery's new key, issue 15).
+pub fn verify_new_key_proof(
+    state: &AppState,
+    signed: &SignedStatement,
+    purpose: Purpose,
+    enrollment_id: &str,
+    device_id: &str,
+    public_key_b64: &str,
+) -> ApiResult<Vec<u8>> {
     let st = &signed.statement;
-    if st.purpose != Purpose::Enroll {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::PURPOSE_MISMATCH, "proof must have purpose enroll"));
+    if st.purpose != purpose {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::PURPOSE_MISMATCH, "proof has another purpose"));
     }
     check_audience(state, &st.audience)?;
     if st.nonce != enrollment_id {
@@ -560,6 +603,8 @@ pub enum OtpTable {
     Enrollment,
     /// `passcode_resets`
     Reset,
+    /// `rebindings` (issue 15)
+    Rebind,
 }
 
 /// Apply the OTP rules: consumed → unknown; too many attempts → dead; expired; wrong →
@@ -592,6 +637,7 @@ pub fn check_otp(
     let sql = match table {
         OtpTable::Enrollment => "UPDATE enrollments SET attempts = attempts + 1 WHERE enrollment_id = ?1",
         OtpTable::Reset => "UPDATE passcode_resets SET attempts = attempts + 1 WHERE reset_id = ?1",
+        OtpTable::Rebind => "UPDATE rebindings SET attempts = attempts + 1 WHERE rebind_id = ?1",
     };
     conn.execute(sql, [id])?;
     let attempts = row.attempts + 1;

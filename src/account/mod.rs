@@ -8,6 +8,8 @@ pub(crate) mod access_log;
 mod identity_qr;
 pub(crate) use identity_qr::IDQR_CODE_VALID_SECS;
 pub mod passcode;
+mod recovery;
+pub(crate) use recovery::{NoticeRecord, PendingRecovery};
 
 use std::sync::Arc;
 
@@ -39,6 +41,9 @@ pub(crate) struct PendingEnrollment {
     pub device_id: String,
     pub masked_phone: String,
     pub has_active_device: bool,
+    /// The secret of the transfer QR code this phone shows, once asked (issue 15).
+    #[serde(default)]
+    pub transfer_secret: Option<String>,
 }
 
 /// A pending passcode reset.
@@ -105,6 +110,10 @@ pub(crate) fn sign_request(st: &Statement, user_initiated: bool) -> SignRequest 
         Purpose::Credential => SignPurpose::Credential,
         Purpose::Chip => SignPurpose::Chip,
         Purpose::IdentityQr => SignPurpose::IdentityQr,
+        // Issue 15: the new device's recovery, the old device's cancel, a key re-binding.
+        Purpose::Recovery => SignPurpose::Recovery,
+        Purpose::RecoveryCancel => SignPurpose::RecoveryCancel,
+        Purpose::Rebind => SignPurpose::Rebind,
     };
     SignRequest { purpose, user_initiated }
 }
@@ -174,13 +183,29 @@ impl Account {
     }
 
     /// Remember a server's "device inactive" answer locally, then pass the error on.
-    fn note_inactive<T>(&self, r: Result<T>) -> Result<T> {
+    pub(crate) fn note_inactive<T>(&self, r: Result<T>) -> Result<T> {
         if let Err(Error::DeviceInactive(status)) = &r {
-            if let Err(e) = self.store.mark_inactive(status) {
+            if let Err(e) = self.record_inactive(status) {
                 tracing::warn!(error = %e, "could not record inactive device");
             }
         }
         r
+    }
+
+    /// Record the server's status of this device. The first time a remote lock is learned it is
+    /// also written to the activity log (queued: it is signed with the next entry), and the
+    /// outbox is held (issue 15).
+    pub(crate) fn record_inactive(&self, status: &str) -> Result<()> {
+        let before = self.store.account()?.and_then(|a| a.inactive_status);
+        self.store.mark_inactive(status)?;
+        if status == "locked" && before.as_deref() != Some("locked") {
+            self.store.queue_activity(&crate::store::PendingActivity {
+                kind: ActivityKind::DeviceChange,
+                summary: "locked_remotely".into(),
+                at: self.now(),
+            })?;
+        }
+        Ok(())
     }
 
     /// The device's enrollment and session state (no network call).
@@ -365,6 +390,8 @@ impl Account {
                 retry_after: None,
             }));
         }
+        // The old device's next contact during a recovery (issue 15).
+        self.take_recovery_notice(r.recovery_notice.as_deref()).await;
         Ok(r.nonce)
     }
 
@@ -415,6 +442,7 @@ impl Account {
                 device_id: device_id.clone(),
                 masked_phone: resp.masked_phone.clone(),
                 has_active_device: resp.has_active_device,
+                transfer_secret: None,
             },
         )?;
         Ok((resp, device_id))
@@ -482,6 +510,7 @@ impl Account {
                 label: self.device_label.clone(),
             },
             proof,
+            transfer_secret: pending.transfer_secret.clone(),
         };
         let resp: EnrollCompleteResponse = match self.net.post(PATH_ENROLL_COMPLETE, &req, None).await {
             Ok(r) => r,
@@ -786,14 +815,100 @@ impl Account {
         Ok(())
     }
 
+    /// On the new phone, during an enrollment: the transfer QR code to show to the old phone
+    /// (issue 15, proximity check). The secret is made once and kept with the enrollment.
+    pub(crate) fn transfer_code(&self) -> Result<String> {
+        let PendingRow::<PendingEnrollment> { reference, mut payload, expires_at } =
+            self.store.pending(PENDING_ENROLLMENT)?.ok_or(Error::Domain(Msg::NoPendingEnrollment))?;
+        let secret = match &payload.transfer_secret {
+            Some(s) => s.clone(),
+            None => {
+                let s = crypto::random_b64url(16);
+                payload.transfer_secret = Some(s.clone());
+                self.store.put_pending(PENDING_ENROLLMENT, &reference, expires_at, &payload)?;
+                s
+            }
+        };
+        Ok(crate::protocol::recovery::TransferCode {
+            enrollment_id: reference,
+            audience: self.net.audience().to_string(),
+            secret,
+        }
+        .encode())
+    }
+
+    /// On the old phone: approve the hand-over to the phone whose transfer QR code was scanned
+    /// (after the passcode; the device key signs the code's secret digest). No waiting period:
+    /// the two phones are side by side.
+    pub(crate) async fn approve_transfer_code(&self, text: &str, passcode_in: &str) -> Result<String> {
+        let code = crate::protocol::recovery::TransferCode::decode(text.trim())
+            .filter(|c| c.audience == self.net.audience())
+            .ok_or(Error::Domain(Msg::TransferCodeInvalid))?;
+        let acc = self.active_account()?;
+        self.verify_passcode(passcode_in).await?;
+        let token = self.access_token().await?;
+        let nonce = self.challenge(&acc, Purpose::Transfer).await?;
+        let subject = crate::protocol::recovery::transfer_subject(&code.enrollment_id, &code.secret);
+        let signed = self.sign_for(&acc, Purpose::Transfer, nonce, subject).await?;
+        let _: crate::protocol::Ok = self.note_inactive(
+            self.net.post(PATH_TRANSFER_APPROVAL, &TransferApprovalRequest { signed }, Some(&token)).await,
+        )?;
+        self.log_activity(ActivityKind::DeviceChange, format!("transfer_approved={} proximity=qr", code.enrollment_id))
+            .await;
+        Ok(code.enrollment_id)
+    }
+
     pub(crate) async fn device_status(&self) -> Result<DeviceStatusResponse> {
         let acc = self.store.account()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
         let r: DeviceStatusResponse =
             self.net.post(PATH_DEVICE_STATUS, &DeviceStatusRequest { device_id: acc.device_id }, None).await?;
+        self.take_recovery_notice(r.recovery_notice.as_deref()).await;
         if r.status != "active" && acc.inactive_status.as_deref() != Some(r.status.as_str()) {
-            self.store.mark_inactive(&r.status)?;
+            self.record_inactive(&r.status)?;
+            // The lock's entry is signed now (the bookkeeping key still works on a locked phone).
+            if let Err(e) = self.flush_activity().await {
+                tracing::info!(error = %e, "activity entries kept waiting for their signature");
+            }
+        }
+        // A lifted lock (an official unlocked the device, issue 15): usable again; the outbox
+        // stays held until the citizen decides (`release_held_outbox`).
+        if r.status == "active" && self.store.clear_lock()? {
+            self.log_activity(ActivityKind::DeviceChange, "unlocked".into()).await;
         }
         Ok(r)
+    }
+
+    /// Why the outbox waits for the citizen, if it does (issue 15).
+    pub(crate) fn outbox_hold(&self) -> Result<Option<String>> {
+        self.store.outbox_hold()
+    }
+
+    /// The citizen's decision on a held outbox, once the device is usable again: `deliver`
+    /// lifts the hold (a key rotation first re-signs the queued requests with the new key);
+    /// otherwise the held requests are withdrawn (marked rejected with `outbox.withdrawn`,
+    /// kept in the list). Refused while the device is still locked or inactive, and when
+    /// nothing is held. Returns how many requests were affected.
+    pub(crate) async fn release_held_outbox(&self, deliver: bool) -> Result<u32> {
+        let acc = self.active_account()?;
+        let reason = self.store.outbox_hold()?.ok_or(Error::Domain(Msg::NothingHeld))?;
+        let pending: Vec<_> = self.store.outbox()?.into_iter().filter(|r| r.state.is_pending()).collect();
+        let n = u32::try_from(pending.len()).unwrap_or(u32::MAX);
+        if deliver {
+            if reason == crate::store::OUTBOX_HOLD_KEY_ROTATED {
+                self.resign_outbox(&acc).await?;
+            }
+            self.store.set_outbox_hold(None)?;
+            self.log_activity(ActivityKind::DeviceChange, format!("outbox_released={n} after={reason}")).await;
+        } else {
+            let now = self.now();
+            for row in &pending {
+                self.store.outbox_rejected(&row.submission_id, Msg::OutboxWithdrawn.code(), now)?;
+                self.notify(&row.submission_id);
+            }
+            self.store.set_outbox_hold(None)?;
+            self.log_activity(ActivityKind::DeviceChange, format!("outbox_withdrawn={n} after={reason}")).await;
+        }
+        Ok(n)
     }
 
     /// Delete a device key and its bookkeeping key (best effort).

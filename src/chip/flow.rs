@@ -131,7 +131,7 @@ fn wipe(mut out: ChipReadout) {
     }
 }
 
-fn wipe_evidence(e: &mut ChipEvidence) {
+pub(crate) fn wipe_evidence(e: &mut ChipEvidence) {
     for s in [&mut e.sod, &mut e.dg1, &mut e.dg13, &mut e.dg15, &mut e.aa_signature] {
         s.zeroize();
     }
@@ -157,23 +157,7 @@ impl Account {
         if ch.audience != self.net.audience() {
             return Err(bad_answer("chip challenge for another audience").into());
         }
-        let cscas = ch.csca.iter().map(|c| unb64(c)).collect::<Option<Vec<_>>>();
-        let trust = cscas
-            .and_then(|c| TrustList::new(c).ok())
-            .ok_or_else(|| ChipFlowError::Core(bad_answer("CSCA list malformed")))?;
-        let config = ReaderConfig {
-            access_key,
-            max_response_len: max_response_len(transport.as_ref()),
-            read_dg2: false,
-            trust,
-            now: u64::try_from(self.now()).unwrap_or_default(),
-            aa_challenge: Some(aa_challenge(&ch.nonce)),
-        };
-        let readout = drive(Reader::new(config, Box::new(OsRandom)), transport.as_ref(), progress.as_ref()).await?;
-        let stats = readout.stats;
-        let ev = evidence(&readout);
-        wipe(readout);
-        let mut ev = ev?;
+        let (mut ev, stats) = self.read_evidence(transport, access_key, progress, &ch.csca, &ch.nonce).await?;
         let result = self.upload_chip(&acc, &token, ch.nonce, &ev).await;
         wipe_evidence(&mut ev);
         let r = result?;
@@ -188,6 +172,52 @@ impl Account {
         };
         self.log_activity(ActivityKind::LevelUpgrade, format!("level={}", r.level)).await;
         Ok(ChipUpgraded { level: r.level, upgraded_at: r.upgraded_at, stats, credential_refreshed })
+    }
+
+    /// Read the card with active authentication over `aa_challenge(nonce)`, passive
+    /// authentication against `csca` (base64url DER), and return the evidence the server
+    /// re-verifies (the read itself is wiped). Shared by the level upgrade and the recovery on a
+    /// new device (issue 15), whose nonce is the enrollment id.
+    pub(crate) async fn read_evidence(
+        &self,
+        transport: Arc<dyn ApduTransport>,
+        access_key: AccessKey,
+        progress: Option<ProgressSink>,
+        csca: &[String],
+        nonce: &str,
+    ) -> Result<(ChipEvidence, Stats), ChipFlowError> {
+        let cscas = csca.iter().map(|c| unb64(c)).collect::<Option<Vec<_>>>();
+        let trust = cscas
+            .and_then(|c| TrustList::new(c).ok())
+            .ok_or_else(|| ChipFlowError::Core(bad_answer("CSCA list malformed")))?;
+        let config = ReaderConfig {
+            access_key,
+            max_response_len: max_response_len(transport.as_ref()),
+            read_dg2: false,
+            trust,
+            now: u64::try_from(self.now()).unwrap_or_default(),
+            aa_challenge: Some(aa_challenge(nonce)),
+        };
+        let readout = drive(Reader::new(config, Box::new(OsRandom)), transport.as_ref(), progress.as_ref()).await?;
+        let stats = readout.stats;
+        let ev = evidence(&readout);
+        wipe(readout);
+        Ok((ev?, stats))
+    }
+
+    /// The chip evidence of a recovery on a new device (issue 15): the server's public CSCA list
+    /// (no session yet), then a read with active authentication over the enrollment id.
+    pub(crate) async fn recovery_evidence(
+        &self,
+        transport: Arc<dyn ApduTransport>,
+        access_key: AccessKey,
+        progress: Option<ProgressSink>,
+        enrollment_id: &str,
+    ) -> Result<ChipEvidence, ChipFlowError> {
+        let trust: crate::protocol::chip::ChipTrustResponse =
+            self.net.get(crate::protocol::chip::PATH_CHIP_CSCA, None).await?;
+        let (ev, _) = self.read_evidence(transport, access_key, progress, &trust.csca, enrollment_id).await?;
+        Ok(ev)
     }
 
     /// The level the stored PID credential states (1 without one).

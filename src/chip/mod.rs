@@ -17,4 +17,4 @@
 
 mod flow;
 
-pub(crate) use flow::{ChipFlowError, ProgressSink};
+pub(crate) use flow::{wipe_evidence, ChipFlowError, ProgressSink};

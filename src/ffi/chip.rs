@@ -182,3 +182,42 @@ impl ChipClient {
         self.0.blocking(|a| Ok(i32::from(a.identity_level()?))).await
     }
 }
+
+#[uniffi::export(async_runtime = "tokio")]
+impl ChipClient {
+    /// On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
+    /// went to the registered phone), read the chip-based ID card with active authentication
+    /// over the enrollment and start a recovery without the old phone: the device key is
+    /// created, the passcode set aside, and the server holds the recovery for its waiting period
+    /// (the old device is told and may cancel). Complete it with
+    /// `account().complete_recovery()` once `ready_at` has passed. Nothing of the card is kept.
+    /// Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Card`, `Cancelled`,
+    /// `OtpRejected`, `InvalidInput`, `Refused` with a `chip.*` or `recovery.*` code).
+    pub async fn start_recovery_with_chip(
+        &self,
+        otp: String,
+        new_passcode: String,
+        key_options: crate::platform::KeyOptions,
+        transport: Arc<dyn ApduTransport>,
+        key: ChipAccessKey,
+        observer: Option<Arc<dyn ChipReadObserver>>,
+    ) -> Result<super::recovery::RecoveryTicket, CitizenError> {
+        let key = access_key(&key)?;
+        let sink: Option<ProgressSink> = observer.map(|o| {
+            Arc::new(move |p: &Progress| o.on_progress(ChipReadStep::from(&p.step), long(p.bytes_read), int(p.apdus)))
+                as ProgressSink
+        });
+        let account = self.0.account()?;
+        let passcode = zeroize::Zeroizing::new(new_passcode);
+        let r = runtime::run(async move {
+            let enrollment = account.recovery_enrollment(&otp, &passcode)?;
+            let mut ev = account.recovery_evidence(transport, key, sink, &enrollment.reference).await?;
+            let r = account.start_recovery(enrollment, &otp, &passcode, key_options, Some(ev.clone())).await;
+            crate::chip::wipe_evidence(&mut ev);
+            Ok::<_, ChipFlowError>(r?)
+        })
+        .await
+        .map_err(CitizenError::from)?;
+        Ok(super::recovery::RecoveryTicket::from(&r))
+    }
+}

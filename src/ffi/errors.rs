@@ -27,9 +27,11 @@ pub enum EnrollmentReason {
     NotEnrolled,
     /// Too many wrong passcodes: the local account was erased.
     Wiped,
-    /// The server deactivated this device (another device enrolled, the citizen revoked it).
+    /// The server deactivated this device (another device enrolled, the citizen revoked it, a
+    /// recovery replaced it) or locked it remotely (`Locked`, code `auth.device_locked`: keep the
+    /// data; it is unlocked at a counter or replaced by a recovery — never erase for this).
     DeviceDeactivated {
-        /// Replaced, transferred or revoked.
+        /// Replaced, transferred, revoked, recovered or locked.
         status: DeviceStatus,
     },
 }
@@ -239,12 +241,16 @@ fn domain(m: Msg) -> CitizenError {
         | ConsentUnknownSession
         | ConsentUnknownShareRequest
         | ConsentNoCredential
-        | DocumentUnknown => CitizenError::NotFound { detail },
+        | DocumentUnknown
+        | RecoveryUnknown
+        | NoPendingRebind
+        | NothingHeld => CitizenError::NotFound { detail },
         // Input that is not valid as a whole (a scanned code, a link, a file, a choice).
         ConsentQrNotLoginCode
         | ConsentQrTooLong
         | ConsentQrVersion
         | ConsentQrMalformed
+        | TransferCodeInvalid
         | ConsentShareRequestInvalid
         | ConsentClaimNotOffered
         | ConsentExportInvalid
@@ -278,8 +284,10 @@ impl From<Error> for CitizenError {
             Error::Otp { msg, attempts_left } => {
                 CitizenError::OtpRejected { detail: msg.detail(), attempts_left: int(attempts_left) }
             }
+            // A remote lock (issue 15) has its own code: the shell offers recovery or the
+            // counter, never erasing the data (the outbox is kept, held for the citizen).
             Error::DeviceInactive(status) => CitizenError::NeedsEnrollment {
-                detail: Msg::DeviceInactive.detail(),
+                detail: if status == "locked" { Msg::DeviceLocked } else { Msg::DeviceInactive }.detail(),
                 reason: EnrollmentReason::DeviceDeactivated { status: DeviceStatus::from_wire(&status) },
             },
             Error::KeyStore(k) => CitizenError::KeyStore {
@@ -365,6 +373,22 @@ mod tests {
         let lost = CitizenError::from(Error::DataKeyLost);
         assert!(matches!(lost, CitizenError::DataKeyLost { .. }), "{lost:?}");
         assert_eq!(lost.error_detail().code, "storage.data_key_lost");
+    }
+
+    /// A remote lock is told apart from a deactivation by its code and status (issue 15).
+    #[test]
+    fn a_locked_device_has_its_own_code_and_status() {
+        let e = CitizenError::from(Error::DeviceInactive("locked".into()));
+        assert_eq!(e.error_detail().code, "auth.device_locked");
+        assert!(matches!(
+            e,
+            CitizenError::NeedsEnrollment {
+                reason: EnrollmentReason::DeviceDeactivated { status: DeviceStatus::Locked },
+                ..
+            }
+        ));
+        let e = CitizenError::from(Error::DeviceInactive("recovered".into()));
+        assert_eq!(e.error_detail().code, "auth.device_inactive");
     }
 
     #[test]

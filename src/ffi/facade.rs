@@ -239,6 +239,12 @@ pub enum DeviceStatus {
     Transferred,
     /// Revoked by the citizen.
     Revoked,
+    /// Locked remotely (reported lost, from the portal or at a counter): it cannot log in, sign,
+    /// submit or present until it is unlocked or a recovery replaces it. The data on the device
+    /// is kept; never offer to erase it for this (issue 15).
+    Locked,
+    /// Deactivated by a completed recovery on a new device (issue 15).
+    Recovered,
     /// The server does not know the device (or sent a status this version does not know).
     Unknown,
 }
@@ -251,6 +257,8 @@ impl DeviceStatus {
             "replaced" => DeviceStatus::Replaced,
             "transferred" => DeviceStatus::Transferred,
             "revoked" => DeviceStatus::Revoked,
+            "locked" => DeviceStatus::Locked,
+            "recovered" => DeviceStatus::Recovered,
             _ => DeviceStatus::Unknown,
         }
     }

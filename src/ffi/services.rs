@@ -339,6 +339,29 @@ fn case_info(c: CaseRow) -> CaseInfo {
 #[derive(uniffi::Object)]
 pub struct ServicesClient(pub(crate) Engine);
 
+/// Why the queued requests wait for the citizen's decision instead of being delivered
+/// (issue 15). Nothing queued is lost while they wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum OutboxHoldReason {
+    /// The device was locked remotely (reported lost). Once it is unlocked (or re-bound), the
+    /// citizen decides whether the requests queued on it should still be sent.
+    DeviceLocked,
+    /// The device key was replaced after it was invalidated (biometrics changed): the queued
+    /// requests were signed with the old key and are re-signed with the new one only if the
+    /// citizen confirms.
+    KeyRotated,
+}
+
+impl OutboxHoldReason {
+    fn from_stored(s: &str) -> OutboxHoldReason {
+        if s == crate::store::OUTBOX_HOLD_KEY_ROTATED {
+            OutboxHoldReason::KeyRotated
+        } else {
+            OutboxHoldReason::DeviceLocked
+        }
+    }
+}
+
 #[uniffi::export(async_runtime = "tokio")]
 impl ServicesClient {
     /// Download the procedure catalogue if it changed (conditional request). Returns whether it
@@ -500,6 +523,39 @@ impl ServicesClient {
             remaining: int(r.remaining),
             last_error: r.last_error.map(|e| CitizenError::from(e).detail().clone()),
         })
+    }
+
+    /// Why the outbox is held for the citizen's decision (issue 15), or `None` when it is
+    /// delivered normally. While held, `sync_outbox` sends nothing and every queued request is
+    /// kept. Main-safe; never prompts. Throws [`CitizenError`].
+    pub async fn outbox_hold(&self) -> Result<Option<OutboxHoldReason>, CitizenError> {
+        self.0.blocking(|a| Ok(a.outbox_hold()?.map(|r| OutboxHoldReason::from_stored(&r)))).await
+    }
+
+    /// The citizen's decision on a held outbox, once the device is usable again (unlocked or
+    /// re-bound): `deliver = true` sends the held requests (after a key rotation they are first
+    /// re-signed with the new key: one key-store signature each, user-initiated) and starts a
+    /// delivery; `deliver = false` withdraws them (they stay in the list as rejected with
+    /// `outbox.withdrawn`). Checks the passcode first. Returns how many requests were
+    /// affected. Throws [`CitizenError`]: `Refused` with `outbox.nothing_held` when nothing is
+    /// held, `NeedsEnrollment` (`auth.device_locked`) while the device is still locked,
+    /// `PasscodeRejected`, `KeyStore`.
+    pub async fn release_held_outbox(&self, deliver: bool, passcode: String) -> Result<i32, CitizenError> {
+        let n = self
+            .0
+            .run::<_, CitizenError, _>(|a| async move {
+                a.active_account()?;
+                a.verify_passcode(&passcode).await?;
+                let n = a.release_held_outbox(deliver).await?;
+                if deliver {
+                    if let Err(e) = a.sync_outbox(true).await {
+                        tracing::info!(error = %e, "held requests released; delivery continues later");
+                    }
+                }
+                Ok(n)
+            })
+            .await?;
+        Ok(int(n))
     }
 
     /// Subscribe to the outbox: the current items at once, then the whole outbox again after

@@ -127,6 +127,7 @@ pub fn server_error(status: StatusCode, body: &[u8], retry_after: Option<u64>) -
         codes::OTP_ATTEMPTS_EXCEEDED => Error::Domain(Msg::OtpAttemptsExceeded),
         codes::DEVICE_INACTIVE => Error::DeviceInactive(b.device_status.unwrap_or_else(|| "inactive".into())),
         codes::UNKNOWN_DEVICE => Error::DeviceInactive("unknown".into()),
+        codes::DEVICE_LOCKED => Error::DeviceInactive("locked".into()),
         codes::ACCOUNT_LOCKED => Error::Domain(Msg::AccountLocked),
         codes::TOKEN_INVALID | codes::SESSION_EXPIRED => Error::Domain(Msg::SessionExpired),
         codes::REFRESH_REUSED => Error::Domain(Msg::SessionRevoked),
@@ -149,7 +150,11 @@ pub fn server_error(status: StatusCode, body: &[u8], retry_after: Option<u64>) -
         rp::PRESENTATION_WRONG_AUDIENCE => Error::Domain(Msg::ConsentPresentationWrongAudience),
         // Refusals of a chip upgrade and of a relying party's level requirement carry catalogue
         // codes themselves (decision 30).
-        code if code.starts_with("chip.") || code == Msg::LevelRequired.code() => {
+        code if code.starts_with("chip.")
+            || code.starts_with("recovery.")
+            || code.starts_with("rebind.")
+            || code == Msg::LevelRequired.code() =>
+        {
             match Msg::all().iter().find(|m| m.code() == code) {
                 Some(m) => Error::Domain(*m),
                 None => Error::Server { status: status.as_u16(), code: code.to_string() },

@@ -64,6 +64,13 @@ pub enum SignPurpose {
     DocumentPresentation,
     /// Showing the short identity QR code (valid 60 s) to someone with a camera.
     IdentityQr,
+    /// Recovering the account on this new device without the old one (issue 15): the new key's
+    /// proof with the chip read, and the completion after the waiting period.
+    Recovery,
+    /// Cancelling, on the old device, a recovery someone started on another device (issue 15).
+    RecoveryCancel,
+    /// Re-binding this device with a new key after the old one was invalidated (issue 15).
+    Rebind,
 }
 
 impl SignPurpose {

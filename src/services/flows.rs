@@ -82,7 +82,7 @@ impl Account {
         *self.services.listener.lock().unwrap_or_else(|p| p.into_inner()) = l;
     }
 
-    fn notify(&self, id: &str) {
+    pub(crate) fn notify(&self, id: &str) {
         let listener = self.services.listener.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let (Some(listener), Ok(Some(row))) = (listener, self.store.outbox_item(id)) {
             listener(&row);
@@ -349,6 +349,32 @@ impl Account {
         Ok(queued)
     }
 
+    /// Re-sign every queued request with the current device key (after a key rotation, once the
+    /// citizen confirmed: issue 15). Same submission id (Idempotency-Key) and payload digest, so
+    /// a request the server had already accepted under the old key still answers its original
+    /// receipt; a new submit counter and time. In queue order, under the submit lock.
+    pub(crate) async fn resign_outbox(&self, acc: &crate::store::AccountRow) -> Result<u32> {
+        let _serial = self.services.submit_lock.lock().await;
+        let _sender = self.services.sender_lock.lock().await;
+        let mut n = 0;
+        for row in self.store.outbox()?.into_iter().filter(|r| r.state.is_pending()) {
+            let mut req = self.store.outbox_request(&row.submission_id)?;
+            let counter = self.store.next_submit_counter()?;
+            let statement = Statement {
+                counter,
+                issued_at: self.now(),
+                device_id: acc.device_id.clone(),
+                audience: self.net.audience().to_string(),
+                ..req.signed.statement.clone()
+            };
+            req.signed = self.sign_statement(&acc.key_alias, &acc.public_key, statement).await?;
+            self.store.outbox_replace_request(&req, self.now())?;
+            self.notify(&row.submission_id);
+            n += 1;
+        }
+        Ok(n)
+    }
+
     // ---- delivery ------------------------------------------------------------------------
 
     /// Check the server's receipt: ES256 by a key of `/v1/keys`, issued by our audience, for
@@ -401,6 +427,12 @@ impl Account {
             Err(_) => return Ok(SyncReport::default()),
         };
         let mut report = SyncReport::default();
+        // A held outbox (remote lock, key rotation: issue 15) waits for the citizen's decision.
+        if self.store.outbox_hold()?.is_some() {
+            let pending = self.store.outbox()?.iter().filter(|r| r.state.is_pending()).count();
+            report.remaining = u32::try_from(pending).unwrap_or(u32::MAX);
+            return Ok(report);
+        }
         while let Some(item) = self.store.outbox_head()? {
             let now = self.now();
             if item.not_before > now || (!explicit && item.next_attempt_at > now) {
@@ -430,6 +462,19 @@ impl Account {
                         tracing::info!(code = %code, "submission rejected");
                         self.store.outbox_rejected(&id, &code, now)?;
                         report.rejected += 1;
+                    }
+                    Disposition::Hold => {
+                        // Nothing is lost: the item goes back to the queue untouched and the
+                        // whole outbox waits (the lock is recorded with the hold).
+                        tracing::info!("device locked: the outbox is held");
+                        self.store.outbox_retry(&id, now, 0, Msg::DeviceLocked.code(), now)?;
+                        self.record_inactive("locked")?;
+                        if let Err(e) = self.flush_activity().await {
+                            tracing::info!(error = %e, "activity entries kept waiting for their signature");
+                        }
+                        self.notify(&id);
+                        report.last_error = Some(e);
+                        break;
                     }
                     Disposition::Retry { retry_after } => {
                         let jitter = f64::from(crypto::random_array::<1>()[0]) / 256.0;

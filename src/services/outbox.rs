@@ -31,6 +31,9 @@ pub enum Disposition {
         /// Server or core code.
         code: String,
     },
+    /// The device was locked remotely (issue 15): keep the item and every one after it, and
+    /// hold the outbox until the device is re-bound and the citizen confirms.
+    Hold,
 }
 
 /// Classify a delivery error.
@@ -38,6 +41,7 @@ pub fn classify(e: &Error) -> Disposition {
     match e {
         Error::Net(NetError { retry_after, .. }) => Disposition::Retry { retry_after: *retry_after },
         Error::Domain(Msg::RateLimited) => Disposition::Retry { retry_after: None },
+        Error::DeviceInactive(status) if status == "locked" => Disposition::Hold,
         Error::DeviceInactive(status) => Disposition::Reject { code: format!("device_{status}") },
         Error::Server { status, code } => {
             let transient = matches!(*status, 408 | 425 | 429) || code == scodes::IN_PROGRESS;

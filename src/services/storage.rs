@@ -361,6 +361,17 @@ impl Store {
         Ok(())
     }
 
+    /// Replace the signed request of a queued item (re-signed after a key rotation, issue 15).
+    pub(crate) fn outbox_replace_request(&self, req: &SubmissionRequest, now: i64) -> Result<()> {
+        let id = &req.payload.submission_id;
+        let sealed = self.seal_json(&Self::request_label(id), req)?;
+        self.conn().execute(
+            "UPDATE outbox SET request = ?2, updated_at = ?3, next_attempt_at = ?3, not_before = 0 WHERE submission_id = ?1",
+            params![id, sealed, now],
+        )?;
+        Ok(())
+    }
+
     pub(crate) fn outbox_retry(&self, id: &str, next: i64, not_before: i64, error: &str, now: i64) -> Result<()> {
         self.conn().execute(
             "UPDATE outbox SET state = ?6, next_attempt_at = ?2, not_before = ?3, last_error = ?4, updated_at = ?5
@@ -616,7 +627,7 @@ mod v5_sealing {
              ALTER TABLE account DROP COLUMN integrity; ALTER TABLE activity_anchors DROP COLUMN sealed;
              ALTER TABLE consent_receipts DROP COLUMN chain_seq;
              ALTER TABLE account DROP COLUMN bookkeeping; DROP TABLE activity_pending;
-             DROP TABLE documents; DROP TABLE trust_list;
+             DROP TABLE documents; DROP TABLE trust_list; ALTER TABLE account DROP COLUMN outbox_hold;
              DELETE FROM meta WHERE name = '{SEALED_V5_FLAG}'; PRAGMA user_version = 4;"
         ))
         .unwrap();

@@ -94,9 +94,9 @@ fn migrate_to(conn: &mut Connection, version: usize) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// Write a populated database of schema `version` (1–6) into `dir`.
+/// Write a populated database of schema `version` (1–8) into `dir`.
 pub fn write(dir: &Path, version: usize) -> crate::error::Result<()> {
-    assert!((1..=super::SCHEMA_INTEGRITY + 1).contains(&version), "fixture version {version}");
+    assert!((1..=super::SCHEMA_INTEGRITY + 2).contains(&version), "fixture version {version}");
     std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::Storage(e.to_string()))?;
     let mut c = Connection::open(dir.join(DB_FILE))?;
     Store::configure(&c)?;
@@ -186,6 +186,13 @@ pub fn write(dir: &Path, version: usize) -> crate::error::Result<()> {
         tx.pragma_update(None, "user_version", 7)?;
         tx.commit()?;
     }
+    if version >= 8 {
+        // v8 as it shipped: the documents wallet (empty here); v9 then adds the outbox hold.
+        let tx = c.transaction()?;
+        tx.execute_batch(super::migrations::LATE_MIGRATIONS[1])?;
+        tx.pragma_update(None, "user_version", 8)?;
+        tx.commit()?;
+    }
     Ok(())
 }
 
@@ -260,6 +267,8 @@ pub fn verify(dir: &Path, version: usize) -> Result<usize, String> {
     // v8: the documents wallet starts empty, with no trust list.
     check(s.document_rows().map_err(e("documents"))?.is_empty(), "documents")?;
     check(s.trust_list().map_err(e("trust list"))?.is_none(), "trust list")?;
+    // v9 (issue 15): an upgraded account's outbox is not held; the queued item is kept.
+    check(s.outbox_hold().map_err(e("outbox hold"))?.is_none(), "outbox hold")?;
     let (v, ok) = {
         let c = s.conn();
         let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;

@@ -69,6 +69,11 @@ pub(crate) struct IntegrityMarks {
 /// Associated data of the sealed marks.
 const MARKS_LABEL: &str = "account.integrity";
 
+/// Outbox hold reason of a remote lock (`account.outbox_hold`, v9, issue 15).
+pub(crate) const OUTBOX_HOLD_LOCKED: &str = "device_locked";
+/// Outbox hold reason of a device key rotated after invalidation (`account.outbox_hold`, v9).
+pub(crate) const OUTBOX_HOLD_KEY_ROTATED: &str = "key_rotated";
+
 /// Tables whose rows are bound to one enrollment's device key (signed by it, or naming it).
 pub(crate) const KEY_BOUND_TABLES: [&str; 7] = [
     "activity_log",
@@ -403,13 +408,65 @@ impl Store {
         Ok(v)
     }
 
-    /// Record that the server no longer accepts this device; drops the session.
+    /// Record that the server no longer accepts this device; drops the session. A remote lock
+    /// (`locked`, issue 15) also holds the outbox: its items stay, and are delivered after the
+    /// device is re-bound only once the citizen confirms ([`Store::set_outbox_hold`]).
     pub(crate) fn mark_inactive(&self, status: &str) -> Result<()> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("UPDATE account SET inactive_status = ?1 WHERE id = 1", params![status])?;
+        if status == "locked" {
+            tx.execute("UPDATE account SET outbox_hold = ?1 WHERE id = 1", params![OUTBOX_HOLD_LOCKED])?;
+        }
         tx.execute("DELETE FROM session", [])?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// The server accepts this device again (a remote lock was lifted): clear the local
+    /// inactive status if it was `locked`. The outbox hold stays until the citizen decides.
+    /// Returns whether a lock was cleared.
+    pub(crate) fn clear_lock(&self) -> Result<bool> {
+        let n = self
+            .conn()
+            .execute("UPDATE account SET inactive_status = NULL WHERE id = 1 AND inactive_status = 'locked'", [])?;
+        Ok(n == 1)
+    }
+
+    /// The device key was re-bound (issue 15): the account row names the new key, and queued
+    /// requests (signed with the old one) are held for the citizen's decision — one
+    /// transaction. Returns how many are held.
+    pub(crate) fn rotate_device_key(&self, alias: &str, public_key: &[u8]) -> Result<u32> {
+        let mut c = self.conn();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("UPDATE account SET key_alias = ?1, public_key = ?2 WHERE id = 1", params![alias, public_key])?;
+        let held: u32 = tx.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE state IN (?1, ?2)",
+            params![rows::OutboxState::Queued, rows::OutboxState::Sending],
+            |r| r.get(0),
+        )?;
+        if held > 0 {
+            tx.execute(
+                "UPDATE account SET outbox_hold = ?1 WHERE id = 1 AND outbox_hold IS NULL",
+                params![OUTBOX_HOLD_KEY_ROTATED],
+            )?;
+        }
+        tx.commit()?;
+        Ok(held)
+    }
+
+    /// Why the outbox waits for the citizen (`device_locked`, `key_rotated`), if it does.
+    pub(crate) fn outbox_hold(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT outbox_hold FROM account WHERE id = 1", [], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Set (or with `None` lift) the outbox hold.
+    pub(crate) fn set_outbox_hold(&self, reason: Option<&str>) -> Result<()> {
+        self.conn().execute("UPDATE account SET outbox_hold = ?1 WHERE id = 1", params![reason])?;
         Ok(())
     }
 

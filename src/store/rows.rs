@@ -118,6 +118,13 @@ text_enum! {
         PasscodeReset = "passcode_reset",
         /// A data-share request waiting for the citizen's decision.
         ShareRequest = "share_request",
+        /// The server's signed notice that a recovery on another device would replace this one
+        /// (issue 15).
+        RecoveryNotice = "recovery_notice",
+        /// This (new) device's recovery waiting for its period to end (issue 15).
+        Recovery = "recovery",
+        /// A key re-binding waiting for its OTP (issue 15).
+        Rebind = "rebind",
     }
 }
 

@@ -22,7 +22,7 @@ const WHO: (&str, &str, &str) = ("001090000001", "1990-01-15", "+84900000001");
 const LEVEL2_RP: &str = "securities-demo";
 
 /// The software card as the shell's transport (in process; an empty answer is a removal).
-struct CardTransport(Mutex<SoftwareCard>);
+pub struct CardTransport(Mutex<SoftwareCard>);
 
 #[async_trait::async_trait]
 impl ApduTransport for CardTransport {
@@ -41,7 +41,7 @@ impl ApduTransport for CardTransport {
     }
 }
 
-fn transport(mut card: SoftwareCard) -> Arc<CardTransport> {
+pub fn transport(mut card: SoftwareCard) -> Arc<CardTransport> {
     card.power_on();
     Arc::new(CardTransport(Mutex::new(card)))
 }
@@ -55,14 +55,14 @@ impl ChipReadObserver for Steps {
     }
 }
 
-struct Chip {
-    env: Env,
-    pki: TestPki,
+pub struct Chip {
+    pub env: Env,
+    pub pki: TestPki,
 }
 
 impl Chip {
     /// A server trusting the software card's test CSCA.
-    async fn new() -> Chip {
+    pub async fn new() -> Chip {
         let pki = TestPki::default_test();
         let csca = pki.csca.clone();
         let env = Env::with_server(move |cfg| {
@@ -75,13 +75,13 @@ impl Chip {
     }
 
     /// An enrolled, logged-in core for WHO.
-    async fn core(&self) -> Arc<CitizenCore> {
+    pub async fn core(&self) -> Arc<CitizenCore> {
         let Device { core, .. } = self.env.device("phone");
         citizen_server::testing::enroll_and_login(&core, &self.env.otp, WHO, PASS).await;
         core
     }
 
-    fn card(&self, who: &Citizen) -> SoftwareCard {
+    pub fn card(&self, who: &Citizen) -> SoftwareCard {
         SoftwareCard::new(who, &self.pki, CardOptions::default())
     }
 
@@ -112,7 +112,7 @@ impl Chip {
     }
 }
 
-fn can(card: &SoftwareCard) -> ChipAccessKey {
+pub fn can(card: &SoftwareCard) -> ChipAccessKey {
     ChipAccessKey::Can { can: card.citizen().can().into() }
 }
 

@@ -35,6 +35,7 @@ mod outbox_kill;
 mod presentation;
 mod qr_login;
 mod qr_registry;
+mod recovery;
 mod services;
 mod share;
 mod signed_overlap;

@@ -549,6 +549,10 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer() != 34645:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_approve_transfer_code() != 62895:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_cancel_recovery() != 53622:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_change_passcode() != 3996:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_check_device_status() != 51201:
@@ -556,6 +560,10 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment() != 1604:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_rebinding() != 17720:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_recovery() != 39383:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_export_access_log() != 10177:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -569,6 +577,10 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_passcode_status() != 19800:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_pending_recovery() != 34981:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_pending_recovery_notice() != 33650:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_refresh_session() != 27651:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_reset_device() != 36120:
@@ -578,6 +590,12 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment() != 46786:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset() != 26801:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_start_rebinding() != 34220:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter() != 47743:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_transfer_code() != 7261:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_validate_enrollment() != 11793:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -598,6 +616,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_chipclient_identity_level() != 58827:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip() != 49313:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip() != 47344:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -723,9 +743,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_observe_outbox() != 61445:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_outbox_hold() != 10352:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 36004:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 17426:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_release_held_outbox() != 14274:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 64385:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -824,6 +848,12 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_access_log.restype 
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_approve_device_transfer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_approve_transfer_code.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_approve_transfer_code.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_cancel_recovery.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_cancel_recovery.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_change_passcode.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_change_passcode.restype = ctypes.c_uint16
@@ -836,6 +866,12 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_enrollment
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_rebinding.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_rebinding.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_recovery.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_recovery.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_export_access_log.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_export_access_log.restype = ctypes.c_uint16
@@ -854,6 +890,12 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_logout.restype = ct
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_passcode_status.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_passcode_status.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_pending_recovery.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_pending_recovery.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_pending_recovery_notice.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_pending_recovery_notice.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_refresh_session.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_refresh_session.restype = ctypes.c_uint16
@@ -869,6 +911,15 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment.re
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_rebinding.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_rebinding.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_transfer_code.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_transfer_code.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_validate_enrollment.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_validate_enrollment.restype = ctypes.c_uint16
@@ -899,6 +950,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_l
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_identity_level.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_identity_level.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip.restype = ctypes.c_uint16
@@ -1085,12 +1139,18 @@ _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_list_procedures.re
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_observe_outbox.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_observe_outbox.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_outbox_hold.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_outbox_hold.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_refresh_profile.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_release_held_outbox.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_release_held_outbox.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_remove_attachment.restype = ctypes.c_uint16
@@ -1203,6 +1263,17 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer.a
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_device_transfer.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_transfer_code.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_transfer_code.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_cancel_recovery.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_cancel_recovery.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_change_passcode.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1226,6 +1297,17 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset.a
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_passcode_reset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_rebinding.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_rebinding.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_recovery.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_recovery.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_export_access_log.argtypes = (
     ctypes.c_uint64,
 )
@@ -1252,6 +1334,14 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_passcode_status.argtypes 
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_passcode_status.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_pending_recovery.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_pending_recovery.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_pending_recovery_notice.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_pending_recovery_notice.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_refresh_session.argtypes = (
     ctypes.c_uint64,
 )
@@ -1275,6 +1365,21 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset.argt
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_rebinding.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_rebinding.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_transfer_code.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_transfer_code.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_validate_enrollment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1321,6 +1426,16 @@ _UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_start_recovery_with_chip.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_start_recovery_with_chip.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_chipclient_upgrade_level_with_chip.argtypes = (
     ctypes.c_uint64,
     ctypes.c_uint64,
@@ -1646,6 +1761,10 @@ _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_observe_outbox.argtypes 
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_observe_outbox.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_outbox_hold.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_outbox_hold.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue.argtypes = (
     ctypes.c_uint64,
 )
@@ -1654,6 +1773,12 @@ _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile.argtypes
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_refresh_profile.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_release_held_outbox.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int8,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_release_held_outbox.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_remove_attachment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -5058,7 +5183,19 @@ class DeviceStatus(enum.Enum):
     Revoked by the citizen.
 """
     
-    UNKNOWN = 4
+    LOCKED = 4
+    """
+    Locked remotely (reported lost, from the portal or at a counter): it cannot log in, sign,
+    submit or present until it is unlocked or a recovery replaces it. The data on the device
+    is kept; never offer to erase it for this (issue 15).
+"""
+    
+    RECOVERED = 5
+    """
+    Deactivated by a completed recovery on a new device (issue 15).
+"""
+    
+    UNKNOWN = 6
     """
     The server does not know the device (or sent a status this version does not know).
 """
@@ -5078,6 +5215,10 @@ class _UniffiFfiConverterTypeDeviceStatus(_UniffiConverterRustBuffer):
         if variant == 4:
             return DeviceStatus.REVOKED
         if variant == 5:
+            return DeviceStatus.LOCKED
+        if variant == 6:
+            return DeviceStatus.RECOVERED
+        if variant == 7:
             return DeviceStatus.UNKNOWN
         raise InternalError("Raw enum value doesn't match any cases")
 
@@ -5090,6 +5231,10 @@ class _UniffiFfiConverterTypeDeviceStatus(_UniffiConverterRustBuffer):
         if value == DeviceStatus.TRANSFERRED:
             return
         if value == DeviceStatus.REVOKED:
+            return
+        if value == DeviceStatus.LOCKED:
+            return
+        if value == DeviceStatus.RECOVERED:
             return
         if value == DeviceStatus.UNKNOWN:
             return
@@ -5105,8 +5250,12 @@ class _UniffiFfiConverterTypeDeviceStatus(_UniffiConverterRustBuffer):
             buf.write_i32(3)
         if value == DeviceStatus.REVOKED:
             buf.write_i32(4)
-        if value == DeviceStatus.UNKNOWN:
+        if value == DeviceStatus.LOCKED:
             buf.write_i32(5)
+        if value == DeviceStatus.RECOVERED:
+            buf.write_i32(6)
+        if value == DeviceStatus.UNKNOWN:
+            buf.write_i32(7)
 
 
 
@@ -8328,6 +8477,211 @@ class _UniffiFfiConverterTypeProcedure(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeAttachmentSpec.write(value.attachments, buf)
 
 @dataclass
+class RebindTicket:
+    """
+    A key re-binding waiting for its OTP ([`AccountClient::start_rebinding`]).
+"""
+    def __init__(self, *, rebind_id:str, masked_phone:str, otp_expires_at:Timestamp):
+        self.rebind_id = rebind_id
+        self.masked_phone = masked_phone
+        self.otp_expires_at = otp_expires_at
+        
+        
+
+    
+    def __str__(self):
+        return "RebindTicket(rebind_id={}, masked_phone={}, otp_expires_at={})".format(self.rebind_id, self.masked_phone, self.otp_expires_at)
+    def __eq__(self, other):
+        if self.rebind_id != other.rebind_id:
+            return False
+        if self.masked_phone != other.masked_phone:
+            return False
+        if self.otp_expires_at != other.otp_expires_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRebindTicket(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RebindTicket(
+            rebind_id=_UniffiFfiConverterString.read(buf),
+            masked_phone=_UniffiFfiConverterString.read(buf),
+            otp_expires_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.rebind_id)
+        _UniffiFfiConverterString.check_lower(value.masked_phone)
+        _UniffiFfiConverterTimestamp.check_lower(value.otp_expires_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.rebind_id, buf)
+        _UniffiFfiConverterString.write(value.masked_phone, buf)
+        _UniffiFfiConverterTimestamp.write(value.otp_expires_at, buf)
+
+
+
+
+
+
+class RecoveryMethod(enum.Enum):
+    """
+    How a recovery proves the citizen.
+"""
+    
+    CHIP = 0
+    """
+    The OTP and a read of the chip-based ID card (level-2 accounts).
+"""
+    
+    COUNTER = 1
+    """
+    The OTP and an official's approval at a counter (level-1 accounts).
+"""
+    
+
+
+class _UniffiFfiConverterTypeRecoveryMethod(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return RecoveryMethod.CHIP
+        if variant == 2:
+            return RecoveryMethod.COUNTER
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == RecoveryMethod.CHIP:
+            return
+        if value == RecoveryMethod.COUNTER:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == RecoveryMethod.CHIP:
+            buf.write_i32(1)
+        if value == RecoveryMethod.COUNTER:
+            buf.write_i32(2)
+
+
+
+@dataclass
+class RecoveryNoticeInfo:
+    """
+    A recovery on another device that would replace this one, as the server told this device
+    (signed notice, verified). Show it to the citizen: if it was not them, cancel it
+    ([`AccountClient::cancel_recovery`]).
+"""
+    def __init__(self, *, recovery_id:str, method:RecoveryMethod, started_at:Timestamp, ready_at:Timestamp):
+        self.recovery_id = recovery_id
+        self.method = method
+        self.started_at = started_at
+        self.ready_at = ready_at
+        
+        
+
+    
+    def __str__(self):
+        return "RecoveryNoticeInfo(recovery_id={}, method={}, started_at={}, ready_at={})".format(self.recovery_id, self.method, self.started_at, self.ready_at)
+    def __eq__(self, other):
+        if self.recovery_id != other.recovery_id:
+            return False
+        if self.method != other.method:
+            return False
+        if self.started_at != other.started_at:
+            return False
+        if self.ready_at != other.ready_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRecoveryNoticeInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RecoveryNoticeInfo(
+            recovery_id=_UniffiFfiConverterString.read(buf),
+            method=_UniffiFfiConverterTypeRecoveryMethod.read(buf),
+            started_at=_UniffiFfiConverterTimestamp.read(buf),
+            ready_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.recovery_id)
+        _UniffiFfiConverterTypeRecoveryMethod.check_lower(value.method)
+        _UniffiFfiConverterTimestamp.check_lower(value.started_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.ready_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.recovery_id, buf)
+        _UniffiFfiConverterTypeRecoveryMethod.write(value.method, buf)
+        _UniffiFfiConverterTimestamp.write(value.started_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.ready_at, buf)
+
+@dataclass
+class RecoveryTicket:
+    """
+    A recovery started on this new device, waiting for its period to end
+    ([`AccountClient::complete_recovery`] from `ready_at` on).
+"""
+    def __init__(self, *, recovery_id:str, method:RecoveryMethod, started_at:Timestamp, ready_at:Timestamp, old_device_id:typing.Optional[str]):
+        self.recovery_id = recovery_id
+        self.method = method
+        self.started_at = started_at
+        self.ready_at = ready_at
+        self.old_device_id = old_device_id
+        
+        
+
+    
+    def __str__(self):
+        return "RecoveryTicket(recovery_id={}, method={}, started_at={}, ready_at={}, old_device_id={})".format(self.recovery_id, self.method, self.started_at, self.ready_at, self.old_device_id)
+    def __eq__(self, other):
+        if self.recovery_id != other.recovery_id:
+            return False
+        if self.method != other.method:
+            return False
+        if self.started_at != other.started_at:
+            return False
+        if self.ready_at != other.ready_at:
+            return False
+        if self.old_device_id != other.old_device_id:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRecoveryTicket(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RecoveryTicket(
+            recovery_id=_UniffiFfiConverterString.read(buf),
+            method=_UniffiFfiConverterTypeRecoveryMethod.read(buf),
+            started_at=_UniffiFfiConverterTimestamp.read(buf),
+            ready_at=_UniffiFfiConverterTimestamp.read(buf),
+            old_device_id=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.recovery_id)
+        _UniffiFfiConverterTypeRecoveryMethod.check_lower(value.method)
+        _UniffiFfiConverterTimestamp.check_lower(value.started_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.ready_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.old_device_id)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.recovery_id, buf)
+        _UniffiFfiConverterTypeRecoveryMethod.write(value.method, buf)
+        _UniffiFfiConverterTimestamp.write(value.started_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.ready_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.old_device_id, buf)
+
+@dataclass
 class RequestedElementSpec:
     """
     One element a custom request asks for.
@@ -8637,6 +8991,22 @@ class SignPurpose(enum.Enum):
     Showing the short identity QR code (valid 60 s) to someone with a camera.
 """
     
+    RECOVERY = 12
+    """
+    Recovering the account on this new device without the old one (issue 15): the new key's
+    proof with the chip read, and the completion after the waiting period.
+"""
+    
+    RECOVERY_CANCEL = 13
+    """
+    Cancelling, on the old device, a recovery someone started on another device (issue 15).
+"""
+    
+    REBIND = 14
+    """
+    Re-binding this device with a new key after the old one was invalidated (issue 15).
+"""
+    
 
 
 class _UniffiFfiConverterTypeSignPurpose(_UniffiConverterRustBuffer):
@@ -8667,6 +9037,12 @@ class _UniffiFfiConverterTypeSignPurpose(_UniffiConverterRustBuffer):
             return SignPurpose.DOCUMENT_PRESENTATION
         if variant == 12:
             return SignPurpose.IDENTITY_QR
+        if variant == 13:
+            return SignPurpose.RECOVERY
+        if variant == 14:
+            return SignPurpose.RECOVERY_CANCEL
+        if variant == 15:
+            return SignPurpose.REBIND
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -8694,6 +9070,12 @@ class _UniffiFfiConverterTypeSignPurpose(_UniffiConverterRustBuffer):
         if value == SignPurpose.DOCUMENT_PRESENTATION:
             return
         if value == SignPurpose.IDENTITY_QR:
+            return
+        if value == SignPurpose.RECOVERY:
+            return
+        if value == SignPurpose.RECOVERY_CANCEL:
+            return
+        if value == SignPurpose.REBIND:
             return
         raise ValueError(value)
 
@@ -8723,6 +9105,12 @@ class _UniffiFfiConverterTypeSignPurpose(_UniffiConverterRustBuffer):
             buf.write_i32(11)
         if value == SignPurpose.IDENTITY_QR:
             buf.write_i32(12)
+        if value == SignPurpose.RECOVERY:
+            buf.write_i32(13)
+        if value == SignPurpose.RECOVERY_CANCEL:
+            buf.write_i32(14)
+        if value == SignPurpose.REBIND:
+            buf.write_i32(15)
 
 
 
@@ -10246,14 +10634,16 @@ class EnrollmentReason:
     @dataclass
     class DEVICE_DEACTIVATED:
         """
-        The server deactivated this device (another device enrolled, the citizen revoked it).
+        The server deactivated this device (another device enrolled, the citizen revoked it, a
+        recovery replaced it) or locked it remotely (`Locked`, code `auth.device_locked`: keep the
+        data; it is unlocked at a counter or replaced by a recovery — never erase for this).
 """
         
         def __init__(self, status:DeviceStatus):
             self.status = status
             
             """
-        Replaced, transferred or revoked.
+        Replaced, transferred, revoked, recovered or locked.
 """
         
             pass
@@ -11716,6 +12106,59 @@ class _UniffiFfiConverterTypeObserverError(_UniffiConverterRustBuffer):
             buf.write_i32(1)
             _UniffiFfiConverterString.write(value.reason, buf)
 
+
+
+
+
+
+class OutboxHoldReason(enum.Enum):
+    """
+    Why the queued requests wait for the citizen's decision instead of being delivered
+    (issue 15). Nothing queued is lost while they wait.
+"""
+    
+    DEVICE_LOCKED = 0
+    """
+    The device was locked remotely (reported lost). Once it is unlocked (or re-bound), the
+    citizen decides whether the requests queued on it should still be sent.
+"""
+    
+    KEY_ROTATED = 1
+    """
+    The device key was replaced after it was invalidated (biometrics changed): the queued
+    requests were signed with the old key and are re-signed with the new one only if the
+    citizen confirms.
+"""
+    
+
+
+class _UniffiFfiConverterTypeOutboxHoldReason(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return OutboxHoldReason.DEVICE_LOCKED
+        if variant == 2:
+            return OutboxHoldReason.KEY_ROTATED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == OutboxHoldReason.DEVICE_LOCKED:
+            return
+        if value == OutboxHoldReason.KEY_ROTATED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == OutboxHoldReason.DEVICE_LOCKED:
+            buf.write_i32(1)
+        if value == OutboxHoldReason.KEY_ROTATED:
+            buf.write_i32(2)
+
+
+
 class _UniffiFfiConverterSequenceTypeRequestedElementSpec(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -11928,6 +12371,56 @@ class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeDeviceInfo.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterOptionalTypeRecoveryTicket(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeRecoveryTicket.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeRecoveryTicket.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeRecoveryTicket.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterOptionalTypeRecoveryNoticeInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeRecoveryNoticeInfo.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeRecoveryNoticeInfo.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeRecoveryNoticeInfo.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 
 class AccountClientProtocol(typing.Protocol):
     """
@@ -11950,6 +12443,25 @@ class AccountClientProtocol(typing.Protocol):
         On the old device: approve handing the account to a new device whose enrollment id the
         citizen reads from the new device. The old device is then marked `transferred`, not
         `replaced`. Main-safe; may prompt (the device key signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def approve_transfer_code(self, code: str,passcode: str) -> str:
+        """
+        On the old phone: approve the hand-over to the phone whose transfer QR code was just
+        scanned — the passcode, then the device key signs the code (purpose `DeviceManagement`).
+        The new phone then completes its enrollment at once (no waiting period) and this phone is
+        marked `Transferred`. Returns the approved enrollment id. Main-safe; prompts once. Throws
+        [`CitizenError`] (`InvalidInput` with `transfer.code_invalid` for another code or
+        server, `PasscodeRejected`, `NeedsLogin`).
+"""
+        raise NotImplementedError
+    async def cancel_recovery(self, passcode: str) -> str:
+        """
+        On the old device: cancel the recovery it was told about ("it was not me"): the passcode,
+        then a statement signed by the device key (purpose `RecoveryCancel`). Returns the
+        cancelled recovery's id. Main-safe; prompts once. Throws [`CitizenError`] (`NotFound`
+        with `recovery.unknown` when none waits, `PasscodeRejected`, `NeedsEnrollment` when this
+        device is locked or no longer active).
 """
         raise NotImplementedError
     async def change_passcode(self, old_passcode: str,new_passcode: str) -> None:
@@ -11977,6 +12489,27 @@ class AccountClientProtocol(typing.Protocol):
         Forgotten passcode, step 2: with the OTP (and a signature of the device key) set a new
         passcode; clears the failure count and any lock. Main-safe; may prompt (the device key
         signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def complete_rebinding(self, otp: str,passcode: str,key_options: KeyOptions) -> int:
+        """
+        Re-binding, step 2: the passcode, then a new device key on this device (created with
+        `key_options`), proven to the server with the session and the OTP; the server rotates the
+        device key and the activity log records it. Requests queued before are held: they were
+        signed with the old key and are re-signed only when the citizen confirms
+        (`services().release_held_outbox(true, …)`). Returns how many requests are held.
+        Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
+        the session has ended: the re-binding then needs a recovery, `OtpRejected`,
+        `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+"""
+        raise NotImplementedError
+    async def complete_recovery(self, ) -> EnrollmentOutcome:
+        """
+        On the new device, once the waiting period is over: activate this device for the account
+        (the old one is deactivated and told why). Main-safe; may prompt (the new key signs).
+        Throws [`CitizenError`]: `Refused` with `recovery.waiting` before `ready_at`,
+        `recovery.cancelled` if the old device or an official cancelled it (the recovery is then
+        dropped here), `NotFound` with `recovery.unknown` when none waits.
 """
         raise NotImplementedError
     async def export_access_log(self, ) -> str:
@@ -12018,6 +12551,19 @@ class AccountClientProtocol(typing.Protocol):
         Failures and lock of the passcode. Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
+    async def pending_recovery(self, ) -> typing.Optional[RecoveryTicket]:
+        """
+        On the new device: the recovery waiting here, if any (no network call). Main-safe; never
+        prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def pending_recovery_notice(self, ) -> typing.Optional[RecoveryNoticeInfo]:
+        """
+        On the old device: the recovery another device started, if the server told this device
+        (notices arrive with `check_device_status` and every login challenge). No network call.
+        Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
     async def refresh_session(self, ) -> SessionInfo:
         """
         Rotate the refresh token now (the core also does this by itself when needed).
@@ -12047,6 +12593,31 @@ class AccountClientProtocol(typing.Protocol):
         """
         Forgotten passcode, step 1: the server sends an OTP to the registered phone. Main-safe;
         never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def start_rebinding(self, ) -> RebindTicket:
+        """
+        After a signing call failed with `keystore.key_invalidated` (biometrics changed):
+        re-binding, step 1 — the server sends an OTP to the registered phone. The account, the
+        data and the outbox stay. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def start_recovery_at_counter(self, otp: str,new_passcode: str,key_options: KeyOptions) -> RecoveryTicket:
+        """
+        On a new device, level-1 account: after `start_enrollment` (the OTP went to the
+        registered phone) and an official's approval at a counter, start the recovery: the device
+        key is created, the passcode set aside, and the server holds the recovery for its waiting
+        period. Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Refused`
+        with `recovery.counter_required` before the official's approval, `recovery.chip_required`
+        for a level-2 account: use `chip().start_recovery_with_chip`).
+"""
+        raise NotImplementedError
+    async def transfer_code(self, ) -> str:
+        """
+        On the new phone, during an enrollment (after `start_enrollment`): the transfer QR code
+        to show so that the old phone, side by side, approves the hand-over
+        (`approve_transfer_code` there). Shown text only; no network call. Main-safe; never
+        prompts. Throws [`CitizenError`] (`NotFound` without a pending enrollment).
 """
         raise NotImplementedError
     def validate_enrollment(self, input: EnrollmentInput) -> typing.List[FieldError]:
@@ -12138,6 +12709,58 @@ class AccountClient(AccountClientProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
             _UniffiLib.ffi_citizen_core_rust_future_complete_void,
             _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def approve_transfer_code(self, code: str,passcode: str) -> str:
+        """
+        On the old phone: approve the hand-over to the phone whose transfer QR code was just
+        scanned — the passcode, then the device key signs the code (purpose `DeviceManagement`).
+        The new phone then completes its enrollment at once (no waiting period) and this phone is
+        marked `Transferred`. Returns the approved enrollment id. Main-safe; prompts once. Throws
+        [`CitizenError`] (`InvalidInput` with `transfer.code_invalid` for another code or
+        server, `PasscodeRejected`, `NeedsLogin`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(code)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(code),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_transfer_code(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def cancel_recovery(self, passcode: str) -> str:
+        """
+        On the old device: cancel the recovery it was told about ("it was not me"): the passcode,
+        then a statement signed by the device key (purpose `RecoveryCancel`). Returns the
+        cancelled recovery's id. Main-safe; prompts once. Throws [`CitizenError`] (`NotFound`
+        with `recovery.unknown` when none waits, `PasscodeRejected`, `NeedsEnrollment` when this
+        device is locked or no longer active).
+"""
+        
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_cancel_recovery(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -12234,6 +12857,60 @@ class AccountClient(AccountClientProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
             _UniffiLib.ffi_citizen_core_rust_future_complete_void,
             _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def complete_rebinding(self, otp: str,passcode: str,key_options: KeyOptions) -> int:
+        """
+        Re-binding, step 2: the passcode, then a new device key on this device (created with
+        `key_options`), proven to the server with the session and the OTP; the server rotates the
+        device key and the activity log records it. Requests queued before are held: they were
+        signed with the old key and are re-signed only when the citizen confirms
+        (`services().release_held_outbox(true, …)`). Returns how many requests are held.
+        Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
+        the session has ended: the re-binding then needs a recovery, `OtpRejected`,
+        `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(otp)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+
+        _UniffiFfiConverterTypeKeyOptions.check_lower(key_options)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(otp),
+            _UniffiFfiConverterString.lower(passcode),
+            _UniffiFfiConverterTypeKeyOptions.lower(key_options),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_rebinding(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_i32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def complete_recovery(self, ) -> EnrollmentOutcome:
+        """
+        On the new device, once the waiting period is over: activate this device for the account
+        (the old one is deactivated and told why). Main-safe; may prompt (the new key signs).
+        Throws [`CitizenError`]: `Refused` with `recovery.waiting` before `ready_at`,
+        `recovery.cancelled` if the old device or an official cancelled it (the recovery is then
+        dropped here), `NotFound` with `recovery.unknown` when none waits.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEnrollmentOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_recovery(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -12354,6 +13031,43 @@ class AccountClient(AccountClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def pending_recovery(self, ) -> typing.Optional[RecoveryTicket]:
+        """
+        On the new device: the recovery waiting here, if any (no network call). Main-safe; never
+        prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeRecoveryTicket.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_pending_recovery(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def pending_recovery_notice(self, ) -> typing.Optional[RecoveryNoticeInfo]:
+        """
+        On the old device: the recovery another device started, if the server told this device
+        (notices arrive with `check_device_status` and every login challenge). No network call.
+        Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeRecoveryNoticeInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_pending_recovery_notice(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def refresh_session(self, ) -> SessionInfo:
         """
         Rotate the refresh token now (the core also does this by itself when needed).
@@ -12448,6 +13162,76 @@ class AccountClient(AccountClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_passcode_reset(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def start_rebinding(self, ) -> RebindTicket:
+        """
+        After a signing call failed with `keystore.key_invalidated` (biometrics changed):
+        re-binding, step 1 — the server sends an OTP to the registered phone. The account, the
+        data and the outbox stay. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeRebindTicket.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_rebinding(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def start_recovery_at_counter(self, otp: str,new_passcode: str,key_options: KeyOptions) -> RecoveryTicket:
+        """
+        On a new device, level-1 account: after `start_enrollment` (the OTP went to the
+        registered phone) and an official's approval at a counter, start the recovery: the device
+        key is created, the passcode set aside, and the server holds the recovery for its waiting
+        period. Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Refused`
+        with `recovery.counter_required` before the official's approval, `recovery.chip_required`
+        for a level-2 account: use `chip().start_recovery_with_chip`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(otp)
+
+        _UniffiFfiConverterString.check_lower(new_passcode)
+
+        _UniffiFfiConverterTypeKeyOptions.check_lower(key_options)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(otp),
+            _UniffiFfiConverterString.lower(new_passcode),
+            _UniffiFfiConverterTypeKeyOptions.lower(key_options),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeRecoveryTicket.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def transfer_code(self, ) -> str:
+        """
+        On the new phone, during an enrollment (after `start_enrollment`): the transfer QR code
+        to show so that the old phone, side by side, approves the hand-over
+        (`approve_transfer_code` there). Shown text only; no network call. Main-safe; never
+        prompts. Throws [`CitizenError`] (`NotFound` without a pending enrollment).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_transfer_code(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -13194,6 +13978,18 @@ class ChipClientProtocol(typing.Protocol):
         Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
+    async def start_recovery_with_chip(self, otp: str,new_passcode: str,key_options: KeyOptions,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> RecoveryTicket:
+        """
+        On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
+        went to the registered phone), read the chip-based ID card with active authentication
+        over the enrollment and start a recovery without the old phone: the device key is
+        created, the passcode set aside, and the server holds the recovery for its waiting period
+        (the old device is told and may cancel). Complete it with
+        `account().complete_recovery()` once `ready_at` has passed. Nothing of the card is kept.
+        Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Card`, `Cancelled`,
+        `OtpRejected`, `InvalidInput`, `Refused` with a `chip.*` or `recovery.*` code).
+"""
+        raise NotImplementedError
     async def upgrade_level_with_chip(self, transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> ChipUpgradeOutcome:
         """
         Raise the account to identity level 2 from the chip of the citizen's own ID card: the
@@ -13253,6 +14049,48 @@ class ChipClient(ChipClientProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_i32,
             _UniffiLib.ffi_citizen_core_rust_future_complete_i32,
             _UniffiLib.ffi_citizen_core_rust_future_free_i32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def start_recovery_with_chip(self, otp: str,new_passcode: str,key_options: KeyOptions,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> RecoveryTicket:
+        """
+        On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
+        went to the registered phone), read the chip-based ID card with active authentication
+        over the enrollment and start a recovery without the old phone: the device key is
+        created, the passcode set aside, and the server holds the recovery for its waiting period
+        (the old device is told and may cancel). Complete it with
+        `account().complete_recovery()` once `ready_at` has passed. Nothing of the card is kept.
+        Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Card`, `Cancelled`,
+        `OtpRejected`, `InvalidInput`, `Refused` with a `chip.*` or `recovery.*` code).
+"""
+        
+        _UniffiFfiConverterString.check_lower(otp)
+
+        _UniffiFfiConverterString.check_lower(new_passcode)
+
+        _UniffiFfiConverterTypeKeyOptions.check_lower(key_options)
+
+        _UniffiFfiConverterTypeApduTransport.check_lower(transport)
+
+        _UniffiFfiConverterTypeChipAccessKey.check_lower(key)
+
+        _UniffiFfiConverterOptionalTypeChipReadObserver.check_lower(observer)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(otp),
+            _UniffiFfiConverterString.lower(new_passcode),
+            _UniffiFfiConverterTypeKeyOptions.lower(key_options),
+            _UniffiFfiConverterTypeApduTransport.lower(transport),
+            _UniffiFfiConverterTypeChipAccessKey.lower(key),
+            _UniffiFfiConverterOptionalTypeChipReadObserver.lower(observer),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeRecoveryTicket.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_chipclient_start_recovery_with_chip(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -15071,6 +15909,31 @@ class _UniffiFfiConverterTypeOutboxListener:
     def write(cls, value: OutboxListener, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterOptionalTypeOutboxHoldReason(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeOutboxHoldReason.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeOutboxHoldReason.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeOutboxHoldReason.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 class _UniffiFfiConverterSequenceTypeCaseEvent(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -15181,6 +16044,13 @@ class ServicesClientProtocol(typing.Protocol):
         Throws [`CitizenError`] (`Internal` with `core.closed` after `shutdown`).
 """
         raise NotImplementedError
+    async def outbox_hold(self, ) -> typing.Optional[OutboxHoldReason]:
+        """
+        Why the outbox is held for the citizen's decision (issue 15), or `None` when it is
+        delivered normally. While held, `sync_outbox` sends nothing and every queued request is
+        kept. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
     async def refresh_catalogue(self, ) -> bool:
         """
         Download the procedure catalogue if it changed (conditional request). Returns whether it
@@ -15191,6 +16061,18 @@ class ServicesClientProtocol(typing.Protocol):
         """
         Fetch the citizen's record from the population register (needs a session) and store it
         encrypted. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def release_held_outbox(self, deliver: bool,passcode: str) -> int:
+        """
+        The citizen's decision on a held outbox, once the device is usable again (unlocked or
+        re-bound): `deliver = true` sends the held requests (after a key rotation they are first
+        re-signed with the new key: one key-store signature each, user-initiated) and starts a
+        delivery; `deliver = false` withdraws them (they stay in the list as rejected with
+        `outbox.withdrawn`). Checks the passcode first. Returns how many requests were
+        affected. Throws [`CitizenError`]: `Refused` with `outbox.nothing_held` when nothing is
+        held, `NeedsEnrollment` (`auth.device_locked`) while the device is still locked,
+        `PasscodeRejected`, `KeyStore`.
 """
         raise NotImplementedError
     async def remove_attachment(self, draft_id: str,key: str) -> Draft:
@@ -15552,6 +16434,25 @@ class ServicesClient(ServicesClientProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def outbox_hold(self, ) -> typing.Optional[OutboxHoldReason]:
+        """
+        Why the outbox is held for the citizen's decision (issue 15), or `None` when it is
+        delivered normally. While held, `sync_outbox` sends nothing and every queued request is
+        kept. Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeOutboxHoldReason.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_outbox_hold(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def refresh_catalogue(self, ) -> bool:
         """
         Download the procedure catalogue if it changed (conditional request). Returns whether it
@@ -15585,6 +16486,36 @@ class ServicesClient(ServicesClientProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def release_held_outbox(self, deliver: bool,passcode: str) -> int:
+        """
+        The citizen's decision on a held outbox, once the device is usable again (unlocked or
+        re-bound): `deliver = true` sends the held requests (after a key rotation they are first
+        re-signed with the new key: one key-store signature each, user-initiated) and starts a
+        delivery; `deliver = false` withdraws them (they stay in the list as rejected with
+        `outbox.withdrawn`). Checks the passcode first. Returns how many requests were
+        affected. Throws [`CitizenError`]: `Refused` with `outbox.nothing_held` when nothing is
+        held, `NeedsEnrollment` (`auth.device_locked`) while the device is still locked,
+        `PasscodeRejected`, `KeyStore`.
+"""
+        
+        _UniffiFfiConverterBoolean.check_lower(deliver)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBoolean.lower(deliver),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_release_held_outbox(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_i32,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -17459,6 +18390,7 @@ __all__ = [
     "ConsentKind",
     "ShareDelivery",
     "OutboxState",
+    "RecoveryMethod",
     "SignPurpose",
     "VerificationCheckKind",
     "CheckOutcome",
@@ -17474,6 +18406,7 @@ __all__ = [
     "KeyWrapError",
     "MdocTransportError",
     "ObserverError",
+    "OutboxHoldReason",
     "VerifierRequest",
     "AccessLogEntry",
     "AccessLog",
@@ -17526,6 +18459,9 @@ __all__ = [
     "RequestedDocumentElement",
     "PresentationRequestInfo",
     "Procedure",
+    "RebindTicket",
+    "RecoveryNoticeInfo",
+    "RecoveryTicket",
     "RequestedElementSpec",
     "SessionInfo",
     "ShareOutcome",

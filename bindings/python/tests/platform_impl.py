@@ -46,6 +46,7 @@ class SoftwareDeviceKeyStore(DeviceKeyStore):
         self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
         self._user_auth: set[str] = set()
         self._failing: set[str] = set()
+        self._invalidated: set[str] = set()
         self._lock = threading.Lock()
         self.calls: list[tuple[str, str]] = []  # (method, alias), for assertions
         self.requests: list[tuple[str, SignRequest]] = []  # (alias, request) of every sign
@@ -79,6 +80,9 @@ class SoftwareDeviceKeyStore(DeviceKeyStore):
             if alias in self._user_auth:
                 self.prompts += 1
             failing = alias in self._failing
+            invalidated = alias in self._invalidated
+        if invalidated:
+            raise DeviceKeyStoreError.KeyInvalidated(reason="simulated: biometrics changed")
         if failing:
             raise DeviceKeyStoreError.Unavailable(reason="simulated busy key store")
         der = key.sign(bytes(message), ec.ECDSA(hashes.SHA256()))
@@ -105,6 +109,12 @@ class SoftwareDeviceKeyStore(DeviceKeyStore):
     def fail_signing(self, alias: str, fail: bool = True) -> None:
         with self._lock:
             (self._failing.add if fail else self._failing.discard)(alias)
+
+    def invalidate(self, alias: str) -> None:
+        """Simulate the platform invalidating a key (Android KeyPermanentlyInvalidatedException,
+        iOS biometry change): every later signature with it fails with KeyInvalidated."""
+        with self._lock:
+            self._invalidated.add(alias)
 
     def aliases(self) -> list[str]:
         with self._lock:

@@ -795,6 +795,84 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
      */
     func verifyPasscode(passcode: String) async throws 
     
+    /**
+     * On the old phone: approve the hand-over to the phone whose transfer QR code was just
+     * scanned — the passcode, then the device key signs the code (purpose `DeviceManagement`).
+     * The new phone then completes its enrollment at once (no waiting period) and this phone is
+     * marked `Transferred`. Returns the approved enrollment id. Main-safe; prompts once. Throws
+     * [`CitizenError`] (`InvalidInput` with `transfer.code_invalid` for another code or
+     * server, `PasscodeRejected`, `NeedsLogin`).
+     */
+    func approveTransferCode(code: String, passcode: String) async throws  -> String
+    
+    /**
+     * On the old device: cancel the recovery it was told about ("it was not me"): the passcode,
+     * then a statement signed by the device key (purpose `RecoveryCancel`). Returns the
+     * cancelled recovery's id. Main-safe; prompts once. Throws [`CitizenError`] (`NotFound`
+     * with `recovery.unknown` when none waits, `PasscodeRejected`, `NeedsEnrollment` when this
+     * device is locked or no longer active).
+     */
+    func cancelRecovery(passcode: String) async throws  -> String
+    
+    /**
+     * Re-binding, step 2: the passcode, then a new device key on this device (created with
+     * `key_options`), proven to the server with the session and the OTP; the server rotates the
+     * device key and the activity log records it. Requests queued before are held: they were
+     * signed with the old key and are re-signed only when the citizen confirms
+     * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
+     * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
+     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
+     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     */
+    func completeRebinding(otp: String, passcode: String, keyOptions: KeyOptions) async throws  -> Int32
+    
+    /**
+     * On the new device, once the waiting period is over: activate this device for the account
+     * (the old one is deactivated and told why). Main-safe; may prompt (the new key signs).
+     * Throws [`CitizenError`]: `Refused` with `recovery.waiting` before `ready_at`,
+     * `recovery.cancelled` if the old device or an official cancelled it (the recovery is then
+     * dropped here), `NotFound` with `recovery.unknown` when none waits.
+     */
+    func completeRecovery() async throws  -> EnrollmentOutcome
+    
+    /**
+     * On the new device: the recovery waiting here, if any (no network call). Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    func pendingRecovery() async throws  -> RecoveryTicket?
+    
+    /**
+     * On the old device: the recovery another device started, if the server told this device
+     * (notices arrive with `check_device_status` and every login challenge). No network call.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func pendingRecoveryNotice() async throws  -> RecoveryNoticeInfo?
+    
+    /**
+     * After a signing call failed with `keystore.key_invalidated` (biometrics changed):
+     * re-binding, step 1 — the server sends an OTP to the registered phone. The account, the
+     * data and the outbox stay. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func startRebinding() async throws  -> RebindTicket
+    
+    /**
+     * On a new device, level-1 account: after `start_enrollment` (the OTP went to the
+     * registered phone) and an official's approval at a counter, start the recovery: the device
+     * key is created, the passcode set aside, and the server holds the recovery for its waiting
+     * period. Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Refused`
+     * with `recovery.counter_required` before the official's approval, `recovery.chip_required`
+     * for a level-2 account: use `chip().start_recovery_with_chip`).
+     */
+    func startRecoveryAtCounter(otp: String, newPasscode: String, keyOptions: KeyOptions) async throws  -> RecoveryTicket
+    
+    /**
+     * On the new phone, during an enrollment (after `start_enrollment`): the transfer QR code
+     * to show so that the old phone, side by side, approves the hand-over
+     * (`approve_transfer_code` there). Shown text only; no network call. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`NotFound` without a pending enrollment).
+     */
+    func transferCode() async throws  -> String
+    
 }
 /**
  * Account, enrollment, passcode, login, sessions and devices of one core
@@ -1236,6 +1314,210 @@ open func verifyPasscode(passcode: String)async throws   {
             completeFunc: ffi_citizen_core_rust_future_complete_void,
             freeFunc: ffi_citizen_core_rust_future_free_void,
             liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * On the old phone: approve the hand-over to the phone whose transfer QR code was just
+     * scanned — the passcode, then the device key signs the code (purpose `DeviceManagement`).
+     * The new phone then completes its enrollment at once (no waiting period) and this phone is
+     * marked `Transferred`. Returns the approved enrollment id. Main-safe; prompts once. Throws
+     * [`CitizenError`] (`InvalidInput` with `transfer.code_invalid` for another code or
+     * server, `PasscodeRejected`, `NeedsLogin`).
+     */
+open func approveTransferCode(code: String, passcode: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_approve_transfer_code(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * On the old device: cancel the recovery it was told about ("it was not me"): the passcode,
+     * then a statement signed by the device key (purpose `RecoveryCancel`). Returns the
+     * cancelled recovery's id. Main-safe; prompts once. Throws [`CitizenError`] (`NotFound`
+     * with `recovery.unknown` when none waits, `PasscodeRejected`, `NeedsEnrollment` when this
+     * device is locked or no longer active).
+     */
+open func cancelRecovery(passcode: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_cancel_recovery(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Re-binding, step 2: the passcode, then a new device key on this device (created with
+     * `key_options`), proven to the server with the session and the OTP; the server rotates the
+     * device key and the activity log records it. Requests queued before are held: they were
+     * signed with the old key and are re-signed only when the citizen confirms
+     * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
+     * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
+     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
+     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     */
+open func completeRebinding(otp: String, passcode: String, keyOptions: KeyOptions)async throws  -> Int32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_complete_rebinding(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(passcode),FfiConverterTypeKeyOptions_lower(keyOptions)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_i32,
+            completeFunc: ffi_citizen_core_rust_future_complete_i32,
+            freeFunc: ffi_citizen_core_rust_future_free_i32,
+            liftFunc: FfiConverterInt32.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * On the new device, once the waiting period is over: activate this device for the account
+     * (the old one is deactivated and told why). Main-safe; may prompt (the new key signs).
+     * Throws [`CitizenError`]: `Refused` with `recovery.waiting` before `ready_at`,
+     * `recovery.cancelled` if the old device or an official cancelled it (the recovery is then
+     * dropped here), `NotFound` with `recovery.unknown` when none waits.
+     */
+open func completeRecovery()async throws  -> EnrollmentOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_complete_recovery(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEnrollmentOutcome_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * On the new device: the recovery waiting here, if any (no network call). Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+open func pendingRecovery()async throws  -> RecoveryTicket?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_pending_recovery(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeRecoveryTicket.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * On the old device: the recovery another device started, if the server told this device
+     * (notices arrive with `check_device_status` and every login challenge). No network call.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func pendingRecoveryNotice()async throws  -> RecoveryNoticeInfo?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_pending_recovery_notice(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeRecoveryNoticeInfo.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * After a signing call failed with `keystore.key_invalidated` (biometrics changed):
+     * re-binding, step 1 — the server sends an OTP to the registered phone. The account, the
+     * data and the outbox stay. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func startRebinding()async throws  -> RebindTicket  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_start_rebinding(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRebindTicket_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * On a new device, level-1 account: after `start_enrollment` (the OTP went to the
+     * registered phone) and an official's approval at a counter, start the recovery: the device
+     * key is created, the passcode set aside, and the server holds the recovery for its waiting
+     * period. Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Refused`
+     * with `recovery.counter_required` before the official's approval, `recovery.chip_required`
+     * for a level-2 account: use `chip().start_recovery_with_chip`).
+     */
+open func startRecoveryAtCounter(otp: String, newPasscode: String, keyOptions: KeyOptions)async throws  -> RecoveryTicket  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(newPasscode),FfiConverterTypeKeyOptions_lower(keyOptions)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRecoveryTicket_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * On the new phone, during an enrollment (after `start_enrollment`): the transfer QR code
+     * to show so that the old phone, side by side, approves the hand-over
+     * (`approve_transfer_code` there). Shown text only; no network call. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`NotFound` without a pending enrollment).
+     */
+open func transferCode()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_transfer_code(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -1864,6 +2146,18 @@ public protocol ChipClientProtocol: AnyObject, Sendable {
     func identityLevel() async throws  -> Int32
     
     /**
+     * On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
+     * went to the registered phone), read the chip-based ID card with active authentication
+     * over the enrollment and start a recovery without the old phone: the device key is
+     * created, the passcode set aside, and the server holds the recovery for its waiting period
+     * (the old device is told and may cancel). Complete it with
+     * `account().complete_recovery()` once `ready_at` has passed. Nothing of the card is kept.
+     * Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `OtpRejected`, `InvalidInput`, `Refused` with a `chip.*` or `recovery.*` code).
+     */
+    func startRecoveryWithChip(otp: String, newPasscode: String, keyOptions: KeyOptions, transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?) async throws  -> RecoveryTicket
+    
+    /**
      * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
      * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
      * MRZ, passive, chip and active authentication; the face image is not read), and uploads
@@ -1952,6 +2246,32 @@ open func identityLevel()async throws  -> Int32  {
             completeFunc: ffi_citizen_core_rust_future_complete_i32,
             freeFunc: ffi_citizen_core_rust_future_free_i32,
             liftFunc: FfiConverterInt32.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
+     * went to the registered phone), read the chip-based ID card with active authentication
+     * over the enrollment and start a recovery without the old phone: the device key is
+     * created, the passcode set aside, and the server holds the recovery for its waiting period
+     * (the old device is told and may cancel). Complete it with
+     * `account().complete_recovery()` once `ready_at` has passed. Nothing of the card is kept.
+     * Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `OtpRejected`, `InvalidInput`, `Refused` with a `chip.*` or `recovery.*` code).
+     */
+open func startRecoveryWithChip(otp: String, newPasscode: String, keyOptions: KeyOptions, transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?)async throws  -> RecoveryTicket  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_chipclient_start_recovery_with_chip(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(newPasscode),FfiConverterTypeKeyOptions_lower(keyOptions),FfiConverterTypeApduTransport_lower(transport),FfiConverterTypeChipAccessKey_lower(key),FfiConverterOptionTypeChipReadObserver.lower(observer)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRecoveryTicket_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -5166,6 +5486,13 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
     func observeOutbox(listener: OutboxListener) throws  -> Subscription
     
     /**
+     * Why the outbox is held for the citizen's decision (issue 15), or `None` when it is
+     * delivered normally. While held, `sync_outbox` sends nothing and every queued request is
+     * kept. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    func outboxHold() async throws  -> OutboxHoldReason?
+    
+    /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
      * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
@@ -5176,6 +5503,18 @@ public protocol ServicesClientProtocol: AnyObject, Sendable {
      * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
      */
     func refreshProfile() async throws  -> CitizenProfile
+    
+    /**
+     * The citizen's decision on a held outbox, once the device is usable again (unlocked or
+     * re-bound): `deliver = true` sends the held requests (after a key rotation they are first
+     * re-signed with the new key: one key-store signature each, user-initiated) and starts a
+     * delivery; `deliver = false` withdraws them (they stay in the list as rejected with
+     * `outbox.withdrawn`). Checks the passcode first. Returns how many requests were
+     * affected. Throws [`CitizenError`]: `Refused` with `outbox.nothing_held` when nothing is
+     * held, `NeedsEnrollment` (`auth.device_locked`) while the device is still locked,
+     * `PasscodeRejected`, `KeyStore`.
+     */
+    func releaseHeldOutbox(deliver: Bool, passcode: String) async throws  -> Int32
     
     /**
      * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
@@ -5540,6 +5879,27 @@ open func observeOutbox(listener: OutboxListener)throws  -> Subscription  {
 }
     
     /**
+     * Why the outbox is held for the citizen's decision (issue 15), or `None` when it is
+     * delivered normally. While held, `sync_outbox` sends nothing and every queued request is
+     * kept. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+open func outboxHold()async throws  -> OutboxHoldReason?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_outbox_hold(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeOutboxHoldReason.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
      * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
@@ -5575,6 +5935,32 @@ open func refreshProfile()async throws  -> CitizenProfile  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeCitizenProfile_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The citizen's decision on a held outbox, once the device is usable again (unlocked or
+     * re-bound): `deliver = true` sends the held requests (after a key rotation they are first
+     * re-signed with the new key: one key-store signature each, user-initiated) and starts a
+     * delivery; `deliver = false` withdraws them (they stay in the list as rejected with
+     * `outbox.withdrawn`). Checks the passcode first. Returns how many requests were
+     * affected. Throws [`CitizenError`]: `Refused` with `outbox.nothing_held` when nothing is
+     * held, `NeedsEnrollment` (`auth.device_locked`) while the device is still locked,
+     * `PasscodeRejected`, `KeyStore`.
+     */
+open func releaseHeldOutbox(deliver: Bool, passcode: String)async throws  -> Int32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_release_held_outbox(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(deliver),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_i32,
+            completeFunc: ffi_citizen_core_rust_future_complete_i32,
+            freeFunc: ffi_citizen_core_rust_future_free_i32,
+            liftFunc: FfiConverterInt32.lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -11651,6 +12037,85 @@ public func FfiConverterTypeProcedure_lower(_ value: Procedure) -> RustBuffer {
 
 
 /**
+ * A key re-binding waiting for its OTP ([`AccountClient::start_rebinding`]).
+ */
+public struct RebindTicket: Equatable, Hashable {
+    /**
+     * The re-binding.
+     */
+    public let rebindId: String
+    /**
+     * Where the OTP went, masked.
+     */
+    public let maskedPhone: String
+    /**
+     * When the OTP expires.
+     */
+    public let otpExpiresAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The re-binding.
+         */rebindId: String, 
+        /**
+         * Where the OTP went, masked.
+         */maskedPhone: String, 
+        /**
+         * When the OTP expires.
+         */otpExpiresAt: Date) {
+        self.rebindId = rebindId
+        self.maskedPhone = maskedPhone
+        self.otpExpiresAt = otpExpiresAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RebindTicket: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRebindTicket: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RebindTicket {
+        return
+            try RebindTicket(
+                rebindId: FfiConverterString.read(from: &buf), 
+                maskedPhone: FfiConverterString.read(from: &buf), 
+                otpExpiresAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RebindTicket, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.rebindId, into: &buf)
+        FfiConverterString.write(value.maskedPhone, into: &buf)
+        FfiConverterTimestamp.write(value.otpExpiresAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRebindTicket_lift(_ buf: RustBuffer) throws -> RebindTicket {
+    return try FfiConverterTypeRebindTicket.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRebindTicket_lower(_ value: RebindTicket) -> RustBuffer {
+    return FfiConverterTypeRebindTicket.lower(value)
+}
+
+
+/**
  * A stored consent receipt: with whom, what, why, for how long, when.
  */
 public struct ReceiptInfo: Equatable, Hashable {
@@ -11822,6 +12287,197 @@ public func FfiConverterTypeReceiptInfo_lift(_ buf: RustBuffer) throws -> Receip
 #endif
 public func FfiConverterTypeReceiptInfo_lower(_ value: ReceiptInfo) -> RustBuffer {
     return FfiConverterTypeReceiptInfo.lower(value)
+}
+
+
+/**
+ * A recovery on another device that would replace this one, as the server told this device
+ * (signed notice, verified). Show it to the citizen: if it was not them, cancel it
+ * ([`AccountClient::cancel_recovery`]).
+ */
+public struct RecoveryNoticeInfo: Equatable, Hashable {
+    /**
+     * The recovery.
+     */
+    public let recoveryId: String
+    /**
+     * How the other device proved the citizen.
+     */
+    public let method: RecoveryMethod
+    /**
+     * When it started.
+     */
+    public let startedAt: Date
+    /**
+     * When the other device may be activated (this one is then deactivated).
+     */
+    public let readyAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The recovery.
+         */recoveryId: String, 
+        /**
+         * How the other device proved the citizen.
+         */method: RecoveryMethod, 
+        /**
+         * When it started.
+         */startedAt: Date, 
+        /**
+         * When the other device may be activated (this one is then deactivated).
+         */readyAt: Date) {
+        self.recoveryId = recoveryId
+        self.method = method
+        self.startedAt = startedAt
+        self.readyAt = readyAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RecoveryNoticeInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecoveryNoticeInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RecoveryNoticeInfo {
+        return
+            try RecoveryNoticeInfo(
+                recoveryId: FfiConverterString.read(from: &buf), 
+                method: FfiConverterTypeRecoveryMethod.read(from: &buf), 
+                startedAt: FfiConverterTimestamp.read(from: &buf), 
+                readyAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RecoveryNoticeInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.recoveryId, into: &buf)
+        FfiConverterTypeRecoveryMethod.write(value.method, into: &buf)
+        FfiConverterTimestamp.write(value.startedAt, into: &buf)
+        FfiConverterTimestamp.write(value.readyAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecoveryNoticeInfo_lift(_ buf: RustBuffer) throws -> RecoveryNoticeInfo {
+    return try FfiConverterTypeRecoveryNoticeInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecoveryNoticeInfo_lower(_ value: RecoveryNoticeInfo) -> RustBuffer {
+    return FfiConverterTypeRecoveryNoticeInfo.lower(value)
+}
+
+
+/**
+ * A recovery started on this new device, waiting for its period to end
+ * ([`AccountClient::complete_recovery`] from `ready_at` on).
+ */
+public struct RecoveryTicket: Equatable, Hashable {
+    /**
+     * The recovery.
+     */
+    public let recoveryId: String
+    /**
+     * How it proved the citizen.
+     */
+    public let method: RecoveryMethod
+    /**
+     * When it started.
+     */
+    public let startedAt: Date
+    /**
+     * From when it may be completed (the waiting period's end).
+     */
+    public let readyAt: Date
+    /**
+     * The device it will replace (told, and able to cancel).
+     */
+    public let oldDeviceId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The recovery.
+         */recoveryId: String, 
+        /**
+         * How it proved the citizen.
+         */method: RecoveryMethod, 
+        /**
+         * When it started.
+         */startedAt: Date, 
+        /**
+         * From when it may be completed (the waiting period's end).
+         */readyAt: Date, 
+        /**
+         * The device it will replace (told, and able to cancel).
+         */oldDeviceId: String?) {
+        self.recoveryId = recoveryId
+        self.method = method
+        self.startedAt = startedAt
+        self.readyAt = readyAt
+        self.oldDeviceId = oldDeviceId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RecoveryTicket: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecoveryTicket: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RecoveryTicket {
+        return
+            try RecoveryTicket(
+                recoveryId: FfiConverterString.read(from: &buf), 
+                method: FfiConverterTypeRecoveryMethod.read(from: &buf), 
+                startedAt: FfiConverterTimestamp.read(from: &buf), 
+                readyAt: FfiConverterTimestamp.read(from: &buf), 
+                oldDeviceId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RecoveryTicket, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.recoveryId, into: &buf)
+        FfiConverterTypeRecoveryMethod.write(value.method, into: &buf)
+        FfiConverterTimestamp.write(value.startedAt, into: &buf)
+        FfiConverterTimestamp.write(value.readyAt, into: &buf)
+        FfiConverterOptionString.write(value.oldDeviceId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecoveryTicket_lift(_ buf: RustBuffer) throws -> RecoveryTicket {
+    return try FfiConverterTypeRecoveryTicket.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecoveryTicket_lower(_ value: RecoveryTicket) -> RustBuffer {
+    return FfiConverterTypeRecoveryTicket.lower(value)
 }
 
 
@@ -14700,6 +15356,16 @@ public enum DeviceStatus: Equatable, Hashable {
      */
     case revoked
     /**
+     * Locked remotely (reported lost, from the portal or at a counter): it cannot log in, sign,
+     * submit or present until it is unlocked or a recovery replaces it. The data on the device
+     * is kept; never offer to erase it for this (issue 15).
+     */
+    case locked
+    /**
+     * Deactivated by a completed recovery on a new device (issue 15).
+     */
+    case recovered
+    /**
      * The server does not know the device (or sent a status this version does not know).
      */
     case unknown
@@ -14732,7 +15398,11 @@ public struct FfiConverterTypeDeviceStatus: FfiConverterRustBuffer {
         
         case 4: return .revoked
         
-        case 5: return .unknown
+        case 5: return .locked
+        
+        case 6: return .recovered
+        
+        case 7: return .unknown
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -14758,8 +15428,16 @@ public struct FfiConverterTypeDeviceStatus: FfiConverterRustBuffer {
             writeInt(&buf, Int32(4))
         
         
-        case .unknown:
+        case .locked:
             writeInt(&buf, Int32(5))
+        
+        
+        case .recovered:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(7))
         
         }
     }
@@ -14967,11 +15645,13 @@ public enum EnrollmentReason: Equatable, Hashable {
      */
     case wiped
     /**
-     * The server deactivated this device (another device enrolled, the citizen revoked it).
+     * The server deactivated this device (another device enrolled, the citizen revoked it, a
+     * recovery replaced it) or locked it remotely (`Locked`, code `auth.device_locked`: keep the
+     * data; it is unlocked at a counter or replaced by a recovery — never erase for this).
      */
     case deviceDeactivated(
         /**
-         * Replaced, transferred or revoked.
+         * Replaced, transferred, revoked, recovered or locked.
          */status: DeviceStatus
     )
 
@@ -16154,6 +16834,85 @@ public func FfiConverterTypeObserverError_lower(_ value: ObserverError) -> RustB
 
 
 /**
+ * Why the queued requests wait for the citizen's decision instead of being delivered
+ * (issue 15). Nothing queued is lost while they wait.
+ */
+
+public enum OutboxHoldReason: Equatable, Hashable {
+    
+    /**
+     * The device was locked remotely (reported lost). Once it is unlocked (or re-bound), the
+     * citizen decides whether the requests queued on it should still be sent.
+     */
+    case deviceLocked
+    /**
+     * The device key was replaced after it was invalidated (biometrics changed): the queued
+     * requests were signed with the old key and are re-signed with the new one only if the
+     * citizen confirms.
+     */
+    case keyRotated
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension OutboxHoldReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOutboxHoldReason: FfiConverterRustBuffer {
+    typealias SwiftType = OutboxHoldReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxHoldReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .deviceLocked
+        
+        case 2: return .keyRotated
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: OutboxHoldReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .deviceLocked:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .keyRotated:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxHoldReason_lift(_ buf: RustBuffer) throws -> OutboxHoldReason {
+    return try FfiConverterTypeOutboxHoldReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxHoldReason_lower(_ value: OutboxHoldReason) -> RustBuffer {
+    return FfiConverterTypeOutboxHoldReason.lower(value)
+}
+
+
+
+/**
  * Outbox states.
  */
 
@@ -16349,6 +17108,81 @@ public func FfiConverterTypePlatform_lift(_ buf: RustBuffer) throws -> Platform 
 #endif
 public func FfiConverterTypePlatform_lower(_ value: Platform) -> RustBuffer {
     return FfiConverterTypePlatform.lower(value)
+}
+
+
+
+/**
+ * How a recovery proves the citizen.
+ */
+
+public enum RecoveryMethod: Equatable, Hashable {
+    
+    /**
+     * The OTP and a read of the chip-based ID card (level-2 accounts).
+     */
+    case chip
+    /**
+     * The OTP and an official's approval at a counter (level-1 accounts).
+     */
+    case counter
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RecoveryMethod: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecoveryMethod: FfiConverterRustBuffer {
+    typealias SwiftType = RecoveryMethod
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RecoveryMethod {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .chip
+        
+        case 2: return .counter
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RecoveryMethod, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .chip:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .counter:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecoveryMethod_lift(_ buf: RustBuffer) throws -> RecoveryMethod {
+    return try FfiConverterTypeRecoveryMethod.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecoveryMethod_lower(_ value: RecoveryMethod) -> RustBuffer {
+    return FfiConverterTypeRecoveryMethod.lower(value)
 }
 
 
@@ -16604,6 +17438,19 @@ public enum SignPurpose: Equatable, Hashable {
      * Showing the short identity QR code (valid 60 s) to someone with a camera.
      */
     case identityQr
+    /**
+     * Recovering the account on this new device without the old one (issue 15): the new key's
+     * proof with the chip read, and the completion after the waiting period.
+     */
+    case recovery
+    /**
+     * Cancelling, on the old device, a recovery someone started on another device (issue 15).
+     */
+    case recoveryCancel
+    /**
+     * Re-binding this device with a new key after the old one was invalidated (issue 15).
+     */
+    case rebind
 
 
 
@@ -16648,6 +17495,12 @@ public struct FfiConverterTypeSignPurpose: FfiConverterRustBuffer {
         case 11: return .documentPresentation
         
         case 12: return .identityQr
+        
+        case 13: return .recovery
+        
+        case 14: return .recoveryCancel
+        
+        case 15: return .rebind
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -16703,6 +17556,18 @@ public struct FfiConverterTypeSignPurpose: FfiConverterRustBuffer {
         
         case .identityQr:
             writeInt(&buf, Int32(12))
+        
+        
+        case .recovery:
+            writeInt(&buf, Int32(13))
+        
+        
+        case .recoveryCancel:
+            writeInt(&buf, Int32(14))
+        
+        
+        case .rebind:
+            writeInt(&buf, Int32(15))
         
         }
     }
@@ -17389,6 +18254,54 @@ fileprivate struct FfiConverterOptionTypeErrorDetail: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeRecoveryNoticeInfo: FfiConverterRustBuffer {
+    typealias SwiftType = RecoveryNoticeInfo?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeRecoveryNoticeInfo.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeRecoveryNoticeInfo.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeRecoveryTicket: FfiConverterRustBuffer {
+    typealias SwiftType = RecoveryTicket?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeRecoveryTicket.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeRecoveryTicket.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeDocumentType: FfiConverterRustBuffer {
     typealias SwiftType = DocumentType?
 
@@ -17405,6 +18318,30 @@ fileprivate struct FfiConverterOptionTypeDocumentType: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeDocumentType.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeOutboxHoldReason: FfiConverterRustBuffer {
+    typealias SwiftType = OutboxHoldReason?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOutboxHoldReason.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOutboxHoldReason.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -18533,6 +19470,33 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 42213) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_accountclient_approve_transfer_code() != 62895) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_cancel_recovery() != 53622) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_rebinding() != 17720) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_recovery() != 39383) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_pending_recovery() != 34981) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_pending_recovery_notice() != 33650) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_start_rebinding() != 34220) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter() != 47743) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_transfer_code() != 7261) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_activityclient_anchor() != 45476) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -18546,6 +19510,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_chipclient_identity_level() != 58827) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip() != 49313) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip() != 47344) {
@@ -18698,10 +19665,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_servicesclient_observe_outbox() != 61445) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_servicesclient_outbox_hold() != 10352) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue() != 36004) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_refresh_profile() != 17426) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_release_held_outbox() != 14274) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_remove_attachment() != 64385) {

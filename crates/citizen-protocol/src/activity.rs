@@ -251,10 +251,14 @@ pub fn endorsed_bookkeeping_key(
     let st = &endorsement.statement;
     if st.audience != audience
         || st.device_id != device_id
-        || !matches!(st.purpose, Purpose::Enroll | Purpose::Login)
+        || !matches!(st.purpose, Purpose::Enroll | Purpose::Login | Purpose::Recovery)
         || crypto::verify_wire_signature(device_public_key, &st.canonical_bytes(), &endorsement.signature).is_err()
     {
         return None;
+    }
+    // A recovered device registered its bookkeeping key in its recovery proof (issue 15).
+    if st.purpose == Purpose::Recovery {
+        return crate::protocol::recovery::parse_start_subject(&st.subject).map(|(_, k)| k);
     }
     crate::protocol::bookkeeping_key_from_subject(&st.subject)
 }

@@ -45,6 +45,9 @@ pub mod typ {
     /// The server's signed export of a citizen's access log (who read their register record).
     pub const ACCESS_LOG: &str = "citizen-access-log+jwt";
 
+    /// The server's notice to an account's device that a recovery on another device started
+    /// (issue 15).
+    pub const RECOVERY_NOTICE: &str = crate::protocol::recovery::NOTICE_TYP;
     /// Every kind, for tests and documents that list them.
     pub const ALL: &[&str] = &[
         ACCESS_TOKEN,
@@ -60,6 +63,7 @@ pub mod typ {
         TRUST_LIST,
         STATUS_LIST,
         ACCESS_LOG,
+        RECOVERY_NOTICE,
     ];
 }
 

@@ -260,6 +260,22 @@ messages! {
     VerifierNoTrustList => "verifier.no_trust_list", "Thiết bị kiểm tra chưa có danh sách tin cậy; hãy cập nhật khi có mạng.", "This verifier has no trust list yet; refresh it when online.";
     VerifierTrustListStale => "verifier.trust_list_stale", "Danh sách tin cậy đã lưu đã quá hạn cập nhật; hãy cập nhật khi có mạng.", "The cached trust list is past its update date; refresh it when online.";
     VerifierListInvalid => "verifier.list_invalid", "Danh sách tin cậy hoặc danh sách thu hồi nhận từ máy chủ không hợp lệ.", "The trust list or revocation list received from the server is not valid.";
+    // Losing, changing and re-binding the phone (issue 15).
+    DeviceLocked => "auth.device_locked", "Thiết bị này đã bị khoá từ xa (báo mất). Hãy mở khoá tại cơ quan công an hoặc khôi phục tài khoản trên thiết bị mới; dữ liệu trên máy vẫn được giữ nguyên.", "This device was locked remotely (reported lost). Have it unlocked at a police office or recover the account on a new device; the data on this phone is kept.";
+    OutboxHeld => "outbox.held", "Các hồ sơ chờ gửi đang được giữ lại cho đến khi bạn xác nhận gửi tiếp.", "The requests waiting to be sent are held until you confirm they should still be sent.";
+    OutboxWithdrawn => "outbox.withdrawn", "Bạn đã quyết định không gửi hồ sơ này sau khi thiết bị được khôi phục.", "You decided not to send this request after the device was restored.";
+    NothingHeld => "outbox.nothing_held", "Không có hồ sơ nào đang được giữ lại.", "No requests are being held.";
+    RecoveryChipRequired => "recovery.chip_required", "Tài khoản định danh mức 2 chỉ khôi phục được trên thiết bị mới khi có mã OTP và đọc thẻ căn cước gắn chip.", "A level-2 account can be recovered on a new device only with the OTP and a read of the chip-based ID card.";
+    RecoveryCounterRequired => "recovery.counter_required", "Tài khoản chưa có định danh mức 2: hãy đến cơ quan công an để khôi phục trên thiết bị mới.", "The account is not level 2: recover it on the new device at a police office.";
+    RecoveryWaiting => "recovery.waiting", "Yêu cầu khôi phục đang trong thời gian chờ; thiết bị mới sẽ được kích hoạt khi hết thời gian này.", "The recovery is in its waiting period; the new device is activated when it ends.";
+    RecoveryCancelled => "recovery.cancelled", "Yêu cầu khôi phục tài khoản đã bị huỷ.", "The account recovery was cancelled.";
+    RecoveryUnknown => "recovery.unknown", "Không có yêu cầu khôi phục tài khoản nào đang chờ.", "There is no account recovery waiting.";
+    RecoveryInProgress => "recovery.in_progress", "Đã có một yêu cầu khôi phục tài khoản đang chờ.", "An account recovery is already waiting.";
+    RecoveryCancelInvalid => "recovery.cancel_invalid", "Yêu cầu huỷ khôi phục không được ký bằng khoá của thiết bị cũ.", "The recovery cancellation was not signed with the old device's key.";
+    RecoveryReplayed => "recovery.replayed", "Yêu cầu này đã được dùng; hãy thực hiện lại từ đầu.", "This statement was already used; start again.";
+    RebindProofInvalid => "rebind.proof_invalid", "Không xác minh được khoá mới của thiết bị; hãy thực hiện lại.", "The device's new key could not be verified; try again.";
+    TransferCodeInvalid => "transfer.code_invalid", "Đây không phải mã chuyển thiết bị hợp lệ của máy chủ này.", "This is not a valid device-transfer code of this server.";
+    NoPendingRebind => "rebind.no_pending", "Chưa có yêu cầu liên kết lại khoá nào đang chờ mã OTP.", "There is no key re-binding waiting for an OTP.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
 

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
 use crate::tokens::refresh_hash;
-use crate::verify::{check_not_locked, load_device, verify_signed_pre, NonceRule, PreVerified};
+use crate::verify::{check_device_usable, check_not_locked, load_device, verify_signed_pre, NonceRule, PreVerified};
 
 fn token_invalid() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, codes::TOKEN_INVALID, "missing, malformed or expired token")
@@ -24,14 +24,15 @@ fn session_expired() -> ApiError {
 /// `POST /v1/auth/challenge`.
 pub fn challenge(s: &AppState, conn: &mut Connection, req: &ChallengeRequest) -> ApiResult<ChallengeResponse> {
     let now = s.now();
-    if !matches!(req.purpose, Purpose::Login | Purpose::RevokeDevice | Purpose::Transfer | Purpose::Credential) {
+    if !matches!(
+        req.purpose,
+        Purpose::Login | Purpose::RevokeDevice | Purpose::Transfer | Purpose::Credential | Purpose::RecoveryCancel
+    ) {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::PURPOSE_MISMATCH, "no challenge for this purpose"));
     }
     let dev = load_device(conn, &req.device_id)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_DEVICE, "unknown device"))?;
-    if dev.status != "active" {
-        return Err(ApiError::device_inactive(&dev.status));
-    }
+    check_device_usable(&dev)?;
     // Housekeeping: forget nonces long expired (recently expired ones still answer nonce_expired).
     conn.execute("DELETE FROM nonces WHERE expires_at < ?1", [now - 86_400])?;
     let nonce = random_b64url(32);
@@ -40,7 +41,8 @@ pub fn challenge(s: &AppState, conn: &mut Connection, req: &ChallengeRequest) ->
         "INSERT INTO nonces (nonce, device_id, purpose, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![nonce, dev.device_id, req.purpose.as_str(), expires_at],
     )?;
-    Ok(ChallengeResponse { nonce, audience: s.audience.clone(), expires_at })
+    let recovery_notice = super::recovery::notice_for(s, conn, &dev.device_id)?;
+    Ok(ChallengeResponse { nonce, audience: s.audience.clone(), expires_at, recovery_notice })
 }
 
 /// What a successful login's unit of work decided; the access token is signed from it after
@@ -185,9 +187,7 @@ pub fn refresh(s: &AppState, conn: &mut Connection, req: &RefreshRequest) -> Api
     // A deactivated device learns why its session ended (replaced, transferred, revoked)
     // before it is told the session ended.
     let dev = load_device(&tx, &sess.device_id)?.ok_or_else(ApiError::internal)?;
-    if dev.status != "active" {
-        return Err(ApiError::device_inactive(&dev.status));
-    }
+    check_device_usable(&dev)?;
     // The lock ended the session already; say why.
     check_not_locked(&tx, &sess.account_id)?;
     if sess.revoked {
@@ -308,9 +308,7 @@ pub fn authenticate(s: &AppState, conn: &Connection, token: Option<&str>) -> Api
     }
     // The token is authentic: a deactivated device learns why before anything else.
     let dev = load_device(conn, &sess.device_id)?.ok_or_else(ApiError::internal)?;
-    if dev.status != "active" {
-        return Err(ApiError::device_inactive(&dev.status));
-    }
+    check_device_usable(&dev)?;
     check_not_locked(conn, &sess.account_id)?;
     if sess.revoked {
         return Err(session_expired());

@@ -31,8 +31,8 @@ use citizen_chip::ChipError;
 use citizen_protocol::crypto::{b64, random_b64url, unb64};
 use citizen_protocol::messages::Msg;
 use citizen_protocol::protocol::chip::{
-    aa_challenge, upload_subject, ChipChallengeRequest, ChipChallengeResponse, ChipEvidence, ChipUpgradeRequest,
-    ChipUpgradeResponse, LEVEL_CHIP, PATH_CHIP_CHALLENGE, PATH_CHIP_UPGRADE,
+    aa_challenge, upload_subject, ChipChallengeRequest, ChipChallengeResponse, ChipEvidence, ChipTrustResponse,
+    ChipUpgradeRequest, ChipUpgradeResponse, LEVEL_CHIP, PATH_CHIP_CHALLENGE, PATH_CHIP_CSCA, PATH_CHIP_UPGRADE,
 };
 use citizen_protocol::protocol::{codes, sha256_hex, Purpose};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -128,13 +128,13 @@ pub fn challenge(
 }
 
 /// The evidence, decoded.
-struct Files {
+pub(crate) struct Files {
     sod: Vec<u8>,
     dgs: BTreeMap<u8, Vec<u8>>,
     aa_signature: Vec<u8>,
 }
 
-fn decode(e: &ChipEvidence) -> ApiResult<Files> {
+pub(crate) fn decode(e: &ChipEvidence) -> ApiResult<Files> {
     let bad = || refuse(StatusCode::BAD_REQUEST, Msg::ChipMalformedDataGroup, "evidence is not base64url");
     let d = |v: &str| unb64(v).ok_or_else(bad);
     let mut dgs = BTreeMap::from([(1, d(&e.dg1)?), (13, d(&e.dg13)?), (15, d(&e.dg15)?)]);
@@ -145,7 +145,7 @@ fn decode(e: &ChipEvidence) -> ApiResult<Files> {
 }
 
 /// The register entry the card must match.
-struct RegisterEntry {
+pub(crate) struct RegisterEntry {
     cccd: String,
     full_name: String,
     date_of_birth: String,
@@ -154,7 +154,7 @@ struct RegisterEntry {
     place_of_origin: String,
 }
 
-fn register_entry(conn: &Connection, account_id: &str) -> ApiResult<RegisterEntry> {
+pub(crate) fn register_entry(conn: &Connection, account_id: &str) -> ApiResult<RegisterEntry> {
     conn.query_row(
         "SELECT c.cccd, c.full_name, c.date_of_birth, c.sex, c.ethnicity, c.place_of_origin
            FROM citizens c JOIN accounts a ON a.citizen_id = c.id WHERE a.account_id = ?1",
@@ -186,7 +186,7 @@ fn iso_date(dmy: &str) -> Option<String> {
 /// identity attributes that do not change over a card's life — name, date of birth, sex,
 /// ethnicity, place of origin — must then be equal. The place of residence is not compared: a
 /// card issued before a move keeps the old address, and the register is authoritative for it.
-fn match_register(files: &Files, reg: &RegisterEntry) -> ApiResult<()> {
+pub(crate) fn match_register(files: &Files, reg: &RegisterEntry) -> ApiResult<()> {
     let dg13 = lds::parse_dg13(&files.dgs[&13]).map_err(|e| chip_refusal(&e))?;
     let mrz = lds::parse_dg1(&files.dgs[&1]).map_err(|e| chip_refusal(&e))?;
     let number = dg13.get(dg13_field::ID_NUMBER).unwrap_or_default();
@@ -214,7 +214,7 @@ fn match_register(files: &Files, reg: &RegisterEntry) -> ApiResult<()> {
 }
 
 /// Passive and active authentication of the evidence for `nonce`. Returns the fingerprints kept.
-fn verify_chip(s: &AppState, files: &Files, nonce: &str) -> ApiResult<(String, String)> {
+pub(crate) fn verify_chip(s: &AppState, files: &Files, nonce: &str) -> ApiResult<(String, String)> {
     let sod = pa::parse_sod(&files.sod).map_err(|e| chip_refusal(&e))?;
     let trust = TrustList::new(s.chip_trust.clone()).map_err(|_| ApiError::internal())?;
     let now = u64::try_from(s.now()).map_err(|_| ApiError::internal())?;
@@ -308,7 +308,15 @@ type S = State<Arc<AppState>>;
 
 /// The chip routes (merged into [`super::router`]).
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route(PATH_CHIP_CHALLENGE, post(http_challenge)).route(PATH_CHIP_UPGRADE, post(http_upgrade))
+    Router::new()
+        .route(PATH_CHIP_CHALLENGE, post(http_challenge))
+        .route(PATH_CHIP_UPGRADE, post(http_upgrade))
+        .route(PATH_CHIP_CSCA, axum::routing::get(http_csca))
+}
+
+/// `GET /v1/chip/csca`: the public CSCA list (issue 15: a recovering phone has no session).
+async fn http_csca(State(s): S) -> Json<ChipTrustResponse> {
+    Json(ChipTrustResponse { csca: s.chip_trust.iter().map(|c| b64(c)).collect() })
 }
 
 async fn http_challenge(

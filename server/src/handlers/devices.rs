@@ -34,7 +34,9 @@ pub fn deactivate(conn: &Connection, device_id: &str, status: &str, now: i64) ->
 pub fn list(s: &AppState, conn: &mut Connection, token: Option<&str>) -> ApiResult<DevicesResponse> {
     let b = authenticate(s, conn, token)?;
     let mut st = conn.prepare(
-        "SELECT device_id, label, platform, hardware_backed, status, enrolled_at, last_login_at
+        "SELECT device_id, label, platform, hardware_backed,
+                CASE WHEN status = 'active' AND locked_at IS NOT NULL THEN 'locked' ELSE status END,
+                enrolled_at, last_login_at
            FROM devices WHERE account_id = ?1 ORDER BY enrolled_at DESC, rowid DESC",
     )?;
     let devices = st
@@ -84,9 +86,15 @@ pub fn revoke(
 }
 
 /// `POST /v1/devices/status`.
-pub fn status(_s: &AppState, conn: &mut Connection, req: &DeviceStatusRequest) -> ApiResult<DeviceStatusResponse> {
+pub fn status(s: &AppState, conn: &mut Connection, req: &DeviceStatusRequest) -> ApiResult<DeviceStatusResponse> {
     let d = load_device(conn, &req.device_id)?.ok_or_else(unknown_device)?;
-    Ok(DeviceStatusResponse { status: d.status, changed_at: d.status_changed_at })
+    let status = if d.status == "replaced" && super::recovery::was_recovered(conn, &d.device_id)? {
+        "recovered".to_string()
+    } else {
+        d.shown_status().to_string()
+    };
+    let recovery_notice = if status == "active" { super::recovery::notice_for(s, conn, &d.device_id)? } else { None };
+    Ok(DeviceStatusResponse { status, changed_at: d.status_changed_at, recovery_notice })
 }
 
 /// `POST /v1/devices/transfer-approval`: the active device approves a pending enrollment of
@@ -101,7 +109,14 @@ pub fn transfer_approval(
     bearer_signs(&b, &req.signed.statement.device_id)?;
     verify_signed(s, conn, &req.signed, Purpose::Transfer, NonceRule::Challenge)?;
     let now = s.now();
-    let enrollment_id = &req.signed.statement.subject;
+    // `transfer:<enrollment id>:<secret digest>` when the old phone scanned the new phone's QR
+    // code (issue 15, proximity check); the bare enrollment id otherwise.
+    let subject = &req.signed.statement.subject;
+    let (enrollment_id, secret_sha256) = match subject.strip_prefix("transfer:").and_then(|r| r.split_once(':')) {
+        Some((e, d)) if d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()) => (e, Some(d)),
+        Some(_) => return Err(ApiError::invalid("malformed transfer subject")),
+        None => (subject.as_str(), None),
+    };
     let pending: Option<i64> = conn
         .query_row(
             "SELECT e.enrollment_id FROM enrollments e JOIN accounts a ON a.citizen_id = e.citizen_id
@@ -119,9 +134,109 @@ pub fn transfer_approval(
         ));
     }
     conn.execute(
-        "UPDATE enrollments SET approved_by_device = ?2 WHERE enrollment_id = ?1",
-        params![enrollment_id, b.device_id],
+        "UPDATE enrollments SET approved_by_device = ?2, approved_secret_sha256 = ?3 WHERE enrollment_id = ?1",
+        params![enrollment_id, b.device_id, secret_sha256],
     )?;
-    audit(conn, now, "transfer_approved", "ok", Some(&b.account_id), Some(&b.device_id));
+    let how = if secret_sha256.is_some() { "proximity" } else { "ok" };
+    audit(conn, now, "transfer_approved", how, Some(&b.account_id), Some(&b.device_id));
+    Ok(OkBody { ok: true })
+}
+
+/// Body of the officials' `POST /v1/official/devices/lock` (issue 15): lock or unlock the
+/// active device of a citizen who reported it lost at a counter (or by the hotline).
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct DeviceLockRequest {
+    /// The citizen's CCCD number (officials identify citizens by it).
+    pub cccd: String,
+    /// `true` locks the account's active device, `false` unlocks it.
+    pub locked: bool,
+    /// Who decided (the official's staff id), recorded with the lock.
+    pub official_id: String,
+    /// Why (`lost`, `stolen`, `found`, …), recorded with the lock; no personal data.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// An official's id or a reason: 1..64 printable characters (the reason may be empty).
+pub fn valid_label(t: &str, may_be_empty: bool) -> bool {
+    (may_be_empty || !t.is_empty()) && t.chars().count() <= 64 && !t.chars().any(char::is_control)
+}
+
+/// The account of a CCCD number (officials identify citizens by it).
+pub fn account_of_cccd(conn: &Connection, cccd: &str) -> ApiResult<String> {
+    conn.query_row(
+        "SELECT a.account_id FROM accounts a JOIN citizens c ON c.id = a.citizen_id WHERE c.cccd = ?1",
+        [cccd],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, codes::NO_MATCH, "no account for this citizen"))
+}
+
+/// The account's one active device.
+pub fn active_device(conn: &Connection, account_id: &str) -> ApiResult<Option<String>> {
+    Ok(conn
+        .query_row("SELECT device_id FROM devices WHERE account_id = ?1 AND status = 'active'", [account_id], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+/// Lock (or unlock) a device remotely, recording who did it (`actor`: `official:<id>` or
+/// `portal`) and why. A lock ends the device's sessions and drops its outstanding nonces, so
+/// nothing it signed before can still be used with a challenge; the device stays the account's
+/// device (its outbox waits on it) until it is unlocked or a recovery replaces it.
+pub fn set_device_lock(
+    conn: &Connection,
+    now: i64,
+    account_id: &str,
+    device_id: &str,
+    locked: bool,
+    actor: &str,
+    reason: &str,
+) -> ApiResult<()> {
+    if locked {
+        conn.execute(
+            "UPDATE devices SET locked_at = COALESCE(locked_at, ?2) WHERE device_id = ?1",
+            params![device_id, now],
+        )?;
+        conn.execute(
+            "UPDATE sessions SET revoked_at = ?2, revoke_reason = 'device_locked'
+              WHERE device_id = ?1 AND revoked_at IS NULL",
+            params![device_id, now],
+        )?;
+        conn.execute("DELETE FROM nonces WHERE device_id = ?1", [device_id])?;
+    } else {
+        conn.execute("UPDATE devices SET locked_at = NULL WHERE device_id = ?1", [device_id])?;
+    }
+    let action = if locked { "lock" } else { "unlock" };
+    conn.execute(
+        "INSERT INTO device_locks (device_id, account_id, action, actor, reason, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![device_id, account_id, action, actor, reason, now],
+    )?;
+    audit(conn, now, if locked { "device_locked" } else { "device_unlocked" }, "ok", Some(account_id), Some(device_id));
+    Ok(())
+}
+
+/// `POST /v1/official/devices/lock` (officials' token checked by the route): the official's id
+/// is recorded with the lock.
+pub fn official_lock(s: &AppState, conn: &mut Connection, req: &DeviceLockRequest) -> ApiResult<OkBody> {
+    if !valid_label(&req.official_id, false) || !valid_label(&req.reason, true) {
+        return Err(ApiError::invalid("official_id must be 1..64 printable characters, reason at most 64"));
+    }
+    let now = s.now();
+    let tx = conn.savepoint()?;
+    let account_id = account_of_cccd(&tx, &req.cccd)?;
+    let device_id = active_device(&tx, &account_id)?.ok_or_else(unknown_device)?;
+    set_device_lock(
+        &tx,
+        now,
+        &account_id,
+        &device_id,
+        req.locked,
+        &format!("official:{}", req.official_id),
+        &req.reason,
+    )?;
+    tx.commit()?;
     Ok(OkBody { ok: true })
 }

@@ -62,8 +62,8 @@ pub fn start(s: &AppState, conn: &mut Connection, req: &EnrollStartRequest) -> A
     })
 }
 
-fn validate_registration(req: &EnrollCompleteRequest) -> ApiResult<()> {
-    let d = &req.device;
+/// The new device's registration: printable ids and labels, a bounded attestation chain.
+pub(crate) fn validate_device(d: &citizen_protocol::protocol::DeviceRegistration) -> ApiResult<()> {
     let ok_text = |t: &str, max: usize| t.chars().count() <= max && !t.chars().any(char::is_control);
     if d.device_id.is_empty() || !ok_text(&d.device_id, 128) {
         return Err(ApiError::invalid("device_id must be 1..128 printable characters"));
@@ -82,7 +82,8 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
     let now = s.now();
     let row = conn
         .query_row(
-            "SELECT citizen_id, otp_hash, otp_expires_at, attempts, consumed_at, approved_by_device
+            "SELECT citizen_id, otp_hash, otp_expires_at, attempts, consumed_at, approved_by_device,
+                    approved_secret_sha256
                FROM enrollments WHERE enrollment_id = ?1",
             [&req.enrollment_id],
             |r| {
@@ -95,15 +96,16 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
                         consumed: r.get::<_, Option<i64>>(4)?.is_some(),
                     },
                     r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
                 ))
             },
         )
         .optional()?;
-    let (citizen_id, otp_row, approved_by) = row.ok_or_else(|| {
+    let (citizen_id, otp_row, approved_by, approved_secret) = row.ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_ENROLLMENT, "unknown or finished enrollment")
     })?;
     check_otp(s, conn, OtpTable::Enrollment, &req.enrollment_id, &otp_row, &req.otp)?;
-    validate_registration(req)?;
+    validate_device(&req.device)?;
     let public_key =
         verify_enroll_proof(s, &req.proof, &req.enrollment_id, &req.device.device_id, &req.device.public_key)?;
     // The proof's subject registers the bookkeeping key (decision 26); the proof signs it.
@@ -132,7 +134,26 @@ pub fn complete(s: &AppState, conn: &mut Connection, req: &EnrollCompleteRequest
             r.get(0)
         })
         .optional()?;
-    let transfer_approved = old.is_some() && old == approved_by;
+    // An approval bound to the new phone's QR code counts only with that code's secret
+    // (proximity check, issue 15): the old phone saw this phone's screen.
+    let secret_ok = match (&approved_secret, &req.transfer_secret) {
+        (None, _) => true,
+        (Some(d), Some(secret)) => {
+            crate::otp::ct_eq(citizen_protocol::protocol::sha256_hex(secret.as_bytes()).as_bytes(), d.as_bytes())
+        }
+        (Some(_), None) => false,
+    };
+    let transfer_approved = old.is_some() && old == approved_by && secret_ok;
+    // A level-2 account's device is never replaced by an OTP alone (issue 15): without the old
+    // device's approval, the new phone goes through a recovery (chip + OTP, waiting period).
+    if old.is_some() && !transfer_approved && crate::handlers::chip::account_level(&tx, &account_id)? >= 2 {
+        drop(tx);
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            citizen_protocol::messages::Msg::RecoveryChipRequired.code(),
+            "a level-2 account is moved to a new device by a recovery with the chip",
+        ));
+    }
     if let Some(old_id) = &old {
         let status = if transfer_approved { "transferred" } else { "replaced" };
         crate::handlers::devices::deactivate(&tx, old_id, status, now)?;

@@ -108,7 +108,7 @@ pub fn verify(s: &AppState, conn: &mut Connection, qr: &str) -> ApiResult<Identi
         .query_row("SELECT locked_at FROM accounts WHERE account_id = ?1", [&dev.account_id], |r| r.get(0))
         .optional()?
         .flatten();
-    if dev.status != "active" || locked.is_some() {
+    if dev.status != "active" || dev.locked_at.is_some() || locked.is_some() {
         return Err(refused(IdQrError::DeviceRevoked));
     }
     // Single use: the nonce is recorded until the code has expired (kept a day by the

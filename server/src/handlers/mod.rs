@@ -29,6 +29,8 @@ pub mod documents;
 pub mod enrollment;
 pub mod identity;
 pub mod qr;
+pub mod rebind;
+pub mod recovery;
 pub mod reset;
 pub mod services;
 
@@ -44,6 +46,8 @@ pub const OFFICIAL_TOKEN_HEADER: &str = "x-official-token";
 pub const FILING_CHANNEL_HEADER: &str = "x-filing-channel";
 /// Officials' API: lock or unlock a citizen's account ([`auth::set_account_lock`]).
 pub const PATH_OFFICIAL_ACCOUNT_LOCK: &str = "/v1/official/accounts/lock";
+/// Officials' API: lock or unlock a citizen's active device (issue 15, [`devices::official_lock`]).
+pub const PATH_OFFICIAL_DEVICE_LOCK: &str = "/v1/official/devices/lock";
 
 type S = State<Arc<AppState>>;
 
@@ -91,6 +95,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(ps::PATH_CASE_EVENTS, get(case_events))
         .route(ps::PATH_OFFICIAL_TRANSITION, post(official_transition))
         .route(PATH_OFFICIAL_ACCOUNT_LOCK, post(official_account_lock))
+        .route(PATH_OFFICIAL_DEVICE_LOCK, post(official_device_lock))
+        .route(p::recovery::PATH_REBIND_START, post(rebind_start))
+        .route(p::recovery::PATH_REBIND_COMPLETE, post(rebind_complete))
+        .route(p::recovery::PATH_RECOVERY_START, post(recovery_start))
+        .route(p::recovery::PATH_RECOVERY_COMPLETE, post(recovery_complete))
+        .route(p::recovery::PATH_RECOVERY_CANCEL, post(recovery_cancel))
+        .route(p::recovery::PATH_OFFICIAL_RECOVERY_APPROVE, post(official_recovery_approve))
+        .route(p::recovery::PATH_OFFICIAL_RECOVERY_CANCEL, post(official_recovery_cancel))
         .route(citizen_protocol::activity::PATH_ANCHOR, post(activity_anchor).get(activity_latest_anchor))
         .route(citizen_protocol::protocol::rp::PATH_REGISTRY, get(relying_parties))
         // QR login (server side) and the hosted demo portal.
@@ -331,6 +343,87 @@ async fn official_account_lock(
     let req: auth::AccountLockRequest =
         serde_json::from_slice(&body).map_err(|_| ApiError::invalid("JSON does not match the expected shape"))?;
     blocking(&s, move |s, c| audited(s, c, "account_lock", |s, c| auth::set_account_lock(s, c, &req))).await.map(Json)
+}
+
+async fn official_device_lock(
+    State(s): S,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<p::Ok>> {
+    check_official(&s, &headers, "device_lock").await?;
+    let body = body.map_err(|_| ApiError::invalid("unreadable request body"))?;
+    let req: devices::DeviceLockRequest =
+        serde_json::from_slice(&body).map_err(|_| ApiError::invalid("JSON does not match the expected shape"))?;
+    blocking(&s, move |s, c| audited(s, c, "device_lock", |s, c| devices::official_lock(s, c, &req))).await.map(Json)
+}
+
+async fn rebind_start(
+    State(s): S,
+    ApiJson(req): ApiJson<p::recovery::RebindStartRequest>,
+) -> ApiResult<Json<p::recovery::RebindStartResponse>> {
+    blocking(&s, move |s, c| audited(s, c, "rebind_start", |s, c| rebind::start(s, c, &req))).await.map(Json)
+}
+
+async fn rebind_complete(
+    State(s): S,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<p::recovery::RebindCompleteRequest>,
+) -> ApiResult<Json<p::Ok>> {
+    let token = bearer(&headers);
+    blocking(&s, move |s, c| audited(s, c, "rebind_complete", |s, c| rebind::complete(s, c, token.as_deref(), &req)))
+        .await
+        .map(Json)
+}
+
+async fn recovery_start(
+    State(s): S,
+    ApiJson(req): ApiJson<p::recovery::RecoveryStartRequest>,
+) -> ApiResult<Json<p::recovery::RecoveryStartResponse>> {
+    blocking(&s, move |s, c| audited(s, c, "recovery_start", |s, c| recovery::start(s, c, &req))).await.map(Json)
+}
+
+async fn recovery_complete(
+    State(s): S,
+    ApiJson(req): ApiJson<p::recovery::RecoveryCompleteRequest>,
+) -> ApiResult<Json<p::recovery::RecoveryCompleteResponse>> {
+    blocking(&s, move |s, c| audited(s, c, "recovery_complete", |s, c| recovery::complete(s, c, &req))).await.map(Json)
+}
+
+async fn recovery_cancel(
+    State(s): S,
+    ApiJson(req): ApiJson<p::recovery::RecoveryCancelRequest>,
+) -> ApiResult<Json<p::Ok>> {
+    blocking(&s, move |s, c| audited(s, c, "recovery_cancel", |s, c| recovery::cancel(s, c, &req))).await.map(Json)
+}
+
+async fn official_recovery(
+    s: Arc<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    event: &'static str,
+    f: fn(&AppState, &mut Connection, &recovery::OfficialRecoveryRequest) -> ApiResult<p::Ok>,
+) -> ApiResult<Json<p::Ok>> {
+    check_official(&s, &headers, event).await?;
+    let body = body.map_err(|_| ApiError::invalid("unreadable request body"))?;
+    let req: recovery::OfficialRecoveryRequest =
+        serde_json::from_slice(&body).map_err(|_| ApiError::invalid("JSON does not match the expected shape"))?;
+    blocking(&s, move |s, c| audited(s, c, event, |s, c| f(s, c, &req))).await.map(Json)
+}
+
+async fn official_recovery_approve(
+    State(s): S,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<p::Ok>> {
+    official_recovery(s, headers, body, "official_recovery_approve", recovery::official_approve).await
+}
+
+async fn official_recovery_cancel(
+    State(s): S,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<p::Ok>> {
+    official_recovery(s, headers, body, "official_recovery_cancel", recovery::official_cancel).await
 }
 
 async fn official_transition(

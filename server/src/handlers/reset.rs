@@ -20,9 +20,7 @@ pub fn start(s: &AppState, conn: &mut Connection, req: &ResetStartRequest) -> Ap
     let now = s.now();
     let dev = load_device(conn, &req.device_id)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_DEVICE, "unknown device"))?;
-    if dev.status != "active" {
-        return Err(ApiError::device_inactive(&dev.status));
-    }
+    crate::verify::check_device_usable(&dev)?;
     rate_limit(s, conn, &format!("reset:{}", dev.account_id), s.limits.enroll_per_hour, 3600)?;
     let phone: String = conn.query_row(
         "SELECT c.phone FROM citizens c JOIN accounts a ON a.citizen_id = c.id WHERE a.account_id = ?1",

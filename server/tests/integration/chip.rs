@@ -22,15 +22,15 @@ use software_cccd::{CardOptions, Citizen, SoftwareCard, TestPki, CITIZENS};
 
 use crate::common::{start_in, Device, Harness, C1};
 
-struct Chip {
-    h: Harness,
-    dev: Device,
-    token: String,
-    pki: TestPki,
+pub struct Chip {
+    pub h: Harness,
+    pub dev: Device,
+    pub token: String,
+    pub pki: TestPki,
 }
 
 /// A server trusting the software card's test CSCA, and citizen C1 enrolled and logged in.
-async fn setup() -> Chip {
+pub async fn setup() -> Chip {
     let pki = TestPki::default_test();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("chip-csca")).unwrap();
@@ -42,7 +42,7 @@ async fn setup() -> Chip {
     Chip { h, dev, token, pki }
 }
 
-fn read(card: &mut SoftwareCard, pki: &TestPki, challenge: [u8; 8], now: i64) -> ChipReadout {
+pub fn read(card: &mut SoftwareCard, pki: &TestPki, challenge: [u8; 8], now: i64) -> ChipReadout {
     card.power_on();
     let config = ReaderConfig {
         access_key: AccessKey::can(card.citizen().can()).unwrap(),
@@ -63,7 +63,7 @@ fn read(card: &mut SoftwareCard, pki: &TestPki, challenge: [u8; 8], now: i64) ->
     .unwrap()
 }
 
-fn evidence(out: &ChipReadout) -> ChipEvidence {
+pub fn evidence(out: &ChipReadout) -> ChipEvidence {
     let f = |n: u8| b64(&out.files[&File::Dg(n)]);
     ChipEvidence {
         sod: b64(&out.files[&File::Sod]),
@@ -76,7 +76,7 @@ fn evidence(out: &ChipReadout) -> ChipEvidence {
 }
 
 impl Chip {
-    async fn nonce(&self) -> String {
+    pub async fn nonce(&self) -> String {
         let (st, b) = self.h.post(PATH_CHIP_CHALLENGE, json!({"device_id": self.dev.id}), Some(&self.token)).await;
         assert_eq!(st, 200, "{b}");
         assert_eq!(b["csca"].as_array().unwrap().len(), 1, "the server publishes its CSCA list");
@@ -84,13 +84,13 @@ impl Chip {
     }
 
     /// Read `card` for a fresh nonce: (nonce, evidence).
-    async fn read_for_upgrade(&self, card: &mut SoftwareCard, pki: &TestPki) -> (String, ChipEvidence) {
+    pub async fn read_for_upgrade(&self, card: &mut SoftwareCard, pki: &TestPki) -> (String, ChipEvidence) {
         let nonce = self.nonce().await;
         let out = read(card, pki, aa_challenge(&nonce), self.h.now());
         (nonce, evidence(&out))
     }
 
-    async fn upload(&mut self, nonce: &str, ev: &ChipEvidence) -> (u16, Value) {
+    pub async fn upload(&mut self, nonce: &str, ev: &ChipEvidence) -> (u16, Value) {
         let signed = self.dev.sign(&self.h, Purpose::Chip, nonce, &upload_subject(ev));
         self.upload_signed(&signed, ev).await
     }
@@ -114,7 +114,7 @@ impl Chip {
         citizen_protocol::sdjwt::inspect(b["sd_jwt"].as_str().unwrap()).unwrap().level
     }
 
-    fn card(&self, who: &Citizen) -> SoftwareCard {
+    pub fn card(&self, who: &Citizen) -> SoftwareCard {
         SoftwareCard::new(who, &self.pki, CardOptions::default())
     }
 

@@ -30,6 +30,7 @@ mod lockout;
 mod login;
 mod public_url;
 mod qr;
+mod recovery;
 mod services;
 mod sessions;
 mod shedding;

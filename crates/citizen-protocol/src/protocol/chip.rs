@@ -22,6 +22,17 @@ pub const PATH_CHIP_CHALLENGE: &str = "/v1/chip/challenge";
 /// `POST /v1/chip/upgrade` (Bearer + statement, purpose `chip`).
 pub const PATH_CHIP_UPGRADE: &str = "/v1/chip/upgrade";
 
+/// `GET /v1/chip/csca` (public): the CSCA certificates the server trusts, for a device that has
+/// no session yet (a new phone recovering an account, issue 15).
+pub const PATH_CHIP_CSCA: &str = "/v1/chip/csca";
+
+/// Answer of [`PATH_CHIP_CSCA`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChipTrustResponse {
+    /// The CSCA certificates (DER, base64url) the server trusts.
+    pub csca: Vec<String>,
+}
+
 /// Identity assurance level of an account enrolled with number, date of birth and OTP.
 pub const LEVEL_BASIC: u8 = 1;
 /// Identity assurance level after a verified chip read (passive + active authentication).

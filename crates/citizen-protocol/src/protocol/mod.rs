@@ -12,6 +12,7 @@ pub mod chip;
 pub mod discovery;
 pub mod documents;
 pub mod idqr;
+pub mod recovery;
 pub mod rp;
 pub mod services;
 
@@ -57,6 +58,17 @@ pub enum Purpose {
     /// Show the short identity QR (subject `idqr:<binding digest>`, nonce random, chosen by the
     /// device; see [`idqr`]). Never accepted by any other endpoint.
     IdentityQr,
+    /// Signed by a **new** device's key during a recovery without the old phone (issue 15; see
+    /// [`recovery`]): the proof of possession that starts it (nonce = enrollment id, subject
+    /// [`recovery::start_subject`]) and the request that completes it after the waiting period
+    /// (nonce = recovery id, subject [`recovery::COMPLETE_SUBJECT`]).
+    Recovery,
+    /// Signed by the **old** device's key (after its passcode) to cancel a recovery it was told
+    /// about (nonce from a challenge, subject `recovery_cancel:<recovery id>`).
+    RecoveryCancel,
+    /// Re-binding after the device key was invalidated (issue 15): signed by the **new** key of
+    /// the same device (nonce = re-binding id, subject `rebind:<new key digest>`).
+    Rebind,
 }
 
 impl Purpose {
@@ -74,6 +86,9 @@ impl Purpose {
             Purpose::Credential => "credential",
             Purpose::Chip => "chip",
             Purpose::IdentityQr => "identity_qr",
+            Purpose::Recovery => "recovery",
+            Purpose::RecoveryCancel => "recovery_cancel",
+            Purpose::Rebind => "rebind",
         }
     }
 }
@@ -257,6 +272,10 @@ pub struct EnrollCompleteRequest {
     pub device: DeviceRegistration,
     /// Proof of possession: purpose `enroll`, nonce = enrollment id, counter 1.
     pub proof: SignedStatement,
+    /// The secret of the transfer QR code this phone showed (issue 15): an approval the old
+    /// phone signed for it counts only with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_secret: Option<String>,
 }
 
 /// Answer to `POST /v1/enrollment/complete`.
@@ -290,6 +309,10 @@ pub struct ChallengeResponse {
     pub audience: String,
     /// Unix seconds.
     pub expires_at: i64,
+    /// A server-signed notice (JWS, `typ` [`recovery::NOTICE_TYP`]) that a recovery on
+    /// another device would replace this one (issue 15): the old device's "next contact".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_notice: Option<String>,
 }
 
 /// Body of `POST /v1/auth/login`.
@@ -341,7 +364,8 @@ pub struct DeviceDto {
     pub platform: String,
     /// Claimed hardware backing.
     pub hardware_backed: bool,
-    /// `active`, `replaced`, `transferred`, `revoked`.
+    /// `active`, `locked` (remotely locked, issue 15), `replaced`, `transferred`, `revoked`,
+    /// `recovered` (deactivated by a completed recovery).
     pub status: String,
     /// Unix seconds.
     pub enrolled_at: i64,
@@ -373,16 +397,20 @@ pub struct DeviceStatusRequest {
 /// Answer to `POST /v1/devices/status`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DeviceStatusResponse {
-    /// `active`, `replaced`, `transferred`, `revoked`.
+    /// `active`, `locked`, `replaced`, `transferred`, `revoked`, `recovered` (issue 15).
     pub status: String,
     /// Unix seconds of the last status change.
     pub changed_at: i64,
+    /// As in [`ChallengeResponse::recovery_notice`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_notice: Option<String>,
 }
 
 /// Body of `POST /v1/devices/transfer-approval`.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct TransferApprovalRequest {
-    /// purpose `transfer`, subject = the new device's enrollment id.
+    /// purpose `transfer`, subject = the new device's enrollment id, or
+    /// [`recovery::transfer_subject`] when the old phone scanned the new phone's QR code.
     pub signed: SignedStatement,
 }
 
@@ -472,6 +500,9 @@ pub mod codes {
     pub const UNKNOWN_DEVICE: &str = "unknown_device";
     /// Device replaced, transferred or revoked.
     pub const DEVICE_INACTIVE: &str = "device_inactive";
+    /// The device was locked remotely (the citizen reported it lost, from the portal or at a
+    /// counter): it can neither log in nor sign until it is re-bound (issue 15).
+    pub const DEVICE_LOCKED: &str = "device_locked";
     /// Account locked after too many failures.
     pub const ACCOUNT_LOCKED: &str = "account_locked";
     /// Missing, malformed or expired bearer token.

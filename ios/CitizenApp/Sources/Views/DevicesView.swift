@@ -72,6 +72,8 @@ struct DevicesView: View {
         case .replaced: return NSLocalizedString("device.replaced", comment: "")
         case .transferred: return NSLocalizedString("device.transferred", comment: "")
         case .revoked: return NSLocalizedString("device.revoked", comment: "")
+        case .locked: return NSLocalizedString("device.locked", comment: "")
+        case .recovered: return NSLocalizedString("device.recovered", comment: "")
         case .unknown: return NSLocalizedString("device.unknown", comment: "")
         }
     }

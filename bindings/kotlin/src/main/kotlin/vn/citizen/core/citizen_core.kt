@@ -977,6 +977,24 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_verify_passcode(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_approve_transfer_code(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_cancel_recovery(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_complete_rebinding(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_complete_recovery(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_pending_recovery(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_pending_recovery_notice(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_start_rebinding(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_transfer_code(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_activityclient_anchor(
     ): Int
     external fun uniffi_citizen_core_checksum_method_activityclient_export(
@@ -986,6 +1004,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_activityclient_verify(
     ): Int
     external fun uniffi_citizen_core_checksum_method_chipclient_identity_level(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip(
     ): Int
     external fun uniffi_citizen_core_checksum_method_chipclient_upgrade_level_with_chip(
     ): Int
@@ -1087,9 +1107,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_observe_outbox(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_outbox_hold(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_refresh_catalogue(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_refresh_profile(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_release_held_outbox(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_remove_attachment(
     ): Int
@@ -1222,6 +1246,24 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_accountclient_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_approve_transfer_code(`ptr`: Long,`code`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_cancel_recovery(`ptr`: Long,`passcode`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_complete_rebinding(`ptr`: Long,`otp`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_complete_recovery(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_pending_recovery(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_pending_recovery_notice(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_start_rebinding(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_transfer_code(`ptr`: Long,
+    ): Long
     external fun uniffi_citizen_core_fn_clone_activityclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_citizen_core_fn_free_activityclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1239,6 +1281,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_free_chipclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_citizen_core_fn_method_chipclient_identity_level(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_chipclient_start_recovery_with_chip(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,`transport`: Long,`key`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_chipclient_upgrade_level_with_chip(`ptr`: Long,`transport`: Long,`key`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,
     ): Long
@@ -1386,9 +1430,13 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_observe_outbox(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_outbox_hold(`ptr`: Long,
+    ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_refresh_catalogue(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_refresh_profile(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_servicesclient_release_held_outbox(`ptr`: Long,`deliver`: Byte,`passcode`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_remove_attachment(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,
     ): Long
@@ -2393,6 +2441,84 @@ public interface AccountClientInterface {
      */
     suspend fun `verifyPasscode`(`passcode`: kotlin.String)
     
+    /**
+     * On the old phone: approve the hand-over to the phone whose transfer QR code was just
+     * scanned — the passcode, then the device key signs the code (purpose `DeviceManagement`).
+     * The new phone then completes its enrollment at once (no waiting period) and this phone is
+     * marked `Transferred`. Returns the approved enrollment id. Main-safe; prompts once. Throws
+     * [`CitizenError`] (`InvalidInput` with `transfer.code_invalid` for another code or
+     * server, `PasscodeRejected`, `NeedsLogin`).
+     */
+    suspend fun `approveTransferCode`(`code`: kotlin.String, `passcode`: kotlin.String): kotlin.String
+    
+    /**
+     * On the old device: cancel the recovery it was told about ("it was not me"): the passcode,
+     * then a statement signed by the device key (purpose `RecoveryCancel`). Returns the
+     * cancelled recovery's id. Main-safe; prompts once. Throws [`CitizenError`] (`NotFound`
+     * with `recovery.unknown` when none waits, `PasscodeRejected`, `NeedsEnrollment` when this
+     * device is locked or no longer active).
+     */
+    suspend fun `cancelRecovery`(`passcode`: kotlin.String): kotlin.String
+    
+    /**
+     * Re-binding, step 2: the passcode, then a new device key on this device (created with
+     * `key_options`), proven to the server with the session and the OTP; the server rotates the
+     * device key and the activity log records it. Requests queued before are held: they were
+     * signed with the old key and are re-signed only when the citizen confirms
+     * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
+     * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
+     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
+     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     */
+    suspend fun `completeRebinding`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions): kotlin.Int
+    
+    /**
+     * On the new device, once the waiting period is over: activate this device for the account
+     * (the old one is deactivated and told why). Main-safe; may prompt (the new key signs).
+     * Throws [`CitizenError`]: `Refused` with `recovery.waiting` before `ready_at`,
+     * `recovery.cancelled` if the old device or an official cancelled it (the recovery is then
+     * dropped here), `NotFound` with `recovery.unknown` when none waits.
+     */
+    suspend fun `completeRecovery`(): EnrollmentOutcome
+    
+    /**
+     * On the new device: the recovery waiting here, if any (no network call). Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    suspend fun `pendingRecovery`(): RecoveryTicket?
+    
+    /**
+     * On the old device: the recovery another device started, if the server told this device
+     * (notices arrive with `check_device_status` and every login challenge). No network call.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `pendingRecoveryNotice`(): RecoveryNoticeInfo?
+    
+    /**
+     * After a signing call failed with `keystore.key_invalidated` (biometrics changed):
+     * re-binding, step 1 — the server sends an OTP to the registered phone. The account, the
+     * data and the outbox stay. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `startRebinding`(): RebindTicket
+    
+    /**
+     * On a new device, level-1 account: after `start_enrollment` (the OTP went to the
+     * registered phone) and an official's approval at a counter, start the recovery: the device
+     * key is created, the passcode set aside, and the server holds the recovery for its waiting
+     * period. Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Refused`
+     * with `recovery.counter_required` before the official's approval, `recovery.chip_required`
+     * for a level-2 account: use `chip().start_recovery_with_chip`).
+     */
+    suspend fun `startRecoveryAtCounter`(`otp`: kotlin.String, `newPasscode`: kotlin.String, `keyOptions`: KeyOptions): RecoveryTicket
+    
+    /**
+     * On the new phone, during an enrollment (after `start_enrollment`): the transfer QR code
+     * to show so that the old phone, side by side, approves the hand-over
+     * (`approve_transfer_code` there). Shown text only; no network call. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`NotFound` without a pending enrollment).
+     */
+    suspend fun `transferCode`(): kotlin.String
+    
     companion object
 }
 
@@ -3000,6 +3126,264 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         // lift function
         { },
         
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * On the old phone: approve the hand-over to the phone whose transfer QR code was just
+     * scanned — the passcode, then the device key signs the code (purpose `DeviceManagement`).
+     * The new phone then completes its enrollment at once (no waiting period) and this phone is
+     * marked `Transferred`. Returns the approved enrollment id. Main-safe; prompts once. Throws
+     * [`CitizenError`] (`InvalidInput` with `transfer.code_invalid` for another code or
+     * server, `PasscodeRejected`, `NeedsLogin`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `approveTransferCode`(`code`: kotlin.String, `passcode`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_approve_transfer_code(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`code`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * On the old device: cancel the recovery it was told about ("it was not me"): the passcode,
+     * then a statement signed by the device key (purpose `RecoveryCancel`). Returns the
+     * cancelled recovery's id. Main-safe; prompts once. Throws [`CitizenError`] (`NotFound`
+     * with `recovery.unknown` when none waits, `PasscodeRejected`, `NeedsEnrollment` when this
+     * device is locked or no longer active).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `cancelRecovery`(`passcode`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_cancel_recovery(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Re-binding, step 2: the passcode, then a new device key on this device (created with
+     * `key_options`), proven to the server with the session and the OTP; the server rotates the
+     * device key and the activity log records it. Requests queued before are held: they were
+     * signed with the old key and are re-signed only when the citizen confirms
+     * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
+     * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
+     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
+     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `completeRebinding`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions) : kotlin.Int {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_rebinding(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`otp`),
+        FfiConverterString.lower(`passcode`),
+        FfiConverterTypeKeyOptions.lower(`keyOptions`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i32(future) },
+        // lift function
+        { FfiConverterInt.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * On the new device, once the waiting period is over: activate this device for the account
+     * (the old one is deactivated and told why). Main-safe; may prompt (the new key signs).
+     * Throws [`CitizenError`]: `Refused` with `recovery.waiting` before `ready_at`,
+     * `recovery.cancelled` if the old device or an official cancelled it (the recovery is then
+     * dropped here), `NotFound` with `recovery.unknown` when none waits.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `completeRecovery`() : EnrollmentOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_recovery(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEnrollmentOutcome.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * On the new device: the recovery waiting here, if any (no network call). Main-safe; never
+     * prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `pendingRecovery`() : RecoveryTicket? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_pending_recovery(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeRecoveryTicket.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * On the old device: the recovery another device started, if the server told this device
+     * (notices arrive with `check_device_status` and every login challenge). No network call.
+     * Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `pendingRecoveryNotice`() : RecoveryNoticeInfo? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_pending_recovery_notice(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeRecoveryNoticeInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * After a signing call failed with `keystore.key_invalidated` (biometrics changed):
+     * re-binding, step 1 — the server sends an OTP to the registered phone. The account, the
+     * data and the outbox stay. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startRebinding`() : RebindTicket {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_rebinding(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRebindTicket.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * On a new device, level-1 account: after `start_enrollment` (the OTP went to the
+     * registered phone) and an official's approval at a counter, start the recovery: the device
+     * key is created, the passcode set aside, and the server holds the recovery for its waiting
+     * period. Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Refused`
+     * with `recovery.counter_required` before the official's approval, `recovery.chip_required`
+     * for a level-2 account: use `chip().start_recovery_with_chip`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startRecoveryAtCounter`(`otp`: kotlin.String, `newPasscode`: kotlin.String, `keyOptions`: KeyOptions) : RecoveryTicket {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`otp`),
+        FfiConverterString.lower(`newPasscode`),
+        FfiConverterTypeKeyOptions.lower(`keyOptions`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRecoveryTicket.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * On the new phone, during an enrollment (after `start_enrollment`): the transfer QR code
+     * to show so that the old phone, side by side, approves the hand-over
+     * (`approve_transfer_code` there). Shown text only; no network call. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`NotFound` without a pending enrollment).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `transferCode`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_transfer_code(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -3973,6 +4357,18 @@ public interface ChipClientInterface {
     suspend fun `identityLevel`(): kotlin.Int
     
     /**
+     * On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
+     * went to the registered phone), read the chip-based ID card with active authentication
+     * over the enrollment and start a recovery without the old phone: the device key is
+     * created, the passcode set aside, and the server holds the recovery for its waiting period
+     * (the old device is told and may cancel). Complete it with
+     * `account().complete_recovery()` once `ready_at` has passed. Nothing of the card is kept.
+     * Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `OtpRejected`, `InvalidInput`, `Refused` with a `chip.*` or `recovery.*` code).
+     */
+    suspend fun `startRecoveryWithChip`(`otp`: kotlin.String, `newPasscode`: kotlin.String, `keyOptions`: KeyOptions, `transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?): RecoveryTicket
+    
+    /**
      * Raise the account to identity level 2 from the chip of the citizen's own ID card: the
      * core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
      * MRZ, passive, chip and active authentication; the face image is not read), and uploads
@@ -4115,6 +4511,43 @@ open class ChipClient: Disposable, AutoCloseable, ChipClientInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_i32(future) },
         // lift function
         { FfiConverterInt.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
+     * went to the registered phone), read the chip-based ID card with active authentication
+     * over the enrollment and start a recovery without the old phone: the device key is
+     * created, the passcode set aside, and the server holds the recovery for its waiting period
+     * (the old device is told and may cancel). Complete it with
+     * `account().complete_recovery()` once `ready_at` has passed. Nothing of the card is kept.
+     * Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `OtpRejected`, `InvalidInput`, `Refused` with a `chip.*` or `recovery.*` code).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startRecoveryWithChip`(`otp`: kotlin.String, `newPasscode`: kotlin.String, `keyOptions`: KeyOptions, `transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?) : RecoveryTicket {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_chipclient_start_recovery_with_chip(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`otp`),
+        FfiConverterString.lower(`newPasscode`),
+        FfiConverterTypeKeyOptions.lower(`keyOptions`),
+        FfiConverterTypeApduTransport.lower(`transport`),
+        FfiConverterTypeChipAccessKey.lower(`key`),
+        FfiConverterOptionalTypeChipReadObserver.lower(`observer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRecoveryTicket.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -8678,6 +9111,13 @@ public interface ServicesClientInterface {
     fun `observeOutbox`(`listener`: OutboxListener): Subscription
     
     /**
+     * Why the outbox is held for the citizen's decision (issue 15), or `None` when it is
+     * delivered normally. While held, `sync_outbox` sends nothing and every queued request is
+     * kept. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    suspend fun `outboxHold`(): OutboxHoldReason?
+    
+    /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
      * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
@@ -8688,6 +9128,18 @@ public interface ServicesClientInterface {
      * encrypted. Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `refreshProfile`(): CitizenProfile
+    
+    /**
+     * The citizen's decision on a held outbox, once the device is usable again (unlocked or
+     * re-bound): `deliver = true` sends the held requests (after a key rotation they are first
+     * re-signed with the new key: one key-store signature each, user-initiated) and starts a
+     * delivery; `deliver = false` withdraws them (they stay in the list as rejected with
+     * `outbox.withdrawn`). Checks the passcode first. Returns how many requests were
+     * affected. Throws [`CitizenError`]: `Refused` with `outbox.nothing_held` when nothing is
+     * held, `NeedsEnrollment` (`auth.device_locked`) while the device is still locked,
+     * `PasscodeRejected`, `KeyStore`.
+     */
+    suspend fun `releaseHeldOutbox`(`deliver`: kotlin.Boolean, `passcode`: kotlin.String): kotlin.Int
     
     /**
      * Remove an attachment. Main-safe; never prompts. Throws [`CitizenError`].
@@ -9184,6 +9636,32 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
 
     
     /**
+     * Why the outbox is held for the citizen's decision (issue 15), or `None` when it is
+     * delivered normally. While held, `sync_outbox` sends nothing and every queued request is
+     * kept. Main-safe; never prompts. Throws [`CitizenError`].
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `outboxHold`() : OutboxHoldReason? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_outbox_hold(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeOutboxHoldReason.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Download the procedure catalogue if it changed (conditional request). Returns whether it
      * changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].
      */
@@ -9227,6 +9705,39 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeCitizenProfile.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The citizen's decision on a held outbox, once the device is usable again (unlocked or
+     * re-bound): `deliver = true` sends the held requests (after a key rotation they are first
+     * re-signed with the new key: one key-store signature each, user-initiated) and starts a
+     * delivery; `deliver = false` withdraws them (they stay in the list as rejected with
+     * `outbox.withdrawn`). Checks the passcode first. Returns how many requests were
+     * affected. Throws [`CitizenError`]: `Refused` with `outbox.nothing_held` when nothing is
+     * held, `NeedsEnrollment` (`auth.device_locked`) while the device is still locked,
+     * `PasscodeRejected`, `KeyStore`.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `releaseHeldOutbox`(`deliver`: kotlin.Boolean, `passcode`: kotlin.String) : kotlin.Int {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_release_held_outbox(
+                uniffiHandle,
+                
+        FfiConverterBoolean.lower(`deliver`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i32(future) },
+        // lift function
+        { FfiConverterInt.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -14476,6 +14987,61 @@ public object FfiConverterTypeProcedure: FfiConverterRustBuffer<Procedure> {
 
 
 /**
+ * A key re-binding waiting for its OTP ([`AccountClient::start_rebinding`]).
+ */
+data class RebindTicket (
+    /**
+     * The re-binding.
+     */
+    val `rebindId`: kotlin.String
+    , 
+    /**
+     * Where the OTP went, masked.
+     */
+    val `maskedPhone`: kotlin.String
+    , 
+    /**
+     * When the OTP expires.
+     */
+    val `otpExpiresAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRebindTicket: FfiConverterRustBuffer<RebindTicket> {
+    override fun read(buf: ByteBuffer): RebindTicket {
+        return RebindTicket(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RebindTicket) = (
+            FfiConverterString.allocationSize(value.`rebindId`) +
+            FfiConverterString.allocationSize(value.`maskedPhone`) +
+            FfiConverterTimestamp.allocationSize(value.`otpExpiresAt`)
+    )
+
+    override fun write(value: RebindTicket, buf: ByteBuffer) {
+            FfiConverterString.write(value.`rebindId`, buf)
+            FfiConverterString.write(value.`maskedPhone`, buf)
+            FfiConverterTimestamp.write(value.`otpExpiresAt`, buf)
+    }
+}
+
+
+
+/**
  * A stored consent receipt: with whom, what, why, for how long, when.
  */
 data class ReceiptInfo (
@@ -14600,6 +15166,143 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterLong.write(value.`sequence`, buf)
             FfiConverterTypeShareDelivery.write(value.`delivery`, buf)
             FfiConverterOptionalTypeErrorDetail.write(value.`damage`, buf)
+    }
+}
+
+
+
+/**
+ * A recovery on another device that would replace this one, as the server told this device
+ * (signed notice, verified). Show it to the citizen: if it was not them, cancel it
+ * ([`AccountClient::cancel_recovery`]).
+ */
+data class RecoveryNoticeInfo (
+    /**
+     * The recovery.
+     */
+    val `recoveryId`: kotlin.String
+    , 
+    /**
+     * How the other device proved the citizen.
+     */
+    val `method`: RecoveryMethod
+    , 
+    /**
+     * When it started.
+     */
+    val `startedAt`: java.time.Instant
+    , 
+    /**
+     * When the other device may be activated (this one is then deactivated).
+     */
+    val `readyAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecoveryNoticeInfo: FfiConverterRustBuffer<RecoveryNoticeInfo> {
+    override fun read(buf: ByteBuffer): RecoveryNoticeInfo {
+        return RecoveryNoticeInfo(
+            FfiConverterString.read(buf),
+            FfiConverterTypeRecoveryMethod.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RecoveryNoticeInfo) = (
+            FfiConverterString.allocationSize(value.`recoveryId`) +
+            FfiConverterTypeRecoveryMethod.allocationSize(value.`method`) +
+            FfiConverterTimestamp.allocationSize(value.`startedAt`) +
+            FfiConverterTimestamp.allocationSize(value.`readyAt`)
+    )
+
+    override fun write(value: RecoveryNoticeInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`recoveryId`, buf)
+            FfiConverterTypeRecoveryMethod.write(value.`method`, buf)
+            FfiConverterTimestamp.write(value.`startedAt`, buf)
+            FfiConverterTimestamp.write(value.`readyAt`, buf)
+    }
+}
+
+
+
+/**
+ * A recovery started on this new device, waiting for its period to end
+ * ([`AccountClient::complete_recovery`] from `ready_at` on).
+ */
+data class RecoveryTicket (
+    /**
+     * The recovery.
+     */
+    val `recoveryId`: kotlin.String
+    , 
+    /**
+     * How it proved the citizen.
+     */
+    val `method`: RecoveryMethod
+    , 
+    /**
+     * When it started.
+     */
+    val `startedAt`: java.time.Instant
+    , 
+    /**
+     * From when it may be completed (the waiting period's end).
+     */
+    val `readyAt`: java.time.Instant
+    , 
+    /**
+     * The device it will replace (told, and able to cancel).
+     */
+    val `oldDeviceId`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecoveryTicket: FfiConverterRustBuffer<RecoveryTicket> {
+    override fun read(buf: ByteBuffer): RecoveryTicket {
+        return RecoveryTicket(
+            FfiConverterString.read(buf),
+            FfiConverterTypeRecoveryMethod.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RecoveryTicket) = (
+            FfiConverterString.allocationSize(value.`recoveryId`) +
+            FfiConverterTypeRecoveryMethod.allocationSize(value.`method`) +
+            FfiConverterTimestamp.allocationSize(value.`startedAt`) +
+            FfiConverterTimestamp.allocationSize(value.`readyAt`) +
+            FfiConverterOptionalString.allocationSize(value.`oldDeviceId`)
+    )
+
+    override fun write(value: RecoveryTicket, buf: ByteBuffer) {
+            FfiConverterString.write(value.`recoveryId`, buf)
+            FfiConverterTypeRecoveryMethod.write(value.`method`, buf)
+            FfiConverterTimestamp.write(value.`startedAt`, buf)
+            FfiConverterTimestamp.write(value.`readyAt`, buf)
+            FfiConverterOptionalString.write(value.`oldDeviceId`, buf)
     }
 }
 
@@ -17164,6 +17867,16 @@ enum class DeviceStatus {
      */
     REVOKED,
     /**
+     * Locked remotely (reported lost, from the portal or at a counter): it cannot log in, sign,
+     * submit or present until it is unlocked or a recovery replaces it. The data on the device
+     * is kept; never offer to erase it for this (issue 15).
+     */
+    LOCKED,
+    /**
+     * Deactivated by a completed recovery on a new device (issue 15).
+     */
+    RECOVERED,
+    /**
      * The server does not know the device (or sent a status this version does not know).
      */
     UNKNOWN;
@@ -17314,11 +18027,13 @@ sealed class EnrollmentReason {
     
     
     /**
-     * The server deactivated this device (another device enrolled, the citizen revoked it).
+     * The server deactivated this device (another device enrolled, the citizen revoked it, a
+     * recovery replaced it) or locked it remotely (`Locked`, code `auth.device_locked`: keep the
+     * data; it is unlocked at a counter or replaced by a recovery — never erase for this).
      */
     data class DeviceDeactivated(
         /**
-         * Replaced, transferred or revoked.
+         * Replaced, transferred, revoked, recovered or locked.
          */
         val `status`: vn.citizen.core.DeviceStatus) : EnrollmentReason()
         
@@ -18455,6 +19170,55 @@ public object FfiConverterTypeObserverError : FfiConverterRustBuffer<ObserverExc
 
 
 /**
+ * Why the queued requests wait for the citizen's decision instead of being delivered
+ * (issue 15). Nothing queued is lost while they wait.
+ */
+
+enum class OutboxHoldReason {
+    
+    /**
+     * The device was locked remotely (reported lost). Once it is unlocked (or re-bound), the
+     * citizen decides whether the requests queued on it should still be sent.
+     */
+    DEVICE_LOCKED,
+    /**
+     * The device key was replaced after it was invalidated (biometrics changed): the queued
+     * requests were signed with the old key and are re-signed with the new one only if the
+     * citizen confirms.
+     */
+    KEY_ROTATED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOutboxHoldReason: FfiConverterRustBuffer<OutboxHoldReason> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        OutboxHoldReason.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: OutboxHoldReason) = 4UL
+
+    override fun write(value: OutboxHoldReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Outbox states.
  */
 
@@ -18556,6 +19320,51 @@ public object FfiConverterTypePlatform: FfiConverterRustBuffer<Platform> {
     override fun allocationSize(value: Platform) = 4UL
 
     override fun write(value: Platform, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * How a recovery proves the citizen.
+ */
+
+enum class RecoveryMethod {
+    
+    /**
+     * The OTP and a read of the chip-based ID card (level-2 accounts).
+     */
+    CHIP,
+    /**
+     * The OTP and an official's approval at a counter (level-1 accounts).
+     */
+    COUNTER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecoveryMethod: FfiConverterRustBuffer<RecoveryMethod> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        RecoveryMethod.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: RecoveryMethod) = 4UL
+
+    override fun write(value: RecoveryMethod, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -18730,7 +19539,20 @@ enum class SignPurpose {
     /**
      * Showing the short identity QR code (valid 60 s) to someone with a camera.
      */
-    IDENTITY_QR;
+    IDENTITY_QR,
+    /**
+     * Recovering the account on this new device without the old one (issue 15): the new key's
+     * proof with the chip read, and the completion after the waiting period.
+     */
+    RECOVERY,
+    /**
+     * Cancelling, on the old device, a recovery someone started on another device (issue 15).
+     */
+    RECOVERY_CANCEL,
+    /**
+     * Re-binding this device with a new key after the old one was invalidated (issue 15).
+     */
+    REBIND;
 
     
 
@@ -19445,6 +20267,70 @@ public object FfiConverterOptionalTypeErrorDetail: FfiConverterRustBuffer<ErrorD
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeRecoveryNoticeInfo: FfiConverterRustBuffer<RecoveryNoticeInfo?> {
+    override fun read(buf: ByteBuffer): RecoveryNoticeInfo? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeRecoveryNoticeInfo.read(buf)
+    }
+
+    override fun allocationSize(value: RecoveryNoticeInfo?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeRecoveryNoticeInfo.allocationSize(value)
+        }
+    }
+
+    override fun write(value: RecoveryNoticeInfo?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeRecoveryNoticeInfo.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeRecoveryTicket: FfiConverterRustBuffer<RecoveryTicket?> {
+    override fun read(buf: ByteBuffer): RecoveryTicket? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeRecoveryTicket.read(buf)
+    }
+
+    override fun allocationSize(value: RecoveryTicket?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeRecoveryTicket.allocationSize(value)
+        }
+    }
+
+    override fun write(value: RecoveryTicket?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeRecoveryTicket.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeDocumentType: FfiConverterRustBuffer<DocumentType?> {
     override fun read(buf: ByteBuffer): DocumentType? {
         if (buf.get().toInt() == 0) {
@@ -19467,6 +20353,38 @@ public object FfiConverterOptionalTypeDocumentType: FfiConverterRustBuffer<Docum
         } else {
             buf.put(1)
             FfiConverterTypeDocumentType.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeOutboxHoldReason: FfiConverterRustBuffer<OutboxHoldReason?> {
+    override fun read(buf: ByteBuffer): OutboxHoldReason? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOutboxHoldReason.read(buf)
+    }
+
+    override fun allocationSize(value: OutboxHoldReason?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOutboxHoldReason.allocationSize(value)
+        }
+    }
+
+    override fun write(value: OutboxHoldReason?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOutboxHoldReason.write(value, buf)
         }
     }
 }

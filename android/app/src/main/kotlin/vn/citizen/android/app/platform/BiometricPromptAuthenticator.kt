@@ -105,6 +105,9 @@ class BiometricPromptAuthenticator(
             SignPurpose.CHIP -> if (vi) "Xác nhận để nâng mức định danh bằng thẻ căn cước" else "Confirm to raise your identity level with your ID card"
             SignPurpose.DOCUMENT_PRESENTATION -> if (vi) "Xác nhận để trình giấy tờ cho bên kiểm tra" else "Confirm to show your document to the verifier"
             SignPurpose.IDENTITY_QR -> if (vi) "Xác nhận để hiện mã QR định danh" else "Confirm to show your identity QR code"
+            SignPurpose.RECOVERY -> if (vi) "Xác nhận để khôi phục tài khoản trên thiết bị này" else "Confirm to recover your account on this device"
+            SignPurpose.RECOVERY_CANCEL -> if (vi) "Xác nhận để huỷ yêu cầu khôi phục tài khoản" else "Confirm to cancel the account recovery"
+            SignPurpose.REBIND -> if (vi) "Xác nhận để liên kết lại khoá của thiết bị" else "Confirm to re-bind this device's key"
             // Bookkeeping uses a key without user authentication and never reaches a prompt.
             SignPurpose.ACTIVITY_ENTRY, SignPurpose.ACTIVITY_ANCHOR -> if (vi) "Xác nhận danh tính" else "Confirm it is you"
         }
