@@ -22,6 +22,7 @@ mod env;
 mod activity;
 mod bookkeeping;
 mod chip;
+mod commits;
 mod concurrency;
 mod documents;
 mod e2e;
