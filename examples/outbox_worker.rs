@@ -2,12 +2,12 @@
 //!
 //! Opens an enrolled desktop core on an existing data directory and loops: create a
 //! residence-notification draft → fill it → `submit_draft` → print `ACK <submission_id>` (flushed:
-//! the core returned, so the request is durably queued) → `sync_outbox`. The parent kills it
+//! the core returned, so the request is durably queued) → `sync_outbox` → `login`. The parent kills it
 //! with SIGKILL at a random moment and checks that every ACKed submission survived.
 //!
 //! Usage: `outbox_worker <data_dir> <base_url> <ca_pem_file> <pin,pin> <passcode> [max_loops]`
 //!
-//! Output lines: `READY` (core open), `ACK <id>`, `SYNC <delivered> <remaining>`, `DONE`, and
+//! Output lines: `READY` (core open), `ACK <id>`, `SYNC <delivered> <remaining>`, `LOGIN`, `DONE`, and
 //! `ERR <what>` (then exit code 3) on anything unexpected.
 // Test code: may unwrap, cast freely, and share helpers across modules with plain `pub`.
 #![allow(
@@ -92,6 +92,12 @@ fn main() {
             match core.services().sync_outbox().await {
                 Ok(r) => say(&format!("SYNC {} {}", r.delivered, r.remaining)),
                 Err(e) => fail(format!("sync: {e:?}")),
+            }
+            // A login too (issue 14: its counter commits with the passcode's success, its
+            // session with the activity entry that records it).
+            match core.account().login(passcode.clone()).await {
+                Ok(_) => say("LOGIN"),
+                Err(e) => fail(format!("login: {e:?}")),
             }
         }
         say("DONE");

@@ -33,3 +33,8 @@ so="$target_dir/${sub}release/libcitizen_core.so"
 if command -v gzip >/dev/null; then
     printf '%-44s %12d\n' "release/libcitizen_core.so (gzip -9)" "$(gzip -9 -c "$so" | wc -c)"
 fi
+# Where the bytes are (code, unwind tables, read-only data, relocations); per symbol and crate
+# see README (size): an unstripped build of the same profile and `nm -S --size-sort -C`.
+if command -v size >/dev/null; then
+    size -A "$so" | awk 'NR > 2 && $2 >= 16384 { printf "  %-42s %12d\n", $1, $2 }'
+fi

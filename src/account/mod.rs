@@ -26,7 +26,9 @@ use crate::net::Net;
 use crate::platform::{DeviceKeyStore, DeviceKeyStoreError, KeyOptions, SignPurpose, SignRequest};
 use crate::protocol::*;
 use crate::store::rows::{PendingKind, PendingRow};
-use crate::store::{AccountRow, BookkeepingKey, Identity, PasscodeRow, SessionRow, Store, Tokens};
+use crate::store::{
+    AccountRow, BookkeepingKey, CounterKind, Identity, PasscodeRow, PendingActivity, SessionRow, Store, Tokens,
+};
 
 /// Refresh the access token when it has less than this many seconds left.
 const REFRESH_MARGIN_SECS: i64 = 30;
@@ -244,6 +246,14 @@ impl Account {
         self.store.integrity_check()
     }
 
+    /// The store's commit counts (write transactions, fsync'd ones); test support only.
+    #[cfg(feature = "test-support")]
+    pub(crate) fn commit_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = self.store.commit_counts();
+        (c.commits.load(Relaxed), c.synced.load(Relaxed))
+    }
+
     /// The stored session tokens (access, refresh). Test support only.
     #[cfg(feature = "test-support")]
     pub(crate) fn session_tokens(&self) -> Option<(String, String)> {
@@ -366,6 +376,18 @@ impl Account {
         subject: String,
     ) -> Result<SignedStatement> {
         let counter = self.store.next_counter()?;
+        self.sign_reserved(acc, purpose, nonce, subject, counter).await
+    }
+
+    /// [`Account::sign_for`] with a counter already reserved (committed) by the caller.
+    pub(crate) async fn sign_reserved(
+        &self,
+        acc: &AccountRow,
+        purpose: Purpose,
+        nonce: String,
+        subject: String,
+        counter: u64,
+    ) -> Result<SignedStatement> {
         let st = Statement {
             purpose,
             audience: self.net.audience().to_string(),
@@ -575,6 +597,17 @@ impl Account {
     /// citizen; serialising them makes each success clear the count before the next attempt
     /// reserves. The comparison is one HMAC, so the lock costs nothing noticeable.
     pub(crate) async fn verify_passcode(&self, candidate: &str) -> Result<()> {
+        self.verify_passcode_reserving(candidate, None).await.map(drop)
+    }
+
+    /// [`Account::verify_passcode`], and on success the next value of `counter` reserved in the
+    /// same commit as the cleared failures (the operation the passcode unlocks signs with it:
+    /// one fsync'd commit instead of two). `Some(value)` exactly when `counter` is given.
+    pub(crate) async fn verify_passcode_reserving(
+        &self,
+        candidate: &str,
+        counter: Option<CounterKind>,
+    ) -> Result<Option<u64>> {
         if candidate.len() != 6 || !candidate.bytes().all(|c| c.is_ascii_digit()) {
             return Err(Error::Fields(vec![FieldError::new("passcode", Msg::PasscodeFormat)]));
         }
@@ -589,8 +622,7 @@ impl Account {
             (Gate::Proceed { failed, locked_until }, Some(row)) => {
                 let key = self.store.derive_key(passcode::VERIFIER_KEY_INFO);
                 if passcode::matches(&key, &row.salt, &row.verifier, candidate) {
-                    self.store.passcode_succeeded(failed)?;
-                    Ok(())
+                    self.store.passcode_succeeded(failed, counter)
                 } else if failed >= passcode::WIPE_AFTER {
                     tracing::warn!("passcode: wipe threshold reached");
                     self.wipe().await?;
@@ -679,7 +711,8 @@ impl Account {
 
     // ---- login and session ---------------------------------------------------------------
 
-    fn save_tokens(&self, t: TokenResponse) -> Result<SessionRow> {
+    /// Store the tokens of an answer; with `activity`, queue that entry in the same commit.
+    fn save_tokens(&self, t: TokenResponse, activity: Option<&PendingActivity>) -> Result<SessionRow> {
         let row = SessionRow {
             session_id: t.session_id.clone(),
             tokens: Tokens { access_token: t.access_token.clone(), refresh_token: t.refresh_token.clone() },
@@ -691,30 +724,37 @@ impl Account {
         let TokenResponse { access_token, refresh_token, .. } = t;
         drop(Zeroizing::new(access_token));
         drop(Zeroizing::new(refresh_token));
-        self.store.save_session(&row)?;
+        self.store.save_session(&row, activity)?;
         Ok(row)
     }
 
     pub(crate) async fn login(&self, passcode_in: &str) -> Result<SessionRow> {
         let acc = self.active_account()?;
-        self.verify_passcode(passcode_in).await?;
+        // The login statement's counter is reserved with the passcode's success (one commit,
+        // durable before the signature is even made; a failed challenge leaves a harmless gap).
+        let counter = self
+            .verify_passcode_reserving(passcode_in, Some(CounterKind::Device))
+            .await?
+            .ok_or_else(|| Error::Storage("no counter reserved".into()))?;
         let nonce = self.challenge(&acc, Purpose::Login).await?;
         // An account enrolled before bookkeeping keys registers one with this login (decision
         // 26): the device key signs its public key in the subject.
         let register = self.bookkeeping_to_register(&acc).await;
         let subject =
             register.as_ref().map(|k| crate::protocol::bookkeeping_subject(&k.public_key)).unwrap_or_default();
-        let signed = self.sign_for(&acc, Purpose::Login, nonce, subject).await?;
+        let signed = self.sign_reserved(&acc, Purpose::Login, nonce, subject, counter).await?;
         let endorsement = signed.clone();
         let t: TokenResponse = self.note_inactive(self.net.post(PATH_LOGIN, &LoginRequest { signed }, None).await)?;
-        let row = self.save_tokens(t)?;
+        // The session and the activity entry that records the login: one commit.
+        let logged = self.activity_now(ActivityKind::Login, "challenge_response".into());
+        let row = self.save_tokens(t, Some(&logged))?;
         if let Some(mut k) = register {
             k.endorsement = Some(endorsement);
             if let Err(e) = self.store.set_bookkeeping_key(&k) {
                 tracing::warn!(error = %e, "could not record the registered bookkeeping key");
             }
         }
-        self.log_activity(ActivityKind::Login, "challenge_response".into()).await;
+        self.flush_logged(ActivityKind::Login).await;
         Ok(row)
     }
 
@@ -724,7 +764,7 @@ impl Account {
         let r: Result<TokenResponse> = self.net.post(PATH_REFRESH, &req, None).await;
         drop(Zeroizing::new(req.refresh_token.clone()));
         match self.note_inactive(r) {
-            Ok(t) => self.save_tokens(t),
+            Ok(t) => self.save_tokens(t, None),
             Err(e @ Error::Domain(Msg::SessionExpired | Msg::SessionRevoked)) => {
                 self.store.clear_session()?;
                 Err(e)

@@ -153,10 +153,23 @@ impl Account {
                 return;
             }
         }
-        if let Err(e) = self.store.queue_activity(&PendingActivity { kind, summary, at: self.now() }) {
+        if let Err(e) = self.store.queue_activity(&self.activity_now(kind, summary)) {
             tracing::warn!(error = %e, ?kind, "activity entry not recorded");
             return;
         }
+        self.flush_logged(kind).await;
+    }
+
+    /// The waiting entry for `kind` now, for a write that queues it in its own transaction
+    /// (`Store::queue_activity_in`: login, enqueue, delivery); [`Account::flush_logged`] signs
+    /// it after the commit.
+    pub(crate) fn activity_now(&self, kind: ActivityKind, summary: String) -> PendingActivity {
+        PendingActivity { kind, summary, at: self.now() }
+    }
+
+    /// Sign and append what is waiting, after `kind` was queued (errors are logged: the entries
+    /// keep waiting).
+    pub(crate) async fn flush_logged(&self, kind: ActivityKind) {
         if let Err(e) = self.flush_activity().await {
             tracing::info!(error = %e, ?kind, "activity entries kept waiting for their signature");
         }
@@ -179,7 +192,10 @@ impl Account {
             let (last_seq, prev_hash) =
                 self.store.activity_head()?.map(|h| (h.seq, h.hash)).unwrap_or((0, activity::GENESIS.to_string()));
             let seq = last_seq + 1;
-            let counter = self.store.next_counter()?;
+            // Not fsync'd on its own: the entry below is the only carrier of this signature and
+            // commits with `synchronous=FULL`, which makes this reservation durable with it (WAL
+            // order); a power loss before that loses both, and nothing signed left the phone.
+            let counter = self.store.next_counter_unsynced()?;
             let hash = activity::entry_hash(seq, p.at, p.kind, &p.summary, &prev_hash, counter);
             let mut entry = ActivityEntry {
                 seq,

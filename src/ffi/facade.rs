@@ -457,6 +457,14 @@ impl CitizenCore {
         self.open_account().session_tokens()
     }
 
+    /// The store's commits since this core opened it: (write transactions, those of them that
+    /// waited for `fsync`). Test support only: the project's tests assert how many commits a
+    /// login, an enqueue and a delivery take.
+    #[cfg(feature = "test-support")]
+    pub fn store_commit_counts(&self) -> (u64, u64) {
+        self.open_account().commit_counts()
+    }
+
     /// How many registry fetches this core has attempted. Test support only: lets the
     /// project's tests prove that hostile login codes do not turn into fetches.
     #[cfg(feature = "test-support")]

@@ -36,8 +36,9 @@ pub fn parse_pin(pin: &str) -> Result<[u8; 32], Error> {
 
 /// SHA-256 of a certificate's SubjectPublicKeyInfo.
 pub fn spki_sha256(cert: &CertificateDer<'_>) -> Option<[u8; 32]> {
-    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
-    Some(Sha256::digest(parsed.tbs_certificate.subject_pki.raw).into())
+    // rustls' own certificate parser (webpki): the SPKI exactly as encoded in the certificate.
+    let parsed = webpki::EndEntityCert::try_from(cert).ok()?;
+    Some(Sha256::digest(parsed.subject_public_key_info().as_ref()).into())
 }
 
 /// Verifier that delegates to WebPKI (or the platform) and then enforces the pin set.

@@ -16,6 +16,7 @@ use crate::error::{Error, FieldError, Msg, Result};
 use crate::protocol::services::*;
 use crate::protocol::{Purpose, Statement};
 use crate::store::rows::{DraftStatus, OutboxState};
+use crate::store::CounterKind;
 
 /// What one delivery run did.
 #[derive(Debug, Default)]
@@ -297,9 +298,13 @@ impl Account {
         if !errors.is_empty() {
             return Err(Error::Fields(errors));
         }
-        self.verify_passcode(passcode_in).await?;
-
+        // Serialised from the passcode check on: the submit counter is reserved with the
+        // passcode's success (one commit), and queue order is counter order.
         let _serial = self.services.submit_lock.lock().await;
+        let counter = self
+            .verify_passcode_reserving(passcode_in, Some(CounterKind::Submit))
+            .await?
+            .ok_or_else(|| Error::Storage("no submit counter reserved".into()))?;
         let submission_id = uuid::Uuid::new_v4().to_string();
         let payload = eform::payload(&procedure, &row.content, &submission_id);
         let mut attachment_data = BTreeMap::new();
@@ -307,7 +312,6 @@ impl Account {
             let data = self.store.draft_file(draft_id, &a.key)?.ok_or(Error::Domain(Msg::AttachmentUnreadable))?;
             attachment_data.insert(a.key.clone(), crypto::b64(&data));
         }
-        let counter = self.store.next_submit_counter()?;
         let statement = Statement {
             purpose: Purpose::Submit,
             audience: self.net.audience().to_string(),
@@ -320,7 +324,11 @@ impl Account {
         let signed = self.sign_statement(&acc.key_alias, &acc.public_key, statement).await?;
         let req = SubmissionRequest { payload, signed, attachment_data };
         let now = self.now();
-        self.store.enqueue(&req, counter, draft_id, now)?;
+        let activity = self.activity_now(
+            crate::activity::ActivityKind::Submission,
+            format!("procedure={} submission={submission_id}", row.procedure_id),
+        );
+        self.store.enqueue(&req, counter, draft_id, now, &activity)?;
         drop(_serial);
         // The local receipt is the item exactly as queued (a delivery already running may move
         // it on at once, so it is not read back).
@@ -341,11 +349,7 @@ impl Account {
             updated_at: now,
         };
         self.notify(&submission_id);
-        self.log_activity(
-            crate::activity::ActivityKind::Submission,
-            format!("procedure={} submission={submission_id}", row.procedure_id),
-        )
-        .await;
+        self.flush_logged(crate::activity::ActivityKind::Submission).await;
         Ok(queued)
     }
 
@@ -449,13 +453,15 @@ impl Account {
             let now = self.now();
             match result {
                 Ok(resp) => {
-                    self.store.outbox_delivered(&item, &resp.case_number, &resp.receipt, now)?;
+                    let kind = crate::activity::ActivityKind::SubmissionDelivered;
+                    let activity = self
+                        .store
+                        .account()?
+                        .is_some()
+                        .then(|| self.activity_now(kind, format!("submission={id} case={}", resp.case_number)));
+                    self.store.outbox_delivered(&item, &resp.case_number, &resp.receipt, now, activity.as_ref())?;
                     report.delivered += 1;
-                    self.log_activity(
-                        crate::activity::ActivityKind::SubmissionDelivered,
-                        format!("submission={id} case={}", resp.case_number),
-                    )
-                    .await;
+                    self.flush_logged(kind).await;
                 }
                 Err(e) => match outbox::classify(&e) {
                     Disposition::Reject { code } => {

@@ -16,7 +16,7 @@ use super::eform::DraftContent;
 use crate::error::{Error, Msg, Result};
 use crate::protocol::services::{CaseEventDto, CaseStatusDto, CatalogueDto, CitizenProfileDto, SubmissionRequest};
 use crate::store::rows::{CatalogueRow, DraftStatus, Fetched, OutboxState, WireText};
-use crate::store::Store;
+use crate::store::{PendingActivity, Store};
 
 /// A stored draft.
 pub(crate) struct DraftRow {
@@ -263,7 +263,9 @@ impl Store {
 
     // ---- outbox --------------------------------------------------------------------------
 
-    /// Reserve the next submit counter (committed before signing; gaps are harmless).
+    /// Reserve the next submit counter for re-signing a queued request after a key rotation
+    /// (issue 15; committed before signing; gaps are harmless). A new submission reserves its
+    /// counter with the passcode's success instead (one commit).
     pub(crate) fn next_submit_counter(&self) -> Result<u64> {
         let v: u64 = self
             .conn()
@@ -283,8 +285,15 @@ impl Store {
 
     /// Enqueue a signed request and mark its draft submitted — one transaction, so a draft is
     /// never both editable and queued, and a queued request never exists without its draft
-    /// being marked.
-    pub(crate) fn enqueue(&self, req: &SubmissionRequest, seq: u64, draft_id: &str, now: i64) -> Result<()> {
+    /// being marked. The activity entry that records the submission is queued in it too.
+    pub(crate) fn enqueue(
+        &self,
+        req: &SubmissionRequest,
+        seq: u64,
+        draft_id: &str,
+        now: i64,
+        activity: &PendingActivity,
+    ) -> Result<()> {
         let id = &req.payload.submission_id;
         let sealed = self.seal_json(&Self::request_label(id), req)?;
         let mut c = self.conn();
@@ -306,6 +315,7 @@ impl Store {
              VALUES (?1, ?2, ?3, '', ?4, ?8, ?5, 0, ?6, 0, ?6, ?6, ?7)",
             params![id, seq, draft_id, req.payload.digest_hex(), sealed, now, meta, OutboxState::Queued],
         )?;
+        self.queue_activity_in(&tx, activity)?;
         tx.commit()?;
         Ok(())
     }
@@ -353,12 +363,18 @@ impl Store {
         self.open_json(&Self::request_label(id), &sealed)
     }
 
+    /// Mark the item `sending` (one more attempt) before its request goes out. Not `fsync`ed
+    /// ([`Store::unsynced`]): it survives a kill of the app, and if power loss takes it the item
+    /// is `queued` again and is resent under the same idempotency key, which the server answers
+    /// with its first response; the delivery's own commit (`synchronous=FULL`) makes it durable.
     pub(crate) fn outbox_mark_sending(&self, id: &str, now: i64) -> Result<()> {
-        self.conn().execute(
-            "UPDATE outbox SET state = ?3, attempts = attempts + 1, updated_at = ?2 WHERE submission_id = ?1",
-            params![id, now, OutboxState::Sending],
-        )?;
-        Ok(())
+        self.unsynced(|c| {
+            c.execute(
+                "UPDATE outbox SET state = ?3, attempts = attempts + 1, updated_at = ?2 WHERE submission_id = ?1",
+                params![id, now, OutboxState::Sending],
+            )?;
+            Ok(())
+        })
     }
 
     /// Replace the signed request of a queued item (re-signed after a key rotation, issue 15).
@@ -389,9 +405,17 @@ impl Store {
         Ok(())
     }
 
-    /// Mark delivered and open the local case — one transaction. The case number and the
-    /// receipt are sealed with the procedure id; the case row is keyed by [`Store::case_key`].
-    pub(crate) fn outbox_delivered(&self, row: &OutboxRow, case_number: &str, receipt: &str, now: i64) -> Result<()> {
+    /// Mark delivered, open the local case and queue the activity entry of the delivery — one
+    /// transaction. The case number and the receipt are sealed with the procedure id; the case
+    /// row is keyed by [`Store::case_key`].
+    pub(crate) fn outbox_delivered(
+        &self,
+        row: &OutboxRow,
+        case_number: &str,
+        receipt: &str,
+        now: i64,
+        activity: Option<&PendingActivity>,
+    ) -> Result<()> {
         let meta = self.seal_json(
             &outbox_meta_label(&row.submission_id),
             &OutboxMeta {
@@ -421,6 +445,9 @@ impl Store {
              VALUES (?1, '', '', ?4, ?2, ?3) ON CONFLICT (case_number) DO NOTHING",
             params![key, now, case_meta, WireText(CaseStatusDto::Received)],
         )?;
+        if let Some(p) = activity {
+            self.queue_activity_in(&tx, p)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -703,7 +730,7 @@ mod v5_sealing {
         let cases = s.cases().unwrap();
         assert_eq!((cases.len(), cases[0].case_number.as_str(), cases[0].status), (1, CASE, CaseStatusDto::Processing));
         let row = s.outbox().unwrap().remove(0);
-        s.outbox_delivered(&OutboxRow { submission_id: "sub-2".into(), ..row }, "CASE-CANARY-20310043", "r2", 40)
+        s.outbox_delivered(&OutboxRow { submission_id: "sub-2".into(), ..row }, "CASE-CANARY-20310043", "r2", 40, None)
             .unwrap();
         assert_eq!(s.cases().unwrap().len(), 2);
         drop(s);

@@ -109,11 +109,18 @@ impl Store {
     pub(crate) fn queue_activity(&self, p: &PendingActivity) -> Result<()> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.queue_activity_in(&tx, p)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Queue an activity entry inside the caller's transaction (the write it records commits
+    /// with it: session, enqueue, delivery).
+    pub(crate) fn queue_activity_in(&self, tx: &rusqlite::Transaction<'_>, p: &PendingActivity) -> Result<()> {
         let id: i64 =
             tx.query_row("INSERT INTO activity_pending (sealed) VALUES (X'') RETURNING id", [], |r| r.get(0))?;
         let sealed = self.seal_json(&pending_label(id), p)?;
         tx.execute("UPDATE activity_pending SET sealed = ?2 WHERE id = ?1", params![id, sealed])?;
-        tx.commit()?;
         Ok(())
     }
 

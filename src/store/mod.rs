@@ -125,6 +125,15 @@ impl Drop for Identity {
     }
 }
 
+/// A counter the store hands out (both committed before the signature using them is made).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CounterKind {
+    /// `account.counter`: every statement the device key or the bookkeeping key signs.
+    Device,
+    /// `account.submit_counter`: submissions (their outbox order).
+    Submit,
+}
+
 /// Passcode verifier state.
 #[derive(Clone, Debug)]
 pub(crate) struct PasscodeRow {
@@ -186,11 +195,28 @@ fn data_key_error(e: &KeyWrapError) -> Error {
     }
 }
 
+/// Commits of the store since it was opened (feature `test-support`): every write transaction,
+/// and those of them that waited for `fsync` (`synchronous=FULL`). Tests assert these counts per
+/// operation (decision on grouped commits in ARCHITECTURE.md).
+#[cfg(feature = "test-support")]
+#[derive(Debug, Default)]
+pub struct CommitCounts {
+    /// Write transactions committed.
+    pub commits: std::sync::atomic::AtomicU64,
+    /// Of those, the ones committed with `synchronous=FULL` (one `fsync` of the WAL each).
+    pub synced: std::sync::atomic::AtomicU64,
+}
+
 /// The database plus the unwrapped data key.
 pub(crate) struct Store {
     conn: Mutex<Connection>,
     data_key: SecretKey,
     path: PathBuf,
+    /// Set while [`Store::unsynced`] runs (read by the commit counter of the tests).
+    #[cfg(feature = "test-support")]
+    unsynced: Arc<std::sync::atomic::AtomicBool>,
+    #[cfg(feature = "test-support")]
+    commits: Arc<CommitCounts>,
 }
 
 impl Store {
@@ -224,9 +250,56 @@ impl Store {
         let data_key = Self::load_data_key(&conn, wrapper)?;
         migrations::migrate_keyed(&mut conn, &data_key)?;
         migrations::migrate_late(&mut conn)?;
-        let store = Store { conn: Mutex::new(conn), data_key, path };
+        let store = Store {
+            conn: Mutex::new(conn),
+            data_key,
+            path,
+            #[cfg(feature = "test-support")]
+            unsynced: Arc::default(),
+            #[cfg(feature = "test-support")]
+            commits: Arc::default(),
+        };
+        #[cfg(feature = "test-support")]
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            let (counts, unsynced) = (store.commits.clone(), store.unsynced.clone());
+            store.conn().commit_hook(Some(move || {
+                counts.commits.fetch_add(1, Relaxed);
+                if !unsynced.load(Relaxed) {
+                    counts.synced.fetch_add(1, Relaxed);
+                }
+                false
+            }));
+        }
         store.seal_v4_service_rows()?;
         Ok(store)
+    }
+
+    /// The commit counts since open (feature `test-support`).
+    #[cfg(feature = "test-support")]
+    pub(crate) fn commit_counts(&self) -> Arc<CommitCounts> {
+        self.commits.clone()
+    }
+
+    /// Run `f` on the connection with `synchronous=NORMAL`: what it commits is atomic and survives
+    /// a kill of the app (the WAL is written before the commit returns), but is not `fsync`ed; the
+    /// next `synchronous=FULL` commit makes it durable against power loss too, because WAL frames
+    /// are synced and replayed in order (a later commit is never durable without the earlier
+    /// ones). For writes that carry nothing off the phone and acknowledge nothing: a counter
+    /// reservation whose only carrier is a row committed `FULL` after it, the `sending` mark of an
+    /// outbox item (a lost mark resends with the same idempotency key). Every other write keeps
+    /// `synchronous=FULL` (ARCHITECTURE.md, decision on grouped commits).
+    pub(crate) fn unsynced<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut c = self.conn();
+        c.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        #[cfg(feature = "test-support")]
+        self.unsynced.store(true, std::sync::atomic::Ordering::Relaxed);
+        let out = f(&mut c);
+        #[cfg(feature = "test-support")]
+        self.unsynced.store(false, std::sync::atomic::Ordering::Relaxed);
+        // Back to FULL before the lock is released, even when `f` failed.
+        c.execute_batch("PRAGMA synchronous=FULL;")?;
+        out
     }
 
     fn configure(conn: &Connection) -> Result<()> {
@@ -406,6 +479,19 @@ impl Store {
             .optional()?
             .ok_or(Error::Domain(Msg::NotEnrolled))?;
         Ok(v)
+    }
+
+    /// [`Store::next_counter`] without waiting for `fsync` ([`Store::unsynced`]): only for a
+    /// signature whose sole carrier is a row committed with `synchronous=FULL` afterwards (an
+    /// activity entry), so the counter is durable whenever anything signed with it is.
+    pub(crate) fn next_counter_unsynced(&self) -> Result<u64> {
+        self.unsynced(|c| {
+            let v: u64 = c
+                .query_row("UPDATE account SET counter = counter + 1 WHERE id = 1 RETURNING counter", [], |r| r.get(0))
+                .optional()?
+                .ok_or(Error::Domain(Msg::NotEnrolled))?;
+            Ok(v)
+        })
     }
 
     /// Record that the server no longer accepts this device; drops the session. A remote lock
@@ -604,15 +690,34 @@ impl Store {
     /// A correct passcode for the attempt that reserved `reserved`: the failures up to and
     /// including that reservation are cleared; failures reserved after it (only possible if
     /// attempts overlapped) are kept, as is their lock.
-    pub(crate) fn passcode_succeeded(&self, reserved: u32) -> Result<()> {
-        self.conn().execute(
+    ///
+    /// With `counter`, the next value of that counter is reserved in the same transaction and
+    /// returned (one commit instead of two: the operation the passcode unlocked signs with it).
+    pub(crate) fn passcode_succeeded(&self, reserved: u32, counter: Option<CounterKind>) -> Result<Option<u64>> {
+        let mut c = self.conn();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
             "UPDATE passcode SET \
                locked_until = CASE WHEN failed <= ?1 THEN NULL ELSE locked_until END, \
                failed = MAX(failed - ?1, 0) \
              WHERE id = 1",
             params![i64::from(reserved)],
         )?;
-        Ok(())
+        let value = match counter {
+            None => None,
+            Some(kind) => {
+                let sql = match kind {
+                    CounterKind::Device => "UPDATE account SET counter = counter + 1 WHERE id = 1 RETURNING counter",
+                    CounterKind::Submit => {
+                        "UPDATE account SET submit_counter = submit_counter + 1 WHERE id = 1 RETURNING submit_counter"
+                    }
+                };
+                let v: u64 = tx.query_row(sql, [], |r| r.get(0)).optional()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
+                Some(v)
+            }
+        };
+        tx.commit()?;
+        Ok(value)
     }
 
     /// Replace the verifier and clear failures.
@@ -649,14 +754,21 @@ impl Store {
         .transpose()
     }
 
-    /// Store (replace) the session.
-    pub(crate) fn save_session(&self, s: &SessionRow) -> Result<()> {
+    /// Store (replace) the session; with `activity`, queue that activity entry in the same
+    /// transaction (a login: the session and the entry that records it, one commit).
+    pub(crate) fn save_session(&self, s: &SessionRow, activity: Option<&PendingActivity>) -> Result<()> {
         let sealed = self.seal_json("session.tokens", &s.tokens)?;
-        self.conn().execute(
+        let mut c = self.conn();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
             "INSERT OR REPLACE INTO session (id, session_id, tokens, access_expires_at, idle_expires_at, \
              absolute_expires_at) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
             params![s.session_id, sealed, s.access_expires_at, s.idle_expires_at, s.absolute_expires_at],
         )?;
+        if let Some(p) = activity {
+            self.queue_activity_in(&tx, p)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -759,13 +871,16 @@ mod tests {
                 &PasscodeRow { salt: vec![1], verifier: vec![2], failed: 0, locked_until: None },
             )
             .unwrap();
-            s.save_session(&SessionRow {
-                session_id: "sid".into(),
-                tokens: Tokens { access_token: "ACCESS-CANARY".into(), refresh_token: "REFRESH-CANARY".into() },
-                access_expires_at: 1,
-                idle_expires_at: 2,
-                absolute_expires_at: 3,
-            })
+            s.save_session(
+                &SessionRow {
+                    session_id: "sid".into(),
+                    tokens: Tokens { access_token: "ACCESS-CANARY".into(), refresh_token: "REFRESH-CANARY".into() },
+                    access_expires_at: 1,
+                    idle_expires_at: 2,
+                    absolute_expires_at: 3,
+                },
+                None,
+            )
             .unwrap();
             assert_eq!(s.next_counter().unwrap(), 2);
             assert_eq!(s.next_counter().unwrap(), 3);
@@ -923,9 +1038,9 @@ mod tests {
         // success clears its own reservation and what came before, not the later failure.
         assert_eq!(failed(s.reserve_passcode_attempt(0).unwrap()), 1);
         assert_eq!(failed(s.reserve_passcode_attempt(0).unwrap()), 2);
-        s.passcode_succeeded(1).unwrap();
+        s.passcode_succeeded(1, None).unwrap();
         assert_eq!(s.passcode().unwrap().unwrap().failed, 1);
-        s.passcode_succeeded(2).unwrap();
+        s.passcode_succeeded(2, None).unwrap();
         assert_eq!(s.passcode().unwrap().unwrap().failed, 0);
         // The fifth reservation commits the lock with the count; the next attempt is refused
         // without being counted, and after the wipe threshold nothing proceeds.

@@ -23,6 +23,7 @@ mod access_log;
 mod activity;
 mod bookkeeping;
 mod chip;
+mod commits;
 mod concurrency;
 mod documents;
 mod e2e;

@@ -1,7 +1,7 @@
 //! kill -9 durability of the outbox.
 //!
 //! A worker process (`examples/outbox_worker.rs`) loops create → fill → `submit_draft` →
-//! `ACK <id>` → `sync_outbox` on a desktop core (software key store, SQLite WAL with
+//! `ACK <id>` → `sync_outbox` → `login` on a desktop core (software key store, SQLite WAL with
 //! `synchronous=FULL`). The test kills it with SIGKILL at random moments — before the core is
 //! open, in the middle of a submit, in the middle of a delivery — and after every kill opens the
 //! core in-process and checks:
@@ -9,11 +9,15 @@
 //! * `PRAGMA integrity_check` says `ok`;
 //! * every submission the worker acknowledged is in the outbox;
 //! * no partial rows: each outbox item is coherent (state, timestamps, digest, receipt iff
-//!   delivered) and its draft exists and is marked submitted; no submitted draft lacks its item.
+//!   delivered) and its draft exists and is marked submitted; no submitted draft lacks its item;
+//! * the signed activity log verifies (issue 14 grouped the commits of a login, an enqueue and a
+//!   delivery with their activity entries, and left an entry's counter reservation unsynced:
+//!   ARCHITECTURE.md, decision on grouped commits).
 //!
 //! At the end one in-process `sync_outbox` loop drains the queue: every acknowledged submission
 //! is delivered, the server holds exactly one case for each, and the server's case count equals
-//! the number of delivered items (no phantom duplicates).
+//! the number of delivered items (no phantom duplicates); a login succeeds (the server never saw
+//! a counter twice) and the log still verifies.
 //!
 //! `CITIZEN_KILL_RUNS` (default 200) sets the number of kills, `CITIZEN_KILL_SEED` the RNG
 //! seed; both are printed so a failure can be replayed (`-- --nocapture` to see them).
@@ -77,6 +81,7 @@ struct RunLog {
     ready: bool,
     acks: Vec<String>,
     syncs: usize,
+    logins: usize,
 }
 
 /// Check the store after a kill; returns (items in `sending`, queued-but-unacknowledged items).
@@ -180,6 +185,7 @@ fn acknowledged_submissions_survive_kill_9() {
     let mut acked: BTreeSet<String> = BTreeSet::new();
     let (mut killed_before_ready, mut killed_mid_loop, mut seen_sending, mut seen_unacked) = (0, 0, 0, 0);
     let mut max_acks_in_run = 0;
+    let mut logins = 0;
     let loop_started = Instant::now();
     for run in 0..runs {
         let ctx = format!("run {run} (seed {seed})");
@@ -212,6 +218,8 @@ fn acknowledged_submissions_survive_kill_9() {
                 log.acks.push(id.to_string());
             } else if line.starts_with("SYNC ") {
                 log.syncs += 1;
+            } else if line == "LOGIN" {
+                log.logins += 1;
             } else {
                 panic!("{ctx}: worker said {line:?}");
             }
@@ -246,7 +254,7 @@ fn acknowledged_submissions_survive_kill_9() {
         }
         if !log.ready {
             killed_before_ready += 1;
-        } else if !log.acks.is_empty() || log.syncs > 0 {
+        } else if !log.acks.is_empty() || log.syncs > 0 || log.logins > 0 {
             killed_mid_loop += 1;
         }
         max_acks_in_run = max_acks_in_run.max(log.acks.len());
@@ -256,6 +264,11 @@ fn acknowledged_submissions_survive_kill_9() {
 
         let core = CitizenCore::new_desktop(cfg.clone()).unwrap_or_else(|e| panic!("{ctx}: reopen: {e:?}"));
         let (sending, unacked) = check_store(&rt, &core, &acked, &ctx);
+        // The signed activity log (logins, submissions, deliveries, each entry with its own
+        // counter) is whole after every kill.
+        let report = rt.block_on(core.activity().verify()).unwrap();
+        assert!(report.problems.is_empty(), "{ctx}: activity log: {:?}", report.problems);
+        logins += log.logins;
         seen_sending += sending.min(1);
         seen_unacked = seen_unacked.max(unacked);
     }
@@ -274,6 +287,11 @@ fn acknowledged_submissions_survive_kill_9() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(last.is_none(), "the queue did not drain: {last:?}");
+    // No counter was handed out twice across the kills: the server accepts a fresh login, and
+    // the log (every login, submission and delivery entry) verifies.
+    rt.block_on(core.account().login(PASS.into())).unwrap();
+    let report = rt.block_on(core.activity().verify()).unwrap();
+    assert!(report.problems.is_empty(), "final: activity log: {:?}", report.problems);
     let items = rt.block_on(core.services().list_outbox()).unwrap();
     let ctx = format!("final (seed {seed})");
     check_store(&rt, &core, &acked, &ctx);
@@ -292,7 +310,7 @@ fn acknowledged_submissions_survive_kill_9() {
         "outbox_kill: {runs} kills in {:.1}s (setup {:.1}s, total {:.1}s); {} acknowledged, {} items delivered, \
          {} cases on the server; killed before the core opened: {killed_before_ready}, after an ACK or sync: \
          {killed_mid_loop}; runs that left an item in `sending`: {seen_sending}; most queued-but-unacknowledged \
-         items at once: {seen_unacked}; most ACKs in one run: {max_acks_in_run}",
+         items at once: {seen_unacked}; most ACKs in one run: {max_acks_in_run}; logins: {logins}",
         kill_loop.as_secs_f64(),
         setup.as_secs_f64(),
         started.elapsed().as_secs_f64(),
