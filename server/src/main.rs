@@ -44,6 +44,11 @@ struct Args {
     /// DEVELOPMENT ONLY: append every OTP (in clear) to this JSON-lines file.
     #[arg(long)]
     dev_otp_file: Option<PathBuf>,
+    /// Database: `postgres://user@host:port/db` for PostgreSQL, which several instances can
+    /// share behind a load balancer (they must also share --data-dir: keys and PKI live there).
+    /// Default: SQLite in --data-dir.
+    #[arg(long)]
+    database: Option<String>,
 }
 
 #[tokio::main]
@@ -77,6 +82,7 @@ async fn main() -> std::process::ExitCode {
         otp_sender,
         clock: Arc::new(citizen_protocol::clock::SystemClock),
         limits: Limits::default(),
+        database: args.database,
     };
     let server = match citizen_server::start(config).await {
         Ok(s) => s,

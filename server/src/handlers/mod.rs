@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::sql::Connection;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::Query;
@@ -13,7 +14,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use citizen_protocol::protocol as p;
 use citizen_protocol::protocol::services as ps;
-use rusqlite::Connection;
 
 use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
 use crate::db::audit;
