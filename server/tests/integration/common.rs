@@ -69,8 +69,14 @@ pub async fn start_with(limits: Limits) -> Harness {
 pub fn test_database() -> Option<String> {
     let admin = std::env::var("CITIZEN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
     let name = format!("citizen_test_{}", uuid::Uuid::new_v4().simple());
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("CITIZEN_TEST_POSTGRES_URL reachable");
-    c.batch_execute(&format!("CREATE DATABASE {name}")).expect("CREATE DATABASE");
+    // The synchronous driver runs its own runtime: on a plain thread, not the test's.
+    let (url, create) = (admin.clone(), format!("CREATE DATABASE {name}"));
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("CITIZEN_TEST_POSTGRES_URL reachable");
+        c.batch_execute(&create).expect("CREATE DATABASE");
+    })
+    .join()
+    .unwrap();
     let base = admin.split('?').next().unwrap_or(&admin);
     let (server, _) = base.rsplit_once('/').expect("URL with a database name");
     Some(format!("{server}/{name}"))
