@@ -13,7 +13,7 @@
 use citizen_protocol::access::{codes, AccessEntry, AccessLogClaims, AccessPurpose, Accessor, OfficialRecordRequest};
 use citizen_protocol::activity::GENESIS;
 use citizen_protocol::protocol::services::CitizenProfileDto;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::sql::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
@@ -59,7 +59,7 @@ pub fn decision(case_number: &str) -> Read<'_> {
 
 /// Append a read of the record of `citizen_id` at `at`. Runs on the caller's connection: call
 /// it in the unit of work that made the read, so the read and its record commit together.
-pub fn record(conn: &Connection, citizen_id: i64, at: i64, r: &Read<'_>) -> rusqlite::Result<AccessEntry> {
+pub fn record(conn: &Connection, citizen_id: i64, at: i64, r: &Read<'_>) -> crate::sql::Result<AccessEntry> {
     let last: Option<(i64, String)> = conn
         .query_row(
             "SELECT seq, hash FROM access_log WHERE citizen_id = ?1 ORDER BY seq DESC LIMIT 1",
@@ -109,12 +109,12 @@ pub fn record(conn: &Connection, citizen_id: i64, at: i64, r: &Read<'_>) -> rusq
 }
 
 /// The citizen behind an account.
-pub fn citizen_of_account(conn: &Connection, account_id: &str) -> rusqlite::Result<Option<i64>> {
+pub fn citizen_of_account(conn: &Connection, account_id: &str) -> crate::sql::Result<Option<i64>> {
     conn.query_row("SELECT citizen_id FROM accounts WHERE account_id = ?1", [account_id], |r| r.get(0)).optional()
 }
 
 /// [`record`] for the citizen of an account (nothing when the account is unknown).
-pub fn record_for_account(conn: &Connection, account_id: &str, at: i64, r: &Read<'_>) -> rusqlite::Result<()> {
+pub fn record_for_account(conn: &Connection, account_id: &str, at: i64, r: &Read<'_>) -> crate::sql::Result<()> {
     if let Some(c) = citizen_of_account(conn, account_id)? {
         record(conn, c, at, r)?;
     }
@@ -123,7 +123,7 @@ pub fn record_for_account(conn: &Connection, account_id: &str, at: i64, r: &Read
 
 /// The whole chain of a citizen, oldest first. A stored value that no longer parses (edited
 /// at rest) is kept as read where possible, so the chain check reports it rather than hiding it.
-pub fn entries(conn: &Connection, citizen_id: i64) -> rusqlite::Result<Vec<AccessEntry>> {
+pub fn entries(conn: &Connection, citizen_id: i64) -> crate::sql::Result<Vec<AccessEntry>> {
     let mut st = conn.prepare(
         "SELECT seq, at, accessor, agency, official, purpose, reference, prev_hash, hash
            FROM access_log WHERE citizen_id = ?1 ORDER BY seq",

@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use crate::sql::Connection;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, Request};
 use axum::http::StatusCode;
@@ -15,7 +16,6 @@ use axum::Json;
 use citizen_protocol::clock::SharedClock;
 use citizen_protocol::crypto::SecretKey;
 use citizen_protocol::protocol::{codes, ErrorBody};
-use rusqlite::Connection;
 use serde::de::DeserializeOwned;
 
 use crate::config::Limits;
@@ -119,9 +119,13 @@ impl ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        tracing::error!("database error: {e}");
+impl From<crate::sql::Error> for ApiError {
+    fn from(e: crate::sql::Error) -> Self {
+        match &e {
+            // PostgreSQL: the unit is run again (store::PgStore::run); not an error yet.
+            e if crate::sql::is_noise(e) => tracing::debug!("unit conflict, retried: {e}"),
+            _ => tracing::error!("database error: {e}"),
+        }
         ApiError::internal()
     }
 }
@@ -176,6 +180,32 @@ tokio::task_local! {
 thread_local! {
     /// The same, on the blocking thread running that request's database work ([`blocking`]).
     static BLOCKING_CLIENT: Cell<Option<IpAddr>> = const { Cell::new(None) };
+    /// Effects of the unit of work running on this thread, to perform once it is committed.
+    static AFTER_COMMIT: std::cell::RefCell<Vec<Box<dyn FnOnce() + Send>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Perform `f` once the current unit of work is committed, and never if it is not (a unit
+/// that PostgreSQL runs again after a conflict, or a failed group commit): what leaves the
+/// building — an OTP sent to a phone — must describe what is stored. Outside a unit, at once.
+pub fn after_commit(f: impl FnOnce() + Send + 'static) {
+    if IN_UNIT.with(Cell::get) {
+        AFTER_COMMIT.with(|a| a.borrow_mut().push(Box::new(f)));
+    } else {
+        f();
+    }
+}
+
+thread_local! {
+    static IN_UNIT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` as a unit: collect its [`after_commit`] effects instead of performing them.
+fn in_unit<R>(f: impl FnOnce() -> R) -> (R, Vec<Box<dyn FnOnce() + Send>>) {
+    IN_UNIT.with(|u| u.set(true));
+    AFTER_COMMIT.with(|a| a.borrow_mut().clear());
+    let r = f();
+    IN_UNIT.with(|u| u.set(false));
+    (r, AFTER_COMMIT.with(|a| std::mem::take(&mut *a.borrow_mut())))
 }
 
 /// Middleware: remember the peer address (`ConnectInfo`, when the server was started with it)
@@ -206,22 +236,50 @@ impl Drop for ClientGuard {
 /// connection, inside the writer's current transaction, answered only once that transaction
 /// is committed (group commit). Keep crypto out of `f`: check signatures before
 /// (`verify::PreVerified`), sign tokens after.
-pub async fn blocking<T, F>(state: &Arc<AppState>, f: F) -> ApiResult<T>
+///
+/// With PostgreSQL `f` is one serializable transaction on a pooled connection, run again when
+/// it conflicts with a concurrent one (hence `FnMut`: a unit must be repeatable, which it is
+/// as long as it only reads its captures).
+pub async fn blocking<T, F>(state: &Arc<AppState>, mut f: F) -> ApiResult<T>
 where
     T: Send + 'static,
-    F: FnOnce(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
+    F: FnMut(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
 {
+    if let crate::store::Store::Pg(_) = &state.store {
+        let st = state.clone();
+        let client = CLIENT.try_with(|c| *c).ok().flatten();
+        let r = tokio::task::spawn_blocking(move || {
+            BLOCKING_CLIENT.with(|c| c.set(client));
+            let _guard = ClientGuard;
+            let crate::store::Store::Pg(pg) = &st.store else { return Err(ApiError::internal()) };
+            match pg.run(|conn| in_unit(|| f(&st, conn))) {
+                crate::store::PgOutcome::Committed((r, effects)) => {
+                    effects.into_iter().for_each(|e| e());
+                    r
+                }
+                crate::store::PgOutcome::Failed => Err(ApiError::internal()),
+            }
+        })
+        .await;
+        return r.unwrap_or_else(|_| {
+            tracing::error!("handler task failed");
+            Err(ApiError::internal())
+        });
+    }
     let (tx, rx) = tokio::sync::oneshot::channel::<ApiResult<T>>();
     let st = state.clone();
     let client = CLIENT.try_with(|c| *c).ok().flatten();
     let job: crate::store::Job = Box::new(move |conn| {
         BLOCKING_CLIENT.with(|c| c.set(client));
-        let r = {
+        let (r, effects) = {
             let _guard = ClientGuard;
-            f(&st, conn)
+            in_unit(|| f(&st, conn))
         };
         drop(st);
         Box::new(move |committed| {
+            if committed {
+                effects.into_iter().for_each(|e| e());
+            }
             let _ = tx.send(if committed { r } else { Err(ApiError::internal()) });
         })
     });

@@ -28,6 +28,9 @@ pub struct ServerConfig {
     pub clock: SharedClock,
     /// Security limits.
     pub limits: Limits,
+    /// `None`: SQLite in `data_dir` (the default). `Some("postgres://…")`: PostgreSQL, which
+    /// several instances can share (decision 37).
+    pub database: Option<String>,
 }
 
 impl ServerConfig {
@@ -42,6 +45,7 @@ impl ServerConfig {
             otp_sender,
             clock,
             limits: Limits::default(),
+            database: None,
         }
     }
 }
@@ -185,7 +189,10 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     /// Database failure.
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(#[from] crate::sql::Error),
+    /// SQLite failure while opening or migrating.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// Certificate or key problem.
     #[error("TLS/PKI error: {0}")]
     Pki(String),

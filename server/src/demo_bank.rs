@@ -25,6 +25,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -37,7 +38,6 @@ use citizen_protocol::protocol::rp::{
     claim_info, codes as rc, PresentationResult, PresentationSubmission, ShareRequestClaims, SHARE_REQUEST_TYP,
 };
 use citizen_protocol::sdjwt::{self, PresentationCheck, PresentationError};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -157,7 +157,7 @@ struct RequestRow {
     answered: bool,
 }
 
-fn load(conn: &Connection, request_id: &str) -> rusqlite::Result<Option<RequestRow>> {
+fn load(conn: &Connection, request_id: &str) -> crate::sql::Result<Option<RequestRow>> {
     conn.query_row(
         "SELECT nonce, required, optional, expires_at, answered_at IS NOT NULL FROM rp_share_requests
           WHERE request_id = ?1 AND rp_id = ?2",
@@ -230,7 +230,7 @@ pub fn verify_submission(
 }
 
 /// The last verified result: (claim names, Unix seconds).
-pub fn last_result(conn: &Connection) -> rusqlite::Result<Option<(Vec<String>, i64)>> {
+pub fn last_result(conn: &Connection) -> crate::sql::Result<Option<(Vec<String>, i64)>> {
     let r: Option<String> = conn
         .query_row(
             "SELECT result FROM rp_share_requests WHERE rp_id = ?1 AND result IS NOT NULL ORDER BY answered_at DESC LIMIT 1",

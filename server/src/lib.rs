@@ -43,6 +43,7 @@ pub mod fault;
 pub mod handlers;
 pub mod officials;
 pub mod otp;
+pub mod pg;
 pub mod pki;
 pub mod portal;
 pub mod receipts;
@@ -50,6 +51,7 @@ pub mod register;
 pub mod registry;
 pub mod seed_cases;
 pub mod shed;
+pub mod sql;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -112,8 +114,10 @@ impl RunningServer {
         }
     }
 
-    fn db(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
-        self.state.store.lock()
+    /// Run `f` on a connection for inspection, on a plain thread (PostgreSQL's synchronous
+    /// driver must not run on an async thread; tests call these from one).
+    fn with_db<R: Send>(&self, f: impl FnOnce(&sql::Connection) -> R + Send) -> R {
+        std::thread::scope(|s| s.spawn(|| f(&self.state.store.lock())).join().expect("inspection thread"))
     }
 
     /// Transactions the database writer committed so far: each is one fsync of the WAL,
@@ -124,55 +128,63 @@ impl RunningServer {
 
     /// The audit log, oldest first (for tests and operators).
     pub fn audit_events(&self) -> Vec<AuditEvent> {
-        db::audit_events(&self.db()).unwrap_or_default()
+        self.with_db(|c| db::audit_events(c).unwrap_or_default())
     }
 
     /// A device's status (`active`, `replaced`, `transferred`, `revoked`), if known.
     pub fn device_status(&self, device_id: &str) -> Option<String> {
-        verify::load_device(&self.db(), device_id).ok().flatten().map(|d| d.status)
+        self.with_db(|c| verify::load_device(c, device_id).ok().flatten().map(|d| d.status))
     }
 
     /// The remote locks and unlocks of a device, oldest first: (action, actor, reason) — the
     /// actor is `official:<id>` or `portal` (issue 15).
     pub fn device_lock_records(&self, device_id: &str) -> Vec<(String, String, String)> {
-        let db = self.db();
-        let Ok(mut st) = db.prepare("SELECT action, actor, reason FROM device_locks WHERE device_id = ?1 ORDER BY id")
-        else {
-            return vec![];
-        };
-        st.query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .and_then(|rows| rows.collect())
+        self.with_db(|db| {
+            db.query_all(
+                "SELECT action, actor, reason FROM device_locks WHERE device_id = ?1 ORDER BY id",
+                [device_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .and_then(|rows| rows.into_iter().collect())
             .unwrap_or_default()
+        })
     }
 
     /// Whether an account is locked by an official (`None` if unknown).
     pub fn account_locked(&self, account_id: &str) -> Option<bool> {
-        self.db()
-            .query_row("SELECT locked_at IS NOT NULL FROM accounts WHERE account_id = ?1", [account_id], |r| r.get(0))
-            .ok()
+        self.with_db(|c| {
+            c.query_row("SELECT locked_at IS NOT NULL FROM accounts WHERE account_id = ?1", [account_id], |r| r.get(0))
+                .ok()
+        })
     }
 
     /// Number of cases.
     pub fn case_count(&self) -> usize {
-        self.db().query_row("SELECT COUNT(*) FROM cases", [], |r| r.get::<_, usize>(0)).unwrap_or(0)
+        self.with_db(|c| c.query_row("SELECT COUNT(*) FROM cases", [], |r| r.get::<_, usize>(0)).unwrap_or(0))
     }
 
     /// Number of cases opened by this submission id (0 or 1; a supplement opens none).
     pub fn cases_for_submission(&self, submission_id: &str) -> usize {
-        self.db()
-            .query_row("SELECT COUNT(*) FROM cases WHERE submission_id = ?1", [submission_id], |r| r.get::<_, usize>(0))
+        self.with_db(|c| {
+            c.query_row("SELECT COUNT(*) FROM cases WHERE submission_id = ?1", [submission_id], |r| {
+                r.get::<_, usize>(0)
+            })
             .unwrap_or(0)
+        })
     }
 
     /// Whether a submission with this id is stored (new case or supplement).
     pub fn submission_stored(&self, submission_id: &str) -> bool {
-        self.db().query_row("SELECT 1 FROM submissions WHERE submission_id = ?1", [submission_id], |_| Ok(())).is_ok()
+        self.with_db(|c| {
+            c.query_row("SELECT 1 FROM submissions WHERE submission_id = ?1", [submission_id], |_| Ok(())).is_ok()
+        })
     }
 
     /// A case's status.
     pub fn case_status(&self, case_number: &str) -> Option<citizen_protocol::protocol::services::CaseStatusDto> {
-        let s: String =
-            self.db().query_row("SELECT status FROM cases WHERE case_number = ?1", [case_number], |r| r.get(0)).ok()?;
+        let s: String = self.with_db(|c| {
+            c.query_row("SELECT status FROM cases WHERE case_number = ?1", [case_number], |r| r.get(0)).ok()
+        })?;
         handlers::services::parse_status(&s)
     }
 
@@ -202,13 +214,13 @@ impl RunningServer {
     /// State of a QR login session (`pending`, `scanned`, `approved`, `denied`, `cancelled`), if
     /// known. The id is the base64url session id.
     pub fn qr_session_state(&self, session_id: &str) -> Option<String> {
-        handlers::qr::session_state(&self.db(), session_id)
+        self.with_db(|c| handlers::qr::session_state(c, session_id))
     }
 
     /// Create a named official with these roles (`records`, `dashboard`, `counter`); returns
     /// their token (`citizen-server add-official` does the same on a stopped server).
     pub fn add_official(&self, id: &str, agency: &str, roles: &[officials::Role]) -> Option<String> {
-        officials::add(&self.db(), id, agency, roles, self.state.now()).ok()
+        self.with_db(|c| officials::add(c, id, agency, roles, self.state.now()).ok())
     }
 
     /// Path of the database file (tests read it independently).
@@ -218,7 +230,9 @@ impl RunningServer {
 
     /// Number of consent receipts the server countersigned.
     pub fn consent_receipt_count(&self) -> usize {
-        self.db().query_row("SELECT COUNT(*) FROM consent_receipts", [], |r| r.get::<_, usize>(0)).unwrap_or(0)
+        self.with_db(|c| {
+            c.query_row("SELECT COUNT(*) FROM consent_receipts", [], |r| r.get::<_, usize>(0)).unwrap_or(0)
+        })
     }
 }
 
@@ -229,6 +243,10 @@ impl Drop for RunningServer {
         }
     }
 }
+
+/// PostgreSQL connections per server instance (units run on the blocking pool, each holding
+/// one connection for its transaction).
+pub const PG_POOL_SIZE: usize = 16;
 
 fn check_limits(l: &Limits) -> Result<(), ServerError> {
     let bad = |m: &str| Err(ServerError::Config(m.into()));
@@ -318,10 +336,33 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         )));
     }
 
-    let db_path = config.data_dir.join("citizen-server.db");
-    let conn = db::open(&db_path)?;
-    let secret = SecretKey::from_slice(&db::meta_secret(&conn, "server_secret")?)
-        .ok_or_else(|| ServerError::Config("corrupt server secret".into()))?;
+    // SQLite in the data directory (the default), or PostgreSQL shared by any number of
+    // instances (decision 37): every key and secret then comes from the shared data directory
+    // or from the database, so any instance can answer any request.
+    let (conn, secret, pg_store) = match &config.database {
+        Some(url) => {
+            if !pg::is_postgres_url(url) {
+                return Err(ServerError::Config(format!("unsupported --database URL (postgres://… expected): {url}")));
+            }
+            // The synchronous driver runs its own runtime: never on this async thread.
+            let url = url.clone();
+            let (store, secret) = tokio::task::spawn_blocking(move || {
+                let (store, conn) = pg::open(&url, PG_POOL_SIZE)?;
+                let secret = db::meta_secret(&conn, "server_secret")?;
+                drop(conn);
+                Ok::<_, ServerError>((store, secret))
+            })
+            .await
+            .map_err(|e| ServerError::Config(format!("PostgreSQL start-up failed: {e}")))??;
+            (None, secret, Some(store))
+        }
+        None => {
+            let conn = db::open(&config.data_dir.join("citizen-server.db"))?;
+            let secret = db::meta_secret(&conn, "server_secret")?;
+            (Some(conn), secret, None)
+        }
+    };
+    let secret = SecretKey::from_slice(&secret).ok_or_else(|| ServerError::Config("corrupt server secret".into()))?;
     let tokens = tokens::TokenKeys::load_or_create(&config.data_dir.join("token-signing-key.pem"), &audience)?;
     let official_token_path = config.data_dir.join("official-token");
     let official_token = load_or_create_official_token(&official_token_path)?;
@@ -334,7 +375,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let readers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).min(8);
     let documents = documents::pki::DocumentPki::load(&config.data_dir.join("documents"))?;
     let state = Arc::new(AppState {
-        store: store::Store::start(conn, &db_path, readers)?,
+        store: match (pg_store, conn) {
+            (Some(pg), _) => store::Store::Pg(pg),
+            (None, Some(conn)) => store::Store::Sqlite(store::SqliteStore::start(
+                conn,
+                &config.data_dir.join("citizen-server.db"),
+                readers,
+            )?),
+            (None, None) => return Err(ServerError::Config("no database".into())),
+        },
         clock: config.clock,
         limits: config.limits,
         audience: audience.clone(),

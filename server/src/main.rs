@@ -50,6 +50,11 @@ struct Args {
     /// Waiting period of a recovery without the old phone, in seconds (default 24 h).
     #[arg(long, default_value_t = citizen_protocol::protocol::recovery::DEFAULT_WAIT_SECS)]
     recovery_wait_secs: i64,
+    /// Database: `postgres://user@host:port/db` for PostgreSQL, which several instances can
+    /// share behind a load balancer (they must also share --data-dir: keys and PKI live there).
+    /// Default: SQLite in --data-dir.
+    #[arg(long)]
+    database: Option<String>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -178,6 +183,7 @@ async fn serve(args: Args) -> std::process::ExitCode {
         otp_sender,
         clock: Arc::new(citizen_protocol::clock::SystemClock),
         limits: Limits { recovery_wait_secs: args.recovery_wait_secs.max(0), ..Limits::default() },
+        database: args.database,
     };
     let server = match citizen_server::start(config).await {
         Ok(s) => s,

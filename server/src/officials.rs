@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use citizen_protocol::access::codes as ac;
 use citizen_protocol::protocol::services::codes as sc;
 use citizen_protocol::protocol::sha256_hex;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::sql::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
@@ -65,7 +65,7 @@ pub struct Official {
 }
 
 /// Create a named official with `roles`; returns the token (shown once, stored hashed).
-pub fn add(conn: &Connection, id: &str, agency: &str, roles: &[Role], now: i64) -> rusqlite::Result<String> {
+pub fn add(conn: &Connection, id: &str, agency: &str, roles: &[Role], now: i64) -> crate::sql::Result<String> {
     let token = citizen_protocol::crypto::random_b64url(32);
     let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     conn.execute(

@@ -167,7 +167,7 @@ pub fn deep_link(frame: &str) -> String {
 /// session and the request nonce.
 fn start_login(
     s: &AppState,
-    conn: &mut rusqlite::Connection,
+    conn: &mut crate::sql::Connection,
     same_device: bool,
 ) -> ApiResult<(citizen_protocol::protocol::rp::QrSessionCreated, String)> {
     let rp = s.registry.get(DEMO_PORTAL_ID).ok_or_else(ApiError::internal)?;

@@ -10,11 +10,11 @@
 //! population register for an account, so an ID token or a credential carries exactly what the
 //! register says.
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::http::StatusCode;
 use citizen_protocol::cccd::Date;
 use citizen_protocol::protocol::rp::{ConsentReceipt, ReceiptCountersignClaims};
 use citizen_protocol::protocol::{codes, SignedStatement};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use crate::api::{ApiError, ApiResult, AppState};

@@ -4,8 +4,8 @@
 //! seeds a handful of clearly fake records (names such as "Mẫu", "Thử Nghiệm" mean "sample",
 //! "test") so that clients have something to enroll against.
 
+use crate::sql::{params, Connection, OptionalExtension};
 use citizen_protocol::protocol::services::{AddressDto, CitizenProfileDto};
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// One fictitious citizen.
 pub struct SeedCitizen {
@@ -294,12 +294,12 @@ fn format_address(a: &AddressDto) -> String {
 
 /// Insert the seed citizens that are not there yet, and complete (or refresh) the records whose
 /// `updated_at` is older than [`PROFILE_UPDATED_AT`] (0 = a schema-v1 record without v2 fields).
-pub fn seed(conn: &Connection) -> rusqlite::Result<()> {
+pub fn seed(conn: &Connection) -> crate::sql::Result<()> {
     for c in SEED {
         conn.execute(
-            "INSERT OR IGNORE INTO citizens
+            "INSERT INTO citizens
                (cccd, full_name, date_of_birth, sex, phone, nationality, ethnicity, permanent_address)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'Việt Nam', 'Kinh', ?6)",
+             VALUES (?1, ?2, ?3, ?4, ?5, 'Việt Nam', 'Kinh', ?6) ON CONFLICT (cccd) DO NOTHING",
             params![c.cccd, c.full_name, c.date_of_birth, c.sex, c.phone, c.permanent_address],
         )?;
     }
@@ -334,16 +334,16 @@ pub fn seed(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// The register's record of a citizen, by account.
-pub fn profile_of_account(conn: &Connection, account_id: &str) -> rusqlite::Result<Option<CitizenProfileDto>> {
+pub fn profile_of_account(conn: &Connection, account_id: &str) -> crate::sql::Result<Option<CitizenProfileDto>> {
     profile_where(conn, "JOIN accounts a ON a.citizen_id = c.id WHERE a.account_id = ?1", account_id)
 }
 
 /// The register's record of a citizen, by CCCD number (an account is not needed).
-pub fn profile_of_cccd(conn: &Connection, cccd: &str) -> rusqlite::Result<Option<CitizenProfileDto>> {
+pub fn profile_of_cccd(conn: &Connection, cccd: &str) -> crate::sql::Result<Option<CitizenProfileDto>> {
     profile_where(conn, "WHERE c.cccd = ?1", cccd)
 }
 
-fn profile_where(conn: &Connection, filter: &str, key: &str) -> rusqlite::Result<Option<CitizenProfileDto>> {
+fn profile_where(conn: &Connection, filter: &str, key: &str) -> crate::sql::Result<Option<CitizenProfileDto>> {
     conn.query_row(
         &format!(
             "SELECT c.full_name, c.date_of_birth, c.sex, c.cccd, c.nationality, c.ethnicity, c.religion,
@@ -353,7 +353,7 @@ fn profile_where(conn: &Connection, filter: &str, key: &str) -> rusqlite::Result
         ),
         [key],
         |r| {
-            let address = |i: usize| -> rusqlite::Result<AddressDto> {
+            let address = |i: usize| -> crate::sql::Result<AddressDto> {
                 let s: String = r.get(i)?;
                 Ok(serde_json::from_str(&s).unwrap_or_default())
             };
@@ -380,7 +380,7 @@ fn profile_where(conn: &Connection, filter: &str, key: &str) -> rusqlite::Result
 }
 
 /// Find a citizen by exact (CCCD, date of birth, normalised phone); returns the row id.
-pub fn find_match(conn: &Connection, cccd: &str, dob: &str, phone: &str) -> rusqlite::Result<Option<i64>> {
+pub fn find_match(conn: &Connection, cccd: &str, dob: &str, phone: &str) -> crate::sql::Result<Option<i64>> {
     conn.query_row(
         "SELECT id FROM citizens WHERE cccd = ?1 AND date_of_birth = ?2 AND phone = ?3",
         params![cccd, dob, phone],
@@ -390,7 +390,7 @@ pub fn find_match(conn: &Connection, cccd: &str, dob: &str, phone: &str) -> rusq
 }
 
 /// The registered phone of a citizen.
-pub fn phone_of(conn: &Connection, citizen_id: i64) -> rusqlite::Result<String> {
+pub fn phone_of(conn: &Connection, citizen_id: i64) -> crate::sql::Result<String> {
     conn.query_row("SELECT phone FROM citizens WHERE id = ?1", [citizen_id], |r| r.get(0))
 }
 

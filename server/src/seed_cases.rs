@@ -34,7 +34,7 @@ use citizen_protocol::protocol::{
 };
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
-use rusqlite::params;
+use crate::sql::params;
 
 use crate::api::{blocking, AppState};
 use crate::dashboard::{vn_midnight, Channel};
@@ -125,7 +125,7 @@ fn add_days(d: Date, n: i64) -> Date {
 }
 
 /// Register synthetic citizens (idempotent by CCCD) and return their (cccd, dob, phone).
-fn register_citizens(conn: &rusqlite::Connection, n: usize, rng: &mut Rng) -> rusqlite::Result<Vec<[String; 3]>> {
+fn register_citizens(conn: &crate::sql::Connection, n: usize, rng: &mut Rng) -> crate::sql::Result<Vec<[String; 3]>> {
     // Birth-province codes of the CCCD (the old 63-province codes): Hà Nội, TP HCM, Đà Nẵng,
     // Hải Phòng, Cần Thơ, Nam Định.
     const BIRTH: &[&str] = &["001", "079", "048", "031", "092", "036"];
@@ -581,6 +581,7 @@ pub async fn run(data_dir: std::path::PathBuf, opts: SeedOptions) -> Result<Seed
         otp_sender: outbox.clone(),
         clock: clock.clone(),
         limits: crate::Limits::default(),
+        database: None,
     })
     .await
     .map_err(|e| e.to_string())?;

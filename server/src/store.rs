@@ -23,11 +23,15 @@
 //! Crypto never runs here: signature checks happen before (with a public key read through a
 //! [`Readers`] connection, see `verify::PreVerified`), token signing after.
 //!
-//! A PostgreSQL backend (issue 14, items 2–3) replaces this module: the same closures become
-//! transactions on a pooled connection (`SERIALIZABLE` with retry, or the conditional
-//! `UPDATE … WHERE` / `DELETE … RETURNING` forms the SQLite code already uses), and `Readers`
-//! becomes the pool. The atomic operations are the named functions of `verify` (nonce,
-//! counter window, throttle, OTP attempts) and the handlers' units listed in ARCHITECTURE.md.
+//! PostgreSQL (issue 14, item 2; decision 37). The same closures run as transactions on a
+//! pooled connection ([`PgStore`]): `BEGIN ISOLATION LEVEL READ COMMITTED`, a transaction-level
+//! advisory lock shared by every instance ([`UNIT_LOCK`]), the unit, `COMMIT`. The lock makes
+//! units of all processes run one at a time — exactly the SQLite writer's guarantee — while
+//! the crypto around them runs in parallel on every instance; a unit that still meets a
+//! serialization failure, a deadlock or a unique violation is rolled back and run again (up to
+//! [`PG_ATTEMPTS`] times).
+//! Reads outside units (signature pre-checks, inspection) use a pooled connection in
+//! autocommit mode.
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -35,7 +39,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::OpenFlags;
+
+use crate::sql::Connection;
 
 /// Most units in one group commit (bounds the latency a batch adds to its first request).
 pub const MAX_BATCH: usize = 256;
@@ -44,8 +50,80 @@ pub const MAX_BATCH: usize = 256;
 /// commit is known (`true`: committed).
 pub type Job = Box<dyn FnOnce(&mut Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
 
+/// The database of a running server: SQLite's single writer, or a PostgreSQL pool.
+pub enum Store {
+    /// The embedded default.
+    Sqlite(SqliteStore),
+    /// `--database postgres://…`.
+    Pg(PgStore),
+}
+
+/// A connection lent for work outside a unit (reads, inspection): SQLite's write connection or
+/// a read-only one, or a pooled PostgreSQL connection in autocommit mode.
+pub enum DbGuard<'a> {
+    /// A SQLite connection behind its mutex.
+    Locked(MutexGuard<'a, Connection>),
+    /// A PostgreSQL connection, back to the pool when dropped.
+    Pooled(Pooled<'a>),
+}
+
+impl std::ops::Deref for DbGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            DbGuard::Locked(g) => g,
+            DbGuard::Pooled(p) => p,
+        }
+    }
+}
+
+impl std::ops::DerefMut for DbGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        match self {
+            DbGuard::Locked(g) => &mut *g,
+            DbGuard::Pooled(p) => &mut *p,
+        }
+    }
+}
+
+impl Store {
+    /// Queue a unit of work on the SQLite writer. `false` when the writer has stopped or the
+    /// backend is PostgreSQL (whose units run through [`PgStore::run`]).
+    pub fn submit(&self, job: Job) -> bool {
+        match self {
+            Store::Sqlite(s) => s.submit(job),
+            Store::Pg(_) => false,
+        }
+    }
+
+    /// A connection for inspection between units (tests, operators): SQLite's write
+    /// connection (waits for the batch in progress), or a pooled PostgreSQL connection.
+    pub fn lock(&self) -> DbGuard<'_> {
+        match self {
+            Store::Sqlite(s) => DbGuard::Locked(s.lock()),
+            Store::Pg(p) => DbGuard::Pooled(p.pool.get_or_panic()),
+        }
+    }
+
+    /// A connection for reads that need no atomicity with a unit (signature pre-checks).
+    pub fn reader(&self) -> crate::sql::Result<DbGuard<'_>> {
+        match self {
+            Store::Sqlite(s) => Ok(DbGuard::Locked(s.readers().get())),
+            Store::Pg(p) => Ok(DbGuard::Pooled(p.pool.get()?)),
+        }
+    }
+
+    /// Transactions committed so far (SQLite: each one fsync of the WAL shared by a group).
+    pub fn commits(&self) -> u64 {
+        match self {
+            Store::Sqlite(s) => s.commits(),
+            Store::Pg(p) => p.commits.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// The write connection, its writer thread, and the read-only connections.
-pub struct Store {
+pub struct SqliteStore {
     db: Arc<Mutex<Connection>>,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     readers: Readers,
@@ -53,10 +131,10 @@ pub struct Store {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Take over the (migrated) write connection and start the writer thread; open `readers`
     /// read-only connections on the same file.
-    pub fn start(conn: Connection, path: &Path, readers: usize) -> rusqlite::Result<Self> {
+    pub fn start(conn: Connection, path: &Path, readers: usize) -> crate::sql::Result<Self> {
         let readers = Readers::open(path, readers)?;
         let db = Arc::new(Mutex::new(conn));
         let commits = Arc::new(AtomicU64::new(0));
@@ -65,8 +143,8 @@ impl Store {
         let writer = std::thread::Builder::new()
             .name("citizen-db-writer".into())
             .spawn(move || writer_loop(&wdb, &rx, &wcommits))
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(Store { db, jobs: Mutex::new(Some(tx)), readers, commits, writer: Mutex::new(Some(writer)) })
+            .map_err(|e| crate::sql::Error::Conversion(format!("cannot start the database writer: {e}")))?;
+        Ok(SqliteStore { db, jobs: Mutex::new(Some(tx)), readers, commits, writer: Mutex::new(Some(writer)) })
     }
 
     /// Queue a unit of work. `false` when the writer has stopped.
@@ -92,7 +170,7 @@ impl Store {
     }
 }
 
-impl Drop for Store {
+impl Drop for SqliteStore {
     fn drop(&mut self) {
         // Closing the queue ends the writer once it has drained it.
         self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
@@ -133,7 +211,7 @@ fn writer_loop(db: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, commits: &Atomi
                     let _ = conn.execute_batch("ROLLBACK TO unit; RELEASE unit");
                 }
             }
-            if open && conn.is_autocommit() {
+            if open && conn.as_sqlite().is_some_and(rusqlite::Connection::is_autocommit) {
                 // SQLite rolled the whole transaction back (disk full, I/O error): the units
                 // so far lost their writes.
                 tracing::error!("database transaction rolled back by SQLite; failing its requests");
@@ -182,12 +260,12 @@ impl Readers {
     fn open(path: &Path, n: usize) -> rusqlite::Result<Self> {
         let conns = (0..n.max(1))
             .map(|_| {
-                let c = Connection::open_with_flags(
+                let c = rusqlite::Connection::open_with_flags(
                     path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
                 )?;
                 c.busy_timeout(std::time::Duration::from_secs(5))?;
-                Ok(Mutex::new(c))
+                Ok(Mutex::new(Connection::sqlite(c)))
             })
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(Readers { conns, next: AtomicUsize::new(0) })
@@ -206,20 +284,220 @@ impl Readers {
     }
 }
 
+/// Times a PostgreSQL unit is run before its request gets an internal error.
+pub const PG_ATTEMPTS: u32 = 40;
+
+/// Transaction-level advisory lock every unit takes first (see [`PgStore::run`]): units run one
+/// at a time across every instance, as on the SQLite writer.
+pub const UNIT_LOCK: i64 = 0x0063_6974_697a_656f;
+
+/// The PostgreSQL backend: a bounded pool; every unit one serializable transaction.
+pub struct PgStore {
+    pool: Pool,
+    commits: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// How a PostgreSQL unit ended.
+pub enum PgOutcome<T> {
+    /// Committed (with the unit's own answer, which may be an error it chose to keep).
+    Committed(T),
+    /// Not committed: the unit panicked, a statement failed, or it kept conflicting.
+    Failed,
+}
+
+impl PgStore {
+    /// A pool of at most `max` connections to `url` (the schema is already migrated).
+    pub fn new(url: &str, max: usize) -> Self {
+        PgStore { pool: Pool::new(url, max), commits: AtomicU64::new(0), retries: AtomicU64::new(0) }
+    }
+
+    /// Units run again after a conflict, so far.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Run `f` as one transaction that first takes [`UNIT_LOCK`] (so units of all
+    /// instances run one at a time, in lock order), again after a serialization failure,
+    /// deadlock or unique violation (which the lock makes rare: only against work outside
+    /// units). A unit's answer — `Ok` or an error it returned — is committed
+    /// either way (a consumed nonce stays consumed, as with SQLite); a unit in which a
+    /// statement failed (PostgreSQL aborted its transaction) or that panicked is rolled back.
+    /// Blocks: call it on a blocking thread.
+    pub fn run<T>(&self, mut f: impl FnMut(&mut Connection) -> T) -> PgOutcome<T> {
+        let mut conn = match self.pool.get() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("no PostgreSQL connection: {e}");
+                return PgOutcome::Failed;
+            }
+        };
+        for attempt in 0..PG_ATTEMPTS {
+            if attempt > 0 {
+                self.retries.fetch_add(1, Ordering::Relaxed);
+                // Back off a little, with jitter, so that two conflicting units do not meet again.
+                let jitter = u64::from(citizen_protocol::crypto::random_array::<1>()[0]);
+                std::thread::sleep(std::time::Duration::from_micros(
+                    (200 << attempt.min(5)) + jitter * 4 * u64::from(attempt.min(10)),
+                ));
+            }
+            conn.reset_failure();
+            // READ COMMITTED, not SERIALIZABLE: a serializable snapshot would be taken by the
+            // lock statement before it waits, and so miss what the units before committed;
+            // under the lock every later statement sees all of them, which is serial execution.
+            let begin = format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({UNIT_LOCK})");
+            if conn.execute_batch(&begin).is_err() {
+                let (_, retry) = conn.failure();
+                let _ = conn.execute_batch("ROLLBACK");
+                if retry {
+                    continue;
+                }
+                return PgOutcome::Failed;
+            }
+            let answer = match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut conn))) {
+                Ok(a) => a,
+                Err(_) => {
+                    tracing::error!("request handler panicked; its database work is rolled back");
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return PgOutcome::Failed;
+                }
+            };
+            match conn.failure() {
+                (_, true) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    continue;
+                }
+                (true, false) => {
+                    tracing::error!("a statement of the unit failed, rolled back: {}", conn.last_error());
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return PgOutcome::Failed;
+                }
+                (false, false) => {}
+            }
+            conn.reset_failure();
+            if conn.execute_batch("COMMIT").is_ok() {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                return PgOutcome::Committed(answer);
+            }
+            let (_, retry) = conn.failure();
+            let _ = conn.execute_batch("ROLLBACK");
+            if !retry {
+                tracing::error!("PostgreSQL COMMIT failed");
+                return PgOutcome::Failed;
+            }
+        }
+        tracing::error!("a unit of work kept conflicting after {PG_ATTEMPTS} attempts: {}", conn.last_error());
+        PgOutcome::Failed
+    }
+}
+
+/// A bounded pool of PostgreSQL connections, opened on demand.
+pub struct Pool {
+    url: String,
+    max: usize,
+    idle: Mutex<(Vec<Connection>, usize)>,
+    freed: std::sync::Condvar,
+}
+
+/// A pooled connection; back to the pool when dropped (or closed, if its session died).
+pub struct Pooled<'a> {
+    pool: &'a Pool,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("pooled connection present until drop")
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("pooled connection present until drop")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        let mut idle = self.pool.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match self.conn.take() {
+            Some(c) if !c.is_closed() => idle.0.push(c),
+            _ => idle.1 -= 1,
+        }
+        drop(idle);
+        self.pool.freed.notify_one();
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // The synchronous driver's clients close through their own runtime: not on an async
+        // thread, where the last reference to the state may be dropped.
+        let conns = std::mem::take(&mut self.idle.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).0);
+        let _ = std::thread::spawn(move || drop(conns)).join();
+    }
+}
+
+impl Pool {
+    fn new(url: &str, max: usize) -> Self {
+        Pool {
+            url: url.to_string(),
+            max: max.max(1),
+            idle: Mutex::new((Vec::new(), 0)),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Open a connection to `url` (no TLS: the database is on loopback or a private network).
+    pub fn connect(url: &str) -> crate::sql::Result<Connection> {
+        Ok(Connection::pg(postgres::Client::connect(url, postgres::NoTls)?))
+    }
+
+    /// A connection: an idle one, a new one while fewer than `max` are open, else wait.
+    pub fn get(&self) -> crate::sql::Result<Pooled<'_>> {
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if let Some(c) = idle.0.pop() {
+                return Ok(Pooled { pool: self, conn: Some(c) });
+            }
+            if idle.1 < self.max {
+                idle.1 += 1;
+                drop(idle);
+                return match Self::connect(&self.url) {
+                    Ok(c) => Ok(Pooled { pool: self, conn: Some(c) }),
+                    Err(e) => {
+                        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1 -= 1;
+                        Err(e)
+                    }
+                };
+            }
+            idle = self.freed.wait(idle).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    fn get_or_panic(&self) -> Pooled<'_> {
+        self.get().unwrap_or_else(|e| panic!("PostgreSQL connection: {e}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn store() -> (Store, std::path::PathBuf) {
+    fn store() -> (SqliteStore, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("store-{}", citizen_protocol::crypto::random_b64url(6)));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.db");
         let conn = crate::db::open(&path).unwrap();
-        (Store::start(conn, &path, 2).unwrap(), dir)
+        (SqliteStore::start(conn, &path, 2).unwrap(), dir)
     }
 
     /// Run one unit and wait for its answer.
-    fn run(s: &Store, f: impl FnOnce(&mut Connection) -> rusqlite::Result<()> + Send + 'static) -> Option<bool> {
+    fn run(
+        s: &SqliteStore,
+        f: impl FnOnce(&mut Connection) -> crate::sql::Result<()> + Send + 'static,
+    ) -> Option<bool> {
         let (tx, rx) = mpsc::channel();
         let job: Job = Box::new(move |c| {
             let r = f(c).is_ok();
@@ -278,7 +556,10 @@ mod tests {
                 let p = e.unwrap().path();
                 if p.is_dir() {
                     dirs.push(p);
-                } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("db.rs") && !p.ends_with("store.rs")
+                } else if p.extension().is_some_and(|x| x == "rs")
+                    && !p.ends_with("db.rs")
+                    && !p.ends_with("store.rs")
+                    && !p.ends_with("pg.rs")
                 {
                     let text = std::fs::read_to_string(&p).unwrap();
                     for (i, line) in text.lines().enumerate() {

@@ -8,12 +8,12 @@
 //! `Retry-After`). Counter policy (decision 17): each counter is accepted once within a window of
 //! [`COUNTER_WINDOW`] below the highest seen, so overlapping operations of one device succeed.
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::http::StatusCode;
 use citizen_protocol::crypto;
 use citizen_protocol::protocol::{
     bookkeeping_may_sign, codes, Purpose, SignedStatement, MAX_CLOCK_SKEW_SECS, MAX_SUBMISSION_AGE_SECS,
 };
-use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
@@ -66,7 +66,7 @@ pub fn check_device_usable(dev: &DeviceRow) -> ApiResult<()> {
 }
 
 /// Load a device by id.
-pub fn load_device(conn: &Connection, device_id: &str) -> rusqlite::Result<Option<DeviceRow>> {
+pub fn load_device(conn: &Connection, device_id: &str) -> crate::sql::Result<Option<DeviceRow>> {
     conn.query_row(
         "SELECT device_id, account_id, public_key, status, status_changed_at, last_counter, bookkeeping_public_key,
                 locked_at
@@ -185,9 +185,9 @@ impl PreVerified {
     /// result (everything verified inside) if that fails.
     pub async fn before(state: &std::sync::Arc<AppState>, signed: &SignedStatement) -> Self {
         let (state, signed) = (state.clone(), signed.clone());
-        tokio::task::spawn_blocking(move || {
-            let conn = state.store.readers().get();
-            Self::compute(&conn, &signed)
+        tokio::task::spawn_blocking(move || match state.store.reader() {
+            Ok(conn) => Self::compute(&conn, &signed),
+            Err(_) => Self::default(),
         })
         .await
         .unwrap_or_default()

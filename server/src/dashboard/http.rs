@@ -74,7 +74,7 @@ async fn figures(s: &Arc<AppState>, params: BTreeMap<String, String>) -> ApiResu
         .ok_or_else(|| ApiError::invalid("from/to must be YYYY-MM-DD with from <= to; procedure and province known"))?;
     let st = s.clone();
     tokio::task::spawn_blocking(move || {
-        let conn = st.store.readers().get();
+        let conn = st.store.reader()?;
         compute(&conn, &q, now)
     })
     .await

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 
 use citizen_protocol::cccd::Date;
 use citizen_protocol::protocol::services::{CitizenProfileDto, FieldKind, ProcedureDto};
-use rusqlite::{params, Connection};
+use crate::sql::{params, Connection};
 use serde::Serialize;
 
 /// Cells with fewer distinct citizens than this are suppressed.
@@ -266,7 +266,7 @@ fn cell(procedure: &str, province: &str, rows: &[&CaseRow], today: Date) -> Cell
 }
 
 /// Compute the dashboard for `q`, as of `now`.
-pub fn compute(conn: &Connection, q: &Query, now: i64) -> rusqlite::Result<Dashboard> {
+pub fn compute(conn: &Connection, q: &Query, now: i64) -> crate::sql::Result<Dashboard> {
     let today = Date::from_unix_vn(now);
     let (start, end) = (vn_midnight(q.from), vn_midnight(q.to) + 86_400);
     let mut st = conn.prepare(
@@ -296,7 +296,7 @@ pub fn compute(conn: &Connection, q: &Query, now: i64) -> rusqlite::Result<Dashb
                 supplements: u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0),
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::sql::Result<Vec<_>>>()?;
     let all: Vec<&CaseRow> = rows.iter().collect();
     let group = |key: &dyn Fn(&CaseRow) -> (String, String)| {
         let mut m: BTreeMap<(String, String), Vec<&CaseRow>> = BTreeMap::new();

@@ -9,10 +9,10 @@
 //! back (a restored backup, rows deleted at rest) learns what the server holds and reports the
 //! truncation.
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::http::StatusCode;
 use citizen_protocol::activity::{ActivityAnchor, AnchorClaims, AnchorRequest, LatestAnchorResponse};
 use citizen_protocol::protocol::Purpose;
-use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;

@@ -1,12 +1,12 @@
 //! Challenge–response login, rotating refresh tokens with reuse detection, bearer
 //! authentication and logout.
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::http::StatusCode;
 use citizen_protocol::crypto::random_b64url;
 use citizen_protocol::protocol::{
     codes, ChallengeRequest, ChallengeResponse, LoginRequest, LogoutRequest, Purpose, RefreshRequest, TokenResponse,
 };
-use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
@@ -130,7 +130,7 @@ pub fn login(s: &AppState, conn: &mut Connection, req: &LoginRequest, pre: &PreV
 }
 
 /// End a session (all its refresh tokens die with it).
-pub fn revoke_session(conn: &Connection, session_id: &str, reason: &str, now: i64) -> rusqlite::Result<()> {
+pub fn revoke_session(conn: &Connection, session_id: &str, reason: &str, now: i64) -> crate::sql::Result<()> {
     conn.execute(
         "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 WHERE session_id = ?1 AND revoked_at IS NULL",
         params![session_id, now, reason],
@@ -150,7 +150,7 @@ struct SessionRow {
 const SESSION_COLS: &str =
     "s.session_id, s.account_id, s.device_id, s.idle_expires_at, s.absolute_expires_at, s.revoked_at";
 
-fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+fn session_row(r: &crate::sql::Row<'_>) -> crate::sql::Result<SessionRow> {
     Ok(SessionRow {
         session_id: r.get(0)?,
         account_id: r.get(1)?,

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -35,7 +36,6 @@ use citizen_protocol::protocol::chip::{
     ChipUpgradeRequest, ChipUpgradeResponse, LEVEL_CHIP, PATH_CHIP_CHALLENGE, PATH_CHIP_CSCA, PATH_CHIP_UPGRADE,
 };
 use citizen_protocol::protocol::{codes, sha256_hex, Purpose};
-use rusqlite::{params, Connection, OptionalExtension};
 
 use super::auth::authenticate;
 use super::{audited, bearer};

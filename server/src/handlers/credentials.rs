@@ -16,6 +16,7 @@
 
 use std::sync::Arc;
 
+use crate::sql::Connection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -26,7 +27,6 @@ use citizen_protocol::protocol::rp::{
 };
 use citizen_protocol::protocol::{codes, sha256_hex, Purpose, SignedStatement};
 use citizen_protocol::sdjwt;
-use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 use super::auth::authenticate;
@@ -50,7 +50,7 @@ pub(super) fn verify_credential_statement<'c>(
     token: Option<&str>,
     signed: &SignedStatement,
     subject_prefix: &str,
-) -> ApiResult<(rusqlite::Savepoint<'c>, DeviceRow)> {
+) -> ApiResult<(crate::sql::Savepoint<'c>, DeviceRow)> {
     let b = authenticate(s, conn, token)?;
     if signed.statement.device_id != b.device_id {
         return Err(unauthorized(codes::SIGNATURE_INVALID, "statement from another device than the session's"));

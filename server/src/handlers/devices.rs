@@ -1,11 +1,11 @@
 //! The device registry: list, status, revoke, and approval of a hand-over to a new device.
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::http::StatusCode;
 use citizen_protocol::protocol::{
     codes, DeviceDto, DeviceStatusRequest, DeviceStatusResponse, DevicesResponse, Ok as OkBody, Purpose,
     RevokeDeviceRequest, TransferApprovalRequest,
 };
-use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
@@ -17,7 +17,7 @@ fn unknown_device() -> ApiError {
 }
 
 /// Set a device's status, end its sessions and drop its outstanding nonces.
-pub fn deactivate(conn: &Connection, device_id: &str, status: &str, now: i64) -> rusqlite::Result<()> {
+pub fn deactivate(conn: &Connection, device_id: &str, status: &str, now: i64) -> crate::sql::Result<()> {
     conn.execute(
         "UPDATE devices SET status = ?2, status_changed_at = ?3 WHERE device_id = ?1",
         params![device_id, status, now],
@@ -51,7 +51,7 @@ pub fn list(s: &AppState, conn: &mut Connection, token: Option<&str>) -> ApiResu
                 last_login_at: r.get(6)?,
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::sql::Result<Vec<_>>>()?;
     Ok(DevicesResponse { devices })
 }
 

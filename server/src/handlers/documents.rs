@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -24,7 +25,6 @@ use citizen_protocol::protocol::documents::{
     STATUS_LIST_CONTENT_TYPE,
 };
 use citizen_protocol::protocol::Ok as OkBody;
-use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{audited, bearer, check_official};
 use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
@@ -145,7 +145,7 @@ pub fn revoke(s: &AppState, conn: &mut Connection, req: &RevokeDocumentRequest) 
 
 fn revoked_indices(conn: &Connection) -> ApiResult<Vec<u64>> {
     let mut st = conn.prepare("SELECT status_idx FROM issued_documents WHERE revoked_at IS NOT NULL")?;
-    let rows = st.query_map([], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([], |r| r.get::<_, i64>(0))?.collect::<crate::sql::Result<Vec<_>>>()?;
     Ok(rows.into_iter().filter_map(|i| u64::try_from(i).ok()).collect())
 }
 

@@ -1,13 +1,13 @@
 //! Enrollment: match the citizen in the register, prove the phone with an OTP, prove
 //! possession of the new device key, and make that device the account's one active device.
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::http::StatusCode;
 use citizen_protocol::cccd::{mask_phone, normalize_phone, validate_identity, Date};
 use citizen_protocol::crypto::{random_b64url, unb64};
 use citizen_protocol::protocol::{
     codes, EnrollCompleteRequest, EnrollCompleteResponse, EnrollStartRequest, EnrollStartResponse,
 };
-use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
@@ -52,7 +52,9 @@ pub fn start(s: &AppState, conn: &mut Connection, req: &EnrollStartRequest) -> A
             .is_some(),
         None => false,
     };
-    s.otp_sender.send(&phone, &enrollment_id, &otp);
+    // Sent once the unit is committed (never for a unit run again or rolled back).
+    let (sender, to, reference) = (s.otp_sender.clone(), phone.clone(), enrollment_id.clone());
+    crate::api::after_commit(move || sender.send(&to, &reference, &otp));
     audit(conn, now, "enroll_start", "ok", account_id.as_deref(), None);
     Ok(EnrollStartResponse {
         enrollment_id,

@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -23,7 +24,6 @@ use citizen_protocol::protocol::idqr::{
     BINDING_TTL_SECS, IDQR_VALID_SECS, PATH_IDENTITY_BINDING, PATH_IDENTITY_VERIFY,
 };
 use citizen_protocol::protocol::Purpose;
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::auth::authenticate;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::sql::Connection;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::Query;
@@ -13,7 +14,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use citizen_protocol::protocol as p;
 use citizen_protocol::protocol::services as ps;
-use rusqlite::Connection;
 
 use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
 use crate::db::audit;
@@ -461,10 +461,10 @@ async fn submit(State(s): S, headers: HeaderMap, ApiJson(req): ApiJson<ps::Submi
     // The device signature is checked before the unit of work (decision 36).
     let pre = crate::verify::PreVerified::before(&s, &req.signed).await;
     let result = blocking(&s, move |s, c| {
-        let channel = match counter {
+        let channel = match &counter {
             None => crate::dashboard::Channel::Online,
             Some(token) => {
-                crate::officials::check(s, c, &token, crate::officials::Role::Counter, "submission_counter")?;
+                crate::officials::check(s, c, token, crate::officials::Role::Counter, "submission_counter")?;
                 crate::dashboard::Channel::Counter
             }
         };

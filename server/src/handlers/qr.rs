@@ -19,6 +19,7 @@
 
 use std::sync::Arc;
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -31,7 +32,6 @@ use citizen_protocol::protocol::rp::{
     SignedLoginRequest, QR_MAX_FRAME_AGE_STEPS, QR_STEP_SECS,
 };
 use citizen_protocol::protocol::{codes, Purpose, MAX_CLOCK_SKEW_SECS};
-use rusqlite::{params, Connection, OptionalExtension};
 
 use super::auth::authenticate;
 use super::{audited, bearer};
@@ -103,7 +103,7 @@ struct SessionRow {
     id_token: Option<String>,
 }
 
-fn load(conn: &Connection, session_id: &str) -> rusqlite::Result<Option<SessionRow>> {
+fn load(conn: &Connection, session_id: &str) -> crate::sql::Result<Option<SessionRow>> {
     conn.query_row(
         "SELECT session_id, rp_id, origin, nonce, claims, same_device, redirect_uri, request, secret,
                 poll_token_hash, issued_at, expires_at, state, account_id, device_id, verification_code,
@@ -139,7 +139,7 @@ fn load(conn: &Connection, session_id: &str) -> rusqlite::Result<Option<SessionR
 }
 
 /// Move a pending or scanned session to `cancelled` (expiry, wrong code).
-fn cancel(conn: &Connection, session_id: &str, now: i64) -> rusqlite::Result<()> {
+fn cancel(conn: &Connection, session_id: &str, now: i64) -> crate::sql::Result<()> {
     conn.execute(
         "UPDATE qr_sessions SET state = 'cancelled', decided_at = ?2, verification_code = NULL
           WHERE session_id = ?1 AND state IN ('pending', 'scanned')",

@@ -16,7 +16,7 @@ use citizen_protocol::protocol::recovery::{
     rebind_subject, RebindCompleteRequest, RebindStartRequest, RebindStartResponse,
 };
 use citizen_protocol::protocol::{codes, Ok as OkBody, Purpose};
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::sql::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;

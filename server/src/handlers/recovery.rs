@@ -27,7 +27,7 @@ use citizen_protocol::protocol::recovery::{
     RecoveryCompleteResponse, RecoveryNotice, RecoveryStartRequest, RecoveryStartResponse, COMPLETE_SUBJECT,
 };
 use citizen_protocol::protocol::{codes, Ok as OkBody, Purpose};
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::sql::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
@@ -59,7 +59,7 @@ struct Recovery {
     ready_at: i64,
 }
 
-fn load(conn: &Connection, recovery_id: &str) -> rusqlite::Result<Option<Recovery>> {
+fn load(conn: &Connection, recovery_id: &str) -> crate::sql::Result<Option<Recovery>> {
     conn.query_row(
         "SELECT account_id, old_device_id, new_device_id, registration, public_key, bookkeeping_public_key, counter,
                 method, state, ready_at
@@ -425,7 +425,7 @@ pub fn notice_for(s: &AppState, conn: &Connection, device_id: &str) -> ApiResult
 }
 
 /// Whether a device was deactivated by a completed recovery (its status reads `recovered`).
-pub fn was_recovered(conn: &Connection, device_id: &str) -> rusqlite::Result<bool> {
+pub fn was_recovered(conn: &Connection, device_id: &str) -> crate::sql::Result<bool> {
     Ok(conn
         .query_row("SELECT 1 FROM recoveries WHERE old_device_id = ?1 AND state = 'completed'", [device_id], |_| Ok(()))
         .optional()?

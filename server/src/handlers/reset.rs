@@ -2,13 +2,13 @@
 //! the registered phone (OTP) and the device key (signed statement, nonce = reset id); the
 //! device then re-wraps its local data under a new passcode.
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::http::StatusCode;
 use citizen_protocol::cccd::mask_phone;
 use citizen_protocol::crypto::random_b64url;
 use citizen_protocol::protocol::{
     codes, Ok as OkBody, Purpose, ResetCompleteRequest, ResetStartRequest, ResetStartResponse,
 };
-use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
@@ -34,7 +34,9 @@ pub fn start(s: &AppState, conn: &mut Connection, req: &ResetStartRequest) -> Ap
         "INSERT INTO passcode_resets (reset_id, device_id, otp_hash, otp_expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![reset_id, dev.device_id, hash_otp(&s.secret, &reset_id, &otp), expires_at, now],
     )?;
-    s.otp_sender.send(&phone, &reset_id, &otp);
+    // Sent once the unit is committed (never for a unit run again or rolled back).
+    let (sender, to, reference) = (s.otp_sender.clone(), phone.clone(), reset_id.clone());
+    crate::api::after_commit(move || sender.send(&to, &reference, &otp));
     audit(conn, now, "passcode_reset_start", "ok", Some(&dev.account_id), Some(&dev.device_id));
     Ok(ResetStartResponse { reset_id, masked_phone: mask_phone(&phone), otp_expires_at: expires_at })
 }

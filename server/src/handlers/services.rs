@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::http::StatusCode;
 use citizen_protocol::cccd::{normalize_phone, parse_cccd, Date};
 use citizen_protocol::protocol::services::{
@@ -11,7 +12,6 @@ use citizen_protocol::protocol::services::{
     TransitionRequest,
 };
 use citizen_protocol::protocol::{sha256_hex, Purpose};
-use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
@@ -278,7 +278,7 @@ fn append_event(
     note_en: Option<&str>,
     requested: &[String],
     at: i64,
-) -> rusqlite::Result<i64> {
+) -> crate::sql::Result<i64> {
     conn.query_row(
         "INSERT INTO case_events (case_number, account_id, status, note_vi, note_en, requested_attachments, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING seq",
@@ -298,7 +298,7 @@ fn append_event(
 const EVENT_COLS: &str = "e.seq, e.case_number, c.submission_id, c.procedure_id, e.status, e.note_vi, e.note_en,
      e.requested_attachments, e.at";
 
-fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseEventDto> {
+fn event_row(r: &crate::sql::Row<'_>) -> crate::sql::Result<CaseEventDto> {
     let status: String = r.get(4)?;
     let requested: String = r.get(7)?;
     Ok(CaseEventDto {
@@ -314,7 +314,7 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseEventDto> {
     })
 }
 
-fn event_by_seq(conn: &Connection, seq: i64) -> rusqlite::Result<CaseEventDto> {
+fn event_by_seq(conn: &Connection, seq: i64) -> crate::sql::Result<CaseEventDto> {
     conn.query_row(
         &format!("SELECT {EVENT_COLS} FROM case_events e JOIN cases c USING (case_number) WHERE e.seq = ?1"),
         [seq],
@@ -331,7 +331,7 @@ pub fn events(s: &AppState, conn: &mut Connection, token: Option<&str>, after: i
     ))?;
     let mut events = st
         .query_map(params![b.account_id, after, EVENTS_PAGE + 1], event_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::sql::Result<Vec<_>>>()?;
     let more = events.len() > EVENTS_PAGE;
     events.truncate(EVENTS_PAGE);
     let next_after = events.last().map_or(after, |e| e.seq);

@@ -62,6 +62,26 @@ pub async fn start_with(limits: Limits) -> Harness {
     start_in(dir, limits).await
 }
 
+/// With `CITIZEN_TEST_POSTGRES_URL` (a PostgreSQL URL whose user may create databases) every
+/// harness gets a fresh database there and the server runs on PostgreSQL (decision 37); by
+/// default SQLite. `CITIZEN_TEST_POSTGRES_URL=postgres://… cargo test -p citizen-server --test
+/// integration` runs the backend-agnostic tests against PostgreSQL.
+pub fn test_database() -> Option<String> {
+    let admin = std::env::var("CITIZEN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+    let name = format!("citizen_test_{}", uuid::Uuid::new_v4().simple());
+    // The synchronous driver runs its own runtime: on a plain thread, not the test's.
+    let (url, create) = (admin.clone(), format!("CREATE DATABASE {name}"));
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("CITIZEN_TEST_POSTGRES_URL reachable");
+        c.batch_execute(&create).expect("CREATE DATABASE");
+    })
+    .join()
+    .unwrap();
+    let base = admin.split('?').next().unwrap_or(&admin);
+    let (server, _) = base.rsplit_once('/').expect("URL with a database name");
+    Some(format!("{server}/{name}"))
+}
+
 pub async fn start_in(dir: tempfile::TempDir, limits: Limits) -> Harness {
     let clock = ManualClock::new();
     let outbox = Arc::new(MemoryOtpOutbox::new());
@@ -73,6 +93,7 @@ pub async fn start_in(dir: tempfile::TempDir, limits: Limits) -> Harness {
         otp_sender: outbox.clone(),
         clock: clock.clone(),
         limits,
+        database: test_database(),
     })
     .await
     .unwrap();

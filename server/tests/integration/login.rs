@@ -225,6 +225,7 @@ async fn failed_signatures_are_throttled_never_locked() {
             otp_sender: std::sync::Arc::new(citizen_server::MemoryOtpOutbox::new()),
             clock: citizen_protocol::clock::ManualClock::new(),
             limits,
+            database: None,
         })
         .await;
         assert!(r.is_err());

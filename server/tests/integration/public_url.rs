@@ -26,6 +26,7 @@ fn config(dir: &tempfile::TempDir, public_url: &str) -> ServerConfig {
         otp_sender: Arc::new(MemoryOtpOutbox::new()),
         clock: ManualClock::new(),
         limits: Limits::default(),
+        database: None,
     }
 }
 

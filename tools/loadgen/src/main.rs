@@ -13,6 +13,19 @@
 //!
 //! A benchmark, not a test: it prints a table and fails only when an operation is refused.
 //! `--smoke` runs a few seconds with tiny numbers (checks that the tool still works).
+//!
+//! Backends and scale-out (issue 14, decision 37): `--database postgres` starts a private
+//! PostgreSQL cluster for the run (or `--database postgres://…` uses one), and `--instances 3`
+//! starts three server processes sharing it and one data directory, behind a round-robin TCP
+//! proxy on loopback (each new connection goes to the next instance). Server CPU is summed over
+//! the instances; PostgreSQL's own CPU (the postmaster and its backends) is reported beside it.
+//!
+//! `--check` runs the scale-out correctness scenario instead of the benchmark: 64 concurrent
+//! clients, each request on a new connection (so consecutive requests land on different
+//! instances), doing logins, idempotent submissions sent to three instances at once, refresh
+//! races and (eight of them) nonce and counter replays; it fails unless no nonce and no counter
+//! was accepted twice, every submission was stored exactly once with one answer, and every
+//! refresh-token reuse was detected.
 #![forbid(unsafe_code)]
 #![allow(
     clippy::unwrap_used,
@@ -21,6 +34,9 @@
     clippy::cast_sign_loss,
     clippy::cast_possible_wrap
 )]
+
+mod check;
+mod cluster;
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -61,6 +77,23 @@ struct Args {
     /// A few seconds with small numbers: checks that the tool works (for the test command).
     #[arg(long)]
     smoke: bool,
+    /// `sqlite` (default), `postgres` (a private cluster started for this run) or a
+    /// `postgres://…` URL.
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// Server instances (more than one needs PostgreSQL); they share the data directory and sit
+    /// behind a round-robin proxy.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// Run the scale-out correctness check instead of the benchmark.
+    #[arg(long)]
+    check: bool,
+    /// Concurrent clients of `--check`.
+    #[arg(long, default_value_t = 64)]
+    check_clients: usize,
+    /// Print the PostgreSQL binaries' directory and exit 0, or exit 2 if there are none.
+    #[arg(long)]
+    probe_postgres: bool,
 }
 
 /// A device: a seed citizen's enrolled software key and its two counters.
@@ -93,6 +126,11 @@ fn sign(key: &EcdsaKeyPair, rng: &SystemRandom, st: Statement) -> SignedStatemen
 }
 
 fn http_client(ca_pem: &str) -> reqwest::Client {
+    http_client_pooled(ca_pem, 1)
+}
+
+/// `idle` 0: every request on a new connection (a new instance behind the proxy).
+fn http_client_pooled(ca_pem: &str, idle: usize) -> reqwest::Client {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
@@ -103,7 +141,7 @@ fn http_client(ca_pem: &str) -> reqwest::Client {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    reqwest::Client::builder().tls_backend_preconfigured(cfg).pool_max_idle_per_host(1).build().unwrap()
+    reqwest::Client::builder().tls_backend_preconfigured(cfg).pool_max_idle_per_host(idle).build().unwrap()
 }
 
 async fn post(http: &reqwest::Client, url: String, body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
@@ -120,51 +158,152 @@ async fn post(http: &reqwest::Client, url: String, body: &Value, headers: &[(&st
     }
 }
 
-/// The server process and what it printed when ready.
+/// The server processes, what they printed when ready, and the proxy and database behind them.
 struct Server {
-    child: Child,
+    children: Vec<Child>,
+    /// Where clients connect: the single instance, or the proxy.
     base: String,
     audience: String,
     ca_pem: String,
     otp_file: PathBuf,
+    /// Connections the proxy handed to each instance.
+    proxy_hits: Arc<Vec<AtomicU64>>,
+    /// The PostgreSQL URL, if any.
+    pg_url: Option<String>,
+    /// The private cluster, stopped after the servers (declared after `children`).
+    cluster: Option<cluster::Cluster>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.cluster.take();
     }
 }
 
-fn start_server(bin: &Path, data_dir: &Path) -> Server {
-    let otp_file = data_dir.join("otp.jsonl");
-    let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .arg("--dev-otp-file")
-        .arg(&otp_file)
+/// The ready line's fields of one instance.
+fn start_instance(
+    bin: &Path,
+    data_dir: &Path,
+    otp_file: &Path,
+    database: Option<&str>,
+    public_url: Option<&str>,
+) -> (Child, BTreeMap<String, String>) {
+    let mut cmd = Command::new(bin);
+    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir).arg("--dev-otp-file").arg(otp_file);
+    if let Some(db) = database {
+        cmd.args(["--database", db]);
+    }
+    if let Some(u) = public_url {
+        cmd.args(["--public-url", u]);
+    }
+    let mut child = cmd
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
     std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
-    let field = |k: &str| {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{k}=")))
-            .unwrap_or_else(|| panic!("server did not print {k}: {line}"))
-            .to_string()
-    };
-    let ca = field("ca");
-    Server {
-        base: field("base_url"),
-        audience: field("audience"),
-        ca_pem: std::fs::read_to_string(ca).unwrap(),
-        otp_file,
-        child,
+    let fields: BTreeMap<String, String> = line
+        .split_whitespace()
+        .filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    assert!(fields.contains_key("base_url"), "server did not start: {line}");
+    (child, fields)
+}
+
+/// Round-robin TCP proxy: each accepted connection goes, bytes untouched (TLS passes through),
+/// to the next backend.
+async fn proxy(listener: std::net::TcpListener, backends: Vec<std::net::SocketAddr>, hits: Arc<Vec<AtomicU64>>) {
+    listener.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    let mut next = 0usize;
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else { continue };
+        let i = next % backends.len();
+        next += 1;
+        hits[i].fetch_add(1, Ordering::Relaxed);
+        let backend = backends[i];
+        tokio::spawn(async move {
+            if let Ok(mut out) = tokio::net::TcpStream::connect(backend).await {
+                let _ = inbound.set_nodelay(true);
+                let _ = out.set_nodelay(true);
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+            }
+        });
     }
+}
+
+fn start_server(bin: &Path, data_dir: &Path, database: &str, instances: usize) -> Server {
+    let otp_file = data_dir.join("otp.jsonl");
+    let (cluster, pg_url) = match database {
+        "sqlite" => (None, None),
+        "postgres" => {
+            let pg_bin = cluster::find_bin().expect("PostgreSQL binaries (initdb, pg_ctl, postgres) not found");
+            let c = cluster::Cluster::start(&pg_bin, 200).unwrap_or_else(|e| panic!("private PostgreSQL: {e}"));
+            let url = c.url.clone();
+            (Some(c), Some(url))
+        }
+        url => (None, Some(url.to_string())),
+    };
+    assert!(instances == 1 || pg_url.is_some(), "more than one instance needs PostgreSQL (--database postgres)");
+    let mut children = Vec::new();
+    let hits: Arc<Vec<AtomicU64>> = Arc::new((0..instances).map(|_| AtomicU64::new(0)).collect());
+    let (base, fields) = if instances == 1 {
+        let (child, fields) = start_instance(bin, data_dir, &otp_file, pg_url.as_deref(), None);
+        children.push(child);
+        (fields["base_url"].clone(), fields)
+    } else {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let public = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let mut backends = Vec::new();
+        let mut first = None;
+        // One after the other: the first creates the keys and PKI in the shared data directory
+        // and migrates the database; the others find them.
+        for _ in 0..instances {
+            let (child, fields) = start_instance(bin, data_dir, &otp_file, pg_url.as_deref(), Some(&public));
+            children.push(child);
+            let addr = fields["base_url"].trim_start_matches("https://").parse().unwrap();
+            backends.push(addr);
+            first.get_or_insert(fields);
+        }
+        tokio::spawn(proxy(listener, backends, hits.clone()));
+        (public, first.unwrap())
+    };
+    Server {
+        children,
+        base,
+        audience: fields["audience"].clone(),
+        ca_pem: std::fs::read_to_string(&fields["ca"]).unwrap(),
+        otp_file,
+        proxy_hits: hits,
+        pg_url,
+        cluster,
+    }
+}
+
+/// CPU seconds of the PostgreSQL cluster (postmaster and every backend), if private.
+fn pg_cpu_secs(server: &Server) -> f64 {
+    let Some(pid) = server.cluster.as_ref().and_then(cluster::Cluster::postmaster_pid) else { return f64::NAN };
+    let mut total = cpu_secs(pid);
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        let ppid = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            total += cpu_secs(child);
+        }
+    }
+    total
+}
+
+fn servers_cpu_secs(server: &Server) -> f64 {
+    server.children.iter().map(|c| cpu_secs(c.id())).sum()
 }
 
 /// User + system CPU seconds of a process (`/proc/<pid>/stat`, fields 14 and 15, in clock ticks
@@ -459,6 +598,15 @@ fn p256_timings() -> (f64, f64) {
 #[tokio::main]
 async fn main() {
     let mut args = Args::parse();
+    if args.probe_postgres {
+        match cluster::find_bin() {
+            Some(d) => {
+                println!("{}", d.display());
+                return;
+            }
+            None => std::process::exit(2),
+        }
+    }
     if args.smoke {
         args.clients = vec![1, 4];
         args.seconds = 0.5;
@@ -472,8 +620,7 @@ async fn main() {
         None => (std::env::temp_dir().join(format!("citizen-loadgen-{}", uuid::Uuid::new_v4())), true),
     };
     std::fs::create_dir_all(&data_dir).unwrap();
-    let server = start_server(&bin, &data_dir);
-    let pid = server.child.id();
+    let server = start_server(&bin, &data_dir, &args.database, args.instances.max(1));
     let http = http_client(&server.ca_pem);
     let devices = enroll(&server.base, &server.audience, &http, &server).await;
     let mut ctx = Ctx {
@@ -486,12 +633,23 @@ async fn main() {
     load_profiles(&mut ctx, &http).await;
     let ctx = Arc::new(ctx);
 
+    if args.check {
+        let ok = check::run(&ctx, &server, args.check_clients).await;
+        drop(server);
+        if remove {
+            let _ = std::fs::remove_dir_all(&data_dir);
+        }
+        std::process::exit(i32::from(!ok));
+    }
+
     let (verify_us, sign_us) = crypto_bound();
     let bound = 1e6 / (verify_us + sign_us);
     let cores = std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1);
     println!(
-        "server {} | {} cores | data dir {} | {} devices | {:.1} s per measurement",
+        "server {} | {} instance(s) | database {} | {} cores | data dir {} | {} devices | {:.1} s per measurement",
         bin.display(),
+        server.children.len(),
+        if server.pg_url.is_some() { "PostgreSQL" } else { "SQLite" },
         cores,
         data_dir.display(),
         ctx.devices.len(),
@@ -503,27 +661,33 @@ async fn main() {
     let (pv, ps_) = p256_timings();
     println!("p256 as compiled in this build (CPU time): verify {pv:.1} µs, sign {ps_:.1} µs");
     println!("load average at start: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
-    println!("| clients | logins/s | server CPU ms/login | % of bound (×{cores} cores) | submissions/s | server CPU ms/submission | logins, submissions counted | failures |");
-    println!("|--:|--:|--:|--:|--:|--:|--:|--:|");
+    println!("| clients | logins/s | server CPU ms/login | % of bound (×{cores} cores) | submissions/s | server CPU ms/submission | logins, submissions counted | failures | PostgreSQL CPU ms/login, ms/submission |");
+    println!("|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     let mut failures = 0;
     for &c in &args.clients {
-        let cpu0 = cpu_secs(pid);
+        let (cpu0, pg0) = (servers_cpu_secs(&server), pg_cpu_secs(&server));
         let skip = |name: &str| args.only.as_deref().is_some_and(|o| o != name);
         let (logins, f1, wall) = if skip("login") { (0, 0, 1.0) } else { run(&ctx, Op::Login, c, args.seconds).await };
-        let cpu1 = cpu_secs(pid);
+        let (cpu1, pg1) = (servers_cpu_secs(&server), pg_cpu_secs(&server));
         let (subs, f2, wall2) = if skip("submit") { (0, 0, 1.0) } else { run(&ctx, Op::Submit, c, args.seconds).await };
-        let cpu2 = cpu_secs(pid);
+        let (cpu2, pg2) = (servers_cpu_secs(&server), pg_cpu_secs(&server));
         failures += f1 + f2;
         let lps = logins as f64 / wall;
         let sps = subs as f64 / wall2;
         let per = |cpu: f64, n: u64| if n == 0 { f64::NAN } else { cpu * 1000.0 / n as f64 };
         println!(
-            "| {c} | {lps:.0} | {:.3} | {:.1} % | {sps:.0} | {:.3} | {logins}, {subs} | {} |",
+            "| {c} | {lps:.0} | {:.3} | {:.1} % | {sps:.0} | {:.3} | {logins}, {subs} | {} | {:.3}, {:.3} |",
             per(cpu1 - cpu0, logins),
             100.0 * lps / (bound * cores as f64),
             per(cpu2 - cpu1, subs),
-            f1 + f2
+            f1 + f2,
+            per(pg1 - pg0, logins),
+            per(pg2 - pg1, subs),
         );
+    }
+    if server.children.len() > 1 {
+        let hits: Vec<u64> = server.proxy_hits.iter().map(|h| h.load(Ordering::Relaxed)).collect();
+        println!("connections per instance (proxy): {hits:?}");
     }
     drop(server);
     if remove {
