@@ -10,7 +10,7 @@
 #                            mdoc_engagement and mdoc_device_request (issue 13: the test command
 #                            fuzzes the DeviceResponse and DeviceEngagement parsers);
 #                            CITIZEN_FUZZ_MDOC=0 leaves the mdoc targets out (their build adds
-#                            isomdl's dependency tree; see ARCHITECTURE.md, decision 37);
+#                            isomdl's dependency tree; see ARCHITECTURE.md, decision 38);
 #                            CITIZEN_FUZZ_TOOLCHAIN (default nightly) names the toolchain
 #
 # - No `cargo +nightly`: prints "fuzz: SKIPPED (...)" and exits 0 (not a failure).

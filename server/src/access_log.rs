@@ -1,4 +1,4 @@
-//! The citizen's access log (issue 16, item 2; decision 37): every read of a citizen's register
+//! The citizen's access log (issue 16, item 2; decision 43): every read of a citizen's register
 //! record by someone other than the citizen — an official through the officials' API (who,
 //! agency, purpose code), a relying party through a share or a QR login (the consent receipt is
 //! the reference), the services back office (prefilling/checking an eForm from the register,

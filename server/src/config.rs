@@ -29,7 +29,7 @@ pub struct ServerConfig {
     /// Security limits.
     pub limits: Limits,
     /// `None`: SQLite in `data_dir` (the default). `Some("postgres://…")`: PostgreSQL, which
-    /// several instances can share (decision 37).
+    /// several instances can share (decision 41).
     pub database: Option<String>,
 }
 

@@ -269,7 +269,7 @@ CREATE TABLE issued_documents (
     revoked_at   INTEGER
 );
 "#,
-    // v9 (issue 16, decisions 40-41): the citizen's access log
+    // v9 (issue 16, decisions 43-44): the citizen's access log
     // (every read of a register record, hash-chained per citizen, `access_log.rs`); named
     // officials with roles (the dashboard role; `officials.rs`); and, on cases, the province and
     // the filing channel the officials' dashboard groups by (NULL province = filed before v9).
@@ -303,7 +303,7 @@ ALTER TABLE cases ADD COLUMN channel TEXT NOT NULL DEFAULT 'online';
 CREATE INDEX cases_received ON cases(received_at);
 CREATE INDEX case_events_case ON case_events(case_number, status);
 "#,
-    // v10 (issue 15, decision 39): losing, changing and re-binding the phone.
+    // v10 (issue 15, decision 42): losing, changing and re-binding the phone.
     // * devices.locked_at: a remote lock in force (the device stays the account's one device,
     //   refused with `device_locked` until unlocked or replaced by a recovery).
     // * device_locks: who locked or unlocked which device, when and why (the official's

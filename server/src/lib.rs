@@ -337,7 +337,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     }
 
     // SQLite in the data directory (the default), or PostgreSQL shared by any number of
-    // instances (decision 37): every key and secret then comes from the shared data directory
+    // instances (decision 41): every key and secret then comes from the shared data directory
     // or from the database, so any instance can answer any request.
     let (conn, secret, pg_store) = match &config.database {
         Some(url) => {

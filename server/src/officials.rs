@@ -1,4 +1,4 @@
-//! Named officials and their roles (issue 16; decision 38): least privilege for the officials'
+//! Named officials and their roles (issue 16; decision 44): least privilege for the officials'
 //! side, separate from the citizens' API (officials never hold a citizen's bearer token and
 //! citizens' tokens open nothing here).
 //!

@@ -1,5 +1,5 @@
 //! PostgreSQL: schema migrations (files under `server/migrations/postgres/`, applied in order at
-//! start and recorded in `schema_migrations`) and opening the pool (decision 37).
+//! start and recorded in `schema_migrations`) and opening the pool (decision 41).
 //!
 //! Several server processes may start at once on one database: migrating and seeding run under
 //! a session advisory lock, so exactly one applies each migration and the others wait and find

@@ -1,4 +1,4 @@
-//! The database seam (issue 14, ARCHITECTURE.md decision 37): one connection type that every unit
+//! The database seam (issue 14, ARCHITECTURE.md decision 41): one connection type that every unit
 //! of work, every helper and every handler uses, implemented by both backends — SQLite through
 //! `rusqlite` (the embedded default) and PostgreSQL through the synchronous `postgres` crate.
 //!

@@ -23,7 +23,7 @@
 //! Crypto never runs here: signature checks happen before (with a public key read through a
 //! [`Readers`] connection, see `verify::PreVerified`), token signing after.
 //!
-//! PostgreSQL (issue 14, item 2; decision 37). The same closures run as transactions on a
+//! PostgreSQL (issue 14, item 2; decision 41). The same closures run as transactions on a
 //! pooled connection ([`PgStore`]): `BEGIN ISOLATION LEVEL READ COMMITTED`, a transaction-level
 //! advisory lock shared by every instance ([`UNIT_LOCK`]), the unit, `COMMIT`. The lock makes
 //! units of all processes run one at a time — exactly the SQLite writer's guarantee — while

@@ -1,4 +1,4 @@
-//! The citizen's access log on the device (issue 16, item 2; ARCHITECTURE.md decision 37;
+//! The citizen's access log on the device (issue 16, item 2; ARCHITECTURE.md decision 43;
 //! [`crate::protocol::access`]): who read the citizen's register record.
 //!
 //! The server sends the whole chain as one JWS under its own `typ`; the device checks the

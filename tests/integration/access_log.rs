@@ -1,4 +1,4 @@
-//! The citizen's access log through the core (issue 16, item 2; decision 37): it lists exactly
+//! The citizen's access log through the core (issue 16, item 2; decision 43): it lists exactly
 //! the reads of the citizen's record made in the test — an official's, a relying party's share
 //! (linked to its consent receipt), the back office's — filters by agency and period, exports a
 //! server-signed log that verifies offline and fails when edited, and reports an entry removed

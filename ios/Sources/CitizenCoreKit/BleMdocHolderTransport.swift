@@ -51,7 +51,7 @@ final class Flag: @unchecked Sendable {
 }
 
 /// The holder's side of the in-person presentation over BLE (ISO/IEC 18013-5 §8.3.3.1.1, mdoc
-/// peripheral server mode; ARCHITECTURE.md, decision 37), over `CBPeripheralManager`: the phone
+/// peripheral server mode; ARCHITECTURE.md, decision 38), over `CBPeripheralManager`: the phone
 /// publishes the mdoc service (`serviceUUID`, the UUID the core put in the QR code's device
 /// engagement) with its State, Client2Server and Server2Client characteristics and advertises
 /// it. The reader connects, subscribes, writes State = start, then writes its frames to
@@ -64,8 +64,7 @@ final class Flag: @unchecked Sendable {
 /// the app's Info.plist (CitizenApp/project.yml, vi/en InfoPlist.strings); iOS asks the citizen
 /// the first time a presentation starts. Not compiled on the Linux CI (ios/check.sh checks the
 /// method signatures against the trait).
-// implements MdocTransport (core trait, merged with the presentation FFI)
-public final class BleMdocHolderTransport: NSObject, CBPeripheralManagerDelegate, @unchecked Sendable {
+public final class BleMdocHolderTransport: NSObject, MdocTransport, CBPeripheralManagerDelegate, @unchecked Sendable {
     private let serviceUUID: CBUUID
     private let link: MdocBleLink
     private let queue = DispatchQueue(label: "vn.citizen.ble.mdoc-holder")
@@ -156,7 +155,7 @@ public final class BleMdocHolderTransport: NSObject, CBPeripheralManagerDelegate
     }
 
     /// Core trait: State = end to the reader (if the session was open), stop advertising, remove the service.
-    public func close() async {
+    public func disconnect() async {
         let tell = link.close()
         queue.sync {
             if tell, let manager, let central {

@@ -2,7 +2,7 @@ import CoreBluetooth
 import Foundation
 
 /// The verifier's side of the in-person presentation over BLE (ISO/IEC 18013-5 §8.3.3.1.1, mdoc
-/// peripheral server mode; ARCHITECTURE.md, decision 37), over `CBCentralManager`: `connect()`
+/// peripheral server mode; ARCHITECTURE.md, decision 38), over `CBCentralManager`: `connect()`
 /// scans for the service UUID read from the holder's QR code, connects, discovers the mdoc
 /// service and its three characteristics, subscribes to State and Server2Client and writes
 /// State = start. Frames go out as writes without response to Client2Server (flow control:
@@ -12,8 +12,7 @@ import Foundation
 /// Frames only: the core cuts messages to `maxFrameSize()`
 /// (`maximumWriteValueLength(for: .withoutResponse)`) and reassembles them. Not compiled on the
 /// Linux CI (ios/check.sh checks the method signatures against the trait).
-// implements MdocTransport (core trait, merged with the presentation FFI)
-public final class BleMdocReaderTransport: NSObject, CBCentralManagerDelegate, CBPeripheralDelegate, @unchecked Sendable {
+public final class BleMdocReaderTransport: NSObject, MdocTransport, CBCentralManagerDelegate, CBPeripheralDelegate, @unchecked Sendable {
     private let serviceUUID: CBUUID
     private let link: MdocBleLink
     private let queue = DispatchQueue(label: "vn.citizen.ble.mdoc-reader")
@@ -108,7 +107,7 @@ public final class BleMdocReaderTransport: NSObject, CBCentralManagerDelegate, C
     }
 
     /// Core trait: State = end to the holder (if the session was open), then disconnect.
-    public func close() async {
+    public func disconnect() async {
         let tell = link.close()
         queue.sync {
             if let peripheral {

@@ -3,7 +3,7 @@ import Foundation
 /// The constants of ISO/IEC 18013-5 §8.3.3.1.1, mdoc **peripheral server** mode: the holder's
 /// phone is the GATT server and advertises the service UUID of its device engagement; the reader
 /// (verifier) is the GATT central. Shared by `BleMdocHolderTransport` and `BleMdocReaderTransport`
-/// (ARCHITECTURE.md, decision 37). The same values as the Android adapters' `MdocBle`.
+/// (ARCHITECTURE.md, decision 38). The same values as the Android adapters' `MdocBle`.
 public enum MdocBle {
     /// State: the reader writes `stateStart` to begin, either side `stateEnd` to finish.
     public static let state = "00000001-A123-48CE-896B-4C76973373E6"
@@ -38,11 +38,13 @@ public enum MdocBleLinkError: Error, Equatable {
     case other(String)
 }
 
-/// The core's error for a link failure: the link error itself until the trait `MdocTransport`
-/// is in the generated bindings; then `MdocTransportError.Disconnected(reason:)` etc. — the only
-/// place that changes.
+/// The core's error for a link failure: one to one onto `MdocTransportError`.
 func transportError(_ e: MdocBleLinkError) -> Error {
-    e
+    switch e {
+    case .disconnected(let reason): return MdocTransportError.Disconnected(reason: reason)
+    case .timeout(let reason): return MdocTransportError.Timeout(reason: reason)
+    case .other(let reason): return MdocTransportError.Other(reason: reason)
+    }
 }
 
 /// The platform-free half of both BLE adapters (the Swift twin of Android's `MdocBleLink`,

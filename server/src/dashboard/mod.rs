@@ -1,4 +1,4 @@
-//! The officials' dashboard (issue 16, item 3; decision 38): how public services perform, per
+//! The officials' dashboard (issue 16, item 3; decision 44): how public services perform, per
 //! procedure, per province (the 34 provinces) and period — cases received, approved, rejected,
 //! pending, overdue against the due date, processing-time median and 90th percentile,
 //! supplements requested, share filed online vs at a counter — with monthly trends.
@@ -20,7 +20,7 @@
 //! * supplements = number of `needs_supplement` events; online / counter = the filing channel;
 //! * **small cells**: a cell whose cases come from fewer than [`SMALL_CELL`] distinct citizens
 //!   shows no figure at all (`suppressed`), so no individual can be singled out. Totals are
-//!   shown when they pass the threshold themselves (see decision 38 on what that leaves open).
+//!   shown when they pass the threshold themselves (see decision 44 on what that leaves open).
 
 pub mod http;
 pub mod page;

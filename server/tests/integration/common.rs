@@ -63,7 +63,7 @@ pub async fn start_with(limits: Limits) -> Harness {
 }
 
 /// With `CITIZEN_TEST_POSTGRES_URL` (a PostgreSQL URL whose user may create databases) every
-/// harness gets a fresh database there and the server runs on PostgreSQL (decision 37); by
+/// harness gets a fresh database there and the server runs on PostgreSQL (decision 41); by
 /// default SQLite. `CITIZEN_TEST_POSTGRES_URL=postgres://… cargo test -p citizen-server --test
 /// integration` runs the backend-agnostic tests against PostgreSQL.
 pub fn test_database() -> Option<String> {

@@ -14,7 +14,7 @@
 //! A benchmark, not a test: it prints a table and fails only when an operation is refused.
 //! `--smoke` runs a few seconds with tiny numbers (checks that the tool still works).
 //!
-//! Backends and scale-out (issue 14, decision 37): `--database postgres` starts a private
+//! Backends and scale-out (issue 14, decision 41): `--database postgres` starts a private
 //! PostgreSQL cluster for the run (or `--database postgres://…` uses one), and `--instances 3`
 //! starts three server processes sharing it and one data directory, behind a round-robin TCP
 //! proxy on loopback (each new connection goes to the next instance). Server CPU is summed over

@@ -21,10 +21,11 @@ import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.withTimeout
 import java.util.UUID
+import vn.citizen.core.MdocTransport
 
 /**
  * The holder's side of the in-person presentation over BLE (ISO/IEC 18013-5 §8.3.3.1.1, mdoc
- * peripheral server mode; ARCHITECTURE.md, decision 37): the phone runs a GATT server with the
+ * peripheral server mode; ARCHITECTURE.md, decision 38): the phone runs a GATT server with the
  * mdoc service ([serviceUuid], the UUID the core put in the QR code's device engagement) and its
  * State, Client2Server and Server2Client characteristics, and advertises the service UUID. The
  * reader connects, subscribes, writes State = start, then writes its frames to Client2Server;
@@ -39,14 +40,13 @@ import java.util.UUID
  * Permissions (the caller asks for them before [start], see [MdocBlePermissions]): Android 12+
  * BLUETOOTH_ADVERTISE and BLUETOOTH_CONNECT; Android 11 and below BLUETOOTH and BLUETOOTH_ADMIN.
  */
-// implements MdocTransport (core trait, merged with the presentation FFI)
 @SuppressLint("MissingPermission") // checked by the caller through MdocBlePermissions before start()
 class BleMdocHolderTransport(
     private val context: Context,
     private val serviceUuid: UUID,
     private val link: MdocBleLink = MdocBleLink(),
     private val setupTimeoutMillis: Long = SETUP_TIMEOUT_MILLIS,
-) {
+) : MdocTransport {
     private val manager: BluetoothManager? = context.getSystemService(BluetoothManager::class.java)
     private val lock = Any()
     private var server: BluetoothGattServer? = null
@@ -175,19 +175,19 @@ class BleMdocHolderTransport(
     }
 
     /** Core trait: the largest frame, negotiated ATT MTU − 3 (20 until the reader exchanges the MTU). */
-    fun maxFrameSize(): Int = link.maxFrameSize()
+    override fun maxFrameSize(): Int = link.maxFrameSize()
 
     /** Core trait: notify one frame on Server2Client; returns when the stack has sent it. */
-    suspend fun sendFrame(frame: ByteArray) = mapped { link.send(frame) { notify(serverToClient, it) } }
+    override suspend fun sendFrame(frame: ByteArray) = mapped { link.send(frame) { notify(serverToClient, it) } }
 
     /** Core trait: the next frame the reader wrote to Client2Server. */
-    suspend fun receiveFrame(): ByteArray {
+    override suspend fun receiveFrame(): ByteArray {
         start()
         return mapped { link.receive() }
     }
 
     /** Core trait: State = end to the reader (if the session was open), stop advertising, close the server. */
-    suspend fun close() {
+    override suspend fun disconnect() {
         val tell = link.close()
         val (gattServer, advertising, device) = synchronized(lock) {
             Triple(server, advertiser, reader).also {

@@ -20,10 +20,11 @@ import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.withTimeout
 import java.util.UUID
+import vn.citizen.core.MdocTransport
 
 /**
  * The verifier's side of the in-person presentation over BLE (ISO/IEC 18013-5 §8.3.3.1.1, mdoc
- * peripheral server mode; ARCHITECTURE.md, decision 37): the reader is the GATT central. [connect]
+ * peripheral server mode; ARCHITECTURE.md, decision 38): the reader is the GATT central. [connect]
  * scans for the service UUID read from the holder's QR code, connects, asks for a large ATT MTU,
  * discovers the mdoc service, subscribes to State and Server2Client and writes State = start.
  * Frames then go out as writes without response to Client2Server (one at a time, the next after
@@ -37,7 +38,6 @@ import java.util.UUID
  * BLUETOOTH_SCAN (declared `neverForLocation`) and BLUETOOTH_CONNECT; Android 11 and below
  * BLUETOOTH, BLUETOOTH_ADMIN and ACCESS_FINE_LOCATION (scanning needs it there).
  */
-// implements MdocTransport (core trait, merged with the presentation FFI)
 @SuppressLint("MissingPermission") // checked by the caller through MdocBlePermissions before connect()
 class BleMdocReaderTransport(
     private val context: Context,
@@ -45,7 +45,7 @@ class BleMdocReaderTransport(
     private val link: MdocBleLink = MdocBleLink(),
     private val scanTimeoutMillis: Long = SCAN_TIMEOUT_MILLIS,
     private val setupTimeoutMillis: Long = SETUP_TIMEOUT_MILLIS,
-) {
+) : MdocTransport {
     private val manager: BluetoothManager? = context.getSystemService(BluetoothManager::class.java)
     @Volatile private var gatt: BluetoothGatt? = null
     @Volatile private var state: BluetoothGattCharacteristic? = null
@@ -139,10 +139,10 @@ class BleMdocReaderTransport(
     }
 
     /** Core trait: the largest frame, negotiated ATT MTU − 3. */
-    fun maxFrameSize(): Int = link.maxFrameSize()
+    override fun maxFrameSize(): Int = link.maxFrameSize()
 
     /** Core trait: write one frame to Client2Server; returns when the stack has taken it. */
-    suspend fun sendFrame(frame: ByteArray) = mapped {
+    override suspend fun sendFrame(frame: ByteArray) = mapped {
         val g = gatt
         val c = clientToServer
         if (g == null || c == null) throw BleLinkException.Other("not connected: call connect() first")
@@ -150,10 +150,10 @@ class BleMdocReaderTransport(
     }
 
     /** Core trait: the next Server2Client frame. */
-    suspend fun receiveFrame(): ByteArray = mapped { link.receive() }
+    override suspend fun receiveFrame(): ByteArray = mapped { link.receive() }
 
     /** Core trait: State = end to the holder (if the session was open), then disconnect. */
-    suspend fun close() {
+    override suspend fun disconnect() {
         val tell = link.close()
         val g = gatt ?: return
         gatt = null

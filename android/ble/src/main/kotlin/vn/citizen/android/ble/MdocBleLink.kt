@@ -7,11 +7,12 @@ import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.withTimeout
 import java.util.UUID
+import vn.citizen.core.MdocTransportException
 
 /**
  * The constants of ISO/IEC 18013-5 §8.3.3.1.1, mdoc **peripheral server** mode: the holder's
  * phone is the GATT server and advertises the service UUID of its device engagement; the reader
- * (verifier) is the GATT central. Shared by both adapters (ARCHITECTURE.md, decision 37).
+ * (verifier) is the GATT central. Shared by both adapters (ARCHITECTURE.md, decision 38).
  */
 object MdocBle {
     /** State: the reader writes [STATE_START] to begin, either side [STATE_END] to finish (write without response, notify). */
@@ -48,7 +49,7 @@ object MdocBle {
 /**
  * Why a BLE link failed; the adapters' methods throw these. They map one to one onto the core's
  * `MdocTransportException` (Disconnected / Timeout / Other) in [toTransportError], the one place
- * that names the core's error type once the presentation FFI is merged. Reasons never contain
+ * that names the core's error type. Reasons never contain
  * frame bytes.
  */
 sealed class BleLinkException(val reason: String) : Exception(reason) {
@@ -62,12 +63,12 @@ sealed class BleLinkException(val reason: String) : Exception(reason) {
     class Other(reason: String) : BleLinkException(reason)
 }
 
-/**
- * The core's error for a link failure. Until the presentation FFI (trait `MdocTransport`) is
- * merged this is the [BleLinkException] itself; the merger replaces the body with
- * `MdocTransportException.Disconnected(e.reason)` etc. — the only line that changes.
- */
-fun toTransportError(e: BleLinkException): Exception = e
+/** The core's error for a link failure: one to one onto `MdocTransportException`. */
+fun toTransportError(e: BleLinkException): MdocTransportException = when (e) {
+    is BleLinkException.Disconnected -> MdocTransportException.Disconnected(e.reason)
+    is BleLinkException.Timeout -> MdocTransportException.Timeout(e.reason)
+    is BleLinkException.Other -> MdocTransportException.Other(e.reason)
+}
 
 /**
  * The platform-free half of both BLE adapters: the session state machine, the MTU → frame size,
