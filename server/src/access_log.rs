@@ -10,10 +10,10 @@
 //! file would do). The next link is taken under the writer (one unit at a time), and the
 //! primary key `(citizen_id, seq)` refuses a second link at the same place under any backend.
 
+use crate::sql::{params, Connection, OptionalExtension};
 use citizen_protocol::access::{codes, AccessEntry, AccessLogClaims, AccessPurpose, Accessor, OfficialRecordRequest};
 use citizen_protocol::activity::GENESIS;
 use citizen_protocol::protocol::services::CitizenProfileDto;
-use crate::sql::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;

@@ -14,11 +14,11 @@
 //! No token or an unknown one: 401 `official_unauthorized`; a known one without the role: 403
 //! `official_forbidden`. Both refusals are audited.
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::http::{HeaderMap, StatusCode};
 use citizen_protocol::access::codes as ac;
 use citizen_protocol::protocol::services::codes as sc;
 use citizen_protocol::protocol::sha256_hex;
-use crate::sql::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;

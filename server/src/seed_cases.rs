@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::sql::params;
 use citizen_protocol::cccd::Date;
 use citizen_protocol::clock::{Clock, ManualClock};
 use citizen_protocol::protocol::services::{
@@ -34,7 +35,6 @@ use citizen_protocol::protocol::{
 };
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
-use crate::sql::params;
 
 use crate::api::{blocking, AppState};
 use crate::dashboard::{vn_midnight, Channel};

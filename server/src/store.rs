@@ -63,8 +63,9 @@ pub enum Store {
 pub enum DbGuard<'a> {
     /// A SQLite connection behind its mutex.
     Locked(MutexGuard<'a, Connection>),
-    /// A PostgreSQL connection, back to the pool when dropped.
-    Pooled(Pooled<'a>),
+    /// A PostgreSQL connection, back to the pool when dropped (boxed: it is much larger than a
+    /// guard, and the SQLite variant is the common one).
+    Pooled(Box<Pooled<'a>>),
 }
 
 impl std::ops::Deref for DbGuard<'_> {
@@ -72,7 +73,7 @@ impl std::ops::Deref for DbGuard<'_> {
     fn deref(&self) -> &Connection {
         match self {
             DbGuard::Locked(g) => g,
-            DbGuard::Pooled(p) => p,
+            DbGuard::Pooled(p) => p.as_ref(),
         }
     }
 }
@@ -81,7 +82,7 @@ impl std::ops::DerefMut for DbGuard<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
         match self {
             DbGuard::Locked(g) => &mut *g,
-            DbGuard::Pooled(p) => &mut *p,
+            DbGuard::Pooled(p) => p,
         }
     }
 }
@@ -101,7 +102,7 @@ impl Store {
     pub fn lock(&self) -> DbGuard<'_> {
         match self {
             Store::Sqlite(s) => DbGuard::Locked(s.lock()),
-            Store::Pg(p) => DbGuard::Pooled(p.pool.get_or_panic()),
+            Store::Pg(p) => DbGuard::Pooled(Box::new(p.pool.get_or_panic())),
         }
     }
 
@@ -109,7 +110,7 @@ impl Store {
     pub fn reader(&self) -> crate::sql::Result<DbGuard<'_>> {
         match self {
             Store::Sqlite(s) => Ok(DbGuard::Locked(s.readers().get())),
-            Store::Pg(p) => Ok(DbGuard::Pooled(p.pool.get()?)),
+            Store::Pg(p) => Ok(DbGuard::Pooled(Box::new(p.pool.get()?))),
         }
     }
 

@@ -27,9 +27,9 @@ pub mod page;
 
 use std::collections::BTreeMap;
 
+use crate::sql::{params, Connection};
 use citizen_protocol::cccd::Date;
 use citizen_protocol::protocol::services::{CitizenProfileDto, FieldKind, ProcedureDto};
-use crate::sql::{params, Connection};
 use serde::Serialize;
 
 /// Cells with fewer distinct citizens than this are suppressed.
@@ -277,8 +277,8 @@ pub fn compute(conn: &Connection, q: &Query, now: i64) -> crate::sql::Result<Das
                   WHERE e.case_number = c.case_number AND e.status = 'needs_supplement')
            FROM cases c
           WHERE c.received_at >= ?1 AND c.received_at < ?2
-            AND (?3 IS NULL OR c.procedure_id = ?3)
-            AND (?4 IS NULL OR c.province_code = ?4)",
+            AND (CAST(?3 AS TEXT) IS NULL OR c.procedure_id = ?3)
+            AND (CAST(?4 AS TEXT) IS NULL OR c.province_code = ?4)",
     )?;
     let rows = st
         .query_map(params![start, end, q.procedure, q.province], |r| {

@@ -8,6 +8,7 @@
 //! device key (`key_rotations` keeps the old one for the audit) — the device, its counters, its
 //! bookkeeping key and its cases stay. A locked or deactivated device cannot re-bind.
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::http::StatusCode;
 use citizen_protocol::cccd::mask_phone;
 use citizen_protocol::crypto::{self, random_b64url};
@@ -16,7 +17,6 @@ use citizen_protocol::protocol::recovery::{
     rebind_subject, RebindCompleteRequest, RebindStartRequest, RebindStartResponse,
 };
 use citizen_protocol::protocol::{codes, Ok as OkBody, Purpose};
-use crate::sql::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;

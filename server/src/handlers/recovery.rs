@@ -20,6 +20,7 @@
 //! Every step is audited (`recovery_started`, `recovery_cancelled`, `recovery_completed`,
 //! `recovery_notice`, refusals with their codes).
 
+use crate::sql::{params, Connection, OptionalExtension};
 use axum::http::StatusCode;
 use citizen_protocol::messages::Msg;
 use citizen_protocol::protocol::recovery::{
@@ -27,7 +28,6 @@ use citizen_protocol::protocol::recovery::{
     RecoveryCompleteResponse, RecoveryNotice, RecoveryStartRequest, RecoveryStartResponse, COMPLETE_SUBJECT,
 };
 use citizen_protocol::protocol::{codes, Ok as OkBody, Purpose};
-use crate::sql::{params, Connection, OptionalExtension};
 
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
