@@ -43,7 +43,8 @@ async fn refresh_list_show_delete() {
     assert!(out.contains("Hạng giấy phép / Licence categories: A1: 2022-03-15; B: 2022-03-15 → 2032-03-15"), "{out}");
     assert!(std::fs::read(&portrait).unwrap().starts_with(&[0xff, 0xd8]));
 
-    assert!(cli(&["documents", "delete", &car]).status.success());
+    let deleted = cli(&["documents", "delete", &car]);
+    assert!(deleted.status.success(), "{}\n{listed}", String::from_utf8_lossy(&deleted.stderr));
     assert_eq!(stdout(&cli(&["documents", "list"])).lines().count(), 3);
     let gone = cli(&["documents", "show", &car]);
     assert!(!gone.status.success());
