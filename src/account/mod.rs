@@ -591,7 +591,7 @@ impl Account {
     /// comparison is acted on; a kill at any point never loses a failed attempt.
     ///
     /// Attempts are serialised by `passcode_lock` and each one reserves its failure with an
-    /// atomic increment in the database ([`Store::reserve_passcode_attempt`]). Both are needed:
+    /// atomic increment in the database ([`Store::reserve_passcode_attempt_with`]). Both are needed:
     /// the atomic increment alone counts every attempt, but overlapping *correct* attempts would
     /// then hold several reservations at once and the fifth would impose a lockout on the
     /// citizen; serialising them makes each success clear the count before the next attempt
@@ -612,7 +612,11 @@ impl Account {
             return Err(Error::Fields(vec![FieldError::new("passcode", Msg::PasscodeFormat)]));
         }
         let _serial = self.passcode_lock.lock().await;
-        let (gate, row) = self.store.reserve_passcode_attempt(self.now())?.ok_or(Error::Domain(Msg::NotEnrolled))?;
+        // With a counter, it is reserved with the attempt (one fsync'd commit before the
+        // comparison) and the success is committed without waiting for fsync: every caller
+        // with a counter commits with `synchronous=FULL` before it returns (decision 46).
+        let (gate, row, reserved) =
+            self.store.reserve_passcode_attempt_with(self.now(), counter)?.ok_or(Error::Domain(Msg::NotEnrolled))?;
         match (gate, row) {
             (Gate::Wipe, _) => {
                 self.wipe().await?;
@@ -622,7 +626,13 @@ impl Account {
             (Gate::Proceed { failed, locked_until }, Some(row)) => {
                 let key = self.store.derive_key(passcode::VERIFIER_KEY_INFO);
                 if passcode::matches(&key, &row.salt, &row.verifier, candidate) {
-                    self.store.passcode_succeeded(failed, counter)
+                    match reserved {
+                        Some(value) => {
+                            self.store.passcode_succeeded_unsynced(failed)?;
+                            Ok(Some(value))
+                        }
+                        None => self.store.passcode_succeeded(failed, None),
+                    }
                 } else if failed >= passcode::WIPE_AFTER {
                     tracing::warn!("passcode: wipe threshold reached");
                     self.wipe().await?;
@@ -713,6 +723,17 @@ impl Account {
 
     /// Store the tokens of an answer; with `activity`, queue that entry in the same commit.
     fn save_tokens(&self, t: TokenResponse, activity: Option<&PendingActivity>) -> Result<SessionRow> {
+        self.save_tokens_with(t, activity, true)
+    }
+
+    /// [`Account::save_tokens`]; with `synced` false the commit does not wait for fsync
+    /// (`Store::save_session_unsynced`: the caller makes it durable before it returns).
+    fn save_tokens_with(
+        &self,
+        t: TokenResponse,
+        activity: Option<&PendingActivity>,
+        synced: bool,
+    ) -> Result<SessionRow> {
         let row = SessionRow {
             session_id: t.session_id.clone(),
             tokens: Tokens { access_token: t.access_token.clone(), refresh_token: t.refresh_token.clone() },
@@ -724,7 +745,11 @@ impl Account {
         let TokenResponse { access_token, refresh_token, .. } = t;
         drop(Zeroizing::new(access_token));
         drop(Zeroizing::new(refresh_token));
-        self.store.save_session(&row, activity)?;
+        if synced {
+            self.store.save_session(&row, activity)?;
+        } else {
+            self.store.save_session_unsynced(&row, activity)?;
+        }
         Ok(row)
     }
 
@@ -745,16 +770,31 @@ impl Account {
         let signed = self.sign_reserved(&acc, Purpose::Login, nonce, subject, counter).await?;
         let endorsement = signed.clone();
         let t: TokenResponse = self.note_inactive(self.net.post(PATH_LOGIN, &LoginRequest { signed }, None).await)?;
-        // The session and the activity entry that records the login: one commit.
+        // The session and the activity entry that records the login: one commit, not fsync'd
+        // on its own — the signed entry below commits with `synchronous=FULL` before the login
+        // returns, or `Store::sync` does (decision 46).
         let logged = self.activity_now(ActivityKind::Login, "challenge_response".into());
-        let row = self.save_tokens(t, Some(&logged))?;
+        let row = self.save_tokens_with(t, Some(&logged), false)?;
         if let Some(mut k) = register {
             k.endorsement = Some(endorsement);
             if let Err(e) = self.store.set_bookkeeping_key(&k) {
                 tracing::warn!(error = %e, "could not record the registered bookkeeping key");
             }
         }
-        self.flush_logged(ActivityKind::Login).await;
+        match self.flush_activity().await {
+            Ok(n) if n > 0 => {}
+            r => {
+                if let Err(e) = r {
+                    tracing::info!(error = %e, "the login's activity entry kept waiting for its signature");
+                }
+                // Nothing was committed with `synchronous=FULL` after the session: make it
+                // durable. A failure here does not undo the login (the session is in the WAL,
+                // which survives a kill of the app).
+                if let Err(e) = self.store.sync() {
+                    tracing::warn!(error = %e, "the login's session could not be synced");
+                }
+            }
+        }
         Ok(row)
     }
 

@@ -156,7 +156,7 @@ fn wire_filter(f: AccessLogFilter) -> AccessFilter {
     AccessFilter { agency: f.agency.filter(|a| !a.trim().is_empty()), from: f.since.map(unix), to: f.until.map(unix) }
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl AccountClient {
     /// Who read the citizen's register record — officials (with agency and purpose), relying
     /// parties through a share, the services back office — fetched from the server (logged

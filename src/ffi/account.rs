@@ -18,7 +18,7 @@ use crate::platform::KeyOptions;
 #[derive(uniffi::Object)]
 pub struct AccountClient(pub(crate) Engine);
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl AccountClient {
     /// Validate enrollment input without a network call: every field error at once (empty =
     /// valid). Pure computation: main-safe, never prompts, never throws.

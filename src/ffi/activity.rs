@@ -60,7 +60,7 @@ pub fn verify_activity_log_export(json: String, server_key_jwk: String) -> Resul
 #[derive(uniffi::Object)]
 pub struct ActivityClient(pub(crate) Engine);
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl ActivityClient {
     /// The activity log: every enrollment, login, submission, device and passcode change and
     /// lockout on this device, oldest first. Main-safe; never prompts. Throws [`CitizenError`].

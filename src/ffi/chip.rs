@@ -132,7 +132,7 @@ fn access_key(k: &ChipAccessKey) -> Result<AccessKey, CitizenError> {
 #[derive(uniffi::Object)]
 pub struct ChipClient(pub(crate) Engine);
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl ChipClient {
     /// Raise the account to identity level 2 from the chip of the citizen's own ID card: the
     /// core fetches a server challenge, reads the card through `transport` (PACE with the CAN or
@@ -183,7 +183,7 @@ impl ChipClient {
     }
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl ChipClient {
     /// On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
     /// went to the registered phone), read the chip-based ID card with active authentication

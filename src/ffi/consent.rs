@@ -230,7 +230,7 @@ pub fn verify_receipt_export(json: String, server_key_jwk: Option<String>) -> Re
 #[derive(uniffi::Object)]
 pub struct ConsentClient(pub(crate) Engine);
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl ConsentClient {
     /// Fetch the registry of relying parties, verify the server's signature, and cache it (login
     /// codes are then checked offline). Returns how many relying parties it lists. Main-safe;

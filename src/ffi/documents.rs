@@ -127,7 +127,7 @@ fn detail(row: &DocumentRow) -> Result<DocumentDetail, crate::error::Error> {
 #[derive(uniffi::Object)]
 pub struct DocumentsClient(pub(crate) Engine);
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl DocumentsClient {
     /// Ask the server for the citizen's four documents and store them, replacing the held set.
     /// Signs a `credential` statement with the device key (may prompt for the biometric/passcode

@@ -483,7 +483,7 @@ impl CitizenCore {
     }
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl CitizenCore {
     /// Open the core: database (created and migrated if needed), data key (unwrapped by
     /// `key_wrapper`) and the HTTPS client. No network call is made. Main-safe: the migration

@@ -312,7 +312,7 @@ pub fn core_version() -> String {
 /// shut it down first). Main-safe (runs on the core's runtime); never prompts. Throws
 /// [`super::errors::CitizenError`] (`Internal`; `KeyStore` when the wrapper cannot delete its
 /// key).
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 pub async fn erase_local_data(
     data_dir: String,
     key_wrapper: Option<Arc<dyn DataKeyWrapper>>,

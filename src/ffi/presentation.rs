@@ -179,7 +179,7 @@ pub struct PresentationSession {
     inner: Arc<HolderPresentation>,
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl PresentationSession {
     /// The QR code content to show the verifier (`mdoc:` + base64url DeviceEngagement). Pure:
     /// main-safe, never prompts, never throws.
@@ -238,7 +238,7 @@ impl PresentationSession {
     }
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl DocumentsClient {
     /// Start presenting documents in person over `transport` (BLE in the shells): a fresh
     /// engagement (ephemeral key, BLE service UUID) with the held documents. Offline. Main-safe;

@@ -97,7 +97,7 @@ pub struct RebindTicket {
     pub otp_expires_at: SystemTime,
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl AccountClient {
     /// After a signing call failed with `keystore.key_invalidated` (biometrics changed):
     /// re-binding, step 1 — the server sends an OTP to the registered phone. The account, the

@@ -362,7 +362,7 @@ impl OutboxHoldReason {
     }
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl ServicesClient {
     /// Download the procedure catalogue if it changed (conditional request). Returns whether it
     /// changed. Works without login. Main-safe; never prompts. Throws [`CitizenError`].

@@ -47,7 +47,7 @@ pub struct ShareOutcome {
     pub relying_party_accepted: bool,
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl ConsentClient {
     /// Fetch the identity credential the device presents from (an SD-JWT bound to the device
     /// key, every personal claim selectively disclosable) and keep it sealed. `share_data`

@@ -357,7 +357,7 @@ impl Verifier {
     }
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl Verifier {
     /// Open a verifier on `config.data_dir` (its cached lists, if any). Main-safe; never
     /// prompts. Throws [`CitizenError`] (`Internal` `setup.invalid_config`, storage).
@@ -439,7 +439,7 @@ pub struct VerifierSession {
     inner: Arc<crate::verifier::VerifierSession>,
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl VerifierSession {
     /// Wait for the citizen's response and verify it offline: issuer chain against the cached
     /// trust list, MSO signature, every disclosed element's digest, validity, device

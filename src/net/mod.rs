@@ -412,6 +412,26 @@ mod tests {
         assert!(check_url(&u("http://[::1]/"), true).is_ok());
     }
 
+    /// Host names are ASCII only (decision 46: `idna_adapter` 1.0 in Cargo.lock, no Unicode
+    /// tables in the library): a non-ASCII server URL is refused as a configuration error,
+    /// ASCII and already-encoded (`xn--`) names still parse.
+    #[test]
+    fn a_non_ascii_host_is_refused() {
+        let cfg = |base_url: &str| NetConfig {
+            base_url: base_url.into(),
+            trust_anchors_pem: vec![],
+            spki_pins: vec![],
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            allow_insecure_loopback: false,
+            language: "vi",
+        };
+        assert!(matches!(Net::new(&cfg("https://dịchvụcông.example.vn")), Err(Error::Config(_))));
+        assert!(Url::parse("https://bücher.example/").is_err());
+        assert_eq!(Url::parse("https://ID.Example.GOV.vn/x").unwrap().host_str(), Some("id.example.gov.vn"));
+        assert!(Url::parse("https://xn--bcher-kva.example/").is_ok());
+    }
+
     #[test]
     fn server_codes_become_domain_errors() {
         let body = |code: &str| {

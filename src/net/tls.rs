@@ -19,9 +19,87 @@ use sha2::{Digest, Sha256};
 use crate::error::Error;
 
 /// The crypto provider of every TLS connection the core makes (ring: no cmake, builds for every
-/// Android target).
+/// Android target), with only what a client without a client certificate negotiates (decision
+/// 46): AES-GCM suites (TLS 1.3, and ECDHE with ECDSA or RSA on TLS 1.2), X25519 and P-256 key
+/// exchange, and ring's full list of certificate and handshake signature verifications (ECDSA
+/// P-256/P-384, Ed25519, RSA PKCS#1 and PSS), so any public or government chain still verifies.
+/// Left out, as code nobody runs: ChaCha20-Poly1305, P-384 key exchange (every server that offers
+/// it offers X25519 or P-256) and the loading of private keys (RSA/ECDSA/Ed25519 signing: the
+/// core never authenticates with a TLS client certificate; its keys live in the key store).
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::crypto::ring::{cipher_suite as cs, kx_group};
+    Arc::new(rustls::crypto::CryptoProvider {
+        cipher_suites: vec![
+            cs::TLS13_AES_128_GCM_SHA256,
+            cs::TLS13_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        ],
+        kx_groups: vec![kx_group::X25519, kx_group::SECP256R1],
+        signature_verification_algorithms: SIGNATURE_VERIFICATION,
+        secure_random: &SystemRandom,
+        key_provider: &NoClientKeys,
+    })
+}
+
+/// ring's certificate and handshake signature verifications, as in rustls' ring provider.
+static SIGNATURE_VERIFICATION: rustls::crypto::WebPkiSupportedAlgorithms = {
+    use webpki::ring as alg;
+    rustls::crypto::WebPkiSupportedAlgorithms {
+        all: &[
+            alg::ECDSA_P256_SHA256,
+            alg::ECDSA_P256_SHA384,
+            alg::ECDSA_P384_SHA256,
+            alg::ECDSA_P384_SHA384,
+            alg::ED25519,
+            alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            alg::RSA_PKCS1_2048_8192_SHA256,
+            alg::RSA_PKCS1_2048_8192_SHA384,
+            alg::RSA_PKCS1_2048_8192_SHA512,
+            alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+        ],
+        mapping: &[
+            // For TLS 1.2 the curve is not fixed by the scheme; for TLS 1.3 it is.
+            (SignatureScheme::ECDSA_NISTP384_SHA384, &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384]),
+            (SignatureScheme::ECDSA_NISTP256_SHA256, &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256]),
+            (SignatureScheme::ED25519, &[alg::ED25519]),
+            (SignatureScheme::RSA_PSS_SHA512, &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY]),
+            (SignatureScheme::RSA_PSS_SHA384, &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY]),
+            (SignatureScheme::RSA_PSS_SHA256, &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY]),
+            (SignatureScheme::RSA_PKCS1_SHA512, &[alg::RSA_PKCS1_2048_8192_SHA512]),
+            (SignatureScheme::RSA_PKCS1_SHA384, &[alg::RSA_PKCS1_2048_8192_SHA384]),
+            (SignatureScheme::RSA_PKCS1_SHA256, &[alg::RSA_PKCS1_2048_8192_SHA256]),
+        ],
+    }
+};
+
+/// TLS randomness from the operating system (what ring's `SystemRandom` reads too).
+#[derive(Debug)]
+struct SystemRandom;
+
+impl rustls::crypto::SecureRandom for SystemRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
+        getrandom::getrandom(buf).map_err(|_| rustls::crypto::GetRandomFailed)
+    }
+}
+
+/// The core presents no TLS client certificate, so it never loads a private key into rustls.
+#[derive(Debug)]
+struct NoClientKeys;
+
+impl rustls::crypto::KeyProvider for NoClientKeys {
+    fn load_private_key(
+        &self,
+        _key_der: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        Err(rustls::Error::General("the core holds no TLS private keys".into()))
+    }
 }
 
 /// Parse a pin (`sha256/<base64>` or `<base64>`) into its 32-byte digest.
@@ -148,6 +226,27 @@ pub fn client_config(trust_anchors_pem: &[String], pins: &[String]) -> Result<Cl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the core's TLS negotiates (decision 46): AES-GCM only, X25519 and P-256 only, every
+    /// verification ring offers, and no private key ever loaded.
+    #[test]
+    fn the_provider_offers_only_what_the_core_negotiates() {
+        let p = provider();
+        let suites: Vec<_> = p.cipher_suites.iter().map(|s| s.suite()).collect();
+        assert_eq!(suites.len(), 6);
+        assert!(suites.iter().all(|s| format!("{s:?}").contains("AES")), "{suites:?}");
+        let groups: Vec<_> = p.kx_groups.iter().map(|g| g.name()).collect();
+        assert_eq!(groups, [rustls::NamedGroup::X25519, rustls::NamedGroup::secp256r1]);
+        let ring = rustls::crypto::ring::default_provider();
+        assert_eq!(p.signature_verification_algorithms.all.len(), ring.signature_verification_algorithms.all.len());
+        assert_eq!(
+            p.signature_verification_algorithms.supported_schemes(),
+            ring.signature_verification_algorithms.supported_schemes()
+        );
+        let key = rcgen::KeyPair::generate().unwrap();
+        let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        assert!(p.key_provider.load_private_key(der).is_err());
+    }
 
     #[test]
     fn pins_parse_with_or_without_prefix_and_need_a_backup() {

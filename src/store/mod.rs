@@ -652,9 +652,19 @@ impl Store {
     ///
     /// Returns the gate and, when it is [`Gate::Proceed`], the verifier to compare against;
     /// `None` when no passcode is set (not enrolled).
-    pub(crate) fn reserve_passcode_attempt(&self, now: i64) -> Result<Option<(Gate, Option<PasscodeRow>)>> {
+    ///
+    /// When the attempt proceeds to a comparison and `counter` is given, the next value of that counter reserved in the same fsync'd commit
+    /// (decision 46): the operation the passcode unlocks signs with it, so it is durable before
+    /// the comparison, let alone the signature. A wrong passcode leaves a gap in the counter,
+    /// as a failed challenge does.
+    pub(crate) fn reserve_passcode_attempt_with(
+        &self,
+        now: i64,
+        counter: Option<CounterKind>,
+    ) -> Result<Option<(Gate, Option<PasscodeRow>, Option<u64>)>> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut reserved_counter = None;
         let reserved: Option<(u32, Vec<u8>, Vec<u8>)> = tx
             .query_row(
                 "UPDATE passcode SET failed = failed + 1 \
@@ -670,6 +680,9 @@ impl Store {
                 // The lock that applies if this attempt fails, committed with the count.
                 let locked_until = (delay > 0).then_some(now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)));
                 tx.execute("UPDATE passcode SET locked_until = ?1 WHERE id = 1", params![locked_until])?;
+                if let Some(kind) = counter {
+                    reserved_counter = Some(Self::reserve_counter_in(&tx, kind)?);
+                }
                 let row = PasscodeRow { salt, verifier, failed, locked_until };
                 Some((Gate::Proceed { failed, locked_until }, Some(row)))
             }
@@ -684,7 +697,52 @@ impl Store {
             }
         };
         tx.commit()?;
-        Ok(out)
+        Ok(out.map(|(gate, row)| (gate, row, reserved_counter)))
+    }
+
+    /// [`Store::reserve_passcode_attempt_with`] without a counter.
+    #[cfg(test)]
+    pub(crate) fn reserve_passcode_attempt(&self, now: i64) -> Result<Option<(Gate, Option<PasscodeRow>)>> {
+        Ok(self.reserve_passcode_attempt_with(now, None)?.map(|(gate, row, _)| (gate, row)))
+    }
+
+    /// The next value of counter `kind`, inside the caller's transaction.
+    fn reserve_counter_in(tx: &rusqlite::Transaction<'_>, kind: CounterKind) -> Result<u64> {
+        let sql = match kind {
+            CounterKind::Device => "UPDATE account SET counter = counter + 1 WHERE id = 1 RETURNING counter",
+            CounterKind::Submit => {
+                "UPDATE account SET submit_counter = submit_counter + 1 WHERE id = 1 RETURNING submit_counter"
+            }
+        };
+        tx.query_row(sql, [], |r| r.get(0)).optional()?.ok_or(Error::Domain(Msg::NotEnrolled))
+    }
+
+    /// A correct passcode whose attempt reserved the counter of the operation it unlocks
+    /// ([`Store::reserve_passcode_attempt_with`]): the failures are cleared as by
+    /// [`Store::passcode_succeeded`], without waiting for `fsync` ([`Store::unsynced`]). Only
+    /// for a caller that commits with `synchronous=FULL` before it returns (the login's signed
+    /// activity entry, the enqueued request), which makes this commit durable with it (WAL
+    /// order). A power loss before that forgets the success, never a failure: the attempt then
+    /// counts as failed, the safe side.
+    pub(crate) fn passcode_succeeded_unsynced(&self, reserved: u32) -> Result<()> {
+        self.unsynced(|c| {
+            c.execute(
+                "UPDATE passcode SET \
+                   locked_until = CASE WHEN failed <= ?1 THEN NULL ELSE locked_until END, \
+                   failed = MAX(failed - ?1, 0) \
+                 WHERE id = 1",
+                params![i64::from(reserved)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Make every commit so far durable (a WAL checkpoint, which syncs the WAL first): for a
+    /// caller that committed under [`Store::unsynced`] and then could not make the
+    /// `synchronous=FULL` commit it counted on.
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.conn().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// A correct passcode for the attempt that reserved `reserved`: the failures up to and
@@ -703,19 +761,7 @@ impl Store {
              WHERE id = 1",
             params![i64::from(reserved)],
         )?;
-        let value = match counter {
-            None => None,
-            Some(kind) => {
-                let sql = match kind {
-                    CounterKind::Device => "UPDATE account SET counter = counter + 1 WHERE id = 1 RETURNING counter",
-                    CounterKind::Submit => {
-                        "UPDATE account SET submit_counter = submit_counter + 1 WHERE id = 1 RETURNING submit_counter"
-                    }
-                };
-                let v: u64 = tx.query_row(sql, [], |r| r.get(0)).optional()?.ok_or(Error::Domain(Msg::NotEnrolled))?;
-                Some(v)
-            }
-        };
+        let value = counter.map(|kind| Self::reserve_counter_in(&tx, kind)).transpose()?;
         tx.commit()?;
         Ok(value)
     }
@@ -759,6 +805,26 @@ impl Store {
     pub(crate) fn save_session(&self, s: &SessionRow, activity: Option<&PendingActivity>) -> Result<()> {
         let sealed = self.seal_json("session.tokens", &s.tokens)?;
         let mut c = self.conn();
+        Self::save_session_in(&mut c, s, &sealed, activity, self)
+    }
+
+    /// [`Store::save_session`] without waiting for `fsync` ([`Store::unsynced`]): only for the
+    /// login, which commits its signed activity entry with `synchronous=FULL` (or calls
+    /// [`Store::sync`]) before it returns (decision 46). A power loss before that loses the
+    /// session and its entry together (the citizen logs in again); a kill of the app loses
+    /// nothing (WAL).
+    pub(crate) fn save_session_unsynced(&self, s: &SessionRow, activity: Option<&PendingActivity>) -> Result<()> {
+        let sealed = self.seal_json("session.tokens", &s.tokens)?;
+        self.unsynced(|c| Self::save_session_in(c, s, &sealed, activity, self))
+    }
+
+    fn save_session_in(
+        c: &mut Connection,
+        s: &SessionRow,
+        sealed: &[u8],
+        activity: Option<&PendingActivity>,
+        store: &Store,
+    ) -> Result<()> {
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT OR REPLACE INTO session (id, session_id, tokens, access_expires_at, idle_expires_at, \
@@ -766,7 +832,7 @@ impl Store {
             params![s.session_id, sealed, s.access_expires_at, s.idle_expires_at, s.absolute_expires_at],
         )?;
         if let Some(p) = activity {
-            self.queue_activity_in(&tx, p)?;
+            store.queue_activity_in(&tx, p)?;
         }
         tx.commit()?;
         Ok(())
@@ -1052,6 +1118,38 @@ mod tests {
         assert_eq!(s.passcode().unwrap().unwrap().failed, passcode::FREE_ATTEMPTS);
         s.conn().execute("UPDATE passcode SET failed = ?1, locked_until = NULL", [passcode::WIPE_AFTER]).unwrap();
         assert!(matches!(s.reserve_passcode_attempt(10_000).unwrap(), Some((Gate::Wipe, None))));
+    }
+
+    /// Decision 46: the counter of the operation a passcode unlocks is reserved with the attempt
+    /// (one commit), only when the attempt proceeds to a comparison; the unsynced success clears
+    /// the failures as the synced one does.
+    #[test]
+    fn a_counter_is_reserved_with_the_attempt_that_proceeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let w: Arc<dyn DataKeyWrapper> = Arc::new(MemoryKeyWrapper::new());
+        let s = open(dir.path(), &w);
+        s.save_enrollment(
+            &account(),
+            &Identity { cccd: "x".into(), date_of_birth: "y".into(), phone: "z".into() },
+            &PasscodeRow { salt: vec![1], verifier: vec![2], failed: 0, locked_until: None },
+        )
+        .unwrap();
+        let start = s.account().unwrap().unwrap().counter;
+        let (gate, _, c1) = s.reserve_passcode_attempt_with(0, Some(CounterKind::Device)).unwrap().unwrap();
+        assert!(matches!(gate, Gate::Proceed { failed: 1, .. }));
+        assert_eq!(c1, Some(start + 1));
+        s.passcode_succeeded_unsynced(1).unwrap();
+        assert_eq!(s.passcode().unwrap().unwrap().failed, 0);
+        let (_, _, c2) = s.reserve_passcode_attempt_with(0, Some(CounterKind::Device)).unwrap().unwrap();
+        assert_eq!(c2, Some(start + 2), "a wrong passcode's reservation leaves a gap, never a reuse");
+        let (_, _, none) = s.reserve_passcode_attempt_with(0, None).unwrap().unwrap();
+        assert_eq!(none, None);
+        // Locked: nothing proceeds, no counter is taken.
+        s.conn().execute("UPDATE passcode SET locked_until = 1000", []).unwrap();
+        let (gate, row, c3) = s.reserve_passcode_attempt_with(0, Some(CounterKind::Device)).unwrap().unwrap();
+        assert!(matches!(gate, Gate::Locked(_)) && row.is_none() && c3.is_none());
+        assert_eq!(s.account().unwrap().unwrap().counter, start + 2);
+        s.sync().unwrap();
     }
 
     /// Every file of the data directory, by name.

@@ -3,7 +3,9 @@
 //! Counts, not times: the store counts its commits through SQLite's commit hook (feature
 //! `test-support`), and a commit made under `synchronous=NORMAL` (`Store::unsynced`) is counted
 //! as not synced. Before the grouping a login took 7 commits, all synced; an enqueue 7, all
-//! synced; a delivery 5, all synced.
+//! synced; a delivery 5, all synced. Decision 39 brought them to 5/4, 5/4 and 4/2; decision 46
+//! reserves the counter with the passcode attempt and lets the login's session wait for its
+//! signed entry: 5/2, 5/3 and 4/2.
 
 use citizen_core::OutboxState;
 use citizen_server::Fault;
@@ -34,12 +36,13 @@ async fn a_login_an_enqueue_and_a_delivery_take_grouped_commits() {
     core.services().refresh_catalogue().await.unwrap();
     core.services().refresh_profile().await.unwrap();
 
-    // Login: passcode reservation (synced); passcode success + the login counter (synced); the
-    // session + the queued activity entry (synced); the entry's counter (not synced: the entry
-    // carries its signature and commits synced after it); the signed entry (synced).
+    // Login: passcode reservation + the login counter (synced, before the comparison); passcode
+    // success (not synced); the session + the queued activity entry (not synced); the entry's
+    // counter (not synced: the entry carries its signature); the signed entry (synced, which
+    // makes everything before it durable: WAL order).
     let before = core.store_commit_counts();
     core.account().login(PASS.into()).await.unwrap();
-    assert_eq!(delta(before, core.store_commit_counts()), (5, 4), "login: (commits, synced)");
+    assert_eq!(delta(before, core.store_commit_counts()), (5, 2), "login: (commits, synced)");
 
     // Hold delivery: the first attempt gets a 503 with a day-long Retry-After.
     env.server().set_faults(vec![Fault::Status503RetryAfter(86_400)]);
@@ -56,15 +59,15 @@ async fn a_login_an_enqueue_and_a_delivery_take_grouped_commits() {
     }
     assert_eq!(env.server().pending_faults(), 0, "the 503 was served");
 
-    // Enqueue: passcode reservation (synced); passcode success + the submit counter (synced);
-    // the queued request + its draft marked + the queued activity entry (synced); the entry's
+    // Enqueue: passcode reservation + the submit counter (synced); passcode success (not
+    // synced); the queued request + its draft marked + the queued activity entry (synced); the entry's
     // counter (not synced); the signed entry (synced). Its background delivery stops at the
     // held head of the queue without writing.
     let second = core.services().create_draft("residence-notification".into()).await.unwrap().draft_id;
     fill_residence(&core, &second, &*env.clock).await;
     let before = core.store_commit_counts();
     core.clone().services().submit_draft(second, PASS.into()).await.unwrap();
-    assert_eq!(delta(before, core.store_commit_counts()), (5, 4), "enqueue: (commits, synced)");
+    assert_eq!(delta(before, core.store_commit_counts()), (5, 3), "enqueue: (commits, synced)");
 
     // Release the queue and let both be delivered (not counted: the first receipt also fetches
     // and stores the server's keys).
@@ -84,7 +87,7 @@ async fn a_login_an_enqueue_and_a_delivery_take_grouped_commits() {
     wait_for_delivered_entries(&core, 3).await;
     let items = core.services().list_outbox().await.unwrap();
     assert!(items.iter().all(|i| i.state == OutboxState::Delivered), "{items:?}");
-    assert_eq!(delta(before, core.store_commit_counts()), (5 + 4, 4 + 2), "enqueue + delivery: (commits, synced)");
+    assert_eq!(delta(before, core.store_commit_counts()), (5 + 4, 3 + 2), "enqueue + delivery: (commits, synced)");
 
     // Nothing was lost by the grouping: both deliveries and the login are in the signed log, and
     // the log verifies.
