@@ -334,6 +334,18 @@ enum VerifyOp {
     Refresh,
     /// How old the cached lists are.
     Status,
+    /// Enrol this verifier as an authenticated reader (online, once per terminal): a reader key
+    /// is generated here and certified by the server for a role; from then on the citizen's
+    /// phone shows the reader's name and refuses what the role may not ask for. The operator's
+    /// officials' token is read from a file (never from the command line, where `ps` shows it).
+    EnrolReader {
+        /// police, hospital or bank.
+        #[arg(long = "as")]
+        role: String,
+        /// File holding the officials' token (e.g. `<server data dir>/official-token`).
+        #[arg(long)]
+        official_token_file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -507,8 +519,11 @@ async fn run(cli: Cli) -> ExitCode {
         return match (op, connect, qr) {
             (Some(VerifyOp::Refresh), _, _) => commands::verify::refresh(&verifier).await,
             (Some(VerifyOp::Status), _, _) => commands::verify::status(&verifier).await,
+            (Some(VerifyOp::EnrolReader { role, official_token_file }), _, _) => {
+                commands::verify::enrol_reader(&verifier, role, official_token_file).await
+            }
             (None, Some(connect), Some(qr)) => commands::verify::session(&verifier, connect, qr, preset).await,
-            (None, _, _) => exit::other("citizen verify: refresh, status, or --connect ADDR --qr TEXT"),
+            (None, _, _) => exit::other("citizen verify: refresh, status, enrol-reader, or --connect ADDR --qr TEXT"),
         };
     }
     let config = citizen_cli::desktop_config(&cli.server, &cli.data_dir.to_string_lossy(), pems, cli.pins.clone());

@@ -17,8 +17,8 @@ use crate::documents::display_value;
 use crate::error::ErrorDetail;
 use crate::net::{Net, NetConfig};
 use crate::platform::MdocTransport;
-use crate::protocol::documents::{element_label, DocumentKind};
-use crate::verifier::{CheckKind, CheckState, Overall, TrustState, Verification, VerifierEngine};
+use crate::protocol::documents::{element_label, DocumentKind, ReaderRole};
+use crate::verifier::{CheckKind, CheckState, Overall, ReaderEnrolment, TrustState, Verification, VerifierEngine};
 
 /// Everything a verifier needs: where the server is, how to trust it, where to cache.
 #[derive(Clone, Debug, uniffi::Record)]
@@ -328,6 +328,70 @@ impl From<&Verification> for VerificationVerdict {
     }
 }
 
+/// The demo verifiers a reader certificate can be issued for (decision 45); each may ask for a
+/// fixed set of documents and elements, written into its certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum VerifierRole {
+    /// Traffic police: the driving licence, the vehicle registration, identity from the CCCD.
+    TrafficPolice,
+    /// A hospital's reception: the health-insurance card and identity elements.
+    Hospital,
+    /// A bank counter: the CCCD and the driving licence's identity elements.
+    BankCounter,
+}
+
+impl From<VerifierRole> for ReaderRole {
+    fn from(r: VerifierRole) -> Self {
+        match r {
+            VerifierRole::TrafficPolice => ReaderRole::TrafficPolice,
+            VerifierRole::Hospital => ReaderRole::Hospital,
+            VerifierRole::BankCounter => ReaderRole::BankCounter,
+        }
+    }
+}
+
+impl From<ReaderRole> for VerifierRole {
+    fn from(r: ReaderRole) -> Self {
+        match r {
+            ReaderRole::TrafficPolice => VerifierRole::TrafficPolice,
+            ReaderRole::Hospital => VerifierRole::Hospital,
+            ReaderRole::BankCounter => VerifierRole::BankCounter,
+        }
+    }
+}
+
+/// The verifier's reader identity: what the citizen's phone shows before anything is chosen.
+/// No key material (the reader key never leaves the verifier's data directory).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct EnrolledReader {
+    /// The role certified.
+    pub role: VerifierRole,
+    /// The reader certificate's subject (`CN=…, O=…`).
+    pub subject: String,
+    /// Its common name as the citizen sees it (`Vietnamese / English`).
+    pub common_name: Option<String>,
+    /// The role's name in Vietnamese.
+    pub name_vi: String,
+    /// The role's name in English.
+    pub name_en: String,
+    /// End of the certificate's validity: enrol again before it.
+    pub not_after: SystemTime,
+}
+
+impl From<ReaderEnrolment> for EnrolledReader {
+    fn from(r: ReaderEnrolment) -> Self {
+        let (vi, en) = r.role.names();
+        EnrolledReader {
+            role: r.role.into(),
+            subject: r.subject,
+            common_name: r.common_name,
+            name_vi: vi.into(),
+            name_en: en.into(),
+            not_after: time(r.not_after),
+        }
+    }
+}
+
 /// A verifier (police, hospital, bank counter, kiosk): no enrolled account. Refresh its trust
 /// when online; verify in-person presentations offline.
 #[derive(uniffi::Object)]
@@ -375,6 +439,33 @@ impl Verifier {
         Ok(TrustStatus::from(&state))
     }
 
+    /// Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+    /// every 90 days): a reader key is generated on this machine, its public half certified by
+    /// the server under the reader root of the trust list (the operator's `official_token`
+    /// authorises it), the certificate checked, and both kept in the data directory. From then
+    /// on every request is signed and the citizen's phone shows this reader's name; the
+    /// elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+    /// previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+    /// `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+    /// `official_unauthorized` for a wrong token).
+    pub async fn enrol_reader(
+        &self,
+        official_token: String,
+        role: VerifierRole,
+    ) -> Result<EnrolledReader, CitizenError> {
+        let engine = self.engine.clone();
+        let token = zeroize::Zeroizing::new(official_token);
+        let r = runtime::run(async move { engine.enrol_reader(&token, role.into()).await }).await?;
+        Ok(r.into())
+    }
+
+    /// The reader identity this verifier signs its requests with; `None` when not enrolled
+    /// (requests are then anonymous). Offline. Main-safe.
+    pub async fn enrolled_reader(&self) -> Result<Option<EnrolledReader>, CitizenError> {
+        let engine = self.engine.clone();
+        Ok(runtime::run_blocking(move || engine.reader()).await.map(EnrolledReader::from))
+    }
+
     /// How old the cached lists are (offline). Main-safe; never throws for a missing cache
     /// (all `None`, stale).
     pub async fn trust_status(&self) -> Result<TrustStatus, CitizenError> {
@@ -401,7 +492,8 @@ impl Verifier {
     }
 
     /// Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-    /// `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+    /// `request`, over `transport`: the request is sent at once, signed with the reader key when
+    /// this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
     /// [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
     /// `mdoc.transport_failed`).
     pub async fn start_session(

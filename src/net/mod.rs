@@ -311,6 +311,17 @@ impl Net {
         self.call(Method::POST, path, Some(body.to_vec()), bearer, &[]).await
     }
 
+    /// POST a JSON body with extra headers (the officials' token of an enrolment; never retried).
+    pub async fn post_with_headers<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+        headers: &[(&str, &str)],
+    ) -> Result<Resp> {
+        let body = zeroize::Zeroizing::new(serde_json::to_vec(body).map_err(|e| Error::Config(e.to_string()))?);
+        self.call(Method::POST, path, Some(body.to_vec()), None, headers).await
+    }
+
     /// POST with an `Idempotency-Key` (the server deduplicates on it; the caller may resend).
     pub async fn post_idempotent<Req: Serialize, Resp: DeserializeOwned>(
         &self,

@@ -45,6 +45,8 @@ pub struct ServicesState {
     pub(crate) activity_lock: tokio::sync::Mutex<()>,
     /// Serialises consent receipts from sequence reservation to storage (the receipt chain).
     pub(crate) receipt_lock: tokio::sync::Mutex<()>,
+    /// One sync of in-person receipts at a time (two would send the same receipt twice).
+    pub(crate) receipt_sync_lock: tokio::sync::Mutex<()>,
 }
 
 /// The engine's outbox event stream: called with the item after every state change (queued →
@@ -519,9 +521,13 @@ impl Account {
                 break;
             }
         }
-        // Periodic anchoring of the activity log rides on this periodic sync (best effort).
+        // Periodic anchoring of the activity log rides on this periodic sync (best effort), and
+        // so does the countersigning of receipts of in-person presentations made offline.
         if let Err(e) = self.anchor_activity().await {
             tracing::info!(error = %e, "activity log not anchored");
+        }
+        if let Err(e) = self.sync_in_person_receipts().await {
+            tracing::info!(error = %e, "in-person receipts not countersigned");
         }
         Ok(all)
     }

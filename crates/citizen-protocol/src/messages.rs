@@ -259,6 +259,7 @@ messages! {
     PresentationNoDocuments => "presentation.no_documents", "Ví chưa có giấy tờ để trình; hãy cập nhật giấy tờ khi có mạng.", "The wallet holds no document to present; refresh your documents when online.";
     VerifierNoTrustList => "verifier.no_trust_list", "Thiết bị kiểm tra chưa có danh sách tin cậy; hãy cập nhật khi có mạng.", "This verifier has no trust list yet; refresh it when online.";
     VerifierTrustListStale => "verifier.trust_list_stale", "Danh sách tin cậy đã lưu đã quá hạn cập nhật; hãy cập nhật khi có mạng.", "The cached trust list is past its update date; refresh it when online.";
+    VerifierReaderCertificateInvalid => "verifier.reader_certificate_invalid", "Chứng thư thiết bị kiểm tra nhận từ máy chủ không khớp khoá của thiết bị này hoặc không thuộc danh sách tin cậy.", "The reader certificate received from the server does not hold this verifier's key or is not under the trust list.";
     VerifierListInvalid => "verifier.list_invalid", "Danh sách tin cậy hoặc danh sách thu hồi nhận từ máy chủ không hợp lệ.", "The trust list or revocation list received from the server is not valid.";
     // Losing, changing and re-binding the phone (issue 15).
     DeviceLocked => "auth.device_locked", "Thiết bị này đã bị khoá từ xa (báo mất). Hãy mở khoá tại cơ quan công an hoặc khôi phục tài khoản trên thiết bị mới; dữ liệu trên máy vẫn được giữ nguyên.", "This device was locked remotely (reported lost). Have it unlocked at a police office or recover the account on a new device; the data on this phone is kept.";
