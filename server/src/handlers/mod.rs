@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use citizen_protocol::protocol as p;
 use citizen_protocol::protocol::services as ps;
 
-use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
+use crate::api::{blocking, blocking_keyed, ApiError, ApiJson, ApiResult, AppState};
 use crate::db::audit;
 
 pub mod access;
@@ -166,18 +166,18 @@ async fn enroll_complete(
 }
 
 async fn challenge(State(s): S, ApiJson(req): ApiJson<p::ChallengeRequest>) -> ApiResult<Json<p::ChallengeResponse>> {
-    blocking(&s, move |s, c| audited(s, c, "challenge", |s, c| auth::challenge(s, c, &req))).await.map(Json)
+    blocking_keyed(&s, move |s, c| audited(s, c, "challenge", |s, c| auth::challenge(s, c, &req))).await.map(Json)
 }
 
 /// Signature checked before the unit of work, token signed after: no ECDSA on the writer.
 async fn login(State(s): S, ApiJson(req): ApiJson<p::LoginRequest>) -> ApiResult<Json<p::TokenResponse>> {
     let pre = crate::verify::PreVerified::before(&s, &req.signed).await;
-    let grant = blocking(&s, move |s, c| audited(s, c, "login", |s, c| auth::login(s, c, &req, &pre))).await?;
+    let grant = blocking_keyed(&s, move |s, c| audited(s, c, "login", |s, c| auth::login(s, c, &req, &pre))).await?;
     Ok(Json(grant.tokens(&s)))
 }
 
 async fn refresh(State(s): S, ApiJson(req): ApiJson<p::RefreshRequest>) -> ApiResult<Json<p::TokenResponse>> {
-    blocking(&s, move |s, c| audited(s, c, "refresh", |s, c| auth::refresh(s, c, &req))).await.map(Json)
+    blocking_keyed(&s, move |s, c| audited(s, c, "refresh", |s, c| auth::refresh(s, c, &req))).await.map(Json)
 }
 
 /// Logout's body is optional: an empty body means "this bearer's session".
@@ -195,7 +195,9 @@ async fn logout(State(s): S, headers: HeaderMap, body: Result<Bytes, BytesReject
         serde_json::from_slice(&body).map_err(|_| ApiError::invalid("malformed JSON"))?
     };
     let token = bearer(&headers);
-    blocking(&s, move |s, c| audited(s, c, "logout", |s, c| auth::logout(s, c, token.as_deref(), &req))).await.map(Json)
+    blocking_keyed(&s, move |s, c| audited(s, c, "logout", |s, c| auth::logout(s, c, token.as_deref(), &req)))
+        .await
+        .map(Json)
 }
 
 async fn list_devices(State(s): S, headers: HeaderMap) -> ApiResult<Json<p::DevicesResponse>> {
@@ -266,7 +268,9 @@ async fn reset_complete(State(s): S, ApiJson(req): ApiJson<p::ResetCompleteReque
 
 async fn profile(State(s): S, headers: HeaderMap) -> ApiResult<Json<ps::CitizenProfileDto>> {
     let token = bearer(&headers);
-    blocking(&s, move |s, c| audited(s, c, "profile", |s, c| services::profile(s, c, token.as_deref()))).await.map(Json)
+    blocking_keyed(&s, move |s, c| audited(s, c, "profile", |s, c| services::profile(s, c, token.as_deref())))
+        .await
+        .map(Json)
 }
 
 /// The catalogue with a strong ETag; `If-None-Match` (a list, `W/` tags compared weakly, or
@@ -310,9 +314,11 @@ async fn case_events(
 ) -> ApiResult<Json<ps::CaseEventsResponse>> {
     let Query(q) = q.map_err(|_| ApiError::invalid("after must be an integer"))?;
     let token = bearer(&headers);
-    blocking(&s, move |s, c| audited(s, c, "case_events", |s, c| services::events(s, c, token.as_deref(), q.after)))
-        .await
-        .map(Json)
+    blocking_keyed(&s, move |s, c| {
+        audited(s, c, "case_events", |s, c| services::events(s, c, token.as_deref(), q.after))
+    })
+    .await
+    .map(Json)
 }
 
 /// The officials' token must be present and right (constant-time); a refusal is audited.
@@ -460,7 +466,7 @@ async fn submit(State(s): S, headers: HeaderMap, ApiJson(req): ApiJson<ps::Submi
     };
     // The device signature is checked before the unit of work (decision 36).
     let pre = crate::verify::PreVerified::before(&s, &req.signed).await;
-    let result = blocking(&s, move |s, c| {
+    let result = blocking_keyed(&s, move |s, c| {
         let channel = match &counter {
             None => crate::dashboard::Channel::Online,
             Some(token) => {

@@ -427,6 +427,9 @@ pub fn submit(
     }
     let digest = req.payload.digest_hex();
     let tx = conn.savepoint()?;
+    // One unit at a time decides what a submission id stores (decision 47), whichever account
+    // sent it: the lock before the idempotency read. (Then the account's, in verification.)
+    tx.lock_key(&crate::sql::lock_keys::submission(sid))?;
 
     // 1. Idempotency, before any counter or nonce check: a retry of a delivered submission gets
     //    the original answer.
@@ -504,6 +507,29 @@ pub fn submit(
     }
 }
 
+/// The next case number of the day `prefix` names (`HS-YYMMDD-NNNNNN`).
+///
+/// SQLite: the day's last number plus one, by a range on the primary key (O(log n); counting
+/// the day's cases scanned the whole table inside the writer, issue 14); numbers are dense from
+/// 1 each day. PostgreSQL (decision 47): the sequence `case_number_seq` (migration 0004), so
+/// that concurrent submissions of different citizens never wait for one another: numbers are
+/// unique and increase with time, but neither dense (a rolled-back unit leaves a gap) nor
+/// restarted each day — a dense per-day count would make every submission of every instance
+/// wait for the previous one's commit.
+fn next_case_number(tx: &Connection, prefix: &str) -> ApiResult<String> {
+    if tx.is_pg() {
+        let n: i64 = tx.query_row("SELECT nextval('case_number_seq')", [], |r| r.get(0))?;
+        return Ok(format!("{prefix}{n:06}"));
+    }
+    let last: Option<String> = tx.query_row(
+        "SELECT MAX(case_number) FROM cases WHERE case_number > ?1 AND case_number < ?1 || '~'",
+        [prefix],
+        |r| r.get(0),
+    )?;
+    let n: i64 = last.and_then(|l| l.get(prefix.len()..).and_then(|d| d.parse().ok())).unwrap_or(0);
+    Ok(format!("{prefix}{:06}", n + 1))
+}
+
 fn create(
     s: &AppState,
     tx: &Connection,
@@ -529,16 +555,7 @@ fn create(
                 return Err(unprocessable(sc::FORM_INVALID, format!("fields: {}", errs.join(", "))));
             }
             let prefix = format!("HS-{:02}{:02}{:02}-", today.year % 100, today.month, today.day);
-            // The day's last number, by a range on the primary key (O(log n); counting the
-            // day's cases scanned the whole table inside the writer, issue 14). Numbers are
-            // dense from 1, so the last one is the count.
-            let last: Option<String> = tx.query_row(
-                "SELECT MAX(case_number) FROM cases WHERE case_number > ?1 AND case_number < ?1 || '~'",
-                [&prefix],
-                |r| r.get(0),
-            )?;
-            let n: i64 = last.and_then(|l| l.get(prefix.len()..).and_then(|d| d.parse().ok())).unwrap_or(0);
-            let case_number = format!("{prefix}{:06}", n + 1);
+            let case_number = next_case_number(tx, &prefix)?;
             let due = fmt_date(add_days(today, i64::from(proc_.processing_days)));
             // The province and channel the officials' dashboard groups by (issue 16).
             let province = crate::dashboard::case_province(proc_, &p.values, &profile);
