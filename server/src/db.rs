@@ -363,6 +363,50 @@ CREATE TABLE rebindings (
     consumed_at    INTEGER
 );
 "#,
+    // v11 (issue 16 item 1, decision 50): corrections and enrichment of the register by the
+    // citizen (`corrections.rs`).
+    // * register_enrichment: what the citizen added that the base record has no column for
+    //   (occupation, education, blood group, contact address), one row per field.
+    // * register_corrections: one per correction case (field, proposed value, state); at most
+    //   one pending per citizen and field.
+    // * register_history: every decided correction (old value, new value, decision, official,
+    //   agency, time), append-only like the access log.
+    r#"
+CREATE TABLE register_enrichment (
+    citizen_id INTEGER NOT NULL REFERENCES citizens(id),
+    field      TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (citizen_id, field)
+);
+CREATE TABLE register_corrections (
+    case_number TEXT PRIMARY KEY REFERENCES cases(case_number),
+    citizen_id  INTEGER NOT NULL REFERENCES citizens(id),
+    field       TEXT NOT NULL,
+    proposed    TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected')),
+    created_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX one_pending_correction ON register_corrections(citizen_id, field) WHERE state = 'pending';
+CREATE TABLE register_history (
+    id          INTEGER PRIMARY KEY,
+    citizen_id  INTEGER NOT NULL REFERENCES citizens(id),
+    field       TEXT NOT NULL,
+    old_value   TEXT,
+    new_value   TEXT NOT NULL,
+    decision    TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),
+    case_number TEXT NOT NULL,
+    official_id TEXT NOT NULL,
+    agency      TEXT NOT NULL,
+    at          INTEGER NOT NULL
+);
+CREATE INDEX register_history_citizen ON register_history(citizen_id, id);
+CREATE TRIGGER register_history_no_update BEFORE UPDATE ON register_history
+BEGIN SELECT RAISE(ABORT, 'register_history is append-only'); END;
+CREATE TRIGGER register_history_no_delete BEFORE DELETE ON register_history
+BEGIN SELECT RAISE(ABORT, 'register_history is append-only'); END;
+"#,
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.
@@ -620,7 +664,7 @@ mod tests {
         }
         let c = open(&p).unwrap();
         let v: i64 = c.as_sqlite().unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-        assert_eq!((v, MIGRATIONS.len()), (10, 10));
+        assert_eq!(usize::try_from(v).unwrap(), MIGRATIONS.len(), "upgraded to the newest version");
         let dev = crate::verify::load_device(&c, "dev").unwrap().unwrap();
         assert_eq!((dev.last_counter, dev.locked_at, dev.shown_status()), (41, None, "active"));
         for t in ["device_locks", "recoveries", "key_rotations", "rebindings"] {

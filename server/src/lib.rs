@@ -33,6 +33,7 @@ pub mod admin;
 pub mod api;
 pub mod catalogue;
 pub mod config;
+pub mod corrections;
 pub mod dashboard;
 pub mod db;
 pub mod demo_bank;
@@ -221,6 +222,12 @@ impl RunningServer {
     /// their token (`citizen-server add-official` does the same on a stopped server).
     pub fn add_official(&self, id: &str, agency: &str, roles: &[officials::Role]) -> Option<String> {
         self.with_db(|c| officials::add(c, id, agency, roles, self.state.now()).ok())
+    }
+
+    /// The register history of a citizen by CCCD (decided corrections, decision 50), oldest
+    /// first.
+    pub fn register_history(&self, cccd: &str) -> Vec<corrections::HistoryEntry> {
+        self.with_db(|c| corrections::history_of(c, cccd).unwrap_or_default())
     }
 
     /// Path of the database file (tests read it independently).

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "0002_access_log_dashboard.sql", include_str!("../migrations/postgres/0002_access_log_dashboard.sql")),
     (3, "0003_recovery.sql", include_str!("../migrations/postgres/0003_recovery.sql")),
     (4, "0004_case_number_sequence.sql", include_str!("../migrations/postgres/0004_case_number_sequence.sql")),
+    (5, "0005_register_corrections.sql", include_str!("../migrations/postgres/0005_register_corrections.sql")),
 ];
 
 /// Advisory lock key held while migrating ("citizen" in ASCII).

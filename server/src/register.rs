@@ -344,39 +344,55 @@ pub fn profile_of_cccd(conn: &Connection, cccd: &str) -> crate::sql::Result<Opti
 }
 
 fn profile_where(conn: &Connection, filter: &str, key: &str) -> crate::sql::Result<Option<CitizenProfileDto>> {
-    conn.query_row(
-        &format!(
-            "SELECT c.full_name, c.date_of_birth, c.sex, c.cccd, c.nationality, c.ethnicity, c.religion,
+    let found: Option<(i64, CitizenProfileDto)> = conn
+        .query_row(
+            &format!(
+                "SELECT c.full_name, c.date_of_birth, c.sex, c.cccd, c.nationality, c.ethnicity, c.religion,
                 c.place_of_origin, c.permanent_residence, c.current_residence, c.household_head_name,
-                c.relationship_to_head, c.phone, c.email, c.updated_at
+                c.relationship_to_head, c.phone, c.email, c.updated_at, c.id
            FROM citizens c {filter}"
-        ),
-        [key],
-        |r| {
-            let address = |i: usize| -> crate::sql::Result<AddressDto> {
-                let s: String = r.get(i)?;
-                Ok(serde_json::from_str(&s).unwrap_or_default())
-            };
-            Ok(CitizenProfileDto {
-                full_name: r.get(0)?,
-                date_of_birth: r.get(1)?,
-                sex: r.get(2)?,
-                cccd: r.get(3)?,
-                nationality: r.get(4)?,
-                ethnicity: r.get(5)?,
-                religion: r.get(6)?,
-                place_of_origin: r.get(7)?,
-                permanent_residence: address(8)?,
-                current_residence: address(9)?,
-                household_head_name: r.get(10)?,
-                relationship_to_head: r.get(11)?,
-                phone: r.get(12)?,
-                email: r.get(13)?,
-                updated_at: r.get(14)?,
-            })
-        },
-    )
-    .optional()
+            ),
+            [key],
+            |r| {
+                let address = |i: usize| -> crate::sql::Result<AddressDto> {
+                    let s: String = r.get(i)?;
+                    Ok(serde_json::from_str(&s).unwrap_or_default())
+                };
+                Ok((
+                    r.get(15)?,
+                    CitizenProfileDto {
+                        full_name: r.get(0)?,
+                        date_of_birth: r.get(1)?,
+                        sex: r.get(2)?,
+                        cccd: r.get(3)?,
+                        nationality: r.get(4)?,
+                        ethnicity: r.get(5)?,
+                        religion: r.get(6)?,
+                        place_of_origin: r.get(7)?,
+                        permanent_residence: address(8)?,
+                        current_residence: address(9)?,
+                        household_head_name: r.get(10)?,
+                        relationship_to_head: r.get(11)?,
+                        phone: r.get(12)?,
+                        email: r.get(13)?,
+                        updated_at: r.get(14)?,
+                        occupation: None,
+                        education: None,
+                        blood_group: None,
+                        contact_address: None,
+                    },
+                ))
+            },
+        )
+        .optional()?;
+    let Some((citizen_id, mut p)) = found else { return Ok(None) };
+    // What the citizen added through approved corrections (decision 50).
+    let mut extra = crate::corrections::enrichment(conn, citizen_id)?;
+    p.occupation = extra.remove("occupation");
+    p.education = extra.remove("education");
+    p.blood_group = extra.remove("blood_group");
+    p.contact_address = extra.remove("contact_address");
+    Ok(Some(p))
 }
 
 /// Find a citizen by exact (CCCD, date of birth, normalised phone); returns the row id.

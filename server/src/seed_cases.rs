@@ -391,7 +391,10 @@ pub async fn seed(
     report.citizens = people.len();
 
     // The schedule: arrivals by weighted day and working hour, then each case's path.
-    let procs: Vec<&'static ProcedureDto> = crate::catalogue::catalogue().procedures.iter().collect();
+    // Corrections are left out: a synthetic one would change a fictitious record, and only a
+    // named official with the `register` role decides them (decision 50).
+    let procs: Vec<&'static ProcedureDto> =
+        crate::catalogue::catalogue().procedures.iter().filter(|p| !crate::corrections::is_correction(&p.id)).collect();
     let mix: Vec<f64> = procs
         .iter()
         .map(|p| match p.id.as_str() {

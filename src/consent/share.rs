@@ -262,10 +262,47 @@ impl Account {
         Ok(())
     }
 
+    /// The held PID credential as its holder reads it (claim values, status entry), and — when
+    /// `check_status` — whether the issuer has revoked it (the server's status list, verified
+    /// with its keys). `None` when none is held. Decision 50: an approved correction of a claim
+    /// the credential carries revokes it.
+    pub(crate) async fn held_credential(
+        &self,
+        check_status: bool,
+    ) -> Result<Option<(sdjwt::CredentialInfo, Option<bool>)>> {
+        self.active_account()?;
+        let Some(row) = self.store.credential::<String>(CREDENTIAL_PID)? else { return Ok(None) };
+        let info = sdjwt::inspect(&row.credential).map_err(|_| Error::Storage("stored credential malformed".into()))?;
+        let revoked = match (&info.status, check_status) {
+            (Some((idx, uri)), true) => Some(self.credential_revoked(*idx, uri).await?),
+            _ => None,
+        };
+        Ok(Some((info, revoked)))
+    }
+
+    async fn credential_revoked(&self, idx: u64, uri: &str) -> Result<bool> {
+        use crate::protocol::documents::{StatusBits, StatusListClaims, PATH_STATUS_LIST_PREFIX};
+        let path = uri.strip_prefix(self.net.audience()).filter(|p| p.starts_with(PATH_STATUS_LIST_PREFIX));
+        let path = path.ok_or_else(|| bad_answer("credential status list is not this server's"))?;
+        let jwt = self.net.get_text(path).await?;
+        let claims: StatusListClaims =
+            self.decode_server_jws(jwt.trim()).await.ok_or_else(|| bad_answer("status list signature"))?;
+        if claims.sub != uri || claims.status_list.bits != 1 || claims.exp <= self.now() {
+            return Err(bad_answer("status list subject, encoding or expiry"));
+        }
+        let bits = StatusBits::decode(&claims.status_list.lst).ok_or_else(|| bad_answer("status list encoding"))?;
+        bits.get(idx).ok_or_else(|| bad_answer("status index outside the list"))
+    }
+
     /// The stored credential, fetched first when missing or about to expire.
     async fn pid_credential(&self) -> Result<String> {
+        // A credential issued before the register last changed (an approved correction,
+        // decision 50) may carry an old value, and the server revoked it if it did: fetch anew.
+        let changed_at = self.store.profile().ok().flatten().map_or(0, |p| p.value.updated_at);
         let fresh = |c: Option<CredentialRow<String>>, now: i64| {
-            c.filter(|c| c.expires_at.saturating_sub(CREDENTIAL_RENEW_MARGIN_SECS) > now).map(|c| c.credential)
+            c.filter(|c| c.expires_at.saturating_sub(CREDENTIAL_RENEW_MARGIN_SECS) > now)
+                .filter(|c| sdjwt::inspect(&c.credential).is_ok_and(|i| i.issued_at >= changed_at))
+                .map(|c| c.credential)
         };
         if let Some(c) = fresh(self.store.credential::<String>(CREDENTIAL_PID)?, self.now()) {
             return Ok(c);

@@ -184,6 +184,16 @@ pub struct CitizenProfile {
     pub email: Option<String>,
     /// When the record last changed.
     pub updated_at: SystemTime,
+    /// Nghề nghiệp, when the citizen added it (an approved correction, procedure
+    /// `register-correction`).
+    pub occupation: Option<String>,
+    /// Trình độ học vấn (a value such as `dai_hoc`; labels in the procedure's `new_education`
+    /// options), when added.
+    pub education: Option<String>,
+    /// Nhóm máu (`A+`, `O-`, …), when added.
+    pub blood_group: Option<String>,
+    /// Địa chỉ liên hệ (where the citizen wants mail), when added.
+    pub contact_address: Option<String>,
 }
 
 impl From<CitizenProfileDto> for CitizenProfile {
@@ -204,6 +214,10 @@ impl From<CitizenProfileDto> for CitizenProfile {
             phone: p.phone,
             email: p.email,
             updated_at: time(p.updated_at),
+            occupation: p.occupation,
+            education: p.education,
+            blood_group: p.blood_group,
+            contact_address: p.contact_address,
         }
     }
 }

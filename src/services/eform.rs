@@ -493,6 +493,10 @@ mod tests {
             phone: "+84900000001".into(),
             email: None,
             updated_at: 0,
+            occupation: None,
+            education: None,
+            blood_group: None,
+            contact_address: None,
         }
     }
 

@@ -521,6 +521,17 @@ impl Account {
                 break;
             }
         }
+        // An approved correction changed the register (decision 50): refresh the cached profile
+        // (best effort; the events are stored already). A held PID credential issued before
+        // the change is fetched anew by the next share.
+        let corrected = all.iter().any(|e| {
+            e.status == CaseStatusDto::Approved && e.procedure_id == crate::protocol::corrections::PROCEDURE_ID
+        });
+        if corrected {
+            if let Err(e) = self.refresh_profile().await {
+                tracing::info!(error = %e, "profile not refreshed after a correction");
+            }
+        }
         // Periodic anchoring of the activity log rides on this periodic sync (best effort), and
         // so does the countersigning of receipts of in-person presentations made offline.
         if let Err(e) = self.anchor_activity().await {

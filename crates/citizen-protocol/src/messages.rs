@@ -277,6 +277,14 @@ messages! {
     RebindProofInvalid => "rebind.proof_invalid", "Không xác minh được khoá mới của thiết bị; hãy thực hiện lại.", "The device's new key could not be verified; try again.";
     TransferCodeInvalid => "transfer.code_invalid", "Đây không phải mã chuyển thiết bị hợp lệ của máy chủ này.", "This is not a valid device-transfer code of this server.";
     NoPendingRebind => "rebind.no_pending", "Chưa có yêu cầu liên kết lại khoá nào đang chờ mã OTP.", "There is no key re-binding waiting for an OTP.";
+    // Register corrections and enrichment (issue 16 item 1, decision 50).
+    CorrectionValueInvalid => "correction.value_invalid", "Giá trị đề nghị không phù hợp với trường thông tin này.", "The proposed value does not fit this field of the record.";
+    CorrectionUnchanged => "correction.unchanged", "Giá trị đề nghị trùng với thông tin đang có trong Cơ sở dữ liệu quốc gia về dân cư.", "The proposed value is what the population register already holds.";
+    CorrectionAlreadyPending => "correction.already_pending", "Đã có một đề nghị điều chỉnh thông tin này đang chờ xử lý.", "A correction of this field is already waiting for a decision.";
+    CorrectionEvidenceRequired => "correction.evidence_required", "Đề nghị điều chỉnh thông tin này cần kèm giấy tờ chứng minh.", "A correction of this field needs supporting evidence attached.";
+    CorrectionNamedOfficialRequired => "correction.named_official_required", "Đề nghị điều chỉnh thông tin chỉ được cán bộ có thẩm quyền quyết định.", "A correction is decided only by an authorised, named official.";
+    CorrectionUnknown => "correction.unknown", "Không tìm thấy đề nghị điều chỉnh thông tin này.", "No such correction request.";
+    CorrectionNotPending => "correction.not_pending", "Đề nghị điều chỉnh đã được quyết định hoặc đang chờ công dân bổ sung.", "The correction was already decided or is waiting for the citizen's supplement.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
 

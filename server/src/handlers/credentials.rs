@@ -95,6 +95,9 @@ pub struct PidInput {
     pub iat: i64,
     /// The account's identity level (1, or 2 after a chip upgrade).
     pub level: u8,
+    /// Its entry in the token status list (decision 50: a correction of a claim it carries
+    /// revokes it).
+    pub status_idx: u64,
 }
 
 /// Check the request for a credential (bearer, statement, subject) and read the register.
@@ -110,21 +113,45 @@ pub fn prepare_pid(
     let claims = crate::receipts::claim_values(&tx, &dev.account_id, &names, now)?;
     let device_jwk = sdjwt::jwk_from_public_key(&dev.public_key).ok_or_else(ApiError::internal)?;
     let level = super::chip::account_level(&tx, &dev.account_id)?;
+    // Recorded like a document (kind `pid`), so the one status list covers it.
+    let status_idx = super::documents::allocate_index(&tx)?;
+    tx.execute(
+        "INSERT INTO issued_documents (document_id, account_id, device_id, kind, status_idx, issued_at, valid_until)
+         VALUES (?1, ?2, ?3, 'pid', ?4, ?5, ?6)",
+        crate::sql::params![
+            citizen_protocol::crypto::random_b64url(16),
+            dev.account_id,
+            dev.device_id,
+            i64::try_from(status_idx).unwrap_or(-1),
+            now,
+            now + PID_TTL_SECS
+        ],
+    )?;
     audit(&tx, now, "credential_pid", "ok", Some(&dev.account_id), Some(&dev.device_id));
     tx.commit()?;
-    Ok(PidInput { claims, device_jwk, iat: now, level })
+    Ok(PidInput { claims, device_jwk, iat: now, level, status_idx })
 }
 
 /// Sign the credential with the server's token key (`kid` in the header, `iss` = audience).
 pub async fn sign_pid(s: &AppState, input: PidInput) -> ApiResult<CredentialResponse> {
     let signer = sdjwt::RawJwsSigner::new(|m: &[u8]| Ok(s.tokens.sign_raw(m)), Some(s.tokens.kid().to_string()));
     let exp = input.iat + PID_TTL_SECS;
-    let sd_jwt = sdjwt::issue_pid(&input.claims, &input.device_jwk, &s.audience, input.iat, exp, input.level, &signer)
-        .await
-        .map_err(|e| {
-            tracing::error!("credential issuance failed: {e}");
-            ApiError::internal()
-        })?;
+    let uri = super::documents::status_uri(s);
+    let sd_jwt = sdjwt::issue_pid_with_status(
+        &input.claims,
+        &input.device_jwk,
+        &s.audience,
+        input.iat,
+        exp,
+        input.level,
+        Some((input.status_idx, uri.as_str())),
+        &signer,
+    )
+    .await
+    .map_err(|e| {
+        tracing::error!("credential issuance failed: {e}");
+        ApiError::internal()
+    })?;
     Ok(CredentialResponse { sd_jwt, expires_at: exp })
 }
 

@@ -42,12 +42,13 @@ struct Prepared {
     now: i64,
 }
 
-fn status_uri(s: &AppState) -> String {
+/// The URL of the (one) status list.
+pub(crate) fn status_uri(s: &AppState) -> String {
     format!("{}{PATH_STATUS_LIST_PREFIX}{STATUS_LIST_ID}", s.audience)
 }
 
 /// A random free index of the status list.
-fn allocate_index(conn: &Connection) -> ApiResult<u64> {
+pub(crate) fn allocate_index(conn: &Connection) -> ApiResult<u64> {
     for _ in 0..64 {
         let r = u64::from_le_bytes(citizen_protocol::crypto::random_array::<8>()) % STATUS_LIST_SIZE;
         let used: Option<i64> = conn

@@ -22,6 +22,7 @@ pub mod access;
 pub mod activity;
 pub mod auth;
 pub mod chip;
+pub mod corrections;
 pub mod credentials;
 pub mod devices;
 pub mod discovery;
@@ -120,6 +121,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(identity::routes())
         // The citizen's access log and the officials' logged record reads (issue 16).
         .merge(access::routes())
+        .merge(corrections::routes())
         // The officials' dashboard (issue 16, item 3).
         .merge(crate::dashboard::http::routes())
         .fallback(not_found)

@@ -338,8 +338,22 @@ pub fn events(s: &AppState, conn: &mut Connection, token: Option<&str>, after: i
     Ok(CaseEventsResponse { events, next_after, more })
 }
 
-/// `POST /v1/official/cases/transition` (the officials' token is checked by the caller).
+/// `POST /v1/official/cases/transition` (the officials' token is checked by the caller). A
+/// correction of the register is not decided here (`correction.named_official_required`): only
+/// a named official with the `register` role decides it, through `crate::corrections`.
 pub fn transition(s: &AppState, conn: &mut Connection, req: &TransitionRequest) -> ApiResult<CaseEventDto> {
+    transition_as(s, conn, req, None)
+}
+
+/// [`transition`], by `official` when a named official decides through their own API (the
+/// decision's read of the record is then logged under their name, agency and
+/// `register_maintenance`, and a correction case may be decided).
+pub(crate) fn transition_as(
+    s: &AppState,
+    conn: &mut Connection,
+    req: &TransitionRequest,
+    official: Option<&crate::officials::Official>,
+) -> ApiResult<CaseEventDto> {
     let now = s.now();
     for n in [&req.note_vi, &req.note_en].into_iter().flatten() {
         if n.chars().count() > 2000 {
@@ -356,6 +370,17 @@ pub fn transition(s: &AppState, conn: &mut Connection, req: &TransitionRequest) 
         .optional()?;
     let (account_id, procedure_id, version, status) = row.ok_or_else(unknown_case)?;
     let from = parse_status(&status).ok_or_else(ApiError::internal)?;
+    let decides = matches!(req.to, CaseStatusDto::Approved | CaseStatusDto::Rejected | CaseStatusDto::NeedsSupplement);
+    if decides && official.is_none() && procedure_id == citizen_protocol::protocol::corrections::PROCEDURE_ID {
+        drop(tx);
+        let code = citizen_protocol::protocol::corrections::codes::NAMED_OFFICIAL_REQUIRED;
+        audit(conn, now, "case_transition", code, Some(&account_id), None);
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            code,
+            "a correction of the register is decided by a named official through the corrections API",
+        ));
+    }
     if !from.can_move_to(req.to) {
         drop(tx);
         audit(conn, now, "case_transition", sc::INVALID_TRANSITION, Some(&account_id), None);
@@ -387,9 +412,20 @@ pub fn transition(s: &AppState, conn: &mut Connection, req: &TransitionRequest) 
         now,
     )?;
     audit(&tx, now, &format!("case_{}", status_str(req.to)), "ok", Some(&account_id), None);
-    if matches!(req.to, CaseStatusDto::Approved | CaseStatusDto::Rejected | CaseStatusDto::NeedsSupplement) {
-        // Deciding a case is a back-office read of the applicant's record (issue 16).
-        crate::access_log::record_for_account(&tx, &account_id, now, &crate::access_log::decision(&req.case_number))?;
+    if decides {
+        // Deciding a case is a read of the applicant's record (issue 16): by the back office, or
+        // by the named official who decides it.
+        let read = match official {
+            Some(o) => crate::access_log::Read {
+                accessor: citizen_protocol::access::Accessor::Official,
+                agency: o.agency.as_deref().unwrap_or_default(),
+                official: o.id.as_deref(),
+                purpose: citizen_protocol::access::AccessPurpose::RegisterMaintenance,
+                reference: Some(&req.case_number),
+            },
+            None => crate::access_log::decision(&req.case_number),
+        };
+        crate::access_log::record_for_account(&tx, &account_id, now, &read)?;
     }
     let ev = event_by_seq(&tx, seq)?;
     tx.commit()?;
@@ -545,6 +581,10 @@ fn create(
     let today = Date::from_unix_vn(now);
     match &p.supplements_case {
         None => {
+            let correction = proc_.id == citizen_protocol::protocol::corrections::PROCEDURE_ID;
+            if correction {
+                crate::corrections::check_evidence(req)?;
+            }
             let files = check_attachments(proc_, req, true)?;
             let profile = crate::register::profile_of_account(tx, &dev.account_id)?.ok_or_else(ApiError::internal)?;
             // Date rules refer to the day the citizen signed (a queued submission may arrive days
@@ -554,6 +594,11 @@ fn create(
             if !errs.is_empty() {
                 return Err(unprocessable(sc::FORM_INVALID, format!("fields: {}", errs.join(", "))));
             }
+            let proposal = if correction {
+                Some(crate::corrections::check_proposal(tx, &dev.account_id, &p.values, &profile)?)
+            } else {
+                None
+            };
             let prefix = format!("HS-{:02}{:02}{:02}-", today.year % 100, today.month, today.day);
             let case_number = next_case_number(tx, &prefix)?;
             let due = fmt_date(add_days(today, i64::from(proc_.processing_days)));
@@ -577,6 +622,9 @@ fn create(
             )?;
             // The form was checked against (prefilled from) the register: a back-office read.
             crate::access_log::record_for_account(tx, &dev.account_id, now, &crate::access_log::prefill(&case_number))?;
+            if let Some(proposal) = &proposal {
+                crate::corrections::record_proposal(tx, &case_number, proposal, now)?;
+            }
             append_event(
                 tx,
                 &case_number,

@@ -22,6 +22,7 @@ mod binary;
 mod bookkeeping;
 mod chip;
 mod concurrency;
+mod corrections;
 mod documents;
 mod enrollment;
 mod flood;

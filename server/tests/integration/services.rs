@@ -251,7 +251,13 @@ async fn catalogue_has_a_strong_etag_and_answers_304() {
     let ids: Vec<_> = cat.procedures.iter().map(|p| (p.id.as_str(), p.version)).collect();
     assert_eq!(
         ids,
-        [("residence-notification", 1), ("temporary-residence", 1), ("temporary-absence", 1), ("id-card-reissue", 1)]
+        [
+            ("residence-notification", 1),
+            ("temporary-residence", 1),
+            ("temporary-absence", 1),
+            ("id-card-reissue", 1),
+            ("register-correction", 1)
+        ]
     );
     let rn = &cat.procedures[0];
     assert_eq!((rn.fee_vnd, rn.processing_days, rn.agency_vi.as_str()), (0, 1, "Công an cấp xã"));

@@ -73,6 +73,18 @@ pub struct CitizenProfileDto {
     pub email: Option<String>,
     /// Unix seconds of the record's last change.
     pub updated_at: i64,
+    /// Nghề nghiệp (enrichment by the citizen, issue 16; `None` until given).
+    #[serde(default)]
+    pub occupation: Option<String>,
+    /// Trình độ học vấn (enrichment; one of [`super::corrections::EDUCATION_LEVELS`]).
+    #[serde(default)]
+    pub education: Option<String>,
+    /// Nhóm máu (enrichment; one of [`super::corrections::BLOOD_GROUPS`]).
+    #[serde(default)]
+    pub blood_group: Option<String>,
+    /// Địa chỉ liên hệ (enrichment: where the citizen wants mail, free text).
+    #[serde(default)]
+    pub contact_address: Option<String>,
 }
 
 impl CitizenProfileDto {
@@ -106,6 +118,10 @@ impl CitizenProfileDto {
                 "relationship_to_head" => self.relationship_to_head.clone(),
                 "phone" => self.phone.clone(),
                 "email" => self.email.clone().unwrap_or_default(),
+                "occupation" => self.occupation.clone().unwrap_or_default(),
+                "education" => self.education.clone().unwrap_or_default(),
+                "blood_group" => self.blood_group.clone().unwrap_or_default(),
+                "contact_address" => self.contact_address.clone().unwrap_or_default(),
                 _ => return None,
             }),
         }
@@ -546,6 +562,10 @@ mod tests {
             phone: "+84900000001".into(),
             email: None,
             updated_at: 0,
+            occupation: None,
+            education: None,
+            blood_group: None,
+            contact_address: None,
         };
         assert_eq!(p.attribute("full_name").unwrap(), "Nguyễn Văn Mẫu");
         assert_eq!(p.attribute("permanent_residence.province_code").unwrap(), "01");
