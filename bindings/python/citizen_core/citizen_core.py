@@ -665,6 +665,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_consentclient_share_data() != 53938:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_consentclient_sync_receipts() != 54011:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_unwrap() != 64546:
@@ -771,9 +773,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_subscription_cancel() != 36485:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_verifier_enrol_reader() != 6651:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_verifier_enrolled_reader() != 38841:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_verifier_refresh_trust() != 45832:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_verifier_start_session() != 18018:
+    if lib.uniffi_citizen_core_checksum_method_verifier_start_session() != 11521:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_verifier_trust_status() != 13709:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -1022,6 +1028,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code.res
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_share_data.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_share_data.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_sync_receipts.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_sync_receipts.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap.restype = ctypes.c_uint16
@@ -1181,6 +1190,12 @@ _UniffiLib.uniffi_citizen_core_checksum_method_statuslistener_on_end.restype = c
 _UniffiLib.uniffi_citizen_core_checksum_method_subscription_cancel.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_subscription_cancel.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_enrol_reader.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_enrol_reader.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_enrolled_reader.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_enrolled_reader.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_verifier_refresh_trust.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_verifier_refresh_trust.restype = ctypes.c_uint16
@@ -1555,6 +1570,10 @@ _UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_sync_receipts.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_sync_receipts.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_datakeywrapper_wrap.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1833,6 +1852,16 @@ _UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_enrol_reader.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_enrol_reader.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_enrolled_reader.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_enrolled_reader.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_verifier_refresh_trust.argtypes = (
     ctypes.c_uint64,
 )
@@ -6601,6 +6630,131 @@ class _UniffiFfiConverterTypeElementSelection(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.namespace, buf)
         _UniffiFfiConverterString.write(value.identifier, buf)
 
+
+
+
+
+
+class VerifierRole(enum.Enum):
+    """
+    The demo verifiers a reader certificate can be issued for (decision 45); each may ask for a
+    fixed set of documents and elements, written into its certificate.
+"""
+    
+    TRAFFIC_POLICE = 0
+    """
+    Traffic police: the driving licence, the vehicle registration, identity from the CCCD.
+"""
+    
+    HOSPITAL = 1
+    """
+    A hospital's reception: the health-insurance card and identity elements.
+"""
+    
+    BANK_COUNTER = 2
+    """
+    A bank counter: the CCCD and the driving licence's identity elements.
+"""
+    
+
+
+class _UniffiFfiConverterTypeVerifierRole(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return VerifierRole.TRAFFIC_POLICE
+        if variant == 2:
+            return VerifierRole.HOSPITAL
+        if variant == 3:
+            return VerifierRole.BANK_COUNTER
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == VerifierRole.TRAFFIC_POLICE:
+            return
+        if value == VerifierRole.HOSPITAL:
+            return
+        if value == VerifierRole.BANK_COUNTER:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == VerifierRole.TRAFFIC_POLICE:
+            buf.write_i32(1)
+        if value == VerifierRole.HOSPITAL:
+            buf.write_i32(2)
+        if value == VerifierRole.BANK_COUNTER:
+            buf.write_i32(3)
+
+
+
+@dataclass
+class EnrolledReader:
+    """
+    The verifier's reader identity: what the citizen's phone shows before anything is chosen.
+    No key material (the reader key never leaves the verifier's data directory).
+"""
+    def __init__(self, *, role:VerifierRole, subject:str, common_name:typing.Optional[str], name_vi:str, name_en:str, not_after:Timestamp):
+        self.role = role
+        self.subject = subject
+        self.common_name = common_name
+        self.name_vi = name_vi
+        self.name_en = name_en
+        self.not_after = not_after
+        
+        
+
+    
+    def __str__(self):
+        return "EnrolledReader(role={}, subject={}, common_name={}, name_vi={}, name_en={}, not_after={})".format(self.role, self.subject, self.common_name, self.name_vi, self.name_en, self.not_after)
+    def __eq__(self, other):
+        if self.role != other.role:
+            return False
+        if self.subject != other.subject:
+            return False
+        if self.common_name != other.common_name:
+            return False
+        if self.name_vi != other.name_vi:
+            return False
+        if self.name_en != other.name_en:
+            return False
+        if self.not_after != other.not_after:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeEnrolledReader(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return EnrolledReader(
+            role=_UniffiFfiConverterTypeVerifierRole.read(buf),
+            subject=_UniffiFfiConverterString.read(buf),
+            common_name=_UniffiFfiConverterOptionalString.read(buf),
+            name_vi=_UniffiFfiConverterString.read(buf),
+            name_en=_UniffiFfiConverterString.read(buf),
+            not_after=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeVerifierRole.check_lower(value.role)
+        _UniffiFfiConverterString.check_lower(value.subject)
+        _UniffiFfiConverterOptionalString.check_lower(value.common_name)
+        _UniffiFfiConverterString.check_lower(value.name_vi)
+        _UniffiFfiConverterString.check_lower(value.name_en)
+        _UniffiFfiConverterTimestamp.check_lower(value.not_after)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeVerifierRole.write(value.role, buf)
+        _UniffiFfiConverterString.write(value.subject, buf)
+        _UniffiFfiConverterOptionalString.write(value.common_name, buf)
+        _UniffiFfiConverterString.write(value.name_vi, buf)
+        _UniffiFfiConverterString.write(value.name_en, buf)
+        _UniffiFfiConverterTimestamp.write(value.not_after, buf)
+
 @dataclass
 class EnrollmentInput:
     """
@@ -7537,7 +7691,7 @@ class ReceiptInfo:
     """
     A stored consent receipt: with whom, what, why, for how long, when.
 """
-    def __init__(self, *, receipt_id:str, kind:ConsentKind, relying_party_id:str, relying_party_name:str, origin:str, purpose:str, claims:typing.List[str], retention_days:int, issued_at:Timestamp, sequence:int, delivery:ShareDelivery, damage:typing.Optional[ErrorDetail]):
+    def __init__(self, *, receipt_id:str, kind:ConsentKind, relying_party_id:str, relying_party_name:str, origin:str, purpose:str, claims:typing.List[str], retention_days:int, issued_at:Timestamp, sequence:int, delivery:ShareDelivery, damage:typing.Optional[ErrorDetail], awaiting_countersignature:bool):
         self.receipt_id = receipt_id
         self.kind = kind
         self.relying_party_id = relying_party_id
@@ -7550,12 +7704,13 @@ class ReceiptInfo:
         self.sequence = sequence
         self.delivery = delivery
         self.damage = damage
+        self.awaiting_countersignature = awaiting_countersignature
         
         
 
     
     def __str__(self):
-        return "ReceiptInfo(receipt_id={}, kind={}, relying_party_id={}, relying_party_name={}, origin={}, purpose={}, claims={}, retention_days={}, issued_at={}, sequence={}, delivery={}, damage={})".format(self.receipt_id, self.kind, self.relying_party_id, self.relying_party_name, self.origin, self.purpose, self.claims, self.retention_days, self.issued_at, self.sequence, self.delivery, self.damage)
+        return "ReceiptInfo(receipt_id={}, kind={}, relying_party_id={}, relying_party_name={}, origin={}, purpose={}, claims={}, retention_days={}, issued_at={}, sequence={}, delivery={}, damage={}, awaiting_countersignature={})".format(self.receipt_id, self.kind, self.relying_party_id, self.relying_party_name, self.origin, self.purpose, self.claims, self.retention_days, self.issued_at, self.sequence, self.delivery, self.damage, self.awaiting_countersignature)
     def __eq__(self, other):
         if self.receipt_id != other.receipt_id:
             return False
@@ -7581,6 +7736,8 @@ class ReceiptInfo:
             return False
         if self.damage != other.damage:
             return False
+        if self.awaiting_countersignature != other.awaiting_countersignature:
+            return False
         return True
 
 class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
@@ -7599,6 +7756,7 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
             sequence=_UniffiFfiConverterInt64.read(buf),
             delivery=_UniffiFfiConverterTypeShareDelivery.read(buf),
             damage=_UniffiFfiConverterOptionalTypeErrorDetail.read(buf),
+            awaiting_countersignature=_UniffiFfiConverterBoolean.read(buf),
         )
 
     @staticmethod
@@ -7615,6 +7773,7 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt64.check_lower(value.sequence)
         _UniffiFfiConverterTypeShareDelivery.check_lower(value.delivery)
         _UniffiFfiConverterOptionalTypeErrorDetail.check_lower(value.damage)
+        _UniffiFfiConverterBoolean.check_lower(value.awaiting_countersignature)
 
     @staticmethod
     def write(value, buf):
@@ -7630,6 +7789,7 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt64.write(value.sequence, buf)
         _UniffiFfiConverterTypeShareDelivery.write(value.delivery, buf)
         _UniffiFfiConverterOptionalTypeErrorDetail.write(value.damage, buf)
+        _UniffiFfiConverterBoolean.write(value.awaiting_countersignature, buf)
 
 @dataclass
 class LoginApproval:
@@ -14182,6 +14342,19 @@ class _UniffiFfiConverterSequenceTypeReceiptInfo(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeReceiptInfo.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u32"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**32
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u32()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u32(value)
+
 
 class ConsentClientProtocol(typing.Protocol):
     """
@@ -14267,6 +14440,16 @@ class ConsentClientProtocol(typing.Protocol):
         may prompt (the device key signs the presentation and the receipt, purpose `Consent`).
         Throws [`CitizenError`] (`PasscodeRejected`, `LockedOut`, `NotFound`, `InvalidInput`,
         `NeedsLogin`, `Network`, `KeyStore`, `Refused`).
+"""
+        raise NotImplementedError
+    async def sync_receipts(self, ) -> int:
+        """
+        Send the receipts of in-person presentations made offline to the server for its
+        countersignature (online), and store each one checked. Signed by the bookkeeping key:
+        never prompts. Also done after each `services().sync_cases()`. Returns how many were
+        countersigned now (0 when none waits, or before the bookkeeping key is registered).
+        Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+        `Refused` `consent.countersignature_invalid` for an answer that does not verify).
 """
         raise NotImplementedError
 
@@ -14525,6 +14708,28 @@ class ConsentClient(ConsentClientProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def sync_receipts(self, ) -> int:
+        """
+        Send the receipts of in-person presentations made offline to the server for its
+        countersignature (online), and store each one checked. Signed by the bookkeeping key:
+        never prompts. Also done after each `services().sync_cases()`. Returns how many were
+        countersigned now (0 when none waits, or before the bookkeeping key is registered).
+        Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+        `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_sync_receipts(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u32,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -17799,6 +18004,31 @@ class _UniffiFfiConverterTypeDeviceKeyStore:
     def write(cls, value: DeviceKeyStore, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterOptionalTypeEnrolledReader(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeEnrolledReader.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeEnrolledReader.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeEnrolledReader.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 
 class VerifierSessionProtocol(typing.Protocol):
     """
@@ -17902,6 +18132,25 @@ class VerifierProtocol(typing.Protocol):
     when online; verify in-person presentations offline.
 """
     
+    async def enrol_reader(self, official_token: str,role: VerifierRole) -> EnrolledReader:
+        """
+        Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+        every 90 days): a reader key is generated on this machine, its public half certified by
+        the server under the reader root of the trust list (the operator's `official_token`
+        authorises it), the certificate checked, and both kept in the data directory. From then
+        on every request is signed and the citizen's phone shows this reader's name; the
+        elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+        previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+        `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+        `official_unauthorized` for a wrong token).
+"""
+        raise NotImplementedError
+    async def enrolled_reader(self, ) -> typing.Optional[EnrolledReader]:
+        """
+        The reader identity this verifier signs its requests with; `None` when not enrolled
+        (requests are then anonymous). Offline. Main-safe.
+"""
+        raise NotImplementedError
     async def refresh_trust(self, ) -> TrustStatus:
         """
         Fetch the server's keys, the signed trust list and the token status list, verify each,
@@ -17912,7 +18161,8 @@ class VerifierProtocol(typing.Protocol):
     async def start_session(self, engagement_qr: str,request: VerifierRequest,transport: MdocTransport) -> VerifierSession:
         """
         Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-        `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+        `request`, over `transport`: the request is sent at once, signed with the reader key when
+        this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
         [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
         `mdoc.transport_failed`).
 """
@@ -17982,6 +18232,55 @@ class Verifier(VerifierProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    async def enrol_reader(self, official_token: str,role: VerifierRole) -> EnrolledReader:
+        """
+        Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+        every 90 days): a reader key is generated on this machine, its public half certified by
+        the server under the reader root of the trust list (the operator's `official_token`
+        authorises it), the certificate checked, and both kept in the data directory. From then
+        on every request is signed and the citizen's phone shows this reader's name; the
+        elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+        previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+        `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+        `official_unauthorized` for a wrong token).
+"""
+        
+        _UniffiFfiConverterString.check_lower(official_token)
+
+        _UniffiFfiConverterTypeVerifierRole.check_lower(role)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(official_token),
+            _UniffiFfiConverterTypeVerifierRole.lower(role),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEnrolledReader.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_verifier_enrol_reader(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def enrolled_reader(self, ) -> typing.Optional[EnrolledReader]:
+        """
+        The reader identity this verifier signs its requests with; `None` when not enrolled
+        (requests are then anonymous). Offline. Main-safe.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeEnrolledReader.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_verifier_enrolled_reader(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def refresh_trust(self, ) -> TrustStatus:
         """
         Fetch the server's keys, the signed trust list and the token status list, verify each,
@@ -18004,7 +18303,8 @@ class Verifier(VerifierProtocol):
     async def start_session(self, engagement_qr: str,request: VerifierRequest,transport: MdocTransport) -> VerifierSession:
         """
         Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-        `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+        `request`, over `transport`: the request is sent at once, signed with the reader key when
+        this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
         [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
         `mdoc.transport_failed`).
 """
@@ -18386,6 +18686,7 @@ __all__ = [
     "SignatureFormat",
     "DocumentType",
     "DraftStatus",
+    "VerifierRole",
     "FieldKind",
     "ConsentKind",
     "ShareDelivery",
@@ -18438,6 +18739,7 @@ __all__ = [
     "DraftAttachment",
     "Draft",
     "ElementSelection",
+    "EnrolledReader",
     "EnrollmentInput",
     "EnrollmentOutcome",
     "EnrollmentTicket",

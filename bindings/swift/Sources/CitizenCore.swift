@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
+    typealias FfiType = UInt32
+    typealias SwiftType = UInt32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
     typealias FfiType = Int32
     typealias SwiftType = Int32
@@ -3004,6 +3020,16 @@ public protocol ConsentClientProtocol: AnyObject, Sendable {
     func scanLoginCode(frame: String) async throws  -> LoginRequestInfo
     
     /**
+     * Send the receipts of in-person presentations made offline to the server for its
+     * countersignature (online), and store each one checked. Signed by the bookkeeping key:
+     * never prompts. Also done after each `services().sync_cases()`. Returns how many were
+     * countersigned now (0 when none waits, or before the bookkeeping key is registered).
+     * Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+     * `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+     */
+    func syncReceipts() async throws  -> UInt32
+    
+    /**
      * Fetch the identity credential the device presents from (an SD-JWT bound to the device
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
      * calls this itself when the credential is missing or about to expire. Needs a session.
@@ -3235,6 +3261,30 @@ open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeLoginRequestInfo_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Send the receipts of in-person presentations made offline to the server for its
+     * countersignature (online), and store each one checked. Signed by the bookkeeping key:
+     * never prompts. Also done after each `services().sync_cases()`. Returns how many were
+     * countersigned now (0 when none waits, or before the bookkeeping key is registered).
+     * Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+     * `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+     */
+open func syncReceipts()async throws  -> UInt32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_sync_receipts(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u32,
+            completeFunc: ffi_citizen_core_rust_future_complete_u32,
+            freeFunc: ffi_citizen_core_rust_future_free_u32,
+            liftFunc: FfiConverterUInt32.lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -6554,6 +6604,25 @@ public func FfiConverterTypeSubscription_lower(_ value: Subscription) -> UInt64 
 public protocol VerifierProtocol: AnyObject, Sendable {
     
     /**
+     * Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+     * every 90 days): a reader key is generated on this machine, its public half certified by
+     * the server under the reader root of the trust list (the operator's `official_token`
+     * authorises it), the certificate checked, and both kept in the data directory. From then
+     * on every request is signed and the citizen's phone shows this reader's name; the
+     * elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+     * previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+     * `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+     * `official_unauthorized` for a wrong token).
+     */
+    func enrolReader(officialToken: String, role: VerifierRole) async throws  -> EnrolledReader
+    
+    /**
+     * The reader identity this verifier signs its requests with; `None` when not enrolled
+     * (requests are then anonymous). Offline. Main-safe.
+     */
+    func enrolledReader() async throws  -> EnrolledReader?
+    
+    /**
      * Fetch the server's keys, the signed trust list and the token status list, verify each,
      * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
      * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
@@ -6562,7 +6631,8 @@ public protocol VerifierProtocol: AnyObject, Sendable {
     
     /**
      * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * `request`, over `transport`: the request is sent at once, signed with the reader key when
+     * this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
      * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
      * `mdoc.transport_failed`).
      */
@@ -6661,6 +6731,53 @@ public static func `open`(config: VerifierConfig)async throws  -> Verifier  {
 
     
     /**
+     * Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+     * every 90 days): a reader key is generated on this machine, its public half certified by
+     * the server under the reader root of the trust list (the operator's `official_token`
+     * authorises it), the certificate checked, and both kept in the data directory. From then
+     * on every request is signed and the citizen's phone shows this reader's name; the
+     * elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+     * previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+     * `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+     * `official_unauthorized` for a wrong token).
+     */
+open func enrolReader(officialToken: String, role: VerifierRole)async throws  -> EnrolledReader  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_verifier_enrol_reader(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(officialToken),FfiConverterTypeVerifierRole_lower(role)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEnrolledReader_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The reader identity this verifier signs its requests with; `None` when not enrolled
+     * (requests are then anonymous). Offline. Main-safe.
+     */
+open func enrolledReader()async throws  -> EnrolledReader?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_verifier_enrolled_reader(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeEnrolledReader.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
      * Fetch the server's keys, the signed trust list and the token status list, verify each,
      * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
      * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
@@ -6683,7 +6800,8 @@ open func refreshTrust()async throws  -> TrustStatus  {
     
     /**
      * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * `request`, over `transport`: the request is sent at once, signed with the reader key when
+     * this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
      * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
      * `mdoc.transport_failed`).
      */
@@ -10196,6 +10314,116 @@ public func FfiConverterTypeElementSelection_lower(_ value: ElementSelection) ->
 
 
 /**
+ * The verifier's reader identity: what the citizen's phone shows before anything is chosen.
+ * No key material (the reader key never leaves the verifier's data directory).
+ */
+public struct EnrolledReader: Equatable, Hashable {
+    /**
+     * The role certified.
+     */
+    public let role: VerifierRole
+    /**
+     * The reader certificate's subject (`CN=…, O=…`).
+     */
+    public let subject: String
+    /**
+     * Its common name as the citizen sees it (`Vietnamese / English`).
+     */
+    public let commonName: String?
+    /**
+     * The role's name in Vietnamese.
+     */
+    public let nameVi: String
+    /**
+     * The role's name in English.
+     */
+    public let nameEn: String
+    /**
+     * End of the certificate's validity: enrol again before it.
+     */
+    public let notAfter: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The role certified.
+         */role: VerifierRole, 
+        /**
+         * The reader certificate's subject (`CN=…, O=…`).
+         */subject: String, 
+        /**
+         * Its common name as the citizen sees it (`Vietnamese / English`).
+         */commonName: String?, 
+        /**
+         * The role's name in Vietnamese.
+         */nameVi: String, 
+        /**
+         * The role's name in English.
+         */nameEn: String, 
+        /**
+         * End of the certificate's validity: enrol again before it.
+         */notAfter: Date) {
+        self.role = role
+        self.subject = subject
+        self.commonName = commonName
+        self.nameVi = nameVi
+        self.nameEn = nameEn
+        self.notAfter = notAfter
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EnrolledReader: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEnrolledReader: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EnrolledReader {
+        return
+            try EnrolledReader(
+                role: FfiConverterTypeVerifierRole.read(from: &buf), 
+                subject: FfiConverterString.read(from: &buf), 
+                commonName: FfiConverterOptionString.read(from: &buf), 
+                nameVi: FfiConverterString.read(from: &buf), 
+                nameEn: FfiConverterString.read(from: &buf), 
+                notAfter: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EnrolledReader, into buf: inout [UInt8]) {
+        FfiConverterTypeVerifierRole.write(value.role, into: &buf)
+        FfiConverterString.write(value.subject, into: &buf)
+        FfiConverterOptionString.write(value.commonName, into: &buf)
+        FfiConverterString.write(value.nameVi, into: &buf)
+        FfiConverterString.write(value.nameEn, into: &buf)
+        FfiConverterTimestamp.write(value.notAfter, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolledReader_lift(_ buf: RustBuffer) throws -> EnrolledReader {
+    return try FfiConverterTypeEnrolledReader.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolledReader_lower(_ value: EnrolledReader) -> RustBuffer {
+    return FfiConverterTypeEnrolledReader.lower(value)
+}
+
+
+/**
  * The citizen's input to enrollment.
  */
 public struct EnrollmentInput: Equatable, Hashable {
@@ -12170,6 +12398,11 @@ public struct ReceiptInfo: Equatable, Hashable {
      * deleted). The other fields of a marker hold what is still known (id, kind, time).
      */
     public let damage: ErrorDetail?
+    /**
+     * An in-person presentation made offline whose receipt the server has not countersigned
+     * yet (`sync_receipts` sends it; it also rides on the periodic case sync).
+     */
+    public let awaitingCountersignature: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -12212,7 +12445,11 @@ public struct ReceiptInfo: Equatable, Hashable {
          * Set on a marker for a receipt the device cannot show: `consent.receipt_damaged` (the
          * stored row does not open) or `consent.receipt_missing` (a receipt of the chain was
          * deleted). The other fields of a marker hold what is still known (id, kind, time).
-         */damage: ErrorDetail?) {
+         */damage: ErrorDetail?, 
+        /**
+         * An in-person presentation made offline whose receipt the server has not countersigned
+         * yet (`sync_receipts` sends it; it also rides on the periodic case sync).
+         */awaitingCountersignature: Bool) {
         self.receiptId = receiptId
         self.kind = kind
         self.relyingPartyId = relyingPartyId
@@ -12225,6 +12462,7 @@ public struct ReceiptInfo: Equatable, Hashable {
         self.sequence = sequence
         self.delivery = delivery
         self.damage = damage
+        self.awaitingCountersignature = awaitingCountersignature
     }
 
     
@@ -12254,7 +12492,8 @@ public struct FfiConverterTypeReceiptInfo: FfiConverterRustBuffer {
                 issuedAt: FfiConverterTimestamp.read(from: &buf), 
                 sequence: FfiConverterInt64.read(from: &buf), 
                 delivery: FfiConverterTypeShareDelivery.read(from: &buf), 
-                damage: FfiConverterOptionTypeErrorDetail.read(from: &buf)
+                damage: FfiConverterOptionTypeErrorDetail.read(from: &buf), 
+                awaitingCountersignature: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -12271,6 +12510,7 @@ public struct FfiConverterTypeReceiptInfo: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.sequence, into: &buf)
         FfiConverterTypeShareDelivery.write(value.delivery, into: &buf)
         FfiConverterOptionTypeErrorDetail.write(value.damage, into: &buf)
+        FfiConverterBool.write(value.awaitingCountersignature, into: &buf)
     }
 }
 
@@ -17987,6 +18227,92 @@ public func FfiConverterTypeVerifierRequest_lower(_ value: VerifierRequest) -> R
 }
 
 
+
+/**
+ * The demo verifiers a reader certificate can be issued for (decision 45); each may ask for a
+ * fixed set of documents and elements, written into its certificate.
+ */
+
+public enum VerifierRole: Equatable, Hashable {
+    
+    /**
+     * Traffic police: the driving licence, the vehicle registration, identity from the CCCD.
+     */
+    case trafficPolice
+    /**
+     * A hospital's reception: the health-insurance card and identity elements.
+     */
+    case hospital
+    /**
+     * A bank counter: the CCCD and the driving licence's identity elements.
+     */
+    case bankCounter
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension VerifierRole: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifierRole: FfiConverterRustBuffer {
+    typealias SwiftType = VerifierRole
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifierRole {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .trafficPolice
+        
+        case 2: return .hospital
+        
+        case 3: return .bankCounter
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: VerifierRole, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .trafficPolice:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .hospital:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .bankCounter:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierRole_lift(_ buf: RustBuffer) throws -> VerifierRole {
+    return try FfiConverterTypeVerifierRole.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierRole_lower(_ value: VerifierRole) -> RustBuffer {
+    return FfiConverterTypeVerifierRole.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -18222,6 +18548,30 @@ fileprivate struct FfiConverterOptionTypeDateRule: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeDateRule.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeEnrolledReader: FfiConverterRustBuffer {
+    typealias SwiftType = EnrolledReader?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEnrolledReader.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEnrolledReader.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -19542,6 +19892,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 35057) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_consentclient_sync_receipts() != 54011) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 12789) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -19698,10 +20051,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 26125) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_verifier_enrol_reader() != 6651) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_verifier_enrolled_reader() != 38841) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_verifier_refresh_trust() != 45832) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_verifier_start_session() != 18018) {
+    if (uniffi_citizen_core_checksum_method_verifier_start_session() != 11521) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_verifier_trust_status() != 13709) {

@@ -1025,6 +1025,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_scan_login_code(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_sync_receipts(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_fetch_credential(
     ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_open_share_request(
@@ -1128,6 +1130,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_servicesclient_update_draft(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_validate_draft(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_verifier_enrol_reader(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_verifier_enrolled_reader(
     ): Int
     external fun uniffi_citizen_core_checksum_method_verifier_refresh_trust(
     ): Int
@@ -1312,6 +1318,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_consentclient_scan_login_code(`ptr`: Long,`frame`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_sync_receipts(`ptr`: Long,
+    ): Long
     external fun uniffi_citizen_core_fn_method_consentclient_fetch_credential(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_consentclient_open_share_request(`ptr`: Long,`request`: RustBuffer.ByValue,
@@ -1457,6 +1465,10 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_free_verifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_citizen_core_fn_constructor_verifier_open(`config`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_verifier_enrol_reader(`ptr`: Long,`officialToken`: RustBuffer.ByValue,`role`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_verifier_enrolled_reader(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_verifier_refresh_trust(`ptr`: Long,
     ): Long
@@ -1981,6 +1993,29 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUInt: FfiConverter<UInt, Int> {
+    override fun lift(value: Int): UInt {
+        return value.toUInt()
+    }
+
+    override fun read(buf: ByteBuffer): UInt {
+        return lift(buf.getInt())
+    }
+
+    override fun lower(value: UInt): Int {
+        return value.toInt()
+    }
+
+    override fun allocationSize(value: UInt) = 4UL
+
+    override fun write(value: UInt, buf: ByteBuffer) {
+        buf.putInt(value.toInt())
+    }
 }
 
 /**
@@ -5660,6 +5695,16 @@ public interface ConsentClientInterface {
     suspend fun `scanLoginCode`(`frame`: kotlin.String): LoginRequestInfo
     
     /**
+     * Send the receipts of in-person presentations made offline to the server for its
+     * countersignature (online), and store each one checked. Signed by the bookkeeping key:
+     * never prompts. Also done after each `services().sync_cases()`. Returns how many were
+     * countersigned now (0 when none waits, or before the bookkeeping key is registered).
+     * Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+     * `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+     */
+    suspend fun `syncReceipts`(): kotlin.UInt
+    
+    /**
      * Fetch the identity credential the device presents from (an SD-JWT bound to the device
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
      * calls this itself when the credential is missing or about to expire. Needs a session.
@@ -5982,6 +6027,35 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeLoginRequestInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Send the receipts of in-person presentations made offline to the server for its
+     * countersignature (online), and store each one checked. Signed by the bookkeeping key:
+     * never prompts. Also done after each `services().sync_cases()`. Returns how many were
+     * countersigned now (0 when none waits, or before the bookkeeping key is registered).
+     * Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+     * `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncReceipts`() : kotlin.UInt {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_sync_receipts(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
+        // lift function
+        { FfiConverterUInt.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -10716,6 +10790,25 @@ public object FfiConverterTypeSubscription: FfiConverter<Subscription, Long> {
 public interface VerifierInterface {
     
     /**
+     * Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+     * every 90 days): a reader key is generated on this machine, its public half certified by
+     * the server under the reader root of the trust list (the operator's `official_token`
+     * authorises it), the certificate checked, and both kept in the data directory. From then
+     * on every request is signed and the citizen's phone shows this reader's name; the
+     * elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+     * previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+     * `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+     * `official_unauthorized` for a wrong token).
+     */
+    suspend fun `enrolReader`(`officialToken`: kotlin.String, `role`: VerifierRole): EnrolledReader
+    
+    /**
+     * The reader identity this verifier signs its requests with; `None` when not enrolled
+     * (requests are then anonymous). Offline. Main-safe.
+     */
+    suspend fun `enrolledReader`(): EnrolledReader?
+    
+    /**
      * Fetch the server's keys, the signed trust list and the token status list, verify each,
      * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
      * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
@@ -10724,7 +10817,8 @@ public interface VerifierInterface {
     
     /**
      * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * `request`, over `transport`: the request is sent at once, signed with the reader key when
+     * this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
      * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
      * `mdoc.transport_failed`).
      */
@@ -10855,6 +10949,65 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
 
     
     /**
+     * Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+     * every 90 days): a reader key is generated on this machine, its public half certified by
+     * the server under the reader root of the trust list (the operator's `official_token`
+     * authorises it), the certificate checked, and both kept in the data directory. From then
+     * on every request is signed and the citizen's phone shows this reader's name; the
+     * elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+     * previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+     * `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+     * `official_unauthorized` for a wrong token).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enrolReader`(`officialToken`: kotlin.String, `role`: VerifierRole) : EnrolledReader {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_verifier_enrol_reader(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`officialToken`),
+        FfiConverterTypeVerifierRole.lower(`role`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEnrolledReader.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The reader identity this verifier signs its requests with; `None` when not enrolled
+     * (requests are then anonymous). Offline. Main-safe.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enrolledReader`() : EnrolledReader? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_verifier_enrolled_reader(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeEnrolledReader.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Fetch the server's keys, the signed trust list and the token status list, verify each,
      * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
      * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
@@ -10882,7 +11035,8 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
     
     /**
      * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * `request`, over `transport`: the request is sent at once, signed with the reader key when
+     * this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
      * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
      * `mdoc.transport_failed`).
      */
@@ -13663,6 +13817,86 @@ public object FfiConverterTypeElementSelection: FfiConverterRustBuffer<ElementSe
 
 
 /**
+ * The verifier's reader identity: what the citizen's phone shows before anything is chosen.
+ * No key material (the reader key never leaves the verifier's data directory).
+ */
+data class EnrolledReader (
+    /**
+     * The role certified.
+     */
+    val `role`: VerifierRole
+    , 
+    /**
+     * The reader certificate's subject (`CN=…, O=…`).
+     */
+    val `subject`: kotlin.String
+    , 
+    /**
+     * Its common name as the citizen sees it (`Vietnamese / English`).
+     */
+    val `commonName`: kotlin.String?
+    , 
+    /**
+     * The role's name in Vietnamese.
+     */
+    val `nameVi`: kotlin.String
+    , 
+    /**
+     * The role's name in English.
+     */
+    val `nameEn`: kotlin.String
+    , 
+    /**
+     * End of the certificate's validity: enrol again before it.
+     */
+    val `notAfter`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEnrolledReader: FfiConverterRustBuffer<EnrolledReader> {
+    override fun read(buf: ByteBuffer): EnrolledReader {
+        return EnrolledReader(
+            FfiConverterTypeVerifierRole.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EnrolledReader) = (
+            FfiConverterTypeVerifierRole.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`subject`) +
+            FfiConverterOptionalString.allocationSize(value.`commonName`) +
+            FfiConverterString.allocationSize(value.`nameVi`) +
+            FfiConverterString.allocationSize(value.`nameEn`) +
+            FfiConverterTimestamp.allocationSize(value.`notAfter`)
+    )
+
+    override fun write(value: EnrolledReader, buf: ByteBuffer) {
+            FfiConverterTypeVerifierRole.write(value.`role`, buf)
+            FfiConverterString.write(value.`subject`, buf)
+            FfiConverterOptionalString.write(value.`commonName`, buf)
+            FfiConverterString.write(value.`nameVi`, buf)
+            FfiConverterString.write(value.`nameEn`, buf)
+            FfiConverterTimestamp.write(value.`notAfter`, buf)
+    }
+}
+
+
+
+/**
  * The citizen's input to enrollment.
  */
 data class EnrollmentInput (
@@ -15107,6 +15341,12 @@ data class ReceiptInfo (
      * deleted). The other fields of a marker hold what is still known (id, kind, time).
      */
     val `damage`: ErrorDetail?
+    , 
+    /**
+     * An in-person presentation made offline whose receipt the server has not countersigned
+     * yet (`sync_receipts` sends it; it also rides on the periodic case sync).
+     */
+    val `awaitingCountersignature`: kotlin.Boolean
     
 ){
     
@@ -15135,6 +15375,7 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterLong.read(buf),
             FfiConverterTypeShareDelivery.read(buf),
             FfiConverterOptionalTypeErrorDetail.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -15150,7 +15391,8 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterTimestamp.allocationSize(value.`issuedAt`) +
             FfiConverterLong.allocationSize(value.`sequence`) +
             FfiConverterTypeShareDelivery.allocationSize(value.`delivery`) +
-            FfiConverterOptionalTypeErrorDetail.allocationSize(value.`damage`)
+            FfiConverterOptionalTypeErrorDetail.allocationSize(value.`damage`) +
+            FfiConverterBoolean.allocationSize(value.`awaitingCountersignature`)
     )
 
     override fun write(value: ReceiptInfo, buf: ByteBuffer) {
@@ -15166,6 +15408,7 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterLong.write(value.`sequence`, buf)
             FfiConverterTypeShareDelivery.write(value.`delivery`, buf)
             FfiConverterOptionalTypeErrorDetail.write(value.`damage`, buf)
+            FfiConverterBoolean.write(value.`awaitingCountersignature`, buf)
     }
 }
 
@@ -19911,6 +20154,56 @@ public object FfiConverterTypeVerifierRequest : FfiConverterRustBuffer<VerifierR
 
 
 
+/**
+ * The demo verifiers a reader certificate can be issued for (decision 45); each may ask for a
+ * fixed set of documents and elements, written into its certificate.
+ */
+
+enum class VerifierRole {
+    
+    /**
+     * Traffic police: the driving licence, the vehicle registration, identity from the CCCD.
+     */
+    TRAFFIC_POLICE,
+    /**
+     * A hospital's reception: the health-insurance card and identity elements.
+     */
+    HOSPITAL,
+    /**
+     * A bank counter: the CCCD and the driving licence's identity elements.
+     */
+    BANK_COUNTER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifierRole: FfiConverterRustBuffer<VerifierRole> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        VerifierRole.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: VerifierRole) = 4UL
+
+    override fun write(value: VerifierRole, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -20225,6 +20518,38 @@ public object FfiConverterOptionalTypeDateRule: FfiConverterRustBuffer<DateRule?
         } else {
             buf.put(1)
             FfiConverterTypeDateRule.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeEnrolledReader: FfiConverterRustBuffer<EnrolledReader?> {
+    override fun read(buf: ByteBuffer): EnrolledReader? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEnrolledReader.read(buf)
+    }
+
+    override fun allocationSize(value: EnrolledReader?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEnrolledReader.allocationSize(value)
+        }
+    }
+
+    override fun write(value: EnrolledReader?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEnrolledReader.write(value, buf)
         }
     }
 }
