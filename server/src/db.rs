@@ -363,6 +363,21 @@ CREATE TABLE rebindings (
     consumed_at    INTEGER
 );
 "#,
+    // v11 (issue 15, decision 48): the citizen's own lock of a lost phone from the portal or any
+    // other device. A request is started with the identifiers (OTP sent to the registered
+    // phone) and completed with that OTP or a chip read over its id; once used it is spent.
+    r#"
+CREATE TABLE remote_locks (
+    lock_id        TEXT PRIMARY KEY,
+    account_id     TEXT NOT NULL REFERENCES accounts(account_id),
+    otp_hash       BLOB NOT NULL,
+    otp_expires_at INTEGER NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    created_at     INTEGER NOT NULL,
+    consumed_at    INTEGER,
+    method         TEXT
+);
+"#,
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.
@@ -620,7 +635,7 @@ mod tests {
         }
         let c = open(&p).unwrap();
         let v: i64 = c.as_sqlite().unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-        assert_eq!((v, MIGRATIONS.len()), (10, 10));
+        assert_eq!(v as usize, MIGRATIONS.len());
         let dev = crate::verify::load_device(&c, "dev").unwrap().unwrap();
         assert_eq!((dev.last_counter, dev.locked_at, dev.shown_status()), (41, None, "active"));
         for t in ["device_locks", "recoveries", "key_rotations", "rebindings"] {

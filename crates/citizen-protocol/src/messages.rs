@@ -276,6 +276,10 @@ messages! {
     RebindProofInvalid => "rebind.proof_invalid", "Không xác minh được khoá mới của thiết bị; hãy thực hiện lại.", "The device's new key could not be verified; try again.";
     TransferCodeInvalid => "transfer.code_invalid", "Đây không phải mã chuyển thiết bị hợp lệ của máy chủ này.", "This is not a valid device-transfer code of this server.";
     NoPendingRebind => "rebind.no_pending", "Chưa có yêu cầu liên kết lại khoá nào đang chờ mã OTP.", "There is no key re-binding waiting for an OTP.";
+    RebindChipRequired => "rebind.chip_required", "Không còn phiên đăng nhập: hãy đọc thẻ căn cước gắn chip cùng mã OTP để liên kết lại khoá của thiết bị.", "There is no live session: read the chip-based ID card together with the OTP to re-bind the device key.";
+    LockProofRequired => "lock.proof_required", "Để khoá thiết bị bị mất cần mã OTP gửi tới số điện thoại đã đăng ký hoặc đọc thẻ căn cước gắn chip; số định danh và ngày sinh thôi là không đủ.", "Locking a lost device needs the OTP sent to the registered phone or a read of the chip-based ID card; the ID number and date of birth alone are not enough.";
+    LockUnknown => "lock.unknown", "Không có yêu cầu khoá thiết bị nào như vậy; hãy bắt đầu lại.", "There is no such device-lock request; start again.";
+    LockReplayed => "lock.replayed", "Yêu cầu khoá thiết bị này đã được dùng; hãy bắt đầu lại nếu cần.", "This device-lock request was already used; start again if needed.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
 
