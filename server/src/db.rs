@@ -406,6 +406,20 @@ CREATE TRIGGER register_history_no_update BEFORE UPDATE ON register_history
 BEGIN SELECT RAISE(ABORT, 'register_history is append-only'); END;
 CREATE TRIGGER register_history_no_delete BEFORE DELETE ON register_history
 BEGIN SELECT RAISE(ABORT, 'register_history is append-only'); END;
+    // v12 (issue 15, decision 48): the citizen's own lock of a lost phone from the portal or any
+    // other device. A request is started with the identifiers (OTP sent to the registered
+    // phone) and completed with that OTP or a chip read over its id; once used it is spent.
+    r#"
+CREATE TABLE remote_locks (
+    lock_id        TEXT PRIMARY KEY,
+    account_id     TEXT NOT NULL REFERENCES accounts(account_id),
+    otp_hash       BLOB NOT NULL,
+    otp_expires_at INTEGER NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    created_at     INTEGER NOT NULL,
+    consumed_at    INTEGER,
+    method         TEXT
+);
 "#,
 ];
 

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "0003_recovery.sql", include_str!("../migrations/postgres/0003_recovery.sql")),
     (4, "0004_case_number_sequence.sql", include_str!("../migrations/postgres/0004_case_number_sequence.sql")),
     (5, "0005_register_corrections.sql", include_str!("../migrations/postgres/0005_register_corrections.sql")),
+    (6, "0006_remote_lock.sql", include_str!("../migrations/postgres/0006_remote_lock.sql")),
 ];
 
 /// Advisory lock key held while migrating ("citizen" in ASCII).

@@ -641,6 +641,8 @@ pub enum OtpTable {
     Reset,
     /// `rebindings` (issue 15)
     Rebind,
+    /// `remote_locks` (issue 15, decision 48)
+    RemoteLock,
 }
 
 /// Apply the OTP rules: consumed → unknown; too many attempts → dead; expired; wrong →
@@ -674,6 +676,7 @@ pub fn check_otp(
         OtpTable::Enrollment => "UPDATE enrollments SET attempts = attempts + 1 WHERE enrollment_id = ?1",
         OtpTable::Reset => "UPDATE passcode_resets SET attempts = attempts + 1 WHERE reset_id = ?1",
         OtpTable::Rebind => "UPDATE rebindings SET attempts = attempts + 1 WHERE rebind_id = ?1",
+        OtpTable::RemoteLock => "UPDATE remote_locks SET attempts = attempts + 1 WHERE lock_id = ?1",
     };
     conn.execute(sql, [id])?;
     let attempts = row.attempts + 1;

@@ -244,6 +244,7 @@ fn domain(m: Msg) -> CitizenError {
         | DocumentUnknown
         | RecoveryUnknown
         | NoPendingRebind
+        | LockUnknown
         | NothingHeld => CitizenError::NotFound { detail },
         // Input that is not valid as a whole (a scanned code, a link, a file, a choice).
         ConsentQrNotLoginCode

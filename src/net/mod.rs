@@ -153,6 +153,7 @@ pub fn server_error(status: StatusCode, body: &[u8], retry_after: Option<u64>) -
         code if code.starts_with("chip.")
             || code.starts_with("recovery.")
             || code.starts_with("rebind.")
+            || code.starts_with("lock.")
             || code == Msg::LevelRequired.code() =>
         {
             match Msg::all().iter().find(|m| m.code() == code) {

@@ -561,9 +561,11 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_rebinding() != 17720:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_rebinding() != 59966:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_complete_recovery() != 39383:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock() != 30682:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_export_access_log() != 10177:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -595,6 +597,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter() != 47743:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_start_remote_lock() != 51614:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_transfer_code() != 7261:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_validate_enrollment() != 11793:
@@ -615,7 +619,11 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_chipclient_complete_rebinding_with_chip() != 41955:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_chipclient_identity_level() != 58827:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_chipclient_remote_lock_with_chip() != 57995:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip() != 49313:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -878,6 +886,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_rebinding.
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_recovery.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_recovery.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_export_access_log.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_export_access_log.restype = ctypes.c_uint16
@@ -923,6 +934,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_rebinding.res
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_remote_lock.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_remote_lock.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_transfer_code.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_transfer_code.restype = ctypes.c_uint16
@@ -953,9 +967,15 @@ _UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length.res
 _UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_complete_rebinding_with_chip.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_complete_rebinding_with_chip.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_identity_level.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_identity_level.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_remote_lock_with_chip.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_remote_lock_with_chip.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip.restype = ctypes.c_uint16
@@ -1323,6 +1343,12 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_recovery.argtype
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_recovery.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_remote_lock.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_remote_lock.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_export_access_log.argtypes = (
     ctypes.c_uint64,
 )
@@ -1391,6 +1417,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_remote_lock.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_remote_lock.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_transfer_code.argtypes = (
     ctypes.c_uint64,
 )
@@ -1437,10 +1468,28 @@ _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.restype = ctypes.c_int8
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_chipclient_start_recovery_with_chip.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -8842,6 +8891,92 @@ class _UniffiFfiConverterTypeRecoveryTicket(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.old_device_id, buf)
 
 @dataclass
+class RemoteLockOutcome:
+    """
+    A lost phone, locked: it cannot log in, sign, submit or present until it is unlocked at a
+    counter or a recovery replaces it; its data and outbox are kept.
+"""
+    def __init__(self, *, device_id:str, locked_at:Timestamp):
+        self.device_id = device_id
+        self.locked_at = locked_at
+        
+        
+
+    
+    def __str__(self):
+        return "RemoteLockOutcome(device_id={}, locked_at={})".format(self.device_id, self.locked_at)
+    def __eq__(self, other):
+        if self.device_id != other.device_id:
+            return False
+        if self.locked_at != other.locked_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRemoteLockOutcome(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RemoteLockOutcome(
+            device_id=_UniffiFfiConverterString.read(buf),
+            locked_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.device_id)
+        _UniffiFfiConverterTimestamp.check_lower(value.locked_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.device_id, buf)
+        _UniffiFfiConverterTimestamp.write(value.locked_at, buf)
+
+@dataclass
+class RemoteLockTicket:
+    """
+    A lock of a lost phone, requested from this (another) device: the OTP went to the registered
+    phone ([`AccountClient::complete_remote_lock`] next; or `chip().remote_lock_with_chip`).
+"""
+    def __init__(self, *, lock_id:str, masked_phone:str, otp_expires_at:Timestamp):
+        self.lock_id = lock_id
+        self.masked_phone = masked_phone
+        self.otp_expires_at = otp_expires_at
+        
+        
+
+    
+    def __str__(self):
+        return "RemoteLockTicket(lock_id={}, masked_phone={}, otp_expires_at={})".format(self.lock_id, self.masked_phone, self.otp_expires_at)
+    def __eq__(self, other):
+        if self.lock_id != other.lock_id:
+            return False
+        if self.masked_phone != other.masked_phone:
+            return False
+        if self.otp_expires_at != other.otp_expires_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRemoteLockTicket(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RemoteLockTicket(
+            lock_id=_UniffiFfiConverterString.read(buf),
+            masked_phone=_UniffiFfiConverterString.read(buf),
+            otp_expires_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.lock_id)
+        _UniffiFfiConverterString.check_lower(value.masked_phone)
+        _UniffiFfiConverterTimestamp.check_lower(value.otp_expires_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.lock_id, buf)
+        _UniffiFfiConverterString.write(value.masked_phone, buf)
+        _UniffiFfiConverterTimestamp.write(value.otp_expires_at, buf)
+
+@dataclass
 class RequestedElementSpec:
     """
     One element a custom request asks for.
@@ -12659,8 +12794,9 @@ class AccountClientProtocol(typing.Protocol):
         signed with the old key and are re-signed only when the citizen confirms
         (`services().release_held_outbox(true, …)`). Returns how many requests are held.
         Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-        the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-        `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+        the session has ended: re-bind with the chip instead,
+        `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+        `rebind.proof_invalid`).
 """
         raise NotImplementedError
     async def complete_recovery(self, ) -> EnrollmentOutcome:
@@ -12670,6 +12806,14 @@ class AccountClientProtocol(typing.Protocol):
         Throws [`CitizenError`]: `Refused` with `recovery.waiting` before `ready_at`,
         `recovery.cancelled` if the old device or an official cancelled it (the recovery is then
         dropped here), `NotFound` with `recovery.unknown` when none waits.
+"""
+        raise NotImplementedError
+    async def complete_remote_lock(self, lock_id: str,otp: str) -> RemoteLockOutcome:
+        """
+        Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+        active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+        Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+        `lock.unknown`, `Refused` with `lock.replayed`).
 """
         raise NotImplementedError
     async def export_access_log(self, ) -> str:
@@ -12770,6 +12914,16 @@ class AccountClientProtocol(typing.Protocol):
         period. Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Refused`
         with `recovery.counter_required` before the official's approval, `recovery.chip_required`
         for a level-2 account: use `chip().start_recovery_with_chip`).
+"""
+        raise NotImplementedError
+    async def start_remote_lock(self, input: EnrollmentInput) -> RemoteLockTicket:
+        """
+        Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+        whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+        not), validated here and matched by the register; the OTP goes to the registered phone.
+        The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+        never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+        `no_match` or `rate_limited`).
 """
         raise NotImplementedError
     async def transfer_code(self, ) -> str:
@@ -13028,8 +13182,9 @@ class AccountClient(AccountClientProtocol):
         signed with the old key and are re-signed only when the citizen confirms
         (`services().release_held_outbox(true, …)`). Returns how many requests are held.
         Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-        the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-        `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+        the session has ended: re-bind with the chip instead,
+        `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+        `rebind.proof_invalid`).
 """
         
         _UniffiFfiConverterString.check_lower(otp)
@@ -13068,6 +13223,32 @@ class AccountClient(AccountClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_recovery(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def complete_remote_lock(self, lock_id: str,otp: str) -> RemoteLockOutcome:
+        """
+        Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+        active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+        Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+        `lock.unknown`, `Refused` with `lock.replayed`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(lock_id)
+
+        _UniffiFfiConverterString.check_lower(otp)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(lock_id),
+            _UniffiFfiConverterString.lower(otp),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeRemoteLockOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_remote_lock(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -13372,6 +13553,31 @@ class AccountClient(AccountClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def start_remote_lock(self, input: EnrollmentInput) -> RemoteLockTicket:
+        """
+        Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+        whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+        not), validated here and matched by the register; the OTP goes to the registered phone.
+        The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+        never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+        `no_match` or `rate_limited`).
+"""
+        
+        _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeEnrollmentInput.lower(input),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeRemoteLockTicket.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_remote_lock(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -14131,11 +14337,35 @@ class ChipClientProtocol(typing.Protocol):
     to fake in a test of a view model.
 """
     
+    async def complete_rebinding_with_chip(self, otp: str,passcode: str,key_options: KeyOptions,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> int:
+        """
+        Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+        **and** the session has ended (or instead of the session): after
+        `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+        read of the chip-based ID card with active authentication over the re-binding, then a new
+        device key on this device. The server checks the card against the register and rotates
+        the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+        are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+        Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+        `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+        `recovery.replayed`).
+"""
+        raise NotImplementedError
     async def identity_level(self, ) -> int:
         """
         The identity level the device's credential states: 1 (enrolled with number, birth date
         and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
         Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def remote_lock_with_chip(self, lock_id: str,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> RemoteLockOutcome:
+        """
+        Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+        phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+        with active authentication over the lock id; the server checks it against the register
+        and locks the account's active device. Nothing of the card is kept; nothing is stored on
+        this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+        `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
 """
         raise NotImplementedError
     async def start_recovery_with_chip(self, otp: str,new_passcode: str,key_options: KeyOptions,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> RecoveryTicket:
@@ -14193,6 +14423,50 @@ class ChipClient(ChipClientProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    async def complete_rebinding_with_chip(self, otp: str,passcode: str,key_options: KeyOptions,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> int:
+        """
+        Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+        **and** the session has ended (or instead of the session): after
+        `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+        read of the chip-based ID card with active authentication over the re-binding, then a new
+        device key on this device. The server checks the card against the register and rotates
+        the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+        are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+        Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+        `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+        `recovery.replayed`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(otp)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+
+        _UniffiFfiConverterTypeKeyOptions.check_lower(key_options)
+
+        _UniffiFfiConverterTypeApduTransport.check_lower(transport)
+
+        _UniffiFfiConverterTypeChipAccessKey.check_lower(key)
+
+        _UniffiFfiConverterOptionalTypeChipReadObserver.check_lower(observer)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(otp),
+            _UniffiFfiConverterString.lower(passcode),
+            _UniffiFfiConverterTypeKeyOptions.lower(key_options),
+            _UniffiFfiConverterTypeApduTransport.lower(transport),
+            _UniffiFfiConverterTypeChipAccessKey.lower(key),
+            _UniffiFfiConverterOptionalTypeChipReadObserver.lower(observer),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_i32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def identity_level(self, ) -> int:
         """
         The identity level the device's credential states: 1 (enrolled with number, birth date
@@ -14209,6 +14483,40 @@ class ChipClient(ChipClientProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_i32,
             _UniffiLib.ffi_citizen_core_rust_future_complete_i32,
             _UniffiLib.ffi_citizen_core_rust_future_free_i32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def remote_lock_with_chip(self, lock_id: str,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> RemoteLockOutcome:
+        """
+        Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+        phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+        with active authentication over the lock id; the server checks it against the register
+        and locks the account's active device. Nothing of the card is kept; nothing is stored on
+        this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+        `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(lock_id)
+
+        _UniffiFfiConverterTypeApduTransport.check_lower(transport)
+
+        _UniffiFfiConverterTypeChipAccessKey.check_lower(key)
+
+        _UniffiFfiConverterOptionalTypeChipReadObserver.check_lower(observer)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(lock_id),
+            _UniffiFfiConverterTypeApduTransport.lower(transport),
+            _UniffiFfiConverterTypeChipAccessKey.lower(key),
+            _UniffiFfiConverterOptionalTypeChipReadObserver.lower(observer),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeRemoteLockOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -18764,6 +19072,8 @@ __all__ = [
     "RebindTicket",
     "RecoveryNoticeInfo",
     "RecoveryTicket",
+    "RemoteLockOutcome",
+    "RemoteLockTicket",
     "RequestedElementSpec",
     "SessionInfo",
     "ShareOutcome",

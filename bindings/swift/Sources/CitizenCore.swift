@@ -837,8 +837,9 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
      * signed with the old key and are re-signed only when the citizen confirms
      * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
      * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     * the session has ended: re-bind with the chip instead,
+     * `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+     * `rebind.proof_invalid`).
      */
     func completeRebinding(otp: String, passcode: String, keyOptions: KeyOptions) async throws  -> Int32
     
@@ -850,6 +851,14 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
      * dropped here), `NotFound` with `recovery.unknown` when none waits.
      */
     func completeRecovery() async throws  -> EnrollmentOutcome
+    
+    /**
+     * Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+     * active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+     * Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+     * `lock.unknown`, `Refused` with `lock.replayed`).
+     */
+    func completeRemoteLock(lockId: String, otp: String) async throws  -> RemoteLockOutcome
     
     /**
      * On the new device: the recovery waiting here, if any (no network call). Main-safe; never
@@ -880,6 +889,16 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
      * for a level-2 account: use `chip().start_recovery_with_chip`).
      */
     func startRecoveryAtCounter(otp: String, newPasscode: String, keyOptions: KeyOptions) async throws  -> RecoveryTicket
+    
+    /**
+     * Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+     * whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+     * not), validated here and matched by the register; the OTP goes to the registered phone.
+     * The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+     * `no_match` or `rate_limited`).
+     */
+    func startRemoteLock(input: EnrollmentInput) async throws  -> RemoteLockTicket
     
     /**
      * On the new phone, during an enrollment (after `start_enrollment`): the transfer QR code
@@ -1388,8 +1407,9 @@ open func cancelRecovery(passcode: String)async throws  -> String  {
      * signed with the old key and are re-signed only when the citizen confirms
      * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
      * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     * the session has ended: re-bind with the chip instead,
+     * `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+     * `rebind.proof_invalid`).
      */
 open func completeRebinding(otp: String, passcode: String, keyOptions: KeyOptions)async throws  -> Int32  {
     return
@@ -1426,6 +1446,28 @@ open func completeRecovery()async throws  -> EnrollmentOutcome  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeEnrollmentOutcome_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+     * active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+     * Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+     * `lock.unknown`, `Refused` with `lock.replayed`).
+     */
+open func completeRemoteLock(lockId: String, otp: String)async throws  -> RemoteLockOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_complete_remote_lock(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(lockId),FfiConverterString.lower(otp)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRemoteLockOutcome_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -1512,6 +1554,30 @@ open func startRecoveryAtCounter(otp: String, newPasscode: String, keyOptions: K
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeRecoveryTicket_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+     * whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+     * not), validated here and matched by the register; the OTP goes to the registered phone.
+     * The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+     * `no_match` or `rate_limited`).
+     */
+open func startRemoteLock(input: EnrollmentInput)async throws  -> RemoteLockTicket  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_start_remote_lock(
+                        self.uniffiCloneHandle(),FfiConverterTypeEnrollmentInput_lower(input)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRemoteLockTicket_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -2155,11 +2221,35 @@ public func FfiConverterTypeApduTransport_lower(_ value: ApduTransport) -> UInt6
 public protocol ChipClientProtocol: AnyObject, Sendable {
     
     /**
+     * Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+     * **and** the session has ended (or instead of the session): after
+     * `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+     * read of the chip-based ID card with active authentication over the re-binding, then a new
+     * device key on this device. The server checks the card against the register and rotates
+     * the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+     * are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+     * Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+     * `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+     * `recovery.replayed`).
+     */
+    func completeRebindingWithChip(otp: String, passcode: String, keyOptions: KeyOptions, transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?) async throws  -> Int32
+    
+    /**
      * The identity level the device's credential states: 1 (enrolled with number, birth date
      * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
      * Main-safe; never prompts. Throws [`CitizenError`].
      */
     func identityLevel() async throws  -> Int32
+    
+    /**
+     * Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+     * phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+     * with active authentication over the lock id; the server checks it against the register
+     * and locks the account's active device. Nothing of the card is kept; nothing is stored on
+     * this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
+     */
+    func remoteLockWithChip(lockId: String, transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?) async throws  -> RemoteLockOutcome
     
     /**
      * On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
@@ -2246,6 +2336,34 @@ open class ChipClient: ChipClientProtocol, @unchecked Sendable {
 
     
     /**
+     * Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+     * **and** the session has ended (or instead of the session): after
+     * `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+     * read of the chip-based ID card with active authentication over the re-binding, then a new
+     * device key on this device. The server checks the card against the register and rotates
+     * the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+     * are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+     * Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+     * `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+     * `recovery.replayed`).
+     */
+open func completeRebindingWithChip(otp: String, passcode: String, keyOptions: KeyOptions, transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?)async throws  -> Int32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(passcode),FfiConverterTypeKeyOptions_lower(keyOptions),FfiConverterTypeApduTransport_lower(transport),FfiConverterTypeChipAccessKey_lower(key),FfiConverterOptionTypeChipReadObserver.lower(observer)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_i32,
+            completeFunc: ffi_citizen_core_rust_future_complete_i32,
+            freeFunc: ffi_citizen_core_rust_future_free_i32,
+            liftFunc: FfiConverterInt32.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
      * The identity level the device's credential states: 1 (enrolled with number, birth date
      * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
      * Main-safe; never prompts. Throws [`CitizenError`].
@@ -2262,6 +2380,30 @@ open func identityLevel()async throws  -> Int32  {
             completeFunc: ffi_citizen_core_rust_future_complete_i32,
             freeFunc: ffi_citizen_core_rust_future_free_i32,
             liftFunc: FfiConverterInt32.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+     * phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+     * with active authentication over the lock id; the server checks it against the register
+     * and locks the account's active device. Nothing of the card is kept; nothing is stored on
+     * this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
+     */
+open func remoteLockWithChip(lockId: String, transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?)async throws  -> RemoteLockOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(lockId),FfiConverterTypeApduTransport_lower(transport),FfiConverterTypeChipAccessKey_lower(key),FfiConverterOptionTypeChipReadObserver.lower(observer)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRemoteLockOutcome_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -12722,6 +12864,156 @@ public func FfiConverterTypeRecoveryTicket_lower(_ value: RecoveryTicket) -> Rus
 
 
 /**
+ * A lost phone, locked: it cannot log in, sign, submit or present until it is unlocked at a
+ * counter or a recovery replaces it; its data and outbox are kept.
+ */
+public struct RemoteLockOutcome: Equatable, Hashable {
+    /**
+     * The locked device.
+     */
+    public let deviceId: String
+    /**
+     * When it was locked.
+     */
+    public let lockedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The locked device.
+         */deviceId: String, 
+        /**
+         * When it was locked.
+         */lockedAt: Date) {
+        self.deviceId = deviceId
+        self.lockedAt = lockedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RemoteLockOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemoteLockOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RemoteLockOutcome {
+        return
+            try RemoteLockOutcome(
+                deviceId: FfiConverterString.read(from: &buf), 
+                lockedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RemoteLockOutcome, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterTimestamp.write(value.lockedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteLockOutcome_lift(_ buf: RustBuffer) throws -> RemoteLockOutcome {
+    return try FfiConverterTypeRemoteLockOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteLockOutcome_lower(_ value: RemoteLockOutcome) -> RustBuffer {
+    return FfiConverterTypeRemoteLockOutcome.lower(value)
+}
+
+
+/**
+ * A lock of a lost phone, requested from this (another) device: the OTP went to the registered
+ * phone ([`AccountClient::complete_remote_lock`] next; or `chip().remote_lock_with_chip`).
+ */
+public struct RemoteLockTicket: Equatable, Hashable {
+    /**
+     * The lock request (also the nonce of a chip read).
+     */
+    public let lockId: String
+    /**
+     * Where the OTP went (masked).
+     */
+    public let maskedPhone: String
+    /**
+     * Until when the OTP is valid.
+     */
+    public let otpExpiresAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The lock request (also the nonce of a chip read).
+         */lockId: String, 
+        /**
+         * Where the OTP went (masked).
+         */maskedPhone: String, 
+        /**
+         * Until when the OTP is valid.
+         */otpExpiresAt: Date) {
+        self.lockId = lockId
+        self.maskedPhone = maskedPhone
+        self.otpExpiresAt = otpExpiresAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RemoteLockTicket: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemoteLockTicket: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RemoteLockTicket {
+        return
+            try RemoteLockTicket(
+                lockId: FfiConverterString.read(from: &buf), 
+                maskedPhone: FfiConverterString.read(from: &buf), 
+                otpExpiresAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RemoteLockTicket, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.lockId, into: &buf)
+        FfiConverterString.write(value.maskedPhone, into: &buf)
+        FfiConverterTimestamp.write(value.otpExpiresAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteLockTicket_lift(_ buf: RustBuffer) throws -> RemoteLockTicket {
+    return try FfiConverterTypeRemoteLockTicket.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteLockTicket_lower(_ value: RemoteLockTicket) -> RustBuffer {
+    return FfiConverterTypeRemoteLockTicket.lower(value)
+}
+
+
+/**
  * One element the verifier asks for.
  */
 public struct RequestedDocumentElement: Equatable, Hashable {
@@ -19826,10 +20118,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_accountclient_cancel_recovery() != 53622) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_complete_rebinding() != 17720) {
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_rebinding() != 59966) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_complete_recovery() != 39383) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock() != 30682) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_pending_recovery() != 34981) {
@@ -19842,6 +20137,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter() != 47743) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_start_remote_lock() != 51614) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_transfer_code() != 7261) {
@@ -19859,7 +20157,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_activityclient_verify() != 56065) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_chipclient_complete_rebinding_with_chip() != 41955) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_chipclient_identity_level() != 58827) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_chipclient_remote_lock_with_chip() != 57995) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip() != 49313) {

@@ -285,6 +285,10 @@ messages! {
     CorrectionNamedOfficialRequired => "correction.named_official_required", "Đề nghị điều chỉnh thông tin chỉ được cán bộ có thẩm quyền quyết định.", "A correction is decided only by an authorised, named official.";
     CorrectionUnknown => "correction.unknown", "Không tìm thấy đề nghị điều chỉnh thông tin này.", "No such correction request.";
     CorrectionNotPending => "correction.not_pending", "Đề nghị điều chỉnh đã được quyết định hoặc đang chờ công dân bổ sung.", "The correction was already decided or is waiting for the citizen's supplement.";
+    RebindChipRequired => "rebind.chip_required", "Không còn phiên đăng nhập: hãy đọc thẻ căn cước gắn chip cùng mã OTP để liên kết lại khoá của thiết bị.", "There is no live session: read the chip-based ID card together with the OTP to re-bind the device key.";
+    LockProofRequired => "lock.proof_required", "Để khoá thiết bị bị mất cần mã OTP gửi tới số điện thoại đã đăng ký hoặc đọc thẻ căn cước gắn chip; số định danh và ngày sinh thôi là không đủ.", "Locking a lost device needs the OTP sent to the registered phone or a read of the chip-based ID card; the ID number and date of birth alone are not enough.";
+    LockUnknown => "lock.unknown", "Không có yêu cầu khoá thiết bị nào như vậy; hãy bắt đầu lại.", "There is no such device-lock request; start again.";
+    LockReplayed => "lock.replayed", "Yêu cầu khoá thiết bị này đã được dùng; hãy bắt đầu lại nếu cần.", "This device-lock request was already used; start again if needed.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
 

@@ -32,6 +32,7 @@ pub mod identity;
 pub mod qr;
 pub mod rebind;
 pub mod recovery;
+pub mod remote_lock;
 pub mod reset;
 pub mod services;
 
@@ -99,6 +100,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(PATH_OFFICIAL_DEVICE_LOCK, post(official_device_lock))
         .route(p::recovery::PATH_REBIND_START, post(rebind_start))
         .route(p::recovery::PATH_REBIND_COMPLETE, post(rebind_complete))
+        .route(p::recovery::PATH_REMOTE_LOCK_START, post(remote_lock_start))
+        .route(p::recovery::PATH_REMOTE_LOCK_COMPLETE, post(remote_lock_complete))
         .route(p::recovery::PATH_RECOVERY_START, post(recovery_start))
         .route(p::recovery::PATH_RECOVERY_COMPLETE, post(recovery_complete))
         .route(p::recovery::PATH_RECOVERY_CANCEL, post(recovery_cancel))
@@ -379,6 +382,22 @@ async fn rebind_complete(
 ) -> ApiResult<Json<p::Ok>> {
     let token = bearer(&headers);
     blocking(&s, move |s, c| audited(s, c, "rebind_complete", |s, c| rebind::complete(s, c, token.as_deref(), &req)))
+        .await
+        .map(Json)
+}
+
+async fn remote_lock_start(
+    State(s): S,
+    ApiJson(req): ApiJson<p::recovery::RemoteLockStartRequest>,
+) -> ApiResult<Json<p::recovery::RemoteLockStartResponse>> {
+    blocking(&s, move |s, c| audited(s, c, "remote_lock_start", |s, c| remote_lock::start(s, c, &req))).await.map(Json)
+}
+
+async fn remote_lock_complete(
+    State(s): S,
+    ApiJson(req): ApiJson<p::recovery::RemoteLockCompleteRequest>,
+) -> ApiResult<Json<p::recovery::RemoteLockCompleteResponse>> {
+    blocking(&s, move |s, c| audited(s, c, "remote_lock_complete", |s, c| remote_lock::complete(s, c, &req)))
         .await
         .map(Json)
 }

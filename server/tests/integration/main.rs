@@ -29,6 +29,7 @@ mod flood;
 mod identity;
 mod lockout;
 mod login;
+mod lost_phone;
 mod public_url;
 mod qr;
 mod recovery;

@@ -985,6 +985,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_complete_recovery(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_pending_recovery(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_pending_recovery_notice(
@@ -992,6 +994,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_accountclient_start_rebinding(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_start_remote_lock(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_transfer_code(
     ): Int
@@ -1003,7 +1007,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_activityclient_verify(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_chipclient_complete_rebinding_with_chip(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_chipclient_identity_level(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_chipclient_remote_lock_with_chip(
     ): Int
     external fun uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip(
     ): Int
@@ -1260,6 +1268,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_complete_recovery(`ptr`: Long,
     ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_complete_remote_lock(`ptr`: Long,`lockId`: RustBuffer.ByValue,`otp`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_pending_recovery(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_pending_recovery_notice(`ptr`: Long,
@@ -1267,6 +1277,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_accountclient_start_rebinding(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_start_remote_lock(`ptr`: Long,`input`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_transfer_code(`ptr`: Long,
     ): Long
@@ -1286,7 +1298,11 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_free_chipclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip(`ptr`: Long,`otp`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,`transport`: Long,`key`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_chipclient_identity_level(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip(`ptr`: Long,`lockId`: RustBuffer.ByValue,`transport`: Long,`key`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_chipclient_start_recovery_with_chip(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,`transport`: Long,`key`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,
     ): Long
@@ -2502,8 +2518,9 @@ public interface AccountClientInterface {
      * signed with the old key and are re-signed only when the citizen confirms
      * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
      * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     * the session has ended: re-bind with the chip instead,
+     * `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+     * `rebind.proof_invalid`).
      */
     suspend fun `completeRebinding`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions): kotlin.Int
     
@@ -2515,6 +2532,14 @@ public interface AccountClientInterface {
      * dropped here), `NotFound` with `recovery.unknown` when none waits.
      */
     suspend fun `completeRecovery`(): EnrollmentOutcome
+    
+    /**
+     * Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+     * active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+     * Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+     * `lock.unknown`, `Refused` with `lock.replayed`).
+     */
+    suspend fun `completeRemoteLock`(`lockId`: kotlin.String, `otp`: kotlin.String): RemoteLockOutcome
     
     /**
      * On the new device: the recovery waiting here, if any (no network call). Main-safe; never
@@ -2545,6 +2570,16 @@ public interface AccountClientInterface {
      * for a level-2 account: use `chip().start_recovery_with_chip`).
      */
     suspend fun `startRecoveryAtCounter`(`otp`: kotlin.String, `newPasscode`: kotlin.String, `keyOptions`: KeyOptions): RecoveryTicket
+    
+    /**
+     * Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+     * whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+     * not), validated here and matched by the register; the OTP goes to the registered phone.
+     * The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+     * `no_match` or `rate_limited`).
+     */
+    suspend fun `startRemoteLock`(`input`: EnrollmentInput): RemoteLockTicket
     
     /**
      * On the new phone, during an enrollment (after `start_enrollment`): the transfer QR code
@@ -3234,8 +3269,9 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
      * signed with the old key and are re-signed only when the citizen confirms
      * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
      * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     * the session has ended: re-bind with the chip instead,
+     * `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+     * `rebind.proof_invalid`).
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -3283,6 +3319,35 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeEnrollmentOutcome.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+     * active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+     * Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+     * `lock.unknown`, `Refused` with `lock.replayed`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `completeRemoteLock`(`lockId`: kotlin.String, `otp`: kotlin.String) : RemoteLockOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_remote_lock(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`lockId`),
+        FfiConverterString.lower(`otp`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRemoteLockOutcome.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -3392,6 +3457,36 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeRecoveryTicket.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+     * whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+     * not), validated here and matched by the register; the OTP goes to the registered phone.
+     * The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+     * `no_match` or `rate_limited`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startRemoteLock`(`input`: EnrollmentInput) : RemoteLockTicket {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_remote_lock(
+                uniffiHandle,
+                
+        FfiConverterTypeEnrollmentInput.lower(`input`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRemoteLockTicket.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -4385,11 +4480,35 @@ public object FfiConverterTypeApduTransport: FfiConverter<ApduTransport, Long> {
 public interface ChipClientInterface {
     
     /**
+     * Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+     * **and** the session has ended (or instead of the session): after
+     * `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+     * read of the chip-based ID card with active authentication over the re-binding, then a new
+     * device key on this device. The server checks the card against the register and rotates
+     * the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+     * are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+     * Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+     * `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+     * `recovery.replayed`).
+     */
+    suspend fun `completeRebindingWithChip`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions, `transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?): kotlin.Int
+    
+    /**
      * The identity level the device's credential states: 1 (enrolled with number, birth date
      * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
      * Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `identityLevel`(): kotlin.Int
+    
+    /**
+     * Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+     * phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+     * with active authentication over the lock id; the server checks it against the register
+     * and locks the account's active device. Nothing of the card is kept; nothing is stored on
+     * this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
+     */
+    suspend fun `remoteLockWithChip`(`lockId`: kotlin.String, `transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?): RemoteLockOutcome
     
     /**
      * On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
@@ -4527,6 +4646,45 @@ open class ChipClient: Disposable, AutoCloseable, ChipClientInterface
 
     
     /**
+     * Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+     * **and** the session has ended (or instead of the session): after
+     * `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+     * read of the chip-based ID card with active authentication over the re-binding, then a new
+     * device key on this device. The server checks the card against the register and rotates
+     * the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+     * are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+     * Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+     * `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+     * `recovery.replayed`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `completeRebindingWithChip`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions, `transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?) : kotlin.Int {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`otp`),
+        FfiConverterString.lower(`passcode`),
+        FfiConverterTypeKeyOptions.lower(`keyOptions`),
+        FfiConverterTypeApduTransport.lower(`transport`),
+        FfiConverterTypeChipAccessKey.lower(`key`),
+        FfiConverterOptionalTypeChipReadObserver.lower(`observer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i32(future) },
+        // lift function
+        { FfiConverterInt.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * The identity level the device's credential states: 1 (enrolled with number, birth date
      * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
      * Main-safe; never prompts. Throws [`CitizenError`].
@@ -4546,6 +4704,39 @@ open class ChipClient: Disposable, AutoCloseable, ChipClientInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_i32(future) },
         // lift function
         { FfiConverterInt.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+     * phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+     * with active authentication over the lock id; the server checks it against the register
+     * and locks the account's active device. Nothing of the card is kept; nothing is stored on
+     * this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `remoteLockWithChip`(`lockId`: kotlin.String, `transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?) : RemoteLockOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`lockId`),
+        FfiConverterTypeApduTransport.lower(`transport`),
+        FfiConverterTypeChipAccessKey.lower(`key`),
+        FfiConverterOptionalTypeChipReadObserver.lower(`observer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRemoteLockOutcome.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -15546,6 +15737,110 @@ public object FfiConverterTypeRecoveryTicket: FfiConverterRustBuffer<RecoveryTic
             FfiConverterTimestamp.write(value.`startedAt`, buf)
             FfiConverterTimestamp.write(value.`readyAt`, buf)
             FfiConverterOptionalString.write(value.`oldDeviceId`, buf)
+    }
+}
+
+
+
+/**
+ * A lost phone, locked: it cannot log in, sign, submit or present until it is unlocked at a
+ * counter or a recovery replaces it; its data and outbox are kept.
+ */
+data class RemoteLockOutcome (
+    /**
+     * The locked device.
+     */
+    val `deviceId`: kotlin.String
+    , 
+    /**
+     * When it was locked.
+     */
+    val `lockedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRemoteLockOutcome: FfiConverterRustBuffer<RemoteLockOutcome> {
+    override fun read(buf: ByteBuffer): RemoteLockOutcome {
+        return RemoteLockOutcome(
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RemoteLockOutcome) = (
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterTimestamp.allocationSize(value.`lockedAt`)
+    )
+
+    override fun write(value: RemoteLockOutcome, buf: ByteBuffer) {
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterTimestamp.write(value.`lockedAt`, buf)
+    }
+}
+
+
+
+/**
+ * A lock of a lost phone, requested from this (another) device: the OTP went to the registered
+ * phone ([`AccountClient::complete_remote_lock`] next; or `chip().remote_lock_with_chip`).
+ */
+data class RemoteLockTicket (
+    /**
+     * The lock request (also the nonce of a chip read).
+     */
+    val `lockId`: kotlin.String
+    , 
+    /**
+     * Where the OTP went (masked).
+     */
+    val `maskedPhone`: kotlin.String
+    , 
+    /**
+     * Until when the OTP is valid.
+     */
+    val `otpExpiresAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRemoteLockTicket: FfiConverterRustBuffer<RemoteLockTicket> {
+    override fun read(buf: ByteBuffer): RemoteLockTicket {
+        return RemoteLockTicket(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RemoteLockTicket) = (
+            FfiConverterString.allocationSize(value.`lockId`) +
+            FfiConverterString.allocationSize(value.`maskedPhone`) +
+            FfiConverterTimestamp.allocationSize(value.`otpExpiresAt`)
+    )
+
+    override fun write(value: RemoteLockTicket, buf: ByteBuffer) {
+            FfiConverterString.write(value.`lockId`, buf)
+            FfiConverterString.write(value.`maskedPhone`, buf)
+            FfiConverterTimestamp.write(value.`otpExpiresAt`, buf)
     }
 }
 
