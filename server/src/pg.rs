@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "0001_initial.sql", include_str!("../migrations/postgres/0001_initial.sql")),
     (2, "0002_access_log_dashboard.sql", include_str!("../migrations/postgres/0002_access_log_dashboard.sql")),
     (3, "0003_recovery.sql", include_str!("../migrations/postgres/0003_recovery.sql")),
+    (4, "0004_delegation.sql", include_str!("../migrations/postgres/0004_delegation.sql")),
 ];
 
 /// Advisory lock key held while migrating ("citizen" in ASCII).

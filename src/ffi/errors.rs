@@ -243,6 +243,7 @@ fn domain(m: Msg) -> CitizenError {
         | ConsentNoCredential
         | DocumentUnknown
         | RecoveryUnknown
+        | DelegationUnknown
         | NoPendingRebind
         | NothingHeld => CitizenError::NotFound { detail },
         // Input that is not valid as a whole (a scanned code, a link, a file, a choice).

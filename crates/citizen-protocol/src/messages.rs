@@ -276,6 +276,14 @@ messages! {
     RebindProofInvalid => "rebind.proof_invalid", "Không xác minh được khoá mới của thiết bị; hãy thực hiện lại.", "The device's new key could not be verified; try again.";
     TransferCodeInvalid => "transfer.code_invalid", "Đây không phải mã chuyển thiết bị hợp lệ của máy chủ này.", "This is not a valid device-transfer code of this server.";
     NoPendingRebind => "rebind.no_pending", "Chưa có yêu cầu liên kết lại khoá nào đang chờ mã OTP.", "There is no key re-binding waiting for an OTP.";
+    // Delegation: acting for a child or ward (issue 15 item 5, decision 49).
+    DelegationOutOfScope => "delegation.out_of_scope", "Uỷ quyền đại diện không bao gồm thủ tục hoặc giấy tờ này.", "The mandate does not cover this procedure or document.";
+    DelegationExpired => "delegation.expired", "Uỷ quyền đại diện đã hết hiệu lực (người được đại diện đã đủ 14 tuổi hoặc việc giám hộ đã chấm dứt).", "The mandate has ended (the dependant has turned 14 or the guardianship has ended).";
+    DelegationRevoked => "delegation.revoked", "Uỷ quyền đại diện đã bị thu hồi.", "The mandate has been revoked.";
+    DelegationNotDependant => "delegation.not_dependant", "Theo cơ sở dữ liệu dân cư, bạn không phải cha, mẹ hoặc người giám hộ của người này.", "According to the population register you are not this person's parent or guardian.";
+    DelegationReplayed => "delegation.replayed", "Yêu cầu đại diện này đã được sử dụng.", "This on-behalf statement was already used.";
+    DelegationMandateInvalid => "delegation.mandate_invalid", "Giấy uỷ quyền đại diện không do máy chủ định danh ký hoặc đã bị sửa đổi.", "The mandate is not signed by the identity server or has been altered.";
+    DelegationUnknown => "delegation.unknown", "Không tìm thấy uỷ quyền đại diện này.", "This mandate was not found.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
 

@@ -23,6 +23,7 @@ pub mod activity;
 pub mod auth;
 pub mod chip;
 pub mod credentials;
+pub mod delegation;
 pub mod devices;
 pub mod discovery;
 pub mod documents;
@@ -120,6 +121,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(identity::routes())
         // The citizen's access log and the officials' logged record reads (issue 16).
         .merge(access::routes())
+        // Delegation: dependants, mandates (issue 15 item 5, decision 49).
+        .merge(delegation::routes())
         // The officials' dashboard (issue 16, item 3).
         .merge(crate::dashboard::http::routes())
         .fallback(not_found)

@@ -22,6 +22,7 @@ mod binary;
 mod bookkeeping;
 mod chip;
 mod concurrency;
+mod delegation;
 mod documents;
 mod enrollment;
 mod flood;
