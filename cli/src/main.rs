@@ -71,6 +71,14 @@ enum Command {
     Logout,
     /// List the account's devices.
     Devices,
+    /// The children under 14 and wards the register names this citizen as parent or guardian
+    /// of, with their mandates and the cases filed on their behalf; `--revoke MANDATE_ID`
+    /// revokes one.
+    Dependants {
+        /// Revoke this mandate.
+        #[arg(long)]
+        revoke: Option<String>,
+    },
     /// Revoke one of the account's devices.
     RevokeDevice { device_id: String },
     /// On the old device: approve the transfer to a new device (its enrollment id).
@@ -428,6 +436,10 @@ enum ServicesOp {
         /// Add this many extra items to a group first: `guests=2`.
         #[arg(long = "items")]
         items: Vec<String>,
+        /// File on behalf of this dependant (CCCD number; see `citizen dependants`): the form is
+        /// prefilled from their record and the submission names the mandate.
+        #[arg(long = "for")]
+        for_dependant: Option<String>,
     },
     /// Submit a draft (passcode from CITIZEN_PASSCODE or stdin); it is queued and sent.
     Submit { draft_id: String },
@@ -569,6 +581,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Access { op: Some(AccessOp::Verify { file, server_key }), .. } => {
             commands::access::verify(&file, &server_key)
         }
+        Command::Dependants { revoke } => commands::dependants::run(&core, revoke).await,
         Command::Documents { op } => commands::documents::run(&core, op).await,
         Command::Qr { op } => commands::qr::run(&core, op).await,
         Command::Receipts { op } => commands::receipts::run(&core, op.unwrap_or(ReceiptsOp::List)).await,

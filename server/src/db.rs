@@ -406,6 +406,7 @@ CREATE TRIGGER register_history_no_update BEFORE UPDATE ON register_history
 BEGIN SELECT RAISE(ABORT, 'register_history is append-only'); END;
 CREATE TRIGGER register_history_no_delete BEFORE DELETE ON register_history
 BEGIN SELECT RAISE(ABORT, 'register_history is append-only'); END;
+"#,
     // v12 (issue 15, decision 48): the citizen's own lock of a lost phone from the portal or any
     // other device. A request is started with the identifiers (OTP sent to the registered
     // phone) and completed with that OTP or a chip read over its id; once used it is spent.
@@ -420,6 +421,53 @@ CREATE TABLE remote_locks (
     consumed_at    INTEGER,
     method         TEXT
 );
+"#,
+    // v13 (issue 15 item 5, decision 49): delegation — acting for a child or ward.
+    // * guardianships: the register's relations (a parent of a child, a guardian of a ward), with
+    //   the scope a ward's guardianship gives (a parent's is the server's child scope) and its
+    //   dates; a parent's relation ends at the child's 14th birthday (computed, not stored).
+    // * mandates: the grant of one relation (at most one per relation, ever: a revoked mandate is
+    //   not granted again automatically), its end and its revocation (who, when, why).
+    // * mandate_uses: every on-behalf statement accepted (device + counter unique: a statement
+    //   is used once; a second use is `delegation.replayed`).
+    // * cases.dependant_cccd / cases.mandate_id: a case filed on behalf of a dependant.
+    r#"
+CREATE TABLE guardianships (
+    id             INTEGER PRIMARY KEY,
+    guardian_cccd  TEXT NOT NULL,
+    dependant_cccd TEXT NOT NULL,
+    relation       TEXT NOT NULL CHECK (relation IN ('parent', 'guardian')),
+    procedures     TEXT NOT NULL,
+    document_types TEXT NOT NULL,
+    since          TEXT NOT NULL,
+    until          TEXT,
+    UNIQUE (guardian_cccd, dependant_cccd)
+);
+CREATE TABLE mandates (
+    mandate_id      TEXT PRIMARY KEY,
+    guardianship_id INTEGER NOT NULL UNIQUE REFERENCES guardianships(id),
+    guardian_cccd   TEXT NOT NULL,
+    dependant_cccd  TEXT NOT NULL,
+    procedures      TEXT NOT NULL,
+    document_types  TEXT NOT NULL,
+    issued_at       INTEGER NOT NULL,
+    ends_at         INTEGER NOT NULL,
+    revoked_at      INTEGER,
+    revoked_by      TEXT,
+    revoke_reason   TEXT
+);
+CREATE INDEX mandates_dependant ON mandates(dependant_cccd);
+CREATE TABLE mandate_uses (
+    device_id     TEXT NOT NULL,
+    counter       INTEGER NOT NULL,
+    mandate_id    TEXT NOT NULL REFERENCES mandates(mandate_id),
+    submission_id TEXT NOT NULL,
+    at            INTEGER NOT NULL,
+    PRIMARY KEY (device_id, counter)
+);
+ALTER TABLE cases ADD COLUMN dependant_cccd TEXT;
+ALTER TABLE cases ADD COLUMN mandate_id TEXT;
+CREATE INDEX cases_dependant ON cases(dependant_cccd) WHERE dependant_cccd IS NOT NULL;
 "#,
 ];
 
@@ -591,7 +639,7 @@ mod tests {
                 c.execute_batch(sql).unwrap();
             }
             c.as_sqlite().unwrap().pragma_update(None, "user_version", 8).unwrap();
-            crate::register::seed(&c).unwrap();
+            crate::register::seed_citizens(&c).unwrap();
             c.execute("INSERT INTO accounts (account_id, citizen_id, created_at) VALUES ('acc', 1, 0)", []).unwrap();
             c.execute(
                 "INSERT INTO cases (case_number, account_id, submission_id, procedure_id, procedure_version, status,

@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "0004_case_number_sequence.sql", include_str!("../migrations/postgres/0004_case_number_sequence.sql")),
     (5, "0005_register_corrections.sql", include_str!("../migrations/postgres/0005_register_corrections.sql")),
     (6, "0006_remote_lock.sql", include_str!("../migrations/postgres/0006_remote_lock.sql")),
+    (7, "0007_delegation.sql", include_str!("../migrations/postgres/0007_delegation.sql")),
 ];
 
 /// Advisory lock key held while migrating ("citizen" in ASCII).

@@ -484,6 +484,7 @@ pub async fn seed(
                     values,
                     attachments: files.iter().map(|f| f.0.clone()).collect(),
                     supplements_case: None,
+                    on_behalf: None,
                 };
                 match submit(&state, clock, p, payload, &files, channel).await {
                     Some(case) => {
@@ -525,6 +526,7 @@ pub async fn seed(
                     values: BTreeMap::new(),
                     attachments: files.iter().map(|f| f.0.clone()).collect(),
                     supplements_case: Some(number),
+                    on_behalf: None,
                 };
                 let p = &mut people[person];
                 let _ = submit(&state, clock, p, payload, &files, Channel::Online).await;

@@ -5,6 +5,7 @@
 //! returns the internal [`Error`]; the façade maps it to the public error of its domain.
 
 pub(crate) mod access_log;
+pub(crate) mod delegation;
 mod identity_qr;
 pub(crate) use identity_qr::IDQR_CODE_VALID_SECS;
 pub mod passcode;

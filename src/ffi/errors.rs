@@ -243,6 +243,7 @@ fn domain(m: Msg) -> CitizenError {
         | ConsentNoCredential
         | DocumentUnknown
         | RecoveryUnknown
+        | DelegationUnknown
         | NoPendingRebind
         | LockUnknown
         | NothingHeld => CitizenError::NotFound { detail },

@@ -151,7 +151,7 @@ impl Account {
         Ok(self.store.catalogue()?.ok_or(Error::Domain(Msg::CatalogueMissing))?.catalogue)
     }
 
-    fn procedure(&self, id: &str, version: Option<u32>) -> Result<ProcedureDto> {
+    pub(crate) fn procedure(&self, id: &str, version: Option<u32>) -> Result<ProcedureDto> {
         self.catalogue()?
             .procedures
             .into_iter()
@@ -328,7 +328,14 @@ impl Account {
         let now = self.now();
         let activity = self.activity_now(
             crate::activity::ActivityKind::Submission,
-            format!("procedure={} submission={submission_id}", row.procedure_id),
+            match &req.payload.on_behalf {
+                // On behalf of a dependant (decision 49): the mandate id, never the dependant's number.
+                Some(o) => format!(
+                    "procedure={} submission={submission_id} on_behalf=mandate:{}",
+                    row.procedure_id, o.mandate_id
+                ),
+                None => format!("procedure={} submission={submission_id}", row.procedure_id),
+            },
         );
         self.store.enqueue(&req, counter, draft_id, now, &activity)?;
         drop(_serial);
@@ -417,6 +424,7 @@ impl Account {
             || claims.payload_sha256 != payload.digest_hex()
             || claims.procedure_id != payload.procedure_id
             || claims.case_number != resp.case_number
+            || claims.on_behalf != payload.on_behalf
         {
             return Err(Error::BadReceipt("receipt is for something else".into()));
         }

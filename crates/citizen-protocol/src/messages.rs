@@ -289,6 +289,14 @@ messages! {
     LockProofRequired => "lock.proof_required", "Để khoá thiết bị bị mất cần mã OTP gửi tới số điện thoại đã đăng ký hoặc đọc thẻ căn cước gắn chip; số định danh và ngày sinh thôi là không đủ.", "Locking a lost device needs the OTP sent to the registered phone or a read of the chip-based ID card; the ID number and date of birth alone are not enough.";
     LockUnknown => "lock.unknown", "Không có yêu cầu khoá thiết bị nào như vậy; hãy bắt đầu lại.", "There is no such device-lock request; start again.";
     LockReplayed => "lock.replayed", "Yêu cầu khoá thiết bị này đã được dùng; hãy bắt đầu lại nếu cần.", "This device-lock request was already used; start again if needed.";
+    // Delegation: acting for a child or ward (issue 15 item 5, decision 49).
+    DelegationOutOfScope => "delegation.out_of_scope", "Uỷ quyền đại diện không bao gồm thủ tục hoặc giấy tờ này.", "The mandate does not cover this procedure or document.";
+    DelegationExpired => "delegation.expired", "Uỷ quyền đại diện đã hết hiệu lực (người được đại diện đã đủ 14 tuổi hoặc việc giám hộ đã chấm dứt).", "The mandate has ended (the dependant has turned 14 or the guardianship has ended).";
+    DelegationRevoked => "delegation.revoked", "Uỷ quyền đại diện đã bị thu hồi.", "The mandate has been revoked.";
+    DelegationNotDependant => "delegation.not_dependant", "Theo cơ sở dữ liệu dân cư, bạn không phải cha, mẹ hoặc người giám hộ của người này.", "According to the population register you are not this person's parent or guardian.";
+    DelegationReplayed => "delegation.replayed", "Yêu cầu đại diện này đã được sử dụng.", "This on-behalf statement was already used.";
+    DelegationMandateInvalid => "delegation.mandate_invalid", "Giấy uỷ quyền đại diện không do máy chủ định danh ký hoặc đã bị sửa đổi.", "The mandate is not signed by the identity server or has been altered.";
+    DelegationUnknown => "delegation.unknown", "Không tìm thấy uỷ quyền đại diện này.", "This mandate was not found.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
 

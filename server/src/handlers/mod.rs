@@ -24,6 +24,7 @@ pub mod auth;
 pub mod chip;
 pub mod corrections;
 pub mod credentials;
+pub mod delegation;
 pub mod devices;
 pub mod discovery;
 pub mod documents;
@@ -125,6 +126,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         // The citizen's access log and the officials' logged record reads (issue 16).
         .merge(access::routes())
         .merge(corrections::routes())
+        // Delegation: dependants, mandates (issue 15 item 5, decision 49).
+        .merge(delegation::routes())
         // The officials' dashboard (issue 16, item 3).
         .merge(crate::dashboard::http::routes())
         .fallback(not_found)

@@ -13,6 +13,8 @@ use citizen_protocol::protocol::services::{
 };
 use citizen_protocol::protocol::{sha256_hex, Purpose};
 
+use citizen_protocol::messages::Msg;
+
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
 use crate::handlers::auth::authenticate;
@@ -508,6 +510,20 @@ pub fn submit(
         return Ok((StatusCode::OK, body));
     }
 
+    // 1b. An on-behalf statement is used once (decision 49): the same device and counter under
+    //     another submission id is a replay, refused before anything else is looked at.
+    if req.payload.on_behalf.is_some()
+        && crate::handlers::delegation::statement_used(
+            &tx,
+            &req.signed.statement.device_id,
+            req.signed.statement.counter,
+        )?
+    {
+        drop(tx);
+        audit(conn, now, "submission_on_behalf", Msg::DelegationReplayed.code(), None, None);
+        return Err(crate::handlers::delegation::refuse(Msg::DelegationReplayed));
+    }
+
     // 2. The device signature: purpose submit, nonce = submission id, subject = payload digest,
     //    the device's submit counter. Failures are committed (failure count, audit).
     let dev = match crate::verify::verify_signed_pre(
@@ -579,6 +595,11 @@ fn create(
     let proc_ = crate::catalogue::procedure(&p.procedure_id, p.procedure_version)
         .ok_or_else(|| unprocessable(sc::UNKNOWN_PROCEDURE, "unknown procedure or version"))?;
     let today = Date::from_unix_vn(now);
+    // On behalf of a dependant (decision 49): relation, mandate, revocation, end, scope.
+    let mandate = match &p.on_behalf {
+        Some(on) => Some(crate::handlers::delegation::check_on_behalf(tx, &dev.account_id, on, &proc_.id, now)?),
+        None => None,
+    };
     match &p.supplements_case {
         None => {
             let correction = proc_.id == citizen_protocol::protocol::corrections::PROCEDURE_ID;
@@ -586,7 +607,12 @@ fn create(
                 crate::corrections::check_evidence(req)?;
             }
             let files = check_attachments(proc_, req, true)?;
-            let profile = crate::register::profile_of_account(tx, &dev.account_id)?.ok_or_else(ApiError::internal)?;
+            // The form is the dependant's when filed on their behalf.
+            let profile = match &mandate {
+                Some(m) => crate::register::profile_of_cccd(tx, &m.dependant_cccd)?,
+                None => crate::register::profile_of_account(tx, &dev.account_id)?,
+            }
+            .ok_or_else(ApiError::internal)?;
             // Date rules refer to the day the citizen signed (a queued submission may arrive days
             // later, see MAX_SUBMISSION_AGE_SECS); the case itself is dated on receipt.
             let signed_on = Date::from_unix_vn(req.signed.statement.issued_at);
@@ -606,8 +632,9 @@ fn create(
             let province = crate::dashboard::case_province(proc_, &p.values, &profile);
             tx.execute(
                 "INSERT INTO cases (case_number, account_id, submission_id, procedure_id, procedure_version, status,
-                                    received_at, due_date, updated_at, province_code, channel)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?6, ?8, ?9)",
+                                    received_at, due_date, updated_at, province_code, channel, dependant_cccd,
+                                    mandate_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?6, ?8, ?9, ?10, ?11)",
                 params![
                     case_number,
                     dev.account_id,
@@ -617,11 +644,34 @@ fn create(
                     now,
                     due,
                     province,
-                    channel.as_str()
+                    channel.as_str(),
+                    mandate.as_ref().map(|m| m.dependant_cccd.as_str()),
+                    mandate.as_ref().map(|m| m.mandate_id.as_str())
                 ],
             )?;
-            // The form was checked against (prefilled from) the register: a back-office read.
-            crate::access_log::record_for_account(tx, &dev.account_id, now, &crate::access_log::prefill(&case_number))?;
+            // The form was checked against (prefilled from) the register: a back-office read —
+            // of the dependant's record when filed on their behalf, so the dependant's own access
+            // log (theirs when they have an account one day) shows the on-behalf case.
+            let read = crate::access_log::prefill(&case_number);
+            match &mandate {
+                Some(m) => {
+                    let citizen: i64 =
+                        tx.query_row("SELECT id FROM citizens WHERE cccd = ?1", [&m.dependant_cccd], |r| r.get(0))?;
+                    crate::access_log::record(tx, citizen, now, &read)?;
+                }
+                None => crate::access_log::record_for_account(tx, &dev.account_id, now, &read)?,
+            }
+            if let Some(m) = &mandate {
+                crate::handlers::delegation::record_use(
+                    tx,
+                    &dev.device_id,
+                    req.signed.statement.counter,
+                    &m.mandate_id,
+                    &p.submission_id,
+                    now,
+                )?;
+                audit(tx, now, "submission_on_behalf", "ok", Some(&dev.account_id), Some(&dev.device_id));
+            }
             if let Some(proposal) = &proposal {
                 crate::corrections::record_proposal(tx, &case_number, proposal, now)?;
             }
@@ -710,6 +760,7 @@ fn store(
         payload_sha256: digest.into(),
         received_at: now,
         due_date: due_date.into(),
+        on_behalf: p.on_behalf.clone(),
     };
     let body =
         serde_json::to_string(&SubmissionResponse { receipt: s.tokens.sign(&claims), case_number: case_number.into() })

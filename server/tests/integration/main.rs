@@ -23,6 +23,7 @@ mod bookkeeping;
 mod chip;
 mod concurrency;
 mod corrections;
+mod delegation;
 mod documents;
 mod enrollment;
 mod flood;

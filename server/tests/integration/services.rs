@@ -64,6 +64,7 @@ pub fn residence_payload(h: &Harness) -> SubmissionPayload {
         ]),
         attachments: vec![],
         supplements_case: None,
+        on_behalf: None,
     }
 }
 
@@ -113,6 +114,7 @@ fn temp_residence_payload(h: &Harness, doc: &[u8]) -> (SubmissionPayload, BTreeM
         values: values(&v),
         attachments: vec![r],
         supplements_case: None,
+        on_behalf: None,
     };
     (payload, BTreeMap::from([("housing_proof".to_string(), data)]))
 }
@@ -132,6 +134,7 @@ fn id_card_payload() -> SubmissionPayload {
         values: values(&v),
         attachments: vec![],
         supplements_case: None,
+        on_behalf: None,
     }
 }
 
@@ -635,6 +638,7 @@ async fn supplement_flow() {
         values: BTreeMap::new(),
         attachments: vec![r.clone()],
         supplements_case: Some(case.clone()),
+        on_behalf: None,
     };
     let files = BTreeMap::from([("supporting_document".to_string(), data.clone())]);
 

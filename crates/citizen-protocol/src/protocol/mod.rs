@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 pub mod chip;
 pub mod corrections;
+pub mod delegation;
 pub mod discovery;
 pub mod documents;
 pub mod idqr;

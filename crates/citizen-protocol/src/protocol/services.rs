@@ -330,6 +330,10 @@ pub struct SubmissionPayload {
     /// When answering a supplement request: the case it supplements.
     #[serde(default)]
     pub supplements_case: Option<String>,
+    /// Filed by a guardian on behalf of a dependant under this mandate (decision 49). Absent
+    /// (not `null`) otherwise, so the canonical bytes of ordinary submissions are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf: Option<super::delegation::OnBehalf>,
 }
 
 impl SubmissionPayload {
@@ -378,6 +382,9 @@ pub struct ReceiptClaims {
     pub received_at: i64,
     /// Expected completion date `YYYY-MM-DD`.
     pub due_date: String,
+    /// Filed by a guardian on behalf of a dependant under this mandate (decision 49).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf: Option<super::delegation::OnBehalf>,
 }
 
 impl crate::jwt::JwtKind for ReceiptClaims {
@@ -524,8 +531,18 @@ mod tests {
             values: BTreeMap::from([("b".into(), "2".into()), ("a".into(), "1".into())]),
             attachments: vec![],
             supplements_case: None,
+            on_behalf: None,
         };
         let d = p.digest_hex();
+        // Delegation (decision 49) added a field that is absent, not `null`, when unused: the
+        // canonical bytes of ordinary submissions did not change.
+        assert!(!String::from_utf8(p.canonical_bytes()).unwrap().contains("on_behalf"));
+        let mut q = p.clone();
+        q.on_behalf = Some(crate::protocol::delegation::OnBehalf {
+            mandate_id: "mdt_1".into(),
+            dependant_cccd: "001216000012".into(),
+        });
+        assert_ne!(d, q.digest_hex(), "the mandate is bound by the digest");
         assert_eq!(d, p.clone().digest_hex());
         assert!(String::from_utf8(p.canonical_bytes()).unwrap().contains(r#""values":{"a":"1","b":"2"}"#));
         p.values.insert("a".into(), "x".into());

@@ -1,0 +1,99 @@
+//! Delegation through the core (issue 15 item 5, decision 49): a parent lists the children the
+//! register gives them, files a residence notification for one (prefilled from the child's
+//! record, signed by the parent's device key, the mandate id in the signed payload), and sees the
+//! case under the child; the receipt and the device's activity log record the on-behalf filing;
+//! the mandate verifies offline and a forged one does not; refusals have their codes.
+
+use citizen_core::{CitizenError, GuardianRelation, MandateState, PublicError};
+
+use crate::env::{fill_residence, Env, PASS};
+
+const PARENT: (&str, &str, &str) = ("001090000001", "1990-01-15", "+84900000001");
+const CHILD: &str = "001216000012";
+const YOUNGER: &str = "001319000013";
+const WARD: &str = "079058000014";
+
+fn code(e: &CitizenError) -> String {
+    e.detail().code.clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parent_files_for_a_child_and_sees_the_case() {
+    let env = Env::new().await;
+    let dev = env.enrolled("parent", PARENT).await;
+    let core = &dev.core;
+    core.services().refresh_catalogue().await.unwrap();
+
+    let list = core.account().dependants().await.unwrap();
+    assert_eq!(list.len(), 2);
+    let child = list.iter().find(|d| d.profile.cccd == CHILD).unwrap();
+    assert_eq!((child.relation, child.mandate.state), (GuardianRelation::Parent, MandateState::Active));
+    assert!(child.mandate.procedures.contains(&"residence-notification".to_string()));
+    let signed = child.mandate.signed.clone().expect("an active mandate is signed");
+
+    // Offline check of the mandate with the published keys; a forged one is refused.
+    let keys = reqwest_keys(&env).await;
+    let v = citizen_core::verify_mandate(signed.clone(), keys.clone(), env.server().audience.clone()).unwrap();
+    assert_eq!((v.guardian_name.as_str(), v.dependant_name.as_str()), ("Nguyễn Văn Mẫu", "Nguyễn Minh Con Mẫu"));
+    let mut parts: Vec<&str> = signed.split('.').collect();
+    let other = citizen_core::crypto::b64(br#"{"forged":true}"#);
+    parts[1] = &other;
+    let e = citizen_core::verify_mandate(parts.join("."), keys, env.server().audience.clone()).unwrap_err();
+    assert_eq!(code(&e), "delegation.mandate_invalid");
+
+    // Refused before any form is filled: a procedure outside the scope, someone not a dependant.
+    let e = core.services().create_draft_for("id-card-reissue".into(), CHILD.into()).await.unwrap_err();
+    assert_eq!(code(&e), "delegation.out_of_scope");
+    let e = core.services().create_draft_for("residence-notification".into(), WARD.into()).await.unwrap_err();
+    assert_eq!(code(&e), "delegation.not_dependant");
+
+    // The draft is the child's: prefilled and locked from the child's record.
+    let d = core.services().create_draft_for("residence-notification".into(), CHILD.into()).await.unwrap();
+    assert_eq!(d.values["host_cccd"], CHILD);
+    assert_eq!(d.values["host_full_name"], "Nguyễn Minh Con Mẫu");
+    assert!(d.locked_fields.contains(&"host_cccd".to_string()));
+    assert_eq!(d.on_behalf_of.as_deref(), Some(CHILD));
+    fill_residence(core, &d.draft_id, env.clock.as_ref()).await;
+    core.clone().services().submit_draft(d.draft_id.clone(), PASS.into()).await.unwrap();
+    core.services().sync_outbox().await.unwrap();
+    let item = core.services().list_outbox().await.unwrap().into_iter().next().unwrap();
+    let case = item.case_number.clone().expect("delivered");
+
+    // The receipt names the mandate and the child (checked by the core against the payload).
+    let receipt = item.receipt.unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&citizen_core::crypto::unb64(receipt.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(claims["on_behalf"]["dependant_cccd"], CHILD);
+    assert_eq!(claims["on_behalf"]["mandate_id"].as_str(), Some(child.mandate.mandate_id.as_str()));
+    // The device's activity log records it, naming the mandate and not the child.
+    let entries = core.activity().list_entries().await.unwrap();
+    let on_behalf: Vec<_> = entries.iter().filter(|e| e.summary.contains("on_behalf=mandate:")).collect();
+    assert_eq!(on_behalf.len(), 1, "{entries:?}");
+    assert!(!on_behalf[0].summary.contains(CHILD));
+    // The case is listed under the child, filed by the parent.
+    let list = core.account().dependants().await.unwrap();
+    let child = list.iter().find(|d| d.profile.cccd == CHILD).unwrap();
+    assert_eq!(child.cases.len(), 1);
+    assert_eq!((child.cases[0].case_number.as_str(), child.cases[0].filed_by.as_str()), (case.as_str(), PARENT.0));
+
+    // Revoked: listed as such, no longer usable; a second revocation is refused.
+    let younger = list.iter().find(|d| d.profile.cccd == YOUNGER).unwrap().mandate.mandate_id.clone();
+    core.account().revoke_mandate(younger.clone()).await.unwrap();
+    let e = core.account().revoke_mandate(younger).await.unwrap_err();
+    assert_eq!(code(&e), "delegation.revoked");
+    let e = core.services().create_draft_for("residence-notification".into(), YOUNGER.into()).await.unwrap_err();
+    assert_eq!(code(&e), "delegation.revoked");
+    let list = core.account().dependants().await.unwrap();
+    let m = &list.iter().find(|d| d.profile.cccd == YOUNGER).unwrap().mandate;
+    assert_eq!((m.state, m.signed.is_none(), m.revoked_by.as_deref()), (MandateState::Revoked, true, Some("guardian")));
+}
+
+async fn reqwest_keys(env: &Env) -> String {
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(
+            citizen_core::net::tls::client_config(std::slice::from_ref(&env.server().ca_cert_pem), &[]).unwrap(),
+        )
+        .build()
+        .unwrap();
+    http.get(format!("{}/v1/keys", env.server().base_url)).send().await.unwrap().text().await.unwrap()
+}
