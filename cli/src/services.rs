@@ -111,5 +111,5 @@ pub async fn propose_origin_correction(
             b"%PDF-1.4 fictitious birth certificate (demo)".to_vec(),
         )
         .await?;
-    core.clone().services().submit_draft(draft.draft_id, passcode.into()).await
+    core.services().submit_draft(draft.draft_id, passcode.into()).await
 }
