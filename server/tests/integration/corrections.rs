@@ -58,6 +58,7 @@ fn proposal(
         procedure_version: 1,
         values,
         attachments,
+        on_behalf: None,
         supplements_case: None,
     };
     (p, data)
@@ -263,6 +264,7 @@ async fn a_rejection_changes_nothing_and_a_supplement_is_answered() {
         procedure_version: 1,
         values: BTreeMap::new(),
         attachments: vec![r],
+        on_behalf: None,
         supplements_case: Some(case.clone()),
     };
     let (st, b) = submit_body(&h, &c.request(&h, &supplement, &data)).await;
