@@ -287,7 +287,7 @@ pub fn decide(
     };
     if r.case_status == "received" && req.decision != CorrectionDecision::Reject {
         step(
-            &mut *tx,
+            &mut tx,
             CaseStatusDto::Processing,
             Some("Cán bộ đang xem xét đề nghị"),
             Some("An official is reviewing the request"),
@@ -303,7 +303,7 @@ pub fn decide(
                 req.requested_attachments.clone()
             };
             step(
-                &mut *tx,
+                &mut tx,
                 CaseStatusDto::NeedsSupplement,
                 Some(req.note_vi.as_deref().unwrap_or("Đề nghị bổ sung giấy tờ chứng minh")),
                 Some(req.note_en.as_deref().unwrap_or("Please add supporting evidence")),
@@ -317,7 +317,7 @@ pub fn decide(
                 [&req.case_number],
             )?;
             step(
-                &mut *tx,
+                &mut tx,
                 CaseStatusDto::Rejected,
                 Some(req.note_vi.as_deref().unwrap_or("Đề nghị điều chỉnh không được chấp thuận")),
                 Some(req.note_en.as_deref().unwrap_or("The correction was not approved")),
@@ -335,7 +335,7 @@ pub fn decide(
                 revoke_pids(&tx, r.citizen_id, now)?;
             }
             step(
-                &mut *tx,
+                &mut tx,
                 CaseStatusDto::Approved,
                 Some(
                     req.note_vi

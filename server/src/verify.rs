@@ -313,11 +313,9 @@ pub fn verify_signed_pre(
                 e.code(),
                 codes::ACCOUNT_LOCKED | codes::DEVICE_INACTIVE | codes::DEVICE_LOCKED | codes::INTERNAL
             ) {
-                if let Err(limited) = record_throttle(state, conn, &keys) {
-                    // Concurrent failures filled the window while this attempt ran (keyed
-                    // units overlap, decision 47): it counts no more and says only "throttled".
-                    return Err(limited);
-                }
+                // Concurrent failures may fill the window while this attempt runs (keyed units
+                // overlap, decision 47): it then counts no more and says only "throttled".
+                record_throttle(state, conn, &keys)?;
                 if let (Some(d), true) = (d, issued_nonce_reached_signature && e.code() == codes::SIGNATURE_INVALID) {
                     conn.execute(
                         "UPDATE accounts SET consecutive_failures = consecutive_failures + 1 WHERE account_id = ?1",
