@@ -543,6 +543,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59638:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_func_verify_mandate() != 64178:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 6333:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_access_log() != 51621:
@@ -567,6 +569,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock() != 30682:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_dependants() != 54034:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_export_access_log() != 10177:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_identity_qr() != 58626:
@@ -588,6 +592,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_accountclient_reset_device() != 36120:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_revoke_device() != 18865:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_revoke_mandate() != 52932:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment() != 46786:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -654,6 +660,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_constructor_citizencore_open_desktop() != 59083:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_consentclient_approve_login() != 36965:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_consentclient_credential_info() != 22041:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_consentclient_deny_login() != 15679:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -734,6 +742,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 31647:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 52115:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_create_draft_for() != 5023:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft() != 47312:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -853,6 +863,9 @@ _UniffiLib.uniffi_citizen_core_checksum_func_verify_access_log_export.restype = 
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_func_verify_mandate.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_verify_mandate.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.restype = ctypes.c_uint16
@@ -889,6 +902,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_recovery.r
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_dependants.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_dependants.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_export_access_log.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_export_access_log.restype = ctypes.c_uint16
@@ -922,6 +938,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_reset_device.restyp
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_device.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_device.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_mandate.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_mandate.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment.restype = ctypes.c_uint16
@@ -1021,6 +1040,9 @@ _UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_open_desktop.res
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_approve_login.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_approve_login.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_credential_info.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_credential_info.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_deny_login.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_deny_login.restype = ctypes.c_uint16
@@ -1141,6 +1163,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_file.restyp
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft_for.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft_for.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft.restype = ctypes.c_uint16
@@ -1281,6 +1306,13 @@ _UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_func_verify_mandate.argtypes = (
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_func_verify_mandate.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -1349,6 +1381,10 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_remote_lock.argt
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_remote_lock.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_dependants.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_dependants.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_export_access_log.argtypes = (
     ctypes.c_uint64,
 )
@@ -1397,6 +1433,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device.argtypes = 
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_mandate.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_mandate.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_enrollment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1576,6 +1617,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login.argtypes = 
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_credential_info.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int8,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_credential_info.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_consentclient_deny_login.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1788,6 +1834,12 @@ _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft.argtypes = 
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft_for.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft_for.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -4790,7 +4842,7 @@ class CitizenProfile:
     The citizen's record from the population register (`ServicesClient.refresh_profile`,
     `get_profile`).
 """
-    def __init__(self, *, full_name:str, date_of_birth:str, sex:Sex, cccd:str, nationality:str, ethnicity:str, religion:str, place_of_origin:str, permanent_residence:Address, current_residence:Address, household_head_name:str, relationship_to_head:str, phone:str, email:typing.Optional[str], updated_at:Timestamp):
+    def __init__(self, *, full_name:str, date_of_birth:str, sex:Sex, cccd:str, nationality:str, ethnicity:str, religion:str, place_of_origin:str, permanent_residence:Address, current_residence:Address, household_head_name:str, relationship_to_head:str, phone:str, email:typing.Optional[str], updated_at:Timestamp, occupation:typing.Optional[str], education:typing.Optional[str], blood_group:typing.Optional[str], contact_address:typing.Optional[str]):
         self.full_name = full_name
         self.date_of_birth = date_of_birth
         self.sex = sex
@@ -4806,12 +4858,16 @@ class CitizenProfile:
         self.phone = phone
         self.email = email
         self.updated_at = updated_at
+        self.occupation = occupation
+        self.education = education
+        self.blood_group = blood_group
+        self.contact_address = contact_address
         
         
 
     
     def __str__(self):
-        return "CitizenProfile(full_name={}, date_of_birth={}, sex={}, cccd={}, nationality={}, ethnicity={}, religion={}, place_of_origin={}, permanent_residence={}, current_residence={}, household_head_name={}, relationship_to_head={}, phone={}, email={}, updated_at={})".format(self.full_name, self.date_of_birth, self.sex, self.cccd, self.nationality, self.ethnicity, self.religion, self.place_of_origin, self.permanent_residence, self.current_residence, self.household_head_name, self.relationship_to_head, self.phone, self.email, self.updated_at)
+        return "CitizenProfile(full_name={}, date_of_birth={}, sex={}, cccd={}, nationality={}, ethnicity={}, religion={}, place_of_origin={}, permanent_residence={}, current_residence={}, household_head_name={}, relationship_to_head={}, phone={}, email={}, updated_at={}, occupation={}, education={}, blood_group={}, contact_address={})".format(self.full_name, self.date_of_birth, self.sex, self.cccd, self.nationality, self.ethnicity, self.religion, self.place_of_origin, self.permanent_residence, self.current_residence, self.household_head_name, self.relationship_to_head, self.phone, self.email, self.updated_at, self.occupation, self.education, self.blood_group, self.contact_address)
     def __eq__(self, other):
         if self.full_name != other.full_name:
             return False
@@ -4843,6 +4899,14 @@ class CitizenProfile:
             return False
         if self.updated_at != other.updated_at:
             return False
+        if self.occupation != other.occupation:
+            return False
+        if self.education != other.education:
+            return False
+        if self.blood_group != other.blood_group:
+            return False
+        if self.contact_address != other.contact_address:
+            return False
         return True
 
 class _UniffiFfiConverterTypeCitizenProfile(_UniffiConverterRustBuffer):
@@ -4864,6 +4928,10 @@ class _UniffiFfiConverterTypeCitizenProfile(_UniffiConverterRustBuffer):
             phone=_UniffiFfiConverterString.read(buf),
             email=_UniffiFfiConverterOptionalString.read(buf),
             updated_at=_UniffiFfiConverterTimestamp.read(buf),
+            occupation=_UniffiFfiConverterOptionalString.read(buf),
+            education=_UniffiFfiConverterOptionalString.read(buf),
+            blood_group=_UniffiFfiConverterOptionalString.read(buf),
+            contact_address=_UniffiFfiConverterOptionalString.read(buf),
         )
 
     @staticmethod
@@ -4883,6 +4951,10 @@ class _UniffiFfiConverterTypeCitizenProfile(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.phone)
         _UniffiFfiConverterOptionalString.check_lower(value.email)
         _UniffiFfiConverterTimestamp.check_lower(value.updated_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.occupation)
+        _UniffiFfiConverterOptionalString.check_lower(value.education)
+        _UniffiFfiConverterOptionalString.check_lower(value.blood_group)
+        _UniffiFfiConverterOptionalString.check_lower(value.contact_address)
 
     @staticmethod
     def write(value, buf):
@@ -4901,6 +4973,10 @@ class _UniffiFfiConverterTypeCitizenProfile(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.phone, buf)
         _UniffiFfiConverterOptionalString.write(value.email, buf)
         _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.occupation, buf)
+        _UniffiFfiConverterOptionalString.write(value.education, buf)
+        _UniffiFfiConverterOptionalString.write(value.blood_group, buf)
+        _UniffiFfiConverterOptionalString.write(value.contact_address, buf)
 
 @dataclass
 class ClaimRequest:
@@ -5657,6 +5733,321 @@ class _UniffiFfiConverterTypeDateRule(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.not_in_future, buf)
         _UniffiFfiConverterOptionalString.write(value.not_before_field, buf)
         _UniffiFfiConverterOptionalInt32.write(value.max_days_after, buf)
+
+
+
+
+
+
+class GuardianRelation(enum.Enum):
+    """
+    How the account holder is related to the dependant in the population register.
+"""
+    
+    PARENT = 0
+    """
+    Parent (cha/mẹ) of a child under 14.
+"""
+    
+    GUARDIAN = 1
+    """
+    Guardian (người giám hộ) of a ward.
+"""
+    
+
+
+class _UniffiFfiConverterTypeGuardianRelation(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return GuardianRelation.PARENT
+        if variant == 2:
+            return GuardianRelation.GUARDIAN
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == GuardianRelation.PARENT:
+            return
+        if value == GuardianRelation.GUARDIAN:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == GuardianRelation.PARENT:
+            buf.write_i32(1)
+        if value == GuardianRelation.GUARDIAN:
+            buf.write_i32(2)
+
+
+
+
+
+
+
+
+class MandateState(enum.Enum):
+    """
+    The state of a mandate.
+"""
+    
+    ACTIVE = 0
+    """
+    In force: the guardian may file and present within its scope.
+"""
+    
+    EXPIRED = 1
+    """
+    Ended: the child turned 14, or the guardianship ended in the register.
+"""
+    
+    REVOKED = 2
+    """
+    Revoked by the guardian or an official.
+"""
+    
+
+
+class _UniffiFfiConverterTypeMandateState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return MandateState.ACTIVE
+        if variant == 2:
+            return MandateState.EXPIRED
+        if variant == 3:
+            return MandateState.REVOKED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == MandateState.ACTIVE:
+            return
+        if value == MandateState.EXPIRED:
+            return
+        if value == MandateState.REVOKED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == MandateState.ACTIVE:
+            buf.write_i32(1)
+        if value == MandateState.EXPIRED:
+            buf.write_i32(2)
+        if value == MandateState.REVOKED:
+            buf.write_i32(3)
+
+
+
+@dataclass
+class Mandate:
+    """
+    A mandate: the server's signed, scoped, time-limited grant to act for a dependant.
+"""
+    def __init__(self, *, mandate_id:str, state:MandateState, procedures:typing.List[str], document_types:typing.List[str], ends_at:Timestamp, revoked_at:typing.Optional[Timestamp], revoked_by:typing.Optional[str], signed:typing.Optional[str]):
+        self.mandate_id = mandate_id
+        self.state = state
+        self.procedures = procedures
+        self.document_types = document_types
+        self.ends_at = ends_at
+        self.revoked_at = revoked_at
+        self.revoked_by = revoked_by
+        self.signed = signed
+        
+        
+
+    
+    def __str__(self):
+        return "Mandate(mandate_id={}, state={}, procedures={}, document_types={}, ends_at={}, revoked_at={}, revoked_by={}, signed={})".format(self.mandate_id, self.state, self.procedures, self.document_types, self.ends_at, self.revoked_at, self.revoked_by, self.signed)
+    def __eq__(self, other):
+        if self.mandate_id != other.mandate_id:
+            return False
+        if self.state != other.state:
+            return False
+        if self.procedures != other.procedures:
+            return False
+        if self.document_types != other.document_types:
+            return False
+        if self.ends_at != other.ends_at:
+            return False
+        if self.revoked_at != other.revoked_at:
+            return False
+        if self.revoked_by != other.revoked_by:
+            return False
+        if self.signed != other.signed:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeMandate(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Mandate(
+            mandate_id=_UniffiFfiConverterString.read(buf),
+            state=_UniffiFfiConverterTypeMandateState.read(buf),
+            procedures=_UniffiFfiConverterSequenceString.read(buf),
+            document_types=_UniffiFfiConverterSequenceString.read(buf),
+            ends_at=_UniffiFfiConverterTimestamp.read(buf),
+            revoked_at=_UniffiFfiConverterOptionalTimestamp.read(buf),
+            revoked_by=_UniffiFfiConverterOptionalString.read(buf),
+            signed=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.mandate_id)
+        _UniffiFfiConverterTypeMandateState.check_lower(value.state)
+        _UniffiFfiConverterSequenceString.check_lower(value.procedures)
+        _UniffiFfiConverterSequenceString.check_lower(value.document_types)
+        _UniffiFfiConverterTimestamp.check_lower(value.ends_at)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.revoked_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.revoked_by)
+        _UniffiFfiConverterOptionalString.check_lower(value.signed)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.mandate_id, buf)
+        _UniffiFfiConverterTypeMandateState.write(value.state, buf)
+        _UniffiFfiConverterSequenceString.write(value.procedures, buf)
+        _UniffiFfiConverterSequenceString.write(value.document_types, buf)
+        _UniffiFfiConverterTimestamp.write(value.ends_at, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.revoked_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.revoked_by, buf)
+        _UniffiFfiConverterOptionalString.write(value.signed, buf)
+
+@dataclass
+class DependantCase:
+    """
+    A case filed on behalf of a dependant.
+"""
+    def __init__(self, *, case_number:str, procedure_id:str, status:str, received_at:Timestamp, filed_by:str):
+        self.case_number = case_number
+        self.procedure_id = procedure_id
+        self.status = status
+        self.received_at = received_at
+        self.filed_by = filed_by
+        
+        
+
+    
+    def __str__(self):
+        return "DependantCase(case_number={}, procedure_id={}, status={}, received_at={}, filed_by={})".format(self.case_number, self.procedure_id, self.status, self.received_at, self.filed_by)
+    def __eq__(self, other):
+        if self.case_number != other.case_number:
+            return False
+        if self.procedure_id != other.procedure_id:
+            return False
+        if self.status != other.status:
+            return False
+        if self.received_at != other.received_at:
+            return False
+        if self.filed_by != other.filed_by:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDependantCase(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DependantCase(
+            case_number=_UniffiFfiConverterString.read(buf),
+            procedure_id=_UniffiFfiConverterString.read(buf),
+            status=_UniffiFfiConverterString.read(buf),
+            received_at=_UniffiFfiConverterTimestamp.read(buf),
+            filed_by=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.case_number)
+        _UniffiFfiConverterString.check_lower(value.procedure_id)
+        _UniffiFfiConverterString.check_lower(value.status)
+        _UniffiFfiConverterTimestamp.check_lower(value.received_at)
+        _UniffiFfiConverterString.check_lower(value.filed_by)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.case_number, buf)
+        _UniffiFfiConverterString.write(value.procedure_id, buf)
+        _UniffiFfiConverterString.write(value.status, buf)
+        _UniffiFfiConverterTimestamp.write(value.received_at, buf)
+        _UniffiFfiConverterString.write(value.filed_by, buf)
+
+class _UniffiFfiConverterSequenceTypeDependantCase(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDependantCase.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDependantCase.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDependantCase.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class Dependant:
+    """
+    A child or ward the account holder may act for.
+"""
+    def __init__(self, *, relation:GuardianRelation, profile:CitizenProfile, mandate:Mandate, cases:typing.List[DependantCase]):
+        self.relation = relation
+        self.profile = profile
+        self.mandate = mandate
+        self.cases = cases
+        
+        
+
+    
+    def __str__(self):
+        return "Dependant(relation={}, profile={}, mandate={}, cases={})".format(self.relation, self.profile, self.mandate, self.cases)
+    def __eq__(self, other):
+        if self.relation != other.relation:
+            return False
+        if self.profile != other.profile:
+            return False
+        if self.mandate != other.mandate:
+            return False
+        if self.cases != other.cases:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDependant(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Dependant(
+            relation=_UniffiFfiConverterTypeGuardianRelation.read(buf),
+            profile=_UniffiFfiConverterTypeCitizenProfile.read(buf),
+            mandate=_UniffiFfiConverterTypeMandate.read(buf),
+            cases=_UniffiFfiConverterSequenceTypeDependantCase.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeGuardianRelation.check_lower(value.relation)
+        _UniffiFfiConverterTypeCitizenProfile.check_lower(value.profile)
+        _UniffiFfiConverterTypeMandate.check_lower(value.mandate)
+        _UniffiFfiConverterSequenceTypeDependantCase.check_lower(value.cases)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeGuardianRelation.write(value.relation, buf)
+        _UniffiFfiConverterTypeCitizenProfile.write(value.profile, buf)
+        _UniffiFfiConverterTypeMandate.write(value.mandate, buf)
+        _UniffiFfiConverterSequenceTypeDependantCase.write(value.cases, buf)
 
 @dataclass
 class DeviceInfo:
@@ -6546,7 +6937,7 @@ class Draft:
     """
     A form being filled.
 """
-    def __init__(self, *, draft_id:str, procedure_id:str, procedure_version:int, status:DraftStatus, values:dict[str, str], locked_fields:typing.List[str], group_items:dict[str, int], attachments:typing.List[DraftAttachment], supplements_case:typing.Optional[str], requested_attachments:typing.List[str], updated_at:Timestamp):
+    def __init__(self, *, draft_id:str, procedure_id:str, procedure_version:int, status:DraftStatus, values:dict[str, str], locked_fields:typing.List[str], group_items:dict[str, int], attachments:typing.List[DraftAttachment], supplements_case:typing.Optional[str], requested_attachments:typing.List[str], updated_at:Timestamp, on_behalf_of:typing.Optional[str]):
         self.draft_id = draft_id
         self.procedure_id = procedure_id
         self.procedure_version = procedure_version
@@ -6558,12 +6949,13 @@ class Draft:
         self.supplements_case = supplements_case
         self.requested_attachments = requested_attachments
         self.updated_at = updated_at
+        self.on_behalf_of = on_behalf_of
         
         
 
     
     def __str__(self):
-        return "Draft(draft_id={}, procedure_id={}, procedure_version={}, status={}, values={}, locked_fields={}, group_items={}, attachments={}, supplements_case={}, requested_attachments={}, updated_at={})".format(self.draft_id, self.procedure_id, self.procedure_version, self.status, self.values, self.locked_fields, self.group_items, self.attachments, self.supplements_case, self.requested_attachments, self.updated_at)
+        return "Draft(draft_id={}, procedure_id={}, procedure_version={}, status={}, values={}, locked_fields={}, group_items={}, attachments={}, supplements_case={}, requested_attachments={}, updated_at={}, on_behalf_of={})".format(self.draft_id, self.procedure_id, self.procedure_version, self.status, self.values, self.locked_fields, self.group_items, self.attachments, self.supplements_case, self.requested_attachments, self.updated_at, self.on_behalf_of)
     def __eq__(self, other):
         if self.draft_id != other.draft_id:
             return False
@@ -6587,6 +6979,8 @@ class Draft:
             return False
         if self.updated_at != other.updated_at:
             return False
+        if self.on_behalf_of != other.on_behalf_of:
+            return False
         return True
 
 class _UniffiFfiConverterTypeDraft(_UniffiConverterRustBuffer):
@@ -6604,6 +6998,7 @@ class _UniffiFfiConverterTypeDraft(_UniffiConverterRustBuffer):
             supplements_case=_UniffiFfiConverterOptionalString.read(buf),
             requested_attachments=_UniffiFfiConverterSequenceString.read(buf),
             updated_at=_UniffiFfiConverterTimestamp.read(buf),
+            on_behalf_of=_UniffiFfiConverterOptionalString.read(buf),
         )
 
     @staticmethod
@@ -6619,6 +7014,7 @@ class _UniffiFfiConverterTypeDraft(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.check_lower(value.supplements_case)
         _UniffiFfiConverterSequenceString.check_lower(value.requested_attachments)
         _UniffiFfiConverterTimestamp.check_lower(value.updated_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.on_behalf_of)
 
     @staticmethod
     def write(value, buf):
@@ -6633,6 +7029,7 @@ class _UniffiFfiConverterTypeDraft(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.supplements_case, buf)
         _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
         _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.on_behalf_of, buf)
 
 @dataclass
 class ElementSelection:
@@ -7458,6 +7855,145 @@ class _UniffiFfiConverterTypeFormField(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceTypeFormField.write(value.item_fields, buf)
         _UniffiFfiConverterOptionalInt32.write(value.min_items, buf)
         _UniffiFfiConverterOptionalInt32.write(value.max_items, buf)
+
+class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u8"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**8
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u8()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u8(value)
+
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**64
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u64(value)
+
+class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt64.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt64.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt64.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterOptionalBoolean(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterBoolean.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterBoolean.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterBoolean.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class HeldCredentialInfo:
+    """
+    The identity credential (PID) this device holds, as its holder reads it.
+"""
+    def __init__(self, *, claims:dict[str, str], level:int, issued_at:Timestamp, expires_at:Timestamp, status_index:typing.Optional[int], revoked:typing.Optional[bool]):
+        self.claims = claims
+        self.level = level
+        self.issued_at = issued_at
+        self.expires_at = expires_at
+        self.status_index = status_index
+        self.revoked = revoked
+        
+        
+
+    
+    def __str__(self):
+        return "HeldCredentialInfo(claims={}, level={}, issued_at={}, expires_at={}, status_index={}, revoked={})".format(self.claims, self.level, self.issued_at, self.expires_at, self.status_index, self.revoked)
+    def __eq__(self, other):
+        if self.claims != other.claims:
+            return False
+        if self.level != other.level:
+            return False
+        if self.issued_at != other.issued_at:
+            return False
+        if self.expires_at != other.expires_at:
+            return False
+        if self.status_index != other.status_index:
+            return False
+        if self.revoked != other.revoked:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeHeldCredentialInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return HeldCredentialInfo(
+            claims=_UniffiFfiConverterMapStringString.read(buf),
+            level=_UniffiFfiConverterUInt8.read(buf),
+            issued_at=_UniffiFfiConverterTimestamp.read(buf),
+            expires_at=_UniffiFfiConverterTimestamp.read(buf),
+            status_index=_UniffiFfiConverterOptionalUInt64.read(buf),
+            revoked=_UniffiFfiConverterOptionalBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterMapStringString.check_lower(value.claims)
+        _UniffiFfiConverterUInt8.check_lower(value.level)
+        _UniffiFfiConverterTimestamp.check_lower(value.issued_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.expires_at)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.status_index)
+        _UniffiFfiConverterOptionalBoolean.check_lower(value.revoked)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterMapStringString.write(value.claims, buf)
+        _UniffiFfiConverterUInt8.write(value.level, buf)
+        _UniffiFfiConverterTimestamp.write(value.issued_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.expires_at, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.status_index, buf)
+        _UniffiFfiConverterOptionalBoolean.write(value.revoked, buf)
 
 @dataclass
 class IdentityQrCode:
@@ -10180,6 +10716,99 @@ class _UniffiFfiConverterTypeVerifiedIdentityQr(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTimestamp.write(value.signed_at, buf)
 
 @dataclass
+class VerifiedMandate:
+    """
+    What a verified mandate says (every field from the server-signed mandate).
+"""
+    def __init__(self, *, mandate_id:str, relation:GuardianRelation, guardian_cccd:str, guardian_name:str, guardian_device_key:str, dependant_cccd:str, dependant_name:str, dependant_birthdate:str, procedures:typing.List[str], document_types:typing.List[str], valid_until:Timestamp):
+        self.mandate_id = mandate_id
+        self.relation = relation
+        self.guardian_cccd = guardian_cccd
+        self.guardian_name = guardian_name
+        self.guardian_device_key = guardian_device_key
+        self.dependant_cccd = dependant_cccd
+        self.dependant_name = dependant_name
+        self.dependant_birthdate = dependant_birthdate
+        self.procedures = procedures
+        self.document_types = document_types
+        self.valid_until = valid_until
+        
+        
+
+    
+    def __str__(self):
+        return "VerifiedMandate(mandate_id={}, relation={}, guardian_cccd={}, guardian_name={}, guardian_device_key={}, dependant_cccd={}, dependant_name={}, dependant_birthdate={}, procedures={}, document_types={}, valid_until={})".format(self.mandate_id, self.relation, self.guardian_cccd, self.guardian_name, self.guardian_device_key, self.dependant_cccd, self.dependant_name, self.dependant_birthdate, self.procedures, self.document_types, self.valid_until)
+    def __eq__(self, other):
+        if self.mandate_id != other.mandate_id:
+            return False
+        if self.relation != other.relation:
+            return False
+        if self.guardian_cccd != other.guardian_cccd:
+            return False
+        if self.guardian_name != other.guardian_name:
+            return False
+        if self.guardian_device_key != other.guardian_device_key:
+            return False
+        if self.dependant_cccd != other.dependant_cccd:
+            return False
+        if self.dependant_name != other.dependant_name:
+            return False
+        if self.dependant_birthdate != other.dependant_birthdate:
+            return False
+        if self.procedures != other.procedures:
+            return False
+        if self.document_types != other.document_types:
+            return False
+        if self.valid_until != other.valid_until:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeVerifiedMandate(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return VerifiedMandate(
+            mandate_id=_UniffiFfiConverterString.read(buf),
+            relation=_UniffiFfiConverterTypeGuardianRelation.read(buf),
+            guardian_cccd=_UniffiFfiConverterString.read(buf),
+            guardian_name=_UniffiFfiConverterString.read(buf),
+            guardian_device_key=_UniffiFfiConverterString.read(buf),
+            dependant_cccd=_UniffiFfiConverterString.read(buf),
+            dependant_name=_UniffiFfiConverterString.read(buf),
+            dependant_birthdate=_UniffiFfiConverterString.read(buf),
+            procedures=_UniffiFfiConverterSequenceString.read(buf),
+            document_types=_UniffiFfiConverterSequenceString.read(buf),
+            valid_until=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.mandate_id)
+        _UniffiFfiConverterTypeGuardianRelation.check_lower(value.relation)
+        _UniffiFfiConverterString.check_lower(value.guardian_cccd)
+        _UniffiFfiConverterString.check_lower(value.guardian_name)
+        _UniffiFfiConverterString.check_lower(value.guardian_device_key)
+        _UniffiFfiConverterString.check_lower(value.dependant_cccd)
+        _UniffiFfiConverterString.check_lower(value.dependant_name)
+        _UniffiFfiConverterString.check_lower(value.dependant_birthdate)
+        _UniffiFfiConverterSequenceString.check_lower(value.procedures)
+        _UniffiFfiConverterSequenceString.check_lower(value.document_types)
+        _UniffiFfiConverterTimestamp.check_lower(value.valid_until)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.mandate_id, buf)
+        _UniffiFfiConverterTypeGuardianRelation.write(value.relation, buf)
+        _UniffiFfiConverterString.write(value.guardian_cccd, buf)
+        _UniffiFfiConverterString.write(value.guardian_name, buf)
+        _UniffiFfiConverterString.write(value.guardian_device_key, buf)
+        _UniffiFfiConverterString.write(value.dependant_cccd, buf)
+        _UniffiFfiConverterString.write(value.dependant_name, buf)
+        _UniffiFfiConverterString.write(value.dependant_birthdate, buf)
+        _UniffiFfiConverterSequenceString.write(value.procedures, buf)
+        _UniffiFfiConverterSequenceString.write(value.document_types, buf)
+        _UniffiFfiConverterTimestamp.write(value.valid_until, buf)
+
+@dataclass
 class VerifierConfig:
     """
     Everything a verifier needs: where the server is, how to trust it, where to cache.
@@ -12643,6 +13272,29 @@ class _UniffiFfiConverterTypeVerifierRequest(_UniffiConverterRustBuffer):
 
 
 
+class _UniffiFfiConverterSequenceTypeDependant(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDependant.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDependant.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDependant.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -12816,6 +13468,15 @@ class AccountClientProtocol(typing.Protocol):
         `lock.unknown`, `Refused` with `lock.replayed`).
 """
         raise NotImplementedError
+    async def dependants(self, ) -> typing.List[Dependant]:
+        """
+        The children under 14 and wards the population register names the account holder as
+        parent or guardian of, each with its mandate (granted by the server for the relation;
+        every active one verified: the server's signature, this device's key, this dependant)
+        and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
+"""
+        raise NotImplementedError
     async def export_access_log(self, ) -> str:
         """
         The whole access log as the server signed it (a compact JWS, `typ`
@@ -12884,6 +13545,14 @@ class AccountClientProtocol(typing.Protocol):
         """
         Revoke one of the account's devices (needs the passcode again). Main-safe; may prompt
         (the device key signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def revoke_mandate(self, mandate_id: str) -> None:
+        """
+        Revoke one of the account holder's mandates (it cannot be used again; a new one is
+        granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+        [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+        `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
 """
         raise NotImplementedError
     async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
@@ -13255,6 +13924,27 @@ class AccountClient(AccountClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def dependants(self, ) -> typing.List[Dependant]:
+        """
+        The children under 14 and wards the population register names the account holder as
+        parent or guardian of, each with its mandate (granted by the server for the relation;
+        every active one verified: the server's signature, this device's key, this dependant)
+        and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDependant.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_dependants(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def export_access_log(self, ) -> str:
         """
         The whole access log as the server signed it (a compact JWS, `typ`
@@ -13463,6 +14153,29 @@ class AccountClient(AccountClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def revoke_mandate(self, mandate_id: str) -> None:
+        """
+        Revoke one of the account holder's mandates (it cannot be used again; a new one is
+        granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+        [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+        `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
+"""
+        
+        _UniffiFfiConverterString.check_lower(mandate_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(mandate_id),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_mandate(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_void,
             _UniffiLib.ffi_citizen_core_rust_future_complete_void,
             _UniffiLib.ffi_citizen_core_rust_future_free_void,
@@ -14627,6 +15340,31 @@ class _UniffiFfiConverterTypeChipClient:
     def write(cls, value: ChipClient, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterOptionalTypeHeldCredentialInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeHeldCredentialInfo.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeHeldCredentialInfo.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeHeldCredentialInfo.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 class _UniffiFfiConverterSequenceTypeReceiptInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -14676,6 +15414,14 @@ class ConsentClientProtocol(typing.Protocol):
         a consent receipt binding the relying party, origin, session, nonce, claims and counter;
         the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
         (the device key signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def credential_info(self, check_status: bool) -> typing.Optional[HeldCredentialInfo]:
+        """
+        The identity credential this device holds (`None` when none is held): its claims and
+        values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+        the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+        (`NeedsEnrollment`, `Network` when checking, `Storage`).
 """
         raise NotImplementedError
     async def deny_login(self, session_id: str) -> None:
@@ -14812,6 +15558,29 @@ class ConsentClient(ConsentClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def credential_info(self, check_status: bool) -> typing.Optional[HeldCredentialInfo]:
+        """
+        The identity credential this device holds (`None` when none is held): its claims and
+        values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+        the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+        (`NeedsEnrollment`, `Network` when checking, `Storage`).
+"""
+        
+        _UniffiFfiConverterBoolean.check_lower(check_status)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBoolean.lower(check_status),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeHeldCredentialInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_credential_info(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -16502,6 +17271,16 @@ class ServicesClientProtocol(typing.Protocol):
         Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
+    async def create_draft_for(self, procedure_id: str,dependant_cccd: str) -> Draft:
+        """
+        A new draft of `procedure_id` on behalf of the dependant with CCCD number
+        `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+        like any draft (signed by this device's key, the mandate id in the signed payload). The
+        mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+        `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+"""
+        raise NotImplementedError
     async def create_supplement_draft(self, case_number: str) -> Draft:
         """
         A draft answering a supplement request of `case_number`: the original values, the
@@ -16768,6 +17547,34 @@ class ServicesClient(ServicesClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def create_draft_for(self, procedure_id: str,dependant_cccd: str) -> Draft:
+        """
+        A new draft of `procedure_id` on behalf of the dependant with CCCD number
+        `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+        like any draft (signed by this device's key, the mandate id in the signed payload). The
+        mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+        `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(procedure_id)
+
+        _UniffiFfiConverterString.check_lower(dependant_cccd)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(procedure_id),
+            _UniffiFfiConverterString.lower(dependant_cccd),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft_for(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -18949,6 +19756,34 @@ def verify_activity_log_export(json: str,server_key_jwk: str) -> ActivityLogRepo
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def verify_mandate(signed: str,server_key_jwk: str,issuer: str) -> VerifiedMandate:
+    """
+    Verify a mandate (`Mandate.signed`) offline, as a verifier at a counter does: the server's
+    signature under `server_key_jwk` (a JWK or JWKS obtained independently), its `typ`
+    `citizen-mandate+jwt`, issuer `issuer` (the server's origin), and that it has not ended.
+    Pure computation: main-safe, never prompts. Throws [`CitizenError`] (`Refused`
+    `delegation.mandate_invalid` for a forged or altered one, `delegation.expired`;
+    `InvalidInput` when the key is not a JWK).
+"""
+    
+    _UniffiFfiConverterString.check_lower(signed)
+
+    _UniffiFfiConverterString.check_lower(server_key_jwk)
+
+    _UniffiFfiConverterString.check_lower(issuer)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(signed),
+        _UniffiFfiConverterString.lower(server_key_jwk),
+        _UniffiFfiConverterString.lower(issuer),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypeVerifiedMandate.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_citizen_core_fn_func_verify_mandate,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def verify_receipt_export(json: str,server_key_jwk: typing.Optional[str]) -> int:
     """
     Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
@@ -18991,6 +19826,8 @@ __all__ = [
     "Platform",
     "DeviceStatus",
     "EnrollmentState",
+    "GuardianRelation",
+    "MandateState",
     "SignatureFormat",
     "DocumentType",
     "DraftStatus",
@@ -19036,6 +19873,9 @@ __all__ = [
     "CoreConfig",
     "CoreStatus",
     "DateRule",
+    "Mandate",
+    "DependantCase",
+    "Dependant",
     "DeviceInfo",
     "DeviceSignature",
     "DeviceStatusInfo",
@@ -19055,6 +19895,7 @@ __all__ = [
     "FieldError",
     "OptionSpec",
     "FormField",
+    "HeldCredentialInfo",
     "IdentityQrCode",
     "KeyOptions",
     "ReceiptInfo",
@@ -19083,6 +19924,7 @@ __all__ = [
     "VerificationCheck",
     "VerificationVerdict",
     "VerifiedIdentityQr",
+    "VerifiedMandate",
     "VerifierConfig",
     "communes",
     "core_version",
@@ -19093,6 +19935,7 @@ __all__ = [
     "validate_enrollment_input",
     "verify_access_log_export",
     "verify_activity_log_export",
+    "verify_mandate",
     "verify_receipt_export",
     "AccountClient",
     "AccountClientProtocol",

@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -496,6 +512,22 @@ fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
     }
 
     public static func write(_ value: Int32, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
+    typealias FfiType = UInt64
+    typealias SwiftType = UInt64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -810,6 +842,23 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
      * Main-safe; never prompts. Throws [`CitizenError`].
      */
     func verifyPasscode(passcode: String) async throws 
+    
+    /**
+     * The children under 14 and wards the population register names the account holder as
+     * parent or guardian of, each with its mandate (granted by the server for the relation;
+     * every active one verified: the server's signature, this device's key, this dependant)
+     * and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
+     */
+    func dependants() async throws  -> [Dependant]
+    
+    /**
+     * Revoke one of the account holder's mandates (it cannot be used again; a new one is
+     * granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+     * `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
+     */
+    func revokeMandate(mandateId: String) async throws 
     
     /**
      * On the old phone: approve the hand-over to the phone whose transfer QR code was just
@@ -1343,6 +1392,51 @@ open func verifyPasscode(passcode: String)async throws   {
             rustFutureFunc: {
                 uniffi_citizen_core_fn_method_accountclient_verify_passcode(
                         self.uniffiCloneHandle(),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The children under 14 and wards the population register names the account holder as
+     * parent or guardian of, each with its mandate (granted by the server for the relation;
+     * every active one verified: the server's signature, this device's key, this dependant)
+     * and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
+     */
+open func dependants()async throws  -> [Dependant]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_dependants(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDependant.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Revoke one of the account holder's mandates (it cannot be used again; a new one is
+     * granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+     * `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
+     */
+open func revokeMandate(mandateId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_revoke_mandate(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(mandateId)
                 )
             },
             pollFunc: ffi_citizen_core_rust_future_poll_void,
@@ -3172,6 +3266,14 @@ public protocol ConsentClientProtocol: AnyObject, Sendable {
     func syncReceipts() async throws  -> UInt32
     
     /**
+     * The identity credential this device holds (`None` when none is held): its claims and
+     * values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+     * the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NeedsEnrollment`, `Network` when checking, `Storage`).
+     */
+    func credentialInfo(checkStatus: Bool) async throws  -> HeldCredentialInfo?
+    
+    /**
      * Fetch the identity credential the device presents from (an SD-JWT bound to the device
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
      * calls this itself when the credential is missing or about to expire. Needs a session.
@@ -3427,6 +3529,28 @@ open func syncReceipts()async throws  -> UInt32  {
             completeFunc: ffi_citizen_core_rust_future_complete_u32,
             freeFunc: ffi_citizen_core_rust_future_free_u32,
             liftFunc: FfiConverterUInt32.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The identity credential this device holds (`None` when none is held): its claims and
+     * values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+     * the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NeedsEnrollment`, `Network` when checking, `Storage`).
+     */
+open func credentialInfo(checkStatus: Bool)async throws  -> HeldCredentialInfo?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_credential_info(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(checkStatus)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeHeldCredentialInfo.lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -5598,6 +5722,16 @@ public func FfiConverterTypePresentationSession_lower(_ value: PresentationSessi
 public protocol ServicesClientProtocol: AnyObject, Sendable {
     
     /**
+     * A new draft of `procedure_id` on behalf of the dependant with CCCD number
+     * `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+     * like any draft (signed by this device's key, the mandate id in the signed payload). The
+     * mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+     */
+    func createDraftFor(procedureId: String, dependantCccd: String) async throws  -> Draft
+    
+    /**
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
      * prompts. Throws [`CitizenError`].
      */
@@ -5813,6 +5947,30 @@ open class ServicesClient: ServicesClientProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * A new draft of `procedure_id` on behalf of the dependant with CCCD number
+     * `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+     * like any draft (signed by this device's key, the mandate id in the signed payload). The
+     * mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+     */
+open func createDraftFor(procedureId: String, dependantCccd: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_create_draft_for(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(procedureId),FfiConverterString.lower(dependantCccd)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
     
     /**
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
@@ -8694,6 +8852,24 @@ public struct CitizenProfile: Equatable, Hashable {
      * When the record last changed.
      */
     public let updatedAt: Date
+    /**
+     * Nghề nghiệp, when the citizen added it (an approved correction, procedure
+     * `register-correction`).
+     */
+    public let occupation: String?
+    /**
+     * Trình độ học vấn (a value such as `dai_hoc`; labels in the procedure's `new_education`
+     * options), when added.
+     */
+    public let education: String?
+    /**
+     * Nhóm máu (`A+`, `O-`, …), when added.
+     */
+    public let bloodGroup: String?
+    /**
+     * Địa chỉ liên hệ (where the citizen wants mail), when added.
+     */
+    public let contactAddress: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -8742,7 +8918,21 @@ public struct CitizenProfile: Equatable, Hashable {
          */email: String?, 
         /**
          * When the record last changed.
-         */updatedAt: Date) {
+         */updatedAt: Date, 
+        /**
+         * Nghề nghiệp, when the citizen added it (an approved correction, procedure
+         * `register-correction`).
+         */occupation: String?, 
+        /**
+         * Trình độ học vấn (a value such as `dai_hoc`; labels in the procedure's `new_education`
+         * options), when added.
+         */education: String?, 
+        /**
+         * Nhóm máu (`A+`, `O-`, …), when added.
+         */bloodGroup: String?, 
+        /**
+         * Địa chỉ liên hệ (where the citizen wants mail), when added.
+         */contactAddress: String?) {
         self.fullName = fullName
         self.dateOfBirth = dateOfBirth
         self.sex = sex
@@ -8758,6 +8948,10 @@ public struct CitizenProfile: Equatable, Hashable {
         self.phone = phone
         self.email = email
         self.updatedAt = updatedAt
+        self.occupation = occupation
+        self.education = education
+        self.bloodGroup = bloodGroup
+        self.contactAddress = contactAddress
     }
 
     
@@ -8790,7 +8984,11 @@ public struct FfiConverterTypeCitizenProfile: FfiConverterRustBuffer {
                 relationshipToHead: FfiConverterString.read(from: &buf), 
                 phone: FfiConverterString.read(from: &buf), 
                 email: FfiConverterOptionString.read(from: &buf), 
-                updatedAt: FfiConverterTimestamp.read(from: &buf)
+                updatedAt: FfiConverterTimestamp.read(from: &buf), 
+                occupation: FfiConverterOptionString.read(from: &buf), 
+                education: FfiConverterOptionString.read(from: &buf), 
+                bloodGroup: FfiConverterOptionString.read(from: &buf), 
+                contactAddress: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -8810,6 +9008,10 @@ public struct FfiConverterTypeCitizenProfile: FfiConverterRustBuffer {
         FfiConverterString.write(value.phone, into: &buf)
         FfiConverterOptionString.write(value.email, into: &buf)
         FfiConverterTimestamp.write(value.updatedAt, into: &buf)
+        FfiConverterOptionString.write(value.occupation, into: &buf)
+        FfiConverterOptionString.write(value.education, into: &buf)
+        FfiConverterOptionString.write(value.bloodGroup, into: &buf)
+        FfiConverterOptionString.write(value.contactAddress, into: &buf)
     }
 }
 
@@ -9323,6 +9525,194 @@ public func FfiConverterTypeDateRule_lift(_ buf: RustBuffer) throws -> DateRule 
 #endif
 public func FfiConverterTypeDateRule_lower(_ value: DateRule) -> RustBuffer {
     return FfiConverterTypeDateRule.lower(value)
+}
+
+
+/**
+ * A child or ward the account holder may act for.
+ */
+public struct Dependant: Equatable, Hashable {
+    /**
+     * The relation in the register.
+     */
+    public let relation: GuardianRelation
+    /**
+     * The dependant's register record.
+     */
+    public let profile: CitizenProfile
+    /**
+     * The mandate of this relation.
+     */
+    public let mandate: Mandate
+    /**
+     * Cases filed on the dependant's behalf (by any of their guardians).
+     */
+    public let cases: [DependantCase]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The relation in the register.
+         */relation: GuardianRelation, 
+        /**
+         * The dependant's register record.
+         */profile: CitizenProfile, 
+        /**
+         * The mandate of this relation.
+         */mandate: Mandate, 
+        /**
+         * Cases filed on the dependant's behalf (by any of their guardians).
+         */cases: [DependantCase]) {
+        self.relation = relation
+        self.profile = profile
+        self.mandate = mandate
+        self.cases = cases
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Dependant: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDependant: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Dependant {
+        return
+            try Dependant(
+                relation: FfiConverterTypeGuardianRelation.read(from: &buf), 
+                profile: FfiConverterTypeCitizenProfile.read(from: &buf), 
+                mandate: FfiConverterTypeMandate.read(from: &buf), 
+                cases: FfiConverterSequenceTypeDependantCase.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Dependant, into buf: inout [UInt8]) {
+        FfiConverterTypeGuardianRelation.write(value.relation, into: &buf)
+        FfiConverterTypeCitizenProfile.write(value.profile, into: &buf)
+        FfiConverterTypeMandate.write(value.mandate, into: &buf)
+        FfiConverterSequenceTypeDependantCase.write(value.cases, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependant_lift(_ buf: RustBuffer) throws -> Dependant {
+    return try FfiConverterTypeDependant.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependant_lower(_ value: Dependant) -> RustBuffer {
+    return FfiConverterTypeDependant.lower(value)
+}
+
+
+/**
+ * A case filed on behalf of a dependant.
+ */
+public struct DependantCase: Equatable, Hashable {
+    /**
+     * Case number (mã hồ sơ).
+     */
+    public let caseNumber: String
+    /**
+     * Procedure id.
+     */
+    public let procedureId: String
+    /**
+     * Status (wire name: `received`, `processing`, …).
+     */
+    public let status: String
+    /**
+     * When it was received.
+     */
+    public let receivedAt: Date
+    /**
+     * The CCCD number of the guardian who filed it.
+     */
+    public let filedBy: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Case number (mã hồ sơ).
+         */caseNumber: String, 
+        /**
+         * Procedure id.
+         */procedureId: String, 
+        /**
+         * Status (wire name: `received`, `processing`, …).
+         */status: String, 
+        /**
+         * When it was received.
+         */receivedAt: Date, 
+        /**
+         * The CCCD number of the guardian who filed it.
+         */filedBy: String) {
+        self.caseNumber = caseNumber
+        self.procedureId = procedureId
+        self.status = status
+        self.receivedAt = receivedAt
+        self.filedBy = filedBy
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DependantCase: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDependantCase: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DependantCase {
+        return
+            try DependantCase(
+                caseNumber: FfiConverterString.read(from: &buf), 
+                procedureId: FfiConverterString.read(from: &buf), 
+                status: FfiConverterString.read(from: &buf), 
+                receivedAt: FfiConverterTimestamp.read(from: &buf), 
+                filedBy: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DependantCase, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.caseNumber, into: &buf)
+        FfiConverterString.write(value.procedureId, into: &buf)
+        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterTimestamp.write(value.receivedAt, into: &buf)
+        FfiConverterString.write(value.filedBy, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependantCase_lift(_ buf: RustBuffer) throws -> DependantCase {
+    return try FfiConverterTypeDependantCase.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependantCase_lower(_ value: DependantCase) -> RustBuffer {
+    return FfiConverterTypeDependantCase.lower(value)
 }
 
 
@@ -10166,6 +10556,10 @@ public struct Draft: Equatable, Hashable {
      * When it last changed.
      */
     public let updatedAt: Date
+    /**
+     * Filed on behalf of this dependant (CCCD number) under a mandate (`create_draft_for`).
+     */
+    public let onBehalfOf: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -10202,7 +10596,10 @@ public struct Draft: Equatable, Hashable {
          */requestedAttachments: [String], 
         /**
          * When it last changed.
-         */updatedAt: Date) {
+         */updatedAt: Date, 
+        /**
+         * Filed on behalf of this dependant (CCCD number) under a mandate (`create_draft_for`).
+         */onBehalfOf: String?) {
         self.draftId = draftId
         self.procedureId = procedureId
         self.procedureVersion = procedureVersion
@@ -10214,6 +10611,7 @@ public struct Draft: Equatable, Hashable {
         self.supplementsCase = supplementsCase
         self.requestedAttachments = requestedAttachments
         self.updatedAt = updatedAt
+        self.onBehalfOf = onBehalfOf
     }
 
     
@@ -10242,7 +10640,8 @@ public struct FfiConverterTypeDraft: FfiConverterRustBuffer {
                 attachments: FfiConverterSequenceTypeDraftAttachment.read(from: &buf), 
                 supplementsCase: FfiConverterOptionString.read(from: &buf), 
                 requestedAttachments: FfiConverterSequenceString.read(from: &buf), 
-                updatedAt: FfiConverterTimestamp.read(from: &buf)
+                updatedAt: FfiConverterTimestamp.read(from: &buf), 
+                onBehalfOf: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -10258,6 +10657,7 @@ public struct FfiConverterTypeDraft: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.supplementsCase, into: &buf)
         FfiConverterSequenceString.write(value.requestedAttachments, into: &buf)
         FfiConverterTimestamp.write(value.updatedAt, into: &buf)
+        FfiConverterOptionString.write(value.onBehalfOf, into: &buf)
     }
 }
 
@@ -11214,6 +11614,117 @@ public func FfiConverterTypeFormField_lower(_ value: FormField) -> RustBuffer {
 
 
 /**
+ * The identity credential (PID) this device holds, as its holder reads it.
+ */
+public struct HeldCredentialInfo: Equatable, Hashable {
+    /**
+     * Every claim it can disclose, with its value as issued (`place_of_origin` → `Xã …`).
+     */
+    public let claims: [String: String]
+    /**
+     * Identity level the issuer vouched for (1 or 2).
+     */
+    public let level: UInt8
+    /**
+     * When it was issued.
+     */
+    public let issuedAt: Date
+    /**
+     * When it expires.
+     */
+    public let expiresAt: Date
+    /**
+     * Its index in the issuer's status list (`None` for a credential issued without one).
+     */
+    public let statusIndex: UInt64?
+    /**
+     * Whether the issuer revoked it — e.g. after an approved correction of a claim it carries
+     * (then `fetch_credential` gets a new one). `None` when not checked.
+     */
+    public let revoked: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Every claim it can disclose, with its value as issued (`place_of_origin` → `Xã …`).
+         */claims: [String: String], 
+        /**
+         * Identity level the issuer vouched for (1 or 2).
+         */level: UInt8, 
+        /**
+         * When it was issued.
+         */issuedAt: Date, 
+        /**
+         * When it expires.
+         */expiresAt: Date, 
+        /**
+         * Its index in the issuer's status list (`None` for a credential issued without one).
+         */statusIndex: UInt64?, 
+        /**
+         * Whether the issuer revoked it — e.g. after an approved correction of a claim it carries
+         * (then `fetch_credential` gets a new one). `None` when not checked.
+         */revoked: Bool?) {
+        self.claims = claims
+        self.level = level
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.statusIndex = statusIndex
+        self.revoked = revoked
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HeldCredentialInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHeldCredentialInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HeldCredentialInfo {
+        return
+            try HeldCredentialInfo(
+                claims: FfiConverterDictionaryStringString.read(from: &buf), 
+                level: FfiConverterUInt8.read(from: &buf), 
+                issuedAt: FfiConverterTimestamp.read(from: &buf), 
+                expiresAt: FfiConverterTimestamp.read(from: &buf), 
+                statusIndex: FfiConverterOptionUInt64.read(from: &buf), 
+                revoked: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HeldCredentialInfo, into buf: inout [UInt8]) {
+        FfiConverterDictionaryStringString.write(value.claims, into: &buf)
+        FfiConverterUInt8.write(value.level, into: &buf)
+        FfiConverterTimestamp.write(value.issuedAt, into: &buf)
+        FfiConverterTimestamp.write(value.expiresAt, into: &buf)
+        FfiConverterOptionUInt64.write(value.statusIndex, into: &buf)
+        FfiConverterOptionBool.write(value.revoked, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHeldCredentialInfo_lift(_ buf: RustBuffer) throws -> HeldCredentialInfo {
+    return try FfiConverterTypeHeldCredentialInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHeldCredentialInfo_lower(_ value: HeldCredentialInfo) -> RustBuffer {
+    return FfiConverterTypeHeldCredentialInfo.lower(value)
+}
+
+
+/**
  * A short identity QR to show ([`AccountClient::identity_qr`]).
  */
 public struct IdentityQrCode: Equatable, Hashable {
@@ -11589,6 +12100,137 @@ public func FfiConverterTypeLoginRequestInfo_lift(_ buf: RustBuffer) throws -> L
 #endif
 public func FfiConverterTypeLoginRequestInfo_lower(_ value: LoginRequestInfo) -> RustBuffer {
     return FfiConverterTypeLoginRequestInfo.lower(value)
+}
+
+
+/**
+ * A mandate: the server's signed, scoped, time-limited grant to act for a dependant.
+ */
+public struct Mandate: Equatable, Hashable {
+    /**
+     * Its id (named in every on-behalf submission).
+     */
+    public let mandateId: String
+    /**
+     * Its state now.
+     */
+    public let state: MandateState
+    /**
+     * The procedures (catalogue ids) it covers.
+     */
+    public let procedures: [String]
+    /**
+     * The document kinds (`health_insurance`, `cccd`, …) it covers.
+     */
+    public let documentTypes: [String]
+    /**
+     * When the grant ends.
+     */
+    public let endsAt: Date
+    /**
+     * When it was revoked, if it was.
+     */
+    public let revokedAt: Date?
+    /**
+     * Who revoked it (`guardian`, or `official:<staff id>`).
+     */
+    public let revokedBy: String?
+    /**
+     * The signed mandate (compact JWS, `typ` `citizen-mandate+jwt`), checked by the core, while
+     * active: what a verifier checks offline against the server's keys.
+     */
+    public let signed: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id (named in every on-behalf submission).
+         */mandateId: String, 
+        /**
+         * Its state now.
+         */state: MandateState, 
+        /**
+         * The procedures (catalogue ids) it covers.
+         */procedures: [String], 
+        /**
+         * The document kinds (`health_insurance`, `cccd`, …) it covers.
+         */documentTypes: [String], 
+        /**
+         * When the grant ends.
+         */endsAt: Date, 
+        /**
+         * When it was revoked, if it was.
+         */revokedAt: Date?, 
+        /**
+         * Who revoked it (`guardian`, or `official:<staff id>`).
+         */revokedBy: String?, 
+        /**
+         * The signed mandate (compact JWS, `typ` `citizen-mandate+jwt`), checked by the core, while
+         * active: what a verifier checks offline against the server's keys.
+         */signed: String?) {
+        self.mandateId = mandateId
+        self.state = state
+        self.procedures = procedures
+        self.documentTypes = documentTypes
+        self.endsAt = endsAt
+        self.revokedAt = revokedAt
+        self.revokedBy = revokedBy
+        self.signed = signed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Mandate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMandate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Mandate {
+        return
+            try Mandate(
+                mandateId: FfiConverterString.read(from: &buf), 
+                state: FfiConverterTypeMandateState.read(from: &buf), 
+                procedures: FfiConverterSequenceString.read(from: &buf), 
+                documentTypes: FfiConverterSequenceString.read(from: &buf), 
+                endsAt: FfiConverterTimestamp.read(from: &buf), 
+                revokedAt: FfiConverterOptionTimestamp.read(from: &buf), 
+                revokedBy: FfiConverterOptionString.read(from: &buf), 
+                signed: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Mandate, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.mandateId, into: &buf)
+        FfiConverterTypeMandateState.write(value.state, into: &buf)
+        FfiConverterSequenceString.write(value.procedures, into: &buf)
+        FfiConverterSequenceString.write(value.documentTypes, into: &buf)
+        FfiConverterTimestamp.write(value.endsAt, into: &buf)
+        FfiConverterOptionTimestamp.write(value.revokedAt, into: &buf)
+        FfiConverterOptionString.write(value.revokedBy, into: &buf)
+        FfiConverterOptionString.write(value.signed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandate_lift(_ buf: RustBuffer) throws -> Mandate {
+    return try FfiConverterTypeMandate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandate_lower(_ value: Mandate) -> RustBuffer {
+    return FfiConverterTypeMandate.lower(value)
 }
 
 
@@ -14118,6 +14760,165 @@ public func FfiConverterTypeVerifiedIdentityQr_lower(_ value: VerifiedIdentityQr
 
 
 /**
+ * What a verified mandate says (every field from the server-signed mandate).
+ */
+public struct VerifiedMandate: Equatable, Hashable {
+    /**
+     * The mandate id.
+     */
+    public let mandateId: String
+    /**
+     * The relation in the register.
+     */
+    public let relation: GuardianRelation
+    /**
+     * The guardian's CCCD number.
+     */
+    public let guardianCccd: String
+    /**
+     * The guardian's full name.
+     */
+    public let guardianName: String
+    /**
+     * The guardian's device key (SEC1, base64url): the only key that may act under it.
+     */
+    public let guardianDeviceKey: String
+    /**
+     * The dependant's CCCD number.
+     */
+    public let dependantCccd: String
+    /**
+     * The dependant's full name.
+     */
+    public let dependantName: String
+    /**
+     * The dependant's date of birth (`YYYY-MM-DD`).
+     */
+    public let dependantBirthdate: String
+    /**
+     * Procedures covered.
+     */
+    public let procedures: [String]
+    /**
+     * Document kinds covered.
+     */
+    public let documentTypes: [String]
+    /**
+     * When this signed mandate stops being valid (its own expiry or the grant's end).
+     */
+    public let validUntil: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The mandate id.
+         */mandateId: String, 
+        /**
+         * The relation in the register.
+         */relation: GuardianRelation, 
+        /**
+         * The guardian's CCCD number.
+         */guardianCccd: String, 
+        /**
+         * The guardian's full name.
+         */guardianName: String, 
+        /**
+         * The guardian's device key (SEC1, base64url): the only key that may act under it.
+         */guardianDeviceKey: String, 
+        /**
+         * The dependant's CCCD number.
+         */dependantCccd: String, 
+        /**
+         * The dependant's full name.
+         */dependantName: String, 
+        /**
+         * The dependant's date of birth (`YYYY-MM-DD`).
+         */dependantBirthdate: String, 
+        /**
+         * Procedures covered.
+         */procedures: [String], 
+        /**
+         * Document kinds covered.
+         */documentTypes: [String], 
+        /**
+         * When this signed mandate stops being valid (its own expiry or the grant's end).
+         */validUntil: Date) {
+        self.mandateId = mandateId
+        self.relation = relation
+        self.guardianCccd = guardianCccd
+        self.guardianName = guardianName
+        self.guardianDeviceKey = guardianDeviceKey
+        self.dependantCccd = dependantCccd
+        self.dependantName = dependantName
+        self.dependantBirthdate = dependantBirthdate
+        self.procedures = procedures
+        self.documentTypes = documentTypes
+        self.validUntil = validUntil
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerifiedMandate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifiedMandate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifiedMandate {
+        return
+            try VerifiedMandate(
+                mandateId: FfiConverterString.read(from: &buf), 
+                relation: FfiConverterTypeGuardianRelation.read(from: &buf), 
+                guardianCccd: FfiConverterString.read(from: &buf), 
+                guardianName: FfiConverterString.read(from: &buf), 
+                guardianDeviceKey: FfiConverterString.read(from: &buf), 
+                dependantCccd: FfiConverterString.read(from: &buf), 
+                dependantName: FfiConverterString.read(from: &buf), 
+                dependantBirthdate: FfiConverterString.read(from: &buf), 
+                procedures: FfiConverterSequenceString.read(from: &buf), 
+                documentTypes: FfiConverterSequenceString.read(from: &buf), 
+                validUntil: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifiedMandate, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.mandateId, into: &buf)
+        FfiConverterTypeGuardianRelation.write(value.relation, into: &buf)
+        FfiConverterString.write(value.guardianCccd, into: &buf)
+        FfiConverterString.write(value.guardianName, into: &buf)
+        FfiConverterString.write(value.guardianDeviceKey, into: &buf)
+        FfiConverterString.write(value.dependantCccd, into: &buf)
+        FfiConverterString.write(value.dependantName, into: &buf)
+        FfiConverterString.write(value.dependantBirthdate, into: &buf)
+        FfiConverterSequenceString.write(value.procedures, into: &buf)
+        FfiConverterSequenceString.write(value.documentTypes, into: &buf)
+        FfiConverterTimestamp.write(value.validUntil, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifiedMandate_lift(_ buf: RustBuffer) throws -> VerifiedMandate {
+    return try FfiConverterTypeVerifiedMandate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifiedMandate_lower(_ value: VerifiedMandate) -> RustBuffer {
+    return FfiConverterTypeVerifiedMandate.lower(value)
+}
+
+
+/**
  * Everything a verifier needs: where the server is, how to trust it, where to cache.
  */
 public struct VerifierConfig: Equatable, Hashable {
@@ -16532,6 +17333,81 @@ public func FfiConverterTypeFieldKind_lower(_ value: FieldKind) -> RustBuffer {
 
 
 /**
+ * How the account holder is related to the dependant in the population register.
+ */
+
+public enum GuardianRelation: Equatable, Hashable {
+    
+    /**
+     * Parent (cha/mẹ) of a child under 14.
+     */
+    case parent
+    /**
+     * Guardian (người giám hộ) of a ward.
+     */
+    case guardian
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension GuardianRelation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGuardianRelation: FfiConverterRustBuffer {
+    typealias SwiftType = GuardianRelation
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GuardianRelation {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .parent
+        
+        case 2: return .guardian
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: GuardianRelation, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .parent:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .guardian:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGuardianRelation_lift(_ buf: RustBuffer) throws -> GuardianRelation {
+    return try FfiConverterTypeGuardianRelation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGuardianRelation_lower(_ value: GuardianRelation) -> RustBuffer {
+    return FfiConverterTypeGuardianRelation.lower(value)
+}
+
+
+
+/**
  * What went wrong with the platform key store.
  */
 
@@ -17044,6 +17920,91 @@ public func FfiConverterTypeLogProblem_lift(_ buf: RustBuffer) throws -> LogProb
 #endif
 public func FfiConverterTypeLogProblem_lower(_ value: LogProblem) -> RustBuffer {
     return FfiConverterTypeLogProblem.lower(value)
+}
+
+
+
+/**
+ * The state of a mandate.
+ */
+
+public enum MandateState: Equatable, Hashable {
+    
+    /**
+     * In force: the guardian may file and present within its scope.
+     */
+    case active
+    /**
+     * Ended: the child turned 14, or the guardianship ended in the register.
+     */
+    case expired
+    /**
+     * Revoked by the guardian or an official.
+     */
+    case revoked
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension MandateState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMandateState: FfiConverterRustBuffer {
+    typealias SwiftType = MandateState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MandateState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .active
+        
+        case 2: return .expired
+        
+        case 3: return .revoked
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: MandateState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .active:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .revoked:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateState_lift(_ buf: RustBuffer) throws -> MandateState {
+    return try FfiConverterTypeMandateState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateState_lower(_ value: MandateState) -> RustBuffer {
+    return FfiConverterTypeMandateState.lower(value)
 }
 
 
@@ -18632,6 +19593,54 @@ fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -18888,6 +19897,30 @@ fileprivate struct FfiConverterOptionTypeErrorDetail: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeErrorDetail.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeHeldCredentialInfo: FfiConverterRustBuffer {
+    typealias SwiftType = HeldCredentialInfo?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHeldCredentialInfo.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHeldCredentialInfo.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -19209,6 +20242,56 @@ fileprivate struct FfiConverterSequenceTypeClaimRequest: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeClaimRequest.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDependant: FfiConverterRustBuffer {
+    typealias SwiftType = [Dependant]
+
+    public static func write(_ value: [Dependant], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDependant.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Dependant] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Dependant]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDependant.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDependantCase: FfiConverterRustBuffer {
+    typealias SwiftType = [DependantCase]
+
+    public static func write(_ value: [DependantCase], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDependantCase.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DependantCase] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DependantCase]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDependantCase.read(from: &buf))
         }
         return seq
     }
@@ -19910,6 +20993,24 @@ public func verifyReceiptExport(json: String, serverKeyJwk: String?)throws  -> I
 })
 }
 /**
+ * Verify a mandate (`Mandate.signed`) offline, as a verifier at a counter does: the server's
+ * signature under `server_key_jwk` (a JWK or JWKS obtained independently), its `typ`
+ * `citizen-mandate+jwt`, issuer `issuer` (the server's origin), and that it has not ended.
+ * Pure computation: main-safe, never prompts. Throws [`CitizenError`] (`Refused`
+ * `delegation.mandate_invalid` for a forged or altered one, `delegation.expired`;
+ * `InvalidInput` when the key is not a JWK).
+ */
+public func verifyMandate(signed: String, serverKeyJwk: String, issuer: String)throws  -> VerifiedMandate  {
+    return try  FfiConverterTypeVerifiedMandate_lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_verify_mandate(
+        FfiConverterString.lower(signed),
+        FfiConverterString.lower(serverKeyJwk),
+        FfiConverterString.lower(issuer),uniffiCallStatus
+    )
+})
+}
+/**
  * A configuration with safe defaults: platform roots, no pins, Vietnamese, 10 s connect and
  * 30 s request timeouts, HTTPS only, platform `Unknown` (set yours). Pure: main-safe, never
  * prompts, never throws.
@@ -20034,6 +21135,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 6333) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_func_verify_mandate() != 64178) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_func_default_core_config() != 17752) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -20110,6 +21214,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 42213) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_dependants() != 54034) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_revoke_mandate() != 52932) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_approve_transfer_code() != 62895) {
@@ -20199,6 +21309,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_consentclient_sync_receipts() != 54011) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_consentclient_credential_info() != 22041) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 12789) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -20281,6 +21394,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_presentationsession_engagement_qr() != 43156) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_servicesclient_create_draft_for() != 5023) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 46333) {

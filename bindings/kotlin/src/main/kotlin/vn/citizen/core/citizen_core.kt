@@ -925,6 +925,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_func_verify_receipt_export(
     ): Int
+    external fun uniffi_citizen_core_checksum_func_verify_mandate(
+    ): Int
     external fun uniffi_citizen_core_checksum_func_default_core_config(
     ): Int
     external fun uniffi_citizen_core_checksum_func_validate_enrollment_input(
@@ -976,6 +978,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_accountclient_validate_enrollment(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_verify_passcode(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_dependants(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_revoke_mandate(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_approve_transfer_code(
     ): Int
@@ -1035,6 +1041,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_sync_receipts(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_credential_info(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_fetch_credential(
     ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_open_share_request(
@@ -1090,6 +1098,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_presentationsession_decline(
     ): Int
     external fun uniffi_citizen_core_checksum_method_presentationsession_engagement_qr(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_create_draft_for(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_add_group_item(
     ): Int
@@ -1260,6 +1270,10 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_accountclient_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_dependants(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_revoke_mandate(`ptr`: Long,`mandateId`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_approve_transfer_code(`ptr`: Long,`code`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_cancel_recovery(`ptr`: Long,`passcode`: RustBuffer.ByValue,
@@ -1335,6 +1349,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_consentclient_scan_login_code(`ptr`: Long,`frame`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_consentclient_sync_receipts(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_credential_info(`ptr`: Long,`checkStatus`: Byte,
     ): Long
     external fun uniffi_citizen_core_fn_method_consentclient_fetch_credential(`ptr`: Long,
     ): Long
@@ -1428,6 +1444,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_free_servicesclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_citizen_core_fn_method_servicesclient_create_draft_for(`ptr`: Long,`procedureId`: RustBuffer.ByValue,`dependantCccd`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_add_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_attach_bytes(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`fileName`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,`data`: RustBuffer.ByValue,
@@ -1564,6 +1582,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_verify_receipt_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
+    external fun uniffi_citizen_core_fn_func_verify_mandate(`signed`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,`issuer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_default_core_config(`serverBaseUrl`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_validate_enrollment_input(`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -2014,6 +2034,33 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
+public object FfiConverterUByte: FfiConverter<UByte, Byte> {
+    override fun lift(value: Byte): UByte {
+        return value.toUByte()
+    }
+
+    fun lift(value: Int): UByte {
+        return value.toUByte()
+    }
+
+    override fun read(buf: ByteBuffer): UByte {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: UByte): Byte {
+        return value.toByte()
+    }
+
+    override fun allocationSize(value: UByte) = 1UL
+
+    override fun write(value: UByte, buf: ByteBuffer) {
+        buf.put(value.toByte())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterUInt: FfiConverter<UInt, Int> {
     override fun lift(value: Int): UInt {
         return value.toUInt()
@@ -2054,6 +2101,29 @@ public object FfiConverterInt: FfiConverter<Int, Int> {
 
     override fun write(value: Int, buf: ByteBuffer) {
         buf.putInt(value)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterULong: FfiConverter<ULong, Long> {
+    override fun lift(value: Long): ULong {
+        return value.toULong()
+    }
+
+    override fun read(buf: ByteBuffer): ULong {
+        return lift(buf.getLong())
+    }
+
+    override fun lower(value: ULong): Long {
+        return value.toLong()
+    }
+
+    override fun allocationSize(value: ULong) = 8UL
+
+    override fun write(value: ULong, buf: ByteBuffer) {
+        buf.putLong(value.toLong())
     }
 }
 
@@ -2491,6 +2561,23 @@ public interface AccountClientInterface {
      * Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `verifyPasscode`(`passcode`: kotlin.String)
+    
+    /**
+     * The children under 14 and wards the population register names the account holder as
+     * parent or guardian of, each with its mandate (granted by the server for the relation;
+     * every active one verified: the server's signature, this device's key, this dependant)
+     * and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
+     */
+    suspend fun `dependants`(): List<Dependant>
+    
+    /**
+     * Revoke one of the account holder's mandates (it cannot be used again; a new one is
+     * granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+     * `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
+     */
+    suspend fun `revokeMandate`(`mandateId`: kotlin.String)
     
     /**
      * On the old phone: approve the hand-over to the phone whose transfer QR code was just
@@ -3188,6 +3275,63 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
                 uniffiHandle,
                 
         FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The children under 14 and wards the population register names the account holder as
+     * parent or guardian of, each with its mandate (granted by the server for the relation;
+     * every active one verified: the server's signature, this device's key, this dependant)
+     * and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `dependants`() : List<Dependant> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_dependants(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDependant.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Revoke one of the account holder's mandates (it cannot be used again; a new one is
+     * granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+     * `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revokeMandate`(`mandateId`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_mandate(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`mandateId`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
@@ -5896,6 +6040,14 @@ public interface ConsentClientInterface {
     suspend fun `syncReceipts`(): kotlin.UInt
     
     /**
+     * The identity credential this device holds (`None` when none is held): its claims and
+     * values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+     * the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NeedsEnrollment`, `Network` when checking, `Storage`).
+     */
+    suspend fun `credentialInfo`(`checkStatus`: kotlin.Boolean): HeldCredentialInfo?
+    
+    /**
      * Fetch the identity credential the device presents from (an SD-JWT bound to the device
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
      * calls this itself when the credential is missing or about to expire. Needs a session.
@@ -6247,6 +6399,34 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
         // lift function
         { FfiConverterUInt.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The identity credential this device holds (`None` when none is held): its claims and
+     * values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+     * the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NeedsEnrollment`, `Network` when checking, `Storage`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `credentialInfo`(`checkStatus`: kotlin.Boolean) : HeldCredentialInfo? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_credential_info(
+                uniffiHandle,
+                
+        FfiConverterBoolean.lower(`checkStatus`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeHeldCredentialInfo.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -9296,6 +9476,16 @@ public object FfiConverterTypePresentationSession: FfiConverter<PresentationSess
 public interface ServicesClientInterface {
     
     /**
+     * A new draft of `procedure_id` on behalf of the dependant with CCCD number
+     * `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+     * like any draft (signed by this device's key, the mandate id in the signed payload). The
+     * mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+     */
+    suspend fun `createDraftFor`(`procedureId`: kotlin.String, `dependantCccd`: kotlin.String): Draft
+    
+    /**
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
      * prompts. Throws [`CitizenError`].
      */
@@ -9560,6 +9750,37 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_citizen_core_fn_clone_servicesclient(handle, status)
         }
+    }
+
+    
+    /**
+     * A new draft of `procedure_id` on behalf of the dependant with CCCD number
+     * `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+     * like any draft (signed by this device's key, the mandate id in the signed payload). The
+     * mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createDraftFor`(`procedureId`: kotlin.String, `dependantCccd`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft_for(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`procedureId`),
+        FfiConverterString.lower(`dependantCccd`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
     }
 
     
@@ -12764,6 +12985,28 @@ data class CitizenProfile (
      * When the record last changed.
      */
     val `updatedAt`: java.time.Instant
+    , 
+    /**
+     * Nghề nghiệp, when the citizen added it (an approved correction, procedure
+     * `register-correction`).
+     */
+    val `occupation`: kotlin.String?
+    , 
+    /**
+     * Trình độ học vấn (a value such as `dai_hoc`; labels in the procedure's `new_education`
+     * options), when added.
+     */
+    val `education`: kotlin.String?
+    , 
+    /**
+     * Nhóm máu (`A+`, `O-`, …), when added.
+     */
+    val `bloodGroup`: kotlin.String?
+    , 
+    /**
+     * Địa chỉ liên hệ (where the citizen wants mail), when added.
+     */
+    val `contactAddress`: kotlin.String?
     
 ){
     
@@ -12795,6 +13038,10 @@ public object FfiConverterTypeCitizenProfile: FfiConverterRustBuffer<CitizenProf
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -12813,7 +13060,11 @@ public object FfiConverterTypeCitizenProfile: FfiConverterRustBuffer<CitizenProf
             FfiConverterString.allocationSize(value.`relationshipToHead`) +
             FfiConverterString.allocationSize(value.`phone`) +
             FfiConverterOptionalString.allocationSize(value.`email`) +
-            FfiConverterTimestamp.allocationSize(value.`updatedAt`)
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`occupation`) +
+            FfiConverterOptionalString.allocationSize(value.`education`) +
+            FfiConverterOptionalString.allocationSize(value.`bloodGroup`) +
+            FfiConverterOptionalString.allocationSize(value.`contactAddress`)
     )
 
     override fun write(value: CitizenProfile, buf: ByteBuffer) {
@@ -12832,6 +13083,10 @@ public object FfiConverterTypeCitizenProfile: FfiConverterRustBuffer<CitizenProf
             FfiConverterString.write(value.`phone`, buf)
             FfiConverterOptionalString.write(value.`email`, buf)
             FfiConverterTimestamp.write(value.`updatedAt`, buf)
+            FfiConverterOptionalString.write(value.`occupation`, buf)
+            FfiConverterOptionalString.write(value.`education`, buf)
+            FfiConverterOptionalString.write(value.`bloodGroup`, buf)
+            FfiConverterOptionalString.write(value.`contactAddress`, buf)
     }
 }
 
@@ -13189,6 +13444,140 @@ public object FfiConverterTypeDateRule: FfiConverterRustBuffer<DateRule> {
             FfiConverterBoolean.write(value.`notInFuture`, buf)
             FfiConverterOptionalString.write(value.`notBeforeField`, buf)
             FfiConverterOptionalInt.write(value.`maxDaysAfter`, buf)
+    }
+}
+
+
+
+/**
+ * A child or ward the account holder may act for.
+ */
+data class Dependant (
+    /**
+     * The relation in the register.
+     */
+    val `relation`: GuardianRelation
+    , 
+    /**
+     * The dependant's register record.
+     */
+    val `profile`: CitizenProfile
+    , 
+    /**
+     * The mandate of this relation.
+     */
+    val `mandate`: Mandate
+    , 
+    /**
+     * Cases filed on the dependant's behalf (by any of their guardians).
+     */
+    val `cases`: List<DependantCase>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDependant: FfiConverterRustBuffer<Dependant> {
+    override fun read(buf: ByteBuffer): Dependant {
+        return Dependant(
+            FfiConverterTypeGuardianRelation.read(buf),
+            FfiConverterTypeCitizenProfile.read(buf),
+            FfiConverterTypeMandate.read(buf),
+            FfiConverterSequenceTypeDependantCase.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Dependant) = (
+            FfiConverterTypeGuardianRelation.allocationSize(value.`relation`) +
+            FfiConverterTypeCitizenProfile.allocationSize(value.`profile`) +
+            FfiConverterTypeMandate.allocationSize(value.`mandate`) +
+            FfiConverterSequenceTypeDependantCase.allocationSize(value.`cases`)
+    )
+
+    override fun write(value: Dependant, buf: ByteBuffer) {
+            FfiConverterTypeGuardianRelation.write(value.`relation`, buf)
+            FfiConverterTypeCitizenProfile.write(value.`profile`, buf)
+            FfiConverterTypeMandate.write(value.`mandate`, buf)
+            FfiConverterSequenceTypeDependantCase.write(value.`cases`, buf)
+    }
+}
+
+
+
+/**
+ * A case filed on behalf of a dependant.
+ */
+data class DependantCase (
+    /**
+     * Case number (mã hồ sơ).
+     */
+    val `caseNumber`: kotlin.String
+    , 
+    /**
+     * Procedure id.
+     */
+    val `procedureId`: kotlin.String
+    , 
+    /**
+     * Status (wire name: `received`, `processing`, …).
+     */
+    val `status`: kotlin.String
+    , 
+    /**
+     * When it was received.
+     */
+    val `receivedAt`: java.time.Instant
+    , 
+    /**
+     * The CCCD number of the guardian who filed it.
+     */
+    val `filedBy`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDependantCase: FfiConverterRustBuffer<DependantCase> {
+    override fun read(buf: ByteBuffer): DependantCase {
+        return DependantCase(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DependantCase) = (
+            FfiConverterString.allocationSize(value.`caseNumber`) +
+            FfiConverterString.allocationSize(value.`procedureId`) +
+            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterTimestamp.allocationSize(value.`receivedAt`) +
+            FfiConverterString.allocationSize(value.`filedBy`)
+    )
+
+    override fun write(value: DependantCase, buf: ByteBuffer) {
+            FfiConverterString.write(value.`caseNumber`, buf)
+            FfiConverterString.write(value.`procedureId`, buf)
+            FfiConverterString.write(value.`status`, buf)
+            FfiConverterTimestamp.write(value.`receivedAt`, buf)
+            FfiConverterString.write(value.`filedBy`, buf)
     }
 }
 
@@ -13820,6 +14209,11 @@ data class Draft (
      * When it last changed.
      */
     val `updatedAt`: java.time.Instant
+    , 
+    /**
+     * Filed on behalf of this dependant (CCCD number) under a mandate (`create_draft_for`).
+     */
+    val `onBehalfOf`: kotlin.String?
     
 ){
     
@@ -13847,6 +14241,7 @@ public object FfiConverterTypeDraft: FfiConverterRustBuffer<Draft> {
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -13861,7 +14256,8 @@ public object FfiConverterTypeDraft: FfiConverterRustBuffer<Draft> {
             FfiConverterSequenceTypeDraftAttachment.allocationSize(value.`attachments`) +
             FfiConverterOptionalString.allocationSize(value.`supplementsCase`) +
             FfiConverterSequenceString.allocationSize(value.`requestedAttachments`) +
-            FfiConverterTimestamp.allocationSize(value.`updatedAt`)
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`onBehalfOf`)
     )
 
     override fun write(value: Draft, buf: ByteBuffer) {
@@ -13876,6 +14272,7 @@ public object FfiConverterTypeDraft: FfiConverterRustBuffer<Draft> {
             FfiConverterOptionalString.write(value.`supplementsCase`, buf)
             FfiConverterSequenceString.write(value.`requestedAttachments`, buf)
             FfiConverterTimestamp.write(value.`updatedAt`, buf)
+            FfiConverterOptionalString.write(value.`onBehalfOf`, buf)
     }
 }
 
@@ -14557,6 +14954,86 @@ public object FfiConverterTypeFormField: FfiConverterRustBuffer<FormField> {
 
 
 /**
+ * The identity credential (PID) this device holds, as its holder reads it.
+ */
+data class HeldCredentialInfo (
+    /**
+     * Every claim it can disclose, with its value as issued (`place_of_origin` → `Xã …`).
+     */
+    val `claims`: Map<kotlin.String, kotlin.String>
+    , 
+    /**
+     * Identity level the issuer vouched for (1 or 2).
+     */
+    val `level`: kotlin.UByte
+    , 
+    /**
+     * When it was issued.
+     */
+    val `issuedAt`: java.time.Instant
+    , 
+    /**
+     * When it expires.
+     */
+    val `expiresAt`: java.time.Instant
+    , 
+    /**
+     * Its index in the issuer's status list (`None` for a credential issued without one).
+     */
+    val `statusIndex`: kotlin.ULong?
+    , 
+    /**
+     * Whether the issuer revoked it — e.g. after an approved correction of a claim it carries
+     * (then `fetch_credential` gets a new one). `None` when not checked.
+     */
+    val `revoked`: kotlin.Boolean?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHeldCredentialInfo: FfiConverterRustBuffer<HeldCredentialInfo> {
+    override fun read(buf: ByteBuffer): HeldCredentialInfo {
+        return HeldCredentialInfo(
+            FfiConverterMapStringString.read(buf),
+            FfiConverterUByte.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HeldCredentialInfo) = (
+            FfiConverterMapStringString.allocationSize(value.`claims`) +
+            FfiConverterUByte.allocationSize(value.`level`) +
+            FfiConverterTimestamp.allocationSize(value.`issuedAt`) +
+            FfiConverterTimestamp.allocationSize(value.`expiresAt`) +
+            FfiConverterOptionalULong.allocationSize(value.`statusIndex`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`revoked`)
+    )
+
+    override fun write(value: HeldCredentialInfo, buf: ByteBuffer) {
+            FfiConverterMapStringString.write(value.`claims`, buf)
+            FfiConverterUByte.write(value.`level`, buf)
+            FfiConverterTimestamp.write(value.`issuedAt`, buf)
+            FfiConverterTimestamp.write(value.`expiresAt`, buf)
+            FfiConverterOptionalULong.write(value.`statusIndex`, buf)
+            FfiConverterOptionalBoolean.write(value.`revoked`, buf)
+    }
+}
+
+
+
+/**
  * A short identity QR to show ([`AccountClient::identity_qr`]).
  */
 data class IdentityQrCode (
@@ -14821,6 +15298,102 @@ public object FfiConverterTypeLoginRequestInfo: FfiConverterRustBuffer<LoginRequ
             FfiConverterSequenceString.write(value.`codeChoices`, buf)
             FfiConverterTimestamp.write(value.`expiresAt`, buf)
             FfiConverterBoolean.write(value.`sameDevice`, buf)
+    }
+}
+
+
+
+/**
+ * A mandate: the server's signed, scoped, time-limited grant to act for a dependant.
+ */
+data class Mandate (
+    /**
+     * Its id (named in every on-behalf submission).
+     */
+    val `mandateId`: kotlin.String
+    , 
+    /**
+     * Its state now.
+     */
+    val `state`: MandateState
+    , 
+    /**
+     * The procedures (catalogue ids) it covers.
+     */
+    val `procedures`: List<kotlin.String>
+    , 
+    /**
+     * The document kinds (`health_insurance`, `cccd`, …) it covers.
+     */
+    val `documentTypes`: List<kotlin.String>
+    , 
+    /**
+     * When the grant ends.
+     */
+    val `endsAt`: java.time.Instant
+    , 
+    /**
+     * When it was revoked, if it was.
+     */
+    val `revokedAt`: java.time.Instant?
+    , 
+    /**
+     * Who revoked it (`guardian`, or `official:<staff id>`).
+     */
+    val `revokedBy`: kotlin.String?
+    , 
+    /**
+     * The signed mandate (compact JWS, `typ` `citizen-mandate+jwt`), checked by the core, while
+     * active: what a verifier checks offline against the server's keys.
+     */
+    val `signed`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMandate: FfiConverterRustBuffer<Mandate> {
+    override fun read(buf: ByteBuffer): Mandate {
+        return Mandate(
+            FfiConverterString.read(buf),
+            FfiConverterTypeMandateState.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Mandate) = (
+            FfiConverterString.allocationSize(value.`mandateId`) +
+            FfiConverterTypeMandateState.allocationSize(value.`state`) +
+            FfiConverterSequenceString.allocationSize(value.`procedures`) +
+            FfiConverterSequenceString.allocationSize(value.`documentTypes`) +
+            FfiConverterTimestamp.allocationSize(value.`endsAt`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`revokedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`revokedBy`) +
+            FfiConverterOptionalString.allocationSize(value.`signed`)
+    )
+
+    override fun write(value: Mandate, buf: ByteBuffer) {
+            FfiConverterString.write(value.`mandateId`, buf)
+            FfiConverterTypeMandateState.write(value.`state`, buf)
+            FfiConverterSequenceString.write(value.`procedures`, buf)
+            FfiConverterSequenceString.write(value.`documentTypes`, buf)
+            FfiConverterTimestamp.write(value.`endsAt`, buf)
+            FfiConverterOptionalTimestamp.write(value.`revokedAt`, buf)
+            FfiConverterOptionalString.write(value.`revokedBy`, buf)
+            FfiConverterOptionalString.write(value.`signed`, buf)
     }
 }
 
@@ -16630,6 +17203,125 @@ public object FfiConverterTypeVerifiedIdentityQr: FfiConverterRustBuffer<Verifie
             FfiConverterString.write(value.`cccdNumber`, buf)
             FfiConverterInt.write(value.`level`, buf)
             FfiConverterTimestamp.write(value.`signedAt`, buf)
+    }
+}
+
+
+
+/**
+ * What a verified mandate says (every field from the server-signed mandate).
+ */
+data class VerifiedMandate (
+    /**
+     * The mandate id.
+     */
+    val `mandateId`: kotlin.String
+    , 
+    /**
+     * The relation in the register.
+     */
+    val `relation`: GuardianRelation
+    , 
+    /**
+     * The guardian's CCCD number.
+     */
+    val `guardianCccd`: kotlin.String
+    , 
+    /**
+     * The guardian's full name.
+     */
+    val `guardianName`: kotlin.String
+    , 
+    /**
+     * The guardian's device key (SEC1, base64url): the only key that may act under it.
+     */
+    val `guardianDeviceKey`: kotlin.String
+    , 
+    /**
+     * The dependant's CCCD number.
+     */
+    val `dependantCccd`: kotlin.String
+    , 
+    /**
+     * The dependant's full name.
+     */
+    val `dependantName`: kotlin.String
+    , 
+    /**
+     * The dependant's date of birth (`YYYY-MM-DD`).
+     */
+    val `dependantBirthdate`: kotlin.String
+    , 
+    /**
+     * Procedures covered.
+     */
+    val `procedures`: List<kotlin.String>
+    , 
+    /**
+     * Document kinds covered.
+     */
+    val `documentTypes`: List<kotlin.String>
+    , 
+    /**
+     * When this signed mandate stops being valid (its own expiry or the grant's end).
+     */
+    val `validUntil`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifiedMandate: FfiConverterRustBuffer<VerifiedMandate> {
+    override fun read(buf: ByteBuffer): VerifiedMandate {
+        return VerifiedMandate(
+            FfiConverterString.read(buf),
+            FfiConverterTypeGuardianRelation.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifiedMandate) = (
+            FfiConverterString.allocationSize(value.`mandateId`) +
+            FfiConverterTypeGuardianRelation.allocationSize(value.`relation`) +
+            FfiConverterString.allocationSize(value.`guardianCccd`) +
+            FfiConverterString.allocationSize(value.`guardianName`) +
+            FfiConverterString.allocationSize(value.`guardianDeviceKey`) +
+            FfiConverterString.allocationSize(value.`dependantCccd`) +
+            FfiConverterString.allocationSize(value.`dependantName`) +
+            FfiConverterString.allocationSize(value.`dependantBirthdate`) +
+            FfiConverterSequenceString.allocationSize(value.`procedures`) +
+            FfiConverterSequenceString.allocationSize(value.`documentTypes`) +
+            FfiConverterTimestamp.allocationSize(value.`validUntil`)
+    )
+
+    override fun write(value: VerifiedMandate, buf: ByteBuffer) {
+            FfiConverterString.write(value.`mandateId`, buf)
+            FfiConverterTypeGuardianRelation.write(value.`relation`, buf)
+            FfiConverterString.write(value.`guardianCccd`, buf)
+            FfiConverterString.write(value.`guardianName`, buf)
+            FfiConverterString.write(value.`guardianDeviceKey`, buf)
+            FfiConverterString.write(value.`dependantCccd`, buf)
+            FfiConverterString.write(value.`dependantName`, buf)
+            FfiConverterString.write(value.`dependantBirthdate`, buf)
+            FfiConverterSequenceString.write(value.`procedures`, buf)
+            FfiConverterSequenceString.write(value.`documentTypes`, buf)
+            FfiConverterTimestamp.write(value.`validUntil`, buf)
     }
 }
 
@@ -18856,6 +19548,51 @@ public object FfiConverterTypeFieldKind: FfiConverterRustBuffer<FieldKind> {
 
 
 /**
+ * How the account holder is related to the dependant in the population register.
+ */
+
+enum class GuardianRelation {
+    
+    /**
+     * Parent (cha/mẹ) of a child under 14.
+     */
+    PARENT,
+    /**
+     * Guardian (người giám hộ) of a ward.
+     */
+    GUARDIAN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGuardianRelation: FfiConverterRustBuffer<GuardianRelation> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        GuardianRelation.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: GuardianRelation) = 4UL
+
+    override fun write(value: GuardianRelation, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * What went wrong with the platform key store.
  */
 
@@ -19441,6 +20178,55 @@ public object FfiConverterTypeLogProblem : FfiConverterRustBuffer<LogProblem>{
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * The state of a mandate.
+ */
+
+enum class MandateState {
+    
+    /**
+     * In force: the guardian may file and present within its scope.
+     */
+    ACTIVE,
+    /**
+     * Ended: the child turned 14, or the guardianship ended in the register.
+     */
+    EXPIRED,
+    /**
+     * Revoked by the guardian or an official.
+     */
+    REVOKED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMandateState: FfiConverterRustBuffer<MandateState> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        MandateState.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: MandateState) = 4UL
+
+    override fun write(value: MandateState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -20535,6 +21321,70 @@ public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -20877,6 +21727,38 @@ public object FfiConverterOptionalTypeErrorDetail: FfiConverterRustBuffer<ErrorD
         } else {
             buf.put(1)
             FfiConverterTypeErrorDetail.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeHeldCredentialInfo: FfiConverterRustBuffer<HeldCredentialInfo?> {
+    override fun read(buf: ByteBuffer): HeldCredentialInfo? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHeldCredentialInfo.read(buf)
+    }
+
+    override fun allocationSize(value: HeldCredentialInfo?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHeldCredentialInfo.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HeldCredentialInfo?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHeldCredentialInfo.write(value, buf)
         }
     }
 }
@@ -21257,6 +22139,62 @@ public object FfiConverterSequenceTypeClaimRequest: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeClaimRequest.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDependant: FfiConverterRustBuffer<List<Dependant>> {
+    override fun read(buf: ByteBuffer): List<Dependant> {
+        val len = buf.getInt()
+        return List<Dependant>(len) {
+            FfiConverterTypeDependant.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Dependant>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDependant.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Dependant>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDependant.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDependantCase: FfiConverterRustBuffer<List<DependantCase>> {
+    override fun read(buf: ByteBuffer): List<DependantCase> {
+        val len = buf.getInt()
+        return List<DependantCase>(len) {
+            FfiConverterTypeDependantCase.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DependantCase>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDependantCase.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DependantCase>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDependantCase.write(it, buf)
         }
     }
 }
@@ -21913,6 +22851,28 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
         
         FfiConverterString.lower(`json`),
         FfiConverterOptionalString.lower(`serverKeyJwk`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Verify a mandate (`Mandate.signed`) offline, as a verifier at a counter does: the server's
+         * signature under `server_key_jwk` (a JWK or JWKS obtained independently), its `typ`
+         * `citizen-mandate+jwt`, issuer `issuer` (the server's origin), and that it has not ended.
+         * Pure computation: main-safe, never prompts. Throws [`CitizenError`] (`Refused`
+         * `delegation.mandate_invalid` for a forged or altered one, `delegation.expired`;
+         * `InvalidInput` when the key is not a JWK).
+         */
+    @Throws(CitizenException::class) fun `verifyMandate`(`signed`: kotlin.String, `serverKeyJwk`: kotlin.String, `issuer`: kotlin.String): VerifiedMandate {
+            return FfiConverterTypeVerifiedMandate.lift(
+    uniffiRustCallWithError(CitizenException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_verify_mandate(
+    
+        
+        FfiConverterString.lower(`signed`),
+        FfiConverterString.lower(`serverKeyJwk`),
+        FfiConverterString.lower(`issuer`),_status)
 }
     )
     }
