@@ -143,7 +143,7 @@ async fn catalogue_profile_and_autofill_with_locked_fields() {
     // Offline: the catalogue and profile are still there after a restart without a server.
     drop(core);
     let again = env.core("a");
-    assert_eq!(again.services().list_procedures().await.unwrap().len(), 4);
+    assert_eq!(again.services().list_procedures().await.unwrap().len(), 5);
     assert_eq!(again.services().get_profile().await.unwrap().cccd, A.0);
 }
 
