@@ -573,6 +573,17 @@ pub async fn run(
         n(t.overdue),
         t.median_days.map_or_else(|| "—".to_string(), |v| format!("{v:.2}"))
     );
+    let hidden = |r: citizen_server::dashboard::suppress::Reason| {
+        d.cells.iter().chain(&d.by_province).chain(&d.by_procedure).filter(|c| c.suppressed_reason == Some(r)).count()
+    };
+    let _ = writeln!(
+        out,
+        "    {} ô hiển thị; ẩn {} ô dưới {} công dân và {} ô bổ sung (để không suy ra được ô nhỏ từ tổng)",
+        d.cells.iter().chain(&d.by_province).chain(&d.by_procedure).filter(|c| !c.suppressed).count(),
+        hidden(citizen_server::dashboard::suppress::Reason::Small),
+        d.threshold,
+        hidden(citizen_server::dashboard::suppress::Reason::Complementary),
+    );
     let _ = writeln!(
         out,
         "    xem bảng điều hành: citizen-server --data-dir {0} add-official --id LD-0001 --agency \"Văn phòng\" --roles dashboard; \
