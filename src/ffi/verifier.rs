@@ -41,10 +41,10 @@ pub struct VerifierConfig {
     /// reported as not checked, never as valid.
     #[uniffi(default)]
     pub status_list_max_age: Option<Duration>,
-    /// For tests and the ISO 18013-5 Annex D vectors only: judge every validity window (MSO,
-    /// certificates, list freshness, reader enrolment) as if the clock read this fixed instant.
-    /// `None` (the default, and the only value a deployed verifier may use): the system clock.
-    /// Honoured by `Verifier.open`.
+    /// For tests only (an expired document, clock-pinned vectors): judge every validity window
+    /// (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+    /// instant. `None` (the default, and the only value a deployed verifier may use): the
+    /// system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
     #[uniffi(default)]
     pub pinned_clock: Option<SystemTime>,
 }

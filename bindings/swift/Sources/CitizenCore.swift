@@ -14949,10 +14949,10 @@ public struct VerifierConfig: Equatable, Hashable {
      */
     public let statusListMaxAge: TimeInterval?
     /**
-     * For tests and the ISO 18013-5 Annex D vectors only: judge every validity window (MSO,
-     * certificates, list freshness, reader enrolment) as if the clock read this fixed instant.
-     * `None` (the default, and the only value a deployed verifier may use): the system clock.
-     * Honoured by `Verifier.open`.
+     * For tests only (an expired document, clock-pinned vectors): judge every validity window
+     * (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+     * instant. `None` (the default, and the only value a deployed verifier may use): the
+     * system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
      */
     public let pinnedClock: Date?
 
@@ -14980,10 +14980,10 @@ public struct VerifierConfig: Equatable, Hashable {
          * reported as not checked, never as valid.
          */statusListMaxAge: TimeInterval? = nil, 
         /**
-         * For tests and the ISO 18013-5 Annex D vectors only: judge every validity window (MSO,
-         * certificates, list freshness, reader enrolment) as if the clock read this fixed instant.
-         * `None` (the default, and the only value a deployed verifier may use): the system clock.
-         * Honoured by `Verifier.open`.
+         * For tests only (an expired document, clock-pinned vectors): judge every validity window
+         * (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+         * instant. `None` (the default, and the only value a deployed verifier may use): the
+         * system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
          */pinnedClock: Date? = nil) {
         self.serverBaseUrl = serverBaseUrl
         self.dataDir = dataDir

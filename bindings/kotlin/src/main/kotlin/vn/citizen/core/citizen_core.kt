@@ -17364,10 +17364,10 @@ data class VerifierConfig (
     val `statusListMaxAge`: java.time.Duration? = null 
     , 
     /**
-     * For tests and the ISO 18013-5 Annex D vectors only: judge every validity window (MSO,
-     * certificates, list freshness, reader enrolment) as if the clock read this fixed instant.
-     * `None` (the default, and the only value a deployed verifier may use): the system clock.
-     * Honoured by `Verifier.open`.
+     * For tests only (an expired document, clock-pinned vectors): judge every validity window
+     * (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+     * instant. `None` (the default, and the only value a deployed verifier may use): the
+     * system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
      */
     val `pinnedClock`: java.time.Instant? = null 
     
