@@ -51,6 +51,7 @@ class PresentationAttacksTest {
     fun close() {
         core.close()
         server.close()
+        root.toFile().deleteRecursively()
     }
 
     private suspend fun verifierOf(s: TestServer, name: String, pinnedClock: Instant? = null, refresh: Boolean = true): Verifier {
