@@ -33,6 +33,14 @@ pub(crate) fn time(unix_seconds: i64) -> SystemTime {
     }
 }
 
+/// A point in time as Unix seconds (the inverse of [`time`]; saturating).
+pub(crate) fn unix(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    }
+}
+
 /// [`time`] of an optional timestamp.
 pub(crate) fn opt_time(unix_seconds: Option<i64>) -> Option<SystemTime> {
     unix_seconds.map(time)
@@ -495,12 +503,7 @@ mod tests {
     #[test]
     fn unix_seconds_round_trip_through_system_time() {
         for s in [0_i64, 1, 1_767_225_600, -86_400] {
-            let t = time(s);
-            let back = match t.duration_since(UNIX_EPOCH) {
-                Ok(d) => i64::try_from(d.as_secs()).unwrap(),
-                Err(e) => -i64::try_from(e.duration().as_secs()).unwrap(),
-            };
-            assert_eq!(back, s);
+            assert_eq!(unix(time(s)), s);
         }
     }
 

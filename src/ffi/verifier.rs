@@ -41,6 +41,12 @@ pub struct VerifierConfig {
     /// reported as not checked, never as valid.
     #[uniffi(default)]
     pub status_list_max_age: Option<Duration>,
+    /// For tests only (an expired document, clock-pinned vectors): judge every validity window
+    /// (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+    /// instant. `None` (the default, and the only value a deployed verifier may use): the
+    /// system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
+    #[uniffi(default)]
+    pub pinned_clock: Option<SystemTime>,
 }
 
 /// A verifier configuration with safe defaults (platform roots, no pins, HTTPS only). Pure:
@@ -54,6 +60,7 @@ pub fn default_verifier_config(server_base_url: String, data_dir: String) -> Ver
         spki_pins: vec![],
         allow_insecure_loopback: false,
         status_list_max_age: None,
+        pinned_clock: None,
     }
 }
 
@@ -392,6 +399,24 @@ impl From<ReaderEnrolment> for EnrolledReader {
     }
 }
 
+/// A clock stopped at one instant (`VerifierConfig::pinned_clock`), Unix seconds.
+struct PinnedClock(i64);
+
+impl crate::clock::Clock for PinnedClock {
+    fn now(&self) -> i64 {
+        self.0
+    }
+}
+
+/// The clock `Verifier.open` uses: the pinned instant if the configuration has one (tests),
+/// otherwise the system clock.
+fn clock_of(config: &VerifierConfig) -> SharedClock {
+    match config.pinned_clock {
+        Some(at) => Arc::new(PinnedClock(super::types::unix(at))),
+        None => Arc::new(SystemClock),
+    }
+}
+
 /// A verifier (police, hospital, bank counter, kiosk): no enrolled account. Refresh its trust
 /// when online; verify in-person presentations offline.
 #[derive(uniffi::Object)]
@@ -427,7 +452,11 @@ impl Verifier {
     /// prompts. Throws [`CitizenError`] (`Internal` `setup.invalid_config`, storage).
     #[uniffi::constructor]
     pub async fn open(config: VerifierConfig) -> Result<Arc<Self>, CitizenError> {
-        runtime::run_blocking(move || Self::with_clock(config, Arc::new(SystemClock))).await
+        runtime::run_blocking(move || {
+            let clock = clock_of(&config);
+            Self::with_clock(config, clock)
+        })
+        .await
     }
 
     /// Fetch the server's keys, the signed trust list and the token status list, verify each,
@@ -549,6 +578,7 @@ impl VerifierSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Clock as _;
 
     #[test]
     fn presets_ask_for_the_driving_licence_without_retention() {
@@ -559,5 +589,17 @@ mod tests {
         assert!(ns.values().all(|retain| !retain));
         let age = VerifierRequest::AgeOver18.document_request();
         assert_eq!(age.namespaces["org.iso.18013.5.1"].keys().collect::<Vec<_>>(), ["birth_date", "portrait"]);
+    }
+
+    #[test]
+    fn a_pinned_clock_reads_its_instant_and_the_default_is_the_system_clock() {
+        let mut config = default_verifier_config("https://example.invalid".into(), "/tmp/v".into());
+        assert!(config.pinned_clock.is_none());
+        let system = clock_of(&config).now();
+        assert!((SystemClock.now() - system).abs() <= 5);
+        config.pinned_clock = Some(super::super::types::time(1_609_459_200)); // 2021-01-01, Annex D's year
+        let pinned = clock_of(&config);
+        assert_eq!(pinned.now(), 1_609_459_200);
+        assert_eq!(pinned.now(), 1_609_459_200, "stopped, not running");
     }
 }

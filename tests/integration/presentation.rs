@@ -280,6 +280,16 @@ async fn a_verifier_without_a_trust_list_and_a_bad_qr_code_are_refused() {
 /// A reader certificate issued under the server's reader root, authorised for `elements` of the
 /// driving licence.
 fn reader_key(env: &Env, elements: &[&str]) -> citizen_mdoc::ReaderAuthKey {
+    reader_key_valid(env, elements, (2024, 1, 1), (2040, 1, 1))
+}
+
+/// [`reader_key`] valid from `from` to `until` (year, month, day).
+fn reader_key_valid(
+    env: &Env,
+    elements: &[&str],
+    from: (i32, u8, u8),
+    until: (i32, u8, u8),
+) -> citizen_mdoc::ReaderAuthKey {
     use p256::pkcs8::EncodePrivateKey;
     use rcgen::{
         BasicConstraints, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -300,8 +310,8 @@ fn reader_key(env: &Env, elements: &[&str]) -> citizen_mdoc::ReaderAuthKey {
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
     p.distinguished_name.push(DnType::CommonName, "Cảnh sát giao thông (demo reader)");
     p.distinguished_name.push(DnType::OrganizationName, "Bộ Công an (demo)");
-    p.not_before = rcgen::date_time_ymd(2024, 1, 1);
-    p.not_after = rcgen::date_time_ymd(2040, 1, 1);
+    p.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+    p.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(vec![1, 0, 18013, 5, 1, 6])];
     let mut authorised = citizen_mdoc::AuthorisedElements::new();
@@ -374,6 +384,29 @@ async fn an_authenticated_reader_is_shown_and_one_asking_beyond_its_authorisatio
         session.approve(vec![sel("family_name")], PASS.into()).await.unwrap_err().detail().code,
         "mdoc.session_state"
     );
+}
+
+/// A reader whose certificate, under the right root and authorised for what it asks, is expired
+/// (or not valid yet) at the phone's clock is refused before anything is shown to the citizen,
+/// and the reader is told; the phone keeps its documents.
+#[tokio::test]
+async fn a_reader_with_an_expired_or_not_yet_valid_certificate_is_refused_by_the_phone() {
+    let env = Env::new().await;
+    let d = citizen(&env).await;
+    let request = citizen_mdoc::DocumentRequest::new(MDL).element(NS, "birth_date", false);
+    for (from, until) in [((2020, 1, 1), (2021, 1, 1)), ((2090, 1, 1), (2091, 1, 1))] {
+        let (holder_end, reader_end) = LoopbackMdocTransport::pair(FRAME);
+        let session = d.core.documents().start_presentation(holder_end).await.unwrap();
+        let key = reader_key_valid(&env, &["birth_date"], from, until);
+        let (_, establishment) =
+            citizen_mdoc::ReaderSession::start(&session.engagement_qr(), std::slice::from_ref(&request), Some(&key))
+                .unwrap();
+        send(&reader_end, &establishment).await;
+        let e = session.await_request().await.unwrap_err();
+        assert_eq!(e.detail().code, "mdoc.reader_certificate_expired", "{from:?}..{until:?}: {e:?}");
+        assert_eq!(receive(&reader_end).await, citizen_mdoc::session_termination());
+    }
+    assert_eq!(d.core.documents().list().await.unwrap().len(), 4);
 }
 
 /// The holder's view of the verifier `v` asking `request`, and what the verifier concludes.

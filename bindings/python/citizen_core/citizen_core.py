@@ -10813,7 +10813,7 @@ class VerifierConfig:
     """
     Everything a verifier needs: where the server is, how to trust it, where to cache.
 """
-    def __init__(self, *, server_base_url:str, data_dir:str, trust_anchors_pem:typing.List[str] = _DEFAULT, spki_pins:typing.List[str] = _DEFAULT, allow_insecure_loopback:bool = False, status_list_max_age:typing.Optional[Duration] = None):
+    def __init__(self, *, server_base_url:str, data_dir:str, trust_anchors_pem:typing.List[str] = _DEFAULT, spki_pins:typing.List[str] = _DEFAULT, allow_insecure_loopback:bool = False, status_list_max_age:typing.Optional[Duration] = None, pinned_clock:typing.Optional[Timestamp] = None):
         self.server_base_url = server_base_url
         self.data_dir = data_dir
         if trust_anchors_pem is _DEFAULT:
@@ -10826,12 +10826,13 @@ class VerifierConfig:
             self.spki_pins = spki_pins
         self.allow_insecure_loopback = allow_insecure_loopback
         self.status_list_max_age = status_list_max_age
+        self.pinned_clock = pinned_clock
         
         
 
     
     def __str__(self):
-        return "VerifierConfig(server_base_url={}, data_dir={}, trust_anchors_pem={}, spki_pins={}, allow_insecure_loopback={}, status_list_max_age={})".format(self.server_base_url, self.data_dir, self.trust_anchors_pem, self.spki_pins, self.allow_insecure_loopback, self.status_list_max_age)
+        return "VerifierConfig(server_base_url={}, data_dir={}, trust_anchors_pem={}, spki_pins={}, allow_insecure_loopback={}, status_list_max_age={}, pinned_clock={})".format(self.server_base_url, self.data_dir, self.trust_anchors_pem, self.spki_pins, self.allow_insecure_loopback, self.status_list_max_age, self.pinned_clock)
     def __eq__(self, other):
         if self.server_base_url != other.server_base_url:
             return False
@@ -10845,6 +10846,8 @@ class VerifierConfig:
             return False
         if self.status_list_max_age != other.status_list_max_age:
             return False
+        if self.pinned_clock != other.pinned_clock:
+            return False
         return True
 
 class _UniffiFfiConverterTypeVerifierConfig(_UniffiConverterRustBuffer):
@@ -10857,6 +10860,7 @@ class _UniffiFfiConverterTypeVerifierConfig(_UniffiConverterRustBuffer):
             spki_pins=_UniffiFfiConverterSequenceString.read(buf),
             allow_insecure_loopback=_UniffiFfiConverterBoolean.read(buf),
             status_list_max_age=_UniffiFfiConverterOptionalDuration.read(buf),
+            pinned_clock=_UniffiFfiConverterOptionalTimestamp.read(buf),
         )
 
     @staticmethod
@@ -10867,6 +10871,7 @@ class _UniffiFfiConverterTypeVerifierConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.check_lower(value.spki_pins)
         _UniffiFfiConverterBoolean.check_lower(value.allow_insecure_loopback)
         _UniffiFfiConverterOptionalDuration.check_lower(value.status_list_max_age)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.pinned_clock)
 
     @staticmethod
     def write(value, buf):
@@ -10876,6 +10881,7 @@ class _UniffiFfiConverterTypeVerifierConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.spki_pins, buf)
         _UniffiFfiConverterBoolean.write(value.allow_insecure_loopback, buf)
         _UniffiFfiConverterOptionalDuration.write(value.status_list_max_age, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.pinned_clock, buf)
 
 
 

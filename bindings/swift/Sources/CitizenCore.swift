@@ -14948,6 +14948,13 @@ public struct VerifierConfig: Equatable, Hashable {
      * reported as not checked, never as valid.
      */
     public let statusListMaxAge: TimeInterval?
+    /**
+     * For tests only (an expired document, clock-pinned vectors): judge every validity window
+     * (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+     * instant. `None` (the default, and the only value a deployed verifier may use): the
+     * system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
+     */
+    public let pinnedClock: Date?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -14971,13 +14978,20 @@ public struct VerifierConfig: Equatable, Hashable {
          * Treat the cached status list as stale this long after it was issued, even before it
          * expires (`None`: stale only when expired, 24 h). Revocation against a stale list is
          * reported as not checked, never as valid.
-         */statusListMaxAge: TimeInterval? = nil) {
+         */statusListMaxAge: TimeInterval? = nil, 
+        /**
+         * For tests only (an expired document, clock-pinned vectors): judge every validity window
+         * (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+         * instant. `None` (the default, and the only value a deployed verifier may use): the
+         * system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
+         */pinnedClock: Date? = nil) {
         self.serverBaseUrl = serverBaseUrl
         self.dataDir = dataDir
         self.trustAnchorsPem = trustAnchorsPem
         self.spkiPins = spkiPins
         self.allowInsecureLoopback = allowInsecureLoopback
         self.statusListMaxAge = statusListMaxAge
+        self.pinnedClock = pinnedClock
     }
 
     
@@ -15001,7 +15015,8 @@ public struct FfiConverterTypeVerifierConfig: FfiConverterRustBuffer {
                 trustAnchorsPem: FfiConverterSequenceString.read(from: &buf), 
                 spkiPins: FfiConverterSequenceString.read(from: &buf), 
                 allowInsecureLoopback: FfiConverterBool.read(from: &buf), 
-                statusListMaxAge: FfiConverterOptionDuration.read(from: &buf)
+                statusListMaxAge: FfiConverterOptionDuration.read(from: &buf), 
+                pinnedClock: FfiConverterOptionTimestamp.read(from: &buf)
         )
     }
 
@@ -15012,6 +15027,7 @@ public struct FfiConverterTypeVerifierConfig: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.spkiPins, into: &buf)
         FfiConverterBool.write(value.allowInsecureLoopback, into: &buf)
         FfiConverterOptionDuration.write(value.statusListMaxAge, into: &buf)
+        FfiConverterOptionTimestamp.write(value.pinnedClock, into: &buf)
     }
 }
 

@@ -17362,6 +17362,14 @@ data class VerifierConfig (
      * reported as not checked, never as valid.
      */
     val `statusListMaxAge`: java.time.Duration? = null 
+    , 
+    /**
+     * For tests only (an expired document, clock-pinned vectors): judge every validity window
+     * (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+     * instant. `None` (the default, and the only value a deployed verifier may use): the
+     * system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
+     */
+    val `pinnedClock`: java.time.Instant? = null 
     
 ){
     
@@ -17384,6 +17392,7 @@ public object FfiConverterTypeVerifierConfig: FfiConverterRustBuffer<VerifierCon
             FfiConverterSequenceString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalDuration.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
         )
     }
 
@@ -17393,7 +17402,8 @@ public object FfiConverterTypeVerifierConfig: FfiConverterRustBuffer<VerifierCon
             FfiConverterSequenceString.allocationSize(value.`trustAnchorsPem`) +
             FfiConverterSequenceString.allocationSize(value.`spkiPins`) +
             FfiConverterBoolean.allocationSize(value.`allowInsecureLoopback`) +
-            FfiConverterOptionalDuration.allocationSize(value.`statusListMaxAge`)
+            FfiConverterOptionalDuration.allocationSize(value.`statusListMaxAge`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`pinnedClock`)
     )
 
     override fun write(value: VerifierConfig, buf: ByteBuffer) {
@@ -17403,6 +17413,7 @@ public object FfiConverterTypeVerifierConfig: FfiConverterRustBuffer<VerifierCon
             FfiConverterSequenceString.write(value.`spkiPins`, buf)
             FfiConverterBoolean.write(value.`allowInsecureLoopback`, buf)
             FfiConverterOptionalDuration.write(value.`statusListMaxAge`, buf)
+            FfiConverterOptionalTimestamp.write(value.`pinnedClock`, buf)
     }
 }
 
