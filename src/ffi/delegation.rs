@@ -381,9 +381,15 @@ pub struct OnBehalfVerification {
     pub document_type: DocumentType,
     /// Exactly the disclosed fields (the dependant's data).
     pub fields: Vec<DocumentField>,
+    /// Whether the document's revocation status was checked (a fresh cached status list);
+    /// `false`: refresh the verifier's trust when online.
+    pub revocation_checked: bool,
 }
 
-pub(crate) fn on_behalf_verification(v: crate::verifier::on_behalf::OnBehalfVerdict) -> OnBehalfVerification {
+pub(crate) fn on_behalf_verification(
+    v: crate::verifier::on_behalf::OnBehalfVerdict,
+    revocation_checked: bool,
+) -> OnBehalfVerification {
     let (summary_vi, summary_en) = v.summary();
     let m = v.mandate;
     let fields = v
@@ -415,5 +421,6 @@ pub(crate) fn on_behalf_verification(v: crate::verifier::on_behalf::OnBehalfVerd
         mandate_id: m.jti,
         document_type: v.kind.into(),
         fields,
+        revocation_checked,
     }
 }

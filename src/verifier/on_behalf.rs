@@ -15,6 +15,9 @@
 //! 6. the scope: the kind is in the mandate's `document_types` (`delegation.out_of_scope`);
 //! 7. the subject: the document's `sub` is the mandate's dependant (`delegation.not_dependant`).
 //!
+//! The engine then looks the document up in the cached status list (`mdoc.revoked`), and says
+//! whether it could (a missing or stale list leaves it unchecked, as for an mdoc).
+//!
 //! A revocation of the mandate after the JWS was signed is not visible offline; the JWS lives at
 //! most seven days (decision 49).
 
@@ -41,6 +44,8 @@ pub(crate) struct OnBehalfVerdict {
     pub kind: DocumentKind,
     /// Exactly the disclosed claims.
     pub claims: Map<String, Value>,
+    /// The document's entry in a token status list (`idx`, `uri`), when it has one.
+    pub status: Option<(u64, String)>,
 }
 
 impl OnBehalfVerdict {
@@ -137,5 +142,5 @@ pub(crate) fn check_on_behalf(
     if payload.get("sub").and_then(Value::as_str) != Some(mandate.dependant_cccd.as_str()) {
         return Err(refuse(Msg::DelegationNotDependant, "subject"));
     }
-    Ok(OnBehalfVerdict { mandate, kind, claims: verified.claims })
+    Ok(OnBehalfVerdict { mandate, kind, claims: verified.claims, status: info.status })
 }

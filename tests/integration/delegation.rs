@@ -88,13 +88,17 @@ async fn a_parent_files_for_a_child_and_sees_the_case() {
     assert_eq!((m.state, m.signed.is_none(), m.revoked_by.as_deref()), (MandateState::Revoked, true, Some("guardian")));
 }
 
-async fn reqwest_keys(env: &Env) -> String {
-    let http = reqwest::Client::builder()
+fn reqwest_client(env: &Env) -> reqwest::Client {
+    reqwest::Client::builder()
         .tls_backend_preconfigured(
             citizen_core::net::tls::client_config(std::slice::from_ref(&env.server().ca_cert_pem), &[]).unwrap(),
         )
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+async fn reqwest_keys(env: &Env) -> String {
+    let http = reqwest_client(env);
     http.get(format!("{}/v1/keys", env.server().base_url)).send().await.unwrap().text().await.unwrap()
 }
 
@@ -192,6 +196,22 @@ async fn a_parent_presents_a_childs_health_insurance_card_and_the_verifier_names
         .await
         .unwrap_err();
     assert_eq!(code(&e), "delegation.mandate_invalid");
+
+    assert!(ok.revocation_checked);
+    // An official revokes the card: once the verifier's lists are refreshed, it is refused.
+    let resp = reqwest_client(&env)
+        .post(format!("{}/v1/official/documents/revoke", env.server().base_url))
+        .header("x-official-token", &env.server().official_token)
+        .json(&serde_json::json!({"document_id": card.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let stale = v.verify_on_behalf(share.presentation.clone(), VERIFIER_ID.into(), "n-1".into()).await.unwrap();
+    assert!(stale.revocation_checked, "the cached list predates the revocation");
+    v.refresh_trust().await.unwrap();
+    let e = v.verify_on_behalf(share.presentation.clone(), VERIFIER_ID.into(), "n-1".into()).await.unwrap_err();
+    assert_eq!(code(&e), "mdoc.revoked");
 
     // The other parent presents the younger child's card (bound to their own key) with this
     // parent's mandate: the key-binding JWT is not from the key the mandate names.

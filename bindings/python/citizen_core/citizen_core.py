@@ -811,7 +811,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_verifier_verify_identity_qr() != 64145:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_verifier_verify_on_behalf() != 4318:
+    if lib.uniffi_citizen_core_checksum_method_verifier_verify_on_behalf() != 19777:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_constructor_verifier_open() != 44675:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -8709,7 +8709,7 @@ class OnBehalfVerification:
     """
     A dependant's document presented by a guardian, verified (`Verifier.verify_on_behalf`).
 """
-    def __init__(self, *, summary_vi:str, summary_en:str, relation:GuardianRelation, guardian_name:str, guardian_cccd:str, dependant_name:str, dependant_cccd:str, dependant_birthdate:str, mandate_id:str, document_type:DocumentType, fields:typing.List[DocumentField]):
+    def __init__(self, *, summary_vi:str, summary_en:str, relation:GuardianRelation, guardian_name:str, guardian_cccd:str, dependant_name:str, dependant_cccd:str, dependant_birthdate:str, mandate_id:str, document_type:DocumentType, fields:typing.List[DocumentField], revocation_checked:bool):
         self.summary_vi = summary_vi
         self.summary_en = summary_en
         self.relation = relation
@@ -8721,12 +8721,13 @@ class OnBehalfVerification:
         self.mandate_id = mandate_id
         self.document_type = document_type
         self.fields = fields
+        self.revocation_checked = revocation_checked
         
         
 
     
     def __str__(self):
-        return "OnBehalfVerification(summary_vi={}, summary_en={}, relation={}, guardian_name={}, guardian_cccd={}, dependant_name={}, dependant_cccd={}, dependant_birthdate={}, mandate_id={}, document_type={}, fields={})".format(self.summary_vi, self.summary_en, self.relation, self.guardian_name, self.guardian_cccd, self.dependant_name, self.dependant_cccd, self.dependant_birthdate, self.mandate_id, self.document_type, self.fields)
+        return "OnBehalfVerification(summary_vi={}, summary_en={}, relation={}, guardian_name={}, guardian_cccd={}, dependant_name={}, dependant_cccd={}, dependant_birthdate={}, mandate_id={}, document_type={}, fields={}, revocation_checked={})".format(self.summary_vi, self.summary_en, self.relation, self.guardian_name, self.guardian_cccd, self.dependant_name, self.dependant_cccd, self.dependant_birthdate, self.mandate_id, self.document_type, self.fields, self.revocation_checked)
     def __eq__(self, other):
         if self.summary_vi != other.summary_vi:
             return False
@@ -8750,6 +8751,8 @@ class OnBehalfVerification:
             return False
         if self.fields != other.fields:
             return False
+        if self.revocation_checked != other.revocation_checked:
+            return False
         return True
 
 class _UniffiFfiConverterTypeOnBehalfVerification(_UniffiConverterRustBuffer):
@@ -8767,6 +8770,7 @@ class _UniffiFfiConverterTypeOnBehalfVerification(_UniffiConverterRustBuffer):
             mandate_id=_UniffiFfiConverterString.read(buf),
             document_type=_UniffiFfiConverterTypeDocumentType.read(buf),
             fields=_UniffiFfiConverterSequenceTypeDocumentField.read(buf),
+            revocation_checked=_UniffiFfiConverterBoolean.read(buf),
         )
 
     @staticmethod
@@ -8782,6 +8786,7 @@ class _UniffiFfiConverterTypeOnBehalfVerification(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.mandate_id)
         _UniffiFfiConverterTypeDocumentType.check_lower(value.document_type)
         _UniffiFfiConverterSequenceTypeDocumentField.check_lower(value.fields)
+        _UniffiFfiConverterBoolean.check_lower(value.revocation_checked)
 
     @staticmethod
     def write(value, buf):
@@ -8796,6 +8801,7 @@ class _UniffiFfiConverterTypeOnBehalfVerification(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.mandate_id, buf)
         _UniffiFfiConverterTypeDocumentType.write(value.document_type, buf)
         _UniffiFfiConverterSequenceTypeDocumentField.write(value.fields, buf)
+        _UniffiFfiConverterBoolean.write(value.revocation_checked, buf)
 
 
 
@@ -19743,8 +19749,9 @@ class VerifierProtocol(typing.Protocol):
         offline with the cached server keys and trust list: the mandate (server key, type, not
         ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
         `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
-        presenting key, covering the document kind, and naming the document's subject. Main-safe;
-        never prompts. Throws [`CitizenError`] (`Refused` `verifier.no_trust_list`,
+        presenting key, covering the document kind, and naming the document's subject; then the
+        document's status in the cached status list. Main-safe; never prompts. Throws
+        [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
         `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
         `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
         `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
@@ -19946,8 +19953,9 @@ class Verifier(VerifierProtocol):
         offline with the cached server keys and trust list: the mandate (server key, type, not
         ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
         `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
-        presenting key, covering the document kind, and naming the document's subject. Main-safe;
-        never prompts. Throws [`CitizenError`] (`Refused` `verifier.no_trust_list`,
+        presenting key, covering the document kind, and naming the document's subject; then the
+        document's status in the cached status list. Main-safe; never prompts. Throws
+        [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
         `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
         `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
         `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).

@@ -190,6 +190,7 @@ def test_a_parent_presents_the_childs_health_insurance_card_to_a_verifier(fresh_
     assert ok.summary_en == "Health insurance card of child Nguyễn Minh Con Mẫu presented by parent Nguyễn Văn Mẫu"
     assert "do cha/mẹ Nguyễn Văn Mẫu trình" in ok.summary_vi
     assert sorted(f.identifier for f in ok.fields) == sorted(fields)
+    assert ok.revocation_checked
     entries = run(core.activity().list_entries())
     entry = next(e for e in entries if f"receipt={share.receipt_id}" in e.summary)
     assert f"on_behalf=mandate:{card.mandate_id}" in entry.summary and CHILD not in entry.summary

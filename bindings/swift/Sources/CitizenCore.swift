@@ -7082,8 +7082,9 @@ public protocol VerifierProtocol: AnyObject, Sendable {
      * offline with the cached server keys and trust list: the mandate (server key, type, not
      * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
      * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
-     * presenting key, covering the document kind, and naming the document's subject. Main-safe;
-     * never prompts. Throws [`CitizenError`] (`Refused` `verifier.no_trust_list`,
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
      * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
      * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
      * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
@@ -7306,8 +7307,9 @@ open func verifyIdentityQr(text: String)async throws  -> VerifiedIdentityQr  {
      * offline with the cached server keys and trust list: the mandate (server key, type, not
      * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
      * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
-     * presenting key, covering the document kind, and naming the document's subject. Main-safe;
-     * never prompts. Throws [`CitizenError`] (`Refused` `verifier.no_trust_list`,
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
      * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
      * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
      * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
@@ -12668,6 +12670,11 @@ public struct OnBehalfVerification: Equatable, Hashable {
      * Exactly the disclosed fields (the dependant's data).
      */
     public let fields: [DocumentField]
+    /**
+     * Whether the document's revocation status was checked (a fresh cached status list);
+     * `false`: refresh the verifier's trust when online.
+     */
+    public let revocationChecked: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -12704,7 +12711,11 @@ public struct OnBehalfVerification: Equatable, Hashable {
          */documentType: DocumentType, 
         /**
          * Exactly the disclosed fields (the dependant's data).
-         */fields: [DocumentField]) {
+         */fields: [DocumentField], 
+        /**
+         * Whether the document's revocation status was checked (a fresh cached status list);
+         * `false`: refresh the verifier's trust when online.
+         */revocationChecked: Bool) {
         self.summaryVi = summaryVi
         self.summaryEn = summaryEn
         self.relation = relation
@@ -12716,6 +12727,7 @@ public struct OnBehalfVerification: Equatable, Hashable {
         self.mandateId = mandateId
         self.documentType = documentType
         self.fields = fields
+        self.revocationChecked = revocationChecked
     }
 
     
@@ -12744,7 +12756,8 @@ public struct FfiConverterTypeOnBehalfVerification: FfiConverterRustBuffer {
                 dependantBirthdate: FfiConverterString.read(from: &buf), 
                 mandateId: FfiConverterString.read(from: &buf), 
                 documentType: FfiConverterTypeDocumentType.read(from: &buf), 
-                fields: FfiConverterSequenceTypeDocumentField.read(from: &buf)
+                fields: FfiConverterSequenceTypeDocumentField.read(from: &buf), 
+                revocationChecked: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -12760,6 +12773,7 @@ public struct FfiConverterTypeOnBehalfVerification: FfiConverterRustBuffer {
         FfiConverterString.write(value.mandateId, into: &buf)
         FfiConverterTypeDocumentType.write(value.documentType, into: &buf)
         FfiConverterSequenceTypeDocumentField.write(value.fields, into: &buf)
+        FfiConverterBool.write(value.revocationChecked, into: &buf)
     }
 }
 
@@ -22071,7 +22085,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_verifier_verify_identity_qr() != 64145) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_verifier_verify_on_behalf() != 4318) {
+    if (uniffi_citizen_core_checksum_method_verifier_verify_on_behalf() != 19777) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_verifiersession_await_response() != 3659) {

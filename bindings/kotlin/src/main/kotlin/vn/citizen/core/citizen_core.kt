@@ -11429,8 +11429,9 @@ public interface VerifierInterface {
      * offline with the cached server keys and trust list: the mandate (server key, type, not
      * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
      * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
-     * presenting key, covering the document kind, and naming the document's subject. Main-safe;
-     * never prompts. Throws [`CitizenError`] (`Refused` `verifier.no_trust_list`,
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
      * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
      * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
      * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
@@ -11721,8 +11722,9 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
      * offline with the cached server keys and trust list: the mandate (server key, type, not
      * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
      * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
-     * presenting key, covering the document kind, and naming the document's subject. Main-safe;
-     * never prompts. Throws [`CitizenError`] (`Refused` `verifier.no_trust_list`,
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
      * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
      * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
      * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
@@ -15839,6 +15841,12 @@ data class OnBehalfVerification (
      * Exactly the disclosed fields (the dependant's data).
      */
     val `fields`: List<DocumentField>
+    , 
+    /**
+     * Whether the document's revocation status was checked (a fresh cached status list);
+     * `false`: refresh the verifier's trust when online.
+     */
+    val `revocationChecked`: kotlin.Boolean
     
 ){
     
@@ -15866,6 +15874,7 @@ public object FfiConverterTypeOnBehalfVerification: FfiConverterRustBuffer<OnBeh
             FfiConverterString.read(buf),
             FfiConverterTypeDocumentType.read(buf),
             FfiConverterSequenceTypeDocumentField.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -15880,7 +15889,8 @@ public object FfiConverterTypeOnBehalfVerification: FfiConverterRustBuffer<OnBeh
             FfiConverterString.allocationSize(value.`dependantBirthdate`) +
             FfiConverterString.allocationSize(value.`mandateId`) +
             FfiConverterTypeDocumentType.allocationSize(value.`documentType`) +
-            FfiConverterSequenceTypeDocumentField.allocationSize(value.`fields`)
+            FfiConverterSequenceTypeDocumentField.allocationSize(value.`fields`) +
+            FfiConverterBoolean.allocationSize(value.`revocationChecked`)
     )
 
     override fun write(value: OnBehalfVerification, buf: ByteBuffer) {
@@ -15895,6 +15905,7 @@ public object FfiConverterTypeOnBehalfVerification: FfiConverterRustBuffer<OnBeh
             FfiConverterString.write(value.`mandateId`, buf)
             FfiConverterTypeDocumentType.write(value.`documentType`, buf)
             FfiConverterSequenceTypeDocumentField.write(value.`fields`, buf)
+            FfiConverterBoolean.write(value.`revocationChecked`, buf)
     }
 }
 
