@@ -198,6 +198,12 @@ async fn a_parent_presents_a_childs_health_insurance_card_and_the_verifier_names
     assert_eq!(code(&e), "delegation.mandate_invalid");
 
     assert!(ok.revocation_checked);
+    // The receipt is device-signed now and countersigned by the server like an in-person one.
+    assert_eq!(core.consent().sync_receipts().await.unwrap(), 1);
+    let r = core.consent().list_receipts().await.unwrap();
+    let r = r.iter().find(|r| r.receipt_id == share.receipt_id).unwrap();
+    assert!(!r.awaiting_countersignature && r.damage.is_none(), "{r:?}");
+    assert_eq!((r.purpose.as_str(), r.relying_party_id.as_str()), ("on_behalf", VERIFIER_ID));
     // An official revokes the card: once the verifier's lists are refreshed, it is refused.
     let resp = reqwest_client(&env)
         .post(format!("{}/v1/official/documents/revoke", env.server().base_url))
