@@ -132,6 +132,14 @@ impl RunningServer {
         self.with_db(|c| db::audit_events(c).unwrap_or_default())
     }
 
+    /// The access log of the citizen with CCCD number `cccd`, oldest first (for tests).
+    pub fn access_log_of(&self, cccd: &str) -> Vec<citizen_protocol::access::AccessEntry> {
+        self.with_db(|c| {
+            let id: Option<i64> = c.query_row("SELECT id FROM citizens WHERE cccd = ?1", [cccd], |r| r.get(0)).ok();
+            id.and_then(|id| access_log::entries(c, id).ok()).unwrap_or_default()
+        })
+    }
+
     /// A device's status (`active`, `replaced`, `transferred`, `revoked`), if known.
     pub fn device_status(&self, device_id: &str) -> Option<String> {
         self.with_db(|c| verify::load_device(c, device_id).ok().flatten().map(|d| d.status))

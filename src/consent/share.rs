@@ -174,12 +174,21 @@ pub(crate) struct DeviceJwsSigner {
     keys: Arc<dyn DeviceKeyStore>,
     alias: String,
     public_key: Vec<u8>,
+    purpose: crate::platform::SignPurpose,
     error: Mutex<Option<DeviceKeyStoreError>>,
 }
 
 impl DeviceJwsSigner {
+    /// A signer of the key-binding JWT of a data share (purpose `Consent`).
     pub(crate) fn new(keys: Arc<dyn DeviceKeyStore>, alias: String, public_key: Vec<u8>) -> Self {
-        DeviceJwsSigner { keys, alias, public_key, error: Mutex::new(None) }
+        let purpose = crate::platform::SignPurpose::Consent;
+        DeviceJwsSigner { keys, alias, public_key, purpose, error: Mutex::new(None) }
+    }
+
+    /// The same signer for another (user-initiated) purpose, e.g. a document presentation.
+    pub(crate) fn with_purpose(mut self, purpose: crate::platform::SignPurpose) -> Self {
+        self.purpose = purpose;
+        self
     }
 
     /// The key-store error behind a failed signature, if that was the cause.
@@ -206,9 +215,8 @@ impl sd_jwt_payload::JwsSigner for DeviceJwsSigner {
             return Err(SdJwtError::Signer("only ES256 is supported".into()));
         }
         let input = sdjwt::jws_signing_input(header, payload);
-        // The key-binding JWT of a data share the citizen approved.
-        let request =
-            crate::platform::SignRequest { purpose: crate::platform::SignPurpose::Consent, user_initiated: true };
+        // The key-binding JWT of a share or presentation the citizen approved.
+        let request = crate::platform::SignRequest { purpose: self.purpose, user_initiated: true };
         let sig =
             self.keys.sign(self.alias.clone(), input.clone().into_bytes(), request).await.map_err(|e| self.fail(e))?;
         let sig = crypto::verify_device_signature(&self.public_key, input.as_bytes(), &sig).map_err(|e| {

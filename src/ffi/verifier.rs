@@ -520,6 +520,28 @@ impl Verifier {
         })
     }
 
+    /// Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+    /// offline with the cached server keys and trust list: the mandate (server key, type, not
+    /// ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+    /// `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+    /// presenting key, covering the document kind, and naming the document's subject; then the
+    /// document's status in the cached status list. Main-safe; never prompts. Throws
+    /// [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+    /// `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+    /// `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+    /// `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+    pub async fn verify_on_behalf(
+        &self,
+        presentation: String,
+        verifier_id: String,
+        nonce: String,
+    ) -> Result<super::delegation::OnBehalfVerification, CitizenError> {
+        let engine = self.engine.clone();
+        let (v, checked) =
+            runtime::run_blocking(move || engine.verify_on_behalf(&presentation, &verifier_id, &nonce)).await?;
+        Ok(super::delegation::on_behalf_verification(v, checked))
+    }
+
     /// Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
     /// `request`, over `transport`: the request is sent at once, signed with the reader key when
     /// this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws

@@ -27,6 +27,8 @@
 //! never as valid. A missing list, or a document naming a list this verifier does not hold, is
 //! `mdoc.status_unchecked`.
 
+pub(crate) mod on_behalf;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -340,6 +342,40 @@ impl VerifierEngine {
         }
         std::fs::rename(&tmp, self.reader_path()).map_err(io)?;
         self.reader().ok_or_else(|| refused("unreadable after writing"))
+    }
+
+    /// Verify a dependant's document presented by a guardian (decision 52) offline with the
+    /// cached server keys and trust list, for this verifier's `audience` and the `nonce` it
+    /// asked with ([`on_behalf::check_on_behalf`]), then the document's status in the cached
+    /// status list (`mdoc.revoked`). Also returns whether the status could be checked.
+    pub(crate) fn verify_on_behalf(
+        &self,
+        presentation: &str,
+        audience: &str,
+        nonce: &str,
+    ) -> Result<(on_behalf::OnBehalfVerdict, bool)> {
+        let cache = self.cache();
+        let Some((trust, _)) = cache.trust.as_ref() else {
+            return Err(Error::Domain(Msg::VerifierNoTrustList));
+        };
+        let anchors = crate::documents::anchors_of(trust)?;
+        let now = self.now();
+        let v =
+            on_behalf::check_on_behalf(presentation, &cache.keys, &anchors, self.net.audience(), audience, nonce, now)?;
+        // The document's status, from the cached list when it is this server's and fresh.
+        let revoked = match (&v.status, &cache.status) {
+            (Some((idx, uri)), Some((claims, bits, _)))
+                if *uri == self.status_uri() && !self.status_stale(claims, now) =>
+            {
+                bits.get(*idx)
+            }
+            _ => None,
+        };
+        if revoked == Some(true) {
+            tracing::info!("on-behalf presentation refused: document revoked");
+            return Err(Error::Domain(Msg::MdocRevoked));
+        }
+        Ok((v, revoked.is_some()))
     }
 
     /// Verify a short identity QR code (decision 35) offline with the cached server keys: the

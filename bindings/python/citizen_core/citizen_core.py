@@ -703,9 +703,17 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_documentsclient_delete() != 25798:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_delete_for_dependant() != 517:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_fetch_for_dependant() != 29465:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_documentsclient_get() != 58727:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_documentsclient_list() != 36110:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_list_for_dependants() != 19188:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_present_for_dependant() != 11990:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_documentsclient_refresh() != 63707:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -802,6 +810,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_verifier_trust_status() != 13709:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_verifier_verify_identity_qr() != 64145:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_verifier_verify_on_behalf() != 19777:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_constructor_verifier_open() != 44675:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -1103,12 +1113,24 @@ _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain.
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_delete.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_delete.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_delete_for_dependant.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_delete_for_dependant.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_fetch_for_dependant.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_fetch_for_dependant.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_get.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_get.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_list.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_list.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_list_for_dependants.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_list_for_dependants.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_present_for_dependant.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_present_for_dependant.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_refresh.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_refresh.restype = ctypes.c_uint16
@@ -1253,6 +1275,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_verifier_trust_status.restype = c
 _UniffiLib.uniffi_citizen_core_checksum_method_verifier_verify_identity_qr.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_verifier_verify_identity_qr.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_verify_on_behalf.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_verify_on_behalf.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_constructor_verifier_open.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_constructor_verifier_open.restype = ctypes.c_uint16
@@ -1731,6 +1756,17 @@ _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_get.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1740,6 +1776,19 @@ _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list_for_dependants.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list_for_dependants.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_present_for_dependant.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_present_for_dependant.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_refresh.argtypes = (
     ctypes.c_uint64,
 )
@@ -1983,6 +2032,13 @@ _UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_identity_qr.argtypes = 
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_identity_qr.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_on_behalf.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_on_behalf.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_constructor_verifier_open.argtypes = (
     _UniffiRustBuffer,
 )
@@ -6049,6 +6105,234 @@ class _UniffiFfiConverterTypeDependant(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTypeMandate.write(value.mandate, buf)
         _UniffiFfiConverterSequenceTypeDependantCase.write(value.cases, buf)
 
+
+
+
+
+
+class DocumentType(enum.Enum):
+    """
+    Which document.
+"""
+    
+    CITIZEN_ID_CARD = 0
+    """
+    Căn cước công dân (CCCD).
+"""
+    
+    DRIVING_LICENCE = 1
+    """
+    Giấy phép lái xe, as the ISO 18013-5 mobile driving licence (`org.iso.18013.5.1.mDL`).
+"""
+    
+    HEALTH_INSURANCE_CARD = 2
+    """
+    Thẻ bảo hiểm y tế (BHYT).
+"""
+    
+    VEHICLE_REGISTRATION = 3
+    """
+    Giấy chứng nhận đăng ký xe.
+"""
+    
+
+
+class _UniffiFfiConverterTypeDocumentType(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return DocumentType.CITIZEN_ID_CARD
+        if variant == 2:
+            return DocumentType.DRIVING_LICENCE
+        if variant == 3:
+            return DocumentType.HEALTH_INSURANCE_CARD
+        if variant == 4:
+            return DocumentType.VEHICLE_REGISTRATION
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == DocumentType.CITIZEN_ID_CARD:
+            return
+        if value == DocumentType.DRIVING_LICENCE:
+            return
+        if value == DocumentType.HEALTH_INSURANCE_CARD:
+            return
+        if value == DocumentType.VEHICLE_REGISTRATION:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == DocumentType.CITIZEN_ID_CARD:
+            buf.write_i32(1)
+        if value == DocumentType.DRIVING_LICENCE:
+            buf.write_i32(2)
+        if value == DocumentType.HEALTH_INSURANCE_CARD:
+            buf.write_i32(3)
+        if value == DocumentType.VEHICLE_REGISTRATION:
+            buf.write_i32(4)
+
+
+
+@dataclass
+class DocumentField:
+    """
+    One element of a document, labelled.
+"""
+    def __init__(self, *, identifier:str, label_vi:str, label_en:str, value:str):
+        self.identifier = identifier
+        self.label_vi = label_vi
+        self.label_en = label_en
+        self.value = value
+        
+        
+
+    
+    def __str__(self):
+        return "DocumentField(identifier={}, label_vi={}, label_en={}, value={})".format(self.identifier, self.label_vi, self.label_en, self.value)
+    def __eq__(self, other):
+        if self.identifier != other.identifier:
+            return False
+        if self.label_vi != other.label_vi:
+            return False
+        if self.label_en != other.label_en:
+            return False
+        if self.value != other.value:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDocumentField(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DocumentField(
+            identifier=_UniffiFfiConverterString.read(buf),
+            label_vi=_UniffiFfiConverterString.read(buf),
+            label_en=_UniffiFfiConverterString.read(buf),
+            value=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.identifier)
+        _UniffiFfiConverterString.check_lower(value.label_vi)
+        _UniffiFfiConverterString.check_lower(value.label_en)
+        _UniffiFfiConverterString.check_lower(value.value)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.identifier, buf)
+        _UniffiFfiConverterString.write(value.label_vi, buf)
+        _UniffiFfiConverterString.write(value.label_en, buf)
+        _UniffiFfiConverterString.write(value.value, buf)
+
+class _UniffiFfiConverterSequenceTypeDocumentField(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDocumentField.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDocumentField.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDocumentField.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class DependantDocument:
+    """
+    A document of a child or ward held by the guardian's device (decision 52): an SD-JWT VC
+    about the dependant, bound to this device's key, presented with the mandate beside it. Kept
+    apart from the citizen's own documents.
+"""
+    def __init__(self, *, id:str, document_type:DocumentType, title_vi:str, title_en:str, dependant_cccd:str, dependant_name:str, mandate_id:str, fields:typing.List[DocumentField], stored_at:Timestamp):
+        self.id = id
+        self.document_type = document_type
+        self.title_vi = title_vi
+        self.title_en = title_en
+        self.dependant_cccd = dependant_cccd
+        self.dependant_name = dependant_name
+        self.mandate_id = mandate_id
+        self.fields = fields
+        self.stored_at = stored_at
+        
+        
+
+    
+    def __str__(self):
+        return "DependantDocument(id={}, document_type={}, title_vi={}, title_en={}, dependant_cccd={}, dependant_name={}, mandate_id={}, fields={}, stored_at={})".format(self.id, self.document_type, self.title_vi, self.title_en, self.dependant_cccd, self.dependant_name, self.mandate_id, self.fields, self.stored_at)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.document_type != other.document_type:
+            return False
+        if self.title_vi != other.title_vi:
+            return False
+        if self.title_en != other.title_en:
+            return False
+        if self.dependant_cccd != other.dependant_cccd:
+            return False
+        if self.dependant_name != other.dependant_name:
+            return False
+        if self.mandate_id != other.mandate_id:
+            return False
+        if self.fields != other.fields:
+            return False
+        if self.stored_at != other.stored_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDependantDocument(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DependantDocument(
+            id=_UniffiFfiConverterString.read(buf),
+            document_type=_UniffiFfiConverterTypeDocumentType.read(buf),
+            title_vi=_UniffiFfiConverterString.read(buf),
+            title_en=_UniffiFfiConverterString.read(buf),
+            dependant_cccd=_UniffiFfiConverterString.read(buf),
+            dependant_name=_UniffiFfiConverterString.read(buf),
+            mandate_id=_UniffiFfiConverterString.read(buf),
+            fields=_UniffiFfiConverterSequenceTypeDocumentField.read(buf),
+            stored_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterTypeDocumentType.check_lower(value.document_type)
+        _UniffiFfiConverterString.check_lower(value.title_vi)
+        _UniffiFfiConverterString.check_lower(value.title_en)
+        _UniffiFfiConverterString.check_lower(value.dependant_cccd)
+        _UniffiFfiConverterString.check_lower(value.dependant_name)
+        _UniffiFfiConverterString.check_lower(value.mandate_id)
+        _UniffiFfiConverterSequenceTypeDocumentField.check_lower(value.fields)
+        _UniffiFfiConverterTimestamp.check_lower(value.stored_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterTypeDocumentType.write(value.document_type, buf)
+        _UniffiFfiConverterString.write(value.title_vi, buf)
+        _UniffiFfiConverterString.write(value.title_en, buf)
+        _UniffiFfiConverterString.write(value.dependant_cccd, buf)
+        _UniffiFfiConverterString.write(value.dependant_name, buf)
+        _UniffiFfiConverterString.write(value.mandate_id, buf)
+        _UniffiFfiConverterSequenceTypeDocumentField.write(value.fields, buf)
+        _UniffiFfiConverterTimestamp.write(value.stored_at, buf)
+
 @dataclass
 class DeviceInfo:
     """
@@ -6270,77 +6554,6 @@ class _UniffiFfiConverterTypeDeviceStatusInfo(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
         _UniffiFfiConverterTimestamp.write(value.changed_at, buf)
-
-
-
-
-
-
-class DocumentType(enum.Enum):
-    """
-    Which document.
-"""
-    
-    CITIZEN_ID_CARD = 0
-    """
-    Căn cước công dân (CCCD).
-"""
-    
-    DRIVING_LICENCE = 1
-    """
-    Giấy phép lái xe, as the ISO 18013-5 mobile driving licence (`org.iso.18013.5.1.mDL`).
-"""
-    
-    HEALTH_INSURANCE_CARD = 2
-    """
-    Thẻ bảo hiểm y tế (BHYT).
-"""
-    
-    VEHICLE_REGISTRATION = 3
-    """
-    Giấy chứng nhận đăng ký xe.
-"""
-    
-
-
-class _UniffiFfiConverterTypeDocumentType(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return DocumentType.CITIZEN_ID_CARD
-        if variant == 2:
-            return DocumentType.DRIVING_LICENCE
-        if variant == 3:
-            return DocumentType.HEALTH_INSURANCE_CARD
-        if variant == 4:
-            return DocumentType.VEHICLE_REGISTRATION
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == DocumentType.CITIZEN_ID_CARD:
-            return
-        if value == DocumentType.DRIVING_LICENCE:
-            return
-        if value == DocumentType.HEALTH_INSURANCE_CARD:
-            return
-        if value == DocumentType.VEHICLE_REGISTRATION:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == DocumentType.CITIZEN_ID_CARD:
-            buf.write_i32(1)
-        if value == DocumentType.DRIVING_LICENCE:
-            buf.write_i32(2)
-        if value == DocumentType.HEALTH_INSURANCE_CARD:
-            buf.write_i32(3)
-        if value == DocumentType.VEHICLE_REGISTRATION:
-            buf.write_i32(4)
-
-
 
 class _UniffiFfiConverterOptionalTypeDocumentType(_UniffiConverterRustBuffer):
     @classmethod
@@ -6621,80 +6834,6 @@ class _UniffiFfiConverterTypeDocumentSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTimestamp.write(value.valid_until, buf)
         _UniffiFfiConverterInt64.write(value.status_index, buf)
         _UniffiFfiConverterTimestamp.write(value.stored_at, buf)
-
-@dataclass
-class DocumentField:
-    """
-    One element of a document, labelled.
-"""
-    def __init__(self, *, identifier:str, label_vi:str, label_en:str, value:str):
-        self.identifier = identifier
-        self.label_vi = label_vi
-        self.label_en = label_en
-        self.value = value
-        
-        
-
-    
-    def __str__(self):
-        return "DocumentField(identifier={}, label_vi={}, label_en={}, value={})".format(self.identifier, self.label_vi, self.label_en, self.value)
-    def __eq__(self, other):
-        if self.identifier != other.identifier:
-            return False
-        if self.label_vi != other.label_vi:
-            return False
-        if self.label_en != other.label_en:
-            return False
-        if self.value != other.value:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeDocumentField(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return DocumentField(
-            identifier=_UniffiFfiConverterString.read(buf),
-            label_vi=_UniffiFfiConverterString.read(buf),
-            label_en=_UniffiFfiConverterString.read(buf),
-            value=_UniffiFfiConverterString.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.identifier)
-        _UniffiFfiConverterString.check_lower(value.label_vi)
-        _UniffiFfiConverterString.check_lower(value.label_en)
-        _UniffiFfiConverterString.check_lower(value.value)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterString.write(value.identifier, buf)
-        _UniffiFfiConverterString.write(value.label_vi, buf)
-        _UniffiFfiConverterString.write(value.label_en, buf)
-        _UniffiFfiConverterString.write(value.value, buf)
-
-class _UniffiFfiConverterSequenceTypeDocumentField(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeDocumentField.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeDocumentField.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeDocumentField.read(buf) for i in range(count)
-        ]
 
 @dataclass
 class DocumentDetail:
@@ -8519,6 +8658,150 @@ class _UniffiFfiConverterTypeLoginRequestInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.code_choices, buf)
         _UniffiFfiConverterTimestamp.write(value.expires_at, buf)
         _UniffiFfiConverterBoolean.write(value.same_device, buf)
+
+@dataclass
+class OnBehalfShare:
+    """
+    What presenting a dependant's document produced.
+"""
+    def __init__(self, *, presentation:str, receipt_id:str, disclosed:typing.List[str]):
+        self.presentation = presentation
+        self.receipt_id = receipt_id
+        self.disclosed = disclosed
+        
+        
+
+    
+    def __str__(self):
+        return "OnBehalfShare(presentation={}, receipt_id={}, disclosed={})".format(self.presentation, self.receipt_id, self.disclosed)
+    def __eq__(self, other):
+        if self.presentation != other.presentation:
+            return False
+        if self.receipt_id != other.receipt_id:
+            return False
+        if self.disclosed != other.disclosed:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOnBehalfShare(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OnBehalfShare(
+            presentation=_UniffiFfiConverterString.read(buf),
+            receipt_id=_UniffiFfiConverterString.read(buf),
+            disclosed=_UniffiFfiConverterSequenceString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.presentation)
+        _UniffiFfiConverterString.check_lower(value.receipt_id)
+        _UniffiFfiConverterSequenceString.check_lower(value.disclosed)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.presentation, buf)
+        _UniffiFfiConverterString.write(value.receipt_id, buf)
+        _UniffiFfiConverterSequenceString.write(value.disclosed, buf)
+
+@dataclass
+class OnBehalfVerification:
+    """
+    A dependant's document presented by a guardian, verified (`Verifier.verify_on_behalf`).
+"""
+    def __init__(self, *, summary_vi:str, summary_en:str, relation:GuardianRelation, guardian_name:str, guardian_cccd:str, dependant_name:str, dependant_cccd:str, dependant_birthdate:str, mandate_id:str, document_type:DocumentType, fields:typing.List[DocumentField], revocation_checked:bool):
+        self.summary_vi = summary_vi
+        self.summary_en = summary_en
+        self.relation = relation
+        self.guardian_name = guardian_name
+        self.guardian_cccd = guardian_cccd
+        self.dependant_name = dependant_name
+        self.dependant_cccd = dependant_cccd
+        self.dependant_birthdate = dependant_birthdate
+        self.mandate_id = mandate_id
+        self.document_type = document_type
+        self.fields = fields
+        self.revocation_checked = revocation_checked
+        
+        
+
+    
+    def __str__(self):
+        return "OnBehalfVerification(summary_vi={}, summary_en={}, relation={}, guardian_name={}, guardian_cccd={}, dependant_name={}, dependant_cccd={}, dependant_birthdate={}, mandate_id={}, document_type={}, fields={}, revocation_checked={})".format(self.summary_vi, self.summary_en, self.relation, self.guardian_name, self.guardian_cccd, self.dependant_name, self.dependant_cccd, self.dependant_birthdate, self.mandate_id, self.document_type, self.fields, self.revocation_checked)
+    def __eq__(self, other):
+        if self.summary_vi != other.summary_vi:
+            return False
+        if self.summary_en != other.summary_en:
+            return False
+        if self.relation != other.relation:
+            return False
+        if self.guardian_name != other.guardian_name:
+            return False
+        if self.guardian_cccd != other.guardian_cccd:
+            return False
+        if self.dependant_name != other.dependant_name:
+            return False
+        if self.dependant_cccd != other.dependant_cccd:
+            return False
+        if self.dependant_birthdate != other.dependant_birthdate:
+            return False
+        if self.mandate_id != other.mandate_id:
+            return False
+        if self.document_type != other.document_type:
+            return False
+        if self.fields != other.fields:
+            return False
+        if self.revocation_checked != other.revocation_checked:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOnBehalfVerification(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OnBehalfVerification(
+            summary_vi=_UniffiFfiConverterString.read(buf),
+            summary_en=_UniffiFfiConverterString.read(buf),
+            relation=_UniffiFfiConverterTypeGuardianRelation.read(buf),
+            guardian_name=_UniffiFfiConverterString.read(buf),
+            guardian_cccd=_UniffiFfiConverterString.read(buf),
+            dependant_name=_UniffiFfiConverterString.read(buf),
+            dependant_cccd=_UniffiFfiConverterString.read(buf),
+            dependant_birthdate=_UniffiFfiConverterString.read(buf),
+            mandate_id=_UniffiFfiConverterString.read(buf),
+            document_type=_UniffiFfiConverterTypeDocumentType.read(buf),
+            fields=_UniffiFfiConverterSequenceTypeDocumentField.read(buf),
+            revocation_checked=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.summary_vi)
+        _UniffiFfiConverterString.check_lower(value.summary_en)
+        _UniffiFfiConverterTypeGuardianRelation.check_lower(value.relation)
+        _UniffiFfiConverterString.check_lower(value.guardian_name)
+        _UniffiFfiConverterString.check_lower(value.guardian_cccd)
+        _UniffiFfiConverterString.check_lower(value.dependant_name)
+        _UniffiFfiConverterString.check_lower(value.dependant_cccd)
+        _UniffiFfiConverterString.check_lower(value.dependant_birthdate)
+        _UniffiFfiConverterString.check_lower(value.mandate_id)
+        _UniffiFfiConverterTypeDocumentType.check_lower(value.document_type)
+        _UniffiFfiConverterSequenceTypeDocumentField.check_lower(value.fields)
+        _UniffiFfiConverterBoolean.check_lower(value.revocation_checked)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.summary_vi, buf)
+        _UniffiFfiConverterString.write(value.summary_en, buf)
+        _UniffiFfiConverterTypeGuardianRelation.write(value.relation, buf)
+        _UniffiFfiConverterString.write(value.guardian_name, buf)
+        _UniffiFfiConverterString.write(value.guardian_cccd, buf)
+        _UniffiFfiConverterString.write(value.dependant_name, buf)
+        _UniffiFfiConverterString.write(value.dependant_cccd, buf)
+        _UniffiFfiConverterString.write(value.dependant_birthdate, buf)
+        _UniffiFfiConverterString.write(value.mandate_id, buf)
+        _UniffiFfiConverterTypeDocumentType.write(value.document_type, buf)
+        _UniffiFfiConverterSequenceTypeDocumentField.write(value.fields, buf)
+        _UniffiFfiConverterBoolean.write(value.revocation_checked, buf)
 
 
 
@@ -15869,6 +16152,29 @@ class _UniffiFfiConverterSequenceTypeDocumentSummary(_UniffiConverterRustBuffer)
             _UniffiFfiConverterTypeDocumentSummary.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterSequenceTypeDependantDocument(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDependantDocument.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDependantDocument.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDependantDocument.read(buf) for i in range(count)
+        ]
+
 
 class MdocTransport():
     """
@@ -16415,6 +16721,22 @@ class DocumentsClientProtocol(typing.Protocol):
         prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
 """
         raise NotImplementedError
+    async def delete_for_dependant(self, id: str) -> None:
+        """
+        Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+        Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+"""
+        raise NotImplementedError
+    async def fetch_for_dependant(self, dependant_cccd: str,document_type: DocumentType) -> DependantDocument:
+        """
+        Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+        under their active mandate: issued by the server bound to this device's key, checked
+        (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+        replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+        never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+        `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+"""
+        raise NotImplementedError
     async def get(self, id: str) -> DocumentDetail:
         """
         One held document with its labelled fields (Vietnamese and English) and its portrait.
@@ -16426,6 +16748,24 @@ class DocumentsClientProtocol(typing.Protocol):
         """
         The held documents (CCCD, driving licence, health insurance, vehicle registration order).
         Offline. Main-safe; never prompts. Throws [`CitizenError`] (`Internal`).
+"""
+        raise NotImplementedError
+    async def list_for_dependants(self, ) -> typing.List[DependantDocument]:
+        """
+        The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+        prompts.
+"""
+        raise NotImplementedError
+    async def present_for_dependant(self, id: str,fields: typing.List[str],verifier_id: str,nonce: str,passcode: str) -> OnBehalfShare:
+        """
+        Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+        for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+        signed in the key store (purpose document presentation, user-initiated), the mandate
+        attached; a consent receipt and an activity entry (naming the mandate, not the
+        dependant) record it. Offline. Main-safe; prompts only through the key store for this
+        call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+        `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+        `InvalidInput` for a field the document does not hold).
 """
         raise NotImplementedError
     async def refresh(self, ) -> typing.List[DocumentSummary]:
@@ -16506,6 +16846,55 @@ class DocumentsClient(DocumentsClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def delete_for_dependant(self, id: str) -> None:
+        """
+        Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+        Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def fetch_for_dependant(self, dependant_cccd: str,document_type: DocumentType) -> DependantDocument:
+        """
+        Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+        under their active mandate: issued by the server bound to this device's key, checked
+        (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+        replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+        never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+        `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(dependant_cccd)
+
+        _UniffiFfiConverterTypeDocumentType.check_lower(document_type)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(dependant_cccd),
+            _UniffiFfiConverterTypeDocumentType.lower(document_type),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDependantDocument.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def get(self, id: str) -> DocumentDetail:
         """
         One held document with its labelled fields (Vietnamese and English) and its portrait.
@@ -16540,6 +16929,63 @@ class DocumentsClient(DocumentsClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_for_dependants(self, ) -> typing.List[DependantDocument]:
+        """
+        The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+        prompts.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDependantDocument.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list_for_dependants(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def present_for_dependant(self, id: str,fields: typing.List[str],verifier_id: str,nonce: str,passcode: str) -> OnBehalfShare:
+        """
+        Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+        for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+        signed in the key store (purpose document presentation, user-initiated), the mandate
+        attached; a consent receipt and an activity entry (naming the mandate, not the
+        dependant) record it. Offline. Main-safe; prompts only through the key store for this
+        call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+        `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+        `InvalidInput` for a field the document does not hold).
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+
+        _UniffiFfiConverterSequenceString.check_lower(fields)
+
+        _UniffiFfiConverterString.check_lower(verifier_id)
+
+        _UniffiFfiConverterString.check_lower(nonce)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+            _UniffiFfiConverterSequenceString.lower(fields),
+            _UniffiFfiConverterString.lower(verifier_id),
+            _UniffiFfiConverterString.lower(nonce),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeOnBehalfShare.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_present_for_dependant(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -19303,6 +19749,20 @@ class VerifierProtocol(typing.Protocol):
         `verifier.no_trust_list`).
 """
         raise NotImplementedError
+    async def verify_on_behalf(self, presentation: str,verifier_id: str,nonce: str) -> OnBehalfVerification:
+        """
+        Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+        offline with the cached server keys and trust list: the mandate (server key, type, not
+        ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+        `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+        presenting key, covering the document kind, and naming the document's subject; then the
+        document's status in the cached status list. Main-safe; never prompts. Throws
+        [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+        `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+        `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+        `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+"""
+        raise NotImplementedError
 
 class Verifier(VerifierProtocol):
     """
@@ -19487,6 +19947,41 @@ class Verifier(VerifierProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_identity_qr(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def verify_on_behalf(self, presentation: str,verifier_id: str,nonce: str) -> OnBehalfVerification:
+        """
+        Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+        offline with the cached server keys and trust list: the mandate (server key, type, not
+        ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+        `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+        presenting key, covering the document kind, and naming the document's subject; then the
+        document's status in the cached status list. Main-safe; never prompts. Throws
+        [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+        `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+        `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+        `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(presentation)
+
+        _UniffiFfiConverterString.check_lower(verifier_id)
+
+        _UniffiFfiConverterString.check_lower(nonce)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(presentation),
+            _UniffiFfiConverterString.lower(verifier_id),
+            _UniffiFfiConverterString.lower(nonce),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeOnBehalfVerification.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_on_behalf(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -19834,8 +20329,8 @@ __all__ = [
     "EnrollmentState",
     "GuardianRelation",
     "MandateState",
-    "SignatureFormat",
     "DocumentType",
+    "SignatureFormat",
     "DraftStatus",
     "VerifierRole",
     "FieldKind",
@@ -19882,13 +20377,14 @@ __all__ = [
     "Mandate",
     "DependantCase",
     "Dependant",
+    "DocumentField",
+    "DependantDocument",
     "DeviceInfo",
     "DeviceSignature",
     "DeviceStatusInfo",
     "DisclosedElement",
     "DisclosedDocument",
     "DocumentSummary",
-    "DocumentField",
     "DocumentDetail",
     "DraftAttachment",
     "Draft",
@@ -19907,6 +20403,8 @@ __all__ = [
     "ReceiptInfo",
     "LoginApproval",
     "LoginRequestInfo",
+    "OnBehalfShare",
+    "OnBehalfVerification",
     "OutboxItem",
     "OutboxSyncReport",
     "PasscodeResetTicket",

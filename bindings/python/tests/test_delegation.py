@@ -127,3 +127,116 @@ def test_a_parent_files_for_a_child_and_every_refusal_has_its_code(own_server, t
     assert_detail(e.value.detail, "delegation.revoked")
     younger = next(d for d in run(core.account().dependants()) if d.profile.cccd == YOUNGER).mandate
     assert (younger.state, younger.signed, younger.revoked_by) == (cc.MandateState.REVOKED, None, "guardian")
+
+
+VERIFIER_ID = "verifier:benh-vien-mau"
+
+
+def _with_mandate(presentation: str, mandate: str) -> str:
+    v = json.loads(presentation)
+    v["mandate"] = mandate
+    return json.dumps(v)
+
+
+@pytest.fixture
+def fresh_server(tmp_path_factory):
+    """A server of its own: the test above revokes the younger child's mandate."""
+    srv = start_server(tmp_path_factory.mktemp("delegation-documents-server"))
+    yield srv
+    stop_server(srv)
+
+
+def test_a_parent_presents_the_childs_health_insurance_card_to_a_verifier(fresh_server, tmp_path):
+    """Decision 52: the child's card is issued bound to the parent's device key, presented with
+    the mandate beside the SD-JWT + KB-JWT, and the verifier (offline) names both; each attack
+    is refused with its own code."""
+    from conftest import Device, SoftwareDataKeyWrapper, SoftwareDeviceKeyStore, core_config
+
+    own_server = fresh_server
+
+    data_dir = tmp_path / "device"
+    data_dir.mkdir()
+    core = Device(data_dir, SoftwareDeviceKeyStore(), SoftwareDataKeyWrapper(), core_config(own_server, data_dir)).open()
+    enroll(core, own_server, PARENT)
+    run(core.account().login(PASSCODE))
+    docs = core.documents()
+
+    card = run(docs.fetch_for_dependant(CHILD, cc.DocumentType.HEALTH_INSURANCE_CARD))
+    assert (card.dependant_cccd, card.dependant_name) == (CHILD, "Nguyễn Minh Con Mẫu")
+    assert {f.identifier: f.value for f in card.fields}["full_name"] == "Nguyễn Minh Con Mẫu"
+    assert [d.id for d in run(docs.list_for_dependants())] == [card.id]
+    assert run(docs.list()) == []  # the parent's own wallet is untouched
+
+    # Refused by the server: outside the scope, not a dependant.
+    with pytest.raises(cc.CitizenError.Refused) as e:
+        run(docs.fetch_for_dependant(CHILD, cc.DocumentType.DRIVING_LICENCE))
+    assert_detail(e.value.detail, "delegation.out_of_scope")
+    with pytest.raises(cc.CitizenError.Refused) as e:
+        run(docs.fetch_for_dependant(WARD, cc.DocumentType.HEALTH_INSURANCE_CARD))
+    assert_detail(e.value.detail, "delegation.not_dependant")
+
+    verifier_dir = tmp_path / "verifier"
+    config = cc.default_verifier_config(own_server.base_url, str(verifier_dir))
+    config.trust_anchors_pem = [own_server.ca_pem]
+    verifier = run(cc.Verifier.open(config))
+    run(verifier.refresh_trust())
+
+    fields = ["full_name", "insurance_number", "valid_until"]
+    share = run(docs.present_for_dependant(card.id, fields, VERIFIER_ID, "nonce-1", PASSCODE))
+    ok = run(verifier.verify_on_behalf(share.presentation, VERIFIER_ID, "nonce-1"))
+    assert (ok.guardian_name, ok.dependant_name) == ("Nguyễn Văn Mẫu", "Nguyễn Minh Con Mẫu")
+    assert ok.relation == cc.GuardianRelation.PARENT
+    assert ok.document_type == cc.DocumentType.HEALTH_INSURANCE_CARD
+    assert ok.summary_en == "Health insurance card of child Nguyễn Minh Con Mẫu presented by parent Nguyễn Văn Mẫu"
+    assert "do cha/mẹ Nguyễn Văn Mẫu trình" in ok.summary_vi
+    assert sorted(f.identifier for f in ok.fields) == sorted(fields)
+    assert ok.revocation_checked
+    entries = run(core.activity().list_entries())
+    entry = next(e for e in entries if f"receipt={share.receipt_id}" in e.summary)
+    assert f"on_behalf=mandate:{card.mandate_id}" in entry.summary and CHILD not in entry.summary
+
+    # Replayed under another nonce.
+    with pytest.raises(cc.CitizenError.Refused) as e:
+        run(verifier.verify_on_behalf(share.presentation, VERIFIER_ID, "nonce-2"))
+    assert_detail(e.value.detail, "consent.presentation_replayed")
+    # The younger child's mandate beside this child's card.
+    younger = next(d for d in run(core.account().dependants()) if d.profile.cccd == YOUNGER).mandate
+    with pytest.raises(cc.CitizenError.Refused) as e:
+        run(verifier.verify_on_behalf(_with_mandate(share.presentation, younger.signed), VERIFIER_ID, "nonce-1"))
+    assert_detail(e.value.detail, "delegation.not_dependant")
+    # A forged mandate.
+    claims = _claims(younger.signed)
+    claims["document_types"] = ["health_insurance", "cccd", "driving_licence"]
+    h, _, s = younger.signed.split(".")
+    forged = f"{h}.{_b64(json.dumps(claims).encode())}.{s}"
+    with pytest.raises(cc.CitizenError.Refused) as e:
+        run(verifier.verify_on_behalf(_with_mandate(share.presentation, forged), VERIFIER_ID, "nonce-1"))
+    assert_detail(e.value.detail, "delegation.mandate_invalid")
+
+    # Revoked before issuance: the server refuses the younger child's card.
+    run(core.account().revoke_mandate(younger.mandate_id))
+    with pytest.raises(cc.CitizenError.Refused) as e:
+        run(docs.fetch_for_dependant(YOUNGER, cc.DocumentType.HEALTH_INSURANCE_CARD))
+    assert_detail(e.value.detail, "delegation.revoked")
+
+    # Another citizen's own key under this mandate: the other parent presents the younger
+    # child's card (bound to their key) with the first parent's mandate.
+    other_dir = tmp_path / "other-parent"
+    other_dir.mkdir()
+    other = Device(
+        other_dir, SoftwareDeviceKeyStore(), SoftwareDataKeyWrapper(), core_config(own_server, other_dir)
+    ).open()
+    enroll(other, own_server, ("031187000004", "1987-09-09", "+84900000004"))
+    run(other.account().login(PASSCODE))
+    theirs = run(other.documents().fetch_for_dependant(YOUNGER, cc.DocumentType.HEALTH_INSURANCE_CARD))
+    their_share = run(other.documents().present_for_dependant(theirs.id, fields, VERIFIER_ID, "nonce-3", PASSCODE))
+    assert run(verifier.verify_on_behalf(their_share.presentation, VERIFIER_ID, "nonce-3")).guardian_name == (
+        "Phạm Thị Giả Định"
+    )
+    ours = json.loads(share.presentation)["mandate"]
+    with pytest.raises(cc.CitizenError.Refused) as e:
+        run(verifier.verify_on_behalf(_with_mandate(their_share.presentation, ours), VERIFIER_ID, "nonce-3"))
+    assert_detail(e.value.detail, "delegation.wrong_holder")
+
+    run(docs.delete_for_dependant(card.id))
+    assert run(docs.list_for_dependants()) == []

@@ -4513,6 +4513,40 @@ public func FfiConverterTypeDeviceKeyStore_lower(_ value: DeviceKeyStore) -> UIn
 public protocol DocumentsClientProtocol: AnyObject, Sendable {
     
     /**
+     * Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+    func deleteForDependant(id: String) async throws 
+    
+    /**
+     * Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+     * under their active mandate: issued by the server bound to this device's key, checked
+     * (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+     * replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+     */
+    func fetchForDependant(dependantCccd: String, documentType: DocumentType) async throws  -> DependantDocument
+    
+    /**
+     * The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+     * prompts.
+     */
+    func listForDependants() async throws  -> [DependantDocument]
+    
+    /**
+     * Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+     * for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+     * signed in the key store (purpose document presentation, user-initiated), the mandate
+     * attached; a consent receipt and an activity entry (naming the mandate, not the
+     * dependant) record it. Offline. Main-safe; prompts only through the key store for this
+     * call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+     * `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+     * `InvalidInput` for a field the document does not hold).
+     */
+    func presentForDependant(id: String, fields: [String], verifierId: String, nonce: String, passcode: String) async throws  -> OnBehalfShare
+    
+    /**
      * Delete a held document from this device (`refresh` fetches it again). Main-safe; never
      * prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
      */
@@ -4616,6 +4650,96 @@ open class DocumentsClient: DocumentsClientProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+open func deleteForDependant(id: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+     * under their active mandate: issued by the server bound to this device's key, checked
+     * (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+     * replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+     */
+open func fetchForDependant(dependantCccd: String, documentType: DocumentType)async throws  -> DependantDocument  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(dependantCccd),FfiConverterTypeDocumentType_lower(documentType)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDependantDocument_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+     * prompts.
+     */
+open func listForDependants()async throws  -> [DependantDocument]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_list_for_dependants(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDependantDocument.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+     * for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+     * signed in the key store (purpose document presentation, user-initiated), the mandate
+     * attached; a consent receipt and an activity entry (naming the mandate, not the
+     * dependant) record it. Offline. Main-safe; prompts only through the key store for this
+     * call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+     * `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+     * `InvalidInput` for a field the document does not hold).
+     */
+open func presentForDependant(id: String, fields: [String], verifierId: String, nonce: String, passcode: String)async throws  -> OnBehalfShare  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_present_for_dependant(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterSequenceString.lower(fields),FfiConverterString.lower(verifierId),FfiConverterString.lower(nonce),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOnBehalfShare_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
     
     /**
      * Delete a held document from this device (`refresh` fetches it again). Main-safe; never
@@ -6953,6 +7077,20 @@ public protocol VerifierProtocol: AnyObject, Sendable {
      */
     func verifyIdentityQr(text: String) async throws  -> VerifiedIdentityQr
     
+    /**
+     * Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+     * offline with the cached server keys and trust list: the mandate (server key, type, not
+     * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+     * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+     * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+     * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+     * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+     */
+    func verifyOnBehalf(presentation: String, verifierId: String, nonce: String) async throws  -> OnBehalfVerification
+    
 }
 /**
  * A verifier (police, hospital, bank counter, kiosk): no enrolled account. Refresh its trust
@@ -7160,6 +7298,34 @@ open func verifyIdentityQr(text: String)async throws  -> VerifiedIdentityQr  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeVerifiedIdentityQr_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+     * offline with the cached server keys and trust list: the mandate (server key, type, not
+     * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+     * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+     * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+     * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+     * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+     */
+open func verifyOnBehalf(presentation: String, verifierId: String, nonce: String)async throws  -> OnBehalfVerification  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_verifier_verify_on_behalf(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(presentation),FfiConverterString.lower(verifierId),FfiConverterString.lower(nonce)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOnBehalfVerification_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -9717,6 +9883,147 @@ public func FfiConverterTypeDependantCase_lower(_ value: DependantCase) -> RustB
 
 
 /**
+ * A document of a child or ward held by the guardian's device (decision 52): an SD-JWT VC
+ * about the dependant, bound to this device's key, presented with the mandate beside it. Kept
+ * apart from the citizen's own documents.
+ */
+public struct DependantDocument: Equatable, Hashable {
+    /**
+     * The server's id of the issuance (what `present_for_dependant` names).
+     */
+    public let id: String
+    /**
+     * Which document.
+     */
+    public let documentType: DocumentType
+    /**
+     * Title in Vietnamese.
+     */
+    public let titleVi: String
+    /**
+     * Title in English.
+     */
+    public let titleEn: String
+    /**
+     * The dependant's CCCD number.
+     */
+    public let dependantCccd: String
+    /**
+     * The dependant's full name.
+     */
+    public let dependantName: String
+    /**
+     * The mandate it was issued under.
+     */
+    public let mandateId: String
+    /**
+     * Its fields (the dependant's data, shown to the guardian).
+     */
+    public let fields: [DocumentField]
+    /**
+     * When this device stored it.
+     */
+    public let storedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The server's id of the issuance (what `present_for_dependant` names).
+         */id: String, 
+        /**
+         * Which document.
+         */documentType: DocumentType, 
+        /**
+         * Title in Vietnamese.
+         */titleVi: String, 
+        /**
+         * Title in English.
+         */titleEn: String, 
+        /**
+         * The dependant's CCCD number.
+         */dependantCccd: String, 
+        /**
+         * The dependant's full name.
+         */dependantName: String, 
+        /**
+         * The mandate it was issued under.
+         */mandateId: String, 
+        /**
+         * Its fields (the dependant's data, shown to the guardian).
+         */fields: [DocumentField], 
+        /**
+         * When this device stored it.
+         */storedAt: Date) {
+        self.id = id
+        self.documentType = documentType
+        self.titleVi = titleVi
+        self.titleEn = titleEn
+        self.dependantCccd = dependantCccd
+        self.dependantName = dependantName
+        self.mandateId = mandateId
+        self.fields = fields
+        self.storedAt = storedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DependantDocument: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDependantDocument: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DependantDocument {
+        return
+            try DependantDocument(
+                id: FfiConverterString.read(from: &buf), 
+                documentType: FfiConverterTypeDocumentType.read(from: &buf), 
+                titleVi: FfiConverterString.read(from: &buf), 
+                titleEn: FfiConverterString.read(from: &buf), 
+                dependantCccd: FfiConverterString.read(from: &buf), 
+                dependantName: FfiConverterString.read(from: &buf), 
+                mandateId: FfiConverterString.read(from: &buf), 
+                fields: FfiConverterSequenceTypeDocumentField.read(from: &buf), 
+                storedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DependantDocument, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeDocumentType.write(value.documentType, into: &buf)
+        FfiConverterString.write(value.titleVi, into: &buf)
+        FfiConverterString.write(value.titleEn, into: &buf)
+        FfiConverterString.write(value.dependantCccd, into: &buf)
+        FfiConverterString.write(value.dependantName, into: &buf)
+        FfiConverterString.write(value.mandateId, into: &buf)
+        FfiConverterSequenceTypeDocumentField.write(value.fields, into: &buf)
+        FfiConverterTimestamp.write(value.storedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependantDocument_lift(_ buf: RustBuffer) throws -> DependantDocument {
+    return try FfiConverterTypeDependantDocument.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependantDocument_lower(_ value: DependantDocument) -> RustBuffer {
+    return FfiConverterTypeDependantDocument.lower(value)
+}
+
+
+/**
  * One device of the account.
  */
 public struct DeviceInfo: Equatable, Hashable {
@@ -12231,6 +12538,258 @@ public func FfiConverterTypeMandate_lift(_ buf: RustBuffer) throws -> Mandate {
 #endif
 public func FfiConverterTypeMandate_lower(_ value: Mandate) -> RustBuffer {
     return FfiConverterTypeMandate.lower(value)
+}
+
+
+/**
+ * What presenting a dependant's document produced.
+ */
+public struct OnBehalfShare: Equatable, Hashable {
+    /**
+     * The presentation to hand the verifier (JSON: the SD-JWT with its key-binding JWT, and
+     * the mandate JWS), e.g. as a QR code or over the verifier's channel.
+     */
+    public let presentation: String
+    /**
+     * The consent receipt's id (stored on the device, device-signed).
+     */
+    public let receiptId: String
+    /**
+     * Exactly the disclosed fields.
+     */
+    public let disclosed: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The presentation to hand the verifier (JSON: the SD-JWT with its key-binding JWT, and
+         * the mandate JWS), e.g. as a QR code or over the verifier's channel.
+         */presentation: String, 
+        /**
+         * The consent receipt's id (stored on the device, device-signed).
+         */receiptId: String, 
+        /**
+         * Exactly the disclosed fields.
+         */disclosed: [String]) {
+        self.presentation = presentation
+        self.receiptId = receiptId
+        self.disclosed = disclosed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OnBehalfShare: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOnBehalfShare: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OnBehalfShare {
+        return
+            try OnBehalfShare(
+                presentation: FfiConverterString.read(from: &buf), 
+                receiptId: FfiConverterString.read(from: &buf), 
+                disclosed: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OnBehalfShare, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.presentation, into: &buf)
+        FfiConverterString.write(value.receiptId, into: &buf)
+        FfiConverterSequenceString.write(value.disclosed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfShare_lift(_ buf: RustBuffer) throws -> OnBehalfShare {
+    return try FfiConverterTypeOnBehalfShare.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfShare_lower(_ value: OnBehalfShare) -> RustBuffer {
+    return FfiConverterTypeOnBehalfShare.lower(value)
+}
+
+
+/**
+ * A dependant's document presented by a guardian, verified (`Verifier.verify_on_behalf`).
+ */
+public struct OnBehalfVerification: Equatable, Hashable {
+    /**
+     * "Thẻ bảo hiểm y tế của con Y do cha/mẹ X trình".
+     */
+    public let summaryVi: String
+    /**
+     * "Health insurance card of child Y presented by parent X".
+     */
+    public let summaryEn: String
+    /**
+     * The relation.
+     */
+    public let relation: GuardianRelation
+    /**
+     * The guardian's full name.
+     */
+    public let guardianName: String
+    /**
+     * The guardian's CCCD number.
+     */
+    public let guardianCccd: String
+    /**
+     * The dependant's full name.
+     */
+    public let dependantName: String
+    /**
+     * The dependant's CCCD number.
+     */
+    public let dependantCccd: String
+    /**
+     * The dependant's date of birth.
+     */
+    public let dependantBirthdate: String
+    /**
+     * The mandate id.
+     */
+    public let mandateId: String
+    /**
+     * Which document.
+     */
+    public let documentType: DocumentType
+    /**
+     * Exactly the disclosed fields (the dependant's data).
+     */
+    public let fields: [DocumentField]
+    /**
+     * Whether the document's revocation status was checked (a fresh cached status list);
+     * `false`: refresh the verifier's trust when online.
+     */
+    public let revocationChecked: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * "Thẻ bảo hiểm y tế của con Y do cha/mẹ X trình".
+         */summaryVi: String, 
+        /**
+         * "Health insurance card of child Y presented by parent X".
+         */summaryEn: String, 
+        /**
+         * The relation.
+         */relation: GuardianRelation, 
+        /**
+         * The guardian's full name.
+         */guardianName: String, 
+        /**
+         * The guardian's CCCD number.
+         */guardianCccd: String, 
+        /**
+         * The dependant's full name.
+         */dependantName: String, 
+        /**
+         * The dependant's CCCD number.
+         */dependantCccd: String, 
+        /**
+         * The dependant's date of birth.
+         */dependantBirthdate: String, 
+        /**
+         * The mandate id.
+         */mandateId: String, 
+        /**
+         * Which document.
+         */documentType: DocumentType, 
+        /**
+         * Exactly the disclosed fields (the dependant's data).
+         */fields: [DocumentField], 
+        /**
+         * Whether the document's revocation status was checked (a fresh cached status list);
+         * `false`: refresh the verifier's trust when online.
+         */revocationChecked: Bool) {
+        self.summaryVi = summaryVi
+        self.summaryEn = summaryEn
+        self.relation = relation
+        self.guardianName = guardianName
+        self.guardianCccd = guardianCccd
+        self.dependantName = dependantName
+        self.dependantCccd = dependantCccd
+        self.dependantBirthdate = dependantBirthdate
+        self.mandateId = mandateId
+        self.documentType = documentType
+        self.fields = fields
+        self.revocationChecked = revocationChecked
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OnBehalfVerification: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOnBehalfVerification: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OnBehalfVerification {
+        return
+            try OnBehalfVerification(
+                summaryVi: FfiConverterString.read(from: &buf), 
+                summaryEn: FfiConverterString.read(from: &buf), 
+                relation: FfiConverterTypeGuardianRelation.read(from: &buf), 
+                guardianName: FfiConverterString.read(from: &buf), 
+                guardianCccd: FfiConverterString.read(from: &buf), 
+                dependantName: FfiConverterString.read(from: &buf), 
+                dependantCccd: FfiConverterString.read(from: &buf), 
+                dependantBirthdate: FfiConverterString.read(from: &buf), 
+                mandateId: FfiConverterString.read(from: &buf), 
+                documentType: FfiConverterTypeDocumentType.read(from: &buf), 
+                fields: FfiConverterSequenceTypeDocumentField.read(from: &buf), 
+                revocationChecked: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OnBehalfVerification, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.summaryVi, into: &buf)
+        FfiConverterString.write(value.summaryEn, into: &buf)
+        FfiConverterTypeGuardianRelation.write(value.relation, into: &buf)
+        FfiConverterString.write(value.guardianName, into: &buf)
+        FfiConverterString.write(value.guardianCccd, into: &buf)
+        FfiConverterString.write(value.dependantName, into: &buf)
+        FfiConverterString.write(value.dependantCccd, into: &buf)
+        FfiConverterString.write(value.dependantBirthdate, into: &buf)
+        FfiConverterString.write(value.mandateId, into: &buf)
+        FfiConverterTypeDocumentType.write(value.documentType, into: &buf)
+        FfiConverterSequenceTypeDocumentField.write(value.fields, into: &buf)
+        FfiConverterBool.write(value.revocationChecked, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfVerification_lift(_ buf: RustBuffer) throws -> OnBehalfVerification {
+    return try FfiConverterTypeOnBehalfVerification.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfVerification_lower(_ value: OnBehalfVerification) -> RustBuffer {
+    return FfiConverterTypeOnBehalfVerification.lower(value)
 }
 
 
@@ -20316,6 +20875,31 @@ fileprivate struct FfiConverterSequenceTypeDependantCase: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeDependantDocument: FfiConverterRustBuffer {
+    typealias SwiftType = [DependantDocument]
+
+    public static func write(_ value: [DependantDocument], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDependantDocument.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DependantDocument] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DependantDocument]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDependantDocument.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeDeviceInfo: FfiConverterRustBuffer {
     typealias SwiftType = [DeviceInfo]
 
@@ -21337,6 +21921,18 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_consentclient_share_data() != 53938) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_documentsclient_delete_for_dependant() != 517) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_documentsclient_fetch_for_dependant() != 29465) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_documentsclient_list_for_dependants() != 19188) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_documentsclient_present_for_dependant() != 11990) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_documentsclient_delete() != 25798) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -21503,6 +22099,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_verifier_verify_identity_qr() != 64145) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_verifier_verify_on_behalf() != 19777) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_verifiersession_await_response() != 3659) {

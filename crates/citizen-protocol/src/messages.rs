@@ -297,6 +297,7 @@ messages! {
     DelegationReplayed => "delegation.replayed", "Yêu cầu đại diện này đã được sử dụng.", "This on-behalf statement was already used.";
     DelegationMandateInvalid => "delegation.mandate_invalid", "Giấy uỷ quyền đại diện không do máy chủ định danh ký hoặc đã bị sửa đổi.", "The mandate is not signed by the identity server or has been altered.";
     DelegationUnknown => "delegation.unknown", "Không tìm thấy uỷ quyền đại diện này.", "This mandate was not found.";
+    DelegationWrongHolder => "delegation.wrong_holder", "Giấy tờ được trình bằng khoá của thiết bị khác với thiết bị mà uỷ quyền đại diện chỉ định.", "The document was presented with a key other than the device key the mandate names.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
 

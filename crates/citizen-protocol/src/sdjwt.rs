@@ -515,6 +515,16 @@ pub fn verify_presentation(
     presentation: &str,
     check: &PresentationCheck<'_>,
 ) -> Result<VerifiedPresentation, PresentationError> {
+    verify_presentation_of(presentation, check, PID_VCT)
+}
+
+/// [`verify_presentation`] of a credential of type `vct` (an SD-JWT VC of the documents wallet,
+/// decision 52) rather than the PID.
+pub fn verify_presentation_of(
+    presentation: &str,
+    check: &PresentationCheck<'_>,
+    vct: &str,
+) -> Result<VerifiedPresentation, PresentationError> {
     use PresentationError as E;
     if presentation.len() > MAX_PRESENTATION_LEN || !presentation.is_ascii() {
         return Err(E::Malformed);
@@ -534,7 +544,7 @@ pub fn verify_presentation(
         return Err(E::IssuerSignature);
     }
     if jwt.header.get("typ").and_then(Value::as_str) != Some(SD_JWT_TYP)
-        || jwt.payload.get("vct").and_then(Value::as_str) != Some(PID_VCT)
+        || jwt.payload.get("vct").and_then(Value::as_str) != Some(vct)
         || jwt.payload.get("iss").and_then(Value::as_str) != Some(check.issuer)
     {
         return Err(E::WrongCredential);

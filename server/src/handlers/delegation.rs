@@ -14,9 +14,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use citizen_protocol::messages::Msg;
 use citizen_protocol::protocol::delegation::{
-    birthday_at, day_start_vn, DependantCaseDto, DependantDto, DependantsResponse, MandateClaims, MandateDto,
-    MandateRevokeRequest, MandateState, OnBehalf, Relation, CHILD_MANDATE_AGE, MANDATE_JWS_TTL_SECS, PATH_DEPENDANTS,
-    PATH_MANDATE_REVOKE, PATH_OFFICIAL_MANDATE_REVOKE,
+    birthday_at, day_start_vn, DependantCaseDto, DependantDocumentRequest, DependantDocumentResponse,
+    DependantDocumentWire, DependantDto, DependantsResponse, MandateClaims, MandateDto, MandateRevokeRequest,
+    MandateState, OnBehalf, Relation, CHILD_MANDATE_AGE, MANDATE_JWS_TTL_SECS, PATH_DEPENDANTS,
+    PATH_DEPENDANT_DOCUMENT, PATH_MANDATE_REVOKE, PATH_OFFICIAL_MANDATE_REVOKE,
 };
 use citizen_protocol::protocol::Ok as OkBody;
 
@@ -32,12 +33,52 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route(PATH_DEPENDANTS, get(http_dependants))
         .route(PATH_MANDATE_REVOKE, post(http_revoke))
+        .route(PATH_DEPENDANT_DOCUMENT, post(http_dependant_document))
         .route(PATH_OFFICIAL_MANDATE_REVOKE, post(http_official_revoke))
 }
 
 async fn http_dependants(State(s): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<DependantsResponse>> {
     let token = bearer(&headers);
     blocking(&s, move |s, c| audited(s, c, "dependants", |s, c| dependants(s, c, token.as_deref()))).await.map(Json)
+}
+
+async fn http_dependant_document(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<DependantDocumentRequest>,
+) -> ApiResult<Json<DependantDocumentResponse>> {
+    let token = bearer(&headers);
+    let p = blocking(&s, move |s, c| {
+        audited(s, c, "dependant_document", |s, c| prepare_dependant_document(s, c, token.as_deref(), &req))
+    })
+    .await?;
+    let uri = super::documents::status_uri(&s);
+    let sd_jwt = crate::documents::issue_sd_jwt(
+        &s.documents,
+        &p.doc,
+        &p.device_key,
+        &s.audience,
+        &uri,
+        p.now,
+        Some(&p.dependant_cccd),
+    )
+    .await
+    .map_err(|e| {
+        tracing::error!("dependant document issuance failed: {e}");
+        ApiError::internal()
+    })?;
+    let trust_list = crate::documents::trust_list_token(&s.tokens, &s.documents, &s.audience, p.now);
+    Ok(Json(DependantDocumentResponse {
+        document: DependantDocumentWire {
+            id: p.doc.id.clone(),
+            kind: p.doc.kind,
+            sd_jwt,
+            status_idx: p.doc.status_idx,
+            status_uri: uri,
+        },
+        mandate: p.mandate,
+        trust_list,
+    }))
 }
 
 async fn http_revoke(
@@ -220,22 +261,13 @@ pub fn dependants(s: &AppState, conn: &mut Connection, token: Option<&str>) -> A
         let profile = crate::register::profile_of_cccd(&tx, &g.dependant_cccd)?.ok_or_else(ApiError::internal)?;
         let state = m.state(now);
         let jws = (state == MandateState::Active).then(|| {
-            s.tokens.sign(&MandateClaims {
-                iss: s.audience.clone(),
-                jti: m.mandate_id.clone(),
+            let who = Parties {
                 relation: g.relation,
-                guardian_cccd: guardian.clone(),
-                guardian_name: guardian_name.clone(),
-                guardian_device_key: citizen_protocol::crypto::b64(&dev.public_key),
-                dependant_cccd: g.dependant_cccd.clone(),
-                dependant_name: profile.full_name.clone(),
-                dependant_birthdate: profile.date_of_birth.clone(),
-                procedures: m.procedures.clone(),
-                document_types: m.document_types.clone(),
-                iat: now,
-                mandate_ends_at: m.ends_at,
-                exp: m.ends_at.min(now + MANDATE_JWS_TTL_SECS),
-            })
+                guardian: (&guardian, &guardian_name),
+                device_key: &dev.public_key,
+                dependant: (&g.dependant_cccd, &profile.full_name, &profile.date_of_birth),
+            };
+            mandate_jws(s, &m, &who, now)
         });
         let cases = dependant_cases(&tx, &g.dependant_cccd)?;
         out.push(DependantDto {
@@ -257,6 +289,131 @@ pub fn dependants(s: &AppState, conn: &mut Connection, token: Option<&str>) -> A
     audit(&tx, now, "dependants", "ok", Some(&b.account_id), Some(&b.device_id));
     tx.commit()?;
     Ok(DependantsResponse { dependants: out })
+}
+
+/// Who a mandate JWS names.
+struct Parties<'a> {
+    relation: Relation,
+    /// CCCD number and name.
+    guardian: (&'a str, &'a str),
+    /// The presenting device's public key (SEC1).
+    device_key: &'a [u8],
+    /// CCCD number, name, birth date.
+    dependant: (&'a str, &'a str, &'a str),
+}
+
+/// The mandate JWS for the device `who.device_key`, signed now.
+fn mandate_jws(s: &AppState, m: &MandateRow, who: &Parties<'_>, now: i64) -> String {
+    s.tokens.sign(&MandateClaims {
+        iss: s.audience.clone(),
+        jti: m.mandate_id.clone(),
+        relation: who.relation,
+        guardian_cccd: who.guardian.0.to_string(),
+        guardian_name: who.guardian.1.to_string(),
+        guardian_device_key: citizen_protocol::crypto::b64(who.device_key),
+        dependant_cccd: who.dependant.0.to_string(),
+        dependant_name: who.dependant.1.to_string(),
+        dependant_birthdate: who.dependant.2.to_string(),
+        procedures: m.procedures.clone(),
+        document_types: m.document_types.clone(),
+        iat: now,
+        mandate_ends_at: m.ends_at,
+        exp: m.ends_at.min(now + MANDATE_JWS_TTL_SECS),
+    })
+}
+
+/// What the issuance of a dependant's document needs after the checks (the SD-JWT signing is
+/// async, outside the unit).
+pub struct PreparedDependantDocument {
+    doc: crate::documents::ToIssue,
+    device_key: Vec<u8>,
+    dependant_cccd: String,
+    mandate: String,
+    now: i64,
+}
+
+/// `POST /v1/dependants/documents` (decision 52): the checks of [`check_mandate`], then the
+/// scope (`delegation.out_of_scope` when the mandate's `document_types` lack the kind); the
+/// issuance recorded on the guardian's account and device, the read of the dependant's record
+/// appended to the dependant's access log, audited — all in one unit.
+pub fn prepare_dependant_document(
+    s: &AppState,
+    conn: &mut Connection,
+    token: Option<&str>,
+    req: &DependantDocumentRequest,
+) -> ApiResult<PreparedDependantDocument> {
+    use crate::documents::data::{elements, CitizenRecord};
+    let b = authenticate(s, conn, token)?;
+    let dev = load_device(conn, &b.device_id)?.ok_or_else(ApiError::internal)?;
+    let now = s.now();
+    let tx = conn.savepoint()?;
+    let on = OnBehalf { mandate_id: req.mandate_id.clone(), dependant_cccd: req.dependant_cccd.clone() };
+    let (m, relation) = check_mandate(&tx, &b.account_id, &on, now)?;
+    let kind = req.document_type;
+    if !m.document_types.iter().any(|k| k == kind.as_str()) {
+        return Err(refuse(Msg::DelegationOutOfScope));
+    }
+    let (guardian, guardian_name) = citizen_of_account(&tx, &b.account_id)?;
+    let (citizen_id, record) = tx.query_row(
+        "SELECT id, cccd, full_name, date_of_birth, sex, nationality, permanent_address FROM citizens WHERE cccd = ?1",
+        [&on.dependant_cccd],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                CitizenRecord {
+                    cccd: r.get(1)?,
+                    full_name: r.get(2)?,
+                    date_of_birth: r.get(3)?,
+                    sex: r.get(4)?,
+                    nationality: r.get(5)?,
+                    permanent_address: r.get(6)?,
+                    // A dependant has no account of their own: no chip-verified level.
+                    level: 1,
+                },
+            ))
+        },
+    )?;
+    let id = citizen_protocol::crypto::random_b64url(16);
+    let status_idx = super::documents::allocate_index(&tx)?;
+    tx.execute(
+        "INSERT INTO issued_documents (document_id, account_id, device_id, kind, status_idx, issued_at, valid_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            id,
+            dev.account_id,
+            dev.device_id,
+            kind.as_str(),
+            i64::try_from(status_idx).unwrap_or(-1),
+            now,
+            now + crate::documents::DOCUMENT_TTL_SECS
+        ],
+    )?;
+    // The dependant's record was read to issue it: the dependant's access log shows it, with the
+    // mandate as the reference (never the guardian's personal data).
+    let reference = format!("mandate:{}", m.mandate_id);
+    crate::access_log::record(
+        &tx,
+        citizen_id,
+        now,
+        &crate::access_log::Read {
+            accessor: citizen_protocol::access::Accessor::BackOffice,
+            agency: crate::access_log::BACK_OFFICE,
+            official: None,
+            purpose: citizen_protocol::access::AccessPurpose::DataShare,
+            reference: Some(&reference),
+        },
+    )?;
+    let who = Parties {
+        relation,
+        guardian: (&guardian, &guardian_name),
+        device_key: &dev.public_key,
+        dependant: (&record.cccd, &record.full_name, &record.date_of_birth),
+    };
+    let mandate = mandate_jws(s, &m, &who, now);
+    audit(&tx, now, "dependant_document", "ok", Some(&b.account_id), Some(&b.device_id));
+    tx.commit()?;
+    let doc = crate::documents::ToIssue { id, kind, elements: elements(kind, &record), status_idx };
+    Ok(PreparedDependantDocument { doc, device_key: dev.public_key, dependant_cccd: on.dependant_cccd, mandate, now })
 }
 
 fn dependant_cases(conn: &Connection, dependant: &str) -> ApiResult<Vec<DependantCaseDto>> {
@@ -322,15 +479,32 @@ pub fn check_on_behalf(
     procedure_id: &str,
     now: i64,
 ) -> ApiResult<MandateRow> {
+    let (m, _) = check_mandate(conn, account_id, on, now)?;
+    if !m.procedures.iter().any(|p| p == procedure_id) {
+        return Err(refuse(Msg::DelegationOutOfScope));
+    }
+    Ok(m)
+}
+
+/// The checks shared by every on-behalf act, in order: the register relation of the account's
+/// citizen with the named dependant (`delegation.not_dependant`), the mandate
+/// (`delegation.unknown`; another relation's: `delegation.not_dependant`), revocation
+/// (`delegation.revoked`), its end (`delegation.expired`). Returns the mandate and the relation.
+pub fn check_mandate(
+    conn: &Connection,
+    account_id: &str,
+    on: &OnBehalf,
+    now: i64,
+) -> ApiResult<(MandateRow, Relation)> {
     let (guardian, _) = citizen_of_account(conn, account_id)?;
-    let relation: Option<i64> = conn
+    let relation: Option<(i64, String)> = conn
         .query_row(
-            "SELECT id FROM guardianships WHERE guardian_cccd = ?1 AND dependant_cccd = ?2",
+            "SELECT id, relation FROM guardianships WHERE guardian_cccd = ?1 AND dependant_cccd = ?2",
             params![guardian, on.dependant_cccd],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let relation = relation.ok_or_else(|| refuse(Msg::DelegationNotDependant))?;
+    let (relation, kind) = relation.ok_or_else(|| refuse(Msg::DelegationNotDependant))?;
     let m = mandate(conn, &on.mandate_id)?.ok_or_else(|| refuse(Msg::DelegationUnknown))?;
     if m.guardianship_id != relation {
         return Err(refuse(Msg::DelegationNotDependant));
@@ -340,10 +514,7 @@ pub fn check_on_behalf(
         MandateState::Expired => return Err(refuse(Msg::DelegationExpired)),
         MandateState::Active => {}
     }
-    if !m.procedures.iter().any(|p| p == procedure_id) {
-        return Err(refuse(Msg::DelegationOutOfScope));
-    }
-    Ok(m)
+    Ok((m, Relation::parse(&kind).unwrap_or(Relation::Guardian)))
 }
 
 /// Whether an on-behalf statement of this device with this counter was already accepted.

@@ -119,7 +119,7 @@ async fn sign_all(s: &AppState, p: Prepared) -> ApiResult<DocumentsResponse> {
         };
         let mdoc = docs::issue_mdoc(&s.documents, d, &p.device_key, &uri, p.now).map_err(fail)?;
         let sd_jwt =
-            docs::issue_sd_jwt(&s.documents, d, &p.device_key, &s.audience, &uri, p.now).await.map_err(fail)?;
+            docs::issue_sd_jwt(&s.documents, d, &p.device_key, &s.audience, &uri, p.now, None).await.map_err(fail)?;
         documents.push(IssuedDocumentWire {
             id: d.id.clone(),
             kind: d.kind,

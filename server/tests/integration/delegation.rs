@@ -250,3 +250,93 @@ async fn the_mandate_ends_when_the_child_turns_14() {
     // The younger child's mandate is untouched.
     assert_eq!(dependant(&list, YOUNGER)["mandate"]["state"], "active");
 }
+
+/// Ask for a dependant's document (decision 52).
+async fn dependant_document(h: &Harness, c: &Citizen, mandate: &str, dependant: &str, kind: &str) -> (u16, Value) {
+    let body = json!({"mandate_id": mandate, "dependant_cccd": dependant, "document_type": kind});
+    h.post(dg::PATH_DEPENDANT_DOCUMENT, body, Some(&c.access)).await
+}
+
+fn jwt_part(jwt: &str, i: usize) -> Value {
+    serde_json::from_slice(&citizen_protocol::crypto::unb64(jwt.split('.').nth(i).unwrap()).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_parent_gets_a_childs_document_bound_to_the_parents_key_only_under_the_mandate() {
+    let h = start().await;
+    let mut parent = citizen(&h, C1).await;
+    let list = dependants(&h, &parent).await;
+    let child_m = dependant(&list, CHILD)["mandate"]["mandate_id"].as_str().unwrap().to_string();
+    let younger_m = dependant(&list, YOUNGER)["mandate"]["mandate_id"].as_str().unwrap().to_string();
+
+    let (st, b) = dependant_document(&h, &parent, &child_m, CHILD, "health_insurance").await;
+    assert_eq!(st, 200, "{b}");
+    let sd = b["document"]["sd_jwt"].as_str().unwrap();
+    let jwt = sd.split('~').next().unwrap();
+    assert_eq!(jwt_part(jwt, 0)["typ"], "dc+sd-jwt");
+    let payload = jwt_part(jwt, 1);
+    // About the child (always-visible `sub`), bound to the parent's device key, the child's data
+    // only in disclosures.
+    assert_eq!(payload["sub"], CHILD);
+    assert_eq!(payload["vct"], citizen_protocol::protocol::documents::DocumentKind::HealthInsurance.vct());
+    let keys = server_keys(&h).await;
+    let m = dg::verify_mandate(b["mandate"].as_str().unwrap(), &keys, &h.server.audience, h.now()).unwrap();
+    assert_eq!((m.jti.as_str(), m.dependant_cccd.as_str()), (child_m.as_str(), CHILD));
+    let device_key = citizen_protocol::crypto::unb64(&m.guardian_device_key).unwrap();
+    let jwk = citizen_protocol::sdjwt::jwk_from_public_key(&device_key).unwrap();
+    assert_eq!(payload["cnf"]["jwk"], Value::Object(jwk));
+    let info = citizen_protocol::sdjwt::inspect(sd).unwrap();
+    assert_eq!(info.values["full_name"], "Nguyễn Minh Con Mẫu");
+    assert!(!jwt.contains("Con"));
+
+    // Another relation's mandate for this child, someone not a dependant, no mandate at all.
+    let (st, b) = dependant_document(&h, &parent, &younger_m, CHILD, "health_insurance").await;
+    assert_eq!((st, code(&b)), (403, "delegation.not_dependant"), "{b}");
+    let (st, b) = dependant_document(&h, &parent, &child_m, WARD, "health_insurance").await;
+    assert_eq!((st, code(&b)), (403, "delegation.not_dependant"), "{b}");
+    let (st, b) = dependant_document(&h, &parent, "mdt_nope", CHILD, "health_insurance").await;
+    assert_eq!((st, code(&b)), (404, "delegation.unknown"), "{b}");
+    // A kind outside the scope: the child's driving licence.
+    let (st, b) = dependant_document(&h, &parent, &child_m, CHILD, "driving_licence").await;
+    assert_eq!((st, code(&b)), (403, "delegation.out_of_scope"), "{b}");
+    // The ward's guardian's scope has the health-insurance card but not the identity card.
+    let ward_guardian = citizen(&h, C2).await;
+    let ward_list = dependants(&h, &ward_guardian).await;
+    let ward_m = dependant(&ward_list, WARD)["mandate"]["mandate_id"].as_str().unwrap().to_string();
+    let (st, b) = dependant_document(&h, &ward_guardian, &ward_m, WARD, "cccd").await;
+    assert_eq!((st, code(&b)), (403, "delegation.out_of_scope"), "{b}");
+    let (st, b) = dependant_document(&h, &ward_guardian, &ward_m, WARD, "health_insurance").await;
+    assert_eq!(st, 200, "{b}");
+    // No bearer: refused before anything.
+    let (st, _) = h
+        .post(
+            dg::PATH_DEPENDANT_DOCUMENT,
+            json!({"mandate_id": child_m, "dependant_cccd": CHILD, "document_type": "cccd"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, 401);
+
+    // Revoked, then never issued again.
+    let (st, _) = h.post(dg::PATH_MANDATE_REVOKE, json!({"mandate_id": younger_m}), Some(&parent.access)).await;
+    assert_eq!(st, 200);
+    let (st, b) = dependant_document(&h, &parent, &younger_m, YOUNGER, "health_insurance").await;
+    assert_eq!((st, code(&b)), (403, "delegation.revoked"), "{b}");
+
+    // The child's access log has the read, with the mandate as the reference; the refusals left
+    // nothing; the server's audit log has the issuance and the refusals with their codes.
+    let refs: Vec<Option<String>> = h.server.access_log_of(CHILD).into_iter().map(|e| e.reference).collect();
+    assert_eq!(refs, vec![Some(format!("mandate:{child_m}"))]);
+    let outcomes: Vec<String> =
+        h.server.audit_events().into_iter().filter(|e| e.event == "dependant_document").map(|e| e.outcome).collect();
+    for want in ["ok", "delegation.revoked", "delegation.out_of_scope", "delegation.not_dependant"] {
+        assert!(outcomes.iter().any(|o| o == want), "{want} not in {outcomes:?}");
+    }
+
+    // The 14th birthday ends it.
+    h.clock.advance(dg::birthday_at(CHILD_DOB, 14).unwrap() - h.now());
+    let t = h.login(&mut parent.dev).await;
+    parent.access = t["access_token"].as_str().unwrap().to_string();
+    let (st, b) = dependant_document(&h, &parent, &child_m, CHILD, "health_insurance").await;
+    assert_eq!((st, code(&b)), (403, "delegation.expired"), "{b}");
+}

@@ -28,6 +28,9 @@ pub const PATH_DEPENDANTS: &str = "/v1/dependants";
 pub const PATH_MANDATE_REVOKE: &str = "/v1/mandates/revoke";
 /// Officials' API (`X-Official-Token`) `{mandate_id, reason}`: an official revokes a mandate.
 pub const PATH_OFFICIAL_MANDATE_REVOKE: &str = "/v1/official/mandates/revoke";
+/// `POST` (bearer) [`DependantDocumentRequest`]: one of a dependant's documents, issued as an
+/// SD-JWT VC bound to the guardian's device key, with a fresh mandate JWS (decision 52).
+pub const PATH_DEPENDANT_DOCUMENT: &str = "/v1/dependants/documents";
 /// Longest life of one mandate JWS (the grant itself may last years; the device refetches).
 pub const MANDATE_JWS_TTL_SECS: i64 = 7 * 24 * 3600;
 /// The age at which a parent's mandate ends (Decree 59/2022: under 14 registered under a parent).
@@ -191,6 +194,54 @@ pub struct MandateRevokeRequest {
     pub reason: String,
 }
 
+/// Body of [`PATH_DEPENDANT_DOCUMENT`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependantDocumentRequest {
+    /// The mandate the guardian acts under.
+    pub mandate_id: String,
+    /// The dependant's CCCD number.
+    pub dependant_cccd: String,
+    /// Which document (must be in the mandate's `document_types`).
+    pub document_type: super::documents::DocumentKind,
+}
+
+/// One dependant's document as issued to the guardian: SD-JWT VC only (decision 52), with
+/// `sub` = the dependant's CCCD number always visible and `cnf.jwk` = the guardian's device key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependantDocumentWire {
+    /// The server's id of this issuance (what an official revokes).
+    pub id: String,
+    /// Which document.
+    pub kind: super::documents::DocumentKind,
+    /// The SD-JWT VC (`typ` `dc+sd-jwt`, `x5c` = the document signer's chain).
+    pub sd_jwt: String,
+    /// Index in the status list.
+    pub status_idx: u64,
+    /// URL of the status list token.
+    pub status_uri: String,
+}
+
+/// Answer of [`PATH_DEPENDANT_DOCUMENT`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependantDocumentResponse {
+    /// The document.
+    pub document: DependantDocumentWire,
+    /// The mandate JWS, signed now for the presenting device.
+    pub mandate: String,
+    /// The signed trust list the document chains to.
+    pub trust_list: String,
+}
+
+/// What a guardian hands a verifier for a dependant's document: the SD-JWT VC with its KB-JWT
+/// and the mandate JWS beside it, as one JSON object (the presentation's wire form).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnBehalfPresentation {
+    /// `<issuer-signed JWT>~<disclosures>~<KB-JWT>`.
+    pub sd_jwt: String,
+    /// The mandate JWS (`typ` [`MANDATE_TYP`]).
+    pub mandate: String,
+}
+
 /// Why a mandate JWS is refused offline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MandateError {
@@ -216,7 +267,7 @@ impl MandateError {
         match self {
             MandateError::Invalid => Msg::DelegationMandateInvalid,
             MandateError::Expired => Msg::DelegationExpired,
-            MandateError::WrongGuardian => Msg::DelegationNotDependant,
+            MandateError::WrongGuardian => Msg::DelegationWrongHolder,
             MandateError::OutOfScope => Msg::DelegationOutOfScope,
         }
     }

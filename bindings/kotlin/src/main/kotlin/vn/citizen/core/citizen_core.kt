@@ -1049,6 +1049,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_share_data(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_delete_for_dependant(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_fetch_for_dependant(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_list_for_dependants(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_present_for_dependant(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_documentsclient_delete(
     ): Int
     external fun uniffi_citizen_core_checksum_method_documentsclient_get(
@@ -1160,6 +1168,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_verifier_trust_status(
     ): Int
     external fun uniffi_citizen_core_checksum_method_verifier_verify_identity_qr(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_verifier_verify_on_behalf(
     ): Int
     external fun uniffi_citizen_core_checksum_method_verifiersession_await_response(
     ): Int
@@ -1362,6 +1372,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_free_documentsclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant(`ptr`: Long,`dependantCccd`: RustBuffer.ByValue,`documentType`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_documentsclient_list_for_dependants(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_documentsclient_present_for_dependant(`ptr`: Long,`id`: RustBuffer.ByValue,`fields`: RustBuffer.ByValue,`verifierId`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_documentsclient_delete(`ptr`: Long,`id`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_documentsclient_get(`ptr`: Long,`id`: RustBuffer.ByValue,
@@ -1511,6 +1529,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_verifier_trust_status(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_verifier_verify_identity_qr(`ptr`: Long,`text`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_verifier_verify_on_behalf(`ptr`: Long,`presentation`: RustBuffer.ByValue,`verifierId`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_clone_verifiersession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -7714,6 +7734,40 @@ public object FfiConverterTypeDeviceKeyStore: FfiConverter<DeviceKeyStore, Long>
 public interface DocumentsClientInterface {
     
     /**
+     * Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+    suspend fun `deleteForDependant`(`id`: kotlin.String)
+    
+    /**
+     * Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+     * under their active mandate: issued by the server bound to this device's key, checked
+     * (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+     * replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+     */
+    suspend fun `fetchForDependant`(`dependantCccd`: kotlin.String, `documentType`: DocumentType): DependantDocument
+    
+    /**
+     * The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+     * prompts.
+     */
+    suspend fun `listForDependants`(): List<DependantDocument>
+    
+    /**
+     * Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+     * for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+     * signed in the key store (purpose document presentation, user-initiated), the mandate
+     * attached; a consent receipt and an activity entry (naming the mandate, not the
+     * dependant) record it. Offline. Main-safe; prompts only through the key store for this
+     * call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+     * `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+     * `InvalidInput` for a field the document does not hold).
+     */
+    suspend fun `presentForDependant`(`id`: kotlin.String, `fields`: List<kotlin.String>, `verifierId`: kotlin.String, `nonce`: kotlin.String, `passcode`: kotlin.String): OnBehalfShare
+    
+    /**
      * Delete a held document from this device (`refresh` fetches it again). Main-safe; never
      * prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
      */
@@ -7866,6 +7920,125 @@ open class DocumentsClient: Disposable, AutoCloseable, DocumentsClientInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_citizen_core_fn_clone_documentsclient(handle, status)
         }
+    }
+
+    
+    /**
+     * Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteForDependant`(`id`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+     * under their active mandate: issued by the server bound to this device's key, checked
+     * (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+     * replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `fetchForDependant`(`dependantCccd`: kotlin.String, `documentType`: DocumentType) : DependantDocument {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`dependantCccd`),
+        FfiConverterTypeDocumentType.lower(`documentType`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDependantDocument.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+     * prompts.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listForDependants`() : List<DependantDocument> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list_for_dependants(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDependantDocument.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+     * for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+     * signed in the key store (purpose document presentation, user-initiated), the mandate
+     * attached; a consent receipt and an activity entry (naming the mandate, not the
+     * dependant) record it. Offline. Main-safe; prompts only through the key store for this
+     * call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+     * `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+     * `InvalidInput` for a field the document does not hold).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `presentForDependant`(`id`: kotlin.String, `fields`: List<kotlin.String>, `verifierId`: kotlin.String, `nonce`: kotlin.String, `passcode`: kotlin.String) : OnBehalfShare {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_present_for_dependant(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterSequenceString.lower(`fields`),
+        FfiConverterString.lower(`verifierId`),
+        FfiConverterString.lower(`nonce`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOnBehalfShare.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
     }
 
     
@@ -11251,6 +11424,20 @@ public interface VerifierInterface {
      */
     suspend fun `verifyIdentityQr`(`text`: kotlin.String): VerifiedIdentityQr
     
+    /**
+     * Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+     * offline with the cached server keys and trust list: the mandate (server key, type, not
+     * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+     * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+     * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+     * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+     * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+     */
+    suspend fun `verifyOnBehalf`(`presentation`: kotlin.String, `verifierId`: kotlin.String, `nonce`: kotlin.String): OnBehalfVerification
+    
     companion object
 }
 
@@ -11524,6 +11711,42 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeVerifiedIdentityQr.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+     * offline with the cached server keys and trust list: the mandate (server key, type, not
+     * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+     * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+     * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+     * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+     * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyOnBehalf`(`presentation`: kotlin.String, `verifierId`: kotlin.String, `nonce`: kotlin.String) : OnBehalfVerification {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_on_behalf(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`presentation`),
+        FfiConverterString.lower(`verifierId`),
+        FfiConverterString.lower(`nonce`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOnBehalfVerification.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -13584,6 +13807,111 @@ public object FfiConverterTypeDependantCase: FfiConverterRustBuffer<DependantCas
 
 
 /**
+ * A document of a child or ward held by the guardian's device (decision 52): an SD-JWT VC
+ * about the dependant, bound to this device's key, presented with the mandate beside it. Kept
+ * apart from the citizen's own documents.
+ */
+data class DependantDocument (
+    /**
+     * The server's id of the issuance (what `present_for_dependant` names).
+     */
+    val `id`: kotlin.String
+    , 
+    /**
+     * Which document.
+     */
+    val `documentType`: DocumentType
+    , 
+    /**
+     * Title in Vietnamese.
+     */
+    val `titleVi`: kotlin.String
+    , 
+    /**
+     * Title in English.
+     */
+    val `titleEn`: kotlin.String
+    , 
+    /**
+     * The dependant's CCCD number.
+     */
+    val `dependantCccd`: kotlin.String
+    , 
+    /**
+     * The dependant's full name.
+     */
+    val `dependantName`: kotlin.String
+    , 
+    /**
+     * The mandate it was issued under.
+     */
+    val `mandateId`: kotlin.String
+    , 
+    /**
+     * Its fields (the dependant's data, shown to the guardian).
+     */
+    val `fields`: List<DocumentField>
+    , 
+    /**
+     * When this device stored it.
+     */
+    val `storedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDependantDocument: FfiConverterRustBuffer<DependantDocument> {
+    override fun read(buf: ByteBuffer): DependantDocument {
+        return DependantDocument(
+            FfiConverterString.read(buf),
+            FfiConverterTypeDocumentType.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeDocumentField.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DependantDocument) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeDocumentType.allocationSize(value.`documentType`) +
+            FfiConverterString.allocationSize(value.`titleVi`) +
+            FfiConverterString.allocationSize(value.`titleEn`) +
+            FfiConverterString.allocationSize(value.`dependantCccd`) +
+            FfiConverterString.allocationSize(value.`dependantName`) +
+            FfiConverterString.allocationSize(value.`mandateId`) +
+            FfiConverterSequenceTypeDocumentField.allocationSize(value.`fields`) +
+            FfiConverterTimestamp.allocationSize(value.`storedAt`)
+    )
+
+    override fun write(value: DependantDocument, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeDocumentType.write(value.`documentType`, buf)
+            FfiConverterString.write(value.`titleVi`, buf)
+            FfiConverterString.write(value.`titleEn`, buf)
+            FfiConverterString.write(value.`dependantCccd`, buf)
+            FfiConverterString.write(value.`dependantName`, buf)
+            FfiConverterString.write(value.`mandateId`, buf)
+            FfiConverterSequenceTypeDocumentField.write(value.`fields`, buf)
+            FfiConverterTimestamp.write(value.`storedAt`, buf)
+    }
+}
+
+
+
+/**
  * One device of the account.
  */
 data class DeviceInfo (
@@ -15394,6 +15722,190 @@ public object FfiConverterTypeMandate: FfiConverterRustBuffer<Mandate> {
             FfiConverterOptionalTimestamp.write(value.`revokedAt`, buf)
             FfiConverterOptionalString.write(value.`revokedBy`, buf)
             FfiConverterOptionalString.write(value.`signed`, buf)
+    }
+}
+
+
+
+/**
+ * What presenting a dependant's document produced.
+ */
+data class OnBehalfShare (
+    /**
+     * The presentation to hand the verifier (JSON: the SD-JWT with its key-binding JWT, and
+     * the mandate JWS), e.g. as a QR code or over the verifier's channel.
+     */
+    val `presentation`: kotlin.String
+    , 
+    /**
+     * The consent receipt's id (stored on the device, device-signed).
+     */
+    val `receiptId`: kotlin.String
+    , 
+    /**
+     * Exactly the disclosed fields.
+     */
+    val `disclosed`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOnBehalfShare: FfiConverterRustBuffer<OnBehalfShare> {
+    override fun read(buf: ByteBuffer): OnBehalfShare {
+        return OnBehalfShare(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OnBehalfShare) = (
+            FfiConverterString.allocationSize(value.`presentation`) +
+            FfiConverterString.allocationSize(value.`receiptId`) +
+            FfiConverterSequenceString.allocationSize(value.`disclosed`)
+    )
+
+    override fun write(value: OnBehalfShare, buf: ByteBuffer) {
+            FfiConverterString.write(value.`presentation`, buf)
+            FfiConverterString.write(value.`receiptId`, buf)
+            FfiConverterSequenceString.write(value.`disclosed`, buf)
+    }
+}
+
+
+
+/**
+ * A dependant's document presented by a guardian, verified (`Verifier.verify_on_behalf`).
+ */
+data class OnBehalfVerification (
+    /**
+     * "Thẻ bảo hiểm y tế của con Y do cha/mẹ X trình".
+     */
+    val `summaryVi`: kotlin.String
+    , 
+    /**
+     * "Health insurance card of child Y presented by parent X".
+     */
+    val `summaryEn`: kotlin.String
+    , 
+    /**
+     * The relation.
+     */
+    val `relation`: GuardianRelation
+    , 
+    /**
+     * The guardian's full name.
+     */
+    val `guardianName`: kotlin.String
+    , 
+    /**
+     * The guardian's CCCD number.
+     */
+    val `guardianCccd`: kotlin.String
+    , 
+    /**
+     * The dependant's full name.
+     */
+    val `dependantName`: kotlin.String
+    , 
+    /**
+     * The dependant's CCCD number.
+     */
+    val `dependantCccd`: kotlin.String
+    , 
+    /**
+     * The dependant's date of birth.
+     */
+    val `dependantBirthdate`: kotlin.String
+    , 
+    /**
+     * The mandate id.
+     */
+    val `mandateId`: kotlin.String
+    , 
+    /**
+     * Which document.
+     */
+    val `documentType`: DocumentType
+    , 
+    /**
+     * Exactly the disclosed fields (the dependant's data).
+     */
+    val `fields`: List<DocumentField>
+    , 
+    /**
+     * Whether the document's revocation status was checked (a fresh cached status list);
+     * `false`: refresh the verifier's trust when online.
+     */
+    val `revocationChecked`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOnBehalfVerification: FfiConverterRustBuffer<OnBehalfVerification> {
+    override fun read(buf: ByteBuffer): OnBehalfVerification {
+        return OnBehalfVerification(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeGuardianRelation.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeDocumentType.read(buf),
+            FfiConverterSequenceTypeDocumentField.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OnBehalfVerification) = (
+            FfiConverterString.allocationSize(value.`summaryVi`) +
+            FfiConverterString.allocationSize(value.`summaryEn`) +
+            FfiConverterTypeGuardianRelation.allocationSize(value.`relation`) +
+            FfiConverterString.allocationSize(value.`guardianName`) +
+            FfiConverterString.allocationSize(value.`guardianCccd`) +
+            FfiConverterString.allocationSize(value.`dependantName`) +
+            FfiConverterString.allocationSize(value.`dependantCccd`) +
+            FfiConverterString.allocationSize(value.`dependantBirthdate`) +
+            FfiConverterString.allocationSize(value.`mandateId`) +
+            FfiConverterTypeDocumentType.allocationSize(value.`documentType`) +
+            FfiConverterSequenceTypeDocumentField.allocationSize(value.`fields`) +
+            FfiConverterBoolean.allocationSize(value.`revocationChecked`)
+    )
+
+    override fun write(value: OnBehalfVerification, buf: ByteBuffer) {
+            FfiConverterString.write(value.`summaryVi`, buf)
+            FfiConverterString.write(value.`summaryEn`, buf)
+            FfiConverterTypeGuardianRelation.write(value.`relation`, buf)
+            FfiConverterString.write(value.`guardianName`, buf)
+            FfiConverterString.write(value.`guardianCccd`, buf)
+            FfiConverterString.write(value.`dependantName`, buf)
+            FfiConverterString.write(value.`dependantCccd`, buf)
+            FfiConverterString.write(value.`dependantBirthdate`, buf)
+            FfiConverterString.write(value.`mandateId`, buf)
+            FfiConverterTypeDocumentType.write(value.`documentType`, buf)
+            FfiConverterSequenceTypeDocumentField.write(value.`fields`, buf)
+            FfiConverterBoolean.write(value.`revocationChecked`, buf)
     }
 }
 
@@ -22206,6 +22718,34 @@ public object FfiConverterSequenceTypeDependantCase: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDependantCase.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDependantDocument: FfiConverterRustBuffer<List<DependantDocument>> {
+    override fun read(buf: ByteBuffer): List<DependantDocument> {
+        val len = buf.getInt()
+        return List<DependantDocument>(len) {
+            FfiConverterTypeDependantDocument.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DependantDocument>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDependantDocument.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DependantDocument>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDependantDocument.write(it, buf)
         }
     }
 }
