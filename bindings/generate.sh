@@ -52,7 +52,7 @@ if [[ "$profile_dir" == debug ]]; then
     # `test-support` feature (Rust-only test helpers, no UniFFI export), so its UniFFI
     # metadata, and with it the bindings, are those of the shipped library: a difference would
     # fail the drift check below. The uniffi-bindgen binary comes from the same build.
-    "$cargo" build -q --workspace --bins --examples
+    "$cargo" build -q --workspace --lib --bins --examples
 else
     "$cargo" build -q -p citizen-core "${profile_args[@]}"
     # Build the bindgen up front so its compiler output does not interleave with the generation.

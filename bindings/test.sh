@@ -27,7 +27,7 @@ step "build citizen-server and the examples"
 # the pymdoccbor cross-check (test_mdoc_interop.py, example mdoc_fixture). One workspace build,
 # the same the test command's `cargo test --workspace` made (a no-op after it): `-p` builds
 # resolve features per package and recompiled 50 to 160 dependencies each.
-"$cargo" build -q --workspace --bins --examples
+"$cargo" build -q --workspace --lib --bins --examples
 target_dir="$("$cargo" metadata --format-version 1 --no-deps \
     | "$python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 export CITIZEN_SERVER_BIN="${CITIZEN_SERVER_BIN:-$target_dir/debug/citizen-server}"

@@ -226,15 +226,18 @@ impl sd_jwt_payload::JwsSigner for DeviceJwsSigner {
     }
 }
 
+/// The last presentation of each device, by device id. One entry per device, not one slot for
+/// the process: the integration tests share a process and run at once, and a single slot let
+/// another test's share overwrite the one a test was about to replay (a flaky failure).
 #[cfg(feature = "test-support")]
-static LAST_PRESENTATION: Mutex<Option<(String, String)>> = Mutex::new(None);
+static LAST_PRESENTATION: Mutex<std::collections::BTreeMap<String, String>> =
+    Mutex::new(std::collections::BTreeMap::new());
 
 /// The last presentation sent by the device `device_id` in this process (test support only: the
 /// tests replay it and search it for undisclosed values).
 #[cfg(feature = "test-support")]
 pub(crate) fn last_presentation(device_id: &str) -> Option<String> {
-    let g = LAST_PRESENTATION.lock().unwrap_or_else(|p| p.into_inner());
-    g.as_ref().filter(|(d, _)| d == device_id).map(|(_, p)| p.clone())
+    LAST_PRESENTATION.lock().unwrap_or_else(|p| p.into_inner()).get(device_id).cloned()
 }
 
 /// A server answer that breaks the protocol (a network error of kind `Protocol`).
@@ -406,8 +409,10 @@ impl Account {
 
         #[cfg(feature = "test-support")]
         {
-            *LAST_PRESENTATION.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((acc.device_id.clone(), presentation.to_string()));
+            LAST_PRESENTATION
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(acc.device_id.clone(), presentation.to_string());
         }
         let submission =
             PresentationSubmission { request_id: p.claims.request_id.clone(), presentation: presentation.to_string() };
